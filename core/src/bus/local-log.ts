@@ -1,0 +1,283 @@
+// Durable local event log: append-only segment files of checksummed records.
+//
+// Record = u32 payload length | u32 CRC-32 of payload | payload (one JSON event, no newline).
+// Offsets are global byte positions; a segment is named by the offset of its first byte.
+//
+// Durability: `append` writes the record with one synchronous write before it returns, so a
+// record is in the OS page cache (and survives the process being killed) before the caller
+// finishes the HTTP response. fsync is group-committed every `fsyncMs` for power loss.
+// A torn last record (a crash mid-write) is cut off when the writer reopens the log, and a
+// reader never delivers a record whose checksum fails.
+import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, writevSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+
+const HEADER = 8;
+const MAX_RECORD = 64 * 1024 * 1024;
+const SEGMENT_RE = /^(\d{20})\.log$/;
+
+export function segmentName(base: number): string {
+  return `${String(base).padStart(20, '0')}.log`;
+}
+
+export function listSegments(dir: string): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .map((n) => SEGMENT_RE.exec(n)?.[1])
+    .filter((b): b is string => b !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+/** Scan a segment; returns the length of its valid prefix and how many records it holds. */
+function scanValid(path: string): { valid: number; records: number } {
+  const data = readFileSync(path);
+  let pos = 0;
+  let records = 0;
+  while (pos + HEADER <= data.length) {
+    const len = data.readUInt32LE(pos);
+    const sum = data.readUInt32LE(pos + 4);
+    if (len === 0 || len > MAX_RECORD || pos + HEADER + len > data.length) break;
+    if (crc32(data.subarray(pos + HEADER, pos + HEADER + len)) !== sum) break;
+    pos += HEADER + len;
+    records++;
+  }
+  return { valid: pos, records };
+}
+
+export interface LocalLogWriterOptions {
+  dir: string;
+  segmentBytes?: number;
+  /** 0 = fsync after every append (slow, strongest); otherwise the group-commit period. */
+  fsyncMs?: number;
+  onError?: (err: Error) => void;
+}
+
+export class LocalLogWriter {
+  readonly dir: string;
+  #fd: number;
+  #base: number;
+  #size: number;
+  #segmentBytes: number;
+  #dirty = false;
+  #syncing = false;
+  #timer: NodeJS.Timeout | undefined;
+  #fsyncMs: number;
+  #onError: (err: Error) => void;
+  #listeners = new Set<() => void>();
+  /** Number of records cut off as torn when the log was opened. */
+  readonly tornBytes: number;
+
+  constructor(opts: LocalLogWriterOptions) {
+    this.dir = opts.dir;
+    this.#segmentBytes = opts.segmentBytes ?? 64 << 20;
+    this.#fsyncMs = opts.fsyncMs ?? 20;
+    this.#onError = opts.onError ?? (() => {});
+    mkdirSync(this.dir, { recursive: true });
+    const segs = listSegments(this.dir);
+    this.#base = segs.at(-1) ?? 0;
+    const path = join(this.dir, segmentName(this.#base));
+    this.#fd = openSync(path, 'a+');
+    const size = statSync(path).size;
+    const { valid } = scanValid(path);
+    this.tornBytes = size - valid;
+    if (valid < size) ftruncateSync(this.#fd, valid);
+    this.#size = valid;
+    if (this.#fsyncMs > 0) {
+      this.#timer = setInterval(() => this.#groupCommit(), this.#fsyncMs);
+      this.#timer.unref();
+    }
+  }
+
+  /** Global offset just past the last appended record. */
+  get endOffset(): number {
+    return this.#base + this.#size;
+  }
+
+  /** Append one record; returns its end offset. Synchronous: on return it survives a process kill. */
+  append(payload: Buffer): number {
+    if (payload.length === 0 || payload.length > MAX_RECORD) throw new RangeError(`record of ${payload.length} bytes`);
+    if (this.#size >= this.#segmentBytes) this.#roll();
+    const header = Buffer.allocUnsafe(HEADER);
+    header.writeUInt32LE(payload.length, 0);
+    header.writeUInt32LE(crc32(payload), 4);
+    const n = HEADER + payload.length;
+    const written = writevSync(this.#fd, [header, payload]);
+    // A short write (disk full) must not leave a half record followed by a new one.
+    if (written !== n) {
+      ftruncateSync(this.#fd, this.#size);
+      throw new Error(`short write to event log (${written}/${n} bytes)`);
+    }
+    this.#size += n;
+    if (this.#fsyncMs === 0) fsyncSync(this.#fd);
+    else this.#dirty = true;
+    for (const l of this.#listeners) l();
+    return this.endOffset;
+  }
+
+  /** Called after every append (in-process tailers use it instead of polling). */
+  onAppend(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #groupCommit(): void {
+    if (!this.#dirty || this.#syncing) return;
+    this.#dirty = false;
+    this.#syncing = true;
+    fdatasync(this.#fd, (err) => {
+      this.#syncing = false;
+      if (err) this.#onError(err);
+    });
+  }
+
+  #roll(): void {
+    fsyncSync(this.#fd);
+    closeSync(this.#fd);
+    this.#base += this.#size;
+    this.#size = 0;
+    this.#fd = openSync(join(this.dir, segmentName(this.#base)), 'a+');
+  }
+
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    try {
+      fsyncSync(this.#fd);
+    } finally {
+      closeSync(this.#fd);
+    }
+  }
+}
+
+export interface ReadResult {
+  records: Buffer[];
+  /** Offset to resume from (just past the last record returned or skipped). */
+  next: number;
+  /** Bytes skipped because a record failed its checksum in a sealed segment. */
+  skippedBytes: number;
+}
+
+/** Reads records from a log directory, from any offset. Safe alongside a live writer. */
+export class LocalLogReader {
+  readonly dir: string;
+  #buf = Buffer.allocUnsafe(4 << 20);
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  read(from: number, maxRecords: number): ReadResult {
+    const segs = listSegments(this.dir);
+    const records: Buffer[] = [];
+    let skippedBytes = 0;
+    let pos = from;
+    for (let i = 0; i < segs.length && records.length < maxRecords; i++) {
+      const base = segs[i] ?? 0;
+      const nextBase = segs[i + 1];
+      if (nextBase !== undefined && nextBase <= pos) continue;
+      if (pos < base) pos = base; // segments below were deleted by retention
+      const path = join(this.dir, segmentName(base));
+      let fd: number;
+      try {
+        fd = openSync(path, 'r');
+      } catch {
+        continue;
+      }
+      try {
+        const sealed = nextBase !== undefined;
+        const { size } = statSync(path);
+        let local = pos - base;
+        while (records.length < maxRecords && local + HEADER <= size) {
+          const got = readSync(fd, this.#buf, 0, Math.min(this.#buf.length, size - local), local);
+          let off = 0;
+          let progressed = false;
+          let grew = false;
+          while (records.length < maxRecords && off + HEADER <= got) {
+            const len = this.#buf.readUInt32LE(off);
+            const sum = this.#buf.readUInt32LE(off + 4);
+            if (len === 0 || len > MAX_RECORD) break;
+            if (off + HEADER + len > got) {
+              if (off === 0 && HEADER + len > this.#buf.length && local + HEADER + len <= size) {
+                this.#buf = Buffer.allocUnsafe(HEADER + len);
+                grew = true;
+              }
+              break;
+            }
+            const payload = this.#buf.subarray(off + HEADER, off + HEADER + len);
+            if (crc32(payload) !== sum) break;
+            records.push(Buffer.from(payload));
+            off += HEADER + len;
+            progressed = true;
+          }
+          local += off;
+          if (!progressed && !grew) break;
+        }
+        pos = base + local;
+        if (sealed && records.length < maxRecords && local < size) {
+          // A sealed segment never grows: what is left is corrupt. Skip it, loudly, via the count.
+          skippedBytes += size - local;
+          pos = nextBase;
+        } else if (sealed && local >= size) {
+          pos = nextBase;
+        }
+      } finally {
+        closeSync(fd);
+      }
+      if (!sealed(segs, i)) break;
+    }
+    return { records, next: pos, skippedBytes };
+  }
+
+  /** Remove whole segments that end at or before `offset` (never the newest one). */
+  prune(offset: number): number {
+    const segs = listSegments(this.dir);
+    let removed = 0;
+    for (let i = 0; i + 1 < segs.length; i++) {
+      const nextBase = segs[i + 1] ?? 0;
+      if (nextBase <= offset) {
+        rmSync(join(this.dir, segmentName(segs[i] ?? 0)), { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+}
+
+function sealed(segs: number[], i: number): boolean {
+  return i + 1 < segs.length;
+}
+
+/** A consumer's committed position, stored atomically (write + fsync + rename). */
+export class OffsetFile {
+  readonly path: string;
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  load(): number {
+    try {
+      const v = JSON.parse(readFileSync(this.path, 'utf8')) as { offset?: unknown };
+      return typeof v.offset === 'number' && v.offset >= 0 ? v.offset : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  store(offset: number): void {
+    const tmp = `${this.path}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ offset, at: new Date().toISOString() }));
+    const fd = openSync(tmp, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.path);
+  }
+}

@@ -1,0 +1,216 @@
+// gatelog.yaml: schema (zod) and loader. Parsed once at start and passed down.
+// `${VAR}` / `${VAR:-default}` interpolate the environment inside string values (after YAML
+// parsing, so an env value can never change the document's structure). Every failure names
+// the file, the field path and what was expected.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+
+export const PROVIDER_KINDS = ['openai', 'mock'] as const;
+
+const Identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a plain identifier (letters, digits, _)');
+const Name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'a name of letters, digits and . _ : -');
+
+export const ProviderConfig = z.object({
+  kind: z.string().min(1),
+  base_url: z.url({ protocol: /^https?$/ }).optional(),
+  api_key: z.string().optional(),
+  /** Extra headers sent upstream on every call (e.g. OpenAI-Organization). */
+  headers: z.record(z.string(), z.string()).default({}),
+  /** Upstream models listed by /v1/models as `provider/model`. */
+  models: z.array(z.string()).default([]),
+  /** Mock provider only: simulated latency per call and between stream chunks. */
+  latency_ms: z.number().nonnegative().default(0),
+  /** Connections kept per upstream origin. */
+  connections: z.number().int().positive().default(128),
+}).strict();
+export type ProviderConfig = z.infer<typeof ProviderConfig>;
+
+export const DeploymentConfig = z.object({
+  provider: z.string().min(1),
+  model: z.string().min(1),
+  weight: z.number().positive().default(1),
+}).strict();
+export type DeploymentConfig = z.infer<typeof DeploymentConfig>;
+
+export const ModelAlias = z.object({
+  name: Name,
+  deployments: z.array(DeploymentConfig).min(1),
+}).strict();
+export type ModelAlias = z.infer<typeof ModelAlias>;
+
+export const PriceOverride = z.object({
+  provider: z.string().min(1),
+  model: z.string().min(1),
+  /** USD per million tokens. */
+  input: z.number().nonnegative(),
+  output: z.number().nonnegative(),
+  cached_input: z.number().nonnegative().optional(),
+  cache_write: z.number().nonnegative().optional(),
+}).strict();
+export type PriceOverride = z.infer<typeof PriceOverride>;
+
+export const StorageConfig = z.object({
+  clickhouse: z.union([
+    z.literal('embedded'),
+    z.object({
+      url: z.url({ protocol: /^https?$/ }),
+      database: Identifier.default('gatelog'),
+      username: z.string().default('default'),
+      password: z.string().default(''),
+    }).strict(),
+  ]).default('embedded'),
+  /** Embedded mode only: database name inside chDB. */
+  database: Identifier.default('gatelog'),
+}).strict();
+export type StorageConfig = z.infer<typeof StorageConfig>;
+
+export const BusConfig = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('local'),
+    /** fsync cadence of the local event log (group commit), ms. */
+    fsync_ms: z.number().int().nonnegative().default(20),
+    segment_bytes: z.number().int().min(1 << 16).default(64 << 20),
+  }).strict(),
+  z.object({
+    kind: z.literal('kafka'),
+    brokers: z.array(z.string().min(1)).min(1),
+    topic: z.string().default('gatelog.events'),
+  }).strict(),
+]);
+export type BusConfig = z.infer<typeof BusConfig>;
+
+export const GatelogConfig = z.object({
+  server: z.object({
+    port: z.number().int().min(0).max(65535).default(4000),
+    /** Default: 127.0.0.1 without a master key, 0.0.0.0 with one. */
+    host: z.string().optional(),
+    /** Largest accepted request body, bytes. */
+    body_limit: z.number().int().positive().default(20 * 1024 * 1024),
+  }).strict().default({ port: 4000, body_limit: 20 * 1024 * 1024 }),
+  storage: StorageConfig.default({ clickhouse: 'embedded', database: 'gatelog' }),
+  bus: BusConfig.default({ kind: 'local', fsync_ms: 20, segment_bytes: 64 << 20 }),
+  logging: z.object({
+    /** Bodies above this many bytes are cut and flagged `truncated`. */
+    body_cap_bytes: z.number().int().positive().default(256 * 1024),
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  }).strict().default({ body_cap_bytes: 256 * 1024, level: 'info' }),
+  ingest: z.object({
+    batch_rows: z.number().int().positive().default(1000),
+    batch_ms: z.number().int().positive().default(1000),
+  }).strict().default({ batch_rows: 1000, batch_ms: 1000 }),
+  ui: z.object({ enabled: z.boolean().default(true) }).strict().default({ enabled: true }),
+  providers: z.record(Name, ProviderConfig).default({}),
+  models: z.array(ModelAlias).default([]),
+  pricing: z.array(PriceOverride).default([]),
+}).strict().superRefine((cfg, ctx) => {
+  const seen = new Set<string>();
+  cfg.models.forEach((m, i) => {
+    if (seen.has(m.name)) ctx.addIssue({ code: 'custom', path: ['models', i, 'name'], message: `duplicate alias "${m.name}"` });
+    seen.add(m.name);
+    m.deployments.forEach((d, j) => {
+      if (!(d.provider in cfg.providers)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', i, 'deployments', j, 'provider'],
+          message: `unknown provider "${d.provider}" (configured: ${Object.keys(cfg.providers).join(', ') || 'none'})`,
+        });
+      }
+    });
+  });
+  for (const [name, p] of Object.entries(cfg.providers)) {
+    if (!(PROVIDER_KINDS as readonly string[]).includes(p.kind)) {
+      ctx.addIssue({ code: 'custom', path: ['providers', name, 'kind'], message: `expected one of ${PROVIDER_KINDS.join(', ')}, got "${p.kind}"` });
+    }
+    if (p.kind !== 'mock' && !p.base_url) {
+      ctx.addIssue({ code: 'custom', path: ['providers', name, 'base_url'], message: 'required for this provider kind' });
+    }
+  }
+});
+export type GatelogConfig = z.infer<typeof GatelogConfig>;
+
+export class ConfigError extends Error {
+  readonly code = 'GATELOG_ERR_CONFIG';
+  override readonly name = 'ConfigError';
+}
+
+const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+function interpolate(value: unknown, env: Record<string, string | undefined>, path: (string | number)[], file: string): unknown {
+  if (typeof value === 'string') {
+    return value.replace(VAR, (_m, name: string, fallback: string | undefined) => {
+      const v = env[name];
+      if (v !== undefined && v !== '') return v;
+      if (fallback !== undefined) return fallback;
+      throw new ConfigError(`${file}: ${formatPath(path)}: environment variable ${name} is not set`);
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, i], file));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, [...path, k], file)]));
+  }
+  return value;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(top level)';
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('');
+}
+
+export function formatZodError(file: string, err: z.ZodError): string {
+  return err.issues
+    .map((iss) => {
+      let msg = iss.message;
+      if (iss.code === 'unrecognized_keys') msg = `unknown field(s) ${iss.keys.map((k) => `"${k}"`).join(', ')}`;
+      return `${file}: ${formatPath(iss.path)}: ${msg}`;
+    })
+    .join('\n');
+}
+
+export function parseConfig(raw: unknown, file: string, env: Record<string, string | undefined>): GatelogConfig {
+  const interpolated = interpolate(raw ?? {}, env, [], file);
+  const r = GatelogConfig.safeParse(interpolated);
+  if (!r.success) throw new ConfigError(formatZodError(file, r.error));
+  return r.data;
+}
+
+/** The configuration when no file is given: a built-in mock, plus real providers whose keys are set. */
+export function defaultConfig(env: Record<string, string | undefined>): GatelogConfig {
+  const providers: Record<string, unknown> = { mock: { kind: 'mock', latency_ms: Number(env['GATELOG_MOCK_LATENCY_MS'] ?? 0) || 0 } };
+  const models: unknown[] = [
+    { name: 'mock-chat', deployments: [{ provider: 'mock', model: 'mock-chat' }] },
+    { name: 'mock-embed', deployments: [{ provider: 'mock', model: 'mock-embed' }] },
+  ];
+  if (env['OPENAI_API_KEY']) {
+    providers['openai'] = { kind: 'openai', base_url: env['OPENAI_BASE_URL'] ?? 'https://api.openai.com/v1', api_key: '${OPENAI_API_KEY}' };
+  }
+  if (env['ANTHROPIC_API_KEY']) {
+    // Reached through Anthropic's OpenAI-compatible endpoint until the native adapter lands.
+    providers['anthropic'] = { kind: 'openai', base_url: 'https://api.anthropic.com/v1', api_key: '${ANTHROPIC_API_KEY}' };
+  }
+  return parseConfig({ providers, models }, '(built-in defaults)', env);
+}
+
+export interface LoadedConfig {
+  config: GatelogConfig;
+  /** Absolute path of the file read, or null for the built-in defaults. */
+  file: string | null;
+}
+
+export function loadConfig(opts: { path?: string | undefined; env: Record<string, string | undefined> }): LoadedConfig {
+  const path = opts.path ?? opts.env['GATELOG_CONFIG'];
+  if (!path) return { config: defaultConfig(opts.env), file: null };
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read configuration (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => `${file}: YAML: ${e.message}`).join('\n'));
+  }
+  return { config: parseConfig(doc.toJS(), file, opts.env), file };
+}

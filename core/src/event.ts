@@ -1,0 +1,94 @@
+// The LLM call event: what the proxy publishes and ingest stores, one per client call.
+// Field names are the ClickHouse column names of `llm_calls`, so a serialized event is a
+// JSONEachRow row as-is: bytes flow proxy → bus → ClickHouse without re-encoding.
+import { z } from 'zod';
+
+export const EVENT_SCHEMA_VERSION = 1;
+
+export const ApiKind = z.enum([
+  'openai.chat',
+  'openai.completions',
+  'openai.embeddings',
+  'openai.responses',
+  'openai.models',
+  'anthropic.messages',
+  'anthropic.count_tokens',
+]);
+export type ApiKind = z.infer<typeof ApiKind>;
+
+export const Outcome = z.enum(['success', 'error', 'client_aborted', 'partial', 'refused']);
+export type Outcome = z.infer<typeof Outcome>;
+
+/** One try against one deployment; a call has one or more (retries, fallbacks). */
+export const Attempt = z.object({
+  provider: z.string(),
+  model: z.string(),
+  status: z.number().int().min(0).max(999),
+  error_class: z.string(),
+  latency_ms: z.number().nonnegative(),
+});
+export type Attempt = z.infer<typeof Attempt>;
+
+export const LlmCallEvent = z.object({
+  schema_version: z.number().int().positive(),
+  gatelog_version: z.string(),
+  request_id: z.uuid(),
+  /** UTC ISO-8601 with milliseconds. */
+  started_at: z.iso.datetime({ offset: false, precision: 3 }),
+  trace_id: z.string(),
+  session_id: z.string(),
+  user: z.string(),
+  tags: z.record(z.string(), z.string()),
+  key_id: z.string(),
+  key_name: z.string(),
+  team: z.string(),
+  endpoint: z.string(),
+  client_api: ApiKind,
+  upstream_api: z.string(),
+  requested_model: z.string(),
+  provider: z.string(),
+  deployment_model: z.string(),
+  upstream_model: z.string(),
+  stream: z.boolean(),
+  status: z.number().int().min(0).max(999),
+  outcome: Outcome,
+  error_type: z.string(),
+  error_message: z.string(),
+  finish_reason: z.string(),
+  input_tokens: z.number().int().nonnegative(),
+  output_tokens: z.number().int().nonnegative(),
+  cached_tokens: z.number().int().nonnegative(),
+  cache_creation_tokens: z.number().int().nonnegative(),
+  reasoning_tokens: z.number().int().nonnegative(),
+  tokens_estimated: z.boolean(),
+  /** USD; null when no price is known (never a fake 0). */
+  cost_usd: z.number().nonnegative().nullable(),
+  cache_hit: z.boolean(),
+  ttft_ms: z.number().nonnegative().nullable(),
+  latency_ms: z.number().nonnegative(),
+  overhead_ms: z.number().nonnegative(),
+  attempts: z.array(Attempt),
+  request_body: z.string(),
+  response_body: z.string(),
+  request_bytes: z.number().int().nonnegative(),
+  response_bytes: z.number().int().nonnegative(),
+  truncated: z.boolean(),
+});
+export type LlmCallEvent = z.infer<typeof LlmCallEvent>;
+
+/** Cut a body to `cap` bytes (UTF-8 safe), reporting whether anything was cut. */
+export function capBody(body: string, cap: number): { text: string; bytes: number; truncated: boolean } {
+  const bytes = Buffer.byteLength(body);
+  if (bytes <= cap) return { text: body, bytes, truncated: false };
+  const buf = Buffer.from(body).subarray(0, cap);
+  // Drop a trailing partial UTF-8 sequence instead of emitting U+FFFD.
+  let end = buf.length;
+  while (end > 0 && ((buf[end - 1] ?? 0) & 0xc0) === 0x80) end--;
+  if (end > 0 && ((buf[end - 1] ?? 0) & 0x80) !== 0) end--;
+  return { text: buf.subarray(0, end).toString('utf8'), bytes, truncated: true };
+}
+
+/** Serialize an event as one JSONEachRow line (no trailing newline). */
+export function encodeEvent(e: LlmCallEvent): Buffer {
+  return Buffer.from(JSON.stringify(e));
+}

@@ -1,0 +1,21 @@
+// One pino logger per process, built by main.ts and passed down. Redaction paths cover every
+// place a credential could appear, so a mistaken `log.info({ headers })` still prints no secret.
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'req.headers["api-key"]',
+  'headers.authorization',
+  'headers["x-api-key"]',
+  'headers["api-key"]',
+  '*.api_key',
+  'api_key',
+  'masterKey',
+];
+
+export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'gatelog' } }, destination as pino.DestinationStream | undefined);
+}

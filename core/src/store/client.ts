@@ -1,0 +1,59 @@
+// ClickHouse access for every service: one factory, two connections. Embedded mode hands
+// `@clickhouse/client` chDB's in-process connection; distributed mode talks HTTP to a server.
+// Everything above this file is identical across the two.
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { StorageConfig } from '../config.ts';
+
+export interface Store {
+  client: ClickHouseClient;
+  /** Database holding gatelog's tables (already validated as an identifier). */
+  database: string;
+  /** Insert JSONEachRow bytes as-is (one row per line) into a table of `database`. */
+  insertRaw(table: string, rows: Buffer, settings?: Record<string, string | number>): Promise<void>;
+  close(): Promise<void>;
+  kind: 'embedded' | 'http';
+}
+
+interface ChdbRaw {
+  rawInsert(p: { table: string; values: Buffer; format: 'JSONEachRow'; settings?: Record<string, string | number | boolean> }): Promise<unknown>;
+}
+
+const INSERT_SETTINGS = { date_time_input_format: 'best_effort', input_format_skip_unknown_fields: 1 } as const;
+
+/** Open the store. `dataDir` is where embedded ClickHouse keeps its files. */
+export async function openStore(storage: StorageConfig, dataDir: string): Promise<Store> {
+  if (storage.clickhouse === 'embedded') {
+    // chdb is loaded lazily: a distributed deployment never needs the native engine.
+    const { createChdbConnection } = await import('chdb/connection');
+    const connection = createChdbConnection({ path: `${dataDir}/clickhouse` });
+    const client = createClient({ connection } as unknown as Parameters<typeof createClient>[0]);
+    const raw = (connection as unknown as { chdb: ChdbRaw }).chdb;
+    const database = storage.database;
+    return {
+      client,
+      database,
+      kind: 'embedded',
+      async insertRaw(table, rows, settings) {
+        await raw.rawInsert({ table: `${database}.${table}`, values: rows, format: 'JSONEachRow', settings: { ...INSERT_SETTINGS, ...settings } });
+      },
+      close: () => client.close(),
+    };
+  }
+  const { url, database, username, password } = storage.clickhouse;
+  const client = createClient({ url, username, password, database, request_timeout: 30_000 });
+  return {
+    client,
+    database,
+    kind: 'http',
+    async insertRaw(table, rows, settings) {
+      await client.exec({
+        query: `INSERT INTO ${database}.${table} FORMAT JSONEachRow`,
+        values: rows,
+        clickhouse_settings: { ...INSERT_SETTINGS, async_insert: 0, ...settings },
+      } as unknown as Parameters<ClickHouseClient['exec']>[0]).then((r) => {
+        r.stream.resume();
+      });
+    },
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,52 @@
+-- One row per client call. ReplacingMergeTree on the full sorting key removes the duplicates
+-- a replay after a crash can insert; readers use FINAL (or LIMIT 1 BY request_id).
+CREATE TABLE IF NOT EXISTS {db}.llm_calls
+(
+    schema_version UInt16,
+    gatelog_version LowCardinality(String),
+    request_id UUID,
+    started_at DateTime64(3, 'UTC'),
+    trace_id String,
+    session_id String,
+    user String,
+    tags Map(LowCardinality(String), String),
+    key_id String,
+    key_name String,
+    team LowCardinality(String),
+    endpoint LowCardinality(String),
+    client_api LowCardinality(String),
+    upstream_api LowCardinality(String),
+    requested_model LowCardinality(String),
+    provider LowCardinality(String),
+    deployment_model LowCardinality(String),
+    upstream_model LowCardinality(String),
+    stream Bool,
+    status UInt16,
+    outcome LowCardinality(String),
+    error_type LowCardinality(String),
+    error_message String,
+    finish_reason LowCardinality(String),
+    input_tokens UInt32,
+    output_tokens UInt32,
+    cached_tokens UInt32,
+    cache_creation_tokens UInt32,
+    reasoning_tokens UInt32,
+    tokens_estimated Bool,
+    cost_usd Nullable(Float64),
+    cache_hit Bool,
+    ttft_ms Nullable(Float64),
+    latency_ms Float64,
+    overhead_ms Float64,
+    attempts Array(Tuple(provider String, model String, status UInt16, error_class String, latency_ms Float64)),
+    request_body String CODEC(ZSTD(3)),
+    response_body String CODEC(ZSTD(3)),
+    request_bytes UInt32,
+    response_bytes UInt32,
+    truncated Bool,
+    INDEX idx_trace trace_id TYPE bloom_filter(0.01) GRANULARITY 4,
+    INDEX idx_session session_id TYPE bloom_filter(0.01) GRANULARITY 4,
+    INDEX idx_request request_id TYPE bloom_filter(0.01) GRANULARITY 4
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(started_at)
+ORDER BY (toDate(started_at), started_at, request_id);

@@ -1,0 +1,136 @@
+// Named, parameterized read queries over llm_calls. Values only ever reach SQL as typed
+// `{name:Type}` parameters; identifiers come from validated config, never from a user.
+import { z } from 'zod';
+import type { Store } from './client.ts';
+
+/** ClickHouse prints DateTime64 as `YYYY-MM-DD hh:mm:ss.sss` (UTC here); expose ISO. */
+const ChTime = z.string().transform((s) => (s.includes('T') ? s : `${s.replace(' ', 'T')}Z`));
+const Num = z.coerce.number();
+
+export const CallSummary = z.object({
+  request_id: z.string(),
+  started_at: ChTime,
+  requested_model: z.string(),
+  provider: z.string(),
+  upstream_model: z.string(),
+  key_name: z.string(),
+  endpoint: z.string(),
+  stream: z.boolean(),
+  status: Num,
+  outcome: z.string(),
+  input_tokens: Num,
+  output_tokens: Num,
+  cost_usd: Num.nullable(),
+  latency_ms: Num,
+  ttft_ms: Num.nullable(),
+  preview: z.string(),
+});
+export type CallSummary = z.infer<typeof CallSummary>;
+
+export const CallDetail = z.object({
+  request_id: z.string(),
+  started_at: ChTime,
+  trace_id: z.string(),
+  session_id: z.string(),
+  user: z.string(),
+  tags: z.record(z.string(), z.string()),
+  key_id: z.string(),
+  key_name: z.string(),
+  team: z.string(),
+  endpoint: z.string(),
+  client_api: z.string(),
+  upstream_api: z.string(),
+  requested_model: z.string(),
+  provider: z.string(),
+  deployment_model: z.string(),
+  upstream_model: z.string(),
+  stream: z.boolean(),
+  status: Num,
+  outcome: z.string(),
+  error_type: z.string(),
+  error_message: z.string(),
+  finish_reason: z.string(),
+  input_tokens: Num,
+  output_tokens: Num,
+  cached_tokens: Num,
+  cache_creation_tokens: Num,
+  reasoning_tokens: Num,
+  tokens_estimated: z.boolean(),
+  cost_usd: Num.nullable(),
+  cache_hit: z.boolean(),
+  ttft_ms: Num.nullable(),
+  latency_ms: Num,
+  overhead_ms: Num,
+  attempts: z.array(z.object({ provider: z.string(), model: z.string(), status: Num, error_class: z.string(), latency_ms: Num })),
+  request_body: z.string(),
+  response_body: z.string(),
+  request_bytes: Num,
+  response_bytes: Num,
+  truncated: z.boolean(),
+  gatelog_version: z.string(),
+});
+export type CallDetail = z.infer<typeof CallDetail>;
+
+export interface CallFilter {
+  model?: string | undefined;
+  status?: 'ok' | 'error' | undefined;
+  key?: string | undefined;
+  /** Keyset cursor: rows strictly older than this (started_at ISO, request_id). */
+  before?: { startedAt: string; requestId: string } | undefined;
+  limit?: number | undefined;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function listCalls(store: Store, f: CallFilter): Promise<CallSummary[]> {
+  const where: string[] = [];
+  const params: Record<string, unknown> = { limit: Math.min(Math.max(f.limit ?? 50, 1), 500) };
+  if (f.model) {
+    where.push('requested_model = {model:String}');
+    params['model'] = f.model;
+  }
+  if (f.status === 'ok') where.push('status < 400');
+  if (f.status === 'error') where.push('status >= 400');
+  if (f.key) {
+    where.push('(key_name = {key:String} OR key_id = {key:String})');
+    params['key'] = f.key;
+  }
+  if (f.before && UUID_RE.test(f.before.requestId)) {
+    where.push('(started_at, request_id) < ({bt:DateTime64(3, \'UTC\')}, {bid:UUID})');
+    params['bt'] = f.before.startedAt.replace('T', ' ').replace('Z', '');
+    params['bid'] = f.before.requestId;
+  }
+  const rs = await store.client.query({
+    query: `SELECT request_id, started_at, requested_model, provider, upstream_model, key_name, endpoint, stream,
+              status, outcome, input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms,
+              substring(request_body, 1, 200) AS preview
+            FROM ${store.database}.llm_calls FINAL
+            ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+            ORDER BY started_at DESC, request_id DESC
+            LIMIT {limit:UInt32}`,
+    query_params: params,
+    format: 'JSONEachRow',
+  });
+  return z.array(CallSummary).parse(await rs.json());
+}
+
+export async function getCall(store: Store, requestId: string): Promise<CallDetail | null> {
+  if (!UUID_RE.test(requestId)) return null;
+  const rs = await store.client.query({
+    query: `SELECT * EXCEPT (schema_version) FROM ${store.database}.llm_calls FINAL WHERE request_id = {id:UUID} LIMIT 1`,
+    query_params: { id: requestId },
+    format: 'JSONEachRow',
+  });
+  const rows = await rs.json();
+  return rows.length ? CallDetail.parse(rows[0]) : null;
+}
+
+/** Rows per request id (for tests and audits): >1 would mean a duplicate reached readers. */
+export async function countCalls(store: Store): Promise<{ rows: number; distinct: number }> {
+  const rs = await store.client.query({
+    query: `SELECT count() AS rows, uniqExact(request_id) AS distinct FROM ${store.database}.llm_calls FINAL`,
+    format: 'JSONEachRow',
+  });
+  const [r] = z.array(z.object({ rows: Num, distinct: Num })).parse(await rs.json());
+  return r ?? { rows: 0, distinct: 0 };
+}
