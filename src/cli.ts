@@ -1,2 +1,89 @@
-// placeholder: replaced by the CLI
-console.log('gatelog');
+// `gatelog` command line: `gatelog start [--config PATH] [--port N] [--host H] [--data-dir DIR]`.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, GATELOG_VERSION, createLogger, loadConfig } from '@gatelog/core';
+import { parseStartArgs } from './args.ts';
+import { readEnv } from './env.ts';
+import { startEmbedded } from './embedded.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+const HELP = `gatelog ${GATELOG_VERSION} — observability-first LLM proxy
+
+Usage:
+  gatelog start [--config PATH] [--port N] [--host HOST] [--data-dir DIR]
+  gatelog version
+
+Environment:
+  GATELOG_CONFIG       path of gatelog.yaml (same as --config)
+  GATELOG_DATA_DIR     embedded data directory (default ./data)
+  GATELOG_MASTER_KEY   admin key; required to listen beyond 127.0.0.1
+`;
+
+async function start(argv: string[]): Promise<void> {
+  const env = readEnv(process.env);
+  const args = parseStartArgs(argv);
+  const { config, file } = loadConfig({ path: args.config ?? env.GATELOG_CONFIG, env: process.env });
+  const logger = createLogger(env.GATELOG_LOG_LEVEL ?? config.logging.level);
+  logger.info({ version: GATELOG_VERSION, config: file ?? '(built-in defaults: mock provider)' }, 'starting gatelog');
+  const app = await startEmbedded({
+    config,
+    dataDir: args.dataDir ?? env.GATELOG_DATA_DIR,
+    masterKey: env.GATELOG_MASTER_KEY,
+    logger,
+    port: args.port,
+    host: args.host,
+    uiBuildDir: env.GATELOG_UI_BUILD ?? join(ROOT, 'ui', 'build'),
+  });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'start':
+      return start(rest);
+    case 'version':
+    case '--version':
+      process.stdout.write(`${GATELOG_VERSION}\n`);
+      return;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return;
+    default:
+      process.stderr.write(`gatelog: unknown command "${cmd}"\n\n${HELP}`);
+      process.exitCode = 2;
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`gatelog: configuration error\n${err.message}\n`);
+  } else if (err instanceof Error && 'issues' in err) {
+    process.stderr.write(`gatelog: invalid environment\n${err.message}\n`);
+  } else if (err instanceof TypeError && (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    process.stderr.write(`gatelog: ${err.message}\n\n${HELP}`);
+  } else {
+    process.stderr.write(`gatelog: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  }
+  process.exit(1);
+});

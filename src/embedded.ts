@@ -1,0 +1,149 @@
+// The embedded launcher: proxy, ingest and UI in one process on one port, with the durable
+// local event log as the bus and chDB as the store. Distributed mode runs the same pieces
+// as separate services; only the bus adapter and the ClickHouse connection differ.
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { ConfigError, LocalLogWriter, encodeEvent, migrate, openStore, type GatelogConfig, type LlmCallEvent, type Logger } from '@gatelog/core';
+import { buildProxy } from '@gatelog/proxy';
+import { startLocalIngest } from '@gatelog/ingest';
+
+type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
+
+export interface EmbeddedOptions {
+  config: GatelogConfig;
+  dataDir: string;
+  masterKey: string | undefined;
+  logger: Logger;
+  port?: number | undefined;
+  host?: string | undefined;
+  /** Directory of the SvelteKit adapter-node build (contains handler.js). */
+  uiBuildDir: string;
+}
+
+export interface Embedded {
+  url: string;
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+/** Paths answered by the proxy; everything else is the UI's. */
+export function isProxyPath(url: string | undefined): boolean {
+  if (!url) return true;
+  return (
+    url.startsWith('/v1/') || url === '/v1' || url.startsWith('/v1?') ||
+    url.startsWith('/healthz') || url.startsWith('/readyz') || url.startsWith('/metrics') || url.startsWith('/admin/')
+  );
+}
+
+function resolveHost(opts: EmbeddedOptions): string {
+  const host = opts.host ?? opts.config.server.host ?? (opts.masterKey ? '0.0.0.0' : '127.0.0.1');
+  if (!opts.masterKey && !LOOPBACK.has(host)) {
+    throw new ConfigError(`server.host: refusing to listen on ${host} without GATELOG_MASTER_KEY (anyone on the network could use your provider keys); set GATELOG_MASTER_KEY or bind 127.0.0.1`);
+  }
+  return host;
+}
+
+async function loadUi(opts: EmbeddedOptions, ctx: object): Promise<NodeHandler | undefined> {
+  if (!opts.config.ui.enabled) return undefined;
+  const entry = join(resolve(opts.uiBuildDir), 'handler.js');
+  if (!existsSync(entry)) {
+    opts.logger.warn({ entry }, 'UI build not found; serving the API only (run `npm start` to build it)');
+    return undefined;
+  }
+  // The UI is a separately built bundle; it finds the store this process opened here.
+  (globalThis as Record<symbol, unknown>)[Symbol.for('gatelog.ui')] = ctx;
+  const mod = (await import(pathToFileURL(entry).href)) as { handler: NodeHandler };
+  return mod.handler;
+}
+
+export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
+  const { config, logger } = opts;
+  const host = resolveHost(opts);
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+
+  const store = await openStore(config.storage, dataDir);
+  const applied = await migrate(store);
+  if (applied.length) logger.info({ applied }, 'schema migrations applied');
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const published = new Counter({ name: 'gatelog_events_published_total', help: 'Call events appended to the event log', registers: [registry] });
+  const publishFailed = new Counter({ name: 'gatelog_events_publish_failed_total', help: 'Call events that could not be appended (disk full or I/O error)', registers: [registry] });
+
+  const bus = config.bus.kind === 'local' ? config.bus : { fsync_ms: 20, segment_bytes: 64 << 20 };
+  const logDir = join(dataDir, 'events');
+  const writer = new LocalLogWriter({
+    dir: logDir,
+    fsyncMs: bus.fsync_ms,
+    segmentBytes: bus.segment_bytes,
+    onError: (err) => logger.error({ err }, 'event log fsync failed'),
+  });
+  if (writer.tornBytes > 0) logger.warn({ bytes: writer.tornBytes }, 'event log: cut a torn last record left by a crash');
+
+  const publish = (event: LlmCallEvent): void => {
+    try {
+      writer.append(encodeEvent(event));
+      published.inc();
+    } catch (err) {
+      // Loud, counted, never thrown into the request path.
+      publishFailed.inc();
+      logger.error({ err, request_id: event.request_id }, 'could not append call event to the event log');
+    }
+  };
+
+  const ingest = startLocalIngest({
+    logDir,
+    offsetPath: join(dataDir, 'ingest.offset'),
+    deadLetterPath: join(dataDir, 'dead-letter.jsonl'),
+    store,
+    logger,
+    registry,
+    batchRows: config.ingest.batch_rows,
+    batchMs: config.ingest.batch_ms,
+    notify: (listener) => writer.onAppend(listener),
+  });
+
+  const ui = await loadUi(opts, { store, masterKey: opts.masterKey });
+  const serverFactory = (proxyHandler: (req: IncomingMessage, res: ServerResponse) => void): Server =>
+    createServer((req, res) => {
+      if (ui && !isProxyPath(req.url)) ui(req, res);
+      else proxyHandler(req, res);
+    });
+
+  const app = await buildProxy({
+    config,
+    publish,
+    logger,
+    registry,
+    masterKey: opts.masterKey,
+    serverFactory,
+    readiness: () => ({ store: true, event_log: true }),
+  });
+  const port = opts.port ?? config.server.port;
+  await app.listen({ port, host });
+  const addr = app.server.address();
+  const actualPort = typeof addr === 'object' && addr ? addr.port : port;
+  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${actualPort}`;
+  if (!opts.masterKey) logger.warn('GATELOG_MASTER_KEY is not set: the API and UI are open to anyone who can reach 127.0.0.1');
+  logger.info({ url, ui: ui ? `${url}/` : null, data_dir: dataDir }, 'gatelog listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    close() {
+      closing ??= (async () => {
+        await app.close();
+        await ingest.stop();
+        writer.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}
