@@ -121,6 +121,17 @@ function ensureChromium() {
   }
 }
 
+/** One plain closing line that any CI log reader understands. */
+function summarize(reportPath) {
+  try {
+    const r = JSON.parse(readFileSync(reportPath, 'utf8'));
+    const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+    process.stdout.write(`\ntests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped\n`);
+  } catch {
+    process.stdout.write('\ntests: no report was written\n');
+  }
+}
+
 function exec(cmd, args, env) {
   const child = spawn(cmd, args, { stdio: 'inherit', cwd: process.cwd(), env });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
@@ -144,8 +155,14 @@ function main() {
       ensureChromium();
       pnpmRun(['run', 'typecheck']);
       pnpmRun(['run', 'lint']);
-      pnpmRun(['exec', 'vitest', 'run', ...args]);
-      return;
+      const report = join(ROOT, 'test-results', 'vitest.json');
+      const r = spawnSync(node, [pnpm, 'exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args], {
+        stdio: 'inherit',
+        cwd: ROOT,
+        env,
+      });
+      summarize(report);
+      process.exit(r.status ?? 1);
     }
     default:
       log(`unknown mode ${mode}`);

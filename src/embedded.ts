@@ -9,6 +9,7 @@ import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError, LocalLogWriter, encodeEvent, migrate, openStore, type GatelogConfig, type LlmCallEvent, type Logger } from '@gatelog/core';
 import { buildProxy } from '@gatelog/proxy';
 import { startLocalIngest } from '@gatelog/ingest';
+import { registerCallsApi } from './calls-api.ts';
 
 type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
 
@@ -124,6 +125,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     serverFactory,
     readiness: () => ({ store: true, event_log: true }),
   });
+  registerCallsApi(app, { store, masterKey: opts.masterKey });
   const port = opts.port ?? config.server.port;
   await app.listen({ port, host });
   const addr = app.server.address();

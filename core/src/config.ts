@@ -10,14 +10,16 @@ import { z } from 'zod';
 export const PROVIDER_KINDS = ['openai', 'mock'] as const;
 
 const Identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a plain identifier (letters, digits, _)');
+/** A string that may have come from a numeric-looking env value. */
+const Str = z.preprocess((v) => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : v), z.string());
 const Name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'a name of letters, digits and . _ : -');
 
 export const ProviderConfig = z.object({
   kind: z.string().min(1),
   base_url: z.url({ protocol: /^https?$/ }).optional(),
-  api_key: z.string().optional(),
+  api_key: Str.optional(),
   /** Extra headers sent upstream on every call (e.g. OpenAI-Organization). */
-  headers: z.record(z.string(), z.string()).default({}),
+  headers: z.record(z.string(), Str).default({}),
   /** Upstream models listed by /v1/models as `provider/model`. */
   models: z.array(z.string()).default([]),
   /** Mock provider only: simulated latency per call and between stream chunks. */
@@ -57,8 +59,8 @@ export const StorageConfig = z.object({
     z.object({
       url: z.url({ protocol: /^https?$/ }),
       database: Identifier.default('gatelog'),
-      username: z.string().default('default'),
-      password: z.string().default(''),
+      username: Str.default('default'),
+      password: Str.default(''),
     }).strict(),
   ]).default('embedded'),
   /** Embedded mode only: database name inside chDB. */
@@ -136,19 +138,51 @@ export class ConfigError extends Error {
 }
 
 const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+const SLOT = /__GATELOG_ENV_(\d+)__/g;
+const WHOLE_SLOT = /^__GATELOG_ENV_(\d+)__$/;
 
-function interpolate(value: unknown, env: Record<string, string | undefined>, path: (string | number)[], file: string): unknown {
+interface EnvRef {
+  name: string;
+  fallback: string | undefined;
+}
+
+/**
+ * `${VAR}` is written unquoted inside flow mappings (`{ api_key: ${OPENAI_API_KEY} }`), which
+ * YAML cannot parse as-is. Each reference becomes an inert slot token before parsing and is
+ * resolved in the parsed values afterwards: the documented syntax works, and an env value can
+ * never change the document's structure.
+ */
+function slotVariables(text: string): { text: string; refs: EnvRef[] } {
+  const refs: EnvRef[] = [];
+  const out = text.replace(VAR, (_m, name: string, fallback: string | undefined) => {
+    refs.push({ name, fallback });
+    return `__GATELOG_ENV_${refs.length - 1}__`;
+  });
+  return { text: out, refs };
+}
+
+function resolveRef(ref: EnvRef, env: Record<string, string | undefined>, path: (string | number)[], file: string): string {
+  const v = env[ref.name];
+  if (v !== undefined && v !== '') return v;
+  if (ref.fallback !== undefined) return ref.fallback;
+  throw new ConfigError(`${file}: ${formatPath(path)}: environment variable ${ref.name} is not set`);
+}
+
+function interpolate(value: unknown, ctx: { env: Record<string, string | undefined>; refs: EnvRef[]; file: string }, path: (string | number)[]): unknown {
   if (typeof value === 'string') {
-    return value.replace(VAR, (_m, name: string, fallback: string | undefined) => {
-      const v = env[name];
-      if (v !== undefined && v !== '') return v;
-      if (fallback !== undefined) return fallback;
-      throw new ConfigError(`${file}: ${formatPath(path)}: environment variable ${name} is not set`);
-    });
+    const whole = WHOLE_SLOT.exec(value);
+    if (whole) {
+      // A value that is only `${VAR}` takes the variable's scalar type (port: ${PORT} is a number).
+      const v = resolveRef(ctx.refs[Number(whole[1])]!, ctx.env, path, ctx.file);
+      if (/^-?\d+(\.\d+)?$/.test(v)) return Number(v);
+      if (v === 'true' || v === 'false') return v === 'true';
+      return v;
+    }
+    return value.replace(SLOT, (_m, i: string) => resolveRef(ctx.refs[Number(i)]!, ctx.env, path, ctx.file));
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, i], file));
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, ctx, [...path, i]));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, [...path, k], file)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, ctx, [...path, k])]));
   }
   return value;
 }
@@ -168,8 +202,8 @@ export function formatZodError(file: string, err: z.ZodError): string {
     .join('\n');
 }
 
-export function parseConfig(raw: unknown, file: string, env: Record<string, string | undefined>): GatelogConfig {
-  const interpolated = interpolate(raw ?? {}, env, [], file);
+export function parseConfig(raw: unknown, file: string, env: Record<string, string | undefined>, refs: EnvRef[] = []): GatelogConfig {
+  const interpolated = interpolate(raw ?? {}, { env, refs, file }, []);
   const r = GatelogConfig.safeParse(interpolated);
   if (!r.success) throw new ConfigError(formatZodError(file, r.error));
   return r.data;
@@ -189,7 +223,8 @@ export function defaultConfig(env: Record<string, string | undefined>): GatelogC
     // Reached through Anthropic's OpenAI-compatible endpoint until the native adapter lands.
     providers['anthropic'] = { kind: 'openai', base_url: 'https://api.anthropic.com/v1', api_key: '${ANTHROPIC_API_KEY}' };
   }
-  return parseConfig({ providers, models }, '(built-in defaults)', env);
+  const slotted = slotVariables(JSON.stringify({ providers, models }));
+  return parseConfig(JSON.parse(slotted.text), '(built-in defaults)', env, slotted.refs);
 }
 
 export interface LoadedConfig {
@@ -208,9 +243,10 @@ export function loadConfig(opts: { path?: string | undefined; env: Record<string
   } catch (err) {
     throw new ConfigError(`${file}: cannot read configuration (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  const doc = parseDocument(text, { prettyErrors: true });
+  const slotted = slotVariables(text);
+  const doc = parseDocument(slotted.text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => `${file}: YAML: ${e.message}`).join('\n'));
   }
-  return { config: parseConfig(doc.toJS(), file, opts.env), file };
+  return { config: parseConfig(doc.toJS(), file, opts.env, slotted.refs), file };
 }

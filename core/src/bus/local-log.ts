@@ -8,13 +8,17 @@
 // finishes the HTTP response. fsync is group-committed every `fsyncMs` for power loss.
 // A torn last record (a crash mid-write) is cut off when the writer reopens the log, and a
 // reader never delivers a record whose checksum fails.
-import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, writevSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync, writevSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 
 const HEADER = 8;
 const MAX_RECORD = 64 * 1024 * 1024;
 const SEGMENT_RE = /^(\d{20})\.log$/;
+
+function logError(code: string, message: string): Error & { code: string } {
+  return Object.assign(new Error(message), { code });
+}
 
 export function segmentName(base: number): string {
   return `${String(base).padStart(20, '0')}.log`;
@@ -70,7 +74,8 @@ export class LocalLogWriter {
   #fsyncMs: number;
   #onError: (err: Error) => void;
   #listeners = new Set<() => void>();
-  /** Number of records cut off as torn when the log was opened. */
+  #closed = false;
+  /** Bytes cut off as a torn tail when the log was opened (0 after a clean shutdown). */
   readonly tornBytes: number;
 
   constructor(opts: LocalLogWriterOptions) {
@@ -101,6 +106,7 @@ export class LocalLogWriter {
 
   /** Append one record; returns its end offset. Synchronous: on return it survives a process kill. */
   append(payload: Buffer): number {
+    if (this.#closed) throw logError('GATELOG_LOG_CLOSED', 'event log writer is closed');
     if (payload.length === 0 || payload.length > MAX_RECORD) throw new RangeError(`record of ${payload.length} bytes`);
     if (this.#size >= this.#segmentBytes) this.#roll();
     const header = Buffer.allocUnsafe(HEADER);
@@ -111,12 +117,19 @@ export class LocalLogWriter {
     // A short write (disk full) must not leave a half record followed by a new one.
     if (written !== n) {
       ftruncateSync(this.#fd, this.#size);
-      throw new Error(`short write to event log (${written}/${n} bytes)`);
+      throw logError('GATELOG_LOG_SHORT_WRITE', `short write to event log (${written}/${n} bytes)`);
     }
     this.#size += n;
     if (this.#fsyncMs === 0) fsyncSync(this.#fd);
     else this.#dirty = true;
-    for (const l of this.#listeners) l();
+    // The record is durable at this point: a failing listener must not look like a failed append.
+    for (const l of this.#listeners) {
+      try {
+        l();
+      } catch (err) {
+        this.#onError(err as Error);
+      }
+    }
     return this.endOffset;
   }
 
@@ -130,9 +143,11 @@ export class LocalLogWriter {
     if (!this.#dirty || this.#syncing) return;
     this.#dirty = false;
     this.#syncing = true;
-    fdatasync(this.#fd, (err) => {
+    const fd = this.#fd;
+    fdatasync(fd, (err) => {
       this.#syncing = false;
-      if (err) this.#onError(err);
+      // A roll or close in the meantime fsynced and closed this fd itself: EBADF is not a loss.
+      if (err && fd === this.#fd && !this.#closed) this.#onError(err);
     });
   }
 
@@ -145,7 +160,10 @@ export class LocalLogWriter {
   }
 
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
+    this.#listeners.clear();
     try {
       fsyncSync(this.#fd);
     } finally {
@@ -179,58 +197,64 @@ export class LocalLogReader {
     for (let i = 0; i < segs.length && records.length < maxRecords; i++) {
       const base = segs[i] ?? 0;
       const nextBase = segs[i + 1];
-      if (nextBase !== undefined && nextBase <= pos) continue;
+      const sealed = nextBase !== undefined;
+      if (sealed && nextBase <= pos) continue;
       if (pos < base) pos = base; // segments below were deleted by retention
       const path = join(this.dir, segmentName(base));
       let fd: number;
       try {
         fd = openSync(path, 'r');
       } catch {
-        continue;
+        if (sealed) continue; // pruned between listing and opening
+        break;
       }
       try {
-        const sealed = nextBase !== undefined;
         const { size } = statSync(path);
         let local = pos - base;
-        while (records.length < maxRecords && local + HEADER <= size) {
-          const got = readSync(fd, this.#buf, 0, Math.min(this.#buf.length, size - local), local);
-          let off = 0;
-          let progressed = false;
-          let grew = false;
-          while (records.length < maxRecords && off + HEADER <= got) {
-            const len = this.#buf.readUInt32LE(off);
-            const sum = this.#buf.readUInt32LE(off + 4);
-            if (len === 0 || len > MAX_RECORD) break;
-            if (off + HEADER + len > got) {
-              if (off === 0 && HEADER + len > this.#buf.length && local + HEADER + len <= size) {
-                this.#buf = Buffer.allocUnsafe(HEADER + len);
-                grew = true;
-              }
-              break;
-            }
-            const payload = this.#buf.subarray(off + HEADER, off + HEADER + len);
-            if (crc32(payload) !== sum) break;
-            records.push(Buffer.from(payload));
-            off += HEADER + len;
-            progressed = true;
-          }
-          local += off;
-          if (!progressed && !grew) break;
+        for (;;) {
+          local = this.#readRecords(fd, size, local, records, maxRecords);
+          if (!sealed || records.length >= maxRecords || local >= size) break;
+          // A sealed segment never grows, so an unreadable record there is corruption, not a
+          // record still being written: skip to the next record that checks out, and count it.
+          const resume = findNextRecord(fd, size, local);
+          skippedBytes += resume - local;
+          local = resume;
         }
-        pos = base + local;
-        if (sealed && records.length < maxRecords && local < size) {
-          // A sealed segment never grows: what is left is corrupt. Skip it, loudly, via the count.
-          skippedBytes += size - local;
-          pos = nextBase;
-        } else if (sealed && local >= size) {
-          pos = nextBase;
-        }
+        pos = sealed && local >= size ? nextBase : base + local;
       } finally {
         closeSync(fd);
       }
-      if (!sealed(segs, i)) break;
+      if (!sealed) break;
     }
     return { records, next: pos, skippedBytes };
+  }
+
+  /** Parse valid records from `local` on; returns where parsing stopped. */
+  #readRecords(fd: number, size: number, local: number, records: Buffer[], maxRecords: number): number {
+    while (records.length < maxRecords && local + HEADER <= size) {
+      const got = readSync(fd, this.#buf, 0, Math.min(this.#buf.length, size - local), local);
+      let off = 0;
+      let grew = false;
+      while (records.length < maxRecords && off + HEADER <= got) {
+        const len = this.#buf.readUInt32LE(off);
+        const sum = this.#buf.readUInt32LE(off + 4);
+        if (len === 0 || len > MAX_RECORD) break;
+        if (off + HEADER + len > got) {
+          if (off === 0 && HEADER + len > this.#buf.length && local + HEADER + len <= size) {
+            this.#buf = Buffer.allocUnsafe(HEADER + len);
+            grew = true;
+          }
+          break;
+        }
+        const payload = this.#buf.subarray(off + HEADER, off + HEADER + len);
+        if (crc32(payload) !== sum) break;
+        records.push(Buffer.from(payload));
+        off += HEADER + len;
+      }
+      local += off;
+      if (off === 0 && !grew) break;
+    }
+    return local;
   }
 
   /** Remove whole segments that end at or before `offset` (never the newest one). */
@@ -246,10 +270,33 @@ export class LocalLogReader {
     }
     return removed;
   }
+
+  /** Global offset just past the last byte on disk (torn bytes included): the lag reference. */
+  endOffset(): number {
+    const last = listSegments(this.dir).at(-1);
+    if (last === undefined) return 0;
+    try {
+      return last + statSync(join(this.dir, segmentName(last))).size;
+    } catch {
+      return last;
+    }
+  }
 }
 
-function sealed(segs: number[], i: number): boolean {
-  return i + 1 < segs.length;
+/**
+ * First position after `local` where a whole record with a valid checksum starts, or `size`.
+ * Rare path (corruption only), so it reads the rest of the sealed segment at once. JSON text
+ * never looks like a plausible length (its high byte is ASCII), so the scan is cheap.
+ */
+function findNextRecord(fd: number, size: number, local: number): number {
+  const rest = Buffer.allocUnsafe(size - local);
+  const got = readSync(fd, rest, 0, rest.length, local);
+  for (let p = 1; p + HEADER <= got; p++) {
+    const len = rest.readUInt32LE(p);
+    if (len === 0 || len > MAX_RECORD || p + HEADER + len > got) continue;
+    if (crc32(rest.subarray(p + HEADER, p + HEADER + len)) === rest.readUInt32LE(p + 4)) return local + p;
+  }
+  return size;
 }
 
 /** A consumer's committed position, stored atomically (write + fsync + rename). */
@@ -263,21 +310,33 @@ export class OffsetFile {
   load(): number {
     try {
       const v = JSON.parse(readFileSync(this.path, 'utf8')) as { offset?: unknown };
-      return typeof v.offset === 'number' && v.offset >= 0 ? v.offset : 0;
+      return Number.isSafeInteger(v.offset) && (v.offset as number) >= 0 ? (v.offset as number) : 0;
     } catch {
       return 0;
     }
   }
 
   store(offset: number): void {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`invalid log offset ${offset}`);
     const tmp = `${this.path}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ offset, at: new Date().toISOString() }));
-    const fd = openSync(tmp, 'r');
+    const fd = openSync(tmp, 'w');
     try {
+      writeSync(fd, JSON.stringify({ offset, at: new Date().toISOString() }));
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, this.path);
+    // The rename itself is durable only once the directory is synced.
+    try {
+      const dirFd = openSync(dirname(this.path), 'r');
+      try {
+        fsyncSync(dirFd);
+      } finally {
+        closeSync(dirFd);
+      }
+    } catch {
+      // Some filesystems refuse fsync on a directory; a lost rename only means a replay.
+    }
   }
 }

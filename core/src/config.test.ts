@@ -1,0 +1,121 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, defaultConfig, loadConfig } from './config.ts';
+
+function file(text: string): string {
+  const p = join(mkdtempSync(join(tmpdir(), 'gatelog-cfg-')), 'gatelog.yaml');
+  writeFileSync(p, text);
+  return p;
+}
+
+const CONTRACT = `
+server: { port: 4000 }
+storage: { clickhouse: embedded }
+bus: { kind: local }
+providers:
+  openai: { kind: openai, base_url: https://api.openai.com/v1, api_key: \${OPENAI_API_KEY} }
+  fake:   { kind: openai, base_url: http://127.0.0.1:9999/v1, api_key: sk-anything }
+models:
+  - name: fast
+    deployments:
+      - { provider: fake, model: gpt-4o-mini }
+pricing:
+  - { provider: fake, model: gpt-4o-mini, input: 0.15, output: 0.6 }
+`;
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('accepts the documented contract shape and interpolates the environment', () => {
+    const { config } = loadConfig({ path: file(CONTRACT), env: { OPENAI_API_KEY: 'sk-test-123' } });
+    expect(config.server.port).toBe(4000);
+    expect(config.storage.clickhouse).toBe('embedded');
+    expect(config.bus.kind).toBe('local');
+    expect(config.providers['openai']?.api_key).toBe('sk-test-123');
+    expect(config.models[0]?.deployments[0]).toMatchObject({ provider: 'fake', model: 'gpt-4o-mini', weight: 1 });
+    expect(config.pricing[0]).toMatchObject({ input: 0.15, output: 0.6 });
+  });
+
+  it('names the file, the field and the variable when an env var is missing', () => {
+    const p = file(CONTRACT);
+    const msg = errorOf(() => loadConfig({ path: p, env: {} }));
+    expect(msg).toContain(p);
+    expect(msg).toContain('providers.openai.api_key');
+    expect(msg).toContain('OPENAI_API_KEY');
+  });
+
+  it('uses ${VAR:-default} fallbacks', () => {
+    const { config } = loadConfig({ path: file('server: { port: 4000 }\nproviders:\n  p: { kind: openai, base_url: "${BASE:-http://127.0.0.1:1/v1}" }\n'), env: {} });
+    expect(config.providers['p']?.base_url).toBe('http://127.0.0.1:1/v1');
+  });
+
+  it('a value that is only ${VAR} takes its scalar type', () => {
+    const { config } = loadConfig({ path: file('server: { port: ${PORT} }\nproviders:\n  p: { kind: openai, base_url: "http://127.0.0.1:1/v1", api_key: ${K} }\n'), env: { PORT: '4100', K: '12345' } });
+    expect(config.server.port).toBe(4100);
+    expect(config.providers['p']?.api_key).toBe('12345');
+  });
+
+  it('an env value cannot inject YAML structure', () => {
+    const { config } = loadConfig({
+      path: file('providers:\n  p: { kind: openai, base_url: "http://127.0.0.1:1/v1", api_key: "${K}" }\n'),
+      env: { K: 'x\nmodels: [{name: evil}]' },
+    });
+    expect(config.providers['p']?.api_key).toBe('x\nmodels: [{name: evil}]');
+    expect(config.models).toEqual([]);
+  });
+
+  it.each([
+    ['server: { port: "abc" }', 'server.port'],
+    ['server: { port: 70000 }', 'server.port'],
+    ['servr: { port: 1 }', 'servr'],
+    ['providers:\n  p: { kind: nope, base_url: "http://x/v1" }', 'providers.p.kind'],
+    ['providers:\n  p: { kind: openai }', 'providers.p.base_url'],
+    ['providers:\n  p: { kind: openai, base_url: "not a url" }', 'providers.p.base_url'],
+    ['models:\n  - name: a\n    deployments: [{ provider: ghost, model: m }]', 'models[0].deployments[0].provider'],
+    ['models:\n  - name: a\n    deployments: []', 'models[0].deployments'],
+    ['bus: { kind: carrier-pigeon }', 'bus.kind'],
+    ['pricing:\n  - { provider: p, model: m, input: -1, output: 1 }', 'pricing[0].input'],
+  ])('rejects %j naming %s', (yaml, path) => {
+    const p = file(yaml);
+    const msg = errorOf(() => loadConfig({ path: p, env: {} }));
+    expect(msg).toContain(p);
+    expect(msg).toContain(path);
+  });
+
+  it('reports YAML syntax errors with the file', () => {
+    const p = file('server: { port: 4000\n');
+    expect(errorOf(() => loadConfig({ path: p, env: {} }))).toContain(p);
+  });
+
+  it('reports an unreadable file', () => {
+    expect(errorOf(() => loadConfig({ path: '/nonexistent/gatelog.yaml', env: {} }))).toContain('/nonexistent/gatelog.yaml');
+  });
+
+  it('GATELOG_CONFIG is used when no path is given', () => {
+    const { file: f } = loadConfig({ env: { GATELOG_CONFIG: file(CONTRACT), OPENAI_API_KEY: 'k' } });
+    expect(f).toMatch(/gatelog\.yaml$/);
+  });
+});
+
+describe('defaultConfig', () => {
+  it('serves the mock provider with no keys at all', () => {
+    const c = defaultConfig({});
+    expect(Object.keys(c.providers)).toEqual(['mock']);
+    expect(c.models.map((m) => m.name)).toContain('mock-chat');
+  });
+
+  it('adds OpenAI when its key is set, without copying the key into logs-visible names', () => {
+    const c = defaultConfig({ OPENAI_API_KEY: 'sk-live' });
+    expect(c.providers['openai']).toMatchObject({ kind: 'openai', api_key: 'sk-live' });
+  });
+});

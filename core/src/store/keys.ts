@@ -1,0 +1,175 @@
+// Named, parameterized queries for virtual keys, their spend, and the admin audit log.
+// Keys are versioned rows (ReplacingMergeTree(version)): every create/edit/revoke inserts a
+// new version and readers take the latest with FINAL. No secret ever reaches these tables:
+// only `key_hash` (SHA-256 hex) and a short `key_prefix` for display.
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Store } from './client.ts';
+
+/** ClickHouse prints DateTime64 as `YYYY-MM-DD hh:mm:ss.sss` (UTC here); expose ISO. */
+const ChTime = z.string().transform((s) => (s.includes('T') ? s : `${s.replace(' ', 'T')}Z`));
+const Num = z.coerce.number();
+const NullableNum = z.union([z.null(), z.coerce.number()]);
+
+export const BUDGET_PERIODS = ['daily', 'weekly', 'monthly', 'none'] as const;
+export const BudgetPeriod = z.enum(BUDGET_PERIODS);
+export type BudgetPeriod = z.infer<typeof BudgetPeriod>;
+
+/** One version of a virtual key, as stored and as held in memory by proxies. */
+export const KeyRecord = z.object({
+  id: z.string().min(1),
+  version: Num,
+  key_hash: z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest'),
+  key_prefix: z.string(),
+  name: z.string(),
+  team: z.string(),
+  owner: z.string(),
+  /** Allowed model aliases; empty = every alias. */
+  models: z.array(z.string()),
+  budget_usd: NullableNum,
+  budget_period: BudgetPeriod,
+  rpm: NullableNum,
+  tpm: NullableNum,
+  max_parallel: NullableNum,
+  expires_at: ChTime.nullable(),
+  metadata: z.record(z.string(), z.string()),
+  revoked: z.boolean(),
+  created_at: ChTime,
+  updated_at: ChTime,
+  /** Who wrote this version (admin identity), for the audit trail. */
+  updated_by: z.string(),
+});
+export type KeyRecord = z.infer<typeof KeyRecord>;
+
+const KEY_COLUMNS =
+  'id, version, key_hash, key_prefix, name, team, owner, models, budget_usd, budget_period, rpm, tpm, max_parallel, expires_at, metadata, revoked, created_at, updated_at, updated_by';
+
+/** Append a key version (the caller bumps `version`). */
+export async function insertKeyVersion(store: Store, key: KeyRecord): Promise<void> {
+  const row = KeyRecord.parse(key);
+  await store.insertRaw('keys', Buffer.from(`${JSON.stringify(row)}\n`));
+}
+
+/** The latest version of every key (revoked ones included unless asked otherwise). */
+export async function listKeys(store: Store, opts: { includeRevoked?: boolean } = {}): Promise<KeyRecord[]> {
+  const rs = await store.client.query({
+    query: `SELECT ${KEY_COLUMNS} FROM ${store.database}.keys FINAL
+            ${opts.includeRevoked === false ? 'WHERE NOT revoked' : ''}
+            ORDER BY created_at, id`,
+    format: 'JSONEachRow',
+  });
+  return z.array(KeyRecord).parse(await rs.json());
+}
+
+export async function keyById(store: Store, id: string): Promise<KeyRecord | null> {
+  const rs = await store.client.query({
+    query: `SELECT ${KEY_COLUMNS} FROM ${store.database}.keys FINAL WHERE id = {id:String} LIMIT 1`,
+    query_params: { id },
+    format: 'JSONEachRow',
+  });
+  const rows = await rs.json();
+  return rows.length ? KeyRecord.parse(rows[0]) : null;
+}
+
+/** Lookup by SHA-256 hex of the presented secret. Anything not a hex digest is no match. */
+export async function keyByHash(store: Store, hash: string): Promise<KeyRecord | null> {
+  if (!/^[0-9a-f]{64}$/.test(hash)) return null;
+  const rs = await store.client.query({
+    query: `SELECT ${KEY_COLUMNS} FROM ${store.database}.keys FINAL WHERE key_hash = {h:FixedString(64)} LIMIT 1`,
+    query_params: { h: hash },
+    format: 'JSONEachRow',
+  });
+  const rows = await rs.json();
+  return rows.length ? KeyRecord.parse(rows[0]) : null;
+}
+
+export const ScopeSpend = z.object({ id: z.string(), spent_usd: Num });
+export type ScopeSpend = z.infer<typeof ScopeSpend>;
+
+/**
+ * Spend per key id (or team) since `since` (a period start), from recorded calls. Refused
+ * calls cost nothing; a null (unknown) cost counts as 0. `ids` narrows the result.
+ */
+export async function spendByScope(
+  store: Store,
+  q: { scope: 'key' | 'team'; since: Date; ids?: readonly string[] | undefined },
+): Promise<ScopeSpend[]> {
+  const col = q.scope === 'key' ? 'key_id' : 'team';
+  const params: Record<string, unknown> = { since: toChTime(q.since) };
+  let narrow = '';
+  if (q.ids) {
+    narrow = `AND ${col} IN {ids:Array(String)}`;
+    params['ids'] = [...q.ids];
+  }
+  const rs = await store.client.query({
+    query: `SELECT ${col} AS id, sum(ifNull(cost_usd, 0)) AS spent_usd
+            FROM ${store.database}.llm_calls FINAL
+            WHERE started_at >= {since:DateTime64(3, 'UTC')} AND outcome != 'refused' AND ${col} != '' ${narrow}
+            GROUP BY id ORDER BY id`,
+    query_params: params,
+    format: 'JSONEachRow',
+  });
+  return z.array(ScopeSpend).parse(await rs.json());
+}
+
+export const AuditEntry = z.object({
+  id: z.string(),
+  at: ChTime,
+  /** Who acted: `master`, an admin name, or `cli`; never a secret. */
+  actor: z.string(),
+  /** e.g. key.create, key.update, key.revoke, config.reload, export.run */
+  action: z.string(),
+  target_type: z.string(),
+  target: z.string(),
+  /** JSON text of what changed (secrets already removed by the caller). */
+  details: z.string(),
+  source_ip: z.string(),
+});
+export type AuditEntry = z.infer<typeof AuditEntry>;
+
+export interface AuditInput {
+  at: Date;
+  actor: string;
+  action: string;
+  targetType: string;
+  target: string;
+  details: Record<string, unknown>;
+  sourceIp: string;
+}
+
+export async function insertAudit(store: Store, a: AuditInput): Promise<string> {
+  const id = randomUUID();
+  const row = {
+    id,
+    at: a.at.toISOString(),
+    actor: a.actor,
+    action: a.action,
+    target_type: a.targetType,
+    target: a.target,
+    details: JSON.stringify(a.details),
+    source_ip: a.sourceIp,
+  };
+  await store.insertRaw('admin_audit', Buffer.from(`${JSON.stringify(row)}\n`));
+  return id;
+}
+
+/** Newest first. */
+export async function listAudit(store: Store, opts: { limit?: number; action?: string } = {}): Promise<AuditEntry[]> {
+  const params: Record<string, unknown> = { limit: Math.min(Math.max(opts.limit ?? 100, 1), 1000) };
+  let where = '';
+  if (opts.action) {
+    where = 'WHERE action = {action:String}';
+    params['action'] = opts.action;
+  }
+  const rs = await store.client.query({
+    query: `SELECT id, at, actor, action, target_type, target, details, source_ip
+            FROM ${store.database}.admin_audit ${where} ORDER BY at DESC, id DESC LIMIT {limit:UInt32}`,
+    query_params: params,
+    format: 'JSONEachRow',
+  });
+  return z.array(AuditEntry).parse(await rs.json());
+}
+
+function toChTime(d: Date): string {
+  return d.toISOString().replace('T', ' ').replace('Z', '');
+}

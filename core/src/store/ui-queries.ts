@@ -1,0 +1,44 @@
+// Read queries the UI needs beyond queries.ts. Same rules: values only as typed parameters.
+import { z } from 'zod';
+import type { Store } from './client.ts';
+
+/**
+ * The text a person typed, for list previews: the last user message of a chat/messages
+ * request (string content, or the first part's text), else a completions `prompt` or an
+ * embeddings/responses `input` string. Computed in ClickHouse so a long system prompt or a
+ * big body never travels to the UI just to show 200 characters.
+ */
+const PREVIEW_SQL = `substring(multiIf(
+    length(um) > 0, if(JSONType(um[-1], 'content') = 'String', JSONExtractString(um[-1], 'content'), JSONExtractString(um[-1], 'content', 1, 'text')),
+    JSONType(request_body, 'prompt') = 'String', JSONExtractString(request_body, 'prompt'),
+    JSONType(request_body, 'input') = 'String', JSONExtractString(request_body, 'input'),
+    ''), 1, {chars:UInt32})`;
+
+/** Prompt previews for the given calls (ids plus their time span, to prune by the sort key). */
+export async function callPreviews(
+  store: Store,
+  calls: readonly { request_id: string; started_at: string }[],
+  chars = 200,
+): Promise<Map<string, string>> {
+  if (calls.length === 0) return new Map();
+  const times = calls.map((c) => c.started_at).sort();
+  const rs = await store.client.query({
+    query: `SELECT request_id, ${PREVIEW_SQL} AS preview
+            FROM (
+              SELECT request_id, request_body,
+                     arrayFilter(m -> JSONExtractString(m, 'role') = 'user', JSONExtractArrayRaw(request_body, 'messages')) AS um
+              FROM ${store.database}.llm_calls FINAL
+              WHERE started_at BETWEEN {from:DateTime64(3, 'UTC')} AND {to:DateTime64(3, 'UTC')}
+                AND request_id IN {ids:Array(UUID)}
+            )`,
+    query_params: {
+      ids: calls.map((c) => c.request_id),
+      from: times[0]!.replace('T', ' ').replace('Z', ''),
+      to: times[times.length - 1]!.replace('T', ' ').replace('Z', ''),
+      chars,
+    },
+    format: 'JSONEachRow',
+  });
+  const rows = z.array(z.object({ request_id: z.string(), preview: z.string() })).parse(await rs.json());
+  return new Map(rows.map((r) => [r.request_id, r.preview]));
+}

@@ -1,0 +1,4 @@
+// @gatelog/ingest: bus consumers → batched ClickHouse inserts.
+export { startLocalIngest, type LocalIngest, type LocalIngestDeps } from './local-consumer.ts';
+export { classifyInsertError, insertIsolating, joinRows, type BatchResult, type InsertErrorInfo } from './insert-batch.ts';
+export { writeDeadLetters, type DeadLetter } from './dead-letter.ts';

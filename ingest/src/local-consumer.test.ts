@@ -1,0 +1,337 @@
+// Real engine: chDB allows one on-disk path per process, so this file shares one store (opened
+// in beforeAll) and each test uses its own request ids, log dir and metrics registry.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  GATELOG_VERSION,
+  LlmCallEvent,
+  LocalLogWriter,
+  OffsetFile,
+  createLogger,
+  encodeEvent,
+  getCall,
+  listCalls,
+  migrate,
+  newRequestId,
+  openStore,
+  type Store,
+} from '@gatelog/core';
+import { startLocalIngest, type LocalIngest, type LocalIngestDeps } from './local-consumer.ts';
+
+let root: string;
+let store: Store;
+const logger = createLogger('silent');
+const cleanups: (() => Promise<void> | void)[] = [];
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'gatelog-ingest-'));
+  store = await openStore({ clickhouse: 'embedded', database: 'gatelog' }, root);
+  await migrate(store);
+});
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+afterAll(async () => {
+  await store.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+function event(over: Partial<LlmCallEvent> = {}): LlmCallEvent {
+  return LlmCallEvent.parse({
+    schema_version: 1,
+    gatelog_version: GATELOG_VERSION,
+    request_id: newRequestId(),
+    started_at: new Date().toISOString(),
+    trace_id: '',
+    session_id: '',
+    user: '',
+    tags: {},
+    key_id: '',
+    key_name: '',
+    team: '',
+    endpoint: '/v1/chat/completions',
+    client_api: 'openai.chat',
+    upstream_api: 'openai.chat',
+    requested_model: 'mock-chat',
+    provider: 'mock',
+    deployment_model: 'mock-chat',
+    upstream_model: 'mock-chat',
+    stream: false,
+    status: 200,
+    outcome: 'success',
+    error_type: '',
+    error_message: '',
+    finish_reason: 'stop',
+    input_tokens: 10,
+    output_tokens: 5,
+    cached_tokens: 0,
+    cache_creation_tokens: 0,
+    reasoning_tokens: 0,
+    tokens_estimated: false,
+    cost_usd: 0.0001,
+    cache_hit: false,
+    ttft_ms: null,
+    latency_ms: 12.5,
+    overhead_ms: 0.4,
+    attempts: [{ provider: 'mock', model: 'mock-chat', status: 200, error_class: '', latency_ms: 12 }],
+    request_body: '{"messages":[{"role":"user","content":"hi"}]}',
+    response_body: '{"choices":[]}',
+    request_bytes: 45,
+    response_bytes: 14,
+    truncated: false,
+    ...over,
+  });
+}
+
+interface Harness {
+  dir: string;
+  writer: LocalLogWriter;
+  registry: Registry;
+  deps: LocalIngestDeps;
+  start(over?: Partial<LocalIngestDeps>): LocalIngest;
+  write(events: LlmCallEvent[]): string[];
+}
+
+function harness(over: Partial<LocalIngestDeps> = {}): Harness {
+  const dir = mkdtempSync(join(root, 'case-'));
+  const writer = new LocalLogWriter({ dir: join(dir, 'events'), fsyncMs: 0 });
+  cleanups.push(() => writer.close());
+  const registry = new Registry();
+  const deps: LocalIngestDeps = {
+    logDir: join(dir, 'events'),
+    offsetPath: join(dir, 'ingest.offset'),
+    deadLetterPath: join(dir, 'dead-letter.jsonl'),
+    store,
+    logger,
+    registry,
+    batchRows: 100,
+    batchMs: 50,
+    notify: (l) => writer.onAppend(l),
+    retry: { baseMs: 10, maxMs: 40 },
+    ...over,
+  };
+  return {
+    dir,
+    writer,
+    registry,
+    deps,
+    start(more = {}) {
+      const ingest = startLocalIngest({ ...deps, ...more });
+      cleanups.push(() => ingest.stop());
+      return ingest;
+    },
+    write(events) {
+      for (const e of events) writer.append(encodeEvent(e));
+      return events.map((e) => e.request_id);
+    },
+  };
+}
+
+const events = (n: number, over: Partial<LlmCallEvent> = {}): LlmCallEvent[] => Array.from({ length: n }, () => event(over));
+
+async function counts(ids: string[]): Promise<{ final: number; distinct: number; raw: number }> {
+  const rs = await store.client.query({
+    query: `SELECT
+              (SELECT count() FROM gatelog.llm_calls FINAL WHERE request_id IN {ids:Array(UUID)}) AS final,
+              (SELECT uniqExact(request_id) FROM gatelog.llm_calls FINAL WHERE request_id IN {ids:Array(UUID)}) AS distinct,
+              (SELECT count() FROM gatelog.llm_calls WHERE request_id IN {ids:Array(UUID)}) AS raw`,
+    query_params: { ids },
+    format: 'JSONEachRow',
+  });
+  const [r] = await rs.json<{ final: string; distinct: string; raw: string }>();
+  return { final: Number(r?.final), distinct: Number(r?.distinct), raw: Number(r?.raw) };
+}
+
+async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const m = registry.getSingleMetric(name);
+  if (!m) throw new Error(`no metric ${name}`);
+  const { values } = await m.get();
+  const want = (v: { labels: object; metricName?: string }): boolean =>
+    Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val) && (v.metricName === undefined || v.metricName === name || v.metricName === `${name}_count`);
+  return values.filter(want).reduce((s, v) => s + v.value, 0);
+}
+
+async function until(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('startLocalIngest (chDB)', () => {
+  it('lands events in llm_calls with their fields', async () => {
+    const h = harness();
+    const ingest = h.start();
+    const sent = [
+      event({ stream: true, ttft_ms: 3.25, tags: { team: 'search', env: 'prod' }, trace_id: 'tr-1', key_name: 'ci' }),
+      event({ status: 502, outcome: 'error', error_type: 'upstream_error', error_message: 'bad gateway', cost_usd: null, output_tokens: 0 }),
+      event({ request_body: 'ünïcødé ✓ "quoted"\nnewline', attempts: [] }),
+    ];
+    const ids = h.write(sent);
+    await ingest.flush();
+    for (const e of sent) {
+      const got = await getCall(store, e.request_id);
+      expect(got).not.toBeNull();
+      const { schema_version: _v, ...expected } = e;
+      expect(got).toEqual(expected);
+    }
+    const listed = await listCalls(store, { key: 'ci' });
+    expect(listed.map((c) => c.request_id)).toContain(ids[0]);
+    expect(ingest.stats()).toEqual({ offset: h.writer.endOffset, rows: 3 });
+    expect(new OffsetFile(h.deps.offsetPath).load()).toBe(h.writer.endOffset);
+    expect(await metric(h.registry, 'gatelog_ingest_rows_total')).toBe(3);
+    expect(await metric(h.registry, 'gatelog_ingest_lag_bytes')).toBe(0);
+    expect(await metric(h.registry, 'gatelog_ingest_insert_seconds')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('closes a batch at batchRows without waiting for batchMs', async () => {
+    const h = harness({ batchRows: 5, batchMs: 60_000 });
+    const ingest = h.start();
+    const ids = h.write(events(12));
+    await until(() => ingest.stats().rows === 10);
+    // The 2 left over wait for the clock (a minute here), or a flush.
+    await new Promise((r) => setTimeout(r, 150));
+    expect(ingest.stats().rows).toBe(10);
+    expect(await metric(h.registry, 'gatelog_ingest_lag_bytes')).toBeGreaterThan(0);
+    await ingest.flush();
+    expect(ingest.stats().rows).toBe(12);
+    expect(await counts(ids)).toMatchObject({ final: 12, distinct: 12 });
+    expect(await metric(h.registry, 'gatelog_ingest_batches_total')).toBe(3);
+    expect(await metric(h.registry, 'gatelog_ingest_batch_rows')).toBe(3); // histogram count
+    expect(await metric(h.registry, 'gatelog_ingest_lag_bytes')).toBe(0);
+  });
+
+  it('closes a batch at batchMs, polling when no notify is given', async () => {
+    const h = harness({ batchRows: 1000, batchMs: 200, notify: undefined });
+    const ingest = h.start();
+    const t0 = Date.now();
+    const ids = h.write(events(3));
+    await until(() => ingest.stats().rows === 3);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+    expect(await metric(h.registry, 'gatelog_ingest_batches_total')).toBe(1);
+    expect(await counts(ids)).toMatchObject({ final: 3, distinct: 3 });
+  });
+
+  it('a replay from offset 0 after the rows were inserted leaves no visible duplicates', async () => {
+    const h = harness({ batchRows: 7 });
+    const first = h.start();
+    const ids = h.write(events(20));
+    await first.flush();
+    await first.stop();
+    expect(first.stats().offset).toBe(h.writer.endOffset);
+    // A crash between insert and offset commit: the offset on disk is still 0.
+    rmSync(h.deps.offsetPath);
+    const again = h.start({ registry: new Registry() });
+    await again.flush();
+    expect(again.stats().rows).toBe(20);
+    const c = await counts(ids);
+    expect(c.final).toBe(20);
+    expect(c.distinct).toBe(20);
+    expect(c.raw).toBeGreaterThanOrEqual(20); // the physical duplicates may not be merged yet
+  });
+
+  it('resumes from the committed offset without re-inserting', async () => {
+    const h = harness();
+    const first = h.start();
+    h.write(events(4));
+    await first.flush();
+    await first.stop();
+    const registry = new Registry();
+    const second = h.start({ registry });
+    const ids = h.write(events(3));
+    await second.flush();
+    expect(second.stats().rows).toBe(3);
+    expect(await metric(registry, 'gatelog_ingest_rows_total')).toBe(3);
+    expect(await counts(ids)).toMatchObject({ final: 3 });
+  });
+
+  it('sends poison records to the dead-letter file and lands the rest', async () => {
+    const h = harness();
+    const ingest = h.start();
+    const good = events(6);
+    const wrongType = JSON.stringify({ ...event(), input_tokens: 'many' });
+    const notJson = 'this is not JSON {';
+    h.write(good.slice(0, 2));
+    h.writer.append(Buffer.from(wrongType));
+    h.write(good.slice(2, 4));
+    h.writer.append(Buffer.from(notJson));
+    h.write(good.slice(4));
+    await ingest.flush();
+    expect(await counts(good.map((e) => e.request_id))).toMatchObject({ final: 6, distinct: 6 });
+    const letters = readFileSync(h.deps.deadLetterPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { record: string; reason: { code: string; type: string } });
+    expect(letters.map((l) => l.record).sort()).toEqual([wrongType, notJson].sort());
+    for (const l of letters) expect(l.reason.type).toMatch(/^CANNOT_PARSE/);
+    expect(ingest.stats()).toEqual({ offset: h.writer.endOffset, rows: 6 });
+    expect(await metric(h.registry, 'gatelog_ingest_dead_letter_total')).toBe(2);
+    expect(await metric(h.registry, 'gatelog_ingest_insert_errors_total', { kind: 'data' })).toBeGreaterThanOrEqual(2);
+    expect(await metric(h.registry, 'gatelog_ingest_insert_errors_total', { kind: 'transient' })).toBe(0);
+  });
+
+  it('keeps the offset while the store fails and loses nothing once it recovers', async () => {
+    let failures = 0;
+    let down = true;
+    const flaky: Store = {
+      ...store,
+      insertRaw(table, rows, settings) {
+        if (down) {
+          failures++;
+          return Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+        }
+        return store.insertRaw(table, rows, settings);
+      },
+    };
+    const h = harness({ store: flaky });
+    const ingest = h.start();
+    const ids = h.write(events(5));
+    const flushed = ingest.flush();
+    await until(() => failures >= 3);
+    expect(ingest.stats()).toEqual({ offset: 0, rows: 0 });
+    expect(new OffsetFile(h.deps.offsetPath).load()).toBe(0);
+    expect(await metric(h.registry, 'gatelog_ingest_lag_bytes')).toBe(h.writer.endOffset);
+    down = false;
+    await flushed;
+    expect(ingest.stats()).toEqual({ offset: h.writer.endOffset, rows: 5 });
+    expect(await counts(ids)).toMatchObject({ final: 5, distinct: 5 });
+    expect(await metric(h.registry, 'gatelog_ingest_insert_errors_total', { kind: 'transient' })).toBe(failures);
+    expect(existsSync(h.deps.deadLetterPath)).toBe(false);
+  });
+
+  it('stop() drains and commits what was appended; with the store down it gives up in time, uncommitted', async () => {
+    const h = harness({ batchMs: 60_000 });
+    const ingest = h.start();
+    const ids = h.write(events(4));
+    await ingest.stop();
+    expect(ingest.stats()).toEqual({ offset: h.writer.endOffset, rows: 4 });
+    expect(await counts(ids)).toMatchObject({ final: 4 });
+    await expect(ingest.flush()).rejects.toMatchObject({ code: 'GATELOG_INGEST_STOPPED' });
+
+    const down: Store = { ...store, insertRaw: () => Promise.reject(Object.assign(new Error('down'), { code: 'ECONNREFUSED' })) };
+    const stuck = h.start({ store: down, stopTimeoutMs: 200, registry: new Registry() });
+    const committed = h.writer.endOffset;
+    h.write(events(2));
+    const t0 = Date.now();
+    await stuck.stop();
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(stuck.stats().offset).toBe(committed);
+    expect(new OffsetFile(h.deps.offsetPath).load()).toBe(committed);
+  });
+
+  it('prunes fully consumed segments', async () => {
+    const h = harness({ batchRows: 3 });
+    h.writer.close();
+    const writer = new LocalLogWriter({ dir: h.deps.logDir, segmentBytes: 4096, fsyncMs: 0 });
+    cleanups.push(() => writer.close());
+    const ingest = h.start({ notify: (l) => writer.onAppend(l) });
+    for (const e of events(30)) writer.append(encodeEvent(e));
+    await ingest.flush();
+    expect(ingest.stats().offset).toBe(writer.endOffset);
+    const { listSegments } = await import('@gatelog/core');
+    expect(listSegments(h.deps.logDir)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,51 @@
+// buildProxy(deps): the proxy as a fastify instance, never listening (main.ts / the launcher
+// does). Owns /v1/*, /healthz, /readyz and /metrics; every other path is left to the host
+// (the embedded launcher mounts the UI through the root not-found handler).
+import fastify, { type FastifyInstance, type FastifyServerFactory } from 'fastify';
+import type { Registry } from 'prom-client';
+import { createPricer, type GatelogConfig, type LlmCallEvent, type Logger } from '@gatelog/core';
+import { createProviders } from './providers/registry.ts';
+import { createModelTable } from './routing/resolve.ts';
+import { createMetrics } from './metrics.ts';
+import { createAuthCheck } from './auth.ts';
+import { memoizeCost } from './capture/cost.ts';
+import { openAiRoutes } from './routes/openai.ts';
+import { healthRoutes } from './routes/health.ts';
+import type { RelayEnv } from './relay.ts';
+
+export interface ProxyDeps {
+  config: GatelogConfig;
+  publish: (e: LlmCallEvent) => void;
+  logger: Logger;
+  registry: Registry;
+  masterKey: string | undefined;
+  serverFactory?: FastifyServerFactory;
+  readiness?: () => Record<string, boolean>;
+}
+
+export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = fastify({
+    logger: false,
+    bodyLimit: config.server.body_limit,
+    return503OnClosing: true,
+    ...(deps.serverFactory ? { serverFactory: deps.serverFactory } : {}),
+  });
+  const providers = createProviders(config);
+  const table = createModelTable(config, providers);
+  const metrics = createMetrics(deps.registry);
+  const auth = createAuthCheck(deps.masterKey);
+  const env: RelayEnv = {
+    publish: deps.publish,
+    logger: deps.logger,
+    metrics,
+    bodyCap: config.logging.body_cap_bytes,
+    cost: memoizeCost(createPricer(config.pricing)),
+  };
+  app.addHook('onClose', async () => {
+    await Promise.all([...providers.values()].map((p) => p.close()));
+  });
+  await app.register(openAiRoutes({ table, env, auth }), { prefix: '/v1' });
+  await app.register(healthRoutes({ registry: deps.registry, metrics, auth, readiness: deps.readiness }));
+  return app;
+}

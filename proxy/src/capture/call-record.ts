@@ -1,0 +1,111 @@
+// Per-call state gathered while a call is relayed, and the one function that turns it into
+// the core LlmCallEvent. Timings are performance.now() milliseconds relative to arrival.
+import { EVENT_SCHEMA_VERSION, GATELOG_VERSION, capBody, type LlmCallEvent, type Outcome } from '@gatelog/core';
+import type { RequestMeta } from './request-meta.ts';
+import type { Tokens } from './usage.ts';
+import type { CostFn } from './cost.ts';
+import type { UpstreamApi } from '../providers/types.ts';
+
+export interface CallRecord {
+  requestId: string;
+  /** Epoch ms at arrival (started_at). */
+  wallStart: number;
+  /** performance.now() at arrival. */
+  t0: number;
+  /** performance.now() when the upstream request was dispatched. */
+  tDispatch: number;
+  /** performance.now() of the first response byte written to the client (0: none). */
+  tFirstByte: number;
+  /** performance.now() when the upstream finished (or failed, or was aborted). */
+  tUpstreamEnd: number;
+  meta: RequestMeta;
+  endpoint: string;
+  api: UpstreamApi;
+  requestedModel: string;
+  provider: string;
+  priceProviderId: string | undefined;
+  deploymentModel: string;
+  upstreamModel: string;
+  stream: boolean;
+  status: number;
+  outcome: Outcome;
+  errorType: string;
+  errorMessage: string;
+  /** attempts[0].error_class: '' on success. */
+  errorClass: string;
+  finishReason: string;
+  tokens: Tokens;
+  requestBody: string;
+  responseBody: string;
+}
+
+export interface EventEnv {
+  bodyCap: number;
+  cost: CostFn;
+}
+
+const MAX_ERROR_MESSAGE = 2048;
+
+export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEvent {
+  const req = capBody(r.requestBody, env.bodyCap);
+  const res = capBody(r.responseBody, env.bodyCap);
+  const upstreamEnd = r.tUpstreamEnd || tEnd;
+  const overhead = Math.max(0, r.tDispatch - r.t0) + Math.max(0, tEnd - upstreamEnd);
+  const model = r.deploymentModel;
+  const cost = r.outcome === 'success' || r.tokens.input_tokens + r.tokens.output_tokens > 0
+    ? env.cost(r.provider, r.priceProviderId, model, r.tokens) ?? (r.upstreamModel && r.upstreamModel !== model ? env.cost(r.provider, r.priceProviderId, r.upstreamModel, r.tokens) : null)
+    : null;
+  return {
+    schema_version: EVENT_SCHEMA_VERSION,
+    gatelog_version: GATELOG_VERSION,
+    request_id: r.requestId,
+    started_at: new Date(r.wallStart).toISOString(),
+    trace_id: r.meta.trace_id,
+    session_id: r.meta.session_id,
+    user: r.meta.user,
+    tags: r.meta.tags,
+    key_id: '',
+    key_name: '',
+    team: '',
+    endpoint: r.endpoint,
+    client_api: r.api,
+    upstream_api: r.api,
+    requested_model: r.requestedModel,
+    provider: r.provider,
+    deployment_model: model,
+    upstream_model: r.upstreamModel,
+    stream: r.stream,
+    status: r.status,
+    outcome: r.outcome,
+    error_type: r.errorType,
+    error_message: r.errorMessage.length > MAX_ERROR_MESSAGE ? r.errorMessage.slice(0, MAX_ERROR_MESSAGE) : r.errorMessage,
+    finish_reason: r.finishReason,
+    input_tokens: r.tokens.input_tokens,
+    output_tokens: r.tokens.output_tokens,
+    cached_tokens: r.tokens.cached_tokens,
+    cache_creation_tokens: 0,
+    reasoning_tokens: r.tokens.reasoning_tokens,
+    tokens_estimated: r.tokens.tokens_estimated,
+    cost_usd: cost,
+    cache_hit: false,
+    ttft_ms: r.tFirstByte > 0 ? round3(r.tFirstByte - r.t0) : null,
+    latency_ms: round3(tEnd - r.t0),
+    overhead_ms: round3(overhead),
+    attempts: [
+      {
+        provider: r.provider,
+        model,
+        status: r.status,
+        error_class: r.errorClass,
+        latency_ms: round3(Math.max(0, upstreamEnd - r.tDispatch)),
+      },
+    ],
+    request_body: req.text,
+    response_body: res.text,
+    request_bytes: req.bytes,
+    response_bytes: res.bytes,
+    truncated: req.truncated || res.truncated,
+  };
+}
+
+const round3 = (ms: number): number => Math.round(Math.max(0, ms) * 1000) / 1000;

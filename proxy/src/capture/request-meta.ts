@@ -1,0 +1,57 @@
+// Caller-supplied trace metadata from `x-gatelog-*` headers. Values are bounded and junk is
+// dropped silently: these headers are free-form input and must never fail a call.
+import type { IncomingHttpHeaders } from 'node:http';
+
+export const MAX_ID_CHARS = 256;
+export const MAX_TAGS = 32;
+export const MAX_TAG_KEY_CHARS = 64;
+export const MAX_TAG_VALUE_CHARS = 256;
+const MAX_TAGS_HEADER_CHARS = 8192;
+const TAG_KEY = /^[A-Za-z0-9_.:/-]+$/;
+
+export interface RequestMeta {
+  trace_id: string;
+  session_id: string;
+  user: string;
+  tags: Record<string, string>;
+}
+
+const NO_TAGS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+function single(v: string | string[] | undefined): string {
+  if (typeof v !== 'string') return '';
+  const t = v.trim();
+  // Control characters would only make trouble downstream (CSV export, UI).
+  // eslint-disable-next-line no-control-regex
+  return t.length <= MAX_ID_CHARS && !/[\u0000-\u001f\u007f]/.test(t) ? t : '';
+}
+
+/** Parse `k=v,k2=v2`: keys of [A-Za-z0-9_.:/-], values trimmed, both length-bounded. */
+export function parseTags(header: string | string[] | undefined): Record<string, string> {
+  if (typeof header !== 'string' || header.length === 0 || header.length > MAX_TAGS_HEADER_CHARS) return NO_TAGS;
+  // Null prototype: a tag named __proto__ must stay a plain key.
+  const out = Object.create(null) as Record<string, string>;
+  let n = 0;
+  for (const part of header.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    const key = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (key.length === 0 || key.length > MAX_TAG_KEY_CHARS || !TAG_KEY.test(key)) continue;
+    // eslint-disable-next-line no-control-regex
+    if (value.length > MAX_TAG_VALUE_CHARS || /[\u0000-\u001f\u007f]/.test(value)) continue;
+    if (!(key in out)) n++;
+    out[key] = value;
+    if (n >= MAX_TAGS) break;
+  }
+  return n === 0 ? NO_TAGS : out;
+}
+
+export function readRequestMeta(h: IncomingHttpHeaders): RequestMeta {
+  return {
+    trace_id: single(h['x-gatelog-trace-id']),
+    session_id: single(h['x-gatelog-session-id']),
+    user: single(h['x-gatelog-user']),
+    tags: parseTags(h['x-gatelog-tags']),
+  };
+}

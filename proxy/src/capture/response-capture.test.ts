@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { StreamCapture, stripUsageNull, summarizeJsonBody } from './response-capture.ts';
+
+const chunk = (o: unknown): string => `data: ${JSON.stringify(o)}\n\n`;
+
+describe('StreamCapture (filtering: the proxy asked for usage)', () => {
+  const frames = [
+    chunk({ id: 'c', model: 'm', choices: [{ index: 0, delta: { content: 'Hi' }, finish_reason: null }], usage: null }),
+    chunk({ id: 'c', model: 'm', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: null }),
+    chunk({ id: 'c', model: 'm', choices: [], usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } }),
+    'data: [DONE]\n\n',
+  ].join('');
+
+  it('withholds the usage-only chunk and the usage:null members, keeps the rest byte-exact', () => {
+    const c = new StreamCapture('chat', true);
+    const out = Buffer.concat([...c.filter(Buffer.from(frames)), ...c.end()]).toString();
+    expect(out).toBe(
+      [
+        chunk({ id: 'c', model: 'm', choices: [{ index: 0, delta: { content: 'Hi' }, finish_reason: null }] }),
+        chunk({ id: 'c', model: 'm', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }),
+        'data: [DONE]\n\n',
+      ].join(''),
+    );
+    expect(c.assembler.usage).toEqual({ prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 });
+    expect(c.sawDone).toBe(true);
+  });
+
+  it('forwards everything when the client asked for usage itself', () => {
+    const c = new StreamCapture('chat', false);
+    c.observe(Buffer.from(frames));
+    expect(c.assembler.usage?.prompt_tokens).toBe(3);
+    expect(Buffer.concat(new StreamCapture('chat', false).filter(Buffer.from(frames))).toString()).toBe(frames);
+  });
+});
+
+describe('stripUsageNull', () => {
+  it.each([
+    ['data: {"a":1,"usage":null}\n\n', 'data: {"a":1}\n\n'],
+    ['data: {"usage":null,"a":1}\n\n', 'data: {"a":1}\n\n'],
+    ['data: {"a":1, "usage" : null }\n\n', 'data: {"a":1 }\n\n'],
+    ['data: {"a":"\\"usage\\":null"}\n\n', 'data: {"a":"\\"usage\\":null"}\n\n'],
+  ])('%j', (input, expected) => {
+    expect(stripUsageNull(Buffer.from(input)).toString()).toBe(expected);
+  });
+});
+
+describe('summarizeJsonBody', () => {
+  it('reads model, finish_reason and usage', () => {
+    const s = summarizeJsonBody(JSON.stringify({ model: 'm-1', choices: [{ finish_reason: 'stop' }], usage: { prompt_tokens: 2, completion_tokens: 3, prompt_tokens_details: { cached_tokens: 1 }, completion_tokens_details: { reasoning_tokens: 2 } } }), 200);
+    expect(s).toMatchObject({ upstreamModel: 'm-1', finishReason: 'stop', tokens: { input_tokens: 2, output_tokens: 3, cached_tokens: 1, reasoning_tokens: 2, tokens_estimated: false } });
+  });
+
+  it('reads OpenAI errors and survives non-JSON bodies', () => {
+    expect(summarizeJsonBody('{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}', 429)).toMatchObject({ errorType: 'rate_limit_exceeded', errorMessage: 'slow down' });
+    expect(summarizeJsonBody('<html>bad gateway</html>', 502)).toMatchObject({ errorType: 'upstream_http_error', errorMessage: '<html>bad gateway</html>' });
+    expect(summarizeJsonBody('not json', 200)).toMatchObject({ tokens: null, upstreamModel: '' });
+  });
+});

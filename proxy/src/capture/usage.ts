@@ -1,0 +1,85 @@
+// Token counts for the event: OpenAI usage fields mapped to our columns, or — when the
+// upstream reported none — an estimate with gpt-tokenizer (loaded lazily: it is large and
+// only needed for upstreams that do not report usage).
+import type { OpenAiUsage } from './assemble.ts';
+
+export interface Tokens {
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens: number;
+  reasoning_tokens: number;
+  tokens_estimated: boolean;
+}
+
+const nonNeg = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
+
+export function tokensFromUsage(u: OpenAiUsage): Tokens {
+  return {
+    input_tokens: nonNeg(u.prompt_tokens),
+    output_tokens: nonNeg(u.completion_tokens),
+    cached_tokens: nonNeg(u.prompt_tokens_details?.cached_tokens),
+    reasoning_tokens: nonNeg(u.completion_tokens_details?.reasoning_tokens),
+    tokens_estimated: false,
+  };
+}
+
+export const NO_TOKENS: Readonly<Tokens> = Object.freeze({
+  input_tokens: 0,
+  output_tokens: 0,
+  cached_tokens: 0,
+  reasoning_tokens: 0,
+  tokens_estimated: false,
+});
+
+type CountTokens = (text: string) => number;
+// Loading the o200k tables takes ~1 s of CPU, so it happens on first need only, once per process.
+let loading: Promise<CountTokens> | null = null;
+let loaded: CountTokens | null = null;
+function loadCounter(): Promise<CountTokens> {
+  loading ??= import('gpt-tokenizer')
+    .then((m): CountTokens => (text: string) => m.countTokens(text))
+    // Should the tokenizer ever fail to load, a rough 4-bytes-a-token count beats no count.
+    .catch((): CountTokens => (text: string) => Math.ceil(Buffer.byteLength(text) / 4))
+    .then((fn) => (loaded = fn));
+  return loading;
+}
+
+/** Text of the prompt for estimating: message contents (string or text parts), or `prompt`/`input`. */
+export function promptText(body: Record<string, unknown>): string {
+  const parts: string[] = [];
+  const add = (v: unknown): void => {
+    if (typeof v === 'string') parts.push(v);
+    else if (Array.isArray(v)) for (const x of v) add(typeof x === 'object' && x !== null && 'text' in x ? (x as { text: unknown }).text : x);
+  };
+  const messages = body['messages'];
+  if (Array.isArray(messages)) {
+    for (const m of messages) if (m && typeof m === 'object') add((m as { content?: unknown }).content);
+  }
+  add(body['prompt']);
+  add(body['input']);
+  return parts.join('\n');
+}
+
+/** Estimate tokens for a call whose upstream reported no usage. ~3 tokens of framing per chat message, as OpenAI counts. */
+export async function estimateTokens(body: Record<string, unknown>, output: string): Promise<Tokens> {
+  return estimateWith(await loadCounter(), body, output);
+}
+
+/** The estimate now if the tokenizer is already loaded, else null (and loading starts). */
+export function estimateTokensNow(body: Record<string, unknown>, output: string): Tokens | null {
+  if (loaded) return estimateWith(loaded, body, output);
+  void loadCounter();
+  return null;
+}
+
+function estimateWith(count: CountTokens, body: Record<string, unknown>, output: string): Tokens {
+  const messages = body['messages'];
+  const framing = Array.isArray(messages) ? messages.length * 3 + 3 : 0;
+  return {
+    input_tokens: count(promptText(body)) + framing,
+    output_tokens: output ? count(output) : 0,
+    cached_tokens: 0,
+    reasoning_tokens: 0,
+    tokens_estimated: true,
+  };
+}

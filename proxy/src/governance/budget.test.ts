@@ -1,0 +1,148 @@
+import { describe, expect, it, vi } from 'vitest';
+import { MemoryBackend, type CounterBackend } from './backend.ts';
+import { BudgetLedger, budgetScopes, loadBaselines, worstCaseCostUsd, type BudgetScope } from './budget.ts';
+import { createKey } from './keys.ts';
+
+const NOW = Date.parse('2026-11-23T10:00:00Z');
+const NOV = Date.parse('2026-11-01T00:00:00Z');
+const keyScope = (budgetUsd: number, id = 'k1'): BudgetScope => ({ kind: 'key', id, label: 'app-x', budgetUsd, period: 'monthly' });
+const teamScope = (budgetUsd: number): BudgetScope => ({ kind: 'team', id: 'search', label: 'search', budgetUsd, period: 'monthly' });
+
+/** Every call yields to the event loop a varying number of times before touching state. */
+function slowBackend(inner: CounterBackend): CounterBackend {
+  let n = 0;
+  const hop = async (): Promise<void> => {
+    const hops = n++ % 4;
+    for (let i = 0; i < hops; i++) await new Promise((r) => setImmediate(r));
+  };
+  return {
+    kind: 'slow',
+    reserve: async (e) => (await hop(), inner.reserve(e)),
+    add: async (k, d) => (await hop(), inner.add(k, d)),
+    get: async (k) => (await hop(), inner.get(k)),
+    rateAcquire: async (e, t) => (await hop(), inner.rateAcquire(e, t)),
+    rateAdjust: async (e, t) => (await hop(), inner.rateAdjust(e, t)),
+  };
+}
+
+describe('worstCaseCostUsd', () => {
+  const price = (u: { input_tokens: number; output_tokens: number }): number => (u.input_tokens * 1 + u.output_tokens * 4) / 1e6;
+  it.each([
+    [{ inputTokens: 1000, maxTokens: 500 }, 0.003],
+    [{ inputTokens: 1000, maxTokens: undefined }, 0.001 + 4096 * 4e-6],
+    [{ inputTokens: 10.2, maxTokens: 0 }, 11e-6],
+  ])('%j → %f', (o, usd) => {
+    expect(worstCaseCostUsd({ ...o, defaultMaxTokens: 4096, price })).toBeCloseTo(usd, 12);
+  });
+  it('is null when the price is unknown', () => {
+    expect(worstCaseCostUsd({ inputTokens: 1, maxTokens: 1, defaultMaxTokens: 1, price: () => null })).toBeNull();
+  });
+});
+
+describe('budgetScopes', () => {
+  it('charges the key and its team when each has a budget', () => {
+    const r = createKey({ name: 'app-x', team: 'search', budget_usd: 50 }, { now: NOW, actor: 'm' });
+    if (!r.ok) throw new Error(r.message);
+    const teams = new Map([['search', { budget_usd: 200, period: 'weekly' as const }]]);
+    expect(budgetScopes(r.value.key, teams)).toEqual([
+      { kind: 'key', id: r.value.key.id, label: 'app-x', budgetUsd: 50, period: 'monthly' },
+      { kind: 'team', id: 'search', label: 'search', budgetUsd: 200, period: 'weekly' },
+    ]);
+    expect(budgetScopes({ ...r.value.key, budget_usd: null, team: '' }, teams)).toEqual([]);
+  });
+});
+
+describe('BudgetLedger', () => {
+  it('reserves, refuses when the worst case does not fit, and frees room on settle', async () => {
+    const ledger = new BudgetLedger({ backend: new MemoryBackend() });
+    await ledger.replaceBaselines([{ kind: 'key', id: 'k1', periodStart: NOV, spentUsd: 0.5 }], NOW);
+    const a = await ledger.reserve([keyScope(1)], 0.3, NOW);
+    expect(a.ok).toBe(true);
+    const b = await ledger.reserve([keyScope(1)], 0.3, NOW);
+    expect(b).toMatchObject({ ok: false, refusal: { status: 429, type: 'budget_exceeded', code: 'budget_exceeded' } });
+    if (!b.ok) {
+      expect(b.refusal.message).toBe(
+        'Budget exceeded for key "app-x": $0.8000 of $1.00 used this month and this request may cost up to $0.3000; resets at 2026-12-01T00:00:00Z.',
+      );
+    }
+    if (a.ok) await ledger.settle(a.value, 0.1, NOW);
+    expect(await ledger.status(keyScope(1), NOW)).toEqual({ spentUsd: 0.6, remainingUsd: 0.4, resetsAt: Date.parse('2026-12-01T00:00:00Z') });
+    expect((await ledger.reserve([keyScope(1)], 0.3, NOW)).ok).toBe(true);
+  });
+
+  it('is atomic across key and team: a full team reserves nothing on the key', async () => {
+    const ledger = new BudgetLedger({ backend: new MemoryBackend() });
+    await ledger.replaceBaselines([{ kind: 'team', id: 'search', periodStart: NOV, spentUsd: 9.99 }], NOW);
+    const r = await ledger.reserve([keyScope(5), teamScope(10)], 0.02, NOW);
+    expect(r).toMatchObject({ ok: false, refusal: { code: 'budget_exceeded' } });
+    if (!r.ok) expect(r.refusal.message).toMatch(/^Budget exceeded for team "search": \$9\.9900 of \$10\.00/);
+    expect((await ledger.status(keyScope(5), NOW)).spentUsd).toBe(0);
+  });
+
+  it('a scope at its cap refuses even a zero-cost request', async () => {
+    const ledger = new BudgetLedger({ backend: new MemoryBackend() });
+    await ledger.replaceBaselines([{ kind: 'key', id: 'k1', periodStart: NOV, spentUsd: 1 }], NOW);
+    expect((await ledger.reserve([keyScope(1)], 0, NOW)).ok).toBe(false);
+    expect((await ledger.reserve([], 100, NOW)).ok).toBe(true);
+  });
+
+  it('50 concurrent reservations against room for exactly one: exactly one is admitted', async () => {
+    const ledger = new BudgetLedger({ backend: slowBackend(new MemoryBackend()) });
+    await ledger.replaceBaselines([{ kind: 'key', id: 'k1', periodStart: NOV, spentUsd: 0.9 }], NOW);
+    const results = await Promise.all(Array.from({ length: 50 }, () => ledger.reserve([keyScope(1), teamScope(100)], 0.06, NOW)));
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    expect(results.filter((r) => !r.ok)).toHaveLength(49);
+    expect((await ledger.status(keyScope(1), NOW)).spentUsd).toBeCloseTo(0.96, 9);
+    expect((await ledger.status(teamScope(100), NOW)).spentUsd).toBeCloseTo(0.06, 9);
+  });
+
+  it('settle is idempotent', async () => {
+    const ledger = new BudgetLedger({ backend: new MemoryBackend() });
+    const r = await ledger.reserve([keyScope(1)], 0.5, NOW);
+    if (!r.ok) throw new Error('refused');
+    await ledger.settle(r.value, 0.2, NOW);
+    await ledger.settle(r.value, 0.2, NOW);
+    expect((await ledger.status(keyScope(1), NOW)).spentUsd).toBeCloseTo(0.2, 9);
+  });
+
+  it('a baseline refresh absorbs covered settlements and keeps in-flight reservations', async () => {
+    const ledger = new BudgetLedger({ backend: new MemoryBackend() });
+    expect(ledger.ready).toBe(false);
+    await ledger.replaceBaselines([], NOW);
+    expect(ledger.ready).toBe(true);
+    const done = await ledger.reserve([keyScope(10)], 1, NOW);
+    const late = await ledger.reserve([keyScope(10)], 1, NOW);
+    const inflight = await ledger.reserve([keyScope(10)], 2, NOW);
+    if (!done.ok || !late.ok || !inflight.ok) throw new Error('refused');
+    await ledger.settle(done.value, 0.25, NOW + 1000);
+    await ledger.settle(late.value, 0.5, NOW + 5000);
+    expect((await ledger.status(keyScope(10), NOW)).spentUsd).toBeCloseTo(2.75, 9);
+    // The store now holds the first call (0.25) plus 3.00 spent elsewhere; the second is not ingested yet.
+    await ledger.replaceBaselines([{ kind: 'key', id: 'k1', periodStart: NOV, spentUsd: 3.25 }], NOW + 2000);
+    expect((await ledger.status(keyScope(10), NOW)).spentUsd).toBeCloseTo(3.25 + 0.5 + 2, 9);
+    await ledger.settle(inflight.value, 0, NOW + 6000);
+    expect((await ledger.status(keyScope(10), NOW)).spentUsd).toBeCloseTo(3.75, 9);
+  });
+
+  it('a new period starts from zero', async () => {
+    const ledger = new BudgetLedger({ backend: new MemoryBackend() });
+    await ledger.replaceBaselines([{ kind: 'key', id: 'k1', periodStart: NOV, spentUsd: 1 }], NOW);
+    expect((await ledger.reserve([keyScope(1)], 0.1, NOW)).ok).toBe(false);
+    expect((await ledger.reserve([keyScope(1)], 0.1, Date.parse('2026-12-01T00:00:00Z'))).ok).toBe(true);
+  });
+});
+
+describe('loadBaselines', () => {
+  it('asks once per scope kind and period start, and maps rows back', async () => {
+    const spendSince = vi.fn((q: { scope: 'key' | 'team'; since: Date; ids: readonly string[] }) =>
+      Promise.resolve(q.ids.map((id) => ({ id, spent_usd: id.length }))),
+    );
+    const scopes: BudgetScope[] = [keyScope(1, 'a'), keyScope(1, 'bb'), { ...keyScope(1, 'ccc'), period: 'daily' }, teamScope(1)];
+    const rows = await loadBaselines(scopes, NOW, spendSince);
+    expect(spendSince).toHaveBeenCalledTimes(3);
+    expect(spendSince).toHaveBeenCalledWith({ scope: 'key', since: new Date(NOV), ids: ['a', 'bb'] });
+    expect(spendSince).toHaveBeenCalledWith({ scope: 'key', since: new Date('2026-11-23T00:00:00Z'), ids: ['ccc'] });
+    expect(rows).toContainEqual({ kind: 'team', id: 'search', periodStart: NOV, spentUsd: 6 });
+    expect(rows).toHaveLength(4);
+  });
+});

@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryBackend, type CounterBackend } from './backend.ts';
+import { RateLimiter, formatRateDuration, keyRateLimits, rateLimitHeaders, retryAfterSeconds, type RateLimits } from './rate-limit.ts';
+
+const T0 = 1_800_000_000_000;
+const limits = (o: Partial<RateLimits>): RateLimits => ({ rpm: null, tpm: null, maxParallel: null, ...o });
+
+describe('formatRateDuration', () => {
+  it.each([
+    [0, '0s'],
+    [20, '20ms'],
+    [0.4, '1ms'],
+    [1000, '1s'],
+    [8640, '8.64s'],
+    [59_999, '59.999s'],
+    [360_000, '6m0s'],
+    [61_500, '1m1.5s'],
+    [3_723_000, '1h2m3s'],
+  ])('%d ms → %s', (ms, s) => {
+    expect(formatRateDuration(ms)).toBe(s);
+  });
+  it.each([[1, 1], [1000, 1], [1001, 2], [36_000, 36]])('retryAfterSeconds(%d) = %d', (ms, s) => {
+    expect(retryAfterSeconds(ms)).toBe(s);
+  });
+});
+
+describe('RateLimiter RPM', () => {
+  it('admits rpm requests, then refuses with Retry-After and OpenAI headers', async () => {
+    const rl = new RateLimiter({ backend: new MemoryBackend() });
+    const l = limits({ rpm: 3 });
+    const heads: Record<string, string>[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await rl.acquire('k', l, 0, T0);
+      if (!r.ok) throw new Error('refused');
+      heads.push(r.headers);
+      await rl.settle(r.permit, 0, T0);
+    }
+    expect(heads.map((h) => h['x-ratelimit-remaining-requests'])).toEqual(['2', '1', '0']);
+    expect(heads[2]).toEqual({ 'x-ratelimit-limit-requests': '3', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '1m0s' });
+    const r = await rl.acquire('k', l, 0, T0 + 5000);
+    expect(r).toMatchObject({ ok: false, refusal: { status: 429, type: 'requests', code: 'rate_limit_exceeded', retryAfterSeconds: 15 } });
+    if (!r.ok) {
+      expect(r.refusal.message).toMatch(/3 requests per minute/);
+      expect(r.refusal.headers?.['x-ratelimit-remaining-requests']).toBe('0');
+    }
+    expect((await rl.acquire('k', l, 0, T0 + 20_000)).ok).toBe(true);
+    // Another key has its own budget of requests.
+    expect((await rl.acquire('other', l, 0, T0 + 5000)).ok).toBe(true);
+  });
+});
+
+describe('RateLimiter TPM', () => {
+  it('reserves the estimate, settles the actual count, and refuses when the estimate does not fit', async () => {
+    const rl = new RateLimiter({ backend: new MemoryBackend() });
+    const l = limits({ rpm: 100, tpm: 1000 });
+    const a = await rl.acquire('k', l, 900, T0);
+    if (!a.ok) throw new Error('refused');
+    expect(a.headers['x-ratelimit-remaining-tokens']).toBe('100');
+    expect(a.headers['x-ratelimit-reset-tokens']).toBe('54s');
+    const b = await rl.acquire('k', l, 200, T0);
+    expect(b).toMatchObject({ ok: false, refusal: { type: 'tokens', code: 'rate_limit_exceeded', retryAfterSeconds: 6 } });
+    // The call only used 300 tokens: 600 come back.
+    await rl.settle(a.permit, 300, T0);
+    const c = await rl.acquire('k', l, 200, T0);
+    expect(c).toMatchObject({ ok: true, headers: { 'x-ratelimit-remaining-tokens': '500', 'x-ratelimit-remaining-requests': '98' } });
+  });
+
+  it('under-estimates are charged after the fact', async () => {
+    const rl = new RateLimiter({ backend: new MemoryBackend() });
+    const l = limits({ tpm: 1000 });
+    const a = await rl.acquire('k', l, 10, T0);
+    if (!a.ok) throw new Error('refused');
+    await rl.settle(a.permit, 1000, T0);
+    expect(await rl.acquire('k', l, 1, T0)).toMatchObject({ ok: false, refusal: { retryAfterSeconds: 1 } });
+  });
+
+  it('a request larger than the whole limit is refused without Retry-After', async () => {
+    const rl = new RateLimiter({ backend: new MemoryBackend() });
+    const r = await rl.acquire('k', limits({ tpm: 1000 }), 1001, T0);
+    expect(r).toMatchObject({ ok: false, refusal: { status: 429, code: 'request_too_large' } });
+    if (!r.ok) expect(r.refusal.retryAfterSeconds).toBeUndefined();
+  });
+
+  it('a TPM refusal does not consume an RPM unit', async () => {
+    const rl = new RateLimiter({ backend: new MemoryBackend() });
+    const l = limits({ rpm: 2, tpm: 100 });
+    expect((await rl.acquire('k', l, 100, T0)).ok).toBe(true);
+    expect((await rl.acquire('k', l, 50, T0)).ok).toBe(false);
+    // The refused call took no request unit: the second of two is still available.
+    expect((await rl.acquire('k', l, 0, T0)).ok).toBe(true);
+    expect(await rl.acquire('k', l, 0, T0)).toMatchObject({ ok: false, refusal: { type: 'requests' } });
+  });
+});
+
+describe('RateLimiter max parallel', () => {
+  it('holds at most maxParallel in flight, under concurrency, and frees slots on settle', async () => {
+    const backend = new MemoryBackend();
+    const rl = new RateLimiter({ backend });
+    const l = limits({ maxParallel: 2 });
+    const rs = await Promise.all(Array.from({ length: 10 }, () => rl.acquire('k', l, 0, T0)));
+    const ok = rs.filter((r) => r.ok);
+    expect(ok).toHaveLength(2);
+    expect(rs.find((r) => !r.ok)).toMatchObject({ refusal: { status: 429, code: 'parallel_limit_exceeded', retryAfterSeconds: 1 } });
+    for (const r of ok) if (r.ok) await rl.settle(r.permit, 0, T0);
+    for (const r of ok) if (r.ok) await rl.settle(r.permit, 0, T0); // idempotent
+    expect(await backend.get(['gl:rl:par:k'])).toEqual([0]);
+    expect((await rl.acquire('k', l, 0, T0)).ok).toBe(true);
+  });
+
+  it('a rate refusal or a failing limiter gives the parallel slot back', async () => {
+    const backend = new MemoryBackend();
+    const rl = new RateLimiter({ backend });
+    const l = limits({ maxParallel: 1, rpm: 1 });
+    const a = await rl.acquire('k', l, 0, T0);
+    if (!a.ok) throw new Error('refused');
+    await rl.settle(a.permit, 0, T0);
+    expect((await rl.acquire('k', l, 0, T0)).ok).toBe(false);
+    expect(await backend.get(['gl:rl:par:k'])).toEqual([0]);
+
+    const broken: CounterBackend = { ...backend, kind: 'broken', reserve: (e) => backend.reserve(e), add: (k, d) => backend.add(k, d), get: (k) => backend.get(k), rateAdjust: (e, n) => backend.rateAdjust(e, n), rateAcquire: () => Promise.reject(new Error('down')) };
+    await expect(new RateLimiter({ backend: broken }).acquire('k2', l, 0, T0)).rejects.toThrow('down');
+    expect(await backend.get(['gl:rl:par:k2'])).toEqual([0]);
+  });
+});
+
+describe('helpers', () => {
+  it('no limits: no headers, always admitted', async () => {
+    const r = await new RateLimiter({ backend: new MemoryBackend() }).acquire('k', limits({}), 1e9, T0);
+    expect(r).toMatchObject({ ok: true, headers: {} });
+    expect(rateLimitHeaders({})).toEqual({});
+  });
+  it('keyRateLimits maps key fields', () => {
+    expect(keyRateLimits({ rpm: 1, tpm: 2, max_parallel: 3 } as Parameters<typeof keyRateLimits>[0])).toEqual({ rpm: 1, tpm: 2, maxParallel: 3 });
+  });
+});

@@ -1,0 +1,139 @@
+// OpenAI-compatible surface under /v1: the route table, input validation and the hand-off
+// to the relay. The body is parsed exactly once; it is re-serialized only when it must
+// change (alias → upstream model name, stream_options.include_usage).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ProxyError, badRequest } from '../errors.ts';
+import { readRequestMeta } from '../capture/request-meta.ts';
+import { NO_TOKENS } from '../capture/usage.ts';
+import type { CallRecord } from '../capture/call-record.ts';
+import { relay, type RelayEnv } from '../relay.ts';
+import { stateOf } from '../request-state.ts';
+import { installSurface } from './surface.ts';
+import type { AuthCheck } from '../auth.ts';
+import type { ModelTable } from '../routing/resolve.ts';
+import type { UpstreamApi } from '../providers/types.ts';
+
+export interface OpenAiRouteDeps {
+  table: ModelTable;
+  env: RelayEnv;
+  auth: AuthCheck | null;
+}
+
+interface Endpoint {
+  path: string;
+  api: UpstreamApi;
+  canStream: boolean;
+  /** Field that must be present (non-empty array for messages). */
+  required: 'messages' | 'prompt' | 'input';
+}
+
+const ENDPOINTS: readonly Endpoint[] = [
+  { path: '/chat/completions', api: 'openai.chat', canStream: true, required: 'messages' },
+  { path: '/completions', api: 'openai.completions', canStream: true, required: 'prompt' },
+  { path: '/embeddings', api: 'openai.embeddings', canStream: false, required: 'input' },
+];
+
+function parseBody(raw: unknown): { text: string; json: Record<string, unknown> } {
+  if (!Buffer.isBuffer(raw) || raw.length === 0) throw badRequest('invalid_json', 'Request body is empty; expected a JSON object.');
+  const text = raw.toString('utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw badRequest('invalid_json', 'Request body is not valid JSON.');
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw badRequest('invalid_body', 'Request body must be a JSON object.');
+  return { text, json: json as Record<string, unknown> };
+}
+
+function validate(ep: Endpoint, json: Record<string, unknown>): string {
+  const model = json['model'];
+  if (typeof model !== 'string' || model.length === 0) throw badRequest('missing_model', 'You must provide a model parameter.', 'model');
+  const field = json[ep.required];
+  if (ep.required === 'messages') {
+    if (!Array.isArray(field) || field.length === 0) throw badRequest('invalid_messages', '`messages` must be a non-empty array.', 'messages');
+  } else if (field === undefined || field === null) {
+    throw badRequest(`missing_${ep.required}`, `You must provide a \`${ep.required}\` parameter.`, ep.required);
+  }
+  return model;
+}
+
+function wantsUsage(json: Record<string, unknown>): boolean {
+  const so = json['stream_options'];
+  return !!so && typeof so === 'object' && (so as { include_usage?: unknown }).include_usage === true;
+}
+
+export function openAiRoutes(deps: OpenAiRouteDeps) {
+  const { table, env, auth } = deps;
+
+  const handler = (ep: Endpoint) =>
+    async function forward(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+      const st = stateOf(req);
+      const { text, json } = parseBody(req.body);
+      const requested = validate(ep, json);
+      const dep = table.resolve(requested);
+      const stream = ep.canStream && json['stream'] === true;
+      const addUsage = stream && !wantsUsage(json);
+      let upstreamBody: Buffer | string = req.body as Buffer;
+      if (dep.model !== requested || addUsage) {
+        json['model'] = dep.model;
+        if (addUsage) {
+          const so = json['stream_options'];
+          json['stream_options'] = so && typeof so === 'object' ? { ...(so as object), include_usage: true } : { include_usage: true };
+        }
+        upstreamBody = JSON.stringify(json);
+      }
+      const rec: CallRecord = {
+        requestId: st.id,
+        wallStart: st.wall,
+        t0: st.t0,
+        tDispatch: 0,
+        tFirstByte: 0,
+        tUpstreamEnd: 0,
+        meta: readRequestMeta(req.headers),
+        endpoint: `/v1${ep.path}`,
+        api: ep.api,
+        requestedModel: requested,
+        provider: dep.provider.name,
+        priceProviderId: dep.provider.priceProviderId,
+        deploymentModel: dep.model,
+        upstreamModel: '',
+        stream,
+        status: 0,
+        outcome: 'success',
+        errorType: '',
+        errorMessage: '',
+        errorClass: '',
+        finishReason: '',
+        tokens: NO_TOKENS,
+        requestBody: text,
+        responseBody: '',
+      };
+      await relay(env, reply, { rec, provider: dep.provider, route: `/v1${ep.path}`, upstreamBody, json, dropUsageChunk: addUsage });
+    };
+
+  return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
+    installSurface(app, env.metrics);
+    if (auth) {
+      app.addHook('onRequest', (req, _reply, next) => {
+        const denied = auth(req.headers);
+        if (denied) next(denied);
+        else next();
+      });
+    }
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, next) => next(null, body));
+    for (const ep of ENDPOINTS) app.post(ep.path, handler(ep));
+    app.get('/models', (_req, reply) => {
+      void reply.header('content-type', 'application/json; charset=utf-8').send(table.listBody);
+    });
+    // Any other /v1 path or method: OpenAI's 404, not fastify's (and not the UI's).
+    const notFound = (req: FastifyRequest): never => {
+      const path = (req.url.split('?')[0] ?? '').slice(0, 200);
+      throw new ProxyError(404, 'unknown_url', `Unknown request URL: ${req.method} ${path}.`, 'invalid_request_error');
+    };
+    app.all('/*', notFound);
+    app.setNotFoundHandler(notFound);
+    done();
+  };
+}

@@ -1,0 +1,24 @@
+// Shared plumbing for a fastify scope that answers in the OpenAI error shape: one error
+// handler, request stamping, and request metrics for responses fastify itself sends.
+import type { FastifyInstance } from 'fastify';
+import { openAiErrorBody, toProxyError } from '../errors.ts';
+import { stampRequest, stateOf } from '../request-state.ts';
+import type { ProxyMetrics } from '../metrics.ts';
+
+export function routeLabel(url: string | undefined): string {
+  return url ?? 'unmatched';
+}
+
+export function installSurface(app: FastifyInstance, metrics: ProxyMetrics): void {
+  app.decorateRequest('gatelog', null);
+  app.addHook('onRequest', stampRequest);
+  // Hijacked (relayed) responses are counted by the relay; this sees everything else.
+  app.addHook('onResponse', (req, reply, done) => {
+    metrics.request(routeLabel(req.routeOptions.url), reply.statusCode, (performance.now() - stateOf(req).t0) / 1000);
+    done();
+  });
+  app.setErrorHandler((err, _req, reply) => {
+    const e = toProxyError(err);
+    void reply.code(e.status).header('content-type', 'application/json; charset=utf-8').send(openAiErrorBody(e));
+  });
+}

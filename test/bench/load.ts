@@ -1,0 +1,135 @@
+// A small bounded load generator on an undici Pool: sequential latency samples at
+// concurrency 1, and closed-loop throughput (N workers, fixed duration) for JSON calls and
+// fully consumed SSE streams. Every response is checked (status 200, stream ends in [DONE]).
+import { Pool } from 'undici';
+
+export interface LoadTarget {
+  name: string;
+  origin: string;
+  path: string;
+  headers: Record<string, string>;
+  /** The request body for a plain or a streamed call. */
+  body(stream: boolean): Buffer;
+}
+
+export interface Outcome {
+  ok: number;
+  errors: number;
+  firstError: string | null;
+}
+
+export interface LatencyResult extends Outcome {
+  /** Successful warm-up calls (not measured, but made). */
+  warmupOk: number;
+  p50Ms: number;
+  p99Ms: number;
+  meanMs: number;
+}
+
+export interface ThroughputResult extends Outcome {
+  perSecond: number;
+  seconds: number;
+}
+
+const DONE = Buffer.from('data: [DONE]');
+/** Bounded: a hung target fails the phase instead of hanging the bench. */
+const TIMEOUTS = { headersTimeout: 10_000, bodyTimeout: 10_000 } as const;
+
+function newOutcome(): Outcome {
+  return { ok: 0, errors: 0, firstError: null };
+}
+
+function fail(o: Outcome, msg: string): void {
+  o.errors++;
+  o.firstError ??= msg;
+}
+
+/** One call, body fully read; true when it succeeded. */
+async function call(pool: Pool, t: LoadTarget, payload: Buffer, stream: boolean, o: Outcome): Promise<boolean> {
+  try {
+    const res = await pool.request({ method: 'POST', path: t.path, headers: t.headers, body: payload });
+    let prev: Buffer = Buffer.alloc(0);
+    let tail: Buffer = Buffer.alloc(0);
+    for await (const part of res.body as AsyncIterable<Buffer>) {
+      prev = tail;
+      tail = part;
+    }
+    if (res.statusCode !== 200) {
+      fail(o, `HTTP ${res.statusCode}: ${tail.toString().slice(0, 300)}`);
+      return false;
+    }
+    // The [DONE] marker may straddle the last two reads.
+    if (stream && Buffer.concat([prev.subarray(-16), tail]).indexOf(DONE) === -1) {
+      fail(o, `stream did not end with [DONE]: ${tail.toString().slice(-200)}`);
+      return false;
+    }
+    o.ok++;
+    return true;
+  } catch (err) {
+    fail(o, err instanceof Error ? `${(err as NodeJS.ErrnoException).code ?? err.name}: ${err.message}` : String(err));
+    return false;
+  }
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+/** `warmup` unmeasured then `n` measured sequential calls on one keep-alive connection. */
+export async function measureLatency(t: LoadTarget, n: number, warmup: number): Promise<LatencyResult> {
+  const pool = new Pool(t.origin, { connections: 1, pipelining: 1, keepAliveTimeout: 60_000, ...TIMEOUTS });
+  const payload = t.body(false);
+  const o = newOutcome();
+  const samples = new Float64Array(n);
+  const warm = newOutcome();
+  let got = 0;
+  try {
+    for (let i = 0; i < warmup; i++) await call(pool, t, payload, false, warm);
+    for (let i = 0; i < n; i++) {
+      const start = process.hrtime.bigint();
+      const ok = await call(pool, t, payload, false, o);
+      const ns = process.hrtime.bigint() - start;
+      if (ok) samples[got++] = Number(ns) / 1e6;
+    }
+  } finally {
+    await pool.close();
+  }
+  const sorted = samples.subarray(0, got).sort();
+  let sum = 0;
+  for (const v of sorted) sum += v;
+  return { ...o, warmupOk: warm.ok, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), meanMs: got ? sum / got : NaN };
+}
+
+/** `concurrency` closed-loop workers for `durationMs`; completed calls per second. */
+export async function measureThroughput(t: LoadTarget, opts: { concurrency: number; durationMs: number; stream: boolean }): Promise<ThroughputResult> {
+  const pool = new Pool(t.origin, { connections: opts.concurrency, pipelining: 1, keepAliveTimeout: 60_000, ...TIMEOUTS });
+  const payload = t.body(opts.stream);
+  const o = newOutcome();
+  const start = performance.now();
+  const deadline = start + opts.durationMs;
+  const worker = async (): Promise<void> => {
+    // Stop early on a broken target rather than spinning through thousands of errors.
+    while (performance.now() < deadline && o.errors < 1000) await call(pool, t, payload, opts.stream, o);
+  };
+  try {
+    await Promise.all(Array.from({ length: opts.concurrency }, worker));
+  } finally {
+    await pool.close();
+  }
+  const seconds = (performance.now() - start) / 1000;
+  return { ...o, perSecond: o.ok / seconds, seconds };
+}
+
+/** One call of each kind asked for: does the target answer correctly at all? */
+export async function probe(t: LoadTarget, stream: boolean): Promise<Outcome> {
+  const pool = new Pool(t.origin, { connections: 1, ...TIMEOUTS });
+  const o = newOutcome();
+  try {
+    await call(pool, t, t.body(stream), stream, o);
+  } finally {
+    await pool.close();
+  }
+  return o;
+}

@@ -1,0 +1,153 @@
+// Renders one benchmark run as markdown: machine, method, the side-by-side table, the
+// targets gatelog is held to, and whether its event pipeline kept up.
+import { cpus, availableParallelism } from 'node:os';
+import type { LatencyResult, ThroughputResult } from './load.ts';
+import type { DrainResult, PipelineSnapshot } from './pipeline.ts';
+
+export interface TargetResult {
+  key: 'direct' | 'passthrough' | 'gatelog' | 'portkey';
+  name: string;
+  latency?: LatencyResult;
+  rps?: ThroughputResult;
+  /** Undefined when the target is not measured on SSE (printed as n/a). */
+  sse?: ThroughputResult;
+  /** CPU seconds per thread name of the target's process during the req/s run. */
+  rpsCpu?: [string, number][];
+  error?: string;
+  note?: string;
+}
+
+export interface PipelineResult {
+  calls: number;
+  afterRps: PipelineSnapshot;
+  drain: DrainResult;
+  waitS: number;
+  rows: { rows: number; distinct: number } | { error: string };
+}
+
+export interface RunInfo {
+  date: string;
+  /** From machine(), taken before the load generator pinned itself (nproc would say 1). */
+  machine: string;
+  pinning: string;
+  /** 1-minute load average at the start and the end: other work on the machine skews numbers. */
+  load: [number, number];
+  settings: { latencyN: number; concurrency: number; durationS: number };
+  results: TargetResult[];
+  pipeline: PipelineResult | null;
+}
+
+export const TARGET_ADDED_P50_MS = 0.3;
+export const TARGET_RPS_SHARE = 0.6;
+
+export function machine(): string {
+  const model = cpus()[0]?.model.trim() ?? 'unknown CPU';
+  return `${availableParallelism()} CPUs (nproc), ${model}, Node ${process.version}, ${process.platform}/${process.arch}`;
+}
+
+const ms = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? '—' : v.toFixed(3));
+const num = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? '—' : Math.round(v).toLocaleString('en-US'));
+const pct = (a: number | undefined, b: number | undefined): string =>
+  a === undefined || b === undefined || !b ? '—' : `${Math.round((a / b) * 100)}%`;
+
+function errorsOf(r: TargetResult): string {
+  const n = (r.latency?.errors ?? 0) + (r.rps?.errors ?? 0) + (r.sse?.errors ?? 0);
+  const first = r.latency?.firstError ?? r.rps?.firstError ?? r.sse?.firstError;
+  if (r.error) return `failed: ${r.error.split('\n')[0]!.slice(0, 120)}`;
+  return n === 0 ? '0' : `${n} (${(first ?? '').slice(0, 80)})`;
+}
+
+function cpuPerCall(r: TargetResult): string {
+  if (!r.rpsCpu || !r.rps?.ok) return r.key === 'direct' ? '' : '—';
+  const total = r.rpsCpu.reduce((a, [, v]) => a + v, 0);
+  return ((total / r.rps.ok) * 1e6).toFixed(0);
+}
+
+/** Where the target's CPU went during the req/s run, by thread (main = the JS event loop). */
+export function cpuSplit(r: TargetResult): string | null {
+  if (!r.rpsCpu?.length || !r.rps) return null;
+  const total = r.rpsCpu.reduce((a, [, v]) => a + v, 0);
+  const parts = r.rpsCpu.slice(0, 6).map(([name, v]) => `${name} ${v.toFixed(2)} s (${Math.round((v / total) * 100)}%)`);
+  return `- CPU of ${r.name} during the ${r.rps.seconds.toFixed(0)} s req/s run: ${total.toFixed(2)} s — ${parts.join(', ')}`;
+}
+
+export function table(info: RunInfo): string {
+  const by = (k: TargetResult['key']): TargetResult | undefined => info.results.find((r) => r.key === k);
+  const base = by('direct');
+  const floor = by('passthrough');
+  const c = info.settings.concurrency;
+  const rows = [
+    `| target | added p50 ms (c=1) | added p99 ms (c=1) | p50 / p99 ms (c=1) | req/s (c=${c}) | vs passthrough | CPU µs/call | SSE streams/s (c=${c}) | vs passthrough | errors |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const r of info.results) {
+    const isBase = r.key === 'direct';
+    const addedP50 = isBase || !r.latency || !base?.latency ? undefined : r.latency.p50Ms - base.latency.p50Ms;
+    const addedP99 = isBase || !r.latency || !base?.latency ? undefined : r.latency.p99Ms - base.latency.p99Ms;
+    const sse = r.sse ? num(r.sse.perSecond) : r.error ? '—' : 'n/a';
+    rows.push(
+      `| ${r.name} | ${isBase ? '(baseline)' : ms(addedP50)} | ${isBase ? '(baseline)' : ms(addedP99)} | ${ms(r.latency?.p50Ms)} / ${ms(r.latency?.p99Ms)} | ${num(r.rps?.perSecond)} | ${r.key === 'passthrough' || isBase ? '' : pct(r.rps?.perSecond, floor?.rps?.perSecond)} | ${cpuPerCall(r)} | ${sse} | ${r.key === 'passthrough' || isBase || !r.sse ? '' : pct(r.sse.perSecond, floor?.sse?.perSecond)} | ${errorsOf(r)} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+export function verdicts(info: RunInfo): string[] {
+  const by = (k: TargetResult['key']): TargetResult | undefined => info.results.find((r) => r.key === k);
+  const g = by('gatelog');
+  const base = by('direct');
+  const floor = by('passthrough');
+  if (!g?.latency || !base?.latency || !g.rps || !floor?.rps) return ['- gatelog targets: not evaluated (gatelog or a reference did not run)'];
+  const added = g.latency.p50Ms - base.latency.p50Ms;
+  const share = g.rps.perSecond / floor.rps.perSecond;
+  const mark = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
+  return [
+    `- gatelog added p50 at c=1 ≤ ${TARGET_ADDED_P50_MS} ms: **${mark(added <= TARGET_ADDED_P50_MS)}** (${added.toFixed(3)} ms)`,
+    `- gatelog req/s ≥ ${TARGET_RPS_SHARE * 100}% of the bare passthrough: **${mark(share >= TARGET_RPS_SHARE)}** (${Math.round(share * 100)}%)`,
+  ];
+}
+
+function pipelineLines(p: PipelineResult | null): string[] {
+  if (!p) return ['- not measured (gatelog did not run)'];
+  const show = (v: number | null): string => (v === null ? 'metric absent' : Math.round(v).toLocaleString('en-US'));
+  const rows = 'error' in p.rows ? `could not count (${p.rows.error})` : `${p.rows.rows.toLocaleString('en-US')} rows (${p.rows.distinct.toLocaleString('en-US')} distinct request ids)`;
+  const keptUp = 'error' in p.rows ? 'unknown' : p.rows.distinct >= p.calls ? 'yes' : `no (${(p.calls - p.rows.distinct).toLocaleString('en-US')} missing)`;
+  return [
+    `- successful calls made to gatelog (all phases): ${p.calls.toLocaleString('en-US')}`,
+    `- right after the req/s run: ingest lag ${show(p.afterRps.lagBytes)} bytes, events published ${show(p.afterRps.published)}, rows ingested ${show(p.afterRps.ingestedRows)}`,
+    `- after a bounded wait (≤ ${p.waitS} s): ${p.drain.drainedAfterS === null ? 'backlog not seen to drain' : `drained in ${p.drain.drainedAfterS.toFixed(1)} s`}; ingest lag ${show(p.drain.final.lagBytes)} bytes, events published ${show(p.drain.final.published)}, rows ingested ${show(p.drain.final.ingestedRows)}, dead-lettered ${show(p.drain.final.deadLetters)}`,
+    `- in ClickHouse after a graceful stop: ${rows} — every call recorded: **${keptUp}**`,
+  ];
+}
+
+export function render(info: RunInfo): string {
+  const s = info.settings;
+  return [
+    '# gatelog benchmarks',
+    '',
+    'Produced by `pnpm bench` (`test/bench/run.ts`); every number below comes from the run dated here.',
+    '',
+    `- date: ${info.date}`,
+    `- machine: ${info.machine}`,
+    `- pinning: ${info.pinning}`,
+    `- 1-min load average at start / end: ${info.load[0].toFixed(2)} / ${info.load[1].toFixed(2)} (anything beyond the bench's own ~2 means other work shared the cores)`,
+    `- method: each target in its own child process in front of a local mock OpenAI upstream (pre-serialized chat.completion JSON; SSE of 10 chunks + [DONE]), loopback only. Latency: ${s.latencyN.toLocaleString('en-US')} sequential calls on one keep-alive connection after warm-up; added latency = target − direct, per percentile. Throughput: ${s.concurrency} closed-loop connections for ${s.durationS} s after warm-up (undici Pool); SSE streams are fully consumed and checked for [DONE].`,
+    '',
+    table(info),
+    '',
+    '## Targets',
+    '',
+    ...verdicts(info),
+    '',
+    '## gatelog event pipeline (does recording keep up?)',
+    '',
+    ...pipelineLines(info.pipeline),
+    '',
+    '## CPU by thread during the req/s run',
+    '',
+    ...info.results.map(cpuSplit).filter((l): l is string => l !== null),
+    '',
+    ...info.results.filter((r) => r.note).map((r) => `- note (${r.name}): ${r.note}`),
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,174 @@
+// `pnpm bench`: gatelog side by side with a direct call, a bare fastify+undici passthrough
+// and Portkey's gateway, against a fast local mock upstream. Prints a markdown table and
+// writes it to BENCHMARKS.md. Bounded in time; kills every child it started, even on failure.
+//   node test/bench/run.ts [--quick] [--duration S] [--only direct,passthrough,gatelog,portkey] [--no-write]
+// BENCH_GATELOG_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds Node flags to gatelog.
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { detectPinning, killAll, pinSelf, spawnChild } from './children.ts';
+import { measureLatency, measureThroughput, probe, type LoadTarget } from './load.ts';
+import { EMPTY, countRows, snapshot, waitForDrain, type PipelineSnapshot } from './pipeline.ts';
+import { cpuSplit, machine, render, table, verdicts, type PipelineResult, type RunInfo, type TargetResult } from './report.ts';
+import { cpuDelta, threadCpu } from './threads.ts';
+import { ROOT, direct, gatelog, passthrough, portkey, type GatelogRunning, type Running } from './targets.ts';
+
+const KEYS = ['direct', 'passthrough', 'gatelog', 'portkey'] as const;
+type Key = (typeof KEYS)[number];
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    only: { type: 'string' },
+    'no-write': { type: 'boolean', default: false },
+  },
+});
+
+const quick = args.quick === true;
+const durationS = Number(args.duration ?? (quick ? 2 : 10));
+const settings = { latencyN: quick ? 300 : 3000, concurrency: 50, durationS };
+const warmMs = quick ? 500 : 2000;
+const DRAIN_WAIT_S = 15;
+const selected = (args.only?.split(',') ?? [...KEYS]) as Key[];
+for (const k of selected) if (!KEYS.includes(k)) throw new Error(`unknown target "${k}" (one of ${KEYS.join(', ')})`);
+
+const say = (msg: string): void => {
+  process.stderr.write(`[bench] ${msg}\n`);
+};
+
+function cleanupOnSignals(): void {
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      killAll();
+      process.exit(130);
+    });
+  }
+  process.on('exit', killAll);
+}
+
+async function start(key: Key, mockUrl: string, cpus: string | null): Promise<Running> {
+  switch (key) {
+    case 'direct':
+      return direct(mockUrl);
+    case 'passthrough':
+      return passthrough(mockUrl, cpus);
+    case 'gatelog':
+      return gatelog(mockUrl, cpus);
+    case 'portkey':
+      return portkey(mockUrl, cpus);
+  }
+}
+
+interface Measured {
+  result: TargetResult;
+  calls: number;
+  afterRps: PipelineSnapshot | null;
+}
+
+async function measure(key: Key, run: Running): Promise<Measured> {
+  const t: LoadTarget = run.target;
+  const result: TargetResult = { key, name: t.name, ...(run.note ? { note: run.note } : {}) };
+  let calls = 0;
+  const plain = await probe(t, false);
+  if (plain.ok !== 1) throw new Error(`probe failed: ${plain.firstError ?? 'unknown'}`);
+  calls += plain.ok;
+  let sse = run.sse;
+  if (sse) {
+    const streamed = await probe(t, true);
+    calls += streamed.ok;
+    if (streamed.ok !== 1) {
+      sse = false;
+      result.note = `SSE probe failed (${streamed.firstError ?? 'unknown'}): SSE not measured`;
+    }
+  }
+  say(`${t.name}: latency (${settings.latencyN} sequential calls)`);
+  result.latency = await measureLatency(t, settings.latencyN, quick ? 100 : 500);
+  calls += result.latency.ok + result.latency.warmupOk;
+  say(`${t.name}: req/s at c=${settings.concurrency} for ${durationS} s`);
+  calls += (await measureThroughput(t, { concurrency: settings.concurrency, durationMs: warmMs, stream: false })).ok;
+  const pid = run.child?.proc.pid;
+  const cpuBefore = pid === undefined ? null : threadCpu(pid);
+  result.rps = await measureThroughput(t, { concurrency: settings.concurrency, durationMs: durationS * 1000, stream: false });
+  if (pid !== undefined && cpuBefore) result.rpsCpu = cpuDelta(cpuBefore, threadCpu(pid));
+  calls += result.rps.ok;
+  const afterRps = key === 'gatelog' ? await snapshot(t.origin) : null;
+  if (sse) {
+    say(`${t.name}: SSE streams/s at c=${settings.concurrency} for ${durationS} s`);
+    calls += (await measureThroughput(t, { concurrency: settings.concurrency, durationMs: warmMs / 2, stream: true })).ok;
+    result.sse = await measureThroughput(t, { concurrency: settings.concurrency, durationMs: durationS * 1000, stream: true });
+    calls += result.sse.ok;
+  }
+  return { result, calls, afterRps };
+}
+
+async function gatelogPipeline(run: GatelogRunning, m: Measured): Promise<PipelineResult> {
+  say(`gatelog: waiting ≤ ${DRAIN_WAIT_S} s for the event pipeline to drain (${m.calls} calls)`);
+  const drain = await waitForDrain(run.target.origin, m.calls, DRAIN_WAIT_S * 1000);
+  await run.child?.stop('SIGTERM');
+  say('gatelog: stopped; counting rows in ClickHouse');
+  const rows = await countRows(run.config, run.dataDir);
+  return { calls: m.calls, afterRps: m.afterRps ?? EMPTY, drain, waitS: DRAIN_WAIT_S, rows };
+}
+
+async function main(): Promise<void> {
+  cleanupOnSignals();
+  const startedAt = performance.now();
+  const host = machine();
+  const loadAtStart = loadavg()[0] ?? 0;
+  const pin = detectPinning(availableParallelism());
+  say(pin.note);
+  pinSelf(pin.load);
+  const mock = await spawnChild({
+    name: 'mock upstream',
+    cmd: process.execPath,
+    args: ['--disable-warning=ExperimentalWarning', join(ROOT, 'test', 'bench', 'mock-upstream.ts')],
+    cpus: pin.load,
+    readyPattern: /"url":"(http:\/\/[^"]+)"/,
+    timeoutMs: 15_000,
+  });
+  say(`mock upstream at ${mock.ready}`);
+  const results: TargetResult[] = [];
+  let pipeline: PipelineResult | null = null;
+  try {
+    for (const key of selected) {
+      let run: Running | undefined;
+      try {
+        say(`starting ${key}`);
+        run = await start(key, mock.ready, pin.target);
+        const m = await measure(key, run);
+        results.push(m.result);
+        if (key === 'gatelog') pipeline = await gatelogPipeline(run as GatelogRunning, m);
+      } catch (err) {
+        const msg = err instanceof Error ? err.message : String(err);
+        say(`${key} failed: ${msg}`);
+        results.push({ key, name: run?.target.name ?? key, error: msg });
+      } finally {
+        await run?.child?.stop('SIGTERM');
+      }
+    }
+  } finally {
+    await mock.stop('SIGKILL');
+    killAll();
+  }
+  const info: RunInfo = { date: new Date().toISOString(), machine: host, pinning: pin.note, load: [loadAtStart, loadavg()[0] ?? 0], settings, results, pipeline };
+  process.stdout.write(`\n${info.date} · ${host} · ${pin.note} · load ${info.load.map((l) => l.toFixed(2)).join(' → ')}\n\n${table(info)}\n\n${verdicts(info).join('\n')}\n${info.results.map(cpuSplit).filter(Boolean).join('\n')}\n\n`);
+  const md = render(info);
+  if (!args['no-write'] && !quick) {
+    writeFileSync(join(ROOT, 'BENCHMARKS.md'), md);
+    say('wrote BENCHMARKS.md');
+  } else {
+    process.stdout.write(md);
+  }
+  say(`done in ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    killAll();
+    process.stderr.write(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

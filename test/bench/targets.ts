@@ -1,0 +1,122 @@
+// The systems compared by the benchmark, each started in its own child process and pinned
+// to the target core: the bare passthrough floor, gatelog (the real embedded launcher) and
+// Portkey's gateway. "direct" is the mock upstream itself.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { freePort, spawnChild, type Child } from './children.ts';
+import type { LoadTarget } from './load.ts';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const HERE = dirname(fileURLToPath(import.meta.url));
+const NODE_FLAGS = ['--disable-warning=ExperimentalWarning'];
+const AUTH = 'Bearer sk-bench-not-a-real-key';
+
+export interface Running {
+  target: LoadTarget;
+  child: Child | null;
+  /** Streaming is measured only where the target supports it on this machine. */
+  sse: boolean;
+  note?: string;
+}
+
+function chatBody(model: string): (stream: boolean) => Buffer {
+  const messages = [
+    { role: 'system', content: 'You are a helpful assistant.' },
+    { role: 'user', content: 'Say hello to the benchmark in one short sentence.' },
+  ];
+  const plain = Buffer.from(JSON.stringify({ model, messages, temperature: 0.2 }));
+  const streamed = Buffer.from(JSON.stringify({ model, messages, temperature: 0.2, stream: true }));
+  return (stream) => (stream ? streamed : plain);
+}
+
+function openAiTarget(name: string, origin: string, model: string, extra: Record<string, string> = {}): LoadTarget {
+  return {
+    name,
+    origin,
+    path: '/v1/chat/completions',
+    headers: { 'content-type': 'application/json', authorization: AUTH, ...extra },
+    body: chatBody(model),
+  };
+}
+
+export function direct(mockUrl: string): Running {
+  return { target: openAiTarget('direct (mock upstream)', mockUrl, 'gpt-4o-mini'), child: null, sse: true };
+}
+
+export async function passthrough(mockUrl: string, cpus: string | null): Promise<Running> {
+  const child = await spawnChild({
+    name: 'passthrough',
+    cmd: process.execPath,
+    args: [...NODE_FLAGS, join(HERE, 'passthrough.ts'), mockUrl],
+    cpus,
+    readyPattern: /"url":"(http:\/\/[^"]+)"/,
+    timeoutMs: 15_000,
+  });
+  return { target: openAiTarget('fastify + undici passthrough', child.ready, 'gpt-4o-mini'), child, sse: true };
+}
+
+export const GATELOG_ALIAS = 'bench';
+
+export interface GatelogRunning extends Running {
+  dataDir: string;
+  config: object;
+}
+
+export function gatelogConfig(mockUrl: string): object {
+  return {
+    server: { port: 0 },
+    providers: { upstream: { kind: 'openai', base_url: `${mockUrl}/v1`, api_key: 'sk-bench-upstream-not-a-real-key' } },
+    models: [{ name: GATELOG_ALIAS, deployments: [{ provider: 'upstream', model: 'gpt-4o-mini' }] }],
+  };
+}
+
+/** gatelog exactly as `npm start` runs it, with a fresh data dir and logging on. */
+export async function gatelog(mockUrl: string, cpus: string | null): Promise<GatelogRunning> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gatelog-bench-'));
+  const config = gatelogConfig(mockUrl);
+  const configPath = join(dataDir, 'gatelog.yaml');
+  writeFileSync(configPath, stringify(config));
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    // A developer's own gatelog settings or provider keys must not leak into the bench.
+    if (!k.startsWith('GATELOG_') && !k.endsWith('_API_KEY')) env[k] = v;
+  }
+  const extraFlags = process.env['BENCH_GATELOG_NODE_FLAGS']?.split(' ').filter(Boolean) ?? [];
+  const child = await spawnChild({
+    name: 'gatelog',
+    cmd: process.execPath,
+    args: [...NODE_FLAGS, ...extraFlags, join(ROOT, 'src', 'cli.ts'), 'start', '--port', '0', '--data-dir', dataDir, '--config', configPath],
+    cpus,
+    cwd: ROOT,
+    env,
+    readyPattern: /"msg":"gatelog listening"[^\n]*"url":"(http:\/\/[^"]+)"|"url":"(http:\/\/[^"]+)"[^\n]*"msg":"gatelog listening"/,
+    timeoutMs: 60_000,
+  });
+  // The pattern has two alternatives; spawnChild returns group 1, which may be the whole match.
+  const url = /http:\/\/[0-9.:[\]a-z]+/.exec(child.ready)?.[0] ?? child.ready;
+  return { target: openAiTarget('gatelog (logging on)', url, GATELOG_ALIAS), child, sse: true, dataDir, config };
+}
+
+/** Portkey's gateway (the Node build of @portkey-ai/gateway), custom host = the mock. */
+export async function portkey(mockUrl: string, cpus: string | null): Promise<Running> {
+  const require = createRequire(join(ROOT, 'test', 'package.json'));
+  const pkgDir = dirname(require.resolve('@portkey-ai/gateway/package.json'));
+  const port = await freePort();
+  const child = await spawnChild({
+    name: 'portkey',
+    cmd: process.execPath,
+    args: [join(pkgDir, 'build', 'start-server.js'), `--port=${port}`, '--headless'],
+    cpus,
+    readyPattern: /Ready for connections/,
+    timeoutMs: 30_000,
+  });
+  const target = openAiTarget('@portkey-ai/gateway', `http://127.0.0.1:${port}`, 'gpt-4o-mini', {
+    'x-portkey-provider': 'openai',
+    'x-portkey-custom-host': `${mockUrl}/v1`,
+  });
+  return { target, child, sse: false, note: 'Portkey SSE fails on these machines: compared on JSON only' };
+}

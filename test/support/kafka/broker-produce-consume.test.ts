@@ -1,0 +1,113 @@
+// Test fixture only: KafkaTestBroker against real kafkajs clients - idempotent GZIP producer,
+// read back through the fixture and through a consumer group with eachBatch.
+import { randomUUID } from 'node:crypto';
+import { CompressionTypes, type Producer } from 'kafkajs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { KafkaTestBroker } from './broker.ts';
+import { testConsumer, testKafka, waitUntil } from './test-clients.ts';
+
+describe('KafkaTestBroker produce/consume', () => {
+  let broker: KafkaTestBroker;
+  const cleanups: (() => Promise<void>)[] = [];
+
+  beforeEach(async () => {
+    broker = new KafkaTestBroker({ defaultPartitions: 3 });
+    await broker.start();
+  });
+
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+    await broker.stop();
+    expect(broker.errors).toEqual([]);
+  });
+
+  async function idempotentProducer(): Promise<Producer> {
+    const producer = testKafka(broker).producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    cleanups.push(() => producer.disconnect());
+    return producer;
+  }
+
+  it('stores GZIP batches from an idempotent acks=-1 producer with keys and headers', async () => {
+    const topic = `t-${randomUUID()}`;
+    const producer = await idempotentProducer();
+    const messages = Array.from({ length: 20 }, (_, i) => ({
+      key: `req-${i}`,
+      value: JSON.stringify({ i, pad: 'x'.repeat(200) }),
+      headers: { 'schema-version': '1', trace: Buffer.from([i, 255]) },
+    }));
+    const acks = await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages });
+    expect(acks.every((a) => a.errorCode === 0)).toBe(true);
+
+    const stored = broker.records(topic);
+    expect(stored).toHaveLength(20);
+    expect(new Set(stored.map((r) => r.partition)).size).toBeGreaterThan(1); // keys spread over 3 partitions
+    const byKey = new Map(stored.map((r) => [r.key!.toString(), r]));
+    for (const [i, m] of messages.entries()) {
+      const r = byKey.get(m.key)!;
+      expect(r.value!.toString()).toBe(m.value);
+      expect(r.headers).toEqual([
+        { key: 'schema-version', value: Buffer.from('1') },
+        { key: 'trace', value: Buffer.from([i, 255]) },
+      ]);
+    }
+    // Offsets are dense from 0 within each partition.
+    for (let p = 0; p < 3; p++) {
+      const offsets = stored.filter((r) => r.partition === p).map((r) => r.offset);
+      expect(offsets).toEqual(offsets.map((_, i) => i));
+    }
+  });
+
+  it('delivers the same records to a consumer group with eachBatch and commits offsets', async () => {
+    const topic = `t-${randomUUID()}`;
+    const groupId = `g-${randomUUID()}`;
+    const producer = await idempotentProducer();
+    await producer.send({
+      topic,
+      acks: -1,
+      compression: CompressionTypes.GZIP,
+      messages: Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: `v${i}`, headers: { h: `x${i}` } })),
+    });
+
+    const consumer = testConsumer(testKafka(broker), groupId);
+    cleanups.push(() => consumer.disconnect());
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const seen: { key: string; value: string; header: string; partition: number; offset: string }[] = [];
+    await consumer.run({
+      eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+        for (const m of batch.messages) {
+          seen.push({ key: m.key!.toString(), value: m.value!.toString(), header: String(m.headers!['h']), partition: batch.partition, offset: m.offset });
+          resolveOffset(m.offset);
+        }
+        await heartbeat();
+      },
+    });
+    await waitUntil('30 consumed records', () => seen.length >= 30);
+    expect(seen).toHaveLength(30);
+    const fromFixture = broker.records(topic);
+    expect(seen.map((s) => `${s.partition}/${s.offset}/${s.key}/${s.value}`).sort()).toEqual(
+      fromFixture.map((r) => `${r.partition}/${r.offset}/${r.key!.toString()}/${r.value!.toString()}`).sort(),
+    );
+    expect(seen.every((s) => s.header === s.value.replace('v', 'x'))).toBe(true);
+
+    // Committed offsets reach the end of every non-empty partition.
+    await waitUntil('offsets committed', () => broker.committedOffsets(groupId).length === 3);
+    await consumer.stop();
+    const ends = [0, 1, 2].map((p) => fromFixture.filter((r) => r.partition === p).length);
+    expect(broker.committedOffsets(groupId).map((c) => c.offset)).toEqual(ends);
+  });
+
+  it('creates topics through the admin client with the requested partition count', async () => {
+    const admin = testKafka(broker).admin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect());
+    const topic = `t-${randomUUID()}`;
+    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 5 }] })).toBe(true);
+    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 5 }] })).toBe(false);
+    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    expect(meta.topics[0]!.partitions).toHaveLength(5);
+    const offsets = await admin.fetchTopicOffsets(topic);
+    expect(offsets.map((o) => [o.partition, o.low, o.high])).toEqual([0, 1, 2, 3, 4].map((p) => [p, '0', '0']));
+  });
+});

@@ -1,0 +1,95 @@
+// Test fixture only (docker-compose runs the real Kafka in production): in-memory topics and
+// partition logs. Data survives the broker's stop()/restart() like a real broker's disk does.
+import { ERROR, KafkaProtocolError } from './errors.ts';
+import { withBaseOffset, type RecordBatch } from './record-batch.ts';
+
+export class PartitionLog {
+  readonly batches: RecordBatch[] = [];
+  logStartOffset = 0;
+  /** Next offset to assign; also the high watermark (single replica, so everything is committed). */
+  nextOffset = 0;
+
+  append(batch: RecordBatch): RecordBatch {
+    const stored = withBaseOffset(batch, this.nextOffset);
+    this.batches.push(stored);
+    this.nextOffset += batch.lastOffsetDelta + 1;
+    return stored;
+  }
+
+  /** Whole batches from the one holding `offset`, at least one even past `maxBytes` (as Kafka does). */
+  read(offset: number, maxBytes: number): Buffer[] {
+    const out: Buffer[] = [];
+    let size = 0;
+    for (const b of this.batches) {
+      if (b.baseOffset + b.lastOffsetDelta < offset) continue;
+      if (out.length > 0 && size + b.raw.length > maxBytes) break;
+      out.push(b.raw);
+      size += b.raw.length;
+    }
+    return out;
+  }
+
+  /** First offset whose batch has a timestamp at or after `timestamp`, or the end of the log. */
+  offsetForTimestamp(timestamp: number): number {
+    const hit = this.batches.find((b) => b.maxTimestamp >= timestamp);
+    return hit ? hit.baseOffset : this.nextOffset;
+  }
+}
+
+export interface TopicStoreOptions {
+  defaultPartitions: number;
+}
+
+type AppendListener = (topic: string, partition: number) => void;
+
+export class TopicStore {
+  private readonly topics = new Map<string, PartitionLog[]>();
+  private readonly listeners = new Set<AppendListener>();
+  private readonly options: TopicStoreOptions;
+
+  constructor(options: TopicStoreOptions) {
+    this.options = options;
+  }
+
+  names(): string[] {
+    return [...this.topics.keys()];
+  }
+
+  has(topic: string): boolean {
+    return this.topics.has(topic);
+  }
+
+  partitions(topic: string): PartitionLog[] | undefined {
+    return this.topics.get(topic);
+  }
+
+  create(topic: string, partitions = -1): void {
+    if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic)) {
+      throw new KafkaProtocolError(ERROR.INVALID_TOPIC_EXCEPTION, `invalid topic name ${JSON.stringify(topic)}`);
+    }
+    if (this.topics.has(topic)) throw new KafkaProtocolError(ERROR.TOPIC_ALREADY_EXISTS, `topic ${topic} exists`);
+    const count = partitions === -1 ? this.options.defaultPartitions : partitions;
+    if (count < 1) throw new KafkaProtocolError(ERROR.INVALID_PARTITIONS, `invalid partition count ${count}`);
+    this.topics.set(
+      topic,
+      Array.from({ length: count }, () => new PartitionLog()),
+    );
+  }
+
+  log(topic: string, partition: number): PartitionLog {
+    const log = this.topics.get(topic)?.[partition];
+    if (!log) throw new KafkaProtocolError(ERROR.UNKNOWN_TOPIC_OR_PARTITION, `${topic}/${partition} does not exist`);
+    return log;
+  }
+
+  append(topic: string, partition: number, batch: RecordBatch): RecordBatch {
+    const stored = this.log(topic, partition).append(batch);
+    for (const l of this.listeners) l(topic, partition);
+    return stored;
+  }
+
+  onAppend(listener: AppendListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

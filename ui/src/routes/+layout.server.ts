@@ -1,0 +1,12 @@
+import type { LayoutServerLoad } from './$types';
+
+// Server-rendered HTML only, for now: links, GET filter forms, POST sign-in and <details>
+// toggles need no client script, so the CSP can stay strict (SvelteKit's client router
+// would also set inline style attributes, e.g. its route announcer, that `style-src 'self'`
+// refuses). A page that needs client code later can opt in with `export const csr = true`.
+export const csr = false;
+
+export const load: LayoutServerLoad = ({ locals }) => ({
+  authRequired: locals.authRequired,
+  authed: locals.authed,
+});

@@ -1,0 +1,24 @@
+import { error } from '@sveltejs/kit';
+import { isRequestId } from '#lib/filters.ts';
+import { requestMessages, responseMessages } from '#lib/bodies.ts';
+import { uiContext } from '#lib/server/context.server.ts';
+import { getDetail } from '#lib/server/calls.server.ts';
+import type { PageServerLoad } from './$types';
+
+export const load: PageServerLoad = async ({ params }) => {
+  if (!isRequestId(params.id)) error(404, 'No request with this id.');
+  const { store } = await uiContext();
+  let call;
+  try {
+    call = await getDetail(store, params.id);
+  } catch (err) {
+    console.error('gatelog ui: reading a request failed', err);
+    error(503, 'The request log is not available right now.');
+  }
+  if (!call) error(404, 'No request with this id.');
+  return {
+    call,
+    prompt: requestMessages(call.request_body),
+    answer: responseMessages(call.response_body),
+  };
+};
