@@ -21,6 +21,8 @@ export interface Outcome {
 export interface LatencyResult extends Outcome {
   /** Successful warm-up calls (not measured, but made). */
   warmupOk: number;
+  /** Successful call latencies, ms, sorted. */
+  samples: Float64Array;
   p50Ms: number;
   p99Ms: number;
   meanMs: number;
@@ -99,7 +101,43 @@ export async function measureLatency(t: LoadTarget, n: number, warmup: number): 
   const sorted = samples.subarray(0, got).sort();
   let sum = 0;
   for (const v of sorted) sum += v;
-  return { ...o, warmupOk: warm.ok, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), meanMs: got ? sum / got : NaN };
+  return { ...o, warmupOk: warm.ok, samples: sorted, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), meanMs: got ? sum / got : NaN };
+}
+
+export interface PairedLatency {
+  target: LatencyResult;
+  /** The reference measured in the same time windows as the target. */
+  reference: LatencyResult;
+}
+
+/**
+ * Target and reference latency measured in alternating blocks, so that a burst of other
+ * work on a shared machine hits both alike and the difference stays meaningful.
+ */
+export async function measurePairedLatency(t: LoadTarget, ref: LoadTarget, n: number, warmup: number, blocks = 6): Promise<PairedLatency> {
+  const per = Math.max(1, Math.ceil(n / blocks));
+  const parts: { t: LatencyResult; r: LatencyResult }[] = [];
+  for (let b = 0; b < blocks; b++) {
+    const w = b === 0 ? warmup : Math.min(20, warmup);
+    parts.push({ t: await measureLatency(t, per, w), r: await measureLatency(ref, per, w) });
+  }
+  return { target: merge(parts.map((p) => p.t)), reference: merge(parts.map((p) => p.r)) };
+}
+
+function merge(rs: LatencyResult[]): LatencyResult {
+  const all = Float64Array.from(rs.flatMap((r) => Array.from(r.samples))).sort();
+  let sum = 0;
+  for (const v of all) sum += v;
+  return {
+    ok: rs.reduce((a, r) => a + r.ok, 0),
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+    firstError: rs.find((r) => r.firstError)?.firstError ?? null,
+    warmupOk: rs.reduce((a, r) => a + r.warmupOk, 0),
+    p50Ms: percentile(all, 50),
+    p99Ms: percentile(all, 99),
+    meanMs: all.length ? sum / all.length : NaN,
+    samples: all,
+  };
 }
 
 /** `concurrency` closed-loop workers for `durationMs`; completed calls per second. */

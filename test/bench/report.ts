@@ -8,6 +8,8 @@ export interface TargetResult {
   key: 'direct' | 'passthrough' | 'gatelog' | 'portkey';
   name: string;
   latency?: LatencyResult;
+  /** Direct-to-mock latency measured in blocks alternating with this target's. */
+  latencyRef?: LatencyResult;
   rps?: ThroughputResult;
   /** Undefined when the target is not measured on SSE (printed as n/a). */
   sse?: ThroughputResult;
@@ -82,8 +84,9 @@ export function table(info: RunInfo): string {
   ];
   for (const r of info.results) {
     const isBase = r.key === 'direct';
-    const addedP50 = isBase || !r.latency || !base?.latency ? undefined : r.latency.p50Ms - base.latency.p50Ms;
-    const addedP99 = isBase || !r.latency || !base?.latency ? undefined : r.latency.p99Ms - base.latency.p99Ms;
+    const ref = r.latencyRef ?? base?.latency;
+    const addedP50 = isBase || !r.latency || !ref ? undefined : r.latency.p50Ms - ref.p50Ms;
+    const addedP99 = isBase || !r.latency || !ref ? undefined : r.latency.p99Ms - ref.p99Ms;
     const sse = r.sse ? num(r.sse.perSecond) : r.error ? '—' : 'n/a';
     rows.push(
       `| ${r.name} | ${isBase ? '(baseline)' : ms(addedP50)} | ${isBase ? '(baseline)' : ms(addedP99)} | ${ms(r.latency?.p50Ms)} / ${ms(r.latency?.p99Ms)} | ${num(r.rps?.perSecond)} | ${r.key === 'passthrough' || isBase ? '' : pct(r.rps?.perSecond, floor?.rps?.perSecond)} | ${cpuPerCall(r)} | ${sse} | ${r.key === 'passthrough' || isBase || !r.sse ? '' : pct(r.sse.perSecond, floor?.sse?.perSecond)} | ${errorsOf(r)} |`,
@@ -97,8 +100,9 @@ export function verdicts(info: RunInfo): string[] {
   const g = by('gatelog');
   const base = by('direct');
   const floor = by('passthrough');
-  if (!g?.latency || !base?.latency || !g.rps || !floor?.rps) return ['- gatelog targets: not evaluated (gatelog or a reference did not run)'];
-  const added = g.latency.p50Ms - base.latency.p50Ms;
+  const ref = g?.latencyRef ?? base?.latency;
+  if (!g?.latency || !ref || !g.rps || !floor?.rps) return ['- gatelog targets: not evaluated (gatelog or a reference did not run)'];
+  const added = g.latency.p50Ms - ref.p50Ms;
   const share = g.rps.perSecond / floor.rps.perSecond;
   const mark = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
   return [
@@ -131,7 +135,7 @@ export function render(info: RunInfo): string {
     `- machine: ${info.machine}`,
     `- pinning: ${info.pinning}`,
     `- 1-min load average at start / end: ${info.load[0].toFixed(2)} / ${info.load[1].toFixed(2)} (anything beyond the bench's own ~2 means other work shared the cores)`,
-    `- method: each target in its own child process in front of a local mock OpenAI upstream (pre-serialized chat.completion JSON; SSE of 10 chunks + [DONE]), loopback only. Latency: ${s.latencyN.toLocaleString('en-US')} sequential calls on one keep-alive connection after warm-up; added latency = target − direct, per percentile. Throughput: ${s.concurrency} closed-loop connections for ${s.durationS} s after warm-up (undici Pool); SSE streams are fully consumed and checked for [DONE].`,
+    `- method: each target in its own child process in front of a local mock OpenAI upstream (pre-serialized chat.completion JSON; SSE of 10 chunks + [DONE]), loopback only. Latency: ${s.latencyN.toLocaleString('en-US')} sequential calls on one keep-alive connection after warm-up; added latency = target − direct, per percentile, with direct measured in blocks alternating with the target's (a burst of other work hits both). Throughput: ${s.concurrency} closed-loop connections for ${s.durationS} s after warm-up (undici Pool); SSE streams are fully consumed and checked for [DONE].`,
     '',
     table(info),
     '',

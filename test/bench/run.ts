@@ -8,7 +8,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { detectPinning, killAll, pinSelf, spawnChild } from './children.ts';
-import { measureLatency, measureThroughput, probe, type LoadTarget } from './load.ts';
+import { measureLatency, measurePairedLatency, measureThroughput, probe, type LoadTarget } from './load.ts';
 import { EMPTY, countRows, snapshot, waitForDrain, type PipelineSnapshot } from './pipeline.ts';
 import { cpuSplit, machine, render, table, verdicts, type PipelineResult, type RunInfo, type TargetResult } from './report.ts';
 import { cpuDelta, threadCpu } from './threads.ts';
@@ -67,7 +67,7 @@ interface Measured {
   afterRps: PipelineSnapshot | null;
 }
 
-async function measure(key: Key, run: Running): Promise<Measured> {
+async function measure(key: Key, run: Running, ref: LoadTarget): Promise<Measured> {
   const t: LoadTarget = run.target;
   const result: TargetResult = { key, name: t.name, ...(run.note ? { note: run.note } : {}) };
   let calls = 0;
@@ -84,7 +84,13 @@ async function measure(key: Key, run: Running): Promise<Measured> {
     }
   }
   say(`${t.name}: latency (${settings.latencyN} sequential calls)`);
-  result.latency = await measureLatency(t, settings.latencyN, quick ? 100 : 500);
+  if (key === 'direct') {
+    result.latency = await measureLatency(t, settings.latencyN, quick ? 100 : 500);
+  } else {
+    const paired = await measurePairedLatency(t, ref, settings.latencyN, quick ? 100 : 500);
+    result.latency = paired.target;
+    result.latencyRef = paired.reference;
+  }
   calls += result.latency.ok + result.latency.warmupOk;
   say(`${t.name}: req/s at c=${settings.concurrency} for ${durationS} s`);
   calls += (await measureThroughput(t, { concurrency: settings.concurrency, durationMs: warmMs, stream: false })).ok;
@@ -137,7 +143,7 @@ async function main(): Promise<void> {
       try {
         say(`starting ${key}`);
         run = await start(key, mock.ready, pin.target);
-        const m = await measure(key, run);
+        const m = await measure(key, run, direct(mock.ready).target);
         results.push(m.result);
         if (key === 'gatelog') pipeline = await gatelogPipeline(run as GatelogRunning, m);
       } catch (err) {

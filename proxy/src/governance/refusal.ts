@@ -3,6 +3,7 @@
 // Messages never contain the presented key or any other secret.
 
 export type RefusalType =
+  | 'invalid_request_error'
   | 'authentication_error'
   | 'permission_error'
   | 'budget_exceeded'

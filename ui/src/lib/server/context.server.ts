@@ -33,6 +33,10 @@ export function uiContext(): Promise<UiContext> {
     const key = injected.masterKey;
     return Promise.resolve({ store: injected.store, masterKey: key ? key : undefined });
   }
-  standalone ??= openStandalone(process.env);
+  // A failed open (bad config, store down) is not cached: the next request tries again.
+  standalone ??= openStandalone(process.env).catch((err: unknown) => {
+    standalone = undefined;
+    throw err;
+  });
   return standalone;
 }
