@@ -29,6 +29,8 @@ export interface Embedded {
   close(): Promise<void>;
 }
 
+const PROTO_HEADER = 'x-gatelog-proto';
+
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
 /** Paths answered by the proxy; everything else is the UI's. */
@@ -57,6 +59,9 @@ async function loadUi(opts: EmbeddedOptions, ctx: object): Promise<NodeHandler |
   }
   // The UI is a separately built bundle; it finds the store this process opened here.
   (globalThis as Record<symbol, unknown>)[Symbol.for('gatelog.ui')] = ctx;
+  // adapter-node assumes https unless PROTOCOL_HEADER names a header carrying the scheme; on
+  // our plain-http port its CSRF origin check would then refuse every form POST.
+  process.env['PROTOCOL_HEADER'] ??= PROTO_HEADER;
   const mod = (await import(pathToFileURL(entry).href)) as { handler: NodeHandler };
   return mod.handler;
 }
@@ -112,7 +117,11 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   const ui = await loadUi(opts, { store, masterKey: opts.masterKey });
   const serverFactory = (proxyHandler: (req: IncomingMessage, res: ServerResponse) => void): Server =>
     createServer((req, res) => {
-      if (ui && !isProxyPath(req.url)) ui(req, res);
+      if (ui && !isProxyPath(req.url)) {
+        // Overwrite whatever the client sent; trust only a TLS-terminating proxy's x-forwarded-proto.
+        req.headers[PROTO_HEADER] = req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
+        ui(req, res);
+      }
       else proxyHandler(req, res);
     });
 

@@ -23,6 +23,24 @@ export interface ProxyDeps {
   readiness?: () => Record<string, boolean>;
 }
 
+const PUBLISH_ERROR_LOG_MS = 10_000;
+
+/** A failing bus must not turn into a log line per request: one line per 10 s, with a count. */
+function publishErrorLogger(logger: Logger): (err: unknown, requestId: string) => void {
+  let last = 0;
+  let suppressed = 0;
+  return (err, requestId) => {
+    const now = Date.now();
+    if (now - last < PUBLISH_ERROR_LOG_MS) {
+      suppressed++;
+      return;
+    }
+    logger.error({ err, request_id: requestId, suppressed, code: 'GATELOG_ERR_PUBLISH' }, 'failed to publish call event');
+    last = now;
+    suppressed = 0;
+  };
+}
+
 export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   const { config } = deps;
   const app = fastify({
@@ -37,7 +55,7 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   const auth = createAuthCheck(deps.masterKey);
   const env: RelayEnv = {
     publish: deps.publish,
-    logger: deps.logger,
+    onPublishError: publishErrorLogger(deps.logger),
     metrics,
     bodyCap: config.logging.body_cap_bytes,
     cost: memoizeCost(createPricer(config.pricing)),

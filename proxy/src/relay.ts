@@ -5,7 +5,7 @@
 import type { ServerResponse, OutgoingHttpHeaders, IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
-import type { LlmCallEvent, Logger } from '@gatelog/core';
+import type { LlmCallEvent } from '@gatelog/core';
 import { ProxyError, classifyUpstreamError } from './errors.ts';
 import { toEvent, type CallRecord, type EventEnv } from './capture/call-record.ts';
 import { StreamCapture, summarizeJsonBody } from './capture/response-capture.ts';
@@ -15,7 +15,8 @@ import type { ProxyMetrics } from './metrics.ts';
 
 export interface RelayEnv extends EventEnv {
   publish: (e: LlmCallEvent) => void;
-  logger: Logger;
+  /** Called when building or publishing an event throws (throttled by the caller). */
+  onPublishError: (err: unknown, requestId: string) => void;
   metrics: ProxyMetrics;
 }
 
@@ -30,6 +31,8 @@ export interface RelayInput {
   /** The proxy added stream_options.include_usage: withhold the usage-only chunk. */
   dropUsageChunk: boolean;
 }
+
+const isEventStream = (ct: string | undefined): boolean => ct !== undefined && ct.startsWith('text/event-stream');
 
 /** Upstream response headers worth passing to the client (request ids, rate limits). */
 function passHeader(name: string): boolean {
@@ -54,13 +57,13 @@ function publishSafely(env: RelayEnv, rec: CallRecord, route: string, count = fa
     event = toEvent(rec, env, tEnd);
     env.publish(event);
   } catch (err) {
-    // Never fail the client's call because recording failed; say so once per occurrence.
-    env.logger.error({ err, request_id: rec.requestId, code: 'GATELOG_ERR_PUBLISH' }, 'failed to publish call event');
+    // Never fail the client's call because recording failed.
+    env.onPublishError(err, rec.requestId);
     return;
   }
   if (count) env.metrics.request(route, rec.status, event.latency_ms / 1000);
   env.metrics.overhead(event.overhead_ms / 1000);
-  if (rec.errorClass) env.metrics.upstreamError(rec.provider, rec.errorClass);
+  if (rec.errorClass && rec.outcome !== 'client_aborted') env.metrics.upstreamError(rec.provider, rec.errorClass);
 }
 
 /**
@@ -128,7 +131,8 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
   const body: Readable = up.body;
   const status = up.status;
   rec.status = status;
-  const sse = rec.stream && status < 300;
+  // An upstream may answer a stream request with plain JSON (or an error): capture it as such.
+  const sse = rec.stream && status < 300 && isEventStream(up.headers['content-type']);
   if (sse) capture = new StreamCapture(rec.api === 'openai.completions' ? 'completions' : 'chat', input.dropUsageChunk);
   else chunks = [];
   const filtering = sse && input.dropUsageChunk;

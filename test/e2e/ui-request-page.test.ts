@@ -103,18 +103,15 @@ describe('UI sign-in (master key set)', () => {
   const masterKey = `mk-${randomUUID()}`;
   let gl: GatelogProcess;
   beforeAll(async () => {
-    // adapter-node derives the request origin as https://<host> unless PROTOCOL_HEADER names
-    // a header carrying the scheme; over plain http that origin mismatch makes SvelteKit's
-    // CSRF check refuse the sign-in POST. Until the launcher sets this itself for its own
-    // http listener, the test configures it as a reverse proxy would.
-    gl = await startGatelog({ env: { GATELOG_MASTER_KEY: masterKey, PROTOCOL_HEADER: 'x-forwarded-proto' } });
+    // Plain http with no reverse proxy, exactly as `npm start` serves it.
+    gl = await startGatelog({ env: { GATELOG_MASTER_KEY: masterKey } });
   });
   afterAll(async () => {
     await gl?.stop();
   });
 
   it('redirects to /login and signs in with the master key', async () => {
-    const page = await browser.newPage({ extraHTTPHeaders: { 'x-forwarded-proto': 'http' } });
+    const page = await browser.newPage();
     const seen = watch(page);
     try {
       await page.goto(`${gl.url}/requests?status=ok`);

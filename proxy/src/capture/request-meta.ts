@@ -22,7 +22,6 @@ function single(v: string | string[] | undefined): string {
   if (typeof v !== 'string') return '';
   const t = v.trim();
   // Control characters would only make trouble downstream (CSV export, UI).
-  // eslint-disable-next-line no-control-regex
   return t.length <= MAX_ID_CHARS && !/[\u0000-\u001f\u007f]/.test(t) ? t : '';
 }
 
@@ -38,7 +37,6 @@ export function parseTags(header: string | string[] | undefined): Record<string,
     const key = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
     if (key.length === 0 || key.length > MAX_TAG_KEY_CHARS || !TAG_KEY.test(key)) continue;
-    // eslint-disable-next-line no-control-regex
     if (value.length > MAX_TAG_VALUE_CHARS || /[\u0000-\u001f\u007f]/.test(value)) continue;
     if (!(key in out)) n++;
     out[key] = value;

@@ -86,6 +86,11 @@ export class KafkaTestBroker {
     return [`${this.host}:${this.port}`];
   }
 
+  /** How many retried idempotent batches were acknowledged without being appended again. */
+  get duplicateBatches(): number {
+    return this.producers.duplicates;
+  }
+
   get running(): boolean {
     return this.server !== undefined;
   }

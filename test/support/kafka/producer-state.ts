@@ -23,6 +23,8 @@ interface PartitionProducerState {
 export type SequenceCheck = { kind: 'append' } | { kind: 'duplicate'; baseOffset: number } | { kind: 'plain' };
 
 export class ProducerStateTable {
+  /** Retried batches acknowledged without a second append (for test assertions). */
+  duplicates = 0;
   private nextProducerId = 1000;
   private readonly epochs = new Map<number, number>();
   private readonly partitions = new Map<string, PartitionProducerState>();
@@ -52,7 +54,10 @@ export class ProducerStateTable {
       return { kind: 'append' };
     }
     const dup = state.recent.find((m) => m.firstSeq === batch.baseSequence && m.lastSeq === lastSeq);
-    if (dup) return { kind: 'duplicate', baseOffset: dup.baseOffset };
+    if (dup) {
+      this.duplicates++;
+      return { kind: 'duplicate', baseOffset: dup.baseOffset };
+    }
     if (batch.baseSequence !== seqAdd(state.lastSeq, 1)) {
       throw new KafkaProtocolError(
         ERROR.OUT_OF_ORDER_SEQUENCE_NUMBER,

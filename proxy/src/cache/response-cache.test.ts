@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { ResponseCache, isStorableCompletion, type CachedResponse } from './response-cache.ts';
+
+const completion = { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }] };
+const entry = (body: unknown): CachedResponse => ({
+  body: Buffer.from(JSON.stringify(body)),
+  contentType: 'application/json',
+  costUsd: 0.0012,
+  inputTokens: 10,
+  outputTokens: 2,
+  provider: 'openai',
+  upstreamModel: 'gpt-4o-mini',
+  createdAt: 0,
+});
+
+describe('isStorableCompletion', () => {
+  it.each<[string, number, unknown, boolean]>([
+    ['complete', 200, completion, true],
+    ['error status', 500, completion, false],
+    ['error body', 200, { error: { message: 'x' } }, false],
+    ['partial (no finish_reason)', 200, { ...completion, choices: [{ index: 0, message: {}, finish_reason: null }] }, false],
+    ['no choices', 200, { ...completion, choices: [] }, false],
+    ['not json', 200, 'text', false],
+  ])('%s → %s', (_n, status, body, want) => {
+    expect(isStorableCompletion(status, body)).toBe(want);
+  });
+});
+
+describe('ResponseCache', () => {
+  it('stores complete responses for the TTL and refuses the rest', () => {
+    const c = new ResponseCache({ maxBytes: 1 << 20, ttlMs: 60_000 });
+    expect(c.put('k', 200, completion, entry(completion), 0)).toBe(true);
+    expect(c.put('bad', 502, completion, entry(completion), 0)).toBe(false);
+    expect(c.get('k', 59_999)?.body.toString()).toBe(JSON.stringify(completion));
+    expect(c.get('bad', 0)).toBeUndefined();
+    expect(c.get('k', 60_000)).toBeUndefined();
+    expect(c.put('short', 200, completion, entry(completion), 0, 10)).toBe(true);
+    expect(c.get('short', 10)).toBeUndefined();
+    expect(c.stats()).toMatchObject({ hits: 1 });
+  });
+});
