@@ -8,3 +8,4 @@ export * from './store/client.ts';
 export * from './store/migrate.ts';
 export * from './store/queries.ts';
 export * from './bus/local-log.ts';
+export * from './store/keys.ts';

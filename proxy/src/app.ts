@@ -50,7 +50,7 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
     ...(deps.serverFactory ? { serverFactory: deps.serverFactory } : {}),
   });
   const providers = createProviders(config);
-  const table = createModelTable(config, providers);
+  const table = createModelTable(config, providers.byName);
   const metrics = createMetrics(deps.registry);
   const auth = createAuthCheck(deps.masterKey);
   const env: RelayEnv = {
@@ -60,9 +60,7 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
     bodyCap: config.logging.body_cap_bytes,
     cost: memoizeCost(createPricer(config.pricing)),
   };
-  app.addHook('onClose', async () => {
-    await Promise.all([...providers.values()].map((p) => p.close()));
-  });
+  app.addHook('onClose', () => providers.close());
   await app.register(openAiRoutes({ table, env, auth }), { prefix: '/v1' });
   await app.register(healthRoutes({ registry: deps.registry, metrics, auth, readiness: deps.readiness }));
   return app;

@@ -66,8 +66,11 @@ export interface GatelogRunning extends Running {
   config: object;
 }
 
-export function gatelogConfig(mockUrl: string): object {
+/** BENCH_GATELOG_CONFIG='{"bus":{"kind":"local","fsync_ms":0}}' overrides top-level sections, for investigations. */
+export function gatelogConfig(mockUrl: string, overrides = process.env['BENCH_GATELOG_CONFIG']): object {
+  const extra = overrides ? (JSON.parse(overrides) as Record<string, unknown>) : {};
   return {
+    ...extra,
     server: { port: 0 },
     providers: { upstream: { kind: 'openai', base_url: `${mockUrl}/v1`, api_key: 'sk-bench-upstream-not-a-real-key' } },
     models: [{ name: GATELOG_ALIAS, deployments: [{ provider: 'upstream', model: 'gpt-4o-mini' }] }],

@@ -157,6 +157,11 @@ describe('master key', () => {
     expect(JSON.stringify(up.headers)).not.toContain(MASTER);
   });
 
+  it('accepts application/json with a charset parameter', async () => {
+    const res = await post('/v1/chat/completions', body, { 'content-type': 'application/json; charset=utf-8' });
+    expect(res.statusCode).toBe(200);
+  });
+
   it('/healthz and /readyz stay open; /metrics needs the key', async () => {
     const h = await app.inject({ method: 'GET', url: '/healthz' });
     expect(h.statusCode).toBe(200);

@@ -210,6 +210,17 @@ describe('openai SDK through gatelog to an OpenAI-compatible upstream', () => {
     expect(body.choices[0]!.message.tool_calls).toEqual([{ id: 'call_fake1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Zürich","unit":"c"}' } }]);
   });
 
+  it('stream that ends without data: [DONE] is still captured, and the client sees no [DONE] either', async () => {
+    fake.behave({ noDone: true, reply: 'no done here' });
+    const { data: stream, response } = await client.chat.completions.create({ model: 'smart', stream: true, messages: [{ role: 'user', content: 'x' }] }).withResponse();
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+    expect(text).toBe('no done here');
+    expect(await exchanges[0]!.responseText).not.toContain('[DONE]');
+    const e = await eventFor(response.headers.get('x-gatelog-request-id'));
+    expect(e).toMatchObject({ outcome: 'success', finish_reason: 'stop', input_tokens: 21, output_tokens: 9 });
+  });
+
   it('completions', async () => {
     const { data, response } = await client.completions.create({ model: 'smart', prompt: 'Say hi' }).withResponse();
     expect(data.choices[0]?.text).toBe('Fake reply to: Say hi');
@@ -254,6 +265,8 @@ describe('openai SDK through gatelog to an OpenAI-compatible upstream', () => {
     }
     const e = await eventFor(response.headers.get('x-gatelog-request-id'));
     expect(e.outcome).toBe('client_aborted');
+    for (let i = 0; i < 100 && !fake.requests[0]!.aborted; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(fake.requests[0]!.aborted).toBe(true);
     expect(e.status).toBe(200);
     expect(e.latency_ms).toBeLessThan(400);
     const partial = JSON.parse(e.response_body) as { choices: { message: { content: string } }[] };

@@ -39,6 +39,8 @@ export interface ReceivedRequest {
   headers: IncomingHttpHeaders;
   raw: string;
   body: unknown;
+  /** True once the connection closed before the response was complete (the caller aborted). */
+  aborted: boolean;
 }
 
 export interface FakeOpenAi {
@@ -122,7 +124,11 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
     } catch {
       body = {};
     }
-    requests.push({ method, path, headers, raw, body });
+    const entry: ReceivedRequest = { method, path, headers, raw, body, aborted: false };
+    requests.push(entry);
+    res.on('close', () => {
+      if (!res.writableFinished) entry.aborted = true;
+    });
     const b = behaviour;
     if (b.delayHeadersMs) await sleep(b.delayHeadersMs);
     res.socket?.setNoDelay(true);

@@ -56,3 +56,20 @@ describe('summarizeJsonBody', () => {
     expect(summarizeJsonBody('not json', 200)).toMatchObject({ tokens: null, upstreamModel: '' });
   });
 });
+
+describe('summarizeJsonBody on large bodies', () => {
+  it('scans a large embeddings body to the same result as a full parse', () => {
+    const data = Array.from({ length: 200 }, (_v, index) => ({ object: 'embedding', index, embedding: Array.from({ length: 64 }, (_w, j) => Math.sin(index + j)) }));
+    const usage = { prompt_tokens: 1234, total_tokens: 1234 };
+    const text = JSON.stringify({ object: 'list', data, model: 'text-embedding-3-small', usage });
+    expect(text.length).toBeGreaterThan(16 * 1024);
+    const s = summarizeJsonBody(text, 200);
+    expect(s).toMatchObject({ upstreamModel: 'text-embedding-3-small', tokens: { input_tokens: 1234, output_tokens: 0 } });
+  });
+
+  it('falls back to a full parse when a large body has no usage', () => {
+    const content = 'word '.repeat(5000);
+    const text = JSON.stringify({ model: 'm', choices: [{ message: { content }, finish_reason: 'length' }] });
+    expect(summarizeJsonBody(text, 200)).toMatchObject({ upstreamModel: 'm', finishReason: 'length', tokens: null, outputText: content });
+  });
+});

@@ -4,6 +4,7 @@
 import { SseSplitter, type SseEvent } from './sse.ts';
 import { StreamAssembler, type OpenAiUsage, type StreamKind } from './assemble.ts';
 import { tokensFromUsage, type Tokens } from './usage.ts';
+import { scanJsonField } from './json-scan.ts';
 
 interface ErrorBody {
   error?: { message?: unknown; type?: unknown; code?: unknown } | string;
@@ -22,8 +23,30 @@ export interface BodySummary {
   outputText: string;
 }
 
+/** Above this size a successful body is scanned for its few fields instead of parsed whole. */
+const SCAN_ABOVE_CHARS = 16 * 1024;
+
+function scanLargeBody(text: string): BodySummary | null {
+  const usage = scanJsonField(text, 'usage', true);
+  if (!usage || typeof usage !== 'object') return null; // no usage: fall back to a full parse for the estimate
+  const model = scanJsonField(text, 'model');
+  const finish = scanJsonField(text, 'finish_reason');
+  return {
+    upstreamModel: typeof model === 'string' ? model : '',
+    finishReason: typeof finish === 'string' ? finish : '',
+    tokens: tokensFromUsage(usage as OpenAiUsage),
+    errorType: '',
+    errorMessage: '',
+    outputText: '',
+  };
+}
+
 /** Usage, model, finish_reason or error fields of a complete JSON response body. */
 export function summarizeJsonBody(text: string, status: number): BodySummary {
+  if (status < 400 && text.length > SCAN_ABOVE_CHARS) {
+    const scanned = scanLargeBody(text);
+    if (scanned) return scanned;
+  }
   const out: BodySummary = { upstreamModel: '', finishReason: '', tokens: null, errorType: '', errorMessage: '', outputText: '' };
   let v: ErrorBody | null = null;
   try {

@@ -98,6 +98,7 @@ describe('createKey / updateKey', () => {
     [{ name: 'x', budget_period: 'yearly' }, /budget_period: /],
     [{ name: 'x', rpm: 1.5 }, /rpm: a whole number/],
     [{ name: 'x', expires: 'soon' }, /expires: expected a duration/],
+    [{ name: 'x', expires: '2020-01-01T00:00:00Z' }, /expires: must be in the future/],
     [{ name: 'x', colour: 'red' }, /unknown field\(s\) colour/],
     [{ name: 'bad\u0000name' }, /name: printable ASCII only/],
   ])('rejects %j with a clear message', (input, msg) => {

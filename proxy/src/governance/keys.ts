@@ -130,6 +130,10 @@ export function createKey(input: unknown, a: Authoring & { id?: string; secret?:
   const p = parseWith(KeyCreateInput, input);
   if (!p.ok) return p;
   const v = p.value;
+  if (v.expires !== null) {
+    const e = parseExpiry(v.expires, a.now);
+    if (!e.ok) return { ok: false, message: `expires: ${e.message}` };
+  }
   const secret = a.secret ?? generateKeySecret();
   const at = new Date(a.now).toISOString();
   const key: VirtualKey = {

@@ -21,7 +21,7 @@ const config = parseConfig(
 
 describe('model table', () => {
   const providers = createProviders(config);
-  const table = createModelTable(config, providers);
+  const table = createModelTable(config, providers.byName);
 
   it('resolves an alias to its first deployment', () => {
     const d = table.resolve('fast');

@@ -110,4 +110,40 @@ describe('KafkaTestBroker produce/consume', () => {
     const offsets = await admin.fetchTopicOffsets(topic);
     expect(offsets.map((o) => [o.partition, o.low, o.high])).toEqual([0, 1, 2, 3, 4].map((p) => [p, '0', '0']));
   });
+
+  it('answers ListOffsets by timestamp with the first record at or after it', async () => {
+    const topic = `t-${randomUUID()}`;
+    broker.createTopic(topic, 1);
+    const producer = await idempotentProducer();
+    for (const ts of [1_000, 2_000, 3_000]) {
+      await producer.send({ topic, acks: -1, messages: [0, 1].map((i) => ({ value: `${ts}-${i}`, timestamp: String(ts + i) })) });
+    }
+    const admin = testKafka(broker).admin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect());
+    expect(await admin.fetchTopicOffsetsByTimestamp(topic, 2_001)).toEqual([{ partition: 0, offset: '3' }]);
+    expect(await admin.fetchTopicOffsetsByTimestamp(topic, 1)).toEqual([{ partition: 0, offset: '0' }]);
+    expect(await admin.fetchTopicOffsetsByTimestamp(topic, 9_999)).toEqual([{ partition: 0, offset: '6' }]); // none: high watermark
+    expect(broker.records(topic).map((r) => r.timestamp)).toEqual([1_000, 1_001, 2_000, 2_001, 3_000, 3_001]);
+  });
+
+  it('still delivers batches larger than the consumer fetch limits', async () => {
+    const topic = `t-${randomUUID()}`;
+    broker.createTopic(topic, 1);
+    const producer = await idempotentProducer();
+    const big = Array.from({ length: 3 }, (_, i) => `${i}`.repeat(20_000));
+    for (const value of big) await producer.send({ topic, acks: -1, messages: [{ value }] });
+    const consumer = testConsumer(testKafka(broker), `g-${randomUUID()}`, { maxBytesPerPartition: 1_024, maxBytes: 4_096 });
+    cleanups.push(() => consumer.disconnect());
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const seen: string[] = [];
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        seen.push(...batch.messages.map((m) => m.value!.toString()));
+      },
+    });
+    await waitUntil('three large records', () => seen.length >= 3);
+    expect(seen).toEqual(big);
+  });
 });

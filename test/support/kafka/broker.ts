@@ -133,7 +133,11 @@ export class KafkaTestBroker {
     if (on) this.dropConnections();
   }
 
-  /** While on, requests are read but not answered; they are processed in order once unstalled. */
+  /**
+   * While on, requests are read but not answered; once unstalled they are processed in order.
+   * Like a real broker coming out of a long pause, a produce request whose client already gave
+   * up may still be appended then - consumers must tolerate that (dedupe by key).
+   */
   stall(on: boolean): void {
     this.stalled = on;
     if (!on) for (const c of this.connections) c.resume();

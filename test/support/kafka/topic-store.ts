@@ -16,23 +16,33 @@ export class PartitionLog {
     return stored;
   }
 
-  /** Whole batches from the one holding `offset`, at least one even past `maxBytes` (as Kafka does). */
-  read(offset: number, maxBytes: number): Buffer[] {
+  /**
+   * Whole batches from the one holding `offset` (clients skip the records before it), within
+   * `maxBytes` - except that `firstInResponse` gets at least one batch even when it is larger,
+   * so a big batch can never wedge a consumer (KIP-74).
+   */
+  read(offset: number, maxBytes: number, firstInResponse: boolean): Buffer[] {
     const out: Buffer[] = [];
     let size = 0;
     for (const b of this.batches) {
       if (b.baseOffset + b.lastOffsetDelta < offset) continue;
-      if (out.length > 0 && size + b.raw.length > maxBytes) break;
+      if (size + b.raw.length > maxBytes && !(firstInResponse && out.length === 0)) break;
       out.push(b.raw);
       size += b.raw.length;
     }
     return out;
   }
 
-  /** First offset whose batch has a timestamp at or after `timestamp`, or the end of the log. */
-  offsetForTimestamp(timestamp: number): number {
-    const hit = this.batches.find((b) => b.maxTimestamp >= timestamp);
-    return hit ? hit.baseOffset : this.nextOffset;
+  /** Earliest record with a timestamp at or after `timestamp`; Kafka answers -1/-1 when none is. */
+  offsetForTimestamp(timestamp: number): { offset: number; timestamp: number } {
+    for (const b of this.batches) {
+      if (b.maxTimestamp < timestamp) continue;
+      for (const r of b.records) {
+        const ts = b.firstTimestamp + r.timestampDelta;
+        if (ts >= timestamp) return { offset: b.baseOffset + r.offsetDelta, timestamp: ts };
+      }
+    }
+    return { offset: -1, timestamp: -1 };
   }
 }
 

@@ -78,8 +78,7 @@ function buildResponse(broker: BrokerState, request: FetchRequest): { writer: Pr
         if (p.fetchOffset < log.logStartOffset || p.fetchOffset > log.nextOffset) {
           throw new KafkaProtocolError(ERROR.OFFSET_OUT_OF_RANGE, `offset ${p.fetchOffset} outside [${logStart}, ${hw}]`);
         }
-        const budget = Math.max(0, Math.min(p.maxBytes, request.maxBytes - bytes));
-        batches = log.read(p.fetchOffset, budget);
+        batches = log.read(p.fetchOffset, Math.min(p.maxBytes, request.maxBytes - bytes), bytes === 0);
       } catch (err) {
         if (!(err instanceof KafkaProtocolError)) throw err;
         errorCode = err.code;

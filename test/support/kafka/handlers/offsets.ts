@@ -68,9 +68,13 @@ export const listOffsets: ApiHandler = {
       x.string(t.topic).array(t.partitions, (y, p) => {
         try {
           const log = broker.store.log(t.topic, p.partition);
-          const offset =
-            p.timestamp === LATEST ? log.nextOffset : p.timestamp === EARLIEST ? log.logStartOffset : log.offsetForTimestamp(p.timestamp);
-          y.int32(p.partition).int16(ERROR.NONE).int64(-1).int64(offset);
+          const hit =
+            p.timestamp === LATEST
+              ? { offset: log.nextOffset, timestamp: -1 }
+              : p.timestamp === EARLIEST
+                ? { offset: log.logStartOffset, timestamp: -1 }
+                : log.offsetForTimestamp(p.timestamp);
+          y.int32(p.partition).int16(ERROR.NONE).int64(hit.timestamp).int64(hit.offset);
         } catch (err) {
           if (!(err instanceof KafkaProtocolError)) throw err;
           y.int32(p.partition).int16(err.code).int64(-1).int64(-1);
