@@ -149,7 +149,14 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
   body.on('data', (chunk: Buffer) => {
     if (done) return;
     if (filtering) {
-      for (const b of capture!.filter(chunk)) write(b);
+      const out = capture!.filter(chunk);
+      if (out.length === 1) write(out[0]!);
+      else if (out.length > 1) {
+        // Several events from one upstream read: one syscall, not one per event.
+        res.cork();
+        for (const b of out) write(b);
+        res.uncork();
+      }
     } else {
       write(chunk);
       if (capture) capture.observe(chunk);

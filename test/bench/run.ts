@@ -3,7 +3,7 @@
 // writes it to BENCHMARKS.md. Bounded in time; kills every child it started, even on failure.
 //   node test/bench/run.ts [--quick] [--duration S] [--only direct,passthrough,gatelog,portkey] [--no-write]
 // BENCH_GATELOG_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds Node flags to gatelog.
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,6 +31,7 @@ const durationS = Number(args.duration ?? (quick ? 2 : 10));
 const settings = { latencyN: quick ? 300 : 3000, concurrency: 50, durationS };
 const warmMs = quick ? 500 : 2000;
 const DRAIN_WAIT_S = 15;
+const NOTES_HEADING = '## Notes (kept across runs)';
 const selected = (args.only?.split(',') ?? [...KEYS]) as Key[];
 for (const k of selected) if (!KEYS.includes(k)) throw new Error(`unknown target "${k}" (one of ${KEYS.join(', ')})`);
 
@@ -162,7 +163,11 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${info.date} · ${host} · ${pin.note} · load ${info.load.map((l) => l.toFixed(2)).join(' → ')}\n\n${table(info)}\n\n${verdicts(info).join('\n')}\n${info.results.map(cpuSplit).filter(Boolean).join('\n')}\n\n`);
   const md = render(info);
   if (!args['no-write'] && !quick) {
-    writeFileSync(join(ROOT, 'BENCHMARKS.md'), md);
+    const file = join(ROOT, 'BENCHMARKS.md');
+    // Hand-written analysis below this heading survives re-runs; the numbers above are regenerated.
+    const old = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    const at = old.indexOf(NOTES_HEADING);
+    writeFileSync(file, at === -1 ? md : `${md}\n${old.slice(at)}`);
     say('wrote BENCHMARKS.md');
   } else {
     process.stdout.write(md);

@@ -272,6 +272,18 @@ describe('openai SDK through gatelog to an OpenAI-compatible upstream', () => {
     const partial = JSON.parse(e.response_body) as { choices: { message: { content: string } }[] };
     expect('a b c d e f g h'.startsWith(partial.choices[0]!.message.content)).toBe(true);
   });
+
+  it('client abort before upstream headers: recorded as client_aborted with status 499', async () => {
+    fake.behave({ delayHeadersMs: 300 });
+    const before = events.length;
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 50);
+    await expect(client.chat.completions.create({ model: 'smart', messages: [{ role: 'user', content: 'wait' }] }, { signal: ac.signal })).rejects.toThrow();
+    for (let i = 0; i < 100 && events.length === before; i++) await new Promise((r) => setTimeout(r, 5));
+    const e = LlmCallEvent.parse(events[before]);
+    expect(e).toMatchObject({ outcome: 'client_aborted', status: 499, response_body: '', ttft_ms: null });
+    expect(e.latency_ms).toBeLessThan(250);
+  });
 });
 
 describe('openai SDK through gatelog to the built-in mock provider', () => {
@@ -299,6 +311,9 @@ describe('openai SDK through gatelog to the built-in mock provider', () => {
     expect(e).toMatchObject({ stream: true, provider: 'mock', tokens_estimated: false, finish_reason: 'stop' });
     expect(e.output_tokens).toBeGreaterThan(0);
     expect(e.ttft_ms!).toBeLessThan(e.latency_ms);
+    // latency_ms: 20 → first byte after ~10 ms, the rest spread over the chunks.
+    expect(e.ttft_ms!).toBeGreaterThanOrEqual(9);
+    expect(e.latency_ms).toBeGreaterThanOrEqual(18);
   });
 
   it('completions stream and deterministic embeddings', async () => {

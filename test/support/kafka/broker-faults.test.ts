@@ -2,12 +2,11 @@
 // produce responses, stop()/restart() mid-traffic, refused and stalled connections, and a
 // corrupted batch checksum sent on a raw socket.
 import { randomUUID } from 'node:crypto';
-import { connect } from 'node:net';
 import { CompressionTypes, type Producer } from 'kafkajs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KafkaTestBroker } from './broker.ts';
 import { ERROR } from './errors.ts';
-import { COMPRESSION, decodeProduceResponse, kafkajsProduceFrame } from './kafkajs-wire.ts';
+import { COMPRESSION, decodeProduceResponse, kafkajsProduceFrame, rawExchange } from './kafkajs-wire.ts';
 import { testKafka, waitUntil } from './test-clients.ts';
 
 describe('KafkaTestBroker faults', () => {
@@ -129,31 +128,3 @@ describe('KafkaTestBroker faults', () => {
     expectEachOnce(topic, ['payload-under-crc']);
   });
 });
-
-/** Sends request frames on one raw socket and collects that many response frames. */
-function rawExchange(port: number, frames: Buffer[]): Promise<{ correlationId: number; body: Buffer }[]> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    const out: { correlationId: number; body: Buffer }[] = [];
-    let pending = Buffer.alloc(0);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error('raw exchange timed out'));
-    }, 3_000);
-    socket.on('error', reject);
-    socket.on('data', (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      while (pending.length >= 4 && pending.length >= 4 + pending.readInt32BE(0)) {
-        const size = pending.readInt32BE(0);
-        out.push({ correlationId: pending.readInt32BE(4), body: pending.subarray(8, 4 + size) });
-        pending = pending.subarray(4 + size);
-      }
-      if (out.length === frames.length) {
-        clearTimeout(timer);
-        socket.destroy();
-        resolve(out);
-      }
-    });
-    socket.write(Buffer.concat(frames));
-  });
-}

@@ -2,7 +2,9 @@
 // encoders/decoders (CommonJS internals, untyped) behind small typed wrappers, so fixture
 // tests check our decoding against bytes kafkajs really produces rather than against our
 // own encoder, and can hand-craft requests kafkajs would never send (a corrupted batch).
+// Also a raw socket exchange for those hand-built requests.
 import { createRequire } from 'node:module';
+import { connect } from 'node:net';
 
 const require = createRequire(import.meta.url);
 
@@ -42,6 +44,19 @@ const produceV7Response = require('kafkajs/src/protocol/requests/produce/v7/resp
 const record = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as RecordFactory;
 const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0/index.js') as { RecordBatch: RecordBatchFactory };
 
+const { requests } = require('kafkajs/src/protocol/requests/index.js') as { requests: Record<string, { versions: string[] }> };
+const apiKeys = require('kafkajs/src/protocol/requests/apiKeys.js') as Record<string, number>;
+
+/** api key -> highest version kafkajs implements (what it negotiates against a modern broker). */
+export function kafkajsBestVersions(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const [name, key] of Object.entries(apiKeys)) {
+    const versions = requests[name]?.versions.map(Number) ?? [];
+    if (versions.length > 0) out.set(key, Math.max(...versions));
+  }
+  return out;
+}
+
 /** One record batch exactly as kafkajs's producer would put it on the wire. */
 export async function kafkajsRecordBatch(messages: WireMessage[], compression: number): Promise<Buffer> {
   const records = messages.map((m, i) => record({ offsetDelta: i, key: m.key ?? null, value: m.value, headers: m.headers ?? {} }));
@@ -67,17 +82,53 @@ export async function kafkajsProduceFrame(opts: {
   });
   const body = Buffer.from((await req.encode()).buffer);
   opts.tamper?.(body);
-  const clientId = Buffer.from('raw-test');
-  const header = Buffer.alloc(10);
-  header.writeInt16BE(req.apiKey, 0);
-  header.writeInt16BE(req.apiVersion, 2);
-  header.writeInt32BE(opts.correlationId, 4);
-  header.writeInt16BE(clientId.length, 8);
-  const size = Buffer.alloc(4);
-  size.writeInt32BE(header.length + clientId.length + body.length);
-  return Buffer.concat([size, header, clientId, body]);
+  return requestFrame(req.apiKey, req.apiVersion, opts.correlationId, body);
 }
 
 export function decodeProduceResponse(body: Buffer): Promise<ProduceResponse> {
   return produceV7Response.decode(body);
+}
+
+/** A request frame (size, header v1, body) for hand-built requests. */
+export function requestFrame(apiKey: number, apiVersion: number, correlationId: number, body: Buffer = Buffer.alloc(0)): Buffer {
+  const clientId = Buffer.from('raw-test');
+  const header = Buffer.alloc(14);
+  header.writeInt32BE(10 + clientId.length + body.length, 0);
+  header.writeInt16BE(apiKey, 4);
+  header.writeInt16BE(apiVersion, 6);
+  header.writeInt32BE(correlationId, 8);
+  header.writeInt16BE(clientId.length, 12);
+  return Buffer.concat([header, clientId, body]);
+}
+
+/** Sends request frames on one raw socket and collects that many response frames (or fewer if the broker hangs up). */
+export function rawExchange(port: number, frames: Buffer[]): Promise<{ correlationId: number; body: Buffer }[]> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const out: { correlationId: number; body: Buffer }[] = [];
+    let pending = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('raw exchange timed out'));
+    }, 3_000);
+    socket.on('error', reject);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 4 && pending.length >= 4 + pending.readInt32BE(0)) {
+        const size = pending.readInt32BE(0);
+        out.push({ correlationId: pending.readInt32BE(4), body: pending.subarray(8, 4 + size) });
+        pending = pending.subarray(4 + size);
+      }
+      if (out.length === frames.length) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(out);
+      }
+    });
+    socket.write(Buffer.concat(frames));
+  });
 }
