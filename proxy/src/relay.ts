@@ -80,6 +80,7 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
   let chunks: Buffer[] | null = null;
 
   const responseText = (): string => {
+    capture?.digest();
     if (capture) return capture.assembler.chunks > 0 ? JSON.stringify(capture.assembler.toJSON()) : '';
     return chunks ? Buffer.concat(chunks).toString('utf8') : '';
   };
@@ -162,6 +163,7 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
       if (capture) capture.observe(chunk);
       else chunks!.push(chunk);
     }
+    capture?.digest();
   });
 
   body.on('error', (err: unknown) => {

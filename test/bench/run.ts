@@ -3,7 +3,7 @@
 // writes it to BENCHMARKS.md. Bounded in time; kills every child it started, even on failure.
 //   node test/bench/run.ts [--quick] [--duration S] [--only direct,passthrough,gatelog,portkey] [--no-write]
 // BENCH_GATELOG_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds Node flags to gatelog.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -153,6 +153,7 @@ async function main(): Promise<void> {
         results.push({ key, name: run?.target.name ?? key, error: msg });
       } finally {
         await run?.child?.stop('SIGTERM');
+        if (run && 'dataDir' in run) rmSync((run as GatelogRunning).dataDir, { recursive: true, force: true });
       }
     }
   } finally {

@@ -84,19 +84,33 @@ export function summarizeJsonBody(text: string, status: number): BodySummary {
 // carry it at the top level only.
 const USAGE_NULL = /,\s*"usage"\s*:\s*null(?=\s*[,}])|"usage"\s*:\s*null\s*,/;
 
+const USAGE_NULL_COMPACT = Buffer.from(',"usage":null');
+
 export function stripUsageNull(raw: Buffer): Buffer {
+  // Fast path for the compact form every OpenAI-compatible server we know emits: no decoding.
+  const at = raw.indexOf(USAGE_NULL_COMPACT);
+  if (at !== -1) {
+    const after = raw[at + USAGE_NULL_COMPACT.length];
+    if (after === 0x7d /* } */ || after === 0x2c /* , */) return Buffer.concat([raw.subarray(0, at), raw.subarray(at + USAGE_NULL_COMPACT.length)]);
+  }
   const text = raw.toString('utf8');
   const out = text.replace(USAGE_NULL, '');
   return out.length === text.length ? raw : Buffer.from(out);
 }
 
-/** Stream side of the tee: feeds complete events to the assembler, reports which to forward. */
+/**
+ * Stream side of the tee. Deciding what reaches the client needs no JSON parse in the common
+ * case (byte checks only); the parse that feeds the assembler runs in `digest()`, which the
+ * relay calls after writing, so capture never delays a chunk on its way to the client.
+ */
 export class StreamCapture {
   readonly assembler: StreamAssembler;
   /** Whether the usage-only chunk must be withheld from the client (the proxy asked for it). */
   readonly dropUsageChunk: boolean;
   sawDone = false;
   private readonly splitter = new SseSplitter();
+  /** `data:` payloads not yet parsed, in stream order. */
+  private queue: string[] = [];
 
   constructor(kind: StreamKind, dropUsageChunk: boolean) {
     this.assembler = new StreamAssembler(kind);
@@ -104,9 +118,9 @@ export class StreamCapture {
   }
 
   /**
-   * Parse one event; returns the bytes the client should get: the raw event, nothing (the
-   * usage-only chunk we asked for), or — in filtering mode — the event without the
-   * `"usage":null` member that asking for usage makes the upstream add to every chunk.
+   * Returns the bytes the client should get for one event: the raw event, nothing (the
+   * usage-only chunk we asked for), or the event without the `"usage":null` member that
+   * asking for usage makes the upstream add to every chunk.
    */
   private take(ev: SseEvent): Buffer | null {
     const data = ev.data;
@@ -115,17 +129,39 @@ export class StreamCapture {
       this.sawDone = true;
       return ev.raw;
     }
+    if (!this.dropUsageChunk || !data.includes('"usage"')) {
+      this.queue.push(data);
+      return ev.raw;
+    }
+    if (data.includes('"usage":null')) {
+      this.queue.push(data);
+      return stripUsageNull(ev.raw);
+    }
+    // Usage with a value (or an unusual spelling): parse now to decide.
     let value: unknown;
     try {
       value = JSON.parse(data);
     } catch {
       return ev.raw; // Not ours to judge: forward as received.
     }
+    this.digest(); // keep stream order in the assembler
     const usageOnly = this.assembler.add(value);
-    if (!this.dropUsageChunk) return ev.raw;
     if (usageOnly) return null;
-    if ((value as { usage?: unknown }).usage === null) return stripUsageNull(ev.raw);
-    return ev.raw;
+    return (value as { usage?: unknown }).usage === null ? stripUsageNull(ev.raw) : ev.raw;
+  }
+
+  /** Feed everything queued so far to the assembler. */
+  digest(): void {
+    const q = this.queue;
+    if (q.length === 0) return;
+    this.queue = [];
+    for (const item of q) {
+      try {
+        this.assembler.add(JSON.parse(item));
+      } catch {
+        // A malformed chunk was forwarded as is; nothing to assemble from it.
+      }
+    }
   }
 
   /** Capture only (the chunk was already forwarded as is). */
@@ -143,13 +179,14 @@ export class StreamCapture {
     return out;
   }
 
-  /** End of the upstream stream: the trailing unterminated event, if any. */
+  /** End of the upstream stream: the trailing unterminated event, if any (everything digested). */
   end(): Buffer[] {
     const out: Buffer[] = [];
     this.splitter.flush((ev) => {
       const b = this.take(ev);
       if (b) out.push(b);
     });
+    this.digest();
     return out;
   }
 }
