@@ -79,6 +79,17 @@ export const BusConfig = z.discriminatedUnion('kind', [
     kind: z.literal('kafka'),
     brokers: z.array(z.string().min(1)).min(1),
     topic: z.string().default('gatelog.events'),
+    client_id: z.string().min(1).default('gatelog'),
+    /** Producer: a batch is sent after this many ms or records, whichever comes first. */
+    batch_ms: z.number().int().positive().default(50),
+    batch_records: z.number().int().positive().default(500),
+    /** Producer: how long one send may take before it is retried from the spool. */
+    request_timeout_ms: z.number().int().positive().default(10_000),
+    /** Proxy: the on-disk spool (under the data dir) every event goes through before Kafka. */
+    spool_max_bytes: z.number().int().positive().default(1 << 30),
+    /** Ingest: consumer group, and the topic that receives events failing validation. */
+    group_id: z.string().min(1).default('gatelog-ingest'),
+    dead_letter_topic: z.string().min(1).default('gatelog.events.dead-letter'),
   }).strict(),
 ]);
 export type BusConfig = z.infer<typeof BusConfig>;

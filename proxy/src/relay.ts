@@ -152,12 +152,8 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
     if (filtering) {
       const out = capture!.filter(chunk);
       if (out.length === 1) write(out[0]!);
-      else if (out.length > 1) {
-        // Several events from one upstream read: one syscall, not one per event.
-        res.cork();
-        for (const b of out) write(b);
-        res.uncork();
-      }
+      // Several events from one upstream read: one write (one chunk, one syscall), not one per event.
+      else if (out.length > 1) write(Buffer.concat(out));
     } else {
       write(chunk);
       if (capture) capture.observe(chunk);

@@ -14,6 +14,8 @@ describe('StreamCapture (filtering: the proxy asked for usage)', () => {
   it('withholds the usage-only chunk and the usage:null members, keeps the rest byte-exact', () => {
     const c = new StreamCapture('chat', true);
     const out = Buffer.concat([...c.filter(Buffer.from(frames)), ...c.end()]).toString();
+    expect(c.assembler.finishReason).toBe('stop');
+    expect(c.assembler.outputText()).toBe('Hi');
     expect(out).toBe(
       [
         chunk({ id: 'c', model: 'm', choices: [{ index: 0, delta: { content: 'Hi' }, finish_reason: null }] }),
@@ -28,7 +30,10 @@ describe('StreamCapture (filtering: the proxy asked for usage)', () => {
   it('forwards everything when the client asked for usage itself', () => {
     const c = new StreamCapture('chat', false);
     c.observe(Buffer.from(frames));
+    expect(c.assembler.chunks).toBe(0); // parsing waits for digest(), after the write
+    c.digest();
     expect(c.assembler.usage?.prompt_tokens).toBe(3);
+    expect(c.assembler.chunks).toBe(3);
     expect(Buffer.concat(new StreamCapture('chat', false).filter(Buffer.from(frames))).toString()).toBe(frames);
   });
 });
@@ -71,5 +76,20 @@ describe('summarizeJsonBody on large bodies', () => {
     const content = 'word '.repeat(5000);
     const text = JSON.stringify({ model: 'm', choices: [{ message: { content }, finish_reason: 'length' }] });
     expect(summarizeJsonBody(text, 200)).toMatchObject({ upstreamModel: 'm', finishReason: 'length', tokens: null, outputText: content });
+  });
+});
+
+describe('StreamCapture.digest', () => {
+  it('assembles in stream order even when one chunk is malformed', () => {
+    const c = new StreamCapture('chat', false);
+    const data = [
+      chunk({ id: 'c', model: 'm', choices: [{ index: 0, delta: { content: 'a' } }] }),
+      'data: {not json\n\n',
+      chunk({ id: 'c', model: 'm', choices: [{ index: 0, delta: { content: 'b' }, finish_reason: 'stop' }] }),
+    ].join('');
+    c.observe(Buffer.from(data));
+    c.digest();
+    expect(c.assembler.outputText()).toBe('ab');
+    expect(c.assembler.finishReason).toBe('stop');
   });
 });

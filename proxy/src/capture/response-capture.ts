@@ -155,6 +155,19 @@ export class StreamCapture {
     const q = this.queue;
     if (q.length === 0) return;
     this.queue = [];
+    if (q.length > 1) {
+      // One parse of a JSON array costs less than a parse call per chunk.
+      let values: unknown[] | null = null;
+      try {
+        values = JSON.parse(`[${q.join(',')}]`) as unknown[];
+      } catch {
+        // Some chunk is malformed: fall through to one parse each.
+      }
+      if (values && values.length === q.length) {
+        for (const v of values) this.assembler.add(v);
+        return;
+      }
+    }
     for (const item of q) {
       try {
         this.assembler.add(JSON.parse(item));

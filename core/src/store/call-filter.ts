@@ -1,0 +1,85 @@
+// One filter over llm_calls, shared by the explorer, exports and the spike drill-down, turned
+// into a WHERE clause whose every value is a typed `{name:Type}` parameter. Column names are
+// fixed strings here; nothing a user typed is ever part of the SQL text.
+
+export interface ExplorerFilter {
+  /** UTC ISO-8601 bounds: from inclusive, to exclusive. */
+  from?: string | undefined;
+  to?: string | undefined;
+  model?: string | undefined;
+  provider?: string | undefined;
+  /** Matches the key id or the key name. */
+  key?: string | undefined;
+  team?: string | undefined;
+  user?: string | undefined;
+  status?: 'ok' | 'error' | undefined;
+  errorType?: string | undefined;
+  cacheHit?: boolean | undefined;
+  stream?: boolean | undefined;
+  tags?: readonly (readonly [string, string])[] | undefined;
+  traceId?: string | undefined;
+  sessionId?: string | undefined;
+  costMin?: number | undefined;
+  costMax?: number | undefined;
+  latencyMin?: number | undefined;
+  latencyMax?: number | undefined;
+  /** Case-sensitive substring of the request or response body. */
+  text?: string | undefined;
+}
+
+export interface SqlWhere {
+  /** `WHERE …` or the empty string. */
+  sql: string;
+  params: Record<string, unknown>;
+}
+
+/** ClickHouse's DateTime64 text form for an ISO instant (it rejects the `T`/`Z` form). */
+export function chTime(iso: string): string {
+  return new Date(iso).toISOString().replace('T', ' ').replace('Z', '');
+}
+
+/** `%…%` LIKE pattern matching `s` literally (LIKE's own metacharacters escaped). */
+export function likeContains(s: string): string {
+  return `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** The definition of an error used everywhere (explorer, rollups, exports). */
+export const IS_ERROR_SQL = `(status >= 400 OR outcome = 'error')`;
+
+export function callWhere(f: ExplorerFilter, prefix = 'f_'): SqlWhere {
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
+  const p = (name: string, type: string, value: unknown): string => {
+    params[prefix + name] = value;
+    return `{${prefix}${name}:${type}}`;
+  };
+  if (f.from) where.push(`started_at >= ${p('from', "DateTime64(3, 'UTC')", chTime(f.from))}`);
+  if (f.to) where.push(`started_at < ${p('to', "DateTime64(3, 'UTC')", chTime(f.to))}`);
+  if (f.model) where.push(`requested_model = ${p('model', 'String', f.model)}`);
+  if (f.provider) where.push(`provider = ${p('provider', 'String', f.provider)}`);
+  if (f.key) {
+    const k = p('key', 'String', f.key);
+    where.push(`(key_id = ${k} OR key_name = ${k})`);
+  }
+  if (f.team) where.push(`team = ${p('team', 'String', f.team)}`);
+  if (f.user) where.push(`user = ${p('user', 'String', f.user)}`);
+  if (f.status === 'ok') where.push(`NOT ${IS_ERROR_SQL}`);
+  if (f.status === 'error') where.push(IS_ERROR_SQL);
+  if (f.errorType) where.push(`error_type = ${p('error_type', 'String', f.errorType)}`);
+  if (f.cacheHit !== undefined) where.push(`cache_hit = ${p('cache_hit', 'Bool', f.cacheHit)}`);
+  if (f.stream !== undefined) where.push(`stream = ${p('stream', 'Bool', f.stream)}`);
+  (f.tags ?? []).forEach(([k, v], i) => {
+    where.push(`tags[${p(`tk${i}`, 'String', k)}] = ${p(`tv${i}`, 'String', v)}`);
+  });
+  if (f.traceId) where.push(`trace_id = ${p('trace', 'String', f.traceId)}`);
+  if (f.sessionId) where.push(`session_id = ${p('session', 'String', f.sessionId)}`);
+  if (f.costMin !== undefined) where.push(`cost_usd >= ${p('cost_min', 'Float64', f.costMin)}`);
+  if (f.costMax !== undefined) where.push(`cost_usd <= ${p('cost_max', 'Float64', f.costMax)}`);
+  if (f.latencyMin !== undefined) where.push(`latency_ms >= ${p('lat_min', 'Float64', f.latencyMin)}`);
+  if (f.latencyMax !== undefined) where.push(`latency_ms <= ${p('lat_max', 'Float64', f.latencyMax)}`);
+  if (f.text) {
+    const q = p('text', 'String', likeContains(f.text));
+    where.push(`(request_body LIKE ${q} OR response_body LIKE ${q})`);
+  }
+  return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
+}

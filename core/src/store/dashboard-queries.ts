@@ -1,0 +1,129 @@
+// Spend and latency dashboards: read only the per-minute rollups (llm_calls_1m, migration
+// 0003), never the raw table, so a 30-day view over millions of calls merges a few thousand
+// rows per series. Percentiles are merged t-digest states, computed in ClickHouse.
+import { z } from 'zod';
+import type { Store } from './client.ts';
+import { chTime } from './call-filter.ts';
+
+/** Dimensions a chart may be split by, mapped to fixed SQL (never user text). */
+export const SPEND_GROUPS = {
+  model: 'model',
+  key: "if(key_name != '', key_name, key_id)",
+  team: 'team',
+} as const;
+export type SpendGroup = keyof typeof SPEND_GROUPS;
+
+export const LATENCY_GROUPS = { model: 'model', provider: 'provider' } as const;
+export type LatencyGroup = keyof typeof LATENCY_GROUPS;
+
+export interface RangeQuery {
+  /** UTC ISO bounds: from inclusive, to exclusive. */
+  from: string;
+  to: string;
+  /** Bucket width in seconds (a multiple of 60; the rollup grain is one minute). */
+  bucketSeconds: number;
+}
+
+const Num = z.coerce.number();
+/** Percentile arrays: NaN/null when a bucket had no value (e.g. no streamed call for TTFT). */
+const Quantiles = z.array(z.union([z.number(), z.null(), z.string()]).transform((v) => {
+  const n = v === null ? NaN : Number(v);
+  return Number.isFinite(n) ? n : null;
+}));
+const BucketTime = z.string().transform((s) => (s.includes('T') ? s : `${s.replace(' ', 'T')}Z`));
+
+function bucketSeconds(b: number): number {
+  return Math.max(60, Math.round(b / 60) * 60);
+}
+
+const RANGE_WHERE = `minute >= toStartOfMinute({from:DateTime64(3, 'UTC')}) AND minute < {to:DateTime64(3, 'UTC')}`;
+const BUCKET_SQL = `toDateTime(intDiv(toUInt32(minute), {bucket:UInt32}) * {bucket:UInt32}, 'UTC')`;
+
+export const SpendPoint = z.object({ bucket: BucketTime, grp: z.string(), cost_usd: Num, calls: Num });
+export type SpendPoint = z.infer<typeof SpendPoint>;
+
+export async function spendSeries(store: Store, q: RangeQuery & { by: SpendGroup }): Promise<SpendPoint[]> {
+  const rs = await store.client.query({
+    query: `SELECT ${BUCKET_SQL} AS bucket, ${SPEND_GROUPS[q.by]} AS grp, sum(cost_usd) AS cost_usd, sum(calls) AS calls
+            FROM ${store.database}.llm_calls_1m
+            WHERE ${RANGE_WHERE}
+            GROUP BY bucket, grp
+            ORDER BY bucket, grp`,
+    query_params: { from: chTime(q.from), to: chTime(q.to), bucket: bucketSeconds(q.bucketSeconds) },
+    format: 'JSONEachRow',
+  });
+  return z.array(SpendPoint).parse(await rs.json());
+}
+
+export const SpendTotal = z.object({
+  grp: z.string(),
+  cost_usd: Num,
+  calls: Num,
+  errors: Num,
+  input_tokens: Num,
+  output_tokens: Num,
+  unpriced: Num,
+});
+export type SpendTotal = z.infer<typeof SpendTotal>;
+
+/** Top spenders over the range for one dimension. */
+export async function spendTop(store: Store, q: Omit<RangeQuery, 'bucketSeconds'> & { by: SpendGroup; limit?: number }): Promise<SpendTotal[]> {
+  const rs = await store.client.query({
+    query: `SELECT ${SPEND_GROUPS[q.by]} AS grp, sum(cost_usd) AS cost_usd, sum(calls) AS calls, sum(errors) AS errors,
+                   sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(unpriced) AS unpriced
+            FROM ${store.database}.llm_calls_1m
+            WHERE ${RANGE_WHERE}
+            GROUP BY grp
+            ORDER BY cost_usd DESC, calls DESC, grp
+            LIMIT {limit:UInt32}`,
+    query_params: { from: chTime(q.from), to: chTime(q.to), limit: Math.min(Math.max(q.limit ?? 10, 1), 100) },
+    format: 'JSONEachRow',
+  });
+  return z.array(SpendTotal).parse(await rs.json());
+}
+
+export const LatencyPoint = z.object({
+  bucket: BucketTime,
+  grp: z.string(),
+  calls: Num,
+  errors: Num,
+  latency: Quantiles,
+  ttft: Quantiles,
+});
+export type LatencyPoint = z.infer<typeof LatencyPoint>;
+
+const LATENCY_AGGS = `sum(calls) AS calls, sum(errors) AS errors,
+  quantilesTDigestMerge(0.5, 0.95, 0.99)(latency_q) AS latency,
+  quantilesTDigestMerge(0.5, 0.95, 0.99)(ttft_q) AS ttft`;
+
+/** p50/p95/p99 of latency and TTFT, calls and errors, per bucket and model or provider. */
+export async function latencySeries(store: Store, q: RangeQuery & { by: LatencyGroup }): Promise<LatencyPoint[]> {
+  const rs = await store.client.query({
+    query: `SELECT ${BUCKET_SQL} AS bucket, ${LATENCY_GROUPS[q.by]} AS grp, ${LATENCY_AGGS}
+            FROM ${store.database}.llm_calls_1m
+            WHERE ${RANGE_WHERE}
+            GROUP BY bucket, grp
+            ORDER BY bucket, grp`,
+    query_params: { from: chTime(q.from), to: chTime(q.to), bucket: bucketSeconds(q.bucketSeconds) },
+    format: 'JSONEachRow',
+  });
+  return z.array(LatencyPoint).parse(await rs.json());
+}
+
+export const LatencyTotal = LatencyPoint.omit({ bucket: true });
+export type LatencyTotal = z.infer<typeof LatencyTotal>;
+
+/** The same percentiles over the whole range, one row per model or provider. */
+export async function latencyTotals(store: Store, q: Omit<RangeQuery, 'bucketSeconds'> & { by: LatencyGroup }): Promise<LatencyTotal[]> {
+  const rs = await store.client.query({
+    query: `SELECT ${LATENCY_GROUPS[q.by]} AS grp, ${LATENCY_AGGS}
+            FROM ${store.database}.llm_calls_1m
+            WHERE ${RANGE_WHERE}
+            GROUP BY grp
+            ORDER BY calls DESC, grp
+            LIMIT 100`,
+    query_params: { from: chTime(q.from), to: chTime(q.to) },
+    format: 'JSONEachRow',
+  });
+  return z.array(LatencyTotal).parse(await rs.json());
+}
