@@ -84,9 +84,17 @@ function stamped(stampFile, inputs, action) {
 export function toolchain() {
   const node = ensureNode();
   const pnpm = ensurePnpm();
+  // Scripts in package.json call `pnpm`; a shim keeps it on PATH without a global install.
+  const binDir = join(RUNTIME, 'bin');
+  const shim = join(binDir, 'pnpm');
+  const shimText = `#!/bin/sh\nexec "${node}" "${pnpm}" "$@"\n`;
+  if (!existsSync(shim) || readFileSync(shim, 'utf8') !== shimText) {
+    mkdirSync(binDir, { recursive: true });
+    writeFileSync(shim, shimText, { mode: 0o755 });
+  }
   const env = {
     ...process.env,
-    PATH: `${dirname(node)}:${process.env.PATH ?? ''}`,
+    PATH: `${binDir}:${dirname(node)}:${process.env.PATH ?? ''}`,
     npm_config_update_notifier: 'false',
   };
   const pnpmRun = (args, opts = {}) => run(node, [pnpm, ...args], { env, ...opts });
