@@ -148,7 +148,7 @@ function exec(cmd, args, env) {
 
 function main() {
   const [mode = 'cli', ...args] = process.argv.slice(2);
-  const { node, env, pnpmRun } = toolchain();
+  const { node, pnpm, env, pnpmRun } = toolchain();
   const nodeFlags = ['--disable-warning=ExperimentalWarning'];
   switch (mode) {
     case 'setup':
