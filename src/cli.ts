@@ -5,6 +5,7 @@ import { ConfigError, GATELOG_VERSION, createLogger, loadConfig } from '@gatelog
 import { parseStartArgs } from './args.ts';
 import { readEnv } from './env.ts';
 import { startEmbedded } from './embedded.ts';
+import { CliError, runKeysCli } from './keys-cli.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -12,6 +13,7 @@ const HELP = `gatelog ${GATELOG_VERSION} — observability-first LLM proxy
 
 Usage:
   gatelog start [--config PATH] [--port N] [--host HOST] [--data-dir DIR]
+  gatelog keys create|list|show|update|revoke ...   (gatelog keys --help)
   gatelog version
 
 Environment:
@@ -59,6 +61,9 @@ async function main(argv: string[]): Promise<void> {
   switch (cmd) {
     case 'start':
       return start(rest);
+    case 'keys':
+      process.exitCode = await runKeysCli(rest);
+      return;
     case 'version':
     case '--version':
       process.stdout.write(`${GATELOG_VERSION}\n`);
@@ -76,7 +81,10 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof ConfigError) {
+  if (err instanceof CliError) {
+    process.stderr.write(`gatelog: ${err.message}\n`);
+    process.exit(err.exitCode);
+  } else if (err instanceof ConfigError) {
     process.stderr.write(`gatelog: configuration error\n${err.message}\n`);
   } else if (err instanceof Error && 'issues' in err) {
     process.stderr.write(`gatelog: invalid environment\n${err.message}\n`);

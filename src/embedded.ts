@@ -131,6 +131,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     logger,
     registry,
     masterKey: opts.masterKey,
+    store,
     serverFactory,
     readiness: () => ({ store: true, event_log: true }),
   });

@@ -7,7 +7,17 @@ import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 
-export const PROVIDER_KINDS = ['openai', 'mock'] as const;
+/**
+ * Provider kinds. `openai` is any OpenAI-compatible server (base_url required); the presets
+ * groq … gemini are OpenAI-compatible services with a default base_url (proxy/src/providers/
+ * presets.ts); `azure` needs its resource URL; `anthropic` defaults to https://api.anthropic.com.
+ */
+export const PROVIDER_KINDS = [
+  'openai', 'azure', 'anthropic', 'mock',
+  'groq', 'mistral', 'deepseek', 'together', 'fireworks', 'openrouter', 'xai', 'ollama', 'vllm', 'lmstudio', 'gemini',
+] as const;
+/** Kinds without a default base_url. */
+const BASE_URL_REQUIRED: readonly string[] = ['openai', 'azure'];
 
 const Identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a plain identifier (letters, digits, _)');
 /** A string that may have come from a numeric-looking env value. */
@@ -26,6 +36,8 @@ export const ProviderConfig = z.object({
   latency_ms: z.number().nonnegative().default(0),
   /** Connections kept per upstream origin. */
   connections: z.number().int().positive().default(128),
+  /** Azure only: the `api-version` query parameter (default 2024-10-21). */
+  api_version: Str.optional(),
 }).strict();
 export type ProviderConfig = z.infer<typeof ProviderConfig>;
 
@@ -33,14 +45,91 @@ export const DeploymentConfig = z.object({
   provider: z.string().min(1),
   model: z.string().min(1),
   weight: z.number().positive().default(1),
+  /** Optional provider limits for this deployment (requests / tokens per minute); informational for now. */
+  rpm: z.number().int().positive().optional(),
+  tpm: z.number().int().positive().optional(),
 }).strict();
 export type DeploymentConfig = z.infer<typeof DeploymentConfig>;
 
 export const ModelAlias = z.object({
   name: Name,
   deployments: z.array(DeploymentConfig).min(1),
+  /** How a deployment is picked: weighted random (default), fewest in flight, lowest recent latency (EWMA). */
+  strategy: z.enum(['weighted', 'least-busy', 'latency']).default('weighted'),
+  /** Aliases tried in order once this alias's deployments and retries are spent. */
+  fallbacks: z.array(Name).default([]),
+  /** Aliases tried when the upstream says the prompt is longer than the model's context. */
+  context_window_fallbacks: z.array(Name).default([]),
+  /** Serve repeated identical calls to this alias from the exact-match cache (issue 5; see `cache`). */
+  cache: z.boolean().default(false),
 }).strict();
 export type ModelAlias = z.infer<typeof ModelAlias>;
+
+/** Retries, timeouts, cooldowns and keepalives of the proxy's upstream dispatch (issue 4). */
+export const RouterConfig = z.object({
+  /** Extra attempts per alias after the first one, on retryable failures (429, 5xx, 529, network, timeouts). */
+  retries: z.number().int().min(0).max(10).default(2),
+  /** Exponential backoff with full jitter between attempts on the same deployment. */
+  backoff: z.object({
+    base_ms: z.number().int().nonnegative().default(100),
+    max_ms: z.number().int().nonnegative().default(5_000),
+  }).strict().prefault({}),
+  timeouts: z.object({
+    /** TCP/TLS connect to the upstream. */
+    connect_ms: z.number().int().positive().default(10_000),
+    /** Per attempt: dispatch → first response body byte (bounded by total_ms). */
+    ttfb_ms: z.number().int().positive().default(120_000),
+    /** Longest silence between two upstream body chunks once the response is flowing. */
+    idle_ms: z.number().int().positive().default(120_000),
+    /** The whole call, every attempt and backoff included; per-try timeouts never go past it. */
+    total_ms: z.number().int().positive().default(600_000),
+  }).strict().prefault({}),
+  cooldown: z.object({
+    /** This many retryable failures within window_ms put a deployment in cooldown (0: never). */
+    failures: z.number().int().nonnegative().default(3),
+    window_ms: z.number().int().positive().default(60_000),
+    /** Skipped for this long, then one request probes it. */
+    cooldown_ms: z.number().int().positive().default(30_000),
+  }).strict().prefault({}),
+  /** SSE comment sent to the client after this much silence, so load balancers keep the stream (0: off). */
+  sse_keepalive_ms: z.number().int().nonnegative().default(15_000),
+}).strict();
+export type RouterConfig = z.infer<typeof RouterConfig>;
+
+// ---- Governance (issue 5): team budgets, response cache, shared counters, key refresh.
+
+export const TeamConfig = z.object({
+  budget_usd: z.number().positive(),
+  period: z.enum(['daily', 'weekly', 'monthly', 'none']).default('monthly'),
+}).strict();
+export type TeamConfig = z.infer<typeof TeamConfig>;
+
+export const CacheConfig = z.object({
+  /** Aliases cached without `cache: true` on their models entry. */
+  enabled_aliases: z.array(Name).default([]),
+  /** In-memory LRU bound, bytes. */
+  max_bytes: z.number().int().positive().default(64 << 20),
+  ttl_s: z.number().int().positive().default(3600),
+  /** Who may share an entry: everyone, callers with the same key, or the same team. */
+  scope: z.enum(['global', 'key', 'team']).default('global'),
+  /** Also cache calls with temperature > 0 when the alias is enabled (default: only 0 or unset). */
+  allow_sampling: z.boolean().default(false),
+}).strict();
+export type CacheConfig = z.infer<typeof CacheConfig>;
+
+export const StateConfig = z.object({
+  /** redis://… shared by every proxy for rate limits, parallel limits and budget reservations. */
+  redis: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+  /** Redis unreachable: `open` = local counters (loud metric), `closed` = refuse with 503. */
+  on_failure: z.enum(['open', 'closed']).default('open'),
+}).strict();
+export type StateConfig = z.infer<typeof StateConfig>;
+
+export const KeysConfig = z.object({
+  /** How often proxies reload virtual keys from the store (revocations apply within this). */
+  refresh_ms: z.number().int().min(100).max(5000).default(2000),
+}).strict();
+export type KeysConfig = z.infer<typeof KeysConfig>;
 
 export const PriceOverride = z.object({
   provider: z.string().min(1),
@@ -117,9 +206,21 @@ export const GatelogConfig = z.object({
   providers: z.record(Name, ProviderConfig).default({}),
   models: z.array(ModelAlias).default([]),
   pricing: z.array(PriceOverride).default([]),
+  router: RouterConfig.prefault({}),
+  /** Team budgets covering every key of the team (issue 5). */
+  teams: z.record(z.string().min(1).max(128), TeamConfig).default({}),
+  cache: CacheConfig.prefault({}),
+  state: StateConfig.prefault({}),
+  keys: KeysConfig.prefault({}),
 }).strict().superRefine((cfg, ctx) => {
   const seen = new Set<string>();
+  const aliases = new Set(cfg.models.map((m) => m.name));
   cfg.models.forEach((m, i) => {
+    for (const field of ['fallbacks', 'context_window_fallbacks'] as const) {
+      m[field].forEach((name, k) => {
+        if (!aliases.has(name)) ctx.addIssue({ code: 'custom', path: ['models', i, field, k], message: `unknown alias "${name}" (aliases: ${[...aliases].join(', ')})` });
+      });
+    }
     if (seen.has(m.name)) ctx.addIssue({ code: 'custom', path: ['models', i, 'name'], message: `duplicate alias "${m.name}"` });
     seen.add(m.name);
     m.deployments.forEach((d, j) => {
@@ -136,7 +237,7 @@ export const GatelogConfig = z.object({
     if (!(PROVIDER_KINDS as readonly string[]).includes(p.kind)) {
       ctx.addIssue({ code: 'custom', path: ['providers', name, 'kind'], message: `expected one of ${PROVIDER_KINDS.join(', ')}, got "${p.kind}"` });
     }
-    if (p.kind !== 'mock' && !p.base_url) {
+    if (BASE_URL_REQUIRED.includes(p.kind) && !p.base_url) {
       ctx.addIssue({ code: 'custom', path: ['providers', name, 'base_url'], message: 'required for this provider kind' });
     }
   }
@@ -231,8 +332,8 @@ export function defaultConfig(env: Record<string, string | undefined>): GatelogC
     providers['openai'] = { kind: 'openai', base_url: env['OPENAI_BASE_URL'] ?? 'https://api.openai.com/v1', api_key: '${OPENAI_API_KEY}' };
   }
   if (env['ANTHROPIC_API_KEY']) {
-    // Reached through Anthropic's OpenAI-compatible endpoint until the native adapter lands.
-    providers['anthropic'] = { kind: 'openai', base_url: 'https://api.anthropic.com/v1', api_key: '${ANTHROPIC_API_KEY}' };
+    // Native Messages API (not ANTHROPIC_BASE_URL: Claude Code users point that at gatelog itself).
+    providers['anthropic'] = { kind: 'anthropic', base_url: 'https://api.anthropic.com', api_key: '${ANTHROPIC_API_KEY}' };
   }
   const slotted = slotVariables(JSON.stringify({ providers, models }));
   return parseConfig(JSON.parse(slotted.text), '(built-in defaults)', env, slotted.refs);

@@ -64,6 +64,8 @@ export const LlmCallEvent = z.object({
   /** USD; null when no price is known (never a fake 0). */
   cost_usd: z.number().nonnegative().nullable(),
   cache_hit: z.boolean(),
+  /** USD a cache hit saved (the original call's cost); absent or 0 otherwise (migration 0004). */
+  cache_saved_usd: z.number().nonnegative().optional(),
   ttft_ms: z.number().nonnegative().nullable(),
   latency_ms: z.number().nonnegative(),
   overhead_ms: z.number().nonnegative(),

@@ -3,7 +3,7 @@
 // (the embedded launcher mounts the UI through the root not-found handler).
 import fastify, { type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import type { Registry } from 'prom-client';
-import { createPricer, type GatelogConfig, type LlmCallEvent, type Logger } from '@gatelog/core';
+import { createPricer, type GatelogConfig, type LlmCallEvent, type Logger, type Store } from '@gatelog/core';
 import { createProviders } from './providers/registry.ts';
 import { createModelTable } from './routing/resolve.ts';
 import { createMetrics } from './metrics.ts';
@@ -11,7 +11,14 @@ import { createAuthCheck } from './auth.ts';
 import { memoizeCost } from './capture/cost.ts';
 import { openAiRoutes } from './routes/openai.ts';
 import { healthRoutes } from './routes/health.ts';
+import { anthropicRoutes } from './routes/anthropic.ts';
+import { responsesRoutes } from './routes/responses.ts';
 import type { RelayEnv } from './relay.ts';
+import { createGovernance } from './governance/runtime.ts';
+import { createGovernanceMetrics } from './governance/metrics.ts';
+import type { CounterBackend } from './governance/backend.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { clientErrorHandler } from './client-error.ts';
 
 export interface ProxyDeps {
   config: GatelogConfig;
@@ -21,6 +28,10 @@ export interface ProxyDeps {
   masterKey: string | undefined;
   serverFactory?: FastifyServerFactory;
   readiness?: () => Record<string, boolean>;
+  /** Virtual keys, budget baselines and the admin API (/admin/keys, /admin/audit) need it. */
+  store?: Store | undefined;
+  /** Shared counters for limits across proxies (Redis, from config.state.redis); default in memory. */
+  sharedState?: CounterBackend | undefined;
 }
 
 const PUBLISH_ERROR_LOG_MS = 10_000;
@@ -47,21 +58,37 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
     logger: false,
     bodyLimit: config.server.body_limit,
     return503OnClosing: true,
+    clientErrorHandler,
     ...(deps.serverFactory ? { serverFactory: deps.serverFactory } : {}),
   });
   const providers = createProviders(config);
   const table = createModelTable(config, providers.byName);
   const metrics = createMetrics(deps.registry);
   const auth = createAuthCheck(deps.masterKey);
+  const gov = await createGovernance({
+    config,
+    store: deps.store,
+    masterKey: deps.masterKey,
+    logger: deps.logger,
+    metrics: createGovernanceMetrics(deps.registry),
+    shared: deps.sharedState,
+  });
   const env: RelayEnv = {
     publish: deps.publish,
     onPublishError: publishErrorLogger(deps.logger),
     metrics,
     bodyCap: config.logging.body_cap_bytes,
     cost: memoizeCost(createPricer(config.pricing)),
+    router: config.router,
   };
   app.addHook('onClose', () => providers.close());
-  await app.register(openAiRoutes({ table, env, auth }), { prefix: '/v1' });
+  app.addHook('onClose', () => gov.stop());
+  await app.register(openAiRoutes({ table, env, auth: gov.auth.check, gov }), { prefix: '/v1' });
+  // Own scopes: /v1/messages answers in Anthropic's error shape; /v1/responses in OpenAI's.
+  const defaultAnthropic = [...providers.byName.values()].find((p) => p.kind === 'anthropic');
+  await app.register(anthropicRoutes({ table, env, auth: gov.auth.check, gov, defaultAnthropic }), { prefix: '/v1' });
+  await app.register(responsesRoutes({ table, env, auth: gov.auth.check, gov }), { prefix: '/v1' });
+  if (deps.store) await app.register(adminRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
   await app.register(healthRoutes({ registry: deps.registry, metrics, auth, readiness: deps.readiness }));
   return app;
 }

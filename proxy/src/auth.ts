@@ -1,9 +1,12 @@
-// Master-key check for /v1/* and /metrics: `Authorization: Bearer <key>` or `x-api-key: <key>`.
-// Both sides are SHA-256 digested first so the compare is constant-time whatever the lengths;
-// what the client sent is never echoed or logged.
+// Who is calling: the master key (admin), a virtual key (KeyRing), or nobody in an open proxy
+// (no master key configured). `Authorization: Bearer <key>` or `x-api-key: <key>`. The master
+// key is compared as SHA-256 digests (constant time whatever the lengths); a virtual key is
+// looked up by its hash. What the client sent is never echoed or logged.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { ProxyError } from './errors.ts';
+import { ProxyError, type OpenAiErrorType } from './errors.ts';
+import { presentedKey as presentedRaw, type KeyRing, type VirtualKey } from './governance/keys.ts';
+import type { Refusal } from './governance/refusal.ts';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
@@ -18,15 +21,72 @@ export function presentedKey(h: IncomingHttpHeaders): string | undefined {
 /** Returns the 401 to answer with, or null when the key is right. */
 export type AuthCheck = (h: IncomingHttpHeaders) => ProxyError | null;
 
-/** null when no master key is configured (open proxy). */
+const missingKey = (): ProxyError =>
+  new ProxyError(401, 'invalid_api_key', 'Missing API key. Send it as "Authorization: Bearer <key>" or "x-api-key: <key>".', 'authentication_error');
+
+/** Master key only (for /metrics); null when no master key is configured (open proxy). */
 export function createAuthCheck(masterKey: string | undefined): AuthCheck | null {
   if (masterKey === undefined || masterKey === '') return null;
   const expected = digest(masterKey);
   return (h): ProxyError | null => {
     const key = presentedKey(h);
-    if (key === undefined) {
-      return new ProxyError(401, 'invalid_api_key', 'Missing API key. Send it as "Authorization: Bearer <key>" or "x-api-key: <key>".', 'authentication_error');
-    }
+    if (key === undefined) return missingKey();
     return timingSafeEqual(digest(key), expected) ? null : new ProxyError(401, 'invalid_api_key', 'Incorrect API key provided.', 'authentication_error');
+  };
+}
+
+export type Caller = { kind: 'master' } | { kind: 'open' } | { kind: 'key'; key: VirtualKey };
+
+/** A governance refusal as the OpenAI-shaped error the surfaces answer with. */
+export function refusalError(r: Refusal): ProxyError {
+  // The governance codes keep their meaning; `missing_api_key` is answered as OpenAI does.
+  const code = r.code === 'missing_api_key' ? 'invalid_api_key' : r.code;
+  return new ProxyError(r.status, code, r.message, r.type as OpenAiErrorType);
+}
+
+export interface CallerAuth {
+  /** Identify the caller, or the error to answer with. */
+  identify(h: IncomingHttpHeaders, now: number): Caller | ProxyError;
+  /** Same, as an onRequest-style check: remembers the caller for `callerOf(headers)`. */
+  check: AuthCheck;
+  callerOf(h: IncomingHttpHeaders): Caller | undefined;
+}
+
+/**
+ * Master key or virtual key. Without a master key the proxy is open: requests without a key
+ * (or with a key we do not know) pass as `open`, but a known virtual key is still identified,
+ * limited and refused when revoked or expired.
+ */
+export function createCallerAuth(masterKey: string | undefined, ring: KeyRing, now: () => number = Date.now): CallerAuth {
+  const expected = masterKey ? digest(masterKey) : undefined;
+  // Keyed by the request's headers object: the hook and the handler see the same object, and
+  // the entry goes away with the request.
+  const callers = new WeakMap<IncomingHttpHeaders, Caller>();
+  const MASTER: Caller = { kind: 'master' };
+  const OPEN: Caller = { kind: 'open' };
+
+  const identify = (h: IncomingHttpHeaders, t: number): Caller | ProxyError => {
+    const raw = presentedRaw(h);
+    if (expected && raw !== undefined) {
+      const k = presentedKey(h);
+      if (k !== undefined && timingSafeEqual(digest(k), expected)) return MASTER;
+    }
+    if (!expected && (raw === undefined || raw === '')) return OPEN;
+    const r = ring.authenticate(raw, t);
+    if (r.ok) return { kind: 'key', key: r.value };
+    if (!expected && r.refusal.code !== 'key_revoked' && r.refusal.code !== 'key_expired') return OPEN;
+    if (raw === undefined || raw === '') return missingKey();
+    return refusalError(r.refusal);
+  };
+
+  return {
+    identify,
+    check(h) {
+      const c = identify(h, now());
+      if (c instanceof ProxyError) return c;
+      callers.set(h, c);
+      return null;
+    },
+    callerOf: (h) => callers.get(h),
   };
 }

@@ -7,7 +7,13 @@ export type OpenAiErrorType =
   | 'authentication_error'
   | 'not_found_error'
   | 'server_error'
-  | 'upstream_error';
+  | 'upstream_error'
+  // Governance refusals (issue 5): keys, budgets, rate limits, shared state.
+  | 'permission_error'
+  | 'budget_exceeded'
+  | 'requests'
+  | 'tokens'
+  | 'service_unavailable';
 
 export class ProxyError extends Error {
   override readonly name = 'ProxyError';

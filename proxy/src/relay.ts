@@ -5,20 +5,29 @@
 import type { ServerResponse, OutgoingHttpHeaders, IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
-import type { LlmCallEvent } from '@gatelog/core';
+import { RouterConfig, type LlmCallEvent } from '@gatelog/core';
 import { ProxyError, classifyUpstreamError } from './errors.ts';
 import { toEvent, type CallRecord, type EventEnv } from './capture/call-record.ts';
-import { StreamCapture, summarizeJsonBody } from './capture/response-capture.ts';
-import { estimateTokens, estimateTokensNow, tokensFromUsage } from './capture/usage.ts';
+import { StreamCapture, captureKind, summarizeJsonBody } from './capture/response-capture.ts';
+import { estimateTokens, estimateTokensNow, tokensFromUsage, type Tokens } from './capture/usage.ts';
 import type { Provider, UpstreamResponse } from './providers/types.ts';
 import type { ProxyMetrics } from './metrics.ts';
+import { dispatch, type Dispatched } from './routing/dispatch.ts';
+import type { AttemptPlan } from './routing/plan.ts';
+import type { DeploymentState } from './routing/deployment-state.ts';
+import { KEEPALIVE, StreamWatchdog } from './routing/stream-watchdog.ts';
+import { openAiStreamError, type StreamErrorEvent } from './routing/stream-error.ts';
 
 export interface RelayEnv extends EventEnv {
   publish: (e: LlmCallEvent) => void;
   /** Called when building or publishing an event throws (throttled by the caller). */
   onPublishError: (err: unknown, requestId: string) => void;
   metrics: ProxyMetrics;
+  /** Retries, timeouts, keepalives (issue 4); default: the config defaults. */
+  router?: RouterConfig;
 }
+
+const DEFAULT_ROUTER = RouterConfig.parse({});
 
 export interface RelayInput {
   rec: CallRecord;
@@ -30,13 +39,23 @@ export interface RelayInput {
   json: Record<string, unknown>;
   /** The proxy added stream_options.include_usage: withhold the usage-only chunk. */
   dropUsageChunk: boolean;
+  /** Routing (issue 4): retries, fallbacks and the deadline; absent = one attempt on `provider`. */
+  plan?: AttemptPlan;
+  /** The SSE event that ends a stream broken after its first byte (default: OpenAI's shape). */
+  streamError?: StreamErrorEvent;
+  /** Client headers for the adapter (UpstreamCall.headers). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 const isEventStream = (ct: string | undefined): boolean => ct !== undefined && ct.startsWith('text/event-stream');
 
 /** Upstream response headers worth passing to the client (request ids, rate limits). */
 function passHeader(name: string): boolean {
-  return name === 'x-request-id' || name === 'retry-after' || name.startsWith('openai-') || name.startsWith('x-ratelimit-');
+  return (
+    name === 'x-request-id' || name === 'retry-after' || name.startsWith('openai-') || name.startsWith('x-ratelimit-') ||
+    // Anthropic: request-id, anthropic-ratelimit-*, anthropic-organization-id; ours: x-gatelog-tokens-estimated.
+    name === 'request-id' || name.startsWith('anthropic-') || name === 'x-gatelog-tokens-estimated'
+  );
 }
 
 function clientHeaders(up: IncomingHttpHeaders, requestId: string, sse: boolean): OutgoingHttpHeaders {
@@ -55,8 +74,11 @@ function publishSafely(env: RelayEnv, rec: CallRecord, route: string, count = fa
   let event: LlmCallEvent;
   try {
     event = toEvent(rec, env, tEnd);
+    // Governance (issue 5): settle budget/rate reservations, fill the cache. Never throws; idempotent.
+    rec.onEvent?.(event);
     env.publish(event);
   } catch (err) {
+    rec.onEvent?.(null);
     // Never fail the client's call because recording failed.
     env.onPublishError(err, rec.requestId);
     return;
@@ -73,11 +95,21 @@ function publishSafely(env: RelayEnv, rec: CallRecord, route: string, count = fa
 export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInput): Promise<void> {
   const { rec, provider, route } = input;
   const res: ServerResponse = reply.raw;
-  const ac = new AbortController();
+  /** Aborted when the client leaves: the attempt in flight, or the wait before the next one. */
+  let current: AbortController | null = null;
   let up: UpstreamResponse | null = null;
+  /** The deployment answering (its in-flight slot is held until the response ends). */
+  let state: DeploymentState | null = null;
+  let dog: StreamWatchdog | null = null;
+  const endAttempt = (): void => {
+    state?.end();
+    state = null;
+  };
   let done = false;
   let capture: StreamCapture | null = null;
   let chunks: Buffer[] | null = null;
+  /** Tokens the adapter read from the upstream (translated calls), preferred over captured ones. */
+  let reported: (() => Tokens | null) | undefined;
 
   const responseText = (): string => {
     capture?.digest();
@@ -89,66 +121,109 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
     if (done || res.writableEnded) return;
     done = true;
     rec.tUpstreamEnd = performance.now();
-    ac.abort();
+    current?.abort();
     up?.body.destroy();
+    dog?.stop();
+    endAttempt();
     rec.outcome = 'client_aborted';
     rec.errorType = 'client_aborted';
     rec.errorClass = 'client_aborted';
     if (!res.headersSent) rec.status = 499;
     rec.responseBody = responseText();
     if (capture) applyStreamSummary(rec, capture);
+    applyReported(rec, reported);
     publishSafely(env, rec, route, true);
   };
   res.on('close', onClientClose);
 
-  rec.tDispatch = performance.now();
+  const rt = env.router ?? DEFAULT_ROUTER;
+  let d: Dispatched;
   try {
-    up = await provider.call({ api: rec.api, model: rec.deploymentModel, body: input.upstreamBody, json: input.json, stream: rec.stream, signal: ac.signal });
+    d = await dispatch(rt, env.metrics, { rec, provider, plan: input.plan ?? null, upstreamBody: input.upstreamBody, json: input.json, headers: input.headers }, {
+      gone: () => done,
+      current: (c) => {
+        current = c;
+      },
+    });
   } catch (err) {
+    // The adapter refused the call before sending anything (untranslatable input): the client's 4xx.
     if (done) {
       reply.hijack();
       return;
     }
     done = true;
     res.off('close', onClientClose);
-    const f = classifyUpstreamError(err);
+    throw err;
+  }
+  if (d.kind === 'gone') {
+    // The client left while we waited for an upstream; the abort already recorded the call.
+    reply.hijack();
+    return;
+  }
+  if (d.kind === 'failed') {
+    done = true;
+    res.off('close', onClientClose);
+    const f = d.r;
     rec.tUpstreamEnd = performance.now();
     rec.status = f.status;
+    if (f.response) {
+      // Nothing else to try: the upstream's own error answer, passed on unchanged.
+      reply.hijack();
+      rec.tFirstByte = performance.now();
+      res.writeHead(f.status, clientHeaders(f.response.headers, rec.requestId, false));
+      complete(env, rec, route, res, null, [f.response.body], input.json);
+      return;
+    }
     rec.outcome = 'error';
     rec.errorType = f.errorClass;
     rec.errorClass = f.errorClass;
     rec.errorMessage = f.message;
     publishSafely(env, rec, route);
-    throw new ProxyError(f.status, f.errorClass, `${f.message} from provider ${provider.name}`, 'upstream_error');
+    throw new ProxyError(f.status, f.errorClass, `${f.message} from provider ${rec.provider}`, 'upstream_error');
   }
-  if (done) {
-    // The client left while we waited for headers; the abort already recorded the call.
-    up.body.destroy();
-    reply.hijack();
-    return;
-  }
+  up = d.r.up;
+  state = d.state;
 
   reply.hijack();
   const body: Readable = up.body;
   const status = up.status;
   rec.status = status;
+  if (up.upstreamApi) rec.upstreamApi = up.upstreamApi;
+  reported = up.tokens;
   // An upstream may answer a stream request with plain JSON (or an error): capture it as such.
   const sse = rec.stream && status < 300 && isEventStream(up.headers['content-type']);
-  if (sse) capture = new StreamCapture(rec.api === 'openai.completions' ? 'completions' : 'chat', input.dropUsageChunk);
+  if (sse) capture = new StreamCapture(captureKind(rec.api), input.dropUsageChunk);
   else chunks = [];
   const filtering = sse && input.dropUsageChunk;
   res.writeHead(status, clientHeaders(up.headers, rec.requestId, sse));
 
+  /** The last write ended an SSE event: a keepalive comment can go in without splitting one. */
+  let atBoundary = true;
+  dog = new StreamWatchdog(
+    {
+      idleMs: rt.timeouts.idle_ms,
+      deadline: input.plan?.deadline ?? rec.t0 + rt.timeouts.total_ms,
+      keepaliveMs: sse ? rt.sse_keepalive_ms : 0,
+      keepalive: () => {
+        if (atBoundary && !done) res.write(KEEPALIVE);
+      },
+      onTimeout: (cls, message) => broke(cls, message),
+    },
+    performance.now(),
+  );
+
   const write = (buf: Buffer): void => {
     if (rec.tFirstByte === 0) rec.tFirstByte = performance.now();
+    if (sse) atBoundary = endsEvent(buf);
     if (!res.write(buf)) {
       body.pause();
       res.once('drain', () => body.resume());
     }
   };
 
-  body.on('data', (chunk: Buffer) => {
+  const onData = (chunk: Buffer): void => {
     if (done) return;
+    dog!.lastChunk = performance.now();
     if (filtering) {
       const out = capture!.filter(chunk);
       if (out.length === 1) write(out[0]!);
@@ -160,34 +235,67 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
       else chunks!.push(chunk);
     }
     capture?.digest();
-  });
+  };
 
-  body.on('error', (err: unknown) => {
+  /** The upstream broke after the client got its first byte: no retry is possible any more. */
+  function broke(errorClass: string, message: string): void {
     if (done) return;
     done = true;
+    dog?.stop();
+    endAttempt();
+    body.destroy();
     rec.tUpstreamEnd = performance.now();
-    const f = classifyUpstreamError(err);
     rec.outcome = 'partial';
-    rec.errorType = f.errorClass;
-    rec.errorClass = f.errorClass;
-    rec.errorMessage = `${f.message} mid-response`;
+    rec.errorType = errorClass;
+    rec.errorClass = errorClass;
+    rec.errorMessage = message;
     rec.responseBody = responseText();
     if (capture) applyStreamSummary(rec, capture);
-    publishSafely(env, rec, route, true);
-    // The client must see a broken response, not a clean end of a truncated one.
-    res.destroy();
+    applyReported(rec, reported);
+    publishSafely(env, rec, route, !sse);
+    // The client must see a broken response, not a clean end of a truncated one: a stream ends
+    // with an error event in its API's shape; a plain body can only be cut.
+    if (sse) res.end((input.streamError ?? openAiStreamError)(errorClass, message));
+    else res.destroy();
+  }
+
+  body.on('error', (err: unknown) => {
+    const f = classifyUpstreamError(err);
+    broke(f.errorClass, `${f.message} mid-response`);
   });
 
-  body.on('end', () => {
+  const onEnd = (): void => {
     if (done) return;
+    dog?.stop();
+    endAttempt();
     rec.tUpstreamEnd = performance.now();
     if (capture) {
       const tail = capture.end();
       if (filtering) for (const b of tail) write(b);
     }
     done = true;
-    complete(env, rec, route, res, capture, chunks, input.json);
-  });
+    complete(env, rec, route, res, capture, chunks, input.json, reported);
+  };
+
+  body.on('end', onEnd);
+  if (d.r.first) onData(d.r.first);
+  if (d.r.ended) onEnd();
+  else {
+    body.on('data', onData);
+    body.resume();
+  }
+}
+
+/** Whether a write ends on an SSE event boundary (blank line, LF or CRLF). */
+function endsEvent(buf: Buffer): boolean {
+  const n = buf.length;
+  if (n < 2 || buf[n - 1] !== 0x0a) return false;
+  return buf[n - 2] === 0x0a || (n >= 4 && buf[n - 2] === 0x0d && buf[n - 3] === 0x0a);
+}
+
+function applyReported(rec: CallRecord, reported: (() => Tokens | null) | undefined): void {
+  const t = reported?.();
+  if (t) rec.tokens = t;
 }
 
 function applyStreamSummary(rec: CallRecord, capture: StreamCapture): void {
@@ -206,6 +314,7 @@ function complete(
   capture: StreamCapture | null,
   chunks: Buffer[] | null,
   json: Record<string, unknown>,
+  reported?: () => Tokens | null,
 ): void {
   let estimateFrom: string | null = null;
   if (capture) {
@@ -214,9 +323,15 @@ function complete(
     applyStreamSummary(rec, capture);
     if (!a.usage) estimateFrom = a.outputText();
     rec.outcome = 'success';
+    if (!capture.sawDone && !a.finishReason) {
+      // Ended cleanly at the transport but not at the protocol: no [DONE], no finish reason.
+      rec.outcome = 'partial';
+      rec.errorType = rec.errorClass = 'upstream_stream_incomplete';
+      rec.errorMessage = 'stream ended without [DONE] or a finish reason';
+    }
   } else {
     rec.responseBody = chunks ? Buffer.concat(chunks).toString('utf8') : '';
-    const s = summarizeJsonBody(rec.responseBody, rec.status);
+    const s = summarizeJsonBody(rec.responseBody, rec.status, captureKind(rec.api));
     rec.upstreamModel = s.upstreamModel;
     rec.finishReason = s.finishReason;
     if (s.tokens) rec.tokens = s.tokens;
@@ -229,6 +344,11 @@ function complete(
       rec.outcome = 'success';
       if (!s.tokens && rec.status < 300) estimateFrom = s.outputText;
     }
+  }
+  const t = reported?.();
+  if (t) {
+    rec.tokens = t;
+    estimateFrom = null;
   }
   if (estimateFrom !== null) {
     const now = estimateTokensNow(json, estimateFrom);

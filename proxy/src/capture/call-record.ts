@@ -1,6 +1,6 @@
 // Per-call state gathered while a call is relayed, and the one function that turns it into
 // the core LlmCallEvent. Timings are performance.now() milliseconds relative to arrival.
-import { EVENT_SCHEMA_VERSION, GATELOG_VERSION, capBody, type LlmCallEvent, type Outcome } from '@gatelog/core';
+import { EVENT_SCHEMA_VERSION, GATELOG_VERSION, capBody, type Attempt, type LlmCallEvent, type Outcome } from '@gatelog/core';
 import type { RequestMeta } from './request-meta.ts';
 import type { Tokens } from './usage.ts';
 import type { CostFn } from './cost.ts';
@@ -18,9 +18,15 @@ export interface CallRecord {
   tFirstByte: number;
   /** performance.now() when the upstream finished (or failed, or was aborted). */
   tUpstreamEnd: number;
+  /** Routing (issue 4): performance.now() when the last attempt was dispatched (default tDispatch). */
+  tAttempt?: number;
+  /** Routing (issue 4): failed attempts before the last one (retries, fallbacks), in order. */
+  priorAttempts?: Attempt[];
   meta: RequestMeta;
   endpoint: string;
   api: UpstreamApi;
+  /** The API the upstream spoke when an adapter translated (default: `api`). */
+  upstreamApi?: string;
   requestedModel: string;
   provider: string;
   priceProviderId: string | undefined;
@@ -37,6 +43,16 @@ export interface CallRecord {
   tokens: Tokens;
   requestBody: string;
   responseBody: string;
+  /** Governance (issue 5): the virtual key that called, if any. */
+  caller?: { keyId: string; keyName: string; team: string } | undefined;
+  /** Served from the response cache; `cacheSavedUsd` is what the original call cost. */
+  cacheHit?: boolean | undefined;
+  cacheSavedUsd?: number | undefined;
+  /**
+   * Called with the built event right before it is published (null if building failed):
+   * governance settles budget/limit reservations and fills the cache here.
+   */
+  onEvent?: ((e: LlmCallEvent | null) => void) | undefined;
 }
 
 export interface EventEnv {
@@ -64,12 +80,12 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     session_id: r.meta.session_id,
     user: r.meta.user,
     tags: r.meta.tags,
-    key_id: '',
-    key_name: '',
-    team: '',
+    key_id: r.caller?.keyId ?? '',
+    key_name: r.caller?.keyName ?? '',
+    team: r.caller?.team ?? '',
     endpoint: r.endpoint,
     client_api: r.api,
-    upstream_api: r.api,
+    upstream_api: r.upstreamApi ?? r.api,
     requested_model: r.requestedModel,
     provider: r.provider,
     deployment_model: model,
@@ -83,23 +99,23 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     input_tokens: r.tokens.input_tokens,
     output_tokens: r.tokens.output_tokens,
     cached_tokens: r.tokens.cached_tokens,
-    cache_creation_tokens: 0,
+    cache_creation_tokens: r.tokens.cache_creation_tokens,
     reasoning_tokens: r.tokens.reasoning_tokens,
     tokens_estimated: r.tokens.tokens_estimated,
-    cost_usd: cost,
-    cache_hit: false,
+    // A refused call or a cache hit cost nothing (not "unknown").
+    cost_usd: r.cacheHit === true || r.outcome === 'refused' ? 0 : cost,
+    cache_hit: r.cacheHit ?? false,
+    cache_saved_usd: r.cacheSavedUsd ?? 0,
     ttft_ms: r.tFirstByte > 0 ? round3(r.tFirstByte - r.t0) : null,
     latency_ms: round3(tEnd - r.t0),
     overhead_ms: round3(overhead),
-    attempts: [
-      {
-        provider: r.provider,
-        model,
-        status: r.status,
-        error_class: r.errorClass,
-        latency_ms: round3(Math.max(0, upstreamEnd - r.tDispatch)),
-      },
-    ],
+    attempts: withPrior(r.priorAttempts, {
+      provider: r.provider,
+      model,
+      status: r.status,
+      error_class: r.errorClass,
+      latency_ms: round3(Math.max(0, upstreamEnd - (r.tAttempt || r.tDispatch))),
+    }),
     request_body: req.text,
     response_body: res.text,
     request_bytes: req.bytes,
@@ -107,5 +123,7 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     truncated: req.truncated || res.truncated,
   };
 }
+
+const withPrior = (prior: Attempt[] | undefined, last: Attempt): Attempt[] => (prior && prior.length > 0 ? [...prior, last] : [last]);
 
 const round3 = (ms: number): number => Math.round(Math.max(0, ms) * 1000) / 1000;

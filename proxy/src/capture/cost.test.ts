@@ -3,7 +3,7 @@ import { createPricer } from '@gatelog/core';
 import { memoizeCost } from './cost.ts';
 import type { Tokens } from './usage.ts';
 
-const t = (input: number, output: number, cached = 0): Tokens => ({ input_tokens: input, output_tokens: output, cached_tokens: cached, reasoning_tokens: 0, tokens_estimated: false });
+const t = (input: number, output: number, cached = 0): Tokens => ({ input_tokens: input, output_tokens: output, cached_tokens: cached, cache_creation_tokens: 0, reasoning_tokens: 0, tokens_estimated: false });
 
 describe('memoizeCost', () => {
   it('returns exactly what the pricer returns, calling it once per distinct input', () => {

@@ -19,13 +19,14 @@ export function memoizeCost(pricer: Pricer, now: () => number = Date.now): CostF
       memo = new Map();
       since = ts;
     }
-    const key = `${provider}\u0000${providerId ?? ''}\u0000${model}\u0000${t.input_tokens}\u0000${t.output_tokens}\u0000${t.cached_tokens}`;
+    const key = `${provider}\u0000${providerId ?? ''}\u0000${model}\u0000${t.input_tokens}\u0000${t.output_tokens}\u0000${t.cached_tokens}\u0000${t.cache_creation_tokens}`;
     const hit = memo.get(key);
     if (hit !== undefined) return hit;
     const usd = pricer(provider, providerId, model, {
       input_tokens: t.input_tokens,
       output_tokens: t.output_tokens,
       cache_read_tokens: t.cached_tokens,
+      cache_write_tokens: t.cache_creation_tokens,
     });
     memo.set(key, usd);
     return usd;

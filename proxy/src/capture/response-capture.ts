@@ -3,7 +3,9 @@
 // proxy itself asked for usage, the usage-only chunk is recognised so it can be withheld.
 import { SseSplitter, type SseEvent } from './sse.ts';
 import { StreamAssembler, type OpenAiUsage, type StreamKind } from './assemble.ts';
-import { tokensFromUsage, type Tokens } from './usage.ts';
+import { AnthropicAssembler } from './assemble-anthropic.ts';
+import { ResponsesAssembler } from './assemble-responses.ts';
+import { NO_TOKENS, tokensFromUsage, type Tokens } from './usage.ts';
 import { scanJsonField } from './json-scan.ts';
 
 interface ErrorBody {
@@ -11,6 +13,35 @@ interface ErrorBody {
   model?: unknown;
   usage?: OpenAiUsage;
   choices?: { finish_reason?: unknown; text?: unknown; message?: { content?: unknown } }[];
+  /** Anthropic */
+  stop_reason?: unknown;
+  content?: { text?: unknown; thinking?: unknown; input?: unknown }[];
+  /** Responses */
+  status?: unknown;
+  output_text?: unknown;
+  output?: { content?: { text?: unknown }[] }[];
+}
+
+/** Wire format of a response, by the API the client spoke. */
+export type CaptureKind = StreamKind | 'anthropic' | 'anthropic_count' | 'responses' | 'embeddings';
+
+export function captureKind(api: string): CaptureKind {
+  switch (api) {
+    case 'openai.completions': return 'completions';
+    case 'openai.embeddings': return 'embeddings';
+    case 'openai.responses': return 'responses';
+    case 'anthropic.messages': return 'anthropic';
+    case 'anthropic.count_tokens': return 'anthropic_count';
+    default: return 'chat';
+  }
+}
+
+export type Assembler = StreamAssembler | AnthropicAssembler | ResponsesAssembler;
+
+function newAssembler(kind: CaptureKind): Assembler {
+  if (kind === 'anthropic') return new AnthropicAssembler();
+  if (kind === 'responses') return new ResponsesAssembler();
+  return new StreamAssembler(kind === 'completions' ? 'completions' : 'chat');
 }
 
 export interface BodySummary {
@@ -26,11 +57,11 @@ export interface BodySummary {
 /** Above this size a successful body is scanned for its few fields instead of parsed whole. */
 const SCAN_ABOVE_CHARS = 16 * 1024;
 
-function scanLargeBody(text: string): BodySummary | null {
+function scanLargeBody(text: string, kind: CaptureKind): BodySummary | null {
   const usage = scanJsonField(text, 'usage', true);
   if (!usage || typeof usage !== 'object') return null; // no usage: fall back to a full parse for the estimate
   const model = scanJsonField(text, 'model');
-  const finish = scanJsonField(text, 'finish_reason');
+  const finish = scanJsonField(text, kind === 'anthropic' ? 'stop_reason' : kind === 'responses' ? 'status' : 'finish_reason');
   return {
     upstreamModel: typeof model === 'string' ? model : '',
     finishReason: typeof finish === 'string' ? finish : '',
@@ -42,9 +73,9 @@ function scanLargeBody(text: string): BodySummary | null {
 }
 
 /** Usage, model, finish_reason or error fields of a complete JSON response body. */
-export function summarizeJsonBody(text: string, status: number): BodySummary {
+export function summarizeJsonBody(text: string, status: number, kind: CaptureKind = 'chat'): BodySummary {
   if (status < 400 && text.length > SCAN_ABOVE_CHARS) {
-    const scanned = scanLargeBody(text);
+    const scanned = scanLargeBody(text, kind);
     if (scanned) return scanned;
   }
   const out: BodySummary = { upstreamModel: '', finishReason: '', tokens: null, errorType: '', errorMessage: '', outputText: '' };
@@ -68,6 +99,12 @@ export function summarizeJsonBody(text: string, status: number): BodySummary {
   }
   if (!v) return out;
   if (typeof v.model === 'string') out.upstreamModel = v.model;
+  if (kind === 'anthropic_count') {
+    // Counting is free: no tokens were processed, and none must be estimated either.
+    out.tokens = { ...NO_TOKENS };
+    return out;
+  }
+  if (kind === 'anthropic' || kind === 'responses') return summarizeOther(v, out, kind);
   const fr = Array.isArray(v.choices) ? v.choices[0]?.finish_reason : undefined;
   if (typeof fr === 'string') out.finishReason = fr;
   if (v.usage && typeof v.usage === 'object') out.tokens = tokensFromUsage(v.usage);
@@ -76,6 +113,27 @@ export function summarizeJsonBody(text: string, status: number): BodySummary {
       const t = c?.message?.content ?? c?.text;
       if (typeof t === 'string') out.outputText += t;
     }
+  }
+  return out;
+}
+
+/** Anthropic Messages and Responses bodies: stop_reason / status, usage, and text for estimates. */
+function summarizeOther(v: ErrorBody, out: BodySummary, kind: 'anthropic' | 'responses'): BodySummary {
+  const finish = kind === 'anthropic' ? v.stop_reason : v.status;
+  if (typeof finish === 'string') out.finishReason = finish;
+  if (v.usage && typeof v.usage === 'object') {
+    out.tokens = tokensFromUsage(v.usage);
+    return out;
+  }
+  if (kind === 'anthropic' && Array.isArray(v.content)) {
+    for (const b of v.content) {
+      if (typeof b?.text === 'string') out.outputText += b.text;
+      if (typeof b?.thinking === 'string') out.outputText += b.thinking;
+      if (b?.input !== undefined) out.outputText += JSON.stringify(b.input);
+    }
+  } else if (typeof v.output_text === 'string') out.outputText = v.output_text;
+  else if (Array.isArray(v.output)) {
+    for (const o of v.output) for (const c of Array.isArray(o?.content) ? o.content : []) if (typeof c?.text === 'string') out.outputText += c.text;
   }
   return out;
 }
@@ -104,7 +162,7 @@ export function stripUsageNull(raw: Buffer): Buffer {
  * relay calls after writing, so capture never delays a chunk on its way to the client.
  */
 export class StreamCapture {
-  readonly assembler: StreamAssembler;
+  readonly assembler: Assembler;
   /** Whether the usage-only chunk must be withheld from the client (the proxy asked for it). */
   readonly dropUsageChunk: boolean;
   sawDone = false;
@@ -112,8 +170,8 @@ export class StreamCapture {
   /** `data:` payloads not yet parsed, in stream order. */
   private queue: string[] = [];
 
-  constructor(kind: StreamKind, dropUsageChunk: boolean) {
-    this.assembler = new StreamAssembler(kind);
+  constructor(kind: CaptureKind, dropUsageChunk: boolean) {
+    this.assembler = newAssembler(kind);
     this.dropUsageChunk = dropUsageChunk;
   }
 

@@ -1,24 +1,70 @@
-// Token counts for the event: OpenAI usage fields mapped to our columns, or — when the
-// upstream reported none — an estimate with gpt-tokenizer (loaded lazily: it is large and
-// only needed for upstreams that do not report usage).
+// Token counts for the event: the usage an upstream reported (OpenAI chat, Anthropic Messages
+// or OpenAI Responses shape) mapped to our columns, or — when the upstream reported none — an
+// estimate with gpt-tokenizer (loaded lazily: it is large and only needed for upstreams that
+// do not report usage).
 import type { OpenAiUsage } from './assemble.ts';
 
 export interface Tokens {
   input_tokens: number;
   output_tokens: number;
+  /** Input tokens read from the provider's prompt cache (included in input_tokens). */
   cached_tokens: number;
+  /** Input tokens written to the provider's prompt cache (included in input_tokens; Anthropic). */
+  cache_creation_tokens: number;
   reasoning_tokens: number;
   tokens_estimated: boolean;
 }
 
 const nonNeg = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
 
-export function tokensFromUsage(u: OpenAiUsage): Tokens {
+type UsageObject = OpenAiUsage & Record<string, unknown>;
+
+const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' ? (v as Record<string, unknown>) : {});
+
+/**
+ * Any usage object an upstream reports, by its shape:
+ * - OpenAI chat/completions (`prompt_tokens`): cached tokens are part of prompt_tokens. When
+ *   `total_tokens` exceeds prompt + completion, the difference is reasoning the upstream billed
+ *   but left out of completion_tokens (Gemini's OpenAI endpoint reports thoughts that way).
+ * - Anthropic (`input_tokens` without `input_tokens_details`): input_tokens excludes cache reads
+ *   and writes, so they are added back (our input_tokens is the whole prompt).
+ * - OpenAI Responses (`input_tokens` with `input_tokens_details`): cached are part of input.
+ */
+export function tokensFromUsage(raw: OpenAiUsage | Record<string, unknown>): Tokens {
+  const u = raw as UsageObject;
+  if (u.prompt_tokens !== undefined || u.completion_tokens !== undefined) {
+    const prompt = nonNeg(u.prompt_tokens);
+    const completion = nonNeg(u.completion_tokens);
+    let reasoning = nonNeg(u.completion_tokens_details?.reasoning_tokens);
+    const hidden = nonNeg(u.total_tokens) - prompt - completion;
+    if (hidden > 0) reasoning = Math.max(reasoning, hidden);
+    return {
+      input_tokens: prompt,
+      output_tokens: hidden > 0 ? completion + hidden : completion,
+      cached_tokens: nonNeg(u.prompt_tokens_details?.cached_tokens),
+      cache_creation_tokens: 0,
+      reasoning_tokens: reasoning,
+      tokens_estimated: false,
+    };
+  }
+  if (u['input_tokens_details'] !== undefined || u['output_tokens_details'] !== undefined) {
+    return {
+      input_tokens: nonNeg(u['input_tokens']),
+      output_tokens: nonNeg(u['output_tokens']),
+      cached_tokens: nonNeg(obj(u['input_tokens_details'])['cached_tokens']),
+      cache_creation_tokens: 0,
+      reasoning_tokens: nonNeg(obj(u['output_tokens_details'])['reasoning_tokens']),
+      tokens_estimated: false,
+    };
+  }
+  const read = nonNeg(u['cache_read_input_tokens']);
+  const write = nonNeg(u['cache_creation_input_tokens']);
   return {
-    input_tokens: nonNeg(u.prompt_tokens),
-    output_tokens: nonNeg(u.completion_tokens),
-    cached_tokens: nonNeg(u.prompt_tokens_details?.cached_tokens),
-    reasoning_tokens: nonNeg(u.completion_tokens_details?.reasoning_tokens),
+    input_tokens: nonNeg(u['input_tokens']) + read + write,
+    output_tokens: nonNeg(u['output_tokens']),
+    cached_tokens: read,
+    cache_creation_tokens: write,
+    reasoning_tokens: 0,
     tokens_estimated: false,
   };
 }
@@ -27,6 +73,7 @@ export const NO_TOKENS: Readonly<Tokens> = Object.freeze({
   input_tokens: 0,
   output_tokens: 0,
   cached_tokens: 0,
+  cache_creation_tokens: 0,
   reasoning_tokens: 0,
   tokens_estimated: false,
 });
@@ -55,6 +102,8 @@ export function promptText(body: Record<string, unknown>): string {
   if (Array.isArray(messages)) {
     for (const m of messages) if (m && typeof m === 'object') add((m as { content?: unknown }).content);
   }
+  add(body['system']); // Anthropic
+  add(body['instructions']); // Responses
   add(body['prompt']);
   add(body['input']);
   return parts.join('\n');
@@ -63,6 +112,11 @@ export function promptText(body: Record<string, unknown>): string {
 /** Estimate tokens for a call whose upstream reported no usage. ~3 tokens of framing per chat message, as OpenAI counts. */
 export async function estimateTokens(body: Record<string, unknown>, output: string): Promise<Tokens> {
   return estimateWith(await loadCounter(), body, output);
+}
+
+/** Prompt tokens of a request body by gpt-tokenizer (for count_tokens on upstreams that have no such endpoint). */
+export async function estimatePromptTokens(body: Record<string, unknown>): Promise<number> {
+  return estimateWith(await loadCounter(), body, '').input_tokens;
 }
 
 /** The estimate now if the tokenizer is already loaded, else null (and loading starts). */
@@ -79,6 +133,7 @@ function estimateWith(count: CountTokens, body: Record<string, unknown>, output:
     input_tokens: count(promptText(body)) + framing,
     output_tokens: output ? count(output) : 0,
     cached_tokens: 0,
+    cache_creation_tokens: 0,
     reasoning_tokens: 0,
     tokens_estimated: true,
   };

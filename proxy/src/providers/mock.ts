@@ -6,6 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProviderConfig } from '@gatelog/core';
 import type { Provider, UpstreamCall, UpstreamResponse } from './types.ts';
 import { mockCompletion, mockEmbeddings, mockUsage, splitReply } from './mock-content.ts';
+import { anthropicViaChat } from './openai-as-anthropic.ts';
+import { unsupportedApi } from './wire.ts';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
@@ -85,20 +87,26 @@ function paced(chunks: Buffer[], gapMs: number): Readable {
 
 export function createMockProvider(name: string, cfg: ProviderConfig): Provider {
   const latency = cfg.latency_ms;
+  async function callOpenAi(c: UpstreamCall): Promise<UpstreamResponse> {
+    if (c.stream && c.api !== 'openai.embeddings') {
+      const chunks = streamChunks(c);
+      if (latency > 0) await sleep(latency / 2, undefined, { signal: c.signal });
+      return { status: 200, headers: SSE_HEADERS, body: paced(chunks, latency > 0 ? latency / 2 / Math.max(1, chunks.length - 1) : 0) };
+    }
+    const body = Buffer.from(nonStreamBody(c));
+    if (latency > 0) await sleep(latency, undefined, { signal: c.signal });
+    return { status: 200, headers: JSON_HEADERS, body: paced([body], 0) };
+  }
   return {
     name,
     kind: 'mock',
     priceProviderId: undefined,
     models: cfg.models.length > 0 ? cfg.models : ['mock-chat', 'mock-embed'],
-    async call(c: UpstreamCall): Promise<UpstreamResponse> {
-      if (c.stream && c.api !== 'openai.embeddings') {
-        const chunks = streamChunks(c);
-        if (latency > 0) await sleep(latency / 2, undefined, { signal: c.signal });
-        return { status: 200, headers: SSE_HEADERS, body: paced(chunks, latency > 0 ? latency / 2 / Math.max(1, chunks.length - 1) : 0) };
-      }
-      const body = Buffer.from(nonStreamBody(c));
-      if (latency > 0) await sleep(latency, undefined, { signal: c.signal });
-      return { status: 200, headers: JSON_HEADERS, body: paced([body], 0) };
+    call(c: UpstreamCall): Promise<UpstreamResponse> {
+      // Anthropic clients reach the mock through the same translation real OpenAI upstreams get.
+      if (c.api === 'anthropic.messages' || c.api === 'anthropic.count_tokens') return anthropicViaChat(callOpenAi, c, 'max_tokens');
+      if (c.api === 'openai.responses') return Promise.reject(unsupportedApi(c.api, 'mock'));
+      return callOpenAi(c);
     },
     async close(): Promise<void> {},
   };

@@ -1,13 +1,17 @@
-// OpenAI-compatible upstream: a keep-alive undici Pool per origin (shared between providers), requests sent with the
+// OpenAI-compatible upstreams: a keep-alive undici Pool per origin (shared between providers), requests sent with the
 // provider's key and configured headers only (nothing from the client's headers).
 import { Pool } from 'undici';
 import type { ProviderConfig } from '@gatelog/core';
 import type { Provider, UpstreamApi, UpstreamCall, UpstreamResponse } from './types.ts';
+import { KIND_PRESETS, priceIdFor } from './presets.ts';
+import { anthropicViaChat } from './openai-as-anthropic.ts';
+import { unsupportedApi } from './wire.ts';
 
-const ENDPOINTS: Record<UpstreamApi, string> = {
+const ENDPOINTS: Partial<Record<UpstreamApi, string>> = {
   'openai.chat': '/chat/completions',
   'openai.completions': '/completions',
   'openai.embeddings': '/embeddings',
+  'openai.responses': '/responses',
 };
 
 /** One keep-alive Pool per upstream origin, shared by every provider that points there. */
@@ -32,28 +36,53 @@ export function createPoolCache(): { poolFor: PoolFor; close(): Promise<void> } 
   };
 }
 
+/** Azure's GA data-plane version when the config names none. */
+export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
+
+/**
+ * OpenAI-compatible upstreams: `openai`, the presets (groq, gemini, ...: a row in KIND_PRESETS
+ * supplies base_url and price id) and `azure` (deployment URLs, `api-version`, `api-key`).
+ * Anthropic-shaped calls are translated to chat (openai-as-anthropic.ts).
+ */
 export function createOpenAiProvider(name: string, cfg: ProviderConfig, poolFor: PoolFor): Provider {
-  if (!cfg.base_url) throw new Error(`provider ${name}: base_url is required`);
-  const url = new URL(cfg.base_url);
+  const preset = KIND_PRESETS[cfg.kind] ?? KIND_PRESETS['openai']!;
+  const base = cfg.base_url ?? preset.baseUrl;
+  if (!base) throw new Error(`provider ${name}: base_url is required`);
+  const url = new URL(base);
   const basePath = url.pathname.replace(/\/+$/, '');
-  const paths: Record<UpstreamApi, string> = {
-    'openai.chat': basePath + ENDPOINTS['openai.chat'],
-    'openai.completions': basePath + ENDPOINTS['openai.completions'],
-    'openai.embeddings': basePath + ENDPOINTS['openai.embeddings'],
-  };
+  const azure = preset.adapter === 'azure';
+  const query = azure ? `?api-version=${encodeURIComponent(cfg.api_version ?? AZURE_DEFAULT_API_VERSION)}` : '';
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   for (const [k, v] of Object.entries(cfg.headers)) headers[k.toLowerCase()] = v;
-  if (cfg.api_key) headers['authorization'] = `Bearer ${cfg.api_key}`;
+  if (cfg.api_key) {
+    if (azure) headers['api-key'] = cfg.api_key;
+    else headers['authorization'] = `Bearer ${cfg.api_key}`;
+  }
   const pool = poolFor(url.origin, cfg.connections);
+
+  // Azure names the deployment in the path (the body's `model` is ignored there); the Responses
+  // API is not per deployment.
+  const pathFor = (api: UpstreamApi, model: string): string => {
+    const ep = ENDPOINTS[api];
+    if (ep === undefined) throw unsupportedApi(api, cfg.kind);
+    if (!azure) return basePath + ep;
+    if (api === 'openai.responses') return `${basePath}/openai${ep}${query}`;
+    return `${basePath}/openai/deployments/${encodeURIComponent(model)}${ep}${query}`;
+  };
+
+  const chat = async (c: UpstreamCall): Promise<UpstreamResponse> => {
+    const res = await pool.request({ method: 'POST', path: pathFor(c.api, c.model), headers, body: c.body, signal: c.signal });
+    return { status: res.statusCode, headers: res.headers, body: res.body };
+  };
 
   return {
     name,
-    kind: 'openai',
-    priceProviderId: url.hostname === 'api.openai.com' ? 'openai' : undefined,
+    kind: cfg.kind,
+    priceProviderId: priceIdFor(cfg.kind, url),
     models: cfg.models,
-    async call(c: UpstreamCall): Promise<UpstreamResponse> {
-      const res = await pool.request({ method: 'POST', path: paths[c.api], headers, body: c.body, signal: c.signal });
-      return { status: res.statusCode, headers: res.headers, body: res.body };
+    call(c: UpstreamCall): Promise<UpstreamResponse> {
+      if (c.api === 'anthropic.messages' || c.api === 'anthropic.count_tokens') return anthropicViaChat(chat, c, preset.maxTokensField);
+      return chat(c);
     },
     async close(): Promise<void> {
       // The pool is shared per origin; its owner (the pool cache) closes it.

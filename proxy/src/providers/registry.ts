@@ -3,9 +3,13 @@ import type { GatelogConfig, ProviderConfig } from '@gatelog/core';
 import type { Provider } from './types.ts';
 import { createOpenAiProvider, createPoolCache, type PoolFor } from './openai.ts';
 import { createMockProvider } from './mock.ts';
+import { createAnthropicProvider } from './anthropic.ts';
+import { KIND_PRESETS, type KindPreset } from './presets.ts';
 
-const KINDS: Record<string, (name: string, cfg: ProviderConfig, poolFor: PoolFor) => Provider> = {
+const ADAPTERS: Record<KindPreset['adapter'], (name: string, cfg: ProviderConfig, poolFor: PoolFor) => Provider> = {
   openai: createOpenAiProvider,
+  azure: createOpenAiProvider,
+  anthropic: createAnthropicProvider,
   mock: createMockProvider,
 };
 
@@ -18,7 +22,8 @@ export function createProviders(config: GatelogConfig): Providers {
   const pools = createPoolCache();
   const byName = new Map<string, Provider>();
   for (const [name, cfg] of Object.entries(config.providers)) {
-    const make = KINDS[cfg.kind];
+    const preset = KIND_PRESETS[cfg.kind];
+    const make = preset ? ADAPTERS[preset.adapter] : undefined;
     if (!make) throw new Error(`provider ${name}: unsupported kind "${cfg.kind}"`);
     byName.set(name, make(name, cfg, pools.poolFor));
   }

@@ -2,8 +2,16 @@
 // this; anything provider-specific stays inside its adapter.
 import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Tokens } from '../capture/usage.ts';
 
-export type UpstreamApi = 'openai.chat' | 'openai.completions' | 'openai.embeddings';
+/** The API the client spoke. A provider answers in that API's wire format, translating if it must. */
+export type UpstreamApi =
+  | 'openai.chat'
+  | 'openai.completions'
+  | 'openai.embeddings'
+  | 'openai.responses'
+  | 'anthropic.messages'
+  | 'anthropic.count_tokens';
 
 export interface UpstreamCall {
   api: UpstreamApi;
@@ -16,13 +24,26 @@ export interface UpstreamCall {
   stream: boolean;
   /** Aborted when the client goes away: the adapter must stop the upstream work at once. */
   signal: AbortSignal;
+  /**
+   * Client headers the route chose to pass on (e.g. `anthropic-version`, `anthropic-beta`),
+   * lower-case. Adapters forward only what their upstream understands; never credentials.
+   */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export interface UpstreamResponse {
   status: number;
   headers: IncomingHttpHeaders;
-  /** Raw response bytes; destroying it aborts the upstream request. */
+  /** Raw response bytes, in the wire format of `UpstreamCall.api`; destroying it aborts the upstream request. */
   body: Readable;
+  /** The API the upstream actually spoke (e.g. 'anthropic.messages' behind a translated 'openai.chat'); default: the client's. */
+  upstreamApi?: string;
+  /**
+   * Token counts as the upstream reported them, read once the body has ended. Set by adapters
+   * that translate, where the client-visible usage cannot carry everything (cache writes).
+   * null: nothing reported; the relay falls back to what it captured.
+   */
+  tokens?: () => Tokens | null;
 }
 
 export interface Provider {
@@ -33,6 +54,10 @@ export interface Provider {
   readonly priceProviderId: string | undefined;
   /** Upstream models listed by /v1/models as `name/model`. */
   readonly models: readonly string[];
+  /**
+   * May throw a ProxyError (a 4xx) before anything is sent when the call cannot be expressed
+   * for this upstream (translation refused); any other throw is an upstream failure.
+   */
   call(c: UpstreamCall): Promise<UpstreamResponse>;
   close(): Promise<void>;
 }

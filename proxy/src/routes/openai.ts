@@ -12,11 +12,15 @@ import { installSurface } from './surface.ts';
 import type { AuthCheck } from '../auth.ts';
 import type { ModelTable } from '../routing/resolve.ts';
 import type { UpstreamApi } from '../providers/types.ts';
+import { admit } from '../governance/admit.ts';
+import type { Governance } from '../governance/runtime.ts';
 
 export interface OpenAiRouteDeps {
   table: ModelTable;
   env: RelayEnv;
   auth: AuthCheck | null;
+  /** Keys, limits, budgets and the cache (issue 5); absent = none. */
+  gov?: Governance | undefined;
 }
 
 interface Endpoint {
@@ -64,14 +68,16 @@ function wantsUsage(json: Record<string, unknown>): boolean {
 }
 
 export function openAiRoutes(deps: OpenAiRouteDeps) {
-  const { table, env, auth } = deps;
+  const { table, env, auth, gov } = deps;
 
   const handler = (ep: Endpoint) =>
     async function forward(req: FastifyRequest, reply: FastifyReply): Promise<void> {
       const st = stateOf(req);
       const { text, json } = parseBody(req.body);
       const requested = validate(ep, json);
-      const dep = table.resolve(requested);
+      // Routing (issue 4): the attempt plan picks the first deployment; retries/fallbacks follow in the relay.
+      const plan = table.plan(requested, req.headers);
+      const dep = { provider: plan.first.state.provider, model: plan.first.state.model };
       const stream = ep.canStream && json['stream'] === true;
       const addUsage = stream && !wantsUsage(json);
       let upstreamBody: Buffer | string = req.body as Buffer;
@@ -109,7 +115,9 @@ export function openAiRoutes(deps: OpenAiRouteDeps) {
         requestBody: text,
         responseBody: '',
       };
-      await relay(env, reply, { rec, provider: dep.provider, route: `/v1${ep.path}`, upstreamBody, json, dropUsageChunk: addUsage });
+      // Governance may refuse (recorded, then thrown) or answer from the cache (false).
+      if (gov && !(await admit(gov, env, req, reply, rec, json, { includeUsage: stream && !addUsage }))) return;
+      await relay(env, reply, { rec, provider: dep.provider, route: `/v1${ep.path}`, upstreamBody, json, dropUsageChunk: addUsage, plan });
     };
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {

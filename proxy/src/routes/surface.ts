@@ -1,7 +1,7 @@
 // Shared plumbing for a fastify scope that answers in the OpenAI error shape: one error
 // handler, request stamping, and request metrics for responses fastify itself sends.
 import type { FastifyInstance } from 'fastify';
-import { openAiErrorBody, toProxyError } from '../errors.ts';
+import { openAiErrorBody, toProxyError, type ProxyError } from '../errors.ts';
 import { stampRequest, stateOf } from '../request-state.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 
@@ -9,7 +9,8 @@ export function routeLabel(url: string | undefined): string {
   return url ?? 'unmatched';
 }
 
-export function installSurface(app: FastifyInstance, metrics: ProxyMetrics): void {
+/** `renderError`: the surface's error body (default: OpenAI's shape). */
+export function installSurface(app: FastifyInstance, metrics: ProxyMetrics, renderError: (e: ProxyError) => string = openAiErrorBody): void {
   app.decorateRequest('gatelog', null);
   app.addHook('onRequest', stampRequest);
   // Hijacked (relayed) responses are counted by the relay; this sees everything else.
@@ -19,6 +20,6 @@ export function installSurface(app: FastifyInstance, metrics: ProxyMetrics): voi
   });
   app.setErrorHandler((err, _req, reply) => {
     const e = toProxyError(err);
-    void reply.code(e.status).header('content-type', 'application/json; charset=utf-8').send(openAiErrorBody(e));
+    void reply.code(e.status).header('content-type', 'application/json; charset=utf-8').send(renderError(e));
   });
 }

@@ -1,24 +1,26 @@
 import { error } from '@sveltejs/kit';
-import { parseCursor, parseFilters } from '#lib/filters.ts';
+import { listExplorer } from '@gatelog/core/store/explorer-queries';
+import { encodeAfter, parseAfter, parseExplorer, toFilter } from '#lib/explorer.ts';
 import { uiContext } from '#lib/server/context.server.ts';
-import { listPage } from '#lib/server/calls.server.ts';
+import { withPreviews } from '#lib/server/calls.server.ts';
 import type { PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async ({ url }) => {
-  const filters = parseFilters(url.searchParams);
-  const before = parseCursor(url.searchParams.get('before'));
+  const state = parseExplorer(url.searchParams);
+  // `before` names the keyset cursor (the next page in the chosen sort direction); the name
+  // predates other sort orders and is kept so shared links keep working.
+  const after = parseAfter(url.searchParams.get('before'), state.sort);
   const { store } = await uiContext();
-  let page;
   try {
-    page = await listPage(store, filters, before);
+    const page = await listExplorer(store, toFilter(state), { sort: state.sort, dir: state.dir, after, limit: 50 });
+    return {
+      state,
+      paged: after !== undefined,
+      next: page.next ? encodeAfter(page.next) : undefined,
+      rows: await withPreviews(store, page.rows),
+    };
   } catch (err) {
     console.error('gatelog ui: listing requests failed', err);
     error(503, 'The request log is not available right now.');
   }
-  return {
-    filters,
-    paged: before !== undefined,
-    older: page.older,
-    rows: page.rows,
-  };
 };

@@ -1,6 +1,7 @@
 import { error } from '@sveltejs/kit';
 import { isRequestId } from '#lib/filters.ts';
 import { requestMessages, responseMessages } from '#lib/bodies.ts';
+import { curlCommand } from '#lib/curl.ts';
 import { uiContext } from '#lib/server/context.server.ts';
 import { getDetail } from '#lib/server/calls.server.ts';
 import type { PageServerLoad } from './$types';
@@ -20,5 +21,6 @@ export const load: PageServerLoad = async ({ params }) => {
     call,
     prompt: requestMessages(call.request_body),
     answer: responseMessages(call.response_body),
+    curl: curlCommand(call),
   };
 };

@@ -1,0 +1,33 @@
+// Validation of one Kafka message before it may reach ClickHouse: JSON, the core event schema,
+// and a schema version this build understands. A failure names a stable code and the first
+// few schema issues (paths and messages only: values can hold prompt text).
+import { EVENT_SCHEMA_VERSION, LlmCallEvent } from '@gatelog/core';
+import type { IHeaders } from 'kafkajs';
+
+export const SCHEMA_VERSION_HEADER = 'gatelog-schema-version';
+
+export type Validation = { ok: true } | { ok: false; reason: { code: string; message: string } };
+
+function headerValue(headers: IHeaders | undefined, name: string): string | undefined {
+  const v = headers?.[name];
+  const one = Array.isArray(v) ? v[0] : v;
+  return one === undefined ? undefined : one.toString();
+}
+
+export function validateMessage(value: Buffer | null, headers?: IHeaders): Validation {
+  if (!value || value.length === 0) return { ok: false, reason: { code: 'GATELOG_DLQ_EMPTY', message: 'message has no value' } };
+  const version = headerValue(headers, SCHEMA_VERSION_HEADER);
+  if (version !== undefined && Number(version) > EVENT_SCHEMA_VERSION) {
+    return { ok: false, reason: { code: 'GATELOG_DLQ_SCHEMA_VERSION', message: `schema version ${version} is newer than this ingest (${EVENT_SCHEMA_VERSION})` } };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value.toString('utf8'));
+  } catch (err) {
+    return { ok: false, reason: { code: 'GATELOG_DLQ_INVALID_JSON', message: (err as Error).message.slice(0, 200) } };
+  }
+  const r = LlmCallEvent.safeParse(parsed);
+  if (r.success) return { ok: true };
+  const issues = r.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  return { ok: false, reason: { code: 'GATELOG_DLQ_INVALID_EVENT', message: issues.join('; ') } };
+}

@@ -1,0 +1,170 @@
+// The governance gate of one call, between validation and the relay (order as in README.md):
+// model allow-list → cache lookup → rate limits → budget reservation. A refusal is recorded
+// as an `outcome: 'refused'` event (cost 0) and thrown as the surface's error; an admitted
+// call gets `rec.onEvent`, which settles the reservations to the real tokens and cost when
+// the relay builds the event, and stores a cacheable response.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ProxyError } from '../errors.ts';
+import { refusalError } from '../auth.ts';
+import { toEvent, type CallRecord, type EventEnv } from '../capture/call-record.ts';
+import { NO_TOKENS, promptText } from '../capture/usage.ts';
+import { cacheKey, cacheScope, decideCache } from '../cache/key.ts';
+import { serveCacheHit, storeInCache } from '../cache/serve.ts';
+import { checkModel, type VirtualKey } from './keys.ts';
+import { keyRateLimits, type RatePermit } from './rate-limit.ts';
+import { budgetScopes, worstCaseCostUsd, type Reservation } from './budget.ts';
+import { BackendUnavailableError } from './backend.ts';
+import type { Governance } from './runtime.ts';
+import type { Refusal } from './refusal.ts';
+import type { LlmCallEvent } from '@gatelog/core';
+
+export interface AdmitEnv extends EventEnv {
+  publish: (e: LlmCallEvent) => void;
+}
+
+/** Output tokens assumed for the worst case when the request sets no max_tokens. */
+const DEFAULT_MAX_OUTPUT = 4096;
+
+/** A cheap upper-ish estimate of input tokens (no tokenizer on the hot path): ~3 chars a token. */
+export function estimateInputTokens(json: Record<string, unknown>): number {
+  const messages = json['messages'];
+  const framing = Array.isArray(messages) ? messages.length * 4 + 3 : 0;
+  return Math.ceil(promptText(json).length / 3) + framing;
+}
+
+function maxOutputOf(json: Record<string, unknown>): number | null {
+  const v = json['max_completion_tokens'] ?? json['max_tokens'];
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.ceil(v) : null;
+}
+
+/** Publish the refused call (cost 0, no upstream attempt). */
+export function recordRefused(env: AdmitEnv, rec: CallRecord, r: Refusal): void {
+  const t = performance.now();
+  rec.tDispatch = t;
+  rec.tUpstreamEnd = t;
+  rec.status = r.status;
+  rec.outcome = 'refused';
+  rec.errorType = r.code;
+  rec.errorMessage = r.message;
+  rec.errorClass = r.code;
+  try {
+    const e = toEvent(rec, env, t);
+    e.attempts = [];
+    env.publish(e);
+  } catch {
+    // Recording must never change the answer; the relay's publisher logs its own failures.
+  }
+}
+
+function refuse(g: Governance, env: AdmitEnv, rec: CallRecord, reply: FastifyReply, r: Refusal): ProxyError {
+  if (r.headers) for (const [k, v] of Object.entries(r.headers)) void reply.header(k, v);
+  if (r.retryAfterSeconds !== undefined) void reply.header('retry-after', String(r.retryAfterSeconds));
+  g.metrics.refusal(r.code);
+  recordRefused(env, rec, r);
+  return refusalError(r);
+}
+
+const STATE_UNAVAILABLE: Refusal = {
+  status: 503,
+  type: 'service_unavailable',
+  code: 'state_unavailable',
+  message: 'Rate limit and budget state is unavailable and gatelog is configured to fail closed; retry shortly.',
+  retryAfterSeconds: 1,
+};
+
+export interface AdmitOptions {
+  /** The client asked for stream_options.include_usage (a replayed stream must match). */
+  includeUsage: boolean;
+}
+
+/**
+ * Gate one call. Resolves true to forward it, false when it was answered here (cache hit);
+ * throws the ProxyError to answer with when refused.
+ */
+export async function admit(
+  g: Governance,
+  env: AdmitEnv,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  rec: CallRecord,
+  json: Record<string, unknown>,
+  o: AdmitOptions,
+): Promise<boolean> {
+  const caller = g.auth.callerOf(req.headers);
+  const key: VirtualKey | undefined = caller?.kind === 'key' ? caller.key : undefined;
+  if (key) {
+    rec.caller = { keyId: key.id, keyName: key.name, team: key.team };
+    const m = checkModel(key, rec.requestedModel);
+    if (!m.ok) throw refuse(g, env, rec, reply, m.refusal);
+  }
+
+  let storeKey: string | undefined;
+  if (rec.api === 'openai.chat') {
+    const d = decideCache({ headers: req.headers, aliasEnabled: g.cacheAliases.has(rec.requestedModel), body: json, allowSampling: g.allowSampling });
+    if (!d.ok) throw refusalError(d.refusal);
+    if (d.value.mode !== 'off') {
+      const k = cacheKey({ endpoint: rec.endpoint, alias: rec.requestedModel, body: json, scope: cacheScope(g.cacheScope, key) });
+      if (d.value.lookup) {
+        const hit = g.cache.get(k, g.now());
+        if (hit) {
+          g.metrics.cache('hit');
+          serveCacheHit(env, reply, rec, hit, { stream: rec.stream, includeUsage: o.includeUsage });
+          return false;
+        }
+      }
+      g.metrics.cache('miss');
+      reply.raw.setHeader('x-gatelog-cache', 'miss');
+      if (d.value.store) storeKey = k;
+    }
+  }
+
+  let permit: RatePermit | undefined;
+  let reservation: Reservation | undefined;
+  if (key) {
+    const now = g.now();
+    const inputTokens = estimateInputTokens(json);
+    const maxOutput = maxOutputOf(json);
+    const limits = keyRateLimits(key);
+    try {
+      if (limits.rpm !== null || limits.tpm !== null || limits.maxParallel !== null) {
+        // TPM counts input + requested output; settled to the real count after the response.
+        const r = await g.limiter.acquire(key.id, limits, inputTokens + (maxOutput ?? 0), now);
+        if (!r.ok) throw refuse(g, env, rec, reply, r.refusal);
+        permit = r.permit;
+        for (const [h, v] of Object.entries(r.headers)) reply.raw.setHeader(h, v);
+      }
+      const scopes = budgetScopes(key, g.teamBudgets);
+      if (scopes.length > 0) {
+        const price = (u: { input_tokens: number; output_tokens: number }): number | null =>
+          env.cost(rec.provider, rec.priceProviderId, rec.deploymentModel, { ...NO_TOKENS, ...u, tokens_estimated: true });
+        const worst = worstCaseCostUsd({ inputTokens, maxTokens: maxOutput, defaultMaxTokens: DEFAULT_MAX_OUTPUT, price }) ?? 0;
+        const b = await g.ledger.reserve(scopes, worst, now);
+        if (!b.ok) {
+          if (permit) await g.limiter.settle(permit, 0, now);
+          throw refuse(g, env, rec, reply, b.refusal);
+        }
+        reservation = b.value;
+      }
+    } catch (err) {
+      if (err instanceof BackendUnavailableError) {
+        if (permit) await g.limiter.settle(permit, 0, now).catch(() => undefined);
+        throw refuse(g, env, rec, reply, STATE_UNAVAILABLE);
+      }
+      throw err;
+    }
+  }
+
+  if (permit || reservation || storeKey !== undefined) {
+    let settled = false;
+    rec.onEvent = (e) => {
+      if (settled) return;
+      settled = true;
+      const t = g.now();
+      const fail = (err: unknown): void => g.logger.warn({ err, request_id: rec.requestId, code: 'GATELOG_ERR_SETTLE' }, 'could not settle a reservation');
+      if (permit) g.limiter.settle(permit, e ? e.input_tokens + e.output_tokens : 0, t).catch(fail);
+      if (reservation) g.ledger.settle(reservation, e?.cost_usd ?? 0, t).catch(fail);
+      if (storeKey !== undefined && e && storeInCache(g.cache, storeKey, rec, e, t)) g.metrics.cache('store');
+    };
+  }
+  return true;
+}

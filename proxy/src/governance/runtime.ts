@@ -1,0 +1,161 @@
+// Governance as the proxy runs it: the key ring (reloaded from the store every
+// keys.refresh_ms), the budget ledger (baselines reloaded from ClickHouse), the rate limiter,
+// the response cache, and the counters they share (in memory, or Redis with a fallback).
+// buildProxy creates one per proxy and stops it on close; the request path is in admit.ts.
+import type { GatelogConfig, Logger, Store } from '@gatelog/core';
+import { listKeys, spendByScope } from '@gatelog/core/store/keys';
+import { KeyRing, startKeyRefresh, type VirtualKey } from './keys.ts';
+import { BudgetLedger, budgetScopes, loadBaselines, type TeamBudget } from './budget.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { MemoryBackend, withFallback, type CounterBackend } from './backend.ts';
+import type { GovernanceMetrics } from './metrics.ts';
+import { ResponseCache } from '../cache/response-cache.ts';
+import { createCallerAuth, type CallerAuth } from '../auth.ts';
+
+export interface GovernanceDeps {
+  config: GatelogConfig;
+  store: Store | undefined;
+  masterKey: string | undefined;
+  logger: Logger;
+  metrics: GovernanceMetrics;
+  /** A shared counter backend (Redis); absent = in-memory counters. */
+  shared?: CounterBackend | undefined;
+  now?: () => number;
+  /** Budget baselines reload interval (default 5 s). */
+  baselineMs?: number;
+}
+
+export interface Governance {
+  ring: KeyRing;
+  auth: CallerAuth;
+  ledger: BudgetLedger;
+  limiter: RateLimiter;
+  backend: CounterBackend;
+  cache: ResponseCache;
+  cacheAliases: ReadonlySet<string>;
+  cacheScope: GatelogConfig['cache']['scope'];
+  allowSampling: boolean;
+  teamBudgets: ReadonlyMap<string, TeamBudget>;
+  metrics: GovernanceMetrics;
+  logger: Logger;
+  now: () => number;
+  /** Reload keys now (after an admin write, so this proxy applies it at once). */
+  reloadKeys(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_BASELINE_MS = 5000;
+/** Failures are logged at most this often (the metric counts every one). */
+const LOG_EVERY_MS = 10_000;
+
+function throttledWarn(logger: Logger, now: () => number): (obj: object, msg: string) => void {
+  let last = -Infinity;
+  let suppressed = 0;
+  return (obj, msg) => {
+    if (now() - last < LOG_EVERY_MS) {
+      suppressed++;
+      return;
+    }
+    logger.warn({ ...obj, suppressed }, msg);
+    last = now();
+    suppressed = 0;
+  };
+}
+
+export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
+  const now = d.now ?? Date.now;
+  const { config, store, logger, metrics } = d;
+  const ring = new KeyRing();
+  const local = new MemoryBackend();
+  const stateWarn = throttledWarn(logger, now);
+  const backend: CounterBackend = d.shared
+    ? withFallback(d.shared, local, {
+        policy: config.state.on_failure,
+        cooldownMs: 1000,
+        now,
+        onFailure: (err, op) => {
+          metrics.stateFailure(op);
+          stateWarn(
+            { err: { code: (err as { code?: unknown }).code, message: err instanceof Error ? err.message : String(err) }, op, policy: config.state.on_failure, code: 'GATELOG_ERR_STATE_UNAVAILABLE' },
+            config.state.on_failure === 'open'
+              ? 'shared state backend unavailable: limits and budgets now hold per proxy only (fail-open)'
+              : 'shared state backend unavailable: refusing limited requests (fail-closed)',
+          );
+        },
+      })
+    : local;
+  const ledger = new BudgetLedger({ backend });
+  const limiter = new RateLimiter({ backend });
+  const teamBudgets = new Map<string, TeamBudget>(Object.entries(config.teams).map(([name, t]) => [name, { budget_usd: t.budget_usd, period: t.period }]));
+  const cacheAliases = new Set([...config.cache.enabled_aliases, ...config.models.filter((m) => m.cache).map((m) => m.name)]);
+
+  let keys: readonly VirtualKey[] = [];
+  const load = async (): Promise<readonly VirtualKey[]> => {
+    if (!store) return [];
+    keys = await listKeys(store);
+    return keys;
+  };
+  const refreshWarn = throttledWarn(logger, now);
+  const onKeys = (r: { ok: boolean; error?: unknown }): void => {
+    if (r.ok) return;
+    metrics.keyRefreshFailure();
+    refreshWarn({ err: r.error, code: 'GATELOG_ERR_KEY_REFRESH' }, 'could not reload virtual keys; keeping the last good set');
+  };
+  onKeys(await ring.refresh(load, now));
+
+  // Settled calls reach ClickHouse within about one ingest batch; anything settled later than
+  // (query time − lag) stays counted locally, so a slow ingest can only over-count.
+  const lagMs = config.ingest.batch_ms * 2 + 2000;
+  const reloadBaselines = async (): Promise<void> => {
+    if (!store) {
+      await ledger.replaceBaselines([], 0);
+      return;
+    }
+    const t = now();
+    const scopes = keys.flatMap((k) => budgetScopes(k, teamBudgets));
+    const rows = await loadBaselines(scopes, t, (q) => spendByScope(store, q));
+    await ledger.replaceBaselines(rows, t - lagMs);
+  };
+  const baselineWarn = throttledWarn(logger, now);
+  const safeBaselines = (): Promise<void> =>
+    reloadBaselines().catch((err: unknown) => baselineWarn({ err, code: 'GATELOG_ERR_BUDGET_REFRESH' }, 'could not reload budget spend; using the last one'));
+  await safeBaselines();
+
+  const stopKeys = startKeyRefresh(ring, { load, intervalMs: config.keys.refresh_ms, now, onResult: onKeys });
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const scheduleBaselines = (): void => {
+    timer = setTimeout(() => {
+      void safeBaselines().then(() => {
+        if (!stopped) scheduleBaselines();
+      });
+    }, d.baselineMs ?? DEFAULT_BASELINE_MS);
+    timer.unref();
+  };
+  scheduleBaselines();
+
+  return {
+    ring,
+    auth: createCallerAuth(d.masterKey, ring, now),
+    ledger,
+    limiter,
+    backend,
+    cache: new ResponseCache({ maxBytes: config.cache.max_bytes, ttlMs: config.cache.ttl_s * 1000 }),
+    cacheAliases,
+    cacheScope: config.cache.scope,
+    allowSampling: config.cache.allow_sampling,
+    teamBudgets,
+    metrics,
+    logger,
+    now,
+    async reloadKeys() {
+      onKeys(await ring.refresh(load, now));
+    },
+    async stop() {
+      stopped = true;
+      stopKeys();
+      clearTimeout(timer);
+      await backend.close?.();
+    },
+  };
+}

@@ -1,0 +1,44 @@
+// Provider kinds as data. An OpenAI-compatible preset is a row (default base URL, price id,
+// how its API spells max tokens), not an adapter; `azure` and `anthropic` have their own
+// adapters but their defaults live here too.
+
+export interface KindPreset {
+  /** Adapter that speaks to this kind. */
+  adapter: 'openai' | 'azure' | 'anthropic' | 'mock';
+  /** base_url when the config gives none (undefined: base_url is required). */
+  baseUrl: string | undefined;
+  /** genai-prices provider id (undefined: price by model name alone). */
+  priceProviderId: string | undefined;
+  /** Field for the output limit when translating an Anthropic request to OpenAI chat. */
+  maxTokensField: 'max_tokens' | 'max_completion_tokens';
+}
+
+const compat = (baseUrl: string | undefined, priceProviderId: string | undefined): KindPreset => ({ adapter: 'openai', baseUrl, priceProviderId, maxTokensField: 'max_tokens' });
+
+export const KIND_PRESETS: Readonly<Record<string, KindPreset>> = {
+  // Plain `openai` is "any OpenAI-compatible server": base_url is explicit. Priced as OpenAI only
+  // when it points at api.openai.com (see priceIdFor).
+  openai: { adapter: 'openai', baseUrl: undefined, priceProviderId: undefined, maxTokensField: 'max_completion_tokens' },
+  groq: compat('https://api.groq.com/openai/v1', 'groq'),
+  mistral: compat('https://api.mistral.ai/v1', 'mistral'),
+  deepseek: compat('https://api.deepseek.com/v1', 'deepseek'),
+  together: compat('https://api.together.xyz/v1', 'together'),
+  fireworks: compat('https://api.fireworks.ai/inference/v1', 'fireworks'),
+  openrouter: compat('https://openrouter.ai/api/v1', 'openrouter'),
+  xai: compat('https://api.x.ai/v1', 'x-ai'),
+  // Local servers: no key needed, priced by model name when the name is known.
+  ollama: compat('http://127.0.0.1:11434/v1', undefined),
+  vllm: compat('http://127.0.0.1:8000/v1', undefined),
+  lmstudio: compat('http://127.0.0.1:1234/v1', undefined),
+  // https://ai.google.dev/gemini-api/docs/openai — Bearer auth with the Gemini API key.
+  gemini: compat('https://generativelanguage.googleapis.com/v1beta/openai', 'google'),
+  azure: { adapter: 'azure', baseUrl: undefined, priceProviderId: 'azure', maxTokensField: 'max_completion_tokens' },
+  anthropic: { adapter: 'anthropic', baseUrl: 'https://api.anthropic.com', priceProviderId: 'anthropic', maxTokensField: 'max_tokens' },
+  mock: { adapter: 'mock', baseUrl: undefined, priceProviderId: undefined, maxTokensField: 'max_tokens' },
+};
+
+/** The price id for an `openai`-kind provider: OpenAI's own only on OpenAI's own host. */
+export function priceIdFor(kind: string, url: URL): string | undefined {
+  if (kind === 'openai') return url.hostname === 'api.openai.com' ? 'openai' : undefined;
+  return KIND_PRESETS[kind]?.priceProviderId;
+}

@@ -1,0 +1,71 @@
+// Small I/O helpers shared by the adapters that translate: whole-body reads (errors and
+// non-stream answers are small), synthetic JSON answers, and a byte-fed translating stream.
+import { Readable, Transform, pipeline } from 'node:stream';
+import { ProxyError } from '../errors.ts';
+import { isTranslateError, type NormalizedUsage } from '../translate/index.ts';
+import type { Tokens } from '../capture/usage.ts';
+import type { UpstreamResponse } from './types.ts';
+
+export async function readAll(body: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of body) parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(parts);
+}
+
+export function parseJson(buf: Buffer): unknown {
+  try {
+    return JSON.parse(buf.toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+export function jsonResponse(status: number, body: unknown, extra: Partial<UpstreamResponse> = {}): UpstreamResponse {
+  return { status, headers: { 'content-type': 'application/json' }, body: Readable.from([Buffer.from(JSON.stringify(body))]), ...extra };
+}
+
+export const isEventStream = (ct: unknown): boolean => typeof ct === 'string' && ct.startsWith('text/event-stream');
+
+/**
+ * `src` piped through a byte translator. Destroying the result (client abort) destroys `src`,
+ * which aborts the upstream request; an upstream failure surfaces as the result's 'error'.
+ */
+export function translatedStream(src: Readable, push: (chunk: Buffer) => Buffer, end: () => Buffer): Readable {
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      const out = push(chunk);
+      cb(null, out.length > 0 ? out : undefined);
+    },
+    flush(cb) {
+      const out = end();
+      cb(null, out.length > 0 ? out : undefined);
+    },
+  });
+  pipeline(src, t, () => {
+    // Errors reach the consumer through `t`; nothing else to do here.
+  });
+  return t;
+}
+
+export const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
+
+export function tokensFromNormalized(u: NormalizedUsage): Tokens {
+  return {
+    input_tokens: u.input_tokens,
+    output_tokens: u.output_tokens,
+    cached_tokens: u.cache_read_tokens,
+    cache_creation_tokens: u.cache_write_tokens,
+    reasoning_tokens: u.reasoning_tokens,
+    tokens_estimated: false,
+  };
+}
+
+/** A translator's refusal of the client's request → the client's 400 (nothing was sent). */
+export function refuse(err: unknown): never {
+  if (isTranslateError(err) && err.status < 500) throw new ProxyError(400, err.code, err.message, 'invalid_request_error', err.param);
+  throw err;
+}
+
+export function unsupportedApi(api: string, kind: string): ProxyError {
+  return new ProxyError(400, 'unsupported_api', `${api} is not available for ${kind} deployments.`, 'invalid_request_error');
+}

@@ -1,0 +1,127 @@
+// Admin API (master key only): virtual keys and the audit log.
+//   POST   /admin/keys          create (the secret is in this response only)
+//   GET    /admin/keys          list (latest version of every key; ?include_revoked=false)
+//   GET    /admin/keys/:id      one key, with its budget status
+//   PATCH  /admin/keys/:id      update (a new version)
+//   DELETE /admin/keys/:id      revoke (a new version with revoked: true)
+//   GET    /admin/audit         newest first (?limit, ?action)
+// Every write is recorded in admin_audit (who, when, what, target, details without secrets,
+// source ip) and reloads this proxy's key ring at once; other proxies pick it up on refresh.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { insertAudit, insertKeyVersion, keyById, listAudit, listKeys, type Store } from '@gatelog/core';
+import { ProxyError, badRequest } from '../errors.ts';
+import { installSurface } from './surface.ts';
+import { createKey, publicKeyView, updateKey, type VirtualKey } from '../governance/keys.ts';
+import { budgetScopes } from '../governance/budget.ts';
+import type { Governance } from '../governance/runtime.ts';
+import type { ProxyMetrics } from '../metrics.ts';
+
+export interface AdminRouteDeps {
+  store: Store;
+  gov: Governance;
+  metrics: ProxyMetrics;
+}
+
+type Actor = 'master' | 'admin';
+const actors = new WeakMap<FastifyRequest, Actor>();
+const ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
+
+function keyIdParam(req: FastifyRequest): string {
+  const id = (req.params as { id?: unknown }).id;
+  if (typeof id !== 'string' || !ID_RE.test(id)) throw badRequest('invalid_key_id', 'The key id is malformed.', 'id');
+  return id;
+}
+
+const notFound = (): ProxyError => new ProxyError(404, 'key_not_found', 'No virtual key with this id.', 'not_found_error', 'id');
+
+export function adminRoutes(deps: AdminRouteDeps) {
+  const { store, gov } = deps;
+
+  const audit = async (req: FastifyRequest, action: string, target: string, details: Record<string, unknown>): Promise<void> => {
+    await insertAudit(store, {
+      at: new Date(gov.now()),
+      actor: actors.get(req) ?? 'admin',
+      action,
+      targetType: 'key',
+      target,
+      details,
+      sourceIp: req.ip,
+    });
+  };
+
+  const current = async (id: string): Promise<VirtualKey> => {
+    const k = await keyById(store, id);
+    if (!k) throw notFound();
+    return k;
+  };
+
+  const write = async (req: FastifyRequest, action: string, next: VirtualKey, details: Record<string, unknown>): Promise<void> => {
+    await insertKeyVersion(store, next);
+    await audit(req, action, next.id, details);
+    await gov.reloadKeys();
+  };
+
+  return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
+    installSurface(app, deps.metrics);
+    app.addHook('onRequest', (req, _reply, next) => {
+      const c = gov.auth.identify(req.headers, gov.now());
+      if (c instanceof ProxyError) return next(c);
+      if (c.kind === 'key') {
+        return next(new ProxyError(403, 'admin_only', 'Admin endpoints need the master key; a virtual key cannot call them.', 'permission_error'));
+      }
+      actors.set(req, c.kind === 'master' ? 'master' : 'admin');
+      next();
+    });
+
+    app.post('/keys', async (req, reply: FastifyReply) => {
+      const r = createKey(req.body ?? {}, { now: gov.now(), actor: actors.get(req) ?? 'admin' });
+      if (!r.ok) throw badRequest('invalid_key_fields', r.message);
+      const { key, secret } = r.value;
+      await write(req, 'key.create', key, { key: publicKeyView(key) });
+      return reply.code(201).send({ key: publicKeyView(key), secret });
+    });
+
+    app.get('/keys', async (req) => {
+      const q = req.query as { include_revoked?: string };
+      const keys = await listKeys(store, { includeRevoked: q.include_revoked !== 'false' });
+      return { object: 'list', data: keys.map(publicKeyView) };
+    });
+
+    app.get('/keys/:id', async (req) => {
+      const key = await current(keyIdParam(req));
+      const now = gov.now();
+      const budgets = await Promise.all(
+        budgetScopes(key, gov.teamBudgets).map(async (s) => {
+          const st = await gov.ledger.status(s, now);
+          return { scope: s.kind, id: s.id, budget_usd: s.budgetUsd, period: s.period, spent_usd: st.spentUsd, remaining_usd: st.remainingUsd, resets_at: st.resetsAt === null ? null : new Date(st.resetsAt).toISOString() };
+        }),
+      );
+      return { key: publicKeyView(key), budgets };
+    });
+
+    app.patch('/keys/:id', async (req) => {
+      const cur = await current(keyIdParam(req));
+      const r = updateKey(cur, req.body ?? {}, { now: gov.now(), actor: actors.get(req) ?? 'admin' });
+      if (!r.ok) throw badRequest('invalid_key_fields', r.message);
+      // The input schema has no secret fields; the changes are recorded as sent.
+      await write(req, r.value.revoked && !cur.revoked ? 'key.revoke' : 'key.update', r.value, { changes: req.body, version: r.value.version });
+      return { key: publicKeyView(r.value) };
+    });
+
+    app.delete('/keys/:id', async (req) => {
+      const cur = await current(keyIdParam(req));
+      if (cur.revoked) return { key: publicKeyView(cur) };
+      const r = updateKey(cur, { revoked: true }, { now: gov.now(), actor: actors.get(req) ?? 'admin' });
+      if (!r.ok) throw badRequest('invalid_key_fields', r.message);
+      await write(req, 'key.revoke', r.value, { version: r.value.version, key_prefix: cur.key_prefix });
+      return { key: publicKeyView(r.value) };
+    });
+
+    app.get('/audit', async (req) => {
+      const q = req.query as { limit?: string; action?: string };
+      const rows = await listAudit(store, { limit: q.limit ? Number(q.limit) || 100 : 100, action: q.action || undefined });
+      return { object: 'list', data: rows };
+    });
+    done();
+  };
+}

@@ -1,0 +1,108 @@
+// Anthropic-compatible surface: POST /v1/messages and /v1/messages/count_tokens, so the
+// Anthropic SDKs and Claude Code work with ANTHROPIC_BASE_URL pointing here. The deployment's
+// adapter either passes the call through (anthropic kind: bytes, anthropic-version and
+// anthropic-beta preserved) or translates it (OpenAI-format kinds). The gatelog key arrives in
+// `x-api-key` or `Authorization: Bearer` and is never forwarded. Errors use Anthropic's shape.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ProxyError, badRequest } from '../errors.ts';
+import { relay, type RelayEnv } from '../relay.ts';
+import { installSurface } from './surface.ts';
+import { newCallRecord, parseJsonBody, requireModel, upstreamBodyFor } from './body.ts';
+import type { AuthCheck } from '../auth.ts';
+import type { Deployment, ModelTable } from '../routing/resolve.ts';
+import type { Provider, UpstreamApi } from '../providers/types.ts';
+import { admit } from '../governance/admit.ts';
+import type { Governance } from '../governance/runtime.ts';
+
+export interface AnthropicRouteDeps {
+  table: ModelTable;
+  env: RelayEnv;
+  auth: AuthCheck | null;
+  gov?: Governance | undefined;
+  /**
+   * Where a model name that is neither an alias nor provider/model goes: the first `anthropic`
+   * provider, so Claude Code's bare model ids (claude-sonnet-4-5, ...) work without aliases.
+   */
+  defaultAnthropic: Provider | undefined;
+}
+
+function anthropicErrorType(status: number): string {
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 404) return 'not_found_error';
+  if (status === 413) return 'request_too_large';
+  if (status === 429) return 'rate_limit_error';
+  if (status === 503 || status === 529) return 'overloaded_error';
+  if (status >= 500) return 'api_error';
+  return 'invalid_request_error';
+}
+
+/** `{"type":"error","error":{"type","message"}}`, the field at fault named in the message. */
+export function anthropicErrorBody(e: ProxyError): string {
+  const where = e.param ? `${e.param}: ` : '';
+  return JSON.stringify({ type: 'error', error: { type: anthropicErrorType(e.status), message: `${where}${e.message}` } });
+}
+
+/** Client headers Anthropic upstreams need; credentials are deliberately not among them. */
+function forwardedHeaders(req: FastifyRequest): Record<string, string> | undefined {
+  const version = req.headers['anthropic-version'];
+  const beta = req.headers['anthropic-beta'];
+  if (typeof version !== 'string' && beta === undefined) return undefined;
+  const h: Record<string, string> = {};
+  if (typeof version === 'string') h['anthropic-version'] = version;
+  if (beta !== undefined) h['anthropic-beta'] = Array.isArray(beta) ? beta.join(',') : beta;
+  return h;
+}
+
+function validateMessages(json: Record<string, unknown>, counting: boolean): void {
+  const messages = json['messages'];
+  if (!Array.isArray(messages) || messages.length === 0) throw badRequest('invalid_messages', '`messages` must be a non-empty array.', 'messages');
+  if (counting) return;
+  const max = json['max_tokens'];
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) throw badRequest('invalid_max_tokens', '`max_tokens` is required and must be a positive integer.', 'max_tokens');
+}
+
+export function anthropicRoutes(deps: AnthropicRouteDeps) {
+  const { table, env, auth, gov, defaultAnthropic } = deps;
+
+  const resolve = (requested: string): Deployment => {
+    try {
+      return table.resolve(requested);
+    } catch (err) {
+      if (defaultAnthropic && err instanceof ProxyError && err.status === 404 && !requested.includes('/')) return { provider: defaultAnthropic, model: requested };
+      throw err;
+    }
+  };
+
+  const handler = (path: string, api: UpstreamApi) =>
+    async function forward(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+      const raw = req.body as Buffer;
+      const { text, json } = parseJsonBody(raw);
+      const requested = requireModel(json);
+      const counting = api === 'anthropic.count_tokens';
+      validateMessages(json, counting);
+      const dep = resolve(requested);
+      const stream = !counting && json['stream'] === true;
+      const upstreamBody = upstreamBodyFor(raw, json, requested, dep);
+      const rec = newCallRecord(req, { endpoint: `/v1${path}`, api, requested, dep, stream, text });
+      if (gov && !counting && !(await admit(gov, env, req, reply, rec, json, { includeUsage: false }))) return;
+      const headers = forwardedHeaders(req);
+      await relay(env, reply, { rec, provider: dep.provider, route: `/v1${path}`, upstreamBody, json, dropUsageChunk: false, ...(headers ? { headers } : {}) });
+    };
+
+  return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
+    installSurface(app, env.metrics, anthropicErrorBody);
+    if (auth) {
+      app.addHook('onRequest', (req, _reply, next) => {
+        const denied = auth(req.headers);
+        if (denied) next(denied);
+        else next();
+      });
+    }
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, next) => next(null, body));
+    app.post('/messages', handler('/messages', 'anthropic.messages'));
+    app.post('/messages/count_tokens', handler('/messages/count_tokens', 'anthropic.count_tokens'));
+    done();
+  };
+}

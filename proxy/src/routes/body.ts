@@ -1,0 +1,66 @@
+// Request-body helpers shared by the surfaces: one parse of the raw bytes, and the per-call
+// record every relayed call starts from.
+import type { FastifyRequest } from 'fastify';
+import { badRequest } from '../errors.ts';
+import { readRequestMeta } from '../capture/request-meta.ts';
+import { NO_TOKENS } from '../capture/usage.ts';
+import { stateOf } from '../request-state.ts';
+import type { CallRecord } from '../capture/call-record.ts';
+import type { UpstreamApi } from '../providers/types.ts';
+import type { Deployment } from '../routing/resolve.ts';
+
+export function parseJsonBody(raw: unknown): { text: string; json: Record<string, unknown> } {
+  if (!Buffer.isBuffer(raw) || raw.length === 0) throw badRequest('invalid_json', 'Request body is empty; expected a JSON object.');
+  const text = raw.toString('utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw badRequest('invalid_json', 'Request body is not valid JSON.');
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw badRequest('invalid_body', 'Request body must be a JSON object.');
+  return { text, json: json as Record<string, unknown> };
+}
+
+export function requireModel(json: Record<string, unknown>): string {
+  const model = json['model'];
+  if (typeof model !== 'string' || model.length === 0) throw badRequest('missing_model', 'You must provide a model parameter.', 'model');
+  return model;
+}
+
+/** The body to send: the client's exact bytes, unless the alias names another upstream model. */
+export function upstreamBodyFor(raw: Buffer, json: Record<string, unknown>, requested: string, dep: Deployment): Buffer | string {
+  if (dep.model === requested) return raw;
+  json['model'] = dep.model;
+  return JSON.stringify(json);
+}
+
+export function newCallRecord(req: FastifyRequest, o: { endpoint: string; api: UpstreamApi; requested: string; dep: Deployment; stream: boolean; text: string }): CallRecord {
+  const st = stateOf(req);
+  return {
+    requestId: st.id,
+    wallStart: st.wall,
+    t0: st.t0,
+    tDispatch: 0,
+    tFirstByte: 0,
+    tUpstreamEnd: 0,
+    meta: readRequestMeta(req.headers),
+    endpoint: o.endpoint,
+    api: o.api,
+    requestedModel: o.requested,
+    provider: o.dep.provider.name,
+    priceProviderId: o.dep.provider.priceProviderId,
+    deploymentModel: o.dep.model,
+    upstreamModel: '',
+    stream: o.stream,
+    status: 0,
+    outcome: 'success',
+    errorType: '',
+    errorMessage: '',
+    errorClass: '',
+    finishReason: '',
+    tokens: NO_TOKENS,
+    requestBody: o.text,
+    responseBody: '',
+  };
+}

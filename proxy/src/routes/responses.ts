@@ -1,0 +1,56 @@
+// OpenAI Responses API: POST /v1/responses forwarded to the deployment (OpenAI-kind upstreams;
+// others answer 400 unsupported_api before anything is sent), streamed or not, captured like
+// chat — usage from the body or from the stream's response.completed event. The Responses API
+// always reports usage, so the body is sent as the client wrote it (model aside).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { badRequest } from '../errors.ts';
+import { relay, type RelayEnv } from '../relay.ts';
+import { installSurface } from './surface.ts';
+import { newCallRecord, parseJsonBody, requireModel, upstreamBodyFor } from './body.ts';
+import type { AuthCheck } from '../auth.ts';
+import type { ModelTable } from '../routing/resolve.ts';
+import { admit } from '../governance/admit.ts';
+import type { Governance } from '../governance/runtime.ts';
+
+export interface ResponsesRouteDeps {
+  table: ModelTable;
+  env: RelayEnv;
+  auth: AuthCheck | null;
+  gov?: Governance | undefined;
+}
+
+const PATH = '/responses';
+
+export function responsesRoutes(deps: ResponsesRouteDeps) {
+  const { table, env, auth, gov } = deps;
+
+  async function forward(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const raw = req.body as Buffer;
+    const { text, json } = parseJsonBody(raw);
+    const requested = requireModel(json);
+    if (json['input'] === undefined && json['previous_response_id'] === undefined && json['prompt'] === undefined) {
+      throw badRequest('missing_input', 'You must provide an `input` parameter.', 'input');
+    }
+    const dep = table.resolve(requested);
+    const stream = json['stream'] === true;
+    const upstreamBody = upstreamBodyFor(raw, json, requested, dep);
+    const rec = newCallRecord(req, { endpoint: `/v1${PATH}`, api: 'openai.responses', requested, dep, stream, text });
+    if (gov && !(await admit(gov, env, req, reply, rec, json, { includeUsage: false }))) return;
+    await relay(env, reply, { rec, provider: dep.provider, route: `/v1${PATH}`, upstreamBody, json, dropUsageChunk: false });
+  }
+
+  return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
+    installSurface(app, env.metrics);
+    if (auth) {
+      app.addHook('onRequest', (req, _reply, next) => {
+        const denied = auth(req.headers);
+        if (denied) next(denied);
+        else next();
+      });
+    }
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, next) => next(null, body));
+    app.post(PATH, forward);
+    done();
+  };
+}

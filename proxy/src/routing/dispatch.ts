@@ -1,0 +1,113 @@
+// The attempt loop of one call: try the plan's deployment, and on a retryable failure before
+// anything reached the client, wait (backoff / Retry-After) and try what the plan says next.
+// Every failed attempt is recorded on the call record; the deployment that answers becomes the
+// record's provider/deployment_model. Writes nothing to the client.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RouterConfig } from '@gatelog/core';
+import type { CallRecord } from '../capture/call-record.ts';
+import type { Provider } from '../providers/types.ts';
+import type { ProxyMetrics } from '../metrics.ts';
+import { runAttempt, type AttemptFailed, type AttemptOk } from './attempt.ts';
+import type { DeploymentState } from './deployment-state.ts';
+import type { AttemptPlan } from './plan.ts';
+
+export interface DispatchInput {
+  rec: CallRecord;
+  /** Used when there is no plan (a surface that does not route yet). */
+  provider: Provider;
+  plan: AttemptPlan | null;
+  upstreamBody: Buffer | string;
+  json: Record<string, unknown>;
+  headers?: Readonly<Record<string, string>> | undefined;
+}
+
+export interface DispatchControl {
+  /** The client went away. */
+  gone(): boolean;
+  /** The controller to abort if the client goes away now (an attempt, or a backoff wait). */
+  current(ac: AbortController | null): void;
+}
+
+export type Dispatched =
+  | { kind: 'ok'; r: AttemptOk; state: DeploymentState | null; json: Record<string, unknown> }
+  | { kind: 'failed'; r: AttemptFailed }
+  | { kind: 'gone' };
+
+const round3 = (ms: number): number => Math.round(Math.max(0, ms) * 1000) / 1000;
+
+export async function dispatch(router: RouterConfig, metrics: ProxyMetrics, input: DispatchInput, ctl: DispatchControl): Promise<Dispatched> {
+  const { rec, plan } = input;
+  const ttfbMs = router.timeouts.ttfb_ms;
+  const deadline = plan ? plan.deadline : rec.t0 + router.timeouts.total_ms;
+  const firstModel = rec.deploymentModel;
+  let target = plan ? plan.first : null;
+  let provider = input.provider;
+  let body = input.upstreamBody;
+  let json = input.json;
+  rec.tDispatch = performance.now();
+  for (;;) {
+    const state = target ? target.state : null;
+    if (state) {
+      provider = state.provider;
+      rec.provider = provider.name;
+      rec.priceProviderId = provider.priceProviderId;
+      rec.deploymentModel = state.model;
+      if (state.model === firstModel) {
+        body = input.upstreamBody;
+        json = input.json;
+      } else {
+        // Another deployment serves another upstream model name: the only re-serialization.
+        json = { ...input.json, model: state.model };
+        body = JSON.stringify(json);
+      }
+    }
+    const start = performance.now();
+    rec.tAttempt = start;
+    const remaining = deadline - start;
+    const ac = new AbortController();
+    ctl.current(ac);
+    state?.begin(start);
+    let r: AttemptOk | AttemptFailed;
+    try {
+      r = await runAttempt(
+        provider,
+        { api: rec.api, model: rec.deploymentModel, body, json, stream: rec.stream, ...(input.headers ? { headers: input.headers } : {}) },
+        ac,
+        { ttfbMs: Math.min(ttfbMs, remaining), deadlineBound: remaining <= ttfbMs },
+        Date.now(),
+      );
+    } catch (err) {
+      state?.end();
+      throw err;
+    } finally {
+      ctl.current(null);
+    }
+    if (ctl.gone()) {
+      if (r.ok) r.up.body.destroy();
+      state?.end();
+      return { kind: 'gone' };
+    }
+    if (r.ok) {
+      state?.succeed(r.latencyMs);
+      return { kind: 'ok', r, state, json };
+    }
+    const now = performance.now();
+    if (state) {
+      if (r.retryable) state.fail(now, r.errorClass);
+      else if (r.response) state.succeed(r.latencyMs); // it answered: alive, the request was the problem
+      state.end();
+    }
+    const step = plan ? plan.next(r, now) : null;
+    if (!step) return { kind: 'failed', r };
+    (rec.priorAttempts ??= []).push({ provider: rec.provider, model: rec.deploymentModel, status: r.status, error_class: r.errorClass, latency_ms: round3(r.latencyMs) });
+    metrics.upstreamError(rec.provider, r.errorClass);
+    if (step.delayMs > 0) {
+      const wait = new AbortController();
+      ctl.current(wait);
+      await sleep(step.delayMs, undefined, { signal: wait.signal }).catch(() => undefined);
+      ctl.current(null);
+      if (ctl.gone()) return { kind: 'gone' };
+    }
+    target = step.target;
+  }
+}

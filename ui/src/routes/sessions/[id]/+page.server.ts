@@ -1,0 +1,4 @@
+import { loadThread } from '#lib/server/thread.server.ts';
+import type { PageServerLoad } from './$types';
+
+export const load: PageServerLoad = async ({ params }) => ({ thread: await loadThread('session', params.id) });
