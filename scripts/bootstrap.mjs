@@ -129,6 +129,20 @@ function ensureChromium() {
   }
 }
 
+/** Debian redis-server for the shared-state (multi-proxy) tests; only where missing and we are root. */
+function ensureRedis() {
+  if (existsSync('/usr/bin/redis-server') || process.env.REDIS_SERVER_PATH) return;
+  if (typeof process.getuid === 'function' && process.getuid() === 0) {
+    log('installing Debian redis-server for the shared-state tests');
+    run('apt-get', ['update', '-qq']);
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'redis-server'], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  } else {
+    log('redis-server is missing and we are not root: shared-state tests will fail (apt-get install redis-server)');
+  }
+}
+
 /** One plain closing line that any CI log reader understands. */
 function summarize(reportPath) {
   try {
@@ -161,6 +175,7 @@ function main() {
       return exec(node, [...nodeFlags, join(ROOT, 'test', 'bench', 'run.ts'), ...args], env);
     case 'test': {
       ensureChromium();
+      ensureRedis();
       pnpmRun(['run', 'typecheck']);
       pnpmRun(['run', 'lint']);
       const report = join(ROOT, 'test-results', 'vitest.json');

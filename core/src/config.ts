@@ -77,10 +77,13 @@ export const RouterConfig = z.object({
   timeouts: z.object({
     /** TCP/TLS connect to the upstream. */
     connect_ms: z.number().int().positive().default(10_000),
-    /** Per attempt: dispatch → first response body byte (bounded by total_ms). */
-    ttfb_ms: z.number().int().positive().default(120_000),
+    /**
+     * Per attempt: dispatch → first response body byte (bounded by total_ms). Generous by default:
+     * a non-stream completion sends its first byte only once it is complete.
+     */
+    ttfb_ms: z.number().int().positive().default(300_000),
     /** Longest silence between two upstream body chunks once the response is flowing. */
-    idle_ms: z.number().int().positive().default(120_000),
+    idle_ms: z.number().int().positive().default(300_000),
     /** The whole call, every attempt and backoff included; per-try timeouts never go past it. */
     total_ms: z.number().int().positive().default(600_000),
   }).strict().prefault({}),

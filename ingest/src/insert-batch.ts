@@ -75,14 +75,15 @@ export function joinRows(records: readonly Buffer[]): Buffer {
  */
 export async function insertIsolating(
   records: readonly Buffer[],
-  insert: (rows: Buffer) => Promise<void>,
+  insert: (rows: Buffer, range: { from: number; to: number }) => Promise<void>,
   onError: (info: InsertErrorInfo) => void = () => {},
 ): Promise<BatchResult> {
   const result: BatchResult = { inserted: 0, dead: [] };
-  const run = async (part: readonly Buffer[]): Promise<void> => {
+  // `from`/`to` index `records`, so a caller can derive a deterministic per-part dedup token.
+  const run = async (part: readonly Buffer[], from: number): Promise<void> => {
     if (part.length === 0) return;
     try {
-      await insert(joinRows(part));
+      await insert(joinRows(part), { from, to: from + part.length });
       result.inserted += part.length;
       return;
     } catch (err) {
@@ -95,9 +96,9 @@ export async function insertIsolating(
       }
     }
     const mid = part.length >> 1;
-    await run(part.slice(0, mid));
-    await run(part.slice(mid));
+    await run(part.slice(0, mid), from);
+    await run(part.slice(mid), from + mid);
   };
-  await run(records);
+  await run(records, 0);
   return result;
 }

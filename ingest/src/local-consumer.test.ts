@@ -1,6 +1,6 @@
 // Real engine: chDB allows one on-disk path per process, so this file shares one store (opened
 // in beforeAll) and each test uses its own request ids, log dir and metrics registry.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -234,6 +234,33 @@ describe('startLocalIngest (chDB)', () => {
     expect(c.final).toBe(20);
     expect(c.distinct).toBe(20);
     expect(c.raw).toBeGreaterThanOrEqual(20); // the physical duplicates may not be merged yet
+  });
+
+  it('a batch inserted but not committed before a crash is re-formed exactly and dropped by ClickHouse at insert time', async () => {
+    const h = harness({ batchRows: 1000, batchMs: 60_000 });
+    const ids = h.write(events(12));
+    // Capture the offset file as it is while the batch is in flight (pending written, not committed).
+    let inFlight: string | undefined;
+    const spy: Store = {
+      ...store,
+      async insertRaw(table, rows, settings) {
+        inFlight ??= readFileSync(h.deps.offsetPath, 'utf8');
+        await store.insertRaw(table, rows, settings);
+      },
+    };
+    const first = h.start({ store: spy });
+    await first.flush();
+    await first.stop();
+    expect(JSON.parse(inFlight!)).toMatchObject({ offset: 0, pending: { start: 0, end: h.writer.endOffset } });
+    // Crash between insert and commit: the state on disk is the in-flight one; more calls arrived since.
+    writeFileSync(h.deps.offsetPath, inFlight!);
+    const later = h.write(events(3));
+    const again = h.start({ registry: new Registry() });
+    await again.flush();
+    expect(again.stats().offset).toBe(h.writer.endOffset);
+    // Physically one row each (no FINAL needed), so rollups fed by materialized views count once.
+    expect(await counts(ids)).toEqual({ final: 12, distinct: 12, raw: 12 });
+    expect(await counts(later)).toEqual({ final: 3, distinct: 3, raw: 3 });
   });
 
   it('resumes from the committed offset without re-inserting', async () => {

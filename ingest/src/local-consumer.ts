@@ -4,7 +4,7 @@
 // is either in ClickHouse or in the dead-letter file. A crash between insert and commit
 // replays the batch; llm_calls is a ReplacingMergeTree read with FINAL, so replays are
 // invisible to readers. Events stay bytes end to end: a log record is a JSONEachRow row.
-import { LocalLogReader, OffsetFile, type Logger, type Store } from '@gatelog/core';
+import { LocalLogReader, OffsetFile, RECORD_HEADER_BYTES, type Logger, type Store } from '@gatelog/core';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import { writeDeadLetters } from './dead-letter.ts';
@@ -62,13 +62,17 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
   const reader = new LocalLogReader(deps.logDir);
   const offsets = new OffsetFile(deps.offsetPath);
 
-  let committed = offsets.load();
+  const state = offsets.loadState();
+  let committed = state.offset;
+  /** A batch that was in flight at the last stop or crash: re-formed exactly, then deduplicated by token. */
+  let replayEnd = state.pending?.end;
   const logEnd = reader.endOffset();
   if (committed > logEnd) {
     // The log was deleted or replaced under a kept offset file: reading from there would wait
     // forever for bytes that will never come. Start over; duplicates are removed by request id.
     logger.warn({ committed, log_end: logEnd }, 'ingest offset is past the end of the event log; re-reading the log from its start');
     committed = 0;
+    replayEnd = undefined;
   }
   let pos = committed;
   let batch: Buffer[] = [];
@@ -115,6 +119,7 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
 
   /** Read into the batch; true when the reader has caught up with the log. */
   const fill = (): boolean => {
+    if (replayEnd !== undefined) return fillReplay(replayEnd);
     while (batch.length < batchRows && batchBytes < MAX_BATCH_BYTES) {
       const want = Math.min(READ_CHUNK, batchRows - batch.length);
       appendedSinceRead = 0;
@@ -134,10 +139,34 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
     return false;
   };
 
-  const timedInsert = async (bytes: Buffer): Promise<void> => {
+  /** Re-read exactly the records of the interrupted batch [pos, end). */
+  const fillReplay = (end: number): boolean => {
+    while (pos < end) {
+      const r = reader.read(pos, READ_CHUNK);
+      if (r.records.length === 0 || r.skippedBytes > 0) break; // the log no longer holds the range intact
+      if (batch.length === 0) batchStartedAt = Date.now();
+      for (const rec of r.records) {
+        if (pos >= end) break;
+        batch.push(rec);
+        batchBytes += rec.length + 1;
+        pos += RECORD_HEADER_BYTES + rec.length;
+      }
+    }
+    if (pos !== end) {
+      logger.warn({ expected_end: end, reached: pos }, 'ingest: the interrupted batch could not be re-formed exactly; relying on FINAL for duplicates');
+    }
+    replayEnd = undefined;
+    return false; // insert this batch now, on its own
+  };
+
+  /** Token for records [from, to) of the batch starting at log offset `start`: same batch, same token. */
+  const dedupToken = (start: number, end: number, range: { from: number; to: number }): string =>
+    `gatelog-local:${offsets.id}:${start}-${end}:${range.from}-${range.to}`;
+
+  const timedInsert = async (bytes: Buffer, token: string): Promise<void> => {
     const end = metrics.insertSeconds.startTimer();
     try {
-      await store.insertRaw('llm_calls', bytes);
+      await store.insertRaw('llm_calls', bytes, { insert_deduplication_token: token });
     } finally {
       end();
     }
@@ -159,10 +188,13 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
   /** Insert the batch in hand and commit; retries until it succeeds or stop() gives up. */
   const commitBatch = async (): Promise<boolean> => {
     const records = batch;
+    const start = committed;
     const next = pos;
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await insertIsolating(records, timedInsert, onInsertError);
+        // Record the batch's range before inserting it: a replay after a crash re-forms it exactly.
+        if (attempt === 0) offsets.store(start, { start, end: next });
+        const res = await insertIsolating(records, (bytes, range) => timedInsert(bytes, dedupToken(start, next, range)), onInsertError);
         writeDeadLetters(deps.deadLetterPath, res.dead);
         commitOffset(next);
         rows += res.inserted;

@@ -11,6 +11,8 @@ import { createAuthCheck } from './auth.ts';
 import { memoizeCost } from './capture/cost.ts';
 import { openAiRoutes } from './routes/openai.ts';
 import { healthRoutes } from './routes/health.ts';
+import { registerRoutingMetrics } from './routing/metrics.ts';
+import { deploymentsRoute } from './routing/admin-route.ts';
 import { anthropicRoutes } from './routes/anthropic.ts';
 import { responsesRoutes } from './routes/responses.ts';
 import type { RelayEnv } from './relay.ts';
@@ -89,6 +91,8 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   await app.register(anthropicRoutes({ table, env, auth: gov.auth.check, gov, defaultAnthropic }), { prefix: '/v1' });
   await app.register(responsesRoutes({ table, env, auth: gov.auth.check, gov }), { prefix: '/v1' });
   if (deps.store) await app.register(adminRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
+  registerRoutingMetrics(deps.registry, () => table.deployments());
+  await app.register(deploymentsRoute({ snapshot: () => table.deployments(), auth, metrics }));
   await app.register(healthRoutes({ registry: deps.registry, metrics, auth, readiness: deps.readiness }));
   return app;
 }

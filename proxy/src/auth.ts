@@ -5,7 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ProxyError, type OpenAiErrorType } from './errors.ts';
-import { presentedKey as presentedRaw, type KeyRing, type VirtualKey } from './governance/keys.ts';
+import type { KeyRing, VirtualKey } from './governance/keys.ts';
 import type { Refusal } from './governance/refusal.ts';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
@@ -33,6 +33,20 @@ export function createAuthCheck(masterKey: string | undefined): AuthCheck | null
     if (key === undefined) return missingKey();
     return timingSafeEqual(digest(key), expected) ? null : new ProxyError(401, 'invalid_api_key', 'Incorrect API key provided.', 'authentication_error');
   };
+}
+
+/**
+ * The credential as presented: the Bearer token, else x-api-key. An Authorization header that
+ * is not `Bearer …` (a bare key, Basic, …) is malformed even if it holds a valid secret.
+ */
+function presentedRaw(h: IncomingHttpHeaders): string | undefined {
+  const auth = h.authorization;
+  if (auth !== undefined) {
+    const m = /^Bearer[ \t]+(.*)$/i.exec(auth);
+    return m ? m[1]!.trim() : '!malformed';
+  }
+  const x = h['x-api-key'];
+  return typeof x === 'string' ? x.trim() : undefined;
 }
 
 export type Caller = { kind: 'master' } | { kind: 'open' } | { kind: 'key'; key: VirtualKey };

@@ -109,7 +109,8 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
   let capture: StreamCapture | null = null;
   let chunks: Buffer[] | null = null;
   /** Tokens the adapter read from the upstream (translated calls), preferred over captured ones. */
-  let reported: (() => Tokens | null) | undefined;
+  // Assigned once the upstream answers; read by the abort handler too (so not a const there).
+  let reported: (() => Tokens | null) | undefined = undefined;
 
   const responseText = (): string => {
     capture?.digest();
@@ -171,6 +172,7 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
       reply.hijack();
       rec.tFirstByte = performance.now();
       res.writeHead(f.status, clientHeaders(f.response.headers, rec.requestId, false));
+      res.write(f.response.body);
       complete(env, rec, route, res, null, [f.response.body], input.json);
       return;
     }
@@ -217,7 +219,11 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
     if (sse) atBoundary = endsEvent(buf);
     if (!res.write(buf)) {
       body.pause();
-      res.once('drain', () => body.resume());
+      dog!.hold();
+      res.once('drain', () => {
+        dog!.release(performance.now());
+        body.resume();
+      });
     }
   };
 
@@ -242,6 +248,8 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
     if (done) return;
     done = true;
     dog?.stop();
+    // A deployment that breaks mid-response is unhealthy too (the deadline is the call's, not its).
+    if (errorClass !== 'deadline_exceeded') state?.fail(performance.now(), errorClass);
     endAttempt();
     body.destroy();
     rec.tUpstreamEnd = performance.now();
@@ -259,10 +267,11 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
     else res.destroy();
   }
 
-  body.on('error', (err: unknown) => {
+  const onBodyError = (err: unknown): void => {
     const f = classifyUpstreamError(err);
     broke(f.errorClass, `${f.message} mid-response`);
-  });
+  };
+  body.on('error', onBodyError);
 
   const onEnd = (): void => {
     if (done) return;
@@ -278,8 +287,11 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
   };
 
   body.on('end', onEnd);
+  const early = d.r.early;
+  d.r.detach();
   if (d.r.first) onData(d.r.first);
-  if (d.r.ended) onEnd();
+  if (d.r.ended || early.ended) onEnd();
+  else if (early.error !== null || early.closed) onBodyError(early.error ?? Object.assign(new Error('upstream closed mid-response'), { code: 'UND_ERR_SOCKET' }));
   else {
     body.on('data', onData);
     body.resume();

@@ -2,6 +2,7 @@
 // and Portkey's gateway, against a fast local mock upstream. Prints a markdown table and
 // writes it to BENCHMARKS.md. Bounded in time; kills every child it started, even on failure.
 //   node test/bench/run.ts [--quick] [--duration S] [--only direct,passthrough,gatelog,portkey] [--no-write]
+//   node test/bench/run.ts --routing [--quick] [--duration S]   (routing layer overhead, routing.ts)
 // BENCH_GATELOG_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds Node flags to gatelog.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -23,6 +24,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string' },
     only: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
+    routing: { type: 'boolean', default: false },
   },
 });
 
@@ -121,6 +123,11 @@ async function gatelogPipeline(run: GatelogRunning, m: Measured): Promise<Pipeli
 
 async function main(): Promise<void> {
   cleanupOnSignals();
+  if (args.routing === true) {
+    const { runRoutingBench } = await import('./routing.ts');
+    await runRoutingBench({ quick, durationS });
+    return;
+  }
   const startedAt = performance.now();
   const host = machine();
   const loadAtStart = loadavg()[0] ?? 0;

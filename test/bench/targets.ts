@@ -78,9 +78,8 @@ export function gatelogConfig(mockUrl: string, overrides = process.env['BENCH_GA
 }
 
 /** gatelog exactly as `npm start` runs it, with a fresh data dir and logging on. */
-export async function gatelog(mockUrl: string, cpus: string | null): Promise<GatelogRunning> {
+export async function gatelog(mockUrl: string, cpus: string | null, config: object = gatelogConfig(mockUrl), name = 'gatelog (logging on)'): Promise<GatelogRunning> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatelog-bench-'));
-  const config = gatelogConfig(mockUrl);
   const configPath = join(dataDir, 'gatelog.yaml');
   writeFileSync(configPath, stringify(config));
   const env: NodeJS.ProcessEnv = {};
@@ -101,7 +100,7 @@ export async function gatelog(mockUrl: string, cpus: string | null): Promise<Gat
   });
   // The pattern has two alternatives; spawnChild returns group 1, which may be the whole match.
   const url = /http:\/\/[0-9.:[\]a-z]+/.exec(child.ready)?.[0] ?? child.ready;
-  return { target: openAiTarget('gatelog (logging on)', url, GATELOG_ALIAS), child, sse: true, dataDir, config };
+  return { target: openAiTarget(name, url, GATELOG_ALIAS), child, sse: true, dataDir, config };
 }
 
 /** Portkey's gateway (the Node build of @portkey-ai/gateway), custom host = the mock. */

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
-import { createLogger, migrate, openStore, parseConfig, type LlmCallEvent, type Store } from '@gatelog/core';
+import { createLogger, migrate, openStore, parseConfig, type GatelogConfig, type LlmCallEvent, type Store } from '@gatelog/core';
+import type { CounterBackend } from '../../proxy/src/governance/backend.ts';
 import { buildProxy } from '@gatelog/proxy';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.ts';
 
@@ -20,6 +21,7 @@ let app: FastifyInstance;
 let store: Store;
 let dir: string;
 let url: string;
+let config: GatelogConfig;
 const events: LlmCallEvent[] = [];
 
 interface Created {
@@ -59,7 +61,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gatelog-gov-'));
   store = await openStore({ clickhouse: 'embedded', database: 'gatelog' }, dir);
   await migrate(store);
-  const config = parseConfig(
+  config = parseConfig(
     {
       providers: { fake: { kind: 'openai', base_url: fake.baseUrl, api_key: 'sk-upstream' } },
       models: [
@@ -162,7 +164,7 @@ describe('rate limits', () => {
   });
 
   it('TPM: real token counts are settled after each response until the limit refuses', async () => {
-    fake.behave({ usage: { prompt_tokens: 20, completion_tokens: 20, cached_tokens: 0, reasoning_tokens: 0 } });
+    fake.behave({ usage: { prompt_tokens: 20, completion_tokens: 30, cached_tokens: 0, reasoning_tokens: 0 } });
     const { secret } = await createKey({ name: 'tpm', tpm: 100 });
     const statuses: number[] = [];
     let last: Response | undefined;
@@ -171,7 +173,7 @@ describe('rate limits', () => {
       statuses.push(last.status);
       if (last.status === 429) break;
     }
-    // 40 real tokens per call against 100 a minute: the third call no longer fits.
+    // 50 real tokens per call against 100 a minute (each call reserves ~20 up front): the third no longer fits.
     expect(statuses).toEqual([200, 200, 429]);
     expect(last!.headers.get('x-ratelimit-limit-tokens')).toBe('100');
     expect(Number(last!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
@@ -186,6 +188,42 @@ describe('rate limits', () => {
     expect(((await b.json()) as { error: { code: string } }).error.code).toBe('parallel_limit_exceeded');
     fake.behave({});
     expect((await chat(secret, {})).status).toBe(200);
+  });
+});
+
+describe('shared state down', () => {
+  it('fail-closed: a limited key is refused with 503 state_unavailable; unlimited keys pass', async () => {
+    const down = (): Promise<never> => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    const dead: CounterBackend = { kind: 'dead', reserve: down, add: down, get: down, rateAcquire: down, rateAdjust: down };
+    const limited = await createKey({ name: 'closed-limited', rpm: 10 });
+    const free = await createKey({ name: 'closed-free' });
+    const registry = new Registry();
+    const closed = await buildProxy({
+      config: { ...config, state: { on_failure: 'closed' } },
+      publish: () => undefined,
+      logger: createLogger('silent'),
+      registry,
+      masterKey: MASTER,
+      store,
+      sharedState: dead,
+    });
+    try {
+      const req = (secret: string) =>
+        closed.inject({
+          method: 'POST',
+          url: '/v1/chat/completions',
+          headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+          payload: { model: 'smart', messages: [{ role: 'user', content: 'x' }] },
+        });
+      const r = await req(limited.secret);
+      expect(r.statusCode).toBe(503);
+      expect(r.headers['retry-after']).toBe('1');
+      expect(r.json()).toMatchObject({ error: { code: 'state_unavailable', type: 'service_unavailable' } });
+      expect((await req(free.secret)).statusCode).toBe(200);
+      expect(await registry.getSingleMetricAsString('gatelog_state_backend_failures_total')).toMatch(/op="rateAcquire"} [1-9]/);
+    } finally {
+      await closed.close();
+    }
   });
 });
 

@@ -14,8 +14,16 @@ export interface FakeUsage {
 }
 
 export interface FakeBehaviour {
-  /** Answer with this status and OpenAI error body instead of a completion. */
-  error?: { status: number; body?: unknown };
+  /** Answer with this status and OpenAI error body (and extra headers, e.g. retry-after) instead of a completion. */
+  error?: { status: number; body?: unknown; headers?: Record<string, string> };
+  /** Routing tests: never answer ('headers'), or send 200 headers and then nothing ('body'), until the caller hangs up. */
+  hang?: 'headers' | 'body';
+  /** Routing tests: write the stream one byte at a time, this many ms apart. */
+  trickleMs?: number;
+  /** Routing tests: destroy the socket after writing this many SSE events. */
+  resetAfterEvents?: number;
+  /** Routing tests: a 200 whose JSON body (or one SSE event) is cut and invalid. */
+  malformed?: boolean;
   /** Omit usage everywhere (non-stream body and the usage chunk). */
   noUsage?: boolean;
   usage?: FakeUsage;
@@ -49,6 +57,8 @@ export interface FakeOpenAi {
   baseUrl: string;
   requests: ReceivedRequest[];
   behave(b: FakeBehaviour): void;
+  /** The next requests get these behaviours, one each, in order; then `behave`'s. */
+  queue(...bs: FakeBehaviour[]): void;
   reset(): void;
   close(): Promise<void>;
 }
@@ -89,9 +99,21 @@ function pieces(text: string, n: number): string[] {
 async function writeStream(res: ServerResponse, events: string[], b: FakeBehaviour): Promise<void> {
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'x-request-id': 'req_fake' });
   res.flushHeaders();
+  let n = 0;
   for (const ev of events) {
     const buf = Buffer.from(ev);
-    if (b.splitBytes) {
+    if (b.resetAfterEvents !== undefined && n++ >= b.resetAfterEvents) {
+      // Let what was written reach the peer first: a reset discards data still in flight.
+      if (n > 1) await sleep(50);
+      res.socket?.destroy();
+      return;
+    }
+    if (b.trickleMs) {
+      for (let i = 0; i < buf.length && !res.destroyed; i++) {
+        res.write(buf.subarray(i, i + 1));
+        await sleep(b.trickleMs);
+      }
+    } else if (b.splitBytes) {
       for (let i = 0; i < buf.length; i += b.splitBytes) {
         res.write(buf.subarray(i, i + b.splitBytes));
         await sleep(1);
@@ -107,6 +129,7 @@ async function writeStream(res: ServerResponse, events: string[], b: FakeBehavio
 
 export async function startFakeOpenAi(): Promise<FakeOpenAi> {
   let behaviour: FakeBehaviour = {};
+  const queued: FakeBehaviour[] = [];
   const requests: ReceivedRequest[] = [];
 
   const server: Server = createServer((req, res) => {
@@ -129,8 +152,16 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
     res.on('close', () => {
       if (!res.writableFinished) entry.aborted = true;
     });
-    const b = behaviour;
+    const b = queued.shift() ?? behaviour;
     if (b.delayHeadersMs) await sleep(b.delayHeadersMs);
+    if (b.hang) {
+      if (b.hang === 'body') {
+        res.writeHead(200, { 'content-type': body['stream'] === true ? 'text/event-stream' : 'application/json' });
+        res.flushHeaders();
+      }
+      await new Promise<void>((resolve) => res.once('close', resolve));
+      return;
+    }
     res.socket?.setNoDelay(true);
     const json = (status: number, v: unknown): void => {
       const text = JSON.stringify(v);
@@ -138,7 +169,13 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
       res.end(text);
     };
     if (b.error) {
+      for (const [k, v] of Object.entries(b.error.headers ?? {})) res.setHeader(k, v);
       json(b.error.status, b.error.body ?? { error: { message: 'fake upstream error', type: 'server_error', param: null, code: null } });
+      return;
+    }
+    if (b.malformed && body['stream'] !== true) {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_fake' });
+      res.end('{"id":"chatcmpl-broken","object":"chat.completion","choices":[{');
       return;
     }
     const model = typeof body['model'] === 'string' ? body['model'] : 'unknown';
@@ -211,6 +248,7 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
     frames.push({ ...base, choices: [choice({}, '', b.toolCall ? 'tool_calls' : 'stop')], ...extra });
     if (includeUsage && usage) frames.push({ ...base, choices: [], usage });
     const events = frames.map((f) => `data: ${JSON.stringify(f)}\n\n`);
+    if (b.malformed) events.splice(1, 0, 'data: {"id":"chatcmpl-fake123","choices":[{\n\n');
     if (!b.noDone) events.push('data: [DONE]\n\n');
     await writeStream(res, events, b);
   }
@@ -224,8 +262,12 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
     behave(b) {
       behaviour = b;
     },
+    queue(...bs) {
+      queued.push(...bs);
+    },
     reset() {
       behaviour = {};
+      queued.length = 0;
       requests.length = 0;
     },
     async close() {

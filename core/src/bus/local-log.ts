@@ -9,10 +9,13 @@
 // A torn last record (a crash mid-write) is cut off when the writer reopens the log, and a
 // reader never delivers a record whose checksum fails.
 import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync, writevSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 
-const HEADER = 8;
+/** Framing of one record on disk (u32 length + u32 CRC) before its payload. */
+export const RECORD_HEADER_BYTES = 8;
+const HEADER = RECORD_HEADER_BYTES;
 const MAX_RECORD = 64 * 1024 * 1024;
 const SEGMENT_RE = /^(\d{20})\.log$/;
 
@@ -308,20 +311,43 @@ export class OffsetFile {
   }
 
   load(): number {
+    return this.loadState().offset;
+  }
+
+  /**
+   * The committed offset plus the batch that was being inserted when the state was written
+   * (`pending`: log range [start, end)). After a crash the consumer re-forms exactly that batch,
+   * so its deterministic dedup token lets ClickHouse drop the replay at insert time.
+   */
+  loadState(): { offset: number; pending: { start: number; end: number } | undefined } {
+    const ok = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
     try {
-      const v = JSON.parse(readFileSync(this.path, 'utf8')) as { offset?: unknown };
-      return Number.isSafeInteger(v.offset) && (v.offset as number) >= 0 ? (v.offset as number) : 0;
+      const v = JSON.parse(readFileSync(this.path, 'utf8')) as { offset?: unknown; pending?: { start?: unknown; end?: unknown }; id?: unknown };
+      const offset = ok(v.offset) ? v.offset : 0;
+      const p = v.pending;
+      const pending = p && ok(p.start) && ok(p.end) && p.start === offset && p.end > p.start ? { start: p.start, end: p.end } : undefined;
+      if (typeof v.id === 'string' && /^[0-9a-f]{16,64}$/.test(v.id)) this.#id = v.id;
+      return { offset, pending };
     } catch {
-      return 0;
+      return { offset: 0, pending: undefined };
     }
   }
 
-  store(offset: number): void {
+  #id: string | undefined;
+
+  /** A random identity kept with the offset: it scopes dedup tokens to this log's lifetime. */
+  get id(): string {
+    if (this.#id === undefined) this.loadState();
+    this.#id ??= randomBytes(8).toString('hex');
+    return this.#id;
+  }
+
+  store(offset: number, pending?: { start: number; end: number }): void {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`invalid log offset ${offset}`);
     const tmp = `${this.path}.tmp`;
     const fd = openSync(tmp, 'w');
     try {
-      writeSync(fd, JSON.stringify({ offset, at: new Date().toISOString() }));
+      writeSync(fd, JSON.stringify({ offset, ...(pending ? { pending } : {}), id: this.id, at: new Date().toISOString() }));
       fsyncSync(fd);
     } finally {
       closeSync(fd);

@@ -14,7 +14,9 @@ export class ResponsesAssembler {
   usage: Json | null = null;
   private id = '';
   private final: Json | null = null;
+  /** Set by a final event only: a stream cut before one has no finish reason. */
   private status = '';
+  private lastStatus = '';
   private readonly text: string[] = [];
 
   add(value: unknown): boolean {
@@ -25,11 +27,12 @@ export class ResponsesAssembler {
     if (r) {
       if (typeof r['model'] === 'string') this.model = r['model'];
       if (typeof r['id'] === 'string') this.id = r['id'];
-      if (typeof r['status'] === 'string') this.status = r['status'];
+      if (typeof r['status'] === 'string') this.lastStatus = r['status'];
     }
     if (type === 'response.output_text.delta' && typeof value['delta'] === 'string') this.text.push(value['delta']);
     else if (typeof type === 'string' && FINAL.has(type) && r) {
       this.final = r;
+      this.status = this.lastStatus;
       if (isObj(r['usage'])) this.usage = r['usage'];
       const reason = isObj(r['incomplete_details']) ? r['incomplete_details']['reason'] : undefined;
       if (typeof reason === 'string') this.status = reason;
@@ -47,6 +50,6 @@ export class ResponsesAssembler {
   }
 
   toJSON(): Json {
-    return this.final ?? { id: this.id, object: 'response', model: this.model, status: this.status || 'incomplete', output_text: this.text.join('') };
+    return this.final ?? { id: this.id, object: 'response', model: this.model, status: this.lastStatus || 'incomplete', output_text: this.text.join('') };
   }
 }

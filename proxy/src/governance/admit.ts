@@ -120,11 +120,12 @@ export async function admit(
 
   let permit: RatePermit | undefined;
   let reservation: Reservation | undefined;
-  if (key) {
+  const limits = key ? keyRateLimits(key) : undefined;
+  const scopes = key ? budgetScopes(key, g.teamBudgets) : [];
+  if (key && limits && (scopes.length > 0 || limits.rpm !== null || limits.tpm !== null || limits.maxParallel !== null)) {
     const now = g.now();
     const inputTokens = estimateInputTokens(json);
     const maxOutput = maxOutputOf(json);
-    const limits = keyRateLimits(key);
     try {
       if (limits.rpm !== null || limits.tpm !== null || limits.maxParallel !== null) {
         // TPM counts input + requested output; settled to the real count after the response.
@@ -133,7 +134,6 @@ export async function admit(
         permit = r.permit;
         for (const [h, v] of Object.entries(r.headers)) reply.raw.setHeader(h, v);
       }
-      const scopes = budgetScopes(key, g.teamBudgets);
       if (scopes.length > 0) {
         const price = (u: { input_tokens: number; output_tokens: number }): number | null =>
           env.cost(rec.provider, rec.priceProviderId, rec.deploymentModel, { ...NO_TOKENS, ...u, tokens_estimated: true });

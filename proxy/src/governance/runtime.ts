@@ -8,6 +8,7 @@ import { KeyRing, startKeyRefresh, type VirtualKey } from './keys.ts';
 import { BudgetLedger, budgetScopes, loadBaselines, type TeamBudget } from './budget.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { MemoryBackend, withFallback, type CounterBackend } from './backend.ts';
+import { RedisBackend } from './redis-backend.ts';
 import type { GovernanceMetrics } from './metrics.ts';
 import { ResponseCache } from '../cache/response-cache.ts';
 import { createCallerAuth, type CallerAuth } from '../auth.ts';
@@ -18,7 +19,7 @@ export interface GovernanceDeps {
   masterKey: string | undefined;
   logger: Logger;
   metrics: GovernanceMetrics;
-  /** A shared counter backend (Redis); absent = in-memory counters. */
+  /** A shared counter backend; absent = Redis from config.state.redis, else in-memory counters. */
   shared?: CounterBackend | undefined;
   now?: () => number;
   /** Budget baselines reload interval (default 5 s). */
@@ -68,8 +69,16 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
   const ring = new KeyRing();
   const local = new MemoryBackend();
   const stateWarn = throttledWarn(logger, now);
-  const backend: CounterBackend = d.shared
-    ? withFallback(d.shared, local, {
+  let shared = d.shared;
+  if (!shared && config.state.redis) {
+    const redis = new RedisBackend({ url: config.state.redis });
+    // Never log the URL (it may hold a password).
+    if (await redis.ready(3000)) logger.info({ on_failure: config.state.on_failure }, 'shared state: connected to Redis');
+    else logger.warn({ on_failure: config.state.on_failure, code: 'GATELOG_ERR_STATE_UNAVAILABLE' }, 'shared state: Redis not reachable yet; retrying in the background');
+    shared = redis;
+  }
+  const backend: CounterBackend = shared
+    ? withFallback(shared, local, {
         policy: config.state.on_failure,
         cooldownMs: 1000,
         now,

@@ -17,14 +17,16 @@ const ENDPOINTS: Partial<Record<UpstreamApi, string>> = {
 /** One keep-alive Pool per upstream origin, shared by every provider that points there. */
 export type PoolFor = (origin: string, connections: number) => Pool;
 
-export function createPoolCache(): { poolFor: PoolFor; close(): Promise<void> } {
+/** `connectTimeoutMs`: TCP/TLS connect limit per upstream connection (router.timeouts.connect_ms). */
+export function createPoolCache(connectTimeoutMs = 10_000): { poolFor: PoolFor; close(): Promise<void> } {
   const pools = new Map<string, Pool>();
   return {
     poolFor(origin, connections) {
       let pool = pools.get(origin);
       if (!pool) {
         // Timeouts stay generous: a long completion can take minutes before its first byte.
-        pool = new Pool(origin, { connections, keepAliveTimeout: 10_000, headersTimeout: 600_000, bodyTimeout: 600_000 });
+        // (Per-call time-to-first-byte, idle and total limits are the relay's: routing/attempt.ts.)
+        pool = new Pool(origin, { connections, keepAliveTimeout: 10_000, headersTimeout: 600_000, bodyTimeout: 600_000, connect: { timeout: connectTimeoutMs } });
         pools.set(origin, pool);
       }
       return pool;

@@ -19,7 +19,7 @@ export interface Providers {
 }
 
 export function createProviders(config: GatelogConfig): Providers {
-  const pools = createPoolCache();
+  const pools = createPoolCache(config.router.timeouts.connect_ms);
   const byName = new Map<string, Provider>();
   for (const [name, cfg] of Object.entries(config.providers)) {
     const preset = KIND_PRESETS[cfg.kind];

@@ -10,8 +10,10 @@ import { installSurface } from './surface.ts';
 import { newCallRecord, parseJsonBody, requireModel, upstreamBodyFor } from './body.ts';
 import type { AuthCheck } from '../auth.ts';
 import type { Deployment, ModelTable } from '../routing/resolve.ts';
+import type { AttemptPlan } from '../routing/plan.ts';
 import type { Provider, UpstreamApi } from '../providers/types.ts';
 import { admit } from '../governance/admit.ts';
+import { anthropicStreamError } from '../routing/stream-error.ts';
 import type { Governance } from '../governance/runtime.ts';
 
 export interface AnthropicRouteDeps {
@@ -65,11 +67,13 @@ function validateMessages(json: Record<string, unknown>, counting: boolean): voi
 export function anthropicRoutes(deps: AnthropicRouteDeps) {
   const { table, env, auth, gov, defaultAnthropic } = deps;
 
-  const resolve = (requested: string): Deployment => {
+  /** The attempt plan (retries, fallbacks: issue 4), or the default anthropic provider for a bare model id. */
+  const route = (requested: string, req: FastifyRequest): { dep: Deployment; plan: AttemptPlan | null } => {
     try {
-      return table.resolve(requested);
+      const plan = table.plan(requested, req.headers);
+      return { dep: { provider: plan.first.state.provider, model: plan.first.state.model }, plan };
     } catch (err) {
-      if (defaultAnthropic && err instanceof ProxyError && err.status === 404 && !requested.includes('/')) return { provider: defaultAnthropic, model: requested };
+      if (defaultAnthropic && err instanceof ProxyError && err.status === 404 && !requested.includes('/')) return { dep: { provider: defaultAnthropic, model: requested }, plan: null };
       throw err;
     }
   };
@@ -81,13 +85,15 @@ export function anthropicRoutes(deps: AnthropicRouteDeps) {
       const requested = requireModel(json);
       const counting = api === 'anthropic.count_tokens';
       validateMessages(json, counting);
-      const dep = resolve(requested);
+      const { dep, plan } = route(requested, req);
       const stream = !counting && json['stream'] === true;
       const upstreamBody = upstreamBodyFor(raw, json, requested, dep);
       const rec = newCallRecord(req, { endpoint: `/v1${path}`, api, requested, dep, stream, text });
       if (gov && !counting && !(await admit(gov, env, req, reply, rec, json, { includeUsage: false }))) return;
       const headers = forwardedHeaders(req);
-      await relay(env, reply, { rec, provider: dep.provider, route: `/v1${path}`, upstreamBody, json, dropUsageChunk: false, ...(headers ? { headers } : {}) });
+      await relay(env, reply, {
+        rec, provider: dep.provider, route: `/v1${path}`, upstreamBody, json, dropUsageChunk: false, streamError: anthropicStreamError, ...(plan ? { plan } : {}), ...(headers ? { headers } : {}),
+      });
     };
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {

@@ -31,12 +31,13 @@ export function responsesRoutes(deps: ResponsesRouteDeps) {
     if (json['input'] === undefined && json['previous_response_id'] === undefined && json['prompt'] === undefined) {
       throw badRequest('missing_input', 'You must provide an `input` parameter.', 'input');
     }
-    const dep = table.resolve(requested);
+    const plan = table.plan(requested, req.headers);
+    const dep = { provider: plan.first.state.provider, model: plan.first.state.model };
     const stream = json['stream'] === true;
     const upstreamBody = upstreamBodyFor(raw, json, requested, dep);
     const rec = newCallRecord(req, { endpoint: `/v1${PATH}`, api: 'openai.responses', requested, dep, stream, text });
     if (gov && !(await admit(gov, env, req, reply, rec, json, { includeUsage: false }))) return;
-    await relay(env, reply, { rec, provider: dep.provider, route: `/v1${PATH}`, upstreamBody, json, dropUsageChunk: false });
+    await relay(env, reply, { rec, provider: dep.provider, route: `/v1${PATH}`, upstreamBody, json, dropUsageChunk: false, plan });
   }
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {

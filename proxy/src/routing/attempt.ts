@@ -15,6 +15,8 @@ export interface AttemptOk {
   /** First body chunk (the stream is paused after it); null when the body was empty. */
   first: Buffer | null;
   ended: boolean;
+  early: EarlyEvents;
+  detach: () => void;
   /** Dispatch → first body byte (or end), ms. */
   latencyMs: number;
 }
@@ -44,35 +46,71 @@ export interface AttemptLimits {
 /** Error answers bigger than this are not buffered whole (kept for the record up to here). */
 const ERROR_BODY_CAP = 1 << 20;
 
-function firstChunk(body: Readable): Promise<{ first: Buffer | null; ended: boolean }> {
+/**
+ * What happened to the body between the first chunk and the relay taking it over (the end of
+ * a one-chunk body is emitted on the next tick, before the relay's listeners exist).
+ */
+export interface EarlyEvents {
+  ended: boolean;
+  error: unknown;
+  closed: boolean;
+}
+
+interface FirstChunk {
+  first: Buffer | null;
+  ended: boolean;
+  early: EarlyEvents;
+  /** Remove the listeners that fill `early`; the relay attaches its own. */
+  detach: () => void;
+}
+
+function firstChunk(body: Readable): Promise<FirstChunk> {
   return new Promise((resolve, reject) => {
-    const done = (): void => {
+    const early: EarlyEvents = { ended: false, error: null, closed: false };
+    let settled = false;
+    const detach = (): void => {
       body.off('data', onData);
       body.off('end', onEnd);
       body.off('error', onError);
       body.off('close', onClose);
     };
     const onData = (c: Buffer): void => {
-      done();
+      body.off('data', onData);
       body.pause();
-      resolve({ first: c, ended: false });
+      settled = true;
+      resolve({ first: c, ended: false, early, detach });
     };
     const onEnd = (): void => {
-      done();
-      resolve({ first: null, ended: true });
+      if (settled) {
+        early.ended = true;
+        return;
+      }
+      settled = true;
+      detach();
+      resolve({ first: null, ended: true, early, detach });
     };
     const onError = (err: unknown): void => {
-      done();
+      if (settled) {
+        early.error = err;
+        return;
+      }
+      settled = true;
+      detach();
       reject(err);
     };
     const onClose = (): void => {
-      done();
+      if (settled) {
+        early.closed = true;
+        return;
+      }
+      settled = true;
+      detach();
       reject(Object.assign(new Error('upstream closed before the body'), { code: 'UND_ERR_SOCKET' }));
     };
     body.on('data', onData);
-    body.once('end', onEnd);
-    body.once('error', onError);
-    body.once('close', onClose);
+    body.on('end', onEnd);
+    body.on('error', onError);
+    body.on('close', onClose);
   });
 }
 
@@ -135,8 +173,8 @@ export async function runAttempt(provider: Provider, call: Omit<UpstreamCall, 's
       };
     }
     try {
-      const { first, ended } = await firstChunk(up.body);
-      return { ok: true, up, first, ended, latencyMs: performance.now() - t0 };
+      const f = await firstChunk(up.body);
+      return { ok: true, up, ...f, latencyMs: performance.now() - t0 };
     } catch (err) {
       up.body.destroy();
       return fail(err);

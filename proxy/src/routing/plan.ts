@@ -46,7 +46,8 @@ export class AttemptPlan {
   private retriesUsed = 0;
   private sameRetries = 0;
   private last: Target;
-  private readonly tried = new Set<DeploymentState>();
+  /** Deployments tried in the current alias; made on the first retry (most calls never need it). */
+  private tried: Set<DeploymentState> | null = null;
   private contextSwitched = false;
 
   constructor(root: AliasRoute, opts: RouteOptions, backoff: Backoff, now: number, random: () => number) {
@@ -57,7 +58,11 @@ export class AttemptPlan {
     this.chain = opts.fallbacks && root.fallbacks.length > 0 ? [root, ...root.fallbacks] : [root];
     this.first = this.enter(0, now) ?? lastResort(root, this.chain, now);
     this.last = this.first;
-    this.tried.add(this.first.state);
+  }
+
+  private triedSet(): Set<DeploymentState> {
+    if (!this.tried) this.tried = new Set([this.last.state]);
+    return this.tried;
   }
 
   /** Root alias of the chain currently walked. */
@@ -74,7 +79,7 @@ export class AttemptPlan {
         this.aliasIdx = i;
         this.retriesUsed = 0;
         this.sameRetries = 0;
-        this.tried.clear();
+        this.tried?.clear();
         return { state: c.state, alias: a.name };
       }
     }
@@ -83,7 +88,7 @@ export class AttemptPlan {
 
   private take(t: Target, delayMs: number): NextStep {
     this.last = t;
-    this.tried.add(t.state);
+    this.triedSet().add(t.state);
     return { target: t, delayMs };
   }
 
@@ -102,7 +107,7 @@ export class AttemptPlan {
     if (this.retriesUsed < this.opts.retries) {
       this.retriesUsed++;
       const a = this.chain[this.aliasIdx]!;
-      const other = pick(a.strategy, a.candidates, this.tried, now, this.random);
+      const other = pick(a.strategy, a.candidates, this.triedSet(), now, this.random);
       if (other) return this.take({ state: other.state, alias: a.name }, 0);
       // Every deployment of the alias has been tried: the same one again, after a wait.
       if (this.last.state.health(now) !== 'cooling') {

@@ -20,6 +20,8 @@ export class StreamWatchdog {
   lastChunk: number;
   private lastWrite: number;
   private timer: NodeJS.Timeout | null = null;
+  /** The client is slow (backpressure paused the upstream): silence is ours, not the upstream's. */
+  private held = false;
   private readonly o: WatchdogOptions;
 
   constructor(o: WatchdogOptions, now: number) {
@@ -31,8 +33,8 @@ export class StreamWatchdog {
 
   private arm(now: number): void {
     const o = this.o;
-    let due = Math.min(this.lastChunk + o.idleMs, o.deadline);
-    if (o.keepaliveMs > 0) due = Math.min(due, Math.max(this.lastChunk, this.lastWrite) + o.keepaliveMs);
+    let due = this.held ? o.deadline : Math.min(this.lastChunk + o.idleMs, o.deadline);
+    if (o.keepaliveMs > 0 && !this.held) due = Math.min(due, Math.max(this.lastChunk, this.lastWrite) + o.keepaliveMs);
     this.timer = setTimeout(() => this.check(), Math.max(1, due - now));
     this.timer.unref();
   }
@@ -45,6 +47,10 @@ export class StreamWatchdog {
       o.onTimeout('deadline_exceeded', 'the call deadline passed while the response was streaming');
       return;
     }
+    if (this.held) {
+      this.arm(now);
+      return;
+    }
     if (now - this.lastChunk >= o.idleMs) {
       o.onTimeout('upstream_idle_timeout', `upstream sent nothing for ${o.idleMs} ms mid-response`);
       return;
@@ -55,6 +61,21 @@ export class StreamWatchdog {
       this.lastWrite = now;
     }
     this.arm(now);
+  }
+
+  /** The relay paused the upstream for a slow client: no idle timeout or keepalive until `release`. */
+  hold(): void {
+    this.held = true;
+  }
+
+  release(now: number): void {
+    if (!this.held) return;
+    this.held = false;
+    this.lastChunk = now;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.arm(now);
+    }
   }
 
   stop(): void {

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { PROVIDER_KINDS, defaultConfig, parseConfig } from '@gatelog/core';
+import { KIND_PRESETS, priceIdFor } from './presets.ts';
+import { createProviders } from './registry.ts';
+
+describe('provider kinds', () => {
+  it('every configurable kind has a preset row, and every row is configurable', () => {
+    expect(Object.keys(KIND_PRESETS).sort()).toEqual([...PROVIDER_KINDS].sort());
+  });
+
+  it('a preset needs no base_url; openai and azure do', () => {
+    const providers = Object.fromEntries(Object.keys(KIND_PRESETS).filter((k) => KIND_PRESETS[k]!.baseUrl !== undefined).map((k) => [k, { kind: k, api_key: 'k' }]));
+    const config = parseConfig({ providers }, 'test', {});
+    const built = createProviders(config);
+    expect([...built.byName.keys()].sort()).toEqual(Object.keys(providers).sort());
+    void built.close();
+    for (const kind of ['openai', 'azure']) expect(() => parseConfig({ providers: { p: { kind, api_key: 'k' } } }, 'test', {})).toThrow(/base_url: required/);
+  });
+
+  it('prices as OpenAI only on OpenAI\'s host; presets by their genai-prices id', () => {
+    expect(priceIdFor('openai', new URL('https://api.openai.com/v1'))).toBe('openai');
+    expect(priceIdFor('openai', new URL('http://127.0.0.1:8000/v1'))).toBeUndefined();
+    expect(priceIdFor('gemini', new URL(KIND_PRESETS['gemini']!.baseUrl!))).toBe('google');
+    expect(KIND_PRESETS['gemini']!.baseUrl).toBe('https://generativelanguage.googleapis.com/v1beta/openai');
+    expect(priceIdFor('xai', new URL('https://api.x.ai/v1'))).toBe('x-ai');
+  });
+
+  it('ANTHROPIC_API_KEY adds a native anthropic provider (not ANTHROPIC_BASE_URL, which may point at gatelog)', () => {
+    const c = defaultConfig({ ANTHROPIC_API_KEY: 'sk-ant-x', ANTHROPIC_BASE_URL: 'http://127.0.0.1:4000' });
+    expect(c.providers['anthropic']).toMatchObject({ kind: 'anthropic', base_url: 'https://api.anthropic.com', api_key: 'sk-ant-x' });
+  });
+});
