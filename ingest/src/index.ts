@@ -2,3 +2,4 @@
 export { startLocalIngest, type LocalIngest, type LocalIngestDeps } from './local-consumer.ts';
 export { classifyInsertError, insertIsolating, joinRows, type BatchResult, type InsertErrorInfo } from './insert-batch.ts';
 export { writeDeadLetters, type DeadLetter } from './dead-letter.ts';
+export { startKafkaIngest, type KafkaIngest, type KafkaIngestDeps } from './kafka-consumer.ts';

@@ -1,7 +1,11 @@
 // ClickHouse access for every service: one factory, two connections. Embedded mode hands
 // `@clickhouse/client` chDB's in-process connection; distributed mode talks HTTP to a server.
 // Everything above this file is identical across the two.
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+
+// Failures reach callers as thrown errors, which they log with context; the client's own
+// console logging would only print the same errors again, unstructured.
+const QUIET = { log: { level: ClickHouseLogLevel.OFF } };
 import type { StorageConfig } from '../config.ts';
 
 export interface Store {
@@ -26,7 +30,7 @@ export async function openStore(storage: StorageConfig, dataDir: string): Promis
     // chdb is loaded lazily: a distributed deployment never needs the native engine.
     const { createChdbConnection } = await import('chdb/connection');
     const connection = createChdbConnection({ path: `${dataDir}/clickhouse` });
-    const client = createClient({ connection } as unknown as Parameters<typeof createClient>[0]);
+    const client = createClient({ connection, ...QUIET } as unknown as Parameters<typeof createClient>[0]);
     const raw = (connection as unknown as { chdb: ChdbRaw }).chdb;
     const database = storage.database;
     return {
@@ -40,7 +44,7 @@ export async function openStore(storage: StorageConfig, dataDir: string): Promis
     };
   }
   const { url, database, username, password } = storage.clickhouse;
-  const client = createClient({ url, username, password, database, request_timeout: 30_000 });
+  const client = createClient({ url, username, password, database, request_timeout: 30_000, ...QUIET });
   return {
     client,
     database,
