@@ -119,3 +119,12 @@ describe('defaultConfig', () => {
     expect(c.providers['openai']).toMatchObject({ kind: 'openai', api_key: 'sk-live' });
   });
 });
+
+describe('gatelog.example.yaml', () => {
+  it('loads as documented', () => {
+    const path = new URL('../../gatelog.example.yaml', import.meta.url).pathname;
+    const { config } = loadConfig({ path, env: { OPENAI_API_KEY: 'sk-example' } });
+    expect(config.models.map((m) => m.name)).toEqual(['fast', 'smart', 'demo']);
+    expect(config.providers['anthropic']?.kind).toBe('anthropic');
+  });
+});
