@@ -53,7 +53,8 @@ beforeAll(async () => {
         { name: 'chat', fallbacks: ['claude'], deployments: [{ provider: 'oa', model: 'gpt-4o-mini' }] },
         { name: 'claude', deployments: [{ provider: 'an', model: 'claude-haiku-4-5' }] },
       ],
-      router: { retries: 1, backoff: { base_ms: 10, max_ms: 50 }, timeouts: { ttfb_ms: 5000, idle_ms: 5000, total_ms: 20_000 } },
+      // No cooldown here: each test sees the OpenAI deployment fresh (cooldowns have their own test).
+      router: { retries: 1, backoff: { base_ms: 10, max_ms: 50 }, timeouts: { ttfb_ms: 5000, idle_ms: 5000, total_ms: 20_000 }, cooldown: { failures: 0 } },
       ingest: { batch_rows: 1000, batch_ms: 200 },
     },
     env: { GATELOG_MASTER_KEY: MASTER },
