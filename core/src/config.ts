@@ -45,7 +45,10 @@ export const DeploymentConfig = z.object({
   provider: z.string().min(1),
   model: z.string().min(1),
   weight: z.number().positive().default(1),
-  /** Optional provider limits for this deployment (requests / tokens per minute); informational for now. */
+  /**
+   * Optional provider limits for this deployment. rpm: routing skips the deployment once it took
+   * that many requests in the current minute (per proxy process). tpm: recorded, not enforced yet.
+   */
   rpm: z.number().int().positive().optional(),
   tpm: z.number().int().positive().optional(),
 }).strict();

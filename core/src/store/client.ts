@@ -14,8 +14,21 @@ export interface Store {
   database: string;
   /** Insert JSONEachRow bytes as-is (one row per line) into a table of `database`. */
   insertRaw(table: string, rows: Buffer, settings?: Record<string, string | number>): Promise<void>;
+  /**
+   * Run one SELECT and yield its output bytes in `format` as ClickHouse produces them, chunk by
+   * chunk, without materializing the result (exports of any size). Values are bound
+   * server-side from `params` (`{name:Type}` placeholders); `query` carries no FORMAT clause.
+   */
+  streamQuery(q: StreamQuery): AsyncIterable<Uint8Array>;
   close(): Promise<void>;
   kind: 'embedded' | 'http';
+}
+
+export interface StreamQuery {
+  query: string;
+  params?: Record<string, unknown> | undefined;
+  format: 'CSVWithNames' | 'JSONEachRow';
+  signal?: AbortSignal | undefined;
 }
 
 interface ChdbRaw {
@@ -29,7 +42,9 @@ export async function openStore(storage: StorageConfig, dataDir: string): Promis
   if (storage.clickhouse === 'embedded') {
     // chdb is loaded lazily: a distributed deployment never needs the native engine.
     const { createChdbConnection } = await import('chdb/connection');
-    const connection = createChdbConnection({ path: `${dataDir}/clickhouse` });
+    const { Session } = await import('chdb');
+    const path = `${dataDir}/clickhouse`;
+    const connection = createChdbConnection({ path });
     const client = createClient({ connection, ...QUIET } as unknown as Parameters<typeof createClient>[0]);
     const raw = (connection as unknown as { chdb: ChdbRaw }).chdb;
     const database = storage.database;
@@ -39,6 +54,19 @@ export async function openStore(storage: StorageConfig, dataDir: string): Promis
       kind: 'embedded',
       async insertRaw(table, rows, settings) {
         await raw.rawInsert({ table: `${database}.${table}`, values: rows, format: 'JSONEachRow', settings: { ...INSERT_SETTINGS, ...settings } });
+      },
+      // The client's chDB connection materializes whole results, and its session allows one
+      // stream at a time. A session of its own per stream (same path: chDB shares the engine
+      // and data, not query state) streams natively, binds parameters in the engine, and lets
+      // exports run side by side.
+      async *streamQuery(q) {
+        const session = new Session(path);
+        try {
+          const chunks = session.queryStreamBind(q.query, q.params ?? {}, { format: q.format, ...(q.signal ? { signal: q.signal } : {}) });
+          for await (const chunk of chunks) yield chunk.raw();
+        } finally {
+          session.close();
+        }
       },
       close: () => client.close(),
     };
@@ -57,6 +85,19 @@ export async function openStore(storage: StorageConfig, dataDir: string): Promis
       } as unknown as Parameters<ClickHouseClient['exec']>[0]).then((r) => {
         r.stream.resume();
       });
+    },
+    async *streamQuery(q) {
+      // exec hands back the response body untouched: ClickHouse's bytes, streamed.
+      const r = await client.exec({
+        query: `${q.query}\nFORMAT ${q.format}`,
+        query_params: q.params ?? {},
+        ...(q.signal ? { abort_signal: q.signal } : {}),
+      });
+      try {
+        for await (const chunk of r.stream as AsyncIterable<Uint8Array>) yield chunk;
+      } finally {
+        r.stream.destroy();
+      }
     },
     close: () => client.close(),
   };

@@ -1,12 +1,13 @@
-// Audit exports: every call matching a filter, oldest first, read from llm_calls FINAL in
-// bounded keyset pages, so an export of any size holds one page in memory at a time and
-// every value stays a typed parameter.
+// Audit exports: every call matching a filter, oldest first, from llm_calls FINAL.
 //
-// Why pages rather than one streamed query: chDB's in-process connection materializes a
-// query's whole result before `@clickhouse/client` sees it, and its native streaming API
-// (`connection.chdb.queryStream`) takes no bound parameters, so it would need user values
-// spliced into SQL. Each page is a primary-key range read (`(started_at, request_id) >
-// cursor` on the sorting key), so page N costs what page 1 costs, on both backends.
+// `exportBytes` is what the UI streams: one query whose output bytes ClickHouse itself writes
+// (CSVWithNames or JSONEachRow, with ISO timestamps and CSV formula neutralization done in
+// SQL), passed through chunk by chunk (Store.streamQuery), so memory stays flat at any size
+// and no row is parsed or re-encoded in JS. Every filter value is a bound `{name:Type}`
+// parameter, on both backends.
+//
+// `exportPages` is the typed, row-parsing variant (bounded keyset pages), for callers that
+// want objects rather than bytes.
 import { z } from 'zod';
 import type { Store } from './client.ts';
 import { callWhere, chTime, type ExplorerFilter } from './call-filter.ts';
@@ -82,4 +83,126 @@ export async function* exportPages(store: Store, filter: ExplorerFilter, pageRow
     if (rows.length < pageRows || !last) return;
     cursor = { t: last.started_at, id: last.request_id };
   }
+}
+
+export type ExportFormat = 'csv' | 'jsonl';
+
+/** ClickHouse DateTime64(3, 'UTC') text as UTC ISO-8601 (`…T…Z`), the form JS writes. */
+const ISO_STARTED_AT = `concat(replaceOne(toString(started_at, 'UTC'), ' ', 'T'), 'Z')`;
+
+/**
+ * A string cell a spreadsheet would read as a formula (= + - @, tab or CR first) gets a
+ * leading single quote (OWASP "CSV injection"); the same rule as the UI's csvCell.
+ */
+export function neutralizedSql(col: string): string {
+  return `if(substring(${col}, 1, 1) IN ('=', '+', '-', '@', '\\t', '\\r'), concat('''', ${col}), ${col})`;
+}
+
+const JSON_COLUMNS = new Set<string>(['tags', 'attempts']);
+
+/** One SELECT expression per export column, aliased to the column's name. */
+export function exportSelect(format: ExportFormat): string {
+  return EXPORT_COLUMNS.map((c) => {
+    if (c === 'started_at') return `${ISO_STARTED_AT} AS started_at`;
+    if (format === 'jsonl') return c;
+    if (JSON_COLUMNS.has(c)) return `toJSONString(${c}) AS ${c}`;
+    if (ExportRow.shape[c].def.type === 'string' && c !== 'request_id') return `${neutralizedSql(c)} AS ${c}`;
+    return c;
+  }).join(', ');
+}
+
+// Fixed output settings (never user input): numbers as JSON numbers, slashes unescaped, CSV
+// rows CRLF-terminated with empty cells for NULL, as the row-by-row encoder wrote them.
+const OUTPUT_SETTINGS = [
+  // The output columns reuse the table's names (started_at as ISO text, …): the filter and
+  // ORDER BY must still see the stored columns, not those aliases.
+  'prefer_column_name_to_alias = 1',
+  'output_format_json_quote_64bit_integers = 0',
+  'output_format_json_escape_forward_slashes = 0',
+  'output_format_json_named_tuples_as_objects = 1',
+  'output_format_csv_crlf_end_of_line = 1',
+  "format_csv_null_representation = ''",
+].join(', ');
+
+/** The one export query (no FORMAT clause) and its bound parameters. */
+export function exportQuery(store: Pick<Store, 'database'>, filter: ExplorerFilter, format: ExportFormat): { query: string; params: Record<string, unknown> } {
+  const w = callWhere(filter);
+  return {
+    // ORDER BY spelled as the table's sorting key, so ClickHouse reads in order and streams
+    // without a full sort.
+    query: `SELECT ${exportSelect(format)}
+            FROM ${store.database}.llm_calls FINAL
+            ${w.sql}
+            ORDER BY toDate(started_at), started_at, request_id
+            SETTINGS ${OUTPUT_SETTINGS}`,
+    params: w.params,
+  };
+}
+
+/**
+ * Counts the rows in an export as its bytes pass: lines for JSONL (JSON escapes newlines
+ * inside strings), line ends outside double quotes for CSV (ClickHouse quotes any string
+ * cell and doubles inner quotes, so a quote toggles "inside a cell"), minus the header.
+ */
+export class ExportRowCounter {
+  #lines = 0;
+  #inQuote = false;
+  readonly #csv: boolean;
+  constructor(format: ExportFormat) {
+    this.#csv = format === 'csv';
+  }
+
+  get rows(): number {
+    return this.#csv ? Math.max(0, this.#lines - 1) : this.#lines;
+  }
+
+  feed(chunk: Uint8Array): void {
+    const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let pos = 0;
+    if (!this.#csv) {
+      while ((pos = b.indexOf(0x0a, pos)) !== -1) {
+        this.#lines++;
+        pos++;
+      }
+      return;
+    }
+    while (pos < b.length) {
+      const q = b.indexOf(0x22, pos);
+      if (this.#inQuote) {
+        if (q === -1) return;
+        this.#inQuote = false;
+        pos = q + 1;
+        continue;
+      }
+      const n = b.indexOf(0x0a, pos);
+      if (n !== -1 && (q === -1 || n < q)) {
+        this.#lines++;
+        pos = n + 1;
+      } else if (q !== -1) {
+        this.#inQuote = true;
+        pos = q + 1;
+      } else return;
+    }
+  }
+}
+
+/**
+ * The export's bytes as ClickHouse writes them, streamed; `rows()` is the number of rows
+ * passed so far (final once the iteration ends).
+ */
+export function exportBytes(
+  store: Store,
+  filter: ExplorerFilter,
+  format: ExportFormat,
+  signal?: AbortSignal,
+): { chunks: AsyncGenerator<Uint8Array>; rows: () => number } {
+  const counter = new ExportRowCounter(format);
+  const { query, params } = exportQuery(store, filter, format);
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of store.streamQuery({ query, params, format: format === 'csv' ? 'CSVWithNames' : 'JSONEachRow', signal })) {
+      counter.feed(chunk);
+      yield chunk;
+    }
+  }
+  return { chunks: chunks(), rows: () => counter.rows };
 }

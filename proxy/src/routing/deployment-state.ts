@@ -29,6 +29,10 @@ export class DeploymentState {
   probing = false;
   totalFailures = 0;
   lastError = '';
+  /** Requests per minute this deployment may take (config `rpm`; 0: no limit). Per process, fixed window. */
+  rpm = 0;
+  private minuteStart = 0;
+  private minuteCount = 0;
   /** Clock ms of recent retryable failures (pruned to the window). */
   private readonly fails: number[] = [];
 
@@ -47,6 +51,13 @@ export class DeploymentState {
   /** An attempt starts on this deployment. */
   begin(now: number): void {
     this.inFlight++;
+    if (this.rpm > 0) {
+      if (now - this.minuteStart >= 60_000) {
+        this.minuteStart = now;
+        this.minuteCount = 0;
+      }
+      this.minuteCount++;
+    }
     if (this.cooldownUntil !== 0 && now >= this.cooldownUntil) this.probing = true;
   }
 
@@ -84,6 +95,11 @@ export class DeploymentState {
   end(): void {
     this.inFlight--;
     this.probing = false;
+  }
+
+  /** Its `rpm` is used up for the current minute: routing prefers other deployments. */
+  atLimit(now: number): boolean {
+    return this.rpm > 0 && this.minuteCount >= this.rpm && now - this.minuteStart < 60_000;
   }
 
   recentFailures(now: number): number {

@@ -72,7 +72,11 @@ export function createModelTable(config: GatelogConfig, providers: ReadonlyMap<s
     const candidates = [];
     for (const d of m.deployments) {
       const p = providers.get(d.provider);
-      if (p) candidates.push({ state: stateFor(p, d.model, m.name), weight: d.weight });
+      if (!p) continue;
+      const state = stateFor(p, d.model, m.name);
+      // A deployment shared by several aliases keeps the strictest rpm configured for it.
+      if (d.rpm !== undefined) state.rpm = state.rpm === 0 ? d.rpm : Math.min(state.rpm, d.rpm);
+      candidates.push({ state, weight: d.weight });
     }
     if (candidates.length === 0) continue;
     aliases.set(m.name, { name: m.name, strategy: m.strategy, candidates, fallbacks: [], contextFallbacks: [], fallbackNames: m.fallbacks, cwNames: m.context_window_fallbacks });

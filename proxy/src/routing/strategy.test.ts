@@ -42,3 +42,18 @@ describe('strategies', () => {
     expect(pick('weighted', cands, new Set([cands[1]!.state]), 2000, Math.random)?.state.provider.name).toBe('a');
   });
 });
+
+describe('rpm', () => {
+  it('a deployment at its requests-per-minute is skipped until the minute is over', () => {
+    const cands = [cand('a'), cand('b')];
+    cands[0]!.state.rpm = 2;
+    for (const t of [0, 10]) {
+      cands[0]!.state.begin(t);
+      cands[0]!.state.end();
+    }
+    for (let i = 0; i < 20; i++) expect(pick('weighted', cands, null, 100, Math.random)?.state.provider.name).toBe('b');
+    const seen = new Set<string>();
+    for (let i = 0; i < 50; i++) seen.add(pick('weighted', cands, null, 60_001, Math.random)!.state.provider.name);
+    expect(seen).toEqual(new Set(['a', 'b']));
+  });
+});

@@ -1,6 +1,6 @@
 // Choosing one deployment of an alias: weighted random, least busy (fewest in flight), or
 // lowest latency (EWMA; untried deployments first so each gets measured). Deployments in
-// cooldown and those already tried by this call are skipped. Pure: clock and random in.
+// cooldown, at their rpm, or already tried by this call are skipped. Pure: clock and random in.
 import type { DeploymentState } from './deployment-state.ts';
 
 export type Strategy = 'weighted' | 'least-busy' | 'latency';
@@ -37,7 +37,7 @@ export function pick(
   now: number,
   random: () => number,
 ): Candidate | null {
-  const eligible = (c: Candidate): boolean => (tried === null || !tried.has(c.state)) && c.state.health(now) !== 'cooling';
+  const eligible = (c: Candidate): boolean => (tried === null || !tried.has(c.state)) && c.state.health(now) !== 'cooling' && !c.state.atLimit(now);
   if (cands.length === 1) {
     const c = cands[0]!;
     return eligible(c) ? c : null;
