@@ -1,4 +1,4 @@
-// Routing fields of gatelog.yaml (issue 4): defaults, strategies, fallbacks that must name an alias.
+// Routing fields of gatelog.yaml: defaults, strategies, fallbacks that must name an alias.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from './config.ts';
 

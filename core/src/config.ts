@@ -63,12 +63,12 @@ export const ModelAlias = z.object({
   fallbacks: z.array(Name).default([]),
   /** Aliases tried when the upstream says the prompt is longer than the model's context. */
   context_window_fallbacks: z.array(Name).default([]),
-  /** Serve repeated identical calls to this alias from the exact-match cache (issue 5; see `cache`). */
+  /** Serve repeated identical calls to this alias from the exact-match cache (see `cache`). */
   cache: z.boolean().default(false),
 }).strict();
 export type ModelAlias = z.infer<typeof ModelAlias>;
 
-/** Retries, timeouts, cooldowns and keepalives of the proxy's upstream dispatch (issue 4). */
+/** Retries, timeouts, cooldowns and keepalives of the proxy's upstream dispatch. */
 export const RouterConfig = z.object({
   /** Extra attempts per alias after the first one, on retryable failures (429, 5xx, 529, network, timeouts). */
   retries: z.number().int().min(0).max(10).default(2),
@@ -102,7 +102,7 @@ export const RouterConfig = z.object({
 }).strict();
 export type RouterConfig = z.infer<typeof RouterConfig>;
 
-// ---- Governance (issue 5): team budgets, response cache, shared counters, key refresh.
+// ---- Governance: team budgets, response cache, shared counters, key refresh.
 
 export const TeamConfig = z.object({
   budget_usd: z.number().positive(),
@@ -213,7 +213,7 @@ export const GatelogConfig = z.object({
   models: z.array(ModelAlias).default([]),
   pricing: z.array(PriceOverride).default([]),
   router: RouterConfig.prefault({}),
-  /** Team budgets covering every key of the team (issue 5). */
+  /** Team budgets covering every key of the team. */
   teams: z.record(z.string().min(1).max(128), TeamConfig).default({}),
   cache: CacheConfig.prefault({}),
   state: StateConfig.prefault({}),

@@ -8,7 +8,7 @@ export type OpenAiErrorType =
   | 'not_found_error'
   | 'server_error'
   | 'upstream_error'
-  // Governance refusals (issue 5): keys, budgets, rate limits, shared state.
+  // Governance refusals: keys, budgets, rate limits, shared state.
   | 'permission_error'
   | 'budget_exceeded'
   | 'requests'

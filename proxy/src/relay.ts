@@ -23,7 +23,7 @@ export interface RelayEnv extends EventEnv {
   /** Called when building or publishing an event throws (throttled by the caller). */
   onPublishError: (err: unknown, requestId: string) => void;
   metrics: ProxyMetrics;
-  /** Retries, timeouts, keepalives (issue 4); default: the config defaults. */
+  /** Retries, timeouts, keepalives; default: the config defaults. */
   router?: RouterConfig;
 }
 
@@ -39,7 +39,7 @@ export interface RelayInput {
   json: Record<string, unknown>;
   /** The proxy added stream_options.include_usage: withhold the usage-only chunk. */
   dropUsageChunk: boolean;
-  /** Routing (issue 4): retries, fallbacks and the deadline; absent = one attempt on `provider`. */
+  /** Routing: retries, fallbacks and the deadline; absent = one attempt on `provider`. */
   plan?: AttemptPlan;
   /** The SSE event that ends a stream broken after its first byte (default: OpenAI's shape). */
   streamError?: StreamErrorEvent;
@@ -74,7 +74,7 @@ function publishSafely(env: RelayEnv, rec: CallRecord, route: string, count = fa
   let event: LlmCallEvent;
   try {
     event = toEvent(rec, env, tEnd);
-    // Governance (issue 5): settle budget/rate reservations, fill the cache. Never throws; idempotent.
+    // Governance: settle budget/rate reservations, fill the cache. Never throws; idempotent.
     rec.onEvent?.(event);
     env.publish(event);
   } catch (err) {

@@ -18,9 +18,9 @@ export interface CallRecord {
   tFirstByte: number;
   /** performance.now() when the upstream finished (or failed, or was aborted). */
   tUpstreamEnd: number;
-  /** Routing (issue 4): performance.now() when the last attempt was dispatched (default tDispatch). */
+  /** Routing: performance.now() when the last attempt was dispatched (default tDispatch). */
   tAttempt?: number;
-  /** Routing (issue 4): failed attempts before the last one (retries, fallbacks), in order. */
+  /** Routing: failed attempts before the last one (retries, fallbacks), in order. */
   priorAttempts?: Attempt[];
   meta: RequestMeta;
   endpoint: string;
@@ -43,7 +43,7 @@ export interface CallRecord {
   tokens: Tokens;
   requestBody: string;
   responseBody: string;
-  /** Governance (issue 5): the virtual key that called, if any. */
+  /** Governance: the virtual key that called, if any. */
   caller?: { keyId: string; keyName: string; team: string } | undefined;
   /** Served from the response cache; `cacheSavedUsd` is what the original call cost. */
   cacheHit?: boolean | undefined;

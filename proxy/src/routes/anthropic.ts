@@ -67,7 +67,7 @@ function validateMessages(json: Record<string, unknown>, counting: boolean): voi
 export function anthropicRoutes(deps: AnthropicRouteDeps) {
   const { table, env, auth, gov, defaultAnthropic } = deps;
 
-  /** The attempt plan (retries, fallbacks: issue 4), or the default anthropic provider for a bare model id. */
+  /** The attempt plan (retries, fallbacks), or the default anthropic provider for a bare model id. */
   const route = (requested: string, req: FastifyRequest): { dep: Deployment; plan: AttemptPlan | null } => {
     try {
       const plan = table.plan(requested, req.headers);

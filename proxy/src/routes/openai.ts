@@ -19,7 +19,7 @@ export interface OpenAiRouteDeps {
   table: ModelTable;
   env: RelayEnv;
   auth: AuthCheck | null;
-  /** Keys, limits, budgets and the cache (issue 5); absent = none. */
+  /** Keys, limits, budgets and the cache; absent = none. */
   gov?: Governance | undefined;
 }
 
@@ -75,7 +75,7 @@ export function openAiRoutes(deps: OpenAiRouteDeps) {
       const st = stateOf(req);
       const { text, json } = parseBody(req.body);
       const requested = validate(ep, json);
-      // Routing (issue 4): the attempt plan picks the first deployment; retries/fallbacks follow in the relay.
+      // Routing: the attempt plan picks the first deployment; retries/fallbacks follow in the relay.
       const plan = table.plan(requested, req.headers);
       const dep = { provider: plan.first.state.provider, model: plan.first.state.model };
       const stream = ep.canStream && json['stream'] === true;
