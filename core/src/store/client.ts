@@ -27,7 +27,8 @@ export interface Store {
 export interface StreamQuery {
   query: string;
   params?: Record<string, unknown> | undefined;
-  format: 'CSVWithNames' | 'JSONEachRow';
+  /** Header-less formats only: chDB's stream would repeat a *WithNames header in every chunk. */
+  format: 'CSV' | 'JSONEachRow';
   signal?: AbortSignal | undefined;
 }
 

@@ -142,7 +142,7 @@ export function exportQuery(store: Pick<Store, 'database'>, filter: ExplorerFilt
 /**
  * Counts the rows in an export as its bytes pass: lines for JSONL (JSON escapes newlines
  * inside strings), line ends outside double quotes for CSV (ClickHouse quotes any string
- * cell and doubles inner quotes, so a quote toggles "inside a cell"), minus the header.
+ * cell and doubles inner quotes, so a quote toggles "inside a cell"). Feed it data rows only.
  */
 export class ExportRowCounter {
   #lines = 0;
@@ -153,7 +153,7 @@ export class ExportRowCounter {
   }
 
   get rows(): number {
-    return this.#csv ? Math.max(0, this.#lines - 1) : this.#lines;
+    return this.#lines;
   }
 
   feed(chunk: Uint8Array): void {
@@ -199,7 +199,9 @@ export function exportBytes(
   const counter = new ExportRowCounter(format);
   const { query, params } = exportQuery(store, filter, format);
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    for await (const chunk of store.streamQuery({ query, params, format: format === 'csv' ? 'CSVWithNames' : 'JSONEachRow', signal })) {
+    // The header is ours: chDB's stream repeats a CSVWithNames header in every chunk.
+    if (format === 'csv') yield new TextEncoder().encode(`${EXPORT_COLUMNS.join(',')}\r\n`);
+    for await (const chunk of store.streamQuery({ query, params, format: format === 'csv' ? 'CSV' : 'JSONEachRow', signal })) {
       counter.feed(chunk);
       yield chunk;
     }

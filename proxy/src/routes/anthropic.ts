@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ProxyError, badRequest } from '../errors.ts';
 import { relay, type RelayEnv } from '../relay.ts';
-import { installSurface } from './surface.ts';
+import { installApiSurface } from './surface.ts';
 import { newCallRecord, parseJsonBody, requireModel, upstreamBodyFor } from './body.ts';
 import type { AuthCheck } from '../auth.ts';
 import type { Deployment, ModelTable } from '../routing/resolve.ts';
@@ -97,16 +97,7 @@ export function anthropicRoutes(deps: AnthropicRouteDeps) {
     };
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
-    installSurface(app, env.metrics, anthropicErrorBody);
-    if (auth) {
-      app.addHook('onRequest', (req, _reply, next) => {
-        const denied = auth(req.headers);
-        if (denied) next(denied);
-        else next();
-      });
-    }
-    app.removeAllContentTypeParsers();
-    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, next) => next(null, body));
+    installApiSurface(app, env.metrics, auth, anthropicErrorBody);
     app.post('/messages', handler('/messages', 'anthropic.messages'));
     app.post('/messages/count_tokens', handler('/messages/count_tokens', 'anthropic.count_tokens'));
     done();

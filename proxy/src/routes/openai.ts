@@ -3,12 +3,9 @@
 // change (alias → upstream model name, stream_options.include_usage).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ProxyError, badRequest } from '../errors.ts';
-import { readRequestMeta } from '../capture/request-meta.ts';
-import { NO_TOKENS } from '../capture/usage.ts';
-import type { CallRecord } from '../capture/call-record.ts';
 import { relay, type RelayEnv } from '../relay.ts';
-import { stateOf } from '../request-state.ts';
-import { installSurface } from './surface.ts';
+import { installApiSurface } from './surface.ts';
+import { newCallRecord, parseJsonBody, requireModel } from './body.ts';
 import type { AuthCheck } from '../auth.ts';
 import type { ModelTable } from '../routing/resolve.ts';
 import type { UpstreamApi } from '../providers/types.ts';
@@ -37,22 +34,8 @@ const ENDPOINTS: readonly Endpoint[] = [
   { path: '/embeddings', api: 'openai.embeddings', canStream: false, required: 'input' },
 ];
 
-function parseBody(raw: unknown): { text: string; json: Record<string, unknown> } {
-  if (!Buffer.isBuffer(raw) || raw.length === 0) throw badRequest('invalid_json', 'Request body is empty; expected a JSON object.');
-  const text = raw.toString('utf8');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw badRequest('invalid_json', 'Request body is not valid JSON.');
-  }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw badRequest('invalid_body', 'Request body must be a JSON object.');
-  return { text, json: json as Record<string, unknown> };
-}
-
 function validate(ep: Endpoint, json: Record<string, unknown>): string {
-  const model = json['model'];
-  if (typeof model !== 'string' || model.length === 0) throw badRequest('missing_model', 'You must provide a model parameter.', 'model');
+  const model = requireModel(json);
   const field = json[ep.required];
   if (ep.required === 'messages') {
     if (!Array.isArray(field) || field.length === 0) throw badRequest('invalid_messages', '`messages` must be a non-empty array.', 'messages');
@@ -72,8 +55,7 @@ export function openAiRoutes(deps: OpenAiRouteDeps) {
 
   const handler = (ep: Endpoint) =>
     async function forward(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-      const st = stateOf(req);
-      const { text, json } = parseBody(req.body);
+      const { text, json } = parseJsonBody(req.body);
       const requested = validate(ep, json);
       // Routing: the attempt plan picks the first deployment; retries/fallbacks follow in the relay.
       const plan = table.plan(requested, req.headers);
@@ -89,48 +71,14 @@ export function openAiRoutes(deps: OpenAiRouteDeps) {
         }
         upstreamBody = JSON.stringify(json);
       }
-      const rec: CallRecord = {
-        requestId: st.id,
-        wallStart: st.wall,
-        t0: st.t0,
-        tDispatch: 0,
-        tFirstByte: 0,
-        tUpstreamEnd: 0,
-        meta: readRequestMeta(req.headers),
-        endpoint: `/v1${ep.path}`,
-        api: ep.api,
-        requestedModel: requested,
-        provider: dep.provider.name,
-        priceProviderId: dep.provider.priceProviderId,
-        deploymentModel: dep.model,
-        upstreamModel: '',
-        stream,
-        status: 0,
-        outcome: 'success',
-        errorType: '',
-        errorMessage: '',
-        errorClass: '',
-        finishReason: '',
-        tokens: NO_TOKENS,
-        requestBody: text,
-        responseBody: '',
-      };
+      const rec = newCallRecord(req, { endpoint: `/v1${ep.path}`, api: ep.api, requested, dep, stream, text });
       // Governance may refuse (recorded, then thrown) or answer from the cache (false).
       if (gov && !(await admit(gov, env, req, reply, rec, json, { includeUsage: stream && !addUsage }))) return;
       await relay(env, reply, { rec, provider: dep.provider, route: `/v1${ep.path}`, upstreamBody, json, dropUsageChunk: addUsage, plan });
     };
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
-    installSurface(app, env.metrics);
-    if (auth) {
-      app.addHook('onRequest', (req, _reply, next) => {
-        const denied = auth(req.headers);
-        if (denied) next(denied);
-        else next();
-      });
-    }
-    app.removeAllContentTypeParsers();
-    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, next) => next(null, body));
+    installApiSurface(app, env.metrics, auth);
     for (const ep of ENDPOINTS) app.post(ep.path, handler(ep));
     app.get('/models', (_req, reply) => {
       void reply.header('content-type', 'application/json; charset=utf-8').send(table.listBody);

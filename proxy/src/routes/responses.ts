@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest } from '../errors.ts';
 import { relay, type RelayEnv } from '../relay.ts';
-import { installSurface } from './surface.ts';
+import { installApiSurface } from './surface.ts';
 import { newCallRecord, parseJsonBody, requireModel, upstreamBodyFor } from './body.ts';
 import type { AuthCheck } from '../auth.ts';
 import type { ModelTable } from '../routing/resolve.ts';
@@ -41,16 +41,7 @@ export function responsesRoutes(deps: ResponsesRouteDeps) {
   }
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
-    installSurface(app, env.metrics);
-    if (auth) {
-      app.addHook('onRequest', (req, _reply, next) => {
-        const denied = auth(req.headers);
-        if (denied) next(denied);
-        else next();
-      });
-    }
-    app.removeAllContentTypeParsers();
-    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, next) => next(null, body));
+    installApiSurface(app, env.metrics, auth);
     app.post(PATH, forward);
     done();
   };

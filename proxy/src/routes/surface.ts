@@ -1,5 +1,6 @@
 // Shared plumbing for a fastify scope that answers in the OpenAI error shape: one error
 // handler, request stamping, and request metrics for responses fastify itself sends.
+import type { AuthCheck } from '../auth.ts';
 import type { FastifyInstance } from 'fastify';
 import { openAiErrorBody, toProxyError, type ProxyError } from '../errors.ts';
 import { stampRequest, stateOf } from '../request-state.ts';
@@ -22,4 +23,26 @@ export function installSurface(app: FastifyInstance, metrics: ProxyMetrics, rend
     const e = toProxyError(err);
     void reply.code(e.status).header('content-type', 'application/json; charset=utf-8').send(renderError(e));
   });
+}
+
+/**
+ * A model API surface (OpenAI, Anthropic, Responses): the above, plus the auth check, and
+ * bodies taken as raw JSON bytes so each handler parses them exactly once.
+ */
+export function installApiSurface(
+  app: FastifyInstance,
+  metrics: ProxyMetrics,
+  auth: AuthCheck | null,
+  renderError: (e: ProxyError) => string = openAiErrorBody,
+): void {
+  installSurface(app, metrics, renderError);
+  if (auth) {
+    app.addHook('onRequest', (req, _reply, next) => {
+      const denied = auth(req.headers);
+      if (denied) next(denied);
+      else next();
+    });
+  }
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, next) => next(null, body));
 }

@@ -1,11 +1,11 @@
-// GET /export?format=csv|jsonl&<explorer filters>: every matching call, oldest first,
-// streamed page by page (core exportPages) so memory stays flat at any size. Each export
-// is recorded in admin_audit when it ends (who, when, which filter, rows, completed).
+// GET /export?format=csv|jsonl&<explorer filters>: every matching call, oldest first, as
+// the bytes ClickHouse writes (core exportBytes), passed through chunk by chunk with the
+// stream's backpressure, so memory stays flat at any size. Each export is recorded in
+// admin_audit when it ends (who, when, which filter, rows, completed).
 import { error } from '@sveltejs/kit';
 import { insertAudit } from '@gatelog/core/store/keys';
-import { EXPORT_COLUMNS, exportPages } from '@gatelog/core/store/export-queries';
+import { exportBytes } from '@gatelog/core/store/export-queries';
 import { explorerQuery, parseExplorer, toFilter } from '#lib/explorer.ts';
-import { csvLine, jsonlLine } from '#lib/export-format.ts';
 import { uiContext } from '#lib/server/context.server.ts';
 import type { RequestHandler } from './$types';
 
@@ -15,8 +15,9 @@ export const GET: RequestHandler = async ({ url, locals, getClientAddress }) => 
   const state = parseExplorer(url.searchParams);
   const filter = toFilter(state);
   const { store } = await uiContext();
-  const pages = exportPages(store, filter);
-  const encoder = new TextEncoder();
+  // Stops the ClickHouse query when the browser goes away mid-download.
+  const abort = new AbortController();
+  const out = exportBytes(store, filter, format, abort.signal);
   const actor = locals.authRequired ? 'master' : 'open-ui';
   let sourceIp = '';
   try {
@@ -24,7 +25,6 @@ export const GET: RequestHandler = async ({ url, locals, getClientAddress }) => 
   } catch {
     // Not every adapter setup knows the peer address; the audit row then has none.
   }
-  let rows = 0;
   let audited = false;
   const audit = async (completed: boolean, failure?: string): Promise<void> => {
     if (audited) return;
@@ -35,29 +35,21 @@ export const GET: RequestHandler = async ({ url, locals, getClientAddress }) => 
       action: 'export.run',
       targetType: 'llm_calls',
       target: format,
-      details: { filter: explorerQuery(state), resolved: filter, rows, completed, ...(failure ? { failure } : {}) },
+      details: { filter: explorerQuery(state), resolved: filter, rows: out.rows(), completed, ...(failure ? { failure } : {}) },
       sourceIp,
     }).catch((err: unknown) => console.error('gatelog ui: recording an export failed', err));
   };
 
-  let headerSent = format !== 'csv';
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        if (!headerSent) {
-          headerSent = true;
-          controller.enqueue(encoder.encode(csvLine(EXPORT_COLUMNS)));
-          return;
-        }
-        const next = await pages.next();
+        const next = await out.chunks.next();
         if (next.done) {
           await audit(true);
           controller.close();
           return;
         }
-        const text = next.value.map((r) => (format === 'csv' ? csvLine(EXPORT_COLUMNS.map((c) => r[c])) : jsonlLine(r))).join('');
-        rows += next.value.length;
-        controller.enqueue(encoder.encode(text));
+        controller.enqueue(next.value);
       } catch (err) {
         console.error('gatelog ui: export failed', err);
         await audit(false, 'query failed');
@@ -65,7 +57,8 @@ export const GET: RequestHandler = async ({ url, locals, getClientAddress }) => 
       }
     },
     async cancel() {
-      await pages.return(undefined);
+      abort.abort();
+      await out.chunks.return(undefined).catch(() => undefined);
       await audit(false, 'client went away');
     },
   });
