@@ -1,29 +1,14 @@
 // Budget periods in UTC: when the current period started and when it resets. Weekly periods
 // follow ISO weeks (Monday 00:00 UTC). `none` never resets: its "period" is all time.
 import type { BudgetPeriod } from '@gatelog/core/store/keys';
+import { budgetPeriodStart } from '@gatelog/core/store/key-stats';
 
 export type { BudgetPeriod };
 
 const DAY_MS = 86_400_000;
 
-/** Start of the period containing `now` (epoch ms); 0 for `none` (all time). */
-export function periodStart(period: BudgetPeriod, now: number): number {
-  const d = new Date(now);
-  const y = d.getUTCFullYear();
-  const m = d.getUTCMonth();
-  const day = Date.UTC(y, m, d.getUTCDate());
-  switch (period) {
-    case 'daily':
-      return day;
-    case 'weekly':
-      // getUTCDay: Sunday 0 … Saturday 6; ISO weeks start on Monday.
-      return day - ((d.getUTCDay() + 6) % 7) * DAY_MS;
-    case 'monthly':
-      return Date.UTC(y, m, 1);
-    case 'none':
-      return 0;
-  }
-}
+/** Start of the period containing `now` (epoch ms); 0 for `none` (all time). One definition, in core. */
+export const periodStart: (period: BudgetPeriod, now: number) => number = budgetPeriodStart;
 
 /** When the period containing `now` ends (epoch ms); null for `none`. */
 export function periodReset(period: BudgetPeriod, now: number): number | null {
