@@ -8,6 +8,8 @@ import { openStore } from '@gatelog/core/store/client';
 export interface UiContext {
   store: Store;
   masterKey: string | undefined;
+  /** The admin API's base URL when the UI runs apart from the proxy; undefined = this process. */
+  adminUrl?: string | undefined;
 }
 
 const KEY = Symbol.for('gatelog.ui');
@@ -22,7 +24,8 @@ async function openStandalone(env: Record<string, string | undefined>): Promise<
   const { config } = loadConfig({ env });
   const store = await openStore(config.storage, env['GATELOG_DATA_DIR'] ?? './data');
   const key = env['GATELOG_MASTER_KEY'];
-  return { store, masterKey: key ? key : undefined };
+  const adminUrl = env['GATELOG_ADMIN_URL'];
+  return { store, masterKey: key ? key : undefined, adminUrl: adminUrl ? adminUrl : undefined };
 }
 
 let standalone: Promise<UiContext> | undefined;

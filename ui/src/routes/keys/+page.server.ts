@@ -1,18 +1,66 @@
-// /keys: every virtual key with its spend in the current budget period and its last use.
-// Only signed-in sessions get here (hooks.server.ts); the rows carry no hash or secret
-// (core listKeyViews builds them field by field).
-import { error } from '@sveltejs/kit';
+// /keys: every virtual key with its spend in the current budget period and its last use,
+// plus create and revoke. Only signed-in sessions get here (hooks.server.ts); the rows carry
+// no hash or secret (core listKeyViews builds them field by field). Writes are form actions
+// (POST, SvelteKit's origin check) that call the proxy's admin API server-side with the master
+// key; a new secret is returned in that one response only (no redirect, cookie or URL holds it).
+import { error, fail } from '@sveltejs/kit';
 import { listKeyViews } from '@gatelog/core/store/key-stats';
+import { BUDGET_PERIODS } from '@gatelog/core/store/keys';
 import { uiContext } from '#lib/server/context.server.ts';
-import type { PageServerLoad } from './$types';
+import { adminBaseUrl, adminCall } from '#lib/server/admin-api.server.ts';
+import { keyCreateBody } from '#lib/key-form.ts';
+import type { Actions, PageServerLoad } from './$types';
+
+const ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
+/** fail() takes 4xx/5xx only; anything else from the API is a bad gateway here. */
+const failStatus = (s: number): number => (s >= 400 && s <= 599 ? s : 502);
 
 export const load: PageServerLoad = async () => {
   const { store } = await uiContext();
   const now = Date.now();
   try {
-    return { keys: await listKeyViews(store, now), now: new Date(now).toISOString() };
+    return { keys: await listKeyViews(store, now), now: new Date(now).toISOString(), periods: BUDGET_PERIODS };
   } catch (err) {
     console.error('gatelog ui: listing keys failed', err);
     error(500, 'keys could not be read');
   }
+};
+
+interface CreatedKey {
+  id: string;
+  name: string;
+  key_prefix: string;
+}
+
+function createdKey(body: unknown): { key: CreatedKey; secret: string } | null {
+  const b = body as { key?: Partial<CreatedKey>; secret?: unknown } | null;
+  const k = b?.key;
+  if (!k || typeof k.id !== 'string' || typeof b.secret !== 'string') return null;
+  return { key: { id: k.id, name: String(k.name ?? ''), key_prefix: String(k.key_prefix ?? '') }, secret: b.secret };
+}
+
+export const actions: Actions = {
+  create: async (event) => {
+    const { masterKey, adminUrl } = await uiContext();
+    const body = keyCreateBody(await event.request.formData());
+    const r = await adminCall(adminBaseUrl(event, adminUrl), masterKey, 'POST', '/admin/keys', body);
+    if (!r.ok) return fail(failStatus(r.status), { action: 'create' as const, message: r.message, values: body });
+    const created = createdKey(r.body);
+    if (!created) return fail(502, { action: 'create' as const, message: 'The admin API answered without a key.', values: body });
+    return { action: 'create' as const, created: created.key, secret: created.secret };
+  },
+
+  // Two steps, no client script: the first POST asks for confirmation, the second (with
+  // confirm=yes) revokes.
+  revoke: async (event) => {
+    const form = await event.request.formData();
+    const id = form.get('id');
+    if (typeof id !== 'string' || !ID_RE.test(id)) return fail(400, { action: 'revoke' as const, message: 'The key id is malformed.' });
+    const name = String(form.get('name') ?? '').slice(0, 128);
+    if (form.get('confirm') !== 'yes') return { action: 'revoke' as const, confirm: { id, name } };
+    const { masterKey, adminUrl } = await uiContext();
+    const r = await adminCall(adminBaseUrl(event, adminUrl), masterKey, 'DELETE', `/admin/keys/${encodeURIComponent(id)}`);
+    if (!r.ok) return fail(failStatus(r.status), { action: 'revoke' as const, message: r.message });
+    return { action: 'revoke' as const, revoked: { id, name } };
+  },
 };
