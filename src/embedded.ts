@@ -91,12 +91,31 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   });
   if (writer.tornBytes > 0) logger.warn({ bytes: writer.tornBytes }, 'event log: cut a torn last record left by a crash');
 
+  // Readiness reflects real state: the store answered its last ping, and the event log took
+  // its last append (a full disk makes it fail until space returns).
+  let storeUp = true;
+  let lastAppendFailed = false;
+  const pingStore = (): void => {
+    store.client.ping().then(
+      (r) => {
+        storeUp = r.success;
+      },
+      () => {
+        storeUp = false;
+      },
+    );
+  };
+  const pinger = setInterval(pingStore, 5_000);
+  pinger.unref();
+
   const publish = (event: LlmCallEvent): void => {
     try {
       writer.append(encodeEvent(event));
       published.inc();
+      lastAppendFailed = false;
     } catch (err) {
       // Loud, counted, never thrown into the request path.
+      lastAppendFailed = true;
       publishFailed.inc();
       logger.error({ err, request_id: event.request_id }, 'could not append call event to the event log');
     }
@@ -133,7 +152,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     masterKey: opts.masterKey,
     store,
     serverFactory,
-    readiness: () => ({ store: true, event_log: true }),
+    readiness: () => ({ store: storeUp, event_log: !lastAppendFailed }),
   });
   registerCallsApi(app, { store, masterKey: opts.masterKey });
   const port = opts.port ?? config.server.port;
@@ -150,6 +169,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     url,
     close() {
       closing ??= (async () => {
+        clearInterval(pinger);
         await app.close();
         await ingest.stop();
         writer.close();

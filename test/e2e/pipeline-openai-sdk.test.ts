@@ -168,6 +168,12 @@ describe('openai SDK → gatelog → ClickHouse', () => {
     }
   });
 
+  it('reports readiness from the store and the event log', async () => {
+    const res = await fetch(`${gl.url}/readyz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok', checks: { store: true, event_log: true } });
+  });
+
   it('an upstream error passes through with its status and is recorded', async () => {
     fake.behave({ error: { status: 429, body: { error: { message: 'Rate limit reached', type: 'requests', param: null, code: 'rate_limit_exceeded' } } } });
     try {
