@@ -3,6 +3,7 @@
 // writes it to BENCHMARKS.md. Bounded in time; kills every child it started, even on failure.
 //   node test/bench/run.ts [--quick] [--duration S] [--only direct,passthrough,gatelog,portkey] [--no-write]
 //   node test/bench/run.ts --routing [--quick] [--duration S]   (routing layer overhead, routing.ts)
+//   node test/bench/run.ts --ingest [--quick] [--events N] [--duration S]   (bus → ClickHouse, ingest.ts)
 // BENCH_GATELOG_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds Node flags to gatelog.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -13,6 +14,7 @@ import { measureLatency, measurePairedLatency, measureThroughput, probe, type Lo
 import { EMPTY, countRows, snapshot, waitForDrain, type PipelineSnapshot } from './pipeline.ts';
 import { cpuSplit, machine, render, table, verdicts, type PipelineResult, type RunInfo, type TargetResult } from './report.ts';
 import { cpuDelta, threadCpu } from './threads.ts';
+import { currentIngestSection } from './ingest-report.ts';
 import { ROOT, direct, gatelog, passthrough, portkey, type GatelogRunning, type Running } from './targets.ts';
 
 const KEYS = ['direct', 'passthrough', 'gatelog', 'portkey'] as const;
@@ -25,6 +27,8 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
     routing: { type: 'boolean', default: false },
+    ingest: { type: 'boolean', default: false },
+    events: { type: 'string' },
   },
 });
 
@@ -128,6 +132,11 @@ async function main(): Promise<void> {
     await runRoutingBench({ quick, durationS });
     return;
   }
+  if (args.ingest === true) {
+    const { runIngestBench } = await import('./ingest.ts');
+    await runIngestBench({ quick, write: !args['no-write'], ...(args.events ? { events: Number(args.events) } : {}), ...(args.duration ? { lagDurationS: Number(args.duration) } : {}) });
+    return;
+  }
   const startedAt = performance.now();
   const host = machine();
   const loadAtStart = loadavg()[0] ?? 0;
@@ -174,8 +183,11 @@ async function main(): Promise<void> {
     const file = join(ROOT, 'BENCHMARKS.md');
     // Hand-written analysis below this heading survives re-runs; the numbers above are regenerated.
     const old = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    // So is the Ingest section, which only `--ingest` regenerates.
     const at = old.indexOf(NOTES_HEADING);
-    writeFileSync(file, at === -1 ? md : `${md}\n${old.slice(at)}`);
+    const ingest = currentIngestSection(old);
+    const kept = `${md}${ingest ? `\n${ingest}` : ''}`;
+    writeFileSync(file, at === -1 ? kept : `${kept}\n${old.slice(at)}`);
     say('wrote BENCHMARKS.md');
   } else {
     process.stdout.write(md);
