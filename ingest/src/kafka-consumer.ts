@@ -147,7 +147,14 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
     const lastOffset = batch.lastOffset();
     await deps.beforeCommit?.({ partition: batch.partition, firstOffset: batch.firstOffset() ?? '', lastOffset });
     resolveOffset(lastOffset);
-    await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() }]);
+    const next = (BigInt(lastOffset) + 1n).toString();
+    if (isRunning()) {
+      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+    } else {
+      // Shutting down: consumer.commitOffsets silently does nothing once the consumer stops
+      // running; the batch's own commit still goes through (a failure only means a replay).
+      await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
+    }
     metrics.batches.inc();
     metrics.batchRows.observe(batch.messages.length);
     totals.batches++;
