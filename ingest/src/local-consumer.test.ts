@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  GATELOG_VERSION,
   LlmCallEvent,
   LocalLogWriter,
   OffsetFile,
@@ -15,11 +14,11 @@ import {
   getCall,
   listCalls,
   migrate,
-  newRequestId,
   openStore,
   type Store,
 } from '@gatelog/core';
 import { startLocalIngest, type LocalIngest, type LocalIngestDeps } from './local-consumer.ts';
+import { sampleEvent } from '../../test/e2e/distributed-events.ts';
 
 let root: string;
 let store: Store;
@@ -41,52 +40,7 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-function event(over: Partial<LlmCallEvent> = {}): LlmCallEvent {
-  return LlmCallEvent.parse({
-    schema_version: 1,
-    gatelog_version: GATELOG_VERSION,
-    request_id: newRequestId(),
-    started_at: new Date().toISOString(),
-    trace_id: '',
-    session_id: '',
-    user: '',
-    tags: {},
-    key_id: '',
-    key_name: '',
-    team: '',
-    endpoint: '/v1/chat/completions',
-    client_api: 'openai.chat',
-    upstream_api: 'openai.chat',
-    requested_model: 'mock-chat',
-    provider: 'mock',
-    deployment_model: 'mock-chat',
-    upstream_model: 'mock-chat',
-    stream: false,
-    status: 200,
-    outcome: 'success',
-    error_type: '',
-    error_message: '',
-    finish_reason: 'stop',
-    input_tokens: 10,
-    output_tokens: 5,
-    cached_tokens: 0,
-    cache_creation_tokens: 0,
-    reasoning_tokens: 0,
-    tokens_estimated: false,
-    cost_usd: 0.0001,
-    cache_hit: false,
-    ttft_ms: null,
-    latency_ms: 12.5,
-    overhead_ms: 0.4,
-    attempts: [{ provider: 'mock', model: 'mock-chat', status: 200, error_class: '', latency_ms: 12 }],
-    request_body: '{"messages":[{"role":"user","content":"hi"}]}',
-    response_body: '{"choices":[]}',
-    request_bytes: 45,
-    response_bytes: 14,
-    truncated: false,
-    ...over,
-  });
-}
+const event = (over: Partial<LlmCallEvent> = {}): LlmCallEvent => sampleEvent(over);
 
 interface Harness {
   dir: string;
