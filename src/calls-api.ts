@@ -2,31 +2,16 @@
 // tests that want a call's record without the UI (LiteLLM users know this as /spend/logs).
 // Guarded by the master key when one is set; responses never include credentials, because
 // events never hold any.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { getCall, listCalls, type Store } from '@gatelog/core';
-
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
-function presentedKey(req: FastifyRequest): string | undefined {
-  const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
-  const x = req.headers['x-api-key'];
-  return typeof x === 'string' ? x : undefined;
-}
-
-function deny(reply: FastifyReply): FastifyReply {
-  return reply.code(401).send({ error: { message: 'A valid master key is required (Authorization: Bearer <GATELOG_MASTER_KEY>).', type: 'authentication_error', param: null, code: 'invalid_api_key' } });
-}
+import { createAuthCheck } from '@gatelog/proxy/auth';
 
 export function registerCallsApi(app: FastifyInstance, deps: { store: Store; masterKey: string | undefined }): void {
-  const want = deps.masterKey === undefined ? undefined : digest(deps.masterKey);
+  // Master key only (a virtual key cannot read other callers' calls); open without one.
+  const check = createAuthCheck(deps.masterKey);
   const guard = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (!want) return;
-    const got = presentedKey(req);
-    if (got === undefined || !timingSafeEqual(digest(got), want)) await deny(reply);
+    const denied = check?.(req.headers);
+    if (denied) await reply.code(denied.status).send({ error: { message: denied.message, type: denied.type, param: null, code: denied.code } });
   };
 
   app.get<{ Querystring: { model?: string; status?: string; key?: string; limit?: string } }>(
