@@ -2,6 +2,7 @@
 // 0003), never the raw table, so a 30-day view over millions of calls merges a few thousand
 // rows per series. Percentiles are merged t-digest states, computed in ClickHouse.
 import { z } from 'zod';
+import { ChTime, Num } from './row-types.ts';
 import type { Store } from './client.ts';
 import { chTime } from './call-filter.ts';
 
@@ -24,13 +25,11 @@ export interface RangeQuery {
   bucketSeconds: number;
 }
 
-const Num = z.coerce.number();
 /** Percentile arrays: NaN/null when a bucket had no value (e.g. no streamed call for TTFT). */
 const Quantiles = z.array(z.union([z.number(), z.null(), z.string()]).transform((v) => {
   const n = v === null ? NaN : Number(v);
   return Number.isFinite(n) ? n : null;
 }));
-const BucketTime = z.string().transform((s) => (s.includes('T') ? s : `${s.replace(' ', 'T')}Z`));
 
 function bucketSeconds(b: number): number {
   return Math.max(60, Math.round(b / 60) * 60);
@@ -39,7 +38,7 @@ function bucketSeconds(b: number): number {
 const RANGE_WHERE = `minute >= toStartOfMinute({from:DateTime64(3, 'UTC')}) AND minute < {to:DateTime64(3, 'UTC')}`;
 const BUCKET_SQL = `toDateTime(intDiv(toUInt32(minute), {bucket:UInt32}) * {bucket:UInt32}, 'UTC')`;
 
-export const SpendPoint = z.object({ bucket: BucketTime, grp: z.string(), cost_usd: Num, calls: Num });
+export const SpendPoint = z.object({ bucket: ChTime, grp: z.string(), cost_usd: Num, calls: Num });
 export type SpendPoint = z.infer<typeof SpendPoint>;
 
 export async function spendSeries(store: Store, q: RangeQuery & { by: SpendGroup }): Promise<SpendPoint[]> {
@@ -83,7 +82,7 @@ export async function spendTop(store: Store, q: Omit<RangeQuery, 'bucketSeconds'
 }
 
 export const LatencyPoint = z.object({
-  bucket: BucketTime,
+  bucket: ChTime,
   grp: z.string(),
   calls: Num,
   errors: Num,

@@ -9,16 +9,15 @@
 // `exportPages` is the typed, row-parsing variant (bounded keyset pages), for callers that
 // want objects rather than bytes.
 import { z } from 'zod';
+import { ChTime, Num } from './row-types.ts';
 import type { Store } from './client.ts';
 import { callWhere, chTime, type ExplorerFilter } from './call-filter.ts';
 
-const Num = z.coerce.number();
-const IsoTime = z.string().transform((s) => (s.includes('T') ? s : `${s.replace(' ', 'T')}Z`));
 
 /** What an export holds: the exact bodies and key id/name; no secret exists in llm_calls. */
 export const ExportRow = z.object({
   request_id: z.string(),
-  started_at: IsoTime,
+  started_at: ChTime,
   trace_id: z.string(),
   session_id: z.string(),
   user: z.string(),

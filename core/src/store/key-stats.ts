@@ -2,6 +2,7 @@
 // spend in the current budget period and its last use, from recorded calls. All values are
 // typed parameters; period starts follow the proxy's budget periods (UTC; weekly = ISO week).
 import { z } from 'zod';
+import { ChTime, Num } from './row-types.ts';
 import type { Store } from './client.ts';
 import { listKeys, type BudgetPeriod, type KeyRecord } from './keys.ts';
 
@@ -33,8 +34,6 @@ export type KeyView = Omit<KeyRecord, 'key_hash' | 'metadata'> & {
   calls_in_period: number;
 };
 
-const ChTime = z.string().transform((s) => (s.includes('T') ? s : `${s.replace(' ', 'T')}Z`));
-const Num = z.coerce.number();
 const KeyUse = z.object({
   id: z.string(),
   last_used_at: ChTime,

@@ -7,9 +7,8 @@ import { z } from 'zod';
 import type { Store } from './client.ts';
 
 /** ClickHouse prints DateTime64 as `YYYY-MM-DD hh:mm:ss.sss` (UTC here); expose ISO. */
-const ChTime = z.string().transform((s) => (s.includes('T') ? s : `${s.replace(' ', 'T')}Z`));
-const Num = z.coerce.number();
-const NullableNum = z.union([z.null(), z.coerce.number()]);
+import { ChTime, Num } from './row-types.ts';
+const NullableNum = z.union([z.null(), Num]);
 
 export const BUDGET_PERIODS = ['daily', 'weekly', 'monthly', 'none'] as const;
 export const BudgetPeriod = z.enum(BUDGET_PERIODS);

@@ -2,10 +2,7 @@
 // `{name:Type}` parameters; identifiers come from validated config, never from a user.
 import { z } from 'zod';
 import type { Store } from './client.ts';
-
-/** ClickHouse prints DateTime64 as `YYYY-MM-DD hh:mm:ss.sss` (UTC here); expose ISO. */
-const ChTime = z.string().transform((s) => (s.includes('T') ? s : `${s.replace(' ', 'T')}Z`));
-const Num = z.coerce.number();
+import { ChTime, Num } from './row-types.ts';
 
 export const CallSummary = z.object({
   request_id: z.string(),
