@@ -5,11 +5,10 @@
 // in alternating blocks (the single deployment is the reference); then req/s at c=50.
 import { rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
-import { detectPinning, freePort, killAll, pinSelf, spawnChild } from './children.ts';
+import { detectPinning, freePort, killAll, pinSelf } from './children.ts';
 import { measurePairedLatency, measureThroughput, probe } from './load.ts';
 import { TARGET_ADDED_P50_MS } from './report.ts';
-import { GATELOG_ALIAS, ROOT, gatelog, type GatelogRunning } from './targets.ts';
+import { GATELOG_ALIAS, gatelog, startMockUpstream, type GatelogRunning } from './targets.ts';
 
 const say = (msg: string): void => {
   process.stderr.write(`[bench:routing] ${msg}\n`);
@@ -54,14 +53,7 @@ export async function runRoutingBench(opts: { quick: boolean; durationS: number 
   const pin = detectPinning(availableParallelism());
   say(pin.note);
   pinSelf(pin.load);
-  const mock = await spawnChild({
-    name: 'mock upstream',
-    cmd: process.execPath,
-    args: ['--disable-warning=ExperimentalWarning', join(ROOT, 'test', 'bench', 'mock-upstream.ts')],
-    cpus: pin.load,
-    readyPattern: /"url":"(http:\/\/[^"]+)"/,
-    timeoutMs: 15_000,
-  });
+  const mock = await startMockUpstream(pin.load);
   // A port nobody listens on: connections are refused at once.
   const deadUrl = `http://127.0.0.1:${await freePort()}`;
   const cfg = configs(mock.ready, deadUrl);

@@ -9,13 +9,13 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { detectPinning, killAll, pinSelf, spawnChild } from './children.ts';
+import { detectPinning, killAll, pinSelf } from './children.ts';
 import { measureLatency, measurePairedLatency, measureThroughput, probe, type LoadTarget } from './load.ts';
 import { EMPTY, countRows, snapshot, waitForDrain, type PipelineSnapshot } from './pipeline.ts';
 import { cpuSplit, machine, render, table, verdicts, type PipelineResult, type RunInfo, type TargetResult } from './report.ts';
 import { cpuDelta, threadCpu } from './threads.ts';
 import { currentIngestSection } from './ingest-report.ts';
-import { ROOT, direct, gatelog, passthrough, portkey, type GatelogRunning, type Running } from './targets.ts';
+import { ROOT, direct, startMockUpstream, gatelog, passthrough, portkey, type GatelogRunning, type Running } from './targets.ts';
 
 const KEYS = ['direct', 'passthrough', 'gatelog', 'portkey'] as const;
 type Key = (typeof KEYS)[number];
@@ -143,14 +143,7 @@ async function main(): Promise<void> {
   const pin = detectPinning(availableParallelism());
   say(pin.note);
   pinSelf(pin.load);
-  const mock = await spawnChild({
-    name: 'mock upstream',
-    cmd: process.execPath,
-    args: ['--disable-warning=ExperimentalWarning', join(ROOT, 'test', 'bench', 'mock-upstream.ts')],
-    cpus: pin.load,
-    readyPattern: /"url":"(http:\/\/[^"]+)"/,
-    timeoutMs: 15_000,
-  });
+  const mock = await startMockUpstream(pin.load);
   say(`mock upstream at ${mock.ready}`);
   const results: TargetResult[] = [];
   let pipeline: PipelineResult | null = null;

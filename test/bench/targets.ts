@@ -43,6 +43,18 @@ function openAiTarget(name: string, origin: string, model: string, extra: Record
   };
 }
 
+/** The fast local mock OpenAI upstream every bench runs against; `ready` is its URL. */
+export function startMockUpstream(cpus: string | null): Promise<Child> {
+  return spawnChild({
+    name: 'mock upstream',
+    cmd: process.execPath,
+    args: ['--disable-warning=ExperimentalWarning', join(ROOT, 'test', 'bench', 'mock-upstream.ts')],
+    cpus,
+    readyPattern: /"url":"(http:\/\/[^"]+)"/,
+    timeoutMs: 15_000,
+  });
+}
+
 export function direct(mockUrl: string): Running {
   return { target: openAiTarget('direct (mock upstream)', mockUrl, 'gpt-4o-mini'), child: null, sse: true };
 }
