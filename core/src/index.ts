@@ -9,3 +9,4 @@ export * from './store/migrate.ts';
 export * from './store/queries.ts';
 export * from './bus/local-log.ts';
 export * from './store/keys.ts';
+export * from './waker.ts';

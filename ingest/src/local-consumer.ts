@@ -4,7 +4,7 @@
 // is either in ClickHouse or in the dead-letter file. A crash between insert and commit
 // replays the batch; llm_calls is a ReplacingMergeTree read with FINAL, so replays are
 // invisible to readers. Events stay bytes end to end: a log record is a JSONEachRow row.
-import { LocalLogReader, OffsetFile, RECORD_HEADER_BYTES, type Logger, type Store } from '@gatelog/core';
+import { LocalLogReader, OffsetFile, RECORD_HEADER_BYTES, createWaker, type Logger, type Store } from '@gatelog/core';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import { writeDeadLetters } from './dead-letter.ts';
@@ -81,8 +81,7 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
   let rows = 0;
   let stopping = false;
   let appendedSinceRead = 0;
-  let woken = false;
-  let wakeFn: (() => void) | undefined;
+  const waker = createWaker();
   let flushSeq = 0;
   const waiters: FlushWaiter[] = [];
   /** Aborted when stop() gives up on draining: ends a backoff at once. */
@@ -90,26 +89,8 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
 
   const metrics = createIngestMetrics(deps.registry, () => reader.endOffset() - committed);
 
-  const wakeUp = (): void => {
-    if (wakeFn) wakeFn();
-    else woken = true;
-  };
-  const wait = (ms: number): Promise<void> => {
-    if (woken) {
-      woken = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        wakeFn = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      wakeFn = done;
-    });
-  };
+  const wakeUp = (): void => waker.wake();
+  const wait = (ms: number): Promise<void> => waker.wait(ms);
 
   const unsubscribe = deps.notify?.(() => {
     appendedSinceRead++;
@@ -233,7 +214,7 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
   const loop = async (): Promise<void> => {
     while (!stopping) {
       const seq = flushSeq;
-      woken = false;
+      waker.clear();
       let caughtUp: boolean;
       try {
         caughtUp = fill();

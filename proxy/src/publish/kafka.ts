@@ -10,7 +10,7 @@
 import { CompressionTypes, type Kafka, type Message, type Producer, type RetryOptions } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
-import type { LlmCallEvent, Logger } from '@gatelog/core';
+import { createWaker, type LlmCallEvent, type Logger } from '@gatelog/core';
 import { createPublishMetrics, type PublishMetrics } from './metrics.ts';
 import { Spool } from './spool.ts';
 
@@ -81,8 +81,7 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
   let failures = 0;
   let pendingSince = 0;
   const halt = new AbortController();
-  let wakeFn: (() => void) | undefined;
-  let woken = false;
+  const waker = createWaker();
 
   const metrics: PublishMetrics = createPublishMetrics(deps.registry, {
     lagBytes: () => spool.lagBytes,
@@ -90,26 +89,8 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
     spoolFull: () => spool.full,
   });
 
-  const wake = (): void => {
-    if (wakeFn) wakeFn();
-    else woken = true;
-  };
-  const wait = (ms: number): Promise<void> => {
-    if (woken) {
-      woken = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      function done(): void {
-        clearTimeout(timer);
-        wakeFn = undefined;
-        resolve();
-      }
-      wakeFn = done;
-    });
-  };
+  const wake = (): void => waker.wake();
+  const wait = (ms: number): Promise<void> => waker.wait(ms);
   const unsubscribe = spool.writer.onAppend(wake);
 
   const dropProducer = (): void => {
