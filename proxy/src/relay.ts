@@ -240,7 +240,7 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
       if (capture) capture.observe(chunk);
       else chunks!.push(chunk);
     }
-    capture?.digest();
+    capture?.digestBacklog();
   };
 
   /** The upstream broke after the client got its first byte: no retry is possible any more. */
@@ -317,7 +317,7 @@ function applyStreamSummary(rec: CallRecord, capture: StreamCapture): void {
   if (a.usage) rec.tokens = tokensFromUsage(a.usage);
 }
 
-/** Upstream finished cleanly: summarize, publish, then end the client's response. */
+/** Upstream finished cleanly: summarize, end the client's response, then publish. */
 function complete(
   env: RelayEnv,
   rec: CallRecord,
@@ -377,6 +377,9 @@ function complete(
       return;
     }
   }
-  publishSafely(env, rec, route);
+  // The client's response ends first; the event is built and appended right after, in the
+  // same synchronous turn (nothing else runs in between), so recording never delays a client.
+  const tEnd = performance.now();
   res.end();
+  publishSafely(env, rec, route, false, tEnd);
 }

@@ -45,4 +45,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { app } = buildPassthrough(upstream);
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   process.stdout.write(`${JSON.stringify({ msg: 'passthrough listening', url })}\n`);
+  // Exit normally on SIGTERM so Node flags like --cpu-prof can write their output.
+  process.once('SIGTERM', () => process.exit(0));
 }

@@ -144,6 +144,9 @@ const USAGE_NULL = /,\s*"usage"\s*:\s*null(?=\s*[,}])|"usage"\s*:\s*null\s*,/;
 
 const USAGE_NULL_COMPACT = Buffer.from(',"usage":null');
 
+/** Queued chunks that trigger a parse mid-stream (see `digestBacklog`). */
+const DIGEST_BACKLOG = 64;
+
 export function stripUsageNull(raw: Buffer): Buffer {
   // Fast path for the compact form every OpenAI-compatible server we know emits: no decoding.
   const at = raw.indexOf(USAGE_NULL_COMPACT);
@@ -159,7 +162,8 @@ export function stripUsageNull(raw: Buffer): Buffer {
 /**
  * Stream side of the tee. Deciding what reaches the client needs no JSON parse in the common
  * case (byte checks only); the parse that feeds the assembler runs in `digest()`, which the
- * relay calls after writing, so capture never delays a chunk on its way to the client.
+ * relay calls after writing (in bulk, see `digestBacklog`), so capture never delays a chunk on
+ * its way to the client.
  */
 export class StreamCapture {
   readonly assembler: Assembler;
@@ -206,6 +210,15 @@ export class StreamCapture {
     const usageOnly = this.assembler.add(value);
     if (usageOnly) return null;
     return (value as { usage?: unknown }).usage === null ? stripUsageNull(ev.raw) : ev.raw;
+  }
+
+  /**
+   * Parse queued chunks only once enough have piled up: one JSON.parse over many chunks costs
+   * far less than one per chunk, and nothing reads the assembler before the stream ends (or
+   * breaks), when `digest()` runs anyway. The bound keeps a long stream's unparsed text small.
+   */
+  digestBacklog(): void {
+    if (this.queue.length >= DIGEST_BACKLOG) this.digest();
   }
 
   /** Feed everything queued so far to the assembler. */
