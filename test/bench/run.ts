@@ -4,7 +4,8 @@
 //   node test/bench/run.ts [--quick] [--duration S] [--only direct,passthrough,gatelog,portkey] [--no-write]
 //   node test/bench/run.ts --routing [--quick] [--duration S]   (routing layer overhead, routing.ts)
 //   node test/bench/run.ts --ingest [--quick] [--events N] [--duration S]   (bus → ClickHouse, ingest.ts)
-// BENCH_GATELOG_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds Node flags to gatelog.
+// BENCH_GATELOG_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds Node flags to gatelog
+// (BENCH_PASSTHROUGH_NODE_FLAGS to the passthrough).
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';

@@ -63,7 +63,7 @@ export async function passthrough(mockUrl: string, cpus: string | null): Promise
   const child = await spawnChild({
     name: 'passthrough',
     cmd: process.execPath,
-    args: [...NODE_FLAGS, join(HERE, 'passthrough.ts'), mockUrl],
+    args: [...NODE_FLAGS, ...(process.env['BENCH_PASSTHROUGH_NODE_FLAGS']?.split(' ').filter(Boolean) ?? []), join(HERE, 'passthrough.ts'), mockUrl],
     cpus,
     readyPattern: /"url":"(http:\/\/[^"]+)"/,
     timeoutMs: 15_000,
