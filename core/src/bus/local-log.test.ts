@@ -229,6 +229,21 @@ describe('OffsetFile', () => {
     expect(() => f.store(1.5)).toThrow(RangeError);
   });
 
+  it('stores without blocking the event loop, with the same content and atomicity', async () => {
+    const dir = tmp();
+    const f = new OffsetFile(join(dir, 'ingest.offset'));
+    await f.storeAsync(777, { start: 777, end: 900 });
+    expect(f.loadState()).toEqual({ offset: 777, pending: { start: 777, end: 900 } });
+    await f.storeAsync(900);
+    expect(f.loadState()).toEqual({ offset: 900, pending: undefined });
+    // Same identity as the synchronous path: the dedup tokens it scopes must not change.
+    const id = f.id;
+    f.store(901);
+    expect(new OffsetFile(f.path).id).toBe(id);
+    expect(readdirSync(dir)).toEqual(['ingest.offset']);
+    await expect(f.storeAsync(-1)).rejects.toThrow(RangeError);
+  });
+
   it.each([['garbage'], ['{"offset":'], ['null'], ['{"offset":"12"}'], ['{"offset":-4}'], ['{"offset":1.5}']])('loads %s as 0', (content) => {
     const path = join(tmp(), 'o');
     writeFileSync(path, content);

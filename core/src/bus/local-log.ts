@@ -11,6 +11,7 @@
 // reader never delivers a record whose checksum fails.
 import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync, writevSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { open, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 
@@ -343,12 +344,45 @@ export class OffsetFile {
     return this.#id;
   }
 
-  store(offset: number, pending?: { start: number; end: number }): void {
+  #content(offset: number, pending: { start: number; end: number } | undefined): string {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`invalid log offset ${offset}`);
+    return JSON.stringify({ offset, ...(pending ? { pending } : {}), id: this.id, at: new Date().toISOString() });
+  }
+
+  /**
+   * `store` without blocking the event loop: the two fsyncs run on libuv's thread pool. Each
+   * can take milliseconds on a real disk, which a proxy serving requests on the same thread
+   * must not spend waiting. Callers must not overlap two calls on the same file.
+   */
+  async storeAsync(offset: number, pending?: { start: number; end: number }): Promise<void> {
+    const content = this.#content(offset, pending);
+    const tmp = `${this.path}.tmp`;
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(content);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, this.path);
+    try {
+      const dir = await open(dirname(this.path), 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    } catch {
+      // Some filesystems refuse fsync on a directory; a lost rename only means a replay.
+    }
+  }
+
+  store(offset: number, pending?: { start: number; end: number }): void {
+    const content = this.#content(offset, pending);
     const tmp = `${this.path}.tmp`;
     const fd = openSync(tmp, 'w');
     try {
-      writeSync(fd, JSON.stringify({ offset, ...(pending ? { pending } : {}), id: this.id, at: new Date().toISOString() }));
+      writeSync(fd, content);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

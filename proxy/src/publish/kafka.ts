@@ -129,7 +129,7 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
     const r = spool.reader.read(from, deps.batchRecords);
     if (r.skippedBytes > 0) logger.error({ bytes: r.skippedBytes, offset: from }, 'spool: skipped bytes that failed their checksum');
     if (r.records.length === 0) {
-      if (r.next !== from) spool.commit(r.next);
+      if (r.next !== from) await spool.commit(r.next);
       pendingSince = 0;
       return false;
     }
@@ -152,7 +152,7 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
       await sleep(delay, undefined, { signal: halt.signal, ref: false }).catch(() => {});
       return true;
     }
-    spool.commit(r.next);
+    await spool.commit(r.next);
     metrics.produced.inc(r.records.length);
     if (!producerUp && failures > 0) logger.info({ lag_bytes: spool.lagBytes }, 'kafka: produce recovered; replaying the spool');
     producerUp = true;

@@ -105,9 +105,9 @@ export class Spool {
     this.#suppressed = 0;
   }
 
-  /** Mark everything before `offset` as acknowledged by Kafka. */
-  commit(offset: number): void {
-    this.#offsets.store(offset);
+  /** Mark everything before `offset` as acknowledged by Kafka (the fsyncs run off the event loop). */
+  async commit(offset: number): Promise<void> {
+    await this.#offsets.storeAsync(offset);
     this.#committed = offset;
     try {
       this.reader.prune(offset);
