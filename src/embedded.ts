@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
-import { ConfigError, LocalLogWriter, encodeEvent, migrate, openStore, type GatelogConfig, type LlmCallEvent, type Logger } from '@gatelog/core';
+import { ConfigError, LocalLogWriter, encodeEvent, lowerBackgroundThreads, migrate, openStore, type GatelogConfig, type LlmCallEvent, type Logger } from '@gatelog/core';
 import { buildProxy } from '@gatelog/proxy';
 import { startLocalIngest } from '@gatelog/ingest';
 import { registerCallsApi } from './calls-api.ts';
@@ -73,6 +73,12 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   mkdirSync(dataDir, { recursive: true });
 
   const store = await openStore(config.storage, dataDir);
+  // chDB's inserts and merges run on threads of this process: they must not take the CPU from
+  // the requests (they still get every idle cycle, and the event log holds what they have not
+  // caught up with yet).
+  const background = config.storage.clickhouse === 'embedded'
+    ? lowerBackgroundThreads({ nice: config.storage.embedded_nice, onError: (err) => logger.warn({ err }, 'could not lower the embedded store\'s thread priority') })
+    : null;
   const applied = await migrate(store);
   if (applied.length) logger.info({ applied }, 'schema migrations applied');
 
@@ -170,6 +176,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     close() {
       closing ??= (async () => {
         clearInterval(pinger);
+        background?.stop();
         await app.close();
         await ingest.stop();
         writer.close();

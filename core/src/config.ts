@@ -160,6 +160,11 @@ export const StorageConfig = z.object({
   ]).default('embedded'),
   /** Embedded mode only: database name inside chDB. */
   database: Identifier.default('gatelog'),
+  /**
+   * Embedded mode only: scheduling priority (nice, 0–19) of the embedded ClickHouse's threads
+   * (inserts, merges), so they yield the CPU to the thread serving calls. 0 leaves them as is.
+   */
+  embedded_nice: z.number().int().min(0).max(19).default(5),
 }).strict();
 export type StorageConfig = z.infer<typeof StorageConfig>;
 
@@ -197,7 +202,7 @@ export const GatelogConfig = z.object({
     /** Largest accepted request body, bytes. */
     body_limit: z.number().int().positive().default(20 * 1024 * 1024),
   }).strict().default({ port: 4000, body_limit: 20 * 1024 * 1024 }),
-  storage: StorageConfig.default({ clickhouse: 'embedded', database: 'gatelog' }),
+  storage: StorageConfig.default({ clickhouse: 'embedded', database: 'gatelog', embedded_nice: 5 }),
   bus: BusConfig.default({ kind: 'local', fsync_ms: 20, segment_bytes: 64 << 20 }),
   logging: z.object({
     /** Bodies above this many bytes are cut and flagged `truncated`. */

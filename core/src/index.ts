@@ -10,3 +10,4 @@ export * from './store/queries.ts';
 export * from './bus/local-log.ts';
 export * from './store/keys.ts';
 export * from './waker.ts';
+export * from './thread-priority.ts';
