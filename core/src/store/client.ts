@@ -39,7 +39,7 @@ interface ChdbRaw {
 const INSERT_SETTINGS = { date_time_input_format: 'best_effort', input_format_skip_unknown_fields: 1 } as const;
 
 /** Open the store. `dataDir` is where embedded ClickHouse keeps its files. */
-export async function openStore(storage: StorageConfig, dataDir: string): Promise<Store> {
+export async function openStore(storage: Pick<StorageConfig, 'clickhouse' | 'database'>, dataDir: string): Promise<Store> {
   if (storage.clickhouse === 'embedded') {
     // chdb is loaded lazily: a distributed deployment never needs the native engine.
     const { createChdbConnection } = await import('chdb/connection');
