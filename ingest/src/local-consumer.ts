@@ -156,8 +156,10 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
     metrics.insertErrors.inc({ kind: info.data ? 'data' : 'transient' });
   };
 
-  const commitOffset = (next: number): void => {
-    offsets.store(next);
+  // The offset file's fsyncs run on libuv's pool: in the embedded mode this loop shares its
+  // thread with the requests, which must not wait for the disk.
+  const commitOffset = async (next: number): Promise<void> => {
+    await offsets.storeAsync(next);
     committed = next;
     try {
       reader.prune(committed);
@@ -174,10 +176,10 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
     for (let attempt = 0; ; attempt++) {
       try {
         // Record the batch's range before inserting it: a replay after a crash re-forms it exactly.
-        if (attempt === 0) offsets.store(start, { start, end: next });
+        if (attempt === 0) await offsets.storeAsync(start, { start, end: next });
         const res = await insertIsolating(records, (bytes, range) => timedInsert(bytes, dedupToken(start, next, range)), onInsertError);
         writeDeadLetters(deps.deadLetterPath, res.dead);
-        commitOffset(next);
+        await commitOffset(next);
         rows += res.inserted;
         metrics.rows.inc(res.inserted);
         metrics.batches.inc();
@@ -230,7 +232,7 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
         if (!caughtUp) continue;
       } else if (batch.length === 0 && pos !== committed) {
         try {
-          commitOffset(pos); // only skipped corrupt bytes were read
+          await commitOffset(pos); // only skipped corrupt bytes were read
         } catch (err) {
           logger.warn({ err }, 'ingest: could not store the offset; retrying with the next batch');
         }
