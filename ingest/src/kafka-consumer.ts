@@ -1,21 +1,23 @@
 // Distributed-mode ingest: a Kafka consumer group writing batches into ClickHouse.
 //
-// Contract per batch (one partition): validate every message (invalid → dead-letter topic with
-// the reason), insert the valid ones with a batch-derived insert_deduplication_token and
-// async_insert=0 (rows ClickHouse rejects → dead-letter topic), and only then commit the
-// offset past the batch. ClickHouse down → the batch is retried with backoff while the worker
-// keeps heartbeating (the partition is effectively paused); nothing is committed past an
-// unwritten batch. A worker dying between insert and commit makes the next owner insert the
-// same batch again: same bytes, same token (deduplicated by a Replicated table), and
-// llm_calls is a ReplacingMergeTree read with FINAL, so readers never see the duplicate.
+// The consumer's eachBatch only validates (invalid → dead-letter topic with the reason) and
+// hands the valid rows, as the original bytes, to the insert queue (insert-queue.ts); it moves
+// kafkajs' fetch position on so the next fetch overlaps the insert, but commits nothing. The
+// queue writes many partitions' batches as one insert (async_insert=0, a deterministic
+// insert_deduplication_token derived from the batches' offsets and bytes; rows ClickHouse
+// rejects → dead-letter topic), and only then commits each partition's offset past its part.
+// ClickHouse down → the write is retried with backoff, the queue fills and holds the consumer
+// back while it keeps heartbeating; nothing is committed past an unwritten batch. A worker
+// dying between insert and commit makes the next owner insert the same rows again: llm_calls
+// is a ReplacingMergeTree read with FINAL, so readers never see the duplicate.
 import { crc32 } from 'node:zlib';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Consumer, ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Consumer, ConsumerConfig, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Logger, Store } from '@gatelog/core';
 import { insertIsolating, type InsertErrorInfo } from './insert-batch.ts';
+import { createInsertQueue, type InsertQueue } from './insert-queue.ts';
 import { createKafkaIngestMetrics } from './kafka-metrics.ts';
-import { validateMessage } from './kafka-validate.ts';
+import { locate, toPart, type DeadLetterMessage, type KafkaPart } from './kafka-part.ts';
 
 export const DLQ_REASON_HEADER = 'gatelog-dlq-reason';
 export const DLQ_SOURCE_HEADER = 'gatelog-dlq-source';
@@ -30,29 +32,26 @@ export interface KafkaIngestDeps {
   registry: Registry;
   /** Insert retry backoff (capped exponential); default 200 ms doubling to 10 s. */
   retry?: { baseMs?: number; maxMs?: number };
+  /**
+   * One insert carries up to `maxRows` rows / `maxBytes` bytes from any partitions; a smaller
+   * one leaves once its oldest row waited `lingerMs`. Defaults 10,000 rows, 32 MiB, 50 ms:
+   * ClickHouse inserts ~2 KB rows fastest in blocks of 5–20k.
+   */
+  batch?: { maxRows?: number; maxBytes?: number; lingerMs?: number };
   /** Overrides for the kafkajs consumer (timeouts in tests). */
   consumer?: Partial<ConsumerConfig>;
-  /** How long stop() lets the batch in hand retry before giving it up uncommitted; default 10 s. */
+  /** How long stop() lets the batches in hand retry before giving them up uncommitted; default 10 s. */
   stopTimeoutMs?: number;
-  /** Test seam: runs after a batch is written and before its offset is committed. */
-  beforeCommit?: (info: { partition: number; firstOffset: string; lastOffset: string }) => Promise<void> | void;
 }
 
 export interface KafkaIngest {
-  /** Finish (or give up) the batch in hand, commit it, leave the group. */
+  /** Finish (or give up) the batches in hand, commit them, leave the group. */
   stop(): Promise<void>;
   healthy(): boolean;
-  stats(): { rows: number; deadLetters: number; batches: number };
+  stats(): { rows: number; deadLetters: number; batches: number; inserts: number };
 }
 
-interface DeadLetterMessage {
-  message: KafkaMessage;
-  reason: { code: string; message: string };
-}
-
-function ingestError(code: string, message: string): Error & { code: string } {
-  return Object.assign(new Error(message), { code });
-}
+const HEARTBEAT_WHILE_WAITING_MS = 1000;
 
 export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaIngest> {
   const { logger, store } = deps;
@@ -60,16 +59,18 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
   const baseMs = deps.retry?.baseMs ?? 200;
   const maxMs = deps.retry?.maxMs ?? 10_000;
   const halt = new AbortController();
-  let stopDeadline = Infinity;
   let crashed = false;
-  const totals = { rows: 0, deadLetters: 0, batches: 0 };
+  const totals = { rows: 0, deadLetters: 0, batches: 0, inserts: 0 };
+  /** Highest offset committed per partition by this worker: commits never move backwards. */
+  const committed = new Map<number, bigint>();
 
   const dlq: Producer = deps.kafka.producer({ allowAutoTopicCreation: true, idempotent: true, maxInFlightRequests: 1 });
   let consumer: Consumer;
   let stopRequested = false;
   let restarts = 0;
+  let inHand = 0;
 
-  const sendDeadLetters = async (batch: EachBatchPayload['batch'], letters: DeadLetterMessage[]): Promise<void> => {
+  const sendDeadLetters = async (letters: DeadLetterMessage[]): Promise<void> => {
     if (letters.length === 0) return;
     await dlq.send({
       topic: deps.deadLetterTopic,
@@ -77,10 +78,7 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
       messages: letters.map((l) => ({
         key: l.message.key,
         value: l.message.value,
-        headers: {
-          [DLQ_REASON_HEADER]: JSON.stringify(l.reason),
-          [DLQ_SOURCE_HEADER]: `${batch.topic}/${batch.partition}/${l.message.offset}`,
-        },
+        headers: { [DLQ_REASON_HEADER]: JSON.stringify(l.reason), [DLQ_SOURCE_HEADER]: l.source },
       })),
     });
     for (const l of letters) metrics.deadLetters.inc({ code: l.reason.code });
@@ -88,24 +86,41 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
     logger.error({ count: letters.length, codes: [...new Set(letters.map((l) => l.reason.code))], topic: deps.deadLetterTopic }, 'ingest: messages sent to the dead-letter topic');
   };
 
-  /** Validate, insert and dead-letter one batch; throws only on a transient failure. */
-  const writeBatch = async (batch: EachBatchPayload['batch']): Promise<void> => {
-    const valid: Buffer[] = [];
-    const validMsgs: KafkaMessage[] = [];
-    const dead: DeadLetterMessage[] = [];
-    for (const m of batch.messages) {
-      const v = validateMessage(m.value, m.headers);
-      if (v.ok) {
-        valid.push(m.value!);
-        validMsgs.push(m);
-      } else dead.push({ message: m, reason: v.reason });
+  const commit = async (parts: KafkaPart[]): Promise<void> => {
+    const next = new Map<number, bigint>();
+    for (const p of parts) {
+      const o = BigInt(p.lastOffset) + 1n;
+      if (o > (next.get(p.partition) ?? -1n)) next.set(p.partition, o);
     }
-    const base = `${batch.topic}-${batch.partition}-${batch.firstOffset()}-${batch.lastOffset()}`;
+    const offsets = [...next].filter(([p, o]) => o > (committed.get(p) ?? -1n)).map(([partition, o]) => ({ topic: deps.topic, partition, offset: o.toString() }));
+    if (offsets.length === 0) return;
+    try {
+      await consumer.commitOffsets(offsets);
+      for (const o of offsets) committed.set(o.partition, BigInt(o.offset));
+    } catch (err) {
+      // The rows are written: a lost commit (rebalance, coordinator moved) only means the
+      // next owner replays them, and FINAL hides the replay.
+      logger.warn({ error: String((err as Error).message), partitions: offsets.map((o) => o.partition) }, 'ingest: offset commit failed after a written batch; it will be replayed');
+    }
+  };
+
+  /** Insert, dead-letter and commit one group of parts; throws only on a transient failure. */
+  const write = async (parts: KafkaPart[]): Promise<void> => {
+    const records: Buffer[] = [];
+    const dead: DeadLetterMessage[] = [];
+    for (const p of parts) {
+      for (const r of p.records) records.push(r);
+      dead.push(...p.dead);
+    }
+    // Same parts, same token: a write retried after its insert landed is a no-op in ClickHouse.
+    const ranges = parts.map((p) => `${p.partition}:${p.firstOffset}-${p.lastOffset}`).join(',');
+    const base = `${deps.topic}-${crc32(ranges).toString(16)}-${parts.length}`;
     const insert = async (rows: Buffer): Promise<void> => {
       const end = metrics.insertSeconds.startTimer();
       try {
         // Derived from the bytes too: a bisected part must not share a token with its batch.
         await store.insertRaw('llm_calls', rows, { insert_deduplication_token: `${base}-${rows.length}-${crc32(rows)}`, async_insert: 0 });
+        totals.inserts++;
       } finally {
         end();
       }
@@ -113,51 +128,56 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
     const onError = (info: InsertErrorInfo): void => {
       metrics.insertErrors.inc({ kind: info.data ? 'data' : 'transient' });
     };
-    const res = await insertIsolating(valid, insert, onError);
+    const res = records.length === 0 ? { inserted: 0, dead: [] } : await insertIsolating(records, insert, onError);
     for (const d of res.dead) {
-      const idx = valid.indexOf(d.record);
-      const message = validMsgs[idx];
-      if (message) dead.push({ message, reason: { code: `CLICKHOUSE_${d.reason.type || d.reason.code}`, message: d.reason.message.slice(0, 500) } });
+      const letter = locate(parts, records.indexOf(d.record));
+      if (letter) dead.push({ ...letter, reason: { code: `CLICKHOUSE_${d.reason.type || d.reason.code}`, message: d.reason.message.slice(0, 500) } });
     }
-    await sendDeadLetters(batch, dead);
+    // Counted once inserted, whether or not the commit follows (a replay is counted again).
     metrics.rows.inc(res.inserted);
     totals.rows += res.inserted;
+    await sendDeadLetters(dead);
+    await commit(parts);
+    metrics.insertRows.observe(records.length);
+    for (const p of parts) metrics.batchRows.observe(p.records.length + p.dead.length);
+    metrics.batches.inc(parts.length);
+    totals.batches += parts.length;
   };
 
+  const queue: InsertQueue<KafkaPart> = createInsertQueue<KafkaPart>({
+    write,
+    maxRows: deps.batch?.maxRows ?? 10_000,
+    maxBytes: deps.batch?.maxBytes ?? 32 << 20,
+    lingerMs: deps.batch?.lingerMs ?? 50,
+    retry: { baseMs, maxMs },
+    onRetry: (err, info) => {
+      const e = err as { code?: unknown; message?: unknown };
+      logger.warn({ code: e.code, error: String(e.message), attempt: info.attempt, rows: info.rows, retry_in_ms: info.delayMs }, 'ingest: batch write failed; keeping it uncommitted and retrying');
+    },
+    onAbandon: (err, info) => {
+      logger.warn({ error: String((err as Error).message), rows: info.rows }, 'ingest: stopping with a batch unwritten; left uncommitted for the next owner of its partitions');
+    },
+  });
+
   const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
-    const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
-    if (batch.isEmpty()) return;
-    metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await writeBatch(batch);
-        break;
-      } catch (err) {
-        const e = err as { code?: unknown; message?: unknown };
-        const delay = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 20));
-        logger.warn({ code: e.code, error: String(e.message), attempt: attempt + 1, partition: batch.partition, rows: batch.messages.length, retry_in_ms: delay }, 'ingest: batch write failed; keeping it uncommitted and retrying');
-        if (Date.now() + delay > stopDeadline || isStale()) {
-          throw ingestError('GATELOG_INGEST_BATCH_ABANDONED', 'batch not written; left uncommitted for the next owner of the partition');
-        }
-        await sleep(delay, undefined, { ref: false, signal: halt.signal }).catch(() => {});
+    const { batch, heartbeat, resolveOffset } = payload;
+    if (batch.isEmpty() || stopRequested) return;
+    inHand++;
+    try {
+      metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+      const part = toPart(batch);
+      // Backpressure: while the queue is full (ClickHouse slow or down) this partition waits
+      // here, heartbeating so the group keeps it assigned.
+      while (!queue.hasRoom() && !stopRequested) {
+        await queue.waitForRoom(HEARTBEAT_WHILE_WAITING_MS);
         await heartbeat().catch(() => {});
-        if (!isRunning() && Date.now() > stopDeadline) throw ingestError('GATELOG_INGEST_STOPPED', 'stopped with the batch unwritten');
       }
+      queue.add(part);
+      // Moves the fetch position only (autoCommit is off): the queue commits after the insert.
+      resolveOffset(batch.lastOffset());
+    } finally {
+      inHand--;
     }
-    const lastOffset = batch.lastOffset();
-    await deps.beforeCommit?.({ partition: batch.partition, firstOffset: batch.firstOffset() ?? '', lastOffset });
-    resolveOffset(lastOffset);
-    const next = (BigInt(lastOffset) + 1n).toString();
-    if (isRunning()) {
-      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
-    } else {
-      // Shutting down: consumer.commitOffsets silently does nothing once the consumer stops
-      // running; the batch's own commit still goes through (a failure only means a replay).
-      await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
-    }
-    metrics.batches.inc();
-    metrics.batchRows.observe(batch.messages.length);
-    totals.batches++;
   };
 
   /**
@@ -175,6 +195,8 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
         void restart(c);
       }
     });
+    // A new generation starts from the committed offsets: forget this worker's high marks.
+    c.on(c.events.GROUP_JOIN, () => committed.clear());
     await c.connect();
     await c.subscribe({ topics: [deps.topic], fromBeginning: true });
     await c.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch });
@@ -183,8 +205,8 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
     await old.disconnect().catch(() => {});
     while (!stopRequested) {
       const delay = Math.min(maxMs, baseMs * 2 ** Math.min(restarts++, 20));
-      await sleep(delay, undefined, { ref: false, signal: halt.signal }).catch(() => {});
-      if (stopRequested) return;
+      await new Promise((r) => setTimeout(r, delay).unref());
+      if (stopRequested || halt.signal.aborted) return;
       try {
         await runConsumer();
         crashed = false;
@@ -205,10 +227,23 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
     stop() {
       stopping ??= (async () => {
         stopRequested = true;
-        stopDeadline = Date.now() + (deps.stopTimeoutMs ?? 10_000);
-        // kafkajs' stop waits for the batch in hand; the deadline bounds its retries.
-        const timer = setTimeout(() => halt.abort(), deps.stopTimeoutMs ?? 10_000);
+        const timeoutMs = deps.stopTimeoutMs ?? 10_000;
+        // Past the deadline a failing write is given up uncommitted instead of retried.
+        const timer = setTimeout(() => {
+          halt.abort();
+          queue.abandon();
+        }, timeoutMs);
         try {
+          // No new batches are taken; the ones in hand are written and committed while this
+          // worker is still a member of the group (kafkajs drops commits once it stops).
+          try {
+            consumer.pause([{ topic: deps.topic }]);
+          } catch {
+            // Not running (crashed, rejoining): there is nothing to pause.
+          }
+          while (inHand > 0 && !halt.signal.aborted) await new Promise((r) => setTimeout(r, 5));
+          await queue.drain();
+          await queue.close();
           await consumer.disconnect();
         } finally {
           clearTimeout(timer);

@@ -1,7 +1,8 @@
 // The standalone ingest worker for distributed mode: `node ingest/src/main.ts [--config PATH]
 // [--port N]`. Consumes the events topic in a consumer group and writes ClickHouse (a server
 // via storage.clickhouse.url); serves /healthz and /metrics on its own port (default 4001,
-// GATELOG_INGEST_PORT). Run as many as the topic has partitions.
+// GATELOG_INGEST_PORT). Run as many as the topic has partitions. GATELOG_INGEST_SESSION_TIMEOUT_MS
+// sets the consumer group session timeout (kafkajs default 30 s).
 import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,7 +35,10 @@ async function main(): Promise<void> {
   const applied = await migrate(store);
   if (applied.length) logger.info({ applied }, 'schema migrations applied');
   const kafka = new Kafka({ clientId: `${bus.client_id}-ingest`, brokers: bus.brokers, requestTimeout: bus.request_timeout_ms, logLevel: logLevel.WARN, logCreator: kafkaLogs(logger) });
-  const ingest = await startKafkaIngest({ kafka, topic: bus.topic, groupId: bus.group_id, deadLetterTopic: bus.dead_letter_topic, store, logger, registry });
+  // How soon the group reassigns a dead worker's partitions (kafkajs' default is 30 s).
+  const sessionTimeout = Number(env['GATELOG_INGEST_SESSION_TIMEOUT_MS'] || 0);
+  const consumer = sessionTimeout > 0 ? { sessionTimeout, heartbeatInterval: Math.max(100, Math.min(3000, Math.floor(sessionTimeout / 3))) } : {};
+  const ingest = await startKafkaIngest({ kafka, topic: bus.topic, groupId: bus.group_id, deadLetterTopic: bus.dead_letter_topic, store, logger, registry, consumer });
 
   const server = createServer((req, res) => {
     if (req.url === '/healthz') {

@@ -10,8 +10,12 @@ export interface ThroughputRow {
   totalS: number;
   /** Seconds from start to the first batch written (group join, first fetch). */
   startupS: number;
-  /** Mean rows per insert batch (0 when not applicable). */
+  /** Mean rows per ClickHouse insert (0 when not applicable). */
   batchRows?: number;
+  /** CPU µs per event of the process running the worker (the bench process), all its threads. */
+  workerCpuUs?: number;
+  /** CPU µs per event of the fixtures' process (Kafka broker + ClickHouse HTTP fixture). */
+  fixtureCpuUs?: number;
   note?: string;
 }
 
@@ -23,7 +27,7 @@ export interface LagRow {
   p95: number;
   p99: number;
   max: number;
-  /** Mean rows per committed batch and mean ClickHouse insert time during the run. */
+  /** Mean rows per ClickHouse insert and mean insert time during the run. */
   batchRows: number;
   insertMs: number;
 }
@@ -44,17 +48,19 @@ const f1 = (n: number): string => n.toFixed(1);
 
 export function ingestTable(info: IngestInfo): string {
   const lines = [
-    '| path (one worker) | events | start → all rows | events/s | events/s after first batch | MB/s | rows/batch |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| path (one worker) | events | start → all rows | events/s | events/s after first batch | MB/s | rows/insert | worker CPU µs/event | events/s per worker core | fixtures CPU µs/event |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
+  const us = (v: number | undefined): string => (v === undefined ? '—' : f0(v));
+  const perCore = (v: number | undefined): string => (v === undefined || v <= 0 ? '—' : f0(1e6 / v));
   for (const r of info.rows) {
     const steady = r.totalS > r.startupS ? f0(r.events / (r.totalS - r.startupS)) : '—';
     const name = r.note ? `${r.path} (${r.note})` : r.path;
-    lines.push(`| ${name} | ${f0(r.events)} | ${f1(r.totalS)} s | ${f0(r.events / r.totalS)} | ${steady} | ${f1((r.events * info.eventBytes) / r.totalS / 1e6)} | ${r.batchRows ? f0(r.batchRows) : '—'} |`);
+    lines.push(`| ${name} | ${f0(r.events)} | ${f1(r.totalS)} s | ${f0(r.events / r.totalS)} | ${steady} | ${f1((r.events * info.eventBytes) / r.totalS / 1e6)} | ${r.batchRows ? f0(r.batchRows) : '—'} | ${us(r.workerCpuUs)} | ${perCore(r.workerCpuUs)} | ${us(r.fixtureCpuUs)} |`);
   }
   if (info.lag) {
     const l = info.lag;
-    lines.push('', '| end-to-end lag (publish → visible in ClickHouse) | calls/s target | achieved | events | p50 | p95 | p99 | max | rows/batch | insert |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('', '| end-to-end lag (publish → visible in ClickHouse) | calls/s target | achieved | events | p50 | p95 | p99 | max | rows/insert | insert |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     lines.push(`| proxy publisher → spool → Kafka fixture → ingest worker → ClickHouse HTTP fixture | ${f0(l.targetRate)} | ${f0(l.achievedRate)} | ${f0(l.events)} | ${f0(l.p50)} ms | ${f0(l.p95)} ms | ${f0(l.p99)} ms | ${f0(l.max)} ms | ${f0(l.batchRows)} | ${f0(l.insertMs)} ms |`);
   } else if (info.lagError) lines.push('', `End-to-end lag: not measured (${info.lagError}).`);
   return lines.join('\n');
@@ -73,17 +79,22 @@ How it is measured: N events are produced into the Kafka broker fixture first; t
 consumer at a time starts on the same topic (4 partitions) with its own group. "Kafka fixture
 fetch only" is a kafkajs consumer that only counts messages: the ceiling the broker fixture and
 kafkajs' fetch/decompress put on any worker. The ingest rows run \`startKafkaIngest\` (the
-worker \`ingest/src/main.ts\` runs, default consumer settings) writing through \`@clickhouse/client\`
-into embedded chDB or into the ClickHouse HTTP fixture (chDB behind HTTP, one request at a
-time), and stop the clock when the worker has inserted every row (async_insert=0, so an
-acknowledged insert is visible); the count is then checked with \`SELECT count() … FINAL\`.
-The fixtures run in a child process of their own; the worker, and for the lag row the
-publisher, run in the bench process. Lag: the proxy's Kafka publisher (spool on disk, 50 ms
-batches) is driven at a fixed rate for the duration; each event's lag is from its
-\`publish()\` call to the moment the worker's insert containing it was acknowledged by
-ClickHouse (same process, same monotonic clock), so it includes spooling, Kafka produce,
-the consumer's fetch wait, validation and the insert; all events are then checked to be in
-the table.
+worker \`ingest/src/main.ts\` runs, default consumer and batch settings: one insert for up to
+10,000 rows from any partitions, 50 ms linger, next fetch overlapping the insert) writing
+through \`@clickhouse/client\` into embedded chDB or into the ClickHouse HTTP fixture (chDB
+behind HTTP, one request at a time), and stop the clock when the worker has inserted every row
+(async_insert=0, so an acknowledged insert is visible); the count is then checked with
+\`SELECT count() … FINAL\`. The fixtures run in a child process of their own; the worker, and
+for the lag row the publisher, run in the bench process. CPU columns: CPU time (all threads,
+from /proc) of the bench process (the worker under test) and of the fixtures' process during
+the row, divided by its events; "events/s per worker core" is 10⁶ / the worker's µs/event, what
+one worker would do on a core of its own with Kafka and ClickHouse elsewhere (for the chDB row
+it includes chDB's insert work, which runs in the worker's process). Lag: the proxy's Kafka
+publisher (spool on disk, 50 ms batches) is driven at a fixed rate for the duration; each
+event's lag is from its \`publish()\` call to the moment the worker's insert containing it was
+acknowledged by ClickHouse (same process, same monotonic clock), so it includes spooling, Kafka
+produce, the consumer's fetch wait, validation and the insert; all events are then checked to
+be in the table.
 `;
 }
 

@@ -1,11 +1,15 @@
 // Fault tests of the distributed pipeline (publisher → Kafka test broker → ingest workers →
 // ClickHouse over HTTP), in one process on loopback. Each ends with the same invariant:
 // events accepted = rows in ClickHouse (as readers see them) + dead letters, no duplicate ids.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import type { LlmCallEvent } from '@gatelog/core';
 import type { KafkaPublisher } from '@gatelog/proxy/publish/kafka';
 import { sampleEvent } from './distributed-events.ts';
 import { eventually, startDistributed, type Distributed } from './distributed-harness.ts';
+import { startWorker, type Worker } from './distributed-worker-process.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -68,23 +72,46 @@ describe('distributed pipeline faults', () => {
     await expectAllOnce(d, sent);
   });
 
-  it('ingest dies after the insert and before the commit: the replay leaves no duplicate', { timeout: 20_000 }, async () => {
+  it('ingest SIGKILLed after its insert landed and before its commit: the restarted worker replays it, no duplicate', { timeout: 30_000 }, async () => {
     d = await startDistributed({ partitions: 1 });
-    let crashes = 0;
-    // The worker fails between a written batch and its commit, as a kill there would; the
-    // uncommitted batch is fetched and inserted again.
-    const w = await d.worker({
-      beforeCommit: () => {
-        if (crashes++ === 0) throw Object.assign(new Error('simulated crash before commit'), { code: 'TEST_CRASH' });
-      },
-    });
-    const pub = d.publisher();
-    const sent: LlmCallEvent[] = [];
-    await traffic(pub, 80, 200, sent);
-    await pub.flush(5000);
-    await expectAllOnce(d, sent);
-    expect(crashes).toBeGreaterThan(1);
-    expect(w.stats().rows).toBeGreaterThan(sent.length); // a batch was written twice
+    const dist = d;
+    const configPath = join(dist.dir, 'gatelog.yaml');
+    writeFileSync(configPath, stringify({
+      storage: { clickhouse: { url: dist.ch.url, database: dist.store.database } },
+      bus: { kind: 'kafka', brokers: dist.broker.brokers, topic: dist.topic, group_id: dist.groupId, dead_letter_topic: dist.dlqTopic, request_timeout_ms: 2000 },
+      logging: { level: 'info' },
+    }));
+    // A short session so the group hands the dead worker's partition on within the test.
+    const env = { GATELOG_INGEST_SESSION_TIMEOUT_MS: '1500' };
+    const committed = (): number => dist.broker.committedOffsets(dist.groupId).reduce((n, c) => n + c.offset, 0);
+    const workers: Worker[] = [];
+    try {
+      workers.push(await startWorker(configPath, join(dist.dir, 'w1'), env));
+      // The insert is written, its response withheld: the worker is killed inside that window.
+      dist.ch.holdInserts(true);
+      const pub = dist.publisher();
+      const sent: LlmCallEvent[] = Array.from({ length: 60 }, () => sampleEvent());
+      for (const e of sent) pub.publish(e); // one record batch: both workers fetch it whole
+      await pub.flush(5000);
+      await eventually('the insert written and held', async () => dist.ch.heldInserts >= 1 && (await dist.counts()).rows === sent.length);
+      workers[0]!.proc.kill('SIGKILL');
+      expect(await workers[0]!.exited).toBeNull();
+      expect(committed()).toBe(0);
+      dist.ch.holdInserts(false);
+
+      workers.push(await startWorker(configPath, join(dist.dir, 'w2'), env));
+      await eventually('offsets committed by the second worker', () => Promise.resolve(committed() === sent.length), 15_000);
+      await expectAllOnce(dist, sent);
+      // Same batch, same insert_deduplication_token: ClickHouse dropped the replay at insert
+      // time, so even without FINAL (and in the rollups) every call is there once.
+      const rs = await dist.store.client.query({ query: `SELECT count() AS n FROM ${dist.store.database}.llm_calls`, format: 'JSONEachRow' });
+      expect(Number((await rs.json<{ n: string }>())[0]?.n)).toBe(sent.length);
+      expect(workers[1]!.output()).toContain('gatelog ingest listening');
+    } finally {
+      dist.ch.holdInserts(false);
+      for (const w of workers) if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGKILL');
+      await Promise.all(workers.map((w) => w.exited));
+    }
   });
 
   it('ClickHouse down for a while: nothing is committed past an unwritten batch', { timeout: 20_000 }, async () => {

@@ -3,11 +3,10 @@
 // fixture and the chDB-backed ClickHouse HTTP fixture: events land, /healthz and /metrics
 // answer, and SIGTERM with a batch in hand (ClickHouse failing, the batch being retried)
 // finishes that batch and commits it before the process exits.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { openStore, type Store } from '@gatelog/core';
@@ -15,41 +14,7 @@ import { ClickHouseHttpFixture } from '../support/clickhouse-http.ts';
 import { KafkaTestBroker, testKafka } from '../support/kafka/index.ts';
 import { sampleEvent } from './distributed-events.ts';
 import { eventually } from './distributed-harness.ts';
-
-const MAIN = resolve(import.meta.dirname, '../../ingest/src/main.ts');
-
-interface Worker {
-  proc: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function startWorker(configPath: string, dataDir: string): Promise<Worker> {
-  const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', MAIN, '--config', configPath, '--port', '0', '--host', '127.0.0.1'], {
-    env: { ...process.env, GATELOG_DATA_DIR: dataDir, GATELOG_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  return new Promise((resolveReady, reject) => {
-    const timer = setTimeout(() => reject(new Error(`ingest worker not listening within 10 s:\n${out}`)), 10_000);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"[^\n]*gatelog ingest listening|gatelog ingest listening[^\n]*"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolveReady({ proc, url: (m[1] ?? m[2])!, output: () => out, exited });
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`ingest worker exited (${code}) before listening:\n${out}`));
-    });
-  });
-}
+import { startWorker } from './distributed-worker-process.ts';
 
 async function metricsText(url: string): Promise<string> {
   const res = await fetch(`${url}/metrics`);
@@ -153,8 +118,8 @@ describe('ingest main.ts as a process', () => {
     expect(r.end).toBeGreaterThan(0);
   });
 
-  // kafkajs' consumer.commitOffsets does nothing once stop() has begun; the worker commits the
-  // batch in hand through the eachBatch payload instead (ingest/src/kafka-consumer.ts).
+  // kafkajs' consumer.commitOffsets does nothing once the consumer has stopped; the worker
+  // pauses fetching and writes and commits the batches in hand first (ingest/src/kafka-consumer.ts).
   it('commits the batch in hand before exiting on SIGTERM (committed offset == end)', { timeout: 20_000 }, async () => {
     const r = await scenario();
     expect(r.committed, r.output).toEqual([{ partition: 0, offset: r.end }]);

@@ -4,8 +4,9 @@
 // url) runs for real in tests: queries with FORMAT, inserts with a body, settings as URL
 // parameters, `param_*` query parameters, /ping, and errors the way the server reports them
 // (status 500, `X-ClickHouse-Exception-Code`, "Code: N. DB::Exception: ... (NAME)" body).
-// Faults: stop()/restart() on the same port (data kept), and fail(on) answering every query
-// with a server error.
+// Faults: stop()/restart() on the same port (data kept), fail(on) answering every query
+// with a server error, and holdInserts(on): an INSERT is written, then its response is withheld
+// (a client killed in that window never learns that its rows landed).
 //
 // One request runs at a time: settings are applied with SET in the chDB session and reset
 // afterwards, so they must not leak into a concurrent request.
@@ -48,6 +49,10 @@ export class ClickHouseHttpFixture {
   private sockets = new Set<Socket>();
   private queue: Promise<unknown> = Promise.resolve();
   private failing = false;
+  private holding = false;
+  private held: (() => void)[] = [];
+  /** INSERTs written while holdInserts was on (their responses withheld until it is off). */
+  heldInserts = 0;
 
   constructor() {
     this.dir = mkdtempSync(join(tmpdir(), 'gatelog-chhttp-'));
@@ -102,7 +107,14 @@ export class ClickHouseHttpFixture {
     this.failing = on;
   }
 
+  /** While on, an INSERT is executed (its rows are in) but its response waits until off. */
+  holdInserts(on: boolean): void {
+    this.holding = on;
+    if (!on) for (const release of this.held.splice(0)) release();
+  }
+
   async close(): Promise<void> {
+    this.holdInserts(false);
     await this.stop();
     await this.queue.catch(() => {});
     this.session.cleanup();
@@ -136,6 +148,10 @@ export class ClickHouseHttpFixture {
     const headers = { 'x-clickhouse-query-id': queryId, 'x-clickhouse-server-display-name': 'gatelog-chdb-fixture' };
     try {
       const out = await run;
+      if (this.holding && /^\s*INSERT\b/i.test(sql)) {
+        this.heldInserts++;
+        await new Promise<void>((r) => this.held.push(r));
+      }
       res.writeHead(200, { ...headers, 'content-type': 'text/plain; charset=UTF-8', 'x-clickhouse-summary': '{"read_rows":"0","read_bytes":"0","written_rows":"0","written_bytes":"0","total_rows_to_read":"0","result_rows":"0","result_bytes":"0","elapsed_ns":"0"}' });
       res.end(out);
     } catch (err) {

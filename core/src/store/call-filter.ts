@@ -23,7 +23,7 @@ export interface ExplorerFilter {
   costMax?: number | undefined;
   latencyMin?: number | undefined;
   latencyMax?: number | undefined;
-  /** Case-sensitive substring of the request or response body. */
+  /** Case-insensitive substring of the request or response body. */
   text?: string | undefined;
 }
 
@@ -78,8 +78,9 @@ export function callWhere(f: ExplorerFilter, prefix = 'f_'): SqlWhere {
   if (f.latencyMin !== undefined) where.push(`latency_ms >= ${p('lat_min', 'Float64', f.latencyMin)}`);
   if (f.latencyMax !== undefined) where.push(`latency_ms <= ${p('lat_max', 'Float64', f.latencyMax)}`);
   if (f.text) {
+    // ILIKE: the bodies' text indexes hold lower-cased tokens and can serve it (migration 0006).
     const q = p('text', 'String', likeContains(f.text));
-    where.push(`(request_body LIKE ${q} OR response_body LIKE ${q})`);
+    where.push(`(request_body ILIKE ${q} OR response_body ILIKE ${q})`);
   }
   return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
 }
