@@ -7,7 +7,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { Registry } from 'prom-client';
-import { LocalLogWriter, createLogger, migrate, openStore, type Store } from '@gatelog/core';
+import { GatelogConfig, LocalLogWriter, createLogger, migrate, openStore, type Store } from '@gatelog/core';
 import { startKafkaIngest, startLocalIngest } from '@gatelog/ingest';
 import { validateMessage } from '@gatelog/ingest/kafka-validate';
 import { toMessage } from '@gatelog/proxy/publish/kafka';
@@ -158,12 +158,13 @@ async function localLog(n: number, store: Store, dir: string): Promise<Throughpu
   const r = rng(42);
   for (let i = 0; i < n; i++) writer.append(Buffer.from(JSON.stringify(realisticEvent(r))));
   writer.close();
-  // The embedded launcher's defaults: ingest.batch_rows 1000, batch_ms 1000.
+  // The embedded launcher's defaults (gatelog.yaml `ingest`).
   const t0 = performance.now();
-  const ingest = startLocalIngest({ logDir, offsetPath: join(dir, 'offset'), deadLetterPath: join(dir, 'dead-letter.jsonl'), store, logger, registry: new Registry(), batchRows: 1000, batchMs: 1000 });
+  const defaults = GatelogConfig.parse({}).ingest;
+  const ingest = startLocalIngest({ logDir, offsetPath: join(dir, 'offset'), deadLetterPath: join(dir, 'dead-letter.jsonl'), store, logger, registry: new Registry(), batchRows: defaults.batch_rows, batchMs: defaults.batch_ms });
   const t = await timeRows(n, t0, () => ingest.stats().rows);
   await ingest.stop();
-  return { ...row('local log → startLocalIngest → chDB (embedded)', n, t, await countFinal(store)), batchRows: 1000 };
+  return { ...row('local log → startLocalIngest → chDB (embedded)', n, t, await countFinal(store)), batchRows: defaults.batch_rows };
 }
 
 function verdicts(info: IngestInfo): string[] {
