@@ -317,7 +317,7 @@ function applyStreamSummary(rec: CallRecord, capture: StreamCapture): void {
   if (a.usage) rec.tokens = tokensFromUsage(a.usage);
 }
 
-/** Upstream finished cleanly: summarize, end the client's response, then publish. */
+/** Upstream finished cleanly: summarize, publish, then end the client's response. */
 function complete(
   env: RelayEnv,
   rec: CallRecord,
@@ -377,9 +377,9 @@ function complete(
       return;
     }
   }
-  // The client's response ends first; the event is built and appended right after, in the
-  // same synchronous turn (nothing else runs in between), so recording never delays a client.
-  const tEnd = performance.now();
+  // Recorded before the response ends: once the client has its answer, the event is already in
+  // the log and survives a SIGKILL that follows (appending costs tens of µs; a client can act
+  // on its answer, even kill us, faster than the rest of this turn would take).
+  publishSafely(env, rec, route);
   res.end();
-  publishSafely(env, rec, route, false, tEnd);
 }

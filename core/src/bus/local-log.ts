@@ -4,9 +4,8 @@
 // Offsets are global byte positions; a segment is named by the offset of its first byte.
 //
 // Durability: `append` writes the record with one synchronous write before it returns, so a
-// record is in the OS page cache (and survives the process being killed) as soon as the
-// caller's synchronous turn ends — the proxy appends in the same turn that ends the client's
-// response, so no I/O can run in between. fsync is group-committed every `fsyncMs` for power loss.
+// record is in the OS page cache (and survives the process being killed) before the caller
+// finishes the HTTP response. fsync is group-committed every `fsyncMs` for power loss.
 // A torn last record (a crash mid-write) is cut off when the writer reopens the log, and a
 // reader never delivers a record whose checksum fails.
 import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync, writevSync, readFileSync } from 'node:fs';
