@@ -14,7 +14,7 @@ function threads(): Map<number, string> {
 }
 
 describe.runIf(linux)('lowerBackgroundThreads', () => {
-  it('lowers other threads, never the event loop, V8 or libuv workers, and picks up new threads', async () => {
+  it('lowers other threads, never the event loop or the V8 workers, and picks up new threads', async () => {
     // A worker thread stands in for a library's background thread (its name is not kept).
     const worker = new Worker('setInterval(() => {}, 1000)', { eval: true, name: 'bg-test' });
     await new Promise((r) => worker.once('online', r));
@@ -24,7 +24,7 @@ describe.runIf(linux)('lowerBackgroundThreads', () => {
       expect(getPriority(process.pid)).toBe(0);
       let lowered = 0;
       for (const [tid, name] of byName) {
-        if (tid === process.pid || /^(V8Worker|libuv-worker|SignalInspector)/.test(name)) expect(getPriority(tid), name).toBe(0);
+        if (tid === process.pid || /^(V8Worker|SignalInspector)/.test(name)) expect(getPriority(tid), name).toBe(0);
         else if (getPriority(tid) === 7) lowered++;
       }
       expect(lowered).toBeGreaterThan(0);
@@ -35,7 +35,7 @@ describe.runIf(linux)('lowerBackgroundThreads', () => {
       const late = new Worker('setInterval(() => {}, 1000)', { eval: true });
       await new Promise((r) => late.once('online', r));
       await new Promise((r) => setTimeout(r, 100));
-      const fresh = [...threads()].filter(([tid, name]) => !before.has(tid) && !/^(V8Worker|libuv-worker|SignalInspector)/.test(name));
+      const fresh = [...threads()].filter(([tid, name]) => !before.has(tid) && !/^(V8Worker|SignalInspector)/.test(name));
       expect(fresh.length).toBeGreaterThan(0);
       for (const [tid] of fresh) expect(getPriority(tid)).toBe(7);
       await late.terminate();

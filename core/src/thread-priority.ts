@@ -7,13 +7,15 @@
 // affects that thread only.
 //
 // Which threads: everything except the event loop itself (tid = pid), V8's platform workers
-// (they run GC work the event loop would otherwise do itself), libuv's pool (file I/O the
-// proxy waits on) and Node's signal/inspector thread. ClickHouse names its threads freely
-// and creates them on demand, so the set is rescanned periodically.
+// (they run GC work the event loop would otherwise do itself) and Node's signal/inspector
+// thread. libuv's pool is lowered too: chDB runs each query's calling side on it (parsing an
+// insert's rows, for one), and nothing a call waits for runs there — the event log append is
+// synchronous on the event loop, the proxy's upstream connections are kept alive. ClickHouse
+// names its threads freely and creates them on demand, so the set is rescanned periodically.
 import { readFileSync, readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 
-const KEEP = /^(V8Worker|libuv-worker|SignalInspector)/;
+const KEEP = /^(V8Worker|SignalInspector)/;
 const TASKS = '/proc/self/task';
 
 export interface BackgroundPriority {
