@@ -171,3 +171,53 @@ export async function probe(t: LoadTarget, stream: boolean): Promise<Outcome> {
   }
   return o;
 }
+
+export interface FixedRateResult extends Outcome {
+  /** Calls asked for per second, and completed per second over the run. */
+  rate: number;
+  perSecond: number;
+  /** Calls not started because `maxInFlight` were still open (the target fell behind). */
+  skipped: number;
+}
+
+/**
+ * Open loop: calls start on a fixed schedule (`rate` per second) whether or not earlier ones
+ * finished, up to `maxInFlight` open at once; `tick` runs once per second (e.g. to sample the
+ * target's metrics). Unlike the closed loop, this asks "does it keep up at this rate?".
+ */
+export async function measureFixedRate(t: LoadTarget, opts: { rate: number; durationMs: number; maxInFlight: number; tick?: (elapsedS: number) => Promise<void> }): Promise<FixedRateResult> {
+  const pool = new Pool(t.origin, { connections: opts.maxInFlight, pipelining: 1, keepAliveTimeout: 60_000, ...TIMEOUTS });
+  const payload = t.body(false);
+  const o = newOutcome();
+  const open = new Set<Promise<boolean>>();
+  let skipped = 0;
+  let started = 0;
+  let nextTick = 1;
+  const ticks: Promise<void>[] = [];
+  const start = performance.now();
+  try {
+    for (;;) {
+      const elapsed = performance.now() - start;
+      if (elapsed >= opts.durationMs) break;
+      if (opts.tick && elapsed >= nextTick * 1000) ticks.push(opts.tick(nextTick++));
+      const due = Math.floor((elapsed / 1000) * opts.rate);
+      while (started < due) {
+        started++;
+        if (open.size >= opts.maxInFlight) {
+          skipped++;
+          continue;
+        }
+        const p = call(pool, t, payload, false, o);
+        open.add(p);
+        void p.finally(() => open.delete(p));
+      }
+      // ~1 ms pacing: the timer's own granularity, far below the gap between calls at any rate here.
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await Promise.all([...open, ...ticks]);
+  } finally {
+    await pool.close();
+  }
+  const seconds = (performance.now() - start) / 1000;
+  return { ...o, rate: opts.rate, perSecond: o.ok / seconds, skipped };
+}

@@ -19,12 +19,25 @@ export interface TargetResult {
   note?: string;
 }
 
+export interface FixedRatePhase {
+  rate: number;
+  perSecond: number;
+  skipped: number;
+  errors: number;
+  /** Events published but not yet in ClickHouse, sampled once per second. */
+  lagRows: number[];
+  /** The lag at the end is within 2 s of calls (one ingest interval plus the insert in flight), nothing was skipped. */
+  keptUp: boolean;
+}
+
 export interface PipelineResult {
   calls: number;
   afterRps: PipelineSnapshot;
   drain: DrainResult;
   waitS: number;
   rows: { rows: number; distinct: number } | { error: string };
+  /** Open-loop run at the target share of the passthrough's req/s (absent without a passthrough). */
+  fixedRate?: FixedRatePhase;
 }
 
 export interface RunInfo {
@@ -120,8 +133,14 @@ function pipelineLines(p: PipelineResult | null): string[] {
     `- successful calls made to gatelog (all phases): ${p.calls.toLocaleString('en-US')}`,
     `- right after the req/s run: ingest lag ${show(p.afterRps.lagBytes)} bytes, events published ${show(p.afterRps.published)}, rows ingested ${show(p.afterRps.ingestedRows)}`,
     `- after a bounded wait (≤ ${p.waitS} s): ${p.drain.drainedAfterS === null ? 'backlog not seen to drain' : `drained in ${p.drain.drainedAfterS.toFixed(1)} s`}; ingest lag ${show(p.drain.final.lagBytes)} bytes, events published ${show(p.drain.final.published)}, rows ingested ${show(p.drain.final.ingestedRows)}, dead-lettered ${show(p.drain.final.deadLetters)}`,
+    ...(p.fixedRate ? [fixedRateLine(p.fixedRate)] : []),
     `- in ClickHouse after a graceful stop: ${rows} — every call recorded: **${keptUp}**`,
   ];
+}
+
+function fixedRateLine(f: FixedRatePhase): string {
+  const n = (v: number): string => Math.round(v).toLocaleString('en-US');
+  return `- open loop at ${n(f.rate)} calls/s (${TARGET_RPS_SHARE * 100}% of the passthrough's req/s): ${n(f.perSecond)} completed/s, ${n(f.skipped)} skipped, ${n(f.errors)} errors; events not yet in ClickHouse, once per second: ${f.lagRows.map(n).join(', ')} — keeps up: **${f.keptUp ? 'yes' : 'no'}**`;
 }
 
 export function render(info: RunInfo): string {

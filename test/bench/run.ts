@@ -11,9 +11,9 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { detectPinning, killAll, pinSelf } from './children.ts';
-import { measureLatency, measurePairedLatency, measureThroughput, probe, type LoadTarget } from './load.ts';
+import { measureFixedRate, measureLatency, measurePairedLatency, measureThroughput, probe, type LoadTarget } from './load.ts';
 import { EMPTY, countRows, snapshot, waitForDrain, type PipelineSnapshot } from './pipeline.ts';
-import { cpuSplit, machine, render, table, verdicts, type PipelineResult, type RunInfo, type TargetResult } from './report.ts';
+import { TARGET_RPS_SHARE, cpuSplit, machine, render, table, verdicts, type FixedRatePhase, type PipelineResult, type RunInfo, type TargetResult } from './report.ts';
 import { cpuDelta, threadCpu } from './threads.ts';
 import { currentIngestSection } from './ingest-report.ts';
 import { ROOT, direct, startMockUpstream, gatelog, passthrough, portkey, type GatelogRunning, type Running } from './targets.ts';
@@ -117,13 +117,40 @@ async function measure(key: Key, run: Running, ref: LoadTarget): Promise<Measure
   return { result, calls, afterRps };
 }
 
-async function gatelogPipeline(run: GatelogRunning, m: Measured): Promise<PipelineResult> {
+/** Open loop at the target share of the passthrough's req/s: does recording keep up at that rate? */
+async function fixedRatePhase(t: LoadTarget, rate: number): Promise<{ phase: FixedRatePhase; calls: number }> {
+  say(`gatelog: open loop at ${Math.round(rate)} calls/s for ${durationS} s`);
+  const lagRows: number[] = [];
+  const r = await measureFixedRate(t, {
+    rate,
+    durationMs: durationS * 1000,
+    maxInFlight: 256,
+    tick: async () => {
+      const s = await snapshot(t.origin);
+      if (s.published !== null && s.ingestedRows !== null) lagRows.push(Math.max(0, s.published - s.ingestedRows));
+    },
+  });
+  const end = lagRows.at(-1) ?? Infinity;
+  // Bounded: what one ingest interval (1 s) plus the insert in flight hold, i.e. about two seconds of calls.
+  const keptUp = r.skipped === 0 && r.errors === 0 && end <= 2 * rate;
+  return { phase: { rate, perSecond: r.perSecond, skipped: r.skipped, errors: r.errors, lagRows, keptUp }, calls: r.ok };
+}
+
+async function gatelogPipeline(run: GatelogRunning, m: Measured, floorRps: number | null): Promise<PipelineResult> {
   say(`gatelog: waiting ≤ ${DRAIN_WAIT_S} s for the event pipeline to drain (${m.calls} calls)`);
-  const drain = await waitForDrain(run.target.origin, m.calls, DRAIN_WAIT_S * 1000);
+  let calls = m.calls;
+  const drain = await waitForDrain(run.target.origin, calls, DRAIN_WAIT_S * 1000);
+  let fixedRate: FixedRatePhase | undefined;
+  if (floorRps !== null && !quick) {
+    const f = await fixedRatePhase(run.target, TARGET_RPS_SHARE * floorRps);
+    calls += f.calls;
+    fixedRate = f.phase;
+    await waitForDrain(run.target.origin, calls, DRAIN_WAIT_S * 1000);
+  }
   await run.child?.stop('SIGTERM');
   say('gatelog: stopped; counting rows in ClickHouse');
   const rows = await countRows(run.config, run.dataDir);
-  return { calls: m.calls, afterRps: m.afterRps ?? EMPTY, drain, waitS: DRAIN_WAIT_S, rows };
+  return { calls, afterRps: m.afterRps ?? EMPTY, drain, waitS: DRAIN_WAIT_S, rows, ...(fixedRate ? { fixedRate } : {}) };
 }
 
 async function main(): Promise<void> {
@@ -156,7 +183,7 @@ async function main(): Promise<void> {
         run = await start(key, mock.ready, pin.target);
         const m = await measure(key, run, direct(mock.ready).target);
         results.push(m.result);
-        if (key === 'gatelog') pipeline = await gatelogPipeline(run as GatelogRunning, m);
+        if (key === 'gatelog') pipeline = await gatelogPipeline(run as GatelogRunning, m, results.find((r) => r.key === 'passthrough')?.rps?.perSecond ?? null);
       } catch (err) {
         const msg = err instanceof Error ? err.message : String(err);
         say(`${key} failed: ${msg}`);
