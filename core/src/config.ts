@@ -161,8 +161,8 @@ export const StorageConfig = z.object({
   /** Embedded mode only: database name inside chDB. */
   database: Identifier.default('gatelog'),
   /**
-   * Embedded mode only: scheduling priority (nice, 0–19) of the embedded ClickHouse's threads
-   * (inserts, merges), so they yield the CPU to the thread serving calls. 0 leaves them as is.
+   * Embedded mode only: how many nice levels (0–19) the embedded ClickHouse's threads (inserts,
+   * merges) run below the thread serving calls, so they yield the CPU to it. 0 leaves them as is.
    */
   embedded_nice: z.number().int().min(0).max(19).default(5),
 }).strict();

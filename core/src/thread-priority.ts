@@ -13,7 +13,7 @@
 // synchronous on the event loop, the proxy's upstream connections are kept alive. ClickHouse
 // names its threads freely and creates them on demand, so the set is rescanned periodically.
 import { readFileSync, readdirSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 
 const KEEP = /^(V8Worker|SignalInspector)/;
 const TASKS = '/proc/self/task';
@@ -24,10 +24,14 @@ export interface BackgroundPriority {
   stop(): void;
 }
 
+/** `nice`: how much lower than the event loop (added to its niceness, capped at 19). */
 export function lowerBackgroundThreads(o: { nice: number; everyMs?: number; onError?: (err: Error) => void }): BackgroundPriority {
   const done = new Set<number>();
   if (process.platform !== 'linux' || o.nice <= 0) return { lowered: () => 0, stop: () => {} };
   let reported = false;
+  // Relative to the event loop's own niceness: a gatelog started under `nice` keeps the gap
+  // (and an unprivileged process could not go below its current value anyway).
+  const target = Math.min(19, getPriority(process.pid) + o.nice);
   const scan = (): void => {
     let tids: string[];
     try {
@@ -48,7 +52,7 @@ export function lowerBackgroundThreads(o: { nice: number; everyMs?: number; onEr
       }
       if (KEEP.test(name)) continue;
       try {
-        setPriority(tid, o.nice);
+        setPriority(tid, target);
         done.add(tid);
       } catch (err) {
         // Not fatal (a seccomp profile may forbid it); say so once.
