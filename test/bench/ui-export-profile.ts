@@ -1,6 +1,7 @@
 // Export SQL profile: times the export query's per-row work in isolation, on a store loaded by
-// ui-pages.ts (`--data-dir DIR --keep`). Each variant runs with FORMAT Null (expressions and
-// read only) and streamed as CSV/JSONL bytes, best of --runs.
+// ui-pages.ts (e.g. `--data-dir .bench-data/ui-10m`; it exports all of it, so use a small
+// store or expect minutes). Each variant runs with FORMAT Null (expressions and read only)
+// and streamed as CSV/JSONL bytes, best of --runs.
 //   node test/bench/ui-export-profile.ts --data-dir DIR [--runs 3]
 import { parseArgs } from 'node:util';
 import { openStore, StorageConfig } from '../../core/src/index.ts';

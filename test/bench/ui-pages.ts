@@ -1,130 +1,179 @@
-// UI server-time benchmark: loads N realistic calls (default 10 million) into an embedded
-// store, then times the queries behind each page against the issue's targets (dashboards
-// < 1 s, explorer first page < 500 ms, request page < 200 ms, export >= 100k rows/s).
-//   node test/bench/ui-pages.ts [--rows N] [--data-dir DIR] [--keep]
-// Not run by the tests (a 10M load takes minutes); use --rows 200000 for a quick look.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// UI server-time benchmark at production scale: N generated calls (default 10 million, see
+// ui-generate.ts) in a reusable embedded store, then every page the UI serves, timed through
+// the built handler over loopback HTTP, against the targets (dashboards < 1 s, explorer first
+// page < 500 ms, request and trace pages < 200 ms, exports >= 100k rows/s at the client).
+//   node test/bench/ui-pages.ts [--rows N] [--data-dir DIR] [--runs 3] [--no-write]
+// Needs `pnpm --filter @gatelog/ui run build`. The store is kept in `.bench-data/ui-<N>`
+// (reused while its row count matches); the first load of 10M calls takes ~20 min on 2 cores.
+// With the default 10M rows it rewrites the "UI pages at 10 million calls" section of
+// BENCHMARKS.md; other sizes only print.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { migrate, newRequestId, openStore, StorageConfig, type LlmCallEvent } from '../../core/src/index.ts';
-import { getCall } from '../../core/src/store/queries.ts';
-import { callsInThread, listExplorer } from '../../core/src/store/explorer-queries.ts';
-import { latencySeries, latencyTotals, spendSeries, spendTop } from '../../core/src/store/dashboard-queries.ts';
-import { exportBytes, exportPages } from '../../core/src/store/export-queries.ts';
+import type { Store } from '../../core/src/index.ts';
+import { ExportRowCounter } from '../../core/src/store/export-queries.ts';
+import { machine } from './report.ts';
+import { openBenchStore } from './ui-bench-store.ts';
+import { sentences, SPIKES } from './ui-generate.ts';
+import { spliceUiSection, uiSection, type ExportTiming, type PageTiming, type UiBenchInfo } from './ui-report.ts';
 
+const ROOT = join(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
-  options: { rows: { type: 'string', default: '10000000' }, 'data-dir': { type: 'string' }, keep: { type: 'boolean', default: false } },
+  options: {
+    rows: { type: 'string', default: '10000000' },
+    'data-dir': { type: 'string' },
+    runs: { type: 'string', default: '3' },
+    'no-write': { type: 'boolean', default: false },
+  },
 });
-const N = Math.max(1000, Number(args.rows));
-const dir = args['data-dir'] ?? mkdtempSync(join(tmpdir(), 'gatelog-ui-bench-'));
+const N = Math.max(10_000, Number(args.rows));
 const DAYS = 30;
-const END = Math.floor(Date.now() / 60_000) * 60_000;
-const START = END - DAYS * 86_400_000;
+const RUNS = Math.max(1, Number(args.runs));
+const label = N % 1_000_000 === 0 ? `${N / 1_000_000}m` : `${N}`;
+const dir = args['data-dir'] ?? join(ROOT, '.bench-data', `ui-${label}`);
+const say = (s: string): void => void process.stderr.write(`[ui-bench] ${s}\n`);
 
-const MODELS = [['gpt-4o-mini', 'openai', 0.00015], ['gpt-4o', 'openai', 0.0025], ['claude-sonnet-4', 'anthropic', 0.003], ['claude-haiku-4', 'anthropic', 0.0008], ['llama-3.1-70b', 'groq', 0.0006]] as const;
-const TEAMS = ['search', 'support', 'billing', 'growth', 'platform'];
-const WORDS = 'the quick brown fox jumps over a lazy dog while customers ask about refunds invoices shipping latency errors and model pricing'.split(' ');
+type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** Deterministic pseudo-random numbers, so two runs load the same data. */
-let seed = 42;
-function rnd(): number {
-  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-  return seed / 0x7fffffff;
-}
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-const sentence = (n: number): string => Array.from({ length: n }, () => pick(WORDS)).join(' ');
-
-function call(i: number): LlmCallEvent {
-  const [model, provider, price] = pick(MODELS);
-  const input = 50 + Math.floor(rnd() * 2000);
-  const output = 10 + Math.floor(rnd() * 600);
-  const stream = rnd() < 0.5;
-  const error = rnd() < 0.02;
-  const latency = 200 + Math.floor(-Math.log(1 - rnd()) * 900);
-  const team = pick(TEAMS);
-  const prompt = sentence(20 + Math.floor(rnd() * 200));
-  return {
-    schema_version: 1, gatelog_version: 'bench', request_id: newRequestId(),
-    started_at: new Date(START + Math.floor((i / N) * (END - START))).toISOString(),
-    trace_id: `tr-${Math.floor(i / 4)}`, session_id: `se-${Math.floor(i / 40)}`, user: `user-${i % 997}`, tags: { env: i % 3 ? 'prod' : 'staging' },
-    key_id: `key_${team}`, key_name: `${team}-key`, team, endpoint: '/v1/chat/completions', client_api: 'openai.chat', upstream_api: 'openai.chat',
-    requested_model: model, provider, deployment_model: model, upstream_model: model, stream,
-    status: error ? 502 : 200, outcome: error ? 'error' : 'success', error_type: error ? 'upstream_error' : '', error_message: error ? 'bad gateway' : '',
-    finish_reason: error ? '' : 'stop', input_tokens: input, output_tokens: error ? 0 : output, cached_tokens: 0, cache_creation_tokens: 0, reasoning_tokens: 0,
-    tokens_estimated: false, cost_usd: error ? 0 : ((input + 4 * output) / 1000) * price, cache_hit: rnd() < 0.05,
-    ttft_ms: stream ? Math.floor(latency / 3) : null, latency_ms: latency, overhead_ms: 0.3 + rnd(),
-    attempts: [{ provider, model, status: error ? 502 : 200, error_class: error ? 'upstream_error' : '', latency_ms: latency }],
-    request_body: JSON.stringify({ model, messages: [{ role: 'system', content: 'You are helpful.' }, { role: 'user', content: prompt }] }),
-    response_body: error ? '' : JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: sentence(40) }, finish_reason: 'stop' }] }),
-    request_bytes: prompt.length + 100, response_bytes: 400, truncated: false,
-  };
+async function startUi(store: Store): Promise<{ base: string; close: () => Promise<void> }> {
+  const handlerPath = join(ROOT, 'ui', 'build', 'handler.js');
+  if (!existsSync(handlerPath)) throw new Error(`UI build missing at ${handlerPath}: run pnpm --filter @gatelog/ui run build`);
+  process.env['PROTOCOL_HEADER'] = 'x-gatelog-proto';
+  // No master key: the open UI (no session needed), as the launcher serves it on loopback.
+  (globalThis as Record<symbol, unknown>)[Symbol.for('gatelog.ui')] = { store, masterKey: undefined };
+  const { handler } = (await import(pathToFileURL(handlerPath).href)) as { handler: NodeHandler };
+  const server = createServer((req, res) => {
+    req.headers['x-gatelog-proto'] = 'http';
+    handler(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const addr = server.address();
+  const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  return { base, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
-async function time<T>(fn: () => Promise<T>, runs = 3): Promise<{ ms: number; out: T }> {
-  let best = Infinity;
-  let out!: T;
-  for (let r = 0; r < runs; r++) {
-    const t0 = performance.now();
-    out = await fn();
-    best = Math.min(best, performance.now() - t0);
-  }
-  return { ms: best, out };
-}
-
-const store = await openStore(StorageConfig.parse({}), dir);
-try {
-  await migrate(store);
+async function get(url: string): Promise<{ ms: number; body: string }> {
   const t0 = performance.now();
-  const BATCH = 50_000;
-  for (let i = 0; i < N; i += BATCH) {
-    const lines: string[] = [];
-    for (let j = i; j < Math.min(N, i + BATCH); j++) lines.push(JSON.stringify(call(j)));
-    await store.insertRaw('llm_calls', Buffer.from(lines.join('\n')));
-    if ((i / BATCH) % 20 === 0) console.error(`loaded ${Math.min(N, i + BATCH).toLocaleString('en-US')} / ${N.toLocaleString('en-US')}`);
-  }
-  const loadS = (performance.now() - t0) / 1000;
-  const range = { from: new Date(START).toISOString(), to: new Date(END).toISOString() };
-  const day = { from: new Date(END - 86_400_000).toISOString(), to: range.to };
-  const results: [string, number, string][] = [];
-  const first = await time(() => listExplorer(store, day, { limit: 50 }));
-  results.push(['explorer, first page (24h)', first.ms, '< 500 ms']);
-  results.push(['explorer, model + text search (24h)', (await time(() => listExplorer(store, { ...day, model: 'gpt-4o', text: 'refunds invoices' }, { limit: 50 }))).ms, '< 500 ms']);
-  results.push(['explorer, sorted by cost (24h)', (await time(() => listExplorer(store, day, { sort: 'cost', limit: 50 }))).ms, '< 500 ms']);
-  const id = first.out.rows[0]?.request_id ?? '';
-  results.push(['request page', (await time(() => getCall(store, id))).ms, '< 200 ms']);
-  results.push(['trace page', (await time(() => callsInThread(store, 'trace', first.out.rows[0]?.trace_id ?? ''))).ms, '< 200 ms']);
-  results.push(['spend, 30d by model (series + top)', (await time(() => Promise.all([spendSeries(store, { ...range, bucketSeconds: 21600, by: 'model' }), spendTop(store, { ...range, by: 'model' })]))).ms, '< 1 s']);
-  results.push(['latency, 30d by model (series + totals)', (await time(() => Promise.all([latencySeries(store, { ...range, bucketSeconds: 21600, by: 'model' }), latencyTotals(store, { ...range, by: 'model' })]))).ms, '< 1 s']);
-  const exportLimit = Math.min(N, 500_000);
-  const e0 = performance.now();
-  let exported = 0;
-  for await (const page of exportPages(store, range)) {
-    exported += page.length;
-    if (exported >= exportLimit) break;
-  }
-  const rate = exported / ((performance.now() - e0) / 1000);
-  // The UI's export path: ClickHouse writes the CSV/JSONL bytes, streamed through untouched.
-  const streamed: [string, number, number, number, number][] = [];
-  for (const format of ['csv', 'jsonl'] as const) {
-    const s0 = performance.now();
-    const e = exportBytes(store, range, format);
-    let bytes = 0;
-    let peak = 0;
-    for await (const chunk of e.chunks) {
-      bytes += chunk.byteLength;
-      peak = Math.max(peak, process.memoryUsage().rss);
+  const res = await fetch(url);
+  const body = await res.text();
+  const ms = performance.now() - t0;
+  if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status} ${body.slice(0, 200)}`);
+  return { ms, body };
+}
+
+async function timePage(base: string, page: string, what: string, path: string, targetMs: number, judgeFirst = false): Promise<PageTiming & { body: string }> {
+  const first = await get(base + path);
+  let best = Infinity;
+  for (let i = 0; i < RUNS; i++) best = Math.min(best, (await get(base + path)).ms);
+  say(`${page}: first ${first.ms.toFixed(0)} ms, best ${best.toFixed(0)} ms (${path})`);
+  return { page, what, firstMs: first.ms, bestMs: best, targetMs, body: first.body, ...(judgeFirst ? { judgeFirst } : {}) };
+}
+
+async function timeExport(base: string, format: 'csv' | 'jsonl', filterLabel: string, query: string): Promise<ExportTiming> {
+  const counter = new ExportRowCounter(format);
+  let bytes = 0;
+  let peak = process.memoryUsage().rss;
+  let header = format === 'csv';
+  const t0 = performance.now();
+  const res = await fetch(`${base}/export?format=${format}&${query}`);
+  if (res.status !== 200 || !res.body) throw new Error(`export ${format}: HTTP ${res.status}`);
+  for await (const chunk of res.body) {
+    let data = chunk;
+    if (header) {
+      // The CSV header line is not a row.
+      const nl = data.indexOf(0x0a);
+      if (nl === -1) continue;
+      data = data.subarray(nl + 1);
+      header = false;
     }
-    streamed.push([format, e.rows() / ((performance.now() - s0) / 1000), e.rows(), peak / 2 ** 20, bytes / 2 ** 20]);
+    counter.feed(data);
+    bytes += chunk.byteLength;
+    peak = Math.max(peak, process.memoryUsage().rss);
   }
-  console.log(`\n# UI server time on ${N.toLocaleString('en-US')} calls over ${DAYS} days (load: ${loadS.toFixed(1)} s)\n`);
-  console.log('| page | server time (best of 3) | target |\n|---|---:|---|');
-  for (const [name, ms, target] of results) console.log(`| ${name} | ${ms.toFixed(1)} ms | ${target} |`);
-  console.log(`| export pages, parsed (first ${exported.toLocaleString('en-US')} rows) | ${Math.round(rate).toLocaleString('en-US')} rows/s | (typed rows, not the UI path) |`);
-  for (const [format, r, rows, rssMb, mb] of streamed) {
-    console.log(`| export ${format}, streamed bytes (${rows.toLocaleString('en-US')} rows, ${mb.toFixed(0)} MiB, peak RSS ${rssMb.toFixed(0)} MiB) | ${Math.round(r).toLocaleString('en-US')} rows/s | >= 100,000 rows/s |`);
+  const seconds = (performance.now() - t0) / 1000;
+  say(`export ${format}: ${counter.rows.toLocaleString('en-US')} rows in ${seconds.toFixed(1)} s`);
+  return { format, filter: filterLabel, rows: counter.rows, bytes, seconds, peakRssMb: peak / 2 ** 20 };
+}
+
+async function scalar(store: Store, query: string, params: Record<string, unknown> = {}): Promise<string> {
+  const rs = await store.client.query({ query, query_params: params, format: 'JSONEachRow' });
+  const row = ((await rs.json()) as Record<string, unknown>[])[0] ?? {};
+  return String(Object.values(row)[0] ?? '');
+}
+
+const loadAtStart = loadavg()[0] ?? 0;
+const { store, meta, reused } = await openBenchStore(dir, N, DAYS, say);
+const ui = await startUi(store);
+try {
+  const db = store.database;
+  const parts = await scalar(store, `SELECT count() FROM system.parts WHERE database = {db:String} AND table = 'llm_calls' AND active`, { db });
+  const end = meta.endMs;
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  const d30 = `from=${iso(end - DAYS * 86_400_000)}&to=${iso(end)}`;
+  const d1 = `from=${iso(end - 86_400_000)}&to=${iso(end)}`;
+  const pages: (PageTiming & { body: string })[] = [];
+  const dash = 'rollups: series + top/totals, SVG chart';
+  pages.push(await timePage(ui.base, 'spend, 30 days by model', dash, `/spend?${d30}&by=model`, 1000));
+  pages.push(await timePage(ui.base, 'spend, 30 days by key', dash, `/spend?${d30}&by=key`, 1000));
+  pages.push(await timePage(ui.base, 'spend, 30 days by team', dash, `/spend?${d30}&by=team`, 1000));
+  pages.push(await timePage(ui.base, 'spend, last 24 h by model', dash, `/spend?${d1}&by=model`, 1000));
+  pages.push(await timePage(ui.base, 'latency, 30 days by model', 'rollups: t-digest merges, 3 charts + totals', `/latency?${d30}&by=model`, 1000));
+  pages.push(await timePage(ui.base, 'latency, 30 days by provider', 'rollups: t-digest merges, 3 charts + totals', `/latency?${d30}&by=provider`, 1000));
+  const ex = 'page keys, then 50 rows with previews';
+  const explorer = await timePage(ui.base, 'explorer, no filter (all time)', ex, '/requests', 500);
+  pages.push(explorer);
+  pages.push(await timePage(ui.base, 'explorer, model + status=error (all time)', ex, '/requests?model=claude-sonnet-4&status=error', 500));
+  // Two words of one of the generated sentences: in ~5% of the calls.
+  const common = sentences()[7]!.split(' ').slice(2, 4).join(' ');
+  pages.push(await timePage(ui.base, `explorer, text search "${common}" (~5% of calls, all time)`, ex, `/requests?q=${encodeURIComponent(common)}`, 500, true));
+  const rare = await scalar(store, `SELECT extract(request_body, 'ORD-[0-9]+') FROM ${db}.llm_calls WHERE started_at < {t:DateTime64(3, 'UTC')} LIMIT 1`, { t: iso(end - 20 * 86_400_000).replace('T', ' ').replace('Z', '') });
+  pages.push(await timePage(ui.base, `explorer, text search "${rare}" (one order reference, all time)`, ex, `/requests?q=${encodeURIComponent(rare)}`, 500, true));
+  pages.push(await timePage(ui.base, 'explorer, sorted by cost (all time)', ex, '/requests?sort=cost', 500));
+  pages.push(await timePage(ui.base, 'explorer, sorted by latency (all time)', ex, '/requests?sort=latency', 500));
+  pages.push(await timePage(ui.base, 'explorer, sorted by cost, last 24 h', ex, `/requests?sort=cost&${d1}`, 500));
+  // A call from the middle of the span (not the newest, which the explorer just read).
+  const mid = iso(end - 15 * 86_400_000).replace('T', ' ').replace('Z', '');
+  const id = await scalar(store, `SELECT request_id FROM ${db}.llm_calls WHERE started_at >= {t:DateTime64(3, 'UTC')} ORDER BY started_at LIMIT 1`, { t: mid });
+  pages.push(await timePage(ui.base, 'request page (a call from 15 days ago)', 'one call by id, bodies rendered', `/requests/${id}`, 200));
+  const trace = await scalar(store, `SELECT trace_id FROM ${db}.llm_calls WHERE started_at >= {t:DateTime64(3, 'UTC')} GROUP BY trace_id HAVING count() >= 5 LIMIT 1`, { t: mid });
+  pages.push(await timePage(ui.base, 'trace page (5–6 calls, 15 days ago)', 'calls of one trace + timeline', `/traces/${trace}`, 200));
+  const spike = SPIKES[0]!;
+  const spikeFrom = end - (DAYS - spike.day) * 86_400_000 + spike.hour * 3_600_000;
+  pages.push(await timePage(ui.base, `explorer from a spend spike (${spike.model}, 1 h)`, ex, `/requests?from=${iso(spikeFrom)}&to=${iso(spikeFrom + 3_600_000)}&model=${spike.model}`, 500));
+
+  // Exports of >= 1M rows: the last 4 days, all models.
+  const exportQuery = `from=${iso(end - 4 * 86_400_000)}&to=${iso(end)}`;
+  const exports: ExportTiming[] = [];
+  for (const format of ['csv', 'jsonl'] as const) exports.push(await timeExport(ui.base, format, 'last 4 days', exportQuery));
+
+  const info: UiBenchInfo = {
+    date: new Date().toISOString(),
+    machine: machine(),
+    load: [loadAtStart, loadavg()[0] ?? 0],
+    rows: N,
+    days: DAYS,
+    loadS: reused ? null : meta.loadS,
+    loadedAt: meta.loadedAt,
+    storeNote: `embedded chDB, ${parts} active parts in llm_calls`,
+    runs: RUNS,
+    pages: pages.map(({ body: _body, ...p }) => p),
+    exports,
+    notes: [
+      `Data: \`test/bench/ui-generate.ts\` inside ClickHouse (one INSERT … SELECT FROM numbers_mt() per day, so the rollup views fill as in production): 8 models over 4 providers at list prices, 20 keys in 5 teams, ~1000 users, sessions and traces of 1–6 calls, ~2% errors in 5 classes, half streamed with TTFT, lognormal tokens and latencies, request bodies 0.5–3 KB and responses 0.2–1.2 KB from a word list, UUIDv7 ids, a daily and weekly cycle, and spend spikes seeded at ${SPIKES.map((s) => `day ${s.day + 1} ${String(s.hour).padStart(2, '0')}:00 (${s.model})`).join(', ')}.`,
+      'Exports: rows/s counted by the HTTP client from the bytes it received (a CSV row ends at a line end outside quotes); the UI streams the bytes ClickHouse formats, chunk by chunk.',
+    ],
+  };
+  const section = uiSection(info);
+  process.stdout.write(`\n${section}`);
+  if (!args['no-write'] && N === 10_000_000) {
+    const file = join(ROOT, 'BENCHMARKS.md');
+    writeFileSync(file, spliceUiSection(existsSync(file) ? readFileSync(file, 'utf8') : '', section));
+    say('wrote the UI section of BENCHMARKS.md');
   }
 } finally {
+  await ui.close();
   await store.close();
-  if (!args['data-dir'] && !args.keep) rmSync(dir, { recursive: true, force: true });
 }

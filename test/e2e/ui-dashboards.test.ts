@@ -228,6 +228,44 @@ describe('investigation UI (master key set)', () => {
     await page.close();
   });
 
+  it('opens the calls behind the spike when the spike itself is clicked on the chart', async () => {
+    const page = await open(`/spend?${RANGE}&by=model`);
+    const img = page.locator('[data-testid="spend-chart"]');
+    const svg = Buffer.from(((await img.getAttribute('src')) ?? '').replace(/^data:image\/svg\+xml;base64,/, ''), 'base64').toString();
+    // Where the image draws the spike's pin (ECharts places the symbol with a matrix transform
+    // whose translation is the pin's tip); the click goes to the pin's head, just above it.
+    const pins = [...svg.matchAll(/<path [^>]*transform="matrix\([\d.]+,0,0,[\d.]+,([\d.]+),([\d.]+)\)" fill="#b3261e"/g)];
+    expect(pins.length).toBe(1);
+    const [x, y] = [Number(pins[0]![1]), Number(pins[0]![2])];
+    const box = await img.boundingBox();
+    expect(box?.width).toBe(Number(await img.getAttribute('width')));
+    await img.click({ position: { x, y: y - 12 } });
+    await page.waitForURL((u) => u.pathname === '/requests');
+    const url = new URL(page.url());
+    expect(url.searchParams.get('model')).toBe(SPIKY);
+    expect(url.searchParams.get('from')).toBe(at(A + SPIKE_BUCKET * STEP));
+    expect(url.searchParams.get('to')).toBe(at(A + (SPIKE_BUCKET + 1) * STEP));
+    const shown = await page.locator('table.calls tbody tr td:first-child a').allTextContents();
+    expect(shown.sort()).toEqual(spikeCalls.map((c) => c.started_at).sort());
+
+    // Any other bucket's column opens that bucket's calls, all models: two columns left of
+    // the spike's is the bucket two steps earlier.
+    await page.goBack();
+    const columns = (await page.locator('map[name="spend-map"] area[shape="rect"]').evaluateAll((as) =>
+      as.map((a) => ({ coords: (a.getAttribute('coords') ?? '').split(',').map(Number), href: a.getAttribute('href') ?? '' }))))
+      .filter((a) => !a.href.includes('model='))
+      .sort((a, b) => a.coords[0]! - b.coords[0]!);
+    expect(columns.length).toBe(24);
+    const spikeCol = columns.findIndex((c) => c.coords[0]! <= x && x <= c.coords[2]!);
+    const left = columns[spikeCol - 2]!.coords;
+    await img.click({ position: { x: (left[0]! + left[2]!) / 2, y: left[3]! - 3 } });
+    await page.waitForURL((u) => u.pathname === '/requests' && u.searchParams.get('model') === null);
+    const bucket = new URL(page.url());
+    expect(bucket.searchParams.get('from')).toBe(at(A + (SPIKE_BUCKET - 2) * STEP));
+    expect(await page.locator('table.calls tbody tr').count()).toBeGreaterThan(0);
+    await page.close();
+  });
+
   it('shows latency percentiles that match the seeded data', async () => {
     const page = await open(`/latency?${RANGE}&by=model`);
     const row = page.locator(`tr[data-group="${LAT}"]`);

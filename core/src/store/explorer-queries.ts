@@ -1,10 +1,11 @@
-// The requests explorer and the trace/session pages: exact reads of llm_calls FINAL with the
-// shared filter, an allow-listed sort and keyset pagination (no OFFSET: page N costs what
-// page 1 costs).
+// The requests explorer and the trace/session pages: exact reads of llm_calls (each call once,
+// whatever merges are pending) with the shared filter, an allow-listed sort and keyset
+// pagination (no OFFSET: page N costs what page 1 costs).
 import { z } from 'zod';
 import type { Store } from './client.ts';
 import { CallSummary } from './queries.ts';
 import { callWhere, chTime, type ExplorerFilter } from './call-filter.ts';
+import { PREVIEW_SQL, USER_MESSAGES_SQL } from './ui-queries.ts';
 
 /** Sort keys a user may pick, mapped to the SQL they stand for (never user text). */
 export const SORTS = {
@@ -33,6 +34,8 @@ export const ExplorerRow = CallSummary.extend({
   cache_hit: z.boolean(),
   error_type: z.string(),
   sort_value: z.union([z.string(), z.number()]).transform(String),
+  /** The user's own words (ui-queries' PREVIEW_SQL), when the page read them with the row. */
+  prompt_preview: z.string().optional(),
 });
 export type ExplorerRow = z.infer<typeof ExplorerRow>;
 
@@ -47,39 +50,128 @@ const ROW_COLUMNS = `request_id, started_at, requested_model, provider, upstream
   status, outcome, input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms,
   substring(request_body, 1, 200) AS preview, team, trace_id, session_id, cache_hit, error_type`;
 
+const PageKey = z.object({ request_id: z.string(), started_at: z.string(), sort_value: z.union([z.string(), z.number()]).transform(String) });
+
+/**
+ * `(sort, request_id) < (v, id)` spelled so ClickHouse's key analysis sees `sort <= v` on
+ * its own: for the time sort that bound prunes parts and granules by the primary key.
+ */
+function keysetSql(expr: string, type: string, dir: 'ASC' | 'DESC'): string {
+  const op = dir === 'DESC' ? '<' : '>';
+  return `${expr} ${op}= {c_v:${type}} AND (${expr} ${op} {c_v:${type}} OR request_id ${op} {c_id:UUID})`;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Newest-first time windows for a time-descending page: the last day, the six before, then
+ * the rest. Most pages fill from the first window, so a filter matching a few percent of the
+ * calls (a model, errors, a common word) reads one day of data, not all of it; a rare match
+ * costs about one full read, split in three. `top` is the page's upper bound (cursor or the
+ * filter's `to`); without one the first window is open above, so calls stamped ahead of this
+ * clock are not missed. Each window's SQL uses `{w_*}` parameters; the conditions only
+ * narrow the filter, so the union of the windows is exactly the filter's range.
+ */
+function newestFirstWindows(filter: ExplorerFilter, top: string | undefined): { sql: string[]; params: Record<string, unknown> }[] {
+  // Edges from the clock are rounded up to the hour, so the same search repeated within the
+  // hour has the same predicate and ClickHouse's query condition cache can skip what it read.
+  const upper = top ? Date.parse(top) : Math.ceil(Date.now() / 3_600_000) * 3_600_000;
+  const lower = filter.from ? Date.parse(filter.from) : -Infinity;
+  const edges = [upper - DAY_MS, upper - 7 * DAY_MS].filter((t) => t > lower);
+  if (edges.length === 0 || !Number.isFinite(upper)) return [{ sql: [], params: {} }];
+  const at = (t: number): string => chTime(new Date(t).toISOString());
+  const params = Object.fromEntries(edges.map((t, i) => [`w_${i}`, at(t)]));
+  const ge = (i: number): string => `started_at >= {w_${i}:DateTime64(3, 'UTC')}`;
+  const lt = (i: number): string => `started_at < {w_${i}:DateTime64(3, 'UTC')}`;
+  return [
+    { sql: [ge(0)], params },
+    ...edges.slice(1).map((_, i) => ({ sql: [lt(i), ge(i + 1)], params })),
+    { sql: [lt(edges.length - 1)], params },
+  ];
+}
+
 export async function listExplorer(
   store: Store,
   filter: ExplorerFilter,
   opts: { sort?: SortKey; dir?: SortDir; after?: ExplorerCursor | undefined; limit?: number } = {},
 ): Promise<ExplorerPage> {
+  const timeSort = opts.sort === undefined || opts.sort === 'time';
   const sort = SORTS[opts.sort ?? 'time'];
   const dir = opts.dir === 'asc' ? 'ASC' : 'DESC';
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
   const w = callWhere(filter);
   const conds = w.sql ? [w.sql.slice('WHERE '.length)] : [];
-  const params: Record<string, unknown> = { ...w.params, limit: limit + 1 };
+  const fetchRows = 2 * (limit + 1);
+  const params: Record<string, unknown> = { ...w.params, limit: fetchRows };
   if (opts.after && UUID_RE.test(opts.after.requestId)) {
-    const v = opts.sort === undefined || opts.sort === 'time' ? chTime(opts.after.value) : Number(opts.after.value);
+    const v = timeSort ? chTime(opts.after.value) : Number(opts.after.value);
     if (typeof v === 'string' || Number.isFinite(v)) {
-      conds.push(`(${sort.expr}, request_id) ${dir === 'DESC' ? '<' : '>'} ({c_v:${sort.type}}, {c_id:UUID})`);
+      conds.push(keysetSql(sort.expr, sort.type, dir));
       params['c_v'] = v;
       params['c_id'] = opts.after.requestId;
     }
   }
-  const rs = await store.client.query({
-    query: `SELECT ${ROW_COLUMNS}, ${sort.expr} AS sort_value
-            FROM ${store.database}.llm_calls FINAL
-            ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''}
-            ORDER BY ${sort.expr} ${dir}, request_id ${dir}
-            LIMIT {limit:UInt32}`,
-    query_params: params,
+  // Two steps, so the bodies (most of the table's bytes) are read for the page's rows only:
+  // first the page's keys, reading just the filter's and the sort's columns (in the table's
+  // order for the time sort, which lets ClickHouse stop after the first granules); then the
+  // displayed columns of those rows, found by time range and id. No FINAL (it merges every
+  // part's key ranges, ~3 s at 10M calls): a duplicate (a replayed insert not merged yet) has
+  // the same sort value and id, so it sits next to its twin and is dropped here. The keys are
+  // over-fetched for that rather than LIMIT 1 BY, which would turn the top-N into a full sort.
+  const order = timeSort ? `toDate(started_at) ${dir}, started_at ${dir}, request_id ${dir}` : `${sort.expr} ${dir}, request_id ${dir}`;
+  const keysQuery = async (extra: string[], want: number): Promise<z.infer<typeof PageKey>[]> => {
+    const all = [...conds, ...extra];
+    const where = all.length ? `WHERE ${all.join(' AND ')}` : '';
+    // Value sorts (cost, latency) read the whole range: first find the cut-off from the sort
+    // column alone, so the ids and times are read only where a row can make the page.
+    const cut = timeSort
+      ? ''
+      : `${all.length ? 'AND' : 'WHERE'} ${sort.expr} ${dir === 'DESC' ? '>=' : '<='} (
+           SELECT ${dir === 'DESC' ? 'min' : 'max'}(v) FROM (SELECT ${sort.expr} AS v FROM ${store.database}.llm_calls ${where} ORDER BY v ${dir} LIMIT {want:UInt32}))`;
+    const rs = await store.client.query({
+      query: `SELECT request_id, started_at, ${sort.expr} AS sort_value
+              FROM ${store.database}.llm_calls
+              ${where} ${cut}
+              ORDER BY ${order}
+              LIMIT {want:UInt32}`,
+      query_params: { ...params, want },
+      format: 'JSONEachRow',
+    });
+    return z.array(PageKey).parse(await rs.json());
+  };
+  const fetched: z.infer<typeof PageKey>[] = [];
+  const windows = timeSort && dir === 'DESC' ? newestFirstWindows(filter, opts.after?.value ?? filter.to) : [{ sql: [], params: {} }];
+  for (const window of windows) {
+    Object.assign(params, window.params);
+    fetched.push(...(await keysQuery(window.sql, fetchRows - fetched.length)));
+    if (fetched.length >= fetchRows) break;
+  }
+  const seen = new Set<string>();
+  const keys = fetched.filter((k) => !seen.has(k.request_id) && seen.add(k.request_id)).slice(0, limit + 1);
+  // More rows may follow when the page is full, or when duplicates filled the over-fetch.
+  const more = keys.length > limit || fetched.length === fetchRows;
+  if (keys.length === 0) return { rows: [], next: undefined };
+  const times = keys.map((k) => k.started_at).sort();
+  const rowsRs = await store.client.query({
+    query: `SELECT ${ROW_COLUMNS}, '' AS sort_value, ${PREVIEW_SQL} AS prompt_preview
+            FROM (
+              SELECT *, ${USER_MESSAGES_SQL} AS um
+              FROM ${store.database}.llm_calls
+              WHERE started_at BETWEEN {from:DateTime64(3, 'UTC')} AND {to:DateTime64(3, 'UTC')}
+                AND request_id IN {ids:Array(UUID)}
+              LIMIT 1 BY request_id
+            )`,
+    query_params: { from: times[0], to: times[times.length - 1], ids: keys.map((k) => k.request_id), chars: 200 },
     format: 'JSONEachRow',
   });
-  const all = z.array(ExplorerRow).parse(await rs.json());
+  const byId = new Map(z.array(ExplorerRow).parse(await rowsRs.json()).map((r) => [r.request_id, r]));
+  const all = keys.flatMap((k) => {
+    const r = byId.get(k.request_id);
+    return r ? [{ ...r, sort_value: k.sort_value }] : [];
+  });
   const rows = all.slice(0, limit);
   const last = rows[rows.length - 1];
-  const timeSort = opts.sort === undefined || opts.sort === 'time';
-  const next = all.length > limit && last ? { value: timeSort ? last.started_at : last.sort_value, requestId: last.request_id } : undefined;
+  const next = more && last ? { value: timeSort ? last.started_at : last.sort_value, requestId: last.request_id } : undefined;
   return { rows, next };
 }
 

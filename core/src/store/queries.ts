@@ -111,15 +111,38 @@ export async function listCalls(store: Store, f: CallFilter): Promise<CallSummar
   return z.array(CallSummary).parse(await rs.json());
 }
 
+/**
+ * Where to look for a call first: request ids are UUIDv7, minted when the call started, so
+ * the id's millisecond timestamp bounds started_at and the lookup reads a few granules by the
+ * primary key instead of probing every part's bloom filter. A margin covers clock steps.
+ */
+const ID_TIME_MARGIN_MS = 15 * 60_000;
+export function idTimeWindow(requestId: string): { from: string; to: string } | undefined {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-7/i.test(requestId)) return undefined;
+  const ms = parseInt(requestId.slice(0, 8) + requestId.slice(9, 13), 16);
+  const ch = (t: number): string => new Date(t).toISOString().replace('T', ' ').replace('Z', '');
+  return Number.isFinite(ms) && ms > ID_TIME_MARGIN_MS && ms < 8.64e15 - ID_TIME_MARGIN_MS
+    ? { from: ch(ms - ID_TIME_MARGIN_MS), to: ch(ms + ID_TIME_MARGIN_MS) }
+    : undefined;
+}
+
 export async function getCall(store: Store, requestId: string): Promise<CallDetail | null> {
   if (!UUID_RE.test(requestId)) return null;
-  const rs = await store.client.query({
-    query: `SELECT * EXCEPT (schema_version) FROM ${store.database}.llm_calls FINAL WHERE request_id = {id:UUID} LIMIT 1`,
-    query_params: { id: requestId },
-    format: 'JSONEachRow',
-  });
-  const rows = await rs.json();
-  return rows.length ? CallDetail.parse(rows[0]) : null;
+  const lookup = async (window: { from: string; to: string } | undefined): Promise<CallDetail | null> => {
+    const rs = await store.client.query({
+      query: `SELECT * EXCEPT (schema_version) FROM ${store.database}.llm_calls FINAL
+              WHERE request_id = {id:UUID}
+              ${window ? `AND started_at BETWEEN {from:DateTime64(3, 'UTC')} AND {to:DateTime64(3, 'UTC')}` : ''}
+              LIMIT 1`,
+      query_params: { id: requestId, ...window },
+      format: 'JSONEachRow',
+    });
+    const rows = await rs.json();
+    return rows.length ? CallDetail.parse(rows[0]) : null;
+  };
+  // Calls imported with their own ids (or clocks far apart) fall back to the full lookup.
+  const window = idTimeWindow(requestId);
+  return (window && (await lookup(window))) || lookup(undefined);
 }
 
 /** Rows per request id (for tests and audits): >1 would mean a duplicate reached readers. */

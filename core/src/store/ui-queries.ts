@@ -8,11 +8,14 @@ import type { Store } from './client.ts';
  * embeddings/responses `input` string. Computed in ClickHouse so a long system prompt or a
  * big body never travels to the UI just to show 200 characters.
  */
-const PREVIEW_SQL = `substring(multiIf(
+export const PREVIEW_SQL = `substring(multiIf(
     length(um) > 0, if(JSONType(um[-1], 'content') = 'String', JSONExtractString(um[-1], 'content'), JSONExtractString(um[-1], 'content', 1, 'text')),
     JSONType(request_body, 'prompt') = 'String', JSONExtractString(request_body, 'prompt'),
     JSONType(request_body, 'input') = 'String', JSONExtractString(request_body, 'input'),
     ''), 1, {chars:UInt32})`;
+
+/** The user messages of a request body, as PREVIEW_SQL expects them in a column named `um`. */
+export const USER_MESSAGES_SQL = `arrayFilter(m -> JSONExtractString(m, 'role') = 'user', JSONExtractArrayRaw(request_body, 'messages'))`;
 
 /** Prompt previews for the given calls (ids plus their time span, to prune by the sort key). */
 export async function callPreviews(
@@ -22,14 +25,16 @@ export async function callPreviews(
 ): Promise<Map<string, string>> {
   if (calls.length === 0) return new Map();
   const times = calls.map((c) => c.started_at).sort();
+  // Not FINAL: under FINAL the id bloom filter goes unused, and a page sorted by cost spans
+  // weeks (2 s at 10M calls). A duplicate not merged yet is the same call: LIMIT 1 BY.
   const rs = await store.client.query({
     query: `SELECT request_id, ${PREVIEW_SQL} AS preview
             FROM (
-              SELECT request_id, request_body,
-                     arrayFilter(m -> JSONExtractString(m, 'role') = 'user', JSONExtractArrayRaw(request_body, 'messages')) AS um
-              FROM ${store.database}.llm_calls FINAL
+              SELECT request_id, request_body, ${USER_MESSAGES_SQL} AS um
+              FROM ${store.database}.llm_calls
               WHERE started_at BETWEEN {from:DateTime64(3, 'UTC')} AND {to:DateTime64(3, 'UTC')}
                 AND request_id IN {ids:Array(UUID)}
+              LIMIT 1 BY request_id
             )`,
     query_params: {
       ids: calls.map((c) => c.request_id),

@@ -11,6 +11,12 @@ export async function withPreviews<T extends { request_id: string; started_at: s
   return rows;
 }
 
+/** The same, for explorer rows that carry the user's words already (read with the row). */
+export function withReadPreviews<T extends { preview: string; prompt_preview?: string | undefined }>(rows: T[]): T[] {
+  for (const r of rows) r.preview = r.prompt_preview || promptPreview(r.preview);
+  return rows;
+}
+
 export function getDetail(store: Store, id: string): Promise<CallDetail | null> {
   return getCall(store, id);
 }

@@ -2,7 +2,7 @@ import { error } from '@sveltejs/kit';
 import { listExplorer } from '@gatelog/core/store/explorer-queries';
 import { encodeAfter, parseAfter, parseExplorer, toFilter } from '#lib/explorer.ts';
 import { uiContext } from '#lib/server/context.server.ts';
-import { withPreviews } from '#lib/server/calls.server.ts';
+import { withReadPreviews } from '#lib/server/calls.server.ts';
 import type { PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async ({ url }) => {
@@ -17,7 +17,7 @@ export const load: PageServerLoad = async ({ url }) => {
       state,
       paged: after !== undefined,
       next: page.next ? encodeAfter(page.next) : undefined,
-      rows: await withPreviews(store, page.rows),
+      rows: withReadPreviews(page.rows),
     };
   } catch (err) {
     console.error('gatelog ui: listing requests failed', err);

@@ -3,7 +3,7 @@ import { SPEND_GROUPS, spendSeries, spendTop, type SpendGroup } from '@gatelog/c
 import { explorerQuery } from '#lib/explorer.ts';
 import { parseRange } from '#lib/range.ts';
 import { bucketStarts, DEFAULT_SPIKES, densify, findSpikes } from '#lib/spikes.ts';
-import { renderChart } from '#lib/server/charts.server.ts';
+import { renderChartMap } from '#lib/server/charts.server.ts';
 import { uiContext } from '#lib/server/context.server.ts';
 import type { PageServerLoad } from './$types';
 
@@ -30,13 +30,25 @@ export const load: PageServerLoad = async ({ url }) => {
       const to = new Date(starts[s.index]! + step).toISOString();
       return { ...s, from, to, href: `/requests${explorerQuery({ from, to, [FIELD[by]]: s.grp })}` };
     });
-    const chart = renderChart({
-      kind: 'stacked-bar',
-      times: starts,
-      series: [...matrix].map(([name, values]) => ({ name: name || '(none)', values })),
-      yName: 'USD',
-      marks: spikes.map((s) => ({ series: s.grp || '(none)', index: s.index })),
-    });
+    const names = (grp: string): string => grp || '(none)';
+    const spikeAt = new Map(spikes.map((s) => [`${names(s.grp)}@${s.index}`, s]));
+    const bucketHref = (i: number): string => `/requests${explorerQuery({ from: new Date(starts[i]!).toISOString(), to: new Date(starts[i]! + step).toISOString() })}`;
+    const chart = renderChartMap(
+      {
+        kind: 'stacked-bar',
+        times: starts,
+        series: [...matrix].map(([name, values]) => ({ name: names(name), values })),
+        yName: 'USD',
+        marks: spikes.map((s) => ({ series: names(s.grp), index: s.index })),
+      },
+      {
+        mark: (series, i) => {
+          const s = spikeAt.get(`${series}@${i}`);
+          return { href: s?.href ?? bucketHref(i), alt: `Spike: ${series}, ${new Date(starts[i]!).toISOString()}${s ? `, ${s.cost.toFixed(2)} USD` : ''}` };
+        },
+        bucket: (i) => ({ href: bucketHref(i), alt: `Calls from ${new Date(starts[i]!).toISOString()}` }),
+      },
+    );
     return { range, by, minUsd, chart, top, spikes, points: points.length };
   } catch (err) {
     console.error('gatelog ui: spend dashboard failed', err);
