@@ -128,9 +128,11 @@ try {
   pages.push(await timePage(ui.base, 'explorer, model + status=error (all time)', ex, '/requests?model=claude-sonnet-4&status=error', 500));
   // Two words of one of the generated sentences: in ~5% of the calls.
   const common = sentences()[7]!.split(' ').slice(2, 4).join(' ');
-  pages.push(await timePage(ui.base, `explorer, text search "${common}" (~5% of calls, all time)`, ex, `/requests?q=${encodeURIComponent(common)}`, 500, true));
+  pages.push(await timePage(ui.base, `explorer, text search "${common}", whole words (~5% of calls, all time)`, ex, `/requests?q=${encodeURIComponent(common)}`, 500, true));
   const rare = await scalar(store, `SELECT extract(request_body, 'ORD-[0-9]+') FROM ${db}.llm_calls WHERE started_at < {t:DateTime64(3, 'UTC')} LIMIT 1`, { t: iso(end - 20 * 86_400_000).replace('T', ' ').replace('Z', '') });
-  pages.push(await timePage(ui.base, `explorer, text search "${rare}" (one order reference, all time)`, ex, `/requests?q=${encodeURIComponent(rare)}`, 500, true));
+  pages.push(await timePage(ui.base, `explorer, text search "${rare}", whole words (one order reference, all time)`, ex, `/requests?q=${encodeURIComponent(rare)}`, 500, true));
+  // The same string inside words too: no whole word for the index to look up, so every body is read.
+  pages.push(await timePage(ui.base, `explorer, text search "${rare}", inside words too (match=part)`, ex, `/requests?q=${encodeURIComponent(rare)}&match=part`, 500, true));
   pages.push(await timePage(ui.base, 'explorer, sorted by cost (all time)', ex, '/requests?sort=cost', 500));
   pages.push(await timePage(ui.base, 'explorer, sorted by latency (all time)', ex, '/requests?sort=latency', 500));
   pages.push(await timePage(ui.base, 'explorer, sorted by cost, last 24 h', ex, `/requests?sort=cost&${d1}`, 500));

@@ -24,6 +24,11 @@ describe('explorer URL state', () => {
     expect([f.cacheHit, f.stream, f.latencyMin]).toEqual([false, true, 5]);
     expect(f.tags).toEqual([['a', '1'], ['b', '2']]);
     expect(parseInstant('2026-01-01T10:00')).toBe('2026-01-01T10:00:00.000Z');
+    // Text search: whole words unless asked for any substring; junk match values fall back.
+    expect(toFilter(parseExplorer(new URLSearchParams('q=ORD-1')), now)).toMatchObject({ text: 'ORD-1', wholeWords: true });
+    expect(toFilter(parseExplorer(new URLSearchParams('q=ORD-1&match=part')), now)).toMatchObject({ text: 'ORD-1', wholeWords: false });
+    expect(parseExplorer(new URLSearchParams('q=x&match=regex')).match).toBe('');
+    expect(toFilter(parseExplorer(new URLSearchParams('match=part')), now).wholeWords).toBeUndefined();
   });
 
   it('accepts only well-formed cursors for the sort in use', () => {

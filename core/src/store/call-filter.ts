@@ -23,8 +23,14 @@ export interface ExplorerFilter {
   costMax?: number | undefined;
   latencyMin?: number | undefined;
   latencyMax?: number | undefined;
-  /** Case-insensitive substring of the request or response body. */
+  /** Case-insensitive search in the request or response body: any substring by default. */
   text?: string | undefined;
+  /**
+   * With `text`: also require each of its words as a whole word of the body (the text is still
+   * matched as a substring). Served by the bodies' full-text indexes even for a rare string such
+   * as an order id, which a plain substring search can only find by scanning every body.
+   */
+  wholeWords?: boolean | undefined;
 }
 
 export interface SqlWhere {
@@ -37,6 +43,9 @@ export interface SqlWhere {
 export function chTime(iso: string): string {
   return new Date(iso).toISOString().replace('T', ' ').replace('Z', '');
 }
+
+/** Text with at least one word for the full-text index (its tokenizer splits on non-alphanumeric ASCII). */
+const WORD = /[A-Za-z0-9\u0080-\uffff]/;
 
 /** `%…%` LIKE pattern matching `s` literally (LIKE's own metacharacters escaped). */
 export function likeContains(s: string): string {
@@ -78,9 +87,17 @@ export function callWhere(f: ExplorerFilter, prefix = 'f_'): SqlWhere {
   if (f.latencyMin !== undefined) where.push(`latency_ms >= ${p('lat_min', 'Float64', f.latencyMin)}`);
   if (f.latencyMax !== undefined) where.push(`latency_ms <= ${p('lat_max', 'Float64', f.latencyMax)}`);
   if (f.text) {
-    // ILIKE: the bodies' text indexes hold lower-cased tokens and can serve it (migration 0006).
+    // Written against `lowerUTF8(body)`, the expression the bodies' text indexes are built on
+    // (migration 0008), so ClickHouse can use them and the result is the same with or without.
     const q = p('text', 'String', likeContains(f.text));
-    where.push(`(request_body ILIKE ${q} OR response_body ILIKE ${q})`);
+    const like = (col: string): string => `lowerUTF8(${col}) LIKE lowerUTF8(${q})`;
+    if (f.wholeWords && WORD.test(f.text)) {
+      const w = p('words', 'String', f.text);
+      const both = (col: string): string => `(hasAllTokens(lowerUTF8(${col}), lowerUTF8(${w})) AND ${like(col)})`;
+      where.push(`(${both('request_body')} OR ${both('response_body')})`);
+    } else {
+      where.push(`(${like('request_body')} OR ${like('response_body')})`);
+    }
   }
   return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
 }

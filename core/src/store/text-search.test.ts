@@ -1,6 +1,6 @@
-// The explorer's body search (call-filter.ts `text`, migration 0006): a case-insensitive
-// substring match on either body, served by the bodies' text indexes when the needle is a
-// word or part of one, and answered exactly either way (index on or off, any punctuation).
+// The explorer's body search (call-filter.ts `text`/`wholeWords`, migration 0008): a
+// case-insensitive substring match on either body, or whole words only, served by the bodies'
+// text indexes and answered exactly either way (index on or off, any punctuation).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,8 +43,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function search(text: string, settings: Record<string, number> = { use_skip_indexes: 1 }): Promise<string[]> {
-  const w = callWhere({ text });
+async function search(text: string, settings: Record<string, number> = { use_skip_indexes: 1 }, wholeWords = false): Promise<string[]> {
+  const w = callWhere({ text, wholeWords });
   const rs = await store.client.query({
     query: `SELECT toString(request_id) AS id FROM ${store.database}.llm_calls FINAL ${w.sql}`,
     query_params: w.params, format: 'JSONEachRow', clickhouse_settings: settings,
@@ -57,7 +57,43 @@ function expected(text: string): string[] {
   return bodies.filter((b) => b.request_body.toLowerCase().includes(t) || b.response_body.toLowerCase().includes(t)).map((b) => b.request_id).sort();
 }
 
+/** Lower-cased words as the index's tokenizer cuts them (runs of ASCII alphanumerics or non-ASCII). */
+const words = (t: string): string[] => t.toLowerCase().split(/[^a-z0-9\u0080-\uffff]+/).filter(Boolean);
+
+function expectedWhole(text: string): string[] {
+  const t = text.toLowerCase();
+  const need = words(text);
+  const hit = (body: string): boolean => body.toLowerCase().includes(t) && need.every((w) => words(body).includes(w));
+  return bodies.filter((b) => hit(b.request_body) || hit(b.response_body)).map((b) => b.request_id).sort();
+}
+
 describe('explorer text search', () => {
+  it('matches whole words when asked, with and without the index', async () => {
+    for (const text of ['refund', 'REFUND MY', 'refundable', 'charlie', '12345', '2345', 'golf 12345', 'ünïcode', 'efunda']) {
+      const want = expectedWhole(text);
+      expect(await search(text, { use_skip_indexes: 1 }, true), text).toEqual(want);
+      expect(await search(text, { use_skip_indexes: 0 }, true), `${text} (no index)`).toEqual(want);
+    }
+    // Whole words are a narrower match than substrings: "refund" is not "non-refundable".
+    expect(expectedWhole('refund')).toHaveLength(2);
+    expect(expected('refund')).toHaveLength(3);
+    expect(expectedWhole('2345')).toHaveLength(1);
+    expect(expected('2345').length).toBeGreaterThan(1);
+    // No word to look up: the same as a substring search.
+    expect(await search('%_', { use_skip_indexes: 1 }, true)).toEqual(expected('%_'));
+  });
+
+  it('lets the text index find a rare whole word without reading the other granules', async () => {
+    const w = callWhere({ text: 'ID-12345', wholeWords: true });
+    const rs = await store.client.query({ query: `EXPLAIN indexes = 1 SELECT count() FROM ${store.database}.llm_calls ${w.sql}`, query_params: w.params, format: 'TabSeparatedRaw',
+      clickhouse_settings: { use_skip_indexes: 1, use_skip_indexes_on_data_read: 0 } });
+    const plan = await rs.text();
+    const m = /Combined skip indexes[\s\S]*?Granules: (\d+)\/(\d+)/.exec(plan) ?? /Skip[\s\S]*?Granules: (\d+)\/(\d+)/.exec(plan);
+    expect(m, plan).not.toBeNull();
+    expect(Number(m![1])).toBeLessThanOrEqual(1);
+    expect(Number(m![2])).toBeGreaterThan(1);
+  });
+
   it('matches case-insensitive substrings of either body, with and without the index', async () => {
     for (const text of ['refund', 'Refund', 'REFUND MY', 'efunda', 'ünïcode', 'STRASSE', 'straße', '100%_match', 'charlie', 'nothing-like-this']) {
       const want = expected(text);

@@ -31,6 +31,8 @@ export interface ExplorerState {
   latMin: string;
   latMax: string;
   q: string;
+  /** How `q` matches: '' = whole words (served by the full-text index), 'part' = any substring. */
+  match: '' | 'part';
   sort: Sort;
   dir: 'asc' | 'desc';
 }
@@ -38,13 +40,13 @@ export interface ExplorerState {
 /** The URL parameter of each field (stable: links in the wild use them). */
 const FIELDS = [
   'range', 'from', 'to', 'model', 'provider', 'key', 'team', 'user', 'status', 'error', 'cache', 'stream',
-  'tags', 'trace', 'session', 'costMin', 'costMax', 'latMin', 'latMax', 'q', 'sort', 'dir',
+  'tags', 'trace', 'session', 'costMin', 'costMax', 'latMin', 'latMax', 'q', 'match', 'sort', 'dir',
 ] as const satisfies readonly (keyof ExplorerState)[];
 
 export const EMPTY: ExplorerState = {
   range: '', from: '', to: '', model: '', provider: '', key: '', team: '', user: '', status: '', error: '',
   cache: '', stream: '', tags: '', trace: '', session: '', costMin: '', costMax: '', latMin: '', latMax: '', q: '',
-  sort: 'time', dir: 'desc',
+  match: '', sort: 'time', dir: 'desc',
 };
 
 const MAX_LEN = 200;
@@ -69,7 +71,8 @@ export function parseInstant(v: string): string {
 
 export function parseExplorer(params: URLSearchParams): ExplorerState {
   const s: ExplorerState = { ...EMPTY };
-  for (const f of FIELDS) if (f !== 'sort' && f !== 'dir' && f !== 'range' && f !== 'status' && f !== 'cache' && f !== 'stream') s[f] = clean(params.get(f));
+  for (const f of FIELDS) if (f !== 'sort' && f !== 'dir' && f !== 'range' && f !== 'status' && f !== 'cache' && f !== 'stream' && f !== 'match') s[f] = clean(params.get(f));
+  s.match = oneOf(clean(params.get('match')), ['part'] as const, '');
   s.range = oneOf(clean(params.get('range')), Object.keys(PRESETS) as Preset[], '');
   s.status = oneOf(clean(params.get('status')), ['ok', 'error'] as const, '');
   s.cache = oneOf(clean(params.get('cache')), ['hit', 'miss'] as const, '');
@@ -116,6 +119,7 @@ export function toFilter(s: ExplorerState, now: number = Date.now()): ExplorerFi
     latencyMin: num(s.latMin),
     latencyMax: num(s.latMax),
     text: s.q || undefined,
+    wholeWords: s.q ? s.match !== 'part' : undefined,
   };
 }
 
