@@ -92,7 +92,10 @@ beforeAll(async () => {
   await migrate(store);
   const lines: string[] = [];
   for (let i = 0; i < N; i++) lines.push(row(i));
-  special.forEach((s, j) => lines.push(row(N + j, { user: s.user, request_body: s.body, key_id: s.key, key_name: `name-${s.key}`, cost_usd: 0.25, started_at: new Date(Date.now() - 60_000 + j).toISOString(), tags: { env: `sp-${tag}` } })));
+  // A minute ago, but never before this UTC month began: the keys page sums the current month.
+  const now = new Date();
+  const recent = Math.max(now.getTime() - 60_000, Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+  special.forEach((s, j) => lines.push(row(N + j, { user: s.user, request_body: s.body, key_id: s.key, key_name: `name-${s.key}`, cost_usd: 0.25, started_at: new Date(recent + j).toISOString(), tags: { env: `sp-${tag}` } })));
   await store.insertRaw('llm_calls', Buffer.from(lines.join('\n')));
   await insertKeyVersion(store, key('k1', { budget_usd: 10, budget_period: 'monthly', rpm: 60, tpm: 1000 }));
   await insertKeyVersion(store, key('k2', { revoked: true }));
