@@ -159,7 +159,7 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
   // The offset file's fsyncs run on libuv's pool: in the embedded mode this loop shares its
   // thread with the requests, which must not wait for the disk.
   const commitOffset = async (next: number): Promise<void> => {
-    await offsets.storeAsync(next);
+    await offsets.store(next);
     committed = next;
     try {
       reader.prune(committed);
@@ -176,7 +176,7 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
     for (let attempt = 0; ; attempt++) {
       try {
         // Record the batch's range before inserting it: a replay after a crash re-forms it exactly.
-        if (attempt === 0) await offsets.storeAsync(start, { start, end: next });
+        if (attempt === 0) await offsets.store(start, { start, end: next });
         const res = await insertIsolating(records, (bytes, range) => timedInsert(bytes, dedupToken(start, next, range)), onInsertError);
         writeDeadLetters(deps.deadLetterPath, res.dead);
         await commitOffset(next);

@@ -1,8 +1,8 @@
-import { appendFileSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, writeSync, statSync, existsSync, readdirSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalLogReader, LocalLogWriter, OffsetFile, listSegments, segmentName } from './local-log.ts';
+import { LocalLogReader, LocalLogWriter, listSegments, segmentName } from './local-log.ts';
 
 const dirs: string[] = [];
 const tmp = (): string => {
@@ -211,54 +211,5 @@ describe('LocalLogWriter / LocalLogReader', () => {
     w.append(rec(20));
     w.close();
     expect(ids(readAll(reader, w.endOffset - 8 - rec(20).length).records)).toEqual([20]);
-  });
-});
-
-describe('OffsetFile', () => {
-  it('stores atomically and loads', () => {
-    const dir = tmp();
-    const f = new OffsetFile(join(dir, 'ingest.offset'));
-    expect(f.load()).toBe(0);
-    f.store(1234);
-    expect(f.load()).toBe(1234);
-    f.store(99);
-    expect(f.load()).toBe(99);
-    expect(existsSync(`${f.path}.tmp`)).toBe(false);
-    expect(readdirSync(dir)).toEqual(['ingest.offset']);
-    expect(() => f.store(-1)).toThrow(RangeError);
-    expect(() => f.store(1.5)).toThrow(RangeError);
-  });
-
-  it('stores without blocking the event loop, with the same content and atomicity', async () => {
-    const dir = tmp();
-    const f = new OffsetFile(join(dir, 'ingest.offset'));
-    await f.storeAsync(777, { start: 777, end: 900 });
-    expect(f.loadState()).toEqual({ offset: 777, pending: { start: 777, end: 900 } });
-    await f.storeAsync(900);
-    expect(f.loadState()).toEqual({ offset: 900, pending: undefined });
-    // Same identity as the synchronous path: the dedup tokens it scopes must not change.
-    const id = f.id;
-    f.store(901);
-    expect(new OffsetFile(f.path).id).toBe(id);
-    expect(readdirSync(dir)).toEqual(['ingest.offset']);
-    await expect(f.storeAsync(-1)).rejects.toThrow(RangeError);
-  });
-
-  it.each([['garbage'], ['{"offset":'], ['null'], ['{"offset":"12"}'], ['{"offset":-4}'], ['{"offset":1.5}']])('loads %s as 0', (content) => {
-    const path = join(tmp(), 'o');
-    writeFileSync(path, content);
-    expect(new OffsetFile(path).load()).toBe(0);
-  });
-
-  it('a stale temp file from a crash mid-store does not affect load', () => {
-    const path = join(tmp(), 'o');
-    const f = new OffsetFile(path);
-    f.store(42);
-    const fd = openSync(`${path}.tmp`, 'w');
-    writeSync(fd, '{"off');
-    closeSync(fd);
-    expect(f.load()).toBe(42);
-    f.store(43);
-    expect(f.load()).toBe(43);
   });
 });

@@ -107,7 +107,7 @@ export class Spool {
 
   /** Mark everything before `offset` as acknowledged by Kafka (the fsyncs run off the event loop). */
   async commit(offset: number): Promise<void> {
-    await this.#offsets.storeAsync(offset);
+    await this.#offsets.store(offset);
     this.#committed = offset;
     try {
       this.reader.prune(offset);
