@@ -57,7 +57,7 @@ export function uiSection(info: UiBenchInfo): string {
     ...info.pages.map((p) => `| ${p.page} | ${p.what} | ${ms(p.firstMs)} ms | ${ms(p.bestMs)} ms | < ${f0(p.targetMs)} ms | ${p.judgeFirst ? `${mark(p.firstMs < p.targetMs)} (first request)` : mark(p.bestMs < p.targetMs)} |`),
   ];
   const exports = [
-    '| export | filter | rows | MiB | seconds | rows/s at the HTTP client | peak RSS (UI + chDB + client, one process) | target | |',
+    '| export | filter | rows | MiB | seconds | rows/s at the HTTP client | peak RSS of the UI process (with chDB) | target | |',
     '|---|---|---:|---:|---:|---:|---:|---:|---|',
     ...info.exports.map((e) => {
       const rate = e.rows / e.seconds;

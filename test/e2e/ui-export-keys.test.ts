@@ -156,6 +156,29 @@ describe('/export', () => {
     expect(JSON.parse(audit!.details)).toMatchObject({ rows: N, completed: true });
   }, 60_000);
 
+  it('a download abandoned midway stops the export, is audited as incomplete, and the next one works', async () => {
+    const ac = new AbortController();
+    // All 50k rows (~15 MB): far more than loopback socket buffers hold.
+    const r = await fetch(`${base}/export?format=jsonl&tags=env%3D${tag}`, { signal: ac.signal, headers: { 'x-forwarded-proto': 'http' } });
+    expect(r.status).toBe(200);
+    const reader = r.body!.getReader();
+    const first = await reader.read();
+    expect(first.done).toBe(false);
+    ac.abort();
+    await reader.read().catch(() => undefined);
+    // The audit row lands once the server has stopped the query.
+    let audited: Record<string, unknown> | undefined;
+    for (let i = 0; i < 100 && !audited; i++) {
+      const a = (await listAudit(store, { action: 'export.run' })).find((x) => (JSON.parse(x.details) as { completed?: boolean }).completed === false);
+      if (a) audited = JSON.parse(a.details) as Record<string, unknown>;
+      else await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(audited).toMatchObject({ completed: false, failure: 'client went away' });
+    const again = await get(`/export?format=jsonl&tags=env%3D${tag}&user=u-3`);
+    expect(again.status).toBe(200);
+    expect(again.text.trim().split('\n')).toHaveLength(Math.ceil((N - 3) / 7));
+  }, 60_000);
+
   it('neutralizes formula cells in CSV and keeps JSONL exact', async () => {
     const csv = parseCsv((await get(`/export?format=csv&tags=env%3Dsp-${tag}`)).text);
     const [header, ...rows] = csv;

@@ -7,6 +7,7 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickh
 // console logging would only print the same errors again, unstructured.
 const QUIET = { log: { level: ClickHouseLogLevel.OFF } };
 import type { StorageConfig } from '../config.ts';
+import { sqlString, streamThroughFifo } from './fifo-stream.ts';
 
 export interface Store {
   client: ClickHouseClient;
@@ -27,8 +28,10 @@ export interface Store {
 export interface StreamQuery {
   query: string;
   params?: Record<string, unknown> | undefined;
-  /** Header-less formats only: chDB's stream would repeat a *WithNames header in every chunk. */
+  /** Header-less formats only (callers write their own header). */
   format: 'CSV' | 'JSONEachRow';
+  /** The body of a SETTINGS clause: fixed text of ours, never user input. */
+  settings?: string | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -62,15 +65,25 @@ export async function openStore(storage: Pick<StorageConfig, 'clickhouse' | 'dat
       async insertRaw(table, rows, settings) {
         await raw.rawInsert({ table: `${database}.${table}`, values: rows, format: 'JSONEachRow', settings: { ...INSERT_SETTINGS, ...EMBEDDED_INSERT_SETTINGS, ...settings } });
       },
-      // The client's chDB connection materializes whole results, and its session allows one
-      // stream at a time. A session of its own per stream (same path: chDB shares the engine
-      // and data, not query state) streams natively, binds parameters in the engine, and lets
-      // exports run side by side.
+      // The client's chDB connection materializes whole results, and chDB's own result stream
+      // is the slow way out for big ones (fifo-stream.ts): ClickHouse writes the result into a
+      // FIFO instead. A session of its own per stream (same path: chDB shares the engine and
+      // data, not query state) binds parameters in the engine and lets exports run side by side.
       async *streamQuery(q) {
+        // Only our random FIFO path is matched; no user text reaches this statement.
+        const killWriterOf = async (fifo: string): Promise<void> => {
+          const s = new Session(path);
+          try {
+            await s.queryAsync(`KILL QUERY WHERE position(query, ${sqlString(fifo)}) > 0 ASYNC`);
+          } finally {
+            s.close();
+          }
+        };
         const session = new Session(path);
         try {
-          const chunks = session.queryStreamBind(q.query, q.params ?? {}, { format: q.format, ...(q.signal ? { signal: q.signal } : {}) });
-          for await (const chunk of chunks) yield chunk.raw();
+          const sql = (fifo: string): string =>
+            `${q.query}\nINTO OUTFILE ${sqlString(fifo)} APPEND FORMAT ${q.format}${q.settings ? `\nSETTINGS ${q.settings}` : ''}`;
+          yield* streamThroughFifo((fifo) => session.queryBindAsync(sql(fifo), q.params ?? {}, { format: 'CSV' }), killWriterOf, q.signal);
         } finally {
           session.close();
         }
@@ -96,7 +109,7 @@ export async function openStore(storage: Pick<StorageConfig, 'clickhouse' | 'dat
     async *streamQuery(q) {
       // exec hands back the response body untouched: ClickHouse's bytes, streamed.
       const r = await client.exec({
-        query: `${q.query}\nFORMAT ${q.format}`,
+        query: `${q.query}${q.settings ? `\nSETTINGS ${q.settings}` : ''}\nFORMAT ${q.format}`,
         query_params: q.params ?? {},
         ...(q.signal ? { abort_signal: q.signal } : {}),
       });
