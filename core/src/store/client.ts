@@ -28,8 +28,8 @@ export interface Store {
 export interface StreamQuery {
   query: string;
   params?: Record<string, unknown> | undefined;
-  /** Header-less formats only (callers write their own header). */
-  format: 'CSV' | 'JSONEachRow';
+  /** Header-less formats only (callers write their own header); TSVRaw writes a String column's bytes as they are, one row per line. */
+  format: 'CSV' | 'JSONEachRow' | 'TSVRaw';
   /** The body of a SETTINGS clause: fixed text of ours, never user input. */
   settings?: string | undefined;
   signal?: AbortSignal | undefined;
