@@ -17,6 +17,7 @@ import type { AttemptPlan } from './routing/plan.ts';
 import type { DeploymentState } from './routing/deployment-state.ts';
 import { KEEPALIVE, StreamWatchdog } from './routing/stream-watchdog.ts';
 import { openAiStreamError, type StreamErrorEvent } from './routing/stream-error.ts';
+import { stateOf, type RequestState } from './request-state.ts';
 
 export interface RelayEnv extends EventEnv {
   publish: (e: LlmCallEvent) => void;
@@ -66,11 +67,13 @@ function clientHeaders(up: IncomingHttpHeaders, requestId: string, sse: boolean)
 }
 
 /**
- * Build and publish the event. `count`: also count the request in metrics — only for
- * responses that never 'finish' (client abort, broken upstream); fastify's onResponse
- * hook counts all the others.
+ * Build and publish the event, and mark the request's event published (`st`) so that an error
+ * answered after this is not recorded again. `count`: also count the request in metrics — only
+ * for responses that never 'finish' (client abort, broken upstream); fastify's onResponse hook
+ * counts all the others.
  */
-function publishSafely(env: RelayEnv, rec: CallRecord, route: string, count = false, tEnd = performance.now()): void {
+function publishSafely(env: RelayEnv, rec: CallRecord, st: RequestState, route: string, count = false, tEnd = performance.now()): void {
+  st.event = 'published';
   let event: LlmCallEvent;
   try {
     event = toEvent(rec, env, tEnd);
@@ -93,8 +96,22 @@ function publishSafely(env: RelayEnv, rec: CallRecord, route: string, count = fa
  * ProxyError only before anything was sent, so fastify's error handler answers it.
  */
 export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInput): Promise<void> {
+  try {
+    await relayCall(env, reply, input);
+  } catch (err) {
+    // Thrown before the call's event (an adapter or translator that cannot express the call
+    // refuses before anything is sent): the event recorded for the error answered is a new
+    // one, so release what governance reserved for this call here, or a max-parallel slot and
+    // the budget reservation would stay taken.
+    if (stateOf(reply.request).event === 'pending') input.rec.onEvent?.(null);
+    throw err;
+  }
+}
+
+async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput): Promise<void> {
   const { rec, provider, route } = input;
   const res: ServerResponse = reply.raw;
+  const st = stateOf(reply.request);
   /** Aborted when the client leaves: the attempt in flight, or the wait before the next one. */
   let current: AbortController | null = null;
   let up: UpstreamResponse | null = null;
@@ -133,7 +150,7 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
     rec.responseBody = responseText();
     if (capture) applyStreamSummary(rec, capture);
     applyReported(rec, reported);
-    publishSafely(env, rec, route, true);
+    publishSafely(env, rec, st, route, true);
   };
   res.on('close', onClientClose);
 
@@ -173,14 +190,14 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
       rec.tFirstByte = performance.now();
       res.writeHead(f.status, clientHeaders(f.response.headers, rec.requestId, false));
       res.write(f.response.body);
-      complete(env, rec, route, res, null, [f.response.body], input.json);
+      complete(env, rec, st, route, res, null, [f.response.body], input.json);
       return;
     }
     rec.outcome = 'error';
     rec.errorType = f.errorClass;
     rec.errorClass = f.errorClass;
     rec.errorMessage = f.message;
-    publishSafely(env, rec, route);
+    publishSafely(env, rec, st, route);
     throw new ProxyError(f.status, f.errorClass, `${f.message} from provider ${rec.provider}`, 'upstream_error');
   }
   up = d.r.up;
@@ -260,7 +277,7 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
     rec.responseBody = responseText();
     if (capture) applyStreamSummary(rec, capture);
     applyReported(rec, reported);
-    publishSafely(env, rec, route, !sse);
+    publishSafely(env, rec, st, route, !sse);
     // The client must see a broken response, not a clean end of a truncated one: a stream ends
     // with an error event in its API's shape; a plain body can only be cut.
     if (sse) res.end((input.streamError ?? openAiStreamError)(errorClass, message));
@@ -283,7 +300,7 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
       if (filtering) for (const b of tail) write(b);
     }
     done = true;
-    complete(env, rec, route, res, capture, chunks, input.json, reported);
+    complete(env, rec, st, route, res, capture, chunks, input.json, reported);
   };
 
   body.on('end', onEnd);
@@ -321,6 +338,7 @@ function applyStreamSummary(rec: CallRecord, capture: StreamCapture): void {
 function complete(
   env: RelayEnv,
   rec: CallRecord,
+  st: RequestState,
   route: string,
   res: ServerResponse,
   capture: StreamCapture | null,
@@ -372,7 +390,7 @@ function complete(
       res.end();
       void estimateTokens(json, estimateFrom).then((t) => {
         rec.tokens = t;
-        publishSafely(env, rec, route, false, tEnd);
+        publishSafely(env, rec, st, route, false, tEnd);
       });
       return;
     }
@@ -380,6 +398,6 @@ function complete(
   // Recorded before the response ends: once the client has its answer, the event is already in
   // the log and survives a SIGKILL that follows (appending costs tens of µs; a client can act
   // on its answer, even kill us, faster than the rest of this turn would take).
-  publishSafely(env, rec, route);
+  publishSafely(env, rec, st, route);
   res.end();
 }

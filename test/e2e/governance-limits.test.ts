@@ -63,8 +63,10 @@ beforeAll(async () => {
   await migrate(store);
   config = parseConfig(
     {
-      providers: { fake: { kind: 'openai', base_url: fake.baseUrl, api_key: 'sk-upstream' } },
+      providers: { fake: { kind: 'openai', base_url: fake.baseUrl, api_key: 'sk-upstream' }, local: { kind: 'mock' } },
       models: [
+        // The mock provider has no Responses API: its adapter refuses before anything is sent.
+        { name: 'mocked', deployments: [{ provider: 'local', model: 'mock-chat' }] },
         { name: 'smart', deployments: [{ provider: 'fake', model: 'gpt-4o-mini' }] },
         { name: 'cached', cache: true, deployments: [{ provider: 'fake', model: 'gpt-4o-mini' }] },
       ],
@@ -188,6 +190,27 @@ describe('rate limits', () => {
     expect(((await b.json()) as { error: { code: string } }).error.code).toBe('parallel_limit_exceeded');
     fake.behave({});
     expect((await chat(secret, {})).status).toBe(200);
+  });
+});
+
+describe('a call the adapter refuses before sending', () => {
+  it('gives back its max-parallel slot and budget reservation', async () => {
+    const { key, secret } = await createKey({ name: 'adapter-refused', max_parallel: 1, budget_usd: 1, budget_period: 'monthly' });
+    const responses = (): Promise<Response> =>
+      fetch(`${url}/v1/responses`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'mocked', input: 'hello', max_output_tokens: 50 }),
+      });
+    for (let i = 0; i < 3; i++) {
+      const res = await responses();
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unsupported_api');
+    }
+    // The slot is free: a normal call of the same key goes through.
+    expect((await chat(secret, {})).status).toBe(200);
+    const evs = await eventsFor(key.id, 4);
+    expect(evs.filter((e) => e.status === 400 && e.outcome === 'refused')).toHaveLength(3);
   });
 });
 

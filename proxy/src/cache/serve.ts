@@ -5,6 +5,7 @@ import type { FastifyReply } from 'fastify';
 import type { LlmCallEvent } from '@gatelog/core';
 import { toEvent, type CallRecord, type EventEnv } from '../capture/call-record.ts';
 import { NO_TOKENS } from '../capture/usage.ts';
+import { markPublished } from '../request-state.ts';
 import { replayChatCompletionAsSse, type ReplayableCompletion } from './replay.ts';
 import type { CachedResponse, ResponseCache } from './response-cache.ts';
 
@@ -46,6 +47,7 @@ export function serveCacheHit(
   rec.finishReason = firstFinishReason(completion);
   rec.tokens = { ...NO_TOKENS, input_tokens: hit.inputTokens, output_tokens: hit.outputTokens };
   rec.responseBody = text;
+  markPublished(reply.request);
   try {
     const e = toEvent(rec, env, performance.now());
     e.attempts = [];

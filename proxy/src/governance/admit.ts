@@ -17,6 +17,7 @@ import { BackendUnavailableError } from './backend.ts';
 import type { Governance } from './runtime.ts';
 import type { Refusal } from './refusal.ts';
 import type { LlmCallEvent } from '@gatelog/core';
+import { markPublished } from '../request-state.ts';
 
 export interface AdmitEnv extends EventEnv {
   publish: (e: LlmCallEvent) => void;
@@ -60,6 +61,7 @@ function refuse(g: Governance, env: AdmitEnv, rec: CallRecord, reply: FastifyRep
   if (r.headers) for (const [k, v] of Object.entries(r.headers)) void reply.header(k, v);
   if (r.retryAfterSeconds !== undefined) void reply.header('retry-after', String(r.retryAfterSeconds));
   g.metrics.refusal(r.code);
+  markPublished(reply.request);
   recordRefused(env, rec, r);
   return refusalError(r);
 }

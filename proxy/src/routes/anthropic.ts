@@ -6,7 +6,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ProxyError, badRequest } from '../errors.ts';
 import { relay, type RelayEnv } from '../relay.ts';
-import { installApiSurface } from './surface.ts';
+import { installApiSurface, type ErrorShape } from './surface.ts';
+import type { ShownError } from './error-record.ts';
 import { newCallRecord, parseJsonBody, requireModel, upstreamBodyFor } from './body.ts';
 import type { AuthCheck } from '../auth.ts';
 import type { Deployment, ModelTable } from '../routing/resolve.ts';
@@ -39,11 +40,18 @@ function anthropicErrorType(status: number): string {
   return 'invalid_request_error';
 }
 
-/** `{"type":"error","error":{"type","message"}}`, the field at fault named in the message. */
-export function anthropicErrorBody(e: ProxyError): string {
+/** The error as Anthropic clients read it: its type, and the field at fault named in the message. */
+function anthropicShown(e: ProxyError): ShownError {
   const where = e.param ? `${e.param}: ` : '';
-  return JSON.stringify({ type: 'error', error: { type: anthropicErrorType(e.status), message: `${where}${e.message}` } });
+  return { type: anthropicErrorType(e.status), message: `${where}${e.message}` };
 }
+
+/** `{"type":"error","error":{"type","message"}}`. */
+export function anthropicErrorBody(e: ProxyError): string {
+  return JSON.stringify({ type: 'error', error: anthropicShown(e) });
+}
+
+const ANTHROPIC_ERRORS: ErrorShape = { body: anthropicErrorBody, shown: anthropicShown };
 
 /** Client headers Anthropic upstreams need; credentials are deliberately not among them. */
 function forwardedHeaders(req: FastifyRequest): Record<string, string> | undefined {
@@ -97,8 +105,9 @@ export function anthropicRoutes(deps: AnthropicRouteDeps) {
     };
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
-    installApiSurface(app, env.metrics, auth, anthropicErrorBody);
-    app.post('/messages', handler('/messages', 'anthropic.messages'));
+    installApiSurface(app, { env, auth, callerOf: gov?.auth.callerOf, errors: ANTHROPIC_ERRORS });
+    app.post('/messages', { config: { modelApi: 'anthropic.messages' } }, handler('/messages', 'anthropic.messages'));
+    // Counting tokens is not a model call: its errors are answered, not recorded.
     app.post('/messages/count_tokens', handler('/messages/count_tokens', 'anthropic.count_tokens'));
     done();
   };

@@ -1,5 +1,5 @@
 // Request-body helpers shared by the surfaces: one parse of the raw bytes, and the per-call
-// record every relayed call starts from.
+// record every call starts from (relayed, refused by governance, or answered with an error).
 import type { FastifyRequest } from 'fastify';
 import { badRequest } from '../errors.ts';
 import { readRequestMeta } from '../capture/request-meta.ts';
@@ -35,7 +35,8 @@ export function upstreamBodyFor(raw: Buffer, json: Record<string, unknown>, requ
   return JSON.stringify(json);
 }
 
-export function newCallRecord(req: FastifyRequest, o: { endpoint: string; api: UpstreamApi; requested: string; dep: Deployment; stream: boolean; text: string }): CallRecord {
+/** `dep`: null for a call answered before any deployment was chosen (provider and model empty). */
+export function newCallRecord(req: FastifyRequest, o: { endpoint: string; api: UpstreamApi; requested: string; dep: Deployment | null; stream: boolean; text: string }): CallRecord {
   const st = stateOf(req);
   return {
     requestId: st.id,
@@ -48,9 +49,9 @@ export function newCallRecord(req: FastifyRequest, o: { endpoint: string; api: U
     endpoint: o.endpoint,
     api: o.api,
     requestedModel: o.requested,
-    provider: o.dep.provider.name,
-    priceProviderId: o.dep.provider.priceProviderId,
-    deploymentModel: o.dep.model,
+    provider: o.dep ? o.dep.provider.name : '',
+    priceProviderId: o.dep?.provider.priceProviderId,
+    deploymentModel: o.dep ? o.dep.model : '',
     upstreamModel: '',
     stream: o.stream,
     status: 0,

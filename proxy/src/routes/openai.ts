@@ -78,8 +78,8 @@ export function openAiRoutes(deps: OpenAiRouteDeps) {
     };
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
-    installApiSurface(app, env.metrics, auth);
-    for (const ep of ENDPOINTS) app.post(ep.path, handler(ep));
+    installApiSurface(app, { env, auth, callerOf: gov?.auth.callerOf });
+    for (const ep of ENDPOINTS) app.post(ep.path, { config: { modelApi: ep.api } }, handler(ep));
     app.get('/models', (_req, reply) => {
       void reply.header('content-type', 'application/json; charset=utf-8').send(table.listBody);
     });

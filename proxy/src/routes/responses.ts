@@ -41,8 +41,8 @@ export function responsesRoutes(deps: ResponsesRouteDeps) {
   }
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
-    installApiSurface(app, env.metrics, auth);
-    app.post(PATH, forward);
+    installApiSurface(app, { env, auth, callerOf: gov?.auth.callerOf });
+    app.post(PATH, { config: { modelApi: 'openai.responses' } }, forward);
     done();
   };
 }

@@ -1,17 +1,30 @@
-// Shared plumbing for a fastify scope that answers in the OpenAI error shape: one error
+// Shared plumbing for a fastify scope that answers in one API's error shape: one error
 // handler, request stamping, and request metrics for responses fastify itself sends.
 import type { AuthCheck } from '../auth.ts';
 import type { FastifyInstance } from 'fastify';
 import { openAiErrorBody, toProxyError, type ProxyError } from '../errors.ts';
 import { stampRequest, stateOf } from '../request-state.ts';
 import type { ProxyMetrics } from '../metrics.ts';
+import type { RelayEnv } from '../relay.ts';
+import { recordAnsweredError, type ErrorRecording, type ShownError } from './error-record.ts';
 
 export function routeLabel(url: string | undefined): string {
   return url ?? 'unmatched';
 }
 
-/** `renderError`: the surface's error body (default: OpenAI's shape). */
-export function installSurface(app: FastifyInstance, metrics: ProxyMetrics, renderError: (e: ProxyError) => string = openAiErrorBody): void {
+/** How a surface answers an error: the body, and the type and message the client reads in it. */
+export interface ErrorShape {
+  body(e: ProxyError): string;
+  shown(e: ProxyError): ShownError;
+}
+
+export const OPENAI_ERRORS: ErrorShape = {
+  body: openAiErrorBody,
+  shown: (e) => ({ type: e.type, message: e.message }),
+};
+
+/** `recording`: model routes record the errors they answer (see error-record.ts). */
+export function installSurface(app: FastifyInstance, metrics: ProxyMetrics, errors: ErrorShape = OPENAI_ERRORS, recording?: ErrorRecording): void {
   app.decorateRequest('gatelog', null);
   app.addHook('onRequest', stampRequest);
   // Hijacked (relayed) responses are counted by the relay; this sees everything else.
@@ -19,28 +32,40 @@ export function installSurface(app: FastifyInstance, metrics: ProxyMetrics, rend
     metrics.request(routeLabel(req.routeOptions.url), reply.statusCode, (performance.now() - stateOf(req).t0) / 1000);
     done();
   });
-  app.setErrorHandler((err, _req, reply) => {
+  // Every error of the scope passes here, fastify's own included (body too large, wrong
+  // content type: they are raised while the body is read, after the route was matched).
+  app.setErrorHandler((err, req, reply) => {
     const e = toProxyError(err);
-    void reply.code(e.status).header('content-type', 'application/json; charset=utf-8').send(renderError(e));
+    // Recorded before it is answered, like every call: the event is in the log first.
+    if (recording) recordAnsweredError(recording, req, e, errors.shown(e));
+    void reply.code(e.status).header('content-type', 'application/json; charset=utf-8').send(errors.body(e));
   });
+}
+
+export interface ApiSurfaceOptions {
+  env: RelayEnv;
+  auth: AuthCheck | null;
+  /** Who the auth check let in, for the caller of a recorded error. */
+  callerOf?: ErrorRecording['callerOf'];
+  /** Default: OpenAI's shape. */
+  errors?: ErrorShape;
 }
 
 /**
  * A model API surface (OpenAI, Anthropic, Responses): the above, plus the auth check, and
  * bodies taken as raw JSON bytes so each handler parses them exactly once.
  */
-export function installApiSurface(
-  app: FastifyInstance,
-  metrics: ProxyMetrics,
-  auth: AuthCheck | null,
-  renderError: (e: ProxyError) => string = openAiErrorBody,
-): void {
-  installSurface(app, metrics, renderError);
+export function installApiSurface(app: FastifyInstance, o: ApiSurfaceOptions): void {
+  installSurface(app, o.env.metrics, o.errors, { env: o.env, callerOf: o.callerOf });
+  const auth = o.auth;
   if (auth) {
     app.addHook('onRequest', (req, _reply, next) => {
       const denied = auth(req.headers);
-      if (denied) next(denied);
-      else next();
+      if (denied) {
+        // Never recorded, whatever else is wrong with the call (see request-state.ts).
+        stateOf(req).event = 'never';
+        next(denied);
+      } else next();
     });
   }
   app.removeAllContentTypeParsers();

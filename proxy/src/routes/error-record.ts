@@ -1,0 +1,89 @@
+// A model call gatelog answers with an error of its own before any upstream attempt, and that
+// nothing else recorded (malformed JSON, a missing field, an unknown model alias, a body over
+// the limit, a wrong content type, an adapter that cannot express the call), is recorded from
+// the surface's error handler as a refused call: cost 0, no attempts, the status, type and
+// message the client got. A client's bug then shows in the explorer and error rates like any
+// call. Authentication failures never are (see request-state.ts); nor are non-model routes.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyRequest } from 'fastify';
+import type { LlmCallEvent } from '@gatelog/core';
+import { toEvent, type EventEnv } from '../capture/call-record.ts';
+import type { Caller } from '../auth.ts';
+import type { ProxyError } from '../errors.ts';
+import type { UpstreamApi } from '../providers/types.ts';
+import { stateOf } from '../request-state.ts';
+import { newCallRecord } from './body.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Set on the routes that are model calls: an error answered there is a call to record. */
+    modelApi?: UpstreamApi;
+  }
+}
+
+export interface ErrorRecording {
+  env: EventEnv & {
+    publish: (e: LlmCallEvent) => void;
+    onPublishError: (err: unknown, requestId: string) => void;
+  };
+  /** Who the auth check let in (a virtual key's id, name and team go on the event). */
+  callerOf?: ((h: IncomingHttpHeaders) => Caller | undefined) | undefined;
+}
+
+/** The error as the client saw it, in the surface's shape. */
+export interface ShownError {
+  type: string;
+  message: string;
+}
+
+interface BodySeen {
+  text: string;
+  model: string;
+  stream: boolean;
+}
+
+const NO_BODY: BodySeen = { text: '', model: '', stream: false };
+
+/** The bytes received as text (none when fastify refused the body unread: 413, 415) and what parsed of them. */
+function bodySeen(raw: unknown): BodySeen {
+  if (!Buffer.isBuffer(raw) || raw.length === 0) return NO_BODY;
+  const text = raw.toString('utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { text, model: '', stream: false };
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return { text, model: '', stream: false };
+  const { model, stream } = json as Record<string, unknown>;
+  return { text, model: typeof model === 'string' ? model : '', stream: stream === true };
+}
+
+/** Record the error being answered, if the route is a model call and its event is still pending. */
+export function recordAnsweredError(rec: ErrorRecording, req: FastifyRequest, e: ProxyError, shown: ShownError): void {
+  const api = req.routeOptions.config.modelApi;
+  if (api === undefined) return;
+  const st = stateOf(req);
+  if (st.event !== 'pending') return;
+  st.event = 'published';
+  try {
+    const body = bodySeen(req.body);
+    const r = newCallRecord(req, { endpoint: req.routeOptions.url ?? '', api, requested: body.model, dep: null, stream: body.stream, text: body.text });
+    const caller = rec.callerOf?.(req.headers);
+    if (caller?.kind === 'key') r.caller = { keyId: caller.key.id, keyName: caller.key.name, team: caller.key.team };
+    const t = performance.now();
+    r.tDispatch = t;
+    r.tUpstreamEnd = t;
+    r.status = e.status;
+    r.outcome = 'refused';
+    r.errorType = shown.type;
+    r.errorMessage = shown.message;
+    r.errorClass = e.code;
+    const event = toEvent(r, rec.env, t);
+    event.attempts = [];
+    rec.env.publish(event);
+  } catch (err) {
+    // Recording must never change the answer.
+    rec.env.onPublishError(err, st.id);
+  }
+}
