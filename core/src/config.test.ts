@@ -84,12 +84,22 @@ describe('loadConfig', () => {
     ['models:\n  - name: a\n    deployments: [{ provider: ghost, model: m }]', 'models[0].deployments[0].provider'],
     ['models:\n  - name: a\n    deployments: []', 'models[0].deployments'],
     ['bus: { kind: carrier-pigeon }', 'bus.kind'],
+    ['bus: { kind: kafka, brokers: [k:9092], compression: lz4 }', 'bus.compression'],
     ['pricing:\n  - { provider: p, model: m, input: -1, output: 1 }', 'pricing[0].input'],
   ])('rejects %j naming %s', (yaml, path) => {
     const p = file(yaml);
     const msg = errorOf(() => loadConfig({ path: p, env: {} }));
     expect(msg).toContain(p);
     expect(msg).toContain(path);
+  });
+
+  it('compresses the Kafka bus with zstd unless told otherwise', () => {
+    const bus = (yaml: string): unknown => loadConfig({ path: file(yaml), env: {} }).config.bus;
+    expect(bus('bus: { kind: kafka, brokers: [k:9092] }')).toMatchObject({ kind: 'kafka', compression: 'zstd' });
+    expect(bus('bus: { kind: kafka, brokers: [k:9092], compression: gzip }')).toMatchObject({ compression: 'gzip' });
+    expect(bus('bus: { kind: kafka, brokers: [k:9092], compression: none }')).toMatchObject({ compression: 'none' });
+    const msg = errorOf(() => loadConfig({ path: file('bus: { kind: kafka, brokers: [k:9092], compression: snappy }'), env: {} }));
+    expect(msg).toMatch(/bus\.compression: .*zstd.*gzip.*none/);
   });
 
   it('reports YAML syntax errors with the file', () => {

@@ -168,6 +168,10 @@ export const StorageConfig = z.object({
 }).strict();
 export type StorageConfig = z.infer<typeof StorageConfig>;
 
+/** Record batch compression on the events topic (bus.compression). */
+export const KAFKA_COMPRESSIONS = ['zstd', 'gzip', 'none'] as const;
+export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
+
 export const BusConfig = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('local'),
@@ -185,6 +189,12 @@ export const BusConfig = z.discriminatedUnion('kind', [
     batch_records: z.number().int().positive().default(500),
     /** Producer: how long one send may take before it is retried from the spool. */
     request_timeout_ms: z.number().int().positive().default(10_000),
+    /**
+     * Producer: how record batches are compressed. zstd needs Kafka 2.1 or later (Produce v7,
+     * Fetch v10); gzip for older brokers. Ingest reads zstd, gzip and uncompressed batches
+     * whatever this says, so proxies can be switched one at a time.
+     */
+    compression: z.enum(KAFKA_COMPRESSIONS).default('zstd'),
     /** Proxy: the on-disk spool (under the data dir) every event goes through before Kafka. */
     spool_max_bytes: z.number().int().positive().default(1 << 30),
     /** Ingest: consumer group, and the topic that receives events failing validation. */

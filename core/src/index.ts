@@ -9,6 +9,7 @@ export * from './store/migrate.ts';
 export * from './store/queries.ts';
 export * from './bus/local-log.ts';
 export * from './bus/offset-file.ts';
+export * from './bus/kafka-codecs.ts';
 export * from './store/keys.ts';
 export * from './waker.ts';
 export * from './thread-priority.ts';

@@ -11,9 +11,10 @@
 // dying between insert and commit makes the next owner insert the same rows again: llm_calls
 // is a ReplacingMergeTree read with FINAL, so readers never see the duplicate.
 import { crc32 } from 'node:zlib';
-import type { Consumer, ConsumerConfig, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+// kafkajs is CommonJS and Node's named-export detection stops before CompressionCodecs: default import.
+import kafkajs, { type Consumer, type ConsumerConfig, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import type { Logger, Store } from '@gatelog/core';
+import { registerKafkaCodecs, type Logger, type Store } from '@gatelog/core';
 import { insertIsolating, type InsertErrorInfo } from './insert-batch.ts';
 import { createInsertQueue, type InsertQueue } from './insert-queue.ts';
 import { createKafkaIngestMetrics } from './kafka-metrics.ts';
@@ -55,6 +56,8 @@ const HEARTBEAT_WHILE_WAITING_MS = 1000;
 
 export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaIngest> {
   const { logger, store } = deps;
+  // Every codec a proxy may be set to (bus.compression), whatever this worker's own config says.
+  registerKafkaCodecs(kafkajs.CompressionCodecs);
   const metrics = createKafkaIngestMetrics(deps.registry);
   const baseMs = deps.retry?.baseMs ?? 200;
   const maxMs = deps.retry?.maxMs ?? 10_000;

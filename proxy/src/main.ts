@@ -47,6 +47,7 @@ async function main(): Promise<void> {
   const publisher = createKafkaPublisher({
     kafka,
     topic: bus.topic,
+    compression: bus.compression,
     spoolDir: join(dataDir, 'spool'),
     spoolMaxBytes: bus.spool_max_bytes,
     batchMs: bus.batch_ms,

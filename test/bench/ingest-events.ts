@@ -1,8 +1,8 @@
 // Realistic ~2 KB call events for the ingest bench: prompts and answers made of varied words
-// (so GZIP sees text-like entropy, not one repeated byte), a spread of models, keys and
-// tags, as the proxy records them. Built as JSON directly: the bench makes 100k+ of them and
-// a zod parse per event would measure the generator, not ingest. The first one is checked
-// against the core schema so the shape cannot drift.
+// (so the topic's ZSTD or GZIP sees text-like entropy, not one repeated byte), a spread of
+// models, keys and tags, as the proxy records them. Built as JSON directly: the bench makes
+// 100k+ of them and a zod parse per event would measure the generator, not ingest. The first
+// one is checked against the core schema so the shape cannot drift.
 import { GATELOG_VERSION, LlmCallEvent, newRequestId } from '@gatelog/core';
 
 const WORDS = (

@@ -37,6 +37,8 @@ export interface IngestInfo {
   machine: string;
   load: [number, number];
   eventBytes: number;
+  /** Record batch codec of the pre-produced topic (bus.compression). */
+  compression: string;
   produce: { events: number; seconds: number };
   rows: ThroughputRow[];
   lag: LagRow | null;
@@ -69,7 +71,7 @@ export function ingestTable(info: IngestInfo): string {
 export function ingestSection(info: IngestInfo, verdict: string[]): string {
   return `${INGEST_HEADING}
 
-${info.date} · ${info.machine} · load ${info.load.map((l) => l.toFixed(2)).join(' → ')} · unpinned · events ~${f0(info.eventBytes)} B of JSON each (varied text, GZIP on the wire) · pre-produced with an idempotent kafkajs producer in ${f1(info.produce.seconds)} s (${f0(info.produce.events / info.produce.seconds)} events/s, generation included)
+${info.date} · ${info.machine} · load ${info.load.map((l) => l.toFixed(2)).join(' → ')} · unpinned · events ~${f0(info.eventBytes)} B of JSON each (varied text, ${info.compression.toUpperCase()} on the wire) · pre-produced with an idempotent kafkajs producer in ${f1(info.produce.seconds)} s (${f0(info.produce.events / info.produce.seconds)} events/s, generation included)
 
 ${ingestTable(info)}
 

@@ -5,9 +5,9 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
+import kafkajs, { Kafka, logLevel } from 'kafkajs';
 import { Registry } from 'prom-client';
-import { GatelogConfig, LocalLogWriter, createLogger, migrate, openStore, type Store } from '@gatelog/core';
+import { GatelogConfig, KAFKA_CODEC_ID, LocalLogWriter, createLogger, migrate, openStore, registerKafkaCodecs, type KafkaCompression, type Store } from '@gatelog/core';
 import { startKafkaIngest, startLocalIngest } from '@gatelog/ingest';
 import { validateMessage } from '@gatelog/ingest/kafka-validate';
 import { toMessage } from '@gatelog/proxy/publish/kafka';
@@ -23,6 +23,8 @@ const TOPIC = 'bench.events';
 const PARTITIONS = 4;
 const TARGET = 50_000;
 const PHASE_TIMEOUT_MS = 45_000;
+/** The proxy's default bus.compression, so the topic holds what production topics hold. */
+const WIRE: KafkaCompression = 'zstd';
 const logger = createLogger('silent');
 
 export interface IngestBenchOptions {
@@ -84,6 +86,7 @@ async function produce(kafka: Kafka, n: number): Promise<number> {
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: PARTITIONS }] });
   await admin.disconnect();
+  registerKafkaCodecs(kafkajs.CompressionCodecs);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const r = rng(42);
@@ -91,7 +94,7 @@ async function produce(kafka: Kafka, n: number): Promise<number> {
   for (let sent = 0; sent < n; ) {
     const size = Math.min(1000, n - sent);
     const messages = Array.from({ length: size }, () => toMessage(Buffer.from(JSON.stringify(realisticEvent(r)))));
-    await producer.send({ topic: TOPIC, acks: -1, compression: CompressionTypes.GZIP, messages });
+    await producer.send({ topic: TOPIC, acks: -1, compression: KAFKA_CODEC_ID[WIRE], messages });
     sent += size;
   }
   const s = (performance.now() - t0) / 1000;
@@ -232,9 +235,9 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<void> {
   };
   try {
     const eventBytes = checkedEventBytes(rng(1)).length;
-    say(`producing ${n} events (~${eventBytes} B, GZIP, idempotent)`);
+    say(`producing ${n} events (~${eventBytes} B, ${WIRE}, idempotent)`);
     const produceS = await produce(kafka, n);
-    const info: IngestInfo = { date: new Date().toISOString(), machine: machine(), load: [loadAtStart, 0], eventBytes, produce: { events: n, seconds: produceS }, rows: [], lag: null };
+    const info: IngestInfo = { date: new Date().toISOString(), machine: machine(), load: [loadAtStart, 0], eventBytes, compression: WIRE, produce: { events: n, seconds: produceS }, rows: [], lag: null };
     say('fixture fetch throughput');
     info.rows.push(await fetchOnly(kafka, n, fixtures.proc.pid));
     say('ceilings: validation, chDB insert');

@@ -1,15 +1,17 @@
 // The real ingest worker (`ingest/src/main.ts`) as a child process, configured like a
 // deployment (gatelog.yaml with bus.kind kafka and a ClickHouse url), against the Kafka broker
-// fixture and the chDB-backed ClickHouse HTTP fixture: events land, /healthz and /metrics
-// answer, and SIGTERM with a batch in hand (ClickHouse failing, the batch being retried)
-// finishes that batch and commits it before the process exits.
+// fixture and the chDB-backed ClickHouse HTTP fixture: events land (ZSTD batches, as proxies
+// send by default, then GZIP ones), /healthz and /metrics answer, and SIGTERM with a batch in
+// hand (ClickHouse failing, the batch being retried) finishes that batch and commits it before
+// the process exits.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import kafkajs, { CompressionTypes } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { openStore, type Store } from '@gatelog/core';
+import { openStore, registerKafkaCodecs, type Store } from '@gatelog/core';
 import { ClickHouseHttpFixture } from '../support/clickhouse-http.ts';
 import { KafkaTestBroker, testKafka } from '../support/kafka/index.ts';
 import { sampleEvent } from './distributed-events.ts';
@@ -69,11 +71,12 @@ describe('ingest main.ts as a process', () => {
       return Number((await rs.json<{ n: string }>())[0]?.n ?? 0);
     };
 
+    registerKafkaCodecs(kafkajs.CompressionCodecs);
     const producer = testKafka(broker).producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     cleanup.push(() => producer.disconnect());
     const first = Array.from({ length: 50 }, () => sampleEvent({}, 2000));
-    await producer.send({ topic, acks: -1, messages: [...first.map((e) => ({ key: e.request_id, value: JSON.stringify(e) })), { key: 'poison', value: '{oops' }] });
+    await producer.send({ topic, acks: -1, compression: CompressionTypes.ZSTD, messages: [...first.map((e) => ({ key: e.request_id, value: JSON.stringify(e) })), { key: 'poison', value: '{oops' }] });
     await eventually('first events in ClickHouse', async () => (await rows()) === first.length);
     await eventually('poison message dead-lettered', () => Promise.resolve(broker.records(dlqTopic).length === 1));
 
@@ -92,7 +95,7 @@ describe('ingest main.ts as a process', () => {
     // ClickHouse starts failing; a new batch arrives and is retried, uncommitted.
     ch.fail(true);
     const second = Array.from({ length: 40 }, () => sampleEvent({}, 2000));
-    await producer.send({ topic, acks: -1, messages: second.map((e) => ({ key: e.request_id, value: JSON.stringify(e) })) });
+    await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages: second.map((e) => ({ key: e.request_id, value: JSON.stringify(e) })) });
     await eventually('the worker retrying the batch', async () => metric(await metricsText(worker.url), 'gatelog_ingest_insert_errors_total{kind="transient"}') >= 1);
     const committedBefore = broker.committedOffsets(groupId).find((c) => c.topic === topic)?.offset;
     expect(committedBefore).toBe(first.length + 1);
@@ -109,6 +112,7 @@ describe('ingest main.ts as a process', () => {
 
     const end = broker.records(topic).length;
     expect(end).toBe(first.length + 1 + second.length);
+    expect(new Set(broker.records(topic).map((r) => r.compression))).toEqual(new Set([4, 1]));
     expect(await rows(), worker.output()).toBe(first.length + second.length);
     expect(broker.errors).toEqual([]);
     const committed = broker.committedOffsets(groupId).filter((c) => c.topic === topic).map((c) => ({ partition: c.partition, offset: c.offset }));

@@ -1,6 +1,6 @@
 // Proxy publisher → Kafka (test broker) → ingest worker → ClickHouse over HTTP (chDB fixture):
-// the happy path and a poison message. Each ends with: accepted = rows + dead letters, no
-// duplicate request ids.
+// the happy path (with proxies on different bus.compression settings, as mid-rollout) and a
+// poison message. Each ends with: accepted = rows + dead letters, no duplicate request ids.
 import { afterEach, describe, expect, it } from 'vitest';
 import { testKafka } from '../support/kafka/index.ts';
 import { sampleEvent } from './distributed-events.ts';
@@ -13,13 +13,14 @@ describe('distributed ingest', () => {
     d = undefined;
   });
 
-  it('moves every published event into ClickHouse exactly once', { timeout: 20_000 }, async () => {
+  it('moves every published event into ClickHouse exactly once, from zstd and gzip proxies alike', { timeout: 20_000 }, async () => {
     d = await startDistributed();
     const worker = await d.worker();
-    const pub = d.publisher();
+    const pubs = [d.publisher(), d.publisher({ compression: 'gzip' })];
     const events = Array.from({ length: 300 }, () => sampleEvent());
-    for (const e of events) pub.publish(e);
-    await pub.flush(5000);
+    events.forEach((e, i) => pubs[i % 2]!.publish(e));
+    await Promise.all(pubs.map((p) => p.flush(5000)));
+    expect(new Set(d.broker.records(d.topic).map((r) => r.compression))).toEqual(new Set([1, 4]));
     await eventually('all rows', async () => (await d!.counts()).rows === events.length);
     expect((await d.ids()).sort()).toEqual(events.map((e) => e.request_id).sort());
     expect(worker.stats().rows).toBe(events.length);

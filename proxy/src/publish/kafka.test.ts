@@ -69,6 +69,21 @@ describe('Kafka publisher', () => {
     expect(await metric('gatelog_spool_lag_bytes')).toBe(0);
   });
 
+  it.each([
+    ['unset (zstd)', {}, 4],
+    ['zstd', { compression: 'zstd' }, 4],
+    ['gzip', { compression: 'gzip' }, 1],
+    ['none', { compression: 'none' }, 0],
+  ] as const)('compresses its batches as bus.compression says: %s', async (_name, over, codecId) => {
+    const { publisher: p, topic } = start(over);
+    const events = Array.from({ length: 60 }, () => sampleEvent({}, 2048));
+    for (const e of events) p.publish(e);
+    await p.flush(5000);
+    const recs = broker.records(topic);
+    expect(recs.map((r) => r.key?.toString()).sort()).toEqual(events.map((e) => e.request_id).sort());
+    expect(new Set(recs.map((r) => r.compression))).toEqual(new Set([codecId]));
+  });
+
   it('keeps accepting while Kafka is down and replays in order when it is back', async () => {
     const { publisher: p, topic } = start();
     const before = Array.from({ length: 5 }, () => sampleEvent());

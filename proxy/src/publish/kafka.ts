@@ -1,16 +1,18 @@
 // Kafka publisher for distributed mode. `publish(event)` is synchronous and never throws: the
 // event is appended to the on-disk spool (spool.ts) and a relay ships the spool to Kafka in
 // order, one batch at a time, committing the spool offset only after Kafka acknowledged the
-// batch (idempotent producer, acks -1, GZIP, key = request id so one call's retries land in one
-// partition). Kafka down, slow or refusing only makes the spool grow; nothing waits on it.
+// batch (idempotent producer, acks -1, ZSTD unless bus.compression says otherwise, key =
+// request id so one call's retries land in one partition). Kafka down, slow or refusing only
+// makes the spool grow; nothing waits on it.
 //
 // A batch that failed (or timed out) is sent again from the spool by a fresh producer, so Kafka
 // may hold a record twice after a fault; ingest removes duplicates by request id
 // (ReplacingMergeTree + insert_deduplication_token), which is what makes at-least-once safe.
-import { CompressionTypes, type Kafka, type Message, type Producer, type RetryOptions } from 'kafkajs';
+// kafkajs is CommonJS and Node's named-export detection stops before CompressionCodecs: default import.
+import kafkajs, { type Kafka, type Message, type Producer, type RetryOptions } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
-import { createWaker, type LlmCallEvent, type Logger } from '@gatelog/core';
+import { createWaker, KAFKA_CODEC_ID, registerKafkaCodecs, type KafkaCompression, type LlmCallEvent, type Logger } from '@gatelog/core';
 import { createPublishMetrics, type PublishMetrics } from './metrics.ts';
 import { Spool } from './spool.ts';
 
@@ -19,6 +21,8 @@ export const SCHEMA_VERSION_HEADER = 'gatelog-schema-version';
 export interface KafkaPublisherDeps {
   kafka: Kafka;
   topic: string;
+  /** Record batch compression (bus.compression); default zstd. */
+  compression?: KafkaCompression;
   /** Directory of the spool (`<dataDir>/spool`). */
   spoolDir: string;
   spoolMaxBytes: number;
@@ -72,6 +76,8 @@ function errorCode(err: unknown): string {
 
 export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
   const { logger } = deps;
+  registerKafkaCodecs(kafkajs.CompressionCodecs);
+  const compression = KAFKA_CODEC_ID[deps.compression ?? 'zstd'];
   const spool = new Spool({ dir: deps.spoolDir, maxBytes: deps.spoolMaxBytes, logger, ...(deps.spoolFsyncMs !== undefined ? { fsyncMs: deps.spoolFsyncMs } : {}) });
   const baseMs = deps.backoff?.baseMs ?? 100;
   const maxMs = deps.backoff?.maxMs ?? 5000;
@@ -117,7 +123,7 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
       timer = setTimeout(() => reject(publisherError('GATELOG_ERR_KAFKA_TIMEOUT', `Kafka did not acknowledge within ${deps.sendTimeoutMs} ms`)), deps.sendTimeoutMs);
     });
     try {
-      await Promise.race([p.send({ topic: deps.topic, acks: -1, compression: CompressionTypes.GZIP, messages }), timeout]);
+      await Promise.race([p.send({ topic: deps.topic, acks: -1, compression, messages }), timeout]);
     } finally {
       clearTimeout(timer);
     }

@@ -1,12 +1,12 @@
 // Test fixture only: KafkaTestBroker fault injection with real kafkajs clients - lost
-// produce responses, stop()/restart() mid-traffic, refused and stalled connections, and a
-// corrupted batch checksum sent on a raw socket.
+// produce responses, stop()/restart() mid-traffic, refused and stalled connections, and
+// corrupted batches (a bad checksum, a ZSTD payload that does not inflate) sent on a raw socket.
 import { randomUUID } from 'node:crypto';
 import { CompressionTypes, type Producer } from 'kafkajs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KafkaTestBroker } from './broker.ts';
 import { ERROR } from './errors.ts';
-import { COMPRESSION, decodeProduceResponse, kafkajsProduceFrame, rawExchange } from './kafkajs-wire.ts';
+import { batchInProduceBody, COMPRESSION, damagePayload, decodeProduceResponse, kafkajsProduceFrame, rawExchange } from './kafkajs-wire.ts';
 import { testKafka, waitUntil } from './test-clients.ts';
 
 describe('KafkaTestBroker faults', () => {
@@ -105,21 +105,17 @@ describe('KafkaTestBroker faults', () => {
     expect(broker.duplicateBatches).toBeGreaterThanOrEqual(1); // the timed-out attempt and its retry both arrived
   });
 
-  it('rejects a batch whose CRC-32C does not match with CORRUPT_MESSAGE and stores nothing', async () => {
+  it.each([
+    ['whose CRC-32C does not match', COMPRESSION.None, (body: Buffer) => {
+      body[body.length - 5]! ^= 0x20; // inside the last record's value
+    }],
+    ['whose ZSTD payload does not inflate (CRC valid)', COMPRESSION.ZSTD, (body: Buffer, topic: string) => damagePayload(batchInProduceBody(body, topic))],
+  ])('rejects a batch %s with CORRUPT_MESSAGE and stores nothing', async (_what, compression, damage) => {
     const topic = `t-${randomUUID()}`;
     broker.createTopic(topic, 1);
     const messages = [{ key: 'k', value: 'payload-under-crc' }];
-    const corrupt = await kafkajsProduceFrame({
-      correlationId: 1,
-      topic,
-      partition: 0,
-      messages,
-      compression: COMPRESSION.None,
-      tamper: (body) => {
-        body[body.length - 5]! ^= 0x20; // inside the last record's value
-      },
-    });
-    const valid = await kafkajsProduceFrame({ correlationId: 2, topic, partition: 0, messages, compression: COMPRESSION.None });
+    const corrupt = await kafkajsProduceFrame({ correlationId: 1, topic, partition: 0, messages, compression, tamper: (body) => damage(body, topic) });
+    const valid = await kafkajsProduceFrame({ correlationId: 2, topic, partition: 0, messages, compression });
     const responses = await rawExchange(broker.port, [corrupt, valid]);
     const [bad, good] = await Promise.all(responses.map((r) => decodeProduceResponse(r.body)));
     expect(responses.map((r) => r.correlationId)).toEqual([1, 2]);

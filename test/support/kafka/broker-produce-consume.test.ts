@@ -1,14 +1,18 @@
-// Test fixture only: KafkaTestBroker against real kafkajs clients - idempotent GZIP producer,
-// read back through the fixture and through a consumer group with eachBatch.
+// Test fixture only: KafkaTestBroker against real kafkajs clients - idempotent GZIP and ZSTD
+// (gatelog's codec) producers, read back through the fixture and through a consumer group with
+// eachBatch.
 import { randomUUID } from 'node:crypto';
-import { CompressionTypes, type Producer } from 'kafkajs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import kafkajs, { CompressionTypes, type Producer } from 'kafkajs';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { registerKafkaCodecs } from '@gatelog/core';
 import { KafkaTestBroker } from './broker.ts';
 import { testConsumer, testKafka, waitUntil } from './test-clients.ts';
 
 describe('KafkaTestBroker produce/consume', () => {
   let broker: KafkaTestBroker;
   const cleanups: (() => Promise<void>)[] = [];
+
+  beforeAll(() => registerKafkaCodecs(kafkajs.CompressionCodecs));
 
   beforeEach(async () => {
     broker = new KafkaTestBroker({ defaultPartitions: 3 });
@@ -28,7 +32,10 @@ describe('KafkaTestBroker produce/consume', () => {
     return producer;
   }
 
-  it('stores GZIP batches from an idempotent acks=-1 producer with keys and headers', async () => {
+  it.each([
+    ['GZIP', CompressionTypes.GZIP],
+    ['ZSTD', CompressionTypes.ZSTD],
+  ])('stores %s batches from an idempotent acks=-1 producer with keys and headers', async (_name, compression) => {
     const topic = `t-${randomUUID()}`;
     const producer = await idempotentProducer();
     const messages = Array.from({ length: 20 }, (_, i) => ({
@@ -36,11 +43,12 @@ describe('KafkaTestBroker produce/consume', () => {
       value: JSON.stringify({ i, pad: 'x'.repeat(200) }),
       headers: { 'schema-version': '1', trace: Buffer.from([i, 255]) },
     }));
-    const acks = await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages });
+    const acks = await producer.send({ topic, acks: -1, compression, messages });
     expect(acks.every((a) => a.errorCode === 0)).toBe(true);
 
     const stored = broker.records(topic);
     expect(stored).toHaveLength(20);
+    expect(stored.every((r) => r.compression === Number(compression))).toBe(true);
     expect(new Set(stored.map((r) => r.partition)).size).toBeGreaterThan(1); // keys spread over 3 partitions
     const byKey = new Map(stored.map((r) => [r.key!.toString(), r]));
     for (const [i, m] of messages.entries()) {
@@ -58,16 +66,15 @@ describe('KafkaTestBroker produce/consume', () => {
     }
   });
 
-  it('delivers the same records to a consumer group with eachBatch and commits offsets', async () => {
+  it('delivers the same records, GZIP and ZSTD batches alike, to a consumer group with eachBatch and commits offsets', async () => {
     const topic = `t-${randomUUID()}`;
     const groupId = `g-${randomUUID()}`;
     const producer = await idempotentProducer();
-    await producer.send({
-      topic,
-      acks: -1,
-      compression: CompressionTypes.GZIP,
-      messages: Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: `v${i}`, headers: { h: `x${i}` } })),
-    });
+    const messages = Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: `v${i}`, headers: { h: `x${i}` } }));
+    // One topic holding both codecs, as while proxies are switched from gzip to zstd.
+    await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages: messages.slice(0, 15) });
+    await producer.send({ topic, acks: -1, compression: CompressionTypes.ZSTD, messages: messages.slice(15) });
+    expect(new Set(broker.records(topic).map((r) => r.compression))).toEqual(new Set([1, 4]));
 
     const consumer = testConsumer(testKafka(broker), groupId);
     cleanups.push(() => consumer.disconnect());

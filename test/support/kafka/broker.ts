@@ -32,6 +32,8 @@ export interface StoredRecord {
   key: Buffer | null;
   value: Buffer | null;
   headers: RecordHeader[];
+  /** Codec id of the batch the record came in: 0 none, 1 GZIP, 4 ZSTD. */
+  compression: number;
 }
 
 export interface CommittedOffsetEntry {
@@ -168,6 +170,7 @@ export class KafkaTestBroker {
             key: rec.key,
             value: rec.value,
             headers: rec.headers,
+            compression: batch.compression,
           });
         }
       }

@@ -5,6 +5,8 @@
 // Also a raw socket exchange for those hand-built requests.
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
+import { registerKafkaCodecs, type KafkaCodecTable } from '@gatelog/core';
+import { crc32c } from './crc32c.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -37,12 +39,19 @@ interface ProduceResponse {
 type RecordFactory = (args: { offsetDelta: number; timestampDelta?: number; key?: WireMessage['key']; value: WireMessage['value']; headers?: WireMessage['headers'] }) => KafkajsEncoder;
 type RecordBatchFactory = (args: { compression: number; records: KafkajsEncoder[]; lastOffsetDelta: number; firstTimestamp?: number; maxTimestamp?: number }) => Promise<KafkajsEncoder>;
 
-export const COMPRESSION = { None: 0, GZIP: 1 } as const;
+export const COMPRESSION = { None: 0, GZIP: 1, ZSTD: 4 } as const;
+/** Record batch v2 layout: magic, the CRC field, where the checksummed region starts, the records. */
+const BATCH_MAGIC = 16;
+const BATCH_CRC = 17;
+const BATCH_CRC_START = 21;
+const BATCH_PAYLOAD = 61;
 
 const produceV7 = require('kafkajs/src/protocol/requests/produce/v7/request.js') as ProduceRequestFactory;
 const produceV7Response = require('kafkajs/src/protocol/requests/produce/v7/response.js') as { decode(b: Buffer): Promise<ProduceResponse> };
 const record = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as RecordFactory;
 const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0/index.js') as { RecordBatch: RecordBatchFactory };
+/** The codec table those encoders look codecs up in; its ZSTD entry is gatelog's (core/src/bus/kafka-codecs.ts). */
+const { Codecs } = require('kafkajs/src/protocol/message/compression/index.js') as { Codecs: KafkaCodecTable };
 
 const { requests } = require('kafkajs/src/protocol/requests/index.js') as { requests: Record<string, { versions: string[] }> };
 const apiKeys = require('kafkajs/src/protocol/requests/apiKeys.js') as Record<string, number>;
@@ -59,9 +68,27 @@ export function kafkajsBestVersions(): Map<number, number> {
 
 /** One record batch exactly as kafkajs's producer would put it on the wire. */
 export async function kafkajsRecordBatch(messages: WireMessage[], compression: number): Promise<Buffer> {
+  registerKafkaCodecs(Codecs);
   const records = messages.map((m, i) => record({ offsetDelta: i, key: m.key ?? null, value: m.value, headers: m.headers ?? {} }));
   const batch = await RecordBatch({ compression, records, lastOffsetDelta: records.length - 1 });
   return batch.buffer;
+}
+
+/** The record batch inside a one-partition Produce v7 body from kafkajsProduceFrame: its last field. */
+export function batchInProduceBody(body: Buffer, topic: string): Buffer {
+  // transactional id (null), acks, timeout, topic count, topic, partition count, partition, records length
+  const batch = body.subarray(2 + 2 + 4 + 4 + 2 + Buffer.byteLength(topic) + 4 + 4 + 4);
+  if (batch.readInt8(BATCH_MAGIC) !== 2) throw new Error('no record batch v2 where the Produce v7 layout puts it');
+  return batch;
+}
+
+/**
+ * Damages a compressed batch's payload (its first byte: the codec's magic) and signs the batch
+ * again, so only inflating the payload can notice.
+ */
+export function damagePayload(batch: Buffer): void {
+  batch[BATCH_PAYLOAD]! ^= 0xff;
+  batch.writeUInt32BE(crc32c(batch.subarray(BATCH_CRC_START)), BATCH_CRC);
 }
 
 /** A complete Produce v7 request frame (size, header v1, body) for one partition. */
@@ -74,6 +101,7 @@ export async function kafkajsProduceFrame(opts: {
   /** Lets a test damage the encoded body before framing. */
   tamper?: (body: Buffer) => void;
 }): Promise<Buffer> {
+  registerKafkaCodecs(Codecs);
   const req = produceV7({
     acks: -1,
     timeout: 1000,

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { crc32c } from './crc32c.ts';
 import { ERROR, KafkaProtocolError } from './errors.ts';
-import { COMPRESSION, kafkajsRecordBatch } from './kafkajs-wire.ts';
+import { COMPRESSION, damagePayload, kafkajsRecordBatch } from './kafkajs-wire.ts';
 import { ProtocolReader } from './protocol-reader.ts';
 import { ProtocolWriter } from './protocol-writer.ts';
 import { parseRecordBatches, withBaseOffset } from './record-batch.ts';
@@ -70,7 +70,24 @@ describe('record batch v2', () => {
   it('splits several concatenated batches', async () => {
     const a = await kafkajsRecordBatch([{ value: 'a' }], COMPRESSION.None);
     const b = await kafkajsRecordBatch([{ value: 'b' }, { value: 'c' }], COMPRESSION.GZIP);
-    expect(parseRecordBatches(Buffer.concat([a, b])).map((x) => x.records.length)).toEqual([1, 2]);
+    const c = await kafkajsRecordBatch([{ value: 'd' }, { value: 'e' }, { value: 'f' }], COMPRESSION.ZSTD);
+    const batches = parseRecordBatches(Buffer.concat([a, b, c]));
+    expect(batches.map((x) => [x.compression, x.records.length])).toEqual([[0, 1], [1, 2], [4, 3]]);
+  });
+
+  for (const name of ['GZIP', 'ZSTD'] as const) {
+    it(`rejects a ${name} payload that does not inflate with CORRUPT_MESSAGE, even under a valid CRC`, async () => {
+      const raw = await kafkajsRecordBatch(messages, COMPRESSION[name]);
+      damagePayload(raw);
+      expect(() => parseRecordBatches(raw)).toThrow(expect.objectContaining({ code: ERROR.CORRUPT_MESSAGE, message: expect.stringContaining(`${name.toLowerCase()} payload`) }));
+    });
+  }
+
+  it('refuses a codec it has no inflater for (LZ4) with UNSUPPORTED_COMPRESSION_TYPE', async () => {
+    const raw = await kafkajsRecordBatch(messages, COMPRESSION.None);
+    raw.writeInt16BE(3, 21); // attributes: LZ4
+    raw.writeUInt32BE(crc32c(raw.subarray(21)), 17);
+    expect(() => parseRecordBatches(raw)).toThrow(expect.objectContaining({ code: ERROR.UNSUPPORTED_COMPRESSION_TYPE }));
   });
 
   it('rejects any flipped bit in the checksummed region and truncated batches', async () => {
