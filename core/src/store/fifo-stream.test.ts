@@ -64,6 +64,19 @@ describe('embedded streamQuery', () => {
     expect(readdirSync(scratch)).toEqual([]);
   });
 
+  it('two streams side by side each get their own rows', async () => {
+    const run = (n: number, tag: string): Promise<{ text: string; chunks: number }> =>
+      collect(store.streamQuery({ query: `SELECT number, {t:String} FROM numbers({n:UInt32})`, params: { t: tag, n }, format: 'CSV' }));
+    const [a, b] = await Promise.all([run(200_000, 'a'), run(150_000, 'b')]);
+    const la = a.text.trimEnd().split('\n');
+    const lb = b.text.trimEnd().split('\n');
+    expect(la).toHaveLength(200_000);
+    expect(lb).toHaveLength(150_000);
+    expect(la.every((l, i) => l === `${i},"a"`)).toBe(true);
+    expect(lb.every((l, i) => l === `${i},"b"`)).toBe(true);
+    expect(readdirSync(scratch)).toEqual([]);
+  });
+
   it('JSONEachRow as well', async () => {
     const { text } = await collect(store.streamQuery({ query: `SELECT number AS n FROM numbers(3)`, format: 'JSONEachRow' }));
     expect(text).toBe('{"n":0}\n{"n":1}\n{"n":2}\n');
