@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { detectPinning, killAll, pinSelf } from './children.ts';
 import { measureFixedRate, measureLatency, measurePairedLatency, measureThroughput, probe, type LoadTarget } from './load.ts';
 import { EMPTY, countRows, snapshot, waitForDrain, type PipelineSnapshot } from './pipeline.ts';
-import { TARGET_RPS_SHARE, cpuSplit, machine, render, table, verdicts, type FixedRatePhase, type PipelineResult, type RunInfo, type TargetResult } from './report.ts';
+import { TARGET_RPS_SHARE, cpuSplit, machine, render, table, verdicts, type FixedRatePhase, type PairedShare, type PipelineResult, type RunInfo, type TargetResult } from './report.ts';
 import { cpuDelta, threadCpu } from './threads.ts';
 import { currentIngestSection } from './ingest-report.ts';
 import { ROOT, direct, startMockUpstream, gatelog, passthrough, portkey, type GatelogRunning, type Running } from './targets.ts';
@@ -117,6 +117,44 @@ async function measure(key: Key, run: Running, ref: LoadTarget): Promise<Measure
   return { result, calls, afterRps };
 }
 
+const PAIRED_ROUNDS = 3;
+
+/**
+ * The req/s share measured as a ratio within each round: the passthrough and gatelog both
+ * running on the target core, req/s in alternating blocks (passthrough, then gatelog), gatelog's
+ * event backlog drained before each passthrough block so its ingest never runs during one. A
+ * passthrough whose req/s moves by a third between sequential runs then moves both sides of a
+ * round alike; the verdict takes the median round.
+ */
+async function pairedShare(mockUrl: string, cpus: string | null): Promise<PairedShare> {
+  const blockS = Math.max(2, Math.round(durationS / 2));
+  say(`paired req/s: passthrough and gatelog in alternating ${blockS} s blocks, ${PAIRED_ROUNDS} rounds`);
+  const pt = await passthrough(mockUrl, cpus);
+  let gl: GatelogRunning | undefined;
+  try {
+    gl = await gatelog(mockUrl, cpus);
+    const opts = { concurrency: settings.concurrency, durationMs: blockS * 1000, stream: false };
+    await measureThroughput(pt.target, { ...opts, durationMs: warmMs });
+    let calls = (await measureThroughput(gl.target, { ...opts, durationMs: warmMs })).ok;
+    const rounds: PairedShare['rounds'] = [];
+    for (let i = 0; i < PAIRED_ROUNDS; i++) {
+      await waitForDrain(gl.target.origin, calls, DRAIN_WAIT_S * 1000);
+      const a = await measureThroughput(pt.target, opts);
+      const b = await measureThroughput(gl.target, opts);
+      calls += b.ok;
+      if (a.errors > 0 || b.errors > 0) throw new Error(`paired req/s: ${a.errors} passthrough / ${b.errors} gatelog errors (${a.firstError ?? b.firstError ?? ''})`);
+      rounds.push({ passthrough: a.perSecond, gatelog: b.perSecond });
+      say(`paired round ${i + 1}: passthrough ${Math.round(a.perSecond)}, gatelog ${Math.round(b.perSecond)} req/s (${Math.round((100 * b.perSecond) / a.perSecond)}%)`);
+    }
+    const shares = rounds.map((r) => r.gatelog / r.passthrough).sort((x, y) => x - y);
+    return { blockS, rounds, median: shares[Math.floor(shares.length / 2)]! };
+  } finally {
+    await pt.child?.stop('SIGTERM');
+    await gl?.child?.stop('SIGTERM');
+    if (gl) rmSync(gl.dataDir, { recursive: true, force: true });
+  }
+}
+
 /** Open loop at the target share of the passthrough's req/s: does recording keep up at that rate? */
 async function fixedRatePhase(t: LoadTarget, rate: number): Promise<{ phase: FixedRatePhase; calls: number }> {
   say(`gatelog: open loop at ${Math.round(rate)} calls/s for ${durationS} s`);
@@ -175,6 +213,7 @@ async function main(): Promise<void> {
   say(`mock upstream at ${mock.ready}`);
   const results: TargetResult[] = [];
   let pipeline: PipelineResult | null = null;
+  let paired: PairedShare | undefined;
   try {
     for (const key of selected) {
       let run: Running | undefined;
@@ -193,11 +232,18 @@ async function main(): Promise<void> {
         if (run && 'dataDir' in run) rmSync((run as GatelogRunning).dataDir, { recursive: true, force: true });
       }
     }
+    if (!quick && selected.includes('passthrough') && selected.includes('gatelog')) {
+      try {
+        paired = await pairedShare(mock.ready, pin.target);
+      } catch (err) {
+        say(`paired req/s failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
   } finally {
     await mock.stop('SIGKILL');
     killAll();
   }
-  const info: RunInfo = { date: new Date().toISOString(), machine: host, pinning: pin.note, load: [loadAtStart, loadavg()[0] ?? 0], settings, results, pipeline };
+  const info: RunInfo = { date: new Date().toISOString(), machine: host, pinning: pin.note, load: [loadAtStart, loadavg()[0] ?? 0], settings, results, pipeline, ...(paired ? { paired } : {}) };
   process.stdout.write(`\n${info.date} · ${host} · ${pin.note} · load ${info.load.map((l) => l.toFixed(2)).join(' → ')}\n\n${table(info)}\n\n${verdicts(info).join('\n')}\n${info.results.map(cpuSplit).filter(Boolean).join('\n')}\n\n`);
   const md = render(info);
   if (!args['no-write'] && !quick) {
