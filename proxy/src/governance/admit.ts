@@ -6,7 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ProxyError } from '../errors.ts';
 import { refusalError } from '../auth.ts';
-import { toEvent, type CallRecord, type EventEnv } from '../capture/call-record.ts';
+import { toRefusedEvent, type CallRecord, type EventEnv } from '../capture/call-record.ts';
 import { NO_TOKENS, promptText } from '../capture/usage.ts';
 import { cacheKey, cacheScope, decideCache } from '../cache/key.ts';
 import { serveCacheHit, storeInCache } from '../cache/serve.ts';
@@ -40,18 +40,8 @@ function maxOutputOf(json: Record<string, unknown>): number | null {
 
 /** Publish the refused call (cost 0, no upstream attempt). */
 export function recordRefused(env: AdmitEnv, rec: CallRecord, r: Refusal): void {
-  const t = performance.now();
-  rec.tDispatch = t;
-  rec.tUpstreamEnd = t;
-  rec.status = r.status;
-  rec.outcome = 'refused';
-  rec.errorType = r.code;
-  rec.errorMessage = r.message;
-  rec.errorClass = r.code;
   try {
-    const e = toEvent(rec, env, t);
-    e.attempts = [];
-    env.publish(e);
+    env.publish(toRefusedEvent(rec, env, { status: r.status, type: r.code, message: r.message, code: r.code }));
   } catch {
     // Recording must never change the answer; the relay's publisher logs its own failures.
   }

@@ -7,7 +7,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import type { LlmCallEvent } from '@gatelog/core';
-import { toEvent, type EventEnv } from '../capture/call-record.ts';
+import { toRefusedEvent, type EventEnv } from '../capture/call-record.ts';
 import type { Caller } from '../auth.ts';
 import type { ProxyError } from '../errors.ts';
 import type { UpstreamApi } from '../providers/types.ts';
@@ -71,17 +71,7 @@ export function recordAnsweredError(rec: ErrorRecording, req: FastifyRequest, e:
     const r = newCallRecord(req, { endpoint: req.routeOptions.url ?? '', api, requested: body.model, dep: null, stream: body.stream, text: body.text });
     const caller = rec.callerOf?.(req.headers);
     if (caller?.kind === 'key') r.caller = { keyId: caller.key.id, keyName: caller.key.name, team: caller.key.team };
-    const t = performance.now();
-    r.tDispatch = t;
-    r.tUpstreamEnd = t;
-    r.status = e.status;
-    r.outcome = 'refused';
-    r.errorType = shown.type;
-    r.errorMessage = shown.message;
-    r.errorClass = e.code;
-    const event = toEvent(r, rec.env, t);
-    event.attempts = [];
-    rec.env.publish(event);
+    rec.env.publish(toRefusedEvent(r, rec.env, { status: e.status, type: shown.type, message: shown.message, code: e.code }));
   } catch (err) {
     // Recording must never change the answer.
     rec.env.onPublishError(err, st.id);
