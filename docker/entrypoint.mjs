@@ -1,0 +1,17 @@
+// The container image's entrypoint: the first argument picks the gatelog service, the rest are
+// that service's own flags.
+//   proxy | ingest | ui      the distributed services (docker-compose.yml, deploy/k8s)
+//   start | keys | version   the `gatelog` CLI: `start` is the embedded one-process mode
+// The chosen module runs in this process (no wrapper process between it and the signals).
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SERVICES = { proxy: 'proxy/src/main.ts', ingest: 'ingest/src/main.ts', ui: 'ui/build/index.js' };
+
+const [name = 'start', ...rest] = process.argv.slice(2);
+const service = Object.hasOwn(SERVICES, name) ? SERVICES[name] : undefined;
+const target = join(ROOT, service ?? 'src/cli.ts');
+// Each main reads its flags from process.argv, as when it is started directly.
+process.argv = [process.argv[0], target, ...(service ? rest : [name, ...rest])];
+await import(pathToFileURL(target).href);
