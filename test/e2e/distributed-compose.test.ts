@@ -23,7 +23,7 @@ describe('docker-compose.yml', () => {
   const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
 
   it('has the distributed services, each health-checked or one-shot', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['clickhouse', 'ingest', 'install', 'kafka', 'kafka-init', 'proxy', 'ui']);
+    expect(Object.keys(compose.services).sort()).toEqual(['clickhouse', 'ingest', 'kafka', 'kafka-init', 'proxy', 'redis', 'ui']);
     for (const [name, s] of Object.entries(compose.services)) {
       expect(s.image, name).toBeTruthy();
       expect(s.healthcheck !== undefined || s.restart === 'no', name).toBe(true);
