@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, GATELOG_VERSION, createLogger, loadConfig } from '@gatelog/core';
 import { parseStartArgs } from './args.ts';
-import { readEnv } from './env.ts';
+import { embeddedEnv } from './env.ts';
 import { startEmbedded } from './embedded.ts';
 import { CliError, runKeysCli } from './keys-cli.ts';
 
@@ -23,9 +23,9 @@ Environment:
 `;
 
 async function start(argv: string[]): Promise<void> {
-  const env = readEnv(process.env);
+  const { vars: env, raw } = embeddedEnv();
   const args = parseStartArgs(argv);
-  const { config, file } = loadConfig({ path: args.config ?? env.GATELOG_CONFIG, env: process.env });
+  const { config, file } = loadConfig({ path: args.config ?? env.GATELOG_CONFIG, env: raw });
   const logger = createLogger(env.GATELOG_LOG_LEVEL ?? config.logging.level);
   logger.info({ version: GATELOG_VERSION, config: file ?? '(built-in defaults: mock provider)' }, 'starting gatelog');
   const app = await startEmbedded({

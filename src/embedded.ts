@@ -9,7 +9,6 @@ import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError, LocalLogWriter, encodeEvent, lowerBackgroundThreads, migrate, openStore, type GatelogConfig, type LlmCallEvent, type Logger } from '@gatelog/core';
 import { buildProxy } from '@gatelog/proxy';
 import { startLocalIngest } from '@gatelog/ingest';
-import { registerCallsApi } from './calls-api.ts';
 
 type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
 
@@ -160,7 +159,6 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     serverFactory,
     readiness: () => ({ store: storeUp, event_log: !lastAppendFailed }),
   });
-  registerCallsApi(app, { store, masterKey: opts.masterKey });
   const port = opts.port ?? config.server.port;
   await app.listen({ port, host });
   const addr = app.server.address();

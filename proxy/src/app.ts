@@ -20,6 +20,7 @@ import { createGovernance } from './governance/runtime.ts';
 import { createGovernanceMetrics } from './governance/metrics.ts';
 import type { CounterBackend } from './governance/backend.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { registerCallsApi } from './routes/calls-api.ts';
 import { clientErrorHandler } from './client-error.ts';
 
 export interface ProxyDeps {
@@ -91,6 +92,7 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   await app.register(anthropicRoutes({ table, env, auth: gov.auth.check, gov, defaultAnthropic }), { prefix: '/v1' });
   await app.register(responsesRoutes({ table, env, auth: gov.auth.check, gov }), { prefix: '/v1' });
   if (deps.store) await app.register(adminRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
+  if (deps.store) registerCallsApi(app, { store: deps.store, masterKey: deps.masterKey });
   registerRoutingMetrics(deps.registry, () => table.deployments());
   await app.register(deploymentsRoute({ snapshot: () => table.deployments(), auth, metrics }));
   await app.register(healthRoutes({ registry: deps.registry, metrics, auth, readiness: deps.readiness }));

@@ -1,38 +1,57 @@
 // The standalone proxy service for distributed mode: `node proxy/src/main.ts [--config PATH]
-// [--port N] [--host H]`. Events go to Kafka through the on-disk spool under
-// `<GATELOG_DATA_DIR>/spool`; the embedded launcher (`gatelog start`) is the one-process mode.
+// [--port N] [--host H]`. A thin shell over buildProxy (the factory the embedded launcher
+// composes too): events go to Kafka through the on-disk spool under `<GATELOG_DATA_DIR>/spool`;
+// with storage.clickhouse.url every proxy loads the key ring and budget baselines from
+// ClickHouse and serves the admin API (/admin/keys, /admin/audit, /admin/calls); counters are
+// shared through Redis when state.redis is set.
+//
+// Environment (core/src/env.ts, ProxyEnv): GATELOG_CONFIG, GATELOG_DATA_DIR,
+// GATELOG_MASTER_KEY, GATELOG_LOG_LEVEL, GATELOG_PROXY_REPLICAS; plus whatever gatelog.yaml
+// references as ${VAR}.
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Kafka, logLevel, type logCreator } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { ConfigError, GATELOG_VERSION, createLogger, loadConfig, type Logger } from '@gatelog/core';
+import { ConfigError, GATELOG_VERSION, createLogger, loadConfig, openStore, type Logger, type Store } from '@gatelog/core';
+import { proxyEnv } from '@gatelog/core/env';
+import { kafkaLogCreator } from '@gatelog/core/bus/kafka-logs';
+import { exitOnSignals } from '@gatelog/core/shutdown';
 import { buildProxy } from './app.ts';
 import { createKafkaPublisher } from './publish/kafka.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
-/** kafkajs log lines through pino, at warn and above (its info level is chatty). */
-export function kafkaLogs(logger: Logger): logCreator {
-  return () => ({ namespace, level, log }) => {
-    const { message, ...extra } = log;
-    const fields = { kafka: namespace, ...extra };
-    if (level === logLevel.ERROR) logger.error(fields, message);
-    else if (level === logLevel.WARN) logger.warn(fields, message);
-  };
+function warnSharedState(logger: Logger, replicas: number, redis: string | undefined): void {
+  if (replicas > 1 && !redis) {
+    logger.warn(
+      { replicas, code: 'GATELOG_WARN_NO_SHARED_STATE' },
+      `GATELOG_PROXY_REPLICAS is ${replicas} but state.redis is not set: rate limits, parallel limits and budget reservations hold PER REPLICA (a key can get up to ${replicas}x its limits). Set state.redis to share them.`,
+    );
+  }
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } } });
-  const env = process.env;
-  const { config, file } = loadConfig({ path: values.config, env });
+  const { vars: env, raw } = proxyEnv();
+  const { config, file } = loadConfig({ path: values.config ?? env.GATELOG_CONFIG, env: raw });
   const bus = config.bus;
   if (bus.kind !== 'kafka') throw new ConfigError(`${file ?? '(built-in defaults)'}: bus.kind: the proxy service needs bus.kind "kafka" (use \`gatelog start\` for the embedded mode)`);
-  const logger = createLogger(env['GATELOG_LOG_LEVEL'] || config.logging.level);
-  const masterKey = env['GATELOG_MASTER_KEY'] || undefined;
-  const dataDir = resolve(env['GATELOG_DATA_DIR'] || './data');
+  const logger = createLogger(env.GATELOG_LOG_LEVEL ?? config.logging.level);
+  const masterKey = env.GATELOG_MASTER_KEY;
+  const dataDir = resolve(env.GATELOG_DATA_DIR);
   const host = values.host ?? config.server.host ?? (masterKey ? '0.0.0.0' : '127.0.0.1');
   if (!masterKey && !LOOPBACK.has(host)) throw new ConfigError(`server.host: refusing to listen on ${host} without GATELOG_MASTER_KEY`);
   const port = values.port !== undefined ? Number(values.port) : config.server.port;
+
+  // The ClickHouse server holds keys, budgets' spend and the audit log. Opening the client does
+  // not connect: a server that is down at start is retried by the key refresh.
+  let store: Store | undefined;
+  if (config.storage.clickhouse === 'embedded') {
+    logger.warn({ code: 'GATELOG_WARN_NO_STORE' }, 'storage.clickhouse.url is not set: virtual keys, budgets and the admin API are off on this proxy (only the master key authenticates)');
+  } else {
+    store = await openStore(config.storage, dataDir);
+  }
+  warnSharedState(logger, env.GATELOG_PROXY_REPLICAS, config.state.redis);
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -42,7 +61,7 @@ async function main(): Promise<void> {
     requestTimeout: bus.request_timeout_ms,
     connectionTimeout: 3000,
     logLevel: logLevel.WARN,
-    logCreator: kafkaLogs(logger),
+    logCreator: kafkaLogCreator(logger),
   });
   const publisher = createKafkaPublisher({
     kafka,
@@ -56,30 +75,19 @@ async function main(): Promise<void> {
     logger,
     registry,
   });
-  const app = await buildProxy({ config, publish: publisher.publish, logger, registry, masterKey, readiness: publisher.readiness });
+  const app = await buildProxy({ config, publish: publisher.publish, logger, registry, masterKey, store, readiness: publisher.readiness });
   await app.listen({ port, host });
   const addr = app.server.address();
   const actual = typeof addr === 'object' && addr ? addr.port : port;
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  logger.info({ url: `http://${shown}:${actual}`, version: GATELOG_VERSION, topic: bus.topic, spool: join(dataDir, 'spool') }, 'gatelog proxy listening');
+  logger.info({ url: `http://${shown}:${actual}`, version: GATELOG_VERSION, topic: bus.topic, spool: join(dataDir, 'spool'), store: store ? 'clickhouse' : null }, 'gatelog proxy listening');
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 15_000);
-    force.unref();
-    // Stop accepting and finish requests in flight, then give Kafka a moment to take the spool.
-    app.close()
-      .then(() => publisher.close(5000))
-      .then(() => process.exit(0), (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  // Stop accepting and finish requests in flight, then give Kafka a moment to take the spool.
+  exitOnSignals(logger, async () => {
+    await app.close();
+    await publisher.close(5000);
+    await store?.close();
+  }, { graceMs: 15_000 });
 }
 
 main().catch((err: unknown) => {

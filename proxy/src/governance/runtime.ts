@@ -4,7 +4,7 @@
 // buildProxy creates one per proxy and stops it on close; the request path is in admit.ts.
 import type { GatelogConfig, Logger, Store } from '@gatelog/core';
 import { listKeys, spendByScope } from '@gatelog/core/store/keys';
-import { KeyRing, startKeyRefresh, type VirtualKey } from './keys.ts';
+import { KeyRing, startKeyRefresh, type KeyLoadResult, type VirtualKey } from './keys.ts';
 import { BudgetLedger, budgetScopes, loadBaselines, type TeamBudget } from './budget.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { MemoryBackend, withFallback, type CounterBackend } from './backend.ts';
@@ -24,6 +24,8 @@ export interface GovernanceDeps {
   now?: () => number;
   /** Budget baselines reload interval (default 5 s). */
   baselineMs?: number;
+  /** How long start-up waits for the first key load before listening without it (default 5 s). */
+  firstLoadMs?: number;
 }
 
 export interface Governance {
@@ -46,6 +48,7 @@ export interface Governance {
 }
 
 const DEFAULT_BASELINE_MS = 5000;
+const DEFAULT_FIRST_LOAD_MS = 5000;
 /** Failures are logged at most this often (the metric counts every one). */
 const LOG_EVERY_MS = 10_000;
 
@@ -99,18 +102,20 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
   const cacheAliases = new Set([...config.cache.enabled_aliases, ...config.models.filter((m) => m.cache).map((m) => m.name)]);
 
   let keys: readonly VirtualKey[] = [];
-  const load = async (): Promise<readonly VirtualKey[]> => {
-    if (!store) return [];
-    keys = await listKeys(store);
-    return keys;
-  };
+  let loadedOnce = false;
   const refreshWarn = throttledWarn(logger, now);
-  const onKeys = (r: { ok: boolean; error?: unknown }): void => {
-    if (r.ok) return;
+  const onKeys = (r: KeyLoadResult): void => {
+    if (r.ok) {
+      if (!loadedOnce) logger.info({ keys: r.size }, 'virtual keys loaded');
+      loadedOnce = true;
+      return;
+    }
     metrics.keyRefreshFailure();
-    refreshWarn({ err: r.error, code: 'GATELOG_ERR_KEY_REFRESH' }, 'could not reload virtual keys; keeping the last good set');
+    refreshWarn(
+      { err: r.error, code: 'GATELOG_ERR_KEY_REFRESH' },
+      loadedOnce ? 'could not reload virtual keys; keeping the last good set' : 'could not load virtual keys; refusing them with 503 until the store answers (the master key works)',
+    );
   };
-  onKeys(await ring.refresh(load, now));
 
   // Settled calls reach ClickHouse within about one ingest batch; anything settled later than
   // (query time − lag) stays counted locally, so a slow ingest can only over-count.
@@ -128,10 +133,28 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
   const baselineWarn = throttledWarn(logger, now);
   const safeBaselines = (): Promise<void> =>
     reloadBaselines().catch((err: unknown) => baselineWarn({ err, code: 'GATELOG_ERR_BUDGET_REFRESH' }, 'could not reload budget spend; using the last one'));
-  await safeBaselines();
 
-  const stopKeys = startKeyRefresh(ring, { load, intervalMs: config.keys.refresh_ms, now, onResult: onKeys });
+  // The ring only becomes usable together with its budget baselines: a key admitted against a
+  // missing baseline would spend as if nothing had been spent yet.
+  const load = async (): Promise<readonly VirtualKey[]> => {
+    const next = store ? await listKeys(store) : [];
+    keys = next;
+    if (!ledger.ready) await reloadBaselines();
+    return next;
+  };
+
+  // The store may be down at start (a ClickHouse server restarting): the proxy listens anyway,
+  // serving the master key and refusing virtual keys with 503 until the first load succeeds;
+  // the refresh loop keeps trying every keys.refresh_ms.
   let stopped = false;
+  let stopKeys: () => void = () => undefined;
+  const firstLoad = ring.refresh(load, now).then((r) => {
+    onKeys(r);
+    if (!stopped) stopKeys = startKeyRefresh(ring, { load, intervalMs: config.keys.refresh_ms, now, onResult: onKeys });
+  });
+  let waited: NodeJS.Timeout | undefined;
+  await Promise.race([firstLoad, new Promise<void>((r) => (waited = setTimeout(r, d.firstLoadMs ?? DEFAULT_FIRST_LOAD_MS)))]);
+  clearTimeout(waited);
   let timer: NodeJS.Timeout | undefined;
   const scheduleBaselines = (): void => {
     timer = setTimeout(() => {

@@ -1,10 +1,11 @@
-// Read API over recorded calls: `GET /admin/calls` and `GET /admin/calls/:id`, for scripts and
-// tests that want a call's record without the UI (LiteLLM users know this as /spend/logs).
+// Read API over recorded calls, served by every proxy with a store: `GET /admin/calls` and
+// `GET /admin/calls/:id`, for scripts and tests that want a call's record without the UI
+// (LiteLLM users know this as /spend/logs).
 // Guarded by the master key when one is set; responses never include credentials, because
 // events never hold any.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { getCall, listCalls, type Store } from '@gatelog/core';
-import { createAuthCheck } from '@gatelog/proxy/auth';
+import { createAuthCheck } from '../auth.ts';
 
 export function registerCallsApi(app: FastifyInstance, deps: { store: Store; masterKey: string | undefined }): void {
   // Master key only (a virtual key cannot read other callers' calls); open without one.
