@@ -13,3 +13,7 @@ export * from './bus/kafka-codecs.ts';
 export * from './store/keys.ts';
 export * from './waker.ts';
 export * from './thread-priority.ts';
+export * from './redact/index.ts';
+export * from './store/audit.ts';
+export * from './store/audit-queries.ts';
+export * from './store/audit-verify.ts';

@@ -2,7 +2,6 @@
 // Keys are versioned rows (ReplacingMergeTree(version)): every create/edit/revoke inserts a
 // new version and readers take the latest with FINAL. No secret ever reaches these tables:
 // only `key_hash` (SHA-256 hex) and a short `key_prefix` for display.
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Store } from './client.ts';
 
@@ -111,63 +110,10 @@ export async function spendByScope(
   return z.array(ScopeSpend).parse(await rs.json());
 }
 
-export const AuditEntry = z.object({
-  id: z.string(),
-  at: ChTime,
-  /** Who acted: `master`, an admin name, or `cli`; never a secret. */
-  actor: z.string(),
-  /** e.g. key.create, key.update, key.revoke, config.reload, export.run */
-  action: z.string(),
-  target_type: z.string(),
-  target: z.string(),
-  /** JSON text of what changed (secrets already removed by the caller). */
-  details: z.string(),
-  source_ip: z.string(),
-});
-export type AuditEntry = z.infer<typeof AuditEntry>;
-
-export interface AuditInput {
-  at: Date;
-  actor: string;
-  action: string;
-  targetType: string;
-  target: string;
-  details: Record<string, unknown>;
-  sourceIp: string;
-}
-
-export async function insertAudit(store: Store, a: AuditInput): Promise<string> {
-  const id = randomUUID();
-  const row = {
-    id,
-    at: a.at.toISOString(),
-    actor: a.actor,
-    action: a.action,
-    target_type: a.targetType,
-    target: a.target,
-    details: JSON.stringify(a.details),
-    source_ip: a.sourceIp,
-  };
-  await store.insertRaw('admin_audit', Buffer.from(`${JSON.stringify(row)}\n`));
-  return id;
-}
-
-/** Newest first. */
-export async function listAudit(store: Store, opts: { limit?: number; action?: string } = {}): Promise<AuditEntry[]> {
-  const params: Record<string, unknown> = { limit: Math.min(Math.max(opts.limit ?? 100, 1), 1000) };
-  let where = '';
-  if (opts.action) {
-    where = 'WHERE action = {action:String}';
-    params['action'] = opts.action;
-  }
-  const rs = await store.client.query({
-    query: `SELECT id, at, actor, action, target_type, target, details, source_ip
-            FROM ${store.database}.admin_audit ${where} ORDER BY at DESC, id DESC LIMIT {limit:UInt32}`,
-    query_params: params,
-    format: 'JSONEachRow',
-  });
-  return z.array(AuditEntry).parse(await rs.json());
-}
+// The audit trail lives in audit.ts (append, hash chain) and audit-queries.ts (reads); these
+// names stay importable from here for existing callers.
+export { AuditEntry, insertAudit, type AuditInput } from './audit.ts';
+export { listAudit } from './audit-queries.ts';
 
 function toChTime(d: Date): string {
   return d.toISOString().replace('T', ' ').replace('Z', '');

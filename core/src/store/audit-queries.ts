@@ -1,0 +1,112 @@
+// Reading the audit trail: the Audit page and GET /admin/audit (newest first, filtered by
+// person, action and time, keyset-paged), and the chain walk `gatelog audit verify` reads
+// (oldest first per chain, every column). Every value is a bound parameter.
+import { z } from 'zod';
+import type { Store } from './client.ts';
+import { chTime } from './call-filter.ts';
+import { AUDIT_COLUMNS, AuditRow } from './audit.ts';
+
+export interface AuditFilter {
+  actor?: string | undefined;
+  action?: string | undefined;
+  /** UTC ISO bounds: from inclusive, to exclusive. */
+  from?: string | undefined;
+  to?: string | undefined;
+}
+
+function auditWhere(f: AuditFilter): { conds: string[]; params: Record<string, unknown> } {
+  const conds: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (f.actor) {
+    conds.push('actor = {actor:String}');
+    params['actor'] = f.actor;
+  }
+  if (f.action) {
+    conds.push('action = {action:String}');
+    params['action'] = f.action;
+  }
+  if (f.from) {
+    conds.push(`at >= {from:DateTime64(3, 'UTC')}`);
+    params['from'] = chTime(f.from);
+  }
+  if (f.to) {
+    conds.push(`at < {to:DateTime64(3, 'UTC')}`);
+    params['to'] = chTime(f.to);
+  }
+  return { conds, params };
+}
+
+/** Newest first; `before` is the last row of the previous page ({at, id}). */
+export async function listAudit(
+  store: Store,
+  opts: AuditFilter & { limit?: number | undefined; before?: { at: string; id: string } | undefined } = {},
+): Promise<AuditRow[]> {
+  const { conds, params } = auditWhere(opts);
+  params['limit'] = Math.min(Math.max(Math.trunc(opts.limit ?? 100) || 100, 1), 1000);
+  if (opts.before) {
+    conds.push(`(at, id) < ({b_at:DateTime64(3, 'UTC')}, {b_id:UUID})`);
+    params['b_at'] = chTime(opts.before.at);
+    params['b_id'] = opts.before.id;
+  }
+  const rs = await store.client.query({
+    query: `SELECT ${AUDIT_COLUMNS} FROM ${store.database}.admin_audit
+            ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''}
+            ORDER BY at DESC, id DESC LIMIT {limit:UInt32}`,
+    query_params: params,
+    format: 'JSONEachRow',
+  });
+  return z.array(AuditRow).parse(await rs.json());
+}
+
+/** Every matching row, oldest first, as JSONEachRow bytes written by ClickHouse (the Audit page's export). */
+export function auditRowsBytes(store: Store, f: AuditFilter, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+  const { conds, params } = auditWhere(f);
+  return store.streamQuery({
+    query: `SELECT ${AUDIT_COLUMNS} FROM ${store.database}.admin_audit ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY at, id`,
+    params,
+    format: 'JSONEachRow',
+    settings: 'output_format_json_quote_64bit_integers = 0',
+    signal,
+  });
+}
+
+/**
+ * Every chained row (and, counted apart, the unchained ones written before chains existed),
+ * in (chain_id, seq) order, in keyset pages. `from` narrows to rows at or after an instant.
+ */
+export async function* chainRows(store: Store, opts: { from?: string | undefined; pageRows?: number } = {}): AsyncGenerator<AuditRow[]> {
+  let cursor: { c: string; s: number } | undefined;
+  const pageRows = opts.pageRows ?? 10_000;
+  for (;;) {
+    const { conds, params } = auditWhere({ from: opts.from });
+    conds.push(`chain_id != ''`);
+    params['limit'] = pageRows;
+    if (cursor) {
+      conds.push('(chain_id, seq) > ({c_c:String}, {c_s:UInt64})');
+      params['c_c'] = cursor.c;
+      params['c_s'] = cursor.s;
+    }
+    const rs = await store.client.query({
+      query: `SELECT ${AUDIT_COLUMNS} FROM ${store.database}.admin_audit WHERE ${conds.join(' AND ')}
+              ORDER BY chain_id, seq, id LIMIT {limit:UInt32}`,
+      query_params: params,
+      format: 'JSONEachRow',
+    });
+    const rows = z.array(AuditRow).parse(await rs.json());
+    if (rows.length) yield rows;
+    const last = rows[rows.length - 1];
+    if (!last || rows.length < pageRows) return;
+    cursor = { c: last.chain_id, s: last.seq };
+  }
+}
+
+export async function unchainedCount(store: Store, from?: string): Promise<number> {
+  const { conds, params } = auditWhere({ from });
+  conds.push(`chain_id = ''`);
+  const rs = await store.client.query({
+    query: `SELECT count() AS n FROM ${store.database}.admin_audit WHERE ${conds.join(' AND ')}`,
+    query_params: params,
+    format: 'JSONEachRow',
+  });
+  return Number((await rs.json<{ n: string | number }>())[0]?.n ?? 0);
+}
