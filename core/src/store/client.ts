@@ -8,6 +8,7 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickh
 const QUIET = { log: { level: ClickHouseLogLevel.OFF } };
 import type { StorageConfig } from '../config.ts';
 import { sqlString, streamThroughFifo } from './fifo-stream.ts';
+import { inlineParams } from './inline-params.ts';
 
 export interface Store {
   client: ClickHouseClient;
@@ -81,9 +82,12 @@ export async function openStore(storage: Pick<StorageConfig, 'clickhouse' | 'dat
         };
         const session = new Session(path);
         try {
+          // Values inlined, not bound: a bound query would hold chDB's process-wide parameter
+          // queue for as long as the reader takes (inline-params.ts).
+          const select = inlineParams(q.query, q.params ?? {});
           const sql = (fifo: string): string =>
-            `${q.query}\nINTO OUTFILE ${sqlString(fifo)} APPEND FORMAT ${q.format}${q.settings ? `\nSETTINGS ${q.settings}` : ''}`;
-          yield* streamThroughFifo((fifo) => session.queryBindAsync(sql(fifo), q.params ?? {}, { format: 'CSV' }), killWriterOf, q.signal);
+            `${select}\nINTO OUTFILE ${sqlString(fifo)} APPEND FORMAT ${q.format}${q.settings ? `\nSETTINGS ${q.settings}` : ''}`;
+          yield* streamThroughFifo((fifo) => session.queryAsync(sql(fifo), { format: 'CSV' }), killWriterOf, q.signal);
         } finally {
           session.close();
         }
