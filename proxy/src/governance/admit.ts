@@ -13,6 +13,7 @@ import { serveCacheHit, storeInCache } from '../cache/serve.ts';
 import { checkModel, type VirtualKey } from './keys.ts';
 import { keyRateLimits, type RatePermit } from './rate-limit.ts';
 import { budgetScopes, worstCaseCostUsd, type Reservation } from './budget.ts';
+import { inputTokenBound, outputTokenBound } from './input-bound.ts';
 import { BackendUnavailableError } from './backend.ts';
 import type { Governance } from './runtime.ts';
 import type { Refusal } from './refusal.ts';
@@ -26,7 +27,10 @@ export interface AdmitEnv extends EventEnv {
 /** Output tokens assumed for the worst case when the request sets no max_tokens. */
 const DEFAULT_MAX_OUTPUT = 4096;
 
-/** A cheap upper-ish estimate of input tokens (no tokenizer on the hot path): ~3 chars a token. */
+/**
+ * A cheap typical estimate of input tokens (no tokenizer on the hot path): ~3 chars a token,
+ * for rate limits (settled to the real count afterwards). Budgets reserve `inputTokenBound`.
+ */
 export function estimateInputTokens(json: Record<string, unknown>): number {
   const messages = json['messages'];
   const framing = Array.isArray(messages) ? messages.length * 4 + 3 : 0;
@@ -129,7 +133,9 @@ export async function admit(
       if (scopes.length > 0) {
         const price = (u: { input_tokens: number; output_tokens: number }): number | null =>
           env.cost(rec.provider, rec.priceProviderId, rec.deploymentModel, { ...NO_TOKENS, ...u, tokens_estimated: true });
-        const worst = worstCaseCostUsd({ inputTokens, maxTokens: maxOutput, defaultMaxTokens: DEFAULT_MAX_OUTPUT, price }) ?? 0;
+        // An upper bound of every part of the request (tools, images, documents, n choices):
+        // a reservation that under-counts lets parallel calls overspend the budget.
+        const worst = worstCaseCostUsd({ inputTokens: inputTokenBound(json, rec.deploymentModel), maxTokens: outputTokenBound(json, DEFAULT_MAX_OUTPUT), defaultMaxTokens: DEFAULT_MAX_OUTPUT, price }) ?? 0;
         const b = await g.ledger.reserve(scopes, worst, now);
         if (!b.ok) {
           if (permit) await g.limiter.settle(permit, 0, now);
