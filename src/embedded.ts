@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError, LocalLogWriter, encodeEvent, lowerBackgroundThreads, migrate, openStore, type GatelogConfig, type LlmCallEvent, type Logger } from '@gatelog/core';
 import { buildProxy } from '@gatelog/proxy';
+import { hostCheckFor, hostRefusal } from '@gatelog/proxy/host-guard';
 import { startLocalIngest } from '@gatelog/ingest';
 
 type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
@@ -138,10 +139,17 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     notify: (listener) => writer.onAppend(listener),
   });
 
+  // The proxy's paths are checked by its own hook (buildProxy); the UI's here.
+  const hostCheck = hostCheckFor(config, opts.masterKey);
   const ui = await loadUi(opts, { store, masterKey: opts.masterKey });
   const serverFactory = (proxyHandler: (req: IncomingMessage, res: ServerResponse) => void): Server =>
     createServer((req, res) => {
       if (ui && !isProxyPath(req.url)) {
+        if (hostCheck && !hostCheck(req.headers.host)) {
+          const r = hostRefusal(req.url);
+          res.writeHead(r.status, { 'content-type': r.contentType, 'cache-control': 'no-store' }).end(r.body);
+          return;
+        }
         // Overwrite whatever the client sent; trust only a TLS-terminating proxy's x-forwarded-proto.
         req.headers[PROTO_HEADER] = req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
         ui(req, res);

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { isHostPattern } from './allowed-hosts.ts';
 
 /**
  * Provider kinds. `openai` is any OpenAI-compatible server (base_url required); the presets
@@ -211,6 +212,11 @@ export const GatelogConfig = z.object({
     host: z.string().optional(),
     /** Largest accepted request body, bytes. */
     body_limit: z.number().int().positive().default(20 * 1024 * 1024),
+    /**
+     * Host headers answered (DNS-rebinding defence): `name`, `name:port`, `*.domain`, `*`.
+     * Default: localhost, 127.0.0.1 and [::1] without a master key; any host with one.
+     */
+    allowed_hosts: z.array(z.string().min(1).max(255).refine(isHostPattern, 'expected host, host:port, [v6]:port, *.domain or *')).max(1000).optional(),
   }).strict().default({ port: 4000, body_limit: 20 * 1024 * 1024 }),
   storage: StorageConfig.default({ clickhouse: 'embedded', database: 'gatelog', embedded_nice: 5 }),
   bus: BusConfig.default({ kind: 'local', fsync_ms: 20, segment_bytes: 64 << 20 }),

@@ -3,7 +3,7 @@
 // (the embedded launcher mounts the UI through the root not-found handler).
 import fastify, { type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import type { Registry } from 'prom-client';
-import { createPricer, type GatelogConfig, type LlmCallEvent, type Logger, type Store } from '@gatelog/core';
+import { createPricer, createPrivacy, type GatelogConfig, type LlmCallEvent, type Logger, type Store } from '@gatelog/core';
 import { createProviders } from './providers/registry.ts';
 import { createModelTable } from './routing/resolve.ts';
 import { createMetrics } from './metrics.ts';
@@ -21,7 +21,10 @@ import { createGovernanceMetrics } from './governance/metrics.ts';
 import type { CounterBackend } from './governance/backend.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { registerCallsApi } from './routes/calls-api.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { exportRoutes } from './routes/export.ts';
 import { clientErrorHandler } from './client-error.ts';
+import { hostCheckFor, installHostGuard } from './host-guard.ts';
 
 export interface ProxyDeps {
   config: GatelogConfig;
@@ -83,7 +86,10 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
     bodyCap: config.logging.body_cap_bytes,
     cost: memoizeCost(createPricer(config.pricing)),
     router: config.router,
+    privacy: createPrivacy(config.redaction),
   };
+  // First of all hooks: a request for a host we do not serve touches nothing else.
+  installHostGuard(app, hostCheckFor(config, deps.masterKey));
   app.addHook('onClose', () => providers.close());
   app.addHook('onClose', () => gov.stop());
   await app.register(openAiRoutes({ table, env, auth: gov.auth.check, gov }), { prefix: '/v1' });
@@ -93,6 +99,8 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   await app.register(responsesRoutes({ table, env, auth: gov.auth.check, gov }), { prefix: '/v1' });
   if (deps.store) await app.register(adminRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
   if (deps.store) registerCallsApi(app, { store: deps.store, masterKey: deps.masterKey });
+  if (deps.store) await app.register(auditRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
+  if (deps.store) await app.register(exportRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
   registerRoutingMetrics(deps.registry, () => table.deployments());
   await app.register(deploymentsRoute({ snapshot: () => table.deployments(), auth, metrics }));
   await app.register(healthRoutes({ registry: deps.registry, metrics, auth, readiness: deps.readiness }));

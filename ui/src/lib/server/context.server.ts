@@ -4,12 +4,15 @@
 import type { Store } from '@gatelog/core/store/client';
 import { loadConfig } from '@gatelog/core/config';
 import { openStore } from '@gatelog/core/store/client';
+import { createHostCheck, type HostCheck } from '@gatelog/core/allowed-hosts';
 
 export interface UiContext {
   store: Store;
   masterKey: string | undefined;
   /** The admin API's base URL when the UI runs apart from the proxy; undefined = this process. */
   adminUrl?: string | undefined;
+  /** Host headers answered (server.allowed_hosts); the embedded launcher checks them before the UI. */
+  hostCheck?: HostCheck | null | undefined;
 }
 
 const KEY = Symbol.for('gatelog.ui');
@@ -25,7 +28,8 @@ async function openStandalone(env: Record<string, string | undefined>): Promise<
   const store = await openStore(config.storage, env['GATELOG_DATA_DIR'] ?? './data');
   const key = env['GATELOG_MASTER_KEY'];
   const adminUrl = env['GATELOG_ADMIN_URL'];
-  return { store, masterKey: key ? key : undefined, adminUrl: adminUrl ? adminUrl : undefined };
+  const masterKey = key ? key : undefined;
+  return { store, masterKey, adminUrl: adminUrl ? adminUrl : undefined, hostCheck: createHostCheck(config.server.allowed_hosts, masterKey === undefined) };
 }
 
 let standalone: Promise<UiContext> | undefined;
