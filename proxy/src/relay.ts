@@ -9,7 +9,9 @@ import { RouterConfig, type LlmCallEvent } from '@gatelog/core';
 import { ProxyError, classifyUpstreamError } from './errors.ts';
 import { toEvent, type CallRecord, type EventEnv } from './capture/call-record.ts';
 import { StreamCapture, captureKind, summarizeJsonBody } from './capture/response-capture.ts';
-import { estimateTokens, estimateTokensNow, tokensFromUsage, type Tokens } from './capture/usage.ts';
+import { estimateTokens, tokensFromUsage, type Tokens } from './capture/usage.ts';
+import { tokenizerWarm, warmTokenizer } from './capture/token-estimate.ts';
+import { isSseEventTooLarge } from './capture/sse.ts';
 import type { Provider, UpstreamResponse } from './providers/types.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import { dispatch, type Dispatched } from './routing/dispatch.ts';
@@ -92,6 +94,29 @@ function publishSafely(env: RelayEnv, rec: CallRecord, st: RequestState, route: 
 }
 
 /**
+ * Publish once the tokens are known: at once when the upstream reported usage (`output` null),
+ * else after the bounded estimate (input + `output`, the text produced), so the budget settles
+ * to that cost. The request is marked published at once: nothing may record it a second time.
+ */
+function publishEstimated(
+  env: RelayEnv, rec: CallRecord, st: RequestState, route: string, json: Record<string, unknown>, output: string | null, count: boolean, after?: () => void,
+): void {
+  const tEnd = performance.now();
+  const publish = (): void => {
+    publishSafely(env, rec, st, route, count, tEnd);
+    after?.();
+  };
+  if (output === null) return publish();
+  st.event = 'published';
+  void estimateTokens(json, output).then(
+    (t) => {
+      rec.tokens = t;
+    },
+    () => undefined,
+  ).then(publish);
+}
+
+/**
  * Forward one call. Resolves when the response is wired up (or answered); rejects with a
  * ProxyError only before anything was sent, so fastify's error handler answers it.
  */
@@ -110,6 +135,7 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
 
 async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput): Promise<void> {
   const { rec, provider, route } = input;
+  warmTokenizer();
   const res: ServerResponse = reply.raw;
   const st = stateOf(reply.request);
   /** Aborted when the client leaves: the attempt in flight, or the wait before the next one. */
@@ -135,6 +161,22 @@ async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput):
     return chunks ? Buffer.concat(chunks).toString('utf8') : '';
   };
 
+  /**
+   * The record of a response cut short (client gone, upstream broken): what arrived so far.
+   * Returns the text produced when the upstream reported no usage (to bill it by estimate), or
+   * null. Never throws: a capture that fails leaves the body empty and bills the input only.
+   */
+  const soFar = (): string | null => {
+    try {
+      rec.responseBody = responseText();
+      if (capture) applyStreamSummary(rec, capture);
+      if (applyReported(rec, reported) || capture?.assembler.usage) return null;
+      return capture ? capture.assembler.outputText() : rec.responseBody;
+    } catch {
+      return '';
+    }
+  };
+
   const onClientClose = (): void => {
     if (done || res.writableEnded) return;
     done = true;
@@ -147,10 +189,10 @@ async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput):
     rec.errorType = 'client_aborted';
     rec.errorClass = 'client_aborted';
     if (!res.headersSent) rec.status = 499;
-    rec.responseBody = responseText();
-    if (capture) applyStreamSummary(rec, capture);
-    applyReported(rec, reported);
-    publishSafely(env, rec, st, route, true);
+    // Billed for what the upstream produced until then (an answer read in full and then
+    // abandoned before its usage chunk must not be free): only once the upstream answered.
+    const output = up ? soFar() : null;
+    publishEstimated(env, rec, st, route, input.json, output, true);
   };
   res.on('close', onClientClose);
 
@@ -246,6 +288,20 @@ async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput):
 
   const onData = (chunk: Buffer): void => {
     if (done) return;
+    try {
+      take(chunk);
+    } catch (err) {
+      captureFailed(err);
+    }
+  };
+
+  /** Capture must never take the process down: the call ends broken (error event) and is recorded. */
+  const captureFailed = (err: unknown): void => {
+    if (isSseEventTooLarge(err)) broke('upstream_event_too_large', err.message);
+    else broke('capture_failed', 'gatelog could not capture the upstream response');
+  };
+
+  const take = (chunk: Buffer): void => {
     dog!.lastChunk = performance.now();
     if (filtering) {
       const out = capture!.filter(chunk);
@@ -274,10 +330,7 @@ async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput):
     rec.errorType = errorClass;
     rec.errorClass = errorClass;
     rec.errorMessage = message;
-    rec.responseBody = responseText();
-    if (capture) applyStreamSummary(rec, capture);
-    applyReported(rec, reported);
-    publishSafely(env, rec, st, route, !sse);
+    publishEstimated(env, rec, st, route, input.json, soFar(), !sse);
     // The client must see a broken response, not a clean end of a truncated one: a stream ends
     // with an error event in its API's shape; a plain body can only be cut.
     if (sse) res.end((input.streamError ?? openAiStreamError)(errorClass, message));
@@ -285,6 +338,7 @@ async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput):
   }
 
   const onBodyError = (err: unknown): void => {
+    if (isSseEventTooLarge(err)) return captureFailed(err);
     const f = classifyUpstreamError(err);
     broke(f.errorClass, `${f.message} mid-response`);
   };
@@ -295,9 +349,14 @@ async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput):
     dog?.stop();
     endAttempt();
     rec.tUpstreamEnd = performance.now();
-    if (capture) {
-      const tail = capture.end();
-      if (filtering) for (const b of tail) write(b);
+    try {
+      if (capture) {
+        const tail = capture.end();
+        if (filtering) for (const b of tail) write(b);
+      }
+    } catch (err) {
+      captureFailed(err);
+      return;
     }
     done = true;
     complete(env, rec, st, route, res, capture, chunks, input.json, reported);
@@ -322,9 +381,11 @@ function endsEvent(buf: Buffer): boolean {
   return buf[n - 2] === 0x0a || (n >= 4 && buf[n - 2] === 0x0d && buf[n - 3] === 0x0a);
 }
 
-function applyReported(rec: CallRecord, reported: (() => Tokens | null) | undefined): void {
+/** Tokens the adapter read from the upstream, if any, into the record; whether there were some. */
+function applyReported(rec: CallRecord, reported: (() => Tokens | null) | undefined): boolean {
   const t = reported?.();
   if (t) rec.tokens = t;
+  return t !== null && t !== undefined;
 }
 
 function applyStreamSummary(rec: CallRecord, capture: StreamCapture): void {
@@ -346,6 +407,31 @@ function complete(
   json: Record<string, unknown>,
   reported?: () => Tokens | null,
 ): void {
+  let estimateFrom: string | null;
+  try {
+    estimateFrom = summarize(rec, capture, chunks, reported);
+  } catch {
+    // Whatever capture choked on, the client already has the answer: record it flagged.
+    rec.outcome = 'partial';
+    rec.errorType = rec.errorClass = 'capture_failed';
+    rec.errorMessage = 'gatelog could not capture the upstream response';
+    estimateFrom = '';
+  }
+  if (estimateFrom !== null && !tokenizerWarm()) {
+    // First estimate of the process: the tokenizer worker is still loading. Don't hold the
+    // client for it; the record follows the end by that one-off load.
+    res.end();
+    publishEstimated(env, rec, st, route, json, estimateFrom, false);
+    return;
+  }
+  // Recorded before the response ends: once the client has its answer, the event is already in
+  // the log and survives a SIGKILL that follows (appending costs tens of µs; a client can act
+  // on its answer, even kill us, faster than the rest of this turn would take).
+  publishEstimated(env, rec, st, route, json, estimateFrom, false, () => res.end());
+}
+
+/** Fill the record from a complete response; returns the output text to estimate tokens from when no usage was reported, else null. */
+function summarize(rec: CallRecord, capture: StreamCapture | null, chunks: Buffer[] | null, reported?: () => Tokens | null): string | null {
   let estimateFrom: string | null = null;
   if (capture) {
     const a = capture.assembler;
@@ -375,29 +461,5 @@ function complete(
       if (!s.tokens && rec.status < 300) estimateFrom = s.outputText;
     }
   }
-  const t = reported?.();
-  if (t) {
-    rec.tokens = t;
-    estimateFrom = null;
-  }
-  if (estimateFrom !== null) {
-    const now = estimateTokensNow(json, estimateFrom);
-    if (now) rec.tokens = now;
-    else {
-      // First estimate of the process: the tokenizer is still loading. Don't hold the client
-      // for it; the record follows the end by that one-off load.
-      const tEnd = performance.now();
-      res.end();
-      void estimateTokens(json, estimateFrom).then((t) => {
-        rec.tokens = t;
-        publishSafely(env, rec, st, route, false, tEnd);
-      });
-      return;
-    }
-  }
-  // Recorded before the response ends: once the client has its answer, the event is already in
-  // the log and survives a SIGKILL that follows (appending costs tens of µs; a client can act
-  // on its answer, even kill us, faster than the rest of this turn would take).
-  publishSafely(env, rec, st, route);
-  res.end();
+  return applyReported(rec, reported) ? null : estimateFrom;
 }

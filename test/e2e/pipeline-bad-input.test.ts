@@ -129,6 +129,11 @@ beforeAll(async () => {
     expected.push({ name: `Anthropic: ${name}`, answered: a, fields: { endpoint: '/v1/messages', requested_model: model, request_body: stored } });
   }
 
+  // count_tokens is a model call like /v1/messages: its errors are recorded too.
+  const counted = await send('/v1/messages/count_tokens', '{"model":"fast",', anthropic);
+  expect(counted.status, counted.text).toBe(400);
+  expected.push({ name: 'Anthropic: bad token count', answered: counted, fields: { endpoint: '/v1/messages/count_tokens', requested_model: '', request_body: '{"model":"fast",' } });
+
   // Never recorded: authentication failures (bad body or not), non-model routes.
   const bad = '{"model":"fast",';
   const ok = '{"model":"fast","messages":[{"role":"user","content":"hi"}]}';
@@ -141,7 +146,6 @@ beforeAll(async () => {
     ['no key, wrong content type', '/v1/messages', 'x', { 'content-type': 'text/plain' }, 401],
     ['unknown URL', '/v1/nope', ok, openai, 404],
     ['listing models', '/v1/models', '', openai, 200, 'GET'],
-    ['bad token count', '/v1/messages/count_tokens', bad, anthropic, 400],
   ];
   for (const [name, path, body, headers, status, method] of notRecorded) {
     const a = await send(path, body, headers, method);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SseSplitter, type SseEvent } from './sse.ts';
+import { MAX_SSE_EVENT_BYTES, SseEventTooLargeError, SseSplitter, isSseEventTooLarge, type SseEvent } from './sse.ts';
 
 function run(pieces: Buffer[]): SseEvent[] {
   const s = new SseSplitter();
@@ -50,5 +50,39 @@ describe('SseSplitter', () => {
     expect(s.hasPending).toBe(false);
     s.push(Buffer.from('data: 2\n'), () => undefined);
     expect(s.hasPending).toBe(true);
+  });
+});
+
+describe('SseSplitter bounds', () => {
+  it('joins an event that spans many chunks once: linear time (8 MB in 1 KB pieces)', () => {
+    const s = new SseSplitter(Infinity);
+    const piece = Buffer.alloc(1024, 0x61);
+    const out: SseEvent[] = [];
+    const t0 = performance.now();
+    s.push(Buffer.from('data: '), (e) => out.push(e));
+    for (let i = 0; i < 8 * 1024; i++) s.push(piece, (e) => out.push(e));
+    s.push(Buffer.from('\n\n'), (e) => out.push(e));
+    // Re-joining the pending bytes on every push copies ~32 GB here and takes minutes.
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(out).toHaveLength(1);
+    expect(out[0]!.data!.length).toBe(8 * 1024 * 1024);
+    expect(out[0]!.raw.length).toBe(8 * 1024 * 1024 + 8);
+  });
+
+  it('refuses an event larger than its bound, whether cut in pieces or in one chunk', () => {
+    const small = new SseSplitter(100);
+    small.push(Buffer.from('data: ok\n\n'), () => undefined);
+    expect(() => small.push(Buffer.alloc(101, 0x61), () => undefined)).toThrow(SseEventTooLargeError);
+    const lines = new SseSplitter(100);
+    const e = (() => {
+      try {
+        for (let i = 0; i < 20; i++) lines.push(Buffer.from('data: 0123456789\n'), () => undefined);
+      } catch (err) {
+        return err;
+      }
+      return null;
+    })();
+    expect(isSseEventTooLarge(e)).toBe(true);
+    expect(MAX_SSE_EVENT_BYTES).toBe(16 * 1024 * 1024);
   });
 });

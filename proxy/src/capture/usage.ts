@@ -1,8 +1,8 @@
 // Token counts for the event: the usage an upstream reported (OpenAI chat, Anthropic Messages
 // or OpenAI Responses shape) mapped to our columns, or — when the upstream reported none — an
-// estimate with gpt-tokenizer (loaded lazily: it is large and only needed for upstreams that
-// do not report usage).
+// estimate (gpt-tokenizer in a worker thread, bounded; see token-estimate.ts).
 import type { OpenAiUsage } from './assemble.ts';
+import { countTokens } from './token-estimate.ts';
 
 export interface Tokens {
   input_tokens: number;
@@ -78,19 +78,6 @@ export const NO_TOKENS: Readonly<Tokens> = Object.freeze({
   tokens_estimated: false,
 });
 
-type CountTokens = (text: string) => number;
-// Loading the o200k tables takes ~1 s of CPU, so it happens on first need only, once per process.
-let loading: Promise<CountTokens> | null = null;
-let loaded: CountTokens | null = null;
-function loadCounter(): Promise<CountTokens> {
-  loading ??= import('gpt-tokenizer')
-    .then((m): CountTokens => (text: string) => m.countTokens(text))
-    // Should the tokenizer ever fail to load, a rough 4-bytes-a-token count beats no count.
-    .catch((): CountTokens => (text: string) => Math.ceil(Buffer.byteLength(text) / 4))
-    .then((fn) => (loaded = fn));
-  return loading;
-}
-
 /** Text of the prompt for estimating: message contents (string or text parts), or `prompt`/`input`. */
 export function promptText(body: Record<string, unknown>): string {
   const parts: string[] = [];
@@ -109,32 +96,15 @@ export function promptText(body: Record<string, unknown>): string {
   return parts.join('\n');
 }
 
-/** Estimate tokens for a call whose upstream reported no usage. ~3 tokens of framing per chat message, as OpenAI counts. */
+/** Estimate tokens for a call whose upstream reported no usage (bounded: see token-estimate.ts). ~3 tokens of framing per chat message, as OpenAI counts. */
 export async function estimateTokens(body: Record<string, unknown>, output: string): Promise<Tokens> {
-  return estimateWith(await loadCounter(), body, output);
-}
-
-/** Prompt tokens of a request body by gpt-tokenizer (for count_tokens on upstreams that have no such endpoint). */
-export async function estimatePromptTokens(body: Record<string, unknown>): Promise<number> {
-  return estimateWith(await loadCounter(), body, '').input_tokens;
-}
-
-/** The estimate now if the tokenizer is already loaded, else null (and loading starts). */
-export function estimateTokensNow(body: Record<string, unknown>, output: string): Tokens | null {
-  if (loaded) return estimateWith(loaded, body, output);
-  void loadCounter();
-  return null;
-}
-
-function estimateWith(count: CountTokens, body: Record<string, unknown>, output: string): Tokens {
+  const [input = 0, out = 0] = await countTokens([promptText(body), output]);
   const messages = body['messages'];
   const framing = Array.isArray(messages) ? messages.length * 3 + 3 : 0;
-  return {
-    input_tokens: count(promptText(body)) + framing,
-    output_tokens: output ? count(output) : 0,
-    cached_tokens: 0,
-    cache_creation_tokens: 0,
-    reasoning_tokens: 0,
-    tokens_estimated: true,
-  };
+  return { input_tokens: input + framing, output_tokens: out, cached_tokens: 0, cache_creation_tokens: 0, reasoning_tokens: 0, tokens_estimated: true };
+}
+
+/** Prompt tokens of a request body (for count_tokens on upstreams that have no such endpoint). */
+export async function estimatePromptTokens(body: Record<string, unknown>): Promise<number> {
+  return (await estimateTokens(body, '')).input_tokens;
 }

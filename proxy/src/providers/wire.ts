@@ -32,12 +32,26 @@ export const isEventStream = (ct: unknown): boolean => typeof ct === 'string' &&
  */
 export function translatedStream(src: Readable, push: (chunk: Buffer) => Buffer, end: () => Buffer): Readable {
   const t = new Transform({
+    // A translator that throws (an upstream event past its size bound) fails this stream, never
+    // the process: the error reaches the consumer like an upstream failure.
     transform(chunk: Buffer, _enc, cb) {
-      const out = push(chunk);
+      let out: Buffer;
+      try {
+        out = push(chunk);
+      } catch (err) {
+        cb(err as Error);
+        return;
+      }
       cb(null, out.length > 0 ? out : undefined);
     },
     flush(cb) {
-      const out = end();
+      let out: Buffer;
+      try {
+        out = end();
+      } catch (err) {
+        cb(err as Error);
+        return;
+      }
       cb(null, out.length > 0 ? out : undefined);
     },
   });

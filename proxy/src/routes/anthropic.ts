@@ -8,12 +8,12 @@ import { ProxyError, badRequest } from '../errors.ts';
 import { relay, type RelayEnv } from '../relay.ts';
 import { installApiSurface, type ErrorShape } from './surface.ts';
 import type { ShownError } from './error-record.ts';
-import { newCallRecord, parseJsonBody, requireModel, upstreamBodyFor } from './body.ts';
+import { forwardBody, newCallRecord, parseJsonBody, requireModel, upstreamBodyFor } from './body.ts';
 import type { AuthCheck } from '../auth.ts';
 import type { Deployment, ModelTable } from '../routing/resolve.ts';
 import type { AttemptPlan } from '../routing/plan.ts';
 import type { Provider, UpstreamApi } from '../providers/types.ts';
-import { admit } from '../governance/admit.ts';
+import { admit, gateModel } from '../governance/admit.ts';
 import { anthropicStreamError } from '../routing/stream-error.ts';
 import type { Governance } from '../governance/runtime.ts';
 
@@ -93,22 +93,27 @@ export function anthropicRoutes(deps: AnthropicRouteDeps) {
       const requested = requireModel(json);
       const counting = api === 'anthropic.count_tokens';
       validateMessages(json, counting);
+      // The allow-list first: nothing is kept for a model name the key may not use.
+      if (gov) gateModel(gov, env, req, reply, requested, () => newCallRecord(req, { endpoint: `/v1${path}`, api, requested, dep: null, stream: !counting && json['stream'] === true, text }));
       const { dep, plan } = route(requested, req);
       const stream = !counting && json['stream'] === true;
       const upstreamBody = upstreamBodyFor(raw, json, requested, dep);
       const rec = newCallRecord(req, { endpoint: `/v1${path}`, api, requested, dep, stream, text });
-      if (gov && !counting && !(await admit(gov, env, req, reply, rec, json, { includeUsage: false }))) return;
+      // Counting is a model-facing call like any other: allow-list, rate limits and budget
+      // apply, and it is recorded once. It produces no output, so none is reserved for it.
+      const admitted = counting ? { ...json, max_tokens: 0 } : json;
+      if (gov && !(await admit(gov, env, req, reply, rec, admitted, { includeUsage: false }))) return;
       const headers = forwardedHeaders(req);
+      const fwd = forwardBody(env, rec, upstreamBody, json);
       await relay(env, reply, {
-        rec, provider: dep.provider, route: `/v1${path}`, upstreamBody, json, dropUsageChunk: false, streamError: anthropicStreamError, ...(plan ? { plan } : {}), ...(headers ? { headers } : {}),
+        rec, provider: dep.provider, route: `/v1${path}`, upstreamBody: fwd.body, json: fwd.json, dropUsageChunk: false, streamError: anthropicStreamError, ...(plan ? { plan } : {}), ...(headers ? { headers } : {}),
       });
     };
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
     installApiSurface(app, { env, auth, callerOf: gov?.auth.callerOf, errors: ANTHROPIC_ERRORS });
     app.post('/messages', { config: { modelApi: 'anthropic.messages' } }, handler('/messages', 'anthropic.messages'));
-    // Counting tokens is not a model call: its errors are answered, not recorded.
-    app.post('/messages/count_tokens', handler('/messages/count_tokens', 'anthropic.count_tokens'));
+    app.post('/messages/count_tokens', { config: { modelApi: 'anthropic.count_tokens' } }, handler('/messages/count_tokens', 'anthropic.count_tokens'));
     done();
   };
 }

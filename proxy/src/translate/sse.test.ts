@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SseParser, sseFrame, type SseEvent } from './sse.ts';
+import { MAX_SSE_EVENT_BYTES, SseEventTooLargeError } from '../capture/sse.ts';
 
 function parseChunks(chunks: (string | Buffer)[]): SseEvent[] {
   const p = new SseParser();
@@ -33,5 +34,23 @@ describe('SseParser', () => {
   it('frames events', () => {
     expect(sseFrame('{"a":1}')).toBe('data: {"a":1}\n\n');
     expect(sseFrame('{}', 'ping')).toBe('event: ping\ndata: {}\n\n');
+  });
+});
+
+describe('SseParser bounds', () => {
+  it('is linear in a line that spans many pushes, and refuses an event past MAX_SSE_EVENT_BYTES', () => {
+    const p = new SseParser();
+    const piece = new Uint8Array(64 * 1024).fill(0x61);
+    const t0 = performance.now();
+    p.push(new TextEncoder().encode('data: '));
+    for (let i = 0; i < 128; i++) p.push(piece); // 8 MiB, one line
+    const [ev] = p.push(new TextEncoder().encode('\n\n'));
+    expect(ev!.data.length).toBe(8 * 1024 * 1024);
+    expect(performance.now() - t0).toBeLessThan(3000);
+    const q = new SseParser();
+    q.push(new TextEncoder().encode('data: '));
+    expect(() => {
+      for (let i = 0; i <= MAX_SSE_EVENT_BYTES / piece.length; i++) q.push(piece);
+    }).toThrow(SseEventTooLargeError);
   });
 });

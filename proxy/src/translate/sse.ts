@@ -2,7 +2,9 @@
 // Follows https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation:
 // CRLF, CR or LF line ends (a CR at a chunk's end may be the first half of CRLF), multi-line
 // data joined by "\n", comment lines (":") ignored. UTF-8 sequences split across chunks are
-// kept whole by TextDecoder's streaming mode.
+// kept whole by TextDecoder's streaming mode. Linear however the bytes are cut (a line that
+// spans pushes is joined once, when it ends) and bounded by MAX_SSE_EVENT_BYTES.
+import { MAX_SSE_EVENT_BYTES, SseEventTooLargeError } from '../capture/sse.ts';
 
 export interface SseEvent {
   event: string | undefined;
@@ -12,19 +14,35 @@ export interface SseEvent {
 export class SseParser {
   #decoder = new TextDecoder('utf-8');
   #buf = '';
+  /** Text of an unterminated line received after `#buf`, joined once a line end arrives. */
+  #parts: string[] = [];
+  #partsLength = 0;
+  /** UTF-16 units of the current event's data lines. */
+  #dataLength = 0;
   #event: string | undefined = undefined;
   #data: string[] = [];
   #hasData = false;
 
-  /** Feeds bytes; returns the events completed by them. */
+  /** Feeds bytes; returns the events completed by them. Throws SseEventTooLargeError past the bound. */
   push(chunk: Uint8Array): SseEvent[] {
-    this.#buf += this.#decoder.decode(chunk, { stream: true });
+    const text = this.#decoder.decode(chunk, { stream: true });
+    this.#partsLength += text.length;
+    if (this.#dataLength + this.#buf.length + this.#partsLength > MAX_SSE_EVENT_BYTES) throw new SseEventTooLargeError(MAX_SSE_EVENT_BYTES);
+    if (!text.includes('\n') && !text.includes('\r')) {
+      this.#parts.push(text);
+      return [];
+    }
+    this.#buf = this.#parts.length > 0 ? this.#buf + this.#parts.join('') + text : this.#buf + text;
+    this.#parts = [];
+    this.#partsLength = 0;
     return this.#drain(false);
   }
 
   /** End of input: flushes the decoder and dispatches a final event missing its blank line. */
   end(): SseEvent[] {
-    this.#buf += this.#decoder.decode();
+    this.#buf += this.#parts.join('') + this.#decoder.decode();
+    this.#parts = [];
+    this.#partsLength = 0;
     const out = this.#drain(true);
     if (this.#buf.length > 0) this.#line(this.#buf, out);
     this.#buf = '';
@@ -61,6 +79,7 @@ export class SseParser {
     if (field === 'event') this.#event = value;
     else if (field === 'data') {
       this.#data.push(value);
+      this.#dataLength += value.length + 1;
       this.#hasData = true;
     }
   }
@@ -70,6 +89,7 @@ export class SseParser {
     this.#event = undefined;
     this.#data = [];
     this.#hasData = false;
+    this.#dataLength = 0;
   }
 }
 
