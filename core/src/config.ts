@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { RedactionConfig } from './redact/policy.ts';
 import { isHostPattern } from './allowed-hosts.ts';
 
 /**
@@ -240,6 +241,8 @@ export const GatelogConfig = z.object({
   cache: CacheConfig.prefault({}),
   state: StateConfig.prefault({}),
   keys: KeysConfig.prefault({}),
+  /** What is redacted before anything is written, per alias and key (core/src/redact). */
+  redaction: RedactionConfig.prefault({}),
 }).strict().superRefine((cfg, ctx) => {
   const seen = new Set<string>();
   const aliases = new Set(cfg.models.map((m) => m.name));

@@ -75,6 +75,8 @@ export const LlmCallEvent = z.object({
   request_bytes: z.number().int().nonnegative(),
   response_bytes: z.number().int().nonnegative(),
   truncated: z.boolean(),
+  /** What redaction replaced, occurrences by placeholder type (`EMAIL`: 2); absent = nothing (migration 0011). */
+  redactions: z.record(z.string(), z.number().int().nonnegative()).optional(),
 });
 export type LlmCallEvent = z.infer<typeof LlmCallEvent>;
 

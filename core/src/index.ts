@@ -14,6 +14,7 @@ export * from './store/keys.ts';
 export * from './waker.ts';
 export * from './thread-priority.ts';
 export * from './redact/index.ts';
+export * from './redact/index.ts';
 export * from './store/audit.ts';
 export * from './store/audit-queries.ts';
 export * from './store/audit-verify.ts';

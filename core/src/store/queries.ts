@@ -64,6 +64,8 @@ export const CallDetail = z.object({
   request_bytes: Num,
   response_bytes: Num,
   truncated: z.boolean(),
+  /** Placeholders redaction put in the bodies, by type (migration 0011). */
+  redactions: z.record(z.string(), Num).default({}),
   gatelog_version: z.string(),
 });
 export type CallDetail = z.infer<typeof CallDetail>;

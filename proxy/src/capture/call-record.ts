@@ -1,6 +1,6 @@
 // Per-call state gathered while a call is relayed, and the one function that turns it into
 // the core LlmCallEvent. Timings are performance.now() milliseconds relative to arrival.
-import { EVENT_SCHEMA_VERSION, GATELOG_VERSION, capBody, type Attempt, type LlmCallEvent, type Outcome } from '@gatelog/core';
+import { EVENT_SCHEMA_VERSION, GATELOG_VERSION, capBody, type Attempt, type CallRedaction, type LlmCallEvent, type Outcome, type Privacy, type StoredTexts, type Treatment } from '@gatelog/core';
 import type { RequestMeta } from './request-meta.ts';
 import type { Tokens } from './usage.ts';
 import type { CostFn } from './cost.ts';
@@ -53,18 +53,40 @@ export interface CallRecord {
    * governance settles budget/limit reservations and fills the cache here.
    */
   onEvent?: ((e: LlmCallEvent | null) => void) | undefined;
+  /** Redaction: what the `x-gatelog-redact` header asked for, and the call's placeholders (shared by forward and stored texts). */
+  redactRequested?: Treatment | null | undefined;
+  redaction?: CallRedaction | undefined;
 }
 
 export interface EventEnv {
   bodyCap: number;
   cost: CostFn;
+  /** Redaction before anything is written (absent: bodies stored as sent). */
+  privacy?: Privacy | undefined;
+}
+
+/** How this call's bodies are treated: by alias, key and the request's header. */
+export function treatmentFor(r: CallRecord, privacy: Privacy): Treatment {
+  return privacy.treatment({ alias: r.requestedModel, keyId: r.caller?.keyId ?? '', keyName: r.caller?.keyName ?? '', requested: r.redactRequested ?? null });
+}
+
+/** The texts this call's event may carry, after redaction. */
+function storedTexts(r: CallRecord, env: EventEnv): StoredTexts {
+  const texts = { request: r.requestBody, response: r.responseBody, error: r.errorMessage };
+  if (!env.privacy) return { ...texts, counts: {} };
+  r.redaction ??= env.privacy.call();
+  return env.privacy.stored(treatmentFor(r, env.privacy), r.redaction, texts, env.bodyCap);
 }
 
 const MAX_ERROR_MESSAGE = 2048;
 
 export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEvent {
-  const req = capBody(r.requestBody, env.bodyCap);
-  const res = capBody(r.responseBody, env.bodyCap);
+  const s = storedTexts(r, env);
+  const req = capBody(s.request, env.bodyCap);
+  const res = capBody(s.response, env.bodyCap);
+  // Sizes and the truncated flag describe the call's bodies, whatever redaction stored of them.
+  const reqBytes = s.request === r.requestBody ? req.bytes : Buffer.byteLength(r.requestBody);
+  const resBytes = s.response === r.responseBody ? res.bytes : Buffer.byteLength(r.responseBody);
   const upstreamEnd = r.tUpstreamEnd || tEnd;
   const overhead = Math.max(0, r.tDispatch - r.t0) + Math.max(0, tEnd - upstreamEnd);
   const model = r.deploymentModel;
@@ -94,7 +116,7 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     status: r.status,
     outcome: r.outcome,
     error_type: r.errorType,
-    error_message: r.errorMessage.length > MAX_ERROR_MESSAGE ? r.errorMessage.slice(0, MAX_ERROR_MESSAGE) : r.errorMessage,
+    error_message: s.error.length > MAX_ERROR_MESSAGE ? s.error.slice(0, MAX_ERROR_MESSAGE) : s.error,
     finish_reason: r.finishReason,
     input_tokens: r.tokens.input_tokens,
     output_tokens: r.tokens.output_tokens,
@@ -118,9 +140,10 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     }),
     request_body: req.text,
     response_body: res.text,
-    request_bytes: req.bytes,
-    response_bytes: res.bytes,
-    truncated: req.truncated || res.truncated,
+    request_bytes: reqBytes,
+    response_bytes: resBytes,
+    truncated: req.truncated || res.truncated || (s.request !== '' && reqBytes > env.bodyCap) || (s.response !== '' && resBytes > env.bodyCap),
+    ...(Object.keys(s.counts).length > 0 ? { redactions: { ...s.counts } } : {}),
   };
 }
 

@@ -1,11 +1,12 @@
 // Request-body helpers shared by the surfaces: one parse of the raw bytes, and the per-call
 // record every call starts from (relayed, refused by governance, or answered with an error).
 import type { FastifyRequest } from 'fastify';
+import { parseRedactHeader, REDACT_HEADER, treatmentOf, stricter, type Treatment } from '@gatelog/core';
 import { badRequest } from '../errors.ts';
 import { readRequestMeta } from '../capture/request-meta.ts';
 import { NO_TOKENS } from '../capture/usage.ts';
 import { stateOf } from '../request-state.ts';
-import type { CallRecord } from '../capture/call-record.ts';
+import { treatmentFor, type CallRecord, type EventEnv } from '../capture/call-record.ts';
 import type { UpstreamApi } from '../providers/types.ts';
 import type { Deployment } from '../routing/resolve.ts';
 
@@ -33,6 +34,27 @@ export function upstreamBodyFor(raw: Buffer, json: Record<string, unknown>, requ
   if (dep.model === requested) return raw;
   json['model'] = dep.model;
   return JSON.stringify(json);
+}
+
+/** The header's treatment; a malformed one (answered 400 by the surface) is treated as strictly as possible. */
+function requestedTreatment(req: FastifyRequest): Treatment | null {
+  try {
+    return parseRedactHeader(req.headers[REDACT_HEADER]);
+  } catch {
+    return stricter(treatmentOf('forward'), treatmentOf('metadata_only'));
+  }
+}
+
+/**
+ * `forward` redaction: the provider gets the redacted body, with the placeholders the stored
+ * copy will carry. Only string contents change, so the JSON stays valid.
+ */
+export function forwardBody(env: EventEnv, rec: CallRecord, body: Buffer | string, json: Record<string, unknown>): { body: Buffer | string; json: Record<string, unknown> } {
+  if (!env.privacy || !treatmentFor(rec, env.privacy).forward) return { body, json };
+  rec.redaction ??= env.privacy.call();
+  const text = typeof body === 'string' ? body : body.toString('utf8');
+  const red = rec.redaction.redact(text);
+  return red === text ? { body, json } : { body: red, json: JSON.parse(red) as Record<string, unknown> };
 }
 
 /** `dep`: null for a call answered before any deployment was chosen (provider and model empty). */
@@ -63,5 +85,6 @@ export function newCallRecord(req: FastifyRequest, o: { endpoint: string; api: U
     tokens: NO_TOKENS,
     requestBody: o.text,
     responseBody: '',
+    redactRequested: requestedTreatment(req),
   };
 }

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ProxyError, badRequest } from '../errors.ts';
 import { relay, type RelayEnv } from '../relay.ts';
 import { installApiSurface } from './surface.ts';
-import { newCallRecord, parseJsonBody, requireModel } from './body.ts';
+import { forwardBody, newCallRecord, parseJsonBody, requireModel } from './body.ts';
 import type { AuthCheck } from '../auth.ts';
 import type { ModelTable } from '../routing/resolve.ts';
 import type { UpstreamApi } from '../providers/types.ts';
@@ -74,7 +74,8 @@ export function openAiRoutes(deps: OpenAiRouteDeps) {
       const rec = newCallRecord(req, { endpoint: `/v1${ep.path}`, api: ep.api, requested, dep, stream, text });
       // Governance may refuse (recorded, then thrown) or answer from the cache (false).
       if (gov && !(await admit(gov, env, req, reply, rec, json, { includeUsage: stream && !addUsage }))) return;
-      await relay(env, reply, { rec, provider: dep.provider, route: `/v1${ep.path}`, upstreamBody, json, dropUsageChunk: addUsage, plan });
+      const fwd = forwardBody(env, rec, upstreamBody, json);
+      await relay(env, reply, { rec, provider: dep.provider, route: `/v1${ep.path}`, upstreamBody: fwd.body, json: fwd.json, dropUsageChunk: addUsage, plan });
     };
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {

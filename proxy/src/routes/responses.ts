@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest } from '../errors.ts';
 import { relay, type RelayEnv } from '../relay.ts';
 import { installApiSurface } from './surface.ts';
-import { newCallRecord, parseJsonBody, requireModel, upstreamBodyFor } from './body.ts';
+import { forwardBody, newCallRecord, parseJsonBody, requireModel, upstreamBodyFor } from './body.ts';
 import type { AuthCheck } from '../auth.ts';
 import type { ModelTable } from '../routing/resolve.ts';
 import { admit } from '../governance/admit.ts';
@@ -37,7 +37,8 @@ export function responsesRoutes(deps: ResponsesRouteDeps) {
     const upstreamBody = upstreamBodyFor(raw, json, requested, dep);
     const rec = newCallRecord(req, { endpoint: `/v1${PATH}`, api: 'openai.responses', requested, dep, stream, text });
     if (gov && !(await admit(gov, env, req, reply, rec, json, { includeUsage: false }))) return;
-    await relay(env, reply, { rec, provider: dep.provider, route: `/v1${PATH}`, upstreamBody, json, dropUsageChunk: false, plan });
+    const fwd = forwardBody(env, rec, upstreamBody, json);
+    await relay(env, reply, { rec, provider: dep.provider, route: `/v1${PATH}`, upstreamBody: fwd.body, json: fwd.json, dropUsageChunk: false, plan });
   }
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {

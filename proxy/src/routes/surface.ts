@@ -2,7 +2,8 @@
 // handler, request stamping, and request metrics for responses fastify itself sends.
 import type { AuthCheck } from '../auth.ts';
 import type { FastifyInstance } from 'fastify';
-import { openAiErrorBody, toProxyError, type ProxyError } from '../errors.ts';
+import { badRequest, openAiErrorBody, toProxyError, type ProxyError } from '../errors.ts';
+import { parseRedactHeader, REDACT_HEADER, RedactHeaderError } from '@gatelog/core';
 import { stampRequest, stateOf } from '../request-state.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import type { RelayEnv } from '../relay.ts';
@@ -68,6 +69,15 @@ export function installApiSurface(app: FastifyInstance, o: ApiSurfaceOptions): v
       } else next();
     });
   }
+  // A malformed x-gatelog-redact is the client's error (400), answered before anything is sent.
+  app.addHook('preHandler', (req, _reply, next) => {
+    try {
+      parseRedactHeader(req.headers[REDACT_HEADER]);
+      next();
+    } catch (err) {
+      next(err instanceof RedactHeaderError ? badRequest(err.code, err.message) : (err as Error));
+    }
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, next) => next(null, body));
 }
