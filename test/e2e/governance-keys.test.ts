@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
-import { createSessionToken } from '../../ui/src/lib/server/session.server.ts';
 
 const run = promisify(execFile);
 const MASTER = 'master-key-governance-e2e';
@@ -294,8 +293,14 @@ describe('secret canary', () => {
     const eventLog = filesUnder(join(gl.dataDir, 'events')).map((f) => readFileSync(f, 'latin1')).join('\n');
     expect(eventLog).toContain('canary-limited');
 
-    const session = createSessionToken(MASTER);
-    const exp = await fetch(`${gl.url}/export?format=jsonl`, { headers: { cookie: `gatelog_session=${session}` } });
+    const signin = await fetch(`${gl.url}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: gl.url },
+      body: new URLSearchParams({ key: MASTER, next: '/requests' }).toString(),
+    });
+    const session = (signin.headers.getSetCookie()[0] ?? '').split(';')[0]!;
+    const exp = await fetch(`${gl.url}/export?format=jsonl`, { headers: { cookie: session } });
     expect(exp.status).toBe(200);
     const exported = await exp.text();
     expect(exported).toContain('canary-limited');

@@ -1,15 +1,35 @@
-// Every UI request passes here: with a master key configured, only a verified session gets
-// past /login; without one, the UI is open (the launcher only binds loopback in that case).
+// Every UI request passes here. With a master key configured, only a live server-side
+// session (see session.server.ts) gets past /login, and `locals.principal` says who it is
+// (person, role, team scope); without one, the UI is open (the launcher only binds loopback
+// then, and answers only loopback host names: server.allowed_hosts).
 import type { Handle } from '@sveltejs/kit/hooks';
+import { HOST_REFUSED_MESSAGE } from '@gatelog/core/allowed-hosts';
+import { MASTER_PRINCIPAL, OPEN_PRINCIPAL, isRole, type Principal } from '@gatelog/core/roles';
 import { uiContext } from '#lib/server/context.server.ts';
-import { SESSION_COOKIE, verifySessionToken } from '#lib/server/session.server.ts';
+import { SESSION_COOKIE, sessionsFor, type Session } from '#lib/server/session.server.ts';
 
 const PUBLIC_PATHS = new Set(['/login']);
 
+function principalOf(s: Session): Principal | undefined {
+  if (s.subject_kind === 'master') return MASTER_PRINCIPAL;
+  if (!isRole(s.role)) return undefined;
+  return { kind: 'user', id: s.subject, name: s.email, role: s.role, teams: s.teams };
+}
+
 export const handle: Handle = async ({ event, resolve }) => {
-  const { masterKey } = await uiContext();
+  const { store, masterKey, hostCheck } = await uiContext();
+  // Standalone UI: a page for a host we do not serve (DNS rebinding) is refused outright.
+  if (hostCheck && !hostCheck(event.request.headers.get('host') ?? undefined)) {
+    return new Response(`403 Forbidden: ${HOST_REFUSED_MESSAGE}\n`, { status: 403, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
+  }
   event.locals.authRequired = masterKey !== undefined;
-  event.locals.authed = masterKey === undefined || verifySessionToken(masterKey, event.cookies.get(SESSION_COOKIE));
+  let principal: Principal | undefined = OPEN_PRINCIPAL;
+  if (masterKey !== undefined) {
+    const session = await sessionsFor(store).check(event.cookies.get(SESSION_COOKIE), masterKey);
+    principal = session ? principalOf(session) : undefined;
+  }
+  event.locals.principal = principal;
+  event.locals.authed = principal !== undefined;
 
   if (!event.locals.authed && !PUBLIC_PATHS.has(event.url.pathname)) {
     const next = event.url.pathname + event.url.search;

@@ -1,7 +1,16 @@
-import { fail, redirect } from '@sveltejs/kit';
+// Sign-in. Every attempt is rate-limited per account and per IP (lockout doubling after a few
+// failures; 429 with Retry-After) and recorded in the admin audit log, success or not. A
+// success rotates the session: any session the browser held is revoked, a new id is issued.
+import { fail, redirect, type RequestEvent } from '@sveltejs/kit';
 import { uiContext } from '#lib/server/context.server.ts';
-import { checkMasterKey, createSessionToken, safeNext, SESSION_COOKIE, SESSION_TTL_MS } from '#lib/server/session.server.ts';
+import { auditUi, clientIp } from '#lib/server/audit.server.ts';
+import { checkMasterKey, safeNext, sessionsFor, SESSION_COOKIE, SESSION_TTL_MS, type SessionSubject } from '#lib/server/session.server.ts';
+import { ACCOUNT_POLICY, IP_POLICY, SignInLimiter } from '#lib/server/signin-limit.server.ts';
 import type { Actions, PageServerLoad } from './$types';
+
+const limiter = new SignInLimiter();
+/** A locked-out attempt is audited once a minute per account, not once per request of a flood. */
+const lockedAudited = new Map<string, number>();
 
 export const load: PageServerLoad = async ({ locals, url }) => {
   const next = safeNext(url.searchParams.get('next'));
@@ -9,21 +18,54 @@ export const load: PageServerLoad = async ({ locals, url }) => {
   return { next };
 };
 
+function locked(event: RequestEvent, waitMs: number, account: string) {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  event.setHeaders({ 'retry-after': String(seconds) });
+  return fail(429, { message: `Too many failed sign-ins. Try again in ${seconds} s.`, account });
+}
+
 export const actions: Actions = {
-  default: async ({ request, cookies, url }) => {
-    const { masterKey } = await uiContext();
-    const form = await request.formData();
+  default: async (event) => {
+    const { store, masterKey } = await uiContext();
+    const form = await event.request.formData();
     const next = safeNext(String(form.get('next') ?? ''));
     if (masterKey === undefined) redirect(303, next);
-    const candidate = form.get('key');
-    if (typeof candidate !== 'string' || !checkMasterKey(masterKey, candidate)) {
-      return fail(401, { message: 'That key is not the master key.' });
+    const key = form.get('key');
+    const account = 'master';
+    const ip = clientIp(event);
+    const limitKeys = [`account:${account}`, `ip:${ip}`];
+
+    const wait = limiter.retryAfterMs(limitKeys);
+    if (wait > 0) {
+      const last = lockedAudited.get(account) ?? 0;
+      if (Date.now() - last > 60_000) {
+        lockedAudited.set(account, Date.now());
+        await auditUi(store, event, { actor: account, action: 'signin.failure', targetType: 'account', target: account, details: { reason: 'locked', retry_after_s: Math.ceil(wait / 1000) } });
+      }
+      return locked(event, wait, '');
     }
-    cookies.set(SESSION_COOKIE, createSessionToken(masterKey), {
+
+    let who: SessionSubject | undefined;
+    if (typeof key === 'string' && checkMasterKey(masterKey, key)) {
+      who = { subject_kind: 'master', subject: 'master', email: '', role: 'owner', teams: [] };
+    }
+    if (!who) {
+      const lock = limiter.fail([[`account:${account}`, ACCOUNT_POLICY], [`ip:${ip}`, IP_POLICY]]);
+      await auditUi(store, event, { actor: account, action: 'signin.failure', targetType: 'account', target: account, details: { reason: 'bad_credentials', locked_for_s: Math.ceil(lock / 1000) } });
+      return fail(401, { message: 'That key is not the master key.', account: '' });
+    }
+
+    limiter.succeed(limitKeys);
+    const sessions = sessionsFor(store);
+    // Rotation: whatever session this browser had ends here.
+    await sessions.revoke(event.cookies.get(SESSION_COOKIE), 'rotated');
+    const id = await sessions.open(who, { ip, userAgent: event.request.headers.get('user-agent') ?? '', masterKey });
+    await auditUi(store, event, { actor: who.subject_kind === 'master' ? 'master' : who.email, role: who.role, action: 'signin.success', targetType: 'account', target: who.subject, details: { role: who.role, method: who.subject_kind === 'master' ? 'master_key' : 'password' } });
+    event.cookies.set(SESSION_COOKIE, id, {
       path: '/',
       httpOnly: true,
       sameSite: 'strict',
-      secure: url.protocol === 'https:',
+      secure: event.url.protocol === 'https:',
       maxAge: Math.floor(SESSION_TTL_MS / 1000),
     });
     redirect(303, next);
