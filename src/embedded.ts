@@ -9,7 +9,7 @@ import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError, LocalLogWriter, encodeEvent, lowerBackgroundThreads, migrate, openStore, type GatelogConfig, type LlmCallEvent, type Logger } from '@gatelog/core';
 import { buildProxy } from '@gatelog/proxy';
 import { hostCheckFor, hostRefusal } from '@gatelog/proxy/host-guard';
-import { startLocalIngest } from '@gatelog/ingest';
+import { createIngest } from '@gatelog/ingest';
 
 type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
 
@@ -127,17 +127,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     }
   };
 
-  const ingest = startLocalIngest({
-    logDir,
-    offsetPath: join(dataDir, 'ingest.offset'),
-    deadLetterPath: join(dataDir, 'dead-letter.jsonl'),
-    store,
-    logger,
-    registry,
-    batchRows: config.ingest.batch_rows,
-    batchMs: config.ingest.batch_ms,
-    notify: (listener) => writer.onAppend(listener),
-  });
+  const ingest = await createIngest({ config, store, logger, registry, source: { kind: 'local', dataDir, notify: (listener) => writer.onAppend(listener) } });
 
   // The proxy's paths are checked by its own hook (buildProxy); the UI's here.
   const hostCheck = hostCheckFor(config, opts.masterKey);

@@ -1,4 +1,5 @@
-// @gatelog/ingest: bus consumers → batched ClickHouse inserts.
+// @gatelog/ingest: bus consumers → batched ClickHouse inserts, through one pipeline.
+export { createIngest, type Ingest, type IngestDeps, type IngestSource } from './ingest.ts';
 export { startLocalIngest, type LocalIngest, type LocalIngestDeps } from './local-consumer.ts';
 export { classifyInsertError, insertIsolating, joinRows, type BatchResult, type InsertErrorInfo } from './insert-batch.ts';
 export { writeDeadLetters, type DeadLetter } from './dead-letter.ts';

@@ -23,6 +23,11 @@ export interface InsertQueueOptions<P extends QueuedPart> {
   onRetry?(err: unknown, info: { attempt: number; delayMs: number; rows: number }): void;
   /** A group given up after abandon(): left uncommitted. */
   onAbandon?(err: unknown, info: { rows: number }): void;
+  /**
+   * Called right before a write takes its parts, so a source that reads lazily (the local
+   * event log) can add what arrived since its last read and the write leaves full.
+   */
+  refill?(): void;
   maxRows: number;
   maxBytes: number;
   lingerMs: number;
@@ -128,6 +133,7 @@ export function createInsertQueue<P extends QueuedPart>(o: InsertQueueOptions<P>
         clearTimeout(timer);
         continue;
       }
+      o.refill?.();
       writing = true;
       const parts = take();
       notifyRoom();

@@ -13,12 +13,12 @@
 import { crc32 } from 'node:zlib';
 // kafkajs is CommonJS and Node's named-export detection stops before CompressionCodecs: default import.
 import kafkajs, { type Consumer, type ConsumerConfig, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { registerKafkaCodecs, type Logger, type Store } from '@gatelog/core';
-import { insertIsolating, type InsertErrorInfo } from './insert-batch.ts';
-import { createInsertQueue, type InsertQueue } from './insert-queue.ts';
-import { createKafkaIngestMetrics } from './kafka-metrics.ts';
-import { locate, toPart, type DeadLetterMessage, type KafkaPart } from './kafka-part.ts';
+import type { InsertQueue } from './insert-queue.ts';
+import { createIngestMetrics, freshName } from './metrics.ts';
+import { locate, toParts, type DeadLetterMessage, type KafkaPart } from './kafka-part.ts';
+import { MAX_INSERT_BYTES, createPipeline, type BatchSettings, type PipelineSource, type RetrySettings } from './pipeline.ts';
 
 export const DLQ_REASON_HEADER = 'gatelog-dlq-reason';
 export const DLQ_SOURCE_HEADER = 'gatelog-dlq-source';
@@ -32,17 +32,18 @@ export interface KafkaIngestDeps {
   logger: Logger;
   registry: Registry;
   /** Insert retry backoff (capped exponential); default 200 ms doubling to 10 s. */
-  retry?: { baseMs?: number; maxMs?: number };
+  retry?: Partial<RetrySettings> | undefined;
   /**
    * One insert carries up to `maxRows` rows / `maxBytes` bytes from any partitions; a smaller
-   * one leaves once its oldest row waited `lingerMs`. Defaults 10,000 rows, 32 MiB, 50 ms:
-   * ClickHouse inserts ~2 KB rows fastest in blocks of 5–20k.
+   * one leaves once its oldest row waited `lingerMs` (ingest.batch_rows / ingest.batch_ms through
+   * createIngest). Defaults 10,000 rows, 32 MiB, 50 ms: ClickHouse inserts ~2 KB rows fastest
+   * in blocks of 5–20k.
    */
-  batch?: { maxRows?: number; maxBytes?: number; lingerMs?: number };
+  batch?: Partial<BatchSettings> | undefined;
   /** Overrides for the kafkajs consumer (timeouts in tests). */
-  consumer?: Partial<ConsumerConfig>;
+  consumer?: Partial<ConsumerConfig> | undefined;
   /** How long stop() lets the batches in hand retry before giving them up uncommitted; default 10 s. */
-  stopTimeoutMs?: number;
+  stopTimeoutMs?: number | undefined;
 }
 
 export interface KafkaIngest {
@@ -58,7 +59,8 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
   const { logger, store } = deps;
   // Every codec a proxy may be set to (bus.compression), whatever this worker's own config says.
   registerKafkaCodecs(kafkajs.CompressionCodecs);
-  const metrics = createKafkaIngestMetrics(deps.registry);
+  const metrics = createIngestMetrics(deps.registry);
+  const lag = new Gauge({ name: freshName(deps.registry, 'gatelog_ingest_consumer_lag'), help: 'Messages behind the high watermark at the last batch, per partition', labelNames: ['topic', 'partition'], registers: [deps.registry] });
   const baseMs = deps.retry?.baseMs ?? 200;
   const maxMs = deps.retry?.maxMs ?? 10_000;
   const halt = new AbortController();
@@ -107,58 +109,33 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
     }
   };
 
-  /** Insert, dead-letter and commit one group of parts; throws only on a transient failure. */
-  const write = async (parts: KafkaPart[]): Promise<void> => {
-    const records: Buffer[] = [];
-    const dead: DeadLetterMessage[] = [];
-    for (const p of parts) {
-      for (const r of p.records) records.push(r);
-      dead.push(...p.dead);
-    }
-    // Same parts, same token: a write retried after its insert landed is a no-op in ClickHouse.
-    const ranges = parts.map((p) => `${p.partition}:${p.firstOffset}-${p.lastOffset}`).join(',');
-    const base = `${deps.topic}-${crc32(ranges).toString(16)}-${parts.length}`;
-    const insert = async (rows: Buffer): Promise<void> => {
-      const end = metrics.insertSeconds.startTimer();
-      try {
-        // Derived from the bytes too: a bisected part must not share a token with its batch.
-        await store.insertRaw('llm_calls', rows, { insert_deduplication_token: `${base}-${rows.length}-${crc32(rows)}`, async_insert: 0 });
-        totals.inserts++;
-      } finally {
-        end();
+  const batchSettings: BatchSettings = { maxRows: deps.batch?.maxRows ?? 10_000, maxBytes: deps.batch?.maxBytes ?? MAX_INSERT_BYTES, lingerMs: deps.batch?.lingerMs ?? 50 };
+  // Same parts, same token: a write retried after its insert landed is a no-op in ClickHouse.
+  const source: PipelineSource<KafkaPart> = {
+    tokenFor: (parts) => `${deps.topic}-${crc32(parts.map((p) => `${p.partition}:${p.firstOffset}-${p.lastOffset}`).join(',')).toString(16)}-${parts.length}`,
+    deadLetter(parts, rejected) {
+      const dead = parts.flatMap((p) => p.dead);
+      for (const r of rejected) {
+        const letter = locate(parts, r.index);
+        const reason = r.letter.reason;
+        if (letter) dead.push({ ...letter, reason: { code: `CLICKHOUSE_${reason.type || reason.code}`, message: reason.message.slice(0, 500) } });
       }
-    };
-    const onError = (info: InsertErrorInfo): void => {
-      metrics.insertErrors.inc({ kind: info.data ? 'data' : 'transient' });
-    };
-    const res = records.length === 0 ? { inserted: 0, dead: [] } : await insertIsolating(records, insert, onError);
-    for (const d of res.dead) {
-      const letter = locate(parts, records.indexOf(d.record));
-      if (letter) dead.push({ ...letter, reason: { code: `CLICKHOUSE_${d.reason.type || d.reason.code}`, message: d.reason.message.slice(0, 500) } });
-    }
-    // Counted once inserted, whether or not the commit follows (a replay is counted again).
-    metrics.rows.inc(res.inserted);
-    totals.rows += res.inserted;
-    await sendDeadLetters(dead);
-    await commit(parts);
-    metrics.insertRows.observe(records.length);
-    for (const p of parts) metrics.batchRows.observe(p.records.length + p.dead.length);
-    metrics.batches.inc(parts.length);
-    totals.batches += parts.length;
-  };
-
-  const queue: InsertQueue<KafkaPart> = createInsertQueue<KafkaPart>({
-    write,
-    maxRows: deps.batch?.maxRows ?? 10_000,
-    maxBytes: deps.batch?.maxBytes ?? 32 << 20,
-    lingerMs: deps.batch?.lingerMs ?? 50,
-    retry: { baseMs, maxMs },
-    onRetry: (err, info) => {
-      const e = err as { code?: unknown; message?: unknown };
-      logger.warn({ code: e.code, error: String(e.message), attempt: info.attempt, rows: info.rows, retry_in_ms: info.delayMs }, 'ingest: batch write failed; keeping it uncommitted and retrying');
+      return sendDeadLetters(dead);
     },
-    onAbandon: (err, info) => {
-      logger.warn({ error: String((err as Error).message), rows: info.rows }, 'ingest: stopping with a batch unwritten; left uncommitted for the next owner of its partitions');
+    commit,
+  };
+  const queue: InsertQueue<KafkaPart> = createPipeline<KafkaPart>({
+    source,
+    store,
+    logger,
+    metrics,
+    batch: batchSettings,
+    retry: { baseMs, maxMs },
+    insertSettings: { async_insert: 0 },
+    onWritten: (rows, parts) => {
+      totals.rows += rows;
+      totals.inserts++;
+      totals.batches += parts.length;
     },
   });
 
@@ -167,17 +144,18 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
     if (batch.isEmpty() || stopRequested) return;
     inHand++;
     try {
-      metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
-      const part = toPart(batch);
-      // Backpressure: while the queue is full (ClickHouse slow or down) this partition waits
-      // here, heartbeating so the group keeps it assigned.
-      while (!queue.hasRoom() && !stopRequested) {
-        await queue.waitForRoom(HEARTBEAT_WHILE_WAITING_MS);
-        await heartbeat().catch(() => {});
+      lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+      for (const part of toParts(batch, batchSettings.maxRows)) {
+        // Backpressure: while the queue is full (ClickHouse slow or down) this partition waits
+        // here, heartbeating so the group keeps it assigned.
+        while (!queue.hasRoom() && !stopRequested) {
+          await queue.waitForRoom(HEARTBEAT_WHILE_WAITING_MS);
+          await heartbeat().catch(() => {});
+        }
+        queue.add(part);
+        // Moves the fetch position only (autoCommit is off): the queue commits after the insert.
+        resolveOffset(part.lastOffset);
       }
-      queue.add(part);
-      // Moves the fetch position only (autoCommit is off): the queue commits after the insert.
-      resolveOffset(batch.lastOffset());
     } finally {
       inHand--;
     }

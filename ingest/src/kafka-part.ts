@@ -20,25 +20,44 @@ export interface KafkaPart {
   records: Buffer[];
   messages: KafkaMessage[];
   dead: DeadLetterMessage[];
+  /** Messages refused before insert (in `dead`). */
+  invalid: number;
   /** Valid rows and their bytes: what the insert queue sizes writes by. */
   rows: number;
   bytes: number;
 }
 
-export function toPart(batch: EachBatchPayload['batch']): KafkaPart {
-  const records: Buffer[] = [];
-  const messages: KafkaMessage[] = [];
-  const dead: DeadLetterMessage[] = [];
-  let bytes = 0;
+/**
+ * One fetched batch as parts of at most `maxRows` valid rows each (ingest.batch_rows holds even
+ * when one fetch brings more): each part covers a contiguous offset range, the last one up to
+ * the batch's last offset, so committing past a part never skips an unwritten message.
+ */
+export function toParts(batch: EachBatchPayload['batch'], maxRows = Number.MAX_SAFE_INTEGER): KafkaPart[] {
+  const parts: KafkaPart[] = [];
+  let cur: KafkaPart | undefined;
+  const open = (firstOffset: string): KafkaPart => ({ topic: batch.topic, partition: batch.partition, firstOffset, lastOffset: firstOffset, records: [], messages: [], dead: [], invalid: 0, rows: 0, bytes: 0 });
   for (const m of batch.messages) {
+    if (cur && cur.rows >= maxRows) {
+      parts.push(cur);
+      cur = undefined;
+    }
+    cur ??= open(parts.length === 0 ? (batch.firstOffset() ?? m.offset) : m.offset);
+    cur.lastOffset = m.offset;
     const v = validateMessage(m.value, m.headers);
     if (v.ok) {
-      records.push(m.value!);
-      messages.push(m);
-      bytes += m.value!.length + 1;
-    } else dead.push({ message: m, source: `${batch.topic}/${batch.partition}/${m.offset}`, reason: v.reason });
+      cur.records.push(m.value!);
+      cur.messages.push(m);
+      cur.rows++;
+      cur.bytes += m.value!.length + 1;
+    } else {
+      cur.dead.push({ message: m, source: `${batch.topic}/${batch.partition}/${m.offset}`, reason: v.reason });
+      cur.invalid++;
+    }
   }
-  return { topic: batch.topic, partition: batch.partition, firstOffset: batch.firstOffset() ?? batch.lastOffset(), lastOffset: batch.lastOffset(), records, messages, dead, rows: records.length, bytes };
+  cur ??= open(batch.firstOffset() ?? batch.lastOffset());
+  cur.lastOffset = batch.lastOffset();
+  parts.push(cur);
+  return parts;
 }
 
 /** The dead letter for row `index` of the rows of `parts` laid end to end. */

@@ -1,15 +1,17 @@
-// Embedded-mode ingest: tails the durable local event log and inserts batches into ClickHouse.
+// Embedded-mode ingest: the local event log as a source of the one ingest pipeline
+// (pipeline.ts): it reads records into parts, the pipeline's insert queue batches, inserts,
+// retries with backoff, and commits through this source.
 //
 // Contract: the committed offset (OffsetFile) only moves past a batch once every record of it
-// is either in ClickHouse or in the dead-letter file. A crash between insert and commit
-// replays the batch; llm_calls is a ReplacingMergeTree read with FINAL, so replays are
-// invisible to readers. Events stay bytes end to end: a log record is a JSONEachRow row.
+// is either in ClickHouse or in the dead-letter file. A batch's range is written to the offset
+// file before its insert, so a crash between insert and commit re-forms exactly that batch on
+// the next start, under the same dedup token: ClickHouse drops it at insert time. Events stay
+// bytes end to end: a log record is a JSONEachRow row.
 import { LocalLogReader, OffsetFile, RECORD_HEADER_BYTES, createWaker, type Logger, type Store } from '@gatelog/core';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import { writeDeadLetters } from './dead-letter.ts';
-import { insertIsolating, type InsertErrorInfo } from './insert-batch.ts';
 import { createIngestMetrics } from './metrics.ts';
+import { MAX_INSERT_BYTES, createPipeline, type PipelinePart, type PipelineSource, type RetrySettings } from './pipeline.ts';
 
 export interface LocalIngestDeps {
   logDir: string;
@@ -18,14 +20,15 @@ export interface LocalIngestDeps {
   store: Store;
   logger: Logger;
   registry: Registry;
+  /** ingest.batch_rows / ingest.batch_ms. */
   batchRows: number;
   batchMs: number;
   /** writer.onAppend, to wake up instead of polling. */
-  notify?: (listener: () => void) => () => void;
+  notify?: ((listener: () => void) => () => void) | undefined;
   /** Insert retry backoff (capped exponential); defaults 200 ms doubling to 10 s. */
-  retry?: { baseMs?: number; maxMs?: number };
+  retry?: Partial<RetrySettings> | undefined;
   /** How long stop() keeps trying to drain the log when the store fails; default 10 s. */
-  stopTimeoutMs?: number;
+  stopTimeoutMs?: number | undefined;
 }
 
 export interface LocalIngest {
@@ -39,10 +42,14 @@ export interface LocalIngest {
 const POLL_MS = 100;
 /** With notify, polling only guards against a writer in another process. */
 const NOTIFY_FALLBACK_MS = 1000;
-/** Records per read: small enough that a chunk of large bodies cannot blow far past MAX_BATCH_BYTES. */
+/** Records per read: small enough that a chunk of large bodies cannot blow far past the byte cap. */
 const READ_CHUNK = 64;
-/** Bounds memory when bodies are large: a batch closes at this many bytes whatever its rows. */
-const MAX_BATCH_BYTES = 16 << 20;
+
+/** Log records [start, end): what one part covers (corrupt bytes skipped inside it included). */
+interface LogPart extends PipelinePart {
+  start: number;
+  end: number;
+}
 
 interface FlushWaiter {
   seq: number;
@@ -55,10 +62,8 @@ function ingestError(code: string, message: string): Error & { code: string } {
 }
 
 export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
-  const { logger, store } = deps;
+  const { logger } = deps;
   const batchRows = Math.max(1, deps.batchRows);
-  const baseMs = deps.retry?.baseMs ?? 200;
-  const maxMs = deps.retry?.maxMs ?? 10_000;
   const reader = new LocalLogReader(deps.logDir);
   const offsets = new OffsetFile(deps.offsetPath);
 
@@ -75,131 +80,115 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
     replayEnd = undefined;
   }
   let pos = committed;
-  let batch: Buffer[] = [];
-  let batchBytes = 0;
-  let batchStartedAt = 0;
   let rows = 0;
   let stopping = false;
-  let appendedSinceRead = 0;
   const waker = createWaker();
   let flushSeq = 0;
   const waiters: FlushWaiter[] = [];
-  /** Aborted when stop() gives up on draining: ends a backoff at once. */
-  const halt = new AbortController();
-
   const metrics = createIngestMetrics(deps.registry, () => reader.endOffset() - committed);
 
-  const wakeUp = (): void => waker.wake();
-  const wait = (ms: number): Promise<void> => waker.wait(ms);
+  const source: PipelineSource<LogPart> = {
+    tokenFor: (parts) => `gatelog-local:${offsets.id}:${parts[0]!.start}-${parts.at(-1)!.end}`,
+    // Record the batch's range before inserting it: a replay after a crash re-forms it exactly.
+    beforeWrite: (parts) => offsets.store(parts[0]!.start, { start: parts[0]!.start, end: parts.at(-1)!.end }),
+    deadLetter(_parts, rejected) {
+      if (rejected.length === 0) return Promise.resolve();
+      writeDeadLetters(deps.deadLetterPath, rejected.map((r) => r.letter));
+      for (const r of rejected) metrics.deadLetters.inc({ code: r.letter.reason.type || r.letter.reason.code });
+      // Codes only: the message quotes the rejected data, which stays in the dead-letter file.
+      logger.error({ count: rejected.length, codes: [...new Set(rejected.map((r) => r.letter.reason.type || r.letter.reason.code))], file: deps.deadLetterPath }, 'ingest: records rejected by ClickHouse were written to the dead-letter file');
+      return Promise.resolve();
+    },
+    // The offset file's fsyncs run on libuv's pool: in the embedded mode this shares its thread
+    // with the requests, which must not wait for the disk.
+    async commit(parts) {
+      await offsets.store(parts.at(-1)!.end);
+      committed = parts.at(-1)!.end;
+      try {
+        reader.prune(committed);
+      } catch (err) {
+        logger.warn({ err }, 'event log: could not remove consumed segments');
+      }
+    },
+  };
 
-  const unsubscribe = deps.notify?.(() => {
-    appendedSinceRead++;
-    // Wake for the first record of a batch or a full batch; otherwise the batch timer decides.
-    if (batch.length === 0 || batch.length + appendedSinceRead >= batchRows) wakeUp();
-  });
+  /** Read one part of up to `want` records from `pos` (stopping at `end` when given). */
+  const readPart = (want: number, end?: number): LogPart => {
+    const part: LogPart = { start: pos, end: pos, records: [], rows: 0, bytes: 0 };
+    while (part.rows < want && part.bytes < MAX_INSERT_BYTES && (end === undefined || pos < end)) {
+      const r = reader.read(pos, Math.min(READ_CHUNK, want - part.rows));
+      if (end !== undefined) {
+        if (r.records.length === 0 || r.skippedBytes > 0) break; // the log no longer holds the range intact
+        for (const rec of r.records) {
+          if (pos >= end) break;
+          part.records.push(rec);
+          part.bytes += rec.length + 1;
+          pos += RECORD_HEADER_BYTES + rec.length;
+        }
+      } else {
+        if (r.skippedBytes > 0) {
+          metrics.corruptBytes.inc(r.skippedBytes);
+          logger.error({ bytes: r.skippedBytes, offset: pos }, 'event log: skipped bytes that failed their checksum');
+        }
+        for (const rec of r.records) {
+          part.records.push(rec);
+          part.bytes += rec.length + 1;
+        }
+        pos = r.next;
+      }
+      part.end = pos;
+      part.rows = part.records.length;
+      if (r.records.length === 0) break;
+    }
+    return part;
+  };
 
-  /** Read into the batch; true when the reader has caught up with the log. */
+  let replaying = false;
+  let appendedSinceRead = 0;
+  /** Queue what the log holds (as room allows); true when caught up with it. */
   const fill = (): boolean => {
-    if (replayEnd !== undefined) return fillReplay(replayEnd);
-    while (batch.length < batchRows && batchBytes < MAX_BATCH_BYTES) {
-      const want = Math.min(READ_CHUNK, batchRows - batch.length);
-      appendedSinceRead = 0;
-      const r = reader.read(pos, want);
-      if (r.skippedBytes > 0) {
-        metrics.corruptBytes.inc(r.skippedBytes);
-        logger.error({ bytes: r.skippedBytes, offset: pos }, 'event log: skipped bytes that failed their checksum');
-      }
-      if (r.records.length > 0 && batch.length === 0) batchStartedAt = Date.now();
-      for (const rec of r.records) {
-        batch.push(rec);
-        batchBytes += rec.length + 1;
-      }
-      pos = r.next;
-      if (r.records.length < want) return true;
+    if (replaying || stopping) return true;
+    appendedSinceRead = 0;
+    while (queue.hasRoom()) {
+      // Parts end on batch boundaries where they can, so full batches leave whole.
+      const want = batchRows - (queue.pending().rows % batchRows);
+      const part = readPart(want);
+      if (part.end === part.start) return true;
+      queue.add(part);
+      if (part.rows < want && part.bytes < MAX_INSERT_BYTES) return true;
     }
     return false;
   };
 
-  /** Re-read exactly the records of the interrupted batch [pos, end). */
-  const fillReplay = (end: number): boolean => {
-    while (pos < end) {
-      const r = reader.read(pos, READ_CHUNK);
-      if (r.records.length === 0 || r.skippedBytes > 0) break; // the log no longer holds the range intact
-      if (batch.length === 0) batchStartedAt = Date.now();
-      for (const rec of r.records) {
-        if (pos >= end) break;
-        batch.push(rec);
-        batchBytes += rec.length + 1;
-        pos += RECORD_HEADER_BYTES + rec.length;
-      }
-    }
-    if (pos !== end) {
-      logger.warn({ expected_end: end, reached: pos }, 'ingest: the interrupted batch could not be re-formed exactly; relying on FINAL for duplicates');
-    }
-    replayEnd = undefined;
-    return false; // insert this batch now, on its own
-  };
+  const queue = createPipeline<LogPart>({
+    source,
+    store: deps.store,
+    logger,
+    metrics,
+    batch: { maxRows: batchRows, maxBytes: MAX_INSERT_BYTES, lingerMs: deps.batchMs },
+    retry: deps.retry,
+    onWritten: (n) => (rows += n),
+    // A write about to leave takes what was appended since the last read along.
+    refill: () => void fill(),
+  });
 
-  /** Token for records [from, to) of the batch starting at log offset `start`: same batch, same token. */
-  const dedupToken = (start: number, end: number, range: { from: number; to: number }): string =>
-    `gatelog-local:${offsets.id}:${start}-${end}:${range.from}-${range.to}`;
+  // Wake for the first record after a read (it starts the batch clock) or a full batch's worth;
+  // in between, the queue's linger timer and its refill decide, so a busy log is read in batches.
+  const unsubscribe = deps.notify?.(() => {
+    appendedSinceRead++;
+    if (appendedSinceRead === 1 || queue.pending().rows + appendedSinceRead >= batchRows) waker.wake();
+  });
 
-  const timedInsert = async (bytes: Buffer, token: string): Promise<void> => {
-    const end = metrics.insertSeconds.startTimer();
+  /** The batch that was in flight at the last stop or crash, re-formed alone, as it was. */
+  const replay = async (end: number): Promise<void> => {
+    replaying = true;
     try {
-      await store.insertRaw('llm_calls', bytes, { insert_deduplication_token: token });
+      const part = readPart(Number.MAX_SAFE_INTEGER, end);
+      if (pos !== end) logger.warn({ expected_end: end, reached: pos }, 'ingest: the interrupted batch could not be re-formed exactly; relying on FINAL for duplicates');
+      if (part.end > part.start) queue.add(part);
+      await queue.drain();
     } finally {
-      end();
-    }
-  };
-  const onInsertError = (info: InsertErrorInfo): void => {
-    metrics.insertErrors.inc({ kind: info.data ? 'data' : 'transient' });
-  };
-
-  // The offset file's fsyncs run on libuv's pool: in the embedded mode this loop shares its
-  // thread with the requests, which must not wait for the disk.
-  const commitOffset = async (next: number): Promise<void> => {
-    await offsets.store(next);
-    committed = next;
-    try {
-      reader.prune(committed);
-    } catch (err) {
-      logger.warn({ err }, 'event log: could not remove consumed segments');
-    }
-  };
-
-  /** Insert the batch in hand and commit; retries until it succeeds or stop() gives up. */
-  const commitBatch = async (): Promise<boolean> => {
-    const records = batch;
-    const start = committed;
-    const next = pos;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        // Record the batch's range before inserting it: a replay after a crash re-forms it exactly.
-        if (attempt === 0) await offsets.store(start, { start, end: next });
-        const res = await insertIsolating(records, (bytes, range) => timedInsert(bytes, dedupToken(start, next, range)), onInsertError);
-        writeDeadLetters(deps.deadLetterPath, res.dead);
-        await commitOffset(next);
-        rows += res.inserted;
-        metrics.rows.inc(res.inserted);
-        metrics.batches.inc();
-        metrics.batchRows.observe(records.length);
-        if (res.dead.length > 0) {
-          metrics.deadLetters.inc(res.dead.length);
-          // Codes only: the message quotes the rejected data, which stays in the dead-letter file.
-          logger.error({ count: res.dead.length, codes: [...new Set(res.dead.map((d) => d.reason.type || d.reason.code))], file: deps.deadLetterPath }, 'ingest: records rejected by ClickHouse were written to the dead-letter file');
-        }
-        batch = [];
-        batchBytes = 0;
-        return true;
-      } catch (err) {
-        const e = err as { code?: unknown; message?: unknown };
-        const delay = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 20));
-        logger.warn({ code: e.code, error: String(e.message), attempt: attempt + 1, rows: records.length, retry_in_ms: delay }, 'ingest: insert failed; keeping the batch and retrying');
-        // Not `wait`: new appends must not cut a backoff short; only stop() does.
-        await sleep(delay, undefined, { signal: halt.signal, ref: false }).catch(() => {});
-        if (halt.signal.aborted) return false;
-      }
+      replaying = false;
     }
   };
 
@@ -214,6 +203,7 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
   };
 
   const loop = async (): Promise<void> => {
+    if (replayEnd !== undefined) await replay(replayEnd);
     while (!stopping) {
       const seq = flushSeq;
       waker.clear();
@@ -222,26 +212,20 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
         caughtUp = fill();
       } catch (err) {
         logger.error({ err }, 'event log: read failed; retrying');
-        await wait(NOTIFY_FALLBACK_MS);
+        await waker.wait(NOTIFY_FALLBACK_MS);
         continue;
       }
-      const flushing = waiters.some((w) => w.seq <= seq);
-      const due = batch.length > 0 && (!caughtUp || batch.length >= batchRows || Date.now() - batchStartedAt >= deps.batchMs || flushing);
-      if (due) {
-        if (!(await commitBatch())) break;
-        if (!caughtUp) continue;
-      } else if (batch.length === 0 && pos !== committed) {
-        try {
-          await commitOffset(pos); // only skipped corrupt bytes were read
-        } catch (err) {
-          logger.warn({ err }, 'ingest: could not store the offset; retrying with the next batch');
-        }
+      if (!caughtUp) {
+        // Backpressure: the store is slow or down; the log keeps what is not read yet.
+        await queue.waitForRoom(NOTIFY_FALLBACK_MS);
+        continue;
       }
-      if (caughtUp && batch.length === 0) settleFlushes(seq);
-      if (stopping) break;
-      const idle = deps.notify ? NOTIFY_FALLBACK_MS : POLL_MS;
-      const ms = batch.length === 0 ? idle : Math.min(idle, Math.max(0, batchStartedAt + deps.batchMs - Date.now()));
-      await wait(ms);
+      if (waiters.some((w) => w.seq <= seq)) {
+        await queue.drain();
+        if (committed === pos) settleFlushes(seq);
+        continue;
+      }
+      await waker.wait(deps.notify ? NOTIFY_FALLBACK_MS : POLL_MS);
     }
   };
 
@@ -253,27 +237,28 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
     if (stopping) return Promise.reject(ingestError('GATELOG_INGEST_STOPPED', 'ingest is stopped'));
     return new Promise<void>((resolve, reject) => {
       waiters.push({ seq: ++flushSeq, resolve, reject });
-      wakeUp();
+      waker.wake();
     });
   };
 
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
-      const timeoutMs = deps.stopTimeoutMs ?? 10_000;
       const drained = flush();
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
+        timer = setTimeout(resolve, deps.stopTimeoutMs ?? 10_000);
       });
       await Promise.race([drained.catch(() => {}), timedOut]);
       clearTimeout(timer);
       stopping = true;
-      halt.abort();
       unsubscribe?.();
-      wakeUp();
+      // A write still failing is given up uncommitted: the log replays it on the next start.
+      queue.abandon();
+      waker.wake();
       await running;
-      if (batch.length > 0) logger.warn({ rows: batch.length, committed }, 'ingest stopped with an uncommitted batch; it is replayed from the event log on the next start');
+      await queue.close();
+      if (committed !== pos) logger.warn({ committed, read: pos }, 'ingest stopped with uncommitted records; they are replayed from the event log on the next start');
       for (const w of waiters.splice(0)) w.reject(ingestError('GATELOG_INGEST_STOPPED', 'ingest stopped before the flush completed'));
     })();
     return stopped;

@@ -1,44 +1,45 @@
 // The standalone ingest worker for distributed mode: `node ingest/src/main.ts [--config PATH]
-// [--port N]`. Consumes the events topic in a consumer group and writes ClickHouse (a server
-// via storage.clickhouse.url); serves /healthz and /metrics on its own port (default 4001,
-// GATELOG_INGEST_PORT). Run as many as the topic has partitions. GATELOG_INGEST_SESSION_TIMEOUT_MS
-// sets the consumer group session timeout (kafkajs default 30 s).
+// [--port N] [--host H]`. A thin shell over createIngest (the factory the embedded launcher
+// composes too): consumes the events topic in a consumer group and writes ClickHouse (a server
+// via storage.clickhouse.url) in batches of ingest.batch_rows / ingest.batch_ms; applies the
+// schema migrations; serves /healthz and /metrics on its own port. Run as many as the topic
+// has partitions.
+//
+// Environment (core/src/env.ts, IngestEnv): GATELOG_CONFIG, GATELOG_DATA_DIR, GATELOG_LOG_LEVEL,
+// GATELOG_INGEST_PORT (default 4001), GATELOG_INGEST_HOST (default 0.0.0.0),
+// GATELOG_INGEST_SESSION_TIMEOUT_MS (consumer group session timeout; kafkajs default 30 s);
+// plus whatever gatelog.yaml references as ${VAR}.
 import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Kafka, logLevel, type logCreator } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { ConfigError, GATELOG_VERSION, createLogger, loadConfig, migrate, openStore, type Logger } from '@gatelog/core';
-import { startKafkaIngest } from './kafka-consumer.ts';
-
-function kafkaLogs(logger: Logger): logCreator {
-  return () => ({ namespace, level, log }) => {
-    const { message, ...extra } = log;
-    if (level === logLevel.ERROR) logger.error({ kafka: namespace, ...extra }, message);
-    else if (level === logLevel.WARN) logger.warn({ kafka: namespace, ...extra }, message);
-  };
-}
+import { ConfigError, GATELOG_VERSION, createLogger, loadConfig, migrate, openStore } from '@gatelog/core';
+import { ingestEnv } from '@gatelog/core/env';
+import { kafkaLogCreator } from '@gatelog/core/bus/kafka-logs';
+import { exitOnSignals } from '@gatelog/core/shutdown';
+import { createIngest } from './ingest.ts';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } } });
-  const env = process.env;
-  const { config, file } = loadConfig({ path: values.config, env });
+  const { vars: env, raw } = ingestEnv();
+  const { config, file } = loadConfig({ path: values.config ?? env.GATELOG_CONFIG, env: raw });
   const bus = config.bus;
   if (bus.kind !== 'kafka') throw new ConfigError(`${file ?? '(built-in defaults)'}: bus.kind: the ingest service needs bus.kind "kafka"`);
-  const logger = createLogger(env['GATELOG_LOG_LEVEL'] || config.logging.level).child({ service: 'gatelog-ingest' });
-  const port = Number(values.port ?? env['GATELOG_INGEST_PORT'] ?? 4001);
-  const host = values.host ?? env['GATELOG_INGEST_HOST'] ?? '0.0.0.0';
+  const logger = createLogger(env.GATELOG_LOG_LEVEL ?? config.logging.level).child({ service: 'gatelog-ingest' });
+  const port = values.port !== undefined ? Number(values.port) : env.GATELOG_INGEST_PORT;
+  const host = values.host ?? env.GATELOG_INGEST_HOST;
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const store = await openStore(config.storage, resolve(env['GATELOG_DATA_DIR'] || './data'));
+  const store = await openStore(config.storage, resolve(env.GATELOG_DATA_DIR));
   const applied = await migrate(store);
   if (applied.length) logger.info({ applied }, 'schema migrations applied');
-  const kafka = new Kafka({ clientId: `${bus.client_id}-ingest`, brokers: bus.brokers, requestTimeout: bus.request_timeout_ms, logLevel: logLevel.WARN, logCreator: kafkaLogs(logger) });
-  // How soon the group reassigns a dead worker's partitions (kafkajs' default is 30 s).
-  const sessionTimeout = Number(env['GATELOG_INGEST_SESSION_TIMEOUT_MS'] || 0);
-  const consumer = sessionTimeout > 0 ? { sessionTimeout, heartbeatInterval: Math.max(100, Math.min(3000, Math.floor(sessionTimeout / 3))) } : {};
-  const ingest = await startKafkaIngest({ kafka, topic: bus.topic, groupId: bus.group_id, deadLetterTopic: bus.dead_letter_topic, store, logger, registry, consumer });
+  const kafka = new Kafka({ clientId: `${bus.client_id}-ingest`, brokers: bus.brokers, requestTimeout: bus.request_timeout_ms, logLevel: logLevel.WARN, logCreator: kafkaLogCreator(logger) });
+  // How soon the group reassigns a dead worker's partitions.
+  const sessionTimeout = env.GATELOG_INGEST_SESSION_TIMEOUT_MS;
+  const consumer = sessionTimeout ? { sessionTimeout, heartbeatInterval: Math.max(100, Math.min(3000, Math.floor(sessionTimeout / 3))) } : {};
+  const ingest = await createIngest({ config, store, logger, registry, source: { kind: 'kafka', kafka, consumer } });
 
   const server = createServer((req, res) => {
     if (req.url === '/healthz') {
@@ -58,27 +59,13 @@ async function main(): Promise<void> {
   await new Promise<void>((r) => server.listen(port, host, r));
   const addr = server.address();
   const actual = typeof addr === 'object' && addr ? addr.port : port;
-  logger.info({ url: `http://127.0.0.1:${actual}`, version: GATELOG_VERSION, topic: bus.topic, group: bus.group_id }, 'gatelog ingest listening');
+  logger.info({ url: `http://127.0.0.1:${actual}`, version: GATELOG_VERSION, topic: bus.topic, group: bus.group_id, batch_rows: config.ingest.batch_rows, batch_ms: config.ingest.batch_ms }, 'gatelog ingest listening');
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down: finishing the batch in hand');
-    const force = setTimeout(() => process.exit(1), 20_000);
-    force.unref();
-    ingest.stop()
-      .then(() => store.close())
-      .then(() => {
-        server.close();
-        process.exit(0);
-      }, (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  exitOnSignals(logger, async () => {
+    await ingest.stop();
+    await store.close();
+    server.close();
+  }, { graceMs: 20_000, message: 'shutting down: finishing the batch in hand' });
 }
 
 main().catch((err: unknown) => {

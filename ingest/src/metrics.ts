@@ -1,32 +1,52 @@
-// Ingest metrics, registered on the registry handed in (the process's single /metrics).
+// Ingest metrics, registered on the registry handed in (the process's single /metrics): the
+// pipeline's (rows, batches, inserts, errors, dead letters), whatever the source, plus each
+// source's own lag gauge.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface IngestMetrics {
   rows: Counter;
   batches: Counter;
   batchRows: Histogram;
+  insertRows: Histogram;
   insertSeconds: Histogram;
-  lagBytes: Gauge;
-  deadLetters: Counter;
+  deadLetters: Counter<'code'>;
   insertErrors: Counter<'kind'>;
   corruptBytes: Counter;
 }
 
-/** `lag` is computed at scrape time, so the gauge is exact without a timer. */
-export function createIngestMetrics(registry: Registry, lag: () => number): IngestMetrics {
+/** A registry's metric of this name is taken over (a consumer restarted in the same process: tests, reload). */
+export function freshName(registry: Registry, name: string): string {
+  if (registry.getSingleMetric(name)) registry.removeSingleMetric(name);
+  return name;
+}
+
+/** The pipeline's metrics; `lagBytes` (the local event log) is computed at scrape time. */
+export function createIngestMetrics(registry: Registry, lagBytes?: () => number): IngestMetrics {
   const registers = [registry];
-  const fresh = (name: string): string => {
-    // A consumer restarted in the same process (tests, reload) takes the names over.
-    if (registry.getSingleMetric(name)) registry.removeSingleMetric(name);
-    return name;
-  };
+  const fresh = (name: string): string => freshName(registry, name);
+  if (lagBytes) {
+    new Gauge({
+      name: fresh('gatelog_ingest_lag_bytes'),
+      help: 'Event log bytes not yet committed to ClickHouse (log end minus committed offset)',
+      registers,
+      collect() {
+        this.set(Math.max(0, lagBytes()));
+      },
+    });
+  }
   return {
     rows: new Counter({ name: fresh('gatelog_ingest_rows_total'), help: 'Rows inserted into ClickHouse', registers }),
-    batches: new Counter({ name: fresh('gatelog_ingest_batches_total'), help: 'Batches committed (inserted, offset stored)', registers }),
+    batches: new Counter({ name: fresh('gatelog_ingest_batches_total'), help: 'Batches committed (inserted or dead-lettered, source position committed)', registers }),
     batchRows: new Histogram({
       name: fresh('gatelog_ingest_batch_rows'),
-      help: 'Rows per committed batch',
+      help: 'Records per committed batch (valid and dead-lettered)',
       buckets: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+      registers,
+    }),
+    insertRows: new Histogram({
+      name: fresh('gatelog_ingest_insert_rows'),
+      help: 'Rows per ClickHouse insert',
+      buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000, 20000, 50000],
       registers,
     }),
     insertSeconds: new Histogram({
@@ -35,15 +55,7 @@ export function createIngestMetrics(registry: Registry, lag: () => number): Inge
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
-    lagBytes: new Gauge({
-      name: fresh('gatelog_ingest_lag_bytes'),
-      help: 'Event log bytes not yet committed to ClickHouse (log end minus committed offset)',
-      registers,
-      collect() {
-        this.set(Math.max(0, lag()));
-      },
-    }),
-    deadLetters: new Counter({ name: fresh('gatelog_ingest_dead_letter_total'), help: 'Records ClickHouse rejected, written to the dead-letter file', registers }),
+    deadLetters: new Counter({ name: fresh('gatelog_ingest_dead_letter_total'), help: 'Records dead-lettered (file or topic), by reason code', labelNames: ['code'], registers }),
     insertErrors: new Counter({
       name: fresh('gatelog_ingest_insert_errors_total'),
       help: 'Failed inserts by kind: data (rejected rows, isolated) or transient (retried)',

@@ -3,7 +3,7 @@
 // fixture and the chDB-backed ClickHouse HTTP fixture: events land (ZSTD batches, as proxies
 // send by default, then GZIP ones), /healthz and /metrics answer, and SIGTERM with a batch in
 // hand (ClickHouse failing, the batch being retried) finishes that batch and commits it before
-// the process exits.
+// the process exits. ingest.batch_rows / batch_ms from gatelog.yaml shape its inserts.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,6 +56,7 @@ describe('ingest main.ts as a process', () => {
     const configPath = join(dir, 'gatelog.yaml');
     writeFileSync(configPath, stringify({
       storage: { clickhouse: { url: ch.url, database } },
+      ingest: { batch_ms: 50 },
       bus: { kind: 'kafka', brokers: broker.brokers, topic, group_id: groupId, dead_letter_topic: dlqTopic, request_timeout_ms: 2000 },
       logging: { level: 'info' },
     }));
@@ -119,15 +120,70 @@ describe('ingest main.ts as a process', () => {
     return { committed, end, output: worker.output() };
   }
 
-  it('writes events, serves /healthz and /metrics, and on SIGTERM writes the batch in hand and exits 0', { timeout: 20_000 }, async () => {
+  it('writes events, serves /healthz and /metrics, and on SIGTERM writes the batch in hand and exits 0', { timeout: 45_000 }, async () => {
     const r = await scenario();
     expect(r.end).toBeGreaterThan(0);
   });
 
   // kafkajs' consumer.commitOffsets does nothing once the consumer has stopped; the worker
   // pauses fetching and writes and commits the batches in hand first (ingest/src/kafka-consumer.ts).
-  it('commits the batch in hand before exiting on SIGTERM (committed offset == end)', { timeout: 20_000 }, async () => {
+  it('commits the batch in hand before exiting on SIGTERM (committed offset == end)', { timeout: 45_000 }, async () => {
     const r = await scenario();
     expect(r.committed, r.output).toEqual([{ partition: 0, offset: r.end }]);
+  });
+
+  // ingest.batch_rows / ingest.batch_ms hold for Kafka ingest as for the embedded one: one fetch
+  // larger than batch_rows leaves as several inserts, and a smaller remainder waits batch_ms.
+  it('splits a fetch at batch_rows and holds a remainder for batch_ms (ingest settings from gatelog.yaml)', { timeout: 60_000 }, async () => {
+    const broker = new KafkaTestBroker();
+    await broker.start();
+    cleanup.push(() => broker.stop());
+    const ch = new ClickHouseHttpFixture();
+    await ch.start();
+    cleanup.push(() => ch.close());
+    const dir = mkdtempSync(join(tmpdir(), 'gatelog-ingest-batching-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const database = `g_${randomUUID().replaceAll('-', '')}`;
+    const topic = `events-${randomUUID()}`;
+    broker.createTopic(topic, 1);
+    const configPath = join(dir, 'gatelog.yaml');
+    const BATCH_MS = 1500;
+    writeFileSync(configPath, stringify({
+      storage: { clickhouse: { url: ch.url, database } },
+      bus: { kind: 'kafka', brokers: broker.brokers, topic, group_id: `ingest-${randomUUID()}`, dead_letter_topic: `${topic}.dlq`, request_timeout_ms: 2000 },
+      ingest: { batch_rows: 25, batch_ms: BATCH_MS },
+    }));
+    const worker = await startWorker(configPath, dir);
+    cleanup.push(() => {
+      if (worker.proc.exitCode === null && worker.proc.signalCode === null) worker.proc.kill('SIGKILL');
+    });
+    expect(worker.output()).toMatch(/"batch_rows":25,"batch_ms":1500/);
+    const store: Store = await openStore({ clickhouse: { url: ch.url, database, username: 'default', password: '' }, database }, dir);
+    cleanup.push(() => store.close());
+    const rows = async (): Promise<number> => {
+      const rs = await store.client.query({ query: `SELECT count() AS n FROM ${database}.llm_calls`, format: 'JSONEachRow' });
+      return Number((await rs.json<{ n: string }>())[0]?.n ?? 0);
+    };
+
+    const producer = testKafka(broker).producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    cleanup.push(() => producer.disconnect());
+    const events = Array.from({ length: 60 }, () => sampleEvent({}, 500));
+    // One send, one record batch: one fetch brings all 60.
+    const sentAt = Date.now();
+    await producer.send({ topic, acks: -1, messages: events.map((e) => ({ key: e.request_id, value: JSON.stringify(e) })) });
+    await eventually('the two full batches inserted', async () => (await rows()) >= 50, 20_000);
+    await eventually('the remainder inserted', async () => (await rows()) === 60, 20_000);
+    const remainderAfter = Date.now() - sentAt;
+    // The 10 left over waited batch_ms (the worker's default linger would be 50 ms).
+    expect(remainderAfter).toBeGreaterThanOrEqual(BATCH_MS - 100);
+
+    const m = await metricsText(worker.url);
+    // Three inserts (25 + 25 + 10), not one of 60.
+    expect(metric(m, 'gatelog_ingest_insert_rows_count')).toBe(3);
+    expect(metric(m, 'gatelog_ingest_insert_rows_sum')).toBe(60);
+    expect(metric(m, 'gatelog_ingest_insert_rows_bucket{le="10"}')).toBe(1);
+    expect(metric(m, 'gatelog_ingest_rows_total')).toBe(60);
+    console.log(`remainder of 10 rows inserted ${remainderAfter} ms after the send (batch_ms ${BATCH_MS})`);
   });
 });

@@ -20,7 +20,7 @@ export function startWorker(configPath: string, dataDir: string, env: Record<str
   let out = '';
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   return new Promise((resolveReady, reject) => {
-    const timer = setTimeout(() => reject(new Error(`ingest worker not listening within 10 s:\n${out}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`ingest worker not listening within 30 s:\n${out}`)), 30_000);
     const onData = (d: Buffer): void => {
       out += d.toString();
       const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"[^\n]*gatelog ingest listening|gatelog ingest listening[^\n]*"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out);

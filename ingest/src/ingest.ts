@@ -1,0 +1,83 @@
+// createIngest(deps): the ingest service's one factory, composed by ingest/src/main.ts (Kafka)
+// and by the embedded launcher (the local event log). Both sources feed the same pipeline
+// (pipeline.ts) with the same batching from config.ingest (batch_rows, batch_ms), the same
+// metrics and the same backoff; only where records come from and how progress is committed
+// differ.
+import { join } from 'node:path';
+import type { ConsumerConfig, Kafka } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import { ConfigError, type GatelogConfig, type Logger, type Store } from '@gatelog/core';
+import { startKafkaIngest } from './kafka-consumer.ts';
+import { startLocalIngest } from './local-consumer.ts';
+import { batchSettings, type RetrySettings } from './pipeline.ts';
+
+export type IngestSource =
+  | {
+      kind: 'local';
+      /** The embedded data directory: events/, ingest.offset, dead-letter.jsonl. */
+      dataDir: string;
+      /** The event log writer's onAppend, to wake up instead of polling. */
+      notify?: ((listener: () => void) => () => void) | undefined;
+    }
+  | {
+      kind: 'kafka';
+      kafka: Kafka;
+      /** Overrides for the kafkajs consumer (session timeout). */
+      consumer?: Partial<ConsumerConfig> | undefined;
+    };
+
+export interface IngestDeps {
+  config: GatelogConfig;
+  store: Store;
+  logger: Logger;
+  registry: Registry;
+  source: IngestSource;
+  retry?: Partial<RetrySettings> | undefined;
+  /** How long stop() lets the batch in hand retry before leaving it uncommitted; default 10 s. */
+  stopTimeoutMs?: number | undefined;
+}
+
+export interface Ingest {
+  /** Finish (or give up, uncommitted) the batches in hand, commit, stop. */
+  stop(): Promise<void>;
+  /** False once the source cannot make progress on its own (a crashed Kafka consumer being rebuilt). */
+  healthy(): boolean;
+  stats(): { rows: number };
+}
+
+export async function createIngest(d: IngestDeps): Promise<Ingest> {
+  const { config, source } = d;
+  const batch = batchSettings(config.ingest);
+  if (source.kind === 'local') {
+    const local = startLocalIngest({
+      logDir: join(source.dataDir, 'events'),
+      offsetPath: join(source.dataDir, 'ingest.offset'),
+      deadLetterPath: join(source.dataDir, 'dead-letter.jsonl'),
+      store: d.store,
+      logger: d.logger,
+      registry: d.registry,
+      batchRows: batch.maxRows,
+      batchMs: batch.lingerMs,
+      notify: source.notify,
+      retry: d.retry,
+      stopTimeoutMs: d.stopTimeoutMs,
+    });
+    return { stop: () => local.stop(), healthy: () => true, stats: () => ({ rows: local.stats().rows }) };
+  }
+  const bus = config.bus;
+  if (bus.kind !== 'kafka') throw new ConfigError('bus.kind: Kafka ingest needs bus.kind "kafka"');
+  const kafka = await startKafkaIngest({
+    kafka: source.kafka,
+    topic: bus.topic,
+    groupId: bus.group_id,
+    deadLetterTopic: bus.dead_letter_topic,
+    store: d.store,
+    logger: d.logger,
+    registry: d.registry,
+    batch,
+    retry: d.retry,
+    consumer: source.consumer,
+    stopTimeoutMs: d.stopTimeoutMs,
+  });
+  return { stop: () => kafka.stop(), healthy: () => kafka.healthy(), stats: () => ({ rows: kafka.stats().rows }) };
+}

@@ -1,0 +1,113 @@
+// The one ingest pipeline: whatever the source (the local event log, Kafka), its parts go into
+// the same insert queue (insert-queue.ts: batching by rows/bytes/linger, one write in flight,
+// capped exponential backoff), and a write is always the same steps with the same metrics:
+// insert the rows isolating those ClickHouse rejects (insert-batch.ts) under a deterministic
+// dedup token, hand the rejected rows to the source's dead-letter sink, then let the source
+// commit past the parts. A source supplies only what differs: how a group of parts is named
+// (its dedup token), where dead letters go, and how progress is committed.
+import type { Logger, Store } from '@gatelog/core';
+import type { DeadLetter } from './dead-letter.ts';
+import { insertIsolating } from './insert-batch.ts';
+import { createInsertQueue, type InsertQueue, type QueuedPart } from './insert-queue.ts';
+import type { IngestMetrics } from './metrics.ts';
+
+export interface PipelinePart extends QueuedPart {
+  /** Valid rows (JSONEachRow lines without their newline), in source order. */
+  records: Buffer[];
+  /** Records the source refused before insert (dead-lettered by it), for the batch metrics. */
+  invalid?: number;
+}
+
+export interface PipelineSource<P extends PipelinePart> {
+  /** Same parts, same name: a retried or replayed write is dropped by ClickHouse's dedup. */
+  tokenFor(parts: readonly P[]): string;
+  /** Before a group's first attempt (the local log remembers the range for an exact replay). */
+  beforeWrite?(parts: readonly P[]): Promise<void>;
+  /** Rows ClickHouse rejected, by index in the group's rows laid end to end; also the parts' own. */
+  deadLetter(parts: readonly P[], rejected: readonly { index: number; letter: DeadLetter }[]): Promise<void>;
+  /** Move the source's committed position past the parts (their rows are written). */
+  commit(parts: readonly P[]): Promise<void>;
+}
+
+export interface BatchSettings {
+  /** An insert leaves at this many rows (ingest.batch_rows)… */
+  maxRows: number;
+  /** …or this many bytes… */
+  maxBytes: number;
+  /** …or once its oldest row waited this long (ingest.batch_ms). */
+  lingerMs: number;
+}
+
+/** Insert retry backoff: capped exponential. */
+export interface RetrySettings {
+  baseMs: number;
+  maxMs: number;
+}
+
+export const DEFAULT_RETRY: RetrySettings = { baseMs: 200, maxMs: 10_000 };
+/** Bounds memory when bodies are large: an insert closes at this many bytes whatever its rows. */
+export const MAX_INSERT_BYTES = 32 << 20;
+
+/** config.ingest → the queue's batching (shared by both sources). */
+export function batchSettings(ingest: { batch_rows: number; batch_ms: number }): BatchSettings {
+  return { maxRows: Math.max(1, ingest.batch_rows), maxBytes: MAX_INSERT_BYTES, lingerMs: ingest.batch_ms };
+}
+
+export interface PipelineDeps<P extends PipelinePart> {
+  source: PipelineSource<P>;
+  store: Store;
+  logger: Logger;
+  metrics: IngestMetrics;
+  batch: BatchSettings;
+  retry?: Partial<RetrySettings> | undefined;
+  /** Extra insert settings (the Kafka worker forces synchronous inserts). */
+  insertSettings?: Record<string, string | number>;
+  /** Called with the rows a write inserted and its parts (after its commit). */
+  onWritten?(rows: number, parts: readonly P[]): void;
+  /** See InsertQueueOptions.refill. */
+  refill?(): void;
+}
+
+export function createPipeline<P extends PipelinePart>(d: PipelineDeps<P>): InsertQueue<P> {
+  const { source, store, logger, metrics } = d;
+  const retry = { ...DEFAULT_RETRY, ...d.retry };
+
+  const write = async (parts: P[], attempt: number): Promise<void> => {
+    if (attempt === 0) await source.beforeWrite?.(parts);
+    const records = parts.flatMap((p) => p.records);
+    const base = source.tokenFor(parts);
+    const insert = async (rows: Buffer, range: { from: number; to: number }): Promise<void> => {
+      const end = metrics.insertSeconds.startTimer();
+      try {
+        // Derived from the range too: a bisected group must not share a token with the whole.
+        await store.insertRaw('llm_calls', rows, { insert_deduplication_token: `${base}:${range.from}-${range.to}`, ...d.insertSettings });
+      } finally {
+        end();
+      }
+    };
+    const res = records.length === 0
+      ? { inserted: 0, dead: [] }
+      : await insertIsolating(records, insert, (info) => metrics.insertErrors.inc({ kind: info.data ? 'data' : 'transient' }));
+    await source.deadLetter(parts, res.dead.map((letter) => ({ index: records.indexOf(letter.record), letter })));
+    await source.commit(parts);
+    metrics.rows.inc(res.inserted);
+    metrics.insertRows.observe(records.length);
+    metrics.batchRows.observe(parts.reduce((n, p) => n + p.records.length + (p.invalid ?? 0), 0));
+    metrics.batches.inc();
+    d.onWritten?.(res.inserted, parts);
+  };
+
+  return createInsertQueue<P>({
+    write,
+    ...d.batch,
+    retry,
+    ...(d.refill ? { refill: d.refill } : {}),
+    onRetry: (err, info) => {
+      const e = err as { code?: unknown; message?: unknown };
+      logger.warn({ code: e.code, error: String(e.message), attempt: info.attempt, rows: info.rows, retry_in_ms: info.delayMs }, 'ingest: insert failed; keeping the batch uncommitted and retrying');
+    },
+    onAbandon: (err, info) => {
+      logger.warn({ error: String((err as Error).message), rows: info.rows }, 'ingest: stopping with a batch unwritten; it is read again on the next start');
+    },
+  });
+}
