@@ -6,6 +6,8 @@ import { parseStartArgs } from './args.ts';
 import { embeddedEnv } from './env.ts';
 import { startEmbedded } from './embedded.ts';
 import { CliError, runKeysCli } from './keys-cli.ts';
+import { runAuditCli } from './audit-cli.ts';
+import { runExportCli } from './export-cli.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -14,6 +16,9 @@ const HELP = `gatelog ${GATELOG_VERSION} — observability-first LLM proxy
 Usage:
   gatelog start [--config PATH] [--port N] [--host HOST] [--data-dir DIR]
   gatelog keys create|list|show|update|revoke ...   (gatelog keys --help)
+  gatelog audit verify [--from DATE] [--log FILE] [--url URL]   (gatelog audit --help)
+  gatelog export --from D --to D --format csv|jsonl -o FILE   (gatelog export --help)
+  gatelog export verify FILE [--url URL]
   gatelog version
 
 Environment:
@@ -63,6 +68,12 @@ async function main(argv: string[]): Promise<void> {
       return start(rest);
     case 'keys':
       process.exitCode = await runKeysCli(rest);
+      return;
+    case 'audit':
+      process.exitCode = await runAuditCli(rest);
+      return;
+    case 'export':
+      process.exitCode = await runExportCli(rest);
       return;
     case 'version':
     case '--version':

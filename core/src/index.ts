@@ -18,3 +18,5 @@ export * from './redact/index.ts';
 export * from './store/audit.ts';
 export * from './store/audit-queries.ts';
 export * from './store/audit-verify.ts';
+export * from './store/export-manifest.ts';
+export * from './store/explorer-params.ts';

@@ -12,6 +12,8 @@ export interface AuditFilter {
   /** UTC ISO bounds: from inclusive, to exclusive. */
   from?: string | undefined;
   to?: string | undefined;
+  /** The `export_id` an export.run row carries (what `gatelog export verify --url` looks up). */
+  exportId?: string | undefined;
 }
 
 function auditWhere(f: AuditFilter): { conds: string[]; params: Record<string, unknown> } {
@@ -24,6 +26,10 @@ function auditWhere(f: AuditFilter): { conds: string[]; params: Record<string, u
   if (f.action) {
     conds.push('action = {action:String}');
     params['action'] = f.action;
+  }
+  if (f.exportId) {
+    conds.push(`JSONExtractString(details, 'export_id') = {export_id:String}`);
+    params['export_id'] = f.exportId;
   }
   if (f.from) {
     conds.push(`at >= {from:DateTime64(3, 'UTC')}`);

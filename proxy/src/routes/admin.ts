@@ -4,13 +4,15 @@
 //   GET    /admin/keys/:id      one key, with its budget status
 //   PATCH  /admin/keys/:id      update (a new version)
 //   DELETE /admin/keys/:id      revoke (a new version with revoked: true)
-//   GET    /admin/audit         newest first (?limit, ?action)
-// Every write is recorded in admin_audit (who, when, what, target, details without secrets,
-// source ip) and reloads this proxy's key ring at once; other proxies pick it up on refresh.
+//   GET    /admin/audit         newest first (?limit, ?action, ?actor, ?from, ?to, ?export_id, ?before_at&before_id)
+// Every write is recorded in the audit trail (appendAudit: who, role, when, what, target,
+// details without secrets, source ip, user agent) and reloads this proxy's key ring at once; other proxies pick it up on refresh.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { insertAudit, insertKeyVersion, keyById, listAudit, listKeys, type Store } from '@gatelog/core';
+import { appendAudit, insertKeyVersion, keyById, listAudit, listKeys, type Store } from '@gatelog/core';
 import { ProxyError, badRequest } from '../errors.ts';
 import { installSurface } from './surface.ts';
+import { adminActor, adminGuard, auditWho } from './admin-caller.ts';
+import { auditQuery } from './audit.ts';
 import { createKey, publicKeyView, updateKey, type VirtualKey } from '../governance/keys.ts';
 import { budgetScopes } from '../governance/budget.ts';
 import type { Governance } from '../governance/runtime.ts';
@@ -22,8 +24,6 @@ export interface AdminRouteDeps {
   metrics: ProxyMetrics;
 }
 
-type Actor = 'master' | 'admin';
-const actors = new WeakMap<FastifyRequest, Actor>();
 const ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
 
 function keyIdParam(req: FastifyRequest): string {
@@ -38,15 +38,7 @@ export function adminRoutes(deps: AdminRouteDeps) {
   const { store, gov } = deps;
 
   const audit = async (req: FastifyRequest, action: string, target: string, details: Record<string, unknown>): Promise<void> => {
-    await insertAudit(store, {
-      at: new Date(gov.now()),
-      actor: actors.get(req) ?? 'admin',
-      action,
-      targetType: 'key',
-      target,
-      details,
-      sourceIp: req.ip,
-    });
+    await appendAudit(store, { ...auditWho(req), at: new Date(gov.now()), action, targetType: 'key', target, details });
   };
 
   const current = async (id: string): Promise<VirtualKey> => {
@@ -63,18 +55,10 @@ export function adminRoutes(deps: AdminRouteDeps) {
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
     installSurface(app, deps.metrics);
-    app.addHook('onRequest', (req, _reply, next) => {
-      const c = gov.auth.identify(req.headers, gov.now());
-      if (c instanceof ProxyError) return next(c);
-      if (c.kind === 'key') {
-        return next(new ProxyError(403, 'admin_only', 'Admin endpoints need the master key; a virtual key cannot call them.', 'permission_error'));
-      }
-      actors.set(req, c.kind === 'master' ? 'master' : 'admin');
-      next();
-    });
+    app.addHook('onRequest', adminGuard(gov));
 
     app.post('/keys', async (req, reply: FastifyReply) => {
-      const r = createKey(req.body ?? {}, { now: gov.now(), actor: actors.get(req) ?? 'admin' });
+      const r = createKey(req.body ?? {}, { now: gov.now(), actor: adminActor(req) });
       if (!r.ok) throw badRequest('invalid_key_fields', r.message);
       const { key, secret } = r.value;
       await write(req, 'key.create', key, { key: publicKeyView(key) });
@@ -101,7 +85,7 @@ export function adminRoutes(deps: AdminRouteDeps) {
 
     app.patch('/keys/:id', async (req) => {
       const cur = await current(keyIdParam(req));
-      const r = updateKey(cur, req.body ?? {}, { now: gov.now(), actor: actors.get(req) ?? 'admin' });
+      const r = updateKey(cur, req.body ?? {}, { now: gov.now(), actor: adminActor(req) });
       if (!r.ok) throw badRequest('invalid_key_fields', r.message);
       // The input schema has no secret fields; the changes are recorded as sent.
       await write(req, r.value.revoked && !cur.revoked ? 'key.revoke' : 'key.update', r.value, { changes: req.body, version: r.value.version });
@@ -111,15 +95,14 @@ export function adminRoutes(deps: AdminRouteDeps) {
     app.delete('/keys/:id', async (req) => {
       const cur = await current(keyIdParam(req));
       if (cur.revoked) return { key: publicKeyView(cur) };
-      const r = updateKey(cur, { revoked: true }, { now: gov.now(), actor: actors.get(req) ?? 'admin' });
+      const r = updateKey(cur, { revoked: true }, { now: gov.now(), actor: adminActor(req) });
       if (!r.ok) throw badRequest('invalid_key_fields', r.message);
       await write(req, 'key.revoke', r.value, { version: r.value.version, key_prefix: cur.key_prefix });
       return { key: publicKeyView(r.value) };
     });
 
     app.get('/audit', async (req) => {
-      const q = req.query as { limit?: string; action?: string };
-      const rows = await listAudit(store, { limit: q.limit ? Number(q.limit) || 100 : 100, action: q.action || undefined });
+      const rows = await listAudit(store, auditQuery(req.query as Record<string, string | undefined>));
       return { object: 'list', data: rows };
     });
     done();

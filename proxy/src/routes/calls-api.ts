@@ -2,9 +2,9 @@
 // `GET /admin/calls/:id`, for scripts and tests that want a call's record without the UI
 // (LiteLLM users know this as /spend/logs).
 // Guarded by the master key when one is set; responses never include credentials, because
-// events never hold any.
+// events never hold any. Every read of one call (its bodies) is audited as `call.view`.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { getCall, listCalls, type Store } from '@gatelog/core';
+import { appendAudit, getCall, listCalls, type Store } from '@gatelog/core';
 import { createAuthCheck } from '../auth.ts';
 
 export function registerCallsApi(app: FastifyInstance, deps: { store: Store; masterKey: string | undefined }): void {
@@ -33,6 +33,11 @@ export function registerCallsApi(app: FastifyInstance, deps: { store: Store; mas
   app.get<{ Params: { id: string } }>('/admin/calls/:id', { onRequest: guard }, async (req, reply) => {
     const call = await getCall(deps.store, req.params.id);
     if (!call) return reply.code(404).send({ error: { message: `No recorded call with id ${JSON.stringify(req.params.id.slice(0, 64))}.`, type: 'invalid_request_error', param: 'id', code: 'call_not_found' } });
+    // A body is shown only once its view is in the audit trail.
+    await appendAudit(deps.store, {
+      action: 'call.view', actor: deps.masterKey ? 'master' : 'open-proxy', role: 'owner', targetType: 'call', target: call.request_id,
+      details: { via: 'api', trace_id: call.trace_id }, sourceIp: req.ip, userAgent: req.headers['user-agent'],
+    });
     return call;
   });
 }

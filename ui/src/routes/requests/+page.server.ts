@@ -1,16 +1,20 @@
 import { error } from '@sveltejs/kit';
 import { listExplorer } from '@gatelog/core/store/explorer-queries';
-import { encodeAfter, parseAfter, parseExplorer, toFilter } from '#lib/explorer.ts';
+import { encodeAfter, explorerQuery, parseAfter, parseExplorer, toFilter } from '#lib/explorer.ts';
 import { uiContext } from '#lib/server/context.server.ts';
 import { withReadPreviews } from '#lib/server/calls.server.ts';
+import { recordAudit } from '#lib/server/audit.server.ts';
 import type { PageServerLoad } from './$types';
 
-export const load: PageServerLoad = async ({ url }) => {
+export const load: PageServerLoad = async (event) => {
+  const { url } = event;
   const state = parseExplorer(url.searchParams);
   // `before` names the keyset cursor (the next page in the chosen sort direction); the name
   // predates other sort orders and is kept so shared links keep working.
   const after = parseAfter(url.searchParams.get('before'), state.sort);
   const { store } = await uiContext();
+  // What people search the bodies for is audited: one `calls.search` row per search page.
+  if (state.q) await recordAudit(event, { action: 'calls.search', targetType: 'llm_calls', target: '', details: { text: state.q, match: state.match || 'words', filter: explorerQuery(state), paged: after !== undefined } });
   try {
     const page = await listExplorer(store, toFilter(state), { sort: state.sort, dir: state.dir, after, limit: 50 });
     return {

@@ -4,9 +4,11 @@ import { requestMessages, responseMessages } from '#lib/bodies.ts';
 import { curlCommand } from '#lib/curl.ts';
 import { uiContext } from '#lib/server/context.server.ts';
 import { getDetail } from '#lib/server/calls.server.ts';
+import { recordAudit } from '#lib/server/audit.server.ts';
 import type { PageServerLoad } from './$types';
 
-export const load: PageServerLoad = async ({ params }) => {
+export const load: PageServerLoad = async (event) => {
+  const { params } = event;
   if (!isRequestId(params.id)) error(404, 'No request with this id.');
   const { store } = await uiContext();
   let call;
@@ -17,6 +19,8 @@ export const load: PageServerLoad = async ({ params }) => {
     error(503, 'The request log is not available right now.');
   }
   if (!call) error(404, 'No request with this id.');
+  // The page carries the bodies (and their raw JSON): one `call.view` row per view.
+  await recordAudit(event, { action: 'call.view', targetType: 'call', target: call.request_id, details: { via: 'ui', page: 'request' } });
   return {
     call,
     prompt: requestMessages(call.request_body),

@@ -1,0 +1,49 @@
+// GET /admin/export?format=csv|jsonl&<explorer filters>: every matching call, oldest first,
+// streamed as ClickHouse writes it — the same filters (core explorer-params), formats and bytes
+// as the UI's /export. The response names the export (`x-gatelog-export-id`); when the stream
+// ends (completed or abandoned) one `export.run` audit row records who, the filter, format,
+// rows, bytes and SHA-256 (core export-manifest.ts), which `gatelog export` checks its file against.
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { digestedExport, explorerQuery, parseExplorer, toFilter, type Store } from '@gatelog/core';
+import { badRequest } from '../errors.ts';
+import { installSurface } from './surface.ts';
+import { adminGuard, auditWho } from './admin-caller.ts';
+import type { Governance } from '../governance/runtime.ts';
+import type { ProxyMetrics } from '../metrics.ts';
+
+export function exportRoutes(deps: { store: Store; gov: Governance; metrics: ProxyMetrics }) {
+  return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
+    installSurface(app, deps.metrics);
+    app.addHook('onRequest', adminGuard(deps.gov));
+    app.get('/export', async (req, reply) => {
+      const url = new URL(req.url, 'http://x');
+      const format = url.searchParams.get('format');
+      if (format !== 'csv' && format !== 'jsonl') throw badRequest('invalid_format', 'format: expected csv or jsonl.', 'format');
+      const state = parseExplorer(url.searchParams);
+      // Stops the ClickHouse query when the client goes away mid-download.
+      const abort = new AbortController();
+      req.raw.once('close', () => {
+        if (!reply.raw.writableFinished) abort.abort();
+      });
+      let ex;
+      try {
+        ex = digestedExport(deps.store, {
+          filter: toFilter(state), filterQuery: explorerQuery(state), format, who: auditWho(req), via: 'api', signal: abort.signal,
+        });
+      } catch (err) {
+        // A filter value out of range (the store's parameter checks) is the client's mistake.
+        const p = (err as { param?: unknown }).param;
+        if (typeof p === 'string') throw badRequest('invalid_filter', (err as Error).message, p);
+        throw err;
+      }
+      const stamp = new Date().toISOString().replaceAll(':', '').slice(0, 15);
+      return reply
+        .header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
+        .header('content-disposition', `attachment; filename="gatelog-export-${stamp}.${format}"`)
+        .header('x-gatelog-export-id', ex.exportId)
+        .send(Readable.from(ex.chunks, { objectMode: false }));
+    });
+    done();
+  };
+}
