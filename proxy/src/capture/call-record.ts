@@ -79,6 +79,12 @@ function storedTexts(r: CallRecord, env: EventEnv): StoredTexts {
 }
 
 const MAX_ERROR_MESSAGE = 2048;
+/**
+ * requested_model keeps at most this many characters (and a `…`): the client's name is
+ * arbitrary input, and routing answers 404 for any name longer than this anyway.
+ */
+export const MAX_REQUESTED_MODEL = 256;
+const cappedModel = (m: string): string => (m.length > MAX_REQUESTED_MODEL ? `${m.slice(0, MAX_REQUESTED_MODEL)}…` : m);
 
 export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEvent {
   const s = storedTexts(r, env);
@@ -108,7 +114,7 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     endpoint: r.endpoint,
     client_api: r.api,
     upstream_api: r.upstreamApi ?? r.api,
-    requested_model: r.requestedModel,
+    requested_model: cappedModel(r.requestedModel),
     provider: r.provider,
     deployment_model: model,
     upstream_model: r.upstreamModel,

@@ -68,6 +68,21 @@ const STATE_UNAVAILABLE: Refusal = {
   retryAfterSeconds: 1,
 };
 
+/**
+ * The key's model allow-list, checked before routing or anything else that keeps state per
+ * model name (model tables, metric labels): a refused name leaves nothing behind. `record`
+ * builds the refused call's record only when it is refused.
+ */
+export function gateModel(g: Governance, env: AdmitEnv, req: FastifyRequest, reply: FastifyReply, requested: string, record: () => CallRecord): void {
+  const caller = g.auth.callerOf(req.headers);
+  if (caller?.kind !== 'key') return;
+  const m = checkModel(caller.key, requested);
+  if (m.ok) return;
+  const rec = record();
+  rec.caller = { keyId: caller.key.id, keyName: caller.key.name, team: caller.key.team };
+  throw refuse(g, env, rec, reply, m.refusal);
+}
+
 export interface AdmitOptions {
   /** The client asked for stream_options.include_usage (a replayed stream must match). */
   includeUsage: boolean;

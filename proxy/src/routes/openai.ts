@@ -9,7 +9,7 @@ import { forwardBody, newCallRecord, parseJsonBody, requireModel } from './body.
 import type { AuthCheck } from '../auth.ts';
 import type { ModelTable } from '../routing/resolve.ts';
 import type { UpstreamApi } from '../providers/types.ts';
-import { admit } from '../governance/admit.ts';
+import { admit, gateModel } from '../governance/admit.ts';
 import type { Governance } from '../governance/runtime.ts';
 
 export interface OpenAiRouteDeps {
@@ -57,6 +57,8 @@ export function openAiRoutes(deps: OpenAiRouteDeps) {
     async function forward(req: FastifyRequest, reply: FastifyReply): Promise<void> {
       const { text, json } = parseJsonBody(req.body);
       const requested = validate(ep, json);
+      // The allow-list first: nothing is kept for a model name the key may not use.
+      if (gov) gateModel(gov, env, req, reply, requested, () => newCallRecord(req, { endpoint: `/v1${ep.path}`, api: ep.api, requested, dep: null, stream: ep.canStream && json['stream'] === true, text }));
       // Routing: the attempt plan picks the first deployment; retries/fallbacks follow in the relay.
       const plan = table.plan(requested, req.headers);
       const dep = { provider: plan.first.state.provider, model: plan.first.state.model };

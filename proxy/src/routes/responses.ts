@@ -9,7 +9,7 @@ import { installApiSurface } from './surface.ts';
 import { forwardBody, newCallRecord, parseJsonBody, requireModel, upstreamBodyFor } from './body.ts';
 import type { AuthCheck } from '../auth.ts';
 import type { ModelTable } from '../routing/resolve.ts';
-import { admit } from '../governance/admit.ts';
+import { admit, gateModel } from '../governance/admit.ts';
 import type { Governance } from '../governance/runtime.ts';
 
 export interface ResponsesRouteDeps {
@@ -31,6 +31,8 @@ export function responsesRoutes(deps: ResponsesRouteDeps) {
     if (json['input'] === undefined && json['previous_response_id'] === undefined && json['prompt'] === undefined) {
       throw badRequest('missing_input', 'You must provide an `input` parameter.', 'input');
     }
+    // The allow-list first: nothing is kept for a model name the key may not use.
+    if (gov) gateModel(gov, env, req, reply, requested, () => newCallRecord(req, { endpoint: `/v1${PATH}`, api: 'openai.responses', requested, dep: null, stream: json['stream'] === true, text }));
     const plan = table.plan(requested, req.headers);
     const dep = { provider: plan.first.state.provider, model: plan.first.state.model };
     const stream = json['stream'] === true;

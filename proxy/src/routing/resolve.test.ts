@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '@gatelog/core';
 import { createProviders } from '../providers/registry.ts';
-import { createModelTable } from './resolve.ts';
+import { Registry } from 'prom-client';
+import { MAX_AD_HOC, MAX_MODEL_NAME, createModelTable } from './resolve.ts';
+import { registerRoutingMetrics } from './metrics.ts';
 import { ProxyError } from '../errors.ts';
 
 const config = parseConfig(
@@ -59,5 +61,38 @@ describe('model table', () => {
     expect(list.object).toBe('list');
     expect(list.data.map((m) => m.id)).toEqual(['fast', 'local', 'oa/gpt-4o-mini', 'mock/mock-chat', 'mock/mock-embed']);
     expect(list.data.every((m) => m.object === 'model')).toBe(true);
+  });
+
+  it('keeps a bounded number of unconfigured provider/model routes, and no name over the limit', () => {
+    const t = createModelTable(config, providers.byName);
+    const configured = t.deployments().length;
+    for (let i = 0; i < MAX_AD_HOC + 500; i++) t.resolve(`mock/m-${i}`);
+    const snap = t.deployments();
+    expect(snap.length).toBe(configured + MAX_AD_HOC);
+    // The most recent are kept; configured deployments are never evicted.
+    expect(snap.some((d) => d.model === `m-${MAX_AD_HOC + 499}`)).toBe(true);
+    expect(snap.some((d) => d.model === 'm-0')).toBe(false);
+    expect(snap.filter((d) => !d.ad_hoc).length).toBe(configured);
+    expect(() => t.resolve(`mock/${'x'.repeat(MAX_MODEL_NAME)}`)).toThrow(ProxyError);
+    expect(t.resolve(`mock/${'x'.repeat(MAX_MODEL_NAME - 5)}`).model).toHaveLength(MAX_MODEL_NAME - 5);
+  });
+
+  it('a configured deployment reached as provider/model shares its state', () => {
+    const t = createModelTable(config, providers.byName);
+    const before = t.deployments().length;
+    t.resolve('mock/mock-chat');
+    t.plan('oa/gpt-4o-mini', {});
+    expect(t.deployments().length).toBe(before);
+  });
+
+  it('/metrics sums unconfigured deployments under model="other"', async () => {
+    const t = createModelTable(config, providers.byName);
+    for (let i = 0; i < 50; i++) t.plan(`mock/m-${i}`, {}).first.state.inFlight++;
+    const registry = new Registry();
+    registerRoutingMetrics(registry, () => t.deployments());
+    const text = await registry.metrics();
+    expect(text).not.toContain('m-1');
+    expect(text).toContain('gatelog_deployment_in_flight{provider="mock",model="other"} 50');
+    expect(text).toContain('gatelog_deployment_in_flight{provider="oa",model="gpt-4o-mini"} 0');
   });
 });

@@ -2,6 +2,9 @@
 // and fallbacks; `provider/model` reaches a configured provider directly (one deployment, no
 // fallbacks). Resolution is a Map lookup: the table and the deployment states are built once
 // at start; `plan()` gives each call its attempt plan (retries, fallbacks, deadline).
+// State that grows with input is bounded: a `provider/model` that is not configured gets its
+// route and deployment state from an LRU of MAX_AD_HOC entries, and names over
+// MAX_MODEL_NAME characters are unknown models (404) — no model is that long.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { GatelogConfig } from '@gatelog/core';
 import { ProxyError } from '../errors.ts';
@@ -27,6 +30,8 @@ export interface DeploymentSnapshot {
   recent_failures: number;
   total_failures: number;
   last_error: string;
+  /** A `provider/model` reached directly that no alias or provider model list names. */
+  ad_hoc: boolean;
 }
 
 export interface ModelTable {
@@ -51,7 +56,10 @@ export interface Clock {
 export const systemClock: Clock = { now: () => performance.now(), wall: () => Date.now(), random: Math.random };
 
 const MAX_NAMES_IN_ERROR = 50;
-const MAX_DIRECT = 10_000;
+/** The longest model name routed; longer is answered 404 model_not_found. */
+export const MAX_MODEL_NAME = 256;
+/** Routes (and deployment states) kept for `provider/model` names not in the config. */
+export const MAX_AD_HOC = 1000;
 
 export function createModelTable(config: GatelogConfig, providers: ReadonlyMap<string, Provider>, clock: Clock = systemClock): ModelTable {
   const router = config.router;
@@ -61,7 +69,7 @@ export function createModelTable(config: GatelogConfig, providers: ReadonlyMap<s
     let s = states.get(key);
     if (!s) {
       s = new DeploymentState(p, model, router.cooldown);
-      if (states.size < MAX_DIRECT) states.set(key, s);
+      states.set(key, s);
     }
     if (alias !== null && !s.aliases.includes(alias)) s.aliases.push(alias);
     return s;
@@ -102,18 +110,29 @@ export function createModelTable(config: GatelogConfig, providers: ReadonlyMap<s
   const available = names.length === 0 ? 'none' : names.slice(0, MAX_NAMES_IN_ERROR).join(', ') + (names.length > MAX_NAMES_IN_ERROR ? ', …' : '');
   const defaults = defaultRouteOptions(router);
 
+  // Least recently used first (a Map keeps insertion order; a hit moves to the end).
+  const adHoc = new Map<string, AliasRoute>();
+  const adHocRoute = (p: Provider, model: string, id: string): AliasRoute => {
+    let r = adHoc.get(id);
+    if (r) adHoc.delete(id);
+    else {
+      // A model some alias deploys shares that deployment's state (cooldowns, in flight).
+      const state = states.get(`${p.name}/${model}`) ?? new DeploymentState(p, model, router.cooldown);
+      r = { name: id, strategy: 'weighted', candidates: [{ state, weight: 1 }], fallbacks: [], contextFallbacks: [] };
+    }
+    adHoc.set(id, r);
+    if (adHoc.size > MAX_AD_HOC) adHoc.delete(adHoc.keys().next().value!);
+    return r;
+  };
+
   const route = (requested: string): AliasRoute => {
     const hit = aliases.get(requested) ?? direct.get(requested);
     if (hit) return hit;
     // Any model of a configured provider is reachable as provider/model, listed or not.
     const slash = requested.indexOf('/');
-    if (slash > 0 && slash < requested.length - 1) {
+    if (slash > 0 && slash < requested.length - 1 && requested.length <= MAX_MODEL_NAME) {
       const p = providers.get(requested.slice(0, slash));
-      if (p) {
-        const r = directRoute(p, requested.slice(slash + 1), requested);
-        if (direct.size < MAX_DIRECT) direct.set(requested, r);
-        return r;
-      }
+      if (p) return adHocRoute(p, requested.slice(slash + 1), requested);
     }
     const shown = requested.length > 200 ? `${requested.slice(0, 200)}…` : requested;
     throw new ProxyError(
@@ -138,7 +157,9 @@ export function createModelTable(config: GatelogConfig, providers: ReadonlyMap<s
     deployments() {
       const now = clock.now();
       const wall = clock.wall();
-      return [...states.values()].map((s) => {
+      const configured = new Set(states.values());
+      const extra = [...adHoc.values()].map((r) => r.candidates[0]!.state).filter((s) => !configured.has(s));
+      return [...configured, ...extra].map((s) => {
         const health = s.health(now);
         return {
           provider: s.provider.name,
@@ -151,6 +172,7 @@ export function createModelTable(config: GatelogConfig, providers: ReadonlyMap<s
           recent_failures: s.recentFailures(now),
           total_failures: s.totalFailures,
           last_error: s.lastError,
+          ad_hoc: !configured.has(s),
         };
       });
     },
