@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { Store } from './client.ts';
 import { chTime } from './call-filter.ts';
+import { neutralizedSql } from './export-queries.ts';
 import { AUDIT_COLUMNS, AuditRow } from './audit.ts';
 
 export interface AuditFilter {
@@ -64,14 +65,24 @@ export async function listAudit(
   return z.array(AuditRow).parse(await rs.json());
 }
 
-/** Every matching row, oldest first, as JSONEachRow bytes written by ClickHouse (the Audit page's export). */
-export function auditRowsBytes(store: Store, f: AuditFilter, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+/**
+ * Every matching row, oldest first, as CSV (with a header line; ISO times; formula cells
+ * neutralized) or JSON lines, written by ClickHouse (the Audit page's export).
+ */
+export async function* auditRowsBytes(store: Store, f: AuditFilter, format: 'csv' | 'jsonl', signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   const { conds, params } = auditWhere(f);
-  return store.streamQuery({
-    query: `SELECT ${AUDIT_COLUMNS} FROM ${store.database}.admin_audit ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY at, id`,
+  const cols = Object.keys(AuditRow.shape);
+  const select = cols.map((c) => {
+    if (c === 'at') return `concat(replaceOne(toString(at, 'UTC'), ' ', 'T'), 'Z') AS at`;
+    if (format === 'csv' && c !== 'seq' && c !== 'id') return `${neutralizedSql(c)} AS ${c}`;
+    return c;
+  });
+  if (format === 'csv') yield new TextEncoder().encode(`${cols.join(',')}\r\n`);
+  yield* store.streamQuery({
+    query: `SELECT ${select.join(', ')} FROM ${store.database}.admin_audit ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY at, id`,
     params,
-    format: 'JSONEachRow',
-    settings: 'output_format_json_quote_64bit_integers = 0',
+    format: format === 'csv' ? 'CSV' : 'JSONEachRow',
+    settings: "prefer_column_name_to_alias = 1, output_format_json_quote_64bit_integers = 0, output_format_csv_crlf_end_of_line = 1",
     signal,
   });
 }
