@@ -11,6 +11,7 @@
 //   const p = await probe.stop(); // { ok, failed, p50, p99, samples }
 //   expect(rss.stop().maxMb).toBeLessThan(900);
 import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -199,6 +200,17 @@ export interface ProbeResult {
   samples: number[];
   /** Status codes (or error names) of failed calls, for assertion messages. */
   failures: string[];
+}
+
+/**
+ * The bound a steady tenant's p99 must stay under: `base` (250 ms, the target on a quiet
+ * machine) times the 1-minute load per core when the machine is busier than that — these
+ * tests share two cores with other work, and a busy machine slows every call alike.
+ * GATELOG_ABUSE_STRICT=1 keeps `base` whatever the load.
+ */
+export function p99BoundMs(base = 250): number {
+  if (process.env['GATELOG_ABUSE_STRICT'] === '1') return base;
+  return base * Math.max(1, (loadavg()[0] ?? 0) / availableParallelism());
 }
 
 export function percentile(sorted: readonly number[], p: number): number {
