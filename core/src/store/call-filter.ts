@@ -1,6 +1,7 @@
 // One filter over llm_calls, shared by the explorer, exports and the spike drill-down, turned
 // into a WHERE clause whose every value is a typed `{name:Type}` parameter. Column names are
 // fixed strings here; nothing a user typed is ever part of the SQL text.
+import { instantMs, READ_BOUNDS, ReadParamError } from './read-params.ts';
 
 export interface ExplorerFilter {
   /** UTC ISO-8601 bounds: from inclusive, to exclusive. */
@@ -55,7 +56,22 @@ export function likeContains(s: string): string {
 /** The definition of an error used everywhere (explorer, rollups, exports). */
 export const IS_ERROR_SQL = `(status >= 400 OR outcome = 'error')`;
 
+/**
+ * The filter's instants and amounts, checked against READ_BOUNDS before they become parameters:
+ * out-of-range values are a client mistake (ReadParamError, a 400), not an engine error.
+ */
+function checkBounds(f: ExplorerFilter): void {
+  for (const [name, v] of [['from', f.from], ['to', f.to]] as const) {
+    if (v !== undefined && !Number.isFinite(instantMs(v))) throw new ReadParamError(name, `Query parameter ${name} must be an ISO-8601 UTC time between 2000 and 2100.`);
+  }
+  const amounts = [['costMin', f.costMin], ['costMax', f.costMax], ['latMin', f.latencyMin], ['latMax', f.latencyMax]] as const;
+  for (const [name, v] of amounts) {
+    if (v !== undefined && !(Math.abs(v) <= READ_BOUNDS.maxAmount)) throw new ReadParamError(name, `Query parameter ${name} must be a number up to ${READ_BOUNDS.maxAmount}.`);
+  }
+}
+
 export function callWhere(f: ExplorerFilter, prefix = 'f_'): SqlWhere {
+  checkBounds(f);
   const where: string[] = [];
   const params: Record<string, unknown> = {};
   const p = (name: string, type: string, value: unknown): string => {

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ChTime, Num } from './row-types.ts';
 import type { Store } from './client.ts';
+import { readQuery } from './read-query.ts';
 import { chTime } from './call-filter.ts';
 
 /** Dimensions a chart may be split by, mapped to fixed SQL (never user text). */
@@ -69,13 +70,12 @@ export type SpendPoint = z.infer<typeof SpendPoint>;
 export async function spendSeries(store: Store, q: RangeQuery & { by: SpendGroup }): Promise<SpendPoint[]> {
   const bucket = bucketSeconds(q.bucketSeconds);
   const params: Record<string, unknown> = { from: chTime(q.from), to: chTime(q.to), bucket };
-  const rs = await store.client.query({
+  const rs = await readQuery(store, {
     query: `SELECT ${BUCKET_SQL} AS bucket, ${SPEND_GROUPS[q.by]} AS grp, sum(cost_usd) AS cost_usd, sum(calls) AS calls
             FROM ${rollupSource(store.database, 'llm_calls_1h', q, SPEND_COLUMNS, bucket, params)}
             GROUP BY bucket, grp
             ORDER BY bucket, grp`,
     query_params: params,
-    format: 'JSONEachRow',
   });
   return z.array(SpendPoint).parse(await rs.json());
 }
@@ -94,7 +94,7 @@ export type SpendTotal = z.infer<typeof SpendTotal>;
 /** Top spenders over the range for one dimension. */
 export async function spendTop(store: Store, q: Omit<RangeQuery, 'bucketSeconds'> & { by: SpendGroup; limit?: number }): Promise<SpendTotal[]> {
   const params: Record<string, unknown> = { from: chTime(q.from), to: chTime(q.to), limit: Math.min(Math.max(q.limit ?? 10, 1), 100) };
-  const rs = await store.client.query({
+  const rs = await readQuery(store, {
     query: `SELECT ${SPEND_GROUPS[q.by]} AS grp, sum(cost_usd) AS cost_usd, sum(calls) AS calls, sum(errors) AS errors,
                    sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(unpriced) AS unpriced
             FROM ${rollupSource(store.database, 'llm_calls_1h', q, SPEND_COLUMNS, undefined, params)}
@@ -102,7 +102,6 @@ export async function spendTop(store: Store, q: Omit<RangeQuery, 'bucketSeconds'
             ORDER BY cost_usd DESC, calls DESC, grp
             LIMIT {limit:UInt32}`,
     query_params: params,
-    format: 'JSONEachRow',
   });
   return z.array(SpendTotal).parse(await rs.json());
 }
@@ -125,13 +124,12 @@ const LATENCY_AGGS = `sum(calls) AS calls, sum(errors) AS errors,
 export async function latencySeries(store: Store, q: RangeQuery & { by: LatencyGroup }): Promise<LatencyPoint[]> {
   const bucket = bucketSeconds(q.bucketSeconds);
   const params: Record<string, unknown> = { from: chTime(q.from), to: chTime(q.to), bucket };
-  const rs = await store.client.query({
+  const rs = await readQuery(store, {
     query: `SELECT ${BUCKET_SQL} AS bucket, ${LATENCY_GROUPS[q.by]} AS grp, ${LATENCY_AGGS}
             FROM ${rollupSource(store.database, 'llm_calls_latency_1h', q, LATENCY_COLUMNS, bucket, params)}
             GROUP BY bucket, grp
             ORDER BY bucket, grp`,
     query_params: params,
-    format: 'JSONEachRow',
   });
   return z.array(LatencyPoint).parse(await rs.json());
 }
@@ -142,14 +140,13 @@ export type LatencyTotal = z.infer<typeof LatencyTotal>;
 /** The same percentiles over the whole range, one row per model or provider. */
 export async function latencyTotals(store: Store, q: Omit<RangeQuery, 'bucketSeconds'> & { by: LatencyGroup }): Promise<LatencyTotal[]> {
   const params: Record<string, unknown> = { from: chTime(q.from), to: chTime(q.to) };
-  const rs = await store.client.query({
+  const rs = await readQuery(store, {
     query: `SELECT ${LATENCY_GROUPS[q.by]} AS grp, ${LATENCY_AGGS}
             FROM ${rollupSource(store.database, 'llm_calls_latency_1h', q, LATENCY_COLUMNS, undefined, params)}
             GROUP BY grp
             ORDER BY calls DESC, grp
             LIMIT 100`,
     query_params: params,
-    format: 'JSONEachRow',
   });
   return z.array(LatencyTotal).parse(await rs.json());
 }

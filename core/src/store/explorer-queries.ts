@@ -3,9 +3,11 @@
 // pagination (no OFFSET: page N costs what page 1 costs).
 import { z } from 'zod';
 import type { Store } from './client.ts';
+import { readQuery } from './read-query.ts';
 import { CallSummary } from './queries.ts';
 import { callWhere, chTime, type ExplorerFilter } from './call-filter.ts';
 import { PREVIEW_SQL, USER_MESSAGES_SQL } from './ui-queries.ts';
+import { instantMs, READ_BOUNDS, ReadParamError } from './read-params.ts';
 
 /** Sort keys a user may pick, mapped to the SQL they stand for (never user text). */
 export const SORTS = {
@@ -104,6 +106,8 @@ export async function listExplorer(
   const fetchRows = 2 * (limit + 1);
   const params: Record<string, unknown> = { ...w.params, limit: fetchRows };
   if (opts.after && UUID_RE.test(opts.after.requestId)) {
+    const ok = timeSort ? Number.isFinite(instantMs(opts.after.value)) : Math.abs(Number(opts.after.value)) <= READ_BOUNDS.maxAmount;
+    if (!ok) throw new ReadParamError('before', `Query parameter before holds a ${timeSort ? 'time' : 'value'} out of range.`);
     const v = timeSort ? chTime(opts.after.value) : Number(opts.after.value);
     if (typeof v === 'string' || Number.isFinite(v)) {
       conds.push(keysetSql(sort.expr, sort.type, dir));
@@ -128,14 +132,13 @@ export async function listExplorer(
       ? ''
       : `${all.length ? 'AND' : 'WHERE'} ${sort.expr} ${dir === 'DESC' ? '>=' : '<='} (
            SELECT ${dir === 'DESC' ? 'min' : 'max'}(v) FROM (SELECT ${sort.expr} AS v FROM ${store.database}.llm_calls ${where} ORDER BY v ${dir} LIMIT {want:UInt32}))`;
-    const rs = await store.client.query({
+    const rs = await readQuery(store, {
       query: `SELECT request_id, started_at, ${sort.expr} AS sort_value
               FROM ${store.database}.llm_calls
               ${where} ${cut}
               ORDER BY ${order}
               LIMIT {want:UInt32}`,
       query_params: { ...params, want },
-      format: 'JSONEachRow',
     });
     return z.array(PageKey).parse(await rs.json());
   };
@@ -152,7 +155,7 @@ export async function listExplorer(
   const more = keys.length > limit || fetched.length === fetchRows;
   if (keys.length === 0) return { rows: [], next: undefined };
   const times = keys.map((k) => k.started_at).sort();
-  const rowsRs = await store.client.query({
+  const rowsRs = await readQuery(store, {
     query: `SELECT ${ROW_COLUMNS}, '' AS sort_value, ${PREVIEW_SQL} AS prompt_preview
             FROM (
               SELECT *, ${USER_MESSAGES_SQL} AS um
@@ -162,7 +165,6 @@ export async function listExplorer(
               LIMIT 1 BY request_id
             )`,
     query_params: { from: times[0], to: times[times.length - 1], ids: keys.map((k) => k.request_id), chars: 200 },
-    format: 'JSONEachRow',
   });
   const byId = new Map(z.array(ExplorerRow).parse(await rowsRs.json()).map((r) => [r.request_id, r]));
   const all = keys.flatMap((k) => {
@@ -181,14 +183,13 @@ export type ThreadCall = z.infer<typeof ThreadCall>;
 
 export async function callsInThread(store: Store, by: 'trace' | 'session', id: string, limit = 1000): Promise<ThreadCall[]> {
   const column = by === 'trace' ? 'trace_id' : 'session_id';
-  const rs = await store.client.query({
+  const rs = await readQuery(store, {
     query: `SELECT ${ROW_COLUMNS}, overhead_ms
             FROM ${store.database}.llm_calls FINAL
             WHERE ${column} = {id:String}
             ORDER BY started_at, request_id
             LIMIT {limit:UInt32}`,
     query_params: { id, limit },
-    format: 'JSONEachRow',
   });
   return z.array(ThreadCall).parse(await rs.json());
 }

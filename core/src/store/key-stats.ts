@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { ChTime, Num } from './row-types.ts';
 import type { Store } from './client.ts';
+import { readQuery } from './read-query.ts';
 import { listKeys, type BudgetPeriod, type KeyRecord } from './keys.ts';
 
 const DAY_MS = 86_400_000;
@@ -57,7 +58,7 @@ export async function keyUsage(store: Store, ids: readonly string[], now: number
   if (ids.length === 0) return new Map();
   const spent = (p: string): string => `sumIf(ifNull(cost_usd, 0), outcome != 'refused' AND started_at >= {${p}:DateTime64(3, 'UTC')})`;
   const calls = (p: string): string => `countIf(started_at >= {${p}:DateTime64(3, 'UTC')})`;
-  const rs = await store.client.query({
+  const rs = await readQuery(store, {
     query: `SELECT key_id AS id, max(started_at) AS last_used_at,
               ${spent('p_daily')} AS spent_daily, ${spent('p_weekly')} AS spent_weekly,
               ${spent('p_monthly')} AS spent_monthly, ${spent('p_none')} AS spent_none,
@@ -73,7 +74,6 @@ export async function keyUsage(store: Store, ids: readonly string[], now: number
       p_monthly: chTime(budgetPeriodStart('monthly', now)),
       p_none: chTime(0),
     },
-    format: 'JSONEachRow',
   });
   const rows = z.array(KeyUse).parse(await rs.json());
   return new Map(rows.map((r) => [r.id, r]));

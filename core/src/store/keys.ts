@@ -4,6 +4,7 @@
 // only `key_hash` (SHA-256 hex) and a short `key_prefix` for display.
 import { z } from 'zod';
 import type { Store } from './client.ts';
+import { readQuery } from './read-query.ts';
 
 /** ClickHouse prints DateTime64 as `YYYY-MM-DD hh:mm:ss.sss` (UTC here); expose ISO. */
 import { ChTime, Num } from './row-types.ts';
@@ -50,20 +51,18 @@ export async function insertKeyVersion(store: Store, key: KeyRecord): Promise<vo
 
 /** The latest version of every key (revoked ones included unless asked otherwise). */
 export async function listKeys(store: Store, opts: { includeRevoked?: boolean } = {}): Promise<KeyRecord[]> {
-  const rs = await store.client.query({
+  const rs = await readQuery(store, {
     query: `SELECT ${KEY_COLUMNS} FROM ${store.database}.keys FINAL
             ${opts.includeRevoked === false ? 'WHERE NOT revoked' : ''}
             ORDER BY created_at, id`,
-    format: 'JSONEachRow',
   });
   return z.array(KeyRecord).parse(await rs.json());
 }
 
 export async function keyById(store: Store, id: string): Promise<KeyRecord | null> {
-  const rs = await store.client.query({
+  const rs = await readQuery(store, {
     query: `SELECT ${KEY_COLUMNS} FROM ${store.database}.keys FINAL WHERE id = {id:String} LIMIT 1`,
     query_params: { id },
-    format: 'JSONEachRow',
   });
   const rows = await rs.json();
   return rows.length ? KeyRecord.parse(rows[0]) : null;
@@ -72,10 +71,9 @@ export async function keyById(store: Store, id: string): Promise<KeyRecord | nul
 /** Lookup by SHA-256 hex of the presented secret. Anything not a hex digest is no match. */
 export async function keyByHash(store: Store, hash: string): Promise<KeyRecord | null> {
   if (!/^[0-9a-f]{64}$/.test(hash)) return null;
-  const rs = await store.client.query({
+  const rs = await readQuery(store, {
     query: `SELECT ${KEY_COLUMNS} FROM ${store.database}.keys FINAL WHERE key_hash = {h:FixedString(64)} LIMIT 1`,
     query_params: { h: hash },
-    format: 'JSONEachRow',
   });
   const rows = await rs.json();
   return rows.length ? KeyRecord.parse(rows[0]) : null;

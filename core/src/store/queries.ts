@@ -2,7 +2,9 @@
 // `{name:Type}` parameters; identifiers come from validated config, never from a user.
 import { z } from 'zod';
 import type { Store } from './client.ts';
+import { readQuery } from './read-query.ts';
 import { ChTime, Num } from './row-types.ts';
+import { instantMs, ReadParamError } from './read-params.ts';
 
 export const CallSummary = z.object({
   request_id: z.string(),
@@ -83,7 +85,9 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 export async function listCalls(store: Store, f: CallFilter): Promise<CallSummary[]> {
   const where: string[] = [];
-  const params: Record<string, unknown> = { limit: Math.min(Math.max(f.limit ?? 50, 1), 500) };
+  const limit = f.limit ?? 50;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new ReadParamError('limit', 'Query parameter limit must be a whole number between 1 and 500.');
+  const params: Record<string, unknown> = { limit };
   if (f.model) {
     where.push('requested_model = {model:String}');
     params['model'] = f.model;
@@ -94,12 +98,13 @@ export async function listCalls(store: Store, f: CallFilter): Promise<CallSummar
     where.push('(key_name = {key:String} OR key_id = {key:String})');
     params['key'] = f.key;
   }
+  if (f.before && !Number.isFinite(instantMs(f.before.startedAt))) throw new ReadParamError('before', 'Query parameter before holds a time out of range.');
   if (f.before && UUID_RE.test(f.before.requestId)) {
     where.push('(started_at, request_id) < ({bt:DateTime64(3, \'UTC\')}, {bid:UUID})');
     params['bt'] = f.before.startedAt.replace('T', ' ').replace('Z', '');
     params['bid'] = f.before.requestId;
   }
-  const rs = await store.client.query({
+  const rs = await readQuery(store, {
     query: `SELECT request_id, started_at, requested_model, provider, upstream_model, key_name, endpoint, stream,
               status, outcome, input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms,
               substring(request_body, 1, 200) AS preview
@@ -108,7 +113,6 @@ export async function listCalls(store: Store, f: CallFilter): Promise<CallSummar
             ORDER BY started_at DESC, request_id DESC
             LIMIT {limit:UInt32}`,
     query_params: params,
-    format: 'JSONEachRow',
   });
   return z.array(CallSummary).parse(await rs.json());
 }
@@ -131,13 +135,12 @@ export function idTimeWindow(requestId: string): { from: string; to: string } | 
 export async function getCall(store: Store, requestId: string): Promise<CallDetail | null> {
   if (!UUID_RE.test(requestId)) return null;
   const lookup = async (window: { from: string; to: string } | undefined): Promise<CallDetail | null> => {
-    const rs = await store.client.query({
+    const rs = await readQuery(store, {
       query: `SELECT * EXCEPT (schema_version) FROM ${store.database}.llm_calls FINAL
               WHERE request_id = {id:UUID}
               ${window ? `AND started_at BETWEEN {from:DateTime64(3, 'UTC')} AND {to:DateTime64(3, 'UTC')}` : ''}
               LIMIT 1`,
       query_params: { id: requestId, ...window },
-      format: 'JSONEachRow',
     });
     const rows = await rs.json();
     return rows.length ? CallDetail.parse(rows[0]) : null;

@@ -1,6 +1,7 @@
 // Read queries the UI needs beyond queries.ts. Same rules: values only as typed parameters.
 import { z } from 'zod';
 import type { Store } from './client.ts';
+import { readQuery } from './read-query.ts';
 
 /**
  * The text a person typed, for list previews: the last user message of a chat/messages
@@ -27,7 +28,7 @@ export async function callPreviews(
   const times = calls.map((c) => c.started_at).sort();
   // Not FINAL: under FINAL the id bloom filter goes unused, and a page sorted by cost spans
   // weeks (2 s at 10M calls). A duplicate not merged yet is the same call: LIMIT 1 BY.
-  const rs = await store.client.query({
+  const rs = await readQuery(store, {
     query: `SELECT request_id, ${PREVIEW_SQL} AS preview
             FROM (
               SELECT request_id, request_body, ${USER_MESSAGES_SQL} AS um
@@ -42,7 +43,6 @@ export async function callPreviews(
       to: times[times.length - 1]!.replace('T', ' ').replace('Z', ''),
       chars,
     },
-    format: 'JSONEachRow',
   });
   const rows = z.array(z.object({ request_id: z.string(), preview: z.string() })).parse(await rs.json());
   return new Map(rows.map((r) => [r.request_id, r.preview]));

@@ -3,6 +3,7 @@
 import type { FastifyRequest } from 'fastify';
 import { parseRedactHeader, REDACT_HEADER, treatmentOf, stricter, type Treatment } from '@gatelog/core';
 import { badRequest } from '../errors.ts';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.ts';
 import { readRequestMeta } from '../capture/request-meta.ts';
 import { NO_TOKENS } from '../capture/usage.ts';
 import { stateOf } from '../request-state.ts';
@@ -20,6 +21,7 @@ export function parseJsonBody(raw: unknown): { text: string; json: Record<string
     throw badRequest('invalid_json', 'Request body is not valid JSON.');
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw badRequest('invalid_body', 'Request body must be a JSON object.');
+  if (nestsDeeperThan(json)) throw badRequest('json_too_deep', `Request body nests JSON deeper than ${MAX_JSON_DEPTH} levels.`);
   return { text, json: json as Record<string, unknown> };
 }
 

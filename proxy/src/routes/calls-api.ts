@@ -5,7 +5,11 @@
 // events never hold any. Every read of one call (its bodies) is audited as `call.view`.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { appendAudit, getCall, listCalls, type Store } from '@gatelog/core';
+import { Limit, readParams, ReadParamError, Status, Text } from '@gatelog/core/store/read-params';
 import { createAuthCheck } from '../auth.ts';
+
+/** GET /admin/calls's query (read-params.ts): a bad value is a 400 naming it, never a store error. */
+const CALLS_PARAMS = { model: Text.optional(), status: Status.optional(), key: Text.optional(), limit: Limit(500).optional() };
 
 export function registerCallsApi(app: FastifyInstance, deps: { store: Store; masterKey: string | undefined }): void {
   // Master key only (a virtual key cannot read other callers' calls); open without one.
@@ -15,20 +19,17 @@ export function registerCallsApi(app: FastifyInstance, deps: { store: Store; mas
     if (denied) await reply.code(denied.status).send({ error: { message: denied.message, type: denied.type, param: null, code: denied.code } });
   };
 
-  app.get<{ Querystring: { model?: string; status?: string; key?: string; limit?: string } }>(
-    '/admin/calls',
-    { onRequest: guard },
-    async (req) => {
-      const { model, status, key, limit } = req.query;
-      const rows = await listCalls(deps.store, {
-        model: model || undefined,
-        status: status === 'ok' || status === 'error' ? status : undefined,
-        key: key || undefined,
-        limit: limit ? Number(limit) || 50 : 50,
-      });
-      return { object: 'list', data: rows };
-    },
-  );
+  app.get('/admin/calls', { onRequest: guard }, async (req, reply) => {
+    let q;
+    try {
+      q = readParams(CALLS_PARAMS, new URL(req.url, 'http://gatelog.invalid').searchParams);
+    } catch (err) {
+      if (!(err instanceof ReadParamError)) throw err;
+      return reply.code(400).send({ error: { message: err.message, type: 'invalid_request_error', param: err.param, code: err.code } });
+    }
+    const rows = await listCalls(deps.store, { ...q, limit: q.limit ?? 50 });
+    return { object: 'list', data: rows };
+  });
 
   app.get<{ Params: { id: string } }>('/admin/calls/:id', { onRequest: guard }, async (req, reply) => {
     const call = await getCall(deps.store, req.params.id);

@@ -1,0 +1,47 @@
+// Every read behind a page or an admin endpoint runs with a time limit, enforced twice: by
+// the engine (`max_execution_time`, in the query's own SETTINGS clause so it binds this query
+// only; a session-level SET would stick to chDB's shared connection) and in JS (the client's
+// abort signal, a little later, for a query stuck before the engine checks its clock). Either
+// way the caller gets a QueryTimeoutError with a message a person can act on, not a
+// ClickHouse error text. Exports are not limited here: they stream for as long as the download
+// takes, without holding anything others need (inline-params.ts).
+import type { ClickHouseClient, ResultSet } from '@clickhouse/client';
+import type { Store } from './client.ts';
+
+/** Seconds a page's or an admin endpoint's query may run. */
+export const READ_TIMEOUT_S = 20;
+/** The JS-side deadline: after the engine's, so the engine's clearer error usually wins. */
+const JS_GRACE_MS = 3_000;
+/** ClickHouse's TIMEOUT_EXCEEDED. */
+const TIMEOUT_EXCEEDED = '159';
+
+export class QueryTimeoutError extends Error {
+  override readonly name = 'QueryTimeoutError';
+  readonly code = 'query_timeout';
+  constructor() {
+    super(`The query took longer than ${READ_TIMEOUT_S} s and was stopped; narrow the time range or the filters.`);
+  }
+}
+
+export interface ReadQuery {
+  /** One SELECT without SETTINGS or FORMAT clauses. */
+  query: string;
+  query_params?: Record<string, unknown>;
+}
+
+/** `store.client.query` in JSONEachRow with the read time limit. */
+export async function readQuery(store: Pick<Store, 'client'>, q: ReadQuery): Promise<ResultSet<'JSONEachRow'>> {
+  const signal = AbortSignal.timeout(READ_TIMEOUT_S * 1000 + JS_GRACE_MS);
+  try {
+    const args: Parameters<ClickHouseClient['query']>[0] & { format: 'JSONEachRow' } = {
+      query: `${q.query}\nSETTINGS max_execution_time = ${READ_TIMEOUT_S}, timeout_overflow_mode = 'throw'`,
+      format: 'JSONEachRow',
+      abort_signal: signal,
+      ...(q.query_params ? { query_params: q.query_params } : {}),
+    };
+    return await store.client.query(args);
+  } catch (err) {
+    if (signal.aborted || (err as { code?: unknown } | null)?.code === TIMEOUT_EXCEEDED) throw new QueryTimeoutError();
+    throw err;
+  }
+}
