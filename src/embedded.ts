@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError, LocalLogWriter, encodeEvent, lowerBackgroundThreads, migrate, openStore, type GatelogConfig, type LlmCallEvent, type Logger } from '@gatelog/core';
+import { provideUiContext, type UiContext } from '@gatelog/core/ui-context';
 import { buildProxy } from '@gatelog/proxy';
 import { hostCheckFor, hostRefusal } from '@gatelog/proxy/host-guard';
 import { createIngest } from '@gatelog/ingest';
@@ -50,18 +51,16 @@ function resolveHost(opts: EmbeddedOptions): string {
   return host;
 }
 
-async function loadUi(opts: EmbeddedOptions, ctx: object): Promise<NodeHandler | undefined> {
+async function loadUi(opts: EmbeddedOptions, ctx: UiContext): Promise<NodeHandler | undefined> {
   if (!opts.config.ui.enabled) return undefined;
   const entry = join(resolve(opts.uiBuildDir), 'handler.js');
   if (!existsSync(entry)) {
     opts.logger.warn({ entry }, 'UI build not found; serving the API only (run `npm start` to build it)');
     return undefined;
   }
-  // The UI is a separately built bundle; it finds the store this process opened here.
-  (globalThis as Record<symbol, unknown>)[Symbol.for('gatelog.ui')] = ctx;
-  // adapter-node assumes https unless PROTOCOL_HEADER names a header carrying the scheme; on
-  // our plain-http port its CSRF origin check would then refuse every form POST.
-  process.env['PROTOCOL_HEADER'] ??= PROTO_HEADER;
+  // The UI is a separately built bundle; it finds the store this process opened here. The
+  // scheme reaches it in PROTO_HEADER, the header its build reads by default (ui/vite.config.ts).
+  provideUiContext(ctx);
   const mod = (await import(pathToFileURL(entry).href)) as { handler: NodeHandler };
   return mod.handler;
 }

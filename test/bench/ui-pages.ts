@@ -20,6 +20,7 @@ import { machine } from './report.ts';
 import { openBenchStore } from './ui-bench-store.ts';
 import { sentences, SPIKES } from './ui-generate.ts';
 import { spliceUiSection, uiSection, type ExportTiming, type PageTiming, type UiBenchInfo } from './ui-report.ts';
+import { provideUiContext } from '@gatelog/core/ui-context';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -44,7 +45,7 @@ async function startUi(store: Store): Promise<{ base: string; close: () => Promi
   if (!existsSync(handlerPath)) throw new Error(`UI build missing at ${handlerPath}: run pnpm --filter @gatelog/ui run build`);
   process.env['PROTOCOL_HEADER'] = 'x-gatelog-proto';
   // No master key: the open UI (no session needed), as the launcher serves it on loopback.
-  (globalThis as Record<symbol, unknown>)[Symbol.for('gatelog.ui')] = { store, masterKey: undefined };
+  provideUiContext({ store, masterKey: undefined });
   const { handler } = (await import(pathToFileURL(handlerPath).href)) as { handler: NodeHandler };
   const server = createServer((req, res) => {
     req.headers['x-gatelog-proto'] = 'http';

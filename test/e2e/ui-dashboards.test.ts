@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { listAudit, migrate, newRequestId, openStore, StorageConfig, type LlmCallEvent, type Store } from '@gatelog/core';
+import { provideUiContext } from '@gatelog/core/ui-context';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const HANDLER = join(ROOT, 'ui', 'build', 'handler.js');
@@ -112,7 +113,7 @@ beforeAll(async () => {
   await migrate(store);
   await store.insertRaw('llm_calls', Buffer.from(seeded.map((e) => JSON.stringify(e)).join('\n')));
   process.env['PROTOCOL_HEADER'] = 'x-gatelog-proto';
-  (globalThis as Record<symbol, unknown>)[Symbol.for('gatelog.ui')] = { store, masterKey: MASTER };
+  provideUiContext({ store, masterKey: MASTER });
   const { handler } = (await import(pathToFileURL(HANDLER).href)) as { handler: NodeHandler };
   server = createServer((req, res) => {
     req.headers['x-gatelog-proto'] = 'http';

@@ -12,9 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, newRequestId, openStore, StorageConfig, type Store } from '@gatelog/core';
 import { insertKeyVersion, listAudit, type KeyRecord } from '../../core/src/store/keys.ts';
 import { ExportRowCounter, neutralizedSql } from '../../core/src/store/export-queries.ts';
+import { provideUiContext } from '@gatelog/core/ui-context';
 
 const HANDLER = join(import.meta.dirname, '..', '..', 'ui', 'build', 'handler.js');
-const UI_KEY = Symbol.for('gatelog.ui');
 const N = 50_000;
 const T0 = Date.UTC(2026, 0, 5);
 const tag = randomUUID().slice(0, 8);
@@ -101,7 +101,7 @@ beforeAll(async () => {
   await insertKeyVersion(store, key('k2', { revoked: true }));
   await insertKeyVersion(store, key('k3', { name: '<script>alert(1)</script>' }));
   process.env['PROTOCOL_HEADER'] = 'x-forwarded-proto';
-  (globalThis as Record<symbol, unknown>)[UI_KEY] = { store, masterKey: undefined };
+  provideUiContext({ store, masterKey: undefined });
   const { handler } = (await import(pathToFileURL(HANDLER).href)) as { handler: NodeHandler };
   server = createServer((req, res) => handler(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, newRequestId, openStore, StorageConfig, type LlmCallEvent, type Store } from '@gatelog/core';
+import { provideUiContext } from '@gatelog/core/ui-context';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const HANDLER = join(ROOT, 'ui', 'build', 'handler.js');
-const UI_KEY = Symbol.for('gatelog.ui');
 const MASTER = `mk-${randomUUID()}`;
 
 type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -63,10 +63,10 @@ beforeAll(async () => {
     event({ started_at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(), request_body: chat(`filler-${i}`), key_name: 'team-b' }));
   const rows = [seeded.evil, seeded.error, ...filler].map((e) => JSON.stringify(e)).join('\n');
   await store.insertRaw('llm_calls', Buffer.from(rows));
-  // The launcher's contract: context on globalThis before the handler is imported, and the
-  // request protocol told through a header the launcher itself sets.
+  // The launcher's contract: the context provided (core's ui-context) before the handler is
+  // imported, and the request protocol told through a header the launcher itself sets.
   process.env['PROTOCOL_HEADER'] = 'x-forwarded-proto';
-  (globalThis as Record<symbol, unknown>)[UI_KEY] = { store, get masterKey() { return masterKey; } };
+  provideUiContext({ store, get masterKey() { return masterKey; } });
   const { handler } = (await import(pathToFileURL(HANDLER).href)) as { handler: NodeHandler };
   server = createServer((req, res) => handler(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,47 +1,38 @@
-// Where the UI gets its store and master key. Embedded mode: the launcher puts them on
-// globalThis before importing the handler (one store per process, opened by the launcher).
-// Standalone mode (the UI as its own process): opened here once from the same config.
-import type { Store } from '@gatelog/core/store/client';
-import { loadConfig } from '@gatelog/core/config';
+// Where the UI gets its store and master key. Embedded mode: the launcher provides them through
+// @gatelog/core/ui-context before importing the handler (one store per process, opened by the
+// launcher). Standalone mode (the UI as its own service): opened here once from the same
+// config, with the environment read through core's UiEnv schema.
+//
+// Environment (core/src/env.ts, UiEnv): GATELOG_CONFIG, GATELOG_DATA_DIR, GATELOG_MASTER_KEY,
+// GATELOG_ADMIN_URL (the proxy whose admin API performs this UI's writes: keys and audit rows;
+// required when the store is a ClickHouse server, which the UI reads with a read-only user);
+// plus adapter-node's own (PORT, HOST, ORIGIN, PROTOCOL_HEADER…) and gatelog.yaml's ${VAR}s.
+import { ConfigError, loadConfig } from '@gatelog/core/config';
+import { uiEnv } from '@gatelog/core/env';
 import { openStore } from '@gatelog/core/store/client';
-import { createHostCheck, type HostCheck } from '@gatelog/core/allowed-hosts';
+import { createHostCheck } from '@gatelog/core/allowed-hosts';
+import { providedUiContext, type UiContext } from '@gatelog/core/ui-context';
 
-export interface UiContext {
-  store: Store;
-  masterKey: string | undefined;
-  /** The admin API's base URL when the UI runs apart from the proxy; undefined = this process. */
-  adminUrl?: string | undefined;
-  /** Host headers answered (server.allowed_hosts); the embedded launcher checks them before the UI. */
-  hostCheck?: HostCheck | null | undefined;
-}
+export type { UiContext };
 
-const KEY = Symbol.for('gatelog.ui');
-
-function isUiContext(v: unknown): v is UiContext {
-  if (!v || typeof v !== 'object') return false;
-  const store = (v as { store?: unknown }).store;
-  return !!store && typeof store === 'object' && 'client' in store && 'database' in store;
-}
-
-async function openStandalone(env: Record<string, string | undefined>): Promise<UiContext> {
-  const { config } = loadConfig({ env });
-  const store = await openStore(config.storage, env['GATELOG_DATA_DIR'] ?? './data');
-  const key = env['GATELOG_MASTER_KEY'];
-  const adminUrl = env['GATELOG_ADMIN_URL'];
-  const masterKey = key ? key : undefined;
-  return { store, masterKey, adminUrl: adminUrl ? adminUrl : undefined, hostCheck: createHostCheck(config.server.allowed_hosts, masterKey === undefined) };
+async function openStandalone(): Promise<UiContext> {
+  const { vars, raw } = uiEnv();
+  const { config } = loadConfig({ path: vars.GATELOG_CONFIG, env: raw });
+  if (config.storage.clickhouse !== 'embedded' && !vars.GATELOG_ADMIN_URL) {
+    throw new ConfigError('GATELOG_ADMIN_URL: required when the UI reads a ClickHouse server (it writes keys and audit rows through a proxy\'s admin API)');
+  }
+  const store = await openStore(config.storage, vars.GATELOG_DATA_DIR);
+  const masterKey = vars.GATELOG_MASTER_KEY;
+  return { store, masterKey, adminUrl: vars.GATELOG_ADMIN_URL, hostCheck: createHostCheck(config.server.allowed_hosts, masterKey === undefined) };
 }
 
 let standalone: Promise<UiContext> | undefined;
 
 export function uiContext(): Promise<UiContext> {
-  const injected = (globalThis as Record<symbol, unknown>)[KEY];
-  if (isUiContext(injected)) {
-    const key = injected.masterKey;
-    return Promise.resolve({ store: injected.store, masterKey: key ? key : undefined });
-  }
+  const provided = providedUiContext();
+  if (provided) return Promise.resolve(provided);
   // A failed open (bad config, store down) is not cached: the next request tries again.
-  standalone ??= openStandalone(process.env).catch((err: unknown) => {
+  standalone ??= openStandalone().catch((err: unknown) => {
     standalone = undefined;
     throw err;
   });
