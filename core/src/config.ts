@@ -206,6 +206,19 @@ export const BusConfig = z.discriminatedUnion('kind', [
 ]);
 export type BusConfig = z.infer<typeof BusConfig>;
 
+/**
+ * A scheduled compliance export (core/src/store/scheduled-exports.ts): each period's calls,
+ * written to `dir` as a file plus its manifest, and audited like any other export.
+ */
+export const ScheduledExportConfig = z.object({
+  every: z.enum(['hourly', 'daily', 'weekly']),
+  format: z.enum(['csv', 'jsonl']).default('jsonl'),
+  dir: z.string().min(1),
+  /** The explorer's URL parameters narrowing the export, e.g. `team=search&status=error`. */
+  filter: z.string().max(2000).default(''),
+}).strict();
+export type ScheduledExportConfig = z.infer<typeof ScheduledExportConfig>;
+
 export const GatelogConfig = z.object({
   server: z.object({
     port: z.number().int().min(0).max(65535).default(4000),
@@ -243,6 +256,8 @@ export const GatelogConfig = z.object({
   keys: KeysConfig.prefault({}),
   /** What is redacted before anything is written, per alias and key (core/src/redact). */
   redaction: RedactionConfig.prefault({}),
+  /** Scheduled compliance exports, run by the proxy service (and the embedded launcher). */
+  exports: z.array(ScheduledExportConfig).max(50).default([]),
 }).strict().superRefine((cfg, ctx) => {
   const seen = new Set<string>();
   const aliases = new Set(cfg.models.map((m) => m.name));

@@ -23,6 +23,7 @@ import { adminRoutes } from './routes/admin.ts';
 import { registerCallsApi } from './routes/calls-api.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { exportRoutes } from './routes/export.ts';
+import { startCompliance } from './compliance.ts';
 import { clientErrorHandler } from './client-error.ts';
 import { hostCheckFor, installHostGuard } from './host-guard.ts';
 
@@ -101,6 +102,7 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   if (deps.store) registerCallsApi(app, { store: deps.store, masterKey: deps.masterKey });
   if (deps.store) await app.register(auditRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
   if (deps.store) await app.register(exportRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
+  if (deps.store) startCompliance(app, { store: deps.store, config, logger: deps.logger });
   registerRoutingMetrics(deps.registry, () => table.deployments());
   await app.register(deploymentsRoute({ snapshot: () => table.deployments(), auth, metrics }));
   await app.register(healthRoutes({ registry: deps.registry, metrics, auth, readiness: deps.readiness }));

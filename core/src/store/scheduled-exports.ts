@@ -1,0 +1,137 @@
+// Scheduled compliance exports (`exports: [{ every: daily, format: jsonl, dir: … }]`): once a
+// period has ended, its calls (`from` = period start, `to` = period end, plus the configured
+// filter) are written to `dir/gatelog-<every>-<start>.<format>` with a manifest beside it, and
+// the export is audited like any other (`export.run`, via `scheduled`, actor `scheduler`).
+//
+// Only the last ended period is due: a gatelog that was down for three days writes the latest
+// day when it comes back, not the missed ones (`gatelog export --from --to` fills gaps). A file
+// already present is done. Several instances (distributed mode): each waits a random few
+// seconds, then skips a period the audit trail already shows completed by another; a rare tie
+// writes the same rows twice (the same file name, in a shared dir).
+import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { ScheduledExportConfig } from '../config.ts';
+import type { Store } from './client.ts';
+import { listAudit } from './audit-queries.ts';
+import { appendAudit, type AuditRow } from './audit.ts';
+import { explorerQuery, parseExplorer, toFilter } from './explorer-params.ts';
+import { EXPORT_ACTION, digestedExport, type ExportManifest } from './export-manifest.ts';
+
+const PERIOD_MS = { hourly: 3_600_000, daily: 86_400_000, weekly: 7 * 86_400_000 } as const;
+/** 1970-01-01 was a Thursday; weeks start on Monday (ISO 8601). */
+const WEEK_OFFSET_MS = 4 * 86_400_000;
+
+/** The last period of `every` that has ended at `now`: [start, end). */
+export function lastEndedPeriod(every: ScheduledExportConfig['every'], now: number): { start: number; end: number } {
+  const len = PERIOD_MS[every];
+  const offset = every === 'weekly' ? WEEK_OFFSET_MS : 0;
+  const end = Math.floor((now - offset) / len) * len + offset;
+  return { start: end - len, end };
+}
+
+export const scheduleKey = (s: ScheduledExportConfig, start: number): string =>
+  `${s.every}:${s.format}:${s.filter}:${new Date(start).toISOString()}`;
+
+function fileName(s: ScheduledExportConfig, start: number): string {
+  return `gatelog-${s.every}-${new Date(start).toISOString().replaceAll(':', '').replace('.000Z', 'Z')}.${s.format}`;
+}
+
+async function doneElsewhere(store: Store, key: string, since: number): Promise<boolean> {
+  const rows = await listAudit(store, { action: EXPORT_ACTION, from: new Date(since).toISOString(), limit: 1000 });
+  return rows.some((r) => {
+    const d = JSON.parse(r.details) as { schedule?: string; completed?: boolean };
+    return d.schedule === key && d.completed === true;
+  });
+}
+
+/** Runs one schedule's due period if it is not done yet; resolves to the file written, or null. */
+export async function runScheduledExport(store: Store, s: ScheduledExportConfig, now: number): Promise<string | null> {
+  const { start, end } = lastEndedPeriod(s.every, now);
+  const file = join(s.dir, fileName(s, start));
+  if (existsSync(file)) return null;
+  const key = scheduleKey(s, start);
+  if (await doneElsewhere(store, key, end)) return null;
+  mkdirSync(s.dir, { recursive: true });
+  const params = new URLSearchParams(s.filter);
+  params.delete('range');
+  params.set('from', new Date(start).toISOString());
+  params.set('to', new Date(end).toISOString());
+  const state = parseExplorer(params);
+  let row: AuditRow | undefined;
+  const startedAt = new Date().toISOString();
+  const ex = digestedExport(store, {
+    filter: toFilter(state), filterQuery: explorerQuery(state), format: s.format, via: 'scheduled',
+    who: { actor: 'scheduler', role: 'system', sourceIp: '', userAgent: '' },
+    record: async (input) => {
+      row = await appendAudit(store, { ...input, details: { ...input.details, schedule: key, file } });
+    },
+  });
+  const partial = `${file}.partial`;
+  const out = createWriteStream(partial);
+  try {
+    for await (const c of ex.chunks) if (!out.write(c)) await new Promise<void>((r) => out.once('drain', () => r()));
+    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  } catch (err) {
+    out.destroy();
+    rmSync(partial, { force: true });
+    throw err;
+  }
+  await ex.audited;
+  renameSync(partial, file);
+  const d = ex.digest();
+  const manifest: ExportManifest = {
+    gatelog_export: 1, export_id: ex.exportId, file: fileName(s, start), format: s.format,
+    filter: { query: explorerQuery(state), resolved: { ...toFilter(state) } }, ...d,
+    started_at: startedAt, finished_at: new Date().toISOString(), by: { actor: 'scheduler', role: 'system' }, source: 'scheduled',
+    ...(row ? { audit_id: row.id } : {}),
+  };
+  writeFileSync(`${file}.manifest.json`, `${JSON.stringify(manifest, null, 2)}\n`);
+  return file;
+}
+
+export interface ScheduledExportsDeps {
+  store: Store;
+  schedules: readonly ScheduledExportConfig[];
+  logger: Pick<Logger, 'info' | 'error'>;
+  now?: () => number;
+  /** How often due periods are looked for (default a minute). */
+  checkEveryMs?: number;
+  /** Upper bound of the random wait before a check (several instances; default 20 s). */
+  jitterMs?: number;
+}
+
+/** Starts the schedules; `stop` waits for an export in progress. */
+export function startScheduledExports(deps: ScheduledExportsDeps): { stop(): Promise<void> } {
+  if (deps.schedules.length === 0) return { stop: async () => undefined };
+  const now = deps.now ?? Date.now;
+  let running: Promise<void> = Promise.resolve();
+  let stopped = false;
+  const check = async (): Promise<void> => {
+    for (const s of deps.schedules) {
+      if (stopped) return;
+      try {
+        const file = await runScheduledExport(deps.store, s, now());
+        if (file) deps.logger.info({ file, every: s.every }, 'scheduled export written');
+      } catch (err) {
+        deps.logger.error({ err, every: s.every, dir: s.dir }, 'scheduled export failed (retried at the next check)');
+      }
+    }
+  };
+  const tick = (): void => {
+    const wait = Math.random() * (deps.jitterMs ?? 20_000);
+    running = running.then(() => new Promise<void>((r) => setTimeout(r, wait).unref())).then(check);
+  };
+  const first = setTimeout(tick, 1_000);
+  first.unref();
+  const timer = setInterval(tick, deps.checkEveryMs ?? 60_000);
+  timer.unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(first);
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,98 @@
+// Scheduled compliance exports against the real engine (chDB): the last ended period's calls
+// (and only those) land in `dir` with a manifest that matches the file, one `export.run` row
+// records it (via scheduled), and a second run does nothing.
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExportDigester, listAudit, migrate, newRequestId, openStore, parseConfig, type Store } from '@gatelog/core';
+import { lastEndedPeriod, runScheduledExport, startScheduledExports } from '@gatelog/core/store/scheduled-exports';
+
+const tag = randomUUID().slice(0, 8);
+const DAY = Date.UTC(2026, 10, 10); // a Tuesday
+let store: Store;
+let dir: string;
+
+function call(at: number, team: string): string {
+  return JSON.stringify({
+    schema_version: 1, gatelog_version: 'test', request_id: newRequestId(), started_at: new Date(at).toISOString(), user: 'u', key_id: '', key_name: '',
+    team, requested_model: 'm', provider: 'p', status: 200, outcome: 'success', input_tokens: 1, output_tokens: 1, cost_usd: 0, latency_ms: 1,
+    attempts: [], tags: { run: tag }, request_body: '{"q":1}', response_body: '{"a":1}',
+  });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'gatelog-audit-sched-'));
+  store = await openStore({ clickhouse: 'embedded', database: 'gatelog' }, dir);
+  await migrate(store);
+  const rows = [
+    call(DAY - 1, 'a'), // the day before: not in the period
+    call(DAY, 'a'), call(DAY + 3_600_000, 'b'), call(DAY + 86_399_999, 'a'), // the day
+    call(DAY + 86_400_000, 'a'), // the next day: not ended yet
+  ];
+  await store.insertRaw('llm_calls', Buffer.from(rows.join('\n')));
+});
+
+afterAll(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('scheduled exports', () => {
+  it('periods end on UTC boundaries (weeks on Monday)', () => {
+    expect(lastEndedPeriod('daily', DAY + 86_400_000 + 5)).toEqual({ start: DAY, end: DAY + 86_400_000 });
+    expect(lastEndedPeriod('hourly', DAY + 90 * 60_000)).toEqual({ start: DAY, end: DAY + 3_600_000 });
+    const w = lastEndedPeriod('weekly', DAY);
+    expect(new Date(w.end).toISOString()).toBe('2026-11-09T00:00:00.000Z');
+    expect(new Date(w.end).getUTCDay()).toBe(1);
+    expect(w.end - w.start).toBe(7 * 86_400_000);
+  });
+
+  it('the config takes exports: [{ every, format, dir, filter }]', () => {
+    const c = parseConfig({ exports: [{ every: 'daily', dir: '/x' }] }, 'test', {});
+    expect(c.exports).toEqual([{ every: 'daily', format: 'jsonl', dir: '/x', filter: '' }]);
+    expect(() => parseConfig({ exports: [{ every: 'sometimes', dir: '/x' }] }, 'test', {})).toThrow(/exports/);
+  });
+
+  it('writes the last ended day with a matching manifest and one audit row, once', async () => {
+    const out = join(dir, 'exports');
+    const s = { every: 'daily' as const, format: 'csv' as const, dir: out, filter: `tags=run%3D${tag}` };
+    const file = await runScheduledExport(store, s, DAY + 86_400_000 + 60_000);
+    expect(file).toBe(join(out, 'gatelog-daily-2026-11-10T000000Z.csv'));
+    const bytes = readFileSync(file!);
+    expect(bytes.toString('utf8').trim().split('\r\n')).toHaveLength(1 + 3);
+    const d = new ExportDigester('csv');
+    d.feed(bytes);
+    const manifest = JSON.parse(readFileSync(`${file}.manifest.json`, 'utf8')) as Record<string, unknown>;
+    expect(manifest).toMatchObject({ ...d.digest(), rows: 3, format: 'csv', source: 'scheduled', by: { actor: 'scheduler', role: 'system' } });
+    expect(manifest['sha256']).toBe(createHash('sha256').update(bytes).digest('hex'));
+    const audit = (await listAudit(store, { action: 'export.run' })).filter((r) => r.details.includes(tag));
+    expect(audit).toHaveLength(1);
+    expect(audit[0]!.id).toBe(manifest['audit_id']);
+    expect(JSON.parse(audit[0]!.details)).toMatchObject({ via: 'scheduled', rows: 3, completed: true, sha256: manifest['sha256'], resolved: { from: '2026-11-10T00:00:00.000Z', to: '2026-11-11T00:00:00.000Z' } });
+    expect(audit[0]).toMatchObject({ actor: 'scheduler', role: 'system' });
+
+    // Done is done: the file is there (and the trail says so even where the dir is not shared).
+    expect(await runScheduledExport(store, s, DAY + 86_400_000 + 120_000)).toBeNull();
+    rmSync(file!);
+    expect(await runScheduledExport(store, s, DAY + 86_400_000 + 180_000)).toBeNull();
+    expect((await listAudit(store, { action: 'export.run' })).filter((r) => r.details.includes(tag))).toHaveLength(1);
+  });
+
+  it('runs on its own timer and stops cleanly', async () => {
+    const out = join(dir, 'timer');
+    const logs: string[] = [];
+    const logger = { info: (o: object, m: string) => void logs.push(`${m} ${JSON.stringify(o)}`), error: (o: object, m: string) => void logs.push(`${m} ${JSON.stringify(o)}`) };
+    const runner = startScheduledExports({
+      store, schedules: [{ every: 'hourly', format: 'jsonl', dir: out, filter: `tags=run%3D${tag}&team=b` }], logger: logger as never,
+      now: () => DAY + 2 * 3_600_000 + 1, checkEveryMs: 200, jitterMs: 10,
+    });
+    for (let i = 0; i < 100 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 100));
+    await runner.stop();
+    const files = readdirSync(out).sort();
+    expect(files).toEqual(['gatelog-hourly-2026-11-10T010000Z.jsonl', 'gatelog-hourly-2026-11-10T010000Z.jsonl.manifest.json']);
+    expect(readFileSync(join(out, files[0]!), 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(logs.some((l) => l.startsWith('scheduled export written'))).toBe(true);
+  });
+});
