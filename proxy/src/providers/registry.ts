@@ -5,6 +5,7 @@ import { createOpenAiProvider, createPoolCache, type PoolFor } from './openai.ts
 import { createMockProvider } from './mock.ts';
 import { createAnthropicProvider } from './anthropic.ts';
 import { KIND_PRESETS, type KindPreset } from './presets.ts';
+import { createScrubber, withScrubbedErrors } from './scrub.ts';
 
 const ADAPTERS: Record<KindPreset['adapter'], (name: string, cfg: ProviderConfig, poolFor: PoolFor) => Provider> = {
   openai: createOpenAiProvider,
@@ -18,14 +19,24 @@ export interface Providers {
   close(): Promise<void>;
 }
 
+/** Every configured credential: API keys and the values of credential-like extra headers. */
+function configuredSecrets(config: GatelogConfig): string[] {
+  return Object.values(config.providers).flatMap((p) => [
+    ...(p.api_key ? [p.api_key] : []),
+    ...Object.entries(p.headers).filter(([k]) => /auth|key|token|secret/i.test(k)).map(([, v]) => v.replace(/^(Bearer|Basic)\s+/i, '')),
+  ]);
+}
+
 export function createProviders(config: GatelogConfig): Providers {
   const pools = createPoolCache(config.router.timeouts.connect_ms);
   const byName = new Map<string, Provider>();
+  // An upstream may echo a key in an error answer: scrubbed before anything else reads it.
+  const scrub = createScrubber(configuredSecrets(config));
   for (const [name, cfg] of Object.entries(config.providers)) {
     const preset = KIND_PRESETS[cfg.kind];
     const make = preset ? ADAPTERS[preset.adapter] : undefined;
     if (!make) throw new Error(`provider ${name}: unsupported kind "${cfg.kind}"`);
-    byName.set(name, make(name, cfg, pools.poolFor));
+    byName.set(name, withScrubbedErrors(make(name, cfg, pools.poolFor), scrub));
   }
   return {
     byName,
