@@ -1,6 +1,10 @@
-// Time ranges for the dashboards: a preset counted back from now, or absolute from/to
-// (UTC), with a bucket width that keeps a chart around 60–120 points.
-import { parseInstant, PRESETS, type Preset } from '#lib/explorer.ts';
+// Time ranges for the dashboards: a preset counted back from now, or absolute from/to (UTC),
+// with a bucket width that keeps a chart at most READ_BOUNDS.maxBuckets points. A range that
+// is malformed, inverted or longer than READ_BOUNDS.maxSpanMs throws ReadParamError (a 400).
+import { bucketFor, checkSpan, Instant, readParams } from '@gatelog/core/store/read-params';
+import { PRESETS, type Preset } from '#lib/explorer.ts';
+
+export { bucketFor };
 
 export interface Range {
   preset: Preset | '';
@@ -9,19 +13,13 @@ export interface Range {
   bucketSeconds: number;
 }
 
-const STEPS = [60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400];
-
-export function bucketFor(spanMs: number): number {
-  const want = spanMs / 1000 / 100;
-  return STEPS.find((s) => s >= want) ?? 86400;
-}
-
 export function parseRange(params: URLSearchParams, fallback: Preset, now: number = Date.now()): Range {
-  const from = parseInstant(params.get('from') ?? '');
-  const to = parseInstant(params.get('to') ?? '');
+  const { from, to } = readParams({ from: Instant.optional(), to: Instant.optional() }, params);
   const p = params.get('range') ?? '';
-  if (!Object.hasOwn(PRESETS, p) && from && to && Date.parse(from) < Date.parse(to)) {
-    return { preset: '', from, to, bucketSeconds: bucketFor(Date.parse(to) - Date.parse(from)) };
+  if (!Object.hasOwn(PRESETS, p) && from && to) {
+    const span = Date.parse(to) - Date.parse(from);
+    checkSpan(Date.parse(from), Date.parse(to));
+    return { preset: '', from, to, bucketSeconds: bucketFor(span) };
   }
   const preset = Object.hasOwn(PRESETS, p) ? (p as Preset) : fallback;
   const span = PRESETS[preset];

@@ -8,6 +8,7 @@ import * as echarts from 'echarts/core';
 import { BarChart, LineChart } from 'echarts/charts';
 import { GridComponent, LegendComponent, MarkPointComponent, TitleComponent } from 'echarts/components';
 import { SVGRenderer } from 'echarts/renderers';
+import { READ_BOUNDS } from '@gatelog/core/store/read-params';
 
 echarts.use([BarChart, LineChart, GridComponent, LegendComponent, MarkPointComponent, TitleComponent, SVGRenderer]);
 
@@ -63,7 +64,14 @@ function stackBounds(spec: ChartSpec): { bottom: number[][]; top: number[][] } {
   return { bottom, top };
 }
 
+/**
+ * Drawing costs grow with points × series and run on the event loop: callers bound the
+ * range (read-params.ts bucketFor); this refuses anything past that bound rather than block.
+ */
+const MAX_POINTS = READ_BOUNDS.maxBuckets + 1;
+
 function draw<T>(spec: ChartSpec, after: (chart: ReturnType<typeof echarts.init>, svg: string) => T): T {
+  if (spec.times.length > MAX_POINTS) throw new RangeError(`A chart has at most ${MAX_POINTS} points; got ${spec.times.length}.`);
   const width = spec.width ?? 960;
   const height = spec.height ?? 320;
   const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width, height });

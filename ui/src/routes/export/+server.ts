@@ -8,12 +8,15 @@ import { digestedExport } from '@gatelog/core/store/export-manifest';
 import { explorerQuery, parseExplorer, toFilter } from '#lib/explorer.ts';
 import { uiContext } from '#lib/server/context.server.ts';
 import { auditSink, auditWho } from '#lib/server/audit.server.ts';
+import { checkExplorerParams } from '@gatelog/core/store/read-params';
+import { readOr400 } from '#lib/server/read-params.server.ts';
 import type { RequestHandler } from './$types';
 
 export const GET: RequestHandler = async (event) => {
   const { url } = event;
   const format = url.searchParams.get('format');
   if (format !== 'csv' && format !== 'jsonl') error(400, 'format must be csv or jsonl');
+  readOr400(() => checkExplorerParams(url.searchParams));
   const state = parseExplorer(url.searchParams);
   const filter = toFilter(state);
   const { store } = await uiContext();

@@ -4,6 +4,7 @@ import { parseRange } from '#lib/range.ts';
 import { bucketStarts } from '#lib/spikes.ts';
 import { renderChart } from '#lib/server/charts.server.ts';
 import { uiContext } from '#lib/server/context.server.ts';
+import { readOr400, rethrowKnown } from '#lib/server/read-params.server.ts';
 import type { PageServerLoad } from './$types';
 
 const QUANTILES = { p50: 0, p95: 1, p99: 2 } as const;
@@ -24,7 +25,7 @@ function lines(points: LatencyPoint[], starts: number[], pick: (p: LatencyPoint)
 }
 
 export const load: PageServerLoad = async ({ url }) => {
-  const range = parseRange(url.searchParams, '24h');
+  const range = readOr400(() => parseRange(url.searchParams, '24h'));
   const byParam = url.searchParams.get('by') ?? 'model';
   const by: LatencyGroup = Object.hasOwn(LATENCY_GROUPS, byParam) ? (byParam as LatencyGroup) : 'model';
   const qParam = url.searchParams.get('q') ?? 'p95';
@@ -39,6 +40,7 @@ export const load: PageServerLoad = async ({ url }) => {
     const errorChart = renderChart({ kind: 'line', times: starts, series: lines(points, starts, (p) => (p.calls ? (100 * p.errors) / p.calls : null)), yName: 'errors %', height: 220 });
     return { range, by, q, latencyChart, ttftChart, errorChart, totals };
   } catch (err) {
+    rethrowKnown(err);
     console.error('gatelog ui: latency dashboard failed', err);
     error(503, 'The latency rollups are not available right now.');
   }

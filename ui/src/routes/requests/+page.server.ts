@@ -4,10 +4,13 @@ import { encodeAfter, explorerQuery, parseAfter, parseExplorer, toFilter } from 
 import { uiContext } from '#lib/server/context.server.ts';
 import { withReadPreviews } from '#lib/server/calls.server.ts';
 import { recordAudit } from '#lib/server/audit.server.ts';
+import { checkExplorerParams } from '@gatelog/core/store/read-params';
+import { readOr400, rethrowKnown } from '#lib/server/read-params.server.ts';
 import type { PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async (event) => {
   const { url } = event;
+  readOr400(() => checkExplorerParams(url.searchParams));
   const state = parseExplorer(url.searchParams);
   // `before` names the keyset cursor (the next page in the chosen sort direction); the name
   // predates other sort orders and is kept so shared links keep working.
@@ -24,6 +27,7 @@ export const load: PageServerLoad = async (event) => {
       rows: withReadPreviews(page.rows),
     };
   } catch (err) {
+    rethrowKnown(err);
     console.error('gatelog ui: listing requests failed', err);
     error(503, 'The request log is not available right now.');
   }

@@ -5,13 +5,14 @@ import { parseRange } from '#lib/range.ts';
 import { bucketStarts, DEFAULT_SPIKES, densify, findSpikes } from '#lib/spikes.ts';
 import { renderChartMap } from '#lib/server/charts.server.ts';
 import { uiContext } from '#lib/server/context.server.ts';
+import { readOr400, rethrowKnown } from '#lib/server/read-params.server.ts';
 import type { PageServerLoad } from './$types';
 
 /** Explorer field for each spend dimension (the key dimension matches id or name). */
 const FIELD = { model: 'model', key: 'key', team: 'team' } as const;
 
 export const load: PageServerLoad = async ({ url }) => {
-  const range = parseRange(url.searchParams, '24h');
+  const range = readOr400(() => parseRange(url.searchParams, '24h'));
   const byParam = url.searchParams.get('by') ?? 'model';
   const by: SpendGroup = Object.hasOwn(SPEND_GROUPS, byParam) ? (byParam as SpendGroup) : 'model';
   const minParam = Number(url.searchParams.get('min') ?? '');
@@ -51,6 +52,7 @@ export const load: PageServerLoad = async ({ url }) => {
     );
     return { range, by, minUsd, chart, top, spikes, points: points.length };
   } catch (err) {
+    rethrowKnown(err);
     console.error('gatelog ui: spend dashboard failed', err);
     error(503, 'The spend rollups are not available right now.');
   }
