@@ -39,6 +39,8 @@ export interface ProxyDeps {
   store?: Store | undefined;
   /** Shared counters for limits across proxies (Redis, from config.state.redis); default in memory. */
   sharedState?: CounterBackend | undefined;
+  /** The clock governance reads (key expiry, budget periods, rate windows); default Date.now. */
+  now?: (() => number) | undefined;
 }
 
 const PUBLISH_ERROR_LOG_MS = 10_000;
@@ -79,6 +81,7 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
     logger: deps.logger,
     metrics: createGovernanceMetrics(deps.registry),
     shared: deps.sharedState,
+    ...(deps.now ? { now: deps.now } : {}),
   });
   const env: RelayEnv = {
     publish: deps.publish,
