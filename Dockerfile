@@ -46,7 +46,7 @@ COPY core/src/ core/src/
 COPY proxy/src/ proxy/src/
 COPY ingest/src/ ingest/src/
 COPY src/ src/
-COPY docker/entrypoint.mjs docker/healthcheck.mjs docker/gatelog.distributed.yaml docker/
+COPY docker/entrypoint.mjs docker/healthcheck.mjs docker/ui-server.mjs docker/gatelog.distributed.yaml docker/
 COPY gatelog.example.yaml ./
 # The data dir (embedded store, event log, the proxy's Kafka spool) belongs to the service user.
 # The code stays root-owned and read-only to it. UID 1000 is the base image's `node` user; a

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SERVICES = { proxy: 'proxy/src/main.ts', ingest: 'ingest/src/main.ts', ui: 'ui/build/index.js' };
+const SERVICES = { proxy: 'proxy/src/main.ts', ingest: 'ingest/src/main.ts', ui: 'docker/ui-server.mjs' };
 
 const [name = 'start', ...rest] = process.argv.slice(2);
 const service = Object.hasOwn(SERVICES, name) ? SERVICES[name] : undefined;

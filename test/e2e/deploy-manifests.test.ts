@@ -21,7 +21,7 @@ const runtime = stages.at(-1)!;
 const runs = stages.flatMap((s) => s.instructions.filter((i) => i.op === 'RUN').map((i) => i.args));
 const entrypointJs = readFileSync(join(ROOT, 'docker/entrypoint.mjs'), 'utf8');
 /** The services docker/entrypoint.mjs dispatches to, and the files they run. */
-const SERVICES = Object.fromEntries([...entrypointJs.matchAll(/(\w+): '([^']+\.(?:ts|js))'/g)].map((m) => [m[1]!, m[2]!]));
+const SERVICES = Object.fromEntries([...entrypointJs.matchAll(/(\w+): '([^']+\.(?:ts|js|mjs))'/g)].map((m) => [m[1]!, m[2]!]));
 
 describe('Dockerfile', () => {
   it('builds every stage from node:24-bookworm-slim (or an earlier stage)', () => {
@@ -53,7 +53,10 @@ describe('Dockerfile', () => {
     const uiStage = stages.find((s) => s.instructions.some((i) => i.op === 'RUN' && /pnpm --filter @gatelog\/ui run build/.test(i.args)));
     expect(uiStage?.name).toBeTruthy();
     expect(runtime.instructions.some((i) => i.op === 'COPY' && i.args.includes(`--from=${uiStage!.name}`) && i.args.includes('ui/build'))).toBe(true);
-    expect(SERVICES['ui']).toBe('ui/build/index.js');
+    // The UI service's server mounts the build's handler.
+    expect(SERVICES['ui']).toBe('docker/ui-server.mjs');
+    expect(readFileSync(join(ROOT, SERVICES['ui']!), 'utf8')).toContain("'handler.js'");
+    expect(runtime.instructions.some((i) => i.op === 'COPY' && i.args.includes(SERVICES['ui']!))).toBe(true);
   });
 
   it('runs as a numeric non-root user, health-checked with node against /healthz', () => {
@@ -72,7 +75,7 @@ describe('Dockerfile', () => {
     expect(JSON.parse(cmd)).toEqual(['start']);
     expect(`${entry} ${cmd} ${entrypointJs}`).not.toMatch(/install|pnpm|spawn|exec/);
     expect(Object.keys(SERVICES).sort()).toEqual(['ingest', 'proxy', 'ui']);
-    for (const f of Object.values(SERVICES).filter((f) => !f.startsWith('ui/build/'))) expect(existsSync(join(ROOT, f)), f).toBe(true);
+    for (const f of Object.values(SERVICES)) expect(existsSync(join(ROOT, f)), f).toBe(true);
     expect(entrypointJs).toContain("'src/cli.ts'");
   });
 

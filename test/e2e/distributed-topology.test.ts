@@ -95,7 +95,7 @@ beforeAll(async () => {
   await Promise.all([waitHealthy(ingest1), waitHealthy(ingest2)]);
   const proxies = [start('proxy-1', 'proxy', 4000, p1), start('proxy-2', 'proxy', 4000, p2)];
   await Promise.all(proxies.map((p) => waitHealthy(p)));
-  await waitHealthy(start('ui', 'ui', 3000, u, { PORT: String(u), HOST: '127.0.0.1', ORIGIN: url.ui }));
+  await waitHealthy(start('ui', 'ui', 3000, u, { PORT: String(u), HOST: '127.0.0.1' }));
 }, 180_000);
 
 afterAll(async () => {
@@ -192,15 +192,18 @@ describe('docker-compose topology as local processes: 2 proxies, 2 ingest worker
   it('a revocation on proxy 2 answers 401 on both proxies within 5 s', async () => {
     const { id, secret } = await createKey();
     expect(await status(url.proxy1, secret)).toBe(200);
-    const t0 = Date.now();
+    // From the moment proxy 2 has acknowledged the revocation (the CLI has returned).
     await cli('revoke', id, '--url', url.proxy2);
+    const t0 = Date.now();
+    const took: number[] = [];
     for (const base of [url.proxy2, url.proxy1]) {
       while ((await status(base, secret)) !== 401) {
         expect(Date.now() - t0, `${base} still admits a revoked key`).toBeLessThan(5000);
         await sleep(100);
       }
+      took.push(Date.now() - t0);
     }
-    expect(Date.now() - t0).toBeLessThan(5000);
+    console.log(`topology: revoked key refused by proxy 2 after ${took[0]} ms, by proxy 1 after ${took[1]} ms`);
   }, 30_000);
 
   it("the UI service shows the call and the key's spend, reads as gatelog_ui and writes through the admin API", async () => {
@@ -209,7 +212,10 @@ describe('docker-compose topology as local processes: 2 proxies, 2 ingest worker
     try {
       await page.goto(`${url.ui}/login?next=${encodeURIComponent('/keys')}`);
       await page.fill('#key', MASTER);
-      await Promise.all([page.waitForURL(`${url.ui}/keys`), page.click('button[type=submit]')]);
+      await Promise.all([page.waitForURL(`${url.ui}/keys`), page.click('button[type=submit]')]).catch(async (err: unknown) => {
+        const refused = gate.records.filter((r) => r.refused).map((r) => `${r.user}: ${r.statement}`);
+        throw new Error(`sign-in failed (${String(err)}); page says: ${await page.locator('[role=alert]').allTextContents()}; ClickHouse refused: ${refused.join(' | ')}\n${logs()}`);
+      });
       // Ingest is asynchronous: poll, bounded.
       const deadline = Date.now() + 30_000;
       for (;;) {
@@ -236,6 +242,19 @@ describe('docker-compose topology as local processes: 2 proxies, 2 ingest worker
       const secret = await page.inputValue('[data-testid=key-secret]');
       await known(url.proxy2, secret);
       expect(await status(url.proxy2, secret)).toBe(200);
+
+      // An export streams from ClickHouse; its audit row is written through the admin API.
+      const exported = await page.request.get(`${url.ui}/export?format=jsonl`);
+      expect(exported.status()).toBe(200);
+      expect(await exported.text()).toContain(marker);
+      const audited = async (): Promise<number> => {
+        const r = await fetch(`${url.proxy1}/admin/audit?action=export.run`, { headers: { authorization: `Bearer ${MASTER}` } });
+        return r.ok ? ((await r.json()) as { data: unknown[] }).data.length : -r.status;
+      };
+      for (let n = await audited(); n < 1; n = await audited()) {
+        if (Date.now() > deadline + 15_000) throw new Error(`no export.run audit row (last answer ${n})`);
+        await sleep(250);
+      }
     } finally {
       await page.close();
     }
