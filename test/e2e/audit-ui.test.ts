@@ -5,25 +5,21 @@
 // Needs `pnpm --filter @gatelog/ui run build`.
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAudit, migrate, newRequestId, openStore, verifyAudit, type AuditRow, type Store } from '@gatelog/core';
-import { provideUiContext } from '@gatelog/core/ui-context';
+import { startUiServer, type UiServer } from '../support/ui-server.ts';
 
-const HANDLER = join(import.meta.dirname, '..', '..', 'ui', 'build', 'handler.js');
 const UA = 'Mozilla/5.0 (audit-ui-test)';
 const tag = randomUUID().slice(0, 8);
 const TRACE = `trace-${tag}`;
 const SESSION = `sess-${tag}`;
 const N = 6;
-type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 let dir: string;
 let store: Store;
-let server: Server;
+let ui: UiServer | undefined;
 let base: string;
 const ids: string[] = [];
 
@@ -64,17 +60,12 @@ beforeAll(async () => {
   store = await openStore({ clickhouse: 'embedded', database: 'gatelog' }, dir);
   await migrate(store);
   await store.insertRaw('llm_calls', Buffer.from(Array.from({ length: N }, (_, i) => row(i)).join('\n')));
-  process.env['PROTOCOL_HEADER'] = 'x-forwarded-proto';
-  provideUiContext({ store, masterKey: undefined });
-  const { handler } = (await import(pathToFileURL(HANDLER).href)) as { handler: NodeHandler };
-  server = createServer((req, res) => handler(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const addr = server.address();
-  base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  ui = await startUiServer(store);
+  base = ui.base;
 }, 60_000);
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => server?.close(() => resolve()));
+  await ui?.close();
   await store?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
