@@ -31,8 +31,6 @@ export const RedactionConfig = z.object({
       if (!c.ok) ctx.addIssue({ code: 'custom', path: ['pattern'], message: `not a valid RE2 pattern: ${c.message}` });
     }),
   ).max(64).default([]),
-  /** Region of phone numbers written without a country code (ISO 3166 alpha-2). */
-  phone_region: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166 alpha-2 region such as US').default('US'),
   /** Mode per model alias (as the client names it). */
   aliases: z.record(z.string().min(1), Mode).default({}),
   /** Mode per virtual key, by key id or key name. With an alias mode too, the stricter applies. */
@@ -120,7 +118,7 @@ function windowed(c: CallRedaction, text: string, cap: number): string {
 }
 
 export function createPrivacy(cfg: RedactionConfig): Privacy {
-  const redactor: Redactor = createRedactor({ detectors: cfg.detectors, custom: cfg.custom, phoneRegion: cfg.phone_region });
+  const redactor: Redactor = createRedactor({ detectors: cfg.detectors, custom: cfg.custom });
   const base = treatmentOf(cfg.mode);
   return {
     treatment(c) {

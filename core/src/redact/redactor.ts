@@ -19,8 +19,6 @@ export interface CustomPattern {
 export interface RedactorOptions {
   detectors: readonly DetectorName[];
   custom: readonly CustomPattern[];
-  /** ISO region for phone numbers written without a country code. */
-  phoneRegion: string;
 }
 
 /** Compile a custom pattern, or say why it cannot be (config validation uses this). */
@@ -164,6 +162,6 @@ export interface Redactor {
 }
 
 export function createRedactor(o: RedactorOptions): Redactor {
-  const detectors = [...builtinDetectors(o.detectors, o.phoneRegion), ...o.custom.map(customDetector)];
+  const detectors = [...builtinDetectors(o.detectors), ...o.custom.map(customDetector)];
   return { call: () => new CallRedaction(detectors) };
 }

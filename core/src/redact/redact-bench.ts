@@ -1,0 +1,43 @@
+// Cost of redaction per KB of body (BENCHMARKS.md, "Redaction"): typical chat bodies with and
+// without personal data, and adversarial inputs at growing sizes to show the scan stays linear.
+// Run: node --disable-warning=ExperimentalWarning core/src/redact/redact-bench.ts
+import { createPrivacy, RedactionConfig } from './policy.ts';
+
+const privacy = createPrivacy(RedactionConfig.parse({ custom: [{ name: 'ORDER', pattern: 'ORD-[0-9]{7}' }] }));
+const LOG = { forward: false, store: 'redacted' } as const;
+
+function body(kb: number, pii: boolean): string {
+  const words = 'the quick brown fox jumps over the lazy dog while order 1024 ships on 2026-12-02 '.repeat(4);
+  const extra = pii ? ' write to jane.doe@example.com or +1 415-555-0132, card 4111 1111 1111 1111, key sk-proj-AbCdEfGhIjKlMnOpQrStUvWx123456 ' : '';
+  const messages: { role: string; content: string }[] = [];
+  let size = 0;
+  while (size < kb * 1024) {
+    const content = words + extra;
+    messages.push({ role: messages.length % 2 ? 'assistant' : 'user', content });
+    size += content.length + 30;
+  }
+  return JSON.stringify({ model: 'gpt-4o-mini', temperature: 0, messages });
+}
+
+function measure(name: string, text: string, cap = 1 << 30): void {
+  const kb = Buffer.byteLength(text) / 1024;
+  const reps = Math.max(3, Math.round(20_000 / kb));
+  for (let i = 0; i < Math.min(reps, 50); i++) privacy.stored(LOG, privacy.call(), { request: text, response: '', error: '' }, cap);
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) privacy.stored(LOG, privacy.call(), { request: text, response: '', error: '' }, cap);
+  const ms = (performance.now() - t0) / reps;
+  console.log(`${name.padEnd(44)} ${kb.toFixed(0).padStart(6)} KB  ${(ms * 1000).toFixed(0).padStart(8)} µs/body  ${((ms * 1000) / kb).toFixed(1).padStart(6)} µs/KB`);
+}
+
+measure('chat body, no personal data', body(2, false));
+measure('chat body, personal data in every message', body(2, true));
+measure('chat body, no personal data', body(64, false));
+measure('chat body, personal data in every message', body(64, true));
+for (const kb of [16, 256, 1024]) {
+  const n = kb * 1024;
+  measure('adversarial: digits and spaces', JSON.stringify({ c: '4 '.repeat(n / 2) }));
+  measure('adversarial: local-part characters, @ at the end', JSON.stringify({ c: `${'a.'.repeat(n / 2)}@` }));
+  measure('adversarial: hex and colons', JSON.stringify({ c: 'ab:'.repeat(n / 3) }));
+  measure('adversarial: sk- prefixes', JSON.stringify({ c: 'sk-'.repeat(n / 3) }));
+}
+measure('20 MB body, stored copy capped at 256 KiB', body(20 * 1024, true), 256 * 1024);
