@@ -55,9 +55,10 @@ beforeAll(async () => {
   if (config.bus.kind !== 'kafka') throw new Error('the compose config must use Kafka');
   broker = new KafkaTestBroker();
   ch = new ClickHouseHttpFixture();
-  [redis, browser] = await Promise.all([
-    startRedis(),
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
+  // Each assigned as soon as it runs, so afterAll stops whatever started.
+  await Promise.all([
+    startRedis().then((r) => (redis = r)),
+    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }).then((b) => (browser = b)),
     broker.start(),
     ch.start(),
   ]);
