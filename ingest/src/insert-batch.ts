@@ -2,9 +2,12 @@
 //
 // A data error (the engine cannot parse or convert a value) is a property of the rows, so
 // retrying is pointless: the batch is bisected until each rejected record stands alone, and
-// those become dead letters while every other record lands. Any other error (store down,
+// those become dead letters while every other record lands — unless the refusal was one
+// absurd number (a usage of 1e308 tokens, a negative latency): such a record is repaired once
+// (core/src/event-numbers.ts) and inserted, so the call stays visible. Any other error (store down,
 // closed, timeout) is thrown so the caller keeps the batch and retries it whole; replays are
 // harmless because llm_calls is a ReplacingMergeTree read with FINAL.
+import { sanitizeEventNumbers } from '@gatelog/core/event-numbers';
 import type { DeadLetter } from './dead-letter.ts';
 
 /**
@@ -63,6 +66,18 @@ export interface BatchResult {
 
 const NL = Buffer.from('\n');
 
+/** The record with its numbers brought within bounds, or null when nothing could change. */
+export function repairNumbers(record: Buffer): Buffer | null {
+  let e: unknown;
+  try {
+    e = JSON.parse(record.toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (!e || typeof e !== 'object' || Array.isArray(e)) return null;
+  return sanitizeEventNumbers(e as Record<string, unknown>) ? Buffer.from(JSON.stringify(e), 'utf8') : null;
+}
+
 export function joinRows(records: readonly Buffer[]): Buffer {
   const parts: Buffer[] = [];
   for (const r of records) parts.push(r, NL);
@@ -91,6 +106,19 @@ export async function insertIsolating(
       onError(info);
       if (!info.data) throw err;
       if (part.length === 1) {
+        const repaired = repairNumbers(part[0]!);
+        if (repaired) {
+          try {
+            // Same range, so the same dedup token: nothing of this record landed before.
+            await insert(joinRows([repaired]), { from, to: from + 1 });
+            result.inserted += 1;
+            return;
+          } catch (again) {
+            const i2 = classifyInsertError(again);
+            onError(i2);
+            if (!i2.data) throw again;
+          }
+        }
         result.dead.push({ record: part[0]!, reason: { code: info.code, type: info.type, message: info.message } });
         return;
       }

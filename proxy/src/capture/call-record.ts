@@ -1,6 +1,7 @@
 // Per-call state gathered while a call is relayed, and the one function that turns it into
 // the core LlmCallEvent. Timings are performance.now() milliseconds relative to arrival.
 import { EVENT_SCHEMA_VERSION, GATELOG_VERSION, capBody, type Attempt, type CallRedaction, type LlmCallEvent, type Outcome, type Privacy, type StoredTexts, type Treatment } from '@gatelog/core';
+import { USAGE_INVALID, tokensAreSane, tokensFromBytes } from '@gatelog/core/event-numbers';
 import type { RequestMeta } from './request-meta.ts';
 import type { Tokens } from './usage.ts';
 import type { CostFn } from './cost.ts';
@@ -87,6 +88,15 @@ export const MAX_REQUESTED_MODEL = 256;
 const cappedModel = (m: string): string => (m.length > MAX_REQUESTED_MODEL ? `${m.slice(0, MAX_REQUESTED_MODEL)}…` : m);
 
 export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEvent {
+  // Usage gatelog cannot use (1e308, negative, NaN) counts as missing: estimated from the body
+  // sizes and flagged, so the call is stored like any other (core/src/event-numbers.ts).
+  if (!tokensAreSane(r.tokens)) {
+    r.tokens = tokensFromBytes(Buffer.byteLength(r.requestBody), Buffer.byteLength(r.responseBody));
+    if (!r.errorType) {
+      r.errorType = USAGE_INVALID;
+      r.errorMessage ||= 'the upstream reported token usage that is not a count from 0 to 100,000,000; tokens estimated from the body sizes';
+    }
+  }
   const s = storedTexts(r, env);
   const req = capBody(s.request, env.bodyCap);
   const res = capBody(s.response, env.bodyCap);

@@ -126,7 +126,8 @@ export class BudgetLedger {
     if (res.settled) return;
     res.settled = true;
     if (res.counterKeys.length === 0) return;
-    const actual = Math.max(0, toMicro(actualUsd));
+    // A cost that is not a finite number (absurd upstream usage) keeps what was reserved.
+    const actual = Number.isFinite(actualUsd) ? Math.max(0, toMicro(actualUsd)) : res.micro;
     await Promise.all(res.counterKeys.map((k) => this.#backend.add(k, actual - res.micro, { via: res.via })));
     if (actual > 0) this.#settled.push({ counterKeys: res.counterKeys, micro: actual, at: now, via: res.via });
   }
