@@ -1,7 +1,7 @@
 // The export row counter against random CSV (cells full of quotes, line ends inside cells,
 // chunk splits anywhere, unaligned chunk offsets), and JSONL exports, whose lines are built in
 // SQL, against the events stored, through a real chDB store.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { newRequestId } from '../ids.ts';
 import type { LlmCallEvent } from '../event.ts';
 import { openStore, type Store } from './client.ts';
 import { migrate } from './migrate.ts';
-import { EXPORT_COLUMNS, exportBytes, ExportRowCounter } from './export-queries.ts';
+import { EXPORT_COLUMNS, exportBytes, ExportIdleError, ExportRowCounter } from './export-queries.ts';
 
 /** Deterministic PRNG (mulberry32), so a failure reproduces. */
 function rng(seed: number): () => number {
@@ -125,5 +125,54 @@ describe('JSONL export lines', () => {
         truncated: e.truncated,
       });
     }
+  });
+});
+
+describe('an export whose reader stops', () => {
+  let dir: string;
+  let store: Store;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gatelog-idle-'));
+    store = await openStore(StorageConfig.parse({}), dir);
+    await migrate(store);
+    // ~1.5 MB of JSONL: far more than the pipe and the reader's buffer hold.
+    const rows = Array.from({ length: 300 }, (_, i) => JSON.stringify({ request_id: newRequestId(), started_at: new Date(Date.UTC(2026, 3, 1) + i).toISOString(), request_body: 'x'.repeat(5000) }));
+    await store.insertRaw('llm_calls', Buffer.from(rows.join('\n')));
+  });
+  afterAll(async () => {
+    await store?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is stopped after the idle limit: its query ends and the next read says why', async () => {
+    // The export's FIFO lives in a private directory under os.tmpdir() until its query settles.
+    const tmp = mkdtempSync(join(tmpdir(), 'gatelog-idle-tmp-'));
+    const saved = process.env['TMPDIR'];
+    process.env['TMPDIR'] = tmp;
+    try {
+      const open = (): number => readdirSync(tmp).filter((d) => d.startsWith('gatelog-stream-')).length;
+      const out = exportBytes(store, {}, 'jsonl', undefined, 300);
+      const first = await out.chunks.next();
+      expect(first.done).toBe(false);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(open()).toBe(1);
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(open()).toBe(0);
+      await expect(out.chunks.next()).rejects.toThrow(ExportIdleError);
+    } finally {
+      if (saved === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = saved;
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('a reader that keeps reading is never stopped', async () => {
+    const out = exportBytes(store, {}, 'jsonl', undefined, 300);
+    let lines = 0;
+    for await (const c of out.chunks) {
+      lines += Buffer.from(c).toString('utf8').split('\n').length - 1;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(lines).toBe(300);
   });
 });

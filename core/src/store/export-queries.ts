@@ -229,14 +229,60 @@ export class ExportRowCounter {
 }
 
 /**
+ * How long an export may wait for its reader before its query is stopped. A reader that stops
+ * (a stalled client) leaves the engine's writer blocked on a full pipe and a chDB session
+ * open; nobody else waits on them (inline-params.ts), but they must not be held forever.
+ */
+export const EXPORT_IDLE_MS = 5 * 60_000;
+
+export class ExportIdleError extends Error {
+  override readonly name = 'ExportIdleError';
+  readonly code = 'export_idle';
+  constructor(ms: number) {
+    super(`The export was stopped: its reader took nothing for ${Math.round(ms / 1000)} s.`);
+  }
+}
+
+/**
+ * `inner`, stopped (its `return()` run: the query killed, the pipe drained) when the consumer
+ * leaves a chunk untaken for `idleMs`; the consumer's next `next()` then throws ExportIdleError.
+ */
+async function* stopWhenIdle(inner: AsyncGenerator<Uint8Array>, idleMs: number): AsyncGenerator<Uint8Array> {
+  let idle = false;
+  let stopped: Promise<unknown> = Promise.resolve();
+  try {
+    for (;;) {
+      const next = await inner.next();
+      if (next.done) return;
+      const timer = setTimeout(() => {
+        idle = true;
+        stopped = inner.return(undefined).catch(() => undefined);
+      }, idleMs);
+      try {
+        yield next.value;
+      } finally {
+        clearTimeout(timer);
+      }
+      if (idle) {
+        await stopped;
+        throw new ExportIdleError(idleMs);
+      }
+    }
+  } finally {
+    if (!idle) await inner.return(undefined);
+  }
+}
+
+/**
  * The export's bytes as ClickHouse writes them, streamed; `rows()` is the number of rows
- * passed so far (final once the iteration ends).
+ * passed so far (final once the iteration ends). A reader idle for `idleMs` stops it.
  */
 export function exportBytes(
   store: Store,
   filter: ExplorerFilter,
   format: ExportFormat,
   signal?: AbortSignal,
+  idleMs: number = EXPORT_IDLE_MS,
 ): { chunks: AsyncGenerator<Uint8Array>; rows: () => number } {
   const counter = new ExportRowCounter(format);
   const { query, params, settings } = exportQuery(store, filter, format);
@@ -248,5 +294,5 @@ export function exportBytes(
       yield chunk;
     }
   }
-  return { chunks: chunks(), rows: () => counter.rows };
+  return { chunks: stopWhenIdle(chunks(), idleMs), rows: () => counter.rows };
 }
