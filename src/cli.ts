@@ -6,6 +6,7 @@ import { parseStartArgs } from './args.ts';
 import { embeddedEnv } from './env.ts';
 import { startEmbedded } from './embedded.ts';
 import { CliError, runKeysCli } from './keys-cli.ts';
+import { runPeopleCli } from './users-cli.ts';
 import { runAuditCli } from './audit-cli.ts';
 import { runExportCli } from './export-cli.ts';
 
@@ -16,6 +17,8 @@ const HELP = `gatelog ${GATELOG_VERSION} — observability-first LLM proxy
 Usage:
   gatelog start [--config PATH] [--port N] [--host HOST] [--data-dir DIR]
   gatelog keys create|list|show|update|revoke ...   (gatelog keys --help)
+  gatelog users create|list|update|disable|enable ...   (gatelog users --help)
+  gatelog tokens create|list|revoke ...   (machine tokens for the admin API)
   gatelog audit verify [--from DATE] [--log FILE] [--url URL]   (gatelog audit --help)
   gatelog export --from D --to D --format csv|jsonl -o FILE   (gatelog export --help)
   gatelog export verify FILE [--url URL]
@@ -68,6 +71,10 @@ async function main(argv: string[]): Promise<void> {
       return start(rest);
     case 'keys':
       process.exitCode = await runKeysCli(rest);
+      return;
+    case 'users':
+    case 'tokens':
+      process.exitCode = await runPeopleCli(cmd, rest);
       return;
     case 'audit':
       process.exitCode = await runAuditCli(rest);

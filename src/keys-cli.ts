@@ -78,13 +78,13 @@ function fieldsOf(v: Values): Record<string, unknown> {
   return f;
 }
 
-interface Io {
+export interface Io {
   out: (s: string) => void;
   env: Record<string, string | undefined>;
   fetch: typeof fetch;
 }
 
-async function call(io: Io, base: string, method: string, path: string, body?: unknown): Promise<unknown> {
+export async function call(io: Io, base: string, method: string, path: string, body?: unknown): Promise<unknown> {
   const headers: Record<string, string> = { accept: 'application/json' };
   const master = io.env['GATELOG_MASTER_KEY'];
   if (master) headers['authorization'] = `Bearer ${master}`;

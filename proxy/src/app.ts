@@ -21,11 +21,13 @@ import { createGovernanceMetrics } from './governance/metrics.ts';
 import type { CounterBackend } from './governance/backend.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { registerCallsApi } from './routes/calls-api.ts';
+import { eraseRoutes } from './routes/erase.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { exportRoutes } from './routes/export.ts';
 import { startCompliance } from './compliance.ts';
 import { clientErrorHandler } from './client-error.ts';
 import { hostCheckFor, installHostGuard } from './host-guard.ts';
+import { peopleRoutes } from './routes/people.ts';
 
 export interface ProxyDeps {
   config: GatelogConfig;
@@ -39,6 +41,8 @@ export interface ProxyDeps {
   store?: Store | undefined;
   /** Shared counters for limits across proxies (Redis, from config.state.redis); default in memory. */
   sharedState?: CounterBackend | undefined;
+  /** This process's data dir: erasure scrubs the event log, spool and dead letters kept there. */
+  dataDir?: string | undefined;
   /** The clock governance reads (key expiry, budget periods, rate windows); default Date.now. */
   now?: (() => number) | undefined;
 }
@@ -101,11 +105,13 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   const defaultAnthropic = [...providers.byName.values()].find((p) => p.kind === 'anthropic');
   await app.register(anthropicRoutes({ table, env, auth: gov.auth.check, gov, defaultAnthropic }), { prefix: '/v1' });
   await app.register(responsesRoutes({ table, env, auth: gov.auth.check, gov }), { prefix: '/v1' });
+  if (deps.store) await app.register(eraseRoutes({ store: deps.store, gov, metrics, dataDir: deps.dataDir }), { prefix: '/admin' });
   if (deps.store) await app.register(adminRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
-  if (deps.store) registerCallsApi(app, { store: deps.store, masterKey: deps.masterKey });
+  if (deps.store) registerCallsApi(app, { store: deps.store, masterKey: deps.masterKey, gov });
   if (deps.store) await app.register(auditRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
   if (deps.store) await app.register(exportRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
   if (deps.store) startCompliance(app, { store: deps.store, config, logger: deps.logger });
+  if (deps.store) await app.register(peopleRoutes({ store: deps.store, auth: gov.auth, now: gov.now, metrics }), { prefix: '/admin' });
   registerRoutingMetrics(deps.registry, () => table.deployments());
   await app.register(deploymentsRoute({ snapshot: () => table.deployments(), auth, metrics }));
   await app.register(healthRoutes({ registry: deps.registry, metrics, auth, readiness: deps.readiness }));

@@ -7,8 +7,9 @@ import { HOST_REFUSED_MESSAGE } from '@gatelog/core/allowed-hosts';
 import { MASTER_PRINCIPAL, OPEN_PRINCIPAL, isRole, type Principal } from '@gatelog/core/roles';
 import { uiContext } from '#lib/server/context.server.ts';
 import { SESSION_COOKIE, sessionsFor, type Session } from '#lib/server/session.server.ts';
+import { allowed } from '#lib/server/permissions.server.ts';
 
-const PUBLIC_PATHS = new Set(['/login']);
+const PUBLIC_PATHS = new Set(['/login', '/login/invite']);
 
 function principalOf(s: Session): Principal | undefined {
   if (s.subject_kind === 'master') return MASTER_PRINCIPAL;
@@ -35,6 +36,12 @@ export const handle: Handle = async ({ event, resolve }) => {
     const next = event.url.pathname + event.url.search;
     const location = `/login?next=${encodeURIComponent(next)}`;
     return new Response(null, { status: 303, headers: { location, 'cache-control': 'no-store' } });
+  }
+
+  // One permission table for every page, form action and download (permissions.server.ts).
+  if (principal && !allowed(principal, event.request.method, event.url.pathname)) {
+    const body = `<!doctype html><meta charset="utf-8"><title>Not for your role · gatelog</title><h1>403: not for your role</h1><p>Your role (${principal.role}) cannot use this page or action. <a href="/requests">Back to requests</a></p>`;
+    return new Response(body, { status: 403, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-frame-options': 'DENY' } });
   }
 
   const response = await resolve(event);

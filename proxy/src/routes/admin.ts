@@ -55,7 +55,7 @@ export function adminRoutes(deps: AdminRouteDeps) {
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
     installSurface(app, deps.metrics);
-    app.addHook('onRequest', adminGuard(gov));
+    app.addHook('onRequest', adminGuard(gov, store));
 
     app.post('/keys', async (req, reply: FastifyReply) => {
       const r = createKey(req.body ?? {}, { now: gov.now(), actor: adminActor(req) });

@@ -68,7 +68,7 @@ export function auditRoutes(deps: AuditRouteDeps) {
   const { store, gov } = deps;
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
     installSurface(app, deps.metrics);
-    app.addHook('onRequest', adminGuard(gov));
+    app.addHook('onRequest', adminGuard(gov, store));
 
     app.post('/audit', async (req, reply) => {
       const r = AppendBody.safeParse(req.body ?? {});

@@ -6,17 +6,25 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { appendAudit, getCall, listCalls, type Store } from '@gatelog/core';
 import { Limit, readParams, ReadParamError, Status, Text } from '@gatelog/core/store/read-params';
-import { createAuthCheck } from '../auth.ts';
+import { toProxyError } from '../errors.ts';
+import type { Governance } from '../governance/runtime.ts';
+import { principalOf } from '../admin-principal.ts';
+import { adminGuard, auditWho } from './admin-caller.ts';
 
 /** GET /admin/calls's query (read-params.ts): a bad value is a 400 naming it, never a store error. */
 const CALLS_PARAMS = { model: Text.optional(), status: Status.optional(), key: Text.optional(), limit: Limit(500).optional() };
 
-export function registerCallsApi(app: FastifyInstance, deps: { store: Store; masterKey: string | undefined }): void {
-  // Master key only (a virtual key cannot read other callers' calls); open without one.
-  const check = createAuthCheck(deps.masterKey);
+export function registerCallsApi(app: FastifyInstance, deps: { store: Store; masterKey: string | undefined; gov: Governance }): void {
+  // The master key, or a machine token whose role may read calls (bodies: bodies.read); a
+  // virtual key cannot read other callers' calls; open without a master key.
+  const check = adminGuard(deps.gov, deps.store);
   const guard = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const denied = check?.(req.headers);
-    if (denied) await reply.code(denied.status).send({ error: { message: denied.message, type: denied.type, param: null, code: denied.code } });
+    try {
+      await check(req);
+    } catch (err) {
+      const e = toProxyError(err);
+      await reply.code(e.status).send({ error: { message: e.message, type: e.type, param: null, code: e.code } });
+    }
   };
 
   app.get('/admin/calls', { onRequest: guard }, async (req, reply) => {
@@ -36,8 +44,8 @@ export function registerCallsApi(app: FastifyInstance, deps: { store: Store; mas
     if (!call) return reply.code(404).send({ error: { message: `No recorded call with id ${JSON.stringify(req.params.id.slice(0, 64))}.`, type: 'invalid_request_error', param: 'id', code: 'call_not_found' } });
     // A body is shown only once its view is in the audit trail.
     await appendAudit(deps.store, {
-      action: 'call.view', actor: deps.masterKey ? 'master' : 'open-proxy', role: 'owner', targetType: 'call', target: call.request_id,
-      details: { via: 'api', trace_id: call.trace_id }, sourceIp: req.ip, userAgent: req.headers['user-agent'],
+      ...auditWho(req), ...(deps.masterKey || principalOf(req).kind !== 'open' ? {} : { actor: 'open-proxy' }), action: 'call.view', targetType: 'call', target: call.request_id,
+      details: { via: 'api', trace_id: call.trace_id },
     });
     return call;
   });

@@ -15,7 +15,7 @@ import type { ProxyMetrics } from '../metrics.ts';
 export function exportRoutes(deps: { store: Store; gov: Governance; metrics: ProxyMetrics }) {
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
     installSurface(app, deps.metrics);
-    app.addHook('onRequest', adminGuard(deps.gov));
+    app.addHook('onRequest', adminGuard(deps.gov, deps.store));
     app.get('/export', async (req, reply) => {
       const url = new URL(req.url, 'http://x');
       const format = url.searchParams.get('format');

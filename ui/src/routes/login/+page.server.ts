@@ -6,6 +6,7 @@ import { uiContext } from '#lib/server/context.server.ts';
 import { auditUi, clientIp } from '#lib/server/audit.server.ts';
 import { checkMasterKey, safeNext, sessionsFor, SESSION_COOKIE, SESSION_TTL_MS, type SessionSubject } from '#lib/server/session.server.ts';
 import { ACCOUNT_POLICY, IP_POLICY, SignInLimiter } from '#lib/server/signin-limit.server.ts';
+import { authenticate } from '#lib/server/accounts.server.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const limiter = new SignInLimiter();
@@ -31,7 +32,9 @@ export const actions: Actions = {
     const next = safeNext(String(form.get('next') ?? ''));
     if (masterKey === undefined) redirect(303, next);
     const key = form.get('key');
-    const account = 'master';
+    // A person signs in with email + password; the master key (break-glass) with `key`.
+    const email = String(form.get('email') ?? '').trim().toLowerCase().slice(0, 254);
+    const account = email || 'master';
     const ip = clientIp(event);
     const limitKeys = [`account:${account}`, `ip:${ip}`];
 
@@ -42,17 +45,19 @@ export const actions: Actions = {
         lockedAudited.set(account, Date.now());
         await auditUi(store, event, { actor: account, action: 'signin.failure', targetType: 'account', target: account, details: { reason: 'locked', retry_after_s: Math.ceil(wait / 1000) } });
       }
-      return locked(event, wait, '');
+      return locked(event, wait, email);
     }
 
     let who: SessionSubject | undefined;
-    if (typeof key === 'string' && checkMasterKey(masterKey, key)) {
+    if (email) {
+      who = await authenticate(store, email, String(form.get('password') ?? ''));
+    } else if (typeof key === 'string' && checkMasterKey(masterKey, key)) {
       who = { subject_kind: 'master', subject: 'master', email: '', role: 'owner', teams: [] };
     }
     if (!who) {
       const lock = limiter.fail([[`account:${account}`, ACCOUNT_POLICY], [`ip:${ip}`, IP_POLICY]]);
       await auditUi(store, event, { actor: account, action: 'signin.failure', targetType: 'account', target: account, details: { reason: 'bad_credentials', locked_for_s: Math.ceil(lock / 1000) } });
-      return fail(401, { message: 'That key is not the master key.', account: '' });
+      return fail(401, { message: email ? 'That email and password do not match an active account.' : 'That key is not the master key.', account: email });
     }
 
     limiter.succeed(limitKeys);

@@ -3,6 +3,7 @@ import { listExplorer } from '@gatelog/core/store/explorer-queries';
 import { encodeAfter, explorerQuery, parseAfter, parseExplorer, toFilter } from '#lib/explorer.ts';
 import { uiContext } from '#lib/server/context.server.ts';
 import { withReadPreviews } from '#lib/server/calls.server.ts';
+import { mayReadBodies, previewsFor } from '#lib/server/permissions.server.ts';
 import { recordAudit } from '#lib/server/audit.server.ts';
 import { checkExplorerParams } from '@gatelog/core/store/read-params';
 import { readOr400, rethrowKnown } from '#lib/server/read-params.server.ts';
@@ -15,6 +16,8 @@ export const load: PageServerLoad = async (event) => {
   // `before` names the keyset cursor (the next page in the chosen sort direction); the name
   // predates other sort orders and is kept so shared links keep working.
   const after = parseAfter(url.searchParams.get('before'), state.sort);
+  // Searching the bodies would reveal them: roles without bodies.read filter by metadata only.
+  if (state.q && !mayReadBodies(event.locals.principal)) error(403, 'Searching prompt and response text is not available for your role.');
   const { store } = await uiContext();
   // What people search the bodies for is audited: one `calls.search` row per search page.
   if (state.q) await recordAudit(event, { action: 'calls.search', targetType: 'llm_calls', target: '', details: { text: state.q, match: state.match || 'words', filter: explorerQuery(state), paged: after !== undefined } });
@@ -24,7 +27,7 @@ export const load: PageServerLoad = async (event) => {
       state,
       paged: after !== undefined,
       next: page.next ? encodeAfter(page.next) : undefined,
-      rows: withReadPreviews(page.rows),
+      rows: previewsFor(event.locals.principal, withReadPreviews(page.rows)),
     };
   } catch (err) {
     rethrowKnown(err);

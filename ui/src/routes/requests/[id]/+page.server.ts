@@ -5,6 +5,7 @@ import { curlCommand } from '#lib/curl.ts';
 import { uiContext } from '#lib/server/context.server.ts';
 import { getDetail } from '#lib/server/calls.server.ts';
 import { recordAudit } from '#lib/server/audit.server.ts';
+import { hideBodies, mayReadBodies } from '#lib/server/permissions.server.ts';
 import type { PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async (event) => {
@@ -19,6 +20,8 @@ export const load: PageServerLoad = async (event) => {
     error(503, 'The request log is not available right now.');
   }
   if (!call) error(404, 'No request with this id.');
+  // A role without bodies.read sees the metadata; nothing of a body leaves the server.
+  if (!mayReadBodies(event.locals.principal)) return hideBodies(call);
   // The page carries the bodies (and their raw JSON): one `call.view` row per view.
   await recordAudit(event, { action: 'call.view', targetType: 'call', target: call.request_id, details: { via: 'ui', page: 'request' } });
   return {

@@ -1,10 +1,11 @@
 import { loadThread } from '#lib/server/thread.server.ts';
 import { recordAudit } from '#lib/server/audit.server.ts';
+import { previewsFor } from '#lib/server/permissions.server.ts';
 import type { PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async (event) => {
   const thread = await loadThread('trace', event.params.id);
   // Its calls' bodies are on the page: one `trace.view` row per view, naming the calls shown.
   await recordAudit(event, { action: 'trace.view', targetType: 'trace', target: thread.id, details: { via: 'ui', calls: thread.calls.map((c) => c.request_id) } });
-  return { thread };
+  return { thread: { ...thread, calls: previewsFor(event.locals.principal, thread.calls) } };
 };

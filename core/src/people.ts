@@ -1,0 +1,131 @@
+// People and machine tokens as every surface changes them (the admin API, the People page):
+// validation, the versioned writes, ending the sessions of a person whose access changed, and
+// the audit row naming who did it. Only an owner grants, changes or takes away `owner`.
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Store } from './store/client.ts';
+import { appendAudit } from './store/audit.ts';
+import { revokeSessionsOf } from './store/sessions.ts';
+import { ROLES, type Principal } from './roles.ts';
+import { insertTokenVersion, insertUserVersion, newSecret, sha256Hex, userByEmail, type TokenRecord, type UserRecord } from './store/users.ts';
+
+export const INVITE_PREFIX = 'gli-';
+export const TOKEN_PREFIX = 'glt-';
+export const INVITE_TTL_MS = 7 * 24 * 3600_000;
+
+const Teams = z.array(z.string().trim().min(1).max(128)).max(100);
+export const NewUser = z.object({ email: z.email().max(254), role: z.enum(ROLES), teams: Teams.default([]), name: z.string().max(200).default('') }).strict();
+export const UserPatch = z.object({ role: z.enum(ROLES), teams: Teams, name: z.string().max(200), disabled: z.boolean(), new_link: z.literal(true) }).partial().strict();
+export const NewToken = z.object({ name: z.string().trim().min(1).max(128), role: z.enum(ROLES), teams: Teams.default([]), expires_days: z.number().int().min(1).max(3650).nullable().default(null) }).strict();
+
+/** Why a change is refused: `status` is the HTTP status to answer with. */
+export class PeopleError extends Error {
+  override readonly name = 'PeopleError';
+  readonly status: number;
+  readonly code: string;
+  readonly param: string | null;
+  constructor(status: number, code: string, message: string, param: string | null = null) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.param = param;
+  }
+}
+
+export interface Acting {
+  by: Principal;
+  sourceIp: string;
+  userAgent: string;
+  now: number;
+}
+
+export function parseOr400<T>(schema: z.ZodType<T>, body: unknown, code: string): T {
+  const r = schema.safeParse(body ?? {});
+  if (r.success) return r.data;
+  const i = r.error.issues[0];
+  const path = i?.path.join('.') || null;
+  throw new PeopleError(400, code, `${path ?? 'body'}: ${i?.message ?? 'invalid'}`, path);
+}
+
+function guardOwner(p: Principal, ...roles: (string | undefined)[]): void {
+  if (p.role !== 'owner' && roles.includes('owner')) throw new PeopleError(403, 'role_forbidden', 'Only an owner can grant or change the owner role.');
+}
+
+const audit = (store: Store, a: Acting, action: string, targetType: string, target: string, details: Record<string, unknown>) =>
+  appendAudit(store, { actor: a.by.name, role: a.by.role, action, targetType, target, details, sourceIp: a.sourceIp, userAgent: a.userAgent });
+
+function invite(t: number): { secret: string; hash: string; expires: string } {
+  const secret = newSecret(INVITE_PREFIX);
+  return { secret, hash: sha256Hex(secret), expires: new Date(t + INVITE_TTL_MS).toISOString() };
+}
+
+export interface SignInLink {
+  /** `/login/invite?token=…`: shown once, to whoever created it. */
+  path: string;
+  expiresAt: string;
+}
+
+const linkOf = (l: { secret: string; expires: string }): SignInLink => ({ path: `/login/invite?token=${l.secret}`, expiresAt: l.expires });
+
+export async function createPerson(store: Store, a: Acting, input: unknown): Promise<{ user: UserRecord; link: SignInLink }> {
+  const body = parseOr400(NewUser, input, 'invalid_user_fields');
+  guardOwner(a.by, body.role);
+  const email = body.email.toLowerCase();
+  if (await userByEmail(store, email)) throw new PeopleError(409, 'user_exists', 'A person with this email exists already.', 'email');
+  const at = new Date(a.now).toISOString();
+  const l = invite(a.now);
+  const user: UserRecord = {
+    id: `usr_${randomUUID().replaceAll('-', '').slice(0, 20)}`, version: 1, email, name: body.name, role: body.role, teams: body.teams,
+    auth_source: 'local', password_hash: '', invite_hash: l.hash, invite_expires_at: l.expires, disabled: false, created_at: at, updated_at: at, updated_by: a.by.name,
+  };
+  await insertUserVersion(store, user);
+  await audit(store, a, 'person.create', 'person', user.id, { email, role: user.role, teams: user.teams });
+  return { user, link: linkOf(l) };
+}
+
+export async function updatePerson(store: Store, a: Acting, cur: UserRecord, input: unknown): Promise<{ user: UserRecord; link: SignInLink | undefined }> {
+  const patch = parseOr400(UserPatch, input, 'invalid_user_fields');
+  guardOwner(a.by, cur.role, patch.role);
+  const l = patch.new_link ? invite(a.now) : undefined;
+  const next: UserRecord = {
+    ...cur, version: cur.version + 1, role: patch.role ?? cur.role, teams: patch.teams ?? cur.teams, name: patch.name ?? cur.name,
+    disabled: patch.disabled ?? cur.disabled, updated_at: new Date(a.now).toISOString(), updated_by: a.by.name,
+    ...(l ? { invite_hash: l.hash, invite_expires_at: l.expires } : {}),
+  };
+  await insertUserVersion(store, next);
+  const access = next.disabled !== cur.disabled || next.role !== cur.role || next.teams.join('\n') !== cur.teams.join('\n');
+  const ended = access ? await revokeSessionsOf(store, cur.id, next.disabled ? 'disabled' : 'access_changed', new Date(a.now)) : 0;
+  const action = next.disabled && !cur.disabled ? 'person.disable' : 'person.update';
+  await audit(store, a, action, 'person', cur.id, { changes: patch, sessions_ended: ended });
+  return { user: next, link: l ? linkOf(l) : undefined };
+}
+
+export async function createToken(store: Store, a: Acting, input: unknown): Promise<{ token: TokenRecord; secret: string }> {
+  const body = parseOr400(NewToken, input, 'invalid_token_fields');
+  guardOwner(a.by, body.role);
+  const at = new Date(a.now).toISOString();
+  const secret = newSecret(TOKEN_PREFIX);
+  const token: TokenRecord = {
+    id: `tok_${randomUUID().replaceAll('-', '').slice(0, 20)}`, version: 1, token_hash: sha256Hex(secret), token_prefix: secret.slice(0, 10), name: body.name, role: body.role,
+    teams: body.teams, expires_at: body.expires_days === null ? null : new Date(a.now + body.expires_days * 86_400_000).toISOString(), revoked: false, created_at: at, updated_at: at, updated_by: a.by.name,
+  };
+  await insertTokenVersion(store, token);
+  await audit(store, a, 'token.create', 'token', token.id, { name: token.name, role: token.role, teams: token.teams, expires_at: token.expires_at });
+  return { token, secret };
+}
+
+export async function revokeToken(store: Store, a: Acting, cur: TokenRecord): Promise<TokenRecord> {
+  if (cur.revoked) return cur;
+  const next = { ...cur, version: cur.version + 1, revoked: true, updated_at: new Date(a.now).toISOString(), updated_by: a.by.name };
+  await insertTokenVersion(store, next);
+  await audit(store, a, 'token.revoke', 'token', cur.id, { name: cur.name, token_prefix: cur.token_prefix });
+  return next;
+}
+
+export const publicUser = (u: UserRecord) => ({
+  id: u.id, email: u.email, name: u.name, role: u.role, teams: u.teams, auth_source: u.auth_source, disabled: u.disabled,
+  has_password: u.password_hash !== '', link_pending: u.invite_hash !== '', created_at: u.created_at, updated_at: u.updated_at, updated_by: u.updated_by,
+});
+export const publicToken = (t: TokenRecord) => ({
+  id: t.id, name: t.name, token_prefix: t.token_prefix, role: t.role, teams: t.teams, expires_at: t.expires_at, revoked: t.revoked, created_at: t.created_at, updated_by: t.updated_by,
+});

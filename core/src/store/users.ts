@@ -1,0 +1,91 @@
+// Named, parameterized queries for people (ui_users) and machine tokens (api_tokens),
+// migration 0009. Both are versioned rows (ReplacingMergeTree(version)): every change inserts
+// a new version, readers take the latest with FINAL. Neither holds a secret: passwords as
+// scrypt hashes, one-time sign-in links and tokens as SHA-256 hex.
+import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { Store } from './client.ts';
+import { ChTime, Num } from './row-types.ts';
+
+export const sha256Hex = (s: string): string => createHash('sha256').update(s).digest('hex');
+/** A random secret with a recognizable prefix (`glt-` tokens, `gli-` sign-in links). */
+export const newSecret = (prefix: string): string => `${prefix}${randomBytes(32).toString('base64url')}`;
+
+export const UserRecord = z.object({
+  id: z.string().min(1),
+  version: Num,
+  email: z.string(),
+  name: z.string(),
+  role: z.string(),
+  teams: z.array(z.string()),
+  /** `local` (password) or `oidc`. */
+  auth_source: z.string(),
+  password_hash: z.string(),
+  invite_hash: z.string(),
+  invite_expires_at: ChTime.nullable(),
+  disabled: z.boolean(),
+  created_at: ChTime,
+  updated_at: ChTime,
+  updated_by: z.string(),
+});
+export type UserRecord = z.infer<typeof UserRecord>;
+
+const USER_COLUMNS = Object.keys(UserRecord.shape).join(', ');
+
+export async function insertUserVersion(store: Store, u: UserRecord): Promise<void> {
+  await store.insertRaw('ui_users', Buffer.from(`${JSON.stringify(UserRecord.parse(u))}\n`));
+}
+
+async function usersWhere(store: Store, where: string, params: Record<string, unknown>): Promise<UserRecord[]> {
+  const rs = await store.client.query({
+    query: `SELECT ${USER_COLUMNS} FROM ${store.database}.ui_users FINAL ${where} ORDER BY created_at, id`,
+    query_params: params,
+    format: 'JSONEachRow',
+  });
+  return z.array(UserRecord).parse(await rs.json());
+}
+
+export const listUsers = (store: Store): Promise<UserRecord[]> => usersWhere(store, '', {});
+export const userById = async (store: Store, id: string): Promise<UserRecord | undefined> =>
+  (await usersWhere(store, 'WHERE id = {id:String}', { id }))[0];
+export const userByEmail = async (store: Store, email: string): Promise<UserRecord | undefined> =>
+  (await usersWhere(store, 'WHERE email = {email:String}', { email: email.toLowerCase() }))[0];
+export const userByInviteHash = async (store: Store, hash: string): Promise<UserRecord | undefined> =>
+  hash ? (await usersWhere(store, "WHERE invite_hash = {h:String} AND invite_hash != ''", { h: hash }))[0] : undefined;
+
+export const TokenRecord = z.object({
+  id: z.string().min(1),
+  version: Num,
+  token_hash: z.string().regex(/^[0-9a-f]{64}$/),
+  token_prefix: z.string(),
+  name: z.string(),
+  role: z.string(),
+  teams: z.array(z.string()),
+  expires_at: ChTime.nullable(),
+  revoked: z.boolean(),
+  created_at: ChTime,
+  updated_at: ChTime,
+  updated_by: z.string(),
+});
+export type TokenRecord = z.infer<typeof TokenRecord>;
+
+const TOKEN_COLUMNS = Object.keys(TokenRecord.shape).join(', ');
+
+export async function insertTokenVersion(store: Store, t: TokenRecord): Promise<void> {
+  await store.insertRaw('api_tokens', Buffer.from(`${JSON.stringify(TokenRecord.parse(t))}\n`));
+}
+
+async function tokensWhere(store: Store, where: string, params: Record<string, unknown>): Promise<TokenRecord[]> {
+  const rs = await store.client.query({
+    query: `SELECT ${TOKEN_COLUMNS} FROM ${store.database}.api_tokens FINAL ${where} ORDER BY created_at, id`,
+    query_params: params,
+    format: 'JSONEachRow',
+  });
+  return z.array(TokenRecord).parse(await rs.json());
+}
+
+export const listTokens = (store: Store): Promise<TokenRecord[]> => tokensWhere(store, '', {});
+export const tokenById = async (store: Store, id: string): Promise<TokenRecord | undefined> =>
+  (await tokensWhere(store, 'WHERE id = {id:String}', { id }))[0];
+export const tokenByHash = async (store: Store, hash: string): Promise<TokenRecord | undefined> =>
+  (await tokensWhere(store, 'WHERE token_hash = {h:FixedString(64)}', { h: hash }))[0];

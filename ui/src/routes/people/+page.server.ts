@@ -1,0 +1,63 @@
+// /people (owner, admin; auditor reads): who can sign in, with which role and team scope, and
+// the machine tokens. Changes go through core's people.ts (the same rules and audit rows as
+// the admin API), acting as the signed-in person. A new sign-in link is shown once, here.
+import { error, fail, type RequestEvent } from '@sveltejs/kit';
+import { ROLES, can, type Principal } from '@gatelog/core/roles';
+import { PeopleError, createPerson, publicToken, publicUser, updatePerson, type Acting } from '@gatelog/core/people';
+import { listTokens, listUsers, userById } from '@gatelog/core/store/users';
+import { uiContext } from '#lib/server/context.server.ts';
+import { clientIp } from '#lib/server/audit.server.ts';
+import type { Actions, PageServerLoad } from './$types';
+
+export const load: PageServerLoad = async ({ locals }) => {
+  const { store } = await uiContext();
+  const p = locals.principal;
+  return {
+    people: (await listUsers(store)).map(publicUser),
+    tokens: (await listTokens(store)).map(publicToken),
+    roles: ROLES,
+    canWrite: !!p && can(p.role, 'people.write'),
+  };
+};
+
+function acting(event: RequestEvent): Acting {
+  const by: Principal | undefined = event.locals.principal;
+  if (!by) error(401, 'Sign in first.');
+  return { by, sourceIp: clientIp(event), userAgent: event.request.headers.get('user-agent') ?? '', now: Date.now() };
+}
+
+const teamsOf = (v: FormDataEntryValue | null): string[] => String(v ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+
+async function attempt<T>(action: string, f: () => Promise<T>) {
+  try {
+    return await f();
+  } catch (err) {
+    if (err instanceof PeopleError) return fail(err.status, { action, message: err.message });
+    throw err;
+  }
+}
+
+export const actions: Actions = {
+  create: async (event) => {
+    const form = await event.request.formData();
+    const { store } = await uiContext();
+    const input = { email: String(form.get('email') ?? ''), role: String(form.get('role') ?? ''), teams: teamsOf(form.get('teams')) };
+    return attempt('create', async () => {
+      const r = await createPerson(store, acting(event), input);
+      return { action: 'create', email: r.user.email, link: `${event.url.origin}${r.link.path}`, expiresAt: r.link.expiresAt };
+    });
+  },
+
+  update: async (event) => {
+    const form = await event.request.formData();
+    const { store } = await uiContext();
+    const cur = await userById(store, String(form.get('id') ?? '').slice(0, 128));
+    if (!cur) return fail(404, { action: 'update', message: 'No person with this id.' });
+    const change = String(form.get('change') ?? '');
+    const patch = change === 'disable' ? { disabled: true } : change === 'enable' ? { disabled: false } : change === 'link' ? { new_link: true } : { role: String(form.get('role') ?? ''), teams: teamsOf(form.get('teams')) };
+    return attempt('update', async () => {
+      const r = await updatePerson(store, acting(event), cur, patch);
+      return { action: 'update', email: r.user.email, link: r.link ? `${event.url.origin}${r.link.path}` : undefined, expiresAt: r.link?.expiresAt };
+    });
+  },
+};
