@@ -38,10 +38,10 @@ export interface AbuseGatelog extends GatelogProcess {
  * Starts `gatelog start` with the given config (merged over fast-feedback defaults: ingest
  * batches every 50 ms, key refresh every 500 ms) and master key.
  */
-export async function startAbuseGatelog(opts: { config: Record<string, unknown>; master?: string; env?: Record<string, string> }): Promise<AbuseGatelog> {
+export async function startAbuseGatelog(opts: { config: Record<string, unknown>; master?: string; env?: Record<string, string>; dataDir?: string }): Promise<AbuseGatelog> {
   const master = opts.master ?? MASTER;
   const config = { ingest: { batch_ms: 50 }, keys: { refresh_ms: 500 }, ...opts.config };
-  const gl = await startGatelog({ config, env: { GATELOG_MASTER_KEY: master, ...opts.env }, timeoutMs: 60_000 });
+  const gl = await startGatelog({ config, env: { GATELOG_MASTER_KEY: master, ...opts.env }, timeoutMs: 60_000, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
   const adminHeaders = { authorization: `Bearer ${master}` };
   const admin = (method: string, path: string, body?: unknown): Promise<Response> =>
     fetch(`${gl.url}${path}`, {
