@@ -75,6 +75,14 @@ async function auditRowOf(url: string, masterKey: string | undefined, exportId: 
   }
 }
 
+async function exportTotal(url: string, masterKey: string | undefined, params: URLSearchParams): Promise<number | undefined> {
+  const q = new URLSearchParams(params);
+  q.delete('format');
+  const res = await adminFetch(url, `/admin/export/count?${q}`, masterKey).catch(() => undefined);
+  const rows = res ? ((await res.json()) as { rows?: unknown }).rows : undefined;
+  return typeof rows === 'number' ? rows : undefined;
+}
+
 function compare(what: string, mine: ExportDigest, theirs: Partial<ExportDigest>): string[] {
   return (['rows', 'bytes', 'sha256'] as const)
     .filter((k) => theirs[k] !== mine[k])
@@ -95,7 +103,9 @@ async function runExport(v: Values, env: NodeJS.ProcessEnv): Promise<number> {
   const digester = new ExportDigester(format);
   const partial = `${v.output}.partial`;
   const out = createWriteStream(partial);
-  const progress = progressLine(process.stderr);
+  // Only a terminal shows progress, so only a terminal pays for counting first.
+  const total = process.stderr.isTTY ? await exportTotal(url, env['GATELOG_MASTER_KEY'], params) : undefined;
+  const progress = progressLine(process.stderr, total);
   try {
     for await (const chunk of Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>)) {
       const c = chunk as Uint8Array;

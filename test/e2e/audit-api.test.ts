@@ -142,6 +142,12 @@ describe('GET /admin/export', () => {
     });
   });
 
+  it('counts what an export would hold (the CLI progress bar), without recording a view', async () => {
+    const r = await api(`/admin/export/count?tags=run%3D${tag}&team=even`);
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ rows: N / 2 });
+  });
+
   it('answers bad requests with 4xx in the OpenAI error shape', async () => {
     for (const [path, status, code] of [
       ['/admin/export?format=xml', 400, 'invalid_format'],
@@ -184,6 +190,18 @@ describe('gatelog export and gatelog audit verify (CLI)', () => {
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('--from and --to are required');
   }, 300_000);
+
+  it('shows a progress bar of the expected rows when stderr is a terminal', async () => {
+    const out = join(dir, 'tty.jsonl');
+    const cmd = [process.execPath, '--disable-warning=ExperimentalWarning', join(ROOT, 'src', 'cli.ts'), 'export', '--from', '2026-11-03', '--to', '2026-11-04', '--format', 'jsonl', '--tag', `run=${tag}`, '-o', out, '--url', url].join(' ');
+    // `script` runs the CLI on a pseudo-terminal, as a person at a shell would.
+    const r = await new Promise<{ code: number; out: string }>((resolve) => {
+      execFile('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', GATELOG_MASTER_KEY: MASTER }, timeout: 90_000 }, (err, stdout) => resolve({ code: err ? 1 : 0, out: stdout }));
+    });
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/\[[#.]{30}\] +\d+% +\d+\/40 rows/);
+    expect(JSON.parse(readFileSync(`${out}.manifest.json`, 'utf8'))).toMatchObject({ rows: N });
+  }, 200_000);
 
   it('audit verify passes on the untouched trail, then names a row edited in ClickHouse', async () => {
     const clean = await cli(['audit', 'verify', '--url', url]);

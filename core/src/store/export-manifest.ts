@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { Store } from './client.ts';
 import type { ExplorerFilter } from './call-filter.ts';
 import { ExportRowCounter, exportBytes, type ExportFormat } from './export-queries.ts';
+import { callWhere } from './call-filter.ts';
 import { appendAudit, type AuditInput } from './audit.ts';
 
 export const EXPORT_ACTION = 'export.run';
@@ -134,4 +135,15 @@ export function digestedExport(store: Store, o: DigestedExportOptions): Digested
     }
   }
   return { exportId, chunks: chunks(), digest: () => digester.digest(), audited };
+}
+
+/** How many calls an export of `filter` holds (for a progress bar; FINAL, like the export). */
+export async function exportRowCount(store: Store, filter: ExplorerFilter): Promise<number> {
+  const w = callWhere(filter);
+  const rs = await store.client.query({
+    query: `SELECT count() AS n FROM ${store.database}.llm_calls FINAL ${w.sql}`,
+    query_params: w.params,
+    format: 'JSONEachRow',
+  });
+  return Number((await rs.json<{ n: string | number }>())[0]?.n ?? 0);
 }

@@ -3,19 +3,32 @@
 // as the UI's /export. The response names the export (`x-gatelog-export-id`); when the stream
 // ends (completed or abandoned) one `export.run` audit row records who, the filter, format,
 // rows, bytes and SHA-256 (core export-manifest.ts), which `gatelog export` checks its file against.
+// GET /admin/export/count?<filters>: how many rows that export holds (the CLI's progress bar).
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { digestedExport, explorerQuery, parseExplorer, toFilter, type Store } from '@gatelog/core';
+import { digestedExport, explorerQuery, exportRowCount, parseExplorer, toFilter, type Store } from '@gatelog/core';
 import { badRequest } from '../errors.ts';
 import { installSurface } from './surface.ts';
 import { adminGuard, auditWho } from './admin-caller.ts';
 import type { Governance } from '../governance/runtime.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 
+/** A filter value out of range (the store's parameter checks) is the client's mistake: a 400. */
+function asBadFilter(err: unknown): never {
+  const p = (err as { param?: unknown }).param;
+  if (typeof p === 'string') throw badRequest('invalid_filter', (err as Error).message, p);
+  throw err;
+}
+
 export function exportRoutes(deps: { store: Store; gov: Governance; metrics: ProxyMetrics }) {
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
     installSurface(app, deps.metrics);
     app.addHook('onRequest', adminGuard(deps.gov, deps.store));
+    app.get('/export/count', async (req) => {
+      const state = parseExplorer(new URL(req.url, 'http://x').searchParams);
+      return { rows: await exportRowCount(deps.store, toFilter(state)).catch(asBadFilter) };
+    });
+
     app.get('/export', async (req, reply) => {
       const url = new URL(req.url, 'http://x');
       const format = url.searchParams.get('format');
@@ -32,10 +45,7 @@ export function exportRoutes(deps: { store: Store; gov: Governance; metrics: Pro
           filter: toFilter(state), filterQuery: explorerQuery(state), format, who: auditWho(req), via: 'api', signal: abort.signal,
         });
       } catch (err) {
-        // A filter value out of range (the store's parameter checks) is the client's mistake.
-        const p = (err as { param?: unknown }).param;
-        if (typeof p === 'string') throw badRequest('invalid_filter', (err as Error).message, p);
-        throw err;
+        asBadFilter(err);
       }
       const stamp = new Date().toISOString().replaceAll(':', '').slice(0, 15);
       return reply
