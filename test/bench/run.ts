@@ -4,6 +4,7 @@
 //   node test/bench/run.ts [--quick] [--duration S] [--only direct,passthrough,gatelog,portkey] [--no-write]
 //   node test/bench/run.ts --routing [--quick] [--duration S]   (routing layer overhead, routing.ts)
 //   node test/bench/run.ts --ingest [--quick] [--events N] [--duration S]   (bus → ClickHouse, ingest.ts)
+//   node test/bench/run.ts --abuse [--quick] [--duration S] [--only attack,…]   (noisy neighbours, abuse.ts)
 // BENCH_GATELOG_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds Node flags to gatelog
 // (BENCH_PASSTHROUGH_NODE_FLAGS to the passthrough).
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +30,7 @@ const { values: args } = parseArgs({
     'no-write': { type: 'boolean', default: false },
     routing: { type: 'boolean', default: false },
     ingest: { type: 'boolean', default: false },
+    abuse: { type: 'boolean', default: false },
     events: { type: 'string' },
   },
 });
@@ -39,7 +41,7 @@ const settings = { latencyN: quick ? 300 : 3000, concurrency: 50, durationS };
 const warmMs = quick ? 500 : 2000;
 const DRAIN_WAIT_S = 15;
 const NOTES_HEADING = '## Notes (kept across runs)';
-const selected = (args.only?.split(',') ?? [...KEYS]) as Key[];
+const selected = (args.abuse === true ? [] : (args.only?.split(',') ?? [...KEYS])) as Key[];
 for (const k of selected) if (!KEYS.includes(k)) throw new Error(`unknown target "${k}" (one of ${KEYS.join(', ')})`);
 
 const say = (msg: string): void => {
@@ -196,6 +198,11 @@ async function main(): Promise<void> {
   if (args.routing === true) {
     const { runRoutingBench } = await import('./routing.ts');
     await runRoutingBench({ quick, durationS });
+    return;
+  }
+  if (args.abuse === true) {
+    const { runAbuseBench } = await import('./abuse.ts');
+    await runAbuseBench({ quick, durationS: args.duration ? Number(args.duration) : undefined, only: args.only?.split(',') });
     return;
   }
   if (args.ingest === true) {

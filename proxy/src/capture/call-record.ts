@@ -85,7 +85,7 @@ const MAX_ERROR_MESSAGE = 2048;
  * arbitrary input, and routing answers 404 for any name longer than this anyway.
  */
 export const MAX_REQUESTED_MODEL = 256;
-const cappedModel = (m: string): string => (m.length > MAX_REQUESTED_MODEL ? `${m.slice(0, MAX_REQUESTED_MODEL)}…` : m);
+export const cappedModel = (m: string): string => (m.length > MAX_REQUESTED_MODEL ? `${m.slice(0, MAX_REQUESTED_MODEL)}…` : m);
 
 export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEvent {
   // Usage gatelog cannot use (1e308, negative, NaN) counts as missing: estimated from the body

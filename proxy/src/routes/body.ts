@@ -7,7 +7,7 @@ import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.ts';
 import { readRequestMeta } from '../capture/request-meta.ts';
 import { NO_TOKENS } from '../capture/usage.ts';
 import { stateOf } from '../request-state.ts';
-import { treatmentFor, type CallRecord, type EventEnv } from '../capture/call-record.ts';
+import { cappedModel, treatmentFor, type CallRecord, type EventEnv } from '../capture/call-record.ts';
 import type { UpstreamApi } from '../providers/types.ts';
 import type { Deployment } from '../routing/resolve.ts';
 
@@ -72,7 +72,8 @@ export function newCallRecord(req: FastifyRequest, o: { endpoint: string; api: U
     meta: readRequestMeta(req.headers),
     endpoint: o.endpoint,
     api: o.api,
-    requestedModel: o.requested,
+    // Capped here, not only in the event: policy and cache lookups by alias never hash a megabyte.
+    requestedModel: cappedModel(o.requested),
     provider: o.dep ? o.dep.provider.name : '',
     priceProviderId: o.dep?.provider.priceProviderId,
     deploymentModel: o.dep ? o.dep.model : '',
