@@ -177,6 +177,9 @@ describe('deploy/k8s', () => {
         expect(cfg.bus.kind).toBe('kafka');
         expect(cfg.state.redis).toBe('redis://gatelog-redis:6379');
         if (c.args?.[0] === 'ui') expect(cfg.storage.clickhouse).toMatchObject({ username: 'gatelog_ui' });
+        // The same topics and consumer group as the compose deployment's gatelog.yaml.
+        const compose = loadConfig({ path: join(ROOT, 'docker/gatelog.distributed.yaml'), env: { GATELOG_CLICKHOUSE_PASSWORD: 'x' } }).config;
+        expect(cfg.bus).toMatchObject(compose.bus.kind === 'kafka' ? { topic: compose.bus.topic, group_id: compose.bus.group_id, dead_letter_topic: compose.bus.dead_letter_topic } : {});
         checked++;
       }
     }
@@ -195,6 +198,7 @@ describe('deploy/k8s', () => {
       ['probe', (ms) => delete ((find(ms, 'Deployment', 'gatelog-proxy')['spec'] as { template: { spec: { containers: Record<string, unknown>[] } } }).template.spec.containers[0]!['readinessProbe']), /container proxy: readinessProbe is required/],
       ['root', (ms) => (((find(ms, 'Deployment', 'gatelog-ui')['spec'] as { template: { spec: { securityContext: Record<string, unknown> } } }).template.spec.securityContext['runAsUser'] = 0)), /container ui: must run as non-root/],
       ['kind', (ms) => (find(ms, 'Deployment', 'gatelog-redis')['apiVersion'] = 'extensions/v1beta1'), /apiVersion extensions\/v1beta1 is not apps\/v1/],
+      ['capabilities', (ms) => delete ((find(ms, 'Deployment', 'gatelog-ingest')['spec'] as { template: { spec: { containers: Record<string, unknown>[] } } }).template.spec.containers[0]!['securityContext']), /container ingest: allowPrivilegeEscalation must be false/],
     ];
     for (const [what, breakIt, expected] of cases) {
       const ms = clone();

@@ -87,7 +87,10 @@ export function checkManifests(manifests: Manifest[], dir?: string): string[] {
         for (const k of ['requests', 'limits']) for (const r of ['cpu', 'memory']) if (obj(res[k])[r] === undefined) problems.push(`${cn}: resources.${k}.${r} is required`);
         const sec = { ...podSec, ...obj(c['securityContext']) };
         if (sec['runAsNonRoot'] !== true || typeof sec['runAsUser'] !== 'number' || sec['runAsUser'] === 0) problems.push(`${cn}: must run as non-root (runAsNonRoot: true, a non-zero runAsUser)`);
+        // What the namespace's `restricted` Pod Security Standard admits.
         if (sec['allowPrivilegeEscalation'] !== false) problems.push(`${cn}: allowPrivilegeEscalation must be false`);
+        if (!((obj(sec['capabilities'])['drop'] as unknown[] | undefined) ?? []).includes('ALL')) problems.push(`${cn}: capabilities must drop ALL`);
+        if (obj(sec['seccompProfile'])['type'] !== 'RuntimeDefault') problems.push(`${cn}: seccompProfile must be RuntimeDefault`);
         const ports = new Set(arr(c['ports']).map((p) => p['name']));
         for (const p of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
           const probe = obj(c[p]);
