@@ -5,32 +5,28 @@
 import type { ServerResponse, OutgoingHttpHeaders, IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
-import { RouterConfig, type LlmCallEvent } from '@gatelog/core';
+import { RouterConfig } from '@gatelog/core';
 import { ProxyError, classifyUpstreamError } from './errors.ts';
-import { toEvent, type CallRecord, type EventEnv } from './capture/call-record.ts';
-import { StreamCapture, captureKind, summarizeJsonBody } from './capture/response-capture.ts';
-import { estimateTokens, tokensFromUsage, type Tokens } from './capture/usage.ts';
-import { tokenizerWarm, warmTokenizer } from './capture/token-estimate.ts';
+import type { CallRecord } from './capture/call-record.ts';
+import { StreamCapture, captureKind } from './capture/response-capture.ts';
+import type { Tokens } from './capture/usage.ts';
+import { warmTokenizer } from './capture/token-estimate.ts';
 import { isSseEventTooLarge } from './capture/sse.ts';
 import type { Provider, UpstreamResponse } from './providers/types.ts';
-import type { ProxyMetrics } from './metrics.ts';
+import { applyReported, applyStreamSummary, complete, produced, publishEstimated, publishSafely, type Produced, type RelayEnv } from './relay-finish.ts';
 import { dispatch, type Dispatched } from './routing/dispatch.ts';
 import type { AttemptPlan } from './routing/plan.ts';
 import type { DeploymentState } from './routing/deployment-state.ts';
 import { KEEPALIVE, StreamWatchdog } from './routing/stream-watchdog.ts';
 import { openAiStreamError, type StreamErrorEvent } from './routing/stream-error.ts';
-import { stateOf, type RequestState } from './request-state.ts';
+import { stateOf } from './request-state.ts';
 
-export interface RelayEnv extends EventEnv {
-  publish: (e: LlmCallEvent) => void;
-  /** Called when building or publishing an event throws (throttled by the caller). */
-  onPublishError: (err: unknown, requestId: string) => void;
-  metrics: ProxyMetrics;
-  /** Retries, timeouts, keepalives; default: the config defaults. */
-  router?: RouterConfig;
-}
+export type { RelayEnv } from './relay-finish.ts';
 
 const DEFAULT_ROUTER = RouterConfig.parse({});
+
+/** Upstream reads at least this large yield the event loop before the next one is taken. */
+const YIELD_ABOVE_BYTES = 16 * 1024;
 
 export interface RelayInput {
   rec: CallRecord;
@@ -66,54 +62,6 @@ function clientHeaders(up: IncomingHttpHeaders, requestId: string, sse: boolean)
   if (sse) h['cache-control'] = 'no-cache';
   for (const name in up) if (passHeader(name)) h[name] = up[name];
   return h;
-}
-
-/**
- * Build and publish the event, and mark the request's event published (`st`) so that an error
- * answered after this is not recorded again. `count`: also count the request in metrics — only
- * for responses that never 'finish' (client abort, broken upstream); fastify's onResponse hook
- * counts all the others.
- */
-function publishSafely(env: RelayEnv, rec: CallRecord, st: RequestState, route: string, count = false, tEnd = performance.now()): void {
-  st.event = 'published';
-  let event: LlmCallEvent;
-  try {
-    event = toEvent(rec, env, tEnd);
-    // Governance: settle budget/rate reservations, fill the cache. Never throws; idempotent.
-    rec.onEvent?.(event);
-    env.publish(event);
-  } catch (err) {
-    rec.onEvent?.(null);
-    // Never fail the client's call because recording failed.
-    env.onPublishError(err, rec.requestId);
-    return;
-  }
-  if (count) env.metrics.request(route, rec.status, event.latency_ms / 1000);
-  env.metrics.overhead(event.overhead_ms / 1000);
-  if (rec.errorClass && rec.outcome !== 'client_aborted') env.metrics.upstreamError(rec.provider, rec.errorClass);
-}
-
-/**
- * Publish once the tokens are known: at once when the upstream reported usage (`output` null),
- * else after the bounded estimate (input + `output`, the text produced), so the budget settles
- * to that cost. The request is marked published at once: nothing may record it a second time.
- */
-function publishEstimated(
-  env: RelayEnv, rec: CallRecord, st: RequestState, route: string, json: Record<string, unknown>, output: string | null, count: boolean, after?: () => void,
-): void {
-  const tEnd = performance.now();
-  const publish = (): void => {
-    publishSafely(env, rec, st, route, count, tEnd);
-    after?.();
-  };
-  if (output === null) return publish();
-  st.event = 'published';
-  void estimateTokens(json, output).then(
-    (t) => {
-      rec.tokens = t;
-    },
-    () => undefined,
-  ).then(publish);
 }
 
 /**
@@ -166,14 +114,14 @@ async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput):
    * Returns the text produced when the upstream reported no usage (to bill it by estimate), or
    * null. Never throws: a capture that fails leaves the body empty and bills the input only.
    */
-  const soFar = (): string | null => {
+  const soFar = (): Produced | null => {
     try {
       rec.responseBody = responseText();
       if (capture) applyStreamSummary(rec, capture);
       if (applyReported(rec, reported) || capture?.assembler.usage) return null;
-      return capture ? capture.assembler.outputText() : rec.responseBody;
+      return produced(capture, rec.responseBody);
     } catch {
-      return '';
+      return { text: '', droppedBytes: 0 };
     }
   };
 
@@ -273,15 +221,24 @@ async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput):
     performance.now(),
   );
 
+  /** Reasons the upstream body is paused (client backpressure, a yield to other calls). */
+  let holds = 0;
+  const hold = (): void => {
+    if (holds++ === 0) body.pause();
+  };
+  const release = (): void => {
+    if (--holds === 0 && !done) body.resume();
+  };
+
   const write = (buf: Buffer): void => {
     if (rec.tFirstByte === 0) rec.tFirstByte = performance.now();
     if (sse) atBoundary = endsEvent(buf);
     if (!res.write(buf)) {
-      body.pause();
+      hold();
       dog!.hold();
       res.once('drain', () => {
         dog!.release(performance.now());
-        body.resume();
+        release();
       });
     }
   };
@@ -292,6 +249,13 @@ async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput):
       take(chunk);
     } catch (err) {
       captureFailed(err);
+      return;
+    }
+    // An upstream flooding large reads gets one per turn of the event loop, so other calls'
+    // I/O interleaves with it instead of queueing behind a burst (small token chunks never wait).
+    if (chunk.length >= YIELD_ABOVE_BYTES && !done) {
+      hold();
+      setImmediate(release);
     }
   };
 
@@ -381,85 +345,3 @@ function endsEvent(buf: Buffer): boolean {
   return buf[n - 2] === 0x0a || (n >= 4 && buf[n - 2] === 0x0d && buf[n - 3] === 0x0a);
 }
 
-/** Tokens the adapter read from the upstream, if any, into the record; whether there were some. */
-function applyReported(rec: CallRecord, reported: (() => Tokens | null) | undefined): boolean {
-  const t = reported?.();
-  if (t) rec.tokens = t;
-  return t !== null && t !== undefined;
-}
-
-function applyStreamSummary(rec: CallRecord, capture: StreamCapture): void {
-  const a = capture.assembler;
-  rec.upstreamModel = a.model;
-  rec.finishReason = a.finishReason;
-  if (a.usage) rec.tokens = tokensFromUsage(a.usage);
-}
-
-/** Upstream finished cleanly: summarize, publish, then end the client's response. */
-function complete(
-  env: RelayEnv,
-  rec: CallRecord,
-  st: RequestState,
-  route: string,
-  res: ServerResponse,
-  capture: StreamCapture | null,
-  chunks: Buffer[] | null,
-  json: Record<string, unknown>,
-  reported?: () => Tokens | null,
-): void {
-  let estimateFrom: string | null;
-  try {
-    estimateFrom = summarize(rec, capture, chunks, reported);
-  } catch {
-    // Whatever capture choked on, the client already has the answer: record it flagged.
-    rec.outcome = 'partial';
-    rec.errorType = rec.errorClass = 'capture_failed';
-    rec.errorMessage = 'gatelog could not capture the upstream response';
-    estimateFrom = '';
-  }
-  if (estimateFrom !== null && !tokenizerWarm()) {
-    // First estimate of the process: the tokenizer worker is still loading. Don't hold the
-    // client for it; the record follows the end by that one-off load.
-    res.end();
-    publishEstimated(env, rec, st, route, json, estimateFrom, false);
-    return;
-  }
-  // Recorded before the response ends: once the client has its answer, the event is already in
-  // the log and survives a SIGKILL that follows (appending costs tens of µs; a client can act
-  // on its answer, even kill us, faster than the rest of this turn would take).
-  publishEstimated(env, rec, st, route, json, estimateFrom, false, () => res.end());
-}
-
-/** Fill the record from a complete response; returns the output text to estimate tokens from when no usage was reported, else null. */
-function summarize(rec: CallRecord, capture: StreamCapture | null, chunks: Buffer[] | null, reported?: () => Tokens | null): string | null {
-  let estimateFrom: string | null = null;
-  if (capture) {
-    const a = capture.assembler;
-    rec.responseBody = a.chunks > 0 ? JSON.stringify(a.toJSON()) : '';
-    applyStreamSummary(rec, capture);
-    if (!a.usage) estimateFrom = a.outputText();
-    rec.outcome = 'success';
-    if (!capture.sawDone && !a.finishReason) {
-      // Ended cleanly at the transport but not at the protocol: no [DONE], no finish reason.
-      rec.outcome = 'partial';
-      rec.errorType = rec.errorClass = 'upstream_stream_incomplete';
-      rec.errorMessage = 'stream ended without [DONE] or a finish reason';
-    }
-  } else {
-    rec.responseBody = chunks ? Buffer.concat(chunks).toString('utf8') : '';
-    const s = summarizeJsonBody(rec.responseBody, rec.status, captureKind(rec.api));
-    rec.upstreamModel = s.upstreamModel;
-    rec.finishReason = s.finishReason;
-    if (s.tokens) rec.tokens = s.tokens;
-    if (rec.status >= 400) {
-      rec.outcome = 'error';
-      rec.errorType = s.errorType;
-      rec.errorMessage = s.errorMessage;
-      rec.errorClass = `http_${rec.status}`;
-    } else {
-      rec.outcome = 'success';
-      if (!s.tokens && rec.status < 300) estimateFrom = s.outputText;
-    }
-  }
-  return applyReported(rec, reported) ? null : estimateFrom;
-}

@@ -31,3 +31,10 @@ export async function steadyAlone(url: string, secret: string, model = 'fast'): 
   const alone = await probe.stop();
   return { alone, p99Bound: Math.max(250, 2.5 * alone.p99) };
 }
+
+/** The gatelog process's worst event-loop delay since the previous call (prom-client resets it on every scrape). */
+export async function loopLagMaxMs(gl: { url: string; adminHeaders: Record<string, string> }): Promise<number> {
+  const text = await (await fetch(`${gl.url}/metrics`, { headers: gl.adminHeaders })).text();
+  const m = /^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? ([\d.e+-]+)$/m.exec(text);
+  return m ? Number(m[1]) * 1000 : Number.NaN;
+}

@@ -3,6 +3,8 @@
 // one: text, thinking (with signature), tool_use input, stop_reason, model and usage — input
 // and cache counts from message_start, output (and any revised counts) from message_delta.
 
+import { TextBudget } from './text-budget.ts';
+
 type Json = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -22,6 +24,8 @@ export class AnthropicAssembler {
   private message: Json = {};
   private stop = '';
   private readonly blocks: Block[] = [];
+  /** Bounds the text kept (see text-budget.ts). */
+  readonly budget = new TextBudget();
 
   /** Feed one parsed `data:` JSON event. Never a usage-only chunk to withhold (returns false). */
   add(value: unknown): boolean {
@@ -73,13 +77,13 @@ export class AnthropicAssembler {
     if (!b) return;
     const v = b.value;
     const append = (field: string, piece: unknown): void => {
-      if (typeof piece === 'string') v[field] = (typeof v[field] === 'string' ? v[field] : '') + piece;
+      if (typeof piece === 'string') v[field] = (typeof v[field] === 'string' ? v[field] : '') + this.budget.keep(piece);
     };
     switch (d['type']) {
       case 'text_delta': append('text', d['text']); break;
       case 'thinking_delta': append('thinking', d['thinking']); break;
       case 'signature_delta': append('signature', d['signature']); break;
-      case 'input_json_delta': if (typeof d['partial_json'] === 'string') b.json?.push(d['partial_json']); break;
+      case 'input_json_delta': if (typeof d['partial_json'] === 'string') b.json?.push(this.budget.keep(d['partial_json'])); break;
       case 'citations_delta': v['citations'] = [...(Array.isArray(v['citations']) ? v['citations'] : []), d['citation']]; break;
       default: break;
     }

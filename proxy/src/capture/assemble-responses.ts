@@ -2,6 +2,8 @@
 // response.completed / response.incomplete / response.failed (output, usage, status) — or,
 // when the stream was cut before it, the model and the output text deltas seen so far.
 
+import { TextBudget } from './text-budget.ts';
+
 type Json = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -18,6 +20,8 @@ export class ResponsesAssembler {
   private status = '';
   private lastStatus = '';
   private readonly text: string[] = [];
+  /** Bounds the text kept (see text-budget.ts). */
+  readonly budget = new TextBudget();
 
   add(value: unknown): boolean {
     if (!isObj(value)) return false;
@@ -29,7 +33,7 @@ export class ResponsesAssembler {
       if (typeof r['id'] === 'string') this.id = r['id'];
       if (typeof r['status'] === 'string') this.lastStatus = r['status'];
     }
-    if (type === 'response.output_text.delta' && typeof value['delta'] === 'string') this.text.push(value['delta']);
+    if (type === 'response.output_text.delta' && typeof value['delta'] === 'string') this.text.push(this.budget.keep(value['delta']));
     else if (typeof type === 'string' && FINAL.has(type) && r) {
       this.final = r;
       this.status = this.lastStatus;

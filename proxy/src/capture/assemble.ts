@@ -1,6 +1,7 @@
 // Rebuilds the non-stream response shape from OpenAI stream chunks, so a streamed call is
 // stored like a non-stream one: content, tool_calls deltas, refusal, finish_reason, the model
 // the upstream reported and the usage chunk.
+import { TextBudget } from './text-budget.ts';
 
 export interface OpenAiUsage {
   prompt_tokens?: number;
@@ -53,6 +54,7 @@ interface StreamChunk {
 
 export type StreamKind = 'chat' | 'completions';
 
+
 export class StreamAssembler {
   readonly kind: StreamKind;
   id = '';
@@ -61,6 +63,8 @@ export class StreamAssembler {
   systemFingerprint: string | null = null;
   usage: OpenAiUsage | null = null;
   chunks = 0;
+  /** Bounds the text kept (see text-budget.ts). */
+  readonly budget = new TextBudget();
   private readonly choices: ChoiceAcc[] = [];
 
   constructor(kind: StreamKind) {
@@ -96,12 +100,12 @@ export class StreamAssembler {
     if (!ch || typeof ch !== 'object') return;
     const acc = this.choice(typeof ch.index === 'number' ? ch.index : 0);
     if (typeof ch.finish_reason === 'string') acc.finishReason = ch.finish_reason;
-    if (typeof ch.text === 'string') acc.content.push(ch.text);
+    if (typeof ch.text === 'string') acc.content.push(this.budget.keep(ch.text));
     const d = ch.delta;
     if (!d || typeof d !== 'object') return;
     if (typeof d.role === 'string') acc.role = d.role;
-    if (typeof d.content === 'string') acc.content.push(d.content);
-    if (typeof d.refusal === 'string') (acc.refusal ??= []).push(d.refusal);
+    if (typeof d.content === 'string') acc.content.push(this.budget.keep(d.content));
+    if (typeof d.refusal === 'string') (acc.refusal ??= []).push(this.budget.keep(d.refusal));
     if (Array.isArray(d.tool_calls)) {
       for (const tc of d.tool_calls) {
         const i = typeof tc.index === 'number' ? tc.index : acc.toolCalls.length;
@@ -113,7 +117,7 @@ export class StreamAssembler {
         if (typeof tc.id === 'string') t.id = tc.id;
         if (typeof tc.type === 'string') t.type = tc.type;
         if (typeof tc.function?.name === 'string') t.name += tc.function.name;
-        if (typeof tc.function?.arguments === 'string') t.args.push(tc.function.arguments);
+        if (typeof tc.function?.arguments === 'string') t.args.push(this.budget.keep(tc.function.arguments));
       }
     }
   }

@@ -144,8 +144,9 @@ const USAGE_NULL = /,\s*"usage"\s*:\s*null(?=\s*[,}])|"usage"\s*:\s*null\s*,/;
 
 const USAGE_NULL_COMPACT = Buffer.from(',"usage":null');
 
-/** Queued chunks that trigger a parse mid-stream (see `digestBacklog`). */
+/** Queued chunks, or queued characters, that trigger a parse mid-stream (see `digestBacklog`). */
 const DIGEST_BACKLOG = 64;
+const DIGEST_BACKLOG_CHARS = 256 * 1024;
 
 export function stripUsageNull(raw: Buffer): Buffer {
   // Fast path for the compact form every OpenAI-compatible server we know emits: no decoding.
@@ -173,6 +174,7 @@ export class StreamCapture {
   private readonly splitter = new SseSplitter();
   /** `data:` payloads not yet parsed, in stream order. */
   private queue: string[] = [];
+  private queuedChars = 0;
 
   constructor(kind: CaptureKind, dropUsageChunk: boolean) {
     this.assembler = newAssembler(kind);
@@ -192,11 +194,11 @@ export class StreamCapture {
       return ev.raw;
     }
     if (!this.dropUsageChunk || !data.includes('"usage"')) {
-      this.queue.push(data);
+      this.enqueue(data);
       return ev.raw;
     }
     if (data.includes('"usage":null')) {
-      this.queue.push(data);
+      this.enqueue(data);
       return stripUsageNull(ev.raw);
     }
     // Usage with a value (or an unusual spelling): parse now to decide.
@@ -218,7 +220,13 @@ export class StreamCapture {
    * breaks), when `digest()` runs anyway. The bound keeps a long stream's unparsed text small.
    */
   digestBacklog(): void {
-    if (this.queue.length >= DIGEST_BACKLOG) this.digest();
+    // By characters too: one parse of 64 huge chunks would hold the event loop for long.
+    if (this.queue.length >= DIGEST_BACKLOG || this.queuedChars >= DIGEST_BACKLOG_CHARS) this.digest();
+  }
+
+  private enqueue(data: string): void {
+    this.queue.push(data);
+    this.queuedChars += data.length;
   }
 
   /** Feed everything queued so far to the assembler. */
@@ -226,6 +234,7 @@ export class StreamCapture {
     const q = this.queue;
     if (q.length === 0) return;
     this.queue = [];
+    this.queuedChars = 0;
     if (q.length > 1) {
       // One parse of a JSON array costs less than a parse call per chunk.
       let values: unknown[] | null = null;

@@ -2,7 +2,7 @@
 // or OpenAI Responses shape) mapped to our columns, or — when the upstream reported none — an
 // estimate (gpt-tokenizer in a worker thread, bounded; see token-estimate.ts).
 import type { OpenAiUsage } from './assemble.ts';
-import { countTokens } from './token-estimate.ts';
+import { BYTES_PER_TOKEN, countTokens } from './token-estimate.ts';
 
 export interface Tokens {
   input_tokens: number;
@@ -96,9 +96,15 @@ export function promptText(body: Record<string, unknown>): string {
   return parts.join('\n');
 }
 
-/** Estimate tokens for a call whose upstream reported no usage (bounded: see token-estimate.ts). ~3 tokens of framing per chat message, as OpenAI counts. */
-export async function estimateTokens(body: Record<string, unknown>, output: string): Promise<Tokens> {
-  const [input = 0, out = 0] = await countTokens([promptText(body), output]);
+/**
+ * Estimate tokens for a call whose upstream reported no usage (bounded: see token-estimate.ts).
+ * ~3 tokens of framing per chat message, as OpenAI counts. `droppedBytes`: output received but
+ * not kept (text-budget.ts), estimated from its size.
+ */
+export async function estimateTokens(body: Record<string, unknown>, output: string, droppedBytes = 0): Promise<Tokens> {
+  // Output past the kept text's bound is huge by definition: all of it is estimated from its size.
+  const [input = 0, kept = 0] = await countTokens([promptText(body), droppedBytes > 0 ? '' : output]);
+  const out = droppedBytes > 0 ? Math.ceil((Buffer.byteLength(output) + droppedBytes) / BYTES_PER_TOKEN) : kept;
   const messages = body['messages'];
   const framing = Array.isArray(messages) ? messages.length * 3 + 3 : 0;
   return { input_tokens: input + framing, output_tokens: out, cached_tokens: 0, cache_creation_tokens: 0, reasoning_tokens: 0, tokens_estimated: true };
