@@ -213,7 +213,7 @@ describe('docker-compose topology as local processes: 2 proxies, 2 ingest worker
     try {
       await page.goto(`${url.ui}/login?next=${encodeURIComponent('/keys')}`);
       await page.fill('#key', MASTER);
-      await Promise.all([page.waitForURL(`${url.ui}/keys`), page.click('button[type=submit]')]).catch(async (err: unknown) => {
+      await Promise.all([page.waitForURL(`${url.ui}/keys`), page.click('form:has(#key) button[type=submit]')]).catch(async (err: unknown) => {
         const refused = gate.records.filter((r) => r.refused).map((r) => `${r.user}: ${r.statement}`);
         throw new Error(`sign-in failed (${String(err)}); page says: ${await page.locator('[role=alert]').allTextContents()}; ClickHouse refused: ${refused.join(' | ')}\n${logs()}`);
       });
