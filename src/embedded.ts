@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
-import { ConfigError, LocalLogWriter, encodeEvent, lowerBackgroundThreads, migrate, openStore, type GatelogConfig, type LlmCallEvent, type Logger } from '@gatelog/core';
+import { ConfigError, LocalLogWriter, encodeEvent, lowerBackgroundThreads, migrate, openStore, startRetention, type GatelogConfig, type LlmCallEvent, type Logger } from '@gatelog/core';
 import { provideUiContext, type UiContext } from '@gatelog/core/ui-context';
 import { buildProxy } from '@gatelog/proxy';
 import { hostCheckFor, hostRefusal } from '@gatelog/proxy/host-guard';
@@ -80,6 +80,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     : null;
   const applied = await migrate(store);
   if (applied.length) logger.info({ applied }, 'schema migrations applied');
+  // Retention TTLs (applied where the config changed them) and the sweep of the data dir's copies.
+  const retention = await startRetention({ store, retention: config.retention, dataDir, logger });
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -155,6 +157,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     store,
     serverFactory,
     readiness: () => ({ store: storeUp, event_log: !lastAppendFailed }),
+    dataDir,
   });
   const port = opts.port ?? config.server.port;
   await app.listen({ port, host });
@@ -172,6 +175,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       closing ??= (async () => {
         clearInterval(pinger);
         background?.stop();
+        retention.stop();
         await app.close();
         await ingest.stop();
         writer.close();

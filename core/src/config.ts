@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { RedactionConfig } from './redact/policy.ts';
+import { RetentionConfig } from './store/retention.ts';
 import { isHostPattern } from './allowed-hosts.ts';
 
 /**
@@ -256,6 +257,8 @@ export const GatelogConfig = z.object({
   keys: KeysConfig.prefault({}),
   /** What is redacted before anything is written, per alias and key (core/src/redact). */
   redaction: RedactionConfig.prefault({}),
+  /** How long bodies, call rows and rollups are kept (ClickHouse TTLs; legal holds suspend them). */
+  retention: RetentionConfig.prefault({}),
   /** Scheduled compliance exports, run by the proxy service (and the embedded launcher). */
   exports: z.array(ScheduledExportConfig).max(50).default([]),
 }).strict().superRefine((cfg, ctx) => {

@@ -14,7 +14,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { ConfigError, GATELOG_VERSION, createLogger, loadConfig, migrate, openStore } from '@gatelog/core';
+import { ConfigError, GATELOG_VERSION, createLogger, loadConfig, migrate, openStore, startRetention } from '@gatelog/core';
 import { ingestEnv } from '@gatelog/core/env';
 import { kafkaLogCreator } from '@gatelog/core/bus/kafka-logs';
 import { exitOnSignals } from '@gatelog/core/shutdown';
@@ -35,6 +35,8 @@ async function main(): Promise<void> {
   const store = await openStore(config.storage, resolve(env.GATELOG_DATA_DIR));
   const applied = await migrate(store);
   if (applied.length) logger.info({ applied }, 'schema migrations applied');
+  // Retention TTLs on the server's tables and legal-hold marks (dead letters live in Kafka here).
+  const retention = await startRetention({ store, retention: config.retention, logger });
   const kafka = new Kafka({ clientId: `${bus.client_id}-ingest`, brokers: bus.brokers, requestTimeout: bus.request_timeout_ms, logLevel: logLevel.WARN, logCreator: kafkaLogCreator(logger) });
   // How soon the group reassigns a dead worker's partitions.
   const sessionTimeout = env.GATELOG_INGEST_SESSION_TIMEOUT_MS;
@@ -63,6 +65,7 @@ async function main(): Promise<void> {
 
   exitOnSignals(logger, async () => {
     await ingest.stop();
+    retention.stop();
     await store.close();
     server.close();
   }, { graceMs: 20_000, message: 'shutting down: finishing the batch in hand' });

@@ -2,6 +2,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '../../core/src/store/client.ts';
+import type { LlmCallEvent } from '../../core/src/event.ts';
+import { newRequestId } from '../../core/src/ids.ts';
 
 /** Test-only shapes of personal data and secrets (none is a real account or credential). */
 export const CANARIES = [
@@ -100,4 +102,25 @@ export async function storeText(dataDir: string, database = 'gatelog'): Promise<
   } finally {
     await store.close();
   }
+}
+
+/** A complete call event for seeding (bodies carry `secret` so they can be searched for). */
+export function seedEvent(over: Partial<LlmCallEvent> & { started_at: string }, secret: string): LlmCallEvent {
+  return {
+    schema_version: 1, gatelog_version: 'test', request_id: newRequestId(),
+    trace_id: '', session_id: '', user: '', tags: {}, key_id: '', key_name: '', team: '',
+    endpoint: '/v1/chat/completions', client_api: 'openai.chat', upstream_api: 'openai.chat',
+    requested_model: 'm', provider: 'p', deployment_model: 'm', upstream_model: 'm',
+    stream: false, status: 200, outcome: 'success', error_type: '', error_message: `err ${secret}`, finish_reason: 'stop',
+    input_tokens: 10, output_tokens: 5, cached_tokens: 0, cache_creation_tokens: 0, reasoning_tokens: 0,
+    tokens_estimated: false, cost_usd: 0.25, cache_hit: false, ttft_ms: null, latency_ms: 100, overhead_ms: 0.4,
+    attempts: [], request_body: JSON.stringify({ messages: [{ role: 'user', content: secret }] }), response_body: JSON.stringify({ answer: secret }),
+    request_bytes: 2, response_bytes: 2, truncated: false,
+    ...over,
+  };
+}
+
+/** Files under a data dir, ClickHouse's own directory excluded (its parts are compressed: query it instead). */
+export function filesHaving(dataDir: string, needle: string): string[] {
+  return walk(dataDir, []).filter((f) => !f.includes('/clickhouse/') && readFileSync(f).includes(Buffer.from(needle)));
 }

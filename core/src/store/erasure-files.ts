@@ -1,0 +1,133 @@
+// The copies of call events outside ClickHouse — the event log (data dir `events/`), the
+// proxy's spool (`spool/`) and the dead-letter file — scrubbed for retention and erasure.
+//
+// Log records are rewritten in place at the same length: the event with its bodies (and the
+// fields the caller names) emptied, padded with spaces (JSON allows them; ingest reads the row
+// as is), and a new CRC. Offsets, segment sizes and the writer appending at the end are
+// untouched. Payload first, CRC last: a reader racing the rewrite sees a checksum mismatch and
+// skips the record as corrupt, which loses that call's metadata, never leaks its bodies.
+// The dead-letter file (JSON lines) is rewritten to a temporary file and renamed over it.
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { listSegments, RECORD_HEADER_BYTES, segmentName } from '../bus/local-log.ts';
+
+export interface ScrubRule {
+  /** Whether this event (parsed) must be scrubbed. */
+  match(e: Record<string, unknown>): boolean;
+  /** Fields set to '' besides the bodies (e.g. `user` on erasure). */
+  alsoClear?: readonly string[];
+  /** Cheap pre-check on the raw record (a substring it must contain), to skip parsing most records. */
+  needle?: string;
+}
+
+export interface ScrubResult {
+  records: number;
+  bytes: number;
+  files: number;
+}
+
+const BODY_FIELDS = ['request_body', 'response_body', 'error_message'] as const;
+
+/** The scrubbed event at exactly `len` bytes, or null if it needs no change. */
+function scrubbed(raw: Buffer, rule: ScrubRule): Buffer | null {
+  if (rule.needle !== undefined && !raw.includes(rule.needle)) return null;
+  let e: Record<string, unknown>;
+  try {
+    e = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  if (!rule.match(e)) return null;
+  const fields = [...BODY_FIELDS, ...(rule.alsoClear ?? [])];
+  if (fields.every((f) => e[f] === '' || e[f] === undefined)) return null;
+  for (const f of fields) if (f in e) e[f] = '';
+  const out = Buffer.from(JSON.stringify(e));
+  // Only strings were emptied, so it is never longer.
+  if (out.length > raw.length) return null;
+  return Buffer.concat([out, Buffer.alloc(raw.length - out.length, 0x20)]);
+}
+
+/** Scrub every record of one local-log directory (rewritten in place). */
+export function scrubLogDir(dir: string, rule: ScrubRule): ScrubResult {
+  const res: ScrubResult = { records: 0, bytes: 0, files: 0 };
+  for (const base of listSegments(dir)) {
+    const path = join(dir, segmentName(base));
+    let fd: number;
+    try {
+      fd = openSync(path, 'r+');
+    } catch {
+      continue; // pruned meanwhile
+    }
+    let touched = false;
+    try {
+      const size = statSync(path).size;
+      let pos = 0;
+      while (pos + RECORD_HEADER_BYTES <= size) {
+        const head = Buffer.alloc(RECORD_HEADER_BYTES);
+        readSync(fd, head, 0, RECORD_HEADER_BYTES, pos);
+        const len = head.readUInt32LE(0);
+        if (len === 0 || pos + RECORD_HEADER_BYTES + len > size || len > 64 << 20) break;
+        const payload = Buffer.alloc(len);
+        readSync(fd, payload, 0, len, pos + RECORD_HEADER_BYTES);
+        if (crc32(payload) === head.readUInt32LE(4)) {
+          const next = scrubbed(payload, rule);
+          if (next) {
+            writeSync(fd, next, 0, len, pos + RECORD_HEADER_BYTES);
+            const sum = Buffer.alloc(4);
+            sum.writeUInt32LE(crc32(next));
+            writeSync(fd, sum, 0, 4, pos + 4);
+            res.records++;
+            res.bytes += len;
+            touched = true;
+          }
+        }
+        pos += RECORD_HEADER_BYTES + len;
+      }
+      if (touched) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (touched) res.files++;
+  }
+  return res;
+}
+
+/** Scrub the dead-letter file's records (each line keeps its reason; the record loses its bodies). */
+export function scrubDeadLetters(path: string, rule: ScrubRule): ScrubResult {
+  const res: ScrubResult = { records: 0, bytes: 0, files: 0 };
+  if (!existsSync(path)) return res;
+  const lines = readFileSync(path, 'utf8').split('\n');
+  let changed = false;
+  const out = lines.map((line) => {
+    if (line === '' || (rule.needle !== undefined && !line.includes(rule.needle))) return line;
+    try {
+      const dl = JSON.parse(line) as { record?: string };
+      if (typeof dl.record !== 'string') return line;
+      const next = scrubbed(Buffer.from(dl.record), rule);
+      if (!next) return line;
+      res.records++;
+      res.bytes += Buffer.byteLength(dl.record);
+      changed = true;
+      return JSON.stringify({ ...dl, record: next.toString('utf8').trimEnd() });
+    } catch {
+      return line;
+    }
+  });
+  if (changed) {
+    const tmp = `${path}.scrub-${process.pid}`;
+    writeFileSync(tmp, out.join('\n'));
+    const fd = openSync(tmp, 'r');
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, path);
+    res.files = 1;
+  }
+  return res;
+}
+
+/** Every copy under a data dir: events/, spool/ and dead-letter.jsonl. */
+export function scrubDataDir(dataDir: string, rule: ScrubRule): ScrubResult {
+  const parts = [scrubLogDir(join(dataDir, 'events'), rule), scrubLogDir(join(dataDir, 'spool'), rule), scrubDeadLetters(join(dataDir, 'dead-letter.jsonl'), rule)];
+  return parts.reduce((a, b) => ({ records: a.records + b.records, bytes: a.bytes + b.bytes, files: a.files + b.files }));
+}

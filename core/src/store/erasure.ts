@@ -1,0 +1,95 @@
+// Erasure: remove the bodies (or whole rows) of the calls of a user, a key, a trace, or before
+// a date, from ClickHouse and from every copy under the data dir (event log, spool, dead
+// letters), honouring legal holds. One function for the CLI and the admin API; the caller
+// audits the receipt.
+//
+// ClickHouse: bodies by `ALTER TABLE … UPDATE` (request/response bodies, error message and the
+// user id emptied), rows by `ALTER TABLE … DELETE` — both mutations that rewrite the parts and
+// are waited for (mutations_sync = 2), not lightweight DELETE, which only masks rows and leaves
+// their bytes on disk until a merge. Rollups keep their counts: they hold no bodies.
+import { z } from 'zod';
+import type { Store } from './client.ts';
+import { scrubDataDir, type ScrubResult, type ScrubRule } from './erasure-files.ts';
+import { heldExpr, isHeld, listHolds, markHolds, sqlText } from './retention.ts';
+
+export const EraseRequest = z.object({
+  user: z.string().min(1).max(256).optional(),
+  key: z.string().min(1).max(128).optional(),
+  trace: z.string().min(1).max(256).optional(),
+  /** Calls that started before this instant (ISO-8601). */
+  before: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+  /** Delete the rows, not only their bodies. */
+  rows: z.boolean().default(false),
+}).strict().refine((r) => r.user !== undefined || r.key !== undefined || r.trace !== undefined || r.before !== undefined, 'name at least one of user, key, trace, before');
+export type EraseRequest = z.infer<typeof EraseRequest>;
+
+export interface EraseReceipt {
+  /** Calls whose bodies (or rows) were removed from ClickHouse. */
+  rows: number;
+  /** Body bytes removed from ClickHouse (uncompressed). */
+  bytes: number;
+  /** Matching calls left alone because a legal hold covers them. */
+  held: number;
+  /** Copies under the data dir scrubbed (event log, spool, dead letters). */
+  files: ScrubResult;
+  mode: 'bodies' | 'rows';
+  ms: number;
+}
+
+function beforeMs(before: string): number {
+  return Date.parse(before.length === 10 ? `${before}T00:00:00Z` : before);
+}
+
+/** The selector as SQL over llm_calls (values as hex literals: no input reaches SQL text). */
+export function selectorSql(r: EraseRequest): string {
+  const w: string[] = [];
+  if (r.user !== undefined) w.push(`user = ${sqlText(r.user)}`);
+  if (r.key !== undefined) w.push(`key_id = ${sqlText(r.key)}`);
+  if (r.trace !== undefined) w.push(`trace_id = ${sqlText(r.trace)}`);
+  if (r.before !== undefined) w.push(`started_at < fromUnixTimestamp64Milli(${Math.trunc(beforeMs(r.before))}, 'UTC')`);
+  return w.join(' AND ');
+}
+
+/** The selector over an event's JSON (the files' side of selectorSql). */
+export function selectorRule(r: EraseRequest, holds: Parameters<typeof isHeld>[1]): ScrubRule {
+  const cutoff = r.before !== undefined ? beforeMs(r.before) : null;
+  return {
+    match: (e) =>
+      (r.user === undefined || e['user'] === r.user) &&
+      (r.key === undefined || e['key_id'] === r.key) &&
+      (r.trace === undefined || e['trace_id'] === r.trace) &&
+      (cutoff === null || Date.parse(String(e['started_at'])) < cutoff) &&
+      !isHeld(e, holds),
+    alsoClear: ['user'],
+    // Every selector but `before` names a value the raw record must contain.
+    needle: r.user !== undefined ? JSON.stringify(r.user).slice(1, -1) : r.key ?? (r.trace !== undefined ? JSON.stringify(r.trace).slice(1, -1) : undefined),
+  };
+}
+
+export async function eraseCalls(store: Store, r: EraseRequest, opts: { dataDir?: string | undefined }): Promise<EraseReceipt> {
+  const t0 = performance.now();
+  const db = store.database;
+  await markHolds(store);
+  const holds = await listHolds(store, { activeOnly: true });
+  const sel = selectorSql(r);
+  const held = heldExpr(holds);
+  const rs = await store.client.query({
+    query: `SELECT countIf(NOT ${held}) AS rows, sumIf(length(request_body) + length(response_body) + length(error_message), NOT ${held}) AS bytes,
+                   countIf(${held}) AS held
+            FROM ${db}.llm_calls WHERE ${sel} AND (${r.rows ? 'true' : "request_body != '' OR response_body != '' OR error_message != '' OR user != ''"})`,
+    format: 'JSONEachRow',
+  });
+  const [c] = await rs.json<{ rows: string | number; bytes: string | number; held: string | number }>();
+  const rows = Number(c?.rows ?? 0);
+  if (rows > 0) {
+    const where = `${sel} AND NOT legal_hold`;
+    await store.client.command({
+      query: r.rows
+        ? `ALTER TABLE ${db}.llm_calls DELETE WHERE ${where}`
+        : `ALTER TABLE ${db}.llm_calls UPDATE request_body = '', response_body = '', error_message = '', user = '' WHERE ${where}`,
+      clickhouse_settings: { mutations_sync: '2' },
+    });
+  }
+  const files = opts.dataDir ? scrubDataDir(opts.dataDir, selectorRule(r, holds)) : { records: 0, bytes: 0, files: 0 };
+  return { rows, bytes: Number(c?.bytes ?? 0), held: Number(c?.held ?? 0), files, mode: r.rows ? 'rows' : 'bodies', ms: Math.round(performance.now() - t0) };
+}

@@ -1,0 +1,162 @@
+// Retention: how long bodies, call rows and rollups are kept (`retention` in gatelog.yaml),
+// enforced by ClickHouse TTLs, and legal holds that suspend it.
+//
+// Why TTLs read a `legal_hold` column instead of the holds table: a TTL expression is evaluated
+// per row when parts are written and merged, and may not read other tables, so it cannot see a
+// hold placed later. The column is kept by `markHolds` (a mutation, run when a hold changes and
+// by every sweep), and the TTLs say `DELETE WHERE NOT legal_hold` (rows) and "never" for a held
+// row's bodies (column TTL). A mutation rewrites the parts it touches, so ClickHouse recomputes
+// their TTLs at once: placing a hold protects rows before any TTL merge can remove them.
+//
+// TTLs are not in the migrations: they follow the configuration, and are applied at start to
+// existing tables when the configured value differs from the one recorded in retention_applied.
+import { z } from 'zod';
+import type { Store } from './client.ts';
+
+const Duration = z.union([z.literal('forever'), z.string().regex(/^[1-9][0-9]{0,5}[dh]$/, 'a duration such as 30d or 12h, or forever')]);
+
+export const RetentionConfig = z.object({
+  /** Request and response bodies (and error messages). */
+  bodies: Duration.default('30d'),
+  /** Call rows (metadata: tokens, cost, latency, who, when). */
+  calls: Duration.default('400d'),
+  /** Per-minute and hourly rollups (dashboards). */
+  rollups: Duration.default('forever'),
+  /** How often the sweep re-marks holds and prunes files under the data dir. */
+  sweep_ms: z.number().int().min(1000).default(3_600_000),
+}).strict();
+export type RetentionConfig = z.infer<typeof RetentionConfig>;
+
+export const HOLD_KINDS = ['key', 'team', 'user', 'trace'] as const;
+export type HoldKind = (typeof HOLD_KINDS)[number];
+/** The llm_calls column each hold kind matches. */
+export const HOLD_COLUMN: Record<HoldKind, string> = { key: 'key_id', team: 'team', user: 'user', trace: 'trace_id' };
+
+/** Milliseconds of a duration, or null for forever. */
+export function durationMs(d: string): number | null {
+  if (d === 'forever') return null;
+  const n = Number(d.slice(0, -1));
+  return n * (d.endsWith('h') ? 3_600_000 : 86_400_000);
+}
+
+const interval = (d: string): string => `toInterval${d.endsWith('h') ? 'Hour' : 'Day'}(${Number(d.slice(0, -1))})`;
+
+/** A string as a SQL literal that no input can break out of (hex, decoded by ClickHouse). */
+export function sqlText(s: string): string {
+  return `unhex('${Buffer.from(s).toString('hex')}')`;
+}
+
+const NEVER = "toDateTime('2106-01-01 00:00:00', 'UTC')";
+const BODY_COLUMNS = [['request_body', 'String CODEC(ZSTD(3))'], ['response_body', 'String CODEC(ZSTD(3))'], ['error_message', 'String']] as const;
+
+/** Each retention target and the DDL that sets its TTL (or removes it). */
+export function ttlStatements(db: string, r: RetentionConfig): { target: string; ttl: string; sql: string[] }[] {
+  const out: { target: string; ttl: string; sql: string[] }[] = [];
+  out.push({
+    target: 'llm_calls.bodies',
+    ttl: r.bodies,
+    sql: BODY_COLUMNS.map(([c, type]) => r.bodies === 'forever'
+      ? `ALTER TABLE ${db}.llm_calls MODIFY COLUMN ${c} REMOVE TTL`
+      : `ALTER TABLE ${db}.llm_calls MODIFY COLUMN ${c} ${type} TTL if(legal_hold, ${NEVER}, toDateTime(started_at) + ${interval(r.bodies)})`),
+  });
+  out.push({
+    target: 'llm_calls.rows',
+    ttl: r.calls,
+    sql: [r.calls === 'forever' ? `ALTER TABLE ${db}.llm_calls REMOVE TTL` : `ALTER TABLE ${db}.llm_calls MODIFY TTL toDateTime(started_at) + ${interval(r.calls)} DELETE WHERE NOT legal_hold`],
+  });
+  for (const [table, col] of [['llm_calls_1m', 'minute'], ['llm_calls_1h', 'hour'], ['llm_calls_latency_1h', 'hour']] as const) {
+    out.push({
+      target: `${table}.rows`,
+      ttl: r.rollups,
+      sql: [r.rollups === 'forever' ? `ALTER TABLE ${db}.${table} REMOVE TTL` : `ALTER TABLE ${db}.${table} MODIFY TTL ${col} + ${interval(r.rollups)}`],
+    });
+  }
+  return out;
+}
+
+/**
+ * Apply the configured TTLs where they differ from what was applied last; returns the targets
+ * changed. Existing parts are not rewritten now (materialize_ttl_after_modify = 0): TTL merges
+ * apply the new values in the background, and `enforceRetentionNow` does it at once.
+ */
+export async function applyRetention(store: Store, r: RetentionConfig): Promise<string[]> {
+  const db = store.database;
+  const rs = await store.client.query({ query: `SELECT target, ttl FROM ${db}.retention_applied FINAL`, format: 'JSONEachRow' });
+  const applied = new Map((await rs.json<{ target: string; ttl: string }>()).map((x) => [x.target, x.ttl]));
+  const changed: string[] = [];
+  for (const t of ttlStatements(db, r)) {
+    // Nothing recorded and nothing wanted: the table has no TTL yet, so nothing to remove.
+    if (applied.get(t.target) === t.ttl || (!applied.has(t.target) && t.ttl === 'forever')) continue;
+    for (const sql of t.sql) await store.client.command({ query: sql, clickhouse_settings: { materialize_ttl_after_modify: 0 } });
+    await store.client.insert({ table: `${db}.retention_applied`, values: [{ target: t.target, ttl: t.ttl, applied_at: Date.now() }], format: 'JSONEachRow' });
+    changed.push(t.target);
+  }
+  return changed;
+}
+
+/** Remove what is past its TTL now (a mutation over every part: for tests and operators, not every sweep). */
+export async function enforceRetentionNow(store: Store): Promise<void> {
+  const rs = await store.client.query({
+    query: `SELECT name FROM system.tables WHERE database = {db:String} AND name IN ('llm_calls', 'llm_calls_1m', 'llm_calls_1h', 'llm_calls_latency_1h') AND position(create_table_query, ' TTL ') > 0`,
+    query_params: { db: store.database },
+    format: 'JSONEachRow',
+  });
+  for (const { name } of await rs.json<{ name: string }>()) {
+    await store.client.command({ query: `ALTER TABLE ${store.database}.${name} MATERIALIZE TTL`, clickhouse_settings: { mutations_sync: '2' } });
+  }
+}
+
+export interface LegalHold {
+  id: string;
+  version: number;
+  kind: HoldKind;
+  value: string;
+  reason: string;
+  active: boolean;
+  created_at: string;
+  updated_at: string;
+  updated_by: string;
+}
+
+export async function listHolds(store: Store, opts: { activeOnly?: boolean } = {}): Promise<LegalHold[]> {
+  const rs = await store.client.query({
+    query: `SELECT * FROM ${store.database}.legal_holds FINAL ${opts.activeOnly ? 'WHERE active' : ''} ORDER BY created_at`,
+    format: 'JSONEachRow',
+  });
+  return (await rs.json<LegalHold>()).map((h) => ({ ...h, version: Number(h.version) }));
+}
+
+export async function writeHold(store: Store, h: LegalHold): Promise<void> {
+  const ch = (iso: string): string => iso.replace('T', ' ').replace('Z', '');
+  await store.client.insert({
+    table: `${store.database}.legal_holds`,
+    values: [{ ...h, created_at: ch(h.created_at), updated_at: ch(h.updated_at) }],
+    format: 'JSONEachRow',
+  });
+}
+
+/** SQL: whether a call row is covered by one of `holds` (false when there are none). */
+export function heldExpr(holds: readonly Pick<LegalHold, 'kind' | 'value'>[]): string {
+  const parts = HOLD_KINDS.map((k) => {
+    const vals = holds.filter((h) => h.kind === k).map((h) => sqlText(h.value));
+    return vals.length ? `${HOLD_COLUMN[k]} IN (${vals.join(', ')})` : '';
+  }).filter(Boolean);
+  return parts.length ? `(${parts.join(' OR ')})` : 'false';
+}
+
+/** Whether an event (as JSON) is covered by one of `holds`: the files' side of heldExpr. */
+export function isHeld(e: Record<string, unknown>, holds: readonly Pick<LegalHold, 'kind' | 'value'>[]): boolean {
+  return holds.some((h) => e[HOLD_COLUMN[h.kind]] === h.value);
+}
+
+/** Bring llm_calls.legal_hold in line with the active holds (one mutation; waits for it). */
+export async function markHolds(store: Store): Promise<void> {
+  const held = heldExpr(await listHolds(store, { activeOnly: true }));
+  const rs = await store.client.query({ query: `SELECT count() AS n FROM ${store.database}.llm_calls WHERE legal_hold != ${held}`, format: 'JSONEachRow' });
+  const [row] = await rs.json<{ n: string | number }>();
+  if (Number(row?.n ?? 0) === 0) return;
+  await store.client.command({
+    query: `ALTER TABLE ${store.database}.llm_calls UPDATE legal_hold = ${held} WHERE legal_hold != ${held}`,
+    clickhouse_settings: { mutations_sync: '2' },
+  });
+}
