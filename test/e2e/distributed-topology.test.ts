@@ -177,9 +177,9 @@ describe('docker-compose topology as local processes: 2 proxies, 2 ingest worker
 
   it("holds the key's rpm across both proxies (successes = the limit)", async () => {
     const { secret } = await createKey('--rpm', '4');
-    const statuses = await alternate(secret, 10);
-    expect(statuses.filter((s) => s === 200), statuses.join(',')).toHaveLength(4);
-    expect(statuses.filter((s) => s === 429), statuses.join(',')).toHaveLength(6);
+    // Eight calls well inside the minute the limit counts over.
+    const statuses = await alternate(secret, 8);
+    expect(statuses, statuses.join(',')).toEqual([200, 200, 200, 200, 429, 429, 429, 429]);
   }, 60_000);
 
   it("holds the key's budget across both proxies", async () => {
