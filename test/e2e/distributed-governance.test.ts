@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, openStore, type Store } from '@gatelog/core';
 import { ClickHouseHttpFixture } from '../support/clickhouse-http.ts';
 import { KafkaTestBroker } from '../support/kafka/index.ts';
+import { startRedis } from '../support/redis-server.ts';
 import { failedProxyStart, startProxyProcess, type ProxyProcess } from './distributed-proxy-process.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -60,6 +61,7 @@ describe('proxy service with a ClickHouse server', () => {
   let store: Store;
   let dir: string;
   let config: string;
+  let base: Record<string, unknown>;
   const procs: ProxyProcess[] = [];
 
   beforeAll(async () => {
@@ -74,7 +76,7 @@ describe('proxy service with a ClickHouse server', () => {
     store = await openStore({ clickhouse: { url: ch.url, database, username: 'default', password: '' }, database }, dir);
     await migrate(store);
     config = join(dir, 'gatelog.yaml');
-    writeFileSync(config, stringify({
+    writeFileSync(config, stringify(base = {
       storage: { clickhouse: { url: ch.url, database } },
       bus: { kind: 'kafka', brokers: broker.brokers, topic, request_timeout_ms: 2000 },
       providers: { mock: { kind: 'mock' } },
@@ -91,8 +93,8 @@ describe('proxy service with a ClickHouse server', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const proxy = async (name: string, env: Record<string, string> = {}): Promise<ProxyProcess> => {
-    const p = await startProxyProcess(config, join(dir, name), { GATELOG_MASTER_KEY: MASTER, ...env });
+  const proxy = async (name: string, env: Record<string, string> = {}, configPath = config): Promise<ProxyProcess> => {
+    const p = await startProxyProcess(configPath, join(dir, name), { GATELOG_MASTER_KEY: MASTER, ...env });
     procs.push(p);
     return p;
   };
@@ -117,6 +119,23 @@ describe('proxy service with a ClickHouse server', () => {
     const actions = ((await audit.json()) as { data: { action: string }[] }).data.map((r) => r.action);
     expect(actions).toEqual(expect.arrayContaining(['key.create', 'key.revoke']));
     console.log(`key usable on the other proxy after ${learned} ms; revocation reached it after ${revoked} ms`);
+  });
+
+  it('with Redis, a revocation reaches the other proxy at once, not at its next poll', { timeout: 150_000 }, async () => {
+    const redis = await startRedis();
+    try {
+      const slowPoll = join(dir, 'gatelog-redis.yaml');
+      // The longest refresh interval allowed: without the notice, the other proxy could take 5 s.
+      writeFileSync(slowPoll, stringify({ ...base, state: { redis: redis.url }, keys: { refresh_ms: 5000 } }));
+      const [p, q] = await Promise.all([proxy('r1', {}, slowPoll), proxy('r2', {}, slowPoll)]);
+      const created = (await cli(p.url, 'create', '--name', 'pubsub')) as { key: { id: string }; secret: string };
+      const learned = await within(2000, 'new key usable on the other proxy', async () => (await statusOf(chat(q.url, created.secret))) === 200);
+      await cli(p.url, 'revoke', created.key.id);
+      const revoked = await within(1500, 'revocation on the other proxy', async () => (await statusOf(chat(q.url, created.secret))) === 401);
+      console.log(`with Redis notices (refresh_ms 5000): new key usable after ${learned} ms, revocation after ${revoked} ms`);
+    } finally {
+      await redis.stop();
+    }
   });
 
   it('ClickHouse down at start: master key works, virtual keys get 503 until the ring loads', { timeout: 90_000 }, async () => {
@@ -155,7 +174,7 @@ describe('proxy service with a ClickHouse server', () => {
     }
   });
 
-  it('fails start naming a bad environment variable', { timeout: 30_000 }, async () => {
+  it('fails start naming a bad environment variable', { timeout: 90_000 }, async () => {
     const r = await failedProxyStart(config, join(dir, 'bad'), { GATELOG_MASTER_KEY: MASTER, GATELOG_PROXY_REPLICAS: 'three' });
     expect(r.code).toBe(1);
     expect(r.output).toContain('GATELOG_PROXY_REPLICAS');
@@ -165,7 +184,7 @@ describe('proxy service with a ClickHouse server', () => {
     expect(short.output).toMatch(/GATELOG_MASTER_KEY: must be at least 8 characters/);
   });
 
-  it('says loudly that limits are per replica when several run without Redis', { timeout: 30_000 }, async () => {
+  it('says loudly that limits are per replica when several run without Redis', { timeout: 120_000 }, async () => {
     const p = await proxy('replicas', { GATELOG_PROXY_REPLICAS: '3' });
     expect(p.output()).toMatch(/"level":40[^\n]*GATELOG_WARN_NO_SHARED_STATE[^\n]*PER REPLICA/);
     const one = await proxy('replica-one', { GATELOG_PROXY_REPLICAS: '1' });

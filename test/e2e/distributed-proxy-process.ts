@@ -31,7 +31,7 @@ export function startProxyProcess(configPath: string, dataDir: string, env: Reco
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   };
   return new Promise((resolveReady, reject) => {
-    const timer = setTimeout(() => reject(new Error(`proxy not listening within 20 s:\n${output()}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`proxy not listening within 60 s:\n${output()}`)), 60_000);
     const poll = setInterval(() => {
       const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"[^\n]*gatelog proxy listening/.exec(output());
       if (!m) return;

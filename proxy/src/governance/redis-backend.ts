@@ -186,3 +186,43 @@ export class RedisBackend implements CounterBackend {
     await Promise.resolve();
   }
 }
+
+/** The channel proxies announce key-ring changes on (a key created, updated or revoked). */
+export const KEY_CHANGES_CHANNEL = 'gatelog:keys-changed';
+
+/**
+ * Key-ring change notices between proxies over Redis pub/sub: the proxy that wrote a key
+ * publishes, every subscribed proxy reloads its ring at once. Polling (keys.refresh_ms) stays
+ * the guarantee; this only makes a revocation apply everywhere in about one ClickHouse read.
+ * Its own two connections (a subscribed connection can do nothing else).
+ */
+export class RedisKeyChanges {
+  readonly #sub: Redis;
+  readonly #pub: Redis;
+  readonly #channel: string;
+
+  constructor(url: string, onChange: () => void, channel = KEY_CHANGES_CHANNEL) {
+    const common = { connectTimeout: 2000, retryStrategy: (times: number) => Math.min(times * 200, 2000) };
+    // The subscription is re-sent by ioredis after every reconnect.
+    this.#sub = new Redis(url, { ...common, maxRetriesPerRequest: null });
+    this.#pub = new Redis(url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 1000 });
+    // Failures cost only speed (polling still applies changes); the backend reports Redis down.
+    this.#sub.on('error', () => undefined);
+    this.#pub.on('error', () => undefined);
+    this.#sub.on('message', (ch: string) => {
+      if (ch === channel) onChange();
+    });
+    this.#channel = channel;
+    this.#sub.subscribe(channel).catch(() => undefined);
+  }
+
+  /** Tell the other proxies; never throws. */
+  async announce(): Promise<void> {
+    await this.#pub.publish(this.#channel, String(Date.now())).catch(() => undefined);
+  }
+
+  close(): void {
+    this.#sub.disconnect();
+    this.#pub.disconnect();
+  }
+}

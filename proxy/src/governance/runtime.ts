@@ -8,7 +8,7 @@ import { KeyRing, startKeyRefresh, type KeyLoadResult, type VirtualKey } from '.
 import { BudgetLedger, budgetScopes, loadBaselines, type TeamBudget } from './budget.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { MemoryBackend, withFallback, type CounterBackend } from './backend.ts';
-import { RedisBackend } from './redis-backend.ts';
+import { RedisBackend, RedisKeyChanges } from './redis-backend.ts';
 import type { GovernanceMetrics } from './metrics.ts';
 import { ResponseCache } from '../cache/response-cache.ts';
 import { createCallerAuth, type CallerAuth } from '../auth.ts';
@@ -136,12 +136,24 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
 
   // The ring only becomes usable together with its budget baselines: a key admitted against a
   // missing baseline would spend as if nothing had been spent yet.
-  const load = async (): Promise<readonly VirtualKey[]> => {
+  const loadOnce = async (): Promise<readonly VirtualKey[]> => {
     const next = store ? await listKeys(store) : [];
     keys = next;
     if (!ledger.ready) await reloadBaselines();
     return next;
   };
+  // One load at a time (the refresh loop, a change notice and an admin write may all ask): the
+  // ring is replaced in the order the reads were made, so an older read never wins.
+  let loading: Promise<unknown> = Promise.resolve();
+  const load = (): Promise<readonly VirtualKey[]> => {
+    const next = loading.then(loadOnce, loadOnce);
+    loading = next.catch(() => undefined);
+    return next;
+  };
+  // With Redis, a proxy that writes a key tells the others at once (polling stays the guarantee).
+  const changes = config.state.redis && store
+    ? new RedisKeyChanges(config.state.redis, () => void ring.refresh(load, now).then(onKeys))
+    : undefined;
 
   // The store may be down at start (a ClickHouse server restarting): the proxy listens anyway,
   // serving the master key and refusing virtual keys with 503 until the first load succeeds;
@@ -182,11 +194,13 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
     now,
     async reloadKeys() {
       onKeys(await ring.refresh(load, now));
+      await changes?.announce();
     },
     async stop() {
       stopped = true;
       stopKeys();
       clearTimeout(timer);
+      changes?.close();
       await backend.close?.();
     },
   };
