@@ -18,8 +18,8 @@ const TIMEOUT_EXCEEDED = '159';
 export class QueryTimeoutError extends Error {
   override readonly name = 'QueryTimeoutError';
   readonly code = 'query_timeout';
-  constructor() {
-    super(`The query took longer than ${READ_TIMEOUT_S} s and was stopped; narrow the time range or the filters.`);
+  constructor(seconds: number = READ_TIMEOUT_S) {
+    super(`The query took longer than ${seconds} s and was stopped; narrow the time range or the filters.`);
   }
 }
 
@@ -29,19 +29,20 @@ export interface ReadQuery {
   query_params?: Record<string, unknown>;
 }
 
-/** `store.client.query` in JSONEachRow with the read time limit. */
-export async function readQuery(store: Pick<Store, 'client'>, q: ReadQuery): Promise<ResultSet<'JSONEachRow'>> {
-  const signal = AbortSignal.timeout(READ_TIMEOUT_S * 1000 + JS_GRACE_MS);
+/** `store.client.query` in JSONEachRow with the read time limit (`timeoutS`, whole seconds). */
+export async function readQuery(store: Pick<Store, 'client'>, q: ReadQuery, timeoutS: number = READ_TIMEOUT_S): Promise<ResultSet<'JSONEachRow'>> {
+  const seconds = Math.max(1, Math.round(timeoutS));
+  const signal = AbortSignal.timeout(seconds * 1000 + JS_GRACE_MS);
   try {
     const args: Parameters<ClickHouseClient['query']>[0] & { format: 'JSONEachRow' } = {
-      query: `${q.query}\nSETTINGS max_execution_time = ${READ_TIMEOUT_S}, timeout_overflow_mode = 'throw'`,
+      query: `${q.query}\nSETTINGS max_execution_time = ${seconds}, timeout_overflow_mode = 'throw'`,
       format: 'JSONEachRow',
       abort_signal: signal,
       ...(q.query_params ? { query_params: q.query_params } : {}),
     };
     return await store.client.query(args);
   } catch (err) {
-    if (signal.aborted || (err as { code?: unknown } | null)?.code === TIMEOUT_EXCEEDED) throw new QueryTimeoutError();
+    if (signal.aborted || (err as { code?: unknown } | null)?.code === TIMEOUT_EXCEEDED) throw new QueryTimeoutError(seconds);
     throw err;
   }
 }
