@@ -148,6 +148,36 @@ describe('GET /admin/export', () => {
     expect(await r.json()).toEqual({ rows: N / 2 });
   });
 
+  it('machine tokens: an auditor scoped to a team exports that team only, under its own name; a viewer cannot export', async () => {
+    const token = async (role: string, teams: string[]): Promise<string> => {
+      const r = await api('/admin/tokens', { method: 'POST', body: JSON.stringify({ name: `${role}-${tag}`, role, teams }) });
+      expect(r.status).toBe(201);
+      return ((await r.json()) as { secret: string }).secret;
+    };
+    const auditor = await token('auditor', ['odd']);
+    const res = await api(`/admin/export?format=jsonl&tags=run%3D${tag}`, { key: auditor });
+    expect(res.status, res.status === 200 ? '' : await res.clone().text()).toBe(200);
+    const exportId = res.headers.get('x-gatelog-export-id')!;
+    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as { team: string });
+    expect(lines).toHaveLength(N / 2);
+    expect(new Set(lines.map((l) => l.team))).toEqual(new Set(['odd']));
+    expect(await (await api(`/admin/export/count?tags=run%3D${tag}`, { key: auditor })).json()).toEqual({ rows: N / 2 });
+    let rows: AuditRow[] = [];
+    for (let i = 0; i < 50 && rows.length === 0; i++) {
+      rows = await listAudit(store, { action: 'export.run', exportId });
+      if (!rows.length) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ actor: `token:auditor-${tag}`, role: 'auditor' });
+    expect(JSON.parse(rows[0]!.details)).toMatchObject({ rows: N / 2, resolved: { teams: ['odd'] } });
+    // Auditors read the chain; only the master key writes rows for a UI.
+    expect((await api('/admin/audit/chain', { key: auditor })).status).toBe(200);
+    expect((await api('/admin/audit', { method: 'POST', key: auditor, body: JSON.stringify({ action: 'a.b', actor: 'x' }) })).status).toBe(403);
+    const viewer = await token('viewer', []);
+    expect((await api('/admin/export?format=csv', { key: viewer })).status).toBe(403);
+    expect((await api('/admin/audit/chain', { key: viewer })).status).toBe(403);
+  });
+
   it('answers bad requests with 4xx in the OpenAI error shape', async () => {
     for (const [path, status, code] of [
       ['/admin/export?format=xml', 400, 'invalid_format'],

@@ -12,6 +12,8 @@ export interface ExplorerFilter {
   /** Matches the key id or the key name. */
   key?: string | undefined;
   team?: string | undefined;
+  /** A team-scoped person or token: only these teams' calls (empty array = none at all). */
+  teams?: readonly string[] | undefined;
   user?: string | undefined;
   status?: 'ok' | 'error' | undefined;
   errorType?: string | undefined;
@@ -87,6 +89,8 @@ export function callWhere(f: ExplorerFilter, prefix = 'f_'): SqlWhere {
     where.push(`(key_id = ${k} OR key_name = ${k})`);
   }
   if (f.team) where.push(`team = ${p('team', 'String', f.team)}`);
+  // One String parameter per team: every backend binds scalars (arrays are not inlined everywhere).
+  if (f.teams) where.push(f.teams.length ? `team IN (${f.teams.map((t, i) => p(`teams${i}`, 'String', t)).join(', ')})` : '0');
   if (f.user) where.push(`user = ${p('user', 'String', f.user)}`);
   if (f.status === 'ok') where.push(`NOT ${IS_ERROR_SQL}`);
   if (f.status === 'error') where.push(IS_ERROR_SQL);

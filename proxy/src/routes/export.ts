@@ -5,15 +5,23 @@
 // rows, bytes and SHA-256 (core export-manifest.ts), which `gatelog export` checks its file against.
 // GET /admin/export/count?<filters>: how many rows that export holds (the CLI's progress bar).
 import { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { digestedExport, explorerQuery, exportRowCount, parseExplorer, toFilter, type Store } from '@gatelog/core';
+import type { ExplorerFilter } from '@gatelog/core/store/call-filter';
 import { badRequest } from '../errors.ts';
 import { installSurface } from './surface.ts';
 import { adminGuard, auditWho } from './admin-caller.ts';
+import { principalOf } from '../admin-principal.ts';
 import type { Governance } from '../governance/runtime.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 
 /** A filter value out of range (the store's parameter checks) is the client's mistake: a 400. */
+/** The filter as the caller may see it: a team-scoped token exports its teams' calls only. */
+function scoped(req: FastifyRequest, filter: ExplorerFilter): ExplorerFilter {
+  const teams = principalOf(req).teams;
+  return teams.length ? { ...filter, teams } : filter;
+}
+
 function asBadFilter(err: unknown): never {
   const p = (err as { param?: unknown }).param;
   if (typeof p === 'string') throw badRequest('invalid_filter', (err as Error).message, p);
@@ -26,7 +34,7 @@ export function exportRoutes(deps: { store: Store; gov: Governance; metrics: Pro
     app.addHook('onRequest', adminGuard(deps.gov, deps.store));
     app.get('/export/count', async (req) => {
       const state = parseExplorer(new URL(req.url, 'http://x').searchParams);
-      return { rows: await exportRowCount(deps.store, toFilter(state)).catch(asBadFilter) };
+      return { rows: await exportRowCount(deps.store, scoped(req, toFilter(state))).catch(asBadFilter) };
     });
 
     app.get('/export', async (req, reply) => {
@@ -42,7 +50,7 @@ export function exportRoutes(deps: { store: Store; gov: Governance; metrics: Pro
       let ex;
       try {
         ex = digestedExport(deps.store, {
-          filter: toFilter(state), filterQuery: explorerQuery(state), format, who: auditWho(req), via: 'api', signal: abort.signal,
+          filter: scoped(req, toFilter(state)), filterQuery: explorerQuery(state), format, who: auditWho(req), via: 'api', signal: abort.signal,
         });
       } catch (err) {
         asBadFilter(err);

@@ -18,7 +18,9 @@ export const GET: RequestHandler = async (event) => {
   if (format !== 'csv' && format !== 'jsonl') error(400, 'format must be csv or jsonl');
   readOr400(() => checkExplorerParams(url.searchParams));
   const state = parseExplorer(url.searchParams);
-  const filter = toFilter(state);
+  // A team-scoped person exports their teams' calls only.
+  const teams = event.locals.principal?.teams ?? [];
+  const filter = teams.length ? { ...toFilter(state), teams } : toFilter(state);
   const { store } = await uiContext();
   // Stops the ClickHouse query when the browser goes away mid-download.
   const abort = new AbortController();
