@@ -97,7 +97,7 @@ beforeAll(async () => {
   const proxies = [start('proxy-1', 'proxy', 4000, p1), start('proxy-2', 'proxy', 4000, p2)];
   await Promise.all(proxies.map((p) => waitHealthy(p)));
   await waitHealthy(start('ui', 'ui', 3000, u, { PORT: String(u), HOST: '127.0.0.1' }));
-}, 180_000);
+}, 240_000);
 
 afterAll(async () => {
   await Promise.all(procs.map((p) => p.kill('SIGTERM')));
