@@ -9,6 +9,7 @@ import { CliError, runKeysCli } from './keys-cli.ts';
 import { runPeopleCli } from './users-cli.ts';
 import { runAuditCli } from './audit-cli.ts';
 import { runExportCli } from './export-cli.ts';
+import { runEraseCli } from './erase-cli.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -22,6 +23,8 @@ Usage:
   gatelog audit verify [--from DATE] [--log FILE] [--url URL]   (gatelog audit --help)
   gatelog export --from D --to D --format csv|jsonl -o FILE   (gatelog export --help)
   gatelog export verify FILE [--url URL]
+  gatelog erase --user U | --key K | --trace T | --before DATE [--rows]   (gatelog erase --help)
+  gatelog holds list|place|lift ...   (legal holds)
   gatelog version
 
 Environment:
@@ -81,6 +84,10 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'export':
       process.exitCode = await runExportCli(rest);
+      return;
+    case 'erase':
+    case 'holds':
+      process.exitCode = await runEraseCli(cmd, rest);
       return;
     case 'version':
     case '--version':

@@ -1,0 +1,86 @@
+// `gatelog erase …` and `gatelog holds …`: erasure and legal holds of a running gatelog, through
+// its admin API (POST /admin/erase, /admin/holds), so the same audit trail records them.
+import { parseArgs } from 'node:util';
+import { CliError, call, type Io } from './keys-cli.ts';
+
+export const ERASE_HELP = `Usage:
+  gatelog erase --user U | --key K | --trace T | --before DATE [--rows]
+      Remove the bodies (with --rows: the whole rows) of the matching calls from ClickHouse,
+      the event log, the spool and the dead-letter file. Calls under a legal hold are kept.
+      Several selectors narrow each other. Prints a receipt (rows, bytes, held, ms).
+  gatelog holds list
+  gatelog holds place --kind key|team|user|trace --value V --reason TEXT
+  gatelog holds lift ID
+Options: --url URL (default http://127.0.0.1:4000), --json
+Environment: GATELOG_MASTER_KEY (the admin key of the running gatelog)
+`;
+
+const OPTIONS = {
+  url: { type: 'string' },
+  json: { type: 'boolean' },
+  user: { type: 'string' },
+  key: { type: 'string' },
+  trace: { type: 'string' },
+  before: { type: 'string' },
+  rows: { type: 'boolean' },
+  kind: { type: 'string' },
+  value: { type: 'string' },
+  reason: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+interface Receipt {
+  rows: number;
+  bytes: number;
+  held: number;
+  mode: string;
+  ms: number;
+  files: { records: number; files: number };
+}
+
+/** `cmd` is `erase` or `holds`; returns the exit code. */
+export async function runEraseCli(cmd: 'erase' | 'holds', argv: string[], io: Io = { out: (s) => process.stdout.write(s), env: process.env, fetch }): Promise<number> {
+  try {
+    const { values: v, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    if (v.help) {
+      io.out(ERASE_HELP);
+      return 0;
+    }
+    const base = v.url ?? 'http://127.0.0.1:4000';
+    const print = (json: unknown, text: string): void => io.out(v.json ? `${JSON.stringify(json)}\n` : text);
+    if (cmd === 'erase') {
+      const body = { user: v.user, key: v.key, trace: v.trace, before: v.before, rows: v.rows ?? false };
+      if (!v.user && !v.key && !v.trace && !v.before) throw new CliError(`name at least one of --user, --key, --trace, --before\n\n${ERASE_HELP}`, 2);
+      const r = (await call(io, base, 'POST', '/admin/erase', body)) as Receipt;
+      print(r, `erased ${r.mode} of ${r.rows} calls (${r.bytes} body bytes) in ${r.ms} ms; ${r.files.records} copies scrubbed in ${r.files.files} files; ${r.held} calls kept under legal hold\n`);
+      return 0;
+    }
+    const [sub, id] = positionals;
+    if (sub === 'list') {
+      const r = (await call(io, base, 'GET', '/admin/holds')) as { data: { id: string; kind: string; value: string; active: boolean; reason: string }[] };
+      print(r, r.data.map((h) => `${h.id}  ${h.active ? 'active' : 'lifted'}  ${h.kind}=${h.value}  ${h.reason}\n`).join('') || 'no legal holds\n');
+      return 0;
+    }
+    if (sub === 'place') {
+      const r = (await call(io, base, 'POST', '/admin/holds', { kind: v.kind, value: v.value, reason: v.reason })) as { hold: { id: string } };
+      print(r, `placed ${r.hold.id}\n`);
+      return 0;
+    }
+    if (sub === 'lift' && id) {
+      const r = (await call(io, base, 'DELETE', `/admin/holds/${encodeURIComponent(id)}`)) as { hold: { id: string } };
+      print(r, `lifted ${r.hold.id}\n`);
+      return 0;
+    }
+    throw new CliError(ERASE_HELP, 2);
+  } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(`gatelog ${cmd}: ${err.message}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof TypeError && 'code' in err) {
+      process.stderr.write(`gatelog ${cmd}: ${err.message}\n\n${ERASE_HELP}`);
+      return 2;
+    }
+    throw err;
+  }
+}
