@@ -72,13 +72,14 @@ describe('distributed pipeline faults', () => {
     await expectAllOnce(d, sent);
   });
 
-  it('ingest SIGKILLed after its insert landed and before its commit: the restarted worker replays it, no duplicate', { timeout: 30_000 }, async () => {
+  it('ingest SIGKILLed after its insert landed and before its commit: the restarted worker replays it, no duplicate', { timeout: 60_000 }, async () => {
     d = await startDistributed({ partitions: 1 });
     const dist = d;
     const configPath = join(dist.dir, 'gatelog.yaml');
     writeFileSync(configPath, stringify({
       storage: { clickhouse: { url: dist.ch.url, database: dist.store.database } },
       bus: { kind: 'kafka', brokers: dist.broker.brokers, topic: dist.topic, group_id: dist.groupId, dead_letter_topic: dist.dlqTopic, request_timeout_ms: 2000 },
+      ingest: { batch_ms: 50 },
       logging: { level: 'info' },
     }));
     // A short session so the group hands the dead worker's partition on within the test.
