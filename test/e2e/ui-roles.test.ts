@@ -170,3 +170,68 @@ describe('machine tokens and the admin API', () => {
     expect(rows.filter((r) => r.action === 'token.create').length).toBe(2);
   }, 90_000);
 });
+
+describe('team scope', () => {
+  it('a person or token scoped to a team sees that team\'s calls, keys and spend only — pages, search, trace, API and export', async () => {
+    const tag = randomUUID().slice(0, 6);
+    const red = `red-${tag}`;
+    const blue = `blue-${tag}`;
+    const call = async (team: string): Promise<string> => {
+      const k = await admin('/admin/keys', MASTER, { method: 'POST', body: JSON.stringify({ name: `key-${team}`, team }) });
+      const { secret } = (await k.json()) as { secret: string };
+      const r = await admin('/v1/chat/completions', secret, {
+        method: 'POST',
+        headers: { 'x-gatelog-trace-id': `trace-${tag}` },
+        body: JSON.stringify({ model: 'mock-chat', messages: [{ role: 'user', content: `scope-${team}` }] }),
+      });
+      expect(r.status).toBe(200);
+      return r.headers.get('x-gatelog-request-id')!;
+    };
+    const redId = await call(red);
+    const blueId = await call(blue);
+    for (let i = 0; i < 200 && (await admin(`/admin/calls/${blueId}`)).status !== 200; i++) await new Promise((res) => setTimeout(res, 100));
+
+    const email = `scoped-${tag}@example.com`;
+    const out = await cli('users', 'create', '--email', email, '--role', 'analyst', '--team', red);
+    links.set('analyst', /(http:\/\/\S+\/login\/invite\?token=gli-[A-Za-z0-9_-]{43})/.exec(out)![1]!);
+    const page = await signedIn('analyst');
+    try {
+      await page.goto(`${gl.url}/requests?q=scope`);
+      let html = await page.content();
+      expect(html).toContain(`scope-${red}`);
+      expect(html).not.toContain(`scope-${blue}`);
+      expect(await status(page, `/requests/${blueId}`)).toBe(404);
+      expect(await status(page, `/requests/${redId}`)).toBe(200);
+      expect(await status(page, `/traces/trace-${tag}`)).toBe(200);
+      html = await page.content();
+      expect(html).toContain(redId);
+      expect(html).not.toContain(blueId);
+      expect(await status(page, '/spend?by=team')).toBe(200);
+      html = await page.content();
+      expect(html).toContain(red);
+      expect(html).not.toContain(blue);
+      await page.goto(`${gl.url}/keys`);
+      html = await page.content();
+      expect(html).toContain(`key-${red}`);
+      expect(html).not.toContain(`key-${blue}`);
+      const exported = await (await page.request.get(`${gl.url}/export?format=jsonl&q=scope`)).text();
+      expect(exported).toContain(`scope-${red}`);
+      expect(exported).not.toContain(`scope-${blue}`);
+    } finally {
+      await page.context().close();
+    }
+
+    const token = /(glt-[A-Za-z0-9_-]{43})/.exec(await cli('tokens', 'create', '--name', `bot-${tag}`, '--role', 'auditor', '--team', red))![1]!;
+    const calls = ((await (await admin('/admin/calls?limit=500', token)).json()) as { data: { request_id: string }[] }).data.map((c) => c.request_id);
+    expect(calls).toContain(redId);
+    expect(calls).not.toContain(blueId);
+    expect((await admin(`/admin/calls/${blueId}`, token)).status).toBe(404);
+    expect((await admin(`/admin/calls/${redId}`, token)).status).toBe(200);
+    const keys = JSON.stringify(await (await admin('/admin/keys', token)).json());
+    expect(keys).toContain(`key-${red}`);
+    expect(keys).not.toContain(`key-${blue}`);
+    const exported = await (await admin(`/admin/export?format=jsonl&q=scope`, token)).text();
+    expect(exported).toContain(`scope-${red}`);
+    expect(exported).not.toContain(`scope-${blue}`);
+  }, 120_000);
+});

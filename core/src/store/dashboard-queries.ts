@@ -25,6 +25,8 @@ export interface RangeQuery {
   to: string;
   /** Bucket width in seconds (a multiple of 60; the rollup grain is one minute). */
   bucketSeconds: number;
+  /** A team-scoped reader: only these teams' rows (spend only: the latency rollups have no team). */
+  teams?: readonly string[] | undefined;
 }
 
 /** Percentile arrays: NaN/null when a bucket had no value (e.g. no streamed call for TTFT). */
@@ -46,8 +48,10 @@ const HOUR_MS = 3_600_000;
  * when every bucket is whole hours (bucket width a multiple of 3600 s, epoch-aligned), so no
  * hour row straddles two buckets. Binds {from}, {to}, and {h_from}, {h_to} when it adds them.
  */
-function rollupSource(db: string, hourly: 'llm_calls_1h' | 'llm_calls_latency_1h', q: { from: string; to: string }, columns: string, bucket: number | undefined, params: Record<string, unknown>): string {
-  const minutes = `SELECT minute, ${columns} FROM ${db}.llm_calls_1m WHERE ${RANGE_WHERE}`;
+function rollupSource(db: string, hourly: 'llm_calls_1h' | 'llm_calls_latency_1h', q: { from: string; to: string; teams?: readonly string[] | undefined }, columns: string, bucket: number | undefined, params: Record<string, unknown>): string {
+  const scope = q.teams?.length ? ' AND team IN {teams:Array(String)}' : '';
+  if (scope) params['teams'] = [...(q.teams ?? [])];
+  const minutes = `SELECT minute, ${columns} FROM ${db}.llm_calls_1m WHERE ${RANGE_WHERE}${scope}`;
   const fromMs = Math.floor(Date.parse(q.from) / 60_000) * 60_000;
   const hFrom = Math.ceil(fromMs / HOUR_MS) * HOUR_MS;
   const hTo = Math.floor(Date.parse(q.to) / HOUR_MS) * HOUR_MS;
@@ -55,7 +59,7 @@ function rollupSource(db: string, hourly: 'llm_calls_1h' | 'llm_calls_latency_1h
   params['h_from'] = chTime(new Date(hFrom).toISOString()).slice(0, 19);
   params['h_to'] = chTime(new Date(hTo).toISOString()).slice(0, 19);
   const inHours = `minute >= {h_from:DateTime('UTC')} AND minute < {h_to:DateTime('UTC')}`;
-  return `(SELECT hour AS minute, ${columns} FROM ${db}.${hourly} WHERE hour >= {h_from:DateTime('UTC')} AND hour < {h_to:DateTime('UTC')}
+  return `(SELECT hour AS minute, ${columns} FROM ${db}.${hourly} WHERE hour >= {h_from:DateTime('UTC')} AND hour < {h_to:DateTime('UTC')}${scope}
            UNION ALL ${minutes} AND NOT (${inHours}))`;
 }
 

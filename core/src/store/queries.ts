@@ -76,6 +76,8 @@ export interface CallFilter {
   model?: string | undefined;
   status?: 'ok' | 'error' | undefined;
   key?: string | undefined;
+  /** A team-scoped reader: only these teams' calls. */
+  teams?: readonly string[] | undefined;
   /** Keyset cursor: rows strictly older than this (started_at ISO, request_id). */
   before?: { startedAt: string; requestId: string } | undefined;
   limit?: number | undefined;
@@ -97,6 +99,10 @@ export async function listCalls(store: Store, f: CallFilter): Promise<CallSummar
   if (f.key) {
     where.push('(key_name = {key:String} OR key_id = {key:String})');
     params['key'] = f.key;
+  }
+  if (f.teams?.length) {
+    where.push('team IN {teams:Array(String)}');
+    params['teams'] = [...f.teams];
   }
   if (f.before && !Number.isFinite(instantMs(f.before.startedAt))) throw new ReadParamError('before', 'Query parameter before holds a time out of range.');
   if (f.before && UUID_RE.test(f.before.requestId)) {

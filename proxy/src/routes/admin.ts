@@ -12,6 +12,8 @@ import { appendAudit, insertKeyVersion, keyById, listAudit, listKeys, type Store
 import { ProxyError, badRequest } from '../errors.ts';
 import { installSurface } from './surface.ts';
 import { adminActor, adminGuard, auditWho } from './admin-caller.ts';
+import { principalOf } from '../admin-principal.ts';
+import { inScope } from '@gatelog/core/roles';
 import { auditQuery } from './audit.ts';
 import { createKey, publicKeyView, updateKey, type VirtualKey } from '../governance/keys.ts';
 import { budgetScopes } from '../governance/budget.ts';
@@ -41,9 +43,10 @@ export function adminRoutes(deps: AdminRouteDeps) {
     await appendAudit(store, { ...auditWho(req), at: new Date(gov.now()), action, targetType: 'key', target, details });
   };
 
-  const current = async (id: string): Promise<VirtualKey> => {
+  // A key outside a team-scoped caller's teams does not exist for it.
+  const current = async (id: string, req: FastifyRequest): Promise<VirtualKey> => {
     const k = await keyById(store, id);
-    if (!k) throw notFound();
+    if (!k || !inScope(principalOf(req), k.team)) throw notFound();
     return k;
   };
 
@@ -61,6 +64,7 @@ export function adminRoutes(deps: AdminRouteDeps) {
       const r = createKey(req.body ?? {}, { now: gov.now(), actor: adminActor(req) });
       if (!r.ok) throw badRequest('invalid_key_fields', r.message);
       const { key, secret } = r.value;
+      if (!inScope(principalOf(req), key.team)) throw new ProxyError(403, 'team_out_of_scope', 'A team-scoped caller creates keys of its own teams only.', 'permission_error', 'team');
       await write(req, 'key.create', key, { key: publicKeyView(key) });
       return reply.code(201).send({ key: publicKeyView(key), secret });
     });
@@ -68,11 +72,12 @@ export function adminRoutes(deps: AdminRouteDeps) {
     app.get('/keys', async (req) => {
       const q = req.query as { include_revoked?: string };
       const keys = await listKeys(store, { includeRevoked: q.include_revoked !== 'false' });
-      return { object: 'list', data: keys.map(publicKeyView) };
+      // A team-scoped caller lists its teams' keys only.
+      return { object: 'list', data: keys.filter((k) => inScope(principalOf(req), k.team)).map(publicKeyView) };
     });
 
     app.get('/keys/:id', async (req) => {
-      const key = await current(keyIdParam(req));
+      const key = await current(keyIdParam(req), req);
       const now = gov.now();
       const budgets = await Promise.all(
         budgetScopes(key, gov.teamBudgets).map(async (s) => {
@@ -84,7 +89,7 @@ export function adminRoutes(deps: AdminRouteDeps) {
     });
 
     app.patch('/keys/:id', async (req) => {
-      const cur = await current(keyIdParam(req));
+      const cur = await current(keyIdParam(req), req);
       const r = updateKey(cur, req.body ?? {}, { now: gov.now(), actor: adminActor(req) });
       if (!r.ok) throw badRequest('invalid_key_fields', r.message);
       // The input schema has no secret fields; the changes are recorded as sent.
@@ -93,7 +98,7 @@ export function adminRoutes(deps: AdminRouteDeps) {
     });
 
     app.delete('/keys/:id', async (req) => {
-      const cur = await current(keyIdParam(req));
+      const cur = await current(keyIdParam(req), req);
       if (cur.revoked) return { key: publicKeyView(cur) };
       const r = updateKey(cur, { revoked: true }, { now: gov.now(), actor: adminActor(req) });
       if (!r.ok) throw badRequest('invalid_key_fields', r.message);

@@ -9,6 +9,7 @@ import { Limit, readParams, ReadParamError, Status, Text } from '@gatelog/core/s
 import { toProxyError } from '../errors.ts';
 import type { Governance } from '../governance/runtime.ts';
 import { principalOf } from '../admin-principal.ts';
+import { inScope } from '@gatelog/core/roles';
 import { adminGuard, auditWho } from './admin-caller.ts';
 
 /** GET /admin/calls's query (read-params.ts): a bad value is a 400 naming it, never a store error. */
@@ -35,13 +36,15 @@ export function registerCallsApi(app: FastifyInstance, deps: { store: Store; mas
       if (!(err instanceof ReadParamError)) throw err;
       return reply.code(400).send({ error: { message: err.message, type: 'invalid_request_error', param: err.param, code: err.code } });
     }
-    const rows = await listCalls(deps.store, { ...q, limit: q.limit ?? 50 });
+    const teams = principalOf(req).teams;
+    const rows = await listCalls(deps.store, { ...q, limit: q.limit ?? 50, ...(teams.length ? { teams } : {}) });
     return { object: 'list', data: rows };
   });
 
   app.get<{ Params: { id: string } }>('/admin/calls/:id', { onRequest: guard }, async (req, reply) => {
     const call = await getCall(deps.store, req.params.id);
-    if (!call) return reply.code(404).send({ error: { message: `No recorded call with id ${JSON.stringify(req.params.id.slice(0, 64))}.`, type: 'invalid_request_error', param: 'id', code: 'call_not_found' } });
+    // Outside a team-scoped caller's teams, the call does not exist for them.
+    if (!call || !inScope(principalOf(req), call.team)) return reply.code(404).send({ error: { message: `No recorded call with id ${JSON.stringify(req.params.id.slice(0, 64))}.`, type: 'invalid_request_error', param: 'id', code: 'call_not_found' } });
     // A body is shown only once its view is in the audit trail.
     await appendAudit(deps.store, {
       ...auditWho(req), ...(deps.masterKey || principalOf(req).kind !== 'open' ? {} : { actor: 'open-proxy' }), action: 'call.view', targetType: 'call', target: call.request_id,

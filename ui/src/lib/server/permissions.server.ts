@@ -48,3 +48,11 @@ export const mayReadBodies = (p: Principal | undefined): boolean => p !== undefi
 export function previewsFor<R extends { preview: string }>(p: Principal | undefined, rows: R[]): R[] {
   return mayReadBodies(p) ? rows : rows.map((r) => ({ ...r, preview: HIDDEN }));
 }
+
+/** The store filter for a team-scoped person (`{}` = every team). */
+export function scopeOf(p: Principal | undefined): { teams?: readonly string[] } {
+  return p && p.teams.length ? { teams: p.teams } : {};
+}
+
+/** Whether a row of `team` is inside the person's scope. */
+export const visible = (p: Principal | undefined, team: string): boolean => !p || p.teams.length === 0 || p.teams.includes(team);

@@ -9,17 +9,18 @@ import { BUDGET_PERIODS } from '@gatelog/core/store/keys';
 import { uiContext } from '#lib/server/context.server.ts';
 import { adminBaseUrl, adminCall } from '#lib/server/admin-api.server.ts';
 import { keyCreateBody } from '#lib/key-form.ts';
+import { visible } from '#lib/server/permissions.server.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
 /** fail() takes 4xx/5xx only; anything else from the API is a bad gateway here. */
 const failStatus = (s: number): number => (s >= 400 && s <= 599 ? s : 502);
 
-export const load: PageServerLoad = async () => {
+export const load: PageServerLoad = async ({ locals }) => {
   const { store } = await uiContext();
   const now = Date.now();
   try {
-    return { keys: await listKeyViews(store, now), now: new Date(now).toISOString(), periods: BUDGET_PERIODS };
+    return { keys: (await listKeyViews(store, now)).filter((k) => visible(locals.principal, k.team)), now: new Date(now).toISOString(), periods: BUDGET_PERIODS };
   } catch (err) {
     console.error('gatelog ui: listing keys failed', err);
     error(500, 'keys could not be read');

@@ -3,7 +3,7 @@ import { listExplorer } from '@gatelog/core/store/explorer-queries';
 import { encodeAfter, explorerQuery, parseAfter, parseExplorer, toFilter } from '#lib/explorer.ts';
 import { uiContext } from '#lib/server/context.server.ts';
 import { withReadPreviews } from '#lib/server/calls.server.ts';
-import { mayReadBodies, previewsFor } from '#lib/server/permissions.server.ts';
+import { mayReadBodies, previewsFor, scopeOf } from '#lib/server/permissions.server.ts';
 import { recordAudit } from '#lib/server/audit.server.ts';
 import { checkExplorerParams } from '@gatelog/core/store/read-params';
 import { readOr400, rethrowKnown } from '#lib/server/read-params.server.ts';
@@ -22,7 +22,7 @@ export const load: PageServerLoad = async (event) => {
   // What people search the bodies for is audited: one `calls.search` row per search page.
   if (state.q) await recordAudit(event, { action: 'calls.search', targetType: 'llm_calls', target: '', details: { text: state.q, match: state.match || 'words', filter: explorerQuery(state), paged: after !== undefined } });
   try {
-    const page = await listExplorer(store, toFilter(state), { sort: state.sort, dir: state.dir, after, limit: 50 });
+    const page = await listExplorer(store, { ...toFilter(state), ...scopeOf(event.locals.principal) }, { sort: state.sort, dir: state.dir, after, limit: 50 });
     return {
       state,
       paged: after !== undefined,

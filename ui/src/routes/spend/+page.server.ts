@@ -5,13 +5,14 @@ import { parseRange } from '#lib/range.ts';
 import { bucketStarts, DEFAULT_SPIKES, densify, findSpikes } from '#lib/spikes.ts';
 import { renderChartMap } from '#lib/server/charts.server.ts';
 import { uiContext } from '#lib/server/context.server.ts';
+import { scopeOf } from '#lib/server/permissions.server.ts';
 import { readOr400, rethrowKnown } from '#lib/server/read-params.server.ts';
 import type { PageServerLoad } from './$types';
 
 /** Explorer field for each spend dimension (the key dimension matches id or name). */
 const FIELD = { model: 'model', key: 'key', team: 'team' } as const;
 
-export const load: PageServerLoad = async ({ url }) => {
+export const load: PageServerLoad = async ({ url, locals }) => {
   const range = readOr400(() => parseRange(url.searchParams, '24h'));
   const byParam = url.searchParams.get('by') ?? 'model';
   const by: SpendGroup = Object.hasOwn(SPEND_GROUPS, byParam) ? (byParam as SpendGroup) : 'model';
@@ -20,8 +21,8 @@ export const load: PageServerLoad = async ({ url }) => {
   const { store } = await uiContext();
   try {
     const [points, top] = await Promise.all([
-      spendSeries(store, { ...range, by }),
-      spendTop(store, { ...range, by, limit: 10 }),
+      spendSeries(store, { ...range, by, ...scopeOf(locals.principal) }),
+      spendTop(store, { ...range, by, limit: 10, ...scopeOf(locals.principal) }),
     ]);
     const step = range.bucketSeconds * 1000;
     const starts = bucketStarts(Date.parse(range.from), Date.parse(range.to), step);

@@ -5,7 +5,7 @@ import { curlCommand } from '#lib/curl.ts';
 import { uiContext } from '#lib/server/context.server.ts';
 import { getDetail } from '#lib/server/calls.server.ts';
 import { recordAudit } from '#lib/server/audit.server.ts';
-import { hideBodies, mayReadBodies } from '#lib/server/permissions.server.ts';
+import { hideBodies, mayReadBodies, visible } from '#lib/server/permissions.server.ts';
 import type { PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async (event) => {
@@ -19,7 +19,8 @@ export const load: PageServerLoad = async (event) => {
     console.error('gatelog ui: reading a request failed', err);
     error(503, 'The request log is not available right now.');
   }
-  if (!call) error(404, 'No request with this id.');
+  // Outside a team-scoped person's teams, the call does not exist for them.
+  if (!call || !visible(event.locals.principal, call.team)) error(404, 'No request with this id.');
   // A role without bodies.read sees the metadata; nothing of a body leaves the server.
   if (!mayReadBodies(event.locals.principal)) return hideBodies(call);
   // The page carries the bodies (and their raw JSON): one `call.view` row per view.
