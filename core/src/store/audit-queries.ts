@@ -65,56 +65,61 @@ export async function listAudit(
   return z.array(AuditRow).parse(await rs.json());
 }
 
+/** The audit columns as exports and the chain walk read them: `at` as ISO text, the rest as stored. */
+function auditSelect(format: 'csv' | 'jsonl'): string {
+  return Object.keys(AuditRow.shape).map((c) => {
+    if (c === 'at') return `concat(replaceOne(toString(at, 'UTC'), ' ', 'T'), 'Z') AS at`;
+    if (format === 'csv' && c !== 'seq' && c !== 'id') return `${neutralizedSql(c)} AS ${c}`;
+    return c;
+  }).join(', ');
+}
+
+const STREAM_SETTINGS = 'prefer_column_name_to_alias = 1, output_format_json_quote_64bit_integers = 0, output_format_csv_crlf_end_of_line = 1';
+
 /**
  * Every matching row, oldest first, as CSV (with a header line; ISO times; formula cells
  * neutralized) or JSON lines, written by ClickHouse (the Audit page's export).
  */
 export async function* auditRowsBytes(store: Store, f: AuditFilter, format: 'csv' | 'jsonl', signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   const { conds, params } = auditWhere(f);
-  const cols = Object.keys(AuditRow.shape);
-  const select = cols.map((c) => {
-    if (c === 'at') return `concat(replaceOne(toString(at, 'UTC'), ' ', 'T'), 'Z') AS at`;
-    if (format === 'csv' && c !== 'seq' && c !== 'id') return `${neutralizedSql(c)} AS ${c}`;
-    return c;
-  });
-  if (format === 'csv') yield new TextEncoder().encode(`${cols.join(',')}\r\n`);
+  if (format === 'csv') yield new TextEncoder().encode(`${AUDIT_COLUMNS.replaceAll(' ', '')}\r\n`);
   yield* store.streamQuery({
-    query: `SELECT ${select.join(', ')} FROM ${store.database}.admin_audit ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY at, id`,
+    query: `SELECT ${auditSelect(format)} FROM ${store.database}.admin_audit ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY at, id`,
     params,
     format: format === 'csv' ? 'CSV' : 'JSONEachRow',
-    settings: "prefer_column_name_to_alias = 1, output_format_json_quote_64bit_integers = 0, output_format_csv_crlf_end_of_line = 1",
+    settings: STREAM_SETTINGS,
     signal,
   });
 }
 
 /**
- * Every chained row (and, counted apart, the unchained ones written before chains existed),
- * in (chain_id, seq) order, in keyset pages. `from` narrows to rows at or after an instant.
+ * Every chained row in (chain_id, seq) order, `from` narrowing to rows at or after an instant:
+ * one query, sorted once and streamed (keyset pages would sort the table again for each
+ * page), yielded in batches of parsed rows.
  */
-export async function* chainRows(store: Store, opts: { from?: string | undefined; pageRows?: number } = {}): AsyncGenerator<AuditRow[]> {
-  let cursor: { c: string; s: number } | undefined;
-  const pageRows = opts.pageRows ?? 10_000;
-  for (;;) {
-    const { conds, params } = auditWhere({ from: opts.from });
-    conds.push(`chain_id != ''`);
-    params['limit'] = pageRows;
-    if (cursor) {
-      conds.push('(chain_id, seq) > ({c_c:String}, {c_s:UInt64})');
-      params['c_c'] = cursor.c;
-      params['c_s'] = cursor.s;
+export async function* chainRows(store: Store, opts: { from?: string | undefined; batchRows?: number } = {}): AsyncGenerator<AuditRow[]> {
+  const { conds, params } = auditWhere({ from: opts.from });
+  conds.push(`chain_id != ''`);
+  const batchRows = opts.batchRows ?? 5000;
+  const decoder = new TextDecoder();
+  let rest = '';
+  let batch: unknown[] = [];
+  for await (const chunk of store.streamQuery({
+    query: `SELECT ${auditSelect('jsonl')} FROM ${store.database}.admin_audit WHERE ${conds.join(' AND ')} ORDER BY chain_id, seq, id`,
+    params,
+    format: 'JSONEachRow',
+    settings: STREAM_SETTINGS,
+  })) {
+    const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+    rest = lines.pop() ?? '';
+    for (const l of lines) if (l) batch.push(JSON.parse(l));
+    if (batch.length >= batchRows) {
+      yield z.array(AuditRow).parse(batch);
+      batch = [];
     }
-    const rs = await store.client.query({
-      query: `SELECT ${AUDIT_COLUMNS} FROM ${store.database}.admin_audit WHERE ${conds.join(' AND ')}
-              ORDER BY chain_id, seq, id LIMIT {limit:UInt32}`,
-      query_params: params,
-      format: 'JSONEachRow',
-    });
-    const rows = z.array(AuditRow).parse(await rs.json());
-    if (rows.length) yield rows;
-    const last = rows[rows.length - 1];
-    if (!last || rows.length < pageRows) return;
-    cursor = { c: last.chain_id, s: last.seq };
   }
+  if (rest) batch.push(JSON.parse(rest));
+  if (batch.length) yield z.array(AuditRow).parse(batch);
 }
 
 export async function unchainedCount(store: Store, from?: string): Promise<number> {
