@@ -77,3 +77,15 @@ describe('sanitizeEventNumbers', () => {
     expect(e['request_bytes']).toBe(Number.MAX_SAFE_INTEGER);
   });
 });
+
+describe('absurd numbers on the Kafka path', () => {
+  it('an event that fails the schema only for its numbers is repaired, not dead-lettered', async () => {
+    const { validateMessage } = await import('./kafka-validate.ts');
+    const v = validateMessage(Buffer.from(JSON.stringify(event({ output_tokens: -7, latency_ms: null }))));
+    expect(v.ok).toBe(true);
+    const repaired = JSON.parse((v as { repaired: Buffer }).repaired.toString()) as Record<string, unknown>;
+    expect(repaired).toMatchObject({ output_tokens: 200, tokens_estimated: true, error_type: USAGE_INVALID, latency_ms: 0 });
+    expect(validateMessage(Buffer.from(JSON.stringify(event({})))).ok).toBe(true);
+    expect(validateMessage(Buffer.from(JSON.stringify(event({ request_id: 'nope' })))).ok).toBe(false);
+  });
+});

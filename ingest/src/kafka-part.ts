@@ -45,10 +45,11 @@ export function toParts(batch: EachBatchPayload['batch'], maxRows = Number.MAX_S
     cur.lastOffset = m.offset;
     const v = validateMessage(m.value, m.headers);
     if (v.ok) {
-      cur.records.push(m.value!);
+      const record = v.repaired ?? m.value!;
+      cur.records.push(record);
       cur.messages.push(m);
       cur.rows++;
-      cur.bytes += m.value!.length + 1;
+      cur.bytes += record.length + 1;
     } else {
       cur.dead.push({ message: m, source: `${batch.topic}/${batch.partition}/${m.offset}`, reason: v.reason });
       cur.invalid++;

@@ -1,12 +1,16 @@
 // Validation of one Kafka message before it may reach ClickHouse: JSON, the core event schema,
 // and a schema version this build understands. A failure names a stable code and the first
-// few schema issues (paths and messages only: values can hold prompt text).
+// few schema issues (paths and messages only: values can hold prompt text). An event that fails
+// only for an out-of-range number (a negative token count, a NaN become null) is repaired
+// (core/src/event-numbers.ts) rather than dead-lettered: the call stays visible, flagged.
 import { EVENT_SCHEMA_VERSION, LlmCallEvent } from '@gatelog/core';
+import { sanitizeEventNumbers } from '@gatelog/core/event-numbers';
 import type { IHeaders } from 'kafkajs';
 
 export const SCHEMA_VERSION_HEADER = 'gatelog-schema-version';
 
-export type Validation = { ok: true } | { ok: false; reason: { code: string; message: string } };
+/** `repaired`: the record to store instead of the message's value, when numbers were brought within bounds. */
+export type Validation = { ok: true; repaired?: Buffer } | { ok: false; reason: { code: string; message: string } };
 
 function headerValue(headers: IHeaders | undefined, name: string): string | undefined {
   const v = headers?.[name];
@@ -28,6 +32,9 @@ export function validateMessage(value: Buffer | null, headers?: IHeaders): Valid
   }
   const r = LlmCallEvent.safeParse(parsed);
   if (r.success) return { ok: true };
+  if (parsed && typeof parsed === 'object' && !Array.isArray(parsed) && sanitizeEventNumbers(parsed as Record<string, unknown>) && LlmCallEvent.safeParse(parsed).success) {
+    return { ok: true, repaired: Buffer.from(JSON.stringify(parsed), 'utf8') };
+  }
   const issues = r.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
   return { ok: false, reason: { code: 'GATELOG_DLQ_INVALID_EVENT', message: issues.join('; ') } };
 }

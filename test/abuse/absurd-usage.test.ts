@@ -13,6 +13,7 @@ import {
   sendSse,
   startAbuseGatelog,
   startUpstream,
+  stopAll,
   waitRecorded,
   type AbuseGatelog,
   type Upstream,
@@ -48,13 +49,9 @@ beforeAll(async () => {
       ],
     },
   });
-}, 90_000);
+}, 180_000);
 
-afterAll(async () => {
-  await gl?.stop();
-  await openai?.close();
-  await anthropic?.close();
-});
+afterAll(() => stopAll(gl, openai, anthropic));
 
 interface Stored {
   outcome: string;
@@ -67,7 +64,7 @@ interface Stored {
 }
 
 describe('absurd usage from an upstream', () => {
-  it('every call is stored once, estimated and flagged, and the budget keeps working', async () => {
+  it('every call is stored once, estimated and flagged, and the budget keeps working', { timeout: 180_000 }, async () => {
     const { id, secret } = await gl.createKey({ name: 'absurd-usage', budget_usd: 1, budget_period: 'monthly' });
     const cases = [
       { path: '/v1/chat/completions', model: 'gpt', stream: false },

@@ -11,6 +11,7 @@ import {
   sendJson,
   startAbuseGatelog,
   startUpstream,
+  stopAll,
   waitRecorded,
   type AbuseGatelog,
   type Upstream,
@@ -121,13 +122,9 @@ beforeAll(async () => {
       ],
     },
   });
-}, 90_000);
+}, 180_000);
 
-afterAll(async () => {
-  await gl?.stop();
-  await openai?.close();
-  await anthropic?.close();
-});
+afterAll(() => stopAll(gl, openai, anthropic));
 
 interface Spent {
   calls: number;
@@ -167,7 +164,7 @@ async function spentUsd(keyId: string, calls: number): Promise<number> {
 }
 
 describe('budget reservations count every part of the request', () => {
-  it('OpenAI chat with tools and four 2048² images: 20 in parallel never overspend $5', async () => {
+  it('OpenAI chat with tools and four 2048² images: 20 in parallel never overspend $5', { timeout: 180_000 }, async () => {
     const { id, secret } = await gl.createKey({ name: 'vision-app', budget_usd: BUDGET, budget_period: 'monthly' });
     const image = `data:image/png;base64,${png(2048, 2048)}`;
     const body = JSON.stringify({
@@ -185,7 +182,7 @@ describe('budget reservations count every part of the request', () => {
     expect(spent).toBeGreaterThan(BUDGET / 4);
   });
 
-  it('Anthropic messages with a system prompt, tools and images: 20 in parallel never overspend $5', async () => {
+  it('Anthropic messages with a system prompt, tools and images: 20 in parallel never overspend $5', { timeout: 180_000 }, async () => {
     const { id, secret } = await gl.createKey({ name: 'claude-app', budget_usd: BUDGET, budget_period: 'monthly' });
     const data = png(1000, 1000);
     const body = JSON.stringify({

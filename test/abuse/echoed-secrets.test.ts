@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { anthropicError, openAiError, sendJson, startAbuseGatelog, startUpstream, waitRecorded, type AbuseGatelog, type Upstream } from './harness.ts';
+import { anthropicError, openAiError, sendJson, startAbuseGatelog, startUpstream, stopAll, waitRecorded, type AbuseGatelog, type Upstream } from './harness.ts';
 
 const OAI_KEY = 'sk-proj-CONFIGUREDoaiKEY0123456789abcdefABCDEF';
 const ANT_KEY = 'sk-ant-api03-CONFIGUREDantKEY0123456789abcdef-XYZ';
@@ -37,13 +37,9 @@ beforeAll(async () => {
       router: { retries: 0 },
     },
   });
-}, 90_000);
+}, 180_000);
 
-afterAll(async () => {
-  await gl?.stop();
-  await openai?.close();
-  await anthropic?.close();
-});
+afterAll(() => stopAll(gl, openai, anthropic));
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -57,7 +53,7 @@ function expectClean(where: string, text: string): void {
 }
 
 describe('secrets echoed by an upstream are scrubbed', () => {
-  it('from the client answer, the record, the event log and the logs, on every surface', async () => {
+  it('from the client answer, the record, the event log and the logs, on every surface', { timeout: 180_000 }, async () => {
     const { id, secret } = await gl.createKey({ name: 'echo-victim' });
     const calls: { path: string; model: string; status: number; shape: 'openai' | 'anthropic' }[] = [
       { path: '/v1/chat/completions', model: 'gpt', status: 401, shape: 'openai' },

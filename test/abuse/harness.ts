@@ -41,7 +41,7 @@ export interface AbuseGatelog extends GatelogProcess {
 export async function startAbuseGatelog(opts: { config: Record<string, unknown>; master?: string; env?: Record<string, string>; dataDir?: string }): Promise<AbuseGatelog> {
   const master = opts.master ?? MASTER;
   const config = { ingest: { batch_ms: 50 }, keys: { refresh_ms: 500 }, ...opts.config };
-  const gl = await startGatelog({ config, env: { GATELOG_MASTER_KEY: master, ...opts.env }, timeoutMs: 60_000, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
+  const gl = await startGatelog({ config, env: { GATELOG_MASTER_KEY: master, ...opts.env }, timeoutMs: 150_000, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
   const adminHeaders = { authorization: `Bearer ${master}` };
   const admin = (method: string, path: string, body?: unknown): Promise<Response> =>
     fetch(`${gl.url}${path}`, {
@@ -60,6 +60,12 @@ export async function startAbuseGatelog(opts: { config: Record<string, unknown>;
       return { id: r.key.id, secret: r.secret };
     },
   });
+}
+
+/** afterAll: stop gatelog and close the upstreams, whichever were started. */
+export async function stopAll(gl: AbuseGatelog | undefined, ...upstreams: (Upstream | undefined)[]): Promise<void> {
+  await gl?.stop();
+  await Promise.all(upstreams.map((u) => u?.close()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -338,7 +344,7 @@ export async function countRecorded(gl: AbuseGatelog, f: { requestId?: string; k
 }
 
 /** Polls countRecorded until `stored` (plus dead letters) reaches `n` or `timeoutMs` passes; returns the last count. */
-export async function waitRecorded(gl: AbuseGatelog, f: { requestId?: string; keyId?: string }, n: number, timeoutMs = 15_000): Promise<RecordCount> {
+export async function waitRecorded(gl: AbuseGatelog, f: { requestId?: string; keyId?: string }, n: number, timeoutMs = 60_000): Promise<RecordCount> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const c = await countRecorded(gl, f);

@@ -12,6 +12,7 @@ import {
   startAbuseGatelog,
   startUpstream,
   steadyProbe,
+  stopAll,
   waitRecorded,
   wellBehaved,
   type AbuseGatelog,
@@ -32,12 +33,9 @@ beforeAll(async () => {
       models: [{ name: 'fast', deployments: [{ provider: 'fake', model: 'gpt-4o-mini' }] }],
     },
   });
-}, 90_000);
+}, 180_000);
 
-afterAll(async () => {
-  await gl?.stop();
-  await up?.close();
-});
+afterAll(() => stopAll(gl, up));
 
 function chat(secret: string, model: string): Promise<Response> {
   return fetch(`${gl.url}/v1/chat/completions`, {
@@ -110,7 +108,7 @@ describe('refused and unknown model names leave nothing behind', () => {
     expect((await countRecorded(gl, { requestId: a.requestIds[0]! })).published).toBe(1);
   });
 
-  it('unconfigured provider/model names still route (bounded), and /metrics sums them under one label', async () => {
+  it('unconfigured provider/model names still route (bounded), and /metrics sums them under one label', { timeout: 180_000 }, async () => {
     const { secret } = await gl.createKey({ name: 'direct-user' });
     for (let i = 0; i < 30; i++) expect((await chat(secret, `fake/model-${i}`)).status).toBe(200);
     const text = await (await fetch(`${gl.url}/metrics`, { headers: gl.adminHeaders })).text();

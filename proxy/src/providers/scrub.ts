@@ -7,6 +7,7 @@
 // for retries; bigger ones are cut at ERROR_SCRUB_CAP (attempts keep 1 MiB of them anyway).
 import { Readable } from 'node:stream';
 import type { Provider, UpstreamResponse } from './types.ts';
+import { readCapped } from '../read-capped.ts';
 
 export const REDACTED = '[redacted]';
 /** Configured secrets shorter than this are not matched exactly (they would hit ordinary words). */
@@ -45,18 +46,8 @@ export function createScrubber(exact: readonly string[]): Scrub {
   };
 }
 
-async function readCapped(body: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let n = 0;
-  for await (const c of body as AsyncIterable<Buffer>) {
-    if (n < ERROR_SCRUB_CAP) parts.push(c);
-    n += c.length;
-  }
-  return Buffer.concat(parts);
-}
-
 async function scrubbed(res: UpstreamResponse, scrub: Scrub): Promise<UpstreamResponse> {
-  const raw = await readCapped(res.body);
+  const raw = await readCapped(res.body, ERROR_SCRUB_CAP);
   const text = raw.toString('utf8');
   const clean = scrub(text);
   return { ...res, body: Readable.from(clean === text ? [raw] : [Buffer.from(clean, 'utf8')]) };

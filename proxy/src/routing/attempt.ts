@@ -8,6 +8,7 @@ import { ProxyError, classifyUpstreamError } from '../errors.ts';
 import type { Provider, UpstreamCall, UpstreamResponse } from '../providers/types.ts';
 import { isRetryableClass, isRetryableStatus, retryAfterMs } from './retry-policy.ts';
 import { isContextWindowError } from './context-window.ts';
+import { readCapped } from '../read-capped.ts';
 
 export interface AttemptOk {
   ok: true;
@@ -114,16 +115,6 @@ function firstChunk(body: Readable): Promise<FirstChunk> {
   });
 }
 
-async function readCapped(body: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let n = 0;
-  for await (const c of body as AsyncIterable<Buffer>) {
-    if (n < ERROR_BODY_CAP) parts.push(c);
-    n += c.length;
-  }
-  return Buffer.concat(parts);
-}
-
 /** Run one attempt. `ac` is the attempt's controller: the relay aborts it when the client leaves. */
 export async function runAttempt(provider: Provider, call: Omit<UpstreamCall, 'signal'>, ac: AbortController, limits: AttemptLimits, wallNow: number): Promise<AttemptResult> {
   const t0 = performance.now();
@@ -155,7 +146,7 @@ export async function runAttempt(provider: Provider, call: Omit<UpstreamCall, 's
     if (up.status >= 400) {
       let body: Buffer;
       try {
-        body = await readCapped(up.body);
+        body = await readCapped(up.body, ERROR_BODY_CAP);
       } catch (err) {
         return fail(err);
       }
