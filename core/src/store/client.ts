@@ -9,6 +9,7 @@ const QUIET = { log: { level: ClickHouseLogLevel.OFF } };
 import type { StorageConfig } from '../config.ts';
 import { sqlString, streamThroughFifo } from './fifo-stream.ts';
 import { inlineParams } from './inline-params.ts';
+import { readPool, type ReadKind, type ReadLane } from './read-pool.ts';
 
 export interface Store {
   client: ClickHouseClient;
@@ -22,6 +23,8 @@ export interface Store {
    * server-side from `params` (`{name:Type}` placeholders); `query` carries no FORMAT clause.
    */
   streamQuery(q: StreamQuery): AsyncIterable<Uint8Array>;
+  /** Embedded: a connection of its own for one read (read-pool.ts); absent: reads use `client`. */
+  reader?(kind: ReadKind): ReadLane;
   close(): Promise<void>;
   kind: 'embedded' | 'http';
 }
@@ -59,10 +62,12 @@ export async function openStore(storage: Pick<StorageConfig, 'clickhouse' | 'dat
     const client = createClient({ connection, ...QUIET } as unknown as Parameters<typeof createClient>[0]);
     const raw = (connection as unknown as { chdb: ChdbRaw }).chdb;
     const database = storage.database;
+    const readers = readPool(() => createClient({ connection: createChdbConnection({ path }), ...QUIET } as unknown as Parameters<typeof createClient>[0]));
     return {
       client,
       database,
       kind: 'embedded',
+      reader: (kind) => readers.acquire(kind),
       async insertRaw(table, rows, settings) {
         await raw.rawInsert({ table: `${database}.${table}`, values: rows, format: 'JSONEachRow', settings: { ...INSERT_SETTINGS, ...EMBEDDED_INSERT_SETTINGS, ...settings } });
       },
@@ -92,7 +97,10 @@ export async function openStore(storage: Pick<StorageConfig, 'clickhouse' | 'dat
           session.close();
         }
       },
-      close: () => client.close(),
+      close: async () => {
+        await readers.close();
+        await client.close();
+      },
     };
   }
   const { url, database, username, password } = storage.clickhouse;

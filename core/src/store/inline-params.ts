@@ -22,12 +22,14 @@
 const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*):([^{}]+)\}/g;
 
 /** The text form of a parameter value, as ClickHouse parses a bound parameter of that type. */
-function valueText(name: string, v: unknown): string {
-  if (typeof v === 'string') return v;
+function valueText(name: string, v: unknown, inArray = false): string {
+  // Inside an array's text form strings are quoted literals (the whole text still travels as hex).
+  if (typeof v === 'string') return inArray ? `'${v.replace(/[\\']/g, (c) => `\\${c}`)}'` : v;
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   if (typeof v === 'bigint') return v.toString();
-  throw new TypeError(`Parameter ${name} cannot be inlined (${typeof v}); only strings, booleans and finite numbers are.`);
+  if (Array.isArray(v) && !inArray) return `[${v.map((x) => valueText(name, x, true)).join(',')}]`;
+  throw new TypeError(`Parameter ${name} cannot be inlined (${typeof v}); only strings, booleans, finite numbers and flat arrays of them are.`);
 }
 
 /**

@@ -55,7 +55,7 @@ export async function listKeys(store: Store, opts: { includeRevoked?: boolean } 
     query: `SELECT ${KEY_COLUMNS} FROM ${store.database}.keys FINAL
             ${opts.includeRevoked === false ? 'WHERE NOT revoked' : ''}
             ORDER BY created_at, id`,
-  });
+  }, { kind: 'keys' });
   return z.array(KeyRecord).parse(await rs.json());
 }
 
@@ -63,7 +63,7 @@ export async function keyById(store: Store, id: string): Promise<KeyRecord | nul
   const rs = await readQuery(store, {
     query: `SELECT ${KEY_COLUMNS} FROM ${store.database}.keys FINAL WHERE id = {id:String} LIMIT 1`,
     query_params: { id },
-  });
+  }, { kind: 'keys' });
   const rows = await rs.json();
   return rows.length ? KeyRecord.parse(rows[0]) : null;
 }
@@ -74,7 +74,7 @@ export async function keyByHash(store: Store, hash: string): Promise<KeyRecord |
   const rs = await readQuery(store, {
     query: `SELECT ${KEY_COLUMNS} FROM ${store.database}.keys FINAL WHERE key_hash = {h:FixedString(64)} LIMIT 1`,
     query_params: { h: hash },
-  });
+  }, { kind: 'keys' });
   const rows = await rs.json();
   return rows.length ? KeyRecord.parse(rows[0]) : null;
 }

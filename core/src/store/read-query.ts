@@ -3,10 +3,13 @@
 // only; a session-level SET would stick to chDB's shared connection) and in JS (the client's
 // abort signal, a little later, for a query stuck before the engine checks its clock). Either
 // way the caller gets a QueryTimeoutError with a message a person can act on, not a
-// ClickHouse error text. Exports are not limited here: they stream for as long as the download
+// ClickHouse error text. In the embedded store each read runs on a connection of its own, with
+// its values inlined (read-pool.ts), so a long read queues nobody. Exports are not limited here: they stream for as long as the download
 // takes, without holding anything others need (inline-params.ts).
 import type { ClickHouseClient, ResultSet } from '@clickhouse/client';
 import type { Store } from './client.ts';
+import { inlineParams } from './inline-params.ts';
+import type { ReadKind } from './read-pool.ts';
 
 /** Seconds a page's or an admin endpoint's query may run. */
 export const READ_TIMEOUT_S = 20;
@@ -29,20 +32,32 @@ export interface ReadQuery {
   query_params?: Record<string, unknown>;
 }
 
-/** `store.client.query` in JSONEachRow with the read time limit (`timeoutS`, whole seconds). */
-export async function readQuery(store: Pick<Store, 'client'>, q: ReadQuery, timeoutS: number = READ_TIMEOUT_S): Promise<ResultSet<'JSONEachRow'>> {
-  const seconds = Math.max(1, Math.round(timeoutS));
+export interface ReadOptions {
+  /** Whole seconds; READ_TIMEOUT_S unless given. */
+  timeoutS?: number;
+  /** Key lookups have a lane of their own in the embedded store (read-pool.ts). */
+  kind?: ReadKind;
+}
+
+/** One read in JSONEachRow with the read time limit, on a reader of its own where the store has them. */
+export async function readQuery(store: Pick<Store, 'client' | 'reader'>, q: ReadQuery, o: ReadOptions = {}): Promise<ResultSet<'JSONEachRow'>> {
+  const seconds = Math.max(1, Math.round(o.timeoutS ?? READ_TIMEOUT_S));
   const signal = AbortSignal.timeout(seconds * 1000 + JS_GRACE_MS);
+  const lane = store.reader?.(o.kind ?? 'pages');
+  const client = lane?.client ?? store.client;
+  const inline = lane?.inline === true && q.query_params !== undefined;
   try {
     const args: Parameters<ClickHouseClient['query']>[0] & { format: 'JSONEachRow' } = {
-      query: `${q.query}\nSETTINGS max_execution_time = ${seconds}, timeout_overflow_mode = 'throw'`,
+      query: `${inline ? inlineParams(q.query, q.query_params ?? {}) : q.query}\nSETTINGS max_execution_time = ${seconds}, timeout_overflow_mode = 'throw'`,
       format: 'JSONEachRow',
       abort_signal: signal,
-      ...(q.query_params ? { query_params: q.query_params } : {}),
+      ...(q.query_params && !inline ? { query_params: q.query_params } : {}),
     };
-    return await store.client.query(args);
+    return await client.query(args);
   } catch (err) {
     if (signal.aborted || (err as { code?: unknown } | null)?.code === TIMEOUT_EXCEEDED) throw new QueryTimeoutError(seconds);
     throw err;
+  } finally {
+    lane?.release();
   }
 }
