@@ -31,7 +31,7 @@ export function startProxyProcess(configPath: string, dataDir: string, env: Reco
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   };
   return new Promise((resolveReady, reject) => {
-    const timer = setTimeout(() => reject(new Error(`proxy not listening within 60 s:\n${output()}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`proxy not listening within 120 s:\n${output()}`)), 120_000);
     const poll = setInterval(() => {
       const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"[^\n]*gatelog proxy listening/.exec(output());
       if (!m) return;
@@ -50,7 +50,7 @@ export function startProxyProcess(configPath: string, dataDir: string, env: Reco
 /** Start a proxy expected to refuse to start: its exit code and everything it printed. */
 export async function failedProxyStart(configPath: string, dataDir: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const { proc, output, exited } = spawnProxy(configPath, dataDir, env);
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 120_000);
   const code = await exited;
   clearTimeout(timer);
   return { code, output: output() };
