@@ -14,10 +14,11 @@ export interface UiServer {
   close(): Promise<void>;
 }
 
-export async function startUiServer(store: Store, masterKey?: string): Promise<UiServer> {
+/** `adminUrl`: the UI runs apart from the proxy and writes (keys, audit rows) through its admin API. */
+export async function startUiServer(store: Store, masterKey?: string, adminUrl?: string): Promise<UiServer> {
   // The plain-http test server tells the UI its scheme the way the launcher does.
   process.env['PROTOCOL_HEADER'] = 'x-forwarded-proto';
-  provideUiContext({ store, masterKey });
+  provideUiContext({ store, masterKey, adminUrl });
   const { handler } = (await import(pathToFileURL(HANDLER).href)) as { handler: NodeHandler };
   const server: Server = createServer((req, res) => handler(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
