@@ -38,7 +38,9 @@ const recordingFetch: typeof fetch = async (input, init) => {
 };
 
 async function eventFor(id: string | null): Promise<LlmCallEvent> {
-  for (let i = 0; i < 200; i++) {
+  // Up to 5 s: a call without usage is recorded once its token estimate is back from the
+  // estimator's worker thread, which loads its tables on the process's first call.
+  for (let i = 0; i < 1000; i++) {
     const e = events.find((x) => x.request_id === id);
     if (e) return LlmCallEvent.parse(e);
     await new Promise((r) => setTimeout(r, 5));

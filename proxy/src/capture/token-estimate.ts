@@ -1,7 +1,8 @@
 // Token estimates for calls whose upstream reported no usage, bounded so that no tenant's input
 // can stall or crash the process: gpt-tokenizer runs in one worker thread (piscina), never on
-// the event loop; a text above MAX_TOKENIZE_BYTES, a full queue or a failing worker degrade to
-// a byte-based estimate (BYTES_PER_TOKEN). Either way the call is flagged tokens_estimated.
+// the event loop; a text above MAX_TOKENIZE_BYTES, a full queue, a worker slower than
+// ESTIMATE_WAIT_MS or a failing one degrade to a byte-based estimate (BYTES_PER_TOKEN).
+// Either way the call is flagged tokens_estimated.
 import { Piscina } from 'piscina';
 
 /** Texts larger than this are not tokenized: estimated from their UTF-8 size instead. */
@@ -10,6 +11,8 @@ export const MAX_TOKENIZE_BYTES = 1024 * 1024;
 export const BYTES_PER_TOKEN = 4;
 /** Tasks waiting for the worker beyond which estimates are byte-based (no unbounded backlog). */
 const MAX_QUEUE = 256;
+/** Longest a caller waits for the worker (busy, or loading its tables on a starved machine) before taking the byte-based estimate. */
+export const ESTIMATE_WAIT_MS = 5000;
 
 export const byteEstimate = (text: string): number => Math.ceil(Buffer.byteLength(text) / BYTES_PER_TOKEN);
 
@@ -23,8 +26,6 @@ function poolOf(): Piscina<string[], number[]> {
     maxThreads: 1,
     idleTimeout: 60_000,
     maxQueue: MAX_QUEUE,
-    // Below the event loop's priority: on a busy machine the calls in flight come first.
-    niceIncrement: 10,
   });
   return pool;
 }
@@ -45,11 +46,19 @@ export async function countTokens(texts: readonly string[]): Promise<number[]> {
   });
   if (work.length > 0) {
     let counted: number[] | null = null;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), ESTIMATE_WAIT_MS);
+      timer.unref();
+    });
     try {
-      counted = await poolOf().run(work);
-      warm = true;
+      const run = poolOf().run(work);
+      run.then(() => (warm = true), () => undefined);
+      counted = await Promise.race([run, late]);
     } catch {
       // Queue full or the worker failed: the byte estimate below.
+    } finally {
+      clearTimeout(timer);
     }
     at.forEach((i, k) => (out[i] = counted?.[k] ?? byteEstimate(work[k]!)));
   }
