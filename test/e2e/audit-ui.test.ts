@@ -87,7 +87,9 @@ describe('audited UI actions', () => {
     for (const [action, target] of [['trace.view', TRACE], ['session.view', SESSION]] as const) {
       const r = await rows(action, (x) => x.target === target);
       expect(r, action).toHaveLength(1);
-      expect([...(JSON.parse(r[0]!.details) as { calls: string[] }).calls].sort()).toEqual([...ids].sort());
+      const d = JSON.parse(r[0]!.details) as { calls: string[]; bodies: boolean };
+      expect([...d.calls].sort()).toEqual([...ids].sort());
+      expect(d.bodies).toBe(true);
       expect(r[0]).toMatchObject({ actor: 'open-ui', user_agent: UA });
     }
   });

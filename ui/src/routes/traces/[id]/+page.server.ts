@@ -1,6 +1,6 @@
 import { loadThread } from '#lib/server/thread.server.ts';
 import { recordAudit } from '#lib/server/audit.server.ts';
-import { previewsFor, visible } from '#lib/server/permissions.server.ts';
+import { mayReadBodies, previewsFor, visible } from '#lib/server/permissions.server.ts';
 import { error } from '@sveltejs/kit';
 import type { PageServerLoad } from './$types';
 
@@ -10,7 +10,8 @@ export const load: PageServerLoad = async (event) => {
   const p = event.locals.principal;
   const thread = { ...all, calls: all.calls.filter((c) => visible(p, c.team)) };
   if (thread.calls.length === 0) error(404, 'No trace with this id.');
-  // Its calls' bodies are on the page: one `trace.view` row per view, naming the calls shown.
-  await recordAudit(event, { action: 'trace.view', targetType: 'trace', target: thread.id, details: { via: 'ui', calls: thread.calls.map((c) => c.request_id) } });
+  // Its calls' body previews are on the page: one `trace.view` row per view, naming the calls
+  // shown and whether this role saw their bodies.
+  await recordAudit(event, { action: 'trace.view', targetType: 'trace', target: thread.id, details: { via: 'ui', calls: thread.calls.map((c) => c.request_id), bodies: mayReadBodies(p) } });
   return { thread: { ...thread, calls: previewsFor(p, thread.calls) } };
 };
