@@ -234,11 +234,11 @@ describe('gatelog export and gatelog audit verify (CLI)', () => {
   }, 200_000);
 
   it('audit verify passes on the untouched trail, then names a row edited in ClickHouse', async () => {
+    expect((await api(`/admin/calls/${ids[5]}`)).status).toBe(200);
     const clean = await cli(['audit', 'verify', '--url', url]);
     expect(clean.code, clean.stdout + clean.stderr).toBe(0);
     expect(clean.stdout).toMatch(/audit trail verified: \d+ rows in 1 chain/);
 
-    expect((await api(`/admin/calls/${ids[5]}`)).status).toBe(200);
     const victim = (await rowsFor('call.view', (r) => r.target === ids[5]))[0]!;
     await store.client.command({ query: `ALTER TABLE gatelog.admin_audit UPDATE actor = 'nobody' WHERE id = {id:UUID} SETTINGS mutations_sync = 2`, query_params: { id: victim.id } });
     const altered = await cli(['audit', 'verify', '--url', url]);
