@@ -85,6 +85,15 @@ describe('gatelog erase', () => {
     const holdAudit = (await (await fetch(`${gl.url}/admin/audit?action=hold.place`, { headers: auth })).json()) as { data: unknown[] };
     expect(holdAudit.data.length).toBe(1);
 
+    // Bad input is the caller's 4xx in OpenAI's error shape, never a store error.
+    for (const body of [{}, { before: 'last tuesday' }, { user: 'x', extra: 1 }]) {
+      const res = await fetch(`${gl.url}/admin/erase`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('invalid_erase_request');
+    }
+    expect((await fetch(`${gl.url}/admin/holds/nope`, { method: 'DELETE', headers: auth })).status).toBe(404);
+    expect((await fetch(`${gl.url}/admin/erase`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"u-keep"}' })).status).toBe(401);
+
     const log = gl.logs();
     await gl.stop();
     // Afterwards the canary search finds nothing: not in any file, not in ClickHouse, not in the log.

@@ -4,8 +4,8 @@
 // Log records are rewritten in place at the same length: the event with its bodies (and the
 // fields the caller names) emptied, padded with spaces (JSON allows them; ingest reads the row
 // as is), and a new CRC. Offsets, segment sizes and the writer appending at the end are
-// untouched. Payload first, CRC last: a reader racing the rewrite sees a checksum mismatch and
-// skips the record as corrupt, which loses that call's metadata, never leaks its bodies.
+// untouched. A reader racing the rewrite of a record may see a checksum mismatch and skip it as
+// corrupt, which loses that call's metadata, never leaks its bodies.
 // The dead-letter file (JSON lines) is rewritten to a temporary file and renamed over it.
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,7 +48,11 @@ function scrubbed(raw: Buffer, rule: ScrubRule): Buffer | null {
   return Buffer.concat([out, Buffer.alloc(raw.length - out.length, 0x20)]);
 }
 
-/** Scrub every record of one local-log directory (rewritten in place). */
+/**
+ * Scrub every record of one local-log directory, rewritten in place. A segment is read whole
+ * (segment_bytes, 64 MiB by default) and each changed record written back with one write of
+ * its CRC and payload (contiguous on disk).
+ */
 export function scrubLogDir(dir: string, rule: ScrubRule): ScrubResult {
   const res: ScrubResult = { records: 0, bytes: 0, files: 0 };
   for (const base of listSegments(dir)) {
@@ -61,28 +65,26 @@ export function scrubLogDir(dir: string, rule: ScrubRule): ScrubResult {
     }
     let touched = false;
     try {
-      const size = statSync(path).size;
+      const data = Buffer.allocUnsafe(statSync(path).size);
+      const size = readSync(fd, data, 0, data.length, 0);
       let pos = 0;
       while (pos + RECORD_HEADER_BYTES <= size) {
-        const head = Buffer.alloc(RECORD_HEADER_BYTES);
-        readSync(fd, head, 0, RECORD_HEADER_BYTES, pos);
-        const len = head.readUInt32LE(0);
-        if (len === 0 || pos + RECORD_HEADER_BYTES + len > size || len > 64 << 20) break;
-        const payload = Buffer.alloc(len);
-        readSync(fd, payload, 0, len, pos + RECORD_HEADER_BYTES);
-        if (crc32(payload) === head.readUInt32LE(4)) {
-          const next = scrubbed(payload, rule);
-          if (next) {
-            writeSync(fd, next, 0, len, pos + RECORD_HEADER_BYTES);
-            const sum = Buffer.alloc(4);
-            sum.writeUInt32LE(crc32(next));
-            writeSync(fd, sum, 0, 4, pos + 4);
-            res.records++;
-            res.bytes += len;
-            touched = true;
-          }
+        const len = data.readUInt32LE(pos);
+        const end = pos + RECORD_HEADER_BYTES + len;
+        if (len === 0 || end > size) break;
+        const payload = data.subarray(pos + RECORD_HEADER_BYTES, end);
+        // The checksum is verified only for a record about to be rewritten (most are skipped by the needle).
+        const next = scrubbed(payload, rule);
+        if (next && crc32(payload) === data.readUInt32LE(pos + 4)) {
+          const out = Buffer.allocUnsafe(4 + len);
+          out.writeUInt32LE(crc32(next), 0);
+          next.copy(out, 4);
+          writeSync(fd, out, 0, out.length, pos + 4);
+          res.records++;
+          res.bytes += len;
+          touched = true;
         }
-        pos += RECORD_HEADER_BYTES + len;
+        pos = end;
       }
       if (touched) fsyncSync(fd);
     } finally {
