@@ -82,7 +82,7 @@ describe('client mistakes', () => {
   });
 
   it('admin list parameters: 400 naming the parameter, never a database message', async () => {
-    for (const q of ['limit=1.5', 'limit=0', 'limit=abc', 'limit=100000', 'status=maybe', `model=${'m'.repeat(300)}`]) {
+    for (const q of ['limit=1.5', 'limit=0', 'limit=abc', 'limit=-5', 'limit=1e3', 'status=maybe', `model=${'m'.repeat(300)}`]) {
       const r = await gl.admin('GET', `/admin/calls?${q}`);
       const text = await r.text();
       expect(r.status, `/admin/calls?${q}: ${text}`).toBe(400);
@@ -94,6 +94,7 @@ describe('client mistakes', () => {
     expect(audit.status, text).toBe(400);
     expect(text).not.toMatch(DB_WORDS);
     expect((await gl.admin('GET', '/admin/calls?limit=5&status=ok')).status).toBe(200);
+    expect((await gl.admin('GET', '/admin/calls?limit=100000')).status).toBe(200);
   });
 
   it('explorer and export filters out of range: 400, not 503', async () => {

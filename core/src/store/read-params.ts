@@ -57,13 +57,14 @@ export const Amount = z
   .regex(/^\d{1,13}(\.\d{1,12})?$/, { message: 'must be a non-negative decimal number' })
   .refine((v) => Number(v) <= READ_BOUNDS.maxAmount, { message: `must be at most ${READ_BOUNDS.maxAmount}` });
 
-/** A whole number in [1, max] (the page size of a list). */
+/** The page size of a list: a whole number from 1; more than `max` is read as `max` (scripts ask for "all"). */
 export const Limit = (max: number): z.ZodType<number, string> =>
   z
     .string()
     .regex(/^\d{1,7}$/, { message: 'must be a whole number' })
     .transform(Number)
-    .refine((n) => n >= 1 && n <= max, { message: `must be between 1 and ${max}` });
+    .refine((n) => n >= 1, { message: 'must be at least 1' })
+    .transform((n) => Math.min(n, max));
 
 /** Bounded free text (filter values). */
 export const Text = z.string().max(READ_BOUNDS.maxText, { message: `must be at most ${READ_BOUNDS.maxText} characters` });
