@@ -1,7 +1,7 @@
 // The requests explorer's whole state lives in the URL query string (a view is a link you
 // can share); the UI's pages and exports and the admin API's GET /admin/export read the same
-// parameters through this one parser. Parsing is strict: malformed values are dropped, never passed on; what passes
-// reaches SQL only as typed parameters (core/src/store/call-filter.ts).
+// parameters through this one parser. Parsing is strict: malformed values are dropped, never
+// passed on; what passes reaches SQL only as typed parameters (call-filter.ts).
 import type { ExplorerFilter } from './call-filter.ts';
 
 export const PRESETS = { '15m': 15 * 60_000, '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 } as const;
