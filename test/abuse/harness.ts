@@ -15,6 +15,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Agent, setGlobalDispatcher } from 'undici';
 import { LocalLogReader } from '@gatelog/core';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
 
@@ -38,8 +39,18 @@ export interface AbuseGatelog extends GatelogProcess {
  * Starts `gatelog start` with the given config (merged over fast-feedback defaults: ingest
  * batches every 50 ms, key refresh every 500 ms) and master key.
  */
+/**
+ * Idle connections are dropped by this process after 1 s, well before the server's 5 s: on a
+ * loaded machine a request sent on a connection the server is closing fails with
+ * UND_ERR_SOCKET, a race of the test's making, not gatelog's behaviour.
+ */
+export function shortKeepAlive(): void {
+  setGlobalDispatcher(new Agent({ keepAliveTimeout: 1000, keepAliveMaxTimeout: 1000 }));
+}
+
 export async function startAbuseGatelog(opts: { config: Record<string, unknown>; master?: string; env?: Record<string, string>; dataDir?: string }): Promise<AbuseGatelog> {
   const master = opts.master ?? MASTER;
+  shortKeepAlive();
   const config = { ingest: { batch_ms: 50 }, keys: { refresh_ms: 500 }, ...opts.config };
   const gl = await startGatelog({ config, env: { GATELOG_MASTER_KEY: master, ...opts.env }, timeoutMs: 150_000, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
   const adminHeaders = { authorization: `Bearer ${master}` };

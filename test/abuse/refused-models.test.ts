@@ -4,6 +4,7 @@
 // /metrics to 157 MB. Now the allow-list refuses before routing keeps anything, routing keeps
 // no name over 256 characters, unconfigured `provider/model` routes live in a bounded LRU and
 // share one metrics label, and the event keeps 256 characters of the name.
+import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   countRecorded,
@@ -45,6 +46,26 @@ function chat(secret: string, model: string): Promise<Response> {
   });
 }
 
+/**
+ * One attack call on a connection of its own: a megabyte written onto a kept-alive connection
+ * the server is closing for idleness fails in the client, and the test must know whether the
+ * call reached gatelog (it counts records).
+ */
+async function attack(secret: string, model: string): Promise<{ status: number; text: string }> {
+  const dispatcher = new Agent({ pipelining: 0 });
+  try {
+    const res = await undiciFetch(`${gl.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json', connection: 'close' },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+      dispatcher,
+    });
+    return { status: res.status, text: await res.text() };
+  } finally {
+    await dispatcher.close();
+  }
+}
+
 async function metricsBytes(): Promise<number> {
   const res = await fetch(`${gl.url}/metrics`, { headers: gl.adminHeaders });
   expect(res.status).toBe(200);
@@ -68,8 +89,8 @@ describe('refused and unknown model names leave nothing behind', () => {
     for (let i = 0; i < ATTACKS; i++) {
       // Most from a key with an allow-list (403); some from a key allowed any model (404).
       const open = i % 5 === 0;
-      const res = await chat(open ? anyModel.secret : attacker.secret, `${HUGE}${i}`);
-      const text = await res.text();
+      const res = await attack(open ? anyModel.secret : attacker.secret, `${HUGE}${i}`);
+      const text = res.text;
       // The answer echoes a bounded part of the name, never the megabyte.
       expect(text.length).toBeLessThan(2048);
       const body = JSON.parse(text) as { error: { type: string; code: string } };
