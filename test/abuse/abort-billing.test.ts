@@ -107,20 +107,25 @@ it('aborted streams are billed from what was delivered: the budget holds to the 
   expect(rec.stored).toBe(6);
   expect(rec.published).toBe(6);
   const call = (await (await gl.admin('GET', `/admin/calls/${answered[0]!.id!}`)).json()) as Record<string, unknown>;
-  expect(call).toMatchObject({ outcome: 'client_aborted', tokens_estimated: true, output_tokens: 1000 });
+  // 1,000 tokens by the tokenizer; 1,500 (6,000 bytes / 4) if its worker was still loading
+  // past ESTIMATE_WAIT_MS on a starved machine. Either way billed, flagged, and settled as such.
+  expect(call).toMatchObject({ outcome: 'client_aborted', tokens_estimated: true });
+  expect([1000, 1500]).toContain(call['output_tokens']);
   expect(call['input_tokens']).toBeGreaterThan(0);
-  expect(call['cost_usd']).toBeCloseTo(CALL_USD, 6);
+  const cost = call['cost_usd'] as number;
+  expect(cost).toBeCloseTo((call['output_tokens'] as number) * (CALL_USD / 1000), 6);
   expect((await countRecorded(gl, { requestId: answered[0]!.id! })).published).toBe(1);
 
   // The ledger may count a settled cost twice for a moment while the store's spend catches up
   // (it never under-counts); it settles at exactly the call's cost.
+  const want = Math.round(cost * 100) / 100;
   let spent = NaN;
-  for (let i = 0; i < 40 && spent !== CALL_USD; i++) {
+  for (let i = 0; i < 40 && spent !== want; i++) {
     const key = (await (await gl.admin('GET', `/admin/keys/${attacker.id}`)).json()) as { budgets: { spent_usd: number }[] };
     spent = Math.round(key.budgets[0]!.spent_usd * 100) / 100;
-    if (spent !== CALL_USD) await sleep(250);
+    if (spent !== want) await sleep(250);
   }
-  expect(spent).toBe(CALL_USD);
+  expect(spent).toBe(want);
 
   // The steady tenant never noticed.
   expect(p.failed, p.failures.join(',')).toBe(0);

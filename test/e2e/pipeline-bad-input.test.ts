@@ -195,7 +195,7 @@ afterAll(async () => {
 
 describe('bad input → ClickHouse', () => {
   it('each bad input lands exactly once, as a refused call with what the client sent and got', () => {
-    expect(expected).toHaveLength(15);
+    expect(expected).toHaveLength(16);
     for (const { name, answered, fields } of expected) {
       const found = rows.get(answered.id) ?? [];
       expect(found, name).toHaveLength(1);
