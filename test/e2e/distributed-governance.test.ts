@@ -24,6 +24,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const MASTER = `mk-${randomUUID()}`;
 const run = promisify(execFile);
 
+/** `gatelog keys …` as users run it (a process each: slow to start on a loaded machine). */
 async function cli(url: string, ...args: string[]): Promise<unknown> {
   const { stdout } = await run(process.execPath, ['--disable-warning=ExperimentalWarning', join(ROOT, 'src', 'cli.ts'), 'keys', ...args, '--url', url, '--json'], {
     env: { ...process.env, GATELOG_MASTER_KEY: MASTER },
@@ -103,7 +104,7 @@ describe('proxy service with a ClickHouse server', () => {
     return p;
   };
 
-  it('shares keys across proxies: created on one, revoked on the other within 5 s', { timeout: 120_000 }, async () => {
+  it('shares keys across proxies: created on one, revoked on the other within 5 s', { timeout: 300_000 }, async () => {
     const created = (await cli(a.url, 'create', '--name', 'dist-app')) as { key: { id: string }; secret: string };
     expect(created.secret).toMatch(/^gl-/);
 
