@@ -6,7 +6,7 @@
 import { Piscina } from 'piscina';
 
 /** Texts larger than this are not tokenized: estimated from their UTF-8 size instead. */
-export const MAX_TOKENIZE_BYTES = 1024 * 1024;
+export const MAX_TOKENIZE_BYTES = 512 * 1024;
 /** The byte-based estimate: about 4 bytes a token for English text and code (OpenAI's rule of thumb). */
 export const BYTES_PER_TOKEN = 4;
 /** Tasks waiting for the worker beyond which estimates are byte-based (no unbounded backlog). */

@@ -6,7 +6,7 @@
 import { countTokens } from 'gpt-tokenizer';
 
 /** Pieces a long whitespace-free run is cut into before counting. */
-export const RUN_PIECE = 256;
+export const RUN_PIECE = 64;
 const LONG_RUN = new RegExp(`\\S{${RUN_PIECE + 1},}`, 'g');
 
 export function countLinear(text: string): number {
