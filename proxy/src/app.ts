@@ -27,6 +27,7 @@ import { exportRoutes } from './routes/export.ts';
 import { startCompliance } from './compliance.ts';
 import { clientErrorHandler } from './client-error.ts';
 import { hostCheckFor, installHostGuard } from './host-guard.ts';
+import { peopleRoutes } from './routes/people.ts';
 
 export interface ProxyDeps {
   config: GatelogConfig;
@@ -106,10 +107,11 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   await app.register(responsesRoutes({ table, env, auth: gov.auth.check, gov }), { prefix: '/v1' });
   if (deps.store) await app.register(eraseRoutes({ store: deps.store, gov, metrics, dataDir: deps.dataDir }), { prefix: '/admin' });
   if (deps.store) await app.register(adminRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
-  if (deps.store) registerCallsApi(app, { store: deps.store, masterKey: deps.masterKey });
+  if (deps.store) registerCallsApi(app, { store: deps.store, masterKey: deps.masterKey, gov });
   if (deps.store) await app.register(auditRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
   if (deps.store) await app.register(exportRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
   if (deps.store) startCompliance(app, { store: deps.store, config, logger: deps.logger });
+  if (deps.store) await app.register(peopleRoutes({ store: deps.store, auth: gov.auth, now: gov.now, metrics }), { prefix: '/admin' });
   registerRoutingMetrics(deps.registry, () => table.deployments());
   await app.register(deploymentsRoute({ snapshot: () => table.deployments(), auth, metrics }));
   await app.register(healthRoutes({ registry: deps.registry, metrics, auth, readiness: deps.readiness }));
