@@ -77,6 +77,7 @@ export function adminActionFor(method: string, url: string): Action | 'master' {
   const read = method === 'GET' || method === 'HEAD';
   if (path.startsWith('/admin/keys')) return read ? 'keys.read' : 'keys.write';
   if (path.startsWith('/admin/audit')) return read ? 'audit.read' : 'master';
+  if (path.startsWith('/admin/ui/')) return 'master';
   if (path.startsWith('/admin/export')) return 'export';
   if (/^\/admin\/calls\/[^/]+/.test(path)) return 'bodies.read';
   if (path.startsWith('/admin/calls')) return 'calls.read';

@@ -18,7 +18,8 @@ function principalOf(s: Session): Principal | undefined {
 }
 
 export const handle: Handle = async ({ event, resolve }) => {
-  const { store, masterKey, hostCheck } = await uiContext();
+  const ctx = await uiContext();
+  const { store, masterKey, hostCheck } = ctx;
   // Standalone UI: a page for a host we do not serve (DNS rebinding) is refused outright.
   if (hostCheck && !hostCheck(event.request.headers.get('host') ?? undefined)) {
     return new Response(`403 Forbidden: ${HOST_REFUSED_MESSAGE}\n`, { status: 403, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
@@ -26,7 +27,7 @@ export const handle: Handle = async ({ event, resolve }) => {
   event.locals.authRequired = masterKey !== undefined;
   let principal: Principal | undefined = OPEN_PRINCIPAL;
   if (masterKey !== undefined) {
-    const session = await sessionsFor(store).check(event.cookies.get(SESSION_COOKIE), masterKey);
+    const session = await sessionsFor(ctx).check(event.cookies.get(SESSION_COOKIE), masterKey);
     principal = session ? principalOf(session) : undefined;
   }
   event.locals.principal = principal;

@@ -4,7 +4,8 @@
 import type { Store } from '@gatelog/core/store/client';
 import { isRole } from '@gatelog/core/roles';
 import { hashPassword, passwordProblem, verifyPassword } from '@gatelog/core/auth/passwords';
-import { insertUserVersion, sha256Hex, userByEmail, userByInviteHash, type UserRecord } from '@gatelog/core/store/users';
+import type { UiWrites } from '#lib/server/ui-writes.server.ts';
+import { sha256Hex, userByEmail, userByInviteHash, type UserRecord } from '@gatelog/core/store/users';
 import type { SessionSubject } from '#lib/server/session.server.ts';
 
 let dummy: Promise<string> | undefined;
@@ -28,10 +29,10 @@ export async function inviteUser(store: Store, token: string | null, now = Date.
 }
 
 /** Sets the password and spends the link; returns the problem with the password, if any. */
-export async function setPassword(store: Store, user: UserRecord, password: string, now = Date.now()): Promise<string | null> {
+export async function setPassword(writes: Pick<UiWrites, 'user'>, user: UserRecord, password: string, now = Date.now()): Promise<string | null> {
   const problem = passwordProblem(password);
   if (problem) return problem;
-  await insertUserVersion(store, {
+  await writes.user({
     ...user, version: user.version + 1, password_hash: await hashPassword(password), invite_hash: '', invite_expires_at: null,
     updated_at: new Date(now).toISOString(), updated_by: user.email,
   });

@@ -5,7 +5,8 @@
 // revocation is honoured within that time (this process's own at once).
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Store } from '@gatelog/core/store/client';
-import { REVOKED_VERSION, revokeSessionRow, revokeSessionsOf, sessionByHash, writeSession, type SessionRecord } from '@gatelog/core/store/sessions';
+import { REVOKED_VERSION, liveSessionsOf, sessionByHash, type SessionRecord } from '@gatelog/core/store/sessions';
+import { uiWrites, type UiWriteTarget, type UiWrites } from './ui-writes.server.ts';
 
 export const SESSION_COOKIE = 'gatelog_session';
 /** A session unused this long ends. */
@@ -59,7 +60,9 @@ export interface SessionService {
   revokeSubject(subject: string, reason: string): Promise<number>;
 }
 
-export function createSessionService(store: Store, now: () => number = Date.now): SessionService {
+export function createSessionService(store: Store, now: () => number = Date.now, writes: UiWrites = uiWrites({ store, masterKey: undefined })): SessionService {
+  const revokedRow = (rec: SessionRecord, reason: string, t: Date): SessionRecord =>
+    ({ ...rec, version: REVOKED_VERSION + t.getTime(), revoked: true, revoked_reason: reason });
   const cache = new Map<string, Cached>();
 
   const remember = (rec: SessionRecord): void => {
@@ -93,8 +96,9 @@ export function createSessionService(store: Store, now: () => number = Date.now)
 
   const revokeRec = async (rec: SessionRecord, reason: string): Promise<void> => {
     const t = new Date(now());
-    cache.set(rec.id_hash, { rec: { ...rec, revoked: true, revoked_reason: reason, version: REVOKED_VERSION + t.getTime() }, fetchedAt: t.getTime() });
-    await revokeSessionRow(store, rec, reason, t);
+    const revoked = revokedRow(rec, reason, t);
+    cache.set(rec.id_hash, { rec: revoked, fetchedAt: t.getTime() });
+    await writes.session(revoked);
   };
 
   return {
@@ -115,7 +119,7 @@ export function createSessionService(store: Store, now: () => number = Date.now)
         source_ip: ctx.ip.slice(0, 64),
         user_agent: ctx.userAgent.slice(0, 512),
       };
-      await writeSession(store, rec);
+      await writes.session(rec);
       remember(rec);
       return id;
     },
@@ -134,7 +138,7 @@ export function createSessionService(store: Store, now: () => number = Date.now)
       if (t - Date.parse(rec.last_seen_at) >= TOUCH_MS) {
         const touched = { ...rec, version: Math.max(t, rec.version + 1), last_seen_at: new Date(t).toISOString() };
         remember(touched);
-        await writeSession(store, touched);
+        await writes.session(touched);
       }
       return toSession(rec);
     },
@@ -149,19 +153,22 @@ export function createSessionService(store: Store, now: () => number = Date.now)
 
     async revokeSubject(subject, reason) {
       for (const [k, c] of cache) if (c.rec.subject === subject) cache.delete(k);
-      return revokeSessionsOf(store, subject, reason, new Date(now()));
+      const t = new Date(now());
+      const live = await liveSessionsOf(store, subject, t);
+      for (const rec of live) await writes.session(revokedRow(rec, reason, t));
+      return live.length;
     },
   };
 }
 
 const services = new WeakMap<Store, SessionService>();
 
-/** One service (and cache) per store in this process. */
-export function sessionsFor(store: Store): SessionService {
-  let s = services.get(store);
+/** One service (and cache) per store in this process; writes go where the context says (uiWrites). */
+export function sessionsFor(ctx: UiWriteTarget): SessionService {
+  let s = services.get(ctx.store);
   if (!s) {
-    s = createSessionService(store);
-    services.set(store, s);
+    s = createSessionService(ctx.store, Date.now, uiWrites(ctx));
+    services.set(ctx.store, s);
   }
   return s;
 }

@@ -27,7 +27,8 @@ function locked(event: RequestEvent, waitMs: number, account: string) {
 
 export const actions: Actions = {
   default: async (event) => {
-    const { store, masterKey } = await uiContext();
+    const ctx = await uiContext();
+    const { store, masterKey } = ctx;
     const form = await event.request.formData();
     const next = safeNext(String(form.get('next') ?? ''));
     if (masterKey === undefined) redirect(303, next);
@@ -61,7 +62,7 @@ export const actions: Actions = {
     }
 
     limiter.succeed(limitKeys);
-    const sessions = sessionsFor(store);
+    const sessions = sessionsFor(ctx);
     // Rotation: whatever session this browser had ends here.
     await sessions.revoke(event.cookies.get(SESSION_COOKIE), 'rotated');
     const id = await sessions.open(who, { ip, userAgent: event.request.headers.get('user-agent') ?? '', masterKey });

@@ -8,8 +8,9 @@ import type { RequestHandler } from './$types';
 
 export const POST: RequestHandler = async (event) => {
   const { cookies, url } = event;
-  const { store } = await uiContext();
-  const ended = await sessionsFor(store).revoke(cookies.get(SESSION_COOKIE), 'signed_out');
+  const ctx = await uiContext();
+  const { store } = ctx;
+  const ended = await sessionsFor(ctx).revoke(cookies.get(SESSION_COOKIE), 'signed_out');
   if (ended) {
     await auditUi(store, event, { actor: ended.subject_kind === 'master' ? 'master' : ended.email, role: ended.role, action: 'signout', targetType: 'account', target: ended.subject });
   }

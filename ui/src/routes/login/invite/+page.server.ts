@@ -6,6 +6,7 @@ import { uiContext } from '#lib/server/context.server.ts';
 import { auditUi, clientIp } from '#lib/server/audit.server.ts';
 import { inviteUser, setPassword, subjectOf } from '#lib/server/accounts.server.ts';
 import { SESSION_COOKIE, SESSION_TTL_MS, sessionsFor } from '#lib/server/session.server.ts';
+import { uiWrites } from '#lib/server/ui-writes.server.ts';
 import { MIN_PASSWORD_LENGTH } from '@gatelog/core/auth/passwords';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -20,18 +21,19 @@ export const load: PageServerLoad = async ({ url }) => {
 
 export const actions: Actions = {
   default: async (event) => {
-    const { store, masterKey } = await uiContext();
+    const ctx = await uiContext();
+    const { store, masterKey } = ctx;
     const form = await event.request.formData();
     const token = String(form.get('token') ?? '');
     const user = await inviteUser(store, token);
     if (!user) return fail(400, { message: INVALID });
     const password = String(form.get('password') ?? '');
     if (password !== String(form.get('confirm') ?? '')) return fail(400, { message: 'The two passwords differ.' });
-    const problem = await setPassword(store, user, password);
+    const problem = await setPassword(uiWrites(ctx), user, password);
     if (problem) return fail(400, { message: problem });
     const who = subjectOf(user);
     await auditUi(store, event, { actor: user.email, role: user.role, action: 'person.password_set', targetType: 'person', target: user.id, details: { via: 'sign_in_link' } });
-    const sessions = sessionsFor(store);
+    const sessions = sessionsFor(ctx);
     await sessions.revoke(event.cookies.get(SESSION_COOKIE), 'rotated');
     const id = await sessions.open(who, { ip: clientIp(event), userAgent: event.request.headers.get('user-agent') ?? '', masterKey });
     await auditUi(store, event, { actor: user.email, role: user.role, action: 'signin.success', targetType: 'account', target: user.id, details: { method: 'sign_in_link' } });
