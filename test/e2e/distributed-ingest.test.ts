@@ -36,7 +36,8 @@ describe('distributed ingest', () => {
     await producer.connect();
     const bad = [
       { key: 'not-json', value: '{oops' },
-      { key: 'bad-schema', value: JSON.stringify({ ...sampleEvent(), status: 'two hundred' }) },
+      // A bad number alone is repaired (event-numbers.ts); a wrong shape is not.
+      { key: 'bad-schema', value: JSON.stringify({ ...sampleEvent(), attempts: 'two attempts' }) },
       { key: 'bad-uuid', value: JSON.stringify({ ...sampleEvent(), request_id: 'nope' }) },
     ];
     const messages = [...good.slice(0, 10).map((e) => ({ key: e.request_id, value: JSON.stringify(e) })), ...bad, ...good.slice(10).map((e) => ({ key: e.request_id, value: JSON.stringify(e) }))];

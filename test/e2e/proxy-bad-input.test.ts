@@ -251,10 +251,10 @@ describe('bad input on the Anthropic surface', () => {
     expectRefused(res, { status: 415, error_type: 'invalid_request_error', error_message: message, endpoint: '/v1/messages', request_body: '' });
   });
 
-  it('a bad token-counting request is answered, not recorded (not a model call)', async () => {
+  it('a bad token-counting request is answered and recorded once each, like any model call', async () => {
     expectAnthropicError(await post('/v1/messages/count_tokens', '{"model":"smart"}'), 400, 'invalid_request_error');
     expectAnthropicError(await post('/v1/messages/count_tokens', '{"model":'), 400, 'invalid_request_error');
-    expect(events).toEqual([]);
+    expect(events.map((e) => [e.client_api, e.status])).toEqual([['anthropic.count_tokens', 400], ['anthropic.count_tokens', 400]]);
   });
 
   it('a wrong key → 401 in Anthropic\'s shape, not recorded', async () => {
