@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { ConfigError, GATELOG_VERSION, createLogger, loadConfig, openStore, type Logger, type Store } from '@gatelog/core';
+import { ConfigError, GATELOG_VERSION, createLogger, loadConfig, openStore, startRetention, type Logger, type Store } from '@gatelog/core';
 import { proxyEnv } from '@gatelog/core/env';
 import { kafkaLogCreator } from '@gatelog/core/bus/kafka-logs';
 import { exitOnSignals } from '@gatelog/core/shutdown';
@@ -75,7 +75,11 @@ async function main(): Promise<void> {
     logger,
     registry,
   });
-  const app = await buildProxy({ config, publish: publisher.publish, logger, registry, masterKey, store, readiness: publisher.readiness });
+  // The spool holds call events while Kafka is away: POST /admin/erase on this proxy scrubs it
+  // (dataDir), and the sweep empties bodies older than the body period there. TTLs and legal-hold
+  // marks in ClickHouse are the ingest service's job, so the sweep is given no store.
+  const retention = await startRetention({ retention: config.retention, dataDir, logger });
+  const app = await buildProxy({ config, publish: publisher.publish, logger, registry, masterKey, store, dataDir, readiness: publisher.readiness });
   await app.listen({ port, host });
   const addr = app.server.address();
   const actual = typeof addr === 'object' && addr ? addr.port : port;
@@ -85,6 +89,7 @@ async function main(): Promise<void> {
   // Stop accepting and finish requests in flight, then give Kafka a moment to take the spool.
   exitOnSignals(logger, async () => {
     await app.close();
+    retention.stop();
     await publisher.close(5000);
     await store?.close();
   }, { graceMs: 15_000 });
