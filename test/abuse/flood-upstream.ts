@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { startAbuseGatelog, startUpstream, wellBehaved, type AbuseGatelog } from './harness.ts';
 
 const base = { id: 'chatcmpl-flood', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'gpt-flood' };
 const frame = (v: unknown): Buffer => Buffer.from(`data: ${JSON.stringify(v)}\n\n`);
@@ -84,5 +85,31 @@ export async function curlChat(url: string, secret: string, body: unknown): Prom
     id: /^x-gatelog-request-id: (\S+)/im.exec(headers)?.[1] ?? '',
     bytes: Number(readFileSync(join(dir, 'n'), 'utf8').trim()),
     tail,
+  };
+}
+
+/**
+ * A flooding upstream behind model `alias`, a well-behaved one behind `fast`, and a gatelog
+ * in front of both: the setup every flood test shares. `close()` stops all three.
+ */
+export async function startFloodScene(args: Parameters<typeof startFloodUpstream>[0], alias: string): Promise<{ gl: AbuseGatelog; close(): Promise<void> }> {
+  const flood = await startFloodUpstream(args);
+  const steady = await startUpstream(wellBehaved());
+  const gl = await startAbuseGatelog({
+    config: {
+      providers: { flood: { kind: 'openai', base_url: flood.baseUrl, api_key: 'sk-flood' }, steady: { kind: 'openai', base_url: steady.baseUrl, api_key: 'sk-steady' } },
+      models: [
+        { name: alias, deployments: [{ provider: 'flood', model: 'gpt-flood' }] },
+        { name: 'fast', deployments: [{ provider: 'steady', model: 'gpt-fast' }] },
+      ],
+    },
+  });
+  return {
+    gl,
+    async close() {
+      await gl.stop();
+      await flood.close();
+      await steady.close();
+    },
   };
 }

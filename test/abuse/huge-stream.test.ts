@@ -4,38 +4,26 @@
 // exited. Now text past the tokenizer's bound is estimated from its size (flagged
 // tokens_estimated), and nothing thrown while capturing can end the process.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { countRecorded, sampleRss, sleep, startAbuseGatelog, startUpstream, steadyProbe, wellBehaved, type AbuseGatelog, type Upstream } from './harness.ts';
+import { countRecorded, sampleRss, sleep, steadyProbe, type AbuseGatelog } from './harness.ts';
 import { loopLagMaxMs, steadyAlone } from './warm-up.ts';
-import { curlChat, startFloodUpstream, type FloodUpstream } from './flood-upstream.ts';
+import { curlChat, startFloodScene } from './flood-upstream.ts';
 
 const PIECE = 64 * 1024;
 const EVENTS = 2400; // ~150 MB of content
 const RSS_BOUND_MB = 1500;
 
 let gl: AbuseGatelog;
-let flood: FloodUpstream;
-let steady: Upstream;
+let scene: Awaited<ReturnType<typeof startFloodScene>> | undefined;
 
 beforeAll(async () => {
   // ~150 MB of content without whitespace: to gpt-tokenizer one pre-token past V8's largest
   // array (2^27 elements), the RangeError that ended the process.
-  flood = await startFloodUpstream(['stream', EVENTS, PIECE]);
-  steady = await startUpstream(wellBehaved());
-  gl = await startAbuseGatelog({
-    config: {
-      providers: { flood: { kind: 'openai', base_url: flood.baseUrl, api_key: 'sk-flood' }, steady: { kind: 'openai', base_url: steady.baseUrl, api_key: 'sk-steady' } },
-      models: [
-        { name: 'flood', deployments: [{ provider: 'flood', model: 'gpt-flood' }] },
-        { name: 'fast', deployments: [{ provider: 'steady', model: 'gpt-fast' }] },
-      ],
-    },
-  });
+  scene = await startFloodScene(['stream', EVENTS, PIECE], 'flood');
+  gl = scene.gl;
 }, 90_000);
 
 afterAll(async () => {
-  await gl?.stop();
-  await flood?.close();
-  await steady?.close();
+  await scene?.close();
 });
 
 it('a 150 MB stream without usage is relayed and recorded with a byte-based estimate; the process lives', async () => {

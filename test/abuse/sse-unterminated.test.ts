@@ -4,34 +4,22 @@
 // bounded by MAX_SSE_EVENT_BYTES (16 MiB): past it the call ends with an error event in the
 // client's API shape, recorded as `upstream_event_too_large`; the process lives.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { countRecorded, sampleRss, sleep, startAbuseGatelog, startUpstream, steadyProbe, wellBehaved, type AbuseGatelog, type Upstream } from './harness.ts';
+import { countRecorded, sampleRss, sleep, steadyProbe, type AbuseGatelog } from './harness.ts';
 import { loopLagMaxMs, steadyAlone } from './warm-up.ts';
-import { curlChat, startFloodUpstream, type FloodUpstream } from './flood-upstream.ts';
+import { curlChat, startFloodScene } from './flood-upstream.ts';
 
 const RSS_BOUND_MB = 900;
 
 let gl: AbuseGatelog;
-let flood: FloodUpstream;
-let steady: Upstream;
+let scene: Awaited<ReturnType<typeof startFloodScene>> | undefined;
 
 beforeAll(async () => {
-  flood = await startFloodUpstream(['line', 150]);
-  steady = await startUpstream(wellBehaved());
-  gl = await startAbuseGatelog({
-    config: {
-      providers: { flood: { kind: 'openai', base_url: flood.baseUrl, api_key: 'sk-flood' }, steady: { kind: 'openai', base_url: steady.baseUrl, api_key: 'sk-steady' } },
-      models: [
-        { name: 'endless', deployments: [{ provider: 'flood', model: 'gpt-flood' }] },
-        { name: 'fast', deployments: [{ provider: 'steady', model: 'gpt-fast' }] },
-      ],
-    },
-  });
+  scene = await startFloodScene(['line', 150], 'endless');
+  gl = scene.gl;
 }, 90_000);
 
 afterAll(async () => {
-  await gl?.stop();
-  await flood?.close();
-  await steady?.close();
+  await scene?.close();
 });
 
 it('an unterminated 150 MB SSE line ends the call with an error event at 16 MiB; memory stays bounded', async () => {
