@@ -5,6 +5,7 @@
 import type { Store } from '@gatelog/core/store/client';
 import { writeSession, type SessionRecord } from '@gatelog/core/store/sessions';
 import { insertUserVersion, type UserRecord } from '@gatelog/core/store/users';
+import { adminCall } from './admin-call.server.ts';
 
 export interface UiWrites {
   session(rec: SessionRecord): Promise<void>;
@@ -21,13 +22,9 @@ export function uiWrites(ctx: UiWriteTarget): UiWrites {
   const { store } = ctx;
   if (!ctx.adminUrl) return { session: (rec) => writeSession(store, rec), user: (rec) => insertUserVersion(store, rec) };
   const base = ctx.adminUrl.replace(/\/+$/, '');
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (ctx.masterKey !== undefined) headers['authorization'] = `Bearer ${ctx.masterKey}`;
   const post = async (path: string, body: object): Promise<void> => {
-    // Loaded by the root type check too (tests import the session service), so plain fetch
-    // rather than admin-api.server.ts and its SvelteKit types.
-    const res = await fetch(`${base}${path}`, { method: 'POST', headers, body: JSON.stringify(body), redirect: 'error', signal: AbortSignal.timeout(10_000) });
-    if (!res.ok) throw new Error(`the admin API refused ${path} (${res.status}): ${(await res.text()).slice(0, 200)}`);
+    const r = await adminCall(base, ctx.masterKey, 'POST', path, body);
+    if (!r.ok) throw new Error(`the admin API refused ${path} (${r.status}): ${r.message}`);
   };
   return { session: (rec) => post('/admin/ui/sessions', rec), user: (rec) => post('/admin/ui/users', rec) };
 }

@@ -1,0 +1,46 @@
+// One admin API call from the UI's server (keys, audit rows, sessions), with the master key.
+// Kept apart from admin-api.server.ts (SvelteKit request types) so that modules the root type
+// check also loads, such as the session service, can use it.
+
+export interface AdminCallResult {
+  ok: boolean;
+  status: number;
+  /** The parsed JSON body (null when the body was not JSON). */
+  body: unknown;
+  /** The API's error message (its `error.message`), or a generic one; empty when ok. */
+  message: string;
+}
+
+function errorMessage(body: unknown, status: number): string {
+  const e = (body as { error?: { message?: unknown } } | null)?.error;
+  if (e && typeof e.message === 'string' && e.message) return e.message;
+  return `The admin API answered ${status}.`;
+}
+
+/** One admin API call with the master key (if any); network failures become a message. */
+export async function adminCall(base: string, masterKey: string | undefined, method: 'POST' | 'DELETE', path: string, body?: object): Promise<AdminCallResult> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (masterKey !== undefined) headers['authorization'] = `Bearer ${masterKey}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(`${base}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? null : JSON.stringify(body),
+      redirect: 'error',
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (err) {
+    console.error('gatelog ui: admin API unreachable', (err as { name?: string }).name);
+    return { ok: false, status: 502, body: null, message: 'The admin API could not be reached.' };
+  }
+  const text = await res.text();
+  let parsed: unknown = null;
+  try {
+    parsed = text ? (JSON.parse(text) as unknown) : null;
+  } catch {
+    parsed = null;
+  }
+  return { ok: res.ok, status: res.status, body: parsed, message: res.ok ? '' : errorMessage(parsed, res.status) };
+}
