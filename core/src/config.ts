@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { RedactionConfig } from './redact/policy.ts';
 import { RetentionConfig } from './store/retention.ts';
 import { isHostPattern } from './allowed-hosts.ts';
+import { AlertsConfig } from './alerts/rule.ts';
 
 /**
  * Provider kinds. `openai` is any OpenAI-compatible server (base_url required); the presets
@@ -261,6 +262,8 @@ export const GatelogConfig = z.object({
   retention: RetentionConfig.prefault({}),
   /** Scheduled compliance exports, run by the proxy service (and the embedded launcher). */
   exports: z.array(ScheduledExportConfig).max(50).default([]),
+  /** Alert rules, webhook channels and the evaluator's interval (core/src/alerts). */
+  alerts: AlertsConfig.prefault({}),
 }).strict().superRefine((cfg, ctx) => {
   const seen = new Set<string>();
   const aliases = new Set(cfg.models.map((m) => m.name));
