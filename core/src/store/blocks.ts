@@ -1,0 +1,290 @@
+// Content-addressed body blocks: long conversations stored whole, once.
+//
+// Coding agents resend the whole growing conversation on every turn, so call N's request body
+// repeats calls 1…N-1. Ingest splits a large JSON body into a skeleton (the body with some
+// values cut out) plus blocks (the cut-out bytes, keyed by the sha256 of their UTF-8 bytes,
+// stored once in llm_blocks); `request_parts` records where each block is spliced back:
+// `at` is a UTF-8 byte offset in the skeleton. Readers put the body back byte for byte.
+//
+// The split is a linear scan of the JSON text, never a parse and re-serialisation, so the
+// reconstructed bytes are exactly the bytes received whatever their whitespace or escapes.
+// What becomes a block (see `visit`): a value of BLOCK_MIN_BYTES or more that is a string, or
+// a container none of whose children is that large; a container with a large child is opened
+// instead (its structure stays in the skeleton). Inside an opened array, consecutive small
+// elements are grouped from the array's start into runs of at least BLOCK_MIN_BYTES: an
+// appended conversation yields the same runs again, so they are shared too, and a marker that
+// moves to the last message (Anthropic's cache_control) only changes the unfinished last run,
+// which stays in the skeleton. Only bodies of SPLIT_MIN_BYTES or more are split: ordinary
+// calls keep their whole body inline, where the text index finds it.
+import { createHash } from 'node:crypto';
+import type { Store } from './client.ts';
+import { readQuery } from './read-query.ts';
+
+export const SPLIT_MIN_BYTES = 32 * 1024;
+export const BLOCK_MIN_BYTES = 1024;
+/** Containers deeper than this are not opened (bounds the scan to a few passes over the text). */
+const MAX_DEPTH = 6;
+
+export interface BodyPart {
+  /** UTF-8 byte offset in the skeleton where the block's bytes go. */
+  at: number;
+  /** sha256 (hex) of the block's UTF-8 bytes. */
+  hash: string;
+}
+export interface Block {
+  hash: string;
+  body: string;
+  bytes: number;
+}
+export interface SplitBody {
+  skeleton: string;
+  parts: BodyPart[];
+  /** One entry per distinct hash. */
+  blocks: Block[];
+}
+export interface SplitOptions {
+  minBodyBytes?: number;
+  minBlockBytes?: number;
+}
+
+const QUOTE = 0x22, BACKSLASH = 0x5c, LBRACE = 0x7b, RBRACE = 0x7d, LBRACKET = 0x5b, RBRACKET = 0x5d, COMMA = 0x2c, COLON = 0x3a;
+const isSpace = (c: number | undefined): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
+class Malformed extends Error {}
+
+/** A cursor over JSON bytes: enough of a scanner to find where each value ends. */
+class Scan {
+  readonly b: Buffer;
+  constructor(b: Buffer) {
+    this.b = b;
+  }
+
+  ws(i: number): number {
+    while (isSpace(this.b[i])) i++;
+    return i;
+  }
+
+  /** End (exclusive) of the value starting at `i` (no leading whitespace). */
+  end(i: number): number {
+    const b = this.b;
+    const c = b[i];
+    if (c === QUOTE) return this.stringEnd(i);
+    if (c === LBRACE || c === LBRACKET) {
+      let depth = 0;
+      for (let j = i; j < b.length; j++) {
+        const x = b[j];
+        if (x === QUOTE) j = this.stringEnd(j) - 1;
+        else if (x === LBRACE || x === LBRACKET) depth++;
+        else if (x === RBRACE || x === RBRACKET) {
+          if (--depth === 0) return j + 1;
+        }
+      }
+      throw new Malformed();
+    }
+    let j = i;
+    while (j < b.length && !isSpace(b[j]) && b[j] !== COMMA && b[j] !== RBRACE && b[j] !== RBRACKET && b[j] !== COLON) j++;
+    if (j === i) throw new Malformed();
+    return j;
+  }
+
+  stringEnd(i: number): number {
+    const b = this.b;
+    for (let j = i + 1; j < b.length; j++) {
+      const x = b[j];
+      if (x === BACKSLASH) j++;
+      else if (x === QUOTE) return j + 1;
+    }
+    throw new Malformed();
+  }
+
+  /** Spans of an array's elements or an object's member values; `i` at the opening bracket. */
+  children(i: number): { spans: [number, number][]; close: number } {
+    const b = this.b;
+    const object = b[i] === LBRACE;
+    const spans: [number, number][] = [];
+    let j = this.ws(i + 1);
+    if (b[j] === (object ? RBRACE : RBRACKET)) return { spans, close: j };
+    for (;;) {
+      if (object) {
+        if (b[j] !== QUOTE) throw new Malformed();
+        j = this.ws(this.stringEnd(j));
+        if (b[j] !== COLON) throw new Malformed();
+        j = this.ws(j + 1);
+      }
+      const e = this.end(j);
+      spans.push([j, e]);
+      j = this.ws(e);
+      if (b[j] === COMMA) j = this.ws(j + 1);
+      else if (b[j] === (object ? RBRACE : RBRACKET)) return { spans, close: j };
+      else throw new Malformed();
+    }
+  }
+}
+
+export const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/**
+ * The body as skeleton + parts + blocks, or null when it stays whole: under the size
+ * threshold, not a JSON object, malformed, or nothing large enough to cut out.
+ */
+export function splitBody(text: string, o: SplitOptions = {}): SplitBody | null {
+  const minBody = o.minBodyBytes ?? SPLIT_MIN_BYTES;
+  const minBlock = o.minBlockBytes ?? BLOCK_MIN_BYTES;
+  if (text.length * 3 < minBody) return null; // cheap: a UTF-16 unit is at most 3 UTF-8 bytes
+  const buf = Buffer.from(text, 'utf8');
+  if (buf.length < minBody) return null;
+  const s = new Scan(buf);
+  const cuts: [number, number][] = [];
+  const visit = (start: number, end: number, depth: number): void => {
+    if (end - start < minBlock) return;
+    const c = buf[start];
+    if ((c !== LBRACE && c !== LBRACKET) || depth >= MAX_DEPTH) {
+      cuts.push([start, end]);
+      return;
+    }
+    const { spans } = s.children(start);
+    if (c === LBRACE) {
+      if (depth > 0 && !spans.some(([a, z]) => z - a >= minBlock)) cuts.push([start, end]);
+      else for (const [a, z] of spans) visit(a, z, depth + 1);
+      return;
+    }
+    let run = -1;
+    for (const [a, z] of spans) {
+      if (z - a >= minBlock) {
+        run = -1;
+        visit(a, z, depth + 1);
+      } else {
+        if (run < 0) run = a;
+        if (z - run >= minBlock) {
+          cuts.push([run, z]);
+          run = -1;
+        }
+      }
+    }
+  };
+  try {
+    const start = s.ws(0);
+    if (buf[start] !== LBRACE) return null;
+    const end = s.end(start);
+    if (s.ws(end) !== buf.length) return null;
+    visit(start, end, 0);
+  } catch (err) {
+    if (err instanceof Malformed) return null;
+    throw err;
+  }
+  if (cuts.length === 0) return null;
+  const pieces: Buffer[] = [];
+  const parts: BodyPart[] = [];
+  const blocks = new Map<string, Block>();
+  let cursor = 0, at = 0;
+  for (const [a, z] of cuts) {
+    pieces.push(buf.subarray(cursor, a));
+    at += a - cursor;
+    const bytes = buf.subarray(a, z);
+    const hash = sha256Hex(bytes);
+    parts.push({ at, hash });
+    if (!blocks.has(hash)) blocks.set(hash, { hash, body: bytes.toString('utf8'), bytes: bytes.length });
+    cursor = z;
+  }
+  pieces.push(buf.subarray(cursor));
+  return { skeleton: Buffer.concat(pieces).toString('utf8'), parts, blocks: [...blocks.values()] };
+}
+
+/** What stands in for a block no longer stored (valid JSON wherever a block was cut out). */
+export const missingBlock = (hash: string): string => JSON.stringify(`[gatelog: body block ${hash} is no longer stored]`);
+
+/** The body put back together: each part's block spliced into the skeleton at its byte offset. */
+export function reconstruct(skeleton: string, parts: readonly BodyPart[], blocks: ReadonlyMap<string, string>): string {
+  if (parts.length === 0) return skeleton;
+  const sk = Buffer.from(skeleton, 'utf8');
+  const pieces: Buffer[] = [];
+  let cursor = 0;
+  for (const p of [...parts].sort((x, y) => x.at - y.at)) {
+    const at = Math.min(Math.max(p.at, cursor), sk.length);
+    pieces.push(sk.subarray(cursor, at), Buffer.from(blocks.get(p.hash) ?? missingBlock(p.hash), 'utf8'));
+    cursor = at;
+  }
+  pieces.push(sk.subarray(cursor));
+  return Buffer.concat(pieces).toString('utf8');
+}
+
+const HASH = /^[0-9a-f]{64}$/;
+/** Hashes per query: the IN list is inlined on the embedded store (read-query.ts), bound over HTTP. */
+const LOAD_BATCH = 200;
+
+/** Blocks by hash, in batches; unknown hashes are absent from the result. */
+export async function loadBlocks(store: Pick<Store, 'client' | 'reader' | 'database'>, hashes: Iterable<string>, cache?: BlockCache): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const want: string[] = [];
+  for (const h of new Set(hashes)) {
+    const hit = cache?.get(h);
+    if (hit !== undefined) out.set(h, hit);
+    else if (HASH.test(h)) want.push(h);
+  }
+  for (let i = 0; i < want.length; i += LOAD_BATCH) {
+    const rs = await readQuery(store, {
+      query: `SELECT hash, any(body) AS body FROM ${store.database}.llm_blocks WHERE hash IN {hashes:Array(String)} GROUP BY hash`,
+      query_params: { hashes: want.slice(i, i + LOAD_BATCH) },
+    });
+    for (const r of await rs.json<{ hash: string; body: string }>()) {
+      out.set(r.hash, r.body);
+      cache?.set(r.hash, r.body);
+    }
+  }
+  return out;
+}
+
+/** A bounded LRU of block bodies for readers (a session's calls share most of their blocks). */
+export class BlockCache {
+  readonly #map = new Map<string, string>();
+  #bytes = 0;
+  readonly maxBytes: number;
+  constructor(maxBytes = 64 << 20) {
+    this.maxBytes = maxBytes;
+  }
+  get(hash: string): string | undefined {
+    const v = this.#map.get(hash);
+    if (v !== undefined) {
+      this.#map.delete(hash);
+      this.#map.set(hash, v);
+    }
+    return v;
+  }
+  set(hash: string, body: string): void {
+    if (body.length > this.maxBytes || this.#map.has(hash)) return;
+    this.#map.set(hash, body);
+    this.#bytes += body.length;
+    for (const [k, v] of this.#map) {
+      if (this.#bytes <= this.maxBytes) break;
+      this.#map.delete(k);
+      this.#bytes -= v.length;
+    }
+  }
+  /** Erasure: forget what is no longer stored. */
+  clear(): void {
+    this.#map.clear();
+    this.#bytes = 0;
+  }
+}
+
+export interface PartsRow {
+  request_body: string;
+  request_parts?: readonly (BodyPart | readonly [number, string])[] | undefined;
+}
+
+/** request_parts as ClickHouse returns them (named tuples as objects, or as arrays). */
+export function partsOf(raw: PartsRow['request_parts']): BodyPart[] {
+  return (raw ?? []).map((p) => (Array.isArray(p) ? { at: Number(p[0]), hash: String(p[1]) } : { at: Number((p as BodyPart).at), hash: (p as BodyPart).hash }));
+}
+
+/** Rows with request_body reconstructed in place (one batched block load for all of them). */
+export async function withFullBodies<R extends PartsRow>(store: Pick<Store, 'client' | 'reader' | 'database'>, rows: R[], cache?: BlockCache): Promise<R[]> {
+  const hashes = rows.flatMap((r) => partsOf(r.request_parts).map((p) => p.hash));
+  if (hashes.length === 0) return rows;
+  const blocks = await loadBlocks(store, hashes, cache);
+  for (const r of rows) {
+    const parts = partsOf(r.request_parts);
+    if (parts.length > 0) r.request_body = reconstruct(r.request_body, parts, blocks);
+  }
+  return rows;
+}
