@@ -77,6 +77,10 @@ export const LlmCallEvent = z.object({
   truncated: z.boolean(),
   /** What redaction replaced, occurrences by placeholder type (`EMAIL`: 2); absent = nothing (migration 0011). */
   redactions: z.record(z.string(), z.number().int().nonnegative()).optional(),
+  /** The request id this call replays (POST /admin/replay); absent or '' = a client's own call (migration 0020). */
+  replay_of: z.string().max(64).optional(),
+  /** When each attempt was dispatched, ms after arrival, one per `attempts` element (migration 0020). */
+  attempt_starts: z.array(z.number().nonnegative()).optional(),
 });
 export type LlmCallEvent = z.infer<typeof LlmCallEvent>;
 

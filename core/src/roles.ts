@@ -11,6 +11,8 @@ export const ACTIONS = [
   'calls.read',
   /** Prompt and response bodies (request page, trace page, raw JSON, API). */
   'bodies.read',
+  /** Send a recorded call again, as a new call (POST /admin/replay); needs bodies.read too. */
+  'calls.replay',
   'export',
   'keys.read',
   'keys.write',
@@ -24,8 +26,8 @@ export type Action = (typeof ACTIONS)[number];
 
 const TABLE: Record<Role, readonly Action[]> = {
   owner: ACTIONS,
-  admin: ['calls.read', 'bodies.read', 'export', 'keys.read', 'keys.write', 'people.read', 'people.write', 'tokens.write', 'settings.write'],
-  analyst: ['calls.read', 'bodies.read', 'export', 'keys.read'],
+  admin: ['calls.read', 'bodies.read', 'calls.replay', 'export', 'keys.read', 'keys.write', 'people.read', 'people.write', 'tokens.write', 'settings.write'],
+  analyst: ['calls.read', 'bodies.read', 'calls.replay', 'export', 'keys.read'],
   auditor: ['calls.read', 'bodies.read', 'export', 'keys.read', 'people.read', 'audit.read'],
   viewer: ['calls.read', 'keys.read'],
 };

@@ -79,6 +79,7 @@ export function adminActionFor(method: string, url: string): Action | 'master' {
   if (path.startsWith('/admin/audit')) return read ? 'audit.read' : 'master';
   if (path.startsWith('/admin/ui/')) return 'master';
   if (path.startsWith('/admin/export')) return 'export';
+  if (path === '/admin/replay') return 'calls.replay';
   if (/^\/admin\/calls\/[^/]+/.test(path)) return 'bodies.read';
   if (path.startsWith('/admin/calls')) return 'calls.read';
   return 'settings.write';

@@ -68,6 +68,10 @@ export const CallDetail = z.object({
   truncated: z.boolean(),
   /** Placeholders redaction put in the bodies, by type (migration 0011). */
   redactions: z.record(z.string(), Num).default({}),
+  /** The call this one replays, '' for a client's own (migration 0020). */
+  replay_of: z.string().default(''),
+  /** When each attempt was dispatched, ms after arrival; [] when not recorded (migration 0020). */
+  attempt_starts: z.array(Num).default([]),
   gatelog_version: z.string(),
 });
 export type CallDetail = z.infer<typeof CallDetail>;

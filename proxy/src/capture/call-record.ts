@@ -23,6 +23,10 @@ export interface CallRecord {
   tAttempt?: number;
   /** Routing: failed attempts before the last one (retries, fallbacks), in order. */
   priorAttempts?: Attempt[];
+  /** Routing: when each attempt was dispatched, ms after arrival (waits between retries show as gaps). */
+  attemptStarts?: number[];
+  /** POST /admin/replay: the request id this call replays. */
+  replayOf?: string | undefined;
   meta: RequestMeta;
   endpoint: string;
   api: UpstreamApi;
@@ -160,6 +164,8 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     response_bytes: resBytes,
     truncated: req.truncated || res.truncated || (s.request !== '' && reqBytes > env.bodyCap) || (s.response !== '' && resBytes > env.bodyCap),
     ...(Object.keys(s.counts).length > 0 ? { redactions: { ...s.counts } } : {}),
+    ...(r.replayOf ? { replay_of: r.replayOf } : {}),
+    ...(r.attemptStarts?.length ? { attempt_starts: r.attemptStarts.map(round3) } : {}),
   };
 }
 
@@ -192,5 +198,6 @@ export function toRefusedEvent(rec: CallRecord, env: EventEnv, a: RefusalAnswer)
   rec.errorClass = a.code;
   const e = toEvent(rec, env, t);
   e.attempts = [];
+  delete e.attempt_starts;
   return e;
 }

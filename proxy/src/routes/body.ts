@@ -10,6 +10,7 @@ import { stateOf } from '../request-state.ts';
 import { cappedModel, treatmentFor, type CallRecord, type EventEnv } from '../capture/call-record.ts';
 import type { UpstreamApi } from '../providers/types.ts';
 import type { Deployment } from '../routing/resolve.ts';
+import { replayMark } from '../replay-mark.ts';
 
 export function parseJsonBody(raw: unknown): { text: string; json: Record<string, unknown> } {
   if (!Buffer.isBuffer(raw) || raw.length === 0) throw badRequest('invalid_json', 'Request body is empty; expected a JSON object.');
@@ -89,5 +90,6 @@ export function newCallRecord(req: FastifyRequest, o: { endpoint: string; api: U
     requestBody: o.text,
     responseBody: '',
     redactRequested: requestedTreatment(req),
+    replayOf: replayMark.read(req.headers),
   };
 }

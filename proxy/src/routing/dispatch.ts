@@ -63,6 +63,7 @@ export async function dispatch(router: RouterConfig, metrics: ProxyMetrics, inpu
     }
     const start = performance.now();
     rec.tAttempt = start;
+    (rec.attemptStarts ??= []).push(start - rec.t0);
     const remaining = deadline - start;
     const ac = new AbortController();
     ctl.current(ac);
