@@ -6,6 +6,7 @@
 // commit past the parts. A source supplies only what differs: how a group of parts is named
 // (its dedup token), where dead letters go, and how progress is committed.
 import type { Logger, Store } from '@gatelog/core';
+import { BlockWriter } from './body-blocks.ts';
 import type { DeadLetter } from './dead-letter.ts';
 import { insertIsolating } from './insert-batch.ts';
 import { createInsertQueue, type InsertQueue, type QueuedPart } from './insert-queue.ts';
@@ -66,14 +67,19 @@ export interface PipelineDeps<P extends PipelinePart> {
   onWritten?(rows: number, parts: readonly P[]): void;
   /** See InsertQueueOptions.refill. */
   refill?(): void;
+  /** Splits large bodies into blocks (body-blocks.ts); one per pipeline by default. */
+  blocks?: BlockWriter | undefined;
 }
 
 export function createPipeline<P extends PipelinePart>(d: PipelineDeps<P>): InsertQueue<P> {
   const { source, store, logger, metrics } = d;
   const retry = { ...DEFAULT_RETRY, ...d.retry };
+  const blocks = d.blocks ?? new BlockWriter();
 
   const write = async (parts: P[], attempt: number): Promise<void> => {
     if (attempt === 0) await source.beforeWrite?.(parts);
+    // Large bodies: blocks first, so every stored call can be read back whole.
+    await blocks.write(store, parts, d.insertSettings);
     const records = parts.flatMap((p) => p.records);
     const base = source.tokenFor(parts);
     const insert = async (rows: Buffer, range: { from: number; to: number }): Promise<void> => {

@@ -1,0 +1,111 @@
+// Ingest's side of body blocks (core/src/store/blocks.ts): a record long enough to carry a
+// large request body is parsed, its request body and each attempt's upstream request body
+// split into skeleton + blocks, and the row re-serialised; the blocks are inserted before the
+// rows that name them. Records under the threshold are not looked at beyond their length, so
+// the common path stays bytes in, bytes out.
+//
+// Retries and replays: a record's split is deterministic (same bytes, same skeleton), so the
+// calls insert keeps its deterministic dedup token; a block insert is idempotent by hash
+// (ReplacingMergeTree on hash, newest last_seen kept). Hashes written recently are not written
+// again — up to RECENT_MAX of them, for at most RECENT_AGE_MS, so last_seen (which the blocks'
+// retention counts from) is refreshed at least that often while a conversation goes on.
+import type { Store } from '@gatelog/core';
+import { SPLIT_MIN_BYTES, splitBody, type Block } from '@gatelog/core/store/blocks';
+
+export const RECENT_MAX = 50_000;
+export const RECENT_AGE_MS = 10 * 60_000;
+
+export interface BlockSplit {
+  record: Buffer;
+  blocks: Block[];
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Split the body held at `o.request_body` into `o.request_parts`; true when it was split. */
+function splitField(o: Obj, into: Map<string, Block>, minBody: number): boolean {
+  const body = o['request_body'];
+  if (typeof body !== 'string') return false;
+  const s = splitBody(body, { minBodyBytes: minBody });
+  if (!s) return false;
+  o['request_body'] = s.skeleton;
+  o['request_parts'] = s.parts.map((p) => ({ at: p.at, hash: p.hash }));
+  for (const b of s.blocks) into.set(b.hash, b);
+  return true;
+}
+
+/** The record with its large bodies split, or null when it is stored as it came. */
+export function splitRecord(record: Buffer, minBody = SPLIT_MIN_BYTES): BlockSplit | null {
+  if (record.length < minBody) return null;
+  let e: unknown;
+  try {
+    e = JSON.parse(record.toString('utf8'));
+  } catch {
+    return null; // ClickHouse judges it (and dead-letters it) as it would have anyway
+  }
+  if (!isObj(e)) return null;
+  const blocks = new Map<string, Block>();
+  let changed = splitField(e, blocks, minBody);
+  const io = e['attempt_io'];
+  if (Array.isArray(io)) for (const a of io) if (isObj(a) && splitField(a, blocks, minBody)) changed = true;
+  return changed ? { record: Buffer.from(JSON.stringify(e), 'utf8'), blocks: [...blocks.values()] } : null;
+}
+
+/** Splits the records of parts (once per part) and writes their blocks ahead of the rows. */
+export class BlockWriter {
+  readonly #pending = new WeakMap<object, Block[]>();
+  readonly #recent = new Map<string, number>();
+  readonly #minBody: number;
+  readonly #now: () => number;
+
+  constructor(o: { minBodyBytes?: number; now?: () => number } = {}) {
+    this.#minBody = o.minBodyBytes ?? SPLIT_MIN_BYTES;
+    this.#now = o.now ?? Date.now;
+  }
+
+  /** Replace each large record of `part` by its split form (idempotent per part). */
+  split(part: { records: Buffer[] }): Block[] {
+    const known = this.#pending.get(part);
+    if (known) return known;
+    const blocks: Block[] = [];
+    for (let i = 0; i < part.records.length; i++) {
+      const s = splitRecord(part.records[i]!, this.#minBody);
+      if (!s) continue;
+      part.records[i] = s.record;
+      blocks.push(...s.blocks);
+    }
+    this.#pending.set(part, blocks);
+    return blocks;
+  }
+
+  /** Insert the parts' blocks not written recently; throws (the caller retries) like any insert. */
+  async write(store: Pick<Store, 'insertRaw'>, parts: readonly { records: Buffer[] }[], settings?: Record<string, string | number>): Promise<number> {
+    const now = this.#now();
+    const rows = new Map<string, Block>();
+    for (const p of parts) {
+      for (const b of this.split(p)) {
+        const at = this.#recent.get(b.hash);
+        if (at === undefined || now - at > RECENT_AGE_MS) rows.set(b.hash, b);
+      }
+    }
+    if (rows.size === 0) return 0;
+    const seen = Math.floor(now / 1000);
+    const lines = [...rows.values()].map((b) => JSON.stringify({ hash: b.hash, body: b.body, bytes: b.bytes, last_seen: seen }));
+    await store.insertRaw('llm_blocks', Buffer.from(`${lines.join('\n')}\n`, 'utf8'), { ...settings, insert_deduplicate: 0 });
+    for (const h of rows.keys()) {
+      this.#recent.delete(h);
+      this.#recent.set(h, now);
+    }
+    for (const k of this.#recent.keys()) {
+      if (this.#recent.size <= RECENT_MAX) break;
+      this.#recent.delete(k);
+    }
+    return rows.size;
+  }
+
+  /** Forget what was written (after an erasure deleted blocks). */
+  forget(): void {
+    this.#recent.clear();
+  }
+}
