@@ -1,6 +1,7 @@
 // Caller-supplied trace metadata from `x-gatelog-*` headers. Values are bounded and junk is
 // dropped silently: these headers are free-form input and must never fail a call.
 import type { IncomingHttpHeaders } from 'node:http';
+import { readAgentSession, withAgentTag } from './agent-session.ts';
 
 export const MAX_ID_CHARS = 256;
 export const MAX_TAGS = 32;
@@ -45,11 +46,14 @@ export function parseTags(header: string | string[] | undefined): Record<string,
   return n === 0 ? NO_TAGS : out;
 }
 
-export function readRequestMeta(h: IncomingHttpHeaders): RequestMeta {
+/** `body`: the parsed request, where a coding agent may name its session (agent-session.ts). */
+export function readRequestMeta(h: IncomingHttpHeaders, body?: Record<string, unknown>): RequestMeta {
+  const agent = readAgentSession(h, body);
   return {
     trace_id: single(h['x-gatelog-trace-id']),
-    session_id: single(h['x-gatelog-session-id']),
+    // An explicit gatelog session id wins over the one a coding agent sends on its own.
+    session_id: single(h['x-gatelog-session-id']) || agent.sessionId,
     user: single(h['x-gatelog-user']),
-    tags: parseTags(h['x-gatelog-tags']),
+    tags: withAgentTag(parseTags(h['x-gatelog-tags']), agent.agent),
   };
 }

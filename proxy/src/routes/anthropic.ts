@@ -94,11 +94,11 @@ export function anthropicRoutes(deps: AnthropicRouteDeps) {
       const counting = api === 'anthropic.count_tokens';
       validateMessages(json, counting);
       // The allow-list first: nothing is kept for a model name the key may not use.
-      if (gov) gateModel(gov, env, req, reply, requested, () => newCallRecord(req, { endpoint: `/v1${path}`, api, requested, dep: null, stream: !counting && json['stream'] === true, text }));
+      if (gov) gateModel(gov, env, req, reply, requested, () => newCallRecord(req, { endpoint: `/v1${path}`, api, requested, dep: null, stream: !counting && json['stream'] === true, text, json }));
       const { dep, plan } = route(requested, req);
       const stream = !counting && json['stream'] === true;
       const upstreamBody = upstreamBodyFor(raw, json, requested, dep);
-      const rec = newCallRecord(req, { endpoint: `/v1${path}`, api, requested, dep, stream, text });
+      const rec = newCallRecord(req, { endpoint: `/v1${path}`, api, requested, dep, stream, text, json });
       // Counting is a model-facing call like any other: allow-list, rate limits and budget
       // apply, and it is recorded once. It produces no output, so none is reserved for it.
       const admitted = counting ? { ...json, max_tokens: 0 } : json;

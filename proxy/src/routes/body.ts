@@ -61,7 +61,7 @@ export function forwardBody(env: EventEnv, rec: CallRecord, body: Buffer | strin
 }
 
 /** `dep`: null for a call answered before any deployment was chosen (provider and model empty). */
-export function newCallRecord(req: FastifyRequest, o: { endpoint: string; api: UpstreamApi; requested: string; dep: Deployment | null; stream: boolean; text: string }): CallRecord {
+export function newCallRecord(req: FastifyRequest, o: { endpoint: string; api: UpstreamApi; requested: string; dep: Deployment | null; stream: boolean; text: string; json?: Record<string, unknown> }): CallRecord {
   const st = stateOf(req);
   return {
     requestId: st.id,
@@ -70,7 +70,8 @@ export function newCallRecord(req: FastifyRequest, o: { endpoint: string; api: U
     tDispatch: 0,
     tFirstByte: 0,
     tUpstreamEnd: 0,
-    meta: readRequestMeta(req.headers),
+    // The parsed body where a coding agent names its session in it (Claude Code's metadata.user_id).
+    meta: readRequestMeta(req.headers, o.json),
     endpoint: o.endpoint,
     api: o.api,
     // Capped here, not only in the event: policy and cache lookups by alias never hash a megabyte.
