@@ -29,6 +29,8 @@ import { clientErrorHandler } from './client-error.ts';
 import { hostCheckFor, installHostGuard } from './host-guard.ts';
 import { peopleRoutes } from './routes/people.ts';
 import { uiWriteRoutes } from './routes/ui-writes.ts';
+import { alertRoutes } from './routes/alerts.ts';
+import { startProxyAlerts } from './alerts.ts';
 import { replayRoutes } from './routes/replay.ts';
 
 export interface ProxyDeps {
@@ -113,6 +115,8 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   if (deps.store) await app.register(auditRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
   if (deps.store) await app.register(exportRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
   if (deps.store) startCompliance(app, { store: deps.store, config, logger: deps.logger });
+  if (deps.store) startProxyAlerts(app, { store: deps.store, config, logger: deps.logger, registry: deps.registry });
+  if (deps.store) await app.register(alertRoutes({ store: deps.store, gov, metrics, config }), { prefix: '/admin' });
   if (deps.store) await app.register(uiWriteRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
   if (deps.store) await app.register(replayRoutes({ store: deps.store, gov, metrics, masterKey: deps.masterKey }), { prefix: '/admin' });
   if (deps.store) await app.register(peopleRoutes({ store: deps.store, auth: gov.auth, now: gov.now, metrics }), { prefix: '/admin' });
