@@ -10,6 +10,7 @@ import { RedactionConfig } from './redact/policy.ts';
 import { RetentionConfig } from './store/retention.ts';
 import { isHostPattern } from './allowed-hosts.ts';
 import { AlertsConfig } from './alerts/rule.ts';
+import { OtelConfig } from './otel/config.ts';
 
 /**
  * Provider kinds. `openai` is any OpenAI-compatible server (base_url required); the presets
@@ -55,6 +56,8 @@ export const DeploymentConfig = z.object({
    */
   rpm: z.number().int().positive().optional(),
   tpm: z.number().int().positive().optional(),
+  /** Time one attempt on this deployment may wait for its first byte, ms (overrides the alias's and the fair share). */
+  attempt_timeout_ms: z.number().int().positive().optional(),
 }).strict();
 export type DeploymentConfig = z.infer<typeof DeploymentConfig>;
 
@@ -67,6 +70,8 @@ export const ModelAlias = z.object({
   fallbacks: z.array(Name).default([]),
   /** Aliases tried when the upstream says the prompt is longer than the model's context. */
   context_window_fallbacks: z.array(Name).default([]),
+  /** Time one attempt on any of this alias's deployments may wait for its first byte, ms (overrides the fair share). */
+  attempt_timeout_ms: z.number().int().positive().optional(),
   /** Serve repeated identical calls to this alias from the exact-match cache (see `cache`). */
   cache: z.boolean().default(false),
 }).strict();
@@ -89,6 +94,12 @@ export const RouterConfig = z.object({
      * a non-stream completion sends its first byte only once it is complete.
      */
     ttfb_ms: z.number().int().positive().default(300_000),
+    /**
+     * When another deployment or fallback could still be tried, an attempt without an explicit
+     * attempt_timeout_ms gets at most an equal share of the call's remaining time (remaining /
+     * attempts left), never less than this floor, so a hung deployment leaves its fallback time.
+     */
+    attempt_min_ms: z.number().int().positive().default(1_000),
     /** Longest silence between two upstream body chunks once the response is flowing. */
     idle_ms: z.number().int().positive().default(300_000),
     /** The whole call, every attempt and backoff included; per-try timeouts never go past it. */
@@ -148,7 +159,10 @@ export const PriceOverride = z.object({
   input: z.number().nonnegative(),
   output: z.number().nonnegative(),
   cached_input: z.number().nonnegative().optional(),
+  /** 5-minute cache writes (default: input). */
   cache_write: z.number().nonnegative().optional(),
+  /** 1-hour cache writes (default: 2× input, Anthropic's documented multiplier). */
+  cache_write_1h: z.number().nonnegative().optional(),
 }).strict();
 export type PriceOverride = z.infer<typeof PriceOverride>;
 
@@ -237,10 +251,14 @@ export const GatelogConfig = z.object({
   storage: StorageConfig.default({ clickhouse: 'embedded', database: 'gatelog', embedded_nice: 5 }),
   bus: BusConfig.default({ kind: 'local', fsync_ms: 20, segment_bytes: 64 << 20 }),
   logging: z.object({
-    /** Bodies above this many bytes are cut and flagged `truncated`. */
-    body_cap_bytes: z.number().int().positive().default(256 * 1024),
+    /**
+     * Hard cap for one body: above this many bytes it is cut and flagged `truncated`. High by
+     * default (16 MiB) because conversations resent on every turn are stored once, as shared
+     * blocks (core/src/store/blocks.ts), not as N copies.
+     */
+    body_cap_bytes: z.number().int().positive().default(16 * 1024 * 1024),
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  }).strict().default({ body_cap_bytes: 256 * 1024, level: 'info' }),
+  }).strict().default({ body_cap_bytes: 16 * 1024 * 1024, level: 'info' }),
   ingest: z.object({
     /** An insert leaves at this many rows (or 16 MiB) or after batch_ms; larger inserts cost ClickHouse less per row. */
     batch_rows: z.number().int().positive().default(10_000),
@@ -264,6 +282,8 @@ export const GatelogConfig = z.object({
   exports: z.array(ScheduledExportConfig).max(50).default([]),
   /** Alert rules, webhook channels and the evaluator's interval (core/src/alerts). */
   alerts: AlertsConfig.prefault({}),
+  /** OpenTelemetry span export of every call over OTLP/HTTP (core/src/otel/config.ts); off without an endpoint. */
+  otel: OtelConfig.prefault({}),
 }).strict().superRefine((cfg, ctx) => {
   const seen = new Set<string>();
   const aliases = new Set(cfg.models.map((m) => m.name));

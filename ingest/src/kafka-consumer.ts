@@ -167,7 +167,8 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
    * rather than sitting idle. Uncommitted batches are simply fetched again.
    */
   const runConsumer = async (): Promise<void> => {
-    const c = deps.kafka.consumer({ groupId: deps.groupId, allowAutoTopicCreation: true, ...deps.consumer });
+    // An event may carry bodies up to logging.body_cap_bytes (16 MiB): fetch room for one whole.
+    const c = deps.kafka.consumer({ groupId: deps.groupId, allowAutoTopicCreation: true, maxBytesPerPartition: 16 << 20, maxBytes: 64 << 20, ...deps.consumer });
     consumer = c;
     c.on(c.events.CRASH, (e) => {
       logger.error({ error: String(e.payload.error), restart: e.payload.restart }, 'kafka consumer crashed');
