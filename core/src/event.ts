@@ -63,6 +63,13 @@ export const LlmCallEvent = z.object({
   tokens_estimated: z.boolean(),
   /** USD; null when no price is known (never a fake 0). */
   cost_usd: z.number().nonnegative().nullable(),
+  /** Token kinds priced at their own rates (migration 0015); absent = 0. Parts of the totals above. */
+  cache_write_5m_tokens: z.number().int().nonnegative().optional(),
+  cache_write_1h_tokens: z.number().int().nonnegative().optional(),
+  input_audio_tokens: z.number().int().nonnegative().optional(),
+  output_audio_tokens: z.number().int().nonnegative().optional(),
+  /** The price table cost_usd came from (core/src/pricing.ts priceVersion); absent = ''. */
+  price_version: z.string().max(128).optional(),
   cache_hit: z.boolean(),
   /** USD a cache hit saved (the original call's cost); absent or 0 otherwise (migration 0004). */
   cache_saved_usd: z.number().nonnegative().optional(),

@@ -4,7 +4,7 @@ import { EVENT_SCHEMA_VERSION, GATELOG_VERSION, capBody, type Attempt, type Call
 import { USAGE_INVALID, tokensAreSane, tokensFromBytes } from '@gatelog/core/event-numbers';
 import type { RequestMeta } from './request-meta.ts';
 import type { Tokens } from './usage.ts';
-import type { CostFn } from './cost.ts';
+import { costDetail, type CostFn } from './cost.ts';
 import type { UpstreamApi } from '../providers/types.ts';
 
 export interface CallRecord {
@@ -146,6 +146,7 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     tokens_estimated: r.tokens.tokens_estimated,
     // A refused call or a cache hit cost nothing (not "unknown").
     cost_usd: r.cacheHit === true || r.outcome === 'refused' ? 0 : cost,
+    ...costDetail(r.tokens, env.cost),
     cache_hit: r.cacheHit ?? false,
     cache_saved_usd: r.cacheSavedUsd ?? 0,
     ttft_ms: r.tFirstByte > 0 ? round3(r.tFirstByte - r.t0) : null,

@@ -2,24 +2,28 @@
 // calcPrice costs ~17µs; identical (provider, model, token counts) always price the same, and
 // the memo is cleared every minute so time-dependent price data still applies.
 import type { Pricer } from '@gatelog/core';
-import type { Tokens } from './usage.ts';
+import { tokenDetail, type Tokens } from './usage-normalize.ts';
 
 const MAX_ENTRIES = 4096;
 const TTL_MS = 60_000;
 
-export type CostFn = (provider: string, providerId: string | undefined, model: string, t: Tokens) => number | null;
+export type CostFn = ((provider: string, providerId: string | undefined, model: string, t: Tokens) => number | null) & {
+  /** The pricer's price table (stamped on each event as price_version). */
+  readonly version?: string;
+};
 
 export function memoizeCost(pricer: Pricer, now: () => number = Date.now): CostFn {
   let memo = new Map<string, number | null>();
   let since = now();
-  return (provider, providerId, model, t) => {
+  const cost = (provider: string, providerId: string | undefined, model: string, t: Tokens): number | null => {
     if (!model) return null;
     const ts = now();
     if (memo.size >= MAX_ENTRIES || ts - since > TTL_MS) {
       memo = new Map();
       since = ts;
     }
-    const key = `${provider}\u0000${providerId ?? ''}\u0000${model}\u0000${t.input_tokens}\u0000${t.output_tokens}\u0000${t.cached_tokens}\u0000${t.cache_creation_tokens}`;
+    const d = tokenDetail(t);
+    const key = `${provider}\u0000${providerId ?? ''}\u0000${model}\u0000${t.input_tokens}\u0000${t.output_tokens}\u0000${t.cached_tokens}\u0000${t.cache_creation_tokens}\u0000${d.cache_write_1h_tokens}\u0000${d.input_audio_tokens}\u0000${d.output_audio_tokens}`;
     const hit = memo.get(key);
     if (hit !== undefined) return hit;
     const usd = pricer(provider, providerId, model, {
@@ -27,8 +31,17 @@ export function memoizeCost(pricer: Pricer, now: () => number = Date.now): CostF
       output_tokens: t.output_tokens,
       cache_read_tokens: t.cached_tokens,
       cache_write_tokens: t.cache_creation_tokens,
+      cache_write_1h_tokens: d.cache_write_1h_tokens,
+      input_audio_tokens: d.input_audio_tokens,
+      output_audio_tokens: d.output_audio_tokens,
     });
     memo.set(key, usd);
     return usd;
   };
+  return pricer.version === undefined ? cost : Object.assign(cost, { version: pricer.version });
+}
+
+/** The event's per-kind token columns and the price table its cost came from (migration 0015). */
+export function costDetail(t: Tokens, cost: CostFn): { cache_write_5m_tokens: number; cache_write_1h_tokens: number; input_audio_tokens: number; output_audio_tokens: number; price_version: string } {
+  return { ...tokenDetail(t), price_version: cost.version ?? '' };
 }

@@ -63,15 +63,9 @@ export function translatedStream(src: Readable, push: (chunk: Buffer) => Buffer,
 
 export const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
 
+/** The translators' usage is already the normaliser's Tokens: recorded as the upstream reported it. */
 export function tokensFromNormalized(u: NormalizedUsage): Tokens {
-  return {
-    input_tokens: u.input_tokens,
-    output_tokens: u.output_tokens,
-    cached_tokens: u.cache_read_tokens,
-    cache_creation_tokens: u.cache_write_tokens,
-    reasoning_tokens: u.reasoning_tokens,
-    tokens_estimated: false,
-  };
+  return { ...u, tokens_estimated: false };
 }
 
 /** A translator's refusal of the client's request → the client's 400 (nothing was sent). */

@@ -7,7 +7,7 @@ const make = (includeUsage = true, extra: { includeReasoning?: boolean; forwardP
   new AnthropicToOpenAIStream({ includeUsage, created: 1700000000, ...extra });
 const head = { id: 'msg_01XFDUDYJgAACzvnptvVoYEL', object: 'chat.completion.chunk', created: 1700000000, model: 'claude-sonnet-4-20250514' };
 const chunk = (delta: object, finish: string | null = null) => ({ ...head, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], usage: null });
-const FINAL_USAGE = { prompt_tokens: 135, completion_tokens: 15, total_tokens: 150, prompt_tokens_details: { cached_tokens: 100 } };
+const FINAL_USAGE = { prompt_tokens: 135, completion_tokens: 15, total_tokens: 150, prompt_tokens_details: { cached_tokens: 100, cache_write_tokens: 10 } };
 
 describe('AnthropicToOpenAIStream', () => {
   it('translates a text stream exactly, with the final usage chunk and [DONE]', () => {
@@ -25,7 +25,7 @@ describe('AnthropicToOpenAIStream', () => {
     const r = t.result();
     expect(r).toMatchObject({
       completed: true, usageMissing: false, finishReason: 'stop', upstreamModel: 'claude-sonnet-4-20250514', id: 'msg_01XFDUDYJgAACzvnptvVoYEL', error: null,
-      usage: { input_tokens: 135, output_tokens: 15, cache_read_tokens: 100, cache_write_tokens: 10, reasoning_tokens: 0 },
+      usage: { input_tokens: 135, output_tokens: 15, cached_tokens: 100, cache_creation_tokens: 10, reasoning_tokens: 0 },
     });
     expect(r.message.choices[0]!.message.content).toBe('Hello wörld 👋');
     expect(r.message.usage).toEqual(FINAL_USAGE);

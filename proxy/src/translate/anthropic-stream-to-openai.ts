@@ -130,6 +130,8 @@ export class AnthropicToOpenAIStream {
     for (const k of ['input_tokens', 'output_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens'] as const) {
       if (typeof u[k] === 'number') this.#usage[k] = u[k];
     }
+    // The TTL split of cache writes (message_start has it; a later event may repeat it).
+    if (isObject(u['cache_creation'])) this.#usage.cache_creation = u['cache_creation'] as AnthropicUsage['cache_creation'];
     return typeof u['output_tokens'] === 'number';
   }
 

@@ -30,7 +30,7 @@ describe('anthropicToOpenAIResponse', () => {
       }],
       usage: { prompt_tokens: 3095, completion_tokens: 503, total_tokens: 3598, prompt_tokens_details: { cached_tokens: 1000 } },
     });
-    expect(usage).toEqual({ input_tokens: 3095, output_tokens: 503, cache_read_tokens: 1000, cache_write_tokens: 0, reasoning_tokens: 0 });
+    expect(usage).toEqual({ input_tokens: 3095, output_tokens: 503, cached_tokens: 1000, cache_creation_tokens: 0, reasoning_tokens: 0, tokens_estimated: false });
     expect(upstreamModel).toBe('claude-sonnet-4-20250514');
   });
 
@@ -49,7 +49,7 @@ describe('anthropicToOpenAIResponse', () => {
   it('counts cache writes into prompt tokens and exposes them for pricing', () => {
     const { body, usage } = anthropicToOpenAIResponse(textMessage('end_turn', { input_tokens: 3, cache_creation_input_tokens: 2000, cache_read_input_tokens: 0, output_tokens: 7 }), { created: 0 });
     expect(body.usage).toMatchObject({ prompt_tokens: 2003, completion_tokens: 7, prompt_tokens_details: { cached_tokens: 0 } });
-    expect(usage).toMatchObject({ input_tokens: 2003, cache_write_tokens: 2000, cache_read_tokens: 0 });
+    expect(usage).toMatchObject({ input_tokens: 2003, cache_creation_tokens: 2000, cached_tokens: 0 });
   });
 
   it('gives null content when there is no text', () => {

@@ -21,7 +21,7 @@ describe('openaiToAnthropicResponse', () => {
       stop_reason: 'tool_use', stop_sequence: null,
       usage: { input_tokens: 18, output_tokens: 17, cache_read_input_tokens: 64, cache_creation_input_tokens: 0 },
     });
-    expect(usage).toEqual({ input_tokens: 82, output_tokens: 17, cache_read_tokens: 64, cache_write_tokens: 0, reasoning_tokens: 5 });
+    expect(usage).toEqual({ input_tokens: 82, output_tokens: 17, cached_tokens: 64, cache_creation_tokens: 0, reasoning_tokens: 5, tokens_estimated: false });
     expect(upstreamModel).toBe('gpt-4o-mini-2024-07-18');
   });
 

@@ -32,7 +32,7 @@ describe('OpenAIToAnthropicStream', () => {
     ]);
     expect(t.result()).toMatchObject({
       completed: true, usageMissing: false, finishReason: 'stop', upstreamModel: 'gpt-4o-mini-2024-07-18', error: null,
-      usage: { input_tokens: 1200, output_tokens: 12, cache_read_tokens: 1024 },
+      usage: { input_tokens: 1200, output_tokens: 12, cached_tokens: 1024 },
       message: { content: [{ type: 'text', text: 'Hello wörld 👋' }], stop_reason: 'end_turn', usage: USAGE },
     });
   });

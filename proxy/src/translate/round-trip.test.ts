@@ -69,7 +69,7 @@ describe('round trips', () => {
       { type: 'tool_use', id: 'toolu_03', name: 'list_all', input: {} },
     ]);
     expect(r).toMatchObject({ completed: true, usageMissing: false, finishReason: 'tool_calls', message: { stop_reason: 'tool_use' } });
-    // OpenAI usage has no cache-write field: writes come back folded into input tokens
-    expect(r.usage).toMatchObject({ input_tokens: 135, output_tokens: 89, cache_read_tokens: 100 });
+    // Cache writes ride in prompt_tokens_details.cache_write_tokens (OpenRouter's field) and come back as writes
+    expect(r.usage).toMatchObject({ input_tokens: 135, output_tokens: 89, cached_tokens: 100, cache_creation_tokens: 10, cache_write_5m_tokens: 10 });
   });
 });

@@ -1,69 +1,62 @@
-// Usage and finish-reason mapping shared by all translators.
+// Usage and finish-reason mapping shared by all translators (usage read by the proxy's one normaliser).
 import type { AnthropicStopReason, AnthropicUsage } from './types-anthropic.ts';
 import type { OpenAIFinishReason, OpenAIUsage } from './types-openai.ts';
-import { isObject, num } from './guards.ts';
+import { isObject } from './guards.ts';
+import { NO_TOKENS, tokenDetail, tokensFromUsage, type Tokens } from '../capture/usage-normalize.ts';
 
 /**
- * Provider-neutral token counts for pricing and the call event.
- * input_tokens is the whole prompt, cached parts included (the OpenAI convention), so
- * uncached input = input_tokens - cache_read_tokens - cache_write_tokens.
+ * Provider-neutral token counts: the proxy's one normaliser (capture/usage-normalize.ts), so a
+ * translated answer carries, and its call records, exactly what capture would read from the
+ * upstream's own usage. input_tokens is the whole prompt, cached parts included (the OpenAI
+ * convention), so uncached input = input_tokens - cached_tokens - cache_creation_tokens.
  */
-export interface NormalizedUsage {
-  input_tokens: number;
-  output_tokens: number;
-  cache_read_tokens: number;
-  cache_write_tokens: number;
-  reasoning_tokens: number;
-}
+export type NormalizedUsage = Tokens;
 
 export function emptyUsage(): NormalizedUsage {
-  return { input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0 };
+  return { ...NO_TOKENS };
 }
 
-/** Anthropic reports input_tokens without the cached parts; we add them back. */
+/** Anthropic reports input_tokens without the cached parts; the normaliser adds them back. */
 export function normalizeAnthropicUsage(u: Partial<AnthropicUsage> | undefined): NormalizedUsage {
-  const read = num(u?.cache_read_input_tokens);
-  const write = num(u?.cache_creation_input_tokens);
-  return {
-    input_tokens: num(u?.input_tokens) + read + write,
-    output_tokens: num(u?.output_tokens),
-    cache_read_tokens: read,
-    cache_write_tokens: write,
-    reasoning_tokens: 0,
-  };
+  return tokensFromUsage(u ?? {});
 }
 
 export function normalizeOpenAIUsage(u: unknown): NormalizedUsage {
-  if (!isObject(u)) return emptyUsage();
-  const details = isObject(u['prompt_tokens_details']) ? u['prompt_tokens_details'] : {};
-  const cdetails = isObject(u['completion_tokens_details']) ? u['completion_tokens_details'] : {};
-  return {
-    input_tokens: num(u['prompt_tokens']),
-    output_tokens: num(u['completion_tokens']),
-    cache_read_tokens: num(details['cached_tokens']),
-    cache_write_tokens: 0,
-    reasoning_tokens: num(cdetails['reasoning_tokens']),
-  };
+  return isObject(u) ? tokensFromUsage(u) : emptyUsage();
 }
 
 export function toOpenAIUsage(n: NormalizedUsage): OpenAIUsage {
+  const d = tokenDetail(n);
   const u: OpenAIUsage = {
     prompt_tokens: n.input_tokens,
     completion_tokens: n.output_tokens,
     total_tokens: n.input_tokens + n.output_tokens,
-    prompt_tokens_details: { cached_tokens: n.cache_read_tokens },
+    prompt_tokens_details: { cached_tokens: n.cached_tokens },
   };
+  // Cache writes have no OpenAI field of their own; OpenAI-compatible providers (OpenRouter)
+  // report them as prompt_tokens_details.cache_write_tokens, which the normaliser reads back.
+  if (n.cache_creation_tokens > 0) {
+    u.prompt_tokens_details = { ...u.prompt_tokens_details, cache_write_tokens: n.cache_creation_tokens };
+    if (d.cache_write_1h_tokens > 0) u.prompt_tokens_details.cache_write_1h_tokens = d.cache_write_1h_tokens;
+  }
+  if (d.input_audio_tokens > 0) u.prompt_tokens_details = { ...u.prompt_tokens_details, audio_tokens: d.input_audio_tokens };
   if (n.reasoning_tokens > 0) u.completion_tokens_details = { reasoning_tokens: n.reasoning_tokens };
+  if (d.output_audio_tokens > 0) u.completion_tokens_details = { ...u.completion_tokens_details, audio_tokens: d.output_audio_tokens };
   return u;
 }
 
 export function toAnthropicUsage(n: NormalizedUsage): AnthropicUsage {
-  return {
-    input_tokens: Math.max(0, n.input_tokens - n.cache_read_tokens - n.cache_write_tokens),
+  const u: AnthropicUsage = {
+    input_tokens: Math.max(0, n.input_tokens - n.cached_tokens - n.cache_creation_tokens),
     output_tokens: n.output_tokens,
-    cache_creation_input_tokens: n.cache_write_tokens,
-    cache_read_input_tokens: n.cache_read_tokens,
+    cache_creation_input_tokens: n.cache_creation_tokens,
+    cache_read_input_tokens: n.cached_tokens,
   };
+  if (n.cache_creation_tokens > 0) {
+    const d = tokenDetail(n);
+    u.cache_creation = { ephemeral_5m_input_tokens: d.cache_write_5m_tokens, ephemeral_1h_input_tokens: d.cache_write_1h_tokens };
+  }
+  return u;
 }
 
 const STOP_TO_FINISH: Record<AnthropicStopReason, OpenAIFinishReason> = {
