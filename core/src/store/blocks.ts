@@ -267,24 +267,33 @@ export class BlockCache {
   }
 }
 
-export interface PartsRow {
-  request_body: string;
-  request_parts?: readonly (BodyPart | readonly [number, string])[] | undefined;
-}
+type Row = Record<string, unknown>;
+const isRow = (v: unknown): v is Row => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** request_parts as ClickHouse returns them (named tuples as objects, or as arrays). */
-export function partsOf(raw: PartsRow['request_parts']): BodyPart[] {
-  return (raw ?? []).map((p) => (Array.isArray(p) ? { at: Number(p[0]), hash: String(p[1]) } : { at: Number((p as BodyPart).at), hash: (p as BodyPart).hash }));
+export function partsOf(raw: unknown): BodyPart[] {
+  if (!Array.isArray(raw)) return [];
+  return raw.map((p: unknown) => (Array.isArray(p) ? { at: Number(p[0]), hash: String(p[1]) } : isRow(p) ? { at: Number(p['at']), hash: String(p['hash']) } : { at: 0, hash: '' }));
 }
 
-/** Rows with request_body reconstructed in place (one batched block load for all of them). */
-export async function withFullBodies<R extends PartsRow>(store: Pick<Store, 'client' | 'reader' | 'database'>, rows: R[], cache?: BlockCache): Promise<R[]> {
-  const hashes = rows.flatMap((r) => partsOf(r.request_parts).map((p) => p.hash));
-  if (hashes.length === 0) return rows;
-  const blocks = await loadBlocks(store, hashes, cache);
-  for (const r of rows) {
-    const parts = partsOf(r.request_parts);
-    if (parts.length > 0) r.request_body = reconstruct(r.request_body, parts, blocks);
+/** Each object holding a body with parts: the row itself and each element of its attempt_io. */
+function holders(row: Row): Row[] {
+  const io = row['attempt_io'];
+  return [row, ...(Array.isArray(io) ? io.filter(isRow) : [])];
+}
+
+/**
+ * Rows (as read, before their zod parse) with every split body put back whole in place, the
+ * call's request_body and each attempt's, and their request_parts emptied; one batched block
+ * load for all of them.
+ */
+export async function restoreBodies<R>(store: Pick<Store, 'client' | 'reader' | 'database'>, rows: R[], cache?: BlockCache): Promise<R[]> {
+  const todo = rows.filter(isRow).flatMap(holders).filter((h) => Array.isArray(h['request_parts']) && h['request_parts'].length > 0);
+  if (todo.length === 0) return rows;
+  const blocks = await loadBlocks(store, todo.flatMap((h) => partsOf(h['request_parts']).map((p) => p.hash)), cache);
+  for (const h of todo) {
+    h['request_body'] = reconstruct(String(h['request_body'] ?? ''), partsOf(h['request_parts']), blocks);
+    h['request_parts'] = [];
   }
   return rows;
 }

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { Store } from './client.ts';
 import { readQuery } from './read-query.ts';
+import { restoreBodies } from './blocks.ts';
 import { ChTime, Num } from './row-types.ts';
 import { instantMs, ReadParamError } from './read-params.ts';
 
@@ -152,7 +153,8 @@ export async function getCall(store: Store, requestId: string): Promise<CallDeta
               LIMIT 1`,
       query_params: { id: requestId, ...window },
     });
-    const rows = await rs.json();
+    // A body split into blocks at ingest comes back whole (blocks.ts).
+    const rows = await restoreBodies(store, await rs.json());
     return rows.length ? CallDetail.parse(rows[0]) : null;
   };
   // Calls imported with their own ids (or clocks far apart) fall back to the full lookup.
