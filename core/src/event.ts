@@ -84,6 +84,11 @@ export const LlmCallEvent = z.object({
   truncated: z.boolean(),
   /** What redaction replaced, occurrences by placeholder type (`EMAIL`: 2); absent = nothing (migration 0011). */
   redactions: z.record(z.string(), z.number().int().nonnegative()).optional(),
+  /** W3C trace context the caller sent (migration 0019); absent without a valid traceparent. */
+  parent_trace_id: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+  parent_span_id: z.string().regex(/^[0-9a-f]{16}$/).optional(),
+  trace_flags: z.number().int().min(0).max(255).optional(),
+  trace_state: z.string().max(512).optional(),
   /** The request id this call replays (POST /admin/replay); absent or '' = a client's own call (migration 0020). */
   replay_of: z.string().max(64).optional(),
   /** When each attempt was dispatched, ms after arrival, one per `attempts` element (migration 0020). */

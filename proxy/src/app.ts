@@ -27,6 +27,7 @@ import { exportRoutes } from './routes/export.ts';
 import { startCompliance } from './compliance.ts';
 import { clientErrorHandler } from './client-error.ts';
 import { hostCheckFor, installHostGuard } from './host-guard.ts';
+import { startSpanExport } from './otel/export.ts';
 import { peopleRoutes } from './routes/people.ts';
 import { uiWriteRoutes } from './routes/ui-writes.ts';
 import { alertRoutes } from './routes/alerts.ts';
@@ -91,8 +92,10 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
     shared: deps.sharedState,
     ...(deps.now ? { now: deps.now } : {}),
   });
+  // OpenTelemetry: every published call also becomes spans, exported in the background.
+  const spans = startSpanExport(config.otel, { registry: deps.registry, logger: deps.logger });
   const env: RelayEnv = {
-    publish: deps.publish,
+    publish: spans ? spans.tap(deps.publish) : deps.publish,
     onPublishError: publishErrorLogger(deps.logger),
     metrics,
     bodyCap: config.logging.body_cap_bytes,
@@ -102,6 +105,7 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   };
   // First of all hooks: a request for a host we do not serve touches nothing else.
   installHostGuard(app, hostCheckFor(config, deps.masterKey));
+  spans?.install(app);
   app.addHook('onClose', () => providers.close());
   app.addHook('onClose', () => gov.stop());
   await app.register(openAiRoutes({ table, env, auth: gov.auth.check, gov }), { prefix: '/v1' });

@@ -100,7 +100,13 @@ export function callWhere(f: ExplorerFilter, prefix = 'f_'): SqlWhere {
   (f.tags ?? []).forEach(([k, v], i) => {
     where.push(`tags[${p(`tk${i}`, 'String', k)}] = ${p(`tv${i}`, 'String', v)}`);
   });
-  if (f.traceId) where.push(`trace_id = ${p('trace', 'String', f.traceId)}`);
+  if (f.traceId) {
+    // A W3C trace id finds the calls of that trace even where x-gatelog-trace-id named them
+    // otherwise (parent_trace_id, migration 0019), and the call whose own span opened it.
+    const t = p('trace', 'String', f.traceId);
+    const own = /^[0-9a-f]{32}$/.test(f.traceId) ? ` OR request_id = ${p('trace_rid', 'UUID', f.traceId.replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-'))}` : '';
+    where.push(`(trace_id = ${t} OR parent_trace_id = ${t}${own})`);
+  }
   if (f.sessionId) where.push(`session_id = ${p('session', 'String', f.sessionId)}`);
   if (f.costMin !== undefined) where.push(`cost_usd >= ${p('cost_min', 'Float64', f.costMin)}`);
   if (f.costMax !== undefined) where.push(`cost_usd <= ${p('cost_max', 'Float64', f.costMax)}`);

@@ -3,6 +3,7 @@
 // parameters through this one parser. Parsing is strict: malformed values are dropped, never
 // passed on; what passes reaches SQL only as typed parameters (call-filter.ts).
 import type { ExplorerFilter } from './call-filter.ts';
+import { traceIdOfSearch } from '../otel/w3c.ts';
 
 export const PRESETS = { '15m': 15 * 60_000, '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 } as const;
 export type Preset = keyof typeof PRESETS;
@@ -113,7 +114,8 @@ export function toFilter(s: ExplorerState, now: number = Date.now()): ExplorerFi
     cacheHit: s.cache ? s.cache === 'hit' : undefined,
     stream: s.stream ? s.stream === 'yes' : undefined,
     tags: parseTags(s.tags),
-    traceId: s.trace || undefined,
+    // A pasted traceparent searches for its trace id.
+    traceId: s.trace ? traceIdOfSearch(s.trace) : undefined,
     sessionId: s.session || undefined,
     costMin: num(s.costMin),
     costMax: num(s.costMax),

@@ -69,6 +69,11 @@ export const CallDetail = z.object({
   truncated: z.boolean(),
   /** Placeholders redaction put in the bodies, by type (migration 0011). */
   redactions: z.record(z.string(), Num).default({}),
+  /** The caller's W3C trace context: trace id, parent span, flags, tracestate (migration 0019). */
+  parent_trace_id: z.string().default(''),
+  parent_span_id: z.string().default(''),
+  trace_flags: Num.default(0),
+  trace_state: z.string().default(''),
   /** The call this one replays, '' for a client's own (migration 0020). */
   replay_of: z.string().default(''),
   /** When each attempt was dispatched, ms after arrival; [] when not recorded (migration 0020). */

@@ -3,6 +3,7 @@
 import { EVENT_SCHEMA_VERSION, GATELOG_VERSION, capBody, type Attempt, type CallRedaction, type LlmCallEvent, type Outcome, type Privacy, type StoredTexts, type Treatment } from '@gatelog/core';
 import { USAGE_INVALID, tokensAreSane, tokensFromBytes } from '@gatelog/core/event-numbers';
 import type { RequestMeta } from './request-meta.ts';
+import { traceEventFields } from './trace-context.ts';
 import type { Tokens } from './usage.ts';
 import { costDetail, type CostFn } from './cost.ts';
 import type { UpstreamApi } from '../providers/types.ts';
@@ -165,6 +166,7 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     response_bytes: resBytes,
     truncated: req.truncated || res.truncated || (s.request !== '' && reqBytes > env.bodyCap) || (s.response !== '' && resBytes > env.bodyCap),
     ...(Object.keys(s.counts).length > 0 ? { redactions: { ...s.counts } } : {}),
+    ...traceEventFields(r.meta.w3c),
     ...(r.replayOf ? { replay_of: r.replayOf } : {}),
     ...(r.attemptStarts?.length ? { attempt_starts: r.attemptStarts.map(round3) } : {}),
   };

@@ -1,6 +1,7 @@
 // Caller-supplied trace metadata from `x-gatelog-*` headers. Values are bounded and junk is
 // dropped silently: these headers are free-form input and must never fail a call.
 import type { IncomingHttpHeaders } from 'node:http';
+import { readTraceContext, type TraceParent } from './trace-context.ts';
 import { readAgentSession, withAgentTag } from './agent-session.ts';
 
 export const MAX_ID_CHARS = 256;
@@ -15,6 +16,8 @@ export interface RequestMeta {
   session_id: string;
   user: string;
   tags: Record<string, string>;
+  /** The caller's W3C trace context (traceparent/tracestate), if valid. */
+  w3c?: TraceParent | null;
 }
 
 const NO_TAGS: Record<string, string> = Object.freeze({}) as Record<string, string>;
@@ -48,9 +51,12 @@ export function parseTags(header: string | string[] | undefined): Record<string,
 
 /** `body`: the parsed request, where a coding agent may name its session (agent-session.ts). */
 export function readRequestMeta(h: IncomingHttpHeaders, body?: Record<string, unknown>): RequestMeta {
+  const w3c = readTraceContext(h);
   const agent = readAgentSession(h, body);
   return {
-    trace_id: single(h['x-gatelog-trace-id']),
+    // An explicit gatelog trace id wins; else the caller's W3C trace id names the call's trace.
+    trace_id: single(h['x-gatelog-trace-id']) || (w3c?.traceId ?? ''),
+    ...(w3c ? { w3c } : {}),
     // An explicit gatelog session id wins over the one a coding agent sends on its own.
     session_id: single(h['x-gatelog-session-id']) || agent.sessionId,
     user: single(h['x-gatelog-user']),
