@@ -11,6 +11,7 @@ import { chTime } from './call-filter.ts';
 /** Dimensions a chart may be split by, mapped to fixed SQL (never user text). */
 export const SPEND_GROUPS = {
   model: 'model',
+  provider: 'provider',
   key: "if(key_name != '', key_name, key_id)",
   team: 'team',
 } as const;
@@ -25,7 +26,7 @@ export interface RangeQuery {
   to: string;
   /** Bucket width in seconds (a multiple of 60; the rollup grain is one minute). */
   bucketSeconds: number;
-  /** A team-scoped reader: only these teams' rows (spend only: the latency rollups have no team). */
+  /** A team-scoped reader: only these teams' rows (latency then reads the minute rollup: the hourly latency rollup has no team). */
   teams?: readonly string[] | undefined;
 }
 
@@ -48,14 +49,15 @@ const HOUR_MS = 3_600_000;
  * when every bucket is whole hours (bucket width a multiple of 3600 s, epoch-aligned), so no
  * hour row straddles two buckets. Binds {from}, {to}, and {h_from}, {h_to} when it adds them.
  */
-function rollupSource(db: string, hourly: 'llm_calls_1h' | 'llm_calls_latency_1h', q: { from: string; to: string; teams?: readonly string[] | undefined }, columns: string, bucket: number | undefined, params: Record<string, unknown>): string {
+export function rollupSource(db: string, hourly: 'llm_calls_1h' | 'llm_calls_latency_1h', q: { from: string; to: string; teams?: readonly string[] | undefined }, columns: string, bucket: number | undefined, params: Record<string, unknown>): string {
   const scope = q.teams?.length ? ' AND team IN {teams:Array(String)}' : '';
   if (scope) params['teams'] = [...(q.teams ?? [])];
   const minutes = `SELECT minute, ${columns} FROM ${db}.llm_calls_1m WHERE ${RANGE_WHERE}${scope}`;
   const fromMs = Math.floor(Date.parse(q.from) / 60_000) * 60_000;
   const hFrom = Math.ceil(fromMs / HOUR_MS) * HOUR_MS;
   const hTo = Math.floor(Date.parse(q.to) / HOUR_MS) * HOUR_MS;
-  if ((bucket !== undefined && bucket % 3600 !== 0) || !(hFrom < hTo)) return `(${minutes})`;
+  const noTeamColumn = scope !== '' && hourly === 'llm_calls_latency_1h';
+  if (noTeamColumn || (bucket !== undefined && bucket % 3600 !== 0) || !(hFrom < hTo)) return `(${minutes})`;
   params['h_from'] = chTime(new Date(hFrom).toISOString()).slice(0, 19);
   params['h_to'] = chTime(new Date(hTo).toISOString()).slice(0, 19);
   const inHours = `minute >= {h_from:DateTime('UTC')} AND minute < {h_to:DateTime('UTC')}`;
