@@ -29,6 +29,28 @@ export const Attempt = z.object({
 });
 export type Attempt = z.infer<typeof Attempt>;
 
+/**
+ * What one attempt sent upstream and received, exactly (migration 0013): one per `attempts`
+ * element, same order. Bodies are redacted and capped like the call's; `*_same` means the bytes
+ * equal the call's own request/response body, which is then not stored twice ('' here).
+ * sha256 (hex) and byte counts are of the bytes actually sent/received, before redaction.
+ */
+export const AttemptIo = z.object({
+  provider_request_id: z.string(),
+  request_same: z.boolean(),
+  request_body: z.string(),
+  /** Pieces of request_body moved to llm_blocks by ingest; [] from the proxy. */
+  request_parts: z.array(z.object({ at: z.number().int().nonnegative(), hash: z.string() })),
+  request_bytes: z.number().int().nonnegative(),
+  request_sha256: z.string(),
+  response_same: z.boolean(),
+  response_body: z.string(),
+  response_bytes: z.number().int().nonnegative(),
+  response_sha256: z.string(),
+  truncated: z.boolean(),
+});
+export type AttemptIo = z.infer<typeof AttemptIo>;
+
 export const LlmCallEvent = z.object({
   schema_version: z.number().int().positive(),
   gatelog_version: z.string(),
@@ -84,15 +106,17 @@ export const LlmCallEvent = z.object({
   truncated: z.boolean(),
   /** What redaction replaced, occurrences by placeholder type (`EMAIL`: 2); absent = nothing (migration 0011). */
   redactions: z.record(z.string(), z.number().int().nonnegative()).optional(),
+  /** The request id this call replays (POST /admin/replay); absent or '' = a client's own call (migration 0020). */
+  replay_of: z.string().max(64).optional(),
+  /** When each attempt was dispatched, ms after arrival, one per `attempts` element (migration 0020). */
+  attempt_starts: z.array(z.number().nonnegative()).optional(),
+  /** Per attempt, what went upstream and came back (migration 0013); absent = not recorded. */
+  attempt_io: z.array(AttemptIo).optional(),
   /** W3C trace context the caller sent (migration 0019); absent without a valid traceparent. */
   parent_trace_id: z.string().regex(/^[0-9a-f]{32}$/).optional(),
   parent_span_id: z.string().regex(/^[0-9a-f]{16}$/).optional(),
   trace_flags: z.number().int().min(0).max(255).optional(),
   trace_state: z.string().max(512).optional(),
-  /** The request id this call replays (POST /admin/replay); absent or '' = a client's own call (migration 0020). */
-  replay_of: z.string().max(64).optional(),
-  /** When each attempt was dispatched, ms after arrival, one per `attempts` element (migration 0020). */
-  attempt_starts: z.array(z.number().nonnegative()).optional(),
 });
 export type LlmCallEvent = z.infer<typeof LlmCallEvent>;
 

@@ -147,7 +147,7 @@ async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput):
   const rt = env.router ?? DEFAULT_ROUTER;
   let d: Dispatched;
   try {
-    d = await dispatch(rt, env.metrics, { rec, provider, plan: input.plan ?? null, upstreamBody: input.upstreamBody, json: input.json, headers: input.headers }, {
+    d = await dispatch(rt, env.metrics, { rec, provider, plan: input.plan ?? null, upstreamBody: input.upstreamBody, json: input.json, headers: input.headers, bodyCap: env.bodyCap }, {
       gone: () => done,
       current: (c) => {
         current = c;

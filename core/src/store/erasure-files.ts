@@ -28,6 +28,7 @@ export interface ScrubResult {
 }
 
 const BODY_FIELDS = ['request_body', 'response_body', 'error_message'] as const;
+const ATTEMPT_IO_BODY_FIELDS = ['request_body', 'response_body', 'request_sha256', 'response_sha256'] as const;
 
 /** The scrubbed event at exactly `len` bytes, or null if it needs no change. */
 function scrubbed(raw: Buffer, rule: ScrubRule): Buffer | null {
@@ -40,8 +41,12 @@ function scrubbed(raw: Buffer, rule: ScrubRule): Buffer | null {
   }
   if (!rule.match(e)) return null;
   const fields = [...BODY_FIELDS, ...(rule.alsoClear ?? [])];
-  if (fields.every((f) => e[f] === '' || e[f] === undefined)) return null;
+  const io = Array.isArray(e['attempt_io']) ? (e['attempt_io'] as Record<string, unknown>[]) : [];
+  const ioBodies = io.some((a) => ATTEMPT_IO_BODY_FIELDS.some((f) => typeof a[f] === 'string' && a[f] !== ''));
+  if (!ioBodies && fields.every((f) => e[f] === '' || e[f] === undefined)) return null;
   for (const f of fields) if (f in e) e[f] = '';
+  // Per-attempt bodies (migration 0013) and their hashes; ids, sizes and flags stay.
+  for (const a of io) for (const f of ATTEMPT_IO_BODY_FIELDS) if (typeof a[f] === 'string') a[f] = '';
   const out = Buffer.from(JSON.stringify(e));
   // Only strings were emptied, so it is never longer.
   if (out.length > raw.length) return null;

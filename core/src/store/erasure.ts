@@ -69,6 +69,14 @@ export function selectorRule(r: EraseRequest, holds: Parameters<typeof isHeld>[1
   };
 }
 
+/**
+ * attempt_io with its bodies (and their hashes, which could confirm a guessed text) emptied;
+ * provider request ids, sizes and flags stay, like the call's own metadata.
+ */
+const ATTEMPT_IO_ERASED = `arrayMap(a -> CAST((a.provider_request_id, a.request_same, '', [], a.request_bytes, '', a.response_same, '', a.response_bytes, '', a.truncated), toTypeName(a)), attempt_io)`;
+const ATTEMPT_IO_BYTES = `arraySum(a -> length(a.request_body) + length(a.response_body), attempt_io)`;
+const ATTEMPT_IO_BODIES = `arrayExists(a -> a.request_body != '' OR a.response_body != '' OR a.request_sha256 != '' OR a.response_sha256 != '', attempt_io)`;
+
 export async function eraseCalls(store: Store, r: EraseRequest, opts: { dataDir?: string | undefined }): Promise<EraseReceipt> {
   const t0 = performance.now();
   const db = store.database;
@@ -77,9 +85,9 @@ export async function eraseCalls(store: Store, r: EraseRequest, opts: { dataDir?
   const sel = selectorSql(r);
   const held = heldExpr(holds);
   const rs = await store.client.query({
-    query: `SELECT countIf(NOT ${held}) AS rows, sumIf(length(request_body) + length(response_body) + length(error_message), NOT ${held}) AS bytes,
+    query: `SELECT countIf(NOT ${held}) AS rows, sumIf(length(request_body) + length(response_body) + length(error_message) + ${ATTEMPT_IO_BYTES}, NOT ${held}) AS bytes,
                    countIf(${held}) AS held
-            FROM ${db}.llm_calls WHERE ${sel} AND (${r.rows ? 'true' : "request_body != '' OR response_body != '' OR error_message != '' OR user != ''"})`,
+            FROM ${db}.llm_calls WHERE ${sel} AND (${r.rows ? 'true' : `request_body != '' OR response_body != '' OR error_message != '' OR user != '' OR ${ATTEMPT_IO_BODIES}`})`,
     format: 'JSONEachRow',
   });
   const [c] = await rs.json<{ rows: string | number; bytes: string | number; held: string | number }>();
@@ -89,7 +97,7 @@ export async function eraseCalls(store: Store, r: EraseRequest, opts: { dataDir?
     await store.client.command({
       query: r.rows
         ? `ALTER TABLE ${db}.llm_calls DELETE WHERE ${where}`
-        : `ALTER TABLE ${db}.llm_calls UPDATE request_body = '', response_body = '', error_message = '', user = '' WHERE ${where}`,
+        : `ALTER TABLE ${db}.llm_calls UPDATE request_body = '', response_body = '', error_message = '', user = '', attempt_io = ${ATTEMPT_IO_ERASED} WHERE ${where}`,
       clickhouse_settings: { mutations_sync: '2' },
     });
   }

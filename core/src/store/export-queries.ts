@@ -10,8 +10,11 @@
 // want objects rather than bytes.
 import { z } from 'zod';
 import { ChTime, Num } from './row-types.ts';
+import { AttemptIoRow } from './attempt-io-row.ts';
 import type { Store } from './client.ts';
 import { callWhere, chTime, type ExplorerFilter } from './call-filter.ts';
+import { newSpliceNonce, requestBodyCellSql, spliceBlocks } from './export-blocks.ts';
+import { restoreBodies } from './blocks.ts';
 
 
 /** What an export holds: the exact bodies and key id/name; no secret exists in llm_calls. */
@@ -49,6 +52,8 @@ export const ExportRow = z.object({
   request_body: z.string(),
   response_body: z.string(),
   truncated: z.boolean(),
+  /** Per attempt, the upstream request as sent and the raw response (migration 0013). */
+  attempt_io: z.array(AttemptIoRow),
 });
 export type ExportRow = z.infer<typeof ExportRow>;
 
@@ -56,7 +61,7 @@ export const EXPORT_COLUMNS = Object.keys(ExportRow.shape) as (keyof ExportRow)[
 
 /** Pages of matching calls, oldest first; stops when the filter is exhausted. */
 export async function* exportPages(store: Store, filter: ExplorerFilter, pageRows = 5000): AsyncGenerator<ExportRow[]> {
-  const w = callWhere(filter);
+  const w = callWhere(filter, 'f_', store.database);
   const base = w.sql ? [w.sql.slice('WHERE '.length)] : [];
   let cursor: { t: string; id: string } | undefined;
   for (;;) {
@@ -68,7 +73,7 @@ export async function* exportPages(store: Store, filter: ExplorerFilter, pageRow
       params['c_id'] = cursor.id;
     }
     const rs = await store.client.query({
-      query: `SELECT ${EXPORT_COLUMNS.join(', ')}
+      query: `SELECT ${EXPORT_COLUMNS.join(', ')}, request_parts
               FROM ${store.database}.llm_calls FINAL
               ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''}
               ORDER BY started_at, request_id
@@ -76,7 +81,7 @@ export async function* exportPages(store: Store, filter: ExplorerFilter, pageRow
       query_params: params,
       format: 'JSONEachRow',
     });
-    const rows = z.array(ExportRow).parse(await rs.json());
+    const rows = z.array(ExportRow).parse(await restoreBodies(store, await rs.json()));
     if (rows.length > 0) yield rows;
     const last = rows[rows.length - 1];
     if (rows.length < pageRows || !last) return;
@@ -97,7 +102,7 @@ export function neutralizedSql(col: string): string {
   return `if(substring(${col}, 1, 1) IN ('=', '+', '-', '@', '\\t', '\\r'), concat('''', ${col}), ${col})`;
 }
 
-const JSON_COLUMNS = new Set<string>(['tags', 'attempts']);
+const JSON_COLUMNS = new Set<string>(['tags', 'attempts', 'attempt_io']);
 
 /**
  * A String expression as a JSON string literal. ClickHouse's JSON writer escapes a character at
@@ -110,12 +115,13 @@ export function jsonStringSql(expr: string): string {
 }
 
 /** One JSONL line per call, built in SQL (see jsonStringSql), keys in EXPORT_COLUMNS order. */
-function jsonLineSql(): string {
+function jsonLineSql(nonce?: string): string {
   const parts = EXPORT_COLUMNS.map((c, i) => {
     const type = ExportRow.shape[c].def.type;
     let value: string;
     if (c === 'started_at') value = `concat('"', ${ISO_STARTED_AT}, '"')`;
     else if (JSON_COLUMNS.has(c)) value = `toJSONString(${c})`;
+    else if (c === 'request_body' && nonce) value = requestBodyCellSql(jsonStringSql(c), nonce, 'jsonl');
     else if (type === 'string') value = jsonStringSql(`toString(${c})`);
     else if (type === 'boolean') value = `if(${c}, 'true', 'false')`;
     else if (type === 'nullable') value = `ifNull(toString(${c}), 'null')`;
@@ -126,11 +132,13 @@ function jsonLineSql(): string {
 }
 
 /** One SELECT expression per export column, aliased to the column's name. */
-export function exportSelect(format: ExportFormat): string {
-  if (format === 'jsonl') return jsonLineSql();
+/** With `nonce`, a split request body is written as a token for spliceBlocks (export-blocks.ts). */
+export function exportSelect(format: ExportFormat, nonce?: string): string {
+  if (format === 'jsonl') return jsonLineSql(nonce);
   return EXPORT_COLUMNS.map((c) => {
     if (c === 'started_at') return `${ISO_STARTED_AT} AS started_at`;
     if (JSON_COLUMNS.has(c)) return `toJSONString(${c}) AS ${c}`;
+    if (c === 'request_body' && nonce) return `${requestBodyCellSql(neutralizedSql(c), nonce, 'csv')} AS ${c}`;
     if (ExportRow.shape[c].def.type === 'string' && c !== 'request_id') return `${neutralizedSql(c)} AS ${c}`;
     return c;
   }).join(', ');
@@ -156,12 +164,13 @@ export function exportQuery(
   store: Pick<Store, 'database'>,
   filter: ExplorerFilter,
   format: ExportFormat,
+  nonce?: string,
 ): { query: string; params: Record<string, unknown>; settings: string } {
-  const w = callWhere(filter);
+  const w = callWhere(filter, 'f_', store.database);
   return {
     // ORDER BY spelled as the table's sorting key, so ClickHouse reads in order and streams
     // without a full sort.
-    query: `SELECT ${exportSelect(format)}
+    query: `SELECT ${exportSelect(format, nonce)}
             FROM ${store.database}.llm_calls FINAL
             ${w.sql}
             ORDER BY toDate(started_at), started_at, request_id`,
@@ -285,14 +294,19 @@ export function exportBytes(
   idleMs: number = EXPORT_IDLE_MS,
 ): { chunks: AsyncGenerator<Uint8Array>; rows: () => number } {
   const counter = new ExportRowCounter(format);
-  const { query, params, settings } = exportQuery(store, filter, format);
-  async function* chunks(): AsyncGenerator<Uint8Array> {
-    // The header is ours, the same on both backends.
-    if (format === 'csv') yield new TextEncoder().encode(`${EXPORT_COLUMNS.join(',')}\r\n`);
+  const nonce = newSpliceNonce();
+  const { query, params, settings } = exportQuery(store, filter, format, nonce);
+  async function* counted(): AsyncGenerator<Uint8Array> {
     for await (const chunk of store.streamQuery({ query, params, settings, format: format === 'csv' ? 'CSV' : 'TSVRaw', signal })) {
       counter.feed(chunk);
       yield chunk;
     }
+  }
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    // The header is ours, the same on both backends.
+    if (format === 'csv') yield new TextEncoder().encode(`${EXPORT_COLUMNS.join(',')}\r\n`);
+    // Split bodies come back whole (export-blocks.ts).
+    yield* spliceBlocks(counted(), store, format, nonce);
   }
   return { chunks: stopWhenIdle(chunks(), idleMs), rows: () => counter.rows };
 }

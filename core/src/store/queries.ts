@@ -5,6 +5,7 @@ import type { Store } from './client.ts';
 import { readQuery } from './read-query.ts';
 import { restoreBodies } from './blocks.ts';
 import { ChTime, Num } from './row-types.ts';
+import { AttemptIoRow } from './attempt-io-row.ts';
 import { instantMs, ReadParamError } from './read-params.ts';
 
 export const CallSummary = z.object({
@@ -74,6 +75,8 @@ export const CallDetail = z.object({
   parent_span_id: z.string().default(''),
   trace_flags: Num.default(0),
   trace_state: z.string().default(''),
+  /** Per attempt, what went upstream and came back (migration 0013). */
+  attempt_io: z.array(AttemptIoRow).default([]),
   /** The call this one replays, '' for a client's own (migration 0020). */
   replay_of: z.string().default(''),
   /** When each attempt was dispatched, ms after arrival; [] when not recorded (migration 0020). */

@@ -59,6 +59,16 @@ export function ttlStatements(db: string, r: RetentionConfig): { target: string;
       ? `ALTER TABLE ${db}.llm_calls MODIFY COLUMN ${c} REMOVE TTL`
       : `ALTER TABLE ${db}.llm_calls MODIFY COLUMN ${c} ${type} TTL if(legal_hold, ${NEVER}, toDateTime(started_at) + ${interval(r.bodies)})`),
   });
+  // Per-attempt bodies (migration 0013) expire with the bodies: the whole attempt_io goes back
+  // to [] (a column TTL resets a column to its default). Its own target, so a data dir whose
+  // body TTL was applied before this column existed gets it too.
+  out.push({
+    target: 'llm_calls.attempt_io',
+    ttl: r.bodies,
+    sql: [r.bodies === 'forever'
+      ? `ALTER TABLE ${db}.llm_calls MODIFY COLUMN attempt_io REMOVE TTL`
+      : `ALTER TABLE ${db}.llm_calls MODIFY COLUMN attempt_io TTL if(legal_hold, ${NEVER}, toDateTime(started_at) + ${interval(r.bodies)})`],
+  });
   out.push({
     target: 'llm_calls.rows',
     ttl: r.calls,

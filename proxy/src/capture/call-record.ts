@@ -3,6 +3,8 @@
 import { EVENT_SCHEMA_VERSION, GATELOG_VERSION, capBody, type Attempt, type CallRedaction, type LlmCallEvent, type Outcome, type Privacy, type StoredTexts, type Treatment } from '@gatelog/core';
 import { USAGE_INVALID, tokensAreSane, tokensFromBytes } from '@gatelog/core/event-numbers';
 import type { RequestMeta } from './request-meta.ts';
+import { attemptIoOf } from './attempt-io.ts';
+import type { AttemptTap } from './attempt-tap.ts';
 import { traceEventFields } from './trace-context.ts';
 import type { Tokens } from './usage.ts';
 import { costDetail, type CostFn } from './cost.ts';
@@ -24,6 +26,8 @@ export interface CallRecord {
   tAttempt?: number;
   /** Routing: failed attempts before the last one (retries, fallbacks), in order. */
   priorAttempts?: Attempt[];
+  /** Every attempt's wire record (what went upstream, what came back), in order (attempt_io). */
+  attemptTaps?: AttemptTap[];
   /** Routing: when each attempt was dispatched, ms after arrival (waits between retries show as gaps). */
   attemptStarts?: number[];
   /** POST /admin/replay: the request id this call replays. */
@@ -166,6 +170,7 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     response_bytes: resBytes,
     truncated: req.truncated || res.truncated || (s.request !== '' && reqBytes > env.bodyCap) || (s.response !== '' && resBytes > env.bodyCap),
     ...(Object.keys(s.counts).length > 0 ? { redactions: { ...s.counts } } : {}),
+    ...(r.attemptTaps ? { attempt_io: attemptIoOf(r, env, env.privacy ? treatmentFor(r, env.privacy) : null) } : {}),
     ...traceEventFields(r.meta.w3c),
     ...(r.replayOf ? { replay_of: r.replayOf } : {}),
     ...(r.attemptStarts?.length ? { attempt_starts: r.attemptStarts.map(round3) } : {}),
@@ -201,6 +206,7 @@ export function toRefusedEvent(rec: CallRecord, env: EventEnv, a: RefusalAnswer)
   rec.errorClass = a.code;
   const e = toEvent(rec, env, t);
   e.attempts = [];
+  delete e.attempt_io;
   delete e.attempt_starts;
   return e;
 }

@@ -28,9 +28,10 @@ export function createAnthropicProvider(name: string, cfg: ProviderConfig, poolF
   if (cfg.api_key) headers['x-api-key'] = cfg.api_key;
   const pool = poolFor(url.origin, cfg.connections);
 
-  const send = async (path: string, body: Buffer | string, signal: AbortSignal, h: Record<string, string>): Promise<UpstreamResponse> => {
-    const res = await pool.request({ method: 'POST', path, headers: h, body, signal });
-    return { status: res.statusCode, headers: res.headers, body: res.body, ...UPSTREAM };
+  const send = async (path: string, body: Buffer | string, c: UpstreamCall, h: Record<string, string>): Promise<UpstreamResponse> => {
+    c.tap?.sent(body);
+    const res = await pool.request({ method: 'POST', path, headers: h, body, signal: c.signal });
+    return { status: res.statusCode, headers: res.headers, body: c.tap ? c.tap.received(res.statusCode, res.headers, res.body) : res.body, ...UPSTREAM };
   };
 
   /** Client headers Anthropic understands, over ours; the client's credentials never among them. */
@@ -51,7 +52,7 @@ export function createAnthropicProvider(name: string, cfg: ProviderConfig, poolF
     } catch (err) {
       refuse(err);
     }
-    const up = await send(messagesPath, JSON.stringify(request), c.signal, headers);
+    const up = await send(messagesPath, JSON.stringify(request), c, headers);
     if (up.status >= 400) {
       const mapped = anthropicErrorToOpenAI(up.status, await readAll(up.body));
       const res = jsonResponse(mapped.status, mapped.body, UPSTREAM);
@@ -92,8 +93,8 @@ export function createAnthropicProvider(name: string, cfg: ProviderConfig, poolF
     models: cfg.models,
     async call(c: UpstreamCall): Promise<UpstreamResponse> {
       switch (c.api) {
-        case 'anthropic.messages': return send(messagesPath, c.body, c.signal, passthroughHeaders(c));
-        case 'anthropic.count_tokens': return send(countPath, c.body, c.signal, passthroughHeaders(c));
+        case 'anthropic.messages': return send(messagesPath, c.body, c, passthroughHeaders(c));
+        case 'anthropic.count_tokens': return send(countPath, c.body, c, passthroughHeaders(c));
         case 'openai.chat': return chat(c);
         default: throw unsupportedApi(c.api, 'Anthropic');
       }

@@ -87,15 +87,19 @@ function paced(chunks: Buffer[], gapMs: number): Readable {
 
 export function createMockProvider(name: string, cfg: ProviderConfig): Provider {
   const latency = cfg.latency_ms;
+  // The mock's "wire" is in-process: the tap records the request and the bytes it produces.
+  const answer = (c: UpstreamCall, headers: Record<string, string>, body: Readable): UpstreamResponse =>
+    ({ status: 200, headers, body: c.tap ? c.tap.received(200, headers, body) : body });
   async function callOpenAi(c: UpstreamCall): Promise<UpstreamResponse> {
+    c.tap?.sent(c.body);
     if (c.stream && c.api !== 'openai.embeddings') {
       const chunks = streamChunks(c);
       if (latency > 0) await sleep(latency / 2, undefined, { signal: c.signal });
-      return { status: 200, headers: SSE_HEADERS, body: paced(chunks, latency > 0 ? latency / 2 / Math.max(1, chunks.length - 1) : 0) };
+      return answer(c, SSE_HEADERS, paced(chunks, latency > 0 ? latency / 2 / Math.max(1, chunks.length - 1) : 0));
     }
     const body = Buffer.from(nonStreamBody(c));
     if (latency > 0) await sleep(latency, undefined, { signal: c.signal });
-    return { status: 200, headers: JSON_HEADERS, body: paced([body], 0) };
+    return answer(c, JSON_HEADERS, paced([body], 0));
   }
   return {
     name,

@@ -33,7 +33,7 @@ export async function anthropicViaChat(chat: ChatCall, c: UpstreamCall, maxToken
   } catch (err) {
     refuse(err);
   }
-  const up = await chat({ api: 'openai.chat', model: c.model, body: JSON.stringify(request), json: request as unknown as Record<string, unknown>, stream: c.stream, signal: c.signal });
+  const up = await chat({ api: 'openai.chat', model: c.model, body: JSON.stringify(request), json: request as unknown as Record<string, unknown>, stream: c.stream, signal: c.signal, tap: c.tap });
   if (up.status >= 400) {
     const mapped = openaiErrorToAnthropic(up.status, await readAll(up.body));
     return jsonResponse(mapped.status, mapped.body, UPSTREAM);

@@ -73,8 +73,9 @@ export function createOpenAiProvider(name: string, cfg: ProviderConfig, poolFor:
   };
 
   const chat = async (c: UpstreamCall): Promise<UpstreamResponse> => {
+    c.tap?.sent(c.body);
     const res = await pool.request({ method: 'POST', path: pathFor(c.api, c.model), headers, body: c.body, signal: c.signal });
-    return { status: res.statusCode, headers: res.headers, body: res.body };
+    return { status: res.statusCode, headers: res.headers, body: c.tap ? c.tap.received(res.statusCode, res.headers, res.body) : res.body };
   };
 
   return {

@@ -62,6 +62,8 @@ export function withScrubbedErrors(p: Provider, scrub: Scrub): Provider {
     models: p.models,
     close: () => p.close(),
     async call(c) {
+      // The attempt's raw copy of an error answer is scrubbed the same way when it is stored.
+      if (c.tap) c.tap.scrub = scrub;
       const res = await p.call(c);
       return res.status >= 400 ? scrubbed(res, scrub) : res;
     },

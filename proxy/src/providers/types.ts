@@ -3,6 +3,7 @@
 import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Tokens } from '../capture/usage.ts';
+import type { AttemptTap } from '../capture/attempt-tap.ts';
 
 /** The API the client spoke. A provider answers in that API's wire format, translating if it must. */
 export type UpstreamApi =
@@ -29,6 +30,11 @@ export interface UpstreamCall {
    * lower-case. Adapters forward only what their upstream understands; never credentials.
    */
   headers?: Readonly<Record<string, string>>;
+  /**
+   * The attempt's wire record: adapters call `tap.sent(bytes)` with exactly what they send and
+   * read the response body through `tap.received(...)`, before translating anything.
+   */
+  tap?: AttemptTap | undefined;
 }
 
 export interface UpstreamResponse {

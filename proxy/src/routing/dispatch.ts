@@ -5,6 +5,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RouterConfig } from '@gatelog/core';
 import type { CallRecord } from '../capture/call-record.ts';
+import { AttemptTap } from '../capture/attempt-tap.ts';
+import { TAP_MARGIN_BYTES } from '../capture/attempt-io.ts';
 import type { Provider } from '../providers/types.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { runAttempt, type AttemptFailed, type AttemptOk } from './attempt.ts';
@@ -19,6 +21,8 @@ export interface DispatchInput {
   upstreamBody: Buffer | string;
   json: Record<string, unknown>;
   headers?: Readonly<Record<string, string>> | undefined;
+  /** The stored body cap: each attempt's raw response is kept up to it (plus a margin), hashed whole. */
+  bodyCap: number;
 }
 
 export interface DispatchControl {
@@ -68,13 +72,15 @@ export async function dispatch(router: RouterConfig, metrics: ProxyMetrics, inpu
     const ac = new AbortController();
     ctl.current(ac);
     state?.begin(start);
+    const tap = new AttemptTap(input.bodyCap + TAP_MARGIN_BYTES);
+    (rec.attemptTaps ??= []).push(tap);
     let r: AttemptOk | AttemptFailed;
     try {
       r = await runAttempt(
         provider,
-        { api: rec.api, model: rec.deploymentModel, body, json, stream: rec.stream, ...(input.headers ? { headers: input.headers } : {}) },
+        { api: rec.api, model: rec.deploymentModel, body, json, stream: rec.stream, tap, ...(input.headers ? { headers: input.headers } : {}) },
         ac,
-        { ttfbMs: Math.min(ttfbMs, remaining), deadlineBound: remaining <= ttfbMs },
+        target && plan ? plan.limitFor(target, start, ttfbMs) : { ttfbMs: Math.min(ttfbMs, remaining), deadlineBound: remaining <= ttfbMs },
         Date.now(),
       );
     } catch (err) {

@@ -1,0 +1,85 @@
+// A call's attempt_io (core/src/event.ts AttemptIo): per attempt, the request as sent and the
+// raw response as received, from the attempts' wire taps — redacted, capped and flagged like
+// the call's own bodies, and not stored a second time when identical to them.
+import { capBody, type AttemptIo, type Privacy, type Treatment, type CallRedaction } from '@gatelog/core';
+import { sha256Hex, type AttemptTap } from './attempt-tap.ts';
+
+/** Response bytes a tap keeps beyond the body cap: what redaction looks ahead past the cap. */
+export const TAP_MARGIN_BYTES = 32 * 1024;
+
+export interface AttemptIoEnv {
+  bodyCap: number;
+  privacy?: Privacy | undefined;
+}
+
+/** The call's bodies (as the event's request_body/response_body start from, before redaction). */
+export interface CallBodies {
+  request: string;
+  response: string;
+}
+
+const EMPTY: AttemptIo = {
+  provider_request_id: '', request_same: false, request_body: '', request_parts: [], request_bytes: 0, request_sha256: '',
+  response_same: false, response_body: '', response_bytes: 0, response_sha256: '', truncated: false,
+};
+
+/** What of a call record attempt_io is built from (capture/call-record.ts CallRecord). */
+export interface AttemptIoSource {
+  attemptTaps?: AttemptTap[] | undefined;
+  priorAttempts?: readonly unknown[] | undefined;
+  requestBody: string;
+  responseBody: string;
+  redaction?: CallRedaction | undefined;
+}
+
+/**
+ * The event's attempt_io, or undefined when the call never dispatched. `t`: the call's
+ * treatment (null without redaction); the call's redaction state is shared, so a value gets
+ * the same placeholder in every body of the call.
+ */
+export function attemptIoOf(r: AttemptIoSource, env: AttemptIoEnv, t: Treatment | null): AttemptIo[] | undefined {
+  if (!r.attemptTaps) return undefined;
+  const redact = t && env.privacy ? { t, c: (r.redaction ??= env.privacy.call()) } : null;
+  return attemptIo(r.attemptTaps, (r.priorAttempts?.length ?? 0) + 1, { request: r.requestBody, response: r.responseBody }, env, redact);
+}
+
+/** One element per attempt (`count`, the event's attempts); an attempt without a tap (none sent) is empty. */
+export function attemptIo(
+  taps: readonly AttemptTap[], count: number, call: CallBodies, env: AttemptIoEnv, redact: { t: Treatment; c: CallRedaction } | null,
+): AttemptIo[] {
+  const out: AttemptIo[] = [];
+  for (let i = 0; i < count; i++) {
+    const tap = taps[i];
+    out.push(tap ? one(tap, call, env, redact) : EMPTY);
+  }
+  return out;
+}
+
+function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: Treatment; c: CallRedaction } | null): AttemptIo {
+  const sent = tap.request;
+  const reqText = typeof sent === 'string' ? sent : sent.toString('utf8');
+  const requestSame = tap.sentAny && reqText === call.request;
+  let resText = tap.responseBytes > 0 ? tap.responseText() : '';
+  if (tap.scrub && tap.status >= 400) resText = tap.scrub(resText);
+  const resSha = tap.responseSha256();
+  // A response kept only in part is compared by its hash (the client's body is whole).
+  const responseSame = tap.responseBytes > 0 && (tap.complete ? resText === call.response : sha256Hex(call.response) === resSha);
+  const texts = { request: requestSame ? '' : reqText, response: responseSame ? '' : resText, error: '' };
+  const stored = env.privacy && redact ? env.privacy.stored(redact.t, redact.c, texts, env.bodyCap) : texts;
+  const req = capBody(stored.request, env.bodyCap);
+  const res = capBody(stored.response, env.bodyCap);
+  const requestBytes = typeof sent === 'string' ? Buffer.byteLength(sent) : sent.length;
+  return {
+    provider_request_id: tap.providerRequestId,
+    request_same: requestSame,
+    request_body: req.text,
+    request_parts: [],
+    request_bytes: requestBytes,
+    request_sha256: tap.sentAny ? sha256Hex(sent) : '',
+    response_same: responseSame,
+    response_body: res.text,
+    response_bytes: tap.responseBytes,
+    response_sha256: resSha,
+    truncated: req.truncated || res.truncated || (stored.request !== '' && requestBytes > env.bodyCap) || (stored.response !== '' && tap.responseBytes > env.bodyCap),
+  };
+}

@@ -1,0 +1,106 @@
+// The wire record of one upstream attempt: the request bytes exactly as an adapter sent them,
+// the upstream's status and request id, and its raw response bytes as they arrived — before
+// any translation back to the client's API. The response is a tee, not a buffer: a Transform
+// between the socket and whoever reads the body passes every chunk on in the same turn, hashes
+// it, and keeps at most `keep` bytes of it (the stored copy is capped anyway). Adapters call
+// `sent` and `received` at the one place they talk to the network (providers/*.ts).
+import { createHash, type Hash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Transform, pipeline, type Readable } from 'node:stream';
+
+/**
+ * Response headers naming the upstream's own id for a request, in order of preference: OpenAI
+ * (and most compatible servers), Anthropic, Azure (APIM), AWS, Google, then the edge's id.
+ */
+export const REQUEST_ID_HEADERS = [
+  'x-request-id', 'request-id', 'apim-request-id', 'x-ms-request-id', 'x-amzn-requestid', 'x-amz-request-id',
+  'x-goog-request-id', 'x-cloud-trace-context', 'cf-ray',
+] as const;
+const MAX_ID = 256;
+
+/** The provider's id for this request from its response headers ('' if none), first match. */
+export function providerRequestId(h: IncomingHttpHeaders): string {
+  for (const name of REQUEST_ID_HEADERS) {
+    const v = h[name];
+    const s = Array.isArray(v) ? v[0] : v;
+    if (typeof s === 'string' && s.trim() !== '') return s.trim().slice(0, MAX_ID);
+  }
+  return '';
+}
+
+export class AttemptTap {
+  /** The request body as sent ('' until sent; a refused or local answer sends nothing). */
+  request: Buffer | string = '';
+  sentAny = false;
+  status = 0;
+  providerRequestId = '';
+  /** Response bytes received in all, and the first `keep` of them. */
+  responseBytes = 0;
+  private readonly kept: Buffer[] = [];
+  private keptBytes = 0;
+  private readonly hash: Hash = createHash('sha256');
+  private digestHex: string | null = null;
+  /** Applied to a stored error answer (status ≥ 400): secrets an upstream echoed (providers/scrub.ts). */
+  scrub: ((text: string) => string) | null = null;
+
+  /** Response bytes worth keeping (the stored body's cap plus redaction's look-ahead). */
+  readonly keep: number;
+
+  constructor(keep: number) {
+    this.keep = keep;
+  }
+
+  /** The adapter is sending `body` upstream (the exact bytes). */
+  sent(body: Buffer | string): void {
+    this.request = body;
+    this.sentAny = true;
+  }
+
+  /** The upstream answered: its raw body, teed through the record. Returns the body to read instead. */
+  received(status: number, headers: IncomingHttpHeaders, body: Readable): Readable {
+    this.status = status;
+    this.providerRequestId = providerRequestId(headers);
+    const t = new Transform({
+      transform: (chunk: Buffer, _enc, cb) => {
+        this.take(chunk);
+        cb(null, chunk);
+      },
+    });
+    // Destroying the tee (client gone) destroys the socket's body, which aborts the upstream
+    // request; an upstream failure reaches the reader as the tee's 'error'.
+    pipeline(body, t, () => undefined);
+    return t;
+  }
+
+  private take(chunk: Buffer): void {
+    // Bytes after the record was built (a client abort publishes at once) are not the record's.
+    if (this.digestHex !== null) return;
+    this.responseBytes += chunk.length;
+    this.hash.update(chunk);
+    const room = this.keep - this.keptBytes;
+    if (room > 0) {
+      const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
+      this.kept.push(part);
+      this.keptBytes += part.length;
+    }
+  }
+
+  /** Every response byte was kept (none beyond `keep`). */
+  get complete(): boolean {
+    return this.keptBytes === this.responseBytes;
+  }
+
+  /** The response bytes kept, as text. */
+  responseText(): string {
+    return this.kept.length === 1 ? this.kept[0]!.toString('utf8') : Buffer.concat(this.kept, this.keptBytes).toString('utf8');
+  }
+
+  /** SHA-256 (hex) of every response byte received so far; '' when nothing arrived. */
+  responseSha256(): string {
+    if (this.responseBytes === 0) return '';
+    this.digestHex ??= this.hash.digest('hex');
+    return this.digestHex;
+  }
+}
+
+export const sha256Hex = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');

@@ -1,0 +1,216 @@
+// "Trace a bad response back to its exact prompt": for every attempt of every call — plain,
+// translated both ways, retried, fallen back, streamed or not — the stored attempt_io holds
+// exactly the bytes the upstream received and exactly the bytes it sent back, with the
+// upstream's request id. Real SDKs → a real `gatelog start` → recording hops → fake providers;
+// read back through GET /admin/calls/:id from embedded ClickHouse. Checked per attempt.
+import { createHash } from 'node:crypto';
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.ts';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.ts';
+import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { startRecordingUpstream, type Exchange, type RecordingUpstream } from '../support/recording-upstream.ts';
+
+const MASTER = 'gl-master-e2e-exact-record-01';
+const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+
+interface Io {
+  provider_request_id: string;
+  request_same: boolean;
+  request_body: string;
+  request_bytes: number;
+  request_sha256: string;
+  response_same: boolean;
+  response_body: string;
+  response_bytes: number;
+  response_sha256: string;
+  truncated: boolean;
+}
+interface Stored {
+  request_body: string;
+  response_body: string;
+  attempts: { provider: string; status: number }[];
+  attempt_io: Io[];
+}
+
+let oai: FakeOpenAi;
+let oaiDown: FakeOpenAi;
+let oaiFlaky: FakeOpenAi;
+let ant: FakeAnthropic;
+const hops: Record<string, RecordingUpstream> = {};
+let gl: GatelogProcess;
+let openai: OpenAI;
+let anthropic: Anthropic;
+
+beforeAll(async () => {
+  [oai, oaiDown, oaiFlaky, ant] = await Promise.all([startFakeOpenAi(), startFakeOpenAi(), startFakeOpenAi(), startFakeAnthropic()]);
+  oaiDown.behave({ error: { status: 500 } });
+  hops['oai'] = await startRecordingUpstream(oai.url, 'x-request-id', 'oai');
+  hops['down'] = await startRecordingUpstream(oaiDown.url, 'x-request-id', 'down');
+  hops['flaky'] = await startRecordingUpstream(oaiFlaky.url, 'x-request-id', 'flaky');
+  hops['ant'] = await startRecordingUpstream(ant.url, 'request-id', 'ant');
+  gl = await startGatelog({
+    config: {
+      providers: {
+        oai: { kind: 'openai', base_url: `${hops['oai'].url}/v1`, api_key: 'sk-test-oai-0000000000000000' },
+        down: { kind: 'openai', base_url: `${hops['down'].url}/v1`, api_key: 'sk-test-down-000000000000000' },
+        flaky: { kind: 'openai', base_url: `${hops['flaky'].url}/v1`, api_key: 'sk-test-flaky-00000000000000' },
+        ant: { kind: 'anthropic', base_url: hops['ant'].url, api_key: 'sk-ant-test-0000000000000000' },
+      },
+      models: [
+        { name: 'gpt-4o-mini', deployments: [{ provider: 'oai', model: 'gpt-4o-mini' }] },
+        { name: 'gpt-alias', deployments: [{ provider: 'oai', model: 'gpt-4o-mini' }] },
+        { name: 'claude-3-5-sonnet-20241022', deployments: [{ provider: 'ant', model: 'claude-3-5-sonnet-20241022' }] },
+        { name: 'falls-back', deployments: [{ provider: 'down', model: 'gpt-down' }], fallbacks: ['gpt-alias'] },
+        { name: 'retried', deployments: [{ provider: 'flaky', model: 'gpt-flaky' }] },
+      ],
+      router: { retries: 1, backoff: { base_ms: 1, max_ms: 5 }, cooldown: { failures: 0 } },
+      // Exact bytes: nothing rewritten by redaction here (privacy tests cover redaction).
+      redaction: { mode: 'off' },
+      ingest: { batch_rows: 1000, batch_ms: 100 },
+    },
+    env: { GATELOG_MASTER_KEY: MASTER },
+  });
+  openai = new OpenAI({ baseURL: `${gl.url}/v1`, apiKey: MASTER, maxRetries: 0 });
+  anthropic = new Anthropic({ baseURL: gl.url, apiKey: MASTER, maxRetries: 0 });
+}, 90_000);
+
+afterAll(async () => {
+  await gl?.stop();
+  await Promise.all([...Object.values(hops).map((h) => h.close()), oai?.close(), oaiDown?.close(), oaiFlaky?.close(), ant?.close()]);
+});
+
+async function stored(id: string, timeoutMs = 15_000): Promise<Stored> {
+  const t0 = Date.now();
+  for (;;) {
+    const res = await fetch(`${gl.url}/admin/calls/${id}`, { headers: { authorization: `Bearer ${MASTER}` } });
+    if (res.status === 200) return (await res.json()) as Stored;
+    expect(res.status).toBe(404);
+    if (Date.now() - t0 > timeoutMs) throw new Error(`call ${id} not stored after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Exchanges every hop saw while `run` ran, in arrival order (calls run one at a time here). */
+async function recording(run: () => Promise<string>): Promise<{ id: string; seen: Exchange[] }> {
+  const before = new Map(Object.entries(hops).map(([k, h]) => [k, h.exchanges.length]));
+  const t = Date.now();
+  const id = await run();
+  const seen = Object.entries(hops).flatMap(([k, h]) => h.exchanges.slice(before.get(k)));
+  // A hop finishes recording its answer as it ends it; the client may have read the end first.
+  while (seen.some((e) => e.status === 0 || (e.response.length === 0 && Date.now() - t < 5000))) await new Promise((r) => setTimeout(r, 20));
+  return { id, seen: seen.sort((a, b) => a.at - b.at) };
+}
+
+/** Every attempt's stored record equals, byte for byte, what its upstream received and sent. */
+function expectExact(call: Stored, seen: Exchange[]): void {
+  expect(call.attempt_io).toHaveLength(call.attempts.length);
+  expect(call.attempts).toHaveLength(seen.length);
+  seen.forEach((ex, i) => {
+    const io = call.attempt_io[i]!;
+    const where = `attempt ${i} (${ex.requestId})`;
+    expect(io.provider_request_id, where).toBe(ex.requestId);
+    expect(call.attempts[i]!.status, where).toBe(ex.status);
+    expect(io.request_sha256, where).toBe(sha(ex.request));
+    expect(io.request_bytes, where).toBe(ex.request.length);
+    expect(io.request_same ? call.request_body : io.request_body, where).toBe(ex.request.toString('utf8'));
+    expect(io.response_sha256, where).toBe(sha(ex.response));
+    expect(io.response_bytes, where).toBe(ex.response.length);
+    expect(io.response_same ? call.response_body : io.response_body, where).toBe(ex.response.toString('utf8'));
+    expect(io.truncated, where).toBe(false);
+  });
+}
+
+const oaiId = (r: { headers: Headers }): string => r.headers.get('x-gatelog-request-id')!;
+
+describe('attempt_io: what each upstream received and sent, exactly', () => {
+  it('a plain OpenAI call stores its upstream request and response once (request_same, response_same)', async () => {
+    const { id, seen } = await recording(async () => oaiId((await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'plain' }] }).withResponse()).response));
+    const call = await stored(id);
+    expectExact(call, seen);
+    expect(call.attempt_io[0]).toMatchObject({ request_same: true, request_body: '', response_same: true, response_body: '' });
+  });
+
+  it('an OpenAI stream stores the injected stream_options body and the raw SSE', async () => {
+    const { id, seen } = await recording(async () => {
+      const { data, response } = await openai.chat.completions.create({ model: 'gpt-alias', stream: true, messages: [{ role: 'user', content: 'stream me' }] }).withResponse();
+      for await (const _ of data) { /* drain */ }
+      return oaiId(response);
+    });
+    const call = await stored(id);
+    expectExact(call, seen);
+    const io = call.attempt_io[0]!;
+    expect(io.request_same).toBe(false);
+    expect(JSON.parse(io.request_body)).toMatchObject({ model: 'gpt-4o-mini', stream_options: { include_usage: true } });
+    expect(io.response_body).toContain('data: [DONE]');
+  });
+
+  it('OpenAI → Anthropic translated, streamed and not', async () => {
+    for (const stream of [false, true]) {
+      const { id, seen } = await recording(async () => {
+        if (!stream) return oaiId((await openai.chat.completions.create({ model: 'claude-3-5-sonnet-20241022', messages: [{ role: 'user', content: 'translate me' }] }).withResponse()).response);
+        const { data, response } = await openai.chat.completions.create({ model: 'claude-3-5-sonnet-20241022', stream: true, messages: [{ role: 'user', content: 'translate me' }] }).withResponse();
+        for await (const _ of data) { /* drain */ }
+        return oaiId(response);
+      });
+      const call = await stored(id);
+      expectExact(call, seen);
+      expect(seen[0]!.path).toBe('/v1/messages');
+      expect(call.attempt_io[0]!.request_same).toBe(false);
+      expect(call.attempt_io[0]!.response_same).toBe(false);
+      if (stream) expect(call.attempt_io[0]!.response_body).toContain('event: message_start');
+    }
+  });
+
+  it('Anthropic → OpenAI translated, streamed and not; Anthropic passthrough', async () => {
+    for (const [model, stream] of [['gpt-alias', false], ['gpt-alias', true], ['claude-3-5-sonnet-20241022', false]] as const) {
+      const { id, seen } = await recording(async () => {
+        const params = { model, max_tokens: 64, messages: [{ role: 'user' as const, content: `anthropic ${model} ${stream}` }] };
+        if (!stream) return oaiId((await anthropic.messages.create(params).withResponse()).response);
+        const s = anthropic.messages.stream(params);
+        const { response } = await s.withResponse();
+        await s.finalMessage();
+        return oaiId(response);
+      });
+      const call = await stored(id);
+      expectExact(call, seen);
+      const passthrough = model.startsWith('claude');
+      expect(seen[0]!.path).toBe(passthrough ? '/v1/messages' : '/v1/chat/completions');
+      expect(call.attempt_io[0]!.request_same).toBe(passthrough);
+    }
+  });
+
+  it('a fallback (first deployment 500s, retried once) stores all three attempts', async () => {
+    for (const stream of [false, true]) {
+      const { id, seen } = await recording(async () => {
+        if (!stream) return oaiId((await openai.chat.completions.create({ model: 'falls-back', messages: [{ role: 'user', content: 'fall back' }] }).withResponse()).response);
+        const { data, response } = await openai.chat.completions.create({ model: 'falls-back', stream: true, messages: [{ role: 'user', content: 'fall back' }] }).withResponse();
+        for await (const _ of data) { /* drain */ }
+        return oaiId(response);
+      });
+      const call = await stored(id);
+      expect(seen.map((e) => e.status)).toEqual([500, 500, 200]);
+      expect(call.attempts.map((a) => a.provider)).toEqual(['down', 'down', 'oai']);
+      expectExact(call, seen);
+      expect(JSON.parse(call.attempt_io[0]!.request_body)).toMatchObject({ model: 'gpt-down' });
+      expect(JSON.parse(call.attempt_io[2]!.request_body)).toMatchObject({ model: 'gpt-4o-mini' });
+    }
+  });
+
+  it('a retry (429, then 200) stores both attempts', async () => {
+    for (const stream of [false, true]) {
+      oaiFlaky.queue({ error: { status: 429, headers: { 'retry-after': '0' } } });
+      const { id, seen } = await recording(async () => {
+        if (!stream) return oaiId((await openai.chat.completions.create({ model: 'retried', messages: [{ role: 'user', content: 'retry' }] }).withResponse()).response);
+        const { data, response } = await openai.chat.completions.create({ model: 'retried', stream: true, messages: [{ role: 'user', content: 'retry' }] }).withResponse();
+        for await (const _ of data) { /* drain */ }
+        return oaiId(response);
+      });
+      const call = await stored(id);
+      expect(seen.map((e) => e.status)).toEqual([429, 200]);
+      expectExact(call, seen);
+      expect(call.attempt_io[0]!.response_body).toContain('fake upstream error');
+    }
+  });
+});
