@@ -72,7 +72,11 @@ function checkBounds(f: ExplorerFilter): void {
   }
 }
 
-export function callWhere(f: ExplorerFilter, prefix = 'f_'): SqlWhere {
+/** Rows at most a body search looks up in llm_blocks (blocks.ts), so one search stays bounded. */
+export const BLOCK_SEARCH_LIMIT = 10_000;
+
+/** With `blocksDb`, a body search also finds text that lives in a split body's blocks. */
+export function callWhere(f: ExplorerFilter, prefix = 'f_', blocksDb?: string): SqlWhere {
   checkBounds(f);
   const where: string[] = [];
   const params: Record<string, unknown> = {};
@@ -117,12 +121,15 @@ export function callWhere(f: ExplorerFilter, prefix = 'f_'): SqlWhere {
     // (migration 0008), so ClickHouse can use them and the result is the same with or without.
     const q = p('text', 'String', likeContains(f.text));
     const like = (col: string): string => `lowerUTF8(${col}) LIKE lowerUTF8(${q})`;
+    const inBlocks = (match: (col: string) => string): string => (blocksDb
+      ? ` OR hasAny(arrayMap(x -> x.2, request_parts), (SELECT groupArray(hash) FROM (SELECT hash FROM ${blocksDb}.llm_blocks WHERE ${match('body')} LIMIT ${BLOCK_SEARCH_LIMIT})))`
+      : '');
     if (f.wholeWords && WORD.test(f.text)) {
       const w = p('words', 'String', f.text);
       const both = (col: string): string => `(hasAllTokens(lowerUTF8(${col}), lowerUTF8(${w})) AND ${like(col)})`;
-      where.push(`(${both('request_body')} OR ${both('response_body')})`);
+      where.push(`(${both('request_body')} OR ${both('response_body')}${inBlocks(both)})`);
     } else {
-      where.push(`(${like('request_body')} OR ${like('response_body')})`);
+      where.push(`(${like('request_body')} OR ${like('response_body')}${inBlocks(like)})`);
     }
   }
   return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };

@@ -101,7 +101,7 @@ export async function listExplorer(
   const sort = SORTS[opts.sort ?? 'time'];
   const dir = opts.dir === 'asc' ? 'ASC' : 'DESC';
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
-  const w = callWhere(filter);
+  const w = callWhere(filter, 'f_', store.database);
   const conds = w.sql ? [w.sql.slice('WHERE '.length)] : [];
   const fetchRows = 2 * (limit + 1);
   const params: Record<string, unknown> = { ...w.params, limit: fetchRows };

@@ -139,7 +139,7 @@ export function digestedExport(store: Store, o: DigestedExportOptions): Digested
 
 /** How many calls an export of `filter` holds (for a progress bar; FINAL, like the export). */
 export async function exportRowCount(store: Store, filter: ExplorerFilter): Promise<number> {
-  const w = callWhere(filter);
+  const w = callWhere(filter, 'f_', store.database);
   const rs = await store.client.query({
     query: `SELECT count() AS n FROM ${store.database}.llm_calls FINAL ${w.sql}`,
     query_params: w.params,
