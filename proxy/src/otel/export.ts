@@ -49,6 +49,7 @@ function exporterFor(c: OtelConfig): SpanExporter {
 }
 
 const ERROR_LOG_MS = 60_000;
+const SHUTDOWN_MAX_MS = 3_000;
 
 /** Null when no endpoint is configured. */
 export function startSpanExport(c: OtelConfig, deps: SpanExportDeps): SpanExport | null {
@@ -163,7 +164,11 @@ export function startSpanExport(c: OtelConfig, deps: SpanExportDeps): SpanExport
     },
     async shutdown() {
       build();
-      await processor.shutdown().catch(() => undefined);
+      // A last flush, but a dead collector must not hold the process's exit.
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.min(c.timeout_ms, SHUTDOWN_MAX_MS))));
+      await Promise.race([processor.shutdown().catch(() => undefined), limit]);
+      clearTimeout(timer);
     },
   };
   return api;
