@@ -9,6 +9,7 @@
 // their bytes on disk until a merge. Rollups keep their counts: they hold no bodies.
 import { z } from 'zod';
 import type { Store } from './client.ts';
+import { eraseOrphanBlocks } from './block-retention.ts';
 import { scrubDataDir, type ScrubResult, type ScrubRule } from './erasure-files.ts';
 import { heldExpr, isHeld, listHolds, markHolds, sqlText } from './retention.ts';
 
@@ -94,11 +95,14 @@ export async function eraseCalls(store: Store, r: EraseRequest, opts: { dataDir?
   const rows = Number(c?.rows ?? 0);
   if (rows > 0) {
     const where = `${sel} AND NOT legal_hold`;
-    await store.client.command({
-      query: r.rows
-        ? `ALTER TABLE ${db}.llm_calls DELETE WHERE ${where}`
-        : `ALTER TABLE ${db}.llm_calls UPDATE request_body = '', response_body = '', error_message = '', user = '', attempt_io = ${ATTEMPT_IO_ERASED} WHERE ${where}`,
-      clickhouse_settings: { mutations_sync: '2' },
+    // The body blocks only these calls used go too (block-retention.ts).
+    await eraseOrphanBlocks(store, where, async () => {
+      await store.client.command({
+        query: r.rows
+          ? `ALTER TABLE ${db}.llm_calls DELETE WHERE ${where}`
+          : `ALTER TABLE ${db}.llm_calls UPDATE request_body = '', request_parts = [], response_body = '', error_message = '', user = '', attempt_io = ${ATTEMPT_IO_ERASED} WHERE ${where}`,
+        clickhouse_settings: { mutations_sync: '2' },
+      });
     });
   }
   const t1 = performance.now();

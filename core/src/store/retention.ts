@@ -12,6 +12,7 @@
 // existing tables when the configured value differs from the one recorded in retention_applied.
 import { z } from 'zod';
 import type { Store } from './client.ts';
+import { keepHeldBlocks } from './block-retention.ts';
 
 const Duration = z.union([z.literal('forever'), z.string().regex(/^[1-9][0-9]{0,5}[dh]$/, 'a duration such as 30d or 12h, or forever')]);
 
@@ -69,6 +70,20 @@ export function ttlStatements(db: string, r: RetentionConfig): { target: string;
       ? `ALTER TABLE ${db}.llm_calls MODIFY COLUMN attempt_io REMOVE TTL`
       : `ALTER TABLE ${db}.llm_calls MODIFY COLUMN attempt_io TTL if(legal_hold, ${NEVER}, toDateTime(started_at) + ${interval(r.bodies)})`],
   });
+  // Body blocks (migration 0014): a call's parts expire with its bodies; a block expires the
+  // bodies' period after the last call that used it (block-retention.ts keeps held calls' blocks).
+  out.push({
+    target: 'llm_calls.request_parts',
+    ttl: r.bodies,
+    sql: [r.bodies === 'forever'
+      ? `ALTER TABLE ${db}.llm_calls MODIFY COLUMN request_parts REMOVE TTL`
+      : `ALTER TABLE ${db}.llm_calls MODIFY COLUMN request_parts TTL if(legal_hold, ${NEVER}, toDateTime(started_at) + ${interval(r.bodies)})`],
+  });
+  out.push({
+    target: 'llm_blocks.rows',
+    ttl: r.bodies,
+    sql: [r.bodies === 'forever' ? `ALTER TABLE ${db}.llm_blocks REMOVE TTL` : `ALTER TABLE ${db}.llm_blocks MODIFY TTL last_seen + ${interval(r.bodies)}`],
+  });
   out.push({
     target: 'llm_calls.rows',
     ttl: r.calls,
@@ -107,7 +122,7 @@ export async function applyRetention(store: Store, r: RetentionConfig): Promise<
 /** Remove what is past its TTL now (a mutation over every part: for tests and operators, not every sweep). */
 export async function enforceRetentionNow(store: Store): Promise<void> {
   const rs = await store.client.query({
-    query: `SELECT name FROM system.tables WHERE database = {db:String} AND name IN ('llm_calls', 'llm_calls_1m', 'llm_calls_1h', 'llm_calls_latency_1h') AND position(create_table_query, ' TTL ') > 0`,
+    query: `SELECT name FROM system.tables WHERE database = {db:String} AND name IN ('llm_calls', 'llm_blocks', 'llm_calls_1m', 'llm_calls_1h', 'llm_calls_latency_1h') AND position(create_table_query, ' TTL ') > 0`,
     query_params: { db: store.database },
     format: 'JSONEachRow',
   });
@@ -164,9 +179,12 @@ export async function markHolds(store: Store): Promise<void> {
   const held = heldExpr(await listHolds(store, { activeOnly: true }));
   const rs = await store.client.query({ query: `SELECT count() AS n FROM ${store.database}.llm_calls WHERE legal_hold != ${held}`, format: 'JSONEachRow' });
   const [row] = await rs.json<{ n: string | number }>();
-  if (Number(row?.n ?? 0) === 0) return;
-  await store.client.command({
-    query: `ALTER TABLE ${store.database}.llm_calls UPDATE legal_hold = ${held} WHERE legal_hold != ${held}`,
-    clickhouse_settings: { mutations_sync: '2' },
-  });
+  if (Number(row?.n ?? 0) > 0) {
+    await store.client.command({
+      query: `ALTER TABLE ${store.database}.llm_calls UPDATE legal_hold = ${held} WHERE legal_hold != ${held}`,
+      clickhouse_settings: { mutations_sync: '2' },
+    });
+  }
+  // TTLs cannot see holds: a held call's body blocks are written again with a fresh last_seen.
+  await keepHeldBlocks(store);
 }
