@@ -42,6 +42,8 @@ export interface AttemptLimits {
   ttfbMs: number;
   /** The limit above is the call's deadline rather than the per-try timeout. */
   deadlineBound: boolean;
+  /** Which limit it is, for the error message (default: the time-to-first-byte timeout). */
+  what?: string;
 }
 
 /** Error answers bigger than this are not buffered whole (kept for the record up to here). */
@@ -129,7 +131,7 @@ export async function runAttempt(provider: Provider, call: Omit<UpstreamCall, 's
     const latencyMs = performance.now() - t0;
     if (timedOut) {
       const cls = limits.deadlineBound ? 'deadline_exceeded' : 'upstream_timeout';
-      const what = limits.deadlineBound ? 'the call deadline' : 'the time-to-first-byte timeout';
+      const what = limits.deadlineBound ? 'the call deadline' : (limits.what ?? 'the time-to-first-byte timeout');
       return { ok: false, status: 504, errorClass: cls, message: `no response from upstream within ${Math.round(limits.ttfbMs)} ms (${what})`, retryable: !limits.deadlineBound, contextWindow: false, retryAfterMs: null, latencyMs, response: null };
     }
     const f = classifyUpstreamError(err);

@@ -14,7 +14,7 @@ const alias = (name: string, states: DeploymentState[], extra: Partial<AliasRout
   ...extra,
 });
 const backoff = { base_ms: 100, max_ms: 1000 };
-const opts = { retries: 2, totalMs: 5000, fallbacks: true };
+const opts = { retries: 2, totalMs: 5000, fallbacks: true, attemptMs: 0, attemptMinMs: 1000 };
 const retryable: AttemptFailure = { retryable: true, contextWindow: false, retryAfterMs: null };
 const fatal: AttemptFailure = { retryable: false, contextWindow: false, retryAfterMs: null };
 const name = (s: { target: { state: DeploymentState } } | null): string | undefined => s?.target.state.provider.name;
@@ -86,5 +86,57 @@ describe('attempt plan', () => {
     expect(new AttemptPlan(alias('m', [a, b], { fallbacks: [fb] }), opts, backoff, 200, () => 0).first.state.provider.name).toBe('f');
     const plan = new AttemptPlan(alias('m', [b, a]), opts, backoff, 200, () => 0);
     expect(plan.first.state.provider.name).toBe('a');
+  });
+
+  describe('attempt time limits', () => {
+    const ttfb = 300_000;
+    const fourSeconds = { ...opts, totalMs: 4000 };
+
+    it('gives a first attempt half the deadline when one fallback remains, the fallback the rest', () => {
+      const fb = alias('fb', [dep('f')]);
+      const plan = new AttemptPlan(alias('m', [dep('a')], { fallbacks: [fb] }), fourSeconds, backoff, 0, () => 0);
+      expect(plan.attemptsLeft(0)).toBe(2);
+      expect(plan.limitFor(plan.first, 0, ttfb)).toMatchObject({ ttfbMs: 2000, deadlineBound: false });
+      // It hung: no retry of the same deployment while a fallback can still answer.
+      const s = plan.next({ ...retryable, errorClass: 'upstream_timeout' }, 2000);
+      expect(name(s)).toBe('f');
+      expect(s?.delayMs).toBe(0);
+      expect(plan.limitFor(s!.target, 2000, ttfb)).toEqual({ ttfbMs: 2000, deadlineBound: true, what: 'the call deadline' });
+    });
+
+    it('shares among the untried deployments and later aliases, with a floor', () => {
+      const fb = alias('fb', [dep('f')]);
+      const plan = new AttemptPlan(alias('m', [dep('a'), dep('b'), dep('c')], { fallbacks: [fb] }), { ...opts, totalMs: 9000 }, backoff, 0, () => 0);
+      expect(plan.attemptsLeft(0)).toBe(4);
+      expect(plan.limitFor(plan.first, 0, ttfb).ttfbMs).toBe(2250);
+      const few = new AttemptPlan(alias('m', [dep('a'), dep('b'), dep('c')], { fallbacks: [fb] }), { ...opts, retries: 1, totalMs: 9000 }, backoff, 0, () => 0);
+      expect(few.attemptsLeft(0)).toBe(3);
+      const floor = new AttemptPlan(alias('m', [dep('a'), dep('b'), dep('c')], { fallbacks: [fb] }), { ...opts, totalMs: 3000, attemptMinMs: 1500 }, backoff, 0, () => 0);
+      expect(floor.limitFor(floor.first, 0, ttfb).ttfbMs).toBe(1500);
+      // The per-try timeout stays the limit when it is shorter than the share.
+      expect(plan.limitFor(plan.first, 0, 1000)).toMatchObject({ ttfbMs: 1000, what: 'the time-to-first-byte timeout' });
+    });
+
+    it('leaves a lone deployment the whole deadline (no share), and a hung one is retried', () => {
+      const plan = new AttemptPlan(alias('m', [dep('a')]), fourSeconds, backoff, 0, () => 0);
+      expect(plan.attemptsLeft(0)).toBe(1);
+      expect(plan.limitFor(plan.first, 0, ttfb)).toMatchObject({ ttfbMs: 4000, deadlineBound: true });
+      expect(name(plan.next({ ...retryable, errorClass: 'upstream_timeout' }, 10))).toBe('a');
+      const off = new AttemptPlan(alias('m', [dep('a')], { fallbacks: [alias('fb', [dep('f')])] }), { ...fourSeconds, fallbacks: false }, backoff, 0, () => 0);
+      expect(off.attemptsLeft(0)).toBe(1);
+    });
+
+    it('uses an explicit limit: header first, then the deployment (alias folded in), instead of the share', () => {
+      const fb = alias('fb', [dep('f')]);
+      const m = alias('m', [dep('a')], { fallbacks: [fb] });
+      m.candidates = [{ ...m.candidates[0]!, attemptMs: 500 }];
+      const plan = new AttemptPlan(m, fourSeconds, backoff, 0, () => 0);
+      expect(plan.first.attemptMs).toBe(500);
+      expect(plan.limitFor(plan.first, 0, ttfb)).toEqual({ ttfbMs: 500, deadlineBound: false, what: 'the attempt time limit' });
+      const byHeader = new AttemptPlan(m, { ...fourSeconds, attemptMs: 3000 }, backoff, 0, () => 0);
+      expect(byHeader.limitFor(byHeader.first, 0, ttfb).ttfbMs).toBe(3000);
+      // Never past the deadline.
+      expect(byHeader.limitFor(byHeader.first, 2000, ttfb)).toMatchObject({ ttfbMs: 2000, deadlineBound: true });
+    });
   });
 });

@@ -84,7 +84,7 @@ export function createModelTable(config: GatelogConfig, providers: ReadonlyMap<s
       const state = stateFor(p, d.model, m.name);
       // A deployment shared by several aliases keeps the strictest rpm configured for it.
       if (d.rpm !== undefined) state.rpm = state.rpm === 0 ? d.rpm : Math.min(state.rpm, d.rpm);
-      candidates.push({ state, weight: d.weight });
+      candidates.push({ state, weight: d.weight, attemptMs: d.attempt_timeout_ms ?? m.attempt_timeout_ms });
     }
     if (candidates.length === 0) continue;
     aliases.set(m.name, { name: m.name, strategy: m.strategy, candidates, fallbacks: [], contextFallbacks: [], fallbackNames: m.fallbacks, cwNames: m.context_window_fallbacks });

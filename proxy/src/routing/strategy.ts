@@ -8,6 +8,8 @@ export type Strategy = 'weighted' | 'least-busy' | 'latency';
 export interface Candidate {
   state: DeploymentState;
   weight: number;
+  /** attempt_timeout_ms of this deployment in this alias (else the alias's); undefined: none. */
+  attemptMs?: number | undefined;
 }
 
 function weightedAmong(cands: readonly Candidate[], ok: (c: Candidate) => boolean, random: () => number): Candidate | null {
