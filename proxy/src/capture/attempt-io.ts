@@ -64,7 +64,11 @@ function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: 
   const resSha = tap.responseSha256();
   // A response kept only in part is compared by its hash (the client's body is whole).
   const responseSame = tap.responseBytes > 0 && (tap.complete ? resText === call.response : sha256Hex(call.response) === resSha);
-  const texts = { request: requestSame ? '' : reqText, response: responseSame ? '' : resText, error: '' };
+  // A raw event stream is not stored when the call's bodies are redacted: a value split across
+  // events (an e-mail, a key, one token per event) is invisible to the detectors, so only its
+  // size and hash are kept; the call's assembled (and redacted) response stands for it.
+  const withheld = redact !== null && redact.t.store !== 'original' && tap.eventStream;
+  const texts = { request: requestSame ? '' : reqText, response: responseSame || withheld ? '' : resText, error: '' };
   const stored = env.privacy && redact ? env.privacy.stored(redact.t, redact.c, texts, env.bodyCap) : texts;
   const req = capBody(stored.request, env.bodyCap);
   const res = capBody(stored.response, env.bodyCap);

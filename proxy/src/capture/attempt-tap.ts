@@ -34,6 +34,8 @@ export class AttemptTap {
   sentAny = false;
   status = 0;
   providerRequestId = '';
+  /** The answer is an event stream (text/event-stream). */
+  eventStream = false;
   /** Response bytes received in all, and the first `keep` of them. */
   responseBytes = 0;
   private readonly kept: Buffer[] = [];
@@ -60,6 +62,8 @@ export class AttemptTap {
   received(status: number, headers: IncomingHttpHeaders, body: Readable): Readable {
     this.status = status;
     this.providerRequestId = providerRequestId(headers);
+    const ct = headers['content-type'];
+    this.eventStream = typeof ct === 'string' && ct.startsWith('text/event-stream');
     const t = new Transform({
       transform: (chunk: Buffer, _enc, cb) => {
         this.take(chunk);

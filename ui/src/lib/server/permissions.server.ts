@@ -38,8 +38,10 @@ export const HIDDEN = 'hidden for your role';
 const hiddenMessages: Message[] = [{ role: 'hidden', note: HIDDEN, parts: [{ kind: 'text', text: HIDDEN }] }];
 
 /** A call as a role without `bodies.read` sees it: metadata only. */
-export function hideBodies<C extends { request_body: string; response_body: string }>(call: C): { call: C; prompt: Message[]; answer: Message[]; curl: string; bodiesHidden: true } {
-  return { call: { ...call, request_body: HIDDEN, response_body: HIDDEN }, prompt: hiddenMessages, answer: hiddenMessages, curl: HIDDEN, bodiesHidden: true };
+export function hideBodies<C extends { request_body: string; response_body: string; attempt_io?: { request_body: string; response_body: string }[] }>(call: C): { call: C; prompt: Message[]; answer: Message[]; curl: string; bodiesHidden: true } {
+  // Each attempt's upstream request and raw response are bodies too (attempt_io, migration 0013).
+  const attemptIo = call.attempt_io?.map((a) => ({ ...a, request_body: a.request_body && HIDDEN, response_body: a.response_body && HIDDEN }));
+  return { call: { ...call, request_body: HIDDEN, response_body: HIDDEN, ...(attemptIo ? { attempt_io: attemptIo } : {}) }, prompt: hiddenMessages, answer: hiddenMessages, curl: HIDDEN, bodiesHidden: true };
 }
 
 export const mayReadBodies = (p: Principal | undefined): boolean => p !== undefined && can(p.role, 'bodies.read');
