@@ -5,6 +5,7 @@
 // running as its own service finds nothing here and opens its own store (uiEnv).
 import type { HostCheck } from './allowed-hosts.ts';
 import type { Store } from './store/client.ts';
+import type { TeamConfig } from './config.ts';
 
 export interface UiContext {
   store: Store;
@@ -13,6 +14,8 @@ export interface UiContext {
   adminUrl?: string | undefined;
   /** Host headers answered (server.allowed_hosts); the embedded launcher checks them before the UI. */
   hostCheck?: HostCheck | null | undefined;
+  /** Team budgets from gatelog.yaml (`teams:`), shown against month-to-date spend on the spend page. */
+  teamBudgets?: Readonly<Record<string, TeamConfig>> | undefined;
 }
 
 let provided: UiContext | undefined;

@@ -70,6 +70,32 @@ function stackBounds(spec: ChartSpec): { bottom: number[][]; top: number[][] } {
  */
 const MAX_POINTS = READ_BOUNDS.maxBuckets + 1;
 
+/** The plot's margins inside the image, in pixels (tests place points with them). */
+export const GRID = { left: 64, right: 24, top: 48, bottom: 32 } as const;
+
+/**
+ * The x axis spans the buckets exactly (bars: half a step either side), so the plot fills its
+ * box whatever the data; ECharts' own "nice" bounds could leave a third of it empty.
+ */
+export function xBounds(spec: Pick<ChartSpec, 'kind' | 'times'>): { min: number; max: number } | undefined {
+  const first = spec.times[0];
+  const last = spec.times[spec.times.length - 1];
+  if (first === undefined || last === undefined) return undefined;
+  const half = spec.kind === 'stacked-bar' && spec.times.length > 1 ? (spec.times[1]! - first) / 2 : 0;
+  return last > first ? { min: first - half, max: last + half } : { min: first - 60_000, max: last + 60_000 };
+}
+
+/**
+ * A line's data: a value with no value on either side is drawn as a marker, since a line
+ * through one point draws nothing; missing values stay gaps (connectNulls: false).
+ */
+function lineData(s: ChartSeries, times: number[]): unknown[] {
+  return s.values.map((v, i) => {
+    const isolated = v !== null && (s.values[i - 1] ?? null) === null && (s.values[i + 1] ?? null) === null;
+    return isolated ? { value: [times[i], v], symbol: 'circle', symbolSize: 8 } : [times[i], v];
+  });
+}
+
 function draw<T>(spec: ChartSpec, after: (chart: ReturnType<typeof echarts.init>, svg: string) => T): T {
   if (spec.times.length > MAX_POINTS) throw new RangeError(`A chart has at most ${MAX_POINTS} points; got ${spec.times.length}.`);
   const width = spec.width ?? 960;
@@ -81,16 +107,17 @@ function draw<T>(spec: ChartSpec, after: (chart: ReturnType<typeof echarts.init>
     chart.setOption({
       animation: false,
       legend: { type: 'plain', top: 0 },
-      grid: { left: 64, right: 24, top: 48, bottom: 32 },
-      xAxis: { type: 'time' },
+      grid: { ...GRID },
+      xAxis: { type: 'time', ...xBounds(spec) },
       yAxis: { type: 'value', name: spec.yName },
       series: spec.series.map((s, k) => ({
         name: s.name,
         type: stacked ? 'bar' : 'line',
         stack: stacked ? 'total' : undefined,
-        showSymbol: false,
+        // Lines: no marker on every point, only on isolated ones (per-item symbol, lineData).
+        ...(stacked ? { showSymbol: false } : { showSymbol: true, showAllSymbol: true, symbol: 'none' }),
         connectNulls: false,
-        data: s.values.map((v, i) => [spec.times[i], v]),
+        data: stacked ? s.values.map((v, i) => [spec.times[i], v]) : lineData(s, spec.times),
         markPoint: {
           symbol: 'pin',
           symbolSize: PIN_SIZE,

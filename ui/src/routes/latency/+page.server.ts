@@ -4,13 +4,14 @@ import { parseRange } from '#lib/range.ts';
 import { bucketStarts } from '#lib/spikes.ts';
 import { renderChart } from '#lib/server/charts.server.ts';
 import { uiContext } from '#lib/server/context.server.ts';
+import { scopeOf } from '#lib/server/permissions.server.ts';
 import { readOr400, rethrowKnown } from '#lib/server/read-params.server.ts';
 import type { PageServerLoad } from './$types';
 
 const QUANTILES = { p50: 0, p95: 1, p99: 2 } as const;
 type Q = keyof typeof QUANTILES;
 
-/** One line per group; null where a bucket had no value (a gap, not a fake zero). */
+/** One line per group; null where a bucket had no value (a gap, not a fake zero; an isolated value is drawn as a marker). */
 function lines(points: LatencyPoint[], starts: number[], pick: (p: LatencyPoint) => number | null): { name: string; values: (number | null)[] }[] {
   const index = new Map(starts.map((t, i) => [t, i]));
   const out = new Map<string, (number | null)[]>();
@@ -24,7 +25,7 @@ function lines(points: LatencyPoint[], starts: number[], pick: (p: LatencyPoint)
   return [...out].map(([name, values]) => ({ name: name || '(none)', values }));
 }
 
-export const load: PageServerLoad = async ({ url }) => {
+export const load: PageServerLoad = async ({ url, locals }) => {
   const range = readOr400(() => parseRange(url.searchParams, '24h'));
   const byParam = url.searchParams.get('by') ?? 'model';
   const by: LatencyGroup = Object.hasOwn(LATENCY_GROUPS, byParam) ? (byParam as LatencyGroup) : 'model';
@@ -33,7 +34,8 @@ export const load: PageServerLoad = async ({ url }) => {
   const qi = QUANTILES[q];
   const { store } = await uiContext();
   try {
-    const [points, totals] = await Promise.all([latencySeries(store, { ...range, by }), latencyTotals(store, { ...range, by })]);
+    const scope = scopeOf(locals.principal);
+    const [points, totals] = await Promise.all([latencySeries(store, { ...range, by, ...scope }), latencyTotals(store, { ...range, by, ...scope })]);
     const starts = bucketStarts(Date.parse(range.from), Date.parse(range.to), range.bucketSeconds * 1000);
     const latencyChart = renderChart({ kind: 'line', times: starts, series: lines(points, starts, (p) => p.latency[qi] ?? null), yName: `${q} ms` });
     const ttftChart = renderChart({ kind: 'line', times: starts, series: lines(points, starts, (p) => p.ttft[qi] ?? null), yName: `${q} TTFT ms`, height: 260 });

@@ -1,48 +1,54 @@
 import { error } from '@sveltejs/kit';
-import { SPEND_GROUPS, spendSeries, spendTop, type SpendGroup } from '@gatelog/core/store/dashboard-queries';
+import { spendSeries, spendTop, type SpendPoint, type SpendTotal } from '@gatelog/core/store/dashboard-queries';
+import { rawSpendSeries, rawSpendTop, tagKeys } from '@gatelog/core/store/spend-queries';
+import { readParams, Text } from '@gatelog/core/store/read-params';
 import { explorerQuery } from '#lib/explorer.ts';
 import { parseRange } from '#lib/range.ts';
 import { bucketStarts, DEFAULT_SPIKES, densify, findSpikes } from '#lib/spikes.ts';
+import { callsHref, SPEND_DIMS, type SpendDim } from '#lib/spend-links.ts';
 import { renderChartMap } from '#lib/server/charts.server.ts';
+import { budgets } from '#lib/server/budgets.server.ts';
 import { uiContext } from '#lib/server/context.server.ts';
 import { scopeOf } from '#lib/server/permissions.server.ts';
 import { readOr400, rethrowKnown } from '#lib/server/read-params.server.ts';
 import type { PageServerLoad } from './$types';
 
-/** Explorer field for each spend dimension (the key dimension matches id or name). */
-const FIELD = { model: 'model', key: 'key', team: 'team' } as const;
+/** The spend chart's size in the image's own pixels; the page scales it to its box (the areas with it). */
+const CHART = { width: 1280, height: 360 };
 
 export const load: PageServerLoad = async ({ url, locals }) => {
   const range = readOr400(() => parseRange(url.searchParams, '24h'));
+  const { tag: tagParam } = readOr400(() => readParams({ tag: Text.optional() }, url.searchParams));
   const byParam = url.searchParams.get('by') ?? 'model';
-  const by: SpendGroup = Object.hasOwn(SPEND_GROUPS, byParam) ? (byParam as SpendGroup) : 'model';
+  const by: SpendDim = (SPEND_DIMS as readonly string[]).includes(byParam) ? (byParam as SpendDim) : 'model';
   const minParam = Number(url.searchParams.get('min') ?? '');
   const minUsd = Number.isFinite(minParam) && minParam > 0 ? minParam : DEFAULT_SPIKES.minUsd;
-  const { store } = await uiContext();
+  const { store, teamBudgets } = await uiContext();
+  const scope = scopeOf(locals.principal);
   try {
-    const [points, top] = await Promise.all([
-      spendSeries(store, { ...range, by, ...scopeOf(locals.principal) }),
-      spendTop(store, { ...range, by, limit: 10, ...scopeOf(locals.principal) }),
+    const keys = await tagKeys(store, { ...range, ...scope });
+    const tagKey = by === 'tag' ? (tagParam ?? keys[0] ?? '') : (tagParam ?? '');
+    const raw = by === 'user' || by === 'tag';
+    const [points, top, money]: [SpendPoint[], SpendTotal[], Awaited<ReturnType<typeof budgets>>] = await Promise.all([
+      raw ? rawSpendSeries(store, { ...range, by, tagKey, ...scope }) : spendSeries(store, { ...range, by, ...scope }),
+      raw ? rawSpendTop(store, { ...range, by, tagKey, limit: 10, ...scope }) : spendTop(store, { ...range, by, limit: 10, ...scope }),
+      budgets(store, teamBudgets ?? {}, scope.teams),
     ]);
     const step = range.bucketSeconds * 1000;
     const starts = bucketStarts(Date.parse(range.from), Date.parse(range.to), step);
     const matrix = densify(points, starts, (p) => p.cost_usd);
+    const bucketOf = (i: number): { from: string; to: string } => ({ from: new Date(starts[i]!).toISOString(), to: new Date(starts[i]! + step).toISOString() });
     const spikes = findSpikes(matrix, { ...DEFAULT_SPIKES, minUsd }).slice(0, 20).map((s) => {
-      const from = new Date(starts[s.index]!).toISOString();
-      const to = new Date(starts[s.index]! + step).toISOString();
-      return { ...s, from, to, href: `/requests${explorerQuery({ from, to, [FIELD[by]]: s.grp })}` };
+      const { from, to } = bucketOf(s.index);
+      const explain = new URLSearchParams({ at: from, bucket: String(range.bucketSeconds), base: String(Math.min(DEFAULT_SPIKES.window, s.index)) });
+      if (tagKey) explain.set('tag', tagKey);
+      return { ...s, from, to, href: callsHref(by, s.grp, from, to, tagKey) ?? `/requests${explorerQuery({ from, to })}`, explain: `/spend/spike?${explain.toString()}` };
     });
     const names = (grp: string): string => grp || '(none)';
     const spikeAt = new Map(spikes.map((s) => [`${names(s.grp)}@${s.index}`, s]));
-    const bucketHref = (i: number): string => `/requests${explorerQuery({ from: new Date(starts[i]!).toISOString(), to: new Date(starts[i]! + step).toISOString() })}`;
+    const bucketHref = (i: number): string => `/requests${explorerQuery(bucketOf(i))}`;
     const chart = renderChartMap(
-      {
-        kind: 'stacked-bar',
-        times: starts,
-        series: [...matrix].map(([name, values]) => ({ name: names(name), values })),
-        yName: 'USD',
-        marks: spikes.map((s) => ({ series: names(s.grp), index: s.index })),
-      },
+      { kind: 'stacked-bar', times: starts, series: [...matrix].map(([name, values]) => ({ name: names(name), values })), yName: 'USD', marks: spikes.map((s) => ({ series: names(s.grp), index: s.index })), ...CHART },
       {
         mark: (series, i) => {
           const s = spikeAt.get(`${series}@${i}`);
@@ -51,7 +57,8 @@ export const load: PageServerLoad = async ({ url, locals }) => {
         bucket: (i) => ({ href: bucketHref(i), alt: `Calls from ${new Date(starts[i]!).toISOString()}` }),
       },
     );
-    return { range, by, minUsd, chart, top, spikes, points: points.length };
+    const rows = top.map((t) => ({ ...t, href: callsHref(by, t.grp, range.from, range.to, tagKey) }));
+    return { range, by, tagKey, tagKeys: keys, minUsd, chart, top: rows, spikes, budgets: money, points: points.length };
   } catch (err) {
     rethrowKnown(err);
     console.error('gatelog ui: spend dashboard failed', err);
