@@ -7,7 +7,7 @@ import { traceIdOfSearch } from '../otel/w3c.ts';
 
 export const PRESETS = { '15m': 15 * 60_000, '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 } as const;
 export type Preset = keyof typeof PRESETS;
-export const SORT_KEYS = ['time', 'latency', 'cost'] as const;
+export const SORT_KEYS = ['time', 'latency', 'cost', 'key', 'user'] as const;
 export type Sort = (typeof SORT_KEYS)[number];
 
 export interface ExplorerState {
@@ -156,6 +156,6 @@ export function parseAfter(raw: string | null, sort: Sort): { value: string; req
   const value = raw.slice(0, i);
   const requestId = raw.slice(i + 1);
   if (!UUID.test(requestId)) return undefined;
-  const ok = sort === 'time' ? parseInstant(value) === value : /^-?\d+(\.\d+)?(e[-+]?\d+)?$/i.test(value);
+  const ok = sort === 'time' ? parseInstant(value) === value : sort === 'key' || sort === 'user' ? value.length <= MAX_LEN : /^-?\d+(\.\d+)?(e[-+]?\d+)?$/i.test(value);
   return ok ? { value, requestId } : undefined;
 }

@@ -14,6 +14,8 @@ export const SORTS = {
   time: { expr: 'started_at', type: "DateTime64(3, 'UTC')" },
   latency: { expr: 'latency_ms', type: 'Float64' },
   cost: { expr: 'ifNull(cost_usd, -1)', type: 'Float64' },
+  key: { expr: 'key_name', type: 'String' },
+  user: { expr: 'user', type: 'String' },
 } as const;
 export type SortKey = keyof typeof SORTS;
 export type SortDir = 'asc' | 'desc';
@@ -35,6 +37,8 @@ export const ExplorerRow = CallSummary.extend({
   session_id: z.string(),
   cache_hit: z.boolean(),
   error_type: z.string(),
+  key_id: z.string(),
+  user: z.string(),
   sort_value: z.union([z.string(), z.number()]).transform(String),
   /** The user's own words (ui-queries' PREVIEW_SQL), when the page read them with the row. */
   prompt_preview: z.string().optional(),
@@ -50,7 +54,7 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 const ROW_COLUMNS = `request_id, started_at, requested_model, provider, upstream_model, key_name, endpoint, stream,
   status, outcome, input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms,
-  substring(request_body, 1, 200) AS preview, team, trace_id, session_id, cache_hit, error_type`;
+  substring(request_body, 1, 200) AS preview, team, trace_id, session_id, cache_hit, error_type, key_id, user`;
 
 const PageKey = z.object({ request_id: z.string(), started_at: z.string(), sort_value: z.union([z.string(), z.number()]).transform(String) });
 
@@ -106,9 +110,10 @@ export async function listExplorer(
   const fetchRows = 2 * (limit + 1);
   const params: Record<string, unknown> = { ...w.params, limit: fetchRows };
   if (opts.after && UUID_RE.test(opts.after.requestId)) {
-    const ok = timeSort ? Number.isFinite(instantMs(opts.after.value)) : Math.abs(Number(opts.after.value)) <= READ_BOUNDS.maxAmount;
+    const textSort = sort.type === 'String';
+    const ok = timeSort ? Number.isFinite(instantMs(opts.after.value)) : textSort ? opts.after.value.length <= READ_BOUNDS.maxText : Math.abs(Number(opts.after.value)) <= READ_BOUNDS.maxAmount;
     if (!ok) throw new ReadParamError('before', `Query parameter before holds a ${timeSort ? 'time' : 'value'} out of range.`);
-    const v = timeSort ? chTime(opts.after.value) : Number(opts.after.value);
+    const v = timeSort || textSort ? (timeSort ? chTime(opts.after.value) : opts.after.value) : Number(opts.after.value);
     if (typeof v === 'string' || Number.isFinite(v)) {
       conds.push(keysetSql(sort.expr, sort.type, dir));
       params['c_v'] = v;

@@ -88,6 +88,13 @@ export const ValueCursor = z
   })
   .transform((v) => ({ value: v.slice(0, v.lastIndexOf('_')), requestId: v.slice(v.lastIndexOf('_') + 1) }));
 
+/** Keyset cursor `<text>_<request id>` (the key and user sorts). */
+export const TextCursor = z
+  .string()
+  .max(READ_BOUNDS.maxText + 37, { message: 'is too long' })
+  .refine((v) => v.lastIndexOf('_') >= 0 && UUID.test(v.slice(v.lastIndexOf('_') + 1)), { message: 'must be <text>_<request id>' })
+  .transform((v) => ({ value: v.slice(0, v.lastIndexOf('_')), requestId: v.slice(v.lastIndexOf('_') + 1) }));
+
 /**
  * The parameters `shape` names, read from a query string and validated (absent or empty =
  * undefined; a repeated parameter is refused). Throws ReadParamError naming the first bad one.
@@ -150,5 +157,6 @@ export const EXPLORER_PARAMS = {
 export function checkExplorerParams(params: URLSearchParams): void {
   readParams(EXPLORER_PARAMS, params);
   const sort = params.get('sort');
-  readParams({ before: (sort === 'latency' || sort === 'cost' ? ValueCursor : TimeCursor).optional() }, params);
+  const cursor = sort === 'latency' || sort === 'cost' ? ValueCursor : sort === 'key' || sort === 'user' ? TextCursor : TimeCursor;
+  readParams({ before: cursor.optional() }, params);
 }

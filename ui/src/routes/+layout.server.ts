@@ -14,6 +14,6 @@ export const load: LayoutServerLoad = ({ locals }) => {
     authed: locals.authed,
     /** Who is signed in and what the navigation offers them (roles.ts). */
     who: p ? { name: p.name, role: p.role, teams: p.teams } : null,
-    nav: { keys: !!p && can(p.role, 'keys.read'), people: !!p && can(p.role, 'people.read'), audit: !!p && can(p.role, 'audit.read') },
+    nav: { keys: !!p && can(p.role, 'keys.read'), people: !!p && can(p.role, 'people.read'), audit: !!p && can(p.role, 'audit.read'), replay: !!p && can(p.role, 'bodies.read') && can(p.role, 'calls.replay') },
   };
 };

@@ -18,7 +18,7 @@ function errorMessage(body: unknown, status: number): string {
 }
 
 /** One admin API call with the master key (if any); network failures become a message. */
-export async function adminCall(base: string, masterKey: string | undefined, method: 'POST' | 'DELETE', path: string, body?: object): Promise<AdminCallResult> {
+export async function adminCall(base: string, masterKey: string | undefined, method: 'POST' | 'DELETE', path: string, body?: object, timeoutMs = 10_000): Promise<AdminCallResult> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (masterKey !== undefined) headers['authorization'] = `Bearer ${masterKey}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -29,7 +29,7 @@ export async function adminCall(base: string, masterKey: string | undefined, met
       headers,
       body: body === undefined ? null : JSON.stringify(body),
       redirect: 'error',
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
     console.error('gatelog ui: admin API unreachable', (err as { name?: string }).name);
