@@ -138,7 +138,7 @@ describe('long conversations are stored whole, once', () => {
       // Like Claude Code: the cache marker on the last message's last block only.
       const messages = history.map((m, i) => (i === history.length - 1 && Array.isArray(m.content)
         ? { ...m, content: m.content.map((b, j, all) => (j === all.length - 1 ? { ...b, cache_control: { type: 'ephemeral' as const } } : b)) }
-        : m));
+        : m)) as Msg[];
       const { response } = await an.messages.create({ model: 'claude-code-agent', max_tokens: 1024, system, tools, messages }).withResponse();
       ids.push(response.headers.get('x-gatelog-request-id') ?? '');
       history.push({ role: 'assistant', content: [{ type: 'text', text: `Running step ${turn}.` }, { type: 'tool_use', id: `toolu_${turn}`, name: `tool_${turn % 16}`, input: { command: `make step-${turn}` } }] });

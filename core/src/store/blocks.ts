@@ -288,7 +288,7 @@ function holders(row: Row): Row[] {
  * load for all of them.
  */
 export async function restoreBodies<R>(store: Pick<Store, 'client' | 'reader' | 'database'>, rows: R[], cache?: BlockCache): Promise<R[]> {
-  const todo = rows.filter(isRow).flatMap(holders).filter((h) => Array.isArray(h['request_parts']) && h['request_parts'].length > 0);
+  const todo = (rows as unknown[]).filter(isRow).flatMap(holders).filter((h) => Array.isArray(h['request_parts']) && h['request_parts'].length > 0);
   if (todo.length === 0) return rows;
   const blocks = await loadBlocks(store, todo.flatMap((h) => partsOf(h['request_parts']).map((p) => p.hash)), cache);
   for (const h of todo) {
