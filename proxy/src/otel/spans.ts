@@ -112,10 +112,12 @@ export function eventSpans(e: LlmCallEvent, env: SpanEnv): ReadableSpan[] {
   const op = OPERATION[e.client_api] ?? e.client_api;
   const system = (e.upstream_api || e.client_api).split('.')[0] ?? '';
   const model = e.requested_model;
+  // The caller's tracestate travels with every span of its trace (already validated and bounded).
+  const state = e.trace_state ? { traceState: new TraceState(e.trace_state) } : {};
   const parent: SpanContext | undefined = e.parent_span_id
-    ? { traceId, spanId: e.parent_span_id, traceFlags: e.trace_flags ?? TraceFlags.SAMPLED, isRemote: true, ...(e.trace_state ? { traceState: new TraceState(e.trace_state) } : {}) }
+    ? { traceId, spanId: e.parent_span_id, traceFlags: e.trace_flags ?? TraceFlags.SAMPLED, isRemote: true, ...state }
     : undefined;
-  const ctx = (spanId: string): SpanContext => ({ traceId, spanId, traceFlags: TraceFlags.SAMPLED, ...(e.trace_state ? { traceState: new TraceState(e.trace_state) } : {}) });
+  const ctx = (spanId: string): SpanContext => ({ traceId, spanId, traceFlags: TraceFlags.SAMPLED, ...state });
   const attrs = { ...callAttributes(e, op, system), ...requestParams(e.request_body) };
   if (env.bodyMaxBytes > 0) {
     if (e.request_body) attrs['gatelog.request.body'] = cut(e.request_body, env.bodyMaxBytes);
