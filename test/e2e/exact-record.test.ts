@@ -130,6 +130,11 @@ describe('attempt_io: what each upstream received and sent, exactly', () => {
     const call = await stored(id);
     expectExact(call, seen);
     expect(call.attempt_io[0]).toMatchObject({ request_same: true, request_body: '', response_same: true, response_body: '' });
+    // The JSONL export carries it too.
+    const r = await fetch(`${gl.url}/admin/export?format=jsonl`, { headers: { authorization: `Bearer ${MASTER}` } });
+    expect(r.status).toBe(200);
+    const line = (await r.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Stored & { request_id: string }).find((x) => x.request_id === id);
+    expect(line?.attempt_io).toEqual(call.attempt_io);
   });
 
   it('an OpenAI stream stores the injected stream_options body and the raw SSE', async () => {
@@ -196,6 +201,22 @@ describe('attempt_io: what each upstream received and sent, exactly', () => {
       expect(JSON.parse(call.attempt_io[0]!.request_body)).toMatchObject({ model: 'gpt-down' });
       expect(JSON.parse(call.attempt_io[2]!.request_body)).toMatchObject({ model: 'gpt-4o-mini' });
     }
+  });
+
+  it('erasure empties every attempt\'s bodies and hashes, and keeps provider request ids', async () => {
+    const trace = `erase-${Date.now()}`;
+    const { id, seen } = await recording(async () => oaiId((await openai.chat.completions.create(
+      { model: 'falls-back', messages: [{ role: 'user', content: 'erase me' }] }, { headers: { 'x-gatelog-trace-id': trace } },
+    ).withResponse()).response));
+    expectExact(await stored(id), seen);
+    const r = await fetch(`${gl.url}/admin/erase`, { method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: JSON.stringify({ trace }) });
+    expect(r.status).toBe(200);
+    const after = await stored(id);
+    expect(after.attempt_io).toHaveLength(3);
+    after.attempt_io.forEach((io, i) => {
+      expect(io, `attempt ${i}`).toMatchObject({ request_body: '', response_body: '', request_sha256: '', response_sha256: '', provider_request_id: seen[i]!.requestId });
+    });
+    expect(JSON.stringify(after)).not.toContain('erase me');
   });
 
   it('a retry (429, then 200) stores both attempts', async () => {

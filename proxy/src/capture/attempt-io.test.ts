@@ -1,0 +1,102 @@
+// attempt_io from an attempt's tap: the tee passes every byte on and hashes all of them, keeps
+// a bounded copy; same-as-the-call flags; cap and truncation; redaction modes; scrubbed errors.
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createPrivacy, RedactionConfig } from '@gatelog/core';
+import { AttemptTap, providerRequestId } from './attempt-tap.ts';
+import { attemptIo } from './attempt-io.ts';
+
+const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+
+async function through(tap: AttemptTap, chunks: Buffer[], contentType = 'application/json'): Promise<Buffer> {
+  const out: Buffer[] = [];
+  for await (const c of tap.received(200, { 'content-type': contentType }, Readable.from(chunks))) out.push(c as Buffer);
+  return Buffer.concat(out);
+}
+
+describe('AttemptTap', () => {
+  it('passes every byte on unchanged, hashes all of them and keeps at most `keep`', async () => {
+    const chunks = [Buffer.from('a'.repeat(100)), Buffer.from('b'.repeat(100)), Buffer.from('c'.repeat(100))];
+    const tap = new AttemptTap(150);
+    const read = await through(tap, chunks);
+    expect(read.equals(Buffer.concat(chunks))).toBe(true);
+    expect(tap.responseBytes).toBe(300);
+    expect(tap.responseSha256()).toBe(sha(Buffer.concat(chunks)));
+    expect(tap.complete).toBe(false);
+    expect(tap.responseText()).toBe('a'.repeat(100) + 'b'.repeat(50));
+  });
+
+  it('destroying the teed body destroys the upstream body (the upstream request is aborted)', async () => {
+    const src = new Readable({ read() { /* never ends */ } });
+    const tee = new AttemptTap(10).received(200, {}, src);
+    tee.destroy();
+    await new Promise((r) => setImmediate(r));
+    expect(src.destroyed).toBe(true);
+  });
+
+  it('takes the first request id header present, in preference order', () => {
+    expect(providerRequestId({ 'cf-ray': 'ray1', 'request-id': 'req_ant' })).toBe('req_ant');
+    expect(providerRequestId({ 'x-request-id': 'x1', 'request-id': 'r1' })).toBe('x1');
+    expect(providerRequestId({ 'apim-request-id': 'az1' })).toBe('az1');
+    expect(providerRequestId({})).toBe('');
+  });
+});
+
+describe('attemptIo', () => {
+  const env = { bodyCap: 1000 };
+  it('marks bodies identical to the call\'s as same and stores them once', async () => {
+    const tap = new AttemptTap(2000);
+    tap.sent(Buffer.from('{"model":"m"}'));
+    await through(tap, [Buffer.from('{"ok":'), Buffer.from('true}')]);
+    const [io] = attemptIo([tap], 1, { request: '{"model":"m"}', response: '{"ok":true}' }, env, null);
+    expect(io).toMatchObject({ request_same: true, request_body: '', response_same: true, response_body: '', request_bytes: 13, response_bytes: 11, truncated: false });
+    expect(io!.request_sha256).toBe(sha('{"model":"m"}'));
+    expect(io!.response_sha256).toBe(sha('{"ok":true}'));
+  });
+
+  it('stores what differs, capped and flagged; a response kept in part is still compared by hash', async () => {
+    const big = 'x'.repeat(3000);
+    const tap = new AttemptTap(1500);
+    tap.sent('y'.repeat(2000));
+    await through(tap, [Buffer.from(big)]);
+    const [io] = attemptIo([tap], 1, { request: 'other', response: big }, env, null);
+    expect(io).toMatchObject({ request_same: false, response_same: true, response_body: '', truncated: true, request_bytes: 2000, response_bytes: 3000 });
+    expect(io!.request_body).toHaveLength(1000);
+  });
+
+  it('one element per attempt: an attempt that sent nothing is empty', () => {
+    const ios = attemptIo([], 2, { request: '', response: '' }, env, null);
+    expect(ios).toHaveLength(2);
+    expect(ios[1]).toMatchObject({ request_sha256: '', response_bytes: 0, request_body: '' });
+  });
+
+  it('redacts like the call (same placeholders), stores nothing in metadata_only, withholds a redacted raw stream', async () => {
+    const privacy = createPrivacy(RedactionConfig.parse({}));
+    const t = privacy.treatment({ alias: 'a', keyId: '', keyName: '', requested: null });
+    const c = privacy.call();
+    expect(c.redact('mail ann@example.com')).toBe('mail [EMAIL_1]');
+    const tap = new AttemptTap(2000);
+    tap.sent('{"messages":[{"content":"ann@example.com"}]}');
+    await through(tap, [Buffer.from('data: {"x":"ann@example.com"}\n\n')], 'text/event-stream');
+    const [io] = attemptIo([tap], 1, { request: 'client', response: 'assembled' }, { bodyCap: 1000, privacy }, { t, c });
+    expect(io!.request_body).toBe('{"messages":[{"content":"[EMAIL_1]"}]}');
+    expect(io!.response_body).toBe('');
+    expect(io!.response_bytes).toBeGreaterThan(0);
+    const none = privacy.treatment({ alias: 'a', keyId: '', keyName: '', requested: { forward: false, store: 'none' } });
+    const [io2] = attemptIo([tap], 1, { request: 'client', response: 'assembled' }, { bodyCap: 1000, privacy }, { t: none, c: privacy.call() });
+    expect(io2).toMatchObject({ request_body: '', response_body: '' });
+    expect(io2!.request_sha256).toBe(sha('{"messages":[{"content":"ann@example.com"}]}'));
+  });
+
+  it('scrubs a stored error answer with the provider scrubber', async () => {
+    const tap = new AttemptTap(2000);
+    tap.scrub = (s) => s.replaceAll('sk-secret', '[redacted]');
+    tap.sent('{}');
+    const out: Buffer[] = [];
+    for await (const b of tap.received(401, {}, Readable.from([Buffer.from('{"error":"bad key sk-secret"}')]))) out.push(b as Buffer);
+    const [io] = attemptIo([tap], 1, { request: '', response: '' }, env, null);
+    expect(io!.response_body).toBe('{"error":"bad key [redacted]"}');
+    expect(io!.response_sha256).toBe(sha('{"error":"bad key sk-secret"}'));
+  });
+});
