@@ -136,6 +136,8 @@ function summarize(rec: CallRecord, capture: StreamCapture | null, chunks: Buffe
   if (capture) {
     const a = capture.assembler;
     rec.responseBody = a.chunks > 0 ? JSON.stringify(a.toJSON()) : '';
+    // Text past the capture's budget was counted, not kept: the stored response is not whole.
+    if (a.budget.droppedBytes > 0) rec.responseCut = true;
     applyStreamSummary(rec, capture);
     if (!a.usage) estimateFrom = produced(capture, '');
     rec.outcome = 'success';

@@ -53,6 +53,8 @@ export interface CallRecord {
   tokens: Tokens;
   requestBody: string;
   responseBody: string;
+  /** The stream's kept text hit its budget (text-budget.ts): the stored response is cut. */
+  responseCut?: boolean | undefined;
   /** Governance: the virtual key that called, if any. */
   caller?: { keyId: string; keyName: string; team: string } | undefined;
   /** Served from the response cache; `cacheSavedUsd` is what the original call cost. */
@@ -168,7 +170,7 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     response_body: res.text,
     request_bytes: reqBytes,
     response_bytes: resBytes,
-    truncated: req.truncated || res.truncated || (s.request !== '' && reqBytes > env.bodyCap) || (s.response !== '' && resBytes > env.bodyCap),
+    truncated: r.responseCut === true || req.truncated || res.truncated || (s.request !== '' && reqBytes > env.bodyCap) || (s.response !== '' && resBytes > env.bodyCap),
     ...(Object.keys(s.counts).length > 0 ? { redactions: { ...s.counts } } : {}),
     ...(r.attemptTaps ? { attempt_io: attemptIoOf(r, env, env.privacy ? treatmentFor(r, env.privacy) : null) } : {}),
     ...traceEventFields(r.meta.w3c),
