@@ -187,6 +187,23 @@ describe('W3C trace context', () => {
     });
   });
 
+  it('a streamed call answers with gatelog\'s traceparent and exports its span with time to first token', async () => {
+    const traceId = hex(16);
+    const { data: stream, response } = await openai(proto)
+      .chat.completions.create({ model: 'fast', stream: true, messages: [{ role: 'user', content: 'stream please' }] }, { headers: { traceparent: `00-${traceId}-${hex(8)}-01` } })
+      .withResponse();
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toContain('Fake reply');
+    const answered = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(response.headers.get('traceparent') ?? '');
+    expect(answered?.[1]).toBe(traceId);
+    const spans = ofTrace(traceId)(await rx.waitFor((s) => ofTrace(traceId)(s).length >= 2));
+    const call = spans.find((s) => s.kind === 2)!;
+    expect(call.spanId).toBe(answered?.[2]);
+    expect(call.attributes).toMatchObject({ 'gatelog.stream': true, 'gen_ai.usage.output_tokens': 9 });
+    expect(call.attributes['gatelog.ttft_ms']).toBeGreaterThan(0);
+  });
+
   it('an explicit x-gatelog-trace-id names the call\'s trace; the W3C one still links it and finds it', async () => {
     const traceId = hex(16);
     const own = `checkout-${hex(4)}`;
