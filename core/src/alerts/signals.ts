@@ -47,44 +47,44 @@ async function rows<T extends z.ZodType>(store: Store, schema: T, query: string,
   return z.array(schema).parse(await rs.json());
 }
 
-const RateRow = z.object({ calls: Num, errors: Num, p95: Num });
+const RateRow = z.object({ n_calls: Num, n_errors: Num, p95: Num });
 
 async function rollupWindow(d: SignalDeps, rule: AlertRule, now: number): Promise<z.infer<typeof RateRow>> {
   const [r] = await rows(d.store, RateRow,
-    `SELECT sum(calls) AS calls, sum(errors) AS errors,
+    `SELECT sum(calls) AS n_calls, sum(errors) AS n_errors,
             if(sum(calls) = 0, 0, arrayElement(quantilesTDigestMerge(0.5, 0.95, 0.99)(latency_q), 2)) AS p95
      FROM ${d.store.database}.llm_calls_1m
      WHERE minute >= {from:DateTime('UTC')} AND minute <= {to:DateTime('UTC')} AND ${SCOPE_SQL}`,
     { from: chTime(windowStart(now, rule.window_s)).slice(0, 19), to: chTime(now).slice(0, 19), ...scopeParams(rule.scope) });
-  return r ?? { calls: 0, errors: 0, p95: 0 };
+  return r ?? { n_calls: 0, n_errors: 0, p95: 0 };
 }
 
 async function errorRate(d: SignalDeps, rule: AlertRule, now: number): Promise<Observation[]> {
   const r = await rollupWindow(d, rule, now);
-  if (r.calls === 0) return [];
-  const rate = r.errors / r.calls;
-  return [{ subject: scopeSubject(rule.scope), value: rate, breached: r.calls >= rule.min_calls && rate >= rule.threshold, message: `${r.errors} of ${r.calls} calls failed in the last ${rule.window_s} s (${fmt(rate * 100)}%, threshold ${fmt(rule.threshold * 100)}%)` }];
+  if (r.n_calls === 0) return [];
+  const rate = r.n_errors / r.n_calls;
+  return [{ subject: scopeSubject(rule.scope), value: rate, breached: r.n_calls >= rule.min_calls && rate >= rule.threshold, message: `${r.n_errors} of ${r.n_calls} calls failed in the last ${rule.window_s} s (${fmt(rate * 100)}%, threshold ${fmt(rule.threshold * 100)}%)` }];
 }
 
 async function p95Latency(d: SignalDeps, rule: AlertRule, now: number): Promise<Observation[]> {
   const r = await rollupWindow(d, rule, now);
-  if (r.calls === 0) return [];
-  return [{ subject: scopeSubject(rule.scope), value: r.p95, breached: r.calls >= rule.min_calls && r.p95 >= rule.threshold, message: `p95 latency ${fmt(r.p95)} ms over ${r.calls} calls in the last ${rule.window_s} s (threshold ${rule.threshold} ms)` }];
+  if (r.n_calls === 0) return [];
+  return [{ subject: scopeSubject(rule.scope), value: r.p95, breached: r.n_calls >= rule.min_calls && r.p95 >= rule.threshold, message: `p95 latency ${fmt(r.p95)} ms over ${r.n_calls} calls in the last ${rule.window_s} s (threshold ${rule.threshold} ms)` }];
 }
 
-const CostRow = z.object({ minute: z.string(), cost: Num });
+const CostRow = z.object({ m: Num, cost: Num });
 
 async function spendSpike(d: SignalDeps, rule: AlertRule, now: number): Promise<Observation[]> {
-  const step = rule.window_s * 1000;
-  const start = now - (SPIKE_HISTORY + 1) * step;
+  // Buckets of whole minutes ending with the current minute; the last one is the window judged.
+  const step = Math.max(1, Math.round(rule.window_s / 60)) * MIN;
+  const start = Math.floor(now / MIN) * MIN + MIN - (SPIKE_HISTORY + 1) * step;
   const points = await rows(d.store, CostRow,
-    `SELECT toString(toUnixTimestamp(minute)) AS minute, sum(cost_usd) AS cost FROM ${d.store.database}.llm_calls_1m
-     WHERE minute >= {from:DateTime('UTC')} AND minute <= {to:DateTime('UTC')} AND ${SCOPE_SQL} GROUP BY minute`,
-    { from: chTime(Math.floor(start / MIN) * MIN).slice(0, 19), to: chTime(now).slice(0, 19), ...scopeParams(rule.scope) });
-  // Buckets end at `now`; the last one is the window being judged.
+    `SELECT toUnixTimestamp(minute) AS m, sum(cost_usd) AS cost FROM ${d.store.database}.llm_calls_1m
+     WHERE minute >= {from:DateTime('UTC')} AND minute <= {to:DateTime('UTC')} AND ${SCOPE_SQL} GROUP BY m`,
+    { from: chTime(start).slice(0, 19), to: chTime(now).slice(0, 19), ...scopeParams(rule.scope) });
   const costs = new Array<number>(SPIKE_HISTORY + 1).fill(0);
   for (const p of points) {
-    const i = Math.floor((Number(p.minute) * 1000 - start) / step);
+    const i = Math.floor((p.m * 1000 - start) / step);
     costs[Math.min(Math.max(i, 0), SPIKE_HISTORY)]! += p.cost;
   }
   const subject = scopeSubject(rule.scope);
