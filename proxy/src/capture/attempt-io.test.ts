@@ -47,12 +47,21 @@ describe('attemptIo', () => {
   const env = { bodyCap: 1000 };
   it('marks bodies identical to the call\'s as same and stores them once', async () => {
     const tap = new AttemptTap(2000);
-    tap.sent(Buffer.from('{"model":"m"}'));
+    // The client's own buffer, forwarded unchanged.
+    tap.clientBody = Buffer.from('{"model":"m"}');
+    tap.sent(tap.clientBody);
     await through(tap, [Buffer.from('{"ok":'), Buffer.from('true}')]);
     const [io] = attemptIo([tap], 1, { request: '{"model":"m"}', response: '{"ok":true}' }, env, null);
     expect(io).toMatchObject({ request_same: true, request_body: '', response_same: true, response_body: '', request_bytes: 13, response_bytes: 11, truncated: false });
     expect(io!.request_sha256).toBe(sha('{"model":"m"}'));
     expect(io!.response_sha256).toBe(sha('{"ok":true}'));
+    // Equal bytes in another buffer, or a re-serialized string: compared, not assumed.
+    const other = new AttemptTap(2000);
+    other.clientBody = Buffer.from('{"model":"m"}');
+    other.sent(Buffer.from('{"model":"n"}'));
+    expect(attemptIo([other], 1, { request: '{"model":"m"}', response: '' }, env, null)[0]).toMatchObject({ request_same: false, request_body: '{"model":"n"}' });
+    other.sent('{"model":"m"}');
+    expect(attemptIo([other], 1, { request: '{"model":"m"}', response: '' }, env, null)[0]).toMatchObject({ request_same: true, request_body: '' });
   });
 
   it('stores what differs, capped and flagged; a response kept in part is still compared by hash', async () => {

@@ -57,13 +57,16 @@ export function attemptIo(
 
 function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: Treatment; c: CallRedaction } | null): AttemptIo {
   const sent = tap.request;
-  const reqText = typeof sent === 'string' ? sent : sent.toString('utf8');
-  const requestSame = tap.sentAny && reqText === call.request;
+  const requestBytes = typeof sent === 'string' ? Buffer.byteLength(sent) : sent.length;
+  // Sizes first: bodies of different sizes differ, and most of a megabyte is never decoded twice.
+  const requestSame = tap.sentAny && (sent === tap.clientBody || (typeof sent === 'string' && sent === call.request)) && requestBytes === Buffer.byteLength(call.request);
+  const reqText = requestSame ? '' : typeof sent === 'string' ? sent : sent.toString('utf8');
+  const resSha = tap.responseSha256();
+  const sameSize = tap.responseBytes > 0 && tap.responseBytes === Buffer.byteLength(call.response);
   let resText = tap.responseBytes > 0 ? tap.responseText() : '';
   if (tap.scrub && tap.status >= 400) resText = tap.scrub(resText);
-  const resSha = tap.responseSha256();
   // A response kept only in part is compared by its hash (the client's body is whole).
-  const responseSame = tap.responseBytes > 0 && (tap.complete ? resText === call.response : sha256Hex(call.response) === resSha);
+  const responseSame = sameSize && (tap.complete ? resText === call.response : sha256Hex(call.response) === resSha);
   // A raw event stream is not stored when the call's bodies are redacted: a value split across
   // events (an e-mail, a key, one token per event) is invisible to the detectors, so only its
   // size and hash are kept; the call's assembled (and redacted) response stands for it.
@@ -72,7 +75,6 @@ function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: 
   const stored = env.privacy && redact ? env.privacy.stored(redact.t, redact.c, texts, env.bodyCap) : texts;
   const req = capBody(stored.request, env.bodyCap);
   const res = capBody(stored.response, env.bodyCap);
-  const requestBytes = typeof sent === 'string' ? Buffer.byteLength(sent) : sent.length;
   return {
     provider_request_id: tap.providerRequestId,
     request_same: requestSame,

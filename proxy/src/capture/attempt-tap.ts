@@ -34,6 +34,12 @@ export class AttemptTap {
   sentAny = false;
   status = 0;
   providerRequestId = '';
+  /**
+   * The client's own request bytes when the call forwards them unchanged (routes re-serialize
+   * into a string whenever they change anything): sending this very buffer means "same as the
+   * client's request", known without decoding or comparing a byte.
+   */
+  clientBody: Buffer | null = null;
   /** The answer is an event stream (text/event-stream). */
   eventStream = false;
   /** Response bytes received in all, and the first `keep` of them. */

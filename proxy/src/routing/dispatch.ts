@@ -73,6 +73,7 @@ export async function dispatch(router: RouterConfig, metrics: ProxyMetrics, inpu
     ctl.current(ac);
     state?.begin(start);
     const tap = new AttemptTap(input.bodyCap + TAP_MARGIN_BYTES);
+    if (typeof input.upstreamBody !== 'string') tap.clientBody = input.upstreamBody;
     (rec.attemptTaps ??= []).push(tap);
     let r: AttemptOk | AttemptFailed;
     try {
