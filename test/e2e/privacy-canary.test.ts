@@ -1,7 +1,8 @@
 // Canary: personal data and secrets sent in prompts (OpenAI SDK and Anthropic SDK, streamed and
 // not) and returned in responses (the fake upstreams echo them) must be nowhere gatelog writes:
 // every file under the data dir searched as bytes (event log, ingest offsets, dead letters,
-// ClickHouse's directory), the service log, and CSV/JSONL exports.
+// ClickHouse's directory, the body blocks of a long conversation included), the service log,
+// and CSV/JSONL exports.
 //
 // ClickHouse compresses column data (ZSTD on the bodies, LZ4 elsewhere), so a byte search of
 // its part files could miss a value that is there. The test therefore also reads every row of
@@ -14,7 +15,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.ts';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.ts';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { openStore } from '../../core/src/store/client.ts';
 import { CANARIES, canaryText, findCanaries, waitForCalls, storeText } from './privacy-support.ts';
+
+/** Body blocks stored (storeText reads them too: every table of the database). */
+async function blockCount(dataDir: string): Promise<number> {
+  const store = await openStore({ clickhouse: 'embedded', database: 'gatelog' }, dataDir);
+  try {
+    const rs = await store.client.query({ query: 'SELECT count() AS n FROM gatelog.llm_blocks', format: 'JSONEachRow' });
+    return Number((await rs.json<{ n: string }>())[0]?.n ?? 0);
+  } finally {
+    await store.close();
+  }
+}
 
 let openaiUp: FakeOpenAi;
 let anthropicUp: FakeAnthropic;
@@ -67,10 +80,14 @@ describe('privacy canary', () => {
     expect(JSON.stringify(msg.content)).toContain(CANARIES[0]);
     const astream = an.messages.stream({ model: 'claude-x', max_tokens: 64, system: prompt, messages: [{ role: 'user', content: prompt }] });
     await astream.finalMessage();
+    // A long conversation (over 32 KiB): stored as a skeleton plus shared blocks (llm_blocks).
+    const filler = 'the agent reads the build log and tries again '.repeat(40);
+    const turns = Array.from({ length: 30 }, (_, i) => ({ role: i % 2 ? 'assistant' as const : 'user' as const, content: `${filler} ${prompt}` }));
+    await an.messages.create({ model: 'claude-x', max_tokens: 64, system: `${filler} ${prompt}`, messages: turns });
     // The provider got the original text (mode `log` redacts only what is stored).
     expect(openaiUp.requests.at(-1)?.raw).toContain(CANARIES[0]);
 
-    const calls = await waitForCalls(gl.url, 4);
+    const calls = await waitForCalls(gl.url, 5);
     for (const c of calls) {
       expect(c.redactions['EMAIL'] ?? 0).toBeGreaterThan(0);
       expect(c.request_body).toContain('[EMAIL_1]');
@@ -86,6 +103,7 @@ describe('privacy canary', () => {
     const serviceLog = gl.logs();
     await gl.stop();
 
+    expect(await blockCount(gl.dataDir)).toBeGreaterThan(0);
     const found = {
       files: findCanaries({ dir: gl.dataDir }),
       clickhouse: findCanaries({ text: await storeText(gl.dataDir) }),
