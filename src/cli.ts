@@ -10,6 +10,7 @@ import { runPeopleCli } from './users-cli.ts';
 import { runAuditCli } from './audit-cli.ts';
 import { runExportCli } from './export-cli.ts';
 import { runEraseCli } from './erase-cli.ts';
+import { runRepriceCli } from './reprice-cli.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -25,6 +26,7 @@ Usage:
   gatelog export verify FILE [--url URL]
   gatelog erase --user U | --key K | --trace T | --before DATE [--rows]   (gatelog erase --help)
   gatelog holds list|place|lift ...   (legal holds)
+  gatelog reprice --from D --to D [--model M]   (recompute recorded costs; gatelog reprice --help)
   gatelog version
 
 Environment:
@@ -88,6 +90,9 @@ async function main(argv: string[]): Promise<void> {
     case 'erase':
     case 'holds':
       process.exitCode = await runEraseCli(cmd, rest);
+      return;
+    case 'reprice':
+      process.exitCode = await runRepriceCli(rest);
       return;
     case 'version':
     case '--version':

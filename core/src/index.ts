@@ -17,6 +17,7 @@ export * from './redact/index.ts';
 export * from './store/retention.ts';
 export * from './store/retention-sweep.ts';
 export * from './store/erasure.ts';
+export * from './store/reprice.ts';
 export * from './store/erasure-files.ts';
 export * from './store/audit.ts';
 export * from './store/audit-queries.ts';

@@ -22,6 +22,7 @@ import type { CounterBackend } from './governance/backend.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { registerCallsApi } from './routes/calls-api.ts';
 import { eraseRoutes } from './routes/erase.ts';
+import { repriceRoutes } from './routes/reprice.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { exportRoutes } from './routes/export.ts';
 import { startCompliance } from './compliance.ts';
@@ -114,6 +115,7 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   await app.register(anthropicRoutes({ table, env, auth: gov.auth.check, gov, defaultAnthropic }), { prefix: '/v1' });
   await app.register(responsesRoutes({ table, env, auth: gov.auth.check, gov }), { prefix: '/v1' });
   if (deps.store) await app.register(eraseRoutes({ store: deps.store, gov, metrics, dataDir: deps.dataDir }), { prefix: '/admin' });
+  if (deps.store) await app.register(repriceRoutes({ store: deps.store, gov, metrics, cost: env.cost, priceProviderOf: (n) => providers.byName.get(n)?.priceProviderId }), { prefix: '/admin' });
   if (deps.store) await app.register(adminRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
   if (deps.store) registerCallsApi(app, { store: deps.store, masterKey: deps.masterKey, gov });
   if (deps.store) await app.register(auditRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });

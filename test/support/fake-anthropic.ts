@@ -12,6 +12,8 @@ export interface FakeAnthropicUsage {
   output_tokens: number;
   cache_read_input_tokens: number;
   cache_creation_input_tokens: number;
+  /** Cache writes by TTL, as Anthropic reports them beside cache_creation_input_tokens. */
+  cache_creation?: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number };
 }
 
 export interface FakeAnthropicBehaviour {
@@ -28,6 +30,8 @@ export interface FakeAnthropicBehaviour {
   midStreamError?: boolean;
   /** Stream: report no usage at all (neither in message_start nor in message_delta). */
   noUsage?: boolean;
+  /** Stream: pause this long between frames (and stop writing once the caller has gone). */
+  frameDelayMs?: number;
 }
 
 export interface AnthropicRequest {
@@ -36,7 +40,7 @@ export interface AnthropicRequest {
   headers: IncomingHttpHeaders;
   raw: string;
   body: Record<string, unknown>;
-  /** Exact bytes of the response body sent. */
+  /** Exact bytes of the response body sent (a stream: the frames written before the caller left). */
   response: string;
 }
 
@@ -86,7 +90,7 @@ function streamFrames(model: string, blocks: Block[], u: FakeAnthropicUsage, sto
   f.push(frame('message_start', {
     message: {
       id: 'msg_fake_1', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null,
-      ...(noUsage ? {} : { usage: { input_tokens: u.input_tokens, cache_creation_input_tokens: u.cache_creation_input_tokens, cache_read_input_tokens: u.cache_read_input_tokens, output_tokens: 1 } }),
+      ...(noUsage ? {} : { usage: { input_tokens: u.input_tokens, cache_creation_input_tokens: u.cache_creation_input_tokens, cache_read_input_tokens: u.cache_read_input_tokens, ...(u.cache_creation ? { cache_creation: u.cache_creation } : {}), output_tokens: 1 } }),
     },
   }));
   f.push(frame('ping', {}));
@@ -127,10 +131,10 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => handle(req.method ?? '', req.url ?? '', req.headers, Buffer.concat(chunks).toString('utf8'), res));
+    req.on('end', () => void handle(req.method ?? '', req.url ?? '', req.headers, Buffer.concat(chunks).toString('utf8'), res));
   });
 
-  function handle(method: string, path: string, headers: IncomingHttpHeaders, raw: string, res: ServerResponse): void {
+  async function handle(method: string, path: string, headers: IncomingHttpHeaders, raw: string, res: ServerResponse): Promise<void> {
     let body: Record<string, unknown> = {};
     try {
       body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
@@ -160,8 +164,10 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
     if (body['stream'] === true) {
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'request-id': 'req_fake_ant', 'cache-control': 'no-cache' });
       for (const fr of streamFrames(model, blocks, u, stop, b.midStreamError === true, b.noUsage === true)) {
+        if (res.destroyed) return;
         entry.response += fr;
         res.write(fr);
+        if (b.frameDelayMs) await new Promise((r) => setTimeout(r, b.frameDelayMs));
       }
       res.end();
       return;

@@ -49,6 +49,8 @@ export interface ReceivedRequest {
   body: unknown;
   /** True once the connection closed before the response was complete (the caller aborted). */
   aborted: boolean;
+  /** The usage object this fake reported to the caller (absent: it reported none, e.g. the caller left first). */
+  reported?: Record<string, unknown>;
 }
 
 export interface FakeOpenAi {
@@ -217,6 +219,7 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
           service_tier: 'default',
           system_fingerprint: 'fp_fake',
         });
+        if (usage) entry.reported = usage;
       } else {
         json(200, {
           id,
@@ -251,6 +254,7 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
     if (b.malformed) events.splice(1, 0, 'data: {"id":"chatcmpl-fake123","choices":[{\n\n');
     if (!b.noDone) events.push('data: [DONE]\n\n');
     await writeStream(res, events, b);
+    if (includeUsage && usage && !entry.aborted && res.writableEnded) entry.reported = usage;
   }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

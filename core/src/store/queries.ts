@@ -58,6 +58,13 @@ export const CallDetail = z.object({
   reasoning_tokens: Num,
   tokens_estimated: z.boolean(),
   cost_usd: Num.nullable(),
+  /** Per-kind token columns, the price table and the last repricing (migration 0015). */
+  cache_write_5m_tokens: Num.optional(),
+  cache_write_1h_tokens: Num.optional(),
+  input_audio_tokens: Num.optional(),
+  output_audio_tokens: Num.optional(),
+  price_version: z.string().optional(),
+  repriced_at: z.string().nullable().optional(),
   cache_hit: z.boolean(),
   ttft_ms: Num.nullable(),
   latency_ms: Num,
