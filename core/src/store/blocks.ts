@@ -87,14 +87,17 @@ class Scan {
     return j;
   }
 
+  /** Bodies are mostly string content: the next quote is found natively, then checked for escapes. */
   stringEnd(i: number): number {
     const b = this.b;
-    for (let j = i + 1; j < b.length; j++) {
-      const x = b[j];
-      if (x === BACKSLASH) j++;
-      else if (x === QUOTE) return j + 1;
+    for (let j = i + 1; ; ) {
+      const q = b.indexOf(QUOTE, j);
+      if (q === -1) throw new Malformed();
+      let k = q - 1;
+      while (k > i && b[k] === BACKSLASH) k--;
+      if ((q - 1 - k) % 2 === 0) return q + 1; // an even run of backslashes escapes nothing
+      j = q + 1;
     }
-    throw new Malformed();
   }
 
   /** Spans of an array's elements or an object's member values; `i` at the opening bracket. */
