@@ -1,6 +1,7 @@
 import { error } from '@sveltejs/kit';
 import { spendSeries, spendTop, type SpendPoint, type SpendTotal } from '@gatelog/core/store/dashboard-queries';
 import { rawSpendSeries, rawSpendTop, tagKeys } from '@gatelog/core/store/spend-queries';
+import { repricedSummary } from '@gatelog/core/store/reprice';
 import { readParams, Text } from '@gatelog/core/store/read-params';
 import { explorerQuery } from '#lib/explorer.ts';
 import { parseRange } from '#lib/range.ts';
@@ -27,7 +28,8 @@ export const load: PageServerLoad = async ({ url, locals }) => {
   const scope = scopeOf(locals.principal);
   try {
     const keys = await tagKeys(store, { ...range, ...scope });
-    const tagKey = by === 'tag' ? (tagParam ?? keys[0] ?? '') : (tagParam ?? '');
+    // The tag whose values are a dimension here (by=tag) and on the spike pages: the one picked, else the most used.
+    const tagKey = tagParam ?? keys[0] ?? '';
     const raw = by === 'user' || by === 'tag';
     const [points, top, money]: [SpendPoint[], SpendTotal[], Awaited<ReturnType<typeof budgets>>] = await Promise.all([
       raw ? rawSpendSeries(store, { ...range, by, tagKey, ...scope }) : spendSeries(store, { ...range, by, ...scope }),
@@ -58,7 +60,9 @@ export const load: PageServerLoad = async ({ url, locals }) => {
       },
     );
     const rows = top.map((t) => ({ ...t, href: callsHref(by, t.grp, range.from, range.to, tagKey) }));
-    return { range, by, tagKey, tagKeys: keys, minUsd, chart, top: rows, spikes, budgets: money, points: points.length };
+    // Calls in range whose cost `gatelog reprice` recomputed: the page says so.
+    const repriced = await repricedSummary(store, new Date(range.from), new Date(range.to), scope.teams);
+    return { range, by, tagKey, tagKeys: keys, minUsd, chart, top: rows, spikes, budgets: money, points: points.length, repriced };
   } catch (err) {
     rethrowKnown(err);
     console.error('gatelog ui: spend dashboard failed', err);
