@@ -210,13 +210,14 @@ async function adjustRollups(store: Store, buckets: Bucket[]): Promise<void> {
   }
 }
 
-/** Whether calls in [from, to) were repriced, for the spend views: how many, when last, with what. */
-export async function repricedSummary(store: Store, from: Date, to: Date): Promise<{ rows: number; last: string | null; versions: string[] }> {
+/** Whether calls in [from, to) were repriced, for the spend views: how many, when last, with what (`teams`: a scoped reader's). */
+export async function repricedSummary(store: Store, from: Date, to: Date, teams?: readonly string[]): Promise<{ rows: number; last: string | null; versions: string[] }> {
   const rs = await store.client.query({
     query: `SELECT count() AS rows, max(repriced_at) AS last, groupUniqArray(10)(price_version) AS versions
             FROM ${store.database}.llm_calls
-            WHERE started_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND started_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC') AND repriced_at IS NOT NULL`,
-    query_params: { from: from.getTime(), to: to.getTime() },
+            WHERE started_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND started_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+              AND repriced_at IS NOT NULL${teams?.length ? ' AND team IN {teams:Array(String)}' : ''}`,
+    query_params: { from: from.getTime(), to: to.getTime(), ...(teams?.length ? { teams: [...teams] } : {}) },
     format: 'JSONEachRow',
   });
   const [r] = await rs.json<{ rows: string | number; last: string | null; versions: string[] }>();
