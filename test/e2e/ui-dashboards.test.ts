@@ -222,7 +222,7 @@ describe('investigation UI (master key set)', () => {
     expect(await spikes.first().locator('td').nth(2).textContent()).toBe('$20.0000');
     await page.screenshot({ path: join(SHOTS, 'ui-spend.png'), fullPage: true });
 
-    await spikes.first().locator('a').click();
+    await spikes.first().locator('a', { hasText: 'Open these calls' }).click();
     await page.waitForURL((u) => u.pathname === '/requests');
     const shown = await page.locator('table.calls tbody tr td:first-child a').allTextContents();
     expect(shown.sort()).toEqual(spikeCalls.map((c) => c.started_at).sort());
@@ -238,9 +238,10 @@ describe('investigation UI (master key set)', () => {
     const pins = [...svg.matchAll(/<path [^>]*transform="matrix\([\d.]+,0,0,[\d.]+,([\d.]+),([\d.]+)\)" fill="#b3261e"/g)];
     expect(pins.length).toBe(1);
     const [x, y] = [Number(pins[0]![1]), Number(pins[0]![2])];
-    const box = await img.boundingBox();
-    expect(box?.width).toBe(Number(await img.getAttribute('width')));
-    await img.click({ position: { x, y: y - 12 } });
+    // The image is scaled to its box, its links with it: image pixels × scale, clicked where a person would.
+    const box = (await img.boundingBox())!;
+    const scale = box.width / Number(await img.getAttribute('width'));
+    await page.mouse.click(box.x + x * scale, box.y + (y - 12) * scale);
     await page.waitForURL((u) => u.pathname === '/requests');
     const url = new URL(page.url());
     expect(url.searchParams.get('model')).toBe(SPIKY);
@@ -252,14 +253,14 @@ describe('investigation UI (master key set)', () => {
     // Any other bucket's column opens that bucket's calls, all models: two columns left of
     // the spike's is the bucket two steps earlier.
     await page.goBack();
-    const columns = (await page.locator('map[name="spend-map"] area[shape="rect"]').evaluateAll((as) =>
-      as.map((a) => ({ coords: (a.getAttribute('coords') ?? '').split(',').map(Number), href: a.getAttribute('href') ?? '' }))))
+    const columns = (await page.locator('[data-testid="spend-links"] a[data-shape="rect"]').evaluateAll((as) =>
+      as.map((a) => ({ coords: (a.getAttribute('data-coords') ?? '').split(',').map(Number), href: a.getAttribute('href') ?? '' }))))
       .filter((a) => !a.href.includes('model='))
       .sort((a, b) => a.coords[0]! - b.coords[0]!);
     expect(columns.length).toBe(24);
     const spikeCol = columns.findIndex((c) => c.coords[0]! <= x && x <= c.coords[2]!);
     const left = columns[spikeCol - 2]!.coords;
-    await img.click({ position: { x: (left[0]! + left[2]!) / 2, y: left[3]! - 3 } });
+    await page.mouse.click(box.x + ((left[0]! + left[2]!) / 2) * scale, box.y + (left[3]! - 3) * scale);
     await page.waitForURL((u) => u.pathname === '/requests' && u.searchParams.get('model') === null);
     const bucket = new URL(page.url());
     expect(bucket.searchParams.get('from')).toBe(at(A + (SPIKE_BUCKET - 2) * STEP));
