@@ -18,7 +18,7 @@ function errorMessage(body: unknown, status: number): string {
 }
 
 /** One admin API call with the master key (if any); network failures become a message. */
-export async function adminCall(base: string, masterKey: string | undefined, method: 'POST' | 'DELETE', path: string, body?: object, timeoutMs = 10_000): Promise<AdminCallResult> {
+export async function adminCall(base: string, masterKey: string | undefined, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: object, timeoutMs = 10_000): Promise<AdminCallResult> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (masterKey !== undefined) headers['authorization'] = `Bearer ${masterKey}`;
   if (body !== undefined) headers['content-type'] = 'application/json';

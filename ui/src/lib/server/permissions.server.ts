@@ -15,6 +15,7 @@ const READS: readonly (readonly [string, Action])[] = [
 const WRITES: readonly (readonly [string, Action])[] = [
   ['/people', 'people.write'],
   ['/keys', 'keys.write'],
+  ['/alerts', 'settings.write'],
 ];
 
 const under = (path: string, prefix: string): boolean => path === prefix || path.startsWith(`${prefix}/`);
