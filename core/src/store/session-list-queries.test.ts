@@ -5,26 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageConfig } from '../config.ts';
-import { newRequestId } from '../ids.ts';
 import type { LlmCallEvent } from '../event.ts';
+import { testEvent } from './test-event.ts';
 import { openStore, type Store } from './client.ts';
 import { migrate } from './migrate.ts';
 import { encodeSessionCursor, listSessions, parseSessionCursor } from './session-list-queries.ts';
 import { ReadParamError } from './read-params.ts';
 
-function ev(over: Partial<LlmCallEvent>): LlmCallEvent {
-  return {
-    schema_version: 1, gatelog_version: 't', request_id: newRequestId(), started_at: '2026-03-01T10:00:00.000Z',
-    trace_id: '', session_id: '', user: '', tags: {}, key_id: 'k1', key_name: 'key-one', team: 'red',
-    endpoint: '/v1/messages', client_api: 'anthropic.messages', upstream_api: 'anthropic.messages',
-    requested_model: 'm-a', provider: 'p1', deployment_model: 'm-a', upstream_model: 'm-a',
-    stream: false, status: 200, outcome: 'success', error_type: '', error_message: '', finish_reason: 'stop',
-    input_tokens: 10, output_tokens: 5, cached_tokens: 0, cache_creation_tokens: 0, reasoning_tokens: 0,
-    tokens_estimated: false, cost_usd: 0.01, cache_hit: false, ttft_ms: null, latency_ms: 100, overhead_ms: 1,
-    attempts: [], request_body: '{}', response_body: '{}', request_bytes: 2, response_bytes: 2, truncated: false,
-    ...over,
-  };
-}
+const ev = testEvent;
 
 let dir: string;
 let store: Store;
