@@ -96,7 +96,7 @@ export function startAlerts(deps: AlertsDeps): AlertsRunner {
     let rules = await activeRules(deps.store, deps.config);
     const local = (r: AlertRule): boolean => PROCESS_KINDS.has(r.kind);
     if (deps.processOnly) rules = rules.filter(local);
-    else if (deps.shared && rules.some((r) => !local(r)) && !(await claimAlertSlot(deps.store, Math.floor(now / intervalMs), holder))) rules = rules.filter(local);
+    else if (deps.shared && rules.some((r) => !local(r)) && !(await claimAlertSlot(deps.store, Math.floor(Date.now() / intervalMs), holder))) rules = rules.filter(local);
     if (rules.length === 0) return;
     const states = await loadAlertStates(deps.store);
     const events: AlertEventInput[] = [];
@@ -123,16 +123,24 @@ export function startAlerts(deps: AlertsDeps): AlertsRunner {
     }
   };
 
+  const timed = async (): Promise<void> => {
+    const t0 = Date.now();
+    await evaluate();
+    // Two proxies evaluate at once only if one evaluation outlasts a slot: say so.
+    if (Date.now() - t0 > intervalMs) deps.logger.warn({ ms: Date.now() - t0, interval_ms: intervalMs, code: 'GATELOG_WARN_ALERT_SLOW' }, 'alert evaluation took longer than alerts.interval_s');
+  };
+
   const tick = (): Promise<void> => {
     // One evaluation at a time: a slow one makes the next tick wait rather than overlap.
-    running ??= evaluate()
+    running ??= timed()
       .catch((err: unknown) => deps.logger.warn({ err: { name: (err as Error).name, code: (err as { code?: unknown }).code }, code: 'GATELOG_WARN_ALERT_TICK' }, 'alert evaluation failed'))
       .finally(() => { running = null; });
     return running;
   };
 
+  // Ticks start at slot boundaries (real time), so every proxy claims a slot at its start.
   const loop = (): void => {
-    timer = setTimeout(() => void tick().finally(() => { if (!stopping.signal.aborted) loop(); }), intervalMs);
+    timer = setTimeout(() => void tick().finally(() => { if (!stopping.signal.aborted) loop(); }), intervalMs - (Date.now() % intervalMs));
     timer.unref();
   };
   loop();
