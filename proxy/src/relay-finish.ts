@@ -9,7 +9,7 @@ import { captureKind, summarizeJsonBody, type StreamCapture } from './capture/re
 import { estimateTokens, tokensFromUsage, type Tokens } from './capture/usage.ts';
 import { tokenizerWarm } from './capture/token-estimate.ts';
 import type { ProxyMetrics } from './metrics.ts';
-import type { RequestState } from './request-state.ts';
+import { claimEvent, type RequestState } from './request-state.ts';
 
 /** Generated output to estimate tokens from: the text kept, and the bytes received past the kept text's bound. */
 export interface Produced {
@@ -34,13 +34,17 @@ export interface RelayEnv extends EventEnv {
 }
 
 /**
- * Build and publish the event, and mark the request's event published (`st`) so that an error
+ * Build and publish the event, once: the request's event is claimed (`st`) so that an error
  * answered after this is not recorded again. `count`: also count the request in metrics — only
  * for responses that never 'finish' (client abort, broken upstream); fastify's onResponse hook
  * counts all the others.
  */
 export function publishSafely(env: RelayEnv, rec: CallRecord, st: RequestState, route: string, count = false, tEnd = performance.now()): void {
-  st.event = 'published';
+  if (claimEvent(st)) emit(env, rec, route, count, tEnd);
+}
+
+/** Build the event, settle governance, publish, count; the caller has claimed the event. */
+function emit(env: RelayEnv, rec: CallRecord, route: string, count: boolean, tEnd: number): void {
   let event: LlmCallEvent;
   try {
     event = toEvent(rec, env, tEnd);
@@ -67,12 +71,16 @@ export function publishEstimated(
   env: RelayEnv, rec: CallRecord, st: RequestState, route: string, json: Record<string, unknown>, output: Produced | null, count: boolean, after?: () => void,
 ): void {
   const tEnd = performance.now();
+  // Claimed at once, before any estimate: nothing may record this call meanwhile.
+  if (!claimEvent(st)) {
+    after?.();
+    return;
+  }
   const publish = (): void => {
-    publishSafely(env, rec, st, route, count, tEnd);
+    emit(env, rec, route, count, tEnd);
     after?.();
   };
   if (output === null) return publish();
-  st.event = 'published';
   void estimateTokens(json, output.text, output.droppedBytes).then(
     (t) => {
       rec.tokens = t;

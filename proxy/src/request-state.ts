@@ -42,7 +42,18 @@ export function stateOf(req: FastifyRequest): RequestState {
   return (req.gatelog ??= fresh());
 }
 
-/** This request's event is published: nothing may record it again. */
-export function markPublished(req: FastifyRequest): void {
-  stateOf(req).event = 'published';
+/**
+ * The one decision that a call's event is published now: true exactly once per request (the
+ * event was pending), false when it is already published or never to be. Every publisher
+ * (relay, governance refusal, cache hit, the surfaces' error handler) asks here first.
+ */
+export function claimEvent(st: RequestState): boolean {
+  if (st.event !== 'pending') return false;
+  st.event = 'published';
+  return true;
+}
+
+/** claimEvent for a request: whether the caller is the one to publish its event. */
+export function markPublished(req: FastifyRequest): boolean {
+  return claimEvent(stateOf(req));
 }

@@ -47,7 +47,7 @@ export function serveCacheHit(
   rec.finishReason = firstFinishReason(completion);
   rec.tokens = { ...NO_TOKENS, input_tokens: hit.inputTokens, output_tokens: hit.outputTokens };
   rec.responseBody = text;
-  markPublished(reply.request);
+  if (!markPublished(reply.request)) return;
   try {
     const e = toEvent(rec, env, performance.now());
     e.attempts = [];

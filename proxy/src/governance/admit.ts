@@ -55,8 +55,7 @@ function refuse(g: Governance, env: AdmitEnv, rec: CallRecord, reply: FastifyRep
   if (r.headers) for (const [k, v] of Object.entries(r.headers)) void reply.header(k, v);
   if (r.retryAfterSeconds !== undefined) void reply.header('retry-after', String(r.retryAfterSeconds));
   g.metrics.refusal(r.code);
-  markPublished(reply.request);
-  recordRefused(env, rec, r);
+  if (markPublished(reply.request)) recordRefused(env, rec, r);
   return refusalError(r);
 }
 

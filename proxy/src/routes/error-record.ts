@@ -11,7 +11,7 @@ import { toRefusedEvent, type EventEnv } from '../capture/call-record.ts';
 import type { Caller } from '../auth.ts';
 import type { ProxyError } from '../errors.ts';
 import type { UpstreamApi } from '../providers/types.ts';
-import { stateOf } from '../request-state.ts';
+import { claimEvent, stateOf } from '../request-state.ts';
 import { newCallRecord } from './body.ts';
 
 declare module 'fastify' {
@@ -64,8 +64,7 @@ export function recordAnsweredError(rec: ErrorRecording, req: FastifyRequest, e:
   const api = req.routeOptions.config.modelApi;
   if (api === undefined) return;
   const st = stateOf(req);
-  if (st.event !== 'pending') return;
-  st.event = 'published';
+  if (!claimEvent(st)) return;
   try {
     const body = bodySeen(req.body);
     const r = newCallRecord(req, { endpoint: req.routeOptions.url ?? '', api, requested: body.model, dep: null, stream: body.stream, text: body.text });
