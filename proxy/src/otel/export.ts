@@ -7,15 +7,14 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { GATELOG_VERSION, type LlmCallEvent, type Logger } from '@gatelog/core';
+import type { LlmCallEvent, Logger } from '@gatelog/core';
 import type { OtelConfig } from '@gatelog/core/otel/config';
 import { readRequestMeta } from '../capture/request-meta.ts';
 import { callSpanId, formatTraceparent, otelTraceId } from '../capture/trace-context.ts';
-import { eventSpans, type SpanEnv } from './spans.ts';
+import { eventSpans, spanEnv } from './spans.ts';
 
 export interface SpanExport {
   /** `publish` that also queues the event for export. */
@@ -93,11 +92,7 @@ export function startSpanExport(c: OtelConfig, deps: SpanExportDeps): SpanExport
     scheduledDelayMillis: c.batch_delay_ms,
     exportTimeoutMillis: c.timeout_ms,
   });
-  const env: SpanEnv = {
-    resource: resourceFromAttributes({ 'service.name': c.service_name, 'service.version': GATELOG_VERSION }),
-    scope: { name: 'gatelog', version: GATELOG_VERSION },
-    bodyMaxBytes: c.bodies ? c.body_max_bytes : 0,
-  };
+  const env = spanEnv(c.service_name, c.bodies ? c.body_max_bytes : 0);
   // Events waiting for their spans to be built (bounded like the span queue).
   let pending: LlmCallEvent[] = [];
   let scheduled = false;

@@ -5,9 +5,9 @@
 // `traceparent` gatelog answered with.
 import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type HrTime, type SpanContext } from '@opentelemetry/api';
 import { TraceState, type InstrumentationScope } from '@opentelemetry/core';
-import type { Resource } from '@opentelemetry/resources';
+import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import type { LlmCallEvent } from '@gatelog/core';
+import { GATELOG_VERSION, type LlmCallEvent } from '@gatelog/core';
 import { attemptSpanId, callSpanId, otelTraceId } from '../capture/trace-context.ts';
 
 export interface SpanEnv {
@@ -15,6 +15,15 @@ export interface SpanEnv {
   scope: InstrumentationScope;
   /** Bodies as attributes, each cut to `bodyMaxBytes` (0: no bodies). */
   bodyMaxBytes: number;
+}
+
+/** The resource and scope every span of this process carries. */
+export function spanEnv(serviceName: string, bodyMaxBytes: number): SpanEnv {
+  return {
+    resource: resourceFromAttributes({ 'service.name': serviceName, 'service.version': GATELOG_VERSION }),
+    scope: { name: 'gatelog', version: GATELOG_VERSION },
+    bodyMaxBytes,
+  };
 }
 
 /** gen_ai.operation.name by the API the client called. */
