@@ -2,6 +2,7 @@
 // range with the running gatelog's current price table (config `pricing` + genai-prices),
 // through its admin API (POST /admin/reprice), so the audit trail records who did it.
 import { parseArgs } from 'node:util';
+import type { RepriceReceipt } from '@gatelog/core';
 import { CliError, call, type Io } from './keys-cli.ts';
 import { DEFAULT_URL, isoDate } from './admin-http.ts';
 
@@ -24,17 +25,6 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-interface Receipt {
-  rows: number;
-  changed: number;
-  before_usd: number;
-  after_usd: number;
-  unpriced: number;
-  price_version: string;
-  buckets: number;
-  ms: number;
-}
-
 const usd = (n: number): string => `$${n.toFixed(6)}`;
 
 export async function runRepriceCli(argv: string[], io: Io = { out: (s) => process.stdout.write(s), env: process.env, fetch }): Promise<number> {
@@ -46,7 +36,7 @@ export async function runRepriceCli(argv: string[], io: Io = { out: (s) => proce
     }
     if (!v.from || !v.to) throw new CliError(`name --from and --to\n\n${REPRICE_HELP}`, 2);
     const body = { from: isoDate(v.from, '--from'), to: isoDate(v.to, '--to'), ...(v.model ? { model: v.model } : {}) };
-    const r = (await call(io, v.url ?? DEFAULT_URL, 'POST', '/admin/reprice', body)) as Receipt;
+    const r = (await call(io, v.url ?? DEFAULT_URL, 'POST', '/admin/reprice', body)) as RepriceReceipt;
     io.out(v.json ? `${JSON.stringify(r)}\n` : `repriced ${r.rows} calls (${r.changed} changed) with ${r.price_version}: ${usd(r.before_usd)} → ${usd(r.after_usd)}; ${r.unpriced} without a known price; ${r.buckets} rollup buckets adjusted in ${r.ms} ms\n`);
     return 0;
   } catch (err) {
