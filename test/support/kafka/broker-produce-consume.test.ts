@@ -1,7 +1,7 @@
 // Test fixture only: KafkaTestBroker against real kafkajs clients - idempotent GZIP and ZSTD
 // (gatelog's codec) producers, read back through the fixture and through a consumer group with
 // eachBatch.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import kafkajs, { CompressionTypes, type Producer } from 'kafkajs';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { registerKafkaCodecs } from '@gatelog/core';
@@ -153,4 +153,22 @@ describe('KafkaTestBroker produce/consume', () => {
     await waitUntil('three large records', () => seen.length >= 3);
     expect(seen).toEqual(big);
   });
+
+  it('carries an event at the 16 MiB body cap (ZSTD, as gatelog publishes), whole', async () => {
+    const topic = `t-${randomUUID()}`;
+    broker.createTopic(topic, 1);
+    const producer = await idempotentProducer();
+    // Random base64: compression cannot shrink it, so the batch on the wire is ~22 MiB.
+    const value = JSON.stringify({ request_body: randomBytes(16 << 20).toString('base64') });
+    await producer.send({ topic, acks: -1, compression: CompressionTypes.ZSTD, messages: [{ key: 'req-big', value }] });
+    const consumer = testConsumer(testKafka(broker), `g-${randomUUID()}`, { maxBytesPerPartition: 16 << 20, maxBytes: 64 << 20 });
+    cleanups.push(() => consumer.disconnect());
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let got = '';
+    await consumer.run({ eachMessage: async ({ message }) => void (got = message.value!.toString()) });
+    await waitUntil('the 16 MiB event', () => got.length > 0, 120_000);
+    expect(got.length).toBe(value.length);
+    expect(got === value).toBe(true);
+  }, 240_000);
 });
