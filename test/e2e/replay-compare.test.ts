@@ -141,6 +141,14 @@ describe('replay and compare', () => {
       expect((await page.locator('[data-testid="diff"] ins').allTextContents()).join('')).toBe('Lyon, probably');
       await page.screenshot({ path: join(SHOTS, 'replay-compare-openai.png'), fullPage: true });
 
+      // The explorer flags replays and filters them in or out.
+      await page.goto(`${gl.url}/requests?replay=yes`);
+      expect(await page.locator('[data-testid="replay-flag"]').count()).toBe(await page.locator('table.calls tbody tr').count());
+      expect(await page.locator(`table.calls tbody tr a[href="/requests/${replayId}"]`).count()).toBe(1);
+      await page.goto(`${gl.url}/requests?replay=no`);
+      expect(await page.locator(`table.calls tbody tr a[href="/requests/${replayId}"]`).count()).toBe(0);
+      expect(await page.locator(`table.calls tbody tr a[href="/requests/${originalId}"]`).count()).toBe(1);
+
       // The replay's own page says what it replays.
       await page.goto(`${gl.url}/requests/${replayId}`);
       expect(await page.locator('[data-testid="replay-of"]').textContent()).toBe(originalId);

@@ -19,6 +19,8 @@ export interface ExplorerFilter {
   errorType?: string | undefined;
   cacheHit?: boolean | undefined;
   stream?: boolean | undefined;
+  /** true: only replays (POST /admin/replay); false: only clients' own calls (migration 0020). */
+  replay?: boolean | undefined;
   tags?: readonly (readonly [string, string])[] | undefined;
   traceId?: string | undefined;
   sessionId?: string | undefined;
@@ -101,6 +103,7 @@ export function callWhere(f: ExplorerFilter, prefix = 'f_', blocksDb?: string): 
   if (f.errorType) where.push(`error_type = ${p('error_type', 'String', f.errorType)}`);
   if (f.cacheHit !== undefined) where.push(`cache_hit = ${p('cache_hit', 'Bool', f.cacheHit)}`);
   if (f.stream !== undefined) where.push(`stream = ${p('stream', 'Bool', f.stream)}`);
+  if (f.replay !== undefined) where.push(f.replay ? "replay_of != ''" : "replay_of = ''");
   (f.tags ?? []).forEach(([k, v], i) => {
     where.push(`tags[${p(`tk${i}`, 'String', k)}] = ${p(`tv${i}`, 'String', v)}`);
   });

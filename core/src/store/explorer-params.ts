@@ -24,6 +24,8 @@ export interface ExplorerState {
   error: string;
   cache: '' | 'hit' | 'miss';
   stream: '' | 'yes' | 'no';
+  /** `yes`: only replays; `no`: only clients' own calls. */
+  replay: '' | 'yes' | 'no';
   /** `k=v` pairs, comma-separated. */
   tags: string;
   trace: string;
@@ -41,13 +43,13 @@ export interface ExplorerState {
 
 /** The URL parameter of each field (stable: links in the wild use them). */
 const FIELDS = [
-  'range', 'from', 'to', 'model', 'provider', 'key', 'team', 'user', 'status', 'error', 'cache', 'stream',
+  'range', 'from', 'to', 'model', 'provider', 'key', 'team', 'user', 'status', 'error', 'cache', 'stream', 'replay',
   'tags', 'trace', 'session', 'costMin', 'costMax', 'latMin', 'latMax', 'q', 'match', 'sort', 'dir',
 ] as const satisfies readonly (keyof ExplorerState)[];
 
 export const EMPTY: ExplorerState = {
   range: '', from: '', to: '', model: '', provider: '', key: '', team: '', user: '', status: '', error: '',
-  cache: '', stream: '', tags: '', trace: '', session: '', costMin: '', costMax: '', latMin: '', latMax: '', q: '',
+  cache: '', stream: '', replay: '', tags: '', trace: '', session: '', costMin: '', costMax: '', latMin: '', latMax: '', q: '',
   match: '', sort: 'time', dir: 'desc',
 };
 
@@ -73,12 +75,13 @@ export function parseInstant(v: string): string {
 
 export function parseExplorer(params: URLSearchParams): ExplorerState {
   const s: ExplorerState = { ...EMPTY };
-  for (const f of FIELDS) if (f !== 'sort' && f !== 'dir' && f !== 'range' && f !== 'status' && f !== 'cache' && f !== 'stream' && f !== 'match') s[f] = clean(params.get(f));
+  for (const f of FIELDS) if (f !== 'sort' && f !== 'dir' && f !== 'range' && f !== 'status' && f !== 'cache' && f !== 'stream' && f !== 'replay' && f !== 'match') s[f] = clean(params.get(f));
   s.match = oneOf(clean(params.get('match')), ['part'] as const, '');
   s.range = oneOf(clean(params.get('range')), Object.keys(PRESETS) as Preset[], '');
   s.status = oneOf(clean(params.get('status')), ['ok', 'error'] as const, '');
   s.cache = oneOf(clean(params.get('cache')), ['hit', 'miss'] as const, '');
   s.stream = oneOf(clean(params.get('stream')), ['yes', 'no'] as const, '');
+  s.replay = oneOf(clean(params.get('replay')), ['yes', 'no'] as const, '');
   s.sort = oneOf(clean(params.get('sort')), SORT_KEYS, 'time');
   s.dir = oneOf(clean(params.get('dir')), ['asc', 'desc'] as const, 'desc');
   s.from = parseInstant(s.from);
@@ -113,6 +116,7 @@ export function toFilter(s: ExplorerState, now: number = Date.now()): ExplorerFi
     errorType: s.error || undefined,
     cacheHit: s.cache ? s.cache === 'hit' : undefined,
     stream: s.stream ? s.stream === 'yes' : undefined,
+    replay: s.replay ? s.replay === 'yes' : undefined,
     tags: parseTags(s.tags),
     // A pasted traceparent searches for its trace id.
     traceId: s.trace ? traceIdOfSearch(s.trace) : undefined,

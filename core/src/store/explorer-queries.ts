@@ -39,6 +39,8 @@ export const ExplorerRow = CallSummary.extend({
   error_type: z.string(),
   key_id: z.string(),
   user: z.string(),
+  /** The call this one replays, '' for a client's own (migration 0020). */
+  replay_of: z.string().default(''),
   sort_value: z.union([z.string(), z.number()]).transform(String),
   /** The user's own words (ui-queries' PREVIEW_SQL), when the page read them with the row. */
   prompt_preview: z.string().optional(),
@@ -54,7 +56,7 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 const ROW_COLUMNS = `request_id, started_at, requested_model, provider, upstream_model, key_name, endpoint, stream,
   status, outcome, input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms,
-  substring(request_body, 1, 200) AS preview, team, trace_id, session_id, cache_hit, error_type, key_id, user`;
+  substring(request_body, 1, 200) AS preview, team, trace_id, session_id, cache_hit, error_type, key_id, user, replay_of`;
 
 const PageKey = z.object({ request_id: z.string(), started_at: z.string(), sort_value: z.union([z.string(), z.number()]).transform(String) });
 
