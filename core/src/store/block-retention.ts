@@ -38,6 +38,9 @@ export async function eraseOrphanBlocks(store: Pick<Store, 'client' | 'database'
   });
   try {
     await erase();
+    // Most erasures name no split body: then llm_calls is not scanned for the references left.
+    const cs = await store.client.query({ query: `SELECT count() AS n FROM ${tmp}`, format: 'JSONEachRow' });
+    if (Number((await cs.json<{ n: string | number }>())[0]?.n ?? 0) === 0) return { blocks: 0, bytes: 0 };
     const orphans = `hash IN (SELECT hash FROM ${tmp}) AND hash NOT IN (SELECT arrayJoin(${PART_HASHES_SQL}) FROM ${db}.llm_calls WHERE notEmpty(${PART_HASHES_SQL}))`;
     const rs = await store.client.query({ query: `SELECT count() AS n, sum(bytes) AS b FROM (SELECT hash, any(bytes) AS bytes FROM ${db}.llm_blocks WHERE ${orphans} GROUP BY hash)`, format: 'JSONEachRow' });
     const [c] = await rs.json<{ n: string | number; b: string | number }>();
