@@ -60,25 +60,20 @@ export function ttlStatements(db: string, r: RetentionConfig): { target: string;
       ? `ALTER TABLE ${db}.llm_calls MODIFY COLUMN ${c} REMOVE TTL`
       : `ALTER TABLE ${db}.llm_calls MODIFY COLUMN ${c} ${type} TTL if(legal_hold, ${NEVER}, toDateTime(started_at) + ${interval(r.bodies)})`),
   });
-  // Per-attempt bodies (migration 0013) expire with the bodies: the whole attempt_io goes back
-  // to [] (a column TTL resets a column to its default). Its own target, so a data dir whose
-  // body TTL was applied before this column existed gets it too.
-  out.push({
-    target: 'llm_calls.attempt_io',
-    ttl: r.bodies,
-    sql: [r.bodies === 'forever'
-      ? `ALTER TABLE ${db}.llm_calls MODIFY COLUMN attempt_io REMOVE TTL`
-      : `ALTER TABLE ${db}.llm_calls MODIFY COLUMN attempt_io TTL if(legal_hold, ${NEVER}, toDateTime(started_at) + ${interval(r.bodies)})`],
-  });
-  // Body blocks (migration 0014): a call's parts expire with its bodies; a block expires the
-  // bodies' period after the last call that used it (block-retention.ts keeps held calls' blocks).
-  out.push({
-    target: 'llm_calls.request_parts',
-    ttl: r.bodies,
-    sql: [r.bodies === 'forever'
-      ? `ALTER TABLE ${db}.llm_calls MODIFY COLUMN request_parts REMOVE TTL`
-      : `ALTER TABLE ${db}.llm_calls MODIFY COLUMN request_parts TTL if(legal_hold, ${NEVER}, toDateTime(started_at) + ${interval(r.bodies)})`],
-  });
+  // Columns that expire with the bodies (a column TTL resets a column to its default), each its
+  // own target, so a data dir whose body TTL was applied before the column existed gets it too:
+  // per-attempt bodies (migration 0013; attempt_io back to []) and body parts (migration 0014).
+  // A block expires the bodies' period after the last call that used it (block-retention.ts
+  // keeps held calls' blocks).
+  for (const column of ['attempt_io', 'request_parts']) {
+    out.push({
+      target: `llm_calls.${column}`,
+      ttl: r.bodies,
+      sql: [r.bodies === 'forever'
+        ? `ALTER TABLE ${db}.llm_calls MODIFY COLUMN ${column} REMOVE TTL`
+        : `ALTER TABLE ${db}.llm_calls MODIFY COLUMN ${column} TTL if(legal_hold, ${NEVER}, toDateTime(started_at) + ${interval(r.bodies)})`],
+    });
+  }
   out.push({
     target: 'llm_blocks.rows',
     ttl: r.bodies,
