@@ -25,10 +25,11 @@ const auth = { authorization: `Bearer ${MASTER}` };
 const tag = crypto.randomUUID().slice(0, 8);
 
 /** Published prices, USD per million tokens (anthropic.com/pricing, openai.com/api/pricing). */
+interface Price { input: number; cache_read: number; cache_write_5m: number; cache_write_1h: number; output: number }
 const PRICES = {
   'claude-sonnet-4-5': { input: 3, cache_read: 0.3, cache_write_5m: 3.75, cache_write_1h: 6, output: 15 },
   'gpt-4o-mini': { input: 0.15, cache_read: 0.075, cache_write_5m: 0, cache_write_1h: 0, output: 0.6 },
-} as const;
+} satisfies Record<string, Price>;
 type Model = keyof typeof PRICES;
 
 let ant: FakeAnthropic;
@@ -77,15 +78,15 @@ async function fixtureDay(): Promise<void> {
   const ac = new Anthropic({ baseURL: gl.url, apiKey: MASTER, maxRetries: 0 });
   const oc = new OpenAI({ baseURL: `${gl.url}/v1`, apiKey: MASTER, maxRetries: 0 });
   const trace = (m: string): { headers: Record<string, string> } => ({ headers: { 'x-gatelog-trace-id': m } });
-  const antMsg = (m: string, stream: boolean) => ({ model: 'claude', max_tokens: 1024, stream, messages: [{ role: 'user' as const, content: `call ${m}` }] });
+  const antMsg = (m: string) => ({ model: 'claude', max_tokens: 1024, messages: [{ role: 'user' as const, content: `call ${m}` }] });
 
   // Anthropic passthrough: plain and streamed, each cache kind.
   for (const [name, u] of Object.entries(ANT_USAGE)) {
     ant.behave({ usage: u });
     const m1 = mark('claude-sonnet-4-5', `anthropic ${name}`);
-    await ac.messages.create(antMsg(m1, false), trace(m1));
+    await ac.messages.create(antMsg(m1), trace(m1));
     const m2 = mark('claude-sonnet-4-5', `anthropic stream ${name}`);
-    const s = await ac.messages.create(antMsg(m2, true), trace(m2));
+    const s = await ac.messages.create({ ...antMsg(m2), stream: true }, trace(m2));
     for await (const ev of s) void ev;
   }
   // Aborted mid-stream: the caller leaves after the first text; Anthropic had reported the
@@ -94,7 +95,7 @@ async function fixtureDay(): Promise<void> {
   const ma = mark('claude-sonnet-4-5', 'anthropic stream aborted');
   const ctl = new AbortController();
   try {
-    const s = await ac.messages.create(antMsg(ma, true), { ...trace(ma), signal: ctl.signal });
+    const s = await ac.messages.create({ ...antMsg(ma), stream: true }, { ...trace(ma), signal: ctl.signal });
     for await (const ev of s) if (ev.type === 'content_block_delta') ctl.abort();
   } catch {
     // the abort surfaces as an error in the SDK
@@ -135,7 +136,7 @@ function anthropicReport(marker: string): Record<string, unknown> | undefined {
 }
 
 /** The provider-side cost of one call, from the upstream's own usage report. */
-function providerCost(c: { marker: string; model: Model }, prices: (typeof PRICES)[Model] = PRICES[c.model]): number | null {
+function providerCost(c: { marker: string; model: Model }, prices: Price = PRICES[c.model]): number | null {
   const n = (v: unknown): number => (typeof v === 'number' ? v : 0);
   if (c.model === 'claude-sonnet-4-5') {
     const u = anthropicReport(c.marker);
@@ -169,7 +170,7 @@ async function storedRows(n: number): Promise<Map<string, Row>> {
 const day = (startedAt: string): string => startedAt.slice(0, 10);
 
 /** Per day × model: [stored, provider-side]. */
-function totals(rows: Map<string, Row>, prices?: (m: Model) => (typeof PRICES)[Model]): Map<string, [number, number]> {
+function totals(rows: Map<string, Row>, prices?: (m: Model) => Price): Map<string, [number, number]> {
   const out = new Map<string, [number, number]>();
   for (const c of calls) {
     const row = rows.get(c.marker)!;
@@ -244,7 +245,7 @@ describe('gatelog reprice', () => {
     const before = await spendByModel(dayStart, dayEnd);
     expect(before['claude']).toBeGreaterThan(0);
     // The price of claude-sonnet-4-5 on `ant` doubles in config.
-    const doubled = { input: 6, cache_read: 0.6, cache_write_5m: 7.5, cache_write_1h: 12, output: 30 };
+    const doubled: Price = { input: 6, cache_read: 0.6, cache_write_5m: 7.5, cache_write_1h: 12, output: 30 };
     gl = await startGatelog({
       dataDir: gl.dataDir,
       config: config([{ provider: 'ant', model: 'claude-sonnet-4-5', input: 6, output: 30, cached_input: 0.6, cache_write: 7.5, cache_write_1h: 12 }]),
@@ -274,6 +275,18 @@ describe('gatelog reprice', () => {
     const bad = await fetch(`${gl.url}/admin/reprice`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ from: dayEnd, to: dayStart }) });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('invalid_reprice_request');
+
+    // The spend page (served by the same process) says the range was repriced, with which prices.
+    const signIn = await fetch(`${gl.url}/login`, {
+      method: 'POST', redirect: 'manual', headers: { origin: gl.url, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ key: MASTER, next: '/spend' }).toString(),
+    });
+    const cookie = signIn.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    expect(cookie).not.toBe('');
+    const page = await (await fetch(`${gl.url}/spend?${new URLSearchParams({ from: dayStart, to: dayEnd }).toString()}`, { headers: { cookie } })).text();
+    expect(page).toContain('data-testid="repriced"');
+    expect(page).toContain(`${claudeCalls.length} calls in this range were repriced`);
+    expect(page).toContain(receipt.price_version);
 
     // The spend views read the rollups: the claude total doubled, the others did not move, and they can say so.
     await gl.stop();
