@@ -10,6 +10,7 @@
 // GATELOG_INGEST_SESSION_TIMEOUT_MS (consumer group session timeout; kafkajs default 30 s);
 // plus whatever gatelog.yaml references as ${VAR}.
 import { createServer } from 'node:http';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
@@ -19,6 +20,7 @@ import { ingestEnv } from '@gatelog/core/env';
 import { kafkaLogCreator } from '@gatelog/core/bus/kafka-logs';
 import { exitOnSignals } from '@gatelog/core/shutdown';
 import { createIngest } from './ingest.ts';
+import { startAlerts } from '@gatelog/core/alerts/evaluator';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } } });
@@ -42,6 +44,8 @@ async function main(): Promise<void> {
   const sessionTimeout = env.GATELOG_INGEST_SESSION_TIMEOUT_MS;
   const consumer = sessionTimeout ? { sessionTimeout, heartbeatInterval: Math.max(100, Math.min(3000, Math.floor(sessionTimeout / 3))) } : {};
   const ingest = await createIngest({ config, store, logger, registry, source: { kind: 'kafka', kafka, consumer } });
+  // ingest_lag alert rules measure this worker's own lag (the proxies evaluate every other kind).
+  const alerts = startAlerts({ store, config: config.alerts, teams: config.teams, logger, metrics: registry, shared: true, processOnly: true, instance: `${hostname()}/ingest` });
 
   const server = createServer((req, res) => {
     if (req.url === '/healthz') {
@@ -64,6 +68,7 @@ async function main(): Promise<void> {
   logger.info({ url: `http://127.0.0.1:${actual}`, version: GATELOG_VERSION, topic: bus.topic, group: bus.group_id, batch_rows: config.ingest.batch_rows, batch_ms: config.ingest.batch_ms }, 'gatelog ingest listening');
 
   exitOnSignals(logger, async () => {
+    await alerts.stop();
     await ingest.stop();
     retention.stop();
     await store.close();

@@ -106,6 +106,8 @@ export function startAlerts(deps: AlertsDeps): AlertsRunner {
       if (local(rule)) prior = new Map([...prior].filter(([s]) => s === `process=${instance}`));
       try {
         const obs = await SIGNALS[rule.kind](signalDeps, rule, now);
+        // A process rule whose metric this process does not have (ingest lag in a proxy service) is not measured here.
+        if (local(rule) && obs.length === 0) continue;
         for (const t of stepRule(prior, obs, now, rule.cooldown_s * 1000, randomUUID).transitions) {
           const ev: AlertEventInput = { at: now, rule_id: rule.id, rule_name: rule.name ?? rule.id, rule_kind: rule.kind, subject: t.subject, kind: t.kind, incident_id: t.incidentId, value: t.value, threshold: rule.threshold, message: t.message };
           events.push(ev);
