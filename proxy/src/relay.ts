@@ -2,7 +2,7 @@
 // (chunk by chunk, with backpressure), capture it, and publish the event before the final
 // end() so a record is durable before the client sees the end. One place handles upstream
 // failure, client abort and completion; handlers never copy this logic.
-import type { ServerResponse, OutgoingHttpHeaders, IncomingHttpHeaders } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { RouterConfig } from '@gatelog/core';
@@ -13,6 +13,8 @@ import type { Tokens } from './capture/usage.ts';
 import { warmTokenizer } from './capture/token-estimate.ts';
 import { isSseEventTooLarge } from './capture/sse.ts';
 import type { Provider, UpstreamResponse } from './providers/types.ts';
+import { isEventStream } from './providers/wire.ts';
+import { clientHeaders, endsEvent } from './relay-headers.ts';
 import { applyReported, applyStreamSummary, complete, produced, publishEstimated, publishSafely, type Produced, type RelayEnv } from './relay-finish.ts';
 import { dispatch, type Dispatched } from './routing/dispatch.ts';
 import type { AttemptPlan } from './routing/plan.ts';
@@ -44,24 +46,6 @@ export interface RelayInput {
   streamError?: StreamErrorEvent;
   /** Client headers for the adapter (UpstreamCall.headers). */
   headers?: Readonly<Record<string, string>>;
-}
-
-const isEventStream = (ct: string | undefined): boolean => ct !== undefined && ct.startsWith('text/event-stream');
-
-/** Upstream response headers worth passing to the client (request ids, rate limits). */
-function passHeader(name: string): boolean {
-  return (
-    name === 'x-request-id' || name === 'retry-after' || name.startsWith('openai-') || name.startsWith('x-ratelimit-') ||
-    // Anthropic: request-id, anthropic-ratelimit-*, anthropic-organization-id; ours: x-gatelog-tokens-estimated.
-    name === 'request-id' || name.startsWith('anthropic-') || name === 'x-gatelog-tokens-estimated'
-  );
-}
-
-function clientHeaders(up: IncomingHttpHeaders, requestId: string, sse: boolean): OutgoingHttpHeaders {
-  const h: OutgoingHttpHeaders = { 'content-type': up['content-type'] ?? (sse ? 'text/event-stream' : 'application/json'), 'x-gatelog-request-id': requestId };
-  if (sse) h['cache-control'] = 'no-cache';
-  for (const name in up) if (passHeader(name)) h[name] = up[name];
-  return h;
 }
 
 /**
@@ -336,12 +320,5 @@ async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput):
     body.on('data', onData);
     body.resume();
   }
-}
-
-/** Whether a write ends on an SSE event boundary (blank line, LF or CRLF). */
-function endsEvent(buf: Buffer): boolean {
-  const n = buf.length;
-  if (n < 2 || buf[n - 1] !== 0x0a) return false;
-  return buf[n - 2] === 0x0a || (n >= 4 && buf[n - 2] === 0x0d && buf[n - 3] === 0x0a);
 }
 

@@ -71,6 +71,8 @@ beforeAll(async () => {
       ingest: { batch_rows: 1000, batch_ms: 100 },
     },
     env: { GATELOG_MASTER_KEY: MASTER },
+    // Start-up takes long on a loaded machine.
+    timeoutMs: 75_000,
   });
   openai = new OpenAI({ baseURL: `${gl.url}/v1`, apiKey: MASTER, maxRetries: 0 });
   anthropic = new Anthropic({ baseURL: gl.url, apiKey: MASTER, maxRetries: 0 });
