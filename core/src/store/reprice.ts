@@ -12,6 +12,8 @@
 //   llm_calls_latency_1h (calls 0, empty latency states), so every spend view reads the repriced
 //   totals. A negative unpriced difference is written as its UInt64 two's complement: sums of
 //   UInt64 wrap, so a bucket's merged total is exact.
+// - Calls recorded while a reprice runs: those inserted after its read keep the cost they were
+//   recorded with (already from the current price table when this process recorded them).
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Store } from './client.ts';

@@ -45,12 +45,15 @@ export const NO_TOKENS: Readonly<Tokens> = Object.freeze({
 const nonNeg = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
 const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 
-/** Only the detail fields that are non-zero, so simple calls keep simple records. */
+/**
+ * Only the detail fields that are non-zero, so simple calls keep simple records. A part never
+ * exceeds its whole (a bogus report cannot make a column overflow what its total allows).
+ */
 function withDetail(t: Tokens, detail: { w5?: number; w1h?: number; ain?: number; aout?: number }): Tokens {
   if (detail.w5) t.cache_write_5m_tokens = detail.w5;
   if (detail.w1h) t.cache_write_1h_tokens = detail.w1h;
-  if (detail.ain) t.input_audio_tokens = detail.ain;
-  if (detail.aout) t.output_audio_tokens = detail.aout;
+  if (detail.ain) t.input_audio_tokens = Math.min(detail.ain, t.input_tokens);
+  if (detail.aout) t.output_audio_tokens = Math.min(detail.aout, t.output_tokens);
   return t;
 }
 

@@ -38,6 +38,8 @@ describe('tokensFromUsage: every usage shape an upstream reports', () => {
     ['OpenRouter (cache writes in prompt_tokens_details)', { prompt_tokens: 2000, completion_tokens: 10, total_tokens: 2010, prompt_tokens_details: { cached_tokens: 0, cache_write_tokens: 1800 } },
       { ...base, input_tokens: 2000, output_tokens: 10, cache_creation_tokens: 1800, cache_write_5m_tokens: 1800 }],
     ['not an object', null, { ...base, input_tokens: 0, output_tokens: 0 }],
+    ['parts larger than their whole are cut to it', { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15, prompt_tokens_details: { audio_tokens: 1e20 }, completion_tokens_details: { audio_tokens: 99 } },
+      { ...base, input_tokens: 10, output_tokens: 5, input_audio_tokens: 10, output_audio_tokens: 5 }],
   ])('%s', (_name, usage, expected) => {
     expect(tokensFromUsage(usage)).toEqual(expected);
   });
