@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, migrate, newRequestId, openStore, StorageConfig, type LlmCallEvent, type Store } from '@gatelog/core';
+import { createLogger, migrate, openStore, StorageConfig, type LlmCallEvent, type Store } from '@gatelog/core';
+import { testEvent } from '@gatelog/core/store/test-event';
 import { AlertsConfig, type AlertRuleInput } from '@gatelog/core/alerts/rule';
 import { startAlerts, type AlertsRunner } from '@gatelog/core/alerts/evaluator';
 import { listAlertEvents } from '@gatelog/core/store/alert-queries';
@@ -19,19 +20,7 @@ const SECRET = 'whsec-test-0123456789abcdef';
 const TOKEN = 'T0KEN-in-the-url-s3cr3t';
 const MIN = 60_000;
 
-function call(over: Partial<LlmCallEvent>): LlmCallEvent {
-  return {
-    schema_version: 1, gatelog_version: 't', request_id: newRequestId(), started_at: new Date().toISOString(),
-    trace_id: '', session_id: '', user: '', tags: {}, key_id: 'k1', key_name: 'key-one', team: 'red',
-    endpoint: '/v1/chat/completions', client_api: 'openai.chat', upstream_api: 'openai.chat',
-    requested_model: 'm', provider: 'p1', deployment_model: 'm', upstream_model: 'm',
-    stream: false, status: 200, outcome: 'success', error_type: '', error_message: '', finish_reason: 'stop',
-    input_tokens: 10, output_tokens: 5, cached_tokens: 0, cache_creation_tokens: 0, reasoning_tokens: 0,
-    tokens_estimated: false, cost_usd: 0.01, cache_hit: false, ttft_ms: null, latency_ms: 100, overhead_ms: 1,
-    attempts: [], request_body: '{}', response_body: '{}', request_bytes: 2, response_bytes: 2, truncated: false,
-    ...over,
-  };
-}
+const call = (over: Partial<LlmCallEvent>): LlmCallEvent => testEvent({ started_at: new Date().toISOString(), requested_model: 'm', ...over });
 
 async function until(what: string, ok: () => boolean, ms = 120_000): Promise<void> {
   const end = Date.now() + ms;
@@ -47,6 +36,8 @@ let store: Store;
 let hook: WebhookReceiver;
 let slack: WebhookReceiver;
 let failing: WebhookReceiver;
+let hanging: WebhookReceiver;
+let gone: WebhookReceiver;
 let logs = '';
 let now = Date.now();
 let runner: AlertsRunner;
@@ -59,8 +50,10 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gatelog-alerts-'));
   store = await openStore(StorageConfig.parse({}), dir);
   await migrate(store);
-  [hook, slack, failing] = await Promise.all([startWebhookReceiver(), startWebhookReceiver(), startWebhookReceiver()]);
+  [hook, slack, failing, hanging, gone] = await Promise.all([startWebhookReceiver(), startWebhookReceiver(), startWebhookReceiver(), startWebhookReceiver(), startWebhookReceiver()]);
   failing.respond = () => 500;
+  hanging.respond = () => 0;
+  gone.respond = () => 404;
 
   // History: $0.50 a minute for 12 minutes, then $20 in the current minute (model m-spike).
   const rows: LlmCallEvent[] = [];
@@ -75,6 +68,7 @@ beforeAll(async () => {
   const rules: AlertRuleInput[] = [
     { id: 'spend-spike', name: 'Spend spike on m-spike', kind: 'spend_spike', threshold: 3, window_s: 60, min_usd: 1, cooldown_s: 0, scope: { model: 'm-spike' }, channels: ['hook', 'slack'] },
     { id: 'errors', kind: 'error_rate', threshold: 0.5, window_s: 3600, min_calls: 5, scope: { model: 'm-err' }, channels: ['failing'] },
+    { id: 'errors-elsewhere', kind: 'error_rate', threshold: 0.5, window_s: 3600, min_calls: 5, scope: { model: 'm-err' }, channels: ['hanging', 'gone'] },
     { id: 'team-80', kind: 'budget', threshold: 80, scope: { team: 'search' }, channels: ['hook'] },
   ];
   const config = AlertsConfig.parse({
@@ -83,9 +77,11 @@ beforeAll(async () => {
       hook: { kind: 'webhook', url: `${hook.url}/gatelog/${TOKEN}`, secret: SECRET },
       slack: { kind: 'slack', url: `${slack.url}/services/${TOKEN}` },
       failing: { kind: 'webhook', url: `${failing.url}/x/${TOKEN}`, secret: SECRET },
+      hanging: { kind: 'slack', url: `${hanging.url}/x/${TOKEN}` },
+      gone: { kind: 'webhook', url: `${gone.url}/x/${TOKEN}`, secret: SECRET },
     },
     rules,
-    delivery: { attempts: 4, base_ms: 200, max_ms: 1000, timeout_ms: 5000 },
+    delivery: { attempts: 4, base_ms: 200, max_ms: 1000, timeout_ms: 1500 },
   });
   const out = new PassThrough();
   out.on('data', (c: Buffer) => { logs += c.toString('utf8'); });
@@ -94,7 +90,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await runner?.stop();
-  await Promise.all([hook?.close(), slack?.close(), failing?.close()]);
+  await Promise.all([hook?.close(), slack?.close(), failing?.close(), hanging?.close(), gone?.close()]);
   await store?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -164,6 +160,16 @@ describe('alerts delivered to webhooks', () => {
     expect(logs).toContain('GATELOG_WARN_ALERT_DELIVERY');
   }, 120_000);
 
+  it('a receiver that never answers is retried after each timeout; a 404 is final', async () => {
+    await until('four timed-out attempts', () => hanging.received.length >= 4, 60_000);
+    await runner.idle();
+    expect(hanging.received).toHaveLength(4);
+    expect(gone.received).toHaveLength(1);
+    const attempts = await listAlertEvents(store, { rule: 'errors-elsewhere', kind: 'delivery' });
+    expect(attempts.filter((a) => a.channel === 'hanging').map((a) => a.delivery_error)).toEqual(['timeout', 'timeout', 'timeout', 'timeout']);
+    expect(attempts.filter((a) => a.channel === 'gone').map((a) => [a.http_status, a.delivery_error])).toEqual([[404, 'http_404']]);
+  }, 120_000);
+
   it('a team crossing 80 % of its budget fires once with its spend', async () => {
     await until('the budget alert', () => hook.received.some((r) => r.body.includes('"team-80"')), 60_000);
     await pause(1000);
@@ -179,7 +185,7 @@ describe('alerts delivered to webhooks', () => {
     const rs = await store.client.query({ query: `SELECT * FROM ${store.database}.alert_events`, format: 'JSONEachRow' });
     const all = await rs.text();
     expect(all.length).toBeGreaterThan(100);
-    for (const s of [TOKEN, SECRET, hook.url, failing.url]) {
+    for (const s of [TOKEN, SECRET, hook.url, failing.url, hanging.url, gone.url]) {
       expect(all).not.toContain(s);
       expect(logs).not.toContain(s);
     }

@@ -1,5 +1,5 @@
 // A webhook receiver on 127.0.0.1:0 for alert tests: records every request (headers, raw body,
-// arrival time) and answers with the status `respond` picks (default 200).
+// arrival time) and answers with the status `respond` picks (default 200; 0 = never answer).
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -20,14 +20,15 @@ export interface WebhookReceiver {
 
 export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   const received: Received[] = [];
-  const rx: WebhookReceiver = { url: '', received, respond: () => 200, close: () => new Promise<void>((res) => server.close(() => res())) };
+  const rx: WebhookReceiver = { url: '', received, respond: () => 200, close: () => new Promise<void>((res) => { server.close(() => res()); server.closeAllConnections(); }) };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const r: Received = { path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: performance.now() };
       received.push(r);
-      res.writeHead(rx.respond(r), { 'content-type': 'text/plain' }).end('ok');
+      const status = rx.respond(r);
+      if (status > 0) res.writeHead(status, { 'content-type': 'text/plain' }).end('ok');
     });
   });
   server.keepAliveTimeout = 1000;
