@@ -6,7 +6,7 @@
 // a latency series with traffic in one bucket only is drawn as a visible point; a viewer
 // scoped to one team sees only that team. Needs `pnpm --filter @gatelog/ui run build`.
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import { BUCKETS, LONELY_BUCKET, LOOP_BUCKET, spendEvent, spendScenario, STEP_MS
 const ROOT = join(import.meta.dirname, '..', '..');
 const HANDLER = join(ROOT, 'ui', 'build', 'handler.js');
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const SHOTS = join(ROOT, 'test-results');
 const MASTER = `mk-${randomUUID()}`;
 const tag = randomUUID().slice(0, 8);
 const A = Date.UTC(2026, 4, 1, 0, 0, 0);
@@ -68,6 +69,7 @@ async function open(ctx: BrowserContext, path: string): Promise<Page> {
 
 beforeAll(async () => {
   if (!existsSync(HANDLER)) throw new Error(`UI build missing at ${HANDLER}: run pnpm --filter @gatelog/ui run build`);
+  mkdirSync(SHOTS, { recursive: true });
   dir = mkdtempSync(join(tmpdir(), 'gatelog-ui-spend-'));
   store = await openStore(StorageConfig.parse({}), dir);
   await migrate(store);
@@ -137,6 +139,7 @@ describe('spike explained', () => {
     expect(await topKey.getAttribute('data-value')).toBe(sc.keyX);
     expect(await topKey.getAttribute('data-driver')).toBe('model_mix');
     expect(await page.locator('[data-testid="contrib-model"] tbody tr').first().getAttribute('data-value')).toBe(sc.large);
+    await page.screenshot({ path: join(SHOTS, 'ui-spend-spike.png'), fullPage: true });
     await page.click('[data-testid="top-calls"]');
     await page.waitForURL((u) => u.pathname === '/requests');
     const url = new URL(page.url());
@@ -186,6 +189,7 @@ describe('spend by dimension', () => {
       return f.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight);
     });
     expect(Math.abs(box.width - inner) / inner).toBeLessThan(0.03);
+    await page.screenshot({ path: join(SHOTS, 'ui-spend-by-model.png'), fullPage: true });
     // The plot inside the image spans it too: the first and last bars sit at the grid's edges.
     const natural = Number(await img.getAttribute('width'));
     const cols = (await page.locator('[data-testid="spend-links"] a[href*="from="]:not([href*="model="])').evaluateAll((as) => as.map((a) => (a.getAttribute('data-coords') ?? '').split(',').map(Number))))
