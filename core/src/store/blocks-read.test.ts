@@ -23,6 +23,8 @@ const body = (turns: number): string => JSON.stringify({
   messages: Array.from({ length: turns }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: `${i === 3 ? 'zanzibarquokka ' : ''}turn ${i} "q" \\ `.repeat(120) })),
 });
 const bodies = [body(40), body(41)];
+/** What went upstream for the second call (the alias rewritten to the provider's model). */
+const upstream = bodies[1]!.replace('"model":"claude"', '"model":"claude-sonnet-4-5-20250929"');
 const ids = [newRequestId(), newRequestId()];
 const smallId = newRequestId();
 
@@ -37,11 +39,17 @@ beforeAll(async () => {
   store = await openStore(StorageConfig.parse({}), dir);
   await migrate(store);
   const blocks = new Map<string, string>();
-  const rows = bodies.map((b, i) => {
+  const split = (b: string): ReturnType<typeof splitBody> & object => {
     const s = splitBody(b)!;
     for (const x of s.blocks) blocks.set(x.hash, JSON.stringify({ hash: x.hash, body: x.body, bytes: x.bytes, last_seen: Math.floor(Date.now() / 1000) }));
+    return s;
+  };
+  const up = split(upstream);
+  const rows: Record<string, unknown>[] = bodies.map((b, i) => {
+    const s = split(b);
     return { request_id: ids[i], started_at: new Date(started.getTime() + i).toISOString(), request_body: s.skeleton, request_parts: s.parts, request_bytes: Buffer.byteLength(b), response_body: '{"ok":1}', client_api: 'anthropic.messages', outcome: 'success' };
   });
+  rows[1]!['attempt_io'] = [{ provider_request_id: 'req_1', request_same: false, request_body: up.skeleton, request_parts: up.parts, request_bytes: Buffer.byteLength(upstream), request_sha256: '', response_same: true, response_body: '', response_bytes: 8, response_sha256: '', truncated: false }];
   rows.push({ request_id: smallId, started_at: new Date(started.getTime() + 5).toISOString(), request_body: '{"messages":[{"role":"user","content":"hi"}]}', request_parts: [], request_bytes: 10, response_body: '{}', client_api: 'openai.chat', outcome: 'success' });
   await store.insertRaw('llm_blocks', Buffer.from(`${[...blocks.values()].join('\n')}\n`));
   await store.insertRaw('llm_calls', Buffer.from(`${rows.map((r) => JSON.stringify(r)).join('\n')}\n`));
@@ -55,18 +63,22 @@ describe('reading split bodies', () => {
   it('the call detail has the whole body', async () => {
     const c = await getCall(store, ids[1]!);
     expect(c?.request_body === bodies[1]).toBe(true);
+    expect(c?.attempt_io[0]?.request_body === upstream).toBe(true);
     expect((await getCall(store, smallId))?.request_body).toContain('"hi"');
   });
 
   it('JSONL and CSV exports carry whole bodies', async () => {
     const jsonl = exportBytes(store, { from }, 'jsonl');
-    const lines = (await collect(jsonl.chunks)).trim().split('\n').map((l) => JSON.parse(l) as { request_id: string; request_body: string });
+    const lines = (await collect(jsonl.chunks)).trim().split('\n').map((l) => JSON.parse(l) as { request_id: string; request_body: string; attempt_io: { request_body: string; request_parts: unknown[] }[] });
     expect(jsonl.rows()).toBe(3);
     expect(lines.map((l) => l.request_body)).toEqual([bodies[0], bodies[1], '{"messages":[{"role":"user","content":"hi"}]}']);
+    expect(lines[1]!.attempt_io[0]!.request_body === upstream).toBe(true);
+    expect(lines[1]!.attempt_io[0]!.request_parts).toEqual([]);
     const csv = exportBytes(store, { from }, 'csv');
     const text = await collect(csv.chunks);
     expect(csv.rows()).toBe(3);
     for (const b of bodies) expect(text).toContain(`"${b.replaceAll('"', '""')}"`);
+    expect(text).toContain(JSON.stringify(upstream).replaceAll('"', '""'));
     expect(text).not.toContain('\x01');
   });
 

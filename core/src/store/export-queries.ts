@@ -13,7 +13,7 @@ import { ChTime, Num } from './row-types.ts';
 import { AttemptIoRow } from './attempt-io-row.ts';
 import type { Store } from './client.ts';
 import { callWhere, chTime, type ExplorerFilter } from './call-filter.ts';
-import { newSpliceNonce, requestBodyCellSql, spliceBlocks } from './export-blocks.ts';
+import { attemptIoCellSql, newSpliceNonce, requestBodyCellSql, spliceBlocks } from './export-blocks.ts';
 import { restoreBodies } from './blocks.ts';
 
 
@@ -120,6 +120,7 @@ function jsonLineSql(nonce?: string): string {
     const type = ExportRow.shape[c].def.type;
     let value: string;
     if (c === 'started_at') value = `concat('"', ${ISO_STARTED_AT}, '"')`;
+    else if (c === 'attempt_io' && nonce) value = attemptIoCellSql(`toJSONString(${c})`, nonce, 'jsonl');
     else if (JSON_COLUMNS.has(c)) value = `toJSONString(${c})`;
     else if (c === 'request_body' && nonce) value = requestBodyCellSql(jsonStringSql(c), nonce, 'jsonl');
     else if (type === 'string') value = jsonStringSql(`toString(${c})`);
@@ -137,6 +138,7 @@ export function exportSelect(format: ExportFormat, nonce?: string): string {
   if (format === 'jsonl') return jsonLineSql(nonce);
   return EXPORT_COLUMNS.map((c) => {
     if (c === 'started_at') return `${ISO_STARTED_AT} AS started_at`;
+    if (c === 'attempt_io' && nonce) return `${attemptIoCellSql(`toJSONString(${c})`, nonce, 'csv')} AS ${c}`;
     if (JSON_COLUMNS.has(c)) return `toJSONString(${c}) AS ${c}`;
     if (c === 'request_body' && nonce) return `${requestBodyCellSql(neutralizedSql(c), nonce, 'csv')} AS ${c}`;
     if (ExportRow.shape[c].def.type === 'string' && c !== 'request_id') return `${neutralizedSql(c)} AS ${c}`;
