@@ -97,19 +97,19 @@ async function spendSpike(d: SignalDeps, rule: AlertRule, now: number): Promise<
   return [{ subject, value: last, breached: spike !== undefined, message }];
 }
 
-const AttemptRow = z.object({ provider: z.string(), attempts: Num, failed: Num });
+const AttemptRow = z.object({ provider: z.string(), n_attempts: Num, failed: Num });
 
 async function providerDown(d: SignalDeps, rule: AlertRule, now: number): Promise<Observation[]> {
   const rs = await rows(d.store, AttemptRow,
-    `SELECT a.1 AS provider, count() AS attempts, countIf(a.4 != '' OR a.3 >= 500 OR a.3 = 429 OR a.3 = 0) AS failed
+    `SELECT a.1 AS provider, count() AS n_attempts, countIf(a.4 != '' OR a.3 >= 500 OR a.3 = 429 OR a.3 = 0) AS failed
      FROM ${d.store.database}.llm_calls ARRAY JOIN attempts AS a
      WHERE started_at >= {from:DateTime64(3, 'UTC')} AND ({model:String} = '' OR requested_model = {model:String})
        AND ({key:String} = '' OR key_id = {key:String}) AND ({team:String} = '' OR team = {team:String})
      GROUP BY provider`,
     { from: chTime(now - rule.window_s * 1000), ...scopeParams(rule.scope) });
   return rs.filter((r) => r.provider !== '').map((r) => {
-    const rate = r.failed / r.attempts;
-    return { subject: `provider=${r.provider}`, value: rate, breached: r.attempts >= rule.min_calls && rate >= rule.threshold, message: `${r.failed} of ${r.attempts} attempts to ${r.provider} failed in the last ${rule.window_s} s (${fmt(rate * 100)}%)` };
+    const rate = r.failed / r.n_attempts;
+    return { subject: `provider=${r.provider}`, value: rate, breached: r.n_attempts >= rule.min_calls && rate >= rule.threshold, message: `${r.failed} of ${r.n_attempts} attempts to ${r.provider} failed in the last ${rule.window_s} s (${fmt(rate * 100)}%)` };
   });
 }
 
