@@ -2,6 +2,7 @@
 // through the proxy's own routes (app.inject: governance, routing, recording as for any call)
 // with a header only this process can mint: a per-process secret and the original's id. A
 // client that sends the header without the secret is ignored, so nobody can forge replay_of.
+// The mark also carries the original's team: a replay is counted and seen where the original is.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
@@ -9,25 +10,39 @@ export const REPLAY_HEADER = 'x-gatelog-replay-of';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+export interface Replayed {
+  requestId: string;
+  /** The original call's team ('' = none). */
+  team: string;
+}
+
 export interface ReplayMark {
-  /** The header value marking a replay of `requestId`. */
-  header(requestId: string): string;
-  /** The replayed request id a genuine mark names, else undefined. */
-  read(h: IncomingHttpHeaders): string | undefined;
+  /** The header value marking a replay of `r.requestId`. */
+  header(r: Replayed): string;
+  /** What a genuine mark names, else undefined. */
+  read(h: IncomingHttpHeaders): Replayed | undefined;
 }
 
 export function createReplayMark(secret: Buffer = randomBytes(24)): ReplayMark {
   const hex = secret.toString('hex');
   return {
-    header: (id) => `${hex}.${id}`,
+    header: (r) => `${hex}.${r.requestId}.${encodeURIComponent(r.team)}`,
     read(h) {
       const v = h[REPLAY_HEADER];
       if (typeof v !== 'string') return undefined;
-      const dot = v.indexOf('.');
-      const given = Buffer.from(v.slice(0, Math.max(0, dot)));
-      const id = v.slice(dot + 1);
+      const i = v.indexOf('.');
+      const j = v.indexOf('.', i + 1);
+      const given = i > 0 ? v.slice(0, i) : '';
+      const id = j > i ? v.slice(i + 1, j) : '';
+      const team = j > i ? v.slice(j + 1) : '';
+      const a = Buffer.from(given);
       const want = Buffer.from(hex);
-      return dot > 0 && given.length === want.length && timingSafeEqual(given, want) && UUID_RE.test(id) ? id : undefined;
+      if (a.length !== want.length || !timingSafeEqual(a, want) || !UUID_RE.test(id)) return undefined;
+      try {
+        return { requestId: id, team: decodeURIComponent(team) };
+      } catch {
+        return undefined;
+      }
     },
   };
 }

@@ -72,6 +72,7 @@ interface Recorded {
   status: number;
   replay_of: string;
   request_body: string;
+  team: string;
 }
 
 async function recorded(id: string): Promise<Recorded> {
@@ -165,7 +166,10 @@ describe('replay and compare', () => {
   it('replays an Anthropic messages call against another alias with an edited body through the admin API', { timeout: 90_000 }, async () => {
     ant.reset();
     ant.behave({ reply: 'Bonjour.' });
-    const client = new Anthropic({ baseURL: gl.url, apiKey: MASTER, maxRetries: 0 });
+    // Made with a virtual key of team red: the replay belongs to red as well.
+    const made = await admin('/admin/keys', { method: 'POST', body: JSON.stringify({ name: `red-${randomUUID().slice(0, 6)}`, team: 'red' }) });
+    expect(made.status).toBe(201);
+    const client = new Anthropic({ baseURL: gl.url, apiKey: ((await made.json()) as { secret: string }).secret, maxRetries: 0 });
     const { response } = await client.messages.create({ model: 'claude-a', max_tokens: 64, messages: [{ role: 'user', content: 'Say hello in French.' }] }).withResponse();
     const originalId = response.headers.get('x-gatelog-request-id')!;
     await recorded(originalId);
@@ -179,7 +183,10 @@ describe('replay and compare', () => {
     expect(out.response.content[0]!.text).toBe('Hola.');
     expect(ant.requests.at(-1)!.body).toMatchObject({ model: 'claude-y', messages: [{ role: 'user', content: 'Say hello in Spanish.' }] });
     const replay = await recorded(out.request_id);
-    expect(replay).toMatchObject({ replay_of: originalId, requested_model: 'claude-b', deployment_model: 'claude-y' });
+    expect(replay).toMatchObject({ replay_of: originalId, requested_model: 'claude-b', deployment_model: 'claude-y', team: 'red' });
+    // A person scoped to another team cannot replay red's call: it does not exist for them.
+    const scoped = await admin('/admin/replay', { method: 'POST', body: JSON.stringify({ request_id: originalId, model: 'claude-b', as: { name: 'b@example.com', role: 'analyst', teams: ['blue'] } }) });
+    expect(scoped.status).toBe(404);
 
     const page = await signedIn();
     try {

@@ -63,6 +63,7 @@ export function forwardBody(env: EventEnv, rec: CallRecord, body: Buffer | strin
 /** `dep`: null for a call answered before any deployment was chosen (provider and model empty). */
 export function newCallRecord(req: FastifyRequest, o: { endpoint: string; api: UpstreamApi; requested: string; dep: Deployment | null; stream: boolean; text: string; json?: Record<string, unknown> }): CallRecord {
   const st = stateOf(req);
+  const replay = replayMark.read(req.headers);
   return {
     requestId: st.id,
     wallStart: st.wall,
@@ -91,6 +92,8 @@ export function newCallRecord(req: FastifyRequest, o: { endpoint: string; api: U
     requestBody: o.text,
     responseBody: '',
     redactRequested: requestedTreatment(req),
-    replayOf: replayMark.read(req.headers),
+    // A replay (POST /admin/replay, made with the master key) belongs to the original's team.
+    replayOf: replay?.requestId,
+    ...(replay?.team ? { caller: { keyId: '', keyName: '', team: replay.team } } : {}),
   };
 }

@@ -86,7 +86,7 @@ export function replayRoutes(deps: ReplayRouteDeps) {
         headers: {
           'content-type': 'application/json',
           ...(deps.masterKey ? { authorization: `Bearer ${deps.masterKey}` } : {}),
-          [REPLAY_HEADER]: replayMark.header(original.request_id),
+          [REPLAY_HEADER]: replayMark.header({ requestId: original.request_id, team: original.team }),
           ...(original.client_api === 'anthropic.messages' ? { 'anthropic-version': '2023-06-01' } : {}),
         },
         payload: JSON.stringify(json),
