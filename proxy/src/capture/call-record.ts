@@ -7,7 +7,7 @@ import { attemptIoOf } from './attempt-io.ts';
 import type { AttemptTap } from './attempt-tap.ts';
 import { traceEventFields } from './trace-context.ts';
 import type { Tokens } from './usage.ts';
-import { costDetail, type CostFn } from './cost.ts';
+import { callCost, costDetail, type CostFn } from './cost.ts';
 import type { UpstreamApi } from '../providers/types.ts';
 
 export interface CallRecord {
@@ -117,9 +117,10 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
   const upstreamEnd = r.tUpstreamEnd || tEnd;
   const overhead = Math.max(0, r.tDispatch - r.t0) + Math.max(0, tEnd - upstreamEnd);
   const model = r.deploymentModel;
-  const cost = r.outcome === 'success' || r.tokens.input_tokens + r.tokens.output_tokens > 0
-    ? env.cost(r.provider, r.priceProviderId, model, r.tokens) ?? (r.upstreamModel && r.upstreamModel !== model ? env.cost(r.provider, r.priceProviderId, r.upstreamModel, r.tokens) : null)
-    : null;
+  const cost = callCost(env.cost, {
+    outcome: r.outcome, cacheHit: r.cacheHit === true, provider: r.provider, providerId: r.priceProviderId,
+    deploymentModel: model, upstreamModel: r.upstreamModel, tokens: r.tokens,
+  });
   return {
     schema_version: EVENT_SCHEMA_VERSION,
     gatelog_version: GATELOG_VERSION,
@@ -152,7 +153,7 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     reasoning_tokens: r.tokens.reasoning_tokens,
     tokens_estimated: r.tokens.tokens_estimated,
     // A refused call or a cache hit cost nothing (not "unknown").
-    cost_usd: r.cacheHit === true || r.outcome === 'refused' ? 0 : cost,
+    cost_usd: cost,
     ...costDetail(r.tokens, env.cost),
     cache_hit: r.cacheHit ?? false,
     cache_saved_usd: r.cacheSavedUsd ?? 0,

@@ -45,3 +45,26 @@ export function memoizeCost(pricer: Pricer, now: () => number = Date.now): CostF
 export function costDetail(t: Tokens, cost: CostFn): { cache_write_5m_tokens: number; cache_write_1h_tokens: number; input_audio_tokens: number; output_audio_tokens: number; price_version: string } {
   return { ...tokenDetail(t), price_version: cost.version ?? '' };
 }
+
+/** What prices one call: its outcome, where it went and the tokens it used. */
+export interface PricedCall {
+  outcome: string;
+  cacheHit: boolean;
+  provider: string;
+  providerId: string | undefined;
+  deploymentModel: string;
+  upstreamModel: string;
+  tokens: Tokens;
+}
+
+/**
+ * A call's cost_usd, the one rule for recording and repricing: a refusal or a cache hit costs 0;
+ * a call that used no tokens and did not succeed has no price (null); otherwise the deployment
+ * model's price, else the model the upstream reported.
+ */
+export function callCost(cost: CostFn, c: PricedCall): number | null {
+  if (c.cacheHit || c.outcome === 'refused') return 0;
+  if (c.outcome !== 'success' && c.tokens.input_tokens + c.tokens.output_tokens === 0) return null;
+  return cost(c.provider, c.providerId, c.deploymentModel, c.tokens) ??
+    (c.upstreamModel && c.upstreamModel !== c.deploymentModel ? cost(c.provider, c.providerId, c.upstreamModel, c.tokens) : null);
+}

@@ -11,7 +11,7 @@ import { adminGuard, auditWho } from './admin-caller.ts';
 import { principalOf } from '../admin-principal.ts';
 import type { Governance } from '../governance/runtime.ts';
 import type { ProxyMetrics } from '../metrics.ts';
-import type { CostFn } from '../capture/cost.ts';
+import { callCost, type CostFn } from '../capture/cost.ts';
 import type { Tokens } from '../capture/usage-normalize.ts';
 
 export interface RepriceRouteDeps {
@@ -24,17 +24,17 @@ export interface RepriceRouteDeps {
   priceProviderOf: (provider: string) => string | undefined;
 }
 
-/** A stored call's cost as capture would price it now (call-record.ts: refused and cache hits cost 0). */
+/** A stored call's cost as capture would price it now (the same rule: cost.ts callCost). */
 export function storedCallCost(cost: CostFn, providerId: string | undefined, row: RepriceRow): number | null {
-  if (row.cache_hit || row.outcome === 'refused') return 0;
-  const t: Tokens = {
+  const tokens: Tokens = {
     input_tokens: row.input_tokens, output_tokens: row.output_tokens, cached_tokens: row.cached_tokens,
     cache_creation_tokens: row.cache_creation_tokens, cache_write_1h_tokens: row.cache_write_1h_tokens, reasoning_tokens: row.reasoning_tokens,
     input_audio_tokens: row.input_audio_tokens, output_audio_tokens: row.output_audio_tokens, tokens_estimated: false,
   };
-  if (row.outcome !== 'success' && t.input_tokens + t.output_tokens === 0) return null;
-  return cost(row.provider, providerId, row.deployment_model, t) ??
-    (row.upstream_model && row.upstream_model !== row.deployment_model ? cost(row.provider, providerId, row.upstream_model, t) : null);
+  return callCost(cost, {
+    outcome: row.outcome, cacheHit: row.cache_hit, provider: row.provider, providerId,
+    deploymentModel: row.deployment_model, upstreamModel: row.upstream_model, tokens,
+  });
 }
 
 export function repriceRoutes(deps: RepriceRouteDeps) {
