@@ -160,5 +160,9 @@ describe('/alerts', () => {
     expect(text).not.toContain(SECRET);
     const anon = await fetch(`${gl.url}/admin/alerts/rules`);
     expect(anon.status).toBe(401);
+    // The firing of the first test, counted for Prometheus.
+    const metrics = await (await fetch(`${gl.url}/metrics`, { headers: { authorization: auth.authorization } })).text();
+    expect(metrics).toContain('gatelog_alert_transitions_total{transition="fired",kind="p95_latency"} 1');
+    expect(metrics).toMatch(/gatelog_alert_deliveries_total\{result="ok"\} [1-9]/);
   });
 });

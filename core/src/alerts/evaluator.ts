@@ -31,6 +31,9 @@ export interface AlertsDeps {
   /** Name of this process in subjects and lease claims; default the host name. */
   instance?: string;
   now?: () => number;
+  /** Counted by the host (Prometheus): each transition, and each delivery attempt's outcome. */
+  onTransition?: ((kind: Transition['kind'], ruleKind: string) => void) | undefined;
+  onDelivery?: ((result: 'ok' | 'retry' | 'failed') => void) | undefined;
 }
 
 export interface AlertsRunner {
@@ -82,6 +85,7 @@ export function startAlerts(deps: AlertsDeps): AlertsRunner {
         signal: stopping.signal,
         now: clock,
         record: async (a) => {
+          deps.onDelivery?.(!a.error ? 'ok' : a.final ? 'failed' : 'retry');
           if (a.error) deps.logger.warn({ rule: rule.id, channel: name, attempt: a.attempt, error: a.error, final: a.final, code: 'GATELOG_WARN_ALERT_DELIVERY' }, 'alert delivery failed');
           await insertAlertEvents(deps.store, [{ ...base, kind: 'delivery', at: clock(), channel: name, attempt: a.attempt, http_status: a.http_status, delivery_error: a.error, duration_ms: a.duration_ms }]);
         },
@@ -121,6 +125,7 @@ export function startAlerts(deps: AlertsDeps): AlertsRunner {
     await insertAlertEvents(deps.store, events);
     for (const { rule, t, ev } of out) {
       deps.logger.info({ rule: rule.id, subject: t.subject, transition: t.kind, incident: t.incidentId }, `alert ${t.kind}`);
+      deps.onTransition?.(t.kind, rule.kind);
       send(rule, message(rule, t, now), ev);
     }
   };
