@@ -112,7 +112,9 @@ export function latencyPhases(c: CallTimes): Span[] {
   return [
     { label: 'proxy overhead', startMs: 0, durationMs: c.overhead_ms, error: false },
     ...(ttft !== null ? [{ label: 'time to first token', startMs: 0, durationMs: ttft, error: false }] : []),
-    ...(ttft === null && failedCall && c.outcome !== 'refused' ? [{ label: 'upstream, until the error', startMs: upstreamStart, durationMs: upstreamMs, error: true }] : []),
+    ...(ttft === null && failedCall && c.outcome !== 'refused'
+      ? [{ label: c.outcome === 'client_aborted' ? 'upstream, until the client left' : 'upstream, until the error', startMs: upstreamStart, durationMs: upstreamMs, error: true }]
+      : []),
     { label: 'total', startMs: 0, durationMs: c.latency_ms, error: failedCall },
   ];
 }
