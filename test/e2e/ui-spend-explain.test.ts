@@ -265,11 +265,14 @@ describe('team scope', () => {
     await page.close();
   });
 
-  it('answers a malformed spike parameter with 400, naming it', async () => {
+  it('answers a malformed spike or spend parameter with 400', async () => {
     for (const q of ['at=yesterday&bucket=300', `at=${iso(A)}&bucket=301`, `at=${iso(A)}&bucket=300&base=999`, `at=${iso(A)}&bucket=0`]) {
       const r = await admin.request.get(`${base}/spend/spike?${q}`);
       expect(r.status(), q).toBe(400);
       expect(await r.text(), q).not.toMatch(/DB::Exception|ClickHouse/);
+    }
+    for (const q of ['min=abc', `tag=${'x'.repeat(201)}`, 'from=2026-05-02T00:00:00Z&to=2026-05-01T00:00:00Z']) {
+      expect((await admin.request.get(`${base}/spend?${q}`)).status(), q).toBe(400);
     }
   });
 });

@@ -2,7 +2,7 @@ import { error } from '@sveltejs/kit';
 import { spendSeries, spendTop, type SpendPoint, type SpendTotal } from '@gatelog/core/store/dashboard-queries';
 import { rawSpendSeries, rawSpendTop, tagKeys } from '@gatelog/core/store/spend-queries';
 import { repricedSummary } from '@gatelog/core/store/reprice';
-import { readParams, Text } from '@gatelog/core/store/read-params';
+import { Amount, readParams, Text } from '@gatelog/core/store/read-params';
 import { explorerQuery } from '#lib/explorer.ts';
 import { parseRange } from '#lib/range.ts';
 import { bucketStarts, DEFAULT_SPIKES, densify, findSpikes } from '#lib/spikes.ts';
@@ -19,11 +19,10 @@ const CHART = { width: 1280, height: 360 };
 
 export const load: PageServerLoad = async ({ url, locals }) => {
   const range = readOr400(() => parseRange(url.searchParams, '24h'));
-  const { tag: tagParam } = readOr400(() => readParams({ tag: Text.optional() }, url.searchParams));
+  const { tag: tagParam, min } = readOr400(() => readParams({ tag: Text.optional(), min: Amount.optional() }, url.searchParams));
   const byParam = url.searchParams.get('by') ?? 'model';
   const by: SpendDim = (SPEND_DIMS as readonly string[]).includes(byParam) ? (byParam as SpendDim) : 'model';
-  const minParam = Number(url.searchParams.get('min') ?? '');
-  const minUsd = Number.isFinite(minParam) && minParam > 0 ? minParam : DEFAULT_SPIKES.minUsd;
+  const minUsd = min !== undefined && Number(min) > 0 ? Number(min) : DEFAULT_SPIKES.minUsd;
   const { store, teamBudgets } = await uiContext();
   const scope = scopeOf(locals.principal);
   try {
