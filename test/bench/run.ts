@@ -1,7 +1,9 @@
 // `pnpm bench`: gatelog side by side with a direct call, a bare fastify+undici passthrough
 // and Portkey's gateway, against a fast local mock upstream. Prints a markdown table and
 // writes it to BENCHMARKS.md. Bounded in time; kills every child it started, even on failure.
-//   node test/bench/run.ts [--quick] [--duration S] [--only direct,passthrough,gatelog,portkey] [--no-write]
+//   node test/bench/run.ts [--quick] [--duration S] [--only direct,passthrough,proxy,gatelog,portkey] [--no-write]
+// Throughput is driven by autocannon in a process of its own (cannon.ts), pinned with the mock
+// upstream (and the Kafka fixture the distributed proxy publishes to) to the load core.
 //   node test/bench/run.ts --routing [--quick] [--duration S]   (routing layer overhead, routing.ts)
 //   node test/bench/run.ts --ingest [--quick] [--events N] [--duration S]   (bus → ClickHouse, ingest.ts)
 //   node test/bench/run.ts --abuse [--quick] [--duration S] [--only attack,…]   (noisy neighbours, abuse.ts)
@@ -12,14 +14,17 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { detectPinning, killAll, pinSelf } from './children.ts';
-import { measureFixedRate, measureLatency, measurePairedLatency, measureThroughput, probe, type LoadTarget } from './load.ts';
+import { measureFixedRate, measureLatency, measurePairedLatency, probe, type LoadTarget } from './load.ts';
+import { runCannon } from './cannon.ts';
+import { proxyService, startKafkaFixture } from './proxy-target.ts';
+import type { Child } from './children.ts';
 import { EMPTY, countRows, snapshot, waitForDrain, type PipelineSnapshot } from './pipeline.ts';
 import { TARGET_RPS_SHARE, cpuSplit, machine, render, table, verdicts, type FixedRatePhase, type PairedShare, type PipelineResult, type RunInfo, type TargetResult } from './report.ts';
 import { cpuDelta, threadCpu } from './threads.ts';
 import { currentIngestSection } from './ingest-report.ts';
 import { ROOT, direct, startMockUpstream, gatelog, passthrough, portkey, type GatelogRunning, type Running } from './targets.ts';
 
-const KEYS = ['direct', 'passthrough', 'gatelog', 'portkey'] as const;
+const KEYS = ['direct', 'passthrough', 'proxy', 'gatelog', 'portkey'] as const;
 type Key = (typeof KEYS)[number];
 
 const { values: args } = parseArgs({
@@ -58,8 +63,15 @@ function cleanupOnSignals(): void {
   process.on('exit', killAll);
 }
 
+let kafka: Child | undefined;
+/** Where the load generator runs (taskset CPU list), set once pinning is known. */
+let loadCpus: string | null = null;
+
 async function start(key: Key, mockUrl: string, cpus: string | null): Promise<Running> {
   switch (key) {
+    case 'proxy':
+      kafka ??= await startKafkaFixture(loadCpus);
+      return proxyService(mockUrl, kafka.ready, cpus);
     case 'direct':
       return direct(mockUrl);
     case 'passthrough':
@@ -102,18 +114,22 @@ async function measure(key: Key, run: Running, ref: LoadTarget): Promise<Measure
     result.latencyRef = paired.reference;
   }
   calls += result.latency.ok + result.latency.warmupOk;
-  say(`${t.name}: req/s at c=${settings.concurrency} for ${durationS} s`);
-  calls += (await measureThroughput(t, { concurrency: settings.concurrency, durationMs: warmMs, stream: false })).ok;
+  say(`${t.name}: req/s at c=${settings.concurrency} for ${durationS} s (autocannon, own process)`);
+  calls += (await runCannon(t, { concurrency: settings.concurrency, durationMs: warmMs, stream: false, cpus: loadCpus })).ok;
   const pid = run.child?.proc.pid;
+  // The target's CPU is read while autocannon runs (its child reports when it is done).
   const cpuBefore = pid === undefined ? null : threadCpu(pid);
-  result.rps = await measureThroughput(t, { concurrency: settings.concurrency, durationMs: durationS * 1000, stream: false });
-  if (pid !== undefined && cpuBefore) result.rpsCpu = cpuDelta(cpuBefore, threadCpu(pid));
+  const rpsRun = runCannon(t, { concurrency: settings.concurrency, durationMs: durationS * 1000, stream: false, cpus: loadCpus });
+  const cpuAt = pid === undefined ? null : sampleAt(durationS * 1000 - 200, () => threadCpu(pid));
+  result.rps = await rpsRun;
+  const cpuAfter = await cpuAt;
+  if (cpuBefore && cpuAfter) result.rpsCpu = cpuDelta(cpuBefore, cpuAfter);
   calls += result.rps.ok;
   const afterRps = key === 'gatelog' ? await snapshot(t.origin) : null;
   if (sse) {
     say(`${t.name}: SSE streams/s at c=${settings.concurrency} for ${durationS} s`);
-    calls += (await measureThroughput(t, { concurrency: settings.concurrency, durationMs: warmMs / 2, stream: true })).ok;
-    result.sse = await measureThroughput(t, { concurrency: settings.concurrency, durationMs: durationS * 1000, stream: true });
+    calls += (await runCannon(t, { concurrency: settings.concurrency, durationMs: warmMs, stream: true, cpus: loadCpus })).ok;
+    result.sse = await runCannon(t, { concurrency: settings.concurrency, durationMs: durationS * 1000, stream: true, cpus: loadCpus });
     calls += result.sse.ok;
   }
   return { result, calls, afterRps };
@@ -121,39 +137,61 @@ async function measure(key: Key, run: Running, ref: LoadTarget): Promise<Measure
 
 const PAIRED_ROUNDS = 3;
 
+/** The target's per-thread CPU read shortly before the measured run ends (the process outlives the run). */
+function sampleAt<T>(ms: number, read: () => T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(read()), Math.max(0, ms)));
+}
+
 /**
- * The req/s share measured as a ratio within each round: the passthrough and gatelog both
- * running on the target core, req/s in alternating blocks (passthrough, then gatelog), gatelog's
- * event backlog drained before each passthrough block so its ingest never runs during one. A
- * passthrough whose req/s moves by a third between sequential runs then moves both sides of a
- * round alike; the verdict takes the median round.
+ * The shares measured as ratios within each round: the passthrough, the distributed proxy and
+ * the embedded gatelog all running on the target core, req/s and SSE streams/s in alternating
+ * blocks (short, so a burst of other work on this shared machine hits neighbours alike),
+ * gatelog's event backlog drained before each passthrough block so its ingest never runs during
+ * one. The verdicts take the median round.
  */
 async function pairedShare(mockUrl: string, cpus: string | null): Promise<PairedShare> {
   const blockS = Math.max(2, Math.round(durationS / 2));
-  say(`paired req/s: passthrough and gatelog in alternating ${blockS} s blocks, ${PAIRED_ROUNDS} rounds`);
+  say(`paired: passthrough, proxy → Kafka and gatelog in alternating ${blockS} s blocks, ${PAIRED_ROUNDS} rounds`);
   const pt = await passthrough(mockUrl, cpus);
   let gl: GatelogRunning | undefined;
+  let px: GatelogRunning | undefined;
   try {
     gl = await gatelog(mockUrl, cpus);
-    const opts = { concurrency: settings.concurrency, durationMs: blockS * 1000, stream: false };
-    await measureThroughput(pt.target, { ...opts, durationMs: warmMs });
-    let calls = (await measureThroughput(gl.target, { ...opts, durationMs: warmMs })).ok;
+    kafka ??= await startKafkaFixture(loadCpus);
+    px = await proxyService(mockUrl, kafka.ready, cpus);
+    const opts = { concurrency: settings.concurrency, durationMs: blockS * 1000, cpus: loadCpus };
+    for (const t of [pt, px, gl]) for (const stream of [false, true]) await runCannon(t.target, { ...opts, durationMs: warmMs, stream });
     const rounds: PairedShare['rounds'] = [];
     for (let i = 0; i < PAIRED_ROUNDS; i++) {
-      await waitForDrain(gl.target.origin, calls, DRAIN_WAIT_S * 1000);
-      const a = await measureThroughput(pt.target, opts);
-      const b = await measureThroughput(gl.target, opts);
-      calls += b.ok;
-      if (a.errors > 0 || b.errors > 0) throw new Error(`paired req/s: ${a.errors} passthrough / ${b.errors} gatelog errors (${a.firstError ?? b.firstError ?? ''})`);
-      rounds.push({ passthrough: a.perSecond, gatelog: b.perSecond });
-      say(`paired round ${i + 1}: passthrough ${Math.round(a.perSecond)}, gatelog ${Math.round(b.perSecond)} req/s (${Math.round((100 * b.perSecond) / a.perSecond)}%)`);
+      const round: Partial<PairedShare['rounds'][number]> = { load: loadavg()[0] ?? 0 };
+      for (const stream of [false, true]) {
+        // Ingest caught up with everything gatelog has published so far.
+        await waitForDrain(gl.target.origin, (await snapshot(gl.target.origin)).published ?? 0, DRAIN_WAIT_S * 1000);
+        const a = await runCannon(pt.target, { ...opts, stream });
+        const c = await runCannon(px.target, { ...opts, stream });
+        const b = await runCannon(gl.target, { ...opts, stream });
+        if (a.errors + b.errors + c.errors > 0) throw new Error(`paired: ${a.errors} passthrough / ${c.errors} proxy / ${b.errors} gatelog errors (${a.firstError ?? c.firstError ?? b.firstError ?? ''})`);
+        if (stream) Object.assign(round, { ssePassthrough: a.perSecond, sseProxy: c.perSecond, sseGatelog: b.perSecond });
+        else Object.assign(round, { passthrough: a.perSecond, proxy: c.perSecond, gatelog: b.perSecond });
+        say(`paired round ${i + 1} ${stream ? 'SSE' : 'JSON'}: passthrough ${Math.round(a.perSecond)}, proxy ${Math.round(c.perSecond)} (${Math.round((100 * c.perSecond) / a.perSecond)}%), gatelog ${Math.round(b.perSecond)} (${Math.round((100 * b.perSecond) / a.perSecond)}%) per s; autocannon CPU ${Math.round(a.loadCpuShare * 100)}% of a core on the passthrough · load ${round.load!.toFixed(1)}`);
+      }
+      rounds.push(round as PairedShare['rounds'][number]);
     }
-    const shares = rounds.map((r) => r.gatelog / r.passthrough).sort((x, y) => x - y);
-    return { blockS, rounds, median: shares[Math.floor(shares.length / 2)]! };
+    const median = (f: (r: PairedShare['rounds'][number]) => number): number => rounds.map(f).sort((x, y) => x - y)[Math.floor(rounds.length / 2)]!;
+    return {
+      blockS,
+      rounds,
+      median: median((r) => r.gatelog / r.passthrough),
+      proxyMedian: median((r) => r.proxy / r.passthrough),
+      sseMedian: median((r) => r.sseGatelog / r.ssePassthrough),
+      proxySseMedian: median((r) => r.sseProxy / r.ssePassthrough),
+    };
   } finally {
     await pt.child?.stop('SIGTERM');
     await gl?.child?.stop('SIGTERM');
+    await px?.child?.stop('SIGTERM');
     if (gl) rmSync(gl.dataDir, { recursive: true, force: true });
+    if (px) rmSync(px.dataDir, { recursive: true, force: true });
   }
 }
 
@@ -216,6 +254,7 @@ async function main(): Promise<void> {
   const pin = detectPinning(availableParallelism());
   say(pin.note);
   pinSelf(pin.load);
+  loadCpus = pin.load;
   const mock = await startMockUpstream(pin.load);
   say(`mock upstream at ${mock.ready}`);
   const results: TargetResult[] = [];
@@ -239,7 +278,7 @@ async function main(): Promise<void> {
         if (run && 'dataDir' in run) rmSync((run as GatelogRunning).dataDir, { recursive: true, force: true });
       }
     }
-    if (!quick && selected.includes('passthrough') && selected.includes('gatelog')) {
+    if (!quick && selected.includes('passthrough') && selected.includes('gatelog') && selected.includes('proxy')) {
       try {
         paired = await pairedShare(mock.ready, pin.target);
       } catch (err) {
@@ -248,6 +287,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await mock.stop('SIGKILL');
+    await kafka?.stop('SIGTERM');
     killAll();
   }
   const info: RunInfo = { date: new Date().toISOString(), machine: host, pinning: pin.note, load: [loadAtStart, loadavg()[0] ?? 0], settings, results, pipeline, ...(paired ? { paired } : {}) };

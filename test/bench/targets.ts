@@ -33,7 +33,7 @@ function chatBody(model: string): (stream: boolean) => Buffer {
   return (stream) => (stream ? streamed : plain);
 }
 
-function openAiTarget(name: string, origin: string, model: string, extra: Record<string, string> = {}): LoadTarget {
+export function openAiTargetFor(name: string, origin: string, model: string, extra: Record<string, string> = {}): LoadTarget {
   return {
     name,
     origin,
@@ -56,7 +56,7 @@ export function startMockUpstream(cpus: string | null): Promise<Child> {
 }
 
 export function direct(mockUrl: string): Running {
-  return { target: openAiTarget('direct (mock upstream)', mockUrl, 'gpt-4o-mini'), child: null, sse: true };
+  return { target: openAiTargetFor('direct (mock upstream)', mockUrl, 'gpt-4o-mini'), child: null, sse: true };
 }
 
 export async function passthrough(mockUrl: string, cpus: string | null): Promise<Running> {
@@ -68,7 +68,7 @@ export async function passthrough(mockUrl: string, cpus: string | null): Promise
     readyPattern: /"url":"(http:\/\/[^"]+)"/,
     timeoutMs: 15_000,
   });
-  return { target: openAiTarget('fastify + undici passthrough', child.ready, 'gpt-4o-mini'), child, sse: true };
+  return { target: openAiTargetFor('fastify + undici passthrough', child.ready, 'gpt-4o-mini'), child, sse: true };
 }
 
 export const GATELOG_ALIAS = 'bench';
@@ -112,7 +112,7 @@ export async function gatelog(mockUrl: string, cpus: string | null, config: obje
   });
   // The pattern has two alternatives; spawnChild returns group 1, which may be the whole match.
   const url = /http:\/\/[0-9.:[\]a-z]+/.exec(child.ready)?.[0] ?? child.ready;
-  return { target: openAiTarget(name, url, GATELOG_ALIAS), child, sse: true, dataDir, config };
+  return { target: openAiTargetFor(name, url, GATELOG_ALIAS), child, sse: true, dataDir, config };
 }
 
 /** Portkey's gateway (the Node build of @portkey-ai/gateway), custom host = the mock. */
@@ -128,7 +128,7 @@ export async function portkey(mockUrl: string, cpus: string | null): Promise<Run
     readyPattern: /Ready for connections/,
     timeoutMs: 30_000,
   });
-  const target = openAiTarget('@portkey-ai/gateway', `http://127.0.0.1:${port}`, 'gpt-4o-mini', {
+  const target = openAiTargetFor('@portkey-ai/gateway', `http://127.0.0.1:${port}`, 'gpt-4o-mini', {
     'x-portkey-provider': 'openai',
     'x-portkey-custom-host': `${mockUrl}/v1`,
   });

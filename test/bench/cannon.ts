@@ -1,0 +1,73 @@
+// Throughput runs of `pnpm bench` with autocannon in a child process of its own
+// (cannon-child.ts), pinned with the mock upstream to the load core: the bench process (which
+// also runs the in-process latency samples) never competes with it, and its CPU is reported so
+// a saturated load generator is seen. `ceilingCheck` compares a target's req/s with what the
+// load generator + mock did on their own in the same run (the direct row).
+import { join } from 'node:path';
+import { spawnChild } from './children.ts';
+import type { LoadTarget, ThroughputResult } from './load.ts';
+import { ROOT } from './targets.ts';
+
+export interface CannonResult extends ThroughputResult {
+  /** The load generator's own CPU seconds during the measured run, and as a share of one core. */
+  loadCpuS: number;
+  loadCpuShare: number;
+  /** autocannon's latency percentiles under load (ms). */
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export interface CannonOptions {
+  concurrency: number;
+  durationMs: number;
+  warmupMs?: number;
+  stream: boolean;
+  /** taskset CPU list for the load generator, or null. */
+  cpus: string | null;
+}
+
+/** One closed-loop run with autocannon in its own process; resolves when the child has reported. */
+export async function runCannon(t: LoadTarget, o: CannonOptions): Promise<CannonResult> {
+  const settings = {
+    url: `${t.origin}${t.path}`,
+    headers: t.headers,
+    body: t.body(o.stream).toString('base64'),
+    connections: o.concurrency,
+    durationS: Math.max(1, Math.round(o.durationMs / 1000)),
+    warmupS: Math.round((o.warmupMs ?? 0) / 1000),
+  };
+  const child = await spawnChild({
+    name: 'autocannon',
+    cmd: process.execPath,
+    args: ['--disable-warning=ExperimentalWarning', join(ROOT, 'test', 'bench', 'cannon-child.ts'), JSON.stringify(settings)],
+    cpus: o.cpus,
+    readyPattern: /"cannon":(\{[^}]+\})/,
+    timeoutMs: (settings.durationS + settings.warmupS) * 1000 + 30_000,
+  });
+  await child.stop('SIGTERM');
+  const r = JSON.parse(child.ready) as { ok: number; errors: number; non2xx: number; timeouts: number; seconds: number; perSecond: number; p50Ms: number; p99Ms: number; cpuS: number };
+  const firstError = r.errors > 0 ? `${r.non2xx} non-2xx, ${r.timeouts} timeouts, ${r.errors - r.non2xx - r.timeouts} socket errors` : null;
+  return { ok: r.ok, errors: r.errors, firstError, perSecond: r.perSecond, seconds: r.seconds, loadCpuS: r.cpuS, loadCpuShare: r.cpuS / r.seconds, p50Ms: r.p50Ms, p99Ms: r.p99Ms };
+}
+
+/** Within this share of the load generator's own ceiling, a target's req/s says more about the load core than the target. */
+export const CEILING_MARGIN = 0.9;
+
+export interface CeilingCheck {
+  trusted: boolean;
+  line: string;
+}
+
+/**
+ * The passthrough (the ratio's denominator) against the ceiling measured in the same run: the
+ * mock upstream called directly by the same load generator on the same core. A passthrough
+ * within ~10% of it, or a load generator near a full core, means the load side capped it.
+ */
+export function ceilingCheck(kind: string, passthrough: CannonResult | undefined, ceiling: CannonResult | undefined): CeilingCheck {
+  if (!passthrough || !ceiling) return { trusted: false, line: `- WARNING ${kind}: no ceiling measured in this run (direct or passthrough missing): the share is UNTRUSTED` };
+  const share = passthrough.perSecond / ceiling.perSecond;
+  const busy = passthrough.loadCpuShare;
+  const what = `passthrough ${Math.round(passthrough.perSecond).toLocaleString('en-US')}/s = ${Math.round(share * 100)}% of the load generator's ceiling ${Math.round(ceiling.perSecond).toLocaleString('en-US')}/s (mock called directly); autocannon used ${Math.round(busy * 100)}% of a core during the passthrough run, ${Math.round(ceiling.loadCpuShare * 100)}% during the ceiling run`;
+  if (share >= CEILING_MARGIN || busy >= 0.9) return { trusted: false, line: `- WARNING ${kind}: ${what} — the load side may be the bottleneck: the share is UNTRUSTED` };
+  return { trusted: true, line: `- ${kind} ceiling check: ${what} — the passthrough is not capped by the load side` };
+}

@@ -1,0 +1,47 @@
+// The distributed shape of gatelog for `pnpm bench`: the standalone proxy service
+// (proxy/src/main.ts, what a deployment runs in front of the providers) forwarding, capturing
+// each call and publishing its event through the on-disk spool to Kafka — here the Kafka
+// broker fixture (TEST FIXTURE, a child of its own pinned with the load generator, as a real
+// broker would run elsewhere). Ingest is not running: it is a separate service in that shape.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { spawnChild, type Child } from './children.ts';
+import { GATELOG_ALIAS, ROOT, gatelogConfig, openAiTargetFor, type GatelogRunning } from './targets.ts';
+
+/** The Kafka broker fixture in a child process; `ready` is its broker address. */
+export function startKafkaFixture(cpus: string | null): Promise<Child> {
+  return spawnChild({
+    name: 'kafka fixture',
+    cmd: process.execPath,
+    args: ['--disable-warning=ExperimentalWarning', join(ROOT, 'test', 'bench', 'kafka-fixture.ts')],
+    cpus,
+    readyPattern: /"kafka":"([^"]+)"/,
+    timeoutMs: 20_000,
+  });
+}
+
+export async function proxyService(mockUrl: string, broker: string, cpus: string | null): Promise<GatelogRunning> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gatelog-bench-proxy-'));
+  const configPath = join(dataDir, 'gatelog.yaml');
+  const config = { ...gatelogConfig(mockUrl), bus: { kind: 'kafka', brokers: [broker], topic: 'bench.proxy.events' } };
+  writeFileSync(configPath, stringify(config));
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GATELOG_') && !k.endsWith('_API_KEY')) env[k] = v;
+  env['GATELOG_DATA_DIR'] = dataDir;
+  const extraFlags = process.env['BENCH_GATELOG_NODE_FLAGS']?.split(' ').filter(Boolean) ?? [];
+  const child = await spawnChild({
+    name: 'gatelog proxy',
+    cmd: process.execPath,
+    args: ['--disable-warning=ExperimentalWarning', ...extraFlags, join(ROOT, 'proxy', 'src', 'main.ts'), '--config', configPath, '--port', '0'],
+    cpus,
+    cwd: ROOT,
+    env,
+    readyPattern: /"msg":"gatelog proxy listening"[^\n]*|"url":"http[^\n]*"msg":"gatelog proxy listening"/,
+    timeoutMs: 60_000,
+  });
+  const url = /http:\/\/[0-9.:[\]a-z]+/.exec(child.ready)?.[0];
+  if (!url) throw new Error(`gatelog proxy: no URL in its ready line: ${child.ready}`);
+  return { target: openAiTargetFor('gatelog proxy → Kafka (distributed)', url, GATELOG_ALIAS), child, sse: true, dataDir, config };
+}
