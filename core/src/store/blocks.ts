@@ -14,7 +14,8 @@
 // elements are grouped from the array's start into runs of at least BLOCK_MIN_BYTES: an
 // appended conversation yields the same runs again, so they are shared too, and a marker that
 // moves to the last message (Anthropic's cache_control) only changes the unfinished last run,
-// which stays in the skeleton. Only bodies of SPLIT_MIN_BYTES or more are split: ordinary
+// which stays in the skeleton. Within one top-level value the bytes between two cuts join the
+// cut after them, so the skeleton stays small however many messages there are. Only bodies of SPLIT_MIN_BYTES or more are split: ordinary
 // calls keep their whole body inline, where the text index finds it.
 import { createHash } from 'node:crypto';
 import type { Store } from './client.ts';
@@ -148,7 +149,18 @@ export function splitBody(text: string, o: SplitOptions = {}): SplitBody | null 
     const { spans } = s.children(start);
     if (c === LBRACE) {
       if (depth > 0 && !spans.some(([a, z]) => z - a >= minBlock)) cuts.push([start, end]);
-      else for (const [a, z] of spans) visit(a, z, depth + 1);
+      else if (depth > 0) for (const [a, z] of spans) visit(a, z, depth + 1);
+      else {
+        for (const [a, z] of spans) {
+          const first = cuts.length;
+          visit(a, z, depth + 1);
+          // Within one top-level value, the bytes between two cuts (an opened message's wrapper,
+          // small messages short of a run) join the cut that follows them: they never change
+          // once followed by more conversation, so the skeleton keeps only the value's head and
+          // tail (where a moving cache marker sits), not a wrapper per message.
+          for (let i = first + 1; i < cuts.length; i++) cuts[i]![0] = cuts[i - 1]![1];
+        }
+      }
       return;
     }
     let run = -1;
