@@ -122,7 +122,7 @@ describe('JSONL export lines', () => {
         error_message: e.error_message, finish_reason: e.finish_reason, input_tokens: e.input_tokens, output_tokens: e.output_tokens,
         cached_tokens: e.cached_tokens, reasoning_tokens: e.reasoning_tokens, cost_usd: e.cost_usd, cache_hit: e.cache_hit, ttft_ms: e.ttft_ms,
         latency_ms: e.latency_ms, overhead_ms: e.overhead_ms, attempts: e.attempts, request_body: e.request_body, response_body: e.response_body,
-        truncated: e.truncated,
+        truncated: e.truncated, attempt_io: e.attempt_io ?? [], replay_of: e.replay_of ?? '',
       });
     }
   });

@@ -54,6 +54,8 @@ export const ExportRow = z.object({
   truncated: z.boolean(),
   /** Per attempt, the upstream request as sent and the raw response (migration 0013). */
   attempt_io: z.array(AttemptIoRow),
+  /** The call this one replays, '' for a client's own (migration 0020). */
+  replay_of: z.string(),
 });
 export type ExportRow = z.infer<typeof ExportRow>;
 
