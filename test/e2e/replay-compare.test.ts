@@ -150,6 +150,11 @@ describe('replay and compare', () => {
       expect(await page.locator(`table.calls tbody tr a[href="/requests/${replayId}"]`).count()).toBe(0);
       expect(await page.locator(`table.calls tbody tr a[href="/requests/${originalId}"]`).count()).toBe(1);
 
+      // The spend page links to its range's replays.
+      await page.goto(`${gl.url}/spend`);
+      await Promise.all([page.waitForURL((u) => u.pathname === '/requests' && u.searchParams.get('replay') === 'yes'), page.click('[data-testid="replays-note"] a')]);
+      expect(await page.locator(`table.calls tbody tr a[href="/requests/${replayId}"]`).count()).toBe(1);
+
       // The replay's own page says what it replays.
       await page.goto(`${gl.url}/requests/${replayId}`);
       expect(await page.locator('[data-testid="replay-of"]').textContent()).toBe(originalId);
