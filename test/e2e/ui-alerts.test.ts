@@ -2,10 +2,13 @@
 // webhook receiver: the config rule is listed read-only and the channel's URL is masked (its
 // token and signing secret never reach a page); a rule created through the form fires on a real
 // call (the receiver gets a signed message), shows "firing" and its history (firing and
-// delivery); it can be edited, disabled and deleted; bad input shows the API's message.
+// delivery); it can be edited, disabled and deleted; bad input shows the API's message. An
+// analyst sees the rules but no form, and its writes are refused.
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT, startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
@@ -53,6 +56,29 @@ async function submit(page: Page, selector: string): Promise<void> {
 }
 
 describe('/alerts', () => {
+  it('an analyst sees the rules without forms and cannot write', async () => {
+    const out = await promisify(execFile)(process.execPath, ['--disable-warning=ExperimentalWarning', join(ROOT, 'src', 'cli.ts'), 'users', 'create', '--email', `an-${randomUUID().slice(0, 6)}@example.com`, '--role', 'analyst', '--url', gl.url], {
+      env: { ...process.env, GATELOG_MASTER_KEY: masterKey },
+    });
+    const link = /(http:\/\/\S+\/login\/invite\?token=gli-[A-Za-z0-9_-]{43})/.exec(out.stdout)?.[1];
+    expect(link, out.stdout).toBeDefined();
+    const page = await (await browser.newContext()).newPage();
+    page.setDefaultTimeout(15_000);
+    try {
+      await page.goto(link!);
+      await page.fill('#password', 'correct horse battery staple');
+      await page.fill('#confirm', 'correct horse battery staple');
+      await Promise.all([page.waitForURL((u) => u.pathname === '/requests'), page.click('button[type=submit]')]);
+      expect((await page.goto(`${gl.url}/alerts`))?.status()).toBe(200);
+      expect(await page.locator('[data-testid=alert-rule][data-rule=cfg-errors]').count()).toBe(1);
+      expect(await page.locator('[data-testid=alert-form]').count()).toBe(0);
+      const post = await page.request.post(`${gl.url}/alerts?/save`, { form: { kind: 'error_rate', threshold: '0.1' }, headers: { origin: gl.url }, maxRedirects: 0 });
+      expect(post.status()).toBe(403);
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+
   it('creates a rule that fires on a real call, shows it firing and in the history, then edits, disables and deletes it', async () => {
     const page = await browser.newPage();
     page.setDefaultTimeout(15_000);

@@ -6,6 +6,7 @@ import { error, fail } from '@sveltejs/kit';
 import { uiContext } from '#lib/server/context.server.ts';
 import { adminBaseUrl, adminCall } from '#lib/server/admin-api.server.ts';
 import { alertRuleBody, FORM_KINDS } from '#lib/alert-form.ts';
+import { can } from '@gatelog/core/roles';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -43,7 +44,9 @@ export const load: PageServerLoad = async (event) => {
   const recent = events.ok ? (events.body as { data: EventView[] }).data : [];
   const editId = event.url.searchParams.get('edit');
   const editing = editId ? r.data.find((x) => x.rule.id === editId && x.source === 'ui') ?? null : null;
-  return { rules: r.data, channels: r.channels, interval_s: r.interval_s, recent, kinds: FORM_KINDS, editing };
+  // Roles without settings.write see the rules and their state, not the forms (their POSTs get 403 in hooks.server.ts).
+  const canWrite = event.locals.principal !== undefined && can(event.locals.principal.role, 'settings.write');
+  return { rules: r.data, channels: r.channels, interval_s: r.interval_s, recent, kinds: FORM_KINDS, editing: canWrite ? editing : null, canWrite };
 };
 
 const idOf = (form: FormData): string | null => {
