@@ -2,7 +2,7 @@
 // bucket's column), and link where the caller said. Plus the UI bench's BENCHMARKS.md section
 // splice, which must survive the main bench run's rewrite.
 import { describe, expect, it } from 'vitest';
-import { renderChartMap, type ChartSpec } from '../../ui/src/lib/server/charts.server.ts';
+import { GRID, renderChart, renderChartMap, type ChartSpec } from '../../ui/src/lib/server/charts.server.ts';
 import { spliceUiSection, UI_HEADING } from '../bench/ui-report.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -54,6 +54,33 @@ describe('renderChartMap', () => {
     expect(Math.min(...tops)).toBe(tops[8]);
     expect(img.width).toBe(960);
     expect(svg).toContain('width="960"');
+  });
+});
+
+describe('line charts with sparse data', () => {
+  // One series with traffic in bucket 5 only, one with a run (2–4) and a gap, one lone value at each end.
+  const values = (on: (i: number) => number | null): (number | null)[] => times.map((_, i) => on(i));
+  const svg2 = svgOf(renderChart({
+    kind: 'line', times, yName: 'ms',
+    series: [
+      { name: 'lonely', values: values((i) => (i === 5 ? 300 : null)) },
+      { name: 'run', values: values((i) => (i >= 2 && i <= 4 ? 100 : i === 0 || i === 11 ? 50 : null)) },
+    ],
+  }));
+  const markers = [...svg2.matchAll(/<path [^>]*transform="matrix\([\d.]+,0,0,[\d.]+,([\d.]+),([\d.]+)\)"[^>]*ecmeta_series_index="(\d)" ecmeta_data_index="(\d+)"/g)]
+    .map((m) => ({ x: Number(m[1]), series: Number(m[3]), index: Number(m[4]) }));
+
+  it('marks isolated values only, where their bucket is on an axis spanning the buckets', () => {
+    expect(markers.map((m) => `${m.series}:${m.index}`).sort()).toEqual(['0:5', '1:0', '1:11']);
+    const x = (i: number): number => GRID.left + (i / (times.length - 1)) * (960 - GRID.left - GRID.right);
+    for (const m of markers) expect(Math.abs(m.x - x(m.index))).toBeLessThan(1);
+  });
+
+  it('draws the run as a line and leaves the empty buckets as gaps', () => {
+    // The series' line is one path: a segment per run of values, a move (nothing drawn) over each gap.
+    const lines = [...svg2.matchAll(/<path d="(M[^"]*)" fill="none"[^>]*stroke-width="2"/g)].map((m) => m[1]!);
+    const run = lines.find((d) => d.includes('L'))!;
+    expect(run.split('M').filter(Boolean).map((seg) => (seg.match(/L/g) ?? []).length).sort()).toEqual([0, 0, 2]);
   });
 });
 
