@@ -38,6 +38,17 @@ describe('SseSplitter', () => {
     expect(evs[0]!.data).toBe('line1\nline2');
   });
 
+  it('bare CR and CRLF cut between reads: same events and every byte kept, at every split point', () => {
+    const text = Buffer.from('event: a\r\ndata: ü€👋\r\n\r\n: c\rdata: b\r\rdata: c\n\n');
+    const whole = run([text]);
+    expect(whole.filter((e) => e.data !== null).map((e) => [e.event, e.data])).toEqual([['a', 'ü€👋'], [undefined, 'b'], [undefined, 'c']]);
+    for (let i = 0; i <= text.length; i++) {
+      const evs = run([text.subarray(0, i), text.subarray(i)]);
+      expect(evs.filter((e) => e.data !== null).map((e) => [e.event, e.data])).toEqual([['a', 'ü€👋'], [undefined, 'b'], [undefined, 'c']]);
+      expect(Buffer.concat(evs.map((e) => e.raw)).equals(text)).toBe(true);
+    }
+  });
+
   it('delivers a trailing event with no blank line and no [DONE]', () => {
     const evs = run([Buffer.from('data: {"x":1}\n\ndata: {"y":2}')]);
     expect(evs.map((e) => e.data)).toEqual(['{"x":1}', '{"y":2}']);

@@ -1,5 +1,9 @@
-// Incremental SSE splitter over raw bytes. Lines are cut at LF bytes (0x0a never occurs
-// inside a multi-byte UTF-8 sequence), so decoding whole lines is UTF-8 safe however the
+// The proxy's one server-sent-events parser, over raw bytes (capture, filtering, and the
+// translators through translate/sse.ts). Follows
+// https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation:
+// LF, CRLF or bare CR line ends (a CRLF cut between two reads stays one line end), `data:` lines
+// joined by "\n", `event:`, comments and other fields ignored. Lines are cut at CR/LF bytes
+// (never inside a multi-byte UTF-8 sequence), so decoding whole lines is UTF-8 safe however the
 // upstream splits its TCP writes. Each event is handed over with its exact raw bytes so a
 // filtering forwarder can pass it through untouched or drop it.
 
@@ -8,23 +12,14 @@ export interface SseEvent {
   raw: Buffer;
   /** `data:` lines joined by "\n"; null when the event has no data field (comments, ids). */
   data: string | null;
+  /** The `event:` field, if any. */
+  event: string | undefined;
 }
 
 const LF = 0x0a;
 const CR = 0x0d;
 const COLON = 0x3a;
 const SPACE = 0x20;
-
-function isDataField(buf: Buffer, start: number, end: number): boolean {
-  return (
-    end - start >= 5 &&
-    buf[start] === 0x64 && // d
-    buf[start + 1] === 0x61 && // a
-    buf[start + 2] === 0x74 && // t
-    buf[start + 3] === 0x61 && // a
-    buf[start + 4] === COLON
-  );
-}
 
 /**
  * Largest SSE event accepted from an upstream (16 MiB: far above any real chunk, a Responses
@@ -57,6 +52,9 @@ export class SseSplitter {
   private line: Buffer[] = [];
   /** `data:` lines of the current event that started in an earlier push. */
   private data: string | null = null;
+  private event: string | undefined = undefined;
+  /** The last push ended on a CR: an LF first in the next one completes that CRLF. */
+  private skipLf = false;
 
   private readonly maxEventBytes: number;
 
@@ -66,35 +64,48 @@ export class SseSplitter {
 
   /** Feed bytes; calls `emit` for every event completed by them, in order. Throws SseEventTooLargeError past the bound. */
   push(chunk: Buffer, emit: (ev: SseEvent) => void): void {
+    if (chunk.length === 0) return;
     let evStart = 0;
     let pos = 0;
+    if (this.skipLf) {
+      this.skipLf = false;
+      if (chunk[0] === LF) pos = 1;
+    }
+    // Next LF and CR at or after `pos` (-1: none left in this chunk): each searched forward once.
+    let lf = -2;
+    let cr = -2;
     for (;;) {
-      const nl = chunk.indexOf(LF, pos);
-      if (nl === -1) break;
-      if (this.carriedBytes + nl + 1 - evStart > this.maxEventBytes) throw new SseEventTooLargeError(this.maxEventBytes);
+      if (lf !== -1 && lf < pos) lf = chunk.indexOf(LF, pos);
+      if (cr !== -1 && cr < pos) cr = chunk.indexOf(CR, pos);
+      const eol = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
+      if (eol === -1) break;
+      let next = eol + 1;
+      if (chunk[eol] === CR) {
+        if (eol + 1 < chunk.length) {
+          if (chunk[eol + 1] === LF) next = eol + 2;
+        } else this.skipLf = true;
+      }
+      if (this.carriedBytes + next - evStart > this.maxEventBytes) throw new SseEventTooLargeError(this.maxEventBytes);
       let buf = chunk;
       let start = pos;
+      let end = eol;
       if (this.line.length > 0) {
         // A line that began in an earlier push: joined once, now that it ends.
-        buf = Buffer.concat([...this.line, chunk.subarray(pos, nl + 1)]);
+        buf = Buffer.concat([...this.line, chunk.subarray(pos, eol)]);
         this.line = [];
         start = 0;
+        end = buf.length;
       }
-      let end = buf === chunk ? nl : buf.length - 1;
-      if (end > start && buf[end - 1] === CR) end--;
       if (end === start) {
-        const raw = this.carried.length > 0 ? Buffer.concat([...this.carried, chunk.subarray(0, nl + 1)]) : chunk.subarray(evStart, nl + 1);
-        if (raw.length > 1 || this.data !== null) emit({ raw, data: this.data });
+        const raw = this.carried.length > 0 ? Buffer.concat([...this.carried, chunk.subarray(0, next)]) : chunk.subarray(evStart, next);
+        if (raw.length > 1 || this.data !== null) emit({ raw, data: this.data, event: this.event });
         this.carried = [];
         this.carriedBytes = 0;
-        evStart = nl + 1;
+        evStart = next;
         this.data = null;
-      } else if (isDataField(buf, start, end)) {
-        const from = buf[start + 5] === SPACE ? start + 6 : start + 5;
-        const line = buf.toString('utf8', from, end);
-        this.data = this.data === null ? line : `${this.data}\n${line}`;
-      }
-      pos = nl + 1;
+        this.event = undefined;
+      } else this.field(buf, start, end);
+      pos = next;
     }
     if (evStart < chunk.length) {
       if (this.carriedBytes + chunk.length - evStart > this.maxEventBytes) throw new SseEventTooLargeError(this.maxEventBytes);
@@ -104,17 +115,39 @@ export class SseSplitter {
     }
   }
 
+  /** One non-blank line: a `data` or `event` field is kept; comments and other fields are ignored. */
+  private field(buf: Buffer, start: number, end: number): void {
+    if (buf[start] === COLON) return;
+    // The colon is looked for within this line only: a line without one never scans past its end.
+    const c = buf.subarray(start, end).indexOf(COLON);
+    const nameEnd = c === -1 ? end : start + c;
+    const isData = nameEnd - start === 4 && buf.toString('latin1', start, nameEnd) === 'data';
+    const isEvent = nameEnd - start === 5 && buf.toString('latin1', start, nameEnd) === 'event';
+    if (!isData && !isEvent) return;
+    let from = c === -1 ? end : nameEnd + 1;
+    if (from < end && buf[from] === SPACE) from++;
+    const value = buf.toString('utf8', from, end);
+    if (isEvent) this.event = value;
+    else this.data = this.data === null ? value : `${this.data}\n${value}`;
+  }
+
   /** End of stream: an unterminated trailing event is still delivered (no blank line after it). */
   flush(emit: (ev: SseEvent) => void): void {
+    this.skipLf = false;
     if (this.carriedBytes === 0) return;
     const rest = Buffer.concat(this.carried);
     this.carried = [];
     this.carriedBytes = 0;
     this.line = [];
     this.data = null;
-    // Terminate it so the normal path parses it; the raw bytes stay exactly what was received.
-    const withEnd = Buffer.concat([rest, Buffer.from('\n\n')]);
-    new SseSplitter(Infinity).push(withEnd, (ev) => emit({ raw: rest, data: ev.data }));
+    this.event = undefined;
+    // Terminated and parsed again; the raw bytes stay exactly what was received, in one event.
+    let last: SseEvent | null = null;
+    new SseSplitter(Infinity).push(Buffer.concat([rest, Buffer.from('\n\n')]), (ev) => {
+      if (last === null || ev.data !== null) last = ev;
+    });
+    const ev = last as SseEvent | null;
+    emit({ raw: rest, data: ev?.data ?? null, event: ev?.event });
   }
 
   get hasPending(): boolean {
