@@ -74,6 +74,7 @@ export interface RepriceReceipt {
   ms: number;
 }
 
+/** Changed rows sent to the Join table per insert. */
 const PAGE = 20_000;
 
 function toMs(d: string): number {
@@ -104,8 +105,23 @@ function rangeWhere(r: RepriceRequest): string {
 const COLUMNS = `toString(request_id) AS request_id, formatDateTime(toStartOfMinute(started_at), '%Y-%m-%d %H:%i:%S', 'UTC') AS minute,
   requested_model, provider, team, key_id, key_name, deployment_model, upstream_model, outcome, cache_hit,
   input_tokens, output_tokens, cached_tokens, cache_creation_tokens, cache_write_1h_tokens, reasoning_tokens,
-  input_audio_tokens, output_audio_tokens, cost_usd,
-  toUnixTimestamp64Milli(started_at) AS t_ms`;
+  input_audio_tokens, output_audio_tokens, cost_usd`;
+
+/** Objects of a JSONEachRow byte stream, one per line, as they arrive. */
+async function* jsonLines(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<unknown> {
+  const decoder = new TextDecoder();
+  let rest = '';
+  for await (const chunk of chunks) {
+    const text = rest + decoder.decode(chunk, { stream: true });
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+      if (nl > start) yield JSON.parse(text.slice(start, nl)) as unknown;
+      start = nl + 1;
+    }
+    rest = text.slice(start);
+  }
+  if (rest.trim()) yield JSON.parse(rest) as unknown;
+}
 
 /** Reprice the calls of `r` with `price`, stamping `version`; see the module comment. */
 export async function repriceCalls(store: Store, r: RepriceRequest, price: RowPricer, version: string, now: Date = new Date()): Promise<RepriceReceipt> {
@@ -113,51 +129,51 @@ export async function repriceCalls(store: Store, r: RepriceRequest, price: RowPr
   const db = store.database;
   const where = rangeWhere(r);
   const buckets = new Map<string, Bucket>();
-  const changes: string[] = [];
+  const join = `reprice_${randomUUID().replaceAll('-', '')}`;
+  await store.client.command({ query: `CREATE TABLE ${db}.${join} (request_id UUID, found UInt8, cost Nullable(Float64)) ENGINE = Join(ANY, LEFT, request_id)` });
+  let pending: string[] = [];
+  const flush = async (): Promise<void> => {
+    if (pending.length > 0) await store.insertRaw(join, Buffer.from(pending.join('\n')));
+    pending = [];
+  };
   let rows = 0;
+  let changed = 0;
   let before = 0;
   let after = 0;
   let unpriced = 0;
-  // Keyset pages over the table's order: bounded memory whatever the range.
-  let cursor: { t: number; id: string } | null = null;
-  for (;;) {
-    const rs = await store.client.query({
-      query: `SELECT ${COLUMNS} FROM ${db}.llm_calls FINAL WHERE ${where}
-              ${cursor ? 'AND (toUnixTimestamp64Milli(started_at), toString(request_id)) > ({ct:Int64}, {cid:String})' : ''}
-              ORDER BY t_ms, request_id LIMIT ${PAGE}`,
-      query_params: cursor ? { ct: cursor.t, cid: cursor.id } : {},
-      format: 'JSONEachRow',
-    });
-    const page: (RepriceRow & { t_ms: string | number })[] = await rs.json();
-    for (const raw of page) {
-      const row = normalizeRow(raw);
+  try {
+    // One streamed read (memory bounded by a batch of changes and the buckets, whatever the range).
+    for await (const raw of jsonLines(store.streamQuery({ query: `SELECT ${COLUMNS} FROM ${db}.llm_calls FINAL WHERE ${where}`, format: 'JSONEachRow' }))) {
+      const row = normalizeRow(raw as RepriceRow);
       const next = price(row);
       rows++;
       before += row.cost_usd ?? 0;
       after += next ?? 0;
       if (next === null) unpriced++;
       if (sameCost(row.cost_usd, next)) continue;
-      changes.push(JSON.stringify({ request_id: row.request_id, found: 1, cost: next }));
+      changed++;
+      pending.push(JSON.stringify({ request_id: row.request_id, found: 1, cost: next }));
+      if (pending.length >= PAGE) await flush();
       const k = [row.minute, row.requested_model, row.provider, row.team, row.key_id, row.key_name].join('\u0000');
       const b = buckets.get(k) ?? { minute: row.minute, model: row.requested_model, provider: row.provider, team: row.team, key_id: row.key_id, key_name: row.key_name, cost_usd: 0, unpriced: 0 };
       b.cost_usd += (next ?? 0) - (row.cost_usd ?? 0);
       b.unpriced += (next === null ? 1 : 0) - (row.cost_usd === null ? 1 : 0);
       buckets.set(k, b);
     }
-    const last: { t_ms: string | number; request_id: string } | undefined = page[page.length - 1];
-    if (page.length < PAGE || !last) break;
-    cursor = { t: Number(last.t_ms), id: last.request_id };
+    await flush();
+    const repricedAt = now.toISOString().replace('T', ' ').replace('Z', '');
+    if (rows > 0) await rewrite(store, `${db}.${join}`, where, changed > 0, version, repricedAt);
+  } finally {
+    await store.client.command({ query: `DROP TABLE IF EXISTS ${db}.${join}` });
   }
-  const repricedAt = now.toISOString().replace('T', ' ').replace('Z', '');
-  if (rows > 0) await rewrite(store, where, changes, version, repricedAt);
   if (buckets.size > 0) await adjustRollups(store, [...buckets.values()]);
   return {
-    rows, changed: changes.length, before_usd: before, after_usd: after, unpriced, price_version: version,
+    rows, changed, before_usd: before, after_usd: after, unpriced, price_version: version,
     repriced_at: now.toISOString(), buckets: buckets.size, ms: Math.round(performance.now() - t0),
   };
 }
 
-function normalizeRow(raw: RepriceRow & { t_ms?: unknown }): RepriceRow {
+function normalizeRow(raw: RepriceRow): RepriceRow {
   const n = (v: unknown): number => Number(v ?? 0);
   return {
     ...raw,
@@ -169,25 +185,15 @@ function normalizeRow(raw: RepriceRow & { t_ms?: unknown }): RepriceRow {
   };
 }
 
-/** New costs through a Join table into one mutation that also stamps every row in range (`found`: a missing key reads 0). */
-async function rewrite(store: Store, where: string, changes: string[], version: string, repricedAt: string): Promise<void> {
-  const db = store.database;
-  const join = `reprice_${randomUUID().replaceAll('-', '')}`;
-  await store.client.command({ query: `CREATE TABLE ${db}.${join} (request_id UUID, found UInt8, cost Nullable(Float64)) ENGINE = Join(ANY, LEFT, request_id)` });
-  try {
-    for (let i = 0; i < changes.length; i += PAGE) {
-      await store.insertRaw(join, Buffer.from(changes.slice(i, i + PAGE).join('\n')));
-    }
-    const cost = changes.length > 0 ? `if(joinGet('${db}.${join}', 'found', request_id) = 1, joinGet('${db}.${join}', 'cost', request_id), cost_usd)` : 'cost_usd';
-    await store.client.command({
-      query: `ALTER TABLE ${db}.llm_calls UPDATE cost_usd = ${cost}, price_version = ${sqlText(version)},
-              repriced_at = toDateTime64(${sqlText(repricedAt)}, 3, 'UTC') WHERE ${where}`,
-      // joinGet reads another table: ClickHouse calls that non-deterministic for a mutation.
-      clickhouse_settings: { mutations_sync: '2', allow_nondeterministic_mutations: 1 },
-    });
-  } finally {
-    await store.client.command({ query: `DROP TABLE IF EXISTS ${db}.${join}` });
-  }
+/** New costs through the Join table into one mutation that also stamps every row in range (`found`: a missing key reads 0). */
+async function rewrite(store: Store, join: string, where: string, anyChanged: boolean, version: string, repricedAt: string): Promise<void> {
+  const cost = anyChanged ? `if(joinGet('${join}', 'found', request_id) = 1, joinGet('${join}', 'cost', request_id), cost_usd)` : 'cost_usd';
+  await store.client.command({
+    query: `ALTER TABLE ${store.database}.llm_calls UPDATE cost_usd = ${cost}, price_version = ${sqlText(version)},
+            repriced_at = toDateTime64(${sqlText(repricedAt)}, 3, 'UTC') WHERE ${where}`,
+    // joinGet reads another table: ClickHouse calls that non-deterministic for a mutation.
+    clickhouse_settings: { mutations_sync: '2', allow_nondeterministic_mutations: 1 },
+  });
 }
 
 async function adjustRollups(store: Store, buckets: Bucket[]): Promise<void> {
