@@ -64,6 +64,10 @@ describe('body blocks in ingest', () => {
     // The second call shares all of the first call's blocks but the last unfinished ones.
     const again = { records: [Buffer.from(JSON.stringify(event(conversation(22))))] };
     expect(await w.write(store, [again])).toBeLessThanOrEqual(2);
+    // A block deleted since it was written (an erasure) is written again, not assumed stored.
+    await store.client.command({ query: `ALTER TABLE ${store.database}.llm_blocks DELETE WHERE 1`, clickhouse_settings: { mutations_sync: '2' } });
+    const after = { records: [Buffer.from(JSON.stringify(event(conversation(22))))] };
+    expect(await w.write(store, [after])).toBeGreaterThan(5);
   });
 
   it('splits each attempt body too, and leaves small events as they came', () => {

@@ -7,10 +7,21 @@
 // Retries and replays: a record's split is deterministic (same bytes, same skeleton), so the
 // calls insert keeps its deterministic dedup token; a block insert is idempotent by hash
 // (ReplacingMergeTree on hash, newest last_seen kept). Hashes written recently are not written
-// again — up to RECENT_MAX of them, for at most RECENT_AGE_MS, so last_seen (which the blocks'
-// retention counts from) is refreshed at least that often while a conversation goes on.
+// again once a keyed lookup confirms they are still stored — up to RECENT_MAX of them, for at
+// most RECENT_AGE_MS, so last_seen (which the blocks' retention counts from) is refreshed at
+// least that often while a conversation goes on.
 import type { Store } from '@gatelog/core';
 import { SPLIT_MIN_BYTES, splitBody, type Block } from '@gatelog/core/store/blocks';
+import { readQuery } from '@gatelog/core/store/read-query';
+
+async function storedHashes(store: Pick<Store, 'client' | 'reader' | 'database'>, hashes: string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (let i = 0; i < hashes.length; i += 1000) {
+    const rs = await readQuery(store, { query: `SELECT DISTINCT hash FROM ${store.database}.llm_blocks WHERE hash IN {hashes:Array(String)}`, query_params: { hashes: hashes.slice(i, i + 1000) } });
+    for (const r of await rs.json<{ hash: string }>()) out.add(r.hash);
+  }
+  return out;
+}
 
 export const RECENT_MAX = 50_000;
 export const RECENT_AGE_MS = 10 * 60_000;
@@ -80,14 +91,21 @@ export class BlockWriter {
   }
 
   /** Insert the parts' blocks not written recently; throws (the caller retries) like any insert. */
-  async write(store: Pick<Store, 'insertRaw'>, parts: readonly { records: Buffer[] }[], settings?: Record<string, string | number>): Promise<number> {
+  async write(store: Pick<Store, 'insertRaw' | 'client' | 'reader' | 'database'>, parts: readonly { records: Buffer[] }[], settings?: Record<string, string | number>): Promise<number> {
     const now = this.#now();
     const rows = new Map<string, Block>();
+    const recent = new Map<string, Block>();
     for (const p of parts) {
       for (const b of this.split(p)) {
         const at = this.#recent.get(b.hash);
-        if (at === undefined || now - at > RECENT_AGE_MS) rows.set(b.hash, b);
+        (at === undefined || now - at > RECENT_AGE_MS ? rows : recent).set(b.hash, b);
       }
+    }
+    // Written recently is not proof of still stored (an erasure may have deleted it since):
+    // one keyed lookup tells, and only missing blocks travel again.
+    if (recent.size > 0) {
+      const stored = await storedHashes(store, [...recent.keys()]);
+      for (const [h, b] of recent) if (!stored.has(h)) rows.set(h, b);
     }
     if (rows.size === 0) return 0;
     const seen = Math.floor(now / 1000);
@@ -102,10 +120,5 @@ export class BlockWriter {
       this.#recent.delete(k);
     }
     return rows.size;
-  }
-
-  /** Forget what was written (after an erasure deleted blocks). */
-  forget(): void {
-    this.#recent.clear();
   }
 }
