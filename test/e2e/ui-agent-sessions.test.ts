@@ -151,7 +151,7 @@ async function rows(page: Page): Promise<Row[]> {
 }
 
 describe('Sessions page', () => {
-  it('lists agent sessions grouped, newest first, with the agent; the nav links to it; a session opens', { timeout: 90_000 }, async () => {
+  it('lists agent sessions grouped, newest first, with the agent; the nav links to it; a session opens', { timeout: 150_000 }, async () => {
     const page = await signIn(await invite('owner'));
     try {
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sessions' }).click();
@@ -178,7 +178,7 @@ describe('Sessions page', () => {
     }
   });
 
-  it('a person of team red sees only red\'s sessions; bad parameters are 400s', { timeout: 90_000 }, async () => {
+  it('a person of team red sees only red\'s sessions; bad parameters are 400s', { timeout: 150_000 }, async () => {
     const page = await signIn(await invite('analyst', 'red'));
     try {
       await page.goto(`${gl.url}/sessions?range=7d`);
