@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { RouterConfig } from '@gatelog/core';
 import { ProxyError, classifyUpstreamError } from './errors.ts';
-import type { CallRecord } from './capture/call-record.ts';
+import { treatmentFor, type CallRecord } from './capture/call-record.ts';
 import { StreamCapture, captureKind } from './capture/response-capture.ts';
 import type { Tokens } from './capture/usage.ts';
 import { warmTokenizer } from './capture/token-estimate.ts';
@@ -131,7 +131,7 @@ async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput):
   const rt = env.router ?? DEFAULT_ROUTER;
   let d: Dispatched;
   try {
-    d = await dispatch(rt, env.metrics, { rec, provider, plan: input.plan ?? null, upstreamBody: input.upstreamBody, json: input.json, headers: input.headers, bodyCap: env.bodyCap }, {
+    d = await dispatch(rt, env.metrics, { rec, provider, plan: input.plan ?? null, upstreamBody: input.upstreamBody, json: input.json, headers: input.headers, bodyCap: env.bodyCap, storedAs: env.privacy ? treatmentFor(rec, env.privacy).store : 'original' }, {
       gone: () => done,
       current: (c) => {
         current = c;

@@ -27,6 +27,15 @@ describe('AttemptTap', () => {
     expect(tap.responseText()).toBe('a'.repeat(100) + 'b'.repeat(50));
   });
 
+  it('keeps nothing of an event stream that will not be stored, and still hashes it all', async () => {
+    const tap = new AttemptTap(1000, 0);
+    const read = await through(tap, [Buffer.from('data: {"a":1}\n\n'), Buffer.from('data: [DONE]\n\n')], 'text/event-stream');
+    expect(read.toString()).toBe('data: {"a":1}\n\ndata: [DONE]\n\n');
+    expect(tap.responseText()).toBe('');
+    expect(tap.responseSha256()).toBe(sha(read));
+    expect(tap.responseBytes).toBe(read.length);
+  });
+
   it('destroying the teed body destroys the upstream body (the upstream request is aborted)', async () => {
     const src = new Readable({ read() { /* never ends */ } });
     const tee = new AttemptTap(10).received(200, {}, src);

@@ -60,18 +60,27 @@ function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: 
   const requestBytes = typeof sent === 'string' ? Buffer.byteLength(sent) : sent.length;
   // Sizes first: bodies of different sizes differ, and most of a megabyte is never decoded twice.
   const requestSame = tap.sentAny && (sent === tap.clientBody || (typeof sent === 'string' && sent === call.request)) && requestBytes === Buffer.byteLength(call.request);
-  const reqText = requestSame ? '' : typeof sent === 'string' ? sent : sent.toString('utf8');
+  // Nothing is decoded that will not be stored (metadata_only, a withheld stream): a megabyte
+  // decoded on the event loop for nothing delays every other call.
+  const storeNone = redact !== null && redact.t.store === 'none';
+  const reqText = requestSame || storeNone ? '' : typeof sent === 'string' ? sent : sent.toString('utf8');
   const resSha = tap.responseSha256();
   const sameSize = tap.responseBytes > 0 && tap.responseBytes === Buffer.byteLength(call.response);
-  let resText = tap.responseBytes > 0 ? tap.responseText() : '';
-  if (tap.scrub && tap.status >= 400) resText = tap.scrub(resText);
+  let resText: string | null = null;
+  const responseText = (): string => {
+    if (resText === null) {
+      resText = tap.responseBytes > 0 ? tap.responseText() : '';
+      if (tap.scrub && tap.status >= 400) resText = tap.scrub(resText);
+    }
+    return resText;
+  };
   // A response kept only in part is compared by its hash (the client's body is whole).
-  const responseSame = sameSize && (tap.complete ? resText === call.response : sha256Hex(call.response) === resSha);
+  const responseSame = sameSize && (tap.complete ? responseText() === call.response : sha256Hex(call.response) === resSha);
   // A raw event stream is not stored when the call's bodies are redacted: a value split across
   // events (an e-mail, a key, one token per event) is invisible to the detectors, so only its
   // size and hash are kept; the call's assembled (and redacted) response stands for it.
-  const withheld = redact !== null && redact.t.store !== 'original' && tap.eventStream;
-  const texts = { request: requestSame ? '' : reqText, response: responseSame || withheld ? '' : resText, error: '' };
+  const withheld = storeNone || (redact !== null && redact.t.store !== 'original' && tap.eventStream);
+  const texts = { request: reqText, response: responseSame || withheld ? '' : responseText(), error: '' };
   const stored = env.privacy && redact ? env.privacy.stored(redact.t, redact.c, texts, env.bodyCap) : texts;
   const req = capBody(stored.request, env.bodyCap);
   const res = capBody(stored.response, env.bodyCap);

@@ -52,10 +52,13 @@ export class AttemptTap {
   scrub: ((text: string) => string) | null = null;
 
   /** Response bytes worth keeping (the stored body's cap plus redaction's look-ahead). */
-  readonly keep: number;
+  keep: number;
+  /** The same for an event stream (0 when a raw stream is not stored: see attempt-io.ts). */
+  private readonly streamKeep: number;
 
-  constructor(keep: number) {
+  constructor(keep: number, streamKeep = keep) {
     this.keep = keep;
+    this.streamKeep = streamKeep;
   }
 
   /** The adapter is sending `body` upstream (the exact bytes). */
@@ -70,6 +73,7 @@ export class AttemptTap {
     this.providerRequestId = providerRequestId(headers);
     const ct = headers['content-type'];
     this.eventStream = typeof ct === 'string' && ct.startsWith('text/event-stream');
+    if (this.eventStream) this.keep = this.streamKeep;
     const t = new Transform({
       transform: (chunk: Buffer, _enc, cb) => {
         this.take(chunk);

@@ -23,6 +23,11 @@ export interface DispatchInput {
   headers?: Readonly<Record<string, string>> | undefined;
   /** The stored body cap: each attempt's raw response is kept up to it (plus a margin), hashed whole. */
   bodyCap: number;
+  /**
+   * How the call's bodies are stored (redaction): nothing is kept for 'none', and a raw event
+   * stream only for 'original' (attempt-io.ts withholds it otherwise). Default 'original'.
+   */
+  storedAs?: 'original' | 'redacted' | 'none' | undefined;
 }
 
 export interface DispatchControl {
@@ -72,7 +77,8 @@ export async function dispatch(router: RouterConfig, metrics: ProxyMetrics, inpu
     const ac = new AbortController();
     ctl.current(ac);
     state?.begin(start);
-    const tap = new AttemptTap(input.bodyCap + TAP_MARGIN_BYTES);
+    const keep = input.storedAs === 'none' ? 0 : input.bodyCap + TAP_MARGIN_BYTES;
+    const tap = new AttemptTap(keep, input.storedAs === undefined || input.storedAs === 'original' ? keep : 0);
     if (typeof input.upstreamBody !== 'string') tap.clientBody = input.upstreamBody;
     (rec.attemptTaps ??= []).push(tap);
     let r: AttemptOk | AttemptFailed;
