@@ -271,7 +271,11 @@ describe('gatelog reprice', () => {
     expect(audit.data).toHaveLength(1);
     expect(audit.data[0]).toMatchObject({ action: 'calls.reprice', actor: 'master' });
     expect(JSON.stringify(audit.data[0]!.details)).toContain(receipt.price_version);
-    // A virtual key or a bad range is refused in the admin API's error shape.
+    // An admin (not owner) token, and a bad range, are refused in the admin API's error shape.
+    const tok = (await (await fetch(`${gl.url}/admin/tokens`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: `ops-${tag}`, role: 'admin' }) })).json()) as { secret: string };
+    const asAdmin = await fetch(`${gl.url}/admin/reprice`, { method: 'POST', headers: { authorization: `Bearer ${tok.secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ from: dayStart, to: dayEnd }) });
+    expect(asAdmin.status).toBe(403);
+    expect(((await asAdmin.json()) as { error: { code: string } }).error.code).toBe('owner_only');
     const bad = await fetch(`${gl.url}/admin/reprice`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ from: dayEnd, to: dayStart }) });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('invalid_reprice_request');
