@@ -16,6 +16,7 @@ import type { PageServerLoad } from './$types';
 
 /** The spend chart's size in the image's own pixels; the page scales it to its box (the areas with it). */
 const CHART = { width: 1280, height: 360 };
+const TAG_WINDOW_MS = 86_400_000;
 
 export const load: PageServerLoad = async ({ url, locals }) => {
   const range = readOr400(() => parseRange(url.searchParams, '24h'));
@@ -26,7 +27,10 @@ export const load: PageServerLoad = async ({ url, locals }) => {
   const { store, teamBudgets } = await uiContext();
   const scope = scopeOf(locals.principal);
   try {
-    const keys = await tagKeys(store, { ...range, ...scope });
+    // The tag picker offers the keys used in the range's last day (a scan of the tags column of a
+    // 30-day range would cost more than the whole page); any other key can still be asked for by name.
+    const keys = await tagKeys(store, { from: new Date(Math.max(Date.parse(range.from), Date.parse(range.to) - TAG_WINDOW_MS)).toISOString(), to: range.to, ...scope });
+    if (tagParam && !keys.includes(tagParam)) keys.unshift(tagParam);
     // The tag whose values are a dimension here (by=tag) and on the spike pages: the one picked, else the most used.
     const tagKey = tagParam ?? keys[0] ?? '';
     const raw = by === 'user' || by === 'tag';
