@@ -93,23 +93,24 @@ export async function eraseCalls(store: Store, r: EraseRequest, opts: { dataDir?
   });
   const [c] = await rs.json<{ rows: string | number; bytes: string | number; held: string | number }>();
   const rows = Number(c?.rows ?? 0);
+  let blockBytes = 0;
   if (rows > 0) {
     const where = `${sel} AND NOT legal_hold`;
-    // The body blocks only these calls used go too (block-retention.ts).
-    await eraseOrphanBlocks(store, where, async () => {
+    // The body blocks only these calls used go too (block-retention.ts), counted in `bytes`.
+    ({ bytes: blockBytes } = await eraseOrphanBlocks(store, where, async () => {
       await store.client.command({
         query: r.rows
           ? `ALTER TABLE ${db}.llm_calls DELETE WHERE ${where}`
           : `ALTER TABLE ${db}.llm_calls UPDATE request_body = '', request_parts = [], response_body = '', error_message = '', user = '', attempt_io = ${ATTEMPT_IO_ERASED} WHERE ${where}`,
         clickhouse_settings: { mutations_sync: '2' },
       });
-    });
+    }));
   }
   const t1 = performance.now();
   const files = opts.dataDir ? scrubDataDir(opts.dataDir, selectorRule(r, holds)) : { records: 0, bytes: 0, files: 0 };
   const t2 = performance.now();
   return {
-    rows, bytes: Number(c?.bytes ?? 0), held: Number(c?.held ?? 0), files, mode: r.rows ? 'rows' : 'bodies',
+    rows, bytes: Number(c?.bytes ?? 0) + blockBytes, held: Number(c?.held ?? 0), files, mode: r.rows ? 'rows' : 'bodies',
     ms: Math.round(t2 - t0), store_ms: Math.round(t1 - t0), files_ms: Math.round(t2 - t1),
   };
 }
