@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyInsertError, insertIsolating, joinRows } from './insert-batch.ts';
+import { RowJoiner, classifyInsertError, insertIsolating, joinRows } from './insert-batch.ts';
 
 const rows = (n: number): Buffer[] => Array.from({ length: n }, (_, i) => Buffer.from(`{"i":${i}}`));
 const chdbError = (code: number): Error => Object.assign(new Error(`Code: ${code}. DB::Exception: boom`), { code: 'CHDB_INSERT', clickhouseCode: code });
@@ -59,6 +59,35 @@ describe('insertIsolating', () => {
     expect(t.stored.sort()).toEqual(rows(100).map(String).filter((r) => !bad.has(r)).sort());
     expect(errors.every(Boolean)).toBe(true);
     expect(t.calls()).toBeLessThan(50); // logarithmic, not one insert per row
+  });
+
+  it('isolates poison rows the same when every insert body is joined into one reused buffer', async () => {
+    const joiner = new RowJoiner();
+    const t = fakeTable((r) => [0, 7, 99].includes(JSON.parse(r).i as number));
+    const bodies: Buffer[] = [];
+    const insert = (bytes: Buffer): Promise<void> => {
+      bodies.push(bytes);
+      return t.insert(bytes);
+    };
+    // Rows of varied lengths, so a shorter body after a longer one must not show the old tail.
+    const records = Array.from({ length: 100 }, (_, i) => Buffer.from(`{"i":${i}${i % 3 === 0 ? `,"pad":"${'x'.repeat(i)}"` : ''}}`));
+    const res = await insertIsolating(records, insert, () => {}, (r) => joiner.join(r));
+    expect(res.inserted).toBe(97);
+    expect(res.dead.map((d) => JSON.parse(d.record.toString()).i as number).sort((a, b) => a - b)).toEqual([0, 7, 99]);
+    expect(t.stored.map((l) => JSON.parse(l).i as number).sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i).filter((i) => ![0, 7, 99].includes(i)));
+    // The bodies were views of one buffer: each one, read now, is the newest one's bytes.
+    expect(new Set(bodies.map((b) => b.buffer)).size).toBe(1);
+  });
+
+  it('RowJoiner gives the exact JSONEachRow bytes of joinRows, growing only when a body is larger', () => {
+    const joiner = new RowJoiner();
+    const big = rows(50);
+    const small = rows(3);
+    const a = Buffer.from(joiner.join(big));
+    expect(a.equals(joinRows(big))).toBe(true);
+    const b = joiner.join(small);
+    expect(b.toString()).toBe('{"i":0}\n{"i":1}\n{"i":2}\n');
+    expect(joiner.join(big).buffer).toBe(b.buffer);
   });
 
   it('throws a transient error so the caller retries the whole batch', async () => {

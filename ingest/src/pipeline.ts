@@ -8,7 +8,7 @@
 import type { Logger, Store } from '@gatelog/core';
 import { BlockWriter } from './body-blocks.ts';
 import type { DeadLetter } from './dead-letter.ts';
-import { insertIsolating } from './insert-batch.ts';
+import { RowJoiner, insertIsolating, joinRows } from './insert-batch.ts';
 import { createInsertQueue, type InsertQueue, type QueuedPart } from './insert-queue.ts';
 import type { IngestMetrics } from './metrics.ts';
 
@@ -75,6 +75,10 @@ export function createPipeline<P extends PipelinePart>(d: PipelineDeps<P>): Inse
   const { source, store, logger, metrics } = d;
   const retry = { ...DEFAULT_RETRY, ...d.retry };
   const blocks = d.blocks ?? new BlockWriter();
+  // chDB is done with an insert's bytes when it settles, and writes leave one at a time: its
+  // inserts reuse one buffer. Over HTTP the client may still hold the body after an early error.
+  const joiner = store.kind === 'embedded' ? new RowJoiner() : null;
+  const join = joiner ? (records: readonly Buffer[]): Buffer => joiner.join(records) : joinRows;
 
   const write = async (parts: P[], attempt: number): Promise<void> => {
     if (attempt === 0) await source.beforeWrite?.(parts);
@@ -93,7 +97,7 @@ export function createPipeline<P extends PipelinePart>(d: PipelineDeps<P>): Inse
     };
     const res = records.length === 0
       ? { inserted: 0, dead: [] }
-      : await insertIsolating(records, insert, (info) => metrics.insertErrors.inc({ kind: info.data ? 'data' : 'transient' }));
+      : await insertIsolating(records, insert, (info) => metrics.insertErrors.inc({ kind: info.data ? 'data' : 'transient' }), join);
     await source.deadLetter(parts, res.dead.map((letter) => ({ index: records.indexOf(letter.record), letter })));
     await source.commit(parts);
     metrics.rows.inc(res.inserted);
