@@ -127,6 +127,7 @@ async function explainSpike(bucket: number): Promise<Page> {
   await row.locator('[data-testid="explain"]').click();
   await page.waitForURL((u) => u.pathname === '/spend/spike');
   expect(new URL(page.url()).searchParams.get('at')).toBe(iso(A + bucket * STEP_MS));
+  expect(new URL(page.url()).searchParams.get('dim')).toBe('key');
   return page;
 }
 
@@ -145,7 +146,9 @@ describe('spike explained', () => {
     const url = new URL(page.url());
     expect(url.searchParams.get('sort')).toBe('cost');
     expect(url.searchParams.get('from')).toBe(iso(A + SWITCH_BUCKET * STEP_MS));
-    expect(await page.locator('table.calls tbody tr').count()).toBe(8);
+    // The spike was key-x's series: its calls of that bucket.
+    expect(url.searchParams.get('key')).toBe(sc.keyX);
+    expect(await page.locator('table.calls tbody tr').count()).toBe(2);
     expect(await page.locator('table.calls tbody tr').first().textContent()).toContain(sc.large);
     await page.close();
   });
@@ -157,6 +160,11 @@ describe('spike explained', () => {
     expect(await topUser.getAttribute('data-value')).toBe(sc.looper);
     expect(await topUser.getAttribute('data-driver')).toBe('volume');
     expect(await page.locator('[data-testid="contrib-tag"] tbody tr').first().getAttribute('data-value')).toBe('agent');
+    // key-a's series: 62 calls, 12 of them retried; the whole bucket: 68.
+    expect(await page.locator('[data-testid="spike-series"]').textContent()).toContain(`key-a-${tag}`);
+    expect(await page.locator('[data-signal="retries"]').textContent()).toContain('19.4%');
+    await page.locator('[data-testid="spike-series"] a').click();
+    await page.waitForURL((u) => u.pathname === '/spend/spike' && !u.searchParams.has('dim'));
     expect(await page.locator('[data-signal="retries"]').textContent()).toContain('17.6%');
     await topUser.locator('a').click();
     await page.waitForURL((u) => u.pathname === '/requests');

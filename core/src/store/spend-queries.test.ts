@@ -65,6 +65,17 @@ describe('spike decomposition over the store', () => {
     expect(d.signals.find((s) => s.signal === 'retries')!.rateAfter).toBeCloseTo(12 / 68, 9);
   });
 
+  it('explains one series of the chart when asked: key-a\'s spike is its looping user', async () => {
+    const bucket = LOOP_BUCKET;
+    const rows = await spikeBreakdown(store, { baseFrom: iso(A), at: iso(A + bucket * STEP_MS), to: iso(A + (bucket + 1) * STEP_MS), focus: { dim: 'key', value: 'key-a-sq' } });
+    const model = rows.filter((r) => r.dim === 'model');
+    const d = decompose(model.filter((r) => r.side === 'before'), model.filter((r) => r.side === 'after'), bucket);
+    expect(d.after.calls).toBe(62);
+    expect(d.factors[0]!.factor).toBe('volume');
+    expect(rows.filter((r) => r.dim === 'key').map((r) => r.value)).toEqual(expect.arrayContaining(['key-a-sq']));
+    expect(new Set(rows.filter((r) => r.dim === 'key').map((r) => r.value))).toEqual(new Set(['key-a-sq']));
+  });
+
   it('sees only the reader\'s teams', async () => {
     const { d, top } = await explain(LOOP_BUCKET, ['beta-sq']);
     expect(d.after.calls).toBe(4);

@@ -119,23 +119,43 @@ export const MAX_BREAKDOWN_ROWS = 50_000;
  * again, so every dimension comes from the same read (a 30-day view's 12-hour spike with its
  * 6-day baseline: ~230k calls; test/bench/spend-queries.ts).
  */
-export async function spikeBreakdown(store: Store, q: { baseFrom: string; at: string; to: string; teams?: readonly string[] | undefined; tagKey?: string | undefined }): Promise<BreakdownRow[]> {
+/** Each dimension as an expression over llm_calls (fixed SQL; the tag's key is a parameter). */
+const DIM_SQL: Record<BreakdownDim, string> = {
+  model: 'toString(requested_model)',
+  provider: 'toString(provider)',
+  key: "if(key_name != '', key_name, key_id)",
+  team: 'toString(team)',
+  user: 'user',
+  tag: 'tags[{tag_key:String}]',
+};
+
+export async function spikeBreakdown(store: Store, q: {
+  baseFrom: string;
+  at: string;
+  to: string;
+  teams?: readonly string[] | undefined;
+  tagKey?: string | undefined;
+  /** Only the calls of one value of a dimension (the chart series that spiked). */
+  focus?: { dim: BreakdownDim; value: string } | undefined;
+}): Promise<BreakdownRow[]> {
   const params: Record<string, unknown> = { at: chTime(q.at), max_rows: MAX_BREAKDOWN_ROWS };
-  const where = rawWhere({ from: q.baseFrom, to: q.to, teams: q.teams }, params);
-  const dims = [`('model', g_model)`, `('provider', g_provider)`, `('key', g_key)`, `('team', g_team)`, `('user', g_user)`];
-  if (q.tagKey) {
-    params['tag_key'] = q.tagKey.slice(0, READ_BOUNDS.maxText);
-    dims.push(`('tag', g_tag)`);
+  let where = rawWhere({ from: q.baseFrom, to: q.to, teams: q.teams }, params);
+  if (q.tagKey) params['tag_key'] = q.tagKey.slice(0, READ_BOUNDS.maxText);
+  if (q.focus && (q.focus.dim !== 'tag' || q.tagKey)) {
+    params['focus'] = q.focus.value.slice(0, READ_BOUNDS.maxText);
+    where += ` AND ${DIM_SQL[q.focus.dim]} = {focus:String}`;
   }
+  const dims = [`('model', g_model)`, `('provider', g_provider)`, `('key', g_key)`, `('team', g_team)`, `('user', g_user)`];
+  if (q.tagKey) dims.push(`('tag', g_tag)`);
   const cost = 'ifNull(cost_usd, 0)';
   const retried = 'length(attempts) > 1';
   const sums = ['calls', 'cost', 'billable', 'inTokens', 'outTokens', 'errors', 'retried', 'retriedCost', 'errorCost'];
   const rs = await readQuery(store, {
     query: `SELECT side, dv.1 AS dim, dv.2 AS value, g_model AS model, ${sums.map((c) => `sum(s_${c}) AS ${c}`).join(', ')}
             FROM (
-              SELECT if(started_at >= {at:DateTime64(3, 'UTC')}, 'after', 'before') AS side, toString(requested_model) AS g_model,
-                     toString(provider) AS g_provider, if(key_name != '', key_name, key_id) AS g_key, toString(team) AS g_team, user AS g_user,
-                     ${q.tagKey ? 'tags[{tag_key:String}]' : "''"} AS g_tag,
+              SELECT if(started_at >= {at:DateTime64(3, 'UTC')}, 'after', 'before') AS side, ${DIM_SQL.model} AS g_model,
+                     ${DIM_SQL.provider} AS g_provider, ${DIM_SQL.key} AS g_key, ${DIM_SQL.team} AS g_team, ${DIM_SQL.user} AS g_user,
+                     ${q.tagKey ? DIM_SQL.tag : "''"} AS g_tag,
                      count() AS s_calls, sum(${cost}) AS s_cost, countIf(NOT cache_hit) AS s_billable,
                      sumIf(input_tokens, NOT cache_hit) AS s_inTokens, sumIf(output_tokens, NOT cache_hit) AS s_outTokens,
                      countIf(${IS_ERROR_SQL}) AS s_errors, countIf(${retried}) AS s_retried,

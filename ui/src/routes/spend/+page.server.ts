@@ -1,6 +1,6 @@
 import { error } from '@sveltejs/kit';
 import { spendSeries, spendTop, type SpendPoint, type SpendTotal } from '@gatelog/core/store/dashboard-queries';
-import { rawSpendSeries, rawSpendTop, tagKeys } from '@gatelog/core/store/spend-queries';
+import { OTHER, rawSpendSeries, rawSpendTop, tagKeys } from '@gatelog/core/store/spend-queries';
 import { repricedSummary } from '@gatelog/core/store/reprice';
 import { Amount, readParams, Text } from '@gatelog/core/store/read-params';
 import { explorerQuery } from '#lib/explorer.ts';
@@ -47,6 +47,11 @@ export const load: PageServerLoad = async ({ url, locals }) => {
       const { from, to } = bucketOf(s.index);
       const explain = new URLSearchParams({ at: from, bucket: String(range.bucketSeconds), base: String(Math.min(DEFAULT_SPIKES.window, s.index)) });
       if (tagKey) explain.set('tag', tagKey);
+      // The series that spiked (not the sum of the others, `(other)`).
+      if (s.grp !== OTHER) {
+        explain.set('dim', by);
+        explain.set('value', s.grp);
+      }
       return { ...s, from, to, href: callsHref(by, s.grp, from, to, tagKey) ?? `/requests${explorerQuery({ from, to })}`, explain: `/spend/spike?${explain.toString()}` };
     });
     const names = (grp: string): string => grp || '(none)';

@@ -22,6 +22,9 @@ const PARAMS = {
   /** Baseline buckets before the spike. */
   base: Whole(1, 48).optional(),
   tag: Text.optional(),
+  /** The chart series that spiked (dimension and value); without them, the whole bucket. */
+  dim: z.enum(BREAKDOWN_DIMS, { message: `must be one of ${BREAKDOWN_DIMS.join(', ')}` }).optional(),
+  value: Text.optional(),
 };
 
 export const load: PageServerLoad = async ({ url, locals }) => {
@@ -36,7 +39,8 @@ export const load: PageServerLoad = async ({ url, locals }) => {
   const baseFrom = new Date(atMs - p.base * p.bucket * 1000).toISOString();
   const { store } = await uiContext();
   try {
-    const rows = await spikeBreakdown(store, { baseFrom, at: p.at, to, tagKey: p.tag, ...scopeOf(locals.principal) });
+    const focus = p.dim && p.value !== undefined && (p.dim !== 'tag' || p.tag) ? { dim: p.dim, value: p.value } : undefined;
+    const rows = await spikeBreakdown(store, { baseFrom, at: p.at, to, tagKey: p.tag, focus, ...scopeOf(locals.principal) });
     const model = rows.filter((r) => r.dim === 'model');
     const d = decompose(model.filter((r) => r.side === 'before'), model.filter((r) => r.side === 'after'), p.base);
     const dims = BREAKDOWN_DIMS.filter((dim) => dim !== 'tag' || p.tag).map((dim: BreakdownDim) => ({
@@ -49,7 +53,8 @@ export const load: PageServerLoad = async ({ url, locals }) => {
       })),
     }));
     const factors = d.factors.map((f) => ({ ...f, label: FACTOR_LABELS[f.factor] }));
-    return { at: p.at, to, baseFrom, bucket: p.bucket, base: p.base, tag: p.tag ?? '', before: d.before, after: d.after, delta: d.delta, factors, signals: d.signals, dims, topCalls: topCallsHref(p.at, to) };
+    const series = focus ? { title: focus.dim === 'tag' ? `tag ${p.tag}` : focus.dim, value: focus.value, href: callsHref(focus.dim, focus.value, p.at, to, p.tag, true) } : undefined;
+    return { series, at: p.at, to, baseFrom, bucket: p.bucket, base: p.base, tag: p.tag ?? '', before: d.before, after: d.after, delta: d.delta, factors, signals: d.signals, dims, topCalls: series?.href ?? topCallsHref(p.at, to) };
   } catch (err) {
     rethrowKnown(err);
     console.error('gatelog ui: spike breakdown failed', err);
