@@ -120,7 +120,9 @@ describe('JSONL export lines', () => {
         key_id: e.key_id, key_name: e.key_name, team: e.team, endpoint: e.endpoint, client_api: e.client_api, requested_model: e.requested_model,
         provider: e.provider, upstream_model: e.upstream_model, stream: e.stream, status: e.status, outcome: e.outcome, error_type: e.error_type,
         error_message: e.error_message, finish_reason: e.finish_reason, input_tokens: e.input_tokens, output_tokens: e.output_tokens,
-        cached_tokens: e.cached_tokens, reasoning_tokens: e.reasoning_tokens, cost_usd: e.cost_usd, cache_hit: e.cache_hit, ttft_ms: e.ttft_ms,
+        cached_tokens: e.cached_tokens, reasoning_tokens: e.reasoning_tokens, cache_creation_tokens: e.cache_creation_tokens,
+        cache_write_5m_tokens: e.cache_write_5m_tokens ?? 0, cache_write_1h_tokens: e.cache_write_1h_tokens ?? 0, input_audio_tokens: e.input_audio_tokens ?? 0,
+        output_audio_tokens: e.output_audio_tokens ?? 0, cost_usd: e.cost_usd, price_version: e.price_version ?? '', cache_hit: e.cache_hit, ttft_ms: e.ttft_ms,
         latency_ms: e.latency_ms, overhead_ms: e.overhead_ms, attempts: e.attempts, request_body: e.request_body, response_body: e.response_body,
         truncated: e.truncated, attempt_io: e.attempt_io ?? [], replay_of: e.replay_of ?? '',
       });
