@@ -78,6 +78,21 @@ describe('listSessions', () => {
     expect(feb.rows.map((r) => [r.session_id, r.calls])).toEqual([['un-1', 1]]);
   });
 
+  it('finds a page in the newest hour and still totals each session over the whole range', async () => {
+    const day = (h: number, m: number): string => new Date(Date.UTC(2026, 2, 5, h, m)).toISOString();
+    const late = ['s-a', 's-b', 's-c'].map((id, i) => testEvent({ session_id: id, started_at: day(23, 10 + i) }));
+    // s-a also worked early in the day, and s-old only then.
+    const early = [testEvent({ session_id: 's-a', started_at: day(0, 5), latency_ms: 0 }), testEvent({ session_id: 's-old', started_at: day(1, 0) })];
+    await store.insertRaw('llm_calls', Buffer.from([...late, ...early].map((r) => JSON.stringify(r)).join('\n')));
+    const q = { from: '2026-03-05T00:00:00.000Z', to: '2026-03-06T00:00:00.000Z', limit: 2 };
+    const first = await listSessions(store, q);
+    expect(first.rows.map((r) => [r.session_id, r.calls])).toEqual([['s-c', 1], ['s-b', 1]]);
+    const second = await listSessions(store, { ...q, before: first.next });
+    expect(second.rows.map((r) => [r.session_id, r.calls, r.first_at])).toEqual([['s-a', 2, day(0, 5)], ['s-old', 1, day(1, 0)]]);
+    expect(second.rows[0]!.duration_ms).toBe((23 * 60 + 5) * 60_000 + 100);
+    expect(second.next).toBeUndefined();
+  });
+
   it('refuses a malformed cursor with a 400-class error', () => {
     for (const bad of ['x', '2026-03-01T10:00:00.000Z', '2026-03-01T10:00:00.000Z-id', '1999-03-01T10:00:00.000Z_id', `2026-03-01T10:00:00.000Z_${'x'.repeat(300)}`]) {
       expect(() => parseSessionCursor(bad), bad).toThrow(ReadParamError);
