@@ -107,6 +107,26 @@ describe('attemptIo', () => {
     expect(io2!.request_sha256).toBe(sha('{"messages":[{"content":"ann@example.com"}]}'));
   });
 
+  it('stores a raw stream under redaction when the call had nothing to redact, and a long one in part, flagged', async () => {
+    const privacy = createPrivacy(RedactionConfig.parse({}));
+    const t = privacy.treatment({ alias: 'a', keyId: '', keyName: '', requested: null });
+    const c = privacy.call();
+    const raw = 'data: {"choices":[{"delta":{"content":"hello"}}]}\n\ndata: [DONE]\n\n';
+    const tap = new AttemptTap(2000);
+    tap.sent('{"messages":[{"content":"hi"}]}');
+    await through(tap, [Buffer.from(raw)], 'text/event-stream');
+    const [io] = attemptIo([tap], 1, { request: 'client', response: 'assembled' }, { bodyCap: 1000, privacy }, { t, c });
+    expect(io!.response_body).toBe(raw);
+    expect(io!.truncated).toBe(false);
+    const part = new AttemptTap(2000, 10);
+    part.sent('{}');
+    await through(part, [Buffer.from(raw)], 'text/event-stream');
+    const [cut] = attemptIo([part], 1, { request: 'client', response: 'assembled' }, { bodyCap: 1000, privacy }, { t, c: privacy.call() });
+    expect(cut!.response_body).toBe(raw.slice(0, 10));
+    expect(cut!.truncated).toBe(true);
+    expect(cut!.response_sha256).toBe(sha(raw));
+  });
+
   it('scrubs a stored error answer with the provider scrubber', async () => {
     const tap = new AttemptTap(2000);
     tap.scrub = (s) => s.replaceAll('sk-secret', '[redacted]');

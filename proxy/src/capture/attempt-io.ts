@@ -6,6 +6,12 @@ import { sha256Hex, type AttemptTap } from './attempt-tap.ts';
 
 /** Response bytes a tap keeps beyond the body cap: what redaction looks ahead past the cap. */
 export const TAP_MARGIN_BYTES = 32 * 1024;
+/**
+ * Raw event-stream bytes kept when the call's bodies are stored redacted: a raw stream is
+ * redacted on the event loop at 20–75 µs per KB, so a huge stream keeps its first 256 KiB
+ * (flagged truncated) instead of costing every other call up to a second of delay.
+ */
+export const REDACTED_STREAM_KEEP_BYTES = 256 * 1024;
 
 export interface AttemptIoEnv {
   bodyCap: number;
@@ -76,10 +82,13 @@ function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: 
   };
   // A response kept only in part is compared by its hash (the client's body is whole).
   const responseSame = sameSize && (tap.complete ? responseText() === call.response : sha256Hex(call.response) === resSha);
-  // A raw event stream is not stored when the call's bodies are redacted: a value split across
-  // events (an e-mail, a key, one token per event) is invisible to the detectors, so only its
-  // size and hash are kept; the call's assembled (and redacted) response stands for it.
-  const withheld = storeNone || (redact !== null && redact.t.store !== 'original' && tap.eventStream);
+  // A raw event stream is not stored when redaction found something in the call's own bodies
+  // (redacted before attempt_io is built): a value split across events (an e-mail, a key, one
+  // token per event) is invisible to the detectors run on the raw text, so only its size and
+  // hash are kept and the call's assembled (redacted) response stands for it. When the
+  // assembled texts hold nothing to redact, neither can the pieces they were joined from, and
+  // the raw stream is stored (itself redacted like any body).
+  const withheld = storeNone || (redact !== null && redact.t.store !== 'original' && tap.eventStream && Object.keys(redact.c.counts).length > 0);
   const texts = { request: reqText, response: responseSame || withheld ? '' : responseText(), error: '' };
   const stored = env.privacy && redact ? env.privacy.stored(redact.t, redact.c, texts, env.bodyCap) : texts;
   const req = capBody(stored.request, env.bodyCap);
@@ -95,6 +104,6 @@ function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: 
     response_body: res.text,
     response_bytes: tap.responseBytes,
     response_sha256: resSha,
-    truncated: req.truncated || res.truncated || (stored.request !== '' && requestBytes > env.bodyCap) || (stored.response !== '' && tap.responseBytes > env.bodyCap),
+    truncated: req.truncated || res.truncated || (stored.request !== '' && requestBytes > env.bodyCap) || (stored.response !== '' && (tap.responseBytes > env.bodyCap || !tap.complete)),
   };
 }

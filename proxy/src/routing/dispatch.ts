@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RouterConfig } from '@gatelog/core';
 import type { CallRecord } from '../capture/call-record.ts';
 import { AttemptTap } from '../capture/attempt-tap.ts';
-import { TAP_MARGIN_BYTES } from '../capture/attempt-io.ts';
+import { REDACTED_STREAM_KEEP_BYTES, TAP_MARGIN_BYTES } from '../capture/attempt-io.ts';
 import type { Provider } from '../providers/types.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { runAttempt, type AttemptFailed, type AttemptOk } from './attempt.ts';
@@ -78,7 +78,7 @@ export async function dispatch(router: RouterConfig, metrics: ProxyMetrics, inpu
     ctl.current(ac);
     state?.begin(start);
     const keep = input.storedAs === 'none' ? 0 : input.bodyCap + TAP_MARGIN_BYTES;
-    const tap = new AttemptTap(keep, input.storedAs === undefined || input.storedAs === 'original' ? keep : 0);
+    const tap = new AttemptTap(keep, input.storedAs === 'redacted' ? Math.min(keep, REDACTED_STREAM_KEEP_BYTES) : keep);
     if (typeof input.upstreamBody !== 'string') tap.clientBody = input.upstreamBody;
     (rec.attemptTaps ??= []).push(tap);
     let r: AttemptOk | AttemptFailed;
