@@ -251,6 +251,10 @@ describe('latency with sparse data', () => {
       expect(Number(marker![2]), id).toBeGreaterThan(GRID.top - 1);
       expect((await img.boundingBox())!.width, id).toBeGreaterThan(100);
     }
+    // Each model in the table opens its calls of the range.
+    const link = new URL(base + ((await page.locator(`tr[data-group="${sc.lonely}"] a`).getAttribute('href')) ?? ''));
+    expect(link.searchParams.get('model')).toBe(sc.lonely);
+    expect(link.searchParams.get('from')).toBe(iso(sc.a));
     await page.close();
   });
 });
