@@ -115,6 +115,7 @@ export async function insertIsolating(
   records: readonly Buffer[],
   insert: (rows: Buffer, range: { from: number; to: number }) => Promise<void>,
   onError: (info: InsertErrorInfo) => void = () => {},
+  /** How a group of rows becomes an insert body (joinRows by default). */
   join: (records: readonly Buffer[]) => Buffer = joinRows,
 ): Promise<BatchResult> {
   const result: BatchResult = { inserted: 0, dead: [] };

@@ -76,7 +76,8 @@ export function createPipeline<P extends PipelinePart>(d: PipelineDeps<P>): Inse
   const retry = { ...DEFAULT_RETRY, ...d.retry };
   const blocks = d.blocks ?? new BlockWriter();
   // chDB is done with an insert's bytes when it settles, and writes leave one at a time: its
-  // inserts reuse one buffer. Over HTTP the client may still hold the body after an early error.
+  // inserts reuse one buffer. Over HTTP the client may still hold the body after an early
+  // error: a fresh one each time (64 KiB chunks streamed instead measured no cheaper).
   const joiner = store.kind === 'embedded' ? new RowJoiner() : null;
   const join = joiner ? (records: readonly Buffer[]): Buffer => joiner.join(records) : joinRows;
 

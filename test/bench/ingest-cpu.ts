@@ -23,7 +23,7 @@ import { createPipeline, type PipelinePart } from '@gatelog/ingest/pipeline';
 import { toMessage } from '@gatelog/proxy/publish/kafka';
 import { killAll, spawnChild } from './children.ts';
 import { realisticEvent, rng } from './ingest-events.ts';
-import { threadCpu } from './threads.ts';
+import { cpuDelta, threadCpu } from './threads.ts';
 import { ROOT } from './targets.ts';
 
 const { values: args } = parseArgs({ options: { events: { type: 'string' }, rounds: { type: 'string' }, batch: { type: 'string' }, only: { type: 'string' } } });
@@ -39,6 +39,8 @@ interface Cpu {
   processUs: number;
   mainUs: number;
   wallMs: number;
+  /** µs per event by thread name, largest first. */
+  threads: [string, number][];
 }
 
 /** Run with --expose-gc: the garbage of building the events is collected before the clock starts. */
@@ -47,12 +49,14 @@ const gc = (globalThis as { gc?: () => void }).gc ?? ((): void => {});
 async function measured(n: number, work: () => Promise<void> | void): Promise<Cpu> {
   gc();
   const p0 = process.cpuUsage();
+  const t0s = threadCpu(process.pid);
   const m0 = mainCpuS();
   const t0 = performance.now();
   await work();
   const wallMs = performance.now() - t0;
   const p = process.cpuUsage(p0);
-  return { processUs: (p.user + p.system) / n, mainUs: ((mainCpuS() - m0) * 1e6) / n, wallMs };
+  const threads = cpuDelta(t0s, threadCpu(process.pid)).map(([name, v]): [string, number] => [name, (v * 1e6) / n]);
+  return { processUs: (p.user + p.system) / n, mainUs: ((mainCpuS() - m0) * 1e6) / n, wallMs, threads };
 }
 
 function events(seed: number): Buffer[] {
@@ -93,7 +97,7 @@ async function pipelineInto(store: Store, records: Buffer[], settings?: Record<s
   return cpu;
 }
 
-const fmt = (c: Cpu): string => `${c.processUs.toFixed(1)} µs/event process (${c.mainUs.toFixed(1)} main thread), ${Math.round((N / c.wallMs) * 1000).toLocaleString('en-US')} events/s`;
+const fmt = (c: Cpu): string => `${c.processUs.toFixed(1)} µs/event process (${c.mainUs.toFixed(1)} main thread), ${Math.round((N / c.wallMs) * 1000).toLocaleString('en-US')} events/s · by thread: ${c.threads.slice(0, 4).map(([t, v]) => `${t} ${v.toFixed(1)}`).join(', ')}`;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gatelog-ingest-cpu-'));
@@ -106,10 +110,12 @@ async function main(): Promise<void> {
     timeoutMs: 20_000,
   });
   const addr = JSON.parse(fixtures.ready) as { clickhouse: string };
-  const embedded = await openStore({ clickhouse: 'embedded', database: 'bench_cpu' }, dir);
+  // chDB's threads would count in every row of this process: opened only when measured.
+  const wantsChdb = only.has('embedded') || only.has('join');
+  const embedded = await openStore(wantsChdb ? { clickhouse: 'embedded', database: 'bench_cpu' } : { clickhouse: { url: addr.clickhouse, database: 'bench_cpu_unused', username: 'default', password: '' }, database: 'bench_cpu_unused' }, dir);
   const http = await openStore({ clickhouse: { url: addr.clickhouse, database: 'bench_cpu', username: 'default', password: '' }, database: 'bench_cpu' }, dir);
   try {
-    await migrate(embedded);
+    if (wantsChdb) await migrate(embedded);
     await migrate(http);
     const bytes = events(1)[0]!.length;
     process.stdout.write(`ingest CPU per event · ${N} events of ~${bytes} B · inserts of ≤ ${BATCH} rows · node ${process.version}\n`);
