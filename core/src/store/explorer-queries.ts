@@ -7,6 +7,7 @@ import { readQuery } from './read-query.ts';
 import { CallSummary } from './queries.ts';
 import { callWhere, chTime, type ExplorerFilter } from './call-filter.ts';
 import { PREVIEW_SQL, USER_MESSAGES_SQL } from './ui-queries.ts';
+import { SPLIT_COLUMNS_SQL, splitPreviews, type SplitPreview, type SplitRow } from './split-previews.ts';
 import { instantMs, READ_BOUNDS, ReadParamError } from './read-params.ts';
 
 /** Sort keys a user may pick, mapped to the SQL they stand for (never user text). */
@@ -163,9 +164,9 @@ export async function listExplorer(
   if (keys.length === 0) return { rows: [], next: undefined };
   const times = keys.map((k) => k.started_at).sort();
   const rowsRs = await readQuery(store, {
-    query: `SELECT ${ROW_COLUMNS}, '' AS sort_value, ${PREVIEW_SQL} AS prompt_preview
+    query: `SELECT ${ROW_COLUMNS}, '' AS sort_value, ${PREVIEW_SQL} AS prompt_preview, split_skeleton, split_parts, split_bytes
             FROM (
-              SELECT *, ${USER_MESSAGES_SQL} AS um
+              SELECT *, ${USER_MESSAGES_SQL} AS um, ${SPLIT_COLUMNS_SQL}
               FROM ${store.database}.llm_calls
               WHERE started_at BETWEEN {from:DateTime64(3, 'UTC')} AND {to:DateTime64(3, 'UTC')}
                 AND request_id IN {ids:Array(UUID)}
@@ -173,7 +174,10 @@ export async function listExplorer(
             )`,
     query_params: { from: times[0], to: times[times.length - 1], ids: keys.map((k) => k.request_id), chars: 200 },
   });
-  const byId = new Map(z.array(ExplorerRow).parse(await rowsRs.json()).map((r) => [r.request_id, r]));
+  const raw = await rowsRs.json<SplitRow>();
+  // A split body's stored text is a skeleton: its preview comes from the body put back together.
+  const split = await splitPreviews(store, raw);
+  const byId = new Map(z.array(ExplorerRow).parse(raw).map((r) => [r.request_id, { ...r, ...splitOver(split.get(r.request_id)) }]));
   const all = keys.flatMap((k) => {
     const r = byId.get(k.request_id);
     return r ? [{ ...r, sort_value: k.sort_value }] : [];
@@ -183,6 +187,9 @@ export async function listExplorer(
   const next = more && last ? { value: timeSort ? last.started_at : last.sort_value, requestId: last.request_id } : undefined;
   return { rows, next };
 }
+
+/** A split row's preview and body prefix, read from its body put back together. */
+const splitOver = (s: SplitPreview | undefined): Partial<ExplorerRow> => (s ? { prompt_preview: s.preview, preview: s.prefix } : {});
 
 /** Every call of a trace or a session, oldest first (bounded), with totals. */
 export const ThreadCall = ExplorerRow.omit({ sort_value: true }).extend({ overhead_ms: z.coerce.number() });

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Store } from './client.ts';
 import { readQuery } from './read-query.ts';
 import { restoreBodies } from './blocks.ts';
+import { SPLIT_COLUMNS_SQL, splitPreviews, type SplitRow } from './split-previews.ts';
 import { ChTime, Num } from './row-types.ts';
 import { AttemptIoRow } from './attempt-io-row.ts';
 import { instantMs, ReadParamError } from './read-params.ts';
@@ -133,14 +134,20 @@ export async function listCalls(store: Store, f: CallFilter): Promise<CallSummar
   const rs = await readQuery(store, {
     query: `SELECT request_id, started_at, requested_model, provider, upstream_model, key_name, endpoint, stream,
               status, outcome, input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms,
-              substring(request_body, 1, 200) AS preview
+              substring(request_body, 1, 200) AS preview, ${SPLIT_COLUMNS_SQL}
             FROM ${store.database}.llm_calls FINAL
             ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
             ORDER BY started_at DESC, request_id DESC
             LIMIT {limit:UInt32}`,
     query_params: params,
   });
-  return z.array(CallSummary).parse(await rs.json());
+  const raw = await rs.json<SplitRow>();
+  // A split body's stored text is a skeleton: its preview is the whole body's first characters.
+  const split = await splitPreviews(store, raw);
+  return z.array(CallSummary).parse(raw).map((r) => {
+    const s = split.get(r.request_id);
+    return s ? { ...r, preview: s.prefix } : r;
+  });
 }
 
 /**

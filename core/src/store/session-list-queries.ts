@@ -47,6 +47,8 @@ export const SessionRow = z.object({
   users: z.array(z.string()),
   keys: z.array(z.string()),
   agent: z.string(),
+  /** The session's last call in the range (its prompt preview is the session's). */
+  last_request_id: z.string().default(''),
 });
 export type SessionRow = z.infer<typeof SessionRow>;
 
@@ -134,7 +136,8 @@ export async function listSessions(store: Store, q: SessionListQuery): Promise<S
                    groupUniqArray(${MAX_NAMES})(requested_model) AS models,
                    groupUniqArrayIf(${MAX_NAMES})(user, user != '') AS users,
                    groupUniqArrayIf(${MAX_NAMES})(if(key_name != '', key_name, key_id), key_id != '' OR key_name != '') AS keys,
-                   anyIf(tags['agent'], tags['agent'] != '') AS agent
+                   anyIf(tags['agent'], tags['agent'] != '') AS agent,
+                   toString(argMax(request_id, started_at)) AS last_request_id
             FROM ${store.database}.llm_calls
             WHERE ${where.join(' AND ')} AND session_id IN {ids:Array(String)}
             GROUP BY session_id

@@ -4,7 +4,8 @@ import { error } from '@sveltejs/kit';
 import { encodeSessionCursor, listSessions, parseSessionCursor, SESSION_AGENTS, type SessionAgent } from '@gatelog/core/store/session-list-queries';
 import { parseRange } from '#lib/range.ts';
 import { uiContext } from '#lib/server/context.server.ts';
-import { scopeOf } from '#lib/server/permissions.server.ts';
+import { previewsFor, scopeOf } from '#lib/server/permissions.server.ts';
+import { withSessionPreviews } from '#lib/server/calls.server.ts';
 import { readOr400, rethrowKnown } from '#lib/server/read-params.server.ts';
 import type { PageServerLoad } from './$types';
 
@@ -28,7 +29,7 @@ export const load: PageServerLoad = async ({ url, locals }) => {
     }
     if (agent) keep.set('agent', agent);
     const nextQs = page.next ? new URLSearchParams([...keep, ['before', encodeSessionCursor(page.next)]]).toString() : undefined;
-    return { range, agent: agent ?? '', agents: SESSION_AGENTS, rows: page.rows, paged: before !== undefined, next: nextQs, first: keep.toString() };
+    return { range, agent: agent ?? '', agents: SESSION_AGENTS, rows: previewsFor(locals.principal, await withSessionPreviews(store, page.rows)), paged: before !== undefined, next: nextQs, first: keep.toString() };
   } catch (err) {
     rethrowKnown(err);
     console.error('gatelog ui: listing sessions failed', err);
