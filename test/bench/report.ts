@@ -130,6 +130,21 @@ export function table(info: RunInfo): string {
   return rows.join('\n');
 }
 
+/** Below this share of its core, a closed-loop target at c=50 was waiting for the CPU, not for work. */
+const STARVED_SHARE = 0.8;
+
+/**
+ * The other way a share is not worth trusting: the passthrough, saturated by 50 connections,
+ * should keep its pinned core busy; when it used much less, other work on the machine held that
+ * core and every req/s measures the scheduler's share, not the target.
+ */
+function targetStarved(floor: TargetResult): string | null {
+  if (!floor.rpsCpu || !floor.rps) return null;
+  const used = floor.rpsCpu.reduce((a, [, v]) => a + v, 0) / floor.rps.seconds;
+  if (used >= STARVED_SHARE) return null;
+  return `- WARNING: the passthrough used ${Math.round(used * 100)}% of its pinned core during its req/s run (a saturated target uses ~100%): other work on this machine held the target core, so req/s and shares measure the scheduler: every share below is UNTRUSTED (CPU µs/call is the steadier comparison)`;
+}
+
 export function verdicts(info: RunInfo): string[] {
   const by = (k: TargetResult['key']): TargetResult | undefined => info.results.find((r) => r.key === k);
   const g = by('gatelog');
@@ -138,8 +153,13 @@ export function verdicts(info: RunInfo): string[] {
   const ref = g?.latencyRef ?? base?.latency;
   if (!g?.latency || !ref || !g.rps || !floor?.rps) return ['- gatelog targets: not evaluated (gatelog or a reference did not run)'];
   const added = g.latency.p50Ms - ref.p50Ms;
+  const starved = targetStarved(floor);
   const rpsCheck = ceilingCheck('req/s', floor.rps, base?.rps);
   const sseCheck = ceilingCheck('SSE streams/s', floor.sse, base?.sse);
+  if (starved) {
+    rpsCheck.trusted = false;
+    sseCheck.trusted = false;
+  }
   const mark = (ok: boolean, trusted = true): string => `${ok ? 'PASS' : 'MISS'}${trusted ? '' : ' (UNTRUSTED: see the ceiling warning)'}`;
   const p = info.paired;
   const proxy = by('proxy');
@@ -156,6 +176,7 @@ export function verdicts(info: RunInfo): string[] {
         `- proxy path req/s / SSE vs the passthrough (sequential runs only, no paired rounds): ${seq(proxy, 'rps')} / ${seq(proxy, 'sse')}; embedded: ${seq(g, 'rps')} / ${seq(g, 'sse')}`,
       ];
   return [
+    ...(starved ? [starved] : []),
     rpsCheck.line,
     sseCheck.line,
     ...hot,
