@@ -15,7 +15,8 @@ import { isSseEventTooLarge } from './capture/sse.ts';
 import type { Provider, UpstreamResponse } from './providers/types.ts';
 import { isEventStream } from './providers/wire.ts';
 import { clientHeaders, endsEvent } from './relay-headers.ts';
-import { applyReported, applyStreamSummary, complete, produced, publishEstimated, publishSafely, type Produced, type RelayEnv } from './relay-finish.ts';
+import { applyReported, applyStreamSummary, complete, produced, type Produced, type RelayEnv } from './relay-finish.ts';
+import { CallLife } from './capture/call-life.ts';
 import { dispatch, type Dispatched } from './routing/dispatch.ts';
 import type { AttemptPlan } from './routing/plan.ts';
 import type { DeploymentState } from './routing/deployment-state.ts';
@@ -53,23 +54,23 @@ export interface RelayInput {
  * ProxyError only before anything was sent, so fastify's error handler answers it.
  */
 export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInput): Promise<void> {
+  const life = new CallLife(env, input.rec, stateOf(reply.request), input.route, input.json);
   try {
-    await relayCall(env, reply, input);
+    await relayCall(env, life, reply, input);
   } catch (err) {
     // Thrown before the call's event (an adapter or translator that cannot express the call
     // refuses before anything is sent): the event recorded for the error answered is a new
     // one, so release what governance reserved for this call here, or a max-parallel slot and
     // the budget reservation would stay taken.
-    if (stateOf(reply.request).event === 'pending') input.rec.onEvent?.(null);
+    life.released();
     throw err;
   }
 }
 
-async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput): Promise<void> {
-  const { rec, provider, route } = input;
+async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, input: RelayInput): Promise<void> {
+  const { rec, provider } = input;
   warmTokenizer();
   const res: ServerResponse = reply.raw;
-  const st = stateOf(reply.request);
   /** Aborted when the client leaves: the attempt in flight, or the wait before the next one. */
   let current: AbortController | null = null;
   let up: UpstreamResponse | null = null;
@@ -112,19 +113,15 @@ async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput):
   const onClientClose = (): void => {
     if (done || res.writableEnded) return;
     done = true;
-    rec.tUpstreamEnd = performance.now();
     current?.abort();
     up?.body.destroy();
     dog?.stop();
     endAttempt();
-    rec.outcome = 'client_aborted';
-    rec.errorType = 'client_aborted';
-    rec.errorClass = 'client_aborted';
-    if (!res.headersSent) rec.status = 499;
+    life.aborted(res.headersSent);
     // Billed for what the upstream produced until then (an answer read in full and then
     // abandoned before its usage chunk must not be free): only once the upstream answered.
     const output = up ? soFar() : null;
-    publishEstimated(env, rec, st, route, input.json, output, true);
+    life.publishEstimated(output, true);
   };
   res.on('close', onClientClose);
 
@@ -156,22 +153,18 @@ async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput):
     done = true;
     res.off('close', onClientClose);
     const f = d.r;
-    rec.tUpstreamEnd = performance.now();
-    rec.status = f.status;
     if (f.response) {
       // Nothing else to try: the upstream's own error answer, passed on unchanged.
+      life.upstreamEnded();
+      life.answered(f.status);
       reply.hijack();
       rec.tFirstByte = performance.now();
       res.writeHead(f.status, clientHeaders(f.response.headers, rec.requestId, false));
       res.write(f.response.body);
-      complete(env, rec, st, route, res, null, [f.response.body], input.json);
+      complete(life, res, null, [f.response.body]);
       return;
     }
-    rec.outcome = 'error';
-    rec.errorType = f.errorClass;
-    rec.errorClass = f.errorClass;
-    rec.errorMessage = f.message;
-    publishSafely(env, rec, st, route);
+    life.failed(f);
     throw new ProxyError(f.status, f.errorClass, `${f.message} from provider ${rec.provider}`, 'upstream_error');
   }
   up = d.r.up;
@@ -180,7 +173,7 @@ async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput):
   reply.hijack();
   const body: Readable = up.body;
   const status = up.status;
-  rec.status = status;
+  life.answered(status);
   if (up.upstreamApi) rec.upstreamApi = up.upstreamApi;
   reported = up.tokens;
   // An upstream may answer a stream request with plain JSON (or an error): capture it as such.
@@ -273,12 +266,8 @@ async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput):
     if (errorClass !== 'deadline_exceeded') state?.fail(performance.now(), errorClass);
     endAttempt();
     body.destroy();
-    rec.tUpstreamEnd = performance.now();
-    rec.outcome = 'partial';
-    rec.errorType = errorClass;
-    rec.errorClass = errorClass;
-    rec.errorMessage = message;
-    publishEstimated(env, rec, st, route, input.json, soFar(), !sse);
+    life.broke(errorClass, message);
+    life.publishEstimated(soFar(), !sse);
     // The client must see a broken response, not a clean end of a truncated one: a stream ends
     // with an error event in its API's shape; a plain body can only be cut.
     if (sse) res.end((input.streamError ?? openAiStreamError)(errorClass, message));
@@ -296,7 +285,7 @@ async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput):
     if (done) return;
     dog?.stop();
     endAttempt();
-    rec.tUpstreamEnd = performance.now();
+    life.upstreamEnded();
     try {
       if (capture) {
         const tail = capture.end();
@@ -307,7 +296,7 @@ async function relayCall(env: RelayEnv, reply: FastifyReply, input: RelayInput):
       return;
     }
     done = true;
-    complete(env, rec, st, route, res, capture, chunks, input.json, reported);
+    complete(life, res, capture, chunks, reported);
   };
 
   body.on('end', onEnd);
