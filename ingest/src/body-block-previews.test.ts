@@ -105,6 +105,14 @@ describe('previews of split bodies', () => {
     expect(row.last_request_id).toBe(newest);
     expect((await callPreviews(store, [{ request_id: row.last_request_id, started_at: row.last_at }])).get(newest)?.preview).toBe(want);
 
+    // A body kept whole (under the split size) previews the same in SQL as in JS, a tool result included.
+    const small = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'ok' }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'exit 0: 12 tests passed' }] }] });
+    const whole: Record<string, unknown> = { ...event(1, 'red'), request_body: small, request_bytes: small.length, session_id: '' };
+    await store.insertRaw('llm_calls', Buffer.from(`${JSON.stringify(whole)}\n`));
+    const wholeId = whole['request_id'] as string;
+    expect(previewOfBody(small)).toBe('exit 0: 12 tests passed');
+    expect((await callPreviews(store, [{ request_id: wholeId, started_at: whole['started_at'] as string }])).get(wholeId)).toEqual({ preview: 'exit 0: 12 tests passed' });
+
     // GET /admin/calls' list: the body's real first characters.
     const listed = await listCalls(store, { teams: ['red'], limit: 5 });
     expect(listed[0]!.request_id).toBe(newest);

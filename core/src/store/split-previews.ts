@@ -37,11 +37,13 @@ export interface SplitRow {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The text of a message's `content`: the string itself, else its first part's `text` (as PREVIEW_SQL). */
+/** The text of a message's `content`: the string itself, else its first part's `text`, else that part's string `content` (as PREVIEW_SQL). */
 function contentText(content: unknown): string {
   if (typeof content === 'string') return content;
-  if (Array.isArray(content) && isObj(content[0]) && typeof content[0]['text'] === 'string') return content[0]['text'];
-  return '';
+  const first: unknown = Array.isArray(content) ? content[0] : undefined;
+  if (!isObj(first)) return '';
+  if (typeof first['text'] === 'string') return first['text'];
+  return typeof first['content'] === 'string' ? first['content'] : '';
 }
 
 /**

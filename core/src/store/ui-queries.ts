@@ -6,12 +6,15 @@ import { SPLIT_COLUMNS_SQL, splitPreviews } from './split-previews.ts';
 
 /**
  * The text a person typed, for list previews: the last user message of a chat/messages
- * request (string content, or the first part's text), else a completions `prompt` or an
+ * request (string content, or the first part's text, or the first part's string content: a
+ * coding agent's tool result), else a completions `prompt` or an
  * embeddings/responses `input` string. Computed in ClickHouse so a long system prompt or a
  * big body never travels to the UI just to show 200 characters.
  */
 export const PREVIEW_SQL = `substring(multiIf(
-    length(um) > 0, if(JSONType(um[-1], 'content') = 'String', JSONExtractString(um[-1], 'content'), JSONExtractString(um[-1], 'content', 1, 'text')),
+    length(um) > 0, multiIf(JSONType(um[-1], 'content') = 'String', JSONExtractString(um[-1], 'content'),
+      JSONType(um[-1], 'content', 1, 'text') = 'String', JSONExtractString(um[-1], 'content', 1, 'text'),
+      JSONExtractString(um[-1], 'content', 1, 'content')),
     JSONType(request_body, 'prompt') = 'String', JSONExtractString(request_body, 'prompt'),
     JSONType(request_body, 'input') = 'String', JSONExtractString(request_body, 'input'),
     ''), 1, {chars:UInt32})`;
