@@ -12,7 +12,7 @@ function setup() {
   const t0 = performance.now();
   const rec: CallRecord = {
     requestId: 'req-1', wallStart: Date.now(), t0, tDispatch: t0 + 1, tFirstByte: 0, tUpstreamEnd: 0,
-    meta: readRequestMeta({}), endpoint: '/v1/chat/completions', api: 'openai', requestedModel: 'gpt-4o-mini',
+    meta: readRequestMeta({}), endpoint: '/v1/chat/completions', api: 'openai.chat', requestedModel: 'gpt-4o-mini',
     provider: 'openai', priceProviderId: undefined, deploymentModel: 'gpt-4o-mini', upstreamModel: '', stream: false,
     status: 0, outcome: 'success', errorType: '', errorMessage: '', errorClass: '', finishReason: '',
     tokens: { ...NO_TOKENS, input_tokens: 10, output_tokens: 5 }, requestBody: '{"model":"gpt-4o-mini"}', responseBody: '',
