@@ -160,7 +160,7 @@ export function verdicts(info: RunInfo): string[] {
     rpsCheck.trusted = false;
     sseCheck.trusted = false;
   }
-  const mark = (ok: boolean, trusted = true): string => `${ok ? 'PASS' : 'MISS'}${trusted ? '' : ' (UNTRUSTED: see the ceiling warning)'}`;
+  const mark = (ok: boolean, trusted = true): string => `${ok ? 'PASS' : 'MISS'}${trusted ? '' : ' (UNTRUSTED: see the warnings above)'}`;
   const p = info.paired;
   const proxy = by('proxy');
   const seq = (x: TargetResult | undefined, k: 'rps' | 'sse'): string => (x?.[k] && floor[k] ? `${Math.round((100 * x[k].perSecond) / floor[k].perSecond)}%` : '—');
