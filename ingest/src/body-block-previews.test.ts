@@ -83,7 +83,10 @@ describe('previews of split bodies', () => {
     expect(sql!.p).not.toBe(want);
 
     const range = { from: new Date(t0).toISOString(), to: new Date(t0 + 3_600_000).toISOString() };
+    const started = performance.now();
     const page = await listExplorer(store, { ...range, teams: ['red'] }, { limit: 50 });
+    const raw = [...bodies.values()].reduce((n, b) => n + b.length, 0);
+    console.log(`explorer page of 25 split calls (${(raw / 1e6).toFixed(1)} MB of bodies): ${(performance.now() - started).toFixed(0)} ms`);
     expect(page.rows).toHaveLength(25);
     for (const r of page.rows) {
       const body = bodies.get(r.request_id)!;
