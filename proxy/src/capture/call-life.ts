@@ -168,3 +168,34 @@ export class CallLife {
     if (rec.errorClass && rec.outcome !== 'client_aborted') env.metrics.upstreamError(rec.provider, rec.errorClass);
   }
 }
+
+/** What a call refused before any upstream attempt answered: its status and error. */
+export interface RefusalAnswer {
+  status: number;
+  /** error_type as recorded. */
+  type: string;
+  message: string;
+  /** The error's code (error class). */
+  code: string;
+}
+
+/**
+ * The event of a call gatelog refused itself before any upstream attempt (governance, bad
+ * input): outcome `refused`, no attempts, timed as ending now. Fills `rec` with the answer.
+ * The caller has claimed the request's event (claimEvent).
+ */
+export function toRefusedEvent(rec: CallRecord, env: EventEnv, a: RefusalAnswer): LlmCallEvent {
+  const t = performance.now();
+  rec.tDispatch = t;
+  rec.tUpstreamEnd = t;
+  rec.status = a.status;
+  rec.outcome = 'refused';
+  rec.errorType = a.type;
+  rec.errorMessage = a.message;
+  rec.errorClass = a.code;
+  const e = toEvent(rec, env, t);
+  e.attempts = [];
+  delete e.attempt_io;
+  delete e.attempt_starts;
+  return e;
+}

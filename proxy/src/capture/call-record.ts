@@ -183,33 +183,3 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
 const withPrior = (prior: Attempt[] | undefined, last: Attempt): Attempt[] => (prior && prior.length > 0 ? [...prior, last] : [last]);
 
 const round3 = (ms: number): number => Math.round(Math.max(0, ms) * 1000) / 1000;
-
-/** What a call refused before any upstream attempt answered: its status and error. */
-export interface RefusalAnswer {
-  status: number;
-  /** error_type as recorded. */
-  type: string;
-  message: string;
-  /** The error's code (error class). */
-  code: string;
-}
-
-/**
- * The event of a call gatelog refused itself before any upstream attempt (governance, bad
- * input): outcome `refused`, no attempts, timed as ending now. Fills `rec` with the answer.
- */
-export function toRefusedEvent(rec: CallRecord, env: EventEnv, a: RefusalAnswer): LlmCallEvent {
-  const t = performance.now();
-  rec.tDispatch = t;
-  rec.tUpstreamEnd = t;
-  rec.status = a.status;
-  rec.outcome = 'refused';
-  rec.errorType = a.type;
-  rec.errorMessage = a.message;
-  rec.errorClass = a.code;
-  const e = toEvent(rec, env, t);
-  e.attempts = [];
-  delete e.attempt_io;
-  delete e.attempt_starts;
-  return e;
-}

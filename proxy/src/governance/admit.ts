@@ -6,7 +6,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ProxyError } from '../errors.ts';
 import { refusalError } from '../auth.ts';
-import { toRefusedEvent, type CallRecord, type EventEnv } from '../capture/call-record.ts';
+import type { CallRecord, EventEnv } from '../capture/call-record.ts';
+import { toRefusedEvent } from '../capture/call-life.ts';
 import { NO_TOKENS, promptText } from '../capture/usage.ts';
 import { cacheKey, cacheScope, decideCache } from '../cache/key.ts';
 import { serveCacheHit, storeInCache } from '../cache/serve.ts';

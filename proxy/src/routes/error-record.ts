@@ -7,7 +7,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import type { LlmCallEvent } from '@gatelog/core';
-import { toRefusedEvent, type EventEnv } from '../capture/call-record.ts';
+import type { EventEnv } from '../capture/call-record.ts';
+import { toRefusedEvent } from '../capture/call-life.ts';
 import type { Caller } from '../auth.ts';
 import type { ProxyError } from '../errors.ts';
 import type { UpstreamApi } from '../providers/types.ts';
