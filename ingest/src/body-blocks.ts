@@ -10,6 +10,7 @@
 // again once a keyed lookup confirms they are still stored — up to RECENT_MAX of them, for at
 // most RECENT_AGE_MS, so last_seen (which the blocks' retention counts from) is refreshed at
 // least that often while a conversation goes on.
+import { Piscina } from 'piscina';
 import type { Store } from '@gatelog/core';
 import { SPLIT_MIN_BYTES, splitBody, type Block } from '@gatelog/core/store/blocks';
 import { readQuery } from '@gatelog/core/store/read-query';
@@ -21,6 +22,13 @@ async function storedHashes(store: Pick<Store, 'client' | 'reader' | 'database'>
     for (const r of await rs.json<{ hash: string }>()) out.add(r.hash);
   }
   return out;
+}
+
+let pool: Piscina<{ record: Uint8Array; minBody: number }, BlockSplit | null> | null = null;
+function splitPool(): Piscina<{ record: Uint8Array; minBody: number }, BlockSplit | null> {
+  // One thread, started on the first large event and gone after a minute without one.
+  pool ??= new Piscina({ filename: new URL('./body-split-worker.ts', import.meta.url).href, minThreads: 0, maxThreads: 1, idleTimeout: 60_000 });
+  return pool;
 }
 
 export const RECENT_MAX = 50_000;
@@ -75,6 +83,33 @@ export class BlockWriter {
     this.#now = o.now ?? Date.now;
   }
 
+  /**
+   * Split the large records of `parts` in a worker thread (idempotent per part): the parse and
+   * re-serialisation of a large event stays off the thread that, embedded, relays calls.
+   * A worker that fails leaves the part to `split` on this thread.
+   */
+  async prepare(parts: readonly { records: Buffer[] }[]): Promise<void> {
+    for (const part of parts) {
+      if (this.#pending.has(part) || !part.records.some((r) => r.length >= this.#minBody)) continue;
+      const blocks: Block[] = [];
+      try {
+        const records = [...part.records];
+        for (let i = 0; i < records.length; i++) {
+          if (records[i]!.length < this.#minBody) continue;
+          const s = await splitPool().run({ record: records[i]!, minBody: this.#minBody });
+          if (!s) continue;
+          records[i] = Buffer.from(s.record.buffer, s.record.byteOffset, s.record.byteLength);
+          blocks.push(...s.blocks);
+        }
+        if (this.#pending.has(part)) continue;
+        part.records.splice(0, part.records.length, ...records);
+        this.#pending.set(part, blocks);
+      } catch {
+        // split() below does it here.
+      }
+    }
+  }
+
   /** Replace each large record of `part` by its split form (idempotent per part). */
   split(part: { records: Buffer[] }): Block[] {
     const known = this.#pending.get(part);
@@ -92,6 +127,7 @@ export class BlockWriter {
 
   /** Insert the parts' blocks not written recently; throws (the caller retries) like any insert. */
   async write(store: Pick<Store, 'insertRaw' | 'client' | 'reader' | 'database'>, parts: readonly { records: Buffer[] }[], settings?: Record<string, string | number>): Promise<number> {
+    await this.prepare(parts);
     const now = this.#now();
     const rows = new Map<string, Block>();
     const recent = new Map<string, Block>();

@@ -184,6 +184,13 @@ export interface RefusalAnswer {
  * input): outcome `refused`, no attempts, timed as ending now. Fills `rec` with the answer.
  * The caller has claimed the request's event (claimEvent).
  */
+/**
+ * Bodies of refused calls are kept to this many bytes (flagged truncated beyond): no model saw
+ * them, and a tenant sending megabytes the proxy refuses must not buy other calls' event-loop
+ * time in redaction and encoding (20–75 µs per KB).
+ */
+export const REFUSED_BODY_CAP = 256 * 1024;
+
 export function toRefusedEvent(rec: CallRecord, env: EventEnv, a: RefusalAnswer): LlmCallEvent {
   const t = performance.now();
   rec.tDispatch = t;
@@ -193,7 +200,7 @@ export function toRefusedEvent(rec: CallRecord, env: EventEnv, a: RefusalAnswer)
   rec.errorType = a.type;
   rec.errorMessage = a.message;
   rec.errorClass = a.code;
-  const e = toEvent(rec, env, t);
+  const e = toEvent(rec, { ...env, bodyCap: Math.min(env.bodyCap, REFUSED_BODY_CAP) }, t);
   e.attempts = [];
   delete e.attempt_io;
   delete e.attempt_starts;
