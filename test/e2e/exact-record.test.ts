@@ -66,8 +66,9 @@ beforeAll(async () => {
         { name: 'retried', deployments: [{ provider: 'flaky', model: 'gpt-flaky' }] },
       ],
       router: { retries: 1, backoff: { base_ms: 1, max_ms: 5 }, cooldown: { failures: 0 } },
-      // Exact bytes: nothing rewritten by redaction here (privacy tests cover redaction).
-      redaction: { mode: 'off' },
+      // The default redaction (log) is on, as for a user who configured none: these calls hold
+      // nothing to redact, so every raw copy, streams included, must be stored exactly
+      // (privacy tests cover what happens when there is something to redact).
       ingest: { batch_rows: 1000, batch_ms: 100 },
     },
     env: { GATELOG_MASTER_KEY: MASTER },
