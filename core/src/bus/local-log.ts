@@ -17,6 +17,8 @@ export const RECORD_HEADER_BYTES = 8;
 const HEADER = RECORD_HEADER_BYTES;
 const MAX_RECORD = 64 * 1024 * 1024;
 const SEGMENT_RE = /^(\d{20})\.log$/;
+/** Bytes a reader asks the file for at a time (a record larger than this is read whole). */
+const READ_BYTES = 256 * 1024;
 
 function logError(code: string, message: string): Error & { code: string } {
   return Object.assign(new Error(message), { code });
@@ -185,7 +187,6 @@ export interface ReadResult {
 /** Reads records from a log directory, from any offset. Safe alongside a live writer. */
 export class LocalLogReader {
   readonly dir: string;
-  #buf = Buffer.allocUnsafe(4 << 20);
 
   constructor(dir: string) {
     this.dir = dir;
@@ -231,30 +232,35 @@ export class LocalLogReader {
     return { records, next: pos, skippedBytes };
   }
 
-  /** Parse valid records from `local` on; returns where parsing stopped. */
+  /**
+   * Parse valid records from `local` on; returns where parsing stopped. Reads in chunks of
+   * READ_BYTES (more only for a record larger than that) into a fresh buffer each time, and
+   * returns records as views of it: nothing is read beyond what the caller asked for, nothing
+   * is copied twice.
+   */
   #readRecords(fd: number, size: number, local: number, records: Buffer[], maxRecords: number): number {
+    let want = READ_BYTES;
     while (records.length < maxRecords && local + HEADER <= size) {
-      const got = readSync(fd, this.#buf, 0, Math.min(this.#buf.length, size - local), local);
+      const chunk = Buffer.allocUnsafe(Math.min(want, size - local));
+      const got = readSync(fd, chunk, 0, chunk.length, local);
       let off = 0;
-      let grew = false;
+      let grow = 0;
       while (records.length < maxRecords && off + HEADER <= got) {
-        const len = this.#buf.readUInt32LE(off);
-        const sum = this.#buf.readUInt32LE(off + 4);
+        const len = chunk.readUInt32LE(off);
+        const sum = chunk.readUInt32LE(off + 4);
         if (len === 0 || len > MAX_RECORD) break;
         if (off + HEADER + len > got) {
-          if (off === 0 && HEADER + len > this.#buf.length && local + HEADER + len <= size) {
-            this.#buf = Buffer.allocUnsafe(HEADER + len);
-            grew = true;
-          }
+          if (off === 0 && local + HEADER + len <= size) grow = HEADER + len;
           break;
         }
-        const payload = this.#buf.subarray(off + HEADER, off + HEADER + len);
+        const payload = chunk.subarray(off + HEADER, off + HEADER + len);
         if (crc32(payload) !== sum) break;
-        records.push(Buffer.from(payload));
+        records.push(payload);
         off += HEADER + len;
       }
       local += off;
-      if (off === 0 && !grew) break;
+      if (off === 0 && grow === 0) break;
+      want = Math.max(READ_BYTES, grow);
     }
     return local;
   }

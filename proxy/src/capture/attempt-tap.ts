@@ -6,7 +6,8 @@
 // `sent` and `received` at the one place they talk to the network (providers/*.ts).
 import { createHash, type Hash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { Transform, pipeline, type Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
+import { link } from './link.ts';
 
 /**
  * Response headers naming the upstream's own id for a request, in order of preference: OpenAI
@@ -82,8 +83,7 @@ export class AttemptTap {
     });
     // Destroying the tee (client gone) destroys the socket's body, which aborts the upstream
     // request; an upstream failure reaches the reader as the tee's 'error'.
-    pipeline(body, t, () => undefined);
-    return t;
+    return link(body, t);
   }
 
   private take(chunk: Buffer): void {

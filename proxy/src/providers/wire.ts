@@ -1,6 +1,7 @@
 // Small I/O helpers shared by the adapters that translate: whole-body reads (errors and
 // non-stream answers are small), synthetic JSON answers, and a byte-fed translating stream.
-import { Readable, Transform, pipeline } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
+import { link } from '../capture/link.ts';
 import { ProxyError } from '../errors.ts';
 import { isTranslateError, type NormalizedUsage } from '../translate/index.ts';
 import type { Tokens } from '../capture/usage.ts';
@@ -55,10 +56,8 @@ export function translatedStream(src: Readable, push: (chunk: Buffer) => Buffer,
       cb(null, out.length > 0 ? out : undefined);
     },
   });
-  pipeline(src, t, () => {
-    // Errors reach the consumer through `t`; nothing else to do here.
-  });
-  return t;
+  // Errors reach the consumer through `t`.
+  return link(src, t);
 }
 
 export const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };

@@ -1,6 +1,7 @@
 // Kafka publisher for distributed mode. `publish(event)` is synchronous and never throws: the
 // event is appended to the on-disk spool (spool.ts) and a relay ships the spool to Kafka in
-// order, one batch at a time, committing the spool offset only after Kafka acknowledged the
+// order, one batch at a time (from the spool's in-memory tail while it keeps up, from disk
+// after a restart or a long outage), committing the spool offset only after Kafka acknowledged the
 // batch (idempotent producer, acks -1, ZSTD unless bus.compression says otherwise, key =
 // request id so one call's retries land in one partition). Kafka down, slow or refusing only
 // makes the spool grow; nothing waits on it.
@@ -97,7 +98,11 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
 
   const wake = (): void => waker.wake();
   const wait = (ms: number): Promise<void> => waker.wait(ms);
-  const unsubscribe = spool.writer.onAppend(wake);
+  /** A partial batch is lingering: appends wake the relay only once they fill the batch. */
+  let lingering = false;
+  const unsubscribe = spool.writer.onAppend(() => {
+    if (!lingering || spool.tailRecords(spool.committed) >= deps.batchRecords) wake();
+  });
 
   const dropProducer = (): void => {
     const p = producer;
@@ -132,7 +137,7 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
   /** One step of the relay; returns whether there may be more to send right away. */
   const step = async (): Promise<boolean> => {
     const from = spool.committed;
-    const r = spool.reader.read(from, deps.batchRecords);
+    const r = spool.read(from, deps.batchRecords);
     if (r.skippedBytes > 0) logger.error({ bytes: r.skippedBytes, offset: from }, 'spool: skipped bytes that failed their checksum');
     if (r.records.length === 0) {
       if (r.next !== from) await spool.commit(r.next);
@@ -143,7 +148,12 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
     if (pendingSince === 0) pendingSince = now;
     // Our own linger (kafkajs has none): a partial batch waits up to batchMs for company.
     if (r.records.length < deps.batchRecords && now - pendingSince < deps.batchMs && !stopping) {
-      await wait(deps.batchMs - (now - pendingSince));
+      lingering = true;
+      try {
+        await wait(deps.batchMs - (now - pendingSince));
+      } finally {
+        lingering = false;
+      }
       return true;
     }
     try {

@@ -6,7 +6,7 @@
 // Full spool (over maxBytes, or the disk refuses the write): the documented behaviour is to
 // keep serving and record the event without its bodies (`truncated: true`), loudly; only when
 // even that cannot be written is the event dropped, and that is counted and logged too.
-import { LocalLogReader, LocalLogWriter, OffsetFile, encodeEvent, type LlmCallEvent, type Logger } from '@gatelog/core';
+import { LocalLogReader, LocalLogWriter, OffsetFile, encodeEvent, type LlmCallEvent, type Logger, type ReadResult } from '@gatelog/core';
 import { join } from 'node:path';
 
 export interface SpoolOptions {
@@ -15,11 +15,20 @@ export interface SpoolOptions {
   logger: Logger;
   fsyncMs?: number;
   segmentBytes?: number;
+  /** Bytes of just-appended records kept in memory for the relay; default 32 MiB. */
+  tailBytes?: number;
 }
 
 export type SpoolOutcome = 'spooled' | 'stripped' | 'dropped';
 
 const FULL_LOG_MS = 10_000;
+
+/** One record still in memory after its append: [start, end) in the log's global offsets. */
+interface TailRecord {
+  start: number;
+  end: number;
+  bytes: Buffer;
+}
 
 export function stripBodies(event: LlmCallEvent): LlmCallEvent {
   return { ...event, request_body: '', response_body: '', truncated: true };
@@ -35,10 +44,21 @@ export class Spool {
   #full = false;
   #lastFullLog = 0;
   #suppressed = 0;
+  /**
+   * The records appended since the relay last caught up, as the bytes that were written: the
+   * relay sends them from here instead of reading, checksumming and copying them back from the
+   * file. Contiguous by offset; when it would grow past its cap it stops taking records, and
+   * the relay reads the log from disk (as after a restart) until it reaches the tail again.
+   */
+  #tail: TailRecord[] = [];
+  #tailHead = 0;
+  #tailSize = 0;
+  #tailMax: number;
 
   constructor(opts: SpoolOptions) {
     this.#logger = opts.logger;
     this.#maxBytes = opts.maxBytes;
+    this.#tailMax = opts.tailBytes ?? 32 << 20;
     this.writer = new LocalLogWriter({
       dir: join(opts.dir, 'log'),
       fsyncMs: opts.fsyncMs ?? 20,
@@ -73,14 +93,14 @@ export class Spool {
       outcome = 'stripped';
     }
     try {
-      this.writer.append(bytes);
+      this.#append(bytes);
       if (outcome === 'spooled') this.#full = false;
       else this.#warnFull(event.request_id, 'spool is over spool_max_bytes');
       return outcome;
     } catch (err) {
       if (outcome === 'spooled') {
         try {
-          this.writer.append(encodeEvent(stripBodies(event)));
+          this.#append(encodeEvent(stripBodies(event)));
           this.#warnFull(event.request_id, 'spool write failed; recorded the event without bodies', err);
           return 'stripped';
         } catch {
@@ -90,6 +110,47 @@ export class Spool {
       this.#full = true;
       this.#logger.error({ err, request_id: event.request_id, code: 'GATELOG_ERR_SPOOL_WRITE' }, 'could not write call event to the spool; event dropped');
       return 'dropped';
+    }
+  }
+
+  #append(bytes: Buffer): void {
+    const start = this.writer.endOffset;
+    const end = this.writer.append(bytes);
+    const last = this.#tail.length > this.#tailHead ? this.#tail[this.#tail.length - 1] : undefined;
+    if ((last === undefined || last.end === start) && this.#tailSize + bytes.length <= this.#tailMax) {
+      this.#tail.push({ start, end, bytes });
+      this.#tailSize += bytes.length;
+    }
+  }
+
+  /** Records from `from` on, up to `max`: from memory when the tail holds them, else from disk. */
+  read(from: number, max: number): ReadResult {
+    this.#dropTail(from);
+    const first = this.#tail[this.#tailHead];
+    if (first === undefined || first.start !== from) return this.reader.read(from, max);
+    const stop = Math.min(this.#tail.length, this.#tailHead + max);
+    const records: Buffer[] = [];
+    for (let i = this.#tailHead; i < stop; i++) records.push(this.#tail[i]!.bytes);
+    return { records, next: this.#tail[stop - 1]!.end, skippedBytes: 0 };
+  }
+
+  /** Records held in memory from `from` on (a cheap "is a batch ready?" for the relay). */
+  tailRecords(from: number): number {
+    const first = this.#tail[this.#tailHead];
+    return first !== undefined && first.start === from ? this.#tail.length - this.#tailHead : 0;
+  }
+
+  #dropTail(upTo: number): void {
+    while (this.#tailHead < this.#tail.length && this.#tail[this.#tailHead]!.end <= upTo) {
+      this.#tailSize -= this.#tail[this.#tailHead]!.bytes.length;
+      this.#tailHead++;
+    }
+    if (this.#tailHead === this.#tail.length) {
+      this.#tail = [];
+      this.#tailHead = 0;
+    } else if (this.#tailHead > 1024 && this.#tailHead * 2 > this.#tail.length) {
+      this.#tail = this.#tail.slice(this.#tailHead);
+      this.#tailHead = 0;
     }
   }
 
@@ -109,6 +170,7 @@ export class Spool {
   async commit(offset: number): Promise<void> {
     await this.#offsets.store(offset);
     this.#committed = offset;
+    this.#dropTail(offset);
     try {
       this.reader.prune(offset);
     } catch (err) {
