@@ -2,7 +2,6 @@
 // estimate tokens when the upstream reported none (bounded, off the event loop), publish the
 // event through the call's life (once, settling governance's reservations with its cost),
 // then end the client's response.
-import type { ServerResponse } from 'node:http';
 import type { CallLife, Produced } from './capture/call-life.ts';
 import type { CallRecord } from './capture/call-record.ts';
 import { captureKind, summarizeJsonBody, type StreamCapture } from './capture/response-capture.ts';
@@ -32,10 +31,10 @@ export function applyStreamSummary(rec: CallRecord, capture: StreamCapture): voi
   if (a.usage) rec.tokens = tokensFromUsage(a.usage);
 }
 
-/** Upstream finished cleanly: summarize, publish, then end the client's response. */
+/** Upstream finished cleanly: summarize, publish, then end the client's response (`end`). */
 export function complete(
   life: CallLife,
-  res: ServerResponse,
+  end: () => void,
   capture: StreamCapture | null,
   chunks: Buffer[] | null,
   reported?: () => Tokens | null,
@@ -51,14 +50,14 @@ export function complete(
   if (estimateFrom !== null && !tokenizerWarm()) {
     // First estimate of the process: the tokenizer worker is still loading. Don't hold the
     // client for it; the record follows the end by that one-off load.
-    res.end();
+    end();
     life.publishEstimated(estimateFrom, false);
     return;
   }
   // Recorded before the response ends: once the client has its answer, the event is already in
   // the log and survives a SIGKILL that follows (appending costs tens of µs; a client can act
   // on its answer, even kill us, faster than the rest of this turn would take).
-  life.publishEstimated(estimateFrom, false, () => res.end());
+  life.publishEstimated(estimateFrom, false, end);
 }
 
 /** Fill the record from a complete response; returns the output text to estimate tokens from when no usage was reported, else null. */
@@ -76,7 +75,7 @@ function summarize(life: CallLife, capture: StreamCapture | null, chunks: Buffer
     if (!capture.sawDone && !a.finishReason) life.cut('upstream_stream_incomplete', 'stream ended without [DONE] or a finish reason');
     else life.succeeded();
   } else {
-    rec.responseBody = chunks ? Buffer.concat(chunks).toString('utf8') : '';
+    rec.responseBody = chunks === null ? '' : chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
     const s = summarizeJsonBody(rec.responseBody, rec.status, captureKind(rec.api));
     rec.upstreamModel = s.upstreamModel;
     rec.finishReason = s.finishReason;

@@ -2,7 +2,7 @@
 // (chunk by chunk, with backpressure), capture it, and publish the event before the final
 // end() so a record is durable before the client sees the end. One place handles upstream
 // failure, client abort and completion; handlers never copy this logic.
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { RouterConfig } from '@gatelog/core';
@@ -65,6 +65,15 @@ export async function relay(env: RelayEnv, reply: FastifyReply, input: RelayInpu
     life.released();
     throw err;
   }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** A whole answer in one write: status, headers and body with its length. */
+function sendWhole(res: ServerResponse, status: number, headers: OutgoingHttpHeaders, body: Buffer): void {
+  headers['content-length'] = body.length;
+  res.writeHead(status, headers);
+  res.end(body);
 }
 
 async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, input: RelayInput): Promise<void> {
@@ -159,9 +168,8 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
       life.answered(f.status);
       reply.hijack();
       rec.tFirstByte = performance.now();
-      res.writeHead(f.status, clientHeaders(f.response.headers, rec.requestId, false));
-      res.write(f.response.body);
-      complete(life, res, null, [f.response.body]);
+      const answer = f.response;
+      complete(life, () => sendWhole(res, f.status, clientHeaders(answer.headers, rec.requestId, false), answer.body), null, [answer.body]);
       return;
     }
     life.failed(f);
@@ -181,7 +189,18 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
   if (sse) capture = new StreamCapture(captureKind(rec.api), input.dropUsageChunk);
   else chunks = [];
   const filtering = sse && input.dropUsageChunk;
-  res.writeHead(status, clientHeaders(up.headers, rec.requestId, sse));
+  // A plain (non-SSE) answer goes to the client whole, with its length, once it is recorded:
+  // one write instead of a chunked response's two, and nobody can use half a JSON body. An
+  // event stream is passed on as it arrives.
+  const whole = !sse;
+  if (!whole) res.writeHead(status, clientHeaders(up.headers, rec.requestId, sse));
+  const upstream = up;
+  const end = whole
+    ? (): void => {
+        if (chunks!.length > 1) chunks = [Buffer.concat(chunks!)];
+        sendWhole(res, status, clientHeaders(upstream.headers, rec.requestId, false), chunks![0] ?? EMPTY);
+      }
+    : (): void => void res.end();
 
   /** The last write ended an SSE event: a keepalive comment can go in without splitting one. */
   let atBoundary = true;
@@ -249,10 +268,12 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
       if (out.length === 1) write(out[0]!);
       // Several events from one upstream read: one write (one chunk, one syscall), not one per event.
       else if (out.length > 1) write(Buffer.concat(out));
+    } else if (whole) {
+      if (rec.tFirstByte === 0) rec.tFirstByte = performance.now();
+      chunks!.push(chunk);
     } else {
       write(chunk);
-      if (capture) capture.observe(chunk);
-      else chunks!.push(chunk);
+      capture!.observe(chunk);
     }
     capture?.digestBacklog();
   };
@@ -296,7 +317,8 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
       return;
     }
     done = true;
-    complete(life, res, capture, chunks, reported);
+    if (chunks && chunks.length > 1) chunks = [Buffer.concat(chunks)];
+    complete(life, end, capture, chunks, reported);
   };
 
   body.on('end', onEnd);
