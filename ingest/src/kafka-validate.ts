@@ -3,14 +3,19 @@
 // few schema issues (paths and messages only: values can hold prompt text). An event that fails
 // only for an out-of-range number (a negative token count, a NaN become null) is repaired
 // (core/src/event-numbers.ts) rather than dead-lettered: the call stays visible, flagged.
+// Most events are accepted by a scan of their bytes (event-scan.ts); it defers everything it is
+// not sure of to JSON.parse + zod here, so every code and message below is as it was.
 import { EVENT_SCHEMA_VERSION, LlmCallEvent } from '@gatelog/core';
 import { sanitizeEventNumbers } from '@gatelog/core/event-numbers';
 import type { IHeaders } from 'kafkajs';
+import { scanEvent } from './event-scan.ts';
 
 export const SCHEMA_VERSION_HEADER = 'gatelog-schema-version';
 
 /** `repaired`: the record to store instead of the message's value, when numbers were brought within bounds. */
 export type Validation = { ok: true; repaired?: Buffer } | { ok: false; reason: { code: string; message: string } };
+
+const OK: Validation = Object.freeze({ ok: true });
 
 function headerValue(headers: IHeaders | undefined, name: string): string | undefined {
   const v = headers?.[name];
@@ -24,6 +29,12 @@ export function validateMessage(value: Buffer | null, headers?: IHeaders): Valid
   if (version !== undefined && Number(version) > EVENT_SCHEMA_VERSION) {
     return { ok: false, reason: { code: 'GATELOG_DLQ_SCHEMA_VERSION', message: `schema version ${version} is newer than this ingest (${EVENT_SCHEMA_VERSION})` } };
   }
+  // The common case, decided without building the event; anything else takes the full check.
+  return scanEvent(value) ? OK : checkEvent(value);
+}
+
+/** The full check of a non-empty value: JSON.parse, the core schema, the repair of out-of-range numbers. */
+export function checkEvent(value: Buffer): Validation {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value.toString('utf8'));

@@ -21,10 +21,10 @@ import { toParts } from '@gatelog/ingest/kafka-part';
 import { createIngestMetrics } from '@gatelog/ingest/metrics';
 import { createPipeline, type PipelinePart } from '@gatelog/ingest/pipeline';
 import { toMessage } from '@gatelog/proxy/publish/kafka';
-import { killAll, spawnChild } from './children.ts';
+import { killAll } from './children.ts';
+import { startFixtures } from './ingest.ts';
 import { realisticEvent, rng } from './ingest-events.ts';
 import { cpuDelta, threadCpu } from './threads.ts';
-import { ROOT } from './targets.ts';
 
 const { values: args } = parseArgs({ options: { events: { type: 'string' }, rounds: { type: 'string' }, batch: { type: 'string' }, only: { type: 'string' } } });
 const only = new Set((args.only ?? 'validate,embedded,http,join').split(','));
@@ -101,15 +101,7 @@ const fmt = (c: Cpu): string => `${c.processUs.toFixed(1)} µs/event process (${
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gatelog-ingest-cpu-'));
-  const fixtures = await spawnChild({
-    name: 'kafka + clickhouse fixtures',
-    cmd: process.execPath,
-    args: ['--disable-warning=ExperimentalWarning', join(ROOT, 'test', 'bench', 'ingest-fixtures.ts')],
-    cpus: null,
-    readyPattern: /"fixtures":(\{[^}]+\})/,
-    timeoutMs: 20_000,
-  });
-  const addr = JSON.parse(fixtures.ready) as { clickhouse: string };
+  const { fixtures, addr } = await startFixtures();
   // chDB's threads would count in every row of this process: opened only when measured.
   const wantsChdb = only.has('embedded') || only.has('join');
   const embedded = await openStore(wantsChdb ? { clickhouse: 'embedded', database: 'bench_cpu' } : { clickhouse: { url: addr.clickhouse, database: 'bench_cpu_unused', username: 'default', password: '' }, database: 'bench_cpu_unused' }, dir);

@@ -14,6 +14,9 @@ export interface ThroughputRow {
   batchRows?: number;
   /** CPU µs per event of the process running the worker (the bench process), all its threads. */
   workerCpuUs?: number;
+  /** Of workerCpuUs: the JS main thread alone, and the other threads by name (chDB's own, GC, libuv). */
+  workerMainUs?: number;
+  workerThreads?: [string, number][];
   /** CPU µs per event of the fixtures' process (Kafka broker + ClickHouse HTTP fixture). */
   fixtureCpuUs?: number;
   note?: string;
@@ -50,7 +53,7 @@ const f1 = (n: number): string => n.toFixed(1);
 
 export function ingestTable(info: IngestInfo): string {
   const lines = [
-    '| path (one worker) | events | start → all rows | events/s | events/s after first batch | MB/s | rows/insert | worker CPU µs/event | events/s per worker core | fixtures CPU µs/event |',
+    '| path (one worker) | events | start → all rows | events/s | events/s after first batch | MB/s | rows/insert | worker CPU µs/event (JS main thread) | events/s per worker core | fixtures CPU µs/event |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const us = (v: number | undefined): string => (v === undefined ? '—' : f0(v));
@@ -58,7 +61,7 @@ export function ingestTable(info: IngestInfo): string {
   for (const r of info.rows) {
     const steady = r.totalS > r.startupS ? f0(r.events / (r.totalS - r.startupS)) : '—';
     const name = r.note ? `${r.path} (${r.note})` : r.path;
-    lines.push(`| ${name} | ${f0(r.events)} | ${f1(r.totalS)} s | ${f0(r.events / r.totalS)} | ${steady} | ${f1((r.events * info.eventBytes) / r.totalS / 1e6)} | ${r.batchRows ? f0(r.batchRows) : '—'} | ${us(r.workerCpuUs)} | ${perCore(r.workerCpuUs)} | ${us(r.fixtureCpuUs)} |`);
+    lines.push(`| ${name} | ${f0(r.events)} | ${f1(r.totalS)} s | ${f0(r.events / r.totalS)} | ${steady} | ${f1((r.events * info.eventBytes) / r.totalS / 1e6)} | ${r.batchRows ? f0(r.batchRows) : '—'} | ${us(r.workerCpuUs)}${r.workerMainUs === undefined ? '' : ` (${us(r.workerMainUs)})`} | ${perCore(r.workerCpuUs)} | ${us(r.fixtureCpuUs)} |`);
   }
   if (info.lag) {
     const l = info.lag;
@@ -89,7 +92,8 @@ behind HTTP, one request at a time), and stop the clock when the worker has inse
 \`SELECT count() … FINAL\`. The fixtures run in a child process of their own; the worker, and
 for the lag row the publisher, run in the bench process. CPU columns: CPU time (all threads,
 from /proc) of the bench process (the worker under test) and of the fixtures' process during
-the row, divided by its events; "events/s per worker core" is 10⁶ / the worker's µs/event, what
+the row, divided by its events, with the worker's JS main thread alone in parentheses (per-thread
+CPU from /proc/<pid>/task/*/stat; the other threads by name are listed below the table); "events/s per worker core" is 10⁶ / the worker's µs/event, what
 one worker would do on a core of its own with Kafka and ClickHouse elsewhere (for the chDB row
 it includes chDB's insert work, which runs in the worker's process). Lag: the proxy's Kafka
 publisher (spool on disk, 50 ms batches) is driven at a fixed rate for the duration; each

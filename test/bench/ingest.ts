@@ -11,15 +11,15 @@ import { GatelogConfig, KAFKA_CODEC_ID, LocalLogWriter, createLogger, migrate, o
 import { startKafkaIngest, startLocalIngest } from '@gatelog/ingest';
 import { validateMessage } from '@gatelog/ingest/kafka-validate';
 import { toMessage } from '@gatelog/proxy/publish/kafka';
-import { killAll, spawnChild } from './children.ts';
+import { killAll, spawnChild, type Child } from './children.ts';
 import { checkedEventBytes, realisticEvent, rng } from './ingest-events.ts';
 import { measureLag } from './ingest-lag.ts';
 import { ingestSection, ingestTable, spliceIngestSection, type IngestInfo, type ThroughputRow } from './ingest-report.ts';
 import { machine } from './report.ts';
-import { threadCpu } from './threads.ts';
+import { cpuDelta, threadCpu } from './threads.ts';
 import { ROOT } from './targets.ts';
 
-const TOPIC = 'bench.events';
+export const TOPIC = 'bench.events';
 const PARTITIONS = 4;
 const TARGET = 50_000;
 const PHASE_TIMEOUT_MS = 45_000;
@@ -58,15 +58,32 @@ function cpuS(pid: number | undefined): number {
   return total;
 }
 
-/** Measures the CPU the bench process (the worker under test) and the fixtures' process spend. */
-function cpuMeter(fixturePid: number | undefined): () => { workerS: number; fixtureS: number } {
-  const w0 = cpuS(process.pid);
-  const f0 = cpuS(fixturePid);
-  return () => ({ workerS: cpuS(process.pid) - w0, fixtureS: cpuS(fixturePid) - f0 });
+const MAIN_THREAD = 'main (JS event loop)';
+
+interface CpuUsed {
+  workerS: number;
+  /** The worker's JS main thread alone (the rest: V8 GC helpers, libuv pool, chDB's threads). */
+  mainS: number;
+  /** The worker process's other threads by name, CPU seconds, largest first. */
+  threads: [string, number][];
+  fixtureS: number;
 }
 
-function withCpu(r: ThroughputRow, cpu: { workerS: number; fixtureS: number }): ThroughputRow {
-  return r.events > 0 ? { ...r, workerCpuUs: (cpu.workerS * 1e6) / r.events, fixtureCpuUs: (cpu.fixtureS * 1e6) / r.events } : r;
+/** Measures the CPU the bench process (the worker under test, per thread) and the fixtures' process spend. */
+function cpuMeter(fixturePid: number | undefined): () => CpuUsed {
+  const w0 = threadCpu(process.pid);
+  const f0 = cpuS(fixturePid);
+  return () => {
+    const d = cpuDelta(w0, threadCpu(process.pid));
+    const mainS = d.find(([t]) => t === MAIN_THREAD)?.[1] ?? 0;
+    return { workerS: d.reduce((n, [, v]) => n + v, 0), mainS, threads: d.filter(([t]) => t !== MAIN_THREAD), fixtureS: cpuS(fixturePid) - f0 };
+  };
+}
+
+function withCpu(r: ThroughputRow, cpu: CpuUsed): ThroughputRow {
+  if (r.events <= 0) return r;
+  const us = (s: number): number => (s * 1e6) / r.events;
+  return { ...r, workerCpuUs: us(cpu.workerS), workerMainUs: us(cpu.mainS), workerThreads: cpu.threads.map(([t, v]) => [t, us(v)]), fixtureCpuUs: us(cpu.fixtureS) };
 }
 
 async function countFinal(store: Store): Promise<number> {
@@ -81,7 +98,7 @@ function row(path: string, n: number, t: { totalS: number; startupS: number; don
   return { path, events: t.done, totalS: t.totalS, startupS: t.startupS, ...(notes.length ? { note: notes.join('; ') } : {}) };
 }
 
-async function produce(kafka: Kafka, n: number): Promise<number> {
+export async function produce(kafka: Kafka, n: number): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: PARTITIONS }] });
@@ -142,7 +159,7 @@ async function ceilings(n: number, store: Store): Promise<ThroughputRow[]> {
   return [validate, insert, insert10k];
 }
 
-async function kafkaWorker(kafka: Kafka, n: number, store: Store, path: string, fixturePid: number | undefined): Promise<ThroughputRow> {
+export async function kafkaWorker(kafka: Kafka, n: number, store: Store, path: string, fixturePid: number | undefined): Promise<ThroughputRow> {
   await migrate(store);
   const cpu = cpuMeter(fixturePid);
   const t0 = performance.now();
@@ -187,7 +204,8 @@ function verdicts(info: IngestInfo): string[] {
     const what = r === http
       ? `the worker process alone (ClickHouse runs in the fixtures' process, ${fmt(r.fixtureCpuUs ?? 0)} µs/event there)`
       : 'the worker process including chDB, which inserts in-process';
-    out.push(`- ${r.path}: ${fmt(rate(r))} events/s end to end on this 2-core box (${fmt(steady(r))}/s after the first insert) — ${meets(rate(r))}. CPU of ${what}: ${fmt(r.workerCpuUs ?? 0)} µs/event, i.e. ${fmt(core)} events/s per worker core — ${meets(core)}.`);
+    const threads = (r.workerThreads ?? []).filter(([, v]) => v >= 0.5).map(([t, v]) => `${t} ${fmt(v)}`).join(', ');
+    out.push(`- ${r.path}: ${fmt(rate(r))} events/s end to end on this 2-core box (${fmt(steady(r))}/s after the first insert) — ${meets(rate(r))}. CPU of ${what}: ${fmt(r.workerCpuUs ?? 0)} µs/event, i.e. ${fmt(core)} events/s per worker core — ${meets(core)}. By thread: JS main thread ${fmt(r.workerMainUs ?? 0)} µs/event${threads ? `, ${threads}` : ''} (V8Worker: V8's GC helpers; libuv-worker: ZSTD inflate${r === http ? '' : ' and chDB\'s insert calls'}; the rest are chDB's own).`);
   }
   if (http?.workerCpuUs && fetch?.workerCpuUs && validate?.workerCpuUs) {
     const rest = Math.max(0, http.workerCpuUs - fetch.workerCpuUs - validate.workerCpuUs);
@@ -210,12 +228,8 @@ function verdicts(info: IngestInfo): string[] {
   return out;
 }
 
-export async function runIngestBench(o: IngestBenchOptions): Promise<void> {
-  const n = o.events ?? (o.quick ? 20_000 : 100_000);
-  const lagS = o.lagDurationS ?? (o.quick ? 3 : 10);
-  const started = performance.now();
-  const loadAtStart = loadavg()[0] ?? 0;
-  const dir = mkdtempSync(join(tmpdir(), 'gatelog-bench-ingest-'));
+/** The Kafka broker and ClickHouse HTTP fixtures in a child process of their own (ingest-fixtures.ts). */
+export async function startFixtures(): Promise<{ fixtures: Child; addr: { kafka: string; clickhouse: string } }> {
   const fixtures = await spawnChild({
     name: 'kafka + clickhouse fixtures',
     cmd: process.execPath,
@@ -224,7 +238,16 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<void> {
     readyPattern: /"fixtures":(\{[^}]+\})/,
     timeoutMs: 20_000,
   });
-  const addr = JSON.parse(fixtures.ready) as { kafka: string; clickhouse: string };
+  return { fixtures, addr: JSON.parse(fixtures.ready) as { kafka: string; clickhouse: string } };
+}
+
+export async function runIngestBench(o: IngestBenchOptions): Promise<void> {
+  const n = o.events ?? (o.quick ? 20_000 : 100_000);
+  const lagS = o.lagDurationS ?? (o.quick ? 3 : 10);
+  const started = performance.now();
+  const loadAtStart = loadavg()[0] ?? 0;
+  const dir = mkdtempSync(join(tmpdir(), 'gatelog-bench-ingest-'));
+  const { fixtures, addr } = await startFixtures();
   say(`fixtures: kafka ${addr.kafka}, clickhouse ${addr.clickhouse}`);
   const kafka = new Kafka({ clientId: 'gatelog-bench', brokers: [addr.kafka], logLevel: logLevel.NOTHING });
   const stores: Store[] = [];
