@@ -95,6 +95,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     fsyncMs: bus.fsync_ms,
     segmentBytes: bus.segment_bytes,
     onError: (err) => logger.error({ err }, 'event log fsync failed'),
+    // Ingest, in this process, takes just-appended events from memory while it keeps up.
+    tailBytes: 32 << 20,
   });
   if (writer.tornBytes > 0) logger.warn({ bytes: writer.tornBytes }, 'event log: cut a torn last record left by a crash');
 
@@ -128,7 +130,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     }
   };
 
-  const ingest = await createIngest({ config, store, logger, registry, source: { kind: 'local', dataDir, notify: (listener) => writer.onAppend(listener) } });
+  const ingest = await createIngest({ config, store, logger, registry, source: { kind: 'local', dataDir, notify: (listener) => writer.onAppend(listener), tail: writer.tail } });
 
   // The proxy's paths are checked by its own hook (buildProxy); the UI's here.
   const hostCheck = hostCheckFor(config, opts.masterKey);

@@ -8,6 +8,7 @@ export * from './store/client.ts';
 export * from './store/migrate.ts';
 export * from './store/queries.ts';
 export * from './bus/local-log.ts';
+export * from './bus/log-tail.ts';
 export * from './bus/offset-file.ts';
 export * from './bus/kafka-codecs.ts';
 export * from './store/keys.ts';

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { ConsumerConfig, Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { ConfigError, type GatelogConfig, type Logger, type Store } from '@gatelog/core';
+import { ConfigError, type GatelogConfig, type LogTail, type Logger, type Store } from '@gatelog/core';
 import { startKafkaIngest } from './kafka-consumer.ts';
 import { startLocalIngest } from './local-consumer.ts';
 import { batchSettings, type RetrySettings } from './pipeline.ts';
@@ -18,6 +18,8 @@ export type IngestSource =
       dataDir: string;
       /** The event log writer's onAppend, to wake up instead of polling. */
       notify?: ((listener: () => void) => () => void) | undefined;
+      /** The event log writer's in-memory tail, when the writer is in this process. */
+      tail?: LogTail | null | undefined;
     }
   | {
       kind: 'kafka';
@@ -59,6 +61,7 @@ export async function createIngest(d: IngestDeps): Promise<Ingest> {
       batchRows: batch.maxRows,
       batchMs: batch.lingerMs,
       notify: source.notify,
+      tail: source.tail,
       retry: d.retry,
       stopTimeoutMs: d.stopTimeoutMs,
     });

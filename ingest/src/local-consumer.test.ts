@@ -51,9 +51,9 @@ interface Harness {
   write(events: LlmCallEvent[]): string[];
 }
 
-function harness(over: Partial<LocalIngestDeps> = {}): Harness {
+function harness(over: Partial<LocalIngestDeps> = {}, tailBytes = 0): Harness {
   const dir = mkdtempSync(join(root, 'case-'));
-  const writer = new LocalLogWriter({ dir: join(dir, 'events'), fsyncMs: 0 });
+  const writer = new LocalLogWriter({ dir: join(dir, 'events'), fsyncMs: 0, tailBytes });
   cleanups.push(() => writer.close());
   const registry = new Registry();
   const deps: LocalIngestDeps = {
@@ -144,6 +144,39 @@ describe('startLocalIngest (chDB)', () => {
     expect(await metric(h.registry, 'gatelog_ingest_rows_total')).toBe(3);
     expect(await metric(h.registry, 'gatelog_ingest_lag_bytes')).toBe(0);
     expect(await metric(h.registry, 'gatelog_ingest_insert_seconds')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('takes just-appended events from the writer\'s memory and the rest from the file: every event once, byte for byte', async () => {
+    const one = encodeEvent(event()).length;
+    // A tail that holds ~5 events: appended in bursts of 12, most events come from the file.
+    const h = harness({}, one * 5 + 64);
+    const early = h.write(events(7)); // before ingest starts: file only
+    const tail = h.writer.tail!;
+    let fromMemory = 0;
+    const read = tail.read.bind(tail);
+    tail.read = (from, max) => {
+      const r = read(from, max);
+      fromMemory += r?.records.length ?? 0;
+      return r;
+    };
+    const ingest = h.start({ tail });
+    const sent: LlmCallEvent[] = [];
+    for (let burst = 0; burst < 5; burst++) {
+      const es = events(12);
+      sent.push(...es);
+      h.write(es);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await ingest.flush();
+    const ids = [...early, ...sent.map((e) => e.request_id)];
+    expect(await counts(ids)).toEqual({ final: ids.length, distinct: ids.length, raw: ids.length });
+    for (const e of sent.slice(-3)) {
+      const { schema_version: _v, ...expected } = e;
+      expect(await getCall(store, e.request_id)).toMatchObject(expected);
+    }
+    // Both paths were taken.
+    expect(fromMemory).toBeGreaterThan(0);
+    expect(fromMemory).toBeLessThan(ids.length);
   });
 
   it('closes a batch at batchRows without waiting for batchMs', async () => {

@@ -7,7 +7,7 @@
 // file before its insert, so a crash between insert and commit re-forms exactly that batch on
 // the next start, under the same dedup token: ClickHouse drops it at insert time. Events stay
 // bytes end to end: a log record is a JSONEachRow row.
-import { LocalLogReader, OffsetFile, RECORD_HEADER_BYTES, createWaker, type Logger, type Store } from '@gatelog/core';
+import { LocalLogReader, OffsetFile, RECORD_HEADER_BYTES, createWaker, type LogTail, type Logger, type Store } from '@gatelog/core';
 import type { Registry } from 'prom-client';
 import { writeDeadLetters } from './dead-letter.ts';
 import { createIngestMetrics } from './metrics.ts';
@@ -25,6 +25,8 @@ export interface LocalIngestDeps {
   batchMs: number;
   /** writer.onAppend, to wake up instead of polling. */
   notify?: ((listener: () => void) => () => void) | undefined;
+  /** The writer's in-memory tail (same process): records read from memory instead of the file. */
+  tail?: LogTail | null | undefined;
   /** Insert retry backoff (capped exponential); defaults 200 ms doubling to 10 s. */
   retry?: Partial<RetrySettings> | undefined;
   /** How long stop() keeps trying to drain the log when the store fails; default 10 s. */
@@ -116,7 +118,10 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
   const readPart = (want: number, end?: number): LogPart => {
     const part: LogPart = { start: pos, end: pos, records: [], rows: 0, bytes: 0 };
     while (part.rows < want && part.bytes < MAX_INSERT_BYTES && (end === undefined || pos < end)) {
-      const r = reader.read(pos, Math.min(READ_CHUNK, want - part.rows));
+      const n = Math.min(READ_CHUNK, want - part.rows);
+      // Just-appended records come from the writer's memory; the file only after a restart or
+      // when ingest fell further behind than the tail holds.
+      const r = (end === undefined ? deps.tail?.read(pos, n) : null) ?? reader.read(pos, n);
       if (end !== undefined) {
         if (r.records.length === 0 || r.skippedBytes > 0) break; // the log no longer holds the range intact
         for (const rec of r.records) {

@@ -11,6 +11,7 @@
 import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writevSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { LogTail } from './log-tail.ts';
 
 /** Framing of one record on disk (u32 length + u32 CRC) before its payload. */
 export const RECORD_HEADER_BYTES = 8;
@@ -64,6 +65,8 @@ export interface LocalLogWriterOptions {
   /** 0 = fsync after every append (slow, strongest); otherwise the group-commit period. */
   fsyncMs?: number;
   onError?: (err: Error) => void;
+  /** Keep appended records in memory for an in-process consumer, up to this many bytes (0: none). */
+  tailBytes?: number;
 }
 
 export class LocalLogWriter {
@@ -81,12 +84,15 @@ export class LocalLogWriter {
   #closed = false;
   /** Bytes cut off as a torn tail when the log was opened (0 after a clean shutdown). */
   readonly tornBytes: number;
+  /** What was appended and not yet taken by the in-process consumer (null without `tailBytes`). */
+  readonly tail: LogTail | null;
 
   constructor(opts: LocalLogWriterOptions) {
     this.dir = opts.dir;
     this.#segmentBytes = opts.segmentBytes ?? 64 << 20;
     this.#fsyncMs = opts.fsyncMs ?? 20;
     this.#onError = opts.onError ?? (() => {});
+    this.tail = opts.tailBytes ? new LogTail(opts.tailBytes) : null;
     mkdirSync(this.dir, { recursive: true });
     const segs = listSegments(this.dir);
     this.#base = segs.at(-1) ?? 0;
@@ -123,6 +129,7 @@ export class LocalLogWriter {
       ftruncateSync(this.#fd, this.#size);
       throw logError('GATELOG_LOG_SHORT_WRITE', `short write to event log (${written}/${n} bytes)`);
     }
+    this.tail?.push(this.#base + this.#size, this.#base + this.#size + n, payload);
     this.#size += n;
     if (this.#fsyncMs === 0) fsyncSync(this.#fd);
     else this.#dirty = true;

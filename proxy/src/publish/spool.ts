@@ -23,13 +23,6 @@ export type SpoolOutcome = 'spooled' | 'stripped' | 'dropped';
 
 const FULL_LOG_MS = 10_000;
 
-/** One record still in memory after its append: [start, end) in the log's global offsets. */
-interface TailRecord {
-  start: number;
-  end: number;
-  bytes: Buffer;
-}
-
 export function stripBodies(event: LlmCallEvent): LlmCallEvent {
   return { ...event, request_body: '', response_body: '', truncated: true };
 }
@@ -44,26 +37,16 @@ export class Spool {
   #full = false;
   #lastFullLog = 0;
   #suppressed = 0;
-  /**
-   * The records appended since the relay last caught up, as the bytes that were written: the
-   * relay sends them from here instead of reading, checksumming and copying them back from the
-   * file. Contiguous by offset; when it would grow past its cap it stops taking records, and
-   * the relay reads the log from disk (as after a restart) until it reaches the tail again.
-   */
-  #tail: TailRecord[] = [];
-  #tailHead = 0;
-  #tailSize = 0;
-  #tailMax: number;
-
   constructor(opts: SpoolOptions) {
     this.#logger = opts.logger;
     this.#maxBytes = opts.maxBytes;
-    this.#tailMax = opts.tailBytes ?? 32 << 20;
     this.writer = new LocalLogWriter({
       dir: join(opts.dir, 'log'),
       fsyncMs: opts.fsyncMs ?? 20,
       ...(opts.segmentBytes ? { segmentBytes: opts.segmentBytes } : {}),
       onError: (err) => opts.logger.error({ err }, 'spool fsync failed'),
+      // The relay sends just-appended records from memory while it keeps up.
+      tailBytes: opts.tailBytes ?? 32 << 20,
     });
     if (this.writer.tornBytes > 0) opts.logger.warn({ bytes: this.writer.tornBytes }, 'spool: cut a torn last record left by a crash');
     this.reader = new LocalLogReader(join(opts.dir, 'log'));
@@ -93,14 +76,14 @@ export class Spool {
       outcome = 'stripped';
     }
     try {
-      this.#append(bytes);
+      this.writer.append(bytes);
       if (outcome === 'spooled') this.#full = false;
       else this.#warnFull(event.request_id, 'spool is over spool_max_bytes');
       return outcome;
     } catch (err) {
       if (outcome === 'spooled') {
         try {
-          this.#append(encodeEvent(stripBodies(event)));
+          this.writer.append(encodeEvent(stripBodies(event)));
           this.#warnFull(event.request_id, 'spool write failed; recorded the event without bodies', err);
           return 'stripped';
         } catch {
@@ -113,45 +96,14 @@ export class Spool {
     }
   }
 
-  #append(bytes: Buffer): void {
-    const start = this.writer.endOffset;
-    const end = this.writer.append(bytes);
-    const last = this.#tail.length > this.#tailHead ? this.#tail[this.#tail.length - 1] : undefined;
-    if ((last === undefined || last.end === start) && this.#tailSize + bytes.length <= this.#tailMax) {
-      this.#tail.push({ start, end, bytes });
-      this.#tailSize += bytes.length;
-    }
-  }
-
-  /** Records from `from` on, up to `max`: from memory when the tail holds them, else from disk. */
+  /** Records from `from` on, up to `max`: from the writer's in-memory tail when it holds them, else from disk. */
   read(from: number, max: number): ReadResult {
-    this.#dropTail(from);
-    const first = this.#tail[this.#tailHead];
-    if (first === undefined || first.start !== from) return this.reader.read(from, max);
-    const stop = Math.min(this.#tail.length, this.#tailHead + max);
-    const records: Buffer[] = [];
-    for (let i = this.#tailHead; i < stop; i++) records.push(this.#tail[i]!.bytes);
-    return { records, next: this.#tail[stop - 1]!.end, skippedBytes: 0 };
+    return this.writer.tail?.read(from, max) ?? this.reader.read(from, max);
   }
 
   /** Records held in memory from `from` on (a cheap "is a batch ready?" for the relay). */
   tailRecords(from: number): number {
-    const first = this.#tail[this.#tailHead];
-    return first !== undefined && first.start === from ? this.#tail.length - this.#tailHead : 0;
-  }
-
-  #dropTail(upTo: number): void {
-    while (this.#tailHead < this.#tail.length && this.#tail[this.#tailHead]!.end <= upTo) {
-      this.#tailSize -= this.#tail[this.#tailHead]!.bytes.length;
-      this.#tailHead++;
-    }
-    if (this.#tailHead === this.#tail.length) {
-      this.#tail = [];
-      this.#tailHead = 0;
-    } else if (this.#tailHead > 1024 && this.#tailHead * 2 > this.#tail.length) {
-      this.#tail = this.#tail.slice(this.#tailHead);
-      this.#tailHead = 0;
-    }
+    return this.writer.tail?.count(from) ?? 0;
   }
 
   #warnFull(requestId: string, msg: string, err?: unknown): void {
@@ -170,7 +122,7 @@ export class Spool {
   async commit(offset: number): Promise<void> {
     await this.#offsets.store(offset);
     this.#committed = offset;
-    this.#dropTail(offset);
+    this.writer.tail?.release(offset);
     try {
       this.reader.prune(offset);
     } catch (err) {
