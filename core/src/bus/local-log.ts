@@ -92,7 +92,6 @@ export class LocalLogWriter {
     this.#segmentBytes = opts.segmentBytes ?? 64 << 20;
     this.#fsyncMs = opts.fsyncMs ?? 20;
     this.#onError = opts.onError ?? (() => {});
-    this.tail = opts.tailBytes ? new LogTail(opts.tailBytes) : null;
     mkdirSync(this.dir, { recursive: true });
     const segs = listSegments(this.dir);
     this.#base = segs.at(-1) ?? 0;
@@ -103,6 +102,7 @@ export class LocalLogWriter {
     this.tornBytes = size - valid;
     if (valid < size) ftruncateSync(this.#fd, valid);
     this.#size = valid;
+    this.tail = opts.tailBytes ? new LogTail(opts.tailBytes, this.#base + valid) : null;
     if (this.#fsyncMs > 0) {
       this.#timer = setInterval(() => this.#groupCommit(), this.#fsyncMs);
       this.#timer.unref();

@@ -15,14 +15,18 @@ export class LogTail {
   #records: TailRecord[] = [];
   #head = 0;
   #bytes = 0;
+  /** End of the log: just past the last record appended, held here or not. */
+  #end: number;
   readonly maxBytes: number;
 
-  constructor(maxBytes: number) {
+  constructor(maxBytes: number, end: number) {
     this.maxBytes = maxBytes;
+    this.#end = end;
   }
 
   /** Record [start, end) was appended (its payload `bytes`). */
   push(start: number, end: number, bytes: Buffer): void {
+    this.#end = end;
     const last = this.#records.length > this.#head ? this.#records[this.#records.length - 1] : undefined;
     if (last !== undefined && last.end !== start) return; // a gap: the consumer reads the file past it
     if (this.#bytes + bytes.length > this.maxBytes) return;
@@ -30,9 +34,13 @@ export class LogTail {
     this.#bytes += bytes.length;
   }
 
-  /** Up to `max` records from `from` on, or null when the tail does not start there (read the file). */
+  /**
+   * Up to `max` records from `from` on, or null when the tail does not start there (read the
+   * file). At the end of the log: no records, without touching the file.
+   */
   read(from: number, max: number): ReadResult | null {
     this.release(from);
+    if (from === this.#end) return { records: [], next: from, skippedBytes: 0 };
     const first = this.#records[this.#head];
     if (first === undefined || first.start !== from || max <= 0) return null;
     const stop = Math.min(this.#records.length, this.#head + max);
