@@ -54,8 +54,12 @@ export interface BodySummary {
   outputText: string;
 }
 
-/** Above this size a successful body is scanned for its few fields instead of parsed whole. */
-const SCAN_ABOVE_CHARS = 16 * 1024;
+/**
+ * A successful body is scanned for its few fields instead of parsed whole: a megabyte of
+ * embeddings would hold the loop for milliseconds, and even a small chat answer's parse is a
+ * cost on every call. The full parse remains for bodies without usage (estimates) and errors.
+ */
+const SCAN_ABOVE_CHARS = 0;
 
 function scanLargeBody(text: string, kind: CaptureKind): BodySummary | null {
   const usage = scanJsonField(text, 'usage', true);
