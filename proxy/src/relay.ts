@@ -310,7 +310,7 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
     try {
       if (capture) {
         const tail = capture.end();
-        if (filtering) for (const b of tail) write(b);
+        if (filtering && tail.length > 0) write(tail.length === 1 ? tail[0]! : Buffer.concat(tail));
       }
     } catch (err) {
       captureFailed(err);

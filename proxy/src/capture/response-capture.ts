@@ -153,15 +153,25 @@ const DIGEST_BACKLOG = 64;
 const DIGEST_BACKLOG_CHARS = 256 * 1024;
 
 export function stripUsageNull(raw: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  stripUsageNullInto(raw, parts);
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
+/** stripUsageNull as pieces appended to `out` (views of `raw` in the common case: nothing copied). */
+function stripUsageNullInto(raw: Buffer, out: Buffer[]): void {
   // Fast path for the compact form every OpenAI-compatible server we know emits: no decoding.
   const at = raw.indexOf(USAGE_NULL_COMPACT);
   if (at !== -1) {
     const after = raw[at + USAGE_NULL_COMPACT.length];
-    if (after === 0x7d /* } */ || after === 0x2c /* , */) return Buffer.concat([raw.subarray(0, at), raw.subarray(at + USAGE_NULL_COMPACT.length)]);
+    if (after === 0x7d /* } */ || after === 0x2c /* , */) {
+      out.push(raw.subarray(0, at), raw.subarray(at + USAGE_NULL_COMPACT.length));
+      return;
+    }
   }
   const text = raw.toString('utf8');
-  const out = text.replace(USAGE_NULL, '');
-  return out.length === text.length ? raw : Buffer.from(out);
+  const stripped = text.replace(USAGE_NULL, '');
+  out.push(stripped.length === text.length ? raw : Buffer.from(stripped));
 }
 
 /**
@@ -186,36 +196,44 @@ export class StreamCapture {
   }
 
   /**
-   * Returns the bytes the client should get for one event: the raw event, nothing (the
-   * usage-only chunk we asked for), or the event without the `"usage":null` member that
-   * asking for usage makes the upstream add to every chunk.
+   * Appends to `out` the bytes the client should get for one event: the raw event, nothing
+   * (the usage-only chunk we asked for), or the event without the `"usage":null` member that
+   * asking for usage makes the upstream add to every chunk. `out` null: capture only.
    */
-  private take(ev: SseEvent): Buffer | null {
+  private take(ev: SseEvent, out: Buffer[] | null): void {
     const data = ev.data;
-    if (data === null) return ev.raw;
+    if (data === null) {
+      out?.push(ev.raw);
+      return;
+    }
     if (data === '[DONE]') {
       this.sawDone = true;
-      return ev.raw;
+      out?.push(ev.raw);
+      return;
     }
     if (!this.dropUsageChunk || !data.includes('"usage"')) {
       this.enqueue(data);
-      return ev.raw;
+      out?.push(ev.raw);
+      return;
     }
     if (data.includes('"usage":null')) {
       this.enqueue(data);
-      return stripUsageNull(ev.raw);
+      if (out) stripUsageNullInto(ev.raw, out);
+      return;
     }
     // Usage with a value (or an unusual spelling): parse now to decide.
     let value: unknown;
     try {
       value = JSON.parse(data);
     } catch {
-      return ev.raw; // Not ours to judge: forward as received.
+      out?.push(ev.raw); // Not ours to judge: forward as received.
+      return;
     }
     this.digest(); // keep stream order in the assembler
     const usageOnly = this.assembler.add(value);
-    if (usageOnly) return null;
-    return (value as { usage?: unknown }).usage === null ? stripUsageNull(ev.raw) : ev.raw;
+    if (usageOnly || !out) return;
+    if ((value as { usage?: unknown }).usage === null) stripUsageNullInto(ev.raw, out);
+    else out.push(ev.raw);
   }
 
   /**
@@ -263,26 +281,20 @@ export class StreamCapture {
 
   /** Capture only (the chunk was already forwarded as is). */
   observe(chunk: Buffer): void {
-    this.splitter.push(chunk, (ev) => void this.take(ev));
+    this.splitter.push(chunk, (ev) => this.take(ev, null));
   }
 
-  /** Filtering mode: returns the bytes to forward for this chunk (complete events only). */
+  /** Filtering mode: the bytes to forward for this chunk (complete events only), in pieces to write as one. */
   filter(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
-    this.splitter.push(chunk, (ev) => {
-      const b = this.take(ev);
-      if (b) out.push(b);
-    });
+    this.splitter.push(chunk, (ev) => this.take(ev, out));
     return out;
   }
 
   /** End of the upstream stream: the trailing unterminated event, if any (everything digested). */
   end(): Buffer[] {
     const out: Buffer[] = [];
-    this.splitter.flush((ev) => {
-      const b = this.take(ev);
-      if (b) out.push(b);
-    });
+    this.splitter.flush((ev) => this.take(ev, out));
     this.digest();
     return out;
   }
