@@ -90,6 +90,17 @@ describe('insertIsolating', () => {
     expect(joiner.join(big).buffer).toBe(b.buffer);
   });
 
+  it('RowJoiner.forget leaves the last body as it was: the next join writes a new buffer', () => {
+    const joiner = new RowJoiner();
+    const first = joiner.join(rows(50));
+    const before = Buffer.from(first);
+    joiner.forget();
+    const next = joiner.join(rows(3));
+    expect(next.buffer).not.toBe(first.buffer);
+    expect(first.equals(before)).toBe(true);
+    expect(next.toString()).toBe('{"i":0}\n{"i":1}\n{"i":2}\n');
+  });
+
   it('throws a transient error so the caller retries the whole batch', async () => {
     const err = Object.assign(new Error('down'), { code: 'ECONNREFUSED' });
     await expect(insertIsolating(rows(3), () => Promise.reject(err))).rejects.toBe(err);

@@ -87,12 +87,20 @@ export function joinRows(records: readonly Buffer[]): Buffer {
 /**
  * joinRows into one buffer kept across inserts. A fresh insert body of many MiB costs the
  * kernel a page fault per 4 KiB every time (~11 µs per 2 KB row measured, as much as the copy
- * itself); this one is faulted in once and then reused. The returned view is valid until the
- * next join: only for a store that is done with the bytes when its insert settles (chDB's
- * rawInsert), with one insert at a time (the insert queue's single write in flight).
+ * itself) and, freed, external-memory pressure that starts V8's full collections; this one is
+ * faulted in once and then reused. The returned view is valid until the next join: only for
+ * one insert at a time (the insert queue's single write in flight) into a store that is done
+ * with the bytes once the insert succeeded — chDB's rawInsert whenever it settles; over HTTP,
+ * ClickHouse answers success only after reading the whole body, but after a failure the
+ * client may still hold (and be sending) it, so a failed insert's buffer is `forget`-ten.
  */
 export class RowJoiner {
   #buf = Buffer.alloc(0);
+
+  /** The last body may still be in use (its insert failed): the next join writes a new buffer. */
+  forget(): void {
+    this.#buf = Buffer.alloc(0);
+  }
 
   join(records: readonly Buffer[]): Buffer {
     let total = 0;

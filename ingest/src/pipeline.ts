@@ -8,7 +8,7 @@
 import type { Logger, Store } from '@gatelog/core';
 import { BlockWriter } from './body-blocks.ts';
 import type { DeadLetter } from './dead-letter.ts';
-import { RowJoiner, insertIsolating, joinRows } from './insert-batch.ts';
+import { RowJoiner, insertIsolating } from './insert-batch.ts';
 import { createInsertQueue, type InsertQueue, type QueuedPart } from './insert-queue.ts';
 import type { IngestMetrics } from './metrics.ts';
 
@@ -75,11 +75,11 @@ export function createPipeline<P extends PipelinePart>(d: PipelineDeps<P>): Inse
   const { source, store, logger, metrics } = d;
   const retry = { ...DEFAULT_RETRY, ...d.retry };
   const blocks = d.blocks ?? new BlockWriter();
-  // chDB is done with an insert's bytes when it settles, and writes leave one at a time: its
-  // inserts reuse one buffer. Over HTTP the client may still hold the body after an early
-  // error: a fresh one each time (64 KiB chunks streamed instead measured no cheaper).
-  const joiner = store.kind === 'embedded' ? new RowJoiner() : null;
-  const join = joiner ? (records: readonly Buffer[]): Buffer => joiner.join(records) : joinRows;
+  // Writes leave one at a time, and a store is done with an insert's bytes once it succeeded
+  // (chDB: once it settled): inserts reuse one buffer. Over HTTP the client may still hold the
+  // body after an early error: the buffer of a failed insert is never written again.
+  const joiner = new RowJoiner();
+  const join = (records: readonly Buffer[]): Buffer => joiner.join(records);
 
   const write = async (parts: P[], attempt: number): Promise<void> => {
     if (attempt === 0) await source.beforeWrite?.(parts);
@@ -92,6 +92,9 @@ export function createPipeline<P extends PipelinePart>(d: PipelineDeps<P>): Inse
       try {
         // Derived from the range too: a bisected group must not share a token with the whole.
         await store.insertRaw('llm_calls', rows, { insert_deduplication_token: `${base}:${range.from}-${range.to}`, ...d.insertSettings });
+      } catch (err) {
+        if (store.kind !== 'embedded') joiner.forget();
+        throw err;
       } finally {
         end();
       }
