@@ -28,6 +28,8 @@ type Kind =
 
 interface Field {
   name: Uint8Array;
+  /** `"name":`, as the proxy writes the key. */
+  quoted: Uint8Array;
   kind: Kind;
   /** Position in its shape; the bit of the field in seen-mask `pos >> 5`. */
   pos: number;
@@ -55,7 +57,7 @@ function shape(spec: [name: string, kind: Kind, required: boolean][]): Shape {
   const byLength = new Map<number, Field[]>();
   const required: [number, number] = [0, 0];
   const fields = spec.map(([name, kind, req], pos): Field => {
-    const f = { name: Buffer.from(name, 'latin1'), kind, pos, bit: 1 << (pos & 31) };
+    const f = { name: Buffer.from(name, 'latin1'), quoted: Buffer.from(`"${name}":`, 'latin1'), kind, pos, bit: 1 << (pos & 31) };
     if (req) required[pos >> 5 ? 1 : 0] |= f.bit;
     byLength.set(name.length, [...(byLength.get(name.length) ?? []), f]);
     return f;
@@ -174,6 +176,7 @@ class Scanner {
     const b = this.b;
     let i = this.i;
     let c = b[i];
+    if (c !== undefined && c > 0x20) return c;
     while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = b[++i];
     this.i = i;
     return c ?? -1;
@@ -335,14 +338,16 @@ class Scanner {
     else {
       for (;;) {
         if (this.ws() !== QUOTE) throw NOT_SURE;
-        const start = this.string();
-        if (this.escaped) throw NOT_SURE;
-        const len = this.i - 1 - start;
-        // The next field in order first (the proxy writes them in order), else any of that length.
+        // The next field in order first, `"key":` at once (the proxy writes them in order, without
+        // spaces), else any field of that key's length.
         let f: Field | undefined = all[next];
-        if (!f || !this.keyIs(f, start, len)) {
-          f = find(s, this, start, len);
+        if (f && this.at(f.quoted)) this.i += f.quoted.length;
+        else {
+          const start = this.string();
+          if (this.escaped) throw NOT_SURE;
+          f = find(s, this, start, this.i - 1 - start);
           if (!f) throw NOT_SURE;
+          this.expect(0x3a);
         }
         next = f.pos + 1;
         if (f.pos < 32) {
@@ -352,7 +357,6 @@ class Scanner {
           if (seenB & f.bit) throw NOT_SURE;
           seenB |= f.bit;
         }
-        this.expect(0x3a);
         this.value(f.kind);
         const c = this.ws();
         this.i++;
@@ -361,6 +365,14 @@ class Scanner {
       }
     }
     if ((seenA & s.required[0]) !== s.required[0] || (seenB & s.required[1]) !== s.required[1]) throw NOT_SURE;
+  }
+
+  /** Whether `bytes` stand at the current position. */
+  at(bytes: Uint8Array): boolean {
+    const b = this.b;
+    const i = this.i;
+    for (let k = 0; k < bytes.length; k++) if (b[i + k] !== bytes[k]) return false;
+    return true;
   }
 
   keyIs(f: Field, start: number, len: number): boolean {
@@ -384,7 +396,7 @@ const TRUE = Buffer.from('true');
 const FALSE = Buffer.from('false');
 const NULL = Buffer.from('null');
 const PROTO = Buffer.from('__proto__');
-const PROTO_FIELD: Field = { name: PROTO, kind: STR, pos: 0, bit: 0 };
+const PROTO_FIELD: Field = { name: PROTO, quoted: PROTO, kind: STR, pos: 0, bit: 0 };
 
 const scanner = new Scanner();
 
