@@ -47,6 +47,11 @@ const ODD_VALUES: unknown[] = [
   null, true, false, 0, -0.0, -1, 1.5, 255, 256, 999, 1000, 2 ** 53, 2 ** 53 + 2, 1e21, 1e-7, '', 'x', '\u0000', 'a"b', '\\', '💥', 'x'.repeat(700),
   [], [1], ['a'], {}, { a: 1 }, { a: 'b' }, { __proto__: null, x: 'y' }, '2026-12-03T01:02:03.456Z', '2026-12-03T01:02:03Z', '00000000-0000-0000-0000-000000000000',
   '0af7651916cd43dd8448eb211c80319c', 'openai.chat', 'error', [{ at: 1, hash: 'h' }], [{ at: -1, hash: 'h' }],
+  // Near misses of the checked strings: dates, ids, enums, lengths at their bounds.
+  '2026-02-30T01:02:03.456Z', '2024-02-29T00:00:00.000Z', '2023-02-29T00:00:00.000Z', '2026-12-03T24:00:00.000Z', '2026-12-03T01:02:03.456+00:00',
+  '2026-12-03 01:02:03.456Z', '0190B6F2-7D3A-7C21-9F00-0123456789AB', '0190b6f2-7d3a-9c21-9f00-0123456789ab', 'ffffffff-ffff-ffff-ffff-ffffffffffff',
+  '0AF7651916CD43DD8448EB211C80319C', 'b7ad6b7169203331', 'B7AD6B7169203331', 'Success', 'openai.chat ', 'x'.repeat(64), 'x'.repeat(65),
+  'x'.repeat(128), 'x'.repeat(129), 'x'.repeat(512), 'x'.repeat(513), 'é'.repeat(128), 'é'.repeat(129), '🎉'.repeat(64), '🎉'.repeat(65),
 ];
 
 /** The same value written with whitespace, escapes or number forms the proxy never writes. */

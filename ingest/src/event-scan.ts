@@ -16,7 +16,7 @@ import type { ZodType } from 'zod';
 type Kind =
   | { k: 'str' }
   /** A string the field's zod schema checks (decoded only when it has no escapes). */
-  | { k: 'checked'; schema: ZodType }
+  | { k: 'checked'; test: (text: string) => boolean }
   | { k: 'bool' }
   /** A non-negative integer within [min, max], written as plain digits. */
   | { k: 'int'; min: number; max: number }
@@ -65,7 +65,52 @@ function shape(spec: [name: string, kind: Kind, required: boolean][]): Shape {
   return { fields, byLength, required };
 }
 
-const checked = (schema: ZodType): Kind => ({ k: 'checked', schema });
+interface ZodDef {
+  type: string;
+  innerType?: { _zod: { def: ZodDef } };
+  entries?: Record<string, unknown>;
+  format?: string;
+  pattern?: RegExp;
+  checks?: { _zod: { def: { check: string; format?: string; pattern?: RegExp; maximum?: number } } }[];
+}
+
+/** String formats whose zod check is exactly a test of their pattern. */
+const PATTERN_FORMATS = new Set(['uuid', 'datetime', 'regex']);
+const patternTest = (format: string | undefined, re: RegExp | undefined): ((text: string) => boolean) | null =>
+  format !== undefined && PATTERN_FORMATS.has(format) && re && !re.global && !re.sticky ? (text) => re.test(text) : null;
+
+/**
+ * The test a string field's zod schema applies, without zod's per-call machinery (which, in a
+ * process with many schemas, costs more than the scan itself): an enum's values, a format's
+ * pattern, pattern and max-length checks. Any other schema is asked through safeParse.
+ */
+function checked(schema: ZodType): Kind {
+  let def = (schema as unknown as { _zod: { def: ZodDef } })._zod.def;
+  if (def.type === 'optional' && def.innerType) def = def.innerType._zod.def;
+  const slow = (text: string): boolean => schema.safeParse(text).success;
+  if (def.type === 'enum' && def.entries && Object.values(def.entries).every((v) => typeof v === 'string')) {
+    const values = new Set(Object.values(def.entries) as string[]);
+    return { k: 'checked', test: (text) => values.has(text) };
+  }
+  if (def.type !== 'string') return { k: 'checked', test: slow };
+  const tests: ((text: string) => boolean)[] = [];
+  if (def.format !== undefined) {
+    const t = patternTest(def.format, def.pattern);
+    if (!t) return { k: 'checked', test: slow };
+    tests.push(t);
+  }
+  for (const c of def.checks ?? []) {
+    const d = c._zod.def;
+    const t = d.check === 'string_format' ? patternTest(d.format, d.pattern) : null;
+    if (t) tests.push(t);
+    else if (d.check === 'max_length' && d.maximum !== undefined) {
+      const max = d.maximum;
+      tests.push((text) => text.length <= max);
+    } else return { k: 'checked', test: slow };
+  }
+  if (tests.length === 0) return { k: 'checked', test: slow };
+  return { k: 'checked', test: tests.length === 1 ? tests[0]! : (text) => tests.every((t) => t(text)) };
+}
 const ev = LlmCallEvent.shape;
 
 const ATTEMPT = shape([
@@ -267,7 +312,7 @@ class Scanner {
         const start = this.string();
         if (this.escaped) throw NOT_SURE;
         const text = Buffer.from(this.b.buffer, this.b.byteOffset + start, this.i - 1 - start).toString('utf8');
-        if (!kind.schema.safeParse(text).success) throw NOT_SURE;
+        if (!kind.test(text)) throw NOT_SURE;
         return;
       }
       case 'bool':
