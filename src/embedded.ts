@@ -117,16 +117,36 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   const pinger = setInterval(pingStore, 5_000);
   pinger.unref();
 
+  const appended = (event: LlmCallEvent, err: unknown): void => {
+    if (err === null) {
+      published.inc();
+      lastAppendFailed = false;
+      return;
+    }
+    // Loud, counted, never thrown into the request path.
+    lastAppendFailed = true;
+    publishFailed.inc();
+    logger.error({ err, request_id: event.request_id }, 'could not append call event to the event log');
+  };
   const publish = (event: LlmCallEvent): void => {
     try {
       writer.append(encodeEvent(event));
-      published.inc();
-      lastAppendFailed = false;
+      appended(event, null);
     } catch (err) {
-      // Loud, counted, never thrown into the request path.
-      lastAppendFailed = true;
-      publishFailed.inc();
-      logger.error({ err, request_id: event.request_id }, 'could not append call event to the event log');
+      appended(event, err);
+    }
+  };
+  // The relay's path: the events of one turn of the event loop in one write; each response
+  // ends once its event is in the log.
+  const publishBatched = (event: LlmCallEvent, written: () => void): void => {
+    try {
+      writer.appendBatched(encodeEvent(event), (err) => {
+        appended(event, err);
+        written();
+      });
+    } catch (err) {
+      appended(event, err);
+      written();
     }
   };
 
@@ -153,6 +173,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   const app = await buildProxy({
     config,
     publish,
+    publishBatched,
     logger,
     registry,
     masterKey: opts.masterKey,

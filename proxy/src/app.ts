@@ -28,7 +28,7 @@ import { exportRoutes } from './routes/export.ts';
 import { startCompliance } from './compliance.ts';
 import { clientErrorHandler } from './client-error.ts';
 import { hostCheckFor, installHostGuard } from './host-guard.ts';
-import { startSpanExport } from './otel/export.ts';
+import { startSpanExport, type SpanExport } from './otel/export.ts';
 import { peopleRoutes } from './routes/people.ts';
 import { uiWriteRoutes } from './routes/ui-writes.ts';
 import { alertRoutes } from './routes/alerts.ts';
@@ -38,6 +38,8 @@ import { replayRoutes } from './routes/replay.ts';
 export interface ProxyDeps {
   config: GatelogConfig;
   publish: (e: LlmCallEvent) => void;
+  /** The publisher's batched form (see RelayEnv.publishThen), used on the relay's path when given. */
+  publishBatched?: ((e: LlmCallEvent, written: () => void) => void) | undefined;
   logger: Logger;
   registry: Registry;
   masterKey: string | undefined;
@@ -71,6 +73,16 @@ function publishErrorLogger(logger: Logger): (err: unknown, requestId: string) =
   };
 }
 
+/** The publisher's batched form with OpenTelemetry taking each event, as the plain one does. */
+function batchedWithSpans(batched: ProxyDeps['publishBatched'], spans: SpanExport | null): RelayEnv['publishThen'] {
+  if (!batched || !spans) return batched;
+  const observe = spans.tap(() => undefined);
+  return (e, written) => {
+    observe(e);
+    batched(e, written);
+  };
+}
+
 export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   const { config } = deps;
   const app = fastify({
@@ -97,6 +109,7 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   const spans = startSpanExport(config.otel, { registry: deps.registry, logger: deps.logger });
   const env: RelayEnv = {
     publish: spans ? spans.tap(deps.publish) : deps.publish,
+    publishThen: batchedWithSpans(deps.publishBatched, spans),
     onPublishError: publishErrorLogger(deps.logger),
     metrics,
     bodyCap: config.logging.body_cap_bytes,

@@ -79,7 +79,7 @@ async function main(): Promise<void> {
   // (dataDir), and the sweep empties bodies older than the body period there. TTLs and legal-hold
   // marks in ClickHouse are the ingest service's job, so the sweep is given no store.
   const retention = await startRetention({ retention: config.retention, dataDir, logger });
-  const app = await buildProxy({ config, publish: publisher.publish, logger, registry, masterKey, store, dataDir, readiness: publisher.readiness });
+  const app = await buildProxy({ config, publish: publisher.publish, publishBatched: publisher.publishBatched, logger, registry, masterKey, store, dataDir, readiness: publisher.readiness });
   await app.listen({ port, host });
   const addr = app.server.address();
   const actual = typeof addr === 'object' && addr ? addr.port : port;

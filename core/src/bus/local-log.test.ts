@@ -45,6 +45,38 @@ describe('LocalLogWriter / LocalLogReader', () => {
     w.close();
   });
 
+  it('appendBatched: the records of one turn in order, interleaved with sync appends, across segment rolls; each caller told once its record is in', async () => {
+    const dir = tmp();
+    const w = new LocalLogWriter({ dir, segmentBytes: 300, fsyncMs: 0, tailBytes: 1 << 20 });
+    const done: number[] = [];
+    const seen: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      if (i % 10 === 7) w.append(rec(i)); // a sync append flushes what was queued before it
+      else {
+        w.appendBatched(rec(i, i % 3), (err) => {
+          expect(err).toBeNull();
+          // Told only once the record can be read back from the file.
+          seen.push(ids(readAll(new LocalLogReader(dir), 0, 1000).records).includes(i) ? i : -1);
+          done.push(i);
+        });
+      }
+    }
+    await new Promise((r) => setImmediate(r));
+    expect(done).toEqual(Array.from({ length: 40 }, (_, i) => i).filter((i) => i % 10 !== 7));
+    expect(seen).not.toContain(-1);
+    expect(ids(readAll(new LocalLogReader(dir), 0, 1000).records)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(listSegments(dir).length).toBeGreaterThan(3);
+    // The tail holds the same records, in the same order.
+    expect(ids(w.tail!.read(0, 1000)!.records)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    // close() writes what is still queued.
+    let last: Error | null | undefined;
+    w.appendBatched(rec(40), (err) => (last = err));
+    w.close();
+    expect(last).toBeNull();
+    expect(ids(readAll(new LocalLogReader(dir), 0, 1000).records).at(-1)).toBe(40);
+    expect(() => w.appendBatched(rec(41), () => undefined)).toThrow(expect.objectContaining({ code: 'GATELOG_LOG_CLOSED' }) as Error);
+  });
+
   it('rejects empty records and appends after close', () => {
     const w = new LocalLogWriter({ dir: tmp(), fsyncMs: 0 });
     expect(() => w.append(Buffer.alloc(0))).toThrow(RangeError);

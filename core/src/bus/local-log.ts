@@ -5,7 +5,9 @@
 //
 // Durability: `append` writes the record with one synchronous write before it returns, so a
 // record is in the OS page cache (and survives the process being killed) before the caller
-// finishes the HTTP response. fsync is group-committed every `fsyncMs` for power loss.
+// finishes the HTTP response; `appendBatched` writes all records appended in one turn of the
+// event loop with one write and tells each caller when its record is in. fsync is
+// group-committed every `fsyncMs` for power loss.
 // A torn last record (a crash mid-write) is cut off when the writer reopens the log, and a
 // reader never delivers a record whose checksum fails.
 import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writevSync, readFileSync } from 'node:fs';
@@ -20,6 +22,8 @@ const MAX_RECORD = 64 * 1024 * 1024;
 const SEGMENT_RE = /^(\d{20})\.log$/;
 /** Bytes a reader asks the file for at a time (a record larger than this is read whole). */
 const READ_BYTES = 256 * 1024;
+/** Records per writev (two buffers each: IOV_MAX is 1024 on Linux). */
+const MAX_IOV_RECORDS = 512;
 
 function logError(code: string, message: string): Error & { code: string } {
   return Object.assign(new Error(message), { code });
@@ -82,6 +86,7 @@ export class LocalLogWriter {
   #onError: (err: Error) => void;
   #listeners = new Set<() => void>();
   #closed = false;
+  #batch: { payload: Buffer; done: (err: Error | null) => void }[] = [];
   /** Bytes cut off as a torn tail when the log was opened (0 after a clean shutdown). */
   readonly tornBytes: number;
   /** What was appended and not yet taken by the in-process consumer (null without `tailBytes`). */
@@ -116,32 +121,98 @@ export class LocalLogWriter {
 
   /** Append one record; returns its end offset. Synchronous: on return it survives a process kill. */
   append(payload: Buffer): number {
+    this.#check(payload);
+    // Records queued by appendBatched go first: the log keeps the order of the calls.
+    if (this.#batch.length > 0) this.#flushBatch();
+    this.#write([payload]);
+    return this.endOffset;
+  }
+
+  /**
+   * Append one record together with the others appended in this turn of the event loop: one
+   * write for all of them (a write is a system call, and under load many calls end per turn).
+   * `done` runs once the record is written (in the page cache: it survives a process kill), or
+   * with the error that kept it out of the log. Callers hold back what must follow the record
+   * (the client's end of response) until then.
+   */
+  appendBatched(payload: Buffer, done: (err: Error | null) => void): void {
+    this.#check(payload);
+    if (this.#batch.length === 0) setImmediate(() => this.#flushBatch());
+    this.#batch.push({ payload, done });
+  }
+
+  #check(payload: Buffer): void {
     if (this.#closed) throw logError('GATELOG_LOG_CLOSED', 'event log writer is closed');
     if (payload.length === 0 || payload.length > MAX_RECORD) throw new RangeError(`record of ${payload.length} bytes`);
+  }
+
+  #flushBatch(): void {
+    const batch = this.#batch;
+    if (batch.length === 0) return;
+    this.#batch = [];
+    let i = 0;
+    while (i < batch.length) {
+      // One write per group: at most MAX_IOV buffers, and never across a segment roll.
+      const group: Buffer[] = [];
+      let bytes = this.#size;
+      for (; i < batch.length && group.length < MAX_IOV_RECORDS; i++) {
+        if (group.length > 0 && bytes >= this.#segmentBytes) break;
+        group.push(batch[i]!.payload);
+        bytes += HEADER + batch[i]!.payload.length;
+      }
+      const first = i - group.length;
+      let err: Error | null = null;
+      try {
+        if (this.#closed) throw logError('GATELOG_LOG_CLOSED', 'event log writer is closed');
+        this.#write(group);
+      } catch (e) {
+        err = e as Error;
+      }
+      for (let j = first; j < i; j++) {
+        try {
+          batch[j]!.done(err);
+        } catch (e) {
+          this.#onError(e as Error);
+        }
+      }
+    }
+  }
+
+  /** Write whole records in one system call; throws (and leaves no part of them) on a short write. */
+  #write(payloads: Buffer[]): void {
     if (this.#size >= this.#segmentBytes) this.#roll();
-    const header = Buffer.allocUnsafe(HEADER);
-    header.writeUInt32LE(payload.length, 0);
-    header.writeUInt32LE(crc32(payload), 4);
-    const n = HEADER + payload.length;
-    const written = writevSync(this.#fd, [header, payload]);
+    const iov: Buffer[] = [];
+    let n = 0;
+    for (const payload of payloads) {
+      const header = Buffer.allocUnsafe(HEADER);
+      header.writeUInt32LE(payload.length, 0);
+      header.writeUInt32LE(crc32(payload), 4);
+      iov.push(header, payload);
+      n += HEADER + payload.length;
+    }
+    const written = writevSync(this.#fd, iov);
     // A short write (disk full) must not leave a half record followed by a new one.
     if (written !== n) {
       ftruncateSync(this.#fd, this.#size);
       throw logError('GATELOG_LOG_SHORT_WRITE', `short write to event log (${written}/${n} bytes)`);
     }
-    this.tail?.push(this.#base + this.#size, this.#base + this.#size + n, payload);
-    this.#size += n;
+    for (const payload of payloads) {
+      const start = this.#base + this.#size;
+      this.#size += HEADER + payload.length;
+      this.tail?.push(start, this.#base + this.#size, payload);
+    }
     if (this.#fsyncMs === 0) fsyncSync(this.#fd);
     else this.#dirty = true;
-    // The record is durable at this point: a failing listener must not look like a failed append.
-    for (const l of this.#listeners) {
-      try {
-        l();
-      } catch (err) {
-        this.#onError(err as Error);
+    // The records are durable at this point: a failing listener must not look like a failed append.
+    for (let k = 0; k < payloads.length; k++) {
+      for (const l of this.#listeners) {
+        try {
+          l();
+        } catch (err) {
+          this.#onError(err as Error);
+        }
       }
     }
-    return this.endOffset;
   }
 
   /** Called after every append (in-process tailers use it instead of polling). */
@@ -172,6 +243,7 @@ export class LocalLogWriter {
 
   close(): void {
     if (this.#closed) return;
+    this.#flushBatch();
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#listeners.clear();

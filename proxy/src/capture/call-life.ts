@@ -10,6 +10,12 @@ import { claimEvent, type RequestState } from '../request-state.ts';
 
 export interface RelayEnv extends EventEnv {
   publish: (e: LlmCallEvent) => void;
+  /**
+   * Publish with the other events of this turn of the event loop in one write, and call
+   * `written` once the event is recorded (or could not be: it is never held back for good).
+   * Absent: `publish` records the event before it returns.
+   */
+  publishThen?: ((e: LlmCallEvent, written: () => void) => void) | undefined;
   /** Called when building or publishing an event throws (throttled by the caller). */
   onPublishError: (err: unknown, requestId: string) => void;
   metrics: ProxyMetrics;
@@ -135,10 +141,7 @@ export class CallLife {
       after?.();
       return;
     }
-    const publish = (): void => {
-      this.emit(count, tEnd);
-      after?.();
-    };
+    const publish = (): void => this.emit(count, tEnd, after);
     if (output === null) return publish();
     void estimateTokens(this.json, output.text, output.droppedBytes).then(
       (t) => {
@@ -148,24 +151,33 @@ export class CallLife {
     ).then(publish);
   }
 
-  /** Build the event, settle governance, publish, count; the caller has claimed the event. */
-  private emit(count: boolean, tEnd: number): void {
+  /**
+   * Build the event, settle governance, publish, count; the caller has claimed the event.
+   * `after` (the client's end of response) runs once the event is recorded.
+   */
+  private emit(count: boolean, tEnd: number, after?: () => void): void {
     const { env, rec } = this;
     let event: LlmCallEvent;
+    let handed = false;
     try {
       event = toEvent(rec, env, tEnd);
       // Governance: settle budget/rate reservations, fill the cache. Never throws; idempotent.
       rec.onEvent?.(event);
-      env.publish(event);
+      if (after && env.publishThen) {
+        env.publishThen(event, after);
+        handed = true;
+      } else env.publish(event);
     } catch (err) {
-      rec.onEvent?.(null);
+      if (!handed) rec.onEvent?.(null);
       // Never fail the client's call because recording failed.
       env.onPublishError(err, rec.requestId);
+      if (!handed) after?.();
       return;
     }
     if (count) env.metrics.request(this.route, rec.status, event.latency_ms / 1000);
     env.metrics.overhead(event.overhead_ms / 1000);
     if (rec.errorClass && rec.outcome !== 'client_aborted') env.metrics.upstreamError(rec.provider, rec.errorClass);
+    if (!handed) after?.();
   }
 }
 

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import { createWaker, KAFKA_CODEC_ID, registerKafkaCodecs, type KafkaCompression, type LlmCallEvent, type Logger } from '@gatelog/core';
 import { createPublishMetrics, type PublishMetrics } from './metrics.ts';
-import { Spool } from './spool.ts';
+import { Spool, type SpoolOutcome } from './spool.ts';
 
 export const SCHEMA_VERSION_HEADER = 'gatelog-schema-version';
 
@@ -42,6 +42,8 @@ export interface KafkaPublisherDeps {
 
 export interface KafkaPublisher {
   publish(event: LlmCallEvent): void;
+  /** publish with the other events of this turn in one spool write; `written` once it is in the spool. */
+  publishBatched(event: LlmCallEvent, written: () => void): void;
   /** For /readyz: false only when events can no longer be recorded in full. */
   readiness(): Record<string, boolean>;
   /** Resolves once everything published before the call is acknowledged by Kafka. */
@@ -191,14 +193,19 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
   };
   const running = loop();
 
-  const publish = (event: LlmCallEvent): void => {
-    const outcome = spool.append(event);
+  const counted = (outcome: SpoolOutcome): void => {
     if (outcome === 'dropped') metrics.dropped.inc();
     else {
       metrics.spooled.inc();
       if (outcome === 'stripped') metrics.stripped.inc();
     }
   };
+  const publish = (event: LlmCallEvent): void => counted(spool.append(event));
+  const publishBatched = (event: LlmCallEvent, written: () => void): void =>
+    spool.appendBatched(event, (outcome) => {
+      counted(outcome);
+      written();
+    });
 
   const flush = async (timeoutMs: number): Promise<void> => {
     const target = spool.writer.endOffset;
@@ -227,6 +234,7 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
 
   return {
     publish,
+    publishBatched,
     readiness: () => ({ event_spool: !spool.full }),
     flush,
     stats: () => ({ committed: spool.committed, lagBytes: spool.lagBytes, producerUp }),

@@ -69,31 +69,54 @@ export class Spool {
 
   /** Synchronous, never throws. */
   append(event: LlmCallEvent): SpoolOutcome {
-    let bytes = encodeEvent(event);
-    let outcome: SpoolOutcome = 'spooled';
-    if (this.lagBytes + bytes.length > this.#maxBytes) {
-      bytes = encodeEvent(stripBodies(event));
-      outcome = 'stripped';
-    }
+    const { bytes, outcome } = this.#encode(event);
     try {
       this.writer.append(bytes);
-      if (outcome === 'spooled') this.#full = false;
-      else this.#warnFull(event.request_id, 'spool is over spool_max_bytes');
-      return outcome;
+      return this.#written(event, outcome);
     } catch (err) {
-      if (outcome === 'spooled') {
-        try {
-          this.writer.append(encodeEvent(stripBodies(event)));
-          this.#warnFull(event.request_id, 'spool write failed; recorded the event without bodies', err);
-          return 'stripped';
-        } catch {
-          // fall through: not even the metadata fits
-        }
-      }
-      this.#full = true;
-      this.#logger.error({ err, request_id: event.request_id, code: 'GATELOG_ERR_SPOOL_WRITE' }, 'could not write call event to the spool; event dropped');
-      return 'dropped';
+      return this.#failed(event, outcome, err);
     }
+  }
+
+  /**
+   * The batched append (LocalLogWriter.appendBatched): the events of one turn in one write;
+   * `done` gets the outcome once the event is written. Never throws.
+   */
+  appendBatched(event: LlmCallEvent, done: (outcome: SpoolOutcome) => void): void {
+    const { bytes, outcome } = this.#encode(event);
+    try {
+      this.writer.appendBatched(bytes, (err) => done(err === null ? this.#written(event, outcome) : this.#failed(event, outcome, err)));
+    } catch (err) {
+      done(this.#failed(event, outcome, err));
+    }
+  }
+
+  #encode(event: LlmCallEvent): { bytes: Buffer; outcome: SpoolOutcome } {
+    const bytes = encodeEvent(event);
+    if (this.lagBytes + bytes.length <= this.#maxBytes) return { bytes, outcome: 'spooled' };
+    return { bytes: encodeEvent(stripBodies(event)), outcome: 'stripped' };
+  }
+
+  #written(event: LlmCallEvent, outcome: SpoolOutcome): SpoolOutcome {
+    if (outcome === 'spooled') this.#full = false;
+    else this.#warnFull(event.request_id, 'spool is over spool_max_bytes');
+    return outcome;
+  }
+
+  /** The write failed: the event without its bodies if that can be written, else dropped (loudly). */
+  #failed(event: LlmCallEvent, outcome: SpoolOutcome, err: unknown): SpoolOutcome {
+    if (outcome === 'spooled') {
+      try {
+        this.writer.append(encodeEvent(stripBodies(event)));
+        this.#warnFull(event.request_id, 'spool write failed; recorded the event without bodies', err);
+        return 'stripped';
+      } catch {
+        // fall through: not even the metadata fits
+      }
+    }
+    this.#full = true;
+    this.#logger.error({ err, request_id: event.request_id, code: 'GATELOG_ERR_SPOOL_WRITE' }, 'could not write call event to the spool; event dropped');
+    return 'dropped';
   }
 
   /** Records from `from` on, up to `max`: from the writer's in-memory tail when it holds them, else from disk. */
