@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { spawnChild, type Child } from './children.ts';
-import { GATELOG_ALIAS, ROOT, gatelogConfig, openAiTargetFor, type GatelogRunning } from './targets.ts';
+import { GATELOG_ALIAS, GATELOG_ROOT, ROOT, gatelogConfig, openAiTargetFor, type GatelogRunning } from './targets.ts';
 
 /** The Kafka broker fixture in a child process; `ready` is its broker address. */
 export function startKafkaFixture(cpus: string | null): Promise<Child> {
@@ -34,9 +34,9 @@ export async function proxyService(mockUrl: string, broker: string, cpus: string
   const child = await spawnChild({
     name: 'gatelog proxy',
     cmd: process.execPath,
-    args: ['--disable-warning=ExperimentalWarning', ...extraFlags, join(ROOT, 'proxy', 'src', 'main.ts'), '--config', configPath, '--port', '0'],
+    args: ['--disable-warning=ExperimentalWarning', ...extraFlags, join(GATELOG_ROOT, 'proxy', 'src', 'main.ts'), '--config', configPath, '--port', '0'],
     cpus,
-    cwd: ROOT,
+    cwd: GATELOG_ROOT,
     env,
     readyPattern: /"msg":"gatelog proxy listening"[^\n]*|"url":"http[^\n]*"msg":"gatelog proxy listening"/,
     timeoutMs: 60_000,

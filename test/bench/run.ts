@@ -8,6 +8,7 @@
 //   node test/bench/run.ts --ingest [--quick] [--events N] [--duration S]   (bus → ClickHouse, ingest.ts)
 //   node test/bench/run.ts --abuse [--quick] [--duration S] [--only attack,…]   (noisy neighbours, abuse.ts)
 // BENCH_GATELOG_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds Node flags to gatelog
+// BENCH_GATELOG_ROOT=<another checkout> measures that checkout's gatelog (embedded and proxy) instead of this one
 // (BENCH_PASSTHROUGH_NODE_FLAGS to the passthrough).
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';

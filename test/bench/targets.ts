@@ -11,6 +11,12 @@ import { freePort, spawnChild, type Child } from './children.ts';
 import type { LoadTarget } from './load.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/**
+ * The checkout whose gatelog (embedded and proxy service) is measured: this one, or another
+ * (BENCH_GATELOG_ROOT, e.g. a `git worktree` of an earlier commit with its node_modules), so a
+ * change can be compared with what it replaced in one sitting, against the same references.
+ */
+export const GATELOG_ROOT = process.env['BENCH_GATELOG_ROOT'] ?? ROOT;
 const HERE = dirname(fileURLToPath(import.meta.url));
 const NODE_FLAGS = ['--disable-warning=ExperimentalWarning'];
 const AUTH = 'Bearer sk-bench-not-a-real-key';
@@ -103,9 +109,9 @@ export async function gatelog(mockUrl: string, cpus: string | null, config: obje
   const child = await spawnChild({
     name: 'gatelog',
     cmd: process.execPath,
-    args: [...NODE_FLAGS, ...extraFlags, join(ROOT, 'src', 'cli.ts'), 'start', '--port', '0', '--data-dir', dataDir, '--config', configPath],
+    args: [...NODE_FLAGS, ...extraFlags, join(GATELOG_ROOT, 'src', 'cli.ts'), 'start', '--port', '0', '--data-dir', dataDir, '--config', configPath],
     cpus,
-    cwd: ROOT,
+    cwd: GATELOG_ROOT,
     env,
     readyPattern: /"msg":"gatelog listening"[^\n]*"url":"(http:\/\/[^"]+)"|"url":"(http:\/\/[^"]+)"[^\n]*"msg":"gatelog listening"/,
     timeoutMs: 60_000,
