@@ -200,7 +200,15 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
         if (chunks!.length > 1) chunks = [Buffer.concat(chunks!)];
         sendWhole(res, status, clientHeaders(upstream.headers, rec.requestId, false), chunks![0] ?? EMPTY);
       }
-    : (): void => void res.end();
+    : (): void => {
+        // The stream's last read (the one with [DONE]) goes out with the end: one write, not two.
+        const b = last;
+        last = null;
+        if (b) res.end(b);
+        else res.end();
+      };
+  /** What arrived from the read that carried [DONE] on: held for the response's end. */
+  let last: Buffer | null = null;
 
   /** The last write ended an SSE event: a keepalive comment can go in without splitting one. */
   let atBoundary = true;
@@ -261,19 +269,25 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
     else broke('capture_failed', 'gatelog could not capture the upstream response');
   };
 
+  /** An SSE read to pass on: at once, unless the stream said [DONE] (then it leaves with the end). */
+  const emit = (buf: Buffer): void => {
+    if (!capture!.sawDone) return write(buf);
+    if (rec.tFirstByte === 0) rec.tFirstByte = performance.now();
+    last = last === null ? buf : Buffer.concat([last, buf]);
+  };
+
   const take = (chunk: Buffer): void => {
     dog!.lastChunk = performance.now();
     if (filtering) {
       const out = capture!.filter(chunk);
-      if (out.length === 1) write(out[0]!);
       // Several events from one upstream read: one write (one chunk, one syscall), not one per event.
-      else if (out.length > 1) write(Buffer.concat(out));
+      if (out.length > 0) emit(out.length === 1 ? out[0]! : Buffer.concat(out));
     } else if (whole) {
       if (rec.tFirstByte === 0) rec.tFirstByte = performance.now();
       chunks!.push(chunk);
     } else {
-      write(chunk);
       capture!.observe(chunk);
+      emit(chunk);
     }
     capture?.digestBacklog();
   };
@@ -291,8 +305,11 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
     life.publishEstimated(soFar(), !sse);
     // The client must see a broken response, not a clean end of a truncated one: a stream ends
     // with an error event in its API's shape; a plain body can only be cut.
-    if (sse) res.end((input.streamError ?? openAiStreamError)(errorClass, message));
-    else res.destroy();
+    if (sse) {
+      if (last !== null) res.write(last);
+      last = null;
+      res.end((input.streamError ?? openAiStreamError)(errorClass, message));
+    } else res.destroy();
   }
 
   const onBodyError = (err: unknown): void => {
@@ -310,7 +327,7 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
     try {
       if (capture) {
         const tail = capture.end();
-        if (filtering && tail.length > 0) write(tail.length === 1 ? tail[0]! : Buffer.concat(tail));
+        if (filtering && tail.length > 0) emit(tail.length === 1 ? tail[0]! : Buffer.concat(tail));
       }
     } catch (err) {
       captureFailed(err);
