@@ -1,6 +1,7 @@
-// The hot path of one call: dispatch upstream, tee the response to the client as it arrives
-// (chunk by chunk, with backpressure), capture it, and publish the event before the final
-// end() so a record is durable before the client sees the end. One place handles upstream
+// The hot path of one call: dispatch upstream, tee the response to the client (an event
+// stream chunk by chunk as it arrives, with backpressure; a plain answer whole, or as it
+// arrives when large), capture it, and publish the event before the final end() so a record
+// is durable before the client sees the end. One place handles upstream
 // failure, client abort and completion; handlers never copy this logic.
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -27,6 +28,9 @@ import { stateOf } from './request-state.ts';
 export type { RelayEnv } from './relay-finish.ts';
 
 const DEFAULT_ROUTER = RouterConfig.parse({});
+
+/** A plain answer up to this size is sent whole (with its length) once recorded; a larger one as it arrives. */
+const WHOLE_MAX_BYTES = 256 * 1024;
 
 /** Upstream reads at least this large yield the event loop before the next one is taken. */
 const YIELD_ABOVE_BYTES = 16 * 1024;
@@ -189,26 +193,26 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
   if (sse) capture = new StreamCapture(captureKind(rec.api), input.dropUsageChunk);
   else chunks = [];
   const filtering = sse && input.dropUsageChunk;
-  // A plain (non-SSE) answer goes to the client whole, with its length, once it is recorded:
-  // one write instead of a chunked response's two, and nobody can use half a JSON body. An
-  // event stream is passed on as it arrives.
-  const whole = !sse;
-  if (!whole) res.writeHead(status, clientHeaders(up.headers, rec.requestId, sse));
+  // A plain (non-SSE) answer up to WHOLE_MAX_BYTES goes to the client whole, with its length,
+  // once it is recorded: one write instead of a chunked response's two, and nobody can use half
+  // a JSON body. A larger one, and an event stream, are passed on as they arrive.
+  let holding = !sse;
+  let heldBytes = 0;
   const upstream = up;
-  const end = whole
-    ? (): void => {
-        if (chunks!.length > 1) chunks = [Buffer.concat(chunks!)];
-        sendWhole(res, status, clientHeaders(upstream.headers, rec.requestId, false), chunks![0] ?? EMPTY);
-      }
-    : (): void => {
-        // The stream's last read (the one with [DONE]) goes out with the end: one write, not two.
-        const b = last;
-        last = null;
-        if (b) res.end(b);
-        else res.end();
-      };
+  if (!holding) res.writeHead(status, clientHeaders(upstream.headers, rec.requestId, sse));
   /** What arrived from the read that carried [DONE] on: held for the response's end. */
   let last: Buffer | null = null;
+  const end = (): void => {
+    if (holding) {
+      if (chunks!.length > 1) chunks = [Buffer.concat(chunks!)];
+      return sendWhole(res, status, clientHeaders(upstream.headers, rec.requestId, false), chunks![0] ?? EMPTY);
+    }
+    // The stream's last read (the one with [DONE]) goes out with the end: one write, not two.
+    const b = last;
+    last = null;
+    if (b) res.end(b);
+    else res.end();
+  };
 
   /** The last write ended an SSE event: a keepalive comment can go in without splitting one. */
   let atBoundary = true;
@@ -282,9 +286,17 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
       const out = capture!.filter(chunk);
       // Several events from one upstream read: one write (one chunk, one syscall), not one per event.
       if (out.length > 0) emit(out.length === 1 ? out[0]! : Buffer.concat(out));
-    } else if (whole) {
-      if (rec.tFirstByte === 0) rec.tFirstByte = performance.now();
+    } else if (!sse) {
       chunks!.push(chunk);
+      if (!holding) return write(chunk);
+      if (rec.tFirstByte === 0) rec.tFirstByte = performance.now();
+      heldBytes += chunk.length;
+      if (heldBytes > WHOLE_MAX_BYTES) {
+        // Too large to hold back: headers and what arrived so far now, the rest as it comes.
+        holding = false;
+        res.writeHead(status, clientHeaders(upstream.headers, rec.requestId, false));
+        write(chunks!.length === 1 ? chunk : Buffer.concat(chunks!));
+      }
     } else {
       capture!.observe(chunk);
       emit(chunk);

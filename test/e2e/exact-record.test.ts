@@ -140,6 +140,25 @@ describe('attempt_io: what each upstream received and sent, exactly', () => {
     expect(line?.attempt_io).toEqual(call.attempt_io);
   });
 
+  it('a plain answer too large to hold back (600 KiB) reaches the client whole and is stored exactly', async () => {
+    const reply = `${'large answer '.repeat(48 * 1024)}end`;
+    oai.behave({ reply });
+    try {
+      let content = '';
+      const { id, seen } = await recording(async () => {
+        const { data, response } = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'large' }] }).withResponse();
+        content = data.choices[0]?.message.content ?? '';
+        return oaiId(response);
+      });
+      expect(content).toBe(reply);
+      const call = await stored(id);
+      expectExact(call, seen);
+      expect(call.response_body).toBe(seen[0]!.response.toString('utf8'));
+    } finally {
+      oai.behave({});
+    }
+  });
+
   it('an OpenAI stream stores the injected stream_options body and the raw SSE', async () => {
     const { id, seen } = await recording(async () => {
       const { data, response } = await openai.chat.completions.create({ model: 'gpt-alias', stream: true, messages: [{ role: 'user', content: 'stream me' }] }).withResponse();
