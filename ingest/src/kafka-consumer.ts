@@ -168,7 +168,10 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
    */
   const runConsumer = async (): Promise<void> => {
     // An event may carry bodies up to logging.body_cap_bytes (16 MiB): fetch room for one whole.
-    const c = deps.kafka.consumer({ groupId: deps.groupId, allowAutoTopicCreation: true, maxBytesPerPartition: 16 << 20, maxBytes: 64 << 20, ...deps.consumer });
+    // No more in one fetch response than that either: catching up on a backlog, 64 MiB fetches
+    // (a 64 MiB response, then its inflated batches, all held at once) cost ~4 µs/event more
+    // worker CPU than 16 MiB ones (median of 5 A/B pairs, BENCHMARKS.md, 2026-12-03).
+    const c = deps.kafka.consumer({ groupId: deps.groupId, allowAutoTopicCreation: true, maxBytesPerPartition: 16 << 20, maxBytes: 16 << 20, ...deps.consumer });
     consumer = c;
     c.on(c.events.CRASH, (e) => {
       logger.error({ error: String(e.payload.error), restart: e.payload.restart }, 'kafka consumer crashed');

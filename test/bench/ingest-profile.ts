@@ -1,19 +1,19 @@
 // One Kafka ingest worker row of `pnpm bench --ingest`, alone in its process (no other store's
 // threads in the CPU figures), with the worker's CPU per event by thread and optionally a V8 CPU
 // profile of the worker's run only (not of producing the topic):
-//   node test/bench/ingest-profile.ts [--target http|embedded] [--events N] [--rounds R] [--prof FILE]
+//   node test/bench/ingest-profile.ts [--target http|embedded] [--events N] [--rounds R] [--prof FILE] [--consumer '{"maxBytes":…}']
 // Summarize the profile with test/bench/profile-summary.ts FILE N.
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type ConsumerConfig } from 'kafkajs';
 import { openStore } from '@gatelog/core';
 import { killAll } from './children.ts';
 import { kafkaWorker, produce, startFixtures } from './ingest.ts';
 
-const { values: args } = parseArgs({ options: { target: { type: 'string', default: 'http' }, events: { type: 'string', default: '50000' }, rounds: { type: 'string', default: '2' }, prof: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { target: { type: 'string', default: 'http' }, events: { type: 'string', default: '50000' }, rounds: { type: 'string', default: '2' }, prof: { type: 'string' }, consumer: { type: 'string' } } });
 const n = Number(args.events);
 const dir = mkdtempSync(join(tmpdir(), 'gatelog-ingest-profile-'));
 const { fixtures, addr } = await startFixtures();
@@ -29,7 +29,7 @@ try {
       await session.post('Profiler.enable');
       await session.post('Profiler.start');
     }
-    const row = await kafkaWorker(kafka, n, store, `kafka → ${args.target}`, fixtures.proc.pid);
+    const row = await kafkaWorker(kafka, n, store, `kafka → ${args.target}${args.consumer ? ` ${args.consumer}` : ''}`, fixtures.proc.pid, args.consumer ? (JSON.parse(args.consumer) as Partial<ConsumerConfig>) : undefined);
     if (session) {
       const { profile } = await session.post('Profiler.stop');
       writeFileSync(args.prof!, JSON.stringify(profile));

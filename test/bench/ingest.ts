@@ -5,7 +5,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import kafkajs, { Kafka, logLevel } from 'kafkajs';
+import kafkajs, { Kafka, logLevel, type ConsumerConfig } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { GatelogConfig, KAFKA_CODEC_ID, LocalLogWriter, createLogger, migrate, openStore, registerKafkaCodecs, type KafkaCompression, type Store } from '@gatelog/core';
 import { startKafkaIngest, startLocalIngest } from '@gatelog/ingest';
@@ -163,11 +163,11 @@ async function ceilings(n: number, store: Store): Promise<ThroughputRow[]> {
   return [validate, full, insert, insert10k];
 }
 
-export async function kafkaWorker(kafka: Kafka, n: number, store: Store, path: string, fixturePid: number | undefined): Promise<ThroughputRow> {
+export async function kafkaWorker(kafka: Kafka, n: number, store: Store, path: string, fixturePid: number | undefined, consumer?: Partial<ConsumerConfig>): Promise<ThroughputRow> {
   await migrate(store);
   const cpu = cpuMeter(fixturePid);
   const t0 = performance.now();
-  const worker = await startKafkaIngest({ kafka, topic: TOPIC, groupId: `bench-${store.database}`, deadLetterTopic: `${TOPIC}.dlq`, store, logger, registry: new Registry() });
+  const worker = await startKafkaIngest({ kafka, topic: TOPIC, groupId: `bench-${store.database}`, deadLetterTopic: `${TOPIC}.dlq`, store, logger, registry: new Registry(), consumer });
   const t = await timeRows(n, t0, () => worker.stats().rows);
   const used = cpu();
   await worker.stop();
