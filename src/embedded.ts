@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
-import { ConfigError, LocalLogWriter, encodeEvent, lowerBackgroundThreads, migrate, openStore, startRetention, type GatelogConfig, type LlmCallEvent, type Logger } from '@gatelog/core';
+import { ConfigError, LOG_TAIL_BYTES, LocalLogWriter, encodeEvent, lowerBackgroundThreads, migrate, openStore, startRetention, type GatelogConfig, type LlmCallEvent, type Logger } from '@gatelog/core';
 import { provideUiContext, type UiContext } from '@gatelog/core/ui-context';
 import { buildProxy } from '@gatelog/proxy';
 import { hostCheckFor, hostRefusal } from '@gatelog/proxy/host-guard';
@@ -96,7 +96,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     segmentBytes: bus.segment_bytes,
     onError: (err) => logger.error({ err }, 'event log fsync failed'),
     // Ingest, in this process, takes just-appended events from memory while it keeps up.
-    tailBytes: 32 << 20,
+    tailBytes: LOG_TAIL_BYTES,
   });
   if (writer.tornBytes > 0) logger.warn({ bytes: writer.tornBytes }, 'event log: cut a torn last record left by a crash');
 

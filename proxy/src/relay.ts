@@ -203,8 +203,8 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
   /** What arrived from the read that carried [DONE] on: held for the response's end. */
   let last: Buffer | null = null;
   const end = (): void => {
+    // onEnd joined the chunks into one before the call completed.
     if (holding) {
-      if (chunks!.length > 1) chunks = [Buffer.concat(chunks!)];
       return sendWhole(res, status, clientHeaders(upstream.headers, rec.requestId, false), chunks![0] ?? EMPTY);
     }
     // The stream's last read (the one with [DONE]) goes out with the end: one write, not two.

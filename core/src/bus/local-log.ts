@@ -163,7 +163,6 @@ export class LocalLogWriter {
       const first = i - group.length;
       let err: Error | null = null;
       try {
-        if (this.#closed) throw logError('GATELOG_LOG_CLOSED', 'event log writer is closed');
         this.#write(group);
       } catch (e) {
         err = e as Error;

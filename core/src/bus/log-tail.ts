@@ -5,6 +5,9 @@
 // file (as after a restart) until it reaches what the tail holds again. Contiguous by offset.
 import type { ReadResult } from './local-log.ts';
 
+/** What a writer's tail holds by default: tens of seconds of events at thousands of calls per second. */
+export const LOG_TAIL_BYTES = 32 << 20;
+
 interface TailRecord {
   start: number;
   end: number;

@@ -6,7 +6,7 @@
 // Full spool (over maxBytes, or the disk refuses the write): the documented behaviour is to
 // keep serving and record the event without its bodies (`truncated: true`), loudly; only when
 // even that cannot be written is the event dropped, and that is counted and logged too.
-import { LocalLogReader, LocalLogWriter, OffsetFile, encodeEvent, type LlmCallEvent, type Logger, type ReadResult } from '@gatelog/core';
+import { LOG_TAIL_BYTES, LocalLogReader, LocalLogWriter, OffsetFile, encodeEvent, type LlmCallEvent, type Logger, type ReadResult } from '@gatelog/core';
 import { join } from 'node:path';
 
 export interface SpoolOptions {
@@ -46,7 +46,7 @@ export class Spool {
       ...(opts.segmentBytes ? { segmentBytes: opts.segmentBytes } : {}),
       onError: (err) => opts.logger.error({ err }, 'spool fsync failed'),
       // The relay sends just-appended records from memory while it keeps up.
-      tailBytes: opts.tailBytes ?? 32 << 20,
+      tailBytes: opts.tailBytes ?? LOG_TAIL_BYTES,
     });
     if (this.writer.tornBytes > 0) opts.logger.warn({ bytes: this.writer.tornBytes }, 'spool: cut a torn last record left by a crash');
     this.reader = new LocalLogReader(join(opts.dir, 'log'));
