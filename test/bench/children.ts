@@ -2,6 +2,7 @@
 // with `taskset` when it exists, and every child is tracked so that a failure or a signal
 // still kills all of them.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 
 export interface Pinning {
@@ -68,6 +69,14 @@ export async function spawnChild(o: SpawnOptions): Promise<Child> {
   const proc = spawn(cmd, args, { cwd: o.cwd, env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
+  // BENCH_CHILD_LOG_DIR=DIR keeps each child's whole output (e.g. with --trace-gc-nvp in
+  // BENCH_GATELOG_NODE_FLAGS) in DIR/<name>.<pid>.log.
+  const logDir = process.env['BENCH_CHILD_LOG_DIR'];
+  if (logDir) {
+    const file = createWriteStream(`${logDir}/${o.name.replace(/[^a-z0-9]+/gi, '-')}.${proc.pid ?? 0}.log`);
+    proc.stdout.pipe(file);
+    proc.stderr.pipe(file);
+  }
   let out = '';
   const ready = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import { createWaker, KAFKA_CODEC_ID, registerKafkaCodecs, type KafkaCompression, type LlmCallEvent, type Logger } from '@gatelog/core';
 import { createPublishMetrics, type PublishMetrics } from './metrics.ts';
+import { keyPartitioner } from './partition.ts';
 import { Spool, type SpoolOutcome } from './spool.ts';
 
 export const SCHEMA_VERSION_HEADER = 'gatelog-schema-version';
@@ -55,19 +56,36 @@ export interface KafkaPublisher {
 
 const IDLE_MS = 1000;
 const HEAD = 512;
-const ID_RE = /"request_id":"([^"]{1,64})"/;
-const VERSION_RE = /"schema_version":(\d{1,6})/;
+const ID_FIELD = Buffer.from('"request_id":"');
+const VERSION_FIELD = Buffer.from('"schema_version":');
 
 function publisherError(code: string, message: string): Error & { code: string } {
   return Object.assign(new Error(message), { code });
 }
 
-/** Key and header from the record's first bytes: the relay never re-parses whole bodies. */
+/**
+ * Key and header from the record's first bytes: the relay never re-parses whole bodies. The key
+ * is a view of the request id's bytes in the record (no string per record).
+ */
 export function toMessage(record: Buffer): Message {
-  const head = record.subarray(0, HEAD).toString('latin1');
-  const id = ID_RE.exec(head)?.[1] ?? null;
-  const version = VERSION_RE.exec(head)?.[1] ?? '0';
-  return { key: id, value: record, headers: { [SCHEMA_VERSION_HEADER]: version } };
+  const head = record.length > HEAD ? record.subarray(0, HEAD) : record;
+  const at = head.indexOf(ID_FIELD);
+  let key: Buffer | null = null;
+  if (at >= 0) {
+    const from = at + ID_FIELD.length;
+    const to = head.indexOf(0x22 /* " */, from);
+    if (to > from && to - from <= 64) key = record.subarray(from, to);
+  }
+  return { key, value: record, headers: { [SCHEMA_VERSION_HEADER]: versionOf(head) } };
+}
+
+function versionOf(head: Buffer): string {
+  const at = head.indexOf(VERSION_FIELD);
+  if (at < 0) return '0';
+  const from = at + VERSION_FIELD.length;
+  let to = from;
+  while (to < head.length && to - from < 6 && head[to]! >= 0x30 && head[to]! <= 0x39) to++;
+  return to > from ? head.toString('latin1', from, to) : '0';
 }
 
 function errorCode(err: unknown): string {
@@ -116,6 +134,7 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
   const send = async (messages: Message[]): Promise<void> => {
     if (!producer) {
       const p = deps.kafka.producer({
+        createPartitioner: keyPartitioner,
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: true,
