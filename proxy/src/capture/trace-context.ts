@@ -2,7 +2,7 @@
 // `traceparent` links the call to the caller's trace, `tracestate` rides along (bounded).
 // Like every caller header, a malformed value is ignored, never an error.
 import type { IncomingHttpHeaders } from 'node:http';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { cleanTracestate, parseTraceparent, type W3CParent } from '@gatelog/core/otel/w3c';
 
 /** The caller's span, from a valid traceparent, with its tracestate ('' if none or invalid). */
@@ -35,7 +35,7 @@ export function otelTraceId(requestId: string, traceId: string, parentTraceId: s
   if (parentTraceId) return parentTraceId;
   const t = traceId.toLowerCase();
   if (HEX32.test(t) && t !== ZERO_TRACE) return t;
-  if (traceId !== '') return createHash('sha256').update(traceId).digest('hex').slice(0, 32);
+  if (traceId !== '') return hash('sha256', traceId, 'hex').slice(0, 32);
   return requestId.replaceAll('-', '').toLowerCase();
 }
 
@@ -47,7 +47,7 @@ export function callSpanId(requestId: string): string {
 
 /** The span id of attempt `i` of a call (stable: a re-export sends the same ids). */
 export function attemptSpanId(requestId: string, i: number): string {
-  return createHash('sha256').update(`${requestId}/${i}`).digest('hex').slice(0, 16);
+  return hash('sha256', `${requestId}/${i}`, 'hex').slice(0, 16);
 }
 
 /** `traceparent` for gatelog's own span of a call (a response header). */
