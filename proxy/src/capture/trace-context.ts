@@ -42,7 +42,7 @@ export function otelTraceId(requestId: string, traceId: string, parentTraceId: s
 /** gatelog's span id for a call: the random tail of its request id (UUIDv7), so it needs no storage. */
 export function callSpanId(requestId: string): string {
   const hex = requestId.replaceAll('-', '').toLowerCase().slice(16);
-  return /^[0-9a-f]{16}$/.test(hex) && hex !== ZERO_SPAN ? hex : createHash('sha256').update(requestId).digest('hex').slice(0, 16);
+  return /^[0-9a-f]{16}$/.test(hex) && hex !== ZERO_SPAN ? hex : hash('sha256', requestId, 'hex').slice(0, 16);
 }
 
 /** The span id of attempt `i` of a call (stable: a re-export sends the same ids). */
