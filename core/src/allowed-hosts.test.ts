@@ -22,6 +22,17 @@ describe('createHostCheck', () => {
     expect(check('localhost')).toBe(false);
   });
 
+  it('answers the same for a host asked again, allowed or not, in any order', () => {
+    const check = createHostCheck(['gatelog.corp'], false)!;
+    for (let i = 0; i < 3; i++) {
+      expect(check('gatelog.corp:4000')).toBe(true);
+      expect(check('evil.example:4000')).toBe(false);
+      expect(check('gatelog.corp:4000')).toBe(true);
+      expect(check('evil.example:4000')).toBe(false);
+      expect(check('gatelog.corp.evil.example')).toBe(false);
+    }
+  });
+
   it('validates config entries', () => {
     for (const ok of ['*', 'a.b', 'a.b:1', '*.a.b', '[::1]:4000', '::1']) expect(isHostPattern(ok), ok).toBe(true);
     for (const bad of ['a:b', '[::1', '[::1]:x']) expect(isHostPattern(bad), bad).toBe(false);
