@@ -29,6 +29,30 @@ function measure(name: string, text: string, cap = 1 << 30): void {
   console.log(`${name.padEnd(44)} ${kb.toFixed(0).padStart(6)} KB  ${(ms * 1000).toFixed(0).padStart(8)} µs/body  ${((ms * 1000) / kb).toFixed(1).padStart(6)} µs/KB`);
 }
 
+// One proxied call as the proxy stores it (default config: built-in detectors only, no custom
+// pattern): a short chat request and a ~600-byte chat.completion answer, no personal data.
+const SMALL_REQUEST = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":16}';
+const SMALL_RESPONSE = JSON.stringify({
+  id: 'chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT', object: 'chat.completion', created: 1764662400, model: 'gpt-4o-mini-2024-07-18',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'Hello there, it is nice to meet you today!', refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
+  usage: {
+    prompt_tokens: 14, completion_tokens: 11, total_tokens: 25,
+    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+  },
+  service_tier: 'default', system_fingerprint: 'fp_560af6e559',
+});
+const proxyPrivacy = createPrivacy(RedactionConfig.parse({}));
+{
+  const texts = { request: SMALL_REQUEST, response: SMALL_RESPONSE, error: '' };
+  const reps = 200_000;
+  for (let i = 0; i < 20_000; i++) proxyPrivacy.stored(LOG, proxyPrivacy.call(), texts, 16 << 20);
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) proxyPrivacy.stored(LOG, proxyPrivacy.call(), texts, 16 << 20);
+  const us = ((performance.now() - t0) / reps) * 1000;
+  const bytes = SMALL_REQUEST.length + SMALL_RESPONSE.length;
+  console.log(`${'small call (request + answer), default config'.padEnd(44)} ${bytes.toString().padStart(6)} B   ${us.toFixed(1).padStart(8)} µs/call`);
+}
 measure('chat body, no personal data', body(2, false));
 measure('chat body, personal data in every message', body(2, true));
 measure('chat body, no personal data', body(64, false));

@@ -1,0 +1,142 @@
+// Frozen copy of the redaction as of commit 4d3027c (before the one-pass JSON view and the
+// detector prefilters): redactor-equivalence.test.ts compares today's output with this one's.
+// Test-only; never imported by gatelog itself.
+// Built-in detectors: what counts as personal data or a secret in a body, as bounded regexes
+// (every quantifier has an upper bound and every match start is fenced by a look-behind, so a
+// scan is linear in the text) plus a check where a shape alone says too little: Luhn for
+// cards, ibantools for IBAN checksums, ipaddr.js for IPv6.
+// They run on a "view" of the text in which JSON escapes are blanked (see redactor.ts), so
+// they never need to know whether the text is JSON.
+import { electronicFormatIBAN, isValidIBAN } from 'ibantools';
+import ipaddr from 'ipaddr.js';
+
+export const DETECTOR_NAMES = ['email', 'phone', 'card', 'iban', 'ssn', 'ip', 'secrets'] as const;
+export type DetectorName = (typeof DETECTOR_NAMES)[number];
+
+/** One found span of the text: [start, end) and the placeholder type. */
+export interface Hit {
+  start: number;
+  end: number;
+  type: string;
+}
+
+export interface Detector {
+  name: DetectorName | 'custom';
+  /** Earlier detectors win overlapping spans (a key inside a URL is a key, not an IP). */
+  find(view: string, out: Hit[]): void;
+}
+
+/** A regex detector: every match (optionally validated) is a hit of `type`. */
+interface Rule {
+  type: string;
+  re: RegExp;
+  valid?: (m: string) => boolean;
+  /** Skip the text unless it contains this (a cheap includes() before any regex). */
+  quick?: string;
+  /**
+   * Characters that may not precede a match: checked here rather than as a regex look-behind,
+   * which would keep V8 from scanning ahead for the pattern's first literal (measured 5-30x).
+   */
+  notAfter?: RegExp;
+}
+
+function regexDetector(name: DetectorName, rules: readonly Rule[]): Detector {
+  return {
+    name,
+    find(view, out) {
+      for (const r of rules) {
+        if (r.quick !== undefined && !view.includes(r.quick)) continue;
+        r.re.lastIndex = 0;
+        for (let m = r.re.exec(view); m !== null; m = r.re.exec(view)) {
+          const text = m[0];
+          if (r.notAfter && m.index > 0 && r.notAfter.test(view[m.index - 1] ?? '')) continue;
+          if (r.valid && !r.valid(text)) continue;
+          out.push({ start: m.index, end: m.index + text.length, type: r.type });
+        }
+      }
+    },
+  };
+}
+
+// Secrets first: their prefixes are the strongest evidence. Bodies are JSON or prose, so a token
+// ends at the first character outside its alphabet.
+const TOK = '(?![A-Za-z0-9_-])';
+// A look-behind placed after the literal prefix, never before it: V8 then scans for the
+// literal, and `sk-sk-sk-…` is rejected at each prefix instead of scanning 300 characters.
+const SECRET_RULES: Rule[] = [
+  { type: 'ANTHROPIC_KEY', quick: 'sk-ant-', re: new RegExp(`sk-ant-(?<![A-Za-z0-9_-]sk-ant-)[A-Za-z0-9_-]{16,300}${TOK}`, 'g') },
+  { type: 'OPENAI_KEY', quick: 'sk-', re: new RegExp(`sk-(?<![A-Za-z0-9_-]sk-)(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,300}${TOK}`, 'g') },
+  { type: 'AWS_KEY', re: /(?:AKIA|ASIA|ABIA|ACCA)(?<![A-Za-z0-9][A-Z]{4})[A-Z0-9]{16}(?![A-Za-z0-9])/g },
+  { type: 'GITHUB_TOKEN', re: new RegExp(`(?:gh[pousr]_|github_pat_)(?<![A-Za-z0-9_](?:gh[pousr]_|github_pat_))(?:[A-Za-z0-9]{30,255}|[A-Za-z0-9_]{22,255})${TOK}`, 'g') },
+  { type: 'SLACK_TOKEN', quick: 'xox', re: new RegExp(`xox[abpr]-(?<![A-Za-z0-9_-]xox[abpr]-)[A-Za-z0-9-]{10,250}${TOK}`, 'g') },
+  { type: 'JWT', quick: 'eyJ', re: /eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{4,4000}\.[A-Za-z0-9_-]{4,8000}\.[A-Za-z0-9_-]{0,2000}(?![A-Za-z0-9_-])/g },
+  // The body up to END (or as far as base64 and blanked line breaks go, for a key cut short).
+  {
+    type: 'PRIVATE_KEY',
+    quick: 'PRIVATE KEY-----',
+    re: /-----BEGIN (?:[A-Z0-9]{1,16} ){0,3}PRIVATE KEY-----[A-Za-z0-9+/=\s:,.]{0,16384}(?:-----END (?:[A-Z0-9]{1,16} ){0,3}PRIVATE KEY-----)?/g,
+  },
+];
+
+/** Luhn mod-10 over the digits of `s` (separators ignored). Five lines: no library needed. */
+export function luhnValid(s: string): boolean {
+  let sum = 0;
+  let n = 0;
+  for (let i = s.length - 1; i >= 0; i--) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) continue;
+    sum += n++ % 2 === 1 ? (c * 2 > 9 ? c * 2 - 9 : c * 2) : c;
+  }
+  return n >= 13 && n <= 19 && sum % 10 === 0;
+}
+
+const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9-])/g;
+const DIGIT = /[0-9]/;
+const CARD = /[0-9](?:[ -]?[0-9]){12,18}(?![0-9])/g;
+const IBAN = /(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])/g;
+// Area 000, 666 and 900–999, group 00 and serial 0000 are never issued.
+const SSN = /(?!000|666|9[0-9]{2})[0-9]{3}([- ])(?!00)[0-9]{2}\1(?!0000)[0-9]{4}(?![0-9-])/g;
+const OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
+const IPV4 = new RegExp(`(?<![0-9.])(?:${OCTET}\\.){3}${OCTET}(?![0-9]|\\.[0-9])`, 'g');
+// Ends on a hex digit, so a sentence's full stop is not part of the address.
+const IPV6 = /(?<![0-9A-Za-z:.])[0-9A-Fa-f:][0-9A-Fa-f:.]{0,43}[0-9A-Fa-f](?![0-9A-Za-z:]|\.[0-9A-Fa-f])/g;
+
+function validIpv6(m: string): boolean {
+  if (m.split(':').length < 3 || !/[0-9A-Fa-f]{2}/.test(m)) return false;
+  return ipaddr.IPv6.isValid(m);
+}
+
+/**
+ * Phone numbers, hand-written: libphonenumber-js was measured at ~10 ms per KB of prose for its
+ * text scanner and ~330 µs per candidate for its parser (min and max metadata alike), which an
+ * input full of digit runs would turn into a denial of service. Three shapes cover what people
+ * write: international (+ country code, 7–15 digits), North American ((415) 555-0132,
+ * 415.555.0132; area and exchange never start with 0 or 1) and national trunk-prefixed
+ * numbers (020 7946 0018, 030/1234567). Dates, versions and amounts match none of them.
+ */
+const PHONE = new RegExp([
+  '\\+[1-9](?:[ ().-]{0,2}[0-9]){6,14}',
+  '(?:\\([2-9][0-9]{2}\\) ?|[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}',
+  '0[1-9][0-9]{0,3}[ /-][0-9]{3,8}(?:[ -][0-9]{2,6})?',
+].join('|'), 'g');
+
+function phoneDigits(m: string): boolean {
+  let n = 0;
+  for (let i = 0; i < m.length; i++) if (m.charCodeAt(i) >= 48 && m.charCodeAt(i) <= 57) n++;
+  return n >= 7 && n <= 15;
+}
+
+/** The built-in detectors named in config, in priority order. */
+export function builtinDetectors(names: readonly DetectorName[]): Detector[] {
+  const on = new Set(names);
+  const all: Detector[] = [
+    regexDetector('secrets', SECRET_RULES),
+    regexDetector('email', [{ type: 'EMAIL', quick: '@', re: EMAIL }]),
+    regexDetector('iban', [{ type: 'IBAN', re: IBAN, valid: (m) => isValidIBAN(electronicFormatIBAN(m) ?? '') }]),
+    regexDetector('card', [{ type: 'CARD', re: CARD, valid: luhnValid, notAfter: DIGIT }]),
+    regexDetector('ssn', [{ type: 'SSN', re: SSN, notAfter: /[0-9-]/ }]),
+    regexDetector('ip', [{ type: 'IP', re: IPV4, quick: '.' }, { type: 'IP', re: IPV6, quick: ':', valid: validIpv6 }]),
+    regexDetector('phone', [{ type: 'PHONE', re: PHONE, valid: phoneDigits, notAfter: /[0-9A-Za-z+_.-]/ }]),
+  ];
+  return all.filter((d) => d.name !== 'custom' && on.has(d.name));
+}

@@ -1,0 +1,170 @@
+// Frozen copy of the redaction as of commit 4d3027c (before the one-pass JSON view and the
+// detector prefilters): redactor-equivalence.test.ts compares today's output with this one's.
+// Test-only; never imported by gatelog itself.
+// Redaction of one call's texts: every detected span becomes a typed, numbered placeholder
+// (`[EMAIL_1]`), the same value getting the same placeholder everywhere in the call (request,
+// response, error message), so a redacted conversation still reads.
+//
+// Bodies are JSON text: detectors run on a view of the same length in which only string
+// contents remain and their escapes are blanked (jsonView), so replacing spans in the original
+// keeps the JSON valid. Other text (error messages) is scanned as it is. Custom patterns from
+// config run on RE2 (re2js): linear time whatever a user writes. Callers bound every scan
+// (policy.ts: a window of the body cap).
+import { RE2JS } from 're2js';
+import { builtinDetectors, type Detector, type DetectorName, type Hit } from './reference-detectors.ts';
+
+export interface CustomPattern {
+  /** Placeholder type: upper-case letters, digits and _. */
+  name: string;
+  pattern: string;
+}
+
+export interface RedactorOptions {
+  detectors: readonly DetectorName[];
+  custom: readonly CustomPattern[];
+}
+
+/** Compile a custom pattern, or say why it cannot be (config validation uses this). */
+export function compileCustom(p: CustomPattern): { ok: true; re: RE2JS } | { ok: false; message: string } {
+  try {
+    return { ok: true, re: RE2JS.compile(p.pattern) };
+  } catch (err) {
+    return { ok: false, message: (err as Error).message };
+  }
+}
+
+function customDetector(p: CustomPattern): Detector {
+  const c = compileCustom(p);
+  if (!c.ok) throw new Error(`redaction pattern ${p.name}: ${c.message}`);
+  const re = c.re;
+  return {
+    name: 'custom',
+    find(view, out) {
+      const m = re.matcher(view);
+      while (m.find()) {
+        if (m.end() > m.start()) out.push({ start: m.start(), end: m.end(), type: p.name });
+      }
+    },
+  };
+}
+
+/**
+ * The detectors' view of a JSON text, same length and positions: everything outside string
+ * literals and every escape inside them blanked to spaces, quotes kept. A number is never
+ * matched (a placeholder there would break the JSON), a token after `\n` is seen with its real
+ * boundary, and no match can cross a string's end. One pass; a cut-off string runs to the end.
+ */
+export function jsonView(text: string): string {
+  const n = text.length;
+  const parts: string[] = [];
+  let i = 0;
+  let quote = text.indexOf('"');
+  let slash = text.indexOf('\\');
+  while (i < n) {
+    if (quote < i) quote = text.indexOf('"', i);
+    if (quote < 0) {
+      parts.push(' '.repeat(n - i));
+      break;
+    }
+    parts.push(' '.repeat(quote - i), '"');
+    let seg = quote + 1;
+    i = n;
+    for (;;) {
+      if (quote < seg) quote = text.indexOf('"', seg);
+      if (slash >= 0 && slash < seg) slash = text.indexOf('\\', seg);
+      if (slash >= 0 && (quote < 0 || slash < quote)) {
+        const len = Math.min(text.charCodeAt(slash + 1) === 117 /* u */ ? 6 : 2, n - slash);
+        parts.push(text.slice(seg, slash), ' '.repeat(len));
+        seg = slash + len;
+        continue;
+      }
+      if (quote < 0) {
+        parts.push(text.slice(seg));
+        break;
+      }
+      parts.push(text.slice(seg, quote), '"');
+      i = quote + 1;
+      break;
+    }
+  }
+  return parts.join('');
+}
+
+/** Whether `text` is treated as JSON: it starts (after blanks) with `{` or `[`. */
+export function looksJson(text: string): boolean {
+  const m = /^\s{0,64}[[{]/.exec(text);
+  return m !== null;
+}
+
+const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13;
+
+/** Redaction state of one call: placeholders and counts shared by all its texts. */
+export class CallRedaction {
+  private readonly byValue = new Map<string, string>();
+  private readonly perType = new Map<string, number>();
+  /** Occurrences redacted, by type. */
+  readonly counts: Record<string, number> = {};
+
+  private readonly detectors: readonly Detector[];
+
+  constructor(detectors: readonly Detector[]) {
+    this.detectors = detectors;
+  }
+
+  /** Any placeholder handed out. */
+  get any(): boolean {
+    return this.byValue.size > 0;
+  }
+
+  private placeholder(type: string, value: string): string {
+    const k = `${type}\u0000${value}`;
+    let p = this.byValue.get(k);
+    if (p === undefined) {
+      const n = (this.perType.get(type) ?? 0) + 1;
+      this.perType.set(type, n);
+      p = `[${type}_${n}]`;
+      this.byValue.set(k, p);
+    }
+    this.counts[type] = (this.counts[type] ?? 0) + 1;
+    return p;
+  }
+
+  /**
+   * `text` with every detected span replaced; linear in `text` (callers bound its size). Output
+   * stops at input position `emitUntil` (a span straddling it is replaced whole): a caller
+   * scanning a window of a longer text passes the window's end less the longest token, so no
+   * token cut by the window reaches the output half-redacted.
+   */
+  redact(text: string, emitUntil = text.length): string {
+    if (text.length === 0) return text;
+    const view = looksJson(text) ? jsonView(text) : text;
+    const hits: Hit[] = [];
+    for (const d of this.detectors) d.find(view, hits);
+    if (hits.length === 0) return emitUntil >= text.length ? text : text.slice(0, emitUntil);
+    // Earlier detectors first at equal starts: stable sort keeps the priority order.
+    hits.sort((a, b) => a.start - b.start);
+    let out = '';
+    let at = 0;
+    for (const h of hits) {
+      let { start, end } = h;
+      // Spans are trimmed to their content: never a half-blanked escape at either end.
+      while (start < end && isSpace(view.charCodeAt(start))) start++;
+      while (end > start && isSpace(view.charCodeAt(end - 1))) end--;
+      if (start < at || end <= start) continue;
+      if (start >= emitUntil) break;
+      out += text.slice(at, start) + this.placeholder(h.type, text.slice(start, end));
+      at = end;
+    }
+    return out + text.slice(at, Math.max(at, emitUntil));
+  }
+}
+
+export interface Redactor {
+  /** Fresh state for one call. */
+  call(): CallRedaction;
+}
+
+export function createRedactor(o: RedactorOptions): Redactor {
+  const detectors = [...builtinDetectors(o.detectors), ...o.custom.map(customDetector)];
+  return { call: () => new CallRedaction(detectors) };
+}
