@@ -25,7 +25,9 @@ export function startKafkaFixture(cpus: string | null): Promise<Child> {
 export async function proxyService(mockUrl: string, broker: string, cpus: string | null): Promise<GatelogRunning> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatelog-bench-proxy-'));
   const configPath = join(dataDir, 'gatelog.yaml');
-  const config = { ...gatelogConfig(mockUrl), bus: { kind: 'kafka', brokers: [broker], topic: 'bench.proxy.events' } };
+  // BENCH_GATELOG_CONFIG's `bus` settings (compression, batch_ms, …) apply here too; the broker is ours.
+  const base = gatelogConfig(mockUrl) as { bus?: Record<string, unknown> };
+  const config = { ...base, bus: { ...base.bus, kind: 'kafka', brokers: [broker], topic: 'bench.proxy.events' } };
   writeFileSync(configPath, stringify(config));
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GATELOG_') && !k.endsWith('_API_KEY')) env[k] = v;
