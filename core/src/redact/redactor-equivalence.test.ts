@@ -49,7 +49,7 @@ function same(request: string, response = '', error = ''): void {
 const FRAGMENTS = [
   'alice.smith+tag@example.co.uk', 'a@x.io', 'jane.doe@example.com', 'x@y', '@', 'mail@host.c0m',
   '+1 415-555-0132', '+44 (20) 7946 0018', '+49.30.1234567', '+1', '(415) 555-0132', '415.555.0132', '415-555-0132', '212 555 0199',
-  '020 7946 0018', '030/1234567', '089-12345-67', '0800 123', '01 23',
+  '020 7946 0018', '030/1234567', '089-12345-67', '0800 123', '01 23', '1/030 1234', '9)089 12345', '7 (030 12345', '5.030 1234', '(555) 0301234',
   '4111 1111 1111 1111', '4111111111111111', '4111-1111-1111-1111', '4111 1111 1111 1112', '378282246310005', '6011 0009 9013 9424 123',
   'DE89 3704 0044 0532 0130 00', 'DE89370400440532013000', 'GB82 WEST 1234 5698 7654 32', 'FR14 2004 1010 0505 0001 3M02 606', 'DE89 3704 0044 0532 0130 01',
   '123-45-6789', '123 45 6789', '000-12-3456', '666-12-3456', '900-12-3456', '123-00-6789', '123-45-0000', '123-45 6789',
@@ -57,7 +57,7 @@ const FRAGMENTS = [
   '2001:db8:85a3::8a2e:370:7334', '2001:db8:cafe::7334:1.', '::1', 'fe80::1%eth0', '::ffff:192.168.0.1', 'std::vector', '12:30:45', 'ab:cd:ef', 'dead:beef::',
   'sk-proj-AbCdEfGhIjKlMnOpQrStUvWx123456', 'sk-AbCdEfGhIjKlMnOpQrStUvWx', 'sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWx-123456', 'sk-sk-sk-', 'sk-svcacct-0123456789abcdefghijKLMN',
   'AKIAIOSFODNN7EXAMPLE', 'ASIAIOSFODNN7EXAMPL', 'XAKIAIOSFODNN7EXAMPLE', 'ghp_0123456789abcdefghijABCDEFGHIJ012345', 'gho_abc', 'github_pat_11ABCDEFG0123456789_abcdefghijklmnop',
-  'xoxb-1234567890-abcdefghij', 'xoxp-12', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U', 'eyJabc.def',
+  'xoxb-1234567890-abcdefghij', 'xoxp-12', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U', 'eyJabc.def', 'eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiIxIn0.c2lnbmF0dXJl',
   '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----', '-----BEGIN RSA PRIVATE KEY-----\\nMIIEvQIBAD', 'PRIVATE KEY-----',
   'ORD-1234567', 'ORD-123',
   'version 1.2.3', 'on 2026-12-02', 'max_tokens 1024', 'pay 1,234,567.89', 'gpt-4o-mini-2024-07-18', 'chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT',
@@ -154,5 +154,17 @@ describe('redaction equals the reference implementation', () => {
     for (let i = 0; i < 3000; i++) same(randomText(r), randomText(r), i % 10 === 0 ? randomText(r) : '');
     const types = ['EMAIL', 'PHONE', 'CARD', 'IBAN', 'SSN', 'IP', 'OPENAI_KEY', 'ANTHROPIC_KEY', 'AWS_KEY', 'GITHUB_TOKEN', 'SLACK_TOKEN', 'JWT', 'PRIVATE_KEY', 'ORDER'];
     expect([...seen].sort()).toEqual(types.sort());
+  });
+
+  it('on thousands of seeded random runs of digits, separators and capitals (where shapes border)', () => {
+    const r = rng(7);
+    const alphabet = [...'0123456789012345678901234567890123456789      ---..()/+DEGBAZx', '123-45-6789', '415', '555-0132', '4111 1111', '10.0.0.1', 'DE89 3704 0044', 'DE89 3704 0044 0532 0130 00'];
+    seen.clear();
+    for (let i = 0; i < 4000; i++) {
+      let t = '';
+      for (let n = 4 + Math.floor(r() * 30); n > 0; n--) t += alphabet[Math.floor(r() * alphabet.length)]!;
+      same(i % 2 ? t : `{"c":"${t}"}`);
+    }
+    expect([...seen].sort()).toEqual(['CARD', 'IBAN', 'IP', 'PHONE', 'SSN']);
   });
 });

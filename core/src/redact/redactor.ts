@@ -8,7 +8,7 @@
 // config run on RE2 (re2js): linear time whatever a user writes. Callers bound every scan
 // (policy.ts: a window of the body cap).
 import { RE2JS } from 're2js';
-import { builtinDetectors, type Detector, type DetectorName, type Hit } from './detectors.ts';
+import { builtinDetectors, digitShapes, type Detector, type DetectorName, type Hit } from './detectors.ts';
 
 export interface CustomPattern {
   /** Placeholder type: upper-case letters, digits and _. */
@@ -183,7 +183,8 @@ export class CallRedaction {
     if (text.length === 0) return text;
     const view = looksJson(text) ? jsonView(text) : text;
     const hits: Hit[] = [];
-    for (const d of this.detectors) d.find(view, hits);
+    const shapes = digitShapes(view);
+    for (const d of this.detectors) d.find(view, hits, shapes);
     if (hits.length === 0) return emitUntil >= text.length ? text : text.slice(0, emitUntil);
     // Earlier detectors first at equal starts: stable sort keeps the priority order.
     hits.sort((a, b) => a.start - b.start);
