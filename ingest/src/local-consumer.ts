@@ -107,7 +107,7 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
       await offsets.store(parts.at(-1)!.end);
       committed = parts.at(-1)!.end;
       try {
-        reader.prune(committed);
+        await reader.prune(committed);
       } catch (err) {
         logger.warn({ err }, 'event log: could not remove consumed segments');
       }

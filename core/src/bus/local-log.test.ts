@@ -226,18 +226,18 @@ describe('LocalLogWriter / LocalLogReader', () => {
     w.close();
   });
 
-  it('prune removes consumed sealed segments but never the active one', () => {
+  it('prune removes consumed sealed segments but never the active one', async () => {
     const dir = tmp();
     const w = new LocalLogWriter({ dir, segmentBytes: 100, fsyncMs: 0 });
     for (let i = 0; i < 20; i++) w.append(rec(i));
     const segs = listSegments(dir);
     const reader = new LocalLogReader(dir);
     const third = segs[2] ?? 0;
-    expect(reader.prune(third)).toBe(2);
+    expect(await reader.prune(third)).toBe(2);
     expect(listSegments(dir)).toEqual(segs.slice(2));
     // Reading from a pruned offset starts at the oldest remaining segment.
     expect(reader.read(0, 1).records).toHaveLength(1);
-    expect(reader.prune(w.endOffset)).toBe(segs.length - 3);
+    expect(await reader.prune(w.endOffset)).toBe(segs.length - 3);
     expect(listSegments(dir)).toEqual([segs.at(-1)]);
     // The writer keeps appending to the surviving active segment.
     w.append(rec(20));

@@ -10,7 +10,8 @@
 // group-committed every `fsyncMs` for power loss.
 // A torn last record (a crash mid-write) is cut off when the writer reopens the log, and a
 // reader never delivers a record whose checksum fails.
-import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writevSync, readFileSync } from 'node:fs';
+import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, statSync, writevSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { LogTail } from './log-tail.ts';
@@ -343,14 +344,18 @@ export class LocalLogReader {
     return local;
   }
 
-  /** Remove whole segments that end at or before `offset` (never the newest one). */
-  prune(offset: number): number {
+  /**
+   * Remove whole segments that end at or before `offset` (never the newest one). The unlinks run
+   * on libuv's pool: removing a 64 MiB segment that was written back frees its pages in the
+   * kernel, ~30 ms here, which every call in flight on the event loop would otherwise wait out.
+   */
+  async prune(offset: number): Promise<number> {
     const segs = listSegments(this.dir);
     let removed = 0;
     for (let i = 0; i + 1 < segs.length; i++) {
       const nextBase = segs[i + 1] ?? 0;
       if (nextBase <= offset) {
-        rmSync(join(this.dir, segmentName(segs[i] ?? 0)), { force: true });
+        await rm(join(this.dir, segmentName(segs[i] ?? 0)), { force: true });
         removed++;
       }
     }

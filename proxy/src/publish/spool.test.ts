@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalLogReader, createLogger, encodeEvent } from '@gatelog/core';
+import { LocalLogReader, createLogger, encodeEvent, listSegments } from '@gatelog/core';
 import { sampleEvent } from '../../../test/e2e/distributed-events.ts';
 import { Spool } from './spool.ts';
 
@@ -38,6 +38,8 @@ describe('spool tail', () => {
     const got = await drain(spool, 7);
     expect(got.map((b) => b.toString())).toEqual(fromDisk.map((b) => b.toString()));
     expect(got.map((b) => b.toString())).toEqual(events.map((e) => encodeEvent(e).toString()));
+    // Once committed, the relayed sealed segments are gone: only the active one is left.
+    expect(listSegments(join(dir, 'log'))).toHaveLength(1);
     expect(spool.lagBytes).toBe(0);
     spool.close();
   });

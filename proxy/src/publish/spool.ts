@@ -147,7 +147,7 @@ export class Spool {
     this.#committed = offset;
     this.writer.tail?.release(offset);
     try {
-      this.reader.prune(offset);
+      await this.reader.prune(offset);
     } catch (err) {
       this.#logger.warn({ err }, 'spool: could not remove relayed segments');
     }
