@@ -46,12 +46,17 @@ interface Rule {
   notAfter?: RegExp;
 }
 
+function includesAny(view: string, parts: readonly string[]): boolean {
+  for (const p of parts) if (view.includes(p)) return true;
+  return false;
+}
+
 function regexDetector(name: DetectorName, rules: readonly Rule[]): Detector {
   return {
     name,
     find(view, out, shapes) {
       for (const r of rules) {
-        if (r.quick !== undefined && !r.quick.some((q) => view.includes(q))) continue;
+        if (r.quick !== undefined && !includesAny(view, r.quick)) continue;
         if (r.shape !== undefined && (shapes & r.shape) === 0) continue;
         r.re.lastIndex = 0;
         for (let m = r.re.exec(view); m !== null; m = r.re.exec(view)) {
@@ -134,25 +139,29 @@ function phoneDigits(m: string): boolean {
 }
 
 /*
- * One scan for the five digit-based rules instead of five: a "run" is digits each separated from
- * the next by at most two of ` ().\/-`. Every match of CARD, SSN, PHONE, IPV4 and the digits of
- * IBAN lies inside one run (their separators are among those, never more than two in a row),
- * and a run is matched from its first digit to its last, so each rule runs only when some run
- * has what every one of its hits needs: CARD 13 digits, SSN 9, IPV4 4 and a dot; PHONE (7–15
+ * Cheap scans that say which of the digit-based rules can match at all (each a necessary
+ * condition of every hit, so skipping a rule never changes the result).
+ * A "run" is digits each separated from the next by at most two of ` ().\/-`. Every match of
+ * CARD, SSN and PHONE lies inside one run (their separators are among those, never more than
+ * two in a row), and a run is matched from its first digit to its last (or its 41st, which
+ * is enough for all three and ends the scan), so a rule runs only
+ * when some run has what every one of its hits needs: CARD 13 digits, SSN 9; PHONE (7–15
  * digits by phoneDigits) 10 digits (North American), or 7 after a `+` (international), or 7
  * with a `0[1-9]` that starts the run or follows ` ()/` (trunk prefix: notAfter rejects a digit,
- * `.` or `-` before it); IBAN two capitals right before two adjacent digits.
+ * `.` or `-` before it). IPV4 needs four dotted groups of 1–3 digits, IBAN two capitals
+ * before two digits: each a regex test, which builds no match object.
  */
-const DIGIT_RUN = /[0-9](?:[ ().\/-]{0,2}[0-9])+/g;
+const DIGIT_RUN = /[0-9](?:[ ().\/-]{0,2}[0-9]){6,40}/g;
+const IPV4_HINT = /[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]/;
+const IBAN_HINT = /[A-Z]{2}[0-9]{2}/;
 const CARD_SHAPE = 1;
 const SSN_SHAPE = 2;
 const PHONE_SHAPE = 4;
 const IPV4_SHAPE = 8;
 const IBAN_SHAPE = 16;
-const ALL_SHAPES = 31;
+const RUN_SHAPES = CARD_SHAPE | SSN_SHAPE | PHONE_SHAPE;
 
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
-const isUpper = (c: number): boolean => c >= 65 && c <= 90;
 
 function digitsIn(run: string): number {
   // A run of more than 40 characters holds at least 14 digits: enough for every rule.
@@ -175,17 +184,16 @@ function trunkStart(run: string): boolean {
 /** Which digit-based rules can have a hit in `view` (a bit per rule, see above). */
 export function digitShapes(view: string): number {
   let shapes = 0;
+  if (view.includes('.') && IPV4_HINT.test(view)) shapes |= IPV4_SHAPE;
+  if (IBAN_HINT.test(view)) shapes |= IBAN_SHAPE;
   DIGIT_RUN.lastIndex = 0;
-  for (let m = DIGIT_RUN.exec(view); m !== null && shapes !== ALL_SHAPES; m = DIGIT_RUN.exec(view)) {
+  for (let m = DIGIT_RUN.exec(view); m !== null; m = DIGIT_RUN.exec(view)) {
     const run = m[0];
-    const at = m.index;
-    if (isDigit(run.charCodeAt(1)) && at >= 2 && isUpper(view.charCodeAt(at - 1)) && isUpper(view.charCodeAt(at - 2))) shapes |= IBAN_SHAPE;
     const digits = digitsIn(run);
-    if (digits < 4) continue;
-    if (run.includes('.')) shapes |= IPV4_SHAPE;
     if (digits >= 9) shapes |= SSN_SHAPE;
     if (digits >= 13) shapes |= CARD_SHAPE;
-    if (digits >= 10 || (digits >= 7 && (view.charCodeAt(at - 1) === 43 /* + */ || trunkStart(run)))) shapes |= PHONE_SHAPE;
+    if (digits >= 10 || view.charCodeAt(m.index - 1) === 43 /* + */ || trunkStart(run)) shapes |= PHONE_SHAPE;
+    if ((shapes & RUN_SHAPES) === RUN_SHAPES) break;
   }
   return shapes;
 }

@@ -137,12 +137,14 @@ export function createPrivacy(cfg: RedactionConfig): Privacy {
       // The error message is kept in every mode (it says why a call failed), redacted unless off.
       if (t.store === 'original' && !t.forward) return { ...texts, counts: {} };
       // Counts of this scan only (a forwarded body was scanned once already, for the provider).
-      const before = { ...c.counts };
+      const before = c.any ? { ...c.counts } : undefined;
       const error = windowed(c, texts.error, ERROR_CAP);
-      const stored = t.store === 'none' ? { request: '', response: '' } : { request: windowed(c, texts.request, cap), response: windowed(c, texts.response, cap) };
+      const none = t.store === 'none';
+      const request = none ? '' : windowed(c, texts.request, cap);
+      const response = none ? '' : windowed(c, texts.response, cap);
       const counts: Record<string, number> = {};
-      for (const [k, v] of Object.entries(c.counts)) if (v > (before[k] ?? 0)) counts[k] = v - (before[k] ?? 0);
-      return { ...stored, error, counts };
+      if (c.any) for (const [k, v] of Object.entries(c.counts)) if (v > (before?.[k] ?? 0)) counts[k] = v - (before?.[k] ?? 0);
+      return { request, response, error, counts };
     },
   };
 }

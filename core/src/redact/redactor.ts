@@ -136,16 +136,18 @@ export function jsonViewParts(text: string): string {
 
 /** Whether `text` is treated as JSON: it starts (after blanks) with `{` or `[`. */
 export function looksJson(text: string): boolean {
-  const m = /^\s{0,64}[[{]/.exec(text);
-  return m !== null;
+  const c = text.charCodeAt(0);
+  return c === 123 /* { */ || c === 91 /* [ */ || LOOKS_JSON.test(text);
 }
+const LOOKS_JSON = /^\s{0,64}[[{]/;
 
 const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13;
 
 /** Redaction state of one call: placeholders and counts shared by all its texts. */
 export class CallRedaction {
-  private readonly byValue = new Map<string, string>();
-  private readonly perType = new Map<string, number>();
+  // Made on the first placeholder: most calls have nothing to redact.
+  private byValue: Map<string, string> | undefined;
+  private perType: Map<string, number> | undefined;
   /** Occurrences redacted, by type. */
   readonly counts: Record<string, number> = {};
 
@@ -157,17 +159,19 @@ export class CallRedaction {
 
   /** Any placeholder handed out. */
   get any(): boolean {
-    return this.byValue.size > 0;
+    return this.byValue !== undefined && this.byValue.size > 0;
   }
 
   private placeholder(type: string, value: string): string {
     const k = `${type}\u0000${value}`;
-    let p = this.byValue.get(k);
+    const byValue = (this.byValue ??= new Map());
+    const perType = (this.perType ??= new Map());
+    let p = byValue.get(k);
     if (p === undefined) {
-      const n = (this.perType.get(type) ?? 0) + 1;
-      this.perType.set(type, n);
+      const n = (perType.get(type) ?? 0) + 1;
+      perType.set(type, n);
       p = `[${type}_${n}]`;
-      this.byValue.set(k, p);
+      byValue.set(k, p);
     }
     this.counts[type] = (this.counts[type] ?? 0) + 1;
     return p;
