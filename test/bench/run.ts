@@ -20,7 +20,7 @@ import { runCannon } from './cannon.ts';
 import { proxyService, startKafkaFixture } from './proxy-target.ts';
 import type { Child } from './children.ts';
 import { EMPTY, countRows, snapshot, waitForDrain, type PipelineSnapshot } from './pipeline.ts';
-import { TARGET_RPS_SHARE, cpuSplit, machine, render, table, verdicts, type FixedRatePhase, type PairedShare, type PipelineResult, type RunInfo, type TargetResult } from './report.ts';
+import { TARGETS, cpuSplit, machine, render, table, verdicts, type FixedRatePhase, type PairedShare, type PipelineResult, type RunInfo, type TargetResult } from './report.ts';
 import { cpuDelta, threadCpu } from './threads.ts';
 import { currentIngestSection } from './ingest-report.ts';
 import { ROOT, direct, startMockUpstream, gatelog, passthrough, portkey, type GatelogRunning, type Running } from './targets.ts';
@@ -196,13 +196,13 @@ async function pairedShare(mockUrl: string, cpus: string | null): Promise<Paired
   }
 }
 
-/** Open loop at the target share of the passthrough's req/s: does recording keep up at that rate? */
-async function fixedRatePhase(t: LoadTarget, rate: number): Promise<{ phase: FixedRatePhase; calls: number }> {
-  say(`gatelog: open loop at ${Math.round(rate)} calls/s for ${durationS} s`);
+/** Open loop at the embedded target share of the passthrough's req/s: does recording keep up at that rate? */
+async function fixedRatePhase(t: LoadTarget, rate: number, seconds: number): Promise<{ phase: FixedRatePhase; calls: number }> {
+  say(`gatelog: open loop at ${Math.round(rate)} calls/s for ${seconds} s`);
   const lagRows: number[] = [];
   const r = await measureFixedRate(t, {
     rate,
-    durationMs: durationS * 1000,
+    durationMs: seconds * 1000,
     maxInFlight: 256,
     tick: async () => {
       const s = await snapshot(t.origin);
@@ -212,7 +212,7 @@ async function fixedRatePhase(t: LoadTarget, rate: number): Promise<{ phase: Fix
   const end = lagRows.at(-1) ?? Infinity;
   // Bounded: what one ingest interval (1 s) plus the insert in flight hold, i.e. about two seconds of calls.
   const keptUp = r.skipped === 0 && r.errors === 0 && end <= 2 * rate;
-  return { phase: { rate, perSecond: r.perSecond, skipped: r.skipped, errors: r.errors, lagRows, keptUp }, calls: r.ok };
+  return { phase: { rate, seconds, perSecond: r.perSecond, skipped: r.skipped, errors: r.errors, lagRows, keptUp }, calls: r.ok };
 }
 
 async function gatelogPipeline(run: GatelogRunning, m: Measured, floorRps: number | null): Promise<PipelineResult> {
@@ -221,7 +221,7 @@ async function gatelogPipeline(run: GatelogRunning, m: Measured, floorRps: numbe
   const drain = await waitForDrain(run.target.origin, calls, DRAIN_WAIT_S * 1000);
   let fixedRate: FixedRatePhase | undefined;
   if (floorRps !== null && !quick) {
-    const f = await fixedRatePhase(run.target, TARGET_RPS_SHARE * floorRps);
+    const f = await fixedRatePhase(run.target, TARGETS.embeddedRps * floorRps, Math.max(durationS, TARGETS.backlogS));
     calls += f.calls;
     fixedRate = f.phase;
     await waitForDrain(run.target.origin, calls, DRAIN_WAIT_S * 1000);
