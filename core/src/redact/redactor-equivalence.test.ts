@@ -140,6 +140,7 @@ describe('redaction equals the reference implementation', () => {
     for (const pii2 of [false, true]) {
       same(chatBody(2, pii2));
       same(chatBody(64, pii2));
+      same(chatBody(1100, pii2)); // past the reused buffer: the string-parts view
     }
     const n = 16 * 1024;
     same(JSON.stringify({ c: '4 '.repeat(n / 2) }));
