@@ -2,22 +2,10 @@
 // without personal data, and adversarial inputs at growing sizes to show the scan stays linear.
 // Run: node --disable-warning=ExperimentalWarning core/src/redact/redact-bench.ts
 import { createPrivacy, RedactionConfig } from './policy.ts';
+import { chatBody as body, completion, SMALL_REQUEST } from './testdata/bodies.ts';
 
 const privacy = createPrivacy(RedactionConfig.parse({ custom: [{ name: 'ORDER', pattern: 'ORD-[0-9]{7}' }] }));
 const LOG = { forward: false, store: 'redacted' } as const;
-
-function body(kb: number, pii: boolean): string {
-  const words = 'the quick brown fox jumps over the lazy dog while order 1024 ships on 2026-12-02 '.repeat(4);
-  const extra = pii ? ' write to jane.doe@example.com or +1 415-555-0132, card 4111 1111 1111 1111, key sk-proj-AbCdEfGhIjKlMnOpQrStUvWx123456 ' : '';
-  const messages: { role: string; content: string }[] = [];
-  let size = 0;
-  while (size < kb * 1024) {
-    const content = words + extra;
-    messages.push({ role: messages.length % 2 ? 'assistant' : 'user', content });
-    size += content.length + 30;
-  }
-  return JSON.stringify({ model: 'gpt-4o-mini', temperature: 0, messages });
-}
 
 function measure(name: string, text: string, cap = 1 << 30): void {
   const kb = Buffer.byteLength(text) / 1024;
@@ -31,17 +19,7 @@ function measure(name: string, text: string, cap = 1 << 30): void {
 
 // One proxied call as the proxy stores it (default config: built-in detectors only, no custom
 // pattern): a short chat request and a ~600-byte chat.completion answer, no personal data.
-const SMALL_REQUEST = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":16}';
-const SMALL_RESPONSE = JSON.stringify({
-  id: 'chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT', object: 'chat.completion', created: 1764662400, model: 'gpt-4o-mini-2024-07-18',
-  choices: [{ index: 0, message: { role: 'assistant', content: 'Hello there, it is nice to meet you today!', refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
-  usage: {
-    prompt_tokens: 14, completion_tokens: 11, total_tokens: 25,
-    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
-  },
-  service_tier: 'default', system_fingerprint: 'fp_560af6e559',
-});
+const SMALL_RESPONSE = completion('Hello there, it is nice to meet you today!');
 const proxyPrivacy = createPrivacy(RedactionConfig.parse({}));
 {
   const texts = { request: SMALL_REQUEST, response: SMALL_RESPONSE, error: '' };

@@ -3,9 +3,9 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { AttemptTap } from './attempt-tap.ts';
 
-async function through(keep: number, chunks: Buffer[], eventStream = false): Promise<{ tap: AttemptTap; read: Buffer }> {
+async function through(keep: number, chunks: Buffer[]): Promise<{ tap: AttemptTap; read: Buffer }> {
   const tap = new AttemptTap(keep, keep);
-  const body = tap.received(200, { 'content-type': eventStream ? 'text/event-stream' : 'application/json' }, Readable.from(chunks, { objectMode: false }));
+  const body = tap.received(200, { 'content-type': 'application/json' }, Readable.from(chunks, { objectMode: false }));
   const got: Buffer[] = [];
   for await (const c of body) got.push(c as Buffer);
   return { tap, read: Buffer.concat(got) };
