@@ -2,6 +2,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, GATELOG_VERSION, createLogger, loadConfig } from '@gatelog/core';
+import { exitOnSignals } from '@gatelog/core/shutdown';
 import { parseStartArgs } from './args.ts';
 import { embeddedEnv } from './env.ts';
 import { startEmbedded } from './embedded.ts';
@@ -50,23 +51,7 @@ async function start(argv: string[]): Promise<void> {
     host: args.host,
     uiBuildDir: env.GATELOG_UI_BUILD ?? join(ROOT, 'ui', 'build'),
   });
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
-    app.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  exitOnSignals(logger, () => app.close(), { graceMs: 10_000 });
 }
 
 async function main(argv: string[]): Promise<void> {

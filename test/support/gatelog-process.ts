@@ -77,7 +77,17 @@ export async function startGatelog(opts: StartOptions = {}): Promise<GatelogProc
     logs: () => out,
     async stop() {
       proc.kill('SIGTERM');
-      await exited(proc);
+      // gatelog ends itself within its grace period plus the watchdog's margin (core/src/shutdown.ts);
+      // past 30 s the test fails with the process's last words instead of a bare hook timeout.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), 30_000)));
+      const tooLate = await Promise.race([exited(proc).then(() => false), late]);
+      clearTimeout(timer);
+      if (tooLate) {
+        proc.kill('SIGKILL');
+        await exited(proc);
+        throw new Error(`gatelog did not exit within 30 s of SIGTERM; its last output:\n${out.slice(-4000)}`);
+      }
     },
     async kill9() {
       proc.kill('SIGKILL');
