@@ -50,4 +50,75 @@ describe('AttemptTap', () => {
     expect(tap.responseSha256()).toBe(first);
     expect(tap.responseBytes).toBe(7);
   });
+
+  describe('the body as read through the tap keeps the stream contract', () => {
+    const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+    it('backpressure: an unread tee pauses the upstream body; reading it later gets every byte in order', async () => {
+      const tap = new AttemptTap(1 << 20);
+      const src = new Readable({ read() {} });
+      const body = tap.received(200, {}, src);
+      const chunks = Array.from({ length: 64 }, () => randomBytes(16 * 1024));
+      body.on('data', () => {}).pause();
+      for (const c of chunks) src.push(c);
+      await tick();
+      expect(src.readableFlowing).toBe(false);
+      expect(body.readableLength).toBeLessThanOrEqual(body.readableHighWaterMark + 16 * 1024);
+      src.push(null);
+      const got: Buffer[] = [];
+      body.removeAllListeners('data');
+      for await (const c of body) got.push(c as Buffer);
+      expect(Buffer.concat(got).equals(Buffer.concat(chunks))).toBe(true);
+      expect(tap.responseSha256()).toBe(sha(Buffer.concat(chunks)));
+    });
+
+    it("an upstream error reaches the reader as the tee's error", async () => {
+      const tap = new AttemptTap(1 << 20);
+      const src = new Readable({ read() {} });
+      const body = tap.received(200, {}, src);
+      const failed = new Promise<Error>((r) => body.once('error', r));
+      body.resume();
+      src.push(Buffer.from('part'));
+      src.destroy(Object.assign(new Error('socket hang up'), { code: 'UND_ERR_SOCKET' }));
+      expect(await failed).toMatchObject({ code: 'UND_ERR_SOCKET' });
+      expect(body.destroyed).toBe(true);
+    });
+
+    it('an upstream body that closes before its end fails the tee (premature close), never a clean end', async () => {
+      const tap = new AttemptTap(1 << 20);
+      const src = new Readable({ read() {} });
+      const body = tap.received(200, {}, src);
+      let ended = false;
+      body.on('end', () => (ended = true));
+      const failed = new Promise<Error>((r) => body.once('error', r));
+      body.resume();
+      src.push(Buffer.from('part'));
+      await tick();
+      src.destroy();
+      expect(await failed).toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+      expect(ended).toBe(false);
+    });
+
+    it('the reader going away before the end destroys the upstream body (aborting the request)', async () => {
+      const tap = new AttemptTap(1 << 20);
+      const src = new Readable({ read() {} });
+      const body = tap.received(200, {}, src);
+      body.resume();
+      src.push(Buffer.from('part'));
+      await tick();
+      body.destroy();
+      await tick();
+      expect(src.destroyed).toBe(true);
+    });
+
+    it('an upstream error with nobody listening on the tee does not take the process down', async () => {
+      const tap = new AttemptTap(1 << 20);
+      const src = new Readable({ read() {} });
+      tap.received(200, {}, src);
+      src.destroy(new Error('boom'));
+      await tick();
+      await tick();
+      expect(src.destroyed).toBe(true);
+    });
+  });
 });

@@ -7,11 +7,11 @@
 //     the upstream request.
 import type { Duplex, Readable } from 'node:stream';
 
-function prematureClose(): Error {
+export function prematureClose(): Error {
   return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 }
 
-const ignore = (): void => {};
+export const ignore = (): void => {};
 
 export function link<T extends Duplex>(src: Readable, dst: T): T {
   // As with pipeline(): an error on dst goes to whoever reads it, never to the process.
