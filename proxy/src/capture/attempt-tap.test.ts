@@ -3,6 +3,13 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { AttemptTap } from './attempt-tap.ts';
 
+/** A tap over a body the test pushes into by hand. */
+function tapped(): { tap: AttemptTap; src: Readable; body: Readable } {
+  const tap = new AttemptTap(1 << 20);
+  const src = new Readable({ read() {} });
+  return { tap, src, body: tap.received(200, {}, src) };
+}
+
 async function through(keep: number, chunks: Buffer[]): Promise<{ tap: AttemptTap; read: Buffer }> {
   const tap = new AttemptTap(keep, keep);
   const body = tap.received(200, { 'content-type': 'application/json' }, Readable.from(chunks, { objectMode: false }));
@@ -36,9 +43,7 @@ describe('AttemptTap', () => {
   });
 
   it('ignores bytes that arrive after the digest was taken', async () => {
-    const tap = new AttemptTap(1 << 20);
-    const src = new Readable({ read() {} });
-    const body = tap.received(200, {}, src);
+    const { tap, src, body } = tapped();
     body.resume();
     src.push(Buffer.from('{"a":1}'));
     await new Promise((r) => setImmediate(r));
@@ -55,9 +60,7 @@ describe('AttemptTap', () => {
     const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
     it('backpressure: an unread tee pauses the upstream body; reading it later gets every byte in order', async () => {
-      const tap = new AttemptTap(1 << 20);
-      const src = new Readable({ read() {} });
-      const body = tap.received(200, {}, src);
+      const { tap, src, body } = tapped();
       const chunks = Array.from({ length: 64 }, () => randomBytes(16 * 1024));
       body.on('data', () => {}).pause();
       for (const c of chunks) src.push(c);
@@ -73,9 +76,7 @@ describe('AttemptTap', () => {
     });
 
     it("an upstream error reaches the reader as the tee's error", async () => {
-      const tap = new AttemptTap(1 << 20);
-      const src = new Readable({ read() {} });
-      const body = tap.received(200, {}, src);
+      const { src, body } = tapped();
       const failed = new Promise<Error>((r) => body.once('error', r));
       body.resume();
       src.push(Buffer.from('part'));
@@ -85,9 +86,7 @@ describe('AttemptTap', () => {
     });
 
     it('an upstream body that closes before its end fails the tee (premature close), never a clean end', async () => {
-      const tap = new AttemptTap(1 << 20);
-      const src = new Readable({ read() {} });
-      const body = tap.received(200, {}, src);
+      const { src, body } = tapped();
       let ended = false;
       body.on('end', () => (ended = true));
       const failed = new Promise<Error>((r) => body.once('error', r));
@@ -100,9 +99,7 @@ describe('AttemptTap', () => {
     });
 
     it('the reader going away before the end destroys the upstream body (aborting the request)', async () => {
-      const tap = new AttemptTap(1 << 20);
-      const src = new Readable({ read() {} });
-      const body = tap.received(200, {}, src);
+      const { src, body } = tapped();
       body.resume();
       src.push(Buffer.from('part'));
       await tick();
@@ -112,9 +109,7 @@ describe('AttemptTap', () => {
     });
 
     it('an upstream error with nobody listening on the tee does not take the process down', async () => {
-      const tap = new AttemptTap(1 << 20);
-      const src = new Readable({ read() {} });
-      tap.received(200, {}, src);
+      const { src } = tapped();
       src.destroy(new Error('boom'));
       await tick();
       await tick();
