@@ -1,7 +1,7 @@
 // Small I/O helpers shared by the adapters that translate: whole-body reads (errors and
 // non-stream answers are small), synthetic JSON answers, and a byte-fed translating stream.
-import { Readable, Transform } from 'node:stream';
-import { link } from '../capture/link.ts';
+import { Readable } from 'node:stream';
+import { readThrough } from '../capture/link.ts';
 import { ProxyError } from '../errors.ts';
 import { isTranslateError, type NormalizedUsage } from '../translate/index.ts';
 import type { Tokens } from '../capture/usage.ts';
@@ -32,32 +32,9 @@ export const isEventStream = (ct: unknown): boolean => typeof ct === 'string' &&
  * which aborts the upstream request; an upstream failure surfaces as the result's 'error'.
  */
 export function translatedStream(src: Readable, push: (chunk: Buffer) => Buffer, end: () => Buffer): Readable {
-  const t = new Transform({
-    // A translator that throws (an upstream event past its size bound) fails this stream, never
-    // the process: the error reaches the consumer like an upstream failure.
-    transform(chunk: Buffer, _enc, cb) {
-      let out: Buffer;
-      try {
-        out = push(chunk);
-      } catch (err) {
-        cb(err as Error);
-        return;
-      }
-      cb(null, out.length > 0 ? out : undefined);
-    },
-    flush(cb) {
-      let out: Buffer;
-      try {
-        out = end();
-      } catch (err) {
-        cb(err as Error);
-        return;
-      }
-      cb(null, out.length > 0 ? out : undefined);
-    },
-  });
-  // Errors reach the consumer through `t`.
-  return link(src, t);
+  // A translator that throws (an upstream event past its size bound) fails this stream, never
+  // the process: the error reaches the consumer like an upstream failure.
+  return readThrough(src, { chunk: push, end });
 }
 
 export const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
