@@ -28,7 +28,7 @@ export function jsonResponse(status: number, body: unknown, extra: Partial<Upstr
 export const isEventStream = (ct: unknown): boolean => typeof ct === 'string' && ct.startsWith('text/event-stream');
 
 /**
- * `src` piped through a byte translator. Destroying the result (client abort) destroys `src`,
+ * `src` read through a byte translator. Destroying the result (client abort) destroys `src`,
  * which aborts the upstream request; an upstream failure surfaces as the result's 'error'.
  */
 export function translatedStream(src: Readable, push: (chunk: Buffer) => Buffer, end: () => Buffer): Readable {
