@@ -24,6 +24,8 @@ export interface Detector {
    * `shapes` is `digitShapes(view)`: which digit-based rules can find anything at all.
    */
   find(view: string, out: Hit[], shapes: number): void;
+  /** `find` reads `shapes` (the scan runs only when some configured detector does). */
+  usesShapes?: boolean;
 }
 
 /** A regex detector: every match (optionally validated) is a hit of `type`. */
@@ -54,6 +56,7 @@ function includesAny(view: string, parts: readonly string[]): boolean {
 function regexDetector(name: DetectorName, rules: readonly Rule[]): Detector {
   return {
     name,
+    usesShapes: rules.some((r) => r.shape !== undefined),
     find(view, out, shapes) {
       for (const r of rules) {
         if (r.quick !== undefined && !includesAny(view, r.quick)) continue;

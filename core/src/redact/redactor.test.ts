@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DETECTOR_NAMES, luhnValid } from './detectors.ts';
+import { builtinDetectors, DETECTOR_NAMES, luhnValid, type DetectorName } from './detectors.ts';
 import { createRedactor, jsonView } from './redactor.ts';
 import { createPrivacy, parseRedactHeader, RedactionConfig, RedactHeaderError } from './policy.ts';
 
@@ -39,6 +39,18 @@ describe('detectors', () => {
   it('leaves look-alikes alone', () => {
     for (const text of ['card 4111 1111 1111 1112', 'version 1.2.3', 'time 12:30:45', 'id 000-12-3456', 'iban DE89 3704 0044 0532 0130 01', 'std::vector', 'max_tokens 1024', 'on 2026-12-02', 'v 10.2.3.4.5', 'pay 1,234,567.89']) {
       expect(one(text)).toBe(text);
+    }
+  });
+
+  it('each detector alone finds its own samples: the digit-shape scan runs only when a configured detector reads it', () => {
+    expect(builtinDetectors(['secrets', 'email']).some((d) => d.usesShapes)).toBe(false);
+    expect(builtinDetectors(['card']).every((d) => d.usesShapes)).toBe(true);
+    const byDetector: Record<string, string> = { EMAIL: 'email', PHONE: 'phone', CARD: 'card', IBAN: 'iban', SSN: 'ssn', IP: 'ip' };
+    for (const [text, type] of SAMPLES) {
+      const name = byDetector[type] ?? (type === 'ORDER' ? undefined : 'secrets');
+      if (name === undefined) continue;
+      const alone = createRedactor({ detectors: [name as DetectorName], custom: [] });
+      expect(alone.call().redact(text), `${name}: ${text}`).toContain(`[${type}_1]`);
     }
   });
 

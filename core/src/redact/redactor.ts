@@ -153,9 +153,12 @@ export class CallRedaction {
   readonly counts: Record<string, number> = {};
 
   private readonly detectors: readonly Detector[];
+  /** Some detector reads `digitShapes` (none does when every digit-based one is off). */
+  private readonly shaped: boolean;
 
-  constructor(detectors: readonly Detector[]) {
+  constructor(detectors: readonly Detector[], shaped: boolean) {
     this.detectors = detectors;
+    this.shaped = shaped;
   }
 
   /** Any placeholder handed out. */
@@ -188,7 +191,7 @@ export class CallRedaction {
     if (text.length === 0) return text;
     const view = looksJson(text) ? jsonView(text) : text;
     const hits: Hit[] = [];
-    const shapes = digitShapes(view);
+    const shapes = this.shaped ? digitShapes(view) : 0;
     for (const d of this.detectors) d.find(view, hits, shapes);
     if (hits.length === 0) return emitUntil >= text.length ? text : text.slice(0, emitUntil);
     // Earlier detectors first at equal starts: stable sort keeps the priority order.
@@ -216,5 +219,6 @@ export interface Redactor {
 
 export function createRedactor(o: RedactorOptions): Redactor {
   const detectors = [...builtinDetectors(o.detectors), ...o.custom.map(customDetector)];
-  return { call: () => new CallRedaction(detectors) };
+  const shaped = detectors.some((d) => d.usesShapes === true);
+  return { call: () => new CallRedaction(detectors, shaped) };
 }
