@@ -160,7 +160,6 @@ export function verdicts(info: RunInfo): string[] {
     rpsCheck.trusted = false;
     sseCheck.trusted = false;
   }
-  const mark = (ok: boolean, trusted = true): string => `${ok ? 'PASS' : 'MISS'}${trusted ? '' : ' (UNTRUSTED: see the warnings above)'}`;
   const p = info.paired;
   const proxy = by('proxy');
   const seq = (x: TargetResult | undefined, k: 'rps' | 'sse'): string => (x?.[k] && floor[k] ? `${Math.round((100 * x[k].perSecond) / floor[k].perSecond)}%` : '—');
@@ -185,6 +184,11 @@ export function verdicts(info: RunInfo): string[] {
   ];
 }
 
+/** A target's verdict; an untrusted run (the load side capped the reference) says so. */
+function mark(ok: boolean, trusted = true): string {
+  return `${ok ? 'PASS' : 'MISS'}${trusted ? '' : ' (UNTRUSTED: see the warnings above)'}`;
+}
+
 /** One connection: the proxy path's added p50 / p99 against the passthrough's, each over its own direct blocks. */
 function c1Lines(proxy: TargetResult | undefined, floor: TargetResult, base: TargetResult | undefined): string[] {
   const over = (t: TargetResult | undefined): { p50: number; p99: number } | null => {
@@ -194,7 +198,6 @@ function c1Lines(proxy: TargetResult | undefined, floor: TargetResult, base: Tar
   const px = over(proxy);
   const pt = over(floor);
   if (!px || !pt) return [];
-  const mark = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
   return [
     `- proxy path added p50 at c=1 ≤ passthrough's + ${TARGETS.proxyAddedP50Ms} ms: **${mark(px.p50 <= pt.p50 + TARGETS.proxyAddedP50Ms)}** (${px.p50.toFixed(3)} vs ${pt.p50.toFixed(3)} ms)`,
     `- proxy path added p99 at c=1 ≤ passthrough's + ${TARGETS.proxyAddedP99Ms} ms: **${mark(px.p99 <= pt.p99 + TARGETS.proxyAddedP99Ms)}** (${px.p99.toFixed(3)} vs ${pt.p99.toFixed(3)} ms)`,
