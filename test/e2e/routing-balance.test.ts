@@ -10,7 +10,7 @@ let a: FakeOpenAi;
 let b: FakeOpenAi;
 let gw: RoutingProxy;
 
-const dep = (p: string, weight = 1): Record<string, unknown> => ({ provider: p, model: `gpt-${p}`, weight });
+const dep = (p: string, weight = 1, model = `gpt-${p}`): Record<string, unknown> => ({ provider: p, model, weight });
 
 beforeAll(async () => {
   a = await startFakeOpenAi();
@@ -21,7 +21,9 @@ beforeAll(async () => {
       models: [
         { name: 'weighted', deployments: [dep('a', 1), dep('b', 3)] },
         { name: 'busy', strategy: 'least-busy', deployments: [dep('a'), dep('b')] },
-        { name: 'fastest', strategy: 'latency', deployments: [dep('a'), dep('b')] },
+        // Its own deployments: health and latency are kept per deployment (provider and model), so
+        // these start unmeasured however the calls of the other tests went.
+        { name: 'fastest', strategy: 'latency', deployments: [dep('a', 1, 'gpt-a-timed'), dep('b', 1, 'gpt-b-timed')] },
       ],
       router: {
         retries: 2,
@@ -60,6 +62,7 @@ async function chat(model: string, opts: { stream?: boolean; signal?: AbortSigna
 
 interface Snapshot {
   provider: string;
+  model: string;
   state: string;
   in_flight: number;
   cooldown_until: string | null;
@@ -67,10 +70,14 @@ interface Snapshot {
   total_failures: number;
 }
 
-async function deployments(): Promise<Snapshot[]> {
+/** The live state of the deployments whose model ends with `suffix` (gpt-a and gpt-b by default). */
+async function deployments(suffix = ''): Promise<Snapshot[]> {
   const res = await fetch(`${gw.url}/admin/deployments`, { headers: auth });
   expect(res.status).toBe(200);
-  return ((await res.json()) as { data: Snapshot[] }).data;
+  const all = ((await res.json()) as { data: Snapshot[] }).data;
+  const mine = all.filter((d) => d.model === `gpt-${d.provider}${suffix}`);
+  expect(mine).toHaveLength(2);
+  return mine;
 }
 
 describe('strategies', () => {
@@ -112,7 +119,7 @@ describe('strategies', () => {
     // Both are measured first (one call each), then the lower EWMA wins every time.
     expect(a.requests).toHaveLength(1);
     expect(b.requests).toHaveLength(11);
-    const live = await deployments();
+    const live = await deployments('-timed');
     expect(live.find((d) => d.provider === 'a')!.ewma_latency_ms).toBeGreaterThan(live.find((d) => d.provider === 'b')!.ewma_latency_ms!);
   });
 });
