@@ -148,7 +148,13 @@ function summarize(reportPath) {
   try {
     const r = JSON.parse(readFileSync(reportPath, 'utf8'));
     const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-    process.stdout.write(`\ntests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped\n`);
+    let flaky = 0;
+    try {
+      flaky = JSON.parse(readFileSync(join(dirname(reportPath), 'flaky.json'), 'utf8')).length;
+    } catch {
+      // no retry reporter ran
+    }
+    process.stdout.write(`\ntests: ${r.numPassedTests} passed (${flaky} only on a retry), ${r.numFailedTests} failed, ${skipped} skipped\n`);
   } catch {
     process.stdout.write('\ntests: no report was written\n');
   }
@@ -179,7 +185,7 @@ function main() {
       pnpmRun(['run', 'typecheck']);
       pnpmRun(['run', 'lint']);
       const report = join(ROOT, 'test-results', 'vitest.json');
-      const r = spawnSync(node, [pnpm, 'exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args], {
+      const r = spawnSync(node, [pnpm, 'exec', 'vitest', 'run', '--reporter=default', '--reporter=json', '--reporter=./test/support/flaky-reporter.ts', `--outputFile.json=${report}`, ...args], {
         stdio: 'inherit',
         cwd: ROOT,
         env,
