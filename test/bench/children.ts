@@ -78,12 +78,13 @@ export async function spawnChild(o: SpawnOptions): Promise<Child> {
     proc.stderr.pipe(file);
   }
   let out = '';
+  let onData: ((d: Buffer) => void) | null = null;
   const ready = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
       reject(new Error(`${o.name} did not become ready within ${o.timeoutMs} ms:\n${out.slice(-4000)}`));
     }, o.timeoutMs);
-    const onData = (d: Buffer): void => {
+    onData = (d: Buffer): void => {
       // Keep a bounded tail: a long run must not grow this string without limit.
       out = (out + d.toString()).slice(-64_000);
       const m = o.readyPattern.exec(out);
@@ -101,8 +102,9 @@ export async function spawnChild(o: SpawnOptions): Promise<Child> {
     proc.stderr.on('data', onData);
     proc.once('exit', onExit);
   });
-  proc.stdout.removeAllListeners('data');
-  proc.stderr.removeAllListeners('data');
+  // Only the readiness listener goes: a BENCH_CHILD_LOG_DIR pipe keeps reading.
+  proc.stdout.off('data', onData!);
+  proc.stderr.off('data', onData!);
   proc.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-64_000)));
   proc.stderr.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-64_000)));
   return {
