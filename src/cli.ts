@@ -1,4 +1,6 @@
 // `gatelog` command line: `gatelog start [--config PATH] [--port N] [--host H] [--data-dir DIR]`.
+// First: V8 settings that must be in place before anything else loads.
+import '@gatelog/core/heap-tuning';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, GATELOG_VERSION, createLogger, loadConfig } from '@gatelog/core';

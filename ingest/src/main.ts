@@ -9,6 +9,8 @@
 // GATELOG_INGEST_PORT (default 4001), GATELOG_INGEST_HOST (default 0.0.0.0),
 // GATELOG_INGEST_SESSION_TIMEOUT_MS (consumer group session timeout; kafkajs default 30 s);
 // plus whatever gatelog.yaml references as ${VAR}.
+// First: V8 settings that must be in place before anything else loads.
+import '@gatelog/core/heap-tuning';
 import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';

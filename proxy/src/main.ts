@@ -8,6 +8,8 @@
 // Environment (core/src/env.ts, ProxyEnv): GATELOG_CONFIG, GATELOG_DATA_DIR,
 // GATELOG_MASTER_KEY, GATELOG_LOG_LEVEL, GATELOG_PROXY_REPLICAS; plus whatever gatelog.yaml
 // references as ${VAR}.
+// First: V8 settings that must be in place before anything else loads.
+import '@gatelog/core/heap-tuning';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
