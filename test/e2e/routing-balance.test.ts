@@ -70,7 +70,7 @@ interface Snapshot {
   total_failures: number;
 }
 
-/** The live state of the deployments whose model ends with `suffix` (gpt-a and gpt-b by default). */
+/** The live state of this file's two deployments named `gpt-<provider><suffix>` (gpt-a and gpt-b by default). */
 async function deployments(suffix = ''): Promise<Snapshot[]> {
   const res = await fetch(`${gw.url}/admin/deployments`, { headers: auth });
   expect(res.status).toBe(200);
