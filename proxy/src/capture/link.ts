@@ -32,27 +32,14 @@ class MappedBody extends Readable {
     // As with pipeline(): an error here goes to whoever reads this stream, never to the process.
     this.on('error', ignore);
     src.on('data', (chunk: Buffer) => {
-      if (this.destroyed) return;
-      let out: Buffer | undefined;
-      try {
-        out = map.chunk(chunk);
-      } catch (err) {
-        this.destroy(err as Error);
-        return;
-      }
-      if (out !== undefined && out.length > 0 && !this.push(out)) src.pause();
+      const out = this.#apply(() => map.chunk(chunk));
+      if (out !== null && out !== undefined && out.length > 0 && !this.push(out)) src.pause();
     });
     // Flows only while this stream is read (_read resumes it).
     src.pause();
     src.once('end', () => {
-      if (this.destroyed) return;
-      let out: Buffer | undefined;
-      try {
-        out = map.end?.();
-      } catch (err) {
-        this.destroy(err as Error);
-        return;
-      }
+      const out = this.#apply(() => map.end?.());
+      if (out === null) return;
       if (out !== undefined && out.length > 0) this.push(out);
       this.push(null);
     });
@@ -62,6 +49,17 @@ class MappedBody extends Readable {
     src.once('close', () => {
       if (!src.readableEnded && !this.destroyed) this.destroy(prematureClose());
     });
+  }
+
+  /** `fn`'s output, or null when this stream is already destroyed or `fn` threw (which destroys it). */
+  #apply(fn: () => Buffer | undefined): Buffer | undefined | null {
+    if (this.destroyed) return null;
+    try {
+      return fn();
+    } catch (err) {
+      this.destroy(err as Error);
+      return null;
+    }
   }
 
   override _read(): void {
