@@ -169,7 +169,10 @@ export async function admit(
 
   if (permit || reservation || storeKey !== undefined) {
     let settled = false;
-    rec.onEvent = (e) => {
+    // Bound to a const first: V8 allocates a function literal assigned straight to a property
+    // in the old generation, which would keep this call's context (rec, the reply) through
+    // every scavenge until the next mark-compact (see BENCHMARKS.md, "Sixth round").
+    const onEvent: NonNullable<CallRecord['onEvent']> = (e) => {
       if (settled) return;
       settled = true;
       const t = g.now();
@@ -178,6 +181,7 @@ export async function admit(
       if (reservation) g.ledger.settle(reservation, e?.cost_usd ?? 0, t).catch(fail);
       if (storeKey !== undefined && e && storeInCache(g.cache, storeKey, rec, e, t)) g.metrics.cache('store');
     };
+    rec.onEvent = onEvent;
   }
   return true;
 }
