@@ -1,6 +1,9 @@
 // typescript-eslint strict, type-aware; floating promises are errors.
 import tseslint from 'typescript-eslint';
 
+const PRETENURED_CLOSURE =
+  'A function literal assigned straight to a property is allocated in the old generation (V8 pretenures it) and keeps its context alive through scavenges: bind it to a const, then assign the const.';
+
 export default tseslint.config(
   { ignores: ['**/node_modules/**', '**/build/**', '**/.svelte-kit/**', '.runtime/**', 'ui/**', 'data/**', '**/*.mjs', '**/*.js'] },
   ...tseslint.configs.strict,
@@ -28,11 +31,11 @@ export default tseslint.config(
         'error',
         {
           selector: 'AssignmentExpression[left.type="MemberExpression"] > :matches(ArrowFunctionExpression, FunctionExpression).right',
-          message: 'A function literal assigned straight to a property is allocated in the old generation (V8 pretenures it) and keeps its context alive through scavenges: bind it to a const, then assign the const.',
+          message: PRETENURED_CLOSURE,
         },
         {
           selector: 'AssignmentExpression[left.type="MemberExpression"] > :matches(TSAsExpression, TSSatisfiesExpression, TSNonNullExpression).right > :matches(ArrowFunctionExpression, FunctionExpression)',
-          message: 'A function literal assigned straight to a property is allocated in the old generation (V8 pretenures it) and keeps its context alive through scavenges: bind it to a const, then assign the const.',
+          message: PRETENURED_CLOSURE,
         },
       ],
     },

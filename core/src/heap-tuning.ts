@@ -8,9 +8,10 @@
 // load time (zod 4 or kafkajs is enough), that feedback goes wrong for a request path: one
 // fastify + undici request per call kept ~3.5–4 MB alive through every scavenge instead of
 // ~0.4 MB (6 ms pauses instead of 2.5, ~15% fewer calls per second). On gatelog's full proxy
-// path other survivors dominate (~10 MB per scavenge either way), so the gain there is small:
-// 174–181 → 170 µs of CPU per call in a same-sitting A/B. BENCHMARKS.md, "Fifth round", has
-// the measurements. Objects that do live long (caches, key rings) are copied once more on their
+// path the gain was small (174–181 → 170 µs of CPU per call in a same-sitting A/B) because
+// another ~10 MB per scavenge dominated there: a closure undici created per request in the old
+// generation, since patched (patches/undici@8.12.4.patch; BENCHMARKS.md, "Fifth round" and
+// "Sixth round", have the measurements). Objects that do live long (caches, key rings) are copied once more on their
 // way to the old generation; nothing else changes.
 import { setFlagsFromString } from 'node:v8';
 
