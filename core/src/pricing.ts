@@ -6,6 +6,9 @@
 // thinking and audio are parts of output and input, billed at those rates unless the price
 // table has a rate of their own). `version` names the price table: the genai-prices package
 // version plus a hash of the config's custom prices, stamped on every priced row.
+// patches/@pydantic__genai-prices@0.1.8.patch keeps the library from redoing, on every call,
+// the work that depends on the model alone (which model a name matches, its price units and
+// their checks); prices are unchanged to the bit (pricing-patch.test.ts).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

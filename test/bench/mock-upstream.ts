@@ -1,6 +1,8 @@
 // A fast mock OpenAI upstream for the benchmark: speaks the exact chat.completion JSON and
 // chat.completion.chunk SSE wire format, with every body serialized once at start so the
-// upstream costs as little CPU as possible (it shares a core with the load generator).
+// upstream costs as little CPU as possible (it shares a core with the load generator). Like a
+// real provider it reports different token counts from one call to the next (USAGE_VARIANTS
+// answers in turn): a proxy that prices or counts calls must not be measured on one usage only.
 // Run as a child: `node test/bench/mock-upstream.ts` prints {"msg":"mock listening","url":...}.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,22 +11,40 @@ import { fileURLToPath } from 'node:url';
 const MODEL = 'gpt-4o-mini-2024-07-18';
 const CREATED = 1_700_000_000;
 const ID = 'chatcmpl-bench0000000000000000000000';
-const USAGE = { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21, prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } };
+/**
+ * Distinct usages answered in turn: more than gatelog's cost memo holds (4,096), so prices are
+ * computed as for real traffic, where token counts differ from call to call.
+ */
+const USAGE_VARIANTS = 8192;
+
+function usage(i: number): object {
+  const prompt = 12 + ((i * 7919) % 3000);
+  const completion = 9 + ((i * 104_729) % 700);
+  const cached = i % 4 === 0 ? Math.floor(prompt / 2) : 0;
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: cached, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } };
+}
+
+let turn = 0;
+/** The next usage variant's index. */
+function next(): number {
+  turn = (turn + 1) % USAGE_VARIANTS;
+  return turn;
+}
 /** Content pieces of one streamed answer: with the role and finish chunks, 10 chunks in all. */
 const PIECES = ['Hello', '!', ' How', ' can', ' I', ' help', ' you', ' today?'];
 
-const completion = Buffer.from(JSON.stringify({
+const completions = Array.from({ length: USAGE_VARIANTS }, (_, i) => Buffer.from(JSON.stringify({
   id: ID,
   object: 'chat.completion',
   created: CREATED,
   model: MODEL,
   choices: [{ index: 0, message: { role: 'assistant', content: PIECES.join(''), refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
-  usage: USAGE,
+  usage: usage(i),
   service_tier: 'default',
   system_fingerprint: 'fp_bench',
-}));
+})));
 
-type UsageField = 'absent' | 'null' | typeof USAGE;
+type UsageField = 'absent' | 'null' | object;
 
 function chunk(delta: object | null, finish: string | null, usage: UsageField): Buffer {
   const body: Record<string, unknown> = { id: ID, object: 'chat.completion.chunk', created: CREATED, model: MODEL, service_tier: 'default', system_fingerprint: 'fp_bench' };
@@ -34,19 +54,20 @@ function chunk(delta: object | null, finish: string | null, usage: UsageField): 
 }
 
 function streamChunks(includeUsage: boolean): Buffer[] {
-  // With include_usage, OpenAI adds `"usage": null` to every chunk and a last usage-only chunk.
+  // With include_usage, OpenAI adds `"usage": null` to every chunk and a last usage-only chunk
+  // (sent from USAGE_CHUNKS, in turn, before [DONE]).
   const u: UsageField = includeUsage ? 'null' : 'absent';
   const out = [chunk({ role: 'assistant', content: '', refusal: null }, null, u)];
   for (const p of PIECES) out.push(chunk({ content: p }, null, u));
   out.push(chunk({}, 'stop', u));
-  if (includeUsage) out.push(chunk(null, null, USAGE));
-  out.push(Buffer.from('data: [DONE]\n\n'));
   return out;
 }
 
 const STREAM = streamChunks(false);
 const STREAM_USAGE = streamChunks(true);
-const JSON_HEADERS = { 'content-type': 'application/json', 'content-length': String(completion.length), 'openai-processing-ms': '1', 'x-request-id': 'req_bench' };
+const USAGE_CHUNKS = Array.from({ length: USAGE_VARIANTS }, (_, i) => chunk(null, null, usage(i)));
+const DONE = Buffer.from('data: [DONE]\n\n');
+const JSON_HEADERS = { 'content-type': 'application/json', 'openai-processing-ms': '1', 'x-request-id': 'req_bench' };
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'openai-processing-ms': '1', 'x-request-id': 'req_bench' };
 const NOT_FOUND = Buffer.from('{"error":{"message":"not found","type":"invalid_request_error","param":null,"code":"not_found"}}');
 
@@ -58,13 +79,15 @@ function has(body: Buffer, needle: string): boolean {
 function reply(body: Buffer, res: ServerResponse): void {
   if (has(body, '"stream":true') || has(body, '"stream": true')) {
     res.writeHead(200, SSE_HEADERS);
-    const chunks = has(body, '"include_usage":true') || has(body, '"include_usage": true') ? STREAM_USAGE : STREAM;
+    const withUsage = has(body, '"include_usage":true') || has(body, '"include_usage": true');
     // One write per event, as a real upstream flushes them; they may still coalesce in TCP.
-    for (let i = 0; i < chunks.length - 1; i++) res.write(chunks[i]);
-    res.end(chunks[chunks.length - 1]);
+    for (const c of withUsage ? STREAM_USAGE : STREAM) res.write(c);
+    if (withUsage) res.write(USAGE_CHUNKS[next()]);
+    res.end(DONE);
     return;
   }
-  res.writeHead(200, JSON_HEADERS);
+  const completion = completions[next()]!;
+  res.writeHead(200, { ...JSON_HEADERS, 'content-length': String(completion.length) });
   res.end(completion);
 }
 

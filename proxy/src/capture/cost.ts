@@ -1,6 +1,8 @@
 // Cost per call through core's pricer, memoized on the exact inputs of the price function.
-// calcPrice costs ~17µs; identical (provider, model, token counts) always price the same, and
-// the memo is cleared every minute so time-dependent price data still applies.
+// Identical (provider, model, token counts) always price the same, and the memo is cleared every
+// minute so time-dependent price data still applies. Real calls differ in their token counts, so
+// most miss it: what they cost is genai-prices' own (1–4 µs with patches/@pydantic__genai-prices,
+// 7–14 µs without it; BENCHMARKS.md, "Seventh round").
 import type { Pricer } from '@gatelog/core';
 import { tokenDetail, type Tokens } from './usage-normalize.ts';
 

@@ -1,0 +1,89 @@
+// patches/@pydantic__genai-prices@0.1.8.patch remembers, per price object, which units a model's
+// price has (and their checks), and per provider which model a name matches: work the library
+// did again on every call (7–14 µs of the 8–14 a call cost with varying token counts). These
+// tests check the patch is installed and that every price it gives is the library's own, to the
+// bit: a call given a deep copy of the provider (the `provider` option) holds objects neither
+// cache has seen, so the library works everything out afresh for it.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { calcPrice, findProvider, type PriceCalculationResult, type Usage } from '@pydantic/genai-prices';
+import { describe, expect, it } from 'vitest';
+
+const PROVIDERS = ['openai', 'anthropic', 'google', 'deepseek', 'azure', 'groq', 'mistral', 'x-ai', 'aws', 'cohere', 'together', 'fireworks', 'perplexity', 'openrouter'];
+
+/** Deterministic usages: plain, cache reads, cache writes, audio, zero, large. */
+function usages(seed: number): Usage[] {
+  let x = seed;
+  const next = (max: number): number => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return x % max;
+  };
+  const out: Usage[] = [{ input_tokens: 0, output_tokens: 0 }, { input_tokens: 1_000_000, output_tokens: 1_000_000 }];
+  for (let i = 0; i < 6; i++) {
+    const input = 1 + next(300_000);
+    out.push(
+      { input_tokens: input, output_tokens: next(20_000) },
+      { input_tokens: input, output_tokens: next(5_000), cache_read_tokens: next(input) },
+      { input_tokens: input, output_tokens: next(5_000), cache_write_tokens: next(Math.ceil(input / 2)), cache_read_tokens: next(Math.floor(input / 2)) },
+      { input_tokens: input, output_tokens: next(5_000), input_audio_tokens: next(input), output_audio_tokens: 0 },
+    );
+  }
+  return out;
+}
+
+/** The library's answer, or the error it throws, in a form to compare bit for bit. */
+function outcome(f: () => PriceCalculationResult): unknown {
+  try {
+    const r = f();
+    return r === null ? null : { model: r.model.id, provider: r.provider.id, input: r.input_price, output: r.output_price, total: r.total_price };
+  } catch (err) {
+    return { threw: (err as Error).message };
+  }
+}
+
+describe('genai-prices patch', () => {
+  it('is installed: the dist file carries the two caches', () => {
+    const require = createRequire(import.meta.url);
+    const cjsEntry = require.resolve('@pydantic/genai-prices');
+    const esm = readFileSync(cjsEntry.replace(/index\.cjs$/, 'index.js'), 'utf8');
+    expect(esm).toContain('function gatelogPricedUnits(');
+    expect(esm).toContain('function gatelogMatch(');
+  });
+
+  it('prices every model of the main providers exactly as the uncached library does, cached calls included', () => {
+    const at = new Date('2026-06-01T03:30:00Z'); // inside DeepSeek's off-peak window: time-of-day prices are exercised
+    let compared = 0;
+    let priced = 0;
+    for (const providerId of PROVIDERS) {
+      const provider = findProvider({ providerId });
+      if (!provider) continue;
+      provider.models.forEach((model, m) => {
+        // A copy per model: what the caches hold for the data's own objects is checked against
+        // what the library works out for objects it has never seen.
+        const copy = structuredClone(provider);
+        for (const usage of usages(m + 1)) {
+          const fresh = outcome(() => calcPrice(usage, model.id, { provider: copy, timestamp: at }));
+          // Twice through the caches: the first call fills them, the second reads them.
+          expect(outcome(() => calcPrice(usage, model.id, { providerId, timestamp: at }))).toEqual(fresh);
+          const again = outcome(() => calcPrice(usage, model.id, { providerId, timestamp: at }));
+          expect(again).toEqual(fresh);
+          if (again !== null && typeof again === 'object' && 'total' in again) {
+            expect(Object.is((again as { total: number }).total, (fresh as { total: number }).total)).toBe(true);
+            priced++;
+          }
+          compared++;
+        }
+      });
+    }
+    expect(compared).toBeGreaterThan(5_000);
+    expect(priced).toBeGreaterThan(2_000);
+  });
+
+  it('keeps names that match nothing unpriced, and the litellm "provider/model" form priced as the provider', () => {
+    const usage = { input_tokens: 1234, output_tokens: 567 };
+    for (let i = 0; i < 3; i++) expect(calcPrice(usage, `no-such-model-${i % 2}`, { providerId: 'openai' })).toBeNull();
+    const direct = calcPrice(usage, 'gpt-4o', { providerId: 'openai' });
+    expect(direct).not.toBeNull();
+    for (let i = 0; i < 2; i++) expect(calcPrice(usage, 'openai/gpt-4o', { providerId: 'litellm' })?.total_price).toBe(direct?.total_price);
+  });
+});

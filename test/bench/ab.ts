@@ -1,0 +1,158 @@
+// Paired A/B of two gatelog proxy builds (or two sets of Node flags) on this noisy machine.
+// Both proxies run at once, pinned to the target core, each publishing to the Kafka broker
+// fixture; the mock upstream, the fixture and autocannon share the load core. Short closed-loop
+// blocks alternate between A and B (the order flips every round), so a slow phase of the host
+// hits both sides of a round; each side's CPU per call is read from /proc around its block.
+// The answer is the median of the per-round B/A ratios, not of single runs.
+//   node test/bench/ab.ts [--a-root DIR] [--b-root DIR] [--a-flags="--x"] [--b-flags="--y"]
+//                         [--a-config='{"bus":{"batch_ms":5}}'] [--b-config=…]
+//                         [--a-env=NAME=value,…] [--b-env=…]
+//                         [--rounds 10] [--seconds 3] [--warmup 6] [--mode json,sse]
+// A checkout to compare against: `git worktree add /tmp/gatelog-base HEAD~1`, then
+// `pnpm install --frozen-lockfile --offline` there (or, for changes under proxy/src only,
+// symlinks to this checkout's node_modules folders). `--trace-gc-nvp` in a side's flags adds its
+// mark-compacts per 1,000 calls and the bytes scavenges promote per call.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { killAll, pinSelf, spawnChild, type Child } from './children.ts';
+import { runCannon } from './cannon.ts';
+import type { LoadTarget } from './load.ts';
+import { startKafkaFixture } from './proxy-target.ts';
+import { GATELOG_ALIAS, ROOT, gatelogConfig, openAiTargetFor, startMockUpstream } from './targets.ts';
+import { cpuDelta, threadCpu } from './threads.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    'a-root': { type: 'string', default: ROOT },
+    'b-root': { type: 'string', default: ROOT },
+    'a-flags': { type: 'string', default: '' },
+    'b-flags': { type: 'string', default: '' },
+    'a-config': { type: 'string' },
+    'b-config': { type: 'string' },
+    'a-env': { type: 'string', default: '' },
+    'b-env': { type: 'string', default: '' },
+    rounds: { type: 'string', default: '10' },
+    seconds: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '6' },
+    mode: { type: 'string', default: 'json,sse' },
+  },
+});
+
+interface Side {
+  name: 'A' | 'B';
+  child: Child;
+  target: LoadTarget;
+  /** Mark-compacts printed by --trace-gc or --trace-gc-nvp so far (0 without either). */
+  markCompacts: number;
+  /** Bytes promoted to the old generation by scavenges, from --trace-gc-nvp (0 without it). */
+  promoted: number;
+}
+
+const dataDirs: string[] = [];
+
+async function startProxy(name: 'A' | 'B', root: string, flags: string, overrides: string | undefined, extraEnv: string, mockUrl: string, broker: string): Promise<Side> {
+  const dataDir = mkdtempSync(join(tmpdir(), `gatelog-ab-${name}-`));
+  dataDirs.push(dataDir);
+  const configPath = join(dataDir, 'gatelog.yaml');
+  const base = gatelogConfig(mockUrl, overrides) as { bus?: Record<string, unknown> };
+  writeFileSync(configPath, stringify({ ...base, bus: { ...base.bus, kind: 'kafka', brokers: [broker], topic: `bench.ab.${name}` } }));
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GATELOG_') && !k.endsWith('_API_KEY')) env[k] = v;
+  env['GATELOG_DATA_DIR'] = dataDir;
+  for (const kv of extraEnv.split(',').filter(Boolean)) env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
+  const child = await spawnChild({
+    name: `gatelog proxy ${name}`,
+    cmd: process.execPath,
+    args: ['--disable-warning=ExperimentalWarning', ...flags.split(' ').filter(Boolean), join(root, 'proxy', 'src', 'main.ts'), '--config', configPath, '--port', '0'],
+    cpus: '0',
+    cwd: root,
+    env,
+    readyPattern: /"msg":"gatelog proxy listening"[^\n]*|"url":"http[^\n]*"msg":"gatelog proxy listening"/,
+    timeoutMs: 60_000,
+  });
+  const url = /http:\/\/[0-9.:[\]a-z]+/.exec(child.ready)?.[0];
+  if (!url) throw new Error(`proxy ${name}: no URL in its ready line: ${child.ready}`);
+  const side: Side = { name, child, target: openAiTargetFor(`gatelog proxy ${name}`, url, GATELOG_ALIAS), markCompacts: 0, promoted: 0 };
+  let partial = '';
+  child.proc.stdout?.on('data', (d: Buffer) => {
+    const lines = (partial + d.toString('latin1')).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.includes('Mark-Compact') || line.includes('gc=mc')) side.markCompacts++;
+      const p = / promoted=(\d+)/.exec(line);
+      if (p && line.includes('gc=s ')) side.promoted += Number(p[1]);
+    }
+  });
+  return side;
+}
+
+interface Block {
+  perSecond: number;
+  usPerCall: number;
+  mainUs: number;
+  gcHelpersUs: number;
+  markCompactsPer1k: number;
+  promotedPerCall: number;
+}
+
+async function block(s: Side, stream: boolean, seconds: number): Promise<Block> {
+  const pid = s.child.proc.pid!;
+  const before = threadCpu(pid);
+  const mc = s.markCompacts;
+  const promoted = s.promoted;
+  const r = await runCannon(s.target, { concurrency: 50, durationMs: seconds * 1000, stream, cpus: '1' });
+  const d = new Map(cpuDelta(before, threadCpu(pid)));
+  if (r.errors > 0) process.stdout.write(`  ${s.name}: ${r.errors} errors (${r.firstError})\n`);
+  const per = (sec: number): number => (sec / Math.max(1, r.ok)) * 1e6;
+  let total = 0;
+  for (const v of d.values()) total += v;
+  return {
+    perSecond: r.perSecond,
+    usPerCall: per(total),
+    mainUs: per(d.get('main (JS event loop)') ?? 0),
+    gcHelpersUs: per(d.get('V8Worker') ?? 0),
+    markCompactsPer1k: ((s.markCompacts - mc) / Math.max(1, r.ok)) * 1000,
+    promotedPerCall: (s.promoted - promoted) / Math.max(1, r.ok),
+  };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+const f0 = (x: number): string => Math.round(x).toLocaleString('en-US');
+
+try {
+  pinSelf('1');
+  const mock = await startMockUpstream('1');
+  const kafka = await startKafkaFixture('1');
+  const a = await startProxy('A', args['a-root'], args['a-flags'], args['a-config'], args['a-env'], mock.ready, kafka.ready);
+  const b = await startProxy('B', args['b-root'], args['b-flags'], args['b-config'], args['b-env'], mock.ready, kafka.ready);
+  const rounds = Number(args.rounds);
+  const seconds = Number(args.seconds);
+  process.stdout.write(`A: ${args['a-root']} ${args['a-flags']} ${args['a-config'] ?? ''} ${args['a-env']}\nB: ${args['b-root']} ${args['b-flags']} ${args['b-config'] ?? ''} ${args['b-env']}\n`);
+  for (const mode of args.mode.split(',')) {
+    const stream = mode === 'sse';
+    for (const s of [a, b]) await block(s, stream, Number(args.warmup));
+    const got: Record<'A' | 'B', Block[]> = { A: [], B: [] };
+    process.stdout.write(`\n| ${mode} round | A req/s | B req/s | B/A req/s | A µs/call | B µs/call | B/A CPU/call | A main · GC helpers µs | B main · GC helpers µs | mark-compacts /1k calls A · B | promoted B/call A · B |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n`);
+    for (let r = 0; r < rounds; r++) {
+      for (const s of r % 2 === 0 ? [a, b] : [b, a]) got[s.name].push(await block(s, stream, seconds));
+      const x = got.A[r]!;
+      const y = got.B[r]!;
+      process.stdout.write(`| ${r + 1} | ${f0(x.perSecond)} | ${f0(y.perSecond)} | ${(y.perSecond / x.perSecond).toFixed(3)} | ${f0(x.usPerCall)} | ${f0(y.usPerCall)} | ${(y.usPerCall / x.usPerCall).toFixed(3)} | ${f0(x.mainUs)} · ${f0(x.gcHelpersUs)} | ${f0(y.mainUs)} · ${f0(y.gcHelpersUs)} | ${x.markCompactsPer1k.toFixed(2)} · ${y.markCompactsPer1k.toFixed(2)} | ${f0(x.promotedPerCall)} · ${f0(y.promotedPerCall)} |\n`);
+    }
+    const ratio = (k: keyof Block): number => median(got.A.map((x, i) => got.B[i]![k] / x[k]));
+    const med = (s: 'A' | 'B', k: keyof Block): number => median(got[s].map((x) => x[k]));
+    process.stdout.write(`| **median** | ${f0(med('A', 'perSecond'))} | ${f0(med('B', 'perSecond'))} | **${ratio('perSecond').toFixed(3)}** | ${f0(med('A', 'usPerCall'))} | ${f0(med('B', 'usPerCall'))} | **${ratio('usPerCall').toFixed(3)}** | ${f0(med('A', 'mainUs'))} · ${f0(med('A', 'gcHelpersUs'))} | ${f0(med('B', 'mainUs'))} · ${f0(med('B', 'gcHelpersUs'))} | ${med('A', 'markCompactsPer1k').toFixed(2)} · ${med('B', 'markCompactsPer1k').toFixed(2)} | ${f0(med('A', 'promotedPerCall'))} · ${f0(med('B', 'promotedPerCall'))} |\n`);
+  }
+} finally {
+  killAll();
+  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+}
+process.exit(0);
