@@ -10,6 +10,7 @@
 // BENCH_GATELOG_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds Node flags to gatelog
 // BENCH_GATELOG_ROOT=<another checkout> measures that checkout's gatelog (embedded and proxy) instead of this one
 // (BENCH_PASSTHROUGH_NODE_FLAGS to the passthrough).
+// To compare two builds on a noisy machine, `node test/bench/ab.ts` runs them side by side (paired rounds).
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
