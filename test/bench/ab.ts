@@ -12,16 +12,13 @@
 // `pnpm install --frozen-lockfile --offline` there (or, for changes under proxy/src only,
 // symlinks to this checkout's node_modules folders). `--trace-gc-nvp` in a side's flags adds its
 // mark-compacts per 1,000 calls and the bytes scavenges promote per call.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
-import { killAll, pinSelf, spawnChild, type Child } from './children.ts';
+import { killAll, pinSelf, type Child } from './children.ts';
 import { runCannon } from './cannon.ts';
 import type { LoadTarget } from './load.ts';
-import { startKafkaFixture } from './proxy-target.ts';
-import { GATELOG_ALIAS, ROOT, gatelogConfig, openAiTargetFor, startMockUpstream } from './targets.ts';
+import { proxyService, startKafkaFixture } from './proxy-target.ts';
+import { ROOT, startMockUpstream } from './targets.ts';
 import { cpuDelta, threadCpu } from './threads.ts';
 
 const { values: args } = parseArgs({
@@ -53,29 +50,22 @@ interface Side {
 
 const dataDirs: string[] = [];
 
-async function startProxy(name: 'A' | 'B', root: string, flags: string, overrides: string | undefined, extraEnv: string, mockUrl: string, broker: string): Promise<Side> {
-  const dataDir = mkdtempSync(join(tmpdir(), `gatelog-ab-${name}-`));
-  dataDirs.push(dataDir);
-  const configPath = join(dataDir, 'gatelog.yaml');
-  const base = gatelogConfig(mockUrl, overrides) as { bus?: Record<string, unknown> };
-  writeFileSync(configPath, stringify({ ...base, bus: { ...base.bus, kind: 'kafka', brokers: [broker], topic: `bench.ab.${name}` } }));
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GATELOG_') && !k.endsWith('_API_KEY')) env[k] = v;
-  env['GATELOG_DATA_DIR'] = dataDir;
-  for (const kv of extraEnv.split(',').filter(Boolean)) env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
-  const child = await spawnChild({
-    name: `gatelog proxy ${name}`,
-    cmd: process.execPath,
-    args: ['--disable-warning=ExperimentalWarning', ...flags.split(' ').filter(Boolean), join(root, 'proxy', 'src', 'main.ts'), '--config', configPath, '--port', '0'],
-    cpus: '0',
-    cwd: root,
+async function startProxy(name: 'A' | 'B', mockUrl: string, broker: string): Promise<Side> {
+  const key = name === 'A' ? 'a' : 'b';
+  const env: Record<string, string> = {};
+  for (const kv of args[`${key}-env`].split(',').filter(Boolean)) env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
+  const running = await proxyService(mockUrl, broker, '0', {
+    root: args[`${key}-root`],
+    nodeFlags: args[`${key}-flags`].split(' ').filter(Boolean),
+    configOverrides: args[`${key}-config`],
     env,
-    readyPattern: /"msg":"gatelog proxy listening"[^\n]*|"url":"http[^\n]*"msg":"gatelog proxy listening"/,
-    timeoutMs: 60_000,
+    topic: `bench.ab.${name}`,
+    name: `gatelog proxy ${name}`,
   });
-  const url = /http:\/\/[0-9.:[\]a-z]+/.exec(child.ready)?.[0];
-  if (!url) throw new Error(`proxy ${name}: no URL in its ready line: ${child.ready}`);
-  const side: Side = { name, child, target: openAiTargetFor(`gatelog proxy ${name}`, url, GATELOG_ALIAS), markCompacts: 0, promoted: 0 };
+  dataDirs.push(running.dataDir);
+  const child = running.child;
+  if (child === null) throw new Error(`proxy ${name} did not start a process`);
+  const side: Side = { name, child, target: running.target, markCompacts: 0, promoted: 0 };
   let partial = '';
   child.proc.stdout?.on('data', (d: Buffer) => {
     const lines = (partial + d.toString('latin1')).split('\n');
@@ -131,8 +121,8 @@ try {
   pinSelf('1');
   const mock = await startMockUpstream('1');
   const kafka = await startKafkaFixture('1');
-  const a = await startProxy('A', args['a-root'], args['a-flags'], args['a-config'], args['a-env'], mock.ready, kafka.ready);
-  const b = await startProxy('B', args['b-root'], args['b-flags'], args['b-config'], args['b-env'], mock.ready, kafka.ready);
+  const a = await startProxy('A', mock.ready, kafka.ready);
+  const b = await startProxy('B', mock.ready, kafka.ready);
   const rounds = Number(args.rounds);
   const seconds = Number(args.seconds);
   process.stdout.write(`A: ${args['a-root']} ${args['a-flags']} ${args['a-config'] ?? ''} ${args['a-env']}\nB: ${args['b-root']} ${args['b-flags']} ${args['b-config'] ?? ''} ${args['b-env']}\n`);

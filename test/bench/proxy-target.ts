@@ -22,28 +22,46 @@ export function startKafkaFixture(cpus: string | null): Promise<Child> {
   });
 }
 
-export async function proxyService(mockUrl: string, broker: string, cpus: string | null): Promise<GatelogRunning> {
+/** What `ab.ts` varies between two proxies; `pnpm bench` takes the defaults (this checkout, BENCH_* settings). */
+export interface ProxyServiceOptions {
+  /** Checkout whose proxy/src/main.ts runs (default: BENCH_GATELOG_ROOT or this one). */
+  root?: string;
+  /** Node flags (default: BENCH_GATELOG_NODE_FLAGS). */
+  nodeFlags?: string[];
+  /** Config sections overriding the bench's, as JSON (default: BENCH_GATELOG_CONFIG). */
+  configOverrides?: string;
+  /** Extra environment for the child. */
+  env?: Record<string, string>;
+  topic?: string;
+  /** The child's name (its log file under BENCH_CHILD_LOG_DIR). */
+  name?: string;
+}
+
+export async function proxyService(mockUrl: string, broker: string, cpus: string | null, o: ProxyServiceOptions = {}): Promise<GatelogRunning> {
+  const root = o.root ?? GATELOG_ROOT;
+  const name = o.name ?? 'gatelog proxy';
   const dataDir = mkdtempSync(join(tmpdir(), 'gatelog-bench-proxy-'));
   const configPath = join(dataDir, 'gatelog.yaml');
   // BENCH_GATELOG_CONFIG's `bus` settings (compression, batch_ms, …) apply here too; the broker is ours.
-  const base = gatelogConfig(mockUrl) as { bus?: Record<string, unknown> };
-  const config = { ...base, bus: { ...base.bus, kind: 'kafka', brokers: [broker], topic: 'bench.proxy.events' } };
+  const base = gatelogConfig(mockUrl, o.configOverrides ?? process.env['BENCH_GATELOG_CONFIG']) as { bus?: Record<string, unknown> };
+  const config = { ...base, bus: { ...base.bus, kind: 'kafka', brokers: [broker], topic: o.topic ?? 'bench.proxy.events' } };
   writeFileSync(configPath, stringify(config));
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GATELOG_') && !k.endsWith('_API_KEY')) env[k] = v;
+  Object.assign(env, o.env);
   env['GATELOG_DATA_DIR'] = dataDir;
-  const extraFlags = process.env['BENCH_GATELOG_NODE_FLAGS']?.split(' ').filter(Boolean) ?? [];
+  const extraFlags = o.nodeFlags ?? process.env['BENCH_GATELOG_NODE_FLAGS']?.split(' ').filter(Boolean) ?? [];
   const child = await spawnChild({
-    name: 'gatelog proxy',
+    name,
     cmd: process.execPath,
-    args: ['--disable-warning=ExperimentalWarning', ...extraFlags, join(GATELOG_ROOT, 'proxy', 'src', 'main.ts'), '--config', configPath, '--port', '0'],
+    args: ['--disable-warning=ExperimentalWarning', ...extraFlags, join(root, 'proxy', 'src', 'main.ts'), '--config', configPath, '--port', '0'],
     cpus,
-    cwd: GATELOG_ROOT,
+    cwd: root,
     env,
     readyPattern: /"msg":"gatelog proxy listening"[^\n]*|"url":"http[^\n]*"msg":"gatelog proxy listening"/,
     timeoutMs: 60_000,
   });
   const url = /http:\/\/[0-9.:[\]a-z]+/.exec(child.ready)?.[0];
-  if (!url) throw new Error(`gatelog proxy: no URL in its ready line: ${child.ready}`);
+  if (!url) throw new Error(`${name}: no URL in its ready line: ${child.ready}`);
   return { target: openAiTargetFor('gatelog proxy → Kafka (distributed)', url, GATELOG_ALIAS), child, sse: true, dataDir, config };
 }
