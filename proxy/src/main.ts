@@ -12,11 +12,9 @@
 import '@gatelog/core/heap-tuning';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError, GATELOG_VERSION, createLogger, loadConfig, openStore, startRetention, type Logger, type Store } from '@gatelog/core';
 import { proxyEnv } from '@gatelog/core/env';
-import { kafkaLogCreator } from '@gatelog/core/bus/kafka-logs';
 import { exitOnSignals } from '@gatelog/core/shutdown';
 import { buildProxy } from './app.ts';
 import { createKafkaPublisher } from './publish/kafka.ts';
@@ -57,16 +55,10 @@ async function main(): Promise<void> {
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const kafka = new Kafka({
-    clientId: bus.client_id,
-    brokers: bus.brokers,
-    requestTimeout: bus.request_timeout_ms,
-    connectionTimeout: 3000,
-    logLevel: logLevel.WARN,
-    logCreator: kafkaLogCreator(logger),
-  });
   const publisher = createKafkaPublisher({
-    kafka,
+    brokers: bus.brokers,
+    clientId: bus.client_id,
+    requestTimeoutMs: bus.request_timeout_ms,
     topic: bus.topic,
     compression: bus.compression,
     spoolDir: join(dataDir, 'spool'),

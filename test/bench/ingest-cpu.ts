@@ -20,7 +20,7 @@ import { RowJoiner, insertIsolating, joinRows } from '@gatelog/ingest/insert-bat
 import { toParts } from '@gatelog/ingest/kafka-part';
 import { createIngestMetrics } from '@gatelog/ingest/metrics';
 import { createPipeline, type PipelinePart } from '@gatelog/ingest/pipeline';
-import { toMessage } from '@gatelog/proxy/publish/kafka';
+import { recordMeta, SCHEMA_VERSION_HEADER } from '@gatelog/proxy/publish/kafka';
 import { killAll } from './children.ts';
 import { startFixtures } from './ingest.ts';
 import { realisticEvent, rng } from './ingest-events.ts';
@@ -66,8 +66,8 @@ function events(seed: number): Buffer[] {
 
 function kafkaBatch(records: Buffer[]): EachBatchPayload['batch'] {
   const messages = records.map((value, i) => {
-    const m = toMessage(value);
-    return { key: m.key === null || m.key === undefined ? null : Buffer.from(m.key), value, headers: { 'gatelog-schema-version': Buffer.from(String(m.headers!['gatelog-schema-version'])) }, offset: String(i), timestamp: '0', attributes: 0 };
+    const m = recordMeta(value);
+    return { key: m.key === undefined ? null : Buffer.from(m.key), value, headers: { [SCHEMA_VERSION_HEADER]: Buffer.from(m.version) }, offset: String(i), timestamp: '0', attributes: 0 };
   });
   return { topic: 't', partition: 0, messages, firstOffset: () => '0', lastOffset: () => String(records.length - 1) } as unknown as EachBatchPayload['batch'];
 }

@@ -51,7 +51,7 @@ async function until(check: () => boolean, timeoutMs: number): Promise<boolean> 
   return true;
 }
 
-export async function measureLag(o: { kafka: Kafka; clickhouseUrl: string; rate: number; durationS: number; dir: string }): Promise<LagRow> {
+export async function measureLag(o: { kafka: Kafka; brokers: string[]; clickhouseUrl: string; rate: number; durationS: number; dir: string }): Promise<LagRow> {
   const database = 'bench_lag';
   const topic = 'bench.lag';
   const store = await openStore({ clickhouse: { url: o.clickhouseUrl, database, username: 'default', password: '' }, database }, o.dir);
@@ -61,7 +61,7 @@ export async function measureLag(o: { kafka: Kafka; clickhouseUrl: string; rate:
   const published = new Map<string, number>();
   // The proxy's defaults (bus.batch_ms 50, batch_records 500, request_timeout_ms 10 s).
   const publisher = createKafkaPublisher({
-    kafka: o.kafka, topic, spoolDir: join(o.dir, 'spool'), spoolMaxBytes: 1 << 30, batchMs: 50, batchRecords: 500,
+    brokers: o.brokers, requestTimeoutMs: 10_000, topic, spoolDir: join(o.dir, 'spool'), spoolMaxBytes: 1 << 30, batchMs: 50, batchRecords: 500,
     sendTimeoutMs: 10_000, logger, registry: new Registry(),
   });
   const registry = new Registry();

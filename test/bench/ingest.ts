@@ -10,7 +10,7 @@ import { Registry } from 'prom-client';
 import { GatelogConfig, KAFKA_CODEC_ID, LocalLogWriter, createLogger, migrate, openStore, registerKafkaCodecs, type KafkaCompression, type Store } from '@gatelog/core';
 import { startKafkaIngest, startLocalIngest } from '@gatelog/ingest';
 import { checkEvent, validateMessage } from '@gatelog/ingest/kafka-validate';
-import { toMessage } from '@gatelog/proxy/publish/kafka';
+import { recordMeta, SCHEMA_VERSION_HEADER } from '@gatelog/proxy/publish/kafka';
 import { killAll, spawnChild, type Child } from './children.ts';
 import { checkedEventBytes, realisticEvent, rng } from './ingest-events.ts';
 import { measureLag } from './ingest-lag.ts';
@@ -110,7 +110,11 @@ export async function produce(kafka: Kafka, n: number): Promise<number> {
   const t0 = performance.now();
   for (let sent = 0; sent < n; ) {
     const size = Math.min(1000, n - sent);
-    const messages = Array.from({ length: size }, () => toMessage(Buffer.from(JSON.stringify(realisticEvent(r)))));
+    const messages = Array.from({ length: size }, () => {
+      const value = Buffer.from(JSON.stringify(realisticEvent(r)));
+      const { key, version } = recordMeta(value);
+      return { key: key ?? null, value, headers: { [SCHEMA_VERSION_HEADER]: version } };
+    });
     await producer.send({ topic: TOPIC, acks: -1, compression: KAFKA_CODEC_ID[WIRE], messages });
     sent += size;
   }
@@ -285,7 +289,7 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<void> {
     info.rows.push(await localLog(n, await open('bench_local'), dir));
     say(`end-to-end lag at 1000 calls/s for ${lagS} s`);
     try {
-      info.lag = await measureLag({ kafka, clickhouseUrl: addr.clickhouse, rate: 1000, durationS: lagS, dir });
+      info.lag = await measureLag({ kafka, brokers: [addr.kafka], clickhouseUrl: addr.clickhouse, rate: 1000, durationS: lagS, dir });
     } catch (err) {
       info.lagError = err instanceof Error ? err.message : String(err);
     }

@@ -60,7 +60,8 @@ export async function startDistributed(opts: { partitions?: number } = {}): Prom
     dir,
     publisher(over = {}) {
       const p = createKafkaPublisher({
-        kafka: testKafka(broker, { requestTimeout: 1000 }),
+        brokers: broker.brokers,
+        requestTimeoutMs: 1000,
         topic,
         spoolDir: join(dir, `spool-${publishers.length}`),
         spoolMaxBytes: 64 << 20,

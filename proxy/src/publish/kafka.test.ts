@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@gatelog/core';
-import { KafkaTestBroker, testKafka } from '../../../test/support/kafka/index.ts';
+import { KafkaTestBroker } from '../../../test/support/kafka/index.ts';
 import { sampleEvent } from '../../../test/e2e/distributed-events.ts';
 import { createKafkaPublisher, SCHEMA_VERSION_HEADER, type KafkaPublisher, type KafkaPublisherDeps } from './kafka.ts';
 
@@ -34,7 +34,8 @@ describe('Kafka publisher', () => {
   function start(over: Partial<KafkaPublisherDeps> = {}): { publisher: KafkaPublisher; topic: string } {
     const topic = `events-${randomUUID()}`;
     publisher = createKafkaPublisher({
-      kafka: testKafka(broker, { requestTimeout: 1000 }),
+      brokers: broker.brokers,
+      requestTimeoutMs: 1000,
       topic,
       spoolDir: join(dir, 'spool'),
       spoolMaxBytes: 1 << 20,
@@ -136,7 +137,8 @@ describe('Kafka publisher', () => {
     await first.publisher.close(0);
     await broker.restart();
     publisher = createKafkaPublisher({
-      kafka: testKafka(broker),
+      brokers: broker.brokers,
+      requestTimeoutMs: 1000,
       topic: first.topic,
       spoolDir: join(dir, 'spool'),
       spoolMaxBytes: 1 << 20,

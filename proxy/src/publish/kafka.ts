@@ -9,19 +9,21 @@
 // A batch that failed (or timed out) is sent again from the spool by a fresh producer, so Kafka
 // may hold a record twice after a fault; ingest removes duplicates by request id
 // (ReplacingMergeTree + insert_deduplication_token), which is what makes at-least-once safe.
-// kafkajs is CommonJS and Node's named-export detection stops before CompressionCodecs: default import.
-import kafkajs, { type Kafka, type Message, type Producer, type RetryOptions } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
-import { createWaker, KAFKA_CODEC_ID, registerKafkaCodecs, type KafkaCompression, type LlmCallEvent, type Logger } from '@gatelog/core';
+import { createWaker, type KafkaCompression, type LlmCallEvent, type Logger } from '@gatelog/core';
 import { createPublishMetrics, type PublishMetrics } from './metrics.ts';
-import { keyPartitioner } from './partition.ts';
+import { createEventProducer, type EventProducer } from './producer.ts';
 import { Spool, type SpoolOutcome } from './spool.ts';
 
-export const SCHEMA_VERSION_HEADER = 'gatelog-schema-version';
+export { recordMeta, SCHEMA_VERSION_HEADER } from './producer.ts';
 
 export interface KafkaPublisherDeps {
-  kafka: Kafka;
+  /** Bootstrap brokers, host:port. */
+  brokers: readonly string[];
+  clientId?: string;
+  /** One Kafka request's deadline (bus.request_timeout_ms). */
+  requestTimeoutMs: number;
   topic: string;
   /** Record batch compression (bus.compression); default zstd. */
   compression?: KafkaCompression;
@@ -36,8 +38,8 @@ export interface KafkaPublisherDeps {
   registry: Registry;
   /** Backoff between failed sends (capped exponential); default 100 ms doubling to 5 s. */
   backoff?: { baseMs?: number; maxMs?: number };
-  /** kafkajs retries inside one send; kept small so failures reach our own loop quickly. */
-  producerRetry?: RetryOptions;
+  /** Retries inside one send; kept small so failures reach our own loop quickly. */
+  producerRetry?: { retries: number; delayMs: number };
   spoolFsyncMs?: number;
 }
 
@@ -55,54 +57,33 @@ export interface KafkaPublisher {
 }
 
 const IDLE_MS = 1000;
-const HEAD = 512;
-const ID_FIELD = Buffer.from('"request_id":"');
-const VERSION_FIELD = Buffer.from('"schema_version":');
 
 function publisherError(code: string, message: string): Error & { code: string } {
   return Object.assign(new Error(message), { code });
 }
 
 /**
- * Key and header from the record's first bytes: the relay never re-parses whole bodies. The key
- * is a view of the request id's bytes in the record (no string per record).
+ * A short, bounded label for a failed send: the Kafka error name (NOT_LEADER_OR_FOLLOWER…) or the
+ * socket's (ECONNREFUSED…) where the client wraps one, else the client's own code.
  */
-export function toMessage(record: Buffer): Message {
-  const head = record.length > HEAD ? record.subarray(0, HEAD) : record;
-  const at = head.indexOf(ID_FIELD);
-  let key: Buffer | null = null;
-  if (at >= 0) {
-    const from = at + ID_FIELD.length;
-    const to = head.indexOf(0x22 /* " */, from);
-    if (to > from && to - from <= 64) key = record.subarray(from, to);
+export function errorCode(err: unknown, depth = 0): string {
+  const e = (err ?? {}) as { errors?: unknown; cause?: unknown; apiId?: unknown; code?: unknown; name?: unknown };
+  if (depth < 4) {
+    if (typeof e.apiId === 'string') return e.apiId;
+    if (Array.isArray(e.errors) && e.errors.length > 0) return errorCode(e.errors[0], depth + 1);
+    const cause = e.cause as { code?: unknown } | undefined;
+    if (cause && typeof cause === 'object' && (typeof cause.code === 'string' || 'errors' in cause || 'cause' in cause)) return errorCode(cause, depth + 1);
   }
-  return { key, value: record, headers: { [SCHEMA_VERSION_HEADER]: versionOf(head) } };
-}
-
-function versionOf(head: Buffer): string {
-  const at = head.indexOf(VERSION_FIELD);
-  if (at < 0) return '0';
-  const from = at + VERSION_FIELD.length;
-  let to = from;
-  while (to < head.length && to - from < 6 && head[to]! >= 0x30 && head[to]! <= 0x39) to++;
-  return to > from ? head.toString('latin1', from, to) : '0';
-}
-
-function errorCode(err: unknown): string {
-  const e = err as { type?: unknown; name?: unknown; code?: unknown };
-  if (typeof e.type === 'string') return e.type;
   if (typeof e.code === 'string') return e.code;
   return typeof e.name === 'string' ? e.name : 'UNKNOWN';
 }
 
 export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
   const { logger } = deps;
-  registerKafkaCodecs(kafkajs.CompressionCodecs);
-  const compression = KAFKA_CODEC_ID[deps.compression ?? 'zstd'];
   const spool = new Spool({ dir: deps.spoolDir, maxBytes: deps.spoolMaxBytes, logger, ...(deps.spoolFsyncMs !== undefined ? { fsyncMs: deps.spoolFsyncMs } : {}) });
   const baseMs = deps.backoff?.baseMs ?? 100;
   const maxMs = deps.backoff?.maxMs ?? 5000;
-  let producer: Producer | undefined;
+  let producer: EventProducer | undefined;
   let producerUp = false;
   let stopping = false;
   let failures = 0;
@@ -128,28 +109,26 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
     const p = producer;
     producer = undefined;
     // A producer that failed may be mid-retry: let it go in the background.
-    p?.disconnect().catch(() => {});
+    p?.close().catch(() => {});
   };
 
-  const send = async (messages: Message[]): Promise<void> => {
-    if (!producer) {
-      const p = deps.kafka.producer({
-        createPartitioner: keyPartitioner,
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: true,
-        retry: deps.producerRetry ?? { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
-      });
-      producer = p;
-      await p.connect();
-    }
+  const send = async (records: Buffer[]): Promise<void> => {
+    producer ??= createEventProducer({
+      brokers: deps.brokers,
+      clientId: deps.clientId ?? 'gatelog-proxy',
+      topic: deps.topic,
+      compression: deps.compression ?? 'zstd',
+      requestTimeoutMs: deps.requestTimeoutMs,
+      retries: deps.producerRetry?.retries ?? 2,
+      retryDelayMs: deps.producerRetry?.delayMs ?? 100,
+    });
     const p = producer;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(publisherError('GATELOG_ERR_KAFKA_TIMEOUT', `Kafka did not acknowledge within ${deps.sendTimeoutMs} ms`)), deps.sendTimeoutMs);
     });
     try {
-      await Promise.race([p.send({ topic: deps.topic, acks: -1, compression, messages }), timeout]);
+      await Promise.race([p.send(records), timeout]);
     } finally {
       clearTimeout(timer);
     }
@@ -178,7 +157,7 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
       return true;
     }
     try {
-      await send(r.records.map(toMessage));
+      await send(r.records);
     } catch (err) {
       const code = errorCode(err);
       metrics.produceErrors.inc({ code });

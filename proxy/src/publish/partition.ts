@@ -1,9 +1,7 @@
 // Which partition a record goes to: the Java client's rule (murmur2 of the key's bytes, made
-// positive, modulo the partition count), as kafkajs' DefaultPartitioner computes it, so a
-// request id lands where any other Kafka client would put it. kafkajs does the arithmetic with
-// its own 64-bit Long objects, ~30 allocations per record on the proxy's request thread; 32-bit
-// Math.imul gives the same low 32 bits (partition.test.ts compares the two on random keys).
-import type { ICustomPartitioner } from 'kafkajs';
+// positive, modulo the partition count), so a request id lands where any other Kafka client
+// would put it. 32-bit Math.imul gives the low 32 bits Kafka's hash keeps without 64-bit
+// arithmetic (partition.test.ts compares it with kafkajs' implementation on random keys).
 
 const M = 0x5bd1e995;
 const SEED = 0x9747b28c;
@@ -38,21 +36,16 @@ export function murmur2(data: Uint8Array): number {
 }
 
 /**
- * kafkajs' DefaultPartitioner with the allocation-free hash: an explicit partition wins, a key
- * picks its partition by hash, a record without a key goes round-robin over partitions that
- * have a leader.
+ * The partitioner of the publisher's producer: murmur2 of the key made positive, which the
+ * producer takes modulo the topic's partition count (so kafkajs' DefaultPartitioner and the Java
+ * client put a request id in the same partition, and one call's retries share it); a record
+ * without a key goes round-robin.
  */
-export const keyPartitioner: ICustomPartitioner = () => {
+export function keyPartitioner(): (message: unknown, key: Buffer | undefined) => number {
   let counter = Math.floor(Math.random() * 0x7fffffff);
-  return ({ partitionMetadata, message }) => {
-    if (message.partition !== null && message.partition !== undefined) return message.partition;
-    if (message.key !== null && message.key !== undefined) {
-      const key = typeof message.key === 'string' ? Buffer.from(message.key) : message.key;
-      return (murmur2(key) & 0x7fffffff) % partitionMetadata.length;
-    }
-    const available = partitionMetadata.filter((p) => p.leader >= 0);
+  return (_message, key) => {
+    if (key) return murmur2(key) & 0x7fffffff;
     counter = (counter + 1) & 0x7fffffff;
-    if (available.length > 0) return available[counter % available.length]!.partitionId;
-    return counter % partitionMetadata.length;
+    return counter;
   };
-};
+}
