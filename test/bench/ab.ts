@@ -117,12 +117,15 @@ const median = (xs: number[]): number => {
 
 const f0 = (x: number): string => Math.round(x).toLocaleString('en-US');
 
+const proxies: Child[] = [];
 try {
   pinSelf('1');
   const mock = await startMockUpstream('1');
   const kafka = await startKafkaFixture('1');
   const a = await startProxy('A', mock.ready, kafka.ready);
+  proxies.push(a.child);
   const b = await startProxy('B', mock.ready, kafka.ready);
+  proxies.push(b.child);
   const rounds = Number(args.rounds);
   const seconds = Number(args.seconds);
   process.stdout.write(`A: ${args['a-root']} ${args['a-flags']} ${args['a-config'] ?? ''} ${args['a-env']}\nB: ${args['b-root']} ${args['b-flags']} ${args['b-config'] ?? ''} ${args['b-env']}\n`);
@@ -142,6 +145,8 @@ try {
     process.stdout.write(`| **median** | ${f0(med('A', 'perSecond'))} | ${f0(med('B', 'perSecond'))} | **${ratio('perSecond').toFixed(3)}** | ${f0(med('A', 'usPerCall'))} | ${f0(med('B', 'usPerCall'))} | **${ratio('usPerCall').toFixed(3)}** | ${f0(med('A', 'mainUs'))} · ${f0(med('A', 'gcHelpersUs'))} | ${f0(med('B', 'mainUs'))} · ${f0(med('B', 'gcHelpersUs'))} | ${med('A', 'markCompactsPer1k').toFixed(2)} · ${med('B', 'markCompactsPer1k').toFixed(2)} | ${f0(med('A', 'promotedPerCall'))} · ${f0(med('B', 'promotedPerCall'))} |\n`);
   }
 } finally {
+  // A graceful stop first, so a side started with --cpu-prof writes its profile.
+  await Promise.allSettled(proxies.map((p) => p.stop('SIGTERM')));
   killAll();
   for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
 }

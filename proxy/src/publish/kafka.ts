@@ -1,19 +1,21 @@
 // Kafka publisher for distributed mode. `publish(event)` is synchronous and never throws: the
-// event is appended to the on-disk spool (spool.ts) and a relay ships the spool to Kafka in
-// order, one batch at a time (from the spool's in-memory tail while it keeps up, from disk
-// after a restart or a long outage), committing the spool offset only after Kafka acknowledged the
-// batch (idempotent producer, acks -1, ZSTD unless bus.compression says otherwise, key =
-// request id so one call's retries land in one partition). Kafka down, slow or refusing only
-// makes the spool grow; nothing waits on it.
+// event is appended to the on-disk spool (spool.ts) before the call's response ends, and a relay
+// on a thread of its own (relay-worker.ts) ships the spool to Kafka in order, one batch at a
+// time, committing the spool offset only after Kafka acknowledged the batch (idempotent
+// producer, acks -1, ZSTD unless bus.compression says otherwise, key = request id so one call's
+// retries land in one partition). Kafka down, slow or refusing only makes the spool grow;
+// nothing on the event loop waits on it, and building, compressing and sending batches does not
+// take the event loop's time.
 //
 // A batch that failed (or timed out) is sent again from the spool by a fresh producer, so Kafka
 // may hold a record twice after a fault; ingest removes duplicates by request id
 // (ReplacingMergeTree + insert_deduplication_token), which is what makes at-least-once safe.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
-import { createWaker, type KafkaCompression, type LlmCallEvent, type Logger } from '@gatelog/core';
+import { Worker } from 'node:worker_threads';
+import type { KafkaCompression, LlmCallEvent, Logger } from '@gatelog/core';
 import { createPublishMetrics, type PublishMetrics } from './metrics.ts';
-import { createEventProducer, type EventProducer } from './producer.ts';
+import { APPENDED, reached, SLOTS, STOPPING, WAITING, WAKE_AT, type RelayMessage, type RelayWorkerData } from './relay-shared.ts';
 import { Spool, type SpoolOutcome } from './spool.ts';
 
 export { recordMeta, SCHEMA_VERSION_HEADER } from './producer.ts';
@@ -41,6 +43,8 @@ export interface KafkaPublisherDeps {
   /** Retries inside one send; kept small so failures reach our own loop quickly. */
   producerRetry?: { retries: number; delayMs: number };
   spoolFsyncMs?: number;
+  /** How many nice levels the relay thread runs below the event loop; default 5. */
+  relayNice?: number;
 }
 
 export interface KafkaPublisher {
@@ -56,40 +60,21 @@ export interface KafkaPublisher {
   close(drainMs?: number): Promise<void>;
 }
 
-const IDLE_MS = 1000;
+/** Restarts of a relay thread that died, at most this often. */
+const RELAY_RESTART_MS = 1000;
 
 function publisherError(code: string, message: string): Error & { code: string } {
   return Object.assign(new Error(message), { code });
 }
 
-/**
- * A short, bounded label for a failed send: the Kafka error name (NOT_LEADER_OR_FOLLOWER…) or the
- * socket's (ECONNREFUSED…) where the client wraps one, else the client's own code.
- */
-export function errorCode(err: unknown, depth = 0): string {
-  const e = (err ?? {}) as { errors?: unknown; cause?: unknown; apiId?: unknown; code?: unknown; name?: unknown };
-  if (depth < 4) {
-    if (typeof e.apiId === 'string') return e.apiId;
-    if (Array.isArray(e.errors) && e.errors.length > 0) return errorCode(e.errors[0], depth + 1);
-    const cause = e.cause as { code?: unknown } | undefined;
-    if (cause && typeof cause === 'object' && (typeof cause.code === 'string' || 'errors' in cause || 'cause' in cause)) return errorCode(cause, depth + 1);
-  }
-  if (typeof e.code === 'string') return e.code;
-  return typeof e.name === 'string' ? e.name : 'UNKNOWN';
-}
-
 export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
   const { logger } = deps;
   const spool = new Spool({ dir: deps.spoolDir, maxBytes: deps.spoolMaxBytes, logger, ...(deps.spoolFsyncMs !== undefined ? { fsyncMs: deps.spoolFsyncMs } : {}) });
-  const baseMs = deps.backoff?.baseMs ?? 100;
-  const maxMs = deps.backoff?.maxMs ?? 5000;
-  let producer: EventProducer | undefined;
+  const shared = new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT);
+  const slots = new Int32Array(shared);
   let producerUp = false;
-  let stopping = false;
   let failures = 0;
-  let pendingSince = 0;
-  const halt = new AbortController();
-  const waker = createWaker();
+  let closing: Promise<void> | undefined;
 
   const metrics: PublishMetrics = createPublishMetrics(deps.registry, {
     lagBytes: () => spool.lagBytes,
@@ -97,99 +82,74 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
     spoolFull: () => spool.full,
   });
 
-  const wake = (): void => waker.wake();
-  const wait = (ms: number): Promise<void> => waker.wait(ms);
-  /** A partial batch is lingering: appends wake the relay only once they fill the batch. */
-  let lingering = false;
+  // Two atomics per appended record; a futex wake only when the relay sleeps and asked for it.
   const unsubscribe = spool.writer.onAppend(() => {
-    if (!lingering || spool.tailRecords(spool.committed) >= deps.batchRecords) wake();
+    const appended = Atomics.add(slots, APPENDED, 1) + 1;
+    if (Atomics.load(slots, WAITING) === 1 && reached(appended, Atomics.load(slots, WAKE_AT))) {
+      Atomics.store(slots, WAITING, 0);
+      Atomics.notify(slots, APPENDED);
+    }
   });
 
-  const dropProducer = (): void => {
-    const p = producer;
-    producer = undefined;
-    // A producer that failed may be mid-retry: let it go in the background.
-    p?.close().catch(() => {});
+  const workerData: RelayWorkerData = {
+    spoolDir: deps.spoolDir,
+    brokers: [...deps.brokers],
+    clientId: deps.clientId ?? 'gatelog-proxy',
+    topic: deps.topic,
+    compression: deps.compression ?? 'zstd',
+    requestTimeoutMs: deps.requestTimeoutMs,
+    sendTimeoutMs: deps.sendTimeoutMs,
+    batchMs: deps.batchMs,
+    batchRecords: deps.batchRecords,
+    backoff: { baseMs: deps.backoff?.baseMs ?? 100, maxMs: deps.backoff?.maxMs ?? 5000 },
+    producerRetry: deps.producerRetry ?? { retries: 2, delayMs: 100 },
+    nice: deps.relayNice ?? 5,
+    shared,
   };
 
-  const send = async (records: Buffer[]): Promise<void> => {
-    producer ??= createEventProducer({
-      brokers: deps.brokers,
-      clientId: deps.clientId ?? 'gatelog-proxy',
-      topic: deps.topic,
-      compression: deps.compression ?? 'zstd',
-      requestTimeoutMs: deps.requestTimeoutMs,
-      retries: deps.producerRetry?.retries ?? 2,
-      retryDelayMs: deps.producerRetry?.delayMs ?? 100,
+  const onMessage = (m: RelayMessage): void => {
+    switch (m.t) {
+      case 'committed':
+        spool.acknowledged(m.offset);
+        metrics.produced.inc(m.records);
+        producerUp = true;
+        failures = 0;
+        return;
+      case 'failed':
+        metrics.produceErrors.inc({ code: m.code });
+        if (producerUp || failures === 0) logger.warn({ code: m.code, error: m.message, lag_bytes: spool.lagBytes }, 'kafka: produce failed; events stay in the spool and are retried');
+        producerUp = false;
+        failures++;
+        return;
+      case 'log':
+        logger[m.level]({ ...m.fields, lag_bytes: spool.lagBytes }, m.msg);
+        return;
+      case 'stopped':
+        return;
+    }
+  };
+
+  let worker: Worker;
+  let exited: Promise<void>;
+  let lastStart = 0;
+  const startRelay = (): void => {
+    lastStart = Date.now();
+    const w = new Worker(new URL('./relay-worker.ts', import.meta.url), { workerData, name: 'gatelog-spool-relay' });
+    w.on('message', onMessage);
+    w.on('error', (err) => logger.error({ err }, 'kafka relay thread failed'));
+    exited = new Promise((resolve) => w.once('exit', () => resolve()));
+    w.once('exit', (code) => {
+      if (closing || w !== worker) return;
+      // Events stay in the spool; a new relay resumes from the committed offset.
+      logger.error({ code, lag_bytes: spool.lagBytes }, 'kafka relay thread exited; restarting it');
+      const t = setTimeout(startRelay, Math.max(0, RELAY_RESTART_MS - (Date.now() - lastStart)));
+      t.unref();
     });
-    const p = producer;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(publisherError('GATELOG_ERR_KAFKA_TIMEOUT', `Kafka did not acknowledge within ${deps.sendTimeoutMs} ms`)), deps.sendTimeoutMs);
-    });
-    try {
-      await Promise.race([p.send(records), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    // The relay never keeps the process alive on its own: shutdown goes through close().
+    w.unref();
+    worker = w;
   };
-
-  /** One step of the relay; returns whether there may be more to send right away. */
-  const step = async (): Promise<boolean> => {
-    const from = spool.committed;
-    const r = spool.read(from, deps.batchRecords);
-    if (r.skippedBytes > 0) logger.error({ bytes: r.skippedBytes, offset: from }, 'spool: skipped bytes that failed their checksum');
-    if (r.records.length === 0) {
-      if (r.next !== from) await spool.commit(r.next);
-      pendingSince = 0;
-      return false;
-    }
-    const now = Date.now();
-    if (pendingSince === 0) pendingSince = now;
-    // Our own linger (kafkajs has none): a partial batch waits up to batchMs for company.
-    if (r.records.length < deps.batchRecords && now - pendingSince < deps.batchMs && !stopping) {
-      lingering = true;
-      try {
-        await wait(deps.batchMs - (now - pendingSince));
-      } finally {
-        lingering = false;
-      }
-      return true;
-    }
-    try {
-      await send(r.records);
-    } catch (err) {
-      const code = errorCode(err);
-      metrics.produceErrors.inc({ code });
-      dropProducer();
-      if (producerUp || failures === 0) logger.warn({ code, error: String((err as Error).message), lag_bytes: spool.lagBytes }, 'kafka: produce failed; events stay in the spool and are retried');
-      producerUp = false;
-      const delay = Math.min(maxMs, baseMs * 2 ** Math.min(failures++, 20));
-      await sleep(delay, undefined, { signal: halt.signal, ref: false }).catch(() => {});
-      return true;
-    }
-    await spool.commit(r.next);
-    metrics.produced.inc(r.records.length);
-    if (!producerUp && failures > 0) logger.info({ lag_bytes: spool.lagBytes }, 'kafka: produce recovered; replaying the spool');
-    producerUp = true;
-    failures = 0;
-    pendingSince = 0;
-    return true;
-  };
-
-  const loop = async (): Promise<void> => {
-    while (!halt.signal.aborted) {
-      let more: boolean;
-      try {
-        more = await step();
-      } catch (err) {
-        logger.error({ err }, 'kafka relay: spool read or commit failed; retrying');
-        more = false;
-      }
-      if (!more && !halt.signal.aborted) await wait(IDLE_MS);
-    }
-  };
-  const running = loop();
+  startRelay();
 
   const counted = (outcome: SpoolOutcome): void => {
     if (outcome === 'dropped') metrics.dropped.inc();
@@ -210,21 +170,22 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
     const deadline = Date.now() + timeoutMs;
     while (spool.committed < target) {
       if (Date.now() > deadline) throw publisherError('GATELOG_ERR_KAFKA_FLUSH_TIMEOUT', `spool not drained within ${timeoutMs} ms (${spool.lagBytes} bytes left)`);
-      wake();
       await sleep(10);
     }
   };
 
-  let closing: Promise<void> | undefined;
   const close = (drainMs = 5000): Promise<void> => {
     closing ??= (async () => {
-      stopping = true;
+      // No more lingering: what is in the spool goes out now.
+      Atomics.store(slots, STOPPING, 1);
+      worker.postMessage({ t: 'wake' });
       await flush(drainMs).catch((err: unknown) => logger.warn({ err, lag_bytes: spool.lagBytes }, 'kafka: spool not drained before shutdown; it is replayed on the next start'));
-      halt.abort();
-      wake();
-      await running;
+      worker.postMessage({ t: 'stop' });
+      // A send stuck on a stalled broker is abandoned after a grace period.
+      const grace = setTimeout(() => void worker.terminate(), Math.max(1000, deps.sendTimeoutMs));
+      await exited;
+      clearTimeout(grace);
       unsubscribe();
-      dropProducer();
       spool.close();
     })();
     return closing;

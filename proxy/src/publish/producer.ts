@@ -106,3 +106,19 @@ export function createEventProducer(o: EventProducerOptions): EventProducer {
     close: () => producer.close(),
   };
 }
+
+/**
+ * A short, bounded label for a failed send: the Kafka error name (NOT_LEADER_OR_FOLLOWER…) or the
+ * socket's (ECONNREFUSED…) where the client wraps one, else the client's own code.
+ */
+export function errorCode(err: unknown, depth = 0): string {
+  const e = (err ?? {}) as { errors?: unknown; cause?: unknown; apiId?: unknown; code?: unknown; name?: unknown };
+  if (depth < 4) {
+    if (typeof e.apiId === 'string') return e.apiId;
+    if (Array.isArray(e.errors) && e.errors.length > 0) return errorCode(e.errors[0], depth + 1);
+    const cause = e.cause as { code?: unknown } | undefined;
+    if (cause && typeof cause === 'object' && (typeof cause.code === 'string' || 'errors' in cause || 'cause' in cause)) return errorCode(cause, depth + 1);
+  }
+  if (typeof e.code === 'string') return e.code;
+  return typeof e.name === 'string' ? e.name : 'UNKNOWN';
+}

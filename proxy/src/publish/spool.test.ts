@@ -1,75 +1,66 @@
-// The spool's in-memory tail: the relay gets exactly the bytes on disk, in order, whether they
-// come from memory or (after the tail overflowed, or after a restart) from the file.
+// The spool, the event loop's side of the Kafka publisher: every event is in the file (where
+// the relay thread reads it) before append returns; lag is what the relay has not acknowledged.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalLogReader, createLogger, encodeEvent, listSegments } from '@gatelog/core';
+import { LocalLogReader, OffsetFile, RECORD_HEADER_BYTES, createLogger, encodeEvent, listSegments } from '@gatelog/core';
 import { sampleEvent } from '../../../test/e2e/distributed-events.ts';
 import { Spool } from './spool.ts';
 
 const logger = createLogger('silent');
 const id = (n: number): string => `0190d6a0-0000-7000-8000-${String(n).padStart(12, '0')}`;
 
-/** Read everything from `from` the way the relay does, committing after each batch. */
-async function drain(spool: Spool, batch: number): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  for (;;) {
-    const r = spool.read(spool.committed, batch);
-    if (r.records.length === 0) return out;
-    out.push(...r.records);
-    await spool.commit(r.next);
-  }
-}
-
-describe('spool tail', () => {
+describe('spool', () => {
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'gatelog-spool-'));
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('serves just-appended records from memory, byte for byte what the file holds', async () => {
+  it('holds each event in the file, in order, byte for byte its encoding, before append returns', () => {
     const spool = new Spool({ dir, maxBytes: 1 << 30, logger, segmentBytes: 16 * 1024 });
     const events = Array.from({ length: 40 }, (_, i) => sampleEvent({ request_id: id(i) }));
-    for (const e of events) spool.append(e);
-    expect(spool.tailRecords(spool.committed)).toBe(40);
-    const fromDisk = new LocalLogReader(join(dir, 'log')).read(0, 1000).records;
-    const got = await drain(spool, 7);
-    expect(got.map((b) => b.toString())).toEqual(fromDisk.map((b) => b.toString()));
-    expect(got.map((b) => b.toString())).toEqual(events.map((e) => encodeEvent(e).toString()));
-    // Once committed, the relayed sealed segments are gone: only the active one is left.
-    expect(listSegments(join(dir, 'log'))).toHaveLength(1);
-    expect(spool.lagBytes).toBe(0);
+    const reader = new LocalLogReader(join(dir, 'log'));
+    for (const [i, e] of events.entries()) {
+      expect(spool.append(e)).toBe('spooled');
+      // Already readable by another thread (the relay reads the file, not this process's memory).
+      expect(reader.read(0, 1000).records).toHaveLength(i + 1);
+    }
+    expect(reader.read(0, 1000).records.map((b) => b.toString())).toEqual(events.map((e) => encodeEvent(e).toString()));
+    expect(listSegments(join(dir, 'log')).length).toBeGreaterThan(1);
     spool.close();
   });
 
-  it('falls back to the file when the tail is full, and returns to memory once caught up', async () => {
-    const one = encodeEvent(sampleEvent({ request_id: id(999) })).length;
-    const spool = new Spool({ dir, maxBytes: 1 << 30, logger, tailBytes: one * 5 + 10 });
-    const events = Array.from({ length: 12 }, (_, i) => sampleEvent({ request_id: id(i) }));
-    for (const e of events) spool.append(e);
-    // Only the first five fit in memory; the rest must come from disk, in order, none lost.
-    expect(spool.tailRecords(spool.committed)).toBe(5);
-    const got = await drain(spool, 4);
-    expect(got.map((b) => JSON.parse(b.toString()).request_id)).toEqual(events.map((e) => e.request_id));
-    // Caught up: new appends are served from memory again.
-    spool.append(sampleEvent({ request_id: id(100) }));
-    expect(spool.tailRecords(spool.committed)).toBe(1);
-    expect((await drain(spool, 4)).map((b) => JSON.parse(b.toString()).request_id)).toEqual([id(100)]);
-    spool.close();
-  });
-
-  it('after a restart, reads what the previous process spooled but Kafka never acknowledged', async () => {
+  it('counts as lag what the relay has not acknowledged, and keeps the acknowledged offset across a restart', async () => {
     const first = new Spool({ dir, maxBytes: 1 << 30, logger });
     for (let i = 0; i < 3; i++) first.append(sampleEvent({ request_id: id(200 + i) }));
-    await first.commit(first.read(0, 1).next);
+    const total = first.writer.endOffset;
+    expect(first.lagBytes).toBe(total);
+    const one = new LocalLogReader(join(dir, 'log')).read(0, 1).next;
+    // What the relay does once Kafka acknowledged the first record.
+    await new OffsetFile(join(dir, 'relay.offset')).store(one);
+    first.acknowledged(one);
+    first.acknowledged(0); // an older acknowledgement never moves it back
+    expect(first.committed).toBe(one);
+    expect(first.lagBytes).toBe(total - one);
     first.close();
     const second = new Spool({ dir, maxBytes: 1 << 30, logger });
-    expect(second.tailRecords(second.committed)).toBe(0);
-    second.append(sampleEvent({ request_id: id(300) }));
-    const ids = (await drain(second, 10)).map((b) => JSON.parse(b.toString()).request_id);
-    expect(ids).toEqual([id(201), id(202), id(300)]);
+    expect(second.committed).toBe(one);
+    expect(second.lagBytes).toBe(total - one);
     second.close();
+  });
+
+  it('records events without their bodies once the unacknowledged bytes pass maxBytes', () => {
+    const one = encodeEvent(sampleEvent({ request_id: id(999) }, 2048)).length;
+    const spool = new Spool({ dir, maxBytes: (one + RECORD_HEADER_BYTES) * 3, logger });
+    const outcomes = Array.from({ length: 6 }, (_, i) => spool.append(sampleEvent({ request_id: id(i) }, 2048)));
+    expect(outcomes.slice(0, 3)).toEqual(['spooled', 'spooled', 'spooled']);
+    expect(outcomes.slice(3)).toEqual(['stripped', 'stripped', 'stripped']);
+    expect(spool.full).toBe(true);
+    const stored = new LocalLogReader(join(dir, 'log')).read(0, 100).records.map((b) => JSON.parse(b.toString()) as { request_id: string; request_body: string; truncated: boolean });
+    expect(stored.map((e) => e.request_id)).toEqual(Array.from({ length: 6 }, (_, i) => id(i)));
+    expect(stored.slice(3).every((e) => e.request_body === '' && e.truncated)).toBe(true);
+    spool.close();
   });
 });

@@ -6,7 +6,7 @@
 // Full spool (over maxBytes, or the disk refuses the write): the documented behaviour is to
 // keep serving and record the event without its bodies (`truncated: true`), loudly; only when
 // even that cannot be written is the event dropped, and that is counted and logged too.
-import { LOG_TAIL_BYTES, LocalLogReader, LocalLogWriter, OffsetFile, encodeEvent, type LlmCallEvent, type Logger, type ReadResult } from '@gatelog/core';
+import { LocalLogWriter, OffsetFile, encodeEvent, type LlmCallEvent, type Logger } from '@gatelog/core';
 import { join } from 'node:path';
 
 export interface SpoolOptions {
@@ -15,8 +15,6 @@ export interface SpoolOptions {
   logger: Logger;
   fsyncMs?: number;
   segmentBytes?: number;
-  /** Bytes of just-appended records kept in memory for the relay; default 32 MiB. */
-  tailBytes?: number;
 }
 
 export type SpoolOutcome = 'spooled' | 'stripped' | 'dropped';
@@ -29,8 +27,6 @@ export function stripBodies(event: LlmCallEvent): LlmCallEvent {
 
 export class Spool {
   readonly writer: LocalLogWriter;
-  readonly reader: LocalLogReader;
-  #offsets: OffsetFile;
   #committed: number;
   #maxBytes: number;
   #logger: Logger;
@@ -45,13 +41,9 @@ export class Spool {
       fsyncMs: opts.fsyncMs ?? 20,
       ...(opts.segmentBytes ? { segmentBytes: opts.segmentBytes } : {}),
       onError: (err) => opts.logger.error({ err }, 'spool fsync failed'),
-      // The relay sends just-appended records from memory while it keeps up.
-      tailBytes: opts.tailBytes ?? LOG_TAIL_BYTES,
     });
     if (this.writer.tornBytes > 0) opts.logger.warn({ bytes: this.writer.tornBytes }, 'spool: cut a torn last record left by a crash');
-    this.reader = new LocalLogReader(join(opts.dir, 'log'));
-    this.#offsets = new OffsetFile(join(opts.dir, 'relay.offset'));
-    this.#committed = Math.min(this.#offsets.load(), this.writer.endOffset);
+    this.#committed = Math.min(new OffsetFile(join(opts.dir, 'relay.offset')).load(), this.writer.endOffset);
   }
 
   get committed(): number {
@@ -119,16 +111,6 @@ export class Spool {
     return 'dropped';
   }
 
-  /** Records from `from` on, up to `max`: from the writer's in-memory tail when it holds them, else from disk. */
-  read(from: number, max: number): ReadResult {
-    return this.writer.tail?.read(from, max) ?? this.reader.read(from, max);
-  }
-
-  /** Records held in memory from `from` on (a cheap "is a batch ready?" for the relay). */
-  tailRecords(from: number): number {
-    return this.writer.tail?.count(from) ?? 0;
-  }
-
   #warnFull(requestId: string, msg: string, err?: unknown): void {
     this.#full = true;
     const now = Date.now();
@@ -141,16 +123,9 @@ export class Spool {
     this.#suppressed = 0;
   }
 
-  /** Mark everything before `offset` as acknowledged by Kafka (the fsyncs run off the event loop). */
-  async commit(offset: number): Promise<void> {
-    await this.#offsets.store(offset);
-    this.#committed = offset;
-    this.writer.tail?.release(offset);
-    try {
-      await this.reader.prune(offset);
-    } catch (err) {
-      this.#logger.warn({ err }, 'spool: could not remove relayed segments');
-    }
+  /** The relay (relay-worker.ts) committed everything before `offset`: Kafka has it. */
+  acknowledged(offset: number): void {
+    if (offset > this.#committed) this.#committed = offset;
   }
 
   close(): void {
