@@ -84,6 +84,8 @@ interface Block {
   usPerCall: number;
   mainUs: number;
   gcHelpersUs: number;
+  /** The largest other thread (name and µs per call): libuv's pool, a worker, … */
+  other: [string, number];
   markCompactsPer1k: number;
   promotedPerCall: number;
 }
@@ -104,6 +106,7 @@ async function block(s: Side, stream: boolean, seconds: number): Promise<Block> 
     usPerCall: per(total),
     mainUs: per(d.get('main (JS event loop)') ?? 0),
     gcHelpersUs: per(d.get('V8Worker') ?? 0),
+    other: [...d].filter(([k]) => k !== 'main (JS event loop)' && k !== 'V8Worker').map(([k, v]): [string, number] => [k, per(v)]).sort((x, y) => y[1] - x[1])[0] ?? ['-', 0],
     markCompactsPer1k: ((s.markCompacts - mc) / Math.max(1, r.ok)) * 1000,
     promotedPerCall: (s.promoted - promoted) / Math.max(1, r.ok),
   };
@@ -133,16 +136,17 @@ try {
     const stream = mode === 'sse';
     for (const s of [a, b]) await block(s, stream, Number(args.warmup));
     const got: Record<'A' | 'B', Block[]> = { A: [], B: [] };
-    process.stdout.write(`\n| ${mode} round | A req/s | B req/s | B/A req/s | A µs/call | B µs/call | B/A CPU/call | A main · GC helpers µs | B main · GC helpers µs | mark-compacts /1k calls A · B | promoted B/call A · B |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n`);
+    process.stdout.write(`\n| ${mode} round | A req/s | B req/s | B/A req/s | A µs/call | B µs/call | B/A CPU/call | A main · GC helpers µs | B main · GC helpers µs | mark-compacts /1k calls A · B | promoted B/call A · B | largest other thread µs A · B |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n`);
     for (let r = 0; r < rounds; r++) {
       for (const s of r % 2 === 0 ? [a, b] : [b, a]) got[s.name].push(await block(s, stream, seconds));
       const x = got.A[r]!;
       const y = got.B[r]!;
-      process.stdout.write(`| ${r + 1} | ${f0(x.perSecond)} | ${f0(y.perSecond)} | ${(y.perSecond / x.perSecond).toFixed(3)} | ${f0(x.usPerCall)} | ${f0(y.usPerCall)} | ${(y.usPerCall / x.usPerCall).toFixed(3)} | ${f0(x.mainUs)} · ${f0(x.gcHelpersUs)} | ${f0(y.mainUs)} · ${f0(y.gcHelpersUs)} | ${x.markCompactsPer1k.toFixed(2)} · ${y.markCompactsPer1k.toFixed(2)} | ${f0(x.promotedPerCall)} · ${f0(y.promotedPerCall)} |\n`);
+      process.stdout.write(`| ${r + 1} | ${f0(x.perSecond)} | ${f0(y.perSecond)} | ${(y.perSecond / x.perSecond).toFixed(3)} | ${f0(x.usPerCall)} | ${f0(y.usPerCall)} | ${(y.usPerCall / x.usPerCall).toFixed(3)} | ${f0(x.mainUs)} · ${f0(x.gcHelpersUs)} | ${f0(y.mainUs)} · ${f0(y.gcHelpersUs)} | ${x.markCompactsPer1k.toFixed(2)} · ${y.markCompactsPer1k.toFixed(2)} | ${f0(x.promotedPerCall)} · ${f0(y.promotedPerCall)} | ${x.other[0]} ${f0(x.other[1])} · ${y.other[0]} ${f0(y.other[1])} |\n`);
     }
-    const ratio = (k: keyof Block): number => median(got.A.map((x, i) => got.B[i]![k] / x[k]));
-    const med = (s: 'A' | 'B', k: keyof Block): number => median(got[s].map((x) => x[k]));
-    process.stdout.write(`| **median** | ${f0(med('A', 'perSecond'))} | ${f0(med('B', 'perSecond'))} | **${ratio('perSecond').toFixed(3)}** | ${f0(med('A', 'usPerCall'))} | ${f0(med('B', 'usPerCall'))} | **${ratio('usPerCall').toFixed(3)}** | ${f0(med('A', 'mainUs'))} · ${f0(med('A', 'gcHelpersUs'))} | ${f0(med('B', 'mainUs'))} · ${f0(med('B', 'gcHelpersUs'))} | ${med('A', 'markCompactsPer1k').toFixed(2)} · ${med('B', 'markCompactsPer1k').toFixed(2)} | ${f0(med('A', 'promotedPerCall'))} · ${f0(med('B', 'promotedPerCall'))} |\n`);
+    type Numeric = Exclude<keyof Block, 'other'>;
+    const ratio = (k: Numeric): number => median(got.A.map((x, i) => got.B[i]![k] / x[k]));
+    const med = (s: 'A' | 'B', k: Numeric): number => median(got[s].map((x) => x[k]));
+    process.stdout.write(`| **median** | ${f0(med('A', 'perSecond'))} | ${f0(med('B', 'perSecond'))} | **${ratio('perSecond').toFixed(3)}** | ${f0(med('A', 'usPerCall'))} | ${f0(med('B', 'usPerCall'))} | **${ratio('usPerCall').toFixed(3)}** | ${f0(med('A', 'mainUs'))} · ${f0(med('A', 'gcHelpersUs'))} | ${f0(med('B', 'mainUs'))} · ${f0(med('B', 'gcHelpersUs'))} | ${med('A', 'markCompactsPer1k').toFixed(2)} · ${med('B', 'markCompactsPer1k').toFixed(2)} | ${f0(med('A', 'promotedPerCall'))} · ${f0(med('B', 'promotedPerCall'))} | |\n`);
   }
 } finally {
   // A graceful stop first, so a side started with --cpu-prof writes its profile.

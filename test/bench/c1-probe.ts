@@ -1,5 +1,7 @@
 // One-connection latency of the distributed proxy against the mock, to look at what a single
 // call waits for (not part of `pnpm bench`): node test/bench/c1-probe.ts [n]
+// With `--b-root DIR` it compares this checkout's proxy (A) with the one in DIR (B), measured
+// in alternating blocks: node test/bench/c1-probe.ts 3000 --b-root /tmp/gatelog-other
 import { measureLatency } from './load.ts';
 import { direct, passthrough, startMockUpstream } from './targets.ts';
 import { proxyService, startKafkaFixture } from './proxy-target.ts';
@@ -7,13 +9,27 @@ import { killAll } from './children.ts';
 import { cpuDelta, threadCpu } from './threads.ts';
 
 const n = Number(process.argv[2] ?? 3000);
+const bRoot = process.argv.includes('--b-root') ? process.argv[process.argv.indexOf('--b-root') + 1] : undefined;
 const mock = await startMockUpstream('1');
 const kafka = await startKafkaFixture('1');
 const mockUrl = mock.ready;
 const g = await proxyService(mockUrl, kafka.ready, '0');
 const pt = await passthrough(mockUrl, '0');
+const other = bRoot ? await proxyService(mockUrl, kafka.ready, '0', { root: bRoot, topic: 'bench.c1.b', name: 'gatelog proxy B' }) : undefined;
 try {
-  for (let round = 0; round < 2; round++) {
+  if (other) {
+    const rows: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      const d = await measureLatency(direct(mockUrl).target, n, 300);
+      const order = round % 2 === 0 ? [['A', g], ['B', other]] as const : [['B', other], ['A', g]] as const;
+      for (const [name, t] of order) {
+        const x = await measureLatency(t.target, n, 300);
+        rows.push(`| ${round + 1} | ${name} | ${(x.p50Ms - d.p50Ms).toFixed(3)} | ${(x.p99Ms - d.p99Ms).toFixed(3)} | ${x.p50Ms.toFixed(3)} / ${x.p99Ms.toFixed(3)} |`);
+      }
+    }
+    console.log(`| round | proxy | added p50 ms | added p99 ms | p50 / p99 ms |\n|---|---|---:|---:|---:|\n${rows.join('\n')}`);
+  }
+  for (let round = 0; round < (other ? 0 : 2); round++) {
     // p50 / p99 in ms; added = over the direct call measured just before.
     const d = await measureLatency(direct(mockUrl).target, n, 300);
     const b = await measureLatency(pt.target, n, 300);
@@ -37,6 +53,7 @@ try {
 } finally {
   // SIGTERM first: a --cpu-prof flag (BENCH_GATELOG_NODE_FLAGS) writes its profile on exit.
   await g.child?.stop('SIGTERM');
+  await other?.child?.stop('SIGTERM');
   await pt.child?.stop();
   killAll();
 }

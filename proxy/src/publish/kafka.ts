@@ -18,7 +18,7 @@ import { createPublishMetrics, type PublishMetrics } from './metrics.ts';
 import { APPENDED, reached, SLOTS, STOPPING, WAITING, WAKE_AT, type RelayMessage, type RelayWorkerData } from './relay-shared.ts';
 import { Spool, type SpoolOutcome } from './spool.ts';
 
-export { recordMeta, SCHEMA_VERSION_HEADER } from './producer.ts';
+export { recordMeta, SCHEMA_VERSION_HEADER } from './record-meta.ts';
 
 export interface KafkaPublisherDeps {
   /** Bootstrap brokers, host:port. */

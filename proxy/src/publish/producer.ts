@@ -11,8 +11,7 @@
 import { Producer, type MessageToProduce } from '@platformatic/kafka';
 import type { KafkaCompression } from '@gatelog/core';
 import { keyPartitioner } from './partition.ts';
-
-export const SCHEMA_VERSION_HEADER = 'gatelog-schema-version';
+import { recordMeta, SCHEMA_VERSION_HEADER } from './record-meta.ts';
 
 export interface EventProducerOptions {
   brokers: readonly string[];
@@ -35,9 +34,6 @@ export interface EventProducer {
 
 type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
 
-const HEAD = 512;
-const ID_FIELD = Buffer.from('"request_id":"');
-const VERSION_FIELD = Buffer.from('"schema_version":');
 const HEADER_KEY = Buffer.from(SCHEMA_VERSION_HEADER);
 const COMPRESSION = { none: 'none', gzip: 'gzip', zstd: 'zstd' } as const;
 
@@ -50,31 +46,6 @@ function headersFor(version: string): Map<Buffer, Buffer> {
     if (headersByVersion.size < 64) headersByVersion.set(version, headers);
   }
   return headers;
-}
-
-function versionOf(head: Buffer): string {
-  const at = head.indexOf(VERSION_FIELD);
-  if (at < 0) return '0';
-  const from = at + VERSION_FIELD.length;
-  let to = from;
-  while (to < head.length && to - from < 6 && head[to]! >= 0x30 && head[to]! <= 0x39) to++;
-  return to > from ? head.toString('latin1', from, to) : '0';
-}
-
-/**
- * Key (the request id) and schema version from the record's first bytes: the relay never
- * re-parses whole bodies. The key is a view of the request id's bytes in the record.
- */
-export function recordMeta(record: Buffer): { key: Buffer | undefined; version: string } {
-  const head = record.length > HEAD ? record.subarray(0, HEAD) : record;
-  const at = head.indexOf(ID_FIELD);
-  let key: Buffer | undefined;
-  if (at >= 0) {
-    const from = at + ID_FIELD.length;
-    const to = head.indexOf(0x22 /* " */, from);
-    if (to > from && to - from <= 64) key = record.subarray(from, to);
-  }
-  return { key, version: versionOf(head) };
 }
 
 export function toMessage(topic: string, record: Buffer): Message {
