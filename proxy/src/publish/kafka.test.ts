@@ -1,7 +1,7 @@
 // Kafka publisher against the protocol-faithful test broker: order, keys, headers, and the
 // spool carrying events through a Kafka outage without blocking publish().
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Registry } from 'prom-client';
@@ -127,6 +127,20 @@ describe('Kafka publisher', () => {
     expect(new Set(got.map((g) => g.request_id))).toEqual(new Set(events.map((e) => e.request_id)));
     expect(got.some((g) => g.request_body === '' && g.truncated)).toBe(true);
     expect(got.some((g) => g.request_body !== '')).toBe(true);
+  });
+
+  it.runIf(process.platform === 'linux')('relays on a thread of its own, a few nice levels below the event loop', async () => {
+    const base = getPriority(process.pid);
+    const { publisher: p, topic } = start({ relayNice: 3 });
+    const event = sampleEvent();
+    p.publish(event);
+    await p.flush(5000);
+    expect(broker.records(topic).map((r) => r.key?.toString())).toEqual([event.request_id]);
+    const relay = readdirSync('/proc/self/task').filter((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'gatelog-spool-r');
+    expect(relay).toHaveLength(1);
+    expect(Number(relay[0])).not.toBe(process.pid);
+    expect(getPriority(Number(relay[0]))).toBe(Math.min(19, base + 3));
+    expect(getPriority(process.pid)).toBe(base);
   });
 
   it('resumes from the spool after a restart of the publisher', async () => {

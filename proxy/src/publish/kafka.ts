@@ -133,6 +133,7 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
   let exited: Promise<void>;
   let lastStart = 0;
   const startRelay = (): void => {
+    if (closing) return;
     lastStart = Date.now();
     const w = new Worker(new URL('./relay-worker.ts', import.meta.url), { workerData, name: 'gatelog-spool-relay' });
     w.on('message', onMessage);
