@@ -1,5 +1,5 @@
 // The copies of call events outside ClickHouse — the event log (data dir `events/`), the
-// proxy's spool (`spool/`) and the dead-letter file — scrubbed for retention and erasure.
+// proxy's spool (`spool/log/`) and the dead-letter file — scrubbed for retention and erasure.
 //
 // Log records are rewritten in place at the same length: the event with its bodies (and the
 // fields the caller names) emptied, padded with spaces (JSON allows them; ingest reads the row
@@ -133,8 +133,8 @@ export function scrubDeadLetters(path: string, rule: ScrubRule): ScrubResult {
   return res;
 }
 
-/** Every copy under a data dir: events/, spool/ and dead-letter.jsonl. */
+/** Every copy under a data dir: events/, spool/log/ and dead-letter.jsonl. */
 export function scrubDataDir(dataDir: string, rule: ScrubRule): ScrubResult {
-  const parts = [scrubLogDir(join(dataDir, 'events'), rule), scrubLogDir(join(dataDir, 'spool'), rule), scrubDeadLetters(join(dataDir, 'dead-letter.jsonl'), rule)];
+  const parts = [scrubLogDir(join(dataDir, 'events'), rule), scrubLogDir(join(dataDir, 'spool', 'log'), rule), scrubDeadLetters(join(dataDir, 'dead-letter.jsonl'), rule)];
   return parts.reduce((a, b) => ({ records: a.records + b.records, bytes: a.bytes + b.bytes, files: a.files + b.files }));
 }

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@gatelog/core';
+import { scrubDataDir } from '@gatelog/core/store/erasure-files';
 import { KafkaTestBroker } from '../../../test/support/kafka/index.ts';
 import { sampleEvent } from '../../../test/e2e/distributed-events.ts';
 import { createKafkaPublisher, SCHEMA_VERSION_HEADER, type KafkaPublisher, type KafkaPublisherDeps } from './kafka.ts';
@@ -141,6 +142,25 @@ describe('Kafka publisher', () => {
     expect(Number(relay[0])).not.toBe(process.pid);
     expect(getPriority(Number(relay[0]))).toBe(Math.min(19, base + 3));
     expect(getPriority(process.pid)).toBe(base);
+  });
+
+  it('sends what erasure left of a record still in the spool, not the record as it was appended', async () => {
+    const { publisher: p, topic } = start();
+    await broker.stop();
+    const events = Array.from({ length: 6 }, () => sampleEvent({}, 512));
+    for (const e of events) p.publish(e);
+    // What POST /admin/erase does to this proxy's data dir, while Kafka is away.
+    const erased = events[2]!.request_id;
+    const res = scrubDataDir(dir, { match: (e) => e['request_id'] === erased, needle: erased });
+    expect(res.records).toBe(1);
+    await broker.restart();
+    await p.flush(8000);
+    const got = broker.records(topic).map((r) => JSON.parse(r.value!.toString()) as { request_id: string; request_body: string; response_body: string });
+    expect(new Set(got.map((g) => g.request_id))).toEqual(new Set(events.map((e) => e.request_id)));
+    for (const g of got) {
+      if (g.request_id === erased) expect([g.request_body, g.response_body]).toEqual(['', '']);
+      else expect(g.request_body.length).toBeGreaterThan(100);
+    }
   });
 
   it('resumes from the spool after a restart of the publisher', async () => {
