@@ -1,13 +1,13 @@
 // The Kafka producer behind the publisher's relay: one idempotent producer (acks -1) that sends a
 // batch of spool records to the events topic and resolves once Kafka acknowledged all of them.
 //
-// It is @platformatic/kafka's Producer rather than kafkajs': kafkajs builds a record batch by
-// growing and copying its encoder's buffer record by record, hashes keys with 64-bit Long
-// objects and computes CRC-32C in JS, which cost ~45 µs of CPU per 2.3 KB event at batches of
-// 100 (with or without compression); platformatic's batch is a chain of the records' own
-// buffers, CRC-32C is WASM, and the same batches cost ~17 µs with ZSTD, ~10 µs without
-// (BENCHMARKS.md, "Eighth round"). Ingest keeps kafkajs for its consumer group; both speak the
-// same Kafka wire format, and the topic is the contract between them.
+// It is @platformatic/kafka's Producer rather than kafkajs': kafkajs (even patched) copies
+// records into its encoders and again into the batch and computes CRC-32C in JS, ~44 µs of CPU
+// per 2.3 KB event with ZSTD and ~30 without at batches of 100; platformatic's batch is a chain
+// of the records' own buffers and CRC-32C is WASM: ~19 and ~9 µs (BENCHMARKS.md, "Eighth
+// round"). It compresses synchronously on the calling thread, which is why it runs on the relay
+// thread (relay-worker.ts), never on the event loop. Ingest keeps kafkajs for its consumer
+// group; both speak the same Kafka wire format, and the topic is the contract between them.
 import { Producer, type MessageToProduce } from '@platformatic/kafka';
 import type { KafkaCompression } from '@gatelog/core';
 import { keyPartitioner } from './partition.ts';
