@@ -112,6 +112,7 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
       case 'committed':
         spool.acknowledged(m.offset);
         metrics.produced.inc(m.records);
+        if (!producerUp && failures > 0) logger.info({ lag_bytes: spool.lagBytes }, 'kafka: produce recovered; replaying the spool');
         producerUp = true;
         failures = 0;
         return;
@@ -123,8 +124,6 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
         return;
       case 'log':
         logger[m.level]({ ...m.fields, lag_bytes: spool.lagBytes }, m.msg);
-        return;
-      case 'stopped':
         return;
     }
   };

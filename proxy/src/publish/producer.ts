@@ -22,8 +22,8 @@ export interface EventProducerOptions {
   requestTimeoutMs: number;
   connectTimeoutMs?: number;
   /** Retries inside one send; kept small so failures reach the relay's own loop quickly. */
-  retries?: number;
-  retryDelayMs?: number;
+  retries: number;
+  retryDelayMs: number;
 }
 
 export interface EventProducer {
@@ -65,8 +65,8 @@ export function createEventProducer(o: EventProducerOptions): EventProducer {
     partitioner: keyPartitioner(),
     timeout: o.requestTimeoutMs,
     connectTimeout: o.connectTimeoutMs ?? 3000,
-    retries: o.retries ?? 2,
-    retryDelay: o.retryDelayMs ?? 100,
+    retries: o.retries,
+    retryDelay: o.retryDelayMs,
   });
   return {
     async send(records) {

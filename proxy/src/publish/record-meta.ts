@@ -31,4 +31,3 @@ export function recordMeta(record: Buffer): { key: Buffer | undefined; version: 
   }
   return { key, version: versionOf(head) };
 }
-

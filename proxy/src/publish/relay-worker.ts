@@ -11,9 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LocalLogReader } from '@gatelog/core/bus/local-log';
 import { OffsetFile } from '@gatelog/core/bus/offset-file';
-import { join } from 'node:path';
 import { createEventProducer, errorCode, type EventProducer } from './producer.ts';
-import { APPENDED, reached, STOPPING, WAITING, WAKE_AT, type RelayMessage, type RelayWorkerData } from './relay-shared.ts';
+import { APPENDED, reached, relayOffsetPath, spoolLogDir, STOPPING, WAITING, WAKE_AT, type RelayMessage, type RelayWorkerData } from './relay-shared.ts';
 
 const IDLE_MS = 1000;
 const data = workerData as RelayWorkerData;
@@ -31,12 +30,11 @@ if (data.nice > 0) {
   }
 }
 
-const reader = new LocalLogReader(join(data.spoolDir, 'log'));
-const offsets = new OffsetFile(join(data.spoolDir, 'relay.offset'));
+const reader = new LocalLogReader(spoolLogDir(data.spoolDir));
+const offsets = new OffsetFile(relayOffsetPath(data.spoolDir));
 let committed = offsets.load();
 let producer: EventProducer | undefined;
 let failures = 0;
-let producerUp = false;
 let pendingSince = 0;
 let halted = false;
 const halt = new AbortController();
@@ -108,8 +106,8 @@ async function commit(offset: number): Promise<void> {
   }
 }
 
-/** One step; returns whether there may be more to send right away. */
-async function step(): Promise<boolean> {
+/** One step: send a batch, or wait for one (lingering on a partial batch up to batchMs). */
+async function step(): Promise<void> {
   const stopping = Atomics.load(slots, STOPPING) === 1 || halted;
   // Loaded before the read: every record counted here is in the file the read sees.
   const appended = Atomics.load(slots, APPENDED);
@@ -120,14 +118,14 @@ async function step(): Promise<boolean> {
     if (r.next !== from) await commit(r.next);
     pendingSince = 0;
     if (!halted) await waitFor((appended + 1) | 0, IDLE_MS);
-    return false;
+    return;
   }
   const now = Date.now();
   if (pendingSince === 0) pendingSince = now;
   // Our own linger: a partial batch waits up to batchMs for company.
   if (r.records.length < data.batchRecords && now - pendingSince < data.batchMs && !stopping) {
     await waitFor((appended + data.batchRecords - r.records.length) | 0, data.batchMs - (now - pendingSince));
-    return true;
+    return;
   }
   try {
     await send(r.records);
@@ -135,18 +133,14 @@ async function step(): Promise<boolean> {
     const code = errorCode(err);
     post({ t: 'failed', code, message: String((err as Error).message) });
     dropProducer();
-    producerUp = false;
     const delay = Math.min(data.backoff.maxMs, data.backoff.baseMs * 2 ** Math.min(failures++, 20));
     await sleep(delay, undefined, { signal: halt.signal }).catch(() => {});
-    return !halted;
+    return;
   }
   await commit(r.next);
   post({ t: 'committed', offset: r.next, records: r.records.length });
-  if (!producerUp && failures > 0) log('info', {}, 'kafka: produce recovered; replaying the spool');
-  producerUp = true;
   failures = 0;
   pendingSince = 0;
-  return true;
 }
 
 while (!halted) {
@@ -160,6 +154,5 @@ while (!halted) {
 const last = producer;
 producer = undefined;
 await last?.close().catch(() => {});
-post({ t: 'stopped' });
 // Ends this thread only (a pending wait's timer would otherwise hold it up to IDLE_MS).
 process.exit(0);

@@ -7,7 +7,7 @@
 // keep serving and record the event without its bodies (`truncated: true`), loudly; only when
 // even that cannot be written is the event dropped, and that is counted and logged too.
 import { LocalLogWriter, OffsetFile, encodeEvent, type LlmCallEvent, type Logger } from '@gatelog/core';
-import { join } from 'node:path';
+import { relayOffsetPath, spoolLogDir } from './relay-shared.ts';
 
 export interface SpoolOptions {
   dir: string;
@@ -37,13 +37,13 @@ export class Spool {
     this.#logger = opts.logger;
     this.#maxBytes = opts.maxBytes;
     this.writer = new LocalLogWriter({
-      dir: join(opts.dir, 'log'),
+      dir: spoolLogDir(opts.dir),
       fsyncMs: opts.fsyncMs ?? 20,
       ...(opts.segmentBytes ? { segmentBytes: opts.segmentBytes } : {}),
       onError: (err) => opts.logger.error({ err }, 'spool fsync failed'),
     });
     if (this.writer.tornBytes > 0) opts.logger.warn({ bytes: this.writer.tornBytes }, 'spool: cut a torn last record left by a crash');
-    this.#committed = Math.min(new OffsetFile(join(opts.dir, 'relay.offset')).load(), this.writer.endOffset);
+    this.#committed = Math.min(new OffsetFile(relayOffsetPath(opts.dir)).load(), this.writer.endOffset);
   }
 
   get committed(): number {
