@@ -71,3 +71,35 @@ export function ceilingCheck(kind: string, passthrough: CannonResult | undefined
   if (share >= CEILING_MARGIN || busy >= 0.9) return { trusted: false, line: `- WARNING ${kind}: ${what} — the load side may be the bottleneck: the share is UNTRUSTED` };
   return { trusted: true, line: `- ${kind} ceiling check: ${what} — the passthrough is not capped by the load side` };
 }
+
+/** Two blocks in a row within this share of each other: the target has settled. */
+export const STEADY_WITHIN = 0.05;
+
+export interface WarmUp {
+  /** Successful calls made while warming (they count as calls the target served). */
+  ok: number;
+  /** Each block's req/s (or streams/s), in order. */
+  blocks: number[];
+  steady: boolean;
+}
+
+/**
+ * Closed-loop blocks until two in a row agree within STEADY_WITHIN, at most `maxBlocks`. A new
+ * process needs several seconds under load before its rate settles (V8's optimizing tiers, the
+ * heap growing to its working size, a worker thread's own start-up): measured here, the
+ * distributed proxy served ~1.5× its steady CPU per call for its first ~6 s at c=50, the
+ * passthrough for its first ~4 s. A fixed short warm-up charged that to whichever target
+ * settles slowest; this waits for each.
+ */
+export async function warmUntilSteady(t: LoadTarget, o: Omit<CannonOptions, 'durationMs'> & { blockMs: number; maxBlocks: number }): Promise<WarmUp> {
+  const blocks: number[] = [];
+  let ok = 0;
+  for (let i = 0; i < o.maxBlocks; i++) {
+    const r = await runCannon(t, { ...o, durationMs: o.blockMs });
+    ok += r.ok;
+    blocks.push(r.perSecond);
+    const prev = blocks.at(-2);
+    if (prev !== undefined && r.perSecond > 0 && Math.abs(r.perSecond - prev) <= STEADY_WITHIN * Math.max(r.perSecond, prev)) return { ok, blocks, steady: true };
+  }
+  return { ok, blocks, steady: false };
+}

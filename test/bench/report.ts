@@ -58,6 +58,8 @@ export interface RunInfo {
 
 export interface PairedShare {
   blockS: number;
+  /** Each target's warm-up before the rounds, per mode (run.ts, warmLine). */
+  warmed?: string[];
   /** Per round: req/s and SSE streams/s of each, and the 1-minute load average when it began. */
   rounds: { load: number; passthrough: number; proxy: number; gatelog: number; ssePassthrough: number; sseProxy: number; sseGatelog: number }[];
   /** Medians of the rounds' gatelog / passthrough and proxy / passthrough (req/s, then SSE). */
@@ -179,6 +181,7 @@ export function verdicts(info: RunInfo): string[] {
     rpsCheck.line,
     sseCheck.line,
     ...hot,
+    ...(p?.warmed ? [`- paired rounds' warm-ups (blocks until two agree within 5%): ${p.warmed.join('; ')}`] : []),
     ...c1Lines(proxy, floor, base),
     `- embedded (gatelog) added p50 at c=1: ${added.toFixed(3)} ms`,
   ];
@@ -234,7 +237,7 @@ export function render(info: RunInfo): string {
     `- machine: ${info.machine}`,
     `- pinning: ${info.pinning}`,
     `- 1-min load average at start / end: ${info.load[0].toFixed(2)} / ${info.load[1].toFixed(2)} (anything beyond the bench's own ~2 means other work shared the cores)`,
-    `- method: each target in its own child process in front of a local mock OpenAI upstream (pre-serialized chat.completion JSON and SSE of 10 chunks + [DONE], with token usage that differs from call to call as a real provider's does: 8,192 usages in turn), loopback only. Latency: ${s.latencyN.toLocaleString('en-US')} sequential calls on one keep-alive connection after warm-up; added latency = target − direct, per percentile, with direct measured in blocks alternating with the target's (a burst of other work hits both). Throughput: ${s.concurrency} closed-loop connections for ${s.durationS} s after warm-up, driven by autocannon in a process of its own pinned to the load core with the mock (its CPU is the autocannon column; the direct row is its ceiling in this run, and the passthrough is checked against it before any share is trusted); SSE streams are fully read (each target is first probed for a stream ending in [DONE]). The proxy row is the distributed shape: proxy/src/main.ts forwarding, capturing and publishing each event through its on-disk spool to the Kafka broker fixture (a child on the load core); ingest runs elsewhere in that shape and is not part of the row. Shares come from paired rounds (passthrough, proxy, embedded in alternating blocks), with the load average of each round.`,
+    `- method: each target in its own child process in front of a local mock OpenAI upstream (pre-serialized chat.completion JSON and SSE of 10 chunks + [DONE], with token usage that differs from call to call as a real provider's does: 8,192 usages in turn), loopback only. Latency: ${s.latencyN.toLocaleString('en-US')} sequential calls on one keep-alive connection after warm-up; added latency = target − direct, per percentile, with direct measured in blocks alternating with the target's (a burst of other work hits both). Throughput: ${s.concurrency} closed-loop connections for ${s.durationS} s after a warm-up that lasts until two 2-s blocks in a row agree within 5% (a new process needs seconds under load to settle), driven by autocannon in a process of its own pinned to the load core with the mock (its CPU is the autocannon column; the direct row is its ceiling in this run, and the passthrough is checked against it before any share is trusted); SSE streams are fully read (each target is first probed for a stream ending in [DONE]). The proxy row is the distributed shape: proxy/src/main.ts forwarding, capturing and publishing each event through its on-disk spool to the Kafka broker fixture (a child on the load core); ingest runs elsewhere in that shape and is not part of the row. Shares come from paired rounds (passthrough, proxy, embedded in alternating blocks, each warmed up the same way first), with the load average of each round.`,
     '',
     table(info),
     '',

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { detectPinning, killAll, pinSelf } from './children.ts';
 import { measureFixedRate, measureLatency, measurePairedLatency, probe, type LoadTarget } from './load.ts';
-import { runCannon } from './cannon.ts';
+import { runCannon, warmUntilSteady, type WarmUp } from './cannon.ts';
 import { proxyService, startKafkaFixture } from './proxy-target.ts';
 import type { Child } from './children.ts';
 import { EMPTY, countRows, snapshot, waitForDrain, type PipelineSnapshot } from './pipeline.ts';
@@ -117,7 +117,7 @@ async function measure(key: Key, run: Running, ref: LoadTarget): Promise<Measure
   }
   calls += result.latency.ok + result.latency.warmupOk;
   say(`${t.name}: req/s at c=${settings.concurrency} for ${durationS} s (autocannon, own process)`);
-  calls += (await runCannon(t, { concurrency: settings.concurrency, durationMs: warmMs, stream: false, cpus: loadCpus })).ok;
+  calls += (await warm(t, false)).ok;
   const pid = run.child?.proc.pid;
   // The target's CPU is read while autocannon runs (its child reports when it is done).
   const cpuBefore = pid === undefined ? null : threadCpu(pid);
@@ -130,14 +130,26 @@ async function measure(key: Key, run: Running, ref: LoadTarget): Promise<Measure
   const afterRps = key === 'gatelog' ? await snapshot(t.origin) : null;
   if (sse) {
     say(`${t.name}: SSE streams/s at c=${settings.concurrency} for ${durationS} s`);
-    calls += (await runCannon(t, { concurrency: settings.concurrency, durationMs: warmMs, stream: true, cpus: loadCpus })).ok;
+    calls += (await warm(t, true)).ok;
     result.sse = await runCannon(t, { concurrency: settings.concurrency, durationMs: durationS * 1000, stream: true, cpus: loadCpus });
     calls += result.sse.ok;
   }
   return { result, calls, afterRps };
 }
 
-const PAIRED_ROUNDS = 3;
+/** Under load until the target's rate has settled (cannon.ts, warmUntilSteady). */
+function warm(t: LoadTarget, stream: boolean): Promise<WarmUp> {
+  return warmUntilSteady(t, { concurrency: settings.concurrency, stream, cpus: loadCpus, blockMs: warmMs, maxBlocks: quick ? 1 : WARM_MAX_BLOCKS });
+}
+
+/** How a warm-up went, for the report: "5 × 2 s: 2,805 → 5,240/s". */
+function warmLine(w: WarmUp): string {
+  const f = (n: number): string => Math.round(n).toLocaleString('en-US');
+  return `${w.blocks.length} × ${warmMs / 1000} s: ${f(w.blocks[0] ?? 0)} → ${f(w.blocks.at(-1) ?? 0)}/s${w.steady ? '' : ' (not settled)'}`;
+}
+
+const WARM_MAX_BLOCKS = 10;
+const PAIRED_ROUNDS = 5;
 
 /** The target's per-thread CPU read shortly before the measured run ends (the process outlives the run). */
 function sampleAt<T>(ms: number, read: () => T): Promise<T> {
@@ -162,7 +174,14 @@ async function pairedShare(mockUrl: string, cpus: string | null): Promise<Paired
     kafka ??= await startKafkaFixture(loadCpus);
     px = await proxyService(mockUrl, kafka.ready, cpus);
     const opts = { concurrency: settings.concurrency, durationMs: blockS * 1000, cpus: loadCpus };
-    for (const t of [pt, px, gl]) for (const stream of [false, true]) await runCannon(t.target, { ...opts, durationMs: warmMs, stream });
+    const warmed: string[] = [];
+    for (const [name, t] of [['passthrough', pt], ['proxy', px], ['gatelog', gl]] as const) {
+      for (const stream of [false, true]) {
+        const w = await warm(t.target, stream);
+        warmed.push(`${name} ${stream ? 'SSE' : 'JSON'} ${warmLine(w)}`);
+      }
+    }
+    say(`paired: warmed up (${warmed.join('; ')})`);
     const rounds: PairedShare['rounds'] = [];
     for (let i = 0; i < PAIRED_ROUNDS; i++) {
       const round: Partial<PairedShare['rounds'][number]> = { load: loadavg()[0] ?? 0 };
@@ -182,6 +201,7 @@ async function pairedShare(mockUrl: string, cpus: string | null): Promise<Paired
     const median = (f: (r: PairedShare['rounds'][number]) => number): number => rounds.map(f).sort((x, y) => x - y)[Math.floor(rounds.length / 2)]!;
     return {
       blockS,
+      warmed,
       rounds,
       median: median((r) => r.gatelog / r.passthrough),
       proxyMedian: median((r) => r.proxy / r.passthrough),
