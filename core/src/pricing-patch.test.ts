@@ -48,6 +48,7 @@ describe('genai-prices patch', () => {
     const esm = readFileSync(cjsEntry.replace(/index\.cjs$/, 'index.js'), 'utf8');
     expect(esm).toContain('function gatelogPricedUnits(');
     expect(esm).toContain('function gatelogMatch(');
+    expect(esm).toContain('function gatelogLeaves(');
   });
 
   it('prices every model of the main providers exactly as the uncached library does, cached calls included', () => {

@@ -89,7 +89,7 @@ export function createPricer(overrides: readonly PriceOverride[]): Pricer {
   const table = new Map(overrides.map((o) => [`${o.provider}\u0000${o.model}`, o]));
   const known = new Map<string, boolean>();
   const price = (provider: string, providerId: string | undefined, model: string, usage: Usage): number | null => {
-    const o = table.get(`${provider}\u0000${model}`);
+    const o = table.size > 0 ? table.get(`${provider}\u0000${model}`) : undefined;
     if (o) return overridePrice(o, usage);
     const key = `${providerId ?? ''}\u0000${model}`;
     if (known.get(key) === false) return null;

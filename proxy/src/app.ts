@@ -8,7 +8,7 @@ import { createProviders } from './providers/registry.ts';
 import { createModelTable } from './routing/resolve.ts';
 import { createMetrics } from './metrics.ts';
 import { createAuthCheck } from './auth.ts';
-import { memoizeCost } from './capture/cost.ts';
+import { costFn } from './capture/cost.ts';
 import { openAiRoutes } from './routes/openai.ts';
 import { healthRoutes } from './routes/health.ts';
 import { registerRoutingMetrics } from './routing/metrics.ts';
@@ -113,7 +113,7 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
     onPublishError: publishErrorLogger(deps.logger),
     metrics,
     bodyCap: config.logging.body_cap_bytes,
-    cost: memoizeCost(createPricer(config.pricing)),
+    cost: costFn(createPricer(config.pricing)),
     router: config.router,
     privacy: createPrivacy(config.redaction),
   };

@@ -1,34 +1,21 @@
-// Cost per call through core's pricer, memoized on the exact inputs of the price function.
-// Identical (provider, model, token counts) always price the same, and the memo is cleared every
-// minute so time-dependent price data still applies. Real calls differ in their token counts, so
-// most miss it: what they cost is genai-prices' own (1–4 µs with patches/@pydantic__genai-prices,
-// 7–14 µs without it; BENCHMARKS.md, "Seventh round").
+// Cost per call through core's pricer: genai-prices, patched (patches/@pydantic__genai-prices)
+// so the work that depends on the model alone is done once — ~3 µs a call with varying token
+// counts. Not memoized: real calls differ in their token counts, so a memo on the exact inputs
+// missed nearly always and its key cost ~1 µs on every call (BENCHMARKS.md, "Ninth round").
 import type { Pricer } from '@gatelog/core';
 import { tokenDetail, type Tokens } from './usage-normalize.ts';
-
-const MAX_ENTRIES = 4096;
-const TTL_MS = 60_000;
 
 export type CostFn = ((provider: string, providerId: string | undefined, model: string, t: Tokens) => number | null) & {
   /** The pricer's price table (stamped on each event as price_version). */
   readonly version?: string;
 };
 
-export function memoizeCost(pricer: Pricer, now: () => number = Date.now): CostFn {
-  let memo = new Map<string, number | null>();
-  let since = now();
+/** The pricer, fed a call's normalized token counts. */
+export function costFn(pricer: Pricer): CostFn {
   const cost = (provider: string, providerId: string | undefined, model: string, t: Tokens): number | null => {
     if (!model) return null;
-    const ts = now();
-    if (memo.size >= MAX_ENTRIES || ts - since > TTL_MS) {
-      memo = new Map();
-      since = ts;
-    }
     const d = tokenDetail(t);
-    const key = `${provider}\u0000${providerId ?? ''}\u0000${model}\u0000${t.input_tokens}\u0000${t.output_tokens}\u0000${t.cached_tokens}\u0000${t.cache_creation_tokens}\u0000${d.cache_write_1h_tokens}\u0000${d.input_audio_tokens}\u0000${d.output_audio_tokens}`;
-    const hit = memo.get(key);
-    if (hit !== undefined) return hit;
-    const usd = pricer(provider, providerId, model, {
+    return pricer(provider, providerId, model, {
       input_tokens: t.input_tokens,
       output_tokens: t.output_tokens,
       cache_read_tokens: t.cached_tokens,
@@ -37,8 +24,6 @@ export function memoizeCost(pricer: Pricer, now: () => number = Date.now): CostF
       input_audio_tokens: d.input_audio_tokens,
       output_audio_tokens: d.output_audio_tokens,
     });
-    memo.set(key, usd);
-    return usd;
   };
   return pricer.version === undefined ? cost : Object.assign(cost, { version: pricer.version });
 }
