@@ -172,3 +172,38 @@ describe('KafkaTestBroker produce/consume', () => {
     expect(got === value).toBe(true);
   }, 240_000);
 });
+
+describe('KafkaTestBroker retention (retentionBytes)', () => {
+  it('drops the oldest batches past the limit, moves the log start and refuses fetches below it', async () => {
+    const broker = new KafkaTestBroker({ defaultPartitions: 1, retentionBytes: 4096 });
+    await broker.start();
+    const kafka = testKafka(broker);
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    try {
+      await producer.connect();
+      const topic = `t-${randomUUID()}`;
+      // Incompressible values: each batch is ~1.1 KB on the wire.
+      for (let i = 0; i < 12; i++) await producer.send({ topic, acks: -1, messages: [{ value: `${i}:${randomBytes(512).toString('hex')}` }] });
+      const log = broker.extent(topic, 0);
+      expect(log.nextOffset).toBe(12);
+      expect(log.logStartOffset).toBeGreaterThan(0);
+      expect(log.firstBaseOffset).toBe(log.logStartOffset);
+      expect(log.bytes).toBeLessThanOrEqual(4096);
+      // What is left is the newest records, in order.
+      const kept = broker.records(topic).map((r) => Number(r.value!.toString().split(':')[0]));
+      expect(kept).toEqual(Array.from({ length: 12 - log.logStartOffset }, (_, k) => log.logStartOffset + k));
+      // A consumer from the beginning starts at the log start (ListOffsets earliest).
+      const consumer = testConsumer(kafka, `g-${randomUUID()}`);
+      const seen: number[] = [];
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({ eachMessage: async ({ message }) => void seen.push(Number(message.offset)) });
+      await waitUntil('the retained records', () => seen.length === kept.length);
+      expect(seen[0]).toBe(log.logStartOffset);
+      await consumer.disconnect();
+    } finally {
+      await producer.disconnect();
+      await broker.stop();
+    }
+  });
+});

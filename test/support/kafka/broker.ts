@@ -22,6 +22,12 @@ export interface KafkaTestBrokerOptions {
   /** Create unknown topics on Metadata requests that allow it. Default true. */
   autoCreateTopics?: boolean;
   clusterId?: string;
+  /**
+   * Per partition, drop the oldest batches once the log holds more than this many bytes, and
+   * move the log start past them (Kafka's retention.bytes). Default: keep everything. A
+   * long-running sink (the bench's) sets it so its heap does not grow with every event.
+   */
+  retentionBytes?: number;
 }
 
 export interface StoredRecord {
@@ -62,7 +68,7 @@ export class KafkaTestBroker {
   constructor(options: KafkaTestBrokerOptions = {}) {
     this.host = options.host ?? '127.0.0.1';
     this.boundPort = options.port ?? 0;
-    this.store = new TopicStore({ defaultPartitions: options.defaultPartitions ?? 1 });
+    this.store = new TopicStore({ defaultPartitions: options.defaultPartitions ?? 1, ...(options.retentionBytes ? { retentionBytes: options.retentionBytes } : {}) });
     this.handlers = new Map(API_HANDLERS.map((h) => [h.apiKey, h]));
     this.state = {
       nodeId: 0,
@@ -153,6 +159,12 @@ export class KafkaTestBroker {
   /** CreateTopics without a client; `partitions` defaults to the broker's default. */
   createTopic(topic: string, partitions = -1): void {
     this.store.create(topic, partitions);
+  }
+
+  /** One partition's extent: its log start, next offset, and the bytes of the batches it holds. */
+  extent(topic: string, partition: number): { logStartOffset: number; nextOffset: number; bytes: number; firstBaseOffset: number | null } {
+    const log = this.store.log(topic, partition);
+    return { logStartOffset: log.logStartOffset, nextOffset: log.nextOffset, bytes: log.batches.reduce((n, b) => n + b.raw.length, 0), firstBaseOffset: log.batches[0]?.baseOffset ?? null };
   }
 
   /** Everything stored in `topic`, by partition then offset, with decoded key, value and headers. */

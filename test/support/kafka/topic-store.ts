@@ -4,16 +4,33 @@ import { ERROR, KafkaProtocolError } from './errors.ts';
 import { withBaseOffset, type RecordBatch } from './record-batch.ts';
 
 export class PartitionLog {
-  readonly batches: RecordBatch[] = [];
+  batches: RecordBatch[] = [];
   logStartOffset = 0;
   /** Next offset to assign; also the high watermark (single replica, so everything is committed). */
   nextOffset = 0;
+  #bytes = 0;
+  readonly #retentionBytes: number;
+
+  constructor(retentionBytes = Infinity) {
+    this.#retentionBytes = retentionBytes;
+  }
 
   append(batch: RecordBatch): RecordBatch {
     const stored = withBaseOffset(batch, this.nextOffset);
     this.batches.push(stored);
     this.nextOffset += batch.lastOffsetDelta + 1;
+    this.#bytes += stored.raw.length;
+    if (this.#bytes > this.#retentionBytes) this.#retain();
     return stored;
+  }
+
+  /** Retention by size: the oldest batches go (the newest always stays), the log start moves past them. */
+  #retain(): void {
+    let drop = 0;
+    while (drop < this.batches.length - 1 && this.#bytes > this.#retentionBytes) this.#bytes -= this.batches[drop++]!.raw.length;
+    if (drop === 0) return;
+    this.batches = this.batches.slice(drop);
+    this.logStartOffset = this.batches[0]!.baseOffset;
   }
 
   /**
@@ -48,6 +65,8 @@ export class PartitionLog {
 
 export interface TopicStoreOptions {
   defaultPartitions: number;
+  /** Per partition log (PartitionLog); default: keep everything. */
+  retentionBytes?: number;
 }
 
 type AppendListener = (topic: string, partition: number) => void;
@@ -82,7 +101,7 @@ export class TopicStore {
     if (count < 1) throw new KafkaProtocolError(ERROR.INVALID_PARTITIONS, `invalid partition count ${count}`);
     this.topics.set(
       topic,
-      Array.from({ length: count }, () => new PartitionLog()),
+      Array.from({ length: count }, () => new PartitionLog(this.options.retentionBytes)),
     );
   }
 
