@@ -139,7 +139,7 @@ async function measure(key: Key, run: Running, ref: LoadTarget): Promise<Measure
 
 /** Under load until the target's rate has settled (cannon.ts, warmUntilSteady). */
 function warm(t: LoadTarget, stream: boolean): Promise<WarmUp> {
-  return warmUntilSteady(t, { concurrency: settings.concurrency, stream, cpus: loadCpus, blockMs: warmMs, maxBlocks: quick ? 1 : WARM_MAX_BLOCKS });
+  return warmUntilSteady(t, { concurrency: settings.concurrency, stream, cpus: loadCpus, blockMs: warmMs, minBlocks: quick ? 1 : WARM_MIN_BLOCKS, maxBlocks: quick ? 1 : WARM_MAX_BLOCKS });
 }
 
 /** How a warm-up went, for the report: "5 × 2 s: 2,805 → 5,240/s". */
@@ -148,6 +148,7 @@ function warmLine(w: WarmUp): string {
   return `${w.blocks.length} × ${warmMs / 1000} s: ${f(w.blocks[0] ?? 0)} → ${f(w.blocks.at(-1) ?? 0)}/s${w.steady ? '' : ' (not settled)'}`;
 }
 
+const WARM_MIN_BLOCKS = 4;
 const WARM_MAX_BLOCKS = 10;
 const PAIRED_ROUNDS = 5;
 
