@@ -84,12 +84,12 @@ export interface WarmUp {
 }
 
 /**
- * Closed-loop blocks until two in a row agree within STEADY_WITHIN, at most `maxBlocks`. A new
- * process needs several seconds under load before its rate settles (V8's optimizing tiers, the
- * heap growing to its working size, a worker thread's own start-up): measured here, the
- * distributed proxy served ~1.5× its steady CPU per call for its first ~6 s at c=50, the
- * passthrough for its first ~4 s. A fixed short warm-up charged that to whichever target
- * settles slowest; this waits for each.
+ * Closed-loop blocks until two in a row agree within STEADY_WITHIN (not before `minBlocks`, at
+ * most `maxBlocks`). A new process needs several seconds under load before its rate settles
+ * (V8's optimizing tiers, the heap growing to its working size, a worker thread's own start-up):
+ * measured here, the distributed proxy served ~1.5× its steady CPU per call for its first ~6 s
+ * at c=50, the passthrough for its first ~4 s. A fixed short warm-up charged that to whichever
+ * target settles slowest; this waits for each.
  */
 export async function warmUntilSteady(t: LoadTarget, o: Omit<CannonOptions, 'durationMs'> & { blockMs: number; minBlocks: number; maxBlocks: number }): Promise<WarmUp> {
   const blocks: number[] = [];
