@@ -10,6 +10,7 @@ export * from './store/queries.ts';
 export * from './bus/local-log.ts';
 export * from './bus/log-tail.ts';
 export * from './bus/offset-file.ts';
+export * from './bus/spool-layout.ts';
 export * from './bus/kafka-codecs.ts';
 export * from './store/keys.ts';
 export * from './waker.ts';

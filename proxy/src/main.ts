@@ -10,10 +10,10 @@
 // references as ${VAR}.
 // First: V8 settings that must be in place before anything else loads.
 import '@gatelog/core/heap-tuning';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { ConfigError, GATELOG_VERSION, createLogger, loadConfig, openStore, startRetention, type Logger, type Store } from '@gatelog/core';
+import { ConfigError, GATELOG_VERSION, createLogger, loadConfig, openStore, spoolDirOf, startRetention, type Logger, type Store } from '@gatelog/core';
 import { proxyEnv } from '@gatelog/core/env';
 import { exitOnSignals } from '@gatelog/core/shutdown';
 import { buildProxy } from './app.ts';
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     requestTimeoutMs: bus.request_timeout_ms,
     topic: bus.topic,
     compression: bus.compression,
-    spoolDir: join(dataDir, 'spool'),
+    spoolDir: spoolDirOf(dataDir),
     spoolMaxBytes: bus.spool_max_bytes,
     batchMs: bus.batch_ms,
     batchRecords: bus.batch_records,
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   const addr = app.server.address();
   const actual = typeof addr === 'object' && addr ? addr.port : port;
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  logger.info({ url: `http://${shown}:${actual}`, version: GATELOG_VERSION, topic: bus.topic, spool: join(dataDir, 'spool'), store: store ? 'clickhouse' : null }, 'gatelog proxy listening');
+  logger.info({ url: `http://${shown}:${actual}`, version: GATELOG_VERSION, topic: bus.topic, spool: spoolDirOf(dataDir), store: store ? 'clickhouse' : null }, 'gatelog proxy listening');
 
   // Stop accepting and finish requests in flight, then give Kafka a moment to take the spool.
   exitOnSignals(logger, async () => {

@@ -11,6 +11,7 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, ren
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { listSegments, RECORD_HEADER_BYTES, segmentName } from '../bus/local-log.ts';
+import { spoolDirOf, spoolLogDir } from '../bus/spool-layout.ts';
 
 export interface ScrubRule {
   /** Whether this event (parsed) must be scrubbed. */
@@ -135,6 +136,6 @@ export function scrubDeadLetters(path: string, rule: ScrubRule): ScrubResult {
 
 /** Every copy under a data dir: events/, spool/log/ and dead-letter.jsonl. */
 export function scrubDataDir(dataDir: string, rule: ScrubRule): ScrubResult {
-  const parts = [scrubLogDir(join(dataDir, 'events'), rule), scrubLogDir(join(dataDir, 'spool', 'log'), rule), scrubDeadLetters(join(dataDir, 'dead-letter.jsonl'), rule)];
+  const parts = [scrubLogDir(join(dataDir, 'events'), rule), scrubLogDir(spoolLogDir(spoolDirOf(dataDir)), rule), scrubDeadLetters(join(dataDir, 'dead-letter.jsonl'), rule)];
   return parts.reduce((a, b) => ({ records: a.records + b.records, bytes: a.bytes + b.bytes, files: a.files + b.files }));
 }

@@ -1,12 +1,10 @@
 // What the proxy's event loop and its spool relay thread (relay-worker.ts) share: a few Int32
 // slots in a SharedArrayBuffer, so an append costs the event loop two atomic operations (and a
 // futex wake only when the relay sleeps and asked for it), and the messages the relay sends back.
-import { join } from 'node:path';
 import type { KafkaCompression } from '@gatelog/core';
 
-/** The spool's layout under its directory: the log segments, and the relay's committed offset. */
-export const spoolLogDir = (spoolDir: string): string => join(spoolDir, 'log');
-export const relayOffsetPath = (spoolDir: string): string => join(spoolDir, 'relay.offset');
+/** The spool's layout under its directory (named in core, where erasure scrubs it too). */
+export { relayOffsetPath, spoolLogDir } from '@gatelog/core/bus/spool-layout';
 
 /** Records appended to the spool by this process so far (wraps at 2^32). Written by the event loop. */
 export const APPENDED = 0;
