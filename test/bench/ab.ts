@@ -7,7 +7,10 @@
 //   node test/bench/ab.ts [--a-root DIR] [--b-root DIR] [--a-flags="--x"] [--b-flags="--y"]
 //                         [--a-config='{"bus":{"batch_ms":5}}'] [--b-config=…]
 //                         [--a-env=NAME=value,…] [--b-env=…]
-//                         [--rounds 10] [--seconds 3] [--warmup 6] [--mode json,sse]
+//                         [--rounds 10] [--seconds 3] [--warmup 6] [--mode json,sse] [--embedded]
+// --embedded compares two embedded gatelogs (`npm start`: proxy, ingest and chDB in one process)
+// instead: each block's CPU is counted until that side has ingested every call of the block, so
+// the inserts and merges its calls cause are in its CPU per call (--a-config/--a-env do not apply).
 // A checkout to compare against: `git worktree add /tmp/gatelog-base HEAD~1`, then
 // `pnpm install --frozen-lockfile --offline` there (or, for changes under proxy/src only,
 // symlinks to this checkout's node_modules folders). `--trace-gc-nvp` in a side's flags adds its
@@ -18,7 +21,8 @@ import { killAll, pinSelf, type Child } from './children.ts';
 import { runCannon } from './cannon.ts';
 import type { LoadTarget } from './load.ts';
 import { proxyService, startKafkaFixture } from './proxy-target.ts';
-import { ROOT, startMockUpstream } from './targets.ts';
+import { ROOT, gatelog, gatelogConfig, startMockUpstream } from './targets.ts';
+import { snapshot, waitForDrain } from './pipeline.ts';
 import { cpuDelta, threadCpu } from './threads.ts';
 
 const { values: args } = parseArgs({
@@ -35,6 +39,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '6' },
     mode: { type: 'string', default: 'json,sse' },
+    embedded: { type: 'boolean', default: false },
   },
 });
 
@@ -65,7 +70,23 @@ async function startProxy(name: 'A' | 'B', mockUrl: string, broker: string): Pro
   dataDirs.push(running.dataDir);
   const child = running.child;
   if (child === null) throw new Error(`proxy ${name} did not start a process`);
-  const side: Side = { name, child, target: running.target, markCompacts: 0, promoted: 0 };
+  return watch({ name, child, target: running.target, markCompacts: 0, promoted: 0 });
+}
+
+async function startEmbedded(name: 'A' | 'B', mockUrl: string): Promise<Side> {
+  const key = name === 'A' ? 'a' : 'b';
+  const running = await gatelog(mockUrl, '0', gatelogConfig(mockUrl), `gatelog ${name}`, {
+    root: args[`${key}-root`],
+    nodeFlags: args[`${key}-flags`].split(' ').filter(Boolean),
+  });
+  dataDirs.push(running.dataDir);
+  if (running.child === null) throw new Error(`gatelog ${name} did not start a process`);
+  return watch({ name, child: running.child, target: running.target, markCompacts: 0, promoted: 0 });
+}
+
+/** Counts the GC lines a side prints (--trace-gc, --trace-gc-nvp). */
+function watch(side: Side): Side {
+  const child = side.child;
   let partial = '';
   child.proc.stdout?.on('data', (d: Buffer) => {
     const lines = (partial + d.toString('latin1')).split('\n');
@@ -95,7 +116,10 @@ async function block(s: Side, stream: boolean, seconds: number): Promise<Block> 
   const before = threadCpu(pid);
   const mc = s.markCompacts;
   const promoted = s.promoted;
+  const published = args.embedded ? ((await snapshot(s.target.origin)).published ?? 0) : 0;
   const r = await runCannon(s.target, { concurrency: 50, durationMs: seconds * 1000, stream, cpus: '1' });
+  // Embedded: the block's calls are ingested (inserts, views, merges) before its CPU is read.
+  if (args.embedded) await waitForDrain(s.target.origin, published + r.ok, 30_000);
   const d = new Map(cpuDelta(before, threadCpu(pid)));
   if (r.errors > 0) process.stdout.write(`  ${s.name}: ${r.errors} errors (${r.firstError})\n`);
   const per = (sec: number): number => (sec / Math.max(1, r.ok)) * 1e6;
@@ -124,10 +148,11 @@ const proxies: Child[] = [];
 try {
   pinSelf('1');
   const mock = await startMockUpstream('1');
-  const kafka = await startKafkaFixture('1');
-  const a = await startProxy('A', mock.ready, kafka.ready);
+  const kafka = args.embedded ? null : await startKafkaFixture('1');
+  const start = (name: 'A' | 'B'): Promise<Side> => (kafka ? startProxy(name, mock.ready, kafka.ready) : startEmbedded(name, mock.ready));
+  const a = await start('A');
   proxies.push(a.child);
-  const b = await startProxy('B', mock.ready, kafka.ready);
+  const b = await start('B');
   proxies.push(b.child);
   const rounds = Number(args.rounds);
   const seconds = Number(args.seconds);

@@ -96,7 +96,11 @@ export function gatelogConfig(mockUrl: string, overrides = process.env['BENCH_GA
 }
 
 /** gatelog exactly as `npm start` runs it, with a fresh data dir and logging on. */
-export async function gatelog(mockUrl: string, cpus: string | null, config: object = gatelogConfig(mockUrl), name = 'gatelog (logging on)'): Promise<GatelogRunning> {
+export async function gatelog(
+  mockUrl: string, cpus: string | null, config: object = gatelogConfig(mockUrl), name = 'gatelog (logging on)',
+  o: { root?: string; nodeFlags?: string[] } = {},
+): Promise<GatelogRunning> {
+  const root = o.root ?? GATELOG_ROOT;
   const dataDir = mkdtempSync(join(tmpdir(), 'gatelog-bench-'));
   const configPath = join(dataDir, 'gatelog.yaml');
   writeFileSync(configPath, stringify(config));
@@ -105,13 +109,13 @@ export async function gatelog(mockUrl: string, cpus: string | null, config: obje
     // A developer's own gatelog settings or provider keys must not leak into the bench.
     if (!k.startsWith('GATELOG_') && !k.endsWith('_API_KEY')) env[k] = v;
   }
-  const extraFlags = process.env['BENCH_GATELOG_NODE_FLAGS']?.split(' ').filter(Boolean) ?? [];
+  const extraFlags = o.nodeFlags ?? process.env['BENCH_GATELOG_NODE_FLAGS']?.split(' ').filter(Boolean) ?? [];
   const child = await spawnChild({
     name: 'gatelog',
     cmd: process.execPath,
-    args: [...NODE_FLAGS, ...extraFlags, join(GATELOG_ROOT, 'src', 'cli.ts'), 'start', '--port', '0', '--data-dir', dataDir, '--config', configPath],
+    args: [...NODE_FLAGS, ...extraFlags, join(root, 'src', 'cli.ts'), 'start', '--port', '0', '--data-dir', dataDir, '--config', configPath],
     cpus,
-    cwd: GATELOG_ROOT,
+    cwd: root,
     env,
     readyPattern: /"msg":"gatelog listening"[^\n]*"url":"(http:\/\/[^"]+)"|"url":"(http:\/\/[^"]+)"[^\n]*"msg":"gatelog listening"/,
     timeoutMs: 60_000,
