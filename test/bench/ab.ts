@@ -10,7 +10,7 @@
 //                         [--rounds 10] [--seconds 3] [--warmup 6] [--mode json,sse] [--embedded]
 // --embedded compares two embedded gatelogs (`npm start`: proxy, ingest and chDB in one process)
 // instead: each block's CPU is counted until that side has ingested every call of the block, so
-// the inserts and merges its calls cause are in its CPU per call (--a-config/--a-env do not apply).
+// the inserts and merges its calls cause are in its CPU per call (--a-env does not apply).
 // A checkout to compare against: `git worktree add /tmp/gatelog-base HEAD~1`, then
 // `pnpm install --frozen-lockfile --offline` there (or, for changes under proxy/src only,
 // symlinks to this checkout's node_modules folders). `--trace-gc-nvp` in a side's flags adds its
@@ -75,7 +75,7 @@ async function startProxy(name: 'A' | 'B', mockUrl: string, broker: string): Pro
 
 async function startEmbedded(name: 'A' | 'B', mockUrl: string): Promise<Side> {
   const key = name === 'A' ? 'a' : 'b';
-  const running = await gatelog(mockUrl, '0', gatelogConfig(mockUrl), `gatelog ${name}`, {
+  const running = await gatelog(mockUrl, '0', gatelogConfig(mockUrl, args[`${key}-config`]), `gatelog ${name}`, {
     root: args[`${key}-root`],
     nodeFlags: args[`${key}-flags`].split(' ').filter(Boolean),
   });

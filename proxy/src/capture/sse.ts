@@ -117,17 +117,21 @@ export class SseSplitter {
 
   /** One non-blank line: a `data` or `event` field is kept; comments and other fields are ignored. */
   private field(buf: Buffer, start: number, end: number): void {
-    if (buf[start] === COLON) return;
-    // The colon is looked for within this line only: a line without one never scans past its end.
-    const c = buf.subarray(start, end).indexOf(COLON);
-    const nameEnd = c === -1 ? end : start + c;
-    const isData = nameEnd - start === 4 && buf.toString('latin1', start, nameEnd) === 'data';
-    const isEvent = nameEnd - start === 5 && buf.toString('latin1', start, nameEnd) === 'event';
-    if (!isData && !isEvent) return;
-    let from = c === -1 ? end : nameEnd + 1;
+    // Only `data` and `event` matter: the name is checked byte by byte where a colon (or the
+    // line's end) must follow it, so nothing is searched and no string is made for a name.
+    const n = end - start;
+    let nameEnd: number;
+    let isData = false;
+    if (n >= 4 && buf[start] === 0x64 && buf[start + 1] === 0x61 && buf[start + 2] === 0x74 && buf[start + 3] === 0x61 && (n === 4 || buf[start + 4] === COLON)) {
+      isData = true;
+      nameEnd = start + 4;
+    } else if (n >= 5 && buf[start] === 0x65 && buf[start + 1] === 0x76 && buf[start + 2] === 0x65 && buf[start + 3] === 0x6e && buf[start + 4] === 0x74 && (n === 5 || buf[start + 5] === COLON)) {
+      nameEnd = start + 5;
+    } else return;
+    let from = nameEnd === end ? end : nameEnd + 1;
     if (from < end && buf[from] === SPACE) from++;
     const value = buf.toString('utf8', from, end);
-    if (isEvent) this.event = value;
+    if (!isData) this.event = value;
     else this.data = this.data === null ? value : `${this.data}\n${value}`;
   }
 
