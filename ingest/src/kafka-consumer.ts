@@ -9,7 +9,10 @@
 // ClickHouse down → the write is retried with backoff, the queue fills and holds the consumer
 // back while it keeps heartbeating; nothing is committed past an unwritten batch. A worker
 // dying between insert and commit makes the next owner insert the same rows again: llm_calls
-// is a ReplacingMergeTree read with FINAL, so readers never see the duplicate.
+// is a ReplacingMergeTree read with FINAL, so readers never see the duplicate. A worker that
+// only rejoins (its partitions kept) fetches from the committed offsets again: rows it already
+// queued or wrote are not inserted twice (the rollup views would count them twice); a commit
+// refused meanwhile is made when they arrive again.
 import { crc32 } from 'node:zlib';
 // kafkajs is CommonJS and Node's named-export detection stops before CompressionCodecs: default import.
 import kafkajs, { type Consumer, type ConsumerConfig, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
@@ -17,7 +20,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { registerKafkaCodecs, type Logger, type Store } from '@gatelog/core';
 import type { InsertQueue } from './insert-queue.ts';
 import { createIngestMetrics, freshName } from './metrics.ts';
-import { locate, toParts, type DeadLetterMessage, type KafkaPart } from './kafka-part.ts';
+import { locate, pastOffset, toParts, type DeadLetterMessage, type FetchedBatch, type KafkaPart } from './kafka-part.ts';
 import { MAX_INSERT_BYTES, createPipeline, type BatchSettings, type PipelineSource, type RetrySettings } from './pipeline.ts';
 
 export const DLQ_REASON_HEADER = 'gatelog-dlq-reason';
@@ -101,12 +104,49 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
     if (offsets.length === 0) return;
     try {
       await consumer.commitOffsets(offsets);
-      for (const o of offsets) committed.set(o.partition, BigInt(o.offset));
+      for (const o of offsets) confirmed(o.partition, BigInt(o.offset));
     } catch (err) {
-      // The rows are written: a lost commit (rebalance, coordinator moved) only means the
-      // next owner replays them, and FINAL hides the replay.
-      logger.warn({ error: String((err as Error).message), partitions: offsets.map((o) => o.partition) }, 'ingest: offset commit failed after a written batch; it will be replayed');
+      // The rows are written. If this worker fetches them again (it kept the partition through
+      // the rebalance), the commit is made then, without inserting them again (eachBatch);
+      // otherwise the next owner replays them, and FINAL hides the replay.
+      for (const o of offsets) if (BigInt(o.offset) > (owed.get(o.partition) ?? -1n)) owed.set(o.partition, BigInt(o.offset));
+      logger.warn({ error: String((err as Error).message), partitions: offsets.map((o) => o.partition) }, 'ingest: offset commit failed after a written batch');
     }
+  };
+
+  /**
+   * Per partition, the last offset handed to the queue. A rejoin (a coordinator failover, a
+   * heartbeat that came too late) moves the fetch position back to the committed offset while
+   * rows past it wait in the queue or were written without their commit: fetched again, they
+   * would be inserted twice — in the same insert as the first time, or in a new one — and FINAL
+   * hides that from readers but the rollup views count every row an insert carries. A part handed
+   * to the queue is written (or dead-lettered) unless the worker stops, so nothing skipped is
+   * lost; after a stop or a crash the next owner reads from the committed offsets.
+   */
+  const handedThrough = new Map<number, bigint>();
+  /** Per partition, the offset a failed commit left uncommitted over rows already written. */
+  const owed = new Map<number, bigint>();
+
+  const confirmed = (partition: number, offset: bigint): void => {
+    committed.set(partition, offset);
+    if (offset >= (owed.get(partition) ?? -1n)) owed.delete(partition);
+  };
+
+  /**
+   * `batch` was fetched again after a rejoin (it starts at or before what was handed on): commit
+   * what a failed commit left owed, then return what is new in it (null: nothing).
+   */
+  const refetched = async (batch: EachBatchPayload['batch'], through: bigint): Promise<FetchedBatch | null> => {
+    const debt = owed.get(batch.partition);
+    if (debt !== undefined) {
+      try {
+        await consumer.commitOffsets([{ topic: deps.topic, partition: batch.partition, offset: debt.toString() }]);
+        confirmed(batch.partition, debt);
+      } catch (err) {
+        logger.warn({ error: String((err as Error).message), partition: batch.partition }, 'ingest: offset commit of written rows failed again; retried when they are fetched again');
+      }
+    }
+    return pastOffset(batch, through);
   };
 
   const batchSettings: BatchSettings = { maxRows: deps.batch?.maxRows ?? 10_000, maxBytes: deps.batch?.maxBytes ?? MAX_INSERT_BYTES, lingerMs: deps.batch?.lingerMs ?? 50 };
@@ -145,7 +185,17 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
     inHand++;
     try {
       lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
-      for (const part of toParts(batch, batchSettings.maxRows)) {
+      const through = handedThrough.get(batch.partition);
+      const first = batch.firstOffset();
+      let fresh: FetchedBatch | null = batch;
+      if (through !== undefined && first !== null && BigInt(first) <= through) fresh = await refetched(batch, through);
+      // Newer rows: their commit covers whatever an earlier failed commit left owed.
+      else owed.delete(batch.partition);
+      if (fresh === null) {
+        resolveOffset(batch.lastOffset());
+        return;
+      }
+      for (const part of toParts(fresh, batchSettings.maxRows)) {
         // Backpressure: while the queue is full (ClickHouse slow or down) this partition waits
         // here, heartbeating so the group keeps it assigned.
         while (!queue.hasRoom() && !stopRequested) {
@@ -153,6 +203,7 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
           await heartbeat().catch(() => {});
         }
         queue.add(part);
+        handedThrough.set(part.partition, BigInt(part.lastOffset));
         // Moves the fetch position only (autoCommit is off): the queue commits after the insert.
         resolveOffset(part.lastOffset);
       }

@@ -32,7 +32,22 @@ export interface KafkaPart {
  * when one fetch brings more): each part covers a contiguous offset range, the last one up to
  * the batch's last offset, so committing past a part never skips an unwritten message.
  */
-export function toParts(batch: EachBatchPayload['batch'], maxRows = Number.MAX_SAFE_INTEGER): KafkaPart[] {
+/** What toParts reads of a fetched batch (kafkajs' Batch, or the part of one not queued yet). */
+export type FetchedBatch = Pick<EachBatchPayload['batch'], 'topic' | 'partition' | 'messages' | 'firstOffset' | 'lastOffset'>;
+
+/**
+ * The messages of `batch` past `through` (the last offset already handed on), or null when
+ * there are none: a batch fetched again after a rejoin overlaps what is already queued.
+ */
+export function pastOffset(batch: FetchedBatch, through: bigint): FetchedBatch | null {
+  const messages = batch.messages.filter((m) => BigInt(m.offset) > through);
+  if (messages.length === 0) return BigInt(batch.lastOffset()) > through ? { ...pick(batch), messages, firstOffset: () => null } : null;
+  return { ...pick(batch), messages, firstOffset: () => messages[0]!.offset };
+}
+
+const pick = (b: FetchedBatch): Pick<FetchedBatch, 'topic' | 'partition' | 'lastOffset'> => ({ topic: b.topic, partition: b.partition, lastOffset: () => b.lastOffset() });
+
+export function toParts(batch: FetchedBatch, maxRows = Number.MAX_SAFE_INTEGER): KafkaPart[] {
   const parts: KafkaPart[] = [];
   let cur: KafkaPart | undefined;
   const open = (firstOffset: string): KafkaPart => ({ topic: batch.topic, partition: batch.partition, firstOffset, lastOffset: firstOffset, records: [], messages: [], dead: [], invalid: 0, rows: 0, bytes: 0 });

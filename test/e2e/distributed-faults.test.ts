@@ -72,6 +72,51 @@ describe('distributed pipeline faults', () => {
     await expectAllOnce(d, sent);
   });
 
+  it('the group coordinator forgets the worker while its batch waits to be written: the batch fetched again is not queued twice', { timeout: 20_000 }, async () => {
+    d = await startDistributed({ partitions: 1 });
+    const dist = d;
+    // A long linger: the fetched batch is still waiting in the queue when the worker rejoins and
+    // fetches it again from the committed offset (none yet: the beginning).
+    // Short fetch waits and heartbeats: the worker learns within ~0.5 s that it was forgotten.
+    const worker = await dist.worker({ batch: { lingerMs: 2500 }, consumer: { heartbeatInterval: 100, maxWaitTimeInMs: 200 } });
+    const pub = dist.publisher();
+    const sent: LlmCallEvent[] = Array.from({ length: 60 }, () => sampleEvent());
+    for (const e of sent) pub.publish(e);
+    await pub.flush(5000);
+    await sleep(400); // fetched and queued, the linger running
+    const inserts = (): number => dist.ch.requests.filter((r) => r.query.includes('.llm_calls FORMAT')).length;
+    expect(inserts()).toBe(0);
+    dist.broker.forgetMembers();
+    await eventually('offsets committed', () => Promise.resolve(dist.broker.committedOffsets(dist.groupId).reduce((n, c) => n + c.offset, 0) === sent.length), 10_000);
+    await expectAllOnce(dist, sent);
+    // Every row once in the insert itself, not only as readers see it (FINAL): the rollup views
+    // count what each insert carries.
+    const raw = await dist.store.client.query({ query: `SELECT count() AS n FROM ${dist.store.database}.llm_calls`, format: 'JSONEachRow' });
+    expect(Number((await raw.json<{ n: string }>())[0]?.n)).toBe(sent.length);
+    const rolled = await dist.store.client.query({ query: `SELECT sum(calls) AS n FROM ${dist.store.database}.llm_calls_1m`, format: 'JSONEachRow' });
+    expect(Number((await rolled.json<{ n: string }>())[0]?.n)).toBe(sent.length);
+    expect(worker.stats().rows).toBe(sent.length);
+  });
+
+  it('a commit refused after the insert (the coordinator forgot the worker): the rows fetched again are committed, not inserted again', { timeout: 20_000 }, async () => {
+    d = await startDistributed({ partitions: 1 });
+    const dist = d;
+    await dist.worker({ consumer: { maxWaitTimeInMs: 200 } });
+    dist.ch.holdInserts(true);
+    const pub = dist.publisher();
+    const sent: LlmCallEvent[] = Array.from({ length: 40 }, () => sampleEvent());
+    for (const e of sent) pub.publish(e);
+    await pub.flush(5000);
+    await eventually('the insert written and held', async () => dist.ch.heldInserts >= 1 && (await dist.counts()).rows === sent.length);
+    // Forgotten while its insert is answered: the commit that follows is refused, and the
+    // worker learns at its next heartbeat, rejoins and fetches the same rows again.
+    dist.broker.forgetMembers();
+    dist.ch.holdInserts(false);
+    await eventually('offsets committed', () => Promise.resolve(dist.broker.committedOffsets(dist.groupId).reduce((n, c) => n + c.offset, 0) === sent.length), 15_000);
+    await expectAllOnce(dist, sent);
+    expect(dist.ch.requests.filter((r) => r.query.includes('.llm_calls FORMAT')).length).toBe(1);
+  });
+
   it('ingest SIGKILLed after its insert landed and before its commit: the restarted worker replays it, no duplicate', { timeout: 60_000 }, async () => {
     d = await startDistributed({ partitions: 1 });
     const dist = d;
@@ -90,9 +135,12 @@ describe('distributed pipeline faults', () => {
       workers.push(await startWorker(configPath, join(dist.dir, 'w1'), env));
       // The insert is written, its response withheld: the worker is killed inside that window.
       dist.ch.holdInserts(true);
-      const pub = dist.publisher();
+      // The relay lingers long enough that the 60 events leave as one record batch even if this
+      // process stalls mid-loop on a busy runner: both workers fetch that batch whole, so the
+      // replay is the same insert, with the same deduplication token.
+      const pub = dist.publisher({ batchMs: 1000 });
       const sent: LlmCallEvent[] = Array.from({ length: 60 }, () => sampleEvent());
-      for (const e of sent) pub.publish(e); // one record batch: both workers fetch it whole
+      for (const e of sent) pub.publish(e);
       await pub.flush(5000);
       await eventually('the insert written and held', async () => dist.ch.heldInserts >= 1 && (await dist.counts()).rows === sent.length);
       workers[0]!.proc.kill('SIGKILL');

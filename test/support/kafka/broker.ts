@@ -136,6 +136,15 @@ export class KafkaTestBroker {
   }
 
   /** While on, existing connections are dropped and new ones are closed right after accept. */
+  /**
+   * The group coordinator forgets every member, as after a coordinator failover: each member's
+   * next heartbeat or commit is answered UNKNOWN_MEMBER_ID and it rejoins, fetching again from
+   * the committed offsets. Committed offsets are kept.
+   */
+  forgetMembers(): void {
+    this.groups.reset();
+  }
+
   refuse(on: boolean): void {
     this.refusing = on;
     if (on) this.dropConnections();
