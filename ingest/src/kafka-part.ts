@@ -27,11 +27,6 @@ export interface KafkaPart {
   bytes: number;
 }
 
-/**
- * One fetched batch as parts of at most `maxRows` valid rows each (ingest.batch_rows holds even
- * when one fetch brings more): each part covers a contiguous offset range, the last one up to
- * the batch's last offset, so committing past a part never skips an unwritten message.
- */
 /** What toParts reads of a fetched batch (kafkajs' Batch, or the part of one not queued yet). */
 export type FetchedBatch = Pick<EachBatchPayload['batch'], 'topic' | 'partition' | 'messages' | 'firstOffset' | 'lastOffset'>;
 
@@ -47,6 +42,11 @@ export function pastOffset(batch: FetchedBatch, through: bigint): FetchedBatch |
 
 const pick = (b: FetchedBatch): Pick<FetchedBatch, 'topic' | 'partition' | 'lastOffset'> => ({ topic: b.topic, partition: b.partition, lastOffset: () => b.lastOffset() });
 
+/**
+ * One fetched batch as parts of at most `maxRows` valid rows each (ingest.batch_rows holds even
+ * when one fetch brings more): each part covers a contiguous offset range, the last one up to
+ * the batch's last offset, so committing past a part never skips an unwritten message.
+ */
 export function toParts(batch: FetchedBatch, maxRows = Number.MAX_SAFE_INTEGER): KafkaPart[] {
   const parts: KafkaPart[] = [];
   let cur: KafkaPart | undefined;
