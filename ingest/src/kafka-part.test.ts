@@ -5,7 +5,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { pastOffset, toParts, type FetchedBatch } from './kafka-part.ts';
 
 const message = (offset: number): KafkaMessage =>
-  ({ offset: String(offset), key: null, value: Buffer.from('{"request_id":"x"}'), headers: {}, timestamp: '0', attributes: 0, size: 0 }) as KafkaMessage;
+  ({ offset: String(offset), key: null, value: Buffer.from('{"request_id":"x"}'), headers: {}, timestamp: '0', attributes: 0 });
 
 function batch(from: number, to: number, lastOffset = to): FetchedBatch {
   const messages: KafkaMessage[] = [];
