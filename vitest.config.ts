@@ -19,7 +19,7 @@ export default defineConfig({
       {
         extends: true,
         // Two files at a time: most of a file's time is spent starting its process and importing,
-        // or waiting on the processes and sockets it drives (816 → ~550 s on 2 cores).
+        // or waiting on the processes and sockets it drives (816 → ~600 s on 2 cores, abuse tests included).
         test: { name: 'gatelog', include: ALL, exclude: [...NEVER, ...ISOLATION], maxWorkers: 2, sequence: { groupOrder: 0 } },
       },
       {

@@ -5,6 +5,7 @@
 // directory per process, and the HTTP fixture holds one).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, newRequestId, type Store } from '@gatelog/core';
+import { callWhere } from '@gatelog/core/store/call-filter';
 
 interface IndexBytes {
   name: string;
@@ -20,15 +21,15 @@ async function indexBytes(store: Store): Promise<Map<string, number>> {
   return new Map((await r.json<IndexBytes>()).map((x) => [x.name, Number(x.bytes)]));
 }
 
-/** Request ids whose bodies hold `word`, as the explorer's whole-word search asks (call-filter.ts). */
+/** Request ids whose bodies hold `word`, by the explorer's own whole-word search (call-filter.ts). */
 async function search(store: Store, word: string): Promise<string[]> {
-  const both = (col: string): string => `(hasAllTokens(lowerUTF8(${col}), lowerUTF8({w:String})) AND positionCaseInsensitiveUTF8(${col}, {w:String}) > 0)`;
+  const w = callWhere({ text: word, wholeWords: true });
   const r = await store.client.query({
-    query: `SELECT request_id FROM ${store.database}.llm_calls FINAL WHERE ${both('request_body')} OR ${both('response_body')} `,
-    query_params: { w: word },
+    query: `SELECT toString(request_id) AS id FROM ${store.database}.llm_calls FINAL ${w.sql}`,
+    query_params: w.params,
     format: 'JSONEachRow',
   });
-  return (await r.json<{ request_id: string }>()).map((x) => x.request_id).sort();
+  return (await r.json<{ id: string }>()).map((x) => x.id).sort();
 }
 
 async function insertCalls(store: Store, words: string[]): Promise<string[]> {
@@ -78,4 +79,3 @@ export function mergeBuiltIndexSuite(name: string, open: () => Promise<Store>, c
     });
   });
 }
-
