@@ -2,20 +2,23 @@
 // call waits for (not part of `pnpm bench`): node test/bench/c1-probe.ts [n]
 // With `--b-root DIR` it compares this checkout's proxy (A) with the one in DIR (B), measured
 // in alternating blocks: node test/bench/c1-probe.ts 3000 --b-root /tmp/gatelog-other
+// (`--b-flags "--x --y"` gives B Node flags of its own; with only flags, B is this checkout).
 import { measureLatency } from './load.ts';
-import { direct, passthrough, startMockUpstream } from './targets.ts';
+import { ROOT, direct, passthrough, startMockUpstream } from './targets.ts';
 import { proxyService, startKafkaFixture } from './proxy-target.ts';
 import { killAll } from './children.ts';
 import { cpuDelta, threadCpu } from './threads.ts';
 
 const n = Number(process.argv[2] ?? 3000);
-const bRoot = process.argv.includes('--b-root') ? process.argv[process.argv.indexOf('--b-root') + 1] : undefined;
+const argOf = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const bFlags = argOf('--b-flags')?.split(' ').filter(Boolean);
+const bRoot = argOf('--b-root') ?? (bFlags ? ROOT : undefined);
 const mock = await startMockUpstream('1');
 const kafka = await startKafkaFixture('1');
 const mockUrl = mock.ready;
 const g = await proxyService(mockUrl, kafka.ready, '0');
 const pt = await passthrough(mockUrl, '0');
-const other = bRoot ? await proxyService(mockUrl, kafka.ready, '0', { root: bRoot, topic: 'bench.c1.b', name: 'gatelog proxy B' }) : undefined;
+const other = bRoot ? await proxyService(mockUrl, kafka.ready, '0', { root: bRoot, topic: 'bench.c1.b', name: 'gatelog proxy B', ...(bFlags ? { nodeFlags: bFlags } : {}) }) : undefined;
 try {
   if (other) {
     const rows: string[] = [];

@@ -62,10 +62,27 @@ export interface SpawnOptions {
   timeoutMs: number;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /**
+   * Run under SCHED_IDLE (`chrt --idle 0`, every thread): the process gets only CPU time nobody
+   * else on its cores wants, and any other thread waking there preempts it at once.
+   */
+  idle?: boolean;
+}
+
+let chrtWorks: boolean | undefined;
+
+/** Whether `chrt --idle` can start a process here (util-linux; a seccomp profile may forbid it). */
+export function idleSchedulingWorks(): boolean {
+  chrtWorks ??= (() => {
+    const probe = spawnSync('chrt', ['--idle', '0', 'true'], { stdio: 'ignore' });
+    return !probe.error && probe.status === 0;
+  })();
+  return chrtWorks;
 }
 
 export async function spawnChild(o: SpawnOptions): Promise<Child> {
-  const [cmd, args] = o.cpus === null ? [o.cmd, o.args] : ['taskset', ['-c', o.cpus, o.cmd, ...o.args]];
+  const [cmd0, args0] = o.idle && idleSchedulingWorks() ? ['chrt', ['--idle', '0', o.cmd, ...o.args]] : [o.cmd, o.args];
+  const [cmd, args] = o.cpus === null ? [cmd0, args0] : ['taskset', ['-c', o.cpus, cmd0, ...args0]];
   const proc = spawn(cmd, args, { cwd: o.cwd, env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
