@@ -1,11 +1,15 @@
 // Throughput runs of `pnpm bench` with autocannon in a child process of its own
-// (cannon-child.ts), pinned with the mock upstream to the load core: the bench process (which
-// also runs the in-process latency samples) never competes with it, and its CPU is reported so
+// (cannon-child.ts), pinned with the mock upstream to the load core: the bench process never
+// competes with it (the one-connection latency samples have a child of their own too,
+// latency-child.ts), and its CPU is reported so
 // a saturated load generator is seen. `ceilingCheck` compares a target's req/s with what the
 // load generator + mock did on their own in the same run (the direct row).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnChild } from './children.ts';
-import type { LoadTarget, ThroughputResult } from './load.ts';
+import type { LatencyResult, LoadTarget, ThroughputResult } from './load.ts';
+import type { LatencySettings, WireLatency, WireTarget } from './latency-child.ts';
 import { ROOT } from './targets.ts';
 
 export interface CannonResult extends ThroughputResult {
@@ -104,4 +108,31 @@ export async function warmUntilSteady(t: LoadTarget, o: Omit<CannonOptions, 'dur
     if (blocks.length >= o.minBlocks && prev !== undefined && r.perSecond > 0 && Math.abs(r.perSecond - prev) <= STEADY_WITHIN * Math.max(r.perSecond, prev)) return { ok, blocks, steady: true };
   }
   return { ok, blocks, steady: false };
+}
+
+/**
+ * One-connection latency taken by latency-child.ts in a process of its own on the load CPUs:
+ * one target alone, or several in interleaved blocks (measureInterleavedLatency), results in
+ * the same order.
+ */
+export async function latencyInChild(targets: readonly LoadTarget[], n: number, warmup: number, cpus: string | null): Promise<LatencyResult[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatelog-bench-latency-'));
+  const toWire = (x: LoadTarget): WireTarget => ({ name: x.name, origin: x.origin, path: x.path, headers: x.headers, body: x.body(false).toString('base64') });
+  const settings: LatencySettings = { targets: targets.map(toWire), n, warmup, out: join(dir, 'latency.json') };
+  try {
+    const child = await spawnChild({
+      name: 'latency',
+      cmd: process.execPath,
+      args: ['--disable-warning=ExperimentalWarning', join(ROOT, 'test', 'bench', 'latency-child.ts'), JSON.stringify(settings)],
+      cpus,
+      readyPattern: /"latency":"written"/,
+      // Bounded like every phase: a target that stopped answering fails the bench, not hangs it.
+      timeoutMs: 300_000 * targets.length,
+    });
+    await child.stop('SIGTERM');
+    const r = JSON.parse(readFileSync(settings.out, 'utf8')) as WireLatency[];
+    return r.map((w) => ({ ...w, samples: Float64Array.from(w.samples) }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

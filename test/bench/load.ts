@@ -115,13 +115,25 @@ export interface PairedLatency {
  * work on a shared machine hits both alike and the difference stays meaningful.
  */
 export async function measurePairedLatency(t: LoadTarget, ref: LoadTarget, n: number, warmup: number, blocks = 6): Promise<PairedLatency> {
+  const [target, reference] = await measureInterleavedLatency([t, ref], n, warmup, blocks);
+  return { target: target!, reference: reference! };
+}
+
+/**
+ * Each target's latency over `n` calls, measured in `blocks` rounds of one block per target
+ * (the order reversed every other round, so no target always follows the same one): a slow
+ * phase of a shared machine hits all of them alike.
+ */
+export async function measureInterleavedLatency(targets: readonly LoadTarget[], n: number, warmup: number, blocks = 6): Promise<LatencyResult[]> {
   const per = Math.max(1, Math.ceil(n / blocks));
-  const parts: { t: LatencyResult; r: LatencyResult }[] = [];
+  const parts: LatencyResult[][] = targets.map(() => []);
   for (let b = 0; b < blocks; b++) {
     const w = b === 0 ? warmup : Math.min(20, warmup);
-    parts.push({ t: await measureLatency(t, per, w), r: await measureLatency(ref, per, w) });
+    const order = targets.map((_, i) => i);
+    if (b % 2 === 1) order.reverse();
+    for (const i of order) parts[i]!.push(await measureLatency(targets[i]!, per, w));
   }
-  return { target: merge(parts.map((p) => p.t)), reference: merge(parts.map((p) => p.r)) };
+  return parts.map(merge);
 }
 
 function merge(rs: LatencyResult[]): LatencyResult {

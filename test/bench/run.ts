@@ -16,12 +16,12 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { detectPinning, killAll, pinSelf } from './children.ts';
-import { measureFixedRate, measureLatency, measurePairedLatency, probe, type LoadTarget } from './load.ts';
-import { runCannon, warmUntilSteady, type WarmUp } from './cannon.ts';
+import { measureFixedRate, probe, type LatencyResult, type LoadTarget } from './load.ts';
+import { latencyInChild, runCannon, warmUntilSteady, type WarmUp } from './cannon.ts';
 import { proxyService, startKafkaFixture } from './proxy-target.ts';
 import type { Child } from './children.ts';
 import { EMPTY, countRows, snapshot, waitForDrain, type PipelineSnapshot } from './pipeline.ts';
-import { TARGETS, cpuSplit, machine, render, table, verdicts, type FixedRatePhase, type PairedShare, type PipelineResult, type RunInfo, type TargetResult } from './report.ts';
+import { TARGETS, cpuSplit, machine, render, table, verdicts, type AddedLatency, type FixedRatePhase, type PairedShare, type PipelineResult, type RunInfo, type TargetResult } from './report.ts';
 import { cpuDelta, threadCpu } from './threads.ts';
 import { currentIngestSection } from './ingest-report.ts';
 import { ROOT, direct, startMockUpstream, gatelog, passthrough, portkey, type GatelogRunning, type Running } from './targets.ts';
@@ -113,13 +113,10 @@ async function measure(key: Key, run: Running, ref: LoadTarget): Promise<Measure
   // A proxy serves calls for days: the warm number is the one its users live with.
   say(`${t.name}: warm-up at c=${settings.concurrency}, then latency (${settings.latencyN} sequential calls)`);
   calls += (await warm(t, false)).ok;
-  if (key === 'direct') {
-    result.latency = await measureLatency(t, settings.latencyN, quick ? 100 : 500);
-  } else {
-    const paired = await measurePairedLatency(t, ref, settings.latencyN, quick ? 100 : 500);
-    result.latency = paired.target;
-    result.latencyRef = paired.reference;
-  }
+  // In a process of its own on the load core (latency-child.ts), as autocannon runs.
+  const lat = await latencyInChild(key === 'direct' ? [t] : [t, ref], settings.latencyN, quick ? 100 : 500, loadCpus);
+  result.latency = lat[0]!;
+  if (lat[1]) result.latencyRef = lat[1];
   calls += result.latency.ok + result.latency.warmupOk;
   say(`${t.name}: req/s at c=${settings.concurrency} for ${durationS} s (autocannon, own process)`);
   calls += (await warm(t, false)).ok;
@@ -188,6 +185,13 @@ async function pairedShare(mockUrl: string, cpus: string | null): Promise<Paired
       }
     }
     say(`paired: warmed up (${warmed.join('; ')})`);
+    // One connection, the three side by side with direct calls in interleaved blocks: the
+    // verdicts compare added latencies taken in the same minutes, not minutes apart.
+    await waitForDrain(gl.target.origin, (await snapshot(gl.target.origin)).published ?? 0, DRAIN_WAIT_S * 1000);
+    const [d, ...lat] = await latencyInChild([direct(mockUrl).target, pt.target, px.target, gl.target], settings.latencyN, quick ? 100 : 500, loadCpus);
+    const over = (x: LatencyResult): AddedLatency => ({ p50Ms: x.p50Ms - d!.p50Ms, p99Ms: x.p99Ms - d!.p99Ms });
+    const latency = { passthrough: over(lat[0]!), proxy: over(lat[1]!), gatelog: over(lat[2]!) };
+    say(`paired: added latency at c=1 (p50 / p99 ms): passthrough ${latency.passthrough.p50Ms.toFixed(3)} / ${latency.passthrough.p99Ms.toFixed(3)}, proxy ${latency.proxy.p50Ms.toFixed(3)} / ${latency.proxy.p99Ms.toFixed(3)}, gatelog ${latency.gatelog.p50Ms.toFixed(3)} / ${latency.gatelog.p99Ms.toFixed(3)}`);
     const rounds: PairedShare['rounds'] = [];
     for (let i = 0; i < PAIRED_ROUNDS; i++) {
       const round: Partial<PairedShare['rounds'][number]> = { load: loadavg()[0] ?? 0 };
@@ -208,6 +212,7 @@ async function pairedShare(mockUrl: string, cpus: string | null): Promise<Paired
     return {
       blockS,
       warmed,
+      latency,
       rounds,
       median: median((r) => r.gatelog / r.passthrough),
       proxyMedian: median((r) => r.proxy / r.passthrough),
