@@ -66,8 +66,8 @@ export interface PairedShare {
   blockS: number;
   /** Each target's warm-up before the rounds, per mode (run.ts, warmLine). */
   warmed?: string[];
-  /** Added latency at c=1 over direct calls, all measured in interleaved blocks (absent in older results). */
-  latency?: { passthrough: AddedLatency; proxy: AddedLatency; gatelog: AddedLatency };
+  /** Added latency at c=1 over direct calls, measured in interleaved blocks before the embedded gatelog starts. */
+  latency?: { passthrough: AddedLatency; proxy: AddedLatency };
   /** Per round: req/s and SSE streams/s of each, and the 1-minute load average when it began. */
   rounds: { load: number; passthrough: number; proxy: number; gatelog: number; ssePassthrough: number; sseProxy: number; sseGatelog: number }[];
   /** Medians of the rounds' gatelog / passthrough and proxy / passthrough (req/s, then SSE). */
@@ -221,7 +221,6 @@ function c1PairedLines(l: NonNullable<PairedShare['latency']>, sequential: strin
   return [
     `- proxy path added p50 at c=1 ≤ passthrough's + ${TARGETS.proxyAddedP50Ms} ms: **${mark(l.proxy.p50Ms <= l.passthrough.p50Ms + TARGETS.proxyAddedP50Ms)}** (interleaved blocks: ${l.proxy.p50Ms.toFixed(3)} vs ${l.passthrough.p50Ms.toFixed(3)} ms${seq(0)})`,
     `- proxy path added p99 at c=1 ≤ passthrough's + ${TARGETS.proxyAddedP99Ms} ms: **${mark(l.proxy.p99Ms <= l.passthrough.p99Ms + TARGETS.proxyAddedP99Ms)}** (interleaved blocks: ${l.proxy.p99Ms.toFixed(3)} vs ${l.passthrough.p99Ms.toFixed(3)} ms${seq(1)})`,
-    `- embedded (gatelog) added at c=1, interleaved blocks: p50 ${l.gatelog.p50Ms.toFixed(3)} ms, p99 ${l.gatelog.p99Ms.toFixed(3)} ms`,
   ];
 }
 
@@ -241,7 +240,7 @@ function pipelineLines(p: PipelineResult | null): string[] {
 
 function fixedRateLine(f: FixedRatePhase): string {
   const n = (v: number): string => Math.round(v).toLocaleString('en-US');
-  return `- open loop at ${n(f.rate)} calls/s (${TARGETS.embeddedRps * 100}% of the passthrough's req/s) for ${f.seconds} s: ${n(f.perSecond)} completed/s, ${n(f.skipped)} skipped, ${n(f.errors)} errors; events not yet in ClickHouse, once per second: ${f.lagRows.map(n).join(', ')} — keeps up: **${f.keptUp ? 'yes' : 'no'}**`;
+  return `- open loop at ${n(f.rate)} calls/s (${TARGETS.embeddedRps * 100}% of the passthrough's req/s) for ${f.seconds} s: ${n(f.perSecond)} completed/s, ${n(f.skipped)} skipped (${((100 * f.skipped) / Math.max(1, f.rate * f.seconds)).toFixed(3)}% of the offered calls; at most 0.1% may be), ${n(f.errors)} errors; events not yet in ClickHouse, once per second: ${f.lagRows.map(n).join(', ')} — keeps up: **${f.keptUp ? 'yes' : 'no'}**`;
 }
 
 export function render(info: RunInfo): string {
