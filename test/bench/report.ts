@@ -190,7 +190,7 @@ export function verdicts(info: RunInfo): string[] {
     sseCheck.line,
     ...hot,
     ...(p?.warmed ? [`- paired rounds' warm-ups (at least 4 blocks, until two agree within 5%): ${p.warmed.join('; ')}`] : []),
-    ...(p?.latency ? c1PairedLines(p.latency, c1Lines(proxy, floor, base)) : c1Lines(proxy, floor, base)),
+    ...c1Lines(p?.latency, c1Sequential(proxy, floor, base)),
     `- embedded (gatelog) added p50 at c=1: ${added.toFixed(3)} ms`,
   ];
 }
@@ -200,27 +200,31 @@ function mark(ok: boolean, trusted = true): string {
   return `${ok ? 'PASS' : 'MISS'}${trusted ? '' : ' (UNTRUSTED: see the warnings above)'}`;
 }
 
-/** One connection: the proxy path's added p50 / p99 against the passthrough's, each over its own direct blocks. */
-function c1Lines(proxy: TargetResult | undefined, floor: TargetResult, base: TargetResult | undefined): string[] {
-  const over = (t: TargetResult | undefined): { p50: number; p99: number } | null => {
+/** Added p50 / p99 of the proxy path and the passthrough from their sequential rows, each over its own direct blocks. */
+function c1Sequential(proxy: TargetResult | undefined, floor: TargetResult, base: TargetResult | undefined): { proxy: AddedLatency; passthrough: AddedLatency } | null {
+  const over = (t: TargetResult | undefined): AddedLatency | null => {
     const ref = t?.latencyRef ?? base?.latency;
-    return t?.latency && ref ? { p50: t.latency.p50Ms - ref.p50Ms, p99: t.latency.p99Ms - ref.p99Ms } : null;
+    return t?.latency && ref ? { p50Ms: t.latency.p50Ms - ref.p50Ms, p99Ms: t.latency.p99Ms - ref.p99Ms } : null;
   };
   const px = over(proxy);
   const pt = over(floor);
-  if (!px || !pt) return [];
-  return [
-    `- proxy path added p50 at c=1 ≤ passthrough's + ${TARGETS.proxyAddedP50Ms} ms: **${mark(px.p50 <= pt.p50 + TARGETS.proxyAddedP50Ms)}** (${px.p50.toFixed(3)} vs ${pt.p50.toFixed(3)} ms)`,
-    `- proxy path added p99 at c=1 ≤ passthrough's + ${TARGETS.proxyAddedP99Ms} ms: **${mark(px.p99 <= pt.p99 + TARGETS.proxyAddedP99Ms)}** (${px.p99.toFixed(3)} vs ${pt.p99.toFixed(3)} ms)`,
-  ];
+  return px && pt ? { proxy: px, passthrough: pt } : null;
 }
 
-/** The one-connection verdicts from the interleaved blocks, with the sequential rows' figures beside them. */
-function c1PairedLines(l: NonNullable<PairedShare['latency']>, sequential: string[]): string[] {
-  const seq = (i: number): string => (sequential[i] ? `; sequential table run: ${/\(([^)]*)\)\s*$/.exec(sequential[i])?.[1] ?? '—'}` : '');
+/**
+ * One connection: the proxy path's added p50 / p99 against the passthrough's — from the paired
+ * phase's interleaved blocks when it ran (the sequential rows' figures beside them), else from
+ * the sequential rows.
+ */
+function c1Lines(interleaved: PairedShare['latency'], sequential: ReturnType<typeof c1Sequential>): string[] {
+  const l = interleaved ?? sequential;
+  if (!l) return [];
+  const pair = (x: { proxy: AddedLatency; passthrough: AddedLatency }, k: keyof AddedLatency): string => `${x.proxy[k].toFixed(3)} vs ${x.passthrough[k].toFixed(3)} ms`;
+  const detail = (k: keyof AddedLatency): string =>
+    interleaved ? `interleaved blocks: ${pair(interleaved, k)}${sequential ? `; sequential table run: ${pair(sequential, k)}` : ''}` : pair(l, k);
   return [
-    `- proxy path added p50 at c=1 ≤ passthrough's + ${TARGETS.proxyAddedP50Ms} ms: **${mark(l.proxy.p50Ms <= l.passthrough.p50Ms + TARGETS.proxyAddedP50Ms)}** (interleaved blocks: ${l.proxy.p50Ms.toFixed(3)} vs ${l.passthrough.p50Ms.toFixed(3)} ms${seq(0)})`,
-    `- proxy path added p99 at c=1 ≤ passthrough's + ${TARGETS.proxyAddedP99Ms} ms: **${mark(l.proxy.p99Ms <= l.passthrough.p99Ms + TARGETS.proxyAddedP99Ms)}** (interleaved blocks: ${l.proxy.p99Ms.toFixed(3)} vs ${l.passthrough.p99Ms.toFixed(3)} ms${seq(1)})`,
+    `- proxy path added p50 at c=1 ≤ passthrough's + ${TARGETS.proxyAddedP50Ms} ms: **${mark(l.proxy.p50Ms <= l.passthrough.p50Ms + TARGETS.proxyAddedP50Ms)}** (${detail('p50Ms')})`,
+    `- proxy path added p99 at c=1 ≤ passthrough's + ${TARGETS.proxyAddedP99Ms} ms: **${mark(l.proxy.p99Ms <= l.passthrough.p99Ms + TARGETS.proxyAddedP99Ms)}** (${detail('p99Ms')})`,
   ];
 }
 
@@ -254,7 +258,7 @@ export function render(info: RunInfo): string {
     `- machine: ${info.machine}`,
     `- pinning: ${info.pinning}`,
     `- 1-min load average at start / end: ${info.load[0].toFixed(2)} / ${info.load[1].toFixed(2)} (anything beyond the bench's own ~2 means other work shared the cores)`,
-    `- method: each target in its own child process in front of a local mock OpenAI upstream (pre-serialized chat.completion JSON and SSE of 10 chunks + [DONE], with token usage that differs from call to call as a real provider's does: 8,192 usages in turn), loopback only. Latency: ${s.latencyN.toLocaleString('en-US')} sequential calls on one keep-alive connection, made by a process of its own on the load core, after the same warm-up at c=${s.concurrency} as the req/s run (until the rate settles; a fresh process's first calls run unoptimized code); added latency = target − direct, per percentile, with direct measured in blocks alternating with the target's (a burst of other work hits both). Throughput: ${s.concurrency} closed-loop connections for ${s.durationS} s after a warm-up of at least four 2-s blocks that lasts until two in a row agree within 5% (a new process needs seconds under load to settle), driven by autocannon in a process of its own pinned to the load core with the mock (its CPU is the autocannon column; the direct row is its ceiling in this run, and the passthrough is checked against it before any share is trusted); SSE streams are fully read (each target is first probed for a stream ending in [DONE]). The proxy row is the distributed shape: proxy/src/main.ts forwarding, capturing and publishing each event through its on-disk spool to the Kafka broker fixture (a child on the load core${idleSchedulingWorks() ? ' under SCHED_IDLE, so it takes only time the mock and the load generator leave: a real broker runs elsewhere' : ''}); ingest runs elsewhere in that shape and is not part of the row. Shares come from paired rounds (passthrough, proxy, embedded in alternating blocks, each warmed up the same way first), with the load average of each round.`,
+    `- method: each target in its own child process in front of a local mock OpenAI upstream (pre-serialized chat.completion JSON and SSE of 10 chunks + [DONE], with token usage that differs from call to call as a real provider's does: 8,192 usages in turn), loopback only. Latency: ${s.latencyN.toLocaleString('en-US')} sequential calls on one keep-alive connection, made by a process of its own on the load core, after the same warm-up at c=${s.concurrency} as the req/s run (until the rate settles; a fresh process's first calls run unoptimized code); added latency = target − direct, per percentile, with direct measured in blocks alternating with the target's (a burst of other work hits both). Throughput: ${s.concurrency} closed-loop connections for ${s.durationS} s after a warm-up of at least four 2-s blocks that lasts until two in a row agree within 5% (a new process needs seconds under load to settle), driven by autocannon in a process of its own pinned to the load core with the mock (its CPU is the autocannon column; the direct row is its ceiling in this run, and the passthrough is checked against it before any share is trusted); SSE streams are fully read (each target is first probed for a stream ending in [DONE]). The proxy row is the distributed shape: proxy/src/main.ts forwarding, capturing and publishing each event through its on-disk spool to the Kafka broker fixture (a child on the load core${idleSchedulingWorks() ? ' under SCHED_IDLE, so it takes only time the mock and the load generator leave: a real broker runs elsewhere' : ''}); ingest runs elsewhere in that shape and is not part of the row. Shares come from paired rounds (passthrough, proxy, embedded in alternating blocks, each warmed up the same way first), with the load average of each round; the one-connection verdicts from direct, passthrough and proxy calls in interleaved blocks in that phase, before the embedded gatelog starts.`,
     '',
     table(info),
     '',
