@@ -16,12 +16,12 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { detectPinning, killAll, pinSelf } from './children.ts';
-import { measureFixedRate, probe, type LatencyResult, type LoadTarget } from './load.ts';
+import { measureFixedRate, probe, type LoadTarget } from './load.ts';
 import { latencyInChild, runCannon, warmUntilSteady, type WarmUp } from './cannon.ts';
 import { proxyService, startKafkaFixture } from './proxy-target.ts';
 import type { Child } from './children.ts';
 import { EMPTY, countRows, snapshot, waitForDrain, type PipelineSnapshot } from './pipeline.ts';
-import { TARGETS, cpuSplit, machine, render, table, verdicts, type AddedLatency, type FixedRatePhase, type PairedShare, type PipelineResult, type RunInfo, type TargetResult } from './report.ts';
+import { OPEN_LOOP_SKIPPED_AT_MOST, TARGETS, addedOver, cpuSplit, machine, render, table, verdicts, type FixedRatePhase, type PairedShare, type PipelineResult, type RunInfo, type TargetResult } from './report.ts';
 import { cpuDelta, threadCpu } from './threads.ts';
 import { currentIngestSection } from './ingest-report.ts';
 import { ROOT, direct, startMockUpstream, gatelog, passthrough, portkey, type GatelogRunning, type Running } from './targets.ts';
@@ -180,8 +180,7 @@ async function pairedShare(mockUrl: string, cpus: string | null): Promise<Paired
     // the embedded gatelog starts: its inserts and merges on the same core would slow both.
     for (const t of [pt, px]) await warm(t.target, false);
     const [d, ...lat] = await latencyInChild([direct(mockUrl).target, pt.target, px.target], settings.latencyN, quick ? 100 : 500, loadCpus);
-    const over = (x: LatencyResult): AddedLatency => ({ p50Ms: x.p50Ms - d!.p50Ms, p99Ms: x.p99Ms - d!.p99Ms });
-    const latency = { passthrough: over(lat[0]!), proxy: over(lat[1]!) };
+    const latency = { passthrough: addedOver(lat[0]!, d!), proxy: addedOver(lat[1]!, d!) };
     say(`paired: added latency at c=1 (p50 / p99 ms): passthrough ${latency.passthrough.p50Ms.toFixed(3)} / ${latency.passthrough.p99Ms.toFixed(3)}, proxy ${latency.proxy.p50Ms.toFixed(3)} / ${latency.proxy.p99Ms.toFixed(3)}`);
     gl = await gatelog(mockUrl, cpus);
     const opts = { concurrency: settings.concurrency, durationMs: blockS * 1000, cpus: loadCpus };
@@ -229,9 +228,6 @@ async function pairedShare(mockUrl: string, cpus: string | null): Promise<Paired
   }
 }
 
-/** Share of the open loop's offered calls that may be skipped at its in-flight cap (see fixedRatePhase). */
-const SKIPPED_AT_MOST = 0.001;
-
 /** Open loop at the embedded target share of the passthrough's req/s: does recording keep up at that rate? */
 async function fixedRatePhase(t: LoadTarget, rate: number, seconds: number): Promise<{ phase: FixedRatePhase; calls: number }> {
   say(`gatelog: open loop at ${Math.round(rate)} calls/s for ${seconds} s`);
@@ -249,9 +245,9 @@ async function fixedRatePhase(t: LoadTarget, rate: number, seconds: number): Pro
   // Bounded: what one ingest interval (1 s) plus the insert in flight hold, i.e. about two seconds
   // of calls. The offered rate must have been served: a call skipped when 256 were in flight is
   // gatelog falling behind — but one stall of this shared host skips a handful of ~140,000, so
-  // up to 0.1% of the calls may be skipped (the line shows how many were).
+  // up to OPEN_LOOP_SKIPPED_AT_MOST of the calls may be (the line shows how many were).
   const offered = rate * seconds;
-  const keptUp = r.skipped <= offered * SKIPPED_AT_MOST && r.errors === 0 && end <= 2 * rate;
+  const keptUp = r.skipped <= offered * OPEN_LOOP_SKIPPED_AT_MOST && r.errors === 0 && end <= 2 * rate;
   return { phase: { rate, seconds, perSecond: r.perSecond, skipped: r.skipped, errors: r.errors, lagRows, keptUp }, calls: r.ok };
 }
 
