@@ -59,9 +59,9 @@ export async function measureLag(o: { kafka: Kafka; brokers: string[]; clickhous
   const logger = createLogger('silent');
   const visible = new Map<string, number>();
   const published = new Map<string, number>();
-  // The proxy's defaults (bus.batch_ms 50, batch_records 500, request_timeout_ms 10 s).
+  // The proxy's defaults (bus.batch_ms 200, batch_records 500, request_timeout_ms 10 s).
   const publisher = createKafkaPublisher({
-    brokers: o.brokers, requestTimeoutMs: 10_000, topic, spoolDir: join(o.dir, 'spool'), spoolMaxBytes: 1 << 30, batchMs: 50, batchRecords: 500,
+    brokers: o.brokers, requestTimeoutMs: 10_000, topic, spoolDir: join(o.dir, 'spool'), spoolMaxBytes: 1 << 30, batchMs: 200, batchRecords: 500,
     sendTimeoutMs: 10_000, logger, registry: new Registry(),
   });
   const registry = new Registry();
