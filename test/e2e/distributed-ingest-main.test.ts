@@ -178,7 +178,10 @@ describe('ingest main.ts as a process', () => {
     // The 10 left over waited batch_ms (the worker's default linger would be 50 ms).
     expect(remainderAfter).toBeGreaterThanOrEqual(BATCH_MS - 100);
 
-    const m = await metricsText(worker.url);
+    // An insert's rows are readable before its batch is committed to Kafka, and the worker counts
+    // the insert only after that commit: wait for the count.
+    let m = '';
+    await eventually('the third insert counted', async () => metric((m = await metricsText(worker.url)), 'gatelog_ingest_insert_rows_count') >= 3, 10_000);
     // Three inserts (25 + 25 + 10), not one of 60.
     expect(metric(m, 'gatelog_ingest_insert_rows_count')).toBe(3);
     expect(metric(m, 'gatelog_ingest_insert_rows_sum')).toBe(60);
