@@ -211,6 +211,13 @@ export const BusConfig = z.discriminatedUnion('kind', [
      */
     batch_ms: z.number().int().positive().default(200),
     batch_records: z.number().int().positive().default(500),
+    /**
+     * Producer: a batch also leaves once its events reach this many bytes (before compression;
+     * an event larger than this goes alone). The default keeps every batch under the 1 MB
+     * `message.max.bytes` a Kafka broker has out of the box. A batch the broker still refuses as
+     * too large is split, and an event it refuses on its own is sent without its bodies.
+     */
+    batch_bytes: z.number().int().positive().default(1_000_000),
     /** Producer: how long one send may take before it is retried from the spool. */
     request_timeout_ms: z.number().int().positive().default(10_000),
     /**

@@ -65,6 +65,7 @@ async function main(): Promise<void> {
     spoolMaxBytes: bus.spool_max_bytes,
     batchMs: bus.batch_ms,
     batchRecords: bus.batch_records,
+    batchBytes: bus.batch_bytes,
     sendTimeoutMs: bus.request_timeout_ms * 2,
     logger,
     registry,

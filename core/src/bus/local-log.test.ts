@@ -45,6 +45,28 @@ describe('LocalLogWriter / LocalLogReader', () => {
     w.close();
   });
 
+  it('read stops at maxBytes of payload, but always returns a first record larger than that', () => {
+    const dir = tmp();
+    const w = new LocalLogWriter({ dir, fsyncMs: 0 });
+    const sizes = [100, 100, 100, 1000, 100];
+    sizes.forEach((pad, i) => w.append(rec(i, pad)));
+    const reader = new LocalLogReader(dir);
+    const len = (i: number): number => rec(i, sizes[i]).length;
+    const two = reader.read(0, 100, len(0) + len(1) + len(2) - 1);
+    expect(ids(two.records)).toEqual([0, 1]);
+    expect(two.full).toBe(true);
+    const third = reader.read(two.next, 100, len(2));
+    expect(ids(third.records)).toEqual([2]);
+    const big = reader.read(third.next, 100, 10);
+    expect(ids(big.records)).toEqual([3]); // alone: larger than the budget
+    expect(big.full).toBe(true);
+    const rest = reader.read(big.next, 100, 1 << 20);
+    expect(ids(rest.records)).toEqual([4]);
+    expect(rest.full).toBe(false); // the log ended first
+    expect(reader.read(0, 2).full).toBe(true); // maxRecords reached
+    w.close();
+  });
+
   it('appendBatched: the records of one turn in order, interleaved with sync appends, across segment rolls; each caller told once its record is in', async () => {
     const dir = tmp();
     const w = new LocalLogWriter({ dir, segmentBytes: 300, fsyncMs: 0, tailBytes: 1 << 20 });

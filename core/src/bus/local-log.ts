@@ -261,6 +261,17 @@ export interface ReadResult {
   next: number;
   /** Bytes skipped because a record failed its checksum in a sealed segment. */
   skippedBytes: number;
+  /** The read stopped at maxRecords or maxBytes: the batch is full. */
+  full: boolean;
+}
+
+/** The records one read collects, and its limits. */
+interface Batch {
+  records: Buffer[];
+  bytes: number;
+  maxRecords: number;
+  maxBytes: number;
+  full: boolean;
 }
 
 /** Reads records from a log directory, from any offset. Safe alongside a live writer. */
@@ -271,12 +282,16 @@ export class LocalLogReader {
     this.dir = dir;
   }
 
-  read(from: number, maxRecords: number): ReadResult {
+  /**
+   * Up to `maxRecords` records from `from` on, and no more than `maxBytes` of payload unless the
+   * first record alone is larger (it is returned by itself).
+   */
+  read(from: number, maxRecords: number, maxBytes = Number.POSITIVE_INFINITY): ReadResult {
     const segs = listSegments(this.dir);
-    const records: Buffer[] = [];
+    const b: Batch = { records: [], bytes: 0, maxRecords, maxBytes, full: maxRecords <= 0 };
     let skippedBytes = 0;
     let pos = from;
-    for (let i = 0; i < segs.length && records.length < maxRecords; i++) {
+    for (let i = 0; i < segs.length && !b.full; i++) {
       const base = segs[i] ?? 0;
       const nextBase = segs[i + 1];
       const sealed = nextBase !== undefined;
@@ -294,8 +309,8 @@ export class LocalLogReader {
         const { size } = statSync(path);
         let local = pos - base;
         for (;;) {
-          local = this.#readRecords(fd, size, local, records, maxRecords);
-          if (!sealed || records.length >= maxRecords || local >= size) break;
+          local = this.#readRecords(fd, size, local, b);
+          if (!sealed || b.full || local >= size) break;
           // A sealed segment never grows, so an unreadable record there is corruption, not a
           // record still being written: skip to the next record that checks out, and count it.
           const resume = findNextRecord(fd, size, local);
@@ -308,7 +323,7 @@ export class LocalLogReader {
       }
       if (!sealed) break;
     }
-    return { records, next: pos, skippedBytes };
+    return { records: b.records, next: pos, skippedBytes, full: b.full };
   }
 
   /**
@@ -317,24 +332,30 @@ export class LocalLogReader {
    * returns records as views of it: nothing is read beyond what the caller asked for, nothing
    * is copied twice.
    */
-  #readRecords(fd: number, size: number, local: number, records: Buffer[], maxRecords: number): number {
+  #readRecords(fd: number, size: number, local: number, b: Batch): number {
     let want = READ_BYTES;
-    while (records.length < maxRecords && local + HEADER <= size) {
+    while (!b.full && local + HEADER <= size) {
       const chunk = Buffer.allocUnsafe(Math.min(want, size - local));
       const got = readSync(fd, chunk, 0, chunk.length, local);
       let off = 0;
       let grow = 0;
-      while (records.length < maxRecords && off + HEADER <= got) {
+      while (!b.full && off + HEADER <= got) {
         const len = chunk.readUInt32LE(off);
         const sum = chunk.readUInt32LE(off + 4);
         if (len === 0 || len > MAX_RECORD) break;
+        if (b.records.length > 0 && b.bytes + len > b.maxBytes) {
+          b.full = true;
+          break;
+        }
         if (off + HEADER + len > got) {
           if (off === 0 && local + HEADER + len <= size) grow = HEADER + len;
           break;
         }
         const payload = chunk.subarray(off + HEADER, off + HEADER + len);
         if (crc32(payload) !== sum) break;
-        records.push(payload);
+        b.records.push(payload);
+        b.bytes += len;
+        if (b.records.length >= b.maxRecords) b.full = true;
         off += HEADER + len;
       }
       local += off;

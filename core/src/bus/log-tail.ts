@@ -43,13 +43,13 @@ export class LogTail {
    */
   read(from: number, max: number): ReadResult | null {
     this.release(from);
-    if (from === this.#end) return { records: [], next: from, skippedBytes: 0 };
+    if (from === this.#end) return { records: [], next: from, skippedBytes: 0, full: false };
     const first = this.#records[this.#head];
     if (first === undefined || first.start !== from || max <= 0) return null;
     const stop = Math.min(this.#records.length, this.#head + max);
     const records: Buffer[] = [];
     for (let i = this.#head; i < stop; i++) records.push(this.#records[i]!.bytes);
-    return { records, next: this.#records[stop - 1]!.end, skippedBytes: 0 };
+    return { records, next: this.#records[stop - 1]!.end, skippedBytes: 0, full: records.length >= max };
   }
 
   /** Records held from `from` on (0 when the tail does not start there). */

@@ -2,6 +2,7 @@
 // spool carrying events through a Kafka outage without blocking publish().
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
+import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Registry } from 'prom-client';
@@ -161,6 +162,101 @@ describe('Kafka publisher', () => {
       if (g.request_id === erased) expect([g.request_body, g.response_body]).toEqual(['', '']);
       else expect(g.request_body.length).toBeGreaterThan(100);
     }
+  });
+
+  describe('a broker whose max.message.bytes is smaller than a batch', () => {
+    // A send whose batch for one partition is refused is sent again whole: Kafka may then hold a
+    // record twice, as after any failed send (ingest removes duplicates by request id).
+    type Sent = { request_id: string; request_body: string; response_body: string; truncated: boolean };
+    const sent = (topic: string): Sent[] => broker.records(topic).map((r) => JSON.parse(r.value!.toString()) as Sent);
+    const ids = (xs: { request_id: string }[]): Set<string> => new Set(xs.map((x) => x.request_id));
+    const tooLarge = async (outcome: string): Promise<number> => {
+      const m = (await registry.getMetricsAsJSON()).find((x) => x.name === 'gatelog_kafka_records_too_large_total');
+      return m?.values.find((v) => v.labels['outcome'] === outcome)?.value ?? 0;
+    };
+    const refusals = async (): Promise<number> => {
+      const m = (await registry.getMetricsAsJSON()).find((x) => x.name === 'gatelog_kafka_produce_errors_total');
+      return m?.values.find((v) => v.labels['code'] === 'MESSAGE_TOO_LARGE')?.value ?? 0;
+    };
+    function logLines(): { logger: ReturnType<typeof createLogger>; lines: string[] } {
+      const lines: string[] = [];
+      const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(...chunk.toString().split('\n').filter(Boolean)); done(); } });
+      return { logger: createLogger('info', sink), lines };
+    }
+
+    it('splits the batches it refuses and delivers every event, in order, with its bodies', async () => {
+      broker.limitMessageBytes(16 * 1024);
+      const { logger, lines } = logLines();
+      const { publisher: p, topic } = start({ compression: 'none', batchRecords: 500, batchMs: 50, logger });
+      const events = Array.from({ length: 60 }, () => sampleEvent({}, 2048));
+      for (const e of events) p.publish(e);
+      await p.flush(10_000);
+      const got = sent(topic);
+      expect(ids(got)).toEqual(ids(events));
+      for (const g of got) expect(g.request_body.length).toBeGreaterThan(2000);
+      const order = new Map(events.map((e, i) => [e.request_id, i]));
+      for (const part of [0, 1]) {
+        const idx = broker.records(topic).filter((r) => r.partition === part).map((r) => order.get(r.key!.toString())!);
+        const firstSeen = idx.filter((v, i) => idx.indexOf(v) === i);
+        expect(firstSeen).toEqual([...firstSeen].sort((a, b) => a - b));
+      }
+      expect(await refusals()).toBeGreaterThan(0);
+      expect(await tooLarge('stripped') + await tooLarge('dropped')).toBe(0);
+      expect(lines.some((l) => l.includes('refused as too large') && l.includes('"batch_bytes"'))).toBe(true);
+    });
+
+    it('never builds a batch over bus.batch_bytes', async () => {
+      broker.limitMessageBytes(12 * 1024);
+      const { publisher: p, topic } = start({ compression: 'none', batchRecords: 500, batchMs: 50, batchBytes: 8 * 1024 });
+      const events = Array.from({ length: 40 }, () => sampleEvent({}, 2048));
+      for (const e of events) p.publish(e);
+      await p.flush(10_000);
+      // Exactly once: no send was refused, so none was repeated.
+      expect(sent(topic).map((g) => g.request_id).sort()).toEqual(events.map((e) => e.request_id).sort());
+      expect(await metric('gatelog_kafka_produce_errors_total')).toBe(0);
+    });
+
+    it('sends an event it refuses on its own without its bodies, and the events after it in full', async () => {
+      broker.limitMessageBytes(16 * 1024);
+      const { logger, lines } = logLines();
+      const { publisher: p, topic } = start({ compression: 'none', logger });
+      const secret = 'do-not-log-this-prompt';
+      const big = sampleEvent({}, 64 * 1024);
+      big.request_body = big.request_body.replace('xxxx', secret);
+      const before = Array.from({ length: 3 }, () => sampleEvent({}, 1024));
+      const after = Array.from({ length: 3 }, () => sampleEvent({}, 1024));
+      for (const e of [...before, big, ...after]) p.publish(e);
+      await p.flush(10_000);
+      const got = sent(topic);
+      expect(ids(got)).toEqual(ids([...before, big, ...after]));
+      for (const g of got) {
+        if (g.request_id === big.request_id) expect([g.request_body, g.response_body, g.truncated]).toEqual(['', '', true]);
+        else expect(g.request_body.length).toBeGreaterThan(900);
+      }
+      expect(await tooLarge('stripped')).toBe(1);
+      expect(await tooLarge('dropped')).toBe(0);
+      const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['code'] === 'GATELOG_ERR_KAFKA_RECORD_TOO_LARGE');
+      expect(logged).toMatchObject([{ request_id: big.request_id, outcome: 'stripped', level: 50 }]);
+      expect(lines.join('\n')).not.toContain(secret);
+      expect(p.stats().lagBytes).toBe(0);
+    });
+
+    it('drops an event refused even without its bodies rather than hold up the ones after it', async () => {
+      broker.limitMessageBytes(200);
+      const { publisher: p, topic } = start({ compression: 'none' });
+      const events = Array.from({ length: 3 }, () => sampleEvent({}, 512));
+      for (const e of events) p.publish(e);
+      await p.flush(10_000);
+      expect(sent(topic)).toEqual([]);
+      expect(await tooLarge('dropped')).toBe(3);
+      expect(p.stats().lagBytes).toBe(0);
+      // Once the topic takes them again, events flow as before.
+      broker.limitMessageBytes(Number.POSITIVE_INFINITY);
+      const later = sampleEvent({}, 512);
+      p.publish(later);
+      await p.flush(5000);
+      expect(sent(topic).map((g) => g.request_id)).toEqual([later.request_id]);
+    });
   });
 
   it('resumes from the spool after a restart of the publisher', async () => {

@@ -34,6 +34,8 @@ export interface KafkaPublisherDeps {
   spoolMaxBytes: number;
   batchMs: number;
   batchRecords: number;
+  /** A batch leaves at this many bytes of events (before compression); default 1,000,000. */
+  batchBytes?: number;
   /** Upper bound on one send, acks included; past it the batch is retried by a new producer. */
   sendTimeoutMs: number;
   logger: Logger;
@@ -101,6 +103,7 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
     sendTimeoutMs: deps.sendTimeoutMs,
     batchMs: deps.batchMs,
     batchRecords: deps.batchRecords,
+    batchBytes: deps.batchBytes ?? 1_000_000,
     backoff: { baseMs: deps.backoff?.baseMs ?? 100, maxMs: deps.backoff?.maxMs ?? 5000 },
     producerRetry: deps.producerRetry ?? { retries: 2, delayMs: 100 },
     nice: deps.relayNice ?? 5,
@@ -121,6 +124,15 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
         if (producerUp || failures === 0) logger.warn({ code: m.code, error: m.message, lag_bytes: spool.lagBytes }, 'kafka: produce failed; events stay in the spool and are retried');
         producerUp = false;
         failures++;
+        return;
+      case 'oversized':
+        metrics.tooLarge.inc({ outcome: m.outcome });
+        logger.error(
+          { request_id: m.requestId, bytes: m.bytes, outcome: m.outcome, code: 'GATELOG_ERR_KAFKA_RECORD_TOO_LARGE' },
+          m.outcome === 'stripped'
+            ? "Kafka refused the call's event as too large: recorded without its bodies (raise the topic's max.message.bytes)"
+            : "Kafka refused the call's event as too large even without its bodies: event dropped",
+        );
         return;
       case 'log':
         logger[m.level]({ ...m.fields, lag_bytes: spool.lagBytes }, m.msg);

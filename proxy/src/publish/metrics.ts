@@ -7,6 +7,7 @@ export interface PublishMetrics {
   dropped: Counter;
   produced: Counter;
   produceErrors: Counter<'code'>;
+  tooLarge: Counter<'outcome'>;
 }
 
 export function createPublishMetrics(registry: Registry, probes: { lagBytes: () => number; producerUp: () => boolean; spoolFull: () => boolean }): PublishMetrics {
@@ -46,5 +47,6 @@ export function createPublishMetrics(registry: Registry, probes: { lagBytes: () 
     dropped: new Counter({ name: fresh('gatelog_events_dropped_total'), help: 'Call events that could not be spooled at all (disk full or I/O error)', registers }),
     produced: new Counter({ name: fresh('gatelog_events_produced_total'), help: 'Call events acknowledged by Kafka', registers }),
     produceErrors: new Counter({ name: fresh('gatelog_kafka_produce_errors_total'), help: 'Failed produce attempts (the batch stays in the spool and is retried)', labelNames: ['code'], registers }),
+    tooLarge: new Counter({ name: fresh('gatelog_kafka_records_too_large_total'), help: 'Call events Kafka refused as too large on their own: sent without bodies (stripped) or not at all (dropped)', labelNames: ['outcome'], registers }),
   };
 }

@@ -93,3 +93,14 @@ export function errorCode(err: unknown, depth = 0): string {
   if (typeof e.code === 'string') return e.code;
   return typeof e.name === 'string' ? e.name : 'UNKNOWN';
 }
+
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+
+/** Kafka refused (part of) the send as too large: sending it again as it is cannot succeed. */
+export function isTooLarge(err: unknown, depth = 0): boolean {
+  const e = (err ?? {}) as { errors?: unknown; cause?: unknown; apiId?: unknown };
+  if (typeof e.apiId === 'string' && TOO_LARGE.has(e.apiId)) return true;
+  if (depth >= 4) return false;
+  if (Array.isArray(e.errors) && e.errors.some((x) => isTooLarge(x, depth + 1))) return true;
+  return e.cause !== undefined && isTooLarge(e.cause, depth + 1);
+}

@@ -29,6 +29,7 @@ export interface RelayWorkerData {
   sendTimeoutMs: number;
   batchMs: number;
   batchRecords: number;
+  batchBytes: number;
   backoff: { baseMs: number; maxMs: number };
   producerRetry: { retries: number; delayMs: number };
   /** Added to the event loop's niceness for the relay thread (0: none). */
@@ -40,4 +41,6 @@ export interface RelayWorkerData {
 export type RelayMessage =
   | { t: 'committed'; offset: number; records: number }
   | { t: 'failed'; code: string; message: string }
+  /** Kafka refused one event as too large on its own: sent without its bodies, or dropped when even that was refused. */
+  | { t: 'oversized'; requestId: string; bytes: number; outcome: 'stripped' | 'dropped' }
   | { t: 'log'; level: 'info' | 'warn' | 'error'; fields: Record<string, unknown>; msg: string };

@@ -11,7 +11,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LocalLogReader } from '@gatelog/core/bus/local-log';
 import { OffsetFile } from '@gatelog/core/bus/offset-file';
-import { createEventProducer, errorCode, type EventProducer } from './producer.ts';
+import { createEventProducer, errorCode, isTooLarge, type EventProducer } from './producer.ts';
+import { recordMeta } from './record-meta.ts';
+import { stripRecord } from './strip-bodies.ts';
 import { APPENDED, reached, relayOffsetPath, spoolLogDir, STOPPING, WAITING, WAKE_AT, type RelayMessage, type RelayWorkerData } from './relay-shared.ts';
 
 const IDLE_MS = 1000;
@@ -36,6 +38,13 @@ let committed = offsets.load();
 let producer: EventProducer | undefined;
 let failures = 0;
 let pendingSince = 0;
+/**
+ * Bytes per batch: bus.batch_bytes, halved while the broker refuses batches as too large, and
+ * doubled back after GROW_AFTER good sends.
+ */
+let batchBytes = data.batchBytes;
+let sentSinceShrink = 0;
+const GROW_AFTER = 100;
 let halted = false;
 const halt = new AbortController();
 let wakeUp: (() => void) | undefined;
@@ -112,7 +121,7 @@ async function step(): Promise<void> {
   // Loaded before the read: every record counted here is in the file the read sees.
   const appended = Atomics.load(slots, APPENDED);
   const from = committed;
-  const r = reader.read(from, data.batchRecords);
+  const r = reader.read(from, data.batchRecords, batchBytes);
   if (r.skippedBytes > 0) log('error', { bytes: r.skippedBytes, offset: from }, 'spool: skipped bytes that failed their checksum');
   if (r.records.length === 0) {
     if (r.next !== from) await commit(r.next);
@@ -123,7 +132,7 @@ async function step(): Promise<void> {
   const now = Date.now();
   if (pendingSince === 0) pendingSince = now;
   // Our own linger: a partial batch waits up to batchMs for company.
-  if (r.records.length < data.batchRecords && now - pendingSince < data.batchMs && !stopping) {
+  if (!r.full && now - pendingSince < data.batchMs && !stopping) {
     await waitFor((appended + data.batchRecords - r.records.length) | 0, data.batchMs - (now - pendingSince));
     return;
   }
@@ -133,14 +142,66 @@ async function step(): Promise<void> {
     const code = errorCode(err);
     post({ t: 'failed', code, message: String((err as Error).message) });
     dropProducer();
+    if (isTooLarge(err)) {
+      await tooLarge(r.records, r.next);
+      return;
+    }
     const delay = Math.min(data.backoff.maxMs, data.backoff.baseMs * 2 ** Math.min(failures++, 20));
     await sleep(delay, undefined, { signal: halt.signal }).catch(() => {});
     return;
   }
-  await commit(r.next);
-  post({ t: 'committed', offset: r.next, records: r.records.length });
+  await committed_(r.next, r.records.length);
+}
+
+async function committed_(next: number, records: number): Promise<void> {
+  await commit(next);
+  post({ t: 'committed', offset: next, records });
   failures = 0;
   pendingSince = 0;
+  if (batchBytes < data.batchBytes && ++sentSinceShrink >= GROW_AFTER) {
+    batchBytes = Math.min(data.batchBytes, batchBytes * 2);
+    sentSinceShrink = 0;
+  }
+}
+
+/**
+ * Kafka refused the batch as too large (over the topic's max.message.bytes). Several records:
+ * send smaller batches from now on (the next read takes half as many bytes). One record: it
+ * can never be sent as it is, and waiting for it would hold up every call after it, so it goes
+ * without its bodies, or not at all if even that is refused; the event loop logs and counts it.
+ */
+async function tooLarge(records: Buffer[], next: number): Promise<void> {
+  let bytes = 0;
+  for (const r of records) bytes += r.length;
+  if (records.length > 1) {
+    batchBytes = Math.max(1, Math.floor(bytes / 2));
+    sentSinceShrink = 0;
+    log('warn', { records: records.length, bytes, batch_bytes: batchBytes }, "kafka: a batch was refused as too large for the topic's max.message.bytes; sending smaller batches (raise the broker's limit or lower bus.batch_bytes)");
+    return;
+  }
+  const record = records[0]!;
+  const requestId = recordMeta(record).key?.toString('latin1') ?? '';
+  let outcome: 'stripped' | 'dropped' = 'dropped';
+  let slim: Buffer | undefined;
+  try {
+    slim = stripRecord(record);
+  } catch {
+    // not an event this proxy wrote: nothing of it can be kept
+  }
+  try {
+    if (slim) {
+      await send([slim]);
+      outcome = 'stripped';
+    }
+  } catch (err) {
+    // Anything but "too large" again is an ordinary failure: the record is retried as usual.
+    if (!isTooLarge(err)) throw err;
+    dropProducer();
+  }
+  post({ t: 'oversized', requestId, bytes: record.length, outcome });
+  // The halving chased this record; the batches after it may be as large as configured again.
+  batchBytes = data.batchBytes;
+  await committed_(next, 1);
 }
 
 while (!halted) {

@@ -8,6 +8,9 @@
 // even that cannot be written is the event dropped, and that is counted and logged too.
 import { LocalLogWriter, OffsetFile, encodeEvent, type LlmCallEvent, type Logger } from '@gatelog/core';
 import { relayOffsetPath, spoolLogDir } from './relay-shared.ts';
+import { stripBodies } from './strip-bodies.ts';
+
+export { stripBodies } from './strip-bodies.ts';
 
 export interface SpoolOptions {
   dir: string;
@@ -20,10 +23,6 @@ export interface SpoolOptions {
 export type SpoolOutcome = 'spooled' | 'stripped' | 'dropped';
 
 const FULL_LOG_MS = 10_000;
-
-export function stripBodies(event: LlmCallEvent): LlmCallEvent {
-  return { ...event, request_body: '', response_body: '', truncated: true };
-}
 
 export class Spool {
   readonly writer: LocalLogWriter;

@@ -32,6 +32,18 @@ describe('KafkaTestBroker produce/consume', () => {
     return producer;
   }
 
+  it('refuses a batch over maxMessageBytes with MESSAGE_TOO_LARGE and appends none of it', async () => {
+    const topic = `t-${randomUUID()}`;
+    broker.createTopic(topic, 1);
+    broker.limitMessageBytes(4096);
+    const producer = testKafka(broker, { retry: { retries: 0 } }).producer();
+    await producer.connect();
+    cleanups.push(() => producer.disconnect());
+    await producer.send({ topic, acks: -1, messages: [{ value: 'x'.repeat(1000) }] });
+    await expect(producer.send({ topic, acks: -1, messages: Array.from({ length: 5 }, () => ({ value: 'y'.repeat(1000) })) })).rejects.toMatchObject({ type: 'MESSAGE_TOO_LARGE' });
+    expect(broker.records(topic).map((r) => r.value!.length)).toEqual([1000]);
+  });
+
   it.each([
     ['GZIP', CompressionTypes.GZIP],
     ['ZSTD', CompressionTypes.ZSTD],

@@ -28,6 +28,12 @@ export interface KafkaTestBrokerOptions {
    * long-running sink (the bench's) sets it so its heap does not grow with every event.
    */
   retentionBytes?: number;
+  /**
+   * Largest record batch (compressed, header included) a partition accepts, as Kafka's
+   * `message.max.bytes` / topic `max.message.bytes`; a larger one is refused with
+   * MESSAGE_TOO_LARGE and nothing of it is appended. Default: no limit.
+   */
+  maxMessageBytes?: number;
 }
 
 export interface StoredRecord {
@@ -76,6 +82,7 @@ export class KafkaTestBroker {
       port: () => this.boundPort,
       clusterId: options.clusterId ?? 'gatelog-test-cluster',
       autoCreateTopics: options.autoCreateTopics ?? true,
+      maxMessageBytes: options.maxMessageBytes ?? Number.POSITIVE_INFINITY,
       store: this.store,
       producers: this.producers,
       groups: this.groups,
@@ -161,6 +168,11 @@ export class KafkaTestBroker {
   }
 
   /** The next `count` produce requests are appended but their responses lost (connection dropped). */
+  /** Kafka's max.message.bytes from now on (Infinity: no limit). */
+  limitMessageBytes(bytes: number): void {
+    this.state.maxMessageBytes = bytes;
+  }
+
   loseNextProduceResponses(count: number): void {
     this.lostProduceResponses = count;
   }

@@ -15,6 +15,8 @@ export interface BrokerState {
   store: TopicStore;
   producers: ProducerStateTable;
   groups: GroupCoordinator;
+  /** Largest record batch a partition takes, in bytes (Kafka's max.message.bytes); larger ones get MESSAGE_TOO_LARGE. */
+  maxMessageBytes: number;
   /** Fault injection: true when this produce response should be lost after the append. */
   takeLostProduceResponse(): boolean;
   /** Every API this broker serves, for ApiVersions. */

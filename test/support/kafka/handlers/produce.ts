@@ -1,7 +1,8 @@
 // Test fixture only (docker-compose runs the real Kafka in production): Produce v7. Each
 // partition's record set is parsed and CRC-checked first (a bad batch is refused whole with
 // CORRUPT_MESSAGE), then sequence-checked for idempotent producers: a retried batch is
-// acknowledged with the offset it got the first time, never appended twice.
+// acknowledged with the offset it got the first time, never appended twice. A batch over the
+// broker's maxMessageBytes is refused with MESSAGE_TOO_LARGE, as Kafka's max.message.bytes does.
 import { ERROR, KafkaProtocolError } from '../errors.ts';
 import type { ApiHandler, BrokerState } from '../handler-types.ts';
 import { ProtocolWriter } from '../protocol-writer.ts';
@@ -46,6 +47,8 @@ function appendPartition(broker: BrokerState, topic: string, partition: number, 
     const log = broker.store.log(topic, partition);
     if (!records) throw new KafkaProtocolError(ERROR.CORRUPT_MESSAGE, 'null record set');
     const batches = parseRecordBatches(records);
+    const tooLarge = batches.find((b) => b.raw.length > broker.maxMessageBytes);
+    if (tooLarge) throw new KafkaProtocolError(ERROR.MESSAGE_TOO_LARGE, `record batch of ${tooLarge.raw.length} bytes is over max.message.bytes ${broker.maxMessageBytes}`);
     let firstOffset = -1;
     for (const batch of batches) {
       const check = broker.producers.check(topic, partition, batch);
