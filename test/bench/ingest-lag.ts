@@ -7,8 +7,9 @@
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { Kafka } from 'kafkajs';
-import { createLogger, migrate, openStore, type LlmCallEvent, type Store } from '@gatelog/core';
+import { BusConfig, GatelogConfig, createLogger, migrate, openStore, type LlmCallEvent, type Store } from '@gatelog/core';
 import { startKafkaIngest } from '@gatelog/ingest/kafka-consumer';
+import { batchSettings } from '@gatelog/ingest/pipeline';
 import { createKafkaPublisher } from '@gatelog/proxy/publish/kafka';
 import { realisticEvent, rng } from './ingest-events.ts';
 import type { LagRow } from './ingest-report.ts';
@@ -59,13 +60,17 @@ export async function measureLag(o: { kafka: Kafka; brokers: string[]; clickhous
   const logger = createLogger('silent');
   const visible = new Map<string, number>();
   const published = new Map<string, number>();
-  // The proxy's defaults (bus.batch_ms 200, batch_records 500, request_timeout_ms 10 s).
+  // What a deployment runs with its defaults: the proxy's bus.batch_ms / batch_records /
+  // batch_bytes / request_timeout_ms, the worker's ingest.batch_rows / batch_ms.
+  const bus = BusConfig.parse({ kind: 'kafka', brokers: o.brokers });
+  if (bus.kind !== 'kafka') throw new Error('unreachable: a kafka bus config');
+  const batch = batchSettings(GatelogConfig.shape.ingest.parse(undefined));
   const publisher = createKafkaPublisher({
-    brokers: o.brokers, requestTimeoutMs: 10_000, topic, spoolDir: join(o.dir, 'spool'), spoolMaxBytes: 1 << 30, batchMs: 200, batchRecords: 500,
-    sendTimeoutMs: 10_000, logger, registry: new Registry(),
+    brokers: o.brokers, requestTimeoutMs: bus.request_timeout_ms, topic, spoolDir: join(o.dir, 'spool'), spoolMaxBytes: bus.spool_max_bytes,
+    batchMs: bus.batch_ms, batchRecords: bus.batch_records, batchBytes: bus.batch_bytes, sendTimeoutMs: bus.request_timeout_ms * 2, logger, registry: new Registry(),
   });
   const registry = new Registry();
-  const worker = await startKafkaIngest({ kafka: o.kafka, topic, groupId: 'bench-lag', deadLetterTopic: `${topic}.dlq`, store: timedStore(store, visible), logger, registry });
+  const worker = await startKafkaIngest({ kafka: o.kafka, topic, groupId: 'bench-lag', deadLetterTopic: `${topic}.dlq`, store: timedStore(store, visible), logger, registry, batch });
   const r = rng(7);
   const publish = (): void => {
     const at = Date.now();
@@ -107,7 +112,8 @@ export async function measureLag(o: { kafka: Kafka; brokers: string[]; clickhous
     const inserts = after.inserts - before.inserts;
     const lags = ids.map((id) => visible.get(id)! - published.get(id)!).sort((a, b) => a - b);
     return { targetRate: o.rate, achievedRate: ids.length / sendS, events: ids.length, p50: percentile(lags, 50), p95: percentile(lags, 95), p99: percentile(lags, 99), max: lags.at(-1) ?? NaN,
-      batchRows: inserts ? ids.length / inserts : 0, insertMs: inserts ? ((after.insertS - before.insertS) * 1000) / inserts : 0 };
+      batchRows: inserts ? ids.length / inserts : 0, insertMs: inserts ? ((after.insertS - before.insertS) * 1000) / inserts : 0,
+      publisherBatchMs: bus.batch_ms, workerLingerMs: batch.lingerMs, workerBatchRows: batch.maxRows };
   } finally {
     await worker.stop().catch(() => {});
     await publisher.close(0).catch(() => {});

@@ -33,6 +33,10 @@ export interface LagRow {
   /** Mean rows per ClickHouse insert and mean insert time during the run. */
   batchRows: number;
   insertMs: number;
+  /** The defaults the row ran with: the proxy's bus.batch_ms, the worker's ingest.batch_ms / batch_rows. */
+  publisherBatchMs: number;
+  workerLingerMs: number;
+  workerBatchRows: number;
 }
 
 export interface IngestInfo {
@@ -96,7 +100,8 @@ the row, divided by its events, with the worker's JS main thread alone in parent
 CPU from /proc/<pid>/task/*/stat; the other threads by name are listed below the table); "events/s per worker core" is 10⁶ / the worker's µs/event, what
 one worker would do on a core of its own with Kafka and ClickHouse elsewhere (for the chDB row
 it includes chDB's insert work, which runs in the worker's process). Lag: the proxy's Kafka
-publisher (spool on disk, 50 ms batches) is driven at a fixed rate for the duration; each
+publisher (spool on disk) and one worker, both with a deployment's default settings, carry
+events published at a fixed rate for the duration; each
 event's lag is from its \`publish()\` call to the moment the worker's insert containing it was
 acknowledged by ClickHouse (same process, same monotonic clock), so it includes spooling, Kafka
 produce, the consumer's fetch wait, validation and the insert; all events are then checked to

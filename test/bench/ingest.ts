@@ -236,7 +236,7 @@ function verdicts(info: IngestInfo): string[] {
   }
   if (info.lag) {
     const l = info.lag;
-    out.push(`- End-to-end lag p99 at ${fmt(l.targetRate)} calls/s: ${fmt(l.p99)} ms (p50 ${fmt(l.p50)} ms). The worker writes all partitions' fetched batches as one insert (mean ~${fmt(l.batchRows)} rows, ${fmt(l.insertMs)} ms each against the one-request-at-a-time HTTP fixture) while it fetches the next ones; besides the publisher's 50 ms batching and the worker's 50 ms linger, an event waits for the insert in flight and its own.`);
+    out.push(`- End-to-end lag p99 at ${fmt(l.targetRate)} calls/s: ${fmt(l.p99)} ms (p50 ${fmt(l.p50)} ms). The worker writes all partitions' fetched batches as one insert (mean ~${fmt(l.batchRows)} rows, ${fmt(l.insertMs)} ms each against the one-request-at-a-time HTTP fixture) while it fetches the next ones; besides the publisher's batching (bus.batch_ms ${fmt(l.publisherBatchMs)} ms) and the worker's (ingest.batch_ms ${fmt(l.workerLingerMs)} ms or ${fmt(l.workerBatchRows)} rows, whichever first), an event waits for the insert in flight and its own.`);
   }
   return out;
 }

@@ -182,12 +182,15 @@ describe('distributed pipeline faults', () => {
     await eventually('offsets committed', async () => d!.broker.committedOffsets(d!.groupId).reduce((s, c) => s + c.offset, 0) === sent.length);
   });
 
-  it('two ingest workers and a rebalance mid-stream', { timeout: 20_000 }, async () => {
+  it('two ingest workers and a rebalance mid-stream', { timeout: 30_000 }, async () => {
     d = await startDistributed({ partitions: 4 });
     const a = await d.worker();
     const pub = d.publisher({ batchRecords: 20 });
     const sent: LlmCallEvent[] = [];
     await traffic(pub, 100, 300, sent);
+    // a has joined and written before b arrives (on a loaded machine the first join can take
+    // longer than the traffic above), so the rebalance below moves partitions a already serves.
+    await eventually('worker a writing', async () => a.stats().rows > 0);
     const b = await d.worker();
     await traffic(pub, 100, 600, sent);
     await a.stop(); // a leaves: b takes every partition
