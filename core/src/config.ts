@@ -213,11 +213,13 @@ export const BusConfig = z.discriminatedUnion('kind', [
     batch_records: z.number().int().positive().default(500),
     /**
      * Producer: a batch also leaves once its events reach this many bytes (before compression;
-     * an event larger than this goes alone). The default keeps every batch under the 1 MB
-     * `message.max.bytes` a Kafka broker has out of the box. A batch the broker still refuses as
-     * too large is split, and an event it refuses on its own is sent without its bodies.
+     * an event larger than this goes alone). Kafka's `max.message.bytes` limits each partition's
+     * part of a send after compression: 4 MiB of JSON spread over the topic's partitions and
+     * compressed with zstd fits a stock 1 MB broker in the common case. A batch the broker still
+     * refuses is split, and an event it refuses on its own is sent without its bodies. 1 MiB
+     * instead cost SSE calls ~7% of their throughput (smaller, more frequent sends; BENCHMARKS.md).
      */
-    batch_bytes: z.number().int().positive().default(1_000_000),
+    batch_bytes: z.number().int().positive().default(4 << 20),
     /** Producer: how long one send may take before it is retried from the spool. */
     request_timeout_ms: z.number().int().positive().default(10_000),
     /**

@@ -34,7 +34,7 @@ export interface KafkaPublisherDeps {
   spoolMaxBytes: number;
   batchMs: number;
   batchRecords: number;
-  /** A batch leaves at this many bytes of events (before compression); default 1,000,000. */
+  /** A batch leaves at this many bytes of events (before compression); default 4 MiB (bus.batch_bytes). */
   batchBytes?: number;
   /** Upper bound on one send, acks included; past it the batch is retried by a new producer. */
   sendTimeoutMs: number;
@@ -103,7 +103,7 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
     sendTimeoutMs: deps.sendTimeoutMs,
     batchMs: deps.batchMs,
     batchRecords: deps.batchRecords,
-    batchBytes: deps.batchBytes ?? 1_000_000,
+    batchBytes: deps.batchBytes ?? 4 << 20,
     backoff: { baseMs: deps.backoff?.baseMs ?? 100, maxMs: deps.backoff?.maxMs ?? 5000 },
     producerRetry: deps.producerRetry ?? { retries: 2, delayMs: 100 },
     nice: deps.relayNice ?? 5,
