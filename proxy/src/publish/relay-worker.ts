@@ -139,21 +139,23 @@ async function step(): Promise<void> {
   try {
     await send(r.records);
   } catch (err) {
-    const code = errorCode(err);
-    post({ t: 'failed', code, message: String((err as Error).message) });
-    dropProducer();
-    if (isTooLarge(err)) {
-      await tooLarge(r.records, r.next);
-      return;
-    }
-    const delay = Math.min(data.backoff.maxMs, data.backoff.baseMs * 2 ** Math.min(failures++, 20));
-    await sleep(delay, undefined, { signal: halt.signal }).catch(() => {});
+    if (isTooLarge(err)) await tooLarge(err, r.records, r.next);
+    else await failed(err);
     return;
   }
-  await committed_(r.next, r.records.length);
+  await acknowledged(r.next, r.records.length);
 }
 
-async function committed_(next: number, records: number): Promise<void> {
+/** A send failed: the batch stays in the spool and is sent again, by a new producer, after a backoff. */
+async function failed(err: unknown): Promise<void> {
+  post({ t: 'failed', code: errorCode(err), message: String((err as Error).message) });
+  dropProducer();
+  const delay = Math.min(data.backoff.maxMs, data.backoff.baseMs * 2 ** Math.min(failures++, 20));
+  await sleep(delay, undefined, { signal: halt.signal }).catch(() => {});
+}
+
+/** Kafka acknowledged everything up to `next`: commit it, and let the byte budget grow back. */
+async function acknowledged(next: number, records: number): Promise<void> {
   await commit(next);
   post({ t: 'committed', offset: next, records });
   failures = 0;
@@ -170,7 +172,9 @@ async function committed_(next: number, records: number): Promise<void> {
  * can never be sent as it is, and waiting for it would hold up every call after it, so it goes
  * without its bodies, or not at all if even that is refused; the event loop logs and counts it.
  */
-async function tooLarge(records: Buffer[], next: number): Promise<void> {
+async function tooLarge(err: unknown, records: Buffer[], next: number): Promise<void> {
+  post({ t: 'failed', code: errorCode(err), message: String((err as Error).message) });
+  dropProducer();
   let bytes = 0;
   for (const r of records) bytes += r.length;
   if (records.length > 1) {
@@ -193,15 +197,18 @@ async function tooLarge(records: Buffer[], next: number): Promise<void> {
       await send([slim]);
       outcome = 'stripped';
     }
-  } catch (err) {
-    // Anything but "too large" again is an ordinary failure: the record is retried as usual.
-    if (!isTooLarge(err)) throw err;
+  } catch (again) {
+    if (!isTooLarge(again)) {
+      // An ordinary failure (Kafka went away…): the record stays and is sent again as usual.
+      await failed(again);
+      return;
+    }
     dropProducer();
   }
   post({ t: 'oversized', requestId, bytes: record.length, outcome });
   // The halving chased this record; the batches after it may be as large as configured again.
   batchBytes = data.batchBytes;
-  await committed_(next, 1);
+  await acknowledged(next, 1);
 }
 
 while (!halted) {
