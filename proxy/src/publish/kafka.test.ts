@@ -52,9 +52,11 @@ describe('Kafka publisher', () => {
     return { publisher, topic };
   }
 
-  const metric = async (name: string): Promise<number> => {
+  /** A metric's value summed over its series, or over those with these labels. */
+  const metric = async (name: string, labels: Record<string, string> = {}): Promise<number> => {
     const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
-    return (m?.values ?? []).reduce((s, v) => s + v.value, 0);
+    const matching = (m?.values ?? []).filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want));
+    return matching.reduce((s, v) => s + v.value, 0);
   };
 
   it('delivers each event once, keyed by request id, with the schema header', async () => {
@@ -170,14 +172,8 @@ describe('Kafka publisher', () => {
     type Sent = { request_id: string; request_body: string; response_body: string; truncated: boolean };
     const sent = (topic: string): Sent[] => broker.records(topic).map((r) => JSON.parse(r.value!.toString()) as Sent);
     const ids = (xs: { request_id: string }[]): Set<string> => new Set(xs.map((x) => x.request_id));
-    const tooLarge = async (outcome: string): Promise<number> => {
-      const m = (await registry.getMetricsAsJSON()).find((x) => x.name === 'gatelog_kafka_records_too_large_total');
-      return m?.values.find((v) => v.labels['outcome'] === outcome)?.value ?? 0;
-    };
-    const refusals = async (): Promise<number> => {
-      const m = (await registry.getMetricsAsJSON()).find((x) => x.name === 'gatelog_kafka_produce_errors_total');
-      return m?.values.find((v) => v.labels['code'] === 'MESSAGE_TOO_LARGE')?.value ?? 0;
-    };
+    const tooLarge = (outcome: string): Promise<number> => metric('gatelog_kafka_records_too_large_total', { outcome });
+    const refusals = (): Promise<number> => metric('gatelog_kafka_produce_errors_total', { code: 'MESSAGE_TOO_LARGE' });
     function logLines(): { logger: ReturnType<typeof createLogger>; lines: string[] } {
       const lines: string[] = [];
       const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(...chunk.toString().split('\n').filter(Boolean)); done(); } });

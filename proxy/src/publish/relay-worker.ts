@@ -146,10 +146,15 @@ async function step(): Promise<void> {
   await acknowledged(r.next, r.records.length);
 }
 
-/** A send failed: the batch stays in the spool and is sent again, by a new producer, after a backoff. */
-async function failed(err: unknown): Promise<void> {
+/** Tell the event loop a send failed, and leave the producer behind (its state may be mid-retry). */
+function sendFailed(err: unknown): void {
   post({ t: 'failed', code: errorCode(err), message: String((err as Error).message) });
   dropProducer();
+}
+
+/** A send failed: the batch stays in the spool and is sent again, by a new producer, after a backoff. */
+async function failed(err: unknown): Promise<void> {
+  sendFailed(err);
   const delay = Math.min(data.backoff.maxMs, data.backoff.baseMs * 2 ** Math.min(failures++, 20));
   await sleep(delay, undefined, { signal: halt.signal }).catch(() => {});
 }
@@ -173,8 +178,7 @@ async function acknowledged(next: number, records: number): Promise<void> {
  * without its bodies, or not at all if even that is refused; the event loop logs and counts it.
  */
 async function tooLarge(err: unknown, records: Buffer[], next: number): Promise<void> {
-  post({ t: 'failed', code: errorCode(err), message: String((err as Error).message) });
-  dropProducer();
+  sendFailed(err);
   let bytes = 0;
   for (const r of records) bytes += r.length;
   if (records.length > 1) {

@@ -10,8 +10,6 @@ import { LocalLogWriter, OffsetFile, encodeEvent, type LlmCallEvent, type Logger
 import { relayOffsetPath, spoolLogDir } from './relay-shared.ts';
 import { stripBodies } from './strip-bodies.ts';
 
-export { stripBodies } from './strip-bodies.ts';
-
 export interface SpoolOptions {
   dir: string;
   maxBytes: number;

@@ -167,12 +167,12 @@ export class KafkaTestBroker {
     if (!on) for (const c of this.connections) c.resume();
   }
 
-  /** The next `count` produce requests are appended but their responses lost (connection dropped). */
   /** Kafka's max.message.bytes from now on (Infinity: no limit). */
   limitMessageBytes(bytes: number): void {
     this.state.maxMessageBytes = bytes;
   }
 
+  /** The next `count` produce requests are appended but their responses lost (connection dropped). */
   loseNextProduceResponses(count: number): void {
     this.lostProduceResponses = count;
   }
