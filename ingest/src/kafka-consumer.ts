@@ -8,8 +8,11 @@
 // rejects → dead-letter topic), and only then commits each partition's offset past its part.
 // ClickHouse down → the write is retried with backoff, the queue fills and holds the consumer
 // back while it keeps heartbeating; nothing is committed past an unwritten batch. A worker
-// dying between insert and commit makes the next owner insert the same rows again: llm_calls
-// is a ReplacingMergeTree read with FINAL, so readers never see the duplicate. A worker that
+// dying between insert and commit makes the next owner fetch the same rows again, and Kafka
+// itself may hold a record twice (a producer's re-send): every write first looks its rows up
+// and leaves out those ClickHouse holds (stored-rows.ts), so neither llm_calls nor the rollup
+// views fed by its inserts get a row twice (the insert token alone would not keep a replay out
+// of the views: ClickHouse still runs them on a deduplicated block). A worker that
 // only rejoins (its partitions kept) fetches from the committed offsets again: rows it already
 // queued or wrote are not inserted twice (the rollup views would count them twice); a commit
 // refused meanwhile is made when they arrive again.
@@ -153,6 +156,9 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
   // Same parts, same token: a write retried after its insert landed is a no-op in ClickHouse.
   const source: PipelineSource<KafkaPart> = {
     tokenFor: (parts) => `${deps.topic}-${crc32(parts.map((p) => `${p.partition}:${p.firstOffset}-${p.lastOffset}`).join(',')).toString(16)}-${parts.length}`,
+    // Kafka may hold a record twice (a producer's re-send, a proxy killed before its spool
+    // commit): any write may carry a row that is stored already.
+    mayRepeat: () => true,
     deadLetter(parts, rejected) {
       const dead = parts.flatMap((p) => p.dead);
       for (const r of rejected) {

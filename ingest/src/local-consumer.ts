@@ -7,6 +7,7 @@
 // file before its insert, so a crash between insert and commit re-forms exactly that batch on
 // the next start, under the same dedup token: ClickHouse drops it at insert time. Events stay
 // bytes end to end: a log record is a JSONEachRow row.
+import { existsSync } from 'node:fs';
 import { LocalLogReader, OffsetFile, RECORD_HEADER_BYTES, createWaker, type LogTail, type Logger, type Store } from '@gatelog/core';
 import type { Registry } from 'prom-client';
 import { writeDeadLetters } from './dead-letter.ts';
@@ -69,17 +70,25 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
   const reader = new LocalLogReader(deps.logDir);
   const offsets = new OffsetFile(deps.offsetPath);
 
+  const hadOffsets = existsSync(deps.offsetPath);
   const state = offsets.loadState();
   let committed = state.offset;
   /** A batch that was in flight at the last stop or crash: re-formed exactly, then deduplicated by token. */
   let replayEnd = state.pending?.end;
   const logEnd = reader.endOffset();
+  /**
+   * Records before this offset may be in ClickHouse already: they are looked up and the stored
+   * ones left out (stored-rows.ts). The batch in flight at the last stop, and the whole log when
+   * it is read again from its start (its offset file lost, or past the log's end).
+   */
+  let mayRepeatBefore = replayEnd ?? (hadOffsets ? 0 : logEnd);
   if (committed > logEnd) {
     // The log was deleted or replaced under a kept offset file: reading from there would wait
-    // forever for bytes that will never come. Start over; duplicates are removed by request id.
+    // forever for bytes that will never come. Start over; rows already stored are left out.
     logger.warn({ committed, log_end: logEnd }, 'ingest offset is past the end of the event log; re-reading the log from its start');
     committed = 0;
     replayEnd = undefined;
+    mayRepeatBefore = logEnd;
   }
   let pos = committed;
   let rows = 0;
@@ -91,6 +100,7 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
 
   const source: PipelineSource<LogPart> = {
     tokenFor: (parts) => `gatelog-local:${offsets.id}:${parts[0]!.start}-${parts.at(-1)!.end}`,
+    mayRepeat: (parts) => parts[0]!.start < mayRepeatBefore,
     // Record the batch's range before inserting it: a replay after a crash re-forms it exactly.
     beforeWrite: (parts) => offsets.store(parts[0]!.start, { start: parts[0]!.start, end: parts.at(-1)!.end }),
     deadLetter(_parts, rejected) {

@@ -12,6 +12,7 @@ export interface IngestMetrics {
   deadLetters: Counter<'code'>;
   insertErrors: Counter<'kind'>;
   corruptBytes: Counter;
+  repeats: Counter;
 }
 
 /** A registry's metric of this name is taken over (a consumer restarted in the same process: tests, reload). */
@@ -63,5 +64,6 @@ export function createIngestMetrics(registry: Registry, lagBytes?: () => number)
       registers,
     }),
     corruptBytes: new Counter({ name: fresh('gatelog_ingest_corrupt_log_bytes_total'), help: 'Event log bytes skipped because they failed their checksum', registers }),
+    repeats: new Counter({ name: fresh('gatelog_ingest_duplicates_skipped_total'), help: 'Rows left out of an insert because ClickHouse already held their request id (or the insert carried it twice)', registers }),
   };
 }

@@ -5,12 +5,14 @@
 // dedup token, hand the rejected rows to the source's dead-letter sink, then let the source
 // commit past the parts. A source supplies only what differs: how a group of parts is named
 // (its dedup token), where dead letters go, and how progress is committed.
+import { crc32 } from 'node:zlib';
 import type { Logger, Store } from '@gatelog/core';
 import { BlockWriter } from './body-blocks.ts';
 import type { DeadLetter } from './dead-letter.ts';
 import { RowJoiner, insertIsolating } from './insert-batch.ts';
 import { createInsertQueue, type InsertQueue, type QueuedPart } from './insert-queue.ts';
 import type { IngestMetrics } from './metrics.ts';
+import { withoutStored } from './stored-rows.ts';
 
 export interface PipelinePart extends QueuedPart {
   /** Valid rows (JSONEachRow lines without their newline), in source order. */
@@ -22,6 +24,12 @@ export interface PipelinePart extends QueuedPart {
 export interface PipelineSource<P extends PipelinePart> {
   /** Same parts, same name: a retried or replayed write is dropped by ClickHouse's dedup. */
   tokenFor(parts: readonly P[]): string;
+  /**
+   * Whether the parts may hold rows ClickHouse already has (Kafka: always; the local log: what
+   * it re-reads after a restart): those are looked up and left out (stored-rows.ts), so the
+   * rollup views never count a call twice.
+   */
+  mayRepeat?(parts: readonly P[]): boolean;
   /** Before a group's first attempt (the local log remembers the range for an exact replay). */
   beforeWrite?(parts: readonly P[]): Promise<void>;
   /** Rows ClickHouse rejected, by index in the group's rows laid end to end; also the parts' own. */
@@ -85,8 +93,20 @@ export function createPipeline<P extends PipelinePart>(d: PipelineDeps<P>): Inse
     if (attempt === 0) await source.beforeWrite?.(parts);
     // Large bodies: blocks first, so every stored call can be read back whole.
     await blocks.write(store, parts, d.insertSettings);
-    const records = parts.flatMap((p) => p.records);
-    const base = source.tokenFor(parts);
+    const all = parts.flatMap((p) => p.records);
+    let records = all;
+    let base = source.tokenFor(parts);
+    let repeats = 0;
+    if (source.mayRepeat?.(parts) === true && all.length > 0) {
+      const fresh = await withoutStored(store, all);
+      if (fresh.dropped > 0) {
+        records = fresh.records;
+        repeats = fresh.dropped;
+        // Named by what it carries now: a replay that leaves out the same rows is the same
+        // insert, one that finds other rows stored is not.
+        base = `${base}:k${crc32(fresh.keptIds).toString(16)}-${records.length}`;
+      }
+    }
     const insert = async (rows: Buffer, range: { from: number; to: number }): Promise<void> => {
       const end = metrics.insertSeconds.startTimer();
       try {
@@ -102,9 +122,10 @@ export function createPipeline<P extends PipelinePart>(d: PipelineDeps<P>): Inse
     const res = records.length === 0
       ? { inserted: 0, dead: [] }
       : await insertIsolating(records, insert, (info) => metrics.insertErrors.inc({ kind: info.data ? 'data' : 'transient' }), join);
-    await source.deadLetter(parts, res.dead.map((letter) => ({ index: records.indexOf(letter.record), letter })));
+    await source.deadLetter(parts, res.dead.map((letter) => ({ index: all.indexOf(letter.record), letter })));
     await source.commit(parts);
     metrics.rows.inc(res.inserted);
+    metrics.repeats.inc(repeats);
     metrics.insertRows.observe(records.length);
     metrics.batchRows.observe(parts.reduce((n, p) => n + p.records.length + (p.invalid ?? 0), 0));
     metrics.batches.inc();

@@ -25,6 +25,8 @@ export interface Distributed {
   worker(over?: Partial<KafkaIngestDeps>): Promise<KafkaIngest>;
   /** Rows as readers see them (FINAL) and raw distinct ids. */
   counts(): Promise<{ rows: number; distinct: number }>;
+  /** Rows as inserted (no FINAL) and calls as the minute rollup counted them: what dashboards sum. */
+  inserted(): Promise<{ raw: number; rolled: number }>;
   ids(): Promise<string[]>;
   dlqKeys(): string[];
   close(): Promise<void>;
@@ -100,6 +102,14 @@ export async function startDistributed(opts: { partitions?: number } = {}): Prom
       const rs = await store.client.query({ query: `SELECT count() AS rows, uniqExact(request_id) AS distinct FROM ${database}.llm_calls FINAL`, format: 'JSONEachRow' });
       const [r] = await rs.json<{ rows: string | number; distinct: string | number }>();
       return { rows: Number(r?.rows ?? 0), distinct: Number(r?.distinct ?? 0) };
+    },
+    async inserted() {
+      const rs = await store.client.query({
+        query: `SELECT (SELECT count() FROM ${database}.llm_calls) AS raw, (SELECT sum(calls) FROM ${database}.llm_calls_1m) AS rolled`,
+        format: 'JSONEachRow',
+      });
+      const [r] = await rs.json<{ raw: string | number; rolled: string | number }>();
+      return { raw: Number(r?.raw ?? 0), rolled: Number(r?.rolled ?? 0) };
     },
     async ids() {
       const rs = await store.client.query({ query: `SELECT toString(request_id) AS id FROM ${database}.llm_calls FINAL`, format: 'JSONEachRow' });
