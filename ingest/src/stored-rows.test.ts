@@ -18,6 +18,25 @@ describe('rowKey', () => {
     expect(rowKey(encodeEvent(e))).toEqual({ id: ID, ms: Date.parse(AT) });
   });
 
+  it('the layout the proxy writes, read by position, agrees with the walk over any layout', () => {
+    const times = ['2024-02-29T23:59:59.999Z', '2026-01-01T00:00:00.000Z', '1999-12-31T12:30:45.007Z'];
+    for (let n = 0; n < 200; n++) {
+      const started_at = times[n] ?? new Date(Date.parse('2020-01-01T00:00:00.000Z') + Math.floor(Math.random() * 3e11)).toISOString();
+      const e = sampleEvent({ started_at, gatelog_version: n % 2 ? '1.2.3-rc.1+build' : '0.1.0' });
+      const want = { id: e.request_id, ms: Date.parse(started_at) };
+      const bytes = encodeEvent(e);
+      expect(rowKey(bytes)).toEqual(want);
+      expect(rowKey(Buffer.concat([Buffer.from(' '), bytes]))).toEqual(want); // not the proxy's layout: walked
+    }
+    // Near misses of the layout are walked, not misread.
+    const e = sampleEvent({ request_id: ID, started_at: AT });
+    const text = encodeEvent(e).toString();
+    expect(rowKey(row(text.replace(ID, ID.toUpperCase())))).toEqual({ id: ID, ms: Date.parse(AT) });
+    expect(rowKey(row(text.replace(AT, '2026-13-04T15:01:02.345Z')))).toBeNull();
+    expect(rowKey(row(text.replace(AT, '2026-12-04T15:01:02Z')))).toEqual({ id: ID, ms: Date.parse('2026-12-04T15:01:02Z') });
+    expect(rowKey(row(text.replace('"gatelog_version":"', '"gatelog_version":"\\"')))).toEqual({ id: ID, ms: Date.parse(AT) });
+  });
+
   it('reads them in any order, past nested values, strings with escapes and whitespace', () => {
     const json = ` { "tags" : {"request_id":"00000000-0000-4000-8000-000000000000","k":"a \\" \\\\"},
       "attempts":[{"provider":"p","model":"m"},[1,{"x":"]}"}]],"n":-1.5e3,"ok":true,"none":null,
