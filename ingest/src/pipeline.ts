@@ -1,9 +1,10 @@
 // The one ingest pipeline: whatever the source (the local event log, Kafka), its parts go into
 // the same insert queue (insert-queue.ts: batching by rows/bytes/linger, one write in flight,
 // capped exponential backoff), and a write is always the same steps with the same metrics:
-// insert the rows isolating those ClickHouse rejects (insert-batch.ts) under a deterministic
-// dedup token, hand the rejected rows to the source's dead-letter sink, then let the source
-// commit past the parts. A source supplies only what differs: how a group of parts is named
+// leave out the rows ClickHouse holds already where the source says some may be there
+// (stored-rows.ts), insert the rest isolating those ClickHouse rejects (insert-batch.ts) under a
+// deterministic dedup token, hand the rejected rows to the source's dead-letter sink, then let
+// the source commit past the parts. A source supplies only what differs: how a group of parts is named
 // (its dedup token), where dead letters go, and how progress is committed.
 import { crc32 } from 'node:zlib';
 import type { Logger, Store } from '@gatelog/core';
@@ -98,7 +99,11 @@ export function createPipeline<P extends PipelinePart>(d: PipelineDeps<P>): Inse
     let base = source.tokenFor(parts);
     let repeats = 0;
     if (source.mayRepeat?.(parts) === true && all.length > 0) {
-      const fresh = await withoutStored(store, all);
+      // A lookup that fails is the write failing: retried with backoff like a failed insert.
+      const fresh = await withoutStored(store, all).catch((err: unknown) => {
+        metrics.insertErrors.inc({ kind: 'transient' });
+        throw err;
+      });
       if (fresh.dropped > 0) {
         records = fresh.records;
         repeats = fresh.dropped;

@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { LlmCallEvent } from '@gatelog/core';
+import { EraseRequest, eraseCalls } from '../../core/src/store/erasure.ts';
 import type { KafkaPublisher } from '@gatelog/proxy/publish/kafka';
 import { sampleEvent } from './distributed-events.ts';
 import { eventually, startDistributed, type Distributed } from './distributed-harness.ts';
@@ -94,6 +95,27 @@ describe('distributed pipeline faults', () => {
     await eventually('the second events inserted', async () => (await dist.counts()).rows === sent.length);
     await eventually('every record handled', async () => (await registry.getSingleMetricAsString('gatelog_ingest_duplicates_skipped_total')).endsWith(' 18'));
     await expectAllOnce(dist, sent);
+  });
+
+  it('a call whose bodies were erased stays erased when Kafka delivers it again', { timeout: 20_000 }, async () => {
+    d = await startDistributed();
+    const dist = d;
+    const registry = new Registry();
+    await dist.worker({ registry });
+    const pub = dist.publisher();
+    const user = `u-${crypto.randomUUID()}`;
+    const e = sampleEvent({ user }, 512);
+    pub.publish(e);
+    await pub.flush(5000);
+    await eventually('the call inserted', async () => (await dist.counts()).rows === 1);
+    const receipt = await eraseCalls(dist.store, EraseRequest.parse({ user }), {});
+    expect(receipt.rows).toBe(1);
+    pub.publish(e); // the same record again: a re-send from a spool that had not seen its ack
+    await pub.flush(5000);
+    await eventually('the repeat seen', async () => (await registry.getSingleMetricAsString('gatelog_ingest_duplicates_skipped_total')).endsWith(' 1'));
+    const rs = await dist.store.client.query({ query: `SELECT request_body, response_body FROM ${dist.store.database}.llm_calls FINAL`, format: 'JSONEachRow' });
+    expect(await rs.json()).toEqual([{ request_body: '', response_body: '' }]);
+    expect(await dist.inserted()).toEqual({ raw: 1, rolled: 1 });
   });
 
   it('the group coordinator forgets the worker while its batch waits to be written: the batch fetched again is not queued twice', { timeout: 20_000 }, async () => {
