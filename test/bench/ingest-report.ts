@@ -89,7 +89,8 @@ consumer at a time starts on the same topic (4 partitions) with its own group. "
 fetch only" is a kafkajs consumer that only counts messages: the ceiling the broker fixture and
 kafkajs' fetch/decompress put on any worker. The ingest rows run \`startKafkaIngest\` (the
 worker \`ingest/src/main.ts\` runs, default consumer and batch settings: one insert for up to
-10,000 rows from any partitions, 50 ms linger, next fetch overlapping the insert) writing
+10,000 rows from any partitions, 50 ms linger, next fetch overlapping the insert, and before
+each insert one lookup of the rows' request ids so that rows already stored are left out) writing
 through \`@clickhouse/client\` into embedded chDB or into the ClickHouse HTTP fixture (chDB
 behind HTTP, one request at a time), and stop the clock when the worker has inserted every row
 (async_insert=0, so an acknowledged insert is visible); the count is then checked with
