@@ -5,8 +5,9 @@
 // Contract: the committed offset (OffsetFile) only moves past a batch once every record of it
 // is either in ClickHouse or in the dead-letter file. A batch's range is written to the offset
 // file before its insert, so a crash between insert and commit re-forms exactly that batch on
-// the next start, under the same dedup token: ClickHouse drops it at insert time. Events stay
-// bytes end to end: a log record is a JSONEachRow row.
+// the next start, under the same dedup token, and looks its rows up first: those ClickHouse
+// holds are left out, so the rollup views do not count them again (a deduplicated insert still
+// feeds them). Events stay bytes end to end: a log record is a JSONEachRow row.
 import { existsSync } from 'node:fs';
 import { LocalLogReader, OffsetFile, RECORD_HEADER_BYTES, createWaker, type LogTail, type Logger, type Store } from '@gatelog/core';
 import type { Registry } from 'prom-client';
@@ -73,7 +74,7 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
   const hadOffsets = existsSync(deps.offsetPath);
   const state = offsets.loadState();
   let committed = state.offset;
-  /** A batch that was in flight at the last stop or crash: re-formed exactly, then deduplicated by token. */
+  /** A batch that was in flight at the last stop or crash: re-formed exactly, its stored rows left out. */
   let replayEnd = state.pending?.end;
   const logEnd = reader.endOffset();
   /**

@@ -4,8 +4,9 @@
 // leave out the rows ClickHouse holds already where the source says some may be there
 // (stored-rows.ts), insert the rest isolating those ClickHouse rejects (insert-batch.ts) under a
 // deterministic dedup token, hand the rejected rows to the source's dead-letter sink, then let
-// the source commit past the parts. A source supplies only what differs: how a group of parts is named
-// (its dedup token), where dead letters go, and how progress is committed.
+// the source commit past the parts. A source supplies only what differs: how a group of parts
+// is named (its dedup token), whether it may repeat stored rows, where dead letters go, and how
+// progress is committed.
 import { crc32 } from 'node:zlib';
 import type { Logger, Store } from '@gatelog/core';
 import { BlockWriter } from './body-blocks.ts';
