@@ -245,9 +245,10 @@ describe('startLocalIngest (chDB)', () => {
     expect((await counts(ids)).raw).toBe(8);
   });
 
-  it('a batch inserted but not committed before a crash is re-formed exactly and dropped by ClickHouse at insert time', async () => {
+  it('a batch inserted but not committed before a crash is re-formed exactly and its stored rows left out: the rollups count them once', async () => {
     const h = harness({ batchRows: 1000, batchMs: 60_000 });
-    const ids = h.write(events(12));
+    const key = `key-${crypto.randomUUID()}`;
+    const ids = h.write(events(12, { key_id: key }));
     // Capture the offset file as it is while the batch is in flight (pending written, not committed).
     let inFlight: string | undefined;
     const spy: Store = {
@@ -263,13 +264,18 @@ describe('startLocalIngest (chDB)', () => {
     expect(JSON.parse(inFlight!)).toMatchObject({ offset: 0, pending: { start: 0, end: h.writer.endOffset } });
     // Crash between insert and commit: the state on disk is the in-flight one; more calls arrived since.
     writeFileSync(h.deps.offsetPath, inFlight!);
-    const later = h.write(events(3));
-    const again = h.start({ registry: new Registry() });
+    const later = h.write(events(3, { key_id: key }));
+    const registry = new Registry();
+    const again = h.start({ registry });
     await again.flush();
     expect(again.stats().offset).toBe(h.writer.endOffset);
-    // Physically one row each (no FINAL needed), so rollups fed by materialized views count once.
+    expect(await metric(registry, 'gatelog_ingest_duplicates_skipped_total')).toBe(12);
+    // Physically one row each (no FINAL needed), and the minute rollup counted each call once:
+    // the dedup token alone kept the replay out of the table, not out of the views.
     expect(await counts(ids)).toEqual({ final: 12, distinct: 12, raw: 12 });
     expect(await counts(later)).toEqual({ final: 3, distinct: 3, raw: 3 });
+    const rolled = await store.client.query({ query: 'SELECT sum(calls) AS n FROM gatelog.llm_calls_1m WHERE key_id = {key:String}', query_params: { key }, format: 'JSONEachRow' });
+    expect(Number((await rolled.json<{ n: string }>())[0]?.n)).toBe(15);
   });
 
   it('resumes from the committed offset without re-inserting', async () => {
