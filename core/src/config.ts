@@ -190,6 +190,9 @@ export type StorageConfig = z.infer<typeof StorageConfig>;
 export const KAFKA_COMPRESSIONS = ['zstd', 'gzip', 'none'] as const;
 export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
 
+/** bus.batch_bytes' default, also the Kafka publisher's when it is not given one. */
+export const BUS_BATCH_BYTES = 4 << 20;
+
 export const BusConfig = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('local'),
@@ -219,7 +222,7 @@ export const BusConfig = z.discriminatedUnion('kind', [
      * refuses is split, and an event it refuses on its own is sent without its bodies. 1 MiB
      * instead cost SSE calls ~7% of their throughput (smaller, more frequent sends; BENCHMARKS.md).
      */
-    batch_bytes: z.number().int().positive().default(4 << 20),
+    batch_bytes: z.number().int().positive().default(BUS_BATCH_BYTES),
     /** Producer: how long one send may take before it is retried from the spool. */
     request_timeout_ms: z.number().int().positive().default(10_000),
     /**

@@ -101,6 +101,12 @@ async function counts(ids: string[]): Promise<{ final: number; distinct: number;
   return { final: Number(r?.final), distinct: Number(r?.distinct), raw: Number(r?.raw) };
 }
 
+/** Calls of this key as the minute rollup counted them (what the spend pages sum). */
+async function rolledUp(key: string): Promise<number> {
+  const rs = await store.client.query({ query: 'SELECT sum(calls) AS n FROM gatelog.llm_calls_1m WHERE key_id = {key:String}', query_params: { key }, format: 'JSONEachRow' });
+  return Number((await rs.json<{ n: string }>())[0]?.n);
+}
+
 async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
   const m = registry.getSingleMetric(name);
   if (!m) throw new Error(`no metric ${name}`);
@@ -225,8 +231,7 @@ describe('startLocalIngest (chDB)', () => {
     expect(await metric(registry, 'gatelog_ingest_duplicates_skipped_total')).toBe(20);
     // Not one physical duplicate: the rollup views count what each insert carries.
     expect(await counts([...ids, ...more])).toEqual({ final: 25, distinct: 25, raw: 25 });
-    const rolled = await store.client.query({ query: 'SELECT sum(calls) AS n FROM gatelog.llm_calls_1m WHERE key_id = {key:String}', query_params: { key }, format: 'JSONEachRow' });
-    expect(Number((await rolled.json<{ n: string }>())[0]?.n)).toBe(25);
+    expect(await rolledUp(key)).toBe(25);
   });
 
   it('a log read on after a clean stop is not looked up against ClickHouse', async () => {
@@ -274,8 +279,7 @@ describe('startLocalIngest (chDB)', () => {
     // the dedup token alone kept the replay out of the table, not out of the views.
     expect(await counts(ids)).toEqual({ final: 12, distinct: 12, raw: 12 });
     expect(await counts(later)).toEqual({ final: 3, distinct: 3, raw: 3 });
-    const rolled = await store.client.query({ query: 'SELECT sum(calls) AS n FROM gatelog.llm_calls_1m WHERE key_id = {key:String}', query_params: { key }, format: 'JSONEachRow' });
-    expect(Number((await rolled.json<{ n: string }>())[0]?.n)).toBe(15);
+    expect(await rolledUp(key)).toBe(15);
   });
 
   it('resumes from the committed offset without re-inserting', async () => {

@@ -92,10 +92,15 @@ function valueEnd(b: Buffer, i: number): number {
   return j;
 }
 
-function isKey(b: Buffer, start: number, end: number, key: Buffer): boolean {
-  if (end - start !== key.length) return false;
-  for (let k = 0; k < key.length; k++) if (b[start + k] !== key[k]) return false;
+/** Whether `want`'s bytes stand at `i` in `b`. */
+function bytesAt(b: Buffer, i: number, want: Buffer): boolean {
+  if (i + want.length > b.length) return false;
+  for (let k = 0; k < want.length; k++) if (b[i + k] !== want[k]) return false;
   return true;
+}
+
+function isKey(b: Buffer, start: number, end: number, key: Buffer): boolean {
+  return end - start === key.length && bytesAt(b, start, key);
 }
 
 /** A plain (escape-free) string value at `i`, or undefined. */
@@ -120,11 +125,6 @@ const AFTER_VERSION = Buffer.from(',"gatelog_version":"', 'latin1');
 const ID_KEY = Buffer.from(',"request_id":"', 'latin1');
 const AT_KEY = Buffer.from('","started_at":"', 'latin1');
 
-function bytesAt(b: Buffer, i: number, want: Buffer): boolean {
-  if (i + want.length > b.length) return false;
-  for (let k = 0; k < want.length; k++) if (b[i + k] !== want[k]) return false;
-  return true;
-}
 
 /** A lower-case hex digit (the proxy writes UUIDs so). */
 function hexDigit(c: number | undefined): boolean {

@@ -13,7 +13,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import { Worker } from 'node:worker_threads';
-import type { KafkaCompression, LlmCallEvent, Logger } from '@gatelog/core';
+import { BUS_BATCH_BYTES, type KafkaCompression, type LlmCallEvent, type Logger } from '@gatelog/core';
 import { createPublishMetrics, type PublishMetrics } from './metrics.ts';
 import { APPENDED, reached, SLOTS, STOPPING, WAITING, WAKE_AT, type RelayMessage, type RelayWorkerData } from './relay-shared.ts';
 import { Spool, type SpoolOutcome } from './spool.ts';
@@ -34,7 +34,7 @@ export interface KafkaPublisherDeps {
   spoolMaxBytes: number;
   batchMs: number;
   batchRecords: number;
-  /** A batch leaves at this many bytes of events (before compression); default 4 MiB (bus.batch_bytes). */
+  /** A batch leaves at this many bytes of events (before compression); default bus.batch_bytes' (4 MiB). */
   batchBytes?: number;
   /** Upper bound on one send, acks included; past it the batch is retried by a new producer. */
   sendTimeoutMs: number;
@@ -103,7 +103,7 @@ export function createKafkaPublisher(deps: KafkaPublisherDeps): KafkaPublisher {
     sendTimeoutMs: deps.sendTimeoutMs,
     batchMs: deps.batchMs,
     batchRecords: deps.batchRecords,
-    batchBytes: deps.batchBytes ?? 4 << 20,
+    batchBytes: deps.batchBytes ?? BUS_BATCH_BYTES,
     backoff: { baseMs: deps.backoff?.baseMs ?? 100, maxMs: deps.backoff?.maxMs ?? 5000 },
     producerRetry: deps.producerRetry ?? { retries: 2, delayMs: 100 },
     nice: deps.relayNice ?? 5,
