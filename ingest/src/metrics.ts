@@ -13,6 +13,7 @@ export interface IngestMetrics {
   insertErrors: Counter<'kind'>;
   corruptBytes: Counter;
   repeats: Counter;
+  erased: Counter<'mode'>;
 }
 
 /** A registry's metric of this name is taken over (a consumer restarted in the same process: tests, reload). */
@@ -64,6 +65,12 @@ export function createIngestMetrics(registry: Registry, lagBytes?: () => number)
       registers,
     }),
     corruptBytes: new Counter({ name: fresh('gatelog_ingest_corrupt_log_bytes_total'), help: 'Event log bytes skipped because they failed their checksum', registers }),
+    erased: new Counter({
+      name: fresh('gatelog_ingest_erased_rows_total'),
+      help: 'Rows an erasure asked before they were stored covers: stored with their bodies emptied (mode="bodies") or left out (mode="rows")',
+      labelNames: ['mode'],
+      registers,
+    }),
     repeats: new Counter({ name: fresh('gatelog_ingest_duplicates_skipped_total'), help: 'Rows left out of an insert because ClickHouse already held their request id (or the insert carried it twice)', registers }),
   };
 }

@@ -13,6 +13,8 @@ function fakeStore(kind: Store['kind'], failFirst: number): { store: Store; bodi
   const store = {
     kind,
     database: 'gatelog',
+    // No erasure was ever recorded (erasure-guard.ts reads them before and after each write).
+    client: { query: async () => ({ json: async () => [] }) },
     insertRaw(_table: string, rows: Buffer) {
       bodies.push({ body: rows, copy: Buffer.from(rows) });
       return ++calls <= failFirst ? Promise.reject(Object.assign(new Error('connection reset'), { code: 'ECONNRESET' })) : Promise.resolve();

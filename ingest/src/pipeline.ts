@@ -1,8 +1,8 @@
 // The one ingest pipeline: whatever the source (the local event log, Kafka), its parts go into
 // the same insert queue (insert-queue.ts: batching by rows/bytes/linger, one write in flight,
 // capped exponential backoff), and a write is always the same steps with the same metrics:
-// leave out the rows ClickHouse holds already where the source says some may be there
-// (stored-rows.ts), insert the rest isolating those ClickHouse rejects (insert-batch.ts) under a
+// apply the erasures asked before the rows were stored (erasure-guard.ts), leave out the rows
+// ClickHouse holds already where the source says some may be there (stored-rows.ts), insert the rest isolating those ClickHouse rejects (insert-batch.ts) under a
 // deterministic dedup token, hand the rejected rows to the source's dead-letter sink, then let
 // the source commit past the parts. A source supplies only what differs: how a group of parts
 // is named (its dedup token), whether it may repeat stored rows, where dead letters go, and how
@@ -11,6 +11,7 @@ import { crc32 } from 'node:zlib';
 import type { Logger, Store } from '@gatelog/core';
 import { BlockWriter } from './body-blocks.ts';
 import type { DeadLetter } from './dead-letter.ts';
+import { ErasureGuard } from './erasure-guard.ts';
 import { RowJoiner, insertIsolating } from './insert-batch.ts';
 import { createInsertQueue, type InsertQueue, type QueuedPart } from './insert-queue.ts';
 import type { IngestMetrics } from './metrics.ts';
@@ -90,9 +91,21 @@ export function createPipeline<P extends PipelinePart>(d: PipelineDeps<P>): Inse
   // body after an early error: the buffer of a failed insert is never written again.
   const joiner = new RowJoiner();
   const join = (records: readonly Buffer[]): Buffer => joiner.join(records);
+  // Erasures asked before a row is stored apply to it (erasure-guard.ts).
+  const erasures = new ErasureGuard(store, logger, metrics);
+  const transient = async <T>(work: Promise<T>): Promise<T> =>
+    work.catch((err: unknown) => {
+      metrics.insertErrors.inc({ kind: 'transient' });
+      throw err;
+    });
 
   const write = async (parts: P[], attempt: number): Promise<void> => {
     if (attempt === 0) await source.beforeWrite?.(parts);
+    // A read or a mutation that fails is the write failing: retried with backoff like a failed insert.
+    if (attempt === 0) {
+      await transient(erasures.refresh());
+      await transient(erasures.filter(parts));
+    }
     // Large bodies: blocks first, so every stored call can be read back whole.
     await blocks.write(store, parts, d.insertSettings);
     const all = parts.flatMap((p) => p.records);
@@ -100,11 +113,7 @@ export function createPipeline<P extends PipelinePart>(d: PipelineDeps<P>): Inse
     let base = source.tokenFor(parts);
     let repeats = 0;
     if (source.mayRepeat?.(parts) === true && all.length > 0) {
-      // A lookup that fails is the write failing: retried with backoff like a failed insert.
-      const fresh = await withoutStored(store, all).catch((err: unknown) => {
-        metrics.insertErrors.inc({ kind: 'transient' });
-        throw err;
-      });
+      const fresh = await transient(withoutStored(store, all));
       if (fresh.dropped > 0) {
         records = fresh.records;
         repeats = fresh.dropped;
@@ -128,6 +137,7 @@ export function createPipeline<P extends PipelinePart>(d: PipelineDeps<P>): Inse
     const res = records.length === 0
       ? { inserted: 0, dead: [] }
       : await insertIsolating(records, insert, (info) => metrics.insertErrors.inc({ kind: info.data ? 'data' : 'transient' }), join);
+    await transient(erasures.afterInsert(parts));
     await source.deadLetter(parts, res.dead.map((letter) => ({ index: all.indexOf(letter.record), letter })));
     await source.commit(parts);
     metrics.rows.inc(res.inserted);

@@ -123,6 +123,63 @@ describe('distributed pipeline faults', () => {
     expect(await dist.inserted()).toEqual({ raw: 1, rolled: 1 });
   });
 
+  it('calls in flight when an erasure is asked (a proxy spool during a Kafka outage) are stored erased; later calls are not', { timeout: 20_000 }, async () => {
+    d = await startDistributed();
+    const dist = d;
+    const registry = new Registry();
+    await dist.worker({ registry });
+    const pub = dist.publisher();
+    const [alice, bob, leaked] = [`alice-${crypto.randomUUID()}`, `bob-${crypto.randomUUID()}`, `key-${crypto.randomUUID()}`];
+    await dist.broker.stop();
+    // Waiting in the publisher's spool (not the data dir the erasure scrubs): another host's proxy.
+    const aliceBefore = Array.from({ length: 3 }, () => sampleEvent({ user: alice }, 512));
+    const bobs = Array.from({ length: 2 }, () => sampleEvent({ user: bob }, 512));
+    const leakedKey = Array.from({ length: 2 }, () => sampleEvent({ key_id: leaked, user: bob }, 512));
+    for (const e of [...aliceBefore, ...bobs, ...leakedKey]) pub.publish(e);
+    await sleep(300);
+    expect(pub.stats().lagBytes).toBeGreaterThan(0);
+    // Nothing of theirs is stored yet: the receipts count no rows.
+    expect((await eraseCalls(dist.store, EraseRequest.parse({ user: alice }), {})).rows).toBe(0);
+    expect((await eraseCalls(dist.store, EraseRequest.parse({ key: leaked, rows: true }), {})).rows).toBe(0);
+    await sleep(5);
+    const aliceAfter = sampleEvent({ user: alice }, 512); // started after the erasure: kept whole
+    pub.publish(aliceAfter);
+    await dist.broker.restart();
+    await pub.flush(10_000);
+    const kept = [...aliceBefore, ...bobs, aliceAfter];
+    await eventually('the kept calls inserted', async () => (await dist.counts()).rows === kept.length);
+    expect((await dist.ids()).sort()).toEqual(kept.map((e) => e.request_id).sort());
+    const rs = await dist.store.client.query({
+      query: `SELECT toString(request_id) AS id, user, request_body, response_body FROM ${dist.store.database}.llm_calls FINAL`,
+      format: 'JSONEachRow',
+    });
+    const rows = new Map((await rs.json<{ id: string; user: string; request_body: string; response_body: string }>()).map((r) => [r.id, r]));
+    for (const e of aliceBefore) expect(rows.get(e.request_id)).toEqual({ id: e.request_id, user: '', request_body: '', response_body: '' });
+    for (const e of [...bobs, aliceAfter]) expect(rows.get(e.request_id)).toEqual({ id: e.request_id, user: e.user, request_body: e.request_body, response_body: e.response_body });
+    const erased = (await registry.getSingleMetric('gatelog_ingest_erased_rows_total')?.get())?.values ?? [];
+    expect(Object.fromEntries(erased.map((v) => [v.labels['mode'], v.value]))).toEqual({ bodies: 3, rows: 2 });
+    expect(await dist.inserted()).toEqual({ raw: kept.length, rolled: kept.length });
+  });
+
+  it('a call erased as a row stays gone when Kafka delivers it again', { timeout: 20_000 }, async () => {
+    d = await startDistributed();
+    const dist = d;
+    await dist.worker();
+    const pub = dist.publisher();
+    const [gone, other] = [sampleEvent({ trace_id: `t-${crypto.randomUUID()}` }), sampleEvent()];
+    pub.publish(gone);
+    pub.publish(other);
+    await pub.flush(5000);
+    await eventually('both inserted', async () => (await dist.counts()).rows === 2);
+    expect((await eraseCalls(dist.store, EraseRequest.parse({ trace: gone.trace_id, rows: true }), {})).rows).toBe(1);
+    pub.publish(gone); // a re-send from a spool that had not seen its ack
+    const later = sampleEvent();
+    pub.publish(later);
+    await pub.flush(5000);
+    await eventually('the later call inserted', async () => (await dist.counts()).rows === 2);
+    expect((await dist.ids()).sort()).toEqual([other.request_id, later.request_id].sort());
+  });
+
   it('the group coordinator forgets the worker while its batch waits to be written: the batch fetched again is not queued twice', { timeout: 20_000 }, async () => {
     d = await startDistributed({ partitions: 1 });
     const dist = d;

@@ -31,14 +31,18 @@ export interface ScrubResult {
 const BODY_FIELDS = ['request_body', 'response_body', 'error_message'] as const;
 const ATTEMPT_IO_BODY_FIELDS = ['request_body', 'response_body', 'request_sha256', 'response_sha256'] as const;
 
-/** The scrubbed event at exactly `len` bytes, or null if it needs no change. */
-function scrubbed(raw: Buffer, rule: ScrubRule): Buffer | null {
-  if (rule.needle !== undefined && !raw.includes(rule.needle)) return null;
-  let e: Record<string, unknown>;
-  try {
-    e = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
-  } catch {
-    return null;
+/**
+ * The event with its bodies (and the rule's other fields) emptied, or null when the rule does
+ * not match it or it has nothing left to empty. `e` is the event parsed, when the caller has it.
+ */
+export function scrubbedEvent(raw: Buffer, rule: ScrubRule, e?: Record<string, unknown>): Buffer | null {
+  if (e === undefined) {
+    if (rule.needle !== undefined && !raw.includes(rule.needle)) return null;
+    try {
+      e = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      return null;
+    }
   }
   if (!rule.match(e)) return null;
   const fields = [...BODY_FIELDS, ...(rule.alsoClear ?? [])];
@@ -48,7 +52,13 @@ function scrubbed(raw: Buffer, rule: ScrubRule): Buffer | null {
   for (const f of fields) if (f in e) e[f] = '';
   // Per-attempt bodies (migration 0013) and their hashes; ids, sizes and flags stay.
   for (const a of io) for (const f of ATTEMPT_IO_BODY_FIELDS) if (typeof a[f] === 'string') a[f] = '';
-  const out = Buffer.from(JSON.stringify(e));
+  return Buffer.from(JSON.stringify(e));
+}
+
+/** The scrubbed event at exactly `raw.length` bytes, or null if it needs no change. */
+function scrubbed(raw: Buffer, rule: ScrubRule): Buffer | null {
+  const out = scrubbedEvent(raw, rule);
+  if (out === null) return null;
   // Only strings were emptied, so it is never longer.
   if (out.length > raw.length) return null;
   return Buffer.concat([out, Buffer.alloc(raw.length - out.length, 0x20)]);

@@ -7,6 +7,12 @@
 // user id emptied), rows by `ALTER TABLE … DELETE` — both mutations that rewrite the parts and
 // are waited for (mutations_sync = 2), not lightweight DELETE, which only masks rows and leaves
 // their bytes on disk until a merge. Rollups keep their counts: they hold no bodies.
+//
+// Calls in flight: the request is first recorded in `erasure_requests`, and ingest applies
+// every recorded request to the rows it inserts afterwards whose call started before it
+// (ingest/src/erasure-guard.ts) — so a call still in a proxy's spool, in Kafka's backlog or in
+// an ingest batch when the erasure ran, or one Kafka delivers again later, is stored erased.
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Store } from './client.ts';
 import { eraseOrphanBlocks } from './block-retention.ts';
@@ -78,9 +84,74 @@ const ATTEMPT_IO_ERASED = `arrayMap(a -> CAST((a.provider_request_id, a.request_
 const ATTEMPT_IO_BYTES = `arraySum(a -> length(a.request_body) + length(a.response_body), attempt_io)`;
 const ATTEMPT_IO_BODIES = `arrayExists(a -> a.request_body != '' OR a.response_body != '' OR a.request_sha256 != '' OR a.response_sha256 != '', attempt_io)`;
 
-export async function eraseCalls(store: Store, r: EraseRequest, opts: { dataDir?: string | undefined }): Promise<EraseReceipt> {
+/** A recorded erasure request, as ingest reads it back. */
+export interface RecordedErasure {
+  id: string;
+  /** When it was asked (epoch ms): it covers calls that started before. */
+  at: number;
+  request: EraseRequest;
+}
+
+/** Records an erasure request for ingest to apply to calls still in flight. */
+export async function recordErasure(store: Store, r: EraseRequest, at: number): Promise<RecordedErasure> {
+  const e = { id: `erase_${randomUUID()}`, at, request: r };
+  await store.client.insert({
+    table: `${store.database}.erasure_requests`,
+    values: [{ id: e.id, requested_at: new Date(at).toISOString().slice(0, 23).replace('T', ' '), selector: JSON.stringify(r) }],
+    format: 'JSONEachRow',
+  });
+  return e;
+}
+
+/**
+ * Requests recorded at or after `sinceMs` (epoch ms), oldest first. A stored selector that no
+ * longer parses (written by a newer version) is skipped with its id in `unreadable`.
+ */
+export async function listErasures(store: Store, sinceMs: number): Promise<{ erasures: RecordedErasure[]; unreadable: string[] }> {
+  const rs = await store.client.query({
+    query: `SELECT id, toUnixTimestamp64Milli(requested_at) AS at, selector FROM ${store.database}.erasure_requests
+            WHERE requested_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC') ORDER BY requested_at, id`,
+    query_params: { since: Math.max(0, Math.trunc(sinceMs)) },
+    format: 'JSONEachRow',
+  });
+  const erasures: RecordedErasure[] = [];
+  const unreadable: string[] = [];
+  for (const row of await rs.json<{ id: string; at: string | number; selector: string }>()) {
+    let parsed: ReturnType<typeof EraseRequest.safeParse> | null = null;
+    try {
+      parsed = EraseRequest.safeParse(JSON.parse(row.selector));
+    } catch {
+      parsed = null;
+    }
+    if (parsed?.success) erasures.push({ id: row.id, at: Number(row.at), request: parsed.data });
+    else unreadable.push(row.id);
+  }
+  return { erasures, unreadable };
+}
+
+/**
+ * Erase the stored calls `where` selects (bodies, or rows when `rows`), with the body blocks
+ * only they used: one mutation, waited for. The caller's `where` leaves out held calls.
+ */
+export async function eraseStored(store: Store, where: string, rows: boolean): Promise<{ blockBytes: number }> {
+  const db = store.database;
+  // The body blocks only these calls used go too (block-retention.ts).
+  const { bytes } = await eraseOrphanBlocks(store, where, async () => {
+    await store.client.command({
+      query: rows
+        ? `ALTER TABLE ${db}.llm_calls DELETE WHERE ${where}`
+        : `ALTER TABLE ${db}.llm_calls UPDATE request_body = '', request_parts = [], response_body = '', error_message = '', user = '', attempt_io = ${ATTEMPT_IO_ERASED} WHERE ${where}`,
+      clickhouse_settings: { mutations_sync: '2' },
+    });
+  });
+  return { blockBytes: bytes };
+}
+
+export async function eraseCalls(store: Store, r: EraseRequest, opts: { dataDir?: string | undefined; now?: number | undefined }): Promise<EraseReceipt> {
   const t0 = performance.now();
   const db = store.database;
+  // First, so that ingest leaves out what reaches it from now on (see the top of this file).
+  await recordErasure(store, r, opts.now ?? Date.now());
   await markHolds(store);
   const holds = await listHolds(store, { activeOnly: true });
   const sel = selectorSql(r);
@@ -93,19 +164,8 @@ export async function eraseCalls(store: Store, r: EraseRequest, opts: { dataDir?
   });
   const [c] = await rs.json<{ rows: string | number; bytes: string | number; held: string | number }>();
   const rows = Number(c?.rows ?? 0);
-  let blockBytes = 0;
-  if (rows > 0) {
-    const where = `${sel} AND NOT legal_hold`;
-    // The body blocks only these calls used go too (block-retention.ts), counted in `bytes`.
-    ({ bytes: blockBytes } = await eraseOrphanBlocks(store, where, async () => {
-      await store.client.command({
-        query: r.rows
-          ? `ALTER TABLE ${db}.llm_calls DELETE WHERE ${where}`
-          : `ALTER TABLE ${db}.llm_calls UPDATE request_body = '', request_parts = [], response_body = '', error_message = '', user = '', attempt_io = ${ATTEMPT_IO_ERASED} WHERE ${where}`,
-        clickhouse_settings: { mutations_sync: '2' },
-      });
-    }));
-  }
+  // The body blocks only these calls used are counted in `bytes` too.
+  const { blockBytes } = rows > 0 ? await eraseStored(store, `${sel} AND NOT legal_hold`, r.rows) : { blockBytes: 0 };
   const t1 = performance.now();
   const files = opts.dataDir ? scrubDataDir(opts.dataDir, selectorRule(r, holds)) : { records: 0, bytes: 0, files: 0 };
   const t2 = performance.now();

@@ -1,0 +1,160 @@
+// Erasures asked before a row is stored apply to it: the pipeline on a real engine (chDB, one
+// store for the file; each test its own users, keys and traces, so the requests recorded by one
+// test cover none of another's rows).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EraseRequest, createLogger, encodeEvent, eraseCalls, migrate, openStore, recordErasure, writeHold, type LlmCallEvent, type Store } from '@gatelog/core';
+import { createIngestMetrics } from './metrics.ts';
+import { createPipeline, type PipelinePart } from './pipeline.ts';
+import { sampleEvent } from '../../test/e2e/distributed-events.ts';
+
+const uid = (p: string): string => `${p}-${crypto.randomUUID()}`;
+/** What the upstream got and answered on one attempt (it differs from the call's bodies after a fallback). */
+const io = (tag: string): NonNullable<LlmCallEvent['attempt_io']> => [
+  { provider_request_id: `req-${tag}`, request_same: false, request_body: `{"upstream":"${tag}"}`, request_parts: [], request_bytes: 16, request_sha256: 'ab'.repeat(32), response_same: false, response_body: `{"answer":"${tag}"}`, response_bytes: 14, response_sha256: 'cd'.repeat(32), truncated: false },
+];
+const part = (records: Buffer[]): PipelinePart => ({ records, rows: records.length, bytes: records.reduce((n, r) => n + r.length + 1, 0) });
+
+interface Stored {
+  id: string;
+  user: string;
+  request_body: string;
+  response_body: string;
+  attempt_bodies: string;
+}
+
+describe('erasure guard (ingest)', () => {
+  let root: string;
+  let store: Store;
+  let token = 0;
+
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'gatelog-erasure-guard-'));
+    store = await openStore({ clickhouse: 'embedded', database: 'gatelog' }, root);
+    await migrate(store);
+  });
+
+  afterAll(async () => {
+    await store.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  /** Writes `records` through a pipeline; `during` runs inside its insert (before the rows land). */
+  async function ingest(records: Buffer[], during?: () => Promise<void>): Promise<Record<string, number>> {
+    const registry = new Registry();
+    const target: Store = during
+      ? { ...store, client: store.client, database: store.database, kind: store.kind, insertRaw: async (table, rows, settings) => {
+          if (table === 'llm_calls') await during();
+          await store.insertRaw(table, rows, settings);
+        } }
+      : store;
+    const queue = createPipeline<PipelinePart>({
+      source: { tokenFor: () => `erasure-guard-${token++}`, deadLetter: async () => {}, commit: async () => {} },
+      store: target,
+      logger: createLogger('silent'),
+      metrics: createIngestMetrics(registry),
+      batch: { maxRows: 1000, maxBytes: 1 << 24, lingerMs: 1 },
+      retry: { baseMs: 1, maxMs: 1 },
+    });
+    queue.add(part(records));
+    await queue.drain();
+    await queue.close();
+    const values = (await registry.getSingleMetric('gatelog_ingest_erased_rows_total')?.get())?.values ?? [];
+    return Object.fromEntries(values.map((v) => [String(v.labels['mode']), v.value]));
+  }
+
+  async function stored(events: readonly LlmCallEvent[]): Promise<Map<string, Stored>> {
+    const rs = await store.client.query({
+      query: `SELECT toString(request_id) AS id, user, request_body, response_body, arrayStringConcat(arrayMap(a -> concat(a.request_body, a.response_body), attempt_io)) AS attempt_bodies
+              FROM ${store.database}.llm_calls FINAL WHERE toString(request_id) IN {ids:Array(String)}`,
+      query_params: { ids: events.map((e) => e.request_id) },
+      format: 'JSONEachRow',
+    });
+    return new Map((await rs.json<Stored>()).map((r) => [r.id, r]));
+  }
+
+  /** Mutations run on llm_calls so far: rows erased before their insert need none. */
+  async function mutations(): Promise<number> {
+    const rs = await store.client.query({ query: `SELECT count() AS n FROM system.mutations WHERE database = {db:String} AND table = 'llm_calls'`, query_params: { db: store.database }, format: 'JSONEachRow' });
+    return Number((await rs.json<{ n: string }>())[0]?.n);
+  }
+
+  const whole = (e: LlmCallEvent): Stored => ({
+    id: e.request_id, user: e.user, request_body: e.request_body, response_body: e.response_body,
+    attempt_bodies: (e.attempt_io ?? []).map((a) => a.request_body + a.response_body).join(''),
+  });
+  const erased = (e: LlmCallEvent): Stored => ({ id: e.request_id, user: '', request_body: '', response_body: '', attempt_bodies: '' });
+
+  it('rows of calls that started before a recorded erasure are stored erased, or not at all; later calls and other people are untouched', async () => {
+    const [alice, bob, key, trace] = [uid('alice'), uid('bob'), uid('key'), uid('trace')];
+    const early = new Date(Date.now() - 60_000).toISOString();
+    const aliceEarly = [sampleEvent({ user: alice, started_at: early, attempt_io: io('a') }, 400), sampleEvent({ user: alice, started_at: early }, 400)];
+    const keyEarly = sampleEvent({ key_id: key, user: bob, started_at: early }, 400);
+    const traceEarly = sampleEvent({ trace_id: trace, started_at: early }, 400);
+    const bobEarly = sampleEvent({ user: bob, started_at: early, attempt_io: io('b') }, 400);
+    await eraseCalls(store, EraseRequest.parse({ user: alice }), {});
+    await eraseCalls(store, EraseRequest.parse({ key, rows: true }), {});
+    await eraseCalls(store, EraseRequest.parse({ trace }), {});
+    const aliceLater = sampleEvent({ user: alice, started_at: new Date(Date.now() + 1000).toISOString() }, 400);
+    const all = [...aliceEarly, keyEarly, traceEarly, bobEarly, aliceLater];
+    // One row not laid out as the proxy writes it (another producer): read by parsing it.
+    const { request_id: _id, ...rest } = aliceEarly[1]!;
+    const records = all.map((e) => encodeEvent(e));
+    records[1] = Buffer.from(JSON.stringify({ ...rest, request_id: aliceEarly[1]!.request_id }));
+    const before = await mutations();
+    expect(await ingest(records)).toEqual({ bodies: 3, rows: 1 });
+    // Applied to the rows on their way in: no mutation, and the row left out never reached the rollups.
+    expect(await mutations()).toBe(before);
+    const rs = await store.client.query({ query: `SELECT sum(calls) AS n FROM ${store.database}.llm_calls_1m WHERE key_id = {key:String}`, query_params: { key }, format: 'JSONEachRow' });
+    expect(Number((await rs.json<{ n: string }>())[0]?.n)).toBe(0);
+    const rows = await stored(all);
+    expect([...rows.keys()].sort()).toEqual(all.filter((e) => e !== keyEarly).map((e) => e.request_id).sort());
+    for (const e of aliceEarly) expect(rows.get(e.request_id)).toEqual(erased(e));
+    // A trace erasure empties the bodies and the user, as the erasure's own mutation does.
+    expect(rows.get(traceEarly.request_id)).toEqual(erased(traceEarly));
+    for (const e of [bobEarly, aliceLater]) expect(rows.get(e.request_id)).toEqual(whole(e));
+  });
+
+  it('an erasure by date covers the calls that started before it; a legal hold keeps what it covers', async () => {
+    const [held, free] = [uid('held'), uid('free')];
+    const old = '2001-03-04T05:06:07.089Z';
+    const oldHeld = sampleEvent({ user: held, started_at: old }, 400);
+    const oldFree = sampleEvent({ user: free, started_at: old }, 400);
+    const heldRecent = sampleEvent({ user: held, started_at: new Date(Date.now() - 60_000).toISOString() }, 400);
+    const at = new Date().toISOString();
+    await writeHold(store, { id: uid('hold'), version: 1, kind: 'user', value: held, reason: 'litigation', active: true, created_at: at, updated_at: at, updated_by: 'test' });
+    await eraseCalls(store, EraseRequest.parse({ before: '2001-06-01' }), {});
+    await eraseCalls(store, EraseRequest.parse({ user: held }), {});
+    const before = await mutations();
+    expect(await ingest([oldHeld, oldFree, heldRecent].map((e) => encodeEvent(e)))).toEqual({ bodies: 1, rows: 0 });
+    expect(await mutations()).toBe(before);
+    const rows = await stored([oldHeld, oldFree, heldRecent]);
+    expect(rows.get(oldFree.request_id)).toEqual(erased(oldFree));
+    expect(rows.get(oldHeld.request_id)).toEqual(whole(oldHeld));
+    expect(rows.get(heldRecent.request_id)).toEqual(whole(heldRecent));
+  });
+
+  it('an erasure recorded while the rows are being inserted is applied to them once they are stored', async () => {
+    const [carol, dave] = [uid('carol'), uid('dave')];
+    const early = new Date(Date.now() - 60_000).toISOString();
+    const carols = [sampleEvent({ user: carol, started_at: early }, 400), sampleEvent({ user: carol, started_at: early }, 400)];
+    const daves = [sampleEvent({ user: dave, started_at: early }, 400)];
+    const other = sampleEvent({ started_at: early }, 400);
+    const all = [...carols, ...daves, other];
+    const before = await mutations();
+    // Recorded only (as eraseCalls does first); the erasure's own mutation would come after the insert.
+    const modes = await ingest(all.map((e) => encodeEvent(e)), async () => {
+      await recordErasure(store, EraseRequest.parse({ user: carol }), Date.now());
+      await recordErasure(store, EraseRequest.parse({ user: dave, rows: true }), Date.now());
+    });
+    expect(modes).toEqual({ bodies: 2, rows: 1 });
+    expect(await mutations()).toBe(before + 2); // one for the bodies, one for the rows
+    const rows = await stored(all);
+    expect([...rows.keys()].sort()).toEqual([...carols, other].map((e) => e.request_id).sort());
+    for (const e of carols) expect(rows.get(e.request_id)).toEqual(erased(e));
+    expect(rows.get(other.request_id)).toEqual(whole(other));
+  });
+});
