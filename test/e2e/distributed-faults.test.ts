@@ -279,6 +279,8 @@ describe('distributed pipeline faults', () => {
     await traffic(pub, 40, 100, sent);
     await pub.flush(5000);
     await eventually('first rows', async () => (await d!.counts()).rows === 40);
+    // Committed once the write is done, which ends with a read of the erasure requests after the insert.
+    await eventually('first rows committed', async () => d!.broker.committedOffsets(d!.groupId).reduce((s, c) => s + c.offset, 0) === 40);
     await d.ch.stop();
     await traffic(pub, 100, 500, sent);
     await pub.flush(5000);
