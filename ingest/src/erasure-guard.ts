@@ -114,9 +114,10 @@ export class ErasureGuard {
     const bodies: string[] = [];
     const rows: string[] = [];
     let holds: LegalHold[] | null = null;
+    const through = this.#requests.length;
     for (const p of parts) {
       const from = this.#filtered.get(p) ?? 0;
-      if (from === this.#requests.length) continue;
+      if (from === through) continue;
       const hits = this.#hits(p.records, from);
       if (hits.length > 0) holds ??= await listHolds(this.#store, { activeOnly: true });
       for (const h of hits) {
@@ -124,11 +125,12 @@ export class ErasureGuard {
         if (typeof id !== 'string' || isHeld(h.event, holds!)) continue;
         (h.rows ? rows : bodies).push(id);
       }
-      this.#filtered.set(p, this.#requests.length);
     }
     const where = (ids: string[]): string => `toString(request_id) IN (${ids.map(sqlText).join(', ')})`;
     if (bodies.length > 0) await eraseStored(this.#store, where(bodies), false);
     if (rows.length > 0) await eraseStored(this.#store, where(rows), true);
+    // Only once applied: a write retried after a failure here applies them again.
+    for (const p of parts) this.#filtered.set(p, through);
     if (bodies.length + rows.length > 0) {
       this.#metrics.erased.inc({ mode: 'bodies' }, bodies.length);
       this.#metrics.erased.inc({ mode: 'rows' }, rows.length);
