@@ -42,6 +42,17 @@ describe('erasure guard (ingest)', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
+  /** The ingest pipeline into `target`, inserts of up to `rows` rows. */
+  const pipeline = (target: Store, registry: Registry, rows: number): ReturnType<typeof createPipeline<PipelinePart>> =>
+    createPipeline<PipelinePart>({
+      source: { tokenFor: () => `erasure-guard-${token++}`, deadLetter: async () => {}, commit: async () => {} },
+      store: target,
+      logger: createLogger('silent'),
+      metrics: createIngestMetrics(registry),
+      batch: { maxRows: rows, maxBytes: 1 << 24, lingerMs: 1 },
+      retry: { baseMs: 1, maxMs: 1 },
+    });
+
   /** Writes `records` through a pipeline; `during` runs inside its insert (before the rows land). */
   async function ingest(records: Buffer[], during?: () => Promise<void>): Promise<Record<string, number>> {
     const registry = new Registry();
@@ -51,14 +62,7 @@ describe('erasure guard (ingest)', () => {
           await store.insertRaw(table, rows, settings);
         } }
       : store;
-    const queue = createPipeline<PipelinePart>({
-      source: { tokenFor: () => `erasure-guard-${token++}`, deadLetter: async () => {}, commit: async () => {} },
-      store: target,
-      logger: createLogger('silent'),
-      metrics: createIngestMetrics(registry),
-      batch: { maxRows: 1000, maxBytes: 1 << 24, lingerMs: 1 },
-      retry: { baseMs: 1, maxMs: 1 },
-    });
+    const queue = pipeline(target, registry, 1000);
     queue.add(part(records));
     await queue.drain();
     await queue.close();
@@ -135,6 +139,34 @@ describe('erasure guard (ingest)', () => {
     expect(rows.get(oldFree.request_id)).toEqual(erased(oldFree));
     expect(rows.get(oldHeld.request_id)).toEqual(whole(oldHeld));
     expect(rows.get(heldRecent.request_id)).toEqual(whole(heldRecent));
+  });
+
+  it('embedded, the requests are read once, then only after this process recorded one', async () => {
+    let reads = 0;
+    const client = new Proxy(store.client, {
+      get(target, prop, receiver) {
+        if (prop !== 'query') return Reflect.get(target, prop, receiver) as unknown;
+        return (q: { query: string }) => {
+          if (q.query.includes('erasure_requests')) reads++;
+          return target.query(q as Parameters<typeof target.query>[0]);
+        };
+      },
+    });
+    const counted: Store = { ...store, client, database: store.database, kind: store.kind, insertRaw: (t, r, st) => store.insertRaw(t, r, st) };
+    const queue = pipeline(counted, new Registry(), 1);
+    const write = async (events: LlmCallEvent[]): Promise<void> => {
+      for (const e of events) queue.add(part([encodeEvent(e)]));
+      await queue.drain();
+    };
+    await write(Array.from({ length: 5 }, () => sampleEvent())); // five writes of one row each
+    expect(reads).toBe(1);
+    const user = uid('erin');
+    const erin = sampleEvent({ user, started_at: new Date(Date.now() - 1000).toISOString() }, 400);
+    await eraseCalls(counted, EraseRequest.parse({ user }), {});
+    await write([erin, sampleEvent(), sampleEvent()]);
+    await queue.close();
+    expect(reads).toBe(2);
+    expect((await stored([erin])).get(erin.request_id)).toEqual(erased(erin));
   });
 
   it('an erasure recorded while the rows are being inserted is applied to them once they are stored', async () => {

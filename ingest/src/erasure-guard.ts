@@ -12,12 +12,14 @@
 // recorded after the insert was acknowledged, so the erasure's own mutation, which follows its
 // record, covers those rows.
 //
-// Cost: nothing while no erasure was ever recorded. Else each row's identity is read by
-// position (stored-rows.ts, ~0.6 µs): a row that started after every request goes on as it is;
-// the others are first checked for the request's value as a substring, and parsed only when it
-// is there (or when the request selects by time alone).
+// Cost: two small reads per write over HTTP; embedded, none after the first unless this process
+// recorded an erasure since (erasuresRecordedHere). Per row: nothing while no erasure was ever
+// recorded. Else each row's identity is read by position (stored-rows.ts, ~0.6 µs): a row that
+// started after every request goes on as it is; the others are first checked for the request's
+// value as a substring, and parsed only when it is there (or when the request selects by time
+// alone).
 import type { Logger, Store } from '@gatelog/core';
-import { eraseStored, isHeld, listErasures, listHolds, scrubbedEvent, selectorRule, sqlText, type LegalHold, type RecordedErasure, type ScrubRule } from '@gatelog/core';
+import { eraseStored, erasuresRecordedHere, isHeld, listErasures, listHolds, scrubbedEvent, selectorRule, sqlText, type LegalHold, type RecordedErasure, type ScrubRule } from '@gatelog/core';
 import type { IngestMetrics } from './metrics.ts';
 import { rowKey } from './stored-rows.ts';
 
@@ -60,6 +62,8 @@ export class ErasureGuard {
   readonly #seen = new Set<string>();
   /** Newest `at` among the requests (epoch ms); rows that started at or after it are not covered. */
   #newest = -Infinity;
+  /** erasuresRecordedHere at the last read; null before the first. */
+  #readHere: number | null = null;
   /** How many requests each part was filtered with (its first write). */
   readonly #filtered = new WeakMap<GuardedPart, number>();
 
@@ -69,10 +73,17 @@ export class ErasureGuard {
     this.#metrics = metrics;
   }
 
-  /** Reads the requests recorded since the last read. */
+  /**
+   * Reads the requests recorded since the last read. Embedded, only the first time and after this
+   * process recorded one: no other process writes to its data dir while it runs.
+   */
   async refresh(): Promise<void> {
+    const here = erasuresRecordedHere(this.#store);
+    if (this.#store.kind === 'embedded' && this.#readHere === here) return;
     const since = this.#newest === -Infinity ? 0 : this.#newest - REREAD_MS;
     const { erasures, unreadable } = await listErasures(this.#store, since);
+    // Counted before the read: one recorded while it ran is read next time.
+    this.#readHere = here;
     for (const e of erasures) {
       if (this.#seen.has(e.id)) continue;
       this.#seen.add(e.id);

@@ -92,6 +92,18 @@ export interface RecordedErasure {
   request: EraseRequest;
 }
 
+/** Erasures recorded by this process, per ClickHouse client (see erasuresRecordedHere). */
+const recordedHere = new WeakMap<object, number>();
+
+/**
+ * How many erasures this process has recorded through `store`'s client. Embedded, the data dir
+ * belongs to one process, so a count that has not moved means nothing new to read (a chDB query
+ * costs ~3 ms of CPU, however small).
+ */
+export function erasuresRecordedHere(store: Pick<Store, 'client'>): number {
+  return recordedHere.get(store.client) ?? 0;
+}
+
 /** Records an erasure request for ingest to apply to calls still in flight. */
 export async function recordErasure(store: Store, r: EraseRequest, at: number): Promise<RecordedErasure> {
   const e = { id: `erase_${randomUUID()}`, at, request: r };
@@ -100,6 +112,7 @@ export async function recordErasure(store: Store, r: EraseRequest, at: number): 
     values: [{ id: e.id, requested_at: new Date(at).toISOString().slice(0, 23).replace('T', ' '), selector: JSON.stringify(r) }],
     format: 'JSONEachRow',
   });
+  recordedHere.set(store.client, erasuresRecordedHere(store) + 1);
   return e;
 }
 
