@@ -6,8 +6,10 @@ import { CliError, call, type Io } from './keys-cli.ts';
 export const ERASE_HELP = `Usage:
   gatelog erase --user U | --key K | --trace T | --before DATE [--rows]
       Remove the bodies (with --rows: the whole rows) of the matching calls from ClickHouse,
-      the event log, the spool and the dead-letter file. Calls under a legal hold are kept.
-      Several selectors narrow each other. Prints a receipt (rows, bytes, held, ms).
+      the event log, the spool, the dead-letter file and the response cache. Calls under a legal
+      hold are kept. Calls still on their way (another proxy's spool, Kafka) are stored erased
+      when they arrive. Several selectors narrow each other. Prints a receipt (rows, bytes,
+      held, ms).
   gatelog holds list
   gatelog holds place --kind key|team|user|trace --value V --reason TEXT
   gatelog holds lift ID
@@ -36,6 +38,8 @@ interface Receipt {
   mode: string;
   ms: number;
   files: { records: number; files: number };
+  /** Answers dropped from the serving proxy's response cache. */
+  cache_entries?: number;
 }
 
 /** `cmd` is `erase` or `holds`; returns the exit code. */
@@ -52,7 +56,7 @@ export async function runEraseCli(cmd: 'erase' | 'holds', argv: string[], io: Io
       const body = { user: v.user, key: v.key, trace: v.trace, before: v.before, rows: v.rows ?? false };
       if (!v.user && !v.key && !v.trace && !v.before) throw new CliError(`name at least one of --user, --key, --trace, --before\n\n${ERASE_HELP}`, 2);
       const r = (await call(io, base, 'POST', '/admin/erase', body)) as Receipt;
-      print(r, `erased ${r.mode} of ${r.rows} calls (${r.bytes} body bytes) in ${r.ms} ms; ${r.files.records} copies scrubbed in ${r.files.files} files; ${r.held} calls kept under legal hold\n`);
+      print(r, `erased ${r.mode} of ${r.rows} calls (${r.bytes} body bytes) in ${r.ms} ms; ${r.files.records} copies scrubbed in ${r.files.files} files; ${r.cache_entries ?? 0} cached answers dropped; ${r.held} calls kept under legal hold\n`);
       return 0;
     }
     const [sub, id] = positionals;

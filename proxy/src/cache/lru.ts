@@ -71,6 +71,17 @@ export class ByteLru<V> {
     return slot !== undefined;
   }
 
+  /** Remove every entry whose value `match`es; returns how many. */
+  deleteWhere(match: (v: V) => boolean): number {
+    let n = 0;
+    for (const [key, slot] of this.#map) {
+      if (!match(slot.value)) continue;
+      this.#remove(key, slot); // deleting the current entry while iterating a Map is safe
+      n++;
+    }
+    return n;
+  }
+
   clear(): void {
     this.#map.clear();
     this.#bytes = 0;

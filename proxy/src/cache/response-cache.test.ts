@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { EraseRequest, selectorRule } from '@gatelog/core';
 import { ResponseCache, isStorableCompletion, type CachedResponse } from './response-cache.ts';
 
 const completion = { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }] };
-const entry = (body: unknown): CachedResponse => ({
+const entry = (body: unknown, origin: Partial<CachedResponse['origin']> = {}): CachedResponse => ({
   body: Buffer.from(JSON.stringify(body)),
   contentType: 'application/json',
   costUsd: 0.0012,
@@ -11,6 +12,7 @@ const entry = (body: unknown): CachedResponse => ({
   provider: 'openai',
   upstreamModel: 'gpt-4o-mini',
   createdAt: 0,
+  origin: { user: '', key_id: 'key_1', trace_id: '', started_at: '2026-12-04T10:00:00.000Z', ...origin },
 });
 
 describe('isStorableCompletion', () => {
@@ -37,5 +39,22 @@ describe('ResponseCache', () => {
     expect(c.put('short', 200, completion, entry(completion), 0, 10)).toBe(true);
     expect(c.get('short', 10)).toBeUndefined();
     expect(c.stats()).toMatchObject({ hits: 1 });
+  });
+
+  it('purges the answers of the calls an erasure selects, as erasure selects them', () => {
+    const c = new ResponseCache({ maxBytes: 1 << 20, ttlMs: 60_000 });
+    c.put('alice-1', 200, completion, entry(completion, { user: 'alice' }), 0);
+    c.put('alice-old', 200, completion, entry(completion, { user: 'alice', started_at: '2020-01-01T00:00:00.000Z' }), 0);
+    c.put('bob', 200, completion, entry(completion, { user: 'bob', key_id: 'key_2' }), 0);
+    const purge = (r: unknown): number => {
+      const rule = selectorRule(EraseRequest.parse(r), []);
+      return c.purge((origin) => rule.match({ ...origin }));
+    };
+    expect(purge({ user: 'alice', before: '2021-01-01' })).toBe(1);
+    expect(c.get('alice-old', 1)).toBeUndefined();
+    expect(c.get('alice-1', 1)).toBeDefined();
+    expect(purge({ key: 'key_2' })).toBe(1);
+    expect(purge({ user: 'alice' })).toBe(1);
+    expect(c.stats()).toMatchObject({ entries: 0, bytes: 0 });
   });
 });

@@ -16,6 +16,16 @@ export interface CachedResponse {
   provider: string;
   upstreamModel: string;
   createdAt: number;
+  /** The call the answer came from, as erasure selects calls (purge). */
+  origin: CacheOrigin;
+}
+
+/** What erasure selects a call by: its user, key, trace and start (an event's fields). */
+export interface CacheOrigin {
+  user: string;
+  key_id: string;
+  trace_id: string;
+  started_at: string;
 }
 
 export function cachedResponseBytes(r: CachedResponse): number {
@@ -55,6 +65,11 @@ export class ResponseCache {
   put(key: string, status: number, parsedBody: unknown, entry: CachedResponse, now: number, ttlMs = this.#ttlMs): boolean {
     if (!isStorableCompletion(status, parsedBody)) return false;
     return this.#lru.set(key, entry, ttlMs, now);
+  }
+
+  /** Drops the answers of the calls `match` selects (an erasure); returns how many. */
+  purge(match: (origin: CacheOrigin) => boolean): number {
+    return this.#lru.deleteWhere((r) => match(r.origin));
   }
 
   stats(): LruStats {

@@ -1,5 +1,5 @@
 // Admin API for erasure and legal holds (the master key, or a token allowed settings.write):
-//   POST   /admin/erase        {user|key|trace|before, rows?} → a receipt (rows, bytes, held, files, ms)
+//   POST   /admin/erase        {user|key|trace|before, rows?} → a receipt (rows, bytes, held, files, cache_entries, ms)
 //   GET    /admin/holds        active and lifted holds
 //   POST   /admin/holds        {kind: key|team|user|trace, value, reason} → the hold
 //   DELETE /admin/holds/:id    lift it
@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { appendAudit, EraseRequest, eraseCalls, HOLD_KINDS, listHolds, markHolds, writeHold, type LegalHold, type Store } from '@gatelog/core';
+import { appendAudit, EraseRequest, eraseCalls, HOLD_KINDS, selectorRule, listHolds, markHolds, writeHold, type LegalHold, type Store } from '@gatelog/core';
 import { ProxyError, badRequest } from '../errors.ts';
 import { installSurface } from './surface.ts';
 import { adminActor, adminGuard, auditWho } from './admin-caller.ts';
@@ -45,9 +45,13 @@ export function eraseRoutes(deps: EraseRouteDeps) {
     app.post('/erase', async (req) => {
       const r = parse(EraseRequest, req.body, 'invalid_erase_request');
       const receipt = await eraseCalls(store, r, { dataDir: deps.dataDir });
+      // This proxy's cached answers from the erased calls (held ones too: a cache is no record).
+      // Other proxies' caches drop theirs when they expire (cache.ttl_s).
+      const rule = selectorRule({ ...r, rows: false }, []);
+      const cached = gov.cache.purge((origin) => rule.match({ ...origin }));
       const { rows: _rows, ...selector } = r;
-      await audit(req, 'calls.erase', JSON.stringify(selector), { selector, receipt });
-      return { object: 'erase.receipt', selector, ...receipt };
+      await audit(req, 'calls.erase', JSON.stringify(selector), { selector, receipt, cache_entries: cached });
+      return { object: 'erase.receipt', selector, ...receipt, cache_entries: cached };
     });
 
     app.get('/holds', async () => ({ object: 'list', data: await listHolds(store) }));
