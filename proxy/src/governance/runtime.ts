@@ -11,6 +11,7 @@ import { MemoryBackend, withFallback, type CounterBackend } from './backend.ts';
 import { RedisBackend, RedisKeyChanges } from './redis-backend.ts';
 import type { GovernanceMetrics } from './metrics.ts';
 import { ResponseCache } from '../cache/response-cache.ts';
+import { startErasureWatch } from '../cache/erasure-watch.ts';
 import { createCallerAuth, type CallerAuth } from '../auth.ts';
 
 export interface GovernanceDeps {
@@ -178,13 +179,18 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
   };
   scheduleBaselines();
 
+  const cache = new ResponseCache({ maxBytes: config.cache.max_bytes, ttlMs: config.cache.ttl_s * 1000 });
+  // Erasures asked through another proxy (a ClickHouse server shared by several): embedded, every
+  // erasure goes through this process's admin API, which purges the cache itself.
+  const erasures = store?.kind === 'http' ? startErasureWatch({ store, cache, intervalMs: config.keys.refresh_ms, logger }) : undefined;
+
   return {
     ring,
     auth: createCallerAuth(d.masterKey, ring, now),
     ledger,
     limiter,
     backend,
-    cache: new ResponseCache({ maxBytes: config.cache.max_bytes, ttlMs: config.cache.ttl_s * 1000 }),
+    cache,
     cacheAliases,
     cacheScope: config.cache.scope,
     allowSampling: config.cache.allow_sampling,
@@ -199,6 +205,7 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
     async stop() {
       stopped = true;
       stopKeys();
+      erasures?.stop();
       clearTimeout(timer);
       changes?.close();
       await backend.close?.();
