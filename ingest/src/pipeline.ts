@@ -2,11 +2,11 @@
 // the same insert queue (insert-queue.ts: batching by rows/bytes/linger, one write in flight,
 // capped exponential backoff), and a write is always the same steps with the same metrics:
 // apply the erasures asked before the rows were stored (erasure-guard.ts), leave out the rows
-// ClickHouse holds already where the source says some may be there (stored-rows.ts), insert the rest isolating those ClickHouse rejects (insert-batch.ts) under a
-// deterministic dedup token, hand the rejected rows to the source's dead-letter sink, then let
-// the source commit past the parts. A source supplies only what differs: how a group of parts
-// is named (its dedup token), whether it may repeat stored rows, where dead letters go, and how
-// progress is committed.
+// ClickHouse holds already where the source says some may be there (stored-rows.ts), insert the
+// rest isolating those ClickHouse rejects (insert-batch.ts) under a deterministic dedup token,
+// hand the rejected rows to the source's dead-letter sink, then let the source commit past the
+// parts. A source supplies only what differs: how a group of parts is named (its dedup token),
+// whether it may repeat stored rows, where dead letters go, and how progress is committed.
 import { crc32 } from 'node:zlib';
 import type { Logger, Store } from '@gatelog/core';
 import { BlockWriter } from './body-blocks.ts';
@@ -101,11 +101,10 @@ export function createPipeline<P extends PipelinePart>(d: PipelineDeps<P>): Inse
 
   const write = async (parts: P[], attempt: number): Promise<void> => {
     if (attempt === 0) await source.beforeWrite?.(parts);
-    // A read or a mutation that fails is the write failing: retried with backoff like a failed insert.
-    if (attempt === 0) {
-      await transient(erasures.refresh());
-      await transient(erasures.filter(parts));
-    }
+    // A read or a mutation that fails is the write failing: retried with backoff like a failed
+    // insert. Each part is filtered once, at the first attempt that gets this far.
+    await transient(erasures.refresh());
+    await transient(erasures.filter(parts));
     // Large bodies: blocks first, so every stored call can be read back whole.
     await blocks.write(store, parts, d.insertSettings);
     const all = parts.flatMap((p) => p.records);
