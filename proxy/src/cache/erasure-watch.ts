@@ -4,11 +4,11 @@
 // started before it — are dropped. The proxy that serves an erasure drops its own at once
 // (routes/erase.ts); this is for the others, within one refresh. A request recorded before this
 // proxy started selects nothing here: every answer it caches is from a call made since.
-import { listErasures, selectorRule, type Logger, type RecordedErasure, type Store } from '@gatelog/core';
-import type { ResponseCache } from './response-cache.ts';
+import { listErasures, type Logger, type Store } from '@gatelog/core';
+import { ERASURE_MEMORY_MS, type ResponseCache } from './response-cache.ts';
 
 /** Requests are read again from this long before the newest one seen (another host's clock may lag). */
-const REREAD_MS = 60 * 60_000;
+const REREAD_MS = ERASURE_MEMORY_MS;
 
 export interface ErasureWatch {
   /** One look now (tests; the timer calls it too). */
@@ -16,15 +16,10 @@ export interface ErasureWatch {
   stop(): void;
 }
 
-/** Drops the cached answers an erasure selects; returns how many. */
-export function purgeErased(cache: ResponseCache, e: RecordedErasure): number {
-  const rule = selectorRule({ ...e.request, rows: false }, []);
-  return cache.purge((origin) => Date.parse(origin.started_at) < e.at && rule.match({ ...origin }));
-}
-
 export function startErasureWatch(o: { store: Store; cache: ResponseCache; intervalMs: number; logger: Logger; now?: () => number }): ErasureWatch {
   const seen = new Set<string>();
-  let since = (o.now ?? Date.now)() - REREAD_MS;
+  const now = o.now ?? Date.now;
+  let since = now() - REREAD_MS;
   const tick = async (): Promise<number> => {
     // Nothing cached, nothing to drop (the usual case: caching is off unless asked for). A request
     // recorded meanwhile is read at the first look with something cached, while in the window.
@@ -35,7 +30,7 @@ export function startErasureWatch(o: { store: Store; cache: ResponseCache; inter
       if (seen.has(e.id)) continue;
       seen.add(e.id);
       since = Math.max(since, e.at - REREAD_MS);
-      dropped += purgeErased(o.cache, e);
+      dropped += o.cache.forget(e, now());
     }
     if (dropped > 0) o.logger.info({ dropped }, 'response cache: dropped the answers of calls erased through another proxy');
     return dropped;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EraseRequest, selectorRule } from '@gatelog/core';
-import { ResponseCache, isStorableCompletion, type CachedResponse } from './response-cache.ts';
+import { EraseRequest } from '@gatelog/core';
+import { ERASURE_MEMORY_MS, ResponseCache, isStorableCompletion, type CachedResponse } from './response-cache.ts';
 
 const completion = { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }] };
 const entry = (body: unknown, origin: Partial<CachedResponse['origin']> = {}): CachedResponse => ({
@@ -46,15 +46,18 @@ describe('ResponseCache', () => {
     c.put('alice-1', 200, completion, entry(completion, { user: 'alice' }), 0);
     c.put('alice-old', 200, completion, entry(completion, { user: 'alice', started_at: '2020-01-01T00:00:00.000Z' }), 0);
     c.put('bob', 200, completion, entry(completion, { user: 'bob', key_id: 'key_2' }), 0);
-    const purge = (r: unknown): number => {
-      const rule = selectorRule(EraseRequest.parse(r), []);
-      return c.purge((origin) => rule.match({ ...origin }));
-    };
+    const purge = (r: unknown): number => c.forget({ id: 'e', at: Date.parse('2026-12-04T11:00:00.000Z'), request: EraseRequest.parse(r) }, 0);
     expect(purge({ user: 'alice', before: '2021-01-01' })).toBe(1);
     expect(c.get('alice-old', 1)).toBeUndefined();
     expect(c.get('alice-1', 1)).toBeDefined();
     expect(purge({ key: 'key_2' })).toBe(1);
     expect(purge({ user: 'alice' })).toBe(1);
     expect(c.stats()).toMatchObject({ entries: 0, bytes: 0 });
+    // A call of alice's that was running during the erasure is not cached when it ends; one that
+    // started after it is.
+    expect(c.put('alice-running', 200, completion, entry(completion, { user: 'alice', started_at: '2026-12-04T10:59:59.000Z' }), 1)).toBe(false);
+    expect(c.put('alice-after', 200, completion, entry(completion, { user: 'alice', started_at: '2026-12-04T11:00:01.000Z' }), 1)).toBe(true);
+    // The erasure is forgotten after a call's longest life.
+    expect(c.put('alice-running', 200, completion, entry(completion, { user: 'alice', started_at: '2026-12-04T10:59:59.000Z' }), ERASURE_MEMORY_MS + 1)).toBe(true);
   });
 });

@@ -2,7 +2,11 @@
 // complete, successful chat.completion (every choice finished). Errors, partial or aborted
 // streams never get here. One entry serves both delivery modes: the non-stream body bytes
 // are returned as-is, and a stream request is replayed from the same body (replay.ts).
+import { selectorRule, type RecordedErasure } from '@gatelog/core';
 import { ByteLru, type LruStats } from './lru.ts';
+
+/** How long an erasure keeps refusing answers of calls that started before it (a call's longest life). */
+export const ERASURE_MEMORY_MS = 60 * 60_000;
 
 export interface CachedResponse {
   /** The final non-stream JSON body (for a streamed call: the assembled chat.completion). */
@@ -51,6 +55,8 @@ export interface ResponseCacheOptions {
 export class ResponseCache {
   readonly #lru: ByteLru<CachedResponse>;
   readonly #ttlMs: number;
+  /** Recent erasures, for calls that were running when they were asked (put). */
+  #erasures: { covers: (o: CacheOrigin) => boolean; until: number }[] = [];
 
   constructor(o: ResponseCacheOptions) {
     this.#lru = new ByteLru({ maxBytes: o.maxBytes, sizeOf: cachedResponseBytes });
@@ -61,15 +67,25 @@ export class ResponseCache {
     return this.#lru.get(key, now);
   }
 
-  /** Returns false when not stored (too large, or not a complete successful completion). */
+  /**
+   * Returns false when not stored (too large, not a complete successful completion, or from a
+   * call an erasure noted here selects: one that started before it and ended after it).
+   */
   put(key: string, status: number, parsedBody: unknown, entry: CachedResponse, now: number, ttlMs = this.#ttlMs): boolean {
     if (!isStorableCompletion(status, parsedBody)) return false;
+    if (this.#erasures.some((e) => e.until > now && e.covers(entry.origin))) return false;
     return this.#lru.set(key, entry, ttlMs, now);
   }
 
-  /** Drops the answers of the calls `match` selects (an erasure); returns how many. */
-  purge(match: (origin: CacheOrigin) => boolean): number {
-    return this.#lru.deleteWhere((r) => match(r.origin));
+  /**
+   * An erasure: drops the answers of the calls it selects (those that started before it) and
+   * refuses them from calls still running, for ERASURE_MEMORY_MS. Returns how many were dropped.
+   */
+  forget(e: RecordedErasure, now: number): number {
+    const rule = selectorRule({ ...e.request, rows: false }, []);
+    const covers = (o: CacheOrigin): boolean => Date.parse(o.started_at) < e.at && rule.match({ ...o });
+    this.#erasures = [...this.#erasures.filter((x) => x.until > now), { covers, until: now + ERASURE_MEMORY_MS }];
+    return this.#lru.deleteWhere((r) => covers(r.origin));
   }
 
   stats(): LruStats {

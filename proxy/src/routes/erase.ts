@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { appendAudit, EraseRequest, eraseCalls, HOLD_KINDS, listHolds, markHolds, writeHold, type LegalHold, type Store } from '@gatelog/core';
-import { purgeErased } from '../cache/erasure-watch.ts';
 import { ProxyError, badRequest } from '../errors.ts';
 import { installSurface } from './surface.ts';
 import { adminActor, adminGuard, auditWho } from './admin-caller.ts';
@@ -48,7 +47,7 @@ export function eraseRoutes(deps: EraseRouteDeps) {
       const receipt = await eraseCalls(store, r, { dataDir: deps.dataDir });
       // This proxy's cached answers from the erased calls (held ones too: a cache is no record);
       // other proxies drop theirs within keys.refresh_ms (cache/erasure-watch.ts).
-      const cached = purgeErased(gov.cache, { id: '', at: Date.now(), request: r });
+      const cached = gov.cache.forget({ id: '', at: Date.now(), request: r }, Date.now());
       const { rows: _rows, ...selector } = r;
       await audit(req, 'calls.erase', JSON.stringify(selector), { selector, receipt, cache_entries: cached });
       return { object: 'erase.receipt', selector, ...receipt, cache_entries: cached };
