@@ -18,8 +18,9 @@ export interface ErasureWatch {
 
 export function startErasureWatch(o: { store: Store; cache: ResponseCache; intervalMs: number; logger: Logger; now?: () => number }): ErasureWatch {
   const seen = new Set<string>();
+  /** The cache's clock (the governance one); requests are read by wall time, as they were recorded. */
   const now = o.now ?? Date.now;
-  let since = now() - REREAD_MS;
+  let since = Date.now() - REREAD_MS;
   const tick = async (): Promise<number> => {
     // Nothing cached, nothing to drop (the usual case: caching is off unless asked for). A request
     // recorded meanwhile is read at the first look with something cached, while in the window.

@@ -20,7 +20,7 @@ export interface CachedResponse {
   provider: string;
   upstreamModel: string;
   createdAt: number;
-  /** The call the answer came from, as erasure selects calls (purge). */
+  /** The call the answer came from, as erasure selects calls (forget). */
   origin: CacheOrigin;
 }
 

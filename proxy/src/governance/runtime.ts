@@ -182,7 +182,7 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
   const cache = new ResponseCache({ maxBytes: config.cache.max_bytes, ttlMs: config.cache.ttl_s * 1000 });
   // Erasures asked through another proxy (a ClickHouse server shared by several): embedded, every
   // erasure goes through this process's admin API, which purges the cache itself.
-  const erasures = store?.kind === 'http' ? startErasureWatch({ store, cache, intervalMs: config.keys.refresh_ms, logger }) : undefined;
+  const erasures = store?.kind === 'http' ? startErasureWatch({ store, cache, intervalMs: config.keys.refresh_ms, logger, now }) : undefined;
 
   return {
     ring,

@@ -47,7 +47,8 @@ export function eraseRoutes(deps: EraseRouteDeps) {
       const receipt = await eraseCalls(store, r, { dataDir: deps.dataDir });
       // This proxy's cached answers from the erased calls (held ones too: a cache is no record);
       // other proxies drop theirs within keys.refresh_ms (cache/erasure-watch.ts).
-      const cached = gov.cache.forget({ id: '', at: Date.now(), request: r }, Date.now());
+      // `at` on the wall clock, as events' started_at; the cache's own times on the governance clock.
+      const cached = gov.cache.forget({ id: '', at: Date.now(), request: r }, gov.now());
       const { rows: _rows, ...selector } = r;
       await audit(req, 'calls.erase', JSON.stringify(selector), { selector, receipt, cache_entries: cached });
       return { object: 'erase.receipt', selector, ...receipt, cache_entries: cached };
