@@ -169,6 +169,31 @@ describe('erasure guard (ingest)', () => {
     expect((await stored([erin])).get(erin.request_id)).toEqual(erased(erin));
   });
 
+  it('a row an active legal hold covers is stored marked, however old (the retention TTLs read the mark)', async () => {
+    const [held, free, trace] = [uid('held'), uid('free'), uid('trace')];
+    const at = new Date().toISOString();
+    await writeHold(store, { id: uid('hold'), version: 1, kind: 'user', value: held, reason: 'audit', active: true, created_at: at, updated_at: at, updated_by: 'test' });
+    await writeHold(store, { id: uid('hold'), version: 1, kind: 'trace', value: trace, reason: 'audit', active: true, created_at: at, updated_at: at, updated_by: 'test' });
+    // From a spool after a long outage: older than any body retention.
+    const old = '2002-02-02T02:02:02.002Z';
+    const events = [sampleEvent({ user: held, started_at: old }, 400), sampleEvent({ user: free, started_at: old, trace_id: trace }, 400), sampleEvent({ user: free, started_at: old }, 400)];
+    // The held value inside another field (a body) is not the field itself.
+    const lookalike = sampleEvent({ user: free, started_at: old, request_body: JSON.stringify({ messages: [{ role: 'user', content: held }] }) }, 400);
+    const registry = new Registry();
+    const queue = pipeline(store, registry, 1000);
+    queue.add(part([...events, lookalike].map((e) => encodeEvent(e))));
+    await queue.drain();
+    await queue.close();
+    expect((await registry.getSingleMetric('gatelog_ingest_held_rows_total')?.get())?.values[0]?.value).toBe(2);
+    const rs = await store.client.query({
+      query: `SELECT toString(request_id) AS id, legal_hold FROM ${store.database}.llm_calls FINAL WHERE toString(request_id) IN {ids:Array(String)}`,
+      query_params: { ids: [...events, lookalike].map((e) => e.request_id) },
+      format: 'JSONEachRow',
+    });
+    const marks = Object.fromEntries((await rs.json<{ id: string; legal_hold: boolean }>()).map((r) => [r.id, r.legal_hold]));
+    expect(marks).toEqual({ [events[0]!.request_id]: true, [events[1]!.request_id]: true, [events[2]!.request_id]: false, [lookalike.request_id]: false });
+  });
+
   it('an erasure recorded while the rows are being inserted is applied to them once they are stored', async () => {
     const [carol, dave] = [uid('carol'), uid('dave')];
     const early = new Date(Date.now() - 60_000).toISOString();

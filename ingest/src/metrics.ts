@@ -14,6 +14,7 @@ export interface IngestMetrics {
   corruptBytes: Counter;
   repeats: Counter;
   erased: Counter<'mode'>;
+  held: Counter;
 }
 
 /** A registry's metric of this name is taken over (a consumer restarted in the same process: tests, reload). */
@@ -71,6 +72,7 @@ export function createIngestMetrics(registry: Registry, lagBytes?: () => number)
       labelNames: ['mode'],
       registers,
     }),
+    held: new Counter({ name: fresh('gatelog_ingest_held_rows_total'), help: 'Rows stored marked as under an active legal hold', registers }),
     repeats: new Counter({ name: fresh('gatelog_ingest_duplicates_skipped_total'), help: 'Rows left out of an insert because ClickHouse already held their request id (or the insert carried it twice)', registers }),
   };
 }

@@ -1,17 +1,18 @@
 // The one ingest pipeline: whatever the source (the local event log, Kafka), its parts go into
 // the same insert queue (insert-queue.ts: batching by rows/bytes/linger, one write in flight,
 // capped exponential backoff), and a write is always the same steps with the same metrics:
-// apply the erasures asked before the rows were stored (erasure-guard.ts), leave out the rows
-// ClickHouse holds already where the source says some may be there (stored-rows.ts), insert the
-// rest isolating those ClickHouse rejects (insert-batch.ts) under a deterministic dedup token,
-// hand the rejected rows to the source's dead-letter sink, then let the source commit past the
-// parts. A source supplies only what differs: how a group of parts is named (its dedup token),
+// apply the erasures asked before the rows were stored (erasure-guard.ts) and mark the rows a
+// legal hold covers (hold-marks.ts), leave out the rows ClickHouse holds already where the
+// source says some may be there (stored-rows.ts), insert the rest isolating those ClickHouse
+// rejects (insert-batch.ts) under a deterministic dedup token, hand the rejected rows to the
+// source's dead-letter sink, then let the source commit past the parts. A source supplies only what differs: how a group of parts is named (its dedup token),
 // whether it may repeat stored rows, where dead letters go, and how progress is committed.
 import { crc32 } from 'node:zlib';
 import type { Logger, Store } from '@gatelog/core';
 import { BlockWriter } from './body-blocks.ts';
 import type { DeadLetter } from './dead-letter.ts';
 import { ErasureGuard } from './erasure-guard.ts';
+import { HoldMarks } from './hold-marks.ts';
 import { RowJoiner, insertIsolating } from './insert-batch.ts';
 import { createInsertQueue, type InsertQueue, type QueuedPart } from './insert-queue.ts';
 import type { IngestMetrics } from './metrics.ts';
@@ -91,8 +92,10 @@ export function createPipeline<P extends PipelinePart>(d: PipelineDeps<P>): Inse
   // body after an early error: the buffer of a failed insert is never written again.
   const joiner = new RowJoiner();
   const join = (records: readonly Buffer[]): Buffer => joiner.join(records);
-  // Erasures asked before a row is stored apply to it (erasure-guard.ts).
+  // Erasures asked before a row is stored apply to it (erasure-guard.ts); a row an active legal
+  // hold covers is stored marked (hold-marks.ts).
   const erasures = new ErasureGuard(store, logger, metrics);
+  const holds = new HoldMarks(store);
   const transient = async <T>(work: Promise<T>): Promise<T> =>
     work.catch((err: unknown) => {
       metrics.insertErrors.inc({ kind: 'transient' });
@@ -105,6 +108,8 @@ export function createPipeline<P extends PipelinePart>(d: PipelineDeps<P>): Inse
     // insert. Each part is filtered once, at the first attempt that gets this far.
     await transient(erasures.refresh());
     await transient(erasures.filter(parts));
+    await transient(holds.refresh());
+    metrics.held.inc(holds.mark(parts));
     // Large bodies: blocks first, so every stored call can be read back whole.
     await blocks.write(store, parts, d.insertSettings);
     const all = parts.flatMap((p) => p.records);

@@ -146,6 +146,17 @@ export async function listHolds(store: Store, opts: { activeOnly?: boolean } = {
   return (await rs.json<LegalHold>()).map((h) => ({ ...h, version: Number(h.version) }));
 }
 
+/** Hold changes this process wrote, per ClickHouse client (see holdsWrittenHere). */
+const writtenHere = new WeakMap<object, number>();
+
+/**
+ * How many hold changes this process has written through `store`'s client: embedded, the data
+ * dir belongs to one process, so a count that has not moved means the holds read last still hold.
+ */
+export function holdsWrittenHere(store: Pick<Store, 'client'>): number {
+  return writtenHere.get(store.client) ?? 0;
+}
+
 export async function writeHold(store: Store, h: LegalHold): Promise<void> {
   const ch = (iso: string): string => iso.replace('T', ' ').replace('Z', '');
   await store.client.insert({
@@ -153,6 +164,7 @@ export async function writeHold(store: Store, h: LegalHold): Promise<void> {
     values: [{ ...h, created_at: ch(h.created_at), updated_at: ch(h.updated_at) }],
     format: 'JSONEachRow',
   });
+  writtenHere.set(store.client, holdsWrittenHere(store) + 1);
 }
 
 /** SQL: whether a call row is covered by one of `holds` (false when there are none). */
