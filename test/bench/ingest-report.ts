@@ -90,7 +90,9 @@ fetch only" is a kafkajs consumer that only counts messages: the ceiling the bro
 kafkajs' fetch/decompress put on any worker. The ingest rows run \`startKafkaIngest\` (the
 worker \`ingest/src/main.ts\` runs, default consumer and batch settings: one insert for up to
 10,000 rows from any partitions, 50 ms linger, next fetch overlapping the insert, and before
-each insert one lookup of the rows' request ids so that rows already stored are left out) writing
+each insert one lookup of the rows' request ids so that rows already stored are left out, and
+over HTTP a read of the erasure requests before and after it and of the legal holds every 5 s:
+none is recorded here, so no row is parsed for them) writing
 through \`@clickhouse/client\` into embedded chDB or into the ClickHouse HTTP fixture (chDB
 behind HTTP, one request at a time), and stop the clock when the worker has inserted every row
 (async_insert=0, so an acknowledged insert is visible); the count is then checked with

@@ -222,7 +222,7 @@ function verdicts(info: IngestInfo): string[] {
   }
   if (http?.workerCpuUs && fetch?.workerCpuUs && validate?.workerCpuUs) {
     const rest = Math.max(0, http.workerCpuUs - fetch.workerCpuUs - validate.workerCpuUs);
-    out.push(`- Where the worker's CPU goes (HTTP row): kafkajs fetch + decompress + decode ${fmt(fetch.workerCpuUs)} µs/event (the fetch-only row), validation ${fmt(validate.workerCpuUs)} µs/event (the validate ceiling), the rest (the stored-row lookup, batching, the insert body, HTTP, commits, GC) ~${fmt(rest)} µs/event; one worker core tops out near ${fmt(perCore(http.workerCpuUs))}/s.`);
+    out.push(`- Where the worker's CPU goes (HTTP row): kafkajs fetch + decompress + decode ${fmt(fetch.workerCpuUs)} µs/event (the fetch-only row), validation ${fmt(validate.workerCpuUs)} µs/event (the validate ceiling), the rest (the stored-row lookup, the erasure and hold reads, batching, the insert body, HTTP, commits, GC) ~${fmt(rest)} µs/event; one worker core tops out near ${fmt(perCore(http.workerCpuUs))}/s.`);
   }
   if (http?.workerCpuUs && http.fixtureCpuUs) {
     out.push(`- End to end here, the worker, the broker and ClickHouse share 2 cores: ${fmt(http.workerCpuUs + http.fixtureCpuUs)} µs of CPU per event in all caps this box at ~${fmt(2e6 / (http.workerCpuUs + http.fixtureCpuUs))} events/s, and ClickHouse's insert (the fixtures' ${fmt(http.fixtureCpuUs)} µs/event) is the largest share.`);
