@@ -19,18 +19,16 @@
 // value as a substring, and parsed only when it is there (or when the request selects by time
 // alone).
 import type { Logger, Store } from '@gatelog/core';
-import { eraseStored, erasuresRecordedHere, isHeld, listErasures, listHolds, scrubbedEvent, selectorRule, sqlText, type LegalHold, type RecordedErasure, type ScrubRule } from '@gatelog/core';
+import { ERASURE_REREAD_MS, eraseStored, erasureRule, erasuresRecordedHere, isHeld, listErasures, listHolds, scrubbedEvent, sqlText, type LegalHold, type RecordedErasure, type ScrubRule } from '@gatelog/core';
 import type { IngestMetrics } from './metrics.ts';
 import { rowKey } from './stored-rows.ts';
 
-/** Requests are read again from this long before the newest one seen (another host's clock may lag). */
-const REREAD_MS = 60 * 60_000;
 /** What an erased row still carries besides its metadata: emptied like ClickHouse's mutation does. */
 const CLEAR: ScrubRule = { match: () => true, alsoClear: ['user'] };
 
 interface Request {
   erasure: RecordedErasure;
-  /** The selector over a parsed event, holds left to the caller. */
+  /** The calls it covers, over a parsed event; holds left to the caller. */
   rule: ScrubRule;
 }
 
@@ -80,14 +78,14 @@ export class ErasureGuard {
   async refresh(): Promise<void> {
     const here = erasuresRecordedHere(this.#store);
     if (this.#store.kind === 'embedded' && this.#readHere === here) return;
-    const since = this.#newest === -Infinity ? 0 : this.#newest - REREAD_MS;
+    const since = this.#newest === -Infinity ? 0 : this.#newest - ERASURE_REREAD_MS;
     const { erasures, unreadable } = await listErasures(this.#store, since);
     // Counted before the read: one recorded while it ran is read next time.
     this.#readHere = here;
     for (const e of erasures) {
       if (this.#seen.has(e.id)) continue;
       this.#seen.add(e.id);
-      this.#requests.push({ erasure: e, rule: selectorRule(e.request, []) });
+      this.#requests.push({ erasure: e, rule: erasureRule(e, []) });
       if (e.at > this.#newest) this.#newest = e.at;
     }
     for (const id of unreadable) {
@@ -165,8 +163,6 @@ export class ErasureGuard {
         if (rule.needle !== undefined && !record.includes(rule.needle)) continue;
         event ??= parsed(record);
         if (event === null) return;
-        // Without a readable identity the start is read from the event; a row without one is covered.
-        if (!key && Date.parse(String(event['started_at'])) >= erasure.at) continue;
         if (!rule.match(event)) continue;
         covered = true;
         if (erasure.request.rows) {

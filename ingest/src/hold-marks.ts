@@ -8,7 +8,7 @@
 // placement mark what this misses); embedded, at start and after this process changed one
 // (holdsWrittenHere), since no other process writes to its data dir. Per row, while holds are
 // active: a substring check for each held value, and a parse only when one is found.
-import { HOLD_COLUMN, holdsWrittenHere, listHolds, type LegalHold, type Store } from '@gatelog/core';
+import { HOLD_COLUMN, holdsWrittenHere, jsonText, listHolds, type LegalHold, type Store } from '@gatelog/core';
 
 export const HOLDS_REFRESH_MS = 5000;
 const MARK = Buffer.from(',"legal_hold":true', 'latin1');
@@ -44,7 +44,7 @@ export class HoldMarks {
     const fresh = this.#store.kind === 'embedded' ? this.#readHere === here : this.#now() - this.#readAt < HOLDS_REFRESH_MS;
     if (fresh) return;
     const holds: LegalHold[] = await listHolds(this.#store, { activeOnly: true });
-    this.#holds = holds.map((h) => ({ column: HOLD_COLUMN[h.kind], value: h.value, needle: JSON.stringify(h.value).slice(1, -1) }));
+    this.#holds = holds.map((h) => ({ column: HOLD_COLUMN[h.kind], value: h.value, needle: jsonText(h.value) }));
     this.#readAt = this.#now();
     this.#readHere = here;
   }

@@ -22,6 +22,11 @@ export interface ScrubRule {
   needle?: string;
 }
 
+/** A string as it stands inside a JSON string literal (a needle for a raw record). */
+export function jsonText(s: string): string {
+  return JSON.stringify(s).slice(1, -1);
+}
+
 export interface ScrubResult {
   records: number;
   bytes: number;

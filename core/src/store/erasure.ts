@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Store } from './client.ts';
 import { eraseOrphanBlocks } from './block-retention.ts';
-import { scrubDataDir, type ScrubResult, type ScrubRule } from './erasure-files.ts';
+import { jsonText, scrubDataDir, type ScrubResult, type ScrubRule } from './erasure-files.ts';
 import { heldExpr, isHeld, listHolds, markHolds, sqlText } from './retention.ts';
 
 export const EraseRequest = z.object({
@@ -72,7 +72,7 @@ export function selectorRule(r: EraseRequest, holds: Parameters<typeof isHeld>[1
       !isHeld(e, holds),
     alsoClear: ['user'],
     // Every selector but `before` names a value the raw record must contain.
-    needle: r.user !== undefined ? JSON.stringify(r.user).slice(1, -1) : r.key ?? (r.trace !== undefined ? JSON.stringify(r.trace).slice(1, -1) : undefined),
+    needle: r.user !== undefined ? jsonText(r.user) : r.key ?? (r.trace !== undefined ? jsonText(r.trace) : undefined),
   };
 }
 
@@ -90,6 +90,21 @@ export interface RecordedErasure {
   /** When it was asked (epoch ms): it covers calls that started before. */
   at: number;
   request: EraseRequest;
+}
+
+/**
+ * Recorded requests are read again from this long before the newest one seen: another host's
+ * clock may lag, and a call may still be running this long after a request it started before.
+ */
+export const ERASURE_REREAD_MS = 60 * 60_000;
+
+/**
+ * The calls a recorded request covers, over an event's fields: those its selector names that
+ * started before it was asked (a call without a readable start is covered).
+ */
+export function erasureRule(e: RecordedErasure, holds: Parameters<typeof isHeld>[1]): ScrubRule {
+  const selected = selectorRule(e.request, holds);
+  return { ...selected, match: (c) => !(Date.parse(String(c['started_at'])) >= e.at) && selected.match(c) };
 }
 
 /** Erasures recorded by this process, per ClickHouse client (see erasuresRecordedHere). */
@@ -160,11 +175,11 @@ export async function eraseStored(store: Store, where: string, rows: boolean): P
   return { blockBytes: bytes };
 }
 
-export async function eraseCalls(store: Store, r: EraseRequest, opts: { dataDir?: string | undefined; now?: number | undefined }): Promise<EraseReceipt> {
+export async function eraseCalls(store: Store, r: EraseRequest, opts: { dataDir?: string | undefined }): Promise<EraseReceipt> {
   const t0 = performance.now();
   const db = store.database;
   // First, so that ingest leaves out what reaches it from now on (see the top of this file).
-  await recordErasure(store, r, opts.now ?? Date.now());
+  await recordErasure(store, r, Date.now());
   await markHolds(store);
   const holds = await listHolds(store, { activeOnly: true });
   const sel = selectorSql(r);

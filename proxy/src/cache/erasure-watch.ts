@@ -4,11 +4,8 @@
 // started before it — are dropped. The proxy that serves an erasure drops its own at once
 // (routes/erase.ts); this is for the others, within one refresh. A request recorded before this
 // proxy started selects nothing here: every answer it caches is from a call made since.
-import { listErasures, type Logger, type Store } from '@gatelog/core';
-import { ERASURE_MEMORY_MS, type ResponseCache } from './response-cache.ts';
-
-/** Requests are read again from this long before the newest one seen (another host's clock may lag). */
-const REREAD_MS = ERASURE_MEMORY_MS;
+import { ERASURE_REREAD_MS, listErasures, type Logger, type Store } from '@gatelog/core';
+import type { ResponseCache } from './response-cache.ts';
 
 export interface ErasureWatch {
   /** One look now (tests; the timer calls it too). */
@@ -20,7 +17,7 @@ export function startErasureWatch(o: { store: Store; cache: ResponseCache; inter
   const seen = new Set<string>();
   /** The cache's clock (the governance one); requests are read by wall time, as they were recorded. */
   const now = o.now ?? Date.now;
-  let since = Date.now() - REREAD_MS;
+  let since = Date.now() - ERASURE_REREAD_MS;
   const tick = async (): Promise<number> => {
     // Nothing cached, nothing to drop (the usual case: caching is off unless asked for). A request
     // recorded meanwhile is read at the first look with something cached, while in the window.
@@ -30,7 +27,7 @@ export function startErasureWatch(o: { store: Store; cache: ResponseCache; inter
     for (const e of erasures) {
       if (seen.has(e.id)) continue;
       seen.add(e.id);
-      since = Math.max(since, e.at - REREAD_MS);
+      since = Math.max(since, e.at - ERASURE_REREAD_MS);
       dropped += o.cache.forget(e, now());
     }
     if (dropped > 0) o.logger.info({ dropped }, 'response cache: dropped the answers of calls erased through another proxy');

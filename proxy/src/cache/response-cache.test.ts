@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EraseRequest } from '@gatelog/core';
-import { ERASURE_MEMORY_MS, ResponseCache, isStorableCompletion, type CachedResponse } from './response-cache.ts';
+import { ERASURE_REREAD_MS, EraseRequest } from '@gatelog/core';
+import { ResponseCache, isStorableCompletion, type CachedResponse } from './response-cache.ts';
 
 const completion = { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }] };
 const entry = (body: unknown, origin: Partial<CachedResponse['origin']> = {}): CachedResponse => ({
@@ -58,6 +58,6 @@ describe('ResponseCache', () => {
     expect(c.put('alice-running', 200, completion, entry(completion, { user: 'alice', started_at: '2026-12-04T10:59:59.000Z' }), 1)).toBe(false);
     expect(c.put('alice-after', 200, completion, entry(completion, { user: 'alice', started_at: '2026-12-04T11:00:01.000Z' }), 1)).toBe(true);
     // The erasure is forgotten after a call's longest life.
-    expect(c.put('alice-running', 200, completion, entry(completion, { user: 'alice', started_at: '2026-12-04T10:59:59.000Z' }), ERASURE_MEMORY_MS + 1)).toBe(true);
+    expect(c.put('alice-running', 200, completion, entry(completion, { user: 'alice', started_at: '2026-12-04T10:59:59.000Z' }), ERASURE_REREAD_MS + 1)).toBe(true);
   });
 });

@@ -2,11 +2,8 @@
 // complete, successful chat.completion (every choice finished). Errors, partial or aborted
 // streams never get here. One entry serves both delivery modes: the non-stream body bytes
 // are returned as-is, and a stream request is replayed from the same body (replay.ts).
-import { selectorRule, type RecordedErasure } from '@gatelog/core';
+import { ERASURE_REREAD_MS, erasureRule, type RecordedErasure } from '@gatelog/core';
 import { ByteLru, type LruStats } from './lru.ts';
-
-/** How long an erasure keeps refusing answers of calls that started before it (a call's longest life). */
-export const ERASURE_MEMORY_MS = 60 * 60_000;
 
 export interface CachedResponse {
   /** The final non-stream JSON body (for a streamed call: the assembled chat.completion). */
@@ -79,12 +76,12 @@ export class ResponseCache {
 
   /**
    * An erasure: drops the answers of the calls it selects (those that started before it) and
-   * refuses them from calls still running, for ERASURE_MEMORY_MS. Returns how many were dropped.
+   * refuses them from calls still running, for ERASURE_REREAD_MS. Returns how many were dropped.
    */
   forget(e: RecordedErasure, now: number): number {
-    const rule = selectorRule({ ...e.request, rows: false }, []);
-    const covers = (o: CacheOrigin): boolean => Date.parse(o.started_at) < e.at && rule.match({ ...o });
-    this.#erasures = [...this.#erasures.filter((x) => x.until > now), { covers, until: now + ERASURE_MEMORY_MS }];
+    const rule = erasureRule(e, []);
+    const covers = (o: CacheOrigin): boolean => rule.match({ ...o });
+    this.#erasures = [...this.#erasures.filter((x) => x.until > now), { covers, until: now + ERASURE_REREAD_MS }];
     return this.#lru.deleteWhere((r) => covers(r.origin));
   }
 
