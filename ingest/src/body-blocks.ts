@@ -14,6 +14,7 @@ import { Piscina } from 'piscina';
 import type { Store } from '@gatelog/core';
 import { SPLIT_MIN_BYTES, splitBody, type Block } from '@gatelog/core/store/blocks';
 import { readQuery } from '@gatelog/core/store/read-query';
+import { parsedRow } from './stored-rows.ts';
 
 async function storedHashes(store: Pick<Store, 'client' | 'reader' | 'database'>, hashes: string[]): Promise<Set<string>> {
   const out = new Set<string>();
@@ -57,13 +58,8 @@ function splitField(o: Obj, into: Map<string, Block>, minBody: number): boolean 
 /** The record with its large bodies split, or null when it is stored as it came. */
 export function splitRecord(record: Buffer, minBody = SPLIT_MIN_BYTES): BlockSplit | null {
   if (record.length < minBody) return null;
-  let e: unknown;
-  try {
-    e = JSON.parse(record.toString('utf8'));
-  } catch {
-    return null; // ClickHouse judges it (and dead-letters it) as it would have anyway
-  }
-  if (!isObj(e)) return null;
+  const e = parsedRow(record);
+  if (!e) return null;
   const blocks = new Map<string, Block>();
   let changed = splitField(e, blocks, minBody);
   const io = e['attempt_io'];

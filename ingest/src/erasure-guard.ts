@@ -21,7 +21,7 @@
 import type { Logger, Store } from '@gatelog/core';
 import { ERASURE_REREAD_MS, eraseStored, erasureRule, erasuresRecordedHere, isHeld, listErasures, listHolds, scrubbedEvent, sqlText, type LegalHold, type RecordedErasure, type ScrubRule } from '@gatelog/core';
 import type { IngestMetrics } from './metrics.ts';
-import { rowKey } from './stored-rows.ts';
+import { parsedRow, rowKey } from './stored-rows.ts';
 
 /** What an erased row still carries besides its metadata: emptied like ClickHouse's mutation does. */
 const CLEAR: ScrubRule = { match: () => true, alsoClear: ['user'] };
@@ -41,15 +41,6 @@ interface Hit {
 
 export interface GuardedPart {
   records: Buffer[];
-}
-
-function parsed(record: Buffer): Record<string, unknown> | null {
-  try {
-    const e = JSON.parse(record.toString('utf8')) as unknown;
-    return typeof e === 'object' && e !== null && !Array.isArray(e) ? (e as Record<string, unknown>) : null;
-  } catch {
-    return null; // ClickHouse judges it (and dead-letters it) as it would have anyway
-  }
 }
 
 export class ErasureGuard {
@@ -161,7 +152,7 @@ export class ErasureGuard {
       for (const { erasure, rule } of requests) {
         if (key && key.ms >= erasure.at) continue;
         if (rule.needle !== undefined && !record.includes(rule.needle)) continue;
-        event ??= parsed(record);
+        event ??= parsedRow(record);
         if (event === null) return;
         if (!rule.match(event)) continue;
         covered = true;

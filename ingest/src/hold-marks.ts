@@ -9,6 +9,7 @@
 // (holdsWrittenHere), since no other process writes to its data dir. Per row, while holds are
 // active: a substring check for each held value, and a parse only when one is found.
 import { HOLD_COLUMN, holdsWrittenHere, jsonText, listHolds, type LegalHold, type Store } from '@gatelog/core';
+import { parsedRow } from './stored-rows.ts';
 
 export const HOLDS_REFRESH_MS = 5000;
 const MARK = Buffer.from(',"legal_hold":true', 'latin1');
@@ -69,14 +70,7 @@ export class HoldMarks {
     let event: Record<string, unknown> | null | undefined;
     for (const h of this.#holds) {
       if (!record.includes(h.needle)) continue;
-      if (event === undefined) {
-        try {
-          const e = JSON.parse(record.toString('utf8')) as unknown;
-          event = typeof e === 'object' && e !== null && !Array.isArray(e) ? (e as Record<string, unknown>) : null;
-        } catch {
-          event = null;
-        }
-      }
+      if (event === undefined) event = parsedRow(record);
       if (event === null || 'legal_hold' in event) return record;
       if (event[h.column] !== h.value) continue;
       const end = record.lastIndexOf(CLOSE_OBJ);

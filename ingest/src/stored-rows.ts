@@ -46,6 +46,16 @@ export interface RowKey {
   ms: number;
 }
 
+/** A row parsed, when it is a JSON object; null otherwise (ClickHouse judges, and dead-letters, such a row). */
+export function parsedRow(record: Buffer): Record<string, unknown> | null {
+  try {
+    const e = JSON.parse(record.toString('utf8')) as unknown;
+    return typeof e === 'object' && e !== null && !Array.isArray(e) ? (e as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
 const isSpace = (c: number | undefined): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
 function skipSpace(b: Buffer, i: number): number {
