@@ -29,6 +29,22 @@ export interface Store {
   kind: 'embedded' | 'http';
 }
 
+/**
+ * Changes this process made through a store's client, counted per client. Embedded, the data
+ * dir belongs to one process, so a count that has not moved since a read means the table read
+ * has not changed either (and a chDB query costs ~3 ms of CPU however small).
+ */
+export interface LocalChanges {
+  count(store: Pick<Store, 'client'>): number;
+  add(store: Pick<Store, 'client'>): void;
+}
+
+export function localChanges(): LocalChanges {
+  const counts = new WeakMap<object, number>();
+  const count = (store: Pick<Store, 'client'>): number => counts.get(store.client) ?? 0;
+  return { count, add: (store) => void counts.set(store.client, count(store) + 1) };
+}
+
 export interface StreamQuery {
   query: string;
   params?: Record<string, unknown> | undefined;

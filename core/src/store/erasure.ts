@@ -14,7 +14,7 @@
 // an ingest batch when the erasure ran, or one Kafka delivers again later, is stored erased.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { Store } from './client.ts';
+import { localChanges, type Store } from './client.ts';
 import { eraseOrphanBlocks } from './block-retention.ts';
 import { jsonText, scrubDataDir, type ScrubResult, type ScrubRule } from './erasure-files.ts';
 import { heldExpr, isHeld, listHolds, markHolds, sqlText } from './retention.ts';
@@ -107,16 +107,11 @@ export function erasureRule(e: RecordedErasure, holds: Parameters<typeof isHeld>
   return { ...selected, match: (c) => !(Date.parse(String(c['started_at'])) >= e.at) && selected.match(c) };
 }
 
-/** Erasures recorded by this process, per ClickHouse client (see erasuresRecordedHere). */
-const recordedHere = new WeakMap<object, number>();
+const recordedHere = localChanges();
 
-/**
- * How many erasures this process has recorded through `store`'s client. Embedded, the data dir
- * belongs to one process, so a count that has not moved means nothing new to read (a chDB query
- * costs ~3 ms of CPU, however small).
- */
+/** How many erasures this process has recorded through `store`'s client (see LocalChanges). */
 export function erasuresRecordedHere(store: Pick<Store, 'client'>): number {
-  return recordedHere.get(store.client) ?? 0;
+  return recordedHere.count(store);
 }
 
 /** Records an erasure request for ingest to apply to calls still in flight. */
@@ -127,7 +122,7 @@ export async function recordErasure(store: Store, r: EraseRequest, at: number): 
     values: [{ id: e.id, requested_at: new Date(at).toISOString().slice(0, 23).replace('T', ' '), selector: JSON.stringify(r) }],
     format: 'JSONEachRow',
   });
-  recordedHere.set(store.client, erasuresRecordedHere(store) + 1);
+  recordedHere.add(store);
   return e;
 }
 

@@ -11,7 +11,7 @@
 // TTLs are not in the migrations: they follow the configuration, and are applied at start to
 // existing tables when the configured value differs from the one recorded in retention_applied.
 import { z } from 'zod';
-import type { Store } from './client.ts';
+import { localChanges, type Store } from './client.ts';
 import { keepHeldBlocks } from './block-retention.ts';
 
 const Duration = z.union([z.literal('forever'), z.string().regex(/^[1-9][0-9]{0,5}[dh]$/, 'a duration such as 30d or 12h, or forever')]);
@@ -146,15 +146,11 @@ export async function listHolds(store: Store, opts: { activeOnly?: boolean } = {
   return (await rs.json<LegalHold>()).map((h) => ({ ...h, version: Number(h.version) }));
 }
 
-/** Hold changes this process wrote, per ClickHouse client (see holdsWrittenHere). */
-const writtenHere = new WeakMap<object, number>();
+const writtenHere = localChanges();
 
-/**
- * How many hold changes this process has written through `store`'s client: embedded, the data
- * dir belongs to one process, so a count that has not moved means the holds read last still hold.
- */
+/** How many hold changes this process has written through `store`'s client (see LocalChanges). */
 export function holdsWrittenHere(store: Pick<Store, 'client'>): number {
-  return writtenHere.get(store.client) ?? 0;
+  return writtenHere.count(store);
 }
 
 export async function writeHold(store: Store, h: LegalHold): Promise<void> {
@@ -164,7 +160,7 @@ export async function writeHold(store: Store, h: LegalHold): Promise<void> {
     values: [{ ...h, created_at: ch(h.created_at), updated_at: ch(h.updated_at) }],
     format: 'JSONEachRow',
   });
-  writtenHere.set(store.client, holdsWrittenHere(store) + 1);
+  writtenHere.add(store);
 }
 
 /** SQL: whether a call row is covered by one of `holds` (false when there are none). */
