@@ -1,15 +1,13 @@
 // Erasures asked before a row is stored apply to it: the pipeline on a real engine (chDB, one
 // store for the file; each test its own users, keys and traces, so the requests recorded by one
 // test cover none of another's rows).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EraseRequest, createLogger, encodeEvent, eraseCalls, migrate, openStore, recordErasure, writeHold, type LlmCallEvent, type Store } from '@gatelog/core';
+import { EraseRequest, createLogger, encodeEvent, eraseCalls, recordErasure, writeHold, type LlmCallEvent, type Store } from '@gatelog/core';
 import { createIngestMetrics } from './metrics.ts';
 import { createPipeline, type PipelinePart } from './pipeline.ts';
 import { sampleEvent } from '../../test/e2e/distributed-events.ts';
+import { tempEmbeddedStore, type TempStore } from '../../test/support/embedded-store.ts';
 
 const uid = (p: string): string => `${p}-${crypto.randomUUID()}`;
 /** What the upstream got and answered on one attempt (it differs from the call's bodies after a fallback). */
@@ -27,20 +25,16 @@ interface Stored {
 }
 
 describe('erasure guard (ingest)', () => {
-  let root: string;
+  let temp: TempStore;
   let store: Store;
   let token = 0;
 
   beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), 'gatelog-erasure-guard-'));
-    store = await openStore({ clickhouse: 'embedded', database: 'gatelog' }, root);
-    await migrate(store);
+    temp = await tempEmbeddedStore('gatelog-erasure-guard');
+    store = temp.store;
   });
 
-  afterAll(async () => {
-    await store.close();
-    rmSync(root, { recursive: true, force: true });
-  });
+  afterAll(() => temp.close());
 
   /** The ingest pipeline into `target`, inserts of up to `rows` rows. */
   const pipeline = (target: Store, registry: Registry, rows: number): ReturnType<typeof createPipeline<PipelinePart>> =>

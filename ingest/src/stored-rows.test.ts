@@ -1,12 +1,10 @@
 // Rows already stored are left out of an insert: the identity walk over a row's bytes, and the
 // lookup against a real engine (chDB, one store for the file; each test its own request ids).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeEvent, migrate, openStore, type LlmCallEvent, type Store } from '@gatelog/core';
+import { encodeEvent, type LlmCallEvent, type Store } from '@gatelog/core';
 import { IDS_PER_QUERY, rowKey, storedIds, withoutStored } from './stored-rows.ts';
 import { sampleEvent } from '../../test/e2e/distributed-events.ts';
+import { tempEmbeddedStore, type TempStore } from '../../test/support/embedded-store.ts';
 
 const ID = '0b6f1d5e-3c2a-4f7b-9e8d-1a2b3c4d5e6f';
 const AT = '2026-12-04T15:01:02.345Z';
@@ -60,19 +58,15 @@ describe('rowKey', () => {
 });
 
 describe('withoutStored (chDB)', () => {
-  let root: string;
+  let temp: TempStore;
   let store: Store;
 
   beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), 'gatelog-stored-rows-'));
-    store = await openStore({ clickhouse: 'embedded', database: 'gatelog' }, root);
-    await migrate(store);
+    temp = await tempEmbeddedStore('gatelog-stored-rows');
+    store = temp.store;
   });
 
-  afterAll(async () => {
-    await store.close();
-    rmSync(root, { recursive: true, force: true });
-  });
+  afterAll(() => temp.close());
 
   const insert = (events: LlmCallEvent[]): Promise<void> => store.insertRaw('llm_calls', Buffer.from(`${events.map((e) => encodeEvent(e).toString()).join('\n')}\n`));
 

@@ -1,11 +1,9 @@
 // Erasures recorded by another proxy reach this one's response cache (a real engine: chDB).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EraseRequest, createLogger, migrate, openStore, recordErasure, type Store } from '@gatelog/core';
+import { EraseRequest, createLogger, recordErasure, type Store } from '@gatelog/core';
 import { startErasureWatch } from './erasure-watch.ts';
 import { ResponseCache, type CachedResponse } from './response-cache.ts';
+import { tempEmbeddedStore, type TempStore } from '../../../test/support/embedded-store.ts';
 
 const completion = { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }] };
 const entry = (user: string, startedMs: number): CachedResponse => ({
@@ -15,19 +13,15 @@ const entry = (user: string, startedMs: number): CachedResponse => ({
 });
 
 describe('erasure watch (response cache)', () => {
-  let root: string;
+  let temp: TempStore;
   let store: Store;
 
   beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), 'gatelog-erasure-watch-'));
-    store = await openStore({ clickhouse: 'embedded', database: 'gatelog' }, root);
-    await migrate(store);
+    temp = await tempEmbeddedStore('gatelog-erasure-watch');
+    store = temp.store;
   });
 
-  afterAll(async () => {
-    await store.close();
-    rmSync(root, { recursive: true, force: true });
-  });
+  afterAll(() => temp.close());
 
   it('drops the cached answers of calls that started before an erasure recorded elsewhere, once', async () => {
     const cache = new ResponseCache({ maxBytes: 1 << 20, ttlMs: 600_000 });
