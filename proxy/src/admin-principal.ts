@@ -71,7 +71,11 @@ export function requireCan(req: FastifyRequest, action: Action): Principal {
   return p;
 }
 
-/** What an admin route needs (`master`: the master key itself, e.g. the UI recording its audit rows). */
+/**
+ * What an admin route needs (`master`: the master key itself, e.g. the UI recording its audit
+ * rows), from the route's declared path (`/admin/calls/:id`), never the raw URL: the router
+ * decodes percent-escapes before matching, so `/admin/%75i/users` reaches `/admin/ui/users`.
+ */
 export function adminActionFor(method: string, url: string): Action | 'master' {
   const path = url.split('?')[0] ?? '';
   const read = method === 'GET' || method === 'HEAD';
@@ -90,7 +94,9 @@ export function adminRouteGuard(deps: AdminAuthDeps): AdminPrincipalHook {
   const identify = adminPrincipalHook(deps);
   return async (req) => {
     await identify(req);
-    const need = adminActionFor(req.method, req.url);
+    // A request no route matched (a 404 follows) is judged by its raw path: the strictest
+    // answer, `settings.write`, for anything unrecognised.
+    const need = adminActionFor(req.method, req.routeOptions.url ?? req.url);
     if (need !== 'master') {
       requireCan(req, need);
       return;

@@ -17,6 +17,19 @@ function principalOf(s: Session): Principal | undefined {
   return { kind: 'user', id: s.subject, name: s.email, role: s.role, teams: s.teams };
 }
 
+/**
+ * The path a request's permission is decided on: its route's id (`/requests/[id]`) when one
+ * matched, else the decoded path (a 404 follows; an undecodable path is judged as sent).
+ */
+function routePath(event: { route: { id: string | null }; url: URL }): string {
+  if (event.route.id !== null) return event.route.id;
+  try {
+    return decodeURIComponent(event.url.pathname);
+  } catch {
+    return event.url.pathname;
+  }
+}
+
 export const handle: Handle = async ({ event, resolve }) => {
   const ctx = await uiContext();
   const { store, masterKey, hostCheck } = ctx;
@@ -39,8 +52,10 @@ export const handle: Handle = async ({ event, resolve }) => {
     return new Response(null, { status: 303, headers: { location, 'cache-control': 'no-store' } });
   }
 
-  // One permission table for every page, form action and download (permissions.server.ts).
-  if (principal && !allowed(principal, event.request.method, event.url.pathname)) {
+  // One permission table for every page, form action and download (permissions.server.ts),
+  // asked with the route the request reaches: the router decodes percent-escapes before
+  // matching, so `/%70eople` is the people page, while `url.pathname` keeps them.
+  if (principal && !allowed(principal, event.request.method, routePath(event))) {
     const body = `<!doctype html><meta charset="utf-8"><title>Not for your role · gatelog</title><h1>403: not for your role</h1><p>Your role (${principal.role}) cannot use this page or action. <a href="/requests">Back to requests</a></p>`;
     return new Response(body, { status: 403, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-frame-options': 'DENY' } });
   }
