@@ -131,8 +131,12 @@ export const CacheConfig = z.object({
   /** In-memory LRU bound, bytes. */
   max_bytes: z.number().int().positive().default(64 << 20),
   ttl_s: z.number().int().positive().default(3600),
-  /** Who may share an entry: everyone, callers with the same key, or the same team. */
-  scope: z.enum(['global', 'key', 'team']).default('global'),
+  /**
+   * Who may share an entry: everyone, callers with the same key, or the same team (default:
+   * an answer cached for one team is never served to another, which would also tell it what
+   * the other team asked; keys without a team share one scope with the master key).
+   */
+  scope: z.enum(['global', 'key', 'team']).default('team'),
   /** Also cache calls with temperature > 0 when the alias is enabled (default: only 0 or unset). */
   allow_sampling: z.boolean().default(false),
 }).strict();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cacheKey, cacheScope, canonicalJson, decideCache, isCacheable } from './key.ts';
+import { GatelogConfig } from '@gatelog/core';
 import type { VirtualKey } from '../governance/keys.ts';
 
 const body = {
@@ -52,6 +53,15 @@ describe('cacheKey', () => {
     expect(cacheScope('global', key)).toBeUndefined();
     expect(cacheScope('key', key)).toBe('key:key_1');
     expect(cacheScope('team', key)).toBe('team:search');
+  });
+
+  it('by default one team never gets an answer cached for another; keys of one team share', () => {
+    const mode = GatelogConfig.parse({}).cache.scope;
+    const red = { id: 'key_r', team: 'red' } as VirtualKey;
+    const red2 = { id: 'key_r2', team: 'red' } as VirtualKey;
+    const blue = { id: 'key_b', team: 'blue' } as VirtualKey;
+    expect(k(body, cacheScope(mode, red))).not.toBe(k(body, cacheScope(mode, blue)));
+    expect(k(body, cacheScope(mode, red))).toBe(k(body, cacheScope(mode, red2)));
   });
 });
 
