@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExportDigester, listAudit, migrate, newRequestId, openStore, parseConfig, type Store } from '@gatelog/core';
-import { lastEndedPeriod, runScheduledExport, startScheduledExports } from '@gatelog/core/store/scheduled-exports';
+import { claimJob } from '@gatelog/core/store/job-lease';
+import { lastEndedPeriod, runScheduledExport, scheduleKey, startScheduledExports } from '@gatelog/core/store/scheduled-exports';
 
 const tag = randomUUID().slice(0, 8);
 const DAY = Date.UTC(2026, 10, 10); // a Tuesday
@@ -78,6 +79,27 @@ describe('scheduled exports', () => {
     rmSync(file!);
     expect(await runScheduledExport(store, s, DAY + 86_400_000 + 180_000)).toBeNull();
     expect((await listAudit(store, { action: 'export.run' })).filter((r) => r.details.includes(tag))).toHaveLength(1);
+  });
+
+  it('several instances: one exports a period, the others leave it; a silent holder is taken over', async () => {
+    // Each instance its own dir, as pods with local volumes: only the lease keeps them apart.
+    const s = (d: string) => ({ every: 'daily' as const, format: 'jsonl' as const, dir: join(dir, d), filter: `tags=run%3D${tag}&team=a` });
+    const at = DAY + 86_400_000 + 30_000;
+    const files = await Promise.all(['p1', 'p2', 'p3'].map((h) => runScheduledExport(store, s(h), at, { holder: h })));
+    expect(files.filter((f) => f !== null)).toHaveLength(1);
+    const runs = (await listAudit(store, { action: 'export.run' })).filter((r) => r.details.includes(`team=a`) && r.details.includes(tag) && r.details.includes('"schedule"'));
+    expect(runs).toHaveLength(1);
+
+    // The first hour of team a: an instance claimed it and died before exporting.
+    const h = { every: 'hourly' as const, format: 'jsonl' as const, dir: join(dir, 'takeover'), filter: `tags=run%3D${tag}&team=a` };
+    const later = DAY + 3_600_000 + 1;
+    const job = `export:${scheduleKey(h, lastEndedPeriod('hourly', later).start)}`;
+    expect(await claimJob(store, job, 'crashed', 1_500)).toBe(true);
+    expect(await runScheduledExport(store, h, later, { holder: 'survivor', liveMs: 1_500 })).toBeNull();
+    await new Promise((r) => setTimeout(r, 1_700));
+    const taken = await runScheduledExport(store, h, later, { holder: 'survivor', liveMs: 1_500 });
+    expect(taken).toBe(join(dir, 'takeover', 'gatelog-hourly-2026-11-10T000000Z.jsonl'));
+    expect(readFileSync(taken!, 'utf8').trim().split('\n')).toHaveLength(1);
   });
 
   it('runs on its own timer and stops cleanly', async () => {

@@ -5,10 +5,13 @@
 //
 // Only the last ended period is due: a gatelog that was down for three days writes the latest
 // day when it comes back, not the missed ones (`gatelog export --from --to` fills gaps). A file
-// already present is done. Several instances (distributed mode): each waits a random few
-// seconds, then skips a period the audit trail already shows completed by another; a rare tie
-// writes the same rows twice (the same file name, in a shared dir).
+// already present is done. Several instances (distributed mode, every proxy runs the
+// schedules): a period the audit trail shows completed is skipped, and one not done yet is
+// exported by one instance only, the holder of its job lease (job-lease.ts); if that instance
+// dies mid-export, another takes the period over once its lease has gone quiet.
+import { randomUUID } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ScheduledExportConfig } from '../config.ts';
@@ -17,6 +20,7 @@ import { listAudit } from './audit-queries.ts';
 import { appendAudit, type AuditRow } from './audit.ts';
 import { explorerQuery, parseExplorer, toFilter } from './explorer-params.ts';
 import { EXPORT_ACTION, digestedExport, type ExportManifest } from './export-manifest.ts';
+import { claimJob, holdJob } from './job-lease.ts';
 
 const PERIOD_MS = { hourly: 3_600_000, daily: 86_400_000, weekly: 7 * 86_400_000 } as const;
 /** 1970-01-01 was a Thursday; weeks start on Monday (ISO 8601). */
@@ -45,13 +49,33 @@ async function doneElsewhere(store: Store, key: string, since: number): Promise<
   });
 }
 
-/** Runs one schedule's due period if it is not done yet; resolves to the file written, or null. */
-export async function runScheduledExport(store: Store, s: ScheduledExportConfig, now: number): Promise<string | null> {
+/** This process, as a job lease holder. */
+const THIS_INSTANCE = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+
+/**
+ * Runs one schedule's due period if it is not done yet and this instance holds its lease;
+ * resolves to the file written, or null.
+ */
+export async function runScheduledExport(store: Store, s: ScheduledExportConfig, now: number, lease: { holder?: string; liveMs?: number } = {}): Promise<string | null> {
+  const holder = lease.holder ?? THIS_INSTANCE;
   const { start, end } = lastEndedPeriod(s.every, now);
   const file = join(s.dir, fileName(s, start));
   if (existsSync(file)) return null;
   const key = scheduleKey(s, start);
   if (await doneElsewhere(store, key, end)) return null;
+  const job = `export:${key}`;
+  if (!(await claimJob(store, job, holder, lease.liveMs))) return null;
+  // A missed renewal only risks another instance taking over (the duplicate this prevents).
+  const release = holdJob(store, job, holder, () => undefined, lease.liveMs);
+  try {
+    return await exportPeriod(store, s, { start, end, file, key });
+  } finally {
+    release();
+  }
+}
+
+async function exportPeriod(store: Store, s: ScheduledExportConfig, p: { start: number; end: number; file: string; key: string }): Promise<string> {
+  const { start, end, file, key } = p;
   mkdirSync(s.dir, { recursive: true });
   const params = new URLSearchParams(s.filter);
   params.delete('range');

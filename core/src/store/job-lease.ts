@@ -1,0 +1,37 @@
+// Once-only jobs among several instances on one store (scheduled exports in distributed mode,
+// where every proxy runs the schedules): each instance claims a job every time it looks at it,
+// and the job belongs to the instance with the earliest claim among those that claimed within
+// LEASE_LIVE_MS (ClickHouse's clock, then the holder name as tie-break). The owner keeps
+// claiming while it works (`holdJob`); one that crashed falls silent, and after LEASE_LIVE_MS
+// the next earliest live claimant takes the job over. Every value is a bound parameter.
+import type { Store } from './client.ts';
+
+export const LEASE_LIVE_MS = 120_000;
+
+async function claim(store: Store, job: string, holder: string): Promise<void> {
+  await store.client.command({
+    query: `INSERT INTO ${store.database}.job_lease (job, holder) VALUES ({job:String}, {holder:String})`,
+    query_params: { job, holder },
+  });
+}
+
+/** Claims `job` for `holder`; true when `holder` is the one to run it now. */
+export async function claimJob(store: Store, job: string, holder: string, liveMs = LEASE_LIVE_MS): Promise<boolean> {
+  await claim(store, job, holder);
+  const rs = await store.client.query({
+    query: `SELECT holder FROM ${store.database}.job_lease WHERE job = {job:String}
+            GROUP BY holder HAVING max(claimed_at) > now64(6) - toIntervalMillisecond({live:UInt32})
+            ORDER BY min(claimed_at), holder LIMIT 1`,
+    query_params: { job, live: liveMs },
+    format: 'JSONEachRow',
+  });
+  const rows = await rs.json<{ holder: string }>();
+  return rows[0]?.holder === holder;
+}
+
+/** Keeps claiming `job` every quarter of `liveMs` until the returned stop is called. */
+export function holdJob(store: Store, job: string, holder: string, onError: (err: unknown) => void, liveMs = LEASE_LIVE_MS): () => void {
+  const timer = setInterval(() => void claim(store, job, holder).catch(onError), Math.max(1, Math.floor(liveMs / 4)));
+  timer.unref();
+  return () => clearInterval(timer);
+}
