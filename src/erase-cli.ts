@@ -7,9 +7,10 @@ export const ERASE_HELP = `Usage:
   gatelog erase --user U | --key K | --trace T | --before DATE [--rows]
       Remove the bodies (with --rows: the whole rows) of the matching calls from ClickHouse,
       the event log, the spool, the dead-letter file and the response cache. Calls under a legal
-      hold are kept. Calls still on their way (another proxy's spool, Kafka) are stored erased
-      when they arrive. Several selectors narrow each other. Prints a receipt (rows, bytes,
-      held, ms).
+      hold are kept. The other proxies scrub their own spools and caches within their keys
+      refresh, and calls still in Kafka are stored erased when they arrive. Several selectors
+      narrow each other. Prints a receipt (rows, bytes, held, ms). With a team-scoped token,
+      erasure and holds reach that token's teams only.
   gatelog holds list
   gatelog holds place --kind key|team|user|trace --value V --reason TEXT
   gatelog holds lift ID
@@ -40,6 +41,8 @@ interface Receipt {
   files: { records: number; files: number };
   /** Answers dropped from the serving proxy's response cache. */
   cache_entries?: number;
+  /** The teams the erasure was limited to (a team-scoped caller's); null or absent = every team. */
+  teams?: string[] | null;
 }
 
 /** `cmd` is `erase` or `holds`; returns the exit code. */
@@ -56,13 +59,15 @@ export async function runEraseCli(cmd: 'erase' | 'holds', argv: string[], io: Io
       const body = { user: v.user, key: v.key, trace: v.trace, before: v.before, rows: v.rows ?? false };
       if (!v.user && !v.key && !v.trace && !v.before) throw new CliError(`name at least one of --user, --key, --trace, --before\n\n${ERASE_HELP}`, 2);
       const r = (await call(io, base, 'POST', '/admin/erase', body)) as Receipt;
-      print(r, `erased ${r.mode} of ${r.rows} calls (${r.bytes} body bytes) in ${r.ms} ms; ${r.files.records} copies scrubbed in ${r.files.files} files; ${r.cache_entries ?? 0} cached answers dropped; ${r.held} calls kept under legal hold\n`);
+      const scope = r.teams?.length ? ` (teams ${r.teams.join(', ')} only)` : '';
+      print(r, `erased ${r.mode} of ${r.rows} calls${scope} (${r.bytes} body bytes) in ${r.ms} ms; ${r.files.records} copies scrubbed in ${r.files.files} files; ${r.cache_entries ?? 0} cached answers dropped; ${r.held} calls kept under legal hold\n`);
       return 0;
     }
     const [sub, id] = positionals;
     if (sub === 'list') {
-      const r = (await call(io, base, 'GET', '/admin/holds')) as { data: { id: string; kind: string; value: string; active: boolean; reason: string }[] };
-      print(r, r.data.map((h) => `${h.id}  ${h.active ? 'active' : 'lifted'}  ${h.kind}=${h.value}  ${h.reason}\n`).join('') || 'no legal holds\n');
+      const r = (await call(io, base, 'GET', '/admin/holds')) as { data: { id: string; kind: string; value: string; active: boolean; reason: string; teams?: string[] }[] };
+      const teams = (t: string[] | undefined): string => (t?.length ? ` (teams ${t.join(', ')})` : '');
+      print(r, r.data.map((h) => `${h.id}  ${h.active ? 'active' : 'lifted'}  ${h.kind}=${h.value}${teams(h.teams)}  ${h.reason}\n`).join('') || 'no legal holds\n');
       return 0;
     }
     if (sub === 'place') {

@@ -135,6 +135,26 @@ describe('erasure guard (ingest)', () => {
     expect(rows.get(heldRecent.request_id)).toEqual(whole(heldRecent));
   });
 
+  it("an erasure limited to teams covers only those teams' rows in flight; a hold limited to teams keeps only its teams'", async () => {
+    const [fay, gus] = [uid('fay'), uid('gus')];
+    const early = new Date(Date.now() - 60_000).toISOString();
+    const [fayRed, fayBlue, gusRed, gusBlue] = [
+      sampleEvent({ user: fay, team: 'red', started_at: early }, 400), sampleEvent({ user: fay, team: 'blue', started_at: early }, 400),
+      sampleEvent({ user: gus, team: 'red', started_at: early }, 400), sampleEvent({ user: gus, team: 'blue', started_at: early }, 400),
+    ];
+    const at = new Date().toISOString();
+    await writeHold(store, { id: uid('hold'), version: 1, kind: 'user', value: gus, reason: 'case', teams: ['red'], active: true, created_at: at, updated_at: at, updated_by: 'test' });
+    await eraseCalls(store, EraseRequest.parse({ user: fay, teams: ['red'] }), {});
+    await eraseCalls(store, EraseRequest.parse({ user: gus }), {});
+    const all = [fayRed, fayBlue, gusRed, gusBlue];
+    expect(await ingest(all.map((e) => encodeEvent(e)))).toEqual({ bodies: 2, rows: 0 });
+    const rows = await stored(all);
+    expect(rows.get(fayRed.request_id)).toEqual(erased(fayRed));
+    expect(rows.get(fayBlue.request_id)).toEqual(whole(fayBlue));
+    expect(rows.get(gusRed.request_id)).toEqual(whole(gusRed));
+    expect(rows.get(gusBlue.request_id)).toEqual(erased(gusBlue));
+  });
+
   it('embedded, the requests are read once, then only after this process recorded one', async () => {
     let reads = 0;
     const client = new Proxy(store.client, {

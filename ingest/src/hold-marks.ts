@@ -8,7 +8,7 @@
 // placement mark what this misses); embedded, at start and after this process changed one
 // (holdsWrittenHere), since no other process writes to its data dir. Per row, while holds are
 // active: a substring check for each held value, and a parse only when one is found.
-import { HOLD_COLUMN, holdsWrittenHere, jsonText, listHolds, type LegalHold, type Store } from '@gatelog/core';
+import { holdsWrittenHere, isHeld, jsonText, listHolds, type LegalHold, type Store } from '@gatelog/core';
 import { parsedRow } from './stored-rows.ts';
 
 export const HOLDS_REFRESH_MS = 5000;
@@ -16,8 +16,7 @@ const MARK = Buffer.from(',"legal_hold":true', 'latin1');
 const CLOSE_OBJ = 0x7d;
 
 interface Hold {
-  column: string;
-  value: string;
+  hold: LegalHold;
   /** The value as it appears in the row's JSON text. */
   needle: string;
 }
@@ -45,7 +44,7 @@ export class HoldMarks {
     const fresh = this.#store.kind === 'embedded' ? this.#readHere === here : this.#now() - this.#readAt < HOLDS_REFRESH_MS;
     if (fresh) return;
     const holds: LegalHold[] = await listHolds(this.#store, { activeOnly: true });
-    this.#holds = holds.map((h) => ({ column: HOLD_COLUMN[h.kind], value: h.value, needle: jsonText(h.value) }));
+    this.#holds = holds.map((h) => ({ hold: h, needle: jsonText(h.value) }));
     this.#readAt = this.#now();
     this.#readHere = here;
   }
@@ -72,7 +71,7 @@ export class HoldMarks {
       if (!record.includes(h.needle)) continue;
       if (event === undefined) event = parsedRow(record);
       if (event === null || 'legal_hold' in event) return record;
-      if (event[h.column] !== h.value) continue;
+      if (!isHeld(event, [h.hold])) continue;
       const end = record.lastIndexOf(CLOSE_OBJ);
       return Buffer.concat([record.subarray(0, end), MARK, record.subarray(end)]);
     }

@@ -70,10 +70,11 @@ async function main(): Promise<void> {
     logger,
     registry,
   });
-  // The spool holds call events while Kafka is away: POST /admin/erase on this proxy scrubs it
-  // (dataDir), and the sweep empties bodies older than the body period there. TTLs and legal-hold
-  // marks in ClickHouse are the ingest service's job, so the sweep is given no store.
-  const retention = await startRetention({ retention: config.retention, dataDir, logger });
+  // The spool holds call events while Kafka is away: erasures scrub it (POST /admin/erase on this
+  // proxy at once, those asked through another proxy by the erasure watch), and the sweep empties
+  // bodies older than the body period there, except those of held calls. TTLs and legal-hold
+  // marks in ClickHouse are the ingest service's job: the sweep only reads the active holds.
+  const retention = await startRetention({ holdsStore: store, retention: config.retention, dataDir, logger });
   const app = await buildProxy({ config, publish: publisher.publish, publishBatched: publisher.publishBatched, logger, registry, masterKey, store, dataDir, readiness: publisher.readiness });
   await app.listen({ port, host });
   const addr = app.server.address();

@@ -72,11 +72,14 @@ function scrubbed(raw: Buffer, rule: ScrubRule): Buffer | null {
 /**
  * Scrub every record of one local-log directory, rewritten in place. A segment is read whole
  * (segment_bytes, 64 MiB by default) and each changed record written back with one write of
- * its CRC and payload (contiguous on disk).
+ * its CRC and payload (contiguous on disk). With `below` (a log offset), only the records that
+ * end at or before it.
  */
-export function scrubLogDir(dir: string, rule: ScrubRule): ScrubResult {
+export function scrubLogDir(dir: string, rule: ScrubRule, opts: { below?: number } = {}): ScrubResult {
   const res: ScrubResult = { records: 0, bytes: 0, files: 0 };
+  const below = opts.below ?? Number.POSITIVE_INFINITY;
   for (const base of listSegments(dir)) {
+    if (base >= below) break;
     const path = join(dir, segmentName(base));
     let fd: number;
     try {
@@ -92,7 +95,7 @@ export function scrubLogDir(dir: string, rule: ScrubRule): ScrubResult {
       while (pos + RECORD_HEADER_BYTES <= size) {
         const len = data.readUInt32LE(pos);
         const end = pos + RECORD_HEADER_BYTES + len;
-        if (len === 0 || end > size) break;
+        if (len === 0 || end > size || base + end > below) break;
         const payload = data.subarray(pos + RECORD_HEADER_BYTES, end);
         // The checksum is verified only for a record about to be rewritten (most are skipped by the needle).
         const next = scrubbed(payload, rule);

@@ -17,7 +17,10 @@ import { z } from 'zod';
 import { localChanges, type Store } from './client.ts';
 import { eraseOrphanBlocks } from './block-retention.ts';
 import { jsonText, scrubDataDir, type ScrubResult, type ScrubRule } from './erasure-files.ts';
-import { heldExpr, isHeld, listHolds, markHolds, sqlText } from './retention.ts';
+import { eventTeam, heldExpr, isHeld, listHolds, markHolds, sqlText } from './retention.ts';
+
+/** Teams an erasure or a hold is limited to (at least one: none named = every team). */
+export const TeamScope = z.array(z.string().max(128)).min(1).max(100);
 
 export const EraseRequest = z.object({
   user: z.string().min(1).max(256).optional(),
@@ -25,6 +28,13 @@ export const EraseRequest = z.object({
   trace: z.string().min(1).max(256).optional(),
   /** Calls that started before this instant (ISO-8601). */
   before: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+  /**
+   * Only calls of these teams (a team-scoped caller's erasure is narrowed to its teams); absent
+   * = every team, as in every request recorded before teams existed. A gatelog that predates
+   * the field reads a recorded request that has it as unreadable (this schema is strict) and
+   * skips it with a warning: it never widens such an erasure to every team.
+   */
+  teams: TeamScope.optional(),
   /** Delete the rows, not only their bodies. */
   rows: z.boolean().default(false),
 }).strict().refine((r) => r.user !== undefined || r.key !== undefined || r.trace !== undefined || r.before !== undefined, 'name at least one of user, key, trace, before');
@@ -57,6 +67,7 @@ export function selectorSql(r: EraseRequest): string {
   if (r.key !== undefined) w.push(`key_id = ${sqlText(r.key)}`);
   if (r.trace !== undefined) w.push(`trace_id = ${sqlText(r.trace)}`);
   if (r.before !== undefined) w.push(`started_at < fromUnixTimestamp64Milli(${Math.trunc(beforeMs(r.before))}, 'UTC')`);
+  if (r.teams !== undefined) w.push(`team IN (${r.teams.map(sqlText).join(', ')})`);
   return w.join(' AND ');
 }
 
@@ -69,10 +80,11 @@ export function selectorRule(r: EraseRequest, holds: Parameters<typeof isHeld>[1
       (r.key === undefined || e['key_id'] === r.key) &&
       (r.trace === undefined || e['trace_id'] === r.trace) &&
       (cutoff === null || Date.parse(String(e['started_at'])) < cutoff) &&
+      (r.teams === undefined || r.teams.includes(eventTeam(e))) &&
       !isHeld(e, holds),
     alsoClear: ['user'],
-    // Every selector but `before` names a value the raw record must contain.
-    needle: r.user !== undefined ? jsonText(r.user) : r.key ?? (r.trace !== undefined ? jsonText(r.trace) : undefined),
+    // Every selector but `before` names a value the raw record must contain (so does one team).
+    needle: r.user !== undefined ? jsonText(r.user) : r.key ?? (r.trace !== undefined ? jsonText(r.trace) : r.teams?.length === 1 ? jsonText(r.teams[0] ?? '') : undefined),
   };
 }
 

@@ -2,9 +2,17 @@
 // configured TTLs where they changed; then on every tick, mark held calls and empty the bodies
 // older than the body period in the copies under the data dir (event log, spool, dead
 // letters) — the same clock as the TTLs in ClickHouse. Failures are logged, never thrown.
+//
+// Legal holds outrank retention. A proxy reads the active holds (`holdsStore`) but leaves TTLs
+// and hold marks to ingest. When the holds cannot be read (no store, or it is down), only what
+// the spool's relay has already handed to Kafka is emptied: ingest stores it marked held, so no
+// held body is lost; a spooled event still waiting for Kafka keeps its bodies until the holds
+// can be read again.
 import type { Logger } from '../logger.ts';
 import type { Store } from './client.ts';
-import { scrubDataDir, type ScrubResult } from './erasure-files.ts';
+import { OffsetFile } from '../bus/offset-file.ts';
+import { relayOffsetPath, spoolDirOf, spoolLogDir } from '../bus/spool-layout.ts';
+import { scrubDataDir, scrubLogDir, type ScrubResult } from './erasure-files.ts';
 import { applyRetention, durationMs, isHeld, listHolds, markHolds, type LegalHold, type RetentionConfig } from './retention.ts';
 
 export interface RetentionSweep {
@@ -13,26 +21,49 @@ export interface RetentionSweep {
   stop(): void;
 }
 
-/** Empty the bodies of events older than `cutoffMs` under a data dir, except held ones. */
-export function pruneDataDir(dataDir: string, cutoffMs: number, holds: readonly LegalHold[]): ScrubResult {
-  return scrubDataDir(dataDir, { match: (e) => Date.parse(String(e['started_at'])) < cutoffMs && !isHeld(e, holds) });
+export interface RetentionOptions {
+  /** The store whose TTLs and hold marks this process keeps (the embedded launcher, ingest). */
+  store?: Store | undefined;
+  /** A store read only for the active legal holds, its TTLs and marks kept by another service (a proxy's). */
+  holdsStore?: Store | undefined;
+  retention: RetentionConfig;
+  dataDir?: string | undefined;
+  logger: Logger;
+  now?: () => number;
 }
 
-export async function startRetention(o: { store?: Store | undefined; retention: RetentionConfig; dataDir?: string | undefined; logger: Logger; now?: () => number }): Promise<RetentionSweep> {
+/**
+ * Empty the bodies of events older than `cutoffMs` under a data dir, except held ones. With
+ * `holds` unknown (null), only the spool's records already in Kafka.
+ */
+export function pruneDataDir(dataDir: string, cutoffMs: number, holds: readonly LegalHold[] | null): ScrubResult {
+  const expired = (e: Record<string, unknown>): boolean => Date.parse(String(e['started_at'])) < cutoffMs;
+  if (holds) return scrubDataDir(dataDir, { match: (e) => expired(e) && !isHeld(e, holds) });
+  const spool = spoolDirOf(dataDir);
+  return scrubLogDir(spoolLogDir(spool), { match: expired }, { below: new OffsetFile(relayOffsetPath(spool)).load() });
+}
+
+export async function startRetention(o: RetentionOptions): Promise<RetentionSweep> {
   const now = o.now ?? Date.now;
   if (o.store) {
     const changed = await applyRetention(o.store, o.retention);
     if (changed.length) o.logger.info({ changed, retention: { bodies: o.retention.bodies, calls: o.retention.calls, rollups: o.retention.rollups } }, 'retention TTLs applied');
   }
   const bodiesMs = durationMs(o.retention.bodies);
-  const run = async (): Promise<ScrubResult> => {
-    let holds: LegalHold[] = [];
-    if (o.store) {
-      await markHolds(o.store);
-      holds = await listHolds(o.store, { activeOnly: true });
+  const activeHolds = async (): Promise<LegalHold[] | null> => {
+    if (o.store) return listHolds(o.store, { activeOnly: true });
+    if (!o.holdsStore) return null;
+    try {
+      return await listHolds(o.holdsStore, { activeOnly: true });
+    } catch (err) {
+      o.logger.warn({ err: { code: (err as { code?: unknown }).code, message: err instanceof Error ? err.message : String(err) } }, 'retention: could not read legal holds; emptying only spooled events already in Kafka');
+      return null;
     }
+  };
+  const run = async (): Promise<ScrubResult> => {
+    if (o.store) await markHolds(o.store);
     if (!o.dataDir || bodiesMs === null) return { records: 0, bytes: 0, files: 0 };
-    const r = pruneDataDir(o.dataDir, now() - bodiesMs, holds);
+    const r = pruneDataDir(o.dataDir, now() - bodiesMs, await activeHolds());
     if (r.records) o.logger.info({ records: r.records, files: r.files }, 'retention: emptied expired bodies under the data dir');
     return r;
   };

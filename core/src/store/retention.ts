@@ -132,6 +132,11 @@ export interface LegalHold {
   kind: HoldKind;
   value: string;
   reason: string;
+  /**
+   * The teams whose calls it covers (a team-scoped caller's hold of a key, user or trace is
+   * limited to its teams); absent or empty = every team, as for every hold placed before.
+   */
+  teams?: string[];
   active: boolean;
   created_at: string;
   updated_at: string;
@@ -157,24 +162,44 @@ export async function writeHold(store: Store, h: LegalHold): Promise<void> {
   const ch = (iso: string): string => iso.replace('T', ' ').replace('Z', '');
   await store.client.insert({
     table: `${store.database}.legal_holds`,
-    values: [{ ...h, created_at: ch(h.created_at), updated_at: ch(h.updated_at) }],
+    // `teams` only when it narrows: a hold of every team is written as before migration 0022.
+    values: [{ ...h, teams: h.teams?.length ? h.teams : undefined, created_at: ch(h.created_at), updated_at: ch(h.updated_at) }],
     format: 'JSONEachRow',
   });
   writtenHere.add(store);
 }
 
+type HoldCover = Pick<LegalHold, 'kind' | 'value' | 'teams'>;
+
+/** An event's team as llm_calls stores it (no team: ''). */
+export function eventTeam(e: Record<string, unknown>): string {
+  return typeof e['team'] === 'string' ? e['team'] : '';
+}
+
+/**
+ * The teams whose calls a hold covers, null for every team: a team hold's own team, else the
+ * teams it is limited to. Who may see and lift a hold follows from it (routes/erase.ts).
+ */
+export function holdTeams(h: HoldCover): string[] | null {
+  if (h.kind === 'team') return [h.value];
+  return h.teams?.length ? h.teams : null;
+}
+
 /** SQL: whether a call row is covered by one of `holds` (false when there are none). */
-export function heldExpr(holds: readonly Pick<LegalHold, 'kind' | 'value'>[]): string {
+export function heldExpr(holds: readonly HoldCover[]): string {
   const parts = HOLD_KINDS.map((k) => {
-    const vals = holds.filter((h) => h.kind === k).map((h) => sqlText(h.value));
+    const vals = holds.filter((h) => h.kind === k && !h.teams?.length).map((h) => sqlText(h.value));
     return vals.length ? `${HOLD_COLUMN[k]} IN (${vals.join(', ')})` : '';
   }).filter(Boolean);
+  for (const h of holds) {
+    if (h.teams?.length) parts.push(`(${HOLD_COLUMN[h.kind]} = ${sqlText(h.value)} AND team IN (${h.teams.map(sqlText).join(', ')}))`);
+  }
   return parts.length ? `(${parts.join(' OR ')})` : 'false';
 }
 
 /** Whether an event (as JSON) is covered by one of `holds`: the files' side of heldExpr. */
-export function isHeld(e: Record<string, unknown>, holds: readonly Pick<LegalHold, 'kind' | 'value'>[]): boolean {
-  return holds.some((h) => e[HOLD_COLUMN[h.kind]] === h.value);
+export function isHeld(e: Record<string, unknown>, holds: readonly HoldCover[]): boolean {
+  return holds.some((h) => e[HOLD_COLUMN[h.kind]] === h.value && (!h.teams?.length || h.teams.includes(eventTeam(e))));
 }
 
 /** Bring llm_calls.legal_hold in line with the active holds (one mutation; waits for it). */

@@ -9,7 +9,7 @@ const completion = { object: 'chat.completion', choices: [{ index: 0, message: {
 const entry = (user: string, startedMs: number): CachedResponse => ({
   body: Buffer.from(JSON.stringify(completion)), contentType: 'application/json', costUsd: 0.001, inputTokens: 3, outputTokens: 1,
   provider: 'openai', upstreamModel: 'gpt-4o-mini', createdAt: startedMs,
-  origin: { user, key_id: 'key_1', trace_id: '', started_at: new Date(startedMs).toISOString() },
+  origin: { user, key_id: 'key_1', trace_id: '', team: '', started_at: new Date(startedMs).toISOString() },
 });
 
 describe('erasure watch (response cache)', () => {

@@ -1,31 +1,70 @@
-// Erasures asked through another proxy reach this one's response cache: every
-// `keys.refresh_ms` the erasure requests recorded since the last look (erasure_requests, written
-// by eraseCalls) are read, and the cached answers of the calls each one selects — calls that
-// started before it — are dropped. The proxy that serves an erasure drops its own at once
-// (routes/erase.ts); this is for the others, within one refresh. A request recorded before this
-// proxy started selects nothing here: every answer it caches is from a call made since.
-import { ERASURE_REREAD_MS, listErasures, type Logger, type Store } from '@gatelog/core';
+// Erasures asked through another proxy reach this one: every `keys.refresh_ms` the erasure
+// requests recorded since the last look (erasure_requests, written by eraseCalls) are read, and
+// for each new one the cached answers of the calls it selects — calls that started before it —
+// are dropped, and the copies of those calls under this process's data dir (the spool, and the
+// event log and dead letters where there are any) lose their bodies, except held calls'. The
+// proxy that serves an erasure does both at once (routes/erase.ts); this is for the others,
+// within one refresh. Until then, ingest stores whatever they send to Kafka erased.
+//
+// Cost: one small read per look (the requests of the last hour, by the table's sort key); the
+// holds and the files only when a request is new. Without a data dir and with nothing cached
+// there is nothing to do, and nothing is read. The files are scrubbed in place on the event
+// loop, as POST /admin/erase does on its own proxy; the spool's relay thread reads the same
+// segments, which erasure-files.ts allows for (a record caught mid-rewrite is never sent with
+// its bodies). A request recorded more than an hour before this proxy started is not read: no
+// answer cached since can predate it, and the calls it covers that are still in this spool (the
+// proxy was down when it was asked) keep their bodies there until the body period's sweep,
+// while ingest stores them erased.
+import { ERASURE_REREAD_MS, erasureRule, listErasures, listHolds, scrubDataDir, type Logger, type RecordedErasure, type Store } from '@gatelog/core';
 import type { ResponseCache } from './response-cache.ts';
 
 export interface ErasureWatch {
-  /** One look now (tests; the timer calls it too). */
+  /** One look now (tests; the timer calls it too); returns the cached answers dropped. */
   tick(): Promise<number>;
   stop(): void;
 }
 
-export function startErasureWatch(o: { store: Store; cache: ResponseCache; intervalMs: number; logger: Logger; now?: () => number }): ErasureWatch {
+export interface ErasureWatchOptions {
+  store: Store;
+  cache: ResponseCache;
+  /** This process's data dir (its spool, or event log and dead letters), scrubbed of erased calls. */
+  dataDir?: string | undefined;
+  intervalMs: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+export function startErasureWatch(o: ErasureWatchOptions): ErasureWatch {
   const seen = new Set<string>();
   /** The cache's clock (the governance one); requests are read by wall time, as they were recorded. */
   const now = o.now ?? Date.now;
   let since = Date.now() - ERASURE_REREAD_MS;
+
+  /** The copies under the data dir of the calls `fresh` covers lose their bodies, held calls' excepted. */
+  const scrubFiles = async (dataDir: string, fresh: readonly RecordedErasure[]): Promise<void> => {
+    const holds = await listHolds(o.store, { activeOnly: true });
+    let records = 0;
+    let files = 0;
+    for (const e of fresh) {
+      const r = scrubDataDir(dataDir, erasureRule(e, holds));
+      records += r.records;
+      files += r.files;
+    }
+    if (records > 0) o.logger.info({ records, files }, 'erasure: scrubbed the copies under the data dir of calls erased through another proxy');
+  };
+
   const tick = async (): Promise<number> => {
-    // Nothing cached, nothing to drop (the usual case: caching is off unless asked for). A request
-    // recorded meanwhile is read at the first look with something cached, while in the window.
-    if (o.cache.stats().entries === 0) return 0;
+    // Nothing cached and no files, nothing to do (the usual case for the cache: caching is off
+    // unless asked for). A request recorded meanwhile is read at the first look with something
+    // cached, while in the window.
+    if (o.cache.stats().entries === 0 && o.dataDir === undefined) return 0;
     const { erasures } = await listErasures(o.store, since);
+    const fresh = erasures.filter((e) => !seen.has(e.id));
+    if (fresh.length === 0) return 0;
+    // The files first: a failure (holds unreadable) leaves every request to the next look.
+    if (o.dataDir !== undefined) await scrubFiles(o.dataDir, fresh);
     let dropped = 0;
-    for (const e of erasures) {
-      if (seen.has(e.id)) continue;
+    for (const e of fresh) {
       seen.add(e.id);
       since = Math.max(since, e.at - ERASURE_REREAD_MS);
       dropped += o.cache.forget(e, now());
@@ -38,7 +77,7 @@ export function startErasureWatch(o: { store: Store; cache: ResponseCache; inter
   const schedule = (): void => {
     timer = setTimeout(() => {
       tick()
-        .catch((err: unknown) => o.logger.warn({ err: { code: (err as { code?: unknown }).code, message: err instanceof Error ? err.message : String(err) } }, 'response cache: could not read erasure requests; retrying'))
+        .catch((err: unknown) => o.logger.warn({ err: { code: (err as { code?: unknown }).code, message: err instanceof Error ? err.message : String(err) } }, 'erasure watch: could not read erasure requests or legal holds; retrying'))
         .finally(() => {
           if (!stopped) schedule();
         });

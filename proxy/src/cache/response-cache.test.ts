@@ -12,7 +12,7 @@ const entry = (body: unknown, origin: Partial<CachedResponse['origin']> = {}): C
   provider: 'openai',
   upstreamModel: 'gpt-4o-mini',
   createdAt: 0,
-  origin: { user: '', key_id: 'key_1', trace_id: '', started_at: '2026-12-04T10:00:00.000Z', ...origin },
+  origin: { user: '', key_id: 'key_1', trace_id: '', team: '', started_at: '2026-12-04T10:00:00.000Z', ...origin },
 });
 
 describe('isStorableCompletion', () => {
@@ -59,5 +59,19 @@ describe('ResponseCache', () => {
     expect(c.put('alice-after', 200, completion, entry(completion, { user: 'alice', started_at: '2026-12-04T11:00:01.000Z' }), 1)).toBe(true);
     // The erasure is forgotten after a call's longest life.
     expect(c.put('alice-running', 200, completion, entry(completion, { user: 'alice', started_at: '2026-12-04T10:59:59.000Z' }), ERASURE_REREAD_MS + 1)).toBe(true);
+  });
+
+  it("a team-scoped erasure drops only its teams' answers", () => {
+    const c = new ResponseCache({ maxBytes: 1 << 20, ttlMs: 60_000 });
+    c.put('alice-red', 200, completion, entry(completion, { user: 'alice', team: 'red' }), 0);
+    c.put('alice-blue', 200, completion, entry(completion, { user: 'alice', team: 'blue' }), 0);
+    c.put('alice-none', 200, completion, entry(completion, { user: 'alice' }), 0);
+    expect(c.forget({ id: 'e', at: Date.parse('2026-12-04T11:00:00.000Z'), request: EraseRequest.parse({ user: 'alice', teams: ['red'] }) }, 0)).toBe(1);
+    expect(c.get('alice-red', 1)).toBeUndefined();
+    expect(c.get('alice-blue', 1)).toBeDefined();
+    expect(c.get('alice-none', 1)).toBeDefined();
+    // A running call of alice's in another team is cached when it ends.
+    expect(c.put('alice-blue-running', 200, completion, entry(completion, { user: 'alice', team: 'blue', started_at: '2026-12-04T10:59:59.000Z' }), 1)).toBe(true);
+    expect(c.put('alice-red-running', 200, completion, entry(completion, { user: 'alice', team: 'red', started_at: '2026-12-04T10:59:59.000Z' }), 1)).toBe(false);
   });
 });

@@ -21,11 +21,13 @@ export interface CachedResponse {
   origin: CacheOrigin;
 }
 
-/** What erasure selects a call by: its user, key, trace and start (an event's fields). */
+/** What erasure selects a call by: its user, key, trace, team and start (an event's fields). */
 export interface CacheOrigin {
   user: string;
   key_id: string;
   trace_id: string;
+  /** A team-scoped erasure drops only its teams' answers. */
+  team: string;
   started_at: string;
 }
 

@@ -79,7 +79,7 @@ export function storeInCache(cache: ResponseCache, key: string, rec: CallRecord,
       provider: e.provider,
       upstreamModel: e.upstream_model,
       createdAt: now,
-      origin: { user: e.user, key_id: e.key_id, trace_id: e.trace_id, started_at: e.started_at },
+      origin: { user: e.user, key_id: e.key_id, trace_id: e.trace_id, team: e.team, started_at: e.started_at },
     },
     now,
   );

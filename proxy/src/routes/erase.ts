@@ -1,16 +1,24 @@
 // Admin API for erasure and legal holds (the master key, or a token allowed settings.write):
-//   POST   /admin/erase        {user|key|trace|before, rows?} → a receipt (rows, bytes, held, files, cache_entries, ms)
+//   POST   /admin/erase        {user|key|trace|before, teams?, rows?} → a receipt (rows, bytes, held, files, cache_entries, ms, teams)
 //   GET    /admin/holds        active and lifted holds
-//   POST   /admin/holds        {kind: key|team|user|trace, value, reason} → the hold
+//   POST   /admin/holds        {kind: key|team|user|trace, value, reason, teams?} → the hold
 //   DELETE /admin/holds/:id    lift it
 // Every erasure and every hold change is written to the audit log with the receipt or the hold.
+//
+// Team scope: a team-scoped caller reaches its teams' calls only. Its erasure, and its hold of a
+// key, user or trace, is narrowed to its teams (or to the `teams` it names, each of them its
+// own); it places team holds of its own teams and sees the holds whose teams (holdTeams: a
+// team hold's team, else the teams it is limited to, none = every team) are all its own, but
+// lifts none: that is for unscoped callers. Anything else is 403 team_out_of_scope.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { appendAudit, EraseRequest, eraseCalls, HOLD_KINDS, listHolds, markHolds, writeHold, type LegalHold, type Store } from '@gatelog/core';
+import { appendAudit, EraseRequest, eraseCalls, HOLD_KINDS, holdTeams, listHolds, markHolds, TeamScope, writeHold, type LegalHold, type Store } from '@gatelog/core';
+import { inScope, type Principal } from '@gatelog/core/roles';
 import { ProxyError, badRequest } from '../errors.ts';
 import { installSurface } from './surface.ts';
 import { adminActor, adminGuard, auditWho } from './admin-caller.ts';
+import { principalOf } from '../admin-principal.ts';
 import type { Governance } from '../governance/runtime.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 
@@ -22,7 +30,31 @@ export interface EraseRouteDeps {
   dataDir?: string | undefined;
 }
 
-const HoldInput = z.object({ kind: z.enum(HOLD_KINDS), value: z.string().min(1).max(256), reason: z.string().min(1).max(1000) }).strict();
+const HoldInput = z.object({
+  kind: z.enum(HOLD_KINDS),
+  value: z.string().min(1).max(256),
+  reason: z.string().min(1).max(1000),
+  teams: TeamScope.optional(),
+}).strict().refine((h) => h.kind !== 'team' || h.teams === undefined, { message: 'a team hold names its team in value', path: ['teams'] });
+
+const outOfScope = (): ProxyError =>
+  new ProxyError(403, 'team_out_of_scope', 'A team-scoped caller erases and holds the calls of its own teams only.', 'permission_error', 'teams');
+
+/**
+ * The teams a caller's erasure or hold reaches: the ones it names, each within its scope, or,
+ * when it names none, its scope (undefined for an unscoped caller: every team).
+ */
+function scopedTeams(p: Principal, asked: readonly string[] | undefined): string[] | undefined {
+  if (asked === undefined) return p.teams.length > 0 ? [...p.teams] : undefined;
+  if (!asked.every((t) => inScope(p, t))) throw outOfScope();
+  return [...new Set(asked)];
+}
+
+/** Whether a caller may see and lift a hold: every team it covers is in the caller's scope. */
+function holdInScope(p: Principal, h: LegalHold): boolean {
+  const teams = holdTeams(h);
+  return teams === null ? p.teams.length === 0 : teams.every((t) => inScope(p, t));
+}
 
 function parse<T>(schema: z.ZodType<T>, body: unknown, code: string): T {
   const r = schema.safeParse(body ?? {});
@@ -43,23 +75,34 @@ export function eraseRoutes(deps: EraseRouteDeps) {
     });
 
     app.post('/erase', async (req) => {
-      const r = parse(EraseRequest, req.body, 'invalid_erase_request');
+      const asked = parse(EraseRequest, req.body, 'invalid_erase_request');
+      const teams = scopedTeams(principalOf(req), asked.teams);
+      const r: EraseRequest = teams === undefined ? asked : { ...asked, teams };
       const receipt = await eraseCalls(store, r, { dataDir: deps.dataDir });
       // This proxy's cached answers from the erased calls (held ones too: a cache is no record);
       // other proxies drop theirs within keys.refresh_ms (cache/erasure-watch.ts).
       // `at` on the wall clock, as events' started_at; the cache's own times on the governance clock.
       const cached = gov.cache.forget({ id: '', at: Date.now(), request: r }, gov.now());
       const { rows: _rows, ...selector } = r;
-      await audit(req, 'calls.erase', JSON.stringify(selector), { selector, receipt, cache_entries: cached });
-      return { object: 'erase.receipt', selector, ...receipt, cache_entries: cached };
+      // The scope applied, said outright: null = every team.
+      const scope = r.teams ?? null;
+      await audit(req, 'calls.erase', JSON.stringify(selector), { selector, teams: scope, receipt, cache_entries: cached });
+      return { object: 'erase.receipt', selector, ...receipt, cache_entries: cached, teams: scope };
     });
 
-    app.get('/holds', async () => ({ object: 'list', data: await listHolds(store) }));
+    app.get('/holds', async (req) => {
+      const p = principalOf(req);
+      return { object: 'list', data: (await listHolds(store)).filter((h) => holdInScope(p, h)) };
+    });
 
     app.post('/holds', async (req, reply) => {
-      const h = parse(HoldInput, req.body, 'invalid_hold');
+      const { teams: asked, ...h } = parse(HoldInput, req.body, 'invalid_hold');
+      const p = principalOf(req);
+      // A team hold covers its own team; the others are narrowed like an erasure.
+      if (h.kind === 'team' && !inScope(p, h.value)) throw outOfScope();
+      const teams = h.kind === 'team' ? undefined : scopedTeams(p, asked);
       const at = new Date(gov.now()).toISOString();
-      const hold: LegalHold = { id: `hold_${randomUUID()}`, version: 1, ...h, active: true, created_at: at, updated_at: at, updated_by: adminActor(req) };
+      const hold: LegalHold = { id: `hold_${randomUUID()}`, version: 1, ...h, ...(teams ? { teams } : {}), active: true, created_at: at, updated_at: at, updated_by: adminActor(req) };
       await writeHold(store, hold);
       await audit(req, 'hold.place', hold.id, { hold });
       // Protect what it covers before any TTL merge can remove it.
@@ -71,6 +114,11 @@ export function eraseRoutes(deps: EraseRouteDeps) {
       const id = (req.params as { id?: unknown }).id;
       const cur = (await listHolds(store)).find((h) => h.id === id);
       if (!cur) throw new ProxyError(404, 'hold_not_found', 'No legal hold with this id.', 'not_found_error', 'id');
+      const p = principalOf(req);
+      if (!holdInScope(p, cur)) throw outOfScope();
+      // A hold is a legal instruction, often placed above the team: a team-scoped caller may
+      // place holds on its teams, never take one away.
+      if (p.teams.length > 0) throw new ProxyError(403, 'team_out_of_scope', 'Lifting a legal hold needs an unscoped admin, an owner or the master key.', 'permission_error', 'id');
       if (!cur.active) return { hold: cur };
       const lifted: LegalHold = { ...cur, version: cur.version + 1, active: false, updated_at: new Date(gov.now()).toISOString(), updated_by: adminActor(req) };
       await writeHold(store, lifted);

@@ -1,0 +1,76 @@
+// Erasures recorded by another proxy reach this one's spool (a real spool dir, live, and a real
+// engine: chDB): the watch empties the bodies of the calls spooled before the erasure, leaves
+// held calls whole, and the relay still reads every record.
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { EraseRequest, LocalLogReader, createLogger, recordErasure, spoolDirOf, spoolLogDir, writeHold, type Store } from '@gatelog/core';
+import { startErasureWatch } from './erasure-watch.ts';
+import { ResponseCache } from './response-cache.ts';
+import { Spool } from '../publish/spool.ts';
+import { sampleEvent } from '../../../test/e2e/distributed-events.ts';
+import { tempEmbeddedStore, type TempStore } from '../../../test/support/embedded-store.ts';
+
+const logger = createLogger('silent');
+
+describe('erasure watch (data dir)', () => {
+  let temp: TempStore;
+  let store: Store;
+  let dataDir: string;
+  let spool: Spool;
+
+  beforeAll(async () => {
+    temp = await tempEmbeddedStore('gatelog-erasure-watch-files');
+    store = temp.store;
+  });
+  afterAll(() => temp.close());
+
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'gatelog-erasure-watch-spool-'));
+    spool = new Spool({ dir: spoolDirOf(dataDir), maxBytes: 1 << 30, logger });
+  });
+  afterEach(() => {
+    spool.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const logDir = (): string => spoolLogDir(spoolDirOf(dataDir));
+  const spoolHas = (text: string): boolean => readdirSync(logDir()).some((f) => readFileSync(join(logDir(), f)).includes(text));
+  const body = (secret: string): string => JSON.stringify({ messages: [{ role: 'user', content: secret }] });
+
+  it('scrubs the calls spooled before an erasure asked through another proxy, with nothing cached, and leaves held calls whole', async () => {
+    const [alice, bob, trace] = [`alice-${crypto.randomUUID()}`, `bob-${crypto.randomUUID()}`, `trace-${crypto.randomUUID()}`];
+    const at = new Date().toISOString();
+    await writeHold(store, { id: `hold_${crypto.randomUUID()}`, version: 1, kind: 'trace', value: trace, reason: 'case 2026-17', active: true, created_at: at, updated_at: at, updated_by: 'test' });
+    const t = Date.now();
+    const started = new Date(t - 5000).toISOString();
+    // Kafka away: these wait in this proxy's spool.
+    spool.append(sampleEvent({ user: alice, started_at: started, request_body: body('secret-erased'), response_body: '{"answer":"secret-erased"}' }));
+    spool.append(sampleEvent({ user: alice, trace_id: trace, started_at: started, request_body: body('secret-held') }));
+    spool.append(sampleEvent({ user: bob, started_at: started, request_body: body('secret-bob') }));
+    // Started after the erasure: new data.
+    spool.append(sampleEvent({ user: alice, started_at: new Date(t + 10).toISOString(), request_body: body('secret-later') }));
+
+    const cache = new ResponseCache({ maxBytes: 1 << 20, ttlMs: 600_000 });
+    const watch = startErasureWatch({ store, cache, dataDir, intervalMs: 600_000, logger });
+    try {
+      // What POST /admin/erase on another proxy records.
+      await recordErasure(store, EraseRequest.parse({ user: alice }), t);
+      await watch.tick();
+      expect(spoolHas('secret-erased')).toBe(false);
+      expect(spoolHas('secret-held')).toBe(true);
+      expect(spoolHas('secret-bob')).toBe(true);
+      expect(spoolHas('secret-later')).toBe(true);
+
+      // The relay reads every record, checksums intact, the erased one without bodies or user.
+      spool.append(sampleEvent({ user: bob }));
+      const records = new LocalLogReader(logDir()).read(0, 100).records.map((r) => JSON.parse(r.toString()) as { user: string; request_body: string; response_body: string });
+      expect(records).toHaveLength(5);
+      expect(records[0]).toMatchObject({ user: '', request_body: '', response_body: '' });
+      expect(records[1]).toMatchObject({ user: alice, request_body: body('secret-held') });
+    } finally {
+      watch.stop();
+    }
+  });
+});
