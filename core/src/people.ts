@@ -1,12 +1,13 @@
 // People and machine tokens as every surface changes them (the admin API, the People page):
 // validation, the versioned writes, ending the sessions of a person whose access changed, and
-// the audit row naming who did it. Only an owner grants, changes or takes away `owner`.
+// the audit row naming who did it. Only an owner grants, changes or takes away `owner`; a
+// team-scoped actor sees and changes only accounts within its own teams (`manages`).
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Store } from './store/client.ts';
 import { appendAudit } from './store/audit.ts';
 import { revokeSessionsOf } from './store/sessions.ts';
-import { ROLES, type Principal } from './roles.ts';
+import { ROLES, inScope, type Principal } from './roles.ts';
 import { insertTokenVersion, insertUserVersion, newSecret, sha256Hex, userByEmail, type TokenRecord, type UserRecord } from './store/users.ts';
 
 export const INVITE_PREFIX = 'gli-';
@@ -51,6 +52,26 @@ function guardOwner(p: Principal, ...roles: (string | undefined)[]): void {
   if (p.role !== 'owner' && roles.includes('owner')) throw new PeopleError(403, 'role_forbidden', 'Only an owner can grant or change the owner role.');
 }
 
+/**
+ * Whether `by` may see and change an account scoped to `teams`. Unscoped actors (owner, an
+ * unscoped admin, the master key) reach every account. A team-scoped actor reaches only accounts
+ * whose teams all lie within its own: never a team-less account (that one reaches every team),
+ * nor one that shares a team but also reaches another, whose access it could otherwise widen or
+ * take over (a new sign-in link hands over the account).
+ */
+export function manages(by: Pick<Principal, 'teams'>, teams: readonly string[]): boolean {
+  return by.teams.length === 0 || (teams.length > 0 && teams.every((t) => inScope(by, t)));
+}
+
+/** The accounts of `rows` that `by` manages: what a list shows it. */
+export const managedBy = <T extends { teams: readonly string[] }>(by: Pick<Principal, 'teams'>, rows: readonly T[]): T[] => rows.filter((r) => manages(by, r.teams));
+
+function guardTeams(p: Principal, ...teamLists: (readonly string[] | undefined)[]): void {
+  if (teamLists.some((teams) => teams !== undefined && !manages(p, teams))) {
+    throw new PeopleError(403, 'team_out_of_scope', `A team-scoped caller manages people and tokens of its own teams only (${p.teams.join(', ')}), and never one without a team.`, 'teams');
+  }
+}
+
 const audit = (store: Store, a: Acting, action: string, targetType: string, target: string, details: Record<string, unknown>) =>
   appendAudit(store, { actor: a.by.name, role: a.by.role, action, targetType, target, details, sourceIp: a.sourceIp, userAgent: a.userAgent });
 
@@ -70,6 +91,7 @@ const linkOf = (l: { secret: string; expires: string }): SignInLink => ({ path: 
 export async function createPerson(store: Store, a: Acting, input: unknown): Promise<{ user: UserRecord; link: SignInLink }> {
   const body = parseOr400(NewUser, input, 'invalid_user_fields');
   guardOwner(a.by, body.role);
+  guardTeams(a.by, body.teams);
   const email = body.email.toLowerCase();
   if (await userByEmail(store, email)) throw new PeopleError(409, 'user_exists', 'A person with this email exists already.', 'email');
   const at = new Date(a.now).toISOString();
@@ -86,6 +108,7 @@ export async function createPerson(store: Store, a: Acting, input: unknown): Pro
 export async function updatePerson(store: Store, a: Acting, cur: UserRecord, input: unknown): Promise<{ user: UserRecord; link: SignInLink | undefined }> {
   const patch = parseOr400(UserPatch, input, 'invalid_user_fields');
   guardOwner(a.by, cur.role, patch.role);
+  guardTeams(a.by, cur.teams, patch.teams);
   const l = patch.new_link ? invite(a.now) : undefined;
   const next: UserRecord = {
     ...cur, version: cur.version + 1, role: patch.role ?? cur.role, teams: patch.teams ?? cur.teams, name: patch.name ?? cur.name,
@@ -103,6 +126,7 @@ export async function updatePerson(store: Store, a: Acting, cur: UserRecord, inp
 export async function createToken(store: Store, a: Acting, input: unknown): Promise<{ token: TokenRecord; secret: string }> {
   const body = parseOr400(NewToken, input, 'invalid_token_fields');
   guardOwner(a.by, body.role);
+  guardTeams(a.by, body.teams);
   const at = new Date(a.now).toISOString();
   const secret = newSecret(TOKEN_PREFIX);
   const token: TokenRecord = {
@@ -115,6 +139,7 @@ export async function createToken(store: Store, a: Acting, input: unknown): Prom
 }
 
 export async function revokeToken(store: Store, a: Acting, cur: TokenRecord): Promise<TokenRecord> {
+  guardTeams(a.by, cur.teams);
   if (cur.revoked) return cur;
   const next = { ...cur, version: cur.version + 1, revoked: true, updated_at: new Date(a.now).toISOString(), updated_by: a.by.name };
   await insertTokenVersion(store, next);

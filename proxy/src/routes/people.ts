@@ -1,14 +1,15 @@
 // Admin API for people and machine tokens (owner/admin write; auditor reads):
 //   POST   /admin/users          create a local account; answers a one-time sign-in link path
-//   GET    /admin/users          list (no hashes)
+//   GET    /admin/users          list (no hashes; a team-scoped caller sees its teams' people only)
 //   PATCH  /admin/users/:id      role, teams, name, disabled, new_link: true (a fresh sign-in link)
 //   POST   /admin/tokens         create a machine token (the secret is in this response only)
-//   GET    /admin/tokens         list (no hashes)
+//   GET    /admin/tokens         list (no hashes; scoped as /admin/users)
 //   DELETE /admin/tokens/:id     revoke
-// The rules and writes are core's (people.ts), shared with the UI's People page.
+// The rules and writes are core's (people.ts), shared with the UI's People page: who may change
+// whom (owner role, team scope) is decided there, and answered here as 403 permission_error.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Store } from '@gatelog/core';
-import { PeopleError, createPerson, createToken, publicToken, publicUser, revokeToken, updatePerson, type Acting } from '@gatelog/core/people';
+import { PeopleError, createPerson, createToken, managedBy, publicToken, publicUser, revokeToken, updatePerson, type Acting } from '@gatelog/core/people';
 import type { Action } from '@gatelog/core/roles';
 import { listTokens, listUsers, tokenById, userById } from '@gatelog/core/store/users';
 import { ProxyError, badRequest } from '../errors.ts';
@@ -27,6 +28,9 @@ function idParam(req: FastifyRequest): string {
 const asProxyError = (err: unknown): unknown =>
   err instanceof PeopleError ? new ProxyError(err.status, err.code, err.message, err.status === 403 ? 'permission_error' : 'invalid_request_error', err.param) : err;
 
+/** A change decided by core, its refusals answered in this API's error shape. */
+const decided = <T>(change: Promise<T>): Promise<T> => change.catch((e: unknown) => { throw asProxyError(e); });
+
 export function peopleRoutes(deps: AdminAuthDeps & { store: Store; metrics: ProxyMetrics }) {
   const { store } = deps;
   const acting = (req: FastifyRequest, action: Action): Acting =>
@@ -38,38 +42,38 @@ export function peopleRoutes(deps: AdminAuthDeps & { store: Store; metrics: Prox
     app.addHook('onRequest', adminPrincipalHook(deps));
 
     app.post('/users', async (req, reply) => {
-      const r = await createPerson(store, acting(req, 'people.write'), req.body).catch((e: unknown) => { throw asProxyError(e); });
+      const r = await decided(createPerson(store, acting(req, 'people.write'), req.body));
       return reply.code(201).send({ user: publicUser(r.user), ...link(r.link) });
     });
 
     app.get('/users', async (req) => {
-      requireCan(req, 'people.read');
-      return { object: 'list', data: (await listUsers(store)).map(publicUser) };
+      const by = requireCan(req, 'people.read');
+      return { object: 'list', data: managedBy(by, await listUsers(store)).map(publicUser) };
     });
 
     app.patch('/users/:id', async (req) => {
       const a = acting(req, 'people.write');
       const cur = await userById(store, idParam(req));
       if (!cur) throw new ProxyError(404, 'user_not_found', 'No person with this id.', 'not_found_error', 'id');
-      const r = await updatePerson(store, a, cur, req.body).catch((e: unknown) => { throw asProxyError(e); });
+      const r = await decided(updatePerson(store, a, cur, req.body));
       return { user: publicUser(r.user), ...link(r.link) };
     });
 
     app.post('/tokens', async (req, reply) => {
-      const r = await createToken(store, acting(req, 'tokens.write'), req.body).catch((e: unknown) => { throw asProxyError(e); });
+      const r = await decided(createToken(store, acting(req, 'tokens.write'), req.body));
       return reply.code(201).send({ token: publicToken(r.token), secret: r.secret });
     });
 
     app.get('/tokens', async (req) => {
-      requireCan(req, 'people.read');
-      return { object: 'list', data: (await listTokens(store)).map(publicToken) };
+      const by = requireCan(req, 'people.read');
+      return { object: 'list', data: managedBy(by, await listTokens(store)).map(publicToken) };
     });
 
     app.delete('/tokens/:id', async (req) => {
       const a = acting(req, 'tokens.write');
       const cur = await tokenById(store, idParam(req));
       if (!cur) throw new ProxyError(404, 'token_not_found', 'No token with this id.', 'not_found_error', 'id');
-      return { token: publicToken(await revokeToken(store, a, cur)) };
+      return { token: publicToken(await decided(revokeToken(store, a, cur))) };
     });
     done();
   };

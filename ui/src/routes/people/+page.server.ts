@@ -1,9 +1,10 @@
 // /people (owner, admin; auditor reads): who can sign in, with which role and team scope, and
 // the machine tokens. Changes go through core's people.ts (the same rules and audit rows as
-// the admin API), acting as the signed-in person. A new sign-in link is shown once, here.
+// the admin API), acting as the signed-in person: a team-scoped person sees and changes only
+// people and tokens of its own teams (core's `manages`). A new sign-in link is shown once, here.
 import { error, fail, type RequestEvent } from '@sveltejs/kit';
 import { ROLES, can, type Principal } from '@gatelog/core/roles';
-import { PeopleError, createPerson, publicToken, publicUser, updatePerson, type Acting } from '@gatelog/core/people';
+import { PeopleError, createPerson, managedBy, publicToken, publicUser, updatePerson, type Acting } from '@gatelog/core/people';
 import { listTokens, listUsers, userById } from '@gatelog/core/store/users';
 import { uiContext } from '#lib/server/context.server.ts';
 import { clientIp } from '#lib/server/audit.server.ts';
@@ -12,11 +13,14 @@ import type { Actions, PageServerLoad } from './$types';
 export const load: PageServerLoad = async ({ locals }) => {
   const { store } = await uiContext();
   const p = locals.principal;
+  if (!p) error(401, 'Sign in first.');
   return {
-    people: (await listUsers(store)).map(publicUser),
-    tokens: (await listTokens(store)).map(publicToken),
+    people: managedBy(p, await listUsers(store)).map(publicUser),
+    tokens: managedBy(p, await listTokens(store)).map(publicToken),
     roles: ROLES,
-    canWrite: !!p && can(p.role, 'people.write'),
+    canWrite: can(p.role, 'people.write'),
+    /** The signed-in person's team scope (empty = every team): the teams it may give others. */
+    scope: p.teams,
   };
 };
 
