@@ -170,8 +170,10 @@ describe('GET /admin/export', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ actor: `token:auditor-${tag}`, role: 'auditor' });
     expect(JSON.parse(rows[0]!.details)).toMatchObject({ rows: N / 2, resolved: { teams: ['odd'] } });
-    // Auditors read the chain; only the master key writes rows for a UI.
-    expect((await api('/admin/audit/chain', { key: auditor })).status).toBe(200);
+    // The whole chain is for auditors of every team (it holds every team's rows); only the
+    // master key writes rows for a UI.
+    expect((await api('/admin/audit/chain', { key: auditor })).status).toBe(403);
+    expect((await api('/admin/audit/chain', { key: await token('auditor', []) })).status).toBe(200);
     expect((await api('/admin/audit', { method: 'POST', key: auditor, body: JSON.stringify({ action: 'a.b', actor: 'x' }) })).status).toBe(403);
     const viewer = await token('viewer', []);
     expect((await api('/admin/export?format=csv', { key: viewer })).status).toBe(403);

@@ -1,6 +1,19 @@
 // Reading the audit trail: the Audit page and GET /admin/audit (newest first, filtered by
 // person, action and time, keyset-paged), and the chain walk `gatelog audit verify` reads
 // (oldest first per chain, every column). Every value is a bound parameter.
+//
+// A team-scoped reader (an auditor with teams, `AuditFilter.teams`) sees the rows about its
+// teams and its teams' people, as a team admin of LiteLLM or Portkey would expect:
+//   - rows about a subject of its teams: a key that is or was in one of them (any version, so
+//     both sides of a move see it), a person or machine token whose teams (any version) include
+//     one of them (person.*, token.*, their sign-ins), a call of its teams (call.view), a trace
+//     or session view that showed one of its teams' calls;
+//   - every action of a person or machine token whose whole team scope, when the row was
+//     written, lay inside the reader's teams (their searches, exports, views…).
+// Everything else stays out: actions of unscoped people, the master key and gatelog itself
+// (searches across all teams, settings, chain opens), and other teams' subjects. The rows
+// carry no team column (their hash format is fixed), so the rule is answered from the keys,
+// people, tokens and calls they name.
 import { z } from 'zod';
 import type { Store } from './client.ts';
 import { chTime } from './call-filter.ts';
@@ -15,6 +28,8 @@ export interface AuditFilter {
   to?: string | undefined;
   /** The `export_id` an export.run row carries (what `gatelog export verify --url` looks up). */
   exportId?: string | undefined;
+  /** A team-scoped reader's teams: only the rows about them (see the top of this file). Empty or absent: every row. */
+  teams?: readonly string[] | undefined;
 }
 
 function auditWhere(f: AuditFilter): { conds: string[]; params: Record<string, unknown> } {
@@ -43,25 +58,57 @@ function auditWhere(f: AuditFilter): { conds: string[]; params: Record<string, u
   return { conds, params };
 }
 
+/**
+ * `SELECT {select} FROM` the trail `WHERE` the filter (and, for a team-scoped reader, its
+ * scope), followed by `tail`. For a scoped reader each row is joined with the version of its
+ * actor (a person by email, a token as `token:<name>`) in force when the row was written.
+ */
+function auditSql(store: Store, f: AuditFilter, select: string, extra: string[], tail: string): { query: string; params: Record<string, unknown> } {
+  const { conds, params } = auditWhere(f);
+  conds.push(...extra);
+  const db = store.database;
+  if (!f.teams?.length) {
+    return { query: `SELECT ${select} FROM ${db}.admin_audit ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ${tail}`, params };
+  }
+  params['scope_teams'] = [...f.teams];
+  const T = '{scope_teams:Array(String)}';
+  const scope = `(
+      (notEmpty(v.actor_teams) AND hasAll(${T}, v.actor_teams))
+      OR (a.target_type = 'key' AND a.target IN (SELECT id FROM ${db}.keys WHERE team IN ${T}))
+      OR (a.target_type IN ('person', 'account') AND a.target IN (SELECT id FROM ${db}.ui_users WHERE hasAny(teams, ${T})))
+      OR (a.target_type = 'token' AND a.target IN (SELECT id FROM ${db}.api_tokens WHERE hasAny(teams, ${T})))
+      OR (a.target_type = 'call' AND has(scoped_calls, a.target))
+      OR (a.target_type IN ('trace', 'session') AND hasAny(JSONExtract(a.details, 'calls', 'Array(String)'), scoped_calls))
+    )`;
+  // The reader's teams' calls among those the trail names (call views, trace and session views).
+  const scopedCalls = `(SELECT groupArray(toString(request_id)) FROM ${db}.llm_calls
+      WHERE team IN ${T} AND request_id IN (
+        SELECT toUUIDOrZero(c) FROM ${db}.admin_audit
+        ARRAY JOIN arrayPushFront(JSONExtract(details, 'calls', 'Array(String)'), target) AS c
+        WHERE target_type IN ('call', 'trace', 'session')))`;
+  const actors = `(SELECT email AS actor_name, updated_at AS actor_since, teams AS actor_teams FROM ${db}.ui_users
+      UNION ALL SELECT concat('token:', name), updated_at, teams FROM ${db}.api_tokens)`;
+  return {
+    query: `WITH ${scopedCalls} AS scoped_calls
+            SELECT ${select} FROM ${db}.admin_audit AS a
+            ASOF LEFT JOIN ${actors} AS v ON a.actor = v.actor_name AND a.at >= v.actor_since
+            WHERE ${[...conds, scope].join(' AND ')} ${tail}`,
+    params,
+  };
+}
+
 /** Newest first; `before` is the last row of the previous page ({at, id}). */
 export async function listAudit(
   store: Store,
   opts: AuditFilter & { limit?: number | undefined; before?: { at: string; id: string } | undefined } = {},
 ): Promise<AuditRow[]> {
-  const { conds, params } = auditWhere(opts);
+  const { query, params } = auditSql(store, opts, AUDIT_COLUMNS, opts.before ? [`(at, id) < ({b_at:DateTime64(3, 'UTC')}, {b_id:UUID})`] : [], 'ORDER BY at DESC, id DESC LIMIT {limit:UInt32}');
   params['limit'] = Math.min(Math.max(Math.trunc(opts.limit ?? 100) || 100, 1), 1000);
   if (opts.before) {
-    conds.push(`(at, id) < ({b_at:DateTime64(3, 'UTC')}, {b_id:UUID})`);
     params['b_at'] = chTime(opts.before.at);
     params['b_id'] = opts.before.id;
   }
-  const rs = await store.client.query({
-    query: `SELECT ${AUDIT_COLUMNS} FROM ${store.database}.admin_audit
-            ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''}
-            ORDER BY at DESC, id DESC LIMIT {limit:UInt32}`,
-    query_params: params,
-    format: 'JSONEachRow',
-  });
+  const rs = await store.client.query({ query, query_params: params, format: 'JSONEachRow' });
   return z.array(AuditRow).parse(await rs.json());
 }
 
@@ -81,10 +128,10 @@ const STREAM_SETTINGS = 'prefer_column_name_to_alias = 1, output_format_json_quo
  * neutralized) or JSON lines, written by ClickHouse (the Audit page's export).
  */
 export async function* auditRowsBytes(store: Store, f: AuditFilter, format: 'csv' | 'jsonl', signal?: AbortSignal): AsyncGenerator<Uint8Array> {
-  const { conds, params } = auditWhere(f);
+  const { query, params } = auditSql(store, f, auditSelect(format), [], 'ORDER BY at, id');
   if (format === 'csv') yield new TextEncoder().encode(`${AUDIT_COLUMNS.replaceAll(' ', '')}\r\n`);
   yield* store.streamQuery({
-    query: `SELECT ${auditSelect(format)} FROM ${store.database}.admin_audit ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY at, id`,
+    query,
     params,
     format: format === 'csv' ? 'CSV' : 'JSONEachRow',
     settings: STREAM_SETTINGS,

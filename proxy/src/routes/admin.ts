@@ -1,4 +1,7 @@
-// Admin API (master key only): virtual keys and the audit log.
+// Admin API: virtual keys and the audit log. A team-scoped caller (a machine token with teams)
+// works within its teams: keys of other teams do not exist for it, a key it writes stays in its
+// teams (core key-scope.ts, the rule the UI's Keys page applies too), and the audit log shows it
+// the rows about its teams (core audit-queries.ts `teams`).
 //   POST   /admin/keys          create (the secret is in this response only)
 //   GET    /admin/keys          list (latest version of every key; ?include_revoked=false)
 //   GET    /admin/keys/:id      one key, with its budget status
@@ -14,6 +17,7 @@ import { installSurface } from './surface.ts';
 import { adminActor, adminGuard, auditWho } from './admin-caller.ts';
 import { principalOf } from '../admin-principal.ts';
 import { inScope } from '@gatelog/core/roles';
+import { keyWriteRefusal } from '@gatelog/core/key-scope';
 import { auditQuery } from './audit.ts';
 import { createKey, publicKeyView, updateKey, type VirtualKey } from '../governance/keys.ts';
 import { budgetScopes } from '../governance/budget.ts';
@@ -34,7 +38,11 @@ function keyIdParam(req: FastifyRequest): string {
   return id;
 }
 
-const notFound = (): ProxyError => new ProxyError(404, 'key_not_found', 'No virtual key with this id.', 'not_found_error', 'id');
+/** Throws the refusal of core's key scope rule (404 for a key outside the caller's teams, 403 for a team outside them). */
+function checkKeyScope(req: FastifyRequest, from: string | null, to: string): void {
+  const r = keyWriteRefusal(principalOf(req), from, to);
+  if (r) throw new ProxyError(r.status, r.code, r.message, r.status === 404 ? 'not_found_error' : 'permission_error', r.param);
+}
 
 export function adminRoutes(deps: AdminRouteDeps) {
   const { store, gov } = deps;
@@ -46,7 +54,8 @@ export function adminRoutes(deps: AdminRouteDeps) {
   // A key outside a team-scoped caller's teams does not exist for it.
   const current = async (id: string, req: FastifyRequest): Promise<VirtualKey> => {
     const k = await keyById(store, id);
-    if (!k || !inScope(principalOf(req), k.team)) throw notFound();
+    if (!k) throw new ProxyError(404, 'key_not_found', 'No virtual key with this id.', 'not_found_error', 'id');
+    checkKeyScope(req, k.team, k.team);
     return k;
   };
 
@@ -64,7 +73,7 @@ export function adminRoutes(deps: AdminRouteDeps) {
       const r = createKey(req.body ?? {}, { now: gov.now(), actor: adminActor(req) });
       if (!r.ok) throw badRequest('invalid_key_fields', r.message);
       const { key, secret } = r.value;
-      if (!inScope(principalOf(req), key.team)) throw new ProxyError(403, 'team_out_of_scope', 'A team-scoped caller creates keys of its own teams only.', 'permission_error', 'team');
+      checkKeyScope(req, null, key.team);
       await write(req, 'key.create', key, { key: publicKeyView(key) });
       return reply.code(201).send({ key: publicKeyView(key), secret });
     });
@@ -92,6 +101,8 @@ export function adminRoutes(deps: AdminRouteDeps) {
       const cur = await current(keyIdParam(req), req);
       const r = updateKey(cur, req.body ?? {}, { now: gov.now(), actor: adminActor(req) });
       if (!r.ok) throw badRequest('invalid_key_fields', r.message);
+      // A new team must be one of the caller's too: a key moved out would spend another team's budget.
+      checkKeyScope(req, cur.team, r.value.team);
       // The input schema has no secret fields; the changes are recorded as sent.
       await write(req, r.value.revoked && !cur.revoked ? 'key.revoke' : 'key.update', r.value, { changes: req.body, version: r.value.version });
       return { key: publicKeyView(r.value) };
@@ -107,7 +118,8 @@ export function adminRoutes(deps: AdminRouteDeps) {
     });
 
     app.get('/audit', async (req) => {
-      const rows = await listAudit(store, auditQuery(req.query as Record<string, string | undefined>));
+      const { teams } = principalOf(req);
+      const rows = await listAudit(store, { ...auditQuery(req.query as Record<string, string | undefined>), ...(teams.length ? { teams } : {}) });
       return { object: 'list', data: rows };
     });
     done();

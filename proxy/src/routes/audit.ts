@@ -4,14 +4,19 @@
 //                            agent as the UI saw them; the UI holds the master key.
 //   GET  /admin/audit/chain  every chained row in (chain_id, seq) order as JSON lines
 //                            (?from=ISO): what `gatelog audit verify --url` checks itself.
+//                            Callers of every team only: proving the chain takes every row
+//                            whole (each hash covers the row's details), so a team-scoped
+//                            auditor would read every team's rows; it is refused (403) and
+//                            reads its teams' rows at GET /admin/audit.
 // GET /admin/audit (the newest rows, filtered) is in admin.ts, parsed by `auditQuery`.
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { CHAIN_OPEN, appendAudit, chainRows, type AuditFilter, type Store } from '@gatelog/core';
-import { badRequest } from '../errors.ts';
+import { ProxyError, badRequest } from '../errors.ts';
 import { installSurface } from './surface.ts';
 import { adminGuard, adminActor } from './admin-caller.ts';
+import { principalOf } from '../admin-principal.ts';
 import type { Governance } from '../governance/runtime.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 
@@ -87,6 +92,9 @@ export function auditRoutes(deps: AuditRouteDeps) {
     });
 
     app.get('/audit/chain', async (req, reply) => {
+      if (principalOf(req).teams.length) {
+        throw new ProxyError(403, 'team_out_of_scope', 'The whole audit chain holds every team\'s rows; a team-scoped caller reads its own teams\' rows at GET /admin/audit.', 'permission_error');
+      }
       const from = isoParam((req.query as { from?: string }).from, 'from');
       async function* lines(): AsyncGenerator<string> {
         for await (const page of chainRows(store, { from })) yield page.map((r) => `${JSON.stringify(r)}\n`).join('');

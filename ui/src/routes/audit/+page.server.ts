@@ -1,5 +1,6 @@
 // /audit: the audit trail, newest first, filtered by person, action and time, 100 rows a page
-// (keyset cursor), with CSV/JSONL export of the same filter. Owners and auditors only.
+// (keyset cursor), with CSV/JSONL export of the same filter. Owners and auditors only; a
+// team-scoped one sees the rows about their teams (toAuditFilter).
 import { error } from '@sveltejs/kit';
 import { listAudit } from '@gatelog/core/store/audit-queries';
 import { uiContext } from '#lib/server/context.server.ts';
@@ -15,7 +16,7 @@ export const load: PageServerLoad = async (event) => {
   const m = CURSOR.exec(event.url.searchParams.get('before') ?? '');
   const { store } = await uiContext();
   try {
-    const rows = await listAudit(store, { ...toAuditFilter(state), limit: PAGE + 1, ...(m ? { before: { at: m[1]!, id: m[2]! } } : {}) });
+    const rows = await listAudit(store, { ...toAuditFilter(state, event.locals.principal), limit: PAGE + 1, ...(m ? { before: { at: m[1]!, id: m[2]! } } : {}) });
     const shown = rows.slice(0, PAGE);
     const last = shown[shown.length - 1];
     return {

@@ -1,7 +1,7 @@
 // The Audit page's filter (person, action, time range) from its URL, shared by the page and
 // its export. Values reach SQL only as typed parameters (core audit-queries.ts).
 import { error, type RequestEvent } from '@sveltejs/kit';
-import { can, isRole } from '@gatelog/core/roles';
+import { can, isRole, type Principal } from '@gatelog/core/roles';
 import { parseInstant } from '@gatelog/core/store/explorer-params';
 import type { AuditFilter } from '@gatelog/core/store/audit-queries';
 
@@ -18,8 +18,12 @@ export function parseAuditState(params: URLSearchParams): AuditState {
   return { actor: clean(params.get('actor')), action: clean(params.get('action')), from: parseInstant(clean(params.get('from'))), to: parseInstant(clean(params.get('to'))) };
 }
 
-export function toAuditFilter(s: AuditState): AuditFilter {
-  return { actor: s.actor || undefined, action: s.action || undefined, from: s.from || undefined, to: s.to || undefined };
+/**
+ * The store filter for the state, as the person reading may see it: a team-scoped person reads
+ * the rows about their teams only (core audit-queries.ts, the rule GET /admin/audit applies).
+ */
+export function toAuditFilter(s: AuditState, reader: Pick<Principal, 'teams'> | undefined): AuditFilter {
+  return { actor: s.actor || undefined, action: s.action || undefined, from: s.from || undefined, to: s.to || undefined, ...(reader?.teams.length ? { teams: reader.teams } : {}) };
 }
 
 export function auditQueryString(s: AuditState, extra: Record<string, string> = {}): string {

@@ -3,9 +3,14 @@
 // no hash or secret (core listKeyViews builds them field by field). Writes are form actions
 // (POST, SvelteKit's origin check) that call the proxy's admin API server-side with the master
 // key; a new secret is returned in that one response only (no redirect, cookie or URL holds it).
-import { error, fail } from '@sveltejs/kit';
+// The API sees the master key, not the person, so each action first applies the person's team
+// scope with the API's own rule (core key-scope.ts): a key of another team does not exist for
+// them, and a new key must be in one of their teams.
+import { error, fail, type RequestEvent } from '@sveltejs/kit';
+import { keyWriteRefusal } from '@gatelog/core/key-scope';
+import type { Principal } from '@gatelog/core/roles';
 import { listKeyViews } from '@gatelog/core/store/key-stats';
-import { BUDGET_PERIODS } from '@gatelog/core/store/keys';
+import { BUDGET_PERIODS, keyById } from '@gatelog/core/store/keys';
 import { uiContext } from '#lib/server/context.server.ts';
 import { adminBaseUrl, adminCall } from '#lib/server/admin-api.server.ts';
 import { keyCreateBody } from '#lib/key-form.ts';
@@ -20,7 +25,8 @@ export const load: PageServerLoad = async ({ locals }) => {
   const { store } = await uiContext();
   const now = Date.now();
   try {
-    return { keys: (await listKeyViews(store, now)).filter((k) => visible(locals.principal, k.team)), now: new Date(now).toISOString(), periods: BUDGET_PERIODS };
+    const teams = locals.principal?.teams ?? [];
+    return { keys: (await listKeyViews(store, now)).filter((k) => visible(locals.principal, k.team)), now: new Date(now).toISOString(), periods: BUDGET_PERIODS, teams };
   } catch (err) {
     console.error('gatelog ui: listing keys failed', err);
     error(500, 'keys could not be read');
@@ -40,10 +46,20 @@ function createdKey(body: unknown): { key: CreatedKey; secret: string } | null {
   return { key: { id: k.id, name: String(k.name ?? ''), key_prefix: String(k.key_prefix ?? '') }, secret: b.secret };
 }
 
+/** The signed-in person (hooks.server.ts sets it; an open gatelog acts as an owner of every team). */
+function acting(event: RequestEvent): Principal {
+  const p = event.locals.principal;
+  if (!p) error(401, 'Sign in first.');
+  return p;
+}
+
 export const actions: Actions = {
   create: async (event) => {
-    const { masterKey, adminUrl } = await uiContext();
+    const who = acting(event);
     const body = keyCreateBody(await event.request.formData());
+    const scope = keyWriteRefusal(who, null, body['team'] ?? '');
+    if (scope) return fail(scope.status, { action: 'create' as const, message: scope.message, values: body });
+    const { masterKey, adminUrl } = await uiContext();
     const r = await adminCall(adminBaseUrl(event, adminUrl), masterKey, 'POST', '/admin/keys', body);
     if (!r.ok) return fail(failStatus(r.status), { action: 'create' as const, message: r.message, values: body });
     const created = createdKey(r.body);
@@ -58,8 +74,12 @@ export const actions: Actions = {
     const id = form.get('id');
     if (typeof id !== 'string' || !ID_RE.test(id)) return fail(400, { action: 'revoke' as const, message: 'The key id is malformed.' });
     const name = String(form.get('name') ?? '').slice(0, 128);
+    const who = acting(event);
+    const { store, masterKey, adminUrl } = await uiContext();
+    const key = await keyById(store, id);
+    const scope = key ? keyWriteRefusal(who, key.team, key.team) : { status: 404 as const, message: 'No virtual key with this id.' };
+    if (scope) return fail(scope.status, { action: 'revoke' as const, message: scope.message });
     if (form.get('confirm') !== 'yes') return { action: 'revoke' as const, confirm: { id, name } };
-    const { masterKey, adminUrl } = await uiContext();
     const r = await adminCall(adminBaseUrl(event, adminUrl), masterKey, 'DELETE', `/admin/keys/${encodeURIComponent(id)}`);
     if (!r.ok) return fail(failStatus(r.status), { action: 'revoke' as const, message: r.message });
     return { action: 'revoke' as const, revoked: { id, name } };

@@ -1,6 +1,7 @@
 // GET /audit/export?format=csv|jsonl&<audit filters>: the matching audit rows, oldest first, as
 // ClickHouse writes them, streamed. Exporting the trail is itself audited (`audit.export`:
-// filter, format, rows, bytes, SHA-256, completed), through this UI's audit sink.
+// filter, format, rows, bytes, SHA-256, completed, and the teams a team-scoped reader's rows
+// were limited to), through this UI's audit sink.
 import { error } from '@sveltejs/kit';
 import { auditRowsBytes } from '@gatelog/core/store/audit-queries';
 import { ExportDigester } from '@gatelog/core/store/export-manifest';
@@ -18,14 +19,15 @@ export const GET: RequestHandler = async (event) => {
   const record = await auditSink();
   const who = auditWho(event);
   const abort = new AbortController();
-  const chunks = auditRowsBytes(store, toAuditFilter(state), format, abort.signal);
+  const filter = toAuditFilter(state, event.locals.principal);
+  const chunks = auditRowsBytes(store, filter, format, abort.signal);
   const digester = new ExportDigester(format);
   let audited = false;
   const audit = async (completed: boolean): Promise<void> => {
     if (audited) return;
     audited = true;
     const d = digester.digest();
-    await record({ ...who, action: 'audit.export', targetType: 'admin_audit', target: format, details: { filter: auditQueryString(state), format, ...d, completed } })
+    await record({ ...who, action: 'audit.export', targetType: 'admin_audit', target: format, details: { filter: auditQueryString(state), ...(filter.teams ? { teams: filter.teams } : {}), format, ...d, completed } })
       .catch((err: unknown) => console.error('gatelog ui: recording an audit export failed', err));
   };
   const body = new ReadableStream<Uint8Array>({
