@@ -103,6 +103,7 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
     logger: deps.logger,
     metrics: createGovernanceMetrics(deps.registry),
     shared: deps.sharedState,
+    dataDir: deps.dataDir,
     ...(deps.now ? { now: deps.now } : {}),
   });
   // OpenTelemetry: every published call also becomes spans, exported in the background.

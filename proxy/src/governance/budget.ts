@@ -1,6 +1,10 @@
 // Spend caps per key and per team, per period. Spend = baseline (recorded calls in
 // ClickHouse, refreshed periodically) + pending (this proxy's — or, with a shared backend,
 // every proxy's — in-flight reservations and settled costs not yet covered by a baseline).
+// A settled cost leaves the pending counters only once the store was seen holding its call
+// (by request id, asked before the spend is read), never because it is old: the bus may hold
+// calls back for minutes (a Kafka outage, a rebalance, an ingest backlog), and a cost in
+// neither number would let a key spend past its budget for as long as that lasts.
 // Before forwarding, the request's worst-case cost is reserved on every scope in one atomic
 // backend call (all scopes or none); after the response it is settled to the real cost.
 // Amounts live in the backend as integer micro-USD so a Redis backend can use INCRBY.
@@ -55,7 +59,22 @@ export interface Reservation {
   readonly counterKeys: readonly string[];
   readonly micro: number;
   readonly via: Via | undefined;
+  /** When the last of the counters' periods ends (epoch ms; Infinity for period none). */
+  readonly until: number;
   settled: boolean;
+}
+
+/** The recorded call a settled cost belongs to (from its event). */
+export interface SettledCall {
+  requestId: string;
+  /** The event's started_at (ISO): parsed only when the store is asked, off the request path. */
+  startedAt: string;
+}
+
+/** A settled call the store has not been seen holding yet. */
+export interface AwaitedCall {
+  requestId: string;
+  startedAt: number;
 }
 
 export interface BaselineRow {
@@ -71,7 +90,30 @@ interface SettledEntry {
   micro: number;
   at: number;
   via: Via | undefined;
+  until: number;
+  call: SettledCall | undefined;
+  /** When a refresh first found the call in the store (shared counters wait a grace after it). */
+  storedAt: number | undefined;
 }
+
+/** Which settled calls the store holds, as learnt before the spend rows were read. */
+export interface StoreCoverage {
+  /** Request ids found in the store. */
+  stored: ReadonlySet<string>;
+  now: number;
+}
+
+/** Costs whose call the store has not shown for this long are given up (the only under-count). */
+const DEFAULT_MAX_PENDING_MS = 86_400_000;
+/** Calls the store is asked about per refresh, oldest first (the rest wait, still counted). */
+export const MAX_AWAITED_PER_REFRESH = 20_000;
+/**
+ * Settled costs kept waiting for the store, at most (~250 bytes each: ~50 MB). Past it (a long
+ * Kafka outage at thousands of budgeted calls a second) the oldest tenth are given back
+ * unseen, as an age-based rule would, and counted (`givenUpUnseen`): memory stays bounded and
+ * the ledger under-counts only calls older than the newest ~200,000.
+ */
+export const MAX_SETTLED_WAITING = 200_000;
 
 export interface BudgetStatus {
   spentUsd: number;
@@ -85,10 +127,28 @@ export class BudgetLedger {
   #baselines = new Map<string, number>();
   #settled: SettledEntry[] = [];
   #loaded = false;
+  readonly #sharedGraceMs: number;
+  readonly #maxPendingMs: number;
+  readonly #maxWaiting: number;
+  #givenUpUnseen = 0;
 
-  constructor(o: { backend: CounterBackend; prefix?: string }) {
+  /**
+   * `sharedGraceMs`: how long a settled cost stays on the shared counters after this proxy saw
+   * the store holding its call — long enough for every other proxy to have read spend since
+   * (two of their refresh intervals). `maxPendingMs`: a cost whose call the store never shows
+   * (an event lost, which the publisher logs and counts) is given up after this (default 24 h).
+   */
+  constructor(o: { backend: CounterBackend; prefix?: string; sharedGraceMs?: number; maxPendingMs?: number; maxWaiting?: number }) {
     this.#backend = o.backend;
     this.#prefix = o.prefix ?? 'gl:budget';
+    this.#sharedGraceMs = o.sharedGraceMs ?? 10_000;
+    this.#maxPendingMs = o.maxPendingMs ?? DEFAULT_MAX_PENDING_MS;
+    this.#maxWaiting = Math.max(1, o.maxWaiting ?? MAX_SETTLED_WAITING);
+  }
+
+  /** Settled costs given back before the store was seen holding their call (the cap above). */
+  get givenUpUnseen(): number {
+    return this.#givenUpUnseen;
   }
 
   /** False until the first baseline load: callers should not admit budgeted keys before it. */
@@ -109,44 +169,83 @@ export class BudgetLedger {
     // At least 1 micro-USD, so a scope already at its cap refuses even a free-looking request.
     const micro = Math.max(1, toMicroCeil(worstCaseUsd));
     const keys = scopes.map((s) => this.#keyFor(s, now));
-    if (scopes.length === 0) return { ok: true, value: { counterKeys: [], micro: 0, via: undefined, settled: false } };
+    if (scopes.length === 0) return { ok: true, value: { counterKeys: [], micro: 0, via: undefined, until: 0, settled: false } };
     const baselines = keys.map((k) => this.#baselines.get(k) ?? 0);
     const r = await this.#backend.reserve(
       // The baseline is known locally, so the backend only has to guard the pending part.
       keys.map((key, i) => ({ key, amount: micro, limit: toMicro(scopes[i]!.budgetUsd) - baselines[i]! })),
     );
-    if (r.ok) return { ok: true, value: { counterKeys: keys, micro, via: r.via, settled: false } };
+    if (r.ok) {
+      const until = Math.max(...scopes.map((s) => periodReset(s.period, now) ?? Infinity));
+      return { ok: true, value: { counterKeys: keys, micro, via: r.via, until, settled: false } };
+    }
     const scope = scopes[r.failed]!;
     const spent = (baselines[r.failed]! + r.values[r.failed]!) / MICRO;
     return { ok: false, refusal: budgetRefusal(scope, spent, worstCaseUsd, now) };
   }
 
-  /** Replace the reservation by the real cost. Idempotent: a second settle does nothing. */
-  async settle(res: Reservation, actualUsd: number, now: number): Promise<void> {
+  /**
+   * Replace the reservation by the real cost. Idempotent: a second settle does nothing. `call`
+   * names the recorded call: its cost stays pending until the store is seen holding it.
+   */
+  async settle(res: Reservation, actualUsd: number, now: number, call?: SettledCall): Promise<void> {
     if (res.settled) return;
     res.settled = true;
     if (res.counterKeys.length === 0) return;
     // A cost that is not a finite number (absurd upstream usage) keeps what was reserved.
     const actual = Number.isFinite(actualUsd) ? Math.max(0, toMicro(actualUsd)) : res.micro;
     await Promise.all(res.counterKeys.map((k) => this.#backend.add(k, actual - res.micro, { via: res.via })));
-    if (actual > 0) this.#settled.push({ counterKeys: res.counterKeys, micro: actual, at: now, via: res.via });
+    if (actual > 0) this.#settled.push({ counterKeys: res.counterKeys, micro: actual, at: now, via: res.via, until: res.until, call, storedAt: undefined });
+    if (this.#settled.length > this.#maxWaiting) {
+      // The oldest first: the likeliest to be stored by now. A tenth at once keeps this rare.
+      const old = this.#settled.splice(0, this.#settled.length - this.#maxWaiting + Math.ceil(this.#maxWaiting / 10));
+      this.#givenUpUnseen += old.length;
+      await Promise.all(old.flatMap((e) => e.counterKeys.map((k) => this.#backend.add(k, -e.micro, { via: e.via }))));
+    }
   }
 
   /**
-   * Replace every baseline with spend read from the store. Settled costs up to `coveredUntil`
-   * (epoch ms: when the store's data is believed complete — query time minus ingest lag) are
-   * now inside the baseline, so they leave the pending counters; in-flight reservations and
-   * later settlements stay. The new baselines apply first, so a reserve racing this refresh
-   * can only over-count for a moment, never under-count.
+   * Settled calls to ask the store about, oldest first (at most `limit`): ask before reading
+   * spend, so the spend read afterwards includes every call the store was found holding.
    */
-  async replaceBaselines(rows: readonly BaselineRow[], coveredUntil: number): Promise<void> {
+  awaitingStore(limit = MAX_AWAITED_PER_REFRESH): AwaitedCall[] {
+    const out: AwaitedCall[] = [];
+    for (const e of this.#settled) {
+      if (out.length >= limit) break;
+      if (e.storedAt !== undefined || !e.call) continue;
+      const startedAt = Date.parse(e.call.startedAt);
+      if (Number.isFinite(startedAt)) out.push({ requestId: e.call.requestId, startedAt });
+    }
+    return out;
+  }
+
+  /**
+   * Replace every baseline with spend read from the store, then give back the settled costs
+   * that baseline now includes: calls in `coverage.stored` (looked up before the spend read).
+   * On counters only this proxy reads (in memory, or the local fallback) they go at once; on
+   * shared counters after `sharedGraceMs`, so a proxy whose spend read is older than this
+   * one's never sees the cost in neither number. Every other settled cost stays counted, so a
+   * lagging pipeline over-counts until it catches up and never under-counts; only costs whose
+   * period ended (their counters are read no more) or that waited `maxPendingMs` are dropped
+   * unseen. The new baselines apply first, so a reserve racing this refresh can only
+   * over-count for a moment.
+   */
+  async replaceBaselines(rows: readonly BaselineRow[], coverage: StoreCoverage): Promise<void> {
     const next = new Map<string, number>();
     for (const r of rows) next.set(this.counterKey(r.kind, r.id, r.periodStart), toMicro(r.spentUsd));
     this.#baselines = next;
     this.#loaded = true;
-    const covered = this.#settled.filter((e) => e.at <= coveredUntil);
-    this.#settled = this.#settled.filter((e) => e.at > coveredUntil);
-    await Promise.all(covered.flatMap((e) => e.counterKeys.map((k) => this.#backend.add(k, -e.micro, { via: e.via }))));
+    const { stored, now } = coverage;
+    const release: SettledEntry[] = [];
+    const keep: SettledEntry[] = [];
+    for (const e of this.#settled) {
+      if (e.storedAt === undefined && e.call && stored.has(e.call.requestId.toLowerCase())) e.storedAt = now;
+      const gone = e.storedAt !== undefined && (e.via !== 'primary' || now - e.storedAt >= this.#sharedGraceMs);
+      if (gone || now >= e.until || now - e.at >= this.#maxPendingMs) release.push(e);
+      else keep.push(e);
+    }
+    this.#settled = keep;
+    await Promise.all(release.flatMap((e) => e.counterKeys.map((k) => this.#backend.add(k, -e.micro, { via: e.via }))));
   }
 
   /** Spend and room left on one scope (for admin views and headers). */

@@ -4,6 +4,7 @@
 // buildProxy creates one per proxy and stops it on close; the request path is in admit.ts.
 import type { GatelogConfig, Logger, Store } from '@gatelog/core';
 import { listKeys, spendByScope } from '@gatelog/core/store/keys';
+import { storedRequestIds } from '@gatelog/core/store/spend-coverage';
 import { KeyRing, startKeyRefresh, type KeyLoadResult, type VirtualKey } from './keys.ts';
 import { BudgetLedger, budgetScopes, loadBaselines, type TeamBudget } from './budget.ts';
 import { RateLimiter } from './rate-limit.ts';
@@ -27,6 +28,8 @@ export interface GovernanceDeps {
   baselineMs?: number;
   /** How long start-up waits for the first key load before listening without it (default 5 s). */
   firstLoadMs?: number;
+  /** This process's data dir: the erasure watch scrubs calls erased through another proxy there. */
+  dataDir?: string | undefined;
 }
 
 export interface Governance {
@@ -97,7 +100,10 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
         },
       })
     : local;
-  const ledger = new BudgetLedger({ backend });
+  const baselineMs = d.baselineMs ?? DEFAULT_BASELINE_MS;
+  // Shared counters give a stored call's cost back only once every proxy has read spend since
+  // (two refresh intervals: each proxy reloads once per interval plus its query time).
+  const ledger = new BudgetLedger({ backend, sharedGraceMs: 2 * baselineMs });
   const limiter = new RateLimiter({ backend });
   const teamBudgets = new Map<string, TeamBudget>(Object.entries(config.teams).map(([name, t]) => [name, { budget_usd: t.budget_usd, period: t.period }]));
   const cacheAliases = new Set([...config.cache.enabled_aliases, ...config.models.filter((m) => m.cache).map((m) => m.name)]);
@@ -118,19 +124,28 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
     );
   };
 
-  // Settled calls reach ClickHouse within about one ingest batch; anything settled later than
-  // (query time − lag) stays counted locally, so a slow ingest can only over-count.
-  const lagMs = config.ingest.batch_ms * 2 + 2000;
+  // A settled cost stays counted locally until the store holds its call, however long the bus
+  // takes (budget.ts): the store is asked which of this proxy's settled calls it holds first,
+  // then spend is read, so that read includes each of them and none is counted twice for longer
+  // than one refresh (or, on shared counters, the grace above).
   const reloadBaselines = async (): Promise<void> => {
     if (!store) {
-      await ledger.replaceBaselines([], 0);
+      await ledger.replaceBaselines([], { stored: new Set(), now: now() });
       return;
     }
     const t = now();
     const scopes = keys.flatMap((k) => budgetScopes(k, teamBudgets));
+    const awaited = ledger.awaitingStore();
+    const stored = awaited.length > 0 ? await storedRequestIds(store, awaited) : new Set<string>();
     const rows = await loadBaselines(scopes, t, (q) => spendByScope(store, q));
-    await ledger.replaceBaselines(rows, t - lagMs);
+    await ledger.replaceBaselines(rows, { stored, now: now() });
+    if (ledger.givenUpUnseen > givenUpWarned) {
+      givenUpWarned = ledger.givenUpUnseen;
+      capWarn({ code: 'GATELOG_WARN_BUDGET_PENDING_CAP', given_up: givenUpWarned }, 'budgets: too many settled costs waiting for ClickHouse (is ingest far behind?); the oldest were given back before their calls were stored, so spend may read low until it catches up');
+    }
   };
+  let givenUpWarned = 0;
+  const capWarn = throttledWarn(logger, now);
   const baselineWarn = throttledWarn(logger, now);
   const safeBaselines = (): Promise<void> =>
     reloadBaselines().catch((err: unknown) => baselineWarn({ err, code: 'GATELOG_ERR_BUDGET_REFRESH' }, 'could not reload budget spend; using the last one'));
@@ -174,15 +189,16 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
       void safeBaselines().then(() => {
         if (!stopped) scheduleBaselines();
       });
-    }, d.baselineMs ?? DEFAULT_BASELINE_MS);
+    }, baselineMs);
     timer.unref();
   };
   scheduleBaselines();
 
   const cache = new ResponseCache({ maxBytes: config.cache.max_bytes, ttlMs: config.cache.ttl_s * 1000 });
-  // Erasures asked through another proxy (a ClickHouse server shared by several): embedded, every
-  // erasure goes through this process's admin API, which purges the cache itself.
-  const erasures = store?.kind === 'http' ? startErasureWatch({ store, cache, intervalMs: config.keys.refresh_ms, logger, now }) : undefined;
+  // Erasures asked through another proxy (a ClickHouse server shared by several) reach this one's
+  // cache and data dir: embedded, every erasure goes through this process's admin API, which
+  // purges both itself.
+  const erasures = store?.kind === 'http' ? startErasureWatch({ store, cache, dataDir: d.dataDir, intervalMs: config.keys.refresh_ms, logger, now }) : undefined;
 
   return {
     ring,
