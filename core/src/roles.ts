@@ -36,6 +36,12 @@ export function can(role: Role, action: Action): boolean {
   return TABLE[role].includes(action);
 }
 
+/**
+ * Whether a principal may read prompt and response text — whole bodies and the short previews
+ * in lists alike (a preview is the prompt's first words). One rule for the UI and the admin API.
+ */
+export const mayReadBodies = (p: Pick<Principal, 'role'> | undefined): boolean => p !== undefined && can(p.role, 'bodies.read');
+
 export function isRole(s: unknown): s is Role {
   return typeof s === 'string' && (ROLES as readonly string[]).includes(s);
 }

@@ -86,6 +86,8 @@ export function adminActionFor(method: string, url: string): Action | 'master' {
   if (path === '/admin/replay') return 'calls.replay';
   if (/^\/admin\/calls\/[^/]+/.test(path)) return 'bodies.read';
   if (path.startsWith('/admin/calls')) return 'calls.read';
+  // Alerts are read like dashboards (each caller sees its teams' rules and events: alerts.ts).
+  if (path.startsWith('/admin/alerts')) return read ? 'calls.read' : 'settings.write';
   return 'settings.write';
 }
 

@@ -2,7 +2,8 @@
 // through the proxy's own routes (app.inject: governance, routing, recording as for any call)
 // with a header only this process can mint: a per-process secret and the original's id. A
 // client that sends the header without the secret is ignored, so nobody can forge replay_of.
-// The mark also carries the original's team: a replay is counted and seen where the original is.
+// The mark also carries the original's team and key: a replay is counted and seen where the
+// original is, and admitted as the original's key (its model allow-list, rate limits, budgets).
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
@@ -14,6 +15,8 @@ export interface Replayed {
   requestId: string;
   /** The original call's team ('' = none). */
   team: string;
+  /** The original call's virtual key id ('' = none: made with the master key or open). */
+  keyId: string;
 }
 
 export interface ReplayMark {
@@ -23,10 +26,13 @@ export interface ReplayMark {
   read(h: IncomingHttpHeaders): Replayed | undefined;
 }
 
+/** A field of the mark: percent-encoded, dots included (they separate the fields). */
+const field = (s: string): string => encodeURIComponent(s).replaceAll('.', '%2E');
+
 export function createReplayMark(secret: Buffer = randomBytes(24)): ReplayMark {
   const hex = secret.toString('hex');
   return {
-    header: (r) => `${hex}.${r.requestId}.${encodeURIComponent(r.team)}`,
+    header: (r) => `${hex}.${r.requestId}.${field(r.keyId)}.${field(r.team)}`,
     read(h) {
       const v = h[REPLAY_HEADER];
       if (typeof v !== 'string') return undefined;
@@ -34,12 +40,14 @@ export function createReplayMark(secret: Buffer = randomBytes(24)): ReplayMark {
       const j = v.indexOf('.', i + 1);
       const given = i > 0 ? v.slice(0, i) : '';
       const id = j > i ? v.slice(i + 1, j) : '';
-      const team = j > i ? v.slice(j + 1) : '';
+      const k = j > i ? v.indexOf('.', j + 1) : -1;
+      const keyId = k > j ? v.slice(j + 1, k) : '';
+      const team = k > j ? v.slice(k + 1) : '';
       const a = Buffer.from(given);
       const want = Buffer.from(hex);
-      if (a.length !== want.length || !timingSafeEqual(a, want) || !UUID_RE.test(id)) return undefined;
+      if (a.length !== want.length || !timingSafeEqual(a, want) || !UUID_RE.test(id) || k < 0) return undefined;
       try {
-        return { requestId: id, team: decodeURIComponent(team) };
+        return { requestId: id, team: decodeURIComponent(team), keyId: decodeURIComponent(keyId) };
       } catch {
         return undefined;
       }

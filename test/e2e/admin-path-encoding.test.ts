@@ -86,6 +86,17 @@ describe('admin permissions follow the route, however its path is spelled', () =
     expect((await api('/admin/%61udit', auditor)).status).toBe(200);
   });
 
+  it('a viewer reads alerts like dashboards, and cannot change a rule', async () => {
+    const viewer = await token('viewer');
+    for (const path of ['/admin/alerts/rules', '/admin/alerts/events', '/admin/%61lerts/rules']) expect((await api(path, viewer)).status, path).toBe(200);
+    const rule = { kind: 'error_rate', threshold: 50, window_s: 300, channels: [] };
+    for (const path of ['/admin/alerts/rules', '/admin/%61lerts/rules']) {
+      const r = await api(path, viewer, { method: 'POST', body: JSON.stringify(rule) });
+      expect(r.status, path).toBe(403);
+      expect(await errorCode(r), path).toBe('role_forbidden');
+    }
+  });
+
   it('a viewer cannot reach a call body or a key change through encoded paths', async () => {
     const viewer = await token('viewer');
     const r = await api(`/admin/c%61lls/${randomUUID()}`, viewer);

@@ -195,15 +195,17 @@ const splitOver = (s: SplitPreview | undefined): Partial<ExplorerRow> => (s ? { 
 export const ThreadCall = ExplorerRow.omit({ sort_value: true }).extend({ overhead_ms: z.coerce.number() });
 export type ThreadCall = z.infer<typeof ThreadCall>;
 
-export async function callsInThread(store: Store, by: 'trace' | 'session', id: string, limit = 1000): Promise<ThreadCall[]> {
+/** A trace's or session's calls, oldest first; `teams` keeps a team-scoped reader's only (ids are client-chosen and shared across teams). */
+export async function callsInThread(store: Store, by: 'trace' | 'session', id: string, opts: { limit?: number; teams?: readonly string[] | undefined } = {}): Promise<ThreadCall[]> {
   const column = by === 'trace' ? 'trace_id' : 'session_id';
+  const scoped = opts.teams !== undefined && opts.teams.length > 0;
   const rs = await readQuery(store, {
     query: `SELECT ${ROW_COLUMNS}, overhead_ms
             FROM ${store.database}.llm_calls FINAL
-            WHERE ${column} = {id:String}
+            WHERE ${column} = {id:String}${scoped ? ' AND team IN {teams:Array(String)}' : ''}
             ORDER BY started_at, request_id
             LIMIT {limit:UInt32}`,
-    query_params: { id, limit },
+    query_params: { id, limit: opts.limit ?? 1000, ...(scoped ? { teams: [...(opts.teams ?? [])] } : {}) },
   });
   return z.array(ThreadCall).parse(await rs.json());
 }

@@ -106,7 +106,12 @@ export interface CallFilter {
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export async function listCalls(store: Store, f: CallFilter): Promise<CallSummary[]> {
+/**
+ * Recent calls, newest first. `previews: false` (a reader without bodies.read, roles.ts
+ * `mayReadBodies`) leaves every `preview` empty and never reads the bodies: a preview is the
+ * prompt's first words.
+ */
+export async function listCalls(store: Store, f: CallFilter, opts: { previews: boolean } = { previews: true }): Promise<CallSummary[]> {
   const where: string[] = [];
   const limit = f.limit ?? 50;
   if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new ReadParamError('limit', 'Query parameter limit must be a whole number between 1 and 500.');
@@ -134,7 +139,7 @@ export async function listCalls(store: Store, f: CallFilter): Promise<CallSummar
   const rs = await readQuery(store, {
     query: `SELECT request_id, started_at, requested_model, provider, upstream_model, key_name, endpoint, stream,
               status, outcome, input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms,
-              substring(request_body, 1, 200) AS preview, ${SPLIT_COLUMNS_SQL}
+              ${opts.previews ? `substring(request_body, 1, 200) AS preview, ${SPLIT_COLUMNS_SQL}` : `'' AS preview`}
             FROM ${store.database}.llm_calls FINAL
             ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
             ORDER BY started_at DESC, request_id DESC
@@ -143,7 +148,7 @@ export async function listCalls(store: Store, f: CallFilter): Promise<CallSummar
   });
   const raw = await rs.json<SplitRow>();
   // A split body's stored text is a skeleton: its preview is the whole body's first characters.
-  const split = await splitPreviews(store, raw);
+  const split = opts.previews ? await splitPreviews(store, raw) : new Map<string, { prefix: string }>();
   return z.array(CallSummary).parse(raw).map((r) => {
     const s = split.get(r.request_id);
     return s ? { ...r, preview: s.prefix } : r;

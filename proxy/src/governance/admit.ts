@@ -3,6 +3,8 @@
 // as an `outcome: 'refused'` event (cost 0) and thrown as the surface's error; an admitted
 // call gets `rec.onEvent`, which settles the reservations to the real tokens and cost when
 // the relay builds the event, and stores a cacheable response.
+// A replay (POST /admin/replay, sent with the master key) is admitted as the original call's
+// key, found by the id in its replay mark: the same allow-list, rate limits and budgets.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ProxyError } from '../errors.ts';
 import { refusalError } from '../auth.ts';
@@ -20,6 +22,7 @@ import type { Governance } from './runtime.ts';
 import type { Refusal } from './refusal.ts';
 import type { LlmCallEvent } from '@gatelog/core';
 import { markPublished } from '../request-state.ts';
+import { replayMark } from '../replay-mark.ts';
 
 export interface AdmitEnv extends EventEnv {
   publish: (e: LlmCallEvent) => void;
@@ -69,17 +72,41 @@ const STATE_UNAVAILABLE: Refusal = {
 };
 
 /**
+ * Why a replay cannot be admitted as the original's key (`keyId`): it is gone, revoked or
+ * expired. The replay route asks before sending; admit asks again (a revocation in between).
+ */
+export function replayKeyRefusal(key: VirtualKey | undefined, keyId: string, now: number): Refusal | undefined {
+  const refusal = (code: string, why: string): Refusal => ({ status: 403, type: 'permission_error', code, message: `The call was made with key ${keyId.slice(0, 64)}, which ${why}; a replay is admitted as the original's key, so it cannot be replayed.` });
+  if (!key) return refusal('key_not_found', 'no longer exists');
+  if (key.revoked) return refusal('key_revoked', 'has been revoked');
+  if (key.expires_at !== null && Date.parse(key.expires_at) <= now) return refusal('key_expired', `expired at ${key.expires_at}`);
+  return undefined;
+}
+
+/** The key a call is admitted as: the caller's own, or a replay's original key (or why not). */
+function admittedKey(g: Governance, req: FastifyRequest): { key?: VirtualKey; refusal?: Refusal } {
+  const caller = g.auth.callerOf(req.headers);
+  if (caller?.kind === 'key') return { key: caller.key };
+  const keyId = replayMark.read(req.headers)?.keyId;
+  if (!keyId) return {};
+  const key = g.ring.byId(keyId);
+  const refusal = replayKeyRefusal(key, keyId, g.now());
+  return refusal ? { refusal } : { key };
+}
+
+/**
  * The key's model allow-list, checked before routing or anything else that keeps state per
  * model name (model tables, metric labels): a refused name leaves nothing behind. `record`
  * builds the refused call's record only when it is refused.
  */
 export function gateModel(g: Governance, env: AdmitEnv, req: FastifyRequest, reply: FastifyReply, requested: string, record: () => CallRecord): void {
-  const caller = g.auth.callerOf(req.headers);
-  if (caller?.kind !== 'key') return;
-  const m = checkModel(caller.key, requested);
+  const { key, refusal } = admittedKey(g, req);
+  if (refusal) throw refuse(g, env, record(), reply, refusal);
+  if (!key) return;
+  const m = checkModel(key, requested);
   if (m.ok) return;
   const rec = record();
-  rec.caller = { keyId: caller.key.id, keyName: caller.key.name, team: caller.key.team };
+  rec.caller = { keyId: key.id, keyName: key.name, team: key.team };
   throw refuse(g, env, rec, reply, m.refusal);
 }
 
@@ -101,8 +128,8 @@ export async function admit(
   json: Record<string, unknown>,
   o: AdmitOptions,
 ): Promise<boolean> {
-  const caller = g.auth.callerOf(req.headers);
-  const key: VirtualKey | undefined = caller?.kind === 'key' ? caller.key : undefined;
+  const { key, refusal } = admittedKey(g, req);
+  if (refusal) throw refuse(g, env, rec, reply, refusal);
   if (key) {
     rec.caller = { keyId: key.id, keyName: key.name, team: key.team };
     const m = checkModel(key, rec.requestedModel);
@@ -178,7 +205,8 @@ export async function admit(
       const t = g.now();
       const fail = (err: unknown): void => g.logger.warn({ err, request_id: rec.requestId, code: 'GATELOG_ERR_SETTLE' }, 'could not settle a reservation');
       if (permit) g.limiter.settle(permit, e ? e.input_tokens + e.output_tokens : 0, t).catch(fail);
-      if (reservation) g.ledger.settle(reservation, e?.cost_usd ?? 0, t).catch(fail);
+      // The call's id (not the event, which holds the bodies) keeps its cost counted until stored.
+      if (reservation) g.ledger.settle(reservation, e?.cost_usd ?? 0, t, e ? { requestId: e.request_id, startedAt: e.started_at } : undefined).catch(fail);
       if (storeKey !== undefined && e && storeInCache(g.cache, storeKey, rec, e, t)) g.metrics.cache('store');
     };
     rec.onEvent = onEvent;

@@ -1,7 +1,9 @@
 // POST /admin/replay {request_id, model?, body?}: send a recorded call again, as a new call
 // linked to the original (replay_of), against another alias or model and optionally with an
 // edited body. The replay goes through this proxy's own /v1 route (app.inject), so governance,
-// routing, recording and cost apply exactly as to a client's call; a streamed original is
+// routing, recording and cost apply exactly as to a client's call: it is admitted as the
+// original's virtual key (its model allow-list, rate limits and budgets; refused when that key
+// is revoked or expired) and recorded with that key plus replay_of. A streamed original is
 // replayed without streaming, so the answer can be compared whole.
 // Who: a role that may read bodies and replay calls (roles.ts). The UI calls with the master
 // key and names the signed-in person in `as`, whose role and teams are then the ones checked.
@@ -14,6 +16,7 @@ import { installSurface } from './surface.ts';
 import { adminGuard, auditWho } from './admin-caller.ts';
 import { principalOf } from '../admin-principal.ts';
 import { REPLAY_HEADER, replayMark } from '../replay-mark.ts';
+import { replayKeyRefusal } from '../governance/admit.ts';
 import { REQUEST_ID_HEADER } from '../request-state.ts';
 import type { Governance } from '../governance/runtime.ts';
 import type { ProxyMetrics } from '../metrics.ts';
@@ -75,6 +78,8 @@ export function replayRoutes(deps: ReplayRouteDeps) {
       if (!original || !inScope(who, original.team)) throw new ProxyError(404, 'call_not_found', 'No recorded call with this id.', 'not_found_error', 'request_id');
       const path = PATHS[original.client_api];
       if (!path) throw badRequest('replay_unsupported', `Calls made as ${original.client_api} cannot be replayed; chat completions and messages can.`, 'request_id');
+      const keyRefusal = original.key_id ? replayKeyRefusal(gov.ring.byId(original.key_id), original.key_id, gov.now()) : undefined;
+      if (keyRefusal) throw new ProxyError(keyRefusal.status, keyRefusal.code, keyRefusal.message, 'permission_error', 'request_id');
       if (input.body === undefined && original.truncated) throw badRequest('replay_truncated', 'The recorded request body was truncated; send the body to replay.', 'body');
       const json = jsonObject(input.body ?? original.request_body, input.body === undefined ? 'request_id' : 'body');
       json['model'] = input.model ?? original.requested_model;
@@ -86,7 +91,7 @@ export function replayRoutes(deps: ReplayRouteDeps) {
         headers: {
           'content-type': 'application/json',
           ...(deps.masterKey ? { authorization: `Bearer ${deps.masterKey}` } : {}),
-          [REPLAY_HEADER]: replayMark.header({ requestId: original.request_id, team: original.team }),
+          [REPLAY_HEADER]: replayMark.header({ requestId: original.request_id, team: original.team, keyId: original.key_id }),
           ...(original.client_api === 'anthropic.messages' ? { 'anthropic-version': '2023-06-01' } : {}),
         },
         payload: JSON.stringify(json),

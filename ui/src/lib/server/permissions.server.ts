@@ -2,7 +2,7 @@
 // form actions and downloads are checked, by hooks.server.ts, before any loader runs.
 // Bodies are the exception a page handles itself: a role without `bodies.read` still sees
 // the call's metadata, with "hidden for your role" where a body would be (hideBodies).
-import { can, type Action, type Principal } from '@gatelog/core/roles';
+import { can, mayReadBodies, type Action, type Principal } from '@gatelog/core/roles';
 import type { Message } from '#lib/bodies.ts';
 
 /** Longest prefix first. Pages not listed need `calls.read`. */
@@ -45,7 +45,7 @@ export function hideBodies<C extends { request_body: string; response_body: stri
   return { call: { ...call, request_body: HIDDEN, response_body: HIDDEN, ...(attemptIo ? { attempt_io: attemptIo } : {}) }, prompt: hiddenMessages, answer: hiddenMessages, curl: HIDDEN, bodiesHidden: true };
 }
 
-export const mayReadBodies = (p: Principal | undefined): boolean => p !== undefined && can(p.role, 'bodies.read');
+export { mayReadBodies };
 
 /** List and thread rows: the prompt preview is body text too. */
 export function previewsFor<R extends { preview: string }>(p: Principal | undefined, rows: R[]): R[] {

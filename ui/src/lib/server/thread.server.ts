@@ -1,8 +1,13 @@
-// Loads a trace or a session: every call sharing the id, oldest first, with totals.
+// Loads a trace or a session: every call sharing the id that the person may see, oldest first,
+// with totals over those calls only. Trace and session ids are chosen by clients, so one id can
+// hold several teams' calls: a team-scoped person's read is scoped in the query, and the totals
+// (count, cost, errors, latency) never include another team's calls.
 import { error } from '@sveltejs/kit';
 import { callsInThread, type ThreadCall } from '@gatelog/core/store/explorer-queries';
 import { uiContext } from '#lib/server/context.server.ts';
 import { withPreviews } from '#lib/server/calls.server.ts';
+import { scopeOf } from '#lib/server/permissions.server.ts';
+import type { Principal } from '@gatelog/core/roles';
 
 export interface Thread {
   by: 'trace' | 'session';
@@ -11,12 +16,12 @@ export interface Thread {
   totals: { calls: number; costUsd: number | null; errors: number; spanMs: number; sumLatencyMs: number };
 }
 
-export async function loadThread(by: 'trace' | 'session', id: string): Promise<Thread> {
+export async function loadThread(by: 'trace' | 'session', id: string, p: Principal | undefined): Promise<Thread> {
   if (!id || id.length > 200) error(404, `No ${by} with this id.`);
   const { store } = await uiContext();
   let calls: ThreadCall[];
   try {
-    calls = await withPreviews(store, await callsInThread(store, by, id));
+    calls = await withPreviews(store, await callsInThread(store, by, id, scopeOf(p)));
   } catch (err) {
     console.error(`gatelog ui: reading a ${by} failed`, err);
     error(503, 'The request log is not available right now.');
