@@ -7,6 +7,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Store } from '@gatelog/core';
 import { MASTER_PRINCIPAL, OPEN_PRINCIPAL, can, isRole, type Action, type Principal } from '@gatelog/core/roles';
 import { sha256Hex, tokenByHash } from '@gatelog/core/store/users';
+import { ACTING_FOR_HEADER, parseActingFor } from '@gatelog/core/acting-for';
 import { ProxyError } from './errors.ts';
 import { presentedKey, type CallerAuth } from './auth.ts';
 
@@ -53,8 +54,21 @@ export function adminPrincipalHook(deps: AdminAuthDeps): AdminPrincipalHook {
     const c = deps.auth.identify(req.headers, deps.now());
     if (c instanceof ProxyError) throw c;
     if (c.kind === 'key') throw new ProxyError(403, 'admin_only', 'Admin endpoints need the master key or an admin token; a virtual key cannot call them.', 'permission_error');
-    principals.set(req, c.kind === 'master' ? MASTER_PRINCIPAL : OPEN_PRINCIPAL);
+    principals.set(req, actingFor(req) ?? (c.kind === 'master' ? MASTER_PRINCIPAL : OPEN_PRINCIPAL));
   };
+}
+
+/**
+ * The person the master key's holder (the UI) acts for, whose role and teams are then checked
+ * and audited (core/src/acting-for.ts); undefined without the header. Only this hook's master
+ * and open branches ask: a token's header is ignored.
+ */
+function actingFor(req: FastifyRequest): Principal | undefined {
+  const v = req.headers[ACTING_FOR_HEADER];
+  if (v === undefined) return undefined;
+  const p = typeof v === 'string' ? parseActingFor(v) : null;
+  if (!p) throw new ProxyError(400, 'invalid_acting_for', `The ${ACTING_FOR_HEADER} header must be base64url JSON naming a person: {"name","role","teams"}.`, 'invalid_request_error');
+  return p;
 }
 
 /** The caller identified by the hook (owner when none ran: tests building routes alone). */

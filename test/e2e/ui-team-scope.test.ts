@@ -62,7 +62,7 @@ describe('a team-scoped admin on the Keys page', () => {
     const r = await admin('POST', '/admin/keys', { name: `blue-${tag}`, team: 'blue' });
     expect(r.status).toBe(201);
     const blue = ((await r.json()) as { key: KeyView }).key;
-    const { page } = await signedIn('admin', ['red']);
+    const { page, email } = await signedIn('admin', ['red']);
     try {
       await page.goto(`${gl.url}/keys`);
       for (const team of ['blue', '']) {
@@ -84,7 +84,11 @@ describe('a team-scoped admin on the Keys page', () => {
       await page.fill('input[name=team]', 'red');
       await Promise.all([page.waitForLoadState('load'), page.click('[data-testid=key-create] button[type=submit]')]);
       expect(await page.inputValue('[data-testid=key-secret]')).toMatch(/^gl-/);
-      expect((await keys()).find((k) => k.name === `ui-red-${tag}`)?.team).toBe('red');
+      const made = (await keys()).find((k) => k.name === `ui-red-${tag}`);
+      expect(made?.team).toBe('red');
+      // The Keys page calls the admin API with the master key, for the person: audited as them.
+      const rows = ((await (await admin('GET', '/admin/audit?action=key.create&limit=1000')).json()) as { data: { target: string; actor: string; role: string }[] }).data;
+      expect(rows.filter((a) => a.target === made?.id)).toEqual([expect.objectContaining({ actor: email, role: 'admin' })]);
 
       // Blue's key is not listed for them, and posting its id is refused at both steps.
       await page.goto(`${gl.url}/keys`);

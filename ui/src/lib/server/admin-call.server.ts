@@ -1,6 +1,8 @@
 // One admin API call from the UI's server (keys, audit rows, sessions), with the master key.
 // Kept apart from admin-api.server.ts (SvelteKit request types) so that modules the root type
 // check also loads, such as the session service, can use it.
+import { ACTING_FOR_HEADER, actingForValue } from '@gatelog/core/acting-for';
+import type { Principal } from '@gatelog/core/roles';
 
 export interface AdminCallResult {
   ok: boolean;
@@ -17,10 +19,15 @@ function errorMessage(body: unknown, status: number): string {
   return `The admin API answered ${status}.`;
 }
 
-/** One admin API call with the master key (if any); network failures become a message. */
-export async function adminCall(base: string, masterKey: string | undefined, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: object, timeoutMs = 10_000): Promise<AdminCallResult> {
+/**
+ * One admin API call with the master key (if any); network failures become a message. `as`: the
+ * signed-in person the call is made for, whose role and teams the API then checks and audits
+ * (core/src/acting-for.ts); the master key's own holder and an open gatelog send nobody.
+ */
+export async function adminCall(base: string, masterKey: string | undefined, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: object, timeoutMs = 10_000, as?: Principal): Promise<AdminCallResult> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (masterKey !== undefined) headers['authorization'] = `Bearer ${masterKey}`;
+  if (as && as.kind !== 'master' && as.kind !== 'open') headers[ACTING_FOR_HEADER] = actingForValue(as);
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
   try {

@@ -27,9 +27,14 @@ export interface EventView {
   delivery_error: string;
 }
 
-export const alertsApi = async (event: Pick<RequestEvent, 'url' | 'platform'>, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: object) => {
+/**
+ * An alerts API call. A change is made for the signed-in person, whose role and teams the API
+ * checks and audits (acting-for); reads are the page's, filtered here with the same rule (every
+ * rule is needed to judge each event).
+ */
+export const alertsApi = async (event: Pick<RequestEvent, 'url' | 'platform' | 'locals'>, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: object) => {
   const { masterKey, adminUrl } = await uiContext();
-  return adminCall(adminBaseUrl(event, adminUrl), masterKey, method, path, body);
+  return adminCall(adminBaseUrl(event, adminUrl), masterKey, method, path, body, undefined, method === 'GET' ? undefined : event.locals.principal);
 };
 
 /** Key teams when the person is team-scoped (an unscoped one sees every rule and event). */
@@ -38,7 +43,7 @@ export const keysFor = async (p: Principal | undefined): Promise<KeyTeams> => (p
 export const everyone: Pick<Principal, 'teams'> = { teams: [] };
 
 /** Every rule the API knows, by id: the rule each event is judged by. */
-export async function alertRules(event: Pick<RequestEvent, 'url' | 'platform'>): Promise<{ data: RuleView[]; channels: { name: string; kind: string; url: string }[]; interval_s: number }> {
+export async function alertRules(event: Pick<RequestEvent, 'url' | 'platform' | 'locals'>): Promise<{ data: RuleView[]; channels: { name: string; kind: string; url: string }[]; interval_s: number }> {
   const rules = await alertsApi(event, 'GET', '/admin/alerts/rules');
   if (!rules.ok) error(rules.status === 403 ? 403 : 502, `Alert rules could not be read: ${rules.message}`);
   return rules.body as { data: RuleView[]; channels: { name: string; kind: string; url: string }[]; interval_s: number };

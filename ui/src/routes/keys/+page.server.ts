@@ -60,7 +60,7 @@ export const actions: Actions = {
     const scope = keyWriteRefusal(who, null, body['team'] ?? '');
     if (scope) return fail(scope.status, { action: 'create' as const, message: scope.message, values: body });
     const { masterKey, adminUrl } = await uiContext();
-    const r = await adminCall(adminBaseUrl(event, adminUrl), masterKey, 'POST', '/admin/keys', body);
+    const r = await adminCall(adminBaseUrl(event, adminUrl), masterKey, 'POST', '/admin/keys', body, undefined, who);
     if (!r.ok) return fail(failStatus(r.status), { action: 'create' as const, message: r.message, values: body });
     const created = createdKey(r.body);
     if (!created) return fail(502, { action: 'create' as const, message: 'The admin API answered without a key.', values: body });
@@ -80,7 +80,7 @@ export const actions: Actions = {
     const scope = key ? keyWriteRefusal(who, key.team, key.team) : { status: 404 as const, message: 'No virtual key with this id.' };
     if (scope) return fail(scope.status, { action: 'revoke' as const, message: scope.message });
     if (form.get('confirm') !== 'yes') return { action: 'revoke' as const, confirm: { id, name } };
-    const r = await adminCall(adminBaseUrl(event, adminUrl), masterKey, 'DELETE', `/admin/keys/${encodeURIComponent(id)}`);
+    const r = await adminCall(adminBaseUrl(event, adminUrl), masterKey, 'DELETE', `/admin/keys/${encodeURIComponent(id)}`, undefined, undefined, who);
     if (!r.ok) return fail(failStatus(r.status), { action: 'revoke' as const, message: r.message });
     return { action: 'revoke' as const, revoked: { id, name } };
   },
