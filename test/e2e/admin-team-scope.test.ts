@@ -176,6 +176,18 @@ describe('audit: a team-scoped auditor reads the rows about its teams', () => {
     expect(searches.map((r) => r.id)).toEqual([seen['cy search after moving to red']]);
   });
 
+  it('a red token named like an unscoped one cannot pass that one\'s actions off as red\'s', async () => {
+    const name = `dup-${tag}`;
+    for (const teams of [[], ['red']]) expect((await api('POST', '/admin/tokens', { name, role: 'analyst', teams })).status).toBe(201);
+    const text = `dup-search-${tag}`;
+    const row = await search(`token:${name}`, text, new Date());
+    const red = ((await (await api('GET', '/admin/audit?action=calls.search&limit=1000', undefined, tokens['red-auditor'])).json()) as { data: AuditRow[] }).data;
+    expect(red.map((r) => r.id)).not.toContain(row.id);
+    expect(JSON.stringify(red)).not.toContain(text);
+    const all = ((await (await api('GET', '/admin/audit?action=calls.search&limit=1000', undefined, tokens['auditor'])).json()) as { data: AuditRow[] }).data;
+    expect(all.map((r) => r.id)).toContain(row.id);
+  });
+
   it('an auditor of every team reads every row', async () => {
     const got = new Set(((await (await api('GET', '/admin/audit?limit=1000', undefined, tokens['auditor'])).json()) as { data: AuditRow[] }).data.map((r) => r.id));
     for (const what of [...visibleToRed, ...hiddenFromRed]) expect(got.has(seen[what]!), what).toBe(true);

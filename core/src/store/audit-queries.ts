@@ -86,8 +86,12 @@ function auditSql(store: Store, f: AuditFilter, select: string, extra: string[],
         SELECT toUUIDOrZero(c) FROM ${db}.admin_audit
         ARRAY JOIN arrayPushFront(JSONExtract(details, 'calls', 'Array(String)'), target) AS c
         WHERE target_type IN ('call', 'trace', 'session')))`;
+  // A token is named in the trail as `token:<name>`, and names need not be unique: a name two
+  // tokens share matches neither (their rows show through their targets only), so a token
+  // named like another team's cannot pass that one's actions off as its own team's.
   const actors = `(SELECT email AS actor_name, updated_at AS actor_since, teams AS actor_teams FROM ${db}.ui_users
-      UNION ALL SELECT concat('token:', name), updated_at, teams FROM ${db}.api_tokens)`;
+      UNION ALL SELECT concat('token:', name), updated_at, teams FROM ${db}.api_tokens
+        WHERE name IN (SELECT name FROM ${db}.api_tokens GROUP BY name HAVING uniqExact(id) = 1))`;
   return {
     query: `WITH ${scopedCalls} AS scoped_calls
             SELECT ${select} FROM ${db}.admin_audit AS a
