@@ -222,6 +222,37 @@ describe('BudgetLedger', () => {
     expect((await ledger.status(keyScope(100), NOW)).spentUsd).toBeCloseTo(0.9, 9);
   });
 
+  it('moves its window on: calls the store never shows cannot keep newer ones from being asked about', async () => {
+    const ledger = new BudgetLedger({ backend: new MemoryBackend() });
+    await ledger.replaceBaselines([], seen(NOW));
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await ledger.reserve([keyScope(100)], 0.1, NOW);
+      if (!r.ok) throw new Error('refused');
+      ids.push(`00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+      await ledger.settle(r.value, 0.1, NOW, { requestId: ids[i]!, startedAt: new Date(NOW).toISOString() });
+    }
+    // The two oldest never reach the store (dead letters); the window still reaches the others.
+    expect(ledger.awaitingStore(2).map((c) => c.requestId)).toEqual([ids[0], ids[1]]);
+    await ledger.replaceBaselines([], seen(NOW + 5000));
+    expect(ledger.awaitingStore(2).map((c) => c.requestId)).toEqual([ids[2], ids[3]]);
+    await ledger.replaceBaselines([], seen(NOW + 10_000, ids[2]!, ids[3]!));
+    expect(ledger.awaitingStore(2).map((c) => c.requestId)).toEqual([ids[4], ids[0]]);
+  });
+
+  it('release() gives every waiting cost back (a proxy stopping leaves nothing on shared counters)', async () => {
+    const backend = new MemoryBackend();
+    const ledger = new BudgetLedger({ backend });
+    await ledger.replaceBaselines([], seen(NOW));
+    const r = await ledger.reserve([keyScope(1)], 0.3, NOW);
+    if (!r.ok) throw new Error('refused');
+    await ledger.settle(r.value, 0.3, NOW, call('r'));
+    expect(await backend.get([ledger.counterKey('key', 'k1', NOV)])).toEqual([300_000]);
+    await ledger.release();
+    expect(await backend.get([ledger.counterKey('key', 'k1', NOV)])).toEqual([0]);
+    expect(ledger.awaitingStore()).toEqual([]);
+  });
+
   it('a new period starts from zero', async () => {
     const ledger = new BudgetLedger({ backend: new MemoryBackend() });
     await ledger.replaceBaselines([{ kind: 'key', id: 'k1', periodStart: NOV, spentUsd: 1 }], seen(NOW));

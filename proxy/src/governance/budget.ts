@@ -131,6 +131,8 @@ export class BudgetLedger {
   readonly #maxPendingMs: number;
   readonly #maxWaiting: number;
   #givenUpUnseen = 0;
+  /** Where the next awaitingStore() starts: the window moves on, so calls the store never shows cannot hold it. */
+  #cursor = 0;
 
   /**
    * `sharedGraceMs`: how long a settled cost stays on the shared counters after this proxy saw
@@ -200,6 +202,7 @@ export class BudgetLedger {
       // The oldest first: the likeliest to be stored by now. A tenth at once keeps this rare.
       const old = this.#settled.splice(0, this.#settled.length - this.#maxWaiting + Math.ceil(this.#maxWaiting / 10));
       this.#givenUpUnseen += old.length;
+      this.#cursor = Math.max(0, this.#cursor - old.length);
       await Promise.all(old.flatMap((e) => e.counterKeys.map((k) => this.#backend.add(k, -e.micro, { via: e.via }))));
     }
   }
@@ -210,13 +213,31 @@ export class BudgetLedger {
    */
   awaitingStore(limit = MAX_AWAITED_PER_REFRESH): AwaitedCall[] {
     const out: AwaitedCall[] = [];
-    for (const e of this.#settled) {
-      if (out.length >= limit) break;
+    const n = this.#settled.length;
+    // Oldest first, from where the last window stopped: calls that never reach the store (dead
+    // letters) would otherwise fill every window until they are given up.
+    const from = this.#cursor < n ? this.#cursor : 0;
+    let i = 0;
+    for (; i < n && out.length < limit; i++) {
+      const e = this.#settled[(from + i) % n]!;
       if (e.storedAt !== undefined || !e.call) continue;
       const startedAt = Date.parse(e.call.startedAt);
       if (Number.isFinite(startedAt)) out.push({ requestId: e.call.requestId, startedAt });
     }
+    this.#cursor = i >= n ? 0 : (from + i) % n;
     return out;
+  }
+
+  /**
+   * Give every waiting cost back (a proxy stopping): on shared counters they would otherwise
+   * stay counted beside the baseline that will include them, for the rest of their period.
+   * Until ingest stores those calls their cost reads low, as after a crash without Redis.
+   */
+  async release(): Promise<void> {
+    const all = this.#settled;
+    this.#settled = [];
+    this.#cursor = 0;
+    await Promise.all(all.flatMap((e) => e.counterKeys.map((k) => this.#backend.add(k, -e.micro, { via: e.via }))));
   }
 
   /**
@@ -238,13 +259,18 @@ export class BudgetLedger {
     const { stored, now } = coverage;
     const release: SettledEntry[] = [];
     const keep: SettledEntry[] = [];
-    for (const e of this.#settled) {
+    // The window's next start stays on the same entry as the ones before it leave.
+    let cursor = this.#cursor;
+    for (const [i, e] of this.#settled.entries()) {
       if (e.storedAt === undefined && e.call && stored.has(e.call.requestId.toLowerCase())) e.storedAt = now;
       const gone = e.storedAt !== undefined && (e.via !== 'primary' || now - e.storedAt >= this.#sharedGraceMs);
-      if (gone || now >= e.until || now - e.at >= this.#maxPendingMs) release.push(e);
-      else keep.push(e);
+      if (gone || now >= e.until || now - e.at >= this.#maxPendingMs) {
+        release.push(e);
+        if (i < this.#cursor) cursor--;
+      } else keep.push(e);
     }
     this.#settled = keep;
+    this.#cursor = cursor;
     await Promise.all(release.flatMap((e) => e.counterKeys.map((k) => this.#backend.add(k, -e.micro, { via: e.via }))));
   }
 

@@ -224,6 +224,7 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
       erasures?.stop();
       clearTimeout(timer);
       changes?.close();
+      await ledger.release().catch((err: unknown) => logger.warn({ err, code: 'GATELOG_ERR_BUDGET_RELEASE' }, 'budgets: could not give back the costs still waiting for ClickHouse'));
       await backend.close?.();
     },
   };
