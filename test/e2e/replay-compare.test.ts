@@ -12,6 +12,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { ACTING_FOR_HEADER, actingForValue } from '@gatelog/core/acting-for';
 import { ROOT, startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.ts';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.ts';
@@ -190,7 +191,7 @@ describe('replay and compare', () => {
     const replay = await recorded(out.request_id);
     expect(replay).toMatchObject({ replay_of: originalId, requested_model: 'claude-b', deployment_model: 'claude-y', team: 'red' });
     // A person scoped to another team cannot replay red's call: it does not exist for them.
-    const scoped = await admin('/admin/replay', { method: 'POST', body: JSON.stringify({ request_id: originalId, model: 'claude-b', as: { name: 'b@example.com', role: 'analyst', teams: ['blue'] } }) });
+    const scoped = await admin('/admin/replay', { method: 'POST', body: JSON.stringify({ request_id: originalId, model: 'claude-b' }), headers: { [ACTING_FOR_HEADER]: actingForValue({ name: 'b@example.com', role: 'analyst', teams: ['blue'] }) } });
     expect(scoped.status).toBe(404);
 
     const page = await signedIn();
@@ -230,7 +231,7 @@ describe('replay and compare', () => {
     const denied = await admin('/admin/replay', { method: 'POST', body: JSON.stringify({ request_id: id, model: 'chat-b' }) }, token);
     expect(denied.status).toBe(403);
     // The master-key caller acting for a viewer is refused too.
-    const asViewer = await admin('/admin/replay', { method: 'POST', body: JSON.stringify({ request_id: id, model: 'chat-b', as: { name: 'v@example.com', role: 'viewer', teams: [] } }) });
+    const asViewer = await admin('/admin/replay', { method: 'POST', body: JSON.stringify({ request_id: id, model: 'chat-b' }), headers: { [ACTING_FOR_HEADER]: actingForValue({ name: 'v@example.com', role: 'viewer', teams: [] }) } });
     expect(asViewer.status).toBe(403);
 
     const out = await cli('users', 'create', '--email', `viewer-${randomUUID().slice(0, 6)}@example.com`, '--role', 'viewer');

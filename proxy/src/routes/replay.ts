@@ -6,11 +6,11 @@
 // is revoked or expired) and recorded with that key plus replay_of. A streamed original is
 // replayed without streaming, so the answer can be compared whole.
 // Who: a role that may read bodies and replay calls (roles.ts). The UI calls with the master
-// key and names the signed-in person in `as`, whose role and teams are then the ones checked.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+// key for the signed-in person (x-gatelog-acting-for), whose role and teams are then checked.
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { appendAudit, getCall, type Store } from '@gatelog/core';
-import { can, inScope, isRole, type Principal } from '@gatelog/core/roles';
+import { can, inScope } from '@gatelog/core/roles';
 import { ProxyError, badRequest } from '../errors.ts';
 import { installSurface } from './surface.ts';
 import { adminGuard, auditWho } from './admin-caller.ts';
@@ -33,19 +33,10 @@ const ReplayInput = z.object({
   model: z.string().min(1).max(256).optional(),
   /** The request body to send instead of the recorded one (JSON text). */
   body: z.string().max(8 * 1024 * 1024).optional(),
-  /** The person the master-key caller (the UI) acts for. */
-  as: z.object({ name: z.string().min(1).max(256), role: z.string(), teams: z.array(z.string()).default([]) }).optional(),
 });
 
 /** The client APIs a replay can speak, and the /v1 path each is sent to. */
 const PATHS: Readonly<Record<string, string>> = { 'openai.chat': '/v1/chat/completions', 'anthropic.messages': '/v1/messages' };
-
-function actingFor(req: FastifyRequest, as: z.infer<typeof ReplayInput>['as']): Principal {
-  const p = principalOf(req);
-  if (!as || (p.kind !== 'master' && p.kind !== 'open')) return p;
-  if (!isRole(as.role)) throw badRequest('invalid_role', 'as.role is not a role.', 'as.role');
-  return { kind: 'user', id: as.name, name: as.name, role: as.role, teams: as.teams };
-}
 
 function jsonObject(text: string, param: string): Record<string, unknown> {
   let v: unknown;
@@ -70,7 +61,7 @@ export function replayRoutes(deps: ReplayRouteDeps) {
         throw badRequest('invalid_replay', `${i?.path.join('.') || 'body'}: ${i?.message ?? 'invalid'}`, i?.path.join('.') || null);
       }
       const input = r.data;
-      const who = actingFor(req, input.as);
+      const who = principalOf(req);
       if (!can(who.role, 'bodies.read') || !can(who.role, 'calls.replay')) {
         throw new ProxyError(403, 'role_forbidden', `The role "${who.role}" may not replay calls (it needs bodies.read and calls.replay).`, 'permission_error');
       }
@@ -99,7 +90,6 @@ export function replayRoutes(deps: ReplayRouteDeps) {
       const newId = String(res.headers[REQUEST_ID_HEADER] ?? '');
       await appendAudit(store, {
         ...auditWho(req),
-        ...(input.as && who.kind === 'user' ? { actor: who.name, role: who.role } : {}),
         at: new Date(gov.now()),
         action: 'call.replay',
         targetType: 'call',

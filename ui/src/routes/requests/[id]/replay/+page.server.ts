@@ -41,8 +41,9 @@ export const actions: Actions = {
       masterKey,
       'POST',
       '/admin/replay',
-      { request_id: call.request_id, model, ...(edited ? { body } : {}), as: { name: p.name, role: p.role, teams: p.teams } },
+      { request_id: call.request_id, model, ...(edited ? { body } : {}) },
       REPLAY_TIMEOUT_MS,
+      p,
     );
     const id = (r.body as { request_id?: unknown } | null)?.request_id;
     if (!r.ok || typeof id !== 'string' || !id) return fail(failStatus(r.status), { message: r.message || 'The replay was not recorded.', model, body });
