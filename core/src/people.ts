@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Store } from './store/client.ts';
 import { appendAudit } from './store/audit.ts';
 import { revokeSessionsOf } from './store/sessions.ts';
-import { ROLES, inScope, type Principal } from './roles.ts';
+import { ROLES, coversTeams, type Principal } from './roles.ts';
 import { insertTokenVersion, insertUserVersion, newSecret, sha256Hex, userByEmail, type TokenRecord, type UserRecord } from './store/users.ts';
 
 export const INVITE_PREFIX = 'gli-';
@@ -59,9 +59,7 @@ function guardOwner(p: Principal, ...roles: (string | undefined)[]): void {
  * nor one that shares a team but also reaches another, whose access it could otherwise widen or
  * take over (a new sign-in link hands over the account).
  */
-export function manages(by: Pick<Principal, 'teams'>, teams: readonly string[]): boolean {
-  return by.teams.length === 0 || (teams.length > 0 && teams.every((t) => inScope(by, t)));
-}
+export const manages = (by: Pick<Principal, 'teams'>, teams: readonly string[]): boolean => coversTeams(by, teams);
 
 /** The accounts of `rows` that `by` manages: what a list shows it. */
 export const managedBy = <T extends { teams: readonly string[] }>(by: Pick<Principal, 'teams'>, rows: readonly T[]): T[] => rows.filter((r) => manages(by, r.teams));

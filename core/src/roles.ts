@@ -64,3 +64,12 @@ export const OPEN_PRINCIPAL: Principal = { kind: 'open', id: 'open-ui', name: 'o
 export function inScope(p: Pick<Principal, 'teams'>, team: string): boolean {
   return p.teams.length === 0 || p.teams.includes(team);
 }
+
+/**
+ * Whether something that reaches `teams` (an account, a hold, an alert rule; none = every team)
+ * lies wholly within `p`'s scope: always for an unscoped principal; for a scoped one, only a
+ * non-empty list of its own teams — the rule every team-scoped write and list applies.
+ */
+export function coversTeams(p: Pick<Principal, 'teams'>, teams: readonly string[]): boolean {
+  return p.teams.length === 0 || (teams.length > 0 && teams.every((t) => p.teams.includes(t)));
+}

@@ -8,7 +8,7 @@
 // a scoped one only what lies wholly inside their teams — never a global rule.
 import type { Store } from '../store/client.ts';
 import { listKeys } from '../store/keys.ts';
-import { can, inScope, type Principal } from '../roles.ts';
+import { can, coversTeams, type Principal } from '../roles.ts';
 import type { AlertRule } from './rule.ts';
 
 /** Key id → its team ('' = no team). Unknown keys count as team-less (global). */
@@ -42,7 +42,7 @@ export function subjectTeams(subject: string, keys: KeyTeams): string[] {
 type Scoped = Pick<Principal, 'teams'>;
 
 export function ruleVisible(p: Scoped, rule: Pick<AlertRule, 'scope'>, keys: KeyTeams): boolean {
-  return p.teams.length === 0 || ruleTeams(rule, keys).every((t) => inScope(p, t));
+  return coversTeams(p, ruleTeams(rule, keys));
 }
 
 /** Whether `p` may create, change or delete `rule` (check the rule before and after a change). */
@@ -54,6 +54,6 @@ export function mayEditRule(p: Pick<Principal, 'teams' | 'role'>, rule: Pick<Ale
 export function eventVisible(p: Scoped, ev: { subject: string }, rule: Pick<AlertRule, 'scope'> | undefined, keys: KeyTeams): boolean {
   if (p.teams.length === 0) return true;
   const named = subjectTeams(ev.subject, keys);
-  if (named.length) return named.every((t) => inScope(p, t));
+  if (named.length) return coversTeams(p, named);
   return rule !== undefined && ruleVisible(p, rule, keys);
 }

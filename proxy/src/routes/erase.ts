@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { appendAudit, EraseRequest, eraseCalls, HOLD_KINDS, holdTeams, listHolds, markHolds, TeamScope, writeHold, type LegalHold, type Store } from '@gatelog/core';
-import { inScope, type Principal } from '@gatelog/core/roles';
+import { coversTeams, inScope, type Principal } from '@gatelog/core/roles';
 import { ProxyError, badRequest } from '../errors.ts';
 import { installSurface } from './surface.ts';
 import { adminActor, adminGuard, auditWho } from './admin-caller.ts';
@@ -46,15 +46,12 @@ const outOfScope = (): ProxyError =>
  */
 function scopedTeams(p: Principal, asked: readonly string[] | undefined): string[] | undefined {
   if (asked === undefined) return p.teams.length > 0 ? [...p.teams] : undefined;
-  if (!asked.every((t) => inScope(p, t))) throw outOfScope();
+  if (!coversTeams(p, asked)) throw outOfScope();
   return [...new Set(asked)];
 }
 
-/** Whether a caller may see and lift a hold: every team it covers is in the caller's scope. */
-function holdInScope(p: Principal, h: LegalHold): boolean {
-  const teams = holdTeams(h);
-  return teams === null ? p.teams.length === 0 : teams.every((t) => inScope(p, t));
-}
+/** Whether a caller may see a hold: every team it covers (none = every team) is in the caller's scope. */
+const holdInScope = (p: Principal, h: LegalHold): boolean => coversTeams(p, holdTeams(h) ?? []);
 
 function parse<T>(schema: z.ZodType<T>, body: unknown, code: string): T {
   const r = schema.safeParse(body ?? {});
