@@ -16,6 +16,14 @@ export const REDACT_PATHS = [
   'masterKey',
 ];
 
+/**
+ * An error as a log field: its code and message only (a stack or a client error's attached
+ * request would carry more than a warning needs).
+ */
+export function errorFields(err: unknown): { code: unknown; message: string } {
+  return { code: (err as { code?: unknown } | null)?.code, message: err instanceof Error ? err.message : String(err) };
+}
+
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'gatelog' } }, destination as pino.DestinationStream | undefined);
 }

@@ -8,7 +8,7 @@
 // the spool's relay has already handed to Kafka is emptied: ingest stores it marked held, so no
 // held body is lost; a spooled event still waiting for Kafka keeps its bodies until the holds
 // can be read again.
-import type { Logger } from '../logger.ts';
+import { errorFields, type Logger } from '../logger.ts';
 import type { Store } from './client.ts';
 import { OffsetFile } from '../bus/offset-file.ts';
 import { relayOffsetPath, spoolDirOf, spoolLogDir } from '../bus/spool-layout.ts';
@@ -56,7 +56,7 @@ export async function startRetention(o: RetentionOptions): Promise<RetentionSwee
     try {
       return await listHolds(o.holdsStore, { activeOnly: true });
     } catch (err) {
-      o.logger.warn({ err: { code: (err as { code?: unknown }).code, message: err instanceof Error ? err.message : String(err) } }, 'retention: could not read legal holds; emptying only spooled events already in Kafka');
+      o.logger.warn({ err: errorFields(err) }, 'retention: could not read legal holds; emptying only spooled events already in Kafka');
       return null;
     }
   };

@@ -15,7 +15,7 @@
 // answer cached since can predate it, and the calls it covers that are still in this spool (the
 // proxy was down when it was asked) keep their bodies there until the body period's sweep,
 // while ingest stores them erased.
-import { ERASURE_REREAD_MS, erasureRule, listErasures, listHolds, scrubDataDir, type Logger, type RecordedErasure, type Store } from '@gatelog/core';
+import { ERASURE_REREAD_MS, erasureRule, errorFields, listErasures, listHolds, scrubDataDir, type Logger, type RecordedErasure, type Store } from '@gatelog/core';
 import type { ResponseCache } from './response-cache.ts';
 
 export interface ErasureWatch {
@@ -77,7 +77,7 @@ export function startErasureWatch(o: ErasureWatchOptions): ErasureWatch {
   const schedule = (): void => {
     timer = setTimeout(() => {
       tick()
-        .catch((err: unknown) => o.logger.warn({ err: { code: (err as { code?: unknown }).code, message: err instanceof Error ? err.message : String(err) } }, 'erasure watch: could not read erasure requests or legal holds; retrying'))
+        .catch((err: unknown) => o.logger.warn({ err: errorFields(err) }, 'erasure watch: could not read erasure requests or legal holds; retrying'))
         .finally(() => {
           if (!stopped) schedule();
         });

@@ -2,7 +2,7 @@
 // keys.refresh_ms), the budget ledger (baselines reloaded from ClickHouse), the rate limiter,
 // the response cache, and the counters they share (in memory, or Redis with a fallback).
 // buildProxy creates one per proxy and stops it on close; the request path is in admit.ts.
-import type { GatelogConfig, Logger, Store } from '@gatelog/core';
+import { errorFields, type GatelogConfig, type Logger, type Store } from '@gatelog/core';
 import { listKeys, spendByScope } from '@gatelog/core/store/keys';
 import { storedRequestIds } from '@gatelog/core/store/spend-coverage';
 import { KeyRing, startKeyRefresh, type KeyLoadResult, type VirtualKey } from './keys.ts';
@@ -92,7 +92,7 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
         onFailure: (err, op) => {
           metrics.stateFailure(op);
           stateWarn(
-            { err: { code: (err as { code?: unknown }).code, message: err instanceof Error ? err.message : String(err) }, op, policy: config.state.on_failure, code: 'GATELOG_ERR_STATE_UNAVAILABLE' },
+            { err: errorFields(err), op, policy: config.state.on_failure, code: 'GATELOG_ERR_STATE_UNAVAILABLE' },
             config.state.on_failure === 'open'
               ? 'shared state backend unavailable: limits and budgets now hold per proxy only (fail-open)'
               : 'shared state backend unavailable: refusing limited requests (fail-closed)',
