@@ -203,7 +203,7 @@ export class BudgetLedger {
       const old = this.#settled.splice(0, this.#settled.length - this.#maxWaiting + Math.ceil(this.#maxWaiting / 10));
       this.#givenUpUnseen += old.length;
       this.#cursor = Math.max(0, this.#cursor - old.length);
-      await Promise.all(old.flatMap((e) => e.counterKeys.map((k) => this.#backend.add(k, -e.micro, { via: e.via }))));
+      await this.#giveBack(old);
     }
   }
 
@@ -237,7 +237,7 @@ export class BudgetLedger {
     const all = this.#settled;
     this.#settled = [];
     this.#cursor = 0;
-    await Promise.all(all.flatMap((e) => e.counterKeys.map((k) => this.#backend.add(k, -e.micro, { via: e.via }))));
+    await this.#giveBack(all);
   }
 
   /**
@@ -271,7 +271,12 @@ export class BudgetLedger {
     }
     this.#settled = keep;
     this.#cursor = cursor;
-    await Promise.all(release.flatMap((e) => e.counterKeys.map((k) => this.#backend.add(k, -e.micro, { via: e.via }))));
+    await this.#giveBack(release);
+  }
+
+  /** Takes settled costs off the pending counters they were added to. */
+  async #giveBack(entries: readonly SettledEntry[]): Promise<void> {
+    await Promise.all(entries.flatMap((e) => e.counterKeys.map((k) => this.#backend.add(k, -e.micro, { via: e.via }))));
   }
 
   /** Spend and room left on one scope (for admin views and headers). */
