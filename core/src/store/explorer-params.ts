@@ -42,7 +42,7 @@ export interface ExplorerState {
 }
 
 /** The URL parameter of each field (stable: links in the wild use them). */
-const FIELDS = [
+export const EXPLORER_FIELDS = [
   'range', 'from', 'to', 'model', 'provider', 'key', 'team', 'user', 'status', 'error', 'cache', 'stream', 'replay',
   'tags', 'trace', 'session', 'costMin', 'costMax', 'latMin', 'latMax', 'q', 'match', 'sort', 'dir',
 ] as const satisfies readonly (keyof ExplorerState)[];
@@ -75,7 +75,7 @@ export function parseInstant(v: string): string {
 
 export function parseExplorer(params: URLSearchParams): ExplorerState {
   const s: ExplorerState = { ...EMPTY };
-  for (const f of FIELDS) if (f !== 'sort' && f !== 'dir' && f !== 'range' && f !== 'status' && f !== 'cache' && f !== 'stream' && f !== 'replay' && f !== 'match') s[f] = clean(params.get(f));
+  for (const f of EXPLORER_FIELDS) if (f !== 'sort' && f !== 'dir' && f !== 'range' && f !== 'status' && f !== 'cache' && f !== 'stream' && f !== 'replay' && f !== 'match') s[f] = clean(params.get(f));
   s.match = oneOf(clean(params.get('match')), ['part'] as const, '');
   s.range = oneOf(clean(params.get('range')), Object.keys(PRESETS) as Preset[], '');
   s.status = oneOf(clean(params.get('status')), ['ok', 'error'] as const, '');
@@ -133,7 +133,7 @@ export function toFilter(s: ExplorerState, now: number = Date.now()): ExplorerFi
 /** Query string for a state: only non-default values, plus extra pairs (cursor). */
 export function explorerQuery(s: Partial<ExplorerState>, extra: Record<string, string> = {}): string {
   const q = new URLSearchParams();
-  for (const f of FIELDS) {
+  for (const f of EXPLORER_FIELDS) {
     const v = s[f];
     if (v && v !== EMPTY[f]) q.set(f, v);
   }
@@ -143,7 +143,7 @@ export function explorerQuery(s: Partial<ExplorerState>, extra: Record<string, s
 }
 
 export function hasFilters(s: ExplorerState): boolean {
-  return FIELDS.some((f) => f !== 'sort' && f !== 'dir' && s[f] !== EMPTY[f]);
+  return EXPLORER_FIELDS.some((f) => f !== 'sort' && f !== 'dir' && s[f] !== EMPTY[f]);
 }
 
 /** Cursor `<value>_<request id>`: an ISO time for the time sort, a number otherwise. */

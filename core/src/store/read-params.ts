@@ -4,6 +4,7 @@
 // cover. A value outside these is a client mistake, answered 400 with the parameter named,
 // never passed on to ClickHouse (whose own error would be a 500 and leak its message).
 import { z } from 'zod';
+import { EXPLORER_FIELDS, PRESETS, SORT_KEYS } from './explorer-params.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -159,4 +160,31 @@ export function checkExplorerParams(params: URLSearchParams): void {
   const sort = params.get('sort');
   const cursor = sort === 'latency' || sort === 'cost' ? ValueCursor : sort === 'key' || sort === 'user' ? TextCursor : TimeCursor;
   readParams({ before: cursor.optional() }, params);
+}
+
+/** The explorer's choices: the UI reads a bad one as its default, the admin API refuses it. */
+const choice = <T extends string>(values: readonly [T, ...T[]]) => z.enum(values, { message: `must be one of ${values.join(', ')}` }).optional();
+const EXPLORER_CHOICES = {
+  range: choice(Object.keys(PRESETS) as [keyof typeof PRESETS, ...(keyof typeof PRESETS)[]]),
+  status: choice(['ok', 'error']),
+  cache: choice(['hit', 'miss']),
+  stream: choice(['yes', 'no']),
+  replay: choice(['yes', 'no']),
+  match: choice(['words', 'part']),
+  sort: choice(SORT_KEYS),
+  dir: choice(['asc', 'desc']),
+};
+
+/**
+ * The admin API's reading of explorer parameters: every one checked (choices too), and a
+ * parameter it does not know refused — a misspelt filter (`?tema=red`) would otherwise widen
+ * the answer or the export to every call. `extra` names the endpoint's own parameters.
+ */
+export function checkExplorerApiParams(params: URLSearchParams, extra: readonly string[] = []): void {
+  const known = new Set<string>([...EXPLORER_FIELDS, 'before', ...extra]);
+  for (const name of new Set(params.keys())) {
+    if (!known.has(name)) throw new ReadParamError(name, `Unknown query parameter ${JSON.stringify(name.slice(0, 64))}; the filters are ${[...EXPLORER_FIELDS].join(', ')}.`);
+  }
+  readParams(EXPLORER_CHOICES, params);
+  checkExplorerParams(params);
 }

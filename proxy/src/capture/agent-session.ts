@@ -80,6 +80,28 @@ export function claudeMetadataSession(body: Record<string, unknown> | undefined)
   return m ? cleanSessionId(m[1]) : '';
 }
 
+const LEGACY_USER = /^(user_[A-Za-z0-9]{1,128})_account_([A-Za-z0-9-]{0,128})_session_/;
+
+/**
+ * Who Claude Code's `metadata.user_id` names: the account (its uuid), else the device — never
+ * the whole composite, whose session part changes every session. '' when it is not Claude
+ * Code's shape (a plain id is the caller's own, read as is by request-meta.ts).
+ */
+export function claudeMetadataUser(uid: string): string | undefined {
+  if (uid.startsWith('{')) {
+    try {
+      const o: unknown = JSON.parse(uid);
+      if (o === null || typeof o !== 'object') return undefined;
+      const r = o as Record<string, unknown>;
+      return cleanSessionId(r['account_uuid']) || cleanSessionId(r['device_id']);
+    } catch {
+      return undefined;
+    }
+  }
+  const m = LEGACY_USER.exec(uid);
+  return m ? cleanSessionId(m[2]) || cleanSessionId(m[1]) : undefined;
+}
+
 /**
  * The session a coding agent named for this request, and which agent it is. `body` is the
  * parsed request (Anthropic Messages carry Claude Code's metadata); headers come first.

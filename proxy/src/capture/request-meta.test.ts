@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_TAGS, parseTags, readRequestMeta } from './request-meta.ts';
+import { bodyUser, MAX_TAGS, parseTags, readRequestMeta } from './request-meta.ts';
 
 describe('parseTags', () => {
   it.each<[string | undefined, Record<string, string>]>([
@@ -44,5 +44,31 @@ describe('readRequestMeta', () => {
       'x-gatelog-tags': 'a=1',
     });
     expect(m).toEqual({ trace_id: 'trace-1', session_id: '', user: '', tags: { a: '1' } });
+  });
+});
+
+describe('the end user a request names', () => {
+  const CC_JSON = JSON.stringify({ device_id: 'dev-1', account_uuid: 'acct-9', session_id: '5b1c3a52-7d0e-4c55-9a5e-0e6f1b2c3d4e' });
+  it.each<[string, Record<string, unknown>, string]>([
+    ['OpenAI user', { model: 'm', user: 'alice' }, 'alice'],
+    ['OpenAI safety_identifier', { model: 'm', safety_identifier: 'hashed-1' }, 'hashed-1'],
+    ['user over safety_identifier', { user: 'alice', safety_identifier: 'x' }, 'alice'],
+    ['Anthropic metadata.user_id', { metadata: { user_id: 'bob' } }, 'bob'],
+    ['Claude Code legacy composite: the account', { metadata: { user_id: `user_${'ab'.repeat(32)}_account_acct-1_session_5b1c3a52-7d0e-4c55-9a5e-0e6f1b2c3d4e` } }, 'acct-1'],
+    ['Claude Code legacy composite without an account: the device', { metadata: { user_id: `user_${'ab'.repeat(32)}_account__session_5b1c3a52-7d0e-4c55-9a5e-0e6f1b2c3d4e` } }, `user_${'ab'.repeat(32)}`],
+    ['Claude Code JSON form: the account', { metadata: { user_id: CC_JSON } }, 'acct-9'],
+    ['not a string', { user: 42, metadata: { user_id: ['x'] } }, ''],
+    ['oversized', { user: 'u'.repeat(300) }, ''],
+    ['control characters', { user: 'a\nb' }, ''],
+    ['no body fields', { model: 'm' }, ''],
+  ])('%s', (_name, body, user) => {
+    expect(bodyUser(body)).toBe(user);
+    expect(readRequestMeta({}, body).user).toBe(user);
+  });
+
+  it('takes the x-gatelog-user header, then Helicone\'s, over the body', () => {
+    expect(readRequestMeta({ 'x-gatelog-user': 'h', 'helicone-user-id': 'k' }, { user: 'b' }).user).toBe('h');
+    expect(readRequestMeta({ 'helicone-user-id': 'k' }, { user: 'b' }).user).toBe('k');
+    expect(readRequestMeta({ 'x-gatelog-user': 'bad\u0001' }, { user: 'b' }).user).toBe('b');
   });
 });

@@ -1,8 +1,9 @@
-// Caller-supplied trace metadata from `x-gatelog-*` headers. Values are bounded and junk is
-// dropped silently: these headers are free-form input and must never fail a call.
+// Caller-supplied trace metadata from `x-gatelog-*` headers (and the end user a request body
+// names). Values are bounded and junk is dropped silently: these are free-form input and must
+// never fail a call.
 import type { IncomingHttpHeaders } from 'node:http';
 import { readTraceContext, type TraceParent } from './trace-context.ts';
-import { readAgentSession, withAgentTag } from './agent-session.ts';
+import { claudeMetadataUser, readAgentSession, withAgentTag } from './agent-session.ts';
 
 export const MAX_ID_CHARS = 256;
 export const MAX_TAGS = 32;
@@ -22,7 +23,7 @@ export interface RequestMeta {
 
 const NO_TAGS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
-function single(v: string | string[] | undefined): string {
+function single(v: unknown): string {
   if (typeof v !== 'string') return '';
   const t = v.trim();
   // Control characters would only make trouble downstream (CSV export, UI).
@@ -49,6 +50,22 @@ export function parseTags(header: string | string[] | undefined): Record<string,
   return n === 0 ? NO_TAGS : out;
 }
 
+/**
+ * The end user the request body names, as LiteLLM and Helicone record it: OpenAI's `user` (chat,
+ * completions, embeddings, Responses) or its successor `safety_identifier`, else Anthropic's
+ * `metadata.user_id` (Claude Code's composite read as its account: agent-session.ts). '' if none.
+ */
+export function bodyUser(body: Record<string, unknown> | undefined): string {
+  if (body === undefined) return '';
+  const own = single(body['user']) || single(body['safety_identifier']);
+  if (own) return own;
+  const meta = body['metadata'];
+  if (meta === null || typeof meta !== 'object') return '';
+  const uid = (meta as Record<string, unknown>)['user_id'];
+  if (typeof uid !== 'string') return '';
+  return claudeMetadataUser(uid) ?? single(uid);
+}
+
 /** `body`: the parsed request, where a coding agent may name its session (agent-session.ts). */
 export function readRequestMeta(h: IncomingHttpHeaders, body?: Record<string, unknown>): RequestMeta {
   const w3c = readTraceContext(h);
@@ -59,7 +76,9 @@ export function readRequestMeta(h: IncomingHttpHeaders, body?: Record<string, un
     ...(w3c ? { w3c } : {}),
     // An explicit gatelog session id wins over the one a coding agent sends on its own.
     session_id: single(h['x-gatelog-session-id']) || agent.sessionId,
-    user: single(h['x-gatelog-user']),
+    // The header names the user for gatelog; Helicone's is honoured for clients moving over; the
+    // body's end-user field otherwise, so erasure and spend by user find those calls too.
+    user: single(h['x-gatelog-user']) || single(h['helicone-user-id']) || bodyUser(body),
     tags: withAgentTag(parseTags(h['x-gatelog-tags']), agent.agent),
   };
 }

@@ -41,6 +41,8 @@ interface BodySeen {
   text: string;
   model: string;
   stream: boolean;
+  /** The parsed body, when it is a JSON object (the end user it names: request-meta.ts). */
+  json?: Record<string, unknown>;
 }
 
 const NO_BODY: BodySeen = { text: '', model: '', stream: false };
@@ -57,7 +59,7 @@ function bodySeen(raw: unknown): BodySeen {
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) return { text, model: '', stream: false };
   const { model, stream } = json as Record<string, unknown>;
-  return { text, model: typeof model === 'string' ? model : '', stream: stream === true };
+  return { text, model: typeof model === 'string' ? model : '', stream: stream === true, json: json as Record<string, unknown> };
 }
 
 /** Record the error being answered, if the route is a model call and its event is still pending. */
@@ -68,7 +70,7 @@ export function recordAnsweredError(rec: ErrorRecording, req: FastifyRequest, e:
   if (!claimEvent(st)) return;
   try {
     const body = bodySeen(req.body);
-    const r = newCallRecord(req, { endpoint: req.routeOptions.url ?? '', api, requested: body.model, dep: null, stream: body.stream, text: body.text });
+    const r = newCallRecord(req, { endpoint: req.routeOptions.url ?? '', api, requested: body.model, dep: null, stream: body.stream, text: body.text, ...(body.json ? { json: body.json } : {}) });
     const caller = rec.callerOf?.(req.headers);
     if (caller?.kind === 'key') r.caller = { keyId: caller.key.id, keyName: caller.key.name, team: caller.key.team };
     rec.env.publish(toRefusedEvent(r, rec.env, { status: e.status, type: shown.type, message: shown.message, code: e.code }));

@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { digestedExport, explorerQuery, exportRowCount, parseExplorer, toFilter, type Store } from '@gatelog/core';
 import type { ExplorerFilter } from '@gatelog/core/store/call-filter';
+import { checkExplorerApiParams } from '@gatelog/core/store/read-params';
 import { badRequest } from '../errors.ts';
 import { installSurface } from './surface.ts';
 import { adminGuard, auditWho } from './admin-caller.ts';
@@ -15,13 +16,22 @@ import { principalOf } from '../admin-principal.ts';
 import type { Governance } from '../governance/runtime.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 
-/** A filter value out of range (the store's parameter checks) is the client's mistake: a 400. */
 /** The filter as the caller may see it: a team-scoped token exports its teams' calls only. */
 function scoped(req: FastifyRequest, filter: ExplorerFilter): ExplorerFilter {
   const teams = principalOf(req).teams;
   return teams.length ? { ...filter, teams } : filter;
 }
 
+/** The query checked whole (core read-params): a malformed or unknown parameter is a 400 naming it, never a wider export. */
+function checkQuery(params: URLSearchParams, extra: readonly string[]): void {
+  try {
+    checkExplorerApiParams(params, extra);
+  } catch (err) {
+    asBadFilter(err);
+  }
+}
+
+/** A filter value out of range (the store's parameter checks) is the client's mistake: a 400. */
 function asBadFilter(err: unknown): never {
   const p = (err as { param?: unknown }).param;
   if (typeof p === 'string') throw badRequest('invalid_filter', (err as Error).message, p);
@@ -33,7 +43,9 @@ export function exportRoutes(deps: { store: Store; gov: Governance; metrics: Pro
     installSurface(app, deps.metrics);
     app.addHook('onRequest', adminGuard(deps.gov, deps.store));
     app.get('/export/count', async (req) => {
-      const state = parseExplorer(new URL(req.url, 'http://x').searchParams);
+      const params = new URL(req.url, 'http://x').searchParams;
+      checkQuery(params, []);
+      const state = parseExplorer(params);
       return { rows: await exportRowCount(deps.store, scoped(req, toFilter(state))).catch(asBadFilter) };
     });
 
@@ -41,6 +53,7 @@ export function exportRoutes(deps: { store: Store; gov: Governance; metrics: Pro
       const url = new URL(req.url, 'http://x');
       const format = url.searchParams.get('format');
       if (format !== 'csv' && format !== 'jsonl') throw badRequest('invalid_format', 'format: expected csv or jsonl.', 'format');
+      checkQuery(url.searchParams, ['format']);
       const state = parseExplorer(url.searchParams);
       // Stops the ClickHouse query when the client goes away mid-download.
       const abort = new AbortController();

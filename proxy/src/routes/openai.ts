@@ -58,7 +58,7 @@ export function openAiRoutes(deps: OpenAiRouteDeps) {
       const { text, json } = parseJsonBody(req.body);
       const requested = validate(ep, json);
       // The allow-list first: nothing is kept for a model name the key may not use.
-      if (gov) gateModel(gov, env, req, reply, requested, () => newCallRecord(req, { endpoint: `/v1${ep.path}`, api: ep.api, requested, dep: null, stream: ep.canStream && json['stream'] === true, text }));
+      if (gov) gateModel(gov, env, req, reply, requested, () => newCallRecord(req, { endpoint: `/v1${ep.path}`, api: ep.api, requested, dep: null, stream: ep.canStream && json['stream'] === true, text, json }));
       // Routing: the attempt plan picks the first deployment; retries/fallbacks follow in the relay.
       const plan = table.plan(requested, req.headers);
       const dep = { provider: plan.first.state.provider, model: plan.first.state.model };
@@ -73,7 +73,7 @@ export function openAiRoutes(deps: OpenAiRouteDeps) {
         }
         upstreamBody = JSON.stringify(json);
       }
-      const rec = newCallRecord(req, { endpoint: `/v1${ep.path}`, api: ep.api, requested, dep, stream, text });
+      const rec = newCallRecord(req, { endpoint: `/v1${ep.path}`, api: ep.api, requested, dep, stream, text, json });
       // Governance may refuse (recorded, then thrown) or answer from the cache (false).
       if (gov && !(await admit(gov, env, req, reply, rec, json, { includeUsage: stream && !addUsage }))) return;
       const fwd = forwardBody(env, rec, upstreamBody, json);

@@ -32,12 +32,12 @@ export function responsesRoutes(deps: ResponsesRouteDeps) {
       throw badRequest('missing_input', 'You must provide an `input` parameter.', 'input');
     }
     // The allow-list first: nothing is kept for a model name the key may not use.
-    if (gov) gateModel(gov, env, req, reply, requested, () => newCallRecord(req, { endpoint: `/v1${PATH}`, api: 'openai.responses', requested, dep: null, stream: json['stream'] === true, text }));
+    if (gov) gateModel(gov, env, req, reply, requested, () => newCallRecord(req, { endpoint: `/v1${PATH}`, api: 'openai.responses', requested, dep: null, stream: json['stream'] === true, text, json }));
     const plan = table.plan(requested, req.headers);
     const dep = { provider: plan.first.state.provider, model: plan.first.state.model };
     const stream = json['stream'] === true;
     const upstreamBody = upstreamBodyFor(raw, json, requested, dep);
-    const rec = newCallRecord(req, { endpoint: `/v1${PATH}`, api: 'openai.responses', requested, dep, stream, text });
+    const rec = newCallRecord(req, { endpoint: `/v1${PATH}`, api: 'openai.responses', requested, dep, stream, text, json });
     if (gov && !(await admit(gov, env, req, reply, rec, json, { includeUsage: false }))) return;
     const fwd = forwardBody(env, rec, upstreamBody, json);
     await relay(env, reply, { rec, provider: dep.provider, route: `/v1${PATH}`, upstreamBody: fwd.body, json: fwd.json, dropUsageChunk: false, plan });
