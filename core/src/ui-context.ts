@@ -5,7 +5,7 @@
 // running as its own service finds nothing here and opens its own store (uiEnv).
 import type { HostCheck } from './allowed-hosts.ts';
 import type { Store } from './store/client.ts';
-import type { TeamConfig } from './config.ts';
+import type { StateConfig, TeamConfig } from './config.ts';
 
 export interface UiContext {
   store: Store;
@@ -16,6 +16,11 @@ export interface UiContext {
   hostCheck?: HostCheck | null | undefined;
   /** Team budgets from gatelog.yaml (`teams:`), shown against month-to-date spend on the spend page. */
   teamBudgets?: Readonly<Record<string, TeamConfig>> | undefined;
+  /**
+   * `state:` from gatelog.yaml: with `redis`, sign-in failure counts and lockouts are shared by
+   * every UI process (absent: each process keeps its own, as the one-process embedded mode does).
+   */
+  state?: StateConfig | undefined;
 }
 
 let provided: UiContext | undefined;

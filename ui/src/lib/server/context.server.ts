@@ -7,6 +7,8 @@
 // GATELOG_ADMIN_URL (the proxy whose admin API performs this UI's writes: keys and audit rows;
 // required when the store is a ClickHouse server, which the UI reads with a read-only user);
 // plus adapter-node's own (PORT, HOST, ORIGIN, PROTOCOL_HEADER…) and gatelog.yaml's ${VAR}s.
+// From gatelog.yaml the UI also takes `state:` (the proxies' Redis): sign-in lockouts are shared
+// through it by every UI process (signin-limit-shared.server.ts).
 import { ConfigError, loadConfig, type GatelogConfig } from '@gatelog/core/config';
 import { uiEnv, type UiEnv } from '@gatelog/core/env';
 import { openStore } from '@gatelog/core/store/client';
@@ -31,7 +33,7 @@ async function openStandalone(): Promise<UiContext> {
   const { vars, config } = settings ?? standaloneSettings();
   const store = await openStore(config.storage, vars.GATELOG_DATA_DIR);
   const masterKey = vars.GATELOG_MASTER_KEY;
-  return { store, masterKey, adminUrl: vars.GATELOG_ADMIN_URL, hostCheck: createHostCheck(config.server.allowed_hosts, masterKey === undefined), teamBudgets: config.teams };
+  return { store, masterKey, adminUrl: vars.GATELOG_ADMIN_URL, hostCheck: createHostCheck(config.server.allowed_hosts, masterKey === undefined), teamBudgets: config.teams, state: config.state };
 }
 
 let standalone: Promise<UiContext> | undefined;

@@ -2,8 +2,13 @@
 // key is locked for BASE_MS, doubling with each further failure up to MAX_MS; a success
 // clears the account's and the IP's count. While locked, the credential is not even checked
 // (a guess inside a lock learns nothing). Failures are forgotten FORGET_MS after the last.
-// Kept in this process's memory: with several UI processes each enforces it on its own
-// (an attacker spread over N processes gets N times the guesses, still exponentially slowed).
+// Where the counts live: with `state.redis` in gatelog.yaml (the Redis the proxies share their
+// rate limits through), in Redis, shared by every UI process and kept across restarts
+// (signin-limit-redis.server.ts, same rules; signin-limit-shared.server.ts chooses, and applies
+// `state.on_failure` while Redis is unreachable). Without it, in this process's memory
+// (SignInLimiter below): with several UI processes each then enforces it on its own (an attacker
+// spread over N processes gets N times the guesses, still exponentially slowed) and a restart
+// forgets them.
 
 export interface LimitPolicy {
   free: number;
@@ -17,6 +22,15 @@ export const ACCOUNT_POLICY: LimitPolicy = { free: 5, baseMs: 30_000, maxMs: 3_6
 /** Per IP: more room (several people behind one address), same doubling. */
 export const IP_POLICY: LimitPolicy = { free: 20, baseMs: 30_000, maxMs: 3_600_000, forgetMs: 3_600_000 };
 
+/** The limiter as the sign-in route uses it: in memory, or shared through Redis. */
+export interface SignInLimits {
+  /** Milliseconds until these keys may try again; 0 = now. */
+  retryAfterMs(keys: readonly string[]): Promise<number>;
+  /** Records a failed attempt for each key (with its policy); returns the longest lock now in force, ms. */
+  fail(keys: readonly (readonly [string, LimitPolicy])[]): Promise<number>;
+  succeed(keys: readonly string[]): Promise<void>;
+}
+
 const MAX_ENTRIES = 50_000;
 
 interface Entry {
@@ -25,6 +39,7 @@ interface Entry {
   lockedUntil: number;
 }
 
+/** In this process's memory (no `state.redis`, or its stand-in while Redis is unreachable). */
 export class SignInLimiter {
   readonly #entries = new Map<string, Entry>();
   readonly #now: () => number;
@@ -77,4 +92,13 @@ export class SignInLimiter {
       else break;
     }
   }
+}
+
+/** This process's memory only (no `state.redis`). */
+export function localSignInLimits(limiter = new SignInLimiter()): SignInLimits {
+  return {
+    retryAfterMs: (keys) => Promise.resolve(limiter.retryAfterMs(keys)),
+    fail: (keys) => Promise.resolve(limiter.fail(keys)),
+    succeed: (keys) => Promise.resolve(limiter.succeed(keys)),
+  };
 }

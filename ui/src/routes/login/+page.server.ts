@@ -1,15 +1,16 @@
 // Sign-in. Every attempt is rate-limited per account and per IP (lockout doubling after a few
-// failures; 429 with Retry-After) and recorded in the admin audit log, success or not. A
-// success rotates the session: any session the browser held is revoked, a new id is issued.
+// failures; 429 with Retry-After; shared by every UI process through Redis with state.redis)
+// and recorded in the admin audit log, success or not. A success rotates the session: any
+// session the browser held is revoked, a new id is issued.
 import { fail, redirect, type RequestEvent } from '@sveltejs/kit';
 import { uiContext } from '#lib/server/context.server.ts';
 import { auditUi, clientIp } from '#lib/server/audit.server.ts';
 import { checkMasterKey, safeNext, sessionsFor, SESSION_COOKIE, SESSION_TTL_MS, type SessionSubject } from '#lib/server/session.server.ts';
-import { ACCOUNT_POLICY, IP_POLICY, SignInLimiter } from '#lib/server/signin-limit.server.ts';
+import { ACCOUNT_POLICY, IP_POLICY } from '#lib/server/signin-limit.server.ts';
+import { SignInLimitsUnavailableError, signInLimitsFor } from '#lib/server/signin-limit-shared.server.ts';
 import { authenticate } from '#lib/server/accounts.server.ts';
 import type { Actions, PageServerLoad } from './$types';
 
-const limiter = new SignInLimiter();
 /** A locked-out attempt is audited once a minute per account, not once per request of a flood. */
 const lockedAudited = new Map<string, number>();
 
@@ -25,6 +26,18 @@ function locked(event: RequestEvent, waitMs: number, account: string) {
   return fail(429, { message: `Too many failed sign-ins. Try again in ${seconds} s.`, account });
 }
 
+/** Redis (state.redis) unreachable with `state.on_failure: closed`: no sign-in until attempts can be counted again. */
+function unavailable(event: RequestEvent, account: string) {
+  event.setHeaders({ 'retry-after': '5' });
+  return fail(503, { message: 'Sign-in is unavailable for a moment: gatelog cannot reach the store that counts failed sign-ins. Try again shortly.', account });
+}
+
+/** null for SignInLimitsUnavailableError (answered with `unavailable`); anything else is rethrown. */
+function orUnavailable(err: unknown): null {
+  if (err instanceof SignInLimitsUnavailableError) return null;
+  throw err;
+}
+
 export const actions: Actions = {
   default: async (event) => {
     const ctx = await uiContext();
@@ -38,8 +51,10 @@ export const actions: Actions = {
     const account = email || 'master';
     const ip = clientIp(event);
     const limitKeys = [`account:${account}`, `ip:${ip}`];
+    const limiter = signInLimitsFor(ctx, masterKey);
 
-    const wait = limiter.retryAfterMs(limitKeys);
+    const wait = await limiter.retryAfterMs(limitKeys).catch(orUnavailable);
+    if (wait === null) return unavailable(event, email);
     if (wait > 0) {
       const last = lockedAudited.get(account) ?? 0;
       if (Date.now() - last > 60_000) {
@@ -56,12 +71,13 @@ export const actions: Actions = {
       who = { subject_kind: 'master', subject: 'master', email: '', role: 'owner', teams: [] };
     }
     if (!who) {
-      const lock = limiter.fail([[`account:${account}`, ACCOUNT_POLICY], [`ip:${ip}`, IP_POLICY]]);
-      await auditUi(store, event, { actor: account, action: 'signin.failure', targetType: 'account', target: account, details: { reason: 'bad_credentials', locked_for_s: Math.ceil(lock / 1000) } });
+      const lock = await limiter.fail([[`account:${account}`, ACCOUNT_POLICY], [`ip:${ip}`, IP_POLICY]]).catch(orUnavailable);
+      await auditUi(store, event, { actor: account, action: 'signin.failure', targetType: 'account', target: account, details: { reason: 'bad_credentials', locked_for_s: lock === null ? null : Math.ceil(lock / 1000) } });
+      if (lock === null) return unavailable(event, email);
       return fail(401, { message: email ? 'That email and password do not match an active account.' : 'That key is not the master key.', account: email });
     }
 
-    limiter.succeed(limitKeys);
+    await limiter.succeed(limitKeys);
     const sessions = sessionsFor(ctx);
     // Rotation: whatever session this browser had ends here.
     await sessions.revoke(event.cookies.get(SESSION_COOKIE), 'rotated');
