@@ -11,6 +11,7 @@ import { createAuthCheck } from './auth.ts';
 import { costFn } from './capture/cost.ts';
 import { openAiRoutes } from './routes/openai.ts';
 import { healthRoutes } from './routes/health.ts';
+import { installQueryGuard } from './routes/query-guard.ts';
 import { registerRoutingMetrics } from './routing/metrics.ts';
 import { deploymentsRoute } from './routing/admin-route.ts';
 import { anthropicRoutes } from './routes/anthropic.ts';
@@ -120,6 +121,8 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   };
   // First of all hooks: a request for a host we do not serve touches nothing else.
   installHostGuard(app, hostCheckFor(config, deps.masterKey));
+  // Admin reads refuse query parameters they do not take (routes/query-guard.ts).
+  installQueryGuard(app);
   spans?.install(app);
   app.addHook('onClose', () => providers.close());
   app.addHook('onClose', () => gov.stop());

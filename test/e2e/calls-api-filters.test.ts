@@ -4,7 +4,8 @@
 // answered 400 naming it (never a wider list), a team-scoped token that cannot widen its view
 // by asking for another team, a body search that needs bodies.read and is audited, and the end
 // user a request body names (OpenAI `user`, Anthropic `metadata.user_id`) recorded as the
-// call's user. /admin/export and /admin/export/count refuse the same bad parameters.
+// call's user. /admin/export and /admin/export/count refuse the same bad parameters, and every
+// other admin read (audit, keys, alerts, holds, people, one call) a parameter it does not take.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
@@ -201,5 +202,40 @@ describe('GET /admin/calls filters', () => {
     const audit = (await (await admin('/admin/audit?action=calls.search&limit=50')).json()) as { data: { details: string }[] };
     const searches = audit.data.map((a) => JSON.parse(a.details) as { text?: string; via?: string });
     expect(searches).toContainEqual(expect.objectContaining({ text: SECRET_WORD, via: 'api' }));
+  });
+});
+
+describe('admin reads refuse query parameters they do not take', () => {
+  it('answers 400 naming a misspelt parameter on every admin list, in the API error shape', async () => {
+    const someCall = ids['red0']!;
+    for (const [path, param] of [
+      ['/admin/audit?frm=2026-01-01', 'frm'],
+      [`/admin/keys?tema=${RED}`, 'tema'],
+      ['/admin/keys/key_x?verbose=1', 'verbose'],
+      ['/admin/alerts/events?kindd=fired', 'kindd'],
+      ['/admin/alerts/rules?team=x', 'team'],
+      ['/admin/holds?active=1', 'active'],
+      [`/admin/users?team=${RED}`, 'team'],
+      ['/admin/tokens?role=admin', 'role'],
+      [`/admin/calls/${someCall}?bodies=0`, 'bodies'],
+      ['/admin/audit/chain?from=2026-12-01&to=2026-12-02', 'to'],
+    ] as const) {
+      const e = await refused(path);
+      expect(e, path).toMatchObject({ status: 400, type: 'invalid_request_error', param, code: 'invalid_query_parameter' });
+      expect(e.message).toContain(param);
+    }
+  });
+
+  it('checks the credential first, and still answers the parameters each list takes', async () => {
+    const r = await fetch(`${gl.url}/admin/audit?frm=2026-01-01`);
+    expect(r.status).toBe(401);
+    expect((await list(`team=${RED}&limit=1`)).data).toHaveLength(1);
+    const audit = await admin('/admin/audit?action=key.create&limit=5&from=2026-01-01');
+    expect(audit.status).toBe(200);
+    const keysOfRed = (await (await admin(`/admin/keys?team=${RED}&include_revoked=false`)).json()) as { data: { team: string }[] };
+    expect(keysOfRed.data.length).toBe(1);
+    expect(keysOfRed.data.every((k) => k.team === RED)).toBe(true);
+    expect((await refused('/admin/keys?include_revoked=maybe')).status).toBe(400);
+    expect((await admin('/admin/alerts/events?kind=fired&limit=10')).status).toBe(200);
   });
 });

@@ -218,6 +218,20 @@ describe('refusals', () => {
     expect(calls[0]).toMatchObject({ key_name: 'only-fast', outcome: 'refused', status: 403, cost_usd: 0 });
   });
 
+  it('GET /v1/models lists what a key may call: its allow-list, or everything without one', async () => {
+    const ids = async (key: string): Promise<string[]> => {
+      const r = await fetch(`${gl.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+      expect(r.status).toBe(200);
+      return ((await r.json()) as { object: string; data: { id: string }[] }).data.map((m) => m.id);
+    };
+    const { secret: onlyFast } = await create({ name: 'models-only-fast', models: ['fast'] });
+    const { secret: open } = await create({ name: 'models-open' });
+    expect(await ids(onlyFast)).toEqual(['fast']);
+    const everything = await ids(open);
+    expect(everything).toEqual(expect.arrayContaining(['fast', 'smart']));
+    expect(await ids(MASTER)).toEqual(everything);
+  });
+
   it('unknown, expired, malformed and misplaced keys → 401, nothing echoed', async () => {
     const t0 = Date.now();
     const expiring = await create({ name: 'short-lived', expires: '3s' });

@@ -78,14 +78,16 @@ export function adminRoutes(deps: AdminRouteDeps) {
       return reply.code(201).send({ key: publicKeyView(key), secret });
     });
 
-    app.get('/keys', async (req) => {
-      const q = req.query as { include_revoked?: string };
+    app.get('/keys', { config: { query: ['include_revoked', 'team'] } }, async (req) => {
+      const q = req.query as { include_revoked?: string; team?: string };
+      if (q.include_revoked !== undefined && q.include_revoked !== 'true' && q.include_revoked !== 'false') throw badRequest('invalid_query_parameter', 'include_revoked: expected true or false.', 'include_revoked');
       const keys = await listKeys(store, { includeRevoked: q.include_revoked !== 'false' });
-      // A team-scoped caller lists its teams' keys only.
-      return { object: 'list', data: keys.filter((k) => inScope(principalOf(req), k.team)).map(publicKeyView) };
+      // A team-scoped caller lists its teams' keys only; `team` narrows to one team.
+      const p = principalOf(req);
+      return { object: 'list', data: keys.filter((k) => inScope(p, k.team) && (q.team === undefined || k.team === q.team)).map(publicKeyView) };
     });
 
-    app.get('/keys/:id', async (req) => {
+    app.get('/keys/:id', { config: { query: [] } }, async (req) => {
       const key = await current(keyIdParam(req), req);
       const now = gov.now();
       const budgets = await Promise.all(
@@ -117,7 +119,7 @@ export function adminRoutes(deps: AdminRouteDeps) {
       return { key: publicKeyView(r.value) };
     });
 
-    app.get('/audit', async (req) => {
+    app.get('/audit', { config: { query: ['actor', 'action', 'export_id', 'from', 'to', 'limit', 'before_at', 'before_id'] } }, async (req) => {
       const { teams } = principalOf(req);
       const rows = await listAudit(store, { ...auditQuery(req.query as Record<string, string | undefined>), ...(teams.length ? { teams } : {}) });
       return { object: 'list', data: rows };

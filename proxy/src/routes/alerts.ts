@@ -71,7 +71,7 @@ export function alertRoutes(deps: AlertRouteDeps) {
     installSurface(app, deps.metrics);
     app.addHook('onRequest', adminGuard(gov, store));
 
-    app.get('/alerts/rules', async (req) => {
+    app.get('/alerts/rules', { config: { query: [] } }, async (req) => {
       const p = principalOf(req);
       const [ui, states, keys] = await Promise.all([listUiRules(store), loadAlertStates(store), teamsOfKeys(req)]);
       const firing = (rule: AlertRule): string[] => [...(states.get(rule.id) ?? new Map<string, { phase: string }>())]
@@ -117,7 +117,7 @@ export function alertRoutes(deps: AlertRouteDeps) {
       return { deleted: true, id };
     });
 
-    app.get('/alerts/events', async (req) => {
+    app.get('/alerts/events', { config: { query: ['rule', 'kind', 'limit'] } }, async (req) => {
       const q = Query.safeParse(req.query ?? {});
       if (!q.success) throw badRequest('invalid_query', formatZodError('query', q.error));
       const p = principalOf(req);

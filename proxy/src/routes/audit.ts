@@ -91,7 +91,7 @@ export function auditRoutes(deps: AuditRouteDeps) {
       return reply.code(201).send({ id: row.id, chain_id: row.chain_id, seq: row.seq, row_hash: row.row_hash });
     });
 
-    app.get('/audit/chain', async (req, reply) => {
+    app.get('/audit/chain', { config: { query: ['from'] } }, async (req, reply) => {
       if (principalOf(req).teams.length) {
         throw new ProxyError(403, 'team_out_of_scope', 'The whole audit chain holds every team\'s rows; a team-scoped caller reads its own teams\' rows at GET /admin/audit.', 'permission_error');
       }

@@ -87,7 +87,7 @@ export function eraseRoutes(deps: EraseRouteDeps) {
       return { object: 'erase.receipt', selector, ...receipt, cache_entries: cached, teams: scope };
     });
 
-    app.get('/holds', async (req) => {
+    app.get('/holds', { config: { query: [] } }, async (req) => {
       const p = principalOf(req);
       return { object: 'list', data: (await listHolds(store)).filter((h) => holdInScope(p, h)) };
     });

@@ -50,6 +50,12 @@ function wantsUsage(json: Record<string, unknown>): boolean {
   return !!so && typeof so === 'object' && (so as { include_usage?: unknown }).include_usage === true;
 }
 
+/** The `GET /v1/models` body narrowed to the ids a key may call. */
+function modelsFor(listBody: string, allowed: ReadonlySet<string>): string {
+  const all = JSON.parse(listBody) as { object: string; data: { id: string }[] };
+  return JSON.stringify({ object: all.object, data: all.data.filter((m) => allowed.has(m.id)) });
+}
+
 export function openAiRoutes(deps: OpenAiRouteDeps) {
   const { table, env, auth, gov } = deps;
 
@@ -83,8 +89,11 @@ export function openAiRoutes(deps: OpenAiRouteDeps) {
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
     installApiSurface(app, { env, auth, callerOf: gov?.auth.callerOf });
     for (const ep of ENDPOINTS) app.post(ep.path, { config: { modelApi: ep.api } }, handler(ep));
-    app.get('/models', (_req, reply) => {
-      void reply.header('content-type', 'application/json; charset=utf-8').send(table.listBody);
+    app.get('/models', (req, reply) => {
+      // A virtual key with a model allow-list sees the models it may call (as LiteLLM lists them).
+      const caller = gov?.auth.callerOf(req.headers);
+      const allowed = caller?.kind === 'key' && caller.key.models.length > 0 ? new Set(caller.key.models) : undefined;
+      void reply.header('content-type', 'application/json; charset=utf-8').send(allowed ? modelsFor(table.listBody, allowed) : table.listBody);
     });
     // Any other /v1 path or method: OpenAI's 404, not fastify's (and not the UI's).
     const notFound = (req: FastifyRequest): never => {

@@ -46,7 +46,7 @@ export function peopleRoutes(deps: AdminAuthDeps & { store: Store; metrics: Prox
       return reply.code(201).send({ user: publicUser(r.user), ...link(r.link) });
     });
 
-    app.get('/users', async (req) => {
+    app.get('/users', { config: { query: [] } }, async (req) => {
       const by = requireCan(req, 'people.read');
       return { object: 'list', data: managedBy(by, await listUsers(store)).map(publicUser) };
     });
@@ -64,7 +64,7 @@ export function peopleRoutes(deps: AdminAuthDeps & { store: Store; metrics: Prox
       return reply.code(201).send({ token: publicToken(r.token), secret: r.secret });
     });
 
-    app.get('/tokens', async (req) => {
+    app.get('/tokens', { config: { query: [] } }, async (req) => {
       const by = requireCan(req, 'people.read');
       return { object: 'list', data: managedBy(by, await listTokens(store)).map(publicToken) };
     });
