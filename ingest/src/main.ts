@@ -6,6 +6,7 @@
 // has partitions.
 //
 // Environment (core/src/env.ts, IngestEnv): GATELOG_CONFIG, GATELOG_DATA_DIR, GATELOG_LOG_LEVEL,
+// GATELOG_MASTER_KEY (then /metrics needs it, as the proxy's does; /healthz stays open),
 // GATELOG_INGEST_PORT (default 4001), GATELOG_INGEST_HOST (default 0.0.0.0),
 // GATELOG_INGEST_SESSION_TIMEOUT_MS (consumer group session timeout; kafkajs default 30 s);
 // plus whatever gatelog.yaml references as ${VAR}.
@@ -21,6 +22,7 @@ import { ConfigError, GATELOG_VERSION, createLogger, loadConfig, migrate, openSt
 import { ingestEnv } from '@gatelog/core/env';
 import { kafkaLogCreator } from '@gatelog/core/bus/kafka-logs';
 import { exitOnSignals } from '@gatelog/core/shutdown';
+import { ingestHttpHandler } from './http.ts';
 import { createIngest } from './ingest.ts';
 import { startAlerts } from '@gatelog/core/alerts/evaluator';
 
@@ -49,25 +51,12 @@ async function main(): Promise<void> {
   // ingest_lag alert rules measure this worker's own lag (the proxies evaluate every other kind).
   const alerts = startAlerts({ store, config: config.alerts, teams: config.teams, logger, metrics: registry, shared: true, processOnly: true, instance: `${hostname()}/ingest` });
 
-  const server = createServer((req, res) => {
-    if (req.url === '/healthz') {
-      const ok = ingest.healthy();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' }));
-      return;
-    }
-    if (req.url === '/metrics') {
-      registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-        () => res.writeHead(500).end(),
-      );
-      return;
-    }
-    res.writeHead(404).end();
-  });
+  const server = createServer(ingestHttpHandler({ healthy: () => ingest.healthy(), registry, masterKey: env.GATELOG_MASTER_KEY }));
   await new Promise<void>((r) => server.listen(port, host, r));
   const addr = server.address();
   const actual = typeof addr === 'object' && addr ? addr.port : port;
   logger.info({ url: `http://127.0.0.1:${actual}`, version: GATELOG_VERSION, topic: bus.topic, group: bus.group_id, batch_rows: config.ingest.batch_rows, batch_ms: config.ingest.batch_ms }, 'gatelog ingest listening');
+  if (!env.GATELOG_MASTER_KEY) logger.warn({ code: 'GATELOG_WARN_OPEN_METRICS' }, 'GATELOG_MASTER_KEY is not set: /metrics on this worker answers anyone who can reach its port (set it to require the master key, as the proxies do)');
 
   exitOnSignals(logger, async () => {
     await alerts.stop();

@@ -1,37 +1,28 @@
 // Who is calling: the master key (admin), a virtual key (KeyRing), or nobody in an open proxy
 // (no master key configured). `Authorization: Bearer <key>` or `x-api-key: <key>`. The master
-// key is compared as SHA-256 digests (constant time whatever the lengths); a virtual key is
-// looked up by its hash. What the client sent is never echoed or logged.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// key is checked by core's one rule (auth/master-key.ts, which ingest's /metrics uses too); a
+// virtual key is looked up by its hash. What the client sent is never echoed or logged.
 import type { IncomingHttpHeaders } from 'node:http';
+import { MISSING_KEY, createMasterKeyCheck, masterKeyMatcher, presentedKey, type KeyRefusal } from '@gatelog/core/auth/master-key';
 import { ProxyError, type OpenAiErrorType } from './errors.ts';
 import type { KeyRing, VirtualKey } from './governance/keys.ts';
 import type { Refusal } from './governance/refusal.ts';
 
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
-
-/** The key the client presented, or undefined. */
-export function presentedKey(h: IncomingHttpHeaders): string | undefined {
-  const auth = h.authorization;
-  if (typeof auth === 'string' && auth.length > 7 && auth.slice(0, 7).toLowerCase() === 'bearer ') return auth.slice(7).trim();
-  const x = h['x-api-key'];
-  return typeof x === 'string' && x.length > 0 ? x.trim() : undefined;
-}
+export { presentedKey };
 
 /** Returns the 401 to answer with, or null when the key is right. */
 export type AuthCheck = (h: IncomingHttpHeaders) => ProxyError | null;
 
-const missingKey = (): ProxyError =>
-  new ProxyError(401, 'invalid_api_key', 'Missing API key. Send it as "Authorization: Bearer <key>" or "x-api-key: <key>".', 'authentication_error');
+const refused = (r: KeyRefusal): ProxyError => new ProxyError(r.status, r.code, r.message, r.type);
+const missingKey = (): ProxyError => refused(MISSING_KEY);
 
 /** Master key only (for /metrics); null when no master key is configured (open proxy). */
 export function createAuthCheck(masterKey: string | undefined): AuthCheck | null {
-  if (masterKey === undefined || masterKey === '') return null;
-  const expected = digest(masterKey);
+  const check = createMasterKeyCheck(masterKey);
+  if (!check) return null;
   return (h): ProxyError | null => {
-    const key = presentedKey(h);
-    if (key === undefined) return missingKey();
-    return timingSafeEqual(digest(key), expected) ? null : new ProxyError(401, 'invalid_api_key', 'Incorrect API key provided.', 'authentication_error');
+    const r = check(h);
+    return r ? refused(r) : null;
   };
 }
 
@@ -72,7 +63,7 @@ export interface CallerAuth {
  * limited and refused when revoked or expired.
  */
 export function createCallerAuth(masterKey: string | undefined, ring: KeyRing, now: () => number = Date.now): CallerAuth {
-  const expected = masterKey ? digest(masterKey) : undefined;
+  const isMaster = masterKeyMatcher(masterKey);
   // Keyed by the request's headers object: the hook and the handler see the same object, and
   // the entry goes away with the request.
   const callers = new WeakMap<IncomingHttpHeaders, Caller>();
@@ -81,14 +72,14 @@ export function createCallerAuth(masterKey: string | undefined, ring: KeyRing, n
 
   const identify = (h: IncomingHttpHeaders, t: number): Caller | ProxyError => {
     const raw = presentedRaw(h);
-    if (expected && raw !== undefined) {
+    if (isMaster && raw !== undefined) {
       const k = presentedKey(h);
-      if (k !== undefined && timingSafeEqual(digest(k), expected)) return MASTER;
+      if (k !== undefined && isMaster(k)) return MASTER;
     }
-    if (!expected && (raw === undefined || raw === '')) return OPEN;
+    if (!isMaster && (raw === undefined || raw === '')) return OPEN;
     const r = ring.authenticate(raw, t);
     if (r.ok) return { kind: 'key', key: r.value };
-    if (!expected && r.refusal.code !== 'key_revoked' && r.refusal.code !== 'key_expired') return OPEN;
+    if (!isMaster && r.refusal.code !== 'key_revoked' && r.refusal.code !== 'key_expired') return OPEN;
     if (raw === undefined || raw === '') return missingKey();
     return refusalError(r.refusal);
   };

@@ -20,6 +20,8 @@ export interface ComposeService {
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
   ports?: string[];
+  /** Short (`[SOURCE:]TARGET[:MODE]`) or long syntax. */
+  volumes?: (string | { type?: string; source?: string; target: string })[];
 }
 
 /** `${VAR}`, `${VAR:-default}`, `${VAR:?message}` and `$$`, as docker compose interpolates. */

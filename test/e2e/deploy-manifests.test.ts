@@ -2,17 +2,18 @@
 // 24, pnpm from the lockfile at build time, the UI built at build time, production
 // dependencies, a non-root numeric user, a node HEALTHCHECK, nothing installed at start), the
 // compose file's gatelog services (the one image, health-gated start order, Redis, the UI's
-// read-only user and admin URL), and every manifest in deploy/k8s (each kind's required fields
-// and every reference between them). Broken copies prove the checks can fail.
+// read-only user and admin URL, a spool volume per proxy), and every manifest in deploy/k8s (each
+// kind's required fields and every reference between them, and each proxy's spool on a volume
+// claim of its own). Broken copies prove the checks can fail.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig } from '@gatelog/core';
-import { ROOT, dockerfileStages, readCompose } from './compose-processes.ts';
+import { ROOT, dockerfileStages, imageRuntime, readCompose } from './compose-processes.ts';
 import { usersFromXml } from './clickhouse-users.ts';
-import { checkManifests, loadManifests, type Manifest } from './k8s-check.ts';
+import { bytesOf, checkManifests, checkSpool, loadManifests, type Manifest, type SpoolRule } from './k8s-check.ts';
 
 const K8S = join(ROOT, 'deploy/k8s');
 const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
@@ -138,10 +139,29 @@ describe('docker-compose.yml', () => {
     expect(ui['GATELOG_CLICKHOUSE_PASSWORD']).toBe(env.GATELOG_CLICKHOUSE_UI_PASSWORD);
     expect(ui['GATELOG_ADMIN_URL']).toBe('http://proxy:4000');
     expect(configFor('ui').storage.clickhouse).toMatchObject({ username: 'gatelog_ui', password: 'ro-secret' });
+    // Sign-in lockouts: one count for every UI replica.
+    expect(configFor('ui').state.redis).toBe('redis://redis:6379');
+    expect(services['ui']?.depends_on?.['redis']?.condition).toBe('service_healthy');
     for (const name of ['proxy', 'ingest']) {
       const ch = configFor(name).storage.clickhouse;
       expect(ch === 'embedded' ? undefined : users[ch.username]?.readonly, name).toBe(false);
     }
+  });
+
+  it('keeps each proxy’s spool on a volume of its own', () => {
+    const proxy = services['proxy']!;
+    const dataDir = String(proxy.environment?.['GATELOG_DATA_DIR'] ?? imageRuntime().env['GATELOG_DATA_DIR']);
+    // Short syntax `[SOURCE:]TARGET[:MODE]`; no SOURCE is an anonymous volume, one per container.
+    const mounts = (proxy.volumes ?? []).map((v) => {
+      if (typeof v !== 'string') return v;
+      const [first, second] = v.split(':');
+      return second === undefined ? { source: undefined, target: first! } : { source: first, target: second };
+    });
+    const spool = mounts.find((m) => m.target === dataDir);
+    expect(spool, `no volume at ${dataDir}`).toBeDefined();
+    // A named volume (or a bind mount) would be one spool written by every replica of
+    // `--scale proxy=N`; two writers corrupt it.
+    expect(spool!.source, 'the spool volume must be anonymous: one per replica').toBeUndefined();
   });
 });
 
@@ -153,9 +173,10 @@ describe('deploy/k8s', () => {
     expect(yamlProblems).toEqual([]);
     expect(checkManifests(manifests, K8S)).toEqual([]);
     const names = (k: string): string[] => kinds(k).map((m) => String((m.doc['metadata'] as { name: string }).name)).sort();
-    expect(names('Deployment')).toEqual(['gatelog-ingest', 'gatelog-proxy', 'gatelog-redis', 'gatelog-ui']);
+    expect(names('Deployment')).toEqual(['gatelog-ingest', 'gatelog-redis', 'gatelog-ui']);
+    expect(names('StatefulSet')).toEqual(['gatelog-proxy']);
     expect(names('HorizontalPodAutoscaler')).toEqual(['gatelog-proxy']);
-    expect(names('Service')).toEqual(['gatelog-ingest', 'gatelog-proxy', 'gatelog-redis', 'gatelog-ui']);
+    expect(names('Service')).toEqual(['gatelog-ingest', 'gatelog-proxy', 'gatelog-proxy-pods', 'gatelog-redis', 'gatelog-ui']);
     expect(names('Secret')).toEqual(['gatelog-secrets']);
   });
 
@@ -163,7 +184,7 @@ describe('deploy/k8s', () => {
     const cms = new Map(kinds('ConfigMap').map((m) => [(m.doc['metadata'] as { name: string }).name, (m.doc['data'] ?? {}) as Record<string, string>]));
     const secret = (kinds('Secret')[0]!.doc['stringData'] ?? {}) as Record<string, string>;
     let checked = 0;
-    for (const d of kinds('Deployment')) {
+    for (const d of [...kinds('Deployment'), ...kinds('StatefulSet')]) {
       const pod = (d.doc['spec'] as { template: { spec: { containers: { image: string; args?: string[]; env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { key: string }; configMapKeyRef?: { name: string; key: string } } }[] }[] } } }).template.spec;
       for (const c of pod.containers.filter((x) => x.image === 'gatelog')) {
         expect(Object.keys(SERVICES)).toContain(c.args?.[0]);
@@ -177,6 +198,8 @@ describe('deploy/k8s', () => {
         expect(cfg.bus.kind).toBe('kafka');
         expect(cfg.state.redis).toBe('redis://gatelog-redis:6379');
         if (c.args?.[0] === 'ui') expect(cfg.storage.clickhouse).toMatchObject({ username: 'gatelog_ui' });
+        // The proxies' and ingest's /metrics take the master key: both have it.
+        if (c.args?.[0] !== 'ui') expect(env['GATELOG_MASTER_KEY'], c.args?.[0]).toBeTruthy();
         // The same topics and consumer group as the compose deployment's gatelog.yaml.
         const compose = loadConfig({ path: join(ROOT, 'docker/gatelog.distributed.yaml'), env: { GATELOG_CLICKHOUSE_PASSWORD: 'x' } }).config;
         expect(cfg.bus).toMatchObject(compose.bus.kind === 'kafka' ? { topic: compose.bus.topic, group_id: compose.bus.group_id, dead_letter_topic: compose.bus.dead_letter_topic } : {});
@@ -186,16 +209,48 @@ describe('deploy/k8s', () => {
     expect(checked).toBe(3);
   });
 
+  /** The spool rule for these manifests: the image's data dir, and the configured bus.spool_max_bytes. */
+  const spoolRule = (): SpoolRule => {
+    const cfg = loadYamlConfig((kinds('ConfigMap').find((m) => (m.doc['metadata'] as { name: string }).name === 'gatelog-config')!.doc['data'] as Record<string, string>)['gatelog.yaml']!, {
+      GATELOG_CLICKHOUSE_URL: 'http://ch:8123',
+      GATELOG_KAFKA_BROKERS: 'kafka:9092',
+      GATELOG_REDIS_URL: 'redis://r:6379',
+      GATELOG_CLICKHOUSE_PASSWORD: 'x',
+    });
+    if (cfg.bus.kind !== 'kafka') throw new Error('the manifests must use Kafka');
+    return { dataDirDefault: imageRuntime().env['GATELOG_DATA_DIR']!, spoolMaxBytes: cfg.bus.spool_max_bytes };
+  };
+
+  it('keeps each proxy’s spool on a volume claim of its own, kept across scale-downs, with scale-up in parallel', () => {
+    expect(checkSpool(manifests, spoolRule())).toEqual([]);
+    const set = kinds('StatefulSet')[0]!.doc['spec'] as Record<string, unknown> & { volumeClaimTemplates: { metadata: { name: string } }[]; template: { spec: { volumes: { name: string }[] } } };
+    // The data dir is not (also) an emptyDir of the pod.
+    expect(set.template.spec.volumes.map((v) => v.name)).not.toContain(set.volumeClaimTemplates[0]!.metadata.name);
+    expect(set['podManagementPolicy']).toBe('Parallel');
+    expect(set['updateStrategy']).toMatchObject({ type: 'RollingUpdate' });
+    expect(set['persistentVolumeClaimRetentionPolicy']).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
+    const hpa = kinds('HorizontalPodAutoscaler')[0]!.doc['spec'] as { scaleTargetRef: unknown };
+    expect(hpa.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'gatelog-proxy' });
+    expect(bytesOf('2Gi')).toBe(2 * 2 ** 30);
+    expect(bytesOf('1500M')).toBe(1.5e9);
+    expect(bytesOf('lots')).toBeUndefined();
+  });
+
   it('can fail: broken copies are caught', () => {
     const clone = (): Manifest[] => structuredClone(manifests);
     const find = (ms: Manifest[], kind: string, name: string): Record<string, unknown> => ms.find((m) => m.doc['kind'] === kind && (m.doc['metadata'] as { name: string }).name === name)!.doc;
     const cases: [string, (ms: Manifest[]) => void, RegExp][] = [
       ['Service selector', (ms) => ((find(ms, 'Service', 'gatelog-ui')['spec'] as { selector: Record<string, string> }).selector['app.kubernetes.io/component'] = 'uii'), /Service\/gatelog-ui: spec.selector matches no Deployment/],
-      ['HPA target', (ms) => ((find(ms, 'HorizontalPodAutoscaler', 'gatelog-proxy')['spec'] as { scaleTargetRef: { name: string } }).scaleTargetRef.name = 'gatelog-proxyy'), /scaleTargetRef names no Deployment/],
+      ['HPA target', (ms) => ((find(ms, 'HorizontalPodAutoscaler', 'gatelog-proxy')['spec'] as { scaleTargetRef: { name: string } }).scaleTargetRef.name = 'gatelog-proxyy'), /scaleTargetRef names no Deployment or StatefulSet/],
+      ['HPA target kind', (ms) => ((find(ms, 'HorizontalPodAutoscaler', 'gatelog-proxy')['spec'] as { scaleTargetRef: { kind: string } }).scaleTargetRef.kind = 'Deployment'), /scaleTargetRef names no Deployment or StatefulSet defined here \(apps\/v1 Deployment\/gatelog-proxy\)/],
+      ['governing Service', (ms) => (find(ms, 'StatefulSet', 'gatelog-proxy')['spec'] as Record<string, unknown>)['serviceName'] = 'gatelog-proxy', /StatefulSet\/gatelog-proxy: serviceName gatelog-proxy is not a headless Service/],
+      ['claim template', (ms) => delete ((find(ms, 'StatefulSet', 'gatelog-proxy')['spec'] as { volumeClaimTemplates: { spec: { resources: Record<string, unknown> } }[] }).volumeClaimTemplates[0]!.spec.resources['requests']), /volumeClaimTemplate data: resources.requests.storage is required/],
+      ['claim shadows a volume', (ms) => (find(ms, 'StatefulSet', 'gatelog-proxy')['spec'] as { template: { spec: { volumes: unknown[] } } }).template.spec.volumes.push({ name: 'data', emptyDir: {} }), /volumeClaimTemplate data has the name of a pod volume/],
+      ['surge', (ms) => ((find(ms, 'StatefulSet', 'gatelog-proxy')['spec'] as { updateStrategy: Record<string, unknown> }).updateStrategy['rollingUpdate'] = { maxSurge: 1, maxUnavailable: 0 }), /maxSurge does not exist for a StatefulSet[\s\S]*maxUnavailable cannot be 0/],
       ['secret key', (ms) => delete (find(ms, 'Secret', 'gatelog-secrets')['stringData'] as Record<string, string>)['master-key'], /secretKeyRef gatelog-secrets\/master-key is not a defined Secret key/],
       ['configmap key', (ms) => delete (find(ms, 'ConfigMap', 'gatelog-env')['data'] as Record<string, string>)['GATELOG_REDIS_URL'], /configMapKeyRef gatelog-env\/GATELOG_REDIS_URL/],
       ['selector vs labels', (ms) => ((find(ms, 'Deployment', 'gatelog-ingest')['spec'] as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels['tier'] = 'x'), /gatelog-ingest: spec.selector.matchLabels does not match/],
-      ['probe', (ms) => delete ((find(ms, 'Deployment', 'gatelog-proxy')['spec'] as { template: { spec: { containers: Record<string, unknown>[] } } }).template.spec.containers[0]!['readinessProbe']), /container proxy: readinessProbe is required/],
+      ['probe', (ms) => delete ((find(ms, 'StatefulSet', 'gatelog-proxy')['spec'] as { template: { spec: { containers: Record<string, unknown>[] } } }).template.spec.containers[0]!['readinessProbe']), /container proxy: readinessProbe is required/],
       ['root', (ms) => (((find(ms, 'Deployment', 'gatelog-ui')['spec'] as { template: { spec: { securityContext: Record<string, unknown> } } }).template.spec.securityContext['runAsUser'] = 0)), /container ui: must run as non-root/],
       ['kind', (ms) => (find(ms, 'Deployment', 'gatelog-redis')['apiVersion'] = 'extensions/v1beta1'), /apiVersion extensions\/v1beta1 is not apps\/v1/],
       ['capabilities', (ms) => delete ((find(ms, 'Deployment', 'gatelog-ingest')['spec'] as { template: { spec: { containers: Record<string, unknown>[] } } }).template.spec.containers[0]!['securityContext']), /container ingest: allowPrivilegeEscalation must be false/],
@@ -204,6 +259,32 @@ describe('deploy/k8s', () => {
       const ms = clone();
       breakIt(ms);
       expect(checkManifests(ms, K8S).join('\n'), what).toMatch(expected);
+    }
+
+    // The spool rule: each of these loses (or corrupts) calls spooled during a Kafka outage.
+    type SetSpec = { volumeClaimTemplates?: { spec: { accessModes: string[]; resources: { requests: { storage: string } } } }[]; persistentVolumeClaimRetentionPolicy: Record<string, string>; template: { spec: { volumes: unknown[]; containers: { volumeMounts: { name: string; mountPath: string }[]; env: { name: string; value?: string }[] }[] } } };
+    const proxySpec = (ms: Manifest[]): SetSpec => find(ms, 'StatefulSet', 'gatelog-proxy')['spec'] as SetSpec;
+    const spoolCases: [string, (ms: Manifest[]) => void, RegExp][] = [
+      // The manifest as it was: a Deployment whose data dir is an emptyDir.
+      ['a Deployment with an emptyDir', (ms) => {
+        const spec = proxySpec(ms);
+        find(ms, 'StatefulSet', 'gatelog-proxy')['kind'] = 'Deployment';
+        delete spec.volumeClaimTemplates;
+        spec.template.spec.volumes.push({ name: 'data', emptyDir: { sizeLimit: '2Gi' } });
+      }, /Deployment cannot give each replica a volume claim[\s\S]*is on emptyDir volume data, not a volume claim/],
+      ['no volume at all', (ms) => {
+        const c = proxySpec(ms).template.spec.containers[0]!;
+        c.volumeMounts = c.volumeMounts.filter((m) => m.name !== 'data');
+      }, /the spool \(\/var\/lib\/gatelog\/spool\) is on no volume/],
+      ['the data dir moved off the claim', (ms) => (proxySpec(ms).template.spec.containers[0]!.env.find((e) => e.name === 'GATELOG_DATA_DIR')!.value = '/tmp/gatelog'), /the spool \(\/tmp\/gatelog\/spool\) is on emptyDir volume tmp/],
+      ['claims deleted on scale-down', (ms) => (proxySpec(ms).persistentVolumeClaimRetentionPolicy['whenScaled'] = 'Delete'), /whenScaled is Delete/],
+      ['a claim shared by every replica', (ms) => (proxySpec(ms).volumeClaimTemplates![0]!.spec.accessModes = ['ReadWriteMany']), /must be ReadWriteOnce or ReadWriteOncePod/],
+      ['a claim smaller than the spool', (ms) => (proxySpec(ms).volumeClaimTemplates![0]!.spec.resources.requests.storage = '512Mi'), /asks for 512Mi, less than bus.spool_max_bytes/],
+    ];
+    for (const [what, breakIt, expected] of spoolCases) {
+      const ms = clone();
+      breakIt(ms);
+      expect(checkSpool(ms, spoolRule()).join('\n'), what).toMatch(expected);
     }
   });
 });

@@ -1,9 +1,11 @@
 // The real ingest worker (`ingest/src/main.ts`) as a child process, configured like a
 // deployment (gatelog.yaml with bus.kind kafka and a ClickHouse url), against the Kafka broker
 // fixture and the chDB-backed ClickHouse HTTP fixture: events land (ZSTD batches, as proxies
-// send by default, then GZIP ones), /healthz and /metrics answer, and SIGTERM with a batch in
-// hand (ClickHouse failing, the batch being retried) finishes that batch and commits it before
-// the process exits. ingest.batch_rows / batch_ms from gatelog.yaml shape its inserts.
+// send by default, then GZIP ones), /healthz answers anyone and /metrics only the master key
+// (with the proxy's very 401 otherwise; open, and said at start, without a master key), and
+// SIGTERM with a batch in hand (ClickHouse failing, the batch being retried) finishes that batch
+// and commits it before the process exits. ingest.batch_rows / batch_ms from gatelog.yaml shape
+// its inserts.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,16 +14,28 @@ import kafkajs, { CompressionTypes } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { openStore, registerKafkaCodecs, type Store } from '@gatelog/core';
+import { createAuthCheck } from '@gatelog/proxy/auth';
+import { openAiErrorBody } from '@gatelog/proxy/errors';
 import { ClickHouseHttpFixture } from '../support/clickhouse-http.ts';
 import { KafkaTestBroker, testKafka } from '../support/kafka/index.ts';
 import { sampleEvent } from './distributed-events.ts';
 import { eventually } from './distributed-harness.ts';
 import { startWorker } from './distributed-worker-process.ts';
 
-async function metricsText(url: string): Promise<string> {
-  const res = await fetch(`${url}/metrics`);
+const MASTER = `mk-${randomUUID()}`;
+
+/** /metrics, with the master key when the worker was started with one. */
+async function metricsText(url: string, key?: string): Promise<string> {
+  const res = await fetch(`${url}/metrics`, key ? { headers: { authorization: `Bearer ${key}` } } : {});
   expect(res.status).toBe(200);
   return res.text();
+}
+
+/** What the proxy's /metrics answers to the same headers (proxy/src/auth.ts, errors.ts). */
+function proxyRefusal(headers: Record<string, string>): string {
+  const refused = createAuthCheck(MASTER)!(headers);
+  expect(refused).not.toBeNull();
+  return openAiErrorBody(refused!);
 }
 
 const metric = (text: string, series: string): number => {
@@ -61,7 +75,7 @@ describe('ingest main.ts as a process', () => {
       logging: { level: 'info' },
     }));
 
-    const worker = await startWorker(configPath, dir);
+    const worker = await startWorker(configPath, dir, { GATELOG_MASTER_KEY: MASTER });
     cleanup.push(() => {
       if (worker.proc.exitCode === null && worker.proc.signalCode === null) worker.proc.kill('SIGKILL');
     });
@@ -84,7 +98,21 @@ describe('ingest main.ts as a process', () => {
     const health = await fetch(`${worker.url}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: 'ok' });
-    const m = await metricsText(worker.url);
+    // /metrics takes the master key as the proxy's does, and refuses in the proxy's words.
+    expect(worker.output()).not.toContain('GATELOG_WARN_OPEN_METRICS');
+    for (const headers of [{}, { authorization: 'Bearer not-the-key' }, { 'x-api-key': `${MASTER}x` }, { authorization: `Basic ${MASTER}` }] as Record<string, string>[]) {
+      const denied = await fetch(`${worker.url}/metrics`, { headers });
+      expect(denied.status, JSON.stringify(headers)).toBe(401);
+      expect(denied.headers.get('content-type')).toMatch(/^application\/json/);
+      const body = await denied.text();
+      expect(body).toBe(proxyRefusal(headers));
+      expect(JSON.parse(body)).toMatchObject({ error: { type: 'authentication_error', code: 'invalid_api_key', param: null } });
+      expect(body).not.toContain(MASTER);
+    }
+    const byHeader = await fetch(`${worker.url}/metrics`, { headers: { 'x-api-key': MASTER } });
+    expect(byHeader.status).toBe(200);
+    expect(await byHeader.text()).toContain('gatelog_ingest_rows_total');
+    const m = await metricsText(worker.url, MASTER);
     expect(metric(m, 'gatelog_ingest_rows_total')).toBe(first.length);
     expect(metric(m, 'gatelog_ingest_dead_letter_total{code="GATELOG_DLQ_INVALID_JSON"}')).toBe(1);
     expect(metric(m, `gatelog_ingest_consumer_lag{topic="${topic}",partition="0"}`)).toBeGreaterThanOrEqual(0);
@@ -97,7 +125,7 @@ describe('ingest main.ts as a process', () => {
     ch.fail(true);
     const second = Array.from({ length: 40 }, () => sampleEvent({}, 2000));
     await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages: second.map((e) => ({ key: e.request_id, value: JSON.stringify(e) })) });
-    await eventually('the worker retrying the batch', async () => metric(await metricsText(worker.url), 'gatelog_ingest_insert_errors_total{kind="transient"}') >= 1);
+    await eventually('the worker retrying the batch', async () => metric(await metricsText(worker.url, MASTER), 'gatelog_ingest_insert_errors_total{kind="transient"}') >= 1);
     const committedBefore = broker.committedOffsets(groupId).find((c) => c.topic === topic)?.offset;
     expect(committedBefore).toBe(first.length + 1);
 
@@ -120,7 +148,7 @@ describe('ingest main.ts as a process', () => {
     return { committed, end, output: worker.output() };
   }
 
-  it('writes events, serves /healthz and /metrics, and on SIGTERM writes the batch in hand and exits 0', { timeout: 45_000 }, async () => {
+  it('writes events, serves /healthz and (to the master key) /metrics, and on SIGTERM writes the batch in hand and exits 0', { timeout: 45_000 }, async () => {
     const r = await scenario();
     expect(r.end).toBeGreaterThan(0);
   });
@@ -153,11 +181,13 @@ describe('ingest main.ts as a process', () => {
       bus: { kind: 'kafka', brokers: broker.brokers, topic, group_id: `ingest-${randomUUID()}`, dead_letter_topic: `${topic}.dlq`, request_timeout_ms: 2000 },
       ingest: { batch_rows: 25, batch_ms: BATCH_MS },
     }));
-    const worker = await startWorker(configPath, dir);
+    // No master key: /metrics stays open (metricsText sends none), and the worker says so at start.
+    const worker = await startWorker(configPath, dir, { GATELOG_MASTER_KEY: '' });
     cleanup.push(() => {
       if (worker.proc.exitCode === null && worker.proc.signalCode === null) worker.proc.kill('SIGKILL');
     });
     expect(worker.output()).toMatch(/"batch_rows":25,"batch_ms":1500/);
+    await eventually('the open /metrics said at start', () => Promise.resolve(worker.output().includes('GATELOG_WARN_OPEN_METRICS')));
     const store: Store = await openStore({ clickhouse: { url: ch.url, database, username: 'default', password: '' }, database }, dir);
     cleanup.push(() => store.close());
     const rows = async (): Promise<number> => {

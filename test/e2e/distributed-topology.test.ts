@@ -284,7 +284,8 @@ describe('docker-compose topology as local processes: 2 proxies, 2 ingest worker
       }));
     };
     const rowsTotal = async (base: string): Promise<number> => {
-      const text = await (await fetch(`${base}/metrics`)).text();
+      // The workers have the compose file's master key: their /metrics takes it, as the proxies' does.
+      const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${MASTER}` } })).text();
       const line = text.split('\n').find((l) => l.startsWith('gatelog_ingest_rows_total '));
       return Number(line?.split(' ')[1] ?? 0);
     };
