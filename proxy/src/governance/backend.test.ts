@@ -116,6 +116,22 @@ describe('withFallback', () => {
     expect(onFailure).toHaveBeenCalledTimes(1);
   });
 
+  it('budget holds follow the backend that served the reservation; down, nothing is taken over', async () => {
+    const local = new MemoryBackend();
+    const b = withFallback(failing(), local, { policy: 'open', onFailure: () => undefined, cooldownMs: 0, now: () => 0 });
+    const holds = b.holds!;
+    expect(holds.journaled).toBe(false);
+    const r = await holds.reserve([{ key: 'a', amount: 5, limit: 9 }]);
+    expect(r).toMatchObject({ ok: true, via: 'fallback' });
+    const cost = { id: 'c', counterKeys: ['a'], micro: 2, at: 0, until: Infinity, call: undefined };
+    await holds.settle(['a'], 5, cost, { via: 'fallback' });
+    expect(await local.get(['a'])).toEqual([2]);
+    expect(await holds.lease(1000, 10)).toEqual({ adopted: [], more: false });
+    await holds.giveBack([cost], { via: 'fallback' });
+    expect(await local.get(['a'])).toEqual([0]);
+    await expect(holds.giveBack([cost], { via: 'primary' })).rejects.toBeInstanceOf(BackendUnavailableError);
+  });
+
   it('a settle routed to a failed primary throws instead of corrupting local counters', async () => {
     const local = new MemoryBackend();
     const b = withFallback(failing(), local, { policy: 'open', onFailure: () => undefined, cooldownMs: 0, now: () => 0 });

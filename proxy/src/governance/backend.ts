@@ -13,6 +13,9 @@
 // After a failure the primary is skipped for `cooldownMs`, so requests do not each pay a
 // connect timeout. Results say which backend served them (`via`); settle/release calls pass
 // it back so a reservation is always returned to the counters it was taken from.
+//
+// Budgets go through `holds` (BudgetHolds): the same counters, plus — on a shared backend — a
+// journal of what each proxy holds on them, so a proxy that dies does not leave its part counted.
 
 export type Via = 'primary' | 'fallback';
 
@@ -70,8 +73,74 @@ export interface CounterBackend {
   rateAcquire(entries: readonly RateEntry[], now: number, opts?: OpOptions): Promise<RateResult>;
   /** Unconditional GCRA adjustment by `entry.cost` (negative gives units back), e.g. to settle tokens. */
   rateAdjust(entry: RateEntry, now: number, opts?: OpOptions): Promise<RateState>;
+  /** Budget operations with a journal (shared backends); absent: `counterHolds(this)`. */
+  readonly holds?: BudgetHolds;
   close?(): Promise<void>;
 }
+
+/**
+ * A settled budget cost waiting for the store (budget.ts). A shared backend keeps it in the
+ * journal of the proxy holding it, beside the counters it was added to, until it is given back.
+ */
+export interface HeldCost {
+  /** Unique across proxies: a dead proxy's costs move to the journal of the one taking them over. */
+  id: string;
+  counterKeys: readonly string[];
+  micro: number;
+  /** When it was settled (epoch ms). */
+  at: number;
+  /** When the last of its counters' periods ends (epoch ms; Infinity for period none). */
+  until: number;
+  /** The recorded call: the cost leaves once the store holds it. */
+  call: { requestId: string; startedAt: string } | undefined;
+}
+
+/**
+ * The budget ledger's counter operations. On a shared backend (`journaled`) every amount a proxy
+ * adds stays in that proxy's journal — reservations in flight summed per counter, settled costs
+ * one by one — until it is taken off again, and the proxy keeps a lease on its journal. When a
+ * lease runs out (the proxy was killed, lost its node, or stopped), the next live proxy to renew
+ * its own takes the journal over: the reservations at once (their calls died with the proxy),
+ * the settled costs into its own journal, to give back once the store holds their calls. A cost
+ * leaves the counters only by leaving a journal, in the same atomic step, so it is taken off once
+ * whichever proxies try. Without a journal (memory, one process) these are plain counter ops.
+ */
+export interface BudgetHolds {
+  /** True when costs are journaled and another proxy takes them over after this one goes. */
+  readonly journaled: boolean;
+  /** As CounterBackend.reserve; a journaled backend also holds the amounts in flight for this proxy. */
+  reserve(entries: readonly CounterEntry[], opts?: OpOptions): Promise<ReserveResult>;
+  /** Replaces `reservedMicro` in flight on each of `counterKeys` by `cost` (none: a call that cost nothing). */
+  settle(counterKeys: readonly string[], reservedMicro: number, cost: HeldCost | undefined, opts?: OpOptions): Promise<void>;
+  /** Takes costs off their counters: on a journaled backend only those still in this proxy's journal. */
+  giveBack(costs: readonly HeldCost[], opts?: OpOptions): Promise<void>;
+  /**
+   * Renews this proxy's lease for `ttlMs` and takes over up to `max` settled costs of proxies
+   * whose lease ran out (and all their reservations in flight). `more`: some are left for the
+   * next call.
+   */
+  lease(ttlMs: number, max: number): Promise<{ adopted: HeldCost[]; more: boolean }>;
+  /** Lets the lease go (a proxy stopping): the next live proxy's renewal takes its costs over. */
+  leave(): Promise<void>;
+}
+
+/** Budget operations as plain counter operations: nothing journaled (counters one process reads). */
+export function counterHolds(b: CounterBackend): BudgetHolds {
+  return {
+    journaled: false,
+    reserve: (entries, opts) => b.reserve(entries, opts),
+    async settle(counterKeys, reservedMicro, cost, opts) {
+      await Promise.all(counterKeys.map((k) => b.add(k, (cost?.micro ?? 0) - reservedMicro, opts)));
+    },
+    async giveBack(costs, opts) {
+      await Promise.all(costs.flatMap((c) => c.counterKeys.map((k) => b.add(k, -c.micro, opts))));
+    },
+    lease: () => Promise.resolve({ adopted: [], more: false }),
+    leave: () => Promise.resolve(),
+  };
+}
+
+export const holdsOf = (b: CounterBackend): BudgetHolds => b.holds ?? counterHolds(b);
 
 /** GCRA arithmetic shared by every backend (the Redis Lua script mirrors it). */
 export function gcraStep(tat: number | undefined, e: RateEntry, now: number): { ok: boolean; newTat: number; state: RateState; retryAfterMs: number | null } {
@@ -202,6 +271,11 @@ export function withFallback(primary: CounterBackend, local: CounterBackend, o: 
     }
   }
 
+  const primaryHolds = holdsOf(primary);
+  const localHolds = holdsOf(local);
+  const holdsOn = (b: CounterBackend): BudgetHolds => (b === primary ? primaryHolds : localHolds);
+  const done = async (p: Promise<void>): Promise<object> => (await p, {});
+
   const wrapNum = async (op: string, via: Via | undefined, call: (b: CounterBackend) => Promise<number>): Promise<number> =>
     (await run(op, via, async (b) => ({ n: await call(b) }))).n;
   const wrapArr = async (op: string, via: Via | undefined, call: (b: CounterBackend) => Promise<number[]>): Promise<number[]> =>
@@ -216,6 +290,18 @@ export function withFallback(primary: CounterBackend, local: CounterBackend, o: 
     rateAdjust: async (entry, now, opts) => {
       const { via: _via, ...state } = await run('rateAdjust', opts?.via, (b) => b.rateAdjust(entry, now));
       return state;
+    },
+    holds: {
+      journaled: primaryHolds.journaled,
+      reserve: (entries, opts) => run('reserve', opts?.via, (b) => holdsOn(b).reserve(entries)),
+      settle: async (keys, reserved, cost, opts) => void (await run('settle', opts?.via, (b) => done(holdsOn(b).settle(keys, reserved, cost)))),
+      giveBack: async (costs, opts) => void (await run('giveBack', opts?.via, (b) => done(holdsOn(b).giveBack(costs)))),
+      // Down (open): the local counters have no journal, so nothing is taken over until it is back.
+      lease: async (ttlMs, max) => {
+        const { via: _via, ...r } = await run('lease', undefined, (b) => holdsOn(b).lease(ttlMs, max));
+        return r;
+      },
+      leave: () => primaryHolds.leave(),
     },
     async close() {
       await primary.close?.();

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { MemoryBackend, type CounterBackend } from './backend.ts';
+import { MemoryBackend, counterHolds, type BudgetHolds, type CounterBackend } from './backend.ts';
 import { BudgetLedger, budgetScopes, loadBaselines, worstCaseCostUsd, type BudgetScope, type SettledCall } from './budget.ts';
 import { createKey } from './keys.ts';
 
@@ -240,7 +240,7 @@ describe('BudgetLedger', () => {
     expect(ledger.awaitingStore(2).map((c) => c.requestId)).toEqual([ids[4], ids[0]]);
   });
 
-  it('release() gives every waiting cost back (a proxy stopping leaves nothing on shared counters)', async () => {
+  it('release() gives back every waiting cost only this process counts (a proxy stopping)', async () => {
     const backend = new MemoryBackend();
     const ledger = new BudgetLedger({ backend });
     await ledger.replaceBaselines([], seen(NOW));
@@ -251,6 +251,56 @@ describe('BudgetLedger', () => {
     await ledger.release();
     expect(await backend.get([ledger.counterKey('key', 'k1', NOV)])).toEqual([0]);
     expect(ledger.awaitingStore()).toEqual([]);
+  });
+
+  it('on a journaled backend release() hands the costs over, and a give-back that failed is tried again', async () => {
+    const counters = new MemoryBackend();
+    const plain = counterHolds(counters);
+    const journal = new Set<string>();
+    let down = false;
+    let left = false;
+    // The journal's contract (redis-holds.ts): a cost leaves the counters only by leaving the journal.
+    const holds: BudgetHolds = {
+      journaled: true,
+      reserve: (e) => plain.reserve(e),
+      settle: async (keys, reserved, cost) => {
+        await plain.settle(keys, reserved, cost);
+        if (cost) journal.add(cost.id);
+      },
+      giveBack: async (costs) => {
+        if (down) throw new Error('down');
+        await plain.giveBack(costs.filter((c) => journal.delete(c.id)));
+      },
+      lease: () => Promise.resolve({ adopted: [], more: false }),
+      leave: () => Promise.resolve(void (left = true)),
+    };
+    const backend: CounterBackend = {
+      kind: 'journaled',
+      reserve: (e) => counters.reserve(e),
+      add: (k, d) => counters.add(k, d),
+      get: (k) => counters.get(k),
+      rateAcquire: (e, t) => counters.rateAcquire(e, t),
+      rateAdjust: (e, t) => counters.rateAdjust(e, t),
+      holds,
+    };
+    const ledger = new BudgetLedger({ backend, sharedGraceMs: 0 });
+    const pending = async (): Promise<number> => (await counters.get([ledger.counterKey('key', 'k1', NOV)]))[0]!;
+    await ledger.replaceBaselines([], seen(NOW));
+    for (const [name, usd] of [['s', 0.3], ['t', 0.2]] as const) {
+      const r = await ledger.reserve([keyScope(1)], usd, NOW);
+      if (!r.ok) throw new Error('refused');
+      await ledger.settle(r.value, usd, NOW, call(name));
+    }
+    down = true;
+    await expect(ledger.replaceBaselines([], seen(NOW + 5000, id('s')))).rejects.toThrow('down');
+    expect(await pending()).toBe(500_000);
+    down = false;
+    await ledger.replaceBaselines([], seen(NOW + 10_000));
+    expect(await pending()).toBe(200_000);
+    // t is not stored yet: it stays counted for the proxy that takes it over.
+    await ledger.release();
+    expect(left).toBe(true);
+    expect(await pending()).toBe(200_000);
   });
 
   it('a new period starts from zero', async () => {

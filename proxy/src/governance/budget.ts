@@ -9,8 +9,11 @@
 // backend call (all scopes or none); after the response it is settled to the real cost.
 // Amounts live in the backend as integer micro-USD so a Redis backend can use INCRBY.
 // Counter keys embed the period start, so a new period starts at zero by construction.
+// On shared counters every proxy's part is journaled under a lease (backend.ts BudgetHolds): a
+// proxy that dies or stops leaves its costs to the next live proxy instead of on the counters.
+import { randomUUID } from 'node:crypto';
 import type { VirtualKey } from './keys.ts';
-import type { CounterBackend, Via } from './backend.ts';
+import { holdsOf, type BudgetHolds, type CounterBackend, type HeldCost, type Via } from './backend.ts';
 import { describeReset, periodReset, periodStart, type BudgetPeriod } from './period.ts';
 import type { Admission, Refusal } from './refusal.ts';
 
@@ -85,13 +88,8 @@ export interface BaselineRow {
   spentUsd: number;
 }
 
-interface SettledEntry {
-  counterKeys: readonly string[];
-  micro: number;
-  at: number;
+interface SettledEntry extends HeldCost {
   via: Via | undefined;
-  until: number;
-  call: SettledCall | undefined;
   /** When a refresh first found the call in the store (shared counters wait a grace after it). */
   storedAt: number | undefined;
 }
@@ -114,6 +112,8 @@ export const MAX_AWAITED_PER_REFRESH = 20_000;
  * the ledger under-counts only calls older than the newest ~200,000.
  */
 export const MAX_SETTLED_WAITING = 200_000;
+/** Costs taken over from proxies that are gone, per lease renewal step (each one Redis script). */
+const ADOPT_CHUNK = 5000;
 
 export interface BudgetStatus {
   spentUsd: number;
@@ -123,6 +123,7 @@ export interface BudgetStatus {
 
 export class BudgetLedger {
   readonly #backend: CounterBackend;
+  readonly #holds: BudgetHolds;
   readonly #prefix: string;
   #baselines = new Map<string, number>();
   #settled: SettledEntry[] = [];
@@ -130,6 +131,10 @@ export class BudgetLedger {
   readonly #sharedGraceMs: number;
   readonly #maxPendingMs: number;
   readonly #maxWaiting: number;
+  readonly #leaseMs: number;
+  /** Settled costs are named `<tag>.<n>`: unique across proxies, as costs move between them. */
+  readonly #tag = randomUUID();
+  #seq = 0;
   #givenUpUnseen = 0;
   /** Where the next awaitingStore() starts: the window moves on, so calls the store never shows cannot hold it. */
   #cursor = 0;
@@ -139,13 +144,16 @@ export class BudgetLedger {
    * the store holding its call — long enough for every other proxy to have read spend since
    * (two of their refresh intervals). `maxPendingMs`: a cost whose call the store never shows
    * (an event lost, which the publisher logs and counts) is given up after this (default 24 h).
+   * `leaseMs`: how long this proxy's lease on its shared costs lasts unless renewed (renewLease).
    */
-  constructor(o: { backend: CounterBackend; prefix?: string; sharedGraceMs?: number; maxPendingMs?: number; maxWaiting?: number }) {
+  constructor(o: { backend: CounterBackend; prefix?: string; sharedGraceMs?: number; maxPendingMs?: number; maxWaiting?: number; leaseMs?: number }) {
     this.#backend = o.backend;
+    this.#holds = holdsOf(o.backend);
     this.#prefix = o.prefix ?? 'gl:budget';
     this.#sharedGraceMs = o.sharedGraceMs ?? 10_000;
     this.#maxPendingMs = o.maxPendingMs ?? DEFAULT_MAX_PENDING_MS;
     this.#maxWaiting = Math.max(1, o.maxWaiting ?? MAX_SETTLED_WAITING);
+    this.#leaseMs = o.leaseMs ?? 15_000;
   }
 
   /** Settled costs given back before the store was seen holding their call (the cap above). */
@@ -173,7 +181,7 @@ export class BudgetLedger {
     const keys = scopes.map((s) => this.#keyFor(s, now));
     if (scopes.length === 0) return { ok: true, value: { counterKeys: [], micro: 0, via: undefined, until: 0, settled: false } };
     const baselines = keys.map((k) => this.#baselines.get(k) ?? 0);
-    const r = await this.#backend.reserve(
+    const r = await this.#holds.reserve(
       // The baseline is known locally, so the backend only has to guard the pending part.
       keys.map((key, i) => ({ key, amount: micro, limit: toMicro(scopes[i]!.budgetUsd) - baselines[i]! })),
     );
@@ -196,15 +204,39 @@ export class BudgetLedger {
     if (res.counterKeys.length === 0) return;
     // A cost that is not a finite number (absurd upstream usage) keeps what was reserved.
     const actual = Number.isFinite(actualUsd) ? Math.max(0, toMicro(actualUsd)) : res.micro;
-    await Promise.all(res.counterKeys.map((k) => this.#backend.add(k, actual - res.micro, { via: res.via })));
-    if (actual > 0) this.#settled.push({ counterKeys: res.counterKeys, micro: actual, at: now, via: res.via, until: res.until, call, storedAt: undefined });
-    if (this.#settled.length > this.#maxWaiting) {
-      // The oldest first: the likeliest to be stored by now. A tenth at once keeps this rare.
-      const old = this.#settled.splice(0, this.#settled.length - this.#maxWaiting + Math.ceil(this.#maxWaiting / 10));
-      this.#givenUpUnseen += old.length;
-      this.#cursor = Math.max(0, this.#cursor - old.length);
-      await this.#giveBack(old);
+    const cost: HeldCost | undefined = actual > 0 ? { id: `${this.#tag}.${++this.#seq}`, counterKeys: res.counterKeys, micro: actual, at: now, until: res.until, call } : undefined;
+    await this.#holds.settle(res.counterKeys, res.micro, cost, { via: res.via });
+    if (cost) this.#settled.push({ ...cost, via: res.via, storedAt: undefined });
+    await this.#trim();
+  }
+
+  /** Past `maxWaiting`, the oldest are given back unseen (the likeliest to be stored by now); a tenth at once keeps this rare. */
+  async #trim(): Promise<void> {
+    if (this.#settled.length <= this.#maxWaiting) return;
+    const old = this.#settled.splice(0, this.#settled.length - this.#maxWaiting + Math.ceil(this.#maxWaiting / 10));
+    this.#givenUpUnseen += old.length;
+    this.#cursor = Math.max(0, this.#cursor - old.length);
+    await this.#giveBack(old);
+  }
+
+  /**
+   * Renews this proxy's lease on its shared costs (call every refresh interval, off the request
+   * path, apart from the store's health: a slow store must not let the lease run out) and takes
+   * over the costs of proxies whose lease ran out: they wait here for the store like this
+   * proxy's own. Their reservations in flight leave the counters in the same step. Returns how
+   * many settled costs were taken over.
+   */
+  async renewLease(): Promise<number> {
+    let taken = 0;
+    for (let more = true; more; ) {
+      const r = await this.#holds.lease(this.#leaseMs, ADOPT_CHUNK);
+      for (const c of r.adopted) this.#settled.push({ ...c, via: 'primary', storedAt: undefined });
+      taken += r.adopted.length;
+      // Never more than the cap at once: the rest stay journaled for the next renewal.
+      more = r.more && taken < this.#maxWaiting;
     }
+    await this.#trim();
+    return taken;
   }
 
   /**
@@ -229,15 +261,20 @@ export class BudgetLedger {
   }
 
   /**
-   * Give every waiting cost back (a proxy stopping): on shared counters they would otherwise
-   * stay counted beside the baseline that will include them, for the rest of their period.
-   * Until ingest stores those calls their cost reads low, as after a crash without Redis.
+   * A proxy stopping. Journaled costs stay counted and the lease goes: the next live proxy to
+   * renew its lease takes them over and gives each back once the store holds its call (or, if
+   * none is running, the next to start). Every other waiting cost is given back now: only this
+   * process reads those counters. A lease that cannot be let go (Redis down) runs out instead.
    */
   async release(): Promise<void> {
     const all = this.#settled;
     this.#settled = [];
     this.#cursor = 0;
-    await this.#giveBack(all);
+    try {
+      await this.#giveBack(all.filter((e) => !this.#journaled(e)));
+    } finally {
+      if (this.#holds.journaled) await this.#holds.leave();
+    }
   }
 
   /**
@@ -263,7 +300,7 @@ export class BudgetLedger {
     let cursor = this.#cursor;
     for (const [i, e] of this.#settled.entries()) {
       if (e.storedAt === undefined && e.call && stored.has(e.call.requestId.toLowerCase())) e.storedAt = now;
-      const gone = e.storedAt !== undefined && (e.via !== 'primary' || now - e.storedAt >= this.#sharedGraceMs);
+      const gone = e.storedAt !== undefined && (!this.#shared(e) || now - e.storedAt >= this.#sharedGraceMs);
       if (gone || now >= e.until || now - e.at >= this.#maxPendingMs) {
         release.push(e);
         if (i < this.#cursor) cursor--;
@@ -274,9 +311,31 @@ export class BudgetLedger {
     await this.#giveBack(release);
   }
 
-  /** Takes settled costs off the pending counters they were added to. */
+  /** On counters other proxies read. */
+  #shared(e: SettledEntry): boolean {
+    return e.via === 'primary' || this.#journaled(e);
+  }
+
+  /** In a journal another proxy takes over after this one goes (the shared backend served it). */
+  #journaled(e: SettledEntry): boolean {
+    return this.#holds.journaled && e.via !== 'fallback';
+  }
+
+  /**
+   * Takes settled costs off the pending counters they were added to. Journaled costs that could
+   * not be (Redis unreachable) wait to be tried again: the journal takes each off once.
+   */
   async #giveBack(entries: readonly SettledEntry[]): Promise<void> {
-    await Promise.all(entries.flatMap((e) => e.counterKeys.map((k) => this.#backend.add(k, -e.micro, { via: e.via }))));
+    if (entries.length === 0) return;
+    const byVia = Map.groupBy(entries, (e) => e.via);
+    await Promise.all(
+      [...byVia].map(([via, es]) =>
+        this.#holds.giveBack(es, { via }).catch((err: unknown) => {
+          this.#settled.push(...es.filter((e) => this.#journaled(e)));
+          throw err;
+        }),
+      ),
+    );
   }
 
   /** Spend and room left on one scope (for admin views and headers). */

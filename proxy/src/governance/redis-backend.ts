@@ -3,12 +3,17 @@
 // (same semantics, tested against each other). Lua numbers come back from Redis truncated to
 // integers, so GCRA times travel as strings. Keys carry TTLs so nothing outlives its use:
 // budget counters a period + 1 day, parallel counters 10 minutes, GCRA keys their window.
+// Budgets also keep a journal per proxy (`holds`, redis-holds.ts).
 // Never wrap the URL in an error or log: it may hold a password.
 import { Redis } from 'ioredis';
-import { gcraState, type CounterBackend, type CounterEntry, type RateEntry, type RateResult, type RateState, type ReserveResult } from './backend.ts';
+import { gcraState, type BudgetHolds, type CounterBackend, type CounterEntry, type RateEntry, type RateResult, type RateState, type ReserveResult } from './backend.ts';
+import { RedisHolds } from './redis-holds.ts';
 
+// KEYS: n counters, then (budgets) the journal the amounts are held in for this proxy.
+// ARGV: n amounts, n limits, n TTLs, then (with a journal) the journal's TTL.
 const RESERVE = `
-local n = #KEYS
+local n = math.floor(#ARGV / 3)
+local j = KEYS[n + 1]
 local vals = {}
 for i = 1, n do vals[i] = tonumber(redis.call('GET', KEYS[i]) or '0') end
 for i = 1, n do
@@ -25,7 +30,9 @@ for i = 1, n do
   if v < 0 then v = 0 end
   out[i + 2] = v
   if v == 0 then redis.call('DEL', KEYS[i]) else redis.call('SET', KEYS[i], v, 'PX', ARGV[2 * n + i]) end
+  if j and tonumber(ARGV[i]) > 0 then redis.call('HINCRBY', j, 'r:' .. KEYS[i], ARGV[i]) end
 end
+if j then redis.call('PEXPIRE', j, ARGV[3 * n + 1]) end
 return out`;
 
 const ADD = `
@@ -106,6 +113,7 @@ export class RedisBackend implements CounterBackend {
   readonly kind = 'redis';
   readonly #redis: Redis;
   readonly #s: Scripts;
+  readonly holds: BudgetHolds;
 
   constructor(o: RedisBackendOptions) {
     this.#redis = new Redis(o.url, {
@@ -125,6 +133,7 @@ export class RedisBackend implements CounterBackend {
     this.#redis.defineCommand('glRateAcquire', { lua: RATE_ACQUIRE });
     this.#redis.defineCommand('glRateAdjust', { lua: RATE_ADJUST });
     this.#s = this.#redis as unknown as Scripts;
+    this.holds = new RedisHolds({ redis: this.#redis, keyPrefix: o.keyPrefix ?? '', reserve: (e, journal) => this.#reserve(e, journal), ttlFor });
   }
 
   /** Resolves once connected, or after `timeoutMs` (the backend then keeps reconnecting). */
@@ -143,15 +152,21 @@ export class RedisBackend implements CounterBackend {
     });
   }
 
-  async reserve(entries: readonly CounterEntry[]): Promise<ReserveResult> {
+  reserve(entries: readonly CounterEntry[]): Promise<ReserveResult> {
+    return this.#reserve(entries);
+  }
+
+  async #reserve(entries: readonly CounterEntry[], journal?: { key: string; ttlMs: number }): Promise<ReserveResult> {
     if (entries.length === 0) return { ok: true, values: [] };
     const args = [
       ...entries.map((e) => e.key),
+      ...(journal ? [journal.key] : []),
       ...entries.map((e) => Math.round(e.amount)),
       ...entries.map((e) => limitArg(e.limit)),
       ...entries.map((e) => ttlFor(e.key)),
+      ...(journal ? [journal.ttlMs] : []),
     ];
-    const r = await this.#s.glReserve(entries.length, ...args);
+    const r = await this.#s.glReserve(entries.length + (journal ? 1 : 0), ...args);
     const values = r.slice(2).map(Number);
     return r[0] === 1 ? { ok: true, values } : { ok: false, failed: Number(r[1]), values };
   }

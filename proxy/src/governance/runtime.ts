@@ -53,6 +53,11 @@ export interface Governance {
 
 const DEFAULT_BASELINE_MS = 5000;
 const DEFAULT_FIRST_LOAD_MS = 5000;
+/**
+ * A proxy's lease on its shared budget costs, in refresh intervals (renewed every interval): a
+ * proxy silent for this long is taken for gone and its costs are taken over by the others.
+ */
+const LEASE_REFRESHES = 3;
 /** Failures are logged at most this often (the metric counts every one). */
 const LOG_EVERY_MS = 10_000;
 
@@ -103,7 +108,19 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
   const baselineMs = d.baselineMs ?? DEFAULT_BASELINE_MS;
   // Shared counters give a stored call's cost back only once every proxy has read spend since
   // (two refresh intervals: each proxy reloads once per interval plus its query time).
-  const ledger = new BudgetLedger({ backend, sharedGraceMs: 2 * baselineMs });
+  const ledger = new BudgetLedger({ backend, sharedGraceMs: 2 * baselineMs, leaseMs: LEASE_REFRESHES * baselineMs });
+  // With shared counters, the lease on this proxy's costs is renewed on a timer of its own (a
+  // slow store must not let it run out), which also takes over the costs of proxies gone.
+  const leaseWarn = throttledWarn(logger, now);
+  let renewing: Promise<void> | undefined;
+  const renewLease = (): Promise<void> =>
+    (renewing ??= ledger
+      .renewLease()
+      .then((n) => {
+        if (n > 0) logger.info({ costs: n }, 'budgets: took over the costs a stopped or lost proxy was waiting to see stored');
+      })
+      .catch((err: unknown) => leaseWarn({ err: errorFields(err), code: 'GATELOG_ERR_BUDGET_LEASE' }, 'budgets: could not renew the lease on this proxy\'s shared costs'))
+      .finally(() => (renewing = undefined)));
   const limiter = new RateLimiter({ backend });
   const teamBudgets = new Map<string, TeamBudget>(Object.entries(config.teams).map(([name, t]) => [name, { budget_usd: t.budget_usd, period: t.period }]));
   const cacheAliases = new Set([...config.cache.enabled_aliases, ...config.models.filter((m) => m.cache).map((m) => m.name)]);
@@ -155,7 +172,11 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
   const loadOnce = async (): Promise<readonly VirtualKey[]> => {
     const next = store ? await listKeys(store) : [];
     keys = next;
-    if (!ledger.ready) await reloadBaselines();
+    if (!ledger.ready) {
+      await reloadBaselines();
+      // The first lease before any key can spend: until then no other proxy would take this one's costs over.
+      if (shared) await renewLease();
+    }
     return next;
   };
   // One load at a time (the refresh loop, a change notice and an admin write may all ask): the
@@ -183,6 +204,16 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
   let waited: NodeJS.Timeout | undefined;
   await Promise.race([firstLoad, new Promise<void>((r) => (waited = setTimeout(r, d.firstLoadMs ?? DEFAULT_FIRST_LOAD_MS)))]);
   clearTimeout(waited);
+  let leaseTimer: NodeJS.Timeout | undefined;
+  const scheduleLease = (): void => {
+    leaseTimer = setTimeout(() => {
+      void renewLease().then(() => {
+        if (!stopped) scheduleLease();
+      });
+    }, baselineMs);
+    leaseTimer.unref();
+  };
+  if (shared) scheduleLease();
   let timer: NodeJS.Timeout | undefined;
   const scheduleBaselines = (): void => {
     timer = setTimeout(() => {
@@ -223,8 +254,11 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
       stopKeys();
       erasures?.stop();
       clearTimeout(timer);
+      clearTimeout(leaseTimer);
       changes?.close();
-      await ledger.release().catch((err: unknown) => logger.warn({ err, code: 'GATELOG_ERR_BUDGET_RELEASE' }, 'budgets: could not give back the costs still waiting for ClickHouse'));
+      // A renewal still running would take the lease back after release lets it go.
+      await renewing;
+      await ledger.release().catch((err: unknown) => logger.warn({ err, code: 'GATELOG_ERR_BUDGET_RELEASE' }, 'budgets: could not hand over the costs still waiting for ClickHouse (another proxy takes them over when this one\'s lease runs out)'));
       await backend.close?.();
     },
   };
