@@ -68,8 +68,8 @@ describe('attempt_io retention and scrub', () => {
     expect((await ioOf('new'))[0]?.request_body).toBe('{"q":"new-secret"}');
   });
 
-  it('the event-log scrub empties attempt bodies and hashes, keeping ids and sizes', () => {
-    const res = scrubLogDir(join(dir, 'events'), { match: (e) => e['user'] === 'old' });
+  it('the event-log scrub empties attempt bodies and hashes, keeping ids and sizes', async () => {
+    const res = await scrubLogDir(join(dir, 'events'), [{ match: (e) => e['user'] === 'old' }]);
     expect(res.records).toBe(1);
     const text = readFileSync(join(dir, 'events', '00000000000000000000.log'), 'latin1');
     expect(text).not.toContain('old-secret"}');

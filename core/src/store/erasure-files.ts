@@ -1,159 +1,160 @@
 // The copies of call events outside ClickHouse — the event log (data dir `events/`), the
-// proxy's spool (`spool/log/`) and the dead-letter file — scrubbed for retention and erasure.
+// proxy's spool (`spool/log/`) and the dead-letter file (dead-letter-scrub.ts) — scrubbed for
+// retention and erasure.
 //
 // Log records are rewritten in place at the same length: the event with its bodies (and the
 // fields the caller names) emptied, padded with spaces (JSON allows them; ingest reads the row
 // as is), and a new CRC. Offsets, segment sizes and the writer appending at the end are
-// untouched. A reader racing the rewrite of a record may see a checksum mismatch and skip it as
-// corrupt, which loses that call's metadata, never leaks its bodies.
-// The dead-letter file (JSON lines) is rewritten to a temporary file and renamed over it.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+// untouched. A reader racing the rewrite of a record (the spool's relay thread reads the same
+// segments) may see a checksum mismatch and skip it as corrupt, which loses that call's
+// metadata, never leaks its bodies.
+//
+// A scrub never holds the event loop for long: a spool can reach `bus.spool_max_bytes` (1 GiB)
+// while Kafka is away, and every tenant's calls wait on the same loop. Segments are read and
+// written through libuv's pool a chunk at a time, the parsing gives the loop back every few ms,
+// and scrubs of one directory run one at a time (scrub-pacing.ts).
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { listSegments, RECORD_HEADER_BYTES, segmentName } from '../bus/local-log.ts';
 import { spoolDirOf, spoolLogDir } from '../bus/spool-layout.ts';
+import { scrubDeadLetters } from './dead-letter-scrub.ts';
+import { scrubbedInPlace, type ScrubResult, type ScrubRule } from './scrub-event.ts';
+import { oneAtATime, scrubError, Slice } from './scrub-pacing.ts';
 
-export interface ScrubRule {
-  /** Whether this event (parsed) must be scrubbed. */
-  match(e: Record<string, unknown>): boolean;
-  /** Fields set to '' besides the bodies (e.g. `user` on erasure). */
-  alsoClear?: readonly string[];
-  /** Cheap pre-check on the raw record (a substring it must contain), to skip parsing most records. */
-  needle?: string;
+export { jsonText, scrubbedEvent, type ScrubResult, type ScrubRule } from './scrub-event.ts';
+export { scrubDeadLetters } from './dead-letter-scrub.ts';
+
+/** Bytes read from a segment at a time (a record larger than this is read whole). */
+const CHUNK_BYTES = 1 << 20;
+/** Rewritten records closer than this are written back with one write (the page is dirtied either way). */
+const JOIN_GAP_BYTES = 4096;
+
+/**
+ * Scrub every record of one local-log directory that any of `rules` selects, rewritten in
+ * place. Segments are read a chunk at a time; the records a chunk holds whole are parsed, and
+ * the rewritten ones written back (their CRC and payload, contiguous on disk) before the next
+ * chunk is read. With `below` (a log offset), only the records that end at or before it.
+ */
+export function scrubLogDir(dir: string, rules: readonly ScrubRule[], opts: { below?: number } = {}): Promise<ScrubResult> {
+  return oneAtATime(dir, async () => {
+    const res: ScrubResult = { records: 0, bytes: 0, files: 0 };
+    const below = opts.below ?? Number.POSITIVE_INFINITY;
+    const slice = new Slice();
+    for (const base of listSegments(dir)) {
+      if (base >= below) break;
+      const r = await scrubSegment(join(dir, segmentName(base)), rules, below - base, slice);
+      res.records += r.records;
+      res.bytes += r.bytes;
+      if (r.records > 0) res.files++;
+    }
+    return res;
+  });
 }
 
-/** A string as it stands inside a JSON string literal (a needle for a raw record). */
-export function jsonText(s: string): string {
-  return JSON.stringify(s).slice(1, -1);
-}
-
-export interface ScrubResult {
+interface Scrubbed {
   records: number;
   bytes: number;
-  files: number;
 }
 
-const BODY_FIELDS = ['request_body', 'response_body', 'error_message'] as const;
-const ATTEMPT_IO_BODY_FIELDS = ['request_body', 'response_body', 'request_sha256', 'response_sha256'] as const;
-
-/**
- * The event with its bodies (and the rule's other fields) emptied, or null when the rule does
- * not match it or it has nothing left to empty. `e` is the event parsed, when the caller has it.
- */
-export function scrubbedEvent(raw: Buffer, rule: ScrubRule, e?: Record<string, unknown>): Buffer | null {
-  if (e === undefined) {
-    if (rule.needle !== undefined && !raw.includes(rule.needle)) return null;
-    try {
-      e = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
-    } catch {
-      return null;
-    }
+/** One segment's records that end at or before `limit` (a position in the segment). */
+async function scrubSegment(path: string, rules: readonly ScrubRule[], limit: number, slice: Slice): Promise<Scrubbed> {
+  const res: Scrubbed = { records: 0, bytes: 0 };
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r+');
+  } catch {
+    return res; // pruned meanwhile
   }
-  if (!rule.match(e)) return null;
-  const fields = [...BODY_FIELDS, ...(rule.alsoClear ?? [])];
-  const io = Array.isArray(e['attempt_io']) ? (e['attempt_io'] as Record<string, unknown>[]) : [];
-  const ioBodies = io.some((a) => ATTEMPT_IO_BODY_FIELDS.some((f) => typeof a[f] === 'string' && a[f] !== ''));
-  if (!ioBodies && fields.every((f) => e[f] === '' || e[f] === undefined)) return null;
-  for (const f of fields) if (f in e) e[f] = '';
-  // Per-attempt bodies (migration 0013) and their hashes; ids, sizes and flags stay.
-  for (const a of io) for (const f of ATTEMPT_IO_BODY_FIELDS) if (typeof a[f] === 'string') a[f] = '';
-  return Buffer.from(JSON.stringify(e));
-}
-
-/** The scrubbed event at exactly `raw.length` bytes, or null if it needs no change. */
-function scrubbed(raw: Buffer, rule: ScrubRule): Buffer | null {
-  const out = scrubbedEvent(raw, rule);
-  if (out === null) return null;
-  // Only strings were emptied, so it is never longer.
-  if (out.length > raw.length) return null;
-  return Buffer.concat([out, Buffer.alloc(raw.length - out.length, 0x20)]);
-}
-
-/**
- * Scrub every record of one local-log directory, rewritten in place. A segment is read whole
- * (segment_bytes, 64 MiB by default) and each changed record written back with one write of
- * its CRC and payload (contiguous on disk). With `below` (a log offset), only the records that
- * end at or before it.
- */
-export function scrubLogDir(dir: string, rule: ScrubRule, opts: { below?: number } = {}): ScrubResult {
-  const res: ScrubResult = { records: 0, bytes: 0, files: 0 };
-  const below = opts.below ?? Number.POSITIVE_INFINITY;
-  for (const base of listSegments(dir)) {
-    if (base >= below) break;
-    const path = join(dir, segmentName(base));
-    let fd: number;
-    try {
-      fd = openSync(path, 'r+');
-    } catch {
-      continue; // pruned meanwhile
+  try {
+    // Records appended after this are past the part scrubbed, as when the scrub was one step.
+    const { size } = await fh.stat();
+    const chunk = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, size));
+    let at = 0;
+    let whole = 0;
+    while (at + RECORD_HEADER_BYTES <= size) {
+      // A record larger than a chunk is read whole, in a buffer of its own.
+      const buf = whole > chunk.length ? Buffer.allocUnsafe(whole) : chunk;
+      const want = Math.min(buf.length, size - at);
+      const { bytesRead } = await fh.read(buf, 0, want, at);
+      slice.restart();
+      const step = await scrubChunk(buf.subarray(0, bytesRead), at, Math.min(size, limit), rules, slice, res);
+      for (const [start, end] of step.runs) await writeAt(fh, buf, start, end - start, at + start);
+      // A short read: the file is shorter than it was (cut by hand); the rest was read.
+      if (step.end || bytesRead < want || (step.parsed === 0 && step.whole === 0)) break;
+      at += step.parsed;
+      whole = step.whole;
     }
-    let touched = false;
-    try {
-      const data = Buffer.allocUnsafe(statSync(path).size);
-      const size = readSync(fd, data, 0, data.length, 0);
-      let pos = 0;
-      while (pos + RECORD_HEADER_BYTES <= size) {
-        const len = data.readUInt32LE(pos);
-        const end = pos + RECORD_HEADER_BYTES + len;
-        if (len === 0 || end > size || base + end > below) break;
-        const payload = data.subarray(pos + RECORD_HEADER_BYTES, end);
-        // The checksum is verified only for a record about to be rewritten (most are skipped by the needle).
-        const next = scrubbed(payload, rule);
-        if (next && crc32(payload) === data.readUInt32LE(pos + 4)) {
-          const out = Buffer.allocUnsafe(4 + len);
-          out.writeUInt32LE(crc32(next), 0);
-          next.copy(out, 4);
-          writeSync(fd, out, 0, out.length, pos + 4);
-          res.records++;
-          res.bytes += len;
-          touched = true;
-        }
-        pos = end;
-      }
-      if (touched) fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    if (touched) res.files++;
+    if (res.records > 0) await fh.sync();
+  } finally {
+    await fh.close();
   }
   return res;
 }
 
-/** Scrub the dead-letter file's records (each line keeps its reason; the record loses its bodies). */
-export function scrubDeadLetters(path: string, rule: ScrubRule): ScrubResult {
-  const res: ScrubResult = { records: 0, bytes: 0, files: 0 };
-  if (!existsSync(path)) return res;
-  const lines = readFileSync(path, 'utf8').split('\n');
-  let changed = false;
-  const out = lines.map((line) => {
-    if (line === '' || (rule.needle !== undefined && !line.includes(rule.needle))) return line;
-    try {
-      const dl = JSON.parse(line) as { record?: string };
-      if (typeof dl.record !== 'string') return line;
-      const next = scrubbed(Buffer.from(dl.record), rule);
-      if (!next) return line;
+interface ChunkStep {
+  /** Bytes of whole records parsed from the start of the chunk. */
+  parsed: number;
+  /** The segment's records end here: a zero length, a record past `limit` or cut short. */
+  end: boolean;
+  /** Bytes of the next record when the chunk cannot hold it (else 0). */
+  whole: number;
+  /**
+   * [start, end) of the chunk's rewritten bytes, to write back. Bytes between two rewritten
+   * records of a run are written as they were read: no writer changes a record once appended,
+   * and scrubs of the directory run one at a time.
+   */
+  runs: [number, number][];
+}
+
+/**
+ * Scrub the records `buf` holds whole (read from segment position `at`; records wanted up to
+ * segment position `limit`), rewriting them in `buf`.
+ */
+async function scrubChunk(buf: Buffer, at: number, limit: number, rules: readonly ScrubRule[], slice: Slice, res: Scrubbed): Promise<ChunkStep> {
+  const step: ChunkStep = { parsed: 0, end: false, whole: 0, runs: [] };
+  let off = 0;
+  while (off + RECORD_HEADER_BYTES <= buf.length) {
+    const len = buf.readUInt32LE(off);
+    const end = off + RECORD_HEADER_BYTES + len;
+    if (len === 0 || at + end > limit) {
+      step.end = true;
+      break;
+    }
+    if (end > buf.length) {
+      if (off === 0) step.whole = end;
+      break;
+    }
+    const payload = buf.subarray(off + RECORD_HEADER_BYTES, end);
+    // The checksum is verified only for a record about to be rewritten (most are skipped by the needle).
+    const next = scrubbedInPlace(payload, rules);
+    if (next && crc32(payload) === buf.readUInt32LE(off + 4)) {
+      buf.writeUInt32LE(crc32(next), off + 4);
+      next.copy(buf, off + RECORD_HEADER_BYTES);
+      const last = step.runs.at(-1);
+      if (last && off + 4 - last[1] <= JOIN_GAP_BYTES) last[1] = end;
+      else step.runs.push([off + 4, end]);
       res.records++;
-      res.bytes += Buffer.byteLength(dl.record);
-      changed = true;
-      return JSON.stringify({ ...dl, record: next.toString('utf8').trimEnd() });
-    } catch {
-      return line;
+      res.bytes += len;
     }
-  });
-  if (changed) {
-    const tmp = `${path}.scrub-${process.pid}`;
-    writeFileSync(tmp, out.join('\n'));
-    const fd = openSync(tmp, 'r');
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, path);
-    res.files = 1;
+    off = end;
+    if (slice.due()) await slice.pause();
   }
-  return res;
+  step.parsed = off;
+  return step;
 }
 
-/** Every copy under a data dir: events/, spool/log/ and dead-letter.jsonl. */
-export function scrubDataDir(dataDir: string, rule: ScrubRule): ScrubResult {
-  const parts = [scrubLogDir(join(dataDir, 'events'), rule), scrubLogDir(spoolLogDir(spoolDirOf(dataDir)), rule), scrubDeadLetters(join(dataDir, 'dead-letter.jsonl'), rule)];
+async function writeAt(fh: FileHandle, buf: Buffer, offset: number, length: number, position: number): Promise<void> {
+  const { bytesWritten } = await fh.write(buf, offset, length, position);
+  if (bytesWritten !== length) throw scrubError('GATELOG_SCRUB_SHORT_WRITE', `short write while scrubbing a log segment (${String(bytesWritten)}/${String(length)} bytes)`);
+}
+
+/** Every copy under a data dir: events/, spool/log/ and dead-letter.jsonl. An event any of `rules` selects is scrubbed. */
+export async function scrubDataDir(dataDir: string, rules: readonly ScrubRule[]): Promise<ScrubResult> {
+  const parts = [
+    await scrubLogDir(join(dataDir, 'events'), rules),
+    await scrubLogDir(spoolLogDir(spoolDirOf(dataDir)), rules),
+    await scrubDeadLetters(join(dataDir, 'dead-letter.jsonl'), rules),
+  ];
   return parts.reduce((a, b) => ({ records: a.records + b.records, bytes: a.bytes + b.bytes, files: a.files + b.files }));
 }

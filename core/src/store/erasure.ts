@@ -202,7 +202,7 @@ export async function eraseCalls(store: Store, r: EraseRequest, opts: { dataDir?
   // The body blocks only these calls used are counted in `bytes` too.
   const { blockBytes } = rows > 0 ? await eraseStored(store, `${sel} AND NOT legal_hold`, r.rows) : { blockBytes: 0 };
   const t1 = performance.now();
-  const files = opts.dataDir ? scrubDataDir(opts.dataDir, selectorRule(r, holds)) : { records: 0, bytes: 0, files: 0 };
+  const files = opts.dataDir ? await scrubDataDir(opts.dataDir, [selectorRule(r, holds)]) : { records: 0, bytes: 0, files: 0 };
   const t2 = performance.now();
   return {
     rows, bytes: Number(c?.bytes ?? 0) + blockBytes, held: Number(c?.held ?? 0), files, mode: r.rows ? 'rows' : 'bodies',

@@ -36,11 +36,11 @@ export interface RetentionOptions {
  * Empty the bodies of events older than `cutoffMs` under a data dir, except held ones. With
  * `holds` unknown (null), only the spool's records already in Kafka.
  */
-export function pruneDataDir(dataDir: string, cutoffMs: number, holds: readonly LegalHold[] | null): ScrubResult {
+export function pruneDataDir(dataDir: string, cutoffMs: number, holds: readonly LegalHold[] | null): Promise<ScrubResult> {
   const expired = (e: Record<string, unknown>): boolean => Date.parse(String(e['started_at'])) < cutoffMs;
-  if (holds) return scrubDataDir(dataDir, { match: (e) => expired(e) && !isHeld(e, holds) });
+  if (holds) return scrubDataDir(dataDir, [{ match: (e) => expired(e) && !isHeld(e, holds) }]);
   const spool = spoolDirOf(dataDir);
-  return scrubLogDir(spoolLogDir(spool), { match: expired }, { below: new OffsetFile(relayOffsetPath(spool)).load() });
+  return scrubLogDir(spoolLogDir(spool), [{ match: expired }], { below: new OffsetFile(relayOffsetPath(spool)).load() });
 }
 
 export async function startRetention(o: RetentionOptions): Promise<RetentionSweep> {
@@ -63,12 +63,21 @@ export async function startRetention(o: RetentionOptions): Promise<RetentionSwee
   const run = async (): Promise<ScrubResult> => {
     if (o.store) await markHolds(o.store);
     if (!o.dataDir || bodiesMs === null) return { records: 0, bytes: 0, files: 0 };
-    const r = pruneDataDir(o.dataDir, now() - bodiesMs, await activeHolds());
+    const r = await pruneDataDir(o.dataDir, now() - bodiesMs, await activeHolds());
     if (r.records) o.logger.info({ records: r.records, files: r.files }, 'retention: emptied expired bodies under the data dir');
     return r;
   };
+  // A tick while the last sweep still scrubs (a large spool, a short sweep_ms) is skipped: the
+  // next one covers what it would have, and sweeps do not pile up behind each other.
+  let sweeping = false;
   const tick = (): void => {
-    run().catch((err: unknown) => o.logger.warn({ err }, 'retention sweep failed; retrying at the next tick'));
+    if (sweeping) return;
+    sweeping = true;
+    void run()
+      .catch((err: unknown) => o.logger.warn({ err }, 'retention sweep failed; retrying at the next tick'))
+      .finally(() => {
+        sweeping = false;
+      });
   };
   tick();
   const timer = setInterval(tick, o.retention.sweep_ms);

@@ -1,8 +1,10 @@
 // Erasures recorded by another proxy reach this one's spool (a real spool dir, live, and a real
 // engine: chDB): the watch empties the bodies of the calls spooled before the erasure, leaves
-// held calls whole, and the relay still reads every record.
+// held calls whole, and the relay still reads every record; the erasures new at a look are
+// scrubbed for in one pass.
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EraseRequest, LocalLogReader, createLogger, recordErasure, spoolDirOf, spoolLogDir, writeHold, type Store } from '@gatelog/core';
@@ -69,6 +71,54 @@ describe('erasure watch (data dir)', () => {
       expect(records).toHaveLength(5);
       expect(records[0]).toMatchObject({ user: '', request_body: '', response_body: '' });
       expect(records[1]).toMatchObject({ user: alice, request_body: body('secret-held') });
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it('scrubs for every erasure new at a look in one pass, each selected call and only those, one look at a time', async () => {
+    const id = (): string => crypto.randomUUID();
+    const [alice, bob, key, trace, held] = [`alice-${id()}`, `bob-${id()}`, `key-${id()}`, `trace-${id()}`, `held-${id()}`];
+    const at = new Date().toISOString();
+    await writeHold(store, { id: `hold_${id()}`, version: 1, kind: 'user', value: held, reason: 'case 2026-18', active: true, created_at: at, updated_at: at, updated_by: 'test' });
+    const t = Date.now();
+    const started = new Date(t - 5000).toISOString();
+    const calls = [
+      { user: alice, secret: 'by-user', erased: true },
+      { user: bob, key_id: key, secret: 'by-key', erased: true },
+      { user: bob, trace_id: trace, secret: 'by-trace', erased: true },
+      // The same call selected by two erasures is scrubbed once.
+      { user: alice, key_id: key, secret: 'by-both', erased: true },
+      { user: bob, secret: 'not-selected', erased: false },
+      { user: held, key_id: key, secret: 'held', erased: false },
+      { user: alice, secret: 'started-later', erased: false, started_at: new Date(t + 10).toISOString() },
+    ];
+    for (const { secret, erased: _, ...over } of calls) spool.append(sampleEvent({ started_at: started, ...over, request_body: body(`secret-${secret}`) }));
+    // Legal holds are read once per look that has new requests to scrub for.
+    let holdReads = 0;
+    const client = new Proxy(store.client, {
+      get(target, prop, receiver) {
+        if (prop !== 'query') return Reflect.get(target, prop, receiver) as unknown;
+        return (q: { query: string }) => {
+          if (q.query.includes('legal_holds')) holdReads++;
+          return target.query(q as Parameters<typeof target.query>[0]);
+        };
+      },
+    });
+    const counted: Store = { ...store, client, database: store.database, kind: store.kind, insertRaw: (t, r, st) => store.insertRaw(t, r, st) };
+    const lines: string[] = [];
+    const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(...chunk.toString().split('\n').filter(Boolean)); done(); } });
+    const watch = startErasureWatch({ store: counted, cache: new ResponseCache({ maxBytes: 1 << 20, ttlMs: 600_000 }), dataDir, intervalMs: 600_000, logger: createLogger('info', sink) });
+    try {
+      for (const r of [{ user: alice }, { key }, { trace }]) await recordErasure(store, EraseRequest.parse(r), t);
+      // Two looks asked for at once: the second starts after the first, and finds nothing new.
+      expect(await Promise.all([watch.tick(), watch.tick()])).toEqual([0, 0]);
+      expect(holdReads).toBe(1);
+      for (const c of calls) expect(spoolHas(`secret-${c.secret}`), c.secret).toBe(!c.erased);
+      const scrubbed = lines.map((l) => JSON.parse(l) as { msg: string; records?: number }).filter((l) => l.msg.startsWith('erasure: scrubbed'));
+      expect(scrubbed.map((l) => l.records)).toEqual([4]);
+      const users = new LocalLogReader(logDir()).read(0, 100).records.map((r) => (JSON.parse(r.toString()) as { user: string }).user);
+      expect(users).toEqual(['', '', '', '', bob, held, alice]);
     } finally {
       watch.stop();
     }

@@ -8,13 +8,14 @@
 //
 // Cost: one small read per look (the requests of the last hour, by the table's sort key); the
 // holds and the files only when a request is new. Without a data dir and with nothing cached
-// there is nothing to do, and nothing is read. The files are scrubbed in place on the event
-// loop, as POST /admin/erase does on its own proxy; the spool's relay thread reads the same
-// segments, which erasure-files.ts allows for (a record caught mid-rewrite is never sent with
-// its bodies). A request recorded more than an hour before this proxy started is not read: no
-// answer cached since can predate it, and the calls it covers that are still in this spool (the
-// proxy was down when it was asked) keep their bodies there until the body period's sweep,
-// while ingest stores them erased.
+// there is nothing to do, and nothing is read. Every proxy of a fleet scrubs its files for each
+// erasure asked anywhere, so one look scrubs for all its new requests in one pass, a few ms of
+// work at a time between the calls it serves (erasure-files.ts), and looks run one at a time.
+// The spool's relay thread reads the same segments, which erasure-files.ts allows for (a record
+// caught mid-rewrite is never sent with its bodies). A request recorded more than an hour
+// before this proxy started is not read: no answer cached since can predate it, and the calls
+// it covers that are still in this spool (the proxy was down when it was asked) keep their
+// bodies there until the body period's sweep, while ingest stores them erased.
 import { ERASURE_REREAD_MS, erasureRule, errorFields, listErasures, listHolds, scrubDataDir, type Logger, type RecordedErasure, type Store } from '@gatelog/core';
 import type { ResponseCache } from './response-cache.ts';
 
@@ -35,7 +36,9 @@ export interface ErasureWatchOptions {
 }
 
 export function startErasureWatch(o: ErasureWatchOptions): ErasureWatch {
+  /** Requests whose files are scrubbed, and those whose cached answers are dropped. */
   const seen = new Set<string>();
+  const forgotten = new Set<string>();
   /** The cache's clock (the governance one); requests are read by wall time, as they were recorded. */
   const now = o.now ?? Date.now;
   let since = Date.now() - ERASURE_REREAD_MS;
@@ -43,17 +46,11 @@ export function startErasureWatch(o: ErasureWatchOptions): ErasureWatch {
   /** The copies under the data dir of the calls `fresh` covers lose their bodies, held calls' excepted. */
   const scrubFiles = async (dataDir: string, fresh: readonly RecordedErasure[]): Promise<void> => {
     const holds = await listHolds(o.store, { activeOnly: true });
-    let records = 0;
-    let files = 0;
-    for (const e of fresh) {
-      const r = scrubDataDir(dataDir, erasureRule(e, holds));
-      records += r.records;
-      files += r.files;
-    }
+    const { records, files } = await scrubDataDir(dataDir, fresh.map((e) => erasureRule(e, holds)));
     if (records > 0) o.logger.info({ records, files }, 'erasure: scrubbed the copies under the data dir of calls erased through another proxy');
   };
 
-  const tick = async (): Promise<number> => {
+  const look = async (): Promise<number> => {
     // Nothing cached and no files, nothing to do (the usual case for the cache: caching is off
     // unless asked for). A request recorded meanwhile is read at the first look with something
     // cached, while in the window.
@@ -61,16 +58,30 @@ export function startErasureWatch(o: ErasureWatchOptions): ErasureWatch {
     const { erasures } = await listErasures(o.store, since);
     const fresh = erasures.filter((e) => !seen.has(e.id));
     if (fresh.length === 0) return 0;
-    // The files first: a failure (holds unreadable) leaves every request to the next look.
-    if (o.dataDir !== undefined) await scrubFiles(o.dataDir, fresh);
+    // The cache first, once per request: answers are served while the files are scrubbed, and
+    // from then on the cache refuses those of calls that were running.
     let dropped = 0;
     for (const e of fresh) {
-      seen.add(e.id);
-      since = Math.max(since, e.at - ERASURE_REREAD_MS);
+      if (forgotten.has(e.id)) continue;
+      forgotten.add(e.id);
       dropped += o.cache.forget(e, now());
     }
     if (dropped > 0) o.logger.info({ dropped }, 'response cache: dropped the answers of calls erased through another proxy');
+    // A failure here (holds unreadable) leaves every request's files to the next look.
+    if (o.dataDir !== undefined) await scrubFiles(o.dataDir, fresh);
+    for (const e of fresh) {
+      seen.add(e.id);
+      since = Math.max(since, e.at - ERASURE_REREAD_MS);
+    }
     return dropped;
+  };
+  // One look at a time: a look asked for while one runs (the timer's, a test's) starts after it,
+  // so it reads what was recorded meanwhile and never scrubs for the same requests alongside it.
+  let looking: Promise<unknown> = Promise.resolve();
+  const tick = (): Promise<number> => {
+    const next = looking.then(look);
+    looking = next.catch(() => undefined);
+    return next;
   };
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;

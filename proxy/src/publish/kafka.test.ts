@@ -154,7 +154,7 @@ describe('Kafka publisher', () => {
     for (const e of events) p.publish(e);
     // What POST /admin/erase does to this proxy's data dir, while Kafka is away.
     const erased = events[2]!.request_id;
-    const res = scrubDataDir(dir, { match: (e) => e['request_id'] === erased, needle: erased });
+    const res = await scrubDataDir(dir, [{ match: (e) => e['request_id'] === erased, needle: erased }]);
     expect(res.records).toBe(1);
     await broker.restart();
     await p.flush(8000);
