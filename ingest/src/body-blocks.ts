@@ -14,6 +14,7 @@ import { Piscina } from 'piscina';
 import type { Store } from '@gatelog/core';
 import { SPLIT_MIN_BYTES, splitBody, type Block } from '@gatelog/core/store/blocks';
 import { readQuery } from '@gatelog/core/store/read-query';
+import { eventTeam } from '@gatelog/core/store/retention';
 import { parsedRow } from './stored-rows.ts';
 
 async function storedHashes(store: Pick<Store, 'client' | 'reader' | 'database'>, hashes: string[]): Promise<Set<string>> {
@@ -25,8 +26,15 @@ async function storedHashes(store: Pick<Store, 'client' | 'reader' | 'database'>
   return out;
 }
 
-let pool: Piscina<{ record: Uint8Array; minBody: number }, BlockSplit | null> | null = null;
-function splitPool(): Piscina<{ record: Uint8Array; minBody: number }, BlockSplit | null> {
+/** One split's input in the worker thread. */
+export interface SplitTask {
+  record: Uint8Array;
+  minBody: number;
+  wholeTeams: readonly string[];
+}
+
+let pool: Piscina<SplitTask, BlockSplit | null> | null = null;
+function splitPool(): Piscina<SplitTask, BlockSplit | null> {
   // One thread, started on the first large event and gone after a minute without one.
   pool ??= new Piscina({ filename: new URL('./body-split-worker.ts', import.meta.url).href, minThreads: 0, maxThreads: 1, idleTimeout: 60_000 });
   return pool;
@@ -55,11 +63,15 @@ function splitField(o: Obj, into: Map<string, Block>, minBody: number): boolean 
   return true;
 }
 
-/** The record with its large bodies split, or null when it is stored as it came. */
-export function splitRecord(record: Buffer, minBody = SPLIT_MIN_BYTES): BlockSplit | null {
+/**
+ * The record with its large bodies split, or null when it is stored as it came. The calls of
+ * `wholeTeams` (teams with a body retention period of their own: retention.ts wholeBodyTeams)
+ * are stored whole, so their own period removes their text.
+ */
+export function splitRecord(record: Buffer, minBody = SPLIT_MIN_BYTES, wholeTeams: readonly string[] = []): BlockSplit | null {
   if (record.length < minBody) return null;
   const e = parsedRow(record);
-  if (!e) return null;
+  if (!e || (wholeTeams.length > 0 && wholeTeams.includes(eventTeam(e)))) return null;
   const blocks = new Map<string, Block>();
   let changed = splitField(e, blocks, minBody);
   const io = e['attempt_io'];
@@ -72,10 +84,13 @@ export class BlockWriter {
   readonly #pending = new WeakMap<object, Block[]>();
   readonly #recent = new Map<string, number>();
   readonly #minBody: number;
+  readonly #wholeTeams: readonly string[];
   readonly #now: () => number;
 
-  constructor(o: { minBodyBytes?: number; now?: () => number } = {}) {
+  /** `wholeTeams`: teams whose calls are never split (splitRecord). */
+  constructor(o: { minBodyBytes?: number; wholeTeams?: readonly string[]; now?: () => number } = {}) {
     this.#minBody = o.minBodyBytes ?? SPLIT_MIN_BYTES;
+    this.#wholeTeams = o.wholeTeams ?? [];
     this.#now = o.now ?? Date.now;
   }
 
@@ -92,7 +107,7 @@ export class BlockWriter {
         const records = [...part.records];
         for (let i = 0; i < records.length; i++) {
           if (records[i]!.length < this.#minBody) continue;
-          const s = await splitPool().run({ record: records[i]!, minBody: this.#minBody });
+          const s = await splitPool().run({ record: records[i]!, minBody: this.#minBody, wholeTeams: this.#wholeTeams });
           if (!s) continue;
           records[i] = Buffer.from(s.record.buffer, s.record.byteOffset, s.record.byteLength);
           blocks.push(...s.blocks);
@@ -112,7 +127,7 @@ export class BlockWriter {
     if (known) return known;
     const blocks: Block[] = [];
     for (let i = 0; i < part.records.length; i++) {
-      const s = splitRecord(part.records[i]!, this.#minBody);
+      const s = splitRecord(part.records[i]!, this.#minBody, this.#wholeTeams);
       if (!s) continue;
       part.records[i] = s.record;
       blocks.push(...s.blocks);

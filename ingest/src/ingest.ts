@@ -10,6 +10,8 @@ import { ConfigError, type GatelogConfig, type LogTail, type Logger, type Store 
 import { startKafkaIngest } from './kafka-consumer.ts';
 import { startLocalIngest } from './local-consumer.ts';
 import { batchSettings, type RetrySettings } from './pipeline.ts';
+import { BlockWriter } from './body-blocks.ts';
+import { wholeBodyTeams } from '@gatelog/core/store/retention';
 
 export type IngestSource =
   | {
@@ -50,6 +52,8 @@ export interface Ingest {
 export async function createIngest(d: IngestDeps): Promise<Ingest> {
   const { config, source } = d;
   const batch = batchSettings(config.ingest);
+  // Teams with a body retention period of their own keep their bodies whole (retention.ts).
+  const blocks = new BlockWriter({ wholeTeams: wholeBodyTeams(config.retention) });
   if (source.kind === 'local') {
     const local = startLocalIngest({
       logDir: join(source.dataDir, 'events'),
@@ -64,6 +68,7 @@ export async function createIngest(d: IngestDeps): Promise<Ingest> {
       tail: source.tail,
       retry: d.retry,
       stopTimeoutMs: d.stopTimeoutMs,
+      blocks,
     });
     return { stop: () => local.stop(), healthy: () => true, stats: () => ({ rows: local.stats().rows }) };
   }
@@ -81,6 +86,7 @@ export async function createIngest(d: IngestDeps): Promise<Ingest> {
     retry: d.retry,
     consumer: source.consumer,
     stopTimeoutMs: d.stopTimeoutMs,
+    blocks,
   });
   return { stop: () => kafka.stop(), healthy: () => kafka.healthy(), stats: () => ({ rows: kafka.stats().rows }) };
 }

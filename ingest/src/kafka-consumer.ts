@@ -25,6 +25,7 @@ import type { InsertQueue } from './insert-queue.ts';
 import { createIngestMetrics, freshName } from './metrics.ts';
 import { locate, pastOffset, toParts, type DeadLetterMessage, type FetchedBatch, type KafkaPart } from './kafka-part.ts';
 import { MAX_INSERT_BYTES, createPipeline, type BatchSettings, type PipelineSource, type RetrySettings } from './pipeline.ts';
+import type { BlockWriter } from './body-blocks.ts';
 
 export const DLQ_REASON_HEADER = 'gatelog-dlq-reason';
 export const DLQ_SOURCE_HEADER = 'gatelog-dlq-source';
@@ -50,6 +51,8 @@ export interface KafkaIngestDeps {
   consumer?: Partial<ConsumerConfig> | undefined;
   /** How long stop() lets the batches in hand retry before giving them up uncommitted; default 10 s. */
   stopTimeoutMs?: number | undefined;
+  /** Splits large bodies into blocks (body-blocks.ts; the retention's whole-body teams). */
+  blocks?: BlockWriter | undefined;
 }
 
 export interface KafkaIngest {
@@ -178,6 +181,7 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
     batch: batchSettings,
     retry: { baseMs, maxMs },
     insertSettings: { async_insert: 0 },
+    blocks: deps.blocks,
     onWritten: (rows, parts) => {
       totals.rows += rows;
       totals.inserts++;

@@ -14,6 +14,7 @@ import type { Registry } from 'prom-client';
 import { writeDeadLetters } from './dead-letter.ts';
 import { createIngestMetrics } from './metrics.ts';
 import { MAX_INSERT_BYTES, createPipeline, type PipelinePart, type PipelineSource, type RetrySettings } from './pipeline.ts';
+import type { BlockWriter } from './body-blocks.ts';
 
 export interface LocalIngestDeps {
   logDir: string;
@@ -33,6 +34,8 @@ export interface LocalIngestDeps {
   retry?: Partial<RetrySettings> | undefined;
   /** How long stop() keeps trying to drain the log when the store fails; default 10 s. */
   stopTimeoutMs?: number | undefined;
+  /** Splits large bodies into blocks (body-blocks.ts; the retention's whole-body teams). */
+  blocks?: BlockWriter | undefined;
 }
 
 export interface LocalIngest {
@@ -183,6 +186,7 @@ export function startLocalIngest(deps: LocalIngestDeps): LocalIngest {
     metrics,
     batch: { maxRows: batchRows, maxBytes: MAX_INSERT_BYTES, lingerMs: deps.batchMs },
     retry: deps.retry,
+    blocks: deps.blocks,
     onWritten: (n) => (rows += n),
     // A write about to leave takes what was appended since the last read along.
     refill: () => void fill(),

@@ -1,6 +1,6 @@
 // The retention sweep every launcher runs that owns a store or a data dir: at start, apply the
 // configured TTLs where they changed; then on every tick, mark held calls and empty the bodies
-// older than the body period in the copies under the data dir (event log, spool, dead
+// older than their team's body period in the copies under the data dir (event log, spool, dead
 // letters) — the same clock as the TTLs in ClickHouse. Failures are logged, never thrown.
 //
 // Legal holds outrank retention. A proxy reads the active holds (`holdsStore`) but leaves TTLs
@@ -13,7 +13,7 @@ import type { Store } from './client.ts';
 import { OffsetFile } from '../bus/offset-file.ts';
 import { relayOffsetPath, spoolDirOf, spoolLogDir } from '../bus/spool-layout.ts';
 import { scrubDataDir, scrubLogDir, type ScrubResult } from './erasure-files.ts';
-import { applyRetention, durationMs, isHeld, listHolds, markHolds, type LegalHold, type RetentionConfig } from './retention.ts';
+import { applyRetention, durationMs, eventTeam, isHeld, listHolds, markHolds, periodFor, wholeBodyTeams, type LegalHold, type RetentionConfig } from './retention.ts';
 
 export interface RetentionSweep {
   /** One sweep now (tests, and after a hold changes). */
@@ -33,11 +33,12 @@ export interface RetentionOptions {
 }
 
 /**
- * Empty the bodies of events older than `cutoffMs` under a data dir, except held ones. With
- * `holds` unknown (null), only the spool's records already in Kafka.
+ * Empty the bodies of events that started before their team's cutoff (`cutoffOf`, epoch ms;
+ * -Infinity keeps them) under a data dir, except held ones. With `holds` unknown (null), only
+ * the spool's records already in Kafka.
  */
-export function pruneDataDir(dataDir: string, cutoffMs: number, holds: readonly LegalHold[] | null): Promise<ScrubResult> {
-  const expired = (e: Record<string, unknown>): boolean => Date.parse(String(e['started_at'])) < cutoffMs;
+export function pruneDataDir(dataDir: string, cutoffOf: (team: string) => number, holds: readonly LegalHold[] | null): Promise<ScrubResult> {
+  const expired = (e: Record<string, unknown>): boolean => Date.parse(String(e['started_at'])) < cutoffOf(eventTeam(e));
   if (holds) return scrubDataDir(dataDir, [{ match: (e) => expired(e) && !isHeld(e, holds) }]);
   const spool = spoolDirOf(dataDir);
   return scrubLogDir(spoolLogDir(spool), [{ match: expired }], { below: new OffsetFile(relayOffsetPath(spool)).load() });
@@ -47,9 +48,15 @@ export async function startRetention(o: RetentionOptions): Promise<RetentionSwee
   const now = o.now ?? Date.now;
   if (o.store) {
     const changed = await applyRetention(o.store, o.retention);
-    if (changed.length) o.logger.info({ changed, retention: { bodies: o.retention.bodies, calls: o.retention.calls, rollups: o.retention.rollups } }, 'retention TTLs applied');
+    if (changed.length) o.logger.info({ changed, retention: { bodies: o.retention.bodies, calls: o.retention.calls, rollups: o.retention.rollups, teams: o.retention.teams } }, 'retention TTLs applied');
   }
-  const bodiesMs = durationMs(o.retention.bodies);
+  // Each team's body period (retention.teams), the global one for the others; forever = never.
+  const bodiesMs = (team: string): number | null => durationMs(periodFor(o.retention, 'bodies', team));
+  const expires = bodiesMs('') !== null || wholeBodyTeams(o.retention).some((team) => bodiesMs(team) !== null);
+  const cutoffs = (t: number) => (team: string): number => {
+    const ms = bodiesMs(team);
+    return ms === null ? -Infinity : t - ms;
+  };
   const activeHolds = async (): Promise<LegalHold[] | null> => {
     if (o.store) return listHolds(o.store, { activeOnly: true });
     if (!o.holdsStore) return null;
@@ -62,8 +69,8 @@ export async function startRetention(o: RetentionOptions): Promise<RetentionSwee
   };
   const run = async (): Promise<ScrubResult> => {
     if (o.store) await markHolds(o.store);
-    if (!o.dataDir || bodiesMs === null) return { records: 0, bytes: 0, files: 0 };
-    const r = await pruneDataDir(o.dataDir, now() - bodiesMs, await activeHolds());
+    if (!o.dataDir || !expires) return { records: 0, bytes: 0, files: 0 };
+    const r = await pruneDataDir(o.dataDir, cutoffs(now()), await activeHolds());
     if (r.records) o.logger.info({ records: r.records, files: r.files }, 'retention: emptied expired bodies under the data dir');
     return r;
   };

@@ -16,11 +16,19 @@ import { keepHeldBlocks } from './block-retention.ts';
 
 const Duration = z.union([z.literal('forever'), z.string().regex(/^[1-9][0-9]{0,5}[dh]$/, 'a duration such as 30d or 12h, or forever')]);
 
+/** A team's own periods (each defaults to the global one). */
+export const TeamRetention = z.object({ bodies: Duration.optional(), calls: Duration.optional() }).strict();
+
 export const RetentionConfig = z.object({
   /** Request and response bodies (and error messages). */
   bodies: Duration.default('30d'),
   /** Call rows (metadata: tokens, cost, latency, who, when). */
   calls: Duration.default('400d'),
+  /**
+   * Periods of their own for some teams' calls (a team whose contract allows less, or asks for
+   * more): `teams: { clinical: { bodies: 7d, calls: 90d } }`. A call's team is its key's.
+   */
+  teams: z.record(z.string().min(1).max(128), TeamRetention).default({}),
   /** Per-minute and hourly rollups (dashboards). */
   rollups: Duration.default('forever'),
   /** How often the sweep re-marks holds and prunes files under the data dir. */
@@ -42,6 +50,42 @@ export function durationMs(d: string): number | null {
 
 const interval = (d: string): string => `toInterval${d.endsWith('h') ? 'Hour' : 'Day'}(${Number(d.slice(0, -1))})`;
 
+type Period = 'bodies' | 'calls';
+
+/** The period that applies to a team's calls ('' = calls without a team: the global one). */
+export function periodFor(r: Pick<RetentionConfig, Period | 'teams'>, field: Period, team: string): string {
+  return (team !== '' && Object.hasOwn(r.teams, team) ? r.teams[team]?.[field] : undefined) ?? r[field];
+}
+
+/** The teams with a period of their own for `field` (one that differs from the global one), sorted. */
+function ownPeriods(r: Pick<RetentionConfig, Period | 'teams'>, field: Period): [string, string][] {
+  return Object.entries(r.teams)
+    .flatMap(([team, t]): [string, string][] => (t[field] !== undefined && t[field] !== r[field] ? [[team, t[field]]] : []))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * Teams whose request bodies are stored whole, never split into shared blocks (blocks.ts): a
+ * block outlives the calls that use it by the global body period, so the calls of a team with
+ * a period of its own keep their text in their own row, where their own period removes it.
+ */
+export function wholeBodyTeams(r: Pick<RetentionConfig, Period | 'teams'>): string[] {
+  return ownPeriods(r, 'bodies').map(([team]) => team);
+}
+
+/** What is recorded in retention_applied for a target: the global period, then each team's own. */
+function periodText(r: Pick<RetentionConfig, Period | 'teams'>, field: Period): string {
+  return [r[field], ...ownPeriods(r, field).map(([team, d]) => `${JSON.stringify(team)}=${d}`)].join(' ');
+}
+
+/** SQL: when a call row's `field` expires, by its team's period (NEVER for forever). */
+function expirySql(r: Pick<RetentionConfig, Period | 'teams'>, field: Period): string {
+  const at = (d: string): string => (d === 'forever' ? NEVER : `toDateTime(started_at) + ${interval(d)}`);
+  const own = ownPeriods(r, field);
+  if (own.length === 0) return at(r[field]);
+  return `multiIf(${own.map(([team, d]) => `team = ${sqlText(team)}, ${at(d)}`).join(', ')}, ${at(r[field])})`;
+}
+
 /** A string as a SQL literal that no input can break out of (hex, decoded by ClickHouse). */
 export function sqlText(s: string): string {
   return `unhex('${Buffer.from(s).toString('hex')}')`;
@@ -53,25 +97,28 @@ const BODY_COLUMNS = [['request_body', 'String CODEC(ZSTD(3))'], ['response_body
 /** Each retention target and the DDL that sets its TTL (or removes it). */
 export function ttlStatements(db: string, r: RetentionConfig): { target: string; ttl: string; sql: string[] }[] {
   const out: { target: string; ttl: string; sql: string[] }[] = [];
+  // Bodies: the team's period where it has one (a multiIf on team), else the global one.
+  const bodies = periodText(r, 'bodies');
+  const bodiesTtl = `TTL if(legal_hold, ${NEVER}, ${expirySql(r, 'bodies')})`;
   out.push({
     target: 'llm_calls.bodies',
-    ttl: r.bodies,
-    sql: BODY_COLUMNS.map(([c, type]) => r.bodies === 'forever'
+    ttl: bodies,
+    sql: BODY_COLUMNS.map(([c, type]) => bodies === 'forever'
       ? `ALTER TABLE ${db}.llm_calls MODIFY COLUMN ${c} REMOVE TTL`
-      : `ALTER TABLE ${db}.llm_calls MODIFY COLUMN ${c} ${type} TTL if(legal_hold, ${NEVER}, toDateTime(started_at) + ${interval(r.bodies)})`),
+      : `ALTER TABLE ${db}.llm_calls MODIFY COLUMN ${c} ${type} ${bodiesTtl}`),
   });
   // Columns that expire with the bodies (a column TTL resets a column to its default), each its
   // own target, so a data dir whose body TTL was applied before the column existed gets it too:
   // per-attempt bodies (migration 0013; attempt_io back to []) and body parts (migration 0014).
-  // A block expires the bodies' period after the last call that used it (block-retention.ts
-  // keeps held calls' blocks).
+  // A block expires the global body period after the last call that used it (block-retention.ts
+  // keeps held calls' blocks; a team with a body period of its own never has its bodies split).
   for (const column of ['attempt_io', 'request_parts']) {
     out.push({
       target: `llm_calls.${column}`,
-      ttl: r.bodies,
-      sql: [r.bodies === 'forever'
+      ttl: bodies,
+      sql: [bodies === 'forever'
         ? `ALTER TABLE ${db}.llm_calls MODIFY COLUMN ${column} REMOVE TTL`
-        : `ALTER TABLE ${db}.llm_calls MODIFY COLUMN ${column} TTL if(legal_hold, ${NEVER}, toDateTime(started_at) + ${interval(r.bodies)})`],
+        : `ALTER TABLE ${db}.llm_calls MODIFY COLUMN ${column} ${bodiesTtl}`],
     });
   }
   out.push({
@@ -79,10 +126,11 @@ export function ttlStatements(db: string, r: RetentionConfig): { target: string;
     ttl: r.bodies,
     sql: [r.bodies === 'forever' ? `ALTER TABLE ${db}.llm_blocks REMOVE TTL` : `ALTER TABLE ${db}.llm_blocks MODIFY TTL last_seen + ${interval(r.bodies)}`],
   });
+  const calls = periodText(r, 'calls');
   out.push({
     target: 'llm_calls.rows',
-    ttl: r.calls,
-    sql: [r.calls === 'forever' ? `ALTER TABLE ${db}.llm_calls REMOVE TTL` : `ALTER TABLE ${db}.llm_calls MODIFY TTL toDateTime(started_at) + ${interval(r.calls)} DELETE WHERE NOT legal_hold`],
+    ttl: calls,
+    sql: [calls === 'forever' ? `ALTER TABLE ${db}.llm_calls REMOVE TTL` : `ALTER TABLE ${db}.llm_calls MODIFY TTL ${expirySql(r, 'calls')} DELETE WHERE NOT legal_hold`],
   });
   for (const [table, col] of [['llm_calls_1m', 'minute'], ['llm_calls_1h', 'hour'], ['llm_calls_latency_1h', 'hour']] as const) {
     out.push({
