@@ -4,6 +4,7 @@ import '@gatelog/core/heap-tuning';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, GATELOG_VERSION, createLogger, loadConfig } from '@gatelog/core';
+import { DataDirLockedError } from '@gatelog/core/data-dir-lock';
 import { exitOnSignals } from '@gatelog/core/shutdown';
 import { parseStartArgs } from './args.ts';
 import { embeddedEnv } from './env.ts';
@@ -103,6 +104,8 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.exit(err.exitCode);
   } else if (err instanceof ConfigError) {
     process.stderr.write(`gatelog: configuration error\n${err.message}\n`);
+  } else if (err instanceof DataDirLockedError) {
+    process.stderr.write(`gatelog: ${err.message}\n`);
   } else if (err instanceof Error && 'issues' in err) {
     process.stderr.write(`gatelog: invalid environment\n${err.message}\n`);
   } else if (err instanceof TypeError && (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {

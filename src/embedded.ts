@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError, LOG_TAIL_BYTES, LocalLogWriter, encodeEvent, lowerBackgroundThreads, migrate, openStore, startRetention, type GatelogConfig, type LlmCallEvent, type Logger } from '@gatelog/core';
 import { provideUiContext, type UiContext } from '@gatelog/core/ui-context';
+import { lockDataDir } from '@gatelog/core/data-dir-lock';
 import { buildProxy } from '@gatelog/proxy';
 import { hostCheckFor, hostRefusal } from '@gatelog/proxy/host-guard';
 import { createIngest } from '@gatelog/ingest';
@@ -70,6 +71,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   const host = resolveHost(opts);
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
+  // One process per data dir (its event log and store): a second one stops here, named.
+  const lock = await lockDataDir(dataDir);
 
   const store = await openStore(config.storage, dataDir);
   // chDB's inserts and merges run on threads of this process: they must not take the CPU from
@@ -203,6 +206,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
         await ingest.stop();
         writer.close();
         await store.close();
+        lock.release();
       })();
       return closing;
     },

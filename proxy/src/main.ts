@@ -10,12 +10,14 @@
 // references as ${VAR}.
 // First: V8 settings that must be in place before anything else loads.
 import '@gatelog/core/heap-tuning';
+import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError, GATELOG_VERSION, createLogger, loadConfig, openStore, spoolDirOf, startRetention, type Logger, type Store } from '@gatelog/core';
 import { proxyEnv } from '@gatelog/core/env';
 import { exitOnSignals } from '@gatelog/core/shutdown';
+import { DataDirLockedError, lockDataDir } from '@gatelog/core/data-dir-lock';
 import { buildProxy } from './app.ts';
 import { createKafkaPublisher } from './publish/kafka.ts';
 
@@ -39,6 +41,9 @@ async function main(): Promise<void> {
   const logger = createLogger(env.GATELOG_LOG_LEVEL ?? config.logging.level);
   const masterKey = env.GATELOG_MASTER_KEY;
   const dataDir = resolve(env.GATELOG_DATA_DIR);
+  // One process per data dir: two proxies appending to one spool would corrupt it.
+  mkdirSync(dataDir, { recursive: true });
+  const lock = await lockDataDir(dataDir);
   const host = values.host ?? config.server.host ?? (masterKey ? '0.0.0.0' : '127.0.0.1');
   if (!masterKey && !LOOPBACK.has(host)) throw new ConfigError(`server.host: refusing to listen on ${host} without GATELOG_MASTER_KEY`);
   const port = values.port !== undefined ? Number(values.port) : config.server.port;
@@ -88,10 +93,11 @@ async function main(): Promise<void> {
     retention.stop();
     await publisher.close(5000);
     await store?.close();
+    lock.release();
   }, { graceMs: 15_000 });
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(err instanceof ConfigError ? `gatelog proxy: configuration error\n${err.message}\n` : `gatelog proxy: ${String((err as Error).stack ?? err)}\n`);
+  process.stderr.write(err instanceof ConfigError ? `gatelog proxy: configuration error\n${err.message}\n` : err instanceof DataDirLockedError ? `gatelog proxy: ${err.message}\n` : `gatelog proxy: ${String((err as Error).stack ?? err)}\n`);
   process.exit(1);
 });
