@@ -14,8 +14,9 @@
 // connect timeout. Results say which backend served them (`via`); settle/release calls pass
 // it back so a reservation is always returned to the counters it was taken from.
 //
-// Budgets go through `holds` (BudgetHolds): the same counters, plus — on a shared backend — a
-// journal of what each proxy holds on them, so a proxy that dies does not leave its part counted.
+// Budgets and max-parallel slots go through `holds` (BudgetHolds): the same counters, plus — on
+// a shared backend — a journal of what each proxy holds on them, so a proxy that dies does not
+// leave its part counted.
 
 export type Via = 'primary' | 'fallback';
 
@@ -96,7 +97,8 @@ export interface HeldCost {
 }
 
 /**
- * The budget ledger's counter operations. On a shared backend (`journaled`) every amount a proxy
+ * The budget ledger's counter operations, and the rate limiter's max-parallel slots (a
+ * reservation of 1, settled to nothing). On a shared backend (`journaled`) every amount a proxy
  * adds stays in that proxy's journal — reservations in flight summed per counter, settled costs
  * one by one — until it is taken off again, and the proxy keeps a lease on its journal. When a
  * lease runs out (the proxy was killed, lost its node, or stopped), the next live proxy to renew
@@ -104,6 +106,8 @@ export interface HeldCost {
  * the settled costs into its own journal, to give back once the store holds their calls. A cost
  * leaves the counters only by leaving a journal, in the same atomic step, so it is taken off once
  * whichever proxies try. Without a journal (memory, one process) these are plain counter ops.
+ * Amounts in flight are journaled per counter, not per call: a proxy paused past its lease that
+ * then settles gives back only what its journal still holds, never more than it took.
  */
 export interface BudgetHolds {
   /** True when costs are journaled and another proxy takes them over after this one goes. */

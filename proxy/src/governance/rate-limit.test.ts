@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryBackend, type CounterBackend } from './backend.ts';
+import { MemoryBackend, withFallback, type CounterBackend } from './backend.ts';
 import { RateLimiter, formatRateDuration, keyRateLimits, rateLimitHeaders, retryAfterSeconds, type RateLimits } from './rate-limit.ts';
 
 const T0 = 1_800_000_000_000;
@@ -120,6 +120,51 @@ describe('RateLimiter max parallel', () => {
     const broken: CounterBackend = { ...backend, kind: 'broken', reserve: (e) => backend.reserve(e), add: (k, d) => backend.add(k, d), get: (k) => backend.get(k), rateAdjust: (e, n) => backend.rateAdjust(e, n), rateAcquire: () => Promise.reject(new Error('down')) };
     await expect(new RateLimiter({ backend: broken }).acquire('k2', l, 0, T0)).rejects.toThrow('down');
     expect(await backend.get(['gl:rl:par:k2'])).toEqual([0]);
+  });
+});
+
+describe('RateLimiter max parallel on a shared backend that is down', () => {
+  const down = (): CounterBackend => {
+    const boom = (): Promise<never> => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    return { kind: 'down', reserve: boom, add: boom, get: boom, rateAcquire: boom, rateAdjust: boom };
+  };
+
+  it('open: slots are taken and given back on the local counters', async () => {
+    const local = new MemoryBackend();
+    const rl = new RateLimiter({ backend: withFallback(down(), local, { policy: 'open', onFailure: () => undefined, cooldownMs: 0, now: () => 0 }) });
+    const a = await rl.acquire('k', limits({ maxParallel: 1 }), 0, T0);
+    expect(a).toMatchObject({ ok: true, permit: { parallelVia: 'fallback' } });
+    expect(await rl.acquire('k', limits({ maxParallel: 1 }), 0, T0)).toMatchObject({ ok: false, refusal: { code: 'parallel_limit_exceeded' } });
+    if (a.ok) await rl.settle(a.permit, 0, T0);
+    expect(await local.get(['gl:rl:par:k'])).toEqual([0]);
+  });
+
+  it('closed: refused with the coded error, nothing taken', async () => {
+    const local = new MemoryBackend();
+    const rl = new RateLimiter({ backend: withFallback(down(), local, { policy: 'closed', onFailure: () => undefined, cooldownMs: 0, now: () => 0 }) });
+    await expect(rl.acquire('k', limits({ maxParallel: 1 }), 0, T0)).rejects.toMatchObject({ code: 'GATELOG_ERR_STATE_UNAVAILABLE' });
+    expect(await local.get(['gl:rl:par:k'])).toEqual([0]);
+  });
+
+  it('a slot taken on the shared backend is never given back to the local counters', async () => {
+    let up = true;
+    const shared = new MemoryBackend();
+    const flaky: CounterBackend = {
+      kind: 'flaky',
+      reserve: (e) => (up ? shared.reserve(e) : Promise.reject(new Error('down'))),
+      add: (k, d) => (up ? shared.add(k, d) : Promise.reject(new Error('down'))),
+      get: (k) => shared.get(k),
+      rateAcquire: (e, n) => shared.rateAcquire(e, n),
+      rateAdjust: (e, n) => shared.rateAdjust(e, n),
+    };
+    const local = new MemoryBackend();
+    const rl = new RateLimiter({ backend: withFallback(flaky, local, { policy: 'open', onFailure: () => undefined, cooldownMs: 0, now: () => 0 }) });
+    const a = await rl.acquire('k', limits({ maxParallel: 2 }), 0, T0);
+    if (!a.ok) throw new Error('refused');
+    expect(a.permit.parallelVia).toBe('primary');
+    up = false;
+    await expect(rl.settle(a.permit, 0, T0)).rejects.toMatchObject({ code: 'GATELOG_ERR_STATE_UNAVAILABLE' });
+    expect([await shared.get(['gl:rl:par:k']), await local.get(['gl:rl:par:k'])]).toEqual([[1], [0]]);
   });
 });
 

@@ -6,8 +6,11 @@
 // exact `remaining`/`reset` values for OpenAI's x-ratelimit-* headers, and a settlement is a
 // plain shift of that number. Tokens are reserved from an estimate (input + max output) before
 // forwarding and settled to the real count after the response; over-use then delays later
-// requests. Max-parallel is a counter taken before forwarding and given back at the end.
-import type { CounterBackend, RateEntry, RateState, Via } from './backend.ts';
+// requests. Max-parallel is a counter taken before forwarding and given back at the end,
+// through the backend's holds (backend.ts BudgetHolds): on shared counters each proxy's slots
+// in flight are journaled under its lease, so the slots of a proxy that is killed go back to
+// the others when its lease runs out instead of staying taken (one script either way).
+import { holdsOf, type BudgetHolds, type CounterBackend, type RateEntry, type RateState, type Via } from './backend.ts';
 import type { VirtualKey } from './keys.ts';
 import type { Refusal } from './refusal.ts';
 
@@ -38,10 +41,12 @@ const WINDOW_MS = 60_000;
 
 export class RateLimiter {
   readonly #backend: CounterBackend;
+  readonly #holds: BudgetHolds;
   readonly #prefix: string;
 
   constructor(o: { backend: CounterBackend; prefix?: string }) {
     this.#backend = o.backend;
+    this.#holds = holdsOf(o.backend);
     this.#prefix = o.prefix ?? 'gl:rl';
   }
 
@@ -56,12 +61,20 @@ export class RateLimiter {
     return `${this.#prefix}:par:${keyId}`;
   }
 
+  /**
+   * Gives one slot back. On shared counters only a slot this proxy still holds: once its lease
+   * ran out (a proxy paused for that long) another proxy has already given them back.
+   */
+  #releaseSlot(keyId: string, via: Via | undefined): Promise<void> {
+    return this.#holds.settle([this.#parallelKey(keyId)], 1, undefined, { via });
+  }
+
   /** Take a parallel slot, one request and `estimatedTokens`, or refuse with Retry-After. */
   async acquire(keyId: string, limits: RateLimits, estimatedTokens: number, now: number): Promise<RateAdmission> {
     const tokens = Math.max(0, Math.ceil(estimatedTokens));
     let parallelVia: Via | undefined;
     if (limits.maxParallel !== null) {
-      const p = await this.#backend.reserve([{ key: this.#parallelKey(keyId), amount: 1, limit: limits.maxParallel }]);
+      const p = await this.#holds.reserve([{ key: this.#parallelKey(keyId), amount: 1, limit: limits.maxParallel }]);
       if (!p.ok) {
         return {
           ok: false,
@@ -86,7 +99,7 @@ export class RateLimiter {
       r = await this.#backend.rateAcquire(entries, now);
     } catch (err) {
       // Never leak a parallel slot when the limiter itself fails (e.g. fail-closed backend).
-      if (limits.maxParallel !== null) await this.#backend.add(this.#parallelKey(keyId), -1, { via: parallelVia }).catch(() => undefined);
+      if (limits.maxParallel !== null) await this.#releaseSlot(keyId, parallelVia).catch(() => undefined);
       throw err;
     }
     const states = { rpm: rpm ? r.states[0] : undefined, tpm: tpm ? r.states[rpm ? 1 : 0] : undefined };
@@ -94,7 +107,7 @@ export class RateLimiter {
     if (r.ok) {
       return { ok: true, permit: { keyId, limits, tokensReserved: tokens, rateVia: r.via, parallelVia, settled: false }, headers };
     }
-    if (limits.maxParallel !== null) await this.#backend.add(this.#parallelKey(keyId), -1, { via: parallelVia });
+    if (limits.maxParallel !== null) await this.#releaseSlot(keyId, parallelVia);
     const failed = entries[r.failed]!;
     const dimension = failed === rpm ? 'requests' : 'tokens';
     if (r.retryAfterMs === null) {
@@ -136,7 +149,7 @@ export class RateLimiter {
     const { tpm } = this.#entries(permit.keyId, permit.limits, 0);
     const delta = Math.max(0, Math.ceil(actualTokens)) - permit.tokensReserved;
     if (tpm && delta !== 0) work.push(this.#backend.rateAdjust({ ...tpm, cost: delta }, now, { via: permit.rateVia }));
-    if (permit.limits.maxParallel !== null) work.push(this.#backend.add(this.#parallelKey(permit.keyId), -1, { via: permit.parallelVia }));
+    if (permit.limits.maxParallel !== null) work.push(this.#releaseSlot(permit.keyId, permit.parallelVia));
     await Promise.all(work);
   }
 }

@@ -3,7 +3,8 @@
 // (same semantics, tested against each other). Lua numbers come back from Redis truncated to
 // integers, so GCRA times travel as strings. Keys carry TTLs so nothing outlives its use:
 // budget counters a period + 1 day, parallel counters 10 minutes, GCRA keys their window.
-// Budgets also keep a journal per proxy (`holds`, redis-holds.ts).
+// Budgets and parallel slots also keep a journal per proxy (`holds`, redis-holds.ts): a TTL that
+// every write renews would never give back the slots of a proxy killed under steady traffic.
 // Never wrap the URL in an error or log: it may hold a password.
 import { Redis } from 'ioredis';
 import { gcraState, type BudgetHolds, type CounterBackend, type CounterEntry, type RateEntry, type RateResult, type RateState, type ReserveResult } from './backend.ts';

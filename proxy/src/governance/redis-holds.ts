@@ -1,12 +1,17 @@
 // BudgetHolds on Redis (backend.ts documents the contract): what each proxy holds on the shared
-// budget counters, in a journal per proxy beside them, so a proxy that dies does not leave its
-// part counted for the rest of the period. Every step that moves an amount between a counter and
-// a journal is one Lua script, so a cost leaves the counters exactly once, whoever gives it back.
+// budget counters and max-parallel counters, in a journal per proxy beside them, so a proxy that
+// dies does not leave its part counted (for the rest of a budget period, or — for parallel slots
+// under steady traffic, which keeps renewing the counter's TTL — for good). Every step that moves
+// an amount between a counter and a journal is one Lua script, so an amount leaves the counters
+// exactly once, whoever gives it back. A lease runs out on Redis's clock (a key TTL), so the
+// proxies' clocks do not matter. The key names still say "budget": proxies of earlier releases
+// read these same keys, and take a gone proxy's parallel slots off as they do its reservations.
 //
 // Keys (under the backend's prefix): `gatelog:budget-holders` (set of proxy ids that have a
 // journal), `gatelog:budget-lease:<id>` (expires unless the proxy renews it), and
-// `gatelog:budget-held:<id>` (hash): `r:<counter>` = micro-USD reserved in flight on that
-// counter, `c:<cost id>` = a settled cost waiting for the store (JSON, its counters prefixed).
+// `gatelog:budget-held:<id>` (hash): `r:<counter>` = what is reserved in flight on that counter
+// (micro-USD, or parallel slots), `c:<cost id>` = a settled cost waiting for the store (JSON, its
+// counters prefixed).
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { BudgetHolds, CounterEntry, HeldCost, ReserveResult } from './backend.ts';
