@@ -27,6 +27,11 @@ export function checkKnownQuery(req: FastifyRequest): void {
   }
 }
 
+/** Adds the check to every route registered after this that names its parameters (model calls pay nothing). */
 export function installQueryGuard(app: FastifyInstance): void {
-  app.addHook('preValidation', async (req) => checkKnownQuery(req));
+  app.addHook('onRoute', (route) => {
+    if (route.config?.query === undefined) return;
+    const own = route.preValidation === undefined ? [] : Array.isArray(route.preValidation) ? route.preValidation : [route.preValidation];
+    route.preValidation = [...own, async (req: FastifyRequest) => checkKnownQuery(req)];
+  });
 }
