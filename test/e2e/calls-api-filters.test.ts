@@ -172,7 +172,7 @@ describe('GET /admin/calls filters', () => {
       expect(e, query).toMatchObject({ status: 400, type: 'invalid_request_error', param, code: 'invalid_query_parameter' });
       expect(e.message).toContain(param);
     }
-    for (const path of ['/admin/export?format=jsonl&from=2026-13-45', `/admin/export?format=jsonl&tema=${RED}`, '/admin/export/count?status=broken', '/admin/export/count?cache=maybe']) {
+    for (const path of ['/admin/export?format=jsonl&from=2026-13-45', `/admin/export?format=jsonl&tema=${RED}`, '/admin/export/count?status=broken', '/admin/export/count?cache=maybe', '/admin/export/count?limit=5']) {
       const e = await refused(path);
       expect(e, path).toMatchObject({ status: 400, type: 'invalid_request_error', code: 'invalid_filter' });
     }

@@ -178,10 +178,11 @@ const EXPLORER_CHOICES = {
 /**
  * The admin API's reading of explorer parameters: every one checked (choices too), and a
  * parameter it does not know refused — a misspelt filter (`?tema=red`) would otherwise widen
- * the answer or the export to every call. `extra` names the endpoint's own parameters.
+ * the answer or the export to every call. `extra` names the endpoint's own parameters (a
+ * list's page size and cursor, `before`).
  */
 export function checkExplorerApiParams(params: URLSearchParams, extra: readonly string[] = []): void {
-  const known = new Set<string>([...EXPLORER_FIELDS, 'before', ...extra]);
+  const known = new Set<string>([...EXPLORER_FIELDS, ...extra]);
   for (const name of new Set(params.keys())) {
     if (!known.has(name)) throw new ReadParamError(name, `Unknown query parameter ${JSON.stringify(name.slice(0, 64))}; the filters are ${[...EXPLORER_FIELDS].join(', ')}.`);
   }

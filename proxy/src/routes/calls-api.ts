@@ -43,7 +43,7 @@ function readListQuery(search: URLSearchParams) {
     for (const c of cursor) params.append('before', c);
   }
   try {
-    checkExplorerApiParams(params, ['limit']);
+    checkExplorerApiParams(params, ['limit', 'before']);
   } catch (err) {
     throw err instanceof ReadParamError ? cursorNamed(err) : err;
   }
