@@ -2,7 +2,7 @@
 // through its admin API (the master key from GATELOG_MASTER_KEY, or an admin token).
 //   gatelog users create --email E --role R [--team T …] [--name N]   prints a one-time sign-in link
 //   gatelog users list
-//   gatelog users update ID [--role R] [--team T …] [--name N] [--new-link]
+//   gatelog users update ID [--role R] [--team T …] [--name N] [--new-link] [--unbind-sso]
 //   gatelog users disable ID | enable ID
 //   gatelog tokens create --name N --role R [--team T …] [--expires-days D]
 //   gatelog tokens list
@@ -13,7 +13,7 @@ import { CliError, call, type Io } from './keys-cli.ts';
 export const USERS_HELP = `Usage:
   gatelog users create --email EMAIL --role owner|admin|analyst|auditor|viewer [--team T ...] [--name NAME]
   gatelog users list
-  gatelog users update ID [--role R] [--team T ...] [--name NAME] [--new-link]
+  gatelog users update ID [--role R] [--team T ...] [--name NAME] [--new-link] [--unbind-sso]
   gatelog users disable ID
   gatelog users enable ID
   gatelog tokens create --name NAME --role R [--team T ...] [--expires-days D]
@@ -31,6 +31,7 @@ const OPTIONS = {
   team: { type: 'string', multiple: true },
   name: { type: 'string' },
   'new-link': { type: 'boolean' },
+  'unbind-sso': { type: 'boolean' },
   'expires-days': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -83,6 +84,7 @@ export async function runPeopleCli(kind: 'users' | 'tokens', argv: string[], io:
         if (v.team !== undefined) patch['teams'] = v.team;
         if (v.name !== undefined) patch['name'] = v.name;
         if (v['new-link']) patch['new_link'] = true;
+        if (v['unbind-sso']) patch['unbind_sso'] = true;
         if (Object.keys(patch).length === 0) throw new CliError('gatelog users update: nothing to change', 2);
         const r = (await call(io, base, 'PATCH', `/admin/users/${needId()}`, patch)) as { user: UserView; sign_in_path?: string; link_expires_at?: string };
         print(r, `${describeUser(r.user)}${linkText(r)}`);

@@ -11,6 +11,7 @@ import { RetentionConfig } from './store/retention.ts';
 import { isHostPattern } from './allowed-hosts.ts';
 import { AlertsConfig } from './alerts/rule.ts';
 import { OtelConfig } from './otel/config.ts';
+import { SsoConfig } from './auth/oidc-config.ts';
 
 /**
  * Provider kinds. `openai` is any OpenAI-compatible server (base_url required); the presets
@@ -306,6 +307,8 @@ export const GatelogConfig = z.object({
   alerts: AlertsConfig.prefault({}),
   /** OpenTelemetry span export of every call over OTLP/HTTP (core/src/otel/config.ts); off without an endpoint. */
   otel: OtelConfig.prefault({}),
+  /** Single sign-on to the UI (core/src/auth/oidc-config.ts): `sso.oidc`. */
+  sso: SsoConfig.prefault({}),
 }).strict().superRefine((cfg, ctx) => {
   const seen = new Set<string>();
   const aliases = new Set(cfg.models.map((m) => m.name));

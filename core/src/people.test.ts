@@ -18,7 +18,7 @@ const UNSCOPED_ADMIN = acting(principal([]));
 
 const AT = '2026-12-01T00:00:00.000Z';
 const user = (teams: string[], role: Principal['role'] = 'viewer'): UserRecord => ({
-  id: 'usr_target', version: 1, email: 'target@example.com', name: '', role, teams, auth_source: 'local', password_hash: 'h', invite_hash: '',
+  id: 'usr_target', version: 1, email: 'target@example.com', name: '', role, teams, auth_source: 'local', oidc_subject: '', password_hash: 'h', invite_hash: '',
   invite_expires_at: null, disabled: false, created_at: AT, updated_at: AT, updated_by: 'master',
 });
 const token = (teams: string[], revoked = false): TokenRecord => ({
@@ -93,6 +93,16 @@ describe('a team-scoped admin changes people and tokens of its own teams only', 
     expect(await outcome(revokeToken(untouchable, RED_ADMIN, token(['blue'], true)))).toBe('403 team_out_of_scope');
     expect(await outcome(revokeToken(untouchable, RED_ADMIN, token([])))).toBe('403 team_out_of_scope');
     expect(await outcome(revokeToken(untouchable, RED_ADMIN, token(['red'])))).toBe('reached the store');
+  });
+
+  it('a single sign-on person gets no sign-in link and no role or team change here; only they can be unbound', async () => {
+    const sso = { ...user(['red']), auth_source: 'oidc', oidc_subject: 'https://idp.example.com u1', password_hash: '' };
+    for (const patch of [{ new_link: true }, { role: 'viewer' }, { teams: ['red'] }]) {
+      expect(await outcome(updatePerson(untouchable, UNSCOPED_ADMIN, sso, patch)), JSON.stringify(patch)).toBe('409 sso_managed');
+    }
+    expect(await outcome(updatePerson(untouchable, UNSCOPED_ADMIN, sso, { disabled: true }))).toBe('reached the store');
+    expect(await outcome(updatePerson(untouchable, UNSCOPED_ADMIN, sso, { unbind_sso: true }))).toBe('reached the store');
+    expect(await outcome(updatePerson(untouchable, UNSCOPED_ADMIN, user(['red']), { unbind_sso: true }))).toBe('409 not_sso');
   });
 
   it('an unscoped admin is not limited by teams (only the owner role stays an owner\'s)', async () => {

@@ -16,7 +16,8 @@ export const INVITE_TTL_MS = 7 * 24 * 3600_000;
 
 const Teams = z.array(z.string().trim().min(1).max(128)).max(100);
 export const NewUser = z.object({ email: z.email().max(254), role: z.enum(ROLES), teams: Teams.default([]), name: z.string().max(200).default('') }).strict();
-export const UserPatch = z.object({ role: z.enum(ROLES), teams: Teams, name: z.string().max(200), disabled: z.boolean(), new_link: z.literal(true) }).partial().strict();
+/** `unbind_sso`: a single sign-on person's next sign-in binds whichever provider subject then has their email. */
+export const UserPatch = z.object({ role: z.enum(ROLES), teams: Teams, name: z.string().max(200), disabled: z.boolean(), new_link: z.literal(true), unbind_sso: z.literal(true) }).partial().strict();
 export const NewToken = z.object({ name: z.string().trim().min(1).max(128), role: z.enum(ROLES), teams: Teams.default([]), expires_days: z.number().int().min(1).max(3650).nullable().default(null) }).strict();
 
 /** Why a change is refused: `status` is the HTTP status to answer with. */
@@ -70,6 +71,21 @@ function guardTeams(p: Principal, ...teamLists: (readonly string[] | undefined)[
   }
 }
 
+/**
+ * A person who signs in through the identity provider has no password here, and their role and
+ * teams are the provider's (re-read at every sign-in): a sign-in link (which sets a password)
+ * or a role or team change would be a second way in, or silently undone. Disabling still works.
+ */
+function guardSso(cur: UserRecord, patch: z.infer<typeof UserPatch>): void {
+  if (cur.auth_source !== 'oidc') {
+    if (patch.unbind_sso) throw new PeopleError(409, 'not_sso', 'This person signs in with a password, not through single sign-on.', 'unbind_sso');
+    return;
+  }
+  if (patch.new_link) throw new PeopleError(409, 'sso_managed', 'This person signs in through single sign-on: they have no password, so there is no sign-in link to send.', 'new_link');
+  const field = patch.role !== undefined ? 'role' : patch.teams !== undefined ? 'teams' : null;
+  if (field) throw new PeopleError(409, 'sso_managed', `This person signs in through single sign-on: their ${field} comes from the identity provider's groups (sso.oidc in gatelog.yaml) at every sign-in.`, field);
+}
+
 const audit = (store: Store, a: Acting, action: string, targetType: string, target: string, details: Record<string, unknown>) =>
   appendAudit(store, { actor: a.by.name, role: a.by.role, action, targetType, target, details, sourceIp: a.sourceIp, userAgent: a.userAgent });
 
@@ -96,7 +112,7 @@ export async function createPerson(store: Store, a: Acting, input: unknown): Pro
   const l = invite(a.now);
   const user: UserRecord = {
     id: `usr_${randomUUID().replaceAll('-', '').slice(0, 20)}`, version: 1, email, name: body.name, role: body.role, teams: body.teams,
-    auth_source: 'local', password_hash: '', invite_hash: l.hash, invite_expires_at: l.expires, disabled: false, created_at: at, updated_at: at, updated_by: a.by.name,
+    auth_source: 'local', oidc_subject: '', password_hash: '', invite_hash: l.hash, invite_expires_at: l.expires, disabled: false, created_at: at, updated_at: at, updated_by: a.by.name,
   };
   await insertUserVersion(store, user);
   await audit(store, a, 'person.create', 'person', user.id, { email, role: user.role, teams: user.teams });
@@ -107,11 +123,13 @@ export async function updatePerson(store: Store, a: Acting, cur: UserRecord, inp
   const patch = parseOr400(UserPatch, input, 'invalid_user_fields');
   guardOwner(a.by, cur.role, patch.role);
   guardTeams(a.by, cur.teams, patch.teams);
+  guardSso(cur, patch);
   const l = patch.new_link ? invite(a.now) : undefined;
   const next: UserRecord = {
     ...cur, version: cur.version + 1, role: patch.role ?? cur.role, teams: patch.teams ?? cur.teams, name: patch.name ?? cur.name,
     disabled: patch.disabled ?? cur.disabled, updated_at: new Date(a.now).toISOString(), updated_by: a.by.name,
     ...(l ? { invite_hash: l.hash, invite_expires_at: l.expires } : {}),
+    ...(patch.unbind_sso ? { oidc_subject: '' } : {}),
   };
   await insertUserVersion(store, next);
   const access = next.disabled !== cur.disabled || next.role !== cur.role || next.teams.join('\n') !== cur.teams.join('\n');

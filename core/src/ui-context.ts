@@ -6,6 +6,7 @@
 import type { HostCheck } from './allowed-hosts.ts';
 import type { Store } from './store/client.ts';
 import type { StateConfig, TeamConfig } from './config.ts';
+import type { OidcConfig } from './auth/oidc-config.ts';
 
 export interface UiContext {
   store: Store;
@@ -21,6 +22,8 @@ export interface UiContext {
    * every UI process (absent: each process keeps its own, as the one-process embedded mode does).
    */
   state?: StateConfig | undefined;
+  /** `sso.oidc` from gatelog.yaml: single sign-on to the UI through an OpenID Connect provider. */
+  oidc?: OidcConfig | undefined;
 }
 
 let provided: UiContext | undefined;

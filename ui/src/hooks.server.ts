@@ -9,7 +9,7 @@ import { uiContext } from '#lib/server/context.server.ts';
 import { SESSION_COOKIE, sessionsFor, type Session } from '#lib/server/session.server.ts';
 import { allowed } from '#lib/server/permissions.server.ts';
 
-const PUBLIC_PATHS = new Set(['/login', '/login/invite']);
+const PUBLIC_PATHS = new Set(['/login', '/login/invite', '/login/sso', '/login/sso/callback']);
 
 function principalOf(s: Session): Principal | undefined {
   if (s.subject_kind === 'master') return MASTER_PRINCIPAL;

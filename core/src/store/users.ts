@@ -20,6 +20,8 @@ export const UserRecord = z.object({
   teams: z.array(z.string()),
   /** `local` (password) or `oidc`. */
   auth_source: z.string(),
+  /** `oidc` only: the provider's `iss sub` the person is bound to (migration 0024). */
+  oidc_subject: z.string().default(''),
   password_hash: z.string(),
   invite_hash: z.string(),
   invite_expires_at: ChTime.nullable(),
@@ -32,7 +34,7 @@ export type UserRecord = z.infer<typeof UserRecord>;
 
 const USER_COLUMNS = Object.keys(UserRecord.shape).join(', ');
 
-export async function insertUserVersion(store: Store, u: UserRecord): Promise<void> {
+export async function insertUserVersion(store: Store, u: z.input<typeof UserRecord>): Promise<void> {
   await store.insertRaw('ui_users', Buffer.from(`${JSON.stringify(UserRecord.parse(u))}\n`));
 }
 

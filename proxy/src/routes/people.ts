@@ -2,6 +2,8 @@
 //   POST   /admin/users          create a local account; answers a one-time sign-in link path
 //   GET    /admin/users          list (no hashes; a team-scoped caller sees its teams' people only)
 //   PATCH  /admin/users/:id      role, teams, name, disabled, new_link: true (a fresh sign-in link)
+//                                (a single sign-on person: 409 sso_managed for new_link, role, teams;
+//                                unbind_sso: true lets their next sign-in bind a new provider subject)
 //   POST   /admin/tokens         create a machine token (the secret is in this response only)
 //   GET    /admin/tokens         list (no hashes; scoped as /admin/users)
 //   DELETE /admin/tokens/:id     revoke

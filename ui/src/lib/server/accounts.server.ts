@@ -16,7 +16,7 @@ export async function authenticate(store: Store, email: string, password: string
   const user = await userByEmail(store, email.trim().toLowerCase());
   dummy ??= hashPassword('gatelog-no-such-account');
   const ok = await verifyPassword(password, user?.password_hash || (await dummy));
-  if (!ok || !user || user.disabled || !isRole(user.role) || user.password_hash === '') return undefined;
+  if (!ok || !user || user.disabled || !isRole(user.role) || user.password_hash === '' || user.auth_source !== 'local') return undefined;
   return subjectOf(user);
 }
 
@@ -24,7 +24,7 @@ export async function authenticate(store: Store, email: string, password: string
 export async function inviteUser(store: Store, token: string | null, now = Date.now()): Promise<UserRecord | undefined> {
   if (!token || !/^gli-[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
   const user = await userByInviteHash(store, sha256Hex(token));
-  if (!user || user.disabled || !user.invite_expires_at || Date.parse(user.invite_expires_at) <= now) return undefined;
+  if (!user || user.disabled || user.auth_source !== 'local' || !user.invite_expires_at || Date.parse(user.invite_expires_at) <= now) return undefined;
   return user;
 }
 

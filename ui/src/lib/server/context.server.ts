@@ -8,7 +8,7 @@
 // required when the store is a ClickHouse server, which the UI reads with a read-only user);
 // plus adapter-node's own (PORT, HOST, ORIGIN, PROTOCOL_HEADER…) and gatelog.yaml's ${VAR}s.
 // From gatelog.yaml the UI also takes `state:` (the proxies' Redis): sign-in lockouts are shared
-// through it by every UI process (signin-limit-shared.server.ts).
+// through it by every UI process (signin-limit-shared.server.ts); and `sso.oidc` (oidc.server.ts).
 import { ConfigError, loadConfig, type GatelogConfig } from '@gatelog/core/config';
 import { uiEnv, type UiEnv } from '@gatelog/core/env';
 import { openStore } from '@gatelog/core/store/client';
@@ -33,7 +33,7 @@ async function openStandalone(): Promise<UiContext> {
   const { vars, config } = settings ?? standaloneSettings();
   const store = await openStore(config.storage, vars.GATELOG_DATA_DIR);
   const masterKey = vars.GATELOG_MASTER_KEY;
-  return { store, masterKey, adminUrl: vars.GATELOG_ADMIN_URL, hostCheck: createHostCheck(config.server.allowed_hosts, masterKey === undefined), teamBudgets: config.teams, state: config.state };
+  return { store, masterKey, adminUrl: vars.GATELOG_ADMIN_URL, hostCheck: createHostCheck(config.server.allowed_hosts, masterKey === undefined), teamBudgets: config.teams, state: config.state, oidc: config.sso.oidc };
 }
 
 let standalone: Promise<UiContext> | undefined;

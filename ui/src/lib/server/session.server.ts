@@ -4,6 +4,7 @@
 // each UI process re-reads a cached session at least every CACHE_MS, so another process's
 // revocation is honoured within that time (this process's own at once).
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { RequestEvent } from '@sveltejs/kit';
 import type { Store } from '@gatelog/core/store/client';
 import { REVOKED_VERSION, liveSessionsOf, sessionByHash, type SessionRecord } from '@gatelog/core/store/sessions';
 import { uiWrites, type UiWriteTarget, type UiWrites } from './ui-writes.server.ts';
@@ -171,6 +172,24 @@ export function sessionsFor(ctx: UiWriteTarget): SessionService {
     services.set(ctx.store, s);
   }
   return s;
+}
+
+/**
+ * Signs `who` in on this browser, as every way of signing in does (password, sign-in link,
+ * single sign-on, master key): whatever session the browser had ends (rotation), a new one opens,
+ * and its id goes to an HttpOnly SameSite=Strict cookie.
+ */
+export async function startSession(ctx: UiWriteTarget, event: Pick<RequestEvent, 'cookies' | 'request' | 'url'>, who: SessionSubject, ip: string): Promise<void> {
+  const sessions = sessionsFor(ctx);
+  await sessions.revoke(event.cookies.get(SESSION_COOKIE), 'rotated');
+  const id = await sessions.open(who, { ip, userAgent: event.request.headers.get('user-agent') ?? '', masterKey: ctx.masterKey });
+  event.cookies.set(SESSION_COOKIE, id, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'strict',
+    secure: event.url.protocol === 'https:',
+    maxAge: Math.floor(SESSION_TTL_MS / 1000),
+  });
 }
 
 const NEXT_BASE = 'http://gatelog.invalid';

@@ -1,11 +1,14 @@
 // Sign-in. Every attempt is rate-limited per account and per IP (lockout doubling after a few
 // failures; 429 with Retry-After; shared by every UI process through Redis with state.redis)
 // and recorded in the admin audit log, success or not. A success rotates the session: any
-// session the browser held is revoked, a new id is issued.
+// session the browser held is revoked, a new id is issued. With `sso.oidc` the page also offers
+// single sign-on (/login/sso); with its `password_sign_in: false` only that and the master key
+// (break-glass) sign in.
 import { fail, redirect, type RequestEvent } from '@sveltejs/kit';
 import { uiContext } from '#lib/server/context.server.ts';
 import { auditUi, clientIp } from '#lib/server/audit.server.ts';
-import { checkMasterKey, safeNext, sessionsFor, SESSION_COOKIE, SESSION_TTL_MS, type SessionSubject } from '#lib/server/session.server.ts';
+import { checkMasterKey, safeNext, startSession, type SessionSubject } from '#lib/server/session.server.ts';
+import { ssoErrorMessage } from '#lib/server/sso-signin.server.ts';
 import { ACCOUNT_POLICY, IP_POLICY } from '#lib/server/signin-limit.server.ts';
 import { SignInLimitsUnavailableError, signInLimitsFor } from '#lib/server/signin-limit-shared.server.ts';
 import { authenticate } from '#lib/server/accounts.server.ts';
@@ -17,7 +20,15 @@ const lockedAudited = new Map<string, number>();
 export const load: PageServerLoad = async ({ locals, url }) => {
   const next = safeNext(url.searchParams.get('next'));
   if (!locals.authRequired || locals.authed) redirect(303, next);
-  return { next };
+  const { oidc } = await uiContext();
+  return {
+    next,
+    /** The single sign-on button's label, or null without `sso.oidc`. */
+    sso: oidc ? `Sign in with ${oidc.display_name}` : null,
+    passwordSignIn: oidc?.password_sign_in !== false,
+    /** Why the last single sign-on attempt came back here (a reason code in the URL, never a token). */
+    ssoError: ssoErrorMessage(url.searchParams.get('sso_error')),
+  };
 };
 
 function locked(event: RequestEvent, waitMs: number, account: string) {
@@ -64,6 +75,13 @@ export const actions: Actions = {
       return locked(event, wait, email);
     }
 
+    if (email && ctx.oidc?.password_sign_in === false) {
+      // Counted against the address like a wrong password, so a flood ends in a lockout (audited once a minute).
+      await limiter.fail([[`ip:${ip}`, IP_POLICY]]).catch(orUnavailable);
+      await auditUi(store, event, { actor: account, action: 'signin.failure', targetType: 'account', target: account, details: { method: 'password', reason: 'password_sign_in_disabled' } });
+      return fail(403, { message: `Sign-in with a password is turned off here: use "Sign in with ${ctx.oidc.display_name}".`, account: email });
+    }
+
     let who: SessionSubject | undefined;
     if (email) {
       who = await authenticate(store, email, String(form.get('password') ?? ''));
@@ -78,18 +96,9 @@ export const actions: Actions = {
     }
 
     await limiter.succeed(limitKeys);
-    const sessions = sessionsFor(ctx);
     // Rotation: whatever session this browser had ends here.
-    await sessions.revoke(event.cookies.get(SESSION_COOKIE), 'rotated');
-    const id = await sessions.open(who, { ip, userAgent: event.request.headers.get('user-agent') ?? '', masterKey });
+    await startSession(ctx, event, who, ip);
     await auditUi(store, event, { actor: who.subject_kind === 'master' ? 'master' : who.email, role: who.role, action: 'signin.success', targetType: 'account', target: who.subject, details: { role: who.role, method: who.subject_kind === 'master' ? 'master_key' : 'password' } });
-    event.cookies.set(SESSION_COOKIE, id, {
-      path: '/',
-      httpOnly: true,
-      sameSite: 'strict',
-      secure: event.url.protocol === 'https:',
-      maxAge: Math.floor(SESSION_TTL_MS / 1000),
-    });
     redirect(303, next);
   },
 };

@@ -1,0 +1,99 @@
+// Single sign-on in the UI running as its own service (adminUrl set, as in distributed mode,
+// where it reads ClickHouse read-only): the person the provider vouches for, their session and
+// the audit rows are written through the proxy's admin API; `sso.oidc.redirect_url` names the
+// callback. While the provider cannot be reached, the SSO button answers a clear page and the
+// other ways in still work. Needs `pnpm --filter @gatelog/ui run build`.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { buildProxy } from '@gatelog/proxy';
+import { createLogger, listAudit, migrate, openStore, parseConfig, type Store } from '@gatelog/core';
+import { OidcConfig } from '@gatelog/core/auth/oidc-config';
+import { provideUiContext } from '@gatelog/core/ui-context';
+import { listUsers } from '@gatelog/core/store/users';
+import { startUiServer, type UiServer } from '../support/ui-server.ts';
+import { listenIdp, type Idp } from '../support/oidc-idp.ts';
+
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const MASTER = 'master-key-for-distributed-ui-sso';
+let store: Store;
+let dir: string;
+let proxy: FastifyInstance;
+let ui: UiServer;
+let idp: Idp;
+let browser: Browser;
+let adminUrl: string;
+
+/** The browser as a plain-http client of the test server tells the UI its scheme, as the launcher does. */
+const context = (): Promise<BrowserContext> => browser.newContext({ extraHTTPHeaders: { 'x-forwarded-proto': 'http' } });
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'gatelog-sso-dui-'));
+  store = await openStore({ clickhouse: 'embedded', database: 'gatelog' }, dir);
+  await migrate(store);
+  proxy = await buildProxy({ config: parseConfig({}, 'test', {}), publish: () => undefined, logger: createLogger('silent'), registry: new Registry(), masterKey: MASTER, store });
+  adminUrl = await proxy.listen({ port: 0, host: '127.0.0.1' });
+  [idp, ui, browser] = await Promise.all([
+    listenIdp(),
+    startUiServer(store, MASTER, adminUrl),
+    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
+  ]);
+  const redirect = `${ui.base}/login/sso/callback`;
+  idp.start([redirect]);
+  provideUiContext({
+    store, masterKey: MASTER, adminUrl,
+    oidc: OidcConfig.parse({ issuer: idp.issuer, client_id: idp.clientId, client_secret: idp.clientSecret, scopes: ['openid', 'email', 'groups'], roles: { eng: 'analyst' }, redirect_url: redirect }),
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await ui?.close();
+  await proxy?.close();
+  await idp?.close();
+  await store?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('single sign-on from a UI that writes through the admin API', () => {
+  it('creates the person, opens the session and audits the sign-in through the proxy', async () => {
+    idp.people.set('eve', { email: 'eve@example.com', groups: ['eng'] });
+    const page = await (await context()).newPage();
+    page.setDefaultTimeout(15_000);
+    try {
+      await page.goto(`${ui.base}/login?next=%2Fspend`);
+      await Promise.all([page.waitForURL((u) => u.origin === idp.issuer), page.click('#sso')]);
+      await page.fill('input[name=login]', 'eve');
+      await page.fill('input[name=password]', 'any');
+      await Promise.all([page.waitForURL((u) => u.origin === ui.base && u.pathname === '/spend'), page.click('button[type=submit]')]);
+      expect(await page.getByTestId('who').textContent()).toContain('analyst');
+      const [eve] = (await listUsers(store)).filter((u) => u.email === 'eve@example.com');
+      expect(eve).toMatchObject({ auth_source: 'oidc', role: 'analyst', teams: [], oidc_subject: `${idp.issuer} eve`, password_hash: '' });
+      const signin = (await listAudit(store, { action: 'signin.success' })).find((r) => r.actor === 'eve@example.com');
+      expect(JSON.parse(signin!.details)).toMatchObject({ method: 'oidc', recorded_via: 'master' });
+    } finally {
+      await page.context().close();
+    }
+  }, 45_000);
+
+  it('with the provider unreachable, the button answers a clear page and the master key still signs in', async () => {
+    const down = OidcConfig.parse({ issuer: 'http://127.0.0.1:9/', client_id: 'c', client_secret: 's', roles: { eng: 'analyst' } });
+    provideUiContext({ store, masterKey: MASTER, adminUrl, oidc: down });
+    const page = await (await context()).newPage();
+    page.setDefaultTimeout(15_000);
+    try {
+      await page.goto(`${ui.base}/login`);
+      await page.click('#sso');
+      await page.getByTestId('sso-error').waitFor();
+      expect(await page.getByTestId('sso-error').textContent()).toContain('cannot reach the identity provider');
+      await page.fill('#key', MASTER);
+      await Promise.all([page.waitForURL((u) => u.pathname === '/requests'), page.click('form:has(#key) button[type=submit]')]);
+    } finally {
+      await page.context().close();
+    }
+  }, 45_000);
+});
