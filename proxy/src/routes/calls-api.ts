@@ -4,8 +4,9 @@
 // The list takes the requests explorer's filters (core explorer-params: from, to, range, model,
 // provider, key, team, user, status, error, cache, stream, replay, tags, trace, session, costMin,
 // costMax, latMin, latMax, q, match, sort, dir — the UI's and /admin/export's parameters) plus
-// `limit` and `cursor` (or the explorer's `before`), and pages by keyset (`next_cursor` while `has_more`). Every parameter
-// is checked: a malformed or unknown one is a 400 naming it, never a silently wider answer.
+// `limit` and `cursor` (or the explorer's `before`), and pages by keyset (`next_cursor` while
+// `has_more`). Every parameter is checked: a malformed or unknown one is a 400 naming it, never
+// a silently wider answer.
 // Guarded by the master key when one is set; responses never include credentials, because
 // events never hold any. Every read of one call (its bodies) is audited as `call.view`; a list
 // carries prompt previews only for a caller who may read bodies (roles.ts `mayReadBodies`, the
