@@ -2,9 +2,8 @@
 // a real process) or stopped. Its part of the pending counters must not stay counted beside the
 // baseline that holds those calls (a team refused early for the rest of the period), and its
 // calls not yet stored must stay counted until they are. Real redis-server, real store (chDB).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { createLogger, newRequestId, parseConfig, type Store } from '@gatelog/core';
@@ -12,6 +11,7 @@ import { insertKeyVersion } from '@gatelog/core/store/keys';
 import { testEvent } from '@gatelog/core/store/test-event';
 import { tempEmbeddedStore, type TempStore } from '../../../test/support/embedded-store.ts';
 import { startRedis, type RedisServer } from '../../../test/support/redis-server.ts';
+import { startGovernanceChild } from '../../../test/support/governance-child.ts';
 import { createGovernance, type Governance } from './runtime.ts';
 import { createGovernanceMetrics } from './metrics.ts';
 import { RedisBackend } from './redis-backend.ts';
@@ -74,49 +74,22 @@ interface HeldCall {
 }
 
 /**
- * Another proxy as its own process (proxy/src/governance/runtime.ts, the same Redis, no store of
+ * Another proxy as its own process (test/support/governance-child.ts: the same Redis, no store of
  * its own: it never sees its calls stored, as a proxy killed before its next refresh). It
- * reserves and settles `calls`, says "held", and runs until killed; on SIGTERM it stops as a
- * proxy does (governance stop()).
+ * reserves and settles `calls`, then runs until killed; on SIGTERM it stops as a proxy does
+ * (governance stop()).
  */
-async function holder(keyPrefix: string, scopes: readonly BudgetScope[], calls: readonly HeldCall[]): Promise<ChildProcess> {
-  const here = import.meta.dirname;
-  const script = `
-    import { createLogger, parseConfig } from '@gatelog/core';
-    import { Registry } from 'prom-client';
-    const { createGovernance } = await import(${JSON.stringify(join(here, 'runtime.ts'))});
-    const { createGovernanceMetrics } = await import(${JSON.stringify(join(here, 'metrics.ts'))});
-    const { RedisBackend } = await import(${JSON.stringify(join(here, 'redis-backend.ts'))});
-    const o = JSON.parse(process.env.GL_HOLDER);
-    const shared = new RedisBackend({ url: o.url, keyPrefix: o.keyPrefix });
-    if (!(await shared.ready(5000))) throw new Error('Redis not reachable');
-    const g = await createGovernance({
-      config: parseConfig({}, 'test', {}), store: undefined, masterKey: undefined, logger: createLogger('silent'),
-      metrics: createGovernanceMetrics(new Registry()), shared,
-      now: () => o.now, baselineMs: o.refreshMs,
-    });
-    for (const c of o.calls) {
-      const r = await g.ledger.reserve(o.scopes, c.reserveUsd, o.now);
-      if (!r.ok) throw new Error(r.refusal.message);
-      if (c.costUsd !== null) await g.ledger.settle(r.value, c.costUsd, o.now, { requestId: c.requestId, startedAt: new Date(o.now).toISOString() });
-    }
-    process.once('SIGTERM', () => void g.stop().then(() => process.exit(0)));
-    process.stdout.write('held\\n');
-    setInterval(() => undefined, 60_000);
-  `;
-  const env = { ...process.env, GL_HOLDER: JSON.stringify({ url: redis.url, keyPrefix, scopes, calls, now: T0, refreshMs: REFRESH_MS }) };
-  const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', script], { cwd: join(here, '..', '..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      if (out.includes('held\n')) resolve();
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.once('exit', (code) => reject(new Error(`holder exited (${code}):\n${out}`)));
+function holder(keyPrefix: string, scopes: readonly BudgetScope[], calls: readonly HeldCall[]): Promise<ChildProcess> {
+  return startGovernanceChild({
+    redisUrl: redis.url, keyPrefix, refreshMs: REFRESH_MS, now: T0, params: { scopes, calls },
+    body: `
+      for (const c of o.params.calls) {
+        const r = await g.ledger.reserve(o.params.scopes, c.reserveUsd, o.now);
+        if (!r.ok) throw new Error(r.refusal.message);
+        if (c.costUsd !== null) await g.ledger.settle(r.value, c.costUsd, o.now, { requestId: c.requestId, startedAt: new Date(o.now).toISOString() });
+      }
+      process.once('SIGTERM', () => void g.stop().then(() => process.exit(0)));`,
   });
-  return proc;
 }
 
 function ended(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {

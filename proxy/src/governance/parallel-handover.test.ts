@@ -4,13 +4,13 @@
 // governance as the proxy runs it (createGovernance), its lease timer included. Also the slot
 // operations themselves on Redis: MemoryBackend's answers, the limit in total, releases that
 // give back at most what was taken, a lease that runs out, and a fleet mid-upgrade.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { createLogger, parseConfig } from '@gatelog/core';
 import { startRedis, type RedisServer } from '../../../test/support/redis-server.ts';
+import { startGovernanceChild } from '../../../test/support/governance-child.ts';
 import { createGovernance, type Governance } from './runtime.ts';
 import { createGovernanceMetrics } from './metrics.ts';
 import { RedisBackend } from './redis-backend.ts';
@@ -55,47 +55,22 @@ async function proxy(keyPrefix: string): Promise<Governance> {
 }
 
 /**
- * Another proxy as its own process on the same Redis: it takes `take` slots of `keyId` (limit
- * `max`), gives `settle` of them back, says "held" and runs until killed.
+ * Another proxy as its own process on the same Redis (test/support/governance-child.ts): it
+ * takes `take` slots of `keyId` (limit `max`), gives `settle` of them back, and runs until killed.
  */
-async function holder(keyPrefix: string, keyId: string, max: number, take: number, settle: number): Promise<ChildProcess> {
-  const here = import.meta.dirname;
-  const script = `
-    import { createLogger, parseConfig } from '@gatelog/core';
-    import { Registry } from 'prom-client';
-    const { createGovernance } = await import(${JSON.stringify(join(here, 'runtime.ts'))});
-    const { createGovernanceMetrics } = await import(${JSON.stringify(join(here, 'metrics.ts'))});
-    const { RedisBackend } = await import(${JSON.stringify(join(here, 'redis-backend.ts'))});
-    const o = JSON.parse(process.env.GL_HOLDER);
-    const shared = new RedisBackend({ url: o.url, keyPrefix: o.keyPrefix });
-    if (!(await shared.ready(5000))) throw new Error('Redis not reachable');
-    const g = await createGovernance({
-      config: parseConfig({}, 'test', {}), store: undefined, masterKey: undefined, logger: createLogger('silent'),
-      metrics: createGovernanceMetrics(new Registry()), shared, now: Date.now, baselineMs: o.refreshMs,
-    });
-    const permits = [];
-    for (let i = 0; i < o.take; i++) {
-      const r = await g.limiter.acquire(o.keyId, { rpm: null, tpm: null, maxParallel: o.max }, 0, Date.now());
-      if (!r.ok) throw new Error(r.refusal.message);
-      permits.push(r.permit);
-    }
-    for (const p of permits.slice(0, o.settle)) await g.limiter.settle(p, 0, Date.now());
-    process.stdout.write('held\\n');
-    setInterval(() => undefined, 60_000);
-  `;
-  const env = { ...process.env, GL_HOLDER: JSON.stringify({ url: redis.url, keyPrefix, keyId, max, take, settle, refreshMs: REFRESH_MS }) };
-  const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', script], { cwd: join(here, '..', '..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      if (out.includes('held\n')) resolve();
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.once('exit', (code) => reject(new Error(`holder exited (${code}):\n${out}`)));
+function holder(keyPrefix: string, keyId: string, max: number, take: number, settle: number): Promise<ChildProcess> {
+  return startGovernanceChild({
+    redisUrl: redis.url, keyPrefix, refreshMs: REFRESH_MS, params: { keyId, max, take, settle },
+    body: `
+      const { keyId, max, take, settle } = o.params;
+      const permits = [];
+      for (let i = 0; i < take; i++) {
+        const r = await g.limiter.acquire(keyId, { rpm: null, tpm: null, maxParallel: max }, 0, Date.now());
+        if (!r.ok) throw new Error(r.refusal.message);
+        permits.push(r.permit);
+      }
+      for (const p of permits.slice(0, settle)) await g.limiter.settle(p, 0, Date.now());`,
   });
-  return proc;
 }
 
 function killed(proc: ChildProcess): Promise<void> {
