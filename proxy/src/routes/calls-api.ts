@@ -21,7 +21,6 @@ import type { Governance } from '../governance/runtime.ts';
 import { principalOf } from '../admin-principal.ts';
 import { inScope, mayReadBodies } from '@gatelog/core/roles';
 import { adminGuard, auditWho } from './admin-caller.ts';
-import { checkKnownQuery } from './query-guard.ts';
 
 /** The list's own parameters besides the explorer's. */
 const LIST_PARAMS = { limit: Limit(500).optional() };
@@ -58,14 +57,18 @@ export function registerCallsApi(app: FastifyInstance, deps: { store: Store; mas
   // virtual key cannot read other callers' calls; open without a master key.
   const check = adminGuard(deps.gov, deps.store);
   const openActor = (req: FastifyRequest): { actor?: string } => (deps.masterKey || principalOf(req).kind !== 'open' ? {} : { actor: 'open-proxy' });
+  // These routes sit outside the admin plugins' error handler: errors answer in the API's shape
+  // here (the credential check, and the query check query-guard.ts attaches to /admin/calls/:id).
+  const refuse = (err: unknown, reply: FastifyReply): FastifyReply => {
+    const e = toProxyError(err);
+    return reply.code(e.status).send({ error: { message: e.message, type: e.type, param: e.param, code: e.code } });
+  };
+  const answer = (err: unknown, _req: FastifyRequest, reply: FastifyReply): void => void refuse(err, reply);
   const guard = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     try {
       await check(req);
-      // These routes sit outside the admin plugins' error handler: the query check answers here.
-      checkKnownQuery(req);
     } catch (err) {
-      const e = toProxyError(err);
-      await reply.code(e.status).send({ error: { message: e.message, type: e.type, param: e.param, code: e.code } });
+      await refuse(err, reply);
     }
   };
   const bad = (reply: FastifyReply, err: ReadParamError) =>
@@ -110,7 +113,7 @@ export function registerCallsApi(app: FastifyInstance, deps: { store: Store; mas
     return { object: 'list', data, has_more: page.next !== undefined, next_cursor: page.next ? encodeAfter(page.next) : null };
   });
 
-  app.get<{ Params: { id: string } }>('/admin/calls/:id', { onRequest: guard, config: { query: [] } }, async (req, reply) => {
+  app.get<{ Params: { id: string } }>('/admin/calls/:id', { onRequest: guard, config: { query: [] }, errorHandler: answer }, async (req, reply) => {
     const call = await getCall(deps.store, req.params.id);
     // Outside a team-scoped caller's teams, the call does not exist for them.
     if (!call || !inScope(principalOf(req), call.team)) return reply.code(404).send({ error: { message: `No recorded call with id ${JSON.stringify(req.params.id.slice(0, 64))}.`, type: 'invalid_request_error', param: 'id', code: 'call_not_found' } });
