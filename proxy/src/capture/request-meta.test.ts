@@ -72,3 +72,41 @@ describe('the end user a request names', () => {
     expect(readRequestMeta({ 'x-gatelog-user': 'bad\u0001' }, { user: 'b' }).user).toBe('b');
   });
 });
+
+describe('metadata headers of Helicone and Portkey clients', () => {
+  it('reads Helicone-Property-* as tags, bounded like x-gatelog-tags', () => {
+    const m = readRequestMeta({ 'helicone-property-env': ' prod ', 'helicone-property-': 'empty name', 'helicone-property-bad': 'a\u0001b', 'helicone-property-long': 'x'.repeat(300) });
+    expect({ ...m.tags }).toEqual({ env: 'prod' });
+  });
+
+  it('reads x-portkey-metadata: _user names the user, other string values are tags', () => {
+    const m = readRequestMeta({ 'x-portkey-metadata': JSON.stringify({ _user: 'u1', env: 'prod', n: 1, o: {}, 'no space': 'x', __proto__: 'p' }) }, { user: 'body' });
+    expect(m.user).toBe('u1');
+    expect({ ...m.tags }).toEqual({ env: 'prod' });
+    expect(readRequestMeta({ 'x-portkey-metadata': '["a"]' }).tags).toEqual({});
+    expect(readRequestMeta({ 'x-portkey-metadata': '{bad' }, { user: 'body' }).user).toBe('body');
+    expect(readRequestMeta({ 'x-portkey-metadata': JSON.stringify({ k: 'v'.repeat(10_000) }) }).tags).toEqual({});
+  });
+
+  it('keeps a JSON __proto__ key as a plain tag', () => {
+    const t = readRequestMeta({ 'x-portkey-metadata': '{"__proto__":"x"}' }).tags;
+    expect(Object.getPrototypeOf(t)).toBeNull();
+    expect(JSON.stringify(t)).toBe('{"__proto__":"x"}');
+  });
+
+  it('x-gatelog-* headers win; at most MAX_TAGS tags in all', () => {
+    const m = readRequestMeta({
+      'x-gatelog-tags': 'env=own', 'helicone-property-env': 'helicone', 'helicone-property-extra': 'h',
+      'x-gatelog-user': 'own-user', 'x-portkey-metadata': '{"_user":"pk"}', 'x-gatelog-trace-id': 't-own', 'x-portkey-trace-id': 't-pk',
+    });
+    expect({ ...m.tags }).toEqual({ env: 'own', extra: 'h' });
+    expect(m.user).toBe('own-user');
+    expect(m.trace_id).toBe('t-own');
+    expect(readRequestMeta({ 'x-portkey-trace-id': 't-pk' }).trace_id).toBe('t-pk');
+    const h: Record<string, string> = { 'x-gatelog-tags': Array.from({ length: 20 }, (_v, i) => `g${i}=v`).join(',') };
+    for (let i = 0; i < 40; i++) h[`helicone-property-p${i}`] = 'v';
+    const tags = readRequestMeta(h).tags;
+    expect(Object.keys(tags)).toHaveLength(MAX_TAGS);
+    expect(Object.keys(tags).filter((k) => k.startsWith('g'))).toHaveLength(20);
+  });
+});
