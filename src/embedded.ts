@@ -9,7 +9,7 @@ import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError, LOG_TAIL_BYTES, LocalLogWriter, encodeEvent, lowerBackgroundThreads, migrate, openStore, startRetention, type GatelogConfig, type LlmCallEvent, type Logger } from '@gatelog/core';
 import { provideUiContext, type UiContext } from '@gatelog/core/ui-context';
 import { lockDataDir } from '@gatelog/core/data-dir-lock';
-import { buildProxy } from '@gatelog/proxy';
+import { buildProxy, OPENAI_ROOT_PATHS } from '@gatelog/proxy';
 import { hostCheckFor, hostRefusal } from '@gatelog/proxy/host-guard';
 import { createIngest } from '@gatelog/ingest';
 
@@ -36,11 +36,15 @@ const PROTO_HEADER = 'x-gatelog-proto';
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
 /** Paths answered by the proxy; everything else is the UI's. */
+/** The model API's paths also answered without `/v1` (proxy/src/routes/openai.ts). */
+const ROOT_API: ReadonlySet<string> = new Set(OPENAI_ROOT_PATHS);
+
 export function isProxyPath(url: string | undefined): boolean {
   if (!url) return true;
   return (
     url.startsWith('/v1/') || url === '/v1' || url.startsWith('/v1?') ||
-    url.startsWith('/healthz') || url.startsWith('/readyz') || url.startsWith('/metrics') || url.startsWith('/admin/')
+    url.startsWith('/healthz') || url.startsWith('/readyz') || url.startsWith('/metrics') || url.startsWith('/admin/') ||
+    ROOT_API.has(url.split('?', 1)[0]!)
   );
 }
 

@@ -131,6 +131,9 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   const defaultAnthropic = [...providers.byName.values()].find((p) => p.kind === 'anthropic');
   await app.register(anthropicRoutes({ table, env, auth: gov.auth.check, gov, defaultAnthropic }), { prefix: '/v1' });
   await app.register(responsesRoutes({ table, env, auth: gov.auth.check, gov }), { prefix: '/v1' });
+  // LiteLLM-style bare paths (/chat/completions, /models, …) for clients pointed at the origin.
+  await app.register(openAiRoutes({ table, env, auth: gov.auth.check, gov }, { root: true }));
+  await app.register(responsesRoutes({ table, env, auth: gov.auth.check, gov }));
   if (deps.store) await app.register(eraseRoutes({ store: deps.store, gov, metrics, dataDir: deps.dataDir }), { prefix: '/admin' });
   if (deps.store) await app.register(repriceRoutes({ store: deps.store, gov, metrics, cost: env.cost, priceProviderOf: (n) => providers.byName.get(n)?.priceProviderId }), { prefix: '/admin' });
   if (deps.store) await app.register(adminRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });

@@ -56,7 +56,15 @@ function modelsFor(listBody: string, allowed: ReadonlySet<string>): string {
   return JSON.stringify({ object: all.object, data: all.data.filter((m) => allowed.has(m.id)) });
 }
 
-export function openAiRoutes(deps: OpenAiRouteDeps) {
+/**
+ * The OpenAI paths also served without `/v1`, as LiteLLM's proxy serves them: its users point
+ * the OpenAI SDK at the bare origin (`base_url="http://proxy:4000"`), and their calls keep working
+ * when only the host changes. Recorded under the `/v1` endpoint like any other call.
+ */
+export const OPENAI_ROOT_PATHS: readonly string[] = [...ENDPOINTS.map((e) => e.path), '/models', '/responses'];
+
+/** `root`: the plugin serves the unprefixed aliases, so it leaves every other path to its parent. */
+export function openAiRoutes(deps: OpenAiRouteDeps, o: { root?: boolean } = {}) {
   const { table, env, auth, gov } = deps;
 
   const handler = (ep: Endpoint) =>
@@ -95,6 +103,10 @@ export function openAiRoutes(deps: OpenAiRouteDeps) {
       const allowed = caller?.kind === 'key' && caller.key.models.length > 0 ? new Set(caller.key.models) : undefined;
       void reply.header('content-type', 'application/json; charset=utf-8').send(allowed ? modelsFor(table.listBody, allowed) : table.listBody);
     });
+    if (o.root) {
+      done();
+      return;
+    }
     // Any other /v1 path or method: OpenAI's 404, not fastify's (and not the UI's).
     const notFound = (req: FastifyRequest): never => {
       const path = (req.url.split('?')[0] ?? '').slice(0, 200);
