@@ -36,7 +36,7 @@ const PROTO_HEADER = 'x-gatelog-proto';
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
 /** Paths answered by the proxy; everything else is the UI's. */
-/** The model API's paths also answered without `/v1` (proxy/src/routes/openai.ts). */
+/** The model API's paths also answered without `/v1` (proxy/src/routes/openai.ts); Azure's are under /openai/deployments/. */
 const ROOT_API: ReadonlySet<string> = new Set(OPENAI_ROOT_PATHS);
 
 export function isProxyPath(url: string | undefined): boolean {
@@ -44,7 +44,7 @@ export function isProxyPath(url: string | undefined): boolean {
   return (
     url.startsWith('/v1/') || url === '/v1' || url.startsWith('/v1?') ||
     url.startsWith('/healthz') || url.startsWith('/readyz') || url.startsWith('/metrics') || url.startsWith('/admin/') ||
-    ROOT_API.has(url.split('?', 1)[0]!)
+    url.startsWith('/openai/deployments/') || ROOT_API.has(url.split('?', 1)[0]!)
   );
 }
 

@@ -9,7 +9,7 @@ import { createModelTable } from './routing/resolve.ts';
 import { createMetrics } from './metrics.ts';
 import { createAuthCheck } from './auth.ts';
 import { costFn } from './capture/cost.ts';
-import { openAiRoutes } from './routes/openai.ts';
+import { AZURE_PREFIX, openAiRoutes } from './routes/openai.ts';
 import { healthRoutes } from './routes/health.ts';
 import { installQueryGuard } from './routes/query-guard.ts';
 import { registerRoutingMetrics } from './routing/metrics.ts';
@@ -134,6 +134,8 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   // LiteLLM-style bare paths (/chat/completions, /models, …) for clients pointed at the origin.
   await app.register(openAiRoutes({ table, env, auth: gov.auth.check, gov }, { root: true }));
   await app.register(responsesRoutes({ table, env, auth: gov.auth.check, gov }));
+  // Azure OpenAI clients: /openai/deployments/{alias}/chat/completions?api-version=…, key in `api-key`.
+  await app.register(openAiRoutes({ table, env, auth: gov.auth.check, gov }, { azure: true }), { prefix: AZURE_PREFIX });
   if (deps.store) await app.register(eraseRoutes({ store: deps.store, gov, metrics, dataDir: deps.dataDir }), { prefix: '/admin' });
   if (deps.store) await app.register(repriceRoutes({ store: deps.store, gov, metrics, cost: env.cost, priceProviderOf: (n) => providers.byName.get(n)?.priceProviderId }), { prefix: '/admin' });
   if (deps.store) await app.register(adminRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });

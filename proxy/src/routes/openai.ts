@@ -63,13 +63,33 @@ function modelsFor(listBody: string, allowed: ReadonlySet<string>): string {
  */
 export const OPENAI_ROOT_PATHS: readonly string[] = [...ENDPOINTS.map((e) => e.path), '/models', '/responses'];
 
-/** `root`: the plugin serves the unprefixed aliases, so it leaves every other path to its parent. */
-export function openAiRoutes(deps: OpenAiRouteDeps, o: { root?: boolean } = {}) {
+/** Where Azure OpenAI clients send calls: `{endpoint}/openai/deployments/{deployment}/…`. */
+export const AZURE_PREFIX = '/openai/deployments/:deployment';
+
+/**
+ * Azure OpenAI clients (`AzureOpenAI`, LangChain's `AzureChatOpenAI`) send their key as `api-key`;
+ * on the Azure paths it is read as the Bearer credential, unless one was sent.
+ */
+function azureKey(req: FastifyRequest, _reply: FastifyReply, next: () => void): void {
+  const k = req.headers['api-key'];
+  if (typeof k === 'string' && k.length > 0 && req.headers.authorization === undefined) req.headers.authorization = `Bearer ${k}`;
+  next();
+}
+
+/**
+ * `root`: the plugin serves the unprefixed aliases, so it leaves every other path to its parent.
+ * `azure`: mounted at AZURE_PREFIX; the path's deployment names the model alias (over the body's).
+ */
+export function openAiRoutes(deps: OpenAiRouteDeps, o: { root?: boolean; azure?: boolean } = {}) {
   const { table, env, auth, gov } = deps;
 
   const handler = (ep: Endpoint) =>
     async function forward(req: FastifyRequest, reply: FastifyReply): Promise<void> {
       const { text, json } = parseJsonBody(req.body);
+      // Azure: the deployment in the path is the model; the body is re-serialised if it named another.
+      const pathModel = o.azure ? (req.params as { deployment?: string }).deployment : undefined;
+      const renamed = pathModel !== undefined && json['model'] !== pathModel;
+      if (renamed) json['model'] = pathModel;
       const requested = validate(ep, json);
       // The allow-list first: nothing is kept for a model name the key may not use.
       if (gov) gateModel(gov, env, req, reply, requested, () => newCallRecord(req, { endpoint: `/v1${ep.path}`, api: ep.api, requested, dep: null, stream: ep.canStream && json['stream'] === true, text, json }));
@@ -79,7 +99,7 @@ export function openAiRoutes(deps: OpenAiRouteDeps, o: { root?: boolean } = {}) 
       const stream = ep.canStream && json['stream'] === true;
       const addUsage = stream && !wantsUsage(json);
       let upstreamBody: Buffer | string = req.body as Buffer;
-      if (dep.model !== requested || addUsage) {
+      if (dep.model !== requested || addUsage || renamed) {
         json['model'] = dep.model;
         if (addUsage) {
           const so = json['stream_options'];
@@ -95,8 +115,14 @@ export function openAiRoutes(deps: OpenAiRouteDeps, o: { root?: boolean } = {}) 
     };
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
+    // Before the auth check installApiSurface adds: hooks run in the order they were added.
+    if (o.azure) app.addHook('onRequest', azureKey);
     installApiSurface(app, { env, auth, callerOf: gov?.auth.callerOf });
     for (const ep of ENDPOINTS) app.post(ep.path, { config: { modelApi: ep.api } }, handler(ep));
+    if (o.azure) {
+      done();
+      return;
+    }
     app.get('/models', (req, reply) => {
       // A virtual key with a model allow-list sees the models it may call (as LiteLLM lists them).
       const caller = gov?.auth.callerOf(req.headers);
