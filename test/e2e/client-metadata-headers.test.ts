@@ -106,3 +106,18 @@ it('Portkey metadata names the user and tags, its trace id the trace (OpenAI and
   expect(await listed(`user=pk-${tag}`)).toEqual([...ids].sort());
   expect(await listed(`tags=${encodeURIComponent(`environment=pk-env-${tag}`)}`)).toEqual([...ids].sort());
 });
+
+it('Helicone-Cache-Enabled and Portkey\'s force refresh steer the response cache', async () => {
+  const call = (headers: Record<string, string>): Promise<Response> => fetch(`${gl.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ model: 'mock-chat', messages: [{ role: 'user', content: `cache me ${tag}` }] }),
+  });
+  // The alias has no cache of its own: Helicone's header opts the call in, as on Helicone.
+  expect((await call({})).headers.get('x-gatelog-cache')).toBeNull();
+  expect((await call({ 'Helicone-Cache-Enabled': 'true' })).headers.get('x-gatelog-cache')).toBe('miss');
+  const hit = await call({ 'Helicone-Cache-Enabled': 'true' });
+  expect(hit.headers.get('x-gatelog-cache')).toBe('hit');
+  expect(((await hit.json()) as { choices: unknown[] }).choices).toHaveLength(1);
+  expect((await call({ 'x-portkey-cache-force-refresh': 'true' })).headers.get('x-gatelog-cache')).toBe('miss');
+});

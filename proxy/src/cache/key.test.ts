@@ -97,6 +97,12 @@ describe('decideCache', () => {
     ['stricter wins: on + no-cache', { 'x-gatelog-cache': 'on', 'cache-control': 'no-cache' }, true, {}, 'refresh'],
     ['stricter wins: off + no-cache', { 'x-gatelog-cache': 'off', 'cache-control': 'no-cache' }, true, {}, 'off'],
     ['n > 1 never', { 'x-gatelog-cache': 'on' }, true, { n: 2 }, 'off'],
+    ['Helicone-Cache-Enabled: true overrides alias off', { 'helicone-cache-enabled': 'True' }, false, {}, 'on'],
+    ['Helicone-Cache-Enabled: false overrides alias on', { 'helicone-cache-enabled': 'false' }, true, {}, 'off'],
+    ['Helicone header of another value is ignored', { 'helicone-cache-enabled': 'maybe' }, false, {}, 'off'],
+    ['Portkey force refresh', { 'x-portkey-cache-force-refresh': 'true' }, true, {}, 'refresh'],
+    ['x-gatelog-cache wins over Helicone\'s', { 'x-gatelog-cache': 'off', 'helicone-cache-enabled': 'true' }, false, {}, 'off'],
+    ['no-store still wins over Helicone on', { 'helicone-cache-enabled': 'true', 'cache-control': 'no-store' }, true, {}, 'off'],
   ];
   it.each(cases)('%s', (_name, headers, aliasEnabled, b, mode) => {
     const r = decideCache({ headers, aliasEnabled, body: b });

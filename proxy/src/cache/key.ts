@@ -102,6 +102,9 @@ export function decideCache(o: { headers: HeaderBag; aliasEnabled: boolean; body
     }
     explicit = raw;
     reason = `x-gatelog-cache: ${raw}`;
+  } else {
+    const foreign = foreignCacheMode(o.headers);
+    if (foreign) [explicit, reason] = foreign;
   }
   const cc = (one(o.headers['cache-control']) ?? '').toLowerCase().split(',').map((s) => s.trim());
   if (cc.includes('no-store')) {
@@ -118,6 +121,21 @@ export function decideCache(o: { headers: HeaderBag; aliasEnabled: boolean; body
   if (!o.aliasEnabled) return { ok: true, value: decision('off', 'cache not enabled for this model') };
   if (!isCacheable(o.body, { allowSampling: o.allowSampling ?? false })) return { ok: true, value: decision('off', 'temperature > 0') };
   return { ok: true, value: decision('on', 'enabled for this model') };
+}
+
+/**
+ * The cache headers clients moving over from Helicone and Portkey send, read when no
+ * x-gatelog-cache is: `Helicone-Cache-Enabled: true|false` (on / off) and Portkey's
+ * `x-portkey-cache-force-refresh: true` (refresh). Other values are ignored, not refused: they
+ * are another product's headers.
+ */
+function foreignCacheMode(h: HeaderBag): [CacheMode, string] | undefined {
+  const refresh = one(h['x-portkey-cache-force-refresh'])?.trim().toLowerCase();
+  if (refresh === 'true') return ['refresh', 'x-portkey-cache-force-refresh: true'];
+  const helicone = one(h['helicone-cache-enabled'])?.trim().toLowerCase();
+  if (helicone === 'true') return ['on', 'helicone-cache-enabled: true'];
+  if (helicone === 'false') return ['off', 'helicone-cache-enabled: false'];
+  return undefined;
 }
 
 function decision(mode: CacheMode, reason: string): CacheDecision {
