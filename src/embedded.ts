@@ -44,7 +44,7 @@ export function isProxyPath(url: string | undefined): boolean {
   return (
     url.startsWith('/v1/') || url === '/v1' || url.startsWith('/v1?') ||
     url.startsWith('/healthz') || url.startsWith('/readyz') || url.startsWith('/metrics') || url.startsWith('/admin/') ||
-    url.startsWith('/openai/deployments/') || ROOT_API.has(url.split('?', 1)[0]!)
+    url.startsWith('/openai/deployments/') || url.startsWith('/models/') || ROOT_API.has(url.split('?', 1)[0]!)
   );
 }
 

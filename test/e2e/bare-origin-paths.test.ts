@@ -22,7 +22,7 @@ beforeAll(async () => {
     env: { GATELOG_MASTER_KEY: MASTER },
     config: {
       ingest: { batch_ms: 50 },
-      providers: { mock: { kind: 'mock' } },
+      providers: { mock: { kind: 'mock', models: ['listed-upstream'] } },
       models: [{ name: 'mock-chat', deployments: [{ provider: 'mock', model: 'mock-chat' }] }, { name: 'other', deployments: [{ provider: 'mock', model: 'other' }] }],
     },
     timeoutMs: 60_000,
@@ -51,6 +51,20 @@ it('the OpenAI SDK pointed at the bare origin calls, streams and lists models', 
 
   // The key's model allow-list holds here as on /v1: listed and enforced.
   expect((await openai.models.list()).data.map((m) => m.id)).toEqual(['mock-chat']);
+  // models.retrieve, here and under /v1: only what the key may call; anything else is 404.
+  const v1 = new OpenAI({ apiKey: secret, baseURL: `${gl.url}/v1` });
+  for (const client of [openai, v1]) {
+    expect(await client.models.retrieve('mock-chat')).toMatchObject({ id: 'mock-chat', object: 'model' });
+    for (const id of ['other', 'no-such-model', 'mock/mock-chat']) {
+      const e = await client.models.retrieve(id).catch((err: unknown) => err);
+      expect(e, id).toBeInstanceOf(OpenAI.NotFoundError);
+      expect((e as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
+    }
+  }
+  // A key without an allow-list retrieves any listed model, a provider/model id included.
+  const open = new OpenAI({ apiKey: MASTER, baseURL: `${gl.url}/v1` });
+  expect(await open.models.retrieve('other')).toMatchObject({ id: 'other' });
+  expect(await open.models.retrieve('mock/listed-upstream')).toMatchObject({ id: 'mock/listed-upstream', owned_by: 'mock' });
   const refused = await openai.chat.completions.create({ model: 'other', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
   expect(refused).toBeInstanceOf(OpenAI.APIError);
   expect((refused as InstanceType<typeof OpenAI.APIError>).status).toBe(403);

@@ -50,6 +50,16 @@ function wantsUsage(json: Record<string, unknown>): boolean {
   return !!so && typeof so === 'object' && (so as { include_usage?: unknown }).include_usage === true;
 }
 
+/** One entry of the `GET /v1/models` body by id (a Map built once per list body). */
+let modelIndex: { body: string; byId: Map<string, unknown> } | undefined;
+function modelEntry(listBody: string, id: string): unknown {
+  if (modelIndex?.body !== listBody) {
+    const all = JSON.parse(listBody) as { data: { id: string }[] };
+    modelIndex = { body: listBody, byId: new Map(all.data.map((m) => [m.id, m])) };
+  }
+  return modelIndex.byId.get(id);
+}
+
 /** The `GET /v1/models` body narrowed to the ids a key may call. */
 function modelsFor(listBody: string, allowed: ReadonlySet<string>): string {
   const all = JSON.parse(listBody) as { object: string; data: { id: string }[] };
@@ -123,11 +133,25 @@ export function openAiRoutes(deps: OpenAiRouteDeps, o: { root?: boolean; azure?:
       done();
       return;
     }
-    app.get('/models', (req, reply) => {
-      // A virtual key with a model allow-list sees the models it may call (as LiteLLM lists them).
+    // A virtual key with a model allow-list sees the models it may call (as LiteLLM lists them).
+    const allowedFor = (req: FastifyRequest): ReadonlySet<string> | undefined => {
       const caller = gov?.auth.callerOf(req.headers);
-      const allowed = caller?.kind === 'key' && caller.key.models.length > 0 ? new Set(caller.key.models) : undefined;
+      return caller?.kind === 'key' && caller.key.models.length > 0 ? new Set(caller.key.models) : undefined;
+    };
+    app.get('/models', (req, reply) => {
+      const allowed = allowedFor(req);
       void reply.header('content-type', 'application/json; charset=utf-8').send(allowed ? modelsFor(table.listBody, allowed) : table.listBody);
+    });
+    // OpenAI's `models.retrieve(id)`; ids may hold a slash (provider/model), encoded or not.
+    app.get('/models/*', (req, reply) => {
+      const id = (req.params as { '*': string })['*'];
+      const allowed = allowedFor(req);
+      const entry = allowed && !allowed.has(id) ? undefined : modelEntry(table.listBody, id);
+      if (entry === undefined) {
+        const shown = id.length > 200 ? `${id.slice(0, 200)}…` : id;
+        throw new ProxyError(404, 'model_not_found', `The model \`${shown}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model');
+      }
+      void reply.send(entry);
     });
     if (o.root) {
       done();
