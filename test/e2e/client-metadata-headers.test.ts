@@ -121,3 +121,21 @@ it('Helicone-Cache-Enabled and Portkey\'s force refresh steer the response cache
   expect(((await hit.json()) as { choices: unknown[] }).choices).toHaveLength(1);
   expect((await call({ 'x-portkey-cache-force-refresh': 'true' })).headers.get('x-gatelog-cache')).toBe('miss');
 });
+
+it('Helicone-Omit-Request / Helicone-Omit-Response keep the bodies out of the record', async () => {
+  const openai = new OpenAI({ apiKey: secret, baseURL: `${gl.url}/v1` });
+  const secretWord = `omitted-${tag}`;
+  for (const header of ['Helicone-Omit-Request', 'Helicone-Omit-Response']) {
+    const r = await openai.chat.completions.create({ model: 'mock-chat', messages: [{ role: 'user', content: `do not keep ${secretWord}` }] }, { headers: { [header]: 'true' } }).withResponse();
+    // The call itself is untouched: the provider got the prompt and the client its answer.
+    expect(r.data.choices[0]!.message.content).toBeTruthy();
+    const call = (await recorded(r.response.headers.get('x-gatelog-request-id')!)) as Call & Record<string, unknown>;
+    expect(call['request_body'], header).toBe('');
+    expect(call['response_body'], header).toBe('');
+    expect(call['request_bytes'], header).toBeGreaterThan(0);
+    expect(JSON.stringify(call), header).not.toContain(secretWord);
+  }
+  const kept = await openai.chat.completions.create({ model: 'mock-chat', messages: [{ role: 'user', content: `keep ${secretWord}` }] }, { headers: { 'Helicone-Omit-Request': 'false' } }).withResponse();
+  const call = (await recorded(kept.response.headers.get('x-gatelog-request-id')!)) as Call & Record<string, unknown>;
+  expect(String(call['request_body'])).toContain(secretWord);
+});

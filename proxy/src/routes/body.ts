@@ -39,13 +39,26 @@ export function upstreamBodyFor(raw: Buffer, json: Record<string, unknown>, requ
   return JSON.stringify(json);
 }
 
+/**
+ * Helicone's `Helicone-Omit-Request: true` / `Helicone-Omit-Response: true`: an app moving over
+ * asked for a body to stay out of the record. Read as metadata_only — both bodies, the stricter
+ * reading (a response quotes its prompt often enough).
+ */
+function heliconeOmits(h: FastifyRequest['headers']): boolean {
+  const yes = (v: string | string[] | undefined): boolean => typeof v === 'string' && v.trim().toLowerCase() === 'true';
+  return yes(h['helicone-omit-request']) || yes(h['helicone-omit-response']);
+}
+
 /** The header's treatment; a malformed one (answered 400 by the surface) is treated as strictly as possible. */
 function requestedTreatment(req: FastifyRequest): Treatment | null {
+  let t: Treatment | null;
   try {
-    return parseRedactHeader(req.headers[REDACT_HEADER]);
+    t = parseRedactHeader(req.headers[REDACT_HEADER]);
   } catch {
     return stricter(treatmentOf('forward'), treatmentOf('metadata_only'));
   }
+  if (!heliconeOmits(req.headers)) return t;
+  return t ? stricter(t, treatmentOf('metadata_only')) : treatmentOf('metadata_only');
 }
 
 /**
