@@ -36,6 +36,8 @@ interface Receipt {
   rows: number;
   bytes: number;
   held: number;
+  /** Feedback rows on the erased calls removed (absent from a gatelog before feedback). */
+  feedback?: number;
   mode: string;
   ms: number;
   files: { records: number; files: number };
@@ -60,7 +62,7 @@ export async function runEraseCli(cmd: 'erase' | 'holds', argv: string[], io: Io
       if (!v.user && !v.key && !v.trace && !v.before) throw new CliError(`name at least one of --user, --key, --trace, --before\n\n${ERASE_HELP}`, 2);
       const r = (await call(io, base, 'POST', '/admin/erase', body)) as Receipt;
       const scope = r.teams?.length ? ` (teams ${r.teams.join(', ')} only)` : '';
-      print(r, `erased ${r.mode} of ${r.rows} calls${scope} (${r.bytes} body bytes) in ${r.ms} ms; ${r.files.records} copies scrubbed in ${r.files.files} files; ${r.cache_entries ?? 0} cached answers dropped; ${r.held} calls kept under legal hold\n`);
+      print(r, `erased ${r.mode} of ${r.rows} calls${scope} (${r.bytes} body bytes) in ${r.ms} ms; ${r.files.records} copies scrubbed in ${r.files.files} files; ${r.cache_entries ?? 0} cached answers dropped; ${r.feedback ?? 0} feedback rows removed; ${r.held} calls kept under legal hold\n`);
       return 0;
     }
     const [sub, id] = positionals;

@@ -13,6 +13,8 @@ export const ACTIONS = [
   'bodies.read',
   /** Send a recorded call again, as a new call (POST /admin/replay); needs bodies.read too. */
   'calls.replay',
+  /** Mark a call's response good or bad, with a comment (PUT /admin/calls/:id/feedback). */
+  'calls.feedback',
   'export',
   'keys.read',
   'keys.write',
@@ -26,8 +28,8 @@ export type Action = (typeof ACTIONS)[number];
 
 const TABLE: Record<Role, readonly Action[]> = {
   owner: ACTIONS,
-  admin: ['calls.read', 'bodies.read', 'calls.replay', 'export', 'keys.read', 'keys.write', 'people.read', 'people.write', 'tokens.write', 'settings.write'],
-  analyst: ['calls.read', 'bodies.read', 'calls.replay', 'export', 'keys.read'],
+  admin: ['calls.read', 'bodies.read', 'calls.replay', 'calls.feedback', 'export', 'keys.read', 'keys.write', 'people.read', 'people.write', 'tokens.write', 'settings.write'],
+  analyst: ['calls.read', 'bodies.read', 'calls.replay', 'calls.feedback', 'export', 'keys.read'],
   auditor: ['calls.read', 'bodies.read', 'export', 'keys.read', 'people.read', 'audit.read'],
   viewer: ['calls.read', 'keys.read'],
 };

@@ -98,6 +98,7 @@ export function adminActionFor(method: string, url: string): Action | 'master' {
   if (path.startsWith('/admin/ui/')) return 'master';
   if (path.startsWith('/admin/export')) return 'export';
   if (path === '/admin/replay') return 'calls.replay';
+  if (/^\/admin\/calls\/[^/]+\/feedback$/.test(path) && !read) return 'calls.feedback';
   if (/^\/admin\/calls\/[^/]+/.test(path)) return 'bodies.read';
   if (path.startsWith('/admin/calls')) return 'calls.read';
   // Alerts are read like dashboards (each caller sees its teams' rules and events: alerts.ts).

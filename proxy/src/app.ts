@@ -35,6 +35,8 @@ import { uiWriteRoutes } from './routes/ui-writes.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { startProxyAlerts } from './alerts.ts';
 import { replayRoutes } from './routes/replay.ts';
+import { feedbackAdminRoutes, feedbackApiRoutes } from './routes/feedback.ts';
+import { feedbackWriter } from '@gatelog/core/store/feedback';
 
 export interface ProxyDeps {
   config: GatelogConfig;
@@ -146,6 +148,13 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   if (deps.store) startProxyAlerts(app, { store: deps.store, config, logger: deps.logger, registry: deps.registry });
   if (deps.store) await app.register(alertRoutes({ store: deps.store, gov, metrics, config }), { prefix: '/admin' });
   if (deps.store) await app.register(uiWriteRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
+  if (deps.store) {
+    // One writer for both routes: feedback rows are gathered into a few inserts a second.
+    const writer = feedbackWriter(deps.store);
+    app.addHook('onClose', () => writer.close());
+    await app.register(feedbackApiRoutes({ store: deps.store, writer, gov, metrics }), { prefix: '/v1' });
+    await app.register(feedbackAdminRoutes({ store: deps.store, writer, gov, metrics }), { prefix: '/admin' });
+  }
   if (deps.store) await app.register(replayRoutes({ store: deps.store, gov, metrics, masterKey: deps.masterKey }), { prefix: '/admin' });
   if (deps.store) await app.register(peopleRoutes({ store: deps.store, auth: gov.auth, now: gov.now, metrics }), { prefix: '/admin' });
   registerRoutingMetrics(deps.registry, () => table.deployments());

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT, startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { signInByLink } from '../support/ui-signin.ts';
 
 const run = promisify(execFile);
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -64,15 +65,7 @@ afterAll(async () => {
   await gl?.stop();
 });
 
-async function signedIn(role: Role): Promise<Page> {
-  const page = await (await browser.newContext()).newPage();
-  page.setDefaultTimeout(15_000);
-  await page.goto(links.get(role)!);
-  await page.fill('#password', PASSWORD);
-  await page.fill('#confirm', PASSWORD);
-  await Promise.all([page.waitForURL((u) => u.pathname === '/requests'), page.click('button[type=submit]')]);
-  return page;
-}
+const signedIn = (role: Role): Promise<Page> => signInByLink(browser, links.get(role)!, PASSWORD);
 
 const status = async (page: Page, path: string): Promise<number> => (await page.goto(`${gl.url}${path}`))?.status() ?? 0;
 

@@ -2,6 +2,7 @@
 // into a WHERE clause whose every value is a typed `{name:Type}` parameter. Column names are
 // fixed strings here; nothing a user typed is ever part of the SQL text.
 import { instantMs, READ_BOUNDS, ReadParamError } from './read-params.ts';
+import { feedbackFilterSql, type FeedbackFilter } from './feedback-filter.ts';
 
 export interface ExplorerFilter {
   /** UTC ISO-8601 bounds: from inclusive, to exclusive. */
@@ -36,6 +37,8 @@ export interface ExplorerFilter {
    * as an order id, which a plain substring search can only find by scanning every body.
    */
   wholeWords?: boolean | undefined;
+  /** Calls with current feedback above 0, below 0, any, or none (feedback.ts; needs the database). */
+  feedback?: FeedbackFilter | undefined;
 }
 
 export interface SqlWhere {
@@ -77,7 +80,7 @@ function checkBounds(f: ExplorerFilter): void {
 /** Rows at most a body search looks up in llm_blocks (blocks.ts), so one search stays bounded. */
 export const BLOCK_SEARCH_LIMIT = 10_000;
 
-/** With `blocksDb`, a body search also finds text that lives in a split body's blocks. */
+/** With `blocksDb` (the database), a body search also finds text that lives in a split body's blocks, and `feedback` can be filtered on. */
 export function callWhere(f: ExplorerFilter, prefix = 'f_', blocksDb?: string): SqlWhere {
   checkBounds(f);
   const where: string[] = [];
@@ -113,6 +116,10 @@ export function callWhere(f: ExplorerFilter, prefix = 'f_', blocksDb?: string): 
     const t = p('trace', 'String', f.traceId);
     const own = /^[0-9a-f]{32}$/.test(f.traceId) ? ` OR request_id = ${p('trace_rid', 'UUID', f.traceId.replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-'))}` : '';
     where.push(`(trace_id = ${t} OR parent_trace_id = ${t}${own})`);
+  }
+  if (f.feedback) {
+    if (!blocksDb) throw new Error('callWhere: the feedback filter needs the database');
+    where.push(feedbackFilterSql(blocksDb, f.feedback));
   }
   if (f.sessionId) where.push(`session_id = ${p('session', 'String', f.sessionId)}`);
   if (f.costMin !== undefined) where.push(`cost_usd >= ${p('cost_min', 'Float64', f.costMin)}`);

@@ -18,6 +18,7 @@ import { localChanges, type Store } from './client.ts';
 import { eraseOrphanBlocks } from './block-retention.ts';
 import { jsonText, scrubDataDir, type ScrubResult, type ScrubRule } from './erasure-files.ts';
 import { eventTeam, heldExpr, isHeld, listHolds, markHolds, sqlText } from './retention.ts';
+import { eraseFeedback } from './feedback.ts';
 
 /** Teams an erasure or a hold is limited to (at least one: none named = every team). */
 export const TeamScope = z.array(z.string().max(128)).min(1).max(100);
@@ -47,6 +48,8 @@ export interface EraseReceipt {
   bytes: number;
   /** Matching calls left alone because a legal hold covers them. */
   held: number;
+  /** Feedback rows on the erased calls removed (comments are personal data: bodies mode too). */
+  feedback: number;
   /** Copies under the data dir scrubbed (event log, spool, dead letters). */
   files: ScrubResult;
   mode: 'bodies' | 'rows';
@@ -199,13 +202,16 @@ export async function eraseCalls(store: Store, r: EraseRequest, opts: { dataDir?
   });
   const [c] = await rs.json<{ rows: string | number; bytes: string | number; held: string | number }>();
   const rows = Number(c?.rows ?? 0);
+  // Feedback first: in rows mode the calls it is matched by are gone afterwards. Run even when
+  // the bodies were erased before, for feedback written since.
+  const feedback = await eraseFeedback(store, `${sel} AND NOT legal_hold`);
   // The body blocks only these calls used are counted in `bytes` too.
   const { blockBytes } = rows > 0 ? await eraseStored(store, `${sel} AND NOT legal_hold`, r.rows) : { blockBytes: 0 };
   const t1 = performance.now();
   const files = opts.dataDir ? await scrubDataDir(opts.dataDir, [selectorRule(r, holds)]) : { records: 0, bytes: 0, files: 0 };
   const t2 = performance.now();
   return {
-    rows, bytes: Number(c?.bytes ?? 0) + blockBytes, held: Number(c?.held ?? 0), files, mode: r.rows ? 'rows' : 'bodies',
+    rows, bytes: Number(c?.bytes ?? 0) + blockBytes, held: Number(c?.held ?? 0), feedback, files, mode: r.rows ? 'rows' : 'bodies',
     ms: Math.round(t2 - t0), store_ms: Math.round(t1 - t0), files_ms: Math.round(t2 - t1),
   };
 }

@@ -3,6 +3,7 @@
 // parameters through this one parser. Parsing is strict: malformed values are dropped, never
 // passed on; what passes reaches SQL only as typed parameters (call-filter.ts).
 import type { ExplorerFilter } from './call-filter.ts';
+import { FEEDBACK_FILTERS, type FeedbackFilter } from './feedback-filter.ts';
 import { traceIdOfSearch } from '../otel/w3c.ts';
 
 export const PRESETS = { '15m': 15 * 60_000, '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 } as const;
@@ -37,6 +38,8 @@ export interface ExplorerState {
   q: string;
   /** How `q` matches: '' = whole words (served by the full-text index), 'part' = any substring. */
   match: '' | 'part';
+  /** Calls with feedback: `positive` (a value above 0), `negative` (below 0), `any`, `none`. */
+  feedback: '' | FeedbackFilter;
   sort: Sort;
   dir: 'asc' | 'desc';
 }
@@ -44,13 +47,13 @@ export interface ExplorerState {
 /** The URL parameter of each field (stable: links in the wild use them). */
 export const EXPLORER_FIELDS = [
   'range', 'from', 'to', 'model', 'provider', 'key', 'team', 'user', 'status', 'error', 'cache', 'stream', 'replay',
-  'tags', 'trace', 'session', 'costMin', 'costMax', 'latMin', 'latMax', 'q', 'match', 'sort', 'dir',
+  'tags', 'trace', 'session', 'costMin', 'costMax', 'latMin', 'latMax', 'q', 'match', 'feedback', 'sort', 'dir',
 ] as const satisfies readonly (keyof ExplorerState)[];
 
 export const EMPTY: ExplorerState = {
   range: '', from: '', to: '', model: '', provider: '', key: '', team: '', user: '', status: '', error: '',
   cache: '', stream: '', replay: '', tags: '', trace: '', session: '', costMin: '', costMax: '', latMin: '', latMax: '', q: '',
-  match: '', sort: 'time', dir: 'desc',
+  match: '', feedback: '', sort: 'time', dir: 'desc',
 };
 
 const MAX_LEN = 200;
@@ -75,13 +78,14 @@ export function parseInstant(v: string): string {
 
 export function parseExplorer(params: URLSearchParams): ExplorerState {
   const s: ExplorerState = { ...EMPTY };
-  for (const f of EXPLORER_FIELDS) if (f !== 'sort' && f !== 'dir' && f !== 'range' && f !== 'status' && f !== 'cache' && f !== 'stream' && f !== 'replay' && f !== 'match') s[f] = clean(params.get(f));
+  for (const f of EXPLORER_FIELDS) if (f !== 'sort' && f !== 'dir' && f !== 'range' && f !== 'status' && f !== 'cache' && f !== 'stream' && f !== 'replay' && f !== 'match' && f !== 'feedback') s[f] = clean(params.get(f));
   s.match = oneOf(clean(params.get('match')), ['part'] as const, '');
   s.range = oneOf(clean(params.get('range')), Object.keys(PRESETS) as Preset[], '');
   s.status = oneOf(clean(params.get('status')), ['ok', 'error'] as const, '');
   s.cache = oneOf(clean(params.get('cache')), ['hit', 'miss'] as const, '');
   s.stream = oneOf(clean(params.get('stream')), ['yes', 'no'] as const, '');
   s.replay = oneOf(clean(params.get('replay')), ['yes', 'no'] as const, '');
+  s.feedback = oneOf(clean(params.get('feedback')), ['', ...FEEDBACK_FILTERS] as const, '');
   s.sort = oneOf(clean(params.get('sort')), SORT_KEYS, 'time');
   s.dir = oneOf(clean(params.get('dir')), ['asc', 'desc'] as const, 'desc');
   s.from = parseInstant(s.from);
@@ -127,6 +131,7 @@ export function toFilter(s: ExplorerState, now: number = Date.now()): ExplorerFi
     latencyMax: num(s.latMax),
     text: s.q || undefined,
     wholeWords: s.q ? s.match !== 'part' : undefined,
+    feedback: s.feedback || undefined,
   };
 }
 

@@ -5,6 +5,7 @@
 // never passed on to ClickHouse (whose own error would be a 500 and leak its message).
 import { z } from 'zod';
 import { EXPLORER_FIELDS, PRESETS, SORT_KEYS } from './explorer-params.ts';
+import { FEEDBACK_FILTERS } from './feedback-filter.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -171,6 +172,7 @@ const EXPLORER_CHOICES = {
   stream: choice(['yes', 'no']),
   replay: choice(['yes', 'no']),
   match: choice(['words', 'part']),
+  feedback: choice(FEEDBACK_FILTERS),
   sort: choice(SORT_KEYS),
   dir: choice(['asc', 'desc']),
 };

@@ -1,7 +1,8 @@
 // The retention sweep every launcher runs that owns a store or a data dir: at start, apply the
 // configured TTLs where they changed; then on every tick, mark held calls and empty the bodies
 // older than their team's body period in the copies under the data dir (event log, spool, dead
-// letters) — the same clock as the TTLs in ClickHouse. Failures are logged, never thrown.
+// letters) — the same clock as the TTLs in ClickHouse — and remove feedback whose call is gone
+// (feedback.ts `pruneFeedback`). Failures are logged, never thrown.
 //
 // Legal holds outrank retention. A proxy reads the active holds (`holdsStore`) but leaves TTLs
 // and hold marks to ingest. When the holds cannot be read (no store, or it is down), only what
@@ -13,6 +14,7 @@ import type { Store } from './client.ts';
 import { OffsetFile } from '../bus/offset-file.ts';
 import { relayOffsetPath, spoolDirOf, spoolLogDir } from '../bus/spool-layout.ts';
 import { scrubDataDir, scrubLogDir, type ScrubResult } from './erasure-files.ts';
+import { pruneFeedback } from './feedback.ts';
 import { applyRetention, durationMs, eventTeam, isHeld, listHolds, markHolds, periodFor, wholeBodyTeams, type LegalHold, type RetentionConfig } from './retention.ts';
 
 export interface RetentionSweep {
@@ -68,7 +70,12 @@ export async function startRetention(o: RetentionOptions): Promise<RetentionSwee
     }
   };
   const run = async (): Promise<ScrubResult> => {
-    if (o.store) await markHolds(o.store);
+    if (o.store) {
+      await markHolds(o.store);
+      // Feedback lives no longer than its call (expired by its team's period, erased).
+      const pruned = await pruneFeedback(o.store, now());
+      if (pruned) o.logger.info({ rows: pruned }, 'retention: removed feedback whose calls are gone');
+    }
     if (!o.dataDir || !expires) return { records: 0, bytes: 0, files: 0 };
     const r = await pruneDataDir(o.dataDir, cutoffs(now()), await activeHolds());
     if (r.records) o.logger.info({ records: r.records, files: r.files }, 'retention: emptied expired bodies under the data dir');

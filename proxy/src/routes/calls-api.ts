@@ -3,7 +3,7 @@
 // (LiteLLM users know this as /spend/logs).
 // The list takes the requests explorer's filters (core explorer-params: from, to, range, model,
 // provider, key, team, user, status, error, cache, stream, replay, tags, trace, session, costMin,
-// costMax, latMin, latMax, q, match, sort, dir — the UI's and /admin/export's parameters) plus
+// costMax, latMin, latMax, q, match, feedback, sort, dir — the UI's and /admin/export's parameters) plus
 // `limit` and `cursor` (or the explorer's `before`), and pages by keyset (`next_cursor` while
 // `has_more`). Every parameter is checked: a malformed or unknown one is a 400 naming it, never
 // a silently wider answer.
@@ -21,6 +21,7 @@ import type { Governance } from '../governance/runtime.ts';
 import { principalOf } from '../admin-principal.ts';
 import { inScope, mayReadBodies } from '@gatelog/core/roles';
 import { adminGuard, auditWho } from './admin-caller.ts';
+import { feedbackForCall, feedbackSummaries } from '@gatelog/core/store/feedback';
 
 /** The list's own parameters besides the explorer's. */
 const LIST_PARAMS = { limit: Limit(500).optional() };
@@ -102,7 +103,9 @@ export function registerCallsApi(app: FastifyInstance, deps: { store: Store; mas
       if (!(err instanceof ReadParamError)) throw err;
       return bad(reply, cursorNamed(err));
     }
-    const data = page.rows.map(({ sort_value: _sort, ...r }) => (previews ? r : { ...r, preview: '', prompt_preview: '' }));
+    // Each row's feedback in brief (count, lowest and mean value; null without any): one read for the page.
+    const scores = await feedbackSummaries(deps.store, page.rows);
+    const data = page.rows.map(({ sort_value: _sort, ...r }) => ({ ...(previews ? r : { ...r, preview: '', prompt_preview: '' }), feedback: scores.get(r.request_id) ?? null }));
     // Previews are prompt text: the list is answered only once its read is in the audit trail.
     if (previews && data.length) {
       await appendAudit(deps.store, {
@@ -122,6 +125,7 @@ export function registerCallsApi(app: FastifyInstance, deps: { store: Store; mas
       ...auditWho(req), ...openActor(req), action: 'call.view', targetType: 'call', target: call.request_id,
       details: { via: 'api', trace_id: call.trace_id },
     });
-    return call;
+    // The call's feedback (feedback.ts: by its own key, on it or its trace), comments included: bodies.read, as the call's bodies.
+    return { ...call, feedback: await feedbackForCall(deps.store, call) };
   });
 }

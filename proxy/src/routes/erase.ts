@@ -1,5 +1,5 @@
 // Admin API for erasure and legal holds (the master key, or a token allowed settings.write):
-//   POST   /admin/erase        {user|key|trace|before, teams?, rows?} → a receipt (rows, bytes, held, files, cache_entries, ms, teams)
+//   POST   /admin/erase        {user|key|trace|before, teams?, rows?} → a receipt (rows, bytes, held, feedback, files, cache_entries, ms, teams)
 //   GET    /admin/holds        active and lifted holds
 //   POST   /admin/holds        {kind: key|team|user|trace, value, reason, teams?} → the hold
 //   DELETE /admin/holds/:id    lift it

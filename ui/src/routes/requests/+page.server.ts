@@ -7,6 +7,7 @@ import { mayReadBodies, previewsFor, scopeOf } from '#lib/server/permissions.ser
 import { recordAudit } from '#lib/server/audit.server.ts';
 import { checkExplorerParams } from '@gatelog/core/store/read-params';
 import { readOr400, rethrowKnown } from '#lib/server/read-params.server.ts';
+import { withFeedback } from '#lib/server/feedback.server.ts';
 import type { PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async (event) => {
@@ -27,7 +28,7 @@ export const load: PageServerLoad = async (event) => {
       state,
       paged: after !== undefined,
       next: page.next ? encodeAfter(page.next) : undefined,
-      rows: previewsFor(event.locals.principal, withReadPreviews(page.rows)),
+      rows: await withFeedback(store, previewsFor(event.locals.principal, withReadPreviews(page.rows))),
     };
   } catch (err) {
     rethrowKnown(err);

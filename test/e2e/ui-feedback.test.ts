@@ -1,0 +1,91 @@
+// Feedback on the request page in a real browser against a real gatelog: an analyst clicks
+// thumbs down with a comment and sees it listed (who, value, comment), the explorer's feedback
+// filter finds the call, and a viewer sees the value with "hidden for your role" in place of
+// the comment and no control to mark calls.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import OpenAI from 'openai';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ROOT, startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { personLink, signInByLink } from '../support/ui-signin.ts';
+
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const MASTER = `mk-${randomUUID()}`;
+const COMMENT = `quoted the wrong price ${randomUUID().slice(0, 8)}`;
+
+let browser: Browser;
+let gl: GatelogProcess;
+let callId: string;
+const links = new Map<string, string>();
+
+const admin = (path: string): Promise<Response> => fetch(`${gl.url}${path}`, { headers: { authorization: `Bearer ${MASTER}` } });
+
+beforeAll(async () => {
+  [browser, gl] = await Promise.all([
+    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
+    startGatelog({ env: { GATELOG_MASTER_KEY: MASTER }, config: { ingest: { batch_ms: 50 }, providers: { mock: { kind: 'mock' } }, models: [{ name: 'mock-chat', deployments: [{ provider: 'mock', model: 'mock-chat' }] }] }, timeoutMs: 60_000 }),
+  ]);
+  const openai = new OpenAI({ apiKey: MASTER, baseURL: `${gl.url}/v1`, maxRetries: 0 });
+  const r = await openai.chat.completions.create({ model: 'mock-chat', messages: [{ role: 'user', content: 'what does the pro plan cost?' }] }).withResponse();
+  callId = r.response.headers.get('x-gatelog-request-id')!;
+  for (let i = 0; i < 200 && (await admin(`/admin/calls/${callId}`)).status !== 200; i++) await new Promise((res) => setTimeout(res, 100));
+  for (const role of ['analyst', 'viewer']) links.set(role, await personLink(gl.url, MASTER, `${role}-${randomUUID().slice(0, 6)}@example.com`, role));
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await gl?.stop();
+});
+
+const signedIn = (role: string): Promise<Page> => signInByLink(browser, links.get(role)!);
+
+describe('feedback on the request page', () => {
+  it('an analyst marks a response bad with a comment and sees it listed; the explorer filters on it', async () => {
+    const page = await signedIn('analyst');
+    try {
+      await page.goto(`${gl.url}/requests/${callId}`);
+      expect(await page.getByTestId('feedback-empty').isVisible()).toBe(true);
+      await page.getByTestId('feedback-comment-input').fill(COMMENT);
+      await Promise.all([page.waitForLoadState('load'), page.getByTestId('thumbs-down').click()]);
+      await page.getByTestId('feedback-saved').waitFor();
+      await page.goto(`${gl.url}/requests/${callId}`);
+      const row = page.getByTestId('feedback-row');
+      expect(await row.count()).toBe(1);
+      expect(await row.getByTestId('feedback-comment').textContent()).toBe(COMMENT);
+      expect(await row.getByTestId('feedback-value').textContent()).toContain('-1');
+      expect(await row.textContent()).toMatch(/person:analyst-/);
+      mkdirSync(join(ROOT, 'test-results'), { recursive: true });
+      await page.getByTestId('feedback').screenshot({ path: join(ROOT, 'test-results', 'ui-feedback.png') });
+
+      await page.goto(`${gl.url}/requests?feedback=negative`);
+      expect(await page.locator(`a[href="/requests/${callId}"]`).count()).toBe(1);
+      expect(await page.getByTestId('cell-feedback').first().textContent()).toContain('▼');
+      await page.goto(`${gl.url}/requests?feedback=positive`);
+      expect(await page.locator(`a[href="/requests/${callId}"]`).count()).toBe(0);
+    } finally {
+      await page.context().close();
+    }
+    const audit = (await (await admin('/admin/audit?action=calls.feedback')).json()) as { data: { target: string; actor: string }[] };
+    expect(audit.data.filter((r) => r.target === callId).map((r) => r.actor)).toEqual([expect.stringMatching(/^analyst-/)]);
+  }, 90_000);
+
+  it('a viewer sees the value, not the comment, and cannot mark calls', async () => {
+    const page = await signedIn('viewer');
+    try {
+      await page.goto(`${gl.url}/requests/${callId}`);
+      const row = page.getByTestId('feedback-row');
+      expect(await row.count()).toBe(1);
+      expect(await row.getByTestId('feedback-value').textContent()).toContain('-1');
+      expect(await row.getByTestId('feedback-comment').textContent()).toBe('hidden for your role');
+      expect(await page.content()).not.toContain(COMMENT);
+      expect(await page.getByTestId('thumbs-down').count()).toBe(0);
+      // The form action refuses the role too.
+      const forged = await page.request.post(`${gl.url}/requests/${callId}?/feedback`, { form: { value: '1' }, headers: { origin: gl.url }, maxRedirects: 0 });
+      expect(forged.status()).toBe(403);
+    } finally {
+      await page.context().close();
+    }
+  }, 90_000);
+});

@@ -1,0 +1,15 @@
+// Setting up an e2e test's tenants through a running gatelog's admin API with the master key:
+// a virtual key of a team, a machine token of a role. Each returns the secret (shown once).
+
+async function created(baseUrl: string, masterKey: string, path: string, body: object): Promise<string> {
+  const r = await fetch(`${baseUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${masterKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (r.status !== 201) throw new Error(`POST ${path} answered ${r.status}: ${await r.text()}`);
+  return ((await r.json()) as { secret: string }).secret;
+}
+
+/** A virtual key named `name` in `team`: its secret. */
+export const newVirtualKey = (baseUrl: string, masterKey: string, name: string, team: string): Promise<string> => created(baseUrl, masterKey, '/admin/keys', { name, team });
+
+/** A machine token with `role` and team scope `teams` (none = every team): its secret. */
+export const newMachineToken = (baseUrl: string, masterKey: string, role: string, teams: string[] = []): Promise<string> =>
+  created(baseUrl, masterKey, '/admin/tokens', { name: `bot-${role}-${crypto.randomUUID().slice(0, 6)}`, role, teams });
