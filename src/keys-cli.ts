@@ -2,10 +2,13 @@
 //   gatelog keys create --name app-x [--team T] [--owner O] [--models a,b] [--budget USD]
 //                       [--period daily|weekly|monthly|none] [--rpm N] [--tpm N] [--parallel N]
 //                       [--expires 30d|ISO] [--meta k=v …]
+//                       [--user-rpm N] [--user-tpm N] [--user-budget USD]
+//                       [--user-period daily|weekly|monthly|none] [--require-user]
 //   gatelog keys list [--active]
 //   gatelog keys show ID
-//   gatelog keys update ID [same flags as create, plus --no-expiry]
+//   gatelog keys update ID [same flags as create, plus --no-expiry, --no-require-user]
 //   gatelog keys revoke ID
+//   gatelog keys users ID [--limit N]   (top end users by spend this period)
 // Common: --url (default http://127.0.0.1:4000), --json; the master key comes from
 // GATELOG_MASTER_KEY and is sent only in the Authorization header.
 import { parseArgs } from 'node:util';
@@ -14,11 +17,16 @@ export const KEYS_HELP = `Usage:
   gatelog keys create --name NAME [--team T] [--owner O] [--models a,b] [--budget USD]
                       [--period daily|weekly|monthly|none] [--rpm N] [--tpm N] [--parallel N]
                       [--expires 30d|2027-01-01T00:00:00Z] [--meta k=v ...]
+                      [--user-rpm N] [--user-tpm N] [--user-budget USD]
+                      [--user-period daily|weekly|monthly|none] [--require-user]
   gatelog keys list [--active]
   gatelog keys show ID
-  gatelog keys update ID [the create flags] [--no-expiry]
+  gatelog keys update ID [the create flags] [--no-expiry] [--no-require-user]
   gatelog keys revoke ID
+  gatelog keys users ID [--limit N]      top end users of the key by spend this period
 Options: --url URL (default http://127.0.0.1:4000), --json
+The --user-* limits apply to each end user of the key separately (the call's user);
+--require-user refuses calls that name none. "none" clears a limit.
 Environment: GATELOG_MASTER_KEY (the admin key of the running gatelog)
 `;
 
@@ -36,8 +44,15 @@ const OPTIONS = {
   parallel: { type: 'string' },
   expires: { type: 'string' },
   'no-expiry': { type: 'boolean' },
+  'user-rpm': { type: 'string' },
+  'user-tpm': { type: 'string' },
+  'user-budget': { type: 'string' },
+  'user-period': { type: 'string' },
+  'require-user': { type: 'boolean' },
+  'no-require-user': { type: 'boolean' },
   meta: { type: 'string', multiple: true },
   active: { type: 'boolean' },
+  limit: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -66,6 +81,14 @@ function fieldsOf(v: Values): Record<string, unknown> {
   if (v.parallel !== undefined) f['max_parallel'] = v.parallel === 'none' ? null : v.parallel;
   if (v.expires !== undefined) f['expires'] = v.expires;
   if (v['no-expiry']) f['expires'] = null;
+  const orNull = (x: string): string | null => (x === 'none' ? null : x);
+  if (v['user-rpm'] !== undefined) f['user_rpm'] = orNull(v['user-rpm']);
+  if (v['user-tpm'] !== undefined) f['user_tpm'] = orNull(v['user-tpm']);
+  if (v['user-budget'] !== undefined) f['user_budget_usd'] = orNull(v['user-budget']);
+  if (v['user-period'] !== undefined) f['user_budget_period'] = v['user-period'];
+  if (v['require-user'] && v['no-require-user']) throw new CliError('--require-user and --no-require-user contradict each other', 2);
+  if (v['require-user']) f['require_user'] = true;
+  if (v['no-require-user']) f['require_user'] = false;
   if (v.meta !== undefined) {
     const m: Record<string, string> = {};
     for (const kv of v.meta) {
@@ -122,6 +145,12 @@ interface KeyView {
   rpm: number | null;
   tpm: number | null;
   max_parallel: number | null;
+  /** Absent from a gatelog older than per-user limits. */
+  user_rpm?: number | null;
+  user_tpm?: number | null;
+  user_budget_usd?: number | null;
+  user_budget_period?: string;
+  require_user?: boolean;
   expires_at: string | null;
   revoked: boolean;
 }
@@ -132,6 +161,10 @@ function describe(k: KeyView): string {
     k.rpm !== null ? `rpm ${k.rpm}` : '',
     k.tpm !== null ? `tpm ${k.tpm}` : '',
     k.max_parallel !== null ? `parallel ${k.max_parallel}` : '',
+    k.user_budget_usd != null ? `user-budget $${k.user_budget_usd}/${k.user_budget_period ?? 'monthly'}` : '',
+    k.user_rpm != null ? `user-rpm ${k.user_rpm}` : '',
+    k.user_tpm != null ? `user-tpm ${k.user_tpm}` : '',
+    k.require_user ? 'requires-user' : '',
     k.expires_at ? `expires ${k.expires_at}` : '',
   ].filter(Boolean);
   return [
@@ -191,6 +224,15 @@ export async function runKeysCli(argv: string[], io: Io = { out: (s) => process.
     case 'revoke': {
       const r = (await call(io, base, 'DELETE', `/admin/keys/${needId()}`)) as { key: KeyView };
       print(r, `revoked: ${describe(r.key)}`);
+      return 0;
+    }
+    case 'users': {
+      const r = (await call(io, base, 'GET', `/admin/keys/${needId()}/users${v.limit !== undefined ? `?limit=${encodeURIComponent(v.limit)}` : ''}`)) as {
+        period: string;
+        data: { user: string; spent_usd: number; calls: number; remaining_usd: number | null }[];
+      };
+      const rows = r.data.map((u) => `${u.user}  $${u.spent_usd.toFixed(6)}  ${u.calls} calls${u.remaining_usd === null ? '' : `  $${u.remaining_usd.toFixed(6)} left`}`);
+      print(r, rows.length ? `period: ${r.period}\n${rows.join('\n')}` : '(no end users with spend this period)');
       return 0;
     }
     default:

@@ -48,6 +48,7 @@ function key(id: string, over: Partial<KeyRecord>): KeyRecord {
   return {
     id, version: 1, key_hash: createHash('sha256').update(`secret-${id}`).digest('hex'), key_prefix: `gl-${id}`, name: `name-${id}`,
     team: 'team-x', owner: '', models: [], budget_usd: null, budget_period: 'none', rpm: null, tpm: null, max_parallel: null,
+    user_rpm: null, user_tpm: null, user_budget_usd: null, user_budget_period: 'none', require_user: false,
     expires_at: null, metadata: {}, revoked: false, created_at: now, updated_at: now, updated_by: 'test', ...over,
   };
 }
@@ -97,7 +98,7 @@ beforeAll(async () => {
   const recent = Math.max(now.getTime() - 60_000, Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
   special.forEach((s, j) => lines.push(row(N + j, { user: s.user, request_body: s.body, key_id: s.key, key_name: `name-${s.key}`, cost_usd: 0.25, started_at: new Date(recent + j).toISOString(), tags: { env: `sp-${tag}` } })));
   await store.insertRaw('llm_calls', Buffer.from(lines.join('\n')));
-  await insertKeyVersion(store, key('k1', { budget_usd: 10, budget_period: 'monthly', rpm: 60, tpm: 1000 }));
+  await insertKeyVersion(store, key('k1', { budget_usd: 10, budget_period: 'monthly', rpm: 60, tpm: 1000, user_rpm: 5, user_budget_usd: 0.5, user_budget_period: 'daily', require_user: true }));
   await insertKeyVersion(store, key('k2', { revoked: true }));
   await insertKeyVersion(store, key('k3', { name: '<script>alert(1)</script>' }));
   process.env['PROTOCOL_HEADER'] = 'x-forwarded-proto';
@@ -216,6 +217,9 @@ describe('/keys', () => {
     const k1 = /<tr data-key-id="k1">([\s\S]*?)<\/tr>/.exec(r.text)?.[1] ?? '';
     expect(k1).toMatch(/\$0\.5000\s*\/\s*\$10\.0000 \(5%\)/);
     expect(k1).toContain('monthly');
+    // The limits for each end user of the key.
+    const perUser = /<td data-testid="per-user">([^<]*)<\/td>/.exec(k1)?.[1] ?? '';
+    expect(perUser).toMatch(/^5 rpm, \$0\.50+ daily, user required$/);
     // Last used: the newest seeded call with k1, not "never".
     expect(k1).toMatch(/<td class="mono">\d{4}-\d\d-\d\dT[\d:.]+Z<\/td>\s*$/);
     const k2 = /<tr data-key-id="k2">([\s\S]*?)<\/tr>/.exec(r.text)?.[1] ?? '';

@@ -58,6 +58,7 @@ describe('/keys create and revoke', () => {
 
       await page.fill('input[name=budget_usd]', '');
       await page.fill('input[name=team]', 'team-ui');
+      await page.fill('input[name=user_rpm]', '30');
       await Promise.all([page.waitForLoadState('load'), page.click('[data-testid=key-create] button[type=submit]')]);
       const secret = await page.inputValue('[data-testid=key-secret]');
       expect(secret).toMatch(/^gl-[A-Za-z0-9_-]{32,}$/);
@@ -76,6 +77,7 @@ describe('/keys create and revoke', () => {
       expect(createdHtml).not.toMatch(/[0-9a-f]{64}/);
       const row = page.locator('tr', { hasText: name });
       expect(await row.locator('td', { hasText: 'active' }).count()).toBe(1);
+      expect(await row.locator('[data-testid=per-user]').textContent()).toBe('30 rpm');
 
       // Revoke: first POST asks, second (confirmed) revokes.
       await Promise.all([page.waitForLoadState('load'), row.locator('button', { hasText: 'Revoke' }).click()]);

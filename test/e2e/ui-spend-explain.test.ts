@@ -46,6 +46,7 @@ function key(id: string, team: string, over: Partial<KeyRecord>): KeyRecord {
   return {
     id, version: 1, key_hash: createHash('sha256').update(`secret-${id}`).digest('hex'), key_prefix: `gl-${id}`, name: `name-${id}`,
     team, owner: '', models: [], budget_usd: null, budget_period: 'none', rpm: null, tpm: null, max_parallel: null,
+    user_rpm: null, user_tpm: null, user_budget_usd: null, user_budget_period: 'none', require_user: false,
     expires_at: null, metadata: {}, revoked: false, created_at: now, updated_at: now, updated_by: 'test', ...over,
   };
 }

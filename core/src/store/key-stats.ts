@@ -90,7 +90,8 @@ export async function listKeyViews(store: Store, now = Date.now()): Promise<KeyV
     return {
       id: k.id, version: k.version, key_prefix: k.key_prefix, name: k.name, team: k.team, owner: k.owner,
       models: k.models, budget_usd: k.budget_usd, budget_period: period, rpm: k.rpm, tpm: k.tpm,
-      max_parallel: k.max_parallel, expires_at: k.expires_at, revoked: k.revoked, created_at: k.created_at,
+      max_parallel: k.max_parallel, user_rpm: k.user_rpm, user_tpm: k.user_tpm, user_budget_usd: k.user_budget_usd,
+      user_budget_period: k.user_budget_period, require_user: k.require_user, expires_at: k.expires_at, revoked: k.revoked, created_at: k.created_at,
       updated_at: k.updated_at, updated_by: k.updated_by,
       spent_usd: u ? u[`spent_${period}`] : 0,
       calls_in_period: u ? u[`calls_${period}`] : 0,

@@ -42,6 +42,11 @@ function key(over: Partial<KeyRecord> = {}): KeyRecord {
     rpm: 60,
     tpm: 100000,
     max_parallel: null,
+    user_rpm: null,
+    user_tpm: null,
+    user_budget_usd: null,
+    user_budget_period: 'none',
+    require_user: false,
     expires_at: '2026-12-23T10:00:00.000Z',
     metadata: { env: 'prod' },
     revoked: false,
@@ -74,6 +79,15 @@ describe('keys table', () => {
     expect(await keyByHash(store, k.key_hash)).toEqual(k);
     expect(await keyByHash(store, hex64())).toBeNull();
     expect(await keyByHash(store, "' OR 1=1 --")).toBeNull();
+  });
+
+  it('stores the end-user limits (0026); a version written without them has none', async () => {
+    const k = key({ user_rpm: 20, user_tpm: 4000, user_budget_usd: 0.5, user_budget_period: 'daily', require_user: true });
+    await insertKeyVersion(store, k);
+    expect(await keyById(store, k.id)).toMatchObject({ user_rpm: 20, user_tpm: 4000, user_budget_usd: 0.5, user_budget_period: 'daily', require_user: true });
+    const { user_rpm: _a, user_tpm: _b, user_budget_usd: _c, user_budget_period: _d, require_user: _e, ...older } = key();
+    await store.insertRaw('keys', Buffer.from(`${JSON.stringify(older)}\n`));
+    expect(await keyById(store, older.id)).toMatchObject({ user_rpm: null, user_tpm: null, user_budget_usd: null, user_budget_period: 'none', require_user: false });
   });
 
   it('refuses to insert a malformed record', async () => {

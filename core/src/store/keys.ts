@@ -30,6 +30,13 @@ export const KeyRecord = z.object({
   rpm: NullableNum,
   tpm: NullableNum,
   max_parallel: NullableNum,
+  /** Limits for each end user (the call's `user`) of this key separately (migration 0026). */
+  user_rpm: NullableNum.default(null),
+  user_tpm: NullableNum.default(null),
+  user_budget_usd: NullableNum.default(null),
+  user_budget_period: BudgetPeriod.default('none'),
+  /** Calls that name no end user are refused (400 user_required). */
+  require_user: z.boolean().default(false),
   expires_at: ChTime.nullable(),
   metadata: z.record(z.string(), z.string()),
   revoked: z.boolean(),
@@ -39,12 +46,14 @@ export const KeyRecord = z.object({
   updated_by: z.string(),
 });
 export type KeyRecord = z.infer<typeof KeyRecord>;
+/** A key version as written: the end-user fields may be left out (no per-user limits). */
+export type KeyRecordInput = z.input<typeof KeyRecord>;
 
 const KEY_COLUMNS =
-  'id, version, key_hash, key_prefix, name, team, owner, models, budget_usd, budget_period, rpm, tpm, max_parallel, expires_at, metadata, revoked, created_at, updated_at, updated_by';
+  'id, version, key_hash, key_prefix, name, team, owner, models, budget_usd, budget_period, rpm, tpm, max_parallel, user_rpm, user_tpm, user_budget_usd, user_budget_period, require_user, expires_at, metadata, revoked, created_at, updated_at, updated_by';
 
 /** Append a key version (the caller bumps `version`). */
-export async function insertKeyVersion(store: Store, key: KeyRecord): Promise<void> {
+export async function insertKeyVersion(store: Store, key: KeyRecordInput): Promise<void> {
   const row = KeyRecord.parse(key);
   await store.insertRaw('keys', Buffer.from(`${JSON.stringify(row)}\n`));
 }

@@ -17,6 +17,7 @@ import { checkModel, type VirtualKey } from './keys.ts';
 import { keyRateLimits, type RatePermit } from './rate-limit.ts';
 import { budgetScopes, worstCaseCostUsd, type Reservation } from './budget.ts';
 import { inputTokenBound, outputTokenBound } from './input-bound.ts';
+import { endUserGate, USER_REQUIRED, USER_SUBJECT } from './end-user.ts';
 import { BackendUnavailableError } from './backend.ts';
 import type { Governance } from './runtime.ts';
 import type { Refusal } from './refusal.ts';
@@ -115,6 +116,75 @@ export interface AdmitOptions {
   includeUsage: boolean;
 }
 
+interface Held {
+  permit?: RatePermit | undefined;
+  userPermit?: RatePermit | undefined;
+  reservation?: Reservation | undefined;
+}
+
+const NOTHING_HELD: Held = {};
+
+/**
+ * Rate limits and budgets of one call: the end user's rate limits first (a user over them is
+ * refused without taking anything of the key's, so one user's retries cannot starve the
+ * others), then the key's, then one atomic reservation on every budget scope (key, team, end
+ * user). Whatever was taken is given back when a later step refuses.
+ */
+async function gateLimits(g: Governance, env: AdmitEnv, reply: FastifyReply, rec: CallRecord, key: VirtualKey, json: Record<string, unknown>): Promise<Held> {
+  const limits = keyRateLimits(key);
+  const endUser = endUserGate(key, rec.meta.user);
+  const scopes = budgetScopes(key, g.teamBudgets);
+  if (endUser?.scope) scopes.push(endUser.scope);
+  const keyLimited = limits.rpm !== null || limits.tpm !== null || limits.maxParallel !== null;
+  if (scopes.length === 0 && !keyLimited && !endUser?.rate) return NOTHING_HELD;
+  const now = g.now();
+  const inputTokens = estimateInputTokens(json);
+  const maxOutput = maxOutputOf(json);
+  const held: Held = {};
+  const giveBack = (): Promise<unknown> =>
+    Promise.all([
+      held.permit ? g.limiter.settle(held.permit, 0, now) : undefined,
+      held.userPermit ? g.userLimiter.settle(held.userPermit, 0, now) : undefined,
+    ]);
+  try {
+    // TPM counts input + requested output; settled to the real count after the response.
+    if (endUser?.rate) {
+      const u = await g.userLimiter.acquire(endUser.id, endUser.rate, inputTokens + (maxOutput ?? 0), now, USER_SUBJECT);
+      if (!u.ok) throw refuse(g, env, rec, reply, u.refusal);
+      held.userPermit = u.permit;
+    }
+    if (keyLimited) {
+      const r = await g.limiter.acquire(key.id, limits, inputTokens + (maxOutput ?? 0), now);
+      if (!r.ok) {
+        await giveBack();
+        throw refuse(g, env, rec, reply, r.refusal);
+      }
+      held.permit = r.permit;
+      for (const [h, v] of Object.entries(r.headers)) reply.raw.setHeader(h, v);
+    }
+    if (scopes.length > 0) {
+      const price = (u: { input_tokens: number; output_tokens: number }): number | null =>
+        env.cost(rec.provider, rec.priceProviderId, rec.deploymentModel, { ...NO_TOKENS, ...u, tokens_estimated: true });
+      // An upper bound of every part of the request (tools, images, documents, n choices):
+      // a reservation that under-counts lets parallel calls overspend the budget.
+      const worst = worstCaseCostUsd({ inputTokens: inputTokenBound(json, rec.deploymentModel), maxTokens: outputTokenBound(json, DEFAULT_MAX_OUTPUT), defaultMaxTokens: DEFAULT_MAX_OUTPUT, price }) ?? 0;
+      const b = await g.ledger.reserve(scopes, worst, now);
+      if (!b.ok) {
+        await giveBack();
+        throw refuse(g, env, rec, reply, b.refusal);
+      }
+      held.reservation = b.value;
+    }
+  } catch (err) {
+    if (err instanceof BackendUnavailableError) {
+      await giveBack().catch(() => undefined);
+      throw refuse(g, env, rec, reply, STATE_UNAVAILABLE);
+    }
+    throw err;
+  }
+  return held;
+}
+
 /**
  * Gate one call. Resolves true to forward it, false when it was answered here (cache hit);
  * throws the ProxyError to answer with when refused.
@@ -134,6 +204,8 @@ export async function admit(
     rec.caller = { keyId: key.id, keyName: key.name, team: key.team };
     const m = checkModel(key, rec.requestedModel);
     if (!m.ok) throw refuse(g, env, rec, reply, m.refusal);
+    // Before the cache: a call naming no end user is refused even when its answer is cached.
+    if (key.require_user && rec.meta.user === '') throw refuse(g, env, rec, reply, USER_REQUIRED);
   }
 
   let storeKey: string | undefined;
@@ -156,45 +228,9 @@ export async function admit(
     }
   }
 
-  let permit: RatePermit | undefined;
-  let reservation: Reservation | undefined;
-  const limits = key ? keyRateLimits(key) : undefined;
-  const scopes = key ? budgetScopes(key, g.teamBudgets) : [];
-  if (key && limits && (scopes.length > 0 || limits.rpm !== null || limits.tpm !== null || limits.maxParallel !== null)) {
-    const now = g.now();
-    const inputTokens = estimateInputTokens(json);
-    const maxOutput = maxOutputOf(json);
-    try {
-      if (limits.rpm !== null || limits.tpm !== null || limits.maxParallel !== null) {
-        // TPM counts input + requested output; settled to the real count after the response.
-        const r = await g.limiter.acquire(key.id, limits, inputTokens + (maxOutput ?? 0), now);
-        if (!r.ok) throw refuse(g, env, rec, reply, r.refusal);
-        permit = r.permit;
-        for (const [h, v] of Object.entries(r.headers)) reply.raw.setHeader(h, v);
-      }
-      if (scopes.length > 0) {
-        const price = (u: { input_tokens: number; output_tokens: number }): number | null =>
-          env.cost(rec.provider, rec.priceProviderId, rec.deploymentModel, { ...NO_TOKENS, ...u, tokens_estimated: true });
-        // An upper bound of every part of the request (tools, images, documents, n choices):
-        // a reservation that under-counts lets parallel calls overspend the budget.
-        const worst = worstCaseCostUsd({ inputTokens: inputTokenBound(json, rec.deploymentModel), maxTokens: outputTokenBound(json, DEFAULT_MAX_OUTPUT), defaultMaxTokens: DEFAULT_MAX_OUTPUT, price }) ?? 0;
-        const b = await g.ledger.reserve(scopes, worst, now);
-        if (!b.ok) {
-          if (permit) await g.limiter.settle(permit, 0, now);
-          throw refuse(g, env, rec, reply, b.refusal);
-        }
-        reservation = b.value;
-      }
-    } catch (err) {
-      if (err instanceof BackendUnavailableError) {
-        if (permit) await g.limiter.settle(permit, 0, now).catch(() => undefined);
-        throw refuse(g, env, rec, reply, STATE_UNAVAILABLE);
-      }
-      throw err;
-    }
-  }
-
-  if (permit || reservation || storeKey !== undefined) {
+  const gated = key ? await gateLimits(g, env, reply, rec, key, json) : NOTHING_HELD;
+  const { permit, userPermit, reservation } = gated;
+  if (permit || userPermit || reservation || storeKey !== undefined) {
     let settled = false;
     // Bound to a const first: V8 allocates a function literal assigned straight to a property
     // in the old generation, which would keep this call's context (rec, the reply) through
@@ -205,6 +241,7 @@ export async function admit(
       const t = g.now();
       const fail = (err: unknown): void => g.logger.warn({ err, request_id: rec.requestId, code: 'GATELOG_ERR_SETTLE' }, 'could not settle a reservation');
       if (permit) g.limiter.settle(permit, e ? e.input_tokens + e.output_tokens : 0, t).catch(fail);
+      if (userPermit) g.userLimiter.settle(userPermit, e ? e.input_tokens + e.output_tokens : 0, t).catch(fail);
       // The call's id (not the event, which holds the bodies) keeps its cost counted until stored.
       if (reservation) g.ledger.settle(reservation, e?.cost_usd ?? 0, t, e ? { requestId: e.request_id, startedAt: e.started_at } : undefined).catch(fail);
       if (storeKey !== undefined && e && storeInCache(g.cache, storeKey, rec, e, t)) g.metrics.cache('store');

@@ -177,6 +177,22 @@ export class MemoryBackend implements CounterBackend {
   readonly kind = 'memory';
   readonly #counters = new Map<string, number>();
   readonly #tats = new Map<string, number>();
+  readonly #maxRateKeys: number;
+
+  /**
+   * `maxRateKeys`: most rate-limit states held (default: no cap). Past it, the least recently
+   * used goes (by then usually fully decayed): for counters keyed by something a
+   * caller chooses (an end user's id), where a cap on memory matters more than an exact limit
+   * for a state nobody touched for longest. Keys' own counters live in a backend without a cap.
+   */
+  constructor(o: { maxRateKeys?: number } = {}) {
+    this.#maxRateKeys = Math.max(1, o.maxRateKeys ?? Infinity);
+  }
+
+  /** How many rate-limit states are held (for tests and metrics). */
+  get rateKeys(): number {
+    return this.#tats.size;
+  }
 
   async reserve(entries: readonly CounterEntry[]): Promise<ReserveResult> {
     await Promise.resolve();
@@ -210,7 +226,7 @@ export class MemoryBackend implements CounterBackend {
       const states = entries.map((e) => gcraState(Math.max(this.#tats.get(e.key) ?? now, now), e, now));
       return { ok: false, failed, retryAfterMs: steps[failed]!.retryAfterMs, states };
     }
-    entries.forEach((e, i) => this.#tats.set(e.key, steps[i]!.newTat));
+    entries.forEach((e, i) => this.#setTat(e.key, steps[i]!.newTat));
     return { ok: true, states: steps.map((s) => s.state) };
   }
 
@@ -219,13 +235,25 @@ export class MemoryBackend implements CounterBackend {
     const interval = entry.windowMs / entry.limit;
     const tat = Math.max(now, Math.max(this.#tats.get(entry.key) ?? now, now) + entry.cost * interval);
     if (tat <= now) this.#tats.delete(entry.key);
-    else this.#tats.set(entry.key, tat);
+    else this.#setTat(entry.key, tat);
     return gcraState(tat, entry, now);
   }
 
   /** Drop rate state that has fully decayed (call now and then; Redis uses key TTLs). */
   sweep(now: number): void {
     for (const [k, tat] of this.#tats) if (tat <= now) this.#tats.delete(k);
+  }
+
+  /** Most recently used last (Map order), so eviction past the cap takes the least recently used. */
+  #setTat(key: string, tat: number): void {
+    this.#tats.delete(key);
+    this.#tats.set(key, tat);
+    if (this.#tats.size <= this.#maxRateKeys) return;
+    // The head is the least recently used (most likely decayed too); never a full sweep per call.
+    for (const k of this.#tats.keys()) {
+      if (this.#tats.size <= this.#maxRateKeys) break;
+      this.#tats.delete(k);
+    }
   }
 
   #set(key: string, v: number): void {

@@ -17,16 +17,23 @@ import { holdsOf, type BudgetHolds, type CounterBackend, type HeldCost, type Via
 import { describeReset, periodReset, periodStart, type BudgetPeriod } from './period.ts';
 import type { Admission, Refusal } from './refusal.ts';
 
-export type ScopeKind = 'key' | 'team';
+/** `user`: one end user of a key (end-user.ts); its id is `<key id>:<hash of the user>`. */
+export type ScopeKind = 'key' | 'team' | 'user';
 
 export interface BudgetScope {
   kind: ScopeKind;
-  /** key id or team name */
+  /** key id, team name, or `<key id>:<user hash>` */
   id: string;
-  /** For messages: the key's name or the team name (never a secret). */
+  /** For messages: the key's name, the team name or the end user (never a secret). */
   label: string;
   budgetUsd: number;
   period: BudgetPeriod;
+  /**
+   * The group whose floor applies when the baselines hold no row for this scope (`user`
+   * scopes: their key's id). Baselines list a bounded number of a key's end users; when a key
+   * has more, the smallest spend listed bounds every user left out (see `BaselineRow.floor`).
+   */
+  group?: string;
 }
 
 export interface TeamBudget {
@@ -86,6 +93,11 @@ export interface BaselineRow {
   /** Period start (epoch ms) the spend was summed from. */
   periodStart: number;
   spentUsd: number;
+  /**
+   * Not one scope's spend but the most any scope of group `id` left out of the rows may have
+   * spent (a truncated listing's smallest spend): used for scopes with no row of their own.
+   */
+  floor?: boolean;
 }
 
 interface SettledEntry extends HeldCost {
@@ -126,6 +138,8 @@ export class BudgetLedger {
   readonly #holds: BudgetHolds;
   readonly #prefix: string;
   #baselines = new Map<string, number>();
+  /** Per group (counterKey(kind, group, start)): the baseline of a scope that has no row. */
+  #floors = new Map<string, number>();
   #settled: SettledEntry[] = [];
   #loaded = false;
   readonly #sharedGraceMs: number;
@@ -174,13 +188,19 @@ export class BudgetLedger {
     return this.counterKey(s.kind, s.id, periodStart(s.period, now));
   }
 
+  #baselineOf(s: BudgetScope, key: string, now: number): number {
+    const b = this.#baselines.get(key);
+    if (b !== undefined || s.group === undefined) return b ?? 0;
+    return this.#floors.get(this.counterKey(s.kind, s.group, periodStart(s.period, now))) ?? 0;
+  }
+
   /** Reserve `worstCaseUsd` on every scope, atomically, or refuse naming the scope that is full. */
   async reserve(scopes: readonly BudgetScope[], worstCaseUsd: number, now: number): Promise<Admission<Reservation>> {
     // At least 1 micro-USD, so a scope already at its cap refuses even a free-looking request.
     const micro = Math.max(1, toMicroCeil(worstCaseUsd));
     const keys = scopes.map((s) => this.#keyFor(s, now));
     if (scopes.length === 0) return { ok: true, value: { counterKeys: [], micro: 0, via: undefined, until: 0, settled: false } };
-    const baselines = keys.map((k) => this.#baselines.get(k) ?? 0);
+    const baselines = keys.map((k, i) => this.#baselineOf(scopes[i]!, k, now));
     const r = await this.#holds.reserve(
       // The baseline is known locally, so the backend only has to guard the pending part.
       keys.map((key, i) => ({ key, amount: micro, limit: toMicro(scopes[i]!.budgetUsd) - baselines[i]! })),
@@ -290,8 +310,10 @@ export class BudgetLedger {
    */
   async replaceBaselines(rows: readonly BaselineRow[], coverage: StoreCoverage): Promise<void> {
     const next = new Map<string, number>();
-    for (const r of rows) next.set(this.counterKey(r.kind, r.id, r.periodStart), toMicro(r.spentUsd));
+    const floors = new Map<string, number>();
+    for (const r of rows) (r.floor ? floors : next).set(this.counterKey(r.kind, r.id, r.periodStart), toMicro(r.spentUsd));
     this.#baselines = next;
+    this.#floors = floors;
     this.#loaded = true;
     const { stored, now } = coverage;
     const release: SettledEntry[] = [];
@@ -342,7 +364,7 @@ export class BudgetLedger {
   async status(scope: BudgetScope, now: number): Promise<BudgetStatus> {
     const key = this.#keyFor(scope, now);
     const [pending] = await this.#backend.get([key]);
-    const spentMicro = (this.#baselines.get(key) ?? 0) + (pending ?? 0);
+    const spentMicro = this.#baselineOf(scope, key, now) + (pending ?? 0);
     return {
       spentUsd: spentMicro / MICRO,
       remainingUsd: Math.max(0, toMicro(scope.budgetUsd) - spentMicro) / MICRO,
@@ -355,10 +377,12 @@ export class BudgetLedger {
 export async function loadBaselines(
   scopes: readonly BudgetScope[],
   now: number,
-  spendSince: (q: { scope: ScopeKind; since: Date; ids: readonly string[] }) => Promise<readonly { id: string; spent_usd: number }[]>,
+  spendSince: (q: { scope: 'key' | 'team'; since: Date; ids: readonly string[] }) => Promise<readonly { id: string; spent_usd: number }[]>,
 ): Promise<BaselineRow[]> {
-  const groups = new Map<string, { kind: ScopeKind; start: number; ids: Set<string> }>();
+  const groups = new Map<string, { kind: 'key' | 'team'; start: number; ids: Set<string> }>();
   for (const s of scopes) {
+    // End users' spend is read per key (end-user.ts loadUserBaselines).
+    if (s.kind === 'user') continue;
     const start = periodStart(s.period, now);
     const g = groups.get(`${s.kind}:${start}`) ?? { kind: s.kind, start, ids: new Set<string>() };
     g.ids.add(s.id);
@@ -375,12 +399,17 @@ export async function loadBaselines(
 const PERIOD_WORD: Record<BudgetPeriod, string> = { daily: 'today', weekly: 'this week', monthly: 'this month', none: 'in total' };
 
 export function budgetRefusal(scope: BudgetScope, spentUsd: number, requestUsd: number, now: number): Refusal {
-  return {
-    status: 429,
-    type: 'budget_exceeded',
-    code: 'budget_exceeded',
-    message:
-      `Budget exceeded for ${scope.kind} "${scope.label}": $${spentUsd.toFixed(4)} of $${scope.budgetUsd.toFixed(2)} used ${PERIOD_WORD[scope.period]}` +
-      ` and this request may cost up to $${requestUsd.toFixed(4)}; ${describeReset(scope.period, now)}.`,
-  };
+  const used = `$${spentUsd.toFixed(4)} of $${scope.budgetUsd.toFixed(2)} used ${PERIOD_WORD[scope.period]} and this request may cost up to $${requestUsd.toFixed(4)}; ${describeReset(scope.period, now)}.`;
+  if (scope.kind === 'user') {
+    // The other end users of the key are not affected: say when this one may call again.
+    const reset = periodReset(scope.period, now);
+    return {
+      status: 429,
+      type: 'budget_exceeded',
+      code: 'user_budget_exceeded',
+      message: `Budget exceeded for end user ${scope.label}: ${used}`,
+      retryAfterSeconds: reset === null ? undefined : Math.max(1, Math.ceil((reset - now) / 1000)),
+    };
+  }
+  return { status: 429, type: 'budget_exceeded', code: 'budget_exceeded', message: `Budget exceeded for ${scope.kind} "${scope.label}": ${used}` };
 }

@@ -68,6 +68,8 @@ const Models = z.preprocess(
   z.array(z.string().min(1).max(128)).max(256),
 );
 const Expires = z.string().refine((s) => parseExpiry(s, 0).ok, { message: 'expected a duration like 30d or an ISO-8601 time with a timezone' });
+/** JSON true/false, or the same as text (CLI and HTML forms). */
+const Flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 const Metadata = z.record(z.string().max(128), z.string().max(1024)).refine((m) => Object.keys(m).length <= 64, 'at most 64 entries');
 
 export const KeyCreateInput = z.object({
@@ -80,6 +82,11 @@ export const KeyCreateInput = z.object({
   rpm: PositiveInt.nullable().default(null),
   tpm: PositiveInt.nullable().default(null),
   max_parallel: PositiveInt.nullable().default(null),
+  user_rpm: PositiveInt.nullable().default(null),
+  user_tpm: PositiveInt.nullable().default(null),
+  user_budget_usd: z.coerce.number().positive('greater than 0').nullable().default(null),
+  user_budget_period: BudgetPeriod.optional(),
+  require_user: Flag.default(false),
   expires: Expires.nullable().default(null),
   metadata: Metadata.default({}),
 }).strict();
@@ -95,6 +102,11 @@ export const KeyUpdateInput = z.object({
   rpm: PositiveInt.nullable().optional(),
   tpm: PositiveInt.nullable().optional(),
   max_parallel: PositiveInt.nullable().optional(),
+  user_rpm: PositiveInt.nullable().optional(),
+  user_tpm: PositiveInt.nullable().optional(),
+  user_budget_usd: z.coerce.number().positive('greater than 0').nullable().optional(),
+  user_budget_period: BudgetPeriod.optional(),
+  require_user: Flag.optional(),
   expires: Expires.nullable().optional(),
   metadata: Metadata.optional(),
   revoked: z.boolean().optional(),
@@ -151,6 +163,11 @@ export function createKey(input: unknown, a: Authoring & { id?: string; secret?:
     rpm: v.rpm,
     tpm: v.tpm,
     max_parallel: v.max_parallel,
+    user_rpm: v.user_rpm,
+    user_tpm: v.user_tpm,
+    user_budget_usd: v.user_budget_usd,
+    user_budget_period: v.user_budget_period ?? (v.user_budget_usd === null ? 'none' : defaultUserPeriod(v.budget_period ?? 'none')),
+    require_user: v.require_user,
     expires_at: v.expires === null ? null : expiryIso(v.expires, a.now),
     metadata: v.metadata,
     revoked: false,
@@ -175,7 +192,15 @@ export function updateKey(current: VirtualKey, input: unknown, a: Authoring): Pa
     if (val !== undefined) (next as Record<string, unknown>)[k] = val;
   }
   if (expires !== undefined) next.expires_at = expires === null ? null : expiryIso(expires, a.now);
+  // A user budget added to a key that had none gets the default period, as at create.
+  if (next.user_budget_usd !== null && current.user_budget_usd === null && rest.user_budget_period === undefined) next.user_budget_period = defaultUserPeriod(next.budget_period);
+  if (next.user_budget_usd === null && rest.user_budget_period === undefined) next.user_budget_period = 'none';
   return { ok: true, value: { ...next, version: current.version + 1, updated_at: new Date(a.now).toISOString(), updated_by: a.actor } };
+}
+
+/** An end-user budget's period when none is given: the key's own budget period, else monthly. */
+export function defaultUserPeriod(keyPeriod: BudgetPeriod): BudgetPeriod {
+  return keyPeriod === 'none' ? 'monthly' : keyPeriod;
 }
 
 function expiryIso(s: string, now: number): string {

@@ -39,6 +39,16 @@ export type RateAdmission =
 
 const WINDOW_MS = 60_000;
 
+/** Whose limit a refusal names: the key's own, or one end user's of the key (end-user.ts). */
+export interface RateSubject {
+  /** `this key`, `this end user` — in messages. */
+  who: string;
+  /** Code of a refusal for going over the rate: `rate_limit_exceeded`, `user_rate_limit_exceeded`. */
+  code: string;
+}
+
+export const KEY_SUBJECT: RateSubject = { who: 'this key', code: 'rate_limit_exceeded' };
+
 export class RateLimiter {
   readonly #backend: CounterBackend;
   readonly #holds: BudgetHolds;
@@ -70,7 +80,7 @@ export class RateLimiter {
   }
 
   /** Take a parallel slot, one request and `estimatedTokens`, or refuse with Retry-After. */
-  async acquire(keyId: string, limits: RateLimits, estimatedTokens: number, now: number): Promise<RateAdmission> {
+  async acquire(keyId: string, limits: RateLimits, estimatedTokens: number, now: number, subject: RateSubject = KEY_SUBJECT): Promise<RateAdmission> {
     const tokens = Math.max(0, Math.ceil(estimatedTokens));
     let parallelVia: Via | undefined;
     if (limits.maxParallel !== null) {
@@ -117,7 +127,7 @@ export class RateLimiter {
           status: 429,
           type: 'tokens',
           code: 'request_too_large',
-          message: `Request too large: it may use up to ${tokens} tokens but this key's limit is ${failed.limit} tokens per minute. Lower max_tokens or shorten the input.`,
+          message: `Request too large: it may use up to ${tokens} tokens but the limit of ${subject.who} is ${failed.limit} tokens per minute. Lower max_tokens or shorten the input.`,
           headers,
         },
       };
@@ -127,11 +137,11 @@ export class RateLimiter {
       refusal: {
         status: 429,
         type: dimension,
-        code: 'rate_limit_exceeded',
+        code: subject.code,
         message:
           dimension === 'requests'
-            ? `Rate limit reached: ${failed.limit} requests per minute for this key. Retry after ${formatRateDuration(r.retryAfterMs)}.`
-            : `Rate limit reached: ${failed.limit} tokens per minute for this key (this request may use up to ${tokens}). Retry after ${formatRateDuration(r.retryAfterMs)}.`,
+            ? `Rate limit reached: ${failed.limit} requests per minute for ${subject.who}. Retry after ${formatRateDuration(r.retryAfterMs)}.`
+            : `Rate limit reached: ${failed.limit} tokens per minute for ${subject.who} (this request may use up to ${tokens}). Retry after ${formatRateDuration(r.retryAfterMs)}.`,
         retryAfterSeconds: retryAfterSeconds(r.retryAfterMs),
         headers,
       },

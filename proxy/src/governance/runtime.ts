@@ -8,6 +8,8 @@ import { storedRequestIds } from '@gatelog/core/store/spend-coverage';
 import { KeyRing, startKeyRefresh, type KeyLoadResult, type VirtualKey } from './keys.ts';
 import { BudgetLedger, budgetScopes, loadBaselines, type TeamBudget } from './budget.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { loadUserBaselines, MAX_USER_RATE_KEYS } from './end-user.ts';
+import { userSpendByKey } from '@gatelog/core/store/user-spend';
 import { MemoryBackend, withFallback, type CounterBackend } from './backend.ts';
 import { RedisBackend, RedisKeyChanges } from './redis-backend.ts';
 import type { GovernanceMetrics } from './metrics.ts';
@@ -37,6 +39,8 @@ export interface Governance {
   auth: CallerAuth;
   ledger: BudgetLedger;
   limiter: RateLimiter;
+  /** End users' rate limits (end-user.ts), on counters of their own. */
+  userLimiter: RateLimiter;
   backend: CounterBackend;
   cache: ResponseCache;
   cacheAliases: ReadonlySet<string>;
@@ -89,22 +93,27 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
     else logger.warn({ on_failure: config.state.on_failure, code: 'GATELOG_ERR_STATE_UNAVAILABLE' }, 'shared state: Redis not reachable yet; retrying in the background');
     shared = redis;
   }
-  const backend: CounterBackend = shared
-    ? withFallback(shared, local, {
-        policy: config.state.on_failure,
-        cooldownMs: 1000,
-        now,
-        onFailure: (err, op) => {
-          metrics.stateFailure(op);
-          stateWarn(
-            { err: errorFields(err), op, policy: config.state.on_failure, code: 'GATELOG_ERR_STATE_UNAVAILABLE' },
-            config.state.on_failure === 'open'
-              ? 'shared state backend unavailable: limits and budgets now hold per proxy only (fail-open)'
-              : 'shared state backend unavailable: refusing limited requests (fail-closed)',
-          );
-        },
-      })
-    : local;
+  const sharedOr = (fallback: CounterBackend): CounterBackend =>
+    shared
+      ? withFallback(shared, fallback, {
+          policy: config.state.on_failure,
+          cooldownMs: 1000,
+          now,
+          onFailure: (err, op) => {
+            metrics.stateFailure(op);
+            stateWarn(
+              { err: errorFields(err), op, policy: config.state.on_failure, code: 'GATELOG_ERR_STATE_UNAVAILABLE' },
+              config.state.on_failure === 'open'
+                ? 'shared state backend unavailable: limits and budgets now hold per proxy only (fail-open)'
+                : 'shared state backend unavailable: refusing limited requests (fail-closed)',
+            );
+          },
+        })
+      : fallback;
+  const backend = sharedOr(local);
+  // End users' rate states are keyed by what callers choose: their local counters have a cap of
+  // their own (least recently used go first), apart from the keys' counters, which it never touches.
+  const userBackend = sharedOr(new MemoryBackend({ maxRateKeys: MAX_USER_RATE_KEYS }));
   const baselineMs = d.baselineMs ?? DEFAULT_BASELINE_MS;
   // Shared counters give a stored call's cost back only once every proxy has read spend since
   // (two refresh intervals: each proxy reloads once per interval plus its query time).
@@ -122,6 +131,7 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
       .catch((err: unknown) => leaseWarn({ err: errorFields(err), code: 'GATELOG_ERR_BUDGET_LEASE' }, 'budgets: could not renew the lease on this proxy\'s shared costs'))
       .finally(() => (renewing = undefined)));
   const limiter = new RateLimiter({ backend });
+  const userLimiter = new RateLimiter({ backend: userBackend, prefix: 'gl:rl:user' });
   const teamBudgets = new Map<string, TeamBudget>(Object.entries(config.teams).map(([name, t]) => [name, { budget_usd: t.budget_usd, period: t.period }]));
   const cacheAliases = new Set([...config.cache.enabled_aliases, ...config.models.filter((m) => m.cache).map((m) => m.name)]);
 
@@ -155,7 +165,8 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
     const awaited = ledger.awaitingStore();
     const stored = awaited.length > 0 ? await storedRequestIds(store, awaited) : new Set<string>();
     const rows = await loadBaselines(scopes, t, (q) => spendByScope(store, q));
-    await ledger.replaceBaselines(rows, { stored, now: now() });
+    const userRows = await loadUserBaselines(keys, t, (q) => userSpendByKey(store, q));
+    await ledger.replaceBaselines([...rows, ...userRows], { stored, now: now() });
     if (ledger.givenUpUnseen > givenUpWarned) {
       givenUpWarned = ledger.givenUpUnseen;
       capWarn({ code: 'GATELOG_WARN_BUDGET_PENDING_CAP', given_up: givenUpWarned }, 'budgets: too many settled costs waiting for ClickHouse (is ingest far behind?); the oldest were given back before their calls were stored, so spend may read low until it catches up');
@@ -236,6 +247,7 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
     auth: createCallerAuth(d.masterKey, ring, now),
     ledger,
     limiter,
+    userLimiter,
     backend,
     cache,
     cacheAliases,
@@ -260,6 +272,7 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
       await renewing;
       await ledger.release().catch((err: unknown) => logger.warn({ err, code: 'GATELOG_ERR_BUDGET_RELEASE' }, 'budgets: could not hand over the costs still waiting for ClickHouse (another proxy takes them over when this one\'s lease runs out)'));
       await backend.close?.();
+      // Not userBackend: its primary is the shared backend closed here, its local counters need no closing.
     },
   };
 }

@@ -5,6 +5,7 @@
 //   POST   /admin/keys          create (the secret is in this response only)
 //   GET    /admin/keys          list (latest version of every key; ?include_revoked=false)
 //   GET    /admin/keys/:id      one key, with its budget status
+//   GET    /admin/keys/:id/users  its top end users by spend this period (?limit, 1–1000, default 50)
 //   PATCH  /admin/keys/:id      update (a new version)
 //   DELETE /admin/keys/:id      revoke (a new version with revoked: true)
 //   GET    /admin/audit         newest first (?limit, ?action, ?actor, ?from, ?to, ?export_id, ?before_at&before_id)
@@ -21,6 +22,7 @@ import { keyWriteRefusal } from '@gatelog/core/key-scope';
 import { auditQuery } from './audit.ts';
 import { createKey, publicKeyView, updateKey, type VirtualKey } from '../governance/keys.ts';
 import { budgetScopes } from '../governance/budget.ts';
+import { endUserSpend } from '../governance/end-user-spend.ts';
 import type { Governance } from '../governance/runtime.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 
@@ -97,6 +99,16 @@ export function adminRoutes(deps: AdminRouteDeps) {
         }),
       );
       return { key: publicKeyView(key), budgets };
+    });
+
+    // The key's own budget state above never lists its end users (there may be millions): this
+    // does, biggest spenders first, with what each has left of the per-user budget.
+    app.get('/keys/:id/users', { config: { query: ['limit'] } }, async (req) => {
+      const key = await current(keyIdParam(req), req);
+      const raw = (req.query as { limit?: string }).limit;
+      const limit = raw === undefined ? 50 : Number(raw);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badRequest('invalid_limit', 'limit: expected an integer from 1 to 1000.', 'limit');
+      return { object: 'list', key_id: key.id, ...(await endUserSpend(store, gov, key, limit)) };
     });
 
     app.patch('/keys/:id', async (req) => {
