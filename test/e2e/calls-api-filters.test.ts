@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { newMachineToken, newVirtualKey } from '../support/admin-setup.ts';
 
 const MASTER = `mk-${randomUUID()}`;
 const tag = randomUUID().slice(0, 6);
@@ -60,17 +61,9 @@ async function refused(path: string, token = MASTER): Promise<ApiError['error'] 
   return { ...body.error, status: r.status };
 }
 
-async function newKey(name: string, team: string): Promise<string> {
-  const r = await admin('/admin/keys', MASTER, { method: 'POST', body: JSON.stringify({ name: `${name}-${tag}`, team }) });
-  expect(r.status).toBe(201);
-  return ((await r.json()) as { secret: string }).secret;
-}
+const newKey = (name: string, team: string): Promise<string> => newVirtualKey(gl.url, MASTER, `${name}-${tag}`, team);
 
-async function token(role: string, teams: string[] = []): Promise<string> {
-  const r = await admin('/admin/tokens', MASTER, { method: 'POST', body: JSON.stringify({ name: `bot-${role}-${randomUUID().slice(0, 6)}`, role, teams }) });
-  expect(r.status).toBe(201);
-  return ((await r.json()) as { secret: string }).secret;
-}
+const token = (role: string, teams: string[] = []): Promise<string> => newMachineToken(gl.url, MASTER, role, teams);
 
 beforeAll(async () => {
   gl = await startGatelog({

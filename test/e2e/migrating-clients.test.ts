@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI, { AzureOpenAI, APIError } from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { newKeyWith } from '../support/admin-setup.ts';
 
 const MASTER = `mk-${randomUUID()}`;
 const tag = randomUUID().slice(0, 6);
@@ -65,11 +66,7 @@ async function traceRows(trace: string, n: number): Promise<string[]> {
   return rows;
 }
 
-async function newKey(name: string, models: string[]): Promise<string> {
-  const r = await admin('/admin/keys', { method: 'POST', body: JSON.stringify({ name: `${name}-${tag}`, models }) });
-  expect(r.status, await r.clone().text()).toBe(201);
-  return ((await r.json()) as { secret: string }).secret;
-}
+const newKey = (name: string, models: string[]): Promise<string> => newKeyWith(gl.url, MASTER, { name: `${name}-${tag}`, models });
 
 beforeAll(async () => {
   gl = await startGatelog({

@@ -7,8 +7,11 @@ async function created(baseUrl: string, masterKey: string, path: string, body: o
   return ((await r.json()) as { secret: string }).secret;
 }
 
+/** A virtual key with the fields of `body` (POST /admin/keys): its secret. */
+export const newKeyWith = (baseUrl: string, masterKey: string, body: { name: string } & Record<string, unknown>): Promise<string> => created(baseUrl, masterKey, '/admin/keys', body);
+
 /** A virtual key named `name` in `team`: its secret. */
-export const newVirtualKey = (baseUrl: string, masterKey: string, name: string, team: string): Promise<string> => created(baseUrl, masterKey, '/admin/keys', { name, team });
+export const newVirtualKey = (baseUrl: string, masterKey: string, name: string, team: string): Promise<string> => newKeyWith(baseUrl, masterKey, { name, team });
 
 /** A machine token with `role` and team scope `teams` (none = every team): its secret. */
 export const newMachineToken = (baseUrl: string, masterKey: string, role: string, teams: string[] = []): Promise<string> =>
