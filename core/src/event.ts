@@ -9,6 +9,9 @@ export const ApiKind = z.enum([
   'openai.chat',
   'openai.completions',
   'openai.embeddings',
+  /** POST /v1/images/generations (DALL·E, gpt-image-1). */
+  'openai.images',
+  'openai.moderations',
   'openai.responses',
   'openai.models',
   'anthropic.messages',

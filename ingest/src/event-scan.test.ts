@@ -3,7 +3,7 @@
 // alone did (same ok, same dead-letter code and message, same repaired bytes) on valid events,
 // events broken in every field, and damaged bytes at every position. The fast path must also really be
 // taken for the events the proxy writes, or the worker silently pays the full check again.
-import { EVENT_SCHEMA_VERSION, GATELOG_VERSION, LlmCallEvent, newRequestId } from '@gatelog/core';
+import { ApiKind, EVENT_SCHEMA_VERSION, GATELOG_VERSION, LlmCallEvent, newRequestId } from '@gatelog/core';
 import { describe, expect, it } from 'vitest';
 import { scanEvent } from './event-scan.ts';
 import { checkEvent, validateMessage, type Validation } from './kafka-validate.ts';
@@ -105,6 +105,20 @@ describe('event scan', () => {
     const shuffled = Object.fromEntries(Object.entries(fullEvent()).reverse());
     expect(scanEvent(bytes(shuffled))).toBe(true);
     expect(scanEvent(Buffer.from(JSON.stringify(fullEvent(), null, 2)))).toBe(true);
+  });
+
+  it('takes the fast path for every api the proxy records, and answers as zod for near misses', () => {
+    // The scan reads the enum from core's schema: images and moderations need no copy here.
+    for (const api of ['openai.images', 'openai.moderations', ...ApiKind.options]) {
+      const e = { ...minimalEvent(), endpoint: '/v1/images/generations', client_api: api, upstream_api: api };
+      expect(scanEvent(bytes(e)), api).toBe(true);
+      expect(validateMessage(bytes(e), {})).toEqual({ ok: true });
+    }
+    for (const odd of ['openai.image', 'openai.images.generations', 'openai.moderation', 'Openai.images', 'openai.moderations ']) {
+      const v = bytes({ ...minimalEvent(), client_api: odd });
+      expect(scanEvent(v), odd).toBe(false);
+      expectSameAnswer(v);
+    }
   });
 
   it('answers as JSON.parse + zod for every field set to wrong and edge values', () => {

@@ -117,6 +117,8 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
       rec.responseBody = responseText();
       if (capture) applyStreamSummary(rec, capture);
       if (applyReported(rec, reported) || capture?.assembler.usage) return null;
+      // An image or moderation answer has no text to estimate from: 0 tokens, as when whole.
+      if (!capture && captureKind(rec.api) === 'no_text') return null;
       return produced(capture, rec.responseBody);
     } catch {
       return { text: '', droppedBytes: 0 };

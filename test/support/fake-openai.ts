@@ -1,8 +1,8 @@
 // A fake OpenAI upstream for tests: node:http on 127.0.0.1, port 0, speaking the exact wire
 // format (chat.completion JSON; SSE `data: {...}\n\n` chunks ending in `data: [DONE]\n\n`, with
 // a usage-only chunk (`choices: []`) only when stream_options.include_usage is true;
-// completions; embeddings (float or base64); models). Behaviour is set per test, and every
-// received request is logged for assertions.
+// completions; embeddings (float or base64); image generations (gpt-image-1's shape); models).
+// Behaviour is set per test, and every received request is logged for assertions.
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -39,6 +39,8 @@ export interface FakeBehaviour {
   toolCall?: { name: string; arguments: string };
   /** Leave out `data: [DONE]`. */
   noDone?: boolean;
+  /** `POST /v1/images/generations`: bytes of the (fake) image sent as `b64_json`; default 64. */
+  imageBytes?: number;
 }
 
 export interface ReceivedRequest {
@@ -195,6 +197,13 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
         return { object: 'embedding', index, embedding };
       });
       json(200, { object: 'list', data, model: reportedModel(model), ...(usage ? { usage: { prompt_tokens: usage['prompt_tokens'], total_tokens: usage['prompt_tokens'] } } : {}) });
+      return;
+    }
+    if (method === 'POST' && path === '/v1/images/generations') {
+      // gpt-image-1's shape: base64 only, with usage in input/output tokens.
+      const image = Buffer.alloc(b.imageBytes ?? 64, 'fake-png-');
+      const u = usage ? { input_tokens: usage['prompt_tokens'], input_tokens_details: { text_tokens: usage['prompt_tokens'], image_tokens: 0 }, output_tokens: usage['completion_tokens'], total_tokens: usage['total_tokens'] } : undefined;
+      json(200, { created: FAKE_CREATED, data: [{ b64_json: image.toString('base64') }], ...(u ? { usage: u } : {}) });
       return;
     }
     const chat = path === '/v1/chat/completions';

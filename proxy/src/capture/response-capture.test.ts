@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StreamCapture, stripUsageNull, summarizeJsonBody } from './response-capture.ts';
+import { StreamCapture, captureKind, stripUsageNull, summarizeJsonBody } from './response-capture.ts';
 
 const chunk = (o: unknown): string => `data: ${JSON.stringify(o)}\n\n`;
 
@@ -76,6 +76,29 @@ describe('summarizeJsonBody on large bodies', () => {
     const content = 'word '.repeat(5000);
     const text = JSON.stringify({ model: 'm', choices: [{ message: { content }, finish_reason: 'length' }] });
     expect(summarizeJsonBody(text, 200)).toMatchObject({ upstreamModel: 'm', finishReason: 'length', tokens: null, outputText: content });
+  });
+});
+
+describe('summarizeJsonBody on image and moderation answers (no_text)', () => {
+  const image = (bytes: number, usage?: unknown): string =>
+    JSON.stringify({ created: 1, data: [{ b64_json: Buffer.alloc(bytes, 7).toString('base64'), revised_prompt: 'p' }], ...(usage ? { usage } : {}) });
+  const gptImageUsage = { input_tokens: 12, input_tokens_details: { text_tokens: 12, image_tokens: 0 }, output_tokens: 272, total_tokens: 284 };
+
+  it('records gpt-image-1 usage as reported, small or large', () => {
+    for (const bytes of [16, 2 << 20]) {
+      expect(summarizeJsonBody(image(bytes, gptImageUsage), 200, captureKind('openai.images')).tokens).toMatchObject({ input_tokens: 12, output_tokens: 272, tokens_estimated: false });
+    }
+  });
+
+  it('records 0 tokens when none were reported (DALL·E, moderations): never an estimate from base64', () => {
+    for (const bytes of [16, 2 << 20]) {
+      const s = summarizeJsonBody(image(bytes), 200, captureKind('openai.images'));
+      expect(s).toMatchObject({ tokens: { input_tokens: 0, output_tokens: 0, tokens_estimated: false }, outputText: '' });
+    }
+    const mod = JSON.stringify({ id: 'modr-1', model: 'omni-moderation-2024-09-26', results: [{ flagged: false, categories: {}, category_scores: {} }] });
+    expect(summarizeJsonBody(mod, 200, captureKind('openai.moderations'))).toMatchObject({ upstreamModel: 'omni-moderation-2024-09-26', tokens: { input_tokens: 0, output_tokens: 0 } });
+    // Errors are read as on every endpoint.
+    expect(summarizeJsonBody('{"error":{"message":"bad","type":"invalid_request_error","code":"content_policy_violation"}}', 400, 'no_text')).toMatchObject({ errorType: 'content_policy_violation', tokens: null });
   });
 });
 

@@ -22,16 +22,23 @@ interface ErrorBody {
   output?: { content?: { text?: unknown }[] }[];
 }
 
-/** Wire format of a response, by the API the client spoke. */
-export type CaptureKind = StreamKind | 'anthropic' | 'anthropic_count' | 'responses' | 'embeddings';
+/**
+ * Wire format of a response, by the API the client spoke. `no_text`: answers that carry no
+ * generated text (images, moderations): their usage when reported (gpt-image-1), else 0 tokens,
+ * never an estimate from the body (a base64 image is not text).
+ */
+export type CaptureKind = StreamKind | 'anthropic' | 'anthropic_count' | 'responses' | 'embeddings' | 'no_text';
 
 export function captureKind(api: string): CaptureKind {
   switch (api) {
+    case 'openai.chat': return 'chat'; // first: the common case pays no extra compare
     case 'openai.completions': return 'completions';
     case 'openai.embeddings': return 'embeddings';
     case 'openai.responses': return 'responses';
     case 'anthropic.messages': return 'anthropic';
     case 'anthropic.count_tokens': return 'anthropic_count';
+    case 'openai.images':
+    case 'openai.moderations': return 'no_text';
     default: return 'chat';
   }
 }
@@ -63,13 +70,15 @@ const SCAN_ABOVE_CHARS = 16 * 1024;
 
 function scanLargeBody(text: string, kind: CaptureKind): BodySummary | null {
   const usage = scanJsonField(text, 'usage', true);
-  if (!usage || typeof usage !== 'object') return null; // no usage: fall back to a full parse for the estimate
+  const reported = !!usage && typeof usage === 'object';
+  // No usage: fall back to a full parse for the estimate (none is made for no_text answers).
+  if (!reported && kind !== 'no_text') return null;
   const model = scanJsonField(text, 'model');
   const finish = scanJsonField(text, kind === 'anthropic' ? 'stop_reason' : kind === 'responses' ? 'status' : 'finish_reason');
   return {
     upstreamModel: typeof model === 'string' ? model : '',
     finishReason: typeof finish === 'string' ? finish : '',
-    tokens: tokensFromUsage(usage as OpenAiUsage),
+    tokens: reported ? tokensFromUsage(usage as OpenAiUsage) : { ...NO_TOKENS },
     errorType: '',
     errorMessage: '',
     outputText: '',
@@ -103,6 +112,10 @@ export function summarizeJsonBody(text: string, status: number, kind: CaptureKin
   }
   if (!v) return out;
   if (typeof v.model === 'string') out.upstreamModel = v.model;
+  if (kind === 'no_text') {
+    out.tokens = v.usage && typeof v.usage === 'object' ? tokensFromUsage(v.usage) : { ...NO_TOKENS };
+    return out;
+  }
   if (kind === 'anthropic_count') {
     // Counting is free: no tokens were processed, and none must be estimated either.
     out.tokens = { ...NO_TOKENS };

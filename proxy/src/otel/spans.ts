@@ -33,6 +33,7 @@ const OPERATION: Record<string, string> = {
   'anthropic.messages': 'chat',
   'openai.completions': 'text_completion',
   'openai.embeddings': 'embeddings',
+  // The GenAI semconv names no image or moderation operation: those spans carry the api name.
 };
 
 /** The request's max tokens, read from small bodies only (the span is built off the hot path, but still on the event loop). */

@@ -3,7 +3,7 @@
 import { Pool } from 'undici';
 import type { ProviderConfig } from '@gatelog/core';
 import type { Provider, UpstreamApi, UpstreamCall, UpstreamResponse } from './types.ts';
-import { KIND_PRESETS, priceIdFor } from './presets.ts';
+import { KIND_PRESETS, priceIdFor, type OpenAiExtraApi } from './presets.ts';
 import { anthropicViaChat } from './openai-as-anthropic.ts';
 import { unsupportedApi } from './wire.ts';
 
@@ -12,6 +12,12 @@ const ENDPOINTS: Partial<Record<UpstreamApi, string>> = {
   'openai.completions': '/completions',
   'openai.embeddings': '/embeddings',
   'openai.responses': '/responses',
+};
+
+/** Paths of the endpoints only some kinds serve (presets.ts `extras`). */
+const EXTRA_ENDPOINTS: Readonly<Record<OpenAiExtraApi, string>> = {
+  'openai.images': '/images/generations',
+  'openai.moderations': '/moderations',
 };
 
 /** One keep-alive Pool per upstream origin, shared by every provider that points there. */
@@ -61,11 +67,14 @@ export function createOpenAiProvider(name: string, cfg: ProviderConfig, poolFor:
     else headers['authorization'] = `Bearer ${cfg.api_key}`;
   }
   const pool = poolFor(url.origin, cfg.connections);
+  // This kind's endpoints, fixed once here: a call looks its path up as before, nothing more.
+  const endpoints: Partial<Record<UpstreamApi, string>> = { ...ENDPOINTS };
+  for (const api of preset.extras ?? []) endpoints[api] = EXTRA_ENDPOINTS[api];
 
   // Azure names the deployment in the path (the body's `model` is ignored there); the Responses
   // API is not per deployment.
   const pathFor = (api: UpstreamApi, model: string): string => {
-    const ep = ENDPOINTS[api];
+    const ep = endpoints[api];
     if (ep === undefined) throw unsupportedApi(api, cfg.kind);
     if (!azure) return basePath + ep;
     if (api === 'openai.responses') return `${basePath}/openai${ep}${query}`;

@@ -25,6 +25,23 @@ describe('provider kinds', () => {
     expect(priceIdFor('xai', new URL('https://api.x.ai/v1'))).toBe('x-ai');
   });
 
+  it('images and moderations go only to kinds that serve them; the rest refuse before sending', async () => {
+    const config = parseConfig({ providers: {
+      o: { kind: 'openai', base_url: 'http://127.0.0.1:9/v1' }, g: { kind: 'groq', api_key: 'k' }, a: { kind: 'azure', base_url: 'http://127.0.0.1:9', api_key: 'k' },
+    } }, 'test', {});
+    const built = createProviders(config);
+    const call = (p: string, api: 'openai.images' | 'openai.moderations'): Promise<unknown> =>
+      built.byName.get(p)!.call({ api, model: 'm', body: '{}', json: {}, stream: false, signal: AbortSignal.abort() }).catch((e: unknown) => e);
+    for (const [p, api] of [['g', 'openai.images'], ['g', 'openai.moderations'], ['a', 'openai.moderations']] as const) {
+      expect(await call(p, api), `${p} ${api}`).toMatchObject({ status: 400, code: 'unsupported_api' });
+    }
+    // Served: the (aborted) request was attempted, so the failure is not a refusal.
+    for (const [p, api] of [['o', 'openai.images'], ['o', 'openai.moderations'], ['a', 'openai.images']] as const) {
+      expect(await call(p, api), `${p} ${api}`).not.toMatchObject({ code: 'unsupported_api' });
+    }
+    await built.close();
+  });
+
   it('ANTHROPIC_API_KEY adds a native anthropic provider (not ANTHROPIC_BASE_URL, which may point at gatelog)', () => {
     const c = defaultConfig({ ANTHROPIC_API_KEY: 'sk-ant-x', ANTHROPIC_BASE_URL: 'http://127.0.0.1:4000' });
     expect(c.providers['anthropic']).toMatchObject({ kind: 'anthropic', base_url: 'https://api.anthropic.com', api_key: 'sk-ant-x' });

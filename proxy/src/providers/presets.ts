@@ -11,30 +11,43 @@ export interface KindPreset {
   priceProviderId: string | undefined;
   /** Field for the output limit when translating an Anthropic request to OpenAI chat. */
   maxTokensField: 'max_tokens' | 'max_completion_tokens';
+  /**
+   * OpenAI endpoints past chat, completions, embeddings and Responses that this kind serves in
+   * OpenAI's wire shape (its docs say so); any other kind answers them 400 before sending.
+   */
+  extras?: readonly OpenAiExtraApi[];
 }
 
-const compat = (baseUrl: string | undefined, priceProviderId: string | undefined): KindPreset => ({ adapter: 'openai', baseUrl, priceProviderId, maxTokensField: 'max_tokens' });
+/** Image generation and moderation: served only by the kinds that list them in `extras`. */
+export type OpenAiExtraApi = 'openai.images' | 'openai.moderations';
+
+const compat = (baseUrl: string | undefined, priceProviderId: string | undefined, extras?: readonly OpenAiExtraApi[]): KindPreset =>
+  ({ adapter: 'openai', baseUrl, priceProviderId, maxTokensField: 'max_tokens', ...(extras ? { extras } : {}) });
+const IMAGES: readonly OpenAiExtraApi[] = ['openai.images'];
+const BOTH: readonly OpenAiExtraApi[] = ['openai.images', 'openai.moderations'];
 
 export const KIND_PRESETS: Readonly<Record<string, KindPreset>> = {
   // Plain `openai` is "any OpenAI-compatible server": base_url is explicit. Priced as OpenAI only
   // when it points at api.openai.com (see priceIdFor).
-  openai: { adapter: 'openai', baseUrl: undefined, priceProviderId: undefined, maxTokensField: 'max_completion_tokens' },
+  openai: { adapter: 'openai', baseUrl: undefined, priceProviderId: undefined, maxTokensField: 'max_completion_tokens', extras: BOTH },
   groq: compat('https://api.groq.com/openai/v1', 'groq'),
   mistral: compat('https://api.mistral.ai/v1', 'mistral'),
   deepseek: compat('https://api.deepseek.com/v1', 'deepseek'),
-  together: compat('https://api.together.xyz/v1', 'together'),
+  together: compat('https://api.together.xyz/v1', 'together', IMAGES),
   fireworks: compat('https://api.fireworks.ai/inference/v1', 'fireworks'),
   openrouter: compat('https://openrouter.ai/api/v1', 'openrouter'),
-  xai: compat('https://api.x.ai/v1', 'x-ai'),
+  xai: compat('https://api.x.ai/v1', 'x-ai', IMAGES),
   // Local servers: no key needed, priced by model name when the name is known.
   ollama: compat('http://127.0.0.1:11434/v1', undefined),
   vllm: compat('http://127.0.0.1:8000/v1', undefined),
   lmstudio: compat('http://127.0.0.1:1234/v1', undefined),
   // https://ai.google.dev/gemini-api/docs/openai — Bearer auth with the Gemini API key.
-  gemini: compat('https://generativelanguage.googleapis.com/v1beta/openai', 'google'),
-  azure: { adapter: 'azure', baseUrl: undefined, priceProviderId: 'azure', maxTokensField: 'max_completion_tokens' },
+  // Its OpenAI layer serves images.generate (Imagen) but no moderations.
+  gemini: compat('https://generativelanguage.googleapis.com/v1beta/openai', 'google', IMAGES),
+  // DALL·E / gpt-image deployments; Azure has content filters, not a moderations endpoint.
+  azure: { adapter: 'azure', baseUrl: undefined, priceProviderId: 'azure', maxTokensField: 'max_completion_tokens', extras: IMAGES },
   anthropic: { adapter: 'anthropic', baseUrl: 'https://api.anthropic.com', priceProviderId: 'anthropic', maxTokensField: 'max_tokens' },
-  mock: { adapter: 'mock', baseUrl: undefined, priceProviderId: undefined, maxTokensField: 'max_tokens' },
+  mock: { adapter: 'mock', baseUrl: undefined, priceProviderId: undefined, maxTokensField: 'max_tokens', extras: BOTH },
 };
 
 /** The price id for an `openai`-kind provider: OpenAI's own only on OpenAI's own host. */

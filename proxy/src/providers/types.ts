@@ -10,6 +10,8 @@ export type UpstreamApi =
   | 'openai.chat'
   | 'openai.completions'
   | 'openai.embeddings'
+  | 'openai.images'
+  | 'openai.moderations'
   | 'openai.responses'
   | 'anthropic.messages'
   | 'anthropic.count_tokens';

@@ -50,6 +50,13 @@ export function refuse(err: unknown): never {
   throw err;
 }
 
+/** The client-facing endpoint of the APIs only some kinds serve, named in their refusal. */
+const ENDPOINT_OF: Readonly<Record<string, string>> = {
+  'openai.images': 'POST /v1/images/generations',
+  'openai.moderations': 'POST /v1/moderations',
+};
+
 export function unsupportedApi(api: string, kind: string): ProxyError {
-  return new ProxyError(400, 'unsupported_api', `${api} is not available for ${kind} deployments.`, 'invalid_request_error');
+  const ep = ENDPOINT_OF[api];
+  return new ProxyError(400, 'unsupported_api', `${ep ? `${ep} (${api})` : api} is not available for ${kind} deployments.`, 'invalid_request_error');
 }

@@ -26,12 +26,19 @@ interface Endpoint {
   canStream: boolean;
   /** Field that must be present (non-empty array for messages). */
   required: 'messages' | 'prompt' | 'input';
+  /**
+   * `stream: true` is refused (400), as OpenAI refuses it for models that cannot stream: the
+   * image answer is captured as one JSON body, so an upstream event stream is not asked for.
+   */
+  refuseStream?: true;
 }
 
 const ENDPOINTS: readonly Endpoint[] = [
   { path: '/chat/completions', api: 'openai.chat', canStream: true, required: 'messages' },
   { path: '/completions', api: 'openai.completions', canStream: true, required: 'prompt' },
   { path: '/embeddings', api: 'openai.embeddings', canStream: false, required: 'input' },
+  { path: '/images/generations', api: 'openai.images', canStream: false, required: 'prompt', refuseStream: true },
+  { path: '/moderations', api: 'openai.moderations', canStream: false, required: 'input' },
 ];
 
 function validate(ep: Endpoint, json: Record<string, unknown>): string {
@@ -39,8 +46,9 @@ function validate(ep: Endpoint, json: Record<string, unknown>): string {
   const field = json[ep.required];
   if (ep.required === 'messages') {
     if (!Array.isArray(field) || field.length === 0) throw badRequest('invalid_messages', '`messages` must be a non-empty array.', 'messages');
-  } else if (field === undefined || field === null) {
-    throw badRequest(`missing_${ep.required}`, `You must provide a \`${ep.required}\` parameter.`, ep.required);
+  } else {
+    if (field === undefined || field === null) throw badRequest(`missing_${ep.required}`, `You must provide a \`${ep.required}\` parameter.`, ep.required);
+    if (ep.refuseStream && json['stream'] === true) throw badRequest('stream_unsupported', `Streaming is not supported on ${ep.path} through gatelog; send \`stream: false\`.`, 'stream');
   }
   return model;
 }
