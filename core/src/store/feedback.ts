@@ -275,10 +275,28 @@ export async function feedbackSummaries(store: Store, calls: readonly ScoredCall
     query_params: { keys: [...new Set(calls.map((c) => c.key_id))], ids: calls.map((c) => c.request_id.toLowerCase()), traces },
   });
   const rows = z.array(z.object({ key_id: z.string(), request_id: z.string(), trace_id: z.string(), value: Num })).parse(await rs.json());
+  // One pass over the rows into groups (a call's own by key and id, a trace's by key and trace
+  // id), then one lookup of at most two groups per call: not every row for every call.
+  const groups = new Map<string, number[]>();
+  const groupOf = (key: string, kind: 'call' | 'trace', id: string): string => `${key}\u0000${kind}\u0000${id}`;
+  for (const r of rows) {
+    const g = r.request_id !== '' ? groupOf(r.key_id, 'call', r.request_id) : groupOf(r.key_id, 'trace', r.trace_id);
+    const values = groups.get(g);
+    if (values) values.push(r.value);
+    else groups.set(g, [r.value]);
+  }
   for (const c of calls) {
-    const id = c.request_id.toLowerCase();
-    const values = rows.filter((r) => r.key_id === c.key_id && (r.request_id === id || (r.request_id === '' && c.trace_id !== '' && r.trace_id === c.trace_id))).map((r) => r.value);
-    if (values.length) out.set(c.request_id, { count: values.length, min: Math.min(...values), avg: values.reduce((a, b) => a + b, 0) / values.length });
+    const own = groups.get(groupOf(c.key_id, 'call', c.request_id.toLowerCase())) ?? [];
+    const trace = c.trace_id !== '' ? groups.get(groupOf(c.key_id, 'trace', c.trace_id)) ?? [] : [];
+    const count = own.length + trace.length;
+    if (count === 0) continue;
+    let min = Infinity;
+    let sum = 0;
+    for (const values of [own, trace]) for (const v of values) {
+      if (v < min) min = v;
+      sum += v;
+    }
+    out.set(c.request_id, { count, min, avg: sum / count });
   }
   return out;
 }
