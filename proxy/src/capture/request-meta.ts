@@ -89,16 +89,17 @@ export function foreignMeta(h: IncomingHttpHeaders): { tags: Record<string, stri
   return { tags: out === undefined || count.n === 0 ? NO_TAGS : out, user };
 }
 
-/** `own` (x-gatelog-tags) wins over `foreign` on a shared key; at most MAX_TAGS in all. */
+/** `own` (x-gatelog-tags) wins over `foreign` on a shared key; at most MAX_TAGS in all. Both are checked already. */
 function mergeTags(foreign: Record<string, string>, own: Record<string, string>): Record<string, string> {
   if (foreign === NO_TAGS) return own;
   if (own === NO_TAGS) return foreign;
-  const out = Object.create(null) as Record<string, string>;
-  const count = { n: 0 };
-  for (const k in own) addTag(out, k, own[k]!, count);
+  const out = Object.assign(Object.create(null) as Record<string, string>, own);
+  let n = Object.keys(own).length;
   for (const k in foreign) {
-    if (count.n >= MAX_TAGS) break;
-    if (!(k in out)) addTag(out, k, foreign[k]!, count);
+    if (n >= MAX_TAGS) break;
+    if (k in out) continue;
+    out[k] = foreign[k]!;
+    n++;
   }
   return out;
 }

@@ -58,19 +58,22 @@ function wantsUsage(json: Record<string, unknown>): boolean {
   return !!so && typeof so === 'object' && (so as { include_usage?: unknown }).include_usage === true;
 }
 
-/** One entry of the `GET /v1/models` body by id (a Map built once per list body). */
-let modelIndex: { body: string; byId: Map<string, unknown> } | undefined;
-function modelEntry(listBody: string, id: string): unknown {
-  if (modelIndex?.body !== listBody) {
-    const all = JSON.parse(listBody) as { data: { id: string }[] };
-    modelIndex = { body: listBody, byId: new Map(all.data.map((m) => [m.id, m])) };
+/** The `GET /v1/models` body parsed, and its entries by id: once per list body, not per request. */
+let parsedModels: { body: string; all: { object: string; data: { id: string }[] }; byId: Map<string, unknown> } | undefined;
+function modelsOf(listBody: string): NonNullable<typeof parsedModels> {
+  if (parsedModels?.body !== listBody) {
+    const all = JSON.parse(listBody) as { object: string; data: { id: string }[] };
+    parsedModels = { body: listBody, all, byId: new Map(all.data.map((m) => [m.id, m])) };
   }
-  return modelIndex.byId.get(id);
+  return parsedModels;
 }
+
+/** One entry of the `GET /v1/models` body by id. */
+const modelEntry = (listBody: string, id: string): unknown => modelsOf(listBody).byId.get(id);
 
 /** The `GET /v1/models` body narrowed to the ids a key may call. */
 function modelsFor(listBody: string, allowed: ReadonlySet<string>): string {
-  const all = JSON.parse(listBody) as { object: string; data: { id: string }[] };
+  const { all } = modelsOf(listBody);
   return JSON.stringify({ object: all.object, data: all.data.filter((m) => allowed.has(m.id)) });
 }
 
