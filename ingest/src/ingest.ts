@@ -4,10 +4,9 @@
 // metrics and the same backoff; only where records come from and how progress is committed
 // differ.
 import { join } from 'node:path';
-import type { ConsumerConfig, Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { ConfigError, type GatelogConfig, type LogTail, type Logger, type Store } from '@gatelog/core';
-import { startKafkaIngest } from './kafka-consumer.ts';
+import { startKafkaIngest, type ConsumerTuning } from './kafka-consumer.ts';
 import { startLocalIngest } from './local-consumer.ts';
 import { batchSettings, type RetrySettings } from './pipeline.ts';
 import { BlockWriter } from './body-blocks.ts';
@@ -25,9 +24,8 @@ export type IngestSource =
     }
   | {
       kind: 'kafka';
-      kafka: Kafka;
-      /** Overrides for the kafkajs consumer (session timeout). */
-      consumer?: Partial<ConsumerConfig> | undefined;
+      /** The consumer's group and fetch settings (session timeout); brokers come from config.bus. */
+      consumer?: ConsumerTuning | undefined;
     };
 
 export interface IngestDeps {
@@ -75,7 +73,9 @@ export async function createIngest(d: IngestDeps): Promise<Ingest> {
   const bus = config.bus;
   if (bus.kind !== 'kafka') throw new ConfigError('bus.kind: Kafka ingest needs bus.kind "kafka"');
   const kafka = await startKafkaIngest({
-    kafka: source.kafka,
+    brokers: bus.brokers,
+    clientId: `${bus.client_id}-ingest`,
+    requestTimeoutMs: bus.request_timeout_ms,
     topic: bus.topic,
     groupId: bus.group_id,
     deadLetterTopic: bus.dead_letter_topic,

@@ -70,7 +70,7 @@ export async function measureLag(o: { kafka: Kafka; brokers: string[]; clickhous
     batchMs: bus.batch_ms, batchRecords: bus.batch_records, batchBytes: bus.batch_bytes, sendTimeoutMs: bus.request_timeout_ms * 2, logger, registry: new Registry(),
   });
   const registry = new Registry();
-  const worker = await startKafkaIngest({ kafka: o.kafka, topic, groupId: 'bench-lag', deadLetterTopic: `${topic}.dlq`, store: timedStore(store, visible), logger, registry, batch });
+  const worker = await startKafkaIngest({ brokers: o.brokers, clientId: 'gatelog-bench', topic, groupId: 'bench-lag', deadLetterTopic: `${topic}.dlq`, store: timedStore(store, visible), logger, registry, batch });
   const r = rng(7);
   const publish = (): void => {
     const at = Date.now();

@@ -5,10 +5,11 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import kafkajs, { Kafka, logLevel, type ConsumerConfig } from 'kafkajs';
+import kafkajs, { Kafka, logLevel } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { GatelogConfig, KAFKA_CODEC_ID, LocalLogWriter, createLogger, migrate, openStore, registerKafkaCodecs, type KafkaCompression, type Store } from '@gatelog/core';
 import { startKafkaIngest, startLocalIngest } from '@gatelog/ingest';
+import type { ConsumerTuning } from '@gatelog/ingest/kafka-consumer';
 import { checkEvent, validateMessage } from '@gatelog/ingest/kafka-validate';
 import { recordMeta, SCHEMA_VERSION_HEADER } from '@gatelog/proxy/publish/kafka';
 import { killAll, spawnChild, type Child } from './children.ts';
@@ -154,7 +155,7 @@ async function ceilings(n: number, store: Store): Promise<ThroughputRow[]> {
     // Single-threaded JS: its CPU time, not wall time, is what one core spends per event.
     return { path, events: ok, totalS: (performance.now() - t) / 1000, startupS: 0, workerCpuUs: (cpu.user + cpu.system) / Math.max(1, ok) };
   };
-  const validate = timeCheck('ceiling: validate only (the worker\'s check: a byte scan, JSON.parse + zod when it is not sure)', (b) => validateMessage(b, {}).ok);
+  const validate = timeCheck('ceiling: validate only (the worker\'s check: a byte scan, JSON.parse + zod when it is not sure)', (b) => validateMessage(b, new Map()).ok);
   const full = timeCheck('ceiling: JSON.parse + core zod schema on every event (the check before 2026-12-03)', (b) => checkEvent(b).ok);
   await migrate(store);
   let t0 = performance.now();
@@ -167,11 +168,11 @@ async function ceilings(n: number, store: Store): Promise<ThroughputRow[]> {
   return [validate, full, insert, insert10k];
 }
 
-export async function kafkaWorker(kafka: Kafka, n: number, store: Store, path: string, fixturePid: number | undefined, consumer?: Partial<ConsumerConfig>): Promise<ThroughputRow> {
+export async function kafkaWorker(brokers: string[], n: number, store: Store, path: string, fixturePid: number | undefined, consumer?: ConsumerTuning): Promise<ThroughputRow> {
   await migrate(store);
   const cpu = cpuMeter(fixturePid);
   const t0 = performance.now();
-  const worker = await startKafkaIngest({ kafka, topic: TOPIC, groupId: `bench-${store.database}`, deadLetterTopic: `${TOPIC}.dlq`, store, logger, registry: new Registry(), consumer });
+  const worker = await startKafkaIngest({ brokers, clientId: 'gatelog-bench', topic: TOPIC, groupId: `bench-${store.database}`, deadLetterTopic: `${TOPIC}.dlq`, store, logger, registry: new Registry(), consumer });
   const t = await timeRows(n, t0, () => worker.stats().rows);
   const used = cpu();
   await worker.stop();
@@ -279,11 +280,11 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<void> {
     // Before chDB is loaded into this process: once it is, its pools' background threads (and
     // the libuv pool, which it renames) would count in this row, which has no chDB of its own.
     say('kafka → ClickHouse HTTP fixture');
-    const http = await kafkaWorker(kafka, n, await open('bench_http', addr.clickhouse), 'Kafka → startKafkaIngest → ClickHouse HTTP fixture', fixtures.proc.pid);
+    const http = await kafkaWorker([addr.kafka], n, await open('bench_http', addr.clickhouse), 'Kafka → startKafkaIngest → ClickHouse HTTP fixture', fixtures.proc.pid);
     say('ceilings: validation, chDB insert');
     info.rows.push(...(await ceilings(n, await open('bench_ceiling'))));
     say('kafka → chDB (embedded)');
-    info.rows.push(await kafkaWorker(kafka, n, await open('bench_chdb'), 'Kafka → startKafkaIngest → chDB (embedded)', fixtures.proc.pid));
+    info.rows.push(await kafkaWorker([addr.kafka], n, await open('bench_chdb'), 'Kafka → startKafkaIngest → chDB (embedded)', fixtures.proc.pid));
     info.rows.push(http);
     say('local log → chDB (embedded)');
     info.rows.push(await localLog(n, await open('bench_local'), dir));
