@@ -23,9 +23,9 @@
 // events/s and 87 against 35 at 1,000/s (BENCHMARKS.md, "Eighteenth round"). It joins the group
 // under kafkajs' protocol name, so workers of both kinds share a group during a rolling deploy.
 import { crc32 } from 'node:zlib';
-import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes, Producer, type Message, type MessagesStream } from '@platformatic/kafka';
+import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes, Producer, compressionsAlgorithms, type Message, type MessagesStream } from '@platformatic/kafka';
 import { Gauge, type Registry } from 'prom-client';
-import type { Logger, Store } from '@gatelog/core';
+import { tuneKafkaInflate, type Logger, type Store } from '@gatelog/core';
 import type { InsertQueue } from './insert-queue.ts';
 import { createIngestMetrics, freshName } from './metrics.ts';
 import { locate, pastOffset, toParts, type BusMessage, type DeadLetterMessage, type FetchedBatch, type KafkaPart } from './kafka-part.ts';
@@ -83,7 +83,7 @@ export interface KafkaIngest {
   stats(): { rows: number; deadLetters: number; batches: number; inserts: number };
 }
 
-const HEARTBEAT_WHILE_WAITING_MS = 1000;
+const ROOM_WAIT_STEP_MS = 1000;
 /** The lag gauge is measured (one ListOffsets request) this often when idle, at most once a second after commits. */
 const LAG_EVERY_MS = 5000;
 const LAG_AFTER_COMMIT_MS = 1000;
@@ -99,6 +99,8 @@ type BusRecord = Message<Buffer, Buffer, Buffer, Buffer>;
 
 export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaIngest> {
   const { logger, store } = deps;
+  // Record batches inflate into one buffer of their declared size (kafka-codecs.ts).
+  tuneKafkaInflate(compressionsAlgorithms);
   const metrics = createIngestMetrics(deps.registry);
   const lag = new Gauge({ name: freshName(deps.registry, 'gatelog_ingest_consumer_lag'), help: 'Messages not yet written and committed, behind the high watermark, per partition this worker holds', labelNames: ['topic', 'partition'], registers: [deps.registry] });
   const baseMs = deps.retry?.baseMs ?? 200;
@@ -265,7 +267,7 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
       // (no more fetches); the consumer heartbeats on its own, so the group keeps this worker.
       while (!queue.hasRoom() && !stopRequested) {
         stream?.pause();
-        await queue.waitForRoom(HEARTBEAT_WHILE_WAITING_MS);
+        await queue.waitForRoom(ROOM_WAIT_STEP_MS);
       }
       if (stopRequested) return;
       queue.add(part);

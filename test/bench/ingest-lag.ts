@@ -6,7 +6,6 @@
 // sampling error and its CPU. Every event is also checked to be in the table at the end.
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import type { Kafka } from 'kafkajs';
 import { BusConfig, GatelogConfig, createLogger, migrate, openStore, type LlmCallEvent, type Store } from '@gatelog/core';
 import { startKafkaIngest } from '@gatelog/ingest/kafka-consumer';
 import { batchSettings } from '@gatelog/ingest/pipeline';
@@ -52,7 +51,7 @@ async function until(check: () => boolean, timeoutMs: number): Promise<boolean> 
   return true;
 }
 
-export async function measureLag(o: { kafka: Kafka; brokers: string[]; clickhouseUrl: string; rate: number; durationS: number; dir: string }): Promise<LagRow> {
+export async function measureLag(o: { brokers: string[]; clickhouseUrl: string; rate: number; durationS: number; dir: string }): Promise<LagRow> {
   const database = 'bench_lag';
   const topic = 'bench.lag';
   const store = await openStore({ clickhouse: { url: o.clickhouseUrl, database, username: 'default', password: '' }, database }, o.dir);

@@ -6,8 +6,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs, { Kafka, logLevel } from 'kafkajs';
+import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes, compressionsAlgorithms } from '@platformatic/kafka';
 import { Registry } from 'prom-client';
-import { GatelogConfig, KAFKA_CODEC_ID, LocalLogWriter, createLogger, migrate, openStore, registerKafkaCodecs, type KafkaCompression, type Store } from '@gatelog/core';
+import { GatelogConfig, KAFKA_CODEC_ID, tuneKafkaInflate, LocalLogWriter, createLogger, migrate, openStore, registerKafkaCodecs, type KafkaCompression, type Store } from '@gatelog/core';
 import { startKafkaIngest, startLocalIngest } from '@gatelog/ingest';
 import type { ConsumerTuning } from '@gatelog/ingest/kafka-consumer';
 import { checkEvent, validateMessage } from '@gatelog/ingest/kafka-validate';
@@ -124,20 +125,22 @@ export async function produce(kafka: Kafka, n: number): Promise<number> {
   return s;
 }
 
-async function fetchOnly(kafka: Kafka, n: number, fixturePid: number | undefined): Promise<ThroughputRow> {
-  const consumer = kafka.consumer({ groupId: 'bench-fetch' });
+/** The worker's consumer library with the worker's fetch sizes, only counting messages. */
+async function fetchOnly(brokers: string[], n: number, fixturePid: number | undefined): Promise<ThroughputRow> {
+  tuneKafkaInflate(compressionsAlgorithms);
+  const consumer = new Consumer({ clientId: 'gatelog-bench', bootstrapBrokers: brokers, groupId: 'bench-fetch', autocommit: false, maxBytes: 16 << 20, maxBytesPerPartition: 16 << 20 });
   let got = 0;
-  await consumer.connect();
-  await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
   const cpu = cpuMeter(fixturePid);
   const t0 = performance.now();
-  await consumer.run({ autoCommit: false, eachBatch: async ({ batch }) => {
-    got += batch.messages.length;
-  } });
+  const stream = await consumer.consume({ topics: [TOPIC], mode: MessagesStreamModes.COMMITTED, fallbackMode: MessagesStreamFallbackModes.EARLIEST });
+  stream.on('data', () => {
+    got++;
+  });
   const t = await timeRows(n, t0, () => got);
   const used = cpu();
-  await consumer.disconnect();
-  return withCpu(row('Kafka fixture fetch only (kafkajs, no insert)', n, t, -1), used);
+  await stream.close();
+  await consumer.close(true);
+  return withCpu(row('Kafka fixture fetch only (@platformatic/kafka, no insert)', n, t, -1), used);
 }
 
 /** Ceilings of the worker's two CPU-bound steps, without Kafka: validation, then insertRaw. */
@@ -223,14 +226,14 @@ function verdicts(info: IngestInfo): string[] {
   }
   if (http?.workerCpuUs && fetch?.workerCpuUs && validate?.workerCpuUs) {
     const rest = Math.max(0, http.workerCpuUs - fetch.workerCpuUs - validate.workerCpuUs);
-    out.push(`- Where the worker's CPU goes (HTTP row): kafkajs fetch + decompress + decode ${fmt(fetch.workerCpuUs)} µs/event (the fetch-only row), validation ${fmt(validate.workerCpuUs)} µs/event (the validate ceiling), the rest (the stored-row lookup, the erasure and hold reads, batching, the insert body, HTTP, commits, GC) ~${fmt(rest)} µs/event; one worker core tops out near ${fmt(perCore(http.workerCpuUs))}/s.`);
+    out.push(`- Where the worker's CPU goes (HTTP row): the consumer's fetch + decompress + decode ${fmt(fetch.workerCpuUs)} µs/event (the fetch-only row), validation ${fmt(validate.workerCpuUs)} µs/event (the validate ceiling), the rest (the stored-row lookup, the erasure and hold reads, batching, the insert body, HTTP, commits, GC) ~${fmt(rest)} µs/event; one worker core tops out near ${fmt(perCore(http.workerCpuUs))}/s.`);
   }
   if (http?.workerCpuUs && http.fixtureCpuUs) {
     out.push(`- End to end here, the worker, the broker and ClickHouse share 2 cores: ${fmt(http.workerCpuUs + http.fixtureCpuUs)} µs of CPU per event in all caps this box at ~${fmt(2e6 / (http.workerCpuUs + http.fixtureCpuUs))} events/s, and ClickHouse's insert (the fixtures' ${fmt(http.fixtureCpuUs)} µs/event) is the largest share.`);
   }
   if (fetch) {
     const f = steady(fetch);
-    out.push(`- The broker fixture + kafkajs fetch alone deliver ${fmt(f)} events/s after the group join${f < TARGET ? ' (under the target: this fixture could not show 50,000/s)' : ''}.`);
+    out.push(`- The broker fixture + the consumer's fetch alone deliver ${fmt(f)} events/s after the group join${f < TARGET ? ' (under the target: this fixture could not show 50,000/s)' : ''}.`);
   }
   if (inserts.length > 0) {
     out.push(`- chDB insertRaw ceilings without Kafka (llm_calls with its bloom and text indexes and the rollup view): ${inserts.map((r) => `${fmt(rate(r))} rows/s in ${fmt(r.batchRows ?? 0)}-row inserts`).join(', ')}${validate ? `; validation alone ${fmt(rate(validate))}/s` : ''}.`);
@@ -276,7 +279,7 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<void> {
     const produceS = await produce(kafka, n);
     const info: IngestInfo = { date: new Date().toISOString(), machine: machine(), load: [loadAtStart, 0], eventBytes, compression: WIRE, produce: { events: n, seconds: produceS }, rows: [], lag: null };
     say('fixture fetch throughput');
-    info.rows.push(await fetchOnly(kafka, n, fixtures.proc.pid));
+    info.rows.push(await fetchOnly([addr.kafka], n, fixtures.proc.pid));
     // Before chDB is loaded into this process: once it is, its pools' background threads (and
     // the libuv pool, which it renames) would count in this row, which has no chDB of its own.
     say('kafka → ClickHouse HTTP fixture');
@@ -290,7 +293,7 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<void> {
     info.rows.push(await localLog(n, await open('bench_local'), dir));
     say(`end-to-end lag at 1000 calls/s for ${lagS} s`);
     try {
-      info.lag = await measureLag({ kafka, brokers: [addr.kafka], clickhouseUrl: addr.clickhouse, rate: 1000, durationS: lagS, dir });
+      info.lag = await measureLag({ brokers: [addr.kafka], clickhouseUrl: addr.clickhouse, rate: 1000, durationS: lagS, dir });
     } catch (err) {
       info.lagError = err instanceof Error ? err.message : String(err);
     }

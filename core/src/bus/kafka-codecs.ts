@@ -4,7 +4,7 @@
 // consumer then reads ZSTD, GZIP and plain batches alike whatever the producers are set to,
 // which a topic holds side by side while proxies are switched over one at a time.
 import { promisify } from 'node:util';
-import { constants, zstdCompress, zstdDecompress, type ZstdOptions } from 'node:zlib';
+import { constants, gunzipSync, zstdCompress, zstdDecompress, zstdDecompressSync, type ZstdOptions } from 'node:zlib';
 import type { KafkaCompression } from '../config.ts';
 
 /** The codec id a record batch carries in attribute bits 0-2 (kafkajs' CompressionTypes). */
@@ -53,4 +53,64 @@ const zstdFactory = (): KafkaCodec => zstdCodec;
  */
 export function registerKafkaCodecs(codecs: KafkaCodecTable): void {
   codecs[KAFKA_CODEC_ID.zstd] = zstdFactory;
+}
+
+/** What a @platformatic/kafka codec entry holds that this tunes (its `compressionsAlgorithms` export). */
+export interface SyncInflater {
+  decompressSync(data: Buffer): Buffer;
+}
+
+const ZSTD_MAGIC = 0xfd2fb528;
+/** No single output buffer larger than this up front (a batch is at most a fetch, 16 MiB). */
+const MAX_SIZED_CHUNK = 64 << 20;
+
+/**
+ * The decompressed size a zstd frame declares in its header (Frame_Content_Size), or -1 when it
+ * does not. Node's zstd, as proxies compress, always writes it for one-shot frames.
+ */
+export function zstdContentSize(b: Buffer): number {
+  if (b.length < 6 || b.readUInt32LE(0) !== ZSTD_MAGIC) return -1;
+  const fhd = b[4]!;
+  const single = (fhd >> 5) & 1;
+  const at = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3]!;
+  const width = [single, 2, 4, 8][fhd >> 6]!;
+  if (width === 0 || b.length < at + width) return -1;
+  if (width === 1) return b[at]!;
+  if (width === 2) return b.readUInt16LE(at) + 256;
+  if (width === 4) return b.readUInt32LE(at);
+  const n = b.readBigUInt64LE(at);
+  return n > BigInt(MAX_SIZED_CHUNK) ? -1 : Number(n);
+}
+
+/**
+ * The size gzip's trailer declares (ISIZE: the input's length modulo 2^32), or -1 when the bytes
+ * are too short to be a gzip member.
+ */
+export function gzipContentSize(b: Buffer): number {
+  return b.length >= 18 && b[0] === 0x1f && b[1] === 0x8b ? b.readUInt32LE(b.length - 4) : -1;
+}
+
+/** The output chunk for inflating `b`: its declared size and one byte (so the end is seen in one pass), else a guess. */
+function sizedChunk(declared: number, compressedBytes: number): number {
+  return declared >= 0 && declared < MAX_SIZED_CHUNK ? Math.max(64, declared + 1) : inflateChunk(compressedBytes);
+}
+
+/**
+ * Makes @platformatic/kafka's consumer inflate record batches into one buffer of the size the
+ * batch declares, instead of zlib's 16 KiB default chunks joined afterwards: for batches of
+ * ~2 KB JSON events that is 2.3 → 1.1 µs per event at 100 events a batch, 6.6 → 1.0 at 10 and
+ * 24 → 8 for a batch of one (measured with Node 24's zlib, BENCHMARKS.md). Pass the library's
+ * `compressionsAlgorithms` (its codec table is module state, shared by every client). Safe to
+ * call any number of times.
+ */
+export function tuneKafkaInflate(table: { zstd: SyncInflater; gzip: SyncInflater }): void {
+  const asBuffer = (data: Buffer | { buffer: Buffer }): Buffer => (Buffer.isBuffer(data) ? data : data.buffer);
+  table.zstd.decompressSync = (data) => {
+    const b = asBuffer(data);
+    return zstdDecompressSync(b, { chunkSize: sizedChunk(zstdContentSize(b), b.length) });
+  };
+  table.gzip.decompressSync = (data) => {
+    const b = asBuffer(data);
+    return gunzipSync(b, { chunkSize: sizedChunk(gzipContentSize(b), b.length) });
+  };
 }
