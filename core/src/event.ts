@@ -12,6 +12,10 @@ export const ApiKind = z.enum([
   /** POST /v1/images/generations (DALL·E, gpt-image-1). */
   'openai.images',
   'openai.moderations',
+  /** POST /v1/audio/transcriptions and /v1/audio/translations (multipart), /v1/audio/speech. */
+  'openai.audio.transcriptions',
+  'openai.audio.translations',
+  'openai.audio.speech',
   'openai.responses',
   'openai.models',
   'anthropic.messages',

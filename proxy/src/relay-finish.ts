@@ -6,6 +6,7 @@ import type { CallLife, Produced } from './capture/call-life.ts';
 import type { CallRecord } from './capture/call-record.ts';
 import { captureKind, summarizeJsonBody, type StreamCapture } from './capture/response-capture.ts';
 import { tokensFromUsage, type Tokens } from './capture/usage.ts';
+import { opaqueBodyText } from './capture/opaque-body.ts';
 import { tokenizerWarm } from './capture/token-estimate.ts';
 
 export type { Produced, RelayEnv } from './capture/call-life.ts';
@@ -38,10 +39,11 @@ export function complete(
   capture: StreamCapture | null,
   chunks: Buffer[] | null,
   reported?: () => Tokens | null,
+  opaque: string | null = null,
 ): void {
   let estimateFrom: Produced | null;
   try {
-    estimateFrom = summarize(life, capture, chunks, reported);
+    estimateFrom = summarize(life, capture, chunks, reported, opaque);
   } catch {
     // Whatever capture choked on, the client already has the answer: record it flagged.
     life.cut('capture_failed', 'gatelog could not capture the upstream response');
@@ -61,7 +63,7 @@ export function complete(
 }
 
 /** Fill the record from a complete response; returns the output text to estimate tokens from when no usage was reported, else null. */
-function summarize(life: CallLife, capture: StreamCapture | null, chunks: Buffer[] | null, reported?: () => Tokens | null): Produced | null {
+function summarize(life: CallLife, capture: StreamCapture | null, chunks: Buffer[] | null, reported?: () => Tokens | null, opaque: string | null = null): Produced | null {
   const rec = life.rec;
   let estimateFrom: Produced | null = null;
   if (capture) {
@@ -73,6 +75,11 @@ function summarize(life: CallLife, capture: StreamCapture | null, chunks: Buffer
     if (!a.usage) estimateFrom = produced(capture, '');
     // Ended cleanly at the transport but not at the protocol: no [DONE], no finish reason.
     if (!capture.sawDone && !a.finishReason) life.cut('upstream_stream_incomplete', 'stream ended without [DONE] or a finish reason');
+    else life.succeeded();
+  } else if (opaque !== null) {
+    // Speech audio is not stored, and carries no usage to read: 0 tokens, never an estimate.
+    rec.responseBody = opaqueBodyText(opaque, chunks === null ? 0 : chunks.reduce((n, c) => n + c.length, 0));
+    if (rec.status >= 400) life.httpError('upstream_http_error', '');
     else life.succeeded();
   } else {
     rec.responseBody = chunks === null ? '' : chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');

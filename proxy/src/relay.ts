@@ -13,7 +13,8 @@ import { StreamCapture, captureKind } from './capture/response-capture.ts';
 import type { Tokens } from './capture/usage.ts';
 import { warmTokenizer } from './capture/token-estimate.ts';
 import { isSseEventTooLarge } from './capture/sse.ts';
-import type { Provider, UpstreamResponse } from './providers/types.ts';
+import type { FormBody, Provider, UpstreamResponse } from './providers/types.ts';
+import { isOpaqueContentType, opaqueBodyText } from './capture/opaque-body.ts';
 import { isEventStream } from './providers/wire.ts';
 import { clientHeaders, endsEvent } from './relay-headers.ts';
 import { applyReported, applyStreamSummary, complete, produced, type Produced, type RelayEnv } from './relay-finish.ts';
@@ -51,6 +52,8 @@ export interface RelayInput {
   streamError?: StreamErrorEvent;
   /** Client headers for the adapter (UpstreamCall.headers). */
   headers?: Readonly<Record<string, string>>;
+  /** The body is a form (an audio upload), not JSON. */
+  form?: FormBody;
 }
 
 /**
@@ -97,6 +100,8 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
   let done = false;
   let capture: StreamCapture | null = null;
   let chunks: Buffer[] | null = null;
+  /** The answer's content type when it is not text (speech audio): recorded by type and size only. */
+  let opaque: string | null = null;
   /** Tokens the adapter read from the upstream (translated calls), preferred over captured ones. */
   // Assigned once the upstream answers; read by the abort handler too (so not a const there).
   let reported: (() => Tokens | null) | undefined = undefined;
@@ -104,6 +109,7 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
   const responseText = (): string => {
     capture?.digest();
     if (capture) return capture.assembler.chunks > 0 ? JSON.stringify(capture.assembler.toJSON()) : '';
+    if (chunks && opaque !== null) return opaqueBodyText(opaque, chunks.reduce((n, c) => n + c.length, 0));
     return chunks ? Buffer.concat(chunks).toString('utf8') : '';
   };
 
@@ -117,8 +123,8 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
       rec.responseBody = responseText();
       if (capture) applyStreamSummary(rec, capture);
       if (applyReported(rec, reported) || capture?.assembler.usage) return null;
-      // An image or moderation answer has no text to estimate from: 0 tokens, as when whole.
-      if (!capture && captureKind(rec.api) === 'no_text') return null;
+      // An image, moderation or audio answer has no text to estimate from: 0 tokens, as when whole.
+      if (!capture && (opaque !== null || captureKind(rec.api) === 'no_text')) return null;
       return produced(capture, rec.responseBody);
     } catch {
       return { text: '', droppedBytes: 0 };
@@ -143,7 +149,7 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
   const rt = env.router ?? DEFAULT_ROUTER;
   let d: Dispatched;
   try {
-    d = await dispatch(rt, env.metrics, { rec, provider, plan: input.plan ?? null, upstreamBody: input.upstreamBody, json: input.json, headers: input.headers, bodyCap: env.bodyCap, storedAs: env.privacy ? treatmentFor(rec, env.privacy).store : 'original' }, {
+    d = await dispatch(rt, env.metrics, { rec, provider, plan: input.plan ?? null, upstreamBody: input.upstreamBody, json: input.json, headers: input.headers, form: input.form, bodyCap: env.bodyCap, storedAs: env.privacy ? treatmentFor(rec, env.privacy).store : 'original' }, {
       gone: () => done,
       current: (c) => {
         current = c;
@@ -194,6 +200,7 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
   const sse = rec.stream && status < 300 && isEventStream(up.headers['content-type']);
   if (sse) capture = new StreamCapture(captureKind(rec.api), input.dropUsageChunk);
   else chunks = [];
+  if (!sse && isOpaqueContentType(up.headers['content-type'])) opaque = String(up.headers['content-type']);
   const filtering = sse && input.dropUsageChunk;
   // A plain (non-SSE) answer up to WHOLE_MAX_BYTES goes to the client whole, with its length,
   // once it is recorded: one write instead of a chunked response's two, and nobody can use half
@@ -349,7 +356,7 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
     }
     done = true;
     if (chunks && chunks.length > 1) chunks = [Buffer.concat(chunks)];
-    complete(life, end, capture, chunks, reported);
+    complete(life, end, capture, chunks, reported, opaque);
   };
 
   body.on('end', onEnd);

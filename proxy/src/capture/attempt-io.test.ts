@@ -83,6 +83,26 @@ describe('attemptIo', () => {
     expect(io!.request_body).toHaveLength(1000);
   });
 
+  it('an audio upload is shown by its fields and a speech answer by nothing: hashed and counted, never stored', async () => {
+    const upload = Buffer.concat([Buffer.from('--b\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'), Buffer.alloc(5000, 'RIFF'), Buffer.from('\r\n--b--')]);
+    const shown = '{"model":"whisper","file":{"filename":"a.wav","content_type":"","bytes":5000}}';
+    const tap = new AttemptTap(100_000);
+    tap.clientBody = upload;
+    tap.requestShown = shown;
+    tap.sent(upload);
+    const audio = Buffer.alloc(3000, 'ID3');
+    expect((await through(tap, [audio], 'audio/mpeg')).equals(audio)).toBe(true);
+    const [io] = attemptIo([tap], 1, { request: shown, response: '{"content_type":"audio/mpeg","bytes":3000}' }, env, null);
+    // The client's own bytes went up: "same", nothing stored twice; the audio answer kept nowhere.
+    expect(io).toMatchObject({ request_same: true, request_body: '', request_bytes: upload.length, request_sha256: sha(upload), response_body: '', response_bytes: 3000, response_sha256: sha(audio), truncated: false });
+    // A form rewritten for another upstream model: its own fields shown, still not its bytes.
+    const rewritten = new AttemptTap(100_000);
+    rewritten.clientBody = upload;
+    rewritten.requestShown = shown.replace('"whisper"', '"whisper-1"');
+    rewritten.sent(Buffer.from(upload));
+    expect(attemptIo([rewritten], 1, { request: shown, response: '' }, env, null)[0]).toMatchObject({ request_same: false, request_body: rewritten.requestShown, truncated: false });
+  });
+
   it('one element per attempt: an attempt that sent nothing is empty', () => {
     const ios = attemptIo([], 2, { request: '', response: '' }, env, null);
     expect(ios).toHaveLength(2);

@@ -64,12 +64,18 @@ export function attemptIo(
 function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: Treatment; c: CallRedaction } | null): AttemptIo {
   const sent = tap.request;
   const requestBytes = typeof sent === 'string' ? Buffer.byteLength(sent) : sent.length;
+  // A form (audio upload) is shown by its fields, never its bytes; it is "the same" when the
+  // client's own bytes were sent.
+  const shown = tap.requestShown;
   // Sizes first: bodies of different sizes differ, and most of a megabyte is never decoded twice.
-  const requestSame = tap.sentAny && (sent === tap.clientBody || (typeof sent === 'string' && sent === call.request)) && requestBytes === Buffer.byteLength(call.request);
+  const requestSame = tap.sentAny && (shown !== null
+    ? sent === tap.clientBody
+    : (sent === tap.clientBody || (typeof sent === 'string' && sent === call.request)) && requestBytes === Buffer.byteLength(call.request));
   // Nothing is decoded that will not be stored (metadata_only, a withheld stream): a megabyte
   // decoded on the event loop for nothing delays every other call.
   const storeNone = redact !== null && redact.t.store === 'none';
-  const reqText = requestSame || storeNone ? '' : typeof sent === 'string' ? sent : sent.toString('utf8');
+  const reqText = requestSame || storeNone ? '' : shown ?? (typeof sent === 'string' ? sent : sent.toString('utf8'));
+  const shownBytes = shown === null ? requestBytes : Buffer.byteLength(shown);
   const resSha = tap.responseSha256();
   const sameSize = tap.responseBytes > 0 && tap.responseBytes === Buffer.byteLength(call.response);
   let resText: string | null = null;
@@ -108,6 +114,6 @@ function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: 
     response_body: res.text,
     response_bytes: tap.responseBytes,
     response_sha256: resSha,
-    truncated: req.truncated || res.truncated || (stored.request !== '' && requestBytes > env.bodyCap) || (stored.response !== '' && (tap.responseBytes > env.bodyCap || !tap.complete)),
+    truncated: req.truncated || res.truncated || (stored.request !== '' && shownBytes > env.bodyCap) || (stored.response !== '' && (tap.responseBytes > env.bodyCap || !tap.complete)),
   };
 }

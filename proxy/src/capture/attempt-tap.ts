@@ -8,6 +8,7 @@ import { createHash, hash, type Hash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { readThrough } from './link.ts';
+import { isOpaqueContentType } from './opaque-body.ts';
 
 /**
  * Response headers naming the upstream's own id for a request, in order of preference: OpenAI
@@ -41,6 +42,11 @@ export class AttemptTap {
    * client's request", known without decoding or comparing a byte.
    */
   clientBody: Buffer | null = null;
+  /**
+   * What stands for a request that is not text (an audio upload's form): its fields and the
+   * file's name, type and size. The bytes are hashed and counted, never stored.
+   */
+  requestShown: string | null = null;
   /** The answer is an event stream (text/event-stream). */
   eventStream = false;
   /** Response bytes received in all, and the first `keep` of them. */
@@ -80,6 +86,8 @@ export class AttemptTap {
     const ct = headers['content-type'];
     this.eventStream = typeof ct === 'string' && ct.startsWith('text/event-stream');
     if (this.eventStream) this.keep = this.streamKeep;
+    // Audio (speech) and other non-text answers: hashed and counted, never kept.
+    if (isOpaqueContentType(ct)) this.keep = 0;
     // Destroying the tee (client gone) destroys the socket's body, which aborts the upstream
     // request; an upstream failure reaches the reader as the tee's 'error'.
     return readThrough(body, {

@@ -118,7 +118,7 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
   const overhead = Math.max(0, r.tDispatch - r.t0) + Math.max(0, tEnd - upstreamEnd);
   const model = r.deploymentModel;
   const cost = callCost(env.cost, {
-    outcome: r.outcome, cacheHit: r.cacheHit === true, provider: r.provider, providerId: r.priceProviderId,
+    api: r.api, outcome: r.outcome, cacheHit: r.cacheHit === true, provider: r.provider, providerId: r.priceProviderId,
     deploymentModel: model, upstreamModel: r.upstreamModel, tokens: r.tokens,
   });
   return {

@@ -29,4 +29,14 @@ describe('costFn', () => {
     expect(callCost(cost, { ...call, outcome: 'refused' })).toBe(0);
     expect(callCost(cost, { ...call, outcome: 'error', tokens: t(0, 0) })).toBeNull();
   });
+
+  it('an audio call with no tokens recorded has no price (speech, Whisper\'s seconds); with tokens it is priced', () => {
+    const call = { outcome: 'success', cacheHit: false, provider: 'p', providerId: 'openai', deploymentModel: 'm', upstreamModel: '', tokens: t(0, 0) };
+    for (const api of ['openai.audio.speech', 'openai.audio.transcriptions', 'openai.audio.translations']) {
+      expect(callCost(cost, { ...call, api }), api).toBeNull();
+      expect(callCost(cost, { ...call, api, tokens: t(1000, 1000) }), api).toBe((1000 + 2000) / 1e6);
+    }
+    // Other APIs keep the token price of 0 tokens.
+    expect(callCost(cost, { ...call, api: 'openai.moderations' })).toBe(0);
+  });
 });

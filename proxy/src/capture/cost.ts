@@ -35,6 +35,8 @@ export function costDetail(t: Tokens, cost: CostFn): { cache_write_5m_tokens: nu
 
 /** What prices one call: its outcome, where it went and the tokens it used. */
 export interface PricedCall {
+  /** The API the client spoke (client_api). */
+  api?: string | undefined;
   outcome: string;
   cacheHit: boolean;
   provider: string;
@@ -45,13 +47,22 @@ export interface PricedCall {
 }
 
 /**
+ * Audio calls whose answer may report no tokens: speech reports no usage, Whisper reports
+ * seconds, and both are billed by what tokens do not show (characters, tokens never reported,
+ * minutes). With no tokens recorded, their price is unknown, not 0.
+ */
+const BILLED_BEYOND_TOKENS: ReadonlySet<string> = new Set(['openai.audio.transcriptions', 'openai.audio.translations', 'openai.audio.speech']);
+
+/**
  * A call's cost_usd, the one rule for recording and repricing: a refusal or a cache hit costs 0;
- * a call that used no tokens and did not succeed has no price (null); otherwise the deployment
- * model's price, else the model the upstream reported.
+ * a call that used no tokens and did not succeed has no price (null), nor does an audio call
+ * with no tokens recorded; otherwise the deployment model's price, else the model the upstream
+ * reported.
  */
 export function callCost(cost: CostFn, c: PricedCall): number | null {
   if (c.cacheHit || c.outcome === 'refused') return 0;
-  if (c.outcome !== 'success' && c.tokens.input_tokens + c.tokens.output_tokens === 0) return null;
+  const none = c.tokens.input_tokens + c.tokens.output_tokens === 0;
+  if (none && (c.outcome !== 'success' || (c.api !== undefined && BILLED_BEYOND_TOKENS.has(c.api)))) return null;
   return cost(c.provider, c.providerId, c.deploymentModel, c.tokens) ??
     (c.upstreamModel && c.upstreamModel !== c.deploymentModel ? cost(c.provider, c.providerId, c.upstreamModel, c.tokens) : null);
 }

@@ -102,6 +102,20 @@ describe('summarizeJsonBody on image and moderation answers (no_text)', () => {
   });
 });
 
+describe('summarizeJsonBody on audio answers (no_text)', () => {
+  it('records gpt-4o-transcribe\'s tokens with the audio part; Whisper\'s seconds and text transcripts are 0 tokens, never an estimate', () => {
+    const usage = { type: 'tokens', input_tokens: 61, input_token_details: { text_tokens: 4, audio_tokens: 57 }, output_tokens: 19, total_tokens: 80 };
+    expect(summarizeJsonBody(JSON.stringify({ text: 'hello', usage }), 200, captureKind('openai.audio.transcriptions')).tokens)
+      .toMatchObject({ input_tokens: 61, output_tokens: 19, input_audio_tokens: 57, tokens_estimated: false });
+    const whisper = JSON.stringify({ text: 'hello', usage: { type: 'duration', seconds: 9 } });
+    expect(summarizeJsonBody(whisper, 200, captureKind('openai.audio.transcriptions'))).toMatchObject({ tokens: { input_tokens: 0, output_tokens: 0, tokens_estimated: false }, outputText: '' });
+    for (const text of ['hello there\n', `1\n00:00:00,000 --> 00:00:02,000\n${'word '.repeat(5000)}\n\n`]) {
+      expect(summarizeJsonBody(text, 200, captureKind('openai.audio.translations'))).toMatchObject({ tokens: { input_tokens: 0, output_tokens: 0, tokens_estimated: false }, outputText: '' });
+    }
+    expect(summarizeJsonBody('{"error":{"message":"bad","type":"invalid_request_error","code":null}}', 400, captureKind('openai.audio.speech'))).toMatchObject({ errorType: 'invalid_request_error', tokens: null });
+  });
+});
+
 describe('StreamCapture.digest', () => {
   it('assembles in stream order even when one chunk is malformed', () => {
     const c = new StreamCapture('chat', false);

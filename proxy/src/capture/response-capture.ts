@@ -23,9 +23,10 @@ interface ErrorBody {
 }
 
 /**
- * Wire format of a response, by the API the client spoke. `no_text`: answers that carry no
- * generated text (images, moderations): their usage when reported (gpt-image-1), else 0 tokens,
- * never an estimate from the body (a base64 image is not text).
+ * Wire format of a response, by the API the client spoke. `no_text`: answers whose tokens are
+ * never estimated from the body (images, moderations, audio): their usage when reported
+ * (gpt-image-1, gpt-4o-transcribe), else 0 tokens (a base64 image or a transcript of audio
+ * says nothing of what the upstream billed).
  */
 export type CaptureKind = StreamKind | 'anthropic' | 'anthropic_count' | 'responses' | 'embeddings' | 'no_text';
 
@@ -38,7 +39,10 @@ export function captureKind(api: string): CaptureKind {
     case 'anthropic.messages': return 'anthropic';
     case 'anthropic.count_tokens': return 'anthropic_count';
     case 'openai.images':
-    case 'openai.moderations': return 'no_text';
+    case 'openai.moderations':
+    case 'openai.audio.transcriptions':
+    case 'openai.audio.translations':
+    case 'openai.audio.speech': return 'no_text';
     default: return 'chat';
   }
 }
@@ -110,7 +114,11 @@ export function summarizeJsonBody(text: string, status: number, kind: CaptureKin
     }
     return out;
   }
-  if (!v) return out;
+  if (!v) {
+    // A transcript asked for as text, srt or vtt: no usage comes with it, and none is estimated.
+    if (kind === 'no_text') out.tokens = { ...NO_TOKENS };
+    return out;
+  }
   if (typeof v.model === 'string') out.upstreamModel = v.model;
   if (kind === 'no_text') {
     out.tokens = v.usage && typeof v.usage === 'object' ? tokensFromUsage(v.usage) : { ...NO_TOKENS };

@@ -84,7 +84,8 @@ function fromChat(u: Record<string, unknown>): Tokens {
 
 /** OpenAI Responses: cached and reasoning are parts of input and output. */
 function fromResponses(u: Record<string, unknown>): Tokens {
-  const id = obj(u['input_tokens_details']);
+  // Transcriptions (gpt-4o-transcribe) spell it `input_token_details`: {text_tokens, audio_tokens}.
+  const id = obj(u['input_tokens_details'] ?? u['input_token_details']);
   const od = obj(u['output_tokens_details']);
   return withDetail(
     {
@@ -140,7 +141,7 @@ function fromAnthropic(u: Record<string, unknown>): Tokens {
 export function tokensFromUsage(raw: unknown): Tokens {
   const u = obj(raw);
   if (u['prompt_tokens'] !== undefined || u['completion_tokens'] !== undefined) return fromChat(u);
-  if (u['input_tokens_details'] !== undefined || u['output_tokens_details'] !== undefined) return fromResponses(u);
+  if (u['input_tokens_details'] !== undefined || u['output_tokens_details'] !== undefined || u['input_token_details'] !== undefined) return fromResponses(u);
   if (u['promptTokenCount'] !== undefined || u['candidatesTokenCount'] !== undefined) return fromGemini(u);
   return fromAnthropic(u);
 }

@@ -7,6 +7,7 @@ import type { ProviderConfig } from '@gatelog/core';
 import type { Provider, UpstreamCall, UpstreamResponse } from './types.ts';
 import { mockCompletion, mockEmbeddings, mockUsage, splitReply } from './mock-content.ts';
 import { mockImages, mockModerations } from './mock-media.ts';
+import { mockSpeech, mockTranscript, type MockAudioAnswer } from './mock-audio.ts';
 import { anthropicViaChat } from './openai-as-anthropic.ts';
 import { unsupportedApi } from './wire.ts';
 
@@ -65,6 +66,12 @@ function nonStreamBody(c: UpstreamCall): string {
   });
 }
 
+function audioAnswer(c: UpstreamCall): MockAudioAnswer | null {
+  if (c.api === 'openai.audio.transcriptions' || c.api === 'openai.audio.translations') return mockTranscript(c.api, c.model, c.json);
+  if (c.api === 'openai.audio.speech') return mockSpeech(c.json);
+  return null;
+}
+
 /** A readable that emits `chunks` with `gapMs` between them; destroying it cancels the rest. */
 function paced(chunks: Buffer[], gapMs: number): Readable {
   let timer: NodeJS.Timeout | undefined;
@@ -95,6 +102,11 @@ export function createMockProvider(name: string, cfg: ProviderConfig): Provider 
     ({ status: 200, headers, body: c.tap ? c.tap.received(200, headers, body) : body });
   async function callOpenAi(c: UpstreamCall): Promise<UpstreamResponse> {
     c.tap?.sent(c.body);
+    const audio = audioAnswer(c);
+    if (audio) {
+      if (latency > 0) await sleep(latency, undefined, { signal: c.signal });
+      return answer(c, { 'content-type': audio.contentType }, paced([audio.body], 0));
+    }
     if (c.stream && c.api !== 'openai.embeddings') {
       const chunks = streamChunks(c);
       if (latency > 0) await sleep(latency / 2, undefined, { signal: c.signal });

@@ -18,6 +18,9 @@ const ENDPOINTS: Partial<Record<UpstreamApi, string>> = {
 const EXTRA_ENDPOINTS: Readonly<Record<OpenAiExtraApi, string>> = {
   'openai.images': '/images/generations',
   'openai.moderations': '/moderations',
+  'openai.audio.transcriptions': '/audio/transcriptions',
+  'openai.audio.translations': '/audio/translations',
+  'openai.audio.speech': '/audio/speech',
 };
 
 /** One keep-alive Pool per upstream origin, shared by every provider that points there. */
@@ -82,8 +85,11 @@ export function createOpenAiProvider(name: string, cfg: ProviderConfig, poolFor:
   };
 
   const chat = async (c: UpstreamCall): Promise<UpstreamResponse> => {
+    const path = pathFor(c.api, c.model);
     c.tap?.sent(c.body);
-    const res = await pool.request({ method: 'POST', path: pathFor(c.api, c.model), headers, body: c.body, signal: c.signal });
+    // An audio upload keeps the client's own content type (its multipart boundary).
+    const h = c.contentType === undefined ? headers : { ...headers, 'content-type': c.contentType };
+    const res = await pool.request({ method: 'POST', path, headers: h, body: c.body, signal: c.signal });
     return { status: res.statusCode, headers: res.headers, body: c.tap ? c.tap.received(res.statusCode, res.headers, res.body) : res.body };
   };
 

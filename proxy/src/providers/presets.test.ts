@@ -42,6 +42,25 @@ describe('provider kinds', () => {
     await built.close();
   });
 
+  it('audio goes to openai and azure (all three) and groq (Whisper uploads only); the rest refuse before sending', async () => {
+    const config = parseConfig({ providers: {
+      o: { kind: 'openai', base_url: 'http://127.0.0.1:9/v1' }, g: { kind: 'groq', api_key: 'k' }, a: { kind: 'azure', base_url: 'http://127.0.0.1:9', api_key: 'k' },
+      m: { kind: 'mistral', api_key: 'k' }, c: { kind: 'anthropic', api_key: 'k' },
+    } }, 'test', {});
+    const built = createProviders(config);
+    type Audio = 'openai.audio.transcriptions' | 'openai.audio.translations' | 'openai.audio.speech';
+    const call = (p: string, api: Audio): Promise<unknown> =>
+      built.byName.get(p)!.call({ api, model: 'm', body: '{}', json: {}, stream: false, signal: AbortSignal.abort() }).catch((e: unknown) => e);
+    const all: Audio[] = ['openai.audio.transcriptions', 'openai.audio.translations', 'openai.audio.speech'];
+    for (const [p, api] of [['g', 'openai.audio.speech'], ...all.map((a) => ['m', a] as const), ...all.map((a) => ['c', a] as const)] as const) {
+      expect(await call(p, api), `${p} ${api}`).toMatchObject({ status: 400, code: 'unsupported_api' });
+    }
+    for (const [p, api] of [...all.map((a) => ['o', a] as const), ...all.map((a) => ['a', a] as const), ['g', 'openai.audio.transcriptions'], ['g', 'openai.audio.translations']] as const) {
+      expect(await call(p, api), `${p} ${api}`).not.toMatchObject({ code: 'unsupported_api' });
+    }
+    await built.close();
+  });
+
   it('ANTHROPIC_API_KEY adds a native anthropic provider (not ANTHROPIC_BASE_URL, which may point at gatelog)', () => {
     const c = defaultConfig({ ANTHROPIC_API_KEY: 'sk-ant-x', ANTHROPIC_BASE_URL: 'http://127.0.0.1:4000' });
     expect(c.providers['anthropic']).toMatchObject({ kind: 'anthropic', base_url: 'https://api.anthropic.com', api_key: 'sk-ant-x' });

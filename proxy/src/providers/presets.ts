@@ -18,19 +18,27 @@ export interface KindPreset {
   extras?: readonly OpenAiExtraApi[];
 }
 
-/** Image generation and moderation: served only by the kinds that list them in `extras`. */
-export type OpenAiExtraApi = 'openai.images' | 'openai.moderations';
+/** Image generation, moderation and audio: served only by the kinds that list them in `extras`. */
+export type OpenAiExtraApi =
+  | 'openai.images'
+  | 'openai.moderations'
+  | 'openai.audio.transcriptions'
+  | 'openai.audio.translations'
+  | 'openai.audio.speech';
 
 const compat = (baseUrl: string | undefined, priceProviderId: string | undefined, extras?: readonly OpenAiExtraApi[]): KindPreset =>
   ({ adapter: 'openai', baseUrl, priceProviderId, maxTokensField: 'max_tokens', ...(extras ? { extras } : {}) });
 const IMAGES: readonly OpenAiExtraApi[] = ['openai.images'];
-const BOTH: readonly OpenAiExtraApi[] = ['openai.images', 'openai.moderations'];
+const AUDIO: readonly OpenAiExtraApi[] = ['openai.audio.transcriptions', 'openai.audio.translations', 'openai.audio.speech'];
+const ALL: readonly OpenAiExtraApi[] = ['openai.images', 'openai.moderations', ...AUDIO];
 
 export const KIND_PRESETS: Readonly<Record<string, KindPreset>> = {
   // Plain `openai` is "any OpenAI-compatible server": base_url is explicit. Priced as OpenAI only
   // when it points at api.openai.com (see priceIdFor).
-  openai: { adapter: 'openai', baseUrl: undefined, priceProviderId: undefined, maxTokensField: 'max_completion_tokens', extras: BOTH },
-  groq: compat('https://api.groq.com/openai/v1', 'groq'),
+  openai: { adapter: 'openai', baseUrl: undefined, priceProviderId: undefined, maxTokensField: 'max_completion_tokens', extras: ALL },
+  // https://console.groq.com/docs/speech-to-text — Whisper at /openai/v1/audio/transcriptions
+  // and /audio/translations, in OpenAI's multipart shape.
+  groq: compat('https://api.groq.com/openai/v1', 'groq', ['openai.audio.transcriptions', 'openai.audio.translations']),
   mistral: compat('https://api.mistral.ai/v1', 'mistral'),
   deepseek: compat('https://api.deepseek.com/v1', 'deepseek'),
   together: compat('https://api.together.xyz/v1', 'together', IMAGES),
@@ -44,10 +52,11 @@ export const KIND_PRESETS: Readonly<Record<string, KindPreset>> = {
   // https://ai.google.dev/gemini-api/docs/openai — Bearer auth with the Gemini API key.
   // Its OpenAI layer serves images.generate (Imagen) but no moderations.
   gemini: compat('https://generativelanguage.googleapis.com/v1beta/openai', 'google', IMAGES),
-  // DALL·E / gpt-image deployments; Azure has content filters, not a moderations endpoint.
-  azure: { adapter: 'azure', baseUrl: undefined, priceProviderId: 'azure', maxTokensField: 'max_completion_tokens', extras: IMAGES },
+  // DALL·E / gpt-image, Whisper / gpt-4o-transcribe and TTS deployments; Azure has content
+  // filters, not a moderations endpoint.
+  azure: { adapter: 'azure', baseUrl: undefined, priceProviderId: 'azure', maxTokensField: 'max_completion_tokens', extras: [...IMAGES, ...AUDIO] },
   anthropic: { adapter: 'anthropic', baseUrl: 'https://api.anthropic.com', priceProviderId: 'anthropic', maxTokensField: 'max_tokens' },
-  mock: { adapter: 'mock', baseUrl: undefined, priceProviderId: undefined, maxTokensField: 'max_tokens', extras: BOTH },
+  mock: { adapter: 'mock', baseUrl: undefined, priceProviderId: undefined, maxTokensField: 'max_tokens', extras: ALL },
 };
 
 /** The price id for an `openai`-kind provider: OpenAI's own only on OpenAI's own host. */

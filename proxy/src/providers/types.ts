@@ -12,6 +12,9 @@ export type UpstreamApi =
   | 'openai.embeddings'
   | 'openai.images'
   | 'openai.moderations'
+  | 'openai.audio.transcriptions'
+  | 'openai.audio.translations'
+  | 'openai.audio.speech'
   | 'openai.responses'
   | 'anthropic.messages'
   | 'anthropic.count_tokens';
@@ -22,6 +25,8 @@ export interface UpstreamCall {
   model: string;
   /** Exact bytes to send upstream. */
   body: Buffer | string;
+  /** The body's content type when it is not JSON (an audio upload's multipart/form-data, with its boundary). */
+  contentType?: string | undefined;
   /** The parsed body as sent (model/stream_options already rewritten); adapters must not mutate it. */
   json: Readonly<Record<string, unknown>>;
   stream: boolean;
@@ -37,6 +42,22 @@ export interface UpstreamCall {
    * read the response body through `tap.received(...)`, before translating anything.
    */
   tap?: AttemptTap | undefined;
+}
+
+/**
+ * A request body that is a form (an audio upload), not JSON: sent with its own content type,
+ * re-made when another deployment names another upstream model, and recorded by its fields and
+ * the file's name, type and size, never by its bytes.
+ */
+export interface FormBody {
+  /** multipart/form-data with the client's boundary. */
+  readonly contentType: string;
+  /** The client's own bytes. */
+  readonly raw: Buffer;
+  /** The form naming `model` as its model: `raw` itself when it already does. */
+  forModel(model: string): Buffer;
+  /** What the record shows for that form: its fields, the file's name, type and size. */
+  shownFor(model: string): string;
 }
 
 export interface UpstreamResponse {

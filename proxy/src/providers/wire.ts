@@ -54,6 +54,9 @@ export function refuse(err: unknown): never {
 const ENDPOINT_OF: Readonly<Record<string, string>> = {
   'openai.images': 'POST /v1/images/generations',
   'openai.moderations': 'POST /v1/moderations',
+  'openai.audio.transcriptions': 'POST /v1/audio/transcriptions',
+  'openai.audio.translations': 'POST /v1/audio/translations',
+  'openai.audio.speech': 'POST /v1/audio/speech',
 };
 
 export function unsupportedApi(api: string, kind: string): ProxyError {

@@ -14,6 +14,8 @@ import type { ProxyError } from '../errors.ts';
 import type { UpstreamApi } from '../providers/types.ts';
 import { claimEvent, stateOf } from '../request-state.ts';
 import { newCallRecord } from './body.ts';
+import { formBoundary } from './multipart.ts';
+import { shownAudioRequest } from './openai-audio.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -47,9 +49,18 @@ interface BodySeen {
 
 const NO_BODY: BodySeen = { text: '', model: '', stream: false };
 
-/** The bytes received as text (none when fastify refused the body unread: 413, 415) and what parsed of them. */
-function bodySeen(raw: unknown): BodySeen {
+/**
+ * The bytes received as text (none when fastify refused the body unread: 413, 415) and what
+ * parsed of them. A form (an audio upload) is shown by its fields, never its bytes.
+ */
+function bodySeen(raw: unknown, contentType: string | undefined): BodySeen {
   if (!Buffer.isBuffer(raw) || raw.length === 0) return NO_BODY;
+  if (formBoundary(contentType) !== null) {
+    const f = shownAudioRequest(raw, contentType);
+    if (!f) return NO_BODY;
+    const model = f.json['model'];
+    return { text: f.text, model: typeof model === 'string' ? model : '', stream: false, json: f.json };
+  }
   const text = raw.toString('utf8');
   let json: unknown;
   try {
@@ -69,7 +80,7 @@ export function recordAnsweredError(rec: ErrorRecording, req: FastifyRequest, e:
   const st = stateOf(req);
   if (!claimEvent(st)) return;
   try {
-    const body = bodySeen(req.body);
+    const body = bodySeen(req.body, req.headers['content-type']);
     const r = newCallRecord(req, { endpoint: req.routeOptions.url ?? '', api, requested: body.model, dep: null, stream: body.stream, text: body.text, ...(body.json ? { json: body.json } : {}) });
     const caller = rec.callerOf?.(req.headers);
     if (caller?.kind === 'key') r.caller = { keyId: caller.key.id, keyName: caller.key.name, team: caller.key.team };

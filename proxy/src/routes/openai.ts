@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ProxyError, badRequest } from '../errors.ts';
 import { relay, type RelayEnv } from '../relay.ts';
 import { installApiSurface } from './surface.ts';
+import { AUDIO_UPLOADS, audioUploadRoutes } from './openai-audio.ts';
 import { forwardBody, newCallRecord, parseJsonBody, requireModel } from './body.ts';
 import type { AuthCheck } from '../auth.ts';
 import type { ModelTable } from '../routing/resolve.ts';
@@ -27,8 +28,9 @@ interface Endpoint {
   /** Field that must be present (non-empty array for messages). */
   required: 'messages' | 'prompt' | 'input';
   /**
-   * `stream: true` is refused (400), as OpenAI refuses it for models that cannot stream: the
-   * image answer is captured as one JSON body, so an upstream event stream is not asked for.
+   * `stream: true` (speech: `stream_format: 'sse'`) is refused (400), as OpenAI refuses it for
+   * models that cannot stream: the answer is captured as one body, so an upstream event stream
+   * is not asked for.
    */
   refuseStream?: true;
 }
@@ -39,6 +41,8 @@ const ENDPOINTS: readonly Endpoint[] = [
   { path: '/embeddings', api: 'openai.embeddings', canStream: false, required: 'input' },
   { path: '/images/generations', api: 'openai.images', canStream: false, required: 'prompt', refuseStream: true },
   { path: '/moderations', api: 'openai.moderations', canStream: false, required: 'input' },
+  // Text to speech: JSON in, audio bytes out (recorded by content type and size, relay.ts).
+  { path: '/audio/speech', api: 'openai.audio.speech', canStream: false, required: 'input', refuseStream: true },
 ];
 
 function validate(ep: Endpoint, json: Record<string, unknown>): string {
@@ -49,6 +53,7 @@ function validate(ep: Endpoint, json: Record<string, unknown>): string {
   } else {
     if (field === undefined || field === null) throw badRequest(`missing_${ep.required}`, `You must provide a \`${ep.required}\` parameter.`, ep.required);
     if (ep.refuseStream && json['stream'] === true) throw badRequest('stream_unsupported', `Streaming is not supported on ${ep.path} through gatelog; send \`stream: false\`.`, 'stream');
+    if (ep.refuseStream && json['stream_format'] === 'sse') throw badRequest('stream_unsupported', `Streaming is not supported on ${ep.path} through gatelog; send \`stream_format: 'audio'\`.`, 'stream_format');
   }
   return model;
 }
@@ -82,7 +87,7 @@ function modelsFor(listBody: string, allowed: ReadonlySet<string>): string {
  * the OpenAI SDK at the bare origin (`base_url="http://proxy:4000"`), and their calls keep working
  * when only the host changes. Recorded under the `/v1` endpoint like any other call.
  */
-export const OPENAI_ROOT_PATHS: readonly string[] = [...ENDPOINTS.map((e) => e.path), '/models', '/responses'];
+export const OPENAI_ROOT_PATHS: readonly string[] = [...ENDPOINTS.map((e) => e.path), ...AUDIO_UPLOADS.map((e) => e.path), '/models', '/responses'];
 
 /** Where Azure OpenAI clients send calls: `{endpoint}/openai/deployments/{deployment}/…`. */
 export const AZURE_PREFIX = '/openai/deployments/:deployment';
@@ -140,6 +145,8 @@ export function openAiRoutes(deps: OpenAiRouteDeps, o: { root?: boolean; azure?:
     if (o.azure) app.addHook('onRequest', azureKey);
     installApiSurface(app, { env, auth, callerOf: gov?.auth.callerOf });
     for (const ep of ENDPOINTS) app.post(ep.path, { config: { modelApi: ep.api } }, handler(ep));
+    // Audio uploads: their own scope, so the form parser applies to them only.
+    void app.register(audioUploadRoutes(deps, o));
     if (o.azure) {
       done();
       return;

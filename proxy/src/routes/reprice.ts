@@ -32,7 +32,7 @@ export function storedCallCost(cost: CostFn, providerId: string | undefined, row
     input_audio_tokens: row.input_audio_tokens, output_audio_tokens: row.output_audio_tokens, tokens_estimated: false,
   };
   return callCost(cost, {
-    outcome: row.outcome, cacheHit: row.cache_hit, provider: row.provider, providerId,
+    api: row.client_api, outcome: row.outcome, cacheHit: row.cache_hit, provider: row.provider, providerId,
     deploymentModel: row.deployment_model, upstreamModel: row.upstream_model, tokens,
   });
 }

@@ -7,7 +7,7 @@ import type { RouterConfig } from '@gatelog/core';
 import type { CallRecord } from '../capture/call-record.ts';
 import { AttemptTap } from '../capture/attempt-tap.ts';
 import { REDACTED_STREAM_KEEP_BYTES, TAP_MARGIN_BYTES } from '../capture/attempt-io.ts';
-import type { Provider } from '../providers/types.ts';
+import type { FormBody, Provider } from '../providers/types.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import { runAttempt, type AttemptFailed, type AttemptOk } from './attempt.ts';
 import type { DeploymentState } from './deployment-state.ts';
@@ -21,6 +21,8 @@ export interface DispatchInput {
   upstreamBody: Buffer | string;
   json: Record<string, unknown>;
   headers?: Readonly<Record<string, string>> | undefined;
+  /** The body is a form (an audio upload): each attempt's bytes come from it, not `upstreamBody`. */
+  form?: FormBody | undefined;
   /** The stored body cap: each attempt's raw response is kept up to it (plus a margin), hashed whole. */
   bodyCap: number;
   /**
@@ -70,6 +72,8 @@ export async function dispatch(router: RouterConfig, metrics: ProxyMetrics, inpu
         body = JSON.stringify(json);
       }
     }
+    // A form is written per deployment by its own rules (the model field spliced in place).
+    if (input.form) body = input.form.forModel(rec.deploymentModel);
     const start = performance.now();
     rec.tAttempt = start;
     (rec.attemptStarts ??= []).push(start - rec.t0);
@@ -79,13 +83,16 @@ export async function dispatch(router: RouterConfig, metrics: ProxyMetrics, inpu
     state?.begin(start);
     const keep = input.storedAs === 'none' ? 0 : input.bodyCap + TAP_MARGIN_BYTES;
     const tap = new AttemptTap(keep, input.storedAs === 'redacted' ? Math.min(keep, REDACTED_STREAM_KEEP_BYTES) : keep);
-    if (typeof input.upstreamBody !== 'string') tap.clientBody = input.upstreamBody;
+    if (input.form) {
+      tap.clientBody = input.form.raw;
+      tap.requestShown = input.form.shownFor(rec.deploymentModel);
+    } else if (typeof input.upstreamBody !== 'string') tap.clientBody = input.upstreamBody;
     (rec.attemptTaps ??= []).push(tap);
     let r: AttemptOk | AttemptFailed;
     try {
       r = await runAttempt(
         provider,
-        { api: rec.api, model: rec.deploymentModel, body, json, stream: rec.stream, tap, ...(input.headers ? { headers: input.headers } : {}) },
+        { api: rec.api, model: rec.deploymentModel, body, json, stream: rec.stream, tap, ...(input.headers ? { headers: input.headers } : {}), ...(input.form ? { contentType: input.form.contentType } : {}) },
         ac,
         target && plan ? plan.limitFor(target, start, ttfbMs) : { ttfbMs: Math.min(ttfbMs, remaining), deadlineBound: remaining <= ttfbMs },
         Date.now(),
