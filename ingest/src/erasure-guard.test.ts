@@ -3,7 +3,10 @@
 // test cover none of another's rows).
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EraseRequest, createLogger, encodeEvent, eraseCalls, recordErasure, writeHold, type LlmCallEvent, type Store } from '@gatelog/core';
+import { EraseRequest, RetentionConfig, createLogger, encodeEvent, eraseCalls, recordErasure, startRetention, writeHold, type LlmCallEvent, type Store } from '@gatelog/core';
+import { feedbackForCall, insertFeedback } from '@gatelog/core/store/feedback';
+import { erasureRule } from '@gatelog/core/store/erasure';
+import { scrubbedInPlace } from '@gatelog/core/store/scrub-event';
 import { createIngestMetrics } from './metrics.ts';
 import { createPipeline, type PipelinePart } from './pipeline.ts';
 import { sampleEvent } from '../../test/e2e/distributed-events.ts';
@@ -227,5 +230,69 @@ describe('erasure guard (ingest)', () => {
     expect([...rows.keys()].sort()).toEqual([...carols, other].map((e) => e.request_id).sort());
     for (const e of carols) expect(rows.get(e.request_id)).toEqual(erased(e));
     expect(rows.get(other.request_id)).toEqual(whole(other));
+  });
+
+  const score = (key: string, requestId: string, traceId: string, comment: string): Promise<void> =>
+    insertFeedback(store, { requestId, traceId, name: 'feedback', value: -1, weight: 1, comment, metadata: {} }, { by: `key:${key}`, source: 'api', keyId: key, team: 'red', user: '' }, Date.now());
+  async function sweepOnce(): Promise<void> {
+    const sweep = await startRetention({ store, retention: RetentionConfig.parse({}), logger: createLogger('silent') });
+    try {
+      await sweep.run();
+    } finally {
+      sweep.stop();
+    }
+  }
+  /** Each stored call of `key`: when it was marked erased (epoch ms; 0 = not). */
+  async function erasedAt(key: string): Promise<Record<string, number>> {
+    const rs = await store.client.query({
+      query: `SELECT toString(request_id) AS id, toUnixTimestamp64Milli(erased_at) AS at FROM ${store.database}.llm_calls FINAL WHERE key_id = {key:String}`,
+      query_params: { key },
+      format: 'JSONEachRow',
+    });
+    return Object.fromEntries((await rs.json<{ id: string; at: string | number }>()).map((r) => [r.id, Number(r.at)]));
+  }
+  const feedbackOf = async (key: string): Promise<unknown> =>
+    (await store.client.query({ query: `SELECT request_id, trace_id, comment FROM ${store.database}.call_feedback WHERE key_id = {key:String}`, query_params: { key }, format: 'JSONEachRow' })).json();
+
+  it('the feedback of calls stored erased (on their way in, or just after) goes at the next retention sweep, by request id and by trace', async () => {
+    const [hal, ida, key, trace] = [uid('hal'), uid('ida'), uid('key'), uid('trace')];
+    const early = new Date(Date.now() - 60_000).toISOString();
+    const filtered = sampleEvent({ user: hal, key_id: key, trace_id: trace, started_at: early }, 400);
+    const mutated = sampleEvent({ user: ida, key_id: key, started_at: early }, 400);
+    const kept = sampleEvent({ key_id: key, started_at: early }, 400);
+    // Scored the moment they answered, before ingest stored them.
+    for (const e of [filtered, mutated, kept]) await score(key, e.request_id, '', `before ${e.request_id}`);
+    await eraseCalls(store, EraseRequest.parse({ user: hal }), {});
+    // Ida's erasure is asked while the rows are being inserted: applied by a mutation after.
+    await ingest([filtered, mutated, kept].map((e) => encodeEvent(e)), async () => {
+      await recordErasure(store, EraseRequest.parse({ user: ida }), Date.now());
+    });
+    await score(key, filtered.request_id, '', 'after, on the call');
+    await score(key, '', trace, 'after, on the trace');
+    expect(await feedbackForCall(store, filtered)).toEqual([]);
+    await sweepOnce();
+    expect(await feedbackOf(key)).toEqual([{ request_id: kept.request_id, trace_id: '', comment: `before ${kept.request_id}` }]);
+    // What the sweep goes by: both rows are stored marked erased.
+    const marks = await erasedAt(key);
+    expect(Object.fromEntries(Object.entries(marks).map(([id, at]) => [id, at > 0]))).toEqual({ [filtered.request_id]: true, [mutated.request_id]: true, [kept.request_id]: false });
+  });
+
+  it('a call an erasure scrubbed in a spool before it reached ingest (its user gone) is stored marked when it arrives, and its feedback goes', async () => {
+    const [jo, key] = [uid('jo'), uid('key')];
+    const early = new Date(Date.now() - 60_000).toISOString();
+    const [spooled, kept] = [sampleEvent({ user: jo, key_id: key, started_at: early }, 400), sampleEvent({ key_id: key, started_at: early }, 400)];
+    for (const e of [spooled, kept]) await score(key, e.request_id, '', `on ${e.request_id}`);
+    // As a proxy's erasure watch scrubs its spool with a recorded request (erasure-watch.ts).
+    const recorded = await recordErasure(store, EraseRequest.parse({ user: jo }), Date.now());
+    const scrubbed = scrubbedInPlace(encodeEvent(spooled), [erasureRule(recorded, [])]);
+    expect(scrubbed?.includes(jo)).toBe(false);
+    const arrived = Date.now();
+    await ingest([scrubbed!, encodeEvent(kept)]);
+    await sweepOnce();
+    expect(await feedbackOf(key)).toEqual([{ request_id: kept.request_id, trace_id: '', comment: `on ${kept.request_id}` }]);
+    const marks = await erasedAt(key);
+    // Stamped when stored (the sweep looks for calls erased since its last run), not when scrubbed.
+    expect(marks[spooled.request_id]).toBeGreaterThanOrEqual(arrived);
+    expect(marks[kept.request_id]).toBe(0);
   });
 });

@@ -1,10 +1,11 @@
 // Erasure reaches the calls that were in flight when it was asked. `eraseCalls` records each
 // request in `erasure_requests` before it rewrites llm_calls; ingest applies every recorded
 // request to the rows it stores afterwards whose call started before the request: a covered
-// call is stored with its bodies (and user) emptied, or not at all when the request erased
-// rows — unless an active legal hold covers it. That is what keeps an erased call erased when it
-// was waiting in a proxy's spool during a Kafka outage, in Kafka's backlog or in an ingest
-// batch, and when Kafka delivers a copy of it later.
+// call is stored with its bodies (and user) emptied and marked erased, or not at all when the
+// request erased rows — unless an active legal hold covers it. That is what keeps an erased
+// call erased when it was waiting in a proxy's spool during a Kafka outage, in Kafka's backlog
+// or in an ingest batch, and when Kafka delivers a copy of it later; and the mark is what
+// removes the feedback written on it before or after (core/src/store/feedback-removal.ts).
 //
 // Exactly, not eventually: the requests are read before a part is first written and again after
 // each insert. A request recorded between the two (the window of one insert) is applied to the
@@ -12,19 +13,20 @@
 // recorded after the insert was acknowledged, so the erasure's own mutation, which follows its
 // record, covers those rows.
 //
+// A call an erasure scrubbed before it reached ingest (in a proxy's spool, in the event log) has
+// no user left for a request to select: the scrub marked it (scrub-event.ts), and it is stored
+// marked with the time it is stored, as a covered row is.
+//
 // Cost: two small reads per write over HTTP; embedded, none after the first unless this process
 // recorded an erasure since (erasuresRecordedHere). Per row: nothing while no erasure was ever
 // recorded. Else each row's identity is read by position (stored-rows.ts, ~0.6 µs): a row that
 // started after every request goes on as it is; the others are first checked for the request's
-// value as a substring, and parsed only when it is there (or when the request selects by time
-// alone).
+// value (and the scrub's mark) as a substring, and parsed only when it is there (or when the
+// request selects by time alone).
 import type { Logger, Store } from '@gatelog/core';
-import { ERASURE_REREAD_MS, eraseStored, erasureRule, erasuresRecordedHere, isHeld, listErasures, listHolds, scrubbedEvent, sqlText, type LegalHold, type RecordedErasure, type ScrubRule } from '@gatelog/core';
+import { ERASED_MARK, ERASURE_REREAD_MS, eraseStored, erasedEvent, erasureRule, erasuresRecordedHere, isHeld, listErasures, listHolds, sqlText, type LegalHold, type RecordedErasure, type ScrubRule } from '@gatelog/core';
 import type { IngestMetrics } from './metrics.ts';
 import { parsedRow, rowKey } from './stored-rows.ts';
-
-/** What an erased row still carries besides its metadata: emptied like ClickHouse's mutation does. */
-const CLEAR: ScrubRule = { match: () => true, alsoClear: ['user'] };
 
 interface Request {
   erasure: RecordedErasure;
@@ -95,6 +97,7 @@ export class ErasureGuard {
     let holds: LegalHold[] | null = null;
     for (const p of parts) {
       if (this.#filtered.has(p)) continue;
+      p.records = this.#stamped(p.records);
       const hits = this.#hits(p.records, 0);
       if (hits.length > 0) {
         holds ??= await listHolds(this.#store, { activeOnly: true });
@@ -138,6 +141,22 @@ export class ErasureGuard {
     }
   }
 
+  /** `records` with the rows an erasure scrubbed on their way (its mark) stamped with the time they are stored. */
+  #stamped(records: Buffer[]): Buffer[] {
+    if (this.#requests.length === 0) return records;
+    let out: Buffer[] | null = null;
+    records.forEach((record, i) => {
+      const key = rowKey(record);
+      if ((key && key.ms >= this.#newest) || !record.includes(ERASED_MARK)) return;
+      const event = parsedRow(record);
+      // The text may be in a body: only the event's own field is the mark.
+      if (event === null || typeof event['erased_at'] !== 'string') return;
+      out ??= [...records];
+      out[i] = erasedEvent(record, event, Date.now());
+    });
+    return out ?? records;
+  }
+
   /** The rows of `records` that requests from index `from` on cover (holds not yet checked). */
   #hits(records: readonly Buffer[], from: number): Hit[] {
     const hits: Hit[] = [];
@@ -179,7 +198,7 @@ export class ErasureGuard {
       else if (hit.rows) rows++;
       else {
         bodies++;
-        out.push(scrubbedEvent(record, CLEAR, hit.event) ?? record);
+        out.push(erasedEvent(record, hit.event, Date.now()));
       }
     });
     this.#metrics.erased.inc({ mode: 'bodies' }, bodies);

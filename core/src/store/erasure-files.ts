@@ -22,7 +22,7 @@ import { scrubDeadLetters } from './dead-letter-scrub.ts';
 import { scrubbedInPlace, type ScrubResult, type ScrubRule } from './scrub-event.ts';
 import { oneAtATime, scrubError, Slice } from './scrub-pacing.ts';
 
-export { jsonText, scrubbedEvent, type ScrubResult, type ScrubRule } from './scrub-event.ts';
+export { ERASED_MARK, jsonText, scrubbedEvent, type ScrubResult, type ScrubRule } from './scrub-event.ts';
 export { scrubDeadLetters } from './dead-letter-scrub.ts';
 
 /** Bytes read from a segment at a time (a record larger than this is read whole). */

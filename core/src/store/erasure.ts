@@ -12,13 +12,18 @@
 // every recorded request to the rows it inserts afterwards whose call started before it
 // (ingest/src/erasure-guard.ts) — so a call still in a proxy's spool, in Kafka's backlog or in
 // an ingest batch when the erasure ran, or one Kafka delivers again later, is stored erased.
+//
+// An erased call that keeps its row is marked (`erased_at`, migration 0027), here and by ingest:
+// feedback that reaches it afterwards is then hidden and removed by the retention sweep
+// (feedback-removal.ts), which cannot tell from the row whose call it was once `user` is empty.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { localChanges, type Store } from './client.ts';
 import { eraseOrphanBlocks } from './block-retention.ts';
 import { jsonText, scrubDataDir, type ScrubResult, type ScrubRule } from './erasure-files.ts';
+import { scrubbedEvent } from './scrub-event.ts';
 import { eventTeam, heldExpr, isHeld, listHolds, markHolds, sqlText } from './retention.ts';
-import { eraseFeedback } from './feedback.ts';
+import { eraseFeedback } from './feedback-removal.ts';
 
 /** Teams an erasure or a hold is limited to (at least one: none named = every team). */
 export const TeamScope = z.array(z.string().max(128)).min(1).max(100);
@@ -74,10 +79,11 @@ export function selectorSql(r: EraseRequest): string {
   return w.join(' AND ');
 }
 
-/** The selector over an event's JSON (the files' side of selectorSql). */
-export function selectorRule(r: EraseRequest, holds: Parameters<typeof isHeld>[1]): ScrubRule {
+/** The selector over an event's JSON (the files' side of selectorSql); `at`, when the erasure was asked (it marks what it scrubs). */
+export function selectorRule(r: EraseRequest, holds: Parameters<typeof isHeld>[1], at?: number): ScrubRule {
   const cutoff = r.before !== undefined ? beforeMs(r.before) : null;
   return {
+    ...(at !== undefined ? { erasedAt: at } : {}),
     match: (e) =>
       (r.user === undefined || e['user'] === r.user) &&
       (r.key === undefined || e['key_id'] === r.key) &&
@@ -99,6 +105,19 @@ const ATTEMPT_IO_ERASED = `arrayMap(a -> CAST((a.provider_request_id, a.request_
 const ATTEMPT_IO_BYTES = `arraySum(a -> length(a.request_body) + length(a.response_body), attempt_io)`;
 const ATTEMPT_IO_BODIES = `arrayExists(a -> a.request_body != '' OR a.response_body != '' OR a.request_sha256 != '' OR a.response_sha256 != '', attempt_io)`;
 
+/** Fields an erased call's row keeps empty besides its bodies (as the mutation below empties them). */
+export const ERASED_FIELDS = ['user'] as const;
+
+/**
+ * A call event as it is stored once an erasure covers it (ingest, for a call that reaches it
+ * afterwards): bodies and ERASED_FIELDS emptied, marked erased at `at` (epoch ms). `e` is the
+ * event parsed from `raw`; it is changed.
+ */
+export function erasedEvent(raw: Buffer, e: Record<string, unknown>, at: number): Buffer {
+  e['erased_at'] = new Date(at).toISOString();
+  return scrubbedEvent(raw, { match: () => true, alsoClear: ERASED_FIELDS }, e) ?? Buffer.from(JSON.stringify(e));
+}
+
 /** A recorded erasure request, as ingest reads it back. */
 export interface RecordedErasure {
   id: string;
@@ -118,7 +137,7 @@ export const ERASURE_REREAD_MS = 60 * 60_000;
  * started before it was asked (a call without a readable start is covered).
  */
 export function erasureRule(e: RecordedErasure, holds: Parameters<typeof isHeld>[1]): ScrubRule {
-  const selected = selectorRule(e.request, holds);
+  const selected = selectorRule(e.request, holds, e.at);
   return { ...selected, match: (c) => !(Date.parse(String(c['started_at'])) >= e.at) && selected.match(c) };
 }
 
@@ -169,16 +188,19 @@ export async function listErasures(store: Store, sinceMs: number): Promise<{ era
 
 /**
  * Erase the stored calls `where` selects (bodies, or rows when `rows`), with the body blocks
- * only they used: one mutation, waited for. The caller's `where` leaves out held calls.
+ * only they used: one mutation, waited for. A row kept is marked erased at `at` (epoch ms; a
+ * call erased before keeps its first mark). The caller's `where` leaves out held calls.
  */
-export async function eraseStored(store: Store, where: string, rows: boolean): Promise<{ blockBytes: number }> {
+export async function eraseStored(store: Store, where: string, rows: boolean, at = Date.now()): Promise<{ blockBytes: number }> {
   const db = store.database;
+  // A literal, not now64(): a replicated table refuses a mutation with a non-deterministic function.
+  const mark = `if(erased_at > fromUnixTimestamp64Milli(0, 'UTC'), erased_at, fromUnixTimestamp64Milli(${Math.trunc(at)}, 'UTC'))`;
   // The body blocks only these calls used go too (block-retention.ts).
   const { bytes } = await eraseOrphanBlocks(store, where, async () => {
     await store.client.command({
       query: rows
         ? `ALTER TABLE ${db}.llm_calls DELETE WHERE ${where}`
-        : `ALTER TABLE ${db}.llm_calls UPDATE request_body = '', request_parts = [], response_body = '', error_message = '', user = '', attempt_io = ${ATTEMPT_IO_ERASED} WHERE ${where}`,
+        : `ALTER TABLE ${db}.llm_calls UPDATE request_body = '', request_parts = [], response_body = '', error_message = '', ${ERASED_FIELDS.map((f) => `${f} = ''`).join(', ')}, attempt_io = ${ATTEMPT_IO_ERASED}, erased_at = ${mark} WHERE ${where}`,
       clickhouse_settings: { mutations_sync: '2' },
     });
   });
@@ -189,26 +211,29 @@ export async function eraseCalls(store: Store, r: EraseRequest, opts: { dataDir?
   const t0 = performance.now();
   const db = store.database;
   // First, so that ingest leaves out what reaches it from now on (see the top of this file).
-  await recordErasure(store, r, Date.now());
+  const recorded = await recordErasure(store, r, Date.now());
   await markHolds(store);
   const holds = await listHolds(store, { activeOnly: true });
   const sel = selectorSql(r);
   const held = heldExpr(holds);
+  // `rows` and `held` count the calls with something left to erase; `unmarked`, those not yet
+  // marked erased (one whose bodies had expired still needs the mark, for its later feedback).
+  const left = r.rows ? 'true' : `(request_body != '' OR response_body != '' OR error_message != '' OR user != '' OR ${ATTEMPT_IO_BODIES})`;
   const rs = await store.client.query({
-    query: `SELECT countIf(NOT ${held}) AS rows, sumIf(length(request_body) + length(response_body) + length(error_message) + ${ATTEMPT_IO_BYTES}, NOT ${held}) AS bytes,
-                   countIf(${held}) AS held
-            FROM ${db}.llm_calls WHERE ${sel} AND (${r.rows ? 'true' : `request_body != '' OR response_body != '' OR error_message != '' OR user != '' OR ${ATTEMPT_IO_BODIES}`})`,
+    query: `SELECT countIf(NOT ${held} AND ${left}) AS rows, sumIf(length(request_body) + length(response_body) + length(error_message) + ${ATTEMPT_IO_BYTES}, NOT ${held} AND ${left}) AS bytes,
+                   countIf(${held} AND ${left}) AS held, countIf(NOT ${held} AND erased_at = fromUnixTimestamp64Milli(0, 'UTC')) AS unmarked
+            FROM ${db}.llm_calls WHERE ${sel}`,
     format: 'JSONEachRow',
   });
-  const [c] = await rs.json<{ rows: string | number; bytes: string | number; held: string | number }>();
+  const [c] = await rs.json<{ rows: string | number; bytes: string | number; held: string | number; unmarked: string | number }>();
   const rows = Number(c?.rows ?? 0);
   // Feedback first: in rows mode the calls it is matched by are gone afterwards. Run even when
   // the bodies were erased before, for feedback written since.
   const feedback = await eraseFeedback(store, `${sel} AND NOT legal_hold`);
   // The body blocks only these calls used are counted in `bytes` too.
-  const { blockBytes } = rows > 0 ? await eraseStored(store, `${sel} AND NOT legal_hold`, r.rows) : { blockBytes: 0 };
+  const { blockBytes } = rows > 0 || Number(c?.unmarked ?? 0) > 0 ? await eraseStored(store, `${sel} AND NOT legal_hold`, r.rows) : { blockBytes: 0 };
   const t1 = performance.now();
-  const files = opts.dataDir ? await scrubDataDir(opts.dataDir, [selectorRule(r, holds)]) : { records: 0, bytes: 0, files: 0 };
+  const files = opts.dataDir ? await scrubDataDir(opts.dataDir, [selectorRule(r, holds, recorded.at)]) : { records: 0, bytes: 0, files: 0 };
   const t2 = performance.now();
   return {
     rows, bytes: Number(c?.bytes ?? 0) + blockBytes, held: Number(c?.held ?? 0), feedback, files, mode: r.rows ? 'rows' : 'bodies',

@@ -5,7 +5,8 @@
 // while a held call keeps its own.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FeedbackBusyError, FeedbackInputError, feedbackForCall, feedbackSummaries, feedbackWriter, insertFeedback, parseFeedback, pruneFeedback, type FeedbackAuthor } from './feedback.ts';
+import { FeedbackBusyError, FeedbackInputError, feedbackForCall, feedbackSummaries, feedbackWriter, insertFeedback, parseFeedback, type FeedbackAuthor } from './feedback.ts';
+import { pruneFeedback } from './feedback-removal.ts';
 import { eraseCalls } from './erasure.ts';
 import { enforceRetentionNow, markHolds, RetentionConfig, writeHold } from './retention.ts';
 import { startRetention } from './retention-sweep.ts';

@@ -1,8 +1,8 @@
 // Feedback and scores on recorded calls (migration 0025, call_feedback): what an application
 // sends for its end users (POST /v1/feedback, Portkey's and gatelog's shapes) and what a person
 // marks on a request page (PUT /admin/calls/:id/feedback). One input check for both surfaces,
-// the write, the reads (one call's feedback, a page's summaries, the explorer's filter) and
-// the removal of feedback with its calls (erasure, retention).
+// the write and the reads (one call's feedback, a page's summaries, the explorer's filter); its
+// removal with its calls (erasure, retention) is feedback-removal.ts.
 //
 // Why feedback is matched on the key when it is read, not checked when it is written: a call
 // is stored about a second after it answered (ingest lag), and an application scores it right
@@ -13,7 +13,8 @@ import { z } from 'zod';
 import type { Store } from './client.ts';
 import { readQuery } from './read-query.ts';
 import { ChTime, Num } from './row-types.ts';
-import { sqlText } from './retention.ts';
+import { ERASED_UNHELD_SQL } from './feedback-removal.ts';
+import { idTimeWindow } from './queries.ts';
 
 export const FEEDBACK_LIMITS = { name: 64, comment: 4096, metadataEntries: 32, metadataKey: 64, metadataValue: 512, trace: 256, minValue: -10, maxValue: 10 } as const;
 export const FEEDBACK_NAME_RE = /^[A-Za-z0-9_.:/-]{1,64}$/;
@@ -245,14 +246,26 @@ export interface ScoredCall {
   trace_id: string;
 }
 
-/** The call's current feedback (on it, and on its trace by its key), newest first. */
+/**
+ * The call's current feedback (on it, and on its trace by its key), newest first. None on an
+ * erased call, nor a trace's when an erased call of the key is in it (unless a hold covers the
+ * call): feedback that reached them after the erasure is not shown before the retention sweep
+ * removes it (feedback-removal.ts).
+ */
 export async function feedbackForCall(store: Store, call: ScoredCall, limit = 200): Promise<FeedbackRow[]> {
+  const db = store.database;
+  const id = call.request_id.toLowerCase();
+  // The id's time bounds the call's start: a few granules by the primary key (queries.ts).
+  const window = idTimeWindow(id);
   const rs = await readQuery(store, {
     query: `SELECT request_id, trace_id, name, scored_by AS by, value, weight, comment, metadata, source, created_at
-            FROM ${store.database}.call_feedback FINAL
+            FROM ${db}.call_feedback FINAL
             WHERE key_id = {k:String} AND (request_id = {id:String} OR ({t:String} != '' AND request_id = '' AND trace_id = {t:String}))
+              AND NOT (request_id != '' AND (SELECT count() FROM ${db}.llm_calls WHERE request_id = toUUIDOrZero({id:String}) AND key_id = {k:String}
+                ${window ? `AND started_at BETWEEN {from:DateTime64(3, 'UTC')} AND {to:DateTime64(3, 'UTC')}` : ''} AND ${ERASED_UNHELD_SQL}) > 0)
+              AND NOT (request_id = '' AND (SELECT count() FROM ${db}.llm_calls WHERE {t:String} != '' AND trace_id = {t:String} AND key_id = {k:String} AND ${ERASED_UNHELD_SQL}) > 0)
             ORDER BY created_at DESC LIMIT {limit:UInt32}`,
-    query_params: { k: call.key_id, id: call.request_id.toLowerCase(), t: call.trace_id, limit },
+    query_params: { k: call.key_id, id, t: call.trace_id, limit, ...window },
   });
   return z.array(FeedbackRow).parse(await rs.json());
 }
@@ -299,62 +312,4 @@ export async function feedbackSummaries(store: Store, calls: readonly ScoredCall
     out.set(c.request_id, { count, min, avg: sum / count });
   }
   return out;
-}
-
-/** Groups read and deleted per round (each group one tuple in the mutation's IN list). */
-const GROUP_BATCH = 5000;
-
-/**
- * Deletes every row (all names, authors and versions) of the groups — a call or a trace of a
- * key — with a current row matching `cond`, a batch of groups per mutation, until none is left;
- * returns the current rows removed. The mutation names its groups as hex literals rather than
- * reading other tables in a subquery, which a replicated cluster refuses in a mutation.
- */
-async function removeGroups(store: Store, cond: string): Promise<number> {
-  const db = store.database;
-  let removed = 0;
-  for (;;) {
-    const rs = await store.client.query({
-      query: `SELECT key_id, request_id, trace_id, count() AS n FROM ${db}.call_feedback FINAL WHERE ${cond}
-              GROUP BY key_id, request_id, trace_id LIMIT ${GROUP_BATCH}`,
-      format: 'JSONEachRow',
-    });
-    const groups = z.array(z.object({ key_id: z.string(), request_id: z.string(), trace_id: z.string(), n: Num })).parse(await rs.json());
-    if (groups.length === 0) return removed;
-    const tuples = groups.map((g) => `(${sqlText(g.key_id)}, ${sqlText(g.request_id)}, ${sqlText(g.trace_id)})`);
-    await store.client.command({
-      query: `ALTER TABLE ${db}.call_feedback DELETE WHERE (key_id, request_id, trace_id) IN (${tuples.join(', ')})`,
-      clickhouse_settings: { mutations_sync: '2' },
-    });
-    removed += groups.reduce((sum, g) => sum + g.n, 0);
-    if (groups.length < GROUP_BATCH) return removed;
-  }
-}
-
-/** Removes the feedback of the calls `callsWhere` selects over llm_calls (erasure); returns the rows removed. */
-export function eraseFeedback(store: Store, callsWhere: string): Promise<number> {
-  const db = store.database;
-  return removeGroups(store, `(request_id != '' AND (key_id, request_id) IN (SELECT key_id, toString(request_id) FROM ${db}.llm_calls WHERE ${callsWhere}))
-    OR (request_id = '' AND trace_id != '' AND (key_id, trace_id) IN (SELECT key_id, trace_id FROM ${db}.llm_calls WHERE trace_id != '' AND ${callsWhere}))`);
-}
-
-/** How long feedback may wait for its call to be stored before the sweep counts it an orphan. */
-export const FEEDBACK_GRACE_MS = 86_400_000;
-
-/**
- * Retention: removes feedback whose call (or trace, by that key) is no longer stored — expired
- * by its team's period, deleted by an erasure — or never was, once `graceMs` has passed since
- * it was written. A held call is kept, so is its feedback. Returns the rows removed.
- */
-export async function pruneFeedback(store: Store, now: number, graceMs = FEEDBACK_GRACE_MS): Promise<number> {
-  const db = store.database;
-  const cut = `toDateTime64(${Math.trunc((now - graceMs) / 1000)}, 3, 'UTC')`;
-  // Most sweeps find no feedback old enough: then llm_calls is not read at all.
-  const rs = await store.client.query({ query: `SELECT count() AS n FROM ${db}.call_feedback WHERE created_at < ${cut}`, format: 'JSONEachRow' });
-  if (Number((await rs.json<{ n: string | number }>())[0]?.n ?? 0) === 0) return 0;
-  return removeGroups(store, `created_at < ${cut} AND NOT (
-      (request_id != '' AND (key_id, request_id) IN (SELECT key_id, toString(request_id) FROM ${db}.llm_calls
-        WHERE request_id IN (SELECT toUUIDOrZero(request_id) FROM ${db}.call_feedback WHERE request_id != '')))
-      OR (request_id = '' AND (key_id, trace_id) IN (SELECT key_id, trace_id FROM ${db}.llm_calls
-        WHERE trace_id != '' AND trace_id IN (SELECT trace_id FROM ${db}.call_feedback WHERE request_id = ''))))`);
 }

@@ -2,7 +2,12 @@
 // configured TTLs where they changed; then on every tick, mark held calls and empty the bodies
 // older than their team's body period in the copies under the data dir (event log, spool, dead
 // letters) — the same clock as the TTLs in ClickHouse — and remove feedback whose call is gone
-// (feedback.ts `pruneFeedback`). Failures are logged, never thrown.
+// or was erased (feedback-removal.ts). Failures are logged, never thrown.
+//
+// Where it runs: every launcher that owns the store (the embedded one; each ingest worker in
+// distributed mode, never a proxy). Each step is idempotent, so workers sweeping at once repeat
+// each other's reads but remove nothing twice; the erased-feedback step reads only what was
+// written or erased since this process's last run.
 //
 // Legal holds outrank retention. A proxy reads the active holds (`holdsStore`) but leaves TTLs
 // and hold marks to ingest. When the holds cannot be read (no store, or it is down), only what
@@ -14,8 +19,12 @@ import type { Store } from './client.ts';
 import { OffsetFile } from '../bus/offset-file.ts';
 import { relayOffsetPath, spoolDirOf, spoolLogDir } from '../bus/spool-layout.ts';
 import { scrubDataDir, scrubLogDir, type ScrubResult } from './erasure-files.ts';
-import { pruneFeedback } from './feedback.ts';
+import { pruneErasedFeedback, pruneFeedback } from './feedback-removal.ts';
+import { ERASURE_REREAD_MS } from './erasure.ts';
 import { applyRetention, durationMs, eventTeam, isHeld, listHolds, markHolds, periodFor, wholeBodyTeams, type LegalHold, type RetentionConfig } from './retention.ts';
+
+/** How often the erased-feedback step checks all feedback, not only what changed since its last run. */
+const FULL_CHECK_MS = 86_400_000;
 
 export interface RetentionSweep {
   /** One sweep now (tests, and after a hold changes). */
@@ -69,12 +78,26 @@ export async function startRetention(o: RetentionOptions): Promise<RetentionSwee
       return null;
     }
   };
+  // When the last run that completed the erased-feedback step started, less the margin other
+  // hosts' clocks may lag by (their feedback and erasure times); null before the first. Once a
+  // day the step checks everything again: what no run since saw change (a hold lifted from an
+  // erased call, a clock off by more than the margin) waits a day at most.
+  let erasedSince: number | null = null;
+  let erasedFullAt = -Infinity;
   const run = async (): Promise<ScrubResult> => {
     if (o.store) {
+      const started = now();
       await markHolds(o.store);
       // Feedback lives no longer than its call (expired by its team's period, erased).
-      const pruned = await pruneFeedback(o.store, now());
+      const pruned = await pruneFeedback(o.store, started);
       if (pruned) o.logger.info({ rows: pruned }, 'retention: removed feedback whose calls are gone');
+      // Nor does it outlive its call's erasure when it arrives afterwards (after markHolds: a
+      // held call keeps its feedback).
+      const full = started - erasedFullAt >= FULL_CHECK_MS;
+      const erased = await pruneErasedFeedback(o.store, full ? null : erasedSince);
+      erasedSince = started - ERASURE_REREAD_MS;
+      if (full) erasedFullAt = started;
+      if (erased) o.logger.info({ rows: erased }, 'retention: removed feedback on erased calls');
     }
     if (!o.dataDir || !expires) return { records: 0, bytes: 0, files: 0 };
     const r = await pruneDataDir(o.dataDir, cutoffs(now()), await activeHolds());

@@ -9,7 +9,16 @@ export interface ScrubRule {
   alsoClear?: readonly string[];
   /** Cheap pre-check on the raw record (a substring it must contain), to skip parsing most records. */
   needle?: string;
+  /**
+   * An erasure's rule (epoch ms it was asked): an event it selects is marked `erased_at`, so that
+   * ingest stores it marked when it arrives (a spooled or logged call: its user is gone, so no
+   * recorded request selects it any more). In place, only where the emptied bodies left room.
+   */
+  erasedAt?: number;
 }
+
+/** How an erasure's mark starts in an event's JSON (ingest looks for it). */
+export const ERASED_MARK = '"erased_at":"';
 
 /** A string as it stands inside a JSON string literal (a needle for a raw record). */
 export function jsonText(s: string): string {
@@ -38,6 +47,10 @@ export function scrubbedEvent(raw: Buffer, rule: ScrubRule, e?: Record<string, u
  * the event as it was) loses its bodies and the fields of every rule that selects it.
  */
 export function scrubbedByAny(raw: Buffer, rules: readonly ScrubRule[], e?: Record<string, unknown>): Buffer | null {
+  return scrubbed(raw, rules, e, true);
+}
+
+function scrubbed(raw: Buffer, rules: readonly ScrubRule[], e: Record<string, unknown> | undefined, mark: boolean): Buffer | null {
   const candidates = e === undefined ? rules.filter((r) => r.needle === undefined || raw.includes(r.needle)) : rules;
   if (candidates.length === 0) return null;
   if (e === undefined) {
@@ -49,10 +62,12 @@ export function scrubbedByAny(raw: Buffer, rules: readonly ScrubRule[], e?: Reco
   }
   const fields = new Set<string>(BODY_FIELDS);
   let selected = false;
+  let erasedAt: number | undefined;
   for (const r of candidates) {
     if (!r.match(e)) continue;
     selected = true;
     for (const f of r.alsoClear ?? []) fields.add(f);
+    if (r.erasedAt !== undefined) erasedAt = Math.max(erasedAt ?? -Infinity, r.erasedAt);
   }
   if (!selected) return null;
   const io = Array.isArray(e['attempt_io']) ? (e['attempt_io'] as Record<string, unknown>[]) : [];
@@ -61,14 +76,17 @@ export function scrubbedByAny(raw: Buffer, rules: readonly ScrubRule[], e?: Reco
   for (const f of fields) if (f in e) e[f] = '';
   // Per-attempt bodies (migration 0013) and their hashes; ids, sizes and flags stay.
   for (const a of io) for (const f of ATTEMPT_IO_BODY_FIELDS) if (typeof a[f] === 'string') a[f] = '';
+  if (mark && erasedAt !== undefined && typeof e['erased_at'] !== 'string') e['erased_at'] = new Date(erasedAt).toISOString();
   return Buffer.from(JSON.stringify(e));
 }
 
 /** The scrubbed event at exactly `raw.length` bytes (padded with spaces), or null if it needs no change. */
 export function scrubbedInPlace(raw: Buffer, rules: readonly ScrubRule[]): Buffer | null {
-  const out = scrubbedByAny(raw, rules);
+  let out = scrubbed(raw, rules, undefined, true);
   if (out === null) return null;
-  // Only strings were emptied, so it is never longer.
-  if (out.length > raw.length) return null;
+  // Only strings were emptied, so it is never longer — but for an erasure's mark, left out
+  // where the bodies emptied were shorter than it.
+  if (out.length > raw.length) out = scrubbed(raw, rules, undefined, false);
+  if (out === null || out.length > raw.length) return null;
   return Buffer.concat([out, Buffer.alloc(raw.length - out.length, 0x20)]);
 }
