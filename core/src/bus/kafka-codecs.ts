@@ -95,6 +95,16 @@ function sizedChunk(declared: number, compressedBytes: number): number {
   return declared >= 0 && declared < MAX_SIZED_CHUNK ? Math.max(64, declared + 1) : inflateChunk(compressedBytes);
 }
 
+const asBuffer = (data: Buffer | { buffer: Buffer }): Buffer => (Buffer.isBuffer(data) ? data : data.buffer);
+const inflateZstdSized = (data: Buffer): Buffer => {
+  const b = asBuffer(data);
+  return zstdDecompressSync(b, { chunkSize: sizedChunk(zstdContentSize(b), b.length) });
+};
+const gunzipSized = (data: Buffer): Buffer => {
+  const b = asBuffer(data);
+  return gunzipSync(b, { chunkSize: sizedChunk(gzipContentSize(b), b.length) });
+};
+
 /**
  * Makes @platformatic/kafka's consumer inflate record batches into one buffer of the size the
  * batch declares, instead of zlib's 16 KiB default chunks joined afterwards: for batches of
@@ -104,13 +114,6 @@ function sizedChunk(declared: number, compressedBytes: number): number {
  * call any number of times.
  */
 export function tuneKafkaInflate(table: { zstd: SyncInflater; gzip: SyncInflater }): void {
-  const asBuffer = (data: Buffer | { buffer: Buffer }): Buffer => (Buffer.isBuffer(data) ? data : data.buffer);
-  table.zstd.decompressSync = (data) => {
-    const b = asBuffer(data);
-    return zstdDecompressSync(b, { chunkSize: sizedChunk(zstdContentSize(b), b.length) });
-  };
-  table.gzip.decompressSync = (data) => {
-    const b = asBuffer(data);
-    return gunzipSync(b, { chunkSize: sizedChunk(gzipContentSize(b), b.length) });
-  };
+  table.zstd.decompressSync = inflateZstdSized;
+  table.gzip.decompressSync = gunzipSized;
 }
