@@ -37,7 +37,7 @@ export const IngestEnv = z.object({
   /** /healthz and /metrics. */
   GATELOG_INGEST_PORT: Int(0, 65535).default(4001),
   GATELOG_INGEST_HOST: z.string().min(1).default('0.0.0.0'),
-  /** Kafka consumer group session timeout: how soon a dead worker's partitions move (default 30 s). */
+  /** Kafka consumer group session timeout: how soon a dead worker's partitions move (kafkajs default 30 s). */
   GATELOG_INGEST_SESSION_TIMEOUT_MS: Int(1000, 300_000).optional(),
 });
 export type IngestEnv = z.infer<typeof IngestEnv>;

@@ -4,9 +4,10 @@
 // metrics and the same backoff; only where records come from and how progress is committed
 // differ.
 import { join } from 'node:path';
+import type { ConsumerConfig, Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { ConfigError, type GatelogConfig, type LogTail, type Logger, type Store } from '@gatelog/core';
-import { startKafkaIngest, type ConsumerTuning } from './kafka-consumer.ts';
+import { startKafkaIngest } from './kafka-consumer.ts';
 import { startLocalIngest } from './local-consumer.ts';
 import { batchSettings, type RetrySettings } from './pipeline.ts';
 import { BlockWriter } from './body-blocks.ts';
@@ -24,8 +25,9 @@ export type IngestSource =
     }
   | {
       kind: 'kafka';
-      /** The consumer's group and fetch settings (session timeout); brokers come from config.bus. */
-      consumer?: ConsumerTuning | undefined;
+      kafka: Kafka;
+      /** Overrides for the kafkajs consumer (session timeout). */
+      consumer?: Partial<ConsumerConfig> | undefined;
     };
 
 export interface IngestDeps {
@@ -73,9 +75,7 @@ export async function createIngest(d: IngestDeps): Promise<Ingest> {
   const bus = config.bus;
   if (bus.kind !== 'kafka') throw new ConfigError('bus.kind: Kafka ingest needs bus.kind "kafka"');
   const kafka = await startKafkaIngest({
-    brokers: bus.brokers,
-    clientId: `${bus.client_id}-ingest`,
-    requestTimeoutMs: bus.request_timeout_ms,
+    kafka: source.kafka,
     topic: bus.topic,
     groupId: bus.group_id,
     deadLetterTopic: bus.dead_letter_topic,

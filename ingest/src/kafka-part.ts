@@ -1,18 +1,11 @@
 // One fetched Kafka batch (one partition), validated: the valid messages' original bytes ready
 // to be JSONEachRow rows (events are serialized with the column names, so nothing is
 // re-encoded), and the invalid ones as dead letters with their reason.
+import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { validateMessage } from './kafka-validate.ts';
 
-/** What ingest reads of one Kafka record (the shape of @platformatic/kafka's Message). */
-export interface BusMessage {
-  offset: bigint;
-  key?: Buffer | null | undefined;
-  value?: Buffer | null | undefined;
-  headers?: ReadonlyMap<Buffer, Buffer> | undefined;
-}
-
 export interface DeadLetterMessage {
-  message: BusMessage;
+  message: KafkaMessage;
   /** topic/partition/offset the message came from. */
   source: string;
   reason: { code: string; message: string };
@@ -21,11 +14,11 @@ export interface DeadLetterMessage {
 export interface KafkaPart {
   topic: string;
   partition: number;
-  firstOffset: bigint;
-  lastOffset: bigint;
+  firstOffset: string;
+  lastOffset: string;
   /** Valid rows, in offset order, and the messages they came from (same index). */
   records: Buffer[];
-  messages: BusMessage[];
+  messages: KafkaMessage[];
   dead: DeadLetterMessage[];
   /** Messages refused before insert (in `dead`). */
   invalid: number;
@@ -34,27 +27,20 @@ export interface KafkaPart {
   bytes: number;
 }
 
-/**
- * Consecutive messages of one partition as they arrived (or the part of them not queued yet):
- * `lastOffset` is the last message's offset, or past it when the records after it were not
- * messages (control records, compacted ones), so a commit past it skips none.
- */
-export interface FetchedBatch {
-  topic: string;
-  partition: number;
-  messages: BusMessage[];
-  lastOffset: bigint;
-}
+/** What toParts reads of a fetched batch (kafkajs' Batch, or the part of one not queued yet). */
+export type FetchedBatch = Pick<EachBatchPayload['batch'], 'topic' | 'partition' | 'messages' | 'firstOffset' | 'lastOffset'>;
 
 /**
  * The messages of `batch` past `through` (the last offset already handed on), or null when
- * there are none: messages fetched again after a rejoin overlap what is already queued.
+ * there are none: a batch fetched again after a rejoin overlaps what is already queued.
  */
 export function pastOffset(batch: FetchedBatch, through: bigint): FetchedBatch | null {
-  const messages = batch.messages.filter((m) => m.offset > through);
-  if (messages.length === 0 && batch.lastOffset <= through) return null;
-  return { topic: batch.topic, partition: batch.partition, messages, lastOffset: batch.lastOffset };
+  const messages = batch.messages.filter((m) => BigInt(m.offset) > through);
+  if (messages.length === 0) return BigInt(batch.lastOffset()) > through ? { ...pick(batch), messages, firstOffset: () => null } : null;
+  return { ...pick(batch), messages, firstOffset: () => messages[0]!.offset };
 }
+
+const pick = (b: FetchedBatch): Pick<FetchedBatch, 'topic' | 'partition' | 'lastOffset'> => ({ topic: b.topic, partition: b.partition, lastOffset: () => b.lastOffset() });
 
 /**
  * One fetched batch as parts of at most `maxRows` valid rows each (ingest.batch_rows holds even
@@ -64,13 +50,13 @@ export function pastOffset(batch: FetchedBatch, through: bigint): FetchedBatch |
 export function toParts(batch: FetchedBatch, maxRows = Number.MAX_SAFE_INTEGER): KafkaPart[] {
   const parts: KafkaPart[] = [];
   let cur: KafkaPart | undefined;
-  const open = (firstOffset: bigint): KafkaPart => ({ topic: batch.topic, partition: batch.partition, firstOffset, lastOffset: firstOffset, records: [], messages: [], dead: [], invalid: 0, rows: 0, bytes: 0 });
+  const open = (firstOffset: string): KafkaPart => ({ topic: batch.topic, partition: batch.partition, firstOffset, lastOffset: firstOffset, records: [], messages: [], dead: [], invalid: 0, rows: 0, bytes: 0 });
   for (const m of batch.messages) {
     if (cur && cur.rows >= maxRows) {
       parts.push(cur);
       cur = undefined;
     }
-    cur ??= open(m.offset);
+    cur ??= open(parts.length === 0 ? (batch.firstOffset() ?? m.offset) : m.offset);
     cur.lastOffset = m.offset;
     const v = validateMessage(m.value, m.headers);
     if (v.ok) {
@@ -84,8 +70,8 @@ export function toParts(batch: FetchedBatch, maxRows = Number.MAX_SAFE_INTEGER):
       cur.invalid++;
     }
   }
-  cur ??= open(batch.lastOffset);
-  cur.lastOffset = batch.lastOffset;
+  cur ??= open(batch.firstOffset() ?? batch.lastOffset());
+  cur.lastOffset = batch.lastOffset();
   parts.push(cur);
   return parts;
 }

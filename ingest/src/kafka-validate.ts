@@ -7,26 +7,25 @@
 // not sure of to JSON.parse + zod here, so every code and message below is as it was.
 import { EVENT_SCHEMA_VERSION, LlmCallEvent } from '@gatelog/core';
 import { sanitizeEventNumbers } from '@gatelog/core/event-numbers';
+import type { IHeaders } from 'kafkajs';
 import { scanEvent } from './event-scan.ts';
 
 export const SCHEMA_VERSION_HEADER = 'gatelog-schema-version';
-const VERSION_KEY = Buffer.from(SCHEMA_VERSION_HEADER);
 
 /** `repaired`: the record to store instead of the message's value, when numbers were brought within bounds. */
 export type Validation = { ok: true; repaired?: Buffer } | { ok: false; reason: { code: string; message: string } };
 
 const OK: Validation = Object.freeze({ ok: true });
 
-/** The schema version header's value (a record's headers are keyed by their bytes). */
-function schemaVersion(headers: ReadonlyMap<Buffer, Buffer> | undefined): string | undefined {
-  if (!headers) return undefined;
-  for (const [k, v] of headers) if (VERSION_KEY.equals(k)) return v.toString();
-  return undefined;
+function headerValue(headers: IHeaders | undefined, name: string): string | undefined {
+  const v = headers?.[name];
+  const one = Array.isArray(v) ? v[0] : v;
+  return one === undefined ? undefined : one.toString();
 }
 
-export function validateMessage(value: Buffer | null | undefined, headers?: ReadonlyMap<Buffer, Buffer>): Validation {
+export function validateMessage(value: Buffer | null, headers?: IHeaders): Validation {
   if (!value || value.length === 0) return { ok: false, reason: { code: 'GATELOG_DLQ_EMPTY', message: 'message has no value' } };
-  const version = schemaVersion(headers);
+  const version = headerValue(headers, SCHEMA_VERSION_HEADER);
   if (version !== undefined && Number(version) > EVENT_SCHEMA_VERSION) {
     return { ok: false, reason: { code: 'GATELOG_DLQ_SCHEMA_VERSION', message: `schema version ${version} is newer than this ingest (${EVENT_SCHEMA_VERSION})` } };
   }

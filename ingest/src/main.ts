@@ -8,7 +8,7 @@
 // Environment (core/src/env.ts, IngestEnv): GATELOG_CONFIG, GATELOG_DATA_DIR, GATELOG_LOG_LEVEL,
 // GATELOG_MASTER_KEY (then /metrics needs it, as the proxy's does; /healthz stays open),
 // GATELOG_INGEST_PORT (default 4001), GATELOG_INGEST_HOST (default 0.0.0.0),
-// GATELOG_INGEST_SESSION_TIMEOUT_MS (consumer group session timeout; default 30 s);
+// GATELOG_INGEST_SESSION_TIMEOUT_MS (consumer group session timeout; kafkajs default 30 s);
 // plus whatever gatelog.yaml references as ${VAR}.
 // First: V8 settings that must be in place before anything else loads.
 import '@gatelog/core/heap-tuning';
@@ -16,9 +16,11 @@ import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError, GATELOG_VERSION, createLogger, loadConfig, migrate, openStore, startRetention } from '@gatelog/core';
 import { ingestEnv } from '@gatelog/core/env';
+import { kafkaLogCreator } from '@gatelog/core/bus/kafka-logs';
 import { exitOnSignals } from '@gatelog/core/shutdown';
 import { ingestHttpHandler } from './http.ts';
 import { createIngest } from './ingest.ts';
@@ -41,10 +43,11 @@ async function main(): Promise<void> {
   if (applied.length) logger.info({ applied }, 'schema migrations applied');
   // Retention TTLs on the server's tables and legal-hold marks (dead letters live in Kafka here).
   const retention = await startRetention({ store, retention: config.retention, logger });
+  const kafka = new Kafka({ clientId: `${bus.client_id}-ingest`, brokers: bus.brokers, requestTimeout: bus.request_timeout_ms, logLevel: logLevel.WARN, logCreator: kafkaLogCreator(logger) });
   // How soon the group reassigns a dead worker's partitions.
   const sessionTimeout = env.GATELOG_INGEST_SESSION_TIMEOUT_MS;
   const consumer = sessionTimeout ? { sessionTimeout, heartbeatInterval: Math.max(100, Math.min(3000, Math.floor(sessionTimeout / 3))) } : {};
-  const ingest = await createIngest({ config, store, logger, registry, source: { kind: 'kafka', consumer } });
+  const ingest = await createIngest({ config, store, logger, registry, source: { kind: 'kafka', kafka, consumer } });
   // ingest_lag alert rules measure this worker's own lag (the proxies evaluate every other kind).
   const alerts = startAlerts({ store, config: config.alerts, teams: config.teams, logger, metrics: registry, shared: true, processOnly: true, instance: `${hostname()}/ingest` });
 

@@ -13,10 +13,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { EachBatchPayload } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { createLogger, migrate, openStore, type Store } from '@gatelog/core';
 import { RowJoiner, insertIsolating, joinRows } from '@gatelog/ingest/insert-batch';
-import { toParts, type BusMessage, type FetchedBatch } from '@gatelog/ingest/kafka-part';
+import { toParts } from '@gatelog/ingest/kafka-part';
 import { createIngestMetrics } from '@gatelog/ingest/metrics';
 import { createPipeline, type PipelinePart } from '@gatelog/ingest/pipeline';
 import { recordMeta, SCHEMA_VERSION_HEADER } from '@gatelog/proxy/publish/kafka';
@@ -63,12 +64,12 @@ function events(seed: number): Buffer[] {
   return Array.from({ length: N }, () => Buffer.from(JSON.stringify(realisticEvent(r))));
 }
 
-function kafkaBatch(records: Buffer[]): FetchedBatch {
-  const messages = records.map((value, i): BusMessage => {
+function kafkaBatch(records: Buffer[]): EachBatchPayload['batch'] {
+  const messages = records.map((value, i) => {
     const m = recordMeta(value);
-    return { key: m.key === undefined ? null : Buffer.from(m.key), value, headers: new Map([[Buffer.from(SCHEMA_VERSION_HEADER), Buffer.from(m.version)]]), offset: BigInt(i) };
+    return { key: m.key === undefined ? null : Buffer.from(m.key), value, headers: { [SCHEMA_VERSION_HEADER]: Buffer.from(m.version) }, offset: String(i), timestamp: '0', attributes: 0 };
   });
-  return { topic: 't', partition: 0, messages, lastOffset: BigInt(records.length - 1) };
+  return { topic: 't', partition: 0, messages, firstOffset: () => '0', lastOffset: () => String(records.length - 1) } as unknown as EachBatchPayload['batch'];
 }
 
 let round = 0;

@@ -6,6 +6,7 @@
 // sampling error and its CPU. Every event is also checked to be in the table at the end.
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
+import type { Kafka } from 'kafkajs';
 import { BusConfig, GatelogConfig, createLogger, migrate, openStore, type LlmCallEvent, type Store } from '@gatelog/core';
 import { startKafkaIngest } from '@gatelog/ingest/kafka-consumer';
 import { batchSettings } from '@gatelog/ingest/pipeline';
@@ -51,7 +52,7 @@ async function until(check: () => boolean, timeoutMs: number): Promise<boolean> 
   return true;
 }
 
-export async function measureLag(o: { brokers: string[]; clickhouseUrl: string; rate: number; durationS: number; dir: string }): Promise<LagRow> {
+export async function measureLag(o: { kafka: Kafka; brokers: string[]; clickhouseUrl: string; rate: number; durationS: number; dir: string }): Promise<LagRow> {
   const database = 'bench_lag';
   const topic = 'bench.lag';
   const store = await openStore({ clickhouse: { url: o.clickhouseUrl, database, username: 'default', password: '' }, database }, o.dir);
@@ -69,7 +70,7 @@ export async function measureLag(o: { brokers: string[]; clickhouseUrl: string; 
     batchMs: bus.batch_ms, batchRecords: bus.batch_records, batchBytes: bus.batch_bytes, sendTimeoutMs: bus.request_timeout_ms * 2, logger, registry: new Registry(),
   });
   const registry = new Registry();
-  const worker = await startKafkaIngest({ brokers: o.brokers, clientId: 'gatelog-bench', topic, groupId: 'bench-lag', deadLetterTopic: `${topic}.dlq`, store: timedStore(store, visible), logger, registry, batch });
+  const worker = await startKafkaIngest({ kafka: o.kafka, topic, groupId: 'bench-lag', deadLetterTopic: `${topic}.dlq`, store: timedStore(store, visible), logger, registry, batch });
   const r = rng(7);
   const publish = (): void => {
     const at = Date.now();

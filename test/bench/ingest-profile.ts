@@ -8,8 +8,7 @@ import { Session } from 'node:inspector/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
-import type { ConsumerTuning } from '@gatelog/ingest/kafka-consumer';
+import { Kafka, logLevel, type ConsumerConfig } from 'kafkajs';
 import { openStore } from '@gatelog/core';
 import { killAll } from './children.ts';
 import { kafkaWorker, produce, startFixtures } from './ingest.ts';
@@ -30,7 +29,7 @@ try {
       await session.post('Profiler.enable');
       await session.post('Profiler.start');
     }
-    const row = await kafkaWorker([addr.kafka], n, store, `kafka → ${args.target}${args.consumer ? ` ${args.consumer}` : ''}`, fixtures.proc.pid, args.consumer ? (JSON.parse(args.consumer) as ConsumerTuning) : undefined);
+    const row = await kafkaWorker(kafka, n, store, `kafka → ${args.target}${args.consumer ? ` ${args.consumer}` : ''}`, fixtures.proc.pid, args.consumer ? (JSON.parse(args.consumer) as Partial<ConsumerConfig>) : undefined);
     if (session) {
       const { profile } = await session.post('Profiler.stop');
       writeFileSync(args.prof!, JSON.stringify(profile));

@@ -86,8 +86,8 @@ ${verdict.join('\n')}
 
 How it is measured: N events are produced into the Kafka broker fixture first; then one
 consumer at a time starts on the same topic (4 partitions) with its own group. "Kafka fixture
-fetch only" is the worker's consumer (@platformatic/kafka, its fetch sizes) only counting
-messages: the ceiling the broker fixture and the consumer's fetch/decompress put on any worker. The ingest rows run \`startKafkaIngest\` (the
+fetch only" is a kafkajs consumer that only counts messages: the ceiling the broker fixture and
+kafkajs' fetch/decompress put on any worker. The ingest rows run \`startKafkaIngest\` (the
 worker \`ingest/src/main.ts\` runs, default consumer and batch settings: one insert for up to
 10,000 rows from any partitions, 50 ms linger, next fetch overlapping the insert, and before
 each insert one lookup of the rows' request ids so that rows already stored are left out, and

@@ -5,12 +5,10 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import kafkajs, { Kafka, logLevel } from 'kafkajs';
-import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes, compressionsAlgorithms } from '@platformatic/kafka';
+import kafkajs, { Kafka, logLevel, type ConsumerConfig } from 'kafkajs';
 import { Registry } from 'prom-client';
-import { GatelogConfig, KAFKA_CODEC_ID, tuneKafkaInflate, LocalLogWriter, createLogger, migrate, openStore, registerKafkaCodecs, type KafkaCompression, type Store } from '@gatelog/core';
+import { GatelogConfig, KAFKA_CODEC_ID, LocalLogWriter, createLogger, migrate, openStore, registerKafkaCodecs, type KafkaCompression, type Store } from '@gatelog/core';
 import { startKafkaIngest, startLocalIngest } from '@gatelog/ingest';
-import type { ConsumerTuning } from '@gatelog/ingest/kafka-consumer';
 import { checkEvent, validateMessage } from '@gatelog/ingest/kafka-validate';
 import { recordMeta, SCHEMA_VERSION_HEADER } from '@gatelog/proxy/publish/kafka';
 import { killAll, spawnChild, type Child } from './children.ts';
@@ -125,22 +123,20 @@ export async function produce(kafka: Kafka, n: number): Promise<number> {
   return s;
 }
 
-/** The worker's consumer library with the worker's fetch sizes, only counting messages. */
-async function fetchOnly(brokers: string[], n: number, fixturePid: number | undefined): Promise<ThroughputRow> {
-  tuneKafkaInflate(compressionsAlgorithms);
-  const consumer = new Consumer({ clientId: 'gatelog-bench', bootstrapBrokers: brokers, groupId: 'bench-fetch', autocommit: false, maxBytes: 16 << 20, maxBytesPerPartition: 16 << 20 });
+async function fetchOnly(kafka: Kafka, n: number, fixturePid: number | undefined): Promise<ThroughputRow> {
+  const consumer = kafka.consumer({ groupId: 'bench-fetch' });
   let got = 0;
+  await consumer.connect();
+  await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
   const cpu = cpuMeter(fixturePid);
   const t0 = performance.now();
-  const stream = await consumer.consume({ topics: [TOPIC], mode: MessagesStreamModes.COMMITTED, fallbackMode: MessagesStreamFallbackModes.EARLIEST });
-  stream.on('data', () => {
-    got++;
-  });
+  await consumer.run({ autoCommit: false, eachBatch: async ({ batch }) => {
+    got += batch.messages.length;
+  } });
   const t = await timeRows(n, t0, () => got);
   const used = cpu();
-  await stream.close();
-  await consumer.close(true);
-  return withCpu(row('Kafka fixture fetch only (@platformatic/kafka, no insert)', n, t, -1), used);
+  await consumer.disconnect();
+  return withCpu(row('Kafka fixture fetch only (kafkajs, no insert)', n, t, -1), used);
 }
 
 /** Ceilings of the worker's two CPU-bound steps, without Kafka: validation, then insertRaw. */
@@ -158,7 +154,7 @@ async function ceilings(n: number, store: Store): Promise<ThroughputRow[]> {
     // Single-threaded JS: its CPU time, not wall time, is what one core spends per event.
     return { path, events: ok, totalS: (performance.now() - t) / 1000, startupS: 0, workerCpuUs: (cpu.user + cpu.system) / Math.max(1, ok) };
   };
-  const validate = timeCheck('ceiling: validate only (the worker\'s check: a byte scan, JSON.parse + zod when it is not sure)', (b) => validateMessage(b, new Map()).ok);
+  const validate = timeCheck('ceiling: validate only (the worker\'s check: a byte scan, JSON.parse + zod when it is not sure)', (b) => validateMessage(b, {}).ok);
   const full = timeCheck('ceiling: JSON.parse + core zod schema on every event (the check before 2026-12-03)', (b) => checkEvent(b).ok);
   await migrate(store);
   let t0 = performance.now();
@@ -171,11 +167,11 @@ async function ceilings(n: number, store: Store): Promise<ThroughputRow[]> {
   return [validate, full, insert, insert10k];
 }
 
-export async function kafkaWorker(brokers: string[], n: number, store: Store, path: string, fixturePid: number | undefined, consumer?: ConsumerTuning): Promise<ThroughputRow> {
+export async function kafkaWorker(kafka: Kafka, n: number, store: Store, path: string, fixturePid: number | undefined, consumer?: Partial<ConsumerConfig>): Promise<ThroughputRow> {
   await migrate(store);
   const cpu = cpuMeter(fixturePid);
   const t0 = performance.now();
-  const worker = await startKafkaIngest({ brokers, clientId: 'gatelog-bench', topic: TOPIC, groupId: `bench-${store.database}`, deadLetterTopic: `${TOPIC}.dlq`, store, logger, registry: new Registry(), consumer });
+  const worker = await startKafkaIngest({ kafka, topic: TOPIC, groupId: `bench-${store.database}`, deadLetterTopic: `${TOPIC}.dlq`, store, logger, registry: new Registry(), consumer });
   const t = await timeRows(n, t0, () => worker.stats().rows);
   const used = cpu();
   await worker.stop();
@@ -226,14 +222,14 @@ function verdicts(info: IngestInfo): string[] {
   }
   if (http?.workerCpuUs && fetch?.workerCpuUs && validate?.workerCpuUs) {
     const rest = Math.max(0, http.workerCpuUs - fetch.workerCpuUs - validate.workerCpuUs);
-    out.push(`- Where the worker's CPU goes (HTTP row): the consumer's fetch + decompress + decode ${fmt(fetch.workerCpuUs)} µs/event (the fetch-only row), validation ${fmt(validate.workerCpuUs)} µs/event (the validate ceiling), the rest (the stored-row lookup, the erasure and hold reads, batching, the insert body, HTTP, commits, GC) ~${fmt(rest)} µs/event; one worker core tops out near ${fmt(perCore(http.workerCpuUs))}/s.`);
+    out.push(`- Where the worker's CPU goes (HTTP row): kafkajs fetch + decompress + decode ${fmt(fetch.workerCpuUs)} µs/event (the fetch-only row), validation ${fmt(validate.workerCpuUs)} µs/event (the validate ceiling), the rest (the stored-row lookup, the erasure and hold reads, batching, the insert body, HTTP, commits, GC) ~${fmt(rest)} µs/event; one worker core tops out near ${fmt(perCore(http.workerCpuUs))}/s.`);
   }
   if (http?.workerCpuUs && http.fixtureCpuUs) {
     out.push(`- End to end here, the worker, the broker and ClickHouse share 2 cores: ${fmt(http.workerCpuUs + http.fixtureCpuUs)} µs of CPU per event in all caps this box at ~${fmt(2e6 / (http.workerCpuUs + http.fixtureCpuUs))} events/s, and ClickHouse's insert (the fixtures' ${fmt(http.fixtureCpuUs)} µs/event) is the largest share.`);
   }
   if (fetch) {
     const f = steady(fetch);
-    out.push(`- The broker fixture + the consumer's fetch alone deliver ${fmt(f)} events/s after the group join${f < TARGET ? ' (under the target: this fixture could not show 50,000/s)' : ''}.`);
+    out.push(`- The broker fixture + kafkajs fetch alone deliver ${fmt(f)} events/s after the group join${f < TARGET ? ' (under the target: this fixture could not show 50,000/s)' : ''}.`);
   }
   if (inserts.length > 0) {
     out.push(`- chDB insertRaw ceilings without Kafka (llm_calls with its bloom and text indexes and the rollup view): ${inserts.map((r) => `${fmt(rate(r))} rows/s in ${fmt(r.batchRows ?? 0)}-row inserts`).join(', ')}${validate ? `; validation alone ${fmt(rate(validate))}/s` : ''}.`);
@@ -279,21 +275,21 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<void> {
     const produceS = await produce(kafka, n);
     const info: IngestInfo = { date: new Date().toISOString(), machine: machine(), load: [loadAtStart, 0], eventBytes, compression: WIRE, produce: { events: n, seconds: produceS }, rows: [], lag: null };
     say('fixture fetch throughput');
-    info.rows.push(await fetchOnly([addr.kafka], n, fixtures.proc.pid));
+    info.rows.push(await fetchOnly(kafka, n, fixtures.proc.pid));
     // Before chDB is loaded into this process: once it is, its pools' background threads (and
     // the libuv pool, which it renames) would count in this row, which has no chDB of its own.
     say('kafka → ClickHouse HTTP fixture');
-    const http = await kafkaWorker([addr.kafka], n, await open('bench_http', addr.clickhouse), 'Kafka → startKafkaIngest → ClickHouse HTTP fixture', fixtures.proc.pid);
+    const http = await kafkaWorker(kafka, n, await open('bench_http', addr.clickhouse), 'Kafka → startKafkaIngest → ClickHouse HTTP fixture', fixtures.proc.pid);
     say('ceilings: validation, chDB insert');
     info.rows.push(...(await ceilings(n, await open('bench_ceiling'))));
     say('kafka → chDB (embedded)');
-    info.rows.push(await kafkaWorker([addr.kafka], n, await open('bench_chdb'), 'Kafka → startKafkaIngest → chDB (embedded)', fixtures.proc.pid));
+    info.rows.push(await kafkaWorker(kafka, n, await open('bench_chdb'), 'Kafka → startKafkaIngest → chDB (embedded)', fixtures.proc.pid));
     info.rows.push(http);
     say('local log → chDB (embedded)');
     info.rows.push(await localLog(n, await open('bench_local'), dir));
     say(`end-to-end lag at 1000 calls/s for ${lagS} s`);
     try {
-      info.lag = await measureLag({ brokers: [addr.kafka], clickhouseUrl: addr.clickhouse, rate: 1000, durationS: lagS, dir });
+      info.lag = await measureLag({ kafka, brokers: [addr.kafka], clickhouseUrl: addr.clickhouse, rate: 1000, durationS: lagS, dir });
     } catch (err) {
       info.lagError = err instanceof Error ? err.message : String(err);
     }

@@ -11,7 +11,7 @@ import { createLogger, migrate, openStore, type Store } from '@gatelog/core';
 import { startKafkaIngest, type KafkaIngest, type KafkaIngestDeps } from '@gatelog/ingest/kafka-consumer';
 import { createKafkaPublisher, type KafkaPublisher, type KafkaPublisherDeps } from '@gatelog/proxy/publish/kafka';
 import { ClickHouseHttpFixture } from '../support/clickhouse-http.ts';
-import { KafkaTestBroker } from '../support/kafka/index.ts';
+import { KafkaTestBroker, testKafka } from '../support/kafka/index.ts';
 
 export interface Distributed {
   broker: KafkaTestBroker;
@@ -83,9 +83,7 @@ export async function startDistributed(opts: { partitions?: number } = {}): Prom
       const own = await openStore(storage, ch.dir);
       stores.push(own);
       const w = await startKafkaIngest({
-        brokers: broker.brokers,
-        clientId: 'gatelog-ingest-test',
-        requestTimeoutMs: 2_000,
+        kafka: testKafka(broker),
         topic,
         groupId,
         deadLetterTopic: dlqTopic,
@@ -93,7 +91,7 @@ export async function startDistributed(opts: { partitions?: number } = {}): Prom
         logger: silent,
         registry: new Registry(),
         retry: { baseMs: 50, maxMs: 400 },
-        consumer: { sessionTimeout: 3_000, rebalanceTimeout: 2_000, heartbeatInterval: 100, maxWaitTime: 100, retries: 8, retryDelay: 50 },
+        consumer: { sessionTimeout: 3_000, rebalanceTimeout: 2_000, heartbeatInterval: 100, maxWaitTimeInMs: 100, retry: { initialRetryTime: 50, maxRetryTime: 300, retries: 8 } },
         stopTimeoutMs: 3_000,
         ...over,
       });

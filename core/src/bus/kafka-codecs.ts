@@ -4,7 +4,7 @@
 // consumer then reads ZSTD, GZIP and plain batches alike whatever the producers are set to,
 // which a topic holds side by side while proxies are switched over one at a time.
 import { promisify } from 'node:util';
-import { constants, gunzipSync, zstdCompress, zstdDecompress, zstdDecompressSync, type ZstdOptions } from 'node:zlib';
+import { constants, zstdCompress, zstdDecompress, type ZstdOptions } from 'node:zlib';
 import type { KafkaCompression } from '../config.ts';
 
 /** The codec id a record batch carries in attribute bits 0-2 (kafkajs' CompressionTypes). */
@@ -32,17 +32,20 @@ const COMPRESS_OPTIONS: ZstdOptions = { params: { [constants.ZSTD_c_compressionL
 
 /**
  * Output chunk when inflating: each chunk is one thread-pool round trip, and zlib's 16 KiB
- * default spends about half the CPU of inflating a 500-event batch on them. Sized from the
- * input (JSON events shrink ~5x), so a batch takes a chunk or a few and a small one keeps a
- * small buffer (a fixed 256 KiB made one-event batches 3x dearer).
+ * default spends about half the CPU of inflating a 500-event batch on them. The size the frame
+ * declares (zstdContentSize) and one byte, so a batch inflates in one chunk into a buffer of its
+ * own size; without one, sized from the input (JSON events shrink ~5x), so a batch takes a chunk
+ * or a few and a small one keeps a small buffer (a fixed 256 KiB made one-event batches 3x dearer).
  */
-function inflateChunk(compressedBytes: number): number {
-  return Math.min(256 << 10, Math.max(16 << 10, compressedBytes * 8));
+function inflateChunk(b: Buffer): number {
+  const declared = zstdContentSize(b);
+  if (declared >= 0 && declared < MAX_SIZED_CHUNK) return Math.max(64, declared + 1);
+  return Math.min(256 << 10, Math.max(16 << 10, b.length * 8));
 }
 
 export const zstdCodec: KafkaCodec = {
   compress: (encoder) => compressZstd(encoder.buffer, COMPRESS_OPTIONS),
-  decompress: (buffer) => decompressZstd(buffer, { chunkSize: inflateChunk(buffer.length) }),
+  decompress: (buffer) => decompressZstd(buffer, { chunkSize: inflateChunk(buffer) }),
 };
 
 const zstdFactory = (): KafkaCodec => zstdCodec;
@@ -55,18 +58,13 @@ export function registerKafkaCodecs(codecs: KafkaCodecTable): void {
   codecs[KAFKA_CODEC_ID.zstd] = zstdFactory;
 }
 
-/** What a @platformatic/kafka codec entry holds that this tunes (its `compressionsAlgorithms` export). */
-export interface SyncInflater {
-  decompressSync(data: Buffer): Buffer;
-}
-
 const ZSTD_MAGIC = 0xfd2fb528;
 /** No single output buffer larger than this up front (a batch is at most a fetch, 16 MiB). */
 const MAX_SIZED_CHUNK = 64 << 20;
 
 /**
  * The decompressed size a zstd frame declares in its header (Frame_Content_Size), or -1 when it
- * does not. Node's zstd, as proxies compress, always writes it for one-shot frames.
+ * does not. Node's zstd, as proxies compress, writes it for one-shot frames.
  */
 export function zstdContentSize(b: Buffer): number {
   if (b.length < 6 || b.readUInt32LE(0) !== ZSTD_MAGIC) return -1;
@@ -80,40 +78,4 @@ export function zstdContentSize(b: Buffer): number {
   if (width === 4) return b.readUInt32LE(at);
   const n = b.readBigUInt64LE(at);
   return n > BigInt(MAX_SIZED_CHUNK) ? -1 : Number(n);
-}
-
-/**
- * The size gzip's trailer declares (ISIZE: the input's length modulo 2^32), or -1 when the bytes
- * are too short to be a gzip member.
- */
-export function gzipContentSize(b: Buffer): number {
-  return b.length >= 18 && b[0] === 0x1f && b[1] === 0x8b ? b.readUInt32LE(b.length - 4) : -1;
-}
-
-/** The output chunk for inflating `b`: its declared size and one byte (so the end is seen in one pass), else a guess. */
-function sizedChunk(declared: number, compressedBytes: number): number {
-  return declared >= 0 && declared < MAX_SIZED_CHUNK ? Math.max(64, declared + 1) : inflateChunk(compressedBytes);
-}
-
-const asBuffer = (data: Buffer | { buffer: Buffer }): Buffer => (Buffer.isBuffer(data) ? data : data.buffer);
-const inflateZstdSized = (data: Buffer): Buffer => {
-  const b = asBuffer(data);
-  return zstdDecompressSync(b, { chunkSize: sizedChunk(zstdContentSize(b), b.length) });
-};
-const gunzipSized = (data: Buffer): Buffer => {
-  const b = asBuffer(data);
-  return gunzipSync(b, { chunkSize: sizedChunk(gzipContentSize(b), b.length) });
-};
-
-/**
- * Makes @platformatic/kafka's consumer inflate record batches into one buffer of the size the
- * batch declares, instead of zlib's 16 KiB default chunks joined afterwards: for batches of
- * ~2 KB JSON events that is 2.3 → 1.1 µs per event at 100 events a batch, 6.6 → 1.0 at 10 and
- * 24 → 8 for a batch of one (measured with Node 24's zlib, BENCHMARKS.md). Pass the library's
- * `compressionsAlgorithms` (its codec table is module state, shared by every client). Safe to
- * call any number of times.
- */
-export function tuneKafkaInflate(table: { zstd: SyncInflater; gzip: SyncInflater }): void {
-  table.zstd.decompressSync = inflateZstdSized;
-  table.gzip.decompressSync = gunzipSized;
 }
