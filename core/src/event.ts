@@ -11,6 +11,9 @@ export const ApiKind = z.enum([
   'openai.embeddings',
   /** POST /v1/images/generations (DALL·E, gpt-image-1). */
   'openai.images',
+  /** POST /v1/images/edits and /v1/images/variations (multipart uploads). */
+  'openai.images.edits',
+  'openai.images.variations',
   'openai.moderations',
   /** POST /v1/audio/transcriptions and /v1/audio/translations (multipart), /v1/audio/speech. */
   'openai.audio.transcriptions',

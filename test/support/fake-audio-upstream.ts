@@ -20,6 +20,15 @@ export interface AudioRequest {
   file: { name: string; type: string; sha256: string; bytes: number } | null;
 }
 
+/** One file of an upload as the platform's form parser read it, by the field it came in. */
+export interface UploadedFile {
+  field: string;
+  name: string;
+  type: string;
+  sha256: string;
+  bytes: number;
+}
+
 export interface FakeAudio {
   url: string;
   requests: AudioRequest[];
@@ -33,20 +42,21 @@ export const TRANSCRIBE_USAGE = { type: 'tokens', input_tokens: 61, input_token_
 
 const sha256 = (b: Buffer | Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-async function readUpload(body: Buffer, contentType: string): Promise<Pick<AudioRequest, 'fields' | 'file'>> {
+/** An upload read by the platform's `Response#formData()`: plain fields (a repeated name as an array) and every file, in order. */
+export async function readUpload(body: Buffer, contentType: string): Promise<{ fields: Record<string, unknown>; files: UploadedFile[] }> {
   const form = await new Response(new Uint8Array(body), { headers: { 'content-type': contentType } }).formData();
   const fields: Record<string, unknown> = {};
-  let file: AudioRequest['file'] = null;
+  const files: UploadedFile[] = [];
   for (const [k, v] of form.entries()) {
     if (typeof v !== 'string') {
       const bytes = new Uint8Array(await v.arrayBuffer());
-      if (k === 'file') file = { name: v.name, type: v.type, sha256: sha256(bytes), bytes: bytes.length };
+      files.push({ field: k, name: v.name, type: v.type, sha256: sha256(bytes), bytes: bytes.length });
       continue;
     }
     const had = fields[k];
     fields[k] = had === undefined ? v : Array.isArray(had) ? [...(had as string[]), v] : [had, v];
   }
-  return { fields, file };
+  return { fields, files };
 }
 
 export async function startFakeAudio(speechBytes = 64 * 1024): Promise<FakeAudio> {
@@ -76,7 +86,9 @@ export async function startFakeAudio(speechBytes = 64 * 1024): Promise<FakeAudio
         }
         if (route !== '/v1/audio/transcriptions' && route !== '/v1/audio/translations') return json(404, { error: { message: `Invalid URL (${req.method} ${path})`, type: 'invalid_request_error', param: null, code: null } });
         try {
-          Object.assign(r, await readUpload(body, ct));
+          const { fields, files } = await readUpload(body, ct);
+          const f = files.find((x) => x.field === 'file');
+          Object.assign(r, { fields, file: f ? { name: f.name, type: f.type, sha256: f.sha256, bytes: f.bytes } : null });
         } catch {
           return json(400, { error: { message: 'Could not parse multipart form', type: 'invalid_request_error', param: null, code: null } });
         }

@@ -39,6 +39,8 @@ export function captureKind(api: string): CaptureKind {
     case 'anthropic.messages': return 'anthropic';
     case 'anthropic.count_tokens': return 'anthropic_count';
     case 'openai.images':
+    case 'openai.images.edits':
+    case 'openai.images.variations':
     case 'openai.moderations':
     case 'openai.audio.transcriptions':
     case 'openai.audio.translations':

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mockImages, mockModerations } from './mock-media.ts';
+import { mockImageUpload, mockImages, mockModerations } from './mock-media.ts';
 
 describe('mock images and moderations', () => {
   it('answers images in OpenAI\'s shapes: gpt-image with usage, DALL·E with revised_prompt and url on request', () => {
@@ -11,6 +11,18 @@ describe('mock images and moderations', () => {
     expect(Object.keys(dalle).sort()).toEqual(['created', 'data']);
     expect(dalle['data']).toEqual([{ url: expect.stringMatching(/^https:\/\/mock\.gatelog\.invalid\//), revised_prompt: 'A mock rendering of: a cat' }]);
     expect(JSON.parse(mockImages('dall-e-2', { prompt: 'x' }))).toMatchObject({ data: [{ b64_json: expect.any(String) }] });
+  });
+
+  it('answers edits as generations (the uploaded images counted as input, not the mask) and variations as DALL·E 2', () => {
+    const files = [{ field: 'image[]', filename: 'a.png' }, { field: 'image[]', filename: 'b.png' }, { field: 'mask', filename: 'm.png' }];
+    const edit = JSON.parse(mockImageUpload('openai.images.edits', 'gpt-image-1', { prompt: 'a cat', n: '2', files })) as Record<string, unknown>;
+    expect(edit['data']).toHaveLength(2);
+    expect(edit['usage']).toMatchObject({ input_tokens: 2 + 130, output_tokens: 544, input_tokens_details: { text_tokens: 2, image_tokens: 130 } });
+    const dalle = JSON.parse(mockImageUpload('openai.images.edits', 'dall-e-2', { prompt: 'a cat', response_format: 'url', files })) as Record<string, unknown>;
+    expect(dalle).toEqual({ created: expect.any(Number), data: [{ url: expect.stringMatching(/^https:\/\//) }] });
+    const v = JSON.parse(mockImageUpload('openai.images.variations', 'dall-e-2', { n: '3', files: files.slice(0, 1) })) as Record<string, unknown>;
+    expect(Object.keys(v).sort()).toEqual(['created', 'data']);
+    expect(v['data']).toEqual([0, 1, 2].map(() => ({ b64_json: expect.stringMatching(/^iVBOR/) })));
   });
 
   it('answers moderations one result per input, flagging violence deterministically', () => {

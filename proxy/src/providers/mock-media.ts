@@ -1,5 +1,6 @@
-// Deterministic image-generation and moderation answers for the built-in mock provider, in
-// OpenAI's exact wire shapes (https://platform.openai.com/docs/api-reference/images/object,
+// Deterministic image (generations, edits, variations) and moderation answers for the built-in
+// mock provider, in OpenAI's exact wire shapes
+// (https://platform.openai.com/docs/api-reference/images/object,
 // https://platform.openai.com/docs/api-reference/moderations/object).
 import { fnv1a, mockTokens } from './mock-content.ts';
 
@@ -9,24 +10,35 @@ const PIXEL_PNG_B64 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42
 /** gpt-image-1's output tokens for one low-quality 1024×1024 image (OpenAI's published table). */
 const IMAGE_OUTPUT_TOKENS = 272;
 
+/** gpt-image-1's input tokens for one low-fidelity image an edit uploads. */
+const INPUT_IMAGE_TOKENS = 65;
+
+/** `n` as JSON sends it (a number) or a form does (its text), 1 to 10; else 1. */
+function countOf(v: unknown): number {
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 10 ? n : 1;
+}
+
 /**
  * gpt-image models answer base64 with `usage`; DALL·E answers `url` or `b64_json` as asked, with
- * a `revised_prompt` (DALL·E 3) and no usage.
+ * a `revised_prompt` (DALL·E 3) and no usage. `inputImages`: the images an edit uploaded (their
+ * tokens count as input).
  */
-export function mockImages(model: string, json: Readonly<Record<string, unknown>>): string {
+export function mockImages(model: string, json: Readonly<Record<string, unknown>>, inputImages = 0): string {
   const prompt = typeof json['prompt'] === 'string' ? json['prompt'] : '';
-  const nRaw = json['n'];
-  const n = typeof nRaw === 'number' && Number.isInteger(nRaw) && nRaw >= 1 && nRaw <= 10 ? nRaw : 1;
+  const n = countOf(json['n']);
   const created = Math.floor(Date.now() / 1000);
   const id = fnv1a(`${model}\n${prompt}`).toString(16).padStart(8, '0');
   if (model.startsWith('gpt-image')) {
-    const input = mockTokens(prompt);
+    const text = mockTokens(prompt);
+    const images = INPUT_IMAGE_TOKENS * inputImages;
+    const input = text + images;
     const output = IMAGE_OUTPUT_TOKENS * n;
     const data = Array.from({ length: n }, () => ({ b64_json: PIXEL_PNG_B64 }));
     return JSON.stringify({
       created,
       data,
-      usage: { input_tokens: input, input_tokens_details: { text_tokens: input, image_tokens: 0 }, output_tokens: output, total_tokens: input + output },
+      usage: { input_tokens: input, input_tokens_details: { text_tokens: text, image_tokens: images }, output_tokens: output, total_tokens: input + output },
     });
   }
   const url = json['response_format'] === 'url';
@@ -35,6 +47,21 @@ export function mockImages(model: string, json: Readonly<Record<string, unknown>
     ...(model.startsWith('dall-e-2') ? {} : { revised_prompt: `A mock rendering of: ${prompt}` }),
   }));
   return JSON.stringify({ created, data });
+}
+
+/**
+ * POST /images/edits and /images/variations: `json` is the form's fields plus `files: [{field,
+ * …}]`. Edits answer as generations do, the uploaded images (not the mask) counted as input;
+ * variations are DALL·E 2's: no prompt, no revised_prompt, no usage.
+ */
+export function mockImageUpload(api: 'openai.images.edits' | 'openai.images.variations', model: string, json: Readonly<Record<string, unknown>>): string {
+  const files = Array.isArray(json['files']) ? (json['files'] as { field?: unknown }[]) : [];
+  if (api === 'openai.images.edits') return mockImages(model, json, files.filter((f) => f.field === 'image' || f.field === 'image[]').length);
+  const n = countOf(json['n']);
+  const url = json['response_format'] === 'url';
+  const id = fnv1a(`${model}\n${JSON.stringify(files)}`).toString(16).padStart(8, '0');
+  const data = Array.from({ length: n }, (_x, i) => (url ? { url: `https://mock.gatelog.invalid/images/${id}-v${i}.png` } : { b64_json: PIXEL_PNG_B64 }));
+  return JSON.stringify({ created: Math.floor(Date.now() / 1000), data });
 }
 
 const CATEGORIES = [

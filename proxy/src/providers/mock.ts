@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProviderConfig } from '@gatelog/core';
 import type { Provider, UpstreamCall, UpstreamResponse } from './types.ts';
 import { mockCompletion, mockEmbeddings, mockUsage, splitReply } from './mock-content.ts';
-import { mockImages, mockModerations } from './mock-media.ts';
+import { mockImageUpload, mockImages, mockModerations } from './mock-media.ts';
 import { mockSpeech, mockTranscript, type MockAudioAnswer } from './mock-audio.ts';
 import { anthropicViaChat } from './openai-as-anthropic.ts';
 import { unsupportedApi } from './wire.ts';
@@ -39,6 +39,7 @@ function streamChunks(c: UpstreamCall): Buffer[] {
 function nonStreamBody(c: UpstreamCall): string {
   if (c.api === 'openai.embeddings') return mockEmbeddings(c.model, c.json);
   if (c.api === 'openai.images') return mockImages(c.model, c.json);
+  if (c.api === 'openai.images.edits' || c.api === 'openai.images.variations') return mockImageUpload(c.api, c.model, c.json);
   if (c.api === 'openai.moderations') return mockModerations(c.model, c.json);
   const m = mockCompletion(c.api, c.json);
   const created = Math.floor(Date.now() / 1000);

@@ -17,6 +17,8 @@ const ENDPOINTS: Partial<Record<UpstreamApi, string>> = {
 /** Paths of the endpoints only some kinds serve (presets.ts `extras`). */
 const EXTRA_ENDPOINTS: Readonly<Record<OpenAiExtraApi, string>> = {
   'openai.images': '/images/generations',
+  'openai.images.edits': '/images/edits',
+  'openai.images.variations': '/images/variations',
   'openai.moderations': '/moderations',
   'openai.audio.transcriptions': '/audio/transcriptions',
   'openai.audio.translations': '/audio/translations',
@@ -87,7 +89,7 @@ export function createOpenAiProvider(name: string, cfg: ProviderConfig, poolFor:
   const chat = async (c: UpstreamCall): Promise<UpstreamResponse> => {
     const path = pathFor(c.api, c.model);
     c.tap?.sent(c.body);
-    // An audio upload keeps the client's own content type (its multipart boundary).
+    // An upload keeps the client's own content type (its multipart boundary).
     const h = c.contentType === undefined ? headers : { ...headers, 'content-type': c.contentType };
     const res = await pool.request({ method: 'POST', path, headers: h, body: c.body, signal: c.signal });
     return { status: res.statusCode, headers: res.headers, body: c.tap ? c.tap.received(res.statusCode, res.headers, res.body) : res.body };

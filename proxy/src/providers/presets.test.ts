@@ -42,6 +42,23 @@ describe('provider kinds', () => {
     await built.close();
   });
 
+  it('image edits go to openai, azure and mock, variations (DALL·E 2) to openai and mock; the rest refuse before sending', async () => {
+    const config = parseConfig({ providers: {
+      o: { kind: 'openai', base_url: 'http://127.0.0.1:9/v1' }, a: { kind: 'azure', base_url: 'http://127.0.0.1:9', api_key: 'k' }, k: { kind: 'mock' },
+      t: { kind: 'together', api_key: 'k' }, x: { kind: 'xai', api_key: 'k' }, g: { kind: 'gemini', api_key: 'k' }, q: { kind: 'groq', api_key: 'k' }, c: { kind: 'anthropic', api_key: 'k' },
+    } }, 'test', {});
+    const built = createProviders(config);
+    type Upload = 'openai.images.edits' | 'openai.images.variations';
+    const call = (p: string, api: Upload): Promise<unknown> =>
+      built.byName.get(p)!.call({ api, model: 'm', body: '{}', json: {}, stream: false, signal: AbortSignal.abort() }).catch((e: unknown) => e);
+    const refused: [string, Upload][] = [['a', 'openai.images.variations'], ...['t', 'x', 'g', 'q', 'c'].flatMap((p) => [[p, 'openai.images.edits'], [p, 'openai.images.variations']] as [string, Upload][])];
+    for (const [p, api] of refused) expect(await call(p, api), `${p} ${api}`).toMatchObject({ status: 400, code: 'unsupported_api' });
+    for (const [p, api] of [['o', 'openai.images.edits'], ['o', 'openai.images.variations'], ['a', 'openai.images.edits'], ['k', 'openai.images.edits'], ['k', 'openai.images.variations']] as [string, Upload][]) {
+      expect(await call(p, api), `${p} ${api}`).not.toMatchObject({ code: 'unsupported_api' });
+    }
+    await built.close();
+  });
+
   it('audio goes to openai and azure (all three) and groq (Whisper uploads only); the rest refuse before sending', async () => {
     const config = parseConfig({ providers: {
       o: { kind: 'openai', base_url: 'http://127.0.0.1:9/v1' }, g: { kind: 'groq', api_key: 'k' }, a: { kind: 'azure', base_url: 'http://127.0.0.1:9', api_key: 'k' },

@@ -18,9 +18,11 @@ export interface KindPreset {
   extras?: readonly OpenAiExtraApi[];
 }
 
-/** Image generation, moderation and audio: served only by the kinds that list them in `extras`. */
+/** Images, moderation and audio: served only by the kinds that list them in `extras`. */
 export type OpenAiExtraApi =
   | 'openai.images'
+  | 'openai.images.edits'
+  | 'openai.images.variations'
   | 'openai.moderations'
   | 'openai.audio.transcriptions'
   | 'openai.audio.translations'
@@ -30,7 +32,8 @@ const compat = (baseUrl: string | undefined, priceProviderId: string | undefined
   ({ adapter: 'openai', baseUrl, priceProviderId, maxTokensField: 'max_tokens', ...(extras ? { extras } : {}) });
 const IMAGES: readonly OpenAiExtraApi[] = ['openai.images'];
 const AUDIO: readonly OpenAiExtraApi[] = ['openai.audio.transcriptions', 'openai.audio.translations', 'openai.audio.speech'];
-const ALL: readonly OpenAiExtraApi[] = ['openai.images', 'openai.moderations', ...AUDIO];
+// Variations are DALL·E 2's alone: OpenAI serves them, Azure (no DALL·E 2) does not.
+const ALL: readonly OpenAiExtraApi[] = ['openai.images', 'openai.images.edits', 'openai.images.variations', 'openai.moderations', ...AUDIO];
 
 export const KIND_PRESETS: Readonly<Record<string, KindPreset>> = {
   // Plain `openai` is "any OpenAI-compatible server": base_url is explicit. Priced as OpenAI only
@@ -52,9 +55,9 @@ export const KIND_PRESETS: Readonly<Record<string, KindPreset>> = {
   // https://ai.google.dev/gemini-api/docs/openai — Bearer auth with the Gemini API key.
   // Its OpenAI layer serves images.generate (Imagen) but no moderations.
   gemini: compat('https://generativelanguage.googleapis.com/v1beta/openai', 'google', IMAGES),
-  // DALL·E / gpt-image, Whisper / gpt-4o-transcribe and TTS deployments; Azure has content
-  // filters, not a moderations endpoint.
-  azure: { adapter: 'azure', baseUrl: undefined, priceProviderId: 'azure', maxTokensField: 'max_completion_tokens', extras: [...IMAGES, ...AUDIO] },
+  // DALL·E / gpt-image (generations; edits for gpt-image-1), Whisper / gpt-4o-transcribe and TTS
+  // deployments; Azure has content filters, not a moderations endpoint.
+  azure: { adapter: 'azure', baseUrl: undefined, priceProviderId: 'azure', maxTokensField: 'max_completion_tokens', extras: [...IMAGES, 'openai.images.edits', ...AUDIO] },
   anthropic: { adapter: 'anthropic', baseUrl: 'https://api.anthropic.com', priceProviderId: 'anthropic', maxTokensField: 'max_tokens' },
   mock: { adapter: 'mock', baseUrl: undefined, priceProviderId: undefined, maxTokensField: 'max_tokens', extras: ALL },
 };

@@ -11,6 +11,8 @@ export type UpstreamApi =
   | 'openai.completions'
   | 'openai.embeddings'
   | 'openai.images'
+  | 'openai.images.edits'
+  | 'openai.images.variations'
   | 'openai.moderations'
   | 'openai.audio.transcriptions'
   | 'openai.audio.translations'
@@ -25,7 +27,7 @@ export interface UpstreamCall {
   model: string;
   /** Exact bytes to send upstream. */
   body: Buffer | string;
-  /** The body's content type when it is not JSON (an audio upload's multipart/form-data, with its boundary). */
+  /** The body's content type when it is not JSON (an upload's multipart/form-data, with its boundary). */
   contentType?: string | undefined;
   /** The parsed body as sent (model/stream_options already rewritten); adapters must not mutate it. */
   json: Readonly<Record<string, unknown>>;
@@ -45,9 +47,9 @@ export interface UpstreamCall {
 }
 
 /**
- * A request body that is a form (an audio upload), not JSON: sent with its own content type,
- * re-made when another deployment names another upstream model, and recorded by its fields and
- * the file's name, type and size, never by its bytes.
+ * A request body that is a form (an audio or image upload), not JSON: sent with its own content
+ * type, re-made when another deployment names another upstream model, and recorded by its fields
+ * and each file's name, type and size, never by its bytes.
  */
 export interface FormBody {
   /** multipart/form-data with the client's boundary. */
@@ -56,7 +58,7 @@ export interface FormBody {
   readonly raw: Buffer;
   /** The form naming `model` as its model: `raw` itself when it already does. */
   forModel(model: string): Buffer;
-  /** What the record shows for that form: its fields, the file's name, type and size. */
+  /** What the record shows for that form: its fields, each file's name, type and size. */
   shownFor(model: string): string;
 }
 

@@ -53,6 +53,8 @@ export function refuse(err: unknown): never {
 /** The client-facing endpoint of the APIs only some kinds serve, named in their refusal. */
 const ENDPOINT_OF: Readonly<Record<string, string>> = {
   'openai.images': 'POST /v1/images/generations',
+  'openai.images.edits': 'POST /v1/images/edits',
+  'openai.images.variations': 'POST /v1/images/variations',
   'openai.moderations': 'POST /v1/moderations',
   'openai.audio.transcriptions': 'POST /v1/audio/transcriptions',
   'openai.audio.translations': 'POST /v1/audio/translations',

@@ -5,7 +5,7 @@
 // message the client got. A client's bug then shows in the explorer and error rates like any
 // call. Authentication failures never are (see request-state.ts); nor are non-model routes.
 import type { IncomingHttpHeaders } from 'node:http';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyContextConfig, FastifyRequest } from 'fastify';
 import type { LlmCallEvent } from '@gatelog/core';
 import type { EventEnv } from '../capture/call-record.ts';
 import { toRefusedEvent } from '../capture/call-life.ts';
@@ -15,12 +15,13 @@ import type { UpstreamApi } from '../providers/types.ts';
 import { claimEvent, stateOf } from '../request-state.ts';
 import { newCallRecord } from './body.ts';
 import { formBoundary } from './multipart.ts';
-import { shownAudioRequest } from './openai-audio.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Set on the routes that are model calls: an error answered there is a call to record. */
     modelApi?: UpstreamApi;
+    /** Set on the upload routes: what the record shows of their form (upload-form.ts). */
+    uploadShown?: (raw: unknown, contentType: string | undefined) => { text: string; json: Record<string, unknown> } | null;
   }
 }
 
@@ -51,12 +52,12 @@ const NO_BODY: BodySeen = { text: '', model: '', stream: false };
 
 /**
  * The bytes received as text (none when fastify refused the body unread: 413, 415) and what
- * parsed of them. A form (an audio upload) is shown by its fields, never its bytes.
+ * parsed of them. A form (an upload) is shown by its fields and files' metadata, never its bytes.
  */
-function bodySeen(raw: unknown, contentType: string | undefined): BodySeen {
+function bodySeen(raw: unknown, contentType: string | undefined, uploadShown: FastifyContextConfig['uploadShown']): BodySeen {
   if (!Buffer.isBuffer(raw) || raw.length === 0) return NO_BODY;
   if (formBoundary(contentType) !== null) {
-    const f = shownAudioRequest(raw, contentType);
+    const f = uploadShown?.(raw, contentType) ?? null;
     if (!f) return NO_BODY;
     const model = f.json['model'];
     return { text: f.text, model: typeof model === 'string' ? model : '', stream: false, json: f.json };
@@ -80,7 +81,7 @@ export function recordAnsweredError(rec: ErrorRecording, req: FastifyRequest, e:
   const st = stateOf(req);
   if (!claimEvent(st)) return;
   try {
-    const body = bodySeen(req.body, req.headers['content-type']);
+    const body = bodySeen(req.body, req.headers['content-type'], req.routeOptions.config.uploadShown);
     const r = newCallRecord(req, { endpoint: req.routeOptions.url ?? '', api, requested: body.model, dep: null, stream: body.stream, text: body.text, ...(body.json ? { json: body.json } : {}) });
     const caller = rec.callerOf?.(req.headers);
     if (caller?.kind === 'key') r.caller = { keyId: caller.key.id, keyName: caller.key.name, team: caller.key.team };

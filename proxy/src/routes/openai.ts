@@ -5,7 +5,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ProxyError, badRequest } from '../errors.ts';
 import { relay, type RelayEnv } from '../relay.ts';
 import { installApiSurface } from './surface.ts';
-import { AUDIO_UPLOADS, audioUploadRoutes } from './openai-audio.ts';
+import { AUDIO_FAMILY } from './openai-audio.ts';
+import { IMAGE_UPLOAD_FAMILY } from './openai-image-uploads.ts';
+import { uploadRoutes } from './upload-form.ts';
 import { forwardBody, newCallRecord, parseJsonBody, requireModel } from './body.ts';
 import type { AuthCheck } from '../auth.ts';
 import type { ModelTable } from '../routing/resolve.ts';
@@ -82,12 +84,15 @@ function modelsFor(listBody: string, allowed: ReadonlySet<string>): string {
   return JSON.stringify({ object: all.object, data: all.data.filter((m) => allowed.has(m.id)) });
 }
 
+/** Multipart uploads: audio to transcribe or translate, images to edit or vary. */
+const UPLOADS = [AUDIO_FAMILY, IMAGE_UPLOAD_FAMILY] as const;
+
 /**
  * The OpenAI paths also served without `/v1`, as LiteLLM's proxy serves them: its users point
  * the OpenAI SDK at the bare origin (`base_url="http://proxy:4000"`), and their calls keep working
  * when only the host changes. Recorded under the `/v1` endpoint like any other call.
  */
-export const OPENAI_ROOT_PATHS: readonly string[] = [...ENDPOINTS.map((e) => e.path), ...AUDIO_UPLOADS.map((e) => e.path), '/models', '/responses'];
+export const OPENAI_ROOT_PATHS: readonly string[] = [...ENDPOINTS.map((e) => e.path), ...UPLOADS.flatMap((u) => u.endpoints.map((e) => e.path)), '/models', '/responses'];
 
 /** Where Azure OpenAI clients send calls: `{endpoint}/openai/deployments/{deployment}/…`. */
 export const AZURE_PREFIX = '/openai/deployments/:deployment';
@@ -145,8 +150,8 @@ export function openAiRoutes(deps: OpenAiRouteDeps, o: { root?: boolean; azure?:
     if (o.azure) app.addHook('onRequest', azureKey);
     installApiSurface(app, { env, auth, callerOf: gov?.auth.callerOf });
     for (const ep of ENDPOINTS) app.post(ep.path, { config: { modelApi: ep.api } }, handler(ep));
-    // Audio uploads: their own scope, so the form parser applies to them only.
-    void app.register(audioUploadRoutes(deps, o));
+    // Uploads: a scope per family, so the form parser and its limit apply to them only.
+    for (const family of UPLOADS) void app.register(uploadRoutes(deps, o, family));
     if (o.azure) {
       done();
       return;
