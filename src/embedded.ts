@@ -44,6 +44,7 @@ export function isProxyPath(url: string | undefined): boolean {
   return (
     url.startsWith('/v1/') || url === '/v1' || url.startsWith('/v1?') ||
     url.startsWith('/healthz') || url.startsWith('/readyz') || url.startsWith('/metrics') || url.startsWith('/admin/') ||
+    url.startsWith('/scim/') ||
     url.startsWith('/openai/deployments/') || url.startsWith('/models/') || ROOT_API.has(url.split('?', 1)[0]!)
   );
 }
@@ -161,7 +162,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
 
   // The proxy's paths are checked by its own hook (buildProxy); the UI's here.
   const hostCheck = hostCheckFor(config, opts.masterKey);
-  const ui = await loadUi(opts, { store, masterKey: opts.masterKey, teamBudgets: config.teams, oidc: config.sso.oidc });
+  const ui = await loadUi(opts, { store, masterKey: opts.masterKey, teamBudgets: config.teams, oidc: config.sso.oidc, scim: config.sso.scim.enabled });
   const serverFactory = (proxyHandler: (req: IncomingMessage, res: ServerResponse) => void): Server =>
     createServer((req, res) => {
       if (ui && !isProxyPath(req.url)) {

@@ -102,6 +102,14 @@ describe('loadConfig', () => {
     expect(msg).toMatch(/bus\.compression: .*zstd.*gzip.*none/);
   });
 
+  it('SCIM provisioning is off by default, and needs single sign-on to be on', () => {
+    const sso = (yaml: string): unknown => loadConfig({ path: file(yaml), env: {} }).config.sso;
+    expect(sso('server: { port: 4000 }')).toMatchObject({ scim: { enabled: false } });
+    const oidc = 'oidc: { issuer: "https://idp.example.com", client_id: c, client_secret: s }';
+    expect(sso(`sso: { ${oidc}, scim: { enabled: true } }`)).toMatchObject({ scim: { enabled: true } });
+    expect(errorOf(() => loadConfig({ path: file('sso: { scim: { enabled: true } }'), env: {} }))).toMatch(/sso\.scim\.enabled: needs sso\.oidc/);
+  });
+
   it('reports YAML syntax errors with the file', () => {
     const p = file('server: { port: 4000\n');
     expect(errorOf(() => loadConfig({ path: p, env: {} }))).toContain(p);

@@ -18,7 +18,7 @@ const UNSCOPED_ADMIN = acting(principal([]));
 
 const AT = '2026-12-01T00:00:00.000Z';
 const user = (teams: string[], role: Principal['role'] = 'viewer'): UserRecord => ({
-  id: 'usr_target', version: 1, email: 'target@example.com', name: '', role, teams, auth_source: 'local', oidc_subject: '', password_hash: 'h', invite_hash: '',
+  id: 'usr_target', version: 1, email: 'target@example.com', name: '', role, teams, auth_source: 'local', oidc_subject: '', scim_external_id: '', scim_state: '', password_hash: 'h', invite_hash: '',
   invite_expires_at: null, disabled: false, created_at: AT, updated_at: AT, updated_by: 'master',
 });
 const token = (teams: string[], revoked = false): TokenRecord => ({

@@ -112,7 +112,7 @@ export async function createPerson(store: Store, a: Acting, input: unknown): Pro
   const l = invite(a.now);
   const user: UserRecord = {
     id: `usr_${randomUUID().replaceAll('-', '').slice(0, 20)}`, version: 1, email, name: body.name, role: body.role, teams: body.teams,
-    auth_source: 'local', oidc_subject: '', password_hash: '', invite_hash: l.hash, invite_expires_at: l.expires, disabled: false, created_at: at, updated_at: at, updated_by: a.by.name,
+    auth_source: 'local', oidc_subject: '', scim_external_id: '', scim_state: '', password_hash: '', invite_hash: l.hash, invite_expires_at: l.expires, disabled: false, created_at: at, updated_at: at, updated_by: a.by.name,
   };
   await insertUserVersion(store, user);
   await audit(store, a, 'person.create', 'person', user.id, { email, role: user.role, teams: user.teams });

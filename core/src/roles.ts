@@ -20,6 +20,12 @@ export const ACTIONS = [
   'keys.write',
   'people.read',
   'people.write',
+  /**
+   * The identity provider's provisioning (SCIM, /scim/v2): create, change, disable and delete any
+   * person. Apart from people.write so an IdP's token can be granted exactly this, and so a role
+   * that may change people by hand need not be one an IdP integration may act as.
+   */
+  'people.provision',
   'tokens.write',
   'audit.read',
   'settings.write',
@@ -28,7 +34,7 @@ export type Action = (typeof ACTIONS)[number];
 
 const TABLE: Record<Role, readonly Action[]> = {
   owner: ACTIONS,
-  admin: ['calls.read', 'bodies.read', 'calls.replay', 'calls.feedback', 'export', 'keys.read', 'keys.write', 'people.read', 'people.write', 'tokens.write', 'settings.write'],
+  admin: ['calls.read', 'bodies.read', 'calls.replay', 'calls.feedback', 'export', 'keys.read', 'keys.write', 'people.read', 'people.write', 'people.provision', 'tokens.write', 'settings.write'],
   analyst: ['calls.read', 'bodies.read', 'calls.replay', 'calls.feedback', 'export', 'keys.read'],
   auditor: ['calls.read', 'bodies.read', 'export', 'keys.read', 'people.read', 'audit.read'],
   viewer: ['calls.read', 'keys.read'],

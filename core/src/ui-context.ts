@@ -24,6 +24,8 @@ export interface UiContext {
   state?: StateConfig | undefined;
   /** `sso.oidc` from gatelog.yaml: single sign-on to the UI through an OpenID Connect provider. */
   oidc?: OidcConfig | undefined;
+  /** `sso.scim.enabled`: a person's groups at sign-in include the SCIM groups they are a member of. */
+  scim?: boolean | undefined;
 }
 
 let provided: UiContext | undefined;

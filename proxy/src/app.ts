@@ -31,6 +31,7 @@ import { clientErrorHandler } from './client-error.ts';
 import { hostCheckFor, installHostGuard } from './host-guard.ts';
 import { startSpanExport, type SpanExport } from './otel/export.ts';
 import { peopleRoutes } from './routes/people.ts';
+import { SCIM_PREFIX, scimRoutes } from './routes/scim.ts';
 import { uiWriteRoutes } from './routes/ui-writes.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { startProxyAlerts } from './alerts.ts';
@@ -157,6 +158,9 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   }
   if (deps.store) await app.register(replayRoutes({ store: deps.store, gov, metrics, masterKey: deps.masterKey }), { prefix: '/admin' });
   if (deps.store) await app.register(peopleRoutes({ store: deps.store, auth: gov.auth, now: gov.now, metrics }), { prefix: '/admin' });
+  // SCIM provisioning (off unless sso.scim.enabled, which the config only allows with sso.oidc).
+  const oidc = config.sso.oidc;
+  if (deps.store && config.sso.scim.enabled && oidc) await app.register(scimRoutes({ store: deps.store, auth: gov.auth, now: gov.now, metrics, oidc }), { prefix: SCIM_PREFIX });
   registerRoutingMetrics(deps.registry, () => table.deployments());
   await app.register(deploymentsRoute({ snapshot: () => table.deployments(), auth, metrics }));
   await app.register(healthRoutes({ registry: deps.registry, metrics, auth, readiness: deps.readiness }));

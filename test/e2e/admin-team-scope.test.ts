@@ -56,7 +56,7 @@ async function refusal(r: Response, status: number, code: string): Promise<ApiEr
 
 function person(email: string, teams: string[], version: number, at: Date): UserRecord {
   return {
-    id: `usr_${email.split('@')[0]!}_${tag}`, version, email, name: '', role: 'analyst', teams, auth_source: 'local', oidc_subject: '', password_hash: '', invite_hash: '',
+    id: `usr_${email.split('@')[0]!}_${tag}`, version, email, name: '', role: 'analyst', teams, auth_source: 'local', oidc_subject: '', scim_external_id: '', scim_state: '', password_hash: '', invite_hash: '',
     invite_expires_at: null, disabled: false, created_at: min(0).toISOString(), updated_at: at.toISOString(), updated_by: 'master',
   };
 }

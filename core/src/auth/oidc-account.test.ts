@@ -82,7 +82,7 @@ describe('who the sign-in is for', () => {
   const NOW = Date.UTC(2026, 11, 4);
   const id: OidcIdentity = { email: 'ana@example.com', subject: subjectOf(ISS, 'u1'), name: 'Ana', groups: ['analysts'] };
   const person = (over: Partial<UserRecord>): UserRecord => ({
-    id: 'usr_1', version: 3, email: 'ana@example.com', name: 'Ana', role: 'owner', teams: ['red'], auth_source: 'local', oidc_subject: '',
+    id: 'usr_1', version: 3, email: 'ana@example.com', name: 'Ana', role: 'owner', teams: ['red'], auth_source: 'local', oidc_subject: '', scim_external_id: '', scim_state: '',
     password_hash: 'scrypt$…', invite_hash: 'abc', invite_expires_at: '2026-12-10T00:00:00.000Z', disabled: false,
     created_at: '2026-12-01T00:00:00.000Z', updated_at: '2026-12-01T00:00:00.000Z', updated_by: 'master', ...over,
   });
@@ -106,5 +106,11 @@ describe('who the sign-in is for', () => {
     expect(decideAccount(cfg(), ISS, id, other, NOW)).toMatchObject({ refused: 'identity_mismatch' });
     const old = person({ auth_source: 'oidc', oidc_subject: subjectOf('https://old-idp.example.com', 'u9') });
     expect(decideAccount(cfg(), ISS, id, old, NOW)).toMatchObject({ change: 'updated', user: { oidc_subject: id.subject } });
+  });
+  it('binds a provisioned (SCIM) account on its first sign-in, and never re-binds it to another subject, of any issuer', () => {
+    const provisioned = person({ auth_source: 'oidc', oidc_subject: '', scim_state: 'managed', password_hash: '', invite_hash: '', invite_expires_at: null });
+    expect(decideAccount(cfg(), ISS, id, provisioned, NOW)).toMatchObject({ change: 'updated', user: { id: 'usr_1', oidc_subject: id.subject } });
+    const otherIssuer = { ...provisioned, oidc_subject: subjectOf('https://old-idp.example.com', 'u9') };
+    expect(decideAccount(cfg(), ISS, id, otherIssuer, NOW)).toMatchObject({ refused: 'identity_mismatch' });
   });
 });

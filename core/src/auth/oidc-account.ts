@@ -90,13 +90,16 @@ export type OidcDecision =
  *   working), because the provider vouched for this email in an allowed domain;
  * - an `oidc` person bound to another subject of the same issuer: refused (the address now
  *   belongs to someone else at the provider); bound to another issuer: re-bound (the configured
- *   issuer is the only one trusted now);
+ *   issuer is the only one trusted now) — unless SCIM provisioned it: then refused as well;
  * - disabled in gatelog: refused, whatever the provider says; nothing is written.
  * Role and teams are the provider's on every sign-in.
  */
 export function decideAccount(cfg: OidcConfig, issuer: string, id: OidcIdentity, cur: UserRecord | undefined, now: number): OidcDecision {
   if (cur?.disabled) return { refused: 'disabled', user: cur };
-  if (cur?.auth_source === 'oidc' && cur.oidc_subject && cur.oidc_subject !== id.subject && cur.oidc_subject.startsWith(`${issuer} `)) {
+  // A provisioned person (SCIM) is the provider's: once bound, no other subject takes the account,
+  // even from another issuer (only `unbind_sso` through the people API frees it).
+  const pinned = cur?.scim_state !== undefined && cur.scim_state !== '';
+  if (cur?.auth_source === 'oidc' && cur.oidc_subject && cur.oidc_subject !== id.subject && (pinned || cur.oidc_subject.startsWith(`${issuer} `))) {
     return { refused: 'identity_mismatch', user: cur };
   }
   const access = accessOf(cfg, id.groups);
@@ -105,7 +108,7 @@ export function decideAccount(cfg: OidcConfig, issuer: string, id: OidcIdentity,
   if (!cur) {
     const user: UserRecord = {
       id: `usr_${randomUUID().replaceAll('-', '').slice(0, 20)}`, version: 1, email: id.email, name: id.name, role: access.role, teams: access.teams,
-      auth_source: 'oidc', oidc_subject: id.subject, password_hash: '', invite_hash: '', invite_expires_at: null, disabled: false,
+      auth_source: 'oidc', oidc_subject: id.subject, scim_external_id: '', scim_state: '', password_hash: '', invite_hash: '', invite_expires_at: null, disabled: false,
       created_at: at, updated_at: at, updated_by: 'sso',
     };
     return { user, change: 'created' };

@@ -60,5 +60,17 @@ export const OidcConfig = z.object({
 });
 export type OidcConfig = z.infer<typeof OidcConfig>;
 
-export const SsoConfig = z.object({ oidc: OidcConfig.optional() }).strict();
+/**
+ * `sso.scim`: the identity provider provisions people over SCIM 2.0 at /scim/v2 (core/src/scim/),
+ * authenticated by a machine token whose role may `people.provision`. Off by default (/scim/v2
+ * answers 404); needs `oidc`, since a provisioned person has no password and signs in through it.
+ */
+export const ScimConfig = z.object({ enabled: z.boolean().default(false) }).strict();
+export type ScimConfig = z.infer<typeof ScimConfig>;
+
+export const SsoConfig = z.object({ oidc: OidcConfig.optional(), scim: ScimConfig.prefault({}) }).strict().superRefine((c, ctx) => {
+  if (c.scim.enabled && c.oidc === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['scim', 'enabled'], message: 'needs sso.oidc: a provisioned person has no password and signs in through the provider' });
+  }
+});
 export type SsoConfig = z.infer<typeof SsoConfig>;

@@ -22,6 +22,10 @@ export const UserRecord = z.object({
   auth_source: z.string(),
   /** `oidc` only: the provider's `iss sub` the person is bound to (migration 0024). */
   oidc_subject: z.string().default(''),
+  /** The identity provider's `externalId` for a person it provisions over SCIM (migration 0028). */
+  scim_external_id: z.string().default(''),
+  /** '' (not provisioned), `managed` (SCIM manages it) or `deleted` (a SCIM DELETE: kept, disabled). */
+  scim_state: z.enum(['', 'managed', 'deleted']).default(''),
   password_hash: z.string(),
   invite_hash: z.string(),
   invite_expires_at: ChTime.nullable(),
@@ -52,6 +56,9 @@ export const userById = async (store: Store, id: string): Promise<UserRecord | u
   (await usersWhere(store, 'WHERE id = {id:String}', { id }))[0];
 export const userByEmail = async (store: Store, email: string): Promise<UserRecord | undefined> =>
   (await usersWhere(store, 'WHERE email = {email:String}', { email: email.toLowerCase() }))[0];
+/** The provisioned (not deleted) person with this SCIM `externalId`. */
+export const userByExternalId = async (store: Store, externalId: string): Promise<UserRecord | undefined> =>
+  (await usersWhere(store, "WHERE scim_external_id = {x:String} AND scim_state = 'managed'", { x: externalId }))[0];
 export const userByInviteHash = async (store: Store, hash: string): Promise<UserRecord | undefined> =>
   hash ? (await usersWhere(store, "WHERE invite_hash = {h:String} AND invite_hash != ''", { h: hash }))[0] : undefined;
 

@@ -17,6 +17,10 @@ export function routeLabel(url: string | undefined): string {
 export interface ErrorShape {
   body(e: ProxyError): string;
   shown(e: ProxyError): ShownError;
+  /** Default: `application/json; charset=utf-8`. */
+  contentType?: string;
+  /** The surface's own errors as a ProxyError (anything else: toProxyError). */
+  from?(err: unknown): ProxyError | undefined;
 }
 
 export const OPENAI_ERRORS: ErrorShape = {
@@ -36,10 +40,10 @@ export function installSurface(app: FastifyInstance, metrics: ProxyMetrics, erro
   // Every error of the scope passes here, fastify's own included (body too large, wrong
   // content type: they are raised while the body is read, after the route was matched).
   app.setErrorHandler((err, req, reply) => {
-    const e = toProxyError(err);
+    const e = errors.from?.(err) ?? toProxyError(err);
     // Recorded before it is answered, like every call: the event is in the log first.
     if (recording) recordAnsweredError(recording, req, e, errors.shown(e));
-    void reply.code(e.status).header('content-type', 'application/json; charset=utf-8').send(errors.body(e));
+    void reply.code(e.status).header('content-type', errors.contentType ?? 'application/json; charset=utf-8').send(errors.body(e));
   });
 }
 

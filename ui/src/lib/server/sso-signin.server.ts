@@ -1,7 +1,8 @@
 // The two ends of a single sign-on round trip, as the /login/sso routes run them. Start: a
 // signed state cookie (oidc-state.server.ts) and a redirect to the provider. Callback: the
 // cookie is spent, the provider's answer verified (oidc.server.ts), the person found, created
-// or linked and given the provider's role and teams (core's oidc-account.ts), a session opened
+// or linked and given the provider's role and teams (core's oidc-account.ts; with SCIM, its
+// groups include those the provider provisioned the person into), a session opened
 // exactly as a password sign-in opens one, and every outcome audited (`method: oidc`). A
 // refusal comes back to /login as a reason code (`?sso_error=no_role`) that the page explains;
 // no token, code or provider text ever reaches a URL, a log line or the audit trail.
@@ -9,6 +10,7 @@ import { redirect, type RequestEvent } from '@sveltejs/kit';
 import { decideAccount, identityOf } from '@gatelog/core/auth/oidc-account';
 import type { OidcConfig } from '@gatelog/core/auth/oidc-config';
 import { userByEmail } from '@gatelog/core/store/users';
+import { groupNamesOf } from '@gatelog/core/store/scim-groups';
 import type { UiContext } from '@gatelog/core/ui-context';
 import { auditUi, clientIp } from '#lib/server/audit.server.ts';
 import { subjectOf } from '#lib/server/accounts.server.ts';
@@ -106,8 +108,11 @@ export async function finishSso(ctx: SsoContext, event: Event): Promise<Response
   const email = typeof claims['email'] === 'string' ? claims['email'].slice(0, 254) : 'sso';
   if ('refused' in id) return refuse(id.refused, email);
   const cur = await userByEmail(ctx.store, id.email);
-  const d = decideAccount(oidc, typeof claims['iss'] === 'string' ? claims['iss'] : '', id, cur, Date.now());
-  if ('refused' in d) return refuse(d.refused, id.email, { groups: id.groups.slice(0, 50), ...(d.user ? { person: d.user.id } : {}) });
+  // With SCIM on, the groups the provider provisioned this person into count as claimed groups.
+  const provisioned = ctx.scim && cur ? await groupNamesOf(ctx.store, cur.id) : [];
+  const who = provisioned.length > 0 ? { ...id, groups: [...new Set([...id.groups, ...provisioned])] } : id;
+  const d = decideAccount(oidc, typeof claims['iss'] === 'string' ? claims['iss'] : '', who, cur, Date.now());
+  if ('refused' in d) return refuse(d.refused, id.email, { groups: who.groups.slice(0, 50), ...(d.user ? { person: d.user.id } : {}) });
 
   const { user } = d;
   if (d.change !== 'unchanged') {
