@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { Store } from './client.ts';
 import { ChTime, Num } from './row-types.ts';
+import { versionedRows } from './versioned-rows.ts';
 
 export const GroupRecord = z.object({
   id: z.string().min(1),
@@ -19,20 +20,10 @@ export const GroupRecord = z.object({
 });
 export type GroupRecord = z.infer<typeof GroupRecord>;
 
-const COLUMNS = Object.keys(GroupRecord.shape).join(', ');
-
-export async function insertGroupVersion(store: Store, g: GroupRecord): Promise<void> {
-  await store.insertRaw('scim_groups', Buffer.from(`${JSON.stringify(GroupRecord.parse(g))}\n`));
-}
-
-async function groupsWhere(store: Store, where: string, params: Record<string, unknown>): Promise<GroupRecord[]> {
-  const rs = await store.client.query({
-    query: `SELECT ${COLUMNS} FROM ${store.database}.scim_groups FINAL WHERE NOT deleted ${where} ORDER BY created_at, id`,
-    query_params: params,
-    format: 'JSONEachRow',
-  });
-  return z.array(GroupRecord).parse(await rs.json());
-}
+const groups = versionedRows('scim_groups', GroupRecord);
+export const insertGroupVersion = (store: Store, g: GroupRecord): Promise<void> => groups.insert(store, g);
+/** `where`: more conditions (`AND …`) on the groups not deleted. */
+const groupsWhere = (store: Store, where: string, params: Record<string, unknown>): Promise<GroupRecord[]> => groups.where(store, `WHERE NOT deleted ${where}`, params);
 
 export const listGroups = (store: Store): Promise<GroupRecord[]> => groupsWhere(store, '', {});
 export const groupById = async (store: Store, id: string): Promise<GroupRecord | undefined> => (await groupsWhere(store, 'AND id = {id:String}', { id }))[0];

@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Store } from './client.ts';
 import { ChTime, Num } from './row-types.ts';
+import { versionedRows } from './versioned-rows.ts';
 
 export const sha256Hex = (s: string): string => createHash('sha256').update(s).digest('hex');
 /** A random secret with a recognizable prefix (`glt-` tokens, `gli-` sign-in links). */
@@ -36,20 +37,9 @@ export const UserRecord = z.object({
 });
 export type UserRecord = z.infer<typeof UserRecord>;
 
-const USER_COLUMNS = Object.keys(UserRecord.shape).join(', ');
-
-export async function insertUserVersion(store: Store, u: z.input<typeof UserRecord>): Promise<void> {
-  await store.insertRaw('ui_users', Buffer.from(`${JSON.stringify(UserRecord.parse(u))}\n`));
-}
-
-async function usersWhere(store: Store, where: string, params: Record<string, unknown>): Promise<UserRecord[]> {
-  const rs = await store.client.query({
-    query: `SELECT ${USER_COLUMNS} FROM ${store.database}.ui_users FINAL ${where} ORDER BY created_at, id`,
-    query_params: params,
-    format: 'JSONEachRow',
-  });
-  return z.array(UserRecord).parse(await rs.json());
-}
+const users = versionedRows('ui_users', UserRecord);
+export const insertUserVersion = (store: Store, u: z.input<typeof UserRecord>): Promise<void> => users.insert(store, u);
+const usersWhere = (store: Store, where: string, params: Record<string, unknown>): Promise<UserRecord[]> => users.where(store, where, params);
 
 export const listUsers = (store: Store): Promise<UserRecord[]> => usersWhere(store, '', {});
 export const userById = async (store: Store, id: string): Promise<UserRecord | undefined> =>
@@ -78,20 +68,9 @@ export const TokenRecord = z.object({
 });
 export type TokenRecord = z.infer<typeof TokenRecord>;
 
-const TOKEN_COLUMNS = Object.keys(TokenRecord.shape).join(', ');
-
-export async function insertTokenVersion(store: Store, t: TokenRecord): Promise<void> {
-  await store.insertRaw('api_tokens', Buffer.from(`${JSON.stringify(TokenRecord.parse(t))}\n`));
-}
-
-async function tokensWhere(store: Store, where: string, params: Record<string, unknown>): Promise<TokenRecord[]> {
-  const rs = await store.client.query({
-    query: `SELECT ${TOKEN_COLUMNS} FROM ${store.database}.api_tokens FINAL ${where} ORDER BY created_at, id`,
-    query_params: params,
-    format: 'JSONEachRow',
-  });
-  return z.array(TokenRecord).parse(await rs.json());
-}
+const tokens = versionedRows('api_tokens', TokenRecord);
+export const insertTokenVersion = (store: Store, t: TokenRecord): Promise<void> => tokens.insert(store, t);
+const tokensWhere = (store: Store, where: string, params: Record<string, unknown>): Promise<TokenRecord[]> => tokens.where(store, where, params);
 
 export const listTokens = (store: Store): Promise<TokenRecord[]> => tokensWhere(store, '', {});
 export const tokenById = async (store: Store, id: string): Promise<TokenRecord | undefined> =>

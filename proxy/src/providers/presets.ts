@@ -1,6 +1,7 @@
 // Provider kinds as data. An OpenAI-compatible preset is a row (default base URL, price id,
 // how its API spells max tokens), not an adapter; `azure` and `anthropic` have their own
 // adapters but their defaults live here too.
+import type { UpstreamApi } from './types.ts';
 
 export interface KindPreset {
   /** Adapter that speaks to this kind. */
@@ -18,15 +19,11 @@ export interface KindPreset {
   extras?: readonly OpenAiExtraApi[];
 }
 
-/** Images, moderation and audio: served only by the kinds that list them in `extras`. */
-export type OpenAiExtraApi =
-  | 'openai.images'
-  | 'openai.images.edits'
-  | 'openai.images.variations'
-  | 'openai.moderations'
-  | 'openai.audio.transcriptions'
-  | 'openai.audio.translations'
-  | 'openai.audio.speech';
+/**
+ * Images, moderation and audio: the OpenAI APIs past chat, completions, embeddings and
+ * Responses, served only by the kinds that list them in `extras`.
+ */
+export type OpenAiExtraApi = Exclude<Extract<UpstreamApi, `openai.${string}`>, 'openai.chat' | 'openai.completions' | 'openai.embeddings' | 'openai.responses'>;
 
 const compat = (baseUrl: string | undefined, priceProviderId: string | undefined, extras?: readonly OpenAiExtraApi[]): KindPreset =>
   ({ adapter: 'openai', baseUrl, priceProviderId, maxTokensField: 'max_tokens', ...(extras ? { extras } : {}) });
