@@ -11,8 +11,9 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI, { AzureOpenAI, toFile } from 'openai';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
-import { newKeyWith } from '../support/admin-setup.ts';
+import { newKeyWith, recordedCall } from '../support/admin-setup.ts';
 import { startFakeAudio, TRANSCRIBE_USAGE, type FakeAudio } from '../support/fake-audio-upstream.ts';
+import { keepingFetch, type Sent } from '../support/sdk-wire.ts';
 
 const MASTER = `mk-${randomUUID()}`;
 const tag = randomUUID().slice(0, 6);
@@ -57,33 +58,14 @@ function wav(bytes: number): Buffer {
   return b;
 }
 
-const admin = (path: string): Promise<Response> => fetch(`${gl.url}${path}`, { headers: { authorization: `Bearer ${MASTER}` } });
-
 async function recorded(id: string | null): Promise<Stored> {
   expect(id).toBeTruthy();
-  for (let i = 0; i < 200; i++) {
-    const r = await admin(`/admin/calls/${id}`);
-    if (r.status === 200) return (await r.json()) as Stored;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`call ${id} was never recorded:\n${gl.logs()}`);
+  return recordedCall<Stored>(gl, MASTER, id!);
 }
 
 /** What the SDK put on the wire, kept before it is sent (the SDK's own fetch, byte for byte). */
-interface Sent {
-  url: string;
-  contentType: string;
-  body: Buffer;
-}
 const sent: Sent[] = [];
-const keepingFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-  const req = new Request(input, init);
-  const body = Buffer.from(await req.arrayBuffer());
-  sent.push({ url: req.url, contentType: req.headers.get('content-type') ?? '', body });
-  return fetch(req.url, { method: req.method, headers: req.headers, ...(body.length > 0 ? { body } : {}), ...(init?.signal ? { signal: init.signal } : {}) });
-};
-
-const client = (baseURL: string, apiKey = secret): OpenAI => new OpenAI({ apiKey, baseURL, maxRetries: 0, fetch: keepingFetch });
+const client = (baseURL: string, apiKey = secret): OpenAI => new OpenAI({ apiKey, baseURL, maxRetries: 0, fetch: keepingFetch(sent) });
 
 /** The record holds nothing of the audio: no marker, and small bodies. */
 function noAudioIn(e: Stored): void {

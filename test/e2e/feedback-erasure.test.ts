@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
-import { newVirtualKey } from '../support/admin-setup.ts';
+import { newVirtualKey, recordedCall } from '../support/admin-setup.ts';
 
 const MASTER = `mk-${randomUUID()}`;
 const tag = randomUUID().slice(0, 6);
@@ -29,14 +29,7 @@ async function call(headers: Record<string, string>): Promise<string> {
 }
 
 /** The call as GET /admin/calls/:id shows it once ingest stored it. */
-async function stored(id: string): Promise<{ user: string; feedback: Feedback[] }> {
-  for (let i = 0; i < 200; i++) {
-    const r = await http(`/admin/calls/${id}`, MASTER);
-    if (r.status === 200) return (await r.json()) as { user: string; feedback: Feedback[] };
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`call ${id} was never recorded:\n${gl.logs()}`);
-}
+const stored = (id: string): Promise<{ user: string; feedback: Feedback[] }> => recordedCall(gl, MASTER, id);
 
 /** The rows the sweep reported removing from erased calls so far. */
 const sweptRows = (): number =>

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI, { AzureOpenAI } from 'openai';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
-import { newKeyWith } from '../support/admin-setup.ts';
+import { newKeyWith, recordedCall } from '../support/admin-setup.ts';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.ts';
 import { startRecordingUpstream, type RecordingUpstream } from '../support/recording-upstream.ts';
 
@@ -48,12 +48,7 @@ const admin = (path: string): Promise<Response> => fetch(`${gl.url}${path}`, { h
 
 async function recorded(id: string | null): Promise<Stored> {
   expect(id).toBeTruthy();
-  for (let i = 0; i < 200; i++) {
-    const r = await admin(`/admin/calls/${id}`);
-    if (r.status === 200) return (await r.json()) as Stored;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`call ${id} was never recorded:\n${gl.logs()}`);
+  return recordedCall<Stored>(gl, MASTER, id!);
 }
 
 /** The ids recorded under trace `trace`, once at least `n` are (each call must be there exactly once). */

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI, { AzureOpenAI, APIError } from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
-import { newKeyWith } from '../support/admin-setup.ts';
+import { newKeyWith, recordedCall } from '../support/admin-setup.ts';
 
 const MASTER = `mk-${randomUUID()}`;
 const tag = randomUUID().slice(0, 6);
@@ -41,14 +41,7 @@ interface Call {
 const admin = (path: string, init: RequestInit = {}): Promise<Response> =>
   fetch(`${gl.url}${path}`, { ...init, headers: { authorization: `Bearer ${MASTER}`, ...(init.body ? { 'content-type': 'application/json' } : {}), ...init.headers } });
 
-async function recorded(id: string): Promise<Call> {
-  for (let i = 0; i < 200; i++) {
-    const r = await admin(`/admin/calls/${id}`);
-    if (r.status === 200) return (await r.json()) as Call;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`call ${id} was never recorded:\n${gl.logs()}`);
-}
+const recorded = (id: string): Promise<Call> => recordedCall(gl, MASTER, id);
 
 async function listed(query: string): Promise<string[]> {
   const r = await admin(`/admin/calls?${query}`);

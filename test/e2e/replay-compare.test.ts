@@ -16,6 +16,7 @@ import { ACTING_FOR_HEADER, actingForValue } from '@gatelog/core/acting-for';
 import { ROOT, startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.ts';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.ts';
+import { recordedCall } from '../support/admin-setup.ts';
 
 const run = promisify(execFile);
 const SHOTS = join(ROOT, 'test-results');
@@ -76,14 +77,7 @@ interface Recorded {
   team: string;
 }
 
-async function recorded(id: string): Promise<Recorded> {
-  for (let i = 0; i < 200; i++) {
-    const r = await admin(`/admin/calls/${id}`);
-    if (r.status === 200) return (await r.json()) as Recorded;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`call ${id} was never recorded:\n${gl.logs()}`);
-}
+const recorded = (id: string): Promise<Recorded> => recordedCall(gl, MASTER, id);
 
 async function signedIn(): Promise<Page> {
   const page = await (await browser.newContext()).newPage();

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT, startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { recordedCall } from '../support/admin-setup.ts';
 
 const run = promisify(execFile);
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -61,14 +62,7 @@ async function chat(name: string, keyName: string, o: { content?: string; model?
   calls[name] = r.headers.get('x-gatelog-request-id')!;
 }
 
-async function recorded(id: string): Promise<{ key_id: string; team: string; replay_of: string; status: number }> {
-  for (let i = 0; i < 200; i++) {
-    const r = await admin(`/admin/calls/${id}`);
-    if (r.status === 200) return (await r.json()) as { key_id: string; team: string; replay_of: string; status: number };
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`call ${id} was never recorded:\n${gl.logs()}`);
-}
+const recorded = (id: string): Promise<{ key_id: string; team: string; replay_of: string; status: number }> => recordedCall(gl, MASTER, id);
 
 async function person(role: string, teams: string[]): Promise<Page> {
   const out = await cli('users', 'create', '--email', `${role}-${randomUUID().slice(0, 6)}@example.com`, '--role', role, ...teams.flatMap((t) => ['--team', t]));

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT, startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.ts';
+import { recordedCall } from '../support/admin-setup.ts';
 
 const SHOTS = join(ROOT, 'test-results');
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -66,14 +67,7 @@ interface Recorded {
 }
 
 /** The call's record once ingest stored it (bounded poll). */
-async function recorded(id: string): Promise<Recorded> {
-  for (let i = 0; i < 200; i++) {
-    const r = await admin(`/admin/calls/${id}`);
-    if (r.status === 200) return (await r.json()) as Recorded;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`call ${id} was never recorded:\n${gl.logs()}`);
-}
+const recorded = (id: string): Promise<Recorded> => recordedCall(gl, MASTER, id);
 
 async function signedIn(): Promise<Page> {
   const page = await (await browser.newContext()).newPage();

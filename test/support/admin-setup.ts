@@ -16,3 +16,16 @@ export const newVirtualKey = (baseUrl: string, masterKey: string, name: string, 
 /** A machine token with `role` and team scope `teams` (none = every team): its secret. */
 export const newMachineToken = (baseUrl: string, masterKey: string, role: string, teams: string[] = []): Promise<string> =>
   created(baseUrl, masterKey, '/admin/tokens', { name: `bot-${role}-${crypto.randomUUID().slice(0, 6)}`, role, teams });
+
+/**
+ * The call `id` as GET /admin/calls/:id shows it once ingest stored it: polled every 100 ms for
+ * up to 20 s, then an error carrying the gatelog's logs.
+ */
+export async function recordedCall<T>(gl: { url: string; logs(): string }, masterKey: string, id: string): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    const r = await fetch(`${gl.url}/admin/calls/${id}`, { headers: { authorization: `Bearer ${masterKey}` } });
+    if (r.status === 200) return (await r.json()) as T;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error(`call ${id} was never recorded:\n${gl.logs()}`);
+}
