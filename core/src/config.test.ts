@@ -138,6 +138,43 @@ describe('defaultConfig', () => {
   });
 });
 
+describe('state.redis', () => {
+  const load = (redis: string): ReturnType<typeof loadConfig> => loadConfig({ path: file(`state:\n  redis: ${redis}\n`), env: { REDIS_PASSWORD: 's3cret' } });
+
+  it('takes one server by URL, a cluster by its seed nodes, a primary through sentinels', () => {
+    expect(load('redis://127.0.0.1:6379').config.state.redis).toBe('redis://127.0.0.1:6379');
+    expect(load('{ cluster: [ "rediss://:${REDIS_PASSWORD}@node-1:6379", "rediss://node-2:6379" ] }').config.state.redis).toEqual({
+      cluster: ['rediss://:s3cret@node-1:6379', 'rediss://node-2:6379'],
+    });
+    expect(load('{ sentinels: [ "10.0.0.1:26379", "[::1]:26380" ], name: mymaster, password: "${REDIS_PASSWORD}" }').config.state.redis).toEqual({
+      sentinels: ['10.0.0.1:26379', '[::1]:26380'],
+      name: 'mymaster',
+      password: 's3cret',
+      tls: false,
+      db: 0,
+    });
+  });
+
+  it('refuses what cannot be reached, naming the field', () => {
+    for (const [bad, says] of [
+      ['http://127.0.0.1:6379', 'redis:// or rediss://'],
+      ['{ cluster: [] }', 'at least one seed node'],
+      ['{ cluster: [ "redis://a:1", "rediss://b:2" ] }', 'must all be redis:// or all rediss://'],
+      ['{ cluster: [ "a:1" ] }', 'redis:// or rediss://'],
+      ['{ sentinels: [ "10.0.0.1" ], name: m }', 'host:port'],
+      ['{ sentinels: [ "10.0.0.1:26379" ] }', 'name'],
+      ['{ sentinels: [ "10.0.0.1:26379" ], name: m, db: 16 }', 'db'],
+      ['{ cluster: [ "redis://a:1" ], nodes: 3 }', 'nodes'],
+      ['{ cluster: [ "redis://a:1" ], password: x }', 'from its seed URLs, not password'],
+      ['{ name: m }', 'either a redis:// URL, cluster: [seed URLs] or sentinels'],
+    ] as const) {
+      const msg = errorOf(() => load(bad));
+      expect(msg, bad).toContain('state.redis');
+      expect(msg, bad).toContain(says);
+    }
+  });
+});
+
 describe('gatelog.example.yaml', () => {
   it('loads as documented', () => {
     const path = new URL('../../gatelog.example.yaml', import.meta.url).pathname;

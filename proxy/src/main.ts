@@ -18,12 +18,13 @@ import { ConfigError, GATELOG_VERSION, createLogger, loadConfig, openStore, spoo
 import { proxyEnv } from '@gatelog/core/env';
 import { exitOnSignals } from '@gatelog/core/shutdown';
 import { DataDirLockedError, lockDataDir } from '@gatelog/core/data-dir-lock';
+import type { RedisTarget } from '@gatelog/core/config';
 import { buildProxy } from './app.ts';
 import { createKafkaPublisher } from './publish/kafka.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
-function warnSharedState(logger: Logger, replicas: number, redis: string | undefined): void {
+function warnSharedState(logger: Logger, replicas: number, redis: RedisTarget | undefined): void {
   if (replicas > 1 && !redis) {
     logger.warn(
       { replicas, code: 'GATELOG_WARN_NO_SHARED_STATE' },

@@ -1,30 +1,53 @@
 // Limits that hold across replicas: three gatelog processes sharing one real redis-server
-// (Debian's, installed by the test setup when missing) and one ClickHouse (the HTTP fixture,
-// standing in for the server a distributed deployment uses). An RPM limit and a budget hold
-// in total, not per proxy. Also: RedisBackend keeps MemoryBackend's exact semantics, and a
+// (Debian's, installed by the test setup when missing) — or a three-primary Redis Cluster of
+// them — and one ClickHouse (the HTTP fixture, standing in for the server a distributed
+// deployment uses). An RPM limit and a budget hold in total, not per proxy. Also: RedisBackend
+// keeps MemoryBackend's exact semantics on one server, a cluster and through Sentinel, and a
 // Redis outage fails open with a loud metric.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBackend, type CounterBackend } from '../../proxy/src/governance/backend.ts';
 import { RedisBackend } from '../../proxy/src/governance/redis-backend.ts';
-import { startRedis, type RedisServer } from '../support/redis-server.ts';
+import type { RedisTarget } from '../../core/src/config.ts';
+import { startRedis, startRedisCluster, startRedisSentinel, type RedisServer } from '../support/redis-server.ts';
 import { ClickHouseHttpFixture } from '../support/clickhouse-http.ts';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
 
 const MASTER = 'master-key-redis-e2e';
-let redis: RedisServer;
+/** A Redis of one kind, as `state.redis` names it, and how to stop it. */
+interface SharedRedis {
+  target: RedisTarget;
+  /** What must never appear in a log line (addresses that may carry a password). */
+  secrets: string[];
+  stop(): Promise<void>;
+}
 
-beforeAll(async () => {
-  redis = await startRedis();
-}, 120_000);
+const TOPOLOGIES: Record<string, () => Promise<SharedRedis>> = {
+  'one server': async () => {
+    const r: RedisServer = await startRedis();
+    return { target: r.url, secrets: [r.url], stop: () => r.stop() };
+  },
+  'a cluster': async () => {
+    const c = await startRedisCluster();
+    return { target: { cluster: c.urls }, secrets: c.urls, stop: () => c.stop() };
+  },
+  sentinel: async () => {
+    const s = await startRedisSentinel();
+    return { target: { sentinels: [s.sentinel], name: s.name, tls: false, db: 0 }, secrets: [s.sentinel], stop: () => s.stop() };
+  },
+};
 
-afterAll(async () => {
-  await redis?.stop();
-});
+describe.each(Object.keys(TOPOLOGIES))('RedisBackend on %s', (topology) => {
+  let redis: SharedRedis;
+  beforeAll(async () => {
+    redis = await TOPOLOGIES[topology]!();
+  }, 120_000);
+  afterAll(async () => {
+    await redis?.stop();
+  });
 
-describe('RedisBackend', () => {
   it('gives the same answers as MemoryBackend for the same operations', async () => {
-    const r = new RedisBackend({ url: redis.url, keyPrefix: `t${randomUUID()}:` });
+    const r = new RedisBackend({ target: redis.target, keyPrefix: `t${randomUUID()}:` });
     expect(await r.ready(5000)).toBe(true);
     const m = new MemoryBackend();
     const both = async <T>(op: (b: CounterBackend) => Promise<T>): Promise<void> => {
@@ -52,15 +75,22 @@ describe('RedisBackend', () => {
   });
 });
 
-describe('three proxies, one Redis', () => {
-  const ch = new ClickHouseHttpFixture();
+// One ClickHouse for the file (chDB allows one per process); each group of proxies its own database.
+const ch = new ClickHouseHttpFixture();
+afterAll(async () => {
+  await ch.close();
+});
+
+describe.each(['one server', 'a cluster'])('three proxies sharing %s', (topology) => {
   const proxies: GatelogProcess[] = [];
+  let redis: SharedRedis;
 
   beforeAll(async () => {
-    await ch.start();
+    redis = await TOPOLOGIES[topology]!();
+    if (!ch.running) await ch.start();
     const config = {
-      storage: { clickhouse: { url: ch.url } },
-      state: { redis: redis.url },
+      storage: { clickhouse: { url: ch.url, database: topology === 'a cluster' ? 'gl_cluster' : 'gl_server' } },
+      state: { redis: redis.target },
       providers: { mock: { kind: 'mock', latency_ms: 100 } },
       models: [
         { name: 'fast', deployments: [{ provider: 'mock', model: 'mock-chat' }] },
@@ -78,7 +108,15 @@ describe('three proxies, one Redis', () => {
 
   afterAll(async () => {
     await Promise.all(proxies.map((p) => p.stop()));
-    await ch.close();
+    await redis?.stop();
+  });
+
+  it('says which kind of Redis it shares, never its address', () => {
+    for (const p of proxies) {
+      expect(p.logs()).toContain('shared state: connected to Redis');
+      expect(p.logs()).toContain(topology === 'a cluster' ? '"redis":"redis cluster (3 seed nodes)"' : '"redis":"redis"');
+      for (const s of redis.secrets) expect(p.logs()).not.toContain(s);
+    }
   });
 
   async function createKey(fields: Record<string, unknown>): Promise<string> {
@@ -158,6 +196,6 @@ describe('three proxies, one Redis', () => {
     const line = metrics.split('\n').find((l) => l.startsWith('gatelog_state_backend_failures_total{'));
     expect(Number(line?.split(' ').pop())).toBeGreaterThan(0);
     expect(proxies[0]!.logs()).toContain('shared state backend unavailable');
-    expect(proxies[0]!.logs()).not.toContain(redis.url);
+    for (const s of redis.secrets) expect(proxies[0]!.logs()).not.toContain(s);
   });
 });

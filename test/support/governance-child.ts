@@ -29,7 +29,7 @@ export async function startGovernanceChild(opts: GovernanceChildOptions): Promis
     const { createGovernanceMetrics } = await import(${JSON.stringify(join(dir, 'metrics.ts'))});
     const { RedisBackend } = await import(${JSON.stringify(join(dir, 'redis-backend.ts'))});
     const o = JSON.parse(process.env.GL_CHILD);
-    const shared = new RedisBackend({ url: o.url, keyPrefix: o.keyPrefix });
+    const shared = new RedisBackend({ target: o.url, keyPrefix: o.keyPrefix });
     if (!(await shared.ready(5000))) throw new Error('Redis not reachable');
     const g = await createGovernance({
       config: parseConfig({}, 'test', {}), store: undefined, masterKey: undefined, logger: createLogger('silent'),

@@ -2,7 +2,9 @@
 // missing (root only; scripts/bootstrap.mjs does the same in test mode), started on a free
 // loopback port with no persistence, stopped by the test.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 
 const BIN = process.env['REDIS_SERVER_PATH'] ?? '/usr/bin/redis-server';
@@ -36,16 +38,16 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<RedisServer> {
+/** Starts redis-server with `args` and waits until it accepts connections. */
+async function spawnRedis(args: readonly string[]): Promise<ChildProcess> {
   const bin = ensureRedisServer();
-  const port = await freePort();
-  const proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${out}`)), 10_000);
     const onData = (d: Buffer): void => {
       out += d.toString();
-      if (out.includes('Ready to accept connections')) {
+      if (out.includes('Ready to accept connections') || out.includes('Sentinel ID is')) {
         clearTimeout(timer);
         resolve();
       }
@@ -57,15 +59,97 @@ export async function startRedis(): Promise<RedisServer> {
       reject(new Error(`redis-server exited (${code}):\n${out}`));
     });
   });
+  return proc;
+}
+
+async function stopProc(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const gone = new Promise<void>((r) => proc.once('exit', () => r()));
+  proc.kill('SIGTERM');
+  await gone;
+}
+
+const NO_PERSISTENCE = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'];
+
+export async function startRedis(): Promise<RedisServer> {
+  const port = await freePort();
+  const proc = await spawnRedis(['--port', String(port), ...NO_PERSISTENCE]);
+  return { url: `redis://127.0.0.1:${port}`, port, proc, stop: () => stopProc(proc) };
+}
+
+export interface RedisCluster {
+  /** One seed URL per primary. */
+  urls: string[];
+  nodes: RedisServer[];
+  stop(): Promise<void>;
+}
+
+function redisCli(args: readonly string[]): string {
+  const r = spawnSync('redis-cli', args, { encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`redis-cli ${args.join(' ')} failed (${r.status}): ${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+/** A Redis Cluster of `primaries` nodes (no replicas) on loopback, every slot assigned. */
+export async function startRedisCluster(primaries = 3): Promise<RedisCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'gl-redis-cluster-'));
+  const nodes: RedisServer[] = [];
+  for (let i = 0; i < primaries; i++) {
+    const port = await freePort();
+    const args = ['--port', String(port), ...NO_PERSISTENCE, '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000', '--dir', dir];
+    const proc = await spawnRedis(args);
+    nodes.push({ url: `redis://127.0.0.1:${port}`, port, proc, stop: () => stopProc(proc) });
+  }
+  const stop = async (): Promise<void> => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    redisCli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    const deadline = Date.now() + 20_000;
+    while (!nodes.every((n) => redisCli(['-p', String(n.port), 'cluster', 'info']).includes('cluster_state:ok'))) {
+      if (Date.now() > deadline) throw new Error('redis cluster did not reach cluster_state:ok');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { urls: nodes.map((n) => n.url), nodes, stop };
+}
+
+export interface RedisSentinel {
+  primary: RedisServer;
+  /** host:port of the sentinel. */
+  sentinel: string;
+  /** The name the sentinel monitors the primary under. */
+  name: string;
+  stop(): Promise<void>;
+}
+
+/** A primary and one sentinel monitoring it (quorum 1), on loopback. */
+export async function startRedisSentinel(name = 'gatelog-primary'): Promise<RedisSentinel> {
+  const primary = await startRedis();
+  const dir = mkdtempSync(join(tmpdir(), 'gl-redis-sentinel-'));
+  const port = await freePort();
+  const conf = join(dir, 'sentinel.conf');
+  // Sentinel rewrites its configuration file: it must be its own, writable.
+  writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${primary.port} 1`, `sentinel down-after-milliseconds ${name} 2000`, ''].join('\n'));
+  let proc: ChildProcess;
+  try {
+    proc = await spawnRedis([conf, '--sentinel']);
+  } catch (err) {
+    await primary.stop();
+    throw err;
+  }
   return {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    proc,
+    primary,
+    sentinel: `127.0.0.1:${port}`,
+    name,
     async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      const gone = new Promise<void>((r) => proc.once('exit', () => r()));
-      proc.kill('SIGTERM');
-      await gone;
+      await stopProc(proc);
+      await primary.stop();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

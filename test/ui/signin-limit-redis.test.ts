@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCOUNT_POLICY, IP_POLICY, SignInLimiter, type SignInLimits } from '../../ui/src/lib/server/signin-limit.server.ts';
 import { RedisSignInLimiter } from '../../ui/src/lib/server/signin-limit-redis.server.ts';
 import { SharedSignInLimits, SignInLimitsUnavailableError, signInLimitsFor } from '../../ui/src/lib/server/signin-limit-shared.server.ts';
-import { ensureRedisServer, startRedis, type RedisServer } from '../support/redis-server.ts';
+import type { RedisTarget } from '../../core/src/config.ts';
+import { ensureRedisServer, startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../support/redis-server.ts';
 import { freePort } from '../e2e/compose-processes.ts';
 
 let redis: RedisServer;
@@ -26,7 +27,7 @@ afterAll(async () => {
 });
 
 /** A UI process's limits as the sign-in route gets them, for a gatelog.yaml `state:`. */
-function uiProcess(state: { redis?: string; on_failure: 'open' | 'closed' }, masterKey: string): SignInLimits {
+function uiProcess(state: { redis?: RedisTarget; on_failure: 'open' | 'closed' }, masterKey: string): SignInLimits {
   const limits = signInLimitsFor({ store: {} as never, state }, masterKey);
   if (limits instanceof SharedSignInLimits) opened.push(limits);
   return limits;
@@ -77,9 +78,43 @@ describe('two UI processes, one Redis', () => {
   });
 });
 
+describe('two UI processes, one Redis Cluster', () => {
+  let cluster: RedisCluster;
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('share failures and lockouts; every key carries the hash tag, so all sit on one primary', async () => {
+    const master = `mk-${randomUUID()}`;
+    const a = uiProcess({ redis: { cluster: cluster.urls }, on_failure: 'closed' }, master);
+    const b = uiProcess({ redis: { cluster: [cluster.urls[1]!] }, on_failure: 'closed' }, master);
+    const subjects = Array.from({ length: 8 }, () => `account:${randomUUID()}@example.com`);
+    for (const account of subjects) {
+      // The account and the address in one script: one slot, or Redis refuses (CROSSSLOT).
+      const keys = [[account, ACCOUNT_POLICY], [`ip:${randomUUID()}`, IP_POLICY]] as const;
+      for (let i = 0; i < ACCOUNT_POLICY.free - 1; i++) expect(await a.fail(keys)).toBe(0);
+      expect(await b.fail(keys)).toBe(ACCOUNT_POLICY.baseMs);
+      expect(await a.retryAfterMs([account])).toBeGreaterThan(ACCOUNT_POLICY.baseMs - 5000);
+    }
+    const held = cluster.nodes.map((n) => {
+      const r = spawnSync('redis-cli', ['-p', String(n.port), '--scan'], { encoding: 'utf8' });
+      return r.stdout.split('\n').filter(Boolean);
+    });
+    expect(held.filter((keys) => keys.length > 0)).toHaveLength(1);
+    const all = held.flat();
+    expect(all.length).toBeGreaterThanOrEqual(subjects.length * 2);
+    for (const k of all) expect(k).toMatch(/^\{gatelog\}:gl:signin:[0-9a-f]{32}:(fails|lock)$/);
+    await b.succeed([subjects[0]!]);
+    expect(await a.retryAfterMs([subjects[0]!])).toBe(0);
+  });
+});
+
 describe('RedisSignInLimiter', () => {
   it('answers as the memory limiter: doubling, the cap, the IP policy apart', async () => {
-    const r = new RedisSignInLimiter({ url: redis.url, secret: `mk-${randomUUID()}` });
+    const r = new RedisSignInLimiter({ target: redis.url, secret: `mk-${randomUUID()}` });
     opened.push(r);
     const m = new SignInLimiter();
     const acct = `account:${randomUUID()}`;
@@ -97,7 +132,7 @@ describe('RedisSignInLimiter', () => {
   it('names no email or address in Redis, keys under gl:signin: that expire', async () => {
     const master = `mk-${randomUUID()}`;
     // Database 1: only this test's keys.
-    const r = new RedisSignInLimiter({ url: `${redis.url}/1`, secret: master });
+    const r = new RedisSignInLimiter({ target: `${redis.url}/1`, secret: master });
     opened.push(r);
     const email = `${randomUUID()}@example.com`;
     const ip = '203.0.113.77';
@@ -114,7 +149,7 @@ describe('RedisSignInLimiter', () => {
       expect(redisCli('get', k)).not.toContain(email);
     }
     // Another master key names other keys: none of this account's failures are seen.
-    const other = new RedisSignInLimiter({ url: `${redis.url}/1`, secret: `mk-${randomUUID()}` });
+    const other = new RedisSignInLimiter({ target: `${redis.url}/1`, secret: `mk-${randomUUID()}` });
     opened.push(other);
     expect(await other.retryAfterMs([`account:${email}`])).toBe(0);
     expect(await r.retryAfterMs([`account:${email}`])).toBeGreaterThan(0);
@@ -142,7 +177,7 @@ describe('Redis unreachable', () => {
     let up = false;
     let t = 1_000_000;
     const warnings: string[] = [];
-    const redisLimits = new RedisSignInLimiter({ url: redis.url, secret: `mk-${randomUUID()}` });
+    const redisLimits = new RedisSignInLimiter({ target: redis.url, secret: `mk-${randomUUID()}` });
     opened.push(redisLimits);
     const flaky: SignInLimits = {
       retryAfterMs: (k) => (up ? redisLimits.retryAfterMs(k) : Promise.reject(new Error('connect ECONNREFUSED'))),

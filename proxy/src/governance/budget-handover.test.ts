@@ -46,7 +46,7 @@ async function budgetedKey(): Promise<VirtualKey> {
 
 /** The surviving proxy: governance as buildProxy runs it, on a clock that moves with real time from T0. */
 async function survivor(keyPrefix: string, key: VirtualKey): Promise<{ g: Governance; scope: BudgetScope }> {
-  const shared = new RedisBackend({ url: redis.url, keyPrefix });
+  const shared = new RedisBackend({ target: redis.url, keyPrefix });
   expect(await shared.ready(5000)).toBe(true);
   const started = Date.now();
   const g = await createGovernance({
@@ -119,7 +119,7 @@ async function eventually(what: string, check: () => Promise<boolean> | boolean,
 
 /** The shared pending counter of `scope` as Redis holds it (micro-USD). */
 async function pendingMicro(keyPrefix: string, g: Governance, scope: BudgetScope): Promise<number> {
-  const probe = new RedisBackend({ url: redis.url, keyPrefix });
+  const probe = new RedisBackend({ target: redis.url, keyPrefix });
   try {
     if (!(await probe.ready(5000))) throw new Error('Redis not reachable');
     const start = Date.parse('2026-11-01T00:00:00Z');

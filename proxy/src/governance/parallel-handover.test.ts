@@ -40,7 +40,7 @@ afterAll(async () => {
 
 /** A live proxy: governance as buildProxy runs it, no store (slots need none). */
 async function proxy(keyPrefix: string): Promise<Governance> {
-  const shared = new RedisBackend({ url: redis.url, keyPrefix });
+  const shared = new RedisBackend({ target: redis.url, keyPrefix });
   expect(await shared.ready(5000)).toBe(true);
   return createGovernance({
     config: parseConfig({}, 'test', {}),
@@ -131,7 +131,7 @@ describe('a proxy killed with calls in flight on a max-parallel key', () => {
 
 /** One proxy's backend and limiter on the Redis every proxy of `prefix` shares. */
 async function limiterOn(prefix: string, open: RedisBackend[]): Promise<{ b: RedisBackend & { holds: BudgetHolds }; rl: RateLimiter }> {
-  const b = new RedisBackend({ url: redis.url, keyPrefix: prefix });
+  const b = new RedisBackend({ target: redis.url, keyPrefix: prefix });
   expect(await b.ready(5000)).toBe(true);
   open.push(b);
   return { b: b as RedisBackend & { holds: BudgetHolds }, rl: new RateLimiter({ backend: b }) };

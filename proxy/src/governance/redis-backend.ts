@@ -6,7 +6,8 @@
 // Budgets and parallel slots also keep a journal per proxy (`holds`, redis-holds.ts): a TTL that
 // every write renews would never give back the slots of a proxy killed under steady traffic.
 // Never wrap the URL in an error or log: it may hold a password.
-import { Redis } from 'ioredis';
+import type { RedisTarget } from '@gatelog/core/config';
+import { connectRedis, redisKeyPrefix, type RedisClient } from '@gatelog/core/redis';
 import { gcraState, type BudgetHolds, type CounterBackend, type CounterEntry, type RateEntry, type RateResult, type RateState, type ReserveResult } from './backend.ts';
 import { RedisHolds } from './redis-holds.ts';
 
@@ -103,7 +104,8 @@ function ttlFor(key: string): number {
 const limitArg = (l: number): number => (Number.isFinite(l) ? Math.floor(l) : Number.MAX_SAFE_INTEGER);
 
 export interface RedisBackendOptions {
-  url: string;
+  /** A server's URL, a cluster or sentinels (config's `state.redis`). */
+  target: RedisTarget;
   /** Prefix for every key (several deployments on one Redis). */
   keyPrefix?: string;
   /** How long one command may take before it counts as a failure. */
@@ -112,12 +114,12 @@ export interface RedisBackendOptions {
 
 export class RedisBackend implements CounterBackend {
   readonly kind = 'redis';
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #s: Scripts;
   readonly holds: BudgetHolds;
 
   constructor(o: RedisBackendOptions) {
-    this.#redis = new Redis(o.url, {
+    this.#redis = connectRedis(o.target, {
       keyPrefix: o.keyPrefix ?? '',
       // Fail fast while disconnected: the caller falls back (open) or refuses (closed).
       enableOfflineQueue: false,
@@ -134,7 +136,7 @@ export class RedisBackend implements CounterBackend {
     this.#redis.defineCommand('glRateAcquire', { lua: RATE_ACQUIRE });
     this.#redis.defineCommand('glRateAdjust', { lua: RATE_ADJUST });
     this.#s = this.#redis as unknown as Scripts;
-    this.holds = new RedisHolds({ redis: this.#redis, keyPrefix: o.keyPrefix ?? '', reserve: (e, journal) => this.#reserve(e, journal), ttlFor });
+    this.holds = new RedisHolds({ redis: this.#redis, keyPrefix: redisKeyPrefix(o.target, o.keyPrefix), reserve: (e, journal) => this.#reserve(e, journal), ttlFor });
   }
 
   /** Resolves once connected, or after `timeoutMs` (the backend then keeps reconnecting). */
@@ -213,15 +215,15 @@ export const KEY_CHANGES_CHANNEL = 'gatelog:keys-changed';
  * Its own two connections (a subscribed connection can do nothing else).
  */
 export class RedisKeyChanges {
-  readonly #sub: Redis;
-  readonly #pub: Redis;
+  readonly #sub: RedisClient;
+  readonly #pub: RedisClient;
   readonly #channel: string;
 
-  constructor(url: string, onChange: () => void, channel = KEY_CHANGES_CHANNEL) {
+  constructor(target: RedisTarget, onChange: () => void, channel = KEY_CHANGES_CHANNEL) {
     const common = { connectTimeout: 2000, retryStrategy: (times: number) => Math.min(times * 200, 2000) };
     // The subscription is re-sent by ioredis after every reconnect.
-    this.#sub = new Redis(url, { ...common, maxRetriesPerRequest: null });
-    this.#pub = new Redis(url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 1000 });
+    this.#sub = connectRedis(target, { ...common, maxRetriesPerRequest: null });
+    this.#pub = connectRedis(target, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 1000 });
     // Failures cost only speed (polling still applies changes); the backend reports Redis down.
     this.#sub.on('error', () => undefined);
     this.#pub.on('error', () => undefined);

@@ -1,28 +1,35 @@
-// The budget journal on a real redis-server: the same counter values as the journal-less
-// operations on MemoryBackend; a proxy whose lease ran out (or that left) has its reservations
-// taken off and its settled costs moved to the proxy that renews next; and a cost leaves the
-// counters once, whichever proxy gives it back — also a proxy that was only paused, not dead.
+// The budget journal on a real redis-server — one server, a three-primary Redis Cluster, and a
+// primary reached through Sentinel: the same counter values as the journal-less operations on
+// MemoryBackend; a proxy whose lease ran out (or that left) has its reservations taken off and
+// its settled costs moved to the proxy that renews next; and a cost leaves the counters once,
+// whichever proxy gives it back — also a proxy that was only paused, not dead.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../../../test/support/redis-server.ts';
+import type { RedisTarget } from '@gatelog/core/config';
+import { startRedis, startRedisCluster, startRedisSentinel, type RedisCluster, type RedisSentinel, type RedisServer } from '../../../test/support/redis-server.ts';
 import { MemoryBackend, counterHolds, type BudgetHolds, type CounterBackend, type HeldCost } from './backend.ts';
 import { RedisBackend } from './redis-backend.ts';
 
 let redis: RedisServer;
+let cluster: RedisCluster;
+let sentinel: RedisSentinel;
 const open: RedisBackend[] = [];
 
 beforeAll(async () => {
-  redis = await startRedis();
+  [redis, cluster, sentinel] = await Promise.all([startRedis(), startRedisCluster(), startRedisSentinel()]);
 }, 120_000);
 
 afterAll(async () => {
   await Promise.all(open.map((b) => b.close()));
-  await redis?.stop();
+  await Promise.all([redis?.stop(), cluster?.stop(), sentinel?.stop()]);
 });
+
+const TOPOLOGIES = ['one server', 'a cluster', 'sentinel'] as const;
+let target: RedisTarget;
 
 /** One proxy's backend on the Redis every proxy of `prefix` shares. */
 async function proxyOn(prefix: string): Promise<RedisBackend & { holds: BudgetHolds }> {
-  const b = new RedisBackend({ url: redis.url, keyPrefix: prefix });
+  const b = new RedisBackend({ target, keyPrefix: prefix });
   expect(await b.ready(5000)).toBe(true);
   open.push(b);
   return b as RedisBackend & { holds: BudgetHolds };
@@ -40,7 +47,11 @@ const KEYS = ['gl:budget:key:0:k1', 'gl:budget:team:0:t1'];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const values = (b: CounterBackend): Promise<number[]> => b.get(KEYS);
 
-describe('RedisHolds', () => {
+describe.each(TOPOLOGIES)('RedisHolds on %s', (topology) => {
+  beforeAll(() => {
+    target = topology === 'one server' ? redis.url : topology === 'a cluster' ? { cluster: cluster.urls } : { sentinels: [sentinel.sentinel], name: sentinel.name, tls: false, db: 0 };
+  });
+
   it('moves the counters exactly as the journal-less operations on MemoryBackend do', async () => {
     const r = await proxyOn(`t${randomUUID()}:`);
     const m = new MemoryBackend();

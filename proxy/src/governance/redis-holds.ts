@@ -13,7 +13,7 @@
 // (micro-USD, or parallel slots), `c:<cost id>` = a settled cost waiting for the store (JSON, its
 // counters prefixed).
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@gatelog/core/redis';
 import type { BudgetHolds, CounterEntry, HeldCost, ReserveResult } from './backend.ts';
 
 const HOLDERS = 'gatelog:budget-holders';
@@ -69,8 +69,9 @@ return n`;
 
 // KEYS: the holder set, this proxy's lease, this proxy's journal. ARGV: this proxy's id, lease TTL,
 // journal TTL, lease key prefix, journal key prefix, most costs to take over. Other proxies'
-// leases and journals are named from their ids (a standalone Redis, as every budget script
-// assumes: its counters are named in one script across scopes).
+// leases and journals are named from their ids (one slot holds them all: on a cluster every
+// gatelog key carries one hash tag, core/src/redis.ts, as every budget script needs since its
+// counters are named in one script across scopes).
 const LEASE_SCRIPT = `${TAKE_OFF}
 local me, max = ARGV[1], tonumber(ARGV[6])
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
@@ -135,7 +136,7 @@ interface Journaled {
 }
 
 export interface RedisHoldsOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** The client's key prefix: journaled counter names carry it, as the scripts see them. */
   keyPrefix: string;
   /** The backend's reserve, holding the amounts in `journal` when it is given. */

@@ -135,7 +135,7 @@ describe('budget while ingest lags (two proxies, one Redis)', () => {
   it('both proxies refuse while the store lacks the call; it is counted once after the grace', async () => {
     const clock = { now: T0 };
     const keyPrefix = `t${randomUUID()}:`;
-    const [a, b] = await Promise.all([governance(clock, new RedisBackend({ url: redis.url, keyPrefix })), governance(clock, new RedisBackend({ url: redis.url, keyPrefix }))]);
+    const [a, b] = await Promise.all([governance(clock, new RedisBackend({ target: redis.url, keyPrefix })), governance(clock, new RedisBackend({ target: redis.url, keyPrefix }))]);
     try {
       const key = await budgetedKey();
       const scopes = await ready(a, key);

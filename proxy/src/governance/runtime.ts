@@ -12,6 +12,7 @@ import { loadUserBaselines, MAX_USER_RATE_KEYS } from './end-user.ts';
 import { userSpendByKey } from '@gatelog/core/store/user-spend';
 import { MemoryBackend, withFallback, type CounterBackend } from './backend.ts';
 import { RedisBackend, RedisKeyChanges } from './redis-backend.ts';
+import { describeRedis } from '@gatelog/core/redis';
 import type { GovernanceMetrics } from './metrics.ts';
 import { ResponseCache } from '../cache/response-cache.ts';
 import { startErasureWatch } from '../cache/erasure-watch.ts';
@@ -87,10 +88,11 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
   const stateWarn = throttledWarn(logger, now);
   let shared = d.shared;
   if (!shared && config.state.redis) {
-    const redis = new RedisBackend({ url: config.state.redis });
-    // Never log the URL (it may hold a password).
-    if (await redis.ready(3000)) logger.info({ on_failure: config.state.on_failure }, 'shared state: connected to Redis');
-    else logger.warn({ on_failure: config.state.on_failure, code: 'GATELOG_ERR_STATE_UNAVAILABLE' }, 'shared state: Redis not reachable yet; retrying in the background');
+    const redis = new RedisBackend({ target: config.state.redis });
+    // Never log the URL (it may hold a password): only the kind of Redis.
+    const redisKind = describeRedis(config.state.redis);
+    if (await redis.ready(3000)) logger.info({ on_failure: config.state.on_failure, redis: redisKind }, 'shared state: connected to Redis');
+    else logger.warn({ on_failure: config.state.on_failure, redis: redisKind, code: 'GATELOG_ERR_STATE_UNAVAILABLE' }, 'shared state: Redis not reachable yet; retrying in the background');
     shared = redis;
   }
   const sharedOr = (fallback: CounterBackend): CounterBackend =>

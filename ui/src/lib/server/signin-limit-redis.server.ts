@@ -9,7 +9,8 @@
 // guesses without that key (a new master key therefore starts every count afresh).
 // Never put the URL in an error or a log: it may hold a password.
 import { createHmac } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { RedisTarget } from '@gatelog/core/config';
+import { connectRedis, type RedisClient } from '@gatelog/core/redis';
 import type { LimitPolicy, SignInLimits } from './signin-limit.server.ts';
 
 const PREFIX = 'gl:signin:';
@@ -47,7 +48,8 @@ interface Scripts {
 }
 
 export interface RedisSignInLimiterOptions {
-  url: string;
+  /** A server's URL, a cluster or sentinels (config's `state.redis`). */
+  target: RedisTarget;
   /** Keys the subjects' HMAC (the master key). */
   secret: string;
   /** How long one command may take (waiting for a connection included) before it counts as a failure. */
@@ -55,14 +57,14 @@ export interface RedisSignInLimiterOptions {
 }
 
 export class RedisSignInLimiter implements SignInLimits {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #s: Scripts;
   readonly #secret: string;
   /** Why the connection last failed (connect ECONNREFUSED host:port…); cleared once ready. */
   #connectionError: Error | undefined;
 
   constructor(o: RedisSignInLimiterOptions) {
-    this.#redis = new Redis(o.url, {
+    this.#redis = connectRedis(o.target, {
       // Sign-ins are rare: a command may wait for the connection to open (bounded by
       // commandTimeout) instead of failing, so the first sign-in after a start uses Redis.
       // While Redis is down, each waiting command fails at the next failed reconnect.

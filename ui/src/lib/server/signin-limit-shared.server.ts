@@ -124,7 +124,7 @@ export function signInLimitsFor(ctx: Pick<UiContext, 'store' | 'state'>, masterK
   if (!limits) {
     const state = ctx.state;
     limits = state?.redis
-      ? new SharedSignInLimits({ shared: new RedisSignInLimiter({ url: state.redis, secret: masterKey }), onFailure: state.on_failure })
+      ? new SharedSignInLimits({ shared: new RedisSignInLimiter({ target: state.redis, secret: masterKey }), onFailure: state.on_failure })
       : localSignInLimits();
     byStore.set(ctx.store, limits);
   }
