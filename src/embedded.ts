@@ -162,7 +162,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
 
   // The proxy's paths are checked by its own hook (buildProxy); the UI's here.
   const hostCheck = hostCheckFor(config, opts.masterKey);
-  const ui = await loadUi(opts, { store, masterKey: opts.masterKey, teamBudgets: config.teams, oidc: config.sso.oidc, scim: config.sso.scim.enabled });
+  const ui = await loadUi(opts, { store, masterKey: opts.masterKey, teamBudgets: config.teams, oidc: config.sso.oidc, scim: config.sso.scim });
   const serverFactory = (proxyHandler: (req: IncomingMessage, res: ServerResponse) => void): Server =>
     createServer((req, res) => {
       if (ui && !isProxyPath(req.url)) {

@@ -6,7 +6,7 @@
 import type { HostCheck } from './allowed-hosts.ts';
 import type { Store } from './store/client.ts';
 import type { StateConfig, TeamConfig } from './config.ts';
-import type { OidcConfig } from './auth/oidc-config.ts';
+import type { OidcConfig, ScimConfig } from './auth/oidc-config.ts';
 
 export interface UiContext {
   store: Store;
@@ -24,8 +24,11 @@ export interface UiContext {
   state?: StateConfig | undefined;
   /** `sso.oidc` from gatelog.yaml: single sign-on to the UI through an OpenID Connect provider. */
   oidc?: OidcConfig | undefined;
-  /** `sso.scim.enabled`: a person's groups at sign-in include the SCIM groups they are a member of. */
-  scim?: boolean | undefined;
+  /**
+   * `sso.scim`: when enabled, a person's groups at sign-in include the SCIM groups they are a
+   * member of; with `provisioned_only`, only provisioned people sign in through the provider.
+   */
+  scim?: ScimConfig | undefined;
 }
 
 let provided: UiContext | undefined;

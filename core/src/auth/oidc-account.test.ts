@@ -44,6 +44,13 @@ describe('sso.oidc config', () => {
     expect(c.teams).toBeUndefined();
     expect(c.default_role).toBeUndefined();
   });
+
+  it('sso.scim.provisioned_only needs sso.scim.enabled', () => {
+    const sso = (scim: string): string => `sso:\n  oidc: { issuer: ${ISS}, client_id: c, client_secret: x }\n  scim: ${scim}\n`;
+    expect(errorOf(sso('{ provisioned_only: true }'))).toContain('sso.scim.provisioned_only: needs enabled: true');
+    expect(errorOf(sso('{ enabled: true, provisioned_only: true }'))).toBe('');
+    expect(errorOf(sso('{ enabled: true }'))).toBe('');
+  });
 });
 
 describe('groups → role and teams', () => {
@@ -112,5 +119,18 @@ describe('who the sign-in is for', () => {
     expect(decideAccount(cfg(), ISS, id, provisioned, NOW)).toMatchObject({ change: 'updated', user: { id: 'usr_1', oidc_subject: id.subject } });
     const otherIssuer = { ...provisioned, oidc_subject: subjectOf('https://old-idp.example.com', 'u9') };
     expect(decideAccount(cfg(), ISS, id, otherIssuer, NOW)).toMatchObject({ refused: 'identity_mismatch' });
+  });
+  it('provisioned only: nobody is created or linked; a provisioned person signs in as without it', () => {
+    expect(decideAccount(cfg(), ISS, id, undefined, NOW, true)).toEqual({ refused: 'not_provisioned' });
+    const local = person({});
+    expect(decideAccount(cfg(), ISS, id, local, NOW, true)).toEqual({ refused: 'not_provisioned', user: local });
+    const earlierSignIn = person({ auth_source: 'oidc', oidc_subject: id.subject, password_hash: '', invite_hash: '', invite_expires_at: null });
+    expect(decideAccount(cfg(), ISS, id, earlierSignIn, NOW, true)).toMatchObject({ refused: 'not_provisioned' });
+    expect(decideAccount(cfg(), ISS, id, person({ scim_state: 'deleted', disabled: true }), NOW, true)).toMatchObject({ refused: 'disabled' });
+    const provisioned = person({ auth_source: 'oidc', oidc_subject: '', scim_state: 'managed', password_hash: '', invite_hash: '', invite_expires_at: null });
+    expect(decideAccount(cfg(), ISS, id, provisioned, NOW, true)).toEqual(decideAccount(cfg(), ISS, id, provisioned, NOW));
+    expect(decideAccount(cfg(), ISS, id, provisioned, NOW, true)).toMatchObject({ change: 'updated', user: { oidc_subject: id.subject } });
+    // An admin's local account the provider's sync adopted (scim_state managed) is linked as usual.
+    expect(decideAccount(cfg(), ISS, id, person({ scim_state: 'managed' }), NOW, true)).toMatchObject({ change: 'linked' });
   });
 });

@@ -11,7 +11,7 @@ import { ROLES, type Role } from '../roles.ts';
 import type { OidcConfig } from './oidc-config.ts';
 import type { UserRecord } from '../store/users.ts';
 
-export const OIDC_REFUSALS = ['no_email', 'email_unverified', 'domain_refused', 'no_role', 'no_team', 'disabled', 'identity_mismatch'] as const;
+export const OIDC_REFUSALS = ['no_email', 'email_unverified', 'domain_refused', 'no_role', 'no_team', 'disabled', 'identity_mismatch', 'not_provisioned'] as const;
 export type OidcRefusal = (typeof OIDC_REFUSALS)[number];
 
 export interface OidcIdentity {
@@ -92,10 +92,16 @@ export type OidcDecision =
  *   belongs to someone else at the provider); bound to another issuer: re-bound (the configured
  *   issuer is the only one trusted now) — unless SCIM provisioned it: then refused as well;
  * - disabled in gatelog: refused, whatever the provider says; nothing is written.
+ * With `provisionedOnly` (`sso.scim.provisioned_only`), anyone but a person the provider
+ * provisioned over SCIM is refused (`not_provisioned`) before any of the above: nobody is created,
+ * and a local account is not linked, so an owner's password keeps working as the way in when the
+ * provider is down. An account made before SCIM (by an admin or an earlier sign-in) counts once
+ * the provider's sync finds it by userName and updates it (core/src/scim/provision.ts).
  * Role and teams are the provider's on every sign-in.
  */
-export function decideAccount(cfg: OidcConfig, issuer: string, id: OidcIdentity, cur: UserRecord | undefined, now: number): OidcDecision {
+export function decideAccount(cfg: OidcConfig, issuer: string, id: OidcIdentity, cur: UserRecord | undefined, now: number, provisionedOnly = false): OidcDecision {
   if (cur?.disabled) return { refused: 'disabled', user: cur };
+  if (provisionedOnly && cur?.scim_state !== 'managed') return { refused: 'not_provisioned', ...(cur ? { user: cur } : {}) };
   // A provisioned person (SCIM) is the provider's: once bound, no other subject takes the account,
   // even from another issuer (only `unbind_sso` through the people API frees it).
   const pinned = cur?.scim_state !== undefined && cur.scim_state !== '';

@@ -65,7 +65,15 @@ export type OidcConfig = z.infer<typeof OidcConfig>;
  * authenticated by a machine token whose role may `people.provision`. Off by default (/scim/v2
  * answers 404); needs `oidc`, since a provisioned person has no password and signs in through it.
  */
-export const ScimConfig = z.object({ enabled: z.boolean().default(false) }).strict();
+export const ScimConfig = z.object({
+  enabled: z.boolean().default(false),
+  /** Single sign-on only for people the provider provisioned (oidc-account.ts decideAccount): nobody is created at sign-in. */
+  provisioned_only: z.boolean().default(false),
+}).strict().superRefine((c, ctx) => {
+  if (c.provisioned_only && !c.enabled) {
+    ctx.addIssue({ code: 'custom', path: ['provisioned_only'], message: 'needs enabled: true (without SCIM nobody is provisioned, so nobody could sign in through the provider)' });
+  }
+});
 export type ScimConfig = z.infer<typeof ScimConfig>;
 
 export const SsoConfig = z.object({ oidc: OidcConfig.optional(), scim: ScimConfig.prefault({}) }).strict().superRefine((c, ctx) => {

@@ -33,7 +33,7 @@ async function openStandalone(): Promise<UiContext> {
   const { vars, config } = settings ?? standaloneSettings();
   const store = await openStore(config.storage, vars.GATELOG_DATA_DIR);
   const masterKey = vars.GATELOG_MASTER_KEY;
-  return { store, masterKey, adminUrl: vars.GATELOG_ADMIN_URL, hostCheck: createHostCheck(config.server.allowed_hosts, masterKey === undefined), teamBudgets: config.teams, state: config.state, oidc: config.sso.oidc, scim: config.sso.scim.enabled };
+  return { store, masterKey, adminUrl: vars.GATELOG_ADMIN_URL, hostCheck: createHostCheck(config.server.allowed_hosts, masterKey === undefined), teamBudgets: config.teams, state: config.state, oidc: config.sso.oidc, scim: config.sso.scim };
 }
 
 let standalone: Promise<UiContext> | undefined;

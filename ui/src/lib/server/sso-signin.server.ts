@@ -2,7 +2,8 @@
 // signed state cookie (oidc-state.server.ts) and a redirect to the provider. Callback: the
 // cookie is spent, the provider's answer verified (oidc.server.ts), the person found, created
 // or linked and given the provider's role and teams (core's oidc-account.ts; with SCIM, its
-// groups include those the provider provisioned the person into), a session opened
+// groups include those the provider provisioned the person into, and with `provisioned_only`
+// nobody else gets in), a session opened
 // exactly as a password sign-in opens one, and every outcome audited (`method: oidc`). A
 // refusal comes back to /login as a reason code (`?sso_error=no_role`) that the page explains;
 // no token, code or provider text ever reaches a URL, a log line or the audit trail.
@@ -35,6 +36,7 @@ const MESSAGES: Readonly<Record<string, string>> = {
   no_team: 'You are signed in at your identity provider, but none of your groups gives you a team in gatelog. Ask your administrator to add you to one of the groups gatelog maps to a team.',
   disabled: 'Your gatelog account is disabled. Ask an administrator.',
   identity_mismatch: 'Your email address belongs to another identity in gatelog. Ask an administrator.',
+  not_provisioned: 'You are signed in at your identity provider, but this gatelog admits only people the provider has provisioned, and you are not one of them. Ask your administrator to assign you to gatelog at the identity provider.',
   locked: 'Too many failed sign-ins from your address. Try again later.',
 };
 
@@ -109,9 +111,9 @@ export async function finishSso(ctx: SsoContext, event: Event): Promise<Response
   if ('refused' in id) return refuse(id.refused, email);
   const cur = await userByEmail(ctx.store, id.email);
   // With SCIM on, the groups the provider provisioned this person into count as claimed groups.
-  const provisioned = ctx.scim && cur ? await groupNamesOf(ctx.store, cur.id) : [];
+  const provisioned = ctx.scim?.enabled && cur ? await groupNamesOf(ctx.store, cur.id) : [];
   const who = provisioned.length > 0 ? { ...id, groups: [...new Set([...id.groups, ...provisioned])] } : id;
-  const d = decideAccount(oidc, typeof claims['iss'] === 'string' ? claims['iss'] : '', who, cur, Date.now());
+  const d = decideAccount(oidc, typeof claims['iss'] === 'string' ? claims['iss'] : '', who, cur, Date.now(), ctx.scim?.provisioned_only === true);
   if ('refused' in d) return refuse(d.refused, id.email, { groups: who.groups.slice(0, 50), ...(d.user ? { person: d.user.id } : {}) });
 
   const { user } = d;
