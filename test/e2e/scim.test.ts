@@ -6,7 +6,9 @@
 // account → deactivation ends their live UI session and refuses their sign-in → reactivation
 // lets them sign in again (not the old session) → group memberships (Okta's and Entra's PATCH
 // forms) change their role and teams and end the sessions they change → DELETE. Bad inputs
-// answer SCIM's error shape; a gatelog without sso.scim answers 404.
+// answer SCIM's error shape; a gatelog without sso.scim answers 404. With
+// `provisioned_only`, single sign-on admits provisioned people only (an account made before is
+// admitted once the provider's sync adopts it); without it, anyone signing in gets an account.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -27,14 +29,17 @@ let browser: Browser;
 let idp: Idp;
 let gl: GatelogProcess;
 let off: GatelogProcess;
+/** The same as `gl`, with sso.scim.provisioned_only. */
+let only: GatelogProcess;
 const TOKEN_NAME = `okta-${tag}`;
 let token = '';
+let onlyToken = '';
 
-const admin = (method: string, path: string, body?: unknown): Promise<Response> =>
-  fetch(`${gl.url}${path}`, { method, headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+const admin = (method: string, path: string, body?: unknown, at: GatelogProcess = gl): Promise<Response> =>
+  fetch(`${at.url}${path}`, { method, headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
 
-async function newToken(name: string, role: string, teams: string[] = []): Promise<string> {
-  const r = await admin('POST', '/admin/tokens', { name, role, teams });
+async function newToken(name: string, role: string, teams: string[] = [], at: GatelogProcess = gl): Promise<string> {
+  const r = await admin('POST', '/admin/tokens', { name, role, teams }, at);
   expect(r.status).toBe(201);
   return ((await r.json()) as { secret: string }).secret;
 }
@@ -68,25 +73,25 @@ async function scimJson<T>(r: Response, status = 200): Promise<T> {
 }
 
 interface AuditRow { actor: string; action: string; target: string; details: Record<string, unknown> }
-async function audit(action: string, actor: string): Promise<AuditRow[]> {
-  const rows = ((await (await admin('GET', `/admin/audit?action=${action}&limit=1000`)).json()) as { data: AuditRow[] }).data;
+async function audit(action: string, actor: string, at: GatelogProcess = gl): Promise<AuditRow[]> {
+  const rows = ((await (await admin('GET', `/admin/audit?action=${action}&limit=1000`, undefined, at)).json()) as { data: AuditRow[] }).data;
   return rows.filter((r) => r.actor === actor).map((r) => ({ ...r, details: typeof r.details === 'string' ? JSON.parse(r.details) as Record<string, unknown> : r.details }));
 }
 
 interface Person { id: string; email: string; role: string; teams: string[]; auth_source: string; disabled: boolean }
-async function personByEmail(email: string): Promise<Person | undefined> {
-  return ((await (await admin('GET', '/admin/users')).json()) as { data: Person[] }).data.find((p) => p.email === email);
+async function personByEmail(email: string, at: GatelogProcess = gl): Promise<Person | undefined> {
+  return ((await (await admin('GET', '/admin/users', undefined, at)).json()) as { data: Person[] }).data.find((p) => p.email === email);
 }
 
 /** Clicks "Sign in with Example IdP" on /login and signs in at the provider's own form. */
-async function ssoSignIn(login: string): Promise<Page> {
+async function ssoSignIn(login: string, at: GatelogProcess = gl): Promise<Page> {
   const page = await (await browser.newContext()).newPage();
   page.setDefaultTimeout(15_000);
-  await page.goto(`${gl.url}/login`);
+  await page.goto(`${at.url}/login`);
   await Promise.all([page.waitForURL((u) => u.origin === idp.issuer), page.click('#sso')]);
   await page.fill('input[name=login]', login);
   await page.fill('input[name=password]', 'any');
-  await Promise.all([page.waitForURL((u) => u.origin === gl.url), page.click('button[type=submit]')]);
+  await Promise.all([page.waitForURL((u) => u.origin === at.url), page.click('button[type=submit]')]);
   await page.waitForURL((u) => !u.pathname.startsWith('/login/sso'));
   return page;
 }
@@ -99,35 +104,38 @@ async function withSession(cookie: string): Promise<{ status: number; location: 
 
 beforeAll(async () => {
   idp = await listenIdp();
-  [browser, gl, off] = await Promise.all([
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
-    startGatelog({
-      env: { GATELOG_MASTER_KEY: MASTER, TEST_OIDC_SECRET: idp.clientSecret },
-      config: {
-        providers: { mock: { kind: 'mock' } },
-        models: [{ name: 'mock-chat', deployments: [{ provider: 'mock', model: 'mock-chat' }] }],
-        sso: {
-          oidc: {
-            issuer: idp.issuer, client_id: idp.clientId, client_secret: '${TEST_OIDC_SECRET}', display_name: 'Example IdP',
-            scopes: ['openid', 'email', 'profile', 'groups'],
-            roles: { 'gatelog-admins': 'admin', 'gatelog-analysts': 'analyst' },
-            teams: { 'team-red': 'red', 'team-blue': 'blue' }, unscoped_groups: ['gatelog-admins'],
-            allowed_email_domains: ['example.com'], password_sign_in: false,
-          },
-          scim: { enabled: true },
+  const withScim = (scim: Record<string, boolean>): Promise<GatelogProcess> => startGatelog({
+    env: { GATELOG_MASTER_KEY: MASTER, TEST_OIDC_SECRET: idp.clientSecret },
+    config: {
+      providers: { mock: { kind: 'mock' } },
+      models: [{ name: 'mock-chat', deployments: [{ provider: 'mock', model: 'mock-chat' }] }],
+      sso: {
+        oidc: {
+          issuer: idp.issuer, client_id: idp.clientId, client_secret: '${TEST_OIDC_SECRET}', display_name: 'Example IdP',
+          scopes: ['openid', 'email', 'profile', 'groups'],
+          roles: { 'gatelog-admins': 'admin', 'gatelog-analysts': 'analyst' },
+          teams: { 'team-red': 'red', 'team-blue': 'blue' }, unscoped_groups: ['gatelog-admins'],
+          allowed_email_domains: ['example.com'], password_sign_in: false,
         },
+        scim,
       },
-      timeoutMs: 60_000,
-    }),
+    },
+    timeoutMs: 60_000,
+  });
+  [browser, gl, only, off] = await Promise.all([
+    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
+    withScim({ enabled: true }),
+    withScim({ enabled: true, provisioned_only: true }),
     startGatelog({ env: { GATELOG_MASTER_KEY: MASTER }, timeoutMs: 60_000 }),
   ]);
-  idp.start([`${gl.url}/login/sso/callback`]);
-  token = await newToken(TOKEN_NAME, 'admin');
+  idp.start([`${gl.url}/login/sso/callback`, `${only.url}/login/sso/callback`]);
+  [token, onlyToken] = await Promise.all([newToken(TOKEN_NAME, 'admin'), newToken(TOKEN_NAME, 'admin', [], only)]);
 }, 90_000);
 
 afterAll(async () => {
   await browser?.close();
   await gl?.stop();
+  await only?.stop();
   await off?.stop();
   await idp?.close();
 });
@@ -344,6 +352,62 @@ describe('provisioning as Entra ID does it', () => {
     const again = await scimJson<ScimUser>(await scim('POST', '/Users', { schemas: [USER], externalId, userName: email, active: true }), 201);
     expect(again).toMatchObject({ id, active: true });
   });
+});
+
+describe('who may sign in through the provider', () => {
+  const signIn = async (login: string, at: GatelogProcess): Promise<{ path: string; error: string | null }> => {
+    const page = await ssoSignIn(login, at);
+    try {
+      const path = new URL(page.url()).pathname;
+      return { path, error: path === '/login' ? await page.getByTestId('sso-error').textContent() : null };
+    } finally {
+      await page.context().close();
+    }
+  };
+  const person = (name: string) => {
+    const login = `${name}-${tag}`;
+    const email = `${login}@example.com`;
+    idp.people.set(login, { email, groups: ['gatelog-analysts', 'team-red'], name });
+    return { login, email };
+  };
+
+  it('without provisioned_only, someone the provider never provisioned gets an account at their first sign-in', async () => {
+    const { login, email } = person('walk-in');
+    expect(await signIn(login, gl)).toEqual({ path: '/requests', error: null });
+    expect(await personByEmail(email)).toMatchObject({ auth_source: 'oidc', role: 'analyst', teams: ['red'] });
+  }, 45_000);
+
+  it('with provisioned_only, someone never provisioned is refused as not provisioned; no account is made; audited', async () => {
+    const { login, email } = person('stranger');
+    const r = await signIn(login, only);
+    expect(r.path).toBe('/login');
+    expect(r.error).toContain('admits only people the provider has provisioned');
+    expect(await personByEmail(email, only)).toBeUndefined();
+    const rows = await audit('signin.failure', email, only);
+    expect(rows.map((x) => x.details)).toEqual([expect.objectContaining({ method: 'oidc', reason: 'not_provisioned' })]);
+  }, 45_000);
+
+  it('with provisioned_only, a provisioned person signs in', async () => {
+    const { login, email } = person('assigned');
+    const id = (await scimJson<ScimUser>(await scim('POST', '/Users', { schemas: [USER], userName: email, active: true }, { bearer: onlyToken, base: only.url }), 201)).id;
+    expect(await signIn(login, only)).toEqual({ path: '/requests', error: null });
+    expect(await personByEmail(email, only)).toMatchObject({ id, auth_source: 'oidc', role: 'analyst', teams: ['red'] });
+  }, 45_000);
+
+  it('with provisioned_only, an account made before is refused and left as it is until the provider\'s sync adopts it', async () => {
+    const { login, email } = person('veteran');
+    const made = await admin('POST', '/admin/users', { email, role: 'viewer' }, only);
+    expect(made.status).toBe(201);
+    expect((await signIn(login, only)).error).toContain('admits only people the provider has provisioned');
+    expect(await personByEmail(email, only)).toMatchObject({ auth_source: 'local', role: 'viewer' });
+
+    // The provider's sync: look up by userName, find the account, update it (Okta's PUT).
+    const found = await scimJson<ListResponse>(await scim('GET', `/Users?filter=${encodeURIComponent(`userName eq "${email}"`)}`, undefined, { bearer: onlyToken, base: only.url }));
+    const id = found.Resources[0]!.id;
+    await scimJson<ScimUser>(await scim('PUT', `/Users/${id}`, { schemas: [USER], userName: email, externalId: `00u${tag}v1`, active: true }, { bearer: onlyToken, base: only.url }));
+    expect(await signIn(login, only)).toEqual({ path: '/requests', error: null });
+    expect(await personByEmail(email, only)).toMatchObject({ id, auth_source: 'oidc', role: 'analyst' });
+  }, 60_000);
 });
 
 describe('bad requests', () => {
