@@ -1,8 +1,10 @@
-// Feedback that arrives after its user was erased, against a real `gatelog start` (master key
-// set, the retention sweep every second), with the call made by the real OpenAI SDK: an
-// application keeps scoring a call (by request id and by trace) after POST /admin/erase erased
-// its user; GET /admin/calls/:id never shows those comments, and the sweep removes them from the
-// store, while another user's feedback on the same key stays.
+// Feedback that reaches its call after its user was erased, against a real `gatelog start`
+// (master key set, the retention sweep every second), with the calls made by the real OpenAI
+// SDK. An application that keeps scoring after POST /admin/erase is told so: 409 `call_erased`
+// by request id, and by a trace whose calls were all erased; so is a person or token at PUT
+// /admin/calls/:id/feedback; another user's call still takes feedback. A trace with a call left
+// takes it as before: never shown, and the sweep removes it. A legal hold placed over an erased
+// call keeps the feedback it is given.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
@@ -53,34 +55,65 @@ afterAll(async () => {
   await gl?.stop();
 });
 
+const erase = async (user: string): Promise<void> => {
+  const r = await http('/admin/erase', MASTER, { method: 'POST', body: JSON.stringify({ user }) });
+  expect(r.status, await r.clone().text()).toBe(200);
+};
+
+async function expectErased(r: Response, param: string): Promise<void> {
+  expect(r.status, await r.clone().text()).toBe(409);
+  expect(await r.json()).toEqual({ error: { message: expect.stringContaining('erased') as unknown, type: 'invalid_request_error', code: 'call_erased', param } });
+}
+
 describe('feedback after an erasure', () => {
-  it('a comment sent after the user was erased is never shown and the sweep removes it; another user\'s stays', async () => {
+  it('is refused with 409 call_erased on an erased call and on a trace whose calls were all erased; another user\'s is taken', async () => {
     const [user, other, trace] = [`erased-${randomUUID()}`, `kept-${randomUUID()}`, `trace-${randomUUID()}`];
     const id = await call({ 'x-gatelog-user': user, 'x-gatelog-trace-id': trace });
     const keptId = await call({ 'x-gatelog-user': other });
     expect((await stored(id)).user).toBe(user);
     await stored(keptId);
-    const erased = await http('/admin/erase', MASTER, { method: 'POST', body: JSON.stringify({ user }) });
-    expect(erased.status, await erased.clone().text()).toBe(200);
-    expect(await erased.json()).toMatchObject({ rows: 1, feedback: 0 });
+    await erase(user);
 
-    // The application does not know of the erasure and keeps scoring.
+    // The application does not know of the erasure and keeps scoring: it is told.
+    await expectErased(await send({ request_id: id, value: -3, comment: `my email is ${user}@example.com` }), 'request_id');
+    await expectErased(await send({ request_id: id.toUpperCase(), value: 1 }), 'request_id');
+    await expectErased(await send({ trace_id: trace, value: -1, name: 'conversation', comment: 'it was about my divorce' }), 'trace_id');
+    await expectErased(await http(`/admin/calls/${id}/feedback`, MASTER, { method: 'PUT', body: JSON.stringify({ value: -1, comment: 'reviewed' }) }), 'id');
+    const kept = await send({ request_id: keptId, value: 2, comment: 'helpful' });
+    expect(kept.status, await kept.clone().text()).toBe(200);
+    expect((await stored(id)).feedback).toEqual([]);
+    expect((await stored(keptId)).feedback).toMatchObject([{ value: 2, comment: 'helpful' }]);
+  }, 60_000);
+
+  it('a trace with a call left takes it as before: never shown, and the sweep removes it', async () => {
+    const [user, other, trace] = [`erased-${randomUUID()}`, `kept-${randomUUID()}`, `trace-${randomUUID()}`];
+    const id = await call({ 'x-gatelog-user': user, 'x-gatelog-trace-id': trace });
+    const keptId = await call({ 'x-gatelog-user': other, 'x-gatelog-trace-id': trace });
+    await Promise.all([stored(id), stored(keptId)]);
+    await erase(user);
     const swept = sweptRows();
-    for (const body of [
-      { request_id: id, value: -3, comment: `my email is ${user}@example.com` },
-      { trace_id: trace, value: -1, name: 'conversation', comment: 'it was about my divorce' },
-      { request_id: keptId, value: 2, comment: 'helpful' },
-    ]) {
-      const r = await send(body);
-      expect(r.status, await r.clone().text()).toBe(200);
-    }
+    const r = await send({ trace_id: trace, value: -1, name: 'conversation', comment: 'it was about my divorce' });
+    expect(r.status, await r.clone().text()).toBe(200);
     expect((await stored(id)).feedback).toEqual([]);
-    expect((await stored(keptId)).feedback).toMatchObject([{ value: 2, comment: 'helpful' }]);
+    expect((await stored(keptId)).feedback).toEqual([]);
 
-    // The sweep (every second here) removes both rows from the store.
-    for (let i = 0; i < 300 && sweptRows() < swept + 2; i++) await new Promise((res) => setTimeout(res, 100));
-    expect(sweptRows() - swept, gl.logs()).toBe(2);
-    expect((await stored(id)).feedback).toEqual([]);
-    expect((await stored(keptId)).feedback).toMatchObject([{ value: 2, comment: 'helpful' }]);
+    // The sweep (every second here) removes the row from the store.
+    for (let i = 0; i < 300 && sweptRows() < swept + 1; i++) await new Promise((res) => setTimeout(res, 100));
+    expect(sweptRows() - swept, gl.logs()).toBe(1);
+  }, 60_000);
+
+  it('a legal hold placed over an erased call keeps the feedback it is then given', async () => {
+    const [user, trace] = [`erased-${randomUUID()}`, `held-${randomUUID()}`];
+    const id = await call({ 'x-gatelog-user': user, 'x-gatelog-trace-id': trace });
+    await stored(id);
+    await erase(user);
+    await expectErased(await send({ request_id: id, value: 1 }), 'request_id');
+    const hold = await http('/admin/holds', MASTER, { method: 'POST', body: JSON.stringify({ kind: 'trace', value: trace, reason: 'case 2026-31' }) });
+    expect(hold.status, await hold.clone().text()).toBe(201);
+    for (const r of [
+      await send({ request_id: id, value: -2, comment: 'kept for the case' }),
+      await http(`/admin/calls/${id}/feedback`, MASTER, { method: 'PUT', body: JSON.stringify({ value: 1, name: 'review' }) }),
+    ]) expect(r.status, await r.clone().text()).toBe(200);
+    expect((await stored(id)).feedback.map((f) => [f.name, f.value]).sort()).toEqual([['feedback', -2], ['review', 1]]);
   }, 60_000);
 });

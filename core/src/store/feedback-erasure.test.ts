@@ -5,11 +5,12 @@
 // call's page never shows it meanwhile. Feedback on calls no erasure covers (another user,
 // another team of a team-scoped request, a held call) stays, and a receipt counts only what the
 // erasure itself removed. A sweep with nothing new since the last one does not read feedback
-// against llm_calls.
+// against llm_calls. What the feedback routes refuse up front (namesErasedCalls): an erased
+// call no hold covers, or a trace whose calls of the key all are; not a mixed or unknown one.
 import { randomUUID } from 'node:crypto';
 import { v7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { feedbackForCall, insertFeedback, type FeedbackAuthor } from './feedback.ts';
+import { feedbackForCall, insertFeedback, namesErasedCalls, type FeedbackAuthor } from './feedback.ts';
 import { EraseRequest, eraseCalls } from './erasure.ts';
 import { RetentionConfig, markHolds, writeHold } from './retention.ts';
 import { startRetention } from './retention-sweep.ts';
@@ -169,5 +170,38 @@ describe('feedback on calls an erasure covers, arriving after it ran', () => {
       sweep.stop();
     }
     expect(joins()).toEqual([]);
+  });
+});
+
+describe('feedback the routes refuse: it names what an erasure took', () => {
+  it('an erased call, or a trace of the key with every call erased; not a held one, a mixed trace, an unknown id or another key\'s call', async () => {
+    const [user, other, key, trace, mixed, heldTrace] = [uid('u'), uid('u'), uid('k'), uid('tr'), uid('tr'), uid('held')];
+    const erased = testEvent({ user, key_id: key, trace_id: trace, started_at: recent() });
+    const alsoErased = testEvent({ user, key_id: key, trace_id: trace, started_at: recent() });
+    const half = testEvent({ user, key_id: key, trace_id: mixed, started_at: recent() });
+    const live = testEvent({ user: other, key_id: key, trace_id: mixed, started_at: recent() });
+    const held = testEvent({ user, key_id: key, trace_id: heldTrace, started_at: recent() });
+    await insertCalls([erased, alsoErased, half, live, held]);
+    const names = (k: string, requestId: string, traceId = ''): Promise<boolean> => namesErasedCalls(store, k, { requestId, traceId });
+    expect(await names(key, erased.request_id)).toBe(false);
+    expect(await names(key, '', trace)).toBe(false);
+    await eraseCalls(store, EraseRequest.parse({ user }), {});
+    // A hold placed after the erasure keeps what it covers, feedback included (feedbackForCall shows it).
+    const at = new Date().toISOString();
+    await writeHold(store, { id: `hold_${randomUUID()}`, version: 1, kind: 'trace', value: heldTrace, reason: 'litigation', active: true, created_at: at, updated_at: at, updated_by: 't' });
+    await markHolds(store);
+
+    expect(await names(key, erased.request_id)).toBe(true);
+    expect(await names(key, erased.request_id.toUpperCase())).toBe(true);
+    expect(await names(key, '', trace)).toBe(true);
+    expect(await names(key, half.request_id)).toBe(true);
+    expect(await names(key, '', mixed)).toBe(false);
+    expect(await names(key, live.request_id)).toBe(false);
+    expect(await names(key, held.request_id)).toBe(false);
+    expect(await names(key, '', heldTrace)).toBe(false);
+    expect(await names(uid('k'), erased.request_id)).toBe(false);
+    expect(await names(uid('k'), '', trace)).toBe(false);
+    expect(await names(key, v7())).toBe(false);
+    expect(await names(key, '', uid('tr'))).toBe(false);
   });
 });

@@ -270,6 +270,29 @@ export async function feedbackForCall(store: Store, call: ScoredCall, limit = 20
   return z.array(FeedbackRow).parse(await rs.json());
 }
 
+/**
+ * Whether feedback from the key `keyId` names what an erasure took, and so is refused rather than
+ * taken and then hidden and removed (feedbackForCall above, feedback-removal.ts): a call marked
+ * erased that no legal hold covers, or a trace whose stored calls of that key all are. A trace
+ * with a call left is taken as before (its feedback is hidden while it holds such a call, and
+ * the sweep removes it); so is a call not stored yet, which ingest may still store erased (the
+ * sweep removes that feedback too), and one a `rows` erasure deleted (an unknown id).
+ */
+export async function namesErasedCalls(store: Store, keyId: string, f: Pick<FeedbackInput, 'requestId' | 'traceId'>): Promise<boolean> {
+  const db = store.database;
+  const id = f.requestId.toLowerCase();
+  const window = id ? idTimeWindow(id) : undefined;
+  const which = id
+    ? `request_id = toUUIDOrZero({id:String}) ${window ? `AND started_at BETWEEN {from:DateTime64(3, 'UTC')} AND {to:DateTime64(3, 'UTC')}` : ''}`
+    : 'trace_id = {t:String}';
+  const rs = await readQuery(store, {
+    query: `SELECT count() AS calls, countIf(${ERASED_UNHELD_SQL}) AS erased FROM ${db}.llm_calls WHERE key_id = {k:String} AND ${which}`,
+    query_params: { k: keyId, id, t: f.traceId, ...window },
+  });
+  const [n] = z.array(z.object({ calls: Num, erased: Num })).parse(await rs.json());
+  return n !== undefined && n.calls > 0 && n.erased === n.calls;
+}
+
 export interface FeedbackSummary {
   count: number;
   min: number;

@@ -9,10 +9,12 @@
 // and a key naming another key's call gets the answer a made-up id gets. A person's write is
 // checked against the stored call (404 outside their teams, as for an absent one) and audited as
 // `calls.feedback` (request id, name and value; never the comment). When the store refuses the
-// write the answer is 503: feedback is never acknowledged unless it is stored.
+// write the answer is 503: feedback is never acknowledged unless it is stored. Feedback on a call
+// an erasure took (or a trace whose calls it all took), with no legal hold over it, is refused
+// with 409 `call_erased` rather than taken and then hidden and removed (namesErasedCalls).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { appendAudit, getCall, type Store } from '@gatelog/core';
-import { FeedbackBusyError, FeedbackInputError, parseFeedback, type FeedbackAuthor, type FeedbackInput, type FeedbackWriter } from '@gatelog/core/store/feedback';
+import { FeedbackBusyError, FeedbackInputError, namesErasedCalls, parseFeedback, type FeedbackAuthor, type FeedbackInput, type FeedbackWriter } from '@gatelog/core/store/feedback';
 import { inScope, type Principal } from '@gatelog/core/roles';
 import { ProxyError, badRequest } from '../errors.ts';
 import { installSurface } from './surface.ts';
@@ -40,6 +42,21 @@ function checked(body: Record<string, unknown>, surface: 'api' | 'person'): Feed
   }
 }
 
+const storeUnavailable = (): ProxyError => new ProxyError(503, 'store_unavailable', 'The feedback could not be stored right now; send it again.', 'service_unavailable');
+
+/** 409 when `f` names only what an erasure took (see the top of this file); 503 when the store cannot tell. */
+async function refuseErased(deps: FeedbackRouteDeps, keyId: string, f: FeedbackInput, param: string): Promise<void> {
+  let erased: boolean;
+  try {
+    erased = await namesErasedCalls(deps.store, keyId, f);
+  } catch {
+    throw storeUnavailable();
+  }
+  if (!erased) return;
+  const what = f.requestId ? 'This call was erased' : 'Every call of this trace was erased';
+  throw new ProxyError(409, 'call_erased', `${what} (an erasure removed its personal data), so feedback on it is not kept.`, 'invalid_request_error', param);
+}
+
 /**
  * Stores it, or answers 429 while too many of this key's writes wait (503 for all of them), and
  * 503 when the store cannot take it: never a success that was not stored.
@@ -52,7 +69,7 @@ async function save(deps: FeedbackRouteDeps, f: FeedbackInput, who: FeedbackAuth
       void reply.header('retry-after', '1');
       throw new ProxyError(429, 'rate_limit_exceeded', 'Too many feedback writes of this key are waiting to be stored; send it again in a second.', 'requests');
     }
-    throw new ProxyError(503, 'store_unavailable', 'The feedback could not be stored right now; send it again.', 'service_unavailable');
+    throw storeUnavailable();
   }
 }
 
@@ -81,6 +98,7 @@ export function feedbackApiRoutes(deps: FeedbackRouteDeps) {
       const f = checked(parseJsonBody(req.body).json, 'api');
       const key = caller?.kind === 'key' ? caller.key : undefined;
       const by = key ? `key:${key.id}` : 'open';
+      await refuseErased(deps, key?.id ?? '', f, f.requestId ? 'request_id' : 'trace_id');
       await save(deps, f, { by, source: 'api', keyId: key?.id ?? '', team: key?.team ?? '', user: '' }, reply);
       return answer(f, by);
     });
@@ -111,6 +129,7 @@ export function feedbackAdminRoutes(deps: FeedbackRouteDeps) {
       if (!call || !inScope(p, call.team)) throw new ProxyError(404, 'call_not_found', `No recorded call with id ${JSON.stringify(req.params.id.slice(0, 64))}.`, 'not_found_error', 'id');
       const f = { ...input, requestId: call.request_id.toLowerCase(), traceId: '' };
       const by = authorOf(p);
+      await refuseErased(deps, call.key_id, f, 'id');
       await save(deps, f, { by, source: 'ui', keyId: call.key_id, team: call.team, user: call.user }, reply);
       await appendAudit(deps.store, {
         ...auditWho(req), at: new Date(deps.gov.now()), action: 'calls.feedback', targetType: 'call', target: call.request_id,
