@@ -1,7 +1,8 @@
 // Feedback on the request page in a real browser against a real gatelog: an analyst clicks
 // thumbs down with a comment and sees it listed (who, value, comment), the explorer's feedback
 // filter finds the call, and a viewer sees the value with "hidden for your role" in place of
-// the comment and no control to mark calls.
+// the comment and no control to mark calls. On a call an erasure took, marking it is refused
+// with the reason shown, and nothing is listed.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,17 +21,24 @@ let gl: GatelogProcess;
 let callId: string;
 const links = new Map<string, string>();
 
-const admin = (path: string): Promise<Response> => fetch(`${gl.url}${path}`, { headers: { authorization: `Bearer ${MASTER}` } });
+const admin = (path: string, body?: unknown): Promise<Response> =>
+  fetch(`${gl.url}${path}`, { headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) }) });
+
+/** One call through the OpenAI SDK, once the request log has it; its id. */
+async function recordedCallId(headers: Record<string, string> = {}): Promise<string> {
+  const openai = new OpenAI({ apiKey: MASTER, baseURL: `${gl.url}/v1`, maxRetries: 0, defaultHeaders: headers });
+  const r = await openai.chat.completions.create({ model: 'mock-chat', messages: [{ role: 'user', content: 'what does the pro plan cost?' }] }).withResponse();
+  const id = r.response.headers.get('x-gatelog-request-id')!;
+  for (let i = 0; i < 200 && (await admin(`/admin/calls/${id}`)).status !== 200; i++) await new Promise((res) => setTimeout(res, 100));
+  return id;
+}
 
 beforeAll(async () => {
   [browser, gl] = await Promise.all([
     chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
     startGatelog({ env: { GATELOG_MASTER_KEY: MASTER }, config: { ingest: { batch_ms: 50 }, providers: { mock: { kind: 'mock' } }, models: [{ name: 'mock-chat', deployments: [{ provider: 'mock', model: 'mock-chat' }] }] }, timeoutMs: 60_000 }),
   ]);
-  const openai = new OpenAI({ apiKey: MASTER, baseURL: `${gl.url}/v1`, maxRetries: 0 });
-  const r = await openai.chat.completions.create({ model: 'mock-chat', messages: [{ role: 'user', content: 'what does the pro plan cost?' }] }).withResponse();
-  callId = r.response.headers.get('x-gatelog-request-id')!;
-  for (let i = 0; i < 200 && (await admin(`/admin/calls/${callId}`)).status !== 200; i++) await new Promise((res) => setTimeout(res, 100));
+  callId = await recordedCallId();
   for (const role of ['analyst', 'viewer']) links.set(role, await personLink(gl.url, MASTER, `${role}-${randomUUID().slice(0, 6)}@example.com`, role));
 }, 120_000);
 
@@ -84,6 +92,26 @@ describe('feedback on the request page', () => {
       // The form action refuses the role too.
       const forged = await page.request.post(`${gl.url}/requests/${callId}?/feedback`, { form: { value: '1' }, headers: { origin: gl.url }, maxRedirects: 0 });
       expect(forged.status()).toBe(403);
+    } finally {
+      await page.context().close();
+    }
+  }, 90_000);
+
+  it('on a call an erasure took, thumbs down is refused with the reason, and nothing is listed', async () => {
+    const user = `erased-${randomUUID()}`;
+    const id = await recordedCallId({ 'x-gatelog-user': user });
+    expect((await admin('/admin/erase', { user })).status).toBe(200);
+    // A sign-in link is good once: another analyst.
+    const page = await signInByLink(browser, await personLink(gl.url, MASTER, `reviewer-${randomUUID().slice(0, 6)}@example.com`, 'analyst'));
+    try {
+      await page.goto(`${gl.url}/requests/${id}`);
+      await Promise.all([page.waitForLoadState('load'), page.getByTestId('thumbs-down').click()]);
+      const alert = page.getByTestId('feedback').getByRole('alert');
+      await alert.waitFor();
+      expect(await alert.textContent()).toContain('This call was erased');
+      expect(await page.getByTestId('feedback-saved').count()).toBe(0);
+      await page.goto(`${gl.url}/requests/${id}`);
+      expect(await page.getByTestId('feedback-empty').isVisible()).toBe(true);
     } finally {
       await page.context().close();
     }
