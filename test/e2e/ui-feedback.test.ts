@@ -97,20 +97,26 @@ describe('feedback on the request page', () => {
     }
   }, 90_000);
 
-  it('on a call an erasure took, thumbs down is refused with the reason, and nothing is listed', async () => {
+  it('on a call an erasure took, the page says feedback is not kept and offers no control; a form sent anyway is refused with the reason', async () => {
     const user = `erased-${randomUUID()}`;
     const id = await recordedCallId({ 'x-gatelog-user': user });
-    expect((await admin('/admin/erase', { user })).status).toBe(200);
     // A sign-in link is good once: another analyst.
     const page = await signInByLink(browser, await personLink(gl.url, MASTER, `reviewer-${randomUUID().slice(0, 6)}@example.com`, 'analyst'));
     try {
+      // The page as it was before the erasure: the controls are there.
       await page.goto(`${gl.url}/requests/${id}`);
+      expect(await page.getByTestId('thumbs-down').count()).toBe(1);
+      expect((await admin('/admin/erase', { user })).status).toBe(200);
+      // Clicked on the stale page: the proxy refuses, and the page shows why.
       await Promise.all([page.waitForLoadState('load'), page.getByTestId('thumbs-down').click()]);
       const alert = page.getByTestId('feedback').getByRole('alert');
       await alert.waitFor();
       expect(await alert.textContent()).toContain('This call was erased');
       expect(await page.getByTestId('feedback-saved').count()).toBe(0);
+      // Loaded afresh: no controls, the reason instead, and nothing listed.
       await page.goto(`${gl.url}/requests/${id}`);
+      expect(await page.getByTestId('feedback-erased').textContent()).toContain('feedback on it is not kept');
+      expect(await page.getByTestId('thumbs-down').count()).toBe(0);
       expect(await page.getByTestId('feedback-empty').isVisible()).toBe(true);
     } finally {
       await page.context().close();

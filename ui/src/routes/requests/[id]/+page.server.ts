@@ -9,6 +9,7 @@ import { hideBodies, mayReadBodies, visible } from '#lib/server/permissions.serv
 import { adminBaseUrl, adminCall } from '#lib/server/admin-api.server.ts';
 import { callFor } from '#lib/server/replay.server.ts';
 import { feedbackView, mayGiveFeedback } from '#lib/server/feedback.server.ts';
+import { namesErasedCalls } from '@gatelog/core/store/feedback';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async (event) => {
@@ -17,16 +18,19 @@ export const load: PageServerLoad = async (event) => {
   const { store } = await uiContext();
   let call;
   let feedback;
+  let erased = false;
   try {
     call = await getDetail(store, params.id);
     feedback = call ? await feedbackView(store, call, event.locals.principal) : [];
+    // An erased call (no legal hold over it) takes no feedback (409 from the proxy): no controls.
+    if (call && mayGiveFeedback(event.locals.principal)) erased = await namesErasedCalls(store, call.key_id, { requestId: call.request_id, traceId: '' });
   } catch (err) {
     console.error('gatelog ui: reading a request failed', err);
     error(503, 'The request log is not available right now.');
   }
   // Outside a team-scoped person's teams, the call does not exist for them.
   if (!call || !visible(event.locals.principal, call.team)) error(404, 'No request with this id.');
-  const marks = { feedback, mayFeedback: mayGiveFeedback(event.locals.principal) };
+  const marks = { feedback, erased, mayFeedback: mayGiveFeedback(event.locals.principal) && !erased };
   // A role without bodies.read sees the metadata; nothing of a body leaves the server.
   if (!mayReadBodies(event.locals.principal)) return { ...hideBodies(call), ...marks };
   // The page carries the bodies (and their raw JSON): one `call.view` row per view.
