@@ -10,7 +10,7 @@
 // its failover and managed operation, not more throughput than one shard: one primary serves
 // every gatelog key.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { RedisTarget } from './config.ts';
+import type { RedisTarget } from './state-config.ts';
 
 export type RedisClient = Redis | Cluster;
 

@@ -5,7 +5,8 @@
 // running as its own service finds nothing here and opens its own store (uiEnv).
 import type { HostCheck } from './allowed-hosts.ts';
 import type { Store } from './store/client.ts';
-import type { StateConfig, TeamConfig } from './config.ts';
+import type { TeamConfig } from './config.ts';
+import type { StateConfig } from './state-config.ts';
 import type { OidcConfig, ScimConfig } from './auth/oidc-config.ts';
 
 export interface UiContext {

@@ -18,7 +18,7 @@ import { ConfigError, GATELOG_VERSION, createLogger, loadConfig, openStore, spoo
 import { proxyEnv } from '@gatelog/core/env';
 import { exitOnSignals } from '@gatelog/core/shutdown';
 import { DataDirLockedError, lockDataDir } from '@gatelog/core/data-dir-lock';
-import type { RedisTarget } from '@gatelog/core/config';
+import type { RedisTarget } from '@gatelog/core/state-config';
 import { buildProxy } from './app.ts';
 import { createKafkaPublisher } from './publish/kafka.ts';
 

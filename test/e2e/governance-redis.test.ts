@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBackend, type CounterBackend } from '../../proxy/src/governance/backend.ts';
 import { RedisBackend } from '../../proxy/src/governance/redis-backend.ts';
-import type { RedisTarget } from '../../core/src/config.ts';
+import type { RedisTarget } from '../../core/src/state-config.ts';
 import { startRedis, startRedisCluster, startRedisSentinel, type RedisServer } from '../support/redis-server.ts';
 import { ClickHouseHttpFixture } from '../support/clickhouse-http.ts';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';

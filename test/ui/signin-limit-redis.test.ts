@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCOUNT_POLICY, IP_POLICY, SignInLimiter, type SignInLimits } from '../../ui/src/lib/server/signin-limit.server.ts';
 import { RedisSignInLimiter } from '../../ui/src/lib/server/signin-limit-redis.server.ts';
 import { SharedSignInLimits, SignInLimitsUnavailableError, signInLimitsFor } from '../../ui/src/lib/server/signin-limit-shared.server.ts';
-import type { RedisTarget } from '../../core/src/config.ts';
+import type { RedisTarget } from '../../core/src/state-config.ts';
 import { ensureRedisServer, startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../support/redis-server.ts';
 import { freePort } from '../e2e/compose-processes.ts';
 

@@ -6,7 +6,7 @@
 // Budgets and parallel slots also keep a journal per proxy (`holds`, redis-holds.ts): a TTL that
 // every write renews would never give back the slots of a proxy killed under steady traffic.
 // Never wrap the URL in an error or log: it may hold a password.
-import type { RedisTarget } from '@gatelog/core/config';
+import type { RedisTarget } from '@gatelog/core/state-config';
 import { connectRedis, redisKeyPrefix, type RedisClient } from '@gatelog/core/redis';
 import { gcraState, type BudgetHolds, type CounterBackend, type CounterEntry, type RateEntry, type RateResult, type RateState, type ReserveResult } from './backend.ts';
 import { RedisHolds } from './redis-holds.ts';

@@ -5,7 +5,7 @@
 // whichever proxy gives it back — also a proxy that was only paused, not dead.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RedisTarget } from '@gatelog/core/config';
+import type { RedisTarget } from '@gatelog/core/state-config';
 import { startRedis, startRedisCluster, startRedisSentinel, type RedisCluster, type RedisSentinel, type RedisServer } from '../../../test/support/redis-server.ts';
 import { MemoryBackend, counterHolds, type BudgetHolds, type CounterBackend, type HeldCost } from './backend.ts';
 import { RedisBackend } from './redis-backend.ts';

@@ -9,7 +9,7 @@
 // guesses without that key (a new master key therefore starts every count afresh).
 // Never put the URL in an error or a log: it may hold a password.
 import { createHmac } from 'node:crypto';
-import type { RedisTarget } from '@gatelog/core/config';
+import type { RedisTarget } from '@gatelog/core/state-config';
 import { connectRedis, type RedisClient } from '@gatelog/core/redis';
 import type { LimitPolicy, SignInLimits } from './signin-limit.server.ts';
 
