@@ -11,6 +11,7 @@ import { startKafkaIngest } from './kafka-consumer.ts';
 import { startLocalIngest } from './local-consumer.ts';
 import { batchSettings, type RetrySettings } from './pipeline.ts';
 import { BlockWriter } from './body-blocks.ts';
+import type { ReadinessChecks } from './readiness.ts';
 import { wholeBodyTeams } from '@gatelog/core/store/retention';
 
 export type IngestSource =
@@ -46,6 +47,12 @@ export interface Ingest {
   stop(): Promise<void>;
   /** False once the source cannot make progress on its own (a crashed Kafka consumer being rebuilt). */
   healthy(): boolean;
+  /**
+   * For /readyz, by dependency (false: down). Kafka: `kafka` (connected, in its group) and
+   * `clickhouse` (took the last write, or the ping of an idle worker). The local event log
+   * reports nothing: the embedded /readyz checks the store itself.
+   */
+  readiness(): ReadinessChecks;
   stats(): { rows: number };
 }
 
@@ -70,7 +77,7 @@ export async function createIngest(d: IngestDeps): Promise<Ingest> {
       stopTimeoutMs: d.stopTimeoutMs,
       blocks,
     });
-    return { stop: () => local.stop(), healthy: () => true, stats: () => ({ rows: local.stats().rows }) };
+    return { stop: () => local.stop(), healthy: () => true, readiness: () => ({}), stats: () => ({ rows: local.stats().rows }) };
   }
   const bus = config.bus;
   if (bus.kind !== 'kafka') throw new ConfigError('bus.kind: Kafka ingest needs bus.kind "kafka"');
@@ -88,5 +95,5 @@ export async function createIngest(d: IngestDeps): Promise<Ingest> {
     stopTimeoutMs: d.stopTimeoutMs,
     blocks,
   });
-  return { stop: () => kafka.stop(), healthy: () => kafka.healthy(), stats: () => ({ rows: kafka.stats().rows }) };
+  return { stop: () => kafka.stop(), healthy: () => kafka.healthy(), readiness: () => kafka.readiness(), stats: () => ({ rows: kafka.stats().rows }) };
 }

@@ -26,6 +26,7 @@ import { createIngestMetrics, freshName } from './metrics.ts';
 import { locate, pastOffset, toParts, type DeadLetterMessage, type FetchedBatch, type KafkaPart } from './kafka-part.ts';
 import { MAX_INSERT_BYTES, createPipeline, type BatchSettings, type PipelineSource, type RetrySettings } from './pipeline.ts';
 import type { BlockWriter } from './body-blocks.ts';
+import { IngestReadiness, type ReadinessChecks, type ReadinessSettings } from './readiness.ts';
 
 export const DLQ_REASON_HEADER = 'gatelog-dlq-reason';
 export const DLQ_SOURCE_HEADER = 'gatelog-dlq-source';
@@ -53,12 +54,16 @@ export interface KafkaIngestDeps {
   stopTimeoutMs?: number | undefined;
   /** Splits large bodies into blocks (body-blocks.ts; the retention's whole-body teams). */
   blocks?: BlockWriter | undefined;
+  /** How soon silence from Kafka or ClickHouse makes the worker unready (readiness.ts; tests shorten it). */
+  readiness?: Partial<ReadinessSettings> | undefined;
 }
 
 export interface KafkaIngest {
   /** Finish (or give up) the batches in hand, commit them, leave the group. */
   stop(): Promise<void>;
   healthy(): boolean;
+  /** For /readyz: kafka (connected, in the group), clickhouse (took the last write or ping). */
+  readiness(): ReadinessChecks;
   stats(): { rows: number; deadLetters: number; batches: number; inserts: number };
 }
 
@@ -73,6 +78,8 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
   const baseMs = deps.retry?.baseMs ?? 200;
   const maxMs = deps.retry?.maxMs ?? 10_000;
   const halt = new AbortController();
+  const ready = new IngestReadiness(deps.readiness);
+  ready.register(deps.registry);
   let crashed = false;
   const totals = { rows: 0, deadLetters: 0, batches: 0, inserts: 0 };
   /** Highest offset committed per partition by this worker: commits never move backwards. */
@@ -182,6 +189,7 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
     retry: { baseMs, maxMs },
     insertSettings: { async_insert: 0 },
     blocks: deps.blocks,
+    onStoreOutcome: (ok) => ready.clickhouse(ok),
     onWritten: (rows, parts) => {
       totals.rows += rows;
       totals.inserts++;
@@ -234,6 +242,7 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
     // worker CPU than 16 MiB ones (median of 5 A/B pairs, BENCHMARKS.md, 2026-12-03).
     const c = deps.kafka.consumer({ groupId: deps.groupId, allowAutoTopicCreation: true, maxBytesPerPartition: 16 << 20, maxBytes: 16 << 20, ...deps.consumer });
     consumer = c;
+    ready.watch(c);
     c.on(c.events.CRASH, (e) => {
       logger.error({ error: String(e.payload.error), restart: e.payload.restart }, 'kafka consumer crashed');
       if (!e.payload.restart && !stopRequested) {
@@ -266,13 +275,18 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
   };
 
   await dlq.connect();
-  await runConsumer();
+  const stopPinging = ready.startPinging(store);
+  await runConsumer().catch((err: unknown) => {
+    stopPinging();
+    throw err;
+  });
 
   let stopping: Promise<void> | undefined;
   return {
     stop() {
       stopping ??= (async () => {
         stopRequested = true;
+        stopPinging();
         const timeoutMs = deps.stopTimeoutMs ?? 10_000;
         // Past the deadline a failing write is given up uncommitted instead of retried.
         const timer = setTimeout(() => {
@@ -299,6 +313,7 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
       return stopping;
     },
     healthy: () => !crashed,
+    readiness: () => ready.checks(),
     stats: () => ({ ...totals }),
   };
 }

@@ -2,11 +2,11 @@
 // [--port N] [--host H]`. A thin shell over createIngest (the factory the embedded launcher
 // composes too): consumes the events topic in a consumer group and writes ClickHouse (a server
 // via storage.clickhouse.url) in batches of ingest.batch_rows / ingest.batch_ms; applies the
-// schema migrations; serves /healthz and /metrics on its own port. Run as many as the topic
-// has partitions.
+// schema migrations; serves /healthz (liveness), /readyz (readiness: Kafka and ClickHouse) and
+// /metrics on its own port (http.ts). Run as many as the topic has partitions.
 //
 // Environment (core/src/env.ts, IngestEnv): GATELOG_CONFIG, GATELOG_DATA_DIR, GATELOG_LOG_LEVEL,
-// GATELOG_MASTER_KEY (then /metrics needs it, as the proxy's does; /healthz stays open),
+// GATELOG_MASTER_KEY (then /metrics needs it, as the proxy's does; /healthz and /readyz stay open),
 // GATELOG_INGEST_PORT (default 4001), GATELOG_INGEST_HOST (default 0.0.0.0),
 // GATELOG_INGEST_SESSION_TIMEOUT_MS (consumer group session timeout; kafkajs default 30 s);
 // plus whatever gatelog.yaml references as ${VAR}.
@@ -20,6 +20,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError, GATELOG_VERSION, createLogger, loadConfig, migrate, openStore, startRetention } from '@gatelog/core';
 import { ingestEnv } from '@gatelog/core/env';
+import { createHostCheck } from '@gatelog/core/allowed-hosts';
 import { kafkaLogCreator } from '@gatelog/core/bus/kafka-logs';
 import { exitOnSignals } from '@gatelog/core/shutdown';
 import { ingestHttpHandler } from './http.ts';
@@ -51,7 +52,14 @@ async function main(): Promise<void> {
   // ingest_lag alert rules measure this worker's own lag (the proxies evaluate every other kind).
   const alerts = startAlerts({ store, config: config.alerts, teams: config.teams, logger, metrics: registry, shared: true, processOnly: true, instance: `${hostname()}/ingest` });
 
-  const server = createServer(ingestHttpHandler({ healthy: () => ingest.healthy(), registry, masterKey: env.GATELOG_MASTER_KEY }));
+  const server = createServer(ingestHttpHandler({
+    healthy: () => ingest.healthy(),
+    readiness: () => ingest.readiness(),
+    registry,
+    masterKey: env.GATELOG_MASTER_KEY,
+    // The proxy's rule (server.allowed_hosts; without a master key, the loopback names).
+    hostCheck: createHostCheck(config.server.allowed_hosts, !env.GATELOG_MASTER_KEY),
+  }));
   await new Promise<void>((r) => server.listen(port, host, r));
   const addr = server.address();
   const actual = typeof addr === 'object' && addr ? addr.port : port;

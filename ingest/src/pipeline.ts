@@ -77,6 +77,8 @@ export interface PipelineDeps<P extends PipelinePart> {
   insertSettings?: Record<string, string | number>;
   /** Called with the rows a write inserted and its parts (after its commit). */
   onWritten?(rows: number, parts: readonly P[]): void;
+  /** Whether ClickHouse answered: false on each failed query or insert, true once a write's are done (readiness.ts). */
+  onStoreOutcome?(ok: boolean): void;
   /** See InsertQueueOptions.refill. */
   refill?(): void;
   /** Splits large bodies into blocks (body-blocks.ts); one per pipeline by default. */
@@ -99,6 +101,7 @@ export function createPipeline<P extends PipelinePart>(d: PipelineDeps<P>): Inse
   const transient = async <T>(work: Promise<T>): Promise<T> =>
     work.catch((err: unknown) => {
       metrics.insertErrors.inc({ kind: 'transient' });
+      d.onStoreOutcome?.(false);
       throw err;
     });
 
@@ -111,7 +114,7 @@ export function createPipeline<P extends PipelinePart>(d: PipelineDeps<P>): Inse
     await transient(holds.refresh());
     metrics.held.inc(holds.mark(parts));
     // Large bodies: blocks first, so every stored call can be read back whole.
-    await blocks.write(store, parts, d.insertSettings);
+    await transient(blocks.write(store, parts, d.insertSettings));
     const all = parts.flatMap((p) => p.records);
     let records = all;
     let base = source.tokenFor(parts);
@@ -140,8 +143,13 @@ export function createPipeline<P extends PipelinePart>(d: PipelineDeps<P>): Inse
     };
     const res = records.length === 0
       ? { inserted: 0, dead: [] }
-      : await insertIsolating(records, insert, (info) => metrics.insertErrors.inc({ kind: info.data ? 'data' : 'transient' }), join);
+      : await insertIsolating(records, insert, (info) => {
+        metrics.insertErrors.inc({ kind: info.data ? 'data' : 'transient' });
+        // Rows it rejects as data show ClickHouse at work.
+        if (!info.data) d.onStoreOutcome?.(false);
+      }, join);
     await transient(erasures.afterInsert(parts));
+    d.onStoreOutcome?.(true);
     await source.deadLetter(parts, res.dead.map((letter) => ({ index: all.indexOf(letter.record), letter })));
     await source.commit(parts);
     metrics.rows.inc(res.inserted);

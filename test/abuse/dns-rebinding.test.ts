@@ -2,44 +2,9 @@
 // re-pointed at 127.0.0.1 sends requests with `Host: evil.example`. None of them may reach the
 // UI, the admin API or the model API; the loopback names keep working; server.allowed_hosts
 // replaces the default.
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
-
-interface Answer {
-  status: number;
-  type: string;
-  body: string;
-}
-
-/** node:http, so the Host header is exactly what we say (fetch would not let us set it). */
-function send(base: string, method: string, path: string, host: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const u = new URL(base);
-  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: u.hostname,
-        port: u.port,
-        method,
-        path,
-        headers: {
-          host,
-          ...(payload !== undefined ? { 'content-type': typeof body === 'string' ? 'application/x-www-form-urlencoded' : 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
-          ...headers,
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+import { sendWithHost as send } from '../support/host-request.ts';
 
 const chat = { model: 'mock-chat', messages: [{ role: 'user', content: 'hi' }] };
 const messages = { model: 'mock-chat', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] };

@@ -5,12 +5,13 @@
 // (with the proxy's very 401 otherwise; open, and said at start, without a master key), and
 // SIGTERM with a batch in hand (ClickHouse failing, the batch being retried) finishes that batch
 // and commits it before the process exits. ingest.batch_rows / batch_ms from gatelog.yaml shape
-// its inserts.
+// its inserts. /readyz turns 503 while Kafka is stopped or stalled, or ClickHouse refuses
+// inserts, and 200 again when they are back.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import kafkajs, { CompressionTypes } from 'kafkajs';
+import kafkajs, { CompressionTypes, type Producer } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { openStore, registerKafkaCodecs, type Store } from '@gatelog/core';
@@ -20,9 +21,21 @@ import { ClickHouseHttpFixture } from '../support/clickhouse-http.ts';
 import { KafkaTestBroker, testKafka } from '../support/kafka/index.ts';
 import { sampleEvent } from './distributed-events.ts';
 import { eventually } from './distributed-harness.ts';
-import { startWorker } from './distributed-worker-process.ts';
+import { startWorker, type Worker } from './distributed-worker-process.ts';
 
 const MASTER = `mk-${randomUUID()}`;
+
+interface Stack {
+  broker: KafkaTestBroker;
+  ch: ClickHouseHttpFixture;
+  topic: string;
+  groupId: string;
+  dlqTopic: string;
+  worker: Worker;
+  /** Rows in llm_calls, as readers see them (FINAL) or as inserted. */
+  rows(final: boolean): Promise<number>;
+  producer: Producer;
+}
 
 /** /metrics, with the master key when the worker was started with one. */
 async function metricsText(url: string, key?: string): Promise<string> {
@@ -50,8 +63,11 @@ describe('ingest main.ts as a process', () => {
     cleanup.length = 0;
   });
 
-  /** Runs the whole scenario; returns what the last assertions need. */
-  async function scenario(): Promise<{ committed: { partition: number; offset: number }[]; end: number; output: string }> {
+  /**
+   * The Kafka broker and ClickHouse fixtures, a worker process reading a one-partition topic of
+   * its own (gatelog.yaml's ingest section from `ingest`), a store to count its rows and a producer.
+   */
+  async function stack(ingest: Record<string, number>, env: Record<string, string>): Promise<Stack> {
     const broker = new KafkaTestBroker();
     await broker.start();
     cleanup.push(() => broker.stop());
@@ -65,24 +81,24 @@ describe('ingest main.ts as a process', () => {
     const topic = `events-${randomUUID()}`;
     const groupId = `ingest-${randomUUID()}`;
     const dlqTopic = `${topic}.dlq`;
-    // One partition: the second publish is one record batch, so it is exactly "the batch in hand".
+    // One partition: one publish is one record batch, so it is exactly "the batch in hand".
     broker.createTopic(topic, 1);
     const configPath = join(dir, 'gatelog.yaml');
     writeFileSync(configPath, stringify({
       storage: { clickhouse: { url: ch.url, database } },
-      ingest: { batch_ms: 50 },
+      ingest,
       bus: { kind: 'kafka', brokers: broker.brokers, topic, group_id: groupId, dead_letter_topic: dlqTopic, request_timeout_ms: 2000 },
       logging: { level: 'info' },
     }));
 
-    const worker = await startWorker(configPath, dir, { GATELOG_MASTER_KEY: MASTER });
+    const worker = await startWorker(configPath, dir, env);
     cleanup.push(() => {
       if (worker.proc.exitCode === null && worker.proc.signalCode === null) worker.proc.kill('SIGKILL');
     });
     const store: Store = await openStore({ clickhouse: { url: ch.url, database, username: 'default', password: '' }, database }, dir);
     cleanup.push(() => store.close());
-    const rows = async (): Promise<number> => {
-      const rs = await store.client.query({ query: `SELECT count() AS n FROM ${database}.llm_calls FINAL`, format: 'JSONEachRow' });
+    const rows = async (final: boolean): Promise<number> => {
+      const rs = await store.client.query({ query: `SELECT count() AS n FROM ${database}.llm_calls${final ? ' FINAL' : ''}`, format: 'JSONEachRow' });
       return Number((await rs.json<{ n: string }>())[0]?.n ?? 0);
     };
 
@@ -90,6 +106,13 @@ describe('ingest main.ts as a process', () => {
     const producer = testKafka(broker).producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     cleanup.push(() => producer.disconnect());
+    return { broker, ch, topic, groupId, dlqTopic, worker, rows, producer };
+  }
+
+  /** Runs the whole scenario; returns what the last assertions need. */
+  async function scenario(): Promise<{ committed: { partition: number; offset: number }[]; end: number; output: string }> {
+    const { broker, ch, topic, groupId, dlqTopic, worker, rows: count, producer } = await stack({ batch_ms: 50 }, { GATELOG_MASTER_KEY: MASTER });
+    const rows = (): Promise<number> => count(true);
     const first = Array.from({ length: 50 }, () => sampleEvent({}, 2000));
     await producer.send({ topic, acks: -1, compression: CompressionTypes.ZSTD, messages: [...first.map((e) => ({ key: e.request_id, value: JSON.stringify(e) })), { key: 'poison', value: '{oops' }] });
     await eventually('first events in ClickHouse', async () => (await rows()) === first.length);
@@ -163,41 +186,12 @@ describe('ingest main.ts as a process', () => {
   // ingest.batch_rows / ingest.batch_ms hold for Kafka ingest as for the embedded one: one fetch
   // larger than batch_rows leaves as several inserts, and a smaller remainder waits batch_ms.
   it('splits a fetch at batch_rows and holds a remainder for batch_ms (ingest settings from gatelog.yaml)', { timeout: 60_000 }, async () => {
-    const broker = new KafkaTestBroker();
-    await broker.start();
-    cleanup.push(() => broker.stop());
-    const ch = new ClickHouseHttpFixture();
-    await ch.start();
-    cleanup.push(() => ch.close());
-    const dir = mkdtempSync(join(tmpdir(), 'gatelog-ingest-batching-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    const database = `g_${randomUUID().replaceAll('-', '')}`;
-    const topic = `events-${randomUUID()}`;
-    broker.createTopic(topic, 1);
-    const configPath = join(dir, 'gatelog.yaml');
     const BATCH_MS = 1500;
-    writeFileSync(configPath, stringify({
-      storage: { clickhouse: { url: ch.url, database } },
-      bus: { kind: 'kafka', brokers: broker.brokers, topic, group_id: `ingest-${randomUUID()}`, dead_letter_topic: `${topic}.dlq`, request_timeout_ms: 2000 },
-      ingest: { batch_rows: 25, batch_ms: BATCH_MS },
-    }));
     // No master key: /metrics stays open (metricsText sends none), and the worker says so at start.
-    const worker = await startWorker(configPath, dir, { GATELOG_MASTER_KEY: '' });
-    cleanup.push(() => {
-      if (worker.proc.exitCode === null && worker.proc.signalCode === null) worker.proc.kill('SIGKILL');
-    });
+    const { worker, rows: count, producer, topic } = await stack({ batch_rows: 25, batch_ms: BATCH_MS }, { GATELOG_MASTER_KEY: '' });
+    const rows = (): Promise<number> => count(false);
     expect(worker.output()).toMatch(/"batch_rows":25,"batch_ms":1500/);
     await eventually('the open /metrics said at start', () => Promise.resolve(worker.output().includes('GATELOG_WARN_OPEN_METRICS')));
-    const store: Store = await openStore({ clickhouse: { url: ch.url, database, username: 'default', password: '' }, database }, dir);
-    cleanup.push(() => store.close());
-    const rows = async (): Promise<number> => {
-      const rs = await store.client.query({ query: `SELECT count() AS n FROM ${database}.llm_calls`, format: 'JSONEachRow' });
-      return Number((await rs.json<{ n: string }>())[0]?.n ?? 0);
-    };
-
-    const producer = testKafka(broker).producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    cleanup.push(() => producer.disconnect());
     const events = Array.from({ length: 60 }, () => sampleEvent({}, 500));
     // One send, one record batch: one fetch brings all 60.
     const sentAt = Date.now();
@@ -218,5 +212,73 @@ describe('ingest main.ts as a process', () => {
     expect(metric(m, 'gatelog_ingest_insert_rows_bucket{le="10"}')).toBe(1);
     expect(metric(m, 'gatelog_ingest_rows_total')).toBe(60);
     console.log(`remainder of 10 rows inserted ${remainderAfter} ms after the send (batch_ms ${BATCH_MS})`);
+  });
+
+  // Liveness and readiness apart: an orchestrator restarts on /healthz and routes (or holds a
+  // rollout) on /readyz. Kafka gone or silent, or ClickHouse refusing inserts, must show on
+  // /readyz within a bounded time and never on /healthz; both come back on their own.
+  it('/readyz follows Kafka (stopped, stalled) and ClickHouse (refusing inserts) within 15 s, /healthz stays 200', { timeout: 150_000 }, async () => {
+    const { broker, ch, topic, worker, rows, producer } = await stack({ batch_ms: 50 }, { GATELOG_MASTER_KEY: MASTER });
+    let sent = 0;
+    const publish = async (n: number): Promise<void> => {
+      const events = Array.from({ length: n }, () => sampleEvent());
+      await producer.send({ topic, acks: -1, messages: events.map((e) => ({ key: e.request_id, value: JSON.stringify(e) })) });
+      sent += n;
+    };
+    const ready = async (): Promise<{ status: number; body: { status: string; reasons?: string[]; checks: Record<string, boolean> } }> => {
+      const res = await fetch(`${worker.url}/readyz`);
+      return { status: res.status, body: await res.json() as { status: string; reasons?: string[]; checks: Record<string, boolean> } };
+    };
+    /** Polls /readyz until it answers `status`, checking /healthz stays 200 meanwhile; returns the wait in ms. */
+    const readyzBecomes = async (status: number, timeoutMs: number): Promise<number> => {
+      const from = Date.now();
+      await eventually(`/readyz ${status}`, async () => {
+        const live = await fetch(`${worker.url}/healthz`);
+        expect(live.status, worker.output()).toBe(200);
+        return (await ready()).status === status;
+      }, timeoutMs);
+      return Date.now() - from;
+    };
+    const gauges = async (): Promise<{ kafka: number; clickhouse: number }> => {
+      const m = await metricsText(worker.url, MASTER);
+      return { kafka: metric(m, 'gatelog_ingest_kafka_connected'), clickhouse: metric(m, 'gatelog_ingest_clickhouse_ok') };
+    };
+
+    // Ready once in the group, with nothing consumed yet (ClickHouse vouched for by its ping).
+    await readyzBecomes(200, 20_000);
+    expect((await ready()).body).toEqual({ status: 'ready', checks: { kafka: true, clickhouse: true } });
+    expect(await gauges()).toEqual({ kafka: 1, clickhouse: 1 });
+    await publish(20);
+    await eventually('the first events stored', async () => (await rows(true)) === sent);
+
+    // The broker goes away.
+    await broker.stop();
+    const downMs = await readyzBecomes(503, 15_000);
+    const down = await ready();
+    expect(down.body).toEqual({ status: 'unavailable', reasons: ['kafka'], checks: { kafka: false, clickhouse: true } });
+    expect(JSON.stringify(down.body)).not.toContain(String(broker.port));
+    expect(await gauges()).toEqual({ kafka: 0, clickhouse: 1 });
+    await broker.start();
+    const backMs = await readyzBecomes(200, 30_000);
+    await publish(20);
+    await eventually('events after the restart stored', async () => (await rows(true)) === sent, 15_000);
+
+    // The broker stops answering without closing anything.
+    broker.stall(true);
+    const stallMs = await readyzBecomes(503, 15_000);
+    expect((await ready()).body.reasons).toEqual(['kafka']);
+    broker.stall(false);
+    await readyzBecomes(200, 30_000);
+
+    // ClickHouse refuses every query while its /ping still answers: the failed inserts decide.
+    ch.fail(true);
+    await publish(10);
+    const chMs = await readyzBecomes(503, 15_000);
+    expect((await ready()).body).toEqual({ status: 'unavailable', reasons: ['clickhouse'], checks: { kafka: true, clickhouse: false } });
+    expect(await gauges()).toEqual({ kafka: 1, clickhouse: 0 });
+    ch.fail(false);
+    await readyzBecomes(200, 30_000);
+    await eventually('the refused batch stored once ClickHouse is back', async () => (await rows(true)) === sent, 15_000);
+    console.log(`/readyz 503 after: broker stopped ${downMs} ms, stalled ${stallMs} ms, ClickHouse failing ${chMs} ms; 200 again ${backMs} ms after the broker's restart`);
   });
 });
