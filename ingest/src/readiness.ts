@@ -1,9 +1,11 @@
 // Readiness of a Kafka ingest worker (/readyz), apart from its liveness (/healthz: not crashed).
 // Ready = the consumer is connected and a member of its group (a rebalance has completed), and
 // ClickHouse took the worker's last write. Both are judged from what the worker already sees:
-// kafkajs' instrumentation events (a healthy member heartbeats every heartbeatInterval and
-// fetches at least every maxWaitTimeInMs, so silence longer than `staleMs` means the broker
-// stopped answering, even before any request times out) and the outcome of its ClickHouse
+// kafkajs' instrumentation events (a healthy member heartbeats every heartbeatInterval, 3 s at
+// most here, and an idle one's fetch is answered within maxWaitTimeInMs, 5 s by default, so
+// silence longer than `staleMs` means the broker stopped answering, even before any request
+// times out; a fetch the broker held open just before it fell silent makes that at most
+// 5 + 8 = 13 s, within the 15 s an orchestrator expects) and the outcome of its ClickHouse
 // writes; an idle worker pings ClickHouse instead. A failed write outweighs a ping that
 // succeeds: ClickHouse may answer /ping while refusing inserts (disk full, too many parts).
 import type { Consumer } from 'kafkajs';
@@ -12,7 +14,7 @@ import type { Store } from '@gatelog/core';
 import { freshName } from './metrics.ts';
 
 export interface ReadinessSettings {
-  /** No sign of life from Kafka, or no ClickHouse outcome, for this long: not ready. Default 10 s. */
+  /** No sign of life from Kafka, or no ClickHouse outcome, for this long: not ready. Default 8 s. */
   staleMs: number;
   /** An idle worker pings ClickHouse this often. Default 3 s. */
   pingMs: number;
@@ -40,7 +42,7 @@ export class IngestReadiness {
   #pinging = false;
 
   constructor(settings: Partial<ReadinessSettings> = {}) {
-    this.#s = { staleMs: settings.staleMs ?? 10_000, pingMs: settings.pingMs ?? 3_000, now: settings.now ?? Date.now };
+    this.#s = { staleMs: settings.staleMs ?? 8_000, pingMs: settings.pingMs ?? 3_000, now: settings.now ?? Date.now };
   }
 
   /** Follows one consumer's events (each consumer the worker builds, after a crash too). */

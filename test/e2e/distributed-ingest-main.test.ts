@@ -24,6 +24,7 @@ import { eventually } from './distributed-harness.ts';
 import { startWorker, type Worker } from './distributed-worker-process.ts';
 
 const MASTER = `mk-${randomUUID()}`;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Stack {
   broker: KafkaTestBroker;
@@ -65,9 +66,9 @@ describe('ingest main.ts as a process', () => {
 
   /**
    * The Kafka broker and ClickHouse fixtures, a worker process reading a one-partition topic of
-   * its own (gatelog.yaml's ingest section from `ingest`), a store to count its rows and a producer.
+   * its own (gatelog.yaml's ingest section from `ingest`, bus.request_timeout_ms), a store to count its rows and a producer.
    */
-  async function stack(ingest: Record<string, number>, env: Record<string, string>): Promise<Stack> {
+  async function stack(ingest: Record<string, number>, env: Record<string, string>, requestTimeoutMs = 2000): Promise<Stack> {
     const broker = new KafkaTestBroker();
     await broker.start();
     cleanup.push(() => broker.stop());
@@ -87,7 +88,7 @@ describe('ingest main.ts as a process', () => {
     writeFileSync(configPath, stringify({
       storage: { clickhouse: { url: ch.url, database } },
       ingest,
-      bus: { kind: 'kafka', brokers: broker.brokers, topic, group_id: groupId, dead_letter_topic: dlqTopic, request_timeout_ms: 2000 },
+      bus: { kind: 'kafka', brokers: broker.brokers, topic, group_id: groupId, dead_letter_topic: dlqTopic, request_timeout_ms: requestTimeoutMs },
       logging: { level: 'info' },
     }));
 
@@ -153,7 +154,7 @@ describe('ingest main.ts as a process', () => {
     expect(committedBefore).toBe(first.length + 1);
 
     worker.proc.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     expect(worker.proc.exitCode).toBeNull(); // still holding the batch, not given up
     ch.fail(false);
     const code = await Promise.race([worker.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 12_000))]);
@@ -218,7 +219,8 @@ describe('ingest main.ts as a process', () => {
   // rollout) on /readyz. Kafka gone or silent, or ClickHouse refusing inserts, must show on
   // /readyz within a bounded time and never on /healthz; both come back on their own.
   it('/readyz follows Kafka (stopped, stalled) and ClickHouse (refusing inserts) within 15 s, /healthz stays 200', { timeout: 150_000 }, async () => {
-    const { broker, ch, topic, worker, rows, producer } = await stack({ batch_ms: 50 }, { GATELOG_MASTER_KEY: MASTER });
+    // A request timeout longer than the bound: a stalled broker must show by its silence alone.
+    const { broker, ch, topic, worker, rows, producer } = await stack({ batch_ms: 50 }, { GATELOG_MASTER_KEY: MASTER }, 30_000);
     let sent = 0;
     const publish = async (n: number): Promise<void> => {
       const events = Array.from({ length: n }, () => sampleEvent());
@@ -250,6 +252,9 @@ describe('ingest main.ts as a process', () => {
     expect(await gauges()).toEqual({ kafka: 1, clickhouse: 1 });
     await publish(20);
     await eventually('the first events stored', async () => (await rows(true)) === sent);
+    // Idle for longer than the silence that means a broker is gone: its heartbeats and empty
+    // fetches keep it ready.
+    for (const until = Date.now() + 10_000; Date.now() < until; await sleep(250)) expect((await ready()).body.status).toBe('ready');
 
     // The broker goes away.
     await broker.stop();
