@@ -6,7 +6,7 @@
 // SIGTERM with a batch in hand (ClickHouse failing, the batch being retried) finishes that batch
 // and commits it before the process exits. ingest.batch_rows / batch_ms from gatelog.yaml shape
 // its inserts. /readyz turns 503 while Kafka is stopped or stalled, or ClickHouse refuses
-// inserts, and 200 again when they are back.
+// inserts, and 200 again when they are back (and after the coordinator forgot the member).
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -284,6 +284,12 @@ describe('ingest main.ts as a process', () => {
     ch.fail(false);
     await readyzBecomes(200, 30_000);
     await eventually('the refused batch stored once ClickHouse is back', async () => (await rows(true)) === sent, 15_000);
+
+    // The coordinator forgets the member (a failover): it rejoins, and is ready again as a member.
+    broker.forgetMembers();
+    await publish(10);
+    await eventually('events after the rejoin stored', async () => (await rows(true)) === sent, 15_000);
+    await readyzBecomes(200, 15_000);
     console.log(`/readyz 503 after: broker stopped ${downMs} ms, stalled ${stallMs} ms, ClickHouse failing ${chMs} ms; 200 again ${backMs} ms after the broker's restart`);
   });
 });
