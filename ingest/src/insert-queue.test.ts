@@ -124,6 +124,61 @@ describe('insert queue', () => {
     await q.close();
   });
 
+  it('discard() drops what is queued and gives up a failing write in its backoff, then writes what comes next', async () => {
+    let down = true;
+    const written: number[][] = [];
+    const { q } = queueWith({
+      lingerMs: 1,
+      maxRows: 10,
+      write: (parts) => {
+        if (down) return Promise.reject(new Error('store down'));
+        written.push(parts.map((p) => p.id));
+        return Promise.resolve();
+      },
+      retry: { baseMs: 10_000, maxMs: 10_000 },
+    });
+    q.add(part(1, 10));
+    q.add(part(2, 10));
+    q.add(part(3, 10));
+    await sleep(20); // part 1's write failed and waits 10 s before its retry
+    const t0 = Date.now();
+    expect((await q.discard()).map((p) => p.id)).toEqual([1, 2, 3]);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(q.pending()).toEqual({ rows: 0, bytes: 0, parts: 0, writing: false });
+    down = false;
+    q.add(part(4, 10));
+    await q.drain();
+    expect(written).toEqual([[4]]);
+    await q.close();
+  });
+
+  it('discard() waits for a write in flight: one that lands stays written and is not returned', async () => {
+    let release: () => void = () => undefined;
+    const written: number[][] = [];
+    const { q } = queueWith({
+      lingerMs: 1,
+      maxRows: 10,
+      write: async (parts) => {
+        await new Promise<void>((r) => (release = r));
+        written.push(parts.map((p) => p.id));
+      },
+    });
+    q.add(part(1, 10));
+    q.add(part(2, 10));
+    await sleep(20); // part 1 in flight, part 2 queued
+    let settled = false;
+    const discarding = q.discard().then((left) => {
+      settled = true;
+      return left;
+    });
+    await sleep(30);
+    expect(settled).toBe(false);
+    release();
+    expect((await discarding).map((p) => p.id)).toEqual([2]);
+    expect(written).toEqual([[1]]);
+    await q.close();
+  });
+
   it('ignores parts added after close', async () => {
     const { q, writes } = queueWith();
     q.add(part(1));

@@ -9,7 +9,10 @@
 // whole with capped exponential backoff; while it retries the queue fills up and `waitForRoom`
 // holds the consumer back (the partitions are effectively paused). After `abandon()` a failing
 // write is given up uncommitted, and so is everything queued behind it (a later write must not
-// commit offsets past it): the next owner of those partitions fetches them again.
+// commit offsets past it): the next owner of those partitions fetches them again. `discard()`
+// does the same once, before a consumer rejoins its group: the queued parts are dropped and a
+// failing write in flight is given up (a write that succeeds still commits), and the queue then
+// goes on with what is added later.
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface QueuedPart {
@@ -44,10 +47,19 @@ export interface InsertQueue<P extends QueuedPart> {
   drain(): Promise<void>;
   /** From now on a failing write is given up instead of retried; wakes a write in backoff. */
   abandon(): void;
+  /**
+   * Drop every queued part and give up the write in flight if it fails (now or in its next
+   * attempt; one that succeeds stays written); resolves once no write is in flight, with the
+   * parts left unwritten, in queue order. Later parts are written as usual.
+   */
+  discard(): Promise<P[]>;
   /** Stop the loop once drained; later adds are ignored (never written, never committed). */
   close(): Promise<void>;
   pending(): { rows: number; bytes: number; parts: number; writing: boolean };
 }
+
+/** A write given up by discard(): not an error of the loop. */
+const DROPPED = new Error('write dropped before a rejoin');
 
 export function createInsertQueue<P extends QueuedPart>(o: InsertQueueOptions<P>): InsertQueue<P> {
   const queue: { part: P; at: number }[] = [];
@@ -58,7 +70,8 @@ export function createInsertQueue<P extends QueuedPart>(o: InsertQueueOptions<P>
   let giveUp = false;
   let gaveUp = false;
   let closed = false;
-  const backoff = new AbortController();
+  /** Wakes the write in flight from its backoff (abandon, discard). */
+  let backoff = new AbortController();
   let wake: (() => void) | undefined;
   const roomWaiters = new Set<() => void>();
   const idleWaiters = new Set<() => void>();
@@ -99,21 +112,29 @@ export function createInsertQueue<P extends QueuedPart>(o: InsertQueueOptions<P>
     return parts;
   };
 
-  const writeWithRetry = async (parts: P[]): Promise<void> => {
+  /** The write in flight, while there is one. */
+  let inFlight: { parts: P[]; dropped: boolean; done: Promise<void> } | undefined;
+
+  const writeWithRetry = async (parts: P[], self: { dropped: boolean }): Promise<void> => {
     const total = parts.reduce((n, p) => n + p.rows, 0);
     for (let attempt = 0; ; attempt++) {
       try {
         await o.write(parts, attempt);
         return;
       } catch (err) {
-        if (giveUp) {
-          gaveUp = true;
+        if (giveUp || self.dropped) {
+          if (giveUp) gaveUp = true;
           o.onAbandon?.(err, { rows: total });
+          if (!giveUp) throw DROPPED;
           return;
         }
         const delayMs = Math.min(o.retry.maxMs, o.retry.baseMs * 2 ** Math.min(attempt, 20));
         o.onRetry?.(err, { attempt: attempt + 1, delayMs, rows: total });
         await sleep(delayMs, undefined, { ref: false, signal: backoff.signal }).catch(() => {});
+        if (self.dropped) {
+          o.onAbandon?.(err, { rows: total });
+          throw DROPPED;
+        }
       }
     }
   };
@@ -137,10 +158,18 @@ export function createInsertQueue<P extends QueuedPart>(o: InsertQueueOptions<P>
       writing = true;
       const parts = take();
       notifyRoom();
+      const self = { parts, dropped: false, done: Promise.resolve() };
       try {
         if (gaveUp) o.onAbandon?.(new Error('an earlier write was given up'), { rows: parts.reduce((n, p) => n + p.rows, 0) });
-        else await writeWithRetry(parts);
+        else {
+          self.done = writeWithRetry(parts, self);
+          inFlight = self;
+          await self.done.catch((err: unknown) => {
+            if (err !== DROPPED) throw err;
+          });
+        }
       } finally {
+        inFlight = undefined;
         writing = false;
       }
     }
@@ -179,6 +208,22 @@ export function createInsertQueue<P extends QueuedPart>(o: InsertQueueOptions<P>
     abandon() {
       giveUp = true;
       backoff.abort();
+    },
+    async discard() {
+      const queued = queue.splice(0).map((q) => q.part);
+      rows = 0;
+      bytes = 0;
+      notifyRoom();
+      const w = inFlight;
+      if (!w) return queued;
+      w.dropped = true;
+      backoff.abort();
+      backoff = new AbortController();
+      const written = await w.done.then(
+        () => true,
+        () => false,
+      );
+      return written ? queued : [...w.parts, ...queued];
     },
     async close() {
       closed = true;

@@ -15,7 +15,8 @@
 // of the views: ClickHouse still runs them on a deduplicated block). A worker that
 // only rejoins (its partitions kept) fetches from the committed offsets again: rows it already
 // queued or wrote are not inserted twice (the rollup views would count them twice); a commit
-// refused meanwhile is made when they arrive again.
+// refused meanwhile is made when they arrive again. And a worker writes nothing it holds after
+// it rejoins (settleBeforeRejoin): a partition it loses is not inserted by two workers at once.
 import { crc32 } from 'node:zlib';
 // kafkajs is CommonJS and Node's named-export detection stops before CompressionCodecs: default import.
 import kafkajs, { type Consumer, type ConsumerConfig, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
@@ -54,6 +55,8 @@ export interface KafkaIngestDeps {
   stopTimeoutMs?: number | undefined;
   /** Splits large bodies into blocks (body-blocks.ts; the retention's whole-body teams). */
   blocks?: BlockWriter | undefined;
+  /** How long a worker about to rejoin its group may spend writing what it holds (default 10 s; see settleBeforeRejoin). */
+  rejoinDrainMs?: number | undefined;
   /** How soon silence from Kafka or ClickHouse makes the worker unready (readiness.ts; tests shorten it). */
   readiness?: Partial<ReadinessSettings> | undefined;
 }
@@ -197,6 +200,40 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
     },
   });
 
+  /**
+   * Before this worker rejoins its group (a rebalance, the coordinator forgot it, a consumer
+   * rebuilt after a crash) it may lose partitions whose rows it holds unwritten. The next owner
+   * fetches them from the committed offsets and would insert them while this worker still does:
+   * the lookup before each insert cannot see an insert that has not landed, and the rollup
+   * views count both (llm_calls keeps one, read with FINAL). So nothing this worker holds is
+   * written after it rejoins: it writes what it holds first (kafkajs awaits this before sending
+   * JoinGroup, and no member is given a partition before every member has rejoined), and what it
+   * cannot write within `rejoinDrainMs` is dropped uncommitted — fetched again from the
+   * committed offsets by whoever owns the partition next, this worker included (its handed-on
+   * marks move back so that fetch is not trimmed).
+   */
+  const rejoinDrainMs = deps.rejoinDrainMs ?? 10_000;
+  const settleBeforeRejoin = async (): Promise<void> => {
+    const deadline = Date.now() + rejoinDrainMs;
+    while (inHand > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      queue.drain().then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(0, deadline - Date.now())))),
+    ]);
+    clearTimeout(timer);
+    if (drained) return;
+    const dropped = await queue.discard();
+    for (const p of dropped) {
+      const back = BigInt(p.firstOffset) - 1n;
+      if (back < (handedThrough.get(p.partition) ?? -1n)) handedThrough.set(p.partition, back);
+    }
+    if (dropped.length > 0) {
+      const partitions = [...new Set(dropped.map((p) => p.partition))];
+      logger.warn({ parts: dropped.length, rows: dropped.reduce((n, p) => n + p.rows, 0), partitions }, 'ingest: rows not written before rejoining the group were dropped uncommitted; they are fetched again');
+    }
+  };
+
   const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
     const { batch, heartbeat, resolveOffset } = payload;
     if (batch.isEmpty() || stopRequested) return;
@@ -254,9 +291,11 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
     c.on(c.events.GROUP_JOIN, () => committed.clear());
     await c.connect();
     await c.subscribe({ topics: [deps.topic], fromBeginning: true });
-    await c.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch });
+    await c.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch, beforeRejoin: settleBeforeRejoin });
   };
   const restart = async (old: Consumer): Promise<void> => {
+    // The new consumer joins as a new member: the old one's partitions may go to another worker.
+    await settleBeforeRejoin();
     await old.disconnect().catch(() => {});
     while (!stopRequested) {
       const delay = Math.min(maxMs, baseMs * 2 ** Math.min(restarts++, 20));

@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import type { LlmCallEvent } from '@gatelog/core';
+import { openStore, type LlmCallEvent } from '@gatelog/core';
 import { EraseRequest, eraseCalls } from '../../core/src/store/erasure.ts';
 import type { KafkaPublisher } from '@gatelog/proxy/publish/kafka';
 import { sampleEvent } from './distributed-events.ts';
 import { eventually, startDistributed, type Distributed } from './distributed-harness.ts';
 import { startWorker, type Worker } from './distributed-worker-process.ts';
+import { startInsertGate } from '../support/insert-gate.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -290,6 +291,39 @@ describe('distributed pipeline faults', () => {
     await d.ch.restart();
     await expectAllOnce(d, sent);
     await eventually('offsets committed', async () => d!.broker.committedOffsets(d!.groupId).reduce((s, c) => s + c.offset, 0) === sent.length);
+  });
+
+  it('a worker whose insert is in flight when the group rebalances writes it before rejoining: the partitions it loses are not inserted twice', { timeout: 40_000 }, async () => {
+    d = await startDistributed({ partitions: 4 });
+    // Worker a reaches ClickHouse through a gate that can hold its inserts before they arrive.
+    const gate = await startInsertGate(d.ch.url);
+    const database = d.store.database;
+    const gated = await openStore({ clickhouse: { url: gate.url, database, username: 'default', password: '' }, database }, d.dir);
+    // Long enough that the held insert below does not get a dropped from the group.
+    const consumer = { sessionTimeout: 15_000, rebalanceTimeout: 15_000, heartbeatInterval: 100, maxWaitTimeInMs: 100, retry: { initialRetryTime: 50, maxRetryTime: 300, retries: 8 } };
+    try {
+      const a = await d.worker({ store: gated, consumer, rejoinDrainMs: 300 });
+      const pub = d.publisher({ batchRecords: 20 });
+      const sent: LlmCallEvent[] = [];
+      await traffic(pub, 60, 200, sent);
+      await eventually('worker a writing', async () => a.stats().rows > 0);
+      gate.close();
+      await traffic(pub, 80, 200, sent);
+      await pub.flush(8000);
+      await eventually('an insert of worker a held in flight', async () => gate.held() > 0);
+      // b joins: a rebalance gives it partitions whose rows a's held insert carries, uncommitted.
+      const joining = d.worker({ consumer });
+      await sleep(1500);
+      gate.open();
+      const b = await joining;
+      await traffic(pub, 60, 200, sent);
+      await pub.flush(8000);
+      await expectAllOnce(d, sent, 15_000);
+      expect(b.stats().rows).toBeGreaterThan(0);
+    } finally {
+      await gated.close().catch(() => {});
+      await gate.stop();
+    }
   });
 
   it('two ingest workers and a rebalance mid-stream', { timeout: 30_000 }, async () => {
