@@ -86,11 +86,22 @@ describe('loadConfig', () => {
     ['bus: { kind: carrier-pigeon }', 'bus.kind'],
     ['bus: { kind: kafka, brokers: [k:9092], compression: lz4 }', 'bus.compression'],
     ['pricing:\n  - { provider: p, model: m, input: -1, output: 1 }', 'pricing[0].input'],
+    ['pricing:\n  - { provider: p, model: m }', 'pricing[0].input: give input and output (USD per 1M tokens), or a unit rate'],
+    ['pricing:\n  - { provider: p, model: m, input: 1 }', 'pricing[0].output: input and output'],
+    ['pricing:\n  - { provider: p, model: m, image: { "1024x1024": -1 } }', 'pricing[0].image'],
   ])('rejects %j naming %s', (yaml, path) => {
     const p = file(yaml);
     const msg = errorOf(() => loadConfig({ path: p, env: {} }));
     expect(msg).toContain(p);
     expect(msg).toContain(path);
+  });
+
+  it('prices a model by a unit rate alone: input and output are then optional', () => {
+    const { config } = loadConfig({ path: file('pricing:\n  - { provider: local, model: whisper-local, audio_minute: 0.002 }\n  - { provider: local, model: sd, image: { hd: 0.05, default: 0.02 } }'), env: {} });
+    expect(config.pricing).toEqual([
+      { provider: 'local', model: 'whisper-local', audio_minute: 0.002 },
+      { provider: 'local', model: 'sd', image: { hd: 0.05, default: 0.02 } },
+    ]);
   });
 
   it('compresses the Kafka bus with zstd unless told otherwise', () => {

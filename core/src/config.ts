@@ -150,18 +150,34 @@ export const KeysConfig = z.object({
 }).strict();
 export type KeysConfig = z.infer<typeof KeysConfig>;
 
+const UNIT_RATES = ['audio_minute', 'per_1m_characters', 'image'] as const;
+
 export const PriceOverride = z.object({
   provider: z.string().min(1),
   model: z.string().min(1),
-  /** USD per million tokens. */
-  input: z.number().nonnegative(),
-  output: z.number().nonnegative(),
+  /** USD per million tokens; both, unless the model is billed by a unit rate below. */
+  input: z.number().nonnegative().optional(),
+  output: z.number().nonnegative().optional(),
   cached_input: z.number().nonnegative().optional(),
   /** 5-minute cache writes (default: input). */
   cache_write: z.number().nonnegative().optional(),
   /** 1-hour cache writes (default: 2× input, Anthropic's documented multiplier). */
   cache_write_1h: z.number().nonnegative().optional(),
-}).strict();
+  /** Image input tokens (default: input). */
+  input_image: z.number().nonnegative().optional(),
+  /** USD per minute of audio transcribed or translated. */
+  audio_minute: z.number().nonnegative().optional(),
+  /** USD per million characters turned into speech. */
+  per_1m_characters: z.number().nonnegative().optional(),
+  /** USD per image: one price, or by `"<quality> <size>"`, `"<size>"`, `"<quality>"` or `default` (most specific wins). */
+  image: z.union([z.number().nonnegative(), z.record(z.string().min(1).max(64), z.number().nonnegative())]).optional(),
+}).strict().superRefine((o, ctx) => {
+  if ((o.input === undefined) !== (o.output === undefined)) {
+    ctx.addIssue({ code: 'custom', path: [o.input === undefined ? 'input' : 'output'], message: 'input and output (USD per 1M tokens) go together: give both' });
+  } else if (o.input === undefined && !UNIT_RATES.some((k) => o[k] !== undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['input'], message: `give input and output (USD per 1M tokens), or a unit rate: ${UNIT_RATES.join(', ')}` });
+  }
+});
 export type PriceOverride = z.infer<typeof PriceOverride>;
 
 export const StorageConfig = z.object({

@@ -100,6 +100,16 @@ export const LlmCallEvent = z.object({
   cache_write_1h_tokens: z.number().int().nonnegative().optional(),
   input_audio_tokens: z.number().int().nonnegative().optional(),
   output_audio_tokens: z.number().int().nonnegative().optional(),
+  /**
+   * What an audio or images call was billed by beyond text tokens (migration 0030); absent = 0 / ''.
+   * input_image_tokens is a part of input_tokens.
+   */
+  input_image_tokens: z.number().int().nonnegative().optional(),
+  audio_seconds: z.number().nonnegative().optional(),
+  input_characters: z.number().int().nonnegative().optional(),
+  images: z.number().int().nonnegative().optional(),
+  image_size: z.string().max(64).optional(),
+  image_quality: z.string().max(64).optional(),
   /** The price table cost_usd came from (core/src/pricing.ts priceVersion); absent = ''. */
   price_version: z.string().max(128).optional(),
   cache_hit: z.boolean(),

@@ -21,7 +21,8 @@ function fullEvent(): Record<string, unknown> {
     provider: 'openai', deployment_model: 'gpt-4o', upstream_model: 'gpt-4o-2024', stream: true, status: 200, outcome: 'success',
     error_type: '', error_message: '', finish_reason: 'stop', input_tokens: 1234, output_tokens: 56, cached_tokens: 0, cache_creation_tokens: 7,
     reasoning_tokens: 0, tokens_estimated: false, cost_usd: 1.2e-7, cache_write_5m_tokens: 3, cache_write_1h_tokens: 4, input_audio_tokens: 0,
-    output_audio_tokens: 0, price_version: 'litellm-2026-11', cache_hit: false, cache_saved_usd: 0, ttft_ms: 81.25, latency_ms: 1200.5, overhead_ms: 0.3,
+    output_audio_tokens: 0, input_image_tokens: 194, audio_seconds: 12.4, input_characters: 1200, images: 2, image_size: '1024x1792', image_quality: 'hd',
+    price_version: 'litellm-2026-11', cache_hit: false, cache_saved_usd: 0, ttft_ms: 81.25, latency_ms: 1200.5, overhead_ms: 0.3,
     attempts: [{ provider: 'openai', model: 'gpt-4o', status: 429, error_class: 'rate_limit', latency_ms: 10 }, { provider: 'azure', model: 'gpt-4o', status: 200, error_class: '', latency_ms: 1100 }],
     request_body, response_body: '{"choices":[{"message":{"content":"ok"}}]}', request_bytes: request_body.length, response_bytes: 44, truncated: false,
     redactions: { EMAIL: 2, PHONE: 0 },
@@ -35,7 +36,7 @@ function fullEvent(): Record<string, unknown> {
 }
 
 function minimalEvent(): Record<string, unknown> {
-  const optional = new Set(['cache_write_5m_tokens', 'cache_write_1h_tokens', 'input_audio_tokens', 'output_audio_tokens', 'price_version', 'cache_saved_usd', 'redactions', 'attempt_io', 'parent_trace_id', 'parent_span_id', 'trace_flags', 'trace_state', 'replay_of', 'attempt_starts']);
+  const optional = new Set(['cache_write_5m_tokens', 'cache_write_1h_tokens', 'input_audio_tokens', 'output_audio_tokens', 'input_image_tokens', 'audio_seconds', 'input_characters', 'images', 'image_size', 'image_quality', 'price_version', 'cache_saved_usd', 'redactions', 'attempt_io', 'parent_trace_id', 'parent_span_id', 'trace_flags', 'trace_state', 'replay_of', 'attempt_starts']);
   const e = Object.fromEntries(Object.entries(fullEvent()).filter(([k]) => !optional.has(k)));
   return { ...e, attempts: [], tags: {}, cost_usd: null, ttft_ms: null };
 }

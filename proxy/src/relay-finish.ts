@@ -7,6 +7,7 @@ import type { CallRecord } from './capture/call-record.ts';
 import { captureKind, summarizeJsonBody, type StreamCapture } from './capture/response-capture.ts';
 import { tokensFromUsage, type Tokens } from './capture/usage.ts';
 import { opaqueBodyText } from './capture/opaque-body.ts';
+import { mediaUnits } from './capture/media-units.ts';
 import { tokenizerWarm } from './capture/token-estimate.ts';
 
 export type { Produced, RelayEnv } from './capture/call-life.ts';
@@ -80,10 +81,16 @@ function summarize(life: CallLife, capture: StreamCapture | null, chunks: Buffer
     // Speech audio is not stored, and carries no usage to read: 0 tokens, never an estimate.
     rec.responseBody = opaqueBodyText(opaque, chunks === null ? 0 : chunks.reduce((n, c) => n + c.length, 0));
     if (rec.status >= 400) life.httpError('upstream_http_error', '');
-    else life.succeeded();
+    else {
+      life.succeeded();
+      rec.units = mediaUnits(rec.api, rec.requestBody, '');
+    }
   } else {
     rec.responseBody = chunks === null ? '' : chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
-    const s = summarizeJsonBody(rec.responseBody, rec.status, captureKind(rec.api));
+    const kind = captureKind(rec.api);
+    const s = summarizeJsonBody(rec.responseBody, rec.status, kind);
+    // Audio and images answers: what they were billed by beyond tokens (seconds, images, …).
+    if (kind === 'no_text' && rec.status < 300) rec.units = mediaUnits(rec.api, rec.requestBody, rec.responseBody);
     rec.upstreamModel = s.upstreamModel;
     rec.finishReason = s.finishReason;
     if (s.tokens) rec.tokens = s.tokens;

@@ -90,6 +90,7 @@ describe('JSONL export lines', () => {
     ttft_ms: i % 3 === 0 ? null : 12.25, latency_ms: 100.5 + i, overhead_ms: 0.125,
     attempts: i === 3 ? [{ provider: 'p', model: 'm', status: 502, error_class: t, latency_ms: 3.5 }] : [],
     request_body: t, response_body: [...t].reverse().join(''), request_bytes: 1, response_bytes: 1, truncated: i === 4,
+    ...(i === 2 ? { audio_seconds: 12.4, images: 3, image_size: '1024x1792', image_quality: 'hd', input_image_tokens: 7, input_characters: 1200 } : {}),
   }));
 
   beforeAll(async () => {
@@ -122,7 +123,8 @@ describe('JSONL export lines', () => {
         error_message: e.error_message, finish_reason: e.finish_reason, input_tokens: e.input_tokens, output_tokens: e.output_tokens,
         cached_tokens: e.cached_tokens, reasoning_tokens: e.reasoning_tokens, cache_creation_tokens: e.cache_creation_tokens,
         cache_write_5m_tokens: e.cache_write_5m_tokens ?? 0, cache_write_1h_tokens: e.cache_write_1h_tokens ?? 0, input_audio_tokens: e.input_audio_tokens ?? 0,
-        output_audio_tokens: e.output_audio_tokens ?? 0, cost_usd: e.cost_usd, price_version: e.price_version ?? '', cache_hit: e.cache_hit, ttft_ms: e.ttft_ms,
+        output_audio_tokens: e.output_audio_tokens ?? 0, input_image_tokens: e.input_image_tokens ?? 0, audio_seconds: e.audio_seconds ?? 0,
+        input_characters: e.input_characters ?? 0, images: e.images ?? 0, image_size: e.image_size ?? '', image_quality: e.image_quality ?? '', cost_usd: e.cost_usd, price_version: e.price_version ?? '', cache_hit: e.cache_hit, ttft_ms: e.ttft_ms,
         latency_ms: e.latency_ms, overhead_ms: e.overhead_ms, attempts: e.attempts, request_body: e.request_body, response_body: e.response_body,
         truncated: e.truncated, attempt_io: e.attempt_io ?? [], replay_of: e.replay_of ?? '',
       });

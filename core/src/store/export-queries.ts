@@ -49,6 +49,13 @@ export const ExportRow = z.object({
   cache_write_1h_tokens: Num,
   input_audio_tokens: Num,
   output_audio_tokens: Num,
+  /** Audio seconds, speech characters, images and image input tokens (migration 0030). */
+  input_image_tokens: Num,
+  audio_seconds: Num,
+  input_characters: Num,
+  images: Num,
+  image_size: z.string(),
+  image_quality: z.string(),
   cost_usd: Num.nullable(),
   price_version: z.string(),
   cache_hit: z.boolean(),

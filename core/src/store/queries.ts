@@ -64,6 +64,13 @@ export const CallDetail = z.object({
   cache_write_1h_tokens: Num.optional(),
   input_audio_tokens: Num.optional(),
   output_audio_tokens: Num.optional(),
+  /** What audio and images calls were billed by beyond tokens (migration 0030). */
+  input_image_tokens: Num.optional(),
+  audio_seconds: Num.optional(),
+  input_characters: Num.optional(),
+  images: Num.optional(),
+  image_size: z.string().optional(),
+  image_quality: z.string().optional(),
   price_version: z.string().optional(),
   repriced_at: z.string().nullable().optional(),
   cache_hit: z.boolean(),

@@ -1,5 +1,6 @@
 // Repricing: recompute cost_usd of the calls in a time range from their stored token columns
-// with the current price table, and make the spend rollups agree. One function for the admin
+// (and unit columns: audio seconds, speech characters, images; migration 0030) with the
+// current price table, and make the spend rollups agree. One function for the admin
 // API (and so the CLI); the caller audits the receipt.
 //
 // - llm_calls: one `ALTER TABLE … UPDATE` mutation (waited for, mutations_sync = 2), not
@@ -54,6 +55,12 @@ export interface RepriceRow {
   reasoning_tokens: number;
   input_audio_tokens: number;
   output_audio_tokens: number;
+  input_image_tokens: number;
+  audio_seconds: number;
+  input_characters: number;
+  images: number;
+  image_size: string;
+  image_quality: string;
   cost_usd: number | null;
 }
 
@@ -107,7 +114,7 @@ function rangeWhere(r: RepriceRequest): string {
 const COLUMNS = `toString(request_id) AS request_id, formatDateTime(toStartOfMinute(started_at), '%Y-%m-%d %H:%i:%S', 'UTC') AS minute,
   requested_model, provider, team, key_id, key_name, deployment_model, upstream_model, client_api, outcome, cache_hit,
   input_tokens, output_tokens, cached_tokens, cache_creation_tokens, cache_write_1h_tokens, reasoning_tokens,
-  input_audio_tokens, output_audio_tokens, cost_usd`;
+  input_audio_tokens, output_audio_tokens, input_image_tokens, audio_seconds, input_characters, images, image_size, image_quality, cost_usd`;
 
 /** Objects of a JSONEachRow byte stream, one per line, as they arrive. */
 async function* jsonLines(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<unknown> {
@@ -183,6 +190,8 @@ function normalizeRow(raw: RepriceRow): RepriceRow {
     input_tokens: n(raw.input_tokens), output_tokens: n(raw.output_tokens), cached_tokens: n(raw.cached_tokens),
     cache_creation_tokens: n(raw.cache_creation_tokens), cache_write_1h_tokens: n(raw.cache_write_1h_tokens),
     reasoning_tokens: n(raw.reasoning_tokens), input_audio_tokens: n(raw.input_audio_tokens), output_audio_tokens: n(raw.output_audio_tokens),
+    input_image_tokens: n(raw.input_image_tokens), audio_seconds: n(raw.audio_seconds), input_characters: n(raw.input_characters), images: n(raw.images),
+    image_size: raw.image_size ?? '', image_quality: raw.image_quality ?? '',
     cost_usd: raw.cost_usd === null || raw.cost_usd === undefined ? null : Number(raw.cost_usd),
   };
 }

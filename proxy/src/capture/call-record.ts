@@ -9,6 +9,8 @@ import { traceEventFields } from './trace-context.ts';
 import type { Tokens } from './usage.ts';
 import { callCost, costDetail, type CostFn } from './cost.ts';
 import type { UpstreamApi } from '../providers/types.ts';
+import { unitColumns } from './media-units.ts';
+import type { Units } from '@gatelog/core';
 
 export interface CallRecord {
   requestId: string;
@@ -51,6 +53,8 @@ export interface CallRecord {
   errorClass: string;
   finishReason: string;
   tokens: Tokens;
+  /** Audio and images calls: what they were billed by beyond tokens (media-units.ts). */
+  units?: Units | undefined;
   requestBody: string;
   responseBody: string;
   /** The stream's kept text hit its budget (text-budget.ts): the stored response is cut. */
@@ -119,7 +123,7 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
   const model = r.deploymentModel;
   const cost = callCost(env.cost, {
     api: r.api, outcome: r.outcome, cacheHit: r.cacheHit === true, provider: r.provider, providerId: r.priceProviderId,
-    deploymentModel: model, upstreamModel: r.upstreamModel, tokens: r.tokens,
+    deploymentModel: model, upstreamModel: r.upstreamModel, tokens: r.tokens, units: r.units,
   });
   return {
     schema_version: EVENT_SCHEMA_VERSION,
@@ -155,6 +159,7 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     // A refused call or a cache hit cost nothing (not "unknown").
     cost_usd: cost,
     ...costDetail(r.tokens, env.cost),
+    ...(r.units ? unitColumns(r.units) : {}),
     cache_hit: r.cacheHit ?? false,
     cache_saved_usd: r.cacheSavedUsd ?? 0,
     ttft_ms: r.tFirstByte > 0 ? round3(r.tFirstByte - r.t0) : null,

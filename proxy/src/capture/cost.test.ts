@@ -39,4 +39,15 @@ describe('costFn', () => {
     // Other APIs keep the token price of 0 tokens.
     expect(callCost(cost, { ...call, api: 'openai.moderations' })).toBe(0);
   });
+
+  it('an audio or images call with no tokens is priced by its units: Whisper\'s seconds, speech characters, DALL·E images', () => {
+    const oai = costFn(createPricer([]));
+    const call = { outcome: 'success', cacheHit: false, provider: 'openai', providerId: 'openai', upstreamModel: '', tokens: t(0, 0) };
+    expect(callCost(oai, { ...call, api: 'openai.audio.transcriptions', deploymentModel: 'whisper-1', units: { audio_seconds: 30 } })).toBeCloseTo(0.003, 12);
+    expect(callCost(oai, { ...call, api: 'openai.audio.speech', deploymentModel: 'tts-1', units: { input_characters: 1000 } })).toBeCloseTo(0.015, 12);
+    expect(callCost(oai, { ...call, api: 'openai.images', deploymentModel: 'dall-e-3', units: { images: 1, image_quality: 'hd' } })).toBeCloseTo(0.08, 12);
+    // Reported nothing it is billed by: unknown, not 0.
+    expect(callCost(oai, { ...call, api: 'openai.audio.transcriptions', deploymentModel: 'whisper-1', units: {} })).toBeNull();
+    expect(callCost(oai, { ...call, api: 'openai.images', deploymentModel: 'dall-e-3', units: { images: 0 } })).toBeNull();
+  });
 });

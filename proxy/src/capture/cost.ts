@@ -2,17 +2,17 @@
 // so the work that depends on the model alone is done once — ~3 µs a call with varying token
 // counts. Not memoized: real calls differ in their token counts, so a memo on the exact inputs
 // missed nearly always and its key cost ~1 µs on every call (BENCHMARKS.md, "Ninth round").
-import type { Pricer } from '@gatelog/core';
+import { hasUnits, type Pricer, type Units } from '@gatelog/core';
 import { tokenDetail, type Tokens } from './usage-normalize.ts';
 
-export type CostFn = ((provider: string, providerId: string | undefined, model: string, t: Tokens) => number | null) & {
+export type CostFn = ((provider: string, providerId: string | undefined, model: string, t: Tokens, units?: Units) => number | null) & {
   /** The pricer's price table (stamped on each event as price_version). */
   readonly version?: string;
 };
 
-/** The pricer, fed a call's normalized token counts. */
+/** The pricer, fed a call's normalized token counts (and units: audio and images calls only). */
 export function costFn(pricer: Pricer): CostFn {
-  const cost = (provider: string, providerId: string | undefined, model: string, t: Tokens): number | null => {
+  const cost = (provider: string, providerId: string | undefined, model: string, t: Tokens, units?: Units): number | null => {
     if (!model) return null;
     const d = tokenDetail(t);
     return pricer(provider, providerId, model, {
@@ -23,7 +23,7 @@ export function costFn(pricer: Pricer): CostFn {
       cache_write_1h_tokens: d.cache_write_1h_tokens,
       input_audio_tokens: d.input_audio_tokens,
       output_audio_tokens: d.output_audio_tokens,
-    });
+    }, units);
   };
   return pricer.version === undefined ? cost : Object.assign(cost, { version: pricer.version });
 }
@@ -44,25 +44,27 @@ export interface PricedCall {
   deploymentModel: string;
   upstreamModel: string;
   tokens: Tokens;
+  /** Audio seconds, speech characters, images (media-units.ts); undefined for other APIs. */
+  units?: Units | undefined;
 }
 
 /**
  * Audio calls whose answer may report no tokens: speech reports no usage, Whisper reports
- * seconds, and both are billed by what tokens do not show (characters, tokens never reported,
- * minutes). With no tokens recorded, their price is unknown, not 0.
+ * seconds, and both are billed by what tokens do not show (characters, minutes). With neither
+ * tokens nor such a unit recorded, their price is unknown, not 0.
  */
 const BILLED_BEYOND_TOKENS: ReadonlySet<string> = new Set(['openai.audio.transcriptions', 'openai.audio.translations', 'openai.audio.speech']);
 
 /**
  * A call's cost_usd, the one rule for recording and repricing: a refusal or a cache hit costs 0;
  * a call that used no tokens and did not succeed has no price (null), nor does an audio call
- * with no tokens recorded; otherwise the deployment model's price, else the model the upstream
- * reported.
+ * with neither tokens nor units recorded; otherwise the deployment model's price, else the
+ * model the upstream reported.
  */
 export function callCost(cost: CostFn, c: PricedCall): number | null {
   if (c.cacheHit || c.outcome === 'refused') return 0;
   const none = c.tokens.input_tokens + c.tokens.output_tokens === 0;
-  if (none && (c.outcome !== 'success' || (c.api !== undefined && BILLED_BEYOND_TOKENS.has(c.api)))) return null;
-  return cost(c.provider, c.providerId, c.deploymentModel, c.tokens) ??
-    (c.upstreamModel && c.upstreamModel !== c.deploymentModel ? cost(c.provider, c.providerId, c.upstreamModel, c.tokens) : null);
+  if (none && (c.outcome !== 'success' || (c.api !== undefined && BILLED_BEYOND_TOKENS.has(c.api) && !hasUnits(c.units)))) return null;
+  return cost(c.provider, c.providerId, c.deploymentModel, c.tokens, c.units) ??
+    (c.upstreamModel && c.upstreamModel !== c.deploymentModel ? cost(c.provider, c.providerId, c.upstreamModel, c.tokens, c.units) : null);
 }
