@@ -39,6 +39,8 @@ interface Stored {
   input_tokens: number;
   output_tokens: number;
   input_audio_tokens: number;
+  audio_seconds: number;
+  input_characters: number;
   tokens_estimated: boolean;
   cost_usd: number | null;
   request_body: string;
@@ -148,7 +150,7 @@ describe('audio through gatelog', () => {
     noAudioIn(e);
   });
 
-  it('an alias naming another upstream model rewrites only the model field; whisper usage (seconds) is 0 tokens, not an estimate', async () => {
+  it('an alias naming another upstream model rewrites only the model field; whisper usage (seconds) is 0 tokens, not an estimate, priced by the minute', async () => {
     const audio = wav(20 * 1024);
     const before = up.requests.length;
     const r = await client(`${gl.url}/v1`).audio.transcriptions.create({
@@ -164,7 +166,9 @@ describe('audio through gatelog', () => {
     expect(got.body.toString('latin1')).toBe(mine.body.toString('latin1').replace('\r\n\r\nwhisper\r\n', '\r\n\r\nwhisper-1\r\n'));
 
     const e = await recorded(r.response.headers.get('x-gatelog-request-id'));
-    expect(e).toMatchObject({ requested_model: 'whisper', deployment_model: 'whisper-1', input_tokens: 0, output_tokens: 0, tokens_estimated: false, cost_usd: null });
+    expect(e).toMatchObject({ requested_model: 'whisper', deployment_model: 'whisper-1', input_tokens: 0, output_tokens: 0, tokens_estimated: false, audio_seconds: 3 });
+    // whisper-1: $0.006 a minute (https://openai.com/api/pricing/).
+    expect(e.cost_usd).toBeCloseTo((3 / 60) * 0.006, 12);
     expect(JSON.parse(e.request_body)).toMatchObject({ model: 'whisper', 'timestamp_granularities[]': ['word', 'segment'], file: { filename: 'b.wav', bytes: audio.length } });
     expect(e.attempt_io[0]).toMatchObject({ request_same: false, request_bytes: got.body.length });
     expect(JSON.parse(e.attempt_io[0]!.request_body)).toMatchObject({ model: 'whisper-1', file: { filename: 'b.wav' } });
@@ -207,7 +211,9 @@ describe('audio through gatelog', () => {
     expect(res.response.headers.get('content-type')).toBe('audio/mpeg');
     expect(up.requests[before]!.fields).toEqual({ model: 'gpt-4o-mini-tts', input: 'Hello from gatelog.', voice: 'alloy', response_format: 'mp3' });
     const e = await recorded(res.response.headers.get('x-gatelog-request-id'));
-    expect(e).toMatchObject({ endpoint: '/v1/audio/speech', client_api: 'openai.audio.speech', requested_model: 'tts', status: 200, outcome: 'success', input_tokens: 0, output_tokens: 0, tokens_estimated: false, cost_usd: null });
+    expect(e).toMatchObject({ endpoint: '/v1/audio/speech', client_api: 'openai.audio.speech', requested_model: 'tts', status: 200, outcome: 'success', input_tokens: 0, output_tokens: 0, tokens_estimated: false, input_characters: 19 });
+    // gpt-4o-mini-tts is billed by tokens, and its audio answer reports none: no price, not 0.
+    expect(e.cost_usd).toBeNull();
     expect(JSON.parse(e.request_body)).toEqual({ model: 'tts', input: 'Hello from gatelog.', voice: 'alloy', response_format: 'mp3' });
     expect(JSON.parse(e.response_body)).toEqual({ content_type: 'audio/mpeg', bytes: up.speech.length });
     expect(e.attempt_io[0]).toMatchObject({ response_body: '', response_bytes: up.speech.length });

@@ -46,6 +46,8 @@ interface Stored {
   output_tokens: number;
   tokens_estimated: boolean;
   cost_usd: number | null;
+  images: number;
+  image_size: string;
   request_body: string;
   response_body: string;
   response_bytes: number;
@@ -190,7 +192,7 @@ describe('images.edit and images.createVariation through gatelog', () => {
     noImageIn(e);
   });
 
-  it('variations (DALL·E 2): no usage reported, so 0 tokens, never an estimate', async () => {
+  it('variations (DALL·E 2): no usage reported, so 0 tokens, never an estimate; priced per image by size', async () => {
     const image = png(100 * 1024);
     const before = up.requests.length;
     const r = await client(`${gl.url}/v1`).images.createVariation({ image: await toFile(image, 'cat.png', { type: 'image/png' }), model: 'dall-e-2', n: 2, size: '256x256', response_format: 'url' }).withResponse();
@@ -199,7 +201,9 @@ describe('images.edit and images.createVariation through gatelog', () => {
     expect(got.path).toBe('/v1/images/variations');
     expect(sha256(got.body)).toBe(sha256(sent.at(-1)!.body));
     const e = await recorded(r.response.headers.get('x-gatelog-request-id'));
-    expect(e).toMatchObject({ endpoint: '/v1/images/variations', client_api: 'openai.images.variations', requested_model: 'dall-e-2', status: 200, outcome: 'success', input_tokens: 0, output_tokens: 0, tokens_estimated: false, cost_usd: null });
+    expect(e).toMatchObject({ endpoint: '/v1/images/variations', client_api: 'openai.images.variations', requested_model: 'dall-e-2', status: 200, outcome: 'success', input_tokens: 0, output_tokens: 0, tokens_estimated: false, images: 2, image_size: '256x256' });
+    // Billed per image instead: DALL·E 2 at 256x256 is $0.016 each (https://openai.com/api/pricing/).
+    expect(e.cost_usd).toBeCloseTo(2 * 0.016, 12);
     expect(JSON.parse(e.request_body)).toEqual({ model: 'dall-e-2', n: '2', size: '256x256', response_format: 'url', files: [{ field: 'image', filename: 'cat.png', content_type: 'image/png', bytes: image.length }] });
     expect(JSON.parse(e.response_body)).toEqual(r.data);
     noImageIn(e);

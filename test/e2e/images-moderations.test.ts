@@ -38,6 +38,7 @@ interface Stored {
   output_tokens: number;
   tokens_estimated: boolean;
   cost_usd: number | null;
+  images: number;
   request_body: string;
   response_body: string;
   response_bytes: number;
@@ -120,12 +121,12 @@ describe('images.generate and moderations.create through gatelog', () => {
       expect(JSON.parse(e.response_body)).toEqual(img.data);
       ids.push(imgId);
 
-      // DALL·E 3 as URL: no usage, so 0 tokens (not an estimate) and no invented cost.
+      // DALL·E 3 as URL: no usage, so 0 tokens (not an estimate); priced per image, 1024x1024 standard by default ($0.04).
       const dalle = await client.images.generate({ model: 'dall-e-3', prompt: 'a red fox', response_format: 'url' }).withResponse();
       expect(dalle.data.data?.[0]).toMatchObject({ url: expect.stringMatching(/^https:\/\//), revised_prompt: expect.any(String) });
       const dId = dalle.response.headers.get('x-gatelog-request-id')!;
       const d = await recorded(dId);
-      expect(d).toMatchObject({ client_api: 'openai.images', input_tokens: 0, output_tokens: 0, tokens_estimated: false, cost_usd: null });
+      expect(d).toMatchObject({ client_api: 'openai.images', input_tokens: 0, output_tokens: 0, tokens_estimated: false, images: 1, cost_usd: 0.04 });
       expect(JSON.parse(d.response_body)).toEqual(dalle.data);
       ids.push(dId);
 

@@ -1,7 +1,8 @@
 // A fake OpenAI upstream for tests: node:http on 127.0.0.1, port 0, speaking the exact wire
 // format (chat.completion JSON; SSE `data: {...}\n\n` chunks ending in `data: [DONE]\n\n`, with
 // a usage-only chunk (`choices: []`) only when stream_options.include_usage is true;
-// completions; embeddings (float or base64); image generations (gpt-image-1's shape); models).
+// completions; embeddings (float or base64); image generations (gpt-image-1's shape, or DALL·E's:
+// `n` images as `url` or `b64_json`, no usage); models).
 // Behaviour is set per test, and every received request is logged for assertions.
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -200,8 +201,19 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
       return;
     }
     if (method === 'POST' && path === '/v1/images/generations') {
-      // gpt-image-1's shape: base64 only, with usage in input/output tokens.
       const image = Buffer.alloc(b.imageBytes ?? 64, 'fake-png-');
+      if (model.startsWith('dall-e')) {
+        // DALL·E's shape: `n` images (default 1) as asked, a revised prompt from DALL·E 3, no usage.
+        const n = typeof body['n'] === 'number' ? body['n'] : 1;
+        const url = body['response_format'] === 'url';
+        const data = Array.from({ length: n }, (_x, i) => ({
+          ...(url ? { url: `https://images.invalid/${i}.png` } : { b64_json: image.toString('base64') }),
+          ...(model === 'dall-e-3' ? { revised_prompt: `revised: ${String(body['prompt'])}` } : {}),
+        }));
+        json(200, { created: FAKE_CREATED, data });
+        return;
+      }
+      // gpt-image-1's shape: base64 only, with usage in input/output tokens.
       const u = usage ? { input_tokens: usage['prompt_tokens'], input_tokens_details: { text_tokens: usage['prompt_tokens'], image_tokens: 0 }, output_tokens: usage['completion_tokens'], total_tokens: usage['total_tokens'] } : undefined;
       json(200, { created: FAKE_CREATED, data: [{ b64_json: image.toString('base64') }], ...(u ? { usage: u } : {}) });
       return;

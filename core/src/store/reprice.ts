@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Store } from './client.ts';
 import { sqlText } from './retention.ts';
+import type { Units } from '../unit-prices.ts';
 
 const DateArg = z.iso.datetime({ offset: true }).or(z.iso.date());
 
@@ -32,8 +33,8 @@ export const RepriceRequest = z.object({
 }).strict().refine((r) => toMs(r.from) < toMs(r.to), { message: 'from must be before to', path: ['to'] });
 export type RepriceRequest = z.infer<typeof RepriceRequest>;
 
-/** A stored call's pricing inputs, as read for repricing. */
-export interface RepriceRow {
+/** A stored call's pricing inputs, as read for repricing: its tokens and units (migration 0030). */
+export interface RepriceRow extends Required<Units> {
   request_id: string;
   minute: string;
   requested_model: string;
@@ -55,12 +56,6 @@ export interface RepriceRow {
   reasoning_tokens: number;
   input_audio_tokens: number;
   output_audio_tokens: number;
-  input_image_tokens: number;
-  audio_seconds: number;
-  input_characters: number;
-  images: number;
-  image_size: string;
-  image_quality: string;
   cost_usd: number | null;
 }
 
