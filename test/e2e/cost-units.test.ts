@@ -139,6 +139,21 @@ describe('calls billed by a unit, recorded through gatelog', () => {
   });
 });
 
+describe('the request page', () => {
+  it('says what a call was billed by, beside its tokens', async () => {
+    const signIn = await fetch(`${gl.url}/login`, {
+      method: 'POST', redirect: 'manual', headers: { origin: gl.url, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ key: MASTER, next: '/requests' }).toString(),
+    });
+    const cookie = signIn.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    expect(cookie, `${signIn.status} ${signIn.headers.get('location')} ${(await signIn.text()).slice(0, 300)}`).not.toBe('');
+    const text = async (name: string): Promise<string> => (await (await fetch(`${gl.url}/requests/${calls.get(name)!.id}`, { headers: { cookie } })).text()).replace(/<[^>]*>/g, '');
+    expect(await text('dall-e-3 hd wide')).toContain('Billed by1 image 1792x1024 hd');
+    expect(await text('whisper')).toContain(`Billed by${WHISPER_SECONDS} s audio`);
+    expect(await text('gpt-image-1')).toContain(`2 images 1024x1024 high · ${2 * EDIT_USAGE.imageTokensPerImage} image input tokens`);
+  });
+});
+
 describe('repricing from the stored units', () => {
   const reprice = async (from: string, to: string): Promise<{ rows: number; changed: number; unpriced: number }> => {
     const r = await fetch(`${gl.url}/admin/reprice`, { method: 'POST', headers: auth, body: JSON.stringify({ from, to }) });
