@@ -49,6 +49,7 @@ const config = (pricing: object[] = []): object => ({
     audio: { kind: 'openai', base_url: `${audio.url}/v1`, api_key: 'sk-test-audio-0000000000000000' },
     oai: { kind: 'openai', base_url: oai.baseUrl, api_key: 'sk-test-oai-00000000000000000000' },
     img: { kind: 'openai', base_url: `${img.url}/v1`, api_key: 'sk-test-img-00000000000000000000' },
+    mock: { kind: 'mock' },
   },
   models: [
     { name: 'whisper-1', deployments: [{ provider: 'audio', model: 'whisper-1' }] },
@@ -194,4 +195,23 @@ describe('repricing from the stored units', () => {
       expect(e.price_version, name).toMatch(/\+custom:[0-9a-f]{12}$/);
     }
   }, 120_000);
+});
+
+describe('the built-in mock (no provider key)', () => {
+  it('reports what OpenAI reports, so its calls are priced too', async () => {
+    const t = await client().audio.transcriptions.create({ file: await toFile(Buffer.alloc(64_000, 1), 'm.wav'), model: 'mock/whisper-1' }).withResponse();
+    const w = await recorded(t.response.headers.get('x-gatelog-request-id'));
+    // The mock reckons 16 kHz 16-bit mono: 64,000 bytes are 2 seconds.
+    expect(w).toMatchObject({ audio_seconds: 2 });
+    expect(w.cost_usd).toBeCloseTo((2 / 60) * WHISPER_PER_MINUTE, 12);
+    const s = await client().audio.speech.create({ model: 'mock/tts-1', input: 'hello there', voice: 'alloy' }).withResponse();
+    await s.data.arrayBuffer();
+    const sp = await recorded(s.response.headers.get('x-gatelog-request-id'));
+    expect(sp).toMatchObject({ input_characters: 11 });
+    expect(sp.cost_usd).toBeCloseTo((11 * TTS_PER_M_CHARS) / 1e6, 12);
+    const d = await client().images.generate({ model: 'mock/dall-e-3', prompt: 'a fox', response_format: 'url' }).withResponse();
+    const im = await recorded(d.response.headers.get('x-gatelog-request-id'));
+    expect(im).toMatchObject({ images: 1 });
+    expect(im.cost_usd).toBeCloseTo(0.04, 12);
+  });
 });

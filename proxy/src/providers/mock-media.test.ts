@@ -4,7 +4,9 @@ import { mockImageUpload, mockImages, mockModerations } from './mock-media.ts';
 describe('mock images and moderations', () => {
   it('answers images in OpenAI\'s shapes: gpt-image with usage, DALL·E with revised_prompt and url on request', () => {
     const gpt = JSON.parse(mockImages('gpt-image-1', { prompt: 'a cat', n: 2 })) as Record<string, unknown>;
-    expect(Object.keys(gpt).sort()).toEqual(['created', 'data', 'usage']);
+    expect(Object.keys(gpt).sort()).toEqual(['background', 'created', 'data', 'output_format', 'quality', 'size', 'usage']);
+    expect(gpt).toMatchObject({ quality: 'low', size: '1024x1024' });
+    expect(JSON.parse(mockImages('gpt-image-1', { prompt: 'a cat', quality: 'high', size: 'auto' }))).toMatchObject({ quality: 'high', size: '1024x1024' });
     expect(gpt['data']).toEqual([{ b64_json: expect.stringMatching(/^iVBOR/) }, { b64_json: expect.stringMatching(/^iVBOR/) }]);
     expect(gpt['usage']).toMatchObject({ input_tokens: 2, output_tokens: 544, total_tokens: 546, input_tokens_details: { text_tokens: 2, image_tokens: 0 } });
     const dalle = JSON.parse(mockImages('dall-e-3', { prompt: 'a cat', response_format: 'url' })) as Record<string, unknown>;

@@ -19,8 +19,12 @@ function countOf(v: unknown): number {
   return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 10 ? n : 1;
 }
 
+/** A size or quality asked for, else the one the mock answers (`auto` and absent alike). */
+const asked = (v: unknown, d: string): string => (typeof v === 'string' && v !== '' && v !== 'auto' ? v : d);
+
 /**
- * gpt-image models answer base64 with `usage`; DALL·E answers `url` or `b64_json` as asked, with
+ * gpt-image models answer base64 with `usage`, and the size and quality they made (what `auto`
+ * became); DALL·E answers `url` or `b64_json` as asked, with
  * a `revised_prompt` (DALL·E 3) and no usage. `inputImages`: the images an edit uploaded (their
  * tokens count as input).
  */
@@ -37,7 +41,11 @@ export function mockImages(model: string, json: Readonly<Record<string, unknown>
     const data = Array.from({ length: n }, () => ({ b64_json: PIXEL_PNG_B64 }));
     return JSON.stringify({
       created,
+      background: 'opaque',
       data,
+      output_format: 'png',
+      quality: asked(json['quality'], 'low'),
+      size: asked(json['size'], '1024x1024'),
       usage: { input_tokens: input, input_tokens_details: { text_tokens: text, image_tokens: images }, output_tokens: output, total_tokens: input + output },
     });
   }
