@@ -159,7 +159,7 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     // A refused call or a cache hit cost nothing (not "unknown").
     cost_usd: cost,
     ...costDetail(r.tokens, env.cost),
-    ...(r.units ? unitColumns(r.units) : {}),
+    ...(r.units ? unitColumns(r.units) : undefined),
     cache_hit: r.cacheHit ?? false,
     cache_saved_usd: r.cacheSavedUsd ?? 0,
     ttft_ms: r.tFirstByte > 0 ? round3(r.tFirstByte - r.t0) : null,
