@@ -20,6 +20,8 @@ const auth = { authorization: `Bearer ${MASTER}`, 'content-type': 'application/j
 
 /** OpenAI's published prices (https://openai.com/api/pricing/, 2026-12-05). */
 const WHISPER_PER_MINUTE = 0.006;
+/** Groq's whisper-large-v3: $0.111 an hour, at least 10 seconds a request (https://console.groq.com/docs/model/whisper-large-v3). */
+const GROQ_WHISPER_PER_HOUR = 0.111;
 const TTS_PER_M_CHARS = 15;
 const TTS_HD_PER_M_CHARS = 30;
 /** gpt-image-1, USD per million: text input, image input, output. */
@@ -49,10 +51,12 @@ const config = (pricing: object[] = []): object => ({
     audio: { kind: 'openai', base_url: `${audio.url}/v1`, api_key: 'sk-test-audio-0000000000000000' },
     oai: { kind: 'openai', base_url: oai.baseUrl, api_key: 'sk-test-oai-00000000000000000000' },
     img: { kind: 'openai', base_url: `${img.url}/v1`, api_key: 'sk-test-img-00000000000000000000' },
+    gq: { kind: 'groq', base_url: `${audio.url}/v1`, api_key: 'gsk-test-00000000000000000000' },
     mock: { kind: 'mock' },
   },
   models: [
     { name: 'whisper-1', deployments: [{ provider: 'audio', model: 'whisper-1' }] },
+    { name: 'groq-whisper', deployments: [{ provider: 'gq', model: 'whisper-large-v3' }] },
     { name: 'tts-1', deployments: [{ provider: 'audio', model: 'tts-1' }] },
     { name: 'tts-1-hd', deployments: [{ provider: 'audio', model: 'tts-1-hd' }] },
     { name: 'dall-e-3', deployments: [{ provider: 'oai', model: 'dall-e-3' }] },
@@ -93,6 +97,14 @@ describe('calls billed by a unit, recorded through gatelog', () => {
     const n = await recorded(tr.response.headers.get('x-gatelog-request-id'));
     expect(n).toMatchObject({ audio_seconds: 0, cost_usd: null });
     calls.set('translation', { id: n.request_id, expected: null });
+  });
+
+  it('Groq whisper-large-v3: the same seconds, billed as Groq\'s 10-second minimum', async () => {
+    const t = await client().audio.transcriptions.create({ file: await toFile(Buffer.alloc(8000, 1), 'g.wav'), model: 'groq-whisper' }).withResponse();
+    const e = await recorded(t.response.headers.get('x-gatelog-request-id'));
+    expect(e).toMatchObject({ deployment_model: 'whisper-large-v3', audio_seconds: WHISPER_SECONDS });
+    expect(e.cost_usd).toBeCloseTo((10 / 3600) * GROQ_WHISPER_PER_HOUR, 12);
+    calls.set('groq-whisper', { id: e.request_id, expected: e.cost_usd });
   });
 
   it('tts-1 and tts-1-hd: the characters of the input, at $15 and $30 per million', async () => {
@@ -163,7 +175,7 @@ describe('repricing from the stored units', () => {
   };
 
   it('gives back every recorded cost with the same prices, and follows custom unit rates', async () => {
-    expect(calls.size).toBe(8);
+    expect(calls.size).toBe(9);
     const first = await recorded(calls.get('whisper')!.id);
     const from = `${first.started_at.slice(0, 10)}T00:00:00Z`;
     const to = new Date(Date.parse(from) + 2 * 86_400_000).toISOString();
