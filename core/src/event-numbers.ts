@@ -11,12 +11,17 @@
 // - cost_usd / cache_saved_usd: non-finite, negative or above MAX_COST_USD → null / 0.
 // - Durations (ms): non-finite or negative → 0, capped at MAX_DURATION_MS; byte counts capped
 //   at MAX_SAFE_INTEGER; status outside [0, 999] → 0.
+// - Units (migration 0030): counts outside [0, MAX_TOKENS_PER_CALL] → 0 (not reported); audio
+//   seconds non-finite or negative → 0, capped at MAX_AUDIO_SECONDS.
 
 /** No model reads or writes anywhere near this many tokens in one call (UInt32 holds 4.29e9). */
 export const MAX_TOKENS_PER_CALL = 100_000_000;
 export const MAX_COST_USD = 1_000_000;
 export const MAX_DURATION_MS = 7 * 86_400_000;
 export const BYTES_PER_TOKEN_ESTIMATE = 4;
+/** Longer than any audio one call can carry (a 25 MB upload is hours at most). */
+export const MAX_AUDIO_SECONDS = MAX_DURATION_MS / 1000;
+const UNIT_COUNTS = ['input_image_tokens', 'input_characters', 'images'] as const;
 export const USAGE_INVALID = 'upstream_usage_invalid';
 
 export const TOKEN_FIELDS = ['input_tokens', 'output_tokens', 'cached_tokens', 'cache_creation_tokens', 'reasoning_tokens'] as const;
@@ -59,6 +64,8 @@ export function sanitizeEventNumbers(e: Record<string, unknown>): boolean {
   if ('ttft_ms' in e && e['ttft_ms'] !== null) e['ttft_ms'] = finiteIn(e['ttft_ms'], MAX_DURATION_MS);
   for (const k of ['request_bytes', 'response_bytes']) if (k in e) e[k] = Math.floor(finiteIn(e[k], Number.MAX_SAFE_INTEGER));
   if ('status' in e && !saneStatus(e['status'])) e['status'] = 0;
+  for (const k of UNIT_COUNTS) if (k in e && !saneTokenCount(e[k])) e[k] = 0;
+  if ('audio_seconds' in e) e['audio_seconds'] = finiteIn(e['audio_seconds'], MAX_AUDIO_SECONDS);
   if (Array.isArray(e['attempts'])) {
     for (const a of e['attempts'] as Record<string, unknown>[]) {
       if (!a || typeof a !== 'object') continue;

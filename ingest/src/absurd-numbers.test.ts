@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_SCHEMA_VERSION, getCall, migrate, newRequestId, openStore, type LlmCallEvent, type Store } from '@gatelog/core';
-import { MAX_TOKENS_PER_CALL, USAGE_INVALID, sanitizeEventNumbers } from '@gatelog/core/event-numbers';
+import { MAX_AUDIO_SECONDS, MAX_TOKENS_PER_CALL, USAGE_INVALID, sanitizeEventNumbers } from '@gatelog/core/event-numbers';
 import { insertIsolating } from './insert-batch.ts';
 
 let store: Store;
@@ -75,6 +75,15 @@ describe('sanitizeEventNumbers', () => {
     expect(e).toMatchObject({ error_type: 'http_500', cost_usd: null, cache_saved_usd: 0, ttft_ms: 0, status: 0, attempts: [{ status: 0, latency_ms: 0 }] });
     expect(e['overhead_ms']).toBeLessThanOrEqual(7 * 86_400_000);
     expect(e['request_bytes']).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it('bounds the units audio and images calls are billed by: counts ClickHouse cannot hold are not reported', () => {
+    const e = event({ images: 1e308, input_characters: -3, input_image_tokens: 2 ** 40, audio_seconds: 1e308 });
+    expect(sanitizeEventNumbers(e)).toBe(true);
+    expect(e).toMatchObject({ images: 0, input_characters: 0, input_image_tokens: 0 });
+    expect(e['audio_seconds']).toBe(MAX_AUDIO_SECONDS);
+    const ok = event({ images: 3, input_characters: 1200, input_image_tokens: 194, audio_seconds: 12.4 });
+    expect(sanitizeEventNumbers(ok)).toBe(false);
   });
 });
 

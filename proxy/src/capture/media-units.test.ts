@@ -11,6 +11,7 @@ describe('mediaUnits', () => {
     ['verbose_json: usage seconds over duration', '{"task":"transcribe","duration":12.41,"text":"hi","segments":[],"usage":{"type":"duration","seconds":13}}', { audio_seconds: 13 }],
     ['verbose_json without usage: duration', '{"task":"translate","duration":8.5,"text":"hi","segments":[]}', { audio_seconds: 8.5 }],
     ['text format: nothing to read', 'hi there\n', {}],
+    ['seconds no audio can last: not reported', '{"text":"hi","usage":{"type":"duration","seconds":1e308}}', {}],
     ['gpt-4o-transcribe: tokens, no seconds', '{"text":"hi","usage":{"type":"tokens","input_tokens":20,"output_tokens":3}}', {}],
   ])('transcriptions, %s', (_name, answer, units) => {
     expect(mediaUnits('openai.audio.transcriptions', '{"model":"whisper-1"}', answer)).toEqual(units);
@@ -48,6 +49,8 @@ describe('mediaUnits', () => {
   it('image tokens never exceed the input tokens; other APIs have no units', () => {
     const answer = JSON.stringify({ data: [{ b64_json: 'x' }], usage: { input_tokens: 10, input_tokens_details: { image_tokens: 99 }, output_tokens: 1 } });
     expect(mediaUnits('openai.images.variations', '{"n":"1","size":"256x256"}', answer)).toEqual({ images: 1, image_size: '256x256', input_image_tokens: 10 });
+    const absurd = JSON.stringify({ data: [{ b64_json: 'x' }], usage: { input_tokens: 1e12, input_tokens_details: { image_tokens: 1e12 }, output_tokens: 1 } });
+    expect(mediaUnits('openai.images', '{}', absurd)).toEqual({ images: 1 });
     expect(mediaUnits('openai.chat', '{}', '{}')).toBeUndefined();
     expect(mediaUnits('openai.moderations', '{}', '{}')).toBeUndefined();
   });

@@ -3,13 +3,15 @@
 // speech call turned into audio, images by count, size and quality, and the image input tokens
 // of gpt-image models. Runs for those APIs only (chat never pays for it).
 import type { Units } from '@gatelog/core';
+import { MAX_AUDIO_SECONDS, saneTokenCount } from '@gatelog/core/event-numbers';
 import { scanJsonField } from './json-scan.ts';
 
 /** Above this size an answer is scanned for its few fields, not parsed (base64 images: megabytes). */
 const SCAN_ABOVE_CHARS = 16 * 1024;
 
 const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
-const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
+/** Reported seconds gatelog can use (core/src/event-numbers.ts bounds), else 0: not reported. */
+const seconds = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= MAX_AUDIO_SECONDS ? v : 0);
 /** A size or quality as asked or answered ('auto' says nothing of what was billed). */
 const label = (v: unknown): string => (typeof v === 'string' && v !== 'auto' && v.length <= 64 ? v : '');
 
@@ -49,8 +51,8 @@ function audioSeconds(answer: string): Units {
   const big = answer.length > SCAN_ABOVE_CHARS;
   const a = big ? {} : parse(answer);
   const usage = obj(big ? scanJsonField(answer, 'usage', true) : a['usage']);
-  const seconds = usage['type'] === 'duration' ? count(usage['seconds']) : count(big ? scanJsonField(answer, 'duration') : a['duration']);
-  return seconds > 0 ? { audio_seconds: seconds } : {};
+  const s = usage['type'] === 'duration' ? seconds(usage['seconds']) : seconds(big ? scanJsonField(answer, 'duration') : a['duration']);
+  return s > 0 ? { audio_seconds: s } : {};
 }
 
 /** Images: how many were answered, their size and quality (asked, else answered), gpt-image's image input tokens. */
@@ -61,7 +63,10 @@ function imageUnits(request: Record<string, unknown>, answer: string): Units {
   const data = a['data'];
   const images = Array.isArray(data) ? data.length : keyCount(answer, 'b64_json') + keyCount(answer, 'url');
   const usage = obj(field('usage'));
-  const imageTokens = Math.min(Math.floor(count(obj(usage['input_tokens_details'])['image_tokens'])), Math.floor(count(usage['input_tokens'])));
+  // A part never exceeds its whole; counts the token columns could not hold are not reported.
+  const input = usage['input_tokens'];
+  const image = obj(usage['input_tokens_details'])['image_tokens'];
+  const imageTokens = saneTokenCount(input) && saneTokenCount(image) ? Math.min(image, input) : 0;
   const size = label(request['size']) || label(field('size'));
   const quality = label(request['quality']) || label(field('quality'));
   return {
