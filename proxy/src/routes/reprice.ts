@@ -4,7 +4,7 @@
 // process's price table (config `pricing` + genai-prices), adjusts the spend rollups, stamps
 // repriced_at / price_version (core/src/store/reprice.ts), and writes one audit row.
 import type { FastifyInstance } from 'fastify';
-import { appendAudit, RepriceRequest, repriceCalls, type RepriceRow, type Store, type Units } from '@gatelog/core';
+import { appendAudit, RepriceRequest, repriceCalls, type RepriceRow, type Store } from '@gatelog/core';
 import { ProxyError, badRequest } from '../errors.ts';
 import { installSurface } from './surface.ts';
 import { adminGuard, auditWho } from './admin-caller.ts';
@@ -32,15 +32,11 @@ export function storedCallCost(cost: CostFn, providerId: string | undefined, row
     cache_creation_tokens: row.cache_creation_tokens, cache_write_1h_tokens: row.cache_write_1h_tokens, reasoning_tokens: row.reasoning_tokens,
     input_audio_tokens: row.input_audio_tokens, output_audio_tokens: row.output_audio_tokens, tokens_estimated: false,
   };
-  const units: Units = {
-    input_image_tokens: row.input_image_tokens, audio_seconds: row.audio_seconds, input_characters: row.input_characters,
-    images: row.images, image_size: row.image_size, image_quality: row.image_quality,
-  };
   return callCost(cost, {
     api: row.client_api, outcome: row.outcome, cacheHit: row.cache_hit, provider: row.provider, providerId,
     deploymentModel: row.deployment_model, upstreamModel: row.upstream_model, tokens,
-    // Only audio and images calls carry units, as when they were recorded.
-    units: mediaApi(row.client_api) ? units : undefined,
+    // Only audio and images calls carry units (the row's unit columns), as when they were recorded.
+    units: mediaApi(row.client_api) ? row : undefined,
   });
 }
 
