@@ -213,7 +213,10 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
    * marks move back so that fetch is not trimmed).
    */
   const rejoinDrainMs = deps.rejoinDrainMs ?? 10_000;
+  /** Moves at every rejoin: a batch handed over by a fetch from before it hands on nothing more. */
+  let generation = 0;
   const settleBeforeRejoin = async (): Promise<void> => {
+    generation++;
     const deadline = Date.now() + rejoinDrainMs;
     while (inHand > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     let timer: NodeJS.Timeout | undefined;
@@ -237,6 +240,7 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
   const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
     const { batch, heartbeat, resolveOffset } = payload;
     if (batch.isEmpty() || stopRequested) return;
+    const gen = generation;
     inHand++;
     try {
       lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
@@ -253,10 +257,13 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
       for (const part of toParts(fresh, batchSettings.maxRows)) {
         // Backpressure: while the queue is full (ClickHouse slow or down) this partition waits
         // here, heartbeating so the group keeps it assigned.
-        while (!queue.hasRoom() && !stopRequested) {
+        while (!queue.hasRoom() && !stopRequested && gen === generation) {
           await queue.waitForRoom(HEARTBEAT_WHILE_WAITING_MS);
           await heartbeat().catch(() => {});
         }
+        // The worker is rejoining (or rejoined) its group: the rest is fetched again by the
+        // partition's owner from the committed offset.
+        if (gen !== generation) return;
         queue.add(part);
         handedThrough.set(part.partition, BigInt(part.lastOffset));
         // Moves the fetch position only (autoCommit is off): the queue commits after the insert.
