@@ -26,6 +26,9 @@ export default defineConfig({
     gatelogProtocolHeader,
     sveltekit({
       adapter: adapter({ out: 'build', precompress: false }),
+      // The same-origin check on form POSTs is hooks.server.ts's (crossSiteForm): it must let the
+      // identity provider's back-channel logout through, which SvelteKit's own check cannot.
+      csrf: { trustedOrigins: ['*'] },
       // Logged prompts are untrusted text: no inline script runs unless SvelteKit nonced it.
       csp: {
         mode: 'auto',

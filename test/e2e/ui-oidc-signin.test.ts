@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
 import { listenIdp, type Idp } from '../support/oidc-idp.ts';
+import { ssoSignIn as ssoSignInAt } from '../support/ui-signin.ts';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const MASTER = `mk-${randomUUID()}`;
@@ -43,18 +44,7 @@ function idpPerson(name: string, groups: string[]): { login: string; email: stri
 }
 
 /** Clicks "Sign in with Example IdP" on /login and signs in at the provider's own form. */
-async function ssoSignIn(login: string, next = ''): Promise<Page> {
-  const page = await (await browser.newContext()).newPage();
-  page.setDefaultTimeout(15_000);
-  await page.goto(`${gl.url}/login${next ? `?next=${encodeURIComponent(next)}` : ''}`);
-  await Promise.all([page.waitForURL((u) => u.origin === idp.issuer), page.click('#sso')]);
-  await page.fill('input[name=login]', login);
-  await page.fill('input[name=password]', 'any');
-  await Promise.all([page.waitForURL((u) => u.origin === gl.url), page.click('button[type=submit]')]);
-  // The callback's page moves on by itself (a same-origin refresh).
-  await page.waitForURL((u) => !u.pathname.startsWith('/login/sso'));
-  return page;
-}
+const ssoSignIn = (login: string, next = ''): Promise<Page> => ssoSignInAt(browser, gl.url, idp.issuer, login, next);
 
 beforeAll(async () => {
   idp = await listenIdp();

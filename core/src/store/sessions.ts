@@ -21,6 +21,10 @@ export const SessionRecord = z.object({
   teams: z.array(z.string()),
   /** Which master key a master session was opened with (a keyed hash, never the key). */
   master_tag: z.string(),
+  /** Single sign-on (migration 0031): the provider's `iss sub` this session was opened for; '' otherwise. */
+  oidc_subject: z.string().default(''),
+  /** SHA-256 hex of the provider's `iss sid` (its session) at sign-in; '' when none was given. */
+  oidc_sid_hash: z.string().regex(/^([0-9a-f]{64})?$/).default(''),
   created_at: ChTime,
   last_seen_at: ChTime,
   /** Absolute expiry. */
@@ -33,7 +37,7 @@ export const SessionRecord = z.object({
 export type SessionRecord = z.infer<typeof SessionRecord>;
 
 const COLUMNS =
-  'id_hash, version, subject_kind, subject, email, role, teams, master_tag, created_at, last_seen_at, expires_at, revoked, revoked_reason, source_ip, user_agent';
+  'id_hash, version, subject_kind, subject, email, role, teams, master_tag, oidc_subject, oidc_sid_hash, created_at, last_seen_at, expires_at, revoked, revoked_reason, source_ip, user_agent';
 
 export async function writeSession(store: Store, s: SessionRecord): Promise<void> {
   const row = SessionRecord.parse(s);
@@ -49,15 +53,32 @@ export async function sessionByHash(store: Store, idHash: string): Promise<Sessi
   return z.array(SessionRecord).parse(await rs.json())[0];
 }
 
-/** The live (unrevoked, unexpired) sessions of a subject. */
-export async function liveSessionsOf(store: Store, subject: string, now: Date): Promise<SessionRecord[]> {
+const chNow = (now: Date): string => now.toISOString().replace('T', ' ').replace('Z', '');
+
+async function liveWhere(store: Store, where: string, params: Record<string, string>, now: Date): Promise<SessionRecord[]> {
   const rs = await store.client.query({
     query: `SELECT ${COLUMNS} FROM ${store.database}.ui_sessions FINAL
-            WHERE subject = {s:String} AND NOT revoked AND expires_at > {now:DateTime64(3, 'UTC')}`,
-    query_params: { s: subject, now: now.toISOString().replace('T', ' ').replace('Z', '') },
+            WHERE ${where} AND NOT revoked AND expires_at > {now:DateTime64(3, 'UTC')}`,
+    query_params: { ...params, now: chNow(now) },
     format: 'JSONEachRow',
   });
   return z.array(SessionRecord).parse(await rs.json());
+}
+
+/** The live (unrevoked, unexpired) sessions of a subject. */
+export const liveSessionsOf = (store: Store, subject: string, now: Date): Promise<SessionRecord[]> =>
+  liveWhere(store, 'subject = {s:String}', { s: subject }, now);
+
+/** Which sessions a provider's logout names: those of its session (`sidHash`), else every one of its `iss sub`. */
+export type OidcSessionMatch = { sidHash: string; subject?: string } | { subject: string };
+
+/** The live sessions opened from a provider session or for a provider subject (back-channel logout). */
+export function liveSessionsFromOidc(store: Store, m: OidcSessionMatch, now: Date): Promise<SessionRecord[]> {
+  if ('sidHash' in m) {
+    const bySubject = m.subject === undefined ? '' : ' AND oidc_subject = {s:String}';
+    return liveWhere(store, `oidc_sid_hash = {h:String}${bySubject}`, { h: m.sidHash, ...(m.subject === undefined ? {} : { s: m.subject }) }, now);
+  }
+  return liveWhere(store, "oidc_subject = {s:String} AND oidc_subject != ''", { s: m.subject }, now);
 }
 
 /** Write the revoked version of a session (idempotent). */

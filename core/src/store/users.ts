@@ -49,6 +49,9 @@ export const userByEmail = async (store: Store, email: string): Promise<UserReco
 /** The provisioned (not deleted) person with this SCIM `externalId`. */
 export const userByExternalId = async (store: Store, externalId: string): Promise<UserRecord | undefined> =>
   (await usersWhere(store, "WHERE scim_external_id = {x:String} AND scim_state = 'managed'", { x: externalId }))[0];
+/** The person bound to a provider's `iss sub` (single sign-on). */
+export const userByOidcSubject = async (store: Store, subject: string): Promise<UserRecord | undefined> =>
+  subject ? (await usersWhere(store, 'WHERE oidc_subject = {s:String}', { s: subject }))[0] : undefined;
 export const userByInviteHash = async (store: Store, hash: string): Promise<UserRecord | undefined> =>
   hash ? (await usersWhere(store, "WHERE invite_hash = {h:String} AND invite_hash != ''", { h: hash }))[0] : undefined;
 

@@ -2,11 +2,13 @@
 // SHA-256 (ui_sessions), with who signed in, idle and absolute expiry, and whether it was
 // revoked. Sign-out, a rotated master key or a disabled person end a session everywhere:
 // each UI process re-reads a cached session at least every CACHE_MS, so another process's
-// revocation is honoured within that time (this process's own at once).
+// revocation is honoured within that time (this process's own at once). A session opened by
+// single sign-on remembers the provider's subject and session (hashed), so the provider's
+// back-channel logout ends exactly the sessions it opened (oidc-logout.server.ts).
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RequestEvent } from '@sveltejs/kit';
 import type { Store } from '@gatelog/core/store/client';
-import { REVOKED_VERSION, liveSessionsOf, sessionByHash, type SessionRecord } from '@gatelog/core/store/sessions';
+import { REVOKED_VERSION, liveSessionsFromOidc, liveSessionsOf, sessionByHash, type OidcSessionMatch, type SessionRecord } from '@gatelog/core/store/sessions';
 import { uiWrites, type UiWriteTarget, type UiWrites } from './ui-writes.server.ts';
 
 export const SESSION_COOKIE = 'gatelog_session';
@@ -24,6 +26,14 @@ export type SessionSubject = Pick<SessionRecord, 'subject_kind' | 'subject' | 'e
 
 export interface Session extends SessionSubject {
   idHash: string;
+  /** The provider's `iss sub` when single sign-on opened this session; '' otherwise. */
+  oidc_subject: string;
+}
+
+/** Which provider session a single sign-on session came from (ui_sessions.oidc_subject, oidc_sid_hash). */
+export interface OidcOrigin {
+  subject: string;
+  sidHash: string;
 }
 
 /** Constant-time string equality (hashing first makes the lengths equal). */
@@ -52,13 +62,15 @@ interface Cached {
 
 export interface SessionService {
   /** Opens a session; returns the cookie value (shown to the browser only). */
-  open(who: SessionSubject, ctx: { ip: string; userAgent: string; masterKey: string | undefined }): Promise<string>;
+  open(who: SessionSubject, ctx: { ip: string; userAgent: string; masterKey: string | undefined; oidc?: OidcOrigin | undefined }): Promise<string>;
   /** The live session for a cookie, or undefined (unknown, expired, revoked, rotated master key). */
   check(cookie: string | undefined, masterKey: string | undefined): Promise<Session | undefined>;
   /** Ends the session of a cookie; returns it if it was live. */
   revoke(cookie: string | undefined, reason: string): Promise<Session | undefined>;
   /** Ends every session of a person (disabled, role or teams changed). */
   revokeSubject(subject: string, reason: string): Promise<number>;
+  /** Ends every session a provider's logout names (back-channel logout); returns them as they were. */
+  revokeOidc(match: OidcSessionMatch, reason: string): Promise<SessionRecord[]>;
 }
 
 export function createSessionService(store: Store, now: () => number = Date.now, writes: UiWrites = uiWrites({ store, masterKey: undefined })): SessionService {
@@ -92,7 +104,7 @@ export function createSessionService(store: Store, now: () => number = Date.now,
   };
 
   const toSession = (rec: SessionRecord): Session => ({
-    idHash: rec.id_hash, subject_kind: rec.subject_kind, subject: rec.subject, email: rec.email, role: rec.role, teams: rec.teams,
+    idHash: rec.id_hash, subject_kind: rec.subject_kind, subject: rec.subject, email: rec.email, role: rec.role, teams: rec.teams, oidc_subject: rec.oidc_subject,
   });
 
   const revokeRec = async (rec: SessionRecord, reason: string): Promise<void> => {
@@ -100,6 +112,12 @@ export function createSessionService(store: Store, now: () => number = Date.now,
     const revoked = revokedRow(rec, reason, t);
     cache.set(rec.id_hash, { rec: revoked, fetchedAt: t.getTime() });
     await writes.session(revoked);
+  };
+
+  /** Revokes each of `live`, this process's cache first (so its next check refuses it at once). */
+  const revokeAll = async (live: SessionRecord[], reason: string): Promise<SessionRecord[]> => {
+    for (const rec of live) await revokeRec(rec, reason);
+    return live;
   };
 
   return {
@@ -112,6 +130,8 @@ export function createSessionService(store: Store, now: () => number = Date.now,
         version: t,
         ...who,
         master_tag: who.subject_kind === 'master' && ctx.masterKey !== undefined ? masterTag(ctx.masterKey) : '',
+        oidc_subject: ctx.oidc?.subject ?? '',
+        oidc_sid_hash: ctx.oidc?.sidHash ?? '',
         created_at: at,
         last_seen_at: at,
         expires_at: new Date(t + SESSION_TTL_MS).toISOString(),
@@ -154,10 +174,11 @@ export function createSessionService(store: Store, now: () => number = Date.now,
 
     async revokeSubject(subject, reason) {
       for (const [k, c] of cache) if (c.rec.subject === subject) cache.delete(k);
-      const t = new Date(now());
-      const live = await liveSessionsOf(store, subject, t);
-      for (const rec of live) await writes.session(revokedRow(rec, reason, t));
-      return live.length;
+      return (await revokeAll(await liveSessionsOf(store, subject, new Date(now())), reason)).length;
+    },
+
+    async revokeOidc(match, reason) {
+      return revokeAll(await liveSessionsFromOidc(store, match, new Date(now())), reason);
     },
   };
 }
@@ -179,10 +200,10 @@ export function sessionsFor(ctx: UiWriteTarget): SessionService {
  * single sign-on, master key): whatever session the browser had ends (rotation), a new one opens,
  * and its id goes to an HttpOnly SameSite=Strict cookie.
  */
-export async function startSession(ctx: UiWriteTarget, event: Pick<RequestEvent, 'cookies' | 'request' | 'url'>, who: SessionSubject, ip: string): Promise<void> {
+export async function startSession(ctx: UiWriteTarget, event: Pick<RequestEvent, 'cookies' | 'request' | 'url'>, who: SessionSubject, ip: string, oidc?: OidcOrigin): Promise<void> {
   const sessions = sessionsFor(ctx);
   await sessions.revoke(event.cookies.get(SESSION_COOKIE), 'rotated');
-  const id = await sessions.open(who, { ip, userAgent: event.request.headers.get('user-agent') ?? '', masterKey: ctx.masterKey });
+  const id = await sessions.open(who, { ip, userAgent: event.request.headers.get('user-agent') ?? '', masterKey: ctx.masterKey, oidc });
   event.cookies.set(SESSION_COOKIE, id, {
     path: '/',
     httpOnly: true,

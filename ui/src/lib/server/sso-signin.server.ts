@@ -3,12 +3,14 @@
 // cookie is spent, the provider's answer verified (oidc.server.ts), the person found, created
 // or linked and given the provider's role and teams (core's oidc-account.ts; with SCIM, its
 // groups include those the provider provisioned the person into, and with `provisioned_only`
-// nobody else gets in), a session opened
-// exactly as a password sign-in opens one, and every outcome audited (`method: oidc`). A
-// refusal comes back to /login as a reason code (`?sso_error=no_role`) that the page explains;
-// no token, code or provider text ever reaches a URL, a log line or the audit trail.
+// nobody else gets in), a session opened exactly as a password sign-in opens one (remembering
+// the provider's subject and session, `sid` hashed, for back-channel logout:
+// oidc-logout.server.ts), and every outcome audited (`method: oidc`). A refusal comes back to
+// /login as a reason code (`?sso_error=no_role`) that the page explains; no token, code or
+// provider text ever reaches a URL, a log line or the audit trail.
 import { redirect, type RequestEvent } from '@sveltejs/kit';
 import { decideAccount, identityOf } from '@gatelog/core/auth/oidc-account';
+import { sidHashOf } from '@gatelog/core/auth/oidc-logout-token';
 import type { OidcConfig } from '@gatelog/core/auth/oidc-config';
 import { userByEmail } from '@gatelog/core/store/users';
 import { groupNamesOf } from '@gatelog/core/store/scim-groups';
@@ -20,6 +22,7 @@ import { IP_POLICY } from '#lib/server/signin-limit.server.ts';
 import { signInLimitsFor } from '#lib/server/signin-limit-shared.server.ts';
 import { uiWrites } from '#lib/server/ui-writes.server.ts';
 import { SSO_COOKIE, SSO_COOKIE_PATH, SSO_STATE_TTL_MS, openState, sealState } from '#lib/server/oidc-state.server.ts';
+import { onwardPage } from '#lib/server/onward.server.ts';
 import { SsoFailure, codeOf, finishSignIn, redirectUrlOf, startSignIn } from '#lib/server/oidc.server.ts';
 
 /** What /login says for each reason a single sign-on came back without a session. */
@@ -63,18 +66,12 @@ export async function startSso(ctx: SsoContext, event: Event): Promise<Response>
   return new Response(null, { status: 303, headers: { location: url.href } });
 }
 
-const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
 /**
  * The callback's success answer. The provider's redirect made this a cross-site navigation, and
  * a browser withholds the new SameSite=Strict session cookie from every redirect that follows
  * it, so the way on is a same-origin refresh from this page rather than a 303.
  */
-function onward(next: string): Response {
-  const to = escapeHtml(next);
-  const body = `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${to}"><title>Signed in · gatelog</title><p>Signed in. <a href="${to}">Continue</a></p>`;
-  return new Response(body, { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' } });
-}
+const onward = (next: string): Response => onwardPage(next, 'Signed in', 'Signed in.');
 
 /** GET /login/sso/callback. */
 export async function finishSso(ctx: SsoContext, event: Event): Promise<Response> {
@@ -113,7 +110,8 @@ export async function finishSso(ctx: SsoContext, event: Event): Promise<Response
   // With SCIM on, the groups the provider provisioned this person into count as claimed groups.
   const provisioned = ctx.scim?.enabled && cur ? await groupNamesOf(ctx.store, cur.id) : [];
   const who = provisioned.length > 0 ? { ...id, groups: [...new Set([...id.groups, ...provisioned])] } : id;
-  const d = decideAccount(oidc, typeof claims['iss'] === 'string' ? claims['iss'] : '', who, cur, Date.now(), ctx.scim?.provisioned_only === true);
+  const iss = typeof claims['iss'] === 'string' ? claims['iss'] : '';
+  const d = decideAccount(oidc, iss, who, cur, Date.now(), ctx.scim?.provisioned_only === true);
   if ('refused' in d) return refuse(d.refused, id.email, { groups: who.groups.slice(0, 50), ...(d.user ? { person: d.user.id } : {}) });
 
   const { user } = d;
@@ -129,7 +127,8 @@ export async function finishSso(ctx: SsoContext, event: Event): Promise<Response
     });
   }
   await limiter.succeed([`ip:${ip}`]).catch(() => undefined);
-  await startSession(ctx, event, subjectOf(user), ip);
+  const sid = typeof claims['sid'] === 'string' && claims['sid'] !== '' ? sidHashOf(iss, claims['sid']) : '';
+  await startSession(ctx, event, subjectOf(user), ip, { subject: id.subject, sidHash: sid });
   await auditUi(ctx.store, event, { actor: user.email, role: user.role, action: 'signin.success', targetType: 'account', target: user.id, details: { method: 'oidc', role: user.role, teams: user.teams } });
   return onward(saved.next);
 }
