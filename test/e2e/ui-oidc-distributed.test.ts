@@ -1,8 +1,11 @@
 // Single sign-on in the UI running as its own service (adminUrl set, as in distributed mode,
 // where it reads ClickHouse read-only): the person the provider vouches for, their session and
 // the audit rows are written through the proxy's admin API; `sso.oidc.redirect_url` names the
-// callback. While the provider cannot be reached, the SSO button answers a clear page and the
-// other ways in still work. Needs `pnpm --filter @gatelog/ui run build`.
+// callback. Logout both ways works there too: the provider's back-channel logout revokes the
+// session through the admin API, and signing out goes on to the provider and back. While the
+// provider cannot be reached, the SSO button answers a clear page and the other ways in still
+// work. Needs `pnpm --filter @gatelog/ui run build`.
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +18,8 @@ import { createLogger, listAudit, migrate, openStore, parseConfig, type Store } 
 import { OidcConfig } from '@gatelog/core/auth/oidc-config';
 import { provideUiContext } from '@gatelog/core/ui-context';
 import { listUsers } from '@gatelog/core/store/users';
+import { sessionByHash } from '@gatelog/core/store/sessions';
+import { ssoSignInOn } from '../support/ui-signin.ts';
 import { startUiServer, type UiServer } from '../support/ui-server.ts';
 import { listenIdp, type Idp } from '../support/oidc-idp.ts';
 
@@ -43,7 +48,7 @@ beforeAll(async () => {
     chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
   ]);
   const redirect = `${ui.base}/login/sso/callback`;
-  idp.start([redirect]);
+  idp.start([redirect], { postLogoutRedirectUris: [`${ui.base}/login`], backchannelLogoutUri: `${ui.base}/login/sso/backchannel-logout` });
   provideUiContext({
     store, masterKey: MASTER, adminUrl,
     oidc: OidcConfig.parse({ issuer: idp.issuer, client_id: idp.clientId, client_secret: idp.clientSecret, scopes: ['openid', 'email', 'groups'], roles: { eng: 'analyst' }, redirect_url: redirect }),
@@ -79,6 +84,37 @@ describe('single sign-on from a UI that writes through the admin API', () => {
       await page.context().close();
     }
   }, 45_000);
+
+  it('logout both ways: the provider\'s back-channel logout revokes through the proxy; signing out goes on to the provider', async () => {
+    idp.people.set('bo', { email: 'bo@example.com', groups: ['eng'] });
+    const page = await (await context()).newPage();
+    page.setDefaultTimeout(15_000);
+    try {
+      await ssoSignInOn(page, ui.base, idp.issuer, 'bo');
+      const cookie = (await page.context().cookies(ui.base)).find((c) => c.name === 'gatelog_session')!.value;
+      const idHash = createHash('sha256').update(cookie).digest('hex');
+      expect(await sessionByHash(store, idHash)).toMatchObject({ oidc_subject: `${idp.issuer} bo`, oidc_sid_hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      // Out at the provider (its own end-session page): its logout token ends the gatelog session.
+      const other = await page.context().newPage();
+      await other.goto(`${idp.issuer}/session/end`);
+      await Promise.all([other.waitForURL((u) => u.pathname !== '/session/end'), other.click('button[name=logout]')]);
+      await other.close();
+      expect(await sessionByHash(store, idHash)).toMatchObject({ revoked: true, revoked_reason: 'provider_logout' });
+      await page.goto(`${ui.base}/requests`);
+      expect(new URL(page.url()).pathname).toBe('/login');
+      const row = (await listAudit(store, { action: 'signout' })).find((r) => r.actor === 'bo@example.com');
+      expect(JSON.parse(row!.details)).toMatchObject({ via: 'backchannel', by: 'sid', sessions_ended: 1, recorded_via: 'master' });
+      // Signing out of gatelog: on to the provider, and back to this UI's /login.
+      await ssoSignInOn(page, ui.base, idp.issuer, 'bo');
+      await Promise.all([page.waitForURL((u) => u.origin === idp.issuer), page.click('form[action="/logout"] button')]);
+      expect(new URL(page.url()).searchParams.get('post_logout_redirect_uri')).toBe(`${ui.base}/login`);
+      await Promise.all([page.waitForURL((u) => u.origin === ui.base && u.pathname === '/login'), page.click('button[name=logout]')]);
+      await page.goto(`${ui.base}/requests`);
+      expect(new URL(page.url()).pathname).toBe('/login');
+    } finally {
+      await page.context().close();
+    }
+  }, 60_000);
 
   it('with the provider unreachable, the button answers a clear page and the master key still signs in', async () => {
     const down = OidcConfig.parse({ issuer: 'http://127.0.0.1:9/', client_id: 'c', client_secret: 's', roles: { eng: 'analyst' } });
