@@ -31,6 +31,8 @@ describe('sso.oidc config', () => {
     ['allowed_email_domains: ["not a domain"]', 'sso.oidc.allowed_email_domains[0]'],
     ['redirect_url: https://gatelog.example.com/elsewhere', 'sso.oidc.redirect_url: must end in /login/sso/callback'],
     ['surprise: 1', 'unknown field(s) "surprise"'],
+    ['logout: { end_provider_session: sometimes }', 'sso.oidc.logout.end_provider_session'],
+    ['logout: { id_token_hint: true }', 'unknown field(s) "id_token_hint"'],
   ])('%s is refused, naming the field', (line, message) => {
     const issuer = line.startsWith('issuer:') ? '' : `issuer: ${ISS}\n    `;
     const yaml = `sso:\n  oidc:\n    ${issuer}client_id: gatelog\n    client_secret: \${SECRET}\n    ${line}\n`;
@@ -40,7 +42,7 @@ describe('sso.oidc config', () => {
   it('the client secret comes from the environment and has no default; http is allowed for this machine only', () => {
     expect(errorOf(`sso: { oidc: { issuer: ${ISS}, client_id: c, client_secret: \${SECRET} } }`)).toContain('sso.oidc.client_secret: environment variable SECRET is not set');
     const c = OidcConfig.parse({ ...base, issuer: 'http://127.0.0.1:8080/realms/x' });
-    expect(c).toMatchObject({ scopes: ['openid', 'email', 'profile'], groups_claim: 'groups', password_sign_in: true, display_name: 'SSO' });
+    expect(c).toMatchObject({ scopes: ['openid', 'email', 'profile'], groups_claim: 'groups', password_sign_in: true, display_name: 'SSO', logout: { end_provider_session: true } });
     expect(c.teams).toBeUndefined();
     expect(c.default_role).toBeUndefined();
   });
