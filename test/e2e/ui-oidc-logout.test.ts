@@ -5,7 +5,8 @@
 //   the master key sign out as before.
 // - Signing out at the provider (its own end-session page) makes it POST a logout token to
 //   gatelog, which ends that provider session's gatelog session at once (not the person's other
-//   ones); a token naming only the person ends all of theirs; every one is audited.
+//   ones); a token naming only the person ends all of theirs opened before it was issued; every
+//   one is audited.
 // - A bad logout token (wrong audience, another key, no event, a nonce, a replayed jti, garbage,
 //   not a form) is a 400 with an OAuth error, and ends nothing.
 import { randomUUID } from 'node:crypto';
@@ -182,6 +183,15 @@ describe('signing out at the provider (back-channel logout)', () => {
       expect(await signedIn(a)).toBe(false);
       expect(await signedIn(b)).toBe(false);
       expect((await signouts(email)).find((x) => x.details['by'] === 'sub')?.details).toMatchObject({ via: 'backchannel', sessions_ended: 2 });
+      // A logout issued before a sign-in does not undo it (a token the provider sent two minutes ago, arriving late).
+      const later = await ssoSignIn(login);
+      try {
+        const late = await postToken(idp.sign(logoutClaims(login, { iat: Math.floor(Date.now() / 1000) - 120 })));
+        expect(late.status).toBe(200);
+        expect(await signedIn(later)).toBe(true);
+      } finally {
+        await later.context().close();
+      }
     } finally {
       await a.context().close();
       await b.context().close();

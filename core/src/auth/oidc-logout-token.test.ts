@@ -39,6 +39,7 @@ describe('verifyLogoutToken', () => {
     const c = await verify(await sign(good()));
     expect(c).toMatchObject({ iss: ISS, sub: 'person-1', sid: 'sid-1', jti: 'jti-1' });
     expect(c.acceptableUntil).toBeGreaterThanOrEqual((nowS + 120) * 1000);
+    expect(c.issuedAt).toBe((nowS - 2) * 1000);
     // sid alone, or sub alone, names what to end.
     expect(await verify(await sign(without('sub')))).toMatchObject({ sid: 'sid-1' });
     expect(await verify(await sign(without('sid')))).not.toHaveProperty('sid');

@@ -37,6 +37,8 @@ export interface LogoutClaims {
   sub?: string;
   sid?: string;
   jti: string;
+  /** When the provider issued it (ms): sessions opened later are not its to end. */
+  issuedAt: number;
   /** Until when (ms) the token could still be accepted: its `jti` is remembered that long. */
   acceptableUntil: number;
 }
@@ -66,7 +68,7 @@ export function checkLogoutClaims(p: JWTPayload, expected: LogoutExpectation): L
   const jti = idClaim(p.jti);
   if (jti === undefined) throw new LogoutTokenError('no_jti');
   const lastS = Math.max(p.iat + MAX_AGE_S, typeof p.exp === 'number' ? p.exp : 0) + CLOCK_SKEW_S;
-  return { iss: expected.issuer, jti, acceptableUntil: Math.ceil(lastS * 1000), ...(sub === undefined ? {} : { sub }), ...(sid === undefined ? {} : { sid }) };
+  return { iss: expected.issuer, jti, issuedAt: p.iat * 1000, acceptableUntil: Math.ceil(lastS * 1000), ...(sub === undefined ? {} : { sub }), ...(sid === undefined ? {} : { sid }) };
 }
 
 /** jose's verdicts on signature, issuer and audience as refusals; anything else is rethrown. */

@@ -53,13 +53,13 @@ export async function sessionByHash(store: Store, idHash: string): Promise<Sessi
   return z.array(SessionRecord).parse(await rs.json())[0];
 }
 
-const chNow = (now: Date): string => now.toISOString().replace('T', ' ').replace('Z', '');
+const chTime = (t: Date): string => t.toISOString().replace('T', ' ').replace('Z', '');
 
 async function liveWhere(store: Store, where: string, params: Record<string, string>, now: Date): Promise<SessionRecord[]> {
   const rs = await store.client.query({
     query: `SELECT ${COLUMNS} FROM ${store.database}.ui_sessions FINAL
             WHERE ${where} AND NOT revoked AND expires_at > {now:DateTime64(3, 'UTC')}`,
-    query_params: { ...params, now: chNow(now) },
+    query_params: { ...params, now: chTime(now) },
     format: 'JSONEachRow',
   });
   return z.array(SessionRecord).parse(await rs.json());
@@ -69,16 +69,22 @@ async function liveWhere(store: Store, where: string, params: Record<string, str
 export const liveSessionsOf = (store: Store, subject: string, now: Date): Promise<SessionRecord[]> =>
   liveWhere(store, 'subject = {s:String}', { s: subject }, now);
 
-/** Which sessions a provider's logout names: those of its session (`sidHash`), else every one of its `iss sub`. */
-export type OidcSessionMatch = { sidHash: string; subject?: string } | { subject: string };
+/**
+ * Which sessions a provider's logout names: those of its session (`sidHash`), else every one of
+ * its `iss sub`; either way only sessions opened up to `openedBy` (a later sign-in is not undone
+ * by an earlier logout, even if its token is replayed to another UI process).
+ */
+export type OidcSessionMatch = ({ sidHash: string; subject?: string } | { subject: string }) & { openedBy: Date };
 
 /** The live sessions opened from a provider session or for a provider subject (back-channel logout). */
 export function liveSessionsFromOidc(store: Store, m: OidcSessionMatch, now: Date): Promise<SessionRecord[]> {
+  const opened = "created_at <= {by:DateTime64(3, 'UTC')}";
+  const by = chTime(m.openedBy);
   if ('sidHash' in m) {
     const bySubject = m.subject === undefined ? '' : ' AND oidc_subject = {s:String}';
-    return liveWhere(store, `oidc_sid_hash = {h:String}${bySubject}`, { h: m.sidHash, ...(m.subject === undefined ? {} : { s: m.subject }) }, now);
+    return liveWhere(store, `oidc_sid_hash = {h:String}${bySubject} AND ${opened}`, { h: m.sidHash, by, ...(m.subject === undefined ? {} : { s: m.subject }) }, now);
   }
-  return liveWhere(store, "oidc_subject = {s:String} AND oidc_subject != ''", { s: m.subject }, now);
+  return liveWhere(store, `oidc_subject = {s:String} AND oidc_subject != '' AND ${opened}`, { s: m.subject, by }, now);
 }
 
 /** Write the revoked version of a session (idempotent). */

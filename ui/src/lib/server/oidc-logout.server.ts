@@ -17,7 +17,7 @@ import * as client from 'openid-client';
 import type { RequestEvent } from '@sveltejs/kit';
 import type { OidcConfig } from '@gatelog/core/auth/oidc-config';
 import { subjectOf } from '@gatelog/core/auth/oidc-account';
-import { LogoutTokenError, MAX_TOKEN_CHARS, memoryReplayGuard, providerKeys, sidHashOf, verifyLogoutToken, type LogoutClaims, type ReplayGuard } from '@gatelog/core/auth/oidc-logout-token';
+import { CLOCK_SKEW_S, LogoutTokenError, MAX_TOKEN_CHARS, memoryReplayGuard, providerKeys, sidHashOf, verifyLogoutToken, type LogoutClaims, type ReplayGuard } from '@gatelog/core/auth/oidc-logout-token';
 import type { OidcSessionMatch, SessionRecord } from '@gatelog/core/store/sessions';
 import { userByOidcSubject } from '@gatelog/core/store/users';
 import type { UiContext } from '@gatelog/core/ui-context';
@@ -80,11 +80,12 @@ async function logoutTokenOf(request: Request): Promise<string | { refused: stri
   return tokens[0];
 }
 
-/** Which sessions a verified token names: those of its provider session, else all of its subject's. */
+/** Which sessions a verified token names: those of its provider session, else all of its subject's, opened before it was issued. */
 function matchOf(c: LogoutClaims): OidcSessionMatch {
   const subject = c.sub === undefined ? undefined : subjectOf(c.iss, c.sub);
-  if (c.sid !== undefined) return { sidHash: sidHashOf(c.iss, c.sid), ...(subject === undefined ? {} : { subject }) };
-  return { subject: subject! };
+  const openedBy = new Date(c.issuedAt + CLOCK_SKEW_S * 1000);
+  if (c.sid !== undefined) return { sidHash: sidHashOf(c.iss, c.sid), openedBy, ...(subject === undefined ? {} : { subject }) };
+  return { subject: subject!, openedBy };
 }
 
 /** One audit row per person whose sessions ended (or one naming whom the token was for, when none were live). */
