@@ -7,9 +7,10 @@
 //   `logout.end_provider_session: false`, or when the provider publishes no such endpoint.
 // - Out of the provider, so out of gatelog (OpenID Connect Back-Channel Logout 1.0): the provider
 //   POSTs a signed logout token to /login/sso/backchannel-logout; once it passes every check of
-//   core's oidc-logout-token.ts, the sessions opened from that provider session (`sid`), or else
-//   every single sign-on session of that person (`sub`), are revoked — in every UI process within
-//   session.server.ts's CACHE_MS — and audited (`signout`, `via: backchannel`). A bad token is a
+//   core's oidc-logout-token.ts and its `jti` is spent (oidc-logout-replay.server.ts), the
+//   sessions opened from that provider session (`sid`), or else every single sign-on session of
+//   that person (`sub`), opened before the token was issued, are revoked — in every UI process
+//   within session.server.ts's CACHE_MS — and audited (`signout`, `via: backchannel`). A bad token is a
 //   400 with an OAuth error body; only gatelog's own trouble (provider keys or store unreachable)
 //   is a 503, so the provider retries.
 // No token, nor any part of one, is logged, stored or audited.
@@ -17,13 +18,14 @@ import * as client from 'openid-client';
 import type { RequestEvent } from '@sveltejs/kit';
 import type { OidcConfig } from '@gatelog/core/auth/oidc-config';
 import { subjectOf } from '@gatelog/core/auth/oidc-account';
-import { CLOCK_SKEW_S, LogoutTokenError, MAX_TOKEN_CHARS, memoryReplayGuard, providerKeys, sidHashOf, verifyLogoutToken, type LogoutClaims, type ReplayGuard } from '@gatelog/core/auth/oidc-logout-token';
+import { CLOCK_SKEW_S, LogoutTokenError, MAX_TOKEN_CHARS, providerKeys, sidHashOf, verifyLogoutToken, type LogoutClaims } from '@gatelog/core/auth/oidc-logout-token';
 import type { OidcSessionMatch, SessionRecord } from '@gatelog/core/store/sessions';
 import { userByOidcSubject } from '@gatelog/core/store/users';
 import type { UiContext } from '@gatelog/core/ui-context';
 import { auditUi } from '#lib/server/audit.server.ts';
 import { sessionsFor } from '#lib/server/session.server.ts';
 import { codeOf, providerOf, redirectUrlOf } from '#lib/server/oidc.server.ts';
+import { replayGuardFor } from '#lib/server/oidc-logout-replay.server.ts';
 
 export const BACKCHANNEL_PATH = '/login/sso/backchannel-logout';
 
@@ -42,17 +44,6 @@ export async function endSessionUrl(cfg: OidcConfig, origin: string): Promise<st
   }
   if (!provider.serverMetadata().end_session_endpoint) return undefined;
   return client.buildEndSessionUrl(provider, { post_logout_redirect_uri: postLogoutUrlOf(cfg, origin) }).href;
-}
-
-const replayGuards = new WeakMap<object, ReplayGuard>();
-/** One memory of spent logout tokens per store in this process (see README: a provider sends each token once). */
-function replayGuardFor(ctx: Pick<UiContext, 'store'>): ReplayGuard {
-  let g = replayGuards.get(ctx.store);
-  if (!g) {
-    g = memoryReplayGuard();
-    replayGuards.set(ctx.store, g);
-  }
-  return g;
 }
 
 const json = (status: number, body: object): Response =>
