@@ -116,6 +116,24 @@ describe('single sign-on from a UI that writes through the admin API', () => {
     }
   }, 60_000);
 
+  it('with logout.end_provider_session: false, signing out ends gatelog\'s session only', async () => {
+    const redirect = `${ui.base}/login/sso/callback`;
+    provideUiContext({
+      store, masterKey: MASTER, adminUrl,
+      oidc: OidcConfig.parse({ issuer: idp.issuer, client_id: idp.clientId, client_secret: idp.clientSecret, scopes: ['openid', 'email', 'groups'], roles: { eng: 'analyst' }, redirect_url: redirect, logout: { end_provider_session: false } }),
+    });
+    const page = await (await context()).newPage();
+    page.setDefaultTimeout(15_000);
+    try {
+      await ssoSignInOn(page, ui.base, idp.issuer, 'bo');
+      await Promise.all([page.waitForURL((u) => u.origin === ui.base && u.pathname === '/login'), page.click('form[action="/logout"] button')]);
+      // The provider's session lives on: "Sign in with …" comes straight back without its form.
+      await Promise.all([page.waitForURL((u) => u.origin === ui.base && u.pathname === '/requests'), page.click('#sso')]);
+    } finally {
+      await page.context().close();
+    }
+  }, 45_000);
+
   it('with the provider unreachable, the button answers a clear page and the master key still signs in', async () => {
     const down = OidcConfig.parse({ issuer: 'http://127.0.0.1:9/', client_id: 'c', client_secret: 's', roles: { eng: 'analyst' } });
     provideUiContext({ store, masterKey: MASTER, adminUrl, oidc: down });

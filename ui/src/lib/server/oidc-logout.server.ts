@@ -10,9 +10,9 @@
 //   core's oidc-logout-token.ts and its `jti` is spent (oidc-logout-replay.server.ts), the
 //   sessions opened from that provider session (`sid`), or else every single sign-on session of
 //   that person (`sub`), opened before the token was issued, are revoked — in every UI process
-//   within session.server.ts's CACHE_MS — and audited (`signout`, `via: backchannel`). A bad token is a
-//   400 with an OAuth error body; only gatelog's own trouble (provider keys or store unreachable)
-//   is a 503, so the provider retries.
+//   within session.server.ts's CACHE_MS — and audited (`signout`, `via: backchannel`). A bad
+//   token is a 400 with an OAuth error body; only gatelog's own trouble (provider keys or store
+//   unreachable) is a 503, so the provider retries.
 // No token, nor any part of one, is logged, stored or audited.
 import * as client from 'openid-client';
 import type { RequestEvent } from '@sveltejs/kit';
