@@ -3,30 +3,18 @@
 // (person, role, team scope); without one, the UI is open (the launcher only binds loopback
 // then, and answers only loopback host names: server.allowed_hosts).
 //
-// The same-origin check on form POSTs (CSRF) is done here rather than by SvelteKit (vite.config.ts
-// trusts '*' so that its own check stands down): SvelteKit's check cannot exempt one route, and the
-// identity provider's back-channel logout (a server-to-server form POST without an Origin, carrying
-// a signed token and no cookie) must get through. Every other path is checked exactly as before.
+// The same-origin check on form POSTs (CSRF) is done here (same-origin.server.ts) rather than by
+// SvelteKit (vite.config.ts trusts '*' so that its own check stands down): SvelteKit's check
+// cannot exempt one route, and the identity provider's back-channel logout must get through.
 import type { Handle } from '@sveltejs/kit/hooks';
 import { HOST_REFUSED_MESSAGE } from '@gatelog/core/allowed-hosts';
 import { MASTER_PRINCIPAL, OPEN_PRINCIPAL, isRole, type Principal } from '@gatelog/core/roles';
 import { uiContext } from '#lib/server/context.server.ts';
 import { SESSION_COOKIE, sessionsFor, type Session } from '#lib/server/session.server.ts';
 import { allowed } from '#lib/server/permissions.server.ts';
-import { BACKCHANNEL_PATH } from '#lib/server/oidc-logout.server.ts';
+import { BACKCHANNEL_PATH, crossSiteForm } from '#lib/server/same-origin.server.ts';
 
 const PUBLIC_PATHS = new Set(['/login', '/login/invite', '/login/sso', '/login/sso/callback', BACKCHANNEL_PATH]);
-
-const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-const FORM_TYPES = new Set(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain', 'application/x-sveltekit-formdata']);
-
-/** SvelteKit's own rule (runtime/server/csrf.js): a form-like write whose Origin is not this origin is refused. */
-function crossSiteForm(request: Request, url: URL): boolean {
-  if (!MUTATING.has(request.method) || request.headers.get('origin') === url.origin) return false;
-  const type = request.headers.get('content-type');
-  if (type && !FORM_TYPES.has(type.split(';')[0]!.trim().toLowerCase())) return false;
-  return !(request.method === 'POST' && url.pathname === BACKCHANNEL_PATH);
-}
 
 function principalOf(s: Session): Principal | undefined {
   if (s.subject_kind === 'master') return MASTER_PRINCIPAL;

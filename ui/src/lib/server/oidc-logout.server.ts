@@ -27,8 +27,6 @@ import { sessionsFor } from '#lib/server/session.server.ts';
 import { codeOf, providerOf, redirectUrlOf } from '#lib/server/oidc.server.ts';
 import { replayGuardFor } from '#lib/server/oidc-logout-replay.server.ts';
 
-export const BACKCHANNEL_PATH = '/login/sso/backchannel-logout';
-
 /** Where the provider sends the browser after its logout: /login on the origin the sign-in callback uses. */
 export const postLogoutUrlOf = (cfg: OidcConfig, origin: string): string => new URL('/login', redirectUrlOf(cfg, origin)).href;
 
