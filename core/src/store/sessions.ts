@@ -81,6 +81,8 @@ export function liveSessionsFromOidc(store: Store, m: OidcSessionMatch, now: Dat
   const opened = "created_at <= {by:DateTime64(3, 'UTC')}";
   const by = chTime(m.openedBy);
   if ('sidHash' in m) {
+    // '' is every session not opened by single sign-on: never a provider session's.
+    if (m.sidHash === '') return Promise.resolve([]);
     const bySubject = m.subject === undefined ? '' : ' AND oidc_subject = {s:String}';
     return liveWhere(store, `oidc_sid_hash = {h:String}${bySubject} AND ${opened}`, { h: m.sidHash, by, ...(m.subject === undefined ? {} : { s: m.subject }) }, now);
   }
