@@ -51,7 +51,7 @@ beforeAll(async () => {
   idp.start([redirect], { postLogoutRedirectUris: [`${ui.base}/login`], backchannelLogoutUri: `${ui.base}/login/sso/backchannel-logout` });
   provideUiContext({
     store, masterKey: MASTER, adminUrl,
-    oidc: OidcConfig.parse({ issuer: idp.issuer, client_id: idp.clientId, client_secret: idp.clientSecret, scopes: ['openid', 'email', 'groups'], roles: { eng: 'analyst' }, redirect_url: redirect }),
+    oidc: OidcConfig.parse({ issuer: idp.issuer, client_id: idp.clientId, client_secret: idp.clientSecret, scopes: ['openid', 'email', 'groups'], roles: { eng: 'analyst' }, redirect_url: redirect, logout: { end_provider_session: true } }),
   });
 }, 60_000);
 

@@ -83,6 +83,7 @@ beforeAll(async () => {
         sso: { oidc: {
           issuer: idp.issuer, client_id: idp.clientId, client_secret: '${TEST_OIDC_SECRET}', display_name: 'Example IdP',
           scopes: ['openid', 'email', 'profile', 'groups'], roles: { 'gatelog-analysts': 'analyst' },
+          logout: { end_provider_session: true },
         } },
       },
       timeoutMs: 60_000,

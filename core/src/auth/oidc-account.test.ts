@@ -42,7 +42,7 @@ describe('sso.oidc config', () => {
   it('the client secret comes from the environment and has no default; http is allowed for this machine only', () => {
     expect(errorOf(`sso: { oidc: { issuer: ${ISS}, client_id: c, client_secret: \${SECRET} } }`)).toContain('sso.oidc.client_secret: environment variable SECRET is not set');
     const c = OidcConfig.parse({ ...base, issuer: 'http://127.0.0.1:8080/realms/x' });
-    expect(c).toMatchObject({ scopes: ['openid', 'email', 'profile'], groups_claim: 'groups', password_sign_in: true, display_name: 'SSO', logout: { end_provider_session: true } });
+    expect(c).toMatchObject({ scopes: ['openid', 'email', 'profile'], groups_claim: 'groups', password_sign_in: true, display_name: 'SSO', logout: { end_provider_session: false } });
     expect(c.teams).toBeUndefined();
     expect(c.default_role).toBeUndefined();
   });

@@ -51,13 +51,14 @@ export const OidcConfig = z.object({
   /** Where the provider sends the browser back; default `<the UI's origin>/login/sso/callback`. */
   redirect_url: ProviderUrl.optional(),
   /**
-   * Signing out of gatelog (oidc-logout.server.ts). `end_provider_session` (default true): a
-   * person whose session came from the provider is then sent to the provider's
-   * `end_session_endpoint` (OpenID Connect RP-Initiated Logout), when its discovery document
-   * publishes one, and back to /login; false: only gatelog's session ends. Back-channel logout
+   * Signing out of gatelog (oidc-logout.server.ts). `end_provider_session` (default false, as
+   * most applications behind single sign-on do, and since Okta's logout refuses a request
+   * without the ID token gatelog does not keep): true sends a person whose session came from the
+   * provider on to its `end_session_endpoint` (OpenID Connect RP-Initiated Logout), when its
+   * discovery document publishes one, and back to /login; false: only gatelog's session ends. Back-channel logout
    * (the provider ending gatelog's sessions) needs no setting: register its URL at the provider.
    */
-  logout: z.object({ end_provider_session: z.boolean().default(true) }).strict().prefault({}),
+  logout: z.object({ end_provider_session: z.boolean().default(false) }).strict().prefault({}),
 }).strict().superRefine((c, ctx) => {
   if (c.unscoped_groups.length > 0 && c.teams === undefined) {
     ctx.addIssue({ code: 'custom', path: ['unscoped_groups'], message: 'only meaningful with `teams` (without it nobody has a team scope)' });

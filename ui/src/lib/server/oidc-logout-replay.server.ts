@@ -6,7 +6,7 @@
 // logout is never refused for want of Redis, and a replay could at worst end again sessions
 // opened before the token was issued (session match: `openedBy`). Without `state.redis`: memory.
 import { createHash } from 'node:crypto';
-import type { RedisTarget } from '@gatelog/core/config';
+import type { RedisTarget } from '@gatelog/core/state-config';
 import { memoryReplayGuard, type ReplayGuard } from '@gatelog/core/auth/oidc-logout-token';
 import { connectRedis, type RedisClient } from '@gatelog/core/redis';
 import type { UiContext } from '@gatelog/core/ui-context';

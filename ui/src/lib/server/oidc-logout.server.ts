@@ -3,8 +3,8 @@
 //   /logout ends a single sign-on session, the browser goes to the provider's
 //   `end_session_endpoint` with `client_id` and `post_logout_redirect_uri` (this UI's /login),
 //   so the next "Sign in with …" asks for credentials again. No `id_token_hint`: gatelog keeps no
-//   ID token, so most providers ask the person to confirm. Off with
-//   `logout.end_provider_session: false`, or when the provider publishes no such endpoint.
+//   ID token, so most providers ask the person to confirm. Only with
+//   `logout.end_provider_session: true`, and when the provider publishes such an endpoint.
 // - Out of the provider, so out of gatelog (OpenID Connect Back-Channel Logout 1.0): the provider
 //   POSTs a signed logout token to /login/sso/backchannel-logout; once it passes every check of
 //   core's oidc-logout-token.ts and its `jti` is spent (oidc-logout-replay.server.ts), the
