@@ -12,6 +12,7 @@ import { RetentionConfig } from './store/retention.ts';
 import { isHostPattern } from './allowed-hosts.ts';
 import { AlertsConfig } from './alerts/rule.ts';
 import { OtelConfig } from './otel/config.ts';
+import { AuditConfig } from './audit-stream/config.ts';
 import { SsoConfig } from './auth/oidc-config.ts';
 
 /**
@@ -316,6 +317,8 @@ export const GatelogConfig = z.object({
   alerts: AlertsConfig.prefault({}),
   /** OpenTelemetry span export of every call over OTLP/HTTP (core/src/otel/config.ts); off without an endpoint. */
   otel: OtelConfig.prefault({}),
+  /** Streaming of the audit trail to outside sinks (SIEM webhooks, OTLP logs): core/src/audit-stream. */
+  audit: AuditConfig.prefault({}),
   /** Single sign-on to the UI (core/src/auth/oidc-config.ts): `sso.oidc`. */
   sso: SsoConfig.prefault({}),
 }).strict().superRefine((cfg, ctx) => {

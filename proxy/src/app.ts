@@ -35,6 +35,7 @@ import { SCIM_PREFIX, scimRoutes } from './routes/scim.ts';
 import { uiWriteRoutes } from './routes/ui-writes.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { startProxyAlerts } from './alerts.ts';
+import { startProxyAuditStream } from './audit-stream.ts';
 import { replayRoutes } from './routes/replay.ts';
 import { feedbackAdminRoutes, feedbackApiRoutes } from './routes/feedback.ts';
 import { feedbackWriter } from '@gatelog/core/store/feedback';
@@ -147,6 +148,7 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   if (deps.store) await app.register(exportRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
   if (deps.store) startCompliance(app, { store: deps.store, config, logger: deps.logger });
   if (deps.store) startProxyAlerts(app, { store: deps.store, config, logger: deps.logger, registry: deps.registry });
+  if (deps.store) startProxyAuditStream(app, { store: deps.store, config, logger: deps.logger, registry: deps.registry });
   if (deps.store) await app.register(alertRoutes({ store: deps.store, gov, metrics, config }), { prefix: '/admin' });
   if (deps.store) await app.register(uiWriteRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
   if (deps.store) {

@@ -1,7 +1,7 @@
-// A local OTLP/HTTP traces receiver for tests (node:http on loopback): accepts
-// `POST /v1/traces` as protobuf (decoded with protobufjs and the OTLP trace message
-// definitions below) or JSON, and keeps every span it got, flattened: hex ids, attributes
-// as plain values, times in epoch milliseconds.
+// A local OTLP/HTTP receiver for tests (node:http on loopback): accepts `POST /v1/traces` and
+// `POST /v1/logs` as protobuf (decoded with protobufjs and the OTLP message definitions below)
+// or JSON, and keeps every span and log record it got, flattened: hex ids, attributes as plain
+// values, times in epoch milliseconds. `fail` makes it answer every export with that status.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import protobuf from 'protobufjs';
@@ -27,8 +27,18 @@ message AnyValue {
   oneof value { string string_value = 1; bool bool_value = 2; int64 int_value = 3; double double_value = 4; ArrayValue array_value = 5; bytes bytes_value = 7; }
 }
 message ArrayValue { repeated AnyValue values = 1; }
+message ExportLogsServiceRequest { repeated ResourceLogs resource_logs = 1; }
+message ResourceLogs { Resource resource = 1; repeated ScopeLogs scope_logs = 2; string schema_url = 3; }
+message ScopeLogs { InstrumentationScope scope = 1; repeated LogRecord log_records = 2; string schema_url = 3; }
+message LogRecord {
+  fixed64 time_unix_nano = 1; fixed64 observed_time_unix_nano = 11; int32 severity_number = 2; string severity_text = 3;
+  AnyValue body = 5; repeated KeyValue attributes = 6; uint32 dropped_attributes_count = 7; fixed32 flags = 8;
+  bytes trace_id = 9; bytes span_id = 10; string event_name = 12;
+}
 `;
-const Request = protobuf.parse(OTLP_PROTO, { keepCase: false }).root.lookupType('otlp.ExportTraceServiceRequest');
+const root = protobuf.parse(OTLP_PROTO, { keepCase: false }).root;
+const Request = root.lookupType('otlp.ExportTraceServiceRequest');
+const LogsRequest = root.lookupType('otlp.ExportLogsServiceRequest');
 
 export type AttrValue = string | number | boolean | AttrValue[];
 
@@ -50,9 +60,26 @@ export interface ReceivedSpan {
   encoding: 'protobuf' | 'json';
 }
 
+export interface ReceivedLog {
+  timeMs: number;
+  severityNumber: number;
+  eventName: string;
+  body: AttrValue;
+  attributes: Record<string, AttrValue>;
+  resource: Record<string, AttrValue>;
+  scope: string;
+  encoding: 'protobuf' | 'json';
+}
+
 export interface OtlpReceiver {
+  /** The traces URL (`/v1/traces`). */
   url: string;
+  /** The logs URL (`/v1/logs`). */
+  logsUrl: string;
   spans: ReceivedSpan[];
+  logs: ReceivedLog[];
+  /** Status every export is answered with; 0 (default) accepts. */
+  fail: number;
   /** Export requests received, by content type. */
   requests: { contentType: string; bytes: number; headers: Record<string, string | string[] | undefined> }[];
   /** Wait until `pred` holds over the spans received (bounded). */
@@ -105,6 +132,35 @@ function flatten(req: RequestObj, encoding: ReceivedSpan['encoding']): ReceivedS
   return out;
 }
 
+interface LogsObj {
+  resourceLogs?: {
+    resource?: { attributes?: KeyValueObj[] };
+    scopeLogs?: { scope?: { name?: string }; logRecords?: { timeUnixNano?: string | number; severityNumber?: number; eventName?: string; body?: AnyValueObj; attributes?: KeyValueObj[] }[] }[];
+  }[];
+}
+
+function flattenLogs(req: LogsObj, encoding: ReceivedLog['encoding']): ReceivedLog[] {
+  const out: ReceivedLog[] = [];
+  for (const rl of req.resourceLogs ?? []) {
+    const resource = attrs(rl.resource?.attributes);
+    for (const sl of rl.scopeLogs ?? []) {
+      for (const l of sl.logRecords ?? []) {
+        out.push({
+          timeMs: nanosToMs(l.timeUnixNano), severityNumber: l.severityNumber ?? 0, eventName: l.eventName ?? '', body: value(l.body),
+          attributes: attrs(l.attributes), resource, scope: sl.scope?.name ?? '', encoding,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** An OTLP/HTTP protobuf logs export body, flattened. */
+export function decodeLogsProtobuf(body: Uint8Array): ReceivedLog[] {
+  const obj = LogsRequest.toObject(LogsRequest.decode(body), { longs: String, bytes: String, defaults: false }) as LogsObj;
+  return flattenLogs(obj, 'protobuf');
+}
+
 /** Protobuf ids are bytes: as hex, like OTLP/JSON writes them. */
 function decodeProtobuf(body: Buffer): RequestObj {
   const msg = Request.decode(body);
@@ -115,7 +171,9 @@ const b64hex = (s: string | undefined): string => (s ? Buffer.from(s, 'base64').
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
+  const logs: ReceivedLog[] = [];
   const requests: OtlpReceiver['requests'] = [];
+  const state = { fail: 0 };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -123,11 +181,25 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       const body = Buffer.concat(chunks);
       const contentType = req.headers['content-type'] ?? '';
       requests.push({ contentType, bytes: body.length, headers: req.headers });
-      if (req.method !== 'POST' || req.url !== '/v1/traces') {
+      if (req.method !== 'POST' || (req.url !== '/v1/traces' && req.url !== '/v1/logs')) {
         res.writeHead(404).end();
         return;
       }
+      if (state.fail) {
+        res.writeHead(state.fail).end();
+        return;
+      }
       try {
+        if (req.url === '/v1/logs') {
+          const protobufBody = contentType.startsWith('application/x-protobuf');
+          if (!protobufBody && !contentType.startsWith('application/json')) {
+            res.writeHead(415).end();
+            return;
+          }
+          logs.push(...(protobufBody ? decodeLogsProtobuf(body) : flattenLogs(JSON.parse(body.toString('utf8')) as LogsObj, 'json')));
+          res.writeHead(200, { 'content-type': contentType }).end(protobufBody ? undefined : '{}');
+          return;
+        }
         if (contentType.startsWith('application/x-protobuf')) {
           const obj = decodeProtobuf(body);
           const flat = flatten(obj, 'protobuf');
@@ -154,7 +226,15 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/v1/traces`,
+    logsUrl: `http://127.0.0.1:${port}/v1/logs`,
     spans,
+    logs,
+    get fail() {
+      return state.fail;
+    },
+    set fail(status: number) {
+      state.fail = status;
+    },
     requests,
     async waitFor(pred, timeoutMs = 15_000) {
       const t0 = Date.now();

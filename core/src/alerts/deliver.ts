@@ -1,10 +1,11 @@
 // Webhook delivery of alert transitions, off every request path: Slack-compatible
-// (`{"text", "blocks"}`) or generic JSON signed with HMAC-SHA256. A message is retried with
-// exponential backoff on 5xx, 429, timeouts and network errors, at most `attempts` times;
-// other 4xx answers are final. Every attempt is reported to `record` with an error *code*
-// only: the URL (which often carries a token), headers and secrets never leave this module.
+// (`{"text", "blocks"}`) or generic JSON signed with HMAC-SHA256. Retries, backoff and the
+// rule that no URL, header or secret leaves delivery: http-delivery.ts.
 import { createHmac } from 'node:crypto';
+import { postWithRetries, type PostOptions, type PostRequest } from '../http-delivery.ts';
 import type { AlertChannel, AlertsConfig } from './rule.ts';
+
+export type { DeliveryAttempt } from '../http-delivery.ts';
 
 export interface AlertMessage {
   type: 'alert.fired' | 'alert.resolved';
@@ -17,15 +18,6 @@ export interface AlertMessage {
   /** ISO time of the transition. */
   at: string;
   message: string;
-}
-
-export interface DeliveryAttempt {
-  attempt: number;
-  http_status: number;
-  /** '' on success; `http_<status>`, `timeout` or a network error code otherwise. */
-  error: string;
-  duration_ms: number;
-  final: boolean;
 }
 
 export const SIGNATURE_HEADER = 'x-gatelog-signature';
@@ -59,54 +51,16 @@ export function requestFor(ch: AlertChannel, m: AlertMessage, nowS: number): { b
   return { body, headers: { ...headers, [SIGNATURE_HEADER]: signBody(ch.secret, body, nowS), 'x-gatelog-event': m.type, 'x-gatelog-incident': m.incident_id } };
 }
 
-function errorCode(err: unknown): string {
-  let e = err as { name?: string; code?: unknown; cause?: unknown } | null;
-  for (let i = 0; i < 4 && e; i++) {
-    if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'timeout';
-    if (typeof e.code === 'string' && /^[A-Z_]+$/.test(e.code)) return e.code;
-    e = e.cause as typeof e;
-  }
-  return 'network_error';
-}
-
-const retryable = (status: number): boolean => status === 429 || status >= 500;
-
 export interface DeliverOptions {
   delivery: AlertsConfig['delivery'];
-  record: (a: DeliveryAttempt) => Promise<void> | void;
+  record: PostOptions['record'];
   /** Stops waiting between attempts (shutdown). */
   signal?: AbortSignal | undefined;
   now?: () => number;
 }
 
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-  });
-
 /** Deliver one message to one channel; resolves true once it was accepted (2xx). */
-export async function deliver(ch: AlertChannel, m: AlertMessage, o: DeliverOptions): Promise<boolean> {
-  const d = o.delivery;
-  for (let attempt = 1; attempt <= d.attempts; attempt++) {
-    if (o.signal?.aborted) return false;
-    const { body, headers } = requestFor(ch, m, Math.floor((o.now ?? Date.now)() / 1000));
-    const t0 = performance.now();
-    let status = 0;
-    let error = '';
-    try {
-      const res = await fetch(ch.url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(d.timeout_ms) });
-      status = res.status;
-      await res.body?.cancel();
-      if (status < 200 || status >= 300) error = `http_${status}`;
-    } catch (err) {
-      error = errorCode(err);
-    }
-    const again = error !== '' && (status === 0 || retryable(status)) && attempt < d.attempts;
-    await o.record({ attempt, http_status: status, error, duration_ms: performance.now() - t0, final: !again });
-    if (!error) return true;
-    if (!again) return false;
-    await sleep(Math.min(d.max_ms, d.base_ms * 2 ** (attempt - 1)), o.signal);
-  }
-  return false;
+export function deliver(ch: AlertChannel, m: AlertMessage, o: DeliverOptions): Promise<boolean> {
+  const request = (unixS: number): PostRequest => requestFor(ch, m, unixS);
+  return postWithRetries(ch.url, request, { policy: o.delivery, record: o.record, signal: o.signal, now: o.now });
 }

@@ -117,7 +117,7 @@ export async function listAudit(
 }
 
 /** The audit columns as exports and the chain walk read them: `at` as ISO text, the rest as stored. */
-function auditSelect(format: 'csv' | 'jsonl'): string {
+export function auditSelect(format: 'csv' | 'jsonl'): string {
   return Object.keys(AuditRow.shape).map((c) => {
     if (c === 'at') return `concat(replaceOne(toString(at, 'UTC'), ' ', 'T'), 'Z') AS at`;
     if (format === 'csv' && c !== 'seq' && c !== 'id') return `${neutralizedSql(c)} AS ${c}`;

@@ -31,16 +31,4 @@ export function retryAfterMs(headers: IncomingHttpHeaders, wallNow: number): num
   return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, at - wallNow));
 }
 
-export interface Backoff {
-  base_ms: number;
-  max_ms: number;
-}
-
-/**
- * Delay before retry number `n` (1-based) on the same deployment: base·2^(n-1), capped, with
- * "equal jitter" (half fixed, half random) so synchronized clients spread out but never retry at once.
- */
-export function backoffMs(n: number, b: Backoff, random: () => number): number {
-  const d = Math.min(b.max_ms, b.base_ms * 2 ** Math.max(0, n - 1));
-  return d / 2 + random() * (d / 2);
-}
+export { backoffMs, type Backoff } from '@gatelog/core/backoff';

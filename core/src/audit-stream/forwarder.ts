@@ -1,0 +1,149 @@
+// Audit streaming: every row of the audit trail is sent to every configured sink at least once,
+// in seq order per chain, off every request path (a timer loop per sink reads the store; the
+// action that wrote a row never waits on a sink). After a sink accepts a batch its durable
+// cursor (migration 0032) moves, so a restart resends at most the batch in flight (same
+// idempotency ids). A failing sink is retried with backoff and jitter `attempts` times, then
+// counted as failing, logged loudly (the sink's name and an error code: never its URL, headers
+// or secret) and retried from its cursor every max_ms for as long as it fails: rows are never
+// dropped. With several gatelogs on one ClickHouse, each sink is forwarded by one of them at a
+// time (job-lease.ts); when it falls silent for lease_ms another takes the sink over.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Store } from '../store/client.ts';
+import { claimJob } from '../store/job-lease.ts';
+import { rowsPastCursors, saveSinkCursors, sinkCursors } from '../store/audit-stream-queries.ts';
+import { backoffMs } from '../backoff.ts';
+import { postWithRetries, sleep, type DeliveryAttempt } from '../http-delivery.ts';
+import { maskUrl } from '../alerts/rule.ts';
+import { GATELOG_VERSION } from '../version.ts';
+import type { AuditConfig, AuditSink } from './config.ts';
+import { nextBatch } from './batch.ts';
+import { batchRequest } from './payload.ts';
+
+/** What the forwarder reports per sink (the service turns them into metrics). */
+export interface AuditStreamHooks {
+  forwarded(sink: string, rows: number): void;
+  /** Rows of a batch the sink did not accept after all attempts (they stay pending). */
+  failed(sink: string, rows: number): void;
+  /** Age of the oldest row not yet forwarded, seconds (0: caught up). */
+  lag(sink: string, seconds: number): void;
+  failing(sink: string, failing: boolean): void;
+}
+
+export interface AuditStreamDeps {
+  store: Store;
+  config: AuditConfig;
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Several gatelogs share the store: each sink is leased to one of them at a time. */
+  shared: boolean;
+  hooks?: Partial<AuditStreamHooks> | undefined;
+  now?: (() => number) | undefined;
+  random?: (() => number) | undefined;
+}
+
+export interface AuditStream {
+  /** Ends every loop (a batch in flight is abandoned: it stays pending). */
+  stop(): Promise<void>;
+}
+
+const target = (s: AuditSink): string => maskUrl(s.kind === 'otlp' ? s.endpoint : s.url);
+const url = (s: AuditSink): string => (s.kind === 'otlp' ? s.endpoint : s.url);
+
+class SinkForwarder {
+  readonly #sink: AuditSink;
+  readonly #d: AuditStreamDeps;
+  readonly #holder = randomUUID();
+  readonly #gapSince = new Map<string, number>();
+  #leader: boolean;
+  #failingSince: number | undefined;
+  #lastClaim = -Infinity;
+
+  constructor(sink: AuditSink, d: AuditStreamDeps) {
+    this.#sink = sink;
+    this.#d = d;
+    this.#leader = !d.shared;
+  }
+
+  #now(): number {
+    return (this.#d.now ?? Date.now)();
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const c = this.#d.config.stream;
+    while (!signal.aborted) {
+      let wait = c.poll_ms;
+      try {
+        wait = await this.#round(signal);
+      } catch (err) {
+        // The store is unreachable: nothing moves, and the next round starts from the cursor again.
+        this.#d.logger.warn({ sink: this.#sink.name, err, code: 'GATELOG_ERR_AUDIT_STREAM_STORE' }, 'audit streaming could not read or record its cursor');
+        wait = Math.max(c.poll_ms, c.base_ms);
+      }
+      await sleep(wait, signal);
+    }
+  }
+
+  /** One lease check (shared stores) and one batch; returns how long to wait before the next. */
+  async #round(signal: AbortSignal): Promise<number> {
+    const c = this.#d.config.stream;
+    const s = this.#sink;
+    if (this.#d.shared && this.#now() - this.#lastClaim >= c.lease_ms / 4) {
+      // A claim both asks for the sink and, while held, keeps it.
+      this.#lastClaim = this.#now();
+      this.#leader = await claimJob(this.#d.store, `audit-stream:${s.name}`, this.#holder, c.lease_ms);
+    }
+    if (!this.#leader) return c.poll_ms;
+    const [cursors, pending] = await Promise.all([sinkCursors(this.#d.store, s.name), rowsPastCursors(this.#d.store, s.name, s.batch_rows)]);
+    const now = this.#now();
+    const oldest = pending.reduce((m, r) => Math.min(m, Date.parse(r.at)), now);
+    this.#d.hooks?.lag?.(s.name, Math.max(0, now - oldest) / 1000);
+    const batch = nextBatch(pending, cursors, this.#gapSince, now, c.gap_wait_ms);
+    for (const g of batch.skipped) {
+      this.#d.logger.error({ sink: s.name, audit_chain: g.chain_id, from_seq: g.from, to_seq: g.to, code: 'GATELOG_ERR_AUDIT_CHAIN_GAP' }, 'audit rows missing from their chain: the rows after them are sent without them (run `gatelog audit verify`)');
+    }
+    if (batch.rows.length === 0) return c.poll_ms;
+    let last: DeliveryAttempt | undefined;
+    const record = (a: DeliveryAttempt): void => {
+      last = a;
+    };
+    const ok = await postWithRetries(url(s), batchRequest(s, batch.rows, GATELOG_VERSION), { policy: c, record, signal, random: this.#d.random ?? Math.random });
+    if (!ok) {
+      if (signal.aborted) return 0;
+      this.#failing(batch.rows.length, last);
+      return backoffMs(Number.MAX_SAFE_INTEGER, c, this.#d.random ?? Math.random);
+    }
+    await saveSinkCursors(this.#d.store, s.name, batch.heads);
+    this.#d.hooks?.forwarded?.(s.name, batch.rows.length);
+    if (this.#failingSince !== undefined) {
+      this.#d.logger.info({ sink: s.name, kind: s.kind, target: target(s), failing_for_s: Math.round((this.#now() - this.#failingSince) / 1000) }, 'audit sink recovered: forwarding resumed from its cursor');
+      this.#failingSince = undefined;
+      this.#d.hooks?.failing?.(s.name, false);
+    }
+    // More may be waiting: go on at once.
+    return pending.length >= s.batch_rows ? 0 : c.poll_ms;
+  }
+
+  #failing(rows: number, last: DeliveryAttempt | undefined): void {
+    const s = this.#sink;
+    this.#failingSince ??= this.#now();
+    this.#d.hooks?.failed?.(s.name, rows);
+    this.#d.hooks?.failing?.(s.name, true);
+    this.#d.logger.error({
+      sink: s.name, kind: s.kind, target: target(s), error: last?.error ?? '', http_status: last?.http_status ?? 0, rows,
+      failing_for_s: Math.round((this.#now() - this.#failingSince) / 1000), code: 'GATELOG_ERR_AUDIT_SINK',
+    }, 'audit sink failing: its rows are kept and retried from the cursor');
+  }
+}
+
+/** Starts one loop per sink; null when no sink is configured. */
+export function startAuditStream(d: AuditStreamDeps): AuditStream | null {
+  if (d.config.sinks.length === 0) return null;
+  const ac = new AbortController();
+  const loops = d.config.sinks.map((s) => new SinkForwarder(s, d).run(ac.signal));
+  return {
+    async stop() {
+      ac.abort();
+      await Promise.allSettled(loops);
+    },
+  };
+}

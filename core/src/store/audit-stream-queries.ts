@@ -1,0 +1,43 @@
+// The durable cursors of audit streaming (migration 0032): per sink and chain, the highest seq
+// a sink accepted; and the rows of the trail past them, in (chain_id, seq) order.
+import { z } from 'zod';
+import type { Store } from './client.ts';
+import { AuditRow } from './audit.ts';
+import { auditSelect } from './audit-queries.ts';
+import { Num } from './row-types.ts';
+
+/** chain_id → highest seq the sink accepted. */
+export async function sinkCursors(store: Store, sink: string): Promise<Map<string, number>> {
+  const rs = await store.client.query({
+    query: `SELECT chain_id, max(seq) AS seq FROM ${store.database}.audit_stream_cursor WHERE sink = {sink:String} GROUP BY chain_id`,
+    query_params: { sink },
+    format: 'JSONEachRow',
+  });
+  const rows = z.array(z.object({ chain_id: z.string(), seq: Num })).parse(await rs.json());
+  return new Map(rows.map((r) => [r.chain_id, r.seq]));
+}
+
+/**
+ * Up to `limit` chained rows past the sink's cursors, in (chain_id, seq) order. Reads the whole
+ * trail's chain columns once per call: the trail holds people's actions, not calls.
+ */
+export async function rowsPastCursors(store: Store, sink: string, limit: number): Promise<AuditRow[]> {
+  const db = store.database;
+  const rs = await store.client.query({
+    query: `SELECT ${auditSelect('jsonl')} FROM ${db}.admin_audit
+            LEFT JOIN (SELECT chain_id, max(seq) AS done FROM ${db}.audit_stream_cursor WHERE sink = {sink:String} GROUP BY chain_id) AS c USING (chain_id)
+            WHERE chain_id != '' AND seq > c.done
+            ORDER BY chain_id, seq, id LIMIT {limit:UInt32}
+            SETTINGS join_use_nulls = 0, output_format_json_quote_64bit_integers = 0`,
+    query_params: { sink, limit },
+    format: 'JSONEachRow',
+  });
+  return z.array(AuditRow).parse(await rs.json());
+}
+
+/** Records that the sink accepted every row up to `seq` of each chain. */
+export async function saveSinkCursors(store: Store, sink: string, heads: ReadonlyMap<string, number>): Promise<void> {
+  if (heads.size === 0) return;
+  const lines = [...heads].map(([chain_id, seq]) => JSON.stringify({ sink, chain_id, seq })).join('\n');
+  await store.insertRaw('audit_stream_cursor', Buffer.from(`${lines}\n`));
+}

@@ -1,0 +1,50 @@
+// The proxy service streams the audit trail to the sinks of `audit.sinks` (core/src/audit-stream)
+// for as long as the app is open: embedded, in-process; with a ClickHouse server every proxy
+// runs it and a lease per sink picks one forwarder at a time. Nothing of it is on a request's path.
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { GatelogConfig, Logger, Store } from '@gatelog/core';
+import { startAuditStream, type AuditStreamHooks } from '@gatelog/core/audit-stream/forwarder';
+
+function metric<T extends Counter | Gauge>(registry: Registry, name: string, make: () => T): T {
+  // One per registry (a registry shared by several apps in a process keeps the first).
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+export function auditStreamHooks(registry: Registry): AuditStreamHooks {
+  const rows = metric(registry, 'gatelog_audit_stream_rows_total', () => new Counter({
+    name: 'gatelog_audit_stream_rows_total',
+    help: 'Audit rows sent to an audit sink, by result: forwarded (accepted), failed (a batch the sink did not accept after every attempt; retried from the cursor)',
+    labelNames: ['sink', 'result'],
+    registers: [registry],
+  }));
+  const lag = metric(registry, 'gatelog_audit_stream_lag_seconds', () => new Gauge({
+    name: 'gatelog_audit_stream_lag_seconds',
+    help: 'Age of the oldest audit row not yet accepted by the sink (0: caught up)',
+    labelNames: ['sink'],
+    registers: [registry],
+  }));
+  const failing = metric(registry, 'gatelog_audit_stream_failing', () => new Gauge({
+    name: 'gatelog_audit_stream_failing',
+    help: '1 while the sink refuses or cannot be reached after every attempt, else 0',
+    labelNames: ['sink'],
+    registers: [registry],
+  }));
+  return {
+    forwarded: (sink, n) => rows.inc({ sink, result: 'forwarded' }, n),
+    failed: (sink, n) => rows.inc({ sink, result: 'failed' }, n),
+    lag: (sink, s) => lag.set({ sink }, s),
+    failing: (sink, f) => failing.set({ sink }, f ? 1 : 0),
+  };
+}
+
+export function startProxyAuditStream(app: FastifyInstance, deps: { store: Store; config: GatelogConfig; logger: Logger; registry: Registry }): void {
+  const stream = startAuditStream({
+    store: deps.store,
+    config: deps.config.audit,
+    logger: deps.logger,
+    shared: deps.store.kind === 'http',
+    hooks: auditStreamHooks(deps.registry),
+  });
+  if (stream) app.addHook('onClose', () => stream.stop());
+}
