@@ -160,7 +160,8 @@ describe('audit streaming from a gatelog process', () => {
     answer((r) => (r.path.startsWith('/services/collector?') ? 503 : 200));
     otlp.fail = 503;
     for (const n of ['down-1', 'down-2', 'down-3']) await createKey(n);
-    await until('failing logged', () => gl!.logs().includes('audit sink failing') && gl!.logs().includes('"sink":"collector"'));
+    const logged = (msg: string, sink: string): boolean => gl!.logs().split('\n').some((l) => l.includes(msg) && l.includes(`"sink":"${sink}"`));
+    await until('failing logged', () => logged('audit sink failing', 'siem') && logged('audit sink failing', 'collector'));
     const metrics = await (await fetch(`${gl!.url}/metrics`, { headers: auth })).text();
     expect(metrics).toMatch(/gatelog_audit_stream_failing\{sink="siem"\} 1/);
     expect(metrics).toMatch(/gatelog_audit_stream_rows_total\{sink="siem",result="failed"\} [1-9]/);
@@ -172,7 +173,7 @@ describe('audit streaming from a gatelog process', () => {
     inOrderPerChain(rows);
     expect(verify(deduped(rows)).ok).toBe(true);
     await until('collector caught up', () => rows.every((r) => otlpIds().includes(r.idempotency_id)));
-    await until('recovery logged', () => gl!.logs().includes('audit sink recovered'));
+    await until('recovery logged', () => logged('audit sink recovered', 'siem') && logged('audit sink recovered', 'collector'));
     const after = await (await fetch(`${gl!.url}/metrics`, { headers: auth })).text();
     expect(after).toMatch(/gatelog_audit_stream_failing\{sink="siem"\} 0/);
     expect(after).toMatch(/gatelog_audit_stream_rows_total\{sink="siem",result="forwarded"\} [1-9]/);
@@ -184,7 +185,7 @@ describe('audit streaming from a gatelog process', () => {
     answer((r) => (r.path.startsWith('/services/collector?') ? 0 : 200));
     const before = hook.received.length;
     for (const n of ['inflight-1', 'inflight-2']) await createKey(n);
-    await until('a batch in flight', () => hook.received.slice(before).some((r) => r.body.includes('inflight-2')));
+    await until('a batch in flight', () => hook.received.slice(before).some((r) => r.body.includes('inflight-1')));
     const firstChain = webhookRows()[0]!.chain_id;
     await gl!.kill9();
     answer(() => 200);

@@ -90,10 +90,13 @@ class SinkForwarder {
     if (this.#d.shared && this.#now() - this.#lastClaim >= c.lease_ms / 4) {
       // A claim both asks for the sink and, while held, keeps it.
       this.#lastClaim = this.#now();
-      this.#leader = await claimJob(this.#d.store, `audit-stream:${s.name}`, this.#holder, c.lease_ms);
+      const leader = await claimJob(this.#d.store, `audit-stream:${s.name}`, this.#holder, c.lease_ms);
+      if (leader !== this.#leader) this.#d.logger.info({ sink: s.name, forwarder: this.#holder }, leader ? 'audit sink forwarded by this process' : 'audit sink forwarded by another process');
+      this.#leader = leader;
     }
     if (!this.#leader) return c.poll_ms;
-    const [cursors, pending] = await Promise.all([sinkCursors(this.#d.store, s.name), rowsPastCursors(this.#d.store, s.name, s.batch_rows)]);
+    const cursors = await sinkCursors(this.#d.store, s.name);
+    const pending = await rowsPastCursors(this.#d.store, cursors, s.batch_rows);
     const now = this.#now();
     const oldest = pending.reduce((m, r) => Math.min(m, Date.parse(r.at)), now);
     this.#d.hooks?.lag?.(s.name, Math.max(0, now - oldest) / 1000);
