@@ -32,6 +32,8 @@ export interface PostOptions {
   record: (a: DeliveryAttempt) => Promise<void> | void;
   /** Stops waiting between attempts (shutdown). */
   signal?: AbortSignal | undefined;
+  /** Also ends a request in flight (shutdown, when the message is kept elsewhere and can be resent). */
+  cancel?: AbortSignal | undefined;
   now?: (() => number) | undefined;
   /** Jitter source for the backoff; default `() => 1` (no jitter). */
   random?: (() => number) | undefined;
@@ -71,7 +73,8 @@ export async function postWithRetries(url: string, request: (unixS: number) => P
     let status = 0;
     let error = '';
     try {
-      const res = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(p.timeout_ms) });
+      const timeout = AbortSignal.timeout(p.timeout_ms);
+      const res = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: o.cancel ? AbortSignal.any([timeout, o.cancel]) : timeout });
       status = res.status;
       await res.body?.cancel();
       if (status < 200 || status >= 300) error = `http_${status}`;

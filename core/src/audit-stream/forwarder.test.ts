@@ -1,8 +1,8 @@
 // Audit streaming on the real engine (chDB) to a real HTTP receiver: rows arrive in seq order
 // per chain, signed; a sink that fails for a while is retried (failing, logged without its
 // secret or token) and then gets every row, none missing; a new forwarder (a restart) goes on
-// from the durable cursor; with a shared store only the lease holder sends, and when it stops
-// another takes the sink over from the cursor.
+// from the durable cursor; stopping does not wait for a sink that hangs; with a shared store
+// only the lease holder sends, and when it stops another takes the sink over from the cursor.
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditChain, type AuditRow } from '../store/audit.ts';
@@ -142,6 +142,19 @@ describe('audit streaming', () => {
       expect(l).not.toContain(TOKEN);
       expect(l).not.toContain(SECRET);
     }
+  }, 60_000);
+
+  it('stops at once with a batch in flight (it stays pending for the next start)', async () => {
+    const chain = new AuditChain(store);
+    const path = 'hang';
+    rx.respond = (r) => (r.path.startsWith(`/${path}?`) ? 0 : 200);
+    const s = start(config(path, { timeout_ms: 60_000 }));
+    await append(chain, 1);
+    await until(() => rx.received.some((r) => r.path.startsWith(`/${path}?`)));
+    const t0 = performance.now();
+    await s.stop();
+    expect(performance.now() - t0).toBeLessThan(2000);
+    rx.respond = () => 200;
   }, 60_000);
 
   it('with a shared store one forwarder sends; when it stops another takes over from the cursor', async () => {

@@ -109,7 +109,7 @@ class SinkForwarder {
     const record = (a: DeliveryAttempt): void => {
       last = a;
     };
-    const ok = await postWithRetries(url(s), batchRequest(s, batch.rows, GATELOG_VERSION), { policy: c, record, signal, random: this.#d.random ?? Math.random });
+    const ok = await postWithRetries(url(s), batchRequest(s, batch.rows, GATELOG_VERSION), { policy: c, record, signal, cancel: signal, random: this.#d.random ?? Math.random });
     if (!ok) {
       if (signal.aborted) return 0;
       this.#failing(batch.rows.length, last);
