@@ -186,6 +186,40 @@ describe('state.redis', () => {
   });
 });
 
+describe('audit.sinks', () => {
+  const load = (sinks: string, env: Record<string, string> = {}): ReturnType<typeof loadConfig> => loadConfig({ path: file(`audit:\n  sinks:\n${sinks}`), env });
+
+  it('takes webhook and otlp sinks with their defaults, secrets from the environment', () => {
+    const { config } = load([
+      '    - { kind: webhook, name: splunk, format: splunk_hec, url: "https://splunk.example:8088/services/collector/event", headers: { authorization: "Splunk ${HEC}" } }',
+      '    - { kind: otlp, name: collector, endpoint: "http://collector:4318/v1/logs" }',
+      '',
+    ].join('\n'), { HEC: 'hec-token' });
+    expect(config.audit.sinks[0]).toMatchObject({ kind: 'webhook', format: 'splunk_hec', headers: { authorization: 'Splunk hec-token' }, batch_rows: 500 });
+    expect(config.audit.sinks[1]).toMatchObject({ kind: 'otlp', protocol: 'http/protobuf', service_name: 'gatelog' });
+    expect(config.audit.stream).toMatchObject({ poll_ms: 1000, attempts: 5, lease_ms: 120_000 });
+    expect(loadConfig({ path: file('server: { port: 4000 }\n'), env: {} }).config.audit.sinks).toEqual([]);
+  });
+
+  it('refuses what cannot be sent, naming the field, never echoing a secret', () => {
+    for (const [bad, field, says] of [
+      ['{ kind: webhook, name: s, url: "ftp://siem.example/${TOKEN}" }', 'audit.sinks[0].url', 'http'],
+      ['{ kind: webhook, name: s, url: "https://siem.example/", token: "${TOKEN}" }', 'audit.sinks[0]', 'token'],
+      ['{ kind: webhook, name: s, url: "https://siem.example/", secret: short }', 'audit.sinks[0].secret', '16'],
+      ['{ kind: otlp, name: s, endpoint: "https://c.example/v1/logs", protocol: grpc }', 'audit.sinks[0].protocol', 'http/protobuf'],
+      ['{ kind: syslog, name: s }', 'audit.sinks[0].kind', 'webhook'],
+    ] as const) {
+      const msg = errorOf(() => load(`    - ${bad}\n`, { TOKEN: 'tok-never-shown' }));
+      expect(msg, bad).toContain(field);
+      expect(msg, bad).toContain(says);
+      expect(msg, bad).not.toContain('tok-never-shown');
+    }
+    const dup = errorOf(() => load('    - { kind: webhook, name: a, url: "https://x.example/" }\n    - { kind: otlp, name: a, endpoint: "https://y.example/" }\n'));
+    expect(dup).toContain('audit.sinks[1].name');
+    expect(dup).toContain('duplicate');
+  });
+});
+
 describe('gatelog.example.yaml', () => {
   it('loads as documented', () => {
     const path = new URL('../../gatelog.example.yaml', import.meta.url).pathname;
