@@ -114,9 +114,13 @@ describe('audit streaming', () => {
 
     await append(chain, 2);
     start(config('restart'));
-    await until(() => arrived('restart', chain.id).length >= 7);
+    await until(() => new Set(seqs(arrived('restart', chain.id))).size === 7);
     await new Promise((r) => setTimeout(r, 300));
-    expect(seqs(arrived('restart', chain.id))).toEqual(range(1, 7));
+    const all = seqs(arrived('restart', chain.id));
+    // Stopped right after the receiver got a batch, before its cursor moved: that batch (at most
+    // batch_rows) comes again, with the same ids; nothing is skipped.
+    expect([...new Set(all)]).toEqual(range(1, 7));
+    expect(all.length - 7).toBeLessThanOrEqual(3);
   }, 60_000);
 
   it('keeps a failing sink\'s rows and sends them all once it is back, saying so loudly without secrets', async () => {
@@ -164,7 +168,7 @@ describe('audit streaming', () => {
     await new Promise((r) => setTimeout(r, 200));
     start(config(path), { shared: true });
     await append(chain, 3);
-    await until(() => arrived(path, chain.id).length === 4);
+    await until(() => arrived(path, chain.id).length >= 4);
     await new Promise((r) => setTimeout(r, 400));
     expect(seqs(arrived(path, chain.id))).toEqual(range(1, 4));
     await a.stop();

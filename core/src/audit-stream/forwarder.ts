@@ -57,6 +57,7 @@ class SinkForwarder {
   #leader: boolean;
   #failingSince: number | undefined;
   #lastClaim = -Infinity;
+  #confirming = false;
 
   constructor(sink: AuditSink, d: AuditStreamDeps) {
     this.#sink = sink;
@@ -90,8 +91,25 @@ class SinkForwarder {
     if (this.#d.shared && this.#now() - this.#lastClaim >= c.lease_ms / 4) {
       // A claim both asks for the sink and, while held, keeps it.
       this.#lastClaim = this.#now();
-      const leader = await claimJob(this.#d.store, `audit-stream:${s.name}`, this.#holder, c.lease_ms);
+      const leader = await claimJob(this.#d.store, `audit-stream:${s.name}`, this.#holder, c.lease_ms).catch((err: unknown) => {
+        // Unheard, another may take the sink over: stop sending until a claim is answered.
+        this.#leader = false;
+        throw err;
+      });
+      if (leader && !this.#leader && !this.#confirming) {
+        // Two claims apart before sending: a rival's claim racing this one (not yet visible
+        // to the first read) has shown by the second, so two never send at once.
+        this.#confirming = true;
+        this.#lastClaim = -Infinity;
+        return c.poll_ms;
+      }
+      this.#confirming = false;
       if (leader !== this.#leader) this.#d.logger.info({ sink: s.name, forwarder: this.#holder }, leader ? 'audit sink forwarded by this process' : 'audit sink forwarded by another process');
+      if (!leader && this.#leader) {
+        // The forwarder reports for the sink: a standby's gauges read as caught up and well.
+        this.#d.hooks?.lag?.(s.name, 0);
+        this.#d.hooks?.failing?.(s.name, false);
+      }
       this.#leader = leader;
     }
     if (!this.#leader) return c.poll_ms;
