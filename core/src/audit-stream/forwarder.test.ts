@@ -15,6 +15,7 @@ import { startAuditStream, type AuditStream, type AuditStreamHooks } from './for
 import type { StreamedRow } from './payload.ts';
 import { tempEmbeddedStore, type TempStore } from '../../../test/support/embedded-store.ts';
 import { startWebhookReceiver, verifySignature, type WebhookReceiver } from '../../../test/support/webhook-receiver.ts';
+import { startOtlpReceiver } from '../../../test/support/otlp-receiver.ts';
 
 const SECRET = 'audit-stream-test-secret';
 const TOKEN = 'hec-token-never-logged';
@@ -159,6 +160,22 @@ describe('audit streaming', () => {
     await s.stop();
     expect(performance.now() - t0).toBeLessThan(2000);
     rx.respond = () => 200;
+  }, 60_000);
+
+  it('sends OTLP/JSON logs, one record per row with its chain fields', async () => {
+    const otlp = await startOtlpReceiver();
+    try {
+      const chain = new AuditChain(store);
+      const rows = await append(chain, 2);
+      start(AuditConfig.parse({ sinks: [{ kind: 'otlp', name: 'otlp-json', endpoint: otlp.logsUrl, protocol: 'http/json', headers: { 'x-api-key': TOKEN } }], stream: { poll_ms: 50 } }));
+      const ofChain = (): typeof otlp.logs => otlp.logs.filter((l) => l.attributes['gatelog.audit.chain_id'] === chain.id);
+      await until(() => ofChain().length === 3);
+      expect(ofChain().map((l) => [l.encoding, l.attributes['gatelog.audit.seq'], l.attributes['gatelog.audit.idempotency_id']])).toEqual(range(1, 3).map((q) => ['json', q, `${chain.id}:${q}`]));
+      expect(ofChain()[2]!.attributes['gatelog.audit.row_hash']).toBe(rows[1]!.row_hash);
+      expect(otlp.requests[0]!.headers['x-api-key']).toBe(TOKEN);
+    } finally {
+      await otlp.close();
+    }
   }, 60_000);
 
   it('with a shared store one forwarder sends; when it stops another takes over from the cursor', async () => {
