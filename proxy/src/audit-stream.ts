@@ -1,10 +1,12 @@
 // The proxy service streams the audit trail to the sinks of `audit.sinks` (core/src/audit-stream)
 // for as long as the app is open: embedded, in-process; with a ClickHouse server every proxy
-// runs it and a lease per sink picks one forwarder at a time. Nothing of it is on a request's path.
+// runs it and a lease per sink (in ClickHouse, or in Redis with state.redis) picks one forwarder
+// at a time. Nothing of it is on a request's path.
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { GatelogConfig, Logger, Store } from '@gatelog/core';
 import { startAuditStream, type AuditStreamHooks } from '@gatelog/core/audit-stream/forwarder';
+import { redisLease } from '@gatelog/core/audit-stream/lease';
 
 function metric<T extends Counter | Gauge>(registry: Registry, name: string, make: () => T): T {
   // One per registry (a registry shared by several apps in a process keeps the first).
@@ -39,12 +41,13 @@ export function auditStreamHooks(registry: Registry): AuditStreamHooks {
 }
 
 export function startProxyAuditStream(app: FastifyInstance, deps: { store: Store; config: GatelogConfig; logger: Logger; registry: Registry }): void {
-  const stream = startAuditStream({
-    store: deps.store,
-    config: deps.config.audit,
-    logger: deps.logger,
-    shared: deps.store.kind === 'http',
-    hooks: auditStreamHooks(deps.registry),
+  if (deps.config.audit.sinks.length === 0) return;
+  const shared = deps.store.kind === 'http';
+  // With shared state in Redis the sink leases live there (one holder at a time, on Redis's clock).
+  const lease = shared && deps.config.state.redis ? redisLease(deps.config.state.redis) : undefined;
+  const stream = startAuditStream({ store: deps.store, config: deps.config.audit, logger: deps.logger, shared, lease, hooks: auditStreamHooks(deps.registry) });
+  app.addHook('onClose', async () => {
+    await stream?.stop();
+    await lease?.close();
   });
-  if (stream) app.addHook('onClose', () => stream.stop());
 }

@@ -1,8 +1,9 @@
 // Audit streaming in the distributed shape: two real proxy services (proxy/src/main.ts) on one
 // ClickHouse server (the chDB-backed HTTP fixture), each writing its own audit chain, one
-// webhook sink. While both run, one of them forwards (a lease in ClickHouse) and every row
-// arrives exactly once; when that one is killed while the sink refuses, the other takes the sink
-// over after lease_ms and sends the rest — the dead one's unsent row included — with no gap.
+// webhook sink. While both run, one of them forwards (a lease in ClickHouse, or in a real
+// redis-server when state.redis is set) and every row arrives exactly once; when that one is
+// killed while the sink refuses, the other takes the sink over after lease_ms and sends the
+// rest — the dead one's unsent row included — with no gap.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { AuditVerifier, migrate, openStore, type AuditRow, type Store } from '@g
 import { ClickHouseHttpFixture } from '../support/clickhouse-http.ts';
 import { KafkaTestBroker } from '../support/kafka/index.ts';
 import { startWebhookReceiver, verifySignature, type Received, type WebhookReceiver } from '../support/webhook-receiver.ts';
+import { startRedis, type RedisServer } from '../support/redis-server.ts';
 import { startProxyProcess, type ProxyProcess } from './distributed-proxy-process.ts';
 
 const MASTER = `mk-${randomUUID()}`;
@@ -20,7 +22,8 @@ const SECRET = 'distributed-audit-sink-secret';
 
 type Streamed = AuditRow & { idempotency_id: string };
 
-describe('audit streaming with several proxies on one ClickHouse', () => {
+describe.each(['clickhouse', 'redis'] as const)('audit streaming with several proxies on one ClickHouse, sink lease in %s', (leaseHome) => {
+  let redis: RedisServer | undefined;
   let broker: KafkaTestBroker;
   let ch: ClickHouseHttpFixture;
   let store: Store;
@@ -32,7 +35,7 @@ describe('audit streaming with several proxies on one ClickHouse', () => {
   beforeAll(async () => {
     broker = new KafkaTestBroker();
     ch = new ClickHouseHttpFixture();
-    [, , hook] = await Promise.all([broker.start(), ch.start(), startWebhookReceiver()]);
+    [, , hook, redis] = await Promise.all([broker.start(), ch.start(), startWebhookReceiver(), leaseHome === 'redis' ? startRedis() : undefined]);
     hook.respond = (r) => {
       accepted.add(r);
       return 200;
@@ -46,6 +49,7 @@ describe('audit streaming with several proxies on one ClickHouse', () => {
     const config = join(dir, 'gatelog.yaml');
     writeFileSync(config, stringify({
       storage: { clickhouse: { url: ch.url, database } },
+      ...(redis ? { state: { redis: redis.url } } : {}),
       bus: { kind: 'kafka', brokers: broker.brokers, topic, request_timeout_ms: 2000 },
       providers: { mock: { kind: 'mock' } },
       models: [{ name: 'mock-chat', deployments: [{ provider: 'mock', model: 'mock-chat' }] }],
@@ -64,6 +68,7 @@ describe('audit streaming with several proxies on one ClickHouse', () => {
     await hook?.close();
     await ch?.close();
     await broker?.stop();
+    await redis?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -131,5 +136,10 @@ describe('audit streaming with several proxies on one ClickHouse', () => {
     const rs = await store.client.query({ query: `SELECT chain_id, max(seq) AS head FROM ${store.database}.admin_audit GROUP BY chain_id`, format: 'JSONEachRow' });
     const heads = (await rs.json<{ chain_id: string; head: string | number }>()).map((h) => [h.chain_id, Number(h.head)]).sort();
     expect(result.chains.map((c) => [c.chain_id, c.last_seq]).sort()).toEqual(heads);
+    // The lease lived where configured.
+    const claims = await store.client.query({ query: `SELECT count() AS n FROM ${store.database}.job_lease WHERE job = 'audit-stream:siem'`, format: 'JSONEachRow' });
+    const n = Number((await claims.json<{ n: string | number }>())[0]?.n);
+    if (leaseHome === 'redis') expect(n).toBe(0);
+    else expect(n).toBeGreaterThan(0);
   });
 });

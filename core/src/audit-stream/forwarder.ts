@@ -6,11 +6,11 @@
 // counted as failing, logged loudly (the sink's name and an error code: never its URL, headers
 // or secret) and retried from its cursor every max_ms for as long as it fails: rows are never
 // dropped. With several gatelogs on one ClickHouse, each sink is forwarded by one of them at a
-// time (job-lease.ts); when it falls silent for lease_ms another takes the sink over.
+// time (lease.ts: in ClickHouse, or Redis with state.redis); when it falls silent for lease_ms
+// another takes the sink over.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Store } from '../store/client.ts';
-import { claimJob } from '../store/job-lease.ts';
 import { rowsPastCursors, saveSinkCursors, sinkCursors } from '../store/audit-stream-queries.ts';
 import { backoffMs } from '../backoff.ts';
 import { postWithRetries, sleep, type DeliveryAttempt } from '../http-delivery.ts';
@@ -19,6 +19,7 @@ import { GATELOG_VERSION } from '../version.ts';
 import type { AuditConfig, AuditSink } from './config.ts';
 import { nextBatch } from './batch.ts';
 import { batchRequest } from './payload.ts';
+import { storeLease, type SinkLease } from './lease.ts';
 
 /** What the forwarder reports per sink (the service turns them into metrics). */
 export interface AuditStreamHooks {
@@ -36,6 +37,8 @@ export interface AuditStreamDeps {
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Several gatelogs share the store: each sink is leased to one of them at a time. */
   shared: boolean;
+  /** Where the lease lives when `shared`; default: the store (lease.ts). */
+  lease?: SinkLease | undefined;
   hooks?: Partial<AuditStreamHooks> | undefined;
   now?: (() => number) | undefined;
   random?: (() => number) | undefined;
@@ -55,6 +58,7 @@ class SinkForwarder {
   readonly #holder = randomUUID();
   readonly #gapSince = new Map<string, number>();
   #leader: boolean;
+  readonly #lease: SinkLease;
   #failingSince: number | undefined;
   #lastClaim = -Infinity;
   #confirming = false;
@@ -63,6 +67,7 @@ class SinkForwarder {
     this.#sink = sink;
     this.#d = d;
     this.#leader = !d.shared;
+    this.#lease = d.lease ?? storeLease(d.store);
   }
 
   #now(): number {
@@ -77,7 +82,7 @@ class SinkForwarder {
         wait = await this.#round(signal);
       } catch (err) {
         // The store is unreachable: nothing moves, and the next round starts from the cursor again.
-        this.#d.logger.warn({ sink: this.#sink.name, err, code: 'GATELOG_ERR_AUDIT_STREAM_STORE' }, 'audit streaming could not read or record its cursor');
+        this.#d.logger.warn({ sink: this.#sink.name, err, code: 'GATELOG_ERR_AUDIT_STREAM_STORE' }, 'audit streaming could not reach the store or its lease; it goes on from the cursor');
         wait = Math.max(c.poll_ms, c.base_ms);
       }
       await sleep(wait, signal);
@@ -91,7 +96,7 @@ class SinkForwarder {
     if (this.#d.shared && this.#now() - this.#lastClaim >= c.lease_ms / 4) {
       // A claim both asks for the sink and, while held, keeps it.
       this.#lastClaim = this.#now();
-      const leader = await claimJob(this.#d.store, `audit-stream:${s.name}`, this.#holder, c.lease_ms).catch((err: unknown) => {
+      const leader = await this.#lease.claim(s.name, this.#holder, c.lease_ms).catch((err: unknown) => {
         // Unheard, another may take the sink over: stop sending until a claim is answered.
         this.#leader = false;
         throw err;
