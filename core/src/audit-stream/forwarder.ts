@@ -49,6 +49,9 @@ export interface AuditStream {
   stop(): Promise<void>;
 }
 
+/** While the store stays unreachable, its error is logged once a minute, not every poll. */
+const STORE_ERROR_LOG_MS = 60_000;
+
 const target = (s: AuditSink): string => maskUrl(s.kind === 'otlp' ? s.endpoint : s.url);
 const url = (s: AuditSink): string => (s.kind === 'otlp' ? s.endpoint : s.url);
 
@@ -62,6 +65,7 @@ class SinkForwarder {
   #failingSince: number | undefined;
   #lastClaim = -Infinity;
   #confirming = false;
+  #storeErrorLogged = -Infinity;
 
   constructor(sink: AuditSink, d: AuditStreamDeps) {
     this.#sink = sink;
@@ -80,9 +84,13 @@ class SinkForwarder {
       let wait = c.poll_ms;
       try {
         wait = await this.#round(signal);
+        this.#storeErrorLogged = -Infinity;
       } catch (err) {
         // The store is unreachable: nothing moves, and the next round starts from the cursor again.
-        this.#d.logger.warn({ sink: this.#sink.name, err, code: 'GATELOG_ERR_AUDIT_STREAM_STORE' }, 'audit streaming could not reach the store or its lease; it goes on from the cursor');
+        if (this.#now() - this.#storeErrorLogged >= STORE_ERROR_LOG_MS) {
+          this.#storeErrorLogged = this.#now();
+          this.#d.logger.warn({ sink: this.#sink.name, err, code: 'GATELOG_ERR_AUDIT_STREAM_STORE' }, 'audit streaming could not reach the store or its lease; it goes on from the cursor');
+        }
         wait = Math.max(c.poll_ms, c.base_ms);
       }
       await sleep(wait, signal);
@@ -136,7 +144,8 @@ class SinkForwarder {
     if (!ok) {
       if (signal.aborted) return 0;
       this.#failing(batch.rows.length, last);
-      return backoffMs(Number.MAX_SAFE_INTEGER, c, this.#d.random ?? Math.random);
+      // Every attempt spent: the next round starts over from the cursor after max_ms (jittered).
+      return backoffMs(c.attempts + 32, c, this.#d.random ?? Math.random);
     }
     await saveSinkCursors(this.#d.store, s.name, batch.heads);
     this.#d.hooks?.forwarded?.(s.name, batch.rows.length);
