@@ -175,10 +175,9 @@ export function startAuditStream(d: AuditStreamDeps): AuditStream | null {
   if (d.config.sinks.length === 0) return null;
   const ac = new AbortController();
   const loops = d.config.sinks.map((s) => new SinkForwarder(s, d).run(ac.signal));
-  return {
-    async stop() {
-      ac.abort();
-      await Promise.allSettled(loops);
-    },
+  const stop = async (): Promise<void> => {
+    ac.abort();
+    await Promise.allSettled(loops);
   };
+  return { stop };
 }

@@ -16,10 +16,9 @@ export interface SinkLease {
 }
 
 export function storeLease(store: Store): SinkLease {
-  return {
-    claim: (sink, holder, ms) => claimJob(store, `audit-stream:${sink}`, holder, ms),
-    close: () => Promise.resolve(),
-  };
+  const claim = (sink: string, holder: string, ms: number): Promise<boolean> => claimJob(store, `audit-stream:${sink}`, holder, ms);
+  const close = (): Promise<void> => Promise.resolve();
+  return { claim, close };
 }
 
 // KEYS: the sink's lease. ARGV: the claimant, the lease's length (ms).
@@ -41,13 +40,10 @@ export function redisLease(target: RedisTarget): SinkLease {
   });
   // Failures surface through the failing claims; without a listener ioredis prints every reconnect error.
   redis.on('error', () => undefined);
-  return {
-    async claim(sink, holder, ms) {
-      return (await redis.eval(CLAIM, 1, sink, holder, String(ms))) === 1;
-    },
-    async close() {
-      redis.disconnect();
-      await Promise.resolve();
-    },
+  const claim = async (sink: string, holder: string, ms: number): Promise<boolean> => (await redis.eval(CLAIM, 1, sink, holder, String(ms))) === 1;
+  const close = (): Promise<void> => {
+    redis.disconnect();
+    return Promise.resolve();
   };
+  return { claim, close };
 }

@@ -17,13 +17,13 @@ export const streamed = (r: AuditRow): StreamedRow => ({ ...r, idempotency_id: i
 
 type WebhookFormat = Extract<AuditSink, { kind: 'webhook' }>['format'];
 
+const gatelogBatch = (rows: StreamedRow[]): string => JSON.stringify({ type: 'gatelog.audit', version: 1, rows });
+// HEC takes several events in one request as concatenated JSON objects.
+const hecEvents = (rows: StreamedRow[]): string => rows.map((r) => JSON.stringify({ time: Date.parse(r.at) / 1000, source: 'gatelog', sourcetype: 'gatelog:audit', event: r })).join('\n');
+const datadogLogs = (rows: StreamedRow[]): string => JSON.stringify(rows.map((r) => ({ ddsource: 'gatelog', service: 'gatelog', message: summary(r), ...r })));
+
 /** One body per webhook format: gatelog's own batch, Splunk HEC's event stream, Datadog's log array. */
-const WEBHOOK_BODIES: Record<WebhookFormat, (rows: StreamedRow[]) => string> = {
-  json: (rows) => JSON.stringify({ type: 'gatelog.audit', version: 1, rows }),
-  // HEC takes several events in one request as concatenated JSON objects.
-  splunk_hec: (rows) => rows.map((r) => JSON.stringify({ time: Date.parse(r.at) / 1000, source: 'gatelog', sourcetype: 'gatelog:audit', event: r })).join('\n'),
-  datadog: (rows) => JSON.stringify(rows.map((r) => ({ ddsource: 'gatelog', service: 'gatelog', message: summary(r), ...r }))),
-};
+const WEBHOOK_BODIES: Record<WebhookFormat, (rows: StreamedRow[]) => string> = { json: gatelogBatch, splunk_hec: hecEvents, datadog: datadogLogs };
 
 /** The request for one batch, signed (when the sink has a secret) at `unixS`. */
 export type BatchRequest = (unixS: number) => PostRequest;
