@@ -7,7 +7,7 @@
 import type { Store } from '../store/client.ts';
 import { claimJob } from '../store/job-lease.ts';
 import { connectRedis, type RedisClient } from '../redis.ts';
-import type { RedisTarget } from '../config.ts';
+import type { RedisTarget } from '../state-config.ts';
 
 export interface SinkLease {
   /** True while `holder` holds `sink`'s lease (claimed now, held for `ms`). */
