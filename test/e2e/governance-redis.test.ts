@@ -8,39 +8,15 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBackend, type CounterBackend } from '../../proxy/src/governance/backend.ts';
 import { RedisBackend } from '../../proxy/src/governance/redis-backend.ts';
-import type { RedisTarget } from '../../core/src/state-config.ts';
-import { startRedis, startRedisCluster, startRedisSentinel, type RedisServer } from '../support/redis-server.ts';
+import { REDIS_TOPOLOGIES, startSharedRedis, type SharedRedis } from '../support/redis-server.ts';
 import { ClickHouseHttpFixture } from '../support/clickhouse-http.ts';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
 
 const MASTER = 'master-key-redis-e2e';
-/** A Redis of one kind, as `state.redis` names it, and how to stop it. */
-interface SharedRedis {
-  target: RedisTarget;
-  /** What must never appear in a log line (addresses that may carry a password). */
-  secrets: string[];
-  stop(): Promise<void>;
-}
-
-const TOPOLOGIES: Record<string, () => Promise<SharedRedis>> = {
-  'one server': async () => {
-    const r: RedisServer = await startRedis();
-    return { target: r.url, secrets: [r.url], stop: () => r.stop() };
-  },
-  'a cluster': async () => {
-    const c = await startRedisCluster();
-    return { target: { cluster: c.urls }, secrets: c.urls, stop: () => c.stop() };
-  },
-  sentinel: async () => {
-    const s = await startRedisSentinel();
-    return { target: { sentinels: [s.sentinel], name: s.name, tls: false, db: 0 }, secrets: [s.sentinel], stop: () => s.stop() };
-  },
-};
-
-describe.each(Object.keys(TOPOLOGIES))('RedisBackend on %s', (topology) => {
+describe.each(REDIS_TOPOLOGIES)('RedisBackend on %s', (topology) => {
   let redis: SharedRedis;
   beforeAll(async () => {
-    redis = await TOPOLOGIES[topology]!();
+    redis = await startSharedRedis(topology);
   }, 120_000);
   afterAll(async () => {
     await redis?.stop();
@@ -81,12 +57,12 @@ afterAll(async () => {
   await ch.close();
 });
 
-describe.each(['one server', 'a cluster'])('three proxies sharing %s', (topology) => {
+describe.each(['one server', 'a cluster'] as const)('three proxies sharing %s', (topology) => {
   const proxies: GatelogProcess[] = [];
   let redis: SharedRedis;
 
   beforeAll(async () => {
-    redis = await TOPOLOGIES[topology]!();
+    redis = await startSharedRedis(topology);
     if (!ch.running) await ch.start();
     const config = {
       storage: { clickhouse: { url: ch.url, database: topology === 'a cluster' ? 'gl_cluster' : 'gl_server' } },

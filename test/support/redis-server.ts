@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RedisTarget } from '../../core/src/state-config.ts';
 import { createServer } from 'node:net';
 
 const BIN = process.env['REDIS_SERVER_PATH'] ?? '/usr/bin/redis-server';
@@ -152,4 +153,29 @@ export async function startRedisSentinel(name = 'gatelog-primary'): Promise<Redi
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A Redis of one kind, as `state.redis` names it, and how to stop it. */
+export interface SharedRedis {
+  target: RedisTarget;
+  /** What must never appear in a log line (addresses that may carry a password). */
+  secrets: string[];
+  stop(): Promise<void>;
+}
+
+export const REDIS_TOPOLOGIES = ['one server', 'a cluster', 'sentinel'] as const;
+export type RedisTopology = (typeof REDIS_TOPOLOGIES)[number];
+
+/** One server, a three-primary cluster or a primary behind a sentinel, with its `state.redis` target. */
+export async function startSharedRedis(kind: RedisTopology): Promise<SharedRedis> {
+  if (kind === 'one server') {
+    const r = await startRedis();
+    return { target: r.url, secrets: [r.url], stop: () => r.stop() };
+  }
+  if (kind === 'a cluster') {
+    const c = await startRedisCluster();
+    return { target: { cluster: c.urls }, secrets: c.urls, stop: () => c.stop() };
+  }
+  const s = await startRedisSentinel();
+  return { target: { sentinels: [s.sentinel], name: s.name, tls: false, db: 0 }, secrets: [s.sentinel], stop: () => s.stop() };
 }

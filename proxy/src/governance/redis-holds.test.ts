@@ -6,25 +6,22 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisTarget } from '@gatelog/core/state-config';
-import { startRedis, startRedisCluster, startRedisSentinel, type RedisCluster, type RedisSentinel, type RedisServer } from '../../../test/support/redis-server.ts';
+import { REDIS_TOPOLOGIES, startSharedRedis, type RedisTopology, type SharedRedis } from '../../../test/support/redis-server.ts';
 import { MemoryBackend, counterHolds, type BudgetHolds, type CounterBackend, type HeldCost } from './backend.ts';
 import { RedisBackend } from './redis-backend.ts';
 
-let redis: RedisServer;
-let cluster: RedisCluster;
-let sentinel: RedisSentinel;
+const redises = new Map<RedisTopology, SharedRedis>();
 const open: RedisBackend[] = [];
 
 beforeAll(async () => {
-  [redis, cluster, sentinel] = await Promise.all([startRedis(), startRedisCluster(), startRedisSentinel()]);
+  await Promise.all(REDIS_TOPOLOGIES.map(async (kind) => redises.set(kind, await startSharedRedis(kind))));
 }, 120_000);
 
 afterAll(async () => {
   await Promise.all(open.map((b) => b.close()));
-  await Promise.all([redis?.stop(), cluster?.stop(), sentinel?.stop()]);
+  await Promise.all([...redises.values()].map((r) => r.stop()));
 });
 
-const TOPOLOGIES = ['one server', 'a cluster', 'sentinel'] as const;
 let target: RedisTarget;
 
 /** One proxy's backend on the Redis every proxy of `prefix` shares. */
@@ -47,9 +44,9 @@ const KEYS = ['gl:budget:key:0:k1', 'gl:budget:team:0:t1'];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const values = (b: CounterBackend): Promise<number[]> => b.get(KEYS);
 
-describe.each(TOPOLOGIES)('RedisHolds on %s', (topology) => {
+describe.each(REDIS_TOPOLOGIES)('RedisHolds on %s', (topology) => {
   beforeAll(() => {
-    target = topology === 'one server' ? redis.url : topology === 'a cluster' ? { cluster: cluster.urls } : { sentinels: [sentinel.sentinel], name: sentinel.name, tls: false, db: 0 };
+    target = redises.get(topology)!.target;
   });
 
   it('moves the counters exactly as the journal-less operations on MemoryBackend do', async () => {
