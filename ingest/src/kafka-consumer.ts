@@ -71,6 +71,8 @@ export interface KafkaIngest {
 }
 
 const HEARTBEAT_WHILE_WAITING_MS = 1000;
+/** A consumer rebuild with no new attempt for this long (beyond the backoff) is stuck: /healthz fails. */
+const REBUILD_STUCK_MS = 120_000;
 
 export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaIngest> {
   const { logger, store } = deps;
@@ -84,6 +86,12 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
   const ready = new IngestReadiness(deps.readiness);
   ready.register(deps.registry);
   let crashed = false;
+  /**
+   * When the rebuild of a consumer kafkajs gave up on last moved (an attempt started or failed).
+   * A Kafka outage keeps the rebuild retrying, and the worker stays live; only a rebuild stuck
+   * in one attempt for minutes makes /healthz fail, so the orchestrator's restart is a remedy.
+   */
+  let rebuildMovedAt = 0;
   const totals = { rows: 0, deadLetters: 0, batches: 0, inserts: 0 };
   /** Highest offset committed per partition by this worker: commits never move backwards. */
   const committed = new Map<number, bigint>();
@@ -301,6 +309,7 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
     await c.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch, beforeRejoin: settleBeforeRejoin });
   };
   const restart = async (old: Consumer): Promise<void> => {
+    rebuildMovedAt = performance.now();
     // The new consumer joins as a new member: the old one's partitions may go to another worker.
     await settleBeforeRejoin();
     await old.disconnect().catch(() => {});
@@ -308,6 +317,7 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
       const delay = Math.min(maxMs, baseMs * 2 ** Math.min(restarts++, 20));
       await new Promise((r) => setTimeout(r, delay).unref());
       if (stopRequested || halt.signal.aborted) return;
+      rebuildMovedAt = performance.now();
       try {
         await runConsumer();
         crashed = false;
@@ -316,6 +326,7 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
         return;
       } catch (err) {
         logger.warn({ error: String((err as Error).message) }, 'kafka consumer restart failed; retrying');
+        rebuildMovedAt = performance.now();
       }
     }
   };
@@ -358,7 +369,7 @@ export async function startKafkaIngest(deps: KafkaIngestDeps): Promise<KafkaInge
       })();
       return stopping;
     },
-    healthy: () => !crashed,
+    healthy: () => !crashed || performance.now() - rebuildMovedAt < maxMs + REBUILD_STUCK_MS,
     readiness: () => ready.checks(),
     stats: () => ({ ...totals }),
   };

@@ -2,11 +2,12 @@
 // ClickHouse over HTTP), in one process on loopback. Each ends with the same invariant:
 // events accepted = rows in ClickHouse (as readers see them) + dead letters, no duplicate ids.
 import { writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { openStore, type LlmCallEvent } from '@gatelog/core';
+import { createLogger, openStore, type LlmCallEvent } from '@gatelog/core';
 import { EraseRequest, eraseCalls } from '../../core/src/store/erasure.ts';
 import type { KafkaPublisher } from '@gatelog/proxy/publish/kafka';
 import { sampleEvent } from './distributed-events.ts';
@@ -64,6 +65,43 @@ describe('distributed pipeline faults', () => {
     await traffic(pub, 50, 200, sent);
     await pub.flush(10_000);
     await expectAllOnce(d, sent);
+  });
+
+  // kafkajs gives a consumer up when its own retries run out (a long broker outage); the worker
+  // rebuilds it with a backoff. Liveness must not follow Kafka: an orchestrator restarting the
+  // worker in a loop while the broker is away helps nothing.
+  it('Kafka away longer than the consumer\'s retries: the worker rebuilds its consumer, stays live, and stores everything once', { timeout: 30_000 }, async () => {
+    d = await startDistributed();
+    const lines: string[] = [];
+    const logger = createLogger('info', new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    }));
+    const worker = await d.worker({
+      logger,
+      consumer: { sessionTimeout: 3_000, rebalanceTimeout: 2_000, heartbeatInterval: 100, maxWaitTimeInMs: 100, retry: { initialRetryTime: 50, maxRetryTime: 100, retries: 1, restartOnFailure: () => Promise.resolve(false) } },
+    });
+    const pub = d.publisher();
+    const sent: LlmCallEvent[] = [];
+    await traffic(pub, 30, 100, sent);
+    await eventually('the first events stored', async () => (await d!.counts()).rows === sent.length);
+    await d.broker.stop();
+    let unhealthy = 0;
+    await eventually('the consumer given up and being rebuilt', async () => {
+      if (!worker.healthy()) unhealthy++;
+      return lines.some((l) => l.includes('kafka consumer crashed') && l.includes('"restart":false')) && lines.some((l) => l.includes('restart failed'));
+    }, 15_000);
+    for (const until = Date.now() + 1_500; Date.now() < until; await sleep(50)) if (!worker.healthy()) unhealthy++;
+    expect(unhealthy).toBe(0);
+    expect(worker.readiness()['kafka']).toBe(false);
+    await traffic(pub, 30, 100, sent);
+    await d.broker.restart();
+    await pub.flush(10_000);
+    await expectAllOnce(d, sent);
+    expect(lines.some((l) => l.includes('kafka consumer restarted'))).toBe(true);
+    expect(worker.healthy()).toBe(true);
   });
 
   it('Kafka stalls past the producer timeout: the batch is resent and deduplicated', { timeout: 20_000 }, async () => {
