@@ -80,16 +80,17 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   const lock = await lockDataDir(dataDir);
 
   const store = await openStore(config.storage, dataDir);
-  // chDB's inserts and merges run on threads of this process: they must not take the CPU from
-  // the requests (they still get every idle cycle, and the event log holds what they have not
-  // caught up with yet).
-  const background = config.storage.clickhouse === 'embedded'
-    ? lowerBackgroundThreads({ nice: config.storage.embedded_nice, onError: (err) => logger.warn({ err }, 'could not lower the embedded store\'s thread priority') })
-    : null;
   const applied = await migrate(store);
   if (applied.length) logger.info({ applied }, 'schema migrations applied');
   // Retention TTLs (applied where the config changed them) and the sweep of the data dir's copies.
   const retention = await startRetention({ store, retention: config.retention, dataDir, logger });
+  // chDB's inserts and merges run on threads of this process: they must not take the CPU from
+  // the requests (they still get every idle cycle, and the event log holds what they have not
+  // caught up with yet). Lowered once the schema is in place: before any request is served,
+  // the DDL every start waits for would otherwise queue behind whatever else the host runs.
+  const background = config.storage.clickhouse === 'embedded'
+    ? lowerBackgroundThreads({ nice: config.storage.embedded_nice, onError: (err) => logger.warn({ err }, 'could not lower the embedded store\'s thread priority') })
+    : null;
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
