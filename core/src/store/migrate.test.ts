@@ -9,11 +9,14 @@ import { joinAlters, listMigrations, migrate } from './migrate.ts';
 
 describe('joinAlters', () => {
   it('joins consecutive column and index changes of one table, and nothing else', () => {
-    expect(joinAlters([
-      'CREATE TABLE {db}.a (x UInt8) ENGINE = MergeTree ORDER BY x',
+    const create = 'CREATE TABLE {db}.a (x UInt8) ENGINE = MergeTree ORDER BY x';
+    const changes = [
       'ALTER TABLE {db}.a ADD COLUMN IF NOT EXISTS y Map(LowCardinality(String), UInt32)',
       'ALTER TABLE {db}.a ADD INDEX IF NOT EXISTS i y TYPE minmax GRANULARITY 1',
       'ALTER TABLE {db}.a DROP INDEX IF EXISTS j',
+    ];
+    // A mutation, another table, settings: each breaks the run and stays a statement of its own.
+    const apart = [
       'ALTER TABLE {db}.a MATERIALIZE INDEX i',
       'ALTER TABLE {db}.a MODIFY COLUMN y String',
       'ALTER TABLE {db}.b MODIFY COLUMN z String',
@@ -21,16 +24,11 @@ describe('joinAlters', () => {
       'ALTER TABLE {db}.b ADD COLUMN v String',
       'ALTER TABLE {db}.b MODIFY SETTING index_granularity = 1024',
       'ALTER TABLE {db}.b ADD COLUMN u String',
-    ])).toEqual([
-      'CREATE TABLE {db}.a (x UInt8) ENGINE = MergeTree ORDER BY x',
+    ];
+    expect(joinAlters([create, ...changes, ...apart])).toEqual([
+      create,
       'ALTER TABLE {db}.a ADD COLUMN IF NOT EXISTS y Map(LowCardinality(String), UInt32), ADD INDEX IF NOT EXISTS i y TYPE minmax GRANULARITY 1, DROP INDEX IF EXISTS j',
-      'ALTER TABLE {db}.a MATERIALIZE INDEX i',
-      'ALTER TABLE {db}.a MODIFY COLUMN y String',
-      'ALTER TABLE {db}.b MODIFY COLUMN z String',
-      'ALTER TABLE {db}.b ADD COLUMN w String SETTINGS mutations_sync = 2',
-      'ALTER TABLE {db}.b ADD COLUMN v String',
-      'ALTER TABLE {db}.b MODIFY SETTING index_granularity = 1024',
-      'ALTER TABLE {db}.b ADD COLUMN u String',
+      ...apart,
     ]);
   });
 });
