@@ -96,6 +96,9 @@ export function toolchain() {
     ...process.env,
     PATH: `${binDir}:${dirname(node)}:${process.env.PATH ?? ''}`,
     npm_config_update_notifier: 'false',
+    // V8's code cache for every module Node loads (gatelog's own TypeScript included): a
+    // process starts on ~0.6 s less CPU once the cache is warm. Kept under .runtime/.
+    NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? join(RUNTIME, 'compile-cache'),
   };
   const pnpmRun = (args, opts = {}) => run(node, [pnpm, ...args], { env, ...opts });
   const manifests = ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', 'core', 'proxy', 'ingest', 'ui', 'test']
