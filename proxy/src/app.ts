@@ -144,11 +144,13 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   if (deps.store) await app.register(repriceRoutes({ store: deps.store, gov, metrics, cost: env.cost, priceProviderOf: (n) => providers.byName.get(n)?.priceProviderId }), { prefix: '/admin' });
   if (deps.store) await app.register(adminRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
   if (deps.store) registerCallsApi(app, { store: deps.store, masterKey: deps.masterKey, gov });
-  if (deps.store) await app.register(auditRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
+  if (deps.store) {
+    const sinks = startProxyAuditStream(app, { store: deps.store, config, logger: deps.logger, registry: deps.registry });
+    await app.register(auditRoutes({ store: deps.store, gov, metrics, sinks }), { prefix: '/admin' });
+  }
   if (deps.store) await app.register(exportRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
   if (deps.store) startCompliance(app, { store: deps.store, config, logger: deps.logger });
   if (deps.store) startProxyAlerts(app, { store: deps.store, config, logger: deps.logger, registry: deps.registry });
-  if (deps.store) startProxyAuditStream(app, { store: deps.store, config, logger: deps.logger, registry: deps.registry });
   if (deps.store) await app.register(alertRoutes({ store: deps.store, gov, metrics, config }), { prefix: '/admin' });
   if (deps.store) await app.register(uiWriteRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
   if (deps.store) {

@@ -1,12 +1,14 @@
 // The proxy service streams the audit trail to the sinks of `audit.sinks` (core/src/audit-stream)
 // for as long as the app is open: embedded, in-process; with a ClickHouse server every proxy
 // runs it and a lease per sink (in ClickHouse, or in Redis with state.redis) picks one forwarder
-// at a time. Nothing of it is on a request's path.
+// at a time. Nothing of it is on a request's path. Its status (GET /admin/audit/sinks) is read
+// from the store and the lease, so every proxy answers the same.
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { GatelogConfig, Logger, Store } from '@gatelog/core';
 import { startAuditStream, type AuditStreamHooks } from '@gatelog/core/audit-stream/forwarder';
-import { redisLease } from '@gatelog/core/audit-stream/lease';
+import { redisLease, storeLease } from '@gatelog/core/audit-stream/lease';
+import { readSinkStatuses, type SinkStatus } from '@gatelog/core/audit-stream/status';
 
 function metric<T extends Counter | Gauge>(registry: Registry, name: string, make: () => T): T {
   // One per registry (a registry shared by several apps in a process keeps the first).
@@ -39,14 +41,21 @@ export function auditStreamHooks(registry: Registry): AuditStreamHooks {
   return { forwarded: forwardedRows, failed: failedRows, lag: lagSeconds, failing: failingNow };
 }
 
-export function startProxyAuditStream(app: FastifyInstance, deps: { store: Store; config: GatelogConfig; logger: Logger; registry: Registry }): void {
-  if (deps.config.audit.sinks.length === 0) return;
+/** Every configured sink's status now. */
+export type SinkStatusReader = () => Promise<SinkStatus[]>;
+
+/** Starts forwarding (when sinks are configured); returns how to read the sinks' status. */
+export function startProxyAuditStream(app: FastifyInstance, deps: { store: Store; config: GatelogConfig; logger: Logger; registry: Registry }): SinkStatusReader {
+  if (deps.config.audit.sinks.length === 0) return () => Promise.resolve([]);
   const shared = deps.store.kind === 'http';
   // With shared state in Redis the sink leases live there (one holder at a time, on Redis's clock).
-  const lease = shared && deps.config.state.redis ? redisLease(deps.config.state.redis) : undefined;
+  const redis = deps.config.state.redis;
+  const lease = shared ? (redis ? redisLease(redis) : storeLease(deps.store)) : undefined;
   const stream = startAuditStream({ store: deps.store, config: deps.config.audit, logger: deps.logger, shared, lease, hooks: auditStreamHooks(deps.registry) });
   app.addHook('onClose', async () => {
     await stream?.stop();
     await lease?.close();
   });
+  const { store, config } = deps;
+  return () => readSinkStatuses(store, config.audit, lease);
 }

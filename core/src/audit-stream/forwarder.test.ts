@@ -2,7 +2,9 @@
 // per chain, signed; a sink that fails for a while is retried (failing, logged without its
 // secret or token) and then gets every row, none missing; a new forwarder (a restart) goes on
 // from the durable cursor; stopping does not wait for a sink that hangs; with a shared store
-// only the lease holder sends, and when it stops another takes the sink over from the cursor.
+// only the lease holder sends, and when it stops another takes the sink over from the cursor;
+// a sink that refuses big bodies (413) gets the batch in halves, a single row it refuses keeps
+// its chain waiting (never skipped) while other chains go on; the status (status.ts) follows.
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditChain, type AuditRow } from '../store/audit.ts';
@@ -12,9 +14,11 @@ import { createLogger } from '../logger.ts';
 import { SIGNATURE_HEADER } from '../alerts/deliver.ts';
 import { AuditConfig } from './config.ts';
 import { startAuditStream, type AuditStream, type AuditStreamHooks } from './forwarder.ts';
-import type { StreamedRow } from './payload.ts';
+import { batchRequest, type StreamedRow } from './payload.ts';
+import { readSinkStatuses, type SinkStatus } from './status.ts';
+import { storeLease } from './lease.ts';
 import { tempEmbeddedStore, type TempStore } from '../../../test/support/embedded-store.ts';
-import { startWebhookReceiver, verifySignature, type WebhookReceiver } from '../../../test/support/webhook-receiver.ts';
+import { startWebhookReceiver, verifySignature, type Received, type WebhookReceiver } from '../../../test/support/webhook-receiver.ts';
 import { startOtlpReceiver } from '../../../test/support/otlp-receiver.ts';
 
 const SECRET = 'audit-stream-test-secret';
@@ -41,9 +45,9 @@ function logs(): { lines: string[]; logger: ReturnType<typeof createLogger> } {
   return { lines, logger: createLogger('info', sink) };
 }
 
-function config(name: string, stream: object = {}): AuditConfig {
+function config(name: string, stream: object = {}, batchRows = 3): AuditConfig {
   return AuditConfig.parse({
-    sinks: [{ kind: 'webhook', name, url: `${rx.url}/${name}?token=${TOKEN}`, secret: SECRET, headers: { authorization: `Splunk ${TOKEN}` }, batch_rows: 3 }],
+    sinks: [{ kind: 'webhook', name, url: `${rx.url}/${name}?token=${TOKEN}`, secret: SECRET, headers: { authorization: `Splunk ${TOKEN}` }, batch_rows: batchRows }],
     stream: { poll_ms: 50, attempts: 2, base_ms: 10, max_ms: 100, lease_ms: 1000, ...stream },
   });
 }
@@ -78,12 +82,18 @@ function arrived(path: string, chain: string): StreamedRow[] {
   return out;
 }
 
-async function until(pred: () => boolean, ms = 20_000): Promise<void> {
+async function until(pred: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
   const t0 = Date.now();
-  while (!pred()) {
+  while (!(await pred())) {
     if (Date.now() - t0 > ms) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** The sink's status as the API shows it, and what it says about `chain`. */
+async function statusOf(cfg: AuditConfig, chain?: string, lease = false): Promise<SinkStatus & { chain: SinkStatus['chains'][number] | undefined }> {
+  const [s] = await readSinkStatuses(store, cfg, lease ? storeLease(store) : undefined);
+  return { ...s!, chain: s!.chains.find((c) => c.chain_id === chain) };
 }
 
 async function append(chain: AuditChain, n: number): Promise<AuditRow[]> {
@@ -133,6 +143,12 @@ describe('audit streaming', () => {
     start(config(path), { logger, hooks: h.hooks });
     await append(chain, 5);
     await until(() => h.failing.includes(true) && rx.received.filter((r) => r.path.startsWith(`/${path}?`)).length >= 4);
+    const down = await statusOf(config(path), chain.id);
+    expect(down).toMatchObject({ status: 'failing', last_error: { http_status: 503, code: 'http_503', reason: 'the sink failed (HTTP 503)' } });
+    expect(down.consecutive_failures).toBeGreaterThanOrEqual(2);
+    expect(down.failing_since).not.toBeNull();
+    expect(down.chain?.rows_behind).toBeGreaterThan(0);
+    expect(JSON.stringify(down)).not.toContain(TOKEN);
     const failLine = lines.find((l) => l.includes('audit sink failing'));
     expect(failLine).toBeDefined();
     expect(failLine).toContain('"sink":"outage"');
@@ -143,6 +159,11 @@ describe('audit streaming', () => {
     expect([...new Set(seqs(arrived(path, chain.id)))]).toEqual(range(1, 9));
     await until(() => h.failing.at(-1) === false);
     expect(lines.some((l) => l.includes('audit sink recovered'))).toBe(true);
+    // The last batch's cursor is saved just after the receiver answered.
+    await until(async () => (await statusOf(config(path), chain.id)).chain?.rows_behind === 0);
+    const up = await statusOf(config(path), chain.id);
+    expect(up).toMatchObject({ status: 'ok', failing_since: null, consecutive_failures: 0, last_error: { code: 'http_503' } });
+    expect(up.chain).toMatchObject({ delivered_seq: 9, head_seq: 9, rows_behind: 0, oldest_undelivered_age_s: null });
     for (const l of lines) {
       expect(l).not.toContain(TOKEN);
       expect(l).not.toContain(SECRET);
@@ -188,9 +209,55 @@ describe('audit streaming', () => {
     await until(() => arrived(path, chain.id).length >= 4);
     await new Promise((r) => setTimeout(r, 400));
     expect(seqs(arrived(path, chain.id))).toEqual(range(1, 4));
+    // Which process forwards: the lease's holder names its host and pid.
+    expect((await statusOf(config(path), chain.id, true)).lease).toMatchObject({ store: 'clickhouse', holder: expect.stringContaining(`:${process.pid}:`) });
     await a.stop();
     await append(chain, 3);
     await until(() => arrived(path, chain.id).length >= 7, 30_000);
     expect(seqs(arrived(path, chain.id))).toEqual(range(1, 7));
+  }, 60_000);
+
+  it('halves a batch the sink refuses as too large; a single row still refused waits (failing), other chains go on', async () => {
+    const path = 'toolarge';
+    const cfg = config(path, {}, 8);
+    const chain = new AuditChain(store);
+    const before = await append(chain, 6); // open row + 6
+    // A few rows to a body: a full batch of 8 is refused, every row alone (a chain's open row is the largest) is taken.
+    const eight = (batchRequest(cfg.sinks[0]!, [...before, ...before.slice(0, 2)], 'test')(0).body as string).length;
+    let limit = 3000;
+    expect(eight).toBeGreaterThan(limit);
+    const taken = new Set<Received>();
+    rx.respond = (r) => {
+      if (!r.path.startsWith(`/${path}?`)) return 200;
+      if (r.body.length > limit) return 413;
+      taken.add(r);
+      return 200;
+    };
+    /** Rows of `id`'s chain in the bodies the sink took, in arrival order. */
+    const took = (id: string): StreamedRow[] => rx.received.filter((r) => taken.has(r)).flatMap((r) => (JSON.parse(r.body) as { rows: StreamedRow[] }).rows.filter((x) => x.chain_id === id));
+    const huge = await chain.append({ action: 'key.create', actor: 'ana@example.com', target: 'huge', details: { note: 'x'.repeat(20_000) } });
+    await append(chain, 2);
+    const other = new AuditChain(store);
+    await append(other, 2);
+    start(cfg);
+    await until(() => took(chain.id).length >= 7 && took(other.id).length >= 3);
+    await until(async () => (await statusOf(cfg, chain.id)).status === 'failing');
+    await new Promise((r) => setTimeout(r, 300));
+    // In small bodies, in order, up to the huge row; nothing past it; the other chain whole.
+    expect(taken.size).toBeGreaterThan(2);
+    expect(seqs(took(chain.id))).toEqual(range(1, 7));
+    expect(seqs(took(other.id))).toEqual(range(1, 3));
+    const stuck = await statusOf(cfg, chain.id);
+    expect(stuck).toMatchObject({ status: 'failing', last_error: { http_status: 413, code: 'http_413' } });
+    expect(stuck.last_error?.reason).toContain('too large');
+    expect(stuck.chain).toMatchObject({ delivered_seq: 7, head_seq: 10, rows_behind: 3 });
+    expect(JSON.stringify(stuck)).not.toContain('xxxxxxxx');
+    // The refused row is retried: once the sink takes bigger bodies, it and the rows after it arrive.
+    limit = Infinity;
+    await until(() => took(chain.id).length >= 10);
+    expect(seqs(took(chain.id))).toEqual(range(1, 10));
+    expect(took(chain.id)[7]!.row_hash).toBe(huge.row_hash);
+    await until(async () => (await statusOf(cfg, chain.id)).status === 'ok');
+    expect((await statusOf(cfg, chain.id)).chain).toMatchObject({ delivered_seq: 10, rows_behind: 0 });
   }, 60_000);
 });

@@ -7,11 +7,17 @@
 // or secret) and retried from its cursor every max_ms for as long as it fails: rows are never
 // dropped. With several gatelogs on one ClickHouse, each sink is forwarded by one of them at a
 // time (lease.ts: in ClickHouse, or Redis with state.redis); when it falls silent for lease_ms
-// another takes the sink over.
+// another takes the sink over. A batch refused as too large (413) is halved until the sink
+// takes the parts; a single row still refused keeps its chain waiting (retried, never skipped)
+// while the batch's other chains go on. How the last delivery went (failing since, failures,
+// error code and reason) is stored next to the cursor (migration 0033), so every process's
+// status API (status.ts) says the same, and a process taking the sink over goes on counting.
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Store } from '../store/client.ts';
-import { rowsPastCursors, saveSinkCursors, sinkCursors } from '../store/audit-stream-queries.ts';
+import type { AuditRow } from '../store/audit.ts';
+import { rowsPastCursors, saveSinkCursors, saveSinkOutcome, sinkCursors, sinkOutcome, type SinkOutcome } from '../store/audit-stream-queries.ts';
 import { backoffMs } from '../backoff.ts';
 import { postWithRetries, sleep, type DeliveryAttempt } from '../http-delivery.ts';
 import { maskUrl } from '../alerts/rule.ts';
@@ -20,6 +26,7 @@ import type { AuditConfig, AuditSink } from './config.ts';
 import { nextBatch } from './batch.ts';
 import { batchRequest } from './payload.ts';
 import { storeLease, type SinkLease } from './lease.ts';
+import { failureReason, NOT_FAILING } from './status.ts';
 
 /** What the forwarder reports per sink (the service turns them into metrics). */
 export interface AuditStreamHooks {
@@ -54,15 +61,29 @@ const STORE_ERROR_LOG_MS = 60_000;
 
 const target = (s: AuditSink): string => maskUrl(s.kind === 'otlp' ? s.endpoint : s.url);
 const url = (s: AuditSink): string => (s.kind === 'otlp' ? s.endpoint : s.url);
+/** Per chain, the last seq of `rows` (in seq order per chain): the cursor once they are taken. */
+const headsOf = (rows: readonly AuditRow[]): Map<string, number> => new Map(rows.map((r) => [r.chain_id, r.seq]));
+
+/** The part of a batch the sink did not take after every attempt. */
+interface Refusal {
+  rows: number;
+  /** Failed attempts. */
+  failed: number;
+  last: DeliveryAttempt | undefined;
+}
+
+/** Names the process in the lease and the status API: host, pid and a per-forwarder tag. */
+const holderName = (): string => `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
 class SinkForwarder {
   readonly #sink: AuditSink;
   readonly #d: AuditStreamDeps;
-  readonly #holder = randomUUID();
+  readonly #holder = holderName();
   readonly #gapSince = new Map<string, number>();
   #leader: boolean;
   readonly #lease: SinkLease;
-  #failingSince: number | undefined;
+  /** The stored outcome, read once each time this process becomes the sink's forwarder. */
+  #outcome: SinkOutcome | undefined;
   #lastClaim = -Infinity;
   #confirming = false;
   #storeErrorLogged = -Infinity;
@@ -123,9 +144,11 @@ class SinkForwarder {
         this.#d.hooks?.lag?.(s.name, 0);
         this.#d.hooks?.failing?.(s.name, false);
       }
+      if (leader && !this.#leader) this.#outcome = undefined;
       this.#leader = leader;
     }
     if (!this.#leader) return c.poll_ms;
+    this.#outcome ??= (await sinkOutcome(this.#d.store, s.name)) ?? NOT_FAILING;
     const cursors = await sinkCursors(this.#d.store, s.name);
     const pending = await rowsPastCursors(this.#d.store, cursors, s.batch_rows);
     const now = this.#now();
@@ -136,37 +159,86 @@ class SinkForwarder {
       this.#d.logger.error({ sink: s.name, audit_chain: g.chain_id, from_seq: g.from, to_seq: g.to, code: 'GATELOG_ERR_AUDIT_CHAIN_GAP' }, 'audit rows missing from their chain: the rows after them are sent without them (run `gatelog audit verify`)');
     }
     if (batch.rows.length === 0) return c.poll_ms;
-    let last: DeliveryAttempt | undefined;
-    const record = (a: DeliveryAttempt): void => {
-      last = a;
-    };
-    const ok = await postWithRetries(url(s), batchRequest(s, batch.rows, GATELOG_VERSION), { policy: c, record, signal, cancel: signal, random: this.#d.random ?? Math.random });
-    if (!ok) {
-      if (signal.aborted) return 0;
-      this.#failing(batch.rows.length, last);
+    const refused = await this.#deliver(batch.rows, signal);
+    if (signal.aborted) return 0;
+    if (refused) {
+      await this.#failing(refused);
       // Every attempt spent: the next round starts over from the cursor after max_ms (jittered).
       return backoffMs(c.attempts + 32, c, this.#d.random ?? Math.random);
     }
-    await saveSinkCursors(this.#d.store, s.name, batch.heads);
-    this.#d.hooks?.forwarded?.(s.name, batch.rows.length);
-    if (this.#failingSince !== undefined) {
-      this.#d.logger.info({ sink: s.name, kind: s.kind, target: target(s), failing_for_s: Math.round((this.#now() - this.#failingSince) / 1000) }, 'audit sink recovered: forwarding resumed from its cursor');
-      this.#failingSince = undefined;
-      this.#d.hooks?.failing?.(s.name, false);
-    }
+    await this.#recovered();
     // More may be waiting: go on at once.
     return pending.length >= s.batch_rows ? 0 : c.poll_ms;
   }
 
-  #failing(rows: number, last: DeliveryAttempt | undefined): void {
+  /**
+   * Sends one batch, moving the cursor after each part the sink takes. A part refused as too
+   * large (413) is halved and sent again; a single row still refused stays pending (its chain
+   * stops here for this round) and the rows of the batch's other chains go on. Returns what
+   * was not taken, if anything.
+   */
+  async #deliver(rows: readonly AuditRow[], signal: AbortSignal): Promise<Refusal | undefined> {
     const s = this.#sink;
-    this.#failingSince ??= this.#now();
-    this.#d.hooks?.failed?.(s.name, rows);
+    const c = this.#d.config.stream;
+    let rest = rows;
+    let size = rows.length;
+    let refusal: Refusal | undefined;
+    while (rest.length > 0 && !signal.aborted) {
+      const part = rest.slice(0, size);
+      const tried: Refusal = { rows: part.length, failed: 0, last: undefined };
+      const record = (a: DeliveryAttempt): void => {
+        tried.last = a;
+        if (a.error) tried.failed++;
+      };
+      if (await postWithRetries(url(s), batchRequest(s, part, GATELOG_VERSION), { policy: c, record, signal, cancel: signal, random: this.#d.random ?? Math.random })) {
+        await saveSinkCursors(this.#d.store, s.name, headsOf(part));
+        this.#d.hooks?.forwarded?.(s.name, part.length);
+        rest = rest.slice(part.length);
+        continue;
+      }
+      if (signal.aborted) return undefined;
+      const tooLarge = tried.last?.http_status === 413;
+      if (tooLarge && part.length > 1) {
+        size = Math.ceil(part.length / 2);
+        continue;
+      }
+      refusal = { rows: (refusal?.rows ?? 0) + tried.rows, failed: (refusal?.failed ?? 0) + tried.failed, last: tried.last };
+      if (!tooLarge) return refusal;
+      // Never skipped: the row's chain waits for it (retried next round); the others go on.
+      const stuck = part[0]?.chain_id;
+      rest = rest.filter((r) => r.chain_id !== stuck);
+    }
+    return refusal;
+  }
+
+  async #failing(r: Refusal): Promise<void> {
+    const s = this.#sink;
+    const now = this.#now();
+    const before = this.#outcome ?? NOT_FAILING;
+    const since = before.failures > 0 ? before.failing_since : new Date(now).toISOString();
+    const error = r.last?.error ?? '';
+    const httpStatus = r.last?.http_status ?? 0;
+    const reason = failureReason(error, httpStatus);
+    this.#outcome = { failures: before.failures + r.failed, failing_since: since, http_status: httpStatus, error, reason, error_at: new Date(now).toISOString() };
+    this.#d.hooks?.failed?.(s.name, r.rows);
     this.#d.hooks?.failing?.(s.name, true);
     this.#d.logger.error({
-      sink: s.name, kind: s.kind, target: target(s), error: last?.error ?? '', http_status: last?.http_status ?? 0, rows,
-      failing_for_s: Math.round((this.#now() - this.#failingSince) / 1000), code: 'GATELOG_ERR_AUDIT_SINK',
+      sink: s.name, kind: s.kind, target: target(s), error, http_status: httpStatus, reason, rows: r.rows,
+      failing_for_s: Math.round((now - Date.parse(since)) / 1000), code: 'GATELOG_ERR_AUDIT_SINK',
     }, 'audit sink failing: its rows are kept and retried from the cursor');
+    await saveSinkOutcome(this.#d.store, s.name, this.#outcome);
+  }
+
+  /** After a round with every row taken: a failing sink is well again (said once, stored for every process). */
+  async #recovered(): Promise<void> {
+    const o = this.#outcome;
+    if (!o || o.failures === 0) return;
+    const s = this.#sink;
+    this.#d.logger.info({ sink: s.name, kind: s.kind, target: target(s), failing_for_s: Math.round((this.#now() - Date.parse(o.failing_since)) / 1000) }, 'audit sink recovered: forwarding resumed from its cursor');
+    this.#d.hooks?.failing?.(s.name, false);
+    // The last error stays on record (shown with its time); failures 0 says it is over.
+    this.#outcome = { ...o, failures: 0 };
+    await saveSinkOutcome(this.#d.store, s.name, this.#outcome);
   }
 }
 

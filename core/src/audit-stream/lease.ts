@@ -5,20 +5,26 @@
 // Redis's clock after lease_ms unless renewed, so exactly one holder at a time and a dead one's
 // sink is free lease_ms after its last claim.
 import type { Store } from '../store/client.ts';
-import { claimJob } from '../store/job-lease.ts';
+import { claimJob, jobHolder } from '../store/job-lease.ts';
 import { connectRedis, type RedisClient } from '../redis.ts';
 import type { RedisTarget } from '../state-config.ts';
 
 export interface SinkLease {
   /** True while `holder` holds `sink`'s lease (claimed now, held for `ms`). */
   claim(sink: string, holder: string, ms: number): Promise<boolean>;
+  /** Who holds `sink`'s lease now (null: nobody), asked without claiming it. */
+  holder(sink: string, ms: number): Promise<string | null>;
+  /** Where the lease lives, for the status API. */
+  readonly where: 'clickhouse' | 'redis';
   close(): Promise<void>;
 }
 
 export function storeLease(store: Store): SinkLease {
-  const claim = (sink: string, holder: string, ms: number): Promise<boolean> => claimJob(store, `audit-stream:${sink}`, holder, ms);
+  const job = (sink: string): string => `audit-stream:${sink}`;
+  const claim = (sink: string, holder: string, ms: number): Promise<boolean> => claimJob(store, job(sink), holder, ms);
+  const holder = (sink: string, ms: number): Promise<string | null> => jobHolder(store, job(sink), ms);
   const close = (): Promise<void> => Promise.resolve();
-  return { claim, close };
+  return { claim, holder, where: 'clickhouse', close };
 }
 
 // KEYS: the sink's lease. ARGV: the claimant, the lease's length (ms).
@@ -41,9 +47,10 @@ export function redisLease(target: RedisTarget): SinkLease {
   // Failures surface through the failing claims; without a listener ioredis prints every reconnect error.
   redis.on('error', () => undefined);
   const claim = async (sink: string, holder: string, ms: number): Promise<boolean> => (await redis.eval(CLAIM, 1, sink, holder, String(ms))) === 1;
+  const holder = (sink: string): Promise<string | null> => redis.get(sink);
   const close = (): Promise<void> => {
     redis.disconnect();
     return Promise.resolve();
   };
-  return { claim, close };
+  return { claim, holder, where: 'redis', close };
 }

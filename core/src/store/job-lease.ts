@@ -18,6 +18,11 @@ async function claim(store: Store, job: string, holder: string): Promise<void> {
 /** Claims `job` for `holder`; true when `holder` is the one to run it now. */
 export async function claimJob(store: Store, job: string, holder: string, liveMs = LEASE_LIVE_MS): Promise<boolean> {
   await claim(store, job, holder);
+  return (await jobHolder(store, job, liveMs)) === holder;
+}
+
+/** Who runs `job` now (the earliest live claimant), without claiming it; null when nobody does. */
+export async function jobHolder(store: Store, job: string, liveMs = LEASE_LIVE_MS): Promise<string | null> {
   const rs = await store.client.query({
     query: `SELECT holder FROM ${store.database}.job_lease WHERE job = {job:String}
             GROUP BY holder HAVING max(claimed_at) > now64(6) - toIntervalMillisecond({live:UInt32})
@@ -26,7 +31,7 @@ export async function claimJob(store: Store, job: string, holder: string, liveMs
     format: 'JSONEachRow',
   });
   const rows = await rs.json<{ holder: string }>();
-  return rows[0]?.holder === holder;
+  return rows[0]?.holder ?? null;
 }
 
 /** Keeps claiming `job` every quarter of `liveMs` until the returned stop is called. */

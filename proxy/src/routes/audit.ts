@@ -8,6 +8,9 @@
 //                            whole (each hash covers the row's details), so a team-scoped
 //                            auditor would read every team's rows; it is refused (403) and
 //                            reads its teams' rows at GET /admin/audit.
+//   GET  /admin/audit/sinks  whether each sink of `audit.sinks` has every row (status.ts in
+//                            core/src/audit-stream): progress per chain, failing or not, the
+//                            last error as a code and a reason; addresses without secrets.
 // GET /admin/audit (the newest rows, filtered) is in admin.ts, parsed by `auditQuery`.
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -19,11 +22,14 @@ import { adminGuard, adminActor } from './admin-caller.ts';
 import { principalOf } from '../admin-principal.ts';
 import type { Governance } from '../governance/runtime.ts';
 import type { ProxyMetrics } from '../metrics.ts';
+import type { SinkStatusReader } from '../audit-stream.ts';
 
 export interface AuditRouteDeps {
   store: Store;
   gov: Governance;
   metrics: ProxyMetrics;
+  /** The audit sinks' status (none configured: an empty list). */
+  sinks?: SinkStatusReader | undefined;
 }
 
 const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?Z?)?$/;
@@ -101,6 +107,7 @@ export function auditRoutes(deps: AuditRouteDeps) {
       }
       return reply.type('application/x-ndjson; charset=utf-8').send(Readable.from(lines()));
     });
+    app.get('/audit/sinks', { config: { query: [] } }, async () => ({ object: 'list', data: deps.sinks ? await deps.sinks() : [] }));
     done();
   };
 }
