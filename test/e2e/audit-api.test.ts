@@ -118,6 +118,13 @@ describe('audited admin API actions', () => {
     }
     expect((await api('/admin/audit', { method: 'POST', key: null, body: JSON.stringify({ action: 'a.b', actor: 'x' }) })).status).toBe(401);
   });
+
+  it('GET /admin/audit/sinks with no sink configured: an empty list', async () => {
+    const r = await api('/admin/audit/sinks');
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ object: 'list', data: [] });
+    expect((await api('/admin/audit/sinks', { key: null })).status).toBe(401);
+  });
 });
 
 describe('GET /admin/export', () => {

@@ -121,6 +121,9 @@ describe('a team-scoped auditor on the Audit page', () => {
       expect(html).toContain(texts.red);
       expect(html).not.toContain(texts.blue);
       expect(html).not.toContain(texts.all);
+      // No audit sink configured: no "Streaming to SIEM" panel, and no error in its place.
+      expect(await page.getByTestId('sinks-panel').count()).toBe(0);
+      expect(await page.getByTestId('sinks-error').count()).toBe(0);
       const exported = await page.request.get(`${gl.url}/audit/export?format=jsonl`);
       expect(exported.status()).toBe(200);
       const body = await exported.text();

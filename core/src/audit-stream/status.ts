@@ -66,6 +66,7 @@ const NETWORK_REASONS: Readonly<Record<string, string>> = {
   ENOTFOUND: 'host not found',
   EAI_AGAIN: 'host name lookup failed',
   UND_ERR_SOCKET: 'connection closed',
+  network_error: 'network error',
 };
 
 /** A short sentence for a delivery error code (http-delivery.ts): no URL, header or body. */

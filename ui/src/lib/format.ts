@@ -26,3 +26,12 @@ export function statusClass(status: number): string {
   if (status === 0) return 'status-none';
   return status < 400 ? 'status-ok' : 'status-error';
 }
+
+/** A span in seconds as a person reads it: 45 s, 12 min, 3.5 h, 2.0 d. */
+export function fmtAge(s: number | null): string {
+  if (s === null) return DASH;
+  if (s < 90) return `${Math.round(s)} s`;
+  if (s < 90 * 60) return `${Math.round(s / 60)} min`;
+  if (s < 36 * 3600) return `${(s / 3600).toFixed(1)} h`;
+  return `${(s / 86_400).toFixed(1)} d`;
+}
