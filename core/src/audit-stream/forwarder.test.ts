@@ -236,13 +236,16 @@ describe('audit streaming', () => {
     /** Rows of `id`'s chain in the bodies the sink took, in arrival order. */
     const took = (id: string): StreamedRow[] => rx.received.filter((r) => taken.has(r)).flatMap((r) => (JSON.parse(r.body) as { rows: StreamedRow[] }).rows.filter((x) => x.chain_id === id));
     const huge = await chain.append({ action: 'key.create', actor: 'ana@example.com', target: 'huge', details: { note: 'x'.repeat(20_000) } });
-    await append(chain, 2);
-    const other = new AuditChain(store);
+    await append(chain, 10); // more than a batch behind the huge row
+    // A chain read after the held-up one (chain_id order): it must not wait behind it.
+    let other = new AuditChain(store);
+    while (other.id < chain.id) other = new AuditChain(store);
     await append(other, 2);
     start(cfg);
     await until(() => took(chain.id).length >= 7 && took(other.id).length >= 3);
     await until(async () => (await statusOf(cfg, chain.id)).status === 'failing');
-    await new Promise((r) => setTimeout(r, 300));
+    // Several retry rounds (max_ms 100): the row is still refused, the sink still failing.
+    await new Promise((r) => setTimeout(r, 600));
     // In small bodies, in order, up to the huge row; nothing past it; the other chain whole.
     expect(taken.size).toBeGreaterThan(2);
     expect(seqs(took(chain.id))).toEqual(range(1, 7));
@@ -250,14 +253,15 @@ describe('audit streaming', () => {
     const stuck = await statusOf(cfg, chain.id);
     expect(stuck).toMatchObject({ status: 'failing', last_error: { http_status: 413, code: 'http_413' } });
     expect(stuck.last_error?.reason).toContain('too large');
-    expect(stuck.chain).toMatchObject({ delivered_seq: 7, head_seq: 10, rows_behind: 3 });
+    expect(stuck.chain).toMatchObject({ delivered_seq: 7, head_seq: 18, rows_behind: 11 });
+    expect(stuck.consecutive_failures).toBeGreaterThan(1);
     expect(JSON.stringify(stuck)).not.toContain('xxxxxxxx');
     // The refused row is retried: once the sink takes bigger bodies, it and the rows after it arrive.
     limit = Infinity;
-    await until(() => took(chain.id).length >= 10);
-    expect(seqs(took(chain.id))).toEqual(range(1, 10));
+    await until(() => took(chain.id).length >= 18);
+    expect(seqs(took(chain.id))).toEqual(range(1, 18));
     expect(took(chain.id)[7]!.row_hash).toBe(huge.row_hash);
     await until(async () => (await statusOf(cfg, chain.id)).status === 'ok');
-    expect((await statusOf(cfg, chain.id)).chain).toMatchObject({ delivered_seq: 10, rows_behind: 0 });
+    expect((await statusOf(cfg, chain.id)).chain).toMatchObject({ delivered_seq: 18, rows_behind: 0 });
   }, 60_000);
 });

@@ -8,8 +8,8 @@
 // dropped. With several gatelogs on one ClickHouse, each sink is forwarded by one of them at a
 // time (lease.ts: in ClickHouse, or Redis with state.redis); when it falls silent for lease_ms
 // another takes the sink over. A batch refused as too large (413) is halved until the sink
-// takes the parts; a single row still refused keeps its chain waiting (retried, never skipped)
-// while the batch's other chains go on. How the last delivery went (failing since, failures,
+// takes the parts; a single row still refused holds its chain up (retried every max_ms, never
+// skipped) while the other chains go on, read ahead of it. How the last delivery went (failing since, failures,
 // error code and reason) is stored next to the cursor (migration 0033), so every process's
 // status API (status.ts) says the same, and a process taking the sink over goes on counting.
 import { randomUUID } from 'node:crypto';
@@ -70,6 +70,10 @@ interface Refusal {
   /** Failed attempts. */
   failed: number;
   last: DeliveryAttempt | undefined;
+  /** Chains held up by a single row refused as too large (the rest of the batch was tried). */
+  stuck: string[];
+  /** The sink refused or could not be reached for another reason: the rest of the batch waits. */
+  outage: boolean;
 }
 
 /** Names the process in the lease and the status API: host, pid and a per-forwarder tag. */
@@ -87,6 +91,9 @@ class SinkForwarder {
   #lastClaim = -Infinity;
   #confirming = false;
   #storeErrorLogged = -Infinity;
+  /** Chains whose next row the sink refuses as too large: sent after the others, retried every max_ms. */
+  #stuck = new Set<string>();
+  #stuckRetryAt = -Infinity;
 
   constructor(sink: AuditSink, d: AuditStreamDeps) {
     this.#sink = sink;
@@ -150,23 +157,30 @@ class SinkForwarder {
     if (!this.#leader) return c.poll_ms;
     this.#outcome ??= (await sinkOutcome(this.#d.store, s.name)) ?? NOT_FAILING;
     const cursors = await sinkCursors(this.#d.store, s.name);
-    const pending = await rowsPastCursors(this.#d.store, cursors, s.batch_rows);
+    const pending = await rowsPastCursors(this.#d.store, cursors, s.batch_rows, [...this.#stuck]);
     const now = this.#now();
     const oldest = pending.reduce((m, r) => Math.min(m, Date.parse(r.at)), now);
     this.#d.hooks?.lag?.(s.name, Math.max(0, now - oldest) / 1000);
-    const batch = nextBatch(pending, cursors, this.#gapSince, now, c.gap_wait_ms);
+    // Between their retries, held-up chains stay out of the batch (they come last, so nothing else waits on them).
+    const due = now >= this.#stuckRetryAt;
+    const batch = nextBatch(due ? pending : pending.filter((r) => !this.#stuck.has(r.chain_id)), cursors, this.#gapSince, now, c.gap_wait_ms);
     for (const g of batch.skipped) {
       this.#d.logger.error({ sink: s.name, audit_chain: g.chain_id, from_seq: g.from, to_seq: g.to, code: 'GATELOG_ERR_AUDIT_CHAIN_GAP' }, 'audit rows missing from their chain: the rows after them are sent without them (run `gatelog audit verify`)');
     }
     if (batch.rows.length === 0) return c.poll_ms;
     const refused = await this.#deliver(batch.rows, signal);
     if (signal.aborted) return 0;
+    const tried = new Set(batch.rows.map((r) => r.chain_id));
+    this.#stuck = new Set([...refused?.stuck ?? [], ...[...this.#stuck].filter((ch) => !tried.has(ch))]);
+    const retryIn = backoffMs(c.attempts + 32, c, this.#d.random ?? Math.random);
     if (refused) {
       await this.#failing(refused);
       // Every attempt spent: the next round starts over from the cursor after max_ms (jittered).
-      return backoffMs(c.attempts + 32, c, this.#d.random ?? Math.random);
+      if (refused.outage) return retryIn;
+      this.#stuckRetryAt = now + retryIn;
+    } else if (this.#stuck.size === 0) {
+      await this.#recovered();
     }
-    await this.#recovered();
     // More may be waiting: go on at once.
     return pending.length >= s.batch_rows ? 0 : c.poll_ms;
   }
@@ -185,7 +199,7 @@ class SinkForwarder {
     let refusal: Refusal | undefined;
     while (rest.length > 0 && !signal.aborted) {
       const part = rest.slice(0, size);
-      const tried: Refusal = { rows: part.length, failed: 0, last: undefined };
+      const tried: Refusal = { rows: part.length, failed: 0, last: undefined, stuck: [], outage: false };
       const record = (a: DeliveryAttempt): void => {
         tried.last = a;
         if (a.error) tried.failed++;
@@ -202,11 +216,11 @@ class SinkForwarder {
         size = Math.ceil(part.length / 2);
         continue;
       }
-      refusal = { rows: (refusal?.rows ?? 0) + tried.rows, failed: (refusal?.failed ?? 0) + tried.failed, last: tried.last };
+      // Never skipped: a single row refused as too large holds its chain up (retried); the others go on.
+      const stuck = tooLarge && part[0] ? [part[0].chain_id] : [];
+      refusal = { rows: (refusal?.rows ?? 0) + tried.rows, failed: (refusal?.failed ?? 0) + tried.failed, last: tried.last, stuck: [...refusal?.stuck ?? [], ...stuck], outage: !tooLarge };
       if (!tooLarge) return refusal;
-      // Never skipped: the row's chain waits for it (retried next round); the others go on.
-      const stuck = part[0]?.chain_id;
-      rest = rest.filter((r) => r.chain_id !== stuck);
+      rest = rest.filter((r) => !stuck.includes(r.chain_id));
     }
     return refusal;
   }

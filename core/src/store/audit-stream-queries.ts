@@ -76,16 +76,17 @@ export async function saveSinkOutcome(store: Store, sink: string, o: SinkOutcome
 }
 
 /**
- * Up to `limit` chained rows past `cursors` (sinkCursors), in (chain_id, seq) order. The cursor
- * test is a WHERE over chain_id and seq only, so ClickHouse reads those two columns of the
- * trail to find the rows and the rest only for the rows it returns.
+ * Up to `limit` chained rows past `cursors` (sinkCursors), in (chain_id, seq) order, the chains
+ * in `last` after the others (a chain held up by a row the sink refuses must not fill every
+ * batch). The cursor test is a WHERE over chain_id and seq only, so ClickHouse reads those two
+ * columns of the trail to find the rows and the rest only for the rows it returns.
  */
-export async function rowsPastCursors(store: Store, cursors: ReadonlyMap<string, number>, limit: number): Promise<AuditRow[]> {
+export async function rowsPastCursors(store: Store, cursors: ReadonlyMap<string, number>, limit: number, last: readonly string[] = []): Promise<AuditRow[]> {
   const rs = await readQuery(store, {
     query: `SELECT ${auditSelect('jsonl')} FROM ${store.database}.admin_audit
             WHERE chain_id != '' AND seq > arrayElement({done:Array(UInt64)}, indexOf({chains:Array(String)}, chain_id))
-            ORDER BY chain_id, seq, id LIMIT {limit:UInt32}`,
-    query_params: { chains: [...cursors.keys()], done: [...cursors.values()], limit },
+            ORDER BY has({last:Array(String)}, chain_id), chain_id, seq, id LIMIT {limit:UInt32}`,
+    query_params: { chains: [...cursors.keys()], done: [...cursors.values()], limit, last },
   });
   return z.array(AuditRow).parse(await rs.json());
 }
