@@ -170,6 +170,20 @@ describe('audit streaming', () => {
     }
   }, 60_000);
 
+  it('a forwarder taking a failing sink over goes on from the stored outcome: same failing_since, more failures', async () => {
+    const path = 'takeover';
+    rx.respond = (r) => (r.path.startsWith(`/${path}?`) ? 502 : 200);
+    const first = start(config(path));
+    await until(async () => (await statusOf(config(path))).status === 'failing');
+    await first.stop();
+    const before = await statusOf(config(path));
+    start(config(path));
+    await until(async () => (await statusOf(config(path))).consecutive_failures > before.consecutive_failures);
+    expect(await statusOf(config(path))).toMatchObject({ status: 'failing', failing_since: before.failing_since, last_error: { code: 'http_502' } });
+    rx.respond = () => 200;
+    await until(async () => (await statusOf(config(path))).status === 'ok');
+  }, 60_000);
+
   it('stops at once with a batch in flight (it stays pending for the next start)', async () => {
     const chain = new AuditChain(store);
     const path = 'hang';
