@@ -3,7 +3,9 @@
 // webhook sink. While both run, one of them forwards (a lease in ClickHouse, or in a real
 // redis-server when state.redis is set) and every row arrives exactly once; when that one is
 // killed while the sink refuses, the other takes the sink over after lease_ms and sends the
-// rest — the dead one's unsent row included — with no gap.
+// rest — the dead one's unsent row included — with no gap. Both proxies' GET /admin/audit/sinks
+// say the same (failing, since when, the error, the lease's holder) while the holder fails, and
+// the survivor says ok with nothing behind once it has sent the rest.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +13,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditVerifier, migrate, openStore, type AuditRow, type Store } from '@gatelog/core';
+import type { SinkStatus } from '@gatelog/core/audit-stream/status';
 import { ClickHouseHttpFixture } from '../support/clickhouse-http.ts';
 import { KafkaTestBroker } from '../support/kafka/index.ts';
 import { startWebhookReceiver, verifySignature, type Received, type WebhookReceiver } from '../support/webhook-receiver.ts';
@@ -92,6 +95,22 @@ describe.each(['clickhouse', 'redis'] as const)('audit streaming with several pr
     }
   }
 
+  async function siem(p: ProxyProcess): Promise<SinkStatus> {
+    const r = await fetch(`${p.url}/admin/audit/sinks`, { headers: { authorization: `Bearer ${MASTER}` } });
+    expect(r.status).toBe(200);
+    return ((await r.json()) as { data: SinkStatus[] }).data[0]!;
+  }
+
+  async function siemUntil(p: ProxyProcess, what: string, pred: (s: SinkStatus) => boolean, ms = 30_000): Promise<SinkStatus> {
+    const t0 = Date.now();
+    for (;;) {
+      const s = await siem(p);
+      if (pred(s)) return s;
+      if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms\n${JSON.stringify(s)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   const named = (n: string) => (r: Streamed): boolean => r.action === 'key.create' && r.details.includes(`"${n}"`);
 
   it('one forwarder at a time sends each row once; a killed forwarder\'s sink is taken over with no gap', { timeout: 180_000 }, async () => {
@@ -118,12 +137,23 @@ describe.each(['clickhouse', 'redis'] as const)('audit streaming with several pr
     };
     await createKey(holder, 'pending-on-holder');
     await until('the holder tried its newest row', () => hook.received.some((r) => r.body.includes('pending-on-holder')));
+    // Either proxy tells the same story: only the holder knows it from its own attempts.
+    const seen = await siemUntil(other, 'failing, seen from the proxy that does not forward', (s) => s.status === 'failing');
+    const fromHolder = await siem(holder);
+    for (const s of [seen, fromHolder]) {
+      expect(s).toMatchObject({ status: 'failing', failing_since: seen.failing_since, last_error: { http_status: 503, code: 'http_503' }, lease: { store: leaseHome, holder: seen.lease?.holder } });
+      expect(s.rows_behind).toBeGreaterThan(0);
+    }
+    expect(seen.lease?.holder).toMatch(/:\d+:[0-9a-f]{8}$/);
     holder.kill();
     await holder.exited;
     up = true;
     await createKey(other, 'after-kill');
     await until('the survivor takes the sink over', () => rows().some(named('after-kill')) && rows().some(named('pending-on-holder')), 60_000);
     expect(other.output()).toContain('audit sink forwarded by this process');
+    const after = await siemUntil(other, 'the survivor ok with nothing behind', (s) => s.status === 'ok' && s.rows_behind === 0);
+    expect(after.lease?.holder).not.toBe(seen.lease?.holder);
+    expect(after.last_error).toMatchObject({ code: 'http_503' });
 
     const byId = new Map(rows().map((r) => [r.idempotency_id, r]));
     const v = new AuditVerifier({ full: true });
