@@ -9,9 +9,10 @@
 // time (lease.ts: in ClickHouse, or Redis with state.redis); when it falls silent for lease_ms
 // another takes the sink over. A batch refused as too large (413) is halved until the sink
 // takes the parts; a single row still refused holds its chain up (retried every max_ms, never
-// skipped) while the other chains go on, read ahead of it. How the last delivery went (failing since, failures,
-// error code and reason) is stored next to the cursor (migration 0033), so every process's
-// status API (status.ts) says the same, and a process taking the sink over goes on counting.
+// skipped) while the other chains go on, read ahead of it. How the last delivery went (failing
+// since, failures, error code and reason) is stored next to the cursor (migration 0033), so
+// every process's status API (status.ts) says the same, and a process taking the sink over
+// goes on counting.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';

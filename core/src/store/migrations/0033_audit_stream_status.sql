@@ -3,7 +3,8 @@
 -- audit page alike, whichever process holds the sink's lease. The forwarder writes a row when
 -- it gives a batch up (every attempt spent, or a single row refused as too large) and when the
 -- sink takes a batch again; a process that takes the sink over reads it to go on counting.
--- The newest row per sink wins: ReplacingMergeTree(updated_at), readers take argMax.
+-- The newest row per sink wins: ReplacingMergeTree(updated_at); readers take the row with the
+-- highest updated_at (ClickHouse's own clock, so processes on other hosts order alike).
 -- `error` is a code (`http_503`, `ECONNREFUSED`, `timeout`) and `reason` a fixed sentence:
 -- no URL, header, secret or row content is ever written here.
 CREATE TABLE IF NOT EXISTS {db}.audit_stream_status
