@@ -263,6 +263,12 @@ describe('audit streaming from a gatelog process', () => {
       expect(await r.json()).toMatchObject({ error: { type: 'permission_error', code: 'role_forbidden' } });
     }
     expect((await fetch(`${gl!.url}/admin/audit/sinks`, { headers: auth })).status).toBe(200);
+    // The sinks carry every team's rows: an auditor scoped to a team is refused too.
+    const scoped = await fetch(`${gl!.url}/admin/tokens`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'team-auditor-sinks', role: 'auditor', teams: ['red'] }) });
+    expect(scoped.status).toBe(201);
+    const r = await fetch(`${gl!.url}/admin/audit/sinks`, { headers: { authorization: `Bearer ${((await scoped.json()) as { secret: string }).secret}` } });
+    expect(r.status).toBe(403);
+    expect(await r.json()).toMatchObject({ error: { type: 'permission_error', code: 'team_out_of_scope' } });
     const by = await sinkUntil('the unreachable sink failing', (m) => m.get('datadog')?.status === 'failing');
     const { text } = await sinkStatus();
     for (const secret of SECRETS) expect(text).not.toContain(secret);

@@ -11,6 +11,7 @@
 //   GET  /admin/audit/sinks  whether each sink of `audit.sinks` has every row (status.ts in
 //                            core/src/audit-stream): progress per chain, failing or not, the
 //                            last error as a code and a reason; addresses without secrets.
+//                            Like the chain, not for a team-scoped caller (403).
 // GET /admin/audit (the newest rows, filtered) is in admin.ts, parsed by `auditQuery`.
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -107,7 +108,11 @@ export function auditRoutes(deps: AuditRouteDeps) {
       }
       return reply.type('application/x-ndjson; charset=utf-8').send(Readable.from(lines()));
     });
-    app.get('/audit/sinks', { config: { query: [] } }, async () => ({ object: 'list', data: deps.sinks ? await deps.sinks() : [] }));
+    app.get('/audit/sinks', { config: { query: [] } }, async (req) => {
+      // Each sink carries every team's rows, and its chains' progress counts them.
+      if (principalOf(req).teams.length) throw new ProxyError(403, 'team_out_of_scope', 'The audit sinks carry every team\'s rows; their status is for callers without a team scope.', 'permission_error');
+      return { object: 'list', data: deps.sinks ? await deps.sinks() : [] };
+    });
     done();
   };
 }
