@@ -14,14 +14,16 @@ import { AlertsConfig } from './alerts/rule.ts';
 import { OtelConfig } from './otel/config.ts';
 import { AuditConfig } from './audit-stream/config.ts';
 import { SsoConfig } from './auth/oidc-config.ts';
+import { withCloudCredentials } from './cloud-credentials.ts';
 
 /**
  * Provider kinds. `openai` is any OpenAI-compatible server (base_url required); the presets
  * groq … gemini are OpenAI-compatible services with a default base_url (proxy/src/providers/
- * presets.ts); `azure` needs its resource URL; `anthropic` defaults to https://api.anthropic.com.
+ * presets.ts); `azure` needs its resource URL; `anthropic` defaults to https://api.anthropic.com;
+ * `bedrock` is Claude on AWS Bedrock (region and AWS credentials: cloud-credentials.ts).
  */
 export const PROVIDER_KINDS = [
-  'openai', 'azure', 'anthropic', 'mock',
+  'openai', 'azure', 'anthropic', 'bedrock', 'mock',
   'groq', 'mistral', 'deepseek', 'together', 'fireworks', 'openrouter', 'xai', 'ollama', 'vllm', 'lmstudio', 'gemini',
 ] as const;
 /** Kinds without a default base_url. */
@@ -46,6 +48,12 @@ export const ProviderConfig = z.object({
   connections: z.number().int().positive().default(128),
   /** Azure only: the `api-version` query parameter (default 2024-10-21). */
   api_version: Str.optional(),
+  /** bedrock: the AWS region (default AWS_REGION, then AWS_DEFAULT_REGION). */
+  region: Str.optional(),
+  /** bedrock: SigV4 credentials (default AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN); `api_key` is a Bedrock API key instead. */
+  aws_access_key_id: Str.optional(),
+  aws_secret_access_key: Str.optional(),
+  aws_session_token: Str.optional(),
 }).strict();
 export type ProviderConfig = z.infer<typeof ProviderConfig>;
 
@@ -440,7 +448,9 @@ export function parseConfig(raw: unknown, file: string, env: Record<string, stri
   const interpolated = interpolate(raw ?? {}, { env, refs, file }, []);
   const r = GatelogConfig.safeParse(interpolated);
   if (!r.success) throw new ConfigError(formatZodError(file, r.error));
-  return r.data;
+  const cloud = withCloudCredentials(r.data.providers, env);
+  if (cloud.issues.length > 0) throw new ConfigError(cloud.issues.map((i) => `${file}: ${formatPath(['providers', ...i.path])}: ${i.message}`).join('\n'));
+  return { ...r.data, providers: cloud.providers };
 }
 
 /** The configuration when no file is given: a built-in mock, plus real providers whose keys are set. */

@@ -11,8 +11,13 @@ export const REDACT_PATHS = [
   'headers.authorization',
   'headers["x-api-key"]',
   'headers["api-key"]',
+  'headers["x-amz-security-token"]',
   '*.api_key',
   'api_key',
+  '*.aws_secret_access_key',
+  'aws_secret_access_key',
+  '*.aws_session_token',
+  'aws_session_token',
   'masterKey',
 ];
 

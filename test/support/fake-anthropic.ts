@@ -5,7 +5,7 @@
 // (with the status Anthropic uses, 529 for overloaded), mid-stream `event: error`, and
 // /v1/messages/count_tokens. Every received request is logged for assertions.
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { fakeControls, listenOnLoopback } from './loopback.ts';
 
 export interface FakeAnthropicUsage {
   input_tokens: number;
@@ -57,7 +57,7 @@ export const FAKE_ANTHROPIC_USAGE: FakeAnthropicUsage = { input_tokens: 30, outp
 /** The model the fake reports: a dated snapshot of the requested one, like Anthropic does. */
 export const anthropicReportedModel = (requested: string): string => (requested.match(/-\d{8}$/) ? requested : `${requested}-20250101`);
 
-function lastUserText(body: Record<string, unknown>): string {
+export function lastUserText(body: Record<string, unknown>): string {
   const msgs = Array.isArray(body['messages']) ? (body['messages'] as { role?: string; content?: unknown }[]) : [];
   for (let i = msgs.length - 1; i >= 0; i--) {
     const m = msgs[i];
@@ -73,9 +73,9 @@ function lastUserText(body: Record<string, unknown>): string {
   return '';
 }
 
-type Block = Record<string, unknown>;
+export type Block = Record<string, unknown>;
 
-function contentBlocks(b: FakeAnthropicBehaviour, text: string): Block[] {
+export function contentBlocks(b: FakeAnthropicBehaviour, text: string): Block[] {
   const out: Block[] = [];
   if (b.thinking) out.push({ type: 'thinking', thinking: b.thinking, signature: 'sig_fake_123' });
   if (text) out.push({ type: 'text', text });
@@ -83,10 +83,13 @@ function contentBlocks(b: FakeAnthropicBehaviour, text: string): Block[] {
   return out;
 }
 
-const frame = (type: string, data: Record<string, unknown>): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+/** One stream event of the Messages API, `type` first. */
+export type StreamEvent = { type: string } & Record<string, unknown>;
+const frame = (type: string, data: Record<string, unknown>): StreamEvent => ({ type, ...data });
 
-function streamFrames(model: string, blocks: Block[], u: FakeAnthropicUsage, stop: string, midError: boolean, noUsage: boolean): string[] {
-  const f: string[] = [];
+/** The Messages stream's events in the documented order (cut after an `error` event when `midError`). */
+export function streamEvents(model: string, blocks: Block[], u: FakeAnthropicUsage, stop: string, midError: boolean, noUsage: boolean): StreamEvent[] {
+  const f: StreamEvent[] = [];
   f.push(frame('message_start', {
     message: {
       id: 'msg_fake_1', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null,
@@ -118,11 +121,14 @@ function streamFrames(model: string, blocks: Block[], u: FakeAnthropicUsage, sto
     }
     f.push(frame('content_block_stop', { index }));
   });
-  if (midError) return f.slice(0, f.findIndex((x) => x.startsWith('event: error')) + 1);
+  if (midError) return f.slice(0, f.findIndex((x) => x.type === 'error') + 1);
   f.push(frame('message_delta', { delta: { stop_reason: stop, stop_sequence: null }, ...(noUsage ? {} : { usage: { output_tokens: u.output_tokens } }) }));
   f.push(frame('message_stop', {}));
   return f;
 }
+
+const streamFrames = (...args: Parameters<typeof streamEvents>): string[] =>
+  streamEvents(...args).map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
 
 export async function startFakeAnthropic(): Promise<FakeAnthropic> {
   let behaviour: FakeAnthropicBehaviour = {};
@@ -175,22 +181,9 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
     json(200, { id: 'msg_fake_1', type: 'message', role: 'assistant', model, content: blocks, stop_reason: stop, stop_sequence: null, usage: { ...u } });
   }
 
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    behave(b) {
-      behaviour = b;
-    },
-    reset() {
-      behaviour = {};
-      requests.length = 0;
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
+  const listening = await listenOnLoopback(server);
+  const keep = (b: typeof behaviour): void => {
+    behaviour = b;
   };
+  return fakeControls(listening, requests, keep, {});
 }

@@ -14,10 +14,11 @@ export interface RoutingProxy {
   close(): Promise<void>;
 }
 
-export async function startRoutingProxy(config: Record<string, unknown>, masterKey?: string): Promise<RoutingProxy> {
+/** `env`: what `${VAR}` and provider credential defaults read (none by default). */
+export async function startRoutingProxy(config: Record<string, unknown>, masterKey?: string, env: Record<string, string> = {}): Promise<RoutingProxy> {
   const events: LlmCallEvent[] = [];
   const registry = new Registry();
-  const app = await buildProxy({ config: parseConfig(config, 'routing-test', {}), publish: (e) => events.push(e), logger: createLogger('silent'), registry, masterKey });
+  const app = await buildProxy({ config: parseConfig(config, 'routing-test', env), publish: (e) => events.push(e), logger: createLogger('silent'), registry, masterKey });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
     url,

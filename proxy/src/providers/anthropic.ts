@@ -1,17 +1,13 @@
 // Anthropic Messages upstream. `base_url` is what Anthropic's SDK takes (https://api.anthropic.com,
 // no /v1). /v1/messages and count_tokens calls pass through byte for byte with the client's
 // anthropic-version / anthropic-beta; OpenAI chat calls are translated both ways (stream
-// included) and answered in OpenAI's wire format, errors with a status routing can retry on.
+// included: anthropic-as-openai.ts) and answered in OpenAI's wire format.
 import type { ProviderConfig } from '@gatelog/core';
-import {
-  AnthropicToOpenAIStream, anthropicErrorToOpenAI, anthropicToOpenAIResponse, isTranslateError, normalizeAnthropicUsage,
-  openaiToAnthropicRequest, translateErrorToOpenAI, wantsStreamUsage,
-} from '../translate/index.ts';
-import { isObject } from '../translate/guards.ts';
 import type { Provider, UpstreamCall, UpstreamResponse } from './types.ts';
 import type { PoolFor } from './openai.ts';
 import { KIND_PRESETS } from './presets.ts';
-import { SSE_HEADERS, isEventStream, jsonResponse, parseJson, readAll, refuse, tokensFromNormalized, translatedStream, unsupportedApi } from './wire.ts';
+import { chatViaAnthropic } from './anthropic-as-openai.ts';
+import { unsupportedApi } from './wire.ts';
 
 /** The API version the translated path speaks; passthrough uses the client's own. */
 export const ANTHROPIC_VERSION = '2023-06-01';
@@ -45,47 +41,6 @@ export function createAnthropicProvider(name: string, cfg: ProviderConfig, poolF
     return h;
   };
 
-  async function chat(c: UpstreamCall): Promise<UpstreamResponse> {
-    let request;
-    try {
-      request = openaiToAnthropicRequest(c.json, { model: c.model }).request;
-    } catch (err) {
-      refuse(err);
-    }
-    const up = await send(messagesPath, JSON.stringify(request), c, headers);
-    if (up.status >= 400) {
-      const mapped = anthropicErrorToOpenAI(up.status, await readAll(up.body));
-      const res = jsonResponse(mapped.status, mapped.body, UPSTREAM);
-      const retryAfter = up.headers['retry-after'];
-      if (retryAfter !== undefined) res.headers['retry-after'] = retryAfter;
-      return res;
-    }
-    const created = Math.floor(Date.now() / 1000);
-    if (c.stream && isEventStream(up.headers['content-type'])) {
-      const t = new AnthropicToOpenAIStream({ includeUsage: wantsStreamUsage(c.json), created });
-      return {
-        status: up.status,
-        headers: { ...SSE_HEADERS },
-        body: translatedStream(up.body, (b) => t.push(b), () => t.end()),
-        ...UPSTREAM,
-        tokens: () => {
-          const r = t.result();
-          return r.usageMissing ? null : tokensFromNormalized(r.usage);
-        },
-      };
-    }
-    const raw = parseJson(await readAll(up.body));
-    try {
-      const out = anthropicToOpenAIResponse(raw, { created });
-      const usage = isObject(raw) && isObject(raw['usage']) ? raw['usage'] : undefined;
-      return jsonResponse(up.status, out.body, { ...UPSTREAM, tokens: () => (usage ? tokensFromNormalized(normalizeAnthropicUsage(usage)) : null) });
-    } catch (err) {
-      if (!isTranslateError(err)) throw err;
-      const e = translateErrorToOpenAI(err);
-      return jsonResponse(e.status, e.body, UPSTREAM);
-    }
-  }
-
   return {
     name,
     kind: cfg.kind,
@@ -95,7 +50,7 @@ export function createAnthropicProvider(name: string, cfg: ProviderConfig, poolF
       switch (c.api) {
         case 'anthropic.messages': return send(messagesPath, c.body, c, passthroughHeaders(c));
         case 'anthropic.count_tokens': return send(countPath, c.body, c, passthroughHeaders(c));
-        case 'openai.chat': return chat(c);
+        case 'openai.chat': return chatViaAnthropic((request) => send(messagesPath, JSON.stringify(request), c, headers), c);
         default: throw unsupportedApi(c.api, 'Anthropic');
       }
     },

@@ -9,7 +9,7 @@ import {
 import { isObject } from '../translate/guards.ts';
 import { estimatePromptTokens } from '../capture/usage.ts';
 import type { UpstreamCall, UpstreamResponse } from './types.ts';
-import { SSE_HEADERS, isEventStream, jsonResponse, parseJson, readAll, refuse, tokensFromNormalized, translatedStream } from './wire.ts';
+import { isEventStream, jsonResponse, parseJson, readAll, refuse, tokensFromNormalized, translatedSse } from './wire.ts';
 
 export type ChatCall = (c: UpstreamCall) => Promise<UpstreamResponse>;
 
@@ -38,20 +38,7 @@ export async function anthropicViaChat(chat: ChatCall, c: UpstreamCall, maxToken
     const mapped = openaiErrorToAnthropic(up.status, await readAll(up.body));
     return jsonResponse(mapped.status, mapped.body, UPSTREAM);
   }
-  if (c.stream && isEventStream(up.headers['content-type'])) {
-    const t = new OpenAIToAnthropicStream();
-    const body = translatedStream(up.body, (b) => t.push(b), () => t.end());
-    return {
-      status: up.status,
-      headers: { ...SSE_HEADERS },
-      body,
-      ...UPSTREAM,
-      tokens: () => {
-        const r = t.result();
-        return r.usageMissing ? null : tokensFromNormalized(r.usage);
-      },
-    };
-  }
+  if (c.stream && isEventStream(up.headers['content-type'])) return translatedSse(up, new OpenAIToAnthropicStream(), UPSTREAM.upstreamApi);
   const raw = parseJson(await readAll(up.body));
   try {
     const out = openaiToAnthropicResponse(raw);

@@ -5,7 +5,7 @@ import type { UpstreamApi } from './types.ts';
 
 export interface KindPreset {
   /** Adapter that speaks to this kind. */
-  adapter: 'openai' | 'azure' | 'anthropic' | 'mock';
+  adapter: 'openai' | 'azure' | 'anthropic' | 'bedrock' | 'mock';
   /** base_url when the config gives none (undefined: base_url is required). */
   baseUrl: string | undefined;
   /** genai-prices provider id (undefined: price by model name alone). */
@@ -56,6 +56,9 @@ export const KIND_PRESETS: Readonly<Record<string, KindPreset>> = {
   // deployments; Azure has content filters, not a moderations endpoint.
   azure: { adapter: 'azure', baseUrl: undefined, priceProviderId: 'azure', maxTokensField: 'max_completion_tokens', extras: [...IMAGES, 'openai.images.edits', ...AUDIO] },
   anthropic: { adapter: 'anthropic', baseUrl: 'https://api.anthropic.com', priceProviderId: 'anthropic', maxTokensField: 'max_tokens' },
+  // Claude on AWS Bedrock: base_url defaults to https://bedrock-runtime.<region>.amazonaws.com
+  // (bedrock.ts). genai-prices' `aws` prices Bedrock model ids, inference profiles included.
+  bedrock: { adapter: 'bedrock', baseUrl: undefined, priceProviderId: 'aws', maxTokensField: 'max_tokens' },
   mock: { adapter: 'mock', baseUrl: undefined, priceProviderId: undefined, maxTokensField: 'max_tokens', extras: ALL },
 };
 

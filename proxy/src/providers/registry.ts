@@ -4,6 +4,7 @@ import type { Provider } from './types.ts';
 import { createOpenAiProvider, createPoolCache, type PoolFor } from './openai.ts';
 import { createMockProvider } from './mock.ts';
 import { createAnthropicProvider } from './anthropic.ts';
+import { createBedrockProvider } from './bedrock.ts';
 import { KIND_PRESETS, type KindPreset } from './presets.ts';
 import { createScrubber, withScrubbedErrors } from './scrub.ts';
 
@@ -11,6 +12,7 @@ const ADAPTERS: Record<KindPreset['adapter'], (name: string, cfg: ProviderConfig
   openai: createOpenAiProvider,
   azure: createOpenAiProvider,
   anthropic: createAnthropicProvider,
+  bedrock: createBedrockProvider,
   mock: createMockProvider,
 };
 
@@ -19,10 +21,10 @@ export interface Providers {
   close(): Promise<void>;
 }
 
-/** Every configured credential: API keys and the values of credential-like extra headers. */
+/** Every configured credential: API keys, cloud secrets and the values of credential-like extra headers. */
 function configuredSecrets(config: GatelogConfig): string[] {
   return Object.values(config.providers).flatMap((p) => [
-    ...(p.api_key ? [p.api_key] : []),
+    ...[p.api_key, p.aws_secret_access_key, p.aws_session_token].filter((s): s is string => s !== undefined),
     ...Object.entries(p.headers).filter(([k]) => /auth|key|token|secret/i.test(k)).map(([, v]) => v.replace(/^(Bearer|Basic)\s+/i, '')),
   ]);
 }

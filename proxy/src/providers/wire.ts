@@ -3,7 +3,7 @@
 import { Readable } from 'node:stream';
 import { readThrough } from '../capture/link.ts';
 import { ProxyError } from '../errors.ts';
-import { isTranslateError, type NormalizedUsage } from '../translate/index.ts';
+import { isTranslateError, type NormalizedUsage, type StreamResult } from '../translate/index.ts';
 import type { Tokens } from '../capture/usage.ts';
 import type { UpstreamResponse } from './types.ts';
 
@@ -38,6 +38,27 @@ export function translatedStream(src: Readable, push: (chunk: Buffer) => Buffer,
 }
 
 export const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
+
+/** A stream translator between the two APIs' SSE (translate/*-stream-to-*.ts). */
+export interface SseTranslator {
+  push(chunk: Buffer): Buffer;
+  end(): Buffer;
+  result(): StreamResult<unknown, unknown>;
+}
+
+/** `up`'s event stream read through `t`, with the usage `t` saw once it ends. */
+export function translatedSse(up: UpstreamResponse, t: SseTranslator, upstreamApi: string): UpstreamResponse {
+  return {
+    status: up.status,
+    headers: { ...SSE_HEADERS },
+    body: translatedStream(up.body, (b) => t.push(b), () => t.end()),
+    upstreamApi,
+    tokens: () => {
+      const r = t.result();
+      return r.usageMissing ? null : tokensFromNormalized(r.usage);
+    },
+  };
+}
 
 /** The translators' usage is already the normaliser's Tokens: recorded as the upstream reported it. */
 export function tokensFromNormalized(u: NormalizedUsage): Tokens {

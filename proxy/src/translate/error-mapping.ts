@@ -78,7 +78,8 @@ export function anthropicErrorToOpenAI(status: number, body: unknown): MappedErr
   };
 }
 
-function anthropicTypeForStatus(status: number): string {
+/** Anthropic's error type for an HTTP status (what Anthropic itself answers with that status). */
+export function anthropicTypeForStatus(status: number): string {
   if (status === 401) return 'authentication_error';
   if (status === 403) return 'permission_error';
   if (status === 404) return 'not_found_error';

@@ -1,6 +1,6 @@
 // Pure OpenAI ⇄ Anthropic translators: requests, responses, byte-fed stream transformers, errors.
 export { TranslateError, isTranslateError, translateErrorToAnthropic, translateErrorToOpenAI, type TranslateErrorCode } from './errors.ts';
-export { anthropicErrorToOpenAI, openaiErrorToAnthropic, type MappedError } from './error-mapping.ts';
+export { anthropicErrorToOpenAI, anthropicTypeForStatus, openaiErrorToAnthropic, type MappedError } from './error-mapping.ts';
 export { openaiToAnthropicRequest, wantsStreamUsage, type OpenAIToAnthropicOptions, type OpenAIToAnthropicResult } from './openai-to-anthropic-request.ts';
 export { anthropicToOpenAIResponse, type AnthropicToOpenAIResponseOptions, type TranslatedResponse } from './anthropic-to-openai-response.ts';
 export { AnthropicToOpenAIStream, type AnthropicStreamToOpenAIOptions, type StreamResult } from './anthropic-stream-to-openai.ts';

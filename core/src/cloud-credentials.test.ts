@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from './config.ts';
+
+const cfg = (p: Record<string, unknown>, env: Record<string, string> = {}) => () => parseConfig({ providers: { b: { kind: 'bedrock', ...p } } }, 'gatelog.yaml', env);
+
+describe('bedrock credentials', () => {
+  it('a missing credential or region is an error naming the field', () => {
+    expect(cfg({ region: 'us-east-1' })).toThrow(/gatelog\.yaml: providers\.b\.aws_access_key_id: required for kind bedrock/);
+    expect(cfg({ region: 'us-east-1', aws_access_key_id: 'AKIAXXXXXXXXXXXXXXXX' })).toThrow(/providers\.b\.aws_secret_access_key: required/);
+    expect(cfg({ api_key: 'k' })).toThrow(/providers\.b\.region: required for kind bedrock/);
+    expect(cfg({ region: 'us-east-1', api_key: 'k', aws_access_key_id: 'AKIA', aws_secret_access_key: 's' })).toThrow(/providers\.b\.api_key: give either/);
+  });
+
+  it('the message never echoes a secret', () => {
+    expect(cfg({ region: 'us-east-1', aws_secret_access_key: 'SUPERSECRETVALUE' })).toThrow(/aws_access_key_id/);
+    expect(cfg({ region: 'us-east-1', aws_secret_access_key: 'SUPERSECRETVALUE' })).not.toThrow(/SUPERSECRETVALUE/);
+  });
+
+  it('the environment fills in what the file leaves out, a Bedrock API key first', () => {
+    const keys = { AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIAENV', AWS_SECRET_ACCESS_KEY: 'envsecret', AWS_SESSION_TOKEN: 'envtoken' };
+    expect(cfg({}, keys)().providers['b']).toMatchObject({ region: 'eu-west-1', aws_access_key_id: 'AKIAENV', aws_secret_access_key: 'envsecret', aws_session_token: 'envtoken' });
+    const bearer = cfg({}, { ...keys, AWS_BEARER_TOKEN_BEDROCK: 'bedrock-key' })().providers['b']!;
+    expect(bearer.api_key).toBe('bedrock-key');
+    expect(bearer.aws_access_key_id).toBeUndefined();
+    // What the file says wins over the environment.
+    expect(cfg({ region: 'us-west-2', aws_access_key_id: 'AKIAFILE', aws_secret_access_key: 'filesecret' }, { ...keys, AWS_BEARER_TOKEN_BEDROCK: 'x' })().providers['b'])
+      .toMatchObject({ region: 'us-west-2', aws_access_key_id: 'AKIAFILE', aws_secret_access_key: 'filesecret' });
+    expect(cfg({}, { AWS_DEFAULT_REGION: 'ap-south-1', AWS_BEARER_TOKEN_BEDROCK: 'k' })().providers['b']!.region).toBe('ap-south-1');
+  });
+
+  it('other kinds are left as they are', () => {
+    const c = parseConfig({ providers: { o: { kind: 'openai', base_url: 'http://127.0.0.1:1/v1' } } }, 'gatelog.yaml', { AWS_ACCESS_KEY_ID: 'AKIA' });
+    expect(c.providers['o']!.aws_access_key_id).toBeUndefined();
+  });
+});

@@ -1,0 +1,60 @@
+// Credentials of the cloud provider kinds, completed from the environment the way the cloud's
+// own SDKs do it, once, while the configuration is parsed. A `bedrock` provider authenticates
+// with SigV4 keys (aws_access_key_id + aws_secret_access_key, optionally aws_session_token) or
+// with a Bedrock API key (`api_key`, sent as a Bearer token). When the file gives neither,
+// AWS_BEARER_TOKEN_BEDROCK is taken first (as the AWS SDKs do), then AWS_ACCESS_KEY_ID /
+// AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN. Anything still missing is an issue naming the
+// field; a secret never gets a default.
+
+/** The provider fields this module reads and completes (a structural part of ProviderConfig). */
+export interface CloudCredentialFields {
+  kind: string;
+  api_key?: string | undefined;
+  region?: string | undefined;
+  aws_access_key_id?: string | undefined;
+  aws_secret_access_key?: string | undefined;
+  aws_session_token?: string | undefined;
+}
+
+export interface CredentialIssue {
+  /** Path under `providers`: [name, field]. */
+  path: [string, string];
+  message: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const set = (v: string | undefined): v is string => v !== undefined && v !== '';
+
+function bedrock<P extends CloudCredentialFields>(name: string, p: P, env: Env, issues: CredentialIssue[]): P {
+  const out: P = { ...p };
+  const region = p.region ?? [env['AWS_REGION'], env['AWS_DEFAULT_REGION']].find(set);
+  if (region === undefined) issues.push({ path: [name, 'region'], message: 'required for kind bedrock (or set AWS_REGION)' });
+  else out.region = region;
+  const keysGiven = set(p.aws_access_key_id) || set(p.aws_secret_access_key);
+  if (set(p.api_key) && !keysGiven) return out;
+  if (!keysGiven) {
+    if (set(env['AWS_BEARER_TOKEN_BEDROCK'])) {
+      out.api_key = env['AWS_BEARER_TOKEN_BEDROCK'];
+      return out;
+    }
+    out.aws_access_key_id = env['AWS_ACCESS_KEY_ID'];
+    out.aws_secret_access_key = env['AWS_SECRET_ACCESS_KEY'];
+    out.aws_session_token = p.aws_session_token ?? (set(env['AWS_SESSION_TOKEN']) ? env['AWS_SESSION_TOKEN'] : undefined);
+  }
+  if (!set(out.aws_access_key_id)) {
+    issues.push({ path: [name, 'aws_access_key_id'], message: 'required for kind bedrock: set aws_access_key_id and aws_secret_access_key, or api_key (a Bedrock API key), or AWS_ACCESS_KEY_ID / AWS_BEARER_TOKEN_BEDROCK in the environment' });
+  } else if (!set(out.aws_secret_access_key)) {
+    issues.push({ path: [name, 'aws_secret_access_key'], message: 'required with aws_access_key_id (or set AWS_SECRET_ACCESS_KEY)' });
+  }
+  if (set(p.api_key)) issues.push({ path: [name, 'api_key'], message: 'give either api_key (a Bedrock API key) or aws_access_key_id / aws_secret_access_key, not both' });
+  return out;
+}
+
+/** The providers with their cloud credentials completed, and what is missing. Other kinds pass unchanged. */
+export function withCloudCredentials<P extends CloudCredentialFields>(providers: Readonly<Record<string, P>>, env: Env): { providers: Record<string, P>; issues: CredentialIssue[] } {
+  const issues: CredentialIssue[] = [];
+  const out: Record<string, P> = {};
+  for (const [name, p] of Object.entries(providers)) out[name] = p.kind === 'bedrock' ? bedrock(name, p, env, issues) : p;
+  return { providers: out, issues };
+}
