@@ -3,7 +3,7 @@ import { parseConfig } from './config.ts';
 
 const cfg = (p: Record<string, unknown>, env: Record<string, string> = {}) => () => parseConfig({ providers: { b: { kind: 'bedrock', ...p } } }, 'gatelog.yaml', env);
 
-describe('bedrock credentials', () => {
+describe('cloud provider credentials', () => {
   it('a missing credential or region is an error naming the field', () => {
     expect(cfg({ region: 'us-east-1' })).toThrow(/gatelog\.yaml: providers\.b\.aws_access_key_id: required for kind bedrock/);
     expect(cfg({ region: 'us-east-1', aws_access_key_id: 'AKIAXXXXXXXXXXXXXXXX' })).toThrow(/providers\.b\.aws_secret_access_key: required/);
@@ -26,6 +26,15 @@ describe('bedrock credentials', () => {
     expect(cfg({ region: 'us-west-2', aws_access_key_id: 'AKIAFILE', aws_secret_access_key: 'filesecret' }, { ...keys, AWS_BEARER_TOKEN_BEDROCK: 'x' })().providers['b'])
       .toMatchObject({ region: 'us-west-2', aws_access_key_id: 'AKIAFILE', aws_secret_access_key: 'filesecret' });
     expect(cfg({}, { AWS_DEFAULT_REGION: 'ap-south-1', AWS_BEARER_TOKEN_BEDROCK: 'k' })().providers['b']!.region).toBe('ap-south-1');
+  });
+
+  it('vertex: region and key file from the file or CLOUD_ML_REGION / GOOGLE_APPLICATION_CREDENTIALS, else an error naming the field', () => {
+    const v = (p: Record<string, unknown>, env: Record<string, string> = {}) => () => parseConfig({ providers: { v: { kind: 'vertex', ...p } } }, 'gatelog.yaml', env);
+    expect(v({ region: 'us-east5' })).toThrow(/providers\.v\.credentials_file: required for kind vertex/);
+    expect(v({ credentials_file: '/k.json' })).toThrow(/providers\.v\.region: required for kind vertex/);
+    expect(v({}, { CLOUD_ML_REGION: 'global', GOOGLE_APPLICATION_CREDENTIALS: '/sa.json' })().providers['v']).toMatchObject({ region: 'global', credentials_file: '/sa.json' });
+    expect(v({ region: 'us-east5', credentials_file: '/mine.json' }, { CLOUD_ML_REGION: 'global', GOOGLE_APPLICATION_CREDENTIALS: '/sa.json' })().providers['v'])
+      .toMatchObject({ region: 'us-east5', credentials_file: '/mine.json' });
   });
 
   it('other kinds are left as they are', () => {

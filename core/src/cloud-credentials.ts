@@ -4,7 +4,9 @@
 // with a Bedrock API key (`api_key`, sent as a Bearer token). When the file gives neither,
 // AWS_BEARER_TOKEN_BEDROCK is taken first (as the AWS SDKs do), then AWS_ACCESS_KEY_ID /
 // AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN. Anything still missing is an issue naming the
-// field; a secret never gets a default.
+// field; a secret never gets a default. A `vertex` provider authenticates as a Google service
+// account: `credentials_file`, else GOOGLE_APPLICATION_CREDENTIALS; its region is `region`, else
+// CLOUD_ML_REGION (what Anthropic's Vertex SDK reads).
 
 /** The provider fields this module reads and completes (a structural part of ProviderConfig). */
 export interface CloudCredentialFields {
@@ -14,6 +16,7 @@ export interface CloudCredentialFields {
   aws_access_key_id?: string | undefined;
   aws_secret_access_key?: string | undefined;
   aws_session_token?: string | undefined;
+  credentials_file?: string | undefined;
 }
 
 export interface CredentialIssue {
@@ -51,10 +54,26 @@ function bedrock<P extends CloudCredentialFields>(name: string, p: P, env: Env, 
   return out;
 }
 
+function vertex<P extends CloudCredentialFields>(name: string, p: P, env: Env, issues: CredentialIssue[]): P {
+  const out: P = { ...p };
+  const region = p.region ?? (set(env['CLOUD_ML_REGION']) ? env['CLOUD_ML_REGION'] : undefined);
+  if (region === undefined) issues.push({ path: [name, 'region'], message: 'required for kind vertex (a region such as us-east5, or global; or set CLOUD_ML_REGION)' });
+  else out.region = region;
+  const file = p.credentials_file ?? (set(env['GOOGLE_APPLICATION_CREDENTIALS']) ? env['GOOGLE_APPLICATION_CREDENTIALS'] : undefined);
+  if (file === undefined) issues.push({ path: [name, 'credentials_file'], message: 'required for kind vertex: a service account key file (or set GOOGLE_APPLICATION_CREDENTIALS)' });
+  else out.credentials_file = file;
+  return out;
+}
+
+const COMPLETE: Readonly<Record<string, typeof bedrock>> = { bedrock, vertex };
+
 /** The providers with their cloud credentials completed, and what is missing. Other kinds pass unchanged. */
 export function withCloudCredentials<P extends CloudCredentialFields>(providers: Readonly<Record<string, P>>, env: Env): { providers: Record<string, P>; issues: CredentialIssue[] } {
   const issues: CredentialIssue[] = [];
   const out: Record<string, P> = {};
-  for (const [name, p] of Object.entries(providers)) out[name] = p.kind === 'bedrock' ? bedrock(name, p, env, issues) : p;
+  for (const [name, p] of Object.entries(providers)) {
+    const complete = COMPLETE[p.kind];
+    out[name] = complete ? complete(name, p, env, issues) : p;
+  }
   return { providers: out, issues };
 }

@@ -20,10 +20,11 @@ import { withCloudCredentials } from './cloud-credentials.ts';
  * Provider kinds. `openai` is any OpenAI-compatible server (base_url required); the presets
  * groq … gemini are OpenAI-compatible services with a default base_url (proxy/src/providers/
  * presets.ts); `azure` needs its resource URL; `anthropic` defaults to https://api.anthropic.com;
- * `bedrock` is Claude on AWS Bedrock (region and AWS credentials: cloud-credentials.ts).
+ * `bedrock` is Claude on AWS Bedrock, `vertex` Claude on Google Vertex AI (region and
+ * credentials: cloud-credentials.ts).
  */
 export const PROVIDER_KINDS = [
-  'openai', 'azure', 'anthropic', 'bedrock', 'mock',
+  'openai', 'azure', 'anthropic', 'bedrock', 'vertex', 'mock',
   'groq', 'mistral', 'deepseek', 'together', 'fireworks', 'openrouter', 'xai', 'ollama', 'vllm', 'lmstudio', 'gemini',
 ] as const;
 /** Kinds without a default base_url. */
@@ -48,8 +49,12 @@ export const ProviderConfig = z.object({
   connections: z.number().int().positive().default(128),
   /** Azure only: the `api-version` query parameter (default 2024-10-21). */
   api_version: Str.optional(),
-  /** bedrock: the AWS region (default AWS_REGION, then AWS_DEFAULT_REGION). */
+  /** bedrock: the AWS region (default AWS_REGION, then AWS_DEFAULT_REGION); vertex: the Google Cloud region or `global` (default CLOUD_ML_REGION). */
   region: Str.optional(),
+  /** vertex: the Google Cloud project (default: the service account's own project_id). */
+  project: Str.optional(),
+  /** vertex: a service account key file (JSON; default GOOGLE_APPLICATION_CREDENTIALS). */
+  credentials_file: Str.optional(),
   /** bedrock: SigV4 credentials (default AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN); `api_key` is a Bedrock API key instead. */
   aws_access_key_id: Str.optional(),
   aws_secret_access_key: Str.optional(),

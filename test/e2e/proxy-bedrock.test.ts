@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { LlmCallEvent, createPricer } from '@gatelog/core';
+import { createPricer, type LlmCallEvent } from '@gatelog/core';
 import { FAKE_ANTHROPIC_USAGE } from '../support/fake-anthropic.ts';
 import { startRoutingProxy, type RoutingProxy } from '../support/routing-proxy.ts';
 import { bedrockReportedModel, startFakeBedrock, type AwsKeys, type FakeBedrock } from '../support/fake-bedrock.ts';
@@ -23,11 +23,7 @@ let keyed: FakeBedrock;
 let proxy: RoutingProxy;
 let url: string;
 
-const lastEvent = async (): Promise<LlmCallEvent> => {
-  const events = proxy.events;
-  for (let i = 0; i < 400 && events.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
-  return LlmCallEvent.parse(events[events.length - 1]);
-};
+const lastEvent = (): Promise<LlmCallEvent> => proxy.lastEvent();
 const anthropic = (): Anthropic => new Anthropic({ baseURL: url, apiKey: MASTER, maxRetries: 0 });
 const openai = (): OpenAI => new OpenAI({ baseURL: `${url}/v1`, apiKey: MASTER, maxRetries: 0 });
 

@@ -11,6 +11,8 @@ export interface RoutingProxy {
   registry: Registry;
   events: LlmCallEvent[];
   eventFor(id: string | null, timeoutMs?: number): Promise<LlmCallEvent>;
+  /** The latest event published (waiting up to 2 s for a first one). */
+  lastEvent(): Promise<LlmCallEvent>;
   close(): Promise<void>;
 }
 
@@ -33,6 +35,10 @@ export async function startRoutingProxy(config: Record<string, unknown>, masterK
         if (Date.now() - t0 > timeoutMs) throw new Error(`no event for request ${String(id)} within ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 5));
       }
+    },
+    async lastEvent() {
+      for (let i = 0; i < 400 && events.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      return LlmCallEvent.parse(events[events.length - 1]);
     },
     async close() {
       const closing = app.close();

@@ -8,6 +8,7 @@
 // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InvokeModelWithResponseStream.html
 import { EventStreamCodec, fromUtf8, toUtf8, type Message } from './aws-wire.ts';
 import { anthropicTypeForStatus } from '../translate/index.ts';
+import { anthropicErrorJson } from './wire.ts';
 
 /** A frame no real answer reaches (AWS caps an event stream message at 16 MiB): a corrupt length. */
 const MAX_FRAME = 16 * 1024 * 1024;
@@ -57,9 +58,6 @@ export function bedrockError(name: string, status: number, message: string): Bed
   const s = status >= 400 ? status : 500;
   return { status: s, type: anthropicTypeForStatus(s), message };
 }
-
-/** Anthropic's error body: `{"type":"error","error":{"type","message"}}`. */
-export const anthropicErrorJson = (e: BedrockError): string => JSON.stringify({ type: 'error', error: { type: e.type, message: e.message } });
 
 const header = (m: Message, name: string): string | undefined => {
   const h = m.headers[name];

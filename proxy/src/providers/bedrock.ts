@@ -16,8 +16,8 @@ import type { PoolFor } from './openai.ts';
 import { KIND_PRESETS } from './presets.ts';
 import { chatViaAnthropic } from './anthropic-as-openai.ts';
 import { bedrockAuth } from './bedrock-auth.ts';
-import { BedrockEventStreamToSse, FramingError, anthropicErrorJson, bedrockError, bedrockMessage, type BedrockError } from './bedrock-stream.ts';
-import { SSE_HEADERS, jsonResponse, parseJson, readAll, unsupportedApi } from './wire.ts';
+import { BedrockEventStreamToSse, FramingError, bedrockError, bedrockMessage, type BedrockError } from './bedrock-stream.ts';
+import { SSE_HEADERS, anthropicErrorJson, jsonResponse, parseJson, readAll, unsupportedApi } from './wire.ts';
 
 export const BEDROCK_ANTHROPIC_VERSION = 'bedrock-2023-05-31';
 const EVENTSTREAM = 'application/vnd.amazon.eventstream';

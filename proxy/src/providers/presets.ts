@@ -5,7 +5,7 @@ import type { UpstreamApi } from './types.ts';
 
 export interface KindPreset {
   /** Adapter that speaks to this kind. */
-  adapter: 'openai' | 'azure' | 'anthropic' | 'bedrock' | 'mock';
+  adapter: 'openai' | 'azure' | 'anthropic' | 'bedrock' | 'vertex' | 'mock';
   /** base_url when the config gives none (undefined: base_url is required). */
   baseUrl: string | undefined;
   /** genai-prices provider id (undefined: price by model name alone). */
@@ -59,6 +59,9 @@ export const KIND_PRESETS: Readonly<Record<string, KindPreset>> = {
   // Claude on AWS Bedrock: base_url defaults to https://bedrock-runtime.<region>.amazonaws.com
   // (bedrock.ts). genai-prices' `aws` prices Bedrock model ids, inference profiles included.
   bedrock: { adapter: 'bedrock', baseUrl: undefined, priceProviderId: 'aws', maxTokensField: 'max_tokens' },
+  // Claude on Google Vertex AI: base_url defaults to https://<region>-aiplatform.googleapis.com
+  // (vertex.ts). genai-prices' `google` prices Vertex's Claude ids (claude-sonnet-4@20250514).
+  vertex: { adapter: 'vertex', baseUrl: undefined, priceProviderId: 'google', maxTokensField: 'max_tokens' },
   mock: { adapter: 'mock', baseUrl: undefined, priceProviderId: undefined, maxTokensField: 'max_tokens', extras: ALL },
 };
 

@@ -5,6 +5,7 @@ import { createOpenAiProvider, createPoolCache, type PoolFor } from './openai.ts
 import { createMockProvider } from './mock.ts';
 import { createAnthropicProvider } from './anthropic.ts';
 import { createBedrockProvider } from './bedrock.ts';
+import { createVertexProvider } from './vertex.ts';
 import { KIND_PRESETS, type KindPreset } from './presets.ts';
 import { createScrubber, withScrubbedErrors } from './scrub.ts';
 
@@ -13,6 +14,7 @@ const ADAPTERS: Record<KindPreset['adapter'], (name: string, cfg: ProviderConfig
   azure: createOpenAiProvider,
   anthropic: createAnthropicProvider,
   bedrock: createBedrockProvider,
+  vertex: createVertexProvider,
   mock: createMockProvider,
 };
 

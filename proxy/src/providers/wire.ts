@@ -25,6 +25,9 @@ export function jsonResponse(status: number, body: unknown, extra: Partial<Upstr
   return { status, headers: { 'content-type': 'application/json' }, body: Readable.from([Buffer.from(JSON.stringify(body))]), ...extra };
 }
 
+/** Anthropic's error body: `{"type":"error","error":{"type","message"}}`. */
+export const anthropicErrorJson = (e: { type: string; message: string }): string => JSON.stringify({ type: 'error', error: { type: e.type, message: e.message } });
+
 export const isEventStream = (ct: unknown): boolean => typeof ct === 'string' && ct.startsWith('text/event-stream');
 
 /**

@@ -1,0 +1,104 @@
+// Claude on Google Vertex AI. An Anthropic Messages call goes to
+// …/publishers/anthropic/models/{model}:rawPredict (or :streamRawPredict) with the Messages body
+// minus `model`, plus `anthropic_version: vertex-2023-10-16`; the answer is Anthropic's own
+// (JSON or SSE) and passes through. Google's error bodies become Anthropic's, status kept.
+// Authenticated as a service account (google-auth.ts); a 401 renews the token and is tried once
+// more. OpenAI chat calls are translated on top (anthropic-as-openai.ts); count_tokens goes to
+// Vertex's count-tokens:rawPredict. https://docs.anthropic.com/en/api/claude-on-vertex-ai
+import { Readable } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ProviderConfig } from '@gatelog/core';
+import { anthropicTypeForStatus } from '../translate/index.ts';
+import { isObject } from '../translate/guards.ts';
+import type { Provider, UpstreamCall, UpstreamResponse } from './types.ts';
+import type { PoolFor } from './openai.ts';
+import { KIND_PRESETS } from './presets.ts';
+import { chatViaAnthropic } from './anthropic-as-openai.ts';
+import { TokenError, readServiceAccount, serviceAccountTokens } from './google-auth.ts';
+import { anthropicErrorJson, parseJson, readAll, unsupportedApi } from './wire.ts';
+
+export const VERTEX_ANTHROPIC_VERSION = 'vertex-2023-10-16';
+
+/** The body rawPredict takes for a Messages request (`json` is the client's, model already rewritten). */
+export function rawPredictBody(json: Readonly<Record<string, unknown>>): string {
+  const { model: _model, anthropic_version: _version, ...rest } = json;
+  return JSON.stringify({ anthropic_version: VERTEX_ANTHROPIC_VERSION, ...rest });
+}
+
+/** Google's error (`{"error":{"code","message","status"}}`, sometimes in an array) as Anthropic's; Anthropic's own as it is. */
+export function vertexErrorJson(status: number, raw: Buffer): string {
+  const v = parseJson(raw);
+  if (isObject(v) && v['type'] === 'error' && isObject(v['error'])) return raw.toString('utf8');
+  const g = Array.isArray(v) ? (v[0] as unknown) : v;
+  const m = isObject(g) && isObject(g['error']) ? g['error']['message'] : undefined;
+  return anthropicErrorJson({ type: anthropicTypeForStatus(status), message: typeof m === 'string' ? m : raw.toString('utf8').slice(0, 2000) || `upstream error (status ${status})` });
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+export function createVertexProvider(name: string, cfg: ProviderConfig, poolFor: PoolFor): Provider {
+  // The config loader has already required both (cloud-credentials.ts).
+  if (!cfg.credentials_file || !cfg.region) throw new Error(`provider ${name}: region and credentials_file are required`);
+  const sa = readServiceAccount(name, cfg.credentials_file);
+  const project = cfg.project ?? sa.project_id;
+  if (!project) throw new Error(`provider ${name}: project is required (the key file names none)`);
+  const region = cfg.region;
+  const url = new URL(cfg.base_url ?? (region === 'global' ? 'https://aiplatform.googleapis.com' : `https://${region}-aiplatform.googleapis.com`));
+  const modelsPath = `${url.pathname.replace(/\/+$/, '')}/v1/projects/${encodeURIComponent(project)}/locations/${encodeURIComponent(region)}/publishers/anthropic/models`;
+  const extra: Record<string, string> = {};
+  for (const [k, v] of Object.entries(cfg.headers)) extra[k.toLowerCase()] = v;
+  const pool = poolFor(url.origin, cfg.connections);
+  const tokens = serviceAccountTokens(sa, poolFor);
+  // Vertex model ids carry their version after '@' (claude-sonnet-4@20250514), written as is.
+  const modelPath = (model: string, method: string): string => `${modelsPath}/${encodeURIComponent(model).replace(/%40/g, '@')}:${method}`;
+
+  /** POST with a current token; a 401 (the token was revoked or expired early) renews it and tries once more. */
+  async function post(path: string, body: string, c: UpstreamCall): Promise<UpstreamResponse> {
+    c.tap?.sent(body);
+    const beta = c.headers?.['anthropic-beta'];
+    for (let attempt = 0; ; attempt++) {
+      let token: string;
+      try {
+        token = await tokens.get();
+      } catch (err) {
+        if (!(err instanceof TokenError)) throw err;
+        return { status: err.status, headers: { ...JSON_HEADERS }, body: Readable.from([Buffer.from(anthropicErrorJson({ type: anthropicTypeForStatus(err.status), message: err.message }))]) };
+      }
+      const headers = { ...extra, ...JSON_HEADERS, authorization: `Bearer ${token}`, ...(beta !== undefined ? { 'anthropic-beta': beta } : {}) };
+      const res = await pool.request({ method: 'POST', path, headers, body, signal: c.signal });
+      if (res.statusCode === 401 && attempt === 0) {
+        await res.body.dump();
+        tokens.refused(token);
+        continue;
+      }
+      const read = c.tap ? c.tap.received(res.statusCode, res.headers, res.body) : res.body;
+      if (res.statusCode < 400) return { status: res.statusCode, headers: res.headers, body: read };
+      const h: IncomingHttpHeaders = { ...JSON_HEADERS };
+      const retryAfter = res.headers['retry-after'];
+      if (typeof retryAfter === 'string') h['retry-after'] = retryAfter;
+      return { status: res.statusCode, headers: h, body: Readable.from([Buffer.from(vertexErrorJson(res.statusCode, await readAll(read)))]) };
+    }
+  }
+
+  const messages = (json: Readonly<Record<string, unknown>>, c: UpstreamCall): Promise<UpstreamResponse> =>
+    post(modelPath(c.model, c.stream ? 'streamRawPredict' : 'rawPredict'), rawPredictBody(json), c);
+
+  return {
+    name,
+    kind: cfg.kind,
+    priceProviderId: KIND_PRESETS['vertex']!.priceProviderId,
+    models: cfg.models,
+    async call(c: UpstreamCall): Promise<UpstreamResponse> {
+      switch (c.api) {
+        case 'anthropic.messages': return messages(c.json, c);
+        // Vertex counts with the Messages body as Anthropic's count_tokens takes it, model included.
+        case 'anthropic.count_tokens': return post(modelPath('count-tokens', 'rawPredict'), c.body.toString(), c);
+        case 'openai.chat': return chatViaAnthropic((request) => messages(request, c), c);
+        default: throw unsupportedApi(c.api, 'Vertex AI');
+      }
+    },
+    async close(): Promise<void> {
+      // The pools are shared per origin; their owner (the pool cache) closes them.
+    },
+  };
+}
