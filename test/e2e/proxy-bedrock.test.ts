@@ -15,6 +15,7 @@ import { bedrockReportedModel, startFakeBedrock, type AwsKeys, type FakeBedrock 
 const MASTER = 'gl-master-key-for-bedrock-tests';
 const KEYS: AwsKeys = { accessKeyId: 'AKIAFAKEBEDROCK12345', secretAccessKey: 'fake/secret+Access/Key/For/Tests/0123456789', sessionToken: 'FwoGZXIvYXdzEFAKEsessionTokenForTests0123456789' };
 const API_KEY = 'ABSKbedrockApiKeyForTests0123456789';
+const WRONG_TOKEN = 'FwoGZXIvYXdzEOTHERsessionTokenEchoedBack0123456789';
 const PROFILE = 'us.anthropic.claude-3-5-haiku-20241022-v1:0';
 const BASE_MODEL = 'anthropic.claude-3-5-haiku-20241022-v1:0';
 
@@ -47,7 +48,7 @@ beforeAll(async () => {
       providers: {
         bed: { kind: 'bedrock', region: 'us-east-1', base_url: signed.url, aws_access_key_id: KEYS.accessKeyId, aws_secret_access_key: KEYS.secretAccessKey, aws_session_token: KEYS.sessionToken },
         // The fake checks signatures: a wrong secret must not pass.
-        wrong: { kind: 'bedrock', region: 'us-east-1', base_url: signed.url, aws_access_key_id: KEYS.accessKeyId, aws_secret_access_key: 'not/the/right/secret/0123456789' },
+        wrong: { kind: 'bedrock', region: 'us-east-1', base_url: signed.url, aws_access_key_id: KEYS.accessKeyId, aws_secret_access_key: 'not/the/right/secret/0123456789', aws_session_token: WRONG_TOKEN },
         // Credentials from the environment: a Bedrock API key.
         bedkey: { kind: 'bedrock', base_url: keyed.url },
       },
@@ -141,12 +142,17 @@ describe('@anthropic-ai/sdk → /v1/messages → Bedrock', () => {
     expect(types).toEqual(['message_start', 'ping', 'content_block_start', 'content_block_delta', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
   });
 
-  it('a request signed with the wrong secret is refused by the fake (403 permission_error), and the secret is not echoed', async () => {
+  it('a request signed with the wrong secret is refused (403 permission_error); the session token AWS echoes is scrubbed', async () => {
     const err = await anthropic().messages.create({ model: 'claude-wrong', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.PermissionDeniedError);
     expect(signed.requests[0]!.verified).toBe(false);
+    const message = (err as Error).message;
+    expect(message).toContain('Canonical String');
+    expect(message).not.toContain(WRONG_TOKEN);
     const e = await lastEvent();
-    expect(JSON.stringify(e)).not.toContain('not/the/right/secret');
+    const all = JSON.stringify(e);
+    expect(all).toContain('Canonical String');
+    for (const s of ['not/the/right/secret', WRONG_TOKEN]) expect(all).not.toContain(s);
   });
 
   it('a Bedrock API key from AWS_BEARER_TOKEN_BEDROCK is sent as Bearer; the base model id is priced too', async () => {

@@ -115,7 +115,11 @@ export async function startFakeBedrock(auth: AwsKeys | { apiKey: string }): Prom
     }
     const entry: BedrockRequest = { path: url, modelId: m ? decodeURIComponent(m[1]!) : '', action: m?.[2] ?? '', headers, body, verified };
     requests.push(entry);
-    if (!verified) return fail(res, 403, 'InvalidSignatureException', 'The request signature we calculated does not match the signature you provided.');
+    // As AWS does, the refusal quotes the canonical request, session token included.
+    if (!verified) {
+      const token = headers['x-amz-security-token'];
+      return fail(res, 403, 'InvalidSignatureException', `The request signature we calculated does not match the signature you provided.\n\nThe Canonical String for this request should have been\n'POST\n${url}\n\nhost:${headers['host'] ?? ''}\nx-amz-security-token:${typeof token === 'string' ? token : ''}'`);
+    }
     if (!m || method !== 'POST') return fail(res, 404, 'UnknownOperationException', `no route ${method} ${url}`);
     const b = behaviour;
     if (b.error) return fail(res, b.error.status, b.error.exception, b.error.message ?? `fake ${b.error.exception}`);
