@@ -45,6 +45,11 @@ describe('Bedrock eventstream → Anthropic SSE', () => {
     expect(out).toBe(`event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'rate_limit_error', message: 'Too many requests, please wait before trying again.' } })}\n\n`);
     expect(d.opening).toEqual({ status: 429, type: 'rate_limit_error', message: 'Too many requests, please wait before trying again.' });
 
+    // Events of other types say nothing: an exception after them still comes before anything was said.
+    const late = new BedrockEventStreamToSse();
+    late.push(Buffer.concat([frame({ ':event-type': 'initial-response', ':message-type': 'event' }, {}), exception('serviceUnavailableException', 'busy')]));
+    expect(late.opening).toMatchObject({ status: 503, type: 'overloaded_error' });
+
     const mid = new BedrockEventStreamToSse();
     const text = mid.push(Buffer.concat([chunk(START), exception('modelStreamErrorException', 'boom')])).toString();
     expect(text).toContain('"type":"api_error","message":"boom"');

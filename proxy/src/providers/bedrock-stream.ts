@@ -80,8 +80,9 @@ export function bedrockMessage(body: Uint8Array): string {
 export class BedrockEventStreamToSse {
   readonly #codec = new EventStreamCodec(toUtf8, fromUtf8);
   #pending: Buffer = Buffer.alloc(0);
-  #events = 0;
-  /** The answer's first message was an exception: it failed before saying anything. */
+  /** An event has been handed on. */
+  #said = false;
+  /** An exception came before any event: the answer failed before saying anything. */
   opening: BedrockError | null = null;
 
   push(chunk: Buffer): Buffer {
@@ -110,15 +111,15 @@ export class BedrockEventStreamToSse {
     } catch (err) {
       throw new FramingError(`Bedrock event stream frame rejected: ${(err as Error).message}`);
     }
-    const first = this.#events++ === 0;
     const kind = header(m, ':message-type');
     if (kind === 'exception' || kind === 'error') {
       const name = header(m, ':exception-type') ?? header(m, ':error-code') ?? 'internalServerException';
       const e = bedrockError(name, 0, header(m, ':error-message') ?? bedrockMessage(m.body));
-      if (first) this.opening = e;
+      if (!this.#said) this.opening ??= e;
       return `event: error\ndata: ${anthropicErrorJson(e)}\n\n`;
     }
     if (header(m, ':event-type') !== 'chunk') return '';
+    this.#said = true;
     return sseOf(m.body);
   }
 }
