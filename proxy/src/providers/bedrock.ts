@@ -17,7 +17,7 @@ import { KIND_PRESETS } from './presets.ts';
 import { chatViaAnthropic } from './anthropic-as-openai.ts';
 import { bedrockAuth } from './bedrock-auth.ts';
 import { BedrockEventStreamToSse, FramingError, bedrockError, bedrockMessage, type BedrockError } from './bedrock-stream.ts';
-import { SSE_HEADERS, anthropicErrorJson, jsonResponse, parseJson, readAll, unsupportedApi } from './wire.ts';
+import { SSE_HEADERS, anthropicErrorJson, jsonResponse, parseJson, readAll, translatedStream, unsupportedApi } from './wire.ts';
 
 export const BEDROCK_ANTHROPIC_VERSION = 'bedrock-2023-05-31';
 const EVENTSTREAM = 'application/vnd.amazon.eventstream';
@@ -103,7 +103,7 @@ export function createBedrockProvider(name: string, cfg: ProviderConfig, poolFor
 
   async function streamed(c: UpstreamCall, res: { status: number; headers: IncomingHttpHeaders; body: Readable }): Promise<UpstreamResponse> {
     const decoder = new BedrockEventStreamToSse();
-    const sse = readThrough(res.body, { chunk: (b) => decoder.push(b), end: () => decoder.end() });
+    const sse = translatedStream(res.body, (b) => decoder.push(b), () => decoder.end());
     const first = await peek(sse);
     if (first === null) throw new FramingError('Bedrock stream ended before its first event');
     // Failed before saying anything (throttled, …): an error answer, which routing may retry elsewhere.
