@@ -59,6 +59,11 @@ export const ProviderConfig = z.object({
   aws_access_key_id: Str.optional(),
   aws_secret_access_key: Str.optional(),
   aws_session_token: Str.optional(),
+  /**
+   * bedrock, vertex: the `anthropic-beta` values passed on (default: those the clouds document
+   * for Claude; proxy/src/providers/cloud-betas.ts); `all` passes every value a client sends.
+   */
+  anthropic_betas: z.union([z.literal('all'), z.array(Str)]).optional(),
 }).strict();
 export type ProviderConfig = z.infer<typeof ProviderConfig>;
 

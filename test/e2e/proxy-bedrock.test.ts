@@ -77,10 +77,11 @@ beforeEach(() => {
 });
 
 describe('@anthropic-ai/sdk → /v1/messages → Bedrock', () => {
-  it('non-stream: SigV4-signed InvokeModel with Bedrock’s body, answer as sent, call priced at aws rates', async () => {
+  it('non-stream: SigV4-signed InvokeModel with Bedrock’s body (only the betas Bedrock serves), answer as sent, call priced at aws rates', async () => {
+    // Claude Code's own betas (Anthropic's API only) would make Bedrock refuse the call: left out.
     const msg = await anthropic().messages.create(
       { model: 'claude', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] },
-      { headers: { 'anthropic-beta': 'token-efficient-tools-2025-02-19, interleaved-thinking-2025-05-14' } },
+      { headers: { 'anthropic-beta': 'claude-code-20250219,token-efficient-tools-2025-02-19, interleaved-thinking-2025-05-14,mcp-servers-2025-12-04' } },
     );
     expect(msg.content).toEqual([{ type: 'text', text: 'Fake reply to: hi' }]);
     const r = signed.requests[0]!;

@@ -76,7 +76,7 @@ describe('@anthropic-ai/sdk → /v1/messages → Vertex AI', () => {
   it('non-stream: rawPredict with Vertex’s body and a service-account token; priced at google rates', async () => {
     const msg = await anthropic().messages.create(
       { model: 'claude', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] },
-      { headers: { 'anthropic-beta': 'token-efficient-tools-2025-02-19' } },
+      { headers: { 'anthropic-beta': 'claude-code-20250219,token-efficient-tools-2025-02-19,advanced-tool-use-2025-11-20' } },
     );
     expect(msg.content).toEqual([{ type: 'text', text: 'Fake reply to: hi' }]);
     const r = vertex.requests.at(-1)!;

@@ -1,7 +1,7 @@
 // Claude on AWS Bedrock through InvokeModel. An Anthropic Messages call goes to
 // /model/{id}/invoke (or /invoke-with-response-stream) with Bedrock's body: the Messages body
 // without `model` and `stream`, plus `anthropic_version` and the client's `anthropic-beta`
-// values as `anthropic_beta`. The answer leaves in Anthropic's wire format: JSON as Bedrock sent
+// values Bedrock serves (cloud-betas.ts) as `anthropic_beta`. The answer leaves in Anthropic's wire format: JSON as Bedrock sent
 // it, a stream re-framed from AWS eventstream to SSE (bedrock-stream.ts), errors (HTTP ones and
 // exceptions in the stream) as Anthropic error bodies with a status routing can retry on.
 // OpenAI chat calls are translated on top (anthropic-as-openai.ts). count_tokens uses Bedrock's
@@ -16,6 +16,7 @@ import type { PoolFor } from './openai.ts';
 import { KIND_PRESETS } from './presets.ts';
 import { chatViaAnthropic } from './anthropic-as-openai.ts';
 import { bedrockAuth } from './bedrock-auth.ts';
+import { betaFilter } from './cloud-betas.ts';
 import { BedrockEventStreamToSse, FramingError, bedrockError, bedrockMessage, type BedrockError } from './bedrock-stream.ts';
 import { SSE_HEADERS, anthropicErrorJson, jsonResponse, parseJson, readAll, translatedStream, unsupportedApi } from './wire.ts';
 
@@ -24,9 +25,8 @@ const EVENTSTREAM = 'application/vnd.amazon.eventstream';
 const JSON_TYPE = 'application/json';
 
 /** The body InvokeModel takes for a Messages request (`json` is the client's, model already rewritten). */
-export function invokeBody(json: Readonly<Record<string, unknown>>, beta: string | undefined): string {
+export function invokeBody(json: Readonly<Record<string, unknown>>, betas: readonly string[]): string {
   const { model: _model, stream: _stream, anthropic_version: _version, ...rest } = json;
-  const betas = beta === undefined ? [] : beta.split(',').map((b) => b.trim()).filter((b) => b !== '');
   return JSON.stringify({ anthropic_version: BEDROCK_ANTHROPIC_VERSION, ...rest, ...(betas.length > 0 ? { anthropic_beta: betas } : {}) });
 }
 
@@ -68,6 +68,7 @@ export function createBedrockProvider(name: string, cfg: ProviderConfig, poolFor
   const url = new URL(cfg.base_url ?? `https://bedrock-runtime.${cfg.region ?? ''}.amazonaws.com`);
   const basePath = url.pathname.replace(/\/+$/, '');
   const auth = bedrockAuth(name, cfg, url);
+  const betas = betaFilter(cfg);
   const extra: Record<string, string> = {};
   for (const [k, v] of Object.entries(cfg.headers)) extra[k.toLowerCase()] = v;
   const jsonHeaders = { ...extra, 'content-type': JSON_TYPE, accept: JSON_TYPE };
@@ -122,7 +123,7 @@ export function createBedrockProvider(name: string, cfg: ProviderConfig, poolFor
   }
 
   async function messages(json: Readonly<Record<string, unknown>>, c: UpstreamCall): Promise<UpstreamResponse> {
-    const body = invokeBody(json, c.headers?.['anthropic-beta']);
+    const body = invokeBody(json, betas(c.headers?.['anthropic-beta']));
     const res = await post(modelPath(c.model, c.stream ? 'invoke-with-response-stream' : 'invoke'), body, c, c.stream);
     if (res.status >= 400) return httpFailure(res, recorded(c, res.status, res.headers, res.body));
     if (c.stream) return streamed(c, res);
@@ -131,7 +132,7 @@ export function createBedrockProvider(name: string, cfg: ProviderConfig, poolFor
 
   async function countTokens(c: UpstreamCall): Promise<UpstreamResponse> {
     // CountTokens takes the InvokeModel body, whose max_tokens Claude requires; counting has none.
-    const invoke = invokeBody({ max_tokens: 1, ...c.json }, c.headers?.['anthropic-beta']);
+    const invoke = invokeBody({ max_tokens: 1, ...c.json }, betas(c.headers?.['anthropic-beta']));
     const body = JSON.stringify({ input: { invokeModel: { body: Buffer.from(invoke).toString('base64') } } });
     const res = await post(modelPath(foundationModel(c.model), 'count-tokens'), body, c, false);
     const read = recorded(c, res.status, res.headers, res.body);

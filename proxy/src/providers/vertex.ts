@@ -15,6 +15,7 @@ import type { PoolFor } from './openai.ts';
 import { KIND_PRESETS } from './presets.ts';
 import { chatViaAnthropic } from './anthropic-as-openai.ts';
 import { TokenError, readServiceAccount, serviceAccountTokens } from './google-auth.ts';
+import { betaFilter } from './cloud-betas.ts';
 import { anthropicErrorJson, parseJson, readAll, unsupportedApi } from './wire.ts';
 
 export const VERTEX_ANTHROPIC_VERSION = 'vertex-2023-10-16';
@@ -48,6 +49,7 @@ export function createVertexProvider(name: string, cfg: ProviderConfig, poolFor:
   const extra: Record<string, string> = {};
   for (const [k, v] of Object.entries(cfg.headers)) extra[k.toLowerCase()] = v;
   const pool = poolFor(url.origin, cfg.connections);
+  const betas = betaFilter(cfg);
   const tokens = serviceAccountTokens(sa, poolFor);
   // Vertex model ids carry their version after '@' (claude-sonnet-4@20250514), written as is.
   const modelPath = (model: string, method: string): string => `${modelsPath}/${encodeURIComponent(model).replace(/%40/g, '@')}:${method}`;
@@ -55,7 +57,7 @@ export function createVertexProvider(name: string, cfg: ProviderConfig, poolFor:
   /** POST with a current token; a 401 (the token was revoked or expired early) renews it and tries once more. */
   async function post(path: string, body: string, c: UpstreamCall): Promise<UpstreamResponse> {
     c.tap?.sent(body);
-    const beta = c.headers?.['anthropic-beta'];
+    const beta = betas(c.headers?.['anthropic-beta']).join(',');
     for (let attempt = 0; ; attempt++) {
       let token: string;
       try {
@@ -64,7 +66,7 @@ export function createVertexProvider(name: string, cfg: ProviderConfig, poolFor:
         if (!(err instanceof TokenError)) throw err;
         return { status: err.status, headers: { ...JSON_HEADERS }, body: Readable.from([Buffer.from(anthropicErrorJson({ type: anthropicTypeForStatus(err.status), message: err.message }))]) };
       }
-      const headers = { ...extra, ...JSON_HEADERS, authorization: `Bearer ${token}`, ...(beta !== undefined ? { 'anthropic-beta': beta } : {}) };
+      const headers = { ...extra, ...JSON_HEADERS, authorization: `Bearer ${token}`, ...(beta !== '' ? { 'anthropic-beta': beta } : {}) };
       const res = await pool.request({ method: 'POST', path, headers, body, signal: c.signal });
       if (res.statusCode === 401 && attempt === 0) {
         await res.body.dump();
