@@ -67,8 +67,20 @@ describe('exitOnSignals', () => {
     expect(await until(() => c.out().includes('process killed'), 2_000)).toBe(true);
   });
 
+  it('a close that resolves and an exit that hangs (the embedded engine\'s exit handlers): killed after the exit fuse, not the grace', async () => {
+    // An exit handler that never returns stands in for a native destructor deadlocked in exit().
+    const c = run(`process.on('exit', () => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); });\nexitOnSignals(logger, async () => {}, { graceMs: 60_000, exitFuseMs: 500 });\nconsole.log('ready');\nsetInterval(() => {}, 1000);`);
+    expect(await until(() => c.out().includes('ready'), 10_000)).toBe(true);
+    const t0 = performance.now();
+    c.proc.kill('SIGTERM');
+    expect(await c.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(performance.now() - t0).toBeGreaterThan(400);
+    expect(performance.now() - t0).toBeLessThan(8_000);
+    expect(await until(() => c.out().includes('shutdown completed, but exiting took over 500 ms'), 2_000)).toBe(true);
+  });
+
   it('the watchdog leaves with the process it watches: no stray process, no late signal', async () => {
-    const c = run(`console.log('watchdog=' + startExitWatchdog(60_000, logger));\nsetTimeout(() => process.exit(0), 200);`);
+    const c = run(`console.log('watchdog=' + startExitWatchdog(60_000, logger).pid);\nsetTimeout(() => process.exit(0), 200);`);
     expect(await c.exited).toEqual({ code: 0, signal: null });
     const pid = Number(/watchdog=(\d+)/.exec(c.out())?.[1]);
     expect(pid).toBeGreaterThan(0);
