@@ -5,10 +5,24 @@ const cfg = (p: Record<string, unknown>, env: Record<string, string> = {}) => ()
 
 describe('cloud provider credentials', () => {
   it('a missing credential or region is an error naming the field', () => {
-    expect(cfg({ region: 'us-east-1' })).toThrow(/gatelog\.yaml: providers\.b\.aws_access_key_id: required for kind bedrock/);
     expect(cfg({ region: 'us-east-1', aws_access_key_id: 'AKIAXXXXXXXXXXXXXXXX' })).toThrow(/providers\.b\.aws_secret_access_key: required/);
     expect(cfg({ api_key: 'k' })).toThrow(/providers\.b\.region: required for kind bedrock/);
     expect(cfg({ region: 'us-east-1', api_key: 'k', aws_access_key_id: 'AKIA', aws_secret_access_key: 's' })).toThrow(/providers\.b\.api_key: give either/);
+  });
+
+  it('without keys the AWS default chain is asked at run time; refused at start only when it certainly finds nothing', () => {
+    const keyless = cfg({ region: 'us-east-1' }, { HOME: '/nonexistent' })().providers['b']!;
+    expect(keyless.aws_access_key_id).toBeUndefined();
+    expect(keyless.api_key).toBeUndefined();
+    const nothing = { HOME: '/nonexistent', AWS_EC2_METADATA_DISABLED: 'true' };
+    expect(cfg({ region: 'us-east-1' }, nothing)).toThrow(/gatelog\.yaml: providers\.b\.aws_access_key_id: no AWS credentials anywhere/);
+    const sources: Record<string, string>[] = [{ AWS_PROFILE: 'p' }, { AWS_WEB_IDENTITY_TOKEN_FILE: '/t', AWS_ROLE_ARN: 'arn:aws:iam::1:role/r' }, { AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://127.0.0.1:1/creds' }];
+    for (const source of sources) {
+      expect(cfg({ region: 'us-east-1' }, { ...nothing, ...source })).not.toThrow();
+    }
+    expect(cfg({ region: 'us-east-1', aws_profile: 'prod' }, nothing)).not.toThrow();
+    // A profile named in the file is asked instead of keys in the environment.
+    expect(cfg({ region: 'us-east-1', aws_profile: 'prod' }, { AWS_ACCESS_KEY_ID: 'AKIAENV', AWS_SECRET_ACCESS_KEY: 's' })().providers['b']!.aws_access_key_id).toBeUndefined();
   });
 
   it('the message never echoes a secret', () => {

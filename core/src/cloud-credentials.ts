@@ -3,10 +3,17 @@
 // with SigV4 keys (aws_access_key_id + aws_secret_access_key, optionally aws_session_token) or
 // with a Bedrock API key (`api_key`, sent as a Bearer token). When the file gives neither,
 // AWS_BEARER_TOKEN_BEDROCK is taken first (as the AWS SDKs do), then AWS_ACCESS_KEY_ID /
-// AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN. Anything still missing is an issue naming the
-// field; a secret never gets a default. A `vertex` provider authenticates as a Google service
-// account: `credentials_file`, else GOOGLE_APPLICATION_CREDENTIALS; its region is `region`, else
-// CLOUD_ML_REGION (what Anthropic's Vertex SDK reads).
+// AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN; without those the proxy asks the AWS default
+// credential chain at run time (profiles, web identity, container and instance metadata:
+// proxy/src/providers/aws-credentials.ts). That is refused here only when the chain can be
+// known to find nothing: no source is set and instance metadata is disabled. Anything still
+// missing is an issue naming the field; a secret never gets a default. A `vertex` provider
+// authenticates as a Google service account: `credentials_file`, else
+// GOOGLE_APPLICATION_CREDENTIALS; its region is `region`, else CLOUD_ML_REGION (what
+// Anthropic's Vertex SDK reads).
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 
 /** The provider fields this module reads and completes (a structural part of ProviderConfig). */
 export interface CloudCredentialFields {
@@ -16,6 +23,7 @@ export interface CloudCredentialFields {
   aws_access_key_id?: string | undefined;
   aws_secret_access_key?: string | undefined;
   aws_session_token?: string | undefined;
+  aws_profile?: string | undefined;
   credentials_file?: string | undefined;
 }
 
@@ -29,6 +37,24 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 const set = (v: string | undefined): v is string => v !== undefined && v !== '';
 
+const NOTHING_IN_CHAIN = 'no AWS credentials anywhere: set aws_access_key_id and aws_secret_access_key, or api_key (a Bedrock API key), '
+  + 'or give gatelog credentials the AWS way (AWS_ACCESS_KEY_ID, AWS_PROFILE or aws_profile, AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN, '
+  + 'AWS_CONTAINER_CREDENTIALS_FULL_URI, or instance metadata, which AWS_EC2_METADATA_DISABLED turns off)';
+
+/**
+ * The AWS default chain certainly finds nothing: no profile, web identity or container source
+ * is set, no shared config or credentials file exists, and instance metadata is disabled. (With
+ * instance metadata on, only a lookup can tell: that happens at the first call.)
+ */
+function chainFindsNothing(p: CloudCredentialFields, env: Env): boolean {
+  const imdsOff = set(env['AWS_EC2_METADATA_DISABLED']) && env['AWS_EC2_METADATA_DISABLED'] !== 'false';
+  const sources = ['AWS_PROFILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'];
+  if (!imdsOff || set(p.aws_profile) || sources.some((k) => set(env[k]))) return false;
+  const home = env['HOME'] ?? homedir();
+  const files = [env['AWS_SHARED_CREDENTIALS_FILE'] ?? join(home, '.aws', 'credentials'), env['AWS_CONFIG_FILE'] ?? join(home, '.aws', 'config')];
+  return !files.some((f) => existsSync(f));
+}
+
 function bedrock<P extends CloudCredentialFields>(name: string, p: P, env: Env, issues: CredentialIssue[]): P {
   const out: P = { ...p };
   const region = p.region ?? [env['AWS_REGION'], env['AWS_DEFAULT_REGION']].find(set);
@@ -41,12 +67,17 @@ function bedrock<P extends CloudCredentialFields>(name: string, p: P, env: Env, 
       out.api_key = env['AWS_BEARER_TOKEN_BEDROCK'];
       return out;
     }
+    const envKeys = !set(p.aws_profile) && (set(env['AWS_ACCESS_KEY_ID']) || set(env['AWS_SECRET_ACCESS_KEY']));
+    if (!envKeys) {
+      if (chainFindsNothing(p, env)) issues.push({ path: [name, 'aws_access_key_id'], message: NOTHING_IN_CHAIN });
+      return out;
+    }
     out.aws_access_key_id = env['AWS_ACCESS_KEY_ID'];
     out.aws_secret_access_key = env['AWS_SECRET_ACCESS_KEY'];
     out.aws_session_token = p.aws_session_token ?? (set(env['AWS_SESSION_TOKEN']) ? env['AWS_SESSION_TOKEN'] : undefined);
   }
   if (!set(out.aws_access_key_id)) {
-    issues.push({ path: [name, 'aws_access_key_id'], message: 'required for kind bedrock: set aws_access_key_id and aws_secret_access_key, or api_key (a Bedrock API key), or AWS_ACCESS_KEY_ID / AWS_BEARER_TOKEN_BEDROCK in the environment' });
+    issues.push({ path: [name, 'aws_access_key_id'], message: 'required with aws_secret_access_key (or set AWS_ACCESS_KEY_ID)' });
   } else if (!set(out.aws_secret_access_key)) {
     issues.push({ path: [name, 'aws_secret_access_key'], message: 'required with aws_access_key_id (or set AWS_SECRET_ACCESS_KEY)' });
   }

@@ -55,10 +55,19 @@ export const ProviderConfig = z.object({
   project: Str.optional(),
   /** vertex: a service account key file (JSON; default GOOGLE_APPLICATION_CREDENTIALS). */
   credentials_file: Str.optional(),
-  /** bedrock: SigV4 credentials (default AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN); `api_key` is a Bedrock API key instead. */
+  /** bedrock: SigV4 credentials (default AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, else the default chain); `api_key` is a Bedrock API key instead. */
   aws_access_key_id: Str.optional(),
   aws_secret_access_key: Str.optional(),
   aws_session_token: Str.optional(),
+  /**
+   * bedrock without static keys: the AWS default credential chain is asked (profiles, IRSA web
+   * identity, EKS Pod Identity / ECS container credentials, EC2 instance metadata); `aws_profile`
+   * names the shared-config profile (default AWS_PROFILE), `aws_role_arn` a role assumed on top
+   * of whichever credentials (session name `aws_role_session_name`, default `gatelog`).
+   */
+  aws_profile: Str.optional(),
+  aws_role_arn: Str.optional(),
+  aws_role_session_name: Str.optional(),
   /**
    * bedrock, vertex: the `anthropic-beta` values passed on (default: those the clouds document
    * for Claude; proxy/src/providers/cloud-betas.ts); `all` passes every value a client sends.

@@ -84,8 +84,13 @@ async function signatureMatches(keys: AwsKeys, port: number, method: string, url
   return expected.headers['authorization'] === auth;
 }
 
-/** `auth`: AWS keys whose signature is required, or a Bedrock API key expected as Bearer. */
-export async function startFakeBedrock(auth: AwsKeys | { apiKey: string }): Promise<FakeBedrock> {
+/** Temporary credentials someone issued (a fake credential source): found by access key id, refused once expired. */
+export interface TemporaryKeys {
+  keysFor(accessKeyId: string): (AwsKeys & { expiresAt: number }) | undefined;
+}
+
+/** `auth`: AWS keys whose signature is required, temporary keys from a fake credential source, or a Bedrock API key expected as Bearer. */
+export async function startFakeBedrock(auth: AwsKeys | TemporaryKeys | { apiKey: string }): Promise<FakeBedrock> {
   let behaviour: FakeBedrockBehaviour = {};
   const requests: BedrockRequest[] = [];
   let port = 0;
@@ -103,9 +108,15 @@ export async function startFakeBedrock(auth: AwsKeys | { apiKey: string }): Prom
   };
 
   async function handle(method: string, url: string, headers: IncomingHttpHeaders, raw: string, res: ServerResponse): Promise<void> {
+    const id = /Credential=([A-Z0-9]+)\//.exec(String(headers['authorization'] ?? ''))?.[1] ?? '';
+    const keys = 'apiKey' in auth ? undefined : 'keysFor' in auth ? auth.keysFor(id) : auth;
+    if (keys && 'expiresAt' in keys && typeof keys.expiresAt === 'number' && keys.expiresAt <= Date.now()) {
+      requests.push({ path: url, modelId: '', action: '', headers, body: {}, verified: false });
+      return fail(res, 403, 'ExpiredTokenException', 'The security token included in the request is expired');
+    }
     const verified = 'apiKey' in auth
       ? headers['authorization'] === `Bearer ${auth.apiKey}`
-      : await signatureMatches(auth, port, method, url, headers, raw) && (auth.sessionToken === undefined || headers['x-amz-security-token'] === auth.sessionToken);
+      : keys !== undefined && await signatureMatches(keys, port, method, url, headers, raw) && (keys.sessionToken === undefined || headers['x-amz-security-token'] === keys.sessionToken);
     const m = /^\/model\/([^/]+)\/(invoke|invoke-with-response-stream|count-tokens)$/.exec(url);
     let body: Record<string, unknown> = {};
     try {

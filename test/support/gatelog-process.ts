@@ -24,6 +24,11 @@ export interface StartOptions {
   /** gatelog.yaml content as an object; omitted = built-in defaults (mock provider). */
   config?: object;
   env?: Record<string, string>;
+  /**
+   * Start from an empty environment (PATH and a fresh HOME only) instead of this process's:
+   * what a pod or VM gives gatelog, so no developer credential or AWS/Google/Azure setting leaks in.
+   */
+  bareEnv?: boolean;
   dataDir?: string;
   timeoutMs?: number;
 }
@@ -41,8 +46,8 @@ export async function startGatelog(opts: StartOptions = {}): Promise<GatelogProc
     writeFileSync(file, stringify(opts.config));
     args.push('--config', file);
   }
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
+  const env: Record<string, string> = opts.bareEnv ? { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: mkdtempSync(join(tmpdir(), 'gatelog-home-')) } : {};
+  for (const [k, v] of Object.entries(opts.bareEnv ? {} : process.env)) {
     // A developer's own keys or config must not leak into a test's gatelog.
     if (v !== undefined && !k.startsWith('GATELOG_') && !k.endsWith('_API_KEY')) env[k] = v;
   }

@@ -16,9 +16,20 @@ import type { PoolFor } from './openai.ts';
 import { KIND_PRESETS } from './presets.ts';
 import { chatViaAnthropic } from './anthropic-as-openai.ts';
 import { bedrockAuth } from './bedrock-auth.ts';
+import { TokenError, anthropicAuthFailure } from './upstream-auth.ts';
+import { REDACTED } from './scrub.ts';
 import { betaFilter } from './cloud-betas.ts';
 import { BedrockEventStreamToSse, FramingError, bedrockError, bedrockMessage, type BedrockError } from './bedrock-stream.ts';
 import { SSE_HEADERS, anthropicErrorJson, jsonResponse, parseJson, readAll, translatedStream, unsupportedApi } from './wire.ts';
+
+/** Bedrock's answer to one POST, with the session token it was signed with (if any). */
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Readable;
+  token?: string | undefined;
+}
+type Sent = Answer | { failed: UpstreamResponse };
 
 export const BEDROCK_ANTHROPIC_VERSION = 'bedrock-2023-05-31';
 const EVENTSTREAM = 'application/vnd.amazon.eventstream';
@@ -76,11 +87,26 @@ export function createBedrockProvider(name: string, cfg: ProviderConfig, poolFor
   const pool = poolFor(url.origin, cfg.connections);
   const modelPath = (model: string, action: string): string => `${basePath}/model/${encodeURIComponent(model)}/${action}`;
 
-  const post = async (path: string, body: string, c: UpstreamCall, stream: boolean): Promise<{ status: number; headers: IncomingHttpHeaders; body: Readable }> => {
-    const h = await auth(path, body, stream ? streamHeaders : jsonHeaders);
+  /** Bedrock's answer, or the error answer when no credentials could be had. */
+  const post = async (path: string, body: string, c: UpstreamCall, stream: boolean): Promise<Sent> => {
+    let h: Record<string, string>;
+    try {
+      h = await auth(path, body, stream ? streamHeaders : jsonHeaders);
+    } catch (err) {
+      if (err instanceof TokenError) return { failed: anthropicAuthFailure(err) };
+      throw err;
+    }
     c.tap?.sent(body);
     const res = await pool.request({ method: 'POST', path, headers: h, body, signal: c.signal });
-    return { status: res.statusCode, headers: res.headers, body: res.body };
+    // AWS quotes the session token in a signature refusal: a temporary one from the chain is
+    // no configured secret the registry's scrubber knows, so it is scrubbed here, from both copies.
+    const token = h['x-amz-security-token'];
+    if (res.statusCode >= 400 && token !== undefined && c.tap) {
+      const scrub = c.tap.scrub;
+      const withToken = (text: string): string => (scrub ? scrub(text) : text).replaceAll(token, REDACTED);
+      c.tap.scrub = withToken;
+    }
+    return { status: res.statusCode, headers: res.headers, body: res.body, token };
   };
 
   /** `body` read through the attempt's record when there is one. */
@@ -96,13 +122,14 @@ export function createBedrockProvider(name: string, cfg: ProviderConfig, poolFor
   };
 
   /** Bedrock's HTTP error answer (its exception named in `x-amzn-errortype`), read through the record. */
-  const httpFailure = async (res: { status: number; headers: IncomingHttpHeaders }, read: Readable): Promise<UpstreamResponse> => {
+  const httpFailure = async (res: Answer, read: Readable): Promise<UpstreamResponse> => {
     const raw = await readAll(read);
     const type = res.headers['x-amzn-errortype'];
-    return failure(bedrockError(typeof type === 'string' ? type.split(':')[0]! : '', res.status, bedrockMessage(raw)), res.headers);
+    const message = res.token === undefined ? bedrockMessage(raw) : bedrockMessage(raw).replaceAll(res.token, REDACTED);
+    return failure(bedrockError(typeof type === 'string' ? type.split(':')[0]! : '', res.status, message), res.headers);
   };
 
-  async function streamed(c: UpstreamCall, res: { status: number; headers: IncomingHttpHeaders; body: Readable }): Promise<UpstreamResponse> {
+  async function streamed(c: UpstreamCall, res: Answer): Promise<UpstreamResponse> {
     const decoder = new BedrockEventStreamToSse();
     const sse = translatedStream(res.body, (b) => decoder.push(b), () => decoder.end());
     const first = await peek(sse);
@@ -125,6 +152,7 @@ export function createBedrockProvider(name: string, cfg: ProviderConfig, poolFor
   async function messages(json: Readonly<Record<string, unknown>>, c: UpstreamCall): Promise<UpstreamResponse> {
     const body = invokeBody(json, betas(c.headers?.['anthropic-beta']));
     const res = await post(modelPath(c.model, c.stream ? 'invoke-with-response-stream' : 'invoke'), body, c, c.stream);
+    if ('failed' in res) return res.failed;
     if (res.status >= 400) return httpFailure(res, recorded(c, res.status, res.headers, res.body));
     if (c.stream) return streamed(c, res);
     return { status: res.status, headers: res.headers, body: recorded(c, res.status, res.headers, res.body) };
@@ -135,6 +163,7 @@ export function createBedrockProvider(name: string, cfg: ProviderConfig, poolFor
     const invoke = invokeBody({ max_tokens: 1, ...c.json }, betas(c.headers?.['anthropic-beta']));
     const body = JSON.stringify({ input: { invokeModel: { body: Buffer.from(invoke).toString('base64') } } });
     const res = await post(modelPath(foundationModel(c.model), 'count-tokens'), body, c, false);
+    if ('failed' in res) return res.failed;
     const read = recorded(c, res.status, res.headers, res.body);
     if (res.status >= 400) return httpFailure(res, read);
     const raw = parseJson(await readAll(read));
