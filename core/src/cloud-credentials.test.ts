@@ -42,9 +42,12 @@ describe('cloud provider credentials', () => {
     expect(cfg({}, { AWS_DEFAULT_REGION: 'ap-south-1', AWS_BEARER_TOKEN_BEDROCK: 'k' })().providers['b']!.region).toBe('ap-south-1');
   });
 
-  it('vertex: region and key file from the file or CLOUD_ML_REGION / GOOGLE_APPLICATION_CREDENTIALS, else an error naming the field', () => {
+  it('vertex: region and key file from the file or CLOUD_ML_REGION / GOOGLE_APPLICATION_CREDENTIALS, else the metadata server; no region is an error naming the field', () => {
     const v = (p: Record<string, unknown>, env: Record<string, string> = {}) => () => parseConfig({ providers: { v: { kind: 'vertex', ...p } } }, 'gatelog.yaml', env);
-    expect(v({ region: 'us-east5' })).toThrow(/providers\.v\.credentials_file: required for kind vertex/);
+    // No key file anywhere: the metadata server (GCE_METADATA_HOST, else Google's own name).
+    expect(v({ region: 'us-east5' })().providers['v']).toMatchObject({ metadata_host: 'metadata.google.internal' });
+    expect(v({ region: 'us-east5' }, { GCE_METADATA_HOST: '127.0.0.1:8080' })().providers['v']).toMatchObject({ metadata_host: '127.0.0.1:8080' });
+    expect(v({}, { CLOUD_ML_REGION: 'global', GOOGLE_APPLICATION_CREDENTIALS: '/sa.json', GCE_METADATA_HOST: 'x' })().providers['v']!.metadata_host).toBeUndefined();
     expect(v({ credentials_file: '/k.json' })).toThrow(/providers\.v\.region: required for kind vertex/);
     expect(v({}, { CLOUD_ML_REGION: 'global', GOOGLE_APPLICATION_CREDENTIALS: '/sa.json' })().providers['v']).toMatchObject({ region: 'global', credentials_file: '/sa.json' });
     expect(v({ region: 'us-east5', credentials_file: '/mine.json' }, { CLOUD_ML_REGION: 'global', GOOGLE_APPLICATION_CREDENTIALS: '/sa.json' })().providers['v'])

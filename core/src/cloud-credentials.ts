@@ -9,8 +9,9 @@
 // known to find nothing: no source is set and instance metadata is disabled. Anything still
 // missing is an issue naming the field; a secret never gets a default. A `vertex` provider
 // authenticates as a Google service account: `credentials_file`, else
-// GOOGLE_APPLICATION_CREDENTIALS; its region is `region`, else CLOUD_ML_REGION (what
-// Anthropic's Vertex SDK reads).
+// GOOGLE_APPLICATION_CREDENTIALS, else the GCE / GKE metadata server's (`metadata_host`, else
+// GCE_METADATA_HOST, else metadata.google.internal); its region is `region`, else
+// CLOUD_ML_REGION (what Anthropic's Vertex SDK reads).
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +26,7 @@ export interface CloudCredentialFields {
   aws_session_token?: string | undefined;
   aws_profile?: string | undefined;
   credentials_file?: string | undefined;
+  metadata_host?: string | undefined;
 }
 
 export interface CredentialIssue {
@@ -91,8 +93,9 @@ function vertex<P extends CloudCredentialFields>(name: string, p: P, env: Env, i
   if (region === undefined) issues.push({ path: [name, 'region'], message: 'required for kind vertex (a region such as us-east5, or global; or set CLOUD_ML_REGION)' });
   else out.region = region;
   const file = p.credentials_file ?? (set(env['GOOGLE_APPLICATION_CREDENTIALS']) ? env['GOOGLE_APPLICATION_CREDENTIALS'] : undefined);
-  if (file === undefined) issues.push({ path: [name, 'credentials_file'], message: 'required for kind vertex: a service account key file (or set GOOGLE_APPLICATION_CREDENTIALS)' });
-  else out.credentials_file = file;
+  if (file !== undefined) out.credentials_file = file;
+  // No key file: Application Default Credentials' last source, the GCE / GKE metadata server.
+  else out.metadata_host = p.metadata_host ?? (set(env['GCE_METADATA_HOST']) ? env['GCE_METADATA_HOST'] : 'metadata.google.internal');
   return out;
 }
 

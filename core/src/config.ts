@@ -51,10 +51,12 @@ export const ProviderConfig = z.object({
   api_version: Str.optional(),
   /** bedrock: the AWS region (default AWS_REGION, then AWS_DEFAULT_REGION); vertex: the Google Cloud region or `global` (default CLOUD_ML_REGION). */
   region: Str.optional(),
-  /** vertex: the Google Cloud project (default: the service account's own project_id). */
+  /** vertex: the Google Cloud project (default: the key file's project_id, or the metadata server's project). */
   project: Str.optional(),
-  /** vertex: a service account key file (JSON; default GOOGLE_APPLICATION_CREDENTIALS). */
+  /** vertex: a service account key file (JSON; default GOOGLE_APPLICATION_CREDENTIALS, else the metadata server's service account). */
   credentials_file: Str.optional(),
+  /** vertex without a key file: the GCE / GKE metadata server, host[:port] (default GCE_METADATA_HOST, else metadata.google.internal). */
+  metadata_host: Str.optional(),
   /** bedrock: SigV4 credentials (default AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, else the default chain); `api_key` is a Bedrock API key instead. */
   aws_access_key_id: Str.optional(),
   aws_secret_access_key: Str.optional(),

@@ -3,7 +3,9 @@
 // points at itself; the token endpoint verifies each JWT bearer assertion with that key's public
 // half (RS256, iss/aud/scope/exp) before it issues an access token. rawPredict answers Anthropic
 // JSON, streamRawPredict Anthropic SSE, count-tokens:rawPredict a count; a token it no longer
-// accepts gets Google's 401; errors in Google's shape or Anthropic's.
+// accepts gets Google's 401; errors in Google's shape or Anthropic's. It is also a GCE / GKE
+// metadata server (GCE_METADATA_HOST=host:port): the default service account's token and the
+// project id, refused without `Metadata-Flavor: Google` as the real one refuses.
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -37,6 +39,10 @@ export type FakeVertex = FakeControls<FakeVertexBehaviour, VertexRequest> & {
   tokenExchanges: { claims: Record<string, unknown>; kid: unknown }[];
   /** Stop accepting every token issued so far (as a revoked or rotated token). */
   revokeTokens(): void;
+  /** GCE_METADATA_HOST for this fake: 127.0.0.1:port. */
+  metadataHost: string;
+  /** Requests to the metadata server: path and Metadata-Flavor header. */
+  metadataRequests: { path: string; flavor: string | undefined }[];
 };
 
 const b64url = (s: string): Buffer => Buffer.from(s, 'base64url');
@@ -54,6 +60,7 @@ export async function startFakeVertex(): Promise<FakeVertex> {
   const requests: VertexRequest[] = [];
   const tokenExchanges: FakeVertex['tokenExchanges'] = [];
   const accepted = new Set<string>();
+  const metadataRequests: FakeVertex['metadataRequests'] = [];
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   let tokenUri = '';
 
@@ -82,8 +89,30 @@ export async function startFakeVertex(): Promise<FakeVertex> {
     json(res, 200, { access_token: access, expires_in: 3599, token_type: 'Bearer' });
   }
 
+  /** The metadata server: token for the default service account, project id; Metadata-Flavor required. */
+  function metadata(url: string, headers: IncomingHttpHeaders, res: ServerResponse): void {
+    const flavor = headers['metadata-flavor'];
+    metadataRequests.push({ path: url, flavor: typeof flavor === 'string' ? flavor : undefined });
+    if (flavor !== 'Google') {
+      res.writeHead(403, { 'content-type': 'text/html' });
+      return void res.end('Missing Metadata-Flavor:Google header.');
+    }
+    if (url === '/computeMetadata/v1/project/project-id') {
+      res.writeHead(200, { 'content-type': 'application/text', 'metadata-flavor': 'Google' });
+      return void res.end(FAKE_PROJECT);
+    }
+    if (url !== '/computeMetadata/v1/instance/service-accounts/default/token') {
+      res.writeHead(404, { 'content-type': 'text/html' });
+      return void res.end('Not Found');
+    }
+    const access = `ya29.c.fake-metadata-token-${metadataRequests.length}-${Math.random().toString(36).slice(2)}`;
+    accepted.add(access);
+    json(res, 200, { access_token: access, expires_in: 3599, token_type: 'Bearer' });
+  }
+
   function handle(url: string, headers: IncomingHttpHeaders, raw: string, res: ServerResponse): void {
     if (url === '/token') return token(raw, res);
+    if (url.startsWith('/computeMetadata/')) return metadata(url, headers, res);
     let body: Record<string, unknown> = {};
     try {
       body = JSON.parse(raw) as Record<string, unknown>;
@@ -132,5 +161,7 @@ export async function startFakeVertex(): Promise<FakeVertex> {
     revokeTokens() {
       accepted.clear();
     },
+    metadataHost: listening.url.replace(/^http:\/\//, ''),
+    metadataRequests,
   };
 }

@@ -1,16 +1,21 @@
-// Google access tokens for a service account (OAuth 2.0 JWT bearer grant, RFC 7523): a JWT
-// signed with the account's private key (RS256, jose) is exchanged at the key file's token_uri
-// for an access token. The token is kept until a minute before it expires; concurrent callers
-// share one exchange; a token the API refused (401) is dropped so the next call exchanges anew.
+// Google access tokens, from one of two sources. A service account key file (OAuth 2.0 JWT
+// bearer grant, RFC 7523): a JWT signed with the account's private key (RS256, jose) is
+// exchanged at the key file's token_uri. Or, without a key file, the metadata server of the GCE
+// VM / GKE node (GKE Workload Identity answers there for the pod's Kubernetes service account):
+// its default service account's token, and the project id. Either way the token is kept until a
+// minute before it expires; concurrent callers share one exchange, bounded in time; a token the
+// API refused (401) is dropped so the next call exchanges anew.
 // https://developers.google.com/identity/protocols/oauth2/service-account#httprest
+// https://cloud.google.com/compute/docs/metadata/querying-metadata
 import { readFileSync } from 'node:fs';
 import { SignJWT, importPKCS8, type CryptoKey } from 'jose';
 import type { PoolFor } from './openai.ts';
-import { parseJson, readAll } from './wire.ts';
+import { readAll } from './wire.ts';
+import { CREDENTIAL_LOOKUP_MS, TokenError, cachedTokens, tokenAnswer, type AccessTokens, type Exchanged } from './upstream-auth.ts';
+
+export { TokenError, type AccessTokens };
 
 export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
-/** A token is renewed this long before Google says it expires. */
-const EARLY_MS = 60_000;
 
 export interface ServiceAccount {
   client_email: string;
@@ -38,32 +43,13 @@ export function readServiceAccount(name: string, file: string): ServiceAccount {
   return { client_email: email, private_key: key, private_key_id: str('private_key_id'), token_uri: str('token_uri') ?? 'https://oauth2.googleapis.com/token', project_id: str('project_id') };
 }
 
-/** The token endpoint refused or failed: `status` is what gatelog answers with. */
-export class TokenError extends Error {
-  override readonly name = 'TokenError';
-  readonly code = 'GATELOG_ERR_UPSTREAM_AUTH';
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
-}
-
-export interface AccessTokens {
-  /** A valid access token (exchanged when there is none, or it is about to expire). */
-  get(): Promise<string>;
-  /** `token` was refused: the next get() exchanges a new one. */
-  refused(token: string): void;
-}
-
 export function serviceAccountTokens(sa: ServiceAccount, poolFor: PoolFor, now: () => number = Date.now): AccessTokens {
   const tokenUrl = new URL(sa.token_uri);
   const pool = poolFor(tokenUrl.origin, 4);
+  const what = `Google token exchange for ${sa.client_email}`;
   let key: Promise<CryptoKey> | null = null;
-  let current: { token: string; renewAt: number } | null = null;
-  let pending: Promise<string> | null = null;
 
-  async function exchange(): Promise<string> {
+  async function exchange(): Promise<Exchanged> {
     key ??= importPKCS8(sa.private_key, 'RS256');
     const iat = Math.floor(now() / 1000);
     const assertion = await new SignJWT({ scope: CLOUD_PLATFORM_SCOPE })
@@ -76,27 +62,53 @@ export function serviceAccountTokens(sa: ServiceAccount, poolFor: PoolFor, now: 
       .sign(await key);
     const body = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }).toString();
     const res = await pool.request({ method: 'POST', path: tokenUrl.pathname + tokenUrl.search, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
-    const v = parseJson(await readAll(res.body)) as { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown } | undefined;
-    if (res.statusCode >= 400 || typeof v?.access_token !== 'string') {
-      // Google's own words (invalid_grant: Invalid JWT Signature, …), never the assertion.
-      const why = [v?.error, v?.error_description].filter((x) => typeof x === 'string').join(': ') || `status ${res.statusCode}`;
-      throw new TokenError(res.statusCode >= 500 ? 502 : 401, `Google token exchange for ${sa.client_email} failed: ${why}`);
-    }
-    const ttl = typeof v.expires_in === 'number' ? v.expires_in * 1000 : 3600_000;
-    current = { token: v.access_token, renewAt: now() + Math.max(0, ttl - EARLY_MS) };
-    return v.access_token;
+    return tokenAnswer(res.statusCode, await readAll(res.body), what);
   }
 
+  return cachedTokens(exchange, what, now);
+}
+
+/** The metadata server's tokens for its default service account, and the project it runs in. */
+export interface MetadataServer {
+  tokens: AccessTokens;
+  /** The project id (asked once; asked again after a failure). */
+  project(): Promise<string>;
+}
+
+/** `host` is GCE_METADATA_HOST's form: a host or host:port, spoken to over plain HTTP as Google's libraries do. */
+export function metadataServer(name: string, host: string, poolFor: PoolFor, now: () => number = Date.now): MetadataServer {
+  const pool = poolFor(`http://${host}`, 4);
+  const what = `provider ${name}: the metadata server at ${host}`;
+  /** GET `path` with Metadata-Flavor: Google; a server that does not answer is a TokenError (502). */
+  async function get(path: string): Promise<{ status: number; raw: Buffer }> {
+    try {
+      const res = await pool.request({ method: 'GET', path: `/computeMetadata/v1/${path}`, headers: { 'metadata-flavor': 'Google' }, signal: AbortSignal.timeout(CREDENTIAL_LOOKUP_MS) });
+      return { status: res.statusCode, raw: await readAll(res.body) };
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      throw new TokenError(502, `${what} did not answer (${typeof code === 'string' ? code : (err as Error).name}): is gatelog on GCE or GKE (or GOOGLE_APPLICATION_CREDENTIALS set)?`, { cause: err });
+    }
+  }
+  const tokens = cachedTokens(async () => {
+    const res = await get('instance/service-accounts/default/token');
+    return tokenAnswer(res.status, res.raw, `${what}: token`);
+  }, what, now);
+  let project: Promise<string> | null = null;
   return {
-    get() {
-      if (current && now() < current.renewAt) return Promise.resolve(current.token);
-      pending ??= exchange().finally(() => {
-        pending = null;
+    tokens,
+    project() {
+      if (project) return project;
+      const asked = get('project/project-id').then((res) => {
+        const id = res.raw.toString('utf8').trim();
+        if (res.status >= 400 || id === '') throw new TokenError(res.status >= 500 ? 502 : 401, `${what}: no project id (status ${res.status}); set project`);
+        return id;
       });
-      return pending;
-    },
-    refused(token) {
-      if (current?.token === token) current = null;
+      project = asked;
+      // A failure is the caller's to answer; the next call asks again.
+      asked.catch(() => {
+        if (project === asked) project = null;
+      });
+      return asked;
     },
   };
 }

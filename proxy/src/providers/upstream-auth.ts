@@ -6,7 +6,7 @@
 import { Readable } from 'node:stream';
 import { anthropicTypeForStatus } from '../translate/index.ts';
 import type { UpstreamResponse } from './types.ts';
-import { anthropicErrorJson } from './wire.ts';
+import { anthropicErrorJson, parseJson } from './wire.ts';
 
 /** How long one credential lookup (chain, token exchange, metadata) may take before the call is answered 502. */
 export const CREDENTIAL_LOOKUP_MS = 10_000;
@@ -36,4 +36,62 @@ export function withinLookupTime<T>(work: Promise<T>, what: string, ms = CREDENT
 export function anthropicAuthFailure(err: TokenError): UpstreamResponse {
   const body = anthropicErrorJson({ type: anthropicTypeForStatus(err.status), message: err.message });
   return { status: err.status, headers: { 'content-type': 'application/json' }, body: Readable.from([Buffer.from(body)]) };
+}
+
+/** A bearer token source (Google, Entra ID): kept, renewed shortly before expiry, dropped when refused. */
+export interface AccessTokens {
+  /** A valid access token (exchanged when there is none, or it is about to expire). */
+  get(): Promise<string>;
+  /** `token` was refused: the next get() exchanges a new one. */
+  refused(token: string): void;
+}
+
+/** An access token and how long its issuer says it lives, in ms. */
+export interface Exchanged {
+  token: string;
+  ttlMs: number;
+}
+
+/** A token is renewed this long before its issuer says it expires. */
+const TOKEN_EARLY_MS = 60_000;
+
+/**
+ * The token an `exchange` gives, kept until a minute before it expires; concurrent callers
+ * share one exchange, bounded in time; `what` names the source when it times out.
+ */
+export function cachedTokens(exchange: () => Promise<Exchanged>, what: string, now: () => number): AccessTokens {
+  let current: { token: string; renewAt: number } | null = null;
+  let pending: Promise<string> | null = null;
+  return {
+    get() {
+      if (current && now() < current.renewAt) return Promise.resolve(current.token);
+      pending ??= exchange()
+        .then((x) => {
+          current = { token: x.token, renewAt: now() + Math.max(0, x.ttlMs - TOKEN_EARLY_MS) };
+          return x.token;
+        })
+        .finally(() => {
+          pending = null;
+        });
+      return withinLookupTime(pending, what);
+    },
+    refused(token) {
+      if (current?.token === token) current = null;
+    },
+  };
+}
+
+/**
+ * An OAuth 2.0 token answer's token and lifetime (`expires_in` in seconds, a number or, from
+ * Azure's instance metadata, a string), or a TokenError with the issuer's own words (never the
+ * request's secrets).
+ */
+export function tokenAnswer(status: number, raw: Buffer, what: string): Exchanged {
+  const v = parseJson(raw) as { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown } | undefined;
+  if (status >= 400 || typeof v?.access_token !== 'string') {
+    const why = [v?.error, v?.error_description].filter((x) => typeof x === 'string').join(': ') || `status ${status}`;
+    throw new TokenError(status >= 500 ? 502 : 401, `${what} failed: ${why}`);
+  }
+  const s = Number(v.expires_in);
+  return { token: v.access_token, ttlMs: Number.isFinite(s) && s > 0 ? s * 1000 : 3600_000 };
 }
