@@ -54,6 +54,19 @@ describe('cloud provider credentials', () => {
       .toMatchObject({ region: 'us-east5', credentials_file: '/mine.json' });
   });
 
+  it('azure with auth: entra: Entra ID fields from the file or the AZURE_* variables; a key beside it, or a secret without tenant, is an error', () => {
+    const a = (p: Record<string, unknown>, env: Record<string, string> = {}) => () => parseConfig({ providers: { a: { kind: 'azure', base_url: 'https://r.openai.azure.com', ...p } } }, 'gatelog.yaml', env);
+    const env = { AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: 'c', AZURE_FEDERATED_TOKEN_FILE: '/var/run/secrets/azure/tokens/azure-identity-token', AZURE_AUTHORITY_HOST: 'https://login.microsoftonline.com/' };
+    expect(a({ auth: 'entra' }, env)().providers['a']).toMatchObject({ tenant_id: 't', client_id: 'c', federated_token_file: env.AZURE_FEDERATED_TOKEN_FILE, authority_host: env.AZURE_AUTHORITY_HOST });
+    expect(a({ auth: 'entra', client_id: 'mine' }, env)().providers['a']!.client_id).toBe('mine');
+    // Without auth: entra the variables are not read (an api-key provider stays one).
+    expect(a({ api_key: 'k' }, env)().providers['a']!.tenant_id).toBeUndefined();
+    expect(a({ auth: 'entra', api_key: 'k' })).toThrow(/providers\.a\.api_key: give either api_key or auth: entra/);
+    expect(a({ auth: 'entra', client_secret: 's' })).toThrow(/providers\.a\.tenant_id: required with a client secret/);
+    // Nothing at all: the managed identity.
+    expect(a({ auth: 'entra' })).not.toThrow();
+  });
+
   it('other kinds are left as they are', () => {
     const c = parseConfig({ providers: { o: { kind: 'openai', base_url: 'http://127.0.0.1:1/v1' } } }, 'gatelog.yaml', { AWS_ACCESS_KEY_ID: 'AKIA' });
     expect(c.providers['o']!.aws_access_key_id).toBeUndefined();

@@ -11,7 +11,8 @@
 // authenticates as a Google service account: `credentials_file`, else
 // GOOGLE_APPLICATION_CREDENTIALS, else the GCE / GKE metadata server's (`metadata_host`, else
 // GCE_METADATA_HOST, else metadata.google.internal); its region is `region`, else
-// CLOUD_ML_REGION (what Anthropic's Vertex SDK reads).
+// CLOUD_ML_REGION (what Anthropic's Vertex SDK reads). An `azure` provider with `auth: entra`
+// takes its Entra ID fields from the AZURE_* variables @azure/identity reads.
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,13 @@ export interface CloudCredentialFields {
   aws_profile?: string | undefined;
   credentials_file?: string | undefined;
   metadata_host?: string | undefined;
+  auth?: string | undefined;
+  tenant_id?: string | undefined;
+  client_id?: string | undefined;
+  client_secret?: string | undefined;
+  federated_token_file?: string | undefined;
+  authority_host?: string | undefined;
+  imds_host?: string | undefined;
 }
 
 export interface CredentialIssue {
@@ -99,7 +107,26 @@ function vertex<P extends CloudCredentialFields>(name: string, p: P, env: Env, i
   return out;
 }
 
-const COMPLETE: Readonly<Record<string, typeof bedrock>> = { bedrock, vertex };
+/** Azure with `auth: entra`: the Entra ID fields the file leaves out, from the AZURE_* variables @azure/identity reads. */
+function azure<P extends CloudCredentialFields>(name: string, p: P, env: Env, issues: CredentialIssue[]): P {
+  if (p.auth !== 'entra') return p;
+  const out: P = { ...p };
+  const fields = [
+    ['tenant_id', 'AZURE_TENANT_ID'], ['client_id', 'AZURE_CLIENT_ID'], ['client_secret', 'AZURE_CLIENT_SECRET'],
+    ['federated_token_file', 'AZURE_FEDERATED_TOKEN_FILE'], ['authority_host', 'AZURE_AUTHORITY_HOST'], ['imds_host', 'AZURE_POD_IDENTITY_AUTHORITY_HOST'],
+  ] as const;
+  for (const [field, variable] of fields) {
+    const v = env[variable];
+    if (p[field] === undefined && set(v)) out[field] = v;
+  }
+  if (set(p.api_key)) issues.push({ path: [name, 'api_key'], message: 'give either api_key or auth: entra, not both' });
+  if ((set(out.client_secret) || set(out.federated_token_file)) && !(set(out.tenant_id) && set(out.client_id))) {
+    issues.push({ path: [name, set(out.tenant_id) ? 'client_id' : 'tenant_id'], message: 'required with a client secret or federated token file (or set AZURE_TENANT_ID / AZURE_CLIENT_ID)' });
+  }
+  return out;
+}
+
+const COMPLETE: Readonly<Record<string, typeof bedrock>> = { bedrock, vertex, azure };
 
 /** The providers with their cloud credentials completed, and what is missing. Other kinds pass unchanged. */
 export function withCloudCredentials<P extends CloudCredentialFields>(providers: Readonly<Record<string, P>>, env: Env): { providers: Record<string, P>; issues: CredentialIssue[] } {

@@ -49,6 +49,21 @@ export const ProviderConfig = z.object({
   connections: z.number().int().positive().default(128),
   /** Azure only: the `api-version` query parameter (default 2024-10-21). */
   api_version: Str.optional(),
+  /**
+   * Azure only: `entra` sends a Microsoft Entra ID token (scope cognitiveservices) instead of
+   * `api-key`: client credentials (`tenant_id`, `client_id`, `client_secret`; default
+   * AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET), AKS Workload Identity
+   * (`federated_token_file`, default AZURE_FEDERATED_TOKEN_FILE), else the managed identity
+   * (instance metadata at `imds_host`, default AZURE_POD_IDENTITY_AUTHORITY_HOST, else
+   * http://169.254.169.254). `authority_host`: default AZURE_AUTHORITY_HOST, else https://login.microsoftonline.com.
+   */
+  auth: z.enum(['api_key', 'entra']).optional(),
+  tenant_id: Str.optional(),
+  client_id: Str.optional(),
+  client_secret: Str.optional(),
+  federated_token_file: Str.optional(),
+  authority_host: z.url({ protocol: /^https?$/ }).optional(),
+  imds_host: z.url({ protocol: /^https?$/ }).optional(),
   /** bedrock: the AWS region (default AWS_REGION, then AWS_DEFAULT_REGION); vertex: the Google Cloud region or `global` (default CLOUD_ML_REGION). */
   region: Str.optional(),
   /** vertex: the Google Cloud project (default: the key file's project_id, or the metadata server's project). */

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { SignJWT, importPKCS8, type CryptoKey } from 'jose';
 import type { PoolFor } from './openai.ts';
 import { readAll } from './wire.ts';
-import { CREDENTIAL_LOOKUP_MS, TokenError, cachedTokens, tokenAnswer, type AccessTokens, type Exchanged } from './upstream-auth.ts';
+import { TokenError, askSource, cachedTokens, tokenAnswer, type AccessTokens, type Exchanged } from './upstream-auth.ts';
 
 export { TokenError, type AccessTokens };
 
@@ -79,16 +79,9 @@ export interface MetadataServer {
 export function metadataServer(name: string, host: string, poolFor: PoolFor, now: () => number = Date.now): MetadataServer {
   const pool = poolFor(`http://${host}`, 4);
   const what = `provider ${name}: the metadata server at ${host}`;
-  /** GET `path` with Metadata-Flavor: Google; a server that does not answer is a TokenError (502). */
-  async function get(path: string): Promise<{ status: number; raw: Buffer }> {
-    try {
-      const res = await pool.request({ method: 'GET', path: `/computeMetadata/v1/${path}`, headers: { 'metadata-flavor': 'Google' }, signal: AbortSignal.timeout(CREDENTIAL_LOOKUP_MS) });
-      return { status: res.statusCode, raw: await readAll(res.body) };
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      throw new TokenError(502, `${what} did not answer (${typeof code === 'string' ? code : (err as Error).name}): is gatelog on GCE or GKE (or GOOGLE_APPLICATION_CREDENTIALS set)?`, { cause: err });
-    }
-  }
+  /** GET `path` with Metadata-Flavor: Google. */
+  const get = (path: string): Promise<{ status: number; raw: Buffer }> =>
+    askSource(pool, what, { method: 'GET', path: `/computeMetadata/v1/${path}`, headers: { 'metadata-flavor': 'Google' } }, ': is gatelog on GCE or GKE (or GOOGLE_APPLICATION_CREDENTIALS set)?');
   const tokens = cachedTokens(async () => {
     const res = await get('instance/service-accounts/default/token');
     return tokenAnswer(res.status, res.raw, `${what}: token`);

@@ -1,11 +1,14 @@
 // OpenAI-compatible upstreams: a keep-alive undici Pool per origin (shared between providers), requests sent with the
 // provider's key and configured headers only (nothing from the client's headers).
+import { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import type { ProviderConfig } from '@gatelog/core';
 import type { Provider, UpstreamApi, UpstreamCall, UpstreamResponse } from './types.ts';
 import { KIND_PRESETS, priceIdFor, type OpenAiExtraApi } from './presets.ts';
 import { anthropicViaChat } from './openai-as-anthropic.ts';
 import { unsupportedApi } from './wire.ts';
+import { entraTokens } from './entra-auth.ts';
+import { TokenError, sendWithToken, type AccessTokens } from './upstream-auth.ts';
 
 const ENDPOINTS: Partial<Record<UpstreamApi, string>> = {
   'openai.chat': '/chat/completions',
@@ -52,9 +55,16 @@ export function createPoolCache(connectTimeoutMs = 10_000): { poolFor: PoolFor; 
 /** Azure's GA data-plane version when the config names none. */
 export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
 
+/** A credential failure as OpenAI's error answer (translated on top for Anthropic clients). */
+function openAiAuthFailure(err: TokenError): UpstreamResponse {
+  const body = JSON.stringify({ error: { message: err.message, type: err.status >= 500 ? 'upstream_error' : 'authentication_error', param: null, code: 'upstream_auth' } });
+  return { status: err.status, headers: { 'content-type': 'application/json' }, body: Readable.from([Buffer.from(body)]) };
+}
+
 /**
  * OpenAI-compatible upstreams: `openai`, the presets (groq, gemini, ...: a row in KIND_PRESETS
- * supplies base_url and price id) and `azure` (deployment URLs, `api-version`, `api-key`).
+ * supplies base_url and price id) and `azure` (deployment URLs, `api-version`, `api-key`, or
+ * with `auth: entra` a Microsoft Entra ID token as Bearer, renewed once on a 401).
  * Anthropic-shaped calls are translated to chat (openai-as-anthropic.ts).
  */
 export function createOpenAiProvider(name: string, cfg: ProviderConfig, poolFor: PoolFor): Provider {
@@ -86,11 +96,26 @@ export function createOpenAiProvider(name: string, cfg: ProviderConfig, poolFor:
     return `${basePath}/openai/deployments/${encodeURIComponent(model)}${ep}${query}`;
   };
 
+  const tokens: AccessTokens | null = azure && cfg.auth === 'entra' ? entraTokens(name, cfg, poolFor) : null;
+
+  /** With an Entra ID token (renewed once on a 401). */
+  const withToken = async (c: UpstreamCall, path: string, h: Record<string, string>, t: AccessTokens): Promise<UpstreamResponse> => {
+    let res;
+    try {
+      res = await sendWithToken(t, (token) => pool.request({ method: 'POST', path, headers: { ...h, authorization: `Bearer ${token}` }, body: c.body, signal: c.signal }));
+    } catch (err) {
+      if (err instanceof TokenError) return openAiAuthFailure(err);
+      throw err;
+    }
+    return { status: res.statusCode, headers: res.headers, body: c.tap ? c.tap.received(res.statusCode, res.headers, res.body) : res.body };
+  };
+
   const chat = async (c: UpstreamCall): Promise<UpstreamResponse> => {
     const path = pathFor(c.api, c.model);
     c.tap?.sent(c.body);
     // An upload keeps the client's own content type (its multipart boundary).
     const h = c.contentType === undefined ? headers : { ...headers, 'content-type': c.contentType };
+    if (tokens) return withToken(c, path, h, tokens);
     const res = await pool.request({ method: 'POST', path, headers: h, body: c.body, signal: c.signal });
     return { status: res.statusCode, headers: res.headers, body: c.tap ? c.tap.received(res.statusCode, res.headers, res.body) : res.body };
   };

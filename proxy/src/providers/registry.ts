@@ -26,7 +26,7 @@ export interface Providers {
 /** Every configured credential: API keys, cloud secrets and the values of credential-like extra headers. */
 function configuredSecrets(config: GatelogConfig): string[] {
   return Object.values(config.providers).flatMap((p) => [
-    ...[p.api_key, p.aws_secret_access_key, p.aws_session_token].filter((s): s is string => s !== undefined),
+    ...[p.api_key, p.aws_secret_access_key, p.aws_session_token, p.client_secret].filter((s): s is string => s !== undefined),
     ...Object.entries(p.headers).filter(([k]) => /auth|key|token|secret/i.test(k)).map(([, v]) => v.replace(/^(Bearer|Basic)\s+/i, '')),
   ]);
 }

@@ -6,7 +6,8 @@
 import { Readable } from 'node:stream';
 import { anthropicTypeForStatus } from '../translate/index.ts';
 import type { UpstreamResponse } from './types.ts';
-import { anthropicErrorJson, parseJson } from './wire.ts';
+import type { Pool } from 'undici';
+import { anthropicErrorJson, parseJson, readAll } from './wire.ts';
 
 /** How long one credential lookup (chain, token exchange, metadata) may take before the call is answered 502. */
 export const CREDENTIAL_LOOKUP_MS = 10_000;
@@ -30,6 +31,20 @@ export function withinLookupTime<T>(work: Promise<T>, what: string, ms = CREDENT
     timer.unref();
   });
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * One request to a credential source (a metadata server, a token endpoint), bounded in time;
+ * one that does not answer is a TokenError (502) naming it, `hint` added.
+ */
+export async function askSource(pool: Pool, what: string, req: { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string }, hint = ''): Promise<{ status: number; raw: Buffer }> {
+  try {
+    const res = await pool.request({ ...req, signal: AbortSignal.timeout(CREDENTIAL_LOOKUP_MS) });
+    return { status: res.statusCode, raw: await readAll(res.body) };
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    throw new TokenError(502, `${what} did not answer (${typeof code === 'string' ? code : (err as Error).name})${hint}`, { cause: err });
+  }
 }
 
 /** An Anthropic-shaped error answer for a credential failure (adapters translating to OpenAI's shape do so on top). */
@@ -79,6 +94,20 @@ export function cachedTokens(exchange: () => Promise<Exchanged>, what: string, n
       if (current?.token === token) current = null;
     },
   };
+}
+
+/**
+ * `send` with a current token; when the API answers 401 (the token was revoked, or expired
+ * early) the token is dropped and `send` runs once more with a new one. A token that cannot be
+ * had throws TokenError.
+ */
+export async function sendWithToken<R extends { statusCode: number; body: { dump(): Promise<void> } }>(tokens: AccessTokens, send: (token: string) => Promise<R>): Promise<R> {
+  const token = await tokens.get();
+  const res = await send(token);
+  if (res.statusCode !== 401) return res;
+  await res.body.dump();
+  tokens.refused(token);
+  return send(await tokens.get());
 }
 
 /**

@@ -15,7 +15,7 @@ import type { PoolFor } from './openai.ts';
 import { KIND_PRESETS } from './presets.ts';
 import { chatViaAnthropic } from './anthropic-as-openai.ts';
 import { metadataServer, readServiceAccount, serviceAccountTokens, type AccessTokens } from './google-auth.ts';
-import { TokenError, anthropicAuthFailure } from './upstream-auth.ts';
+import { TokenError, anthropicAuthFailure, sendWithToken } from './upstream-auth.ts';
 import { betaFilter } from './cloud-betas.ts';
 import { anthropicErrorJson, parseJson, readAll, unsupportedApi } from './wire.ts';
 
@@ -72,31 +72,24 @@ export function createVertexProvider(name: string, cfg: ProviderConfig, poolFor:
   async function post(model: string, method: string, body: string, c: UpstreamCall): Promise<UpstreamResponse> {
     c.tap?.sent(body);
     const beta = betas(c.headers?.['anthropic-beta']).join(',');
-    for (let attempt = 0; ; attempt++) {
-      let token: string;
-      let path: string;
-      try {
-        token = await tokens.get();
-        modelsPath ??= typeof project === 'string' ? modelsPathOf(project) : modelsPathOf(await project());
-        path = modelPath(modelsPath, model, method);
-      } catch (err) {
-        if (!(err instanceof TokenError)) throw err;
-        return anthropicAuthFailure(err);
-      }
-      const headers = { ...extra, ...JSON_HEADERS, authorization: `Bearer ${token}`, ...(beta !== '' ? { 'anthropic-beta': beta } : {}) };
-      const res = await pool.request({ method: 'POST', path, headers, body, signal: c.signal });
-      if (res.statusCode === 401 && attempt === 0) {
-        await res.body.dump();
-        tokens.refused(token);
-        continue;
-      }
-      const read = c.tap ? c.tap.received(res.statusCode, res.headers, res.body) : res.body;
-      if (res.statusCode < 400) return { status: res.statusCode, headers: res.headers, body: read };
-      const h: IncomingHttpHeaders = { ...JSON_HEADERS };
-      const retryAfter = res.headers['retry-after'];
-      if (typeof retryAfter === 'string') h['retry-after'] = retryAfter;
-      return { status: res.statusCode, headers: h, body: Readable.from([Buffer.from(vertexErrorJson(res.statusCode, await readAll(read)))]) };
+    let res;
+    try {
+      modelsPath ??= typeof project === 'string' ? modelsPathOf(project) : modelsPathOf(await project());
+      const path = modelPath(modelsPath, model, method);
+      res = await sendWithToken(tokens, (token) => {
+        const headers = { ...extra, ...JSON_HEADERS, authorization: `Bearer ${token}`, ...(beta !== '' ? { 'anthropic-beta': beta } : {}) };
+        return pool.request({ method: 'POST', path, headers, body, signal: c.signal });
+      });
+    } catch (err) {
+      if (!(err instanceof TokenError)) throw err;
+      return anthropicAuthFailure(err);
     }
+    const read = c.tap ? c.tap.received(res.statusCode, res.headers, res.body) : res.body;
+    if (res.statusCode < 400) return { status: res.statusCode, headers: res.headers, body: read };
+    const h: IncomingHttpHeaders = { ...JSON_HEADERS };
+    const retryAfter = res.headers['retry-after'];
+    if (typeof retryAfter === 'string') h['retry-after'] = retryAfter;
+    return { status: res.statusCode, headers: h, body: Readable.from([Buffer.from(vertexErrorJson(res.statusCode, await readAll(read)))]) };
   }
 
   const messages = (json: Readonly<Record<string, unknown>>, c: UpstreamCall): Promise<UpstreamResponse> =>
