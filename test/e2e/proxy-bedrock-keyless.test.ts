@@ -27,6 +27,8 @@ const LIFETIME_MS = 6_000;
 
 let aws: FakeAwsCredentials;
 let bedrock: FakeBedrock;
+/** Checks signatures against a secret that is not the issued one: every call is refused, quoting the session token. */
+let refusing: FakeBedrock;
 const started: GatelogProcess[] = [];
 
 const secretsDir = mkdtempSync(join(tmpdir(), 'gatelog-pod-'));
@@ -69,11 +71,12 @@ async function hello(gl: GatelogProcess, model = 'claude'): Promise<{ text: stri
 beforeAll(async () => {
   aws = await startFakeAwsCredentials(LIFETIME_MS);
   bedrock = await startFakeBedrock({ keysFor: (id) => aws.keysFor(id) });
+  refusing = await startFakeBedrock({ keysFor: (id) => { const k = aws.keysFor(id); return k && { ...k, secretAccessKey: 'not-the-issued-secret' }; } });
 });
 
 afterAll(async () => {
   for (const gl of started) await gl.stop();
-  await Promise.all([aws?.close(), bedrock?.close()]);
+  await Promise.all([aws?.close(), bedrock?.close(), refusing?.close()]);
 });
 
 describe('EKS Pod Identity / ECS: container credentials', () => {
@@ -83,7 +86,7 @@ describe('EKS Pod Identity / ECS: container credentials', () => {
     writeFileSync(tokenFile, aws.authorizationToken);
     gl = await start(
       { AWS_CONTAINER_CREDENTIALS_FULL_URI: aws.containerUri, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: tokenFile, AWS_ENDPOINT_URL_STS: aws.url },
-      { role: { kind: 'bedrock', base_url: bedrock.url, aws_role_arn: ROLE_ARN, aws_role_session_name: 'gl-test' } },
+      { role: { kind: 'bedrock', base_url: bedrock.url, aws_role_arn: ROLE_ARN, aws_role_session_name: 'gl-test' }, refused: { kind: 'bedrock', base_url: refusing.url } },
     );
   }, 90_000);
 
@@ -139,6 +142,21 @@ describe('EKS Pod Identity / ECS: container credentials', () => {
     expect(aws.keysFor(keyId(last))!.expiresAt).toBeGreaterThan(renewed.expiresAt);
     expect(bedrock.requests.some((x) => !x.verified)).toBe(false);
   }, 40_000);
+
+  it('a signature refusal quotes the temporary session token, as AWS does: scrubbed from the answer and the record', async () => {
+    refusing.reset();
+    const err = await anthropic(gl).messages.create({ model: 'claude-refused', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    const token = refusing.requests[0]!.headers['x-amz-security-token'] as string;
+    expect(token).toMatch(/^IQoJb3JpZ2luX2VjEFAKE/);
+    expect((err as Error).message).toContain('Canonical String');
+    expect((err as Error).message).not.toContain(token);
+    const id = (err as InstanceType<typeof Anthropic.APIError>).headers?.get('x-gatelog-request-id');
+    const e = await recordedCall<Record<string, unknown>>(gl, MASTER, id!);
+    const all = JSON.stringify(e);
+    expect(all).toContain('x-amz-security-token:[redacted]');
+    for (const k of aws.issued) for (const secret of [k.secretAccessKey, k.sessionToken]) expect(all).not.toContain(secret);
+  });
 
   it('aws_role_arn: the role is assumed through STS with the chain’s credentials, and its keys sign the call', async () => {
     bedrock.reset();

@@ -29,8 +29,6 @@ export interface CredentialRequest {
 export interface FakeAwsCredentialsBehaviour {
   /** Answer every request with this status (and nothing usable). */
   status?: number;
-  /** Never answer. */
-  hang?: boolean;
 }
 
 export type FakeAwsCredentials = FakeControls<FakeAwsCredentialsBehaviour, CredentialRequest> & {
@@ -106,7 +104,6 @@ export async function startFakeAwsCredentials(lifetimeMs: number): Promise<FakeA
       const form = req.method === 'POST' ? Object.fromEntries(new URLSearchParams(raw)) : {};
       requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, form });
       const b = behaviour;
-      if (b.hang) return;
       if (b.status !== undefined) {
         res.writeHead(b.status, { 'content-type': 'application/json' });
         return void res.end(JSON.stringify({ Code: 'Failure', Message: 'fake failure' }));

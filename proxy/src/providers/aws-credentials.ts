@@ -47,7 +47,7 @@ function asTokenError(err: unknown, what: string): TokenError {
 }
 
 /** `lookup` behind a cache that renews before expiry. `what` names the provider in errors. */
-export function cachedCredentials(lookup: CredentialSource, what: string, now: () => number = Date.now): CredentialSource {
+export function cachedCredentials(lookup: CredentialSource, what: string, now: () => number = Date.now, timeoutMs?: number): CredentialSource {
   let current: { creds: AwsCredentials; renewAt: number; expiresAt: number } | null = null;
   let pending: Promise<AwsCredentials> | null = null;
   const refresh = (): Promise<AwsCredentials> => {
@@ -76,6 +76,6 @@ export function cachedCredentials(lookup: CredentialSource, what: string, now: (
         return Promise.resolve(c.creds);
       }
     }
-    return withinLookupTime(refresh(), what);
+    return withinLookupTime(refresh(), what, timeoutMs);
   };
 }
