@@ -35,6 +35,13 @@ describe('Entra ID tokens', () => {
     expect(await tokens.get()).not.toBe(a);
   });
 
+  it('an authority over plain http is refused unless it is on loopback', () => {
+    const secret = { tenant_id: 't', client_id: 'c', client_secret: 's' };
+    expect(() => entraTokens('az', cfg({ ...secret, authority_host: 'http://login.example.com' }), pools.poolFor)).toThrow(/provider az: authority_host http:\/\/login\.example\.com must be https/);
+    expect(() => entraTokens('az', cfg({ ...secret, authority_host: 'http://127.0.0.1:8080' }), pools.poolFor)).not.toThrow();
+    expect(() => entraTokens('az', cfg({ ...secret, authority_host: 'https://login.microsoftonline.us' }), pools.poolFor)).not.toThrow();
+  });
+
   it('an unreachable source is a TokenError (502) naming the provider; an unreadable federated token file a 401', async () => {
     const down = await entraTokens('az', cfg({ imds_host: 'http://127.0.0.1:1' }), pools.poolFor).get().catch((e: unknown) => e);
     expect(down).toBeInstanceOf(TokenError);

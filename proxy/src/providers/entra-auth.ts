@@ -20,9 +20,14 @@ const ask = (poolFor: PoolFor, url: URL, what: string, init: { method: 'GET' | '
 
 /** The provider's Entra ID token source (the config loader has filled in tenant, client and the rest from AZURE_* variables). */
 export function entraTokens(name: string, cfg: ProviderConfig, poolFor: PoolFor, now: () => number = Date.now): AccessTokens {
-  const authority = (cfg.authority_host ?? 'https://login.microsoftonline.com').replace(/\/+$/, '');
   const { tenant_id: tenant, client_id: client, client_secret: secret, federated_token_file: tokenFile } = cfg;
   if (tenant && client && (secret || tokenFile)) {
+    const authority = (cfg.authority_host ?? 'https://login.microsoftonline.com').replace(/\/+$/, '');
+    // A client secret or assertion never crosses a network in clear: plain HTTP only on loopback (a local test endpoint).
+    const host = new URL(authority);
+    if (host.protocol !== 'https:' && !/^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/.test(host.hostname)) {
+      throw new Error(`provider ${name}: authority_host ${authority} must be https (plain http only on loopback)`);
+    }
     const url = new URL(`${authority}/${encodeURIComponent(tenant)}/oauth2/v2.0/token`);
     const what = `provider ${name}: Entra ID token for client ${client}`;
     const exchange = async (): Promise<Exchanged> => {
