@@ -54,6 +54,15 @@ describe('sinkStatus', () => {
     const otlp = AuditSink.parse({ kind: 'otlp', name: 'otel', endpoint: 'http://collector:4318/v1/logs?key=k' });
     expect(sinkStatus(otlp, stream, facts(), NOW)).toMatchObject({ format: 'http/protobuf', destination: 'http://collector:4318/v1/logs' });
   });
+
+  it('leaves a token out of the path too (collectors that take it there), keeping route names', () => {
+    const sumo = 'ZaVnC4dhaV2ZRSWu6DWxmQ8wXtRRn3Mq2DhOoJKVX-KuwEj9cT0UKQ2VsNIoSqqeqa9ycr0Kr1rkO-FqtJUJ2vnHL8QFCJ0A==';
+    expect(destination(`https://endpoint4.collection.us2.sumologic.com/receiver/v1/http/${sumo}`)).toBe('https://endpoint4.collection.us2.sumologic.com/receiver/v1/http/…');
+    expect(destination('https://hooks.example.com/services/T0ABCD1EF/B0GHIJ2KL/q8ZrFv7XyLm2Pn4Qs6Tu9Wb1')).toBe('https://hooks.example.com/services/T0ABCD1EF/B0GHIJ2KL/…');
+    for (const kept of ['https://http-intake.logs.datadoghq.eu/api/v2/logs', 'https://splunk.example.com:8088/services/collector/event', 'http://collector:4318/v1/logs', 'https://siem.example.com/ingest/audit-events-2026']) {
+      expect(destination(kept)).toBe(kept);
+    }
+  });
 });
 
 describe('failureReason', () => {

@@ -49,11 +49,20 @@ export interface SinkStatus {
 /** The outcome before any failure. */
 export const NOT_FAILING: SinkOutcome = { failures: 0, failing_since: new Date(0).toISOString(), http_status: 0, error: '', reason: '', error_at: new Date(0).toISOString() };
 
-/** Scheme, host (with port) and path: no user info, query string or fragment. */
+/**
+ * A path segment that may be a credential: some collectors take their token in the path (Sumo
+ * Logic's HTTP source `/receiver/v1/http/<token>`, Slack-style webhooks). 20 characters or more
+ * mixing upper case, lower case and digits, or 32 or more in base64's or hex's alphabet: shown
+ * as `…`. Route names (`collector`, `v2`, `audit-events-2026`) stay.
+ */
+const TOKEN_LIKE = /^(?=.{20,})(?=.*[a-z])(?=.*[A-Z])(?=.*\d)[A-Za-z0-9._~%+=-]+$|^[A-Za-z0-9+/=_-]{32,}$/;
+
+/** Scheme, host (with port) and path: no user info, query string, fragment or token-like segment. */
 export function destination(url: string): string {
   try {
     const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
+    const path = u.pathname.split('/').map((seg) => (TOKEN_LIKE.test(seg) ? '…' : seg)).join('/');
+    return `${u.protocol}//${u.host}${path}`;
   } catch {
     return '';
   }
