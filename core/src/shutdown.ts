@@ -10,7 +10,7 @@
 // Once `close` has resolved, everything is written and closed, and only exit() is left; the
 // watchdog is then told so and gives the exit EXIT_FUSE_MS instead of the rest of the grace:
 // the embedded engine's own exit handlers (chDB's static destructors) can deadlock when the
-// process stops within a second or so of starting (seen in ~1 of 4 such stops), and the stop
+// process stops within a second or so of starting (about 1 in 5 such stops here), and the stop
 // should not then take the whole grace period.
 import { spawn } from 'node:child_process';
 import type { Logger } from './logger.ts';
