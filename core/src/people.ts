@@ -8,7 +8,7 @@ import type { Store } from './store/client.ts';
 import { appendAudit } from './store/audit.ts';
 import { revokeSessionsOf } from './store/sessions.ts';
 import { ROLES, coversTeams, type Principal } from './roles.ts';
-import { insertTokenVersion, insertUserVersion, newSecret, sha256Hex, userByEmail, type TokenRecord, type UserRecord } from './store/users.ts';
+import { insertTokenVersion, insertUserVersion, newSecret, serialByEmail, sha256Hex, userByEmail, type TokenRecord, type UserRecord } from './store/users.ts';
 
 export const INVITE_PREFIX = 'gli-';
 export const TOKEN_PREFIX = 'glt-';
@@ -107,16 +107,18 @@ export async function createPerson(store: Store, a: Acting, input: unknown): Pro
   guardOwner(a.by, body.role);
   guardTeams(a.by, body.teams);
   const email = body.email.toLowerCase();
-  if (await userByEmail(store, email)) throw new PeopleError(409, 'user_exists', 'A person with this email exists already.', 'email');
-  const at = new Date(a.now).toISOString();
-  const l = invite(a.now);
-  const user: UserRecord = {
-    id: `usr_${randomUUID().replaceAll('-', '').slice(0, 20)}`, version: 1, email, name: body.name, role: body.role, teams: body.teams,
-    auth_source: 'local', oidc_subject: '', scim_external_id: '', scim_state: '', password_hash: '', invite_hash: l.hash, invite_expires_at: l.expires, disabled: false, created_at: at, updated_at: at, updated_by: a.by.name,
-  };
-  await insertUserVersion(store, user);
-  await audit(store, a, 'person.create', 'person', user.id, { email, role: user.role, teams: user.teams });
-  return { user, link: linkOf(l) };
+  return serialByEmail(email, async () => {
+    if (await userByEmail(store, email)) throw new PeopleError(409, 'user_exists', 'A person with this email exists already.', 'email');
+    const at = new Date(a.now).toISOString();
+    const l = invite(a.now);
+    const user: UserRecord = {
+      id: `usr_${randomUUID().replaceAll('-', '').slice(0, 20)}`, version: 1, email, name: body.name, role: body.role, teams: body.teams,
+      auth_source: 'local', oidc_subject: '', scim_external_id: '', scim_state: '', password_hash: '', invite_hash: l.hash, invite_expires_at: l.expires, disabled: false, created_at: at, updated_at: at, updated_by: a.by.name,
+    };
+    await insertUserVersion(store, user);
+    await audit(store, a, 'person.create', 'person', user.id, { email, role: user.role, teams: user.teams });
+    return { user, link: linkOf(l) };
+  });
 }
 
 export async function updatePerson(store: Store, a: Acting, cur: UserRecord, input: unknown): Promise<{ user: UserRecord; link: SignInLink | undefined }> {

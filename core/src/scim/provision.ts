@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import type { Store } from '../store/client.ts';
 import { appendAudit } from '../store/audit.ts';
 import { revokeSessionsOf } from '../store/sessions.ts';
-import { insertUserVersion, listUsers, userByEmail, userByExternalId, userById, type UserRecord } from '../store/users.ts';
+import { insertUserVersion, listUsers, serialByEmail, userByEmail, userByExternalId, userById, type UserRecord } from '../store/users.ts';
 import { accessOf } from '../auth/oidc-account.ts';
 import type { OidcConfig } from '../auth/oidc-config.ts';
 import type { Acting } from '../people.ts';
@@ -105,7 +105,11 @@ const withFields = (cur: UserRecord, f: UserFields): UserRecord =>
   ({ ...cur, email: f.email, name: f.name, disabled: !f.active, scim_external_id: f.externalId, scim_state: 'managed' });
 
 /** POST /Users: a new person, or a deleted one provisioned again (see the top of this file). */
-export async function createScimUser(store: Store, a: Acting, oidc: OidcConfig, f: UserFields): Promise<UserRecord> {
+export function createScimUser(store: Store, a: Acting, oidc: OidcConfig, f: UserFields): Promise<UserRecord> {
+  return serialByEmail(f.email, () => createUnique(store, a, oidc, f));
+}
+
+async function createUnique(store: Store, a: Acting, oidc: OidcConfig, f: UserFields): Promise<UserRecord> {
   const deleted = await guardUnique(store, f, undefined);
   if (deleted) return write(store, a, deleted, withFields(deleted, f), 'person.create');
   const access = placeholderAccess(oidc);
@@ -122,9 +126,12 @@ export async function createScimUser(store: Store, a: Acting, oidc: OidcConfig, 
 }
 
 /** PUT and PATCH /Users/:id: the person with the fields the provider now holds. */
-export async function updateScimUser(store: Store, a: Acting, cur: UserRecord, f: UserFields): Promise<UserRecord> {
-  await guardUnique(store, f, cur.id);
-  return write(store, a, cur, withFields(cur, f));
+export function updateScimUser(store: Store, a: Acting, cur: UserRecord, f: UserFields): Promise<UserRecord> {
+  // A rename takes the new address: in turn with anyone creating or renaming to it.
+  return serialByEmail(f.email, async () => {
+    await guardUnique(store, f, cur.id);
+    return write(store, a, cur, withFields(cur, f));
+  });
 }
 
 /** DELETE /Users/:id: disabled for good and gone for the provider. */

@@ -41,6 +41,26 @@ const users = versionedRows('ui_users', UserRecord);
 export const insertUserVersion = (store: Store, u: z.input<typeof UserRecord>): Promise<void> => users.insert(store, u);
 const usersWhere = (store: Store, where: string, params: Record<string, unknown>): Promise<UserRecord[]> => users.where(store, where, params);
 
+const emailTurns = new Map<string, Promise<void>>();
+
+/**
+ * Runs `change` once every earlier change to the same email address in this process has ended:
+ * a "no one has this address yet" check and the insert after it cannot interleave with another
+ * request's (an identity provider retrying a SCIM POST, two admins clicking at once), so the
+ * second one sees the first's person and gets its 409. Across proxy processes of a distributed
+ * deployment the check and the insert are not atomic: ClickHouse has no unique constraint.
+ */
+export function serialByEmail<T>(email: string, change: () => Promise<T>): Promise<T> {
+  const key = email.toLowerCase();
+  const run = (emailTurns.get(key) ?? Promise.resolve()).then(change);
+  const tail = run.then(() => {}, () => {});
+  emailTurns.set(key, tail);
+  void tail.then(() => {
+    if (emailTurns.get(key) === tail) emailTurns.delete(key);
+  });
+  return run;
+}
+
 export const listUsers = (store: Store): Promise<UserRecord[]> => usersWhere(store, '', {});
 export const userById = async (store: Store, id: string): Promise<UserRecord | undefined> =>
   (await usersWhere(store, 'WHERE id = {id:String}', { id }))[0];
