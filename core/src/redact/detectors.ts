@@ -201,17 +201,24 @@ export function digitShapes(view: string): number {
   return shapes;
 }
 
+/** The built-in detectors' rules, in priority order. */
+const BUILTIN: readonly { name: DetectorName; rules: readonly Rule[] }[] = [
+  { name: 'secrets', rules: SECRET_RULES },
+  { name: 'email', rules: [{ type: 'EMAIL', quick: ['@'], re: EMAIL }] },
+  { name: 'iban', rules: [{ type: 'IBAN', shape: IBAN_SHAPE, re: IBAN, valid: (m) => isValidIBAN(electronicFormatIBAN(m) ?? '') }] },
+  { name: 'card', rules: [{ type: 'CARD', shape: CARD_SHAPE, re: CARD, valid: luhnValid, notAfter: DIGIT }] },
+  { name: 'ssn', rules: [{ type: 'SSN', shape: SSN_SHAPE, re: SSN, notAfter: /[0-9-]/ }] },
+  { name: 'ip', rules: [{ type: 'IP', re: IPV4, shape: IPV4_SHAPE }, { type: 'IP', re: IPV6, quick: [':'], valid: validIpv6 }] },
+  { name: 'phone', rules: [{ type: 'PHONE', shape: PHONE_SHAPE, re: PHONE, valid: phoneDigits, notAfter: /[0-9A-Za-z+_.-]/ }] },
+];
+
 /** The built-in detectors named in config, in priority order. */
 export function builtinDetectors(names: readonly DetectorName[]): Detector[] {
   const on = new Set(names);
-  const all: Detector[] = [
-    regexDetector('secrets', SECRET_RULES),
-    regexDetector('email', [{ type: 'EMAIL', quick: ['@'], re: EMAIL }]),
-    regexDetector('iban', [{ type: 'IBAN', shape: IBAN_SHAPE, re: IBAN, valid: (m) => isValidIBAN(electronicFormatIBAN(m) ?? '') }]),
-    regexDetector('card', [{ type: 'CARD', shape: CARD_SHAPE, re: CARD, valid: luhnValid, notAfter: DIGIT }]),
-    regexDetector('ssn', [{ type: 'SSN', shape: SSN_SHAPE, re: SSN, notAfter: /[0-9-]/ }]),
-    regexDetector('ip', [{ type: 'IP', re: IPV4, shape: IPV4_SHAPE }, { type: 'IP', re: IPV6, quick: [':'], valid: validIpv6 }]),
-    regexDetector('phone', [{ type: 'PHONE', shape: PHONE_SHAPE, re: PHONE, valid: phoneDigits, notAfter: /[0-9A-Za-z+_.-]/ }]),
-  ];
-  return all.filter((d) => d.name !== 'custom' && on.has(d.name));
+  return BUILTIN.filter((b) => on.has(b.name)).map((b) => regexDetector(b.name, b.rules));
+}
+
+/** The placeholder types a built-in detector hands out (`secrets`: OPENAI_KEY, AWS_KEY, …). */
+export function placeholderTypes(name: DetectorName): readonly string[] {
+  return [...new Set(BUILTIN.find((b) => b.name === name)?.rules.map((r) => r.type) ?? [])];
 }

@@ -6,8 +6,12 @@
 // A treatment has two independent dimensions (what the provider gets, what is stored), so
 // combining two modes takes the stricter of each: `forward` + `metadata_only` sends redacted
 // text and stores no body.
+//
+// `block` is a third, independent dimension: a call whose request holds something of a blocked
+// kind is refused before it is sent (proxy/src/routes/content-block.ts). The lists of the
+// configuration, the call's alias and its key add up.
 import { z } from 'zod';
-import { DETECTOR_NAMES } from './detectors.ts';
+import { DETECTOR_NAMES, placeholderTypes, type DetectorName } from './detectors.ts';
 import { compileCustom, createRedactor, type CallRedaction, type Redactor } from './redactor.ts';
 
 export const REDACTION_MODES = ['off', 'log', 'forward', 'metadata_only'] as const;
@@ -17,10 +21,23 @@ const Mode = z.enum(REDACTION_MODES);
 /** The per-request header asking for stricter (never looser) treatment. */
 export const REDACT_HEADER = 'x-gatelog-redact';
 
+/**
+ * What `block` names: a detector (`secrets`, `card`, …: every kind it finds), a custom pattern's
+ * name, or one placeholder type of a built-in detector (`AWS_KEY`, `PRIVATE_KEY`).
+ */
+const BlockList = z.array(z.string().min(1).max(64)).max(64);
+/** An alias's or a key's policy: a mode, or a mode and what to block besides the global list. */
+const Scoped = z.union([Mode, z.object({ mode: Mode.optional(), block: BlockList.optional() }).strict()]);
+type Scoped = z.infer<typeof Scoped>;
+
+const BUILTIN_TYPES = new Map<string, DetectorName>(DETECTOR_NAMES.flatMap((d) => placeholderTypes(d).map((t): [string, DetectorName] => [t, d])));
+
 export const RedactionConfig = z.object({
   /** Every call's mode unless its alias or key says otherwise. */
   mode: Mode.default('log'),
   detectors: z.array(z.enum(DETECTOR_NAMES)).default([...DETECTOR_NAMES]),
+  /** Refuse (400 `content_blocked`, never sent) a call whose request holds one of these. */
+  block: BlockList.default([]),
   /** Extra patterns (RE2 syntax: linear time), each with its placeholder type (`[NAME_1]`). */
   custom: z.array(
     z.object({
@@ -31,12 +48,39 @@ export const RedactionConfig = z.object({
       if (!c.ok) ctx.addIssue({ code: 'custom', path: ['pattern'], message: `not a valid RE2 pattern: ${c.message}` });
     }),
   ).max(64).default([]),
-  /** Mode per model alias (as the client names it). */
-  aliases: z.record(z.string().min(1), Mode).default({}),
-  /** Mode per virtual key, by key id or key name. With an alias mode too, the stricter applies. */
-  keys: z.record(z.string().min(1), Mode).default({}),
-}).strict();
+  /** Mode (and blocked kinds) per model alias (as the client names it). */
+  aliases: z.record(z.string().min(1), Scoped).default({}),
+  /** Mode (and blocked kinds) per virtual key, by key id or key name. With an alias mode too, the stricter applies. */
+  keys: z.record(z.string().min(1), Scoped).default({}),
+}).strict().superRefine((cfg, ctx) => {
+  const lists: [(string | number)[], string[]][] = [[['block'], cfg.block]];
+  for (const [where, m] of [['aliases', cfg.aliases], ['keys', cfg.keys]] as const) {
+    for (const [name, v] of Object.entries(m)) if (typeof v === 'object' && v.block) lists.push([[where, name, 'block'], v.block]);
+  }
+  for (const [path, list] of lists) {
+    list.forEach((b, i) => {
+      const why = blockNameProblem(cfg, b);
+      if (why) ctx.addIssue({ code: 'custom', path: [...path, i], message: why });
+    });
+  }
+});
 export type RedactionConfig = z.infer<typeof RedactionConfig>;
+
+/** Why `b` cannot be blocked under `cfg` (it would never be found), or null. */
+function blockNameProblem(cfg: { detectors: readonly DetectorName[]; custom: readonly { name: string }[] }, b: string): string | null {
+  const detector = (DETECTOR_NAMES as readonly string[]).includes(b) ? (b as DetectorName) : BUILTIN_TYPES.get(b);
+  if (detector !== undefined) return cfg.detectors.includes(detector) ? null : `"${b}" is found by the ${detector} detector, which redaction.detectors leaves out`;
+  if (cfg.custom.some((c) => c.name === b)) return null;
+  return `"${b}" is not a detector (${DETECTOR_NAMES.join(', ')}), a placeholder type of one (${[...BUILTIN_TYPES.keys()].join(', ')}) or a redaction.custom name`;
+}
+
+/** The placeholder types `names` stand for. */
+function blockedTypes(names: readonly string[]): string[] {
+  return names.flatMap((b) => ((DETECTOR_NAMES as readonly string[]).includes(b) ? placeholderTypes(b as DetectorName) : [b]));
+}
+
+const modeOf = (v: Scoped | undefined): RedactionMode | undefined => (typeof v === 'object' ? v.mode : v);
+const blockOf = (v: Scoped | undefined): readonly string[] => (typeof v === 'object' ? (v.block ?? []) : []);
 
 export interface Treatment {
   /** The provider gets the redacted text. */
@@ -101,6 +145,13 @@ const ERROR_CAP = 4096;
 
 export interface Privacy {
   treatment(c: CallIdentity): Treatment;
+  /**
+   * The placeholder types a call's request may not hold (its alias's, its key's and the global
+   * list), or null when nothing is blocked for it (the common case: one map lookup each).
+   */
+  blocked(c: Omit<CallIdentity, 'requested'>): ReadonlySet<string> | null;
+  /** Something is blocked for some call (false: `blocked` is null for every call). */
+  readonly blocking: boolean;
   /** A fresh redaction state for one call (placeholders shared by its texts). */
   call(): CallRedaction;
   /**
@@ -120,10 +171,20 @@ function windowed(c: CallRedaction, text: string, cap: number): string {
 export function createPrivacy(cfg: RedactionConfig): Privacy {
   const redactor: Redactor = createRedactor({ detectors: cfg.detectors, custom: cfg.custom });
   const base = treatmentOf(cfg.mode);
+  const globalBlock = new Set(blockedTypes(cfg.block));
+  const anyBlock = globalBlock.size > 0 || [...Object.values(cfg.aliases), ...Object.values(cfg.keys)].some((v) => blockOf(v).length > 0);
+  const keyPolicy = (c: { keyId: string; keyName: string }): Scoped | undefined => (c.keyId && cfg.keys[c.keyId]) || (c.keyName && cfg.keys[c.keyName]) || undefined;
   return {
+    blocking: anyBlock,
+    blocked(c) {
+      if (!anyBlock) return null;
+      const extra = [...blockOf(cfg.aliases[c.alias]), ...blockOf(keyPolicy(c))];
+      if (extra.length === 0) return globalBlock.size > 0 ? globalBlock : null;
+      return new Set([...globalBlock, ...blockedTypes(extra)]);
+    },
     treatment(c) {
-      const byAlias = cfg.aliases[c.alias];
-      const byKey = (c.keyId && cfg.keys[c.keyId]) || (c.keyName && cfg.keys[c.keyName]) || undefined;
+      const byAlias = modeOf(cfg.aliases[c.alias]);
+      const byKey = modeOf(keyPolicy(c));
       let t = base;
       if (byAlias !== undefined || byKey !== undefined) {
         const a = byAlias !== undefined ? treatmentOf(byAlias) : null;

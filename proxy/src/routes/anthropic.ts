@@ -14,6 +14,7 @@ import type { Deployment, ModelTable } from '../routing/resolve.ts';
 import type { AttemptPlan } from '../routing/plan.ts';
 import type { Provider, UpstreamApi } from '../providers/types.ts';
 import { admit, gateModel } from '../governance/admit.ts';
+import { screenRequest } from './content-block.ts';
 import { anthropicStreamError } from '../routing/stream-error.ts';
 import type { Governance } from '../governance/runtime.ts';
 
@@ -102,6 +103,7 @@ export function anthropicRoutes(deps: AnthropicRouteDeps) {
       // Counting is a model-facing call like any other: allow-list, rate limits and budget
       // apply, and it is recorded once. It produces no output, so none is reserved for it.
       const admitted = counting ? { ...json, max_tokens: 0 } : json;
+      screenRequest(env, gov, req, rec);
       if (gov && !(await admit(gov, env, req, reply, rec, admitted, { includeUsage: false }))) return;
       const headers = forwardedHeaders(req);
       const fwd = forwardBody(env, rec, upstreamBody, json);

@@ -13,6 +13,7 @@ import type { AuthCheck } from '../auth.ts';
 import type { ModelTable } from '../routing/resolve.ts';
 import type { UpstreamApi } from '../providers/types.ts';
 import { admit, gateModel } from '../governance/admit.ts';
+import { screenRequest } from './content-block.ts';
 import type { Governance } from '../governance/runtime.ts';
 
 export interface OpenAiRouteDeps {
@@ -140,6 +141,7 @@ export function openAiRoutes(deps: OpenAiRouteDeps, o: { root?: boolean; azure?:
       }
       const rec = newCallRecord(req, { endpoint: `/v1${ep.path}`, api: ep.api, requested, dep, stream, text, json });
       // Governance may refuse (recorded, then thrown) or answer from the cache (false).
+      screenRequest(env, gov, req, rec);
       if (gov && !(await admit(gov, env, req, reply, rec, json, { includeUsage: stream && !addUsage }))) return;
       const fwd = forwardBody(env, rec, upstreamBody, json);
       await relay(env, reply, { rec, provider: dep.provider, route: `/v1${ep.path}`, upstreamBody: fwd.body, json: fwd.json, dropUsageChunk: addUsage, plan });

@@ -10,6 +10,7 @@ import { forwardBody, newCallRecord, parseJsonBody, requireModel, upstreamBodyFo
 import type { AuthCheck } from '../auth.ts';
 import type { ModelTable } from '../routing/resolve.ts';
 import { admit, gateModel } from '../governance/admit.ts';
+import { screenRequest } from './content-block.ts';
 import type { Governance } from '../governance/runtime.ts';
 
 export interface ResponsesRouteDeps {
@@ -38,6 +39,7 @@ export function responsesRoutes(deps: ResponsesRouteDeps) {
     const stream = json['stream'] === true;
     const upstreamBody = upstreamBodyFor(raw, json, requested, dep);
     const rec = newCallRecord(req, { endpoint: `/v1${PATH}`, api: 'openai.responses', requested, dep, stream, text, json });
+    screenRequest(env, gov, req, rec);
     if (gov && !(await admit(gov, env, req, reply, rec, json, { includeUsage: false }))) return;
     const fwd = forwardBody(env, rec, upstreamBody, json);
     await relay(env, reply, { rec, provider: dep.provider, route: `/v1${PATH}`, upstreamBody: fwd.body, json: fwd.json, dropUsageChunk: false, plan });

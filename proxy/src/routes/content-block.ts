@@ -1,0 +1,40 @@
+// `redaction.block`: a call whose request holds a blocked kind of content (a cloud key, a card
+// number, a custom pattern) is refused before it reaches a provider — 400 `content_blocked`,
+// naming the kinds found, never the values. The refusal is recorded like governance's, with the
+// request stored redacted whatever the call's mode, so the record shows what was stopped
+// without keeping it. It runs after the key and model checks and before rate limits, budgets
+// and the cache: a refused call holds no reservation and is never answered from the cache.
+import type { FastifyRequest } from 'fastify';
+import { stricter, treatmentOf } from '@gatelog/core';
+import { refusalError } from '../auth.ts';
+import type { CallRecord } from '../capture/call-record.ts';
+import { recordRefused, type AdmitEnv } from '../governance/admit.ts';
+import type { Refusal } from '../governance/refusal.ts';
+import type { Governance } from '../governance/runtime.ts';
+import { markPublished } from '../request-state.ts';
+
+/** Throws the refusal when `rec`'s request holds content blocked for its alias or key. */
+export function screenRequest(env: AdmitEnv, gov: Governance | undefined, req: FastifyRequest, rec: CallRecord): void {
+  const privacy = env.privacy;
+  if (!privacy?.blocking) return;
+  const caller = gov?.auth.callerOf(req.headers);
+  const key = caller?.kind === 'key' ? caller.key : undefined;
+  const blocked = privacy.blocked({ alias: rec.requestedModel, keyId: key?.id ?? '', keyName: key?.name ?? '' });
+  if (!blocked) return;
+  const scan = (rec.redaction ??= privacy.call());
+  const before = { ...scan.counts };
+  scan.redact(rec.requestBody);
+  const found = Object.keys(scan.counts).filter((t) => blocked.has(t) && (scan.counts[t] ?? 0) > (before[t] ?? 0)).sort();
+  if (found.length === 0) return;
+  if (key) rec.caller = { keyId: key.id, keyName: key.name, team: key.team };
+  rec.redactRequested = stricter(rec.redactRequested ?? treatmentOf('log'), treatmentOf('log'));
+  const r: Refusal = {
+    status: 400,
+    type: 'invalid_request_error',
+    code: 'content_blocked',
+    message: `The request was not sent: it contains content this gateway does not forward to models (${found.join(', ')}). Remove it and try again.`,
+  };
+  gov?.metrics.refusal(r.code);
+  if (markPublished(req)) recordRefused(env, rec, r);
+  throw refusalError(r);
+}
