@@ -8,6 +8,7 @@
 //   gatelog keys show ID
 //   gatelog keys update ID [same flags as create, plus --no-expiry, --no-require-user]
 //   gatelog keys revoke ID
+//   gatelog keys rotate ID [--grace 24h]   (a new secret; the old one works for the grace period)
 //   gatelog keys users ID [--limit N]   (top end users by spend this period)
 // Common: --url (default http://127.0.0.1:4000), --json; the master key comes from
 // GATELOG_MASTER_KEY and is sent only in the Authorization header.
@@ -23,6 +24,8 @@ export const KEYS_HELP = `Usage:
   gatelog keys show ID
   gatelog keys update ID [the create flags] [--no-expiry] [--no-require-user]
   gatelog keys revoke ID
+  gatelog keys rotate ID [--grace 24h]   a new secret for the key (same id, limits, budget);
+                                         the old secret keeps working for --grace (default: stops now)
   gatelog keys users ID [--limit N]      top end users of the key by spend this period
 Options: --url URL (default http://127.0.0.1:4000), --json
 The --user-* limits apply to each end user of the key separately (the call's user);
@@ -53,6 +56,7 @@ const OPTIONS = {
   meta: { type: 'string', multiple: true },
   active: { type: 'boolean' },
   limit: { type: 'string' },
+  grace: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -224,6 +228,12 @@ export async function runKeysCli(argv: string[], io: Io = { out: (s) => process.
     case 'revoke': {
       const r = (await call(io, base, 'DELETE', `/admin/keys/${needId()}`)) as { key: KeyView };
       print(r, `revoked: ${describe(r.key)}`);
+      return 0;
+    }
+    case 'rotate': {
+      const r = (await call(io, base, 'POST', `/admin/keys/${needId()}/rotate`, v.grace !== undefined ? { grace: v.grace } : {})) as { key: KeyView & { previous_key_prefix: string; previous_valid_until: string | null }; secret: string };
+      const old = r.key.previous_valid_until ? `The previous secret ${r.key.previous_key_prefix} keeps working until ${r.key.previous_valid_until}.` : 'The previous secret stopped working now.';
+      print(r, `${describe(r.key)}\n${old}\n\nNew secret (shown only now, store it safely):\n${r.secret}`);
       return 0;
     }
     case 'users': {

@@ -1,5 +1,6 @@
 // Keys page writes in a real browser against a real gatelog (master key set): create a key
-// through the form, call the model API with the secret shown once, revoke it with the
+// through the form, call the model API with the secret shown once, rotate it (both secrets work
+// during the grace period chosen), revoke it with the
 // two-step confirmation, and the key is refused from then on. The page never shows a hash,
 // and the secret appears on the create result only.
 import { randomUUID } from 'node:crypto';
@@ -79,6 +80,23 @@ describe('/keys create and revoke', () => {
       expect(await row.locator('td', { hasText: 'active' }).count()).toBe(1);
       expect(await row.locator('[data-testid=per-user]').textContent()).toBe('30 rpm');
 
+      // Rotate: first POST asks how long the old secret keeps working, second shows the new one once.
+      await Promise.all([page.waitForLoadState('load'), row.locator('button', { hasText: 'Rotate' }).click()]);
+      expect(await page.textContent('[data-testid=rotate-confirm]')).toContain(name);
+      await page.selectOption('[data-testid=rotate-confirm] select[name=grace]', '1h');
+      await Promise.all([page.waitForLoadState('load'), page.click('[data-testid=rotate-confirm] button[type=submit]')]);
+      const rotated = await page.inputValue('[data-testid=key-secret]');
+      expect(rotated).toMatch(/^gl-[A-Za-z0-9_-]{32,}$/);
+      expect(rotated).not.toBe(secret);
+      expect(await page.textContent('[data-testid=key-rotated]')).toMatch(/previous secret keeps working until \d{4}-/);
+      expect(await chat(rotated)).toBe(200);
+      expect(await chat(secret)).toBe(200);
+      await page.goto(`${gl.url}/keys`);
+      expect(await row.locator('[data-testid=previous-secret]').textContent()).toMatch(/^old secret gl-/);
+      const rotatedListHtml = await page.content();
+      expect(rotatedListHtml).not.toContain(rotated);
+      expect(rotatedListHtml).not.toMatch(/[0-9a-f]{64}/);
+
       // Revoke: first POST asks, second (confirmed) revokes.
       await Promise.all([page.waitForLoadState('load'), row.locator('button', { hasText: 'Revoke' }).click()]);
       expect(await page.textContent('[data-testid=revoke-confirm]')).toContain(name);
@@ -96,6 +114,7 @@ describe('/keys create and revoke', () => {
         status = await chat(secret);
       }
       expect(status).toBe(401);
+      expect(await chat(rotated)).toBe(401);
     } finally {
       await page.close();
     }

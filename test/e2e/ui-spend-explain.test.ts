@@ -44,7 +44,7 @@ const OK_KEY = `ok-${tag}`;
 function key(id: string, team: string, over: Partial<KeyRecord>): KeyRecord {
   const now = new Date().toISOString();
   return {
-    id, version: 1, key_hash: createHash('sha256').update(`secret-${id}`).digest('hex'), key_prefix: `gl-${id}`, name: `name-${id}`,
+    id, version: 1, key_hash: createHash('sha256').update(`secret-${id}`).digest('hex'), key_prefix: `gl-${id}`, previous_key_hash: '', previous_key_prefix: '', previous_valid_until: null, rotated_at: null, counter_salt: '', name: `name-${id}`,
     team, owner: '', models: [], budget_usd: null, budget_period: 'none', rpm: null, tpm: null, max_parallel: null,
     user_rpm: null, user_tpm: null, user_budget_usd: null, user_budget_period: 'none', require_user: false,
     expires_at: null, metadata: {}, revoked: false, created_at: now, updated_at: now, updated_by: 'test', ...over,

@@ -25,8 +25,8 @@ export function budgetPeriodStart(period: BudgetPeriod, now: number): number {
   }
 }
 
-/** What the UI may show of a key: everything but `key_hash` (and there is no secret to show). */
-export type KeyView = Omit<KeyRecord, 'key_hash' | 'metadata'> & {
+/** What the UI may show of a key: everything but the hashes (and there is no secret to show). */
+export type KeyView = Omit<KeyRecord, 'key_hash' | 'previous_key_hash' | 'counter_salt' | 'metadata'> & {
   /** Spend since `period_start` (null cost counts 0, refused calls cost nothing). */
   spent_usd: number;
   period_start: string;
@@ -88,7 +88,8 @@ export async function listKeyViews(store: Store, now = Date.now()): Promise<KeyV
     const u = usage.get(k.id);
     const period = k.budget_period;
     return {
-      id: k.id, version: k.version, key_prefix: k.key_prefix, name: k.name, team: k.team, owner: k.owner,
+      id: k.id, version: k.version, key_prefix: k.key_prefix, previous_key_prefix: k.previous_key_prefix, previous_valid_until: k.previous_valid_until,
+      rotated_at: k.rotated_at, name: k.name, team: k.team, owner: k.owner,
       models: k.models, budget_usd: k.budget_usd, budget_period: period, rpm: k.rpm, tpm: k.tpm,
       max_parallel: k.max_parallel, user_rpm: k.user_rpm, user_tpm: k.user_tpm, user_budget_usd: k.user_budget_usd,
       user_budget_period: k.user_budget_period, require_user: k.require_user, expires_at: k.expires_at, revoked: k.revoked, created_at: k.created_at,

@@ -32,7 +32,7 @@ function key(over: Partial<KeyRecord> = {}): KeyRecord {
     id: `key_${randomUUID()}`,
     version: 1,
     key_hash: hex64(),
-    key_prefix: 'gl-abcd…wxyz',
+    key_prefix: 'gl-abcd…wxyz', previous_key_hash: '', previous_key_prefix: '', previous_valid_until: null, rotated_at: null, counter_salt: '',
     name: 'app-x',
     team: 'search',
     owner: 'alice',

@@ -20,6 +20,17 @@ export const KeyRecord = z.object({
   version: Num,
   key_hash: z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest'),
   key_prefix: z.string(),
+  /**
+   * After a rotation with a grace period, the replaced secret's hash and prefix, accepted until
+   * `previous_valid_until` (migration 0035). Empty / null otherwise.
+   */
+  previous_key_hash: z.union([z.literal(''), z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest')]).default(''),
+  previous_key_prefix: z.string().default(''),
+  previous_valid_until: ChTime.nullable().default(null),
+  /** When the secret was last replaced (null: never). */
+  rotated_at: ChTime.nullable().default(null),
+  /** After a rotation, the first secret's hash: what names the end-user counters (empty: `key_hash`). */
+  counter_salt: z.string().default(''),
   name: z.string(),
   team: z.string(),
   owner: z.string(),
@@ -50,7 +61,7 @@ export type KeyRecord = z.infer<typeof KeyRecord>;
 export type KeyRecordInput = z.input<typeof KeyRecord>;
 
 const KEY_COLUMNS =
-  'id, version, key_hash, key_prefix, name, team, owner, models, budget_usd, budget_period, rpm, tpm, max_parallel, user_rpm, user_tpm, user_budget_usd, user_budget_period, require_user, expires_at, metadata, revoked, created_at, updated_at, updated_by';
+  'id, version, key_hash, key_prefix, previous_key_hash, previous_key_prefix, previous_valid_until, rotated_at, counter_salt, name, team, owner, models, budget_usd, budget_period, rpm, tpm, max_parallel, user_rpm, user_tpm, user_budget_usd, user_budget_period, require_user, expires_at, metadata, revoked, created_at, updated_at, updated_by';
 
 /** Append a key version (the caller bumps `version`). */
 export async function insertKeyVersion(store: Store, key: KeyRecordInput): Promise<void> {

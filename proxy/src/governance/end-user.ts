@@ -34,13 +34,17 @@ export const USER_REQUIRED: Refusal = {
   message: 'This key requires every call to name its end user: send the x-gatelog-user header, or `user` in the body (Anthropic: metadata.user_id).',
 };
 
-/** 128 bits of HMAC-SHA256(key hash, user): stable across proxies, meaningless without the keys table. */
-export function endUserHash(key: Pick<VirtualKey, 'key_hash'>, user: string): string {
-  return createHmac('sha256', key.key_hash).update(user, 'utf8').digest('hex').slice(0, 32);
+/**
+ * 128 bits of HMAC-SHA256(key hash, user): stable across proxies, meaningless without the keys
+ * table. A rotated key keeps hashing with its first secret's hash (`counter_salt`), so its end
+ * users' counters and budgets carry on.
+ */
+export function endUserHash(key: Pick<VirtualKey, 'key_hash' | 'counter_salt'>, user: string): string {
+  return createHmac('sha256', key.counter_salt || key.key_hash).update(user, 'utf8').digest('hex').slice(0, 32);
 }
 
 /** The counters' id of `user` of `key`: `<key id>:<hash>`. */
-export function endUserScopeId(key: Pick<VirtualKey, 'id' | 'key_hash'>, user: string): string {
+export function endUserScopeId(key: Pick<VirtualKey, 'id' | 'key_hash' | 'counter_salt'>, user: string): string {
   return `${key.id}:${endUserHash(key, user)}`;
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { endUserScopeId } from './end-user.ts';
 import {
   KeyRing,
   checkModel,
@@ -10,6 +11,7 @@ import {
   parseExpiry,
   presentedKey,
   publicKeyView,
+  rotateKey,
   startKeyRefresh,
   updateKey,
   type VirtualKey,
@@ -180,6 +182,81 @@ describe('KeyRing.authenticate', () => {
 
   it('answers 503 before the first load', () => {
     expect(new KeyRing().authenticate(live.secret, NOW)).toMatchObject({ ok: false, refusal: { status: 503, code: 'keys_unavailable' } });
+  });
+});
+
+describe('rotateKey', () => {
+  const rotated = (k: VirtualKey, input: Record<string, unknown>, now = NOW + 60_000) => {
+    const r = rotateKey(k, input, { now, actor: 'token:ops' });
+    if (!r.ok) throw new Error(r.message);
+    return r.value;
+  };
+
+  it('a new secret for the same key: id, team, limits and history stay', () => {
+    const first = mk({ team: 'search', rpm: 60, budget_usd: 5 });
+    const next = rotated(first.key, {});
+    expect(next.secret).not.toBe(first.secret);
+    expect(next.key).toMatchObject({ id: first.key.id, team: 'search', rpm: 60, budget_usd: 5, version: 2, created_at: first.key.created_at, updated_by: 'token:ops' });
+    expect(next.key.key_hash).toBe(hashKey(next.secret));
+    expect(next.key.key_prefix).toBe(displayPrefix(next.secret));
+    expect(next.key).toMatchObject({ previous_key_hash: '', previous_valid_until: null, rotated_at: new Date(NOW + 60_000).toISOString() });
+    expect(publicKeyView(next.key)).not.toHaveProperty('previous_key_hash');
+    expect(JSON.stringify(publicKeyView(next.key))).not.toContain(first.key.key_hash);
+  });
+
+  it("the key's end users keep their counters through rotations", () => {
+    const first = mk({ user_rpm: 5 });
+    const second = rotated(first.key, {});
+    const third = rotated(second.key, { grace: '1h' }, NOW + 120_000);
+    expect(endUserScopeId(second.key, 'alice')).toBe(endUserScopeId(first.key, 'alice'));
+    expect(endUserScopeId(third.key, 'alice')).toBe(endUserScopeId(first.key, 'alice'));
+    expect(endUserScopeId(third.key, 'bob')).not.toBe(endUserScopeId(third.key, 'alice'));
+    expect(publicKeyView(third.key)).not.toHaveProperty('counter_salt');
+  });
+
+  it('with a grace period the replaced secret is kept, by hash, until it ends', () => {
+    const first = mk();
+    const next = rotated(first.key, { grace: '24h' });
+    expect(next.key).toMatchObject({ previous_key_hash: first.key.key_hash, previous_key_prefix: first.key.key_prefix, previous_valid_until: new Date(NOW + 60_000 + 86_400_000).toISOString() });
+    // A second rotation within the grace: only the secret it replaces is kept.
+    const third = rotated(next.key, { grace: '1h' }, NOW + 120_000);
+    expect(third.key.previous_key_hash).toBe(next.key.key_hash);
+  });
+
+  it.each([['1y'], ['31d'], ['soon'], ['-1h']])('refuses grace %s', (grace) => {
+    expect(rotateKey(mk().key, { grace }, author)).toMatchObject({ ok: false });
+  });
+
+  it('refuses unknown fields', () => {
+    expect(rotateKey(mk().key, { secret: 'gl-mine' }, author)).toMatchObject({ ok: false });
+  });
+
+  it('the ring: both secrets during the grace, then only the new one, with a clear refusal', () => {
+    const first = mk();
+    const next = rotated(first.key, { grace: '1h' }, NOW);
+    const ring = new KeyRing();
+    ring.replace([next.key], NOW);
+    expect(ring.authenticate(first.secret, NOW + 3_599_999)).toEqual({ ok: true, value: next.key });
+    expect(ring.authenticate(next.secret, NOW + 3_599_999)).toEqual({ ok: true, value: next.key });
+    const late = ring.authenticate(first.secret, NOW + 3_600_000);
+    expect(late).toMatchObject({ ok: false, refusal: { status: 401, code: 'key_rotated' } });
+    if (!late.ok) {
+      expect(late.refusal.message).toContain(first.key.key_prefix);
+      expect(late.refusal.message).not.toContain(first.secret.slice(8));
+    }
+    expect(ring.authenticate(next.secret, NOW + 7_200_000).ok).toBe(true);
+  });
+
+  it('without a grace the replaced secret is refused at once; revoking ends both', () => {
+    const first = mk();
+    const next = rotated(first.key, {}, NOW);
+    const ring = new KeyRing();
+    ring.replace([next.key], NOW);
+    expect(ring.authenticate(first.secret, NOW)).toMatchObject({ ok: false, refusal: { code: 'invalid_api_key' } });
+    const graced = rotated(first.key, { grace: '1h' }, NOW);
+    ring.replace([{ ...graced.key, revoked: true }], NOW);
+    expect(ring.authenticate(first.secret, NOW)).toMatchObject({ ok: false, refusal: { code: 'key_revoked' } });
+    expect(ring.authenticate(graced.secret, NOW)).toMatchObject({ ok: false, refusal: { code: 'key_revoked' } });
   });
 });
 

@@ -153,6 +153,11 @@ export function createKey(input: unknown, a: Authoring & { id?: string; secret?:
     version: 1,
     key_hash: hashKey(secret),
     key_prefix: displayPrefix(secret),
+    previous_key_hash: '',
+    previous_key_prefix: '',
+    previous_valid_until: null,
+    rotated_at: null,
+    counter_salt: '',
     name: v.name,
     team: v.team,
     owner: v.owner,
@@ -198,6 +203,51 @@ export function updateKey(current: VirtualKey, input: unknown, a: Authoring): Pa
   return { ok: true, value: { ...next, version: current.version + 1, updated_at: new Date(a.now).toISOString(), updated_by: a.actor } };
 }
 
+/** The longest a replaced secret may keep working after a rotation. */
+export const MAX_ROTATION_GRACE_MS = 30 * 86_400_000;
+
+export const KeyRotateInput = z.object({
+  /**
+   * How long the replaced secret keeps working (`24h`, `7d`; `0s` or absent: it stops at once).
+   * Deployments switch to the new secret within it, without an outage.
+   */
+  grace: z.string().trim().max(16).optional(),
+}).strict();
+
+/**
+ * The next version of `current` with a new secret: same id, team, limits, budget and spend.
+ * With a grace period the replaced secret is still accepted until it ends; a secret replaced
+ * earlier and still in its grace stops now (one previous secret at a time).
+ */
+export function rotateKey(current: VirtualKey, input: unknown, a: Authoring & { secret?: string }): Parsed<{ key: VirtualKey; secret: string }> {
+  const p = parseWith(KeyRotateInput, input);
+  if (!p.ok) return p;
+  let graceMs = 0;
+  if (p.value.grace !== undefined && !/^0+[smhdw]?$/.test(p.value.grace)) {
+    const d = parseDuration(p.value.grace);
+    if (d === null) return { ok: false, message: 'grace: expected a duration like 24h, 7d or 0s' };
+    if (d > MAX_ROTATION_GRACE_MS) return { ok: false, message: 'grace: at most 30d' };
+    graceMs = d;
+  }
+  const secret = a.secret ?? generateKeySecret();
+  const at = new Date(a.now).toISOString();
+  const key: VirtualKey = {
+    ...current,
+    version: current.version + 1,
+    key_hash: hashKey(secret),
+    key_prefix: displayPrefix(secret),
+    previous_key_hash: graceMs > 0 ? current.key_hash : '',
+    previous_key_prefix: graceMs > 0 ? current.key_prefix : '',
+    previous_valid_until: graceMs > 0 ? new Date(a.now + graceMs).toISOString() : null,
+    rotated_at: at,
+    // The end-user counters stay the same ones (their names hash the user with this).
+    counter_salt: current.counter_salt || current.key_hash,
+    updated_at: at,
+    updated_by: a.actor,
+  };
+  return { ok: true, value: { key, secret } };
+}
+
 /** An end-user budget's period when none is given: the key's own budget period, else monthly. */
 export function defaultUserPeriod(keyPeriod: BudgetPeriod): BudgetPeriod {
   return keyPeriod === 'none' ? 'monthly' : keyPeriod;
@@ -209,9 +259,9 @@ function expiryIso(s: string, now: number): string {
   return new Date(e.at).toISOString();
 }
 
-/** What admin listings show: everything but the hash. */
-export function publicKeyView(k: VirtualKey): Omit<VirtualKey, 'key_hash'> {
-  const { key_hash: _hash, ...rest } = k;
+/** What admin listings show: everything but the hashes. */
+export function publicKeyView(k: VirtualKey): Omit<VirtualKey, 'key_hash' | 'previous_key_hash' | 'counter_salt'> {
+  const { key_hash: _hash, previous_key_hash: _previous, counter_salt: _salt, ...rest } = k;
   return rest;
 }
 
@@ -245,18 +295,23 @@ export type KeyLoadResult = { ok: true; size: number } | { ok: false; error: unk
 /** Keys by hash, swapped whole on refresh; a failed refresh keeps the last good set. */
 export class KeyRing {
   #byHash = new Map<string, VirtualKey>();
+  /** Keys by the secret a rotation replaced, while it may still be in its grace period. */
+  #byPreviousHash = new Map<string, VirtualKey>();
   #byId = new Map<string, VirtualKey>();
   #loadedAt: number | null = null;
 
   /** Replace the whole set at once (readers never see a half-built set). */
   replace(keys: readonly VirtualKey[], now: number): ReadonlyMap<string, VirtualKey> {
     const byHash = new Map<string, VirtualKey>();
+    const byPreviousHash = new Map<string, VirtualKey>();
     const byId = new Map<string, VirtualKey>();
     for (const k of keys) {
       byHash.set(k.key_hash, k);
       byId.set(k.id, k);
+      if (k.previous_key_hash !== '') byPreviousHash.set(k.previous_key_hash, k);
     }
     this.#byHash = byHash;
+    this.#byPreviousHash = byPreviousHash;
     this.#byId = byId;
     this.#loadedAt = now;
     return byHash;
@@ -295,13 +350,28 @@ export class KeyRing {
     if (this.#loadedAt === null) {
       return refuse(503, 'service_unavailable', 'keys_unavailable', 'Virtual keys are not loaded yet; retry shortly.');
     }
-    const key = this.#byHash.get(hashKey(presented));
+    const hash = hashKey(presented);
+    const key = this.#byHash.get(hash) ?? this.#replaced(hash, now);
     if (!key) return refuse(401, 'authentication_error', 'invalid_api_key', 'Invalid API key.');
+    if ('rotatedAt' in key) {
+      return refuse(401, 'authentication_error', 'key_rotated', `The API key ${key.prefix} was replaced by a new secret at ${key.rotatedAt}; use the new secret.`);
+    }
     if (key.revoked) return refuse(401, 'authentication_error', 'key_revoked', `The API key ${key.key_prefix} has been revoked.`);
     if (key.expires_at !== null && Date.parse(key.expires_at) <= now) {
       return refuse(401, 'authentication_error', 'key_expired', `The API key ${key.key_prefix} expired at ${key.expires_at}.`);
     }
     return { ok: true, value: key };
+  }
+
+  /**
+   * The key whose replaced secret hashes to `hash`: the key while its grace period lasts, what
+   * the refusal says once it has ended (a secret replaced twice ago is simply unknown).
+   */
+  #replaced(hash: string, now: number): VirtualKey | { prefix: string; rotatedAt: string } | undefined {
+    const k = this.#byPreviousHash.get(hash);
+    if (!k) return undefined;
+    if (k.previous_valid_until !== null && Date.parse(k.previous_valid_until) > now) return k;
+    return { prefix: k.previous_key_prefix, rotatedAt: k.rotated_at ?? k.updated_at };
   }
 }
 

@@ -8,6 +8,7 @@
 //   GET    /admin/keys/:id/users  its top end users by spend this period (?limit, 1–1000, default 50)
 //   PATCH  /admin/keys/:id      update (a new version)
 //   DELETE /admin/keys/:id      revoke (a new version with revoked: true)
+//   POST   /admin/keys/:id/rotate  a new secret for the key ({grace: "24h"}: the old one works until then)
 //   GET    /admin/audit         newest first (?limit, ?action, ?actor, ?from, ?to, ?export_id, ?before_at&before_id)
 // Every write is recorded in the audit trail (appendAudit: who, role, when, what, target,
 // details without secrets, source ip, user agent) and reloads this proxy's key ring at once; other proxies pick it up on refresh.
@@ -20,7 +21,7 @@ import { principalOf } from '../admin-principal.ts';
 import { inScope } from '@gatelog/core/roles';
 import { keyWriteRefusal } from '@gatelog/core/key-scope';
 import { auditQuery } from './audit.ts';
-import { createKey, publicKeyView, updateKey, type VirtualKey } from '../governance/keys.ts';
+import { createKey, publicKeyView, rotateKey, updateKey, type VirtualKey } from '../governance/keys.ts';
 import { budgetScopes } from '../governance/budget.ts';
 import { endUserSpend } from '../governance/end-user-spend.ts';
 import type { Governance } from '../governance/runtime.ts';
@@ -129,6 +130,17 @@ export function adminRoutes(deps: AdminRouteDeps) {
       if (!r.ok) throw badRequest('invalid_key_fields', r.message);
       await write(req, 'key.revoke', r.value, { version: r.value.version, key_prefix: cur.key_prefix });
       return { key: publicKeyView(r.value) };
+    });
+
+    // The key stays what it is (id, team, limits, budget, spend so far); only its secret changes.
+    app.post('/keys/:id/rotate', async (req, reply: FastifyReply) => {
+      const cur = await current(keyIdParam(req), req);
+      if (cur.revoked) throw new ProxyError(409, 'key_revoked', 'A revoked key cannot be rotated; create a new one.', 'invalid_request_error', 'id');
+      const r = rotateKey(cur, req.body ?? {}, { now: gov.now(), actor: adminActor(req) });
+      if (!r.ok) throw badRequest('invalid_rotation', r.message, 'grace');
+      const { key, secret } = r.value;
+      await write(req, 'key.rotate', key, { version: key.version, replaced: cur.key_prefix, key_prefix: key.key_prefix, previous_valid_until: key.previous_valid_until });
+      return reply.code(201).send({ key: publicKeyView(key), secret });
     });
 
     app.get('/audit', { config: { query: ['actor', 'action', 'export_id', 'from', 'to', 'limit', 'before_at', 'before_id'] } }, async (req) => {
