@@ -167,8 +167,15 @@ export type RouterConfig = z.infer<typeof RouterConfig>;
 // ---- Governance: team budgets, response cache, shared counters, key refresh.
 
 export const TeamConfig = z.object({
-  budget_usd: z.number().positive(),
+  /** Spend cap of all the team's keys together per `period` (absent: no team budget). */
+  budget_usd: z.number().positive().optional(),
   period: z.enum(['daily', 'weekly', 'monthly', 'none']).default('monthly'),
+  /** Model aliases the team's keys may call (absent: any; a key's own list narrows it further). */
+  models: z.array(z.string().min(1).max(128)).min(1).max(256).optional(),
+  /** Requests and tokens per minute, and calls in flight, of all the team's keys together. */
+  rpm: z.number().int().positive().optional(),
+  tpm: z.number().int().positive().optional(),
+  max_parallel: z.number().int().positive().optional(),
 }).strict();
 export type TeamConfig = z.infer<typeof TeamConfig>;
 

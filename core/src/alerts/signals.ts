@@ -132,7 +132,7 @@ async function budget(d: SignalDeps, rule: AlertRule, now: number): Promise<Obse
   }
   if (rule.scope.key) return out;
   for (const [team, t] of Object.entries(d.teams)) {
-    if (rule.scope.team && team !== rule.scope.team) continue;
+    if (t.budget_usd === undefined || (rule.scope.team && team !== rule.scope.team)) continue;
     const [r] = await rows(d.store, TeamSpend,
       `SELECT sum(cost_usd) AS cost FROM ${d.store.database}.llm_calls_1m WHERE team = {team:String} AND minute >= {from:DateTime('UTC')} AND ({model:String} = '' OR model = {model:String})`,
       { team, model: rule.scope.model ?? '', from: chTime(budgetPeriodStart(t.period, now)).slice(0, 19) });

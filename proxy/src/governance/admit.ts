@@ -20,6 +20,7 @@ import { inputTokenBound, outputTokenBound } from './input-bound.ts';
 import { endUserGate, USER_REQUIRED, USER_SUBJECT } from './end-user.ts';
 import { BackendUnavailableError } from './backend.ts';
 import type { Governance } from './runtime.ts';
+import { checkTeamModel, TEAM_SUBJECT, teamLimiterId, teamRate } from './team-policy.ts';
 import type { Refusal } from './refusal.ts';
 import type { LlmCallEvent } from '@gatelog/core';
 import { markPublished } from '../request-state.ts';
@@ -105,10 +106,11 @@ export function gateModel(g: Governance, env: AdmitEnv, req: FastifyRequest, rep
   if (refusal) throw refuse(g, env, record(), reply, refusal);
   if (!key) return;
   const m = checkModel(key, requested);
-  if (m.ok) return;
+  const t = m.ok ? checkTeamModel(g.teams, key, requested) : m;
+  if (t.ok) return;
   const rec = record();
   rec.caller = { keyId: key.id, keyName: key.name, team: key.team };
-  throw refuse(g, env, rec, reply, m.refusal);
+  throw refuse(g, env, rec, reply, t.refusal);
 }
 
 export interface AdmitOptions {
@@ -119,6 +121,7 @@ export interface AdmitOptions {
 interface Held {
   permit?: RatePermit | undefined;
   userPermit?: RatePermit | undefined;
+  teamPermit?: RatePermit | undefined;
   reservation?: Reservation | undefined;
 }
 
@@ -136,7 +139,8 @@ async function gateLimits(g: Governance, env: AdmitEnv, reply: FastifyReply, rec
   const scopes = budgetScopes(key, g.teamBudgets);
   if (endUser?.scope) scopes.push(endUser.scope);
   const keyLimited = limits.rpm !== null || limits.tpm !== null || limits.maxParallel !== null;
-  if (scopes.length === 0 && !keyLimited && !endUser?.rate) return NOTHING_HELD;
+  const shared = teamRate(g.teams, key);
+  if (scopes.length === 0 && !keyLimited && !endUser?.rate && !shared) return NOTHING_HELD;
   const now = g.now();
   const inputTokens = estimateInputTokens(json);
   const maxOutput = maxOutputOf(json);
@@ -145,6 +149,7 @@ async function gateLimits(g: Governance, env: AdmitEnv, reply: FastifyReply, rec
     Promise.all([
       held.permit ? g.limiter.settle(held.permit, 0, now) : undefined,
       held.userPermit ? g.userLimiter.settle(held.userPermit, 0, now) : undefined,
+      held.teamPermit ? g.limiter.settle(held.teamPermit, 0, now) : undefined,
     ]);
   try {
     // TPM counts input + requested output; settled to the real count after the response.
@@ -161,6 +166,18 @@ async function gateLimits(g: Governance, env: AdmitEnv, reply: FastifyReply, rec
       }
       held.permit = r.permit;
       for (const [h, v] of Object.entries(r.headers)) reply.raw.setHeader(h, v);
+    }
+    // The team's limits, shared by all its keys: after the key's, so one key over its own
+    // limits does not use up the team's.
+    if (shared) {
+      const r = await g.limiter.acquire(teamLimiterId(key.team), shared, inputTokens + (maxOutput ?? 0), now, TEAM_SUBJECT);
+      if (!r.ok) {
+        await giveBack();
+        throw refuse(g, env, rec, reply, r.refusal);
+      }
+      held.teamPermit = r.permit;
+      // The key's own headers when it has limits; otherwise the team's are the ones that bind.
+      if (!keyLimited) for (const [h, v] of Object.entries(r.headers)) reply.raw.setHeader(h, v);
     }
     if (scopes.length > 0) {
       const price = (u: { input_tokens: number; output_tokens: number }): number | null =>
@@ -204,6 +221,8 @@ export async function admit(
     rec.caller = { keyId: key.id, keyName: key.name, team: key.team };
     const m = checkModel(key, rec.requestedModel);
     if (!m.ok) throw refuse(g, env, rec, reply, m.refusal);
+    const t = checkTeamModel(g.teams, key, rec.requestedModel);
+    if (!t.ok) throw refuse(g, env, rec, reply, t.refusal);
     // Before the cache: a call naming no end user is refused even when its answer is cached.
     if (key.require_user && rec.meta.user === '') throw refuse(g, env, rec, reply, USER_REQUIRED);
   }
@@ -229,8 +248,8 @@ export async function admit(
   }
 
   const gated = key ? await gateLimits(g, env, reply, rec, key, json) : NOTHING_HELD;
-  const { permit, userPermit, reservation } = gated;
-  if (permit || userPermit || reservation || storeKey !== undefined) {
+  const { permit, userPermit, teamPermit, reservation } = gated;
+  if (permit || userPermit || teamPermit || reservation || storeKey !== undefined) {
     let settled = false;
     // Bound to a const first: V8 allocates a function literal assigned straight to a property
     // in the old generation, which would keep this call's context (rec, the reply) through
@@ -242,6 +261,7 @@ export async function admit(
       const fail = (err: unknown): void => g.logger.warn({ err, request_id: rec.requestId, code: 'GATELOG_ERR_SETTLE' }, 'could not settle a reservation');
       if (permit) g.limiter.settle(permit, e ? e.input_tokens + e.output_tokens : 0, t).catch(fail);
       if (userPermit) g.userLimiter.settle(userPermit, e ? e.input_tokens + e.output_tokens : 0, t).catch(fail);
+      if (teamPermit) g.limiter.settle(teamPermit, e ? e.input_tokens + e.output_tokens : 0, t).catch(fail);
       // The call's id (not the event, which holds the bodies) keeps its cost counted until stored.
       if (reservation) g.ledger.settle(reservation, e?.cost_usd ?? 0, t, e ? { requestId: e.request_id, startedAt: e.started_at } : undefined).catch(fail);
       if (storeKey !== undefined && e && storeInCache(g.cache, storeKey, rec, e, t)) g.metrics.cache('store');

@@ -8,6 +8,7 @@ import { storedRequestIds } from '@gatelog/core/store/spend-coverage';
 import { KeyRing, startKeyRefresh, type KeyLoadResult, type VirtualKey } from './keys.ts';
 import { BudgetLedger, budgetScopes, loadBaselines, type TeamBudget } from './budget.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { teamPolicies, type TeamPolicies } from './team-policy.ts';
 import { loadUserBaselines, MAX_USER_RATE_KEYS } from './end-user.ts';
 import { userSpendByKey } from '@gatelog/core/store/user-spend';
 import { MemoryBackend, withFallback, type CounterBackend } from './backend.ts';
@@ -48,6 +49,8 @@ export interface Governance {
   cacheScope: GatelogConfig['cache']['scope'];
   allowSampling: boolean;
   teamBudgets: ReadonlyMap<string, TeamBudget>;
+  /** `teams:` of the config: each team's model allow-list and shared rate limits (team-policy.ts). */
+  teams: TeamPolicies;
   metrics: GovernanceMetrics;
   logger: Logger;
   now: () => number;
@@ -134,7 +137,7 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
       .finally(() => (renewing = undefined)));
   const limiter = new RateLimiter({ backend });
   const userLimiter = new RateLimiter({ backend: userBackend, prefix: 'gl:rl:user' });
-  const teamBudgets = new Map<string, TeamBudget>(Object.entries(config.teams).map(([name, t]) => [name, { budget_usd: t.budget_usd, period: t.period }]));
+  const teamBudgets = new Map<string, TeamBudget>(Object.entries(config.teams).flatMap(([name, t]) => (t.budget_usd === undefined ? [] : [[name, { budget_usd: t.budget_usd, period: t.period }]])));
   const cacheAliases = new Set([...config.cache.enabled_aliases, ...config.models.filter((m) => m.cache).map((m) => m.name)]);
 
   let keys: readonly VirtualKey[] = [];
@@ -256,6 +259,7 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
     cacheScope: config.cache.scope,
     allowSampling: config.cache.allow_sampling,
     teamBudgets,
+    teams: teamPolicies(config.teams),
     metrics,
     logger,
     now,

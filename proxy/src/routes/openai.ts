@@ -15,6 +15,7 @@ import type { UpstreamApi } from '../providers/types.ts';
 import { admit, gateModel } from '../governance/admit.ts';
 import { screenRequest } from './content-block.ts';
 import type { Governance } from '../governance/runtime.ts';
+import { allowedAliases } from '../governance/team-policy.ts';
 
 export interface OpenAiRouteDeps {
   table: ModelTable;
@@ -161,7 +162,7 @@ export function openAiRoutes(deps: OpenAiRouteDeps, o: { root?: boolean; azure?:
     // A virtual key with a model allow-list sees the models it may call (as LiteLLM lists them).
     const allowedFor = (req: FastifyRequest): ReadonlySet<string> | undefined => {
       const caller = gov?.auth.callerOf(req.headers);
-      return caller?.kind === 'key' && caller.key.models.length > 0 ? new Set(caller.key.models) : undefined;
+      return caller?.kind === 'key' && gov ? allowedAliases(gov.teams, caller.key) : undefined;
     };
     app.get('/models', (req, reply) => {
       const allowed = allowedFor(req);

@@ -1,0 +1,55 @@
+// `teams:` in gatelog.yaml beyond budgets: the model aliases a team's keys may call, and rate
+// limits shared by all of a team's keys together (on every proxy, through Redis when
+// `state.redis` is set, like a key's own). A key's own allow-list and limits apply as well: a
+// call must pass both, so a team admin cannot hand out a key that reaches past the team's.
+import type { GatelogConfig } from '@gatelog/core';
+import type { VirtualKey } from './keys.ts';
+import type { RateLimits, RateSubject } from './rate-limit.ts';
+import { quoteUserText, type Admission } from './refusal.ts';
+
+export interface TeamPolicy {
+  /** Allowed aliases; null: any. */
+  models: ReadonlySet<string> | null;
+  /** Shared limits; null: none. */
+  rate: RateLimits | null;
+}
+
+export type TeamPolicies = ReadonlyMap<string, TeamPolicy>;
+
+export function teamPolicies(teams: GatelogConfig['teams']): TeamPolicies {
+  const out = new Map<string, TeamPolicy>();
+  for (const [name, t] of Object.entries(teams)) {
+    const limited = t.rpm !== undefined || t.tpm !== undefined || t.max_parallel !== undefined;
+    const models = t.models ? new Set(t.models) : null;
+    if (!models && !limited) continue;
+    out.set(name, { models, rate: limited ? { rpm: t.rpm ?? null, tpm: t.tpm ?? null, maxParallel: t.max_parallel ?? null } : null });
+  }
+  return out;
+}
+
+/** The team's counters' id. Key ids have no colon, so a team never shares a key's counters. */
+export const teamLimiterId = (team: string): string => `team:${team}`;
+
+export const TEAM_SUBJECT: RateSubject = { who: "this key's team", code: 'team_rate_limit_exceeded' };
+
+/** The team's shared limits for a call with `key`, or null. */
+export function teamRate(teams: TeamPolicies, key: VirtualKey): RateLimits | null {
+  return key.team ? (teams.get(key.team)?.rate ?? null) : null;
+}
+
+/** May the key's team call `alias`? Teams without a `models` list may call any. */
+export function checkTeamModel(teams: TeamPolicies, key: VirtualKey, alias: string): Admission<VirtualKey> {
+  const models = key.team ? teams.get(key.team)?.models : null;
+  if (!models || models.has(alias)) return { ok: true, value: key };
+  return {
+    ok: false,
+    refusal: { status: 403, type: 'permission_error', code: 'model_not_allowed', message: `Team "${key.team}" is not allowed to use model ${quoteUserText(alias)}. Allowed: ${[...models].join(', ')}.` },
+  };
+}
+
+/** The aliases a key may list (`/v1/models`): its own list within its team's; undefined: all. */
+export function allowedAliases(teams: TeamPolicies, key: VirtualKey): ReadonlySet<string> | undefined {
+  const team = key.team ? teams.get(key.team)?.models : null;
+  if (key.models.length === 0) return team ?? undefined;
+  return new Set(team ? key.models.filter((m) => team.has(m)) : key.models);
+}
