@@ -3,11 +3,12 @@
 // message_start, (content_block_start, content_block_delta*, content_block_stop)*, message_delta,
 // message_stop; ping and error may appear anywhere.
 import type { AnthropicUsage } from './types-anthropic.ts';
-import type { OpenAIChatCompletion, OpenAIChatCompletionChunk, OpenAIChunkDelta, OpenAIErrorBody, OpenAIFinishReason, OpenAIToolCall } from './types-openai.ts';
+import type { OpenAIChatCompletion, OpenAIChunkDelta, OpenAIErrorBody, OpenAIFinishReason, OpenAIToolCall } from './types-openai.ts';
 import { buildOpenAIMessage } from './anthropic-to-openai-response.ts';
 import { anthropicErrorToOpenAI } from './error-mapping.ts';
-import { isObject, num, tryParseJson, type Json } from './guards.ts';
+import { isObject, num, type Json } from './guards.ts';
 import { SseParser, sseFrame, type SseEvent } from './sse.ts';
+import { chunkFrame, eachEvent, usageFrame } from './openai-chunks.ts';
 import { anthropicStopToFinish, normalizeAnthropicUsage, toOpenAIUsage, type NormalizedUsage } from './usage.ts';
 
 export interface AnthropicStreamToOpenAIOptions {
@@ -95,29 +96,11 @@ export class AnthropicToOpenAIStream {
   }
 
   #run(events: SseEvent[]): Buffer {
-    let out = '';
-    for (const ev of events) {
-      if (this.#completed || this.#error !== null) break; // nothing after the end is forwarded
-      const data = tryParseJson(ev.data);
-      if (!isObject(data)) {
-        out += this.#fail({ error: { message: 'malformed upstream stream event', type: 'server_error', param: null, code: 'invalid_upstream_response' } });
-        break;
-      }
-      out += this.#event(data);
-    }
-    return Buffer.from(out);
+    return eachEvent(events, () => this.#completed || this.#error !== null, (data) => this.#event(data), (body) => this.#fail(body));
   }
 
   #chunk(delta: OpenAIChunkDelta, finish: OpenAIFinishReason | null = null): string {
-    const c: OpenAIChatCompletionChunk = {
-      id: this.#id,
-      object: 'chat.completion.chunk',
-      created: this.#opts.created,
-      model: this.#model,
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-    };
-    if (this.#opts.includeUsage) c.usage = null;
-    return sseFrame(JSON.stringify(c));
+    return chunkFrame({ id: this.#id, created: this.#opts.created, model: this.#model, includeUsage: this.#opts.includeUsage }, delta, finish);
   }
 
   #fail(body: OpenAIErrorBody): string {
@@ -163,11 +146,7 @@ export class AnthropicToOpenAIStream {
         // Without upstream usage we send no usage chunk rather than invented zeros; the caller
         // sees usageMissing and estimates for its own records.
         if (this.#opts.includeUsage && this.#startUsage && this.#deltaUsage) {
-          const c: OpenAIChatCompletionChunk = {
-            id: this.#id, object: 'chat.completion.chunk', created: this.#opts.created, model: this.#model, choices: [],
-            usage: toOpenAIUsage(normalizeAnthropicUsage(this.#usage)),
-          };
-          out += sseFrame(JSON.stringify(c));
+          out += usageFrame({ id: this.#id, created: this.#opts.created, model: this.#model, includeUsage: true }, toOpenAIUsage(normalizeAnthropicUsage(this.#usage)));
         }
         return out + sseFrame('[DONE]');
       }
