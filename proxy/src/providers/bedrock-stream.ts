@@ -5,6 +5,9 @@
 // `event: <type>\ndata: <that JSON>\n\n`; an exception (`throttlingException`, …) becomes
 // Anthropic's own mid-stream `event: error`, which the SDKs raise and the translators map. A
 // corrupt or truncated frame throws FramingError: the stream fails like a broken connection.
+// ConverseStream's frames are written as they are named: `event: <eventType>` (messageStart,
+// contentBlockDelta, …) or `event: <exceptionType>`, with the frame's JSON (converse-stream.ts
+// reads them on).
 // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InvokeModelWithResponseStream.html
 import { EventStreamCodec, fromUtf8, toUtf8, type Message } from './aws-wire.ts';
 import { anthropicTypeForStatus } from '../translate/index.ts';
@@ -76,14 +79,22 @@ export function bedrockMessage(body: Uint8Array): string {
   return toUtf8(body).slice(0, 2000);
 }
 
+/** The stream's API: InvokeModel's `chunk` events carrying Anthropic events, or ConverseStream's own events. */
+export type BedrockStreamApi = 'invoke' | 'converse';
+
 /** Byte-fed converter; one per stream. `push` and `end` return the SSE bytes ready so far. */
 export class BedrockEventStreamToSse {
   readonly #codec = new EventStreamCodec(toUtf8, fromUtf8);
+  readonly #api: BedrockStreamApi;
   #pending: Buffer = Buffer.alloc(0);
   /** An event has been handed on. */
   #said = false;
   /** An exception came before any event: the answer failed before saying anything. */
   opening: BedrockError | null = null;
+
+  constructor(api: BedrockStreamApi = 'invoke') {
+    this.#api = api;
+  }
 
   push(chunk: Buffer): Buffer {
     let buf = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
@@ -116,12 +127,31 @@ export class BedrockEventStreamToSse {
       const name = header(m, ':exception-type') ?? header(m, ':error-code') ?? 'internalServerException';
       const e = bedrockError(name, 0, header(m, ':error-message') ?? bedrockMessage(m.body));
       if (!this.#said) this.opening ??= e;
+      if (this.#api === 'converse') return `event: ${/^[A-Za-z]+$/.test(name) ? name : 'internalServerException'}\ndata: ${JSON.stringify({ message: e.message })}\n\n`;
       return `event: error\ndata: ${anthropicErrorJson(e)}\n\n`;
     }
-    if (header(m, ':event-type') !== 'chunk') return '';
+    const type = header(m, ':event-type');
+    if (this.#api === 'converse') {
+      if (type === undefined || !/^[A-Za-z]+$/.test(type)) return '';
+      this.#said = true;
+      return `event: ${type}\ndata: ${compactJson(m.body, type)}\n\n`;
+    }
+    if (type !== 'chunk') return '';
     this.#said = true;
     return sseOf(m.body);
   }
+}
+
+/** A frame's JSON payload on one line. */
+function compactJson(body: Uint8Array, type: string): string {
+  const text = toUtf8(body);
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new FramingError(`Bedrock ${type} event without JSON in it`);
+  }
+  return text.includes('\n') || text.includes('\r') ? JSON.stringify(v) : text;
 }
 
 /** One `chunk` payload as its SSE event. */
