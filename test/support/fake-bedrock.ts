@@ -4,11 +4,13 @@
 // does. Bodies must be Bedrock's (`anthropic_version`, no `model`, no `stream`). Answers: the
 // Messages JSON; streams as binary eventstream frames (`chunk` events carrying base64 Anthropic
 // events, the last with amazon-bedrock-invocationMetrics), written in pieces that split frames;
-// exceptions in the stream or as HTTP errors with `x-amzn-errortype`; CountTokens.
+// exceptions in the stream or as HTTP errors with `x-amzn-errortype`; CountTokens. Converse and
+// ConverseStream (other models) as fake-bedrock-converse.ts answers them.
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { fakeControls, listenOnLoopback, type FakeControls } from './loopback.ts';
 import { EventStreamCodec, SignatureV4, fromUtf8, sha256, toUtf8 } from '@gatelog/proxy/providers/aws-wire';
 import { FAKE_ANTHROPIC_USAGE, contentBlocks, lastUserText, streamEvents, type StreamEvent } from './fake-anthropic.ts';
+import { converseAnswer, converseProblem, converseStreamFrames, type ConverseBehaviour } from './fake-bedrock-converse.ts';
 
 export interface AwsKeys {
   accessKeyId: string;
@@ -25,6 +27,8 @@ export interface FakeBedrockBehaviour {
   badCrcAt?: number;
   /** Answer with a tool_use block. */
   toolUse?: { name: string; input: Record<string, unknown> };
+  /** Converse: the stopReason to report. */
+  stopReason?: string;
 }
 
 export interface BedrockRequest {
@@ -117,7 +121,7 @@ export async function startFakeBedrock(auth: AwsKeys | TemporaryKeys | { apiKey:
     const verified = 'apiKey' in auth
       ? headers['authorization'] === `Bearer ${auth.apiKey}`
       : keys !== undefined && await signatureMatches(keys, port, method, url, headers, raw) && (keys.sessionToken === undefined || headers['x-amz-security-token'] === keys.sessionToken);
-    const m = /^\/model\/([^/]+)\/(invoke|invoke-with-response-stream|count-tokens)$/.exec(url);
+    const m = /^\/model\/([^/]+)\/(invoke|invoke-with-response-stream|count-tokens|converse|converse-stream)$/.exec(url);
     let body: Record<string, unknown> = {};
     try {
       body = JSON.parse(raw) as Record<string, unknown>;
@@ -141,6 +145,16 @@ export async function startFakeBedrock(auth: AwsKeys | TemporaryKeys | { apiKey:
       res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': 'fake-req-count' });
       return void res.end(JSON.stringify({ inputTokens: 17 + JSON.stringify(invoke['messages']).length }));
     }
+    if (entry.action.startsWith('converse')) {
+      const problem = converseProblem(body);
+      if (problem !== null) return fail(res, 400, 'ValidationException', problem);
+      const cb: ConverseBehaviour = { ...(b.toolUse ? { toolUse: b.toolUse } : {}), ...(b.stopReason !== undefined ? { stopReason: b.stopReason } : {}) };
+      if (entry.action === 'converse') {
+        res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': 'fake-req-converse' });
+        return void res.end(JSON.stringify(converseAnswer(body, cb)));
+      }
+      return writeFrames(res, converseStreamFrames(body, cb), b);
+    }
     if (body['anthropic_version'] !== 'bedrock-2023-05-31') return fail(res, 400, 'ValidationException', 'Malformed input request: anthropic_version is required');
     if ('model' in body || 'stream' in body) return fail(res, 400, 'ValidationException', 'Malformed input request: extraneous key [model/stream] is not permitted');
     const model = bedrockReportedModel(entry.modelId);
@@ -153,14 +167,18 @@ export async function startFakeBedrock(auth: AwsKeys | TemporaryKeys | { apiKey:
     const events: StreamEvent[] = streamEvents(model, blocks, FAKE_ANTHROPIC_USAGE, stop, false, false);
     const last = events[events.length - 1]!;
     last['amazon-bedrock-invocationMetrics'] = { inputTokenCount: 30, outputTokenCount: 12, invocationLatency: 321, firstByteLatency: 123 };
-    const frames = events.map(chunkFrame);
+    return writeFrames(res, events.map(chunkFrame), b);
+  }
+
+  /** The frames as a stream answer, with the behaviour's exception or bad CRC, in pieces that straddle frames. */
+  async function writeFrames(res: ServerResponse, frames: Buffer[], b: FakeBedrockBehaviour): Promise<void> {
     if (b.exception) frames.splice(b.exception.after, frames.length, exceptionFrame(b.exception.name, b.exception.message ?? `fake ${b.exception.name}`));
     if (b.badCrcAt !== undefined) {
       const f = frames[b.badCrcAt]!;
       f.writeUInt32BE((f.readUInt32BE(f.length - 4) + 1) >>> 0, f.length - 4);
     }
     res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': 'fake-req-stream', 'x-amzn-bedrock-content-type': 'application/json' });
-    // Pieces that straddle frames: the reader has to join and cut them itself.
+    // The reader has to join and cut them itself.
     const all = Buffer.concat(frames);
     for (let i = 0; i < all.length && !res.destroyed; i += 37) {
       res.write(all.subarray(i, i + 37));
