@@ -20,7 +20,7 @@ import { withCloudCredentials } from './cloud-credentials.ts';
  * Provider kinds. `openai` is any OpenAI-compatible server (base_url required); the presets
  * groq … gemini are OpenAI-compatible services with a default base_url (proxy/src/providers/
  * presets.ts); `azure` needs its resource URL; `anthropic` defaults to https://api.anthropic.com;
- * `bedrock` is Claude on AWS Bedrock, `vertex` Claude on Google Vertex AI (region and
+ * `bedrock` is AWS Bedrock (Claude, and other models through Converse), `vertex` Claude on Google Vertex AI (region and
  * credentials: cloud-credentials.ts).
  */
 export const PROVIDER_KINDS = [

@@ -40,6 +40,17 @@ describe('OpenAI chat → Bedrock Converse request', () => {
     expect(out.messages[0]!.content).toEqual([{ text: 'What is this?' }, { image: { format: 'png', source: { bytes: PNG } } }]);
   });
 
+  it('PDF files as file_data become named document blocks', () => {
+    const pdf = Buffer.from('%PDF-1.4 fake').toString('base64');
+    const file = { type: 'file', file: { filename: 'a.pdf', file_data: `data:application/pdf;base64,${pdf}` } };
+    const out = openaiToConverseRequest({ model: 'm', messages: [{ role: 'user', content: [file, { type: 'text', text: 'Summarise' }, file] }] });
+    expect(out.messages[0]!.content).toEqual([
+      { document: { format: 'pdf', name: 'document-1', source: { bytes: pdf } } },
+      { text: 'Summarise' },
+      { document: { format: 'pdf', name: 'document-2', source: { bytes: pdf } } },
+    ]);
+  });
+
   it.each([
     ['auto', { auto: {} }],
     ['required', { any: {} }],

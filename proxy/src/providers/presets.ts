@@ -56,7 +56,7 @@ export const KIND_PRESETS: Readonly<Record<string, KindPreset>> = {
   // deployments; Azure has content filters, not a moderations endpoint.
   azure: { adapter: 'azure', baseUrl: undefined, priceProviderId: 'azure', maxTokensField: 'max_completion_tokens', extras: [...IMAGES, 'openai.images.edits', ...AUDIO] },
   anthropic: { adapter: 'anthropic', baseUrl: 'https://api.anthropic.com', priceProviderId: 'anthropic', maxTokensField: 'max_tokens' },
-  // Claude on AWS Bedrock: base_url defaults to https://bedrock-runtime.<region>.amazonaws.com
+  // AWS Bedrock (Claude; other models through Converse): base_url defaults to https://bedrock-runtime.<region>.amazonaws.com
   // (bedrock.ts). genai-prices' `aws` prices Bedrock model ids, inference profiles included.
   bedrock: { adapter: 'bedrock', baseUrl: undefined, priceProviderId: 'aws', maxTokensField: 'max_tokens' },
   // Claude on Google Vertex AI: base_url defaults to https://<region>-aiplatform.googleapis.com
