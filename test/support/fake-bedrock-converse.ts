@@ -6,7 +6,7 @@
 // a stream as ConverseStream's events (messageStart, contentBlockStart/Delta/Stop, messageStop,
 // metadata with usage and metrics), each a binary eventstream frame.
 // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
-import { eventFrame } from './fake-bedrock.ts';
+import { eventFrame } from './aws-eventstream.ts';
 
 export interface ConverseBehaviour {
   toolUse?: { name: string; input: Record<string, unknown> };

@@ -8,7 +8,8 @@
 // ConverseStream (other models) as fake-bedrock-converse.ts answers them.
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { fakeControls, listenOnLoopback, type FakeControls } from './loopback.ts';
-import { EventStreamCodec, SignatureV4, fromUtf8, sha256, toUtf8 } from '@gatelog/proxy/providers/aws-wire';
+import { SignatureV4, sha256 } from '@gatelog/proxy/providers/aws-wire';
+import { eventFrame } from './aws-eventstream.ts';
 import { FAKE_ANTHROPIC_USAGE, contentBlocks, lastUserText, streamEvents, type StreamEvent } from './fake-anthropic.ts';
 import { converseAnswer, converseProblem, converseStreamFrames, type ConverseBehaviour } from './fake-bedrock-converse.ts';
 
@@ -46,16 +47,9 @@ export interface BedrockRequest {
 export type FakeBedrock = FakeControls<FakeBedrockBehaviour, BedrockRequest>;
 
 export const FAKE_REGION = 'us-east-1';
-const codec = new EventStreamCodec(toUtf8, fromUtf8);
 
 /** Bedrock's model id → the Anthropic model name its answers report. */
 export const bedrockReportedModel = (id: string): string => id.replace(/^(?:us|eu|apac|global)\./, '').replace(/^anthropic\./, '').replace(/-v\d+:\d+$/, '');
-
-/** One eventstream frame, as Bedrock writes it. */
-export function eventFrame(headers: Record<string, string>, payload: unknown): Buffer {
-  const h = Object.fromEntries(Object.entries(headers).map(([k, value]) => [k, { type: 'string' as const, value }]));
-  return Buffer.from(codec.encode({ headers: h, body: fromUtf8(JSON.stringify(payload)) }));
-}
 
 /** A `chunk` event carrying one Anthropic stream event. */
 export const chunkFrame = (event: unknown): Buffer =>
