@@ -276,6 +276,14 @@ describe('@anthropic-ai/sdk → /v1/messages → Bedrock Converse (translated th
     expect(texts.join('')).toBe('Fake reply to: stream nova');
     expect(final.usage.output_tokens).toBe(U.outputTokens);
     expect(signed.requests[0]!.action).toBe('converse-stream');
+
+    const { data: raw, response } = await anthropic().messages.create({ model: 'nova', max_tokens: 100, stream: true, messages: [{ role: 'user', content: 'again' }] }).withResponse();
+    for await (const _ of raw) {
+      // drained: the call is recorded once its stream ends
+    }
+    const e = await stored(response.headers.get('x-gatelog-request-id'));
+    expect(e).toMatchObject({ client_api: 'anthropic.messages', stream: true, input_tokens: INPUT, output_tokens: U.outputTokens, cached_tokens: U.cacheReadInputTokens, cache_creation_tokens: U.cacheWriteInputTokens });
+    expect(e.cost_usd).toBeCloseTo(awsCost(NOVA)!, 12);
   });
 
   it('count_tokens is gatelog’s local estimate, not a call to Bedrock', async () => {
