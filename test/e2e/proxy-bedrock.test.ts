@@ -278,6 +278,17 @@ describe('openai SDK → /v1/chat/completions → Bedrock (translated)', () => {
     expect(JSON.parse(args)).toEqual({ city: 'Paris' });
   });
 
+  it.each([
+    [408, 'ModelTimeoutException', 504],
+    [424, 'ModelErrorException', 502],
+  ])('HTTP %i %s is %i for OpenAI clients too, as for Anthropic ones', async (status, exception, want) => {
+    signed.behave({ error: { status, exception, message: `fake ${exception}` } });
+    const err = await openai().chat.completions.create({ model: 'claude', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.InternalServerError);
+    expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(want);
+    expect((err as Error).message).toContain(`fake ${exception}`);
+  });
+
   it('a throttled Bedrock is a 429 RateLimitError for OpenAI clients too', async () => {
     signed.behave({ exception: { name: 'throttlingException', after: 0 } });
     const err = await openai().chat.completions.create({ model: 'claude', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);

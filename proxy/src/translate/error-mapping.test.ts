@@ -13,6 +13,9 @@ describe('anthropicErrorToOpenAI', () => {
     ['request_too_large', 413, 413, 'invalid_request_error'],
     ['rate_limit_error', 429, 429, 'rate_limit_error'],
     ['api_error', 500, 500, 'server_error'],
+    // A gateway's own 5xx (Bedrock's ModelErrorException 424 → 502, ModelTimeoutException 408 → 504).
+    ['api_error', 502, 502, 'server_error'],
+    ['api_error', 504, 504, 'server_error'],
     ['overloaded_error', 529, 503, 'server_error'],
   ])('%s (%i) → %i %s', (type, upstream, status, openaiType) => {
     const got = anthropicErrorToOpenAI(upstream, anthropicBody(type));
@@ -26,6 +29,7 @@ describe('anthropicErrorToOpenAI', () => {
     ['empty 529', '', 529, 503, 'upstream error (status 529)', 'server_error'],
     ['unknown type keeps status', anthropicBody('teapot_error'), 418, 418, 'boom', 'invalid_request_error'],
     ['mid-stream event (status 0)', { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 0, 503, 'Overloaded', 'server_error'],
+    ['mid-stream api_error (status 0)', { type: 'error', error: { type: 'api_error', message: 'Internal' } }, 0, 500, 'Internal', 'server_error'],
   ])('%s', (_name, body, upstream, status, message, type) => {
     const got = anthropicErrorToOpenAI(upstream, body);
     expect(got.status).toBe(status);

@@ -62,7 +62,10 @@ export function anthropicErrorToOpenAI(status: number, body: unknown): MappedErr
   const message = typeof err?.['message'] === 'string' ? err['message'] : text || `upstream error (status ${status})`;
   const known = aType === undefined ? undefined : ANTHROPIC_TYPES[aType];
   const fallbackStatus = status >= 400 ? (status === 529 ? 503 : status) : 500;
-  const mappedStatus = known?.status ?? fallbackStatus;
+  // `api_error` names no status of its own: a gateway's 502 or 504 (Bedrock's model errors and
+  // timeouts) stays what it was rather than becoming a 500.
+  const keepUpstream = aType === 'api_error' && status >= 500 && status <= 599;
+  const mappedStatus = keepUpstream ? fallbackStatus : (known?.status ?? fallbackStatus);
   return {
     status: mappedStatus,
     upstreamStatus: status,
