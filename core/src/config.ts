@@ -349,6 +349,12 @@ export const GatelogConfig = z.object({
     batch_ms: z.number().int().positive().default(1000),
   }).strict().default({ batch_rows: 10_000, batch_ms: 1000 }),
   ui: z.object({ enabled: z.boolean().default(true) }).strict().default({ enabled: true }),
+  /**
+   * OpenAI batch jobs through gatelog (proxy/src/batches): how often batches in flight are asked
+   * about upstream (with ±20% jitter; one proxy of a deployment polls at a time), so their results
+   * are recorded without a client asking.
+   */
+  batches: z.object({ poll_ms: z.number().int().min(500).max(3_600_000).default(60_000) }).strict().default({ poll_ms: 60_000 }),
   providers: z.record(Name, ProviderConfig).default({}),
   models: z.array(ModelAlias).default([]),
   pricing: z.array(PriceOverride).default([]),

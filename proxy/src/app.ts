@@ -39,6 +39,7 @@ import { startProxyAuditStream } from './audit-stream.ts';
 import { replayRoutes } from './routes/replay.ts';
 import { feedbackAdminRoutes, feedbackApiRoutes } from './routes/feedback.ts';
 import { feedbackWriter } from '@gatelog/core/store/feedback';
+import { registerBatches } from './batches/index.ts';
 
 export interface ProxyDeps {
   config: GatelogConfig;
@@ -160,6 +161,8 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
     await app.register(feedbackApiRoutes({ store: deps.store, writer, gov, metrics }), { prefix: '/v1' });
     await app.register(feedbackAdminRoutes({ store: deps.store, writer, gov, metrics }), { prefix: '/admin' });
   }
+  // OpenAI batch jobs: files and batches owned per team, results recorded as calls (batches/).
+  if (deps.store) await registerBatches(app, { store: deps.store, table, providers: providers.byName, gov, metrics, env, logger: deps.logger, pollMs: config.batches.poll_ms });
   if (deps.store) await app.register(replayRoutes({ store: deps.store, gov, metrics, masterKey: deps.masterKey }), { prefix: '/admin' });
   if (deps.store) await app.register(peopleRoutes({ store: deps.store, auth: gov.auth, now: gov.now, metrics }), { prefix: '/admin' });
   // SCIM provisioning (off unless sso.scim.enabled, which the config only allows with sso.oidc).

@@ -10,6 +10,7 @@ import { mockImageUpload, mockImages, mockModerations } from './mock-media.ts';
 import { mockSpeech, mockTranscript, type MockAudioAnswer } from './mock-audio.ts';
 import { anthropicViaChat } from './openai-as-anthropic.ts';
 import { unsupportedApi } from './wire.ts';
+import { mockFiles } from './mock-batches.ts';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
@@ -36,7 +37,8 @@ function streamChunks(c: UpstreamCall): Buffer[] {
   return out;
 }
 
-function nonStreamBody(c: UpstreamCall): string {
+/** A non-stream answer of chat, completions, embeddings, images or moderations (also a mock batch line's). */
+export function nonStreamBody(c: Pick<UpstreamCall, 'api' | 'model' | 'json'>): string {
   if (c.api === 'openai.embeddings') return mockEmbeddings(c.model, c.json);
   if (c.api === 'openai.images') return mockImages(c.model, c.json);
   if (c.api === 'openai.images.edits' || c.api === 'openai.images.variations') return mockImageUpload(c.api, c.model, c.json);
@@ -122,6 +124,7 @@ export function createMockProvider(name: string, cfg: ProviderConfig): Provider 
     kind: 'mock',
     priceProviderId: undefined,
     models: cfg.models.length > 0 ? cfg.models : ['mock-chat', 'mock-embed'],
+    files: mockFiles(nonStreamBody),
     call(c: UpstreamCall): Promise<UpstreamResponse> {
       // Anthropic clients reach the mock through the same translation real OpenAI upstreams get.
       if (c.api === 'anthropic.messages' || c.api === 'anthropic.count_tokens') return anthropicViaChat(callOpenAi, c, 'max_tokens');

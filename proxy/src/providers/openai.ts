@@ -9,6 +9,7 @@ import { anthropicViaChat } from './openai-as-anthropic.ts';
 import { unsupportedApi } from './wire.ts';
 import { entraTokens } from './entra-auth.ts';
 import { TokenError, sendWithToken, type AccessTokens } from './upstream-auth.ts';
+import { openAiFiles } from './openai-files.ts';
 
 const ENDPOINTS: Partial<Record<UpstreamApi, string>> = {
   'openai.chat': '/chat/completions',
@@ -120,11 +121,14 @@ export function createOpenAiProvider(name: string, cfg: ProviderConfig, poolFor:
     return { status: res.statusCode, headers: res.headers, body: c.tap ? c.tap.received(res.statusCode, res.headers, res.body) : res.body };
   };
 
+  const files = preset.batches ? openAiFiles({ pool, basePath, azureApiVersion: azure ? (cfg.api_version ?? AZURE_DEFAULT_API_VERSION) : undefined, headers, tokens }) : undefined;
+
   return {
     name,
     kind: cfg.kind,
     priceProviderId: priceIdFor(cfg.kind, url),
     models: cfg.models,
+    files,
     call(c: UpstreamCall): Promise<UpstreamResponse> {
       if (c.api === 'anthropic.messages' || c.api === 'anthropic.count_tokens') return anthropicViaChat(chat, c, preset.maxTokensField);
       return chat(c);

@@ -17,6 +17,11 @@ export interface KindPreset {
    * OpenAI's wire shape (its docs say so); any other kind answers them 400 before sending.
    */
   extras?: readonly OpenAiExtraApi[];
+  /**
+   * The kind serves OpenAI's Files and Batches APIs (batch jobs at half price): only OpenAI's and
+   * Azure OpenAI's own services have them in OpenAI's wire shape.
+   */
+  batches?: true;
 }
 
 /**
@@ -35,7 +40,7 @@ const ALL: readonly OpenAiExtraApi[] = ['openai.images', 'openai.images.edits', 
 export const KIND_PRESETS: Readonly<Record<string, KindPreset>> = {
   // Plain `openai` is "any OpenAI-compatible server": base_url is explicit. Priced as OpenAI only
   // when it points at api.openai.com (see priceIdFor).
-  openai: { adapter: 'openai', baseUrl: undefined, priceProviderId: undefined, maxTokensField: 'max_completion_tokens', extras: ALL },
+  openai: { adapter: 'openai', baseUrl: undefined, priceProviderId: undefined, maxTokensField: 'max_completion_tokens', extras: ALL, batches: true },
   // https://console.groq.com/docs/speech-to-text — Whisper at /openai/v1/audio/transcriptions
   // and /audio/translations, in OpenAI's multipart shape.
   groq: compat('https://api.groq.com/openai/v1', 'groq', ['openai.audio.transcriptions', 'openai.audio.translations']),
@@ -54,7 +59,7 @@ export const KIND_PRESETS: Readonly<Record<string, KindPreset>> = {
   gemini: compat('https://generativelanguage.googleapis.com/v1beta/openai', 'google', IMAGES),
   // DALL·E / gpt-image (generations; edits for gpt-image-1), Whisper / gpt-4o-transcribe and TTS
   // deployments; Azure has content filters, not a moderations endpoint.
-  azure: { adapter: 'azure', baseUrl: undefined, priceProviderId: 'azure', maxTokensField: 'max_completion_tokens', extras: [...IMAGES, 'openai.images.edits', ...AUDIO] },
+  azure: { adapter: 'azure', baseUrl: undefined, priceProviderId: 'azure', maxTokensField: 'max_completion_tokens', extras: [...IMAGES, 'openai.images.edits', ...AUDIO], batches: true },
   anthropic: { adapter: 'anthropic', baseUrl: 'https://api.anthropic.com', priceProviderId: 'anthropic', maxTokensField: 'max_tokens' },
   // AWS Bedrock (Claude; other models through Converse): base_url defaults to https://bedrock-runtime.<region>.amazonaws.com
   // (bedrock.ts). genai-prices' `aws` prices Bedrock model ids, inference profiles included.
@@ -62,7 +67,7 @@ export const KIND_PRESETS: Readonly<Record<string, KindPreset>> = {
   // Claude on Google Vertex AI: base_url defaults to https://<region>-aiplatform.googleapis.com
   // (vertex.ts). genai-prices' `google` prices Vertex's Claude ids (claude-sonnet-4@20250514).
   vertex: { adapter: 'vertex', baseUrl: undefined, priceProviderId: 'google', maxTokensField: 'max_tokens' },
-  mock: { adapter: 'mock', baseUrl: undefined, priceProviderId: undefined, maxTokensField: 'max_tokens', extras: ALL },
+  mock: { adapter: 'mock', baseUrl: undefined, priceProviderId: undefined, maxTokensField: 'max_tokens', extras: ALL, batches: true },
 };
 
 /** The price id for an `openai`-kind provider: OpenAI's own only on OpenAI's own host. */

@@ -6,7 +6,7 @@
 // shapes are replaced by `[redacted]`. Error answers are small and already buffered whole
 // for retries; bigger ones are cut at ERROR_SCRUB_CAP (attempts keep 1 MiB of them anyway).
 import { Readable } from 'node:stream';
-import type { Provider, UpstreamResponse } from './types.ts';
+import type { FilesApi, FilesRequest, FilesResponse, Provider, UpstreamResponse } from './types.ts';
 import { readCapped } from '../read-capped.ts';
 
 export const REDACTED = '[redacted]';
@@ -53,6 +53,15 @@ async function scrubbed(res: UpstreamResponse, scrub: Scrub): Promise<UpstreamRe
   return { ...res, body: Readable.from(clean === text ? [raw] : [Buffer.from(clean, 'utf8')]) };
 }
 
+/** Files and Batches answers: an error's body scrubbed like a call's. */
+function scrubbedFiles(f: FilesApi, scrub: Scrub): FilesApi {
+  const send = async (r: FilesRequest, maxBytes: number): Promise<FilesResponse> => {
+    const res = await f.send(r, maxBytes);
+    return res.status >= 400 ? { ...res, body: Buffer.from(scrub(res.body.subarray(0, ERROR_SCRUB_CAP).toString('utf8')), 'utf8') } : res;
+  };
+  return { send };
+}
+
 /** `p` whose error answers (status ≥ 400) come back scrubbed. */
 export function withScrubbedErrors(p: Provider, scrub: Scrub): Provider {
   return {
@@ -60,6 +69,7 @@ export function withScrubbedErrors(p: Provider, scrub: Scrub): Provider {
     kind: p.kind,
     priceProviderId: p.priceProviderId,
     models: p.models,
+    files: p.files ? scrubbedFiles(p.files, scrub) : undefined,
     close: () => p.close(),
     async call(c) {
       // The attempt's raw copy of an error answer is scrubbed the same way when it is stored.

@@ -77,6 +77,35 @@ export interface UpstreamResponse {
   tokens?: () => Tokens | null;
 }
 
+/** One request to an upstream's Files or Batches API, by OpenAI's path under `/v1` (`/files/{id}/content`). */
+export interface FilesRequest {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** OpenAI's path (`/files`, `/batches/{id}/cancel`), ids already URL-encoded. */
+  path: string;
+  /** Query parameters to pass on (list paging). */
+  query?: Readonly<Record<string, string>>;
+  body?: Buffer;
+  /** The body's content type (JSON unless given: an upload's multipart/form-data). */
+  contentType?: string;
+}
+
+/** The upstream's answer, read whole up to the bound the caller gave. */
+export interface FilesResponse {
+  status: number;
+  contentType: string;
+  body: Buffer;
+}
+
+/**
+ * OpenAI's Files and Batches APIs as a kind serves them (kinds listing `batches` in presets.ts,
+ * and the mock): the adapter knows where they live (Azure: `/openai/files?api-version=…`) and
+ * how to authenticate; routes/batches speak OpenAI's wire format over it.
+ */
+export interface FilesApi {
+  /** `maxBytes`: an answer longer than this fails (file contents are bounded by their reader). */
+  send(r: FilesRequest, maxBytes: number): Promise<FilesResponse>;
+}
+
 export interface Provider {
   /** Config name (`providers.<name>`). */
   readonly name: string;
@@ -90,5 +119,7 @@ export interface Provider {
    * for this upstream (translation refused); any other throw is an upstream failure.
    */
   call(c: UpstreamCall): Promise<UpstreamResponse>;
+  /** The Files and Batches APIs, for kinds that have them (OpenAI, Azure, the mock); absent otherwise. */
+  readonly files?: FilesApi | undefined;
   close(): Promise<void>;
 }

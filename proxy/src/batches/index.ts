@@ -1,0 +1,31 @@
+// OpenAI's Files and Batches APIs through gatelog, served under /v1 and at the bare origin like
+// the other OpenAI routes, with the background poller of batches in flight.
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from '@gatelog/core';
+import type { EventEnv } from '../capture/call-record.ts';
+import type { LlmCallEvent } from '@gatelog/core';
+import { filesRoutes } from './files-routes.ts';
+import { batchRoutes } from './batch-routes.ts';
+import { createBatchRecorder } from './record.ts';
+import { newHolder, startBatchPoller } from './poller.ts';
+import type { BatchRouteDeps } from './access.ts';
+
+/** The paths served at the bare origin too (with everything under them): the embedded launcher routes them to the proxy. */
+export const BATCH_ROOT_PREFIXES: readonly string[] = ['/files', '/batches'];
+
+export interface BatchesDeps extends Omit<BatchRouteDeps, 'recorder'> {
+  env: EventEnv & { publish: (e: LlmCallEvent) => void };
+  logger: Logger;
+  pollMs: number;
+}
+
+export async function registerBatches(app: FastifyInstance, d: BatchesDeps): Promise<void> {
+  const holder = newHolder();
+  const deps: BatchRouteDeps = { ...d, recorder: createBatchRecorder({ store: d.store, providers: d.providers, env: d.env, logger: d.logger, holder }) };
+  for (const prefix of ['/v1', '']) {
+    await app.register(filesRoutes(deps), { prefix });
+    await app.register(batchRoutes(deps, d.logger), { prefix });
+  }
+  const stop = startBatchPoller(deps, { intervalMs: d.pollMs, holder, logger: d.logger });
+  app.addHook('onClose', async () => stop());
+}

@@ -1,0 +1,133 @@
+// A batch input file (OpenAI's JSONL: one `{custom_id, method, url, body}` a line) read and
+// rewritten for its upstream: each line's `body.model` is a gatelog alias, resolved (and checked
+// against the key's allow-list) by `resolve`, then replaced by the deployment's upstream model.
+// Every line must land on one provider, whose kind has a Batch API. What the rewrite changed is
+// kept (LineModels) so the recorded calls show the alias the client wrote.
+import { setImmediate as yieldNow } from 'node:timers/promises';
+import { ProxyError, badRequest } from '../errors.ts';
+import type { UpstreamApi } from '../providers/types.ts';
+
+/**
+ * Limits of one upload. OpenAI takes 200 MB and 50,000 lines; gatelog reads and rewrites the
+ * whole file in memory on the event loop (yielding every YIELD_LINES lines), so it takes
+ * at most 50 MiB: a tenant's upload cannot hold hundreds of megabytes of one process.
+ */
+export const BATCH_FILE_MAX_BYTES = 50 * 1024 * 1024;
+export const BATCH_FILE_MAX_LINES = 50_000;
+const YIELD_LINES = 2000;
+const MAX_CUSTOM_ID = 512;
+
+/** The line URLs a batch may hold (OpenAI's Batch API endpoints) and the API each speaks. */
+export const BATCH_LINE_APIS: Readonly<Record<string, UpstreamApi>> = {
+  '/v1/chat/completions': 'openai.chat',
+  '/v1/completions': 'openai.completions',
+  '/v1/embeddings': 'openai.embeddings',
+  '/v1/responses': 'openai.responses',
+};
+
+/** Upstream model → the alias written for it, and the lines whose alias differs from that one. */
+export interface LineModels {
+  models: Record<string, string>;
+  lines: Record<string, string>;
+}
+
+/** The alias a line named, from its custom_id and the upstream model it was sent as. */
+export function aliasOf(m: LineModels, customId: string, upstreamModel: string): string {
+  return Object.hasOwn(m.lines, customId) ? m.lines[customId]! : Object.hasOwn(m.models, upstreamModel) ? m.models[upstreamModel]! : upstreamModel;
+}
+
+/** Where a line goes: the provider's name and whether its kind has a Batch API, and the upstream model. */
+export interface LineTarget {
+  provider: string;
+  kind: string;
+  batches: boolean;
+  model: string;
+}
+
+/** Resolves a line's alias, or throws the refusal (not allowed to the key, unknown model). */
+export type ResolveLine = (alias: string) => LineTarget;
+
+export interface BatchInput {
+  /** The file to upload upstream. */
+  text: string;
+  provider: string;
+  lineModels: LineModels;
+  lines: number;
+}
+
+/** Names the line in a refusal met while reading it. */
+function atLine(n: number, customId: string | undefined, e: ProxyError): ProxyError {
+  const who = customId === undefined ? `Line ${n}` : `Line ${n} (custom_id ${JSON.stringify(customId.slice(0, 64))})`;
+  return new ProxyError(e.status, e.code, `${who} of the batch file: ${e.message}`, e.type, 'file');
+}
+
+const lineError = (code: string, message: string): ProxyError => badRequest(code, message, 'file');
+
+interface Line {
+  custom_id: string;
+  url: string;
+  body: Record<string, unknown>;
+  alias: string;
+}
+
+function readLine(text: string): Line {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw lineError('invalid_batch_line', 'not valid JSON.');
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw lineError('invalid_batch_line', 'must be a JSON object {custom_id, method, url, body}.');
+  const l = v as Record<string, unknown>;
+  const id = l['custom_id'];
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_CUSTOM_ID) throw lineError('invalid_batch_line', `custom_id must be a string of 1 to ${MAX_CUSTOM_ID} characters.`);
+  if (l['method'] !== 'POST') throw lineError('invalid_batch_line', 'method must be "POST".');
+  const url = l['url'];
+  if (typeof url !== 'string' || !Object.hasOwn(BATCH_LINE_APIS, url)) throw lineError('invalid_batch_line', `url must be one of ${Object.keys(BATCH_LINE_APIS).join(', ')}.`);
+  const body = l['body'];
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw lineError('invalid_batch_line', 'body must be a JSON object.');
+  const alias = (body as Record<string, unknown>)['model'];
+  if (typeof alias !== 'string' || alias.length === 0) throw lineError('missing_model', 'body.model must name a model.');
+  return { custom_id: id, url, body: body as Record<string, unknown>, alias };
+}
+
+/** The file's lines read, resolved and rewritten; throws the 400/403/404/413 to answer. */
+export async function rewriteBatchInput(file: string, resolve: ResolveLine): Promise<BatchInput> {
+  const raw = file.split('\n');
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const lineModels: LineModels = { models: {}, lines: {} };
+  const targets = new Map<string, LineTarget>();
+  let provider: LineTarget | undefined;
+  for (let i = 0; i < raw.length; i++) {
+    const text = raw[i]!.replace(/\r$/, '');
+    if (text.trim() === '') continue;
+    if (out.length >= BATCH_FILE_MAX_LINES) throw new ProxyError(413, 'file_too_large', `A batch file may hold at most ${BATCH_FILE_MAX_LINES} requests.`, 'invalid_request_error', 'file');
+    if (out.length > 0 && out.length % YIELD_LINES === 0) await yieldNow();
+    let line: Line | undefined;
+    try {
+      line = readLine(text);
+      if (seen.has(line.custom_id)) throw lineError('duplicate_custom_id', 'custom_id is used by an earlier line; each must be unique.');
+      seen.add(line.custom_id);
+      let t = targets.get(line.alias);
+      if (!t) {
+        t = resolve(line.alias);
+        targets.set(line.alias, t);
+      }
+      if (!t.batches) throw lineError('batches_unsupported', `model ${JSON.stringify(line.alias.slice(0, 128))} is served by provider "${t.provider}" of kind "${t.kind}", which has no Batch API (kinds with one: openai, azure, mock).`);
+      if (provider && provider.provider !== t.provider) {
+        throw lineError('mixed_providers', `model ${JSON.stringify(line.alias.slice(0, 128))} is served by provider "${t.provider}", earlier lines by "${provider.provider}": a batch goes to one upstream, so every line must resolve to the same provider.`);
+      }
+      provider ??= t;
+      const known = lineModels.models[t.model];
+      if (known === undefined) lineModels.models[t.model] = line.alias;
+      else if (known !== line.alias) lineModels.lines[line.custom_id] = line.alias;
+      if (t.model === line.alias) out.push(text);
+      else out.push(JSON.stringify({ ...(JSON.parse(text) as object), body: { ...line.body, model: t.model } }));
+    } catch (err) {
+      throw err instanceof ProxyError ? atLine(i + 1, line?.custom_id, err) : err;
+    }
+  }
+  if (!provider) throw badRequest('empty_batch_file', 'The batch file holds no requests.', 'file');
+  return { text: `${out.join('\n')}\n`, provider: provider.provider, lineModels, lines: out.length };
+}

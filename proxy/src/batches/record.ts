@@ -1,0 +1,195 @@
+// A completed batch's results recorded as calls, through the same event path as live calls
+// (env.publish → event log or Kafka → ingest → llm_calls): one call per line of its output and
+// error files, request = the input line's body with the alias the client wrote, response = the
+// output line's body, the batch creator's key and team, tagged `gatelog.batch=<batch id>` and
+// `gatelog.custom_id`, upstream_api `openai.batch`, priced at the Batch API's price.
+//
+// Once: a batch is recorded by one process (a job lease per batch, job-lease.ts), its lines' ids
+// derive from batch id + custom_id (core ids.ts), lines the store already holds are not sent
+// again (a process that stopped half-way), and a `batch_recorded` marker ends it for good.
+import { setImmediate as yieldNow } from 'node:timers/promises';
+import { batchLineRequestId, type LlmCallEvent, type Logger, type Store } from '@gatelog/core';
+import { claimJob } from '@gatelog/core/store/job-lease';
+import { batchRecorded, markBatchRecorded, type BatchObjectRow } from '@gatelog/core/store/batch-objects';
+import { storedRequestIds } from '@gatelog/core/store/spend-coverage';
+import { toEvent, type CallRecord, type EventEnv } from '../capture/call-record.ts';
+import { NO_TOKENS, tokensFromUsage } from '../capture/usage.ts';
+import type { CostFn } from '../capture/cost.ts';
+import type { FilesApi, Provider } from '../providers/types.ts';
+import { aliasOf, BATCH_LINE_APIS, type LineModels } from './input.ts';
+
+/**
+ * What a line costs against the same call made live. genai-prices (0.1.8) has no batch prices;
+ * OpenAI's Batch API and Azure OpenAI's global batch both bill 50% of the model's price
+ * (https://platform.openai.com/docs/guides/batch, "50% cost discount").
+ */
+export const BATCH_PRICE_FACTOR = 0.5;
+/** Largest output, error or input file read to record a batch. */
+export const RECORD_FILE_MAX_BYTES = 100 * 1024 * 1024;
+const YIELD_LINES = 500;
+
+/** The batch's own cost function: the pricer's price, times BATCH_PRICE_FACTOR. */
+export function batchCost(cost: CostFn): CostFn {
+  const half = (...a: Parameters<CostFn>): number | null => {
+    const c = cost(...a);
+    return c === null ? null : c * BATCH_PRICE_FACTOR;
+  };
+  return cost.version === undefined ? half : Object.assign(half, { version: cost.version });
+}
+
+export interface BatchRecorderDeps {
+  store: Store;
+  providers: ReadonlyMap<string, Provider>;
+  env: EventEnv & { publish: (e: LlmCallEvent) => void };
+  logger: Logger;
+  /** This process, as a lease holder. */
+  holder: string;
+}
+
+interface OutputLine {
+  custom_id?: unknown;
+  response?: { status_code?: unknown; body?: unknown } | null;
+  error?: { code?: unknown; message?: unknown } | null;
+}
+
+const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/** A file's JSONL lines parsed (unparseable lines skipped: nothing can be recorded of them). */
+async function jsonLines(files: FilesApi, fileId: string): Promise<Record<string, unknown>[]> {
+  const res = await files.send({ method: 'GET', path: `/files/${encodeURIComponent(fileId)}/content` }, RECORD_FILE_MAX_BYTES);
+  if (res.status !== 200) throw new Error(`the upstream answered ${res.status} for the content of file ${fileId}`);
+  const out: Record<string, unknown>[] = [];
+  const lines = res.body.toString('utf8').split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (i % YIELD_LINES === YIELD_LINES - 1) await yieldNow();
+    const l = lines[i]!.trim();
+    if (l === '') continue;
+    try {
+      out.push(obj(JSON.parse(l)));
+    } catch {
+      // Not a line gatelog can record.
+    }
+  }
+  return out;
+}
+
+/** The client's requests by custom_id: the input file's bodies with the alias put back. */
+interface ClientRequest {
+  url: string;
+  body: string;
+  alias: string;
+  /** The body's `user` (the end user), as a live call reads it. */
+  user: string;
+}
+
+async function requestsOf(files: FilesApi, inputFileId: string, lineModels: LineModels): Promise<Map<string, ClientRequest>> {
+  const byId = new Map<string, ClientRequest>();
+  for (const l of await jsonLines(files, inputFileId)) {
+    const body = obj(l['body']);
+    const id = str(l['custom_id']);
+    const alias = aliasOf(lineModels, id, str(body['model']));
+    byId.set(id, { url: str(l['url']), body: JSON.stringify({ ...body, model: alias }), alias, user: str(body['user']).slice(0, 256) });
+  }
+  return byId;
+}
+
+interface LineCall {
+  batch: BatchObjectRow;
+  provider: Provider;
+  startedMs: number;
+  line: OutputLine;
+  request: ClientRequest | undefined;
+  endpoint: string;
+}
+
+/** One output or error line as the call record toEvent turns into the event. */
+function lineRecord(c: LineCall, customId: string): CallRecord {
+  const res = obj(c.line.response);
+  const body = obj(res['body']);
+  const status = typeof res['status_code'] === 'number' ? res['status_code'] : 0;
+  const err = obj(body['error']);
+  const lineErr = obj(c.line.error);
+  const ok = status >= 200 && status < 300 && c.line.error == null;
+  const model = str(body['model']);
+  const choice = obj(Array.isArray(body['choices']) ? body['choices'][0] : undefined);
+  const api = BATCH_LINE_APIS[c.endpoint] ?? 'openai.chat';
+  return {
+    requestId: batchLineRequestId(c.batch.id, customId),
+    wallStart: c.startedMs,
+    t0: 0, tDispatch: 0, tFirstByte: 0, tUpstreamEnd: 0,
+    meta: { trace_id: '', session_id: '', user: c.request?.user ?? '', tags: { 'gatelog.batch': c.batch.id, 'gatelog.custom_id': customId.slice(0, 256) } },
+    endpoint: c.endpoint,
+    api,
+    upstreamApi: 'openai.batch',
+    requestedModel: c.request?.alias ?? model,
+    provider: c.provider.name,
+    priceProviderId: c.provider.priceProviderId,
+    deploymentModel: model,
+    upstreamModel: model,
+    stream: false,
+    status,
+    outcome: ok ? 'success' : 'error',
+    errorType: ok ? '' : str(err['code']) || str(err['type']) || str(lineErr['code']) || 'batch_line_failed',
+    errorMessage: ok ? '' : str(err['message']) || str(lineErr['message']),
+    errorClass: ok ? '' : `http_${status}`,
+    finishReason: str(choice['finish_reason']),
+    tokens: body['usage'] !== undefined ? tokensFromUsage(body['usage']) : NO_TOKENS,
+    requestBody: c.request?.body ?? '',
+    responseBody: c.line.response ? JSON.stringify(res['body'] ?? null) : JSON.stringify(c.line.error ?? null),
+    caller: { keyId: c.batch.key_id, keyName: c.batch.key_name, team: c.batch.team },
+  };
+}
+
+export interface BatchRecorder {
+  /** Records `batch` (its object completed) unless it was already, or another process does. */
+  record(batch: BatchObjectRow, inputFile: BatchObjectRow | undefined): Promise<void>;
+}
+
+export function createBatchRecorder(d: BatchRecorderDeps): BatchRecorder {
+  const running = new Set<string>();
+  const env: EventEnv = { ...d.env, cost: batchCost(d.env.cost) };
+
+  const run = async (batch: BatchObjectRow, inputFile: BatchObjectRow | undefined): Promise<void> => {
+    if (await batchRecorded(d.store, batch.id)) return;
+    if (!(await claimJob(d.store, `batch-record:${batch.id}`, d.holder))) return;
+    const provider = d.providers.get(batch.provider);
+    if (!provider?.files) return;
+    const o = obj(JSON.parse(batch.object));
+    const lineModels: LineModels = inputFile?.line_models ? (JSON.parse(inputFile.line_models) as LineModels) : { models: {}, lines: {} };
+    const requests = await requestsOf(provider.files, batch.input_file_id, lineModels).catch(() => new Map<string, ClientRequest>());
+    const lines: OutputLine[] = [];
+    for (const f of [o['output_file_id'], o['error_file_id']]) if (typeof f === 'string' && f !== '') lines.push(...(await jsonLines(provider.files, f)));
+    const startedMs = typeof o['created_at'] === 'number' ? o['created_at'] * 1000 : Date.parse(batch.created_at);
+    const events: LlmCallEvent[] = [];
+    for (const [i, line] of lines.entries()) {
+      if (i % YIELD_LINES === YIELD_LINES - 1) await yieldNow();
+      const customId = str(line.custom_id);
+      if (customId === '') continue;
+      const request = requests.get(customId);
+      events.push(toEvent(lineRecord({ batch, provider, startedMs, line, request, endpoint: request?.url || str(o['endpoint']) }, customId), env, 0));
+    }
+    // Lines a process that stopped half-way already sent are not sent again.
+    const stored = await storedRequestIds(d.store, events.map((e) => ({ requestId: e.request_id, startedAt: startedMs })));
+    let sent = 0;
+    for (const e of events) {
+      if (stored.has(e.request_id)) continue;
+      d.env.publish(e);
+      if (++sent % YIELD_LINES === 0) await yieldNow();
+    }
+    await markBatchRecorded(d.store, batch.id, events.length);
+    d.logger.info({ batch_id: batch.id, lines: events.length, sent, team: batch.team }, 'batch results recorded');
+  };
+
+  return {
+    async record(batch, inputFile) {
+      if (running.has(batch.id)) return;
+      running.add(batch.id);
+      try {
+        await run(batch, inputFile);
+      } finally {
+        running.delete(batch.id);
+      }
+    },
+  };
+}
