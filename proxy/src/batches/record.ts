@@ -79,6 +79,8 @@ interface ClientRequest {
   url: string;
   body: string;
   alias: string;
+  /** The deployment's model the line was sent upstream as. */
+  sentModel: string;
   /** The body's `user` (the end user), as a live call reads it. */
   user: string;
 }
@@ -89,7 +91,7 @@ async function requestsOf(files: FilesApi, inputFileId: string, lineModels: Line
     const body = obj(l['body']);
     const id = str(l['custom_id']);
     const alias = aliasOf(lineModels, id, str(body['model']));
-    byId.set(id, { url: str(l['url']), body: JSON.stringify({ ...body, model: alias }), alias, user: str(body['user']).slice(0, 256) });
+    byId.set(id, { url: str(l['url']), body: JSON.stringify({ ...body, model: alias }), alias, sentModel: str(body['model']), user: str(body['user']).slice(0, 256) });
   }
   return byId;
 }
@@ -125,7 +127,7 @@ function lineRecord(c: LineCall, customId: string): CallRecord {
     requestedModel: c.request?.alias ?? model,
     provider: c.provider.name,
     priceProviderId: c.provider.priceProviderId,
-    deploymentModel: model,
+    deploymentModel: c.request?.sentModel || model,
     upstreamModel: model,
     stream: false,
     status,
