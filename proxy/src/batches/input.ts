@@ -61,6 +61,16 @@ function atLine(n: number, customId: string | undefined, e: ProxyError): ProxyEr
   return new ProxyError(e.status, e.code, `${who} of the batch file: ${e.message}`, e.type, 'file');
 }
 
+/** The custom_id of a line refused while it was read, to name it (the error path only). */
+function customIdOf(text: string): string | undefined {
+  try {
+    const id = (JSON.parse(text) as { custom_id?: unknown } | null)?.custom_id;
+    return typeof id === 'string' && id !== '' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const lineError = (code: string, message: string): ProxyError => badRequest(code, message, 'file');
 
 interface Line {
@@ -125,7 +135,7 @@ export async function rewriteBatchInput(file: string, resolve: ResolveLine): Pro
       if (t.model === line.alias) out.push(text);
       else out.push(JSON.stringify({ ...(JSON.parse(text) as object), body: { ...line.body, model: t.model } }));
     } catch (err) {
-      throw err instanceof ProxyError ? atLine(i + 1, line?.custom_id, err) : err;
+      throw err instanceof ProxyError ? atLine(i + 1, line?.custom_id ?? customIdOf(text), err) : err;
     }
   }
   if (!provider) throw badRequest('empty_batch_file', 'The batch file holds no requests.', 'file');
