@@ -183,8 +183,13 @@ describe('OpenAI batch jobs through gatelog', () => {
     expect(bFiles).toEqual([bFile.id]);
     expect((await b.batches.list()).data).toEqual([]);
 
+    // Cancelling is the owner's too (any key of the team).
+    const second = await client(keys.a2).batches.create({ input_file_id: made.fileId, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    await notFound(b.batches.cancel(second.id));
+    expect((await client(keys.a).batches.cancel(second.id)).status).toBe('cancelling');
+
     const a2 = client(keys.a2);
-    expect((await a2.batches.list()).data.map((x) => x.id)).toEqual([made.batchId]);
+    expect((await a2.batches.list()).data.map((x) => x.id)).toEqual([second.id, made.batchId]);
     expect((await a2.files.list()).data.map((f) => f.id).sort()).toEqual([made.fileId, made.outputId, ...(await a2.batches.retrieve(made.batchId).then((x) => (x.error_file_id ? [x.error_file_id] : [])))].sort());
     const all = (await client(MASTER).files.list()).data.map((f) => f.id);
     expect(all).toEqual(expect.arrayContaining([made.fileId, bFile.id]));
@@ -195,8 +200,9 @@ describe('OpenAI batch jobs through gatelog', () => {
     await notFound(client(keys.a).files.retrieve(made.outputId));
     // Batch create and file delete are in the audit trail with the key and team.
     const audit = await (await fetch(`${gl.url}/admin/audit?limit=200`, { headers: { authorization: `Bearer ${MASTER}` } })).json() as { data: { action: string; target: string; actor: string; details: string }[] };
-    const rows = audit.data.filter((r) => r.target === made.batchId || r.target === made.outputId);
-    expect(rows.map((r) => r.action).sort()).toEqual(['batch.create', 'file.delete']);
+    const rows = audit.data.filter((r) => [made.batchId, made.outputId, second.id].includes(r.target));
+    expect(rows.map((r) => r.action).sort()).toEqual(['batch.cancel', 'batch.create', 'batch.create', 'file.delete']);
+    expect(rows.find((r) => r.action === 'batch.cancel')!.actor).toBe(`key:a-${tag}`);
     for (const r of rows) expect(JSON.parse(r.details)).toMatchObject({ team: `team-a-${tag}` });
   }, 60_000);
 
@@ -236,15 +242,38 @@ describe('OpenAI batch jobs through gatelog', () => {
     expect(up.requests.filter((x) => x.upload).length).toBe(before);
   }, 120_000);
 
-  it('after a restart the batch is not recorded again: one row per line in llm_calls', async () => {
+  it('after a restart the batch is not recorded again; the poller records a batch nobody retrieves; budgets count batch spend', async () => {
     const dataDir = gl.dataDir;
     await gl.stop();
     const c = config() as { providers: { oai: { base_url: string } } };
     c.providers.oai.base_url = up.baseUrl;
     gl = await startGatelog({ env: { GATELOG_MASTER_KEY: MASTER }, config: { ...c, batches: { poll_ms: 500 } }, dataDir, timeoutMs: 60_000 });
     expect((await client(keys.a).batches.retrieve(made.batchId)).status).toBe('completed');
-    await new Promise((r) => setTimeout(r, 2500));
+
+    // A batch nobody asks about: the background poll sees it complete and records it, and the
+    // budget of the key that made it counts what it cost.
+    const budgeted = await newKeyWith(gl.url, MASTER, { name: `budgeted-${tag}`, team: `team-a-${tag}`, budget_usd: FULL_PRICE * 0.75 });
+    const chat = (): Promise<Response> => fetch(`${gl.url}/v1/chat/completions`, {
+      method: 'POST', headers: { authorization: `Bearer ${budgeted}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'mocked', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect((await chat()).status).toBe(200);
+    const file = await upload(budgeted, [line('p1', 'cheap'), line('p2', 'cheap')]);
+    const polled = await client(budgeted).batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    const calls = await waitForCalls(polled.id, 2);
+    expect(calls.map((c) => c.cost_usd)).toEqual([FULL_PRICE / 2, FULL_PRICE / 2]);
+    let refusedStatus = 0;
+    for (let i = 0; i < 100 && refusedStatus !== 429; i++) {
+      const r = await chat();
+      refusedStatus = r.status;
+      if (r.status === 429) expect(((await r.json()) as { error: { code: string } }).error.code).toBe('budget_exceeded');
+      else await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(refusedStatus).toBe(429);
+
+    await new Promise((r) => setTimeout(r, 1500));
     expect(await batchCalls(made.batchId)).toHaveLength(3);
+    expect(await batchCalls(polled.id)).toHaveLength(2);
     await gl.stop();
     const store = await openStore({ clickhouse: 'embedded', database: 'gatelog' }, dataDir);
     try {
