@@ -9,7 +9,7 @@ import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError, LOG_TAIL_BYTES, LocalLogWriter, encodeEvent, lowerBackgroundThreads, migrate, openStore, startRetention, type GatelogConfig, type LlmCallEvent, type Logger } from '@gatelog/core';
 import { provideUiContext, type UiContext } from '@gatelog/core/ui-context';
 import { lockDataDir } from '@gatelog/core/data-dir-lock';
-import { BATCH_ROOT_PREFIXES, buildProxy, OPENAI_ROOT_PATHS } from '@gatelog/proxy';
+import { buildProxy, isBatchRootPath, OPENAI_ROOT_PATHS } from '@gatelog/proxy';
 import { hostCheckFor, hostRefusal } from '@gatelog/proxy/host-guard';
 import { createIngest } from '@gatelog/ingest';
 
@@ -46,7 +46,7 @@ export function isProxyPath(url: string | undefined): boolean {
     url.startsWith('/healthz') || url.startsWith('/readyz') || url.startsWith('/metrics') || url.startsWith('/admin/') ||
     url.startsWith('/scim/') ||
     url.startsWith('/openai/deployments/') || url.startsWith('/models/') || ROOT_API.has(url.split('?', 1)[0]!) ||
-    BATCH_ROOT_PREFIXES.some((p) => url.startsWith(p) && (url.length === p.length || '/?'.includes(url[p.length]!)))
+    isBatchRootPath(url)
   );
 }
 

@@ -10,8 +10,13 @@ import { createBatchRecorder } from './record.ts';
 import { newHolder, startBatchPoller } from './poller.ts';
 import type { BatchRouteDeps } from './access.ts';
 
-/** The paths served at the bare origin too (with everything under them): the embedded launcher routes them to the proxy. */
-export const BATCH_ROOT_PREFIXES: readonly string[] = ['/files', '/batches'];
+/** The paths served at the bare origin too, with everything under them. */
+const BATCH_ROOT_PREFIXES: readonly string[] = ['/files', '/batches'];
+
+/** True for a bare-origin URL of these routes (`/files`, `/batches/{id}?…`): the embedded launcher gives them to the proxy, not the UI. */
+export function isBatchRootPath(url: string): boolean {
+  return BATCH_ROOT_PREFIXES.some((p) => url.startsWith(p) && (url.length === p.length || url[p.length] === '/' || url[p.length] === '?'));
+}
 
 export interface BatchesDeps extends Omit<BatchRouteDeps, 'recorder'> {
   env: EventEnv & { publish: (e: LlmCallEvent) => void };
