@@ -27,6 +27,8 @@ export const BATCH_PRICE_FACTOR = 0.5;
 /** Largest output, error or input file read to record a batch. */
 export const RECORD_FILE_MAX_BYTES = 100 * 1024 * 1024;
 const YIELD_LINES = 500;
+/** Lines turned into events, checked against the store and published at a time. */
+const RECORD_CHUNK = 1000;
 
 /** The batch's own cost function: the pricer's price, times BATCH_PRICE_FACTOR. */
 export function batchCost(cost: CostFn): CostFn {
@@ -163,24 +165,29 @@ export function createBatchRecorder(d: BatchRecorderDeps): BatchRecorder {
     const lines: OutputLine[] = [];
     for (const f of [o['output_file_id'], o['error_file_id']]) if (typeof f === 'string' && f !== '') lines.push(...(await jsonLines(provider.files, f)));
     const startedMs = typeof o['created_at'] === 'number' ? o['created_at'] * 1000 : Date.parse(batch.created_at);
-    const events: LlmCallEvent[] = [];
-    for (const [i, line] of lines.entries()) {
-      if (i % YIELD_LINES === YIELD_LINES - 1) await yieldNow();
-      const customId = str(line.custom_id);
-      if (customId === '') continue;
-      const request = requests.get(customId);
-      events.push(toEvent(lineRecord({ batch, provider, startedMs, line, request, endpoint: request?.url || str(o['endpoint']) }, customId), env, 0));
-    }
-    // Lines a process that stopped half-way already sent are not sent again.
-    const stored = await storedRequestIds(d.store, events.map((e) => ({ requestId: e.request_id, startedAt: startedMs })));
+    // In chunks: a chunk's events are built, the store asked which of them it holds already (a
+    // process that stopped half-way sent them), and the others published, before the next.
+    let recorded = 0;
     let sent = 0;
-    for (const e of events) {
-      if (stored.has(e.request_id)) continue;
-      d.env.publish(e);
-      if (++sent % YIELD_LINES === 0) await yieldNow();
+    for (let at = 0; at < lines.length; at += RECORD_CHUNK) {
+      const events: LlmCallEvent[] = [];
+      for (const line of lines.slice(at, at + RECORD_CHUNK)) {
+        const customId = str(line.custom_id);
+        if (customId === '') continue;
+        const request = requests.get(customId);
+        events.push(toEvent(lineRecord({ batch, provider, startedMs, line, request, endpoint: request?.url || str(o['endpoint']) }, customId), env, 0));
+      }
+      const stored = await storedRequestIds(d.store, events.map((e) => ({ requestId: e.request_id, startedAt: startedMs })));
+      for (const e of events) {
+        if (stored.has(e.request_id)) continue;
+        d.env.publish(e);
+        sent++;
+      }
+      recorded += events.length;
+      await yieldNow();
     }
-    await markBatchRecorded(d.store, batch.id, events.length);
-    d.logger.info({ batch_id: batch.id, lines: events.length, sent, team: batch.team }, 'batch results recorded');
+    await markBatchRecorded(d.store, batch.id, recorded);
+    d.logger.info({ batch_id: batch.id, lines: recorded, sent, team: batch.team }, 'batch results recorded');
   };
 
   return {
