@@ -29,6 +29,7 @@ const config = (): object => ({
     oai: { kind: 'openai', base_url: '', api_key: 'sk-test-batches-000000000000000' },
     mock: { kind: 'mock' },
     ant: { kind: 'anthropic', base_url: 'http://127.0.0.1:9', api_key: 'sk-ant-test-0000000000000000' },
+    az: { kind: 'azure', base_url: '', api_key: 'az-test-batches-0000000000000000' },
   },
   models: [
     // Two aliases of one upstream model: each line's alias is put back in its record.
@@ -36,9 +37,18 @@ const config = (): object => ({
     { name: 'cheap-too', deployments: [{ provider: 'oai', model: 'gpt-4o-mini' }] },
     { name: 'mocked', deployments: [{ provider: 'mock', model: 'mock-chat' }] },
     { name: 'claude', deployments: [{ provider: 'ant', model: 'claude-3-5-haiku-latest' }] },
+    { name: 'az-mini', deployments: [{ provider: 'az', model: 'mini-deployment' }] },
   ],
   pricing: [{ provider: 'oai', model: 'gpt-4o-mini', ...PRICE }],
 });
+
+/** The config with the providers pointed at the fake. */
+function upstreamConfig(): { providers: { oai: { base_url: string }; az: { base_url: string } } } {
+  const c = config() as { providers: { oai: { base_url: string }; az: { base_url: string } } };
+  c.providers.oai.base_url = up.baseUrl;
+  c.providers.az.base_url = up.url;
+  return c;
+}
 
 const client = (apiKey: string): OpenAI => new OpenAI({ apiKey, baseURL: `${gl.url}/v1`, maxRetries: 0 });
 
@@ -90,9 +100,7 @@ async function keyId(secretPrefix: string): Promise<string> {
 
 beforeAll(async () => {
   up = await startFakeBatches();
-  const c = config() as { providers: { oai: { base_url: string } } };
-  c.providers.oai.base_url = up.baseUrl;
-  gl = await startGatelog({ env: { GATELOG_MASTER_KEY: MASTER }, config: c, timeoutMs: 60_000 });
+  gl = await startGatelog({ env: { GATELOG_MASTER_KEY: MASTER }, config: upstreamConfig(), timeoutMs: 60_000 });
   keys.a = await newKeyWith(gl.url, MASTER, { name: `a-${tag}`, team: `team-a-${tag}` });
   keys.a2 = await newKeyWith(gl.url, MASTER, { name: `a2-${tag}`, team: `team-a-${tag}` });
   keys.b = await newKeyWith(gl.url, MASTER, { name: `b-${tag}`, team: `team-b-${tag}` });
@@ -224,6 +232,26 @@ describe('OpenAI batch jobs through gatelog', () => {
     expect(up.requests.filter((r) => r.upload).length).toBe(before);
   }, 60_000);
 
+  it('runs a batch on Azure OpenAI: its files and batches paths, api-version and api-key, the deployment as the model', async () => {
+    const a = client(keys.a);
+    const before = up.requests.length;
+    const file = await upload(keys.a, [line('z1', 'az-mini')]);
+    const b = await a.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    let got = b;
+    for (let i = 0; i < 5 && got.status !== 'completed'; i++) got = await a.batches.retrieve(b.id);
+    expect(got.status).toBe('completed');
+    const sent = up.requests.slice(before);
+    expect(sent.map((r) => `${r.method} ${r.path}`).slice(0, 3)).toEqual(['POST /openai/files', 'POST /openai/batches', `GET /openai/batches/${b.id}`]);
+    for (const r of sent) {
+      expect(r.query).toBe('?api-version=2024-10-21');
+      expect(r.headers['api-key']).toBe('az-test-batches-0000000000000000');
+      expect(r.headers.authorization).toBeUndefined();
+    }
+    expect((JSON.parse(sent[0]!.upload!.content.trim()) as { body: { model: string } }).body.model).toBe('mini-deployment');
+    const [call] = await waitForCalls(b.id, 1);
+    expect(call).toMatchObject({ requested_model: 'az-mini', outcome: 'success', team: `team-a-${tag}` });
+  }, 60_000);
+
   it('answers 413 over the size cap and the line cap, before anything goes upstream', async () => {
     const before = up.requests.filter((r) => r.upload).length;
     const big = Buffer.alloc(50 * 1024 * 1024 + 1, 0x20);
@@ -245,8 +273,7 @@ describe('OpenAI batch jobs through gatelog', () => {
   it('after a restart the batch is not recorded again; the poller records a batch nobody retrieves; budgets count batch spend', async () => {
     const dataDir = gl.dataDir;
     await gl.stop();
-    const c = config() as { providers: { oai: { base_url: string } } };
-    c.providers.oai.base_url = up.baseUrl;
+    const c = upstreamConfig();
     gl = await startGatelog({ env: { GATELOG_MASTER_KEY: MASTER }, config: { ...c, batches: { poll_ms: 500 } }, dataDir, timeoutMs: 60_000 });
     expect((await client(keys.a).batches.retrieve(made.batchId)).status).toBe('completed');
 

@@ -5,7 +5,7 @@
 // A batch moves one status on each retrieve: validating → in_progress → completed; on completion
 // each input line is answered in the output file (a chat.completion with USAGE), except lines
 // whose body mentions FAIL_MARKER, answered in the error file with a 400 (as OpenAI writes
-// failed requests). Every request is logged (uploads with their parsed form) for assertions.
+// failed requests). Azure OpenAI's layout (`/openai/files?api-version=…`) is served alike. Every request is logged (uploads with their parsed form) for assertions.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +16,8 @@ export const BATCH_USAGE = { prompt_tokens: 100, completion_tokens: 20, total_to
 export interface BatchRequest {
   method: string;
   path: string;
+  /** The query string (Azure's `api-version`). */
+  query: string;
   headers: IncomingHttpHeaders;
   /** JSON bodies parsed; an upload as its form. */
   body: unknown;
@@ -106,10 +108,11 @@ export async function startFakeBatches(): Promise<FakeBatches> {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://fake');
     const raw = await readBody(req);
-    const logged: BatchRequest = { method: req.method ?? '', path: url.pathname, headers: req.headers, body: null };
+    const logged: BatchRequest = { method: req.method ?? '', path: url.pathname, query: url.search, headers: req.headers, body: null };
     requests.push(logged);
-    const [, v1, what, objectId, action] = url.pathname.split('/');
-    if (v1 !== 'v1') return noSuch(res, 'route', url.pathname);
+    // OpenAI's layout (`/v1/files`), or Azure OpenAI's (`/openai/files?api-version=…`).
+    const [, root, what, objectId, action] = url.pathname.split('/');
+    if (root !== 'v1' && root !== 'openai') return noSuch(res, 'route', url.pathname);
     if (what === 'files' && objectId === undefined && req.method === 'POST') {
       const form = await new Request('http://fake/', { method: 'POST', headers: { 'content-type': req.headers['content-type'] ?? '' }, body: new Uint8Array(raw) }).formData();
       const file = form.get('file');
