@@ -38,7 +38,10 @@ const config = (): object => ({
     { name: 'mocked', deployments: [{ provider: 'mock', model: 'mock-chat' }] },
     { name: 'claude', deployments: [{ provider: 'ant', model: 'claude-3-5-haiku-latest' }] },
     { name: 'az-mini', deployments: [{ provider: 'az', model: 'mini-deployment' }] },
+    { name: 'private', deployments: [{ provider: 'oai', model: 'gpt-4o-mini' }] },
   ],
+  // Prompts of `private` reach the provider redacted, in a batch as in a live call.
+  redaction: { aliases: { private: 'forward' } },
   pricing: [{ provider: 'oai', model: 'gpt-4o-mini', ...PRICE }],
 });
 
@@ -250,6 +253,16 @@ describe('OpenAI batch jobs through gatelog', () => {
     expect((JSON.parse(sent[0]!.upload!.content.trim()) as { body: { model: string } }).body.model).toBe('mini-deployment');
     const [call] = await waitForCalls(b.id, 1);
     expect(call).toMatchObject({ requested_model: 'az-mini', outcome: 'success', team: `team-a-${tag}` });
+  }, 60_000);
+
+  it('redacts the lines of a `forward` alias before the file goes upstream', async () => {
+    const before = up.requests.length;
+    const file = await upload(keys.a, [line('m1', 'private', 'write to ada.lovelace@example.com'), line('m2', 'cheap', 'cc grace@example.com')]);
+    const sent = up.requests.slice(before).find((r) => r.upload)!.upload!.content;
+    expect(sent).not.toContain('ada.lovelace@example.com');
+    // Another alias's line is sent as written.
+    expect(sent).toContain('grace@example.com');
+    expect((await client(keys.a).files.retrieve(file.id)).id).toBe(file.id);
   }, 60_000);
 
   it('answers 413 over the size cap and the line cap, before anything goes upstream', async () => {

@@ -3,7 +3,7 @@
 // (its team's; a key without a team: its own), and the one answer for anything else — OpenAI's
 // 404, the same for an id of another tenant as for an id that does not exist.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { appendAudit, type Store } from '@gatelog/core';
+import { appendAudit, type Privacy, type Store } from '@gatelog/core';
 import type { BatchListQuery, BatchObjectKind, BatchObjectRow } from '@gatelog/core/store/batch-objects';
 import { batchObject } from '@gatelog/core/store/batch-objects';
 import { ProxyError } from '../errors.ts';
@@ -22,6 +22,8 @@ export interface BatchRouteDeps {
   gov: Governance;
   metrics: ProxyMetrics;
   recorder: BatchRecorder;
+  /** Redaction (`forward` aliases and keys get redacted lines upstream); absent: none. */
+  privacy?: Privacy | undefined;
 }
 
 /** The callers of one plugin's requests, as its auth hook identified them. */

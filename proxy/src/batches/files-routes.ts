@@ -47,6 +47,7 @@ function readUpload(raw: unknown, contentType: string | undefined): { purpose: s
 /** A line's alias as the caller may use it: the key's allow-list (403), then routing (404 unknown). */
 function resolver(deps: BatchRouteDeps, c: Caller): ResolveLine {
   const key = keyOf(c);
+  const privacy = deps.privacy;
   return (alias) => {
     if (key) {
       const m = checkModel(key, alias);
@@ -54,7 +55,9 @@ function resolver(deps: BatchRouteDeps, c: Caller): ResolveLine {
     }
     const dep = deps.table.resolve(alias);
     const p = dep.provider;
-    return { provider: p.name, kind: p.kind, batches: p.files !== undefined, model: dep.model };
+    // As a live call of this alias and key: a `forward` treatment sends the provider redacted text.
+    const forward = privacy?.treatment({ alias, keyId: key?.id ?? '', keyName: key?.name ?? '', requested: null }).forward === true;
+    return { provider: p.name, kind: p.kind, batches: p.files !== undefined, model: dep.model, redact: forward && privacy ? (text: string): string => privacy.call().redact(text) : undefined };
   };
 }
 

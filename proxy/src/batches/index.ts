@@ -26,7 +26,7 @@ export interface BatchesDeps extends Omit<BatchRouteDeps, 'recorder'> {
 
 export async function registerBatches(app: FastifyInstance, d: BatchesDeps): Promise<void> {
   const holder = newHolder();
-  const deps: BatchRouteDeps = { ...d, recorder: createBatchRecorder({ store: d.store, providers: d.providers, env: d.env, logger: d.logger, holder }) };
+  const deps: BatchRouteDeps = { ...d, privacy: d.env.privacy, recorder: createBatchRecorder({ store: d.store, providers: d.providers, env: d.env, logger: d.logger, holder }) };
   for (const prefix of ['/v1', '']) {
     await app.register(filesRoutes(deps), { prefix });
     await app.register(batchRoutes(deps, d.logger), { prefix });

@@ -39,6 +39,15 @@ describe('batch input files', () => {
     expect(['a', 'b', 'c', 'd'].map((id, i) => aliasOf(r.lineModels, id, ['gpt-4o-mini', 'gpt-4o-mini', 'gpt-4o', 'gpt-4o-mini'][i]!))).toEqual(['cheap', 'cheap-too', 'gpt-4o', 'cheap']);
   });
 
+  it('redacts a line\'s body before it goes upstream when its alias or key forwards redacted text', async () => {
+    const redacting: ResolveLine = (alias) => (alias === 'private' ? { ...TARGETS['cheap']!, redact: (s: string) => s.replaceAll('ada@example.com', '[EMAIL_1]') } : resolve(alias));
+    const r = await rewriteBatchInput([line('p', 'private', { body: { model: 'private', messages: [{ role: 'user', content: 'mail ada@example.com' }] } }), line('q', 'cheap')].join('\n'), redacting);
+    const [p, q] = r.text.trim().split('\n').map((l) => JSON.parse(l) as { body: { model: string; messages: { content: string }[] } });
+    expect(p!.body).toEqual({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'mail [EMAIL_1]' }] });
+    expect(q!.body.messages[0]!.content).toBe('q');
+    expect(r.lineModels).toEqual({ models: { 'gpt-4o-mini': 'private' }, lines: { q: 'cheap' } });
+  });
+
   it.each([
     ['not JSON', '{"custom_id":', 400, 'invalid_batch_line', 'Line 1 of the batch file: not valid JSON.'],
     ['no custom_id', JSON.stringify({ method: 'POST', url: '/v1/chat/completions', body: { model: 'cheap' } }), 400, 'invalid_batch_line', 'custom_id'],

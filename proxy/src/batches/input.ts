@@ -42,6 +42,12 @@ export interface LineTarget {
   kind: string;
   batches: boolean;
   model: string;
+  /**
+   * The line's alias or key sends the provider redacted text (redaction mode `forward`): each
+   * line's body is redacted by this (a fresh placeholder state a call) before it goes upstream.
+   * Only string contents change, so the JSON stays valid.
+   */
+  redact?: ((text: string) => string) | undefined;
 }
 
 /** Resolves a line's alias, or throws the refusal (not allowed to the key, unknown model). */
@@ -132,8 +138,11 @@ export async function rewriteBatchInput(file: string, resolve: ResolveLine): Pro
       const known = lineModels.models[t.model];
       if (known === undefined) lineModels.models[t.model] = line.alias;
       else if (known !== line.alias) lineModels.lines[line.custom_id] = line.alias;
-      if (t.model === line.alias) out.push(text);
-      else out.push(JSON.stringify({ ...(JSON.parse(text) as object), body: { ...line.body, model: t.model } }));
+      if (t.model === line.alias && !t.redact) out.push(text);
+      else {
+        const body = t.redact ? (JSON.parse(t.redact(JSON.stringify(line.body))) as Record<string, unknown>) : line.body;
+        out.push(JSON.stringify({ ...(JSON.parse(text) as object), body: { ...body, model: t.model } }));
+      }
     } catch (err) {
       throw err instanceof ProxyError ? atLine(i + 1, line?.custom_id ?? customIdOf(text), err) : err;
     }
