@@ -310,6 +310,9 @@ describe('OpenAI batch jobs through gatelog', () => {
       else await new Promise((res) => setTimeout(res, 200));
     }
     expect(refusedStatus).toBe(429);
+    // A key whose budget is spent starts no new batch either.
+    const [bs, bc] = await refused(client(budgeted).batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' }));
+    expect([bs, bc]).toEqual([429, 'budget_exceeded']);
 
     await new Promise((r) => setTimeout(r, 1500));
     expect(await batchCalls(made.batchId)).toHaveLength(3);

@@ -1,5 +1,6 @@
 // OpenAI's Batch API through gatelog (`client.batches.*`):
-//   POST /batches             create a batch of one of the caller's uploaded files (audited as batch.create)
+//   POST /batches             create a batch of one of the caller's uploaded files (audited as batch.create;
+//                             refused 429 when the key's or team's budget is already spent)
 //   GET  /batches             the caller's team's batches (`limit`, `after`)
 //   GET  /batches/:id         one batch; once `completed`, its results are recorded as calls (record.ts)
 //   POST /batches/:id/cancel  cancel it (audited as batch.cancel)
@@ -11,10 +12,28 @@ import type { Logger } from '@gatelog/core';
 import { badRequest } from '../errors.ts';
 import { parseJsonBody } from '../routes/body.ts';
 import type { FilesApi } from '../providers/types.ts';
-import { auditBatchAction, callerOf, filesOf, installBatchSurface, listBody, listParams, objectOf, ownedRow, ownRow, ownerScope, passOn, type BatchRouteDeps, type Callers } from './access.ts';
+import { budgetScopes } from '../governance/budget.ts';
+import { refusalError, type Caller } from '../auth.ts';
+import { auditBatchAction, callerOf, filesOf, installBatchSurface, keyOf, listBody, listParams, objectOf, ownedRow, ownRow, ownerScope, passOn, type BatchRouteDeps, type Callers } from './access.ts';
 import { OBJECT_MAX_BYTES } from './files-routes.ts';
 
 const CREATE_MAX_BYTES = 64 * 1024;
+
+/**
+ * A key (or its team) whose budget is already spent starts no batch: 429 budget_exceeded, as a
+ * live call would get. Nothing is held: the batch's cost is counted once its results are recorded.
+ */
+async function budgetGate(deps: BatchRouteDeps, c: Caller): Promise<void> {
+  const key = keyOf(c);
+  if (!key) return;
+  const g = deps.gov;
+  const scopes = budgetScopes(key, g.teamBudgets);
+  if (scopes.length === 0) return;
+  const now = g.now();
+  const r = await g.ledger.reserve(scopes, 0, now);
+  if (!r.ok) throw refusalError(r.refusal);
+  await g.ledger.settle(r.value, 0, now);
+}
 
 /** The output and error files a batch object names, as rows owned like the batch. */
 async function resultFiles(files: FilesApi, batch: BatchObjectRow, o: Record<string, unknown>, known: (id: string) => Promise<boolean>): Promise<BatchObjectRow[]> {
@@ -59,6 +78,7 @@ export function batchRoutes(deps: BatchRouteDeps, logger: Logger) {
     const fileId = json['input_file_id'];
     if (typeof fileId !== 'string' || fileId === '') throw badRequest('missing_input_file_id', 'You must provide an `input_file_id`.', 'input_file_id');
     const file = await ownedRow(deps, c, 'file', fileId, 'input_file_id');
+    await budgetGate(deps, c);
     if (file.line_models === '') throw badRequest('invalid_input_file', `File ${fileId} was not uploaded through gatelog as a batch input file (purpose "batch").`, 'input_file_id');
     const files = filesOf(deps, file.provider);
     const res = await files.send({ method: 'POST', path: '/batches', body: Buffer.from(JSON.stringify(json)) }, OBJECT_MAX_BYTES);
