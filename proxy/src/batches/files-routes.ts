@@ -17,7 +17,6 @@ import type { Caller } from '../auth.ts';
 import { FormError, formBoundary, formFields, parseForm } from '../routes/multipart.ts';
 import { BATCH_FILE_MAX_BYTES, rewriteBatchInput, type ResolveLine } from './input.ts';
 import { auditBatchAction, callerOf, filesOf, installBatchSurface, keyOf, listBody, listParams, objectOf, ownedRow, ownRow, ownerScope, passOn, type BatchRouteDeps, type Callers } from './access.ts';
-import { RECORD_FILE_MAX_BYTES } from './record.ts';
 
 /** The whole upload: the file plus room for the form's fields and part headers. */
 export const BATCH_FORM_MAX_BYTES = BATCH_FILE_MAX_BYTES + 64 * 1024;
@@ -117,8 +116,9 @@ export function filesRoutes(deps: BatchRouteDeps) {
 
   const content = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const row = await ownedRow(deps, callerOf(callers, req), 'file', idOf(req));
-    const res = await filesOf(deps, row.provider).send({ method: 'GET', path: `/files/${encodeURIComponent(row.id)}/content` }, RECORD_FILE_MAX_BYTES);
-    return passOn(reply, res);
+    // Streamed through as it arrives: a file of any size holds no more than a socket's buffers here.
+    const res = await filesOf(deps, row.provider).stream({ method: 'GET', path: `/files/${encodeURIComponent(row.id)}/content` });
+    return reply.code(res.status).header('content-type', res.contentType).send(res.body);
   };
 
   const remove = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {

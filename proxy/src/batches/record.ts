@@ -7,6 +7,7 @@
 // Once: a batch is recorded by one process (a job lease per batch, job-lease.ts), its lines' ids
 // derive from batch id + custom_id (core ids.ts), lines the store already holds are not sent
 // again (a process that stopped half-way), and a `batch_recorded` marker ends it for good.
+import { createInterface } from 'node:readline';
 import { setImmediate as yieldNow } from 'node:timers/promises';
 import { batchLineRequestId, type LlmCallEvent, type Logger, type Store } from '@gatelog/core';
 import { claimJob } from '@gatelog/core/store/job-lease';
@@ -24,8 +25,6 @@ import { aliasOf, BATCH_LINE_APIS, type LineModels } from './input.ts';
  * (https://platform.openai.com/docs/guides/batch, "50% cost discount").
  */
 export const BATCH_PRICE_FACTOR = 0.5;
-/** Largest output, error or input file read to record a batch. */
-export const RECORD_FILE_MAX_BYTES = 100 * 1024 * 1024;
 const YIELD_LINES = 500;
 /** Lines turned into events, checked against the store and published at a time. */
 const RECORD_CHUNK = 1000;
@@ -57,23 +56,27 @@ interface OutputLine {
 const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
-/** A file's JSONL lines parsed (unparseable lines skipped: nothing can be recorded of them). */
-async function jsonLines(files: FilesApi, fileId: string): Promise<Record<string, unknown>[]> {
-  const res = await files.send({ method: 'GET', path: `/files/${encodeURIComponent(fileId)}/content` }, RECORD_FILE_MAX_BYTES);
-  if (res.status !== 200) throw new Error(`the upstream answered ${res.status} for the content of file ${fileId}`);
-  const out: Record<string, unknown>[] = [];
-  const lines = res.body.toString('utf8').split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    if (i % YIELD_LINES === YIELD_LINES - 1) await yieldNow();
-    const l = lines[i]!.trim();
+/**
+ * A file's JSONL lines parsed, read as the content streams in (a file of any size holds one
+ * line at a time); unparseable lines are skipped: nothing can be recorded of them.
+ */
+async function* jsonLines(files: FilesApi, fileId: string): AsyncGenerator<Record<string, unknown>> {
+  const res = await files.stream({ method: 'GET', path: `/files/${encodeURIComponent(fileId)}/content` });
+  if (res.status !== 200) {
+    res.body.destroy();
+    throw new Error(`the upstream answered ${res.status} for the content of file ${fileId}`);
+  }
+  let n = 0;
+  for await (const text of createInterface({ input: res.body, crlfDelay: Infinity })) {
+    if (++n % YIELD_LINES === 0) await yieldNow();
+    const l = text.trim();
     if (l === '') continue;
     try {
-      out.push(obj(JSON.parse(l)));
+      yield obj(JSON.parse(l));
     } catch {
       // Not a line gatelog can record.
     }
   }
-  return out;
 }
 
 /** The client's requests by custom_id: the input file's bodies with the alias put back. */
@@ -89,7 +92,7 @@ interface ClientRequest {
 
 async function requestsOf(files: FilesApi, inputFileId: string, lineModels: LineModels): Promise<Map<string, ClientRequest>> {
   const byId = new Map<string, ClientRequest>();
-  for (const l of await jsonLines(files, inputFileId)) {
+  for await (const l of jsonLines(files, inputFileId)) {
     const body = obj(l['body']);
     const id = str(l['custom_id']);
     const alias = aliasOf(lineModels, id, str(body['model']));
@@ -162,16 +165,15 @@ export function createBatchRecorder(d: BatchRecorderDeps): BatchRecorder {
     const o = obj(JSON.parse(batch.object));
     const lineModels: LineModels = inputFile?.line_models ? (JSON.parse(inputFile.line_models) as LineModels) : { models: {}, lines: {} };
     const requests = await requestsOf(provider.files, batch.input_file_id, lineModels).catch(() => new Map<string, ClientRequest>());
-    const lines: OutputLine[] = [];
-    for (const f of [o['output_file_id'], o['error_file_id']]) if (typeof f === 'string' && f !== '') lines.push(...(await jsonLines(provider.files, f)));
     const startedMs = typeof o['created_at'] === 'number' ? o['created_at'] * 1000 : Date.parse(batch.created_at);
     // In chunks: a chunk's events are built, the store asked which of them it holds already (a
     // process that stopped half-way sent them), and the others published, before the next.
     let recorded = 0;
     let sent = 0;
-    for (let at = 0; at < lines.length; at += RECORD_CHUNK) {
+    const chunk: OutputLine[] = [];
+    const flush = async (): Promise<void> => {
       const events: LlmCallEvent[] = [];
-      for (const line of lines.slice(at, at + RECORD_CHUNK)) {
+      for (const line of chunk.splice(0)) {
         const customId = str(line.custom_id);
         if (customId === '') continue;
         const request = requests.get(customId);
@@ -184,8 +186,15 @@ export function createBatchRecorder(d: BatchRecorderDeps): BatchRecorder {
         sent++;
       }
       recorded += events.length;
-      await yieldNow();
+    };
+    for (const f of [o['output_file_id'], o['error_file_id']]) {
+      if (typeof f !== 'string' || f === '') continue;
+      for await (const line of jsonLines(provider.files, f)) {
+        chunk.push(line);
+        if (chunk.length >= RECORD_CHUNK) await flush();
+      }
     }
+    await flush();
     await markBatchRecorded(d.store, batch.id, recorded);
     d.logger.info({ batch_id: batch.id, lines: recorded, sent, team: batch.team }, 'batch results recorded');
   };

@@ -3,7 +3,8 @@
 // 300 ms, `in_progress` until MOCK_BATCH_MS after its creation, then `completed` with one mock
 // answer per line (`answer`: mock.ts nonStreamBody). Held per process, at most MAX_FILES files.
 import { randomBytes } from 'node:crypto';
-import type { FilesApi, FilesRequest, FilesResponse, UpstreamApi, UpstreamCall } from './types.ts';
+import { Readable } from 'node:stream';
+import type { FilesApi, FilesRequest, FilesResponse, FilesStream, UpstreamApi, UpstreamCall } from './types.ts';
 
 /** The mock's non-stream answer to one request (mock.ts nonStreamBody). */
 export type MockAnswer = (c: Pick<UpstreamCall, 'api' | 'model' | 'json'>) => string;
@@ -138,5 +139,9 @@ export function mockFiles(answer: MockAnswer, now: () => number = Date.now): Fil
     if (what === 'batches' && objectId !== undefined) return onBatch(r, objectId, action);
     return notFound('route');
   };
-  return { send };
+  const stream = async (r: FilesRequest): Promise<FilesStream> => {
+    const res = await send(r);
+    return { ...res, body: Readable.from([res.body]) };
+  };
+  return { send, stream };
 }

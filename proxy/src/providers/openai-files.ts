@@ -1,8 +1,10 @@
 // OpenAI's Files and Batches APIs on an OpenAI-compatible upstream (kinds with `batches` in
 // presets.ts): OpenAI at `{base}/files…`, Azure OpenAI at `{endpoint}/openai/files…?api-version=`
-// with `api-key` (or an Entra ID token). Answers are read whole up to the caller's bound.
+// with `api-key` (or an Entra ID token). Objects are read whole up to the caller's bound; a
+// file's content is streamed.
 import type { Dispatcher, Pool } from 'undici';
-import type { FilesApi, FilesRequest, FilesResponse } from './types.ts';
+import { Readable } from 'node:stream';
+import type { FilesApi, FilesRequest, FilesResponse, FilesStream } from './types.ts';
 import { TokenError, sendWithToken, type AccessTokens } from './upstream-auth.ts';
 
 /** An upstream answer longer than the caller's bound (a file too large to record). */
@@ -15,7 +17,7 @@ export class AnswerTooLargeError extends Error {
 }
 
 /** The body read whole; past `maxBytes` the request is aborted and AnswerTooLargeError thrown. */
-export async function readBounded(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<Buffer> {
+export async function readBounded(body: Readable, maxBytes: number): Promise<Buffer> {
   const parts: Buffer[] = [];
   let n = 0;
   for await (const c of body as AsyncIterable<Buffer>) {
@@ -47,7 +49,7 @@ export function openAiFiles(o: OpenAiFilesOptions): FilesApi {
     const qs = q.toString();
     return `${o.basePath}${o.azureApiVersion !== undefined ? '/openai' : ''}${r.path}${qs ? `?${qs}` : ''}`;
   };
-  const send = async (r: FilesRequest, maxBytes: number): Promise<FilesResponse> => {
+  const open = async (r: FilesRequest): Promise<FilesStream> => {
     const headers: Record<string, string> = { ...o.headers };
     if (r.contentType !== undefined) headers['content-type'] = r.contentType;
     else if (r.body === undefined) delete headers['content-type'];
@@ -58,10 +60,14 @@ export function openAiFiles(o: OpenAiFilesOptions): FilesApi {
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
       const body = JSON.stringify({ error: { message: err.message, type: err.status >= 500 ? 'upstream_error' : 'authentication_error', param: null, code: 'upstream_auth' } });
-      return { status: err.status, contentType: 'application/json', body: Buffer.from(body) };
+      return { status: err.status, contentType: 'application/json', body: Readable.from([Buffer.from(body)]) };
     }
     const ct = res.headers['content-type'];
-    return { status: res.statusCode, contentType: typeof ct === 'string' ? ct : 'application/octet-stream', body: await readBounded(res.body, maxBytes) };
+    return { status: res.statusCode, contentType: typeof ct === 'string' ? ct : 'application/octet-stream', body: res.body };
   };
-  return { send };
+  const send = async (r: FilesRequest, maxBytes: number): Promise<FilesResponse> => {
+    const res = await open(r);
+    return { ...res, body: await readBounded(res.body, maxBytes) };
+  };
+  return { send, stream: open };
 }

@@ -6,7 +6,7 @@
 // shapes are replaced by `[redacted]`. Error answers are small and already buffered whole
 // for retries; bigger ones are cut at ERROR_SCRUB_CAP (attempts keep 1 MiB of them anyway).
 import { Readable } from 'node:stream';
-import type { FilesApi, FilesRequest, FilesResponse, Provider, UpstreamResponse } from './types.ts';
+import type { FilesApi, FilesRequest, FilesResponse, FilesStream, Provider, UpstreamResponse } from './types.ts';
 import { readCapped } from '../read-capped.ts';
 
 export const REDACTED = '[redacted]';
@@ -55,11 +55,16 @@ async function scrubbed(res: UpstreamResponse, scrub: Scrub): Promise<UpstreamRe
 
 /** Files and Batches answers: an error's body scrubbed like a call's. */
 function scrubbedFiles(f: FilesApi, scrub: Scrub): FilesApi {
+  const clean = (body: Buffer): Buffer => Buffer.from(scrub(body.subarray(0, ERROR_SCRUB_CAP).toString('utf8')), 'utf8');
   const send = async (r: FilesRequest, maxBytes: number): Promise<FilesResponse> => {
     const res = await f.send(r, maxBytes);
-    return res.status >= 400 ? { ...res, body: Buffer.from(scrub(res.body.subarray(0, ERROR_SCRUB_CAP).toString('utf8')), 'utf8') } : res;
+    return res.status >= 400 ? { ...res, body: clean(res.body) } : res;
   };
-  return { send };
+  const stream = async (r: FilesRequest): Promise<FilesStream> => {
+    const res = await f.stream(r);
+    return res.status >= 400 ? { ...res, body: Readable.from([clean(await readCapped(res.body, ERROR_SCRUB_CAP))]) } : res;
+  };
+  return { send, stream };
 }
 
 /** `p` whose error answers (status ≥ 400) come back scrubbed. */

@@ -102,8 +102,16 @@ export interface FilesResponse {
  * how to authenticate; routes/batches speak OpenAI's wire format over it.
  */
 export interface FilesApi {
-  /** `maxBytes`: an answer longer than this fails (file contents are bounded by their reader). */
+  /** `maxBytes`: an answer longer than this fails (objects; a file's content is streamed). */
   send(r: FilesRequest, maxBytes: number): Promise<FilesResponse>;
+  /** The answer as it arrives (a file's content, of any size); destroying the body aborts the request. */
+  stream(r: FilesRequest): Promise<FilesStream>;
+}
+
+export interface FilesStream {
+  status: number;
+  contentType: string;
+  body: Readable;
 }
 
 export interface Provider {
