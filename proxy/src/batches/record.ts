@@ -10,7 +10,7 @@
 import { createInterface } from 'node:readline';
 import { setImmediate as yieldNow } from 'node:timers/promises';
 import { batchLineRequestId, type LlmCallEvent, type Logger, type Store } from '@gatelog/core';
-import { claimJob } from '@gatelog/core/store/job-lease';
+import { claimJob, holdJob } from '@gatelog/core/store/job-lease';
 import { batchRecorded, markBatchRecorded, type BatchObjectRow } from '@gatelog/core/store/batch-objects';
 import { storedRequestIds } from '@gatelog/core/store/spend-coverage';
 import { toEvent, type CallRecord, type EventEnv } from '../capture/call-record.ts';
@@ -159,7 +159,18 @@ export function createBatchRecorder(d: BatchRecorderDeps): BatchRecorder {
 
   const run = async (batch: BatchObjectRow, inputFile: BatchObjectRow | undefined): Promise<void> => {
     if (await batchRecorded(d.store, batch.id)) return;
-    if (!(await claimJob(d.store, `batch-record:${batch.id}`, d.holder))) return;
+    const job = `batch-record:${batch.id}`;
+    if (!(await claimJob(d.store, job, d.holder))) return;
+    // Kept claimed while it works, so a long batch is never taken over by another process mid-way.
+    const release = holdJob(d.store, job, d.holder, (err) => d.logger.warn({ err, batch_id: batch.id, code: 'GATELOG_ERR_BATCH_LEASE' }, 'could not renew a batch recording claim'));
+    try {
+      await recordClaimed(batch, inputFile);
+    } finally {
+      release();
+    }
+  };
+
+  const recordClaimed = async (batch: BatchObjectRow, inputFile: BatchObjectRow | undefined): Promise<void> => {
     const provider = d.providers.get(batch.provider);
     if (!provider?.files) return;
     const o = obj(JSON.parse(batch.object));
