@@ -198,10 +198,15 @@ describe('OpenAI batch jobs through gatelog', () => {
     const second = await client(keys.a2).batches.create({ input_file_id: made.fileId, endpoint: '/v1/chat/completions', completion_window: '24h' });
     await notFound(b.batches.cancel(second.id));
     expect((await client(keys.a).batches.cancel(second.id)).status).toBe('cancelling');
+    // What a cancelled batch finished is billed, so it is recorded too.
+    expect((await client(keys.a2).batches.retrieve(second.id)).status).toBe('cancelled');
+    const partial = await waitForCalls(second.id, 1);
+    expect(partial.map((c) => [c.requested_model, c.outcome, c.cost_usd])).toEqual([['cheap', 'success', FULL_PRICE / 2]]);
 
     const a2 = client(keys.a2);
     expect((await a2.batches.list()).data.map((x) => x.id)).toEqual([second.id, made.batchId]);
-    expect((await a2.files.list()).data.map((f) => f.id).sort()).toEqual([made.fileId, made.outputId, ...(await a2.batches.retrieve(made.batchId).then((x) => (x.error_file_id ? [x.error_file_id] : [])))].sort());
+    const resultFiles = async (id: string): Promise<string[]> => a2.batches.retrieve(id).then((x) => [x.output_file_id, x.error_file_id].filter((f): f is string => !!f));
+    expect((await a2.files.list()).data.map((f) => f.id).sort()).toEqual([made.fileId, ...(await resultFiles(made.batchId)), ...(await resultFiles(second.id))].sort());
     const all = (await client(MASTER).files.list()).data.map((f) => f.id);
     expect(all).toEqual(expect.arrayContaining([made.fileId, bFile.id]));
 

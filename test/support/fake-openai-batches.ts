@@ -2,7 +2,8 @@
 // wire format of https://platform.openai.com/docs/api-reference/files and /batch — file objects
 // (`object: 'file'`), multipart uploads, `GET /files/{id}/content`, deletion objects, batch
 // objects with their timestamps and `request_counts`, cursor lists, and OpenAI's 404 error body.
-// A batch moves one status on each retrieve: validating → in_progress → completed; on completion
+// A batch moves one status on each retrieve: validating → in_progress → completed (cancelling →
+// cancelled, with its first line answered); on completion
 // each input line is answered in the output file (a chat.completion with USAGE), except lines
 // whose body mentions FAIL_MARKER, answered in the error file with a 400 (as OpenAI writes
 // failed requests). Azure OpenAI's layout (`/openai/files?api-version=…`) is served alike. Every request is logged (uploads with their parsed form) for assertions.
@@ -85,6 +86,13 @@ export async function startFakeBatches(): Promise<FakeBatches> {
   };
 
   const advance = (b: Record<string, unknown>): void => {
+    // A cancelled batch keeps what it finished: here its first line, answered in its output file.
+    if (b['status'] === 'cancelling') {
+      const first = files.get(b['input_file_id'] as string)!.content.split('\n').find((l) => l.trim() !== '')!;
+      const out = addFile(`${b['id'] as string}_output.jsonl`, 'batch_output', `${answer(first).text}\n`);
+      Object.assign(b, { status: 'cancelled', cancelled_at: now(), output_file_id: out['id'], request_counts: { total: 0, completed: 1, failed: 0 } });
+      return;
+    }
     if (b['status'] === 'validating') {
       Object.assign(b, { status: 'in_progress', in_progress_at: now() });
       return;

@@ -41,8 +41,9 @@ describe('batch_objects', () => {
   });
 
   it('polls batches in flight and completed ones until their results are recorded', async () => {
-    await saveBatchObjects(store, [row('batch_1', 'batch', 'a', 'k1', 10, 'in_progress'), row('batch_2', 'batch', 'a', 'k1', 11, 'completed'), row('batch_3', 'batch', 'a', 'k1', 12, 'failed')]);
-    expect((await batchesToPoll(store, 10)).map((r) => r.id)).toEqual(['batch_1', 'batch_2']);
+    await saveBatchObjects(store, [row('batch_1', 'batch', 'a', 'k1', 10, 'in_progress'), row('batch_2', 'batch', 'a', 'k1', 11, 'completed'), row('batch_3', 'batch', 'a', 'k1', 12, 'failed'), row('batch_4', 'batch', 'a', 'k1', 13, 'cancelled')]);
+    expect((await batchesToPoll(store, 10)).map((r) => r.id)).toEqual(['batch_1', 'batch_2', 'batch_4']);
+    await markBatchRecorded(store, 'batch_4', 1);
     expect(await batchRecorded(store, 'batch_2')).toBe(false);
     await markBatchRecorded(store, 'batch_2', 3);
     expect(await batchRecorded(store, 'batch_2')).toBe(true);

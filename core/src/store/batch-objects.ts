@@ -81,16 +81,22 @@ export async function listBatchObjects(store: Store, q: BatchListQuery): Promise
 export const BATCH_IN_FLIGHT = ['validating', 'in_progress', 'finalizing', 'cancelling'] as const;
 
 /**
- * Batches the poller looks at: in flight, or completed and not yet recorded (a process stopped
- * between seeing it complete and recording it). Oldest first, at most `limit`.
+ * Statuses whose results are recorded: a completed batch's, and what a cancelled or expired one
+ * finished (OpenAI bills those lines and writes them to its output file).
+ */
+export const BATCH_RESULTS = ['completed', 'cancelled', 'expired'] as const;
+
+/**
+ * Batches the poller looks at: in flight, or ended with results not yet recorded (a process
+ * stopped between seeing it end and recording it). Oldest first, at most `limit`.
  */
 export async function batchesToPoll(store: Store, limit: number): Promise<BatchObjectRow[]> {
   const rs = await readQuery(store, {
     query: `SELECT ${COLUMNS} FROM ${store.database}.batch_objects FINAL
             WHERE kind = 'batch' AND (status IN {flight:Array(String)}
-              OR (status = 'completed' AND id NOT IN (SELECT id FROM ${store.database}.batch_objects WHERE kind = 'batch_recorded')))
+              OR (status IN {ended:Array(String)} AND id NOT IN (SELECT id FROM ${store.database}.batch_objects WHERE kind = 'batch_recorded')))
             ORDER BY created_at LIMIT {limit:UInt32}`,
-    query_params: { flight: [...BATCH_IN_FLIGHT], limit },
+    query_params: { flight: [...BATCH_IN_FLIGHT], ended: [...BATCH_RESULTS], limit },
   });
   return z.array(BatchObjectRow).parse(await rs.json());
 }

@@ -2,12 +2,12 @@
 //   POST /batches             create a batch of one of the caller's uploaded files (audited as batch.create;
 //                             refused 429 when the key's or team's budget is already spent)
 //   GET  /batches             the caller's team's batches (`limit`, `after`)
-//   GET  /batches/:id         one batch; once `completed`, its results are recorded as calls (record.ts)
+//   GET  /batches/:id         one batch; once it ended with results, they are recorded as calls (record.ts)
 //   POST /batches/:id/cancel  cancel it (audited as batch.cancel)
 // A batch goes to the provider its input file was uploaded to. Its output and error files become
 // the batch owner's files, so the client reads them with `files.content` like its own.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { batchObject, listBatchObjects, saveBatchObjects, type BatchObjectRow } from '@gatelog/core/store/batch-objects';
+import { BATCH_RESULTS, batchObject, listBatchObjects, saveBatchObjects, type BatchObjectRow } from '@gatelog/core/store/batch-objects';
 import type { Logger } from '@gatelog/core';
 import { badRequest } from '../errors.ts';
 import { parseJsonBody } from '../routes/body.ts';
@@ -49,7 +49,8 @@ async function resultFiles(files: FilesApi, batch: BatchObjectRow, o: Record<str
 
 /**
  * A batch object seen upstream: its row updated when it changed, its result files taken in, and
- * once it is completed its results recorded (in the background: the answer does not wait).
+ * once it has ended with results (completed, or what a cancelled or expired batch finished) they
+ * are recorded (in the background: the answer does not wait).
  */
 export async function batchSeen(deps: BatchRouteDeps, row: BatchObjectRow, o: Record<string, unknown>, logger: Logger): Promise<BatchObjectRow> {
   const object = JSON.stringify(o);
@@ -60,7 +61,7 @@ export async function batchSeen(deps: BatchRouteDeps, row: BatchObjectRow, o: Re
     const results = files ? await resultFiles(files, next, o, async (id) => (await batchObject(deps.store, 'file', id)) !== undefined) : [];
     await saveBatchObjects(deps.store, [next, ...results]);
   }
-  if (status === 'completed') {
+  if ((BATCH_RESULTS as readonly string[]).includes(status)) {
     void batchObject(deps.store, 'file', row.input_file_id)
       .then((input) => deps.recorder.record(next, input))
       .catch((err: unknown) => logger.warn({ err, batch_id: row.id, code: 'GATELOG_ERR_BATCH_RECORD' }, 'could not record a batch\'s results; the poller tries again'));

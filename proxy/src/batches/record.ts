@@ -1,4 +1,4 @@
-// A completed batch's results recorded as calls, through the same event path as live calls
+// A batch's results recorded as calls (completed, or what a cancelled or expired one finished), through the same event path as live calls
 // (env.publish → event log or Kafka → ingest → llm_calls): one call per line of its output and
 // error files, request = the input line's body with the alias the client wrote, response = the
 // output line's body, the batch creator's key and team, tagged `gatelog.batch=<batch id>` and
@@ -149,7 +149,7 @@ function lineRecord(c: LineCall, customId: string): CallRecord {
 }
 
 export interface BatchRecorder {
-  /** Records `batch` (its object completed) unless it was already, or another process does. */
+  /** Records `batch` (ended with results) unless it was already, or another process does. */
   record(batch: BatchObjectRow, inputFile: BatchObjectRow | undefined): Promise<void>;
 }
 
