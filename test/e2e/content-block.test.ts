@@ -4,7 +4,7 @@
 // under `mode: off`), naming the kinds, never the values; the lists of an alias and of a virtual
 // key add to the global one; everything else is forwarded as usual.
 import Anthropic from '@anthropic-ai/sdk';
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newVirtualKey, recordedCall } from '../support/admin-setup.ts';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.ts';
@@ -128,6 +128,18 @@ describe('redaction.block', () => {
     const rec = await recordedCall<Recorded>(gl, MASTER, r.id);
     expect(rec).toMatchObject({ key_name: 'strict-app', team: 'ops', error_type: 'content_blocked' });
     expect(rec.request_body).toContain('[ORDER_1]');
+  });
+
+  it('a batch file with a blocked line is refused at upload, naming the line; nothing goes upstream', async () => {
+    const before = up.requests.length;
+    const line = (id: string, content: string) => JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions', body: { model: 'plain', messages: [{ role: 'user', content }] } });
+    const file = await toFile(Buffer.from(`${line('ok-1', 'hello')}\n${line('leak-2', `use ${AWS_KEY}`)}\n`), 'batch.jsonl');
+    const r = await refused(oa.files.create({ file, purpose: 'batch' }));
+    expect(r).toMatchObject({ status: 400, code: 'content_blocked' });
+    expect(r.message).toContain('custom_id "leak-2"');
+    expect(r.message).toContain('AWS_KEY');
+    expect(r.message).not.toContain(AWS_KEY);
+    expect(up.requests.length).toBe(before);
   });
 
   it('content of no blocked kind passes untouched, and embeddings and responses are screened too', async () => {

@@ -12,6 +12,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { listBatchObjects, saveBatchObjects, type BatchObjectRow } from '@gatelog/core/store/batch-objects';
 import { ProxyError, badRequest } from '../errors.ts';
 import { checkModel } from '../governance/keys.ts';
+import { checkTeamModel } from '../governance/team-policy.ts';
+import { blockedKinds } from '../routes/content-block.ts';
 import { refusalError } from '../auth.ts';
 import type { Caller } from '../auth.ts';
 import { FormError, formBoundary, formFields, parseForm } from '../routes/multipart.ts';
@@ -50,13 +52,20 @@ function resolver(deps: BatchRouteDeps, c: Caller): ResolveLine {
   return (alias) => {
     if (key) {
       const m = checkModel(key, alias);
-      if (!m.ok) throw refusalError(m.refusal);
+      const t = m.ok ? checkTeamModel(deps.gov.teams, key, alias) : m;
+      if (!t.ok) throw refusalError(t.refusal);
     }
     const dep = deps.table.resolve(alias);
     const p = dep.provider;
     // As a live call of this alias and key: a `forward` treatment sends the provider redacted text.
     const forward = privacy?.treatment({ alias, keyId: key?.id ?? '', keyName: key?.name ?? '', requested: null }).forward === true;
-    return { provider: p.name, kind: p.kind, batches: p.files !== undefined, model: dep.model, redact: forward && privacy ? (text: string): string => privacy.call().redact(text) : undefined };
+    // As a live call too: kinds of content `redaction.block` names refuse the upload.
+    const blocked = privacy?.blocking ? privacy.blocked({ alias, keyId: key?.id ?? '', keyName: key?.name ?? '' }) : null;
+    return {
+      provider: p.name, kind: p.kind, batches: p.files !== undefined, model: dep.model,
+      redact: forward && privacy ? (text: string): string => privacy.call().redact(text) : undefined,
+      blocked: blocked && privacy ? (text: string): string[] => blockedKinds(privacy.call(), blocked, text) : undefined,
+    };
   };
 }
 

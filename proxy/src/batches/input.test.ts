@@ -48,6 +48,16 @@ describe('batch input files', () => {
     expect(r.lineModels).toEqual({ models: { 'gpt-4o-mini': 'private' }, lines: { q: 'cheap' } });
   });
 
+  it('refuses the file when a line holds a kind of content redaction.block names for its alias or key', async () => {
+    const screening: ResolveLine = (alias) => (alias === 'guarded' ? { ...TARGETS['cheap']!, blocked: (s: string) => (s.includes('AKIA') ? ['AWS_KEY'] : []) } : resolve(alias));
+    const ok = await rewriteBatchInput([line('a', 'guarded'), line('b', 'cheap', { body: { model: 'cheap', messages: [{ role: 'user', content: 'AKIAEXAMPLEKEY123456' }] } })].join('\n'), screening);
+    expect(ok.lines).toBe(2);
+    const err = await rewriteBatchInput([line('a', 'guarded'), line('b', 'guarded', { body: { model: 'guarded', messages: [{ role: 'user', content: 'AKIAEXAMPLEKEY123456' }] } })].join('\n'), screening).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, code: 'content_blocked' });
+    expect((err as Error).message).toMatch(/^Line 2 \(custom_id "b"\) of the batch file: contains content .*\(AWS_KEY\)/);
+    expect((err as Error).message).not.toContain('AKIAEXAMPLEKEY123456');
+  });
+
   it.each([
     ['not JSON', '{"custom_id":', 400, 'invalid_batch_line', 'Line 1 of the batch file: not valid JSON.'],
     ['no custom_id', JSON.stringify({ method: 'POST', url: '/v1/chat/completions', body: { model: 'cheap' } }), 400, 'invalid_batch_line', 'custom_id'],

@@ -48,6 +48,8 @@ export interface LineTarget {
    * Only string contents change, so the JSON stays valid.
    */
   redact?: ((text: string) => string) | undefined;
+  /** The kinds of content `redaction.block` refuses for this alias and key that a line holds (none: empty). */
+  blocked?: ((text: string) => string[]) | undefined;
 }
 
 /** Resolves a line's alias, or throws the refusal (not allowed to the key, unknown model). */
@@ -135,6 +137,8 @@ export async function rewriteBatchInput(file: string, resolve: ResolveLine): Pro
         throw lineError('mixed_providers', `model ${JSON.stringify(line.alias.slice(0, 128))} is served by provider "${t.provider}", earlier lines by "${provider.provider}": a batch goes to one upstream, so every line must resolve to the same provider.`);
       }
       provider ??= t;
+      const found = t.blocked?.(text) ?? [];
+      if (found.length > 0) throw lineError('content_blocked', `contains content this gateway does not forward to models (${found.join(', ')}); nothing was sent upstream.`);
       const known = lineModels.models[t.model];
       if (known === undefined) lineModels.models[t.model] = line.alias;
       else if (known !== line.alias) lineModels.lines[line.custom_id] = line.alias;

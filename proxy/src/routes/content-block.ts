@@ -5,7 +5,7 @@
 // without keeping it. It runs after the key and model checks and before rate limits, budgets
 // and the cache: a refused call holds no reservation and is never answered from the cache.
 import type { FastifyRequest } from 'fastify';
-import { stricter, treatmentOf } from '@gatelog/core';
+import { stricter, treatmentOf, type CallRedaction } from '@gatelog/core';
 import { refusalError } from '../auth.ts';
 import type { CallRecord } from '../capture/call-record.ts';
 import { recordRefused, type AdmitEnv } from '../governance/admit.ts';
@@ -21,20 +21,23 @@ export function screenRequest(env: AdmitEnv, gov: Governance | undefined, req: F
   const key = caller?.kind === 'key' ? caller.key : undefined;
   const blocked = privacy.blocked({ alias: rec.requestedModel, keyId: key?.id ?? '', keyName: key?.name ?? '' });
   if (!blocked) return;
-  const scan = (rec.redaction ??= privacy.call());
-  const before = { ...scan.counts };
-  scan.redact(rec.requestBody);
-  const found = Object.keys(scan.counts).filter((t) => blocked.has(t) && (scan.counts[t] ?? 0) > (before[t] ?? 0)).sort();
+  const found = blockedKinds((rec.redaction ??= privacy.call()), blocked, rec.requestBody);
   if (found.length === 0) return;
   if (key) rec.caller = { keyId: key.id, keyName: key.name, team: key.team };
   rec.redactRequested = stricter(rec.redactRequested ?? treatmentOf('log'), treatmentOf('log'));
-  const r: Refusal = {
-    status: 400,
-    type: 'invalid_request_error',
-    code: 'content_blocked',
-    message: `The request was not sent: it contains content this gateway does not forward to models (${found.join(', ')}). Remove it and try again.`,
-  };
+  const r: Refusal = { status: 400, type: 'invalid_request_error', code: 'content_blocked', message: blockedMessage('The request was not sent', found) };
   gov?.metrics.refusal(r.code);
   if (markPublished(req)) recordRefused(env, rec, r);
   throw refusalError(r);
 }
+
+/** The blocked kinds `text` holds, sorted (none: empty), found with the call's redaction state `scan`. */
+export function blockedKinds(scan: CallRedaction, blocked: ReadonlySet<string>, text: string): string[] {
+  const before = { ...scan.counts };
+  scan.redact(text);
+  return Object.keys(scan.counts).filter((t) => blocked.has(t) && (scan.counts[t] ?? 0) > (before[t] ?? 0)).sort();
+}
+
+/** What a refusal says: the kinds found, never the values. */
+export const blockedMessage = (what: string, found: readonly string[]): string =>
+  `${what}: it contains content this gateway does not forward to models (${found.join(', ')}). Remove it and try again.`;
