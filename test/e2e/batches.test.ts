@@ -164,6 +164,14 @@ describe('OpenAI batch jobs through gatelog', () => {
     await a.batches.retrieve(b.id);
     await new Promise((r) => setTimeout(r, 1500));
     expect(await batchCalls(b.id)).toHaveLength(3);
+
+    // Repricing recomputes a batch line at the batch price too, not the live one.
+    const rep = await fetch(`${gl.url}/admin/reprice`, {
+      method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date(Date.now() + 60_000).toISOString() }),
+    });
+    expect(rep.status).toBe(200);
+    for (const c of (await batchCalls(b.id)).filter((x) => x.outcome === 'success')) expect(c.cost_usd).toBeCloseTo(FULL_PRICE / 2, 12);
     Object.assign(made, { fileId: file.id, batchId: b.id, outputId: b.output_file_id });
   }, 60_000);
 

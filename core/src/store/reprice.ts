@@ -46,6 +46,8 @@ export interface RepriceRow extends Required<Units> {
   upstream_model: string;
   /** The API the client spoke: audio calls with no tokens have no price (proxy/src/capture/cost.ts). */
   client_api: string;
+  /** The API gatelog spoke upstream: `openai.batch` lines are billed at the Batch API's price. */
+  upstream_api: string;
   outcome: string;
   cache_hit: boolean;
   input_tokens: number;
@@ -107,7 +109,7 @@ function rangeWhere(r: RepriceRequest): string {
 }
 
 const COLUMNS = `toString(request_id) AS request_id, formatDateTime(toStartOfMinute(started_at), '%Y-%m-%d %H:%i:%S', 'UTC') AS minute,
-  requested_model, provider, team, key_id, key_name, deployment_model, upstream_model, client_api, outcome, cache_hit,
+  requested_model, provider, team, key_id, key_name, deployment_model, upstream_model, client_api, upstream_api, outcome, cache_hit,
   input_tokens, output_tokens, cached_tokens, cache_creation_tokens, cache_write_1h_tokens, reasoning_tokens,
   input_audio_tokens, output_audio_tokens, input_image_tokens, audio_seconds, input_characters, images, image_size, image_quality, cost_usd`;
 

@@ -25,6 +25,8 @@ import { aliasOf, BATCH_LINE_APIS, type LineModels } from './input.ts';
  * (https://platform.openai.com/docs/guides/batch, "50% cost discount").
  */
 export const BATCH_PRICE_FACTOR = 0.5;
+/** What a recorded batch line's `upstream_api` says (repricing keeps it at the batch price). */
+export const BATCH_UPSTREAM_API = 'openai.batch';
 const YIELD_LINES = 500;
 /** Lines turned into events, checked against the store and published at a time. */
 const RECORD_CHUNK = 1000;
@@ -128,7 +130,7 @@ function lineRecord(c: LineCall, customId: string): CallRecord {
     meta: { trace_id: '', session_id: '', user: c.request?.user ?? '', tags: { 'gatelog.batch': c.batch.id, 'gatelog.custom_id': customId.slice(0, 256) } },
     endpoint: c.endpoint,
     api,
-    upstreamApi: 'openai.batch',
+    upstreamApi: BATCH_UPSTREAM_API,
     requestedModel: c.request?.alias ?? model,
     provider: c.provider.name,
     priceProviderId: c.provider.priceProviderId,

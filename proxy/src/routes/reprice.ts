@@ -14,6 +14,7 @@ import type { ProxyMetrics } from '../metrics.ts';
 import { callCost, type CostFn } from '../capture/cost.ts';
 import type { Tokens } from '../capture/usage-normalize.ts';
 import { mediaApi } from '../capture/media-units.ts';
+import { BATCH_PRICE_FACTOR, BATCH_UPSTREAM_API } from '../batches/record.ts';
 
 export interface RepriceRouteDeps {
   store: Store;
@@ -32,12 +33,14 @@ export function storedCallCost(cost: CostFn, providerId: string | undefined, row
     cache_creation_tokens: row.cache_creation_tokens, cache_write_1h_tokens: row.cache_write_1h_tokens, reasoning_tokens: row.reasoning_tokens,
     input_audio_tokens: row.input_audio_tokens, output_audio_tokens: row.output_audio_tokens, tokens_estimated: false,
   };
-  return callCost(cost, {
+  const c = callCost(cost, {
     api: row.client_api, outcome: row.outcome, cacheHit: row.cache_hit, provider: row.provider, providerId,
     deploymentModel: row.deployment_model, upstreamModel: row.upstream_model, tokens,
     // Only audio and images calls carry units (the row's unit columns), as when they were recorded.
     units: mediaApi(row.client_api) ? row : undefined,
   });
+  // A batch's lines were billed at the Batch API's price, and are repriced at it.
+  return c !== null && row.upstream_api === BATCH_UPSTREAM_API ? c * BATCH_PRICE_FACTOR : c;
 }
 
 export function repriceRoutes(deps: RepriceRouteDeps) {
