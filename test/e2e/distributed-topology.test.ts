@@ -244,6 +244,16 @@ describe('docker-compose topology as local processes: 2 proxies, 2 ingest worker
       await known(url.proxy2, secret);
       expect(await status(url.proxy2, secret)).toBe(200);
 
+      // A person added on the People page is written through the admin API too (the UI may only read).
+      await page.goto(`${url.ui}/people`);
+      const email = `ui-${randomUUID().slice(0, 8)}@example.com`;
+      await page.fill('#new-email', email);
+      await page.selectOption('#new-role', 'analyst');
+      await Promise.all([page.waitForLoadState('load'), page.click('form[action="?/create"] button[type=submit]')]);
+      expect(await page.textContent('[data-testid=sign-in-link]')).toContain(`${url.ui}/login/invite?token=`);
+      const people = await fetch(`${url.proxy1}/admin/users`, { headers: { authorization: `Bearer ${MASTER}` } });
+      expect(((await people.json()) as { data: { email: string; role: string }[] }).data).toContainEqual(expect.objectContaining({ email, role: 'analyst' }));
+
       // An export streams from ClickHouse; its audit row is written through the admin API.
       const exported = await page.request.get(`${url.ui}/export?format=jsonl`);
       expect(exported.status()).toBe(200);
