@@ -91,8 +91,10 @@ describe('retention', () => {
 
   it('applies a changed policy to existing tables once, and row TTLs spare held calls', async () => {
     const cfg = RetentionConfig.parse({ bodies: '30d', calls: '50d', rollups: '3650d' });
-    expect(await applyRetention(store, cfg)).toEqual(['llm_calls.rows', 'llm_calls_1m.rows', 'llm_calls_1h.rows', 'llm_calls_latency_1h.rows']);
+    expect(await applyRetention(store, cfg)).toEqual(['llm_calls.rows', 'batch_objects.rows', 'llm_calls_1m.rows', 'llm_calls_1h.rows', 'llm_calls_latency_1h.rows']);
     expect(await applyRetention(store, cfg)).toEqual([]);
+    const batches = await store.client.query({ query: `SELECT create_table_query AS q FROM system.tables WHERE database = 'gatelog' AND name = 'batch_objects'`, format: 'JSONEachRow' });
+    expect((await batches.json<{ q: string }>())[0]?.q ?? '').toContain('toDateTime(updated_at) + toIntervalDay(50)');
     const rs = await store.client.query({ query: `SELECT create_table_query AS q FROM system.tables WHERE database = 'gatelog' AND name = 'llm_calls'`, format: 'JSONEachRow' });
     const q = (await rs.json<{ q: string }>())[0]?.q ?? '';
     expect(q).toContain('toIntervalDay(50)');

@@ -78,9 +78,9 @@ function periodText(r: Pick<RetentionConfig, Period | 'teams'>, field: Period): 
   return [r[field], ...ownPeriods(r, field).map(([team, d]) => `${JSON.stringify(team)}=${d}`)].join(' ');
 }
 
-/** SQL: when a call row's `field` expires, by its team's period (NEVER for forever). */
-function expirySql(r: Pick<RetentionConfig, Period | 'teams'>, field: Period): string {
-  const at = (d: string): string => (d === 'forever' ? NEVER : `toDateTime(started_at) + ${interval(d)}`);
+/** SQL: when a call row's `field` expires, by its team's period (NEVER for forever), counted from `from`. */
+function expirySql(r: Pick<RetentionConfig, Period | 'teams'>, field: Period, from = 'started_at', floor?: (d: string) => string): string {
+  const at = (d: string): string => (d === 'forever' ? NEVER : `toDateTime(${from}) + ${interval(floor ? floor(d) : d)}`);
   const own = ownPeriods(r, field);
   if (own.length === 0) return at(r[field]);
   return `multiIf(${own.map(([team, d]) => `team = ${sqlText(team)}, ${at(d)}`).join(', ')}, ${at(r[field])})`;
@@ -92,6 +92,8 @@ export function sqlText(s: string): string {
 }
 
 const NEVER = "toDateTime('2106-01-01 00:00:00', 'UTC')";
+const BATCH_OBJECTS_MIN = '2d';
+const atLeastBatchMin = (d: string): string => ((durationMs(d) ?? Infinity) < durationMs(BATCH_OBJECTS_MIN)! ? BATCH_OBJECTS_MIN : d);
 const BODY_COLUMNS = [['request_body', 'String CODEC(ZSTD(3))'], ['response_body', 'String CODEC(ZSTD(3))'], ['error_message', 'String']] as const;
 
 /** Each retention target and the DDL that sets its TTL (or removes it). */
@@ -132,6 +134,14 @@ export function ttlStatements(db: string, r: RetentionConfig): { target: string;
     ttl: calls,
     sql: [calls === 'forever' ? `ALTER TABLE ${db}.llm_calls REMOVE TTL` : `ALTER TABLE ${db}.llm_calls MODIFY TTL ${expirySql(r, 'calls')} DELETE WHERE NOT legal_hold`],
   });
+  // The Files and Batches API's objects (who owns which file and batch, their last state) are
+  // call metadata: kept as long as the calls of their team, counted from when last seen, and at
+  // least two days, so a batch still running (OpenAI gives one up to 24 hours) keeps its owner.
+  out.push({
+    target: 'batch_objects.rows',
+    ttl: `${calls} min ${BATCH_OBJECTS_MIN}`,
+    sql: [calls === 'forever' ? `ALTER TABLE ${db}.batch_objects REMOVE TTL` : `ALTER TABLE ${db}.batch_objects MODIFY TTL ${expirySql(r, 'calls', 'updated_at', atLeastBatchMin)}`],
+  });
   for (const [table, col] of [['llm_calls_1m', 'minute'], ['llm_calls_1h', 'hour'], ['llm_calls_latency_1h', 'hour']] as const) {
     out.push({
       target: `${table}.rows`,
@@ -165,7 +175,7 @@ export async function applyRetention(store: Store, r: RetentionConfig): Promise<
 /** Remove what is past its TTL now (a mutation over every part: for tests and operators, not every sweep). */
 export async function enforceRetentionNow(store: Store): Promise<void> {
   const rs = await store.client.query({
-    query: `SELECT name FROM system.tables WHERE database = {db:String} AND name IN ('llm_calls', 'llm_blocks', 'llm_calls_1m', 'llm_calls_1h', 'llm_calls_latency_1h') AND position(create_table_query, ' TTL ') > 0`,
+    query: `SELECT name FROM system.tables WHERE database = {db:String} AND name IN ('llm_calls', 'llm_blocks', 'llm_calls_1m', 'llm_calls_1h', 'llm_calls_latency_1h', 'batch_objects') AND position(create_table_query, ' TTL ') > 0`,
     query_params: { db: store.database },
     format: 'JSONEachRow',
   });
