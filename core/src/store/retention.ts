@@ -137,10 +137,14 @@ export function ttlStatements(db: string, r: RetentionConfig): { target: string;
   // The Files and Batches API's objects (who owns which file and batch, their last state) are
   // call metadata: kept as long as the calls of their team, counted from when last seen, and at
   // least two days, so a batch still running (OpenAI gives one up to 24 hours) keeps its owner.
+  // A batch's "recorded" marker outlives its batch row by a day: were it gone first, the poller
+  // would record the batch's results again after the calls themselves had expired.
   out.push({
     target: 'batch_objects.rows',
-    ttl: `${calls} min ${BATCH_OBJECTS_MIN}`,
-    sql: [calls === 'forever' ? `ALTER TABLE ${db}.batch_objects REMOVE TTL` : `ALTER TABLE ${db}.batch_objects MODIFY TTL ${expirySql(r, 'calls', 'updated_at', atLeastBatchMin)}`],
+    ttl: `${calls} min ${BATCH_OBJECTS_MIN} marker +1d`,
+    sql: [calls === 'forever'
+      ? `ALTER TABLE ${db}.batch_objects REMOVE TTL`
+      : `ALTER TABLE ${db}.batch_objects MODIFY TTL ${expirySql(r, 'calls', 'updated_at', atLeastBatchMin)} + toIntervalDay(kind = 'batch_recorded')`],
   });
   for (const [table, col] of [['llm_calls_1m', 'minute'], ['llm_calls_1h', 'hour'], ['llm_calls_latency_1h', 'hour']] as const) {
     out.push({
