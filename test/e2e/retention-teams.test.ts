@@ -136,9 +136,12 @@ describe('retention.teams', () => {
     await enforceRetentionNow(store);
     expect((await stored()).get(ids['legal45']!)?.body).toBe(false);
     // Back to one global policy: every team-specific TTL goes.
-    expect((await applyRetention(store, RetentionConfig.parse({ bodies: '30d', calls: '400d' })))).toEqual(['llm_calls.bodies', 'llm_calls.attempt_io', 'llm_calls.request_parts', 'llm_calls.rows']);
-    const rs = await store.client.query({ query: `SELECT create_table_query AS q FROM system.tables WHERE database = 'gatelog' AND name = 'llm_calls'`, format: 'JSONEachRow' });
-    expect((await rs.json<{ q: string }>())[0]?.q ?? '').not.toContain('multiIf');
+    expect((await applyRetention(store, RetentionConfig.parse({ bodies: '30d', calls: '400d' })))).toEqual(['llm_calls.bodies', 'llm_calls.attempt_io', 'llm_calls.request_parts', 'llm_calls.rows', 'batch_objects.rows']);
+    // The calls' team periods and the batch objects' (which follow them) alike.
+    for (const table of ['llm_calls', 'batch_objects']) {
+      const rs = await store.client.query({ query: `SELECT create_table_query AS q FROM system.tables WHERE database = 'gatelog' AND name = {t:String}`, query_params: { t: table }, format: 'JSONEachRow' });
+      expect((await rs.json<{ q: string }>())[0]?.q ?? '').not.toContain('multiIf');
+    }
   }, 120_000);
 
   it('stores the long bodies of a team with its own body period whole, never in shared blocks', () => {
