@@ -25,9 +25,13 @@ describe('distributed ingest', () => {
     expect(new Set(d.broker.records(d.topic).map((r) => r.compression))).toEqual(new Set([1, 4]));
     await eventually('all rows', async () => (await d!.counts()).rows === events.length);
     expect((await d.ids()).sort()).toEqual(events.map((e) => e.request_id).sort());
+    // The worker counts an insert once ClickHouse acknowledged it and commits the offsets after
+    // that: both a moment behind the rows being readable.
+    await eventually('the worker to count every row', () => Promise.resolve(worker.stats().rows === events.length));
     expect(worker.stats().rows).toBe(events.length);
-    const committed = d.broker.committedOffsets(d.groupId).reduce((s, c) => s + c.offset, 0);
-    expect(committed).toBe(events.length);
+    const committed = (): number => d!.broker.committedOffsets(d!.groupId).reduce((s, c) => s + c.offset, 0);
+    await eventually('every offset committed', () => Promise.resolve(committed() >= events.length));
+    expect(committed()).toBe(events.length);
   });
 
   it('dead-letters a poison message with its reason and carries on with the batch', { timeout: 20_000 }, async () => {
