@@ -6,6 +6,9 @@ import type { RequestEvent } from '@sveltejs/kit';
 
 export { adminCall, type AdminCallResult } from './admin-call.server.ts';
 
+/** An admin API status as a form action's failure: fail() takes 4xx/5xx only; anything else is a bad gateway here. */
+export const failStatus = (s: number): number => (s >= 400 && s <= 599 ? s : 502);
+
 /**
  * Where the admin API answers. Embedded mode serves it on this very process and port: the
  * socket the request arrived on names it without trusting the Host header (a spoofed Host

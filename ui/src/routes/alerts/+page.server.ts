@@ -6,6 +6,7 @@
 // (core/src/alerts/visibility.ts): a scoped person sees their teams' rules and events only, and
 // changes only rules wholly inside their teams.
 import { fail } from '@sveltejs/kit';
+import { failStatus } from '#lib/server/admin-api.server.ts';
 import { alertRules, alertsApi as api, everyone, keysFor, visibleEvents, type EventView } from '#lib/server/alerts.server.ts';
 import { alertRuleBody, FORM_KINDS } from '#lib/alert-form.ts';
 import { can } from '@gatelog/core/roles';
@@ -14,7 +15,6 @@ import type { AlertRule } from '@gatelog/core/alerts/rule';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const failStatus = (s: number): number => (s >= 400 && s <= 599 ? s : 502);
 
 export const load: PageServerLoad = async (event) => {
   const p = event.locals.principal;

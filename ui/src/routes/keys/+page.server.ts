@@ -12,15 +12,12 @@ import type { Principal } from '@gatelog/core/roles';
 import { listKeyViews } from '@gatelog/core/store/key-stats';
 import { BUDGET_PERIODS, keyById } from '@gatelog/core/store/keys';
 import { uiContext } from '#lib/server/context.server.ts';
-import { adminBaseUrl, adminCall } from '#lib/server/admin-api.server.ts';
+import { adminBaseUrl, adminCall, failStatus } from '#lib/server/admin-api.server.ts';
 import { keyCreateBody } from '#lib/key-form.ts';
 import { visible } from '#lib/server/permissions.server.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 const ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
-/** fail() takes 4xx/5xx only; anything else from the API is a bad gateway here. */
-const failStatus = (s: number): number => (s >= 400 && s <= 599 ? s : 502);
-
 export const load: PageServerLoad = async ({ locals }) => {
   const { store } = await uiContext();
   const now = Date.now();

@@ -10,7 +10,7 @@ import { ROLES, can, type Principal } from '@gatelog/core/roles';
 import { PeopleError, createPerson, managedBy, publicToken, publicUser, updatePerson, type Acting } from '@gatelog/core/people';
 import { listTokens, listUsers, userById } from '@gatelog/core/store/users';
 import { uiContext } from '#lib/server/context.server.ts';
-import { adminCall } from '#lib/server/admin-api.server.ts';
+import { adminBaseUrl, adminCall, failStatus } from '#lib/server/admin-api.server.ts';
 import { clientIp } from '#lib/server/audit.server.ts';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -45,9 +45,6 @@ async function attempt<T>(action: string, f: () => Promise<T>) {
   }
 }
 
-/** fail() takes 4xx/5xx only; anything else from the API is a bad gateway here. */
-const failStatus = (s: number): number => (s >= 400 && s <= 599 ? s : 502);
-
 /** What the admin API answered for a person written (`POST /admin/users`, `PATCH /admin/users/:id`). */
 interface Written {
   user?: { email?: unknown };
@@ -58,7 +55,7 @@ interface Written {
 /** A change sent to the proxy's admin API (standalone UI), as the page shows its outcome. */
 async function throughApi(event: RequestEvent, adminUrl: string, action: string, method: 'POST' | 'PATCH', path: string, body: object) {
   const { masterKey } = await uiContext();
-  const r = await adminCall(adminUrl.replace(/\/+$/, ''), masterKey, method, path, body, undefined, acting(event).by);
+  const r = await adminCall(adminBaseUrl(event, adminUrl), masterKey, method, path, body, undefined, acting(event).by);
   if (!r.ok) return fail(failStatus(r.status), { action, message: r.message });
   const w = (r.body ?? {}) as Written;
   const link = typeof w.sign_in_path === 'string' ? `${event.url.origin}${w.sign_in_path}` : undefined;

@@ -4,15 +4,13 @@
 // so an unedited replay sends the recorded bytes exactly (with the model and stream changed).
 import { error, fail, redirect } from '@sveltejs/kit';
 import { uiContext } from '#lib/server/context.server.ts';
-import { adminBaseUrl, adminCall } from '#lib/server/admin-api.server.ts';
+import { adminBaseUrl, adminCall, failStatus } from '#lib/server/admin-api.server.ts';
 import { recordAudit } from '#lib/server/audit.server.ts';
 import { callFor, editableBody, mayReplay, REPLAYABLE } from '#lib/server/replay.server.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 /** A replay waits for the model's whole answer (not streamed). */
 const REPLAY_TIMEOUT_MS = 120_000;
-const failStatus = (s: number): number => (s >= 400 && s <= 599 ? s : 502);
-
 export const load: PageServerLoad = async (event) => {
   if (!mayReplay(event.locals.principal)) error(403, 'Replaying calls is not available for your role.');
   const call = await callFor(event, event.params.id);
