@@ -5,6 +5,7 @@
 // kept (LineModels) so the recorded calls show the alias the client wrote.
 import { setImmediate as yieldNow } from 'node:timers/promises';
 import { ProxyError, badRequest } from '../errors.ts';
+import { blockedContent } from '../routes/content-block.ts';
 import type { UpstreamApi } from '../providers/types.ts';
 
 /**
@@ -138,7 +139,7 @@ export async function rewriteBatchInput(file: string, resolve: ResolveLine): Pro
       }
       provider ??= t;
       const found = t.blocked?.(text) ?? [];
-      if (found.length > 0) throw lineError('content_blocked', `contains content this gateway does not forward to models (${found.join(', ')}); nothing was sent upstream.`);
+      if (found.length > 0) throw lineError('content_blocked', `${blockedContent(found)}; nothing was sent upstream.`);
       const known = lineModels.models[t.model];
       if (known === undefined) lineModels.models[t.model] = line.alias;
       else if (known !== line.alias) lineModels.lines[line.custom_id] = line.alias;

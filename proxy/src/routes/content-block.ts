@@ -25,7 +25,7 @@ export function screenRequest(env: AdmitEnv, gov: Governance | undefined, req: F
   if (found.length === 0) return;
   if (key) rec.caller = { keyId: key.id, keyName: key.name, team: key.team };
   rec.redactRequested = stricter(rec.redactRequested ?? treatmentOf('log'), treatmentOf('log'));
-  const r: Refusal = { status: 400, type: 'invalid_request_error', code: 'content_blocked', message: blockedMessage('The request was not sent', found) };
+  const r: Refusal = { status: 400, type: 'invalid_request_error', code: 'content_blocked', message: `The request was not sent: it ${blockedContent(found)}. Remove it and try again.` };
   gov?.metrics.refusal(r.code);
   if (markPublished(req)) recordRefused(env, rec, r);
   throw refusalError(r);
@@ -38,6 +38,5 @@ export function blockedKinds(scan: CallRedaction, blocked: ReadonlySet<string>, 
   return Object.keys(scan.counts).filter((t) => blocked.has(t) && (scan.counts[t] ?? 0) > (before[t] ?? 0)).sort();
 }
 
-/** What a refusal says: the kinds found, never the values. */
-export const blockedMessage = (what: string, found: readonly string[]): string =>
-  `${what}: it contains content this gateway does not forward to models (${found.join(', ')}). Remove it and try again.`;
+/** What a refusal says of what was found: the kinds, never the values. */
+export const blockedContent = (found: readonly string[]): string => `contains content this gateway does not forward to models (${found.join(', ')})`;
