@@ -1,6 +1,8 @@
 // patches/@pydantic__genai-prices@0.1.8.patch remembers, per price object, which units a model's
-// price has (and their checks), and per provider which model a name matches: work the library
-// did again on every call (7–14 µs of the 8–14 a call cost with varying token counts). These
+// price has (and their checks), per provider which model a name matches, which provider a
+// lookup finds, and per pair of units whether they overlap: work the library did again on every
+// call (7–14 µs of the 8–14 a call cost with varying token counts; a name priced without a
+// provider id, as OpenAI's own base URL is, scanned every provider's name rules on each call). These
 // tests check the patch is installed and that every price it gives is the library's own, to the
 // bit: a call given a deep copy of the provider (the `provider` option) holds objects neither
 // cache has seen, so the library works everything out afresh for it.
@@ -49,6 +51,8 @@ describe('genai-prices patch', () => {
     expect(esm).toContain('function gatelogPricedUnits(');
     expect(esm).toContain('function gatelogMatch(');
     expect(esm).toContain('function gatelogLeaves(');
+    expect(esm).toContain('function gatelogFindProvider(');
+    expect(esm).toContain('function gatelogOverlap(');
   });
 
   it('prices every model of the main providers exactly as the uncached library does, cached calls included', () => {
@@ -78,6 +82,25 @@ describe('genai-prices patch', () => {
     }
     expect(compared).toBeGreaterThan(5_000);
     expect(priced).toBeGreaterThan(2_000);
+  });
+
+  it('finds a provider by the model name alone (no provider id) as the uncached lookup does, every time', () => {
+    const usage = { input_tokens: 4321, output_tokens: 765, cache_read_tokens: 1000 };
+    for (const providerId of ['openai', 'anthropic', 'google', 'deepseek', 'mistral']) {
+      const provider = findProvider({ providerId });
+      for (const model of provider?.models.slice(0, 8) ?? []) {
+        const fresh = outcome(() => calcPrice(usage, model.id, { provider: structuredClone(provider!) }));
+        const byName = [0, 1].map(() => outcome(() => calcPrice(usage, model.id)));
+        // The name alone may match another provider first (its rules run in the data's order):
+        // then both lookups agree with each other, and with that provider's own price.
+        expect(byName[1]).toEqual(byName[0]);
+        const found = byName[0] as { provider?: string } | null;
+        if (found?.provider === providerId) expect(byName[0]).toEqual(fresh);
+        else if (found?.provider) expect(outcome(() => calcPrice(usage, model.id, { provider: structuredClone(findProvider({ providerId: found.provider! })!) }))).toEqual(byName[0]);
+      }
+    }
+    expect(calcPrice(usage, 'gpt-4o-mini')?.provider.id).toBe('openai');
+    for (let i = 0; i < 2; i++) expect(calcPrice(usage, 'no-provider-has-this-model')).toBeNull();
   });
 
   it('keeps names that match nothing unpriced, and the litellm "provider/model" form priced as the provider', () => {
