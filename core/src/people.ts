@@ -34,6 +34,9 @@ export class PeopleError extends Error {
   }
 }
 
+/** Another proxy's change to the same address held it for longer than a change may wait (store/users.ts). */
+const addressBusy = (): PeopleError => new PeopleError(503, 'address_busy', 'Another change to this email address is in progress; try again.', 'email');
+
 export interface Acting {
   by: Principal;
   sourceIp: string;
@@ -107,7 +110,7 @@ export async function createPerson(store: Store, a: Acting, input: unknown): Pro
   guardOwner(a.by, body.role);
   guardTeams(a.by, body.teams);
   const email = body.email.toLowerCase();
-  return serialByEmail(email, async () => {
+  return serialByEmail(store, email, addressBusy, async () => {
     if (await userByEmail(store, email)) throw new PeopleError(409, 'user_exists', 'A person with this email exists already.', 'email');
     const at = new Date(a.now).toISOString();
     const l = invite(a.now);

@@ -5,7 +5,7 @@
 // keys refused with 503 (in each API's error shape) until ClickHouse answers; a bad
 // environment variable stops start-up naming it; several replicas without Redis say so.
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,6 +123,32 @@ describe('proxy service with a ClickHouse server', () => {
     const actions = ((await audit.json()) as { data: { action: string }[] }).data.map((r) => r.action);
     expect(actions).toEqual(expect.arrayContaining(['key.create', 'key.revoke']));
     console.log(`key usable on the other proxy after ${learned} ms; revocation reached it after ${revoked} ms`);
+  });
+
+  it('one person per address across proxies: concurrent creations on both give one person, the rest 409', { timeout: 120_000 }, async () => {
+    const email = `ada-${randomUUID().slice(0, 8)}@example.com`;
+    const create = (url: string, spelled: string): Promise<Response> => fetch(`${url}/admin/users`, {
+      method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: spelled, name: 'Ada', role: 'viewer' }),
+    });
+    // An identity provider's retry landing on the other proxy, or two admins at once: three each.
+    const spellings = [email, email.toUpperCase(), email];
+    const answers = await Promise.all([...spellings.map((e) => create(a.url, e)), ...spellings.map((e) => create(b.url, e))]);
+    const statuses = answers.map((r) => r.status).sort();
+    expect(statuses).toEqual([201, 409, 409, 409, 409, 409]);
+    const refused = (await Promise.all(answers.filter((r) => r.status === 409).map((r) => r.json()))) as { error: { code: string; param: string } }[];
+    for (const body of refused) expect(body.error).toMatchObject({ code: 'user_exists', param: 'email' });
+    const listed = await fetch(`${b.url}/admin/users`, { headers: { authorization: `Bearer ${MASTER}` } });
+    const people = ((await listed.json()) as { data: { email: string }[] }).data.filter((u) => u.email === email);
+    expect(people).toHaveLength(1);
+    // The address's turns are held in ClickHouse by its hash: the address itself is not written there.
+    const rs = await store.client.query({
+      query: `SELECT countIf(job = {hashed:String}) AS turns, countIf(position(job, {e:String}) > 0) AS plain FROM ${store.database}.job_lease`,
+      query_params: { hashed: `person-email:${createHash('sha256').update(email).digest('hex')}`, e: email }, format: 'JSONEachRow',
+    });
+    const [held] = await rs.json<{ turns: number | string; plain: number | string }>();
+    expect(Number(held?.turns)).toBeGreaterThanOrEqual(6);
+    expect(Number(held?.plain)).toBe(0);
   });
 
   it('with Redis, a revocation reaches the other proxy at once, not at its next poll', { timeout: 240_000 }, async () => {

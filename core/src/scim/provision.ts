@@ -104,9 +104,12 @@ async function write(store: Store, a: Acting, cur: UserRecord, next: UserRecord,
 const withFields = (cur: UserRecord, f: UserFields): UserRecord =>
   ({ ...cur, email: f.email, name: f.name, disabled: !f.active, scim_external_id: f.externalId, scim_state: 'managed' });
 
+/** Another proxy's change to the same userName held it for longer than a change may wait (store/users.ts). */
+const addressBusy = (): ScimError => new ScimError(503, 'Another change to this userName is in progress; try again.');
+
 /** POST /Users: a new person, or a deleted one provisioned again (see the top of this file). */
 export function createScimUser(store: Store, a: Acting, oidc: OidcConfig, f: UserFields): Promise<UserRecord> {
-  return serialByEmail(f.email, () => createUnique(store, a, oidc, f));
+  return serialByEmail(store, f.email, addressBusy, () => createUnique(store, a, oidc, f));
 }
 
 async function createUnique(store: Store, a: Acting, oidc: OidcConfig, f: UserFields): Promise<UserRecord> {
@@ -128,7 +131,7 @@ async function createUnique(store: Store, a: Acting, oidc: OidcConfig, f: UserFi
 /** PUT and PATCH /Users/:id: the person with the fields the provider now holds. */
 export function updateScimUser(store: Store, a: Acting, cur: UserRecord, f: UserFields): Promise<UserRecord> {
   // A rename takes the new address: in turn with anyone creating or renaming to it.
-  return serialByEmail(f.email, async () => {
+  return serialByEmail(store, f.email, addressBusy, async () => {
     await guardUnique(store, f, cur.id);
     return write(store, a, cur, withFields(cur, f));
   });

@@ -15,9 +15,14 @@ async function claim(store: Store, job: string, holder: string): Promise<void> {
   });
 }
 
-/** Claims `job` for `holder`; true when `holder` is the one to run it now. */
-export async function claimJob(store: Store, job: string, holder: string, liveMs = LEASE_LIVE_MS): Promise<boolean> {
+/**
+ * Claims `job` for `holder`; true when `holder` is the one to run it now. `settleMs`: how long to
+ * wait before asking, so that a claim ClickHouse started just before ours but had not finished
+ * writing is seen (where a wrong answer costs more than the wait: a mutual exclusion).
+ */
+export async function claimJob(store: Store, job: string, holder: string, liveMs = LEASE_LIVE_MS, settleMs = 0): Promise<boolean> {
   await claim(store, job, holder);
+  if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
   return (await jobHolder(store, job, liveMs)) === holder;
 }
 

@@ -2,9 +2,11 @@
 // migration 0009. Both are versioned rows (ReplacingMergeTree(version)): every change inserts
 // a new version, readers take the latest with FINAL. Neither holds a secret: passwords as
 // scrypt hashes, one-time sign-in links and tokens as SHA-256 hex.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import type { Store } from './client.ts';
+import { claimJob, holdJob } from './job-lease.ts';
 import { ChTime, Num } from './row-types.ts';
 import { versionedRows } from './versioned-rows.ts';
 
@@ -43,22 +45,54 @@ const usersWhere = (store: Store, where: string, params: Record<string, unknown>
 
 const emailTurns = new Map<string, Promise<void>>();
 
+/** How long a proxy's hold on an address lasts unless renewed (it renews every quarter of it while it works). */
+export const EMAIL_LEASE_MS = 3_000;
 /**
- * Runs `change` once every earlier change to the same email address in this process has ended:
- * a "no one has this address yet" check and the insert after it cannot interleave with another
- * request's (an identity provider retrying a SCIM POST, two admins clicking at once), so the
- * second one sees the first's person and gets its 409. Across proxy processes of a distributed
- * deployment the check and the insert are not atomic: ClickHouse has no unique constraint.
+ * Wait between a claim and the read of who holds the address: an insert's claim time is set
+ * when ClickHouse starts it and the row is seen when it ends, so a claim made a moment earlier
+ * than ours could still be unseen right after ours; this is far longer than such an insert takes.
  */
-export function serialByEmail<T>(email: string, change: () => Promise<T>): Promise<T> {
+export const EMAIL_SETTLE_MS = 300;
+/** How long a change waits for another proxy's change to the same address before giving up. */
+export const EMAIL_WAIT_MS = 20_000;
+
+/**
+ * Runs `change` once every earlier change to the same email address has ended: a "no one has
+ * this address yet" check and the insert after it cannot interleave with another request's (an
+ * identity provider retrying a SCIM POST, two admins clicking at once), so the second one sees
+ * the first's person and gets its 409. Within a process, changes take turns in memory; on a
+ * ClickHouse server, which several proxies share and which has no unique constraint, each turn
+ * is also held through the store (job-lease.ts: the earliest live claimant of the address holds
+ * it, renewing while it works), so a retry that lands on another proxy waits for the first
+ * request too. `busy` is the error when that wait outlasts EMAIL_WAIT_MS.
+ */
+export function serialByEmail<T>(store: Store, email: string, busy: () => Error, change: () => Promise<T>): Promise<T> {
   const key = email.toLowerCase();
-  const run = (emailTurns.get(key) ?? Promise.resolve()).then(change);
+  const run = (emailTurns.get(key) ?? Promise.resolve()).then(() => (store.kind === 'http' ? acrossProxies(store, key, busy, change) : change()));
   const tail = run.then(() => {}, () => {});
   emailTurns.set(key, tail);
   void tail.then(() => {
     if (emailTurns.get(key) === tail) emailTurns.delete(key);
   });
   return run;
+}
+
+async function acrossProxies<T>(store: Store, email: string, busy: () => Error, change: () => Promise<T>): Promise<T> {
+  // The address is hashed: job_lease rows outlive the change by its TTL, and hold no personal data.
+  const job = `person-email:${sha256Hex(email)}`;
+  const holder = `${hostname()}/${process.pid}/${randomUUID()}`;
+  const giveUp = Date.now() + EMAIL_WAIT_MS;
+  while (!(await claimJob(store, job, holder, EMAIL_LEASE_MS, EMAIL_SETTLE_MS))) {
+    if (Date.now() > giveUp) throw busy();
+    await new Promise((r) => setTimeout(r, 100 + Math.random() * 100));
+  }
+  // A renewal that fails (ClickHouse unreachable) fails the change's own writes too.
+  const stop = holdJob(store, job, holder, () => {}, EMAIL_LEASE_MS);
+  try {
+    return await change();
+  } finally {
+    stop();
+  }
 }
 
 export const listUsers = (store: Store): Promise<UserRecord[]> => usersWhere(store, '', {});

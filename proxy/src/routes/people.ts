@@ -28,7 +28,7 @@ function idParam(req: FastifyRequest): string {
 }
 
 const asProxyError = (err: unknown): unknown =>
-  err instanceof PeopleError ? new ProxyError(err.status, err.code, err.message, err.status === 403 ? 'permission_error' : 'invalid_request_error', err.param) : err;
+  err instanceof PeopleError ? new ProxyError(err.status, err.code, err.message, err.status === 403 ? 'permission_error' : err.status >= 500 ? 'server_error' : 'invalid_request_error', err.param) : err;
 
 /** A change decided by core, its refusals answered in this API's error shape. */
 const decided = <T>(change: Promise<T>): Promise<T> => change.catch((e: unknown) => { throw asProxyError(e); });
