@@ -8,7 +8,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { StateConfig } from './state-config.ts';
 import { RedactionConfig } from './redact/policy.ts';
-import { RetentionConfig } from './store/retention.ts';
+import { Duration, RetentionConfig } from './store/retention.ts';
 import { isHostPattern } from './allowed-hosts.ts';
 import { AlertsConfig } from './alerts/rule.ts';
 import { OtelConfig } from './otel/config.ts';
@@ -316,6 +316,11 @@ export const ScheduledExportConfig = z.object({
   dir: z.string().min(1),
   /** The explorer's URL parameters narrowing the export, e.g. `team=search&status=error`. */
   filter: z.string().max(2000).default(''),
+  /**
+   * How long a file (and its manifest) is kept after its period ends: `90d`, `12h`, `forever`.
+   * Default: the body retention of the calls it can hold (store/export-expiry.ts).
+   */
+  keep: Duration.optional(),
 }).strict();
 export type ScheduledExportConfig = z.infer<typeof ScheduledExportConfig>;
 

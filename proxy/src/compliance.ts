@@ -7,7 +7,7 @@ import { startScheduledExports } from '@gatelog/core/store/scheduled-exports';
 
 export function startCompliance(app: FastifyInstance, deps: { store: Store; config: GatelogConfig; logger: Logger }): void {
   const heads = auditChain(deps.store).logHeads(deps.logger);
-  const schedules = startScheduledExports({ store: deps.store, schedules: deps.config.exports, logger: deps.logger });
+  const schedules = startScheduledExports({ store: deps.store, schedules: deps.config.exports, retention: deps.config.retention, logger: deps.logger });
   app.addHook('onClose', async () => {
     await schedules.stop();
     heads.stop();

@@ -2,11 +2,12 @@
 // (and only those) land in `dir` with a manifest that matches the file, one `export.run` row
 // records it (via scheduled), and a second run does nothing.
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExportDigester, listAudit, migrate, newRequestId, openStore, parseConfig, type Store } from '@gatelog/core';
+import { ExportDigester, RetentionConfig, listAudit, migrate, newRequestId, openStore, parseConfig, writeHold, type Store } from '@gatelog/core';
+import { expireExports, exportKeep } from '@gatelog/core/store/export-expiry';
 import { claimJob } from '@gatelog/core/store/job-lease';
 import { lastEndedPeriod, runScheduledExport, scheduleKey, startScheduledExports } from '@gatelog/core/store/scheduled-exports';
 
@@ -107,7 +108,7 @@ describe('scheduled exports', () => {
     const logs: string[] = [];
     const logger = { info: (o: object, m: string) => void logs.push(`${m} ${JSON.stringify(o)}`), error: (o: object, m: string) => void logs.push(`${m} ${JSON.stringify(o)}`) };
     const runner = startScheduledExports({
-      store, schedules: [{ every: 'hourly', format: 'jsonl', dir: out, filter: `tags=run%3D${tag}&team=b` }], logger: logger as never,
+      store, schedules: [{ every: 'hourly', format: 'jsonl', dir: out, filter: `tags=run%3D${tag}&team=b` }], retention: RetentionConfig.parse({}), logger: logger as never,
       now: () => DAY + 2 * 3_600_000 + 1, checkEveryMs: 200, jitterMs: 10,
     });
     for (let i = 0; i < 100 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 100));
@@ -116,5 +117,57 @@ describe('scheduled exports', () => {
     expect(files).toEqual(['gatelog-hourly-2026-11-10T010000Z.jsonl', 'gatelog-hourly-2026-11-10T010000Z.jsonl.manifest.json']);
     expect(readFileSync(join(out, files[0]!), 'utf8').trim().split('\n')).toHaveLength(1);
     expect(logs.some((l) => l.startsWith('scheduled export written'))).toBe(true);
+  });
+
+  it('keeps a file as long as the bodies it holds: retention.bodies, the shortest team period its filter admits, or keep', () => {
+    const r = RetentionConfig.parse({ bodies: '30d', teams: { clinical: { bodies: '7d' }, legal: { bodies: 'forever' }, search: { calls: '90d' } } });
+    expect(exportKeep({ filter: '' }, r)).toBe('7d'); // every team: the shortest of them all
+    expect(exportKeep({ filter: 'team=search' }, r)).toBe('30d'); // search keeps the global bodies period
+    expect(exportKeep({ filter: 'team=legal' }, r)).toBe('forever');
+    expect(exportKeep({ filter: 'team=legal&team=clinical' }, r)).toBe('7d');
+    expect(exportKeep({ filter: 'status=error&team=legal,search' }, r)).toBe('30d');
+    expect(exportKeep({ filter: '', keep: '400d' }, r)).toBe('400d');
+    expect(exportKeep({ filter: '' }, RetentionConfig.parse({ bodies: '12h' }))).toBe('12h');
+    expect(parseConfig({ exports: [{ every: 'daily', dir: '/x', keep: '90d' }] }, 'test', {}).exports[0]?.keep).toBe('90d');
+    expect(() => parseConfig({ exports: [{ every: 'daily', dir: '/x', keep: 'a while' }] }, 'test', {})).toThrow(/keep/);
+  });
+
+  it('removes files (and manifests) past their keep, audited; leaves newer files and other names; a legal hold keeps them', async () => {
+    const out = join(dir, 'expiry');
+    mkdirSync(out, { recursive: true });
+    const name = (iso: string): string => `gatelog-daily-${iso}T000000Z.jsonl`;
+    const old = [name('2026-10-01'), name('2026-10-20')];
+    const recent = name('2026-11-08');
+    const others = ['notes.txt', 'gatelog-hourly-2026-10-01T000000Z.jsonl', 'gatelog-daily-2026-10-01T000000Z.csv', `${name('2026-10-02')}.partial`];
+    for (const f of [...old, recent]) {
+      writeFileSync(join(out, f), '{"request_body":"secret prompt"}\n');
+      writeFileSync(join(out, `${f}.manifest.json`), '{}\n');
+    }
+    for (const f of others) writeFileSync(join(out, f), 'x');
+    const schedule = { every: 'daily' as const, format: 'jsonl' as const, dir: out, filter: `team=hold-${tag}` };
+    const retention = RetentionConfig.parse({ bodies: '10d' });
+    const now = DAY; // 2026-11-10: the 2026-10-20 file's period ended 20 days ago, the 2026-11-08 one's a day ago
+
+    // A hold on the team the files hold: nothing goes, past its time or not.
+    const at = new Date().toISOString();
+    const hold = { id: `hold-${tag}`, version: 1, kind: 'team' as const, value: `hold-${tag}`, reason: 'litigation', active: true, created_at: at, updated_at: at, updated_by: 'test' };
+    await writeHold(store, hold);
+    expect(await expireExports(store, schedule, retention, now)).toEqual({ removed: [], held: 2 });
+    // A hold of another team does not cover these files; this one lifted, they go.
+    await writeHold(store, { ...hold, id: `other-${tag}`, value: `other-${tag}` });
+    await writeHold(store, { ...hold, version: 2, active: false });
+    const r = await expireExports(store, schedule, retention, now);
+    expect(r).toEqual({ removed: old.map((f) => join(out, f)), held: 0 });
+    expect(readdirSync(out).sort()).toEqual([...others, recent, `${recent}.manifest.json`].sort());
+    const audited = (await listAudit(store, { action: 'export.expire', limit: 100 })).filter((a) => a.target.startsWith('gatelog-daily-2026-10-'));
+    expect(audited.map((a) => a.target).sort()).toEqual(old);
+    expect(audited[0]).toMatchObject({ actor: 'scheduler', role: 'system' });
+    expect(JSON.parse(audited[0]!.details)).toMatchObject({ keep: '10d', every: 'daily', format: 'jsonl' });
+    // Run again: nothing left to do, nothing audited twice.
+    expect(await expireExports(store, schedule, retention, now)).toEqual({ removed: [], held: 0 });
+    expect((await listAudit(store, { action: 'export.expire', limit: 100 })).filter((a) => a.target.startsWith('gatelog-daily-2026-10-'))).toHaveLength(2);
+    // keep: forever keeps everything.
+    expect(await expireExports(store, { ...schedule, keep: 'forever' }, retention, now + 1e12)).toEqual({ removed: [], held: 0 });
+    expect(existsSync(join(out, recent))).toBe(true);
   });
 });

@@ -14,7 +14,8 @@ import { z } from 'zod';
 import { localChanges, type Store } from './client.ts';
 import { keepHeldBlocks } from './block-retention.ts';
 
-const Duration = z.union([z.literal('forever'), z.string().regex(/^[1-9][0-9]{0,5}[dh]$/, 'a duration such as 30d or 12h, or forever')]);
+/** `30d`, `12h` or `forever`. */
+export const Duration = z.union([z.literal('forever'), z.string().regex(/^[1-9][0-9]{0,5}[dh]$/, 'a duration such as 30d or 12h, or forever')]);
 
 /** A team's own periods (each defaults to the global one). */
 export const TeamRetention = z.object({ bodies: Duration.optional(), calls: Duration.optional() }).strict();

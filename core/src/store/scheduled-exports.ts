@@ -20,9 +20,10 @@ import { listAudit } from './audit-queries.ts';
 import { appendAudit, type AuditRow } from './audit.ts';
 import { explorerQuery, parseExplorer, toFilter } from './explorer-params.ts';
 import { EXPORT_ACTION, digestedExport, type ExportManifest } from './export-manifest.ts';
+import { expireExports, PERIOD_MS } from './export-expiry.ts';
 import { claimJob, holdJob } from './job-lease.ts';
+import type { RetentionConfig } from './retention.ts';
 
-const PERIOD_MS = { hourly: 3_600_000, daily: 86_400_000, weekly: 7 * 86_400_000 } as const;
 /** 1970-01-01 was a Thursday; weeks start on Monday (ISO 8601). */
 const WEEK_OFFSET_MS = 4 * 86_400_000;
 
@@ -117,6 +118,8 @@ async function exportPeriod(store: Store, s: ScheduledExportConfig, p: { start: 
 export interface ScheduledExportsDeps {
   store: Store;
   schedules: readonly ScheduledExportConfig[];
+  /** The store's retention: how long files are kept by default, and whether holds apply (export-expiry.ts). */
+  retention: RetentionConfig;
   logger: Pick<Logger, 'info' | 'error'>;
   now?: () => number;
   /** How often due periods are looked for (default a minute). */
@@ -137,6 +140,9 @@ export function startScheduledExports(deps: ScheduledExportsDeps): { stop(): Pro
       try {
         const file = await runScheduledExport(deps.store, s, now());
         if (file) deps.logger.info({ file, every: s.every }, 'scheduled export written');
+        const expired = await expireExports(deps.store, s, deps.retention, now());
+        if (expired.removed.length > 0) deps.logger.info({ files: expired.removed, every: s.every }, 'scheduled exports past their keep removed');
+        if (expired.held > 0) deps.logger.info({ files: expired.held, every: s.every, dir: s.dir }, 'scheduled exports past their keep kept: a legal hold may cover them');
       } catch (err) {
         deps.logger.error({ err, every: s.every, dir: s.dir }, 'scheduled export failed (retried at the next check)');
       }
