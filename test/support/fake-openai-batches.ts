@@ -6,7 +6,9 @@
 // cancelled, with its first line answered); on completion
 // each input line is answered in the output file (a chat.completion with USAGE), except lines
 // whose body mentions FAIL_MARKER, answered in the error file with a 400 (as OpenAI writes
-// failed requests). Azure OpenAI's layout (`/openai/files?api-version=…`) is served alike. Every request is logged (uploads with their parsed form) for assertions.
+// failed requests). Azure OpenAI's layout (`/openai/files?api-version=…`) is served alike. Every
+// request is logged (uploads with their parsed form) for assertions; uploads can be held
+// (`holdUploads`) to keep a request in flight.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -37,6 +39,8 @@ export interface FakeBatches {
   requests: BatchRequest[];
   files: Map<string, StoredFile>;
   batches: Map<string, Record<string, unknown>>;
+  /** Uploads received from now on wait (logged) until the returned function is called. */
+  holdUploads(): () => void;
   close(): Promise<void>;
 }
 
@@ -78,6 +82,7 @@ export async function startFakeBatches(): Promise<FakeBatches> {
   const requests: BatchRequest[] = [];
   const files = new Map<string, StoredFile>();
   const batches = new Map<string, Record<string, unknown>>();
+  let uploadsHeld: Promise<void> | null = null;
 
   const addFile = (filename: string, purpose: string, content: string): Record<string, unknown> => {
     const object = { object: 'file', id: id('file-'), purpose, filename, bytes: Buffer.byteLength(content), created_at: now(), expires_at: null, status: 'processed', status_details: null };
@@ -128,6 +133,7 @@ export async function startFakeBatches(): Promise<FakeBatches> {
       const upload = { purpose: String(form.get('purpose')), filename: file.name, content: await file.text() };
       logged.upload = upload;
       logged.body = upload;
+      if (uploadsHeld) await uploadsHeld;
       return send(res, 200, addFile(upload.filename, upload.purpose, upload.content));
     }
     if (what === 'files' && objectId === undefined) return list(res, [...files.values()].map((f) => f.object).reverse());
@@ -179,6 +185,14 @@ export async function startFakeBatches(): Promise<FakeBatches> {
     requests,
     files,
     batches,
+    holdUploads: () => {
+      let resume = (): void => undefined;
+      uploadsHeld = new Promise<void>((r) => (resume = r));
+      return () => {
+        uploadsHeld = null;
+        resume();
+      };
+    },
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }

@@ -1,13 +1,16 @@
 // Who may see and touch a file or batch gatelog handed out, for the Files and Batches routes:
 // the caller (a virtual key, the master key, or anyone on an open gatelog), the objects it owns
 // (its team's; a key without a team: its own), and the one answer for anything else — OpenAI's
-// 404, the same for an id of another tenant as for an id that does not exist.
+// 404, the same for an id of another tenant as for an id that does not exist. Each request
+// counts against the key's and team's rpm and holds a max_parallel slot while it runs.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { appendAudit, type Privacy, type Store } from '@gatelog/core';
 import type { BatchListQuery, BatchObjectKind, BatchObjectRow } from '@gatelog/core/store/batch-objects';
 import { batchObject } from '@gatelog/core/store/batch-objects';
 import { ProxyError } from '../errors.ts';
-import type { Caller } from '../auth.ts';
+import { refusalError, type Caller } from '../auth.ts';
+import { holdRequest } from '../governance/request-limits.ts';
+import { refusalHeaders } from '../governance/refusal.ts';
 import type { Governance } from '../governance/runtime.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import type { FilesApi, FilesResponse, Provider } from '../providers/types.ts';
@@ -122,10 +125,23 @@ export function listParams(req: FastifyRequest, max: number, dflt: number): { li
  */
 export function installBatchSurface(app: FastifyInstance, deps: BatchRouteDeps, callers: Callers): void {
   installSurface(app, deps.metrics);
-  app.addHook('onRequest', async (req) => {
-    const c = deps.gov.auth.identify(req.headers, deps.gov.now());
+  app.addHook('onRequest', async (req, reply) => {
+    const g = deps.gov;
+    const c = g.auth.identify(req.headers, g.now());
     if (c instanceof ProxyError) throw c;
     callers.set(req, c);
+    // Before the body is read: a refused 50 MiB upload costs nothing but its headers.
+    if (c.kind !== 'key') return;
+    const held = await holdRequest(g, c.key);
+    if (!held.ok) {
+      void reply.headers(refusalHeaders(held.refusal));
+      g.metrics.refusal(held.refusal.code);
+      throw refusalError(held.refusal);
+    }
+    void reply.headers(held.headers);
+    const release = held.release;
+    // 'close' follows every end of the response: sent, failed, or the client gone mid-upload.
+    if (release) reply.raw.once('close', () => void release().catch((err: unknown) => g.logger.warn({ err, code: 'GATELOG_ERR_SETTLE' }, 'could not give a parallel slot back')));
   });
 }
 

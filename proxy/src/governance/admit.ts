@@ -21,7 +21,7 @@ import { endUserGate, USER_REQUIRED, USER_SUBJECT } from './end-user.ts';
 import { BackendUnavailableError } from './backend.ts';
 import type { Governance } from './runtime.ts';
 import { checkTeamModel, TEAM_SUBJECT, teamLimiterId, teamRate } from './team-policy.ts';
-import type { Refusal } from './refusal.ts';
+import { refusalHeaders, STATE_UNAVAILABLE, type Refusal } from './refusal.ts';
 import type { LlmCallEvent } from '@gatelog/core';
 import { markPublished } from '../request-state.ts';
 import { replayMark } from '../replay-mark.ts';
@@ -58,20 +58,11 @@ export function recordRefused(env: AdmitEnv, rec: CallRecord, r: Refusal): void 
 }
 
 function refuse(g: Governance, env: AdmitEnv, rec: CallRecord, reply: FastifyReply, r: Refusal): ProxyError {
-  if (r.headers) for (const [k, v] of Object.entries(r.headers)) void reply.header(k, v);
-  if (r.retryAfterSeconds !== undefined) void reply.header('retry-after', String(r.retryAfterSeconds));
+  void reply.headers(refusalHeaders(r));
   g.metrics.refusal(r.code);
   if (markPublished(reply.request)) recordRefused(env, rec, r);
   return refusalError(r);
 }
-
-const STATE_UNAVAILABLE: Refusal = {
-  status: 503,
-  type: 'service_unavailable',
-  code: 'state_unavailable',
-  message: 'Rate limit and budget state is unavailable and gatelog is configured to fail closed; retry shortly.',
-  retryAfterSeconds: 1,
-};
 
 /**
  * Why a replay cannot be admitted as the original's key (`keyId`): it is gone, revoked or

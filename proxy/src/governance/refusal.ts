@@ -24,6 +24,20 @@ export interface Refusal {
   headers?: Record<string, string> | undefined;
 }
 
+/** Shared counters (Redis) down with `state.on_failure: closed`: 503 with Retry-After. */
+export const STATE_UNAVAILABLE: Refusal = {
+  status: 503,
+  type: 'service_unavailable',
+  code: 'state_unavailable',
+  message: 'Rate limit and budget state is unavailable and gatelog is configured to fail closed; retry shortly.',
+  retryAfterSeconds: 1,
+};
+
+/** The response headers a refusal carries: its own (x-ratelimit-*) and Retry-After. */
+export function refusalHeaders(r: Refusal): Record<string, string> {
+  return r.retryAfterSeconds === undefined ? { ...r.headers } : { ...r.headers, 'retry-after': String(r.retryAfterSeconds) };
+}
+
 export type Admission<T> = { ok: true; value: T } | { ok: false; refusal: Refusal };
 
 /** Client-supplied text (a model alias) shown in a message: printable, bounded, quoted. */
