@@ -15,7 +15,7 @@ import type { Governance } from '../governance/runtime.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import type { FilesApi, FilesResponse, Provider } from '../providers/types.ts';
 import type { ModelTable } from '../routing/resolve.ts';
-import { installSurface } from '../routes/surface.ts';
+import { checkRedactHeader, installSurface } from '../routes/surface.ts';
 import type { BatchRecorder } from './record.ts';
 
 export interface BatchRouteDeps {
@@ -125,6 +125,7 @@ export function listParams(req: FastifyRequest, max: number, dflt: number): { li
  */
 export function installBatchSurface(app: FastifyInstance, deps: BatchRouteDeps, callers: Callers): void {
   installSurface(app, deps.metrics);
+  app.addHook('preHandler', checkRedactHeader);
   app.addHook('onRequest', async (req, reply) => {
     const g = deps.gov;
     const c = g.auth.identify(req.headers, g.now());

@@ -14,6 +14,8 @@ import { ProxyError, badRequest } from '../errors.ts';
 import { checkModel } from '../governance/keys.ts';
 import { checkTeamModel } from '../governance/team-policy.ts';
 import { blockedKinds } from '../routes/content-block.ts';
+import { requestedTreatment } from '../routes/body.ts';
+import type { Treatment } from '@gatelog/core';
 import { refusalError } from '../auth.ts';
 import type { Caller } from '../auth.ts';
 import { FormError, formBoundary, formFields, parseForm } from '../routes/multipart.ts';
@@ -46,7 +48,7 @@ function readUpload(raw: unknown, contentType: string | undefined): { purpose: s
 }
 
 /** A line's alias as the caller may use it: the key's allow-list (403), then routing (404 unknown). */
-function resolver(deps: BatchRouteDeps, c: Caller): ResolveLine {
+function resolver(deps: BatchRouteDeps, c: Caller, requested: Treatment | null): ResolveLine {
   const key = keyOf(c);
   const privacy = deps.privacy;
   return (alias) => {
@@ -57,8 +59,8 @@ function resolver(deps: BatchRouteDeps, c: Caller): ResolveLine {
     }
     const dep = deps.table.resolve(alias);
     const p = dep.provider;
-    // As a live call of this alias and key: a `forward` treatment sends the provider redacted text.
-    const forward = privacy?.treatment({ alias, keyId: key?.id ?? '', keyName: key?.name ?? '', requested: null }).forward === true;
+    // As a live call of this alias and key (and x-gatelog-redact): a `forward` treatment sends the provider redacted text.
+    const forward = privacy?.treatment({ alias, keyId: key?.id ?? '', keyName: key?.name ?? '', requested }).forward === true;
     // As a live call too: kinds of content `redaction.block` names refuse the upload.
     const blocked = privacy?.blocking ? privacy.blocked({ alias, keyId: key?.id ?? '', keyName: key?.name ?? '' }) : null;
     return {
@@ -95,13 +97,16 @@ export function filesRoutes(deps: BatchRouteDeps) {
       throw badRequest('unsupported_purpose', `gatelog keeps files for batch jobs only (purpose "batch"); "${u.purpose.slice(0, 64)}" files would be shared by every tenant of the upstream account.`, 'purpose');
     }
     if (u.file.length > BATCH_FILE_MAX_BYTES) throw tooLarge(u.file.length);
-    const input = await rewriteBatchInput(u.file.toString('utf8'), resolver(deps, c));
+    // x-gatelog-redact as on a call: `forward` redacts the lines sent upstream; what it asks of
+    // the stored copy applies to the lines' records when the batch is recorded (kept with the file).
+    const requested = requestedTreatment(req);
+    const input = await rewriteBatchInput(u.file.toString('utf8'), resolver(deps, c, requested));
     const files = filesOf(deps, input.provider);
     const form = await upstreamForm(u.filename, input.text);
     const res = await files.send({ method: 'POST', path: '/files', body: form.body, contentType: form.contentType }, OBJECT_MAX_BYTES);
     const o = objectOf(res);
     if (!o || typeof o['id'] !== 'string') return passOn(reply, res);
-    const row = ownRow(c, { id: o['id'], kind: 'file', provider: input.provider, purpose: 'batch', input_file_id: '', status: String(o['status'] ?? 'processed'), line_models: JSON.stringify(input.lineModels), object: JSON.stringify(o) }, deps.gov.now());
+    const row = ownRow(c, { id: o['id'], kind: 'file', provider: input.provider, purpose: 'batch', input_file_id: '', status: String(o['status'] ?? 'processed'), line_models: JSON.stringify(requested ? { ...input.lineModels, requested } : input.lineModels), object: JSON.stringify(o) }, deps.gov.now());
     await saveBatchObjects(deps.store, [row]);
     await auditBatchAction(deps, req, c, { action: 'file.create', targetType: 'file', target: row.id, details: { provider: row.provider, purpose: 'batch', lines: input.lines, bytes: u.file.length } });
     return passOn(reply, res);

@@ -7,6 +7,7 @@ import { setImmediate as yieldNow } from 'node:timers/promises';
 import { ProxyError, badRequest } from '../errors.ts';
 import { blockedContent } from '../routes/content-block.ts';
 import type { UpstreamApi } from '../providers/types.ts';
+import type { Treatment } from '@gatelog/core';
 
 /**
  * Limits of one upload. OpenAI takes 200 MB and 50,000 lines; gatelog reads and rewrites the
@@ -26,10 +27,15 @@ export const BATCH_LINE_APIS: Readonly<Record<string, UpstreamApi>> = {
   '/v1/responses': 'openai.responses',
 };
 
-/** Upstream model → the alias written for it, and the lines whose alias differs from that one. */
+/**
+ * Upstream model → the alias written for it, and the lines whose alias differs from that one;
+ * with the treatment the upload's `x-gatelog-redact` asked for, which its lines' records get as
+ * a call's does (absent: none asked).
+ */
 export interface LineModels {
   models: Record<string, string>;
   lines: Record<string, string>;
+  requested?: Treatment | undefined;
 }
 
 /** The alias a line named, from its custom_id and the upstream model it was sent as. */

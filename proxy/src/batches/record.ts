@@ -105,6 +105,8 @@ async function requestsOf(files: FilesApi, inputFileId: string, lineModels: Line
 
 interface LineCall {
   batch: BatchObjectRow;
+  /** What the upload's x-gatelog-redact asked for. */
+  requested: LineModels['requested'];
   provider: Provider;
   startedMs: number;
   line: OutputLine;
@@ -147,6 +149,7 @@ function lineRecord(c: LineCall, customId: string): CallRecord {
     requestBody: c.request?.body ?? '',
     responseBody: c.line.response ? JSON.stringify(res['body'] ?? null) : JSON.stringify(c.line.error ?? null),
     caller: { keyId: c.batch.key_id, keyName: c.batch.key_name, team: c.batch.team },
+    redactRequested: c.requested ?? null,
   };
 }
 
@@ -190,7 +193,7 @@ export function createBatchRecorder(d: BatchRecorderDeps): BatchRecorder {
         const customId = str(line.custom_id);
         if (customId === '') continue;
         const request = requests.get(customId);
-        events.push(toEvent(lineRecord({ batch, provider, startedMs, line, request, endpoint: request?.url || str(o['endpoint']) }, customId), env, 0));
+        events.push(toEvent(lineRecord({ batch, requested: lineModels.requested, provider, startedMs, line, request, endpoint: request?.url || str(o['endpoint']) }, customId), env, 0));
       }
       const stored = await storedRequestIds(d.store, events.map((e) => ({ requestId: e.request_id, startedAt: startedMs })));
       for (const e of events) {

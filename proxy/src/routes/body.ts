@@ -50,7 +50,7 @@ function heliconeOmits(h: FastifyRequest['headers']): boolean {
 }
 
 /** The header's treatment; a malformed one (answered 400 by the surface) is treated as strictly as possible. */
-function requestedTreatment(req: FastifyRequest): Treatment | null {
+export function requestedTreatment(req: FastifyRequest): Treatment | null {
   let t: Treatment | null;
   try {
     t = parseRedactHeader(req.headers[REDACT_HEADER]);

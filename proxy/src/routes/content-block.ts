@@ -4,6 +4,8 @@
 // request stored redacted whatever the call's mode, so the record shows what was stopped
 // without keeping it. It runs after the key and model checks and before rate limits, budgets
 // and the cache: a refused call holds no reservation and is never answered from the cache.
+// What is screened is the record's request text: a JSON body, or a multipart upload's text
+// fields (upload-form.ts), never its files.
 import type { FastifyRequest } from 'fastify';
 import { stricter, treatmentOf, type CallRedaction } from '@gatelog/core';
 import { refusalError } from '../auth.ts';

@@ -1,7 +1,7 @@
 // Shared plumbing for a fastify scope that answers in one API's error shape: one error
 // handler, request stamping, and request metrics for responses fastify itself sends.
 import type { AuthCheck } from '../auth.ts';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest, openAiErrorBody, toProxyError, type ProxyError } from '../errors.ts';
 import { parseRedactHeader, REDACT_HEADER, RedactHeaderError } from '@gatelog/core';
 import { stampRequest, stateOf } from '../request-state.ts';
@@ -47,6 +47,16 @@ export function installSurface(app: FastifyInstance, metrics: ProxyMetrics, erro
   });
 }
 
+/** A preHandler: a malformed x-gatelog-redact is the client's error (400), answered before anything is sent. */
+export function checkRedactHeader(req: FastifyRequest, _reply: unknown, next: (err?: Error) => void): void {
+  try {
+    parseRedactHeader(req.headers[REDACT_HEADER]);
+    next();
+  } catch (err) {
+    next(err instanceof RedactHeaderError ? badRequest(err.code, err.message) : (err as Error));
+  }
+}
+
 export interface ApiSurfaceOptions {
   env: RelayEnv;
   auth: AuthCheck | null;
@@ -73,15 +83,7 @@ export function installApiSurface(app: FastifyInstance, o: ApiSurfaceOptions): v
       } else next();
     });
   }
-  // A malformed x-gatelog-redact is the client's error (400), answered before anything is sent.
-  app.addHook('preHandler', (req, _reply, next) => {
-    try {
-      parseRedactHeader(req.headers[REDACT_HEADER]);
-      next();
-    } catch (err) {
-      next(err instanceof RedactHeaderError ? badRequest(err.code, err.message) : (err as Error));
-    }
-  });
+  app.addHook('preHandler', checkRedactHeader);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, next) => next(null, body));
 }

@@ -16,6 +16,7 @@ import type { Governance } from '../governance/runtime.ts';
 import type { ModelTable } from '../routing/resolve.ts';
 import type { RelayEnv } from '../relay.ts';
 import { treatmentFor } from '../capture/call-record.ts';
+import { screenRequest } from './content-block.ts';
 
 /** What the upload routes need of the OpenAI surface's dependencies (openai.ts OpenAiRouteDeps). */
 export interface UploadRouteDeps {
@@ -181,6 +182,8 @@ export function uploadRoutes(deps: UploadRouteDeps, o: { azure?: boolean }, fami
       const plan = table.plan(requested, req.headers);
       const dep = { provider: plan.first.state.provider, model: plan.first.state.model };
       const rec = newCallRecord(req, { endpoint, api: ep.api, requested, dep, stream: false, text, json });
+      // `redaction.block` screens the record's text: the form's text fields (a prompt), not the files.
+      screenRequest(env, gov, req, rec);
       if (gov && !(await admit(gov, env, req, reply, rec, json, { includeUsage: false }))) return;
       const privacy = env.privacy;
       const redact = privacy && treatmentFor(rec, privacy).forward ? (v: string): string => (rec.redaction ??= privacy.call()).redact(v) : null;
