@@ -1,11 +1,13 @@
 // `teams:` model lists and shared rate limits through a real gatelog and the OpenAI SDK: a
 // team's keys together get the team's requests per minute (each key on its own has none), a
 // model outside the team's list is refused whatever the key allows, `/v1/models` lists what
-// the key may really call, and another team is not touched by any of it.
+// the key may really call, and another team is not touched by any of it. A key's own model list
+// must lie within its team's: the admin API (and the CLI over it) refuses one that reaches past it.
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newKeyWith, newVirtualKey, recordedCall } from '../support/admin-setup.ts';
+import { newVirtualKey, recordedCall } from '../support/admin-setup.ts';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { runCli } from '../support/cli.ts';
 
 const MASTER = 'master-team-policy-0123456789';
 let gl: GatelogProcess;
@@ -41,16 +43,16 @@ afterAll(async () => {
 });
 
 describe('team policies', () => {
-  it("a model outside the team's list is refused, even when the key's own list names it", async () => {
-    const k = client(await newKeyWith(gl.url, MASTER, { name: 'search-huge', team: 'search', models: ['fast', 'huge'] }));
+  it("a model outside the team's list is refused, even when the key's own list allows any", async () => {
+    const k = client(await newVirtualKey(gl.url, MASTER, 'search-any', 'search'));
     const r = await chat(k, 'huge');
     expect(r).toMatchObject({ status: 403, code: 'model_not_allowed' });
     expect(r.message).toContain('Team "search"');
     const rec = await recordedCall<{ status: number; error_type: string; team: string }>(gl, MASTER, r.id);
     expect(rec).toMatchObject({ status: 403, error_type: 'model_not_allowed', team: 'search' });
-    // What the key lists is what it may call: its own list within the team's.
-    const listed = (await k.models.list()).data.map((m) => m.id);
-    expect(listed).toEqual(['fast']);
+    // What the key lists is what it may call: the team's list.
+    const listed = (await k.models.list()).data.map((m) => m.id).sort();
+    expect(listed).toEqual(['fast', 'smart']);
   });
 
   it("the team's requests per minute are shared by all its keys; another team is not limited", async () => {
@@ -72,5 +74,52 @@ describe('team policies', () => {
     expect(r.status).toBe(429);
     expect(r.headers.get('retry-after')).toMatch(/^\d+$/);
     for (let i = 0; i < 5; i++) expect((await chat(other, 'huge')).status).toBe(200);
+  });
+});
+
+describe("a key's models within its team's", () => {
+  const admin = (method: string, path: string, body: object): Promise<Response> =>
+    fetch(`${gl.url}/admin${path}`, { method, headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  async function outsideTeam(res: Response): Promise<string> {
+    const text = await res.text();
+    expect(res.status, text).toBe(400);
+    const e = (JSON.parse(text) as { error: { code: string; type: string; param: string; message: string } }).error;
+    expect(e).toMatchObject({ code: 'models_outside_team', type: 'invalid_request_error', param: 'models' });
+    return e.message;
+  }
+
+  it('create: 400 naming the models outside the team\'s list; nothing is created', async () => {
+    const message = await outsideTeam(await admin('POST', '/keys', { name: 'search-wide', team: 'search', models: ['fast', 'huge', 'giant'] }));
+    expect(message).toContain('"huge", "giant"');
+    expect(message).toContain('team "search"');
+    const keys = ((await (await fetch(`${gl.url}/admin/keys`, { headers: { authorization: `Bearer ${MASTER}` } })).json()) as { data: { name: string }[] }).data;
+    expect(keys.map((k) => k.name)).not.toContain('search-wide');
+  });
+
+  it('a key within the list is created, and one of a team without a list may name any model', async () => {
+    expect((await admin('POST', '/keys', { name: 'search-narrow', team: 'search', models: ['smart'] })).status).toBe(201);
+    expect((await admin('POST', '/keys', { name: 'ads-huge', team: 'ads', models: ['huge'] })).status).toBe(201);
+  });
+
+  it('update: adding a model outside the list, or moving a key to a team whose list leaves its models out, is 400', async () => {
+    const created = (await (await admin('POST', '/keys', { name: 'search-upd', team: 'search', models: ['fast'] })).json()) as { key: { id: string } };
+    expect(await outsideTeam(await admin('PATCH', `/keys/${created.key.id}`, { models: ['fast', 'huge'] }))).toContain('"huge"');
+    const ads = (await (await admin('POST', '/keys', { name: 'ads-move', team: 'ads', models: ['smart', 'huge'] })).json()) as { key: { id: string } };
+    expect(await outsideTeam(await admin('PATCH', `/keys/${ads.key.id}`, { team: 'search' }))).toContain('"huge"');
+    // Other changes go through.
+    expect((await admin('PATCH', `/keys/${created.key.id}`, { rpm: 10 })).status).toBe(200);
+  });
+
+  it('gatelog keys create prints the refusal and exits non-zero; within the list it prints the secret', async () => {
+    const env = { GATELOG_MASTER_KEY: MASTER };
+    const bad = await runCli(['keys', 'create', '--name', 'search-cli', '--team', 'search', '--models', 'fast,huge', '--url', gl.url], env);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('400');
+    expect(bad.stderr).toContain('"huge"');
+    expect(bad.stdout).not.toContain('gl-');
+    const ok = await runCli(['keys', 'create', '--name', 'search-cli', '--team', 'search', '--models', 'fast,smart', '--url', gl.url], env);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('gl-');
   });
 });

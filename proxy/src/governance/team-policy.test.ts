@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createKey, type VirtualKey } from './keys.ts';
-import { allowedAliases, checkTeamModel, teamPolicies, teamRate } from './team-policy.ts';
+import { allowedAliases, checkTeamModel, keyModelsRefusal, teamPolicies, teamRate } from './team-policy.ts';
 
 const key = (team: string, models: string[] = []): VirtualKey => {
   const r = createKey({ name: `k-${team}`, team, models }, { now: Date.UTC(2026, 11, 5), actor: 'master' });
@@ -36,5 +36,18 @@ describe('team policies', () => {
     expect(allowedAliases(teams, key('search', ['smart', 'huge']))).toEqual(new Set(['smart']));
     expect(allowedAliases(teams, key('ads', ['huge']))).toEqual(new Set(['huge']));
     expect(allowedAliases(teams, key('ads'))).toBeUndefined();
+  });
+
+  it("a key's own list must lie within its team's: the models outside it are named", () => {
+    expect(keyModelsRefusal(teams, key('search', ['fast', 'smart']))).toBeUndefined();
+    expect(keyModelsRefusal(teams, key('search'))).toBeUndefined();
+    expect(keyModelsRefusal(teams, key('search', ['fast', 'huge', 'giant']))).toBe(
+      'The key\'s models "huge", "giant" are outside team "search"\'s list (fast, smart); a key may only name models its team may use.',
+    );
+    // Exactly the per-call matcher: every model it names passes checkTeamModel.
+    for (const m of ['fast', 'smart']) expect(checkTeamModel(teams, key('search', ['fast']), m).ok).toBe(true);
+    expect(keyModelsRefusal(teams, key('ads', ['huge']))).toBeUndefined();
+    expect(keyModelsRefusal(teams, key('labs', ['huge']))).toBeUndefined();
+    expect(keyModelsRefusal(teams, key('', ['huge']))).toBeUndefined();
   });
 });

@@ -37,19 +37,36 @@ export function teamRate(teams: TeamPolicies, key: VirtualKey): RateLimits | nul
   return key.team ? (teams.get(key.team)?.rate ?? null) : null;
 }
 
+/** The team's model list; null: the team may call any (no `models`, no policy, no team). */
+const teamModels = (teams: TeamPolicies, team: string): ReadonlySet<string> | null => (team ? (teams.get(team)?.models ?? null) : null);
+
+/** May `team` call `alias`? The one matcher of a team's list: per call, and for a key's own list. */
+const teamAllows = (models: ReadonlySet<string> | null, alias: string): boolean => !models || models.has(alias);
+
 /** May the key's team call `alias`? Teams without a `models` list may call any. */
 export function checkTeamModel(teams: TeamPolicies, key: VirtualKey, alias: string): Admission<VirtualKey> {
-  const models = key.team ? teams.get(key.team)?.models : null;
-  if (!models || models.has(alias)) return { ok: true, value: key };
+  const models = teamModels(teams, key.team);
+  if (teamAllows(models, alias)) return { ok: true, value: key };
   return {
     ok: false,
-    refusal: { status: 403, type: 'permission_error', code: 'model_not_allowed', message: `Team "${key.team}" is not allowed to use model ${quoteUserText(alias)}. Allowed: ${[...models].join(', ')}.` },
+    refusal: { status: 403, type: 'permission_error', code: 'model_not_allowed', message: `Team "${key.team}" is not allowed to use model ${quoteUserText(alias)}. Allowed: ${[...(models ?? [])].join(', ')}.` },
   };
 }
 
 /** The aliases a key may list (`/v1/models`): its own list within its team's; undefined: all. */
 export function allowedAliases(teams: TeamPolicies, key: VirtualKey): ReadonlySet<string> | undefined {
-  const team = key.team ? teams.get(key.team)?.models : null;
+  const team = teamModels(teams, key.team);
   if (key.models.length === 0) return team ?? undefined;
-  return new Set(team ? key.models.filter((m) => team.has(m)) : key.models);
+  return new Set(key.models.filter((m) => teamAllows(team, m)));
+}
+
+/**
+ * Why a key's own model list reaches past its team's, or undefined: the models no call of the key
+ * could use (its team's list refuses them), named, for the admin API's 400 at create and update.
+ */
+export function keyModelsRefusal(teams: TeamPolicies, key: Pick<VirtualKey, 'team' | 'models'>): string | undefined {
+  const models = teamModels(teams, key.team);
+  const outside = key.models.filter((m) => !teamAllows(models, m));
+  if (outside.length === 0) return undefined;
+  return `The key's models ${outside.map((m) => quoteUserText(m)).join(', ')} are outside team "${key.team}"'s list (${[...(models ?? [])].join(', ')}); a key may only name models its team may use.`;
 }

@@ -1,6 +1,7 @@
 // Admin API: virtual keys and the audit log. A team-scoped caller (a machine token with teams)
 // works within its teams: keys of other teams do not exist for it, a key it writes stays in its
-// teams (core key-scope.ts, the rule the UI's Keys page applies too), and the audit log shows it
+// teams (core key-scope.ts, the rule the UI's Keys page applies too), a key's models stay within
+// its team's `models` list (400 models_outside_team), and the audit log shows it
 // the rows about its teams (core audit-queries.ts `teams`).
 //   POST   /admin/keys          create (the secret is in this response only)
 //   GET    /admin/keys          list (latest version of every key; ?include_revoked=false)
@@ -25,6 +26,7 @@ import { createKey, publicKeyView, rotateKey, updateKey, type VirtualKey } from 
 import { budgetScopes } from '../governance/budget.ts';
 import { endUserSpend } from '../governance/end-user-spend.ts';
 import type { Governance } from '../governance/runtime.ts';
+import { keyModelsRefusal } from '../governance/team-policy.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 
 export interface AdminRouteDeps {
@@ -45,6 +47,12 @@ function keyIdParam(req: FastifyRequest): string {
 function checkKeyScope(req: FastifyRequest, from: string | null, to: string): void {
   const r = keyWriteRefusal(principalOf(req), from, to);
   if (r) throw new ProxyError(r.status, r.code, r.message, r.status === 404 ? 'not_found_error' : 'permission_error', r.param);
+}
+
+/** A key naming models its team's list refuses: 400 naming them (team-policy.ts's matcher, the per-call one). */
+function checkTeamModels(gov: Governance, key: VirtualKey): void {
+  const why = keyModelsRefusal(gov.teams, key);
+  if (why) throw badRequest('models_outside_team', why, 'models');
 }
 
 export function adminRoutes(deps: AdminRouteDeps) {
@@ -77,6 +85,7 @@ export function adminRoutes(deps: AdminRouteDeps) {
       if (!r.ok) throw badRequest('invalid_key_fields', r.message);
       const { key, secret } = r.value;
       checkKeyScope(req, null, key.team);
+      checkTeamModels(gov, key);
       await write(req, 'key.create', key, { key: publicKeyView(key) });
       return reply.code(201).send({ key: publicKeyView(key), secret });
     });
@@ -118,6 +127,9 @@ export function adminRoutes(deps: AdminRouteDeps) {
       if (!r.ok) throw badRequest('invalid_key_fields', r.message);
       // A new team must be one of the caller's too: a key moved out would spend another team's budget.
       checkKeyScope(req, cur.team, r.value.team);
+      // Only when the models or the team change: a key made before its team's list narrowed can
+      // still be updated otherwise (and revoked), its calls refused per call as before.
+      if (r.value.team !== cur.team || r.value.models.join('\n') !== cur.models.join('\n')) checkTeamModels(gov, r.value);
       // The input schema has no secret fields; the changes are recorded as sent.
       await write(req, r.value.revoked && !cur.revoked ? 'key.revoke' : 'key.update', r.value, { changes: req.body, version: r.value.version });
       return { key: publicKeyView(r.value) };
