@@ -8,9 +8,8 @@ import { appendAudit, type Privacy, type Store } from '@gatelog/core';
 import type { BatchListQuery, BatchObjectKind, BatchObjectRow } from '@gatelog/core/store/batch-objects';
 import { batchObject } from '@gatelog/core/store/batch-objects';
 import { ProxyError } from '../errors.ts';
-import { refusalError, type Caller } from '../auth.ts';
-import { holdRequest } from '../governance/request-limits.ts';
-import { refusalHeaders } from '../governance/refusal.ts';
+import type { Caller } from '../auth.ts';
+import { requestSlots, type RequestSlots } from './request-slot.ts';
 import type { Governance } from '../governance/runtime.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import type { FilesApi, FilesResponse, Provider } from '../providers/types.ts';
@@ -121,29 +120,20 @@ export function listParams(req: FastifyRequest, max: number, dflt: number): { li
 
 /**
  * The scope's OpenAI error shape, and its auth: a virtual key or the master key as on every /v1
- * route (an open gatelog lets anyone in), remembered for the handlers.
+ * route (an open gatelog lets anyone in), remembered for the handlers. A key's request counts
+ * against its rate limits (request-slot.ts): register each handler through the returned guard.
  */
-export function installBatchSurface(app: FastifyInstance, deps: BatchRouteDeps, callers: Callers): void {
+export function installBatchSurface(app: FastifyInstance, deps: BatchRouteDeps, callers: Callers): RequestSlots['guard'] {
   installSurface(app, deps.metrics);
   app.addHook('preHandler', checkRedactHeader);
+  const slots = requestSlots(deps.gov);
   app.addHook('onRequest', async (req, reply) => {
-    const g = deps.gov;
-    const c = g.auth.identify(req.headers, g.now());
+    const c = deps.gov.auth.identify(req.headers, deps.gov.now());
     if (c instanceof ProxyError) throw c;
     callers.set(req, c);
-    // Before the body is read: a refused 50 MiB upload costs nothing but its headers.
-    if (c.kind !== 'key') return;
-    const held = await holdRequest(g, c.key);
-    if (!held.ok) {
-      void reply.headers(refusalHeaders(held.refusal));
-      g.metrics.refusal(held.refusal.code);
-      throw refusalError(held.refusal);
-    }
-    void reply.headers(held.headers);
-    const release = held.release;
-    // 'close' follows every end of the response: sent, failed, or the client gone mid-upload.
-    if (release) reply.raw.once('close', () => void release().catch((err: unknown) => g.logger.warn({ err, code: 'GATELOG_ERR_SETTLE' }, 'could not give a parallel slot back')));
+    if (c.kind === 'key') await slots.take(req, reply, c.key);
   });
+  return slots.guard;
 }
 
 /** The caller the hook identified. */

@@ -118,13 +118,13 @@ export function batchRoutes(deps: BatchRouteDeps, logger: Logger) {
   };
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
-    installBatchSurface(app, deps, callers);
+    const guard = installBatchSurface(app, deps, callers);
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: CREATE_MAX_BYTES }, (_req, body, next) => next(null, body));
-    app.post('/batches', create);
-    app.get('/batches', list);
-    app.get('/batches/:id', retrieve);
-    app.post('/batches/:id/cancel', cancel);
+    app.post('/batches', guard(create));
+    app.get('/batches', guard(list));
+    app.get('/batches/:id', guard(retrieve));
+    app.post('/batches/:id/cancel', guard(cancel));
     done();
   };
 }

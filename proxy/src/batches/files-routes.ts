@@ -147,7 +147,7 @@ export function filesRoutes(deps: BatchRouteDeps) {
   };
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
-    installBatchSurface(app, deps, callers);
+    const guard = installBatchSurface(app, deps, callers);
     // A declared length over the limit is answered at once, before a byte of the body is read.
     app.addHook('onRequest', (req, _reply, next) => {
       const len = Number(req.headers['content-length']);
@@ -155,11 +155,11 @@ export function filesRoutes(deps: BatchRouteDeps) {
     });
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BATCH_FORM_MAX_BYTES }, (_req, body, next) => next(null, body));
-    app.post('/files', { bodyLimit: BATCH_FORM_MAX_BYTES }, upload);
-    app.get('/files', list);
-    app.get('/files/:id', retrieve);
-    app.get('/files/:id/content', content);
-    app.delete('/files/:id', remove);
+    app.post('/files', { bodyLimit: BATCH_FORM_MAX_BYTES }, guard(upload));
+    app.get('/files', guard(list));
+    app.get('/files/:id', guard(retrieve));
+    app.get('/files/:id/content', guard(content));
+    app.delete('/files/:id', guard(remove));
     done();
   };
 }

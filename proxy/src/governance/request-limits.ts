@@ -27,7 +27,7 @@ function requestLimits(l: RateLimits | null): RateLimits | null {
  * first, so a key over its own limits does not use up the team's. `release` gives the slots
  * back (idempotent; call it however the request ends).
  */
-export async function holdRequest(g: Governance, key: VirtualKey): Promise<RequestHold> {
+export async function holdRequest(g: Pick<Governance, 'teams' | 'limiter' | 'now'>, key: VirtualKey): Promise<RequestHold> {
   const own = requestLimits({ rpm: key.rpm, tpm: null, maxParallel: key.max_parallel });
   const team = requestLimits(teamRate(g.teams, key));
   if (!own && !team) return NOTHING;
