@@ -7,7 +7,8 @@ export const ERASE_HELP = `Usage:
   gatelog erase --user U | --key K | --trace T | --before DATE [--rows]
       Remove the bodies (with --rows: the whole rows) of the matching calls from ClickHouse,
       the event log, the spool, the dead-letter file and the response cache. Calls under a legal
-      hold are kept. The other proxies scrub their own spools and caches within their keys
+      hold are kept. With --key or --before, the batch files those calls came from are deleted
+      at the provider too (--user and --trace cannot name files). The other proxies scrub their own spools and caches within their keys
       refresh, and calls still in Kafka are stored erased when they arrive. Several selectors
       narrow each other. Prints a receipt (rows, bytes, held, ms). With a team-scoped token,
       erasure and holds reach that token's teams only.
@@ -43,8 +44,17 @@ interface Receipt {
   files: { records: number; files: number };
   /** Answers dropped from the serving proxy's response cache. */
   cache_entries?: number;
+  /** Batch files deleted at the provider (absent from a gatelog before the upstream purge). */
+  upstream_files?: { deleted: number; failed: number; held: number; waiting: number; skipped_reason?: string };
   /** The teams the erasure was limited to (a team-scoped caller's); null or absent = every team. */
   teams?: string[] | null;
+}
+
+/** The receipt's batch files at the provider, as a clause of the printed line. */
+function upstreamText(u: Receipt['upstream_files']): string {
+  if (!u) return '';
+  if (u.skipped_reason) return `; no batch files deleted at the provider: ${u.skipped_reason}`;
+  return `; ${u.deleted} batch files deleted at the provider (${u.failed} failed, retried by the sweep; ${u.held} held; ${u.waiting} waiting for their batch)`;
 }
 
 /** `cmd` is `erase` or `holds`; returns the exit code. */
@@ -62,7 +72,7 @@ export async function runEraseCli(cmd: 'erase' | 'holds', argv: string[], io: Io
       if (!v.user && !v.key && !v.trace && !v.before) throw new CliError(`name at least one of --user, --key, --trace, --before\n\n${ERASE_HELP}`, 2);
       const r = (await call(io, base, 'POST', '/admin/erase', body)) as Receipt;
       const scope = r.teams?.length ? ` (teams ${r.teams.join(', ')} only)` : '';
-      print(r, `erased ${r.mode} of ${r.rows} calls${scope} (${r.bytes} body bytes) in ${r.ms} ms; ${r.files.records} copies scrubbed in ${r.files.files} files; ${r.cache_entries ?? 0} cached answers dropped; ${r.feedback ?? 0} feedback rows removed; ${r.held} calls kept under legal hold\n`);
+      print(r, `erased ${r.mode} of ${r.rows} calls${scope} (${r.bytes} body bytes) in ${r.ms} ms; ${r.files.records} copies scrubbed in ${r.files.files} files; ${r.cache_entries ?? 0} cached answers dropped; ${r.feedback ?? 0} feedback rows removed; ${r.held} calls kept under legal hold${upstreamText(r.upstream_files)}\n`);
       return 0;
     }
     const [sub, id] = positionals;

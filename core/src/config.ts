@@ -357,9 +357,14 @@ export const GatelogConfig = z.object({
   /**
    * OpenAI batch jobs through gatelog (proxy/src/batches): how often batches in flight are asked
    * about upstream (with ±20% jitter; one proxy of a deployment polls at a time), so their results
-   * are recorded without a client asking.
+   * are recorded without a client asking; and whether the files (prompts and answers) are deleted at
+   * the provider once their team's `retention.calls` has passed or an erasure covers them
+   * (`purge_upstream`, swept every `retention.sweep_ms` by one proxy at a time; batches/purge.ts).
    */
-  batches: z.object({ poll_ms: z.number().int().min(500).max(3_600_000).default(60_000) }).strict().default({ poll_ms: 60_000 }),
+  batches: z.object({
+    poll_ms: z.number().int().min(500).max(3_600_000).default(60_000),
+    purge_upstream: z.boolean().default(true),
+  }).strict().default({ poll_ms: 60_000, purge_upstream: true }),
   providers: z.record(Name, ProviderConfig).default({}),
   models: z.array(ModelAlias).default([]),
   pricing: z.array(PriceOverride).default([]),

@@ -6,7 +6,7 @@ import type { Registry } from 'prom-client';
 import { createPricer, createPrivacy, type GatelogConfig, type LlmCallEvent, type Logger, type Store } from '@gatelog/core';
 import { createProviders } from './providers/registry.ts';
 import { createModelTable } from './routing/resolve.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, createUpstreamFileMetrics } from './metrics.ts';
 import { createAuthCheck } from './auth.ts';
 import { costFn } from './capture/cost.ts';
 import { AZURE_PREFIX, openAiRoutes } from './routes/openai.ts';
@@ -40,6 +40,7 @@ import { replayRoutes } from './routes/replay.ts';
 import { feedbackAdminRoutes, feedbackApiRoutes } from './routes/feedback.ts';
 import { feedbackWriter } from '@gatelog/core/store/feedback';
 import { registerBatches } from './batches/index.ts';
+import { createUpstreamPurge } from './batches/purge.ts';
 
 export interface ProxyDeps {
   config: GatelogConfig;
@@ -141,7 +142,11 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   await app.register(responsesRoutes({ table, env, auth: gov.auth.check, gov }));
   // Azure OpenAI clients: /openai/deployments/{alias}/chat/completions?api-version=…, key in `api-key`.
   await app.register(openAiRoutes({ table, env, auth: gov.auth.check, gov }, { azure: true }), { prefix: AZURE_PREFIX });
-  if (deps.store) await app.register(eraseRoutes({ store: deps.store, gov, metrics, dataDir: deps.dataDir }), { prefix: '/admin' });
+  // Batch files at their provider, deleted by retention (a sweep started with the batch routes) and by erasure.
+  const upstreamFiles = deps.store
+    ? createUpstreamPurge({ store: deps.store, providers: providers.byName, retention: config.retention, enabled: config.batches.purge_upstream, now: gov.now, logger: deps.logger, metrics: createUpstreamFileMetrics(deps.registry) })
+    : undefined;
+  if (deps.store && upstreamFiles) await app.register(eraseRoutes({ store: deps.store, gov, metrics, dataDir: deps.dataDir, upstreamFiles, logger: deps.logger }), { prefix: '/admin' });
   if (deps.store) await app.register(repriceRoutes({ store: deps.store, gov, metrics, cost: env.cost, priceProviderOf: (n) => providers.byName.get(n)?.priceProviderId }), { prefix: '/admin' });
   if (deps.store) await app.register(adminRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
   if (deps.store) registerCallsApi(app, { store: deps.store, masterKey: deps.masterKey, gov });
@@ -162,7 +167,7 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
     await app.register(feedbackAdminRoutes({ store: deps.store, writer, gov, metrics }), { prefix: '/admin' });
   }
   // OpenAI batch jobs: files and batches owned per team, results recorded as calls (batches/).
-  if (deps.store) await registerBatches(app, { store: deps.store, table, providers: providers.byName, gov, metrics, env, logger: deps.logger, pollMs: config.batches.poll_ms });
+  if (deps.store && upstreamFiles) await registerBatches(app, { store: deps.store, table, providers: providers.byName, gov, metrics, env, logger: deps.logger, pollMs: config.batches.poll_ms, purge: upstreamFiles, purgeMs: config.retention.sweep_ms });
   if (deps.store) await app.register(replayRoutes({ store: deps.store, gov, metrics, masterKey: deps.masterKey }), { prefix: '/admin' });
   if (deps.store) await app.register(peopleRoutes({ store: deps.store, auth: gov.auth, now: gov.now, metrics }), { prefix: '/admin' });
   // SCIM provisioning (off unless sso.scim.enabled, which the config only allows with sso.oidc).

@@ -60,3 +60,35 @@ export function createMetrics(registry: Registry): ProxyMetrics {
     },
   };
 }
+
+/** Why a file was deleted at its provider: its team's retention period passed, or an erasure covers it. */
+export type UpstreamFileReason = 'retention' | 'erasure';
+
+/** Files gatelog deleted (or failed to delete) at their provider (batches/purge.ts). */
+export interface UpstreamFileMetrics {
+  deleted(reason: UpstreamFileReason, n: number): void;
+  failed(reason: UpstreamFileReason, n: number): void;
+}
+
+export function createUpstreamFileMetrics(registry: Registry): UpstreamFileMetrics {
+  const deleted = new Counter({
+    name: 'gatelog_upstream_files_deleted_total',
+    help: 'Batch files deleted at their provider by gatelog (or found gone there), by reason: retention or erasure.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const failed = new Counter({
+    name: 'gatelog_upstream_file_delete_failures_total',
+    help: 'Attempts to delete a batch file at its provider that failed (retried at the next sweep), by reason.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  return {
+    deleted(reason, n) {
+      if (n > 0) deleted.labels(reason).inc(n);
+    },
+    failed(reason, n) {
+      if (n > 0) failed.labels(reason).inc(n);
+    },
+  };
+}

@@ -8,7 +8,9 @@
 // whose body mentions FAIL_MARKER, answered in the error file with a 400 (as OpenAI writes
 // failed requests). Azure OpenAI's layout (`/openai/files?api-version=…`) is served alike. Every
 // request is logged (uploads with their parsed form) for assertions; uploads can be held
-// (`holdUploads`) to keep a request in flight.
+// (`holdUploads`) to keep a request in flight. File deletions are listed apart (`deletes`, in the
+// order asked, answered or not), and a file's deletion can be made to fail on demand
+// (`failDelete`: OpenAI's 5xx error body, N times).
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -41,6 +43,10 @@ export interface FakeBatches {
   batches: Map<string, Record<string, unknown>>;
   /** Uploads received from now on wait (logged) until the returned function is called. */
   holdUploads(): () => void;
+  /** The file ids of every `DELETE /files/{id}` asked, in order (whatever the answer). */
+  deletes: string[];
+  /** The next `times` deletions of file `fileId` answer `status` (OpenAI's server_error body). */
+  failDelete(fileId: string, status: number, times?: number): void;
   close(): Promise<void>;
 }
 
@@ -83,6 +89,8 @@ export async function startFakeBatches(): Promise<FakeBatches> {
   const files = new Map<string, StoredFile>();
   const batches = new Map<string, Record<string, unknown>>();
   let uploadsHeld: Promise<void> | null = null;
+  const deletes: string[] = [];
+  const failing = new Map<string, { status: number; times: number }>();
 
   const addFile = (filename: string, purpose: string, content: string): Record<string, unknown> => {
     const object = { object: 'file', id: id('file-'), purpose, filename, bytes: Buffer.byteLength(content), created_at: now(), expires_at: null, status: 'processed', status_details: null };
@@ -137,6 +145,14 @@ export async function startFakeBatches(): Promise<FakeBatches> {
       return send(res, 200, addFile(upload.filename, upload.purpose, upload.content));
     }
     if (what === 'files' && objectId === undefined) return list(res, [...files.values()].map((f) => f.object).reverse());
+    if (what === 'files' && req.method === 'DELETE' && action === undefined) {
+      deletes.push(objectId!);
+      const fail = failing.get(objectId!);
+      if (fail && fail.times > 0) {
+        fail.times--;
+        return send(res, fail.status, { error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
+      }
+    }
     if (what === 'files') {
       const f = files.get(objectId!);
       if (!f) return noSuch(res, 'File', objectId!);
@@ -192,6 +208,10 @@ export async function startFakeBatches(): Promise<FakeBatches> {
         uploadsHeld = null;
         resume();
       };
+    },
+    deletes,
+    failDelete(fileId, status, times = 1) {
+      failing.set(fileId, { status, times });
     },
     close: () => new Promise<void>((r) => server.close(() => r())),
   };

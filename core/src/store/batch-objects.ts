@@ -25,7 +25,9 @@ export const BatchObjectRow = z.object({
 });
 export type BatchObjectRow = z.infer<typeof BatchObjectRow>;
 
-const COLUMNS = Object.keys(BatchObjectRow.shape).join(', ');
+/** The row's columns, as a SELECT list. */
+export const BATCH_OBJECT_COLUMNS = Object.keys(BatchObjectRow.shape).join(', ');
+const COLUMNS = BATCH_OBJECT_COLUMNS;
 /** ClickHouse's DateTime64 text for an ISO time. */
 const chTime = (iso: string): string => iso.replace('T', ' ').replace('Z', '');
 

@@ -64,7 +64,8 @@ export interface EraseReceipt {
   files_ms: number;
 }
 
-function beforeMs(before: string): number {
+/** Epoch ms of a `before` selector (a date is its midnight UTC). */
+export function beforeMs(before: string): number {
   return Date.parse(before.length === 10 ? `${before}T00:00:00Z` : before);
 }
 

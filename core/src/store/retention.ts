@@ -94,6 +94,8 @@ export function sqlText(s: string): string {
 
 const NEVER = "toDateTime('2106-01-01 00:00:00', 'UTC')";
 const BATCH_OBJECTS_MIN = '2d';
+/** Days a file's ownership row outlives its period, for the upstream deletion to find it (see below). */
+export const FILE_ROWS_MARGIN_DAYS = 7;
 const atLeastBatchMin = (d: string): string => ((durationMs(d) ?? Infinity) < durationMs(BATCH_OBJECTS_MIN)! ? BATCH_OBJECTS_MIN : d);
 const BODY_COLUMNS = [['request_body', 'String CODEC(ZSTD(3))'], ['response_body', 'String CODEC(ZSTD(3))'], ['error_message', 'String']] as const;
 
@@ -140,12 +142,20 @@ export function ttlStatements(db: string, r: RetentionConfig): { target: string;
   // least two days, so a batch still running (OpenAI gives one up to 24 hours) keeps its owner.
   // A batch's "recorded" marker outlives its batch row by a day: were it gone first, the poller
   // would record the batch's results again after the calls themselves had expired.
+  // A file's row outlives the period by FILE_ROWS_MARGIN_DAYS: the proxy deletes the file at its
+  // provider once the period has passed (proxy/src/batches/purge.ts), and must still find the row
+  // then — a row never seen again would otherwise expire the moment the file is due, before a
+  // sweep (hourly) could see it, and the prompts would stay upstream with nothing pointing to
+  // them. The margin covers sweeps missed while the proxies are down; a deletion the provider
+  // refuses writes the row again, so a file gatelog could not delete is never forgotten. Every
+  // version of a file's row gets the margin (deleted ones too), so an older version never
+  // outlives a newer one and shows a deleted file again.
   out.push({
     target: 'batch_objects.rows',
-    ttl: `${calls} min ${BATCH_OBJECTS_MIN} marker +1d`,
+    ttl: `${calls} min ${BATCH_OBJECTS_MIN} marker +1d files +${FILE_ROWS_MARGIN_DAYS}d`,
     sql: [calls === 'forever'
       ? `ALTER TABLE ${db}.batch_objects REMOVE TTL`
-      : `ALTER TABLE ${db}.batch_objects MODIFY TTL ${expirySql(r, 'calls', 'updated_at', atLeastBatchMin)} + toIntervalDay(kind = 'batch_recorded')`],
+      : `ALTER TABLE ${db}.batch_objects MODIFY TTL ${expirySql(r, 'calls', 'updated_at', atLeastBatchMin)} + toIntervalDay(kind = 'batch_recorded') + toIntervalDay(${FILE_ROWS_MARGIN_DAYS} * (kind = 'file'))`],
   });
   for (const [table, col] of [['llm_calls_1m', 'minute'], ['llm_calls_1h', 'hour'], ['llm_calls_latency_1h', 'hour']] as const) {
     out.push({

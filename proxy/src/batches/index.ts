@@ -1,5 +1,6 @@
 // OpenAI's Files and Batches APIs through gatelog, served under /v1 and at the bare origin like
-// the other OpenAI routes, with the background poller of batches in flight.
+// the other OpenAI routes, with the background poller of batches in flight and the sweep that
+// deletes files at their provider once retention or an erasure says so (purge.ts).
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '@gatelog/core';
 import type { EventEnv } from '../capture/call-record.ts';
@@ -8,6 +9,8 @@ import { filesRoutes } from './files-routes.ts';
 import { batchRoutes } from './batch-routes.ts';
 import { createBatchRecorder } from './record.ts';
 import { newHolder, startBatchPoller } from './poller.ts';
+import { startLeasedLoop } from './leased-loop.ts';
+import type { UpstreamPurge } from './purge.ts';
 import type { BatchRouteDeps } from './access.ts';
 
 /** The paths served at the bare origin too, with everything under them. */
@@ -22,6 +25,9 @@ export interface BatchesDeps extends Omit<BatchRouteDeps, 'recorder'> {
   env: EventEnv & { publish: (e: LlmCallEvent) => void };
   logger: Logger;
   pollMs: number;
+  /** Deletes files at their provider; swept every `purgeMs` by one proxy at a time when enabled. */
+  purge: UpstreamPurge;
+  purgeMs: number;
 }
 
 export async function registerBatches(app: FastifyInstance, d: BatchesDeps): Promise<void> {
@@ -33,4 +39,8 @@ export async function registerBatches(app: FastifyInstance, d: BatchesDeps): Pro
   }
   const stop = startBatchPoller(deps, { intervalMs: d.pollMs, holder, logger: d.logger });
   app.addHook('onClose', async () => stop());
+  if (d.purge.enabled) {
+    const stopPurge = startLeasedLoop({ store: d.store, job: 'batch-purge', holder, intervalMs: d.purgeMs, logger: d.logger, code: 'GATELOG_ERR_FILE_PURGE' }, () => d.purge.sweep());
+    app.addHook('onClose', async () => stopPurge());
+  }
 }

@@ -1,5 +1,5 @@
 // Admin API for erasure and legal holds (the master key, or a token allowed settings.write):
-//   POST   /admin/erase        {user|key|trace|before, teams?, rows?} → a receipt (rows, bytes, held, feedback, files, cache_entries, ms, teams)
+//   POST   /admin/erase        {user|key|trace|before, teams?, rows?} → a receipt (rows, bytes, held, feedback, files, cache_entries, upstream_files, ms, teams)
 //   GET    /admin/holds        active and lifted holds
 //   POST   /admin/holds        {kind: key|team|user|trace, value, reason, teams?} → the hold
 //   DELETE /admin/holds/:id    lift it
@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { appendAudit, EraseRequest, eraseCalls, HOLD_KINDS, holdTeams, listHolds, markHolds, TeamScope, writeHold, type LegalHold, type Store } from '@gatelog/core';
+import { appendAudit, EraseRequest, eraseCalls, HOLD_KINDS, holdTeams, listHolds, markHolds, TeamScope, writeHold, type LegalHold, type Logger, type Store } from '@gatelog/core';
 import { coversTeams, inScope, type Principal } from '@gatelog/core/roles';
 import { ProxyError, badRequest } from '../errors.ts';
 import { installSurface } from './surface.ts';
@@ -21,6 +21,7 @@ import { adminActor, adminGuard, auditWho } from './admin-caller.ts';
 import { principalOf } from '../admin-principal.ts';
 import type { Governance } from '../governance/runtime.ts';
 import type { ProxyMetrics } from '../metrics.ts';
+import type { UpstreamFilesReceipt, UpstreamPurge } from '../batches/purge.ts';
 
 export interface EraseRouteDeps {
   store: Store;
@@ -28,6 +29,9 @@ export interface EraseRouteDeps {
   metrics: ProxyMetrics;
   /** Where this process keeps its event log, spool and dead letters (scrubbed too). */
   dataDir?: string | undefined;
+  /** Deletes the batch files an erasure covers at their provider (batches/purge.ts). */
+  upstreamFiles: UpstreamPurge;
+  logger: Logger;
 }
 
 const HoldInput = z.object({
@@ -64,6 +68,16 @@ export function eraseRoutes(deps: EraseRouteDeps) {
   const audit = (req: FastifyRequest, action: string, target: string, details: Record<string, unknown>): Promise<unknown> =>
     appendAudit(store, { ...auditWho(req), action, targetType: action.startsWith('hold') ? 'legal_hold' : 'calls', target, details });
 
+  /** The erasure's files at the provider; a failure here never stops the erasure of the calls. */
+  const upstreamFiles = async (r: EraseRequest): Promise<UpstreamFilesReceipt> => {
+    try {
+      return await deps.upstreamFiles.erase(r, Date.now());
+    } catch (err) {
+      deps.logger.warn({ err, code: 'GATELOG_ERR_FILE_PURGE' }, 'could not delete an erasure\'s files at their provider; the purge sweep tries again');
+      return { deleted: 0, failed: 0, held: 0, waiting: 0, skipped_reason: 'the files could not be looked up now; the purge sweep deletes them later.' };
+    }
+  };
+
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
     installSurface(app, deps.metrics);
     const guard = adminGuard(gov, store);
@@ -75,6 +89,10 @@ export function eraseRoutes(deps: EraseRouteDeps) {
       const asked = parse(EraseRequest, req.body, 'invalid_erase_request');
       const teams = scopedTeams(principalOf(req), asked.teams);
       const r: EraseRequest = teams === undefined ? asked : { ...asked, teams };
+      // The files at the provider first: the erasure recorded by eraseCalls is what the purge sweep
+      // applies again (files of batches still running, deletions that failed), and it should find
+      // nothing this pass has deleted, so the receipt counts them here.
+      const upstream = await upstreamFiles(r);
       const receipt = await eraseCalls(store, r, { dataDir: deps.dataDir });
       // This proxy's cached answers from the erased calls (held ones too: a cache is no record);
       // other proxies drop theirs within keys.refresh_ms (cache/erasure-watch.ts).
@@ -83,8 +101,8 @@ export function eraseRoutes(deps: EraseRouteDeps) {
       const { rows: _rows, ...selector } = r;
       // The scope applied, said outright: null = every team.
       const scope = r.teams ?? null;
-      await audit(req, 'calls.erase', JSON.stringify(selector), { selector, teams: scope, receipt, cache_entries: cached });
-      return { object: 'erase.receipt', selector, ...receipt, cache_entries: cached, teams: scope };
+      await audit(req, 'calls.erase', JSON.stringify(selector), { selector, teams: scope, receipt: { ...receipt, upstream_files: upstream }, cache_entries: cached });
+      return { object: 'erase.receipt', selector, ...receipt, upstream_files: upstream, cache_entries: cached, teams: scope };
     });
 
     app.get('/holds', { config: { query: [] } }, async (req) => {
