@@ -6,7 +6,8 @@
 // erasure by user deletes none and says why. The retention sweep deletes the files (inputs and
 // results) of a team whose `retention.calls` has passed, never another team's nor a running
 // batch's, audited and counted; a deletion the upstream answers 500 is tried again at the next
-// sweep, and a 404 counts as gone. The governance clock is moved forward to let periods pass.
+// sweep, a 404 counts as gone, and a file whose provider cannot be reached (or is no longer
+// configured) stays on gatelog's list. The governance clock is moved forward to let periods pass.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
@@ -14,7 +15,7 @@ import type { FastifyInstance } from 'fastify';
 import OpenAI, { toFile } from 'openai';
 import { buildProxy } from '@gatelog/proxy';
 import { createLogger, listAudit, parseConfig } from '@gatelog/core';
-import { batchObject, batchRecorded } from '@gatelog/core/store/batch-objects';
+import { batchObject, batchRecorded, saveBatchObjects } from '@gatelog/core/store/batch-objects';
 import { tempEmbeddedStore, type TempStore } from '../support/embedded-store.ts';
 import { newVirtualKey } from '../support/admin-setup.ts';
 import { startFakeBatches, type FakeBatches } from '../support/fake-openai-batches.ts';
@@ -76,7 +77,11 @@ beforeAll(async () => {
   up = await startFakeBatches();
   db = await tempEmbeddedStore('gatelog-batches-purge');
   const config = parseConfig({
-    providers: { oai: { kind: 'openai', base_url: up.baseUrl, api_key: 'sk-test-purge-00000000000000000' } },
+    providers: {
+      oai: { kind: 'openai', base_url: up.baseUrl, api_key: 'sk-test-purge-00000000000000000' },
+      // Nothing listens there: a deletion fails on the network.
+      down: { kind: 'openai', base_url: 'http://127.0.0.1:9/v1', api_key: 'sk-test-purge-00000000000000001' },
+    },
     models: [{ name: 'cheap', deployments: [{ provider: 'oai', model: 'gpt-4o-mini' }] }],
     // The purge sweeps every second; batches move only when the test retrieves them.
     retention: { sweep_ms: 1000, teams: { [SHORT]: { calls: '1h' } } },
@@ -182,12 +187,17 @@ describe('retention reaches the files upstream', () => {
     expect(up.deletes).not.toContain(longs);
   }, 60_000);
 
-  it('a deletion the upstream answers 500 is tried again at the next sweep; one it no longer has (404) counts as gone', async () => {
+  it('a deletion the upstream answers 500 is tried again at the next sweep; one it no longer has (404) counts as gone; an unreachable provider is never forgotten', async () => {
     const s = await newVirtualKey(url, MASTER, `s2-${tag}`, SHORT);
     const flaky = await upload(s);
     const vanished = await upload(s);
     up.files.delete(vanished);
     up.failDelete(flaky, 500, 1);
+    // Files on a provider that cannot be reached, and on one no longer configured.
+    const template = (await batchObject(db.store, 'file', flaky))!;
+    const unreachable = { ...template, id: `file-down-${tag}`, provider: 'down' };
+    const unknown = { ...template, id: `file-unknown-${tag}`, provider: `removed-${tag}` };
+    await saveBatchObjects(db.store, [unreachable, unknown]);
     const failedBefore = await metric('retention', 'gatelog_upstream_file_delete_failures_total');
     skew += 2 * HOUR;
     await deletedUpstream([flaky, vanished]);
@@ -199,8 +209,15 @@ describe('retention reaches the files upstream', () => {
     expect(up.files.has(flaky)).toBe(false);
     expect(await rowStatus(vanished)).toBe('deleted');
     expect(up.deletes.filter((id) => id === vanished)).toHaveLength(1);
-    expect(await metric('retention', 'gatelog_upstream_file_delete_failures_total')).toBe(failedBefore + 1);
     const failures = (await listAudit(db.store, { limit: 1000 })).filter((a) => a.action === 'file.purge').flatMap((a) => (JSON.parse(a.details) as { failed: { id: string; error: string }[] }).failed);
     expect(failures).toContainEqual(expect.objectContaining({ id: flaky, error: 'http_500' }));
+    expect(failures).toContainEqual(expect.objectContaining({ id: unreachable.id, error: 'upstream_unavailable' }));
+    expect(failures).toContainEqual(expect.objectContaining({ id: unknown.id, error: 'provider_unavailable' }));
+    // flaky once; the other two at every sweep since.
+    expect(await metric('retention', 'gatelog_upstream_file_delete_failures_total')).toBeGreaterThanOrEqual(failedBefore + 1 + 2 * 2);
+    // Still on gatelog's list, written again at each failure (its TTL starts over).
+    expect(await rowStatus(unreachable.id)).toBe('processed');
+    const versions = await db.store.client.query({ query: 'SELECT count() AS n FROM gatelog.batch_objects WHERE id = {id:String}', query_params: { id: unknown.id }, format: 'JSONEachRow' });
+    expect(Number((await versions.json<{ n: string }>())[0]!.n)).toBeGreaterThan(1);
   }, 60_000);
 });

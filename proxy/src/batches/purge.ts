@@ -47,7 +47,8 @@ export interface UpstreamFilesReceipt {
 
 export interface UpstreamPurgeDeps {
   store: Store;
-  providers: ReadonlyMap<string, Provider>;
+  /** The providers by config name; only their Files API is used. */
+  providers: ReadonlyMap<string, Pick<Provider, 'files'>>;
   /** `retention.calls` and its per-team periods. */
   retention: RetentionConfig;
   /** `batches.purge_upstream`. */
@@ -68,7 +69,7 @@ export interface UpstreamPurge {
 
 type Outcome = { row: PurgeCandidate; gone: true; status: number } | { row: PurgeCandidate; gone: false; why: string };
 
-async function deleteAtProvider(providers: ReadonlyMap<string, Provider>, row: PurgeCandidate): Promise<Outcome> {
+async function deleteAtProvider(providers: UpstreamPurgeDeps['providers'], row: PurgeCandidate): Promise<Outcome> {
   const files = providers.get(row.provider)?.files;
   if (!files) return { row, gone: false, why: 'provider_unavailable' };
   try {
@@ -82,7 +83,7 @@ async function deleteAtProvider(providers: ReadonlyMap<string, Provider>, row: P
 }
 
 /** `rows` deleted upstream, PARALLEL at a time, in their order. */
-async function deleteAll(providers: ReadonlyMap<string, Provider>, rows: readonly PurgeCandidate[]): Promise<Outcome[]> {
+async function deleteAll(providers: UpstreamPurgeDeps['providers'], rows: readonly PurgeCandidate[]): Promise<Outcome[]> {
   const out: Outcome[] = new Array<Outcome>(rows.length);
   let next = 0;
   const worker = async (): Promise<void> => {
