@@ -3,7 +3,7 @@
 // results are unrecorded; kept under a key or team hold, and with their batch's held calls.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempEmbeddedStore, type TempStore } from '../../../test/support/embedded-store.ts';
-import { markBatchRecorded } from './batch-objects.ts';
+import { markBatchRecorded, saveBatchObjects } from './batch-objects.ts';
 import { EraseRequest } from './erasure.ts';
 import { erasedFilesSql, expiredFilesSql, filesToPurge, type PurgeQuery } from './batch-purge.ts';
 import { RetentionConfig, type LegalHold } from './retention.ts';
@@ -76,6 +76,15 @@ describe('files due at their provider', () => {
     expect(await due({ retention: null, erasures: [{ ...byKey, at: now - 2 * HOUR }] })).toEqual({});
     expect(erasedFilesSql([{ id: 'e2', at: now, request: EraseRequest.parse({ user: 'ada', key: 'k2' }) }])).toBe('0');
     expect(await due({ retention: null, erasures: [{ id: 'e3', at: now, request: EraseRequest.parse({ before: new Date(now).toISOString(), teams: ['long'] }) }] })).toEqual({ 'f-long': 'erasure', 'f-era': 'erasure' });
+  });
+
+  it('the least recently written first: a file written again (its deletion failed) goes to the back', async () => {
+    const q = { now, retention, erasures: [], holds: [], waiting: false, limit: 1 };
+    const [first] = await filesToPurge(t.store, q);
+    const { reason: _reason, busy: _busy, held: _held, ...row } = first!;
+    await saveBatchObjects(t.store, [row]);
+    const [next] = await filesToPurge(t.store, q);
+    expect(next!.id).not.toBe(first!.id);
   });
 
   it('forever keeps every file', () => {

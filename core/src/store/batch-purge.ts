@@ -92,7 +92,11 @@ export interface PurgeQuery {
   limit: number;
 }
 
-/** Files not yet deleted that retention or an erasure makes due, oldest first, at most `limit`. */
+/**
+ * Files not yet deleted that retention or an erasure makes due, at most `limit`, the least
+ * recently written first: a file whose deletion failed is written again, so it goes to the back
+ * and files that keep failing (a provider down or removed) never hold up the others.
+ */
 export async function filesToPurge(store: Store, q: PurgeQuery): Promise<PurgeCandidate[]> {
   const db = store.database;
   const expired = q.retention ? expiredFilesSql(q.retention, q.now) : '0';
@@ -100,11 +104,11 @@ export async function filesToPurge(store: Store, q: PurgeQuery): Promise<PurgeCa
   if (expired === '0' && erased === '0') return [];
   const rs = await readQuery(store, {
     query: `SELECT ${BATCH_OBJECT_COLUMNS}, reason, busy, held FROM (
-              SELECT ${BATCH_OBJECT_COLUMNS}, ${expired} AS expired, ${erased} AS erased, if(erased, 'erasure', 'retention') AS reason,
+              SELECT ${BATCH_OBJECT_COLUMNS}, updated_at, ${expired} AS expired, ${erased} AS erased, if(erased, 'erasure', 'retention') AS reason,
                      id IN (${busyFilesSql(db)}) AS busy, ${heldFilesSql(db, q.holds)} AS held
               FROM ${db}.batch_objects FINAL WHERE kind = 'file' AND status != 'deleted')
             WHERE (expired OR erased)${q.waiting ? '' : ' AND NOT busy AND NOT held'}
-            ORDER BY created_at, id LIMIT {limit:UInt32}`,
+            ORDER BY updated_at, id LIMIT {limit:UInt32}`,
     query_params: { limit: q.limit },
   });
   return z.array(PurgeCandidate).parse(await rs.json());

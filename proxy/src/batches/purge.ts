@@ -25,6 +25,8 @@ const SWEEP_FILES = 500;
 const ERASE_NOW_FILES = 200;
 /** Files an erasure looks at, to count those that wait. */
 const ERASE_LOOK_FILES = 10_000;
+/** Recorded erasures one query applies. */
+const ERASURES_PER_QUERY = 200;
 /** Deletions in flight at once. */
 const PARALLEL = 4;
 
@@ -126,7 +128,18 @@ export function createUpstreamPurge(d: UpstreamPurgeDeps): UpstreamPurge {
     async sweep() {
       if (!d.enabled) return { deleted: 0, failed: 0 };
       const [holds, { erasures }] = await Promise.all([listHolds(d.store, { activeOnly: true }), listErasures(d.store, 0)]);
-      return purge(await filesToPurge(d.store, { now: d.now(), retention: d.retention, erasures, holds, waiting: false, limit: SWEEP_FILES }));
+      // Every recorded erasure, again: it may cover files that were waiting (a batch then running)
+      // or failed. A few hundred per query keep the SQL small however many were recorded.
+      const naming = erasures.filter((e) => erasureNamesFiles(e.request));
+      const due = new Map<string, PurgeCandidate>();
+      const q = { now: d.now(), holds, waiting: false };
+      for (let i = 0; i < naming.length && due.size < SWEEP_FILES; i += ERASURES_PER_QUERY) {
+        for (const f of await filesToPurge(d.store, { ...q, retention: null, erasures: naming.slice(i, i + ERASURES_PER_QUERY), limit: SWEEP_FILES - due.size })) due.set(f.id, f);
+      }
+      if (due.size < SWEEP_FILES) {
+        for (const f of await filesToPurge(d.store, { ...q, retention: d.retention, erasures: [], limit: SWEEP_FILES })) if (!due.has(f.id) && due.size < SWEEP_FILES) due.set(f.id, f);
+      }
+      return purge([...due.values()]);
     },
     async erase(r, at) {
       const none = { deleted: 0, failed: 0, held: 0, waiting: 0 };
