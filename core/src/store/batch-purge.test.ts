@@ -1,6 +1,6 @@
 // Which files are due for deletion at their provider (batch-purge.ts), on a real store: by their
 // team's calls period, by an erasure naming their key; waiting while their batch runs or its
-// results are unrecorded; kept under a key or team hold, and with their batch's held calls.
+// results are unrecorded (a day at most); kept under a key or team hold, and with their batch's held calls.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempEmbeddedStore, type TempStore } from '../../../test/support/embedded-store.ts';
 import { markBatchRecorded, saveBatchObjects } from './batch-objects.ts';
@@ -15,10 +15,11 @@ const retention = RetentionConfig.parse({ teams: { short: { calls: '1h' } } });
 let t: TempStore;
 
 const chTime = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
-const row = (id: string, kind: string, o: { team?: string; key?: string; status?: string; input?: string; object?: object; ago?: number } = {}): string =>
+const row = (id: string, kind: string, o: { team?: string; key?: string; status?: string; input?: string; object?: object; ago?: number; updated?: number } = {}): string =>
   JSON.stringify({
     id, kind, provider: 'oai', team: o.team ?? 'short', key_id: o.key ?? 'k1', key_name: '', created_at: chTime(now - (o.ago ?? 2 * HOUR)), purpose: 'batch',
     input_file_id: o.input ?? '', status: o.status ?? 'processed', line_models: '', object: JSON.stringify(o.object ?? {}),
+    ...(o.updated !== undefined ? { updated_at: chTime(now - o.updated) } : {}),
   });
 const hold = (kind: LegalHold['kind'], value: string): LegalHold => ({ id: `hold-${value}`, version: 1, kind, value, reason: 'r', active: true, created_at: '', updated_at: '', updated_by: '' });
 
@@ -40,6 +41,9 @@ beforeAll(async () => {
     row('f-ended-out', 'file'),
     row('b-ended', 'batch', { status: 'completed', input: 'f-ended-in', object: { output_file_id: 'f-ended-out', error_file_id: null } }),
     row('f-k9', 'file', { key: 'k9' }),
+    // Ended two days ago and never recorded (its output deleted by the client, say): it waits no longer.
+    row('f-stuck-in', 'file'),
+    row('b-stuck', 'batch', { status: 'completed', input: 'f-stuck-in', object: { output_file_id: 'f-gone' }, updated: 48 * HOUR }),
     row('f-user-in', 'file'),
     row('b-user', 'batch', { status: 'failed', input: 'f-user-in' }),
     row('f-era', 'file', { team: 'long', key: 'k2', ago: HOUR }),
@@ -59,9 +63,10 @@ describe('files due at their provider', () => {
   it("retention: a team's files past its period, the others not; a running or unrecorded batch's files wait", async () => {
     expect(await due()).toEqual({
       'f-plain': 'retention', 'f-running': 'retention busy', 'f-ended-in': 'retention busy', 'f-ended-out': 'retention busy', 'f-k9': 'retention', 'f-user-in': 'retention',
+      'f-stuck-in': 'retention',
     });
     await markBatchRecorded(t.store, 'b-ended', 1);
-    expect(Object.keys(await due({ waiting: false })).sort()).toEqual(['f-ended-in', 'f-ended-out', 'f-k9', 'f-plain', 'f-user-in']);
+    expect(Object.keys(await due({ waiting: false })).sort()).toEqual(['f-ended-in', 'f-ended-out', 'f-k9', 'f-plain', 'f-stuck-in', 'f-user-in']);
   });
 
   it('holds: a key hold keeps its files; a user hold keeps the files of a batch with a held call', async () => {

@@ -7,7 +7,8 @@
 //     asked, by that key / in those teams / before that date). An erasure by user or trace names
 //     no file: one batch file holds the lines of many users and traces.
 // A file waits while its batch is in flight or has results not yet recorded (`busy`: deleting it
-// would break the batch, or leave its results unrecorded and the poller asking forever), and
+// would break the batch, or leave its results unrecorded and the poller asking forever; a day at
+// most for the recording), and
 // while a legal hold covers it (`held`, heldFilesSql). Every value reaches SQL as a number or a
 // hex literal.
 import { z } from 'zod';
@@ -65,11 +66,19 @@ export function heldFilesSql(db: string, holds: readonly LegalHold[]): string {
   return `(${own} OR id IN (${filesOfBatches(db, `id IN (${heldBatches})`)}))`;
 }
 
+/**
+ * How long after a batch was last seen (ended) its files wait for its results to be recorded. The
+ * poller records them within a poll; one that cannot (its output file deleted by the client
+ * before, say) would otherwise keep the batch's prompts upstream for good.
+ */
+const RECORDING_GRACE_HOURS = 24;
+
 /** SQL: ids of the files of batches in flight or with results not yet recorded. */
 function busyFilesSql(db: string): string {
   const list = (xs: readonly string[]): string => xs.map((x) => `'${x}'`).join(', ');
   return filesOfBatches(db, `status IN (${list(BATCH_IN_FLIGHT)})
-    OR (status IN (${list(BATCH_RESULTS)}) AND id NOT IN (SELECT id FROM ${db}.batch_objects WHERE kind = 'batch_recorded'))`);
+    OR (status IN (${list(BATCH_RESULTS)}) AND updated_at > now64(6) - toIntervalHour(${RECORDING_GRACE_HOURS})
+        AND id NOT IN (SELECT id FROM ${db}.batch_objects WHERE kind = 'batch_recorded'))`);
 }
 
 export const PurgeCandidate = BatchObjectRow.extend({
