@@ -11,7 +11,7 @@
 // restarts, and the next sweep tries again: gatelog never forgets a file it could not delete.
 // Every pass that deleted or failed something is audited (`file.purge`, with the file ids) and
 // counted (gatelog_upstream_files_deleted_total / _delete_failures_total, by reason).
-import { appendAudit, listErasures, listHolds, type EraseRequest, type Logger, type RetentionConfig, type Store } from '@gatelog/core';
+import { appendAudit, listErasures, listHolds, type EraseRequest, type Logger, type RecordedErasure, type RetentionConfig, type Store } from '@gatelog/core';
 import { saveBatchObjects, type BatchObjectRow } from '@gatelog/core/store/batch-objects';
 import { erasureNamesFiles, filesToPurge, type PurgeCandidate, type PurgeReason } from '@gatelog/core/store/batch-purge';
 import { classifyUpstreamError } from '../errors.ts';
@@ -130,15 +130,18 @@ export function createUpstreamPurge(d: UpstreamPurgeDeps): UpstreamPurge {
       const [holds, { erasures }] = await Promise.all([listHolds(d.store, { activeOnly: true }), listErasures(d.store, 0)]);
       // Every recorded erasure, again: it may cover files that were waiting (a batch then running)
       // or failed. A few hundred per query keep the SQL small however many were recorded.
+      // Retention takes half a sweep first, so neither kind can starve the other (files that keep
+      // failing stay due); the rest is filled by erasures, then by retention again.
       const naming = erasures.filter((e) => erasureNamesFiles(e.request));
       const due = new Map<string, PurgeCandidate>();
       const q = { now: d.now(), holds, waiting: false };
-      for (let i = 0; i < naming.length && due.size < SWEEP_FILES; i += ERASURES_PER_QUERY) {
-        for (const f of await filesToPurge(d.store, { ...q, retention: null, erasures: naming.slice(i, i + ERASURES_PER_QUERY), limit: SWEEP_FILES - due.size })) due.set(f.id, f);
-      }
-      if (due.size < SWEEP_FILES) {
-        for (const f of await filesToPurge(d.store, { ...q, retention: d.retention, erasures: [], limit: SWEEP_FILES })) if (!due.has(f.id) && due.size < SWEEP_FILES) due.set(f.id, f);
-      }
+      const take = async (retention: RetentionConfig | null, named: readonly RecordedErasure[], upTo: number): Promise<void> => {
+        if (due.size >= upTo) return;
+        for (const f of await filesToPurge(d.store, { ...q, retention, erasures: named, limit: upTo })) if (due.size < upTo && !due.has(f.id)) due.set(f.id, f);
+      };
+      await take(d.retention, [], SWEEP_FILES / 2);
+      for (let i = 0; i < naming.length && due.size < SWEEP_FILES; i += ERASURES_PER_QUERY) await take(null, naming.slice(i, i + ERASURES_PER_QUERY), SWEEP_FILES);
+      await take(d.retention, [], SWEEP_FILES);
       return purge([...due.values()]);
     },
     async erase(r, at) {
