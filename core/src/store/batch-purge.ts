@@ -8,9 +8,8 @@
 //     no file: one batch file holds the lines of many users and traces.
 // A file waits while its batch is in flight or has results not yet recorded (`busy`: deleting it
 // would break the batch, or leave its results unrecorded and the poller asking forever; a day at
-// most for the recording), and
-// while a legal hold covers it (`held`, heldFilesSql). Every value reaches SQL as a number or a
-// hex literal.
+// most for the recording), and while a legal hold covers it (`held`, heldFilesSql). Every value
+// reaches SQL as a number or a hex literal.
 import { z } from 'zod';
 import type { Store } from './client.ts';
 import { BATCH_IN_FLIGHT, BATCH_OBJECT_COLUMNS, BATCH_RESULTS, BatchObjectRow } from './batch-objects.ts';
