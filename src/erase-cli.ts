@@ -42,6 +42,8 @@ interface Receipt {
   mode: string;
   ms: number;
   files: { records: number; files: number };
+  /** Scheduled export files rewritten (absent from a gatelog that predates it). */
+  exports?: { files: number; rows: number; removed: number };
   /** Answers dropped from the serving proxy's response cache. */
   cache_entries?: number;
   /** Batch files deleted at the provider (absent from a gatelog before the upstream purge). */
@@ -72,7 +74,7 @@ export async function runEraseCli(cmd: 'erase' | 'holds', argv: string[], io: Io
       if (!v.user && !v.key && !v.trace && !v.before) throw new CliError(`name at least one of --user, --key, --trace, --before\n\n${ERASE_HELP}`, 2);
       const r = (await call(io, base, 'POST', '/admin/erase', body)) as Receipt;
       const scope = r.teams?.length ? ` (teams ${r.teams.join(', ')} only)` : '';
-      print(r, `erased ${r.mode} of ${r.rows} calls${scope} (${r.bytes} body bytes) in ${r.ms} ms; ${r.files.records} copies scrubbed in ${r.files.files} files; ${r.cache_entries ?? 0} cached answers dropped; ${r.feedback ?? 0} feedback rows removed; ${r.held} calls kept under legal hold${upstreamText(r.upstream_files)}\n`);
+      print(r, `erased ${r.mode} of ${r.rows} calls${scope} (${r.bytes} body bytes) in ${r.ms} ms; ${r.files.records} copies scrubbed in ${r.files.files} files; ${r.exports ? `${r.exports.rows + r.exports.removed} export rows rewritten in ${r.exports.files} export files; ` : ''}${r.cache_entries ?? 0} cached answers dropped; ${r.feedback ?? 0} feedback rows removed; ${r.held} calls kept under legal hold${upstreamText(r.upstream_files)}\n`);
       return 0;
     }
     const [sub, id] = positionals;

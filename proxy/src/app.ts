@@ -146,7 +146,7 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
   const upstreamFiles = deps.store
     ? createUpstreamPurge({ store: deps.store, providers: providers.byName, retention: config.retention, enabled: config.batches.purge_upstream, now: gov.now, logger: deps.logger, metrics: createUpstreamFileMetrics(deps.registry) })
     : undefined;
-  if (deps.store && upstreamFiles) await app.register(eraseRoutes({ store: deps.store, gov, metrics, dataDir: deps.dataDir, upstreamFiles, logger: deps.logger }), { prefix: '/admin' });
+  if (deps.store && upstreamFiles) await app.register(eraseRoutes({ store: deps.store, gov, metrics, dataDir: deps.dataDir, exports: config.exports, upstreamFiles, logger: deps.logger }), { prefix: '/admin' });
   if (deps.store) await app.register(repriceRoutes({ store: deps.store, gov, metrics, cost: env.cost, priceProviderOf: (n) => providers.byName.get(n)?.priceProviderId }), { prefix: '/admin' });
   if (deps.store) await app.register(adminRoutes({ store: deps.store, gov, metrics }), { prefix: '/admin' });
   if (deps.store) registerCallsApi(app, { store: deps.store, masterKey: deps.masterKey, gov });

@@ -24,6 +24,8 @@ import { jsonText, scrubDataDir, type ScrubResult, type ScrubRule } from './eras
 import { scrubbedEvent } from './scrub-event.ts';
 import { eventTeam, heldExpr, isHeld, listHolds, markHolds, sqlText } from './retention.ts';
 import { eraseFeedback } from './feedback-removal.ts';
+import { scrubExports, type ExportErasure, type ExportScrubResult } from './export-erasure.ts';
+import type { ScheduledExportConfig } from '../config.ts';
 
 /** Teams an erasure or a hold is limited to (at least one: none named = every team). */
 export const TeamScope = z.array(z.string().max(128)).min(1).max(100);
@@ -47,6 +49,8 @@ export const EraseRequest = z.object({
 export type EraseRequest = z.infer<typeof EraseRequest>;
 
 export interface EraseReceipt {
+  /** Scheduled export files rewritten (export-erasure.ts): files, rows emptied, rows left out. */
+  exports: ExportScrubResult;
   /** Calls whose bodies (or rows) were removed from ClickHouse. */
   rows: number;
   /** Body bytes removed from ClickHouse (uncompressed). */
@@ -208,7 +212,16 @@ export async function eraseStored(store: Store, where: string, rows: boolean, at
   return { blockBytes: bytes };
 }
 
-export async function eraseCalls(store: Store, r: EraseRequest, opts: { dataDir?: string | undefined }): Promise<EraseReceipt> {
+/**
+ * A recorded request as the export files see it: the calls it selects that started before it
+ * was asked, held calls spared, with nothing marked (an export row has no erased mark).
+ */
+export function exportErasure(e: RecordedErasure, holds: Parameters<typeof isHeld>[1]): ExportErasure {
+  const selected = selectorRule(e.request, holds);
+  return { id: e.id, at: e.at, rows: e.request.rows, rule: { ...selected, match: (c) => !(Date.parse(String(c['started_at'])) >= e.at) && selected.match(c) } };
+}
+
+export async function eraseCalls(store: Store, r: EraseRequest, opts: { dataDir?: string | undefined; exports?: readonly ScheduledExportConfig[] | undefined }): Promise<EraseReceipt> {
   const t0 = performance.now();
   const db = store.database;
   // First, so that ingest leaves out what reaches it from now on (see the top of this file).
@@ -235,9 +248,10 @@ export async function eraseCalls(store: Store, r: EraseRequest, opts: { dataDir?
   const { blockBytes } = rows > 0 || Number(c?.unmarked ?? 0) > 0 ? await eraseStored(store, `${sel} AND NOT legal_hold`, r.rows) : { blockBytes: 0 };
   const t1 = performance.now();
   const files = opts.dataDir ? await scrubDataDir(opts.dataDir, [selectorRule(r, holds, recorded.at)]) : { records: 0, bytes: 0, files: 0 };
+  const exports = opts.exports?.length ? await scrubExports(store, opts.exports, [exportErasure(recorded, holds)]) : { files: 0, rows: 0, removed: 0 };
   const t2 = performance.now();
   return {
-    rows, bytes: Number(c?.bytes ?? 0) + blockBytes, held: Number(c?.held ?? 0), feedback, files, mode: r.rows ? 'rows' : 'bodies',
+    exports, rows, bytes: Number(c?.bytes ?? 0) + blockBytes, held: Number(c?.held ?? 0), feedback, files, mode: r.rows ? 'rows' : 'bodies',
     ms: Math.round(t2 - t0), store_ms: Math.round(t1 - t0), files_ms: Math.round(t2 - t1),
   };
 }

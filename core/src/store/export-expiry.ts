@@ -53,6 +53,20 @@ function periodStart(s: Pick<ScheduledExportConfig, 'every' | 'format'>, name: s
   return Number.isNaN(t) ? null : t;
 }
 
+/** The files this schedule wrote that are in its dir now, with their periods' starts (none when the dir is missing). */
+export function scheduleFiles(s: Pick<ScheduledExportConfig, 'dir' | 'every' | 'format'>): { name: string; start: number }[] {
+  let names: string[];
+  try {
+    names = readdirSync(s.dir);
+  } catch {
+    return []; // Nothing written yet.
+  }
+  return names.flatMap((name) => {
+    const start = periodStart(s, name);
+    return start === null ? [] : [{ name, start }];
+  }).sort((a, b) => a.start - b.start);
+}
+
 export interface ExpiryResult {
   /** Files removed (their manifests with them). */
   removed: string[];
@@ -66,23 +80,14 @@ export async function expireExports(store: Store, s: ScheduledExportConfig, r: R
   const keepMs = durationMs(keep);
   const out: ExpiryResult = { removed: [], held: 0 };
   if (keepMs === null) return out;
-  let names: string[];
-  try {
-    names = readdirSync(s.dir);
-  } catch {
-    return out; // Nothing written yet.
-  }
-  const due = names.filter((n) => {
-    const start = periodStart(s, n);
-    return start !== null && start + PERIOD_MS[s.every] + keepMs <= now;
-  }).sort();
+  const due = scheduleFiles(s).filter((f) => f.start + PERIOD_MS[s.every] + keepMs <= now);
   if (due.length === 0) return out;
   const teams = filterTeams(s);
   if ((await listHolds(store, { activeOnly: true })).some((h) => holdCovers(h, teams))) {
     out.held = due.length;
     return out;
   }
-  for (const name of due) {
+  for (const { name, start } of due) {
     const file = join(s.dir, name);
     try {
       rmSync(file); // not `force`: another proxy sharing the dir may have removed it (and audited it) first
@@ -91,7 +96,6 @@ export async function expireExports(store: Store, s: ScheduledExportConfig, r: R
     }
     rmSync(`${file}.manifest.json`, { force: true });
     out.removed.push(file);
-    const start = periodStart(s, name)!;
     await appendAudit(store, {
       action: EXPORT_EXPIRE_ACTION, actor: 'scheduler', role: 'system', targetType: 'export', target: name,
       details: { file, every: s.every, format: s.format, filter: s.filter, keep, period_start: new Date(start).toISOString(), period_end: new Date(start + PERIOD_MS[s.every]).toISOString() },

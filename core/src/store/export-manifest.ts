@@ -29,8 +29,16 @@ export const ExportManifest = z.object({
   by: z.object({ actor: z.string(), role: z.string() }),
   /** Where it came from (the gatelog URL, or `scheduled`). */
   source: z.string(),
-  /** The audit row that records this export, when known. */
+  /** The audit row that records this export (after an erasure rewrote the file, its `export.erase` row), when known. */
   audit_id: z.string().optional(),
+  /** Erasures that rewrote the file since it was exported (export-erasure.ts), oldest first. */
+  erasures: z.array(z.object({
+    erasure_ids: z.array(z.string()),
+    at: z.string(),
+    rows_erased: z.number().int().nonnegative(),
+    rows_removed: z.number().int().nonnegative(),
+    previous_sha256: z.string(),
+  })).optional(),
 });
 export type ExportManifest = z.infer<typeof ExportManifest>;
 

@@ -32,7 +32,7 @@ export interface ScrubResult {
 }
 
 const BODY_FIELDS = ['request_body', 'response_body', 'error_message'] as const;
-const ATTEMPT_IO_BODY_FIELDS = ['request_body', 'response_body', 'request_sha256', 'response_sha256'] as const;
+export const ATTEMPT_IO_BODY_FIELDS = ['request_body', 'response_body', 'request_sha256', 'response_sha256'] as const;
 
 /**
  * The event with its bodies (and the rule's other fields) emptied, or null when the rule does

@@ -2,7 +2,7 @@
 // engine: chDB): the watch empties the bodies of the calls spooled before the erasure, leaves
 // held calls whole, and the relay still reads every record; the erasures new at a look are
 // scrubbed for in one pass.
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
@@ -119,6 +119,33 @@ describe('erasure watch (data dir)', () => {
       expect(scrubbed.map((l) => l.records)).toEqual([4]);
       const users = new LocalLogReader(logDir()).read(0, 100).records.map((r) => (JSON.parse(r.toString()) as { user: string }).user);
       expect(users).toEqual(['', '', '', '', bob, held, alice]);
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it('rewrites this proxy\'s scheduled export files for an erasure asked through another proxy, sparing later calls', async () => {
+    const alice = `alice-${crypto.randomUUID()}`;
+    const t = Date.now();
+    const day = new Date(t - 86_400_000).toISOString().slice(0, 10);
+    const dir = join(dataDir, 'exports');
+    mkdirSync(dir);
+    const file = join(dir, `gatelog-daily-${day}T000000Z.jsonl`);
+    const line = (user: string, secret: string, startedAt: number): string =>
+      JSON.stringify({ request_id: crypto.randomUUID(), started_at: new Date(startedAt).toISOString(), user, key_id: '', team: '', request_body: body(secret), response_body: '{}', error_message: '' });
+    const lines = [line(alice, 'secret-exported', t - 5000), line('bob', 'secret-bob', t - 4000), line(alice, 'secret-after', t + 10)];
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const cache = new ResponseCache({ maxBytes: 1 << 20, ttlMs: 600_000 });
+    const watch = startErasureWatch({ store, cache, exports: [{ every: 'daily', format: 'jsonl', dir, filter: '' }], intervalMs: 600_000, logger });
+    try {
+      await recordErasure(store, EraseRequest.parse({ user: alice }), t);
+      await watch.tick();
+      const after = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+      expect(after).toHaveLength(3);
+      expect(JSON.parse(after[0]!)).toMatchObject({ user: '', request_body: '', response_body: '' });
+      expect(after[1]).toBe(lines[1]); // byte for byte
+      expect(after[2]).toBe(lines[2]); // started after the erasure was asked
+      expect(readdirSync(dir)).toEqual([`gatelog-daily-${day}T000000Z.jsonl`]); // no manifest to rewrite, nothing left behind
     } finally {
       watch.stop();
     }

@@ -16,7 +16,8 @@
 // before this proxy started is not read: no answer cached since can predate it, and the calls
 // it covers that are still in this spool (the proxy was down when it was asked) keep their
 // bodies there until the body period's sweep, while ingest stores them erased.
-import { ERASURE_REREAD_MS, erasureRule, errorFields, listErasures, listHolds, scrubDataDir, type Logger, type RecordedErasure, type Store } from '@gatelog/core';
+import { ERASURE_REREAD_MS, erasureRule, errorFields, exportErasure, listErasures, listHolds, scrubDataDir, type Logger, type RecordedErasure, type ScheduledExportConfig, type Store } from '@gatelog/core';
+import { scrubExports } from '@gatelog/core/store/export-erasure';
 import type { ResponseCache } from './response-cache.ts';
 
 export interface ErasureWatch {
@@ -30,6 +31,8 @@ export interface ErasureWatchOptions {
   cache: ResponseCache;
   /** This process's data dir (its spool, or event log and dead letters), scrubbed of erased calls. */
   dataDir?: string | undefined;
+  /** This process's scheduled exports, whose files are rewritten as erasures leave them (export-erasure.ts). */
+  exports?: readonly ScheduledExportConfig[] | undefined;
   intervalMs: number;
   logger: Logger;
   now?: () => number;
@@ -44,17 +47,23 @@ export function startErasureWatch(o: ErasureWatchOptions): ErasureWatch {
   let since = Date.now() - ERASURE_REREAD_MS;
 
   /** The copies under the data dir of the calls `fresh` covers lose their bodies, held calls' excepted. */
-  const scrubFiles = async (dataDir: string, fresh: readonly RecordedErasure[]): Promise<void> => {
+  const scrubFiles = async (fresh: readonly RecordedErasure[]): Promise<void> => {
     const holds = await listHolds(o.store, { activeOnly: true });
-    const { records, files } = await scrubDataDir(dataDir, fresh.map((e) => erasureRule(e, holds)));
-    if (records > 0) o.logger.info({ records, files }, 'erasure: scrubbed the copies under the data dir of calls erased through another proxy');
+    if (o.dataDir !== undefined) {
+      const { records, files } = await scrubDataDir(o.dataDir, fresh.map((e) => erasureRule(e, holds)));
+      if (records > 0) o.logger.info({ records, files }, 'erasure: scrubbed the copies under the data dir of calls erased through another proxy');
+    }
+    if (o.exports?.length) {
+      const x = await scrubExports(o.store, o.exports, fresh.map((e) => exportErasure(e, holds)));
+      if (x.files > 0) o.logger.info({ ...x }, 'erasure: rewrote the scheduled export files holding calls erased through another proxy');
+    }
   };
 
   const look = async (): Promise<number> => {
     // Nothing cached and no files, nothing to do (the usual case for the cache: caching is off
     // unless asked for). A request recorded meanwhile is read at the first look with something
     // cached, while in the window.
-    if (o.cache.stats().entries === 0 && o.dataDir === undefined) return 0;
+    if (o.cache.stats().entries === 0 && o.dataDir === undefined && !o.exports?.length) return 0;
     const { erasures } = await listErasures(o.store, since);
     const fresh = erasures.filter((e) => !seen.has(e.id));
     if (fresh.length === 0) return 0;
@@ -68,7 +77,7 @@ export function startErasureWatch(o: ErasureWatchOptions): ErasureWatch {
     }
     if (dropped > 0) o.logger.info({ dropped }, 'response cache: dropped the answers of calls erased through another proxy');
     // A failure here (holds unreadable) leaves every request's files to the next look.
-    if (o.dataDir !== undefined) await scrubFiles(o.dataDir, fresh);
+    if (o.dataDir !== undefined || o.exports?.length) await scrubFiles(fresh);
     for (const e of fresh) {
       seen.add(e.id);
       since = Math.max(since, e.at - ERASURE_REREAD_MS);

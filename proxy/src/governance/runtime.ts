@@ -245,7 +245,7 @@ export async function createGovernance(d: GovernanceDeps): Promise<Governance> {
   // Erasures asked through another proxy (a ClickHouse server shared by several) reach this one's
   // cache and data dir: embedded, every erasure goes through this process's admin API, which
   // purges both itself.
-  const erasures = store?.kind === 'http' ? startErasureWatch({ store, cache, dataDir: d.dataDir, intervalMs: config.keys.refresh_ms, logger, now }) : undefined;
+  const erasures = store?.kind === 'http' ? startErasureWatch({ store, cache, dataDir: d.dataDir, exports: config.exports, intervalMs: config.keys.refresh_ms, logger, now }) : undefined;
 
   return {
     ring,

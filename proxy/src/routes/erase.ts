@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { appendAudit, EraseRequest, eraseCalls, HOLD_KINDS, holdTeams, listHolds, markHolds, TeamScope, writeHold, type LegalHold, type Logger, type Store } from '@gatelog/core';
+import { appendAudit, EraseRequest, eraseCalls, HOLD_KINDS, holdTeams, listHolds, markHolds, TeamScope, writeHold, type LegalHold, type Logger, type ScheduledExportConfig, type Store } from '@gatelog/core';
 import { coversTeams, inScope, type Principal } from '@gatelog/core/roles';
 import { ProxyError, badRequest } from '../errors.ts';
 import { installSurface } from './surface.ts';
@@ -32,6 +32,8 @@ export interface EraseRouteDeps {
   /** Deletes the batch files an erasure covers at their provider (batches/purge.ts). */
   upstreamFiles: UpstreamPurge;
   logger: Logger;
+  /** This process's scheduled exports: their files are rewritten too (export-erasure.ts). */
+  exports?: readonly ScheduledExportConfig[] | undefined;
 }
 
 const HoldInput = z.object({
@@ -93,7 +95,7 @@ export function eraseRoutes(deps: EraseRouteDeps) {
       // applies again (files of batches still running, deletions that failed), and it should find
       // nothing this pass has deleted, so the receipt counts them here.
       const upstream = await upstreamFiles(r);
-      const receipt = await eraseCalls(store, r, { dataDir: deps.dataDir });
+      const receipt = await eraseCalls(store, r, { dataDir: deps.dataDir, exports: deps.exports });
       // This proxy's cached answers from the erased calls (held ones too: a cache is no record);
       // other proxies drop theirs within keys.refresh_ms (cache/erasure-watch.ts).
       // `at` on the wall clock, as events' started_at; the cache's own times on the governance clock.
