@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExportDigester, RetentionConfig, listAudit, migrate, newRequestId, openStore, parseConfig, writeHold, type Store } from '@gatelog/core';
+import { EraseRequest, ExportDigester, RetentionConfig, listAudit, migrate, newRequestId, openStore, parseConfig, recordErasure, writeHold, type Store } from '@gatelog/core';
 import { expireExports, exportKeep } from '@gatelog/core/store/export-expiry';
 import { claimJob } from '@gatelog/core/store/job-lease';
 import { lastEndedPeriod, runScheduledExport, scheduleKey, startScheduledExports } from '@gatelog/core/store/scheduled-exports';
@@ -169,5 +169,22 @@ describe('scheduled exports', () => {
     // keep: forever keeps everything.
     expect(await expireExports(store, { ...schedule, keep: 'forever' }, retention, now + 1e12)).toEqual({ removed: [], held: 0 });
     expect(existsSync(join(out, recent))).toBe(true);
+  });
+
+  it('applies an erasure asked while its rows were being read to the file it writes', async () => {
+    const team = `race-${tag}`;
+    const day = DAY + 7 * 86_400_000;
+    await store.insertRaw('llm_calls', Buffer.from([call(day + 1000, team), call(day + 2000, 'b')].join('\n')));
+    // Recorded, its mutation not run yet: what an export reading at that moment sees.
+    await recordErasure(store, EraseRequest.parse({ user: 'u', teams: [team] }), Date.now());
+    const out = join(dir, 'race');
+    const file = await runScheduledExport(store, { every: 'daily', format: 'jsonl', dir: out, filter: `tags=run%3D${tag}` }, day + 86_400_000 + 1);
+    const rows = readFileSync(file!, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { team: string; user: string; request_body: string });
+    expect(rows.map((r) => r.team).sort()).toEqual(['b', team].sort());
+    expect(rows.find((r) => r.team === team)).toMatchObject({ user: '', request_body: '' });
+    expect(rows.find((r) => r.team === 'b')).toMatchObject({ user: 'u', request_body: '{"q":1}' });
+    const manifest = JSON.parse(readFileSync(`${file!}.manifest.json`, 'utf8')) as { erasures?: unknown[]; sha256: string };
+    expect(manifest.erasures).toHaveLength(1);
+    expect(manifest.sha256).toBe(createHash('sha256').update(readFileSync(file!)).digest('hex'));
   });
 });

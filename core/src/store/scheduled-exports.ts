@@ -20,9 +20,11 @@ import { listAudit } from './audit-queries.ts';
 import { appendAudit, type AuditRow } from './audit.ts';
 import { explorerQuery, parseExplorer, toFilter } from './explorer-params.ts';
 import { EXPORT_ACTION, digestedExport, type ExportManifest } from './export-manifest.ts';
+import { exportErasure, listErasures } from './erasure.ts';
+import { scrubExportFile } from './export-erasure.ts';
 import { expireExports, PERIOD_MS } from './export-expiry.ts';
 import { claimJob, holdJob } from './job-lease.ts';
-import type { RetentionConfig } from './retention.ts';
+import { listHolds, type RetentionConfig } from './retention.ts';
 
 /** 1970-01-01 was a Thursday; weeks start on Monday (ISO 8601). */
 const WEEK_OFFSET_MS = 4 * 86_400_000;
@@ -112,8 +114,18 @@ async function exportPeriod(store: Store, s: ScheduledExportConfig, p: { start: 
     ...(row ? { audit_id: row.id } : {}),
   };
   writeFileSync(`${file}.manifest.json`, `${JSON.stringify(manifest, null, 2)}\n`);
+  // An erasure asked while the rows were being read may have missed them (its mutation ran after
+  // the read began) and the file (not there yet when it looked): applied to the file now.
+  const { erasures } = await listErasures(store, Date.parse(startedAt) - ERASURE_RACE_MS);
+  if (erasures.length > 0) {
+    const holds = await listHolds(store, { activeOnly: true });
+    await scrubExportFile(store, file, s.format, erasures.map((e) => exportErasure(e, holds)));
+  }
   return file;
 }
+
+/** How long before an export's start an erasure is still applied to its file (clocks of two hosts). */
+const ERASURE_RACE_MS = 60_000;
 
 export interface ScheduledExportsDeps {
   store: Store;
