@@ -2,12 +2,13 @@
 // (and only those) land in `dir` with a manifest that matches the file, one `export.run` row
 // records it (via scheduled), and a second run does nothing.
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EraseRequest, ExportDigester, RetentionConfig, listAudit, migrate, newRequestId, openStore, parseConfig, recordErasure, writeHold, type Store } from '@gatelog/core';
 import { expireExports, exportKeep } from '@gatelog/core/store/export-expiry';
+import { scrubExportFile } from '@gatelog/core/store/export-erasure';
 import { claimJob } from '@gatelog/core/store/job-lease';
 import { lastEndedPeriod, runScheduledExport, scheduleKey, startScheduledExports } from '@gatelog/core/store/scheduled-exports';
 
@@ -186,5 +187,29 @@ describe('scheduled exports', () => {
     const manifest = JSON.parse(readFileSync(`${file!}.manifest.json`, 'utf8')) as { erasures?: unknown[]; sha256: string };
     expect(manifest.erasures).toHaveLength(1);
     expect(manifest.sha256).toBe(createHash('sha256').update(readFileSync(file!)).digest('hex'));
+  });
+
+  it('two rewrites of one file at once both land (one at a time), and a crash\'s leftovers go after an hour', async () => {
+    const out = join(dir, 'concurrent');
+    mkdirSync(out, { recursive: true });
+    const file = join(out, 'gatelog-daily-2026-11-01T000000Z.jsonl');
+    const line = (user: string): string => JSON.stringify({ request_id: randomUUID(), started_at: '2026-11-01T01:00:00.000Z', user, key_id: '', team: '', request_body: `secret of ${user}`, response_body: '{}', error_message: '' });
+    writeFileSync(file, `${[line('ann'), line('ben'), line('cy')].join('\n')}\n`);
+    const rule = (user: string) => ({ id: `erase_${user}`, at: Date.now(), rows: false, rule: { match: (e: Record<string, unknown>) => e['user'] === user, alsoClear: ['user'] } });
+    const [a, b] = await Promise.all([scrubExportFile(store, file, 'jsonl', [rule('ann')]), scrubExportFile(store, file, 'jsonl', [rule('ben')])]);
+    expect([a, b]).toEqual([{ rows: 1, removed: 0 }, { rows: 1, removed: 0 }]);
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain('secret of ann');
+    expect(text).not.toContain('secret of ben');
+    expect(text).toContain('secret of cy');
+    expect(readdirSync(out)).toEqual(['gatelog-daily-2026-11-01T000000Z.jsonl']);
+
+    const stale = `${file}.erasing-123-abcdef01`;
+    const fresh = `${file}.partial`;
+    writeFileSync(stale, 'secret of ann');
+    writeFileSync(fresh, 'being written');
+    utimesSync(stale, new Date(Date.now() - 2 * 3_600_000), new Date(Date.now() - 2 * 3_600_000));
+    await expireExports(store, { every: 'daily', format: 'jsonl', dir: out, filter: '', keep: 'forever' }, RetentionConfig.parse({}), Date.now());
+    expect(readdirSync(out).sort()).toEqual(['gatelog-daily-2026-11-01T000000Z.jsonl', 'gatelog-daily-2026-11-01T000000Z.jsonl.partial']);
   });
 });

@@ -11,6 +11,7 @@
 // Run by the proxy that serves an erasure (eraseCalls) and, for erasures asked elsewhere, by
 // every other proxy's erasure watch over its own schedules' files; rewriting a file a second
 // time changes nothing and records nothing.
+import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -18,6 +19,7 @@ import type { ScheduledExportConfig } from '../config.ts';
 import type { Store } from './client.ts';
 import { appendAudit } from './audit.ts';
 import { scheduleFiles } from './export-expiry.ts';
+import { inTurn, TURN_WAIT_MS } from './job-lease.ts';
 import { ExportDigester, ExportManifest } from './export-manifest.ts';
 import { ATTEMPT_IO_BODY_FIELDS, scrubbedByAny, type ScrubRule } from './scrub-event.ts';
 
@@ -176,9 +178,21 @@ function csvVerdict(rec: Buffer, header: readonly string[], erasures: readonly E
   return { kind: 'scrub', bytes: Buffer.concat(parts) };
 }
 
-/** Rewrites one file as `erasures` leave it (see the top of this file); nothing is written when no row changes. */
-export async function scrubExportFile(store: Store, file: string, format: 'csv' | 'jsonl', erasures: readonly ExportErasure[]): Promise<{ rows: number; removed: number }> {
-  const next = `${file}.erasing`;
+/**
+ * Rewrites one file as `erasures` leave it (see the top of this file); nothing is written when no
+ * row changes. One rewrite of a file at a time — in this process, and across proxies sharing the
+ * dir through a ClickHouse server (job-lease.ts `inTurn`) — so one erasure's rewrite never
+ * replaces another's.
+ */
+export function scrubExportFile(store: Store, file: string, format: 'csv' | 'jsonl', erasures: readonly ExportErasure[]): Promise<{ rows: number; removed: number }> {
+  const job = `export-file:${createHash('sha256').update(file).digest('hex')}`;
+  const busy = (): Error => new Error(`${file}: another process has been rewriting it for over ${TURN_WAIT_MS} ms`);
+  return inTurn(store, job, busy, () => rewrite(store, file, format, erasures));
+}
+
+async function rewrite(store: Store, file: string, format: 'csv' | 'jsonl', erasures: readonly ExportErasure[]): Promise<{ rows: number; removed: number }> {
+  if (!existsSync(file)) return { rows: 0, removed: 0 }; // expired (or moved) meanwhile
+  const next = `${file}.erasing-${process.pid}-${randomUUID().slice(0, 8)}`;
   const out = createWriteStream(next);
   const digest = new ExportDigester(format);
   const before = new ExportDigester(format);

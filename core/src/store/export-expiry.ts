@@ -6,7 +6,7 @@
 // removal is audited (`export.expire`). While a legal hold that may cover the file's calls is in
 // force, no file of the schedule is removed: a hold suspends retention here as it does in
 // ClickHouse. Only names this schedule writes are looked at; anything else in `dir` is left alone.
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ScheduledExportConfig } from '../config.ts';
 import type { Store } from './client.ts';
@@ -67,6 +67,27 @@ export function scheduleFiles(s: Pick<ScheduledExportConfig, 'dir' | 'every' | '
   }).sort((a, b) => a.start - b.start);
 }
 
+/** A rewrite or an export a crash left half-written (export-erasure.ts, scheduled-exports.ts): it may hold bodies. */
+const LEFTOVER = /^gatelog-(hourly|daily|weekly)-.*\.(csv|jsonl)\.(partial|erasing-[0-9]+-[0-9a-f]{8})$/;
+const LEFTOVER_AGE_MS = 3_600_000;
+
+/** Removes this schedule's dir's leftovers older than an hour (a live export or rewrite is younger). */
+function removeLeftovers(dir: string, now: number): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => LEFTOVER.test(n));
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    try {
+      if (statSync(join(dir, n)).mtimeMs + LEFTOVER_AGE_MS < now) rmSync(join(dir, n), { force: true });
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+}
+
 export interface ExpiryResult {
   /** Files removed (their manifests with them). */
   removed: string[];
@@ -76,6 +97,7 @@ export interface ExpiryResult {
 
 /** Removes this schedule's files whose period ended more than its keep before `now`. */
 export async function expireExports(store: Store, s: ScheduledExportConfig, r: RetentionConfig, now: number): Promise<ExpiryResult> {
+  removeLeftovers(s.dir, Date.now());
   const keep = exportKeep(s, r);
   const keepMs = durationMs(keep);
   const out: ExpiryResult = { removed: [], held: 0 };

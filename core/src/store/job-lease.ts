@@ -4,6 +4,8 @@
 // LEASE_LIVE_MS (ClickHouse's clock, then the holder name as tie-break). The owner keeps
 // claiming while it works (`holdJob`); one that crashed falls silent, and after LEASE_LIVE_MS
 // the next earliest live claimant takes the job over. Every value is a bound parameter.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Store } from './client.ts';
 
 export const LEASE_LIVE_MS = 120_000;
@@ -44,4 +46,50 @@ export function holdJob(store: Store, job: string, holder: string, onError: (err
   const timer = setInterval(() => void claim(store, job, holder).catch(onError), Math.max(1, Math.floor(liveMs / 4)));
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** How long a turn lasts unless renewed (it is renewed every quarter of it while the change runs). */
+export const TURN_LEASE_MS = 3_000;
+/**
+ * Wait between a claim and the read of who holds the turn: an insert's claim time is set when
+ * ClickHouse starts it and the row is seen when it ends, so a claim made a moment earlier than
+ * ours could still be unseen right after ours; this is far longer than such an insert takes.
+ */
+export const TURN_SETTLE_MS = 300;
+/** How long a change waits for another's turn on the same thing before giving up. */
+export const TURN_WAIT_MS = 20_000;
+
+const localTurns = new Map<string, Promise<void>>();
+
+/**
+ * Runs `change` once every earlier change under `job` has ended: in this process, in memory; on a
+ * ClickHouse server several processes share (`store.kind` http), also through the store (the
+ * earliest live claimant of `job` holds the turn, renewing it while it works), so two proxies'
+ * changes to one thing never interleave. `busy` is the error when the wait outlasts TURN_WAIT_MS.
+ * `job` is written to job_lease: it must hold no personal data (hash it).
+ */
+export function inTurn<T>(store: Store, job: string, busy: () => Error, change: () => Promise<T>): Promise<T> {
+  const run = (localTurns.get(job) ?? Promise.resolve()).then(() => (store.kind === 'http' ? acrossProcesses(store, job, busy, change) : change()));
+  const tail = run.then(() => {}, () => {});
+  localTurns.set(job, tail);
+  void tail.then(() => {
+    if (localTurns.get(job) === tail) localTurns.delete(job);
+  });
+  return run;
+}
+
+async function acrossProcesses<T>(store: Store, job: string, busy: () => Error, change: () => Promise<T>): Promise<T> {
+  const holder = `${hostname()}/${process.pid}/${randomUUID()}`;
+  const giveUp = Date.now() + TURN_WAIT_MS;
+  while (!(await claimJob(store, job, holder, TURN_LEASE_MS, TURN_SETTLE_MS))) {
+    if (Date.now() > giveUp) throw busy();
+    await new Promise((r) => setTimeout(r, 100 + Math.random() * 100));
+  }
+  // A renewal that fails (ClickHouse unreachable) fails the change's own writes too.
+  const stop = holdJob(store, job, holder, () => {}, TURN_LEASE_MS);
+  try {
+    return await change();
+  } finally {
+    stop();
+  }
 }

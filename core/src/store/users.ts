@@ -2,11 +2,10 @@
 // migration 0009. Both are versioned rows (ReplacingMergeTree(version)): every change inserts
 // a new version, readers take the latest with FINAL. Neither holds a secret: passwords as
 // scrypt hashes, one-time sign-in links and tokens as SHA-256 hex.
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
+import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Store } from './client.ts';
-import { claimJob, holdJob } from './job-lease.ts';
+import { inTurn } from './job-lease.ts';
 import { ChTime, Num } from './row-types.ts';
 import { versionedRows } from './versioned-rows.ts';
 
@@ -43,56 +42,18 @@ const users = versionedRows('ui_users', UserRecord);
 export const insertUserVersion = (store: Store, u: z.input<typeof UserRecord>): Promise<void> => users.insert(store, u);
 const usersWhere = (store: Store, where: string, params: Record<string, unknown>): Promise<UserRecord[]> => users.where(store, where, params);
 
-const emailTurns = new Map<string, Promise<void>>();
-
-/** How long a proxy's hold on an address lasts unless renewed (it renews every quarter of it while it works). */
-export const EMAIL_LEASE_MS = 3_000;
-/**
- * Wait between a claim and the read of who holds the address: an insert's claim time is set
- * when ClickHouse starts it and the row is seen when it ends, so a claim made a moment earlier
- * than ours could still be unseen right after ours; this is far longer than such an insert takes.
- */
-export const EMAIL_SETTLE_MS = 300;
-/** How long a change waits for another proxy's change to the same address before giving up. */
-export const EMAIL_WAIT_MS = 20_000;
-
 /**
  * Runs `change` once every earlier change to the same email address has ended: a "no one has
  * this address yet" check and the insert after it cannot interleave with another request's (an
  * identity provider retrying a SCIM POST, two admins clicking at once), so the second one sees
- * the first's person and gets its 409. Within a process, changes take turns in memory; on a
- * ClickHouse server, which several proxies share and which has no unique constraint, each turn
- * is also held through the store (job-lease.ts: the earliest live claimant of the address holds
- * it, renewing while it works), so a retry that lands on another proxy waits for the first
- * request too. `busy` is the error when that wait outlasts EMAIL_WAIT_MS.
+ * the first's person and gets its 409 — within a process and, on a ClickHouse server several
+ * proxies share (which has no unique constraint), across them (job-lease.ts `inTurn`: a retry
+ * that lands on another proxy waits for the first request). The address is hashed: job_lease
+ * rows outlive the change by their TTL and hold no personal data. `busy`: the error when another
+ * proxy's turn outlasts TURN_WAIT_MS.
  */
 export function serialByEmail<T>(store: Store, email: string, busy: () => Error, change: () => Promise<T>): Promise<T> {
-  const key = email.toLowerCase();
-  const run = (emailTurns.get(key) ?? Promise.resolve()).then(() => (store.kind === 'http' ? acrossProxies(store, key, busy, change) : change()));
-  const tail = run.then(() => {}, () => {});
-  emailTurns.set(key, tail);
-  void tail.then(() => {
-    if (emailTurns.get(key) === tail) emailTurns.delete(key);
-  });
-  return run;
-}
-
-async function acrossProxies<T>(store: Store, email: string, busy: () => Error, change: () => Promise<T>): Promise<T> {
-  // The address is hashed: job_lease rows outlive the change by its TTL, and hold no personal data.
-  const job = `person-email:${sha256Hex(email)}`;
-  const holder = `${hostname()}/${process.pid}/${randomUUID()}`;
-  const giveUp = Date.now() + EMAIL_WAIT_MS;
-  while (!(await claimJob(store, job, holder, EMAIL_LEASE_MS, EMAIL_SETTLE_MS))) {
-    if (Date.now() > giveUp) throw busy();
-    await new Promise((r) => setTimeout(r, 100 + Math.random() * 100));
-  }
-  // A renewal that fails (ClickHouse unreachable) fails the change's own writes too.
-  const stop = holdJob(store, job, holder, () => {}, EMAIL_LEASE_MS);
-  try {
-    return await change();
-  } finally {
-    stop();
-  }
+  return inTurn(store, `person-email:${sha256Hex(email.toLowerCase())}`, busy, change);
 }
 
 export const listUsers = (store: Store): Promise<UserRecord[]> => usersWhere(store, '', {});
