@@ -21,6 +21,7 @@ import { appendAudit } from './audit.ts';
 import { scheduleFiles } from './export-expiry.ts';
 import { inTurn, TURN_WAIT_MS } from './job-lease.ts';
 import { ExportDigester, ExportManifest } from './export-manifest.ts';
+import { exportRowEnds } from './export-queries.ts';
 import { ATTEMPT_IO_BODY_FIELDS, scrubbedByAny, type ScrubRule } from './scrub-event.ts';
 
 export const EXPORT_ERASE_ACTION = 'export.erase';
@@ -66,24 +67,21 @@ export async function scrubExports(store: Store, schedules: readonly ScheduledEx
   return out;
 }
 
-/** Records of an export file: JSONL lines, or CSV records (a CRLF outside quotes ends one), each with its terminator. */
+/** Records of an export file, each with its line end (exportRowEnds: the rows its digest counts). */
 async function* records(file: string, format: 'csv' | 'jsonl'): AsyncGenerator<Buffer> {
   let pending: Buffer = Buffer.alloc(0);
-  let inQuotes = false;
-  let scanFrom = 0;
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-    pending = pending.length === 0 ? (chunk as Buffer) : Buffer.concat([pending, chunk as Buffer]);
+  let odd = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    const r = exportRowEnds(chunk, format === 'csv', odd);
+    odd = r.odd;
     let start = 0;
-    for (let i = scanFrom; i < pending.length; i++) {
-      const c = pending[i];
-      if (format === 'csv' && c === 0x22) inQuotes = !inQuotes;
-      else if (c === 0x0a && !inQuotes) {
-        yield pending.subarray(start, i + 1);
-        start = i + 1;
-      }
+    for (const end of r.ends) {
+      const piece = chunk.subarray(start, end + 1);
+      yield pending.length > 0 ? Buffer.concat([pending, piece]) : piece;
+      pending = Buffer.alloc(0);
+      start = end + 1;
     }
-    pending = pending.subarray(start);
-    scanFrom = pending.length;
+    if (start < chunk.length) pending = Buffer.concat([pending, chunk.subarray(start)]);
   }
   if (pending.length > 0) yield pending;
 }

@@ -215,11 +215,32 @@ function quotesIn(b: Uint8Array, words: Uint32Array, from: number, to: number): 
 }
 
 /**
- * Counts the rows in an export as its bytes pass: lines for JSONL (JSON escapes newlines
- * inside strings), line ends outside double quotes for CSV (ClickHouse quotes any string
+ * Where rows end in `b`, an export's bytes after a quote parity `odd` (1 = inside a cell): the
+ * index of each row's line end, and the parity after `b`. JSONL: every line end (JSON escapes
+ * newlines inside strings). CSV: line ends outside double quotes (ClickHouse quotes any string
  * cell and doubles inner quotes, so an odd number of quotes since the last row end means
- * "inside a cell"). Feed it data rows only.
+ * "inside a cell"). The one rule for what an export's row is: the digest counts by it
+ * (ExportRowCounter), an erasure rewrites by it (export-erasure.ts).
  */
+export function exportRowEnds(b: Buffer, csv: boolean, odd: number): { ends: number[]; odd: number } {
+  const ends: number[] = [];
+  if (!csv) {
+    for (let pos = b.indexOf(0x0a); pos !== -1; pos = b.indexOf(0x0a, pos + 1)) ends.push(pos);
+    return { ends, odd: 0 };
+  }
+  // Line ends are found natively; only the quotes between them are counted in JS, a word at
+  // a time (~3x the byte loop on bench exports, whose JSON bodies hold a quote every few bytes).
+  const words = new Uint32Array(b.buffer, 0, b.buffer.byteLength >> 2);
+  let from = 0;
+  for (let nl = b.indexOf(0x0a); nl !== -1; nl = b.indexOf(0x0a, nl + 1)) {
+    odd = (odd + quotesIn(b, words, from, nl)) & 1;
+    from = nl + 1;
+    if (odd === 0) ends.push(nl);
+  }
+  return { ends, odd: (odd + quotesIn(b, words, from, b.length)) & 1 };
+}
+
+/** Counts the rows in an export as its bytes pass (exportRowEnds). Feed it data rows only. */
 export class ExportRowCounter {
   #lines = 0;
   /** CSV: the parity of the quotes since the last row end (1 = inside a cell). */
@@ -234,24 +255,9 @@ export class ExportRowCounter {
   }
 
   feed(chunk: Uint8Array): void {
-    const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    if (!this.#csv) {
-      for (let pos = b.indexOf(0x0a); pos !== -1; pos = b.indexOf(0x0a, pos + 1)) this.#lines++;
-      return;
-    }
-    // Line ends are found natively; only the quotes between them are counted in JS, a word at
-    // a time (~3x the byte loop on bench exports, whose JSON bodies hold a quote every few bytes).
-    const words = new Uint32Array(b.buffer, 0, b.buffer.byteLength >> 2);
-    let odd = this.#odd;
-    let lines = 0;
-    let from = 0;
-    for (let nl = b.indexOf(0x0a); nl !== -1; nl = b.indexOf(0x0a, nl + 1)) {
-      odd = (odd + quotesIn(b, words, from, nl)) & 1;
-      from = nl + 1;
-      if (odd === 0) lines++;
-    }
-    this.#odd = (odd + quotesIn(b, words, from, b.length)) & 1;
-    this.#lines += lines;
+    const r = exportRowEnds(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), this.#csv, this.#odd);
+    this.#lines += r.ends.length;
+    this.#odd = r.odd;
   }
 }
 
