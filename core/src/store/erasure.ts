@@ -142,7 +142,11 @@ export const ERASURE_REREAD_MS = 60 * 60_000;
  * started before it was asked (a call without a readable start is covered).
  */
 export function erasureRule(e: RecordedErasure, holds: Parameters<typeof isHeld>[1]): ScrubRule {
-  const selected = selectorRule(e.request, holds, e.at);
+  return startedBefore(e, selectorRule(e.request, holds, e.at));
+}
+
+/** `selected` narrowed to the calls that started before `e` was asked (a call without a readable start is covered). */
+function startedBefore(e: RecordedErasure, selected: ScrubRule): ScrubRule {
   return { ...selected, match: (c) => !(Date.parse(String(c['started_at'])) >= e.at) && selected.match(c) };
 }
 
@@ -217,8 +221,7 @@ export async function eraseStored(store: Store, where: string, rows: boolean, at
  * was asked, held calls spared, with nothing marked (an export row has no erased mark).
  */
 export function exportErasure(e: RecordedErasure, holds: Parameters<typeof isHeld>[1]): ExportErasure {
-  const selected = selectorRule(e.request, holds);
-  return { id: e.id, at: e.at, rows: e.request.rows, rule: { ...selected, match: (c) => !(Date.parse(String(c['started_at'])) >= e.at) && selected.match(c) } };
+  return { id: e.id, at: e.at, rows: e.request.rows, rule: startedBefore(e, selectorRule(e.request, holds)) };
 }
 
 export async function eraseCalls(store: Store, r: EraseRequest, opts: { dataDir?: string | undefined; exports?: readonly ScheduledExportConfig[] | undefined }): Promise<EraseReceipt> {

@@ -97,7 +97,7 @@ export interface ExpiryResult {
 
 /** Removes this schedule's files whose period ended more than its keep before `now`. */
 export async function expireExports(store: Store, s: ScheduledExportConfig, r: RetentionConfig, now: number): Promise<ExpiryResult> {
-  removeLeftovers(s.dir, Date.now());
+  removeLeftovers(s.dir, Date.now()); // files' times are the wall clock's, whatever `now` says
   const keep = exportKeep(s, r);
   const keepMs = durationMs(keep);
   const out: ExpiryResult = { removed: [], held: 0 };
