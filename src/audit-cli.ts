@@ -54,7 +54,8 @@ async function verifyStore(env: NodeJS.ProcessEnv, configPath: string | undefine
 function report(r: AuditVerifyResult): string {
   const chains = r.chains.filter((c) => c.rows > 0).length;
   const unchained = r.unchained ? ` (${r.unchained} older rows predate the hash chain and are not covered)` : '';
-  if (r.ok) return `audit trail verified: ${r.rows} rows in ${chains} chain${chains === 1 ? '' : 's'}, no row changed, removed or reordered${unchained}\n`;
+  const expired = r.expired_before ? `; rows before ${r.expired_before} were expired by retention.audit, as the trail records` : '';
+  if (r.ok) return `audit trail verified: ${r.rows} rows in ${chains} chain${chains === 1 ? '' : 's'}, no row changed, removed or reordered${unchained}${expired}\n`;
   const others = r.chains.filter((c) => c.problem && c.problem !== r.problem).map((c) => `  also: ${c.problem!.message}\n`);
   const p = r.problem!;
   return `audit trail ALTERED: ${p.message}\n  first altered row: ${p.id ?? '(removed)'} (chain ${p.chain_id}, seq ${p.seq}${p.at ? `, ${p.at}` : ''}, ${p.kind})\n${others.join('')}`;

@@ -84,7 +84,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   const applied = await migrate(store);
   if (applied.length) logger.info({ applied }, 'schema migrations applied');
   // Retention TTLs (applied where the config changed them) and the sweep of the data dir's copies.
-  const retention = await startRetention({ store, retention: config.retention, dataDir, logger });
+  const retention = await startRetention({ store, retention: config.retention, auditSinks: config.audit.sinks.map((s) => s.name), dataDir, logger });
   // chDB's inserts and merges run on threads of this process: they must not take the CPU from
   // the requests (they still get every idle cycle, and the event log holds what they have not
   // caught up with yet). Lowered once the schema is in place: before any request is served,

@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const applied = await migrate(store);
   if (applied.length) logger.info({ applied }, 'schema migrations applied');
   // Retention TTLs on the server's tables and legal-hold marks (dead letters live in Kafka here).
-  const retention = await startRetention({ store, retention: config.retention, logger });
+  const retention = await startRetention({ store, retention: config.retention, auditSinks: config.audit.sinks.map((s) => s.name), logger });
   const kafka = new Kafka({ clientId: `${bus.client_id}-ingest`, brokers: bus.brokers, requestTimeout: bus.request_timeout_ms, logLevel: logLevel.WARN, logCreator: kafkaLogCreator(logger) });
   // How soon the group reassigns a dead worker's partitions.
   const sessionTimeout = env.GATELOG_INGEST_SESSION_TIMEOUT_MS;

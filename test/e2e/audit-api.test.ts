@@ -111,7 +111,7 @@ describe('audited admin API actions', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ actor: 'ana@example.com', role: 'analyst', source_ip: '10.1.2.3', user_agent: 'Firefox' });
     expect(JSON.parse(rows[0]!.details)).toMatchObject({ recorded_via: 'master' });
-    for (const bad of [{ action: 'audit.chain.open', actor: 'x' }, { action: 'Bad Action', actor: 'x' }, { action: 'a.b', actor: '' }, { action: 'a.b', actor: 'x', extra: 1 }]) {
+    for (const bad of [{ action: 'audit.chain.open', actor: 'x' }, { action: 'audit.expire', actor: 'gatelog' }, { action: 'Bad Action', actor: 'x' }, { action: 'a.b', actor: '' }, { action: 'a.b', actor: 'x', extra: 1 }]) {
       const r = await api('/admin/audit', { method: 'POST', body: JSON.stringify(bad) });
       expect(r.status, JSON.stringify(bad)).toBe(400);
       expect(((await r.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');

@@ -18,6 +18,15 @@ describe('nextBatch', () => {
     expect(b.skipped).toEqual([]);
   });
 
+  it('starts a chain after the rows the trail\'s retention expired, without waiting or reporting a gap', () => {
+    const gaps = new Map<string, number>();
+    const b = nextBatch([row('a', 7), row('a', 8), row('b', 3)], new Map([['b', 1]]), gaps, 0, 5000, new Map([['a', 6], ['b', 1]]));
+    // a: rows 1..6 expired, so 7 follows; b: its cursor is past the cut, and 2 is still a gap.
+    expect(ids(b.rows)).toEqual(['a:7', 'a:8']);
+    expect(b.skipped).toEqual([]);
+    expect([...gaps.keys()]).toEqual(['b']);
+  });
+
   it('passes over a row already sent or stored twice', () => {
     const b = nextBatch([row('a', 2), row('a', 3), row('a', 3), row('a', 4)], new Map([['a', 2]]), new Map(), 0, 1000);
     expect(ids(b.rows)).toEqual(['a:3', 'a:4']);

@@ -18,6 +18,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Store } from '../store/client.ts';
 import type { AuditRow } from '../store/audit.ts';
+import { latestAnchor } from '../store/audit-expiry.ts';
 import { rowsPastCursors, saveSinkCursors, saveSinkOutcome, sinkCursors, sinkOutcome, type SinkOutcome } from '../store/audit-stream-queries.ts';
 import { backoffMs } from '../backoff.ts';
 import { postWithRetries, sleep, type DeliveryAttempt } from '../http-delivery.ts';
@@ -57,6 +58,8 @@ export interface AuditStream {
   stop(): Promise<void>;
 }
 
+/** How often, at most, the newest audit.expire anchor is read while a chain shows a gap. */
+const EXPIRED_REREAD_MS = 60_000;
 /** While the store stays unreachable, its error is logged once a minute, not every poll. */
 const STORE_ERROR_LOG_MS = 60_000;
 
@@ -95,6 +98,8 @@ class SinkForwarder {
   /** Chains whose next row the sink refuses as too large: sent after the others, retried every max_ms. */
   #stuck = new Set<string>();
   #stuckRetryAt = -Infinity;
+  #expiredThrough: ReadonlyMap<string, number> = new Map();
+  #expiredReadAt = -Infinity;
 
   constructor(sink: AuditSink, d: AuditStreamDeps) {
     this.#sink = sink;
@@ -164,7 +169,7 @@ class SinkForwarder {
     this.#d.hooks?.lag?.(s.name, Math.max(0, now - oldest) / 1000);
     // Between their retries, held-up chains stay out of the batch (they come last, so nothing else waits on them).
     const due = now >= this.#stuckRetryAt;
-    const batch = nextBatch(due ? pending : pending.filter((r) => !this.#stuck.has(r.chain_id)), cursors, this.#gapSince, now, c.gap_wait_ms);
+    const batch = nextBatch(due ? pending : pending.filter((r) => !this.#stuck.has(r.chain_id)), cursors, this.#gapSince, now, c.gap_wait_ms, await this.#expired(now));
     for (const g of batch.skipped) {
       this.#d.logger.error({ sink: s.name, audit_chain: g.chain_id, from_seq: g.from, to_seq: g.to, code: 'GATELOG_ERR_AUDIT_CHAIN_GAP' }, 'audit rows missing from their chain: the rows after them are sent without them (run `gatelog audit verify`)');
     }
@@ -184,6 +189,20 @@ class SinkForwarder {
     }
     // More may be waiting: go on at once.
     return pending.length >= s.batch_rows ? 0 : c.poll_ms;
+  }
+
+  /**
+   * Per chain, the last seq the trail's retention expired: read (at most once a minute) only
+   * while a chain shows a gap, which is what an expiry looks like to a sink that started late.
+   */
+  async #expired(now: number): Promise<ReadonlyMap<string, number>> {
+    if (this.#gapSince.size === 0) return this.#expiredThrough;
+    if (now - this.#expiredReadAt >= EXPIRED_REREAD_MS) {
+      this.#expiredReadAt = now;
+      const a = await latestAnchor(this.#d.store).catch(() => undefined);
+      this.#expiredThrough = new Map((a?.anchor.cuts ?? []).map((cut) => [cut.chain_id, cut.through_seq]));
+    }
+    return this.#expiredThrough;
   }
 
   /**

@@ -143,14 +143,26 @@ export async function* auditRowsBytes(store: Store, f: AuditFilter, format: 'csv
   });
 }
 
+/** Per chain (parallel arrays), the rows with `after < seq <= through`. */
+export interface SeqRange {
+  chains: string[];
+  after: number[];
+  through: number[];
+}
+
 /**
  * Every chained row in (chain_id, seq) order, `from` narrowing to rows at or after an instant:
  * one query, sorted once and streamed (keyset pages would sort the table again for each
  * page), yielded in batches of parsed rows.
  */
-export async function* chainRows(store: Store, opts: { from?: string | undefined; batchRows?: number } = {}): AsyncGenerator<AuditRow[]> {
+export async function* chainRows(store: Store, opts: { from?: string | undefined; batchRows?: number; range?: SeqRange } = {}): AsyncGenerator<AuditRow[]> {
   const { conds, params } = auditWhere({ from: opts.from });
   conds.push(`chain_id != ''`);
+  if (opts.range) {
+    const seqOf = (name: string): string => `arrayElement({${name}:Array(UInt64)}, indexOf({range_chains:Array(String)}, chain_id))`;
+    conds.push(`has({range_chains:Array(String)}, chain_id) AND seq > ${seqOf('range_after')} AND seq <= ${seqOf('range_through')}`);
+    Object.assign(params, { range_chains: opts.range.chains, range_after: opts.range.after, range_through: opts.range.through });
+  }
   const batchRows = opts.batchRows ?? 5000;
   const decoder = new TextDecoder();
   let rest = '';

@@ -137,7 +137,7 @@ export class AuditChain {
     if (this.#unsure) await this.#reread();
     if (!this.#head) {
       const witness = (await chainHeads(this.#store)).filter((h) => h.chain_id !== this.id);
-      await this.#insert({ action: CHAIN_OPEN, actor: 'gatelog', role: 'system', targetType: 'audit_chain', target: this.id, details: { host: hostname(), pid: process.pid, witness } });
+      await this.#insert({ action: CHAIN_OPEN, actor: 'gatelog', role: 'system', targetType: 'audit_chain', target: this.id, details: { host: hostname(), pid: process.pid, witness }, at: input.at });
     }
     return this.#insert(input);
   }

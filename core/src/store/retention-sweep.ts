@@ -21,6 +21,7 @@ import { relayOffsetPath, spoolDirOf, spoolLogDir } from '../bus/spool-layout.ts
 import { scrubDataDir, scrubLogDir, type ScrubResult } from './erasure-files.ts';
 import { pruneErasedFeedback, pruneFeedback } from './feedback-removal.ts';
 import { ERASURE_REREAD_MS } from './erasure.ts';
+import { expireAuditLeased, newExpiryHolder } from './audit-expiry.ts';
 import { applyRetention, durationMs, eventTeam, isHeld, listHolds, markHolds, periodFor, wholeBodyTeams, type LegalHold, type RetentionConfig } from './retention.ts';
 
 /** How often the erased-feedback step checks all feedback, not only what changed since its last run. */
@@ -38,6 +39,8 @@ export interface RetentionOptions {
   /** A store read only for the active legal holds, its TTLs and marks kept by another service (a proxy's). */
   holdsStore?: Store | undefined;
   retention: RetentionConfig;
+  /** Names of the configured audit sinks (`audit.sinks`): audit rows expire only once each has them. */
+  auditSinks?: readonly string[] | undefined;
   dataDir?: string | undefined;
   logger: Logger;
   now?: () => number;
@@ -82,6 +85,8 @@ export async function startRetention(o: RetentionOptions): Promise<RetentionSwee
   // hosts' clocks may lag by (their feedback and erasure times); null before the first. Once a
   // day the step checks everything again: what no run since saw change (a hold lifted from an
   // erased call, a clock off by more than the margin) waits a day at most.
+  const expiryHolder = newExpiryHolder();
+  let expiring: Promise<unknown> | undefined;
   let erasedSince: number | null = null;
   let erasedFullAt = -Infinity;
   const run = async (): Promise<ScrubResult> => {
@@ -98,6 +103,13 @@ export async function startRetention(o: RetentionOptions): Promise<RetentionSwee
       erasedSince = started - ERASURE_REREAD_MS;
       if (full) erasedFullAt = started;
       if (erased) o.logger.info({ rows: erased }, 'retention: removed feedback on erased calls');
+      // The audit trail's own period (one process at a time on a shared store; one run at a
+      // time here, as run() may be called while a tick's run is under way).
+      expiring ??= expireAuditLeased(o.store, expiryHolder, o.retention.sweep_ms, { period: o.retention.audit, sinks: o.auditSinks, now: now(), logger: o.logger })
+        .finally(() => {
+          expiring = undefined;
+        });
+      await expiring;
     }
     if (!o.dataDir || !expires) return { records: 0, bytes: 0, files: 0 };
     const r = await pruneDataDir(o.dataDir, cutoffs(now()), await activeHolds());

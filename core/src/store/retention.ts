@@ -32,6 +32,13 @@ export const RetentionConfig = z.object({
   teams: z.record(z.string().min(1).max(128), TeamRetention).default({}),
   /** Per-minute and hourly rollups (dashboards). */
   rollups: Duration.default('forever'),
+  /**
+   * The audit trail (who viewed, searched, exported or changed what: emails, addresses, search
+   * texts). Older rows are deleted on the sweep and the deletion is itself recorded, so
+   * `gatelog audit verify` still passes (audit-expiry.ts). Rows an audit sink has not yet
+   * accepted are kept until it has.
+   */
+  audit: Duration.default('forever'),
   /** How often the sweep re-marks holds and prunes files under the data dir. */
   sweep_ms: z.number().int().min(1000).default(3_600_000),
 }).strict();

@@ -16,7 +16,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { CHAIN_OPEN, appendAudit, chainRows, type AuditFilter, type Store } from '@gatelog/core';
+import { AUDIT_EXPIRE, CHAIN_OPEN, appendAudit, chainRows, type AuditFilter, type Store } from '@gatelog/core';
 import { ProxyError, badRequest } from '../errors.ts';
 import { installSurface } from './surface.ts';
 import { adminGuard, adminActor } from './admin-caller.ts';
@@ -66,7 +66,7 @@ export function auditQuery(q: Record<string, string | undefined>): AuditFilter &
 
 const text = (max: number) => z.string().max(max).optional();
 const AppendBody = z.strictObject({
-  action: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/).refine((a) => a !== CHAIN_OPEN, 'reserved'),
+  action: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/).refine((a) => a !== CHAIN_OPEN && a !== AUDIT_EXPIRE, 'reserved'),
   actor: z.string().min(1).max(320),
   role: text(32),
   target_type: text(64),
