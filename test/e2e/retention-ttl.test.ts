@@ -12,6 +12,7 @@ import { LocalLogWriter } from '../../core/src/bus/local-log.ts';
 import { encodeEvent, type LlmCallEvent } from '../../core/src/event.ts';
 import { applyRetention, enforceRetentionNow, RetentionConfig, writeHold } from '../../core/src/store/retention.ts';
 import { startRetention } from '../../core/src/store/retention-sweep.ts';
+import { listErasures, recordErasure } from '../../core/src/store/erasure.ts';
 import { createLogger } from '../../core/src/logger.ts';
 import { filesHaving, seedEvent } from './privacy-support.ts';
 
@@ -90,8 +91,11 @@ describe('retention', () => {
   }, 120_000);
 
   it('applies a changed policy to existing tables once, and row TTLs spare held calls', async () => {
+    // Erasure requests (selectors naming users) go once no call they cover can still be stored.
+    const oldErasure = await recordErasure(store, { user: 'u-gone', rows: false }, Date.now() - 52 * DAY);
+    const newErasure = await recordErasure(store, { user: 'u-recent', rows: false }, Date.now() - 50 * DAY);
     const cfg = RetentionConfig.parse({ bodies: '30d', calls: '50d', rollups: '3650d' });
-    expect(await applyRetention(store, cfg)).toEqual(['llm_calls.rows', 'batch_objects.rows', 'llm_calls_1m.rows', 'llm_calls_1h.rows', 'llm_calls_latency_1h.rows']);
+    expect(await applyRetention(store, cfg)).toEqual(['llm_calls.rows', 'batch_objects.rows', 'erasure_requests.rows', 'llm_calls_1m.rows', 'llm_calls_1h.rows', 'llm_calls_latency_1h.rows']);
     expect(await applyRetention(store, cfg)).toEqual([]);
     const batches = await store.client.query({ query: `SELECT create_table_query AS q FROM system.tables WHERE database = 'gatelog' AND name = 'batch_objects'`, format: 'JSONEachRow' });
     expect((await batches.json<{ q: string }>())[0]?.q ?? '').toContain('toDateTime(updated_at) + toIntervalDay(50)');
@@ -103,5 +107,13 @@ describe('retention', () => {
     const left = await store.client.query({ query: `SELECT user FROM gatelog.llm_calls FINAL ORDER BY started_at`, format: 'JSONEachRow' });
     // The 60-day call is gone; everything else (held or younger than 50 days) stays.
     expect((await left.json<{ user: string }>()).map((r) => r.user)).toEqual(['u-old', 'u-held', 'u-new', 'u-new']);
+    // The longest calls period (50 days) and a day: the 52-day-old request is gone, the 50-day-old one kept.
+    const ids = (await listErasures(store, 0)).erasures.map((e) => e.id);
+    expect(ids).toContain(newErasure.id);
+    expect(ids).not.toContain(oldErasure.id);
+    // A team keeping calls longer keeps requests as long.
+    expect(await applyRetention(store, RetentionConfig.parse({ bodies: '30d', calls: '50d', rollups: '3650d', teams: { legal: { calls: '90d' } } }))).toContain('erasure_requests.rows');
+    const er = await store.client.query({ query: `SELECT create_table_query AS q FROM system.tables WHERE database = 'gatelog' AND name = 'erasure_requests'`, format: 'JSONEachRow' });
+    expect((await er.json<{ q: string }>())[0]?.q ?? '').toContain('toIntervalDay(90)');
   }, 120_000);
 });

@@ -106,6 +106,17 @@ export const FILE_ROWS_MARGIN_DAYS = 7;
 const atLeastBatchMin = (d: string): string => ((durationMs(d) ?? Infinity) < durationMs(BATCH_OBJECTS_MIN)! ? BATCH_OBJECTS_MIN : d);
 const BODY_COLUMNS = [['request_body', 'String CODEC(ZSTD(3))'], ['response_body', 'String CODEC(ZSTD(3))'], ['error_message', 'String']] as const;
 
+/** The longest of some periods (`forever` when one is); absent ones are passed over. */
+function longestPeriod(periods: readonly (string | undefined)[]): string {
+  let best = '';
+  for (const p of periods) {
+    if (p === undefined) continue;
+    if (p === 'forever') return p;
+    if (!best || durationMs(p)! > durationMs(best)!) best = p;
+  }
+  return best || 'forever';
+}
+
 /** Each retention target and the DDL that sets its TTL (or removes it). */
 export function ttlStatements(db: string, r: RetentionConfig): { target: string; ttl: string; sql: string[] }[] {
   const out: { target: string; ttl: string; sql: string[] }[] = [];
@@ -164,6 +175,18 @@ export function ttlStatements(db: string, r: RetentionConfig): { target: string;
       ? `ALTER TABLE ${db}.batch_objects REMOVE TTL`
       : `ALTER TABLE ${db}.batch_objects MODIFY TTL ${expirySql(r, 'calls', 'updated_at', atLeastBatchMin)} + toIntervalDay(kind = 'batch_recorded') + toIntervalDay(${FILE_ROWS_MARGIN_DAYS} * (kind = 'file'))`],
   });
+  // An erasure request (its selector names a user, key or trace) is needed for as long as a call
+  // it covers can still reach ingest and be stored: such a call started before the request, so
+  // once the longest calls period (global or a team's) has passed since, every covered row is past
+  // its own TTL. A day more covers the TTL merge that removes a late, already-expired row.
+  const longest = longestPeriod([r.calls, ...Object.values(r.teams).map((t) => t.calls)]);
+  out.push({
+    target: 'erasure_requests.rows',
+    ttl: longest === 'forever' ? 'forever' : `${longest} +1d`,
+    sql: [longest === 'forever'
+      ? `ALTER TABLE ${db}.erasure_requests REMOVE TTL`
+      : `ALTER TABLE ${db}.erasure_requests MODIFY TTL toDateTime(requested_at) + ${interval(longest)} + toIntervalDay(1)`],
+  });
   for (const [table, col] of [['llm_calls_1m', 'minute'], ['llm_calls_1h', 'hour'], ['llm_calls_latency_1h', 'hour']] as const) {
     out.push({
       target: `${table}.rows`,
@@ -197,7 +220,7 @@ export async function applyRetention(store: Store, r: RetentionConfig): Promise<
 /** Remove what is past its TTL now (a mutation over every part: for tests and operators, not every sweep). */
 export async function enforceRetentionNow(store: Store): Promise<void> {
   const rs = await store.client.query({
-    query: `SELECT name FROM system.tables WHERE database = {db:String} AND name IN ('llm_calls', 'llm_blocks', 'llm_calls_1m', 'llm_calls_1h', 'llm_calls_latency_1h', 'batch_objects') AND position(create_table_query, ' TTL ') > 0`,
+    query: `SELECT name FROM system.tables WHERE database = {db:String} AND name IN ('llm_calls', 'llm_blocks', 'llm_calls_1m', 'llm_calls_1h', 'llm_calls_latency_1h', 'batch_objects', 'erasure_requests') AND position(create_table_query, ' TTL ') > 0`,
     query_params: { db: store.database },
     format: 'JSONEachRow',
   });
