@@ -182,10 +182,37 @@ function csvVerdict(rec: Buffer, header: readonly string[], erasures: readonly E
  * dir through a ClickHouse server (job-lease.ts `inTurn`) — so one erasure's rewrite never
  * replaces another's.
  */
-export function scrubExportFile(store: Store, file: string, format: 'csv' | 'jsonl', erasures: readonly ExportErasure[]): Promise<{ rows: number; removed: number }> {
+export async function scrubExportFile(store: Store, file: string, format: 'csv' | 'jsonl', erasures: readonly ExportErasure[]): Promise<{ rows: number; removed: number }> {
+  if (!(await mayHold(file, format, erasures))) return { rows: 0, removed: 0 };
   const job = `export-file:${createHash('sha256').update(file).digest('hex')}`;
   const busy = (): Error => new Error(`${file}: another process has been rewriting it for over ${TURN_WAIT_MS} ms`);
   return inTurn(store, job, busy, () => rewrite(store, file, format, erasures));
+}
+
+/**
+ * Whether the file may hold a row the erasures select: false only when every erasure names a
+ * value (its needle: a user, key, trace or single team) found nowhere in the file's bytes. Read
+ * at native search speed, before a turn is taken or a copy written: most files of most
+ * schedules hold no call of the erased user, and a year of daily files is read once per
+ * erasure, not copied. A CSV cell holds the value as is (quotes doubled), so a needle with a
+ * JSON escape in it (a quote, a backslash, a control character) cannot rule a CSV file out.
+ */
+export async function mayHold(file: string, format: 'csv' | 'jsonl', erasures: readonly ExportErasure[]): Promise<boolean> {
+  const needles: Buffer[] = [];
+  for (const e of erasures) {
+    const n = e.rule.needle;
+    if (n === undefined || n === '' || (format === 'csv' && n.includes('\\'))) return true;
+    needles.push(Buffer.from(n));
+  }
+  if (!existsSync(file)) return false;
+  const overlap = Math.max(...needles.map((n) => n.length)) - 1;
+  let tail: Buffer = Buffer.alloc(0);
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    const window = tail.length > 0 ? Buffer.concat([tail, chunk]) : chunk;
+    if (needles.some((n) => window.includes(n))) return true;
+    tail = window.subarray(Math.max(0, window.length - overlap));
+  }
+  return false;
 }
 
 async function rewrite(store: Store, file: string, format: 'csv' | 'jsonl', erasures: readonly ExportErasure[]): Promise<{ rows: number; removed: number }> {
