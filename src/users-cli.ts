@@ -4,6 +4,7 @@
 //   gatelog users list
 //   gatelog users update ID [--role R] [--team T …] [--name N] [--new-link] [--unbind-sso]
 //   gatelog users disable ID | enable ID
+//   gatelog users delete ID                                            their record gone, sessions ended
 //   gatelog tokens create --name N --role R [--team T …] [--expires-days D]
 //   gatelog tokens list
 //   gatelog tokens revoke ID
@@ -16,6 +17,7 @@ export const USERS_HELP = `Usage:
   gatelog users update ID [--role R] [--team T ...] [--name NAME] [--new-link] [--unbind-sso]
   gatelog users disable ID
   gatelog users enable ID
+  gatelog users delete ID        removes the person's record (email, name, password); the audit trail keeps their actions
   gatelog tokens create --name NAME --role R [--team T ...] [--expires-days D]
   gatelog tokens list
   gatelog tokens revoke ID
@@ -88,6 +90,11 @@ export async function runPeopleCli(kind: 'users' | 'tokens', argv: string[], io:
         if (Object.keys(patch).length === 0) throw new CliError('gatelog users update: nothing to change', 2);
         const r = (await call(io, base, 'PATCH', `/admin/users/${needId()}`, patch)) as { user: UserView; sign_in_path?: string; link_expires_at?: string };
         print(r, `${describeUser(r.user)}${linkText(r)}`);
+        return 0;
+      }
+      case 'delete': {
+        const r = (await call(io, base, 'DELETE', `/admin/users/${needId()}`)) as { id: string; sessions_ended: number };
+        print(r, `deleted: ${r.id} (${r.sessions_ended} session${r.sessions_ended === 1 ? '' : 's'} ended)`);
         return 0;
       }
       default:

@@ -6,9 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Store } from './store/client.ts';
 import { appendAudit } from './store/audit.ts';
-import { revokeSessionsOf } from './store/sessions.ts';
+import { forgetSessionsOf, revokeSessionsOf } from './store/sessions.ts';
 import { ROLES, coversTeams, type Principal } from './roles.ts';
-import { insertTokenVersion, insertUserVersion, newSecret, serialByEmail, sha256Hex, userByEmail, type TokenRecord, type UserRecord } from './store/users.ts';
+import { deleteUserRows, insertTokenVersion, insertUserVersion, newSecret, serialByEmail, sha256Hex, userByEmail, type TokenRecord, type UserRecord } from './store/users.ts';
 
 export const INVITE_PREFIX = 'gli-';
 export const TOKEN_PREFIX = 'glt-';
@@ -142,6 +142,34 @@ export async function updatePerson(store: Store, a: Acting, cur: UserRecord, inp
   const action = next.disabled && !cur.disabled ? 'person.disable' : 'person.update';
   await audit(store, a, action, 'person', cur.id, { changes: patch, sessions_ended: ended });
   return { user: next, link: l ? linkOf(l) : undefined };
+}
+
+/**
+ * A person deleted: every version of their record removed (email, name, password and sign-in
+ * link hashes), their sessions ended at once — what an organisation asks when someone leaves and
+ * their data is to go. The audit trail keeps what they did (for `retention.audit`), and records
+ * the deletion (`person.erase`). Not oneself (another owner or admin does it), and not a person the
+ * identity provider still provisions (SCIM): removed there, they are disabled here, and can then
+ * be deleted.
+ */
+export async function erasePerson(store: Store, a: Acting, cur: UserRecord): Promise<{ sessions_ended: number }> {
+  guardOwner(a.by, cur.role);
+  guardTeams(a.by, cur.teams);
+  if (a.by.kind === 'user' && a.by.id === cur.id) throw new PeopleError(409, 'cannot_delete_self', 'You cannot delete your own account: another owner or admin can.', 'id');
+  if (cur.scim_state === 'managed') throw new PeopleError(409, 'scim_managed', 'This person is provisioned by the identity provider (SCIM): remove them there, which disables them here; then they can be deleted.', 'id');
+  return serialByEmail(store, cur.email, addressBusy, async () => {
+    // Disabled first, so a sign-in racing the deletion is refused and writes no version that
+    // would outlive it; sessions are revoked (not removed: a revoked version is what keeps a late
+    // touch from another UI process from bringing a session back; they go with their TTL, and
+    // meanwhile hold no email, address or user agent).
+    const at = new Date(a.now);
+    if (!cur.disabled) await insertUserVersion(store, { ...cur, version: cur.version + 1, disabled: true, updated_at: at.toISOString(), updated_by: a.by.name });
+    const ended = await revokeSessionsOf(store, cur.id, 'deleted', at);
+    await deleteUserRows(store, cur.id);
+    await forgetSessionsOf(store, cur.id);
+    await audit(store, a, 'person.erase', 'person', cur.id, { role: cur.role, teams: cur.teams, auth_source: cur.auth_source, sessions_ended: ended });
+    return { sessions_ended: ended };
+  });
 }
 
 export async function createToken(store: Store, a: Acting, input: unknown): Promise<{ token: TokenRecord; secret: string }> {

@@ -2,7 +2,8 @@
 // one-time sign-in link for each role, the person sets a password there, and each role sees
 // and may do exactly what the permission table says (a viewer sees "hidden for your role"
 // where a body would be). Machine tokens made by `gatelog tokens create` get the same answers
-// from the admin API (403 for a viewer reading a body). Disabling a person ends their session.
+// from the admin API (403 for a viewer reading a body). Disabling a person ends their session;
+// a disabled person can then be deleted on the People page.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -124,6 +125,26 @@ describe('each role in the browser', () => {
       await page.click('#account-submit');
       await page.locator('[role="alert"]').waitFor();
       expect(new URL(page.url()).pathname).toBe('/login');
+
+      // Disabled, the person can be deleted on the People page: their record goes.
+      const owner = await (await browser.newContext()).newPage();
+      try {
+        await owner.goto(`${gl.url}/login`);
+        await owner.fill('#email', emails.get('owner')!);
+        await owner.fill('#password', PASSWORD);
+        await Promise.all([owner.waitForURL((u) => u.pathname === '/requests'), owner.click('#account-submit')]);
+        await owner.goto(`${gl.url}/people`);
+        // Only a disabled person is offered for deletion.
+        expect(await owner.locator('button[aria-label^="Delete "]').count()).toBe(1);
+        await owner.click(`button[aria-label="Delete ${emails.get('analyst')!}"]`);
+        const done = owner.locator('p.created[role="status"]');
+        await done.waitFor();
+        expect(await done.textContent()).toContain(emails.get('analyst')!);
+        expect(await owner.locator('[data-testid="person"]', { hasText: emails.get('analyst')! }).count()).toBe(0);
+      } finally {
+        await owner.context().close();
+      }
+      expect(await cli('users', 'list')).not.toContain(emails.get('analyst')!);
     } finally {
       await page.context().close();
     }

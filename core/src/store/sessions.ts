@@ -94,6 +94,19 @@ export async function revokeSessionRow(store: Store, s: SessionRecord, reason: s
   await writeSession(store, { ...s, version: REVOKED_VERSION + now.getTime(), revoked: true, revoked_reason: reason });
 }
 
+/**
+ * Empty who a subject's sessions were opened by and from (email, address, user agent) in every
+ * version (a mutation, waited for); the revoked versions stay, as they keep the sessions ended,
+ * and go with the table's TTL.
+ */
+export async function forgetSessionsOf(store: Store, subject: string): Promise<void> {
+  await store.client.command({
+    query: `ALTER TABLE ${store.database}.ui_sessions UPDATE email = '', source_ip = '', user_agent = '' WHERE subject_kind = 'user' AND subject = {s:String}`,
+    query_params: { s: subject },
+    clickhouse_settings: { mutations_sync: '2' },
+  });
+}
+
 /** Revoke every live session of a subject (a person disabled, a role changed); returns how many. */
 export async function revokeSessionsOf(store: Store, subject: string, reason: string, now: Date): Promise<number> {
   const live = await liveSessionsOf(store, subject, now);

@@ -43,6 +43,14 @@ export const insertUserVersion = (store: Store, u: z.input<typeof UserRecord>): 
 const usersWhere = (store: Store, where: string, params: Record<string, unknown>): Promise<UserRecord[]> => users.where(store, where, params);
 
 /**
+ * Every version of a person's record gone from the store (a mutation, waited for): their email,
+ * name, password hash and sign-in link hash with it. Not a new version: versions hold the data.
+ */
+export async function deleteUserRows(store: Store, id: string): Promise<void> {
+  await store.client.command({ query: `ALTER TABLE ${store.database}.ui_users DELETE WHERE id = {id:String}`, query_params: { id }, clickhouse_settings: { mutations_sync: '2' } });
+}
+
+/**
  * Runs `change` once every earlier change to the same email address has ended: a "no one has
  * this address yet" check and the insert after it cannot interleave with another request's (an
  * identity provider retrying a SCIM POST, two admins clicking at once), so the second one sees

@@ -4,6 +4,7 @@
 //   PATCH  /admin/users/:id      role, teams, name, disabled, new_link: true (a fresh sign-in link)
 //                                (a single sign-on person: 409 sso_managed for new_link, role, teams;
 //                                unbind_sso: true lets their next sign-in bind a new provider subject)
+//   DELETE /admin/users/:id      delete a person: every version of their record, sessions ended
 //   POST   /admin/tokens         create a machine token (the secret is in this response only)
 //   GET    /admin/tokens         list (no hashes; scoped as /admin/users)
 //   DELETE /admin/tokens/:id     revoke
@@ -11,7 +12,7 @@
 // whom (owner role, team scope) is decided there, and answered here as 403 permission_error.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Store } from '@gatelog/core';
-import { PeopleError, createPerson, createToken, managedBy, publicToken, publicUser, revokeToken, updatePerson, type Acting } from '@gatelog/core/people';
+import { PeopleError, createPerson, createToken, erasePerson, managedBy, publicToken, publicUser, revokeToken, updatePerson, type Acting } from '@gatelog/core/people';
 import type { Action } from '@gatelog/core/roles';
 import { listTokens, listUsers, tokenById, userById } from '@gatelog/core/store/users';
 import { ProxyError, badRequest } from '../errors.ts';
@@ -59,6 +60,14 @@ export function peopleRoutes(deps: AdminAuthDeps & { store: Store; metrics: Prox
       if (!cur) throw new ProxyError(404, 'user_not_found', 'No person with this id.', 'not_found_error', 'id');
       const r = await decided(updatePerson(store, a, cur, req.body));
       return { user: publicUser(r.user), ...link(r.link) };
+    });
+
+    app.delete('/users/:id', async (req) => {
+      const a = acting(req, 'people.write');
+      const cur = await userById(store, idParam(req));
+      if (!cur) throw new ProxyError(404, 'user_not_found', 'No person with this id.', 'not_found_error', 'id');
+      const r = await decided(erasePerson(store, a, cur));
+      return { id: cur.id, object: 'user', deleted: true, sessions_ended: r.sessions_ended };
     });
 
     app.post('/tokens', async (req, reply) => {

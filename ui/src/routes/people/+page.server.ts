@@ -7,7 +7,7 @@
 // signed-in person (x-gatelog-acting-for), which applies the same people.ts there.
 import { error, fail, type RequestEvent } from '@sveltejs/kit';
 import { ROLES, can, type Principal } from '@gatelog/core/roles';
-import { PeopleError, createPerson, managedBy, publicToken, publicUser, updatePerson, type Acting } from '@gatelog/core/people';
+import { PeopleError, createPerson, erasePerson, managedBy, publicToken, publicUser, updatePerson, type Acting } from '@gatelog/core/people';
 import { listTokens, listUsers, userById } from '@gatelog/core/store/users';
 import { uiContext } from '#lib/server/context.server.ts';
 import { adminBaseUrl, adminCall, failStatus } from '#lib/server/admin-api.server.ts';
@@ -53,7 +53,7 @@ interface Written {
 }
 
 /** A change sent to the proxy's admin API (standalone UI), as the page shows its outcome. */
-async function throughApi(event: RequestEvent, adminUrl: string, action: string, method: 'POST' | 'PATCH', path: string, body: object) {
+async function throughApi(event: RequestEvent, adminUrl: string, action: string, method: 'POST' | 'PATCH' | 'DELETE', path: string, body?: object) {
   const { masterKey } = await uiContext();
   const r = await adminCall(adminBaseUrl(event, adminUrl), masterKey, method, path, body, undefined, acting(event).by);
   if (!r.ok) return fail(failStatus(r.status), { action, message: r.message });
@@ -85,6 +85,22 @@ export const actions: Actions = {
     return attempt('update', async () => {
       const r = await updatePerson(store, acting(event), cur, patch);
       return { action: 'update', email: r.user.email, link: r.link ? `${event.url.origin}${r.link.path}` : undefined, expiresAt: r.link?.expiresAt };
+    });
+  },
+
+  /** Delete a person (offered once they are disabled): their record goes, the audit trail keeps what they did. */
+  remove: async (event) => {
+    const form = await event.request.formData();
+    const { store, adminUrl } = await uiContext();
+    const cur = await userById(store, String(form.get('id') ?? '').slice(0, 128));
+    if (!cur) return fail(404, { action: 'remove', message: 'No person with this id.' });
+    if (adminUrl) {
+      const r = await throughApi(event, adminUrl, 'remove', 'DELETE', `/admin/users/${encodeURIComponent(cur.id)}`);
+      return 'email' in r ? { action: 'remove', email: cur.email, deleted: true } : r;
+    }
+    return attempt('remove', async () => {
+      await erasePerson(store, acting(event), cur);
+      return { action: 'remove', email: cur.email, deleted: true };
     });
   },
 };
