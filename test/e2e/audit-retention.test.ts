@@ -173,6 +173,27 @@ describe('audit trail retention', () => {
     expect((await verifyAudit(store)).ok).toBe(true);
   });
 
+  it('a writer whose whole chain expired goes on from its head after a failed insert, never from seq 1 again', async () => {
+    let failNext = false;
+    const flaky: Store = {
+      ...store,
+      insertRaw: (table, rows, settings) => {
+        if (!failNext) return store.insertRaw(table, rows, settings);
+        failNext = false;
+        return Promise.reject(new Error('connection reset'));
+      },
+    };
+    const idle = new AuditChain(flaky);
+    for (let i = 0; i < 3; i++) await idle.append({ action: 'calls.search', actor: 'ana@example.com', details: { i }, at: ago(900) });
+    await expireAudit(store, { period: '400d', now: NOW + 100 * DAY });
+    expect(await rowsOf(idle.id)).toEqual([]);
+    failNext = true;
+    await expect(idle.append({ action: 'calls.search', actor: 'ana@example.com' })).rejects.toThrow('connection reset');
+    const next = await idle.append({ action: 'calls.search', actor: 'ana@example.com' });
+    expect(next.seq).toBe(5);
+    expect((await verifyAudit(store)).chains.find((x) => x.chain_id === idle.id)).toMatchObject({ first_seq: 5, expired_through: 4, problem: undefined });
+  });
+
   it('what is deleted or edited above a cut, or in an anchor, still shows', async () => {
     // A row deleted just above a's cut: the kept rows no longer follow the anchor.
     const first = (await rowsOf(a.id))[0]!;

@@ -149,7 +149,10 @@ export class AuditChain {
       format: 'JSONEachRow',
     });
     const last = z.array(z.object({ seq: Num, row_hash: z.string() })).parse(await rs.json())[0];
-    this.#head = last ? { seq: last.seq, hash: last.row_hash } : undefined;
+    // Nothing stored: the failed row did not land, and the rows before it (if any) were expired
+    // by retention.audit (audit-expiry.ts) — the chain goes on from the head it had, never from
+    // seq 1 again under the same id.
+    if (last) this.#head = { seq: last.seq, hash: last.row_hash };
     this.#unsure = false;
   }
 
