@@ -190,11 +190,12 @@ export class AuditVerifier {
       this.#fail(target, 'changed', null, h.seq, `chain ${h.chain_id} at seq ${h.seq} no longer matches: ${source} with another hash than its expiry recorded`);
       return;
     }
-    // Rows the trail's retention expired: gone by design. A head logged before the newest
-    // cutoff named rows older than it, which that expiry removed (a chain of no later row is
-    // not carried in anchors once nothing left in the trail names it).
+    // Rows the trail's retention expired: gone by design. A chain gone entirely whose head was
+    // logged before the newest cutoff held only rows older than it, which expiry removes (such a
+    // chain is not carried in anchors once nothing left in the trail names it). A chain with rows
+    // left never loses its tail to expiry, which removes the oldest rows first.
     if (h.seq <= expired) return;
-    if (!by && h.logged_at !== undefined && this.#expiredBefore && h.logged_at < Date.parse(this.#expiredBefore) && (!c || c.last_seq < h.seq)) return;
+    if (!by && !c && h.logged_at !== undefined && this.#expiredBefore && h.logged_at < Date.parse(this.#expiredBefore)) return;
     if (!c) {
       if (!this.#full) return;
       const ghost = this.#ghost(h.chain_id);
