@@ -65,6 +65,19 @@ describe('OpenAI chat → Bedrock Converse request', () => {
     expect(openaiToConverseRequest({ model: 'm', tools: [WEATHER], tool_choice: 'none', messages: [{ role: 'user', content: 'hi' }] }).toolConfig).toBeUndefined();
   });
 
+  it('tool_choice none with tool calls in the conversation offers the tools with no choice (Converse requires a toolConfig for them)', () => {
+    const out = openaiToConverseRequest({
+      model: 'm', tools: [WEATHER], tool_choice: 'none',
+      messages: [
+        { role: 'user', content: 'Weather in Paris?' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: '18°C' },
+        { role: 'user', content: 'Now just summarise.' },
+      ],
+    });
+    expect(out.toolConfig).toEqual({ tools: [SPEC] });
+  });
+
   it('assistant tool_calls → toolUse; tool messages → toolResult blocks in one user turn', () => {
     const out = openaiToConverseRequest({
       model: 'm', tools: [WEATHER],

@@ -97,9 +97,12 @@ export function openaiToConverseRequest(raw: unknown): ConverseRequest {
   if (request.stop_sequences !== undefined) inference.stopSequences = request.stop_sequences;
   if (Object.keys(inference).length > 0) out.inferenceConfig = inference;
 
-  // tool_choice "none": the model is not to call tools, so none are offered.
-  if (request.tools !== undefined && request.tool_choice?.type !== 'none') {
-    const choice = toolChoice(request.tool_choice);
+  // tool_choice "none": the model is not to call tools, so none are offered — unless the
+  // conversation already holds tool calls or results: Converse refuses toolUse and toolResult
+  // blocks without a toolConfig, so the tools are then offered with no choice (it has no "none").
+  const toolHistory = out.messages.some((m) => m.content.some((b) => typeof b === 'object' && b !== null && ('toolUse' in b || 'toolResult' in b)));
+  if (request.tools !== undefined && (request.tool_choice?.type !== 'none' || toolHistory)) {
+    const choice = request.tool_choice?.type === 'none' ? undefined : toolChoice(request.tool_choice);
     out.toolConfig = {
       tools: request.tools.map((t) => ({ toolSpec: { name: t.name, ...(t.description !== undefined ? { description: t.description } : {}), inputSchema: { json: t.input_schema } } })),
       ...(choice !== undefined ? { toolChoice: choice } : {}),
