@@ -167,7 +167,7 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
     await app.register(feedbackAdminRoutes({ store: deps.store, writer, gov, metrics }), { prefix: '/admin' });
   }
   // OpenAI batch jobs: files and batches owned per team, results recorded as calls (batches/).
-  if (deps.store && upstreamFiles) await registerBatches(app, { store: deps.store, table, providers: providers.byName, gov, metrics, env, logger: deps.logger, pollMs: config.batches.poll_ms, purge: upstreamFiles, purgeMs: config.retention.sweep_ms });
+  if (deps.store && upstreamFiles) await registerBatches(app, { store: deps.store, table, providers: providers.byName, gov, metrics, env, logger: deps.logger, pollMs: config.batches.poll_ms, purge: upstreamFiles, purgeMs: config.retention.sweep_ms, lineMaxBytes: config.server.body_limit });
   if (deps.store) await app.register(replayRoutes({ store: deps.store, gov, metrics, masterKey: deps.masterKey }), { prefix: '/admin' });
   if (deps.store) await app.register(peopleRoutes({ store: deps.store, auth: gov.auth, now: gov.now, metrics }), { prefix: '/admin' });
   // SCIM provisioning (off unless sso.scim.enabled, which the config only allows with sso.oidc).

@@ -26,6 +26,8 @@ export interface BatchRouteDeps {
   recorder: BatchRecorder;
   /** Redaction (`forward` aliases and keys get redacted lines upstream); absent: none. */
   privacy?: Privacy | undefined;
+  /** The largest line of an uploaded batch file: `server.body_limit`, as a call's body (absent: no limit of its own). */
+  lineMaxBytes?: number | undefined;
 }
 
 /** The callers of one plugin's requests, as its auth hook identified them. */

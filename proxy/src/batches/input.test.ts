@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ProxyError } from '../errors.ts';
-import { aliasOf, BATCH_FILE_MAX_LINES, rewriteBatchInput, type LineTarget, type ResolveLine } from './input.ts';
+import { aliasOf, BATCH_FILE_MAX_LINES, joinYielding, rewriteBatchInput, type LineTarget, type ResolveLine } from './input.ts';
 
 const TARGETS: Record<string, LineTarget> = {
   cheap: { provider: 'oai', kind: 'openai', batches: true, model: 'gpt-4o-mini' },
@@ -29,7 +29,7 @@ describe('batch input files', () => {
   it('rewrites each alias to its upstream model and keeps what it changed, line by line', async () => {
     const untouched = line('c', 'gpt-4o');
     const r = await rewriteBatchInput([line('a', 'cheap'), line('b', 'cheap-too'), untouched, '', line('d', 'cheap')].join('\r\n'), resolve);
-    const out = r.text.trim().split('\n');
+    const out = Buffer.concat(r.parts).toString('utf8').trim().split('\n');
     expect(out.map((l) => (JSON.parse(l) as { body: { model: string } }).body.model)).toEqual(['gpt-4o-mini', 'gpt-4o-mini', 'gpt-4o', 'gpt-4o-mini']);
     // A line whose alias is the upstream name goes up byte for byte.
     expect(out[2]).toBe(untouched);
@@ -42,7 +42,7 @@ describe('batch input files', () => {
   it('redacts a line\'s body before it goes upstream when its alias or key forwards redacted text', async () => {
     const redacting: ResolveLine = (alias) => (alias === 'private' ? { ...TARGETS['cheap']!, redact: (s: string) => s.replaceAll('ada@example.com', '[EMAIL_1]') } : resolve(alias));
     const r = await rewriteBatchInput([line('p', 'private', { body: { model: 'private', messages: [{ role: 'user', content: 'mail ada@example.com' }] } }), line('q', 'cheap')].join('\n'), redacting);
-    const [p, q] = r.text.trim().split('\n').map((l) => JSON.parse(l) as { body: { model: string; messages: { content: string }[] } });
+    const [p, q] = Buffer.concat(r.parts).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as { body: { model: string; messages: { content: string }[] } });
     expect(p!.body).toEqual({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'mail [EMAIL_1]' }] });
     expect(q!.body.messages[0]!.content).toBe('q');
     expect(r.lineModels).toEqual({ models: { 'gpt-4o-mini': 'private' }, lines: { q: 'cheap' } });
@@ -80,5 +80,39 @@ describe('batch input files', () => {
     const file = Array.from({ length: BATCH_FILE_MAX_LINES + 1 }, (_, i) => line(`l${i}`, 'cheap')).join('\n');
     const [s, c] = await refusal(file);
     expect([s, c]).toEqual([413, 'file_too_large']);
+  });
+});
+
+describe('batch input files and the event loop every tenant shares', () => {
+  it('refuses a line larger than a call\'s body may be (server.body_limit) with a 413 naming it', async () => {
+    const big = line('b', 'cheap', { note: 'x'.repeat(5000) });
+    const e = await rewriteBatchInput(`${line('a', 'cheap')}\n${big}\n`, resolve, 4096).catch((err: unknown) => err);
+    expect(e).toMatchObject({ status: 413, code: 'batch_line_too_large' });
+    expect((e as ProxyError).message).toContain('Line 2');
+    expect(await rewriteBatchInput(`${line('a', 'cheap')}\n${big}\n`, resolve, big.length)).toMatchObject({ lines: 2 });
+  });
+
+  it('lets other work run while it reads a file of long lines, and every byte arrives', async () => {
+    // 300 lines of ~20 KB: about 6 MB, well under the 2,000 lines a count alone would yield after.
+    const lines = Array.from({ length: 300 }, (_, i) => line(`l${i}`, i % 2 ? 'gpt-4o' : 'cheap', { note: 'y'.repeat(20_000) }));
+    let turns = 0;
+    let running = true;
+    const turn = (): void => {
+      turns++;
+      if (running) setImmediate(turn);
+    };
+    setImmediate(turn);
+    const r = await rewriteBatchInput(Buffer.from(`${lines.join('\r\n')}\r\n`), resolve);
+    running = false;
+    // At least one turn for every 256 KiB read.
+    expect(turns).toBeGreaterThanOrEqual(20);
+    const out = (await joinYielding(r.parts)).toString('utf8').trimEnd().split('\n');
+    expect(out).toHaveLength(300);
+    out.forEach((l, i) => {
+      const o = JSON.parse(l) as { custom_id: string; body: { model: string }; note: string };
+      expect([o.custom_id, o.body.model, o.note.length]).toEqual([`l${i}`, i % 2 ? 'gpt-4o' : 'gpt-4o-mini', 20_000]);
+    });
+    // A line kept as it came is the upload's own bytes (no CR left).
+    expect(out[1]).toBe(lines[1]);
   });
 });
