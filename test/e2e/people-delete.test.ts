@@ -98,6 +98,10 @@ describe('deleting a person', () => {
     expect(row).toMatchObject({ actor: 'master', target_type: 'person', target: p.id });
     expect(JSON.parse(row!.details)).toMatchObject({ role: 'analyst', teams: [RED], sessions_ended: 2 });
     expect(row!.details).not.toContain(p.email);
+    // A red-scoped auditor still sees the rows about the deleted red person (their creation and deletion); a blue one does not.
+    const aboutLeaver = (rows: { target: string; action: string }[]): string[] => rows.filter((x) => x.target === p.id).map((x) => x.action).sort();
+    expect(aboutLeaver(await listAudit(db.store, { teams: [RED], limit: 1000 }))).toEqual(['person.create', 'person.erase', 'person.update']);
+    expect(aboutLeaver(await listAudit(db.store, { teams: [BLUE], limit: 1000 }))).toEqual([]);
 
     // Gone is gone: a second delete is a 404, and the address can be given to a new person.
     expect((await api(`/admin/users/${p.id}`, MASTER, 'DELETE')).status).toBe(404);

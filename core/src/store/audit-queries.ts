@@ -6,7 +6,8 @@
 // teams and its teams' people, as a team admin of LiteLLM or Portkey would expect:
 //   - rows about a subject of its teams: a key that is or was in one of them (any version, so
 //     both sides of a move see it), a person or machine token whose teams (any version) include
-//     one of them (person.*, token.*, their sign-ins), a call of its teams (call.view), a trace
+//     one of them (person.*, token.*, their sign-ins; for a person since deleted, the teams their
+//     person.erase row recorded), a call of its teams (call.view), a trace
 //     or session view that showed one of its teams' calls;
 //   - every action of a person or machine token whose whole team scope, when the row was
 //     written, lay inside the reader's teams (their searches, exports, views…).
@@ -76,6 +77,7 @@ function auditSql(store: Store, f: AuditFilter, select: string, extra: string[],
       (notEmpty(v.actor_teams) AND hasAll(${T}, v.actor_teams))
       OR (a.target_type = 'key' AND a.target IN (SELECT id FROM ${db}.keys WHERE team IN ${T}))
       OR (a.target_type IN ('person', 'account') AND a.target IN (SELECT id FROM ${db}.ui_users WHERE hasAny(teams, ${T})))
+      OR (a.target_type = 'person' AND a.target IN (SELECT target FROM ${db}.admin_audit WHERE action = 'person.erase' AND hasAny(JSONExtract(details, 'teams', 'Array(String)'), ${T})))
       OR (a.target_type = 'token' AND a.target IN (SELECT id FROM ${db}.api_tokens WHERE hasAny(teams, ${T})))
       OR (a.target_type = 'call' AND has(scoped_calls, a.target))
       OR (a.target_type IN ('trace', 'session') AND hasAny(JSONExtract(a.details, 'calls', 'Array(String)'), scoped_calls))
