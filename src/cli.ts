@@ -23,7 +23,7 @@ const HELP = `gatelog ${GATELOG_VERSION} — observability-first LLM proxy
 Usage:
   gatelog start [--config PATH] [--port N] [--host HOST] [--data-dir DIR]
   gatelog keys create|list|show|update|revoke ...   (gatelog keys --help)
-  gatelog users create|list|update|disable|enable ...   (gatelog users --help)
+  gatelog users create|list|update|disable|enable|delete ...   (gatelog users --help)
   gatelog tokens create|list|revoke ...   (machine tokens for the admin API)
   gatelog audit verify [--from DATE] [--log FILE] [--url URL]   (gatelog audit --help)
   gatelog export --from D --to D --format csv|jsonl -o FILE   (gatelog export --help)
