@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StreamCapture, captureKind, stripUsageNull, summarizeJsonBody } from './response-capture.ts';
+import { StreamCapture, captureKind, stripUsageNull, summarizeJsonBody, usageKey } from './response-capture.ts';
 
 const chunk = (o: unknown): string => `data: ${JSON.stringify(o)}\n\n`;
 
@@ -46,6 +46,30 @@ describe('stripUsageNull', () => {
     ['data: {"a":"\\"usage\\":null"}\n\n', 'data: {"a":"\\"usage\\":null"}\n\n'],
   ])('%j', (input, expected) => {
     expect(stripUsageNull(Buffer.from(input)).toString()).toBe(expected);
+  });
+});
+
+describe('the usage key search (by `usage"`, not by a pattern that starts with a quote)', () => {
+  // What the two `includes` it replaces said.
+  const reference = (d: string): number => (!d.includes('"usage"') ? 0 : d.includes('"usage":null') ? 2 : 1);
+  it.each([
+    '{"a":1}',
+    '{"a":1,"usage":null}',
+    '{"usage":null,"a":1}',
+    '{"a":1,"usage":{"prompt_tokens":3}}',
+    '{"a":1, "usage" : null }',
+    '{"content":"my usage","a":1}',
+    '{"content":"my usage","usage":null}',
+    '{"content":"usage","usage":{"x":1}}',
+    '{"a":"\\"usage\\":null"}',
+    '{"a":"usage\\"","usage":null}',
+    '{"usage":{"x":1},"b":{"usage":null}}',
+    '{"usage":null,"b":{"a":1,"usage":null}}',
+    'usage":null',
+    '"usage":nul',
+    '',
+  ])('%j', (d) => {
+    expect(usageKey(d)).toBe(reference(d));
   });
 });
 

@@ -170,6 +170,25 @@ function summarizeOther(v: ErrorBody, out: BodySummary, kind: 'anthropic' | 'res
 const USAGE_NULL = /,\s*"usage"\s*:\s*null(?=\s*[,}])|"usage"\s*:\s*null\s*,/;
 
 const USAGE_NULL_COMPACT = Buffer.from(',"usage":null');
+/** `data` has no `"usage"` key (0), only ones with a value (1), or a `"usage":null` (2). */
+type UsageKey = 0 | 1 | 2;
+
+/**
+ * Whether `data` holds `"usage"` and `"usage":null`, exactly as `includes` of each would say,
+ * in one pass that searches for `usage"` and checks the quote before it: V8 looks for a pattern
+ * by its first character, and `"` starts a candidate every few characters of JSON where `u`
+ * seldom does (the bench's 11-chunk chat stream: 11 pairs of `includes` 4.7 µs, 11 of these
+ * searches 0.5 µs).
+ */
+export function usageKey(data: string): UsageKey {
+  let key: UsageKey = 0;
+  for (let at = data.indexOf('usage"'); at !== -1; at = data.indexOf('usage"', at + 6)) {
+    if (at === 0 || data.charCodeAt(at - 1) !== 0x22 /* " */) continue;
+    if (data.startsWith(':null', at + 6)) return 2;
+    key = 1;
+  }
+  return key;
+}
 
 /** Queued chunks, or queued characters, that trigger a parse mid-stream (see `digestBacklog`). */
 const DIGEST_BACKLOG = 64;
@@ -234,12 +253,13 @@ export class StreamCapture {
       out?.push(ev.raw);
       return;
     }
-    if (!this.dropUsageChunk || !data.includes('"usage"')) {
+    const usage = this.dropUsageChunk ? usageKey(data) : 0;
+    if (usage === 0) {
       this.enqueue(data);
       out?.push(ev.raw);
       return;
     }
-    if (data.includes('"usage":null')) {
+    if (usage === 2) {
       this.enqueue(data);
       if (out) stripUsageNullInto(ev.raw, out);
       return;
