@@ -104,8 +104,10 @@ export async function startRetention(o: RetentionOptions): Promise<RetentionSwee
       if (full) erasedFullAt = started;
       if (erased) o.logger.info({ rows: erased }, 'retention: removed feedback on erased calls');
       // The audit trail's own period (one process at a time on a shared store; one run at a
-      // time here, as run() may be called while a tick's run is under way).
+      // time here, as run() may be called while a tick's run is under way). Its failure (an
+      // altered anchor, the store away) is logged and leaves the rest of the sweep to run.
       expiring ??= expireAuditLeased(o.store, expiryHolder, o.retention.sweep_ms, { period: o.retention.audit, sinks: o.auditSinks, now: now(), logger: o.logger })
+        .catch((err: unknown) => o.logger.error({ err: errorFields(err), code: 'GATELOG_ERR_AUDIT_EXPIRY' }, 'audit retention: nothing expired this sweep'))
         .finally(() => {
           expiring = undefined;
         });
