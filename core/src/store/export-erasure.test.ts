@@ -21,9 +21,9 @@ function file(name: string, text: string): string {
 
 describe('mayHold', () => {
   const MiB = 1 << 20;
-  // "alice@example.com" straddles the first 1 MiB chunk's end.
+  // "alice@example.com" straddles the first 1 MiB chunk's end (it starts 4 bytes before it).
   const needle = jsonText('alice@example.com');
-  const straddling = `${'x'.repeat(MiB - 5)}"user":"alice@example.com"\n${'y'.repeat(1000)}\n`;
+  const straddling = `${'x'.repeat(MiB - 12)}"user":"alice@example.com"\n${'y'.repeat(1000)}\n`;
   const big = file('straddle.jsonl', straddling);
   const other = file('other.jsonl', `${'{"user":"bob"}\n'.repeat(200_000)}`);
 

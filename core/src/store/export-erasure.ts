@@ -208,9 +208,11 @@ export async function mayHold(file: string, format: 'csv' | 'jsonl', erasures: r
   const overlap = Math.max(...needles.map((n) => n.length)) - 1;
   let tail: Buffer = Buffer.alloc(0);
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-    const window = tail.length > 0 ? Buffer.concat([tail, chunk]) : chunk;
-    if (needles.some((n) => window.includes(n))) return true;
-    tail = window.subarray(Math.max(0, window.length - overlap));
+    if (needles.some((n) => chunk.includes(n))) return true;
+    // A value split between two reads: only the seam is copied (the last read's end, this one's start).
+    const seam = Buffer.concat([tail, chunk.subarray(0, overlap)]);
+    if (tail.length > 0 && needles.some((n) => seam.includes(n))) return true;
+    tail = chunk.length >= overlap ? chunk.subarray(chunk.length - overlap) : seam.subarray(Math.max(0, seam.length - overlap));
   }
   return false;
 }
