@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { ScheduledExportConfig } from '../config.ts';
 import type { Store } from './client.ts';
 import { appendAudit } from './audit.ts';
-import { durationMs, listHolds, periodFor, type LegalHold, type RetentionConfig } from './retention.ts';
+import { durationMs, listHolds, periodFor, shorterPeriod, type LegalHold, type RetentionConfig } from './retention.ts';
 
 export const EXPORT_EXPIRE_ACTION = 'export.expire';
 
@@ -27,16 +27,8 @@ export function exportKeep(s: Pick<ScheduledExportConfig, 'filter' | 'keep'>, r:
   if (s.keep !== undefined) return s.keep;
   const teams = filterTeams(s);
   const periods = teams.length > 0 ? teams.map((t) => periodFor(r, 'bodies', t)) : [r.bodies, ...Object.keys(r.teams).map((t) => periodFor(r, 'bodies', t))];
-  return periods.reduce((a, b) => shorter(a, b));
+  return periods.reduce(shorterPeriod);
 }
-
-const shorter = (a: string, b: string): string => {
-  const ma = durationMs(a);
-  const mb = durationMs(b);
-  if (ma === null) return b;
-  if (mb === null) return a;
-  return mb < ma ? b : a;
-};
 
 /** Whether `h` may cover calls this schedule's files hold (a hold limited to other teams does not). */
 export function holdCovers(h: Pick<LegalHold, 'kind' | 'value' | 'teams'>, teams: readonly string[]): boolean {

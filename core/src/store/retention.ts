@@ -106,16 +106,17 @@ export const FILE_ROWS_MARGIN_DAYS = 7;
 const atLeastBatchMin = (d: string): string => ((durationMs(d) ?? Infinity) < durationMs(BATCH_OBJECTS_MIN)! ? BATCH_OBJECTS_MIN : d);
 const BODY_COLUMNS = [['request_body', 'String CODEC(ZSTD(3))'], ['response_body', 'String CODEC(ZSTD(3))'], ['error_message', 'String']] as const;
 
-/** The longest of some periods (`forever` when one is); absent ones are passed over. */
-function longestPeriod(periods: readonly (string | undefined)[]): string {
-  let best = '';
-  for (const p of periods) {
-    if (p === undefined) continue;
-    if (p === 'forever') return p;
-    if (!best || durationMs(p)! > durationMs(best)!) best = p;
-  }
-  return best || 'forever';
+/** The shorter of two periods (`forever` is longer than any; the first on a tie). */
+export function shorterPeriod(a: string, b: string): string {
+  const ma = durationMs(a);
+  const mb = durationMs(b);
+  if (ma === null) return b;
+  if (mb === null) return a;
+  return mb < ma ? b : a;
 }
+
+/** The longer of two periods (`forever` when either is). */
+export const longerPeriod = (a: string, b: string): string => (shorterPeriod(a, b) === a ? b : a);
 
 /** Each retention target and the DDL that sets its TTL (or removes it). */
 export function ttlStatements(db: string, r: RetentionConfig): { target: string; ttl: string; sql: string[] }[] {
@@ -179,7 +180,7 @@ export function ttlStatements(db: string, r: RetentionConfig): { target: string;
   // it covers can still reach ingest and be stored: such a call started before the request, so
   // once the longest calls period (global or a team's) has passed since, every covered row is past
   // its own TTL. A day more covers the TTL merge that removes a late, already-expired row.
-  const longest = longestPeriod([r.calls, ...Object.values(r.teams).map((t) => t.calls)]);
+  const longest = Object.values(r.teams).reduce((l, t) => (t.calls === undefined ? l : longerPeriod(l, t.calls)), r.calls);
   out.push({
     target: 'erasure_requests.rows',
     ttl: longest === 'forever' ? 'forever' : `${longest} +1d`,
