@@ -28,7 +28,7 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Store } from './client.ts';
 import { AUDIT_COLUMNS, AuditRow, CHAIN_OPEN, GENESIS_HASH, appendAudit, auditHash } from './audit.ts';
-import { chainRows } from './audit-queries.ts';
+import { chainRows, unchainedCount } from './audit-queries.ts';
 import { sinkCursors } from './audit-stream-queries.ts';
 import { claimJob, TURN_SETTLE_MS } from './job-lease.ts';
 import { durationMs } from './retention.ts';
@@ -135,7 +135,7 @@ export async function expireAudit(store: Store, o: ExpireOptions): Promise<Audit
     if (through > after) todo.push({ chain: p.chain_id, after, through });
     else if (p.first <= after) leftovers = true;
   }
-  const unchained = await countUnchained(store, cutoff);
+  const unchained = await unchainedCount(store, undefined, cutoff);
   if (todo.length === 0 && !leftovers && unchained === 0) return none;
 
   // Verify what is about to go, from each chain's previous cut on.
@@ -198,15 +198,6 @@ export async function expireAudit(store: Store, o: ExpireOptions): Promise<Audit
   const out = { rows: newRows + unchained, chains: cutNow.size, refused: [...refused.values()], anchor };
   if (out.rows) o.logger?.info({ rows: out.rows, chains: out.chains, before: cutoff }, 'audit retention: expired audit rows older than the period');
   return out;
-}
-
-async function countUnchained(store: Store, before: string): Promise<number> {
-  const rs = await store.client.query({
-    query: `SELECT count() AS n FROM ${store.database}.admin_audit WHERE chain_id = '' AND at < {before:DateTime64(3, 'UTC')}`,
-    query_params: { before: chTime(before) },
-    format: 'JSONEachRow',
-  });
-  return z.array(z.object({ n: Num })).parse(await rs.json())[0]?.n ?? 0;
 }
 
 /** Chains (of `among`) that a chain-open row of a chain not among them — one this run keeps whole — witnessed. */

@@ -187,8 +187,9 @@ export async function* chainRows(store: Store, opts: { from?: string | undefined
   if (batch.length) yield z.array(AuditRow).parse(batch);
 }
 
-export async function unchainedCount(store: Store, from?: string): Promise<number> {
-  const { conds, params } = auditWhere({ from });
+/** Rows without a chain (written before migration 0010), at or after `from` and before `to` when given. */
+export async function unchainedCount(store: Store, from?: string, to?: string): Promise<number> {
+  const { conds, params } = auditWhere({ from, to });
   conds.push(`chain_id = ''`);
   const rs = await store.client.query({
     query: `SELECT count() AS n FROM ${store.database}.admin_audit WHERE ${conds.join(' AND ')}`,
