@@ -15,6 +15,7 @@ import { sessionByHash, writeSession } from '@gatelog/core/store/sessions';
 import { insertUserVersion, userById } from '@gatelog/core/store/users';
 import { tempEmbeddedStore, type TempStore } from '../support/embedded-store.ts';
 import { runCli } from '../support/cli.ts';
+import { newMachineToken } from '../support/admin-setup.ts';
 
 const MASTER = `mk-${randomUUID()}`;
 const tag = randomUUID().slice(0, 8);
@@ -38,12 +39,6 @@ async function person(name: string, role: string, teams: string[]): Promise<{ id
   const r = await api('/admin/users', MASTER, 'POST', { email, role, teams, name: `Name of ${name}` });
   expect(r.status, await r.clone().text()).toBe(201);
   return { id: ((await r.json()) as { user: { id: string } }).user.id, email };
-}
-
-async function token(role: string, teams: string[]): Promise<string> {
-  const r = await api('/admin/tokens', MASTER, 'POST', { name: `t-${randomUUID().slice(0, 6)}`, role, teams });
-  expect(r.status).toBe(201);
-  return ((await r.json()) as { secret: string }).secret;
 }
 
 async function openSession(subject: string, email: string): Promise<string> {
@@ -111,9 +106,9 @@ describe('deleting a person', () => {
   it('is refused for another team\'s person, an owner by a non-owner, a person the provider provisions, and oneself', async () => {
     const blue = await person('blue', 'viewer', [BLUE]);
     const owner = await person('boss', 'owner', []);
-    const redAdmin = await token('admin', [RED]);
-    const admin = await token('admin', []);
-    const viewer = await token('viewer', []);
+    const redAdmin = await newMachineToken(url, MASTER, 'admin', [RED]);
+    const admin = await newMachineToken(url, MASTER, 'admin');
+    const viewer = await newMachineToken(url, MASTER, 'viewer');
     const code = async (res: Response): Promise<[number, string]> => [res.status, ((await res.json()) as { error: { code: string } }).error.code];
 
     expect(await code(await api(`/admin/users/${blue.id}`, redAdmin, 'DELETE'))).toEqual([403, 'team_out_of_scope']);
