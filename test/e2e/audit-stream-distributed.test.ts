@@ -18,6 +18,7 @@ import { ClickHouseHttpFixture } from '../support/clickhouse-http.ts';
 import { KafkaTestBroker } from '../support/kafka/index.ts';
 import { startWebhookReceiver, verifySignature, type Received, type WebhookReceiver } from '../support/webhook-receiver.ts';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
+import { startTogether } from '../support/start-together.ts';
 import { startProxyProcess, type ProxyProcess } from './distributed-proxy-process.ts';
 
 const MASTER = `mk-${randomUUID()}`;
@@ -38,7 +39,10 @@ describe.each(['clickhouse', 'redis'] as const)('audit streaming with several pr
   beforeAll(async () => {
     broker = new KafkaTestBroker();
     ch = new ClickHouseHttpFixture();
-    [, , hook, redis] = await Promise.all([broker.start(), ch.start(), startWebhookReceiver(), leaseHome === 'redis' ? startRedis() : undefined]);
+    [, , hook, redis] = await startTogether(
+      [broker.start()], [ch.start()], [startWebhookReceiver(), (h) => h.close()],
+      [leaseHome === 'redis' ? startRedis() : Promise.resolve(undefined), (r) => r?.stop()],
+    );
     hook.respond = (r) => {
       accepted.add(r);
       return 200;

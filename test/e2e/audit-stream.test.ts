@@ -16,6 +16,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { AuditVerifier, type AuditRow } from '@gatelog/core';
 import type { SinkStatus } from '@gatelog/core/audit-stream/status';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { startTogether } from '../support/start-together.ts';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.ts';
 import { startWebhookReceiver, verifySignature, type Received, type WebhookReceiver } from '../support/webhook-receiver.ts';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.ts';
@@ -71,10 +72,11 @@ const start = async (): Promise<GatelogProcess> => (gl = await startGatelog({ co
 beforeAll(async () => {
   [fake, hook, otlp] = await Promise.all([startFakeOpenAi(), startWebhookReceiver(), startOtlpReceiver()]);
   answer(() => 200);
-  [browser] = await Promise.all([
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
-    start(),
-  ]);
+  // start() assigns gl itself, for afterAll to stop.
+  [browser] = await startTogether(
+    [chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }), (b) => b.close()],
+    [start()],
+  );
   for (const role of ['viewer', 'analyst', 'auditor'] as const) {
     const r = await fetch(`${gl!.url}/admin/tokens`, { method: 'POST', headers: auth, body: JSON.stringify({ name: `${role}-sinks`, role }) });
     expect(r.status).toBe(201);

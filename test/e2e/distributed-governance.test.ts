@@ -18,6 +18,7 @@ import { migrate, openStore, type Store } from '@gatelog/core';
 import { ClickHouseHttpFixture } from '../support/clickhouse-http.ts';
 import { KafkaTestBroker } from '../support/kafka/index.ts';
 import { startRedis } from '../support/redis-server.ts';
+import { startTogether } from '../support/start-together.ts';
 import { failedProxyStart, startProxyProcess, type ProxyProcess } from './distributed-proxy-process.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -87,7 +88,8 @@ describe('proxy service with a ClickHouse server', () => {
       models: [{ name: 'mock-chat', deployments: [{ provider: 'mock', model: 'mock-chat' }] }],
       logging: { level: 'info' },
     }));
-    [a, b] = await Promise.all([proxy('a'), proxy('b')]);
+    // proxy() keeps each one for afterAll to kill; neither is still starting when afterAll runs.
+    [a, b] = await startTogether([proxy('a')], [proxy('b')]);
   }, 240_000);
 
   afterAll(async () => {
@@ -157,7 +159,7 @@ describe('proxy service with a ClickHouse server', () => {
       const slowPoll = join(dir, 'gatelog-redis.yaml');
       // The longest refresh interval allowed: without the notice, the other proxy could take 5 s.
       writeFileSync(slowPoll, stringify({ ...base, state: { redis: redis.url }, keys: { refresh_ms: 5000 } }));
-      const [p, q] = await Promise.all([proxy('r1', {}, slowPoll), proxy('r2', {}, slowPoll)]);
+      const [p, q] = await startTogether([proxy('r1', {}, slowPoll)], [proxy('r2', {}, slowPoll)]);
       const created = (await cli(p.url, 'create', '--name', 'pubsub')) as { key: { id: string }; secret: string };
       const learned = await within(2000, 'new key usable on the other proxy', async () => (await statusOf(chat(q.url, created.secret))) === 200);
       await cli(p.url, 'revoke', created.key.id);

@@ -21,6 +21,7 @@ import { loadConfig, openStore, type Store } from '@gatelog/core';
 import { ClickHouseHttpFixture } from '../support/clickhouse-http.ts';
 import { KafkaTestBroker } from '../support/kafka/index.ts';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
+import { startTogether } from '../support/start-together.ts';
 import { ClickHouseUserGate, usersFromXml } from './clickhouse-users.ts';
 import { ROOT, freePort, readCompose, startService, waitHealthy, type ServiceProcess } from './compose-processes.ts';
 
@@ -55,13 +56,13 @@ beforeAll(async () => {
   if (config.bus.kind !== 'kafka') throw new Error('the compose config must use Kafka');
   broker = new KafkaTestBroker();
   ch = new ClickHouseHttpFixture();
-  // Each assigned as soon as it runs, so afterAll stops whatever started.
-  await Promise.all([
-    startRedis().then((r) => (redis = r)),
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }).then((b) => (browser = b)),
-    broker.start(),
-    ch.start(),
-  ]);
+  // If one fails, those that started are stopped once all have settled (broker and ch by afterAll).
+  [redis, browser] = await startTogether(
+    [startRedis(), (r) => r.stop()],
+    [chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }), (b) => b.close()],
+    [broker.start()],
+    [ch.start()],
+  );
   // kafka-init's topics (docker/kafka-init.sh), with room for two workers.
   broker.createTopic(config.bus.topic, 4);
   broker.createTopic(config.bus.dead_letter_topic, 1);

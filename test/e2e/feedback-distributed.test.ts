@@ -15,6 +15,7 @@ import { ClickHouseHttpFixture } from '../support/clickhouse-http.ts';
 import { KafkaTestBroker } from '../support/kafka/index.ts';
 import { startProxyProcess, type ProxyProcess } from './distributed-proxy-process.ts';
 import { startWorker, type Worker } from './distributed-worker-process.ts';
+import { startTogether } from '../support/start-together.ts';
 import { newVirtualKey } from '../support/admin-setup.ts';
 
 const MASTER = `mk-${randomUUID()}`;
@@ -47,10 +48,10 @@ describe('feedback with Kafka and a ClickHouse server', () => {
       models: [{ name: 'mock-chat', deployments: [{ provider: 'mock', model: 'mock-chat' }] }],
       logging: { level: 'info' },
     }));
-    [proxy, worker] = await Promise.all([
-      startProxyProcess(config, join(dir, 'proxy'), { GATELOG_MASTER_KEY: MASTER }),
-      startWorker(config, join(dir, 'ingest'), { GATELOG_MASTER_KEY: MASTER }),
-    ]);
+    [proxy, worker] = await startTogether(
+      [startProxyProcess(config, join(dir, 'proxy'), { GATELOG_MASTER_KEY: MASTER }), (p) => p.kill()],
+      [startWorker(config, join(dir, 'ingest'), { GATELOG_MASTER_KEY: MASTER }), (w) => w.proc.kill('SIGKILL')],
+    );
   }, 240_000);
 
   afterAll(async () => {

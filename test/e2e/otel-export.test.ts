@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.ts';
 import { startFakeAnthropic, FAKE_ANTHROPIC_USAGE, type FakeAnthropic } from '../support/fake-anthropic.ts';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { startTogether } from '../support/start-together.ts';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.ts';
 
 const MASTER = 'gl-master-otel-0123456789';
@@ -42,10 +43,10 @@ function configFor(protocol: 'http/protobuf' | 'http/json'): object {
 
 beforeAll(async () => {
   [fake, ant, rx] = await Promise.all([startFakeOpenAi(), startFakeAnthropic(), startOtlpReceiver()]);
-  [proto, json] = await Promise.all([
-    startGatelog({ config: configFor('http/protobuf'), env: { GATELOG_MASTER_KEY: MASTER }, timeoutMs: 90_000 }),
-    startGatelog({ config: configFor('http/json'), env: { GATELOG_MASTER_KEY: MASTER }, timeoutMs: 90_000 }),
-  ]);
+  [proto, json] = await startTogether(
+    [startGatelog({ config: configFor('http/protobuf'), env: { GATELOG_MASTER_KEY: MASTER }, timeoutMs: 90_000 }), (g) => g.stop()],
+    [startGatelog({ config: configFor('http/json'), env: { GATELOG_MASTER_KEY: MASTER }, timeoutMs: 90_000 }), (g) => g.stop()],
+  );
 }, 120_000);
 
 afterAll(async () => {

@@ -7,6 +7,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.ts';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { startTogether } from '../support/start-together.ts';
 
 const MASTER = 'gl-master-otel-unreachable-0123';
 const CALLS = 60;
@@ -30,14 +31,14 @@ beforeAll(async () => {
     models: [{ name: 'fast', deployments: [{ provider: 'fake', model: 'gpt-4o-mini' }] }],
     ingest: { batch_rows: 1000, batch_ms: 200 },
   };
-  [plain, exporting] = await Promise.all([
-    startGatelog({ config: base, env: { GATELOG_MASTER_KEY: MASTER }, timeoutMs: 90_000 }),
-    startGatelog({
+  [plain, exporting] = await startTogether(
+    [startGatelog({ config: base, env: { GATELOG_MASTER_KEY: MASTER }, timeoutMs: 90_000 }), (g) => g.stop()],
+    [startGatelog({
       config: { ...base, otel: { endpoint: `http://127.0.0.1:${port}/v1/traces`, max_queue_size: 16, max_batch_size: 8, batch_delay_ms: 50, timeout_ms: 30_000 } },
       env: { GATELOG_MASTER_KEY: MASTER },
       timeoutMs: 90_000,
-    }),
-  ]);
+    }), (g) => g.stop()],
+  );
 }, 120_000);
 
 afterAll(async () => {

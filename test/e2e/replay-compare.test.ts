@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ACTING_FOR_HEADER, actingForValue } from '@gatelog/core/acting-for';
 import { ROOT, startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { startTogether } from '../support/start-together.ts';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.ts';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.ts';
 import { recordedCall } from '../support/admin-setup.ts';
@@ -32,9 +33,9 @@ let gl: GatelogProcess;
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   [oai, ant] = await Promise.all([startFakeOpenAi(), startFakeAnthropic()]);
-  [browser, gl] = await Promise.all([
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
-    startGatelog({
+  [browser, gl] = await startTogether(
+    [chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }), (b) => b.close()],
+    [startGatelog({
       env: { GATELOG_MASTER_KEY: MASTER, OAI_KEY: 'sk-oai', ANT_KEY: 'sk-ant' },
       config: {
         providers: { oai: { kind: 'openai', base_url: oai.baseUrl, api_key: '${OAI_KEY}' }, ant: { kind: 'anthropic', base_url: ant.url, api_key: '${ANT_KEY}' } },
@@ -47,8 +48,8 @@ beforeAll(async () => {
         ingest: { batch_ms: 50 },
       },
       timeoutMs: 60_000,
-    }),
-  ]);
+    }), (g) => g.stop()],
+  );
 }, 90_000);
 
 afterAll(async () => {

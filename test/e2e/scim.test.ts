@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { startTogether } from '../support/start-together.ts';
 import { listenIdp, type Idp } from '../support/oidc-idp.ts';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -122,12 +123,12 @@ beforeAll(async () => {
     },
     timeoutMs: 60_000,
   });
-  [browser, gl, only, off] = await Promise.all([
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
-    withScim({ enabled: true }),
-    withScim({ enabled: true, provisioned_only: true }),
-    startGatelog({ env: { GATELOG_MASTER_KEY: MASTER }, timeoutMs: 60_000 }),
-  ]);
+  [browser, gl, only, off] = await startTogether(
+    [chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }), (b) => b.close()],
+    [withScim({ enabled: true }), (g) => g.stop()],
+    [withScim({ enabled: true, provisioned_only: true }), (g) => g.stop()],
+    [startGatelog({ env: { GATELOG_MASTER_KEY: MASTER }, timeoutMs: 60_000 }), (g) => g.stop()],
+  );
   idp.start([`${gl.url}/login/sso/callback`, `${only.url}/login/sso/callback`]);
   [token, onlyToken] = await Promise.all([newToken(TOKEN_NAME, 'admin'), newToken(TOKEN_NAME, 'admin', [], only)]);
 }, 90_000);

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT, startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { startTogether } from '../support/start-together.ts';
 import { recordedCall } from '../support/admin-setup.ts';
 
 const run = promisify(execFile);
@@ -81,9 +82,9 @@ const rule = (id: string, scope: object): object => ({ id, name: id, kind: 'erro
 const RULES = { red: `r-red-${tag}`, blue: `r-blue-${tag}`, blueKey: `r-bluekey-${tag}`, global: `r-all-${tag}` };
 
 beforeAll(async () => {
-  [browser, gl] = await Promise.all([
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
-    startGatelog({
+  [browser, gl] = await startTogether(
+    [chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }), (b) => b.close()],
+    [startGatelog({
       env: { GATELOG_MASTER_KEY: MASTER },
       config: {
         ingest: { batch_ms: 50 },
@@ -92,8 +93,8 @@ beforeAll(async () => {
         alerts: { interval_s: 0.3 },
       },
       timeoutMs: 60_000,
-    }),
-  ]);
+    }), (g) => g.stop()],
+  );
   await key('red', { team: RED, models: ['mock-chat'] });
   await key('redLimited', { team: RED, rpm: 1 });
   await key('blue', { team: BLUE });

@@ -16,6 +16,7 @@ import OpenAI from 'openai';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.ts';
 import { ROOT, startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { startTogether } from '../support/start-together.ts';
 
 const run = promisify(execFile);
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -75,9 +76,9 @@ beforeAll(async () => {
   anthropicUp = await startFakeAnthropic();
   responsesUp = await startResponsesUpstream();
   const respBase = `http://127.0.0.1:${(responsesUp.address() as AddressInfo).port}/v1`;
-  [browser, gl] = await Promise.all([
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
-    startGatelog({
+  [browser, gl] = await startTogether(
+    [chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }), (b) => b.close()],
+    [startGatelog({
       env: { GATELOG_MASTER_KEY: MASTER },
       config: {
         ingest: { batch_ms: 50 },
@@ -88,8 +89,8 @@ beforeAll(async () => {
         ],
       },
       timeoutMs: 90_000,
-    }),
-  ]);
+    }), (g) => g.stop()],
+  );
   const red = await newKey('claude-code-laptop', 'red');
   const blue = await newKey('codex-ci', 'blue');
 

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT, startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { startTogether } from '../support/start-together.ts';
 import { startWebhookReceiver, verifySignature, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 const SHOTS = join(ROOT, 'test-results');
@@ -27,9 +28,9 @@ let rx: WebhookReceiver;
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   rx = await startWebhookReceiver();
-  [browser, gl] = await Promise.all([
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
-    startGatelog({
+  [browser, gl] = await startTogether(
+    [chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }), (b) => b.close()],
+    [startGatelog({
       env: { GATELOG_MASTER_KEY: masterKey },
       config: {
         providers: { mock: { kind: 'mock' } },
@@ -41,8 +42,8 @@ beforeAll(async () => {
           rules: [{ id: 'cfg-errors', name: 'Errors from config', kind: 'error_rate', threshold: 0.5, window_s: 300, channels: ['ops'] }],
         },
       },
-    }),
-  ]);
+    }), (g) => g.stop()],
+  );
 }, 90_000);
 
 afterAll(async () => {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT, startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { startTogether } from '../support/start-together.ts';
 import { personLink, signInByLink } from '../support/ui-signin.ts';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -34,10 +35,10 @@ async function recordedCallId(headers: Record<string, string> = {}): Promise<str
 }
 
 beforeAll(async () => {
-  [browser, gl] = await Promise.all([
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
-    startGatelog({ env: { GATELOG_MASTER_KEY: MASTER }, config: { ingest: { batch_ms: 50 }, providers: { mock: { kind: 'mock' } }, models: [{ name: 'mock-chat', deployments: [{ provider: 'mock', model: 'mock-chat' }] }] }, timeoutMs: 60_000 }),
-  ]);
+  [browser, gl] = await startTogether(
+    [chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }), (b) => b.close()],
+    [startGatelog({ env: { GATELOG_MASTER_KEY: MASTER }, config: { ingest: { batch_ms: 50 }, providers: { mock: { kind: 'mock' } }, models: [{ name: 'mock-chat', deployments: [{ provider: 'mock', model: 'mock-chat' }] }] }, timeoutMs: 60_000 }), (g) => g.stop()],
+  );
   callId = await recordedCallId();
   for (const role of ['analyst', 'viewer']) links.set(role, await personLink(gl.url, MASTER, `${role}-${randomUUID().slice(0, 6)}@example.com`, role));
 }, 120_000);

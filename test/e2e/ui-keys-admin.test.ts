@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { ROOT, startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { startTogether } from '../support/start-together.ts';
 
 const SHOTS = join(ROOT, 'test-results');
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -19,10 +20,10 @@ let gl: GatelogProcess;
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  [browser, gl] = await Promise.all([
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
-    startGatelog({ env: { GATELOG_MASTER_KEY: masterKey } }),
-  ]);
+  [browser, gl] = await startTogether(
+    [chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }), (b) => b.close()],
+    [startGatelog({ env: { GATELOG_MASTER_KEY: masterKey } }), (g) => g.stop()],
+  );
 }, 60_000);
 
 afterAll(async () => {

@@ -21,6 +21,7 @@ import { listUsers } from '@gatelog/core/store/users';
 import { sessionByHash } from '@gatelog/core/store/sessions';
 import { ssoSignInOn } from '../support/ui-signin.ts';
 import { startUiServer, type UiServer } from '../support/ui-server.ts';
+import { startTogether } from '../support/start-together.ts';
 import { listenIdp, type Idp } from '../support/oidc-idp.ts';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -42,11 +43,11 @@ beforeAll(async () => {
   await migrate(store);
   proxy = await buildProxy({ config: parseConfig({}, 'test', {}), publish: () => undefined, logger: createLogger('silent'), registry: new Registry(), masterKey: MASTER, store });
   adminUrl = await proxy.listen({ port: 0, host: '127.0.0.1' });
-  [idp, ui, browser] = await Promise.all([
-    listenIdp(),
-    startUiServer(store, MASTER, adminUrl),
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
-  ]);
+  [idp, ui, browser] = await startTogether(
+    [listenIdp(), (i) => i.close()],
+    [startUiServer(store, MASTER, adminUrl), (u) => u.close()],
+    [chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }), (b) => b.close()],
+  );
   const redirect = `${ui.base}/login/sso/callback`;
   idp.start([redirect], { postLogoutRedirectUris: [`${ui.base}/login`], backchannelLogoutUri: `${ui.base}/login/sso/backchannel-logout` });
   provideUiContext({

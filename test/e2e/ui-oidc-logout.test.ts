@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { startTogether } from '../support/start-together.ts';
 import { listenIdp, type Idp } from '../support/oidc-idp.ts';
 import { personLink, signInByLink, ssoSignIn as ssoSignInAt } from '../support/ui-signin.ts';
 
@@ -74,9 +75,9 @@ async function signOutAtProvider(page: Page): Promise<void> {
 
 beforeAll(async () => {
   idp = await listenIdp();
-  [browser, gl] = await Promise.all([
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
-    startGatelog({
+  [browser, gl] = await startTogether(
+    [chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }), (b) => b.close()],
+    [startGatelog({
       env: { GATELOG_MASTER_KEY: MASTER, TEST_OIDC_SECRET: idp.clientSecret },
       config: {
         ingest: { batch_ms: 50 },
@@ -87,8 +88,8 @@ beforeAll(async () => {
         } },
       },
       timeoutMs: 60_000,
-    }),
-  ]);
+    }), (g) => g.stop()],
+  );
   idp.start([`${gl.url}/login/sso/callback`], { postLogoutRedirectUris: [`${gl.url}/login`], backchannelLogoutUri: `${gl.url}/login/sso/backchannel-logout` });
 }, 90_000);
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT, startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { startTogether } from '../support/start-together.ts';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.ts';
 import { recordedCall } from '../support/admin-setup.ts';
 
@@ -25,9 +26,9 @@ let gl: GatelogProcess;
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   fake = await startFakeOpenAi();
-  [browser, gl] = await Promise.all([
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
-    startGatelog({
+  [browser, gl] = await startTogether(
+    [chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }), (b) => b.close()],
+    [startGatelog({
       env: { GATELOG_MASTER_KEY: MASTER, UP_KEY: 'sk-upstream' },
       config: {
         providers: { up: { kind: 'openai', base_url: fake.baseUrl, api_key: '${UP_KEY}' } },
@@ -36,8 +37,8 @@ beforeAll(async () => {
         ingest: { batch_ms: 50 },
       },
       timeoutMs: 60_000,
-    }),
-  ]);
+    }), (g) => g.stop()],
+  );
 }, 90_000);
 
 afterAll(async () => {

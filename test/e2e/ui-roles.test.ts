@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT, startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { startTogether } from '../support/start-together.ts';
 import { signInByLink } from '../support/ui-signin.ts';
 
 const run = promisify(execFile);
@@ -39,10 +40,10 @@ const admin = (path: string, token = MASTER, init: RequestInit = {}): Promise<Re
   fetch(`${gl.url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers } });
 
 beforeAll(async () => {
-  [browser, gl] = await Promise.all([
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
-    startGatelog({ env: { GATELOG_MASTER_KEY: MASTER }, config: { ingest: { batch_ms: 50 }, providers: { mock: { kind: 'mock' } }, models: [{ name: 'mock-chat', deployments: [{ provider: 'mock', model: 'mock-chat' }] }] }, timeoutMs: 60_000 }),
-  ]);
+  [browser, gl] = await startTogether(
+    [chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }), (b) => b.close()],
+    [startGatelog({ env: { GATELOG_MASTER_KEY: MASTER }, config: { ingest: { batch_ms: 50 }, providers: { mock: { kind: 'mock' } }, models: [{ name: 'mock-chat', deployments: [{ provider: 'mock', model: 'mock-chat' }] }] }, timeoutMs: 60_000 }), (g) => g.stop()],
+  );
   const r = await admin('/v1/chat/completions', MASTER, { method: 'POST', body: JSON.stringify({ model: 'mock-chat', messages: [{ role: 'user', content: `tell me about ${CANARY}` }] }) });
   expect(r.status).toBe(200);
   callId = r.headers.get('x-gatelog-request-id')!;

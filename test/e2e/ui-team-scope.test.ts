@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
+import { startTogether } from '../support/start-together.ts';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const MASTER = `mk-${randomUUID()}`;
@@ -46,10 +47,10 @@ async function signedIn(role: string, teams: string[]): Promise<{ page: Page; em
 }
 
 beforeAll(async () => {
-  [browser, gl] = await Promise.all([
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
-    startGatelog({ env: { GATELOG_MASTER_KEY: MASTER }, timeoutMs: 60_000 }),
-  ]);
+  [browser, gl] = await startTogether(
+    [chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }), (b) => b.close()],
+    [startGatelog({ env: { GATELOG_MASTER_KEY: MASTER }, timeoutMs: 60_000 }), (g) => g.stop()],
+  );
 }, 90_000);
 
 afterAll(async () => {
