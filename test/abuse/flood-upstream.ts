@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { killChild, killIfNotReady } from '../support/child-start.ts';
 import { startAbuseGatelog, startUpstream, wellBehaved, type AbuseGatelog } from './harness.ts';
 
 const base = { id: 'chatcmpl-flood', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'gpt-flood' };
@@ -47,17 +48,28 @@ export interface FloodUpstream {
 
 export function startFloodUpstream(args: [mode: 'stream', events: number, pieceBytes: number] | [mode: 'line', megabytes: number]): Promise<FloodUpstream> {
   const proc = spawn(process.execPath, [fileURLToPath(import.meta.url), ...args.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`flood upstream exited (${code})`)));
+  return killIfNotReady(proc, new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('flood upstream not listening within 30 s')), 30_000);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`flood upstream exited (${code})`));
+    });
     proc.stdout.once('data', (d: Buffer) => {
-      const { port } = JSON.parse(d.toString()) as { port: number };
+      clearTimeout(timer);
+      let port: number;
+      try {
+        ({ port } = JSON.parse(d.toString()) as { port: number });
+      } catch (err) {
+        reject(err as Error);
+        return;
+      }
       resolve({
         baseUrl: `http://127.0.0.1:${port}/v1`,
         pid: proc.pid!,
-        close: () => new Promise<void>((r) => (proc.exitCode !== null ? r() : (proc.once('exit', () => r()), proc.kill('SIGKILL')))),
+        close: () => killChild(proc),
       });
     });
-  });
+  }));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) serve(process.argv[2] ?? 'stream', Number(process.argv[3] ?? 0), Number(process.argv[4] ?? 0));
@@ -94,7 +106,11 @@ export async function curlChat(url: string, secret: string, body: unknown): Prom
  */
 export async function startFloodScene(args: Parameters<typeof startFloodUpstream>[0], alias: string): Promise<{ gl: AbuseGatelog; close(): Promise<void> }> {
   const flood = await startFloodUpstream(args);
-  const steady = await startUpstream(wellBehaved());
+  // A part that fails to start stops the parts started before it (the flood upstream is a process).
+  const steady = await startUpstream(wellBehaved()).catch(async (err: unknown) => {
+    await flood.close();
+    throw err;
+  });
   const gl = await startAbuseGatelog({
     config: {
       providers: { flood: { kind: 'openai', base_url: flood.baseUrl, api_key: 'sk-flood' }, steady: { kind: 'openai', base_url: steady.baseUrl, api_key: 'sk-steady' } },
@@ -103,6 +119,10 @@ export async function startFloodScene(args: Parameters<typeof startFloodUpstream
         { name: 'fast', deployments: [{ provider: 'steady', model: 'gpt-fast' }] },
       ],
     },
+  }).catch(async (err: unknown) => {
+    await flood.close();
+    await steady.close();
+    throw err;
   });
   return {
     gl,

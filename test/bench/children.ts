@@ -4,6 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
+import { exited, killIfNotReady } from '../support/child-start.ts';
 
 export interface Pinning {
   /** The CPU list (`taskset -c`) for the system under test, or null when unpinned. */
@@ -45,11 +46,6 @@ export function killAll(): void {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   }
   live.clear();
-}
-
-function exited(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => proc.once('exit', () => resolve()));
 }
 
 export interface SpawnOptions {
@@ -96,11 +92,8 @@ export async function spawnChild(o: SpawnOptions): Promise<Child> {
   }
   let out = '';
   let onData: ((d: Buffer) => void) | null = null;
-  const ready = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`${o.name} did not become ready within ${o.timeoutMs} ms:\n${out.slice(-4000)}`));
-    }, o.timeoutMs);
+  const ready = await killIfNotReady(proc, new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${o.name} did not become ready within ${o.timeoutMs} ms:\n${out.slice(-4000)}`)), o.timeoutMs);
     onData = (d: Buffer): void => {
       // Keep a bounded tail: a long run must not grow this string without limit.
       out = (out + d.toString()).slice(-64_000);
@@ -118,7 +111,7 @@ export async function spawnChild(o: SpawnOptions): Promise<Child> {
     proc.stdout.on('data', onData);
     proc.stderr.on('data', onData);
     proc.once('exit', onExit);
-  });
+  }));
   // Only the readiness listener goes: a BENCH_CHILD_LOG_DIR pipe keeps reading.
   proc.stdout.off('data', onData!);
   proc.stderr.off('data', onData!);

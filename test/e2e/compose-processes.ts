@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { killIfNotReady } from '../support/child-start.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -115,14 +116,15 @@ export function startService(o: StartService): ServiceProcess {
   Object.assign(env, o.envOver);
   const [, ...entryArgs] = (o.service.entrypoint ?? image.entrypoint).map((a) => rewrite(a, o.hosts));
   const args = ['--disable-warning=ExperimentalWarning', ...entryArgs, ...(o.service.command ?? []).map((a) => rewrite(a, o.hosts)), ...o.listen];
+  // Checked before the spawn: a throw after it would leave the process running with no handle on it.
+  const test = o.service.healthcheck?.test ?? [];
+  const url = test.find((a) => /^https?:\/\//.test(a));
+  if (!url) throw new Error(`${o.name}: the compose health check names no URL: ${JSON.stringify(test)}`);
   const proc = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const test = o.service.healthcheck?.test ?? [];
-  const url = test.find((a) => /^https?:\/\//.test(a));
-  if (!url) throw new Error(`${o.name}: the compose health check names no URL: ${JSON.stringify(test)}`);
   return {
     name: o.name,
     proc,
@@ -137,17 +139,22 @@ export function startService(o: StartService): ServiceProcess {
   };
 }
 
-/** Poll the compose health check's URL until it answers 2xx (redirects are not healthy). */
-export async function waitHealthy(p: ServiceProcess, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (p.proc.exitCode !== null || p.proc.signalCode !== null) throw new Error(`${p.name} exited before it was healthy:\n${p.output()}`);
-    const ok = await fetch(p.healthUrl, { redirect: 'manual', signal: AbortSignal.timeout(4000) }).then(async (r) => {
-      await r.arrayBuffer();
-      return r.ok;
-    }, () => false);
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${p.name} not healthy at ${p.healthUrl} within ${timeoutMs} ms:\n${p.output()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+/**
+ * Poll the compose health check's URL until it answers 2xx (redirects are not healthy). A
+ * process not healthy within `timeoutMs` is killed before this throws.
+ */
+export function waitHealthy(p: ServiceProcess, timeoutMs = 60_000): Promise<void> {
+  return killIfNotReady(p.proc, (async () => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (p.proc.exitCode !== null || p.proc.signalCode !== null) throw new Error(`${p.name} exited before it was healthy:\n${p.output()}`);
+      const ok = await fetch(p.healthUrl, { redirect: 'manual', signal: AbortSignal.timeout(4000) }).then(async (r) => {
+        await r.arrayBuffer();
+        return r.ok;
+      }, () => false);
+      if (ok) return;
+      if (Date.now() > deadline) throw new Error(`${p.name} not healthy at ${p.healthUrl} within ${timeoutMs} ms:\n${p.output()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })());
 }

@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
+import { killIfNotReady } from '../support/child-start.ts';
 import { eventually, startDistributed, type Distributed } from './distributed-harness.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -16,7 +17,7 @@ async function startProxy(config: string, dataDir: string): Promise<{ url: strin
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
+  const url = await killIfNotReady(proc, new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`proxy did not start:\n${out}`)), 10_000);
     proc.stdout!.on('data', (b: Buffer) => {
       out += b.toString();
@@ -28,7 +29,7 @@ async function startProxy(config: string, dataDir: string): Promise<{ url: strin
     });
     proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
     proc.once('exit', (code) => reject(new Error(`proxy exited (${code}):\n${out}`)));
-  });
+  }));
   return { url, proc };
 }
 

@@ -2,6 +2,7 @@
 // tests: started with a gatelog.yaml and an environment, resolved once it logs its URL.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { killIfNotReady } from '../support/child-start.ts';
 
 const MAIN = resolve(import.meta.dirname, '../../proxy/src/main.ts');
 
@@ -25,13 +26,14 @@ function spawnProxy(configPath: string, dataDir: string, env: Record<string, str
   return { proc, output: () => out, exited };
 }
 
-export function startProxyProcess(configPath: string, dataDir: string, env: Record<string, string> = {}): Promise<ProxyProcess> {
+/** Resolves once the proxy listens; if it does not within `timeoutMs`, or exits first, it is killed and this rejects. */
+export function startProxyProcess(configPath: string, dataDir: string, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<ProxyProcess> {
   const { proc, output, exited } = spawnProxy(configPath, dataDir, env);
   const kill = (): void => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   };
-  return new Promise((resolveReady, reject) => {
-    const timer = setTimeout(() => reject(new Error(`proxy not listening within 120 s:\n${output()}`)), 120_000);
+  return killIfNotReady(proc, new Promise((resolveReady, reject) => {
+    const timer = setTimeout(() => reject(new Error(`proxy not listening within ${timeoutMs / 1000} s:\n${output()}`)), timeoutMs);
     const poll = setInterval(() => {
       const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"[^\n]*gatelog proxy listening/.exec(output());
       if (!m) return;
@@ -44,7 +46,7 @@ export function startProxyProcess(configPath: string, dataDir: string, env: Reco
       clearInterval(poll);
       reject(new Error(`proxy exited (${code}) before listening:\n${output()}`));
     });
-  });
+  }));
 }
 
 /** Start a proxy expected to refuse to start: its exit code and everything it printed. */

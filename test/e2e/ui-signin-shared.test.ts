@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { killIfNotReady } from '../support/child-start.ts';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
 import { ROOT, freePort } from './compose-processes.ts';
 
@@ -59,14 +60,16 @@ async function startUi(dataDir: string): Promise<UiProcess> {
     },
   };
   uis.push(ui);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`UI exited before it was healthy:\n${out}`);
-    const ok = await fetch(`${ui.base}/healthz`).then((r) => r.ok, () => false);
-    if (ok) return ui;
-    if (Date.now() > deadline) throw new Error(`UI not healthy within 60 s:\n${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return killIfNotReady(proc, (async () => {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`UI exited before it was healthy:\n${out}`);
+      const ok = await fetch(`${ui.base}/healthz`).then((r) => r.ok, () => false);
+      if (ok) return ui;
+      if (Date.now() > deadline) throw new Error(`UI not healthy within 60 s:\n${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })());
 }
 
 /** A master-key sign-in as the login form posts it: the status, Retry-After and page. */

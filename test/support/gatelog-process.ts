@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { exited, killChild, killIfNotReady } from './child-start.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -33,11 +34,6 @@ export interface StartOptions {
   timeoutMs?: number;
 }
 
-function exited(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => proc.once('exit', () => resolve()));
-}
-
 export async function startGatelog(opts: StartOptions = {}): Promise<GatelogProcess> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'gatelog-e2e-'));
   const args = ['--disable-warning=ExperimentalWarning', join(ROOT, 'src', 'cli.ts'), 'start', '--port', '0', '--data-dir', dataDir];
@@ -56,11 +52,8 @@ export async function startGatelog(opts: StartOptions = {}): Promise<GatelogProc
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`gatelog did not start within ${opts.timeoutMs ?? 30_000} ms:\n${out}`));
-    }, opts.timeoutMs ?? 30_000);
+  const url = await killIfNotReady(proc, new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gatelog did not start within ${opts.timeoutMs ?? 30_000} ms:\n${out}`)), opts.timeoutMs ?? 30_000);
     const onData = (): void => {
       const m = /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"gatelog listening"|"msg":"gatelog listening"[^\n]*"url":"(http:\/\/[^"]+)"/.exec(out);
       const found = m?.[1] ?? m?.[2];
@@ -74,7 +67,7 @@ export async function startGatelog(opts: StartOptions = {}): Promise<GatelogProc
       clearTimeout(timer);
       reject(new Error(`gatelog exited (${code ?? signal}) before listening:\n${out}`));
     });
-  });
+  }));
   return {
     url,
     dataDir,
@@ -89,14 +82,10 @@ export async function startGatelog(opts: StartOptions = {}): Promise<GatelogProc
       const tooLate = await Promise.race([exited(proc).then(() => false), late]);
       clearTimeout(timer);
       if (tooLate) {
-        proc.kill('SIGKILL');
-        await exited(proc);
+        await killChild(proc);
         throw new Error(`gatelog did not exit within 30 s of SIGTERM; its last output:\n${out.slice(-4000)}`);
       }
     },
-    async kill9() {
-      proc.kill('SIGKILL');
-      await exited(proc);
-    },
+    kill9: () => killChild(proc),
   };
 }

@@ -5,6 +5,7 @@
 // until it is killed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { killIfNotReady } from './child-start.ts';
 import { ROOT } from './gatelog-process.ts';
 
 export interface GovernanceChildOptions {
@@ -48,14 +49,22 @@ export async function startGovernanceChild(opts: GovernanceChildOptions): Promis
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  await new Promise<void>((resolve, reject) => {
+  // Bounded below the tests' own timeouts, so that a child stuck before "held" is killed here.
+  await killIfNotReady(proc, new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`governance child not held within 20 s:\n${out}`)), 20_000);
     const onData = (d: Buffer): void => {
       out += d.toString();
-      if (out.includes('held\n')) resolve();
+      if (out.includes('held\n')) {
+        clearTimeout(timer);
+        resolve();
+      }
     };
     proc.stdout!.on('data', onData);
     proc.stderr!.on('data', onData);
-    proc.once('exit', (code) => reject(new Error(`governance child exited (${code}):\n${out}`)));
-  });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`governance child exited (${code}):\n${out}`));
+    });
+  }));
   return proc;
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RedisTarget } from '../../core/src/state-config.ts';
 import { createServer } from 'node:net';
+import { killIfNotReady } from './child-start.ts';
 
 const BIN = process.env['REDIS_SERVER_PATH'] ?? '/usr/bin/redis-server';
 
@@ -39,12 +40,12 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** Starts redis-server with `args` and waits until it accepts connections. */
+/** Starts redis-server with `args` and waits until it accepts connections (killed if it does not). */
 async function spawnRedis(args: readonly string[]): Promise<ChildProcess> {
   const bin = ensureRedisServer();
   const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  await new Promise<void>((resolve, reject) => {
+  await killIfNotReady(proc, new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${out}`)), 10_000);
     const onData = (d: Buffer): void => {
       out += d.toString();
@@ -59,7 +60,7 @@ async function spawnRedis(args: readonly string[]): Promise<ChildProcess> {
       clearTimeout(timer);
       reject(new Error(`redis-server exited (${code}):\n${out}`));
     });
-  });
+  }));
   return proc;
 }
 
@@ -95,17 +96,18 @@ function redisCli(args: readonly string[]): string {
 export async function startRedisCluster(primaries = 3): Promise<RedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'gl-redis-cluster-'));
   const nodes: RedisServer[] = [];
-  for (let i = 0; i < primaries; i++) {
-    const port = await freePort();
-    const args = ['--port', String(port), ...NO_PERSISTENCE, '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000', '--dir', dir];
-    const proc = await spawnRedis(args);
-    nodes.push({ url: `redis://127.0.0.1:${port}`, port, proc, stop: () => stopProc(proc) });
-  }
   const stop = async (): Promise<void> => {
     await Promise.all(nodes.map((n) => n.stop()));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
+    // A node that fails to start stops the ones before it.
+    for (let i = 0; i < primaries; i++) {
+      const port = await freePort();
+      const args = ['--port', String(port), ...NO_PERSISTENCE, '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000', '--dir', dir];
+      const proc = await spawnRedis(args);
+      nodes.push({ url: `redis://127.0.0.1:${port}`, port, proc, stop: () => stopProc(proc) });
+    }
     redisCli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
     const deadline = Date.now() + 20_000;
     while (!nodes.every((n) => redisCli(['-p', String(n.port), 'cluster', 'info']).includes('cluster_state:ok'))) {
