@@ -3,6 +3,8 @@
 // lookup finds, and per pair of units whether they overlap: work the library did again on every
 // call (7–14 µs of the 8–14 a call cost with varying token counts; a name priced without a
 // provider id, as OpenAI's own base URL is, scanned every provider's name rules on each call). These
+// A unit of a model's price that the usage does not report (web searches, audio) is checked
+// against the reported keys once per combination of positive keys, not on every call. These
 // tests check the patch is installed and that every price it gives is the library's own, to the
 // bit: a call given a deep copy of the provider (the `provider` option) holds objects neither
 // cache has seen, so the library works everything out afresh for it.
@@ -53,6 +55,7 @@ describe('genai-prices patch', () => {
     expect(esm).toContain('function gatelogLeaves(');
     expect(esm).toContain('function gatelogFindProvider(');
     expect(esm).toContain('function gatelogOverlap(');
+    expect(esm).toContain('function gatelogAbsentKey(');
   });
 
   it('prices every model of the main providers exactly as the uncached library does, cached calls included', () => {
@@ -101,6 +104,20 @@ describe('genai-prices patch', () => {
     }
     expect(calcPrice(usage, 'gpt-4o-mini')?.provider.id).toBe('openai');
     for (let i = 0; i < 2; i++) expect(calcPrice(usage, 'no-provider-has-this-model')).toBeNull();
+  });
+
+  it('remembers only passed checks of a unit the usage does not report: a positive descendant or a bad value is refused after them', () => {
+    // gpt-audio prices input_audio_tokens; none of these usages reports it, so each call checks
+    // the reported keys against it. The first call passes and is remembered; the others differ in
+    // what is reported and must get the library's own answer, not the remembered pass.
+    const price = (usage: Usage): unknown => outcome(() => calcPrice(usage, 'gpt-audio', { providerId: 'openai' }));
+    const plain = { input_tokens: 1000, output_tokens: 100 };
+    for (let i = 0; i < 2; i++) expect(price(plain)).toMatchObject({ total: 0.0035 });
+    expect(price({ ...plain, cache_audio_read_tokens: 0 })).toMatchObject({ total: 0.0035 });
+    for (let i = 0; i < 2; i++) {
+      expect(price({ ...plain, cache_audio_read_tokens: 50 })).toEqual({ threw: 'Missing usage value for input_audio_tokens with positive reported descendant cache_audio_read_tokens' });
+      expect(price({ ...plain, cache_audio_read_tokens: -1 })).toEqual({ threw: 'Invalid usage value for cache_audio_read_tokens: expected a finite non-negative number' });
+    }
   });
 
   it('keeps names that match nothing unpriced, and the litellm "provider/model" form priced as the provider', () => {
