@@ -201,8 +201,23 @@ export function verdicts(info: RunInfo): string[] {
     sseCheck.line,
     ...hot,
     ...(p?.warmed ? [`- paired rounds' warm-ups (at least 4 blocks, until two agree within 5%): ${p.warmed.join('; ')}`] : []),
+    ...backlogLine(info.pipeline?.fixedRate),
     ...c1Lines(p?.latency, c1Sequential(proxy, floor, base)),
     `- embedded (gatelog) added p50 at c=1: ${added.toFixed(3)} ms`,
+  ];
+}
+
+/**
+ * The embedded target's second half: at that share of the passthrough's req/s, offered as an open
+ * loop, every call is served and the event log's backlog stays bounded for the whole phase. The
+ * closed-loop share above lets ingest fall behind during a block and catch up between blocks;
+ * this one does not.
+ */
+function backlogLine(f: FixedRatePhase | undefined): string[] {
+  if (!f) return [];
+  const offered = f.rate * f.seconds;
+  return [
+    `- embedded all-in-one at ${TARGETS.embeddedRps * 100}% of the passthrough's req/s (${Math.round(f.rate).toLocaleString('en-US')} calls/s, open loop), backlog bounded for ${f.seconds} s: **${mark(f.keptUp)}** (${Math.round(f.perSecond).toLocaleString('en-US')} completed/s, ${((100 * f.skipped) / Math.max(1, offered)).toFixed(2)}% of the offered calls skipped, ${f.errors} errors, events not yet in ClickHouse at the end: ${(f.lagRows.at(-1) ?? 0).toLocaleString('en-US')}, largest ${Math.max(0, ...f.lagRows).toLocaleString('en-US')})`,
   ];
 }
 
