@@ -131,17 +131,25 @@ export class AttemptTap {
     return this.keptBytes === this.responseBytes;
   }
 
+  /**
+   * The kept bytes as one buffer, joined once (a stream arrives in many chunks): the text and
+   * the digest of a whole answer both read it.
+   */
+  private joined(): Buffer {
+    if (this.kept.length !== 1) this.kept.splice(0, this.kept.length, Buffer.concat(this.kept, this.keptBytes));
+    return this.kept[0]!;
+  }
+
   /** The response bytes kept, as text. */
   responseText(): string {
-    return this.kept.length === 1 ? this.kept[0]!.toString('utf8') : Buffer.concat(this.kept, this.keptBytes).toString('utf8');
+    return this.keptBytes === 0 ? '' : this.joined().toString('utf8');
   }
 
   /** SHA-256 (hex) of every response byte received so far; '' when nothing arrived. */
   responseSha256(): string {
     if (this.responseBytes === 0) return '';
-    if (this.digestHex === null) {
-      this.digestHex = this.hash === null && this.kept.length === 1 ? sha256Hex(this.kept[0]!) : this.started().digest('hex');
-    }
+    // Every byte kept: one digest over them (cheaper than a Hash object fed chunk by chunk).
+    this.digestHex ??= this.hash === null ? sha256Hex(this.joined()) : this.started().digest('hex');
     return this.digestHex;
   }
 }
