@@ -2,71 +2,28 @@
 // are deleted and an `audit.expire` row anchors the cut, so `gatelog audit verify` still passes;
 // what someone deletes or edits above a cut still shows; expiring rows that were altered are
 // kept; a sink's undelivered rows are kept; the retention sweep runs it.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  AUDIT_EXPIRE, AuditChain, HEAD_LOG_MSG, RetentionConfig, anchorOf, createLogger, expireAudit, headsFromLog, migrate, openStore,
-  startRetention, verifyAudit, type AuditRow, type Store,
+  AUDIT_EXPIRE, AuditChain, HEAD_LOG_MSG, RetentionConfig, anchorOf, createLogger, expireAudit, headsFromLog,
+  startRetention, verifyAudit, type Store,
 } from '@gatelog/core';
 import { saveSinkCursors } from '@gatelog/core/store/audit-stream-queries';
+import { tempEmbeddedStore, type TempStore } from '../support/embedded-store.ts';
+import { DAY, NOW, ago, auditTrail, recorder, times } from '../support/audit-trail.ts';
 
-const DAY = 86_400_000;
-const NOW = Date.now();
-const ago = (days: number): Date => new Date(NOW - days * DAY);
-
+let db: TempStore;
 let store: Store;
-let dir: string;
+let trail: ReturnType<typeof auditTrail>;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'gatelog-audit-retention-'));
-  store = await openStore({ clickhouse: 'embedded', database: 'gatelog' }, dir);
-  await migrate(store);
+  db = await tempEmbeddedStore('gatelog-audit-retention');
+  store = db.store;
+  trail = auditTrail(store);
 });
 
 afterAll(async () => {
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await db.close();
 });
-
-/** A chain whose rows were written at `times` (its open row at the first). */
-async function chainAt(times: Date[]): Promise<AuditChain> {
-  const chain = new AuditChain(store);
-  for (const [i, at] of times.entries()) {
-    await chain.append({ action: 'call.view', actor: `p${i}@example.com`, role: 'analyst', targetType: 'call', target: `req-${i}`, details: { i }, sourceIp: '10.0.0.1', at });
-  }
-  return chain;
-}
-
-const times = (n: number, at: Date): Date[] => Array.from({ length: n }, () => at);
-
-async function rowsOf(chain: string): Promise<AuditRow[]> {
-  const rs = await store.client.query({
-    query: `SELECT * EXCEPT at, concat(replaceOne(toString(at, 'UTC'), ' ', 'T'), 'Z') AS at FROM gatelog.admin_audit WHERE chain_id = {c:String} ORDER BY seq`,
-    query_params: { c: chain },
-    format: 'JSONEachRow',
-  });
-  return (await rs.json<AuditRow>()).map((r) => ({ ...r, seq: Number(r.seq) }));
-}
-
-async function anchors(): Promise<AuditRow[]> {
-  const rs = await store.client.query({ query: `SELECT * FROM gatelog.admin_audit WHERE action = {a:String} ORDER BY at, seq`, query_params: { a: AUDIT_EXPIRE }, format: 'JSONEachRow' });
-  return rs.json<AuditRow>();
-}
-
-async function mutate(sql: string, params: Record<string, unknown>): Promise<void> {
-  await store.client.command({ query: `${sql} SETTINGS mutations_sync = 2`, query_params: params });
-}
-
-function recorder() {
-  const lines: { level: 'info' | 'error'; obj: Record<string, unknown>; msg: string }[] = [];
-  const logger = {
-    info: (obj: Record<string, unknown>, msg: string) => void lines.push({ level: 'info', obj, msg }),
-    error: (obj: Record<string, unknown>, msg: string) => void lines.push({ level: 'error', obj, msg }),
-  } as unknown as Parameters<typeof expireAudit>[1]['logger'];
-  return { lines, logger };
-}
 
 describe('audit trail retention', () => {
   let a: AuditChain;
@@ -75,25 +32,25 @@ describe('audit trail retention', () => {
 
   it('deletes rows older than the period, anchors the cut, and verify still passes', async () => {
     // a: open + 4 rows 500 days ago (seq 1..5), 2 rows 350 days ago (6..7), 2 yesterday (8..9).
-    a = await chainAt([...times(4, ago(500)), ...times(2, ago(350)), ...times(2, ago(1))]);
+    a = await trail.chainAt([...times(4, ago(500)), ...times(2, ago(350)), ...times(2, ago(1))]);
     // b: every row 450 days old: the whole chain goes. c opens after both and witnesses them.
-    b = await chainAt(times(3, ago(450)));
-    c = await chainAt([ago(1)]);
+    b = await trail.chainAt(times(3, ago(450)));
+    c = await trail.chainAt([ago(1)]);
     const bHead = b.head()!;
     expect((await verifyAudit(store)).ok).toBe(true);
 
     const { lines, logger } = recorder();
     const r = await expireAudit(store, { period: '400d', now: NOW, logger });
     expect(r).toMatchObject({ rows: 9, chains: 2, refused: [] });
-    expect((await rowsOf(a.id)).map((x) => x.seq)).toEqual([6, 7, 8, 9]);
-    expect(await rowsOf(b.id)).toEqual([]);
+    expect((await trail.rowsOf(a.id)).map((x) => x.seq)).toEqual([6, 7, 8, 9]);
+    expect(await trail.rowsOf(b.id)).toEqual([]);
     expect(lines).toContainEqual(expect.objectContaining({ level: 'info', obj: expect.objectContaining({ rows: 9, chains: 2 }) }));
 
     // The anchor: appended to the trail (its own chain), naming each chain's last expired row.
-    const [anchor] = await anchors();
+    const [anchor] = await trail.anchors();
     expect(anchor).toMatchObject({ actor: 'gatelog', role: 'system', action: AUDIT_EXPIRE });
     const cuts = anchorOf(anchor!)!.cuts;
-    expect(cuts).toContainEqual({ chain_id: a.id, through_seq: 5, through_hash: (await rowsOf(a.id))[0]!.prev_hash });
+    expect(cuts).toContainEqual({ chain_id: a.id, through_seq: 5, through_hash: (await trail.rowsOf(a.id))[0]!.prev_hash });
     expect(cuts).toContainEqual({ chain_id: b.id, through_seq: bHead.seq, through_hash: bHead.row_hash });
 
     const v = await verifyAudit(store);
@@ -109,67 +66,67 @@ describe('audit trail retention', () => {
   it('a second sweep with nothing new to expire writes nothing', async () => {
     const r = await expireAudit(store, { period: '400d', now: NOW });
     expect(r).toMatchObject({ rows: 0, chains: 0 });
-    expect(await anchors()).toHaveLength(1);
+    expect(await trail.anchors()).toHaveLength(1);
   });
 
   it('a later expiry cuts further and carries the earlier cuts a kept row still needs', async () => {
     // 100 days on: a's rows of 350 days ago pass the period; b stays witnessed by c's open row.
     const r = await expireAudit(store, { period: '400d', now: NOW + 100 * DAY });
     expect(r).toMatchObject({ rows: 2, chains: 1, refused: [] });
-    expect((await rowsOf(a.id)).map((x) => x.seq)).toEqual([8, 9]);
-    const all = await anchors();
+    expect((await trail.rowsOf(a.id)).map((x) => x.seq)).toEqual([8, 9]);
+    const all = await trail.anchors();
     expect(all).toHaveLength(2);
     const cuts = anchorOf(all[1]!)!.cuts;
     expect(cuts.find((x) => x.chain_id === a.id)?.through_seq).toBe(7);
     expect(cuts.find((x) => x.chain_id === b.id)?.through_seq).toBe(b.head()!.seq);
     // Verify needs only the newest anchor: with the first one gone (its own period passed), b is still accounted for.
     expect((await verifyAudit(store)).ok).toBe(true);
-    expect((await rowsOf(c.id)).length).toBe(2);
+    expect((await trail.rowsOf(c.id)).length).toBe(2);
   });
 
   it('rows that do not verify are not expired: they are kept for verify to name, and the refusal is logged and recorded', async () => {
-    const bad = await chainAt(times(4, ago(600)));
-    const good = await chainAt(times(2, ago(600)));
-    const victim = (await rowsOf(bad.id))[2]!;
-    await mutate(`ALTER TABLE gatelog.admin_audit UPDATE details = '{"i":1,"note":"edited"}' WHERE id = {id:UUID}`, { id: victim.id });
+    const bad = await trail.chainAt(times(4, ago(600)));
+    const good = await trail.chainAt(times(2, ago(600)));
+    const victim = (await trail.rowsOf(bad.id))[2]!;
+    await trail.mutate(`ALTER TABLE gatelog.admin_audit UPDATE details = '{"i":1,"note":"edited"}' WHERE id = {id:UUID}`, { id: victim.id });
     const { lines, logger } = recorder();
     const r = await expireAudit(store, { period: '400d', now: NOW + 100 * DAY, logger });
     expect(r.refused).toEqual([{ chain_id: bad.id, seq: 3, reason: 'its content no longer matches its hash' }]);
     expect(r.chains).toBe(1);
-    expect(await rowsOf(good.id)).toEqual([]);
-    expect(await rowsOf(bad.id)).toHaveLength(5);
+    expect(await trail.rowsOf(good.id)).toEqual([]);
+    expect(await trail.rowsOf(bad.id)).toHaveLength(5);
     expect(lines).toContainEqual(expect.objectContaining({ level: 'error', obj: expect.objectContaining({ audit_chain: bad.id, code: 'GATELOG_ERR_AUDIT_EXPIRY_REFUSED' }) }));
-    const newest = (await anchors()).at(-1)!;
+    const newest = (await trail.anchors()).at(-1)!;
     expect(JSON.parse(newest.details)).toMatchObject({ refused: [{ chain_id: bad.id, seq: 3 }] });
     const v = await verifyAudit(store);
     expect(v.chains.find((x) => x.chain_id === bad.id)?.problem).toMatchObject({ kind: 'changed', id: victim.id });
     expect(v.chains.find((x) => x.chain_id === good.id)?.problem).toBeUndefined();
     // Put the row back as it was, so the trail verifies again for what follows.
-    await mutate(`ALTER TABLE gatelog.admin_audit UPDATE details = {d:String} WHERE id = {id:UUID}`, { id: victim.id, d: victim.details });
+    await trail.mutate(`ALTER TABLE gatelog.admin_audit UPDATE details = {d:String} WHERE id = {id:UUID}`, { id: victim.id, d: victim.details });
     expect((await verifyAudit(store)).ok).toBe(true);
   });
 
   it('rows an audit sink has not accepted are kept until it has', async () => {
-    const sent = await chainAt(times(5, ago(700)));
-    const unsent = await chainAt(times(2, ago(700)));
+    const sent = await trail.chainAt(times(5, ago(700)));
+    const unsent = await trail.chainAt(times(2, ago(700)));
     await saveSinkCursors(store, 'siem', new Map([[sent.id, 3]]));
     const r = await expireAudit(store, { period: '400d', now: NOW + 100 * DAY, sinks: ['siem'] });
-    expect((await rowsOf(sent.id)).map((x) => x.seq)).toEqual([4, 5, 6]);
-    expect(await rowsOf(unsent.id)).toHaveLength(3);
+    expect((await trail.rowsOf(sent.id)).map((x) => x.seq)).toEqual([4, 5, 6]);
+    expect(await trail.rowsOf(unsent.id)).toHaveLength(3);
     expect(r.refused).toEqual([]);
     expect((await verifyAudit(store)).ok).toBe(true);
   });
 
   it('the retention sweep expires the trail by retention.audit; forever keeps it', async () => {
-    const old = await chainAt(times(2, ago(40)));
+    const old = await trail.chainAt(times(2, ago(40)));
     const kept = await startRetention({ store, retention: RetentionConfig.parse({}), logger: createLogger('silent') });
     await kept.run();
     kept.stop();
-    expect(await rowsOf(old.id)).toHaveLength(3);
+    expect(await trail.rowsOf(old.id)).toHaveLength(3);
     const sweep = await startRetention({ store, retention: RetentionConfig.parse({ audit: '30d' }), logger: createLogger('silent') });
     await sweep.run();
     sweep.stop();
-    expect(await rowsOf(old.id)).toEqual([]);
+    expect(await trail.rowsOf(old.id)).toEqual([]);
     expect((await verifyAudit(store)).ok).toBe(true);
   });
 
@@ -186,7 +143,7 @@ describe('audit trail retention', () => {
     const idle = new AuditChain(flaky);
     for (let i = 0; i < 3; i++) await idle.append({ action: 'calls.search', actor: 'ana@example.com', details: { i }, at: ago(900) });
     await expireAudit(store, { period: '400d', now: NOW + 100 * DAY });
-    expect(await rowsOf(idle.id)).toEqual([]);
+    expect(await trail.rowsOf(idle.id)).toEqual([]);
     failNext = true;
     await expect(idle.append({ action: 'calls.search', actor: 'ana@example.com' })).rejects.toThrow('connection reset');
     const next = await idle.append({ action: 'calls.search', actor: 'ana@example.com' });
@@ -196,16 +153,16 @@ describe('audit trail retention', () => {
 
   it('what is deleted or edited above a cut, or in an anchor, still shows', async () => {
     // A row deleted just above a's cut: the kept rows no longer follow the anchor.
-    const first = (await rowsOf(a.id))[0]!;
-    await mutate(`ALTER TABLE gatelog.admin_audit DELETE WHERE id = {id:UUID}`, { id: first.id });
+    const first = (await trail.rowsOf(a.id))[0]!;
+    await trail.mutate(`ALTER TABLE gatelog.admin_audit DELETE WHERE id = {id:UUID}`, { id: first.id });
     let v = await verifyAudit(store);
     expect(v.ok).toBe(false);
     expect(v.chains.find((x) => x.chain_id === a.id)?.problem).toMatchObject({ kind: 'removed', seq: 1, message: expect.stringContaining(`rows 1..${first.seq}`) });
     // An anchor edited to excuse it fails its own hash and excuses nothing.
-    const newest = (await anchors()).at(-1)!;
+    const newest = (await trail.anchors()).at(-1)!;
     const forged = JSON.parse(newest.details) as { cuts: { chain_id: string; through_seq: number }[] };
     for (const cut of forged.cuts) if (cut.chain_id === a.id) cut.through_seq = first.seq;
-    await mutate(`ALTER TABLE gatelog.admin_audit UPDATE details = {d:String} WHERE id = {id:UUID}`, { id: newest.id, d: JSON.stringify(forged) });
+    await trail.mutate(`ALTER TABLE gatelog.admin_audit UPDATE details = {d:String} WHERE id = {id:UUID}`, { id: newest.id, d: JSON.stringify(forged) });
     v = await verifyAudit(store);
     expect(v.chains.find((x) => x.chain_id === newest.chain_id)?.problem).toMatchObject({ kind: 'changed', id: newest.id });
     expect(v.chains.find((x) => x.chain_id === a.id)?.problem).toMatchObject({ kind: 'removed' });
