@@ -1,5 +1,6 @@
-// `gatelog erase …` and `gatelog holds …`: erasure and legal holds of a running gatelog, through
-// its admin API (POST /admin/erase, /admin/holds), so the same audit trail records them.
+// `gatelog erase …` and `gatelog holds …`: erasure and legal holds (of calls, and of the audit
+// trail) of a running gatelog, through its admin API (POST /admin/erase, /admin/holds), so the
+// same audit trail records them.
 import { parseArgs } from 'node:util';
 import { CliError, call, type Io } from './keys-cli.ts';
 
@@ -14,6 +15,10 @@ export const ERASE_HELP = `Usage:
       erasure and holds reach that token's teams only.
   gatelog holds list
   gatelog holds place --kind key|team|user|trace --value V --reason TEXT
+      Keep the calls of a key, team, user or trace from retention and erasure.
+  gatelog holds place --kind audit --value '*'|EMAIL --reason TEXT
+      Keep the audit trail from retention.audit: all of it ('*'), or the rows a person did and
+      the rows about them (by their email); a person so held cannot be deleted. Unscoped only.
   gatelog holds lift ID
 Options: --url URL (default http://127.0.0.1:4000), --json
 Environment: GATELOG_MASTER_KEY (the admin key of the running gatelog)

@@ -25,5 +25,6 @@ export * from './store/audit.ts';
 export * from './store/audit-queries.ts';
 export * from './store/audit-verify.ts';
 export * from './store/audit-expiry.ts';
+export * from './store/audit-holds.ts';
 export * from './store/export-manifest.ts';
 export * from './store/explorer-params.ts';

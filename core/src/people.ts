@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Store } from './store/client.ts';
 import { appendAudit } from './store/audit.ts';
+import { WHOLE_TRAIL, holdOnPerson } from './store/audit-holds.ts';
+import { activeAuditHolds } from './store/retention.ts';
 import { forgetSessionsOf, revokeSessionsOf } from './store/sessions.ts';
 import { ROLES, coversTeams, type Principal } from './roles.ts';
 import { deleteUserRows, insertTokenVersion, insertUserVersion, newSecret, serialByEmail, sha256Hex, userByEmail, type TokenRecord, type UserRecord } from './store/users.ts';
@@ -148,15 +150,18 @@ export async function updatePerson(store: Store, a: Acting, cur: UserRecord, inp
  * A person deleted: every version of their record removed (email, name, password and sign-in
  * link hashes), their sessions ended at once — what an organisation asks when someone leaves and
  * their data is to go. The audit trail keeps what they did (for `retention.audit`), and records
- * the deletion (`person.erase`). Not oneself (another owner or admin does it), and not a person the
+ * the deletion (`person.erase`). Not oneself (another owner or admin does it), not a person the
  * identity provider still provisions (SCIM): removed there, they are disabled here, and can then
- * be deleted.
+ * be deleted; and not while a legal hold of the audit trail names them (or all of it): their
+ * record is what ties the trail's rows about them (by user id) to them. Disabling stays allowed.
  */
 export async function erasePerson(store: Store, a: Acting, cur: UserRecord): Promise<{ sessions_ended: number }> {
   guardOwner(a.by, cur.role);
   guardTeams(a.by, cur.teams);
   if (a.by.kind === 'user' && a.by.id === cur.id) throw new PeopleError(409, 'cannot_delete_self', 'You cannot delete your own account: another owner or admin can.', 'id');
   if (cur.scim_state === 'managed') throw new PeopleError(409, 'scim_managed', 'This person is provisioned by the identity provider (SCIM): remove them there, which disables them here; then they can be deleted.', 'id');
+  const hold = holdOnPerson(await activeAuditHolds(store), cur.email);
+  if (hold) throw new PeopleError(409, 'legal_hold', `A legal hold of the audit trail (${hold.id}${hold.value === WHOLE_TRAIL ? ', all of it' : ''}) covers this person: lift the hold first, then delete them. They can be disabled meanwhile.`, 'id');
   return serialByEmail(store, cur.email, addressBusy, async () => {
     // Disabled first, so a sign-in racing the deletion is refused and writes no version that
     // would outlive it; sessions are revoked (not removed: a revoked version is what keeps a late

@@ -24,7 +24,7 @@
 // value (and the scrub's mark) as a substring, and parsed only when it is there (or when the
 // request selects by time alone).
 import type { Logger, Store } from '@gatelog/core';
-import { ERASED_MARK, ERASURE_REREAD_MS, eraseStored, erasedEvent, erasureRule, erasuresRecordedHere, isHeld, listErasures, listHolds, sqlText, type LegalHold, type RecordedErasure, type ScrubRule } from '@gatelog/core';
+import { ERASED_MARK, ERASURE_REREAD_MS, eraseStored, erasedEvent, erasureRule, activeCallHolds, erasuresRecordedHere, isHeld, listErasures, sqlText, type CallHold, type RecordedErasure, type ScrubRule } from '@gatelog/core';
 import type { IngestMetrics } from './metrics.ts';
 import { parsedRow, rowKey } from './stored-rows.ts';
 
@@ -94,13 +94,13 @@ export class ErasureGuard {
    * recorded since is applied after its insert (afterInsert).
    */
   async filter(parts: readonly GuardedPart[]): Promise<void> {
-    let holds: LegalHold[] | null = null;
+    let holds: CallHold[] | null = null;
     for (const p of parts) {
       if (this.#filtered.has(p)) continue;
       p.records = this.#stamped(p.records);
       const hits = this.#hits(p.records, 0);
       if (hits.length > 0) {
-        holds ??= await listHolds(this.#store, { activeOnly: true });
+        holds ??= await activeCallHolds(this.#store);
         p.records = this.#erased(p.records, hits.filter((h) => !isHeld(h.event, holds!)));
       }
       this.#filtered.set(p, this.#requests.length);
@@ -116,13 +116,13 @@ export class ErasureGuard {
     await this.refresh();
     const bodies: string[] = [];
     const rows: string[] = [];
-    let holds: LegalHold[] | null = null;
+    let holds: CallHold[] | null = null;
     const through = this.#requests.length;
     for (const p of parts) {
       const from = this.#filtered.get(p) ?? 0;
       if (from === through) continue;
       const hits = this.#hits(p.records, from);
-      if (hits.length > 0) holds ??= await listHolds(this.#store, { activeOnly: true });
+      if (hits.length > 0) holds ??= await activeCallHolds(this.#store);
       for (const h of hits) {
         const id = h.event['request_id'];
         if (typeof id !== 'string' || isHeld(h.event, holds!)) continue;

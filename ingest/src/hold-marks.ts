@@ -8,7 +8,7 @@
 // placement mark what this misses); embedded, at start and after this process changed one
 // (holdsWrittenHere), since no other process writes to its data dir. Per row, while holds are
 // active: a substring check for each held value, and a parse only when one is found.
-import { holdsWrittenHere, isHeld, jsonText, listHolds, type LegalHold, type Store } from '@gatelog/core';
+import { activeCallHolds, holdsWrittenHere, isHeld, jsonText, type CallHold, type Store } from '@gatelog/core';
 import { parsedRow } from './stored-rows.ts';
 
 export const HOLDS_REFRESH_MS = 5000;
@@ -16,7 +16,7 @@ const MARK = Buffer.from(',"legal_hold":true', 'latin1');
 const CLOSE_OBJ = 0x7d;
 
 interface Hold {
-  hold: LegalHold;
+  hold: CallHold;
   /** The value as it appears in the row's JSON text. */
   needle: string;
 }
@@ -43,7 +43,7 @@ export class HoldMarks {
     const here = holdsWrittenHere(this.#store);
     const fresh = this.#store.kind === 'embedded' ? this.#readHere === here : this.#now() - this.#readAt < HOLDS_REFRESH_MS;
     if (fresh) return;
-    const holds: LegalHold[] = await listHolds(this.#store, { activeOnly: true });
+    const holds = await activeCallHolds(this.#store);
     this.#holds = holds.map((h) => ({ hold: h, needle: jsonText(h.value) }));
     this.#readAt = this.#now();
     this.#readHere = here;

@@ -2,7 +2,8 @@
 // 127.0.0.1:0, real chDB): a red admin's erasure reaches red's calls only, whatever its selector,
 // and says so in its receipt and audit row; it places holds within red only, lists only red's
 // holds, and lifts none (lifting a legal hold is for unscoped callers). The master key keeps
-// reaching every team.
+// reaching every team. Holds of the audit trail, which is not divided by team, are for unscoped
+// callers only and name no teams.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
@@ -152,5 +153,28 @@ describe('legal holds and a team-scoped admin', () => {
     const lifted = await api('DELETE', `/admin/holds/${mine.id}`);
     expect(lifted.status).toBe(200);
     expect(((await lifted.json()) as { hold: Hold }).hold).toMatchObject({ id: mine.id, active: false, teams: ['red'] });
+  });
+
+  it('holds of the audit trail: never with teams, placed, listed and lifted by unscoped callers only, audited like any hold', async () => {
+    const invalid = async (body: Record<string, unknown>): Promise<void> => {
+      const r = await api('POST', '/admin/holds', { reason: 'case 8', ...body });
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as ApiError).error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_hold' });
+    };
+    await invalid({ kind: 'audit', value: '*', teams: ['red'] });
+    await invalid({ kind: 'audit', value: 'not an address' });
+    await refused(await api('POST', '/admin/holds', { kind: 'audit', value: '*', reason: 'x' }, red));
+
+    const whole = await place({ kind: 'audit', value: '*' });
+    const person = await place({ kind: 'audit', value: `Erin-${tag}@Example.com` });
+    expect(person).toMatchObject({ kind: 'audit', value: `erin-${tag}@example.com`, active: true });
+    expect(person.teams).toBeUndefined();
+    expect((await holds(red)).filter((h) => h.kind === 'audit')).toEqual([]);
+    expect((await holds()).map((h) => h.id)).toEqual(expect.arrayContaining([whole.id, person.id]));
+
+    await refused(await api('DELETE', `/admin/holds/${whole.id}`, undefined, red));
+    for (const h of [whole, person]) expect((await api('DELETE', `/admin/holds/${h.id}`)).status).toBe(200);
+    const audited = (await listAudit(db.store, { limit: 1000 })).filter((a) => a.target === whole.id);
+    expect(audited.map((a) => [a.action, a.actor, a.target_type]).sort()).toEqual([['hold.lift', 'master', 'legal_hold'], ['hold.place', 'master', 'legal_hold']]);
   });
 });

@@ -3,7 +3,8 @@
 // password and sign-in link hashes), their sessions end at once and no longer say who or from
 // where, the deletion is audited without repeating the address, and the address is free again.
 // Refused: another team's person for a team-scoped admin, an owner for a non-owner, a person the
-// identity provider still provisions, oneself; unknown and malformed ids.
+// identity provider still provisions, oneself, a person a legal hold of the audit trail names (or
+// all of it) until it is lifted; unknown and malformed ids.
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
@@ -128,6 +129,37 @@ describe('deleting a person', () => {
     await expect(erasePerson(db.store, acting, self)).rejects.toMatchObject({ status: 409, code: 'cannot_delete_self' } satisfies Partial<PeopleError>);
     expect(await userById(db.store, owner.id)).toBeDefined();
   });
+
+  it('is refused while a legal hold of the audit trail names the person or all of it, and goes once it is lifted', async () => {
+    const p = await person('held', 'viewer', []);
+    const other = await person('unheld', 'viewer', []);
+    const refusal = async (): Promise<void> => {
+      const r = await api(`/admin/users/${p.id}`, MASTER, 'DELETE');
+      expect(r.status).toBe(409);
+      expect(((await r.json()) as { error: unknown }).error).toMatchObject({ type: 'invalid_request_error', code: 'legal_hold', param: 'id', message: expect.stringContaining('lift the hold first') });
+    };
+    const placed = await api('/admin/holds', MASTER, 'POST', { kind: 'audit', value: p.email.toUpperCase(), reason: 'case 2026-17' });
+    expect(placed.status, await placed.clone().text()).toBe(201);
+    const hold = ((await placed.json()) as { hold: { id: string } }).hold.id;
+    await refusal();
+    // Disabling stays allowed, and the hold is of this person only.
+    expect((await api(`/admin/users/${p.id}`, MASTER, 'PATCH', { disabled: true })).status).toBe(200);
+    expect((await api(`/admin/users/${other.id}`, MASTER, 'DELETE')).status).toBe(200);
+    expect((await api(`/admin/holds/${hold}`, MASTER, 'DELETE')).status).toBe(200);
+
+    // A hold of the whole trail, placed and lifted with the CLI.
+    const env = { GATELOG_MASTER_KEY: MASTER };
+    const run = await runCli(['holds', 'place', '--kind', 'audit', '--value', '*', '--reason', 'investigation 9', '--url', url], env);
+    expect(run.code, run.stderr).toBe(0);
+    const whole = /placed (hold_\S+)/.exec(run.stdout)?.[1];
+    expect(whole).toBeDefined();
+    await refusal();
+    expect(await userById(db.store, p.id)).toBeDefined();
+    expect((await runCli(['holds', 'lift', whole!, '--url', url], env)).stdout).toContain(`lifted ${whole}`);
+    const r = await api(`/admin/users/${p.id}`, MASTER, 'DELETE');
+    expect(r.status, await r.clone().text()).toBe(200);
+    expect(await userById(db.store, p.id)).toBeUndefined();
+  }, 60_000);
 
   it('`gatelog users delete ID` deletes through the admin API', async () => {
     const p = await person('cli', 'viewer', []);

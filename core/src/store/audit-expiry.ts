@@ -23,12 +23,18 @@
 // that the first kept row follows the cut's hash. Rows written before chains existed (no
 // chain) are deleted by time alone. The anchor is appended before the deletion: a deletion that
 // fails leaves rows the next sweep deletes again, never a cut without an anchor.
+//
+// Legal holds of the trail (audit-holds.ts) are read once per run: a hold of the whole trail
+// suspends the expiry (nothing is expired, and that is logged); a hold of a person stops each
+// chain's cut below that person's first row in it, so their rows and every later row of the
+// chain stay (a chain is only ever cut as a prefix), and keeps their unchained rows.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Store } from './client.ts';
 import { AUDIT_COLUMNS, AuditRow, CHAIN_OPEN, GENESIS_HASH, appendAudit, auditHash } from './audit.ts';
 import { chainRows, unchainedCount } from './audit-queries.ts';
+import { auditKeep } from './audit-holds.ts';
 import { sinkCursors } from './audit-stream-queries.ts';
 import { claimJob, TURN_SETTLE_MS } from './job-lease.ts';
 import { durationMs } from './retention.ts';
@@ -93,6 +99,8 @@ export interface AuditExpiry {
   refused: AuditRefusal[];
   /** The anchor row written (none when there was nothing to expire). */
   anchor?: AuditRow | undefined;
+  /** The legal hold of the whole trail that suspended this run (nothing was expired). */
+  suspended?: string | undefined;
 }
 
 export interface ExpireOptions {
@@ -104,13 +112,18 @@ export interface ExpireOptions {
   logger?: Pick<Logger, 'info' | 'error'> | undefined;
 }
 
-const ChainPlan = z.object({ chain_id: z.string(), head: Num, first: Num, kept: Num, keep_from: Num });
+const ChainPlan = z.object({ chain_id: z.string(), head: Num, first: Num, kept: Num, keep_from: Num, held_from: Num });
 
 /** Rows older than the period, deleted as the top of this file describes. */
 export async function expireAudit(store: Store, o: ExpireOptions): Promise<AuditExpiry> {
   const ms = durationMs(o.period);
   const none: AuditExpiry = { rows: 0, chains: 0, refused: [] };
   if (ms === null) return none;
+  const keep = await auditKeep(store);
+  if (keep.trail) {
+    o.logger?.info({ hold: keep.trail.id }, 'audit retention: a legal hold of the whole audit trail suspends its expiry; nothing is expired until it is lifted');
+    return { ...none, suspended: keep.trail.id };
+  }
   const cutoff = new Date((o.now ?? Date.now()) - ms).toISOString();
   const db = store.database;
   const prev = await latestAnchor(store);
@@ -118,9 +131,9 @@ export async function expireAudit(store: Store, o: ExpireOptions): Promise<Audit
 
   const rs = await store.client.query({
     query: `SELECT chain_id, max(seq) AS head, min(seq) AS first, countIf(at >= {cutoff:DateTime64(3, 'UTC')}) AS kept,
-                   minIf(seq, at >= {cutoff:DateTime64(3, 'UTC')}) AS keep_from
+                   minIf(seq, at >= {cutoff:DateTime64(3, 'UTC')}) AS keep_from, minIf(seq, ${keep.sql}) AS held_from
             FROM ${db}.admin_audit WHERE chain_id != '' GROUP BY chain_id`,
-    query_params: { cutoff: chTime(cutoff) },
+    query_params: { cutoff: chTime(cutoff), ...keep.params },
     format: 'JSONEachRow',
   });
   const plan = z.array(ChainPlan).parse(await rs.json());
@@ -130,12 +143,14 @@ export async function expireAudit(store: Store, o: ExpireOptions): Promise<Audit
   let leftovers = false;
   for (const p of plan) {
     let through = p.kept > 0 ? p.keep_from - 1 : p.head;
+    // held_from 0: no held row (seqs start at 1).
+    if (p.held_from > 0) through = Math.min(through, p.held_from - 1);
     for (const heads of sinkHeads) through = Math.min(through, heads.get(p.chain_id) ?? 0);
     const after = done.get(p.chain_id)?.through_seq ?? 0;
     if (through > after) todo.push({ chain: p.chain_id, after, through });
     else if (p.first <= after) leftovers = true;
   }
-  const unchained = await unchainedCount(store, undefined, cutoff);
+  const unchained = await unchainedCount(store, undefined, cutoff, keep);
   if (todo.length === 0 && !leftovers && unchained === 0) return none;
 
   // Verify what is about to go, from each chain's previous cut on.
@@ -184,6 +199,7 @@ export async function expireAudit(store: Store, o: ExpireOptions): Promise<Audit
       before: cutoff, period: o.period, rows: newRows, unchained, chains: cutNow.size,
       cuts: [...cuts.values()].sort((a, b) => (a.chain_id < b.chain_id ? -1 : 1)),
       ...(refused.size ? { refused: [...refused.values()] } : {}),
+      ...(keep.personHolds.length ? { holds: keep.personHolds } : {}),
     },
   });
   if (!anchor && !leftovers) return { ...none, refused: [...refused.values()] };
@@ -191,8 +207,8 @@ export async function expireAudit(store: Store, o: ExpireOptions): Promise<Audit
   await store.client.command({
     query: `ALTER TABLE ${db}.admin_audit DELETE
             WHERE (chain_id != '' AND seq <= arrayElement({through:Array(UInt64)}, indexOf({chains:Array(String)}, chain_id)))
-               OR (chain_id = '' AND at < {cutoff:DateTime64(3, 'UTC')})`,
-    query_params: { chains: all.map((c) => c.chain_id), through: all.map((c) => c.through_seq), cutoff: chTime(cutoff) },
+               OR (chain_id = '' AND at < {cutoff:DateTime64(3, 'UTC')} AND NOT ${keep.sql})`,
+    query_params: { chains: all.map((c) => c.chain_id), through: all.map((c) => c.through_seq), cutoff: chTime(cutoff), ...keep.params },
     clickhouse_settings: { mutations_sync: '2' },
   });
   const out = { rows: newRows + unchained, chains: cutNow.size, refused: [...refused.values()], anchor };

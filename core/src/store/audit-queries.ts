@@ -187,13 +187,14 @@ export async function* chainRows(store: Store, opts: { from?: string | undefined
   if (batch.length) yield z.array(AuditRow).parse(batch);
 }
 
-/** Rows without a chain (written before migration 0010), at or after `from` and before `to` when given. */
-export async function unchainedCount(store: Store, from?: string, to?: string): Promise<number> {
+/** Rows without a chain (written before migration 0010), at or after `from` and before `to` when given, but for those `except` selects. */
+export async function unchainedCount(store: Store, from?: string, to?: string, except?: { sql: string; params: Record<string, unknown> }): Promise<number> {
   const { conds, params } = auditWhere({ from, to });
   conds.push(`chain_id = ''`);
+  if (except) conds.push(`NOT ${except.sql}`);
   const rs = await store.client.query({
     query: `SELECT count() AS n FROM ${store.database}.admin_audit WHERE ${conds.join(' AND ')}`,
-    query_params: params,
+    query_params: { ...params, ...except?.params },
     format: 'JSONEachRow',
   });
   return Number((await rs.json<{ n: string | number }>())[0]?.n ?? 0);

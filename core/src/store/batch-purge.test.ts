@@ -6,7 +6,7 @@ import { tempEmbeddedStore, type TempStore } from '../../../test/support/embedde
 import { markBatchRecorded, saveBatchObjects } from './batch-objects.ts';
 import { EraseRequest } from './erasure.ts';
 import { erasedFilesSql, expiredFilesSql, filesToPurge, type PurgeQuery } from './batch-purge.ts';
-import { RetentionConfig, type LegalHold } from './retention.ts';
+import { RetentionConfig, type CallHold } from './retention.ts';
 
 const HOUR = 3_600_000;
 const now = Date.now();
@@ -21,7 +21,7 @@ const row = (id: string, kind: string, o: { team?: string; key?: string; status?
     input_file_id: o.input ?? '', status: o.status ?? 'processed', line_models: '', object: JSON.stringify(o.object ?? {}),
     ...(o.updated !== undefined ? { updated_at: chTime(now - o.updated) } : {}),
   });
-const hold = (kind: LegalHold['kind'], value: string): LegalHold => ({ id: `hold-${value}`, version: 1, kind, value, reason: 'r', active: true, created_at: '', updated_at: '', updated_by: '' });
+const hold = (kind: CallHold['kind'], value: string): CallHold => ({ id: `hold-${value}`, version: 1, kind, value, reason: 'r', active: true, created_at: '', updated_at: '', updated_by: '' });
 
 async function due(q: Partial<PurgeQuery> = {}): Promise<Record<string, string>> {
   const rows = await filesToPurge(t.store, { now, retention, erasures: [], holds: [], waiting: true, limit: 100, ...q });

@@ -14,7 +14,7 @@ import { z } from 'zod';
 import type { Store } from './client.ts';
 import { BATCH_IN_FLIGHT, BATCH_OBJECT_COLUMNS, BATCH_RESULTS, BatchObjectRow } from './batch-objects.ts';
 import { beforeMs, type EraseRequest, type RecordedErasure } from './erasure.ts';
-import { durationMs, heldExpr, periodFor, sqlText, type LegalHold, type RetentionConfig } from './retention.ts';
+import { durationMs, heldExpr, periodFor, sqlText, type CallHold, type RetentionConfig } from './retention.ts';
 import { readQuery } from './read-query.ts';
 
 export type PurgeReason = 'retention' | 'erasure';
@@ -58,7 +58,7 @@ const filesOfBatches = (db: string, where: string): string =>
  * batch one of whose recorded calls is held (llm_calls.legal_hold, kept by markHolds) are kept
  * with them. An input file no batch has used yet shows no user: a user or trace hold cannot keep it.
  */
-export function heldFilesSql(db: string, holds: readonly LegalHold[]): string {
+export function heldFilesSql(db: string, holds: readonly CallHold[]): string {
   const own = heldExpr(holds.filter((h) => h.kind === 'key' || h.kind === 'team'));
   if (!holds.some((h) => h.kind === 'user' || h.kind === 'trace')) return own;
   const heldBatches = `SELECT tags['gatelog.batch'] FROM ${db}.llm_calls WHERE legal_hold AND tags['gatelog.batch'] != ''`;
@@ -94,7 +94,7 @@ export interface PurgeQuery {
   retention: Pick<RetentionConfig, 'bodies' | 'calls' | 'teams'> | null;
   erasures: readonly RecordedErasure[];
   /** Active legal holds. */
-  holds: readonly LegalHold[];
+  holds: readonly CallHold[];
   /** Also the files that wait (busy or held), to count them; else only those to delete now. */
   waiting: boolean;
   limit: number;

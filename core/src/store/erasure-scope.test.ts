@@ -2,13 +2,14 @@
 // an erasure with `teams` touches only those teams' calls — in ClickHouse, in the copies under
 // the data dir and in the request recorded for ingest — and a hold with `teams` keeps only those
 // teams' calls. Requests and holds without teams, as every one written before, cover every team.
+// A hold of the audit trail keeps no call.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EraseRequest, eraseCalls, erasureRule, listErasures } from './erasure.ts';
-import { heldExpr, holdTeams, isHeld, listHolds, markHolds, writeHold, type LegalHold } from './retention.ts';
+import { AUDIT_HOLD, activeCallHolds, heldExpr, holdTeams, isHeld, markHolds, writeHold, type AuditHold, type CallHold } from './retention.ts';
 import { testEvent } from './test-event.ts';
 import type { LlmCallEvent } from '../event.ts';
 import type { Store } from './client.ts';
@@ -99,10 +100,12 @@ describe('erasure limited to teams', () => {
 });
 
 describe('legal holds limited to teams', () => {
-  const hold = (over: Partial<LegalHold>): LegalHold => {
+  const fields = () => {
     const at = new Date().toISOString();
-    return { id: uid('hold'), version: 1, kind: 'user', value: '', reason: 'case', active: true, created_at: at, updated_at: at, updated_by: 'test', ...over };
+    return { id: uid('hold'), version: 1, reason: 'case', active: true, created_at: at, updated_at: at, updated_by: 'test' };
   };
+  const hold = (over: Partial<CallHold>): CallHold => ({ ...fields(), kind: 'user', value: '', ...over });
+  const auditHold = (value: string): AuditHold => ({ ...fields(), kind: AUDIT_HOLD, value });
 
   it("keep only their teams' calls from erasure, and read back with their teams", async () => {
     const dan = uid('dan');
@@ -115,7 +118,7 @@ describe('legal holds limited to teams', () => {
     const receipt = await eraseCalls(store, EraseRequest.parse({ user: dan }), { dataDir });
     expect(receipt).toMatchObject({ rows: 2, held: 1, files: { records: 2 } });
     expect(await intact(events)).toEqual({ store: ['red'], files: ['red'] });
-    const read = (await listHolds(store)).find((x) => x.id === h.id)!;
+    const read = (await activeCallHolds(store)).find((x) => x.id === h.id)!;
     expect(read.teams).toEqual(['red']);
     expect(holdTeams(read)).toEqual(['red']);
   });
@@ -124,11 +127,24 @@ describe('legal holds limited to teams', () => {
     const erin = uid('erin');
     const h = hold({ value: erin });
     await writeHold(store, h);
-    const read = (await listHolds(store)).find((x) => x.id === h.id)!;
+    const read = (await activeCallHolds(store)).find((x) => x.id === h.id)!;
     expect(holdTeams(read)).toBeNull();
     expect(TEAMS.map((team) => isHeld({ user: erin, team }, [read]))).toEqual([true, true, true]);
     expect(holdTeams(hold({ kind: 'team', value: 'blue' }))).toEqual(['blue']);
     expect(TEAMS.map((team) => isHeld({ user: erin, team }, [{ ...read, teams: ['blue', ''] }]))).toEqual([false, true, true]);
     expect(heldExpr([{ kind: 'user', value: 'v', teams: ['red'] }])).toContain('team IN');
+  });
+
+  it('a hold of the audit trail (of a person, or all of it) keeps no call: heldExpr, markHolds and erasure are as without it', async () => {
+    const email = `${uid('fay')}@example.com`;
+    const events = await seed(email);
+    const before = heldExpr(await activeCallHolds(store));
+    for (const value of [email, '*']) await writeHold(store, auditHold(value));
+    expect(heldExpr(await activeCallHolds(store))).toBe(before);
+    await markHolds(store);
+    const rs = await store.client.query({ query: `SELECT count() AS n FROM ${store.database}.llm_calls WHERE user = {u:String} AND legal_hold`, query_params: { u: email }, format: 'JSONEachRow' });
+    expect(Number((await rs.json<{ n: string }>())[0]!.n)).toBe(0);
+    expect(await eraseCalls(store, EraseRequest.parse({ user: email }), { dataDir })).toMatchObject({ rows: 3, held: 0, files: { records: 3 } });
+    expect(await intact(events)).toEqual({ store: [], files: [] });
   });
 });

@@ -22,7 +22,7 @@ import { localChanges, type Store } from './client.ts';
 import { eraseOrphanBlocks } from './block-retention.ts';
 import { jsonText, scrubDataDir, type ScrubResult, type ScrubRule } from './erasure-files.ts';
 import { scrubbedEvent } from './scrub-event.ts';
-import { eventTeam, heldExpr, isHeld, listHolds, markHolds, sqlText } from './retention.ts';
+import { activeCallHolds, eventTeam, heldExpr, isHeld, markHolds, sqlText } from './retention.ts';
 import { eraseFeedback } from './feedback-removal.ts';
 import { scrubExports, type ExportErasure, type ExportScrubResult } from './export-erasure.ts';
 import type { ScheduledExportConfig } from '../config.ts';
@@ -230,7 +230,7 @@ export async function eraseCalls(store: Store, r: EraseRequest, opts: { dataDir?
   // First, so that ingest leaves out what reaches it from now on (see the top of this file).
   const recorded = await recordErasure(store, r, Date.now());
   await markHolds(store);
-  const holds = await listHolds(store, { activeOnly: true });
+  const holds = await activeCallHolds(store);
   const sel = selectorSql(r);
   const held = heldExpr(holds);
   // `rows` and `held` count the calls with something left to erase; `unmarked`, those not yet

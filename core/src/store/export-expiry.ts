@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { ScheduledExportConfig } from '../config.ts';
 import type { Store } from './client.ts';
 import { appendAudit } from './audit.ts';
-import { durationMs, listHolds, periodFor, shorterPeriod, type LegalHold, type RetentionConfig } from './retention.ts';
+import { activeCallHolds, durationMs, periodFor, shorterPeriod, type CallHold, type RetentionConfig } from './retention.ts';
 
 export const EXPORT_EXPIRE_ACTION = 'export.expire';
 
@@ -31,7 +31,7 @@ export function exportKeep(s: Pick<ScheduledExportConfig, 'filter' | 'keep'>, r:
 }
 
 /** Whether `h` may cover calls this schedule's files hold (a hold limited to other teams does not). */
-export function holdCovers(h: Pick<LegalHold, 'kind' | 'value' | 'teams'>, teams: readonly string[]): boolean {
+export function holdCovers(h: Pick<CallHold, 'kind' | 'value' | 'teams'>, teams: readonly string[]): boolean {
   if (teams.length === 0) return true;
   if (h.kind === 'team') return teams.includes(h.value);
   return !h.teams || h.teams.length === 0 || h.teams.some((t) => teams.includes(t));
@@ -97,7 +97,7 @@ export async function expireExports(store: Store, s: ScheduledExportConfig, r: R
   const due = scheduleFiles(s).filter((f) => f.start + PERIOD_MS[s.every] + keepMs <= now);
   if (due.length === 0) return out;
   const teams = filterTeams(s);
-  if ((await listHolds(store, { activeOnly: true })).some((h) => holdCovers(h, teams))) {
+  if ((await activeCallHolds(store)).some((h) => holdCovers(h, teams))) {
     out.held = due.length;
     return out;
   }

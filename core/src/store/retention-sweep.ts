@@ -22,7 +22,7 @@ import { scrubDataDir, scrubLogDir, type ScrubResult } from './erasure-files.ts'
 import { pruneErasedFeedback, pruneFeedback } from './feedback-removal.ts';
 import { ERASURE_REREAD_MS } from './erasure.ts';
 import { expireAuditLeased, newExpiryHolder } from './audit-expiry.ts';
-import { applyRetention, durationMs, eventTeam, isHeld, listHolds, markHolds, periodFor, wholeBodyTeams, type LegalHold, type RetentionConfig } from './retention.ts';
+import { activeCallHolds, applyRetention, durationMs, eventTeam, isHeld, markHolds, periodFor, wholeBodyTeams, type CallHold, type RetentionConfig } from './retention.ts';
 
 /** How often the erased-feedback step checks all feedback, not only what changed since its last run. */
 const FULL_CHECK_MS = 86_400_000;
@@ -51,7 +51,7 @@ export interface RetentionOptions {
  * -Infinity keeps them) under a data dir, except held ones. With `holds` unknown (null), only
  * the spool's records already in Kafka.
  */
-export function pruneDataDir(dataDir: string, cutoffOf: (team: string) => number, holds: readonly LegalHold[] | null): Promise<ScrubResult> {
+export function pruneDataDir(dataDir: string, cutoffOf: (team: string) => number, holds: readonly CallHold[] | null): Promise<ScrubResult> {
   const expired = (e: Record<string, unknown>): boolean => Date.parse(String(e['started_at'])) < cutoffOf(eventTeam(e));
   if (holds) return scrubDataDir(dataDir, [{ match: (e) => expired(e) && !isHeld(e, holds) }]);
   const spool = spoolDirOf(dataDir);
@@ -71,11 +71,11 @@ export async function startRetention(o: RetentionOptions): Promise<RetentionSwee
     const ms = bodiesMs(team);
     return ms === null ? -Infinity : t - ms;
   };
-  const activeHolds = async (): Promise<LegalHold[] | null> => {
-    if (o.store) return listHolds(o.store, { activeOnly: true });
+  const activeHolds = async (): Promise<CallHold[] | null> => {
+    if (o.store) return activeCallHolds(o.store);
     if (!o.holdsStore) return null;
     try {
-      return await listHolds(o.holdsStore, { activeOnly: true });
+      return await activeCallHolds(o.holdsStore);
     } catch (err) {
       o.logger.warn({ err: errorFields(err) }, 'retention: could not read legal holds; emptying only spooled events already in Kafka');
       return null;

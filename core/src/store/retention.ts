@@ -44,10 +44,15 @@ export const RetentionConfig = z.object({
 }).strict();
 export type RetentionConfig = z.infer<typeof RetentionConfig>;
 
-export const HOLD_KINDS = ['key', 'team', 'user', 'trace'] as const;
+/** The kinds of hold that keep calls. */
+export const CALL_HOLD_KINDS = ['key', 'team', 'user', 'trace'] as const;
+export type CallHoldKind = (typeof CALL_HOLD_KINDS)[number];
+/** The kind of hold that keeps the audit trail (audit-holds.ts): never applied to calls. */
+export const AUDIT_HOLD = 'audit';
+export const HOLD_KINDS = [...CALL_HOLD_KINDS, AUDIT_HOLD] as const;
 export type HoldKind = (typeof HOLD_KINDS)[number];
-/** The llm_calls column each hold kind matches. */
-export const HOLD_COLUMN: Record<HoldKind, string> = { key: 'key_id', team: 'team', user: 'user', trace: 'trace_id' };
+/** The llm_calls column each call hold kind matches. */
+export const HOLD_COLUMN: Record<CallHoldKind, string> = { key: 'key_id', team: 'team', user: 'user', trace: 'trace_id' };
 
 /** Milliseconds of a duration, or null for forever. */
 export function durationMs(d: string): number | null {
@@ -230,29 +235,59 @@ export async function enforceRetentionNow(store: Store): Promise<void> {
   }
 }
 
-export interface LegalHold {
+interface HoldFields {
   id: string;
   version: number;
-  kind: HoldKind;
   value: string;
   reason: string;
-  /**
-   * The teams whose calls it covers (a team-scoped caller's hold of a key, user or trace is
-   * limited to its teams); absent or empty = every team, as for every hold placed before.
-   */
-  teams?: string[];
   active: boolean;
   created_at: string;
   updated_at: string;
   updated_by: string;
 }
 
+/** A hold of calls: what heldExpr, isHeld, markHolds and every erasure path apply. */
+export interface CallHold extends HoldFields {
+  kind: CallHoldKind;
+  /**
+   * The teams whose calls it covers (a team-scoped caller's hold of a key, user or trace is
+   * limited to its teams); absent or empty = every team, as for every hold placed before.
+   */
+  teams?: string[];
+}
+
+/**
+ * A hold of the audit trail: `value` is `*` (all of it) or a person's email, lower-cased. The
+ * trail is not divided by team, so it has no teams (the column reads back empty).
+ */
+export interface AuditHold extends HoldFields {
+  kind: typeof AUDIT_HOLD;
+  teams?: readonly [];
+}
+
+/** A hold of either kind, as the legal_holds table and the admin API know it. */
+export type LegalHold = CallHold | AuditHold;
+
+export const isCallHold = (h: LegalHold): h is CallHold => h.kind !== AUDIT_HOLD;
+export const isAuditHold = (h: LegalHold): h is AuditHold => h.kind === AUDIT_HOLD;
+
+/** Every hold of every kind, active and lifted (the admin API's list). */
 export async function listHolds(store: Store, opts: { activeOnly?: boolean } = {}): Promise<LegalHold[]> {
   const rs = await store.client.query({
     query: `SELECT * FROM ${store.database}.legal_holds FINAL ${opts.activeOnly ? 'WHERE active' : ''} ORDER BY created_at`,
     format: 'JSONEachRow',
   });
   return (await rs.json<LegalHold>()).map((h) => ({ ...h, version: Number(h.version) }));
+}
+
+/** The active holds of calls: what every path that keeps or erases calls applies. */
+export async function activeCallHolds(store: Store): Promise<CallHold[]> {
+  return (await listHolds(store, { activeOnly: true })).filter(isCallHold);
+}
+
+/** The active holds of the audit trail. */
+export async function activeAuditHolds(store: Store): Promise<AuditHold[]> {
+  return (await listHolds(store, { activeOnly: true })).filter(isAuditHold);
 }
 
 const writtenHere = localChanges();
@@ -273,7 +308,7 @@ export async function writeHold(store: Store, h: LegalHold): Promise<void> {
   writtenHere.add(store);
 }
 
-type HoldCover = Pick<LegalHold, 'kind' | 'value' | 'teams'>;
+type HoldCover = Pick<CallHold, 'kind' | 'value' | 'teams'>;
 
 /** An event's team as llm_calls stores it (no team: ''). */
 export function eventTeam(e: Record<string, unknown>): string {
@@ -291,7 +326,7 @@ export function holdTeams(h: HoldCover): string[] | null {
 
 /** SQL: whether a call row is covered by one of `holds` (false when there are none). */
 export function heldExpr(holds: readonly HoldCover[]): string {
-  const parts = HOLD_KINDS.map((k) => {
+  const parts = CALL_HOLD_KINDS.map((k) => {
     const vals = holds.filter((h) => h.kind === k && !h.teams?.length).map((h) => sqlText(h.value));
     return vals.length ? `${HOLD_COLUMN[k]} IN (${vals.join(', ')})` : '';
   }).filter(Boolean);
@@ -308,7 +343,7 @@ export function isHeld(e: Record<string, unknown>, holds: readonly HoldCover[]):
 
 /** Bring llm_calls.legal_hold in line with the active holds (one mutation; waits for it). */
 export async function markHolds(store: Store): Promise<void> {
-  const held = heldExpr(await listHolds(store, { activeOnly: true }));
+  const held = heldExpr(await activeCallHolds(store));
   const rs = await store.client.query({ query: `SELECT count() AS n FROM ${store.database}.llm_calls WHERE legal_hold != ${held}`, format: 'JSONEachRow' });
   const [row] = await rs.json<{ n: string | number }>();
   if (Number(row?.n ?? 0) > 0) {

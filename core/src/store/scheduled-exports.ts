@@ -24,7 +24,7 @@ import { exportErasure, listErasures } from './erasure.ts';
 import { scrubExportFile } from './export-erasure.ts';
 import { expireExports, PERIOD_MS } from './export-expiry.ts';
 import { claimJob, holdJob } from './job-lease.ts';
-import { listHolds, type RetentionConfig } from './retention.ts';
+import { activeCallHolds, type RetentionConfig } from './retention.ts';
 
 /** 1970-01-01 was a Thursday; weeks start on Monday (ISO 8601). */
 const WEEK_OFFSET_MS = 4 * 86_400_000;
@@ -118,7 +118,7 @@ async function exportPeriod(store: Store, s: ScheduledExportConfig, p: { start: 
   // the read began) and the file (not there yet when it looked): applied to the file now.
   const { erasures } = await listErasures(store, Date.parse(startedAt) - ERASURE_RACE_MS);
   if (erasures.length > 0) {
-    const holds = await listHolds(store, { activeOnly: true });
+    const holds = await activeCallHolds(store);
     await scrubExportFile(store, file, s.format, erasures.map((e) => exportErasure(e, holds)));
   }
   return file;

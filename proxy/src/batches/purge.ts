@@ -11,7 +11,7 @@
 // restarts, and the next sweep tries again: gatelog never forgets a file it could not delete.
 // Every pass that deleted or failed something is audited (`file.purge`, with the file ids) and
 // counted (gatelog_upstream_files_deleted_total / _delete_failures_total, by reason).
-import { appendAudit, listErasures, listHolds, type EraseRequest, type Logger, type RecordedErasure, type RetentionConfig, type Store } from '@gatelog/core';
+import { activeCallHolds, appendAudit, listErasures, type EraseRequest, type Logger, type RecordedErasure, type RetentionConfig, type Store } from '@gatelog/core';
 import { saveBatchObjects, type BatchObjectRow } from '@gatelog/core/store/batch-objects';
 import { erasureNamesFiles, filesToPurge, type PurgeCandidate, type PurgeReason } from '@gatelog/core/store/batch-purge';
 import { classifyUpstreamError } from '../errors.ts';
@@ -127,7 +127,7 @@ export function createUpstreamPurge(d: UpstreamPurgeDeps): UpstreamPurge {
     enabled: d.enabled,
     async sweep() {
       if (!d.enabled) return { deleted: 0, failed: 0 };
-      const [holds, { erasures }] = await Promise.all([listHolds(d.store, { activeOnly: true }), listErasures(d.store, 0)]);
+      const [holds, { erasures }] = await Promise.all([activeCallHolds(d.store), listErasures(d.store, 0)]);
       // Every recorded erasure, again: it may cover files that were waiting (a batch then running)
       // or failed. A few hundred per query keep the SQL small however many were recorded.
       // Retention takes half a sweep first, so neither kind can starve the other (files that keep
@@ -148,7 +148,7 @@ export function createUpstreamPurge(d: UpstreamPurgeDeps): UpstreamPurge {
       const none = { deleted: 0, failed: 0, held: 0, waiting: 0 };
       if (!d.enabled) return { ...none, skipped_reason: PURGE_OFF };
       if (!erasureNamesFiles(r)) return { ...none, skipped_reason: NOT_ATTRIBUTABLE };
-      const holds = await listHolds(d.store, { activeOnly: true });
+      const holds = await activeCallHolds(d.store);
       const rows = await filesToPurge(d.store, { now: d.now(), retention: null, erasures: [{ id: '', at, request: r }], holds, waiting: true, limit: ERASE_LOOK_FILES });
       const held = rows.filter((x) => x.held).length;
       const due = rows.filter((x) => !x.held && !x.busy);

@@ -16,7 +16,7 @@
 // before this proxy started is not read: no answer cached since can predate it, and the calls
 // it covers that are still in this spool (the proxy was down when it was asked) keep their
 // bodies there until the body period's sweep, while ingest stores them erased.
-import { ERASURE_REREAD_MS, erasureRule, errorFields, exportErasure, listErasures, listHolds, scrubDataDir, type Logger, type RecordedErasure, type ScheduledExportConfig, type Store } from '@gatelog/core';
+import { ERASURE_REREAD_MS, erasureRule, errorFields, activeCallHolds, exportErasure, listErasures, scrubDataDir, type Logger, type RecordedErasure, type ScheduledExportConfig, type Store } from '@gatelog/core';
 import { scrubExports } from '@gatelog/core/store/export-erasure';
 import type { ResponseCache } from './response-cache.ts';
 
@@ -48,7 +48,7 @@ export function startErasureWatch(o: ErasureWatchOptions): ErasureWatch {
 
   /** The copies under the data dir of the calls `fresh` covers lose their bodies, held calls' excepted. */
   const scrubFiles = async (fresh: readonly RecordedErasure[]): Promise<void> => {
-    const holds = await listHolds(o.store, { activeOnly: true });
+    const holds = await activeCallHolds(o.store);
     if (o.dataDir !== undefined) {
       const { records, files } = await scrubDataDir(o.dataDir, fresh.map((e) => erasureRule(e, holds)));
       if (records > 0) o.logger.info({ records, files }, 'erasure: scrubbed the copies under the data dir of calls erased through another proxy');

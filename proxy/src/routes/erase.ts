@@ -1,19 +1,22 @@
 // Admin API for erasure and legal holds (the master key, or a token allowed settings.write):
 //   POST   /admin/erase        {user|key|trace|before, teams?, rows?} → a receipt (rows, bytes, held, feedback, files, cache_entries, upstream_files, ms, teams)
 //   GET    /admin/holds        active and lifted holds
-//   POST   /admin/holds        {kind: key|team|user|trace, value, reason, teams?} → the hold
+//   POST   /admin/holds        {kind: key|team|user|trace|audit, value, reason, teams?} → the hold
 //   DELETE /admin/holds/:id    lift it
 // Every erasure and every hold change is written to the audit log with the receipt or the hold.
+// An `audit` hold keeps the audit trail, not calls (core/src/store/audit-holds.ts): its value is
+// `*` or a person's email, and it names no teams.
 //
 // Team scope: a team-scoped caller reaches its teams' calls only. Its erasure, and its hold of a
 // key, user or trace, is narrowed to its teams (or to the `teams` it names, each of them its
 // own); it places team holds of its own teams and sees the holds whose teams (holdTeams: a
 // team hold's team, else the teams it is limited to, none = every team) are all its own, but
-// lifts none: that is for unscoped callers. Anything else is 403 team_out_of_scope.
+// lifts none: that is for unscoped callers. The audit trail is not divided by team, so its holds
+// are for unscoped callers only (placed, listed, lifted). Anything else is 403 team_out_of_scope.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { appendAudit, EraseRequest, eraseCalls, HOLD_KINDS, holdTeams, listHolds, markHolds, TeamScope, writeHold, type LegalHold, type Logger, type ScheduledExportConfig, type Store } from '@gatelog/core';
+import { appendAudit, AUDIT_HOLD, auditHoldValue, EraseRequest, eraseCalls, HOLD_KINDS, holdTeams, isCallHold, listHolds, markHolds, TeamScope, writeHold, type LegalHold, type Logger, type ScheduledExportConfig, type Store } from '@gatelog/core';
 import { coversTeams, inScope, type Principal } from '@gatelog/core/roles';
 import { ProxyError, badRequest } from '../errors.ts';
 import { installSurface } from './surface.ts';
@@ -41,7 +44,10 @@ const HoldInput = z.object({
   value: z.string().min(1).max(256),
   reason: z.string().min(1).max(1000),
   teams: TeamScope.optional(),
-}).strict().refine((h) => h.kind !== 'team' || h.teams === undefined, { message: 'a team hold names its team in value', path: ['teams'] });
+}).strict()
+  .refine((h) => h.kind !== 'team' || h.teams === undefined, { message: 'a team hold names its team in value', path: ['teams'] })
+  .refine((h) => h.kind !== AUDIT_HOLD || h.teams === undefined, { message: 'an audit hold covers the audit trail, which is not divided by team', path: ['teams'] })
+  .refine((h) => h.kind !== AUDIT_HOLD || auditHoldValue(h.value) !== undefined, { message: "an audit hold's value is * (the whole trail) or a person's email", path: ['value'] });
 
 const outOfScope = (): ProxyError =>
   new ProxyError(403, 'team_out_of_scope', 'A team-scoped caller erases and holds the calls of its own teams only.', 'permission_error', 'teams');
@@ -56,8 +62,14 @@ function scopedTeams(p: Principal, asked: readonly string[] | undefined): string
   return [...new Set(asked)];
 }
 
-/** Whether a caller may see a hold: every team it covers (none = every team) is in the caller's scope. */
-const holdInScope = (p: Principal, h: LegalHold): boolean => coversTeams(p, holdTeams(h) ?? []);
+const trailOutOfScope = (): ProxyError =>
+  new ProxyError(403, 'team_out_of_scope', 'The audit trail is not divided by team: its legal holds are for unscoped callers.', 'permission_error', 'kind');
+
+/**
+ * Whether a caller may see a hold: every team it covers (none = every team) is in the caller's
+ * scope; a hold of the audit trail, an unscoped caller only.
+ */
+const holdInScope = (p: Principal, h: LegalHold): boolean => coversTeams(p, isCallHold(h) ? holdTeams(h) ?? [] : []);
 
 function parse<T>(schema: z.ZodType<T>, body: unknown, code: string): T {
   const r = schema.safeParse(body ?? {});
@@ -113,17 +125,24 @@ export function eraseRoutes(deps: EraseRouteDeps) {
     });
 
     app.post('/holds', async (req, reply) => {
-      const { teams: asked, ...h } = parse(HoldInput, req.body, 'invalid_hold');
+      const { teams: asked, kind, value, reason } = parse(HoldInput, req.body, 'invalid_hold');
       const p = principalOf(req);
-      // A team hold covers its own team; the others are narrowed like an erasure.
-      if (h.kind === 'team' && !inScope(p, h.value)) throw outOfScope();
-      const teams = h.kind === 'team' ? undefined : scopedTeams(p, asked);
       const at = new Date(gov.now()).toISOString();
-      const hold: LegalHold = { id: `hold_${randomUUID()}`, version: 1, ...h, ...(teams ? { teams } : {}), active: true, created_at: at, updated_at: at, updated_by: adminActor(req) };
+      const fields = { id: `hold_${randomUUID()}`, version: 1, reason, active: true, created_at: at, updated_at: at, updated_by: adminActor(req) };
+      let hold: LegalHold;
+      if (kind === AUDIT_HOLD) {
+        if (p.teams.length > 0) throw trailOutOfScope();
+        hold = { ...fields, kind, value: auditHoldValue(value)! };
+      } else {
+        // A team hold covers its own team; the others are narrowed like an erasure.
+        if (kind === 'team' && !inScope(p, value)) throw outOfScope();
+        const teams = kind === 'team' ? undefined : scopedTeams(p, asked);
+        hold = { ...fields, kind, value, ...(teams ? { teams } : {}) };
+      }
       await writeHold(store, hold);
       await audit(req, 'hold.place', hold.id, { hold });
-      // Protect what it covers before any TTL merge can remove it.
-      await markHolds(store);
+      // Protect the calls it covers before any TTL merge can remove them (the trail's expiry reads its holds itself).
+      if (isCallHold(hold)) await markHolds(store);
       return reply.code(201).send({ hold });
     });
 
@@ -132,7 +151,7 @@ export function eraseRoutes(deps: EraseRouteDeps) {
       const cur = (await listHolds(store)).find((h) => h.id === id);
       if (!cur) throw new ProxyError(404, 'hold_not_found', 'No legal hold with this id.', 'not_found_error', 'id');
       const p = principalOf(req);
-      if (!holdInScope(p, cur)) throw outOfScope();
+      if (!holdInScope(p, cur)) throw isCallHold(cur) ? outOfScope() : trailOutOfScope();
       // A hold is a legal instruction, often placed above the team: a team-scoped caller may
       // place holds on its teams, never take one away.
       if (p.teams.length > 0) throw new ProxyError(403, 'team_out_of_scope', 'Lifting a legal hold needs an unscoped admin, an owner or the master key.', 'permission_error', 'id');
@@ -140,7 +159,7 @@ export function eraseRoutes(deps: EraseRouteDeps) {
       const lifted: LegalHold = { ...cur, version: cur.version + 1, active: false, updated_at: new Date(gov.now()).toISOString(), updated_by: adminActor(req) };
       await writeHold(store, lifted);
       await audit(req, 'hold.lift', cur.id, { hold: lifted });
-      await markHolds(store);
+      if (isCallHold(lifted)) await markHolds(store);
       return { hold: lifted };
     });
     done();
