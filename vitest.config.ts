@@ -1,9 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-/** Unit tests beside the code (core, proxy, ingest). */
-const UNIT = ['core/src/**/*.test.ts', 'proxy/src/**/*.test.ts', 'ingest/src/**/*.test.ts'];
-/** End-to-end, browser, abuse and support tests: real processes, sockets and browsers. */
-const E2E = ['test/**/*.test.ts'];
+const ALL = ['core/src/**/*.test.ts', 'proxy/src/**/*.test.ts', 'ingest/src/**/*.test.ts', 'test/**/*.test.ts'];
 const NEVER = ['**/node_modules/**', 'test/bench/**'];
 /** Tests that bound one tenant's latency while another floods gatelog: they run alone. */
 const ISOLATION = ['test/abuse/**/*.test.ts'];
@@ -19,18 +16,11 @@ export default defineConfig({
     // test-results/flaky.json) so it gets fixed; a real failure fails both runs.
     retry: process.env['CI'] ? 1 : 0,
     projects: [
-      // Two files at a time (both projects share the group's pool): most of a file's time is spent
-      // starting its process and importing, or waiting on the processes and sockets it drives
-      // (816 → ~600 s on 2 cores, abuse tests included).
       {
         extends: true,
-        // Unit files reuse their worker and its loaded modules instead of a fresh process and
-        // import per file: 165 files, 144 → ~97 s here, every file passing in shuffled order too.
-        test: { name: 'unit', include: UNIT, exclude: NEVER, isolate: false, maxWorkers: 2, sequence: { groupOrder: 0 } },
-      },
-      {
-        extends: true,
-        test: { name: 'gatelog', include: E2E, exclude: [...NEVER, ...ISOLATION], maxWorkers: 2, sequence: { groupOrder: 0 } },
+        // Two files at a time: most of a file's time is spent starting its process and importing,
+        // or waiting on the processes and sockets it drives (816 → ~600 s on 2 cores, abuse tests included).
+        test: { name: 'gatelog', include: ALL, exclude: [...NEVER, ...ISOLATION], maxWorkers: 2, sequence: { groupOrder: 0 } },
       },
       {
         extends: true,
