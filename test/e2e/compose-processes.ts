@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { killIfNotReady } from '../support/child-start.ts';
+import { killChild, killIfNotReady } from '../support/child-start.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -131,11 +131,7 @@ export function startService(o: StartService): ServiceProcess {
     healthUrl: rewrite(url, o.hosts),
     output: () => out,
     exited,
-    async kill(signal) {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill(signal);
-      await exited;
-    },
+    kill: (signal) => killChild(proc, signal),
   };
 }
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { killIfNotReady } from '../support/child-start.ts';
+import { killChild, killIfNotReady } from '../support/child-start.ts';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
 import { ROOT, freePort } from './compose-processes.ts';
 
@@ -48,16 +48,11 @@ async function startUi(dataDir: string): Promise<UiProcess> {
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   const ui: UiProcess = {
     base: `http://127.0.0.1:${port}`,
     proc,
     output: () => out,
-    async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
-      await exited;
-    },
+    stop: () => killChild(proc, 'SIGTERM'),
   };
   uis.push(ui);
   return killIfNotReady(proc, (async () => {

@@ -9,10 +9,10 @@ export function exited(proc: ChildProcess): Promise<void> {
   return new Promise((resolve) => proc.once('exit', () => resolve()));
 }
 
-/** SIGKILL `proc` if it is still running, and wait for it to exit. */
-export async function killChild(proc: ChildProcess): Promise<void> {
+/** Send `signal` (SIGKILL unless told) to `proc` if it is still running, and wait for it to exit. */
+export async function killChild(proc: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   const gone = exited(proc);
-  if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
   await gone;
 }
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RedisTarget } from '../../core/src/state-config.ts';
 import { createServer } from 'node:net';
-import { killIfNotReady } from './child-start.ts';
+import { killChild, killIfNotReady } from './child-start.ts';
 
 const BIN = process.env['REDIS_SERVER_PATH'] ?? '/usr/bin/redis-server';
 
@@ -64,12 +64,7 @@ async function spawnRedis(args: readonly string[]): Promise<ChildProcess> {
   return proc;
 }
 
-async function stopProc(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const gone = new Promise<void>((r) => proc.once('exit', () => r()));
-  proc.kill('SIGTERM');
-  await gone;
-}
+const stopProc = (proc: ChildProcess): Promise<void> => killChild(proc, 'SIGTERM');
 
 const NO_PERSISTENCE = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'];
 
