@@ -44,6 +44,8 @@ export interface RelayInput {
   upstreamBody: Buffer | string;
   /** Parsed body as sent upstream. */
   json: Record<string, unknown>;
+  /** The body is the client's JSON with routing's top-level fields only (DispatchInput.derived). */
+  derived?: boolean;
   /** The proxy added stream_options.include_usage: withhold the usage-only chunk. */
   dropUsageChunk: boolean;
   /** Routing: retries, fallbacks and the deadline; absent = one attempt on `provider`. */
@@ -149,7 +151,7 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
   const rt = env.router ?? DEFAULT_ROUTER;
   let d: Dispatched;
   try {
-    d = await dispatch(rt, env.metrics, { rec, provider, plan: input.plan ?? null, upstreamBody: input.upstreamBody, json: input.json, headers: input.headers, form: input.form, bodyCap: env.bodyCap, storedAs: env.privacy ? treatmentFor(rec, env.privacy).store : 'original' }, {
+    d = await dispatch(rt, env.metrics, { rec, provider, plan: input.plan ?? null, upstreamBody: input.upstreamBody, json: input.json, derived: input.derived, headers: input.headers, form: input.form, bodyCap: env.bodyCap, storedAs: env.privacy ? treatmentFor(rec, env.privacy).store : 'original' }, {
       gone: () => done,
       current: (c) => {
         current = c;

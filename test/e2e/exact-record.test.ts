@@ -173,6 +173,28 @@ describe('attempt_io: what each upstream received and sent, exactly', () => {
     expect(io.response_body).toContain('data: [DONE]');
   });
 
+  it('an alias, a stream and a fallback send the client\'s own text with only the model (and stream_options) set', async () => {
+    // Numbers JSON.parse cannot hold, escapes and spacing: re-serialising would change them all.
+    const client = (model: string, stream: boolean): string =>
+      `{\n  "model": "${model}",\n  "seed": 12345678901234567891,\n  "temperature": 0.70,\n  "messages": [ {"role": "user", "content": "caf\\u00e9 \\"as written\\""} ]${stream ? ',\n  "stream": true' : ''}\n}`;
+    for (const [model, stream] of [['gpt-alias', false], ['gpt-alias', true], ['falls-back', false]] as const) {
+      const text = client(model, stream);
+      const { id, seen } = await recording(async () => {
+        const res = await fetch(`${gl.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: text });
+        expect(res.status).toBe(200);
+        await res.text();
+        return res.headers.get('x-gatelog-request-id')!;
+      });
+      const call = await stored(id);
+      expectExact(call, seen);
+      expect(call.request_body).toBe(text);
+      const last = seen.at(-1)!.request.toString('utf8');
+      const expected = text.replace(`"${model}"`, '"gpt-4o-mini"').replace(/\n}$/, stream ? '\n,"stream_options":{"include_usage":true}}' : '\n}');
+      expect(last, `${model} stream=${stream}`).toBe(expected);
+      if (model === 'falls-back') expect(seen[0]!.request.toString('utf8')).toBe(text.replace('"falls-back"', '"gpt-down"'));
+    }
+  });
+
   it('OpenAI → Anthropic translated, streamed and not', async () => {
     for (const stream of [false, true]) {
       const { id, seen } = await recording(async () => {

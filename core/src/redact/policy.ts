@@ -152,6 +152,11 @@ export interface Privacy {
   blocked(c: Omit<CallIdentity, 'requested'>): ReadonlySet<string> | null;
   /** Something is blocked for some call (false: `blocked` is null for every call). */
   readonly blocking: boolean;
+  /**
+   * Every finding lies inside one JSON string and depends on that string's content alone (the
+   * built-in detectors: none matches a quote). False with custom patterns, which may span strings.
+   */
+  readonly withinStrings: boolean;
   /** A fresh redaction state for one call (placeholders shared by its texts). */
   call(): CallRedaction;
   /**
@@ -176,6 +181,7 @@ export function createPrivacy(cfg: RedactionConfig): Privacy {
   const keyPolicy = (c: { keyId: string; keyName: string }): Scoped | undefined => (c.keyId && cfg.keys[c.keyId]) || (c.keyName && cfg.keys[c.keyName]) || undefined;
   return {
     blocking: anyBlock,
+    withinStrings: cfg.custom.length === 0,
     blocked(c) {
       if (!anyBlock) return null;
       const extra = [...blockOf(cfg.aliases[c.alias]), ...blockOf(keyPolicy(c))];

@@ -2,10 +2,10 @@
 // a bounded copy; same-as-the-call flags; cap and truncation; redaction modes; scrubbed errors.
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createPrivacy, RedactionConfig } from '@gatelog/core';
 import { AttemptTap, providerRequestId } from './attempt-tap.ts';
-import { attemptIo } from './attempt-io.ts';
+import { attemptIo, escapesKept } from './attempt-io.ts';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
@@ -156,5 +156,69 @@ describe('attemptIo', () => {
     const [io] = attemptIo([tap], 1, { request: '', response: '' }, env, null);
     expect(io!.response_body).toBe('{"error":"bad key [redacted]"}');
     expect(io!.response_sha256).toBe(sha('{"error":"bad key sk-secret"}'));
+  });
+});
+
+describe('attemptIo: a request routing re-serialised', () => {
+  // As routes/openai.ts sends an aliased stream: the client's JSON with the deployment's model
+  // and stream_options set, re-serialised; the call's own bodies are scanned first (toEvent).
+  function call(client: string, o: { custom?: boolean; cap?: number; translated?: boolean } = {}) {
+    const base = createPrivacy(RedactionConfig.parse(o.custom ? { custom: [{ name: 'TICKET', pattern: 'TCK-[0-9]{6}' }] } : {}));
+    const stored = vi.fn(base.stored);
+    const privacy = { ...base, stored };
+    const t = privacy.treatment({ alias: 'fast', keyId: '', keyName: '', requested: null });
+    const c = privacy.call();
+    privacy.stored(t, c, { request: client, response: '{"choices":[]}', error: '' }, o.cap ?? 10_000);
+    const json = JSON.parse(client) as Record<string, unknown>;
+    json['model'] = 'gpt-4o-mini';
+    json['stream_options'] = { include_usage: true };
+    const derived = JSON.stringify(json);
+    const tap = new AttemptTap(20_000);
+    tap.derived = derived;
+    // A translating adapter sends a text of its own.
+    const sent = o.translated ? JSON.stringify({ ...json, max_completion_tokens: 5 }) : derived;
+    tap.sent(sent);
+    stored.mockClear();
+    const [io] = attemptIo([tap], 1, { request: client, response: '{"choices":[]}' }, { bodyCap: o.cap ?? 10_000, privacy }, { t, c });
+    const scanned = stored.mock.calls.map((args) => args[2].request);
+    return { io: io!, sent, scanned };
+  }
+  const clean = '{"model":"fast","messages":[{"role":"user","content":"Say \\"hi\\"\\nplease"}],"stream":true}';
+
+  it('is stored as sent without a second scan when the client\'s text held nothing to redact', () => {
+    const r = call(clean);
+    expect(r.io.request_body).toBe(r.sent);
+    expect(r.io.request_sha256).toBe(sha(r.sent));
+    expect(r.io.request_same).toBe(false);
+    expect(r.scanned).toEqual(['']);
+  });
+
+  it('is scanned when the client escaped a character the re-serialisation writes out (ann\\u0040example.com)', () => {
+    const r = call('{"model":"fast","messages":[{"role":"user","content":"write to ann\\u0040example.com"}]}');
+    expect(r.sent).toContain('ann@example.com');
+    expect(r.io.request_body).toContain('[EMAIL_1]');
+    expect(r.io.request_body).not.toContain('ann@example.com');
+  });
+
+  it('is scanned, with the call\'s placeholders, when the call held something to redact', () => {
+    const r = call('{"model":"fast","messages":[{"role":"user","content":"mail ann@example.com"}]}');
+    expect(r.io.request_body).toContain('"mail [EMAIL_1]"');
+    expect(r.scanned).toEqual([r.sent]);
+  });
+
+  it('is scanned with custom patterns (they may span strings), a translated text, or a client text over the cap', () => {
+    expect(call(clean, { custom: true }).scanned).toEqual([expect.stringContaining('gpt-4o-mini')]);
+    const translated = call(clean, { translated: true });
+    expect(translated.scanned).toEqual([translated.sent]);
+    expect(call(clean, { cap: 40 }).scanned).toEqual([expect.stringContaining('gpt-4o-mini')]);
+  });
+
+  it('escapesKept: only escapes JSON.stringify writes back the same', () => {
+    expect(escapesKept('{"a":"x\\"y\\\\z\\n\\r\\t\\b\\f"}')).toBe(true);
+    expect(escapesKept('{"a":"\\u0041"}')).toBe(false);
+    expect(escapesKept('{"a":"a\\/b"}')).toBe(false);
+    expect(escapesKept('{"a":"\\\\u0041"}')).toBe(true);
+    const text = '{"a":"x\\"y\\\\z\\n\\r\\t\\b\\f"}';
+    expect(JSON.stringify(JSON.parse(text))).toBe(text);
   });
 });

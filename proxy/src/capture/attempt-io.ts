@@ -61,6 +61,21 @@ export function attemptIo(
   return out;
 }
 
+/**
+ * Every escape in a JSON text is one JSON.stringify writes back as it is (`\"` `\\` `\n` `\r`
+ * `\t` `\b` `\f`): re-serialised, each string reads the same, blanked escapes included, so the
+ * detectors (which see string contents with escapes blanked) find the same in it. A `\u` or
+ * `\/` escape comes back as the character itself: an address written `a\u0040b.com` is seen
+ * only after re-serialisation.
+ */
+export function escapesKept(json: string): boolean {
+  for (let i = json.indexOf('\\'); i >= 0; i = json.indexOf('\\', i + 2)) {
+    const c = json.charCodeAt(i + 1);
+    if (c !== 34 && c !== 92 && c !== 110 && c !== 114 && c !== 116 && c !== 98 && c !== 102) return false;
+  }
+  return true;
+}
+
 function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: Treatment; c: CallRedaction } | null): AttemptIo {
   const sent = tap.request;
   const requestBytes = typeof sent === 'string' ? Buffer.byteLength(sent) : sent.length;
@@ -98,9 +113,13 @@ function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: 
   const cleanCall = redact !== null && Object.keys(redact.c.counts).length === 0;
   const withheld = storeNone || (redact !== null && redact.t.store !== 'original' && tap.eventStream && !cleanCall);
   const rawStream = tap.eventStream && cleanCall && !responseSame && !withheld ? responseText() : null;
-  const texts = { request: reqText, response: responseSame || withheld || rawStream !== null ? '' : responseText(), error: '' };
-  const scanned = env.privacy && redact ? env.privacy.stored(redact.t, redact.c, texts, env.bodyCap) : texts;
-  const stored = rawStream === null ? scanned : { ...scanned, response: rawStream };
+  // The same reasoning for a request routing re-serialised (an alias naming another model, the
+  // stream_options a stream's usage needs): its strings are the client's, which held nothing.
+  const rawRequest = cleanCall && reqText !== '' && env.privacy?.withinStrings === true && sent === tap.derived && call.request.length <= env.bodyCap && call.request.charCodeAt(0) === 123 /* { */ && escapesKept(call.request);
+  const texts = { request: rawRequest ? '' : reqText, response: responseSame || withheld || rawStream !== null ? '' : responseText(), error: '' };
+  let stored = env.privacy && redact ? env.privacy.stored(redact.t, redact.c, texts, env.bodyCap) : texts;
+  if (rawStream !== null) stored = { ...stored, response: rawStream };
+  if (rawRequest) stored = { ...stored, request: reqText };
   const req = capBody(stored.request, env.bodyCap);
   const res = capBody(stored.response, env.bodyCap);
   return {

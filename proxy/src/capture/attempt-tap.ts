@@ -43,6 +43,12 @@ export class AttemptTap {
    */
   clientBody: Buffer | null = null;
   /**
+   * The text routing made of the client's own JSON by setting top-level fields (the deployment's
+   * model, stream_options), when it was not redacted for the provider: sending this very string
+   * means every string in the request is as the client wrote it (attempt-io.ts relies on it).
+   */
+  derived: string | null = null;
+  /**
    * What stands for a request that is not text (an audio upload's form): its fields and the
    * file's name, type and size. The bytes are hashed and counted, never stored.
    */

@@ -98,7 +98,7 @@ export function anthropicRoutes(deps: AnthropicRouteDeps) {
       if (gov) gateModel(gov, env, req, reply, requested, () => newCallRecord(req, { endpoint: `/v1${path}`, api, requested, dep: null, stream: !counting && json['stream'] === true, text, json }));
       const { dep, plan } = route(requested, req);
       const stream = !counting && json['stream'] === true;
-      const upstreamBody = upstreamBodyFor(raw, json, requested, dep);
+      const upstreamBody = upstreamBodyFor(raw, text, json, requested, dep);
       const rec = newCallRecord(req, { endpoint: `/v1${path}`, api, requested, dep, stream, text, json });
       // Counting is a model-facing call like any other: allow-list, rate limits and budget
       // apply, and it is recorded once. It produces no output, so none is reserved for it.
@@ -108,7 +108,7 @@ export function anthropicRoutes(deps: AnthropicRouteDeps) {
       const headers = forwardedHeaders(req);
       const fwd = forwardBody(env, rec, upstreamBody, json);
       await relay(env, reply, {
-        rec, provider: dep.provider, route: `/v1${path}`, upstreamBody: fwd.body, json: fwd.json, dropUsageChunk: false, streamError: anthropicStreamError, ...(plan ? { plan } : {}), ...(headers ? { headers } : {}),
+        rec, provider: dep.provider, route: `/v1${path}`, upstreamBody: fwd.body, json: fwd.json, derived: fwd.derived, dropUsageChunk: false, streamError: anthropicStreamError, ...(plan ? { plan } : {}), ...(headers ? { headers } : {}),
       });
     };
 

@@ -11,6 +11,7 @@ import { cappedModel, treatmentFor, type CallRecord, type EventEnv } from '../ca
 import type { UpstreamApi } from '../providers/types.ts';
 import type { Deployment } from '../routing/resolve.ts';
 import { replayMark } from '../replay-mark.ts';
+import { withTopLevel } from '../routing/top-level.ts';
 
 export function parseJsonBody(raw: unknown): { text: string; json: Record<string, unknown> } {
   if (!Buffer.isBuffer(raw) || raw.length === 0) throw badRequest('invalid_json', 'Request body is empty; expected a JSON object.');
@@ -32,11 +33,14 @@ export function requireModel(json: Record<string, unknown>): string {
   return model;
 }
 
-/** The body to send: the client's exact bytes, unless the alias names another upstream model. */
-export function upstreamBodyFor(raw: Buffer, json: Record<string, unknown>, requested: string, dep: Deployment): Buffer | string {
+/**
+ * The body to send: the client's exact bytes, unless the alias names another upstream model —
+ * then their text (`text`, what `json` was parsed from) with the model replaced.
+ */
+export function upstreamBodyFor(raw: Buffer, text: string, json: Record<string, unknown>, requested: string, dep: Deployment): Buffer | string {
   if (dep.model === requested) return raw;
   json['model'] = dep.model;
-  return JSON.stringify(json);
+  return withTopLevel(text, { model: dep.model }) ?? JSON.stringify(json);
 }
 
 /**
@@ -63,14 +67,16 @@ export function requestedTreatment(req: FastifyRequest): Treatment | null {
 
 /**
  * `forward` redaction: the provider gets the redacted body, with the placeholders the stored
- * copy will carry. Only string contents change, so the JSON stays valid.
+ * copy will carry. Only string contents change, so the JSON stays valid. `body`: the client's
+ * bytes, or their JSON with top-level fields set by routing, re-serialised (upstreamBodyFor);
+ * `derived` (dispatch.ts) says the result is still that: redaction changed nothing.
  */
-export function forwardBody(env: EventEnv, rec: CallRecord, body: Buffer | string, json: Record<string, unknown>): { body: Buffer | string; json: Record<string, unknown> } {
-  if (!env.privacy || !treatmentFor(rec, env.privacy).forward) return { body, json };
+export function forwardBody(env: EventEnv, rec: CallRecord, body: Buffer | string, json: Record<string, unknown>): { body: Buffer | string; json: Record<string, unknown>; derived: boolean } {
+  if (!env.privacy || !treatmentFor(rec, env.privacy).forward) return { body, json, derived: true };
   rec.redaction ??= env.privacy.call();
   const text = typeof body === 'string' ? body : body.toString('utf8');
   const red = rec.redaction.redact(text);
-  return red === text ? { body, json } : { body: red, json: JSON.parse(red) as Record<string, unknown> };
+  return red === text ? { body, json, derived: true } : { body: red, json: JSON.parse(red) as Record<string, unknown>, derived: false };
 }
 
 /** `dep`: null for a call answered before any deployment was chosen (provider and model empty). */

@@ -8,6 +8,7 @@ import { installApiSurface } from './surface.ts';
 import { AUDIO_FAMILY } from './openai-audio.ts';
 import { IMAGE_UPLOAD_FAMILY } from './openai-image-uploads.ts';
 import { uploadRoutes } from './upload-form.ts';
+import { withTopLevel } from '../routing/top-level.ts';
 import { forwardBody, newCallRecord, parseJsonBody, requireModel } from './body.ts';
 import type { AuthCheck } from '../auth.ts';
 import type { ModelTable } from '../routing/resolve.ts';
@@ -133,19 +134,20 @@ export function openAiRoutes(deps: OpenAiRouteDeps, o: { root?: boolean; azure?:
       const addUsage = stream && !wantsUsage(json);
       let upstreamBody: Buffer | string = req.body as Buffer;
       if (dep.model !== requested || addUsage || renamed) {
-        json['model'] = dep.model;
+        const set: Record<string, unknown> = { model: dep.model };
         if (addUsage) {
           const so = json['stream_options'];
-          json['stream_options'] = so && typeof so === 'object' ? { ...(so as object), include_usage: true } : { include_usage: true };
+          set['stream_options'] = so && typeof so === 'object' ? { ...(so as object), include_usage: true } : { include_usage: true };
         }
-        upstreamBody = JSON.stringify(json);
+        Object.assign(json, set);
+        upstreamBody = withTopLevel(text, set) ?? JSON.stringify(json);
       }
       const rec = newCallRecord(req, { endpoint: `/v1${ep.path}`, api: ep.api, requested, dep, stream, text, json });
       // Governance may refuse (recorded, then thrown) or answer from the cache (false).
       screenRequest(env, gov, req, rec);
       if (gov && !(await admit(gov, env, req, reply, rec, json, { includeUsage: stream && !addUsage }))) return;
       const fwd = forwardBody(env, rec, upstreamBody, json);
-      await relay(env, reply, { rec, provider: dep.provider, route: `/v1${ep.path}`, upstreamBody: fwd.body, json: fwd.json, dropUsageChunk: addUsage, plan });
+      await relay(env, reply, { rec, provider: dep.provider, route: `/v1${ep.path}`, upstreamBody: fwd.body, json: fwd.json, derived: fwd.derived, dropUsageChunk: addUsage, plan });
     };
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {

@@ -37,12 +37,12 @@ export function responsesRoutes(deps: ResponsesRouteDeps) {
     const plan = table.plan(requested, req.headers);
     const dep = { provider: plan.first.state.provider, model: plan.first.state.model };
     const stream = json['stream'] === true;
-    const upstreamBody = upstreamBodyFor(raw, json, requested, dep);
+    const upstreamBody = upstreamBodyFor(raw, text, json, requested, dep);
     const rec = newCallRecord(req, { endpoint: `/v1${PATH}`, api: 'openai.responses', requested, dep, stream, text, json });
     screenRequest(env, gov, req, rec);
     if (gov && !(await admit(gov, env, req, reply, rec, json, { includeUsage: false }))) return;
     const fwd = forwardBody(env, rec, upstreamBody, json);
-    await relay(env, reply, { rec, provider: dep.provider, route: `/v1${PATH}`, upstreamBody: fwd.body, json: fwd.json, dropUsageChunk: false, plan });
+    await relay(env, reply, { rec, provider: dep.provider, route: `/v1${PATH}`, upstreamBody: fwd.body, json: fwd.json, derived: fwd.derived, dropUsageChunk: false, plan });
   }
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RouterConfig } from '@gatelog/core';
 import type { CallRecord } from '../capture/call-record.ts';
 import { AttemptTap } from '../capture/attempt-tap.ts';
+import { withTopLevel } from './top-level.ts';
 import { REDACTED_STREAM_KEEP_BYTES, TAP_MARGIN_BYTES } from '../capture/attempt-io.ts';
 import type { FormBody, Provider } from '../providers/types.ts';
 import type { ProxyMetrics } from '../metrics.ts';
@@ -20,6 +21,11 @@ export interface DispatchInput {
   plan: AttemptPlan | null;
   upstreamBody: Buffer | string;
   json: Record<string, unknown>;
+  /**
+   * `json` is the client's own JSON with top-level fields set by routing only, and a string
+   * `upstreamBody` its re-serialisation (routes/body.ts forwardBody): so is each deployment's.
+   */
+  derived?: boolean | undefined;
   headers?: Readonly<Record<string, string>> | undefined;
   /** The body is a form (an audio upload): each attempt's bytes come from it, not `upstreamBody`. */
   form?: FormBody | undefined;
@@ -67,9 +73,11 @@ export async function dispatch(router: RouterConfig, metrics: ProxyMetrics, inpu
         body = input.upstreamBody;
         json = input.json;
       } else {
-        // Another deployment serves another upstream model name: the only re-serialization.
+        // Another deployment serves another upstream model name: the first body with it.
         json = { ...input.json, model: state.model };
-        body = JSON.stringify(json);
+        const first = input.upstreamBody;
+        // (A form's bytes come from the form, below.)
+        if (!input.form) body = withTopLevel(typeof first === 'string' ? first : first.toString('utf8'), { model: state.model }) ?? JSON.stringify(json);
       }
     }
     // A form is written per deployment by its own rules (the model field spliced in place).
@@ -86,7 +94,10 @@ export async function dispatch(router: RouterConfig, metrics: ProxyMetrics, inpu
     if (input.form) {
       tap.clientBody = input.form.raw;
       tap.requestShown = input.form.shownFor(rec.deploymentModel);
-    } else if (typeof input.upstreamBody !== 'string') tap.clientBody = input.upstreamBody;
+    } else {
+      if (typeof input.upstreamBody !== 'string') tap.clientBody = input.upstreamBody;
+      if (input.derived === true && typeof body === 'string') tap.derived = body;
+    }
     (rec.attemptTaps ??= []).push(tap);
     let r: AttemptOk | AttemptFailed;
     try {
