@@ -113,7 +113,7 @@ function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: 
   const cleanCall = redact !== null && Object.keys(redact.c.counts).length === 0;
   const withheld = storeNone || (redact !== null && redact.t.store !== 'original' && tap.eventStream && !cleanCall);
   const rawStream = tap.eventStream && cleanCall && !responseSame && !withheld ? responseText() : null;
-  // The same reasoning for a request routing re-serialised (an alias naming another model, the
+  // The same reasoning for a request routing rewrote (an alias naming another model, the
   // stream_options a stream's usage needs): its strings are the client's, which held nothing.
   const rawRequest = cleanCall && reqText !== '' && env.privacy?.withinStrings === true && sent === tap.derived && call.request.length <= env.bodyCap && call.request.charCodeAt(0) === 123 /* { */ && escapesKept(call.request);
   const texts = { request: rawRequest ? '' : reqText, response: responseSame || withheld || rawStream !== null ? '' : responseText(), error: '' };

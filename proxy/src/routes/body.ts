@@ -68,7 +68,7 @@ export function requestedTreatment(req: FastifyRequest): Treatment | null {
 /**
  * `forward` redaction: the provider gets the redacted body, with the placeholders the stored
  * copy will carry. Only string contents change, so the JSON stays valid. `body`: the client's
- * bytes, or their JSON with top-level fields set by routing, re-serialised (upstreamBodyFor);
+ * bytes, or their text with top-level fields set by routing (upstreamBodyFor, routing/top-level.ts);
  * `derived` (dispatch.ts) says the result is still that: redaction changed nothing.
  */
 export function forwardBody(env: EventEnv, rec: CallRecord, body: Buffer | string, json: Record<string, unknown>): { body: Buffer | string; json: Record<string, unknown>; derived: boolean } {

@@ -1,6 +1,6 @@
 // OpenAI-compatible surface under /v1: the route table, input validation and the hand-off
-// to the relay. The body is parsed exactly once; it is re-serialized only when it must
-// change (alias → upstream model name, stream_options.include_usage).
+// to the relay. The body is parsed exactly once; when it must change (alias → upstream model
+// name, stream_options.include_usage) only those top-level fields of its text are rewritten.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ProxyError, badRequest } from '../errors.ts';
 import { relay, type RelayEnv } from '../relay.ts';
@@ -120,7 +120,7 @@ export function openAiRoutes(deps: OpenAiRouteDeps, o: { root?: boolean; azure?:
   const handler = (ep: Endpoint) =>
     async function forward(req: FastifyRequest, reply: FastifyReply): Promise<void> {
       const { text, json } = parseJsonBody(req.body);
-      // Azure: the deployment in the path is the model; the body is re-serialised if it named another.
+      // Azure: the deployment in the path is the model; the body's is replaced if it named another.
       const pathModel = o.azure ? (req.params as { deployment?: string }).deployment : undefined;
       const renamed = pathModel !== undefined && json['model'] !== pathModel;
       if (renamed) json['model'] = pathModel;

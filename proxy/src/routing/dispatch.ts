@@ -23,7 +23,7 @@ export interface DispatchInput {
   json: Record<string, unknown>;
   /**
    * `json` is the client's own JSON with top-level fields set by routing only, and a string
-   * `upstreamBody` its re-serialisation (routes/body.ts forwardBody): so is each deployment's.
+   * `upstreamBody` its text so changed (routes/body.ts forwardBody): so is each deployment's.
    */
   derived?: boolean | undefined;
   headers?: Readonly<Record<string, string>> | undefined;
