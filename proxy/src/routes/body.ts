@@ -40,7 +40,7 @@ export function requireModel(json: Record<string, unknown>): string {
 export function upstreamBodyFor(raw: Buffer, text: string, json: Record<string, unknown>, requested: string, dep: Deployment): Buffer | string {
   if (dep.model === requested) return raw;
   json['model'] = dep.model;
-  return withTopLevel(text, { model: dep.model }) ?? JSON.stringify(json);
+  return withTopLevel(text, { model: JSON.stringify(dep.model) }) ?? JSON.stringify(json);
 }
 
 /**

@@ -110,6 +110,9 @@ function azureKey(req: FastifyRequest, _reply: FastifyReply, next: () => void): 
   next();
 }
 
+/** What an OpenAI stream's body gets when the client did not ask for usage: the recorded call needs it. */
+const INCLUDE_USAGE = JSON.stringify({ include_usage: true });
+
 /**
  * `root`: the plugin serves the unprefixed aliases, so it leaves every other path to its parent.
  * `azure`: mounted at AZURE_PREFIX; the path's deployment names the model alias (over the body's).
@@ -134,12 +137,13 @@ export function openAiRoutes(deps: OpenAiRouteDeps, o: { root?: boolean; azure?:
       const addUsage = stream && !wantsUsage(json);
       let upstreamBody: Buffer | string = req.body as Buffer;
       if (dep.model !== requested || addUsage || renamed) {
-        const set: Record<string, unknown> = { model: dep.model };
+        json['model'] = dep.model;
+        const set: Record<string, string> = { model: JSON.stringify(dep.model) };
         if (addUsage) {
           const so = json['stream_options'];
-          set['stream_options'] = so && typeof so === 'object' ? { ...(so as object), include_usage: true } : { include_usage: true };
+          json['stream_options'] = so && typeof so === 'object' ? { ...(so as object), include_usage: true } : { include_usage: true };
+          set['stream_options'] = so && typeof so === 'object' ? JSON.stringify(json['stream_options']) : INCLUDE_USAGE;
         }
-        Object.assign(json, set);
         upstreamBody = withTopLevel(text, set) ?? JSON.stringify(json);
       }
       const rec = newCallRecord(req, { endpoint: `/v1${ep.path}`, api: ep.api, requested, dep, stream, text, json });

@@ -77,7 +77,7 @@ export async function dispatch(router: RouterConfig, metrics: ProxyMetrics, inpu
         json = { ...input.json, model: state.model };
         const first = input.upstreamBody;
         // (A form's bytes come from the form, below.)
-        if (!input.form) body = withTopLevel(typeof first === 'string' ? first : first.toString('utf8'), { model: state.model }) ?? JSON.stringify(json);
+        if (!input.form) body = withTopLevel(typeof first === 'string' ? first : first.toString('utf8'), { model: JSON.stringify(state.model) }) ?? JSON.stringify(json);
       }
     }
     // A form is written per deployment by its own rules (the model field spliced in place).

@@ -2,37 +2,39 @@
 import { describe, expect, it } from 'vitest';
 import { withTopLevel } from './top-level.ts';
 
+const json = (o: Record<string, unknown>): Record<string, string> => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, JSON.stringify(v)]));
+
 describe('withTopLevel', () => {
   it('replaces the model and leaves every other byte as the client wrote it', () => {
     const text = '{\n  "model" : "fast",\n  "seed": 12345678901234567891,\n  "temperature": 1e999,\n  "top_p": -0,\n  "messages": [{"role":"user","content":"caf\\u00e9 \\"quoted\\" {braces} [x] a\\\\"}]\n}\n';
-    const out = withTopLevel(text, { model: 'gpt-4o-mini' });
+    const out = withTopLevel(text, { model: '"gpt-4o-mini"' });
     expect(out).toBe(text.replace('"fast"', '"gpt-4o-mini"'));
     // What re-serialising would have sent instead.
     expect(JSON.stringify(JSON.parse(text))).toContain('"seed":12345678901234567000');
   });
 
   it('appends a field the body lacks, and replaces one it has, nested strings and all', () => {
-    expect(withTopLevel('{"model":"a","stream":true}', { model: 'b', stream_options: { include_usage: true } }))
+    expect(withTopLevel('{"model":"a","stream":true}', json({ model: 'b', stream_options: { include_usage: true } })))
       .toBe('{"model":"b","stream":true,"stream_options":{"include_usage":true}}');
     const has = '{"stream_options":{"note":"} ] \\" {","include_usage":false},"model":"a","x":[1,{"y":"}"}]}';
-    expect(withTopLevel(has, { model: 'b', stream_options: { include_usage: true } }))
+    expect(withTopLevel(has, json({ model: 'b', stream_options: { include_usage: true } })))
       .toBe('{"stream_options":{"include_usage":true},"model":"b","x":[1,{"y":"}"}]}');
-    expect(withTopLevel(' {} ', { model: 'm' })).toBe(' {"model":"m"} ');
+    expect(withTopLevel(' {} ', json({ model: 'm' }))).toBe(' {"model":"m"} ');
   });
 
   it('replaces every top-level occurrence of a duplicated key and none nested deeper', () => {
     const text = '{"model":"a","messages":[{"model":"inner","content":"\\"model\\":\\"x\\""}],"model":"c"}';
-    const out = withTopLevel(text, { model: 'z' })!;
+    const out = withTopLevel(text, json({ model: 'z' }))!;
     expect(out).toBe('{"model":"z","messages":[{"model":"inner","content":"\\"model\\":\\"x\\""}],"model":"z"}');
     expect(JSON.parse(out)).toEqual({ model: 'z', messages: [{ model: 'inner', content: '"model":"x"' }] });
   });
 
   it('gives up (null) where the top level is not written plainly', () => {
     // "mod\u0065l" is "model" once parsed: replacing only the plain one would send the alias.
-    expect(withTopLevel('{"model":"a","mod\\u0065l":"b"}', { model: 'z' })).toBeNull();
-    expect(withTopLevel('[1]', { model: 'z' })).toBeNull();
-    expect(withTopLevel('{"model":"a"} x', { model: 'z' })).toBeNull();
-    expect(withTopLevel('{"model":"a"', { model: 'z' })).toBeNull();
+    expect(withTopLevel('{"model":"a","mod\\u0065l":"b"}', json({ model: 'z' }))).toBeNull();
+    expect(withTopLevel('[1]', json({ model: 'z' }))).toBeNull();
+    expect(withTopLevel('{"model":"a"} x', json({ model: 'z' }))).toBeNull();
+    expect(withTopLevel('{"model":"a"', json({ model: 'z' }))).toBeNull();
   });
 
   it('agrees with parsing and assigning, on generated bodies of every shape', () => {
@@ -57,7 +59,7 @@ describe('withTopLevel', () => {
       for (let i = rand(6); i > 0; i--) body[i === 1 ? 'model' : `k${rand(50)}`] = value(1);
       const text = JSON.stringify(body, null, rand(3) === 0 ? 2 : undefined);
       const set = rand(2) === 0 ? { model: `m${n}` } : { model: `m${n}`, stream_options: { include_usage: true } };
-      const out = withTopLevel(text, set);
+      const out = withTopLevel(text, json(set));
       expect(out).not.toBeNull();
       expect(JSON.parse(out!)).toEqual({ ...body, ...set });
     }

@@ -52,18 +52,22 @@ function valueEnd(text: string, i: number): number {
 }
 
 /**
- * `text` (a JSON object the caller parsed) with each top-level field of `set` given its value:
- * every occurrence of the key replaced in place (a duplicated key reads the same whichever one
- * an upstream keeps), a key it lacks appended last. Null when its top level is not written
- * plainly (a key with an escape, which could spell one of `set`'s keys): the caller
- * re-serialises then.
+ * `text` (a JSON object the caller parsed) with each top-level field of `set` given its value,
+ * a JSON text (`JSON.stringify(v)`): every occurrence of the key replaced in place (a duplicated
+ * key reads the same whichever one an upstream keeps), a key it lacks appended last. Null when
+ * its top level is not written plainly (a key with an escape, which could spell one of `set`'s
+ * keys): the caller re-serialises then.
  */
-export function withTopLevel(text: string, set: Readonly<Record<string, unknown>>): string | null {
+export function withTopLevel(text: string, set: Readonly<Record<string, string>>): string | null {
+  const names = Object.keys(set);
+  const found = names.map(() => false);
+  let out = '';
+  let at = 0;
+  let keys = 0;
+  let slash = text.indexOf('\\');
   let i = skipSpace(text, 0);
   if (text.charCodeAt(i) !== 123) return null;
   i = skipSpace(text, i + 1);
-  const edits: { from: number; to: number; key: string }[] = [];
-  let keys = 0;
   let close: number;
   for (;;) {
     if (text.charCodeAt(i) === 125 && keys === 0) {
@@ -73,14 +77,24 @@ export function withTopLevel(text: string, set: Readonly<Record<string, unknown>
     if (text.charCodeAt(i) !== 34) return null;
     const keyEnd = stringEnd(text, i);
     if (keyEnd < 0) return null;
-    const key = text.slice(i + 1, keyEnd - 1);
-    if (key.includes('\\')) return null;
+    // A key with an escape could spell one of `names` without matching its text.
+    if (slash >= 0 && slash < i) slash = text.indexOf('\\', i);
+    if (slash >= 0 && slash < keyEnd) return null;
+    const keyAt = i + 1;
+    const keyLength = keyEnd - 1 - keyAt;
     i = skipSpace(text, keyEnd);
     if (text.charCodeAt(i) !== 58 /* : */) return null;
     i = skipSpace(text, i + 1);
     const end = valueEnd(text, i);
     if (end < 0) return null;
-    if (Object.hasOwn(set, key)) edits.push({ from: i, to: end, key });
+    for (let n = 0; n < names.length; n++) {
+      const name = names[n]!;
+      if (keyLength !== name.length || !text.startsWith(name, keyAt)) continue;
+      out += text.slice(at, i) + set[name]!;
+      at = end;
+      found[n] = true;
+      break;
+    }
     keys++;
     i = skipSpace(text, end);
     const c = text.charCodeAt(i);
@@ -93,16 +107,10 @@ export function withTopLevel(text: string, set: Readonly<Record<string, unknown>
     break;
   }
   if (skipSpace(text, close + 1) !== text.length) return null;
-  let out = '';
-  let at = 0;
-  for (const e of edits) {
-    out += text.slice(at, e.from) + JSON.stringify(set[e.key]);
-    at = e.to;
-  }
   let added = '';
-  for (const [k, v] of Object.entries(set)) {
-    if (edits.some((e) => e.key === k)) continue;
-    added += `${keys > 0 || added !== '' ? ',' : ''}${JSON.stringify(k)}:${JSON.stringify(v)}`;
+  for (let n = 0; n < names.length; n++) {
+    if (found[n]) continue;
+    added += `${keys > 0 || added !== '' ? ',' : ''}${JSON.stringify(names[n])}:${set[names[n]!]!}`;
   }
   return out + text.slice(at, close) + added + text.slice(close);
 }
