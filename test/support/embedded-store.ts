@@ -1,9 +1,8 @@
 // A fresh embedded store (chDB) with gatelog's schema, in a directory of its own, for the tests
 // of one file: open it in beforeAll, close it (directory and all) in afterAll.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { migrate, openStore, type Store } from '@gatelog/core';
+import { seededDataDir } from './store-template.ts';
 
 export interface TempStore {
   store: Store;
@@ -11,7 +10,7 @@ export interface TempStore {
 }
 
 export async function tempEmbeddedStore(prefix: string): Promise<TempStore> {
-  const root = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  const root = seededDataDir(`${prefix}-`);
   const store = await openStore({ clickhouse: 'embedded', database: 'gatelog' }, root);
   await migrate(store);
   return {

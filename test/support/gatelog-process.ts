@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { exited, killChild, killIfNotReady } from './child-start.ts';
+import { seededDataDir } from './store-template.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -30,12 +31,13 @@ export interface StartOptions {
    * what a pod or VM gives gatelog, so no developer credential or AWS/Google/Azure setting leaks in.
    */
   bareEnv?: boolean;
+  /** An existing data dir (a restart); omitted = a fresh one whose store has the schema already (store-template.ts). */
   dataDir?: string;
   timeoutMs?: number;
 }
 
 export async function startGatelog(opts: StartOptions = {}): Promise<GatelogProcess> {
-  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'gatelog-e2e-'));
+  const dataDir = opts.dataDir ?? seededDataDir('gatelog-e2e-');
   const args = ['--disable-warning=ExperimentalWarning', join(ROOT, 'src', 'cli.ts'), 'start', '--port', '0', '--data-dir', dataDir];
   if (opts.config) {
     const file = join(dataDir, `gatelog-${process.hrtime.bigint()}.yaml`);
