@@ -11,7 +11,7 @@
 //   node test/bench/ab.ts [--a-root DIR] [--b-root DIR] [--a-flags="--x"] [--b-flags="--y"]
 //                         [--a-config='{"bus":{"batch_ms":5}}'] [--b-config=…]
 //                         [--a-env=NAME=value,…] [--b-env=…]
-//                         [--rounds 10] [--seconds 3] [--warmup 6] [--mode json,sse] [--embedded]
+//                         [--rounds 10] [--seconds 3] [--warmup 6] [--mode json,sse] [--embedded] [--start AB|BA]
 // --embedded compares two embedded gatelogs (`npm start`: proxy, ingest and chDB in one process)
 // instead: each block's CPU is counted until that side has ingested every call of the block, so
 // the inserts and merges its calls cause are in its CPU per call (--a-env does not apply).
@@ -44,6 +44,8 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '6' },
     mode: { type: 'string', default: 'json,sse' },
     embedded: { type: 'boolean', default: false },
+    /** Which side's process starts first (BA: B's), to tell a start-order effect from the code's. */
+    start: { type: 'string', default: 'AB' },
   },
 });
 
@@ -154,10 +156,12 @@ try {
   const mock = await startMockUpstream('1');
   const kafka = args.embedded ? null : await startKafkaFixture('1');
   const start = (name: 'A' | 'B'): Promise<Side> => (kafka ? startProxy(name, mock.ready, kafka.ready) : startEmbedded(name, mock.ready));
-  const a = await start('A');
-  proxies.push(a.child);
-  const b = await start('B');
-  proxies.push(b.child);
+  if (args.start !== 'AB' && args.start !== 'BA') throw new Error('--start is AB or BA');
+  const first = await start(args.start === 'AB' ? 'A' : 'B');
+  proxies.push(first.child);
+  const second = await start(args.start === 'AB' ? 'B' : 'A');
+  proxies.push(second.child);
+  const [a, b] = args.start === 'AB' ? [first, second] : [second, first];
   const rounds = Number(args.rounds);
   const seconds = Number(args.seconds);
   process.stdout.write(`A: ${args['a-root']} ${args['a-flags']} ${args['a-config'] ?? ''} ${args['a-env']}\nB: ${args['b-root']} ${args['b-flags']} ${args['b-config'] ?? ''} ${args['b-env']}\n`);
