@@ -6,8 +6,9 @@
 // The answer is the median of the per-round B/A ratios, not of single runs. The side started
 // second has read slower in JSON blocks whatever its code (same checkout on both sides: B/A
 // 1.046; in four runs of one sitting B was the slower side in 24 of 28 JSON rounds, with old and
-// new code on either side): run it twice with the sides swapped and take the geometric mean of
-// B/A and A/B (BENCHMARKS.md, "Twenty-sixth round").
+// new code on either side; with --start BA, B started first, the same code read 0.990): run it
+// twice with the sides swapped and take the geometric mean of B/A and A/B (BENCHMARKS.md,
+// "Twenty-sixth round").
 //   node test/bench/ab.ts [--a-root DIR] [--b-root DIR] [--a-flags="--x"] [--b-flags="--y"]
 //                         [--a-config='{"bus":{"batch_ms":5}}'] [--b-config=…]
 //                         [--a-env=NAME=value,…] [--b-env=…]
