@@ -31,7 +31,10 @@ function templateDir(): string {
   if (!existsSync(join(dir, 'clickhouse'))) {
     const build = mkdtempSync(join(tmpdir(), 'gatelog-test-store-build-'));
     const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', join(ROOT, 'test', 'support', 'store-template-build.ts'), build], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
-    if (r.status !== 0) throw new Error(`could not make the test store template: ${r.stderr || r.error?.message || r.status}`);
+    if (r.status !== 0) {
+      rmSync(build, { recursive: true, force: true });
+      throw new Error(`could not make the test store template: ${r.stderr || r.error?.message || r.status}`);
+    }
     try {
       // Atomic: another process may have finished first; its copy is as good.
       renameSync(build, dir);
@@ -44,14 +47,9 @@ function templateDir(): string {
   return dir;
 }
 
-/** Puts a migrated embedded store into `dataDir` (which must not have one yet). */
-export function seedStore(dataDir: string): void {
-  cpSync(join(templateDir(), 'clickhouse'), join(dataDir, 'clickhouse'), { recursive: true, errorOnExist: true, force: false });
-}
-
 /** A new temp data dir holding a migrated embedded store. */
 export function seededDataDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  seedStore(dir);
+  cpSync(join(templateDir(), 'clickhouse'), join(dir, 'clickhouse'), { recursive: true });
   return dir;
 }

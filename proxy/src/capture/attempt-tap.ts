@@ -38,15 +38,15 @@ export class AttemptTap {
   providerRequestId = '';
   /**
    * The client's own request bytes when the call forwards them unchanged (routes make a string
-   * whenever they change anything): sending this very buffer means "same as the
-   * client's request", known without decoding or comparing a byte.
+   * whenever they change anything): sending this very buffer means "same as the client's
+   * request", known without decoding or comparing a byte.
    */
   clientBody: Buffer | null = null;
   /**
    * The text routing made of the client's own JSON by setting top-level fields (the deployment's
    * model, stream_options: routing/top-level.ts, or a re-serialisation where that gives up), when
-   * it was not redacted for the provider: sending this very string
-   * means every string in the request is as the client wrote it (attempt-io.ts relies on it).
+   * it was not redacted for the provider: sending this very string means every string in the
+   * request is as the client wrote it (attempt-io.ts relies on it).
    */
   derived: string | null = null;
   /**
