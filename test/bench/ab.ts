@@ -3,12 +3,10 @@
 // fixture; the mock upstream, the fixture and autocannon share the load core. Short closed-loop
 // blocks alternate between A and B (the order flips every round), so a slow phase of the host
 // hits both sides of a round; each side's CPU per call is read from /proc around its block.
-// The answer is the median of the per-round B/A ratios, not of single runs. The side started
-// second has read slower in JSON blocks whatever its code (same checkout on both sides: B/A
-// 1.046; in four runs of one sitting B was the slower side in 24 of 28 JSON rounds, with old and
-// new code on either side; with --start BA, B started first, the same code read 0.990): run it
-// twice with the sides swapped and take the geometric mean of B/A and A/B (BENCHMARKS.md,
-// "Twenty-sixth round").
+// The answer is the median of the per-round B/A ratios, not of single runs — and one run's
+// median moves by ±5% on its own on this host (the same checkout on both sides read JSON B/A
+// 0.92–1.05 over six runs; BENCHMARKS.md, "Twenty-sixth round"). For a lever of a few percent,
+// run it with the sides swapped and with --start BA as well, and take the geometric mean.
 //   node test/bench/ab.ts [--a-root DIR] [--b-root DIR] [--a-flags="--x"] [--b-flags="--y"]
 //                         [--a-config='{"bus":{"batch_ms":5}}'] [--b-config=…]
 //                         [--a-env=NAME=value,…] [--b-env=…]
