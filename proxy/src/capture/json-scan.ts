@@ -3,10 +3,11 @@
 // end by milliseconds just to read `usage` and `model`. Inside JSON strings every quote is
 // escaped, so an unescaped `"key"` followed by `:` is always a key.
 
-const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
+const isSpace = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 
-function skipWs(s: string, i: number): number {
-  while (i < s.length && WS.has(s.charCodeAt(i))) i++;
+/** Index of the first non-whitespace character at or after `i`. */
+export function skipSpace(s: string, i: number): number {
+  while (i < s.length && isSpace(s.charCodeAt(i))) i++;
   return i;
 }
 
@@ -15,34 +16,50 @@ function valueStart(s: string, key: string, last: boolean): number {
   const needle = `"${key}"`;
   let at = last ? s.lastIndexOf(needle) : s.indexOf(needle);
   while (at !== -1) {
-    const colon = skipWs(s, at + needle.length);
-    if (s.charCodeAt(colon) === 0x3a /* : */ && s.charCodeAt(at - 1) !== 0x5c /* \ */) return skipWs(s, colon + 1);
+    const colon = skipSpace(s, at + needle.length);
+    if (s.charCodeAt(colon) === 0x3a /* : */ && s.charCodeAt(at - 1) !== 0x5c /* \ */) return skipSpace(s, colon + 1);
     at = last ? s.lastIndexOf(needle, at - 1) : s.indexOf(needle, at + 1);
   }
   return -1;
 }
 
-/** End index (exclusive) of the JSON value starting at i: a string, an object/array or a literal. */
-function valueEnd(s: string, i: number): number {
-  let depth = 0;
-  let inString = false;
-  for (let j = i; j < s.length; j++) {
-    const c = s.charCodeAt(j);
-    if (inString) {
-      if (c === 0x5c) j++;
-      else if (c === 0x22) {
-        inString = false;
-        if (depth === 0) return j + 1;
+/** Index just past the string literal opening at `i`, or -1 (found by indexOf, not char by char). */
+export function stringEnd(s: string, i: number): number {
+  for (let from = i + 1; ;) {
+    const q = s.indexOf('"', from);
+    if (q < 0) return -1;
+    let slashes = 0;
+    while (s.charCodeAt(q - 1 - slashes) === 0x5c /* \ */) slashes++;
+    if (slashes % 2 === 0) return q + 1;
+    from = q + 1;
+  }
+}
+
+/**
+ * End index (exclusive) of the JSON value starting at `i` — a string, an object/array or a
+ * literal (which ends at `,`, whitespace or its parent's closing bracket) — or -1.
+ */
+export function valueEnd(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (c === 0x22 /* " */) return stringEnd(s, i);
+  if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+    let depth = 0;
+    for (let k = i; k < s.length;) {
+      const ch = s.charCodeAt(k);
+      if (ch === 0x22) {
+        k = stringEnd(s, k);
+        if (k < 0) return -1;
+        continue;
       }
-      continue;
+      if (ch === 0x7b || ch === 0x5b) depth++;
+      else if ((ch === 0x7d || ch === 0x5d) && --depth === 0) return k + 1;
+      k++;
     }
-    if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) depth++;
-    else if (c === 0x7d || c === 0x5d) {
-      if (depth === 0) return j; // closing the parent: a literal ended
-      depth--;
-      if (depth === 0) return j + 1;
-    } else if (depth === 0 && (c === 0x2c || WS.has(c))) return j;
+    return -1;
+  }
+  for (let k = i; k < s.length; k++) {
+    const ch = s.charCodeAt(k);
+    if (ch === 0x2c /* , */ || ch === 0x7d /* } */ || ch === 0x5d /* ] */ || isSpace(ch)) return k;
   }
   return -1;
 }

@@ -4,52 +4,7 @@
 // parsed body instead turns 12345678901234567891 into 12345678901234567000 and 1e999 into
 // null, unescapes \u0041, and costs a JSON.stringify of the whole body (~40-100 µs for 30 KB).
 
-const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13;
-
-function skipSpace(text: string, i: number): number {
-  while (i < text.length && isSpace(text.charCodeAt(i))) i++;
-  return i;
-}
-
-/** Index just past the string literal opening at `i`, or -1. */
-function stringEnd(text: string, i: number): number {
-  for (let from = i + 1; ;) {
-    const q = text.indexOf('"', from);
-    if (q < 0) return -1;
-    let slashes = 0;
-    while (text.charCodeAt(q - 1 - slashes) === 92 /* \ */) slashes++;
-    if (slashes % 2 === 0) return q + 1;
-    from = q + 1;
-  }
-}
-
-/** Index just past the JSON value starting at `i`, or -1. */
-function valueEnd(text: string, i: number): number {
-  const c = text.charCodeAt(i);
-  if (c === 34 /* " */) return stringEnd(text, i);
-  if (c === 123 /* { */ || c === 91 /* [ */) {
-    let depth = 0;
-    for (let k = i; k < text.length;) {
-      const ch = text.charCodeAt(k);
-      if (ch === 34) {
-        k = stringEnd(text, k);
-        if (k < 0) return -1;
-        continue;
-      }
-      if (ch === 123 || ch === 91) depth++;
-      else if ((ch === 125 || ch === 93) && --depth === 0) return k + 1;
-      k++;
-    }
-    return -1;
-  }
-  let k = i;
-  while (k < text.length) {
-    const ch = text.charCodeAt(k);
-    if (ch === 44 /* , */ || ch === 125 /* } */ || ch === 93 /* ] */ || isSpace(ch)) break;
-    k++;
-  }
-  return k > i ? k : -1;
-}
+import { skipSpace, stringEnd, valueEnd } from '../capture/json-scan.ts';
 
 /**
  * `text` (a JSON object the caller parsed) with each top-level field of `set` given its value,
@@ -86,7 +41,7 @@ export function withTopLevel(text: string, set: Readonly<Record<string, string>>
     if (text.charCodeAt(i) !== 58 /* : */) return null;
     i = skipSpace(text, i + 1);
     const end = valueEnd(text, i);
-    if (end < 0) return null;
+    if (end <= i) return null;
     for (let n = 0; n < names.length; n++) {
       const name = names[n]!;
       if (keyLength !== name.length || !text.startsWith(name, keyAt)) continue;
