@@ -142,3 +142,48 @@ describe('legal holds of the audit trail', () => {
     await verified();
   });
 });
+
+describe('a hold placed after a cut whose deletion failed', () => {
+  /** The store, but every row deletion of the trail fails (a full disk, ClickHouse restarting). */
+  const failingDeletes = (s: Store): Store => ({
+    ...s,
+    client: new Proxy(s.client, {
+      get(target, prop, receiver) {
+        if (prop === 'command') {
+          return async (q: Parameters<Store['client']['command']>[0]) => {
+            if (/ALTER TABLE \S+\.admin_audit DELETE/.test(q.query)) throw new Error('deletion failed: no space left on device');
+            return target.command(q);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    }),
+  });
+
+  it('keeps the held rows the failed run left behind, deletes the rest, and the held ones once lifted', async () => {
+    const CAROL = `carol-${tag}@example.com`;
+    // Open row (1), someone else's row (2), Carol's search (3), someone else's row (4): all due.
+    const c = await oldChain([null, { action: 'calls.search', actor: CAROL, role: 'analyst', details: { text: 'salaries' } }, null]);
+    await expect(expireAudit(failingDeletes(store), { period: '400d', now: NOW })).rejects.toThrow('no space left');
+    // The anchor was written first, so the cut stands; the rows are still there.
+    expect(anchorOf((await trail.anchors()).at(-1)!)!.cuts).toContainEqual(expect.objectContaining({ chain_id: c.id, through_seq: 4 }));
+    expect(await seqs(c)).toEqual([1, 2, 3, 4]);
+
+    // Carol's rows go under a legal hold before the next sweep.
+    const h = await hold(CAROL);
+    const anchors = (await trail.anchors()).length;
+    await expireAudit(store, { period: '400d', now: NOW });
+    expect(await seqs(c)).toEqual([3]);
+    await verified();
+    // Nothing left that may go: no deletion, no anchor, however often it sweeps.
+    expect(await expireAudit(store, { period: '400d', now: NOW })).toMatchObject({ rows: 0, chains: 0 });
+    expect(await trail.anchors()).toHaveLength(anchors);
+    expect(await seqs(c)).toEqual([3]);
+
+    await lift(h);
+    await expireAudit(store, { period: '400d', now: NOW });
+    expect(await seqs(c)).toEqual([]);
+    await verified();
+  });
+});

@@ -28,6 +28,9 @@
 // suspends the expiry (nothing is expired, and that is logged); a hold of a person stops each
 // chain's cut below that person's first row in it, so their rows and every later row of the
 // chain stay (a chain is only ever cut as a prefix), and keeps their unchained rows.
+// A hold placed after a cut whose deletion failed keeps the held rows among its leftovers too:
+// the chain then keeps them below its cut (the verifier accepts rows at or below a cut), and
+// they go with the first sweep after the hold is lifted.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from 'pino';
@@ -112,7 +115,7 @@ export interface ExpireOptions {
   logger?: Pick<Logger, 'info' | 'error'> | undefined;
 }
 
-const ChainPlan = z.object({ chain_id: z.string(), head: Num, first: Num, kept: Num, keep_from: Num, held_from: Num });
+const ChainPlan = z.object({ chain_id: z.string(), head: Num, kept: Num, keep_from: Num, held_from: Num, free_from: Num });
 
 /** Rows older than the period, deleted as the top of this file describes. */
 export async function expireAudit(store: Store, o: ExpireOptions): Promise<AuditExpiry> {
@@ -131,7 +134,8 @@ export async function expireAudit(store: Store, o: ExpireOptions): Promise<Audit
 
   const rs = await store.client.query({
     query: `SELECT chain_id, max(seq) AS head, min(seq) AS first, countIf(at >= {cutoff:DateTime64(3, 'UTC')}) AS kept,
-                   minIf(seq, at >= {cutoff:DateTime64(3, 'UTC')}) AS keep_from, minIf(seq, ${keep.sql}) AS held_from
+                   minIf(seq, at >= {cutoff:DateTime64(3, 'UTC')}) AS keep_from, minIf(seq, ${keep.sql}) AS held_from,
+                   minIf(seq, NOT ${keep.sql}) AS free_from
             FROM ${db}.admin_audit WHERE chain_id != '' GROUP BY chain_id`,
     query_params: { cutoff: chTime(cutoff), ...keep.params },
     format: 'JSONEachRow',
@@ -148,7 +152,9 @@ export async function expireAudit(store: Store, o: ExpireOptions): Promise<Audit
     for (const heads of sinkHeads) through = Math.min(through, heads.get(p.chain_id) ?? 0);
     const after = done.get(p.chain_id)?.through_seq ?? 0;
     if (through > after) todo.push({ chain: p.chain_id, after, through });
-    else if (p.first <= after) leftovers = true;
+    // Rows an earlier run cut but could not delete, unless a hold placed since keeps them
+    // (free_from 0: every row of the chain is held).
+    else if (p.free_from > 0 && p.free_from <= after) leftovers = true;
   }
   const unchained = await unchainedCount(store, undefined, cutoff, keep);
   if (todo.length === 0 && !leftovers && unchained === 0) return none;
@@ -206,7 +212,7 @@ export async function expireAudit(store: Store, o: ExpireOptions): Promise<Audit
   const all = [...new Map([...done, ...cuts]).values()];
   await store.client.command({
     query: `ALTER TABLE ${db}.admin_audit DELETE
-            WHERE (chain_id != '' AND seq <= arrayElement({through:Array(UInt64)}, indexOf({chains:Array(String)}, chain_id)))
+            WHERE (chain_id != '' AND seq <= arrayElement({through:Array(UInt64)}, indexOf({chains:Array(String)}, chain_id)) AND NOT ${keep.sql})
                OR (chain_id = '' AND at < {cutoff:DateTime64(3, 'UTC')} AND NOT ${keep.sql})`,
     query_params: { chains: all.map((c) => c.chain_id), through: all.map((c) => c.through_seq), cutoff: chTime(cutoff), ...keep.params },
     clickhouse_settings: { mutations_sync: '2' },
