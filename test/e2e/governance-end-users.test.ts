@@ -214,6 +214,26 @@ describe('per end user limits on one key', () => {
     for (const user of ['u-1', 'u-2', 'u-3']) expect(await chat(a, secret, user)).toMatchObject({ status: 429, code: 'rate_limit_exceeded' });
   });
 
+  it('x-ratelimit-* headers name the limit that binds first: the end user\'s or the key\'s', async () => {
+    const requests = async (secret: string, user: string | undefined): Promise<{ limit: string | null; remaining: string | null }> => {
+      const { response } = await openai(a, secret)
+        .chat.completions.create({ model: 'fast', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }], ...(user !== undefined ? { user } : {}) })
+        .withResponse();
+      return { limit: response.headers.get('x-ratelimit-limit-requests'), remaining: response.headers.get('x-ratelimit-remaining-requests') };
+    };
+    // Only end users are limited: their limit, and none for a call that names no one.
+    const perUser = (await createKey({ user_rpm: 3 })).secret;
+    expect(await requests(perUser, 'alice')).toEqual({ limit: '3', remaining: '2' });
+    expect(await requests(perUser, undefined)).toEqual({ limit: null, remaining: null });
+    // Both: whichever has fewer requests left.
+    const both = (await createKey({ rpm: 6, user_rpm: 2 })).secret;
+    expect(await requests(both, 'alice')).toEqual({ limit: '2', remaining: '1' });
+    expect(await requests(both, 'alice')).toEqual({ limit: '2', remaining: '0' });
+    expect(await requests(both, undefined)).toEqual({ limit: '6', remaining: '3' });
+    expect(await requests(both, undefined)).toEqual({ limit: '6', remaining: '2' });
+    expect(await requests(both, 'bob')).toEqual({ limit: '6', remaining: '1' });
+  });
+
   it('Anthropic metadata.user_id names the end user; refusals in the Anthropic shape', async () => {
     const { secret } = await createKey({ user_rpm: 1 });
     expect((await messages(secret, 'carol')).status).toBe(200);

@@ -14,7 +14,7 @@ import { NO_TOKENS, promptText } from '../capture/usage.ts';
 import { cacheKey, cacheScope, decideCache } from '../cache/key.ts';
 import { serveCacheHit, storeInCache } from '../cache/serve.ts';
 import { checkModel, type VirtualKey } from './keys.ts';
-import { keyRateLimits, type RatePermit } from './rate-limit.ts';
+import { keyRateLimits, rateLimitHeaders, tightest, type RatePermit, type RateStates } from './rate-limit.ts';
 import { budgetScopes, worstCaseCostUsd, type Reservation } from './budget.ts';
 import { inputTokenBound, outputTokenBound } from './input-bound.ts';
 import { endUserGate, USER_REQUIRED, USER_SUBJECT } from './end-user.ts';
@@ -142,12 +142,15 @@ async function gateLimits(g: Governance, env: AdmitEnv, reply: FastifyReply, rec
       held.userPermit ? g.userLimiter.settle(held.userPermit, 0, now) : undefined,
       held.teamPermit ? g.limiter.settle(held.teamPermit, 0, now) : undefined,
     ]);
+  // Where each limit the call passed stands: the answer's x-ratelimit-* headers name the tightest.
+  const passed: RateStates[] = [];
   try {
     // TPM counts input + requested output; settled to the real count after the response.
     if (endUser?.rate) {
       const u = await g.userLimiter.acquire(endUser.id, endUser.rate, inputTokens + (maxOutput ?? 0), now, USER_SUBJECT);
       if (!u.ok) throw refuse(g, env, rec, reply, u.refusal);
       held.userPermit = u.permit;
+      passed.push(u.states);
     }
     if (keyLimited) {
       const r = await g.limiter.acquire(key.id, limits, inputTokens + (maxOutput ?? 0), now);
@@ -156,7 +159,7 @@ async function gateLimits(g: Governance, env: AdmitEnv, reply: FastifyReply, rec
         throw refuse(g, env, rec, reply, r.refusal);
       }
       held.permit = r.permit;
-      for (const [h, v] of Object.entries(r.headers)) reply.raw.setHeader(h, v);
+      passed.push(r.states);
     }
     // The team's limits, shared by all its keys: after the key's, so one key over its own
     // limits does not use up the team's.
@@ -167,9 +170,9 @@ async function gateLimits(g: Governance, env: AdmitEnv, reply: FastifyReply, rec
         throw refuse(g, env, rec, reply, r.refusal);
       }
       held.teamPermit = r.permit;
-      // The key's own headers when it has limits; otherwise the team's are the ones that bind.
-      if (!keyLimited) for (const [h, v] of Object.entries(r.headers)) reply.raw.setHeader(h, v);
+      passed.push(r.states);
     }
+    for (const [h, v] of Object.entries(rateLimitHeaders(tightest(passed)))) reply.raw.setHeader(h, v);
     if (scopes.length > 0) {
       const price = (u: { input_tokens: number; output_tokens: number }): number | null =>
         env.cost(rec.provider, rec.priceProviderId, rec.deploymentModel, { ...NO_TOKENS, ...u, tokens_estimated: true });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBackend, withFallback, type CounterBackend } from './backend.ts';
-import { RateLimiter, formatRateDuration, keyRateLimits, rateLimitHeaders, retryAfterSeconds, type RateLimits } from './rate-limit.ts';
+import { RateLimiter, formatRateDuration, keyRateLimits, rateLimitHeaders, retryAfterSeconds, tightest, type RateLimits } from './rate-limit.ts';
 
 const T0 = 1_800_000_000_000;
 const limits = (o: Partial<RateLimits>): RateLimits => ({ rpm: null, tpm: null, maxParallel: null, ...o });
@@ -176,5 +176,18 @@ describe('helpers', () => {
   });
   it('keyRateLimits maps key fields', () => {
     expect(keyRateLimits({ rpm: 1, tpm: 2, max_parallel: 3 } as Parameters<typeof keyRateLimits>[0])).toEqual({ rpm: 1, tpm: 2, maxParallel: 3 });
+  });
+});
+
+describe('tightest', () => {
+  const s = (limit: number, remaining: number, resetMs: number) => ({ limit, remaining, resetMs });
+  it('per dimension, the fewest left; of equals the slower to refill; a dimension only one limits is that one', () => {
+    const user = { rpm: s(2, 1, 30_000), tpm: s(1000, 900, 6_000) };
+    const key = { rpm: s(6, 1, 50_000) };
+    const team = { rpm: s(100, 40, 36_000), tpm: s(5000, 300, 56_000) };
+    expect(tightest([user, key, team])).toEqual({ rpm: key.rpm, tpm: team.tpm });
+    expect(tightest([user])).toEqual(user);
+    expect(tightest([key])).toEqual({ rpm: key.rpm, tpm: undefined });
+    expect(rateLimitHeaders(tightest([]))).toEqual({});
   });
 });

@@ -33,8 +33,14 @@ export interface RatePermit {
   settled: boolean;
 }
 
+/** Where a limiter stands per dimension after one admission (absent: no such limit). */
+export interface RateStates {
+  rpm?: RateState | undefined;
+  tpm?: RateState | undefined;
+}
+
 export type RateAdmission =
-  | { ok: true; permit: RatePermit; headers: Record<string, string> }
+  | { ok: true; permit: RatePermit; headers: Record<string, string>; states: RateStates }
   | { ok: false; refusal: Refusal };
 
 const WINDOW_MS = 60_000;
@@ -102,7 +108,7 @@ export class RateLimiter {
     const { rpm, tpm } = this.#entries(keyId, limits, tokens);
     const entries = [rpm, tpm].filter((e): e is RateEntry => e !== undefined);
     if (entries.length === 0) {
-      return { ok: true, permit: { keyId, limits, tokensReserved: tokens, rateVia: undefined, parallelVia, settled: false }, headers: {} };
+      return { ok: true, permit: { keyId, limits, tokensReserved: tokens, rateVia: undefined, parallelVia, settled: false }, headers: {}, states: {} };
     }
     let r: Awaited<ReturnType<CounterBackend['rateAcquire']>>;
     try {
@@ -115,7 +121,7 @@ export class RateLimiter {
     const states = { rpm: rpm ? r.states[0] : undefined, tpm: tpm ? r.states[rpm ? 1 : 0] : undefined };
     const headers = rateLimitHeaders(states);
     if (r.ok) {
-      return { ok: true, permit: { keyId, limits, tokensReserved: tokens, rateVia: r.via, parallelVia, settled: false }, headers };
+      return { ok: true, permit: { keyId, limits, tokensReserved: tokens, rateVia: r.via, parallelVia, settled: false }, headers, states };
     }
     if (limits.maxParallel !== null) await this.#releaseSlot(keyId, parallelVia);
     const failed = entries[r.failed]!;
@@ -164,8 +170,21 @@ export class RateLimiter {
   }
 }
 
+/**
+ * Per dimension, the limit that binds first among those a call passed (its end user's, its
+ * key's, its team's): the fewest units left, and of equals the one that takes longer to refill.
+ * What a client paces itself by, as with one limit.
+ */
+export function tightest(all: readonly RateStates[]): RateStates {
+  const pick = (a: RateState | undefined, b: RateState | undefined): RateState | undefined =>
+    !a ? b : !b ? a : b.remaining < a.remaining || (b.remaining === a.remaining && b.resetMs > a.resetMs) ? b : a;
+  let out: RateStates = {};
+  for (const s of all) out = { rpm: pick(out.rpm, s.rpm), tpm: pick(out.tpm, s.tpm) };
+  return out;
+}
+
 /** OpenAI's header set; a dimension without a limit sends no headers. */
-export function rateLimitHeaders(s: { rpm?: RateState | undefined; tpm?: RateState | undefined }): Record<string, string> {
+export function rateLimitHeaders(s: RateStates): Record<string, string> {
   const h: Record<string, string> = {};
   if (s.rpm) {
     h['x-ratelimit-limit-requests'] = String(s.rpm.limit);
