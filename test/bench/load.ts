@@ -121,10 +121,10 @@ export async function measurePairedLatency(t: LoadTarget, ref: LoadTarget, n: nu
 
 /**
  * Each target's latency over `n` calls, measured in `blocks` rounds of one block per target
- * (the order reversed every other round, so no target always follows the same one): a slow
- * phase of a shared machine hits all of them alike.
+ * (by default blocks of ~500 calls, at least 6 rounds; the order reversed every other round, so
+ * no target always follows the same one): a slow phase of a shared machine hits all of them alike.
  */
-export async function measureInterleavedLatency(targets: readonly LoadTarget[], n: number, warmup: number, blocks = 6): Promise<LatencyResult[]> {
+export async function measureInterleavedLatency(targets: readonly LoadTarget[], n: number, warmup: number, blocks = Math.max(6, Math.round(n / 500))): Promise<LatencyResult[]> {
   const per = Math.max(1, Math.ceil(n / blocks));
   const parts: LatencyResult[][] = targets.map(() => []);
   for (let b = 0; b < blocks; b++) {
