@@ -133,7 +133,7 @@ export async function expireAudit(store: Store, o: ExpireOptions): Promise<Audit
   const done = new Map((prev?.anchor.cuts ?? []).map((c) => [c.chain_id, c]));
 
   const rs = await store.client.query({
-    query: `SELECT chain_id, max(seq) AS head, min(seq) AS first, countIf(at >= {cutoff:DateTime64(3, 'UTC')}) AS kept,
+    query: `SELECT chain_id, max(seq) AS head, countIf(at >= {cutoff:DateTime64(3, 'UTC')}) AS kept,
                    minIf(seq, at >= {cutoff:DateTime64(3, 'UTC')}) AS keep_from, minIf(seq, ${keep.sql}) AS held_from,
                    minIf(seq, NOT ${keep.sql}) AS free_from
             FROM ${db}.admin_audit WHERE chain_id != '' GROUP BY chain_id`,

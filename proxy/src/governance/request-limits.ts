@@ -4,7 +4,7 @@
 // (429 rate_limit_exceeded / team_rate_limit_exceeded / parallel_limit_exceeded, Retry-After,
 // x-ratelimit-*). A key (and team) with neither rpm nor max_parallel takes nothing.
 import type { VirtualKey } from './keys.ts';
-import type { RateLimits, RatePermit } from './rate-limit.ts';
+import { rateLimitHeaders, tightest, type RateLimits, type RatePermit, type RateStates } from './rate-limit.ts';
 import { BackendUnavailableError } from './backend.ts';
 import type { Governance } from './runtime.ts';
 import { TEAM_SUBJECT, teamLimiterId, teamRate } from './team-policy.ts';
@@ -36,7 +36,7 @@ export async function holdRequest(g: Pick<Governance, 'teams' | 'limiter' | 'now
   const release = async (): Promise<void> => {
     await Promise.all(permits.map((p) => g.limiter.settle(p, 0, g.now())));
   };
-  let headers: Record<string, string> = {};
+  const passed: RateStates[] = [];
   try {
     const steps: [string, RateLimits | null, typeof TEAM_SUBJECT | undefined][] = [[key.id, own, undefined], [teamLimiterId(key.team), team, TEAM_SUBJECT]];
     for (const [id, limits, subject] of steps) {
@@ -47,13 +47,13 @@ export async function holdRequest(g: Pick<Governance, 'teams' | 'limiter' | 'now
         return r;
       }
       permits.push(r.permit);
-      // The key's own headers when it has limits; otherwise the team's are the ones that bind.
-      if (permits.length === 1) headers = r.headers;
+      passed.push(r.states);
     }
   } catch (err) {
     if (!(err instanceof BackendUnavailableError)) throw err;
     await release().catch(() => undefined);
     return { ok: false, refusal: STATE_UNAVAILABLE };
   }
-  return { ok: true, headers, release };
+  // As a call's: per dimension, whichever of the key's and the team's has fewer left.
+  return { ok: true, headers: rateLimitHeaders(tightest(passed)), release };
 }
