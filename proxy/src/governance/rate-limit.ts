@@ -40,7 +40,7 @@ export interface RateStates {
 }
 
 export type RateAdmission =
-  | { ok: true; permit: RatePermit; headers: Record<string, string>; states: RateStates }
+  | { ok: true; permit: RatePermit; states: RateStates }
   | { ok: false; refusal: Refusal };
 
 const WINDOW_MS = 60_000;
@@ -108,7 +108,7 @@ export class RateLimiter {
     const { rpm, tpm } = this.#entries(keyId, limits, tokens);
     const entries = [rpm, tpm].filter((e): e is RateEntry => e !== undefined);
     if (entries.length === 0) {
-      return { ok: true, permit: { keyId, limits, tokensReserved: tokens, rateVia: undefined, parallelVia, settled: false }, headers: {}, states: {} };
+      return { ok: true, permit: { keyId, limits, tokensReserved: tokens, rateVia: undefined, parallelVia, settled: false }, states: {} };
     }
     let r: Awaited<ReturnType<CounterBackend['rateAcquire']>>;
     try {
@@ -119,10 +119,11 @@ export class RateLimiter {
       throw err;
     }
     const states = { rpm: rpm ? r.states[0] : undefined, tpm: tpm ? r.states[rpm ? 1 : 0] : undefined };
-    const headers = rateLimitHeaders(states);
     if (r.ok) {
-      return { ok: true, permit: { keyId, limits, tokensReserved: tokens, rateVia: r.via, parallelVia, settled: false }, headers, states };
+      // The caller names the tightest of every limiter a call passes (admit.ts): states, not headers.
+      return { ok: true, permit: { keyId, limits, tokensReserved: tokens, rateVia: r.via, parallelVia, settled: false }, states };
     }
+    const headers = rateLimitHeaders(states);
     if (limits.maxParallel !== null) await this.#releaseSlot(keyId, parallelVia);
     const failed = entries[r.failed]!;
     const dimension = failed === rpm ? 'requests' : 'tokens';
