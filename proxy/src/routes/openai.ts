@@ -141,8 +141,13 @@ export function openAiRoutes(deps: OpenAiRouteDeps, o: { root?: boolean; azure?:
         const set: Record<string, string> = { model: JSON.stringify(dep.model) };
         if (addUsage) {
           const so = json['stream_options'];
-          json['stream_options'] = so && typeof so === 'object' ? { ...(so as object), include_usage: true } : { include_usage: true };
-          set['stream_options'] = so && typeof so === 'object' ? JSON.stringify(json['stream_options']) : INCLUDE_USAGE;
+          if (so && typeof so === 'object') {
+            json['stream_options'] = { ...(so as object), include_usage: true };
+            set['stream_options'] = JSON.stringify(json['stream_options']);
+          } else {
+            json['stream_options'] = { include_usage: true };
+            set['stream_options'] = INCLUDE_USAGE;
+          }
         }
         upstreamBody = withTopLevel(text, set) ?? JSON.stringify(json);
       }
