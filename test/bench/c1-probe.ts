@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { latencyInChild, warmUntilSteady } from './cannon.ts';
 import { measureLatency, type LoadTarget } from './load.ts';
-import { ROOT, direct, passthrough, startMockUpstream } from './targets.ts';
+import { ROOT, direct, passthrough, startMockUpstream, timingFor } from './targets.ts';
 import { proxyService, startKafkaFixture } from './proxy-target.ts';
 import { killAll } from './children.ts';
 import { cpuDelta, threadCpu } from './threads.ts';
@@ -56,7 +56,7 @@ try {
     const added = new Map<string, { p50: number[]; p99: number[] }>(sides.map(([name]) => [name, { p50: [], p99: [] }]));
     const rows: string[] = [];
     for (let round = 0; round < Number(args.rounds); round++) {
-      const [d, ...rest] = await latencyInChild([direct(mockUrl).target, ...sides.map(([, t]) => t)], n, 300, '1');
+      const [d, ...rest] = await latencyInChild([direct(mockUrl).target, ...sides.map(([, t]) => t)], n, 300, '1', timingFor(g, other));
       const cells = sides.map(([name], i) => {
         const x = rest[i]!;
         const a = added.get(name)!;

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnChild } from './children.ts';
-import type { LatencyResult, LoadTarget, ThroughputResult } from './load.ts';
+import type { BlockTiming, LatencyResult, LoadTarget, ThroughputResult } from './load.ts';
 import type { LatencySettings, WireLatency, WireTarget } from './latency-child.ts';
 import { ROOT } from './targets.ts';
 
@@ -115,10 +115,10 @@ export async function warmUntilSteady(t: LoadTarget, o: Omit<CannonOptions, 'dur
  * one target alone, or several in interleaved blocks (measureInterleavedLatency), results in
  * the same order.
  */
-export async function latencyInChild(targets: readonly LoadTarget[], n: number, warmup: number, cpus: string | null): Promise<LatencyResult[]> {
+export async function latencyInChild(targets: readonly LoadTarget[], n: number, warmup: number, cpus: string | null, timing?: BlockTiming): Promise<LatencyResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'gatelog-bench-latency-'));
   const toWire = (x: LoadTarget): WireTarget => ({ name: x.name, origin: x.origin, path: x.path, headers: x.headers, body: x.body(false).toString('base64') });
-  const settings: LatencySettings = { targets: targets.map(toWire), n, warmup, out: join(dir, 'latency.json') };
+  const settings: LatencySettings = { targets: targets.map(toWire), n, warmup, ...(timing ? { timing } : {}), out: join(dir, 'latency.json') };
   try {
     const child = await spawnChild({
       name: 'latency',

@@ -5,7 +5,7 @@
 // direct calls' own p99 read 1.5 ms, more than the passthrough's. Reads its settings as JSON
 // from argv[2], writes each target's samples to `out` and prints {"latency":"written"}.
 import { writeFileSync } from 'node:fs';
-import { measureInterleavedLatency, measureLatency, type LatencyResult, type LoadTarget } from './load.ts';
+import { measureInterleavedLatency, measureLatency, type BlockTiming, type LatencyResult, type LoadTarget } from './load.ts';
 
 export interface WireTarget {
   name: string;
@@ -21,6 +21,8 @@ export interface LatencySettings {
   targets: WireTarget[];
   n: number;
   warmup: number;
+  /** Interleaved blocks' lead-in and gap (load.ts BlockTiming); absent = none. */
+  timing?: BlockTiming;
   out: string;
 }
 
@@ -34,7 +36,7 @@ const wire = (r: LatencyResult): WireLatency => ({ ...r, samples: Array.from(r.s
 
 const s = JSON.parse(process.argv[2] ?? '{}') as LatencySettings;
 const targets = s.targets.map(toTarget);
-const results = targets.length === 1 ? [await measureLatency(targets[0]!, s.n, s.warmup)] : await measureInterleavedLatency(targets, s.n, s.warmup);
+const results = targets.length === 1 ? [await measureLatency(targets[0]!, s.n, s.warmup)] : await measureInterleavedLatency(targets, s.n, s.warmup, undefined, s.timing);
 writeFileSync(s.out, JSON.stringify(results.map(wire)));
 process.stdout.write('{"latency":"written"}\n');
 process.exit(0);

@@ -1,6 +1,7 @@
 // A small bounded load generator on an undici Pool: sequential latency samples at
 // concurrency 1, and closed-loop throughput (N workers, fixed duration) for JSON calls and
 // fully consumed SSE streams. Every response is checked (status 200, stream ends in [DONE]).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
 
 export interface LoadTarget {
@@ -79,8 +80,11 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[i]!;
 }
 
-/** `warmup` unmeasured then `n` measured sequential calls on one keep-alive connection. */
-export async function measureLatency(t: LoadTarget, n: number, warmup: number): Promise<LatencyResult> {
+/**
+ * `warmup` unmeasured then `n` measured sequential calls on one keep-alive connection; with
+ * `leadInMs`, unmeasured calls go on until that long after the first (see BlockTiming).
+ */
+export async function measureLatency(t: LoadTarget, n: number, warmup: number, leadInMs = 0): Promise<LatencyResult> {
   const pool = new Pool(t.origin, { connections: 1, pipelining: 1, keepAliveTimeout: 60_000, ...TIMEOUTS });
   const payload = t.body(false);
   const o = newOutcome();
@@ -88,7 +92,8 @@ export async function measureLatency(t: LoadTarget, n: number, warmup: number): 
   const warm = newOutcome();
   let got = 0;
   try {
-    for (let i = 0; i < warmup; i++) await call(pool, t, payload, false, warm);
+    const leadInEnd = performance.now() + leadInMs;
+    for (let i = 0; i < warmup || performance.now() < leadInEnd; i++) await call(pool, t, payload, false, warm);
     for (let i = 0; i < n; i++) {
       const start = process.hrtime.bigint();
       const ok = await call(pool, t, payload, false, o);
@@ -120,18 +125,44 @@ export async function measurePairedLatency(t: LoadTarget, ref: LoadTarget, n: nu
 }
 
 /**
+ * How each interleaved block is framed. A target may work in the background on a timer: the
+ * distributed proxy's relay sends what the calls appended `bus.batch_ms` after the first of them
+ * (compressing a batch takes the target's core for a few ms). Blocks of a few hundred calls
+ * (~200 ms) used to end before that send, which then landed in the next target's block: the
+ * proxy's p99 read too low and the direct calls' and passthrough's too high (an A/A run of
+ * c1-probe.ts read 0.31 vs 2.45 ms added p99 for two identical proxies). So each block starts
+ * with `leadInMs` of unmeasured calls (longer than the linger: the target is in its steady state,
+ * sends on its own timer, when measuring starts) and is followed by `gapMs` of quiet (longer than
+ * the linger plus a send: what the block left behind is done before the next target's block).
+ */
+export interface BlockTiming {
+  leadInMs: number;
+  gapMs: number;
+}
+
+/** Lead-in and gap for targets whose background work lingers up to `lingerMs` (bus.batch_ms). */
+export function blockTiming(lingerMs: number): BlockTiming {
+  return { leadInMs: lingerMs + 100, gapMs: lingerMs + 100 };
+}
+
+/**
  * Each target's latency over `n` calls, measured in `blocks` rounds of one block per target
  * (by default blocks of ~500 calls, at least 6 rounds; the order reversed every other round, so
  * no target always follows the same one): a slow phase of a shared machine hits all of them alike.
  */
-export async function measureInterleavedLatency(targets: readonly LoadTarget[], n: number, warmup: number, blocks = Math.max(6, Math.round(n / 500))): Promise<LatencyResult[]> {
+export async function measureInterleavedLatency(
+  targets: readonly LoadTarget[], n: number, warmup: number, blocks = Math.max(6, Math.round(n / 500)), timing: BlockTiming = { leadInMs: 0, gapMs: 0 },
+): Promise<LatencyResult[]> {
   const per = Math.max(1, Math.ceil(n / blocks));
   const parts: LatencyResult[][] = targets.map(() => []);
   for (let b = 0; b < blocks; b++) {
     const w = b === 0 ? warmup : Math.min(20, warmup);
     const order = targets.map((_, i) => i);
     if (b % 2 === 1) order.reverse();
-    for (const i of order) parts[i]!.push(await measureLatency(targets[i]!, per, w));
+    for (const i of order) {
+      parts[i]!.push(await measureLatency(targets[i]!, per, w, timing.leadInMs));
+      if (timing.gapMs > 0) await sleep(timing.gapMs);
+    }
   }
   return parts.map(merge);
 }

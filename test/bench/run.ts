@@ -24,7 +24,7 @@ import { EMPTY, countRows, snapshot, waitForDrain, type PipelineSnapshot } from 
 import { OPEN_LOOP_SKIPPED_AT_MOST, TARGETS, addedOver, cpuSplit, machine, render, table, verdicts, type FixedRatePhase, type PairedShare, type PipelineResult, type RunInfo, type TargetResult } from './report.ts';
 import { cpuDelta, threadCpu } from './threads.ts';
 import { currentIngestSection } from './ingest-report.ts';
-import { ROOT, direct, startMockUpstream, gatelog, passthrough, portkey, type GatelogRunning, type Running } from './targets.ts';
+import { ROOT, direct, startMockUpstream, gatelog, passthrough, portkey, timingFor, type GatelogRunning, type Running } from './targets.ts';
 
 const KEYS = ['direct', 'passthrough', 'proxy', 'gatelog', 'portkey'] as const;
 type Key = (typeof KEYS)[number];
@@ -117,7 +117,7 @@ async function measure(key: Key, run: Running, ref: LoadTarget): Promise<Measure
   say(`${t.name}: warm-up at c=${settings.concurrency}, then latency (${settings.latencyN} sequential calls)`);
   calls += (await warm(t, false)).ok;
   // In a process of its own on the load core (latency-child.ts), as autocannon runs.
-  const lat = await latencyInChild(key === 'direct' ? [t] : [t, ref], settings.latencyN, quick ? 100 : 500, loadCpus);
+  const lat = await latencyInChild(key === 'direct' ? [t] : [t, ref], settings.latencyN, quick ? 100 : 500, loadCpus, timingFor(run));
   result.latency = lat[0]!;
   if (lat[1]) result.latencyRef = lat[1];
   calls += result.latency.ok + result.latency.warmupOk;
@@ -182,7 +182,7 @@ async function pairedShare(mockUrl: string, cpus: string | null): Promise<Paired
     // interleaved blocks, so the verdicts compare added latencies taken in the same minutes. Before
     // the embedded gatelog starts: its inserts and merges on the same core would slow both.
     for (const t of [pt, px]) await warm(t.target, false);
-    const [d, ...lat] = await latencyInChild([direct(mockUrl).target, pt.target, px.target], settings.c1N, quick ? 100 : 500, loadCpus);
+    const [d, ...lat] = await latencyInChild([direct(mockUrl).target, pt.target, px.target], settings.c1N, quick ? 100 : 500, loadCpus, timingFor(px));
     const latency = { passthrough: addedOver(lat[0]!, d!), proxy: addedOver(lat[1]!, d!) };
     say(`paired: added latency at c=1 (p50 / p99 ms): passthrough ${latency.passthrough.p50Ms.toFixed(3)} / ${latency.passthrough.p99Ms.toFixed(3)}, proxy ${latency.proxy.p50Ms.toFixed(3)} / ${latency.proxy.p99Ms.toFixed(3)}`);
     gl = await gatelog(mockUrl, cpus);

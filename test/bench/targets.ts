@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { parseConfig } from '@gatelog/core';
 import { freePort, spawnChild, type Child } from './children.ts';
-import type { LoadTarget } from './load.ts';
+import { blockTiming, type BlockTiming, type LoadTarget } from './load.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /**
@@ -143,4 +144,20 @@ export async function portkey(mockUrl: string, cpus: string | null): Promise<Run
     'x-portkey-custom-host': `${mockUrl}/v1`,
   });
   return { target, child, sse: false, note: 'Portkey SSE fails on these machines: compared on JSON only' };
+}
+
+/**
+ * The one-connection blocks' framing for a target (load.ts BlockTiming): how long its own
+ * background work may trail its calls — the distributed proxy's relay linger (bus.batch_ms),
+ * the embedded gatelog's insert linger (ingest.batch_ms) — from its effective configuration.
+ */
+export function timingFor(...runs: Running[]): BlockTiming {
+  let linger = 0;
+  for (const run of runs) {
+    const raw = (run as Partial<GatelogRunning>).config;
+    if (!raw) continue;
+    const c = parseConfig(raw, 'bench', process.env);
+    linger = Math.max(linger, c.bus.kind === 'kafka' ? c.bus.batch_ms : c.ingest.batch_ms);
+  }
+  return blockTiming(linger);
 }
