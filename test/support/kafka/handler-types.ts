@@ -17,6 +17,8 @@ export interface BrokerState {
   groups: GroupCoordinator;
   /** Largest record batch a partition takes, in bytes (Kafka's max.message.bytes); larger ones get MESSAGE_TOO_LARGE. */
   maxMessageBytes: number;
+  /** Whether a produced batch's records are inflated and decoded on arrival (KafkaTestBrokerOptions.decodeOnProduce). */
+  decodeOnProduce: boolean;
   /** Fault injection: true when this produce response should be lost after the append. */
   takeLostProduceResponse(): boolean;
   /** Every API this broker serves, for ApiVersions. */

