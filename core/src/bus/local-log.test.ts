@@ -266,4 +266,18 @@ describe('LocalLogWriter / LocalLogReader', () => {
     w.close();
     expect(ids(readAll(reader, w.endOffset - 8 - rec(20).length).records)).toEqual([20]);
   });
+
+  it('pruneSync removes the same segments as prune, on the calling thread', () => {
+    const dir = tmp();
+    const w = new LocalLogWriter({ dir, segmentBytes: 100, fsyncMs: 0 });
+    for (let i = 0; i < 20; i++) w.append(rec(i));
+    const segs = listSegments(dir);
+    const reader = new LocalLogReader(dir);
+    expect(reader.pruneSync(segs[3] ?? 0)).toBe(3);
+    expect(listSegments(dir)).toEqual(segs.slice(3));
+    expect(reader.pruneSync(segs[3] ?? 0)).toBe(0);
+    expect(reader.pruneSync(w.endOffset)).toBe(segs.length - 4);
+    expect(listSegments(dir)).toEqual([segs.at(-1)]);
+    w.close();
+  });
 });

@@ -10,7 +10,7 @@
 // group-committed every `fsyncMs` for power loss.
 // A torn last record (a crash mid-write) is cut off when the writer reopens the log, and a
 // reader never delivers a record whose checksum fails.
-import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, statSync, writevSync, readFileSync } from 'node:fs';
+import { closeSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writevSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -371,16 +371,26 @@ export class LocalLogReader {
    * kernel, ~30 ms here, which every call in flight on the event loop would otherwise wait out.
    */
   async prune(offset: number): Promise<number> {
+    const done = this.#consumedSegments(offset);
+    for (const path of done) await rm(path, { force: true });
+    return done.length;
+  }
+
+  /** `prune` on the calling thread, for a thread of its own (the Kafka spool relay: OffsetFile.storeSync). */
+  pruneSync(offset: number): number {
+    const done = this.#consumedSegments(offset);
+    for (const path of done) rmSync(path, { force: true });
+    return done.length;
+  }
+
+  /** Paths of the whole segments that end at or before `offset`, never the newest one. */
+  #consumedSegments(offset: number): string[] {
     const segs = listSegments(this.dir);
-    let removed = 0;
+    const out: string[] = [];
     for (let i = 0; i + 1 < segs.length; i++) {
-      const nextBase = segs[i + 1] ?? 0;
-      if (nextBase <= offset) {
-        await rm(join(this.dir, segmentName(segs[i] ?? 0)), { force: true });
-        removed++;
-      }
+      if ((segs[i + 1] ?? 0) <= offset) out.push(join(this.dir, segmentName(segs[i] ?? 0)));
     }
-    return removed;
+    return out;
   }
 
   /** Global offset just past the last byte on disk (torn bytes included): the lag reference. */

@@ -29,6 +29,19 @@ describe('OffsetFile', () => {
     await expect(f.store(1.5)).rejects.toThrow(RangeError);
   });
 
+  it('storeSync stores atomically on the calling thread, like store', async () => {
+    const dir = tmp();
+    const f = new OffsetFile(join(dir, 'relay.offset'));
+    f.storeSync(5120);
+    expect(f.load()).toBe(5120);
+    await f.store(6000);
+    f.storeSync(7000, { start: 7000, end: 7100 });
+    expect(new OffsetFile(f.path).loadState()).toEqual({ offset: 7000, pending: { start: 7000, end: 7100 } });
+    expect(readdirSync(dir)).toEqual(['relay.offset']);
+    expect(() => f.storeSync(-3)).toThrow(RangeError);
+    expect(f.load()).toBe(7000);
+  });
+
   it('keeps the batch in flight and its identity', async () => {
     const dir = tmp();
     const f = new OffsetFile(join(dir, 'ingest.offset'));

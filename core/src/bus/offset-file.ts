@@ -1,6 +1,6 @@
 // A consumer's committed position in a local event log (or the Kafka spool), kept in a small
 // JSON file replaced atomically: write a temp file, fsync it, rename it over, fsync the directory.
-import { readFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -48,6 +48,35 @@ export class OffsetFile {
   #content(offset: number, pending: { start: number; end: number } | undefined): string {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`invalid log offset ${offset}`);
     return JSON.stringify({ offset, ...(pending ? { pending } : {}), id: this.id, at: new Date().toISOString() });
+  }
+
+  /**
+   * `store` for a thread of its own (the Kafka spool relay): the same steps as blocking calls on
+   * the calling thread. Each of `store`'s steps is a round trip through libuv's pool — eight
+   * wake-ups of a pool thread and of the caller per commit, on whatever core the process has —
+   * where a thread with nothing else to do can simply wait.
+   */
+  storeSync(offset: number, pending?: { start: number; end: number }): void {
+    const content = this.#content(offset, pending);
+    const tmp = `${this.path}.tmp`;
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, content);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.path);
+    try {
+      const dir = openSync(dirname(this.path), 'r');
+      try {
+        fsyncSync(dir);
+      } finally {
+        closeSync(dir);
+      }
+    } catch {
+      // As in store(): a lost rename only means a replay.
+    }
   }
 
   /**
