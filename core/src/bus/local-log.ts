@@ -376,7 +376,11 @@ export class LocalLogReader {
     return done.length;
   }
 
-  /** `prune` on the calling thread, for a thread of its own (the Kafka spool relay: OffsetFile.storeSync). */
+  /**
+   * `prune` as blocking calls, for a thread of its own (the Kafka spool relay, as with
+   * OffsetFile.storeSync): that thread waits out the kernel freeing a removed segment's pages,
+   * which is why an event loop must use `prune`.
+   */
   pruneSync(offset: number): number {
     const done = this.#consumedSegments(offset);
     for (const path of done) rmSync(path, { force: true });
