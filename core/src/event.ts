@@ -3,7 +3,25 @@
 // JSONEachRow row as-is: bytes flow proxy → bus → ClickHouse without re-encoding.
 import { z } from 'zod';
 
-export const EVENT_SCHEMA_VERSION = 1;
+/**
+ * The newest event shape this build reads and writes. 2: an attempt's upstream request may be
+ * carried as `request_set` (AttemptIo). The proxy stamps an event with the lowest version that
+ * reads it (eventSchemaVersion), so an ingest of version 1 still takes every event without
+ * request_set, and sets aside (dead-letters, replayably) the ones it would store without their
+ * upstream request.
+ */
+export const EVENT_SCHEMA_VERSION = 2;
+/**
+ * An attempt's upstream request travels as `request_set` only when the call's request_body is
+ * at least this long: ingest parses events that long anyway (body blocks), and below it the
+ * second copy costs less than a parse.
+ */
+export const REQUEST_SET_MIN_BYTES = 32 * 1024;
+
+/** The version an event needs (EVENT_SCHEMA_VERSION): 2 with a request_set, 1 otherwise. */
+export function eventSchemaVersion(attemptIo: readonly { request_set?: unknown }[] | undefined): number {
+  return attemptIo?.some((a) => a.request_set !== undefined) ? 2 : 1;
+}
 
 export const ApiKind = z.enum([
   'openai.chat',
@@ -58,6 +76,15 @@ export const AttemptIo = z.object({
   response_bytes: z.number().int().nonnegative(),
   response_sha256: z.string(),
   truncated: z.boolean(),
+  /**
+   * The upstream request as the top-level fields routing set over the call's own request_body
+   * (an alias's model, the stream_options a stream's usage needs), JSON texts by name, in place
+   * of request_body (then ''): withTopLevel(request_body, request_set) (core/src/json/top-level.ts)
+   * is the request as sent. Only on the bus, and only for a call whose request_body is whole,
+   * unredacted and at least REQUEST_SET_MIN_BYTES long; ingest writes the request back before the
+   * row is stored, so a long conversation is not encoded, spooled and sent twice per call.
+   */
+  request_set: z.record(z.string().max(256), z.string().max(65_536)).optional(),
 });
 export type AttemptIo = z.infer<typeof AttemptIo>;
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageConfig, migrate, newRequestId, openStore, type Store } from '@gatelog/core';
 import { loadBlocks, reconstruct, partsOf } from '@gatelog/core/store/blocks';
+import { withTopLevel } from '@gatelog/core/json/top-level';
 import { BlockWriter, splitRecord } from './body-blocks.ts';
 
 let dir: string;
@@ -96,5 +97,28 @@ describe('body blocks in ingest', () => {
     const largeUs = time(large, 20);
     console.log(`body blocks: ${small.length} B event ${smallUs.toFixed(2)} µs, ${large.length} B event ${largeUs.toFixed(0)} µs`);
     expect(smallUs).toBeLessThan(50);
+  });
+
+  it('writes back an attempt\'s request carried as request_set, for every team, before splitting it', () => {
+    const set = { model: '"claude-sonnet-4-5-20250929"', stream_options: '{"include_usage":true}' };
+    const client = conversation(30);
+    const upstream = withTopLevel(client, set)!;
+    const carried = (body: string, team = ''): Buffer => Buffer.from(JSON.stringify({ ...event(body), team, attempt_io: [{ request_body: '', request_set: set, truncated: false }] }));
+    const s = splitRecord(carried(client))!;
+    const e = JSON.parse(s.record.toString()) as { attempt_io: Record<string, unknown>[] };
+    const io = e.attempt_io[0]!;
+    expect(io).not.toHaveProperty('request_set');
+    expect(reconstruct(io['request_body'] as string, partsOf(io['request_parts'] as never), new Map(s.blocks.map((b) => [b.hash, b.body])))).toBe(upstream);
+    // A team whose calls are stored whole gets its request back whole.
+    const whole = splitRecord(carried(client, 'keep-whole'), undefined, ['keep-whole'])!;
+    const wio = (JSON.parse(whole.record.toString()) as { attempt_io: Record<string, unknown>[] }).attempt_io[0]!;
+    expect(whole.blocks).toEqual([]);
+    expect(wio['request_body']).toBe(upstream);
+    expect(wio).not.toHaveProperty('request_set');
+    // With no call request left to read it over (erased, stripped), the attempt's is empty and flagged.
+    const erased = Buffer.from(JSON.stringify({ ...event(''), padding: 'x'.repeat(40_000), attempt_io: [{ request_body: '', request_set: set, truncated: false }] }));
+    const eio = (JSON.parse(splitRecord(erased)!.record.toString()) as { attempt_io: Record<string, unknown>[] }).attempt_io[0]!;
+    expect(eio).toMatchObject({ request_body: '', truncated: true });
+    expect(eio).not.toHaveProperty('request_set');
   });
 });

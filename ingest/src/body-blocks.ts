@@ -11,7 +11,8 @@
 // most RECENT_AGE_MS, so last_seen (which the blocks' retention counts from) is refreshed at
 // least that often while a conversation goes on.
 import { Piscina } from 'piscina';
-import type { Store } from '@gatelog/core';
+import { REQUEST_SET_MIN_BYTES, type Store } from '@gatelog/core';
+import { withTopLevel } from '@gatelog/core/json/top-level';
 import { SPLIT_MIN_BYTES, splitBody, type Block } from '@gatelog/core/store/blocks';
 import { readQuery } from '@gatelog/core/store/read-query';
 import { eventTeam } from '@gatelog/core/store/retention';
@@ -63,20 +64,53 @@ function splitField(o: Obj, into: Map<string, Block>, minBody: number): boolean 
   return true;
 }
 
+const isTexts = (v: unknown): v is Record<string, string> => isObj(v) && Object.values(v).every((x) => typeof x === 'string');
+
+/**
+ * Each attempt's upstream request carried as `request_set` written back as its request_body
+ * (core/src/event.ts AttemptIo): the call's request with those top-level fields. One that cannot
+ * be (no call request to read it over, after an erasure or a strip) is stored empty, flagged
+ * truncated. True when the record had any.
+ */
+export function expandRequestSets(e: Obj): boolean {
+  const io = e['attempt_io'];
+  if (!Array.isArray(io)) return false;
+  let changed = false;
+  for (const a of io) {
+    if (!isObj(a) || !('request_set' in a)) continue;
+    const set = a['request_set'];
+    delete a['request_set'];
+    changed = true;
+    const base = e['request_body'];
+    const text = isTexts(set) && typeof base === 'string' && base !== '' ? withTopLevel(base, set) : null;
+    a['request_body'] = text ?? '';
+    if (text === null) a['truncated'] = true;
+  }
+  return changed;
+}
+
+/** Records shorter than this are stored as they came (no body to split or write back). */
+const parseFrom = (minBody: number): number => Math.min(minBody, REQUEST_SET_MIN_BYTES);
+
 /**
  * The record with its large bodies split, or null when it is stored as it came. The calls of
  * `wholeTeams` (teams with a body retention period of their own: retention.ts wholeBodyTeams)
- * are stored whole, so their own period removes their text.
+ * are stored whole, so their own period removes their text. Upstream requests carried as
+ * request_set are written back first (expandRequestSets), for every team.
  */
 export function splitRecord(record: Buffer, minBody = SPLIT_MIN_BYTES, wholeTeams: readonly string[] = []): BlockSplit | null {
-  if (record.length < minBody) return null;
+  if (record.length < parseFrom(minBody)) return null;
   const e = parsedRow(record);
-  if (!e || (wholeTeams.length > 0 && wholeTeams.includes(eventTeam(e)))) return null;
-  const blocks = new Map<string, Block>();
-  let changed = splitField(e, blocks, minBody);
-  const io = e['attempt_io'];
-  if (Array.isArray(io)) for (const a of io) if (isObj(a) && splitField(a, blocks, minBody)) changed = true;
-  return changed ? { record: Buffer.from(JSON.stringify(e), 'utf8'), blocks: [...blocks.values()] } : null;
+  if (!e) return null;
+  let changed = expandRequestSets(e);
+  if (record.length >= minBody && !(wholeTeams.length > 0 && wholeTeams.includes(eventTeam(e)))) {
+    const blocks = new Map<string, Block>();
+    if (splitField(e, blocks, minBody)) changed = true;
+    const io = e['attempt_io'];
+    if (Array.isArray(io)) for (const a of io) if (isObj(a) && splitField(a, blocks, minBody)) changed = true;
+    return changed ? { record: Buffer.from(JSON.stringify(e), 'utf8'), blocks: [...blocks.values()] } : null;
+  }
+  return changed ? { record: Buffer.from(JSON.stringify(e), 'utf8'), blocks: [] } : null;
 }
 
 /** Splits the records of parts (once per part) and writes their blocks ahead of the rows. */
@@ -101,12 +135,13 @@ export class BlockWriter {
    */
   async prepare(parts: readonly { records: Buffer[] }[]): Promise<void> {
     for (const part of parts) {
-      if (this.#pending.has(part) || !part.records.some((r) => r.length >= this.#minBody)) continue;
+      const from = parseFrom(this.#minBody);
+      if (this.#pending.has(part) || !part.records.some((r) => r.length >= from)) continue;
       const blocks: Block[] = [];
       try {
         const records = [...part.records];
         for (let i = 0; i < records.length; i++) {
-          if (records[i]!.length < this.#minBody) continue;
+          if (records[i]!.length < from) continue;
           const s = await splitPool().run({ record: records[i]!, minBody: this.#minBody, wholeTeams: this.#wholeTeams });
           if (!s) continue;
           records[i] = Buffer.from(s.record.buffer, s.record.byteOffset, s.record.byteLength);

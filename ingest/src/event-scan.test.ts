@@ -3,7 +3,7 @@
 // alone did (same ok, same dead-letter code and message, same repaired bytes) on valid events,
 // events broken in every field, and damaged bytes at every position. The fast path must also really be
 // taken for the events the proxy writes, or the worker silently pays the full check again.
-import { ApiKind, EVENT_SCHEMA_VERSION, GATELOG_VERSION, LlmCallEvent, newRequestId } from '@gatelog/core';
+import { ApiKind, EVENT_SCHEMA_VERSION, GATELOG_VERSION, LlmCallEvent, REQUEST_SET_MIN_BYTES, newRequestId } from '@gatelog/core';
 import { describe, expect, it } from 'vitest';
 import { scanEvent } from './event-scan.ts';
 import { checkEvent, validateMessage, type Validation } from './kafka-validate.ts';
@@ -168,5 +168,25 @@ describe('event scan', () => {
     const pooled = Buffer.concat([Buffer.from('{"x":'), e, Buffer.from('}garbage')]);
     expect(scanEvent(pooled.subarray(5, 5 + e.length))).toBe(true);
     expect(scanEvent(pooled.subarray(5, 5 + e.length - 1))).toBe(false);
+  });
+
+  it('takes an attempt\'s request as request_set only in events long enough for ingest to write it back', () => {
+    const set = { model: '"gpt-4o-mini"', stream_options: '{"include_usage":true}' };
+    const withSet = (body: string): Buffer => {
+      const e = fullEvent();
+      const io = (e['attempt_io'] as Record<string, unknown>[])[0]!;
+      return bytes({ ...e, request_body: body, attempt_io: [{ ...io, request_same: false, request_body: '', request_parts: [], request_set: set }] });
+    };
+    const small = withSet('{"model":"fast","messages":[]}');
+    expect(small.length).toBeLessThan(REQUEST_SET_MIN_BYTES);
+    const refused = validateMessage(small, {});
+    expect(refused).toMatchObject({ ok: false, reason: { code: 'GATELOG_DLQ_INVALID_EVENT', message: expect.stringContaining('attempt_io.request_set') } });
+    expectSameAnswer(small);
+    const large = withSet(JSON.stringify({ model: 'fast', messages: [{ role: 'user', content: 'long '.repeat(REQUEST_SET_MIN_BYTES / 4) }] }));
+    expect(validateMessage(large, {})).toEqual({ ok: true });
+    expectSameAnswer(large);
+    // A set that is not texts by name is refused whatever the size.
+    const bad = Buffer.from(large.toString().replace('"model":"\\"gpt-4o-mini\\""', '"model":1'));
+    expect(validateMessage(bad, {})).toMatchObject({ ok: false, reason: { code: 'GATELOG_DLQ_INVALID_EVENT' } });
   });
 });

@@ -30,9 +30,25 @@ export interface Running {
   note?: string;
 }
 
+/**
+ * Earlier turns of a conversation put before the question, about this many bytes in all
+ * (BENCH_CONTEXT_BYTES; 0 by default): an agent's or a chat's long context, for comparing
+ * what a call's request size costs each target.
+ */
+function earlierTurns(bytes: number): { role: string; content: string }[] {
+  const turns: { role: string; content: string }[] = [];
+  for (let i = 0, n = 0; n < bytes; i++) {
+    const content = `Turn ${i}: a "quoted" line of earlier context, with café and ✓ in it. `.repeat(20);
+    turns.push({ role: i % 2 ? 'assistant' : 'user', content });
+    n += content.length + 32;
+  }
+  return turns;
+}
+
 function chatBody(model: string): (stream: boolean) => Buffer {
   const messages = [
     { role: 'system', content: 'You are a helpful assistant.' },
+    ...earlierTurns(Number(process.env['BENCH_CONTEXT_BYTES'] ?? 0)),
     { role: 'user', content: 'Say hello to the benchmark in one short sentence.' },
   ];
   const plain = Buffer.from(JSON.stringify({ model, messages, temperature: 0.2 }));

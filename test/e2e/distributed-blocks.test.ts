@@ -2,7 +2,8 @@
 // → ClickHouse over HTTP (chDB fixture). Growing conversation events of up to ~3 MB pass every
 // hop, are stored as skeleton + shared blocks, and read back whole through the call detail.
 import { afterEach, describe, expect, it } from 'vitest';
-import { getCall } from '@gatelog/core';
+import { REQUEST_SET_MIN_BYTES, getCall } from '@gatelog/core';
+import { withTopLevel } from '@gatelog/core/json/top-level';
 import { sampleEvent } from './distributed-events.ts';
 import { eventually, startDistributed, type Distributed } from './distributed-harness.ts';
 
@@ -39,5 +40,24 @@ describe('distributed ingest of long conversations', () => {
     const [s] = await rs.json<{ skeletons: string; blocks: string }>();
     const last = Buffer.byteLength(events.at(-1)!.request_body);
     expect(Number(s!.skeletons) + Number(s!.blocks)).toBeLessThan(1.2 * last);
+  });
+
+  it('writes back an attempt\'s request carried as request_set, and sets aside one in too short an event', { timeout: 120_000 }, async () => {
+    d = await startDistributed({ partitions: 1 });
+    await d.worker();
+    const pub = d.publisher();
+    const set = { model: '"claude-sonnet-4-5-20250929"' };
+    const io = { provider_request_id: 'req_1', request_same: false, request_body: '', request_parts: [], request_bytes: 0, request_sha256: '', response_same: true, response_body: '', response_bytes: 0, response_sha256: '', truncated: false, request_set: set };
+    const long = sampleEvent({ schema_version: 2, client_api: 'anthropic.messages', request_body: conversation(12), attempt_io: [io] });
+    const short = sampleEvent({ schema_version: 2, attempt_io: [io] });
+    expect(long.request_body.length).toBeGreaterThan(REQUEST_SET_MIN_BYTES);
+    pub.publish(long);
+    pub.publish(short);
+    await pub.flush(60_000);
+    await eventually('the long call stored, the short one dead-lettered', async () => (await d!.counts()).rows === 1 && d!.dlqKeys().includes(short.request_id), 60_000);
+    const c = await getCall(d.store, long.request_id);
+    expect(c?.request_body === long.request_body).toBe(true);
+    expect(c?.attempt_io[0]?.request_body === withTopLevel(long.request_body, set)).toBe(true);
+    expect(c?.attempt_io[0]?.truncated).toBe(false);
   });
 });

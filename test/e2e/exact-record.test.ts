@@ -4,9 +4,13 @@
 // upstream's request id. Real SDKs → a real `gatelog start` → recording hops → fake providers;
 // read back through GET /admin/calls/:id from embedded ClickHouse. Checked per attempt.
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REQUEST_SET_MIN_BYTES } from '@gatelog/core';
+import { RECORD_HEADER_BYTES } from '@gatelog/core/bus/local-log';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.ts';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.ts';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
@@ -127,6 +131,36 @@ function expectExact(call: Stored, seen: Exchange[]): void {
 
 const oaiId = (r: { headers: Headers }): string => r.headers.get('x-gatelog-request-id')!;
 
+/** A chat call of the client's exact text, stored exactly as every upstream saw it, with the client's text as its request. */
+async function postedExactly(text: string): Promise<{ id: string; call: Stored; seen: Exchange[] }> {
+  const { id, seen } = await recording(async () => {
+    const res = await fetch(`${gl.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: text });
+    expect(res.status).toBe(200);
+    await res.text();
+    return res.headers.get('x-gatelog-request-id')!;
+  });
+  const call = await stored(id);
+  expectExact(call, seen);
+  expect(call.request_body).toBe(text);
+  return { id, call, seen };
+}
+
+/** The call's event as the embedded event log holds it (data dir `events/`: records of a length, a CRC, then the JSON). */
+function eventLogRecord(id: string): { attempt_io: (Io & { request_set?: Record<string, string> })[] } {
+  const dir = join(gl.dataDir, 'events');
+  for (const f of readdirSync(dir)) {
+    const data = readFileSync(join(dir, f));
+    for (let pos = 0; pos + RECORD_HEADER_BYTES <= data.length;) {
+      const len = data.readUInt32LE(pos);
+      if (len === 0) break;
+      const payload = data.subarray(pos + RECORD_HEADER_BYTES, pos + RECORD_HEADER_BYTES + len);
+      if (payload.includes(`"request_id":"${id}"`)) return JSON.parse(payload.toString('utf8')) as never;
+      pos += RECORD_HEADER_BYTES + len;
+    }
+  }
+  throw new Error(`no record of ${id} under ${dir}`);
+}
+
 describe('attempt_io: what each upstream received and sent, exactly', () => {
   it('a plain OpenAI call stores its upstream request and response once (request_same, response_same)', async () => {
     const { id, seen } = await recording(async () => oaiId((await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'plain' }] }).withResponse()).response));
@@ -179,19 +213,33 @@ describe('attempt_io: what each upstream received and sent, exactly', () => {
       `{\n  "model": "${model}",\n  "seed": 12345678901234567891,\n  "temperature": 0.70,\n  "messages": [ {"role": "user", "content": "caf\\u00e9 \\"as written\\""} ]${stream ? ',\n  "stream": true' : ''}\n}`;
     for (const [model, stream] of [['gpt-alias', false], ['gpt-alias', true], ['falls-back', false]] as const) {
       const text = client(model, stream);
-      const { id, seen } = await recording(async () => {
-        const res = await fetch(`${gl.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: text });
-        expect(res.status).toBe(200);
-        await res.text();
-        return res.headers.get('x-gatelog-request-id')!;
-      });
-      const call = await stored(id);
-      expectExact(call, seen);
-      expect(call.request_body).toBe(text);
+      const { seen } = await postedExactly(text);
       const last = seen.at(-1)!.request.toString('utf8');
       const expected = text.replace(`"${model}"`, '"gpt-4o-mini"').replace(/\n}$/, stream ? '\n,"stream_options":{"include_usage":true}}' : '\n}');
       expect(last, `${model} stream=${stream}`).toBe(expected);
       if (model === 'falls-back') expect(seen[0]!.request.toString('utf8')).toBe(text.replace('"falls-back"', '"gpt-down"'));
+    }
+  });
+
+  it('a long conversation through an alias, a stream and a fallback is stored exactly as each upstream received it', async () => {
+    // Over REQUEST_SET_MIN_BYTES: each attempt's request travels as the client's text plus the
+    // fields routing set (AttemptIo.request_set), and ingest writes it back.
+    const turns = Array.from({ length: 40 }, (_, i) => `{"role": "${i % 2 ? 'assistant' : 'user'}", "content": "turn ${i}: caf\\u00e9 \\"as written\\" ${'long context ✓ '.repeat(60)}"}`).join(', ');
+    const client = (model: string, stream: boolean, options = ''): string =>
+      `{\n  "model": "${model}",\n  "seed": 12345678901234567891,\n  "messages": [ ${turns} ]${stream ? ',\n  "stream": true' : ''}${options}\n}`;
+    const cases = [['gpt-alias', true, ''], ['falls-back', true, ''], ['falls-back', false, ''], ['gpt-alias', true, ',\n  "stream_options": {"include_obfuscation": false}']] as const;
+    for (const [model, stream, options] of cases) {
+      const text = client(model, stream, options);
+      expect(text.length).toBeGreaterThan(REQUEST_SET_MIN_BYTES);
+      const { id, call, seen } = await postedExactly(text);
+      const sent = JSON.parse(seen.at(-1)!.request.toString('utf8')) as { model: string; stream_options?: unknown };
+      expect(sent.model, `${model} stream=${stream}`).toBe('gpt-4o-mini');
+      if (stream) expect(sent.stream_options).toEqual(options ? { include_obfuscation: false, include_usage: true } : { include_usage: true });
+      if (model === 'falls-back') expect((JSON.parse(seen[0]!.request.toString('utf8')) as { model: string }).model).toBe('gpt-down');
+      // On the event log each attempt's request travelled as the fields routing set, not a second copy.
+      const logged = eventLogRecord(id);
+      expect(logged.attempt_io.map((a) => a.request_set ? 'set' : a.request_same ? 'same' : 'text')).toEqual(call.attempt_io.map(() => 'set'));
+      expect(logged.attempt_io.every((a) => a.request_body === '')).toBe(true);
     }
   });
 

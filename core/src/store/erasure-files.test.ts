@@ -317,3 +317,16 @@ describe('scrub of the files under a data dir', () => {
     expect(stall.cpuMs, `longest stall ${stall.cpuMs.toFixed(1)} ms of CPU, ${stall.wallMs.toFixed(1)} ms of wall time`).toBeLessThan(50);
   }, 30_000);
 });
+
+describe('scrubbedEvent', () => {
+  it('drops an attempt\'s request carried as request_set with the bodies, keeping ids, sizes and flags', () => {
+    const e = event(0, 'ann', 100, { attempt_io: [{ provider_request_id: 'p-0', request_body: '', request_set: { model: '"gpt-4o-mini"' }, request_bytes: 120, response_body: 'rs', truncated: false }] });
+    const out = scrubbedEvent(Buffer.from(JSON.stringify(e)), { match: () => true });
+    const io = (JSON.parse(out!.toString()) as { attempt_io: Record<string, unknown>[] }).attempt_io[0]!;
+    expect(io).not.toHaveProperty('request_set');
+    expect(io).toMatchObject({ provider_request_id: 'p-0', request_body: '', response_body: '', request_bytes: 120, truncated: false });
+    // Nothing but the set left to scrub is still a scrub.
+    const bare = { ...e, request_body: '', response_body: '', error_message: '', attempt_io: [{ provider_request_id: 'p-0', request_body: '', request_set: { model: '"m"' } }] };
+    expect(JSON.parse(scrubbedEvent(Buffer.from(JSON.stringify(bare)), { match: () => true })!.toString())).not.toHaveProperty('attempt_io.0.request_set');
+  });
+});

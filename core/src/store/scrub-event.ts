@@ -71,11 +71,15 @@ function scrubbed(raw: Buffer, rules: readonly ScrubRule[], e: Record<string, un
   }
   if (!selected) return null;
   const io = Array.isArray(e['attempt_io']) ? (e['attempt_io'] as Record<string, unknown>[]) : [];
-  const ioBodies = io.some((a) => ATTEMPT_IO_BODY_FIELDS.some((f) => typeof a[f] === 'string' && a[f] !== ''));
+  const ioBodies = io.some((a) => a['request_set'] !== undefined || ATTEMPT_IO_BODY_FIELDS.some((f) => typeof a[f] === 'string' && a[f] !== ''));
   if (!ioBodies && [...fields].every((f) => e[f] === '' || e[f] === undefined)) return null;
   for (const f of fields) if (f in e) e[f] = '';
   // Per-attempt bodies (migration 0013) and their hashes; ids, sizes and flags stay.
-  for (const a of io) for (const f of ATTEMPT_IO_BODY_FIELDS) if (typeof a[f] === 'string') a[f] = '';
+  // An upstream request carried as the call's plus routing's fields (event.ts request_set) goes too.
+  for (const a of io) {
+    for (const f of ATTEMPT_IO_BODY_FIELDS) if (typeof a[f] === 'string') a[f] = '';
+    delete a['request_set'];
+  }
   if (mark && erasedAt !== undefined && typeof e['erased_at'] !== 'string') e['erased_at'] = new Date(erasedAt).toISOString();
   return Buffer.from(JSON.stringify(e));
 }

@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
-import { createPrivacy, RedactionConfig } from '@gatelog/core';
+import { createPrivacy, REQUEST_SET_MIN_BYTES, RedactionConfig } from '@gatelog/core';
+import { withTopLevel } from '@gatelog/core/json/top-level';
 import { AttemptTap, providerRequestId } from './attempt-tap.ts';
 import { attemptIo, escapesKept } from './attempt-io.ts';
 
@@ -220,5 +221,56 @@ describe('attemptIo: a request routing re-serialised', () => {
     expect(escapesKept('{"a":"\\\\u0041"}')).toBe(true);
     const text = '{"a":"x\\"y\\\\z\\n\\r\\t\\b\\f"}';
     expect(JSON.stringify(JSON.parse(text))).toBe(text);
+  });
+});
+
+describe('attemptIo: a long request routing set top-level fields in (request_set)', () => {
+  const long = `{"model":"fast","messages":[{"role":"user","content":"${'a long conversation \\"quoted\\" café '.repeat(1500)}"}],"stream":true}`;
+  const set = { model: '"gpt-4o-mini"', stream_options: '{"include_usage":true}' };
+  function tapFor(client: string): AttemptTap {
+    const tap = new AttemptTap(200_000);
+    tap.derived = withTopLevel(client, set)!;
+    tap.derivedSet = set;
+    tap.sent(tap.derived);
+    return tap;
+  }
+
+  it('carries the fields instead of the text, with the sent bytes\' size and hash', () => {
+    expect(long.length).toBeGreaterThanOrEqual(REQUEST_SET_MIN_BYTES);
+    const tap = tapFor(long);
+    const [io] = attemptIo([tap], 1, { request: long, response: '', stored: long }, { bodyCap: 1 << 20 }, null);
+    expect(io).toMatchObject({ request_same: false, request_body: '', request_set: set, request_bytes: Buffer.byteLength(tap.derived!), truncated: false });
+    expect(io!.request_sha256).toBe(sha(tap.derived!));
+    // What ingest writes back is what was sent.
+    expect(withTopLevel(long, io!.request_set!)).toBe(tap.derived);
+  });
+
+  it('stores the text when the request is short, the event\'s request_body is not the client\'s whole text, the body is over the cap, or the text was re-serialised', () => {
+    const short = '{"model":"fast","messages":[],"stream":true}';
+    const shortTap = tapFor(short);
+    expect(attemptIo([shortTap], 1, { request: short, response: '', stored: short }, { bodyCap: 1 << 20 }, null)[0]).toMatchObject({ request_body: shortTap.derived });
+    const tap = tapFor(long);
+    for (const stored of [undefined, long.slice(0, 40_000), '[redacted]']) {
+      const [io] = attemptIo([tap], 1, { request: long, response: '', stored }, { bodyCap: 1 << 20 }, null);
+      expect(io!.request_set).toBeUndefined();
+      expect(io!.request_body).toBe(tap.derived);
+    }
+    const [capped] = attemptIo([tap], 1, { request: long, response: '', stored: long }, { bodyCap: 40_000 }, null);
+    expect(capped!.request_set).toBeUndefined();
+    expect(capped!.truncated).toBe(true);
+    const reserialised = tapFor(long);
+    reserialised.derivedSet = null;
+    expect(attemptIo([reserialised], 1, { request: long, response: '', stored: long }, { bodyCap: 1 << 20 }, null)[0]!.request_set).toBeUndefined();
+  });
+
+  it('stores the redacted text, not the fields, when the call held something to redact', () => {
+    const privacy = createPrivacy(RedactionConfig.parse({}));
+    const t = privacy.treatment({ alias: 'fast', keyId: '', keyName: '', requested: null });
+    const c = privacy.call();
+    const client = long.replace('a long conversation', 'mail ann@example.com');
+    const s = privacy.stored(t, c, { request: client, response: '', error: '' }, 1 << 20);
+    const [io] = attemptIo([tapFor(client)], 1, { request: client, response: '', stored: s.request }, { bodyCap: 1 << 20, privacy }, { t, c });
+    expect(io!.request_set).toBeUndefined();
+    expect(io!.request_body).toContain('[EMAIL_1]');
   });
 });

@@ -1,7 +1,7 @@
 // A call's attempt_io (core/src/event.ts AttemptIo): per attempt, the request as sent and the
 // raw response as received, from the attempts' wire taps — redacted, capped and flagged like
 // the call's own bodies, and not stored a second time when identical to them.
-import { capBody, type AttemptIo, type Privacy, type Treatment, type CallRedaction } from '@gatelog/core';
+import { REQUEST_SET_MIN_BYTES, capBody, type AttemptIo, type Privacy, type Treatment, type CallRedaction } from '@gatelog/core';
 import { sha256Hex, type AttemptTap } from './attempt-tap.ts';
 
 /** Response bytes a tap keeps beyond the body cap: what redaction looks ahead past the cap. */
@@ -22,6 +22,8 @@ export interface AttemptIoEnv {
 export interface CallBodies {
   request: string;
   response: string;
+  /** The event's request_body (redacted, capped), when it is built: what ingest reads request_set over. */
+  stored?: string | undefined;
 }
 
 const EMPTY: AttemptIo = {
@@ -43,10 +45,10 @@ export interface AttemptIoSource {
  * treatment (null without redaction); the call's redaction state is shared, so a value gets
  * the same placeholder in every body of the call.
  */
-export function attemptIoOf(r: AttemptIoSource, env: AttemptIoEnv, t: Treatment | null): AttemptIo[] | undefined {
+export function attemptIoOf(r: AttemptIoSource, env: AttemptIoEnv, t: Treatment | null, storedRequest?: string): AttemptIo[] | undefined {
   if (!r.attemptTaps) return undefined;
   const redact = t && env.privacy ? { t, c: (r.redaction ??= env.privacy.call()) } : null;
-  return attemptIo(r.attemptTaps, (r.priorAttempts?.length ?? 0) + 1, { request: r.requestBody, response: r.responseBody }, env, redact);
+  return attemptIo(r.attemptTaps, (r.priorAttempts?.length ?? 0) + 1, { request: r.requestBody, response: r.responseBody, stored: storedRequest }, env, redact);
 }
 
 /** One element per attempt (`count`, the event's attempts); an attempt without a tap (none sent) is empty. */
@@ -120,11 +122,18 @@ function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: 
   let stored = env.privacy && redact ? env.privacy.stored(redact.t, redact.c, texts, env.bodyCap) : texts;
   if (rawStream !== null) stored = { ...stored, response: rawStream };
   if (rawRequest) stored = { ...stored, request: reqText };
-  const req = capBody(stored.request, env.bodyCap);
+  // What would be stored is the sent text itself, whole, and the event carries the client's
+  // text whole: the sent text is that plus routing's top-level fields, and ingest writes it back
+  // from them (AttemptIo.request_set) — a long conversation is not encoded twice per call.
+  const set = tap.derivedSet;
+  const asSet = set !== null && stored.request === reqText && sent === tap.derived && requestBytes <= env.bodyCap
+    && call.request.length >= REQUEST_SET_MIN_BYTES && call.stored !== undefined && call.stored === call.request;
+  const req = capBody(asSet ? '' : stored.request, env.bodyCap);
   const res = capBody(stored.response, env.bodyCap);
   return {
     provider_request_id: tap.providerRequestId,
     request_same: requestSame,
+    ...(asSet ? { request_set: set } : {}),
     request_body: req.text,
     request_parts: [],
     request_bytes: requestBytes,

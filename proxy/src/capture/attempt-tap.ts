@@ -50,6 +50,12 @@ export class AttemptTap {
    */
   derived: string | null = null;
   /**
+   * The top-level fields `derived` is the client's text with (withTopLevel: JSON texts by
+   * name), or null when it came from a re-serialisation: with it, the attempt's request can be
+   * carried as the call's request plus these fields (attempt-io.ts, AttemptIo.request_set).
+   */
+  derivedSet: Readonly<Record<string, string>> | null = null;
+  /**
    * What stands for a request that is not text (an audio upload's form): its fields and the
    * file's name, type and size. The bytes are hashed and counted, never stored.
    */

@@ -1,6 +1,6 @@
 // Per-call state gathered while a call is relayed, and the one function that turns it into
 // the core LlmCallEvent. Timings are performance.now() milliseconds relative to arrival.
-import { EVENT_SCHEMA_VERSION, GATELOG_VERSION, capBody, type Attempt, type CallRedaction, type LlmCallEvent, type Outcome, type Privacy, type StoredTexts, type Treatment } from '@gatelog/core';
+import { GATELOG_VERSION, capBody, eventSchemaVersion, type Attempt, type CallRedaction, type LlmCallEvent, type Outcome, type Privacy, type StoredTexts, type Treatment } from '@gatelog/core';
 import { USAGE_INVALID, tokensAreSane, tokensFromBytes } from '@gatelog/core/event-numbers';
 import type { RequestMeta } from './request-meta.ts';
 import { attemptIoOf } from './attempt-io.ts';
@@ -125,8 +125,9 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     api: r.api, outcome: r.outcome, cacheHit: r.cacheHit === true, provider: r.provider, providerId: r.priceProviderId,
     deploymentModel: model, upstreamModel: r.upstreamModel, tokens: r.tokens, units: r.units,
   });
+  const attemptIo = r.attemptTaps ? attemptIoOf(r, env, env.privacy ? treatmentFor(r, env.privacy) : null, req.truncated ? undefined : req.text) : undefined;
   return {
-    schema_version: EVENT_SCHEMA_VERSION,
+    schema_version: eventSchemaVersion(attemptIo),
     gatelog_version: GATELOG_VERSION,
     request_id: r.requestId,
     started_at: new Date(r.wallStart).toISOString(),
@@ -178,7 +179,7 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     response_bytes: resBytes,
     truncated: r.responseCut === true || req.truncated || res.truncated || (s.request !== '' && reqBytes > env.bodyCap) || (s.response !== '' && resBytes > env.bodyCap),
     ...(Object.keys(s.counts).length > 0 ? { redactions: { ...s.counts } } : {}),
-    ...(r.attemptTaps ? { attempt_io: attemptIoOf(r, env, env.privacy ? treatmentFor(r, env.privacy) : null) } : {}),
+    ...(attemptIo ? { attempt_io: attemptIo } : {}),
     ...traceEventFields(r.meta.w3c),
     ...(r.replayOf ? { replay_of: r.replayOf } : {}),
     ...(r.attemptStarts?.length ? { attempt_starts: r.attemptStarts.map(round3) } : {}),

@@ -4,7 +4,7 @@
 // of gpt-image models. Runs for those APIs only (chat never pays for it).
 import type { Units } from '@gatelog/core';
 import { MAX_AUDIO_SECONDS, saneTokenCount } from '@gatelog/core/event-numbers';
-import { scanJsonField } from './json-scan.ts';
+import { scanJsonField } from '@gatelog/core/json/json-scan';
 
 /** Above this size an answer is scanned for its few fields, not parsed (base64 images: megabytes). */
 const SCAN_ABOVE_CHARS = 16 * 1024;

@@ -6,7 +6,7 @@ import { StreamAssembler, type OpenAiUsage, type StreamKind } from './assemble.t
 import { AnthropicAssembler } from './assemble-anthropic.ts';
 import { ResponsesAssembler } from './assemble-responses.ts';
 import { NO_TOKENS, tokensFromUsage, type Tokens } from './usage.ts';
-import { scanJsonField } from './json-scan.ts';
+import { scanJsonField } from '@gatelog/core/json/json-scan';
 
 interface ErrorBody {
   error?: { message?: unknown; type?: unknown; code?: unknown } | string;

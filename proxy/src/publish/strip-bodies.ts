@@ -6,7 +6,11 @@ import type { LlmCallEvent } from '@gatelog/core';
 /** The event without request and response bodies (its attempts' too), flagged `truncated`. */
 export function stripBodies(event: LlmCallEvent): LlmCallEvent {
   const stripped: LlmCallEvent = { ...event, request_body: '', response_body: '', truncated: true };
-  if (event.attempt_io) stripped.attempt_io = event.attempt_io.map((a) => ({ ...a, request_body: '', request_parts: [], response_body: '', truncated: true }));
+  if (event.attempt_io) {
+    // Without its bodies an attempt has no request to write back: nothing needs version 2 (event.ts).
+    stripped.attempt_io = event.attempt_io.map(({ request_set: _, ...a }) => ({ ...a, request_body: '', request_parts: [], response_body: '', truncated: true }));
+    if (event.attempt_io.some((a) => a.request_set !== undefined)) stripped.schema_version = 1;
+  }
   return stripped;
 }
 

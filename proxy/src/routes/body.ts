@@ -11,7 +11,7 @@ import { cappedModel, treatmentFor, type CallRecord, type EventEnv } from '../ca
 import type { UpstreamApi } from '../providers/types.ts';
 import type { Deployment } from '../routing/resolve.ts';
 import { replayMark } from '../replay-mark.ts';
-import { withTopLevel } from '../routing/top-level.ts';
+import { withTopLevel } from '@gatelog/core/json/top-level';
 
 export function parseJsonBody(raw: unknown): { text: string; json: Record<string, unknown> } {
   if (!Buffer.isBuffer(raw) || raw.length === 0) throw badRequest('invalid_json', 'Request body is empty; expected a JSON object.');
@@ -34,13 +34,30 @@ export function requireModel(json: Record<string, unknown>): string {
 }
 
 /**
+ * A body for the provider made of the client's: `body` is `raw` itself (`set` {}), the client's
+ * text with the top-level fields of `set` (withTopLevel), or — where that gives up — `json`
+ * re-serialised (`set` absent).
+ */
+export interface RoutedBody {
+  body: Buffer | string;
+  set?: Readonly<Record<string, string>> | undefined;
+}
+
+/** `raw` with top-level fields set (JSON texts by name; `json` already holds their values). */
+export function routedBody(raw: Buffer, text: string, json: Record<string, unknown>, set: Readonly<Record<string, string>>): RoutedBody {
+  if (Object.keys(set).length === 0) return { body: raw, set };
+  const body = withTopLevel(text, set);
+  return body === null ? { body: JSON.stringify(json) } : { body, set };
+}
+
+/**
  * The body to send: the client's exact bytes, unless the alias names another upstream model —
  * then their text (`text`, what `json` was parsed from) with the model replaced.
  */
-export function upstreamBodyFor(raw: Buffer, text: string, json: Record<string, unknown>, requested: string, dep: Deployment): Buffer | string {
-  if (dep.model === requested) return raw;
+export function upstreamBodyFor(raw: Buffer, text: string, json: Record<string, unknown>, requested: string, dep: Deployment): RoutedBody {
+  if (dep.model === requested) return { body: raw, set: {} };
   json['model'] = dep.model;
-  return withTopLevel(text, { model: JSON.stringify(dep.model) }) ?? JSON.stringify(json);
+  return routedBody(raw, text, json, { model: JSON.stringify(dep.model) });
 }
 
 /**
@@ -71,12 +88,13 @@ export function requestedTreatment(req: FastifyRequest): Treatment | null {
  * bytes, or their text with top-level fields set by routing (upstreamBodyFor, routing/top-level.ts);
  * `derived` (dispatch.ts) says the result is still that: redaction changed nothing.
  */
-export function forwardBody(env: EventEnv, rec: CallRecord, body: Buffer | string, json: Record<string, unknown>): { body: Buffer | string; json: Record<string, unknown>; derived: boolean } {
-  if (!env.privacy || !treatmentFor(rec, env.privacy).forward) return { body, json, derived: true };
+export function forwardBody(env: EventEnv, rec: CallRecord, routed: RoutedBody, json: Record<string, unknown>): { body: Buffer | string; json: Record<string, unknown>; derived: boolean; set?: Readonly<Record<string, string>> | undefined } {
+  const { body, set } = routed;
+  if (!env.privacy || !treatmentFor(rec, env.privacy).forward) return { body, json, derived: true, set };
   rec.redaction ??= env.privacy.call();
   const text = typeof body === 'string' ? body : body.toString('utf8');
   const red = rec.redaction.redact(text);
-  return red === text ? { body, json, derived: true } : { body: red, json: JSON.parse(red) as Record<string, unknown>, derived: false };
+  return red === text ? { body, json, derived: true, set } : { body: red, json: JSON.parse(red) as Record<string, unknown>, derived: false };
 }
 
 /** `dep`: null for a call answered before any deployment was chosen (provider and model empty). */

@@ -8,8 +8,7 @@ import { installApiSurface } from './surface.ts';
 import { AUDIO_FAMILY } from './openai-audio.ts';
 import { IMAGE_UPLOAD_FAMILY } from './openai-image-uploads.ts';
 import { uploadRoutes } from './upload-form.ts';
-import { withTopLevel } from '../routing/top-level.ts';
-import { forwardBody, newCallRecord, parseJsonBody, requireModel } from './body.ts';
+import { forwardBody, newCallRecord, parseJsonBody, requireModel, routedBody } from './body.ts';
 import type { AuthCheck } from '../auth.ts';
 import type { ModelTable } from '../routing/resolve.ts';
 import type { UpstreamApi } from '../providers/types.ts';
@@ -135,10 +134,10 @@ export function openAiRoutes(deps: OpenAiRouteDeps, o: { root?: boolean; azure?:
       const dep = { provider: plan.first.state.provider, model: plan.first.state.model };
       const stream = ep.canStream && json['stream'] === true;
       const addUsage = stream && !wantsUsage(json);
-      let upstreamBody: Buffer | string = req.body as Buffer;
+      const set: Record<string, string> = {};
       if (dep.model !== requested || addUsage || renamed) {
         json['model'] = dep.model;
-        const set: Record<string, string> = { model: JSON.stringify(dep.model) };
+        set['model'] = JSON.stringify(dep.model);
         if (addUsage) {
           const so = json['stream_options'];
           if (so && typeof so === 'object') {
@@ -149,14 +148,14 @@ export function openAiRoutes(deps: OpenAiRouteDeps, o: { root?: boolean; azure?:
             set['stream_options'] = INCLUDE_USAGE;
           }
         }
-        upstreamBody = withTopLevel(text, set) ?? JSON.stringify(json);
       }
+      const upstreamBody = routedBody(req.body as Buffer, text, json, set);
       const rec = newCallRecord(req, { endpoint: `/v1${ep.path}`, api: ep.api, requested, dep, stream, text, json });
       // Governance may refuse (recorded, then thrown) or answer from the cache (false).
       screenRequest(env, gov, req, rec);
       if (gov && !(await admit(gov, env, req, reply, rec, json, { includeUsage: stream && !addUsage }))) return;
       const fwd = forwardBody(env, rec, upstreamBody, json);
-      await relay(env, reply, { rec, provider: dep.provider, route: `/v1${ep.path}`, upstreamBody: fwd.body, json: fwd.json, derived: fwd.derived, dropUsageChunk: addUsage, plan });
+      await relay(env, reply, { rec, provider: dep.provider, route: `/v1${ep.path}`, upstreamBody: fwd.body, json: fwd.json, derived: fwd.derived, set: fwd.set, dropUsageChunk: addUsage, plan });
     };
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RouterConfig } from '@gatelog/core';
 import type { CallRecord } from '../capture/call-record.ts';
 import { AttemptTap } from '../capture/attempt-tap.ts';
-import { withTopLevel } from './top-level.ts';
+import { withTopLevel } from '@gatelog/core/json/top-level';
 import { REDACTED_STREAM_KEEP_BYTES, TAP_MARGIN_BYTES } from '../capture/attempt-io.ts';
 import type { FormBody, Provider } from '../providers/types.ts';
 import type { ProxyMetrics } from '../metrics.ts';
@@ -26,6 +26,11 @@ export interface DispatchInput {
    * `upstreamBody` its text so changed (routes/body.ts forwardBody): so is each deployment's.
    */
   derived?: boolean | undefined;
+  /**
+   * With `derived`: the top-level fields `upstreamBody` is the client's text with ({} for the
+   * client's own bytes), absent when it is a re-serialisation (AttemptTap.derivedSet).
+   */
+  set?: Readonly<Record<string, string>> | undefined;
   headers?: Readonly<Record<string, string>> | undefined;
   /** The body is a form (an audio upload): each attempt's bytes come from it, not `upstreamBody`. */
   form?: FormBody | undefined;
@@ -61,6 +66,7 @@ export async function dispatch(router: RouterConfig, metrics: ProxyMetrics, inpu
   let provider = input.provider;
   let body = input.upstreamBody;
   let json = input.json;
+  let set = input.set;
   rec.tDispatch = performance.now();
   for (;;) {
     const state = target ? target.state : null;
@@ -72,12 +78,20 @@ export async function dispatch(router: RouterConfig, metrics: ProxyMetrics, inpu
       if (state.model === firstModel) {
         body = input.upstreamBody;
         json = input.json;
+        set = input.set;
       } else {
         // Another deployment serves another upstream model name: the first body with it.
         json = { ...input.json, model: state.model };
         const first = input.upstreamBody;
         // (A form's bytes come from the form, below.)
-        if (!input.form) body = withTopLevel(typeof first === 'string' ? first : first.toString('utf8'), { model: JSON.stringify(state.model) }) ?? JSON.stringify(json);
+        if (!input.form) {
+          const model = JSON.stringify(state.model);
+          const text = withTopLevel(typeof first === 'string' ? first : first.toString('utf8'), { model });
+          body = text ?? JSON.stringify(json);
+          // Setting the model again over the first body's fields is setting them all at once
+          // over the client's text: withTopLevel replaces keys in place and appends in order.
+          set = text !== null && input.set ? { ...input.set, model } : undefined;
+        }
       }
     }
     // A form is written per deployment by its own rules (the model field spliced in place).
@@ -96,7 +110,10 @@ export async function dispatch(router: RouterConfig, metrics: ProxyMetrics, inpu
       tap.requestShown = input.form.shownFor(rec.deploymentModel);
     } else {
       if (typeof input.upstreamBody !== 'string') tap.clientBody = input.upstreamBody;
-      if (input.derived === true && typeof body === 'string') tap.derived = body;
+      if (input.derived === true && typeof body === 'string') {
+        tap.derived = body;
+        tap.derivedSet = set ?? null;
+      }
     }
     (rec.attemptTaps ??= []).push(tap);
     let r: AttemptOk | AttemptFailed;

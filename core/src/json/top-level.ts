@@ -4,7 +4,7 @@
 // parsed body instead turns 12345678901234567891 into 12345678901234567000 and 1e999 into
 // null, unescapes \u0041, and costs a JSON.stringify of the whole body (~40-100 µs for 30 KB).
 
-import { skipSpace, stringEnd, valueEnd } from '../capture/json-scan.ts';
+import { skipSpace, stringEnd, valueEnd } from './json-scan.ts';
 
 /**
  * `text` (a JSON object the caller parsed) with each top-level field of `set` given its value,

@@ -64,4 +64,23 @@ describe('withTopLevel', () => {
       expect(JSON.parse(out!)).toEqual({ ...body, ...set });
     }
   });
+
+  it('setting the model over a body it made is setting every field at once over the original (a fallback\'s request_set)', () => {
+    const texts = [
+      '{"model":"alias","messages":[]}',
+      '{ "messages": [], "stream": true }',
+      '{"model":"a","stream_options":{"x":1},"model":"dup"}',
+      '{\n  "model" : "alias" ,\n  "n": 1\n}',
+      '{}',
+    ];
+    const sets: Record<string, string>[] = [{ model: '"first"' }, { model: '"first"', stream_options: '{"include_usage":true}' }, { stream_options: '{"x":1,"include_usage":true}', model: '"first"' }];
+    for (const text of texts) {
+      for (const set of sets) {
+        const first = withTopLevel(text, set);
+        expect(first, text).not.toBeNull();
+        const model = '"fallback-model"';
+        expect(withTopLevel(first!, { model }), `${text} ${JSON.stringify(set)}`).toBe(withTopLevel(text, { ...set, model }));
+      }
+    }
+  });
 });
