@@ -1,8 +1,9 @@
 // Child process of `pnpm bench`: one autocannon run (closed loop, N connections, fixed
 // duration) against one target, so the load generator has a process (and, pinned, a core
 // slot) of its own and its CPU can be told apart from the bench's. Reads its settings as JSON
-// from argv[2]; prints one JSON line {"cannon":{…}} with the result and its own CPU time.
-//   node test/bench/cannon-child.ts '{"url":…,"headers":{…},"body":"<base64>","connections":50,"durationS":10,"warmupS":2}'
+// from the file argv[2] names; prints one JSON line {"cannon":{…}} with the result and its own CPU time.
+//   node test/bench/cannon-child.ts settings.json   ({"url":…,"headers":{…},"body":"<base64>","connections":50,"durationS":10,"warmupS":2})
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
 interface Settings {
@@ -14,7 +15,7 @@ interface Settings {
   warmupS: number;
 }
 
-const s = JSON.parse(process.argv[2] ?? '{}') as Settings;
+const s = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as Settings;
 const body = Buffer.from(s.body, 'base64');
 
 function run(durationS: number): Promise<autocannon.Result> {

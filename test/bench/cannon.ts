@@ -4,7 +4,7 @@
 // latency-child.ts), and its CPU is reported so
 // a saturated load generator is seen. `ceilingCheck` compares a target's req/s with what the
 // load generator + mock did on their own in the same run (the direct row).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnChild } from './children.ts';
@@ -30,6 +30,16 @@ export interface CannonOptions {
   cpus: string | null;
 }
 
+/**
+ * A child's settings, as a file it reads (argv[2] is its path): a long request body (a long
+ * conversation, BENCH_CONTEXT_BYTES) is more than one command-line argument may hold.
+ */
+function settingsFile(dir: string, settings: unknown): string {
+  const path = join(dir, 'settings.json');
+  writeFileSync(path, JSON.stringify(settings));
+  return path;
+}
+
 /** One closed-loop run with autocannon in its own process; resolves when the child has reported. */
 export async function runCannon(t: LoadTarget, o: CannonOptions): Promise<CannonResult> {
   const settings = {
@@ -40,14 +50,15 @@ export async function runCannon(t: LoadTarget, o: CannonOptions): Promise<Cannon
     durationS: Math.max(1, Math.round(o.durationMs / 1000)),
     warmupS: Math.round((o.warmupMs ?? 0) / 1000),
   };
+  const dir = mkdtempSync(join(tmpdir(), 'gatelog-bench-cannon-'));
   const child = await spawnChild({
     name: 'autocannon',
     cmd: process.execPath,
-    args: ['--disable-warning=ExperimentalWarning', join(ROOT, 'test', 'bench', 'cannon-child.ts'), JSON.stringify(settings)],
+    args: ['--disable-warning=ExperimentalWarning', join(ROOT, 'test', 'bench', 'cannon-child.ts'), settingsFile(dir, settings)],
     cpus: o.cpus,
     readyPattern: /"cannon":(\{[^}]+\})/,
     timeoutMs: (settings.durationS + settings.warmupS) * 1000 + 30_000,
-  });
+  }).finally(() => rmSync(dir, { recursive: true, force: true }));
   await child.stop('SIGTERM');
   const r = JSON.parse(child.ready) as { ok: number; errors: number; non2xx: number; timeouts: number; seconds: number; perSecond: number; p50Ms: number; p99Ms: number; cpuS: number };
   const firstError = r.errors > 0 ? `${r.non2xx} non-2xx, ${r.timeouts} timeouts, ${r.errors - r.non2xx - r.timeouts} socket errors` : null;
@@ -123,7 +134,7 @@ export async function latencyInChild(targets: readonly LoadTarget[], n: number, 
     const child = await spawnChild({
       name: 'latency',
       cmd: process.execPath,
-      args: ['--disable-warning=ExperimentalWarning', join(ROOT, 'test', 'bench', 'latency-child.ts'), JSON.stringify(settings)],
+      args: ['--disable-warning=ExperimentalWarning', join(ROOT, 'test', 'bench', 'latency-child.ts'), settingsFile(dir, settings)],
       cpus,
       readyPattern: /"latency":"written"/,
       // Bounded like every phase: a target that stopped answering fails the bench, not hangs it.

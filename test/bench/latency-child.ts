@@ -3,8 +3,8 @@
 // process they shared a heap with everything the bench keeps, and its garbage collector's
 // helper threads, on the load core with the mock upstream, stalled calls now and then: the
 // direct calls' own p99 read 1.5 ms, more than the passthrough's. Reads its settings as JSON
-// from argv[2], writes each target's samples to `out` and prints {"latency":"written"}.
-import { writeFileSync } from 'node:fs';
+// from the file argv[2] names, writes each target's samples to `out` and prints {"latency":"written"}.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { measureInterleavedLatency, measureLatency, type BlockTiming, type LatencyResult, type LoadTarget } from './load.ts';
 
 export interface WireTarget {
@@ -34,7 +34,7 @@ const toTarget = (w: WireTarget): LoadTarget => {
 };
 const wire = (r: LatencyResult): WireLatency => ({ ...r, samples: Array.from(r.samples) });
 
-const s = JSON.parse(process.argv[2] ?? '{}') as LatencySettings;
+const s = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as LatencySettings;
 const targets = s.targets.map(toTarget);
 const results = targets.length === 1 ? [await measureLatency(targets[0]!, s.n, s.warmup)] : await measureInterleavedLatency(targets, s.n, s.warmup, undefined, s.timing);
 writeFileSync(s.out, JSON.stringify(results.map(wire)));

@@ -65,6 +65,8 @@ const FRAGMENTS = [
   'the quick brown fox', ' ', '  ', '.', ',', '-', '/', '(', ')', '+', ':', '_', '0', '7', '12', '555', '0132',
   '"', '\\', '\\n', '\\"', '\\\\', '\\u00e9', '\\u20ac', '\\ud83d\\ude00', '\\u', '\\u12', '{', '}', '[', ']', '":"', '","', '{"content":"', '"}', '\n', '\t',
   'é', 'ß', 'ÿ', '€', '😀', '漢字', 'Привет', '\ud800', '\udc00', '\u0000', '\u00a0',
+  // Spaces beyond Latin-1 (\s matches them), inside and around a key's body.
+  '\u3000', '\u2028', '\ufeff', '\u1680', '✓', '’', '-----BEGIN PRIVATE KEY-----\u3000MIIEvQ\u2028IBAD\u2003✓\ufeffAB\u3000-----END PRIVATE KEY-----',
 ];
 
 /** Seeded numbers in [0, 1) from SHA-256 of (seed, block): a failure reproduces. */
@@ -122,6 +124,9 @@ describe('redaction equals the reference implementation', () => {
     same(JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: pii }] }), completion(`Noted: ${pii}`), `upstream said ${pii}`);
     same(JSON.stringify({ messages: [{ role: 'user', content: 'Grüße aus Köln 😀, 漢字 and \ud800 at +49 221 1234567 or 4111 1111 1111 1111' }] }));
     same('{"content":"Gr\\u00fc\\u00dfe \\ud83d\\ude00 +49 221 1234567 \\u', '{"content":"a@b.io\\');
+    // Long bodies with a few wide characters among the text (an agent's context), personal data beside them.
+    const wideCtx = (i: number): string => `Turn ${i}: don’t ✓ “quoted” 漢字 😀 alice${i}@example.com ’+1 415-555-01${String(i % 90 + 10)}’\u3000sk-proj-AbCdEfGhIjKlMnOpQrStUv${i}xyz ${'context '.repeat(20)}`;
+    same(JSON.stringify({ model: 'gpt-4o-mini', messages: Array.from({ length: 60 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: wideCtx(i) })) }));
     for (const pii2 of [false, true]) {
       same(chatBody(2, pii2));
       same(chatBody(64, pii2));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { builtinDetectors, DETECTOR_NAMES, luhnValid, type DetectorName } from './detectors.ts';
-import { createRedactor, jsonView } from './redactor.ts';
+import { createRedactor, jsonView, jsonViewParts, WIDE_SPACES } from './redactor.ts';
 import { createPrivacy, parseRedactHeader, RedactionConfig, RedactHeaderError } from './policy.ts';
 
 const redactor = createRedactor({ detectors: DETECTOR_NAMES, custom: [{ name: 'ORDER', pattern: 'ORD-[0-9]{7}' }] });
@@ -110,5 +110,16 @@ describe('policy', () => {
   it('rejects a custom pattern RE2 cannot compile', () => {
     expect(RedactionConfig.safeParse({ custom: [{ name: 'X', pattern: '(a+' }] }).success).toBe(false);
     expect(RedactionConfig.safeParse({ custom: [{ name: 'X', pattern: '(?=a)' }] }).success).toBe(false);
+  });
+
+  it('narrows wide characters to the Latin-1 stand-ins the built-in rules read alike (WIDE_SPACES: every unit above U+00FF that \\s matches)', () => {
+    const spaces: number[] = [];
+    for (let u = 0x100; u <= 0xffff; u++) if (/\s/.test(String.fromCharCode(u))) spaces.push(u);
+    expect([...WIDE_SPACES].sort((a, b) => a - b)).toEqual(spaces);
+    const text = '{"c":"漢字 a@b.io\u3000✓\\n😀"}';
+    const view = jsonView(text, true);
+    expect(view).toHaveLength(text.length);
+    expect(view).toBe(' "c" "\u00ff\u00ff a@b.io\u00a0\u00ff  \u00ff\u00ff" ');
+    expect(jsonView(text)).toBe(jsonViewParts(text));
   });
 });

@@ -56,6 +56,25 @@ const SCRATCH_MAX = 1 << 20;
 let scratch = Buffer.allocUnsafeSlow(4096);
 
 /**
+ * Code units above U+00FF that JavaScript's `\s` matches: in a view of Latin-1 they become
+ * U+00A0 (also `\s`), every other one U+00FF (in no class a built-in rule uses).
+ */
+export const WIDE_SPACES: ReadonlySet<number> = new Set([0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff]);
+let wide = new Uint16Array(0);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** `text`'s code units into `buf` as bytes, each above U+00FF as WIDE_SPACES says. */
+function writeNarrowed(buf: Buffer, text: string, n: number): void {
+  if (wide.length < n) wide = new Uint16Array(Math.min(SCRATCH_MAX, Math.max(n, 2 * wide.length)));
+  const units = wide;
+  Buffer.from(units.buffer, units.byteOffset, 2 * n).write(text, 0, 2 * n, 'utf16le');
+  for (let i = 0; i < n; i++) {
+    const u = units[i]!;
+    buf[i] = u < 256 ? u : WIDE_SPACES.has(u) ? 0xa0 : 0xff;
+  }
+}
+
+/**
  * The detectors' view of a JSON text, same length and positions: everything outside string
  * literals and every escape inside them blanked to spaces, quotes kept. A number is never
  * matched (a placeholder there would break the JSON), a token after `\n` is seen with its real
@@ -63,14 +82,21 @@ let scratch = Buffer.allocUnsafeSlow(4096);
  *
  * A text of one-byte characters (nearly every body: JSON escapes non-ASCII or it is Latin-1) is
  * copied into a byte buffer, blanked in place and read back: no per-segment strings (measured
- * 4-5x cheaper on a chat call's bodies). Any other text takes `jsonViewParts`.
+ * 4-5x cheaper on a chat call's bodies). `narrow`: the built-in detectors only read (every
+ * class they match is ASCII or `\s`), so a text with wider characters (an accent, a ✓, an
+ * emoji, CJK) takes the same path with each of those as one Latin-1 stand-in — a view they
+ * match exactly as the text's own (~0.9 ms less per 64 KB body). Any other text takes
+ * `jsonViewParts`.
  */
-export function jsonView(text: string): string {
+export function jsonView(text: string, narrow = false): string {
   const n = text.length;
-  if (n > SCRATCH_MAX || NOT_LATIN1.test(text)) return jsonViewParts(text);
+  if (n > SCRATCH_MAX) return jsonViewParts(text);
+  const latin1 = !NOT_LATIN1.test(text);
+  if (!latin1 && !(narrow && LITTLE_ENDIAN)) return jsonViewParts(text);
   if (n > scratch.length) scratch = Buffer.allocUnsafeSlow(Math.min(SCRATCH_MAX, Math.max(n, 2 * scratch.length)));
   const buf = scratch;
-  buf.write(text, 0, n, 'latin1');
+  if (latin1) buf.write(text, 0, n, 'latin1');
+  else writeNarrowed(buf, text, n);
   let i = 0;
   let quote = -1;
   let slash = text.indexOf('\\');
@@ -155,10 +181,13 @@ export class CallRedaction {
   private readonly detectors: readonly Detector[];
   /** Some detector reads `digitShapes` (none does when every digit-based one is off). */
   private readonly shaped: boolean;
+  /** Only built-in detectors: a JSON view may stand one Latin-1 character for each wider one (jsonView). */
+  private readonly narrow: boolean;
 
-  constructor(detectors: readonly Detector[], shaped: boolean) {
+  constructor(detectors: readonly Detector[], shaped: boolean, narrow = false) {
     this.detectors = detectors;
     this.shaped = shaped;
+    this.narrow = narrow;
   }
 
   /** Any placeholder handed out. */
@@ -189,7 +218,7 @@ export class CallRedaction {
    */
   redact(text: string, emitUntil = text.length): string {
     if (text.length === 0) return text;
-    const view = looksJson(text) ? jsonView(text) : text;
+    const view = looksJson(text) ? jsonView(text, this.narrow) : text;
     const hits: Hit[] = [];
     const shapes = this.shaped ? digitShapes(view) : 0;
     for (const d of this.detectors) d.find(view, hits, shapes);
@@ -220,5 +249,7 @@ export interface Redactor {
 export function createRedactor(o: RedactorOptions): Redactor {
   const detectors = [...builtinDetectors(o.detectors), ...o.custom.map(customDetector)];
   const shaped = detectors.some((d) => d.usesShapes === true);
-  return { call: () => new CallRedaction(detectors, shaped) };
+  // A custom pattern may match any character: its view keeps them.
+  const narrow = o.custom.length === 0;
+  return { call: () => new CallRedaction(detectors, shaped, narrow) };
 }

@@ -1,6 +1,6 @@
 // Per-call state gathered while a call is relayed, and the one function that turns it into
 // the core LlmCallEvent. Timings are performance.now() milliseconds relative to arrival.
-import { GATELOG_VERSION, capBody, eventSchemaVersion, type Attempt, type CallRedaction, type LlmCallEvent, type Outcome, type Privacy, type StoredTexts, type Treatment } from '@gatelog/core';
+import { GATELOG_VERSION, capBody, eventSchemaVersion, keepRawRequest, type Attempt, type CallRedaction, type LlmCallEvent, type Outcome, type Privacy, type StoredTexts, type Treatment } from '@gatelog/core';
 import { USAGE_INVALID, tokensAreSane, tokensFromBytes } from '@gatelog/core/event-numbers';
 import type { RequestMeta } from './request-meta.ts';
 import { attemptIoOf } from './attempt-io.ts';
@@ -56,6 +56,8 @@ export interface CallRecord {
   /** Audio and images calls: what they were billed by beyond tokens (media-units.ts). */
   units?: Units | undefined;
   requestBody: string;
+  /** The client's bytes requestBody was decoded from, when it was (encodeEvent copies them: core keepRawRequest). */
+  requestBytes?: Buffer | undefined;
   responseBody: string;
   /** The stream's kept text hit its budget (text-budget.ts): the stored response is cut. */
   responseCut?: boolean | undefined;
@@ -126,7 +128,7 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     deploymentModel: model, upstreamModel: r.upstreamModel, tokens: r.tokens, units: r.units,
   });
   const attemptIo = r.attemptTaps ? attemptIoOf(r, env, env.privacy ? treatmentFor(r, env.privacy) : null, req.truncated ? undefined : req.text) : undefined;
-  return {
+  const e: LlmCallEvent = {
     schema_version: eventSchemaVersion(attemptIo),
     gatelog_version: GATELOG_VERSION,
     request_id: r.requestId,
@@ -184,6 +186,8 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     ...(r.replayOf ? { replay_of: r.replayOf } : {}),
     ...(r.attemptStarts?.length ? { attempt_starts: r.attemptStarts.map(round3) } : {}),
   };
+  if (r.requestBytes && !req.truncated) keepRawRequest(e, r.requestBody, r.requestBytes);
+  return e;
 }
 
 const withPrior = (prior: Attempt[] | undefined, last: Attempt): Attempt[] => (prior && prior.length > 0 ? [...prior, last] : [last]);

@@ -13,7 +13,7 @@ import type { Deployment } from '../routing/resolve.ts';
 import { replayMark } from '../replay-mark.ts';
 import { withTopLevel } from '@gatelog/core/json/top-level';
 
-export function parseJsonBody(raw: unknown): { text: string; json: Record<string, unknown> } {
+export function parseJsonBody(raw: unknown): { text: string; json: Record<string, unknown>; bytes: Buffer } {
   if (!Buffer.isBuffer(raw) || raw.length === 0) throw badRequest('invalid_json', 'Request body is empty; expected a JSON object.');
   const text = raw.toString('utf8');
   let json: unknown;
@@ -24,7 +24,7 @@ export function parseJsonBody(raw: unknown): { text: string; json: Record<string
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw badRequest('invalid_body', 'Request body must be a JSON object.');
   if (nestsDeeperThan(json)) throw badRequest('json_too_deep', `Request body nests JSON deeper than ${MAX_JSON_DEPTH} levels.`);
-  return { text, json: json as Record<string, unknown> };
+  return { text, json: json as Record<string, unknown>, bytes: raw };
 }
 
 export function requireModel(json: Record<string, unknown>): string {
@@ -98,7 +98,8 @@ export function forwardBody(env: EventEnv, rec: CallRecord, routed: RoutedBody, 
 }
 
 /** `dep`: null for a call answered before any deployment was chosen (provider and model empty). */
-export function newCallRecord(req: FastifyRequest, o: { endpoint: string; api: UpstreamApi; requested: string; dep: Deployment | null; stream: boolean; text: string; json?: Record<string, unknown> }): CallRecord {
+/** `bytes`: what `text` was decoded from (parseJsonBody), when it was. */
+export function newCallRecord(req: FastifyRequest, o: { endpoint: string; api: UpstreamApi; requested: string; dep: Deployment | null; stream: boolean; text: string; json?: Record<string, unknown>; bytes?: Buffer }): CallRecord {
   const st = stateOf(req);
   const replay = replayMark.read(req.headers);
   return {
@@ -127,6 +128,7 @@ export function newCallRecord(req: FastifyRequest, o: { endpoint: string; api: U
     finishReason: '',
     tokens: NO_TOKENS,
     requestBody: o.text,
+    requestBytes: o.bytes,
     responseBody: '',
     redactRequested: requestedTreatment(req),
     // A replay (POST /admin/replay, made with the master key) belongs to the original's team.

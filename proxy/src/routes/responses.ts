@@ -27,7 +27,7 @@ export function responsesRoutes(deps: ResponsesRouteDeps) {
 
   async function forward(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const raw = req.body as Buffer;
-    const { text, json } = parseJsonBody(raw);
+    const { text, json, bytes } = parseJsonBody(raw);
     const requested = requireModel(json);
     if (json['input'] === undefined && json['previous_response_id'] === undefined && json['prompt'] === undefined) {
       throw badRequest('missing_input', 'You must provide an `input` parameter.', 'input');
@@ -38,7 +38,7 @@ export function responsesRoutes(deps: ResponsesRouteDeps) {
     const dep = { provider: plan.first.state.provider, model: plan.first.state.model };
     const stream = json['stream'] === true;
     const upstreamBody = upstreamBodyFor(raw, text, json, requested, dep);
-    const rec = newCallRecord(req, { endpoint: `/v1${PATH}`, api: 'openai.responses', requested, dep, stream, text, json });
+    const rec = newCallRecord(req, { endpoint: `/v1${PATH}`, api: 'openai.responses', requested, dep, stream, text, json, bytes });
     screenRequest(env, gov, req, rec);
     if (gov && !(await admit(gov, env, req, reply, rec, json, { includeUsage: false }))) return;
     const fwd = forwardBody(env, rec, upstreamBody, json);
