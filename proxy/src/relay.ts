@@ -48,6 +48,8 @@ export interface RelayInput {
   derived?: boolean;
   /** With `derived`: the top-level fields the body is the client's text with (DispatchInput.set). */
   set?: Readonly<Record<string, string>> | undefined;
+  /** A string upstreamBody's UTF-8 (DispatchInput.bytes). */
+  bytes?: Buffer | undefined;
   /** The proxy added stream_options.include_usage: withhold the usage-only chunk. */
   dropUsageChunk: boolean;
   /** Routing: retries, fallbacks and the deadline; absent = one attempt on `provider`. */
@@ -153,7 +155,7 @@ async function relayCall(env: RelayEnv, life: CallLife, reply: FastifyReply, inp
   const rt = env.router ?? DEFAULT_ROUTER;
   let d: Dispatched;
   try {
-    d = await dispatch(rt, env.metrics, { rec, provider, plan: input.plan ?? null, upstreamBody: input.upstreamBody, json: input.json, derived: input.derived, set: input.set, headers: input.headers, form: input.form, bodyCap: env.bodyCap, storedAs: env.privacy ? treatmentFor(rec, env.privacy).store : 'original' }, {
+    d = await dispatch(rt, env.metrics, { rec, provider, plan: input.plan ?? null, upstreamBody: input.upstreamBody, json: input.json, derived: input.derived, set: input.set, bytes: input.bytes, headers: input.headers, form: input.form, bodyCap: env.bodyCap, storedAs: env.privacy ? treatmentFor(rec, env.privacy).store : 'original' }, {
       gone: () => done,
       current: (c) => {
         current = c;

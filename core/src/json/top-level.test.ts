@@ -1,6 +1,6 @@
 // withTopLevel: the client's JSON text with top-level fields set, byte for byte elsewhere.
 import { describe, expect, it } from 'vitest';
-import { withTopLevel } from './top-level.ts';
+import { withTopLevel, withTopLevelBoth } from './top-level.ts';
 
 const json = (o: Record<string, unknown>): Record<string, string> => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, JSON.stringify(v)]));
 
@@ -62,6 +62,10 @@ describe('withTopLevel', () => {
       const out = withTopLevel(text, json(set));
       expect(out).not.toBeNull();
       expect(JSON.parse(out!)).toEqual({ ...body, ...set });
+      // The same body as bytes, spliced from the text's own bytes.
+      const both = withTopLevelBoth(text, Buffer.from(text), json(set));
+      expect(both?.text).toBe(out);
+      expect(both!.bytes.equals(Buffer.from(out!))).toBe(true);
     }
   });
 

@@ -14,10 +14,55 @@ import { skipSpace, stringEnd, valueEnd } from './json-scan.ts';
  * keys): the caller re-serialises then.
  */
 export function withTopLevel(text: string, set: Readonly<Record<string, string>>): string | null {
-  const names = Object.keys(set);
-  const found = names.map(() => false);
+  const edits = topLevelEdits(text, set);
+  if (edits === null) return null;
   let out = '';
   let at = 0;
+  for (const e of edits) {
+    out += text.slice(at, e.from) + e.insert;
+    at = e.to;
+  }
+  return out + text.slice(at);
+}
+
+/**
+ * withTopLevel as text and as its UTF-8 bytes, the bytes spliced from `bytes` (the UTF-8 of
+ * `text`, e.g. the client's own): a long body is not encoded again to be sent (~10 µs per KB for
+ * a text with characters beyond Latin-1).
+ */
+export function withTopLevelBoth(text: string, bytes: Buffer, set: Readonly<Record<string, string>>): { text: string; bytes: Buffer } | null {
+  const edits = topLevelEdits(text, set);
+  if (edits === null) return null;
+  let out = '';
+  let at = 0;
+  let byteAt = 0;
+  const pieces: Buffer[] = [];
+  // A character offset as a byte offset, counted from the nearer end (the model key leads a
+  // body, added keys go before its last brace).
+  const bytesTo = (i: number): number => (i <= text.length / 2 ? Buffer.byteLength(text.slice(0, i)) : bytes.length - Buffer.byteLength(text.slice(i)));
+  for (const e of edits) {
+    out += text.slice(at, e.from) + e.insert;
+    const from = bytesTo(e.from);
+    pieces.push(bytes.subarray(byteAt, from), Buffer.from(e.insert));
+    at = e.to;
+    byteAt = e.to === e.from ? from : bytesTo(e.to);
+  }
+  pieces.push(bytes.subarray(byteAt));
+  return { text: out + text.slice(at), bytes: Buffer.concat(pieces) };
+}
+
+/** One replacement of withTopLevel: `text[from, to)` becomes `insert`. */
+interface Edit {
+  from: number;
+  to: number;
+  insert: string;
+}
+
+/** withTopLevel's replacements, in order. */
+function topLevelEdits(text: string, set: Readonly<Record<string, string>>): Edit[] | null {
+  const names = Object.keys(set);
+  const found = names.map(() => false);
+  const edits: Edit[] = [];
   let keys = 0;
   let slash = text.indexOf('\\');
   let i = skipSpace(text, 0);
@@ -45,8 +90,7 @@ export function withTopLevel(text: string, set: Readonly<Record<string, string>>
     for (let n = 0; n < names.length; n++) {
       const name = names[n]!;
       if (keyLength !== name.length || !text.startsWith(name, keyAt)) continue;
-      out += text.slice(at, i) + set[name]!;
-      at = end;
+      edits.push({ from: i, to: end, insert: set[name]! });
       found[n] = true;
       break;
     }
@@ -67,5 +111,6 @@ export function withTopLevel(text: string, set: Readonly<Record<string, string>>
     if (found[n]) continue;
     added += `${keys > 0 || added !== '' ? ',' : ''}${JSON.stringify(names[n])}:${set[names[n]!]!}`;
   }
-  return out + text.slice(at, close) + added + text.slice(close);
+  if (added !== '') edits.push({ from: close, to: close, insert: added });
+  return edits;
 }

@@ -245,6 +245,18 @@ describe('attemptIo: a long request routing set top-level fields in (request_set
     expect(withTopLevel(long, io!.request_set!)).toBe(tap.derived);
   });
 
+  it('sends the derived text\'s bytes when routing made them, and sizes and hashes those', () => {
+    const tap = new AttemptTap(200_000);
+    tap.derived = withTopLevel(long, set)!;
+    const bytes = Buffer.from(tap.derived);
+    tap.derivedBytes = bytes;
+    expect(tap.sent(tap.derived)).toBe(bytes);
+    expect(tap.sent('{"other":1}')).toBe('{"other":1}');
+    tap.sent(tap.derived);
+    const [io] = attemptIo([tap], 1, { request: long, response: '' }, { bodyCap: 1 << 20 }, null);
+    expect(io).toMatchObject({ request_bytes: bytes.length, request_sha256: sha(bytes), request_body: tap.derived });
+  });
+
   it('stores the text when the request is short, the event\'s request_body is not the client\'s whole text, the body is over the cap, or the text was re-serialised', () => {
     const short = '{"model":"fast","messages":[],"stream":true}';
     const shortTap = tapFor(short);

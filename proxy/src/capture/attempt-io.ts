@@ -80,7 +80,8 @@ export function escapesKept(json: string): boolean {
 
 function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: Treatment; c: CallRedaction } | null): AttemptIo {
   const sent = tap.request;
-  const requestBytes = typeof sent === 'string' ? Buffer.byteLength(sent) : sent.length;
+  const wire = tap.sentWire();
+  const requestBytes = typeof wire === 'string' ? Buffer.byteLength(wire) : wire.length;
   // A form (audio upload) is shown by its fields, never its bytes; it is "the same" when the
   // client's own bytes were sent.
   const shown = tap.requestShown;
@@ -137,7 +138,7 @@ function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: 
     request_body: req.text,
     request_parts: [],
     request_bytes: requestBytes,
-    request_sha256: tap.sentAny ? sha256Hex(sent) : '',
+    request_sha256: tap.sentAny ? sha256Hex(wire) : '',
     response_same: responseSame,
     response_body: res.text,
     response_bytes: tap.responseBytes,

@@ -55,6 +55,8 @@ export class AttemptTap {
    * carried as the call's request plus these fields (attempt-io.ts, AttemptIo.request_set).
    */
   derivedSet: Readonly<Record<string, string>> | null = null;
+  /** `derived`'s UTF-8, made without encoding it (routing/top-level.ts withTopLevelBoth): what goes on the wire for it. */
+  derivedBytes: Buffer | null = null;
   /**
    * What stands for a request that is not text (an audio upload's form): its fields and the
    * file's name, type and size. The bytes are hashed and counted, never stored.
@@ -87,9 +89,17 @@ export class AttemptTap {
   }
 
   /** The adapter is sending `body` upstream (the exact bytes). */
-  sent(body: Buffer | string): void {
+  /** What the adapter sends: recorded, and returned as the bytes to write (`derivedBytes` for `derived`). */
+  sent(body: Buffer | string): Buffer | string {
     this.request = body;
     this.sentAny = true;
+    return body === this.derived && this.derivedBytes !== null ? this.derivedBytes : body;
+  }
+
+  /** The sent request's bytes, or its text when no bytes were made for it. */
+  sentWire(): Buffer | string {
+    const r = this.request;
+    return r === this.derived && this.derivedBytes !== null ? this.derivedBytes : r;
   }
 
   /** The upstream answered: its raw body, teed through the record. Returns the body to read instead. */

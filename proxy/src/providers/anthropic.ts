@@ -25,8 +25,8 @@ export function createAnthropicProvider(name: string, cfg: ProviderConfig, poolF
   const pool = poolFor(url.origin, cfg.connections);
 
   const send = async (path: string, body: Buffer | string, c: UpstreamCall, h: Record<string, string>): Promise<UpstreamResponse> => {
-    c.tap?.sent(body);
-    const res = await pool.request({ method: 'POST', path, headers: h, body, signal: c.signal });
+    const wire = c.tap ? c.tap.sent(body) : body;
+    const res = await pool.request({ method: 'POST', path, headers: h, body: wire, signal: c.signal });
     return { status: res.statusCode, headers: res.headers, body: c.tap ? c.tap.received(res.statusCode, res.headers, res.body) : res.body, ...UPSTREAM };
   };
 

@@ -100,10 +100,10 @@ export function createOpenAiProvider(name: string, cfg: ProviderConfig, poolFor:
   const tokens: AccessTokens | null = azure && cfg.auth === 'entra' ? entraTokens(name, cfg, poolFor) : null;
 
   /** With an Entra ID token (renewed once on a 401). */
-  const withToken = async (c: UpstreamCall, path: string, h: Record<string, string>, t: AccessTokens): Promise<UpstreamResponse> => {
+  const withToken = async (c: UpstreamCall, path: string, h: Record<string, string>, t: AccessTokens, body: Buffer | string): Promise<UpstreamResponse> => {
     let res;
     try {
-      res = await sendWithToken(t, (token) => pool.request({ method: 'POST', path, headers: { ...h, authorization: `Bearer ${token}` }, body: c.body, signal: c.signal }));
+      res = await sendWithToken(t, (token) => pool.request({ method: 'POST', path, headers: { ...h, authorization: `Bearer ${token}` }, body, signal: c.signal }));
     } catch (err) {
       if (err instanceof TokenError) return openAiAuthFailure(err);
       throw err;
@@ -113,11 +113,11 @@ export function createOpenAiProvider(name: string, cfg: ProviderConfig, poolFor:
 
   const chat = async (c: UpstreamCall): Promise<UpstreamResponse> => {
     const path = pathFor(c.api, c.model);
-    c.tap?.sent(c.body);
+    const body = c.tap ? c.tap.sent(c.body) : c.body;
     // An upload keeps the client's own content type (its multipart boundary).
     const h = c.contentType === undefined ? headers : { ...headers, 'content-type': c.contentType };
-    if (tokens) return withToken(c, path, h, tokens);
-    const res = await pool.request({ method: 'POST', path, headers: h, body: c.body, signal: c.signal });
+    if (tokens) return withToken(c, path, h, tokens, body);
+    const res = await pool.request({ method: 'POST', path, headers: h, body, signal: c.signal });
     return { status: res.statusCode, headers: res.headers, body: c.tap ? c.tap.received(res.statusCode, res.headers, res.body) : res.body };
   };
 

@@ -108,7 +108,7 @@ export function anthropicRoutes(deps: AnthropicRouteDeps) {
       const headers = forwardedHeaders(req);
       const fwd = forwardBody(env, rec, upstreamBody, json);
       await relay(env, reply, {
-        rec, provider: dep.provider, route: `/v1${path}`, upstreamBody: fwd.body, json: fwd.json, derived: fwd.derived, set: fwd.set, dropUsageChunk: false, streamError: anthropicStreamError, ...(plan ? { plan } : {}), ...(headers ? { headers } : {}),
+        rec, provider: dep.provider, route: `/v1${path}`, upstreamBody: fwd.body, json: fwd.json, derived: fwd.derived, set: fwd.set, bytes: fwd.bytes, dropUsageChunk: false, streamError: anthropicStreamError, ...(plan ? { plan } : {}), ...(headers ? { headers } : {}),
       });
     };
 

@@ -11,7 +11,7 @@ import { cappedModel, treatmentFor, type CallRecord, type EventEnv } from '../ca
 import type { UpstreamApi } from '../providers/types.ts';
 import type { Deployment } from '../routing/resolve.ts';
 import { replayMark } from '../replay-mark.ts';
-import { withTopLevel } from '@gatelog/core/json/top-level';
+import { withTopLevelBoth } from '@gatelog/core/json/top-level';
 
 export function parseJsonBody(raw: unknown): { text: string; json: Record<string, unknown>; bytes: Buffer } {
   if (!Buffer.isBuffer(raw) || raw.length === 0) throw badRequest('invalid_json', 'Request body is empty; expected a JSON object.');
@@ -41,13 +41,15 @@ export function requireModel(json: Record<string, unknown>): string {
 export interface RoutedBody {
   body: Buffer | string;
   set?: Readonly<Record<string, string>> | undefined;
+  /** A string `body`'s UTF-8, spliced from the client's bytes (sent as they are: AttemptTap.derivedBytes). */
+  bytes?: Buffer | undefined;
 }
 
 /** `raw` with top-level fields set (JSON texts by name; `json` already holds their values). */
 export function routedBody(raw: Buffer, text: string, json: Record<string, unknown>, set: Readonly<Record<string, string>>): RoutedBody {
   if (Object.keys(set).length === 0) return { body: raw, set };
-  const body = withTopLevel(text, set);
-  return body === null ? { body: JSON.stringify(json) } : { body, set };
+  const both = withTopLevelBoth(text, raw, set);
+  return both === null ? { body: JSON.stringify(json) } : { body: both.text, set, bytes: both.bytes };
 }
 
 /**
@@ -88,13 +90,13 @@ export function requestedTreatment(req: FastifyRequest): Treatment | null {
  * bytes, or their text with top-level fields set by routing (upstreamBodyFor, routing/top-level.ts);
  * `derived` (dispatch.ts) says the result is still that: redaction changed nothing.
  */
-export function forwardBody(env: EventEnv, rec: CallRecord, routed: RoutedBody, json: Record<string, unknown>): { body: Buffer | string; json: Record<string, unknown>; derived: boolean; set?: Readonly<Record<string, string>> | undefined } {
-  const { body, set } = routed;
-  if (!env.privacy || !treatmentFor(rec, env.privacy).forward) return { body, json, derived: true, set };
+export function forwardBody(env: EventEnv, rec: CallRecord, routed: RoutedBody, json: Record<string, unknown>): RoutedBody & { json: Record<string, unknown>; derived: boolean } {
+  const { body, set, bytes } = routed;
+  if (!env.privacy || !treatmentFor(rec, env.privacy).forward) return { body, json, derived: true, set, bytes };
   rec.redaction ??= env.privacy.call();
   const text = typeof body === 'string' ? body : body.toString('utf8');
   const red = rec.redaction.redact(text);
-  return red === text ? { body, json, derived: true, set } : { body: red, json: JSON.parse(red) as Record<string, unknown>, derived: false };
+  return red === text ? { body, json, derived: true, set, bytes } : { body: red, json: JSON.parse(red) as Record<string, unknown>, derived: false };
 }
 
 /** `dep`: null for a call answered before any deployment was chosen (provider and model empty). */

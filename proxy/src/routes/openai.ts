@@ -155,7 +155,7 @@ export function openAiRoutes(deps: OpenAiRouteDeps, o: { root?: boolean; azure?:
       screenRequest(env, gov, req, rec);
       if (gov && !(await admit(gov, env, req, reply, rec, json, { includeUsage: stream && !addUsage }))) return;
       const fwd = forwardBody(env, rec, upstreamBody, json);
-      await relay(env, reply, { rec, provider: dep.provider, route: `/v1${ep.path}`, upstreamBody: fwd.body, json: fwd.json, derived: fwd.derived, set: fwd.set, dropUsageChunk: addUsage, plan });
+      await relay(env, reply, { rec, provider: dep.provider, route: `/v1${ep.path}`, upstreamBody: fwd.body, json: fwd.json, derived: fwd.derived, set: fwd.set, bytes: fwd.bytes, dropUsageChunk: addUsage, plan });
     };
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {

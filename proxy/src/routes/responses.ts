@@ -42,7 +42,7 @@ export function responsesRoutes(deps: ResponsesRouteDeps) {
     screenRequest(env, gov, req, rec);
     if (gov && !(await admit(gov, env, req, reply, rec, json, { includeUsage: false }))) return;
     const fwd = forwardBody(env, rec, upstreamBody, json);
-    await relay(env, reply, { rec, provider: dep.provider, route: `/v1${PATH}`, upstreamBody: fwd.body, json: fwd.json, derived: fwd.derived, set: fwd.set, dropUsageChunk: false, plan });
+    await relay(env, reply, { rec, provider: dep.provider, route: `/v1${PATH}`, upstreamBody: fwd.body, json: fwd.json, derived: fwd.derived, set: fwd.set, bytes: fwd.bytes, dropUsageChunk: false, plan });
   }
 
   return function plugin(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {

@@ -31,6 +31,8 @@ export interface DispatchInput {
    * client's own bytes), absent when it is a re-serialisation (AttemptTap.derivedSet).
    */
   set?: Readonly<Record<string, string>> | undefined;
+  /** A string `upstreamBody`'s UTF-8, sent in its place (AttemptTap.derivedBytes). */
+  bytes?: Buffer | undefined;
   headers?: Readonly<Record<string, string>> | undefined;
   /** The body is a form (an audio upload): each attempt's bytes come from it, not `upstreamBody`. */
   form?: FormBody | undefined;
@@ -113,6 +115,7 @@ export async function dispatch(router: RouterConfig, metrics: ProxyMetrics, inpu
       if (input.derived === true && typeof body === 'string') {
         tap.derived = body;
         tap.derivedSet = set ?? null;
+        if (body === input.upstreamBody) tap.derivedBytes = input.bytes ?? null;
       }
     }
     (rec.attemptTaps ??= []).push(tap);
