@@ -41,6 +41,8 @@ interface Rule {
   quick?: readonly string[];
   /** Skip the text unless `digitShapes` found this shape. */
   shape?: number;
+  /** Skip the text unless this matches somewhere in it (a part of every hit, found faster than the rule's own regex scans). */
+  hint?: RegExp;
   /**
    * Characters that may not precede a match: checked here rather than as a regex look-behind,
    * which would keep V8 from scanning ahead for the pattern's first literal (measured 5-30x).
@@ -61,6 +63,7 @@ function regexDetector(name: DetectorName, rules: readonly Rule[]): Detector {
       for (const r of rules) {
         if (r.quick !== undefined && !includesAny(view, r.quick)) continue;
         if (r.shape !== undefined && (shapes & r.shape) === 0) continue;
+        if (r.hint !== undefined && !r.hint.test(view)) continue;
         r.re.lastIndex = 0;
         for (let m = r.re.exec(view); m !== null; m = r.re.exec(view)) {
           const text = m[0];
@@ -115,6 +118,13 @@ const OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
 const IPV4 = new RegExp(`(?<![0-9.])(?:${OCTET}\\.){3}${OCTET}(?![0-9]|\\.[0-9])`, 'g');
 // Ends on a hex digit, so a sentence's full stop is not part of the address.
 const IPV6 = /(?<![0-9A-Za-z:.])[0-9A-Fa-f:][0-9A-Fa-f:.]{0,43}[0-9A-Fa-f](?![0-9A-Za-z:]|\.[0-9A-Fa-f])/g;
+
+/**
+ * In every valid address two colons follow each other with at most four hex digits between
+ * (the IPv4 tail's dots come after the last colon): V8 finds this by its leading `:`, where IPV6
+ * tries a match at every hex letter of the text (~7% of a long English body's redaction).
+ */
+const IPV6_HINT = /:[0-9A-Fa-f]{0,4}:/;
 
 function validIpv6(m: string): boolean {
   if (m.split(':').length < 3 || !/[0-9A-Fa-f]{2}/.test(m)) return false;
@@ -208,7 +218,7 @@ const BUILTIN: readonly { name: DetectorName; rules: readonly Rule[] }[] = [
   { name: 'iban', rules: [{ type: 'IBAN', shape: IBAN_SHAPE, re: IBAN, valid: (m) => isValidIBAN(electronicFormatIBAN(m) ?? '') }] },
   { name: 'card', rules: [{ type: 'CARD', shape: CARD_SHAPE, re: CARD, valid: luhnValid, notAfter: DIGIT }] },
   { name: 'ssn', rules: [{ type: 'SSN', shape: SSN_SHAPE, re: SSN, notAfter: /[0-9-]/ }] },
-  { name: 'ip', rules: [{ type: 'IP', re: IPV4, shape: IPV4_SHAPE }, { type: 'IP', re: IPV6, quick: [':'], valid: validIpv6 }] },
+  { name: 'ip', rules: [{ type: 'IP', re: IPV4, shape: IPV4_SHAPE }, { type: 'IP', re: IPV6, quick: [':'], hint: IPV6_HINT, valid: validIpv6 }] },
   { name: 'phone', rules: [{ type: 'PHONE', shape: PHONE_SHAPE, re: PHONE, valid: phoneDigits, notAfter: /[0-9A-Za-z+_.-]/ }] },
 ];
 
