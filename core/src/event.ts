@@ -224,6 +224,7 @@ export function encodeEvent(e: LlmCallEvent): Buffer {
     e.request_body = raw.text;
   }
   const at = json.indexOf(MARK_JSON);
+  if (at < 0) return Buffer.from(JSON.stringify(e));
   const quoted = JSON.stringify(raw.bytes.toString('latin1'));
   const head = Buffer.byteLength(json.slice(0, at));
   const tail = json.slice(at + MARK_JSON.length);
