@@ -19,6 +19,9 @@ export const EVENT_SCHEMA_VERSION = 2;
  * second copy costs less than a parse.
  */
 export const REQUEST_SET_MIN_BYTES = 32 * 1024;
+/** AttemptIo.request_set's bounds: a field's name and its JSON text. */
+export const REQUEST_SET_MAX_NAME = 256;
+export const REQUEST_SET_MAX_VALUE = 65_536;
 
 /** The version an event needs (EVENT_SCHEMA_VERSION): 2 with a request_set, 1 otherwise. */
 export function eventSchemaVersion(attemptIo: readonly { request_set?: unknown }[] | undefined): number {
@@ -86,7 +89,7 @@ export const AttemptIo = z.object({
    * unredacted and at least REQUEST_SET_MIN_BYTES long; ingest writes the request back before the
    * row is stored, so a long conversation is not encoded, spooled and sent twice per call.
    */
-  request_set: z.record(z.string().max(256), z.string().max(65_536)).optional(),
+  request_set: z.record(z.string().max(REQUEST_SET_MAX_NAME), z.string().max(REQUEST_SET_MAX_VALUE)).optional(),
 });
 export type AttemptIo = z.infer<typeof AttemptIo>;
 

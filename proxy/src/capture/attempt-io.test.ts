@@ -270,6 +270,13 @@ describe('attemptIo: a long request routing set top-level fields in (request_set
     const [capped] = attemptIo([tap], 1, { request: long, response: '', stored: long }, { bodyCap: 40_000 }, null);
     expect(capped!.request_set).toBeUndefined();
     expect(capped!.truncated).toBe(true);
+    // A client's own stream_options past the schema's bound stays in the text.
+    const huge = { ...set, stream_options: `{"pad":"${'x'.repeat(70_000)}","include_usage":true}` };
+    const hugeTap = new AttemptTap(400_000);
+    hugeTap.derived = withTopLevel(long, huge)!;
+    hugeTap.derivedSet = huge;
+    hugeTap.sent(hugeTap.derived);
+    expect(attemptIo([hugeTap], 1, { request: long, response: '', stored: long }, { bodyCap: 1 << 20 }, null)[0]).toMatchObject({ request_body: hugeTap.derived });
     const reserialised = tapFor(long);
     reserialised.derivedSet = null;
     expect(attemptIo([reserialised], 1, { request: long, response: '', stored: long }, { bodyCap: 1 << 20 }, null)[0]!.request_set).toBeUndefined();

@@ -1,7 +1,7 @@
 // A call's attempt_io (core/src/event.ts AttemptIo): per attempt, the request as sent and the
 // raw response as received, from the attempts' wire taps — redacted, capped and flagged like
 // the call's own bodies, and not stored a second time when identical to them.
-import { REQUEST_SET_MIN_BYTES, capBody, type AttemptIo, type Privacy, type Treatment, type CallRedaction } from '@gatelog/core';
+import { REQUEST_SET_MAX_NAME, REQUEST_SET_MAX_VALUE, REQUEST_SET_MIN_BYTES, capBody, type AttemptIo, type Privacy, type Treatment, type CallRedaction } from '@gatelog/core';
 import { sha256Hex, type AttemptTap } from './attempt-tap.ts';
 
 /** Response bytes a tap keeps beyond the body cap: what redaction looks ahead past the cap. */
@@ -78,6 +78,10 @@ export function escapesKept(json: string): boolean {
   return true;
 }
 
+/** Within AttemptIo.request_set's bounds (a client's own stream_options is in it, whatever its size). */
+const fitsSchema = (set: Readonly<Record<string, string>>): boolean =>
+  Object.entries(set).every(([k, v]) => k.length <= REQUEST_SET_MAX_NAME && v.length <= REQUEST_SET_MAX_VALUE);
+
 function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: Treatment; c: CallRedaction } | null): AttemptIo {
   const sent = tap.request;
   const wire = tap.sentWire();
@@ -128,7 +132,7 @@ function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: 
   // from them (AttemptIo.request_set) — a long conversation is not encoded twice per call.
   const set = tap.derivedSet;
   const asSet = set !== null && stored.request === reqText && sent === tap.derived && requestBytes <= env.bodyCap
-    && call.request.length >= REQUEST_SET_MIN_BYTES && call.stored !== undefined && call.stored === call.request;
+    && call.request.length >= REQUEST_SET_MIN_BYTES && call.stored !== undefined && call.stored === call.request && fitsSchema(set);
   const req = capBody(asSet ? '' : stored.request, env.bodyCap);
   const res = capBody(stored.response, env.bodyCap);
   return {

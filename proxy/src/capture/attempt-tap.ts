@@ -44,7 +44,7 @@ export class AttemptTap {
   clientBody: Buffer | null = null;
   /**
    * The text routing made of the client's own JSON by setting top-level fields (the deployment's
-   * model, stream_options: routing/top-level.ts, or a re-serialisation where that gives up), when
+   * model, stream_options: core/src/json/top-level.ts, or a re-serialisation where that gives up), when
    * it was not redacted for the provider: sending this very string means every string in the
    * request is as the client wrote it (attempt-io.ts relies on it).
    */
@@ -55,7 +55,7 @@ export class AttemptTap {
    * carried as the call's request plus these fields (attempt-io.ts, AttemptIo.request_set).
    */
   derivedSet: Readonly<Record<string, string>> | null = null;
-  /** `derived`'s UTF-8, made without encoding it (routing/top-level.ts withTopLevelBoth): what goes on the wire for it. */
+  /** `derived`'s UTF-8, made without encoding it (core/src/json/top-level.ts withTopLevelBoth): what goes on the wire for it. */
   derivedBytes: Buffer | null = null;
   /**
    * What stands for a request that is not text (an audio upload's form): its fields and the
