@@ -66,6 +66,7 @@ beforeAll(async () => {
         { name: 'gpt-4o-mini', deployments: [{ provider: 'oai', model: 'gpt-4o-mini' }] },
         { name: 'gpt-alias', deployments: [{ provider: 'oai', model: 'gpt-4o-mini' }] },
         { name: 'claude-3-5-sonnet-20241022', deployments: [{ provider: 'ant', model: 'claude-3-5-sonnet-20241022' }] },
+        { name: 'claude-alias', deployments: [{ provider: 'ant', model: 'claude-3-5-sonnet-20241022' }] },
         { name: 'falls-back', deployments: [{ provider: 'down', model: 'gpt-down' }], fallbacks: ['gpt-alias'] },
         { name: 'retried', deployments: [{ provider: 'flaky', model: 'gpt-flaky' }] },
       ],
@@ -275,6 +276,26 @@ describe('attempt_io: what each upstream received and sent, exactly', () => {
       const passthrough = model.startsWith('claude');
       expect(seen[0]!.path).toBe(passthrough ? '/v1/messages' : '/v1/chat/completions');
       expect(call.attempt_io[0]!.request_same).toBe(passthrough);
+    }
+  });
+
+  it('a long Anthropic conversation through an alias (as Claude Code sends it), streamed and not, is stored exactly as sent', async () => {
+    const messages = Array.from({ length: 40 }, (_, i) => ({ role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant', content: `step ${i}: résumé ✓ “quoted” ${'tool output line '.repeat(60)}` }));
+    messages.push({ role: 'user', content: 'and now?' });
+    for (const stream of [false, true]) {
+      const { id, seen } = await recording(async () => {
+        const params = { model: 'claude-alias', max_tokens: 64, system: 'You are a careful agent.', messages };
+        if (!stream) return oaiId((await anthropic.messages.create(params).withResponse()).response);
+        const s = anthropic.messages.stream(params);
+        const { response } = await s.withResponse();
+        await s.finalMessage();
+        return oaiId(response);
+      });
+      const call = await stored(id);
+      expectExact(call, seen);
+      expect(call.request_body.length).toBeGreaterThan(REQUEST_SET_MIN_BYTES);
+      expect((JSON.parse(seen[0]!.request.toString('utf8')) as { model: string }).model).toBe('claude-3-5-sonnet-20241022');
+      expect(eventLogRecord(id).attempt_io[0]?.request_set).toEqual({ model: '"claude-3-5-sonnet-20241022"' });
     }
   });
 
