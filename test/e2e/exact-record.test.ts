@@ -132,6 +132,15 @@ function expectExact(call: Stored, seen: Exchange[]): void {
 
 const oaiId = (r: { headers: Headers }): string => r.headers.get('x-gatelog-request-id')!;
 
+/** An Anthropic SDK call, streamed (read to its final message) or not; its gatelog request id. */
+async function anthropicCall(params: Anthropic.MessageCreateParamsNonStreaming, stream: boolean): Promise<string> {
+  if (!stream) return oaiId((await anthropic.messages.create(params).withResponse()).response);
+  const s = anthropic.messages.stream(params);
+  const { response } = await s.withResponse();
+  await s.finalMessage();
+  return oaiId(response);
+}
+
 /** A chat call of the client's exact text, stored exactly as every upstream saw it, with the client's text as its request. */
 async function postedExactly(text: string): Promise<{ id: string; call: Stored; seen: Exchange[] }> {
   const { id, seen } = await recording(async () => {
@@ -263,14 +272,7 @@ describe('attempt_io: what each upstream received and sent, exactly', () => {
 
   it('Anthropic → OpenAI translated, streamed and not; Anthropic passthrough', async () => {
     for (const [model, stream] of [['gpt-alias', false], ['gpt-alias', true], ['claude-3-5-sonnet-20241022', false]] as const) {
-      const { id, seen } = await recording(async () => {
-        const params = { model, max_tokens: 64, messages: [{ role: 'user' as const, content: `anthropic ${model} ${stream}` }] };
-        if (!stream) return oaiId((await anthropic.messages.create(params).withResponse()).response);
-        const s = anthropic.messages.stream(params);
-        const { response } = await s.withResponse();
-        await s.finalMessage();
-        return oaiId(response);
-      });
+      const { id, seen } = await recording(() => anthropicCall({ model, max_tokens: 64, messages: [{ role: 'user' as const, content: `anthropic ${model} ${stream}` }] }, stream));
       const call = await stored(id);
       expectExact(call, seen);
       const passthrough = model.startsWith('claude');
@@ -283,14 +285,7 @@ describe('attempt_io: what each upstream received and sent, exactly', () => {
     const messages = Array.from({ length: 40 }, (_, i) => ({ role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant', content: `step ${i}: résumé ✓ “quoted” ${'tool output line '.repeat(60)}` }));
     messages.push({ role: 'user', content: 'and now?' });
     for (const stream of [false, true]) {
-      const { id, seen } = await recording(async () => {
-        const params = { model: 'claude-alias', max_tokens: 64, system: 'You are a careful agent.', messages };
-        if (!stream) return oaiId((await anthropic.messages.create(params).withResponse()).response);
-        const s = anthropic.messages.stream(params);
-        const { response } = await s.withResponse();
-        await s.finalMessage();
-        return oaiId(response);
-      });
+      const { id, seen } = await recording(() => anthropicCall({ model: 'claude-alias', max_tokens: 64, system: 'You are a careful agent.', messages }, stream));
       const call = await stored(id);
       expectExact(call, seen);
       expect(call.request_body.length).toBeGreaterThan(REQUEST_SET_MIN_BYTES);
