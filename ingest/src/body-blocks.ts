@@ -103,14 +103,13 @@ export function splitRecord(record: Buffer, minBody = SPLIT_MIN_BYTES, wholeTeam
   const e = parsedRow(record);
   if (!e) return null;
   let changed = expandRequestSets(e);
+  const blocks = new Map<string, Block>();
   if (record.length >= minBody && !(wholeTeams.length > 0 && wholeTeams.includes(eventTeam(e)))) {
-    const blocks = new Map<string, Block>();
     if (splitField(e, blocks, minBody)) changed = true;
     const io = e['attempt_io'];
     if (Array.isArray(io)) for (const a of io) if (isObj(a) && splitField(a, blocks, minBody)) changed = true;
-    return changed ? { record: Buffer.from(JSON.stringify(e), 'utf8'), blocks: [...blocks.values()] } : null;
   }
-  return changed ? { record: Buffer.from(JSON.stringify(e), 'utf8'), blocks: [] } : null;
+  return changed ? { record: Buffer.from(JSON.stringify(e), 'utf8'), blocks: [...blocks.values()] } : null;
 }
 
 /** Splits the records of parts (once per part) and writes their blocks ahead of the rows. */

@@ -15,14 +15,7 @@ import { skipSpace, stringEnd, valueEnd } from './json-scan.ts';
  */
 export function withTopLevel(text: string, set: Readonly<Record<string, string>>): string | null {
   const edits = topLevelEdits(text, set);
-  if (edits === null) return null;
-  let out = '';
-  let at = 0;
-  for (const e of edits) {
-    out += text.slice(at, e.from) + e.insert;
-    at = e.to;
-  }
-  return out + text.slice(at);
+  return edits === null ? null : applied(text, edits);
 }
 
 /**
@@ -33,22 +26,29 @@ export function withTopLevel(text: string, set: Readonly<Record<string, string>>
 export function withTopLevelBoth(text: string, bytes: Buffer, set: Readonly<Record<string, string>>): { text: string; bytes: Buffer } | null {
   const edits = topLevelEdits(text, set);
   if (edits === null) return null;
-  let out = '';
-  let at = 0;
   let byteAt = 0;
   const pieces: Buffer[] = [];
   // A character offset as a byte offset, counted from the nearer end (the model key leads a
   // body, added keys go before its last brace).
   const bytesTo = (i: number): number => (i <= text.length / 2 ? Buffer.byteLength(text.slice(0, i)) : bytes.length - Buffer.byteLength(text.slice(i)));
   for (const e of edits) {
-    out += text.slice(at, e.from) + e.insert;
     const from = bytesTo(e.from);
     pieces.push(bytes.subarray(byteAt, from), Buffer.from(e.insert));
-    at = e.to;
     byteAt = e.to === e.from ? from : bytesTo(e.to);
   }
   pieces.push(bytes.subarray(byteAt));
-  return { text: out + text.slice(at), bytes: Buffer.concat(pieces) };
+  return { text: applied(text, edits), bytes: Buffer.concat(pieces) };
+}
+
+/** `text` with `edits` made. */
+function applied(text: string, edits: readonly Edit[]): string {
+  let out = '';
+  let at = 0;
+  for (const e of edits) {
+    out += text.slice(at, e.from) + e.insert;
+    at = e.to;
+  }
+  return out + text.slice(at);
 }
 
 /** One replacement of withTopLevel: `text[from, to)` becomes `insert`. */

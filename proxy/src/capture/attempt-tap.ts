@@ -93,7 +93,7 @@ export class AttemptTap {
   sent(body: Buffer | string): Buffer | string {
     this.request = body;
     this.sentAny = true;
-    return body === this.derived && this.derivedBytes !== null ? this.derivedBytes : body;
+    return this.sentWire();
   }
 
   /** The sent request's bytes, or its text when no bytes were made for it. */
