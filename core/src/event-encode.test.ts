@@ -42,6 +42,18 @@ describe('encodeEvent with the request\'s bytes', () => {
     }
   });
 
+  it('writes the same bytes for a body of many pieces, whatever character a piece ends on', () => {
+    const all = pieces.join('');
+    for (let pad = 0; pad < 12; pad++) {
+      // ~100 KB: pieces of 32 KB split it three times, each split shifted by the padding.
+      const text = body(['x'.repeat(pad), all], Math.ceil(100_000 / Buffer.byteLength(all)));
+      const e = event(text);
+      const plain = encodeEvent(e);
+      keepRawRequest(e, text, Buffer.from(text));
+      expect(encodeEvent(e).equals(plain), `padding ${pad}`).toBe(true);
+    }
+  });
+
   it('uses the bytes only while request_body is still their text, and only valid UTF-8 of a long body', () => {
     const text = body(['café ✓ '], RAW_REQUEST_MIN_BYTES);
     const e = event(text);

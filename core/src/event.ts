@@ -228,12 +228,35 @@ export function encodeEvent(e: LlmCallEvent): Buffer {
   }
   const at = json.indexOf(MARK_JSON);
   if (at < 0) return Buffer.from(JSON.stringify(e));
-  const quoted = JSON.stringify(raw.bytes.toString('latin1'));
+  const quoted = quotedPieces(raw.bytes);
+  // Each piece is a whole JSON string literal: one literal of all their insides.
+  let length = 2;
+  for (const q of quoted) length += q.length - 2;
   const head = Buffer.byteLength(json.slice(0, at));
   const tail = json.slice(at + MARK_JSON.length);
-  const out = Buffer.allocUnsafe(head + quoted.length + Buffer.byteLength(tail));
+  const out = Buffer.allocUnsafe(head + length + Buffer.byteLength(tail));
   out.write(json, 0, head);
-  out.write(quoted, head, 'latin1');
-  out.write(tail, head + quoted.length);
+  let o = head;
+  out[o++] = 0x22;
+  for (const q of quoted) o += out.write(q.slice(1, -1), o, 'latin1');
+  out[o++] = 0x22;
+  out.write(tail, o);
+  return out;
+}
+
+/**
+ * Bytes read as Latin-1 per piece of at most this many: V8 keeps a string of 128 K one-byte
+ * characters or more in its large-object space, a fresh mapping of its own each time, whose
+ * first-touch page faults cost ~0.5 ms per 128 KB on a virtual machine (measured here: 8 µs
+ * per KB against ~1.3 µs per KB in pieces). Any byte boundary is a character boundary in Latin-1.
+ */
+const QUOTE_PIECE = 32_768;
+
+/** `bytes` read as Latin-1, as JSON string literals of consecutive pieces. */
+function quotedPieces(bytes: Buffer): string[] {
+  const out: string[] = [];
+  for (let at = 0; at < bytes.length || at === 0; at += QUOTE_PIECE) {
+    out.push(JSON.stringify(bytes.toString('latin1', at, Math.min(bytes.length, at + QUOTE_PIECE))));
+  }
   return out;
 }

@@ -127,6 +127,9 @@ describe('redaction equals the reference implementation', () => {
     // Long bodies with a few wide characters among the text (an agent's context), personal data beside them.
     const wideCtx = (i: number): string => `Turn ${i}: don’t ✓ “quoted” 漢字 😀 alice${i}@example.com ’+1 415-555-01${String(i % 90 + 10)}’\u3000sk-proj-AbCdEfGhIjKlMnOpQrStUv${i}xyz ${'context '.repeat(20)}`;
     same(JSON.stringify({ model: 'gpt-4o-mini', messages: Array.from({ length: 60 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: wideCtx(i) })) }));
+    // Longer than a view window (VIEW_WINDOW): read in windows that end after a quote.
+    same(JSON.stringify({ model: 'gpt-4o-mini', messages: Array.from({ length: 800 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: wideCtx(i) })) }));
+    same(JSON.stringify({ c: 'alice@example.com 4111 1111 1111 1111 don’t '.repeat(4000), d: 'x' }));
     for (const pii2 of [false, true]) {
       same(chatBody(2, pii2));
       same(chatBody(64, pii2));
