@@ -172,9 +172,12 @@ export const LlmCallEvent = z.object({
 });
 export type LlmCallEvent = z.infer<typeof LlmCallEvent>;
 
-/** Cut a body to `cap` bytes (UTF-8 safe), reporting whether anything was cut. */
-export function capBody(body: string, cap: number): { text: string; bytes: number; truncated: boolean } {
-  const bytes = Buffer.byteLength(body);
+/**
+ * Cut a body to `cap` bytes (UTF-8 safe), reporting whether anything was cut. `utf8Length`: the
+ * body's UTF-8 length where the caller knows it (counting it reads a long text as one string).
+ */
+export function capBody(body: string, cap: number, utf8Length?: number): { text: string; bytes: number; truncated: boolean } {
+  const bytes = utf8Length ?? Buffer.byteLength(body);
   if (bytes <= cap) return { text: body, bytes, truncated: false };
   const buf = Buffer.from(body).subarray(0, cap);
   // Drop a trailing partial UTF-8 sequence instead of emitting U+FFFD.

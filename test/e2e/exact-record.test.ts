@@ -11,6 +11,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REQUEST_SET_MIN_BYTES } from '@gatelog/core';
 import { RECORD_HEADER_BYTES } from '@gatelog/core/bus/local-log';
+import { PIECES_MIN_BYTES } from '@gatelog/core/json/pieces';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.ts';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.ts';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
@@ -233,14 +234,15 @@ describe('attempt_io: what each upstream received and sent, exactly', () => {
 
   it('a long conversation through an alias, a stream and a fallback is stored exactly as each upstream received it', async () => {
     // Over REQUEST_SET_MIN_BYTES: each attempt's request travels as the client's text plus the
-    // fields routing set (AttemptIo.request_set), and ingest writes it back.
-    const turns = Array.from({ length: 40 }, (_, i) => `{"role": "${i % 2 ? 'assistant' : 'user'}", "content": "turn ${i}: caf\\u00e9 \\"as written\\" ${'long context ✓ '.repeat(60)}"}`).join(', ');
+    // fields routing set (AttemptIo.request_set), and ingest writes it back. Over
+    // PIECES_MIN_BYTES too: the proxy decodes, parses and routes it in pieces.
+    const turns = Array.from({ length: 100 }, (_, i) => `{"role": "${i % 2 ? 'assistant' : 'user'}", "content": "turn ${i}: caf\\u00e9 \\"as written\\" ${'long context ✓ '.repeat(60)}"}`).join(', ');
     const client = (model: string, stream: boolean, options = ''): string =>
       `{\n  "model": "${model}",\n  "seed": 12345678901234567891,\n  "messages": [ ${turns} ]${stream ? ',\n  "stream": true' : ''}${options}\n}`;
     const cases = [['gpt-alias', true, ''], ['falls-back', true, ''], ['falls-back', false, ''], ['gpt-alias', true, ',\n  "stream_options": {"include_obfuscation": false}']] as const;
     for (const [model, stream, options] of cases) {
       const text = client(model, stream, options);
-      expect(text.length).toBeGreaterThan(REQUEST_SET_MIN_BYTES);
+      expect(text.length).toBeGreaterThan(Math.max(REQUEST_SET_MIN_BYTES, PIECES_MIN_BYTES));
       const { id, call, seen } = await postedExactly(text);
       const sent = JSON.parse(seen.at(-1)!.request.toString('utf8')) as { model: string; stream_options?: unknown };
       expect(sent.model, `${model} stream=${stream}`).toBe('gpt-4o-mini');
@@ -282,13 +284,14 @@ describe('attempt_io: what each upstream received and sent, exactly', () => {
   });
 
   it('a long Anthropic conversation through an alias (as Claude Code sends it), streamed and not, is stored exactly as sent', async () => {
-    const messages = Array.from({ length: 40 }, (_, i) => ({ role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant', content: `step ${i}: résumé ✓ “quoted” ${'tool output line '.repeat(60)}` }));
+    // Longer than PIECES_MIN_BYTES: decoded, parsed and routed in pieces.
+    const messages = Array.from({ length: 100 }, (_, i) => ({ role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant', content: `step ${i}: résumé ✓ “quoted” ${'tool output line '.repeat(60)}` }));
     messages.push({ role: 'user', content: 'and now?' });
     for (const stream of [false, true]) {
       const { id, seen } = await recording(() => anthropicCall({ model: 'claude-alias', max_tokens: 64, system: 'You are a careful agent.', messages }, stream));
       const call = await stored(id);
       expectExact(call, seen);
-      expect(call.request_body.length).toBeGreaterThan(REQUEST_SET_MIN_BYTES);
+      expect(call.request_body.length).toBeGreaterThan(Math.max(REQUEST_SET_MIN_BYTES, PIECES_MIN_BYTES));
       expect((JSON.parse(seen[0]!.request.toString('utf8')) as { model: string }).model).toBe('claude-3-5-sonnet-20241022');
       expect(eventLogRecord(id).attempt_io[0]?.request_set).toEqual({ model: '"claude-3-5-sonnet-20241022"' });
     }

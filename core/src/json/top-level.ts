@@ -5,6 +5,7 @@
 // null, unescapes \u0041, and costs a JSON.stringify of the whole body (~40-100 µs for 30 KB).
 
 import { skipSpace, stringEnd, valueEnd } from './json-scan.ts';
+import { skipSpaceBytes, slicer, stringEndBytes, valueEndBytes } from './pieces.ts';
 
 /**
  * `text` (a JSON object the caller parsed) with each top-level field of `set` given its value,
@@ -23,32 +24,56 @@ export function withTopLevel(text: string, set: Readonly<Record<string, string>>
  * `text`, e.g. the client's own): a long body is not encoded again to be sent (~10 µs per KB for
  * a text with characters beyond Latin-1).
  */
-export function withTopLevelBoth(text: string, bytes: Buffer, set: Readonly<Record<string, string>>): { text: string; bytes: Buffer } | null {
+export function withTopLevelBoth(text: string, bytes: Buffer, set: Readonly<Record<string, string>>, pieces?: readonly string[]): { text: string; bytes: Buffer } | null {
+  if (pieces) return withTopLevelPieces(text, bytes, set, pieces);
   const edits = topLevelEdits(text, set);
   if (edits === null) return null;
   let byteAt = 0;
-  const pieces: Buffer[] = [];
+  const out: Buffer[] = [];
   // A character offset as a byte offset, counted from the nearer end (the model key leads a
   // body, added keys go before its last brace).
   const bytesTo = (i: number): number => (i <= text.length / 2 ? Buffer.byteLength(text.slice(0, i)) : bytes.length - Buffer.byteLength(text.slice(i)));
   for (const e of edits) {
     const from = bytesTo(e.from);
-    pieces.push(bytes.subarray(byteAt, from), Buffer.from(e.insert));
+    out.push(bytes.subarray(byteAt, from), Buffer.from(e.insert));
     byteAt = e.to === e.from ? from : bytesTo(e.to);
   }
-  pieces.push(bytes.subarray(byteAt));
-  return { text: applied(text, edits), bytes: Buffer.concat(pieces) };
+  out.push(bytes.subarray(byteAt));
+  return { text: applied(text, edits), bytes: Buffer.concat(out) };
 }
 
-/** `text` with `edits` made. */
-function applied(text: string, edits: readonly Edit[]): string {
+/**
+ * withTopLevelBoth of a text in pieces (core/src/json/pieces.ts), its `bytes` valid UTF-8: the
+ * top level is read from the bytes and the text made from the pieces, never as one string.
+ */
+function withTopLevelPieces(text: string, bytes: Buffer, set: Readonly<Record<string, string>>, pieces: readonly string[]): { text: string; bytes: Buffer } | null {
+  const edits = topLevelEditsOf(bytes, set);
+  if (edits === null) return null;
+  const out: Buffer[] = [];
+  let byteAt = 0;
+  for (const e of edits) {
+    out.push(bytes.subarray(byteAt, e.from), Buffer.from(e.insert));
+    byteAt = e.to;
+  }
+  out.push(bytes.subarray(byteAt));
+  // A byte offset as a character offset, counted from the nearer end (as in withTopLevelBoth).
+  const charsTo = (i: number): number => (i <= bytes.length / 2 ? bytes.toString('utf8', 0, i).length : text.length - bytes.toString('utf8', i).length);
+  const inChars = edits.map((e) => {
+    const from = charsTo(e.from);
+    return { from, to: e.to === e.from ? from : charsTo(e.to), insert: e.insert };
+  });
+  return { text: applied(text, inChars, slicer(pieces)), bytes: Buffer.concat(out) };
+}
+
+/** `text` with `edits` made (`slice`: of `text`, from its pieces where it is in some). */
+function applied(text: string, edits: readonly Edit[], slice = (a: number, b: number): string => text.slice(a, b)): string {
   let out = '';
   let at = 0;
   for (const e of edits) {
-    out += text.slice(at, e.from) + e.insert;
+    out += slice(at, e.from) + e.insert;
     at = e.to;
   }
-  return out + text.slice(at);
+  return out + slice(at, text.length);
 }
 
 /** One replacement of withTopLevel: `text[from, to)` becomes `insert`. */
@@ -56,6 +81,63 @@ interface Edit {
   from: number;
   to: number;
   insert: string;
+}
+
+/** topLevelEdits of a JSON text's UTF-8 `bytes`, in byte offsets. */
+function topLevelEditsOf(bytes: Buffer, set: Readonly<Record<string, string>>): Edit[] | null {
+  const names = Object.keys(set);
+  const found = names.map(() => false);
+  const edits: Edit[] = [];
+  let keys = 0;
+  let i = skipSpaceBytes(bytes, 0);
+  if (bytes[i] !== 123) return null;
+  i = skipSpaceBytes(bytes, i + 1);
+  let close: number;
+  for (;;) {
+    if (bytes[i] === 125 && keys === 0) {
+      close = i;
+      break;
+    }
+    if (bytes[i] !== 34) return null;
+    const keyEnd = stringEndBytes(bytes, i);
+    if (keyEnd < 0) return null;
+    // A key with an escape could spell one of `names` without matching its text.
+    const key = bytes.toString('latin1', i + 1, keyEnd - 1);
+    if (key.includes('\\')) return null;
+    i = skipSpaceBytes(bytes, keyEnd);
+    if (bytes[i] !== 58 /* : */) return null;
+    i = skipSpaceBytes(bytes, i + 1);
+    const end = valueEndBytes(bytes, i);
+    if (end <= i) return null;
+    const n = names.indexOf(key);
+    if (n >= 0) {
+      edits.push({ from: i, to: end, insert: set[key]! });
+      found[n] = true;
+    }
+    keys++;
+    i = skipSpaceBytes(bytes, end);
+    if (bytes[i] === 44) {
+      i = skipSpaceBytes(bytes, i + 1);
+      continue;
+    }
+    if (bytes[i] !== 125) return null;
+    close = i;
+    break;
+  }
+  if (skipSpaceBytes(bytes, close + 1) !== bytes.length) return null;
+  const added = addedKeys(names, found, keys, set);
+  if (added !== '') edits.push({ from: close, to: close, insert: added });
+  return edits;
+}
+
+/** The members of `set` the object lacks (`found` false), to go before its closing brace. */
+function addedKeys(names: readonly string[], found: readonly boolean[], keys: number, set: Readonly<Record<string, string>>): string {
+  let added = '';
+  for (let n = 0; n < names.length; n++) {
+    if (found[n]) continue;
+    added += `${keys > 0 || added !== '' ? ',' : ''}${JSON.stringify(names[n])}:${set[names[n]!]!}`;
+  }
+  return added;
 }
 
 /** withTopLevel's replacements, in order. */
@@ -106,11 +188,7 @@ function topLevelEdits(text: string, set: Readonly<Record<string, string>>): Edi
     break;
   }
   if (skipSpace(text, close + 1) !== text.length) return null;
-  let added = '';
-  for (let n = 0; n < names.length; n++) {
-    if (found[n]) continue;
-    added += `${keys > 0 || added !== '' ? ',' : ''}${JSON.stringify(names[n])}:${set[names[n]!]!}`;
-  }
+  const added = addedKeys(names, found, keys, set);
   if (added !== '') edits.push({ from: close, to: close, insert: added });
   return edits;
 }

@@ -164,12 +164,20 @@ export interface Privacy {
    * redacted over its first `cap` characters plus TAIL, emitted up to where no token can have
    * been cut by that window (the body is then flagged truncated by its byte count anyway).
    */
-  stored(t: Treatment, c: CallRedaction, texts: { request: string; response: string; error: string }, cap: number): StoredTexts;
+  stored(t: Treatment, c: CallRedaction, texts: StoredInput, cap: number): StoredTexts;
 }
 
-function windowed(c: CallRedaction, text: string, cap: number): string {
+/** A call's texts to store; `requestPieces`: `request` in pieces, when it was decoded so (core/src/json/pieces.ts). */
+export interface StoredInput {
+  request: string;
+  response: string;
+  error: string;
+  requestPieces?: readonly string[] | undefined;
+}
+
+function windowed(c: CallRedaction, text: string, cap: number, pieces?: readonly string[]): string {
   const limit = cap + TAIL;
-  if (text.length <= limit) return c.redact(text);
+  if (text.length <= limit) return c.redact(text, text.length, pieces);
   return c.redact(text.slice(0, limit), cap);
 }
 
@@ -202,12 +210,12 @@ export function createPrivacy(cfg: RedactionConfig): Privacy {
     call: () => redactor.call(),
     stored(t, c, texts, cap) {
       // The error message is kept in every mode (it says why a call failed), redacted unless off.
-      if (t.store === 'original' && !t.forward) return { ...texts, counts: {} };
+      if (t.store === 'original' && !t.forward) return { request: texts.request, response: texts.response, error: texts.error, counts: {} };
       // Counts of this scan only (a forwarded body was scanned once already, for the provider).
       const before = c.any ? { ...c.counts } : undefined;
       const error = windowed(c, texts.error, ERROR_CAP);
       const none = t.store === 'none';
-      const request = none ? '' : windowed(c, texts.request, cap);
+      const request = none ? '' : windowed(c, texts.request, cap, texts.requestPieces);
       const response = none ? '' : windowed(c, texts.response, cap);
       const counts: Record<string, number> = {};
       if (c.any) for (const [k, v] of Object.entries(c.counts)) if (v > (before?.[k] ?? 0)) counts[k] = v - (before?.[k] ?? 0);

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { jsonView } from './redactor.ts';
+import { PIECES_MIN_BYTES, parseJsonPieces } from '../json/pieces.ts';
 import { chatBody, completion, SMALL_REQUEST } from './testdata/bodies.ts';
 import { createPrivacy, RedactionConfig } from './policy.ts';
 import { jsonView as referenceJsonView } from './testdata/reference-redactor.ts';
@@ -27,12 +28,15 @@ const FORWARD = { forward: true, store: 'none' } as const;
 /** Both implementations over one call's texts, under every config, a large and a small cap. */
 function same(request: string, response = '', error = ''): void {
   expect(jsonView(request)).toBe(referenceJsonView(request));
+  // A long body as the proxy holds it: in pieces (core/src/json/pieces.ts).
+  const inPieces = Buffer.byteLength(request) >= PIECES_MIN_BYTES ? parseJsonPieces(Buffer.from(request)) : undefined;
   for (const { now, then } of pairs) {
     for (const cap of [16 << 20, 64]) {
       for (const t of [LOG, FORWARD]) {
         const a = now.stored(t, now.call(), { request, response, error }, cap);
         const b = then.stored(t, then.call(), { request, response, error }, cap);
         expect(a).toEqual(b);
+        if (inPieces) expect(now.stored(t, now.call(), { request: inPieces.text, response, error, requestPieces: inPieces.pieces }, cap)).toEqual(b);
         for (const k of Object.keys(a.counts)) seen.add(k);
       }
     }

@@ -9,6 +9,7 @@
 // (policy.ts: a window of the body cap).
 import { RE2JS } from 're2js';
 import { builtinDetectors, digitShapes, type Detector, type DetectorName, type Hit } from './detectors.ts';
+import { slicer } from '../json/pieces.ts';
 
 export interface CustomPattern {
   /** Placeholder type: upper-case letters, digits and _. */
@@ -63,14 +64,15 @@ export const WIDE_SPACES: ReadonlySet<number> = new Set([0x1680, 0x2000, 0x2001,
 let wide = new Uint16Array(0);
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** `text`'s code units into `buf` as bytes, each above U+00FF as WIDE_SPACES says. */
-function writeNarrowed(buf: Buffer, text: string, n: number): void {
+/** `text`'s code units into `buf` from `base` as bytes, each above U+00FF as WIDE_SPACES says. */
+function writeNarrowed(buf: Buffer, text: string, base: number): void {
+  const n = text.length;
   if (wide.length < n) wide = new Uint16Array(Math.min(SCRATCH_MAX, Math.max(n, 2 * wide.length)));
   const units = wide;
   Buffer.from(units.buffer, units.byteOffset, 2 * n).write(text, 0, 2 * n, 'utf16le');
   for (let i = 0; i < n; i++) {
     const u = units[i]!;
-    buf[i] = u < 256 ? u : WIDE_SPACES.has(u) ? 0xa0 : 0xff;
+    buf[base + i] = u < 256 ? u : WIDE_SPACES.has(u) ? 0xa0 : 0xff;
   }
 }
 
@@ -98,22 +100,42 @@ export function jsonView(text: string, narrow = false): string {
  * `jsonViewParts` instead. Valid until the next call.
  */
 function fillJsonView(text: string, narrow: boolean): number {
-  const n = text.length;
+  return fillJsonViewOf([text], narrow);
+}
+
+/**
+ * fillJsonView of the text `pieces` make, each starting and ending outside any string literal
+ * (core/src/json/pieces.ts): written and blanked one piece at a time, never made one string.
+ */
+function fillJsonViewOf(pieces: readonly string[], narrow: boolean): number {
+  let n = 0;
+  for (const p of pieces) n += p.length;
   if (n > SCRATCH_MAX) return -1;
-  const latin1 = !NOT_LATIN1.test(text);
-  if (!latin1 && !(narrow && LITTLE_ENDIAN)) return -1;
+  const latin1 = pieces.map((p) => !NOT_LATIN1.test(p));
+  if (latin1.includes(false) && !(narrow && LITTLE_ENDIAN)) return -1;
   if (n > scratch.length) scratch = Buffer.allocUnsafeSlow(Math.min(SCRATCH_MAX, Math.max(n, 2 * scratch.length)));
-  const buf = scratch;
-  if (latin1) buf.write(text, 0, n, 'latin1');
-  else writeNarrowed(buf, text, n);
+  let base = 0;
+  for (let k = 0; k < pieces.length; k++) {
+    const p = pieces[k]!;
+    if (latin1[k]) scratch.write(p, base, p.length, 'latin1');
+    else writeNarrowed(scratch, p, base);
+    blankOutsideStrings(scratch, p, base);
+    base += p.length;
+  }
+  return n;
+}
+
+/** Blank `text` (written into `buf` from `base`) outside its string literals and its escapes. */
+function blankOutsideStrings(buf: Buffer, text: string, base: number): void {
+  const n = text.length;
   let i = 0;
   let quote = -1;
   let slash = text.indexOf('\\');
   while (i < n) {
     // Outside a string: blank up to the next quote (a few bytes between keys and values).
-    while (buf[i] !== 34) {
-      buf[i] = 32;
-      if (++i === n) return n;
+    while (buf[base + i] !== 34) {
+      buf[base + i] = 32;
+      if (++i === n) return;
     }
     const seg = i + 1;
     i = n;
@@ -122,7 +144,7 @@ function fillJsonView(text: string, narrow: boolean): number {
       if (slash >= 0 && slash < at) slash = text.indexOf('\\', at);
       if (slash >= 0 && (quote < 0 || slash < quote)) {
         const end = Math.min(slash + (text.charCodeAt(slash + 1) === 117 /* u */ ? 6 : 2), n);
-        for (let k = slash; k < end; k++) buf[k] = 32;
+        for (let k = slash; k < end; k++) buf[base + k] = 32;
         at = end;
         continue;
       }
@@ -130,7 +152,6 @@ function fillJsonView(text: string, narrow: boolean): number {
       break;
     }
   }
-  return n;
 }
 
 /**
@@ -244,13 +265,15 @@ export class CallRedaction {
    * scanning a window of a longer text passes the window's end less the longest token, so no
    * token cut by the window reaches the output half-redacted.
    */
-  redact(text: string, emitUntil = text.length): string {
+  redact(text: string, emitUntil = text.length, pieces?: readonly string[]): string {
     if (text.length === 0) return text;
     const hits: Hit[] = [];
     // The view as one string, or — a long JSON text read in windows (VIEW_WINDOW) — in `scratch`.
     let view: string | undefined = text;
-    const json = looksJson(text);
-    const n = json ? fillJsonView(text, this.narrow) : -1;
+    // A text in pieces is read in them (only the built-in detectors, which match within strings).
+    const parts = pieces && this.narrow && emitUntil >= text.length ? pieces : undefined;
+    const json = looksJson(parts?.[0] ?? text);
+    const n = json ? (parts ? fillJsonViewOf(parts, true) : fillJsonView(text, this.narrow)) : -1;
     if (n < 0) {
       if (json) view = jsonViewParts(text);
       this.find(view, 0, hits);
@@ -267,6 +290,7 @@ export class CallRedaction {
     }
     if (hits.length === 0) return emitUntil >= text.length ? text : text.slice(0, emitUntil);
     const viewAt = view === undefined ? (k: number): number => scratch[k]! : (k: number): number => view.charCodeAt(k);
+    const slice = parts ? slicer(parts) : (a: number, b: number): string => text.slice(a, b);
     // Earlier detectors first at equal starts: stable sort keeps the priority order.
     hits.sort((a, b) => a.start - b.start);
     let out = '';
@@ -278,10 +302,10 @@ export class CallRedaction {
       while (end > start && isSpace(viewAt(end - 1))) end--;
       if (start < at || end <= start) continue;
       if (start >= emitUntil) break;
-      out += text.slice(at, start) + this.placeholder(h.type, text.slice(start, end));
+      out += slice(at, start) + this.placeholder(h.type, slice(start, end));
       at = end;
     }
-    return out + text.slice(at, Math.max(at, emitUntil));
+    return out + slice(at, Math.max(at, emitUntil));
   }
 
   /** Every detector's hits in `view`, a window of the whole starting at `offset`. */

@@ -24,6 +24,9 @@ export interface CallBodies {
   response: string;
   /** The event's request_body (redacted, capped), when it is built: what ingest reads request_set over. */
   stored?: string | undefined;
+  /** `request` in pieces (core/src/json/pieces.ts) and its UTF-8 length, when it was decoded so. */
+  requestPieces?: readonly string[] | undefined;
+  requestLength?: number | undefined;
 }
 
 const EMPTY: AttemptIo = {
@@ -36,6 +39,8 @@ export interface AttemptIoSource {
   attemptTaps?: AttemptTap[] | undefined;
   priorAttempts?: readonly unknown[] | undefined;
   requestBody: string;
+  requestBytes?: Buffer | undefined;
+  requestPieces?: readonly string[] | undefined;
   responseBody: string;
   redaction?: CallRedaction | undefined;
 }
@@ -48,7 +53,13 @@ export interface AttemptIoSource {
 export function attemptIoOf(r: AttemptIoSource, env: AttemptIoEnv, t: Treatment | null, storedRequest?: string): AttemptIo[] | undefined {
   if (!r.attemptTaps) return undefined;
   const redact = t && env.privacy ? { t, c: (r.redaction ??= env.privacy.call()) } : null;
-  return attemptIo(r.attemptTaps, (r.priorAttempts?.length ?? 0) + 1, { request: r.requestBody, response: r.responseBody, stored: storedRequest }, env, redact);
+  const call = { request: r.requestBody, response: r.responseBody, stored: storedRequest, requestPieces: r.requestPieces, requestLength: requestUtf8Length(r) };
+  return attemptIo(r.attemptTaps, (r.priorAttempts?.length ?? 0) + 1, call, env, redact);
+}
+
+/** The client's request's UTF-8 length where it is known without counting: a body decoded in pieces is valid UTF-8, as long as its bytes. */
+export function requestUtf8Length(r: Pick<AttemptIoSource, 'requestBytes' | 'requestPieces'>): number | undefined {
+  return r.requestPieces && r.requestBytes ? r.requestBytes.length : undefined;
 }
 
 /** One element per attempt (`count`, the event's attempts); an attempt without a tap (none sent) is empty. */
@@ -78,6 +89,9 @@ export function escapesKept(json: string): boolean {
   return true;
 }
 
+/** The call's request opens with `{` (read from its first piece where it is in pieces, so never made one string). */
+const startsObject = (call: CallBodies): boolean => (call.requestPieces?.[0] ?? call.request).charCodeAt(0) === 123;
+
 /** Within AttemptIo.request_set's bounds (a client's own stream_options is in it, whatever its size). */
 const fitsSchema = (set: Readonly<Record<string, string>>): boolean =>
   Object.entries(set).every(([k, v]) => k.length <= REQUEST_SET_MAX_NAME && v.length <= REQUEST_SET_MAX_VALUE);
@@ -92,7 +106,7 @@ function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: 
   // Sizes first: bodies of different sizes differ, and most of a megabyte is never decoded twice.
   const requestSame = tap.sentAny && (shown !== null
     ? sent === tap.clientBody
-    : (sent === tap.clientBody || (typeof sent === 'string' && sent === call.request)) && requestBytes === Buffer.byteLength(call.request));
+    : (sent === tap.clientBody || (typeof sent === 'string' && sent === call.request)) && requestBytes === (call.requestLength ?? Buffer.byteLength(call.request)));
   // Nothing is decoded that will not be stored (metadata_only, a withheld stream): a megabyte
   // decoded on the event loop for nothing delays every other call.
   const storeNone = redact !== null && redact.t.store === 'none';
@@ -122,7 +136,7 @@ function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: 
   const rawStream = tap.eventStream && cleanCall && !responseSame && !withheld ? responseText() : null;
   // The same reasoning for a request routing rewrote (an alias naming another model, the
   // stream_options a stream's usage needs): its strings are the client's, which held nothing.
-  const rawRequest = cleanCall && reqText !== '' && env.privacy?.withinStrings === true && sent === tap.derived && call.request.length <= env.bodyCap && call.request.charCodeAt(0) === 123 /* { */ && escapesKept(call.request);
+  const rawRequest = cleanCall && reqText !== '' && env.privacy?.withinStrings === true && sent === tap.derived && call.request.length <= env.bodyCap && startsObject(call) && (call.requestPieces ?? [call.request]).every(escapesKept);
   const texts = { request: rawRequest ? '' : reqText, response: responseSame || withheld || rawStream !== null ? '' : responseText(), error: '' };
   let stored = env.privacy && redact ? env.privacy.stored(redact.t, redact.c, texts, env.bodyCap) : texts;
   if (rawStream !== null) stored = { ...stored, response: rawStream };

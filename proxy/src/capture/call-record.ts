@@ -3,7 +3,7 @@
 import { GATELOG_VERSION, capBody, eventSchemaVersion, keepRawRequest, type Attempt, type CallRedaction, type LlmCallEvent, type Outcome, type Privacy, type StoredTexts, type Treatment } from '@gatelog/core';
 import { USAGE_INVALID, tokensAreSane, tokensFromBytes } from '@gatelog/core/event-numbers';
 import type { RequestMeta } from './request-meta.ts';
-import { attemptIoOf } from './attempt-io.ts';
+import { attemptIoOf, requestUtf8Length } from './attempt-io.ts';
 import type { AttemptTap } from './attempt-tap.ts';
 import { traceEventFields } from './trace-context.ts';
 import type { Tokens } from './usage.ts';
@@ -58,6 +58,8 @@ export interface CallRecord {
   requestBody: string;
   /** The client's bytes requestBody was decoded from, when it was (encodeEvent copies them: core keepRawRequest). */
   requestBytes?: Buffer | undefined;
+  /** requestBody in pieces, when it was decoded so (core/src/json/pieces.ts): read piece by piece, it is never made one string. */
+  requestPieces?: readonly string[] | undefined;
   responseBody: string;
   /** The stream's kept text hit its budget (text-budget.ts): the stored response is cut. */
   responseCut?: boolean | undefined;
@@ -93,7 +95,7 @@ function storedTexts(r: CallRecord, env: EventEnv): StoredTexts {
   const texts = { request: r.requestBody, response: r.responseBody, error: r.errorMessage };
   if (!env.privacy) return { ...texts, counts: {} };
   r.redaction ??= env.privacy.call();
-  return env.privacy.stored(treatmentFor(r, env.privacy), r.redaction, texts, env.bodyCap);
+  return env.privacy.stored(treatmentFor(r, env.privacy), r.redaction, { ...texts, requestPieces: r.requestPieces }, env.bodyCap);
 }
 
 const MAX_ERROR_MESSAGE = 2048;
@@ -115,10 +117,11 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     }
   }
   const s = storedTexts(r, env);
-  const req = capBody(s.request, env.bodyCap);
+  const clientLength = requestUtf8Length(r);
+  const req = capBody(s.request, env.bodyCap, s.request === r.requestBody ? clientLength : undefined);
   const res = capBody(s.response, env.bodyCap);
   // Sizes and the truncated flag describe the call's bodies, whatever redaction stored of them.
-  const reqBytes = s.request === r.requestBody ? req.bytes : Buffer.byteLength(r.requestBody);
+  const reqBytes = s.request === r.requestBody ? req.bytes : (clientLength ?? Buffer.byteLength(r.requestBody));
   const resBytes = s.response === r.responseBody ? res.bytes : Buffer.byteLength(r.responseBody);
   const upstreamEnd = r.tUpstreamEnd || tEnd;
   const overhead = Math.max(0, r.tDispatch - r.t0) + Math.max(0, tEnd - upstreamEnd);

@@ -90,7 +90,7 @@ export function anthropicRoutes(deps: AnthropicRouteDeps) {
   const handler = (path: string, api: UpstreamApi) =>
     async function forward(req: FastifyRequest, reply: FastifyReply): Promise<void> {
       const raw = req.body as Buffer;
-      const { text, json, bytes } = parseJsonBody(raw);
+      const { text, json, bytes, pieces } = parseJsonBody(raw);
       const requested = requireModel(json);
       const counting = api === 'anthropic.count_tokens';
       validateMessages(json, counting);
@@ -98,8 +98,8 @@ export function anthropicRoutes(deps: AnthropicRouteDeps) {
       if (gov) gateModel(gov, env, req, reply, requested, () => newCallRecord(req, { endpoint: `/v1${path}`, api, requested, dep: null, stream: !counting && json['stream'] === true, text, json }));
       const { dep, plan } = route(requested, req);
       const stream = !counting && json['stream'] === true;
-      const upstreamBody = upstreamBodyFor(raw, text, json, requested, dep);
-      const rec = newCallRecord(req, { endpoint: `/v1${path}`, api, requested, dep, stream, text, json, bytes });
+      const upstreamBody = upstreamBodyFor(raw, text, json, requested, dep, pieces);
+      const rec = newCallRecord(req, { endpoint: `/v1${path}`, api, requested, dep, stream, text, json, bytes, pieces });
       // Counting is a model-facing call like any other: allow-list, rate limits and budget
       // apply, and it is recorded once. It produces no output, so none is reserved for it.
       const admitted = counting ? { ...json, max_tokens: 0 } : json;

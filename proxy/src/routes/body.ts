@@ -1,5 +1,6 @@
 // Request-body helpers shared by the surfaces: one parse of the raw bytes, and the per-call
 // record every call starts from (relayed, refused by governance, or answered with an error).
+import { isUtf8 } from 'node:buffer';
 import type { FastifyRequest } from 'fastify';
 import { parseRedactHeader, RAW_REQUEST_MIN_BYTES, REDACT_HEADER, treatmentOf, stricter, type Treatment } from '@gatelog/core';
 import { badRequest } from '../errors.ts';
@@ -12,19 +13,25 @@ import type { UpstreamApi } from '../providers/types.ts';
 import type { Deployment } from '../routing/resolve.ts';
 import { replayMark } from '../replay-mark.ts';
 import { withTopLevel, withTopLevelBoth } from '@gatelog/core/json/top-level';
+import { PIECES_MIN_BYTES, parseJsonPieces } from '@gatelog/core/json/pieces';
 
-export function parseJsonBody(raw: unknown): { text: string; json: Record<string, unknown>; bytes: Buffer } {
+export function parseJsonBody(raw: unknown): { text: string; json: Record<string, unknown>; bytes: Buffer; pieces?: readonly string[] } {
   if (!Buffer.isBuffer(raw) || raw.length === 0) throw badRequest('invalid_json', 'Request body is empty; expected a JSON object.');
-  const text = raw.toString('utf8');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw badRequest('invalid_json', 'Request body is not valid JSON.');
+  // A long body in pieces (core/src/json/pieces.ts); one that is not valid UTF-8 is decoded whole,
+  // with U+FFFD where its bytes are not, as it always was.
+  const inPieces = raw.length >= PIECES_MIN_BYTES && isUtf8(raw) ? parseJsonPieces(raw) : undefined;
+  const text = inPieces ? inPieces.text : raw.toString('utf8');
+  let json: unknown = inPieces?.json;
+  if (json === undefined) {
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw badRequest('invalid_json', 'Request body is not valid JSON.');
+    }
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw badRequest('invalid_body', 'Request body must be a JSON object.');
   if (nestsDeeperThan(json)) throw badRequest('json_too_deep', `Request body nests JSON deeper than ${MAX_JSON_DEPTH} levels.`);
-  return { text, json: json as Record<string, unknown>, bytes: raw };
+  return { text, json: json as Record<string, unknown>, bytes: raw, ...(inPieces ? { pieces: inPieces.pieces } : {}) };
 }
 
 export function requireModel(json: Record<string, unknown>): string {
@@ -46,14 +53,14 @@ export interface RoutedBody {
 }
 
 /** `raw` with top-level fields set (JSON texts by name; `json` already holds their values). */
-export function routedBody(raw: Buffer, text: string, json: Record<string, unknown>, set: Readonly<Record<string, string>>): RoutedBody {
+export function routedBody(raw: Buffer, text: string, json: Record<string, unknown>, set: Readonly<Record<string, string>>, pieces?: readonly string[]): RoutedBody {
   if (Object.keys(set).length === 0) return { body: raw, set };
   // A short body is encoded when sent for less than splicing its bytes costs (~0.5 µs).
   if (raw.length < RAW_REQUEST_MIN_BYTES) {
     const body = withTopLevel(text, set);
     return body === null ? { body: JSON.stringify(json) } : { body, set };
   }
-  const both = withTopLevelBoth(text, raw, set);
+  const both = withTopLevelBoth(text, raw, set, pieces);
   return both === null ? { body: JSON.stringify(json) } : { body: both.text, set, bytes: both.bytes };
 }
 
@@ -61,10 +68,10 @@ export function routedBody(raw: Buffer, text: string, json: Record<string, unkno
  * The body to send: the client's exact bytes, unless the alias names another upstream model —
  * then their text (`text`, what `json` was parsed from) with the model replaced.
  */
-export function upstreamBodyFor(raw: Buffer, text: string, json: Record<string, unknown>, requested: string, dep: Deployment): RoutedBody {
+export function upstreamBodyFor(raw: Buffer, text: string, json: Record<string, unknown>, requested: string, dep: Deployment, pieces?: readonly string[]): RoutedBody {
   if (dep.model === requested) return { body: raw, set: {} };
   json['model'] = dep.model;
-  return routedBody(raw, text, json, { model: JSON.stringify(dep.model) });
+  return routedBody(raw, text, json, { model: JSON.stringify(dep.model) }, pieces);
 }
 
 /**
@@ -105,8 +112,11 @@ export function forwardBody(env: EventEnv, rec: CallRecord, routed: RoutedBody, 
 }
 
 /** `dep`: null for a call answered before any deployment was chosen (provider and model empty). */
-/** `bytes`: what `text` was decoded from (parseJsonBody), when it was. */
-export function newCallRecord(req: FastifyRequest, o: { endpoint: string; api: UpstreamApi; requested: string; dep: Deployment | null; stream: boolean; text: string; json?: Record<string, unknown>; bytes?: Buffer }): CallRecord {
+/** `bytes`: what `text` was decoded from (parseJsonBody), when it was; `pieces`: `text` in pieces, when it was decoded so. */
+export function newCallRecord(
+  req: FastifyRequest,
+  o: { endpoint: string; api: UpstreamApi; requested: string; dep: Deployment | null; stream: boolean; text: string; json?: Record<string, unknown>; bytes?: Buffer; pieces?: readonly string[] | undefined },
+): CallRecord {
   const st = stateOf(req);
   const replay = replayMark.read(req.headers);
   return {
@@ -136,6 +146,7 @@ export function newCallRecord(req: FastifyRequest, o: { endpoint: string; api: U
     tokens: NO_TOKENS,
     requestBody: o.text,
     requestBytes: o.bytes,
+    requestPieces: o.pieces,
     responseBody: '',
     redactRequested: requestedTreatment(req),
     // A replay (POST /admin/replay, made with the master key) belongs to the original's team.

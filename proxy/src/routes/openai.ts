@@ -121,7 +121,7 @@ export function openAiRoutes(deps: OpenAiRouteDeps, o: { root?: boolean; azure?:
 
   const handler = (ep: Endpoint) =>
     async function forward(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-      const { text, json, bytes } = parseJsonBody(req.body);
+      const { text, json, bytes, pieces } = parseJsonBody(req.body);
       // Azure: the deployment in the path is the model; the body's is replaced if it named another.
       const pathModel = o.azure ? (req.params as { deployment?: string }).deployment : undefined;
       const renamed = pathModel !== undefined && json['model'] !== pathModel;
@@ -149,8 +149,8 @@ export function openAiRoutes(deps: OpenAiRouteDeps, o: { root?: boolean; azure?:
           }
         }
       }
-      const upstreamBody = routedBody(req.body as Buffer, text, json, set);
-      const rec = newCallRecord(req, { endpoint: `/v1${ep.path}`, api: ep.api, requested, dep, stream, text, json, bytes });
+      const upstreamBody = routedBody(req.body as Buffer, text, json, set, pieces);
+      const rec = newCallRecord(req, { endpoint: `/v1${ep.path}`, api: ep.api, requested, dep, stream, text, json, bytes, pieces });
       // Governance may refuse (recorded, then thrown) or answer from the cache (false).
       screenRequest(env, gov, req, rec);
       if (gov && !(await admit(gov, env, req, reply, rec, json, { includeUsage: stream && !addUsage }))) return;

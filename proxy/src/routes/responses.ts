@@ -27,7 +27,7 @@ export function responsesRoutes(deps: ResponsesRouteDeps) {
 
   async function forward(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const raw = req.body as Buffer;
-    const { text, json, bytes } = parseJsonBody(raw);
+    const { text, json, bytes, pieces } = parseJsonBody(raw);
     const requested = requireModel(json);
     if (json['input'] === undefined && json['previous_response_id'] === undefined && json['prompt'] === undefined) {
       throw badRequest('missing_input', 'You must provide an `input` parameter.', 'input');
@@ -37,8 +37,8 @@ export function responsesRoutes(deps: ResponsesRouteDeps) {
     const plan = table.plan(requested, req.headers);
     const dep = { provider: plan.first.state.provider, model: plan.first.state.model };
     const stream = json['stream'] === true;
-    const upstreamBody = upstreamBodyFor(raw, text, json, requested, dep);
-    const rec = newCallRecord(req, { endpoint: `/v1${PATH}`, api: 'openai.responses', requested, dep, stream, text, json, bytes });
+    const upstreamBody = upstreamBodyFor(raw, text, json, requested, dep, pieces);
+    const rec = newCallRecord(req, { endpoint: `/v1${PATH}`, api: 'openai.responses', requested, dep, stream, text, json, bytes, pieces });
     screenRequest(env, gov, req, rec);
     if (gov && !(await admit(gov, env, req, reply, rec, json, { includeUsage: false }))) return;
     const fwd = forwardBody(env, rec, upstreamBody, json);
