@@ -33,12 +33,14 @@ export interface Running {
 /**
  * Earlier turns of a conversation put before the question, about this many bytes in all
  * (BENCH_CONTEXT_BYTES; 0 by default): an agent's or a chat's long context, for comparing
- * what a call's request size costs each target.
+ * what a call's request size costs each target. BENCH_CONTEXT_PII=1 puts an e-mail address
+ * in the first turn: every call then has personal data for redaction to replace.
  */
 function earlierTurns(bytes: number): { role: string; content: string }[] {
   const turns: { role: string; content: string }[] = [];
+  const pii = process.env['BENCH_CONTEXT_PII'] === '1';
   for (let i = 0, n = 0; n < bytes; i++) {
-    const content = `Turn ${i}: a "quoted" line of earlier context, with café and ✓ in it. `.repeat(20);
+    const content = `Turn ${i}: a "quoted" line of earlier context, with café and ✓ in it${pii && i === 0 ? ', from jane.doe@example.com' : ''}. `.repeat(20);
     turns.push({ role: i % 2 ? 'assistant' : 'user', content });
     n += content.length + 32;
   }

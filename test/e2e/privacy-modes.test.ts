@@ -4,6 +4,7 @@
 // and a malformed header is the client's 400 in OpenAI's error shape.
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PIECES_MIN_BYTES } from '@gatelog/core/json/pieces';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.ts';
 import { startGatelog, type GatelogProcess } from '../support/gatelog-process.ts';
 import type { StoredCall } from './privacy-support.ts';
@@ -55,6 +56,23 @@ describe('redaction modes', () => {
     expect(s.request_body).toContain('mail [EMAIL_1] key [OPENAI_KEY_1]');
     expect(s.response_body).toContain('[EMAIL_1]');
     expect(s.redactions).toEqual({ EMAIL: 2, OPENAI_KEY: 2 });
+  });
+
+  it('log: a long conversation with personal data in its history is stored redacted as a short one is', async () => {
+    // Longer than PIECES_MIN_BYTES, with characters beyond Latin-1: read and redacted in pieces.
+    const history = Array.from({ length: 120 }, (_, i) => ({
+      role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant',
+      content: `turn ${i}: résumé ✓ “quoted” ${'earlier context '.repeat(40)}${i === 3 ? ` write to ${EMAIL}` : ''}${i === 100 ? ` key ${KEY}` : ''}`,
+    }));
+    const messages = [...history, { role: 'user' as const, content: `again ${EMAIL}` }];
+    const { response } = await oa.chat.completions.create({ model: 'plain', messages }).withResponse();
+    const client = JSON.stringify({ model: 'plain', messages });
+    expect(Buffer.byteLength(client)).toBeGreaterThan(PIECES_MIN_BYTES);
+    expect(JSON.parse(up.requests.at(-1)?.raw ?? '{}')).toEqual({ model: 'gpt-4o-mini', messages });
+    const s = await stored(response.headers.get('x-gatelog-request-id') ?? '');
+    expect(s.request_body).toBe(client.replaceAll(EMAIL, '[EMAIL_1]').replaceAll(KEY, '[OPENAI_KEY_1]'));
+    expect(s.response_body).toContain('again [EMAIL_1]');
+    expect(s.redactions).toEqual({ EMAIL: 3, OPENAI_KEY: 1 });
   });
 
   it('forward: the provider gets placeholders too, consistent with the stored copy', async () => {

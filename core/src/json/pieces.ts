@@ -175,21 +175,26 @@ function elementsInPieces(bytes: Buffer, from: number, cut: number, pieces: stri
   }
 }
 
-/** `slice(a, b)` of the text `pieces` make, from the pieces (the text itself is never made one string). */
-export function slicer(pieces: readonly string[]): (a: number, b: number) => string {
+/**
+ * `slice(a, b)` of the text `pieces` make, from the pieces (the text itself is never made one
+ * string); with `into`, the slice's parts (one per piece it spans) are pushed there instead.
+ */
+export function slicer(pieces: readonly string[]): (a: number, b: number, into?: string[]) => string {
   const starts: number[] = [];
   let n = 0;
   for (const p of pieces) {
     starts.push(n);
     n += p.length;
   }
-  return (a, b) => {
+  return (a, b, into) => {
     let out = '';
     let k = 0;
     while (k + 1 < starts.length && starts[k + 1]! <= a) k++;
     for (; a < b && k < pieces.length; k++) {
       const to = Math.min(b, starts[k]! + pieces[k]!.length);
-      out += pieces[k]!.slice(a - starts[k]!, to - starts[k]!);
+      const part = pieces[k]!.slice(a - starts[k]!, to - starts[k]!);
+      if (into) into.push(part);
+      else out += part;
       a = to;
     }
     return out;

@@ -134,6 +134,8 @@ export interface StoredTexts {
   request: string;
   response: string;
   error: string;
+  /** `request` in pieces, where it was read in them (StoredInput.requestPieces): redacted, it is made of them. */
+  requestPieces?: readonly string[] | undefined;
   /** Occurrences redacted, by placeholder type (empty: nothing found or nothing scanned). */
   counts: Record<string, number>;
 }
@@ -175,9 +177,9 @@ export interface StoredInput {
   requestPieces?: readonly string[] | undefined;
 }
 
-function windowed(c: CallRedaction, text: string, cap: number, pieces?: readonly string[]): string {
+function windowed(c: CallRedaction, text: string, cap: number, pieces?: readonly string[], outPieces?: string[]): string {
   const limit = cap + TAIL;
-  if (text.length <= limit) return c.redact(text, text.length, pieces);
+  if (text.length <= limit) return c.redact(text, text.length, pieces, outPieces);
   return c.redact(text.slice(0, limit), cap);
 }
 
@@ -215,11 +217,12 @@ export function createPrivacy(cfg: RedactionConfig): Privacy {
       const before = c.any ? { ...c.counts } : undefined;
       const error = windowed(c, texts.error, ERROR_CAP);
       const none = t.store === 'none';
-      const request = none ? '' : windowed(c, texts.request, cap, texts.requestPieces);
+      const requestPieces: string[] = [];
+      const request = none ? '' : windowed(c, texts.request, cap, texts.requestPieces, requestPieces);
       const response = none ? '' : windowed(c, texts.response, cap);
       const counts: Record<string, number> = {};
       if (c.any) for (const [k, v] of Object.entries(c.counts)) if (v > (before?.[k] ?? 0)) counts[k] = v - (before?.[k] ?? 0);
-      return { request, response, error, counts };
+      return { request, response, error, counts, ...(requestPieces.length > 0 ? { requestPieces } : {}) };
     },
   };
 }

@@ -36,7 +36,11 @@ function same(request: string, response = '', error = ''): void {
         const a = now.stored(t, now.call(), { request, response, error }, cap);
         const b = then.stored(t, then.call(), { request, response, error }, cap);
         expect(a).toEqual(b);
-        if (inPieces) expect(now.stored(t, now.call(), { request: inPieces.text, response, error, requestPieces: inPieces.pieces }, cap)).toEqual(b);
+        if (inPieces) {
+          const { requestPieces, ...c } = now.stored(t, now.call(), { request: inPieces.text, response, error, requestPieces: inPieces.pieces }, cap);
+          expect(c).toEqual(b);
+          if (requestPieces) expect(requestPieces.join('')).toBe(c.request);
+        }
         for (const k of Object.keys(a.counts)) seen.add(k);
       }
     }

@@ -265,7 +265,7 @@ export class CallRedaction {
    * scanning a window of a longer text passes the window's end less the longest token, so no
    * token cut by the window reaches the output half-redacted.
    */
-  redact(text: string, emitUntil = text.length, pieces?: readonly string[]): string {
+  redact(text: string, emitUntil = text.length, pieces?: readonly string[], outPieces?: string[]): string {
     if (text.length === 0) return text;
     const hits: Hit[] = [];
     // The view as one string, or — a long JSON text read in windows (VIEW_WINDOW) — in `scratch`.
@@ -288,9 +288,24 @@ export class CallRedaction {
         from = end;
       }
     }
-    if (hits.length === 0) return emitUntil >= text.length ? text : text.slice(0, emitUntil);
+    if (hits.length === 0) {
+      if (parts && outPieces) outPieces.push(...parts);
+      return emitUntil >= text.length ? text : text.slice(0, emitUntil);
+    }
     const viewAt = view === undefined ? (k: number): number => scratch[k]! : (k: number): number => view.charCodeAt(k);
-    const slice = parts ? slicer(parts) : (a: number, b: number): string => text.slice(a, b);
+    // Read in pieces, the output is made of them too (`outPieces`, where asked for: a piece each
+    // of the text between placeholders, split where the input's pieces are, and a placeholder).
+    const sliced = parts ? slicer(parts) : undefined;
+    const into = parts ? outPieces : undefined;
+    const slice = (a: number, b: number): string => {
+      if (!sliced) return text.slice(a, b);
+      if (!into) return sliced(a, b);
+      const first = into.length;
+      sliced(a, b, into);
+      let part = '';
+      for (let k = first; k < into.length; k++) part += into[k];
+      return part;
+    };
     // Earlier detectors first at equal starts: stable sort keeps the priority order.
     hits.sort((a, b) => a.start - b.start);
     let out = '';
@@ -302,7 +317,10 @@ export class CallRedaction {
       while (end > start && isSpace(viewAt(end - 1))) end--;
       if (start < at || end <= start) continue;
       if (start >= emitUntil) break;
-      out += slice(at, start) + this.placeholder(h.type, slice(start, end));
+      const before = slice(at, start);
+      const placeholder = this.placeholder(h.type, (sliced ?? slice)(start, end));
+      into?.push(placeholder);
+      out += before + placeholder;
       at = end;
     }
     return out + slice(at, Math.max(at, emitUntil));

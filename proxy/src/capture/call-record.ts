@@ -118,7 +118,10 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
   }
   const s = storedTexts(r, env);
   const clientLength = requestUtf8Length(r);
-  const req = capBody(s.request, env.bodyCap, s.request === r.requestBody ? clientLength : undefined);
+  // The stored request's UTF-8 where it is had without encoding it as one string: the client's
+  // own bytes, or a redacted body read in pieces encoded a piece at a time.
+  const storedBytes = s.request === r.requestBody ? r.requestBytes : s.requestPieces ? Buffer.concat(s.requestPieces.map((p) => Buffer.from(p))) : undefined;
+  const req = capBody(s.request, env.bodyCap, s.request === r.requestBody ? clientLength : storedBytes?.length);
   const res = capBody(s.response, env.bodyCap);
   // Sizes and the truncated flag describe the call's bodies, whatever redaction stored of them.
   const reqBytes = s.request === r.requestBody ? req.bytes : (clientLength ?? Buffer.byteLength(r.requestBody));
@@ -189,7 +192,7 @@ export function toEvent(r: CallRecord, env: EventEnv, tEnd: number): LlmCallEven
     ...(r.replayOf ? { replay_of: r.replayOf } : {}),
     ...(r.attemptStarts?.length ? { attempt_starts: r.attemptStarts.map(round3) } : {}),
   };
-  if (r.requestBytes && !req.truncated) keepRawRequest(e, r.requestBody, r.requestBytes);
+  if (storedBytes && !req.truncated) keepRawRequest(e, s.request, storedBytes);
   return e;
 }
 
