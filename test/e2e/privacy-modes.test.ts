@@ -69,10 +69,14 @@ describe('redaction modes', () => {
     const client = JSON.stringify({ model: 'plain', messages });
     expect(Buffer.byteLength(client)).toBeGreaterThan(PIECES_MIN_BYTES);
     expect(JSON.parse(up.requests.at(-1)?.raw ?? '{}')).toEqual({ model: 'gpt-4o-mini', messages });
-    const s = await stored(response.headers.get('x-gatelog-request-id') ?? '');
-    expect(s.request_body).toBe(client.replaceAll(EMAIL, '[EMAIL_1]').replaceAll(KEY, '[OPENAI_KEY_1]'));
+    const s = (await stored(response.headers.get('x-gatelog-request-id') ?? '')) as StoredCall & { attempt_io: { request_body: string; request_same: boolean }[] };
+    const redacted = client.replaceAll(EMAIL, '[EMAIL_1]').replaceAll(KEY, '[OPENAI_KEY_1]');
+    expect(s.request_body).toBe(redacted);
     expect(s.response_body).toContain('again [EMAIL_1]');
     expect(s.redactions).toEqual({ EMAIL: 3, OPENAI_KEY: 1 });
+    // What the provider got (the alias's model set), stored redacted the same way.
+    expect(s.attempt_io[0]!.request_same).toBe(false);
+    expect(s.attempt_io[0]!.request_body).toBe(redacted.replace('"model":"plain"', '"model":"gpt-4o-mini"'));
   });
 
   it('forward: the provider gets placeholders too, consistent with the stored copy', async () => {

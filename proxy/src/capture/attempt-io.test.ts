@@ -282,14 +282,31 @@ describe('attemptIo: a long request routing set top-level fields in (request_set
     expect(attemptIo([reserialised], 1, { request: long, response: '', stored: long }, { bodyCap: 1 << 20 }, null)[0]!.request_set).toBeUndefined();
   });
 
-  it('stores the redacted text, not the fields, when the call held something to redact', () => {
+  it('carries the fields over the redacted request_body when the call held something to redact, unless the fields hold something themselves', () => {
     const privacy = createPrivacy(RedactionConfig.parse({}));
     const t = privacy.treatment({ alias: 'fast', keyId: '', keyName: '', requested: null });
-    const c = privacy.call();
     const client = long.replace('a long conversation', 'mail ann@example.com');
+    const c = privacy.call();
     const s = privacy.stored(t, c, { request: client, response: '', error: '' }, 1 << 20);
-    const [io] = attemptIo([tapFor(client)], 1, { request: client, response: '', stored: s.request }, { bodyCap: 1 << 20, privacy }, { t, c });
-    expect(io!.request_set).toBeUndefined();
-    expect(io!.request_body).toContain('[EMAIL_1]');
+    expect(s.request).toContain('[EMAIL_1]');
+    const tap = tapFor(client);
+    const [io] = attemptIo([tap], 1, { request: client, response: '', stored: s.request }, { bodyCap: 1 << 20, privacy }, { t, c });
+    expect(io).toMatchObject({ request_body: '', request_set: set, request_bytes: Buffer.byteLength(tap.derived!) });
+    // What ingest writes back is the sent text as redaction stores it.
+    const alone = privacy.call();
+    privacy.stored(t, alone, { request: client, response: '', error: '' }, 1 << 20);
+    expect(withTopLevel(s.request, io!.request_set!)).toBe(privacy.stored(t, alone, { request: tap.derived!, response: '', error: '' }, 1 << 20).request);
+    // A field routing set that holds something to redact: the sent text is redacted and stored.
+    const own = { ...set, stream_options: '{"include_usage":true,"note":"bob@example.com"}' };
+    const ownTap = new AttemptTap(200_000);
+    ownTap.derived = withTopLevel(client, own)!;
+    ownTap.derivedSet = own;
+    ownTap.sent(ownTap.derived);
+    const d = privacy.call();
+    const sd = privacy.stored(t, d, { request: client, response: '', error: '' }, 1 << 20);
+    const [withOwn] = attemptIo([ownTap], 1, { request: client, response: '', stored: sd.request }, { bodyCap: 1 << 20, privacy }, { t, c: d });
+    expect(withOwn!.request_set).toBeUndefined();
+    expect(withOwn!.request_body).toContain('[EMAIL_1]');
+    expect(withOwn!.request_body).toContain('[EMAIL_2]');
   });
 });

@@ -92,6 +92,9 @@ export function escapesKept(json: string): boolean {
 /** The call's request opens with `{` (read from its first piece where it is in pieces, so never made one string). */
 const startsObject = (call: CallBodies): boolean => (call.requestPieces?.[0] ?? call.request).charCodeAt(0) === 123;
 
+/** Redaction (a fresh state: nothing counted) leaves every value of `set` as it is. */
+const holdsNothing = (privacy: Privacy, set: Readonly<Record<string, string>>): boolean => Object.values(set).every((v) => privacy.call().redact(v) === v);
+
 /** Within AttemptIo.request_set's bounds (a client's own stream_options is in it, whatever its size). */
 const fitsSchema = (set: Readonly<Record<string, string>>): boolean =>
   Object.entries(set).every(([k, v]) => k.length <= REQUEST_SET_MAX_NAME && v.length <= REQUEST_SET_MAX_VALUE);
@@ -136,17 +139,24 @@ function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: 
   const rawStream = tap.eventStream && cleanCall && !responseSame && !withheld ? responseText() : null;
   // The same reasoning for a request routing rewrote (an alias naming another model, the
   // stream_options a stream's usage needs): its strings are the client's, which held nothing.
-  const rawRequest = cleanCall && reqText !== '' && env.privacy?.withinStrings === true && sent === tap.derived && call.request.length <= env.bodyCap && startsObject(call) && (call.requestPieces ?? [call.request]).every(escapesKept);
-  const texts = { request: rawRequest ? '' : reqText, response: responseSame || withheld || rawStream !== null ? '' : responseText(), error: '' };
+  const routedAsClient = (): boolean => reqText !== '' && env.privacy?.withinStrings === true && sent === tap.derived && startsObject(call) && (call.requestPieces ?? [call.request]).every(escapesKept);
+  const rawRequest = cleanCall && call.request.length <= env.bodyCap && routedAsClient();
+  // And where redaction found something: the sent text redacted is the client's text redacted
+  // (the event's request_body) with routing's fields set — the same strings, the same
+  // placeholders — unless those fields hold something to redact themselves. Ingest makes it so
+  // from request_set, and the sent text is not scanned a second time.
+  const set = tap.derivedSet;
+  const overStored = !cleanCall && redact !== null && redact.t.store === 'redacted' && set !== null && requestBytes <= env.bodyCap && call.request.length >= REQUEST_SET_MIN_BYTES
+    && call.stored !== undefined && call.stored !== call.request && fitsSchema(set) && env.privacy !== undefined && holdsNothing(env.privacy, set) && routedAsClient();
+  const texts = { request: rawRequest || overStored ? '' : reqText, response: responseSame || withheld || rawStream !== null ? '' : responseText(), error: '' };
   let stored = env.privacy && redact ? env.privacy.stored(redact.t, redact.c, texts, env.bodyCap) : texts;
   if (rawStream !== null) stored = { ...stored, response: rawStream };
   if (rawRequest) stored = { ...stored, request: reqText };
   // What would be stored is the sent text itself, whole, and the event carries the client's
   // text whole: the sent text is that plus routing's top-level fields, and ingest writes it back
   // from them (AttemptIo.request_set) — a long conversation is not encoded twice per call.
-  const set = tap.derivedSet;
-  const asSet = set !== null && stored.request === reqText && sent === tap.derived && requestBytes <= env.bodyCap
-    && call.request.length >= REQUEST_SET_MIN_BYTES && call.stored !== undefined && call.stored === call.request && fitsSchema(set);
+  const asSet = overStored || (set !== null && stored.request === reqText && sent === tap.derived && requestBytes <= env.bodyCap
+    && call.request.length >= REQUEST_SET_MIN_BYTES && call.stored !== undefined && call.stored === call.request && fitsSchema(set));
   const req = capBody(asSet ? '' : stored.request, env.bodyCap);
   const res = capBody(stored.response, env.bodyCap);
   return {
