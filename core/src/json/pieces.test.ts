@@ -89,7 +89,7 @@ describe('parseJsonPieces', () => {
   });
 
   it('accepts nothing JSON.parse refuses: broken bodies are left to the whole parse', () => {
-    const msgs = Array.from({ length: 300 }, (_, i) => `{"role":"user","content":"m${i} ${'y'.repeat(200)}"}`);
+    const msgs = Array.from({ length: 300 }, (_, i) => `{"role":"user","content":"m${i} ✓ ${'y'.repeat(200)}"}`);
     const good = `{"model":"m","messages":[${msgs.join(',')}]}`;
     const broken = [
       good.replace('}]}', '},]}'), // trailing comma
@@ -113,6 +113,18 @@ describe('parseJsonPieces', () => {
     }
   });
 
+  it('leaves to the whole decoding a body whose text is no large object, or that is not valid UTF-8', () => {
+    const ascii = (kb: number): Buffer => Buffer.from(JSON.stringify({ messages: Array.from({ length: kb * 4 }, () => ({ role: 'user', content: 'x'.repeat(230) })) }));
+    expect(parseJsonPieces(ascii(120))).toBeUndefined();
+    expect(parseJsonPieces(ascii(130))).toBeDefined();
+    const wide = (kb: number): Buffer => Buffer.from(JSON.stringify({ messages: Array.from({ length: kb * 4 }, () => ({ role: 'user', content: `✓ ${'x'.repeat(226)}` })) }));
+    expect(parseJsonPieces(wide(60))).toBeUndefined();
+    expect(parseJsonPieces(wide(66))).toBeDefined();
+    const bad = wide(66);
+    bad[100] = 0xff;
+    expect(parseJsonPieces(bad)).toBeUndefined();
+  });
+
   it('slices the text from its pieces', () => {
     const pieces = ['{"a":', '"xyz"', ',', '"b":[1,2]', '}'];
     const text = pieces.join('');
@@ -121,7 +133,7 @@ describe('parseJsonPieces', () => {
   });
 
   it('sets top-level fields from the bytes as the whole text would', () => {
-    const msgs = Array.from({ length: 200 }, (_, i) => `{"role":"user","content":"résumé ✓ ${i} ${'z'.repeat(300)}"}`).join(', ');
+    const msgs = Array.from({ length: 250 }, (_, i) => `{"role":"user","content":"résumé ✓ ${i} ${'z'.repeat(300)}"}`).join(', ');
     const texts = [
       `{"model":"alias","messages":[${msgs}],"stream":true}`,
       `{ "messages" : [${msgs}] , "model" : "alias" , "stream_options" : {"include_obfuscation":false} }`,

@@ -1,6 +1,5 @@
 // Request-body helpers shared by the surfaces: one parse of the raw bytes, and the per-call
 // record every call starts from (relayed, refused by governance, or answered with an error).
-import { isUtf8 } from 'node:buffer';
 import type { FastifyRequest } from 'fastify';
 import { parseRedactHeader, RAW_REQUEST_MIN_BYTES, REDACT_HEADER, treatmentOf, stricter, type Treatment } from '@gatelog/core';
 import { badRequest } from '../errors.ts';
@@ -13,13 +12,13 @@ import type { UpstreamApi } from '../providers/types.ts';
 import type { Deployment } from '../routing/resolve.ts';
 import { replayMark } from '../replay-mark.ts';
 import { withTopLevel, withTopLevelBoth } from '@gatelog/core/json/top-level';
-import { PIECES_MIN_BYTES, parseJsonPieces } from '@gatelog/core/json/pieces';
+import { parseJsonPieces } from '@gatelog/core/json/pieces';
 
 export function parseJsonBody(raw: unknown): { text: string; json: Record<string, unknown>; bytes: Buffer; pieces?: readonly string[] } {
   if (!Buffer.isBuffer(raw) || raw.length === 0) throw badRequest('invalid_json', 'Request body is empty; expected a JSON object.');
   // A long body in pieces (core/src/json/pieces.ts); one that is not valid UTF-8 is decoded whole,
   // with U+FFFD where its bytes are not, as it always was.
-  const inPieces = raw.length >= PIECES_MIN_BYTES && isUtf8(raw) ? parseJsonPieces(raw) : undefined;
+  const inPieces = parseJsonPieces(raw);
   const text = inPieces ? inPieces.text : raw.toString('utf8');
   let json: unknown = inPieces?.json;
   if (json === undefined) {
