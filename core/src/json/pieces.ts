@@ -87,8 +87,8 @@ export interface JsonPieces {
 /**
  * `bytes` as text and parsed object, in pieces; or undefined where it is not a long JSON object
  * in valid UTF-8 written so that pieces help (the caller then decodes and parses it whole, which
- * also says what is wrong with it). The object is what JSON.parse
- * gives: keys in order, a repeated key's last value (at its first place).
+ * also says what is wrong with it). The object is what JSON.parse gives: keys in order, a
+ * repeated key's last value (at its first place).
  */
 export function parseJsonPieces(bytes: Buffer): JsonPieces | undefined {
   if (bytes.length < PIECES_MIN_BYTES || (bytes.length < PIECES_MIN_ASCII_BYTES && isAscii(bytes)) || !isUtf8(bytes)) return undefined;

@@ -54,9 +54,16 @@ describe('KafkaTestBroker faults', () => {
     const topic = `t-${randomUUID()}`;
     const producer = await idempotentProducer();
     const port = broker.port;
-    const values = Array.from({ length: 60 }, (_, i) => `r${i}`);
+    const values = Array.from({ length: 120 }, (_, i) => `r${i}`);
+    // Once a retry was deduplicated, the next send waits for the broker to be down: the stop
+    // always lands mid-traffic, however fast the first sends went.
+    let stopped = (): void => undefined;
+    const down = new Promise<void>((resolve) => {
+      stopped = resolve;
+    });
     const sending = (async () => {
       for (let i = 0; i < values.length; i += 3) {
+        if (broker.duplicateBatches >= 1) await down;
         const chunk = values.slice(i, i + 3);
         await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages: chunk.map((v) => ({ key: v, value: v })) });
       }
@@ -65,6 +72,7 @@ describe('KafkaTestBroker faults', () => {
     broker.loseNextProduceResponses(1); // make sure at least one retry is a real duplicate
     await waitUntil('a response lost and the retry deduplicated', () => broker.duplicateBatches >= 1);
     await broker.stop();
+    stopped();
     const storedWhileDown = broker.records(topic).length;
     expect(storedWhileDown).toBeLessThan(values.length);
     await new Promise((r) => setTimeout(r, 300));
