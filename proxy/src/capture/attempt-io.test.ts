@@ -296,6 +296,12 @@ describe('attemptIo: a long request routing set top-level fields in (request_set
     const alone = privacy.call();
     privacy.stored(t, alone, { request: client, response: '', error: '' }, 1 << 20);
     expect(withTopLevel(s.request, io!.request_set!)).toBe(privacy.stored(t, alone, { request: tap.derived!, response: '', error: '' }, 1 << 20).request);
+    // Something found only in the response: the client's request stored as it is carries the set.
+    const e = privacy.call();
+    const se = privacy.stored(t, e, { request: long, response: '{"a":"mail eve@example.com"}', error: '' }, 1 << 20);
+    expect(se.request).toBe(long);
+    const [answered] = attemptIo([tapFor(long)], 1, { request: long, response: '', stored: se.request }, { bodyCap: 1 << 20, privacy }, { t, c: e });
+    expect(answered).toMatchObject({ request_body: '', request_set: set });
     // A field routing set that holds something to redact: the sent text is redacted and stored.
     const own = { ...set, stream_options: '{"include_usage":true,"note":"bob@example.com"}' };
     const ownTap = new AttemptTap(200_000);

@@ -141,13 +141,13 @@ function one(tap: AttemptTap, call: CallBodies, env: AttemptIoEnv, redact: { t: 
   // stream_options a stream's usage needs): its strings are the client's, which held nothing.
   const routedAsClient = (): boolean => reqText !== '' && env.privacy?.withinStrings === true && sent === tap.derived && startsObject(call) && (call.requestPieces ?? [call.request]).every(escapesKept);
   const rawRequest = cleanCall && call.request.length <= env.bodyCap && routedAsClient();
-  // And where redaction found something: the sent text redacted is the client's text redacted
-  // (the event's request_body) with routing's fields set — the same strings, the same
-  // placeholders — unless those fields hold something to redact themselves. Ingest makes it so
-  // from request_set, and the sent text is not scanned a second time.
+  // And where redaction found something (in the request, the response or the error): the sent
+  // text redacted is the client's text redacted (the event's request_body) with routing's fields
+  // set — the same strings, the same placeholders — unless those fields hold something to redact
+  // themselves. Ingest makes it so from request_set, and the sent text is not scanned again.
   const set = tap.derivedSet;
   const overStored = !cleanCall && redact !== null && redact.t.store === 'redacted' && set !== null && requestBytes <= env.bodyCap && call.request.length >= REQUEST_SET_MIN_BYTES
-    && call.stored !== undefined && call.stored !== call.request && fitsSchema(set) && env.privacy !== undefined && holdsNothing(env.privacy, set) && routedAsClient();
+    && call.stored !== undefined && fitsSchema(set) && env.privacy !== undefined && holdsNothing(env.privacy, set) && routedAsClient();
   const texts = { request: rawRequest || overStored ? '' : reqText, response: responseSame || withheld || rawStream !== null ? '' : responseText(), error: '' };
   let stored = env.privacy && redact ? env.privacy.stored(redact.t, redact.c, texts, env.bodyCap) : texts;
   if (rawStream !== null) stored = { ...stored, response: rawStream };
