@@ -9,6 +9,7 @@
 // byte count). Readers that can work piece by piece (redaction, core/src/redact) take the pieces.
 
 import { isAscii, isUtf8 } from 'node:buffer';
+import { Scan } from './byte-scan.ts';
 
 /**
  * A body of at least this many bytes is decoded in pieces when it holds any byte beyond ASCII:
@@ -21,57 +22,6 @@ export const PIECES_MIN_BYTES = 64 * 1024;
 const PIECES_MIN_ASCII_BYTES = 128 * 1024;
 /** A piece ends at the first element boundary past this many bytes. */
 const PIECE_BYTES = 24 * 1024;
-
-const isSpace = (c: number | undefined): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-
-/** Index of the first non-whitespace byte at or after `i`. */
-export function skipSpaceBytes(b: Buffer, i: number): number {
-  while (isSpace(b[i])) i++;
-  return i;
-}
-
-/** Index just past the string literal opening at `b[i]`, or -1. */
-export function stringEndBytes(b: Buffer, i: number): number {
-  for (let from = i + 1; ;) {
-    const q = b.indexOf(0x22, from);
-    if (q < 0) return -1;
-    let slashes = 0;
-    while (b[q - 1 - slashes] === 0x5c) slashes++;
-    if (slashes % 2 === 0) return q + 1;
-    from = q + 1;
-  }
-}
-
-/**
- * End (exclusive) of the JSON value starting at `b[i]`, or -1. Only finds where it ends: JSON.parse
- * checks what is inside.
- */
-export function valueEndBytes(b: Buffer, i: number): number {
-  const c = b[i];
-  if (c === 0x22) return stringEndBytes(b, i);
-  if (c === 0x7b || c === 0x5b) {
-    let depth = 0;
-    for (let k = i; k < b.length;) {
-      const ch = b[k];
-      if (ch === 0x22) {
-        k = stringEndBytes(b, k);
-        if (k < 0) return -1;
-        continue;
-      }
-      if (ch === 0x7b || ch === 0x5b) depth++;
-      else if ((ch === 0x7d || ch === 0x5d) && --depth === 0) return k + 1;
-      k++;
-    }
-    return -1;
-  }
-  let k = i;
-  while (k < b.length) {
-    const ch = b[k];
-    if (ch === 0x2c || ch === 0x5d || ch === 0x7d || isSpace(ch)) break;
-    k++;
-  }
-  return k > i ? k : -1;
-}
 
 export interface JsonPieces {
   /** The whole text: the pieces concatenated. */
@@ -101,42 +51,40 @@ export function parseJsonPieces(bytes: Buffer): JsonPieces | undefined {
 
 function inPieces(bytes: Buffer): JsonPieces | undefined {
   const n = bytes.length;
-  let i = skipSpaceBytes(bytes, 0);
+  const s = new Scan(bytes);
+  let i = s.ws(0);
   if (bytes[i] !== 0x7b) return undefined;
   const json: Record<string, unknown> = {};
   const pieces: string[] = [];
   // Bytes from `cut` on are not in a piece yet.
   let cut = 0;
   const decode = (from: number, to: number): string => bytes.toString('utf8', from, to);
-  i = skipSpaceBytes(bytes, i + 1);
+  i = s.ws(i + 1);
   if (bytes[i] === 0x7d) return undefined;
   for (;;) {
     if (bytes[i] !== 0x22) return undefined;
-    const keyEnd = stringEndBytes(bytes, i);
-    if (keyEnd < 0) return undefined;
+    const keyEnd = s.stringEnd(i);
     const key = JSON.parse(decode(i, keyEnd)) as string;
     if (key === '__proto__') return undefined;
-    let v = skipSpaceBytes(bytes, keyEnd);
+    let v = s.ws(keyEnd);
     if (bytes[v] !== 0x3a) return undefined;
-    v = skipSpaceBytes(bytes, v + 1);
+    v = s.ws(v + 1);
     let end: number;
     if (bytes[v] === 0x5b) {
-      const items = elementsInPieces(bytes, v, cut, pieces);
-      if (items === undefined) return undefined;
-      ({ cut, end } = items);
-      json[key] = items.values;
+      const { spans, close } = s.children(v);
+      cut = elementsInPieces(bytes, spans, cut, pieces, (json[key] = []));
+      end = close + 1;
     } else {
-      end = valueEndBytes(bytes, v);
-      if (end < 0) return undefined;
+      end = s.end(v);
       json[key] = JSON.parse(decode(v, end));
     }
-    i = skipSpaceBytes(bytes, end);
+    i = s.ws(end);
     if (bytes[i] === 0x2c) {
-      i = skipSpaceBytes(bytes, i + 1);
+      i = s.ws(i + 1);
       continue;
     }
     if (bytes[i] !== 0x7d) return undefined;
-    if (skipSpaceBytes(bytes, i + 1) !== n) return undefined;
+    if (s.ws(i + 1) !== n) return undefined;
     break;
   }
   // No array long enough to split: one piece, which the caller's decoding makes as well.
@@ -148,41 +96,24 @@ function inPieces(bytes: Buffer): JsonPieces | undefined {
 }
 
 /**
- * The elements of the array opening at `bytes[from]` (and where it ends), parsed a group at a
- * time; each group's text becomes a piece (and the text since `cut` before it another).
+ * An array's elements (their byte spans) parsed into `values` a group at a time; each group's
+ * text becomes a piece (and the text since `cut` before it another). Returns the new `cut`.
  */
-function elementsInPieces(bytes: Buffer, from: number, cut: number, pieces: string[]): { values: unknown[]; cut: number; end: number } | undefined {
-  const values: unknown[] = [];
-  let i = skipSpaceBytes(bytes, from + 1);
-  if (bytes[i] === 0x5d) return { values, cut, end: i + 1 };
+function elementsInPieces(bytes: Buffer, spans: readonly [number, number][], cut: number, pieces: string[], values: unknown[]): number {
   let group = -1;
-  let last = -1;
-  const flush = (): void => {
+  for (let k = 0; k < spans.length; k++) {
+    const [from, to] = spans[k]!;
+    if (group < 0) group = from;
+    if (to - group < PIECE_BYTES && k + 1 < spans.length) continue;
     // The group's elements and the commas between them, as one array for JSON.parse.
     if (group > cut) pieces.push(bytes.toString('utf8', cut, group));
-    const text = bytes.toString('utf8', group, last);
+    const text = bytes.toString('utf8', group, to);
     pieces.push(text);
-    const parsed = JSON.parse(`[${text}]`) as unknown[];
-    for (const x of parsed) values.push(x);
-    cut = last;
+    for (const x of JSON.parse(`[${text}]`) as unknown[]) values.push(x);
+    cut = to;
     group = -1;
-  };
-  for (;;) {
-    const end = valueEndBytes(bytes, i);
-    if (end < 0) return undefined;
-    if (group < 0) group = i;
-    last = end;
-    if (last - group >= PIECE_BYTES) flush();
-    i = skipSpaceBytes(bytes, end);
-    if (bytes[i] === 0x2c) {
-      i = skipSpaceBytes(bytes, i + 1);
-      if (bytes[i] === 0x5d) return undefined;
-      continue;
-    }
-    if (bytes[i] !== 0x5d) return undefined;
-    if (group >= 0) flush();
-    return { values, cut, end: i + 1 };
   }
+  return cut;
 }
 
 /**

@@ -5,7 +5,8 @@
 // null, unescapes \u0041, and costs a JSON.stringify of the whole body (~40-100 µs for 30 KB).
 
 import { skipSpace, stringEnd, valueEnd } from './json-scan.ts';
-import { skipSpaceBytes, slicer, stringEndBytes, valueEndBytes } from './pieces.ts';
+import { Malformed, Scan } from './byte-scan.ts';
+import { slicer } from './pieces.ts';
 
 /**
  * `text` (a JSON object the caller parsed) with each top-level field of `set` given its value,
@@ -85,13 +86,23 @@ interface Edit {
 
 /** topLevelEdits of a JSON text's UTF-8 `bytes`, in byte offsets. */
 function topLevelEditsOf(bytes: Buffer, set: Readonly<Record<string, string>>): Edit[] | null {
+  try {
+    return editsOf(new Scan(bytes), set);
+  } catch (err) {
+    if (err instanceof Malformed) return null;
+    throw err;
+  }
+}
+
+function editsOf(s: Scan, set: Readonly<Record<string, string>>): Edit[] | null {
+  const bytes = s.b;
   const names = Object.keys(set);
   const found = names.map(() => false);
   const edits: Edit[] = [];
   let keys = 0;
-  let i = skipSpaceBytes(bytes, 0);
+  let i = s.ws(0);
   if (bytes[i] !== 123) return null;
-  i = skipSpaceBytes(bytes, i + 1);
+  i = s.ws(i + 1);
   let close: number;
   for (;;) {
     if (bytes[i] === 125 && keys === 0) {
@@ -99,32 +110,30 @@ function topLevelEditsOf(bytes: Buffer, set: Readonly<Record<string, string>>): 
       break;
     }
     if (bytes[i] !== 34) return null;
-    const keyEnd = stringEndBytes(bytes, i);
-    if (keyEnd < 0) return null;
+    const keyEnd = s.stringEnd(i);
     // A key with an escape could spell one of `names` without matching its text.
     const key = bytes.toString('latin1', i + 1, keyEnd - 1);
     if (key.includes('\\')) return null;
-    i = skipSpaceBytes(bytes, keyEnd);
+    i = s.ws(keyEnd);
     if (bytes[i] !== 58 /* : */) return null;
-    i = skipSpaceBytes(bytes, i + 1);
-    const end = valueEndBytes(bytes, i);
-    if (end <= i) return null;
+    i = s.ws(i + 1);
+    const end = s.end(i);
     const n = names.indexOf(key);
     if (n >= 0) {
       edits.push({ from: i, to: end, insert: set[key]! });
       found[n] = true;
     }
     keys++;
-    i = skipSpaceBytes(bytes, end);
+    i = s.ws(end);
     if (bytes[i] === 44) {
-      i = skipSpaceBytes(bytes, i + 1);
+      i = s.ws(i + 1);
       continue;
     }
     if (bytes[i] !== 125) return null;
     close = i;
     break;
   }
-  if (skipSpaceBytes(bytes, close + 1) !== bytes.length) return null;
+  if (s.ws(close + 1) !== bytes.length) return null;
   const added = addedKeys(names, found, keys, set);
   if (added !== '') edits.push({ from: close, to: close, insert: added });
   return edits;

@@ -20,6 +20,7 @@
 import { createHash } from 'node:crypto';
 import type { Store } from './client.ts';
 import { readQuery } from './read-query.ts';
+import { Malformed, Scan } from '../json/byte-scan.ts';
 
 export const SPLIT_MIN_BYTES = 32 * 1024;
 export const BLOCK_MIN_BYTES = 1024;
@@ -48,82 +49,7 @@ export interface SplitOptions {
   minBlockBytes?: number;
 }
 
-const QUOTE = 0x22, BACKSLASH = 0x5c, LBRACE = 0x7b, RBRACE = 0x7d, LBRACKET = 0x5b, RBRACKET = 0x5d, COMMA = 0x2c, COLON = 0x3a;
-const isSpace = (c: number | undefined): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-
-class Malformed extends Error {}
-
-/** A cursor over JSON bytes: enough of a scanner to find where each value ends. */
-class Scan {
-  readonly b: Buffer;
-  constructor(b: Buffer) {
-    this.b = b;
-  }
-
-  ws(i: number): number {
-    while (isSpace(this.b[i])) i++;
-    return i;
-  }
-
-  /** End (exclusive) of the value starting at `i` (no leading whitespace). */
-  end(i: number): number {
-    const b = this.b;
-    const c = b[i];
-    if (c === QUOTE) return this.stringEnd(i);
-    if (c === LBRACE || c === LBRACKET) {
-      let depth = 0;
-      for (let j = i; j < b.length; j++) {
-        const x = b[j];
-        if (x === QUOTE) j = this.stringEnd(j) - 1;
-        else if (x === LBRACE || x === LBRACKET) depth++;
-        else if (x === RBRACE || x === RBRACKET) {
-          if (--depth === 0) return j + 1;
-        }
-      }
-      throw new Malformed();
-    }
-    let j = i;
-    while (j < b.length && !isSpace(b[j]) && b[j] !== COMMA && b[j] !== RBRACE && b[j] !== RBRACKET && b[j] !== COLON) j++;
-    if (j === i) throw new Malformed();
-    return j;
-  }
-
-  /** Bodies are mostly string content: the next quote is found natively, then checked for escapes. */
-  stringEnd(i: number): number {
-    const b = this.b;
-    for (let j = i + 1; ; ) {
-      const q = b.indexOf(QUOTE, j);
-      if (q === -1) throw new Malformed();
-      let k = q - 1;
-      while (k > i && b[k] === BACKSLASH) k--;
-      if ((q - 1 - k) % 2 === 0) return q + 1; // an even run of backslashes escapes nothing
-      j = q + 1;
-    }
-  }
-
-  /** Spans of an array's elements or an object's member values; `i` at the opening bracket. */
-  children(i: number): { spans: [number, number][]; close: number } {
-    const b = this.b;
-    const object = b[i] === LBRACE;
-    const spans: [number, number][] = [];
-    let j = this.ws(i + 1);
-    if (b[j] === (object ? RBRACE : RBRACKET)) return { spans, close: j };
-    for (;;) {
-      if (object) {
-        if (b[j] !== QUOTE) throw new Malformed();
-        j = this.ws(this.stringEnd(j));
-        if (b[j] !== COLON) throw new Malformed();
-        j = this.ws(j + 1);
-      }
-      const e = this.end(j);
-      spans.push([j, e]);
-      j = this.ws(e);
-      if (b[j] === COMMA) j = this.ws(j + 1);
-      else if (b[j] === (object ? RBRACE : RBRACKET)) return { spans, close: j };
-      else throw new Malformed();
-    }
-  }
-}
+const LBRACE = 0x7b, LBRACKET = 0x5b;
 
 export const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
