@@ -4,6 +4,7 @@
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { quotedPieces } from './json/literal.ts';
 
 /**
  * The newest event shape this build reads and writes. 2: an attempt's upstream request may be
@@ -247,19 +248,3 @@ export function encodeEvent(e: LlmCallEvent): Buffer {
   return out;
 }
 
-/**
- * Bytes read as Latin-1 per piece of at most this many: V8 keeps a string of 128 K one-byte
- * characters or more in its large-object space, a fresh mapping of its own each time, whose
- * first-touch page faults cost ~0.5 ms per 128 KB on a virtual machine (measured here: 8 µs
- * per KB against ~1.3 µs per KB in pieces). Any byte boundary is a character boundary in Latin-1.
- */
-const QUOTE_PIECE = 32_768;
-
-/** `bytes` read as Latin-1, as JSON string literals of consecutive pieces. */
-function quotedPieces(bytes: Buffer): string[] {
-  const out: string[] = [];
-  for (let at = 0; at < bytes.length || at === 0; at += QUOTE_PIECE) {
-    out.push(JSON.stringify(bytes.toString('latin1', at, Math.min(bytes.length, at + QUOTE_PIECE))));
-  }
-  return out;
-}

@@ -16,6 +16,7 @@ import { withTopLevel } from '@gatelog/core/json/top-level';
 import { SPLIT_MIN_BYTES, splitBody, type Block } from '@gatelog/core/store/blocks';
 import { readQuery } from '@gatelog/core/store/read-query';
 import { eventTeam } from '@gatelog/core/store/retention';
+import { splitRecordBytes } from './record-split.ts';
 import { parsedRow } from './stored-rows.ts';
 
 async function storedHashes(store: Pick<Store, 'client' | 'reader' | 'database'>, hashes: string[]): Promise<Set<string>> {
@@ -100,6 +101,12 @@ const parseFrom = (minBody: number): number => Math.min(minBody, REQUEST_SET_MIN
  */
 export function splitRecord(record: Buffer, minBody = SPLIT_MIN_BYTES, wholeTeams: readonly string[] = []): BlockSplit | null {
   if (record.length < parseFrom(minBody)) return null;
+  const split = splitRecordBytes(record, minBody, wholeTeams);
+  return split !== undefined ? split : splitParsed(record, minBody, wholeTeams);
+}
+
+/** splitRecord by parsing the event and serialising it again: where the byte walk (record-split.ts) is not sure. */
+export function splitParsed(record: Buffer, minBody = SPLIT_MIN_BYTES, wholeTeams: readonly string[] = []): BlockSplit | null {
   const e = parsedRow(record);
   if (!e) return null;
   let changed = expandRequestSets(e);

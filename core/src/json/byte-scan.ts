@@ -57,6 +57,33 @@ export class Scan {
     }
   }
 
+  /**
+   * An object's members, `i` at its opening brace: each key's raw bytes read as Latin-1 (an
+   * escape in it stays as written, so a caller matching names must not trust a key holding a
+   * backslash), where the key starts and its value's span; `close` is the closing brace.
+   */
+  members(i: number): { members: Member[]; close: number } {
+    const b = this.b;
+    const members: Member[] = [];
+    if (b[i] !== LBRACE) throw new Malformed();
+    let j = this.ws(i + 1);
+    if (b[j] === RBRACE) return { members, close: j };
+    for (;;) {
+      if (b[j] !== QUOTE) throw new Malformed();
+      const keyAt = j;
+      const keyEnd = this.stringEnd(j);
+      j = this.ws(keyEnd);
+      if (b[j] !== COLON) throw new Malformed();
+      j = this.ws(j + 1);
+      const end = this.end(j);
+      members.push({ key: b.toString('latin1', keyAt + 1, keyEnd - 1), keyAt, start: j, end });
+      j = this.ws(end);
+      if (b[j] === COMMA) j = this.ws(j + 1);
+      else if (b[j] === RBRACE) return { members, close: j };
+      else throw new Malformed();
+    }
+  }
+
   /** Spans of an array's elements or an object's member values; `i` at the opening bracket. */
   children(i: number): { spans: [number, number][]; close: number } {
     const b = this.b;
@@ -79,4 +106,15 @@ export class Scan {
       else throw new Malformed();
     }
   }
+}
+
+/** One member of an object (Scan.members). */
+export interface Member {
+  /** The key's bytes between its quotes, as Latin-1. */
+  key: string;
+  /** Offset of the key's opening quote. */
+  keyAt: number;
+  /** The value's span. */
+  start: number;
+  end: number;
 }

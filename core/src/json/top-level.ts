@@ -44,12 +44,18 @@ export function withTopLevelBoth(text: string, bytes: Buffer, set: Readonly<Reco
 }
 
 /**
- * withTopLevelBoth of a text in pieces (core/src/json/pieces.ts), its `bytes` valid UTF-8: the
- * top level is read from the bytes and the text made from the pieces, never as one string.
+ * withTopLevel of a JSON text's valid UTF-8 `bytes`, as bytes (ingest writes an attempt's
+ * request_set back this way, never decoding the long body). Null where withTopLevel is; undefined
+ * when a name of `set` is not ASCII (keys are read as Latin-1 here): the caller uses withTopLevel.
  */
-function withTopLevelPieces(text: string, bytes: Buffer, set: Readonly<Record<string, string>>, pieces: readonly string[]): { text: string; bytes: Buffer } | null {
+export function withTopLevelBytes(bytes: Buffer, set: Readonly<Record<string, string>>): Buffer | null | undefined {
+  if (Object.keys(set).some((n) => /[^\x00-\x7f]/.test(n))) return undefined;
   const edits = topLevelEditsOf(bytes, set);
-  if (edits === null) return null;
+  return edits === null ? null : splicedBytes(bytes, edits);
+}
+
+/** `bytes` with `edits` (byte offsets) made. */
+function splicedBytes(bytes: Buffer, edits: readonly Edit[]): Buffer {
   const out: Buffer[] = [];
   let byteAt = 0;
   for (const e of edits) {
@@ -57,13 +63,23 @@ function withTopLevelPieces(text: string, bytes: Buffer, set: Readonly<Record<st
     byteAt = e.to;
   }
   out.push(bytes.subarray(byteAt));
+  return Buffer.concat(out);
+}
+
+/**
+ * withTopLevelBoth of a text in pieces (core/src/json/pieces.ts), its `bytes` valid UTF-8: the
+ * top level is read from the bytes and the text made from the pieces, never as one string.
+ */
+function withTopLevelPieces(text: string, bytes: Buffer, set: Readonly<Record<string, string>>, pieces: readonly string[]): { text: string; bytes: Buffer } | null {
+  const edits = topLevelEditsOf(bytes, set);
+  if (edits === null) return null;
   // A byte offset as a character offset, counted from the nearer end (as in withTopLevelBoth).
   const charsTo = (i: number): number => (i <= bytes.length / 2 ? bytes.toString('utf8', 0, i).length : text.length - bytes.toString('utf8', i).length);
   const inChars = edits.map((e) => {
     const from = charsTo(e.from);
     return { from, to: e.to === e.from ? from : charsTo(e.to), insert: e.insert };
   });
-  return { text: applied(text, inChars, slicer(pieces)), bytes: Buffer.concat(out) };
+  return { text: applied(text, inChars, slicer(pieces)), bytes: splicedBytes(bytes, edits) };
 }
 
 /** `text` with `edits` made (`slice`: of `text`, from its pieces where it is in some). */

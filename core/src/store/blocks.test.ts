@@ -3,18 +3,7 @@
 // what is not a large JSON object stays whole.
 import { describe, expect, it } from 'vitest';
 import { BlockCache, reconstruct, sha256Hex, splitBody, type SplitBody } from './blocks.ts';
-
-/** A small deterministic PRNG (mulberry32), so a failing seed can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../../../test/support/rng.ts';
 
 const ALPHABET = ['a', 'Z', ' ', '"', '\\', '/', '\n', '\t', 'é', 'ß', '中', '😀', '\u2028', '{', '}', '[', ']', ',', ':', '\u0001'];
 

@@ -59,9 +59,15 @@ export const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(
  */
 export function splitBody(text: string, o: SplitOptions = {}): SplitBody | null {
   const minBody = o.minBodyBytes ?? SPLIT_MIN_BYTES;
-  const minBlock = o.minBlockBytes ?? BLOCK_MIN_BYTES;
   if (text.length * 3 < minBody) return null; // cheap: a UTF-16 unit is at most 3 UTF-8 bytes
-  const buf = Buffer.from(text, 'utf8');
+  const s = splitBodyBytes(Buffer.from(text, 'utf8'), o);
+  return s && { skeleton: s.skeleton.toString('utf8'), parts: s.parts, blocks: s.blocks };
+}
+
+/** splitBody of a body's UTF-8 bytes, its skeleton as bytes too (never one string of the whole body). */
+export function splitBodyBytes(buf: Buffer, o: SplitOptions = {}): (Omit<SplitBody, 'skeleton'> & { skeleton: Buffer }) | null {
+  const minBody = o.minBodyBytes ?? SPLIT_MIN_BYTES;
+  const minBlock = o.minBlockBytes ?? BLOCK_MIN_BYTES;
   if (buf.length < minBody) return null;
   const s = new Scan(buf);
   const cuts: [number, number][] = [];
@@ -128,7 +134,7 @@ export function splitBody(text: string, o: SplitOptions = {}): SplitBody | null 
     cursor = z;
   }
   pieces.push(buf.subarray(cursor));
-  return { skeleton: Buffer.concat(pieces).toString('utf8'), parts, blocks: [...blocks.values()] };
+  return { skeleton: Buffer.concat(pieces), parts, blocks: [...blocks.values()] };
 }
 
 /** What stands in for a block no longer stored (valid JSON wherever a block was cut out). */

@@ -11,17 +11,7 @@ import type { LlmCallEvent } from '../event.ts';
 import { openStore, type Store } from './client.ts';
 import { migrate } from './migrate.ts';
 import { EXPORT_COLUMNS, exportBytes, ExportIdleError, ExportRowCounter } from './export-queries.ts';
-
-/** Deterministic PRNG (mulberry32), so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../../../test/support/rng.ts';
 
 /** A CSV cell as ClickHouse writes a string: quoted, inner quotes doubled. */
 function cell(rand: () => number): string {
