@@ -77,7 +77,7 @@ describe('body blocks in ingest', () => {
     const upstream = conversation(30).replace('claude-sonnet', 'claude-sonnet-4-5-20250929');
     const s = splitRecord(Buffer.from(JSON.stringify(event(conversation(30), upstream))))!;
     const e = JSON.parse(s.record.toString()) as { request_parts: unknown[]; attempt_io: { request_body: string; request_parts: unknown[] }[] };
-    const blocks = new Map(s.blocks.map((b) => [b.hash, b.body]));
+    const blocks = new Map(s.blocks.map((b) => [b.hash, b.data.toString()]));
     expect(e.request_parts.length).toBeGreaterThan(0);
     const io = e.attempt_io[0]!;
     expect(reconstruct(io.request_body, partsOf(io.request_parts as never), blocks)).toBe(upstream);
@@ -108,7 +108,7 @@ describe('body blocks in ingest', () => {
     const e = JSON.parse(s.record.toString()) as { attempt_io: Record<string, unknown>[] };
     const io = e.attempt_io[0]!;
     expect(io).not.toHaveProperty('request_set');
-    expect(reconstruct(io['request_body'] as string, partsOf(io['request_parts'] as never), new Map(s.blocks.map((b) => [b.hash, b.body])))).toBe(upstream);
+    expect(reconstruct(io['request_body'] as string, partsOf(io['request_parts'] as never), new Map(s.blocks.map((b) => [b.hash, b.data.toString()])))).toBe(upstream);
     // A team whose calls are stored whole gets its request back whole.
     const whole = splitRecord(carried(client, 'keep-whole'), undefined, ['keep-whole'])!;
     const wio = (JSON.parse(whole.record.toString()) as { attempt_io: Record<string, unknown>[] }).attempt_io[0]!;

@@ -1,7 +1,7 @@
-// Ingest's side of body blocks (core/src/store/blocks.ts): a record long enough to carry a
-// large request body is parsed, its request body and each attempt's upstream request body
-// split into skeleton + blocks, and the row re-serialised; the blocks are inserted before the
-// rows that name them. Records under the threshold are not looked at beyond their length, so
+// Ingest's side of body blocks (core/src/store/blocks.ts): in a record long enough to carry a
+// large request body, its request body and each attempt's upstream request body are split into
+// skeleton + blocks, on the record's bytes (record-split.ts; by parsing and serialising the
+// event where that walk is not sure); the blocks are inserted before the rows that name them. Records under the threshold are not looked at beyond their length, so
 // the common path stays bytes in, bytes out.
 //
 // Retries and replays: a record's split is deterministic (same bytes, same skeleton), so the
@@ -10,13 +10,14 @@
 // again once a keyed lookup confirms they are still stored — up to RECENT_MAX of them, for at
 // most RECENT_AGE_MS, so last_seen (which the blocks' retention counts from) is refreshed at
 // least that often while a conversation goes on.
-import { Piscina } from 'piscina';
 import { REQUEST_SET_MIN_BYTES, type Store } from '@gatelog/core';
+import { quoteBytes } from '@gatelog/core/json/literal';
 import { withTopLevel } from '@gatelog/core/json/top-level';
-import { SPLIT_MIN_BYTES, splitBody, type Block } from '@gatelog/core/store/blocks';
+import { SPLIT_MIN_BYTES, splitBodyBytes, type BlockBytes } from '@gatelog/core/store/blocks';
 import { readQuery } from '@gatelog/core/store/read-query';
 import { eventTeam } from '@gatelog/core/store/retention';
 import { splitRecordBytes } from './record-split.ts';
+import { splitInWorker } from './split-pool.ts';
 import { parsedRow } from './stored-rows.ts';
 
 async function storedHashes(store: Pick<Store, 'client' | 'reader' | 'database'>, hashes: string[]): Promise<Set<string>> {
@@ -28,38 +29,26 @@ async function storedHashes(store: Pick<Store, 'client' | 'reader' | 'database'>
   return out;
 }
 
-/** One split's input in the worker thread. */
-export interface SplitTask {
-  record: Uint8Array;
-  minBody: number;
-  wholeTeams: readonly string[];
-}
-
-let pool: Piscina<SplitTask, BlockSplit | null> | null = null;
-function splitPool(): Piscina<SplitTask, BlockSplit | null> {
-  // One thread, started on the first large event and gone after a minute without one.
-  pool ??= new Piscina({ filename: new URL('./body-split-worker.ts', import.meta.url).href, minThreads: 0, maxThreads: 1, idleTimeout: 60_000 });
-  return pool;
-}
-
 export const RECENT_MAX = 50_000;
+const ROW_END = Buffer.from('}\n');
 export const RECENT_AGE_MS = 10 * 60_000;
 
 export interface BlockSplit {
   record: Buffer;
-  blocks: Block[];
+  blocks: BlockBytes[];
 }
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Split the body held at `o.request_body` into `o.request_parts`; true when it was split. */
-function splitField(o: Obj, into: Map<string, Block>, minBody: number): boolean {
+function splitField(o: Obj, into: Map<string, BlockBytes>, minBody: number): boolean {
   const body = o['request_body'];
-  if (typeof body !== 'string') return false;
-  const s = splitBody(body, { minBodyBytes: minBody });
+  // A UTF-16 unit is at most 3 UTF-8 bytes: a text this short is not encoded to find out.
+  if (typeof body !== 'string' || body.length * 3 < minBody) return false;
+  const s = splitBodyBytes(Buffer.from(body, 'utf8'), { minBodyBytes: minBody });
   if (!s) return false;
-  o['request_body'] = s.skeleton;
+  o['request_body'] = s.skeleton.toString('utf8');
   o['request_parts'] = s.parts.map((p) => ({ at: p.at, hash: p.hash }));
   for (const b of s.blocks) into.set(b.hash, b);
   return true;
@@ -110,7 +99,7 @@ export function splitParsed(record: Buffer, minBody = SPLIT_MIN_BYTES, wholeTeam
   const e = parsedRow(record);
   if (!e) return null;
   let changed = expandRequestSets(e);
-  const blocks = new Map<string, Block>();
+  const blocks = new Map<string, BlockBytes>();
   if (record.length >= minBody && !(wholeTeams.length > 0 && wholeTeams.includes(eventTeam(e)))) {
     if (splitField(e, blocks, minBody)) changed = true;
     const io = e['attempt_io'];
@@ -121,7 +110,7 @@ export function splitParsed(record: Buffer, minBody = SPLIT_MIN_BYTES, wholeTeam
 
 /** Splits the records of parts (once per part) and writes their blocks ahead of the rows. */
 export class BlockWriter {
-  readonly #pending = new WeakMap<object, Block[]>();
+  readonly #pending = new WeakMap<object, BlockBytes[]>();
   readonly #recent = new Map<string, number>();
   readonly #minBody: number;
   readonly #wholeTeams: readonly string[];
@@ -135,38 +124,42 @@ export class BlockWriter {
   }
 
   /**
-   * Split the large records of `parts` in a worker thread (idempotent per part): the parse and
-   * re-serialisation of a large event stays off the thread that, embedded, relays calls.
-   * A worker that fails leaves the part to `split` on this thread.
+   * Split the large records of `parts` in a worker thread, all in one task (idempotent per
+   * part): a large event's split stays off the thread that, embedded, relays calls. A worker
+   * that fails leaves the parts to `split` on this thread.
    */
   async prepare(parts: readonly { records: Buffer[] }[]): Promise<void> {
-    for (const part of parts) {
-      const from = parseFrom(this.#minBody);
-      if (this.#pending.has(part) || !part.records.some((r) => r.length >= from)) continue;
-      const blocks: Block[] = [];
-      try {
-        const records = [...part.records];
-        for (let i = 0; i < records.length; i++) {
-          if (records[i]!.length < from) continue;
-          const s = await splitPool().run({ record: records[i]!, minBody: this.#minBody, wholeTeams: this.#wholeTeams });
-          if (!s) continue;
-          records[i] = Buffer.from(s.record.buffer, s.record.byteOffset, s.record.byteLength);
-          blocks.push(...s.blocks);
-        }
-        if (this.#pending.has(part)) continue;
-        part.records.splice(0, part.records.length, ...records);
-        this.#pending.set(part, blocks);
-      } catch {
-        // split() below does it here.
+    const from = parseFrom(this.#minBody);
+    const todo = parts.filter((p) => !this.#pending.has(p) && p.records.some((r) => r.length >= from));
+    if (todo.length === 0) return;
+    let splits: (BlockSplit | null)[];
+    try {
+      splits = await splitInWorker(todo.flatMap((p) => p.records.filter((r) => r.length >= from)), this.#minBody, this.#wholeTeams);
+    } catch {
+      return; // split() below does it here.
+    }
+    let k = 0;
+    for (const part of todo) {
+      const records = [...part.records];
+      const blocks: BlockBytes[] = [];
+      for (let i = 0; i < records.length; i++) {
+        if (records[i]!.length < from) continue;
+        const s = splits[k++];
+        if (!s) continue;
+        records[i] = s.record;
+        blocks.push(...s.blocks);
       }
+      if (this.#pending.has(part)) continue;
+      part.records.splice(0, part.records.length, ...records);
+      this.#pending.set(part, blocks);
     }
   }
 
   /** Replace each large record of `part` by its split form (idempotent per part). */
-  split(part: { records: Buffer[] }): Block[] {
+  split(part: { records: Buffer[] }): BlockBytes[] {
     const known = this.#pending.get(part);
     if (known) return known;
-    const blocks: Block[] = [];
+    const blocks: BlockBytes[] = [];
     for (let i = 0; i < part.records.length; i++) {
       const s = splitRecord(part.records[i]!, this.#minBody, this.#wholeTeams);
       if (!s) continue;
@@ -181,8 +174,8 @@ export class BlockWriter {
   async write(store: Pick<Store, 'insertRaw' | 'client' | 'reader' | 'database'>, parts: readonly { records: Buffer[] }[], settings?: Record<string, string | number>): Promise<number> {
     await this.prepare(parts);
     const now = this.#now();
-    const rows = new Map<string, Block>();
-    const recent = new Map<string, Block>();
+    const rows = new Map<string, BlockBytes>();
+    const recent = new Map<string, BlockBytes>();
     for (const p of parts) {
       for (const b of this.split(p)) {
         const at = this.#recent.get(b.hash);
@@ -197,8 +190,9 @@ export class BlockWriter {
     }
     if (rows.size === 0) return 0;
     const seen = Math.floor(now / 1000);
-    const lines = [...rows.values()].map((b) => JSON.stringify({ hash: b.hash, body: b.body, bytes: b.bytes, last_seen: seen }));
-    await store.insertRaw('llm_blocks', Buffer.from(`${lines.join('\n')}\n`, 'utf8'), { ...settings, insert_deduplicate: 0 });
+    // Each row's body quoted from its bytes: a block is never made a string here.
+    const lines = [...rows.values()].flatMap((b) => [Buffer.from(`{"hash":"${b.hash}","bytes":${b.data.length},"last_seen":${seen},"body":`), quoteBytes(b.data), ROW_END]);
+    await store.insertRaw('llm_blocks', Buffer.concat(lines), { ...settings, insert_deduplicate: 0 });
     for (const h of rows.keys()) {
       this.#recent.delete(h);
       this.#recent.set(h, now);

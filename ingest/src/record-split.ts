@@ -15,14 +15,14 @@ import { isUtf8 } from 'node:buffer';
 import { Malformed, Scan, type Member } from '@gatelog/core/json/byte-scan';
 import { quoteBytes, unquoteBytes } from '@gatelog/core/json/literal';
 import { withTopLevelBytes } from '@gatelog/core/json/top-level';
-import { splitBodyBytes, type Block, type BodyPart } from '@gatelog/core/store/blocks';
+import { splitBodyBytes, type BlockBytes, type BodyPart, type SplitBytes } from '@gatelog/core/store/blocks';
 
 const QUOTE = 0x22, LBRACE = 0x7b, LBRACKET = 0x5b;
 
 /** The record with its bodies split (body-blocks.ts BlockSplit). */
 export interface RecordSplit {
   record: Buffer;
-  blocks: Block[];
+  blocks: BlockBytes[];
 }
 
 /** Thrown where the byte walk leaves the record to the parse path. */
@@ -74,7 +74,7 @@ class RecordWalk {
   readonly #minBody: number;
   readonly #wholeTeams: readonly string[];
   readonly #edits: Edit[] = [];
-  readonly #blocks = new Map<string, Block>();
+  readonly #blocks = new Map<string, BlockBytes>();
   #changed = false;
   #body: Member | undefined;
   #base: Buffer | null | undefined;
@@ -153,11 +153,11 @@ class RecordWalk {
     this.#changed = true;
   }
 
-  #splitOf(text: Buffer): ReturnType<typeof splitBodyBytes> {
+  #splitOf(text: Buffer): SplitBytes | null {
     return splitBodyBytes(text, { minBodyBytes: this.#minBody });
   }
 
-  #keep(split: NonNullable<ReturnType<typeof splitBodyBytes>>, parts: Member | undefined, close: number, count: number): void {
+  #keep(split: SplitBytes, parts: Member | undefined, close: number, count: number): void {
     this.#put(parts, close, count, 'request_parts', partsJson(split.parts));
     for (const block of split.blocks) this.#blocks.set(block.hash, block);
   }

@@ -38,6 +38,11 @@ export interface Block {
   body: string;
   bytes: number;
 }
+/** A block as splitBodyBytes cuts it: a view of the body's bytes, and its hash. */
+export interface BlockBytes {
+  hash: string;
+  data: Buffer;
+}
 export interface SplitBody {
   skeleton: string;
   parts: BodyPart[];
@@ -61,11 +66,19 @@ export function splitBody(text: string, o: SplitOptions = {}): SplitBody | null 
   const minBody = o.minBodyBytes ?? SPLIT_MIN_BYTES;
   if (text.length * 3 < minBody) return null; // cheap: a UTF-16 unit is at most 3 UTF-8 bytes
   const s = splitBodyBytes(Buffer.from(text, 'utf8'), o);
-  return s && { skeleton: s.skeleton.toString('utf8'), parts: s.parts, blocks: s.blocks };
+  return s && { skeleton: s.skeleton.toString('utf8'), parts: s.parts, blocks: s.blocks.map((b) => ({ hash: b.hash, body: b.data.toString('utf8'), bytes: b.data.length })) };
 }
 
-/** splitBody of a body's UTF-8 bytes, its skeleton as bytes too (never one string of the whole body). */
-export function splitBodyBytes(buf: Buffer, o: SplitOptions = {}): (Omit<SplitBody, 'skeleton'> & { skeleton: Buffer }) | null {
+/** The split of a body's UTF-8 bytes (splitBody), all of it as bytes: never one string of the whole body. */
+export interface SplitBytes {
+  skeleton: Buffer;
+  parts: BodyPart[];
+  /** One entry per distinct hash. */
+  blocks: BlockBytes[];
+}
+
+/** splitBody of a body's UTF-8 bytes. */
+export function splitBodyBytes(buf: Buffer, o: SplitOptions = {}): SplitBytes | null {
   const minBody = o.minBodyBytes ?? SPLIT_MIN_BYTES;
   const minBlock = o.minBlockBytes ?? BLOCK_MIN_BYTES;
   if (buf.length < minBody) return null;
@@ -122,7 +135,7 @@ export function splitBodyBytes(buf: Buffer, o: SplitOptions = {}): (Omit<SplitBo
   if (cuts.length === 0) return null;
   const pieces: Buffer[] = [];
   const parts: BodyPart[] = [];
-  const blocks = new Map<string, Block>();
+  const blocks = new Map<string, BlockBytes>();
   let cursor = 0, at = 0;
   for (const [a, z] of cuts) {
     pieces.push(buf.subarray(cursor, a));
@@ -130,7 +143,7 @@ export function splitBodyBytes(buf: Buffer, o: SplitOptions = {}): (Omit<SplitBo
     const bytes = buf.subarray(a, z);
     const hash = sha256Hex(bytes);
     parts.push({ at, hash });
-    if (!blocks.has(hash)) blocks.set(hash, { hash, body: bytes.toString('utf8'), bytes: bytes.length });
+    if (!blocks.has(hash)) blocks.set(hash, { hash, data: bytes });
     cursor = z;
   }
   pieces.push(buf.subarray(cursor));

@@ -1,0 +1,30 @@
+// The worker thread's split answers what splitRecord answers on this thread, for records that
+// are views into larger buffers (as fetched), mixed with records it leaves as they came.
+import { describe, expect, it } from 'vitest';
+import { splitRecord } from './body-blocks.ts';
+import { splitInWorker } from './split-pool.ts';
+
+const conversation = (turns: number, tag: string): string => JSON.stringify({
+  model: 'gpt-4o',
+  messages: Array.from({ length: turns }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: `${tag} turn ${i} "q" café ✓ `.repeat(60) })),
+});
+
+describe('block split in the worker thread', () => {
+  it('gives splitRecord\'s answer for each record, views of one fetched buffer included', async () => {
+    const events = [
+      { request_id: 'a', request_body: conversation(40, 'a'), request_parts: [] },
+      { request_id: 'b', request_body: 'x'.repeat(40_000), request_parts: [] },
+      { request_id: 'c', request_body: conversation(80, 'c'), request_parts: [], attempt_io: [{ request_body: '', request_set: { model: '"gpt-4o-2024-08-06"' } }] },
+    ].map((e) => Buffer.from(JSON.stringify(e)));
+    const fetched = Buffer.concat([Buffer.from('padding before'), ...events, Buffer.from('after')]);
+    let at = 'padding before'.length;
+    const views = events.map((e) => fetched.subarray(at, (at += e.length)));
+    const got = await splitInWorker(views, 32 * 1024, []);
+    const want = views.map((r) => splitRecord(r));
+    expect(got.map((s) => s === null)).toEqual([false, true, false]);
+    expect(got).toEqual(want);
+    // The caller's buffer is still whole: records were copied to the worker, not moved.
+    expect(fetched.length).toBeGreaterThan(0);
+    expect(views[0]!.toString()).toBe(events[0]!.toString());
+  });
+});
