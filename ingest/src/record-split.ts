@@ -14,8 +14,8 @@
 import { isUtf8 } from 'node:buffer';
 import { Malformed, Scan, type Member } from '@gatelog/core/json/byte-scan';
 import { quoteBytes, unquoteBytes } from '@gatelog/core/json/literal';
-import { withTopLevelBytes } from '@gatelog/core/json/top-level';
-import { splitBodyBytes, type BlockBytes, type BodyPart, type SplitBytes } from '@gatelog/core/store/blocks';
+import { splicedBytes, topLevelByteEdits, type Edit as TopLevelEdit } from '@gatelog/core/json/top-level';
+import { editedSplit, splitBodyBytes, type BlockBytes, type BodyPart, type SplitBytes } from '@gatelog/core/store/blocks';
 
 const QUOTE = 0x22, LBRACE = 0x7b, LBRACKET = 0x5b;
 
@@ -78,6 +78,10 @@ class RecordWalk {
   #changed = false;
   #body: Member | undefined;
   #base: Buffer | null | undefined;
+  /** Where the call's body has unescaped quotes (unquoteBytes), for its split's scan. */
+  readonly #baseQuotes: number[] = [];
+  /** The call's own body split (null: nothing to cut), once it was. */
+  #baseSplit: SplitBytes | null = null;
 
   constructor(record: Buffer, minBody: number, wholeTeams: readonly string[]) {
     this.#b = record;
@@ -99,7 +103,7 @@ class RecordWalk {
     const splits = b.length >= this.#minBody && !this.#wholeTeams.includes(typeof teamName === 'string' ? teamName : '');
     if (splits && this.#long(this.#body)) {
       const base = this.#baseBytes();
-      if (base) this.#splitInto(base, this.#body!, top.get('request_parts'), close, members.length);
+      if (base) this.#baseSplit = this.#splitInto(base, this.#baseQuotes, this.#body!, top.get('request_parts'), close, members.length);
     }
     const io = top.get('attempt_io');
     if (io && b[io.start] === LBRACKET) {
@@ -117,44 +121,56 @@ class RecordWalk {
     let count = members.length;
     const set = f.get('request_set');
     const own = f.get('request_body');
-    let body: Buffer | null = null;
     if (set) {
       this.#remove(members, set);
       count--;
       this.#changed = true;
       const fields = this.#json(set);
       const base = this.#baseBytes();
+      let edits: TopLevelEdit[] | null = null;
       if (isTexts(fields) && base !== null && base.length > 0) {
-        const w = withTopLevelBytes(base, fields);
-        if (w === undefined) throw new Unsure();
-        body = w;
+        const e = topLevelByteEdits(base, fields);
+        if (e === undefined) throw new Unsure();
+        edits = e;
       }
-      if (body === null) {
+      if (base === null || edits === null) {
         count = this.#put(f.get('truncated'), close, count, 'truncated', Buffer.from('true'));
-        body = Buffer.alloc(0);
+        this.#put(own, close, count, 'request_body', Buffer.from('""'));
+        return;
       }
-      const split = splits ? this.#splitOf(body) : null;
-      count = this.#put(own, close, count, 'request_body', quoteBytes(split ? split.skeleton : body));
+      // The call's split, edited, where it tells (blocks.ts editedSplit): the upstream request
+      // is the call's with an alias's model or a stream option set, so scanning and hashing it
+      // again would find the same blocks.
+      let body: Buffer | null = null;
+      let split: SplitBytes | null = null;
+      if (splits) {
+        const grows = edits.reduce((n, e) => n + Buffer.byteLength(e.insert) - (e.to - e.from), 0);
+        if (this.#baseSplit && base.length + grows >= this.#minBody) split = editedSplit(this.#baseSplit, edits);
+        split ??= this.#splitOf((body = splicedBytes(base, edits)));
+      }
+      count = this.#put(own, close, count, 'request_body', quoteBytes(split ? split.skeleton : (body ?? splicedBytes(base, edits))));
       if (split) this.#keep(split, f.get('request_parts'), close, count);
       return;
     }
     if (!splits || !this.#long(own)) return;
-    const text = unquoteBytes(b, own!.start, own!.end);
+    const quotes: number[] = [];
+    const text = unquoteBytes(b, own!.start, own!.end, quotes);
     if (text === null) throw new Unsure();
-    this.#splitInto(text, own!, f.get('request_parts'), close, count);
+    this.#splitInto(text, quotes, own!, f.get('request_parts'), close, count);
   }
 
-  /** Split `text` (the value of `m`) and put skeleton and parts in its object. */
-  #splitInto(text: Buffer, m: Member, parts: Member | undefined, close: number, count: number): void {
-    const split = this.#splitOf(text);
-    if (!split) return;
+  /** Split `text` (the value of `m`; `quotes` as unquoteBytes found them) and put skeleton and parts in its object; the split. */
+  #splitInto(text: Buffer, quotes: readonly number[], m: Member, parts: Member | undefined, close: number, count: number): SplitBytes | null {
+    const split = this.#splitOf(text, quotes);
+    if (!split) return null;
     this.#edits.push({ from: m.start, to: m.end, insert: quoteBytes(split.skeleton) });
     this.#keep(split, parts, close, count);
     this.#changed = true;
+    return split;
   }
 
-  #splitOf(text: Buffer): SplitBytes | null {
-    return splitBodyBytes(text, { minBodyBytes: this.#minBody });
+  #splitOf(text: Buffer, quotes?: readonly number[]): SplitBytes | null {
+    return splitBodyBytes(text, { minBodyBytes: this.#minBody }, quotes);
   }
 
   #keep(split: SplitBytes, parts: Member | undefined, close: number, count: number): void {
@@ -166,7 +182,7 @@ class RecordWalk {
   #baseBytes(): Buffer | null {
     if (this.#base === undefined) {
       const m = this.#body;
-      this.#base = this.#isText(m) ? unquoteBytes(this.#b, m!.start, m!.end) : null;
+      this.#base = this.#isText(m) ? unquoteBytes(this.#b, m!.start, m!.end, this.#baseQuotes) : null;
       if (this.#isText(m) && this.#base === null) throw new Unsure();
     }
     return this.#base;

@@ -39,9 +39,11 @@ export function quoteBytes(bytes: Buffer): Buffer {
   return out;
 }
 
-const SIMPLE: Record<number, number> = { 0x22: 0x22, 0x5c: 0x5c, 0x2f: 0x2f, 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09 };
+/** An escape's letter → the byte it stands for; -1 for none (JSON.parse refuses it). */
+const SIMPLE = new Int16Array(256).fill(-1);
+for (const [letter, byte] of [[0x22, 0x22], [0x5c, 0x5c], [0x2f, 0x2f], [0x62, 0x08], [0x66, 0x0c], [0x6e, 0x0a], [0x72, 0x0d], [0x74, 0x09]] as const) SIMPLE[letter] = byte;
 
-function hex4(b: Buffer, i: number): number {
+function hex4(b: Uint8Array, i: number): number {
   let v = 0;
   for (let k = i; k < i + 4; k++) {
     const c = b[k]!;
@@ -53,7 +55,7 @@ function hex4(b: Buffer, i: number): number {
 }
 
 /** Writes code point `cp` as UTF-8 at `o`; returns the next offset. */
-function utf8(out: Buffer, o: number, cp: number): number {
+function utf8(out: Uint8Array, o: number, cp: number): number {
   if (cp < 0x80) out[o++] = cp;
   else if (cp < 0x800) {
     out[o++] = 0xc0 | (cp >> 6);
@@ -79,27 +81,36 @@ function utf8(out: Buffer, o: number, cp: number): number {
  * escape, an unfinished `\u`) and for a lone surrogate escape, which no UTF-8 holds (Buffer.from
  * would write U+FFFD, while the text itself keeps it: the caller decides, by parsing).
  * One byte loop: a body escapes every few dozen bytes (each quote of the JSON inside it), where a
- * native search per escape cost ~3x the loop.
+ * native search per escape cost ~3x the loop. With `quotes`, the offsets in the text of its
+ * unescaped quotes are pushed there, in order: the JSON the text holds has its strings there.
  */
-export function unquoteBytes(b: Buffer, start: number, end: number): Buffer | null {
-  if (end - start < 2 || b[start] !== QUOTE || b[end - 1] !== QUOTE) return null;
+export function unquoteBytes(buf: Buffer, start: number, end: number, quotes?: number[]): Buffer | null {
+  if (end - start < 2 || buf[start] !== QUOTE || buf[end - 1] !== QUOTE) return null;
+  // Plain Uint8Arrays, not Buffers, in the loop: measured 2x faster per byte here.
+  const b = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
   const last = end - 1;
   // Escapes only ever shrink: the literal's length bounds the text's.
-  const out = Buffer.allocUnsafe(last - start - 1);
+  const out = new Uint8Array(last - start - 1);
   let o = 0;
-  for (let i = start + 1; i < last; ) {
+  // Backslashes just written: a quote after an even run of them is one the text's own JSON
+  // does not escape (`quotes`: where its strings start and end, for Scan).
+  let run = 0;
+  let i = start + 1;
+  while (i < last) {
     const c = b[i]!;
-    if (c !== BACKSLASH) {
-      if (c < 0x20) return null;
+    if (c >= 0x20 && c !== BACKSLASH) {
       out[o++] = c;
+      run = 0;
       i++;
       continue;
     }
-    if (i + 1 >= last) return null;
+    if (c < 0x20 || i + 1 >= last) return null;
     const e = b[i + 1]!;
     if (e !== 0x75 /* u */) {
-      const v = SIMPLE[e];
-      if (v === undefined) return null;
+      const v = SIMPLE[e]!;
+      if (v < 0) return null;
+      if (v === QUOTE && (run & 1) === 0) quotes?.push(o);
+      run = v === BACKSLASH ? run + 1 : 0;
       out[o++] = v;
       i += 2;
       continue;
@@ -114,7 +125,9 @@ export function unquoteBytes(b: Buffer, start: number, end: number): Buffer | nu
       cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
       i += 6;
     } else if (cp >= 0xdc00 && cp <= 0xdfff) return null;
+    if (cp === QUOTE && (run & 1) === 0) quotes?.push(o);
+    run = cp === BACKSLASH ? run + 1 : 0;
     o = utf8(out, o, cp);
   }
-  return out.subarray(0, o);
+  return Buffer.from(out.buffer, 0, o);
 }

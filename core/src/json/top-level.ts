@@ -49,13 +49,18 @@ export function withTopLevelBoth(text: string, bytes: Buffer, set: Readonly<Reco
  * when a name of `set` is not ASCII (keys are read as Latin-1 here): the caller uses withTopLevel.
  */
 export function withTopLevelBytes(bytes: Buffer, set: Readonly<Record<string, string>>): Buffer | null | undefined {
+  const edits = topLevelByteEdits(bytes, set);
+  return edits ? splicedBytes(bytes, edits) : edits;
+}
+
+/** withTopLevelBytes' replacements in `bytes`, in order (null and undefined as there). */
+export function topLevelByteEdits(bytes: Buffer, set: Readonly<Record<string, string>>): Edit[] | null | undefined {
   if (Object.keys(set).some((n) => /[^\x00-\x7f]/.test(n))) return undefined;
-  const edits = topLevelEditsOf(bytes, set);
-  return edits === null ? null : splicedBytes(bytes, edits);
+  return topLevelEditsOf(bytes, set);
 }
 
 /** `bytes` with `edits` (byte offsets) made. */
-function splicedBytes(bytes: Buffer, edits: readonly Edit[]): Buffer {
+export function splicedBytes(bytes: Buffer, edits: readonly Edit[]): Buffer {
   const out: Buffer[] = [];
   let byteAt = 0;
   for (const e of edits) {
@@ -94,7 +99,7 @@ function applied(text: string, edits: readonly Edit[], slice = (a: number, b: nu
 }
 
 /** One replacement of withTopLevel: `text[from, to)` becomes `insert`. */
-interface Edit {
+export interface Edit {
   from: number;
   to: number;
   insert: string;

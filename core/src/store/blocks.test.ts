@@ -2,7 +2,8 @@
 // whitespace, escapes or characters; conversations that grow by appending share their blocks;
 // what is not a large JSON object stays whole.
 import { describe, expect, it } from 'vitest';
-import { BlockCache, reconstruct, sha256Hex, splitBody, type SplitBody } from './blocks.ts';
+import { BlockCache, editedSplit, reconstruct, sha256Hex, splitBody, splitBodyBytes, type SplitBody } from './blocks.ts';
+import { splicedBytes, topLevelByteEdits } from '../json/top-level.ts';
 import { rng } from '../../../test/support/rng.ts';
 
 const ALPHABET = ['a', 'Z', ' ', '"', '\\', '/', '\n', '\t', 'é', 'ß', '中', '😀', '\u2028', '{', '}', '[', ']', ',', ':', '\u0001'];
@@ -52,6 +53,36 @@ describe('splitBody / reconstruct', () => {
       expect(Buffer.byteLength(s.skeleton) + s.parts.reduce((n, p) => n + Buffer.byteLength(blockMap(s).get(p.hash)!), 0)).toBe(Buffer.byteLength(body));
     }
     expect(split).toBeGreaterThan(200);
+  });
+
+  it('edits a split as splitting the edited body would (editedSplit), or declines', () => {
+    let derived = 0, declined = 0;
+    for (let seed = 1; seed <= 300; seed++) {
+      const r = rng(seed);
+      const big = r() < 0.2;
+      const body = Buffer.from(`{"model":${big ? JSON.stringify('m'.repeat(100)) : '"a"'},"messages": [${Array.from({ length: 3 + Math.floor(r() * 20) }, () => randomJson(r, 4)).join(',')}], "k": ${randomJson(r, 3)}}`);
+      const o = { minBodyBytes: 256, minBlockBytes: 64 };
+      const base = splitBodyBytes(body, o);
+      if (!base) continue;
+      // An alias's model, a stream option added, and at times a value long enough to be cut.
+      const set: Record<string, string> = { model: JSON.stringify(r() < 0.5 ? 'gpt-4o-2024-08-06' : 'x') };
+      if (r() < 0.5) set['stream_options'] = '{"include_usage":true}';
+      if (r() < 0.2) set['k'] = JSON.stringify('k'.repeat(80));
+      const edits = topLevelByteEdits(body, set)!;
+      const want = splitBodyBytes(splicedBytes(body, edits), o);
+      const got = editedSplit(base, edits, o);
+      if (!got) {
+        declined++;
+        continue;
+      }
+      derived++;
+      expect(got.skeleton.equals(want!.skeleton), `seed ${seed}`).toBe(true);
+      expect(got.parts, `seed ${seed}`).toEqual(want!.parts);
+      expect(got.cuts, `seed ${seed}`).toEqual(want!.cuts);
+      expect(got.blocks.map((b) => b.hash).sort()).toEqual(want!.blocks.map((b) => b.hash).sort());
+    }
+    expect(derived).toBeGreaterThan(100);
+    expect(declined).toBeGreaterThan(10);
   });
 
   it('leaves small bodies, non-objects and malformed JSON whole', () => {

@@ -75,14 +75,16 @@ export interface SplitBytes {
   parts: BodyPart[];
   /** One entry per distinct hash. */
   blocks: BlockBytes[];
+  /** What was cut out, as [start, end) offsets in the body, in order (one per part). */
+  cuts: [number, number][];
 }
 
-/** splitBody of a body's UTF-8 bytes. */
-export function splitBodyBytes(buf: Buffer, o: SplitOptions = {}): SplitBytes | null {
+/** splitBody of a body's UTF-8 bytes (`quotes`: where its unescaped quotes are, when known: Scan). */
+export function splitBodyBytes(buf: Buffer, o: SplitOptions = {}, quotes?: readonly number[]): SplitBytes | null {
   const minBody = o.minBodyBytes ?? SPLIT_MIN_BYTES;
   const minBlock = o.minBlockBytes ?? BLOCK_MIN_BYTES;
   if (buf.length < minBody) return null;
-  const s = new Scan(buf);
+  const s = new Scan(buf, quotes);
   const cuts: [number, number][] = [];
   const visit = (start: number, end: number, depth: number): void => {
     if (end - start < minBlock) return;
@@ -147,7 +149,57 @@ export function splitBodyBytes(buf: Buffer, o: SplitOptions = {}): SplitBytes | 
     cursor = z;
   }
   pieces.push(buf.subarray(cursor));
-  return { skeleton: Buffer.concat(pieces), parts, blocks: [...blocks.values()] };
+  return { skeleton: Buffer.concat(pieces), parts, blocks: [...blocks.values()], cuts };
+}
+
+/** A replacement in a body: `[from, to)` becomes `insert` (byte offsets; from === to inserts). */
+export interface ByteEdit {
+  from: number;
+  to: number;
+  insert: string;
+}
+
+/**
+ * splitBodyBytes of a body `split` came from, with top-level `edits` made (in order, as
+ * core/src/json/top-level.ts finds them: an alias's model, a stream's stream_options), without
+ * scanning or hashing the edited body: a split cuts within each top-level value on its own, so
+ * values no edit touches are cut as before, only moved. Null where that does not hold: an edit
+ * reaching into a cut, or a value it writes long enough to be cut itself (the caller splits the
+ * edited body then).
+ */
+export function editedSplit(split: SplitBytes, edits: readonly ByteEdit[], o: SplitOptions = {}): SplitBytes | null {
+  const minBlock = o.minBlockBytes ?? BLOCK_MIN_BYTES;
+  const { cuts } = split;
+  for (const e of edits) {
+    if (Buffer.byteLength(e.insert) >= minBlock) return null;
+    for (const [a, z] of cuts) if (e.from < z && e.to > a) return null;
+  }
+  // Offsets in the body as offsets in the skeleton: less what was cut before them.
+  const inSkeleton = (x: number): number => {
+    let cut = 0;
+    for (const [a, z] of cuts) if (z <= x) cut += z - a;
+    return x - cut;
+  };
+  const pieces: Buffer[] = [];
+  let at = 0;
+  for (const e of edits) {
+    const from = inSkeleton(e.from);
+    pieces.push(split.skeleton.subarray(at, from), Buffer.from(e.insert));
+    at = e.to === e.from ? from : inSkeleton(e.to);
+  }
+  pieces.push(split.skeleton.subarray(at));
+  // How far an offset in the body moves: by what each edit ending at or before it adds.
+  const moved = (x: number): number => {
+    let by = 0;
+    for (const e of edits) if (e.to <= x) by += Buffer.byteLength(e.insert) - (e.to - e.from);
+    return by;
+  };
+  return {
+    skeleton: Buffer.concat(pieces),
+    parts: split.parts.map((p, i) => ({ at: p.at + moved(cuts[i]![0]), hash: p.hash })),
+    blocks: split.blocks,
+    cuts: cuts.map(([a, z]) => [a + moved(a), z + moved(a)]),
+  };
 }
 
 /** What stands in for a block no longer stored (valid JSON wherever a block was cut out). */
