@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from './config.ts';
+import { parseConfig } from './config-load.ts';
 
 const cfg = (p: Record<string, unknown>, env: Record<string, string> = {}) => () => parseConfig({ providers: { b: { kind: 'bedrock', ...p } } }, 'gatelog.yaml', env);
 

@@ -1,6 +1,7 @@
 // Routing fields of gatelog.yaml: defaults, strategies, fallbacks that must name an alias.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from './config.ts';
+import { ConfigError } from './config.ts';
+import { parseConfig } from './config-load.ts';
 
 const base = (models: unknown[], extra: Record<string, unknown> = {}): unknown => ({
   providers: { a: { kind: 'mock' }, b: { kind: 'mock' } },

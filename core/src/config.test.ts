@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defaultConfig, loadConfig } from './config.ts';
+import { ConfigError } from './config.ts';
+import { defaultConfig, loadConfig } from './config-load.ts';
 
 function file(text: string): string {
   const p = join(mkdtempSync(join(tmpdir(), 'gatelog-cfg-')), 'gatelog.yaml');

@@ -1,5 +1,6 @@
 export * from './event.ts';
 export * from './config.ts';
+export * from './config-load.ts';
 export * from './ids.ts';
 export * from './version.ts';
 export * from './logger.ts';

@@ -14,7 +14,7 @@ import { LocalLogWriter } from '../../core/src/bus/local-log.ts';
 import { encodeEvent, type LlmCallEvent } from '../../core/src/event.ts';
 import { applyRetention, enforceRetentionNow, periodFor, RetentionConfig, wholeBodyTeams, writeHold } from '../../core/src/store/retention.ts';
 import { startRetention } from '../../core/src/store/retention-sweep.ts';
-import { parseConfig } from '../../core/src/config.ts';
+import { parseConfig } from '../../core/src/config-load.ts';
 import { createLogger } from '../../core/src/logger.ts';
 import { splitRecord } from '../../ingest/src/body-blocks.ts';
 import { filesHaving, seedEvent } from './privacy-support.ts';

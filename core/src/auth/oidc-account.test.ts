@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../config.ts';
+import { loadConfig } from '../config-load.ts';
 import { OidcConfig } from './oidc-config.ts';
 import { accessOf, decideAccount, identityOf, subjectOf, type OidcIdentity } from './oidc-account.ts';
 import type { UserRecord } from '../store/users.ts';

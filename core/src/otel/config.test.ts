@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../config.ts';
+import { ConfigError } from '../config.ts';
+import { parseConfig } from '../config-load.ts';
 
 const parse = (otel: unknown) => parseConfig({ otel }, 'gatelog.yaml', {});
 

@@ -9,7 +9,8 @@
 // plus adapter-node's own (PORT, HOST, ORIGIN, PROTOCOL_HEADER…) and gatelog.yaml's ${VAR}s.
 // From gatelog.yaml the UI also takes `state:` (the proxies' Redis): sign-in lockouts are shared
 // through it by every UI process (signin-limit-shared.server.ts); and `sso.oidc` (oidc.server.ts).
-import { ConfigError, loadConfig, type GatelogConfig } from '@gatelog/core/config';
+import { ConfigError, type GatelogConfig } from '@gatelog/core/config';
+import { loadConfig } from '@gatelog/core/config-load';
 import { uiEnv, type UiEnv } from '@gatelog/core/env';
 import { openStore } from '@gatelog/core/store/client';
 import { createHostCheck } from '@gatelog/core/allowed-hosts';
