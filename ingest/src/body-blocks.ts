@@ -1,8 +1,9 @@
 // Ingest's side of body blocks (core/src/store/blocks.ts): in a record long enough to carry a
 // large request body, its request body and each attempt's upstream request body are split into
 // skeleton + blocks, on the record's bytes (record-split.ts; by parsing and serialising the
-// event where that walk is not sure); the blocks are inserted before the rows that name them. Records under the threshold are not looked at beyond their length, so
-// the common path stays bytes in, bytes out.
+// event where that walk is not sure); the blocks are inserted before the rows that name them.
+// Records under the threshold are not looked at beyond their length, so the common path stays
+// bytes in, bytes out.
 //
 // Retries and replays: a record's split is deterministic (same bytes, same skeleton), so the
 // calls insert keeps its deterministic dedup token; a block insert is idempotent by hash
@@ -30,8 +31,8 @@ async function storedHashes(store: Pick<Store, 'client' | 'reader' | 'database'>
 }
 
 export const RECENT_MAX = 50_000;
-const ROW_END = Buffer.from('}\n');
 export const RECENT_AGE_MS = 10 * 60_000;
+const ROW_END = Buffer.from('}\n');
 
 export interface BlockSplit {
   record: Buffer;
@@ -124,23 +125,25 @@ export class BlockWriter {
   }
 
   /**
-   * Split the large records of `parts` in a worker thread, all in one task (idempotent per
-   * part): a large event's split stays off the thread that, embedded, relays calls. A worker
-   * that fails leaves the parts to `split` on this thread.
+   * Split the large records of `parts` in a worker thread (idempotent per part): a large
+   * event's split stays off the thread that, embedded, relays calls. A worker that fails leaves
+   * the parts to `split` on this thread.
    */
   async prepare(parts: readonly { records: Buffer[] }[]): Promise<void> {
     const from = parseFrom(this.#minBody);
     const todo = parts.filter((p) => !this.#pending.has(p) && p.records.some((r) => r.length >= from));
     if (todo.length === 0) return;
+    // The records as they are now: the answers follow this order, whatever happens meanwhile.
+    const before = todo.map((p) => [...p.records]);
     let splits: (BlockSplit | null)[];
     try {
-      splits = await splitInWorker(todo.flatMap((p) => p.records.filter((r) => r.length >= from)), this.#minBody, this.#wholeTeams);
+      splits = await splitInWorker(before.flatMap((records) => records.filter((r) => r.length >= from)), this.#minBody, this.#wholeTeams);
     } catch {
       return; // split() below does it here.
     }
     let k = 0;
-    for (const part of todo) {
-      const records = [...part.records];
+    todo.forEach((part, n) => {
+      const records = before[n]!;
       const blocks: BlockBytes[] = [];
       for (let i = 0; i < records.length; i++) {
         if (records[i]!.length < from) continue;
@@ -149,10 +152,10 @@ export class BlockWriter {
         records[i] = s.record;
         blocks.push(...s.blocks);
       }
-      if (this.#pending.has(part)) continue;
+      if (this.#pending.has(part)) return;
       part.records.splice(0, part.records.length, ...records);
       this.#pending.set(part, blocks);
-    }
+    });
   }
 
   /** Replace each large record of `part` by its split form (idempotent per part). */

@@ -1,7 +1,7 @@
 // The worker thread's split answers what splitRecord answers on this thread, for records that
 // are views into larger buffers (as fetched), mixed with records it leaves as they came.
 import { describe, expect, it } from 'vitest';
-import { splitRecord } from './body-blocks.ts';
+import { BlockWriter, splitRecord } from './body-blocks.ts';
 import { splitInWorker } from './split-pool.ts';
 
 const conversation = (turns: number, tag: string): string => JSON.stringify({
@@ -26,5 +26,19 @@ describe('block split in the worker thread', () => {
     // The caller's buffer is still whole: records were copied to the worker, not moved.
     expect(fetched.length).toBeGreaterThan(0);
     expect(views[0]!.toString()).toBe(events[0]!.toString());
+  });
+
+  it('gives each part its own splits when one part was split on this thread meanwhile', async () => {
+    const make = (tag: string): Buffer => Buffer.from(JSON.stringify({ request_id: tag, request_body: conversation(40, tag), request_parts: [] }));
+    const a = { records: [make('a1'), make('a2')] };
+    const b = { records: [make('b1')] };
+    const want = [a, b].map((p) => p.records.map((r) => splitRecord(r)!.record.toString()));
+    const w = new BlockWriter();
+    const prepared = w.prepare([a, b]);
+    w.split(a); // as write() would after an earlier prepare failed: `a` is split here first
+    await prepared;
+    expect(a.records.map(String)).toEqual(want[0]);
+    expect(b.records.map(String)).toEqual(want[1]);
+    expect(w.split(b).length).toBeGreaterThan(0);
   });
 });

@@ -74,7 +74,7 @@ function utf8(out: Uint8Array, o: number, cp: number): number {
 }
 
 /**
- * The UTF-8 bytes of the text the JSON string literal `b[start, end)` (quotes included) stands
+ * The UTF-8 bytes of the text the JSON string literal `buf[start, end)` (quotes included) stands
  * for: what `Buffer.from(JSON.parse(literal))` gives, for a literal whose raw bytes are valid
  * UTF-8 (the caller checks). The literal's end is the caller's (Scan.stringEnd): a quote inside
  * it is taken as text. Null where JSON.parse would throw (a raw control character, an unknown
