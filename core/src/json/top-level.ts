@@ -44,16 +44,11 @@ export function withTopLevelBoth(text: string, bytes: Buffer, set: Readonly<Reco
 }
 
 /**
- * withTopLevel of a JSON text's valid UTF-8 `bytes`, as bytes (ingest writes an attempt's
- * request_set back this way, never decoding the long body). Null where withTopLevel is; undefined
- * when a name of `set` is not ASCII (keys are read as Latin-1 here): the caller uses withTopLevel.
+ * withTopLevel's replacements found in a JSON text's valid UTF-8 `bytes`, in byte offsets and in
+ * order (`splicedBytes` makes them): ingest writes an attempt's request_set back this way, never
+ * decoding the long body. Null where withTopLevel is; undefined when a name of `set` is not ASCII
+ * (keys are read as Latin-1 here): the caller uses withTopLevel then.
  */
-export function withTopLevelBytes(bytes: Buffer, set: Readonly<Record<string, string>>): Buffer | null | undefined {
-  const edits = topLevelByteEdits(bytes, set);
-  return edits ? splicedBytes(bytes, edits) : edits;
-}
-
-/** withTopLevelBytes' replacements in `bytes`, in order (null and undefined as there). */
 export function topLevelByteEdits(bytes: Buffer, set: Readonly<Record<string, string>>): Edit[] | null | undefined {
   if (Object.keys(set).some((n) => /[^\x00-\x7f]/.test(n))) return undefined;
   return topLevelEditsOf(bytes, set);

@@ -21,6 +21,7 @@ import { createHash } from 'node:crypto';
 import type { Store } from './client.ts';
 import { readQuery } from './read-query.ts';
 import { Malformed, Scan } from '../json/byte-scan.ts';
+import type { Edit } from '../json/top-level.ts';
 
 export const SPLIT_MIN_BYTES = 32 * 1024;
 export const BLOCK_MIN_BYTES = 1024;
@@ -152,22 +153,15 @@ export function splitBodyBytes(buf: Buffer, o: SplitOptions = {}, quotes?: reado
   return { skeleton: Buffer.concat(pieces), parts, blocks: [...blocks.values()], cuts };
 }
 
-/** A replacement in a body: `[from, to)` becomes `insert` (byte offsets; from === to inserts). */
-export interface ByteEdit {
-  from: number;
-  to: number;
-  insert: string;
-}
-
 /**
- * splitBodyBytes of a body `split` came from, with top-level `edits` made (in order, as
- * core/src/json/top-level.ts finds them: an alias's model, a stream's stream_options), without
+ * splitBodyBytes of a body `split` came from, with top-level `edits` made (byte offsets, in
+ * order, as topLevelByteEdits finds them: an alias's model, a stream's stream_options), without
  * scanning or hashing the edited body: a split cuts within each top-level value on its own, so
  * values no edit touches are cut as before, only moved. Null where that does not hold: an edit
  * reaching into a cut, or a value it writes long enough to be cut itself (the caller splits the
  * edited body then).
  */
-export function editedSplit(split: SplitBytes, edits: readonly ByteEdit[], o: SplitOptions = {}): SplitBytes | null {
+export function editedSplit(split: SplitBytes, edits: readonly Edit[], o: SplitOptions = {}): SplitBytes | null {
   const minBlock = o.minBlockBytes ?? BLOCK_MIN_BYTES;
   const { cuts } = split;
   for (const e of edits) {
