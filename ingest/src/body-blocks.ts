@@ -17,7 +17,7 @@ import { withTopLevel } from '@gatelog/core/json/top-level';
 import { SPLIT_MIN_BYTES, splitBodyBytes, type BlockBytes } from '@gatelog/core/store/blocks';
 import { readQuery } from '@gatelog/core/store/read-query';
 import { eventTeam } from '@gatelog/core/store/retention';
-import { splitRecordBytes } from './record-split.ts';
+import { isTexts, splitRecordBytes, type BlockSplit } from './record-split.ts';
 import { splitInWorker } from './split-pool.ts';
 import { parsedRow } from './stored-rows.ts';
 
@@ -33,11 +33,6 @@ async function storedHashes(store: Pick<Store, 'client' | 'reader' | 'database'>
 export const RECENT_MAX = 50_000;
 export const RECENT_AGE_MS = 10 * 60_000;
 const ROW_END = Buffer.from('}\n');
-
-export interface BlockSplit {
-  record: Buffer;
-  blocks: BlockBytes[];
-}
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -55,7 +50,6 @@ function splitField(o: Obj, into: Map<string, BlockBytes>, minBody: number): boo
   return true;
 }
 
-const isTexts = (v: unknown): v is Record<string, string> => isObj(v) && Object.values(v).every((x) => typeof x === 'string');
 
 /**
  * Each attempt's upstream request carried as `request_set` written back as its request_body

@@ -3,10 +3,12 @@
 // tenant's calls) for that long. What crosses, and how: split-pool.ts.
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { splitRecord } from './body-blocks.ts';
-import { packSplits, taskRecords, type PackedSplits, type SplitTask } from './split-pool.ts';
+import { packSplit, type PackedSplit, type SplitTask } from './split-pool.ts';
 
-export default function split(task: SplitTask): PackedSplits {
-  const packed = packSplits(taskRecords(task).map((r) => splitRecord(r, task.minBody, task.wholeTeams)));
+export default function split(task: SplitTask): PackedSplit | null {
+  const s = splitRecord(Buffer.from(task.record.buffer, task.record.byteOffset, task.record.byteLength), task.minBody, task.wholeTeams);
+  if (!s) return null;
+  const packed = packSplit(s);
   // Piscina sends the value with its buffer in the transfer list; the caller receives `packed`.
-  return move({ [transferableSymbol]: [packed.out.buffer], [valueSymbol]: packed }) as unknown as PackedSplits;
+  return move({ [transferableSymbol]: [packed.out.buffer], [valueSymbol]: packed }) as unknown as PackedSplit;
 }

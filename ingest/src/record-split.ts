@@ -19,8 +19,8 @@ import { editedSplit, splitBodyBytes, type BlockBytes, type BodyPart, type Split
 
 const QUOTE = 0x22, LBRACE = 0x7b, LBRACKET = 0x5b;
 
-/** The record with its bodies split (body-blocks.ts BlockSplit). */
-export interface RecordSplit {
+/** A record with its bodies split (splitRecord's answer), and the blocks cut out of them. */
+export interface BlockSplit {
   record: Buffer;
   blocks: BlockBytes[];
 }
@@ -41,7 +41,7 @@ const ATTEMPT = ['request_body', 'request_parts', 'request_set', 'truncated'];
  * splitRecord's answer from the bytes: the split record, null when it is stored as it came, or
  * undefined when the parse path must decide (see the top of this file).
  */
-export function splitRecordBytes(record: Buffer, minBody: number, wholeTeams: readonly string[]): RecordSplit | null | undefined {
+export function splitRecordBytes(record: Buffer, minBody: number, wholeTeams: readonly string[]): BlockSplit | null | undefined {
   if (!isUtf8(record)) return undefined;
   try {
     return new RecordWalk(record, minBody, wholeTeams).split();
@@ -63,7 +63,8 @@ function named(members: readonly Member[], names: readonly string[]): Map<string
   return out;
 }
 
-const isTexts = (v: unknown): v is Record<string, string> =>
+/** A request_set as the event schema has it: field names to JSON texts. */
+export const isTexts = (v: unknown): v is Record<string, string> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
 
 const partsJson = (parts: readonly BodyPart[]): Buffer => Buffer.from(JSON.stringify(parts.map((p) => ({ at: p.at, hash: p.hash }))));
@@ -90,7 +91,7 @@ class RecordWalk {
     this.#wholeTeams = wholeTeams;
   }
 
-  split(): RecordSplit | null | undefined {
+  split(): BlockSplit | null | undefined {
     const b = this.#b, s = this.#s;
     const root = s.ws(0);
     if (b[root] !== LBRACE) return undefined;

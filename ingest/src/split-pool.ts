@@ -6,68 +6,45 @@
 // event). One task per record: a task of many large records (tried: up to 16 MiB) held the one
 // core an embedded gatelog has for that long, and cut its calls per second by ~12%.
 import { Piscina } from 'piscina';
-import type { BlockSplit } from './body-blocks.ts';
+import type { BlockSplit } from './record-split.ts';
 
-/** One task's input: records back to back in `data`. */
+/** One task's input: a record's own copy. */
 export interface SplitTask {
-  data: Uint8Array;
-  lengths: number[];
+  record: Uint8Array;
   minBody: number;
   wholeTeams: readonly string[];
 }
 
-interface PackedSplit {
+/** A split as it comes back: the record, then each block's bytes, all in `out`. */
+export interface PackedSplit {
+  out: Uint8Array;
   recordLength: number;
   hashes: string[];
   lengths: number[];
 }
 
-/** A task's answer: per record its split (null: stored as it came), the bytes all in `out`. */
-export interface PackedSplits {
-  out: Uint8Array;
-  splits: (PackedSplit | null)[];
-}
-
-export function packSplits(splits: readonly (BlockSplit | null)[]): PackedSplits {
-  let length = 0;
-  for (const s of splits) if (s) for (const b of [s.record, ...s.blocks.map((x) => x.data)]) length += b.length;
+export function packSplit(s: BlockSplit): PackedSplit {
+  let length = s.record.length;
+  for (const b of s.blocks) length += b.data.length;
   const out = Buffer.allocUnsafeSlow(length);
-  let at = 0;
-  const packed = splits.map((s) => {
-    if (!s) return null;
-    at += s.record.copy(out, at);
-    for (const b of s.blocks) at += b.data.copy(out, at);
-    return { recordLength: s.record.length, hashes: s.blocks.map((b) => b.hash), lengths: s.blocks.map((b) => b.data.length) };
-  });
-  return { out, splits: packed };
+  let at = s.record.copy(out, 0);
+  for (const b of s.blocks) at += b.data.copy(out, at);
+  return { out, recordLength: s.record.length, hashes: s.blocks.map((b) => b.hash), lengths: s.blocks.map((b) => b.data.length) };
 }
 
-export function unpackSplits(p: PackedSplits): (BlockSplit | null)[] {
+export function unpackSplit(p: PackedSplit): BlockSplit {
   let at = 0;
   const view = (length: number): Buffer => {
     const b = Buffer.from(p.out.buffer, p.out.byteOffset + at, length);
     at += length;
     return b;
   };
-  return p.splits.map((s) => {
-    if (!s) return null;
-    const record = view(s.recordLength);
-    return { record, blocks: s.hashes.map((hash, k) => ({ hash, data: view(s.lengths[k]!) })) };
-  });
+  const record = view(p.recordLength);
+  return { record, blocks: p.hashes.map((hash, k) => ({ hash, data: view(p.lengths[k]!) })) };
 }
 
-/** The records of a task, read back in the worker. */
-export function taskRecords(t: SplitTask): Buffer[] {
-  let at = 0;
-  return t.lengths.map((n) => {
-    const b = Buffer.from(t.data.buffer, t.data.byteOffset + at, n);
-    at += n;
-    return b;
-  });
-}
-
-let pool: Piscina<SplitTask, PackedSplits> | null = null;
-function splitPool(): Piscina<SplitTask, PackedSplits> {
+let pool: Piscina<SplitTask, PackedSplit | null> | null = null;
+function splitPool(): Piscina<SplitTask, PackedSplit | null> {
   // One thread, started on the first large event and gone after a minute without one.
   pool ??= new Piscina({ filename: new URL('./body-split-worker.ts', import.meta.url).href, minThreads: 0, maxThreads: 1, idleTimeout: 60_000 });
   return pool;
@@ -77,10 +54,10 @@ function splitPool(): Piscina<SplitTask, PackedSplits> {
 export async function splitInWorker(records: readonly Buffer[], minBody: number, wholeTeams: readonly string[]): Promise<(BlockSplit | null)[]> {
   const out: (BlockSplit | null)[] = [];
   for (const record of records) {
-    const data = Buffer.allocUnsafeSlow(record.length);
-    record.copy(data);
-    const task: SplitTask = { data, lengths: [record.length], minBody, wholeTeams };
-    out.push(...unpackSplits(await splitPool().run(task, { transferList: [data.buffer] })));
+    const copy = Buffer.allocUnsafeSlow(record.length);
+    record.copy(copy);
+    const packed = await splitPool().run({ record: copy, minBody, wholeTeams } satisfies SplitTask, { transferList: [copy.buffer] });
+    out.push(packed && unpackSplit(packed));
   }
   return out;
 }
