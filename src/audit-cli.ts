@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { AuditRow, AuditVerifier, headsFromLog, loadConfig, openStore, verifyAudit, type AuditVerifyResult, type ChainHead } from '@gatelog/core';
 import { CliError } from './keys-cli.ts';
 import { adminFetch, isoDate } from './admin-http.ts';
+import type { RawEnv } from '@gatelog/core/env';
 
 export const AUDIT_HELP = `Usage:
   gatelog audit verify [--from DATE] [--log FILE ...] [--url URL | --config PATH --data-dir DIR] [--json]
@@ -41,7 +42,7 @@ async function verifyOverApi(url: string, masterKey: string | undefined, from: s
   return v.result();
 }
 
-async function verifyStore(env: NodeJS.ProcessEnv, configPath: string | undefined, dataDir: string | undefined, from: string | undefined, heads: ChainHead[]): Promise<AuditVerifyResult> {
+async function verifyStore(env: RawEnv, configPath: string | undefined, dataDir: string | undefined, from: string | undefined, heads: ChainHead[]): Promise<AuditVerifyResult> {
   const { config } = loadConfig({ path: configPath ?? env['GATELOG_CONFIG'], env });
   const store = await openStore(config.storage, dataDir ?? env['GATELOG_DATA_DIR'] ?? './data');
   try {
@@ -61,7 +62,7 @@ function report(r: AuditVerifyResult): string {
   return `audit trail ALTERED: ${p.message}\n  first altered row: ${p.id ?? '(removed)'} (chain ${p.chain_id}, seq ${p.seq}${p.at ? `, ${p.at}` : ''}, ${p.kind})\n${others.join('')}`;
 }
 
-export async function runAuditCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runAuditCli(argv: string[], env: RawEnv): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: true });
   const [cmd] = positionals;
   if (values.help || cmd === undefined) {

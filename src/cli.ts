@@ -54,30 +54,36 @@ async function start(argv: string[]): Promise<void> {
   exitOnSignals(logger, () => app.close(), { graceMs: 10_000 });
 }
 
+/** What an admin command reads and writes: stdout, the environment, the network. */
+async function commandIo(): Promise<import('./keys-cli.ts').Io> {
+  const { commandEnv } = await import('@gatelog/core/env');
+  return { out: (s) => process.stdout.write(s), env: commandEnv(), fetch };
+}
+
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'start':
       return start(rest);
     case 'keys':
-      process.exitCode = await (await import('./keys-cli.ts')).runKeysCli(rest);
+      process.exitCode = await (await import('./keys-cli.ts')).runKeysCli(rest, await commandIo());
       return;
     case 'users':
     case 'tokens':
-      process.exitCode = await (await import('./users-cli.ts')).runPeopleCli(cmd, rest);
+      process.exitCode = await (await import('./users-cli.ts')).runPeopleCli(cmd, rest, await commandIo());
       return;
     case 'audit':
-      process.exitCode = await (await import('./audit-cli.ts')).runAuditCli(rest);
+      process.exitCode = await (await import('./audit-cli.ts')).runAuditCli(rest, (await commandIo()).env);
       return;
     case 'export':
-      process.exitCode = await (await import('./export-cli.ts')).runExportCli(rest);
+      process.exitCode = await (await import('./export-cli.ts')).runExportCli(rest, (await commandIo()).env);
       return;
     case 'erase':
     case 'holds':
-      process.exitCode = await (await import('./erase-cli.ts')).runEraseCli(cmd, rest);
+      process.exitCode = await (await import('./erase-cli.ts')).runEraseCli(cmd, rest, await commandIo());
       return;
     case 'reprice':
-      process.exitCode = await (await import('./reprice-cli.ts')).runRepriceCli(rest);
+      process.exitCode = await (await import('./reprice-cli.ts')).runRepriceCli(rest, await commandIo());
       return;
     case 'version':
     case '--version':

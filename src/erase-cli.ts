@@ -65,7 +65,7 @@ function upstreamText(u: Receipt['upstream_files']): string {
 }
 
 /** `cmd` is `erase` or `holds`; returns the exit code. */
-export async function runEraseCli(cmd: 'erase' | 'holds', argv: string[], io: Io = { out: (s) => process.stdout.write(s), env: process.env, fetch }): Promise<number> {
+export async function runEraseCli(cmd: 'erase' | 'holds', argv: string[], io: Io): Promise<number> {
   try {
     const { values: v, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
     if (v.help) {

@@ -16,6 +16,7 @@ import type { ExportFormat } from '@gatelog/core/store/export-queries';
 import { CliError } from './keys-cli.ts';
 import { adminFetch, DEFAULT_URL, isoDate } from './admin-http.ts';
 import { progressLine } from './progress.ts';
+import type { RawEnv } from '@gatelog/core/env';
 
 export const EXPORT_HELP = `Usage:
   gatelog export --from DATE --to DATE --format csv|jsonl -o FILE [filters] [--url URL]
@@ -91,7 +92,7 @@ function compare(what: string, mine: ExportDigest, theirs: Partial<ExportDigest>
     .map((k) => `${k}: the file has ${String(mine[k])}, ${what} says ${String(theirs[k])}`);
 }
 
-async function runExport(v: Values, env: NodeJS.ProcessEnv): Promise<number> {
+async function runExport(v: Values, env: RawEnv): Promise<number> {
   if (v.format !== 'csv' && v.format !== 'jsonl') throw new CliError('--format: expected csv or jsonl', 2);
   if (!v.output) throw new CliError('-o FILE is required', 2);
   if (v.from === undefined || v.to === undefined) throw new CliError('--from and --to are required (an export for compliance names its period)', 2);
@@ -149,7 +150,7 @@ async function digestFile(file: string, format: ExportFormat): Promise<ExportDig
   return d.digest();
 }
 
-async function runVerify(file: string | undefined, v: Values, env: NodeJS.ProcessEnv): Promise<number> {
+async function runVerify(file: string | undefined, v: Values, env: RawEnv): Promise<number> {
   if (!file) throw new CliError('export verify FILE: name the exported file', 2);
   let manifest: ExportManifest;
   try {
@@ -181,7 +182,7 @@ async function runVerify(file: string | undefined, v: Values, env: NodeJS.Proces
   return 0;
 }
 
-export async function runExportCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runExportCli(argv: string[], env: RawEnv): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: true });
   if (values.help) {
     process.stdout.write(EXPORT_HELP);

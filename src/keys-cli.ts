@@ -183,7 +183,7 @@ function describe(k: KeyView): string {
 }
 
 /** Run `gatelog keys <argv>`; resolves with the exit code. */
-export async function runKeysCli(argv: string[], io: Io = { out: (s) => process.stdout.write(s), env: process.env, fetch }): Promise<number> {
+export async function runKeysCli(argv: string[], io: Io): Promise<number> {
   const { values: v, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   const [sub, id, ...extra] = positionals;
   if (v.help || sub === undefined || sub === 'help') {

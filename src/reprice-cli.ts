@@ -27,7 +27,7 @@ const OPTIONS = {
 
 const usd = (n: number): string => `$${n.toFixed(6)}`;
 
-export async function runRepriceCli(argv: string[], io: Io = { out: (s) => process.stdout.write(s), env: process.env, fetch }): Promise<number> {
+export async function runRepriceCli(argv: string[], io: Io): Promise<number> {
   try {
     const { values: v } = parseArgs({ args: argv, options: OPTIONS, strict: true });
     if (v.help) {

@@ -48,7 +48,7 @@ const describeToken = (t: TokenView): string =>
   [t.id, `${t.token_prefix}…`, t.name, t.role, scope(t.teams), t.expires_at ? `expires ${t.expires_at}` : '', t.revoked ? 'REVOKED' : ''].filter(Boolean).join('  ');
 
 /** Run `gatelog users|tokens <argv>`; resolves with the exit code. */
-export async function runPeopleCli(kind: 'users' | 'tokens', argv: string[], io: Io = { out: (s) => process.stdout.write(s), env: process.env, fetch }): Promise<number> {
+export async function runPeopleCli(kind: 'users' | 'tokens', argv: string[], io: Io): Promise<number> {
   const { values: v, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   const [sub, id, ...extra] = positionals;
   if (v.help || sub === undefined || sub === 'help') {

@@ -82,6 +82,13 @@ export function readServiceEnv<S extends z.ZodObject>(schema: S, source: RawEnv 
   return { vars: r.data, raw };
 }
 
+/**
+ * The environment as the admin commands (`gatelog keys|users|audit|export|…`) see it: they read
+ * only GATELOG_MASTER_KEY, GATELOG_CONFIG and GATELOG_DATA_DIR, each where it is used, and pass
+ * the rest to `${VAR}` in gatelog.yaml.
+ */
+export const commandEnv = (): RawEnv => process.env;
+
 export const proxyEnv = (source?: RawEnv): ServiceEnv<ProxyEnv> => readServiceEnv(ProxyEnv, source);
 export const ingestEnv = (source?: RawEnv): ServiceEnv<IngestEnv> => readServiceEnv(IngestEnv, source);
 export const uiEnv = (source?: RawEnv): ServiceEnv<UiEnv> => readServiceEnv(UiEnv, source);
