@@ -9,10 +9,16 @@
 // keys in one slot, and a budget must never be split across shards. So a cluster gives gatelog
 // its failover and managed operation, not more throughput than one shard: one primary serves
 // every gatelog key.
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { RedisTarget } from './state-config.ts';
 
 export type RedisClient = Redis | Cluster;
+
+// ioredis (~55 ms to load) is required on the first connection: a gatelog without
+// `state.redis` or an audit-stream lease never loads it.
+let ioredis: typeof import('ioredis') | undefined;
+const client = (): typeof import('ioredis') => (ioredis ??= createRequire(import.meta.url)('ioredis') as typeof import('ioredis'));
 
 /** The hash tag every key gets in a cluster (see above). */
 export const CLUSTER_KEY_TAG = '{gatelog}:';
@@ -44,6 +50,7 @@ function hostPort(hp: string, defaultPort: number): { host: string; port: number
  * whatever its kind. A cluster's nodes all take the credentials and TLS of its first seed URL.
  */
 export function connectRedis(target: RedisTarget, o: RedisOptions = {}): RedisClient {
+  const { Cluster, Redis } = client();
   if (typeof target === 'string') return new Redis(target, o);
   if ('cluster' in target) {
     const seeds = target.cluster.map((u) => new URL(u));

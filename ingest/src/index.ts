@@ -3,4 +3,5 @@ export { createIngest, type Ingest, type IngestDeps, type IngestSource } from '.
 export { startLocalIngest, type LocalIngest, type LocalIngestDeps } from './local-consumer.ts';
 export { classifyInsertError, insertIsolating, joinRows, type BatchResult, type InsertErrorInfo } from './insert-batch.ts';
 export { writeDeadLetters, type DeadLetter } from './dead-letter.ts';
-export { startKafkaIngest, type KafkaIngest, type KafkaIngestDeps } from './kafka-consumer.ts';
+// The Kafka consumer is `@gatelog/ingest/kafka-consumer`: importing it loads kafkajs.
+export type { KafkaIngest, KafkaIngestDeps } from './kafka-consumer.ts';

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import type { ConsumerConfig, Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { ConfigError, type GatelogConfig, type LogTail, type Logger, type Store } from '@gatelog/core';
-import { startKafkaIngest } from './kafka-consumer.ts';
 import { startLocalIngest } from './local-consumer.ts';
 import { batchSettings, type RetrySettings } from './pipeline.ts';
 import { BlockWriter } from './body-blocks.ts';
@@ -81,6 +80,8 @@ export async function createIngest(d: IngestDeps): Promise<Ingest> {
   }
   const bus = config.bus;
   if (bus.kind !== 'kafka') throw new ConfigError('bus.kind: Kafka ingest needs bus.kind "kafka"');
+  // The Kafka client loads only for a Kafka source (the embedded mode reads its local log).
+  const { startKafkaIngest } = await import('./kafka-consumer.ts');
   const kafka = await startKafkaIngest({
     kafka: source.kafka,
     topic: bus.topic,

@@ -29,7 +29,7 @@ import { exportRoutes } from './routes/export.ts';
 import { startCompliance } from './compliance.ts';
 import { clientErrorHandler } from './client-error.ts';
 import { hostCheckFor, installHostGuard } from './host-guard.ts';
-import { startSpanExport, type SpanExport } from './otel/export.ts';
+import type { SpanExport } from './otel/export.ts';
 import { peopleRoutes } from './routes/people.ts';
 import { SCIM_PREFIX, scimRoutes } from './routes/scim.ts';
 import { uiWriteRoutes } from './routes/ui-writes.ts';
@@ -113,8 +113,11 @@ export async function buildProxy(deps: ProxyDeps): Promise<FastifyInstance> {
     dataDir: deps.dataDir,
     ...(deps.now ? { now: deps.now } : {}),
   });
-  // OpenTelemetry: every published call also becomes spans, exported in the background.
-  const spans = startSpanExport(config.otel, { registry: deps.registry, logger: deps.logger });
+  // OpenTelemetry: every published call also becomes spans, exported in the background. The
+  // exporter's libraries (~230 ms of start-up) load only when an endpoint is configured.
+  const spans = config.otel.endpoint
+    ? (await import('./otel/export.ts')).startSpanExport(config.otel, { registry: deps.registry, logger: deps.logger })
+    : null;
   const env: RelayEnv = {
     publish: spans ? spans.tap(deps.publish) : deps.publish,
     publishThen: batchedWithSpans(deps.publishBatched, spans),

@@ -8,7 +8,7 @@
 // https://developers.google.com/identity/protocols/oauth2/service-account#httprest
 // https://cloud.google.com/compute/docs/metadata/querying-metadata
 import { readFileSync } from 'node:fs';
-import { SignJWT, importPKCS8, type CryptoKey } from 'jose';
+import type { CryptoKey } from 'jose';
 import type { PoolFor } from './openai.ts';
 import { readAll } from './wire.ts';
 import { TokenError, askSource, cachedTokens, tokenAnswer, type AccessTokens, type Exchanged } from './upstream-auth.ts';
@@ -50,6 +50,8 @@ export function serviceAccountTokens(sa: ServiceAccount, poolFor: PoolFor, now: 
   let key: Promise<CryptoKey> | null = null;
 
   async function exchange(): Promise<Exchanged> {
+    // jose loads on the first exchange, not at start (most deployments have no Vertex provider).
+    const { SignJWT, importPKCS8 } = await import('jose');
     key ??= importPKCS8(sa.private_key, 'RS256');
     const iat = Math.floor(now() / 1000);
     const assertion = await new SignJWT({ scope: CLOUD_PLATFORM_SCOPE })
