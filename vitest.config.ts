@@ -1,5 +1,4 @@
 import { defineConfig } from 'vitest/config';
-import InterleavedSequencer from './test/support/interleaved-sequencer.ts';
 
 /** Unit tests, beside the code. */
 const UNIT = ['core/src/**/*.test.ts', 'proxy/src/**/*.test.ts', 'ingest/src/**/*.test.ts'];
@@ -14,15 +13,14 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    sequence: { sequencer: InterleavedSequencer },
     // On CI a test that fails is run once more: processes, sockets and timers on a shared 2-core
     // runner occasionally lose a race a quiet machine never shows. A test that passes only on its
     // retry still fails nothing, but is listed by name with its first error (flaky-reporter.ts,
     // test-results/flaky.json) so it gets fixed; a real failure fails both runs.
     retry: process.env['CI'] ? 1 : 0,
     projects: [
-      // Two files at a time in the first group (its two projects share the two workers, their files
-      // interleaved: interleaved-sequencer.ts): most of a file's time is spent starting its
+      // Two files at a time in the first group (its two projects share the two workers; vitest runs
+      // the system files first, then the unit files): most of a file's time is spent starting its
       // process and importing, or waiting on the processes and sockets it drives.
       {
         extends: true,
