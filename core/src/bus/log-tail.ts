@@ -3,7 +3,7 @@
 // takes them from here instead of listing, opening, reading, checksumming and copying them back
 // from the file. Bounded: past `maxBytes` it stops taking records, and the consumer reads the
 // file (as after a restart) until it reaches what the tail holds again. Contiguous by offset.
-import type { ReadResult } from './local-log.ts';
+import type { ReadResult } from './local-log-reader.ts';
 
 /** What a writer's tail holds by default: tens of seconds of events at thousands of calls per second. */
 export const LOG_TAIL_BYTES = 32 << 20;

@@ -9,7 +9,7 @@
 import { getPriority, setPriority } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
-import { LocalLogReader } from '@gatelog/core/bus/local-log';
+import { LocalLogReader } from '@gatelog/core/bus/local-log-reader';
 import { OffsetFile } from '@gatelog/core/bus/offset-file';
 import { createEventProducer, errorCode, isTooLarge, type EventProducer } from './producer.ts';
 import { recordMeta } from './record-meta.ts';
