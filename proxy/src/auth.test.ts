@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createAuthCheck, createCallerAuth, presentedKey } from './auth.ts';
 import { ProxyError } from './errors.ts';
-import { KeyRing, createKey, generateKeySecret, type VirtualKey } from './governance/keys.ts';
+import { createKey, generateKeySecret, type VirtualKey } from './governance/keys.ts';
+import { KeyRing } from './governance/key-ring.ts';
 
 describe('master key check', () => {
   it('is absent without a master key', () => {

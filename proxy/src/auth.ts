@@ -5,7 +5,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { MISSING_KEY, createMasterKeyCheck, masterKeyMatcher, presentedKey, type KeyRefusal } from '@gatelog/core/auth/master-key';
 import { ProxyError, type OpenAiErrorType } from './errors.ts';
-import type { KeyRing, VirtualKey } from './governance/keys.ts';
+import type { VirtualKey } from './governance/keys.ts';
+import type { KeyRing } from './governance/key-ring.ts';
 import type { Refusal } from './governance/refusal.ts';
 
 export { presentedKey };

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { listBatchObjects, saveBatchObjects, type BatchObjectRow } from '@gatelog/core/store/batch-objects';
 import { ProxyError, badRequest } from '../errors.ts';
-import { checkModel } from '../governance/keys.ts';
+import { checkModel } from '../governance/key-ring.ts';
 import { checkTeamModel } from '../governance/team-policy.ts';
 import { blockedKinds } from '../routes/content-block.ts';
 import { requestedTreatment } from '../routes/body.ts';

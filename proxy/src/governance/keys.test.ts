@@ -1,18 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { endUserScopeId } from './end-user.ts';
+import { KeyRing, checkModel, startKeyRefresh } from './key-ring.ts';
 import {
-  KeyRing,
-  checkModel,
   createKey,
   displayPrefix,
   generateKeySecret,
   hashKey,
   parseDuration,
   parseExpiry,
-  presentedKey,
   publicKeyView,
   rotateKey,
-  startKeyRefresh,
   updateKey,
   type VirtualKey,
 } from './keys.ts';
@@ -122,20 +119,6 @@ describe('createKey / updateKey', () => {
 
   it('publicKeyView drops the hash', () => {
     expect(publicKeyView(mk().key)).not.toHaveProperty('key_hash');
-  });
-});
-
-describe('presentedKey', () => {
-  it.each<[Record<string, string | string[] | undefined>, string | undefined]>([
-    [{ authorization: 'Bearer gl-abc' }, 'gl-abc'],
-    [{ authorization: 'bearer   gl-abc ' }, 'gl-abc'],
-    [{ authorization: 'Basic Zm9vOmJhcg==' }, 'Basic Zm9vOmJhcg=='],
-    [{ 'x-api-key': 'gl-abc' }, 'gl-abc'],
-    [{ authorization: 'Bearer gl-a', 'x-api-key': 'gl-b' }, 'gl-a'],
-    [{ 'api-key': 'gl-abc' }, undefined],
-    [{}, undefined],
-  ])('%j → %s', (headers, want) => {
-    expect(presentedKey(headers)).toBe(want);
   });
 });
 

@@ -1,19 +1,18 @@
-// Virtual keys: secrets, their hashes, create/update validation, and the in-memory key ring
-// that authenticates each request. The plaintext secret exists only in the create response;
-// everything else (store, ring, logs) sees the SHA-256 hash and a short display prefix.
+// Virtual keys: secrets, their hashes, and create/update/rotate validation (the ring that
+// authenticates each request is key-ring.ts). The plaintext secret exists only in the create
+// response; everything else (store, ring, logs) sees the SHA-256 hash and a short display prefix.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { BudgetPeriod, type KeyRecord } from '@gatelog/core/store/keys';
-import { quoteUserText, type Admission, type Refusal } from './refusal.ts';
 
 /** A virtual key as held in memory and stored (hash only, never the secret). */
 export type VirtualKey = KeyRecord;
 
 export const KEY_SECRET_PREFIX = 'gl-';
 /** Any well-formed secret, ours or imported: `gl-` + 32..128 url-safe characters. */
-const SECRET_RE = /^gl-[A-Za-z0-9_-]{32,128}$/;
+export const SECRET_RE = /^gl-[A-Za-z0-9_-]{32,128}$/;
 /** Longest header value looked at; longer ones are refused without being read further. */
-const MAX_PRESENTED = 256;
+export const MAX_PRESENTED = 256;
 
 /** `gl-` + 43 url-safe chars (256 random bits). */
 export function generateKeySecret(random: (n: number) => Buffer = randomBytes): string {
@@ -263,156 +262,4 @@ function expiryIso(s: string, now: number): string {
 export function publicKeyView(k: VirtualKey): Omit<VirtualKey, 'key_hash' | 'previous_key_hash' | 'counter_salt'> {
   const { key_hash: _hash, previous_key_hash: _previous, counter_salt: _salt, ...rest } = k;
   return rest;
-}
-
-// ---------------------------------------------------------------------------------------
-// Authentication
-
-type HeaderBag = Record<string, string | string[] | undefined>;
-
-/**
- * The presented secret: `Authorization: Bearer …` (OpenAI SDKs) or `x-api-key` (Anthropic
- * SDKs). A non-Bearer Authorization value is returned as-is so it is refused as malformed.
- */
-export function presentedKey(headers: HeaderBag): string | undefined {
-  const auth = headers['authorization'];
-  if (auth !== undefined) {
-    const v = Array.isArray(auth) ? auth.join(',') : auth;
-    const m = /^Bearer[ \t]+(.*)$/i.exec(v);
-    return m ? m[1]!.trim() : v;
-  }
-  const x = headers['x-api-key'];
-  return Array.isArray(x) ? x.join(',') : x;
-}
-
-const refuse = (status: number, type: Refusal['type'], code: string, message: string): { ok: false; refusal: Refusal } => ({
-  ok: false,
-  refusal: { status, type, code, message },
-});
-
-export type KeyLoadResult = { ok: true; size: number } | { ok: false; error: unknown };
-
-/** Keys by hash, swapped whole on refresh; a failed refresh keeps the last good set. */
-export class KeyRing {
-  #byHash = new Map<string, VirtualKey>();
-  /** Keys by the secret a rotation replaced, while it may still be in its grace period. */
-  #byPreviousHash = new Map<string, VirtualKey>();
-  #byId = new Map<string, VirtualKey>();
-  #loadedAt: number | null = null;
-
-  /** Replace the whole set at once (readers never see a half-built set). */
-  replace(keys: readonly VirtualKey[], now: number): ReadonlyMap<string, VirtualKey> {
-    const byHash = new Map<string, VirtualKey>();
-    const byPreviousHash = new Map<string, VirtualKey>();
-    const byId = new Map<string, VirtualKey>();
-    for (const k of keys) {
-      byHash.set(k.key_hash, k);
-      byId.set(k.id, k);
-      if (k.previous_key_hash !== '') byPreviousHash.set(k.previous_key_hash, k);
-    }
-    this.#byHash = byHash;
-    this.#byPreviousHash = byPreviousHash;
-    this.#byId = byId;
-    this.#loadedAt = now;
-    return byHash;
-  }
-
-  async refresh(load: () => Promise<readonly VirtualKey[]>, now: () => number): Promise<KeyLoadResult> {
-    try {
-      const keys = await load();
-      return { ok: true, size: this.replace(keys, now()).size };
-    } catch (error) {
-      return { ok: false, error };
-    }
-  }
-
-  get size(): number {
-    return this.#byHash.size;
-  }
-
-  /** When the current set was loaded (null: never) — for readiness and staleness metrics. */
-  get loadedAt(): number | null {
-    return this.#loadedAt;
-  }
-
-  byId(id: string): VirtualKey | undefined {
-    return this.#byId.get(id);
-  }
-
-  /** Who is calling. Refusals never echo what was presented. */
-  authenticate(presented: string | undefined, now: number): Admission<VirtualKey> {
-    if (presented === undefined || presented === '') {
-      return refuse(401, 'authentication_error', 'missing_api_key', 'No API key provided. Send it as "Authorization: Bearer gl-…" or in the x-api-key header.');
-    }
-    if (presented.length > MAX_PRESENTED || !SECRET_RE.test(presented)) {
-      return refuse(401, 'authentication_error', 'invalid_api_key', 'The API key is malformed.');
-    }
-    if (this.#loadedAt === null) {
-      return refuse(503, 'service_unavailable', 'keys_unavailable', 'Virtual keys are not loaded yet; retry shortly.');
-    }
-    const hash = hashKey(presented);
-    const key = this.#byHash.get(hash) ?? this.#replaced(hash, now);
-    if (!key) return refuse(401, 'authentication_error', 'invalid_api_key', 'Invalid API key.');
-    if ('rotatedAt' in key) {
-      return refuse(401, 'authentication_error', 'key_rotated', `The API key ${key.prefix} was replaced by a new secret at ${key.rotatedAt}; use the new secret.`);
-    }
-    if (key.revoked) return refuse(401, 'authentication_error', 'key_revoked', `The API key ${key.key_prefix} has been revoked.`);
-    if (key.expires_at !== null && Date.parse(key.expires_at) <= now) {
-      return refuse(401, 'authentication_error', 'key_expired', `The API key ${key.key_prefix} expired at ${key.expires_at}.`);
-    }
-    return { ok: true, value: key };
-  }
-
-  /**
-   * The key whose replaced secret hashes to `hash`: the key while its grace period lasts, what
-   * the refusal says once it has ended (a secret replaced twice ago is simply unknown).
-   */
-  #replaced(hash: string, now: number): VirtualKey | { prefix: string; rotatedAt: string } | undefined {
-    const k = this.#byPreviousHash.get(hash);
-    if (!k) return undefined;
-    if (k.previous_valid_until !== null && Date.parse(k.previous_valid_until) > now) return k;
-    return { prefix: k.previous_key_prefix, rotatedAt: k.rotated_at ?? k.updated_at };
-  }
-}
-
-/** May this key call `alias`? An empty allow-list allows every alias. */
-export function checkModel(key: VirtualKey, alias: string): Admission<VirtualKey> {
-  if (key.models.length === 0 || key.models.includes(alias)) return { ok: true, value: key };
-  return refuse(
-    403,
-    'permission_error',
-    'model_not_allowed',
-    `Key "${key.name}" is not allowed to use model ${quoteUserText(alias)}. Allowed: ${key.models.join(', ')}.`,
-  );
-}
-
-export interface RefreshLoopOptions {
-  load: () => Promise<readonly VirtualKey[]>;
-  intervalMs: number;
-  now: () => number;
-  onResult?: (r: KeyLoadResult) => void;
-  /** Injected for tests; default setTimeout (unref'd so it never holds the process open). */
-  schedule?: (fn: () => void, ms: number) => () => void;
-}
-
-/** Refresh `ring` every `intervalMs` (one at a time, never overlapping); returns stop(). */
-export function startKeyRefresh(ring: KeyRing, o: RefreshLoopOptions): () => void {
-  const schedule = o.schedule ?? ((fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return () => clearTimeout(t);
-  });
-  let stopped = false;
-  let cancel: () => void = () => undefined;
-  const tick = (): void => {
-    void ring.refresh(o.load, o.now).then((r) => {
-      o.onResult?.(r);
-      if (!stopped) cancel = schedule(tick, o.intervalMs);
-    });
-  };
-  cancel = schedule(tick, o.intervalMs);
-  return () => {
-    stopped = true;
-    cancel();
-  };
 }

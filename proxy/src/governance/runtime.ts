@@ -5,7 +5,8 @@
 import { errorFields, type GatelogConfig, type Logger, type Store } from '@gatelog/core';
 import { listKeys, spendByScope } from '@gatelog/core/store/keys';
 import { storedRequestIds } from '@gatelog/core/store/spend-coverage';
-import { KeyRing, startKeyRefresh, type KeyLoadResult, type VirtualKey } from './keys.ts';
+import type { VirtualKey } from './keys.ts';
+import { KeyRing, startKeyRefresh, type KeyLoadResult } from './key-ring.ts';
 import { BudgetLedger, budgetScopes, loadBaselines, type TeamBudget } from './budget.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { teamPolicies, type TeamPolicies } from './team-policy.ts';
