@@ -12,7 +12,7 @@ import type { Logger } from '@gatelog/core';
 import { badRequest } from '../errors.ts';
 import { parseJsonBody } from '../routes/body.ts';
 import type { FilesApi } from '../providers/types.ts';
-import { budgetScopes } from '../governance/budget.ts';
+import { budgetScopes } from '../governance/budget-scope.ts';
 import { refusalError, type Caller } from '../auth.ts';
 import { auditBatchAction, callerOf, filesOf, installBatchSurface, keyOf, listBody, listParams, objectOf, ownedRow, ownRow, ownerScope, passOn, type BatchRouteDeps, type Callers } from './access.ts';
 import { OBJECT_MAX_BYTES } from './files-routes.ts';

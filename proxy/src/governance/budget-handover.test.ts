@@ -15,7 +15,7 @@ import { startGovernanceChild } from '../../../test/support/governance-child.ts'
 import { createGovernance, type Governance } from './runtime.ts';
 import { createGovernanceMetrics } from './metrics.ts';
 import { RedisBackend } from './redis-backend.ts';
-import { budgetScopes, type BudgetScope } from './budget.ts';
+import { budgetScopes, type BudgetScope } from './budget-scope.ts';
 import { createKey, type VirtualKey } from './keys.ts';
 
 const T0 = Date.parse('2026-11-23T10:00:00Z');

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { MemoryBackend, counterHolds, type BudgetHolds, type CounterBackend } from './backend.ts';
-import { BudgetLedger, budgetScopes, loadBaselines, worstCaseCostUsd, type BudgetScope, type SettledCall } from './budget.ts';
+import { BudgetLedger, loadBaselines, type SettledCall } from './budget.ts';
+import { budgetScopes, worstCaseCostUsd, type BudgetScope } from './budget-scope.ts';
 import { createKey } from './keys.ts';
 
 const NOW = Date.parse('2026-11-23T10:00:00Z');

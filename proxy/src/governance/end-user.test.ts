@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBackend } from './backend.ts';
-import { BudgetLedger, budgetScopes } from './budget.ts';
+import { BudgetLedger } from './budget.ts';
+import { budgetScopes } from './budget-scope.ts';
 import { createKey, updateKey, type VirtualKey } from './keys.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { endUserGate, endUserHash, endUserScopeId, loadUserBaselines, USER_SUBJECT, userBudgetPeriod } from './end-user.ts';

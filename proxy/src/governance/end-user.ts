@@ -10,7 +10,8 @@
 import { createHmac } from 'node:crypto';
 import type { UserSpend } from '@gatelog/core/store/user-spend';
 import { defaultUserPeriod, type VirtualKey } from './keys.ts';
-import type { BaselineRow, BudgetScope } from './budget.ts';
+import type { BaselineRow } from './budget.ts';
+import type { BudgetScope } from './budget-scope.ts';
 import type { RateLimits, RateSubject } from './rate-limit.ts';
 import { periodStart, type BudgetPeriod } from './period.ts';
 import { quoteUserText, type Refusal } from './refusal.ts';

@@ -14,7 +14,7 @@ import { startRedis, type RedisServer } from '../../../test/support/redis-server
 import { createGovernance, type Governance } from './runtime.ts';
 import { createGovernanceMetrics } from './metrics.ts';
 import { RedisBackend } from './redis-backend.ts';
-import { budgetScopes, type BudgetScope } from './budget.ts';
+import { budgetScopes, type BudgetScope } from './budget-scope.ts';
 import { createKey, type VirtualKey } from './keys.ts';
 
 const T0 = Date.parse('2026-11-23T10:00:00Z');

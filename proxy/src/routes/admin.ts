@@ -23,7 +23,7 @@ import { inScope } from '@gatelog/core/roles';
 import { keyWriteRefusal } from '@gatelog/core/key-scope';
 import { auditQuery } from './audit.ts';
 import { createKey, publicKeyView, rotateKey, updateKey, type VirtualKey } from '../governance/keys.ts';
-import { budgetScopes } from '../governance/budget.ts';
+import { budgetScopes } from '../governance/budget-scope.ts';
 import { endUserSpend } from '../governance/end-user-spend.ts';
 import type { Governance } from '../governance/runtime.ts';
 import { keyModelsRefusal } from '../governance/team-policy.ts';
