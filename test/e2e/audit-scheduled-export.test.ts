@@ -83,6 +83,27 @@ describe('scheduled exports', () => {
     expect((await listAudit(store, { action: 'export.run' })).filter((r) => r.details.includes(tag))).toHaveLength(1);
   });
 
+  it('an export whose audit row cannot be written is not published; the next check writes it', async () => {
+    const out = join(dir, 'exports-unaudited');
+    const s = { every: 'daily' as const, format: 'jsonl' as const, dir: out, filter: `tags=run%3D${tag}&team=b` };
+    // The same store, but its audit table refuses writes (a full disk, a lost table, a dead server).
+    const refusing: Store = {
+      ...store,
+      insertRaw: async (...a: Parameters<Store['insertRaw']>) => {
+        if (a[0] === 'admin_audit') throw new Error('admin_audit unavailable');
+        return store.insertRaw(...a);
+      },
+    };
+    await expect(runScheduledExport(refusing, s, DAY + 86_400_000 + 60_000)).rejects.toThrow(/audit row could not be written/);
+    expect(readdirSync(out)).toEqual([]);
+    const file = await runScheduledExport(store, s, DAY + 86_400_000 + 90_000);
+    expect(file).toBe(join(out, 'gatelog-daily-2026-11-10T000000Z.jsonl'));
+    expect(readFileSync(file!, 'utf8').trim().split('\n')).toHaveLength(1);
+    const runs = (await listAudit(store, { action: 'export.run' })).filter((r) => r.details.includes(tag) && r.details.includes('exports-unaudited'));
+    expect(runs).toHaveLength(1);
+    expect(JSON.parse(runs[0]!.details)).toMatchObject({ completed: true, rows: 1 });
+  });
+
   it('several instances: one exports a period, the others leave it; a silent holder is taken over', async () => {
     // Each instance its own dir, as pods with local volumes: only the lease keeps them apart.
     const s = (d: string) => ({ every: 'daily' as const, format: 'jsonl' as const, dir: join(dir, d), filter: `tags=run%3D${tag}&team=a` });

@@ -97,8 +97,12 @@ export interface DigestedExport {
   chunks: AsyncGenerator<Uint8Array>;
   /** Rows, bytes and SHA-256 so far (final once `chunks` ends). */
   digest(): ExportDigest;
-  /** Resolves once the export's audit row was written (after `chunks` ended or was abandoned). */
-  audited: Promise<void>;
+  /**
+   * Settles once the export's audit row was written (after `chunks` ended or was abandoned):
+   * null, or the error that kept it from being written (the caller logs it, and a file export
+   * is then not published: bytes that left without their audit row are the caller's to report).
+   */
+  audited: Promise<Error | null>;
 }
 
 /** The export's bytes, digested, ending in one `export.run` audit row whether it completed or not. */
@@ -109,8 +113,8 @@ export function digestedExport(store: Store, o: DigestedExportOptions): Digested
   const out = exportBytes(store, o.filter, o.format, signal);
   const digester = new ExportDigester(o.format);
   const record = o.record ?? ((input: AuditInput) => appendAudit(store, input));
-  let settle!: () => void;
-  const audited = new Promise<void>((resolve) => (settle = resolve));
+  let settle!: (err: Error | null) => void;
+  const audited = new Promise<Error | null>((resolve) => (settle = resolve));
   const startedAt = new Date().toISOString();
   async function* chunks(): AsyncGenerator<Uint8Array> {
     let completed = false;
@@ -138,8 +142,10 @@ export function digestedExport(store: Store, o: DigestedExportOptions): Digested
           rows: d.rows, bytes: d.bytes, sha256: d.sha256, started_at: startedAt, completed,
           ...(completed ? {} : { failure: failure ?? 'client went away' }),
         },
-      }).catch((err: unknown) => console.error('gatelog: recording an export in the audit trail failed', err));
-      settle();
+      }).then(
+        () => settle(null),
+        (err: unknown) => settle(err instanceof Error ? err : new Error(String(err))),
+      );
     }
   }
   return { exportId, chunks: chunks(), digest: () => digester.digest(), audited };

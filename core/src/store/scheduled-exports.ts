@@ -104,7 +104,12 @@ async function exportPeriod(store: Store, s: ScheduledExportConfig, p: { start: 
     rmSync(partial, { force: true });
     throw err;
   }
-  await ex.audited;
+  // No audit row, no file: the export is retried at the next check instead of published unaudited.
+  const unaudited = await ex.audited;
+  if (unaudited) {
+    rmSync(partial, { force: true });
+    throw new Error(`scheduled export ${key}: its audit row could not be written`, { cause: unaudited });
+  }
   renameSync(partial, file);
   const d = ex.digest();
   const manifest: ExportManifest = {

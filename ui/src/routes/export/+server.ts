@@ -33,6 +33,14 @@ export const GET: RequestHandler = async (event) => {
       try {
         const next = await out.chunks.next();
         if (next.done) {
+          // The audit row is written before the last bytes are: a download whose row could
+          // not be written ends in an error instead of looking complete.
+          const unaudited = await out.audited;
+          if (unaudited) {
+            console.error('gatelog ui: recording an export in the audit trail failed', unaudited);
+            controller.error(unaudited);
+            return;
+          }
           controller.close();
           return;
         }
