@@ -151,6 +151,16 @@ export function digestedExport(store: Store, o: DigestedExportOptions): Digested
   return { exportId, chunks: chunks(), digest: () => digester.digest(), audited };
 }
 
+/**
+ * `ex`'s bytes, then a throw if its audit row could not be written: a download served from
+ * this ends in an error rather than looking complete without its record.
+ */
+export async function* auditedChunks(ex: DigestedExport): AsyncGenerator<Uint8Array> {
+  yield* ex.chunks;
+  const unaudited = await ex.audited;
+  if (unaudited) throw new Error('the export could not be recorded in the audit trail', { cause: unaudited });
+}
+
 /** How many calls an export of `filter` holds (for a progress bar; FINAL, like the export). */
 export async function exportRowCount(store: Store, filter: ExplorerFilter): Promise<number> {
   const w = callWhere(filter, 'f_', store.database);

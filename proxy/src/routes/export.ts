@@ -6,7 +6,7 @@
 // GET /admin/export/count?<filters>: how many rows that export holds (the CLI's progress bar).
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { digestedExport, explorerQuery, exportRowCount, parseExplorer, toFilter, type Store } from '@gatelog/core';
+import { auditedChunks, digestedExport, explorerQuery, exportRowCount, parseExplorer, toFilter, type Store } from '@gatelog/core';
 import type { ExplorerFilter } from '@gatelog/core/store/call-filter';
 import { checkExplorerApiParams } from '@gatelog/core/store/read-params';
 import { badRequest } from '../errors.ts';
@@ -73,7 +73,7 @@ export function exportRoutes(deps: { store: Store; gov: Governance; metrics: Pro
         .header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
         .header('content-disposition', `attachment; filename="gatelog-export-${stamp}.${format}"`)
         .header('x-gatelog-export-id', ex.exportId)
-        .send(Readable.from(ex.chunks, { objectMode: false }));
+        .send(Readable.from(auditedChunks(ex), { objectMode: false }));
     });
     done();
   };
