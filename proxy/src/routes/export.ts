@@ -68,6 +68,10 @@ export function exportRoutes(deps: { store: Store; gov: Governance; metrics: Pro
       } catch (err) {
         asBadFilter(err);
       }
+      const exportId = ex.exportId;
+      void ex.audited.then((err) => {
+        if (err) req.log.error({ err, export_id: exportId, code: 'GATELOG_ERR_EXPORT_AUDIT' }, 'an export could not be recorded in the audit trail');
+      });
       const stamp = new Date().toISOString().replaceAll(':', '').slice(0, 15);
       return reply
         .header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
