@@ -50,7 +50,6 @@ function splitField(o: Obj, into: Map<string, BlockBytes>, minBody: number): boo
   return true;
 }
 
-
 /**
  * Each attempt's upstream request carried as `request_set` written back as its request_body
  * (core/src/event.ts AttemptIo): the call's request with those top-level fields. One that cannot
